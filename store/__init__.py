@@ -1,0 +1,1 @@
+"""Persistence: models, connection, migrations, blobs. Imports none of the other packages."""

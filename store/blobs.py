@@ -1,0 +1,125 @@
+"""Content-addressed blob storage for raw messages and attachments.
+
+Keys are ``sha256:<hex>`` so the same attachment sent a hundred times is stored
+once and a key can be checked against its bytes. The filesystem backend suits
+one host or a shared filesystem; the database backend lets ingest and worker
+hosts share nothing but the database. Both make a blob durable (fsync'd or
+committed) before ``put`` returns, because an SMTP 250 follows it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from . import models
+
+
+class BlobNotFound(KeyError):
+    pass
+
+
+def key_for(digest_hex: str) -> str:
+    return "sha256:" + digest_hex
+
+
+def _hex(key: str) -> str:
+    algo, _, digest = key.partition(":")
+    if algo != "sha256" or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise BlobNotFound(f"not a blob key: {key!r}")
+    return digest
+
+
+class BlobStore(Protocol):
+    def put(self, data: bytes) -> str: ...
+    def put_file(self, path: str) -> str: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileBlobStore:
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if not path.exists():
+            self._write(path, lambda fh: fh.write(data))
+        return key_for(digest)
+
+    def put_file(self, src: str) -> str:
+        h = hashlib.sha256()
+        with open(src, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        path = self._path(digest)
+        if not path.exists():
+            def copy(out: BinaryIO) -> None:
+                with open(src, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        out.write(chunk)
+            self._write(path, copy)
+        return key_for(digest)
+
+    def _write(self, path: Path, writer) -> None:  # type: ignore[no-untyped-def]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                writer(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(_hex(key)).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(_hex(key)).exists()
+
+
+class DatabaseBlobStore:
+    def put(self, data: bytes) -> str:
+        key = key_for(hashlib.sha256(data).hexdigest())
+        models.Blob.insert(key=key, size=len(data), data=data).on_conflict_ignore().execute()
+        return key
+
+    def put_file(self, src: str) -> str:
+        with open(src, "rb") as fh:
+            return self.put(fh.read())
+
+    def get(self, key: str) -> bytes:
+        row = models.Blob.get_or_none(models.Blob.key == key)
+        if row is None:
+            raise BlobNotFound(key)
+        return bytes(row.data)
+
+    def exists(self, key: str) -> bool:
+        return models.Blob.select().where(models.Blob.key == key).exists()
+
+
+def open_store(backend: str, root: str) -> BlobStore:
+    return DatabaseBlobStore() if backend == "db" else FileBlobStore(root)

@@ -1,0 +1,215 @@
+"""Settings from ``HELPLINE_*`` environment variables.
+
+Configuration lives in ``store`` because every package needs it and ``store`` is
+the one package all others may import. Every setting has a default so that
+``helpline run`` works with nothing set; secrets may be given as
+``HELPLINE_<NAME>_FILE`` (systemd ``LoadCredential=``) and are never printed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets as _secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url"})
+
+
+class ConfigError(ValueError):
+    """A setting has a value Helpline cannot use; the message names the variable."""
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "helpline")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = field(default_factory=_default_data_dir, metadata={"doc": "Everything of the embedded mode: SQLite, Redis, blobs, spool."})
+    database_url: str = field(default="", metadata={"doc": "sqlite:///PATH or postgresql://user@host/db; default: SQLite under the data directory."})
+    broker_url: str = field(default="", metadata={"doc": "redis://host:port/db; empty starts the bundled Redis on a unix socket."})
+    smtp_listen: str = field(default="127.0.0.1:2525", metadata={"doc": "host:port of the SMTP server."})
+    http_listen: str = field(default="127.0.0.1:8080", metadata={"doc": "Public HTTP listener (webhooks, API)."})
+    admin_listen: str = field(default="127.0.0.1:8081", metadata={"doc": "Private listener: /healthz, /readyz, /metrics."})
+    support_addresses: tuple[str, ...] = field(default=("support@localhost",), metadata={"doc": "Comma-separated addresses accepted at RCPT (plus-addressed variants too)."})
+    max_message_bytes: int = field(default=25 * 1024 * 1024, metadata={"doc": "Largest accepted message; larger gets 552 5.3.4."})
+    large_message_bytes: int = field(default=1024 * 1024, metadata={"doc": "Messages above this are streamed to disk."})
+    max_large_messages: int = field(default=4, metadata={"doc": "How many large messages may be received at once."})
+    smtp_tls_cert: str = field(default="", metadata={"doc": "Certificate file; with the key, enables STARTTLS."})
+    smtp_tls_key: str = field(default="", metadata={"doc": "Private key file for STARTTLS."})
+    smtp_relay: str = field(default="", metadata={"doc": "host:port of the outbound relay; empty keeps mail in the outbox."})
+    smtp_relay_user: str = field(default="", metadata={"doc": "Relay login user."})
+    smtp_relay_password: str = field(default="", metadata={"doc": "Relay login password (secret)."})
+    smtp_relay_starttls: bool = field(default=False, metadata={"doc": "Use STARTTLS with the relay."})
+    secret_key: tuple[str, ...] = field(default=(), metadata={"doc": "Signing keys, newest first; generated into the data directory when unset."})
+    cc_participants: bool = field(default=False, metadata={"doc": "Cc'd addresses become participants of the ticket."})
+    reopen_days: float = field(default=7.0, metadata={"doc": "A reply within this many days of resolution reopens the ticket."})
+    dedupe_window_s: int = field(default=600, metadata={"doc": "Same sender + same body within this window is a duplicate."})
+    autoreply_limit: int = field(default=3, metadata={"doc": "Automatic replies per address per hour."})
+    autoreply_global_limit: int = field(default=10000, metadata={"doc": "Automatic replies per hour in total."})
+    max_attempts: int = field(default=5, metadata={"doc": "Tries of one inbound message before quarantine."})
+    sweep_interval_s: float = field(default=30.0, metadata={"doc": "How often the scheduler sweeps."})
+    pending_after_s: float = field(default=120.0, metadata={"doc": "An inbound row pending this long is enqueued again."})
+    sending_lease_s: float = field(default=300.0, metadata={"doc": "An outbox row stuck in 'sending' this long is recovered."})
+    outbox_retry_base_s: float = field(default=30.0, metadata={"doc": "First retry delay of a temporary send failure (doubles)."})
+    outbox_max_attempts: int = field(default=10, metadata={"doc": "Send attempts before an outbox row fails."})
+    spool_dir: str = field(default="", metadata={"doc": "Host-local spool used while the database is down; default DATA_DIR/spool."})
+    blob_backend: str = field(default="fs", metadata={"doc": "fs (data directory or shared filesystem) or db (in the database)."})
+    blob_dir: str = field(default="", metadata={"doc": "Filesystem blob directory; default DATA_DIR/blobs."})
+    db_busy_timeout_ms: int = field(default=5000, metadata={"doc": "SQLite busy timeout and PostgreSQL connect timeout."})
+    worker_processes: int = field(default=2, metadata={"doc": "Worker processes of `helpline worker`/`run`."})
+    worker_threads: int = field(default=4, metadata={"doc": "Threads per worker process."})
+    worker_middleware: tuple[str, ...] = field(default=(), metadata={"doc": "Extra Dramatiq middleware as module:Class (e.g. error reporting)."})
+    queue_name: str = field(default="helpline", metadata={"doc": "Dramatiq queue name prefix."})
+    public_url: str = field(default="", metadata={"doc": "Public base URL as seen by providers."})
+    log_level: str = field(default="INFO", metadata={"doc": "DEBUG, INFO, WARNING, ERROR."})
+    log_format: str = field(default="kv", metadata={"doc": "kv (key=value) or json."})
+    metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{os.path.join(self.data_dir, 'helpline.sqlite3')}"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def redis_socket(self) -> str:
+        return os.path.join(self.data_dir, "redis", "redis.sock")
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or f"unix://{self.redis_socket}"
+
+    @property
+    def effective_spool_dir(self) -> str:
+        return self.spool_dir or os.path.join(self.data_dir, "spool")
+
+    @property
+    def effective_blob_dir(self) -> str:
+        return self.blob_dir or os.path.join(self.data_dir, "blobs")
+
+    @property
+    def effective_metrics_dir(self) -> str:
+        return self.metrics_dir or os.path.join(self.data_dir, "metrics")
+
+    @property
+    def mail_domain(self) -> str:
+        """Domain for our own Message-IDs: that of the first support address."""
+        return self.support_addresses[0].rpartition("@")[2] or "localhost"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration with secrets hidden, for `helpline config`."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("database_url", "broker_url"):
+                value = mask_url(value)
+            elif f.name in SECRET_FIELDS:
+                value = "********" if value else ""
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        out["effective_database_url"] = mask_url(self.effective_database_url)
+        out["effective_broker_url"] = mask_url(self.effective_broker_url)
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL so it can be logged or printed."""
+    if not url or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parse(f: dataclasses.Field, raw: str, env_name: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw.replace("_", ""))
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return tuple(p.strip() for p in re.split(r"[,\s]+", raw) if p.strip())
+    except ValueError:
+        raise ConfigError(f"{env_name}={'****' if f.name in SECRET_FIELDS else raw!r} is not a valid {kind}") from None
+    return raw.strip()
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (``HELPLINE_X`` or ``HELPLINE_X_FILE``)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        name = "HELPLINE_" + f.name.upper()
+        raw = env.get(name)
+        file_name = env.get(name + "_FILE")
+        if raw is None and file_name:
+            try:
+                raw = Path(file_name).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE={file_name} cannot be read: {exc.strerror}") from None
+        if raw is not None:
+            values[f.name] = _parse(f, raw, name)
+    settings = Settings(**values)
+    if settings.blob_backend not in ("fs", "db"):
+        raise ConfigError(f"HELPLINE_BLOB_BACKEND must be 'fs' or 'db', not {settings.blob_backend!r}")
+    if settings.log_format not in ("kv", "json"):
+        raise ConfigError(f"HELPLINE_LOG_FORMAT must be 'kv' or 'json', not {settings.log_format!r}")
+    return settings
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Generate a signing key into the data directory on first run, then reuse it."""
+    if settings.secret_key:
+        return settings
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # first writer wins when several processes start at once
+        except FileExistsError:
+            pass
+        tmp.unlink(missing_ok=True)
+    return settings.replace(secret_key=(path.read_text().strip(),))
+
+
+def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
+    """Split ``host:port`` (IPv6 in brackets) into a tuple."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.lstrip(":")
+    else:
+        host, sep, port = value.rpartition(":")
+        if not sep:
+            host, port = value, ""
+    try:
+        return host or "127.0.0.1", int(port) if port else default_port
+    except ValueError:
+        raise ConfigError(f"{value!r} is not host:port") from None

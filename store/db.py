@@ -1,0 +1,125 @@
+"""Database connection from a URL, and write transactions that hold on both engines.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit survives a power cut)
+and every transaction starts with ``BEGIN IMMEDIATE`` so that several processes
+writing at once queue on the busy timeout instead of failing on lock upgrade.
+PostgreSQL uses its default (durable) commit.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import peewee
+
+from .config import ConfigError, mask_url
+
+T = TypeVar("T")
+log = logging.getLogger("helpline.store")
+
+proxy = peewee.DatabaseProxy()
+
+# Errors that mean "the database is not reachable right now", as opposed to a bug.
+UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or stayed locked past the busy timeout."""
+
+
+def make_database(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
+    """Build (but do not open) a peewee database for ``sqlite:///`` or ``postgresql://``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc:  # sqlite://relative/path
+            path = parts.netloc + path
+        if path.startswith("//"):
+            path = path[1:]
+        return peewee.SqliteDatabase(
+            path or ":memory:",
+            lock_type="IMMEDIATE",
+            timeout=busy_timeout_ms / 1000.0,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": 2,  # FULL
+                "busy_timeout": busy_timeout_ms,
+                "foreign_keys": 1,
+                "cache_size": -16000,
+            },
+        )
+    if scheme in ("postgres", "postgresql"):
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query.setdefault("connect_timeout", str(max(1, busy_timeout_ms // 1000)))
+        return peewee.PostgresqlDatabase(
+            unquote(parts.path.lstrip("/")) or "postgres",
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            host=parts.hostname or None,
+            port=parts.port or None,
+            autorollback=True,
+            **query,
+        )
+    raise ConfigError(f"HELPLINE_DATABASE_URL {mask_url(url)!r}: use sqlite:///PATH or postgresql://…")
+
+
+def init(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
+    """Point the models at ``url`` (closing any previous database)."""
+    old = proxy.obj
+    if old is not None and not old.is_closed():
+        old.close()
+    db = make_database(url, busy_timeout_ms)
+    proxy.initialize(db)
+    return db
+
+
+def database() -> peewee.Database:
+    if proxy.obj is None:
+        raise RuntimeError("store.db.init() was not called")
+    return proxy.obj
+
+
+def is_sqlite() -> bool:
+    return isinstance(database(), peewee.SqliteDatabase)
+
+
+@contextmanager
+def write_tx() -> Iterator[None]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+    with database().atomic():
+        yield
+
+
+def _reset_connection() -> None:
+    db = database()
+    try:
+        if not db.is_closed():
+            db.close()
+    except Exception:  # a broken connection may refuse even to close
+        db._state.reset()  # noqa: SLF001 - peewee has no public way to drop a dead connection
+
+
+def run_tx(fn: Callable[[], T], *, retries: int = 3) -> T:
+    """Run ``fn`` in a write transaction, reconnecting after a dropped connection.
+
+    A serialisation failure or a dropped PostgreSQL connection is retried; when
+    the database stays unreachable, ``DatabaseUnavailable`` tells the caller to
+    fall back (the spool) or answer "try again later".
+    """
+    delay = 0.05
+    for attempt in range(retries + 1):
+        try:
+            with write_tx():
+                return fn()
+        except UNAVAILABLE as exc:
+            _reset_connection()
+            if attempt == retries:
+                raise DatabaseUnavailable(f"database unavailable: {type(exc).__name__}: {exc}".strip()) from exc
+            log.debug("event=db_retry attempt=%d error=%s", attempt + 1, type(exc).__name__)
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

@@ -1,0 +1,60 @@
+"""Versioned schema migrations, safe when several hosts start at once.
+
+Each migration runs once, in order, inside one transaction that first takes a
+lock (a PostgreSQL advisory lock; SQLite's write lock from ``BEGIN IMMEDIATE``),
+so two hosts running ``helpline db upgrade`` together apply it exactly once.
+A later migration must be written against the schema as the earlier ones left
+it (use ``playhouse.migrate``), never by editing an applied one.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import peewee
+
+from . import models
+from .db import database, is_sqlite, write_tx
+
+log = logging.getLogger("helpline.store")
+
+_LOCK_KEY = 0x48454C50  # "HELP"
+
+
+def _v1_initial(db: peewee.Database) -> None:
+    db.create_tables([m for m in models.ALL_MODELS if m is not models.SchemaVersion], safe=True)
+    if not is_sqlite():
+        db.execute_sql("CREATE SEQUENCE IF NOT EXISTS helpline_ticket_number")
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
+    (1, "initial schema", _v1_initial),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version() -> int:
+    db = database()
+    if not db.table_exists("schema_version"):
+        return 0
+    return models.SchemaVersion.select(peewee.fn.COALESCE(peewee.fn.MAX(models.SchemaVersion.version), 0)).scalar()
+
+
+def upgrade() -> list[int]:
+    """Apply pending migrations; return the versions applied (empty when up to date)."""
+    db = database()
+    applied: list[int] = []
+    with write_tx():
+        if not is_sqlite():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        db.create_tables([models.SchemaVersion], safe=True)
+        have = current_version()
+        for version, name, fn in MIGRATIONS:
+            if version <= have:
+                continue
+            fn(db)
+            models.SchemaVersion.create(version=version, name=name)
+            log.info("event=migration_applied version=%d name=%r", version, name)
+            applied.append(version)
+    return applied

@@ -1,0 +1,1 @@
+"""helpline.workers"""
