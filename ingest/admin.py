@@ -1,0 +1,84 @@
+"""The private listener: /healthz, /readyz, /metrics.
+
+Kept apart from the public listener so that probes and metrics are never
+exposed to the internet (HELPLINE_ADMIN_LISTEN is loopback by default).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from helpline.store.config import Settings
+
+
+class LiveCollector:
+    """Values read at scrape time: queue depth (Redis) and outbox backlog (database)."""
+
+    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]]) -> None:
+        self.queue_depth = queue_depth
+        self.outbox_backlog = outbox_backlog
+
+    def collect(self) -> Any:
+        q = GaugeMetricFamily("helpline_queue_depth", "Messages waiting in each queue", labels=["queue"])
+        try:
+            for name, n in self.queue_depth().items():
+                q.add_metric([name], n)
+        except Exception:  # a scrape must not fail because Redis is down; /readyz says so
+            pass
+        yield q
+        o = GaugeMetricFamily("helpline_outbox_backlog", "Outbox rows not yet sent, by status", labels=["status"])
+        try:
+            for status, n in self.outbox_backlog().items():
+                o.add_metric([status], n)
+        except Exception:
+            pass
+        yield o
+
+
+def registry(live: LiveCollector) -> CollectorRegistry:
+    reg = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(reg)
+    else:
+        from prometheus_client import REGISTRY
+
+        for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001 - reuse the default collectors
+            reg.register(collector)
+    reg.register(live)
+    return reg
+
+
+def make_app(settings: Settings, ready_checks: dict[str, Callable[[], None]], live: LiveCollector) -> web.Application:
+    reg = registry(live)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        loop = asyncio.get_running_loop()
+        results: dict[str, str] = {}
+        for name, check in ready_checks.items():
+            try:
+                await asyncio.wait_for(loop.run_in_executor(None, check), timeout=5)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in results.values())
+        return web.json_response({"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, reg)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

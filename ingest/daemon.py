@@ -1,0 +1,135 @@
+"""The ingest daemon: one asyncio process with the SMTP server and both HTTP listeners.
+
+It tells systemd when it listens (``READY=1``) and pings the watchdog from the
+event loop, so a wedged loop gets the daemon restarted. Blocking work (parsing,
+fsync, commits) runs in a small thread pool so that a slow disk or a locked
+database never stalls the other SMTP sessions.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import peewee
+from aiohttp import web
+
+from helpline.store import blobs, db, models
+from helpline.store.config import Settings, parse_hostport
+
+from . import admin, public
+from .intake import EmailIntake
+from .smtp import Handler, make_factory
+from .spool import Spool
+
+log = logging.getLogger("helpline.ingest")
+
+
+def _notify(message: str) -> None:
+    if os.environ.get("NOTIFY_SOCKET"):
+        import sdnotify
+
+        sdnotify.SystemdNotifier().notify(message)
+
+
+class IngestDaemon:
+    def __init__(self, settings: Settings) -> None:
+        from helpline.workers import actors, broker  # the queue's front door
+
+        self.settings = settings
+        db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+        self.broker = broker.setup(settings)
+        self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
+        self.spool = Spool(settings.effective_spool_dir)
+        self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool)
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
+        self.stopping = asyncio.Event()
+        self.runners: list[web.AppRunner] = []
+        self.smtp_server: asyncio.AbstractServer | None = None
+
+    # ---- readiness and live metrics -----------------------------------------
+    def _check_db(self) -> None:
+        db.database().execute_sql("SELECT 1")
+
+    def _check_broker(self) -> None:
+        self.broker.client.ping()
+
+    def _queue_depth(self) -> dict[str, int]:
+        ns = self.settings.queue_name
+        return {q: int(self.broker.client.llen(f"{ns}:{q}")) for q in ("inbound", "outbox")}
+
+    def _outbox_backlog(self) -> dict[str, int]:
+        rows = (models.Outbox.select(models.Outbox.status, peewee.fn.COUNT(models.Outbox.id).alias("n"))
+                .where(models.Outbox.status.in_(["pending", "sending", "unknown"])).group_by(models.Outbox.status))
+        return {r.status: r.n for r in rows}
+
+    async def _serve_http(self, app: web.Application, listen: str, default_port: int) -> str:
+        host, port = parse_hostport(listen, default_port)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self.runners.append(runner)
+        return f"{host}:{port}"
+
+    async def start(self) -> dict[str, str]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
+        handler = Handler(self.settings, self.intake, self.executor)
+        host, port = parse_hostport(self.settings.smtp_listen, 2525)
+        self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
+                                                    reuse_address=True, backlog=512)
+        live = admin.LiveCollector(self._queue_depth, self._outbox_backlog)
+        checks = {"database": self._check_db, "broker": self._check_broker}
+        where = {
+            "smtp": f"{host}:{port}",
+            "http": await self._serve_http(public.make_app(self.settings), self.settings.http_listen, 8080),
+            "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
+        }
+        log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
+        return where
+
+    async def _drain_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stopping.is_set():
+            if len(self.spool):
+                await loop.run_in_executor(self.executor, self.intake.drain_spool)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=min(5.0, self.settings.sweep_interval_s))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _watchdog_loop(self) -> None:
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        if not usec:
+            return
+        while not self.stopping.is_set():
+            _notify("WATCHDOG=1")
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=usec / 2e6)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.start()
+        _notify("READY=1")
+        tasks = [asyncio.create_task(self._drain_loop()), asyncio.create_task(self._watchdog_loop())]
+        await self.stopping.wait()
+        _notify("STOPPING=1")
+        log.info("event=ingest_stopping")
+        if self.smtp_server:
+            self.smtp_server.close()
+        for runner in self.runners:
+            await runner.cleanup()
+        for t in tasks:
+            t.cancel()
+        self.executor.shutdown(wait=True)  # let in-flight intakes finish their commit
+
+
+def main(settings: Settings) -> None:
+    asyncio.run(IngestDaemon(settings).run())

@@ -1,0 +1,138 @@
+"""Durable acceptance: the one place that decides what a sender is told.
+
+The sender hears "accepted" only after the raw message is durable: its blob
+fsync'd and its inbound row committed, or, while the database is unreachable,
+the message fsync'd into this host's spool. If neither works the caller must
+answer with a temporary error so the sender retries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import peewee as pw
+
+from helpline.store import models as m
+from helpline.store.blobs import BlobStore
+from helpline.store.config import Settings
+from helpline.store.db import DatabaseUnavailable, run_tx
+from helpline.store.envelope import Envelope
+
+from .email.normalise import NotAnEmail, normalise_email
+from .spool import Spool
+
+log = logging.getLogger("helpline.ingest")
+HOST = socket.gethostname()
+
+
+class TemporaryIntakeError(RuntimeError):
+    """Neither the database nor the spool took the message: ask the sender to retry."""
+
+
+@dataclass
+class IntakeResult:
+    status: str  # accepted, duplicate, spooled, quarantined
+    inbound_id: int | None = None
+    external_id: str = ""
+
+
+def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[int, bool]:
+    """Insert the inbound row; (id, created). A re-delivery of the same content is not a new row."""
+
+    def tx() -> tuple[int, bool]:
+        new_id = (m.Inbound.insert(
+            channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
+            status=status, reason=reason, envelope=env.to_dict(), raw_blob_key=raw_key,
+            received_at=dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).replace(tzinfo=None),
+            source_host=HOST,
+        ).on_conflict_ignore().execute())
+        if new_id:
+            return int(new_id), True
+        existing = m.Inbound.get(
+            (m.Inbound.channel == env.channel) & (m.Inbound.external_id == env.external_id[:998])
+            & (m.Inbound.content_hash == env.content_hash)
+        )
+        return existing.id, False
+
+    return run_tx(tx, retries=1)
+
+
+class EmailIntake:
+    def __init__(self, settings: Settings, blobs: BlobStore, submit: Callable[[int], None], spool: Spool) -> None:
+        self.settings = settings
+        self.blobs = blobs
+        self.submit = submit
+        self.spool = spool
+
+    def accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], *, received_at: str | None = None,
+               spool_on_failure: bool = True) -> IntakeResult:
+        """Make the message durable, enqueue it, and say what happened.
+
+        Raises ``NotAnEmail`` (reject permanently) or ``TemporaryIntakeError``."""
+        now = dt.datetime.fromisoformat(received_at) if received_at else dt.datetime.now(dt.timezone.utc)
+        try:
+            return self._accept(raw, mail_from, rcpt_tos, now)
+        except NotAnEmail:
+            raise
+        except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError) as exc:
+            if not spool_on_failure:
+                raise
+            return self._spool(raw, mail_from, rcpt_tos, now, exc)
+
+    def _accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime) -> IntakeResult:
+        status, reason = m.InboundStatus.PENDING, ""
+        try:
+            env = normalise_email(raw, put_blob=self.blobs.put, support_addresses=self.settings.support_addresses,
+                                  mail_from=mail_from, received_at=now)
+        except (NotAnEmail, DatabaseUnavailable, pw.OperationalError, pw.InterfaceError):
+            raise
+        except Exception as exc:  # a parser bug must not lose the mail: keep it, quarantined
+            log.exception("event=parse_failed error=%s", type(exc).__name__)
+            digest = hashlib.sha256(raw).hexdigest()
+            env = Envelope(channel="email", external_id="sha256:" + digest, content_hash=digest,
+                           received_at=now.astimezone(dt.timezone.utc).isoformat(),
+                           warnings=[f"parse_failed:{type(exc).__name__}"])
+            status, reason = m.InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
+        try:
+            raw_key = self.blobs.put(raw)
+        except OSError as exc:
+            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+        env.raw_blob_key = raw_key
+        inbound_id, created = _store_row(env, raw_key, status, reason)
+        if not created:
+            log.info("event=inbound_duplicate inbound=%d", inbound_id)
+            return IntakeResult("duplicate", inbound_id, env.external_id)
+        if status == m.InboundStatus.PENDING:
+            try:
+                self.submit(inbound_id)
+            except Exception as exc:  # the row is durable; the sweeper enqueues it later
+                log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+        log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, len(raw))
+        return IntakeResult("accepted" if status == m.InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
+
+    def _spool(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime,
+               cause: BaseException) -> IntakeResult:
+        meta: dict[str, Any] = {"mail_from": mail_from, "rcpt_tos": rcpt_tos, "received_at": now.isoformat()}
+        try:
+            name = self.spool.put(raw, meta)
+        except OSError as exc:
+            raise TemporaryIntakeError(
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
+            ) from exc
+        log.warning("event=inbound_spooled entry=%s cause=%s", name, type(cause).__name__)
+        return IntakeResult("spooled")
+
+    def drain_spool(self) -> int:
+        """Move spooled messages into the database (this host only)."""
+        def handle(raw: bytes, meta: dict[str, Any]) -> None:
+            self.accept(raw, meta.get("mail_from"), meta.get("rcpt_tos") or [], received_at=meta.get("received_at"),
+                        spool_on_failure=False)
+
+        try:
+            return self.spool.drain(handle)
+        except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError):
+            return 0

@@ -1,0 +1,166 @@
+"""The SMTP server: aiosmtpd's protocol class, our decisions in a handler.
+
+Two changes to aiosmtpd's DATA phase, made by overriding ``smtp_DATA``:
+the message is streamed into a spooled temporary file (memory up to
+``HELPLINE_LARGE_MESSAGE_BYTES``, disk beyond), and lines longer than 1,000
+bytes are accepted, because real senders send them and bouncing a customer's
+mail over RFC pedantry helps nobody. The size limit still applies.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import tempfile
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope as SMTPEnvelope, Session, syntax
+
+from helpline.store.config import Settings
+
+from .email.normalise import NotAnEmail
+from .intake import EmailIntake, TemporaryIntakeError
+from . import metrics
+
+log = logging.getLogger("helpline.ingest")
+
+
+def is_support_address(address: str, support: frozenset[str]) -> bool:
+    """``support@x`` and its plus variants ``support+anything@x``."""
+    local, at, domain = address.strip("<>").rpartition("@")
+    if not at:
+        return False
+    return f"{local.split('+', 1)[0]}@{domain}".lower() in support
+
+
+class Handler:
+    def __init__(self, settings: Settings, intake: EmailIntake, executor: Any = None) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.support = frozenset(a.lower() for a in settings.support_addresses)
+        self.large = asyncio.Semaphore(max(1, settings.max_large_messages))
+        self.executor = executor
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if not is_support_address(address, self.support):
+            metrics.SMTP_REJECTED.labels("unknown_recipient").inc()
+            return "550 5.1.1 No such mailbox here: this server accepts mail for its support addresses only"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SMTPEnvelope) -> str:
+        body = envelope.content_file  # type: ignore[attr-defined]
+        size = envelope.content_size  # type: ignore[attr-defined]
+        loop = asyncio.get_running_loop()
+
+        def work() -> Any:
+            body.seek(0)
+            raw = body.read()
+            body.close()
+            return self.intake.accept(raw, envelope.mail_from, list(envelope.rcpt_tos))
+
+        try:
+            if size > self.settings.large_message_bytes:
+                async with self.large:  # cap how many big messages are parsed at once
+                    result = await loop.run_in_executor(self.executor, work)
+            else:
+                result = await loop.run_in_executor(self.executor, work)
+        except NotAnEmail as exc:
+            metrics.INBOUND.labels("email", "rejected").inc()
+            return f"554 5.6.0 Message rejected: {exc}"
+        except TemporaryIntakeError as exc:
+            metrics.INBOUND.labels("email", "temp_failed").inc()
+            log.error("event=smtp_tempfail reason=%r", str(exc))
+            return "451 4.3.0 Temporary failure storing the message; please retry later"
+        except Exception:
+            metrics.INBOUND.labels("email", "temp_failed").inc()
+            log.exception("event=smtp_intake_error")
+            return "451 4.3.0 Temporary failure storing the message; please retry later"
+        metrics.INBOUND.labels("email", result.status).inc()
+        if result.status == "duplicate":
+            return "250 2.0.0 OK: already have this message"
+        return f"250 2.0.0 OK: queued as {result.inbound_id or 'spool'}"
+
+
+class HelplineSMTP(SMTP):
+    line_length_limit = 1 << 16  # the StreamReader's buffer; DATA lines may still be longer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        metrics.SMTP_SESSIONS.inc()
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        metrics.SMTP_SESSIONS.dec()
+        super().connection_lost(exc)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        limit = self.data_size_limit
+        body = tempfile.SpooledTemporaryFile(max_size=self._spool_threshold)
+        size, too_big, at_start = 0, False, True
+        while self.transport is not None:
+            try:
+                chunk = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as e:  # a very long line: take what is buffered
+                chunk = await self._reader.read(e.consumed)
+            except asyncio.CancelledError:
+                body.close()
+                self._writer.close()
+                raise
+            if at_start:
+                if chunk == b".\r\n":
+                    break
+                if chunk.startswith(b"."):
+                    chunk = chunk[1:]
+            at_start = chunk.endswith(b"\r\n")
+            size += len(chunk)
+            if limit and size > limit:
+                too_big = True
+            if not too_big:
+                body.write(chunk)
+        if too_big:
+            body.close()
+            metrics.SMTP_REJECTED.labels("too_large").inc()
+            await self.push(f"552 5.3.4 Message too big: the limit is {limit} bytes")
+            self._set_post_data_state()
+            return
+        self.envelope.content_file = body  # type: ignore[attr-defined]
+        self.envelope.content_size = size  # type: ignore[attr-defined]
+        self.envelope.content = b""
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.smtp_tls_cert and settings.smtp_tls_key):
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.smtp_tls_cert, settings.smtp_tls_key)
+    return ctx
+
+
+def make_factory(settings: Settings, handler: Handler):  # noqa: ANN201
+    tls = tls_context(settings)
+    hostname = settings.mail_domain
+
+    def factory() -> HelplineSMTP:
+        server = HelplineSMTP(
+            handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
+            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False, timeout=300,
+        )
+        server._spool_threshold = settings.large_message_bytes  # type: ignore[attr-defined]
+        return server
+
+    return factory

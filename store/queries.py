@@ -1,0 +1,71 @@
+"""Read models for the command line and the API: tickets as plain dicts."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from . import models as m
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    return value.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def ticket_summary(t: m.Ticket) -> dict[str, Any]:
+    return {
+        "number": t.number, "subject": t.subject, "status": t.status, "priority": t.priority,
+        "category": t.category, "team": t.team, "assignee": t.assignee, "language": t.language,
+        "channel": t.channel, "customer": {"id": t.customer_id, "name": t.customer.name},
+        "support_address": t.support_address, "possible_follow_up": t.possible_follow_up,
+        "follow_up_of": t.follow_up_of.number if t.follow_up_of_id else None,
+        "created_at": _ts(t.created_at), "updated_at": _ts(t.updated_at), "resolved_at": _ts(t.resolved_at),
+    }
+
+
+def list_tickets(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).order_by(m.Ticket.id.desc()).limit(limit)
+    if status:
+        q = q.where(m.Ticket.status == status)
+    return [ticket_summary(t) for t in q]
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+def ticket_detail(number: str) -> dict[str, Any]:
+    t = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).where(m.Ticket.number == number.upper()).first()
+    if t is None:
+        raise TicketNotFound(f"no ticket {number!r}; `helpline tickets list` shows the numbers")
+    out = ticket_summary(t)
+    out["customer"]["identities"] = [
+        {"kind": i.kind, "address": i.address} for i in m.Identity.select().where(m.Identity.customer == t.customer_id)
+    ]
+    out["participants"] = [{"kind": p.kind, "address": p.address, "role": p.role}
+                           for p in m.Participant.select().where(m.Participant.ticket == t).order_by(m.Participant.id)]
+    msgs = list(m.Message.select().where(m.Message.ticket == t).order_by(m.Message.id))
+    atts: dict[int, list[dict[str, Any]]] = {}
+    for a in m.Attachment.select().where(m.Attachment.message.in_([x.id for x in msgs])):
+        atts.setdefault(a.message_id, []).append({
+            "filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+            "blob_key": a.blob_key, "inline": a.inline, "content_id": a.content_id})
+    out["messages"] = [{
+        "id": x.id, "direction": x.direction, "author_role": x.author_role, "author": x.author, "channel": x.channel,
+        "sender": x.sender, "message_id": x.message_id, "subject": x.subject, "text": x.text,
+        "full_text": x.full_text, "html": x.html, "raw_blob_key": x.raw_blob_key, "auth": x.auth,
+        "warnings": x.warnings or [], "delivery_status": x.delivery_status, "created_at": _ts(x.created_at),
+        "attachments": atts.get(x.id, []),
+    } for x in msgs]
+    out["events"] = [{"kind": e.kind, "actor": e.actor, "data": e.data, "created_at": _ts(e.created_at)}
+                     for e in m.Event.select().where(m.Event.ticket == t).order_by(m.Event.id)]
+    out["outbox"] = [{"id": o.id, "kind": o.kind, "channel": o.channel, "recipient": o.recipient, "status": o.status,
+                      "attempts": o.attempts, "last_error": o.last_error, "provider_id": o.provider_id}
+                     for o in m.Outbox.select().where(m.Outbox.ticket == t).order_by(m.Outbox.id)]
+    return out
+
+
+def inbound_counts() -> dict[str, int]:
+    from peewee import fn
+
+    return {r.status: r.n for r in m.Inbound.select(m.Inbound.status, fn.COUNT(m.Inbound.id).alias("n"))
+            .group_by(m.Inbound.status)}

@@ -1,0 +1,99 @@
+"""The actors: thin wrappers that count the attempt, call the pipeline, commit.
+
+Declared against a stub broker at import; ``broker.setup`` binds them to the
+real one. Every actor is idempotent: Redis may deliver a message twice, and the
+sweeper re-enqueues rows it thinks are lost.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from helpline.store import blobs, db
+from helpline.store.config import Settings
+
+from . import metrics, pipeline
+
+log = logging.getLogger("helpline.workers")
+_stub = StubBroker()
+_state: dict[str, Any] = {}
+
+INBOUND_QUEUE = "inbound"
+OUTBOX_QUEUE = "outbox"
+
+
+def configure(settings: Settings) -> None:
+    """Per-process set-up: database, blob store, senders."""
+    _state["settings"] = settings
+    if db.proxy.obj is None:
+        db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+    _state["blobs"] = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
+    _state.pop("email_sender", None)
+
+
+def settings() -> Settings:
+    try:
+        return _state["settings"]
+    except KeyError:
+        raise RuntimeError("workers.broker.setup(settings) was not called in this process") from None
+
+
+def _email_sender():  # noqa: ANN202
+    if "email_sender" not in _state:
+        from helpline.notifier.email_sender import EmailSender
+
+        _state["email_sender"] = EmailSender(settings())
+    return _state["email_sender"]
+
+
+@dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE, max_retries=20)
+def process_inbound(inbound_id: int) -> None:
+    s = settings()
+    started = time.perf_counter()
+    done = pipeline.begin_attempt(inbound_id, s.max_attempts)
+    if done is not None:
+        metrics.observe(done.action, time.perf_counter() - started)
+        return
+    try:
+        outcome = pipeline.process(inbound_id, s)
+    except Exception as exc:
+        final = _attempts(inbound_id) >= s.max_attempts
+        pipeline.record_failure(inbound_id, exc, final=final)
+        metrics.observe("error", time.perf_counter() - started)
+        log.warning("event=inbound_failed inbound=%d final=%s error=%s", inbound_id, final, type(exc).__name__)
+        if final:
+            return
+        raise
+    metrics.observe(outcome.action, time.perf_counter() - started)
+    log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
+    for oid in outcome.outbox_ids:
+        try:
+            deliver_outbox.send(oid)
+        except Exception as exc:  # the scheduler sends due rows anyway
+            log.warning("event=outbox_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
+
+
+def _attempts(inbound_id: int) -> int:
+    from helpline.store.models import Inbound
+
+    row = Inbound.get_or_none(Inbound.id == inbound_id)
+    return row.attempts if row else 0
+
+
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3)
+def deliver_outbox(outbox_id: int) -> None:
+    from helpline.notifier.deliver import deliver_one
+
+    deliver_one(settings(), _email_sender(), outbox_id)
+
+
+ALL = [process_inbound, deliver_outbox]
+
+
+def submit(inbound_id: int) -> None:
+    """The queue's front door, the one thing ``ingest`` calls."""
+    process_inbound.send(inbound_id)

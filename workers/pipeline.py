@@ -1,0 +1,243 @@
+"""One inbound row in, one decision out: the worker pipeline.
+
+Stages run in one transaction so that a ticket, its message, its events and the
+outbox rows it causes commit together or not at all; re-running the pipeline on
+a processed row changes nothing. The stages themselves are plain functions
+(``threads.decide``, ``dedupe.body_hash``, ``notifier.loops.autoreply_decision``,
+``router.priority.initial_priority``); this module only loads, calls and writes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from helpline.notifier import loops, outbox
+from helpline.notifier.message_ids import is_own_message_id, make_message_id
+from helpline.notifier.templates import render_ack
+from helpline.router.priority import initial_priority
+from helpline.store import models as m
+from helpline.store import signing
+from helpline.store.config import Settings
+from helpline.store.db import run_tx
+from helpline.store.envelope import Envelope
+
+from . import persist, threads
+from .dedupe import body_hash
+
+log = logging.getLogger("helpline.workers")
+
+
+@dataclass
+class Outcome:
+    action: str  # created, appended, reopened, duplicate, own_mail, bounce, noop, missing, quarantined, failed
+    ticket_id: int | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+    reason: str = ""
+
+
+# ---- attempts: committed before each try --------------------------------------
+def begin_attempt(inbound_id: int, max_attempts: int) -> Outcome | None:
+    """Count this try before doing any work, so a message that kills its worker
+    (out of memory, SIGKILL) is quarantined after ``max_attempts`` instead of
+    looping forever. Returns an Outcome when there is nothing to do."""
+
+    def tx() -> Outcome | None:
+        row = persist.lock_inbound(inbound_id)
+        if row is None:
+            return Outcome("missing", reason=f"inbound {inbound_id} does not exist")
+        if row.status != m.InboundStatus.PENDING:
+            return Outcome("noop", row.ticket_id)
+        if row.attempts >= max_attempts:
+            last = row.reason or "the worker died while processing it (killed or out of memory)"
+            row.status = m.InboundStatus.QUARANTINED
+            row.reason = f"quarantined after {row.attempts} attempts; last: {last}"
+            row.updated_at = m.utcnow()
+            row.save()
+            persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": row.reason})
+            return Outcome("quarantined", reason=row.reason)
+        row.attempts += 1
+        row.updated_at = m.utcnow()
+        row.save(only=[m.Inbound.attempts, m.Inbound.updated_at])
+        return None
+
+    return run_tx(tx)
+
+
+def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> None:
+    """Keep the reason on the row; on the last try the row ends ``failed``, visibly."""
+    reason = f"{type(error).__name__}: {error}"[:2000]
+
+    def tx() -> None:
+        row = persist.lock_inbound(inbound_id)
+        if row is None or row.status != m.InboundStatus.PENDING:
+            return
+        row.reason = reason
+        if final:
+            row.status = m.InboundStatus.FAILED
+        row.updated_at = m.utcnow()
+        row.save()
+
+    run_tx(tx)
+
+
+# ---- the pipeline ------------------------------------------------------------
+def process(inbound_id: int, settings: Settings) -> Outcome:
+    for attempt in range(5):
+        try:
+            return run_tx(lambda: _process(inbound_id, settings))
+        except pw.IntegrityError:
+            # Another worker claimed a thread key of this conversation first;
+            # run again and join the ticket it made.
+            if attempt == 4:
+                raise
+            log.info("event=thread_race inbound=%d attempt=%d", inbound_id, attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def _finish(row: m.Inbound, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
+    row.status, row.reason, row.ticket, row.processed_at, row.updated_at = status, reason, ticket_id, now, now
+    row.save()
+
+
+def _process(inbound_id: int, settings: Settings) -> Outcome:
+    now = m.utcnow()
+    row = persist.lock_inbound(inbound_id)
+    if row is None:
+        return Outcome("missing")
+    if row.status != m.InboundStatus.PENDING:
+        return Outcome("noop", row.ticket_id)
+    env = Envelope.from_dict(row.envelope)
+    env.raw_blob_key = row.raw_blob_key or env.raw_blob_key
+    domains = {a.rpartition("@")[2].lower() for a in settings.support_addresses}
+
+    # Our own outbound mail coming back (a forwarding loop, a misconfigured alias).
+    if env.channel == "email" and env.thread.message_id and is_own_message_id(env.thread.message_id, domains):
+        _finish(row, m.InboundStatus.PROCESSED, "our own outbound message came back; ignored to avoid a loop", None, now)
+        return Outcome("own_mail", reason="own message")
+
+    # A delivery status notification about a message we sent.
+    if env.auto_reply.bounced_message_ids:
+        bounced = outbox.mark_bounced(env.auto_reply.bounced_message_ids, env.subject or "delivery failed")
+        if bounced:
+            tid = bounced[0].ticket_id
+            _finish(row, m.InboundStatus.PROCESSED, f"delivery failure report for {len(bounced)} outbound message(s)", tid, now)
+            return Outcome("bounce", tid)
+
+    keys = threads.thread_keys(env)
+    mine = threads.own_keys(env)
+    persist.lock_conversation(mine)
+
+    sender = env.sender.address
+    bhash = body_hash(env)
+    dup = persist.recent_duplicate(sender, bhash, now - dt.timedelta(seconds=settings.dedupe_window_s))
+    if dup is not None and dup.external_id != env.external_id:
+        persist.event(dup.ticket, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
+                                                         "duplicate_of": dup.id}, now=now)
+        _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.id} within "
+                f"{settings.dedupe_window_s}s", dup.ticket_id, now)
+        return Outcome("duplicate", dup.ticket_id)
+
+    token_ticket = signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token) \
+        if env.thread.reply_token and settings.secret_key else None
+    cands, known = persist.candidates(keys, env.thread.ticket_ref, token_ticket)
+    kind = env.sender.kind
+    customer = persist.find_customer(kind, sender) if sender else None
+    sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
+    decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
+    if customer is None:
+        customer = persist.find_or_create_customer(kind, sender, env.sender.name) if sender else m.Customer.create(name=env.sender.name)
+
+    outcome = Outcome("appended")
+    if decision.action in ("append", "reopen"):
+        ticket = m.Ticket.get_by_id(decision.ticket_id)
+        if decision.action == "reopen":
+            persist.event(ticket, "ticket_reopened", {"from": ticket.status, "reason": decision.reason}, now=now)
+            ticket.status, ticket.resolved_at, outcome.action = m.TicketStatus.OPEN, None, "reopened"
+        elif ticket.status == m.TicketStatus.WAITING_CUSTOMER:
+            persist.event(ticket, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
+                                                     "reason": "customer replied"}, now=now)
+            ticket.status = m.TicketStatus.OPEN
+        ticket.updated_at = ticket.last_customer_at = now
+        ticket.save()
+        persist.add_thread_keys(ticket, mine)
+    else:
+        ticket = _new_ticket(env, customer, decision, settings, now)
+        persist.add_thread_keys(ticket, mine, claim=[k for k in mine if k not in known],
+                                repoint=decision.action == "new_follow_up")
+        outcome.action = "created"
+
+    roles = [(kind, sender, "sender")] + [("email", a, "reply_to") for a in env.reply_to]
+    if settings.cc_participants:
+        roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
+    persist.add_participants(ticket, roles)
+    msg = persist.add_message(ticket, row, env, bhash, now)
+    persist.event(ticket, "message_received", {"message": msg.id, "channel": env.channel, "via": decision.reason}, now=now)
+    if env.auth.get("failed"):
+        persist.event(ticket, "sender_auth_failed", {"message": msg.id, "failed": env.auth["failed"],
+                                                     "authserv_id": env.auth.get("authserv_id", "")}, now=now)
+    if outcome.action == "created" and env.channel == "email":
+        ack_id = _queue_ack(ticket, env, customer, settings, now)
+        if ack_id:
+            outcome.outbox_ids.append(ack_id)
+    _finish(row, m.InboundStatus.PROCESSED, decision.reason, ticket.id, now)
+    outcome.ticket_id = ticket.id
+    outcome.reason = decision.reason
+    return outcome
+
+
+def _support_address(env: Envelope, settings: Settings) -> str:
+    ours = {a.lower() for a in settings.support_addresses}
+    for addr in env.recipients.to + env.recipients.cc:
+        local, _, domain = addr.rpartition("@")
+        if f"{local.split('+', 1)[0]}@{domain}".lower() in ours:
+            return f"{local.split('+', 1)[0]}@{domain}".lower()
+    return settings.support_addresses[0]
+
+
+def _new_ticket(env: Envelope, customer: m.Customer, decision: threads.ThreadDecision, settings: Settings,
+                now: dt.datetime) -> m.Ticket:
+    subject = threads.clean_subject(env.subject) or "(no subject)"
+    prio = initial_priority(subject, env.text)
+    possible = decision.action == "new_possible_follow_up"
+    ticket = persist.create_ticket(env, customer, subject, prio.level, _support_address(env, settings), now,
+                                   decision.ticket_id, possible)
+    persist.event(ticket, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
+    persist.event(ticket, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
+    if decision.ticket_id:
+        persist.event(ticket, "possible_follow_up" if possible else "follow_up_of",
+                      {"ticket": decision.ticket_id, "reason": decision.reason}, now=now)
+    return ticket
+
+
+def _queue_ack(ticket: m.Ticket, env: Envelope, customer: m.Customer, settings: Settings, now: dt.datetime) -> int | None:
+    recipient = loops.reply_address(env)
+    to_addr, total = outbox.hourly_counts(recipient, now=now) if recipient else (0, 0)
+    verdict = loops.autoreply_decision(
+        env, own_addresses=settings.support_addresses, sent_to_address_last_hour=to_addr,
+        sent_total_last_hour=total, per_address_limit=settings.autoreply_limit,
+        global_limit=settings.autoreply_global_limit,
+    )
+    if not verdict.send:
+        persist.event(ticket, "ack_suppressed", {"reason": verdict.reason}, now=now)
+        return None
+    mid = make_message_id(settings.mail_domain, ticket.number)
+    payload = render_ack(
+        ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
+        support_address=ticket.support_address, recipient=recipient,
+        in_reply_to=env.thread.message_id, references=env.thread.references, message_id=mid,
+    )
+    if settings.secret_key:
+        local, _, domain = ticket.support_address.partition("@")
+        payload["reply_to"] = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
+    out = m.Message.create(
+        ticket=ticket, direction="out", author_role="system", channel="email", message_id=mid.strip("<>").lower(),
+        sender=ticket.support_address, subject=payload["subject"], text=payload["text"], created_at=now,
+    )
+    persist.add_thread_keys(ticket, ["mid:" + mid.strip("<>").lower()])
+    row = outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
+                         unique_key=f"ack:{ticket.id}", ticket=ticket, out_message=out, message_id=mid)
+    persist.event(ticket, "ack_queued", {"to": recipient}, now=now)
+    return row.id if row else None

@@ -1,0 +1,46 @@
+"""The scheduler process: periodic sweeps, each guarded so one failure never stops the rest."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Callable
+
+from helpline.store.config import Settings
+
+from . import actors, broker, sweeper
+
+log = logging.getLogger("helpline.workers")
+
+
+def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> dict[str, object]:
+    """One round of every sweep; returns what each did (or the error it hit)."""
+    from helpline.notifier import outbox
+    from helpline.notifier.deliver import deliver_due
+
+    jobs: dict[str, Callable[[], object]] = {
+        "inbound": lambda: sweeper.sweep_inbound(settings, actors.submit),
+        "outbox_recovered": lambda: outbox.recover_stuck(settings),
+        "outbox_delivered": lambda: deliver_due(settings, actors._email_sender()),  # noqa: SLF001
+    }
+    jobs.update(extra or {})
+    done: dict[str, object] = {}
+    for name, job in jobs.items():
+        try:
+            done[name] = job()
+        except Exception as exc:  # the database or Redis may be down; try again next tick
+            done[name] = exc
+            log.warning("event=sweep_failed job=%s error=%s", name, type(exc).__name__)
+    return done
+
+
+def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> None:
+    broker.setup(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("event=scheduler_started interval=%s", settings.sweep_interval_s)
+    while not stop.is_set():
+        tick(settings, extra)
+        stop.wait(settings.sweep_interval_s)
+    log.info("event=scheduler_stopped")
