@@ -42,23 +42,25 @@ class IntakeResult:
 
 def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[int, bool]:
     """Insert the inbound row; (id, created). A re-delivery of the same content is not a new row."""
+    key = ((m.Inbound.channel == env.channel) & (m.Inbound.external_id == env.external_id[:998])
+           & (m.Inbound.content_hash == env.content_hash))
 
     def tx() -> tuple[int, bool]:
-        new_id = (m.Inbound.insert(
+        existing = m.Inbound.select(m.Inbound.id).where(key).first()
+        if existing:
+            return existing.id, False
+        new_id = m.Inbound.insert(
             channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
             status=status, reason=reason, envelope=env.to_dict(), raw_blob_key=raw_key,
             received_at=dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).replace(tzinfo=None),
             source_host=HOST,
-        ).on_conflict_ignore().execute())
-        if new_id:
-            return int(new_id), True
-        existing = m.Inbound.get(
-            (m.Inbound.channel == env.channel) & (m.Inbound.external_id == env.external_id[:998])
-            & (m.Inbound.content_hash == env.content_hash)
-        )
-        return existing.id, False
+        ).execute()
+        return int(new_id), True
 
-    return run_tx(tx, retries=1)
+    try:
+        return run_tx(tx, retries=1)
+    except pw.IntegrityError:  # the same message committed by a concurrent session a moment ago
+        return run_tx(lambda: (m.Inbound.get(key).id, False))
 
 
 class EmailIntake:

@@ -61,7 +61,6 @@ def make_database(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or None,
             port=parts.port or None,
-            autorollback=True,
             **query,
         )
     raise ConfigError(f"HELPLINE_DATABASE_URL {mask_url(url)!r}: use sqlite:///PATH or postgresql://…")

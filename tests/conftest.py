@@ -69,23 +69,24 @@ def make_settings(tmp_path, **over) -> config.Settings:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, tmp_path, embedded_redis):
-    """Settings for one backend pair, database migrated, Redis index empty."""
+    """Settings for one backend pair, database migrated, a queue namespace of its own."""
+    namespace = "helpline-test-" + uuid.uuid4().hex[:10]
     if request.param == "sqlite":
         settings = make_settings(
             tmp_path,
             database_url=f"sqlite:///{tmp_path}/helpline.sqlite3",
-            broker_url=embedded_redis.url + "?db=0",
+            broker_url=embedded_redis.url + "?db=0", queue_name=namespace,
         )
         client = redis.Redis(unix_socket_path=embedded_redis.socket_path, db=0)
     else:
         pg_url = request.getfixturevalue("pg_database")
-        settings = make_settings(tmp_path, database_url=pg_url, broker_url=REDIS_URL)
+        settings = make_settings(tmp_path, database_url=pg_url, broker_url=REDIS_URL, queue_name=namespace)
         client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     migrations.upgrade()
     yield settings
-    client.flushdb()
+    for key in client.scan_iter(match=namespace + "*"):
+        client.delete(key)
     db.database().close()
 
 

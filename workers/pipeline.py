@@ -142,7 +142,7 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
 
     token_ticket = signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token) \
         if env.thread.reply_token and settings.secret_key else None
-    cands, known = persist.candidates(keys, env.thread.ticket_ref, token_ticket)
+    cands, known = persist.candidates(mine, env.thread.ticket_ref, token_ticket)
     kind = env.sender.kind
     customer = persist.find_customer(kind, sender) if sender else None
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
@@ -227,11 +227,13 @@ def _queue_ack(ticket: m.Ticket, env: Envelope, customer: m.Customer, settings: 
     payload = render_ack(
         ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
         support_address=ticket.support_address, recipient=recipient,
-        in_reply_to=env.thread.message_id, references=env.thread.references, message_id=mid,
+        in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
+        references=[f"<{r}>" for r in env.thread.references], message_id=mid,
     )
-    if settings.secret_key:
+    if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")
-        payload["reply_to"] = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
+        token = signing.reply_token(settings.secret_key, ticket.id)
+        payload.setdefault("headers", {})["Reply-To"] = f"{local}+{token}@{domain}"
     out = m.Message.create(
         ticket=ticket, direction="out", author_role="system", channel="email", message_id=mid.strip("<>").lower(),
         sender=ticket.support_address, subject=payload["subject"], text=payload["text"], created_at=now,

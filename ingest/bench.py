@@ -1,0 +1,321 @@
+"""``helpline bench``: the whole pipeline measured from the outside, over real SMTP.
+
+It starts ``helpline run`` in a temporary data directory (or uses the
+configured stack with ``--use-config``), with a local SMTP sink as the relay,
+sends generated mail (new conversations, replies to the acknowledgements that
+came back, attachments, non-UTF-8 charsets) on C connections, either back to
+back or at a fixed total rate (open loop), and waits until every accepted
+message is a ticket message. It prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import email.utils
+import json
+import os
+import random
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .relay_sink import RelaySink
+
+
+_EPOCH = dt.datetime(1970, 1, 1)  # stored times are naive UTC
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 2)
+
+
+# ---- message generation -------------------------------------------------------------
+SUBJECTS = ["Order #{n} has not arrived", "Cannot log in to my account", "Refund for invoice {n}",
+            "Question about my subscription", "Wrong item delivered (order {n})", "Payment failed twice",
+            "How do I change my address?", "Billing error on my last statement"]
+BODIES = [
+    "Hello,\n\nI ordered something {d} days ago and the tracking page still says 'label created'.\n"
+    "Could you tell me where my parcel is? The order number is {n}.\n\nThanks,\n{name}\n",
+    "Hi support team,\n\nsince this morning I cannot log in: the page says my password is wrong, but the reset\n"
+    "mail never arrives. I tried {d} times. Please help, I need to download an invoice.\n\nBest regards\n{name}\n",
+    "Good afternoon,\n\nplease refund invoice {n}; I was charged twice for the same month.\n"
+    "I attached the bank statement.\n\nKind regards,\n{name}\n-- \n{name}\nACME Ltd.\n",
+]
+NAMES = ["Alice Martin", "Bruno Keller", "Chloé Dubois", "Dmitri Ivanov", "Eva Lindqvist", "Farid Haddad",
+         "Grete Müller", "Hiro Tanaka", "Inês Costa", "Jan Novák"]
+ATTACHMENT = base64.encodebytes(os.urandom(24_000)).decode()
+
+
+def new_message(i: int, rng: random.Random, support: str) -> tuple[str, bytes, str]:
+    name = rng.choice(NAMES)
+    addr = f"customer{i}@bench.example"
+    n = rng.randint(10000, 99999)
+    subject = rng.choice(SUBJECTS).format(n=n)
+    body = rng.choice(BODIES).format(n=n, d=rng.randint(2, 9), name=name.split()[0])
+    mid = f"<bench.{i}.{rng.getrandbits(40):x}@bench.example>"
+    kind = rng.random()
+    headers = (f"From: {email.utils.formataddr((name, addr))}\r\nTo: Support <{support}>\r\n"
+               f"Subject: {subject}\r\nDate: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\n"
+               "MIME-Version: 1.0\r\n")
+    if kind < 0.1:  # with an attachment
+        b = f"b{i}"
+        raw = (headers + f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\n'
+               "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n") +
+               f'\r\n--{b}\r\nContent-Type: application/pdf; name="statement-{n}.pdf"\r\n'
+               f'Content-Disposition: attachment; filename="statement-{n}.pdf"\r\n'
+               "Content-Transfer-Encoding: base64\r\n\r\n" + ATTACHMENT.replace("\n", "\r\n") + f"\r\n--{b}--\r\n")
+        return addr, raw.encode(), mid
+    if kind < 0.2:  # a legacy charset
+        charset = rng.choice(["iso-8859-1", "windows-1252", "iso-2022-jp"])
+        text = body + ("\nDanke für Ihre Hilfe — café, naïve.\n" if charset != "iso-2022-jp" else "\nよろしくお願いします。\n")
+        payload = text.replace("\n", "\r\n").encode(charset, errors="replace")
+        cte = "7bit" if charset == "iso-2022-jp" else "8bit"
+        return addr, headers.encode() + f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n".encode() + payload, mid
+    b = f"a{i}"
+    html = "<html><body>" + "".join(f"<p>{line}</p>" for line in body.splitlines() if line) + "</body></html>"
+    raw = (headers + f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n--{b}\r\n'
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body.replace("\n", "\r\n") +
+           f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--{b}--\r\n")
+    return addr, raw.encode(), mid
+
+
+def reply_message(i: int, ack, rng: random.Random, support: str) -> tuple[str, bytes, str]:  # noqa: ANN001
+    msg = ack.message()
+    addr = str(msg["To"]).strip("<>")
+    mid = f"<bench.r{i}.{rng.getrandbits(40):x}@bench.example>"
+    ack_id = str(msg["Message-ID"])
+    raw = (f"From: {addr}\r\nTo: {msg['Reply-To'] or support}\r\nSubject: Re: {msg['Subject']}\r\n"
+           f"Date: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\nIn-Reply-To: {ack_id}\r\n"
+           f"References: {msg['References'] or ''} {ack_id}\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+           f"Thanks, one more detail: the reference is {rng.randint(1000, 9999)}.\r\n\r\n"
+           f"On {msg['Date']}, Support <{support}> wrote:\r\n> Thank you for contacting us.\r\n")
+    return addr, raw.encode(), mid
+
+
+# ---- the run ----------------------------------------------------------------------
+@dataclass
+class Sent:
+    inbound_id: int | None
+    ack_ms: float
+    acked_at: float  # time.time() when 250 came back
+    code: int
+
+
+@dataclass
+class Peaks:
+    rss: dict[str, float] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def sample(self, root_pid: int) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(root_pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            try:
+                procs = [root] + root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return
+            for p in procs:
+                try:
+                    cmd = " ".join(p.cmdline())
+                    rss = p.memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+                kind = ("redis" if "redis-server" in cmd else "worker" if "dramatiq" in cmd or "workers.entry" in cmd
+                        else "ingest" if cmd.endswith(" ingest") else "scheduler" if cmd.endswith(" scheduler")
+                        else "supervisor" if cmd.endswith(" run") else "other")
+                self.rss[kind] = max(self.rss.get(kind, 0.0), round(rss, 1))
+            self.stop.wait(0.25)
+
+
+def _wait_ready(admin: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{admin}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the stack did not become ready on {admin} within {timeout:.0f}s")
+
+
+def main(args: argparse.Namespace) -> int:
+    from helpline.store import config
+
+    sink = RelaySink().start()
+    tmp = tempfile.mkdtemp(prefix="helpline-bench-")
+    proc = None
+    if args.use_config:
+        settings = config.load()
+    else:
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("HELPLINE_"):
+                del env[k]
+        env.update({
+            "HELPLINE_DATA_DIR": tmp, "HELPLINE_SMTP_LISTEN": f"127.0.0.1:{_free_port()}",
+            "HELPLINE_HTTP_LISTEN": f"127.0.0.1:{_free_port()}", "HELPLINE_ADMIN_LISTEN": f"127.0.0.1:{_free_port()}",
+            "HELPLINE_SUPPORT_ADDRESSES": "support@bench.example", "HELPLINE_SMTP_RELAY": sink.address,
+            "HELPLINE_LOG_LEVEL": "WARNING", "HELPLINE_AUTOREPLY_GLOBAL_LIMIT": "1000000",
+        })
+        if args.workers:
+            env["HELPLINE_WORKER_PROCESSES"] = str(args.workers)
+        if args.threads:
+            env["HELPLINE_WORKER_THREADS"] = str(args.threads)
+        settings = config.load(env)
+        proc = subprocess.Popen([sys.executable, "-m", "helpline.ingest.cli", "run"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "run.log"), "wb"))
+    peaks = Peaks()
+    try:
+        _wait_ready(settings.admin_listen)
+        if proc:
+            threading.Thread(target=peaks.sample, args=(proc.pid,), daemon=True).start()
+        result = _drive(args, settings, sink)
+        result["peak_rss_mb"] = peaks.rss
+        result["stack"] = "configured" if args.use_config else f"embedded in {tmp}"
+    finally:
+        peaks.stop.set()
+        if proc:
+            proc.send_signal(2)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        sink.stop()
+        if proc:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0 if result["lost"] == 0 else 1
+
+
+def _drive(args: argparse.Namespace, settings, sink: RelaySink) -> dict:  # noqa: ANN001
+    from helpline.store import db, models as m
+
+    support = settings.support_addresses[0]
+    host, port = config_hostport(settings.smtp_listen)
+    rng = random.Random(42)
+    corpus = sorted(Path(args.corpus).glob("*.eml")) if args.corpus else []
+    total = len(corpus) if corpus else args.messages
+    lock = threading.Lock()
+    counter = iter(range(total))
+    sent: list[Sent] = []
+    used_acks: set[int] = set()
+    start = time.perf_counter()
+
+    def next_message(i: int) -> bytes:
+        if corpus:
+            return corpus[i].read_bytes()
+        with lock:
+            free = [k for k in range(len(sink.received)) if k not in used_acks]
+            pick = free[0] if free and rng.random() < 0.3 else None
+            if pick is not None:
+                used_acks.add(pick)
+        if pick is not None:
+            return reply_message(i, sink.received[pick], random.Random(i), support)[1]
+        return new_message(i, random.Random(i), support)[1]
+
+    def sender() -> None:
+        conn = smtplib.SMTP(host, port, timeout=120)
+        conn.ehlo("bench.example")
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            raw = next_message(i)
+            if args.rate:
+                delay = start + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            conn.mail(f"customer{i}@bench.example")
+            conn.rcpt(support)
+            t0 = time.perf_counter()
+            code, answer = conn.data(raw)
+            t1 = time.perf_counter()
+            text = answer.decode(errors="replace")
+            iid = int(text.rsplit(" ", 1)[-1]) if code == 250 and text.rsplit(" ", 1)[-1].isdigit() else None
+            with lock:
+                sent.append(Sent(iid, (t1 - t0) * 1000, time.time(), code))
+        conn.quit()
+
+    threads = [threading.Thread(target=sender) for _ in range(args.concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    send_s = time.perf_counter() - start
+
+    db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+    accepted = [s for s in sent if s.code == 250]
+    ids = [s.inbound_id for s in accepted if s.inbound_id]
+    deadline = time.monotonic() + args.timeout
+    done: dict[int, m.Inbound] = {}
+    while time.monotonic() < deadline:
+        for chunk in range(0, len(ids), 500):
+            part = [i for i in ids[chunk:chunk + 500] if i not in done]
+            for row in m.Inbound.select(m.Inbound.id, m.Inbound.status).where(
+                    m.Inbound.id.in_(part) & (m.Inbound.status != m.InboundStatus.PENDING)):
+                done[row.id] = row
+        if len(done) == len(ids):
+            break
+        time.sleep(0.1)
+    all_done_s = time.perf_counter() - start
+    created = {}
+    for chunk in range(0, len(ids), 500):
+        for msg in m.Message.select(m.Message.inbound, m.Message.created_at).where(m.Message.inbound.in_(ids[chunk:chunk + 500])):
+            created[msg.inbound_id] = (msg.created_at - _EPOCH).total_seconds()
+    e2e = [(created[s.inbound_id] - s.acked_at) * 1000 for s in accepted if s.inbound_id in created]
+    time.sleep(1.0)  # let the last acknowledgements leave
+    statuses: dict[str, int] = {}
+    for row in done.values():
+        statuses[row.status] = statuses.get(row.status, 0) + 1
+    tickets_created = m.Ticket.select().count()
+    acks_sent = m.Outbox.select().where((m.Outbox.kind == "ack") & (m.Outbox.status == m.OutboxStatus.SENT)).count()
+    return {
+        "messages": total,
+        "accepted": len(accepted),
+        "refused": len(sent) - len(accepted),
+        "accepted_per_s": round(len(accepted) / send_s, 1),
+        "end_to_end_per_s": round(len(done) / all_done_s, 1),
+        "smtp_ack_ms": {"p50": _pct([s.ack_ms for s in accepted], 50), "p99": _pct([s.ack_ms for s in accepted], 99)},
+        "end_to_end_ms": {"p50": _pct(e2e, 50), "p99": _pct(e2e, 99)},
+        "tickets_created": tickets_created,
+        "ticket_messages": len(created),
+        "inbound_status": statuses,
+        "acks_sent": acks_sent,
+        "acks_received_by_relay": len(sink.received),
+        "lost": len(ids) - len(done),
+        "accepted_untracked": len(accepted) - len(ids),  # spooled or re-delivered: no inbound id in the 250
+        "concurrency": args.concurrency,
+        "rate": args.rate or None,
+    }
+
+
+def config_hostport(value: str) -> tuple[str, int]:
+    from helpline.store.config import parse_hostport
+
+    return parse_hostport(value, 2525)

@@ -1,0 +1,145 @@
+"""Nothing accepted is lost: workers killed, Redis emptied, poison messages, the database gone."""
+from __future__ import annotations
+
+import signal
+import sqlite3
+from urllib.parse import urlsplit
+
+import redis
+
+from helpline.store import models as m
+from tests.support.mail import make_mail
+from tests.support.stack import Stack, wait_until
+from tests.support.tcpproxy import TcpProxy
+
+
+def _status_counts() -> dict[str, int]:
+    out: dict[str, int] = {}
+    for row in m.Inbound.select(m.Inbound.status):
+        out[row.status] = out.get(row.status, 0) + 1
+    return out
+
+
+def _flush_queue(settings) -> None:  # noqa: ANN001
+    client = redis.Redis.from_url(settings.effective_broker_url)
+    for key in client.scan_iter(match=settings.queue_name + "*"):
+        client.delete(key)
+
+
+def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backend, relay_sink, tmp_path):
+    s = Stack(backend.replace(smtp_relay=relay_sink.address), tmp_path)
+    s.start_ingest().start_worker(processes=1, threads=2).start_scheduler()
+    try:
+        n = 40
+        for i in range(n):
+            assert s.send(make_mail(sender=f"c{i}@example.org", body=f"problem number {i}")[0])[0] == 250
+        wait_until(lambda: m.Inbound.select().where(m.Inbound.status == "processed").count() >= 3, 60)
+        s.kill("worker", signal.SIGKILL)  # mid-batch: some processed, some in flight, some queued
+        _flush_queue(s.settings)  # and Redis forgets everything it held
+        done_before = _status_counts().get("processed", 0)
+        assert done_before < n, "the batch finished before the kill; the test proves nothing"
+        s.start_worker(processes=1, threads=2)
+        wait_until(lambda: _status_counts() == {"processed": n}, 90, what="the sweeper to recover every message")
+        assert m.Ticket.select().count() == n
+        assert m.Message.select().where(m.Message.direction == "in").count() == n  # none processed twice
+    finally:
+        s.stop()
+
+
+def test_message_that_kills_its_worker_ends_in_quarantine(backend, relay_sink, tmp_path):
+    settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2,
+                               worker_middleware=("tests.support.crash_middleware:DieOnPoison",))
+    s = Stack(settings, tmp_path)
+    s.start_ingest().start_worker(processes=1, threads=1, restart=True).start_scheduler()
+    try:
+        code, answer = s.send(make_mail(subject="KILL-THE-WORKER please")[0])
+        assert code == 250
+        poison_id = int(answer.rsplit(" ", 1)[-1])
+        wait_until(lambda: m.Inbound.get_by_id(poison_id).status == "quarantined", 120, what="quarantine")
+        row = m.Inbound.get_by_id(poison_id)
+        assert row.attempts == 2
+        assert "worker died" in row.reason
+        assert s.send(make_mail(subject="a normal message", sender="bob@example.org")[0])[0] == 250
+        wait_until(lambda: m.Ticket.select().count() == 1, 60, what="the next message to be processed")
+        assert m.Ticket.get().subject == "a normal message"
+    finally:
+        s.stop()
+
+
+def _send_many(s: Stack, n: int, prefix: str) -> list[int]:
+    codes: list[int] = []
+    for i in range(n):
+        codes.append(s.send(make_mail(sender=f"{prefix}{i}@example.org", body=f"{prefix} message {i}")[0])[0])
+    return codes
+
+
+class Outage:
+    """Makes the test's real database unreachable and back: a cut TCP path for
+    PostgreSQL, a write lock held by another process for SQLite."""
+
+    def __init__(self, backend, tmp_path) -> None:  # noqa: ANN001
+        self.url = backend.effective_database_url
+        self.proxy: TcpProxy | None = None
+        self.locker: sqlite3.Connection | None = None
+        if self.url.startswith("sqlite"):
+            self.settings = backend.replace(db_busy_timeout_ms=300)
+        else:
+            parts = urlsplit(self.url)
+            self.proxy = TcpProxy(parts.hostname, parts.port or 5432)
+            proxied = self.url.replace(parts.netloc, f"{parts.username or 'postgres'}@127.0.0.1:{self.proxy.port}")
+            self.settings = backend.replace(database_url=proxied, db_busy_timeout_ms=1000)
+
+    def cut(self) -> None:
+        if self.proxy:
+            self.proxy.cut()
+        else:
+            self.locker = sqlite3.connect(urlsplit(self.url).path, isolation_level=None, timeout=5)
+            self.locker.execute("BEGIN EXCLUSIVE")
+
+    def restore(self) -> None:
+        if self.proxy:
+            self.proxy.restore()
+        elif self.locker:
+            self.locker.execute("ROLLBACK")
+            self.locker.close()
+            self.locker = None
+
+    def close(self) -> None:
+        self.restore()
+        if self.proxy:
+            self.proxy.close()
+
+
+def test_database_down_during_intake_spools_and_drains(backend, relay_sink, tmp_path):
+    outage = Outage(backend, tmp_path)
+    s = Stack(outage.settings.replace(smtp_relay=relay_sink.address), tmp_path)
+    s.start_ingest().start_worker(processes=1, threads=2)
+    try:
+        assert _send_many(s, 3, "before") == [250] * 3
+        outage.cut()
+        assert _send_many(s, 5, "during") == [250] * 5
+        assert len(list((tmp_path / "data" / "spool").glob("*.msg"))) == 5
+        outage.restore()
+        wait_until(lambda: _status_counts() == {"processed": 8}, 90, what="the spool to drain")
+        assert m.Ticket.select().count() == 8
+        assert "event=inbound_spooled" in s.log("ingest") and "event=spool_drained" in s.log("ingest")
+    finally:
+        s.stop()
+        outage.close()
+
+
+def test_neither_database_nor_spool_answers_451(backend, relay_sink, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the spool directory should be")
+    outage = Outage(backend, tmp_path)
+    s = Stack(outage.settings.replace(smtp_relay=relay_sink.address, spool_dir=str(blocker / "spool")), tmp_path)
+    s.start_ingest()
+    try:
+        outage.cut()
+        code, answer = s.send(make_mail()[0])
+        assert code == 451 and "4.3.0" in answer
+        outage.restore()
+        assert s.send(make_mail()[0])[0] == 250  # and the daemon is still there
+    finally:
+        s.stop()
+        outage.close()
