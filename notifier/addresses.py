@@ -1,0 +1,48 @@
+"""Email address handling shared by loop protection and rate limiting.
+
+Comparisons are case-insensitive and ignore a ``+tag`` in the local part:
+``Support+billing@Example.com`` is the same mailbox as ``support@example.com``
+for the questions "is this us?" and "how many acks did this mailbox get?",
+because a sender who varies the tag must not escape either check.
+"""
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses, parseaddr
+
+# A deliberately plain shape: one @, no whitespace or header punctuation, a
+# dotted domain. Anything odder is not worth an automatic reply.
+_SANE = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\.][^\s@<>()\[\],;:\"\\]*\.[^\s@<>()\[\],;:\"\\.]+$")
+
+
+def addr_spec(value: str) -> str:
+    """The bare address of ``"Name" <a@b>`` or ``a@b`` (stripped, case kept)."""
+    if not value:
+        return ""
+    _name, addr = parseaddr(value.strip())
+    return addr.strip()
+
+
+def is_sane(addr: str) -> bool:
+    """True for one plain ``local@domain.tld`` address, safe to send to."""
+    return bool(addr) and len(addr) <= 254 and bool(_SANE.match(addr)) and ".." not in addr
+
+
+def single_address(values: list[str]) -> str:
+    """The one address in a header's values, or "" when there are none or several."""
+    found = [a for _n, a in getaddresses([v for v in values if v]) if a]
+    return found[0].strip() if len(found) == 1 else ""
+
+
+def canonical(addr: str) -> str:
+    """Lower-case, without the local part's ``+tag``: the key for "same mailbox"."""
+    local, at, domain = addr.strip().lower().rpartition("@")
+    if not at:
+        return addr.strip().lower()
+    local = local.split("+", 1)[0]
+    return f"{local}@{domain}"
+
+
+def local_part(addr: str) -> str:
+    """The local part, lower-cased, without its ``+tag``."""
+    return canonical(addr).rpartition("@")[0]

@@ -1,0 +1,240 @@
+"""Outbound email through the upstream SMTP relay, with smtplib.
+
+One connection per thread, kept open across sends (the relay's TLS and login
+cost more than a message), checked with NOOP after 30 s idle and re-opened
+when the relay has hung up. Failures are classified by SMTP reply class: 4xx
+and network trouble are temporary, 5xx permanent.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+from helpline.store.config import Settings, parse_hostport
+
+from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
+from .logkv import line, log
+from .templates import build_email
+
+IDLE_CHECK_S = 30.0
+
+
+def _reply_text(resp: bytes | str) -> str:
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    return " ".join(text.split())[:300]
+
+
+def _classify(code: int, resp: bytes | str, stage: str) -> TemporaryFailure | PermanentFailure:
+    """An exception for an SMTP error reply ``code`` received at ``stage``."""
+    text = f"{code} {_reply_text(resp)}".strip()
+    if 400 <= code < 500:
+        return TemporaryFailure(f"relay answered {text} to {stage}; will retry with back-off")
+    if 500 <= code < 600:
+        return PermanentFailure(f"relay refused the message at {stage}: {text}; check the recipient address and the relay's policy")
+    return TemporaryFailure(f"relay answered unexpectedly {text} to {stage}; will retry")
+
+
+class _Conn:
+    __slots__ = ("smtp", "last_used")
+
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+        self.last_used = time.monotonic()
+
+
+class EmailSender:
+    """Sends outbox email payloads through ``settings.smtp_relay``."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 30.0, idle_check_s: float = IDLE_CHECK_S) -> None:
+        self._relay = settings.smtp_relay.strip()
+        self._host, self._port = parse_hostport(self._relay, 25) if self._relay else ("", 0)
+        self._user = settings.smtp_relay_user
+        self._password = settings.smtp_relay_password
+        self._starttls = settings.smtp_relay_starttls
+        self._timeout = timeout
+        self._idle_check_s = idle_check_s
+        self._helo = _helo_name(settings.mail_domain)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never show the password
+        return f"EmailSender(relay={self._relay!r}, user={self._user!r}, starttls={self._starttls})"
+
+    @property
+    def configured(self) -> bool:
+        """False without a relay: mail then waits in the outbox instead of failing."""
+        return bool(self._relay)
+
+    # ---- connection ---------------------------------------------------
+    def _connect(self) -> smtplib.SMTP:
+        where = f"{self._host}:{self._port}"
+        try:
+            smtp = smtplib.SMTP(self._host, self._port, local_hostname=self._helo, timeout=self._timeout)
+        except smtplib.SMTPConnectError as exc:
+            raise RelayUnavailable(f"relay {where} refused the connection ({exc.smtp_code} {_reply_text(exc.smtp_error)}); will retry") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise RelayUnavailable(f"relay {where} unreachable ({type(exc).__name__}: {exc}); check HELPLINE_SMTP_RELAY and that the relay is running; will retry") from None
+        try:
+            smtp.ehlo()
+            if self._starttls:
+                if not smtp.has_extn("starttls"):
+                    raise RelayUnavailable(f"relay {where} does not offer STARTTLS; set HELPLINE_SMTP_RELAY_STARTTLS=false or fix the relay")
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if self._user:
+                try:
+                    smtp.login(self._user, self._password)
+                except smtplib.SMTPAuthenticationError as exc:
+                    raise RelayUnavailable(
+                        f"relay {where} rejected the login of user {self._user!r} ({exc.smtp_code}); "
+                        "check HELPLINE_SMTP_RELAY_USER and HELPLINE_SMTP_RELAY_PASSWORD"
+                    ) from None
+                except smtplib.SMTPNotSupportedError:
+                    raise RelayUnavailable(
+                        f"relay {where} offers no AUTH on this connection; enable HELPLINE_SMTP_RELAY_STARTTLS or unset HELPLINE_SMTP_RELAY_USER"
+                    ) from None
+        except RelayUnavailable:
+            _close_quietly(smtp)
+            raise
+        except ssl.SSLError as exc:
+            _close_quietly(smtp)
+            raise RelayUnavailable(f"TLS with relay {where} failed ({exc.reason or type(exc).__name__}); check its certificate") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            _close_quietly(smtp)
+            raise RelayUnavailable(f"relay {where} failed during greeting ({type(exc).__name__}); will retry") from None
+        log.info(line("smtp_connected", relay=where, starttls=self._starttls, auth=bool(self._user)))
+        return smtp
+
+    def _connection(self) -> tuple[smtplib.SMTP, bool]:
+        """This thread's connection, and whether it is reused (may have gone stale)."""
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is not None and time.monotonic() - conn.last_used >= self._idle_check_s:
+            try:
+                code, _ = conn.smtp.noop()
+                ok = code == 250
+            except (OSError, smtplib.SMTPException):
+                ok = False
+            if not ok:
+                self.close()
+                conn = None
+        if conn is not None:
+            return conn.smtp, True
+        smtp = self._connect()
+        self._local.conn = _Conn(smtp)
+        return smtp, False
+
+    def close(self) -> None:
+        """Close this thread's connection (QUIT), if any."""
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                _close_quietly(conn.smtp)
+
+    # ---- sending ------------------------------------------------------
+    def send(self, payload: dict[str, Any]) -> str:
+        """Send one payload; return the relay's final reply, e.g. ``250 2.0.0 queued as 12``.
+
+        A reused connection that turns out dead is re-opened once and the
+        message tried again. The relay never answered the end of DATA, so it
+        almost certainly did not take the message; if it did, the copy carries
+        the same Message-ID, the one duplicate the design accepts for email.
+        """
+        if not self.configured:
+            raise RelayUnavailable("no relay configured (HELPLINE_SMTP_RELAY is empty); mail stays in the outbox")
+        mail_from, rcpts, data = _prepare(payload)
+        for _ in range(2):
+            smtp, reused = self._connection()
+            try:
+                reply = self._transaction(smtp, mail_from, rcpts, data)
+            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+                self._drop()
+                if reused and not isinstance(exc, socket.timeout):
+                    continue
+                raise TemporaryFailure(f"relay {self._host}:{self._port} dropped the connection during the send ({type(exc).__name__}); will retry") from None
+            except OSError as exc:
+                self._drop()
+                raise TemporaryFailure(f"network error talking to relay {self._host}:{self._port} ({type(exc).__name__}); will retry") from None
+            except smtplib.SMTPException as exc:
+                self._drop()
+                raise TemporaryFailure(f"SMTP error with relay {self._host}:{self._port} ({type(exc).__name__}); will retry") from None
+            self._local.conn.last_used = time.monotonic()
+            return reply
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            _close_quietly(conn.smtp)
+
+    def _transaction(self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes) -> str:
+        """MAIL, RCPT, DATA by hand: ``sendmail`` would discard the relay's queue id."""
+        try:
+            code, resp = smtp.mail(mail_from)
+            if code != 250:
+                raise _classify(code, resp, "MAIL FROM")
+            for rcpt in rcpts:
+                code, resp = smtp.rcpt(rcpt)
+                if code not in (250, 251):
+                    raise _classify(code, resp, "RCPT TO")
+            code, resp = smtp.data(data)
+            if code != 250:
+                raise _classify(code, resp, "end of DATA")
+        except (TemporaryFailure, PermanentFailure):
+            self._reset(smtp)
+            raise
+        except smtplib.SMTPResponseException as exc:  # raised by data() for a bad DATA reply
+            self._reset(smtp)
+            raise _classify(exc.smtp_code, exc.smtp_error, "DATA") from None
+        return f"{code} {_reply_text(resp)}".strip()
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        """Leave the kept connection ready for the next message, or drop it."""
+        try:
+            smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+
+def _prepare(payload: dict[str, Any]) -> tuple[str, list[str], bytes]:
+    """Envelope sender, recipients and wire bytes; a payload we cannot encode fails for good."""
+    try:
+        msg = build_email(payload)
+        data = msg.as_bytes()
+    except (KeyError, ValueError, TypeError, UnicodeError) as exc:
+        raise PermanentFailure(f"the outbox payload cannot be turned into an email ({type(exc).__name__}: {exc})") from None
+    values = [payload.get("to"), payload.get("cc")]
+    flat: list[str] = []
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            flat.extend(str(x) for x in v if x)
+        elif v:
+            flat.append(str(v))
+    rcpts = [a for _n, a in getaddresses(flat) if a]
+    if not rcpts:
+        raise PermanentFailure("the outbox payload has no recipient address")
+    mail_from = parseaddr(str(payload.get("envelope_from") or payload["from"]))[1]
+    for addr in [mail_from, *rcpts]:
+        if not addr.isascii():
+            raise PermanentFailure("a non-ASCII address needs SMTPUTF8, which Helpline does not use yet")
+    return mail_from, rcpts, data
+
+
+def _helo_name(mail_domain: str) -> str:
+    """Our EHLO name without a DNS look-up (``socket.getfqdn`` can hang for seconds)."""
+    name = socket.gethostname()
+    return name if "." in name else (mail_domain or "localhost")
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass

@@ -1,0 +1,26 @@
+"""How a provider call failed, in the two kinds the outbox cares about.
+
+Messages are for operators and agents: they say what happened and what to
+do, and never contain credentials or message content.
+"""
+from __future__ import annotations
+
+
+class SendFailure(Exception):
+    """A provider did not accept a message."""
+
+
+class TemporaryFailure(SendFailure):
+    """Try again later (the row goes back to ``pending`` with back-off)."""
+
+
+class RelayUnavailable(TemporaryFailure):
+    """The provider cannot be reached or refuses us (connection, TLS, login).
+
+    Not the message's fault: the rest of a batch would fail the same way, so a
+    sender stops trying further rows until the next round.
+    """
+
+
+class PermanentFailure(SendFailure):
+    """The provider refused this message for good (the row becomes ``failed``)."""

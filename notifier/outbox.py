@@ -1,0 +1,400 @@
+"""The outbox state machine (DESIGN.md, "No double sends, no silent drops").
+
+Rows are written in the same transaction as the ticket change (``enqueue``).
+A sender claims due rows (``pending`` → ``sending``, attempt counted) in a
+short transaction of its own, calls the provider outside any transaction, then
+records the outcome (``sent`` with the provider's id, ``pending`` again with
+back-off, or ``failed``). A sender that dies between claim and outcome leaves
+the row in ``sending``; ``recover_stuck`` resends email (same Message-ID, which
+mail clients collapse) but marks other channels ``unknown`` for an agent to
+check, because an SMS or Slack message cannot be un-duplicated.
+
+Claiming is safe with many workers on both engines: PostgreSQL skips rows that
+another claimer has locked (``FOR UPDATE SKIP LOCKED``), SQLite serialises
+write transactions (``BEGIN IMMEDIATE``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import peewee as pw
+
+from helpline.store import db
+from helpline.store.config import Settings
+from helpline.store.models import Event, Message, Outbox, OutboxStatus, Ticket, utcnow
+
+from .addresses import addr_spec, canonical
+from .logkv import line, log
+
+MAX_BACKOFF_S = 3600.0
+MAX_ERROR_CHARS = 1000
+FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED)
+
+
+# ---- writing rows ---------------------------------------------------------
+def enqueue(
+    *,
+    channel: str,
+    kind: str,
+    recipient: str,
+    payload: dict[str, Any],
+    unique_key: str,
+    ticket: Ticket | int | None = None,
+    out_message: Message | int | None = None,
+    message_id: str = "",
+    suppressed_reason: str = "",
+) -> Outbox | None:
+    """Add an outbound message, inside the caller's transaction; None if ``unique_key`` exists.
+
+    The unique key makes a re-run of the same worker step a no-op instead of a
+    second send. With ``suppressed_reason`` the row is recorded as
+    ``suppressed`` (never sent): loop protection keeps its decision visible.
+    """
+    now = utcnow()
+    status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.PENDING
+    inserted = (
+        Outbox.insert(
+            channel=channel,
+            kind=kind,
+            recipient=recipient,
+            payload=payload,
+            unique_key=unique_key,
+            ticket=ticket,
+            out_message=out_message,
+            message_id=message_id or str(payload.get("message_id") or ""),
+            status=status,
+            last_error=suppressed_reason,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+    if not inserted:
+        log.info(line("outbox_duplicate", unique_key=unique_key, channel=channel, kind=kind))
+        return None
+    row = Outbox.get(Outbox.unique_key == unique_key)
+    log.info(line("outbox_enqueued", outbox_id=row.id, channel=channel, kind=kind, status=status,
+                  ticket_id=row.ticket_id or ""))
+    return row
+
+
+# ---- claiming -------------------------------------------------------------
+def _lock(query: pw.Select, *, skip_locked: bool) -> pw.Select:
+    """Row locks on PostgreSQL; SQLite's write transaction already excludes other writers."""
+    if db.is_sqlite():
+        return query
+    return query.for_update(skip_locked=skip_locked) if skip_locked else query.for_update()
+
+
+def _claim(query: pw.Select, now: dt.datetime) -> list[Outbox]:
+    ids = [r.id for r in _lock(query, skip_locked=True)]
+    if not ids:
+        return []
+    (Outbox.update(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, updated_at=now)
+     .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING)
+     .execute())
+    return list(Outbox.select().where(Outbox.id.in_(ids)).order_by(Outbox.next_attempt_at, Outbox.id))
+
+
+def claim_due(channel: str, limit: int, now: dt.datetime | None = None) -> list[Outbox]:
+    """Take up to ``limit`` due rows of ``channel`` for sending (own write transaction).
+
+    The attempt is counted here, before the provider call, so a message that
+    crashes its sender every time still runs out of attempts.
+    """
+    if limit <= 0:
+        return []
+    now = now or utcnow()
+
+    def tx() -> list[Outbox]:
+        query = (
+            Outbox.select(Outbox.id)
+            .where(Outbox.channel == channel, Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
+            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .limit(limit)
+        )
+        return _claim(query, now)
+
+    rows = db.run_tx(tx)
+    if rows:
+        log.info(line("outbox_claimed", channel=channel, count=len(rows)))
+    return rows
+
+
+def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | None = None) -> Outbox | None:
+    """Claim one row by id (e.g. an agent's reply sent right away); None unless pending and due."""
+    now = now or utcnow()
+
+    def tx() -> list[Outbox]:
+        query = Outbox.select(Outbox.id).where(
+            Outbox.id == outbox_id, Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now
+        )
+        if channel is not None:
+            query = query.where(Outbox.channel == channel)
+        return _claim(query, now)
+
+    rows = db.run_tx(tx)
+    return rows[0] if rows else None
+
+
+# ---- outcomes -------------------------------------------------------------
+def backoff_delay(attempts: int, base_s: float) -> float:
+    """Seconds before the next try after ``attempts`` tries: base, 2×base, 4×base … capped at 1 h."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return min(base_s * (2 ** exponent), MAX_BACKOFF_S)
+
+
+def _failure_event(row: Outbox, reason: str, error: str, now: dt.datetime, kind: str = "outbox_failed") -> None:
+    """Tell the ticket (agents) that a message did not go out; no payload, no bodies."""
+    if row.ticket_id is None:
+        return
+    Event.create(
+        ticket=row.ticket_id,
+        kind=kind,
+        created_at=now,
+        data={
+            "outbox_id": row.id,
+            "channel": row.channel,
+            "kind": row.kind,
+            "recipient": row.recipient,
+            "reason": reason,
+            "attempts": row.attempts,
+            "error": error[:300],
+        },
+    )
+
+
+def _get_locked(row_id: int) -> Outbox | None:
+    return _lock(Outbox.select().where(Outbox.id == row_id), skip_locked=False).first()
+
+
+def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> bool:
+    """Record a provider's acceptance; False if the row was already final.
+
+    Accepted from ``pending``/``unknown`` too: a send that outlived its lease
+    did happen, and saying so beats a second send.
+    """
+    now = now or utcnow()
+
+    def tx() -> int:
+        return (
+            Outbox.update(status=OutboxStatus.SENT, provider_id=provider_id, sent_at=now, updated_at=now, last_error="")
+            .where(Outbox.id == row_id, Outbox.status.not_in(FINAL))
+            .execute()
+        )
+
+    changed = bool(db.run_tx(tx))
+    log.info(line("outbox_sent" if changed else "outbox_sent_ignored", outbox_id=row_id, provider_id=provider_id))
+    return changed
+
+
+def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.datetime | None = None) -> str | None:
+    """Retry later with exponential back-off, or fail once the attempts are used up.
+
+    Returns the row's new status (``pending`` or ``failed``), None when the row
+    was not being sent (another claimer or a recovery got there first).
+    """
+    now = now or utcnow()
+    error = error[:MAX_ERROR_CHARS]
+
+    def tx() -> str | None:
+        row = _get_locked(row_id)
+        if row is None or row.status != OutboxStatus.SENDING:
+            return None
+        row.last_error = error
+        row.updated_at = now
+        if row.attempts >= settings.outbox_max_attempts:
+            row.status = OutboxStatus.FAILED
+            row.save()
+            _failure_event(row, "attempts_exhausted", error, now)
+        else:
+            row.status = OutboxStatus.PENDING
+            row.next_attempt_at = now + dt.timedelta(seconds=backoff_delay(row.attempts, settings.outbox_retry_base_s))
+            row.save()
+        return row.status
+
+    status = db.run_tx(tx)
+    log.warning(line("outbox_temporary_failure", outbox_id=row_id, status=status or "ignored", error=error))
+    return status
+
+
+def mark_failed_permanent(row_id: int, error: str, now: dt.datetime | None = None) -> bool:
+    """Give up on a row now (the provider refused it for good); False if already final."""
+    now = now or utcnow()
+    error = error[:MAX_ERROR_CHARS]
+
+    def tx() -> bool:
+        row = _get_locked(row_id)
+        if row is None or row.status in FINAL:
+            return False
+        row.status = OutboxStatus.FAILED
+        row.last_error = error
+        row.updated_at = now
+        row.save()
+        _failure_event(row, "permanent", error, now)
+        return True
+
+    changed = db.run_tx(tx)
+    log.warning(line("outbox_failed", outbox_id=row_id, changed=changed, error=error))
+    return changed
+
+
+def recover_stuck(settings: Settings, now: dt.datetime | None = None) -> int:
+    """Deal with rows whose sender died mid-send (``sending`` past the lease); returns the count.
+
+    Email goes back to ``pending`` and is resent with the same Message-ID
+    unless its attempts are used up (a message that keeps killing its sender
+    must stop somewhere); every other channel becomes ``unknown`` with an
+    event, for an agent to check rather than risk a duplicate text.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=settings.sending_lease_s)
+
+    def tx() -> int:
+        query = Outbox.select().where(Outbox.status == OutboxStatus.SENDING, Outbox.updated_at < cutoff).order_by(Outbox.id)
+        rows = list(_lock(query, skip_locked=True))
+        for row in rows:
+            row.updated_at = now
+            if row.channel == "email" and row.attempts < settings.outbox_max_attempts:
+                row.status = OutboxStatus.PENDING
+                row.next_attempt_at = now
+                row.last_error = "sender stopped during the send; resending with the same Message-ID"
+                row.save()
+            elif row.channel == "email":
+                row.status = OutboxStatus.FAILED
+                row.last_error = "sender stopped during the send on every attempt"
+                row.save()
+                _failure_event(row, "attempts_exhausted", row.last_error, now)
+            else:
+                row.status = OutboxStatus.UNKNOWN
+                row.last_error = "sender stopped during the provider call; it may or may not have been delivered"
+                row.save()
+                _failure_event(row, "delivery_unknown", row.last_error, now, kind="outbox_unknown")
+            log.warning(line("outbox_recovered", outbox_id=row.id, channel=row.channel, status=row.status))
+        return len(rows)
+
+    return db.run_tx(tx)
+
+
+# ---- delivery status notifications -----------------------------------------
+def _id_forms(message_ids: Iterable[str]) -> list[str]:
+    """Each id with and without angle brackets, as given and lower-cased.
+
+    Outbox rows keep the id as sent (``<hl.HL-…@domain>``) while message rows
+    and DSNs may keep it bare or lower-cased; all forms must find the row.
+    """
+    out: set[str] = set()
+    for mid in message_ids:
+        bare = (mid or "").strip().strip("<>").strip()
+        for form in {bare, bare.lower()} if bare else ():
+            out.update({form, f"<{form}>"})
+    return sorted(out)
+
+
+def mark_bounced(message_ids: list[str], reason: str, now: dt.datetime | None = None) -> list[Outbox]:
+    """A DSN came back for our Message-ID(s): fail the rows and their messages (caller's transaction).
+
+    Returns the rows that changed; a second DSN for the same message changes
+    nothing and adds no event.
+    """
+    now = now or utcnow()
+    ids = _id_forms(message_ids)
+    if not ids:
+        return []
+    reason = " ".join((reason or "bounced").split())[:500]
+    rows = list(_lock(Outbox.select().where(Outbox.message_id.in_(ids)).order_by(Outbox.id), skip_locked=False))
+    changed: list[Outbox] = []
+    for row in rows:
+        if row.status == OutboxStatus.FAILED and row.last_error.startswith("bounced:"):
+            continue
+        row.status = OutboxStatus.FAILED
+        row.last_error = f"bounced: {reason}"[:MAX_ERROR_CHARS]
+        row.updated_at = now
+        row.save()
+        changed.append(row)
+        if row.ticket_id is not None:
+            Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data={
+                "outbox_id": row.id, "message_id": row.message_id, "recipient": row.recipient,
+                "channel": row.channel, "kind": row.kind, "reason": reason[:300],
+            })
+        log.warning(line("outbox_bounced", outbox_id=row.id, message_id=row.message_id, reason=reason))
+    message_ids_of_rows = [r.out_message_id for r in rows if r.out_message_id is not None]
+    match = (Message.direction == "out") & Message.message_id.in_(ids)
+    if message_ids_of_rows:
+        match = match | Message.id.in_(message_ids_of_rows)
+    messages = list(Message.select().where(match, Message.delivery_status != "failed"))
+    covered = {r.out_message_id for r in changed}
+    for msg in messages:
+        Message.update(delivery_status="failed").where(Message.id == msg.id).execute()
+        if msg.id not in covered:  # an outbound message we know without an outbox row
+            Event.create(ticket=msg.ticket_id, kind="delivery_failed", created_at=now, data={
+                "message_id": msg.message_id, "reason": reason[:300], "channel": msg.channel,
+            })
+    return changed
+
+
+# ---- reading --------------------------------------------------------------
+def _like_escape(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def hourly_counts(recipient: str, kind: str = "ack", now: dt.datetime | None = None) -> tuple[int, int]:
+    """(``kind`` rows to this mailbox, ``kind`` rows in total) created in the last hour.
+
+    Suppressed rows do not count: they were never sent. The mailbox ignores
+    case and ``+tags`` so a sender cannot dodge the limit by varying them.
+    """
+    now = now or utcnow()
+    since = now - dt.timedelta(hours=1)
+    base = Outbox.select().where(
+        Outbox.kind == kind, Outbox.created_at >= since, Outbox.status != OutboxStatus.SUPPRESSED
+    )
+    total = base.count()
+    key = canonical(addr_spec(recipient) or recipient)
+    lowered = pw.fn.LOWER(Outbox.recipient)
+    match = lowered == key
+    local, at, domain = key.rpartition("@")
+    if at:
+        pattern = f"{_like_escape(local)}+%@{_like_escape(domain)}"
+        match = match | pw.NodeList((lowered, pw.SQL("LIKE"), pw.Value(pattern), pw.SQL("ESCAPE '!'")))
+    to_address = base.where(match).count()
+    return to_address, total
+
+
+def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
+    """Recent rows for ``helpline outbox list``; no payloads (they hold message bodies)."""
+    query = (
+        Outbox.select(Outbox, Ticket.number.alias("ticket_number"))
+        .join(Ticket, pw.JOIN.LEFT_OUTER, on=(Outbox.ticket == Ticket.id))
+        .order_by(Outbox.id.desc())
+        .limit(max(limit, 0))
+        .objects()  # every column, the ticket number included, on the Outbox instance
+    )
+    if status:
+        query = query.where(Outbox.status == status)
+    out: list[dict[str, Any]] = []
+    for row in query:
+        out.append({
+            "id": row.id,
+            "ticket": row.ticket_number or "",
+            "channel": row.channel,
+            "kind": row.kind,
+            "recipient": row.recipient,
+            "status": row.status,
+            "attempts": row.attempts,
+            "next_attempt_at": _iso(row.next_attempt_at),
+            "last_error": row.last_error,
+            "provider_id": row.provider_id,
+            "message_id": row.message_id,
+            "created_at": _iso(row.created_at),
+            "sent_at": _iso(row.sent_at),
+        })
+    return out
+
+
+def _iso(value: dt.datetime | None) -> str:
+    return value.isoformat(timespec="seconds") + "Z" if value else ""

@@ -1,0 +1,156 @@
+"""Outbound message templates: the automatic acknowledgement, and the MIME builder.
+
+The ack never repeats what the customer wrote (DESIGN.md, "Guarantees"):
+anyone can forge a sender address, so a reply that echoed the body would let
+spammers use us as a relay. Only the subject line is repeated (capped), and
+the greeting uses the display name only when it looks like a person's name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from functools import lru_cache
+from importlib import resources
+from string import Template
+from typing import Any
+
+MAX_SUBJECT = 200
+MAX_REFERENCES = 20
+
+# Reply/forward prefixes in common mail clients' languages, and our own tag.
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|ref|rif|res|odp|r|回复|答复)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]|\[HL-\d{4}-\d+\])\s*",
+    re.IGNORECASE,
+)
+_MSG_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+# Every repetition needs a separator, so matching stays linear.
+_NAME = re.compile(r"^[^\W\d_]+(?:(?:\. | |['’\-])[^\W\d_]+)*\.?$")
+
+
+@lru_cache(maxsize=None)
+def _template(name: str) -> Template:
+    text = resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    return Template(text)
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace and drop control characters (no header injection)."""
+    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text or "")
+    return " ".join(text.split())
+
+
+def clean_subject(subject: str) -> str:
+    """The customer's subject without stacked ``Re:``/``AW:`` prefixes or our tag, capped."""
+    text = _one_line(subject)
+    while True:
+        stripped = _PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    if len(text) > MAX_SUBJECT:
+        text = text[: MAX_SUBJECT - 1].rstrip() + "…"
+    return text
+
+
+def ack_subject(ticket_number: str, subject: str) -> str:
+    return f"[{ticket_number}] Re: {clean_subject(subject) or '(no subject)'}"
+
+
+def safe_name(name: str | None) -> str:
+    """The display name if it plainly looks like a person's name, else "".
+
+    Names are sender-controlled text like the body: "Buy pills at x.example"
+    must not be echoed, so only words of letters joined by a space, hyphen,
+    apostrophe or ". " (no digits, no domains), at most four words and 60
+    characters, pass.
+    """
+    text = _one_line(name or "").strip("\"' ")
+    if not text or len(text) > 60 or len(text.split()) > 4 or not _NAME.match(text):
+        return ""
+    return text
+
+
+def message_id_list(values: list[str]) -> list[str]:
+    """Keep only well-formed ``<id@domain>`` values (customer headers may be junk)."""
+    out: list[str] = []
+    for value in values:
+        for token in (value or "").split():
+            if _MSG_ID.match(token) and token not in out:
+                out.append(token)
+    return out
+
+
+def render_ack(
+    *,
+    ticket_number: str,
+    subject: str,
+    customer_name: str | None,
+    support_address: str,
+    recipient: str,
+    in_reply_to: str,
+    references: list[str],
+    message_id: str,
+) -> dict[str, Any]:
+    """The outbox payload of the automatic acknowledgement of a new ticket.
+
+    ``in_reply_to`` is the customer's Message-ID; ``references`` theirs. The
+    returned dict is JSON-serialisable and is everything ``build_email`` needs,
+    so a resend after a crash produces the same message with the same id.
+    """
+    parent = message_id_list([in_reply_to])
+    refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]
+    name = safe_name(customer_name)
+    body = _template("ack.txt").substitute(
+        greeting=f"Hello {name}," if name else "Hello,",
+        ticket_number=ticket_number,
+        support_address=support_address,
+    )
+    return {
+        "from": support_address,
+        "to": recipient,
+        "subject": ack_subject(ticket_number, subject),
+        "message_id": message_id,
+        "in_reply_to": parent[0] if parent else "",
+        "references": refs,
+        "headers": {
+            "Auto-Submitted": "auto-replied",
+            "X-Auto-Response-Suppress": "All",
+            "X-Helpline-Ticket": ticket_number,
+        },
+        "text": body,
+    }
+
+
+def _addresses(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value if v)
+    return str(value or "")
+
+
+def build_email(payload: dict[str, Any]) -> EmailMessage:
+    """A ready-to-send text/plain UTF-8 message from an outbox payload.
+
+    Quoted-printable keeps the body 7-bit so any relay accepts it without
+    8BITMIME; the SMTP policy gives CRLF line endings and RFC 2047 headers.
+    """
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = payload["from"]
+    msg["To"] = _addresses(payload["to"])
+    if payload.get("cc"):
+        msg["Cc"] = _addresses(payload["cc"])
+    msg["Subject"] = _one_line(payload.get("subject", ""))
+    msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    if payload.get("message_id"):
+        msg["Message-ID"] = payload["message_id"]
+    if payload.get("in_reply_to"):
+        msg["In-Reply-To"] = payload["in_reply_to"]
+    if payload.get("references"):
+        msg["References"] = " ".join(payload["references"])
+    for name, value in (payload.get("headers") or {}).items():
+        msg[name] = value
+    msg.set_content(payload.get("text", ""), charset="utf-8", cte="quoted-printable")
+    return msg
