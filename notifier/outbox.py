@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import peewee as pw
 
-from helpline.store import db
+from helpline.store import db, fastsql
 from helpline.store.config import Settings
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, Ticket, utcnow
 
@@ -53,32 +53,22 @@ def enqueue(
     """
     now = utcnow()
     status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.PENDING
-    inserted = (
-        Outbox.insert(
-            channel=channel,
-            kind=kind,
-            recipient=recipient,
-            payload=payload,
-            unique_key=unique_key,
-            ticket=ticket,
-            out_message=out_message,
-            message_id=message_id or str(payload.get("message_id") or ""),
-            status=status,
-            last_error=suppressed_reason,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
+    values = dict(
+        channel=channel, kind=kind, recipient=recipient, payload=payload, unique_key=unique_key,
+        ticket_id=ticket.id if isinstance(ticket, Ticket) else ticket,
+        out_message_id=out_message.id if isinstance(out_message, Message) else out_message,
+        message_id=message_id or str(payload.get("message_id") or ""), status=status, attempts=0,
+        last_error=suppressed_reason, provider_id="", next_attempt_at=now, created_at=now, updated_at=now,
     )
-    if not inserted:
+    # Plain SQL: this runs inside every new ticket's transaction (see store.fastsql).
+    row_id = fastsql.insert("outbox", values, on_conflict="ON CONFLICT DO NOTHING")
+    if row_id is None:
         log.info(line("outbox_duplicate", unique_key=unique_key, channel=channel, kind=kind))
         return None
-    row = Outbox.get(Outbox.unique_key == unique_key)
-    log.info(line("outbox_enqueued", outbox_id=row.id, channel=channel, kind=kind, status=status,
-                  ticket_id=row.ticket_id or ""))
+    row = Outbox(id=row_id, **{k.removesuffix("_id") if k in ("ticket_id", "out_message_id") else k: v
+                               for k, v in values.items()})
+    log.info(line("outbox_enqueued", outbox_id=row_id, channel=channel, kind=kind, status=status,
+                  ticket_id=values["ticket_id"] or ""))
     return row
 
 
@@ -125,20 +115,28 @@ def claim_due(channel: str, limit: int, now: dt.datetime | None = None) -> list[
     return rows
 
 
+_CLAIM_ONE = (
+    "UPDATE \"outbox\" SET status = 'sending', attempts = attempts + 1, updated_at = ? "
+    "WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?"
+)
+
+
 def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | None = None) -> Outbox | None:
-    """Claim one row by id (e.g. an agent's reply sent right away); None unless pending and due."""
+    """Claim one row by id (e.g. an agent's reply sent right away); None unless pending and due.
+
+    One ``UPDATE … RETURNING`` statement: on PostgreSQL a concurrent claimer
+    waits for the row lock, then finds the row no longer pending."""
     now = now or utcnow()
-
-    def tx() -> list[Outbox]:
-        query = Outbox.select(Outbox.id).where(
-            Outbox.id == outbox_id, Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now
-        )
-        if channel is not None:
-            query = query.where(Outbox.channel == channel)
-        return _claim(query, now)
-
-    rows = db.run_tx(tx)
-    return rows[0] if rows else None
+    cols = [f.column_name for f in Outbox._meta.sorted_fields]  # noqa: SLF001
+    query = _CLAIM_ONE + (" AND channel = ?" if channel is not None else "") + " RETURNING " + ", ".join(
+        f'"{c}"' for c in cols)
+    params = [now, outbox_id, now] + ([channel] if channel is not None else [])
+    got = db.run_tx(lambda: fastsql.fetchone(query, params))
+    if got is None:
+        return None
+    data = dict(zip(cols, got))
+    fields = {f.column_name: f for f in Outbox._meta.sorted_fields}  # noqa: SLF001
+    return Outbox(**{fields[c].name: fields[c].python_value(v) for c, v in data.items()})
 
 
 # ---- outcomes -------------------------------------------------------------
@@ -181,11 +179,10 @@ def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> 
     now = now or utcnow()
 
     def tx() -> int:
-        return (
-            Outbox.update(status=OutboxStatus.SENT, provider_id=provider_id, sent_at=now, updated_at=now, last_error="")
-            .where(Outbox.id == row_id, Outbox.status.not_in(FINAL))
-            .execute()
-        )
+        return fastsql.execute(
+            "UPDATE \"outbox\" SET status = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, last_error = '' "
+            "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')", [provider_id, now, now, row_id]
+        ).rowcount
 
     changed = bool(db.run_tx(tx))
     log.info(line("outbox_sent" if changed else "outbox_sent_ignored", outbox_id=row_id, provider_id=provider_id))
@@ -350,19 +347,15 @@ def hourly_counts(recipient: str, kind: str = "ack", now: dt.datetime | None = N
     """
     now = now or utcnow()
     since = now - dt.timedelta(hours=1)
-    base = Outbox.select().where(
-        Outbox.kind == kind, Outbox.created_at >= since, Outbox.status != OutboxStatus.SUPPRESSED
-    )
-    total = base.count()
     key = canonical(addr_spec(recipient) or recipient)
-    lowered = pw.fn.LOWER(Outbox.recipient)
-    match = lowered == key
     local, at, domain = key.rpartition("@")
-    if at:
-        pattern = f"{_like_escape(local)}+%@{_like_escape(domain)}"
-        match = match | pw.NodeList((lowered, pw.SQL("LIKE"), pw.Value(pattern), pw.SQL("ESCAPE '!'")))
-    to_address = base.where(match).count()
-    return to_address, total
+    pattern = f"{_like_escape(local)}+%@{_like_escape(domain)}" if at else key
+    total, to_address = fastsql.fetchone(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN LOWER(recipient) = ? OR LOWER(recipient) LIKE ? ESCAPE '!' "
+        "THEN 1 ELSE 0 END), 0) FROM \"outbox\" WHERE kind = ? AND created_at >= ? AND status != 'suppressed'",
+        [key, pattern, kind, since],
+    )
+    return int(to_address), int(total)
 
 
 def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from . import models
+from . import models  # noqa: F401 - the counter table
 from .db import database, is_sqlite
 
 PREFIX = "HL"
@@ -20,11 +20,10 @@ NUMBER_RE = re.compile(r"^HL-\d{4}-\d{6,}$")
 def next_ticket_number(now: dt.datetime | None = None) -> str:
     year = (now or models.utcnow()).year
     if is_sqlite():
-        models.Counter.insert(name="ticket", value=1).on_conflict(
-            conflict_target=[models.Counter.name],
-            update={models.Counter.value: models.Counter.value + 1},
-        ).execute()
-        n = models.Counter.get_by_id("ticket").value
+        n = database().execute_sql(
+            "INSERT INTO counter (name, value) VALUES ('ticket', 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value"
+        ).fetchone()[0]
     else:
         n = database().execute_sql("SELECT nextval('helpline_ticket_number')").fetchone()[0]
     return f"{PREFIX}-{year}-{n:06d}"

@@ -1,24 +1,57 @@
-"""Reads and writes of the pipeline, all inside the caller's transaction."""
+"""Reads and writes of the pipeline, all inside the caller's transaction.
+
+Written as plain SQL through ``store.fastsql`` because this is the hot path
+(see that module's docstring); the statements are small and named for what
+they do, and the peewee models remain the schema.
+"""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import peewee as pw
 
+from helpline.store import fastsql as sql
 from helpline.store import models as m
-from helpline.store.db import database, is_sqlite
+from helpline.store.db import is_sqlite
 from helpline.store.envelope import Envelope
 from helpline.store.numbers import next_ticket_number
 
 from .threads import Candidate
 
 
-def lock_inbound(inbound_id: int) -> m.Inbound | None:
-    q = m.Inbound.select().where(m.Inbound.id == inbound_id)
-    if not is_sqlite():
-        q = q.for_update()
-    return q.first()
+def as_datetime(value: Any) -> dt.datetime | None:
+    """SQLite hands back text, PostgreSQL a datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    text = str(value)
+    return dt.datetime.fromisoformat(text)
+
+
+@dataclass
+class InboundRow:
+    id: int
+    status: str
+    reason: str
+    attempts: int
+    ticket_id: int | None
+    envelope: dict[str, Any]
+    raw_blob_key: str
+
+
+def lock_inbound(inbound_id: int) -> InboundRow | None:
+    q = 'SELECT id, status, reason, attempts, ticket_id, envelope, raw_blob_key FROM "inbound" WHERE id = ?'
+    row = sql.fetchone(q if is_sqlite() else q + " FOR UPDATE", [inbound_id])
+    if row is None:
+        return None
+    import json
+
+    return InboundRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else {}, row[6])
+
+
+def update_inbound(inbound_id: int, **values: Any) -> None:
+    sql.update("inbound", inbound_id, values)
 
 
 def lock_conversation(keys: Iterable[str]) -> None:
@@ -26,65 +59,91 @@ def lock_conversation(keys: Iterable[str]) -> None:
     if is_sqlite():
         return
     for key in sorted(set(keys)):
-        database().execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+        sql.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [key])
+
+
+@dataclass
+class CustomerRef:
+    id: int
+    name: str
+
+
+def find_customer(kind: str, address: str) -> CustomerRef | None:
+    row = sql.fetchone('SELECT c.id, c.name FROM "identity" i JOIN "customer" c ON c.id = i.customer_id '
+                       "WHERE i.kind = ? AND i.address = ?", [kind, address])
+    return CustomerRef(row[0], row[1]) if row else None
 
 
 def customer_addresses(customer_id: int) -> set[str]:
-    return {i.address for i in m.Identity.select(m.Identity.address).where(m.Identity.customer == customer_id)}
+    return {r[0] for r in sql.fetchall('SELECT address FROM "identity" WHERE customer_id = ?', [customer_id])}
 
 
-def find_customer(kind: str, address: str) -> m.Customer | None:
-    ident = m.Identity.select().where((m.Identity.kind == kind) & (m.Identity.address == address)).first()
-    return ident.customer if ident else None
+def create_customer(kind: str, address: str, name: str, now: dt.datetime) -> CustomerRef:
+    cid = sql.insert("customer", {"name": name, "tier": "standard", "created_at": now})
+    if address:
+        sql.insert("identity", {"customer_id": cid, "kind": kind, "address": address, "created_at": now})
+    return CustomerRef(cid, name)
 
 
-def find_or_create_customer(kind: str, address: str, name: str) -> m.Customer:
-    found = find_customer(kind, address)
-    if found:
-        if name and not found.name:
-            found.name = name
-            found.save(only=[m.Customer.name])
-        return found
-    customer = m.Customer.create(name=name)
-    m.Identity.create(customer=customer, kind=kind, address=address)
-    return customer
+def participants_of(ticket_id: int, customer_id: int) -> frozenset[str]:
+    rows = sql.fetchall('SELECT address FROM "participant" WHERE ticket_id = ? '
+                        'UNION SELECT address FROM "identity" WHERE customer_id = ?', [ticket_id, customer_id])
+    return frozenset(r[0] for r in rows)
 
 
-def participants_of(ticket: m.Ticket) -> frozenset[str]:
-    rows = m.Participant.select(m.Participant.address).where(m.Participant.ticket == ticket)
-    return frozenset({r.address for r in rows} | customer_addresses(ticket.customer_id))
+@dataclass
+class TicketRef:
+    id: int
+    number: str
+    subject: str
+    status: str
+    resolved_at: dt.datetime | None
+    customer_id: int
+    support_address: str
 
 
-def _candidate(ticket: m.Ticket, via: str) -> Candidate:
-    return Candidate(ticket.id, ticket.number, ticket.status, via, ticket.resolved_at, participants_of(ticket))
+_TICKET_COLS = "t.id, t.number, t.subject, t.status, t.resolved_at, t.customer_id, t.support_address"
+
+
+def _ticket(row: tuple[Any, ...]) -> TicketRef:
+    return TicketRef(row[0], row[1], row[2], row[3], as_datetime(row[4]), row[5], row[6])
+
+
+def get_ticket(ticket_id: int) -> TicketRef:
+    return _ticket(sql.fetchone(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [ticket_id]))
 
 
 def candidates(keys: list[str], ticket_ref: str, token_ticket_id: int | None) -> tuple[list[Candidate], list[str]]:
     """Tickets the evidence points at, and which of ``keys`` are already known."""
-    found: list[Candidate] = []
+    found: list[tuple[TicketRef, str]] = []
     known: list[str] = []
     if keys:
-        rows = list(m.ThreadKey.select(m.ThreadKey, m.Ticket).join(m.Ticket).where(m.ThreadKey.key.in_(keys)))
-        by_key = {r.key: r for r in rows}
+        rows = sql.fetchall(f'SELECT tk.key, {_TICKET_COLS} FROM "thread_key" tk JOIN "ticket" t ON t.id = tk.ticket_id '
+                            f"WHERE tk.key IN ({sql.in_marks(len(keys))})", keys)
+        by_key = {r[0]: _ticket(r[1:]) for r in rows}
         known = [k for k in keys if k in by_key]
-        seen: set[int] = set()
         for k in known:  # keys come most specific first
-            t = by_key[k].ticket
-            if t.id not in seen:
-                seen.add(t.id)
-                found.append(_candidate(t, "thread_index" if k.startswith("tix:") else "conversation" if k.startswith("conv:") else "references"))
+            via = "thread_index" if k.startswith("tix:") else "conversation" if k.startswith("conv:") else "references"
+            found.append((by_key[k], via))
     if token_ticket_id is not None:
-        t = m.Ticket.get_or_none(m.Ticket.id == token_ticket_id)
-        if t:
-            found.append(_candidate(t, "reply_token"))
+        row = sql.fetchone(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [token_ticket_id])
+        if row:
+            found.append((_ticket(row), "reply_token"))
     if ticket_ref:
-        t = m.Ticket.get_or_none(m.Ticket.number == ticket_ref)
-        if t:
-            found.append(_candidate(t, "ticket_tag"))
-    return found, known
+        row = sql.fetchone(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.number = ?', [ticket_ref])
+        if row:
+            found.append((_ticket(row), "ticket_tag"))
+    out: list[Candidate] = []
+    seen: set[tuple[int, str]] = set()
+    for t, via in found:
+        if (t.id, via) in seen:
+            continue
+        seen.add((t.id, via))
+        out.append(Candidate(t.id, t.number, t.status, via, t.resolved_at, participants_of(t.id, t.customer_id)))
+    return out, known
 
 
-def add_thread_keys(ticket: m.Ticket, keys: Iterable[str], *, claim: Iterable[str] = (), repoint: bool = False) -> None:
+def add_thread_keys(ticket_id: int, keys: Iterable[str], *, claim: Iterable[str] = (), repoint: bool = False) -> None:
     """Point ``keys`` at the ticket.
 
     Keys in ``claim`` were free when threading looked: inserting them plainly
@@ -95,58 +154,86 @@ def add_thread_keys(ticket: m.Ticket, keys: Iterable[str], *, claim: Iterable[st
     """
     claim = set(claim)
     for key in dict.fromkeys(keys):
-        q = m.ThreadKey.insert(key=key, ticket=ticket)
+        row = {"key": key, "ticket_id": ticket_id}
         if key in claim:
-            q.execute()
+            sql.insert("thread_key", row)
         elif repoint:
-            q.on_conflict(conflict_target=[m.ThreadKey.key], update={m.ThreadKey.ticket: ticket.id}).execute()
+            sql.insert("thread_key", row, on_conflict='ON CONFLICT ("key") DO UPDATE SET ticket_id = excluded.ticket_id')
         else:
-            q.on_conflict_ignore().execute()
+            sql.insert("thread_key", row, on_conflict="ON CONFLICT DO NOTHING")
 
 
-def add_participants(ticket: m.Ticket, addresses: Iterable[tuple[str, str, str]]) -> None:
+def add_participants(ticket_id: int, addresses: Iterable[tuple[str, str, str]]) -> None:
     for kind, address, role in addresses:
         if address:
-            m.Participant.insert(ticket=ticket, kind=kind, address=address, role=role).on_conflict_ignore().execute()
+            sql.insert("participant", {"ticket_id": ticket_id, "kind": kind, "address": address, "role": role},
+                       on_conflict="ON CONFLICT DO NOTHING")
 
 
-def create_ticket(env: Envelope, customer: m.Customer, subject: str, priority: str, support_address: str,
-                  now: dt.datetime, follow_up_of: int | None, possible: bool) -> m.Ticket:
-    return m.Ticket.create(
-        number=next_ticket_number(now), subject=subject[:1000], status=m.TicketStatus.NEW, priority=priority,
-        channel=env.channel, customer=customer, support_address=support_address, follow_up_of=follow_up_of,
-        possible_follow_up=possible, created_at=now, updated_at=now, last_customer_at=now,
-    )
+def create_ticket(env: Envelope, customer_id: int, subject: str, priority: str, support_address: str,
+                  now: dt.datetime, follow_up_of: int | None, possible: bool) -> TicketRef:
+    number = next_ticket_number(now)
+    status = m.TicketStatus.NEW
+    tid = sql.insert("ticket", {
+        "number": number, "subject": subject[:1000], "status": status, "priority": priority,
+        "channel": env.channel, "customer_id": customer_id, "support_address": support_address,
+        "follow_up_of_id": follow_up_of, "possible_follow_up": possible, "created_at": now, "updated_at": now,
+        "last_customer_at": now,
+    })
+    return TicketRef(tid, number, subject[:1000], status, None, customer_id, support_address)
 
 
-def add_message(ticket: m.Ticket, inbound: m.Inbound | None, env: Envelope, body_hash: str, now: dt.datetime) -> m.Message:
-    msg = m.Message.create(
-        ticket=ticket, inbound=inbound, direction="in", author_role=env.author_role, author=env.sender.name,
-        channel=env.channel, external_id=env.external_id[:998], message_id=env.thread.message_id.lower()[:998],
-        sender=env.sender.address, subject=env.subject[:1000], text=env.text, full_text=env.full_text,
-        html=env.html, body_hash=body_hash, raw_blob_key=env.raw_blob_key, auth=env.auth or None,
-        warnings=env.warnings or None, created_at=now,
-    )
+def update_ticket(ticket_id: int, **values: Any) -> None:
+    sql.update("ticket", ticket_id, values)
+
+
+def add_message(ticket_id: int, inbound_id: int | None, env: Envelope, body_hash: str, now: dt.datetime) -> int:
+    mid = sql.insert("message", {
+        "ticket_id": ticket_id, "inbound_id": inbound_id, "direction": "in", "author_role": env.author_role,
+        "author": env.sender.name, "channel": env.channel, "external_id": env.external_id[:998],
+        "message_id": env.thread.message_id.lower()[:998], "sender": env.sender.address,
+        "subject": env.subject[:1000], "text": env.text, "full_text": env.full_text, "html": env.html,
+        "body_hash": body_hash, "raw_blob_key": env.raw_blob_key, "auth": env.auth or None,
+        "warnings": env.warnings or None, "delivery_status": "", "created_at": now,
+    })
     if env.attachments:
-        m.Attachment.insert_many([
-            dict(message=msg.id, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256,
-                 blob_key=a.blob_key, inline=a.inline, content_id=a.content_id)
+        sql.insert_many("attachment", [
+            {"message_id": mid, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+             "sha256": a.sha256, "blob_key": a.blob_key, "inline": a.inline, "content_id": a.content_id}
             for a in env.attachments
-        ]).execute()
-    return msg
+        ])
+    return mid
 
 
-def event(ticket: m.Ticket | None, kind: str, data: dict | None = None, actor: str = "system",
+def add_outbound_message(ticket_id: int, *, channel: str, author_role: str, message_id: str, sender: str,
+                         subject: str, text: str, now: dt.datetime) -> int:
+    return sql.insert("message", {
+        "ticket_id": ticket_id, "direction": "out", "author_role": author_role, "author": "", "channel": channel,
+        "external_id": "", "message_id": message_id, "sender": sender, "subject": subject, "text": text,
+        "full_text": "", "html": "", "body_hash": "", "raw_blob_key": "", "delivery_status": "", "created_at": now,
+    })
+
+
+def event(ticket_id: int | None, kind: str, data: dict | None = None, actor: str = "system",
           now: dt.datetime | None = None) -> None:
-    m.Event.insert(ticket=ticket, kind=kind, data=data, actor=actor, created_at=now or m.utcnow()).execute()
+    sql.insert("event", {"ticket_id": ticket_id, "actor": actor, "kind": kind, "data": data,
+                         "created_at": now or m.utcnow()})
 
 
-def recent_duplicate(sender: str, body_hash: str, since: dt.datetime) -> m.Message | None:
+@dataclass
+class DuplicateRef:
+    message_id: int
+    ticket_id: int
+    external_id: str
+
+
+def recent_duplicate(sender: str, body_hash: str, since: dt.datetime) -> DuplicateRef | None:
     if not body_hash or not sender:
         return None
-    return (m.Message.select().where((m.Message.sender == sender) & (m.Message.body_hash == body_hash)
-                                     & (m.Message.created_at >= since) & (m.Message.direction == "in"))
-            .order_by(m.Message.created_at.desc()).first())
+    row = sql.fetchone('SELECT id, ticket_id, external_id FROM "message" WHERE body_hash = ? AND sender = ? '
+                       "AND direction = 'in' AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
+                       [body_hash, sender, since])
+    return DuplicateRef(*row) if row else None
 
 
 def is_unique_violation(exc: BaseException) -> bool:

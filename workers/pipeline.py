@@ -50,17 +50,14 @@ def begin_attempt(inbound_id: int, max_attempts: int) -> Outcome | None:
             return Outcome("missing", reason=f"inbound {inbound_id} does not exist")
         if row.status != m.InboundStatus.PENDING:
             return Outcome("noop", row.ticket_id)
+        now = m.utcnow()
         if row.attempts >= max_attempts:
             last = row.reason or "the worker died while processing it (killed or out of memory)"
-            row.status = m.InboundStatus.QUARANTINED
-            row.reason = f"quarantined after {row.attempts} attempts; last: {last}"
-            row.updated_at = m.utcnow()
-            row.save()
-            persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": row.reason})
-            return Outcome("quarantined", reason=row.reason)
-        row.attempts += 1
-        row.updated_at = m.utcnow()
-        row.save(only=[m.Inbound.attempts, m.Inbound.updated_at])
+            reason = f"quarantined after {row.attempts} attempts; last: {last}"
+            persist.update_inbound(row.id, status=m.InboundStatus.QUARANTINED, reason=reason, updated_at=now)
+            persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": reason}, now=now)
+            return Outcome("quarantined", reason=reason)
+        persist.update_inbound(row.id, attempts=row.attempts + 1, updated_at=now)
         return None
 
     return run_tx(tx)
@@ -74,11 +71,10 @@ def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> Non
         row = persist.lock_inbound(inbound_id)
         if row is None or row.status != m.InboundStatus.PENDING:
             return
-        row.reason = reason
+        values: dict = {"reason": reason, "updated_at": m.utcnow()}
         if final:
-            row.status = m.InboundStatus.FAILED
-        row.updated_at = m.utcnow()
-        row.save()
+            values["status"] = m.InboundStatus.FAILED
+        persist.update_inbound(row.id, **values)
 
     run_tx(tx)
 
@@ -97,9 +93,8 @@ def process(inbound_id: int, settings: Settings) -> Outcome:
     raise AssertionError("unreachable")
 
 
-def _finish(row: m.Inbound, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
-    row.status, row.reason, row.ticket, row.processed_at, row.updated_at = status, reason, ticket_id, now, now
-    row.save()
+def _finish(row: persist.InboundRow, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
+    persist.update_inbound(row.id, status=status, reason=reason, ticket_id=ticket_id, processed_at=now, updated_at=now)
 
 
 def _process(inbound_id: int, settings: Settings) -> Outcome:
@@ -126,7 +121,6 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
             _finish(row, m.InboundStatus.PROCESSED, f"delivery failure report for {len(bounced)} outbound message(s)", tid, now)
             return Outcome("bounce", tid)
 
-    keys = threads.thread_keys(env)
     mine = threads.own_keys(env)
     persist.lock_conversation(mine)
 
@@ -134,9 +128,9 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
     bhash = body_hash(env)
     dup = persist.recent_duplicate(sender, bhash, now - dt.timedelta(seconds=settings.dedupe_window_s))
     if dup is not None and dup.external_id != env.external_id:
-        persist.event(dup.ticket, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
-                                                         "duplicate_of": dup.id}, now=now)
-        _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.id} within "
+        persist.event(dup.ticket_id, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
+                                                            "duplicate_of": dup.message_id}, now=now)
+        _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.message_id} within "
                 f"{settings.dedupe_window_s}s", dup.ticket_id, now)
         return Outcome("duplicate", dup.ticket_id)
 
@@ -148,36 +142,38 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
     if customer is None:
-        customer = persist.find_or_create_customer(kind, sender, env.sender.name) if sender else m.Customer.create(name=env.sender.name)
+        customer = persist.create_customer(kind, sender, env.sender.name, now)
 
     outcome = Outcome("appended")
     if decision.action in ("append", "reopen"):
-        ticket = m.Ticket.get_by_id(decision.ticket_id)
+        ticket = persist.get_ticket(decision.ticket_id)
+        changes: dict = {"updated_at": now, "last_customer_at": now}
         if decision.action == "reopen":
-            persist.event(ticket, "ticket_reopened", {"from": ticket.status, "reason": decision.reason}, now=now)
-            ticket.status, ticket.resolved_at, outcome.action = m.TicketStatus.OPEN, None, "reopened"
+            persist.event(ticket.id, "ticket_reopened", {"from": ticket.status, "reason": decision.reason}, now=now)
+            changes.update(status=m.TicketStatus.OPEN, resolved_at=None)
+            outcome.action = "reopened"
         elif ticket.status == m.TicketStatus.WAITING_CUSTOMER:
-            persist.event(ticket, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
-                                                     "reason": "customer replied"}, now=now)
-            ticket.status = m.TicketStatus.OPEN
-        ticket.updated_at = ticket.last_customer_at = now
-        ticket.save()
-        persist.add_thread_keys(ticket, mine)
+            persist.event(ticket.id, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
+                                                        "reason": "customer replied"}, now=now)
+            changes["status"] = m.TicketStatus.OPEN
+        persist.update_ticket(ticket.id, **changes)
+        persist.add_thread_keys(ticket.id, mine)
     else:
-        ticket = _new_ticket(env, customer, decision, settings, now)
-        persist.add_thread_keys(ticket, mine, claim=[k for k in mine if k not in known],
+        ticket = _new_ticket(env, customer.id, decision, settings, now)
+        persist.add_thread_keys(ticket.id, mine, claim=[k for k in mine if k not in known],
                                 repoint=decision.action == "new_follow_up")
         outcome.action = "created"
 
     roles = [(kind, sender, "sender")] + [("email", a, "reply_to") for a in env.reply_to]
     if settings.cc_participants:
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
-    persist.add_participants(ticket, roles)
-    msg = persist.add_message(ticket, row, env, bhash, now)
-    persist.event(ticket, "message_received", {"message": msg.id, "channel": env.channel, "via": decision.reason}, now=now)
+    persist.add_participants(ticket.id, roles)
+    msg_id = persist.add_message(ticket.id, row.id, env, bhash, now)
+    persist.event(ticket.id, "message_received", {"message": msg_id, "channel": env.channel, "via": decision.reason},
+                  now=now)
     if env.auth.get("failed"):
-        persist.event(ticket, "sender_auth_failed", {"message": msg.id, "failed": env.auth["failed"],
-                                                     "authserv_id": env.auth.get("authserv_id", "")}, now=now)
+        persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
+                                                        "authserv_id": env.auth.get("authserv_id", "")}, now=now)
     if outcome.action == "created" and env.channel == "email":
         ack_id = _queue_ack(ticket, env, customer, settings, now)
         if ack_id:
@@ -197,22 +193,23 @@ def _support_address(env: Envelope, settings: Settings) -> str:
     return settings.support_addresses[0]
 
 
-def _new_ticket(env: Envelope, customer: m.Customer, decision: threads.ThreadDecision, settings: Settings,
-                now: dt.datetime) -> m.Ticket:
+def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecision, settings: Settings,
+                now: dt.datetime) -> persist.TicketRef:
     subject = threads.clean_subject(env.subject) or "(no subject)"
     prio = initial_priority(subject, env.text)
     possible = decision.action == "new_possible_follow_up"
-    ticket = persist.create_ticket(env, customer, subject, prio.level, _support_address(env, settings), now,
+    ticket = persist.create_ticket(env, customer_id, subject, prio.level, _support_address(env, settings), now,
                                    decision.ticket_id, possible)
-    persist.event(ticket, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
-    persist.event(ticket, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
+    persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
+    persist.event(ticket.id, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
     if decision.ticket_id:
-        persist.event(ticket, "possible_follow_up" if possible else "follow_up_of",
+        persist.event(ticket.id, "possible_follow_up" if possible else "follow_up_of",
                       {"ticket": decision.ticket_id, "reason": decision.reason}, now=now)
     return ticket
 
 
-def _queue_ack(ticket: m.Ticket, env: Envelope, customer: m.Customer, settings: Settings, now: dt.datetime) -> int | None:
+def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
+               now: dt.datetime) -> int | None:
     recipient = loops.reply_address(env)
     to_addr, total = outbox.hourly_counts(recipient, now=now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
@@ -221,7 +218,7 @@ def _queue_ack(ticket: m.Ticket, env: Envelope, customer: m.Customer, settings: 
         global_limit=settings.autoreply_global_limit,
     )
     if not verdict.send:
-        persist.event(ticket, "ack_suppressed", {"reason": verdict.reason}, now=now)
+        persist.event(ticket.id, "ack_suppressed", {"reason": verdict.reason}, now=now)
         return None
     mid = make_message_id(settings.mail_domain, ticket.number)
     payload = render_ack(
@@ -234,12 +231,12 @@ def _queue_ack(ticket: m.Ticket, env: Envelope, customer: m.Customer, settings: 
         local, _, domain = ticket.support_address.partition("@")
         token = signing.reply_token(settings.secret_key, ticket.id)
         payload.setdefault("headers", {})["Reply-To"] = f"{local}+{token}@{domain}"
-    out = m.Message.create(
-        ticket=ticket, direction="out", author_role="system", channel="email", message_id=mid.strip("<>").lower(),
-        sender=ticket.support_address, subject=payload["subject"], text=payload["text"], created_at=now,
-    )
-    persist.add_thread_keys(ticket, ["mid:" + mid.strip("<>").lower()])
+    bare = mid.strip("<>").lower()
+    out_id = persist.add_outbound_message(ticket.id, channel="email", author_role="system", message_id=bare,
+                                          sender=ticket.support_address, subject=payload["subject"],
+                                          text=payload["text"], now=now)
+    persist.add_thread_keys(ticket.id, ["mid:" + bare])
     row = outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
-                         unique_key=f"ack:{ticket.id}", ticket=ticket, out_message=out, message_id=mid)
-    persist.event(ticket, "ack_queued", {"to": recipient}, now=now)
+                         unique_key=f"ack:{ticket.id}", ticket=ticket.id, out_message=out_id, message_id=mid)
+    persist.event(ticket.id, "ack_queued", {"to": recipient}, now=now)
     return row.id if row else None
