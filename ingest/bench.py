@@ -122,8 +122,17 @@ class Sent:
 
 @dataclass
 class Peaks:
+    """Peak RSS and CPU seconds per process kind of the stack under test."""
+
     rss: dict[str, float] = field(default_factory=dict)
+    cpu: dict[int, tuple[str, float]] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for kind, seconds in self.cpu.values():
+            out[kind] = round(out.get(kind, 0.0) + seconds, 2)
+        return out
 
     def sample(self, root_pid: int) -> None:
         import psutil
@@ -141,12 +150,14 @@ class Peaks:
                 try:
                     cmd = " ".join(p.cmdline())
                     rss = p.memory_info().rss / 2**20
+                    times = p.cpu_times()
                 except psutil.Error:
                     continue
                 kind = ("redis" if "redis-server" in cmd else "worker" if "dramatiq" in cmd or "workers.entry" in cmd
                         else "ingest" if cmd.endswith(" ingest") else "scheduler" if cmd.endswith(" scheduler")
                         else "supervisor" if cmd.endswith(" run") else "other")
                 self.rss[kind] = max(self.rss.get(kind, 0.0), round(rss, 1))
+                self.cpu[p.pid] = (kind, times.user + times.system)
             self.stop.wait(0.25)
 
 
@@ -196,6 +207,8 @@ def main(args: argparse.Namespace) -> int:
             threading.Thread(target=peaks.sample, args=(proc.pid,), daemon=True).start()
         result = _drive(args, settings, sink)
         result["peak_rss_mb"] = peaks.rss
+        result["cpu_s"] = peaks.cpu_by_kind()
+        result["cpu_s"]["bench_client_and_relay_sink"] = round(sum(os.times()[:2]), 2)
         result["stack"] = "configured" if args.use_config else f"embedded in {tmp}"
     finally:
         peaks.stop.set()

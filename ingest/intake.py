@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
+from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store.blobs import BlobStore
 from helpline.store.config import Settings
@@ -46,15 +47,19 @@ def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[i
            & (m.Inbound.content_hash == env.content_hash))
 
     def tx() -> tuple[int, bool]:
-        existing = m.Inbound.select(m.Inbound.id).where(key).first()
+        existing = fastsql.fetchone(
+            'SELECT id FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
+            [env.channel, env.external_id[:998], env.content_hash])
         if existing:
-            return existing.id, False
-        new_id = m.Inbound.insert(
-            channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
-            status=status, reason=reason, envelope=env.to_dict(), raw_blob_key=raw_key,
-            received_at=dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).replace(tzinfo=None),
-            source_host=HOST,
-        ).execute()
+            return existing[0], False
+        now = m.utcnow()
+        new_id = fastsql.insert("inbound", {
+            "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
+            "status": status, "reason": reason, "envelope": env.to_dict(), "raw_blob_key": raw_key, "attempts": 0,
+            "received_at": dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).astimezone(
+                dt.timezone.utc).replace(tzinfo=None),
+            "updated_at": now, "source_host": HOST,
+        })
         return int(new_id), True
 
     try:

@@ -71,10 +71,19 @@ def process_inbound(inbound_id: int) -> None:
     metrics.observe(outcome.action, time.perf_counter() - started)
     log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
     for oid in outcome.outbox_ids:
+        # Deliver right here on this thread's kept relay connection: one queue
+        # hop less per acknowledgement. A failure leaves the row due; the
+        # scheduler retries it with back-off.
         try:
-            deliver_outbox.send(oid)
-        except Exception as exc:  # the scheduler sends due rows anyway
-            log.warning("event=outbox_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
+            _deliver(oid)
+        except Exception as exc:
+            log.warning("event=inline_delivery_failed outbox=%d error=%s", oid, type(exc).__name__)
+
+
+def _deliver(outbox_id: int) -> None:
+    from helpline.notifier.deliver import deliver_one
+
+    deliver_one(settings(), _email_sender(), outbox_id)
 
 
 def _attempts(inbound_id: int) -> int:
@@ -86,9 +95,7 @@ def _attempts(inbound_id: int) -> int:
 
 @dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3)
 def deliver_outbox(outbox_id: int) -> None:
-    from helpline.notifier.deliver import deliver_one
-
-    deliver_one(settings(), _email_sender(), outbox_id)
+    _deliver(outbox_id)
 
 
 ALL = [process_inbound, deliver_outbox]

@@ -195,3 +195,30 @@ def test_smtp_pipelining_session_with_several_messages(stack):
         for i in range(3):
             conn.sendmail("c@example.org", ["support@example.com"], make_mail(body=f"message {i}")[0])
     wait_until(processed(3))
+
+
+def test_data_split_across_tiny_packets_and_pipelined_commands(stack):
+    """The end-of-data marker may arrive split over reads; a command sent right
+    after it (QUIT here) must still be answered."""
+    import socket
+    import time as _time
+
+    raw, _ = make_mail(body="line one\n.starts with a dot\nlast line")
+    stuffed = raw.replace(b"\r\n.", b"\r\n..")
+    with socket.create_connection(("127.0.0.1", stack.smtp_port), timeout=30) as sock:
+        f = sock.makefile("rb")
+        f.readline()
+        for cmd in (b"EHLO t.example\r\n", b"MAIL FROM:<a@example.org>\r\n", b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n"):
+            sock.sendall(cmd)
+            line = f.readline()
+            while line[3:4] == b"-":
+                line = f.readline()
+        assert line.startswith(b"354")
+        payload = stuffed + b"\r\n.\r\nQUIT\r\n"
+        for i in range(0, len(payload), 3):
+            sock.sendall(payload[i:i + 3])
+            _time.sleep(0.001)
+        assert f.readline().startswith(b"250")
+        assert f.readline().startswith(b"221")
+    wait_until(processed(1))
+    assert ".starts with a dot" in m.Message.get().full_text
