@@ -20,6 +20,7 @@ from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
 from . import admin, public
+from .batcher import IntakeBatcher
 from .intake import EmailIntake
 from .smtp import Handler, make_factory
 from .spool import Spool
@@ -44,7 +45,7 @@ class IngestDaemon:
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
         self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool)
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="intake")
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.stopping = asyncio.Event()
         self.runners: list[web.AppRunner] = []
         self.smtp_server: asyncio.AbstractServer | None = None
@@ -77,7 +78,8 @@ class IngestDaemon:
     async def start(self) -> dict[str, str]:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
-        handler = Handler(self.settings, self.intake, self.executor)
+        self.batcher = IntakeBatcher(self.intake)
+        handler = Handler(self.settings, self.intake, self.executor, self.batcher)
         host, port = parse_hostport(self.settings.smtp_listen, 2525)
         self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
                                                     reuse_address=True, backlog=512)
@@ -128,7 +130,8 @@ class IngestDaemon:
             await runner.cleanup()
         for t in tasks:
             t.cancel()
-        self.executor.shutdown(wait=True)  # let in-flight intakes finish their commit
+        self.batcher.close()  # let in-flight intakes finish their commit
+        self.executor.shutdown(wait=True)
 
 
 def main(settings: Settings) -> None:

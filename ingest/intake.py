@@ -47,25 +47,43 @@ def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[i
            & (m.Inbound.content_hash == env.content_hash))
 
     def tx() -> tuple[int, bool]:
-        existing = fastsql.fetchone(
-            'SELECT id FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
-            [env.channel, env.external_id[:998], env.content_hash])
-        if existing:
-            return existing[0], False
-        now = m.utcnow()
-        new_id = fastsql.insert("inbound", {
-            "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
-            "status": status, "reason": reason, "envelope": env.to_dict(), "raw_blob_key": raw_key, "attempts": 0,
-            "received_at": dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).astimezone(
-                dt.timezone.utc).replace(tzinfo=None),
-            "updated_at": now, "source_host": HOST,
-        })
-        return int(new_id), True
+        return _insert_row(env, raw_key, status, reason)
 
     try:
         return run_tx(tx, retries=1)
     except pw.IntegrityError:  # the same message committed by a concurrent session a moment ago
         return run_tx(lambda: (m.Inbound.get(key).id, False))
+
+
+def _insert_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[int, bool]:
+    """Inside the caller's transaction: (id, created)."""
+    existing = fastsql.fetchone(
+        'SELECT id FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
+        [env.channel, env.external_id[:998], env.content_hash])
+    if existing:
+        return existing[0], False
+    now = m.utcnow()
+    new_id = fastsql.insert("inbound", {
+        "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
+        "status": status, "reason": reason, "envelope": env.to_dict(), "raw_blob_key": raw_key, "attempts": 0,
+        "received_at": dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).astimezone(
+            dt.timezone.utc).replace(tzinfo=None),
+        "updated_at": now, "source_host": HOST,
+    })
+    return int(new_id), True
+
+
+_UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
+
+
+@dataclass
+class Offer:
+    """One message offered by a sender, as received."""
+
+    raw: bytes
+    mail_from: str | None
+    rcpt_tos: list[str]
+    received_at: str | None = None
 
 
 class EmailIntake:
@@ -79,24 +97,53 @@ class EmailIntake:
                spool_on_failure: bool = True) -> IntakeResult:
         """Make the message durable, enqueue it, and say what happened.
 
-        Raises ``NotAnEmail`` (reject permanently) or ``TemporaryIntakeError``."""
-        now = dt.datetime.fromisoformat(received_at) if received_at else dt.datetime.now(dt.timezone.utc)
-        try:
-            return self._accept(raw, mail_from, rcpt_tos, now)
-        except NotAnEmail:
-            raise
-        except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError) as exc:
-            if not spool_on_failure:
-                raise
-            return self._spool(raw, mail_from, rcpt_tos, now, exc)
+        Raises ``NotAnEmail`` (reject permanently) or ``TemporaryIntakeError``;
+        without ``spool_on_failure``, also the database error itself."""
+        result = self.accept_batch([Offer(raw, mail_from, rcpt_tos, received_at)], spool_on_failure=spool_on_failure)[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-    def _accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime) -> IntakeResult:
+    def accept_batch(self, offers: list[Offer], *, spool_on_failure: bool = True) -> list[IntakeResult | BaseException]:
+        """Group commit: parse and store each message's blobs, then commit all
+        their inbound rows in one durable transaction (one fsync for the batch).
+        Each offer gets its own result, or the exception that answers it."""
+        results: list[IntakeResult | BaseException | None] = [None] * len(offers)
+        ready: list[tuple[int, Envelope, str, str, str]] = []
+        stamps = [dt.datetime.fromisoformat(o.received_at) if o.received_at else dt.datetime.now(dt.timezone.utc)
+                  for o in offers]
+        for i, offer in enumerate(offers):
+            try:
+                ready.append((i, *self._prepare(offer, stamps[i])))
+            except (NotAnEmail, TemporaryIntakeError) as exc:
+                results[i] = exc
+            except _UNAVAILABLE as exc:
+                results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
+        if ready:
+            try:
+                stored = run_tx(lambda: [_insert_row(env, key, st, rs) for _, env, key, st, rs in ready], retries=1)
+            except pw.IntegrityError:  # a concurrent session stored one of them: take them one by one
+                stored = [_store_row(env, key, st, rs) for _, env, key, st, rs in ready]
+            except _UNAVAILABLE as exc:
+                for i, *_ in ready:
+                    results[i] = self._fallback(offers[i], stamps[i], exc, spool_on_failure)
+                ready = []
+                stored = []
+            for (i, env, _key, status, _reason), (inbound_id, created) in zip(ready, stored):
+                results[i] = self._announce(env, status, inbound_id, created, len(offers[i].raw))
+        return results  # type: ignore[return-value]
+
+    def _prepare(self, offer: Offer, now: dt.datetime) -> tuple[Envelope, str, str, str]:
+        """Parse (attachments go to the blob store) and store the raw message."""
         status, reason = m.InboundStatus.PENDING, ""
+        raw = offer.raw
         try:
             env = normalise_email(raw, put_blob=self.blobs.put, support_addresses=self.settings.support_addresses,
-                                  mail_from=mail_from, received_at=now)
-        except (NotAnEmail, DatabaseUnavailable, pw.OperationalError, pw.InterfaceError):
+                                  mail_from=offer.mail_from, received_at=now)
+        except (NotAnEmail, *_UNAVAILABLE):
             raise
+        except OSError as exc:
+            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
         except Exception as exc:  # a parser bug must not lose the mail: keep it, quarantined
             log.exception("event=parse_failed error=%s", type(exc).__name__)
             digest = hashlib.sha256(raw).hexdigest()
@@ -109,7 +156,9 @@ class EmailIntake:
         except OSError as exc:
             raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
         env.raw_blob_key = raw_key
-        inbound_id, created = _store_row(env, raw_key, status, reason)
+        return env, raw_key, status, reason
+
+    def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int) -> IntakeResult:
         if not created:
             log.info("event=inbound_duplicate inbound=%d", inbound_id)
             return IntakeResult("duplicate", inbound_id, env.external_id)
@@ -118,8 +167,17 @@ class EmailIntake:
                 self.submit(inbound_id)
             except Exception as exc:  # the row is durable; the sweeper enqueues it later
                 log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
-        log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, len(raw))
+        log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, size)
         return IntakeResult("accepted" if status == m.InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
+
+    def _fallback(self, offer: Offer, now: dt.datetime, cause: BaseException,
+                  spool_on_failure: bool) -> IntakeResult | BaseException:
+        if not spool_on_failure:
+            return cause
+        try:
+            return self._spool(offer.raw, offer.mail_from, offer.rcpt_tos, now, cause)
+        except TemporaryIntakeError as exc:
+            return exc
 
     def _spool(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime,
                cause: BaseException) -> IntakeResult:

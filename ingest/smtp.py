@@ -19,7 +19,8 @@ from aiosmtpd.smtp import SMTP, Envelope as SMTPEnvelope, Session, syntax
 from helpline.store.config import Settings
 
 from .email.normalise import NotAnEmail
-from .intake import EmailIntake, TemporaryIntakeError
+from .batcher import IntakeBatcher
+from .intake import EmailIntake, Offer, TemporaryIntakeError
 from . import metrics
 
 log = logging.getLogger("helpline.ingest")
@@ -40,9 +41,11 @@ def unstuff(raw: bytes) -> bytes:
 
 
 class Handler:
-    def __init__(self, settings: Settings, intake: EmailIntake, executor: Any = None) -> None:
+    def __init__(self, settings: Settings, intake: EmailIntake, executor: Any = None,
+                 batcher: IntakeBatcher | None = None) -> None:
         self.settings = settings
         self.intake = intake
+        self.batcher = batcher
         self.support = frozenset(a.lower() for a in settings.support_addresses)
         self.large = asyncio.Semaphore(max(1, settings.max_large_messages))
         self.executor = executor
@@ -70,6 +73,12 @@ class Handler:
             if size > self.settings.large_message_bytes:
                 async with self.large:  # cap how many big messages are parsed at once
                     result = await loop.run_in_executor(self.executor, work)
+            elif self.batcher is not None:  # small: share a group commit
+                body.seek(0)
+                raw = unstuff(body.read())
+                body.close()
+                offer = Offer(raw, envelope.mail_from, list(envelope.rcpt_tos))
+                result = await asyncio.wrap_future(self.batcher.submit(offer))
             else:
                 result = await loop.run_in_executor(self.executor, work)
         except NotAnEmail as exc:

@@ -131,7 +131,9 @@ def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | 
     query = _CLAIM_ONE + (" AND channel = ?" if channel is not None else "") + " RETURNING " + ", ".join(
         f'"{c}"' for c in cols)
     params = [now, outbox_id, now] + ([channel] if channel is not None else [])
-    got = db.run_tx(lambda: fastsql.fetchone(query, params))
+    # An email whose 'sending' mark is lost in a power cut is sent again with
+    # the same Message-ID (harmless); other channels keep the mark durable.
+    got = db.run_tx(lambda: fastsql.fetchone(query, params), durable=channel != "email")
     if got is None:
         return None
     data = dict(zip(cols, got))
@@ -184,7 +186,7 @@ def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> 
             "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')", [provider_id, now, now, row_id]
         ).rowcount
 
-    changed = bool(db.run_tx(tx))
+    changed = bool(db.run_tx(tx, durable=False))  # losing it re-sends or shows 'unknown', never drops
     log.info(line("outbox_sent" if changed else "outbox_sent_ignored", outbox_id=row_id, provider_id=provider_id))
     return changed
 

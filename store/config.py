@@ -63,7 +63,7 @@ class Settings:
     blob_dir: str = field(default="", metadata={"doc": "Filesystem blob directory; default DATA_DIR/blobs."})
     db_busy_timeout_ms: int = field(default=5000, metadata={"doc": "SQLite busy timeout and PostgreSQL connect timeout."})
     worker_processes: int = field(default=2, metadata={"doc": "Worker processes of `helpline worker`/`run`."})
-    worker_threads: int = field(default=4, metadata={"doc": "Threads per worker process."})
+    worker_threads: int = field(default=2, metadata={"doc": "Threads per worker process (more threads mostly add GIL contention)."})
     worker_middleware: tuple[str, ...] = field(default=(), metadata={"doc": "Extra Dramatiq middleware as module:Class (e.g. error reporting)."})
     queue_name: str = field(default="helpline", metadata={"doc": "Dramatiq queue name prefix."})
     public_url: str = field(default="", metadata={"doc": "Public base URL as seen by providers."})

@@ -138,15 +138,48 @@ def _sqlite_writer(db: peewee.Database) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+class _Sync(threading.local):
+    level: dict[int, int]
+
+    def __init__(self) -> None:
+        self.level = {}
+
+
+_sync = _Sync()
+
+
+def _sqlite_sync(db: peewee.SqliteDatabase, durable: bool) -> None:
+    """Switch this connection between FULL (fsync at commit) and NORMAL."""
+    want = 2 if durable else 1
+    conn = db.connection()
+    if _sync.level.get(id(conn)) != want:
+        conn.execute(f"PRAGMA synchronous = {want}")
+        _sync.level[id(conn)] = want
+
+
 @contextmanager
-def write_tx() -> Iterator[None]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite, behind the writer lock)."""
+def write_tx(durable: bool = True) -> Iterator[None]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite, behind the writer lock).
+
+    ``durable=False`` is for work that can be derived again from rows that
+    were committed durably: the pipeline's result is re-derivable from the
+    inbound row (a power cut may undo it, the sweeper then runs it again), an
+    email marked sent may be sent again with the same Message-ID. Such commits
+    skip the fsync (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL
+    ``synchronous_commit=off``): the database stays consistent and keeps a
+    prefix of the commits; only the newest may be lost on a power cut, never
+    on a process crash. Accepting a customer's message is always durable.
+    """
     db = database()
     if isinstance(db, peewee.SqliteDatabase):
-        with _sqlite_writer(db), db.atomic():
-            yield
+        with _sqlite_writer(db):
+            _sqlite_sync(db, durable)
+            with db.atomic():
+                yield
     else:
         with db.atomic():
+            if not durable:
+                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
             yield
 
 
@@ -159,7 +192,7 @@ def _reset_connection() -> None:
         db._state.reset()  # noqa: SLF001 - peewee has no public way to drop a dead connection
 
 
-def run_tx(fn: Callable[[], T], *, retries: int = 3) -> T:
+def run_tx(fn: Callable[[], T], *, retries: int = 3, durable: bool = True) -> T:
     """Run ``fn`` in a write transaction, reconnecting after a dropped connection.
 
     A serialisation failure or a dropped PostgreSQL connection is retried; when
@@ -169,7 +202,7 @@ def run_tx(fn: Callable[[], T], *, retries: int = 3) -> T:
     delay = 0.05
     for attempt in range(retries + 1):
         try:
-            with write_tx():
+            with write_tx(durable):
                 return fn()
         except UNAVAILABLE as exc:
             _reset_connection()

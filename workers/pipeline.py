@@ -60,7 +60,9 @@ def begin_attempt(inbound_id: int, max_attempts: int) -> Outcome | None:
         persist.update_inbound(row.id, attempts=row.attempts + 1, updated_at=now)
         return None
 
-    return run_tx(tx)
+    # Not fsync'd: a process crash keeps the count (it is in the WAL / the
+    # server), only a power cut may lose it, and a power cut is no crash loop.
+    return run_tx(tx, durable=False)
 
 
 def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> None:
@@ -83,7 +85,8 @@ def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> Non
 def process(inbound_id: int, settings: Settings) -> Outcome:
     for attempt in range(5):
         try:
-            return run_tx(lambda: _process(inbound_id, settings))
+            # Re-derivable from the durable inbound row, so not fsync'd (see store.db.write_tx).
+            return run_tx(lambda: _process(inbound_id, settings), durable=False)
         except pw.IntegrityError:
             # Another worker claimed a thread key of this conversation first;
             # run again and join the ticket it made.
