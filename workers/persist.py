@@ -236,5 +236,15 @@ def recent_duplicate(sender: str, body_hash: str, since: dt.datetime) -> Duplica
     return DuplicateRef(*row) if row else None
 
 
+def outbound_tickets(message_ids: list[str]) -> list[int]:
+    """Tickets of our outbound messages with these Message-IDs (any bracket or case form)."""
+    bare = sorted({i.strip().strip("<>").lower() for i in message_ids if i and i.strip()})
+    if not bare:
+        return []
+    rows = sql.fetchall(f'SELECT DISTINCT ticket_id FROM "message" WHERE direction = \'out\' '
+                        f"AND message_id IN ({sql.in_marks(len(bare))})", bare)
+    return [r[0] for r in rows]
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, pw.IntegrityError)

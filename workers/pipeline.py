@@ -118,24 +118,16 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
 
     # A delivery status notification about a message we sent.
     if env.auto_reply.bounced_message_ids:
-        bounced = outbox.mark_bounced(env.auto_reply.bounced_message_ids, env.subject or "delivery failed")
-        if bounced:
-            tid = bounced[0].ticket_id
-            _finish(row, m.InboundStatus.PROCESSED, f"delivery failure report for {len(bounced)} outbound message(s)", tid, now)
-            return Outcome("bounce", tid)
+        done = _delivery_report(row, env, now)
+        if done is not None:
+            return done
 
     mine = threads.own_keys(env)
-    persist.lock_conversation(mine)
-
     sender = env.sender.address
     bhash = body_hash(env)
-    dup = persist.recent_duplicate(sender, bhash, now - dt.timedelta(seconds=settings.dedupe_window_s))
-    if dup is not None and dup.external_id != env.external_id:
-        persist.event(dup.ticket_id, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
-                                                            "duplicate_of": dup.message_id}, now=now)
-        _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.message_id} within "
-                f"{settings.dedupe_window_s}s", dup.ticket_id, now)
-        return Outcome("duplicate", dup.ticket_id)
+    # Two copies of one mail under different Message-IDs share no thread key:
+    # lock on sender + text too, so the second copy sees the first one.
+    persist.lock_conversation(mine + ([f"dup:{sender}:{bhash}"] if bhash else []))
 
     token_ticket = signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token) \
         if env.thread.reply_token and settings.secret_key else None
@@ -144,6 +136,16 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
     customer = persist.find_customer(kind, sender) if sender else None
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
+
+    # The same text again from the same sender is a duplicate only where it
+    # would land: "Thanks, that fixed it!" on two different tickets is two replies.
+    dup = persist.recent_duplicate(sender, bhash, now - dt.timedelta(seconds=settings.dedupe_window_s))
+    if dup is not None and dup.external_id != env.external_id and decision.ticket_id in (None, dup.ticket_id):
+        persist.event(dup.ticket_id, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
+                                                            "duplicate_of": dup.message_id}, now=now)
+        _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.message_id} within "
+                f"{settings.dedupe_window_s}s", dup.ticket_id, now)
+        return Outcome("duplicate", dup.ticket_id)
     if customer is None:
         customer = persist.create_customer(kind, sender, env.sender.name, now)
 
@@ -185,6 +187,28 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
     outcome.ticket_id = ticket.id
     outcome.reason = decision.reason
     return outcome
+
+
+def _delivery_report(row: persist.InboundRow, env: Envelope, now: dt.datetime) -> Outcome | None:
+    """A DSN about mail we sent: fail it, or note the delay; None when it is not about our mail."""
+    ids = env.auto_reply.bounced_message_ids
+    if env.auto_reply.bounce:
+        bounced = outbox.mark_bounced(ids, env.subject or "delivery failed")
+        if bounced:
+            tid = bounced[0].ticket_id
+            _finish(row, m.InboundStatus.PROCESSED, f"delivery failure report for {len(bounced)} outbound message(s)",
+                    tid, now)
+            return Outcome("bounce", tid)
+    known = persist.outbound_tickets(ids)
+    if not known:
+        return None
+    tid = known[0]
+    if env.auto_reply.bounce:  # already failed by an earlier report (a resend bounced again)
+        _finish(row, m.InboundStatus.PROCESSED, "repeated delivery failure report", tid, now)
+        return Outcome("bounce", tid)
+    persist.event(tid, "delivery_delayed", {"message_ids": ids[:5], "subject": env.subject[:200]}, now=now)
+    _finish(row, m.InboundStatus.PROCESSED, "delivery delay notice; the relay is still retrying", tid, now)
+    return Outcome("bounce", tid)
 
 
 def _support_address(env: Envelope, settings: Settings) -> str:

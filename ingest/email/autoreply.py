@@ -88,7 +88,7 @@ def detect(headers: Headers, sender: str, mail_from: str | None, subject: str, p
     if not ar.bounce and ("mailer_daemon" in reasons or "null_sender" in reasons) and _BOUNCE_SUBJECT.search(subject):
         ar.bounce = True
         reasons.append("bounce_subject")
-    if ar.bounce:
+    if ar.bounce or "delivery_status_report" in reasons:  # failures and delay notices
         ar.bounced_message_ids = _bounced_ids(parts, full_text)
     return ar
 
@@ -113,12 +113,37 @@ def _report(ar: AutoReply, parts: Parts) -> None:
         return
     kind = str(parts.report.get_param("report-type") or "").lower()
     if kind == "delivery-status":
-        ar.bounce = True
         ar.reasons.append("delivery_status_report")
+        actions = _dsn_actions(parts)
+        # "delayed" (still retrying), "relayed", "delivered", "expanded" are not failures.
+        if not actions or "failed" in actions:
+            ar.bounce = True
+        else:
+            ar.reasons.append("delivery_" + sorted(actions)[0])
     elif kind == "disposition-notification":
         ar.reasons.append("disposition_notification")
     elif kind == "feedback-report":
         ar.reasons.append("feedback_report")
+
+
+_ACTION = re.compile(r"^Action:\s*([A-Za-z]+)", re.IGNORECASE | re.MULTILINE)
+
+
+def _dsn_actions(parts: Parts) -> set[str]:
+    """The per-recipient ``Action:`` values of a delivery status report (RFC 3464)."""
+    actions: set[str] = set()
+    for part in parts.attachments:
+        if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
+            continue
+        payload = part.get_payload()
+        blocks = payload if isinstance(payload, list) else []
+        for block in blocks:
+            if isinstance(block, Message) and block.get("Action"):
+                actions.add(str(block.get("Action")).strip().lower())
+        if not blocks:
+            text = payload if isinstance(payload, str) else payload_bytes(part).decode("latin-1")
+            actions.update(a.lower() for a in _ACTION.findall(text))
+    return actions
 
 
 def _bounced_ids(parts: Parts, full_text: str) -> list[str]:
