@@ -143,3 +143,25 @@ def test_neither_database_nor_spool_answers_451(backend, relay_sink, tmp_path):
     finally:
         s.stop()
         outage.close()
+
+
+def test_redis_down_during_intake_loses_nothing(backend, relay_sink, tmp_path):
+    """SMTP still answers 250 (the row is durable); once Redis is back, the
+    sweeper enqueues what could not be enqueued, and the workers recover."""
+    from helpline.workers.redis_embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(str(tmp_path / "own-redis" / "redis.sock")).start()
+    settings = backend.replace(smtp_relay=relay_sink.address, broker_url=server.url)
+    s = Stack(settings, tmp_path).start_ingest().start_worker(processes=1, threads=2).start_scheduler()
+    try:
+        assert _send_many(s, 2, "before") == [250] * 2
+        wait_until(lambda: _status_counts() == {"processed": 2}, 60)
+        server.stop()
+        assert _send_many(s, 4, "during") == [250] * 4
+        assert "event=enqueue_failed" in s.log("ingest")
+        server.start()
+        wait_until(lambda: _status_counts() == {"processed": 6}, 120, what="recovery after Redis came back")
+        assert m.Ticket.select().count() == 6
+    finally:
+        s.stop()
+        server.stop()
