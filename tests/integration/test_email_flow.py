@@ -222,3 +222,34 @@ def test_data_split_across_tiny_packets_and_pipelined_commands(stack):
         assert f.readline().startswith(b"221")
     wait_until(processed(1))
     assert ".starts with a dot" in m.Message.get().full_text
+
+
+def test_health_readiness_and_metrics(stack):
+    admin = stack.settings.admin_listen
+    wait_until(lambda: _get(f"http://{admin}/healthz")[0] == 200, what="admin listener")
+    status, body = _get(f"http://{admin}/readyz")
+    assert status == 200 and json.loads(body)["checks"] == {"database": "ok", "broker": "ok"}
+    assert stack.send(make_mail()[0])[0] == 250
+    wait_until(processed(1))
+
+    def worker_metrics() -> str:
+        text = _get(f"http://{admin}/metrics")[1]
+        return text if 'helpline_worker_inbound_total{action="created"} 1.0' in text else ""
+
+    text = wait_until(worker_metrics, what="worker metrics aggregated by the admin listener")
+    assert 'helpline_inbound_total{channel="email",result="accepted"} 1.0' in text
+    assert "helpline_queue_depth" in text and "helpline_outbox_backlog" in text
+    assert "helpline_worker_processing_seconds_bucket" in text
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
