@@ -165,3 +165,27 @@ def test_redis_down_during_intake_loses_nothing(backend, relay_sink, tmp_path):
     finally:
         s.stop()
         server.stop()
+
+
+def test_message_that_fails_every_time_ends_failed_with_its_reason(backend, relay_sink, tmp_path):
+    """An envelope written by a newer release than these workers: every try
+    raises, retries run out, and the row says why instead of vanishing."""
+    from helpline.store import fastsql
+    from helpline.store.db import run_tx
+    from helpline.workers import actors, broker
+
+    settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2)
+    s = Stack(settings, tmp_path).start_worker(processes=1, threads=1)
+    try:
+        row_id = run_tx(lambda: fastsql.insert("inbound", {
+            "channel": "email", "external_id": "from-the-future@example.org", "content_hash": "f" * 64,
+            "status": "pending", "reason": "", "envelope": {"version": 99, "channel": "email"}, "raw_blob_key": "",
+            "attempts": 0, "received_at": m.utcnow(), "updated_at": m.utcnow(), "source_host": "test"}))
+        broker.setup(s.settings)
+        actors.submit(row_id)
+        wait_until(lambda: m.Inbound.get_by_id(row_id).status == "failed", 90, what="the row to fail")
+        row = m.Inbound.get_by_id(row_id)
+        assert row.attempts == 2
+        assert "envelope version 99 is newer" in row.reason
+    finally:
+        s.stop()
