@@ -19,7 +19,7 @@ from helpline.store.config import Settings, parse_hostport
 
 from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
-from .templates import build_email
+from .templates import render_bytes
 
 IDLE_CHECK_S = 30.0
 
@@ -206,8 +206,7 @@ class EmailSender:
 def _prepare(payload: dict[str, Any]) -> tuple[str, list[str], bytes]:
     """Envelope sender, recipients and wire bytes; a payload we cannot encode fails for good."""
     try:
-        msg = build_email(payload)
-        data = msg.as_bytes()
+        data = render_bytes(payload)
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         raise PermanentFailure(f"the outbox payload cannot be turned into an email ({type(exc).__name__}: {exc})") from None
     values = [payload.get("to"), payload.get("cc")]

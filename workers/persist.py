@@ -7,6 +7,7 @@ they do, and the peewee models remain the schema.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -40,13 +41,14 @@ class InboundRow:
     raw_blob_key: str
 
 
-def lock_inbound(inbound_id: int) -> InboundRow | None:
-    q = 'SELECT id, status, reason, attempts, ticket_id, envelope, raw_blob_key FROM "inbound" WHERE id = ?'
+def lock_inbound(inbound_id: int, *, with_envelope: bool = True) -> InboundRow | None:
+    """The row, locked (PostgreSQL; SQLite's write lock is already held); the
+    envelope is only read and decoded when the caller needs it."""
+    cols = "id, status, reason, attempts, ticket_id, " + ("envelope" if with_envelope else "NULL") + ", raw_blob_key"
+    q = f'SELECT {cols} FROM "inbound" WHERE id = ?'
     row = sql.fetchone(q if is_sqlite() else q + " FOR UPDATE", [inbound_id])
     if row is None:
         return None
-    import json
-
     return InboundRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else {}, row[6])
 
 

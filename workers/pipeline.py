@@ -45,7 +45,7 @@ def begin_attempt(inbound_id: int, max_attempts: int) -> Outcome | None:
     looping forever. Returns an Outcome when there is nothing to do."""
 
     def tx() -> Outcome | None:
-        row = persist.lock_inbound(inbound_id)
+        row = persist.lock_inbound(inbound_id, with_envelope=False)
         if row is None:
             return Outcome("missing", reason=f"inbound {inbound_id} does not exist")
         if row.status != m.InboundStatus.PENDING:
@@ -70,7 +70,7 @@ def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> Non
     reason = f"{type(error).__name__}: {error}"[:2000]
 
     def tx() -> None:
-        row = persist.lock_inbound(inbound_id)
+        row = persist.lock_inbound(inbound_id, with_envelope=False)
         if row is None or row.status != m.InboundStatus.PENDING:
             return
         values: dict = {"reason": reason, "updated_at": m.utcnow()}
