@@ -44,20 +44,23 @@ def enqueue(
     out_message: Message | int | None = None,
     message_id: str = "",
     suppressed_reason: str = "",
+    claimed: bool = False,
 ) -> Outbox | None:
     """Add an outbound message, inside the caller's transaction; None if ``unique_key`` exists.
 
     The unique key makes a re-run of the same worker step a no-op instead of a
     second send. With ``suppressed_reason`` the row is recorded as
     ``suppressed`` (never sent): loop protection keeps its decision visible.
+    With ``claimed`` the row starts as ``sending`` (attempt 1) because the
+    caller will deliver it right after its commit (``deliver.deliver_claimed``).
     """
     now = utcnow()
-    status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.PENDING
+    status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.SENDING if claimed else OutboxStatus.PENDING
     values = dict(
         channel=channel, kind=kind, recipient=recipient, payload=payload, unique_key=unique_key,
         ticket_id=ticket.id if isinstance(ticket, Ticket) else ticket,
         out_message_id=out_message.id if isinstance(out_message, Message) else out_message,
-        message_id=message_id or str(payload.get("message_id") or ""), status=status, attempts=0,
+        message_id=message_id or str(payload.get("message_id") or ""), status=status, attempts=1 if claimed else 0,
         last_error=suppressed_reason, provider_id="", next_attempt_at=now, created_at=now, updated_at=now,
     )
     # Plain SQL: this runs inside every new ticket's transaction (see store.fastsql).

@@ -70,6 +70,13 @@ def process_inbound(inbound_id: int) -> None:
         raise
     metrics.observe(outcome.action, time.perf_counter() - started)
     log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
+    for row in outcome.claimed:
+        try:
+            from helpline.notifier.deliver import deliver_claimed
+
+            deliver_claimed(s, _email_sender(), row)
+        except Exception as exc:  # the row stays 'sending'; recover_stuck resends it after the lease
+            log.warning("event=inline_delivery_failed outbox=%d error=%s", row.id, type(exc).__name__)
     for oid in outcome.outbox_ids:
         # Deliver right here on this thread's kept relay connection: one queue
         # hop less per acknowledgement. A failure leaves the row due; the

@@ -34,7 +34,8 @@ log = logging.getLogger("helpline.workers")
 class Outcome:
     action: str  # created, appended, reopened, duplicate, own_mail, bounce, noop, missing, quarantined, failed
     ticket_id: int | None = None
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)  # pending rows for the sender
+    claimed: list = field(default_factory=list)  # rows already marked sending, to deliver right after commit
     reason: str = ""
 
 
@@ -180,9 +181,11 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
         persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
                                                         "authserv_id": env.auth.get("authserv_id", "")}, now=now)
     if outcome.action == "created" and env.channel == "email":
-        ack_id = _queue_ack(ticket, env, customer, settings, now)
-        if ack_id:
-            outcome.outbox_ids.append(ack_id)
+        ack = _queue_ack(ticket, env, customer, settings, now)
+        if ack is not None and ack.status == m.OutboxStatus.SENDING:
+            outcome.claimed.append(ack)
+        elif ack is not None:
+            outcome.outbox_ids.append(ack.id)
     _finish(row, m.InboundStatus.PROCESSED, decision.reason, ticket.id, now)
     outcome.ticket_id = ticket.id
     outcome.reason = decision.reason
@@ -236,7 +239,7 @@ def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecisio
 
 
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
-               now: dt.datetime) -> int | None:
+               now: dt.datetime) -> m.Outbox | None:
     recipient = loops.reply_address(env)
     to_addr, total = outbox.hourly_counts(recipient, now=now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
@@ -263,7 +266,10 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
                                           sender=ticket.support_address, subject=payload["subject"],
                                           text=payload["text"], now=now)
     persist.add_thread_keys(ticket.id, ["mid:" + bare])
+    # With a relay configured the worker sends it right after this commit, so
+    # the row is born 'sending' and needs no claim of its own.
     row = outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
-                         unique_key=f"ack:{ticket.id}", ticket=ticket.id, out_message=out_id, message_id=mid)
+                         unique_key=f"ack:{ticket.id}", ticket=ticket.id, out_message=out_id, message_id=mid,
+                         claimed=bool(settings.smtp_relay))
     persist.event(ticket.id, "ack_queued", {"to": recipient}, now=now)
-    return row.id if row else None
+    return row

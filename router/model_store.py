@@ -1,0 +1,307 @@
+"""Saving, loading and versioning category models.
+
+A saved model is two files: ``NAME.skops`` (the scikit-learn pipeline in the
+skops format: no pickle, and loading refuses any type outside
+``TRUSTED_TYPES``) and ``NAME.json`` (metadata: version, labels, training rows
+and data hash, held-out metrics, created time, library versions, data
+attribution, and the sha256 of the ``.skops`` file, checked on load).
+
+The model store is a directory (default ``$HELPLINE_DATA_DIR/models``)::
+
+    models/
+      v1/model.skops  v1/model.json
+      v2/model.skops  v2/model.json
+      ACTIVE          "2\\n", replaced atomically by ``activate``
+
+With no ``ACTIVE`` file the packaged default model (``router/models/default.*``,
+built by ``helpline model build-default``) is the active one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .category_model import CategoryModel
+
+MODEL_NAME = "model"
+DEFAULT_NAME = "default"
+ACTIVE_FILE = "ACTIVE"
+PACKAGED_DIR = Path(__file__).resolve().parent / "models"
+
+# Every type a category model file may contain beyond skops' own defaults. A
+# file naming any other type (a function, a class from another library, an
+# estimator we never build) is refused before anything in it is constructed.
+TRUSTED_TYPES: list[str] = [
+    "builtins.dict",
+    "builtins.float",
+    "builtins.int",
+    "builtins.list",
+    "builtins.str",
+    "builtins.tuple",
+    "builtins.NoneType",
+    "builtins.bool",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.str_",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.pipeline.Pipeline",
+]
+
+
+class ModelError(Exception):
+    """A model file is missing, damaged or of the wrong kind; the message says which and why."""
+
+
+class UntrustedModelError(ModelError):
+    """The model file contains types outside ``TRUSTED_TYPES``: it is not loaded."""
+
+
+# ---- files ---------------------------------------------------------------------------------
+def model_paths(path: str | Path) -> tuple[Path, Path]:
+    """(skops file, metadata file) of a model given as ``X.skops``, ``X.json`` or a directory."""
+    p = Path(path)
+    if p.suffix in (".skops", ".json"):
+        return p.with_suffix(".skops"), p.with_suffix(".json")
+    return p / f"{MODEL_NAME}.skops", p / f"{MODEL_NAME}.json"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, rename over it: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: CategoryModel, path: str | Path) -> Path:
+    """Write ``model`` as skops + JSON metadata; returns the skops file's path."""
+    import skops.io as sio
+
+    skops_path, meta_path = model_paths(path)
+    skops_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{skops_path.name}.", suffix=".tmp", dir=skops_path.parent)
+    os.close(fd)
+    try:
+        # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
+        sio.dump(model.pipeline, tmp, compression=8, compresslevel=9)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, skops_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    model.meta["model_file"] = skops_path.name
+    model.meta["model_sha256"] = _sha256(skops_path)
+    _atomic_write(meta_path, (json.dumps(model.meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return skops_path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    _, meta_path = model_paths(path)
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{meta_path}: no metadata file") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{meta_path}: unreadable metadata ({exc})") from None
+
+
+def untrusted_types(path: str | Path) -> list[str]:
+    """Types in a skops file that skops' defaults and ``TRUSTED_TYPES`` do not cover."""
+    import skops.io as sio
+
+    skops_path, _ = model_paths(path)
+    return sorted(set(sio.get_untrusted_types(file=skops_path)) - set(TRUSTED_TYPES))
+
+
+def load_model(path: str | Path) -> CategoryModel:
+    """Load a model saved by :func:`save_model`, refusing untrusted types and a file that does not
+    match its metadata's sha256."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    skops_path, _ = model_paths(path)
+    if not skops_path.is_file():
+        raise ModelError(f"{skops_path}: no such model file")
+    meta = read_metadata(path)
+    expected = meta.get("model_sha256")
+    if expected and _sha256(skops_path) != expected:
+        raise ModelError(f"{skops_path}: sha256 differs from its metadata (damaged or replaced)")
+    try:
+        bad = untrusted_types(skops_path)
+        if bad:
+            raise UntrustedModelError(f"{skops_path}: refusing untrusted types {', '.join(bad)}")
+        pipeline = sio.load(skops_path, trusted=TRUSTED_TYPES)
+    except UntrustedTypesFoundException as exc:
+        raise UntrustedModelError(f"{skops_path}: refusing untrusted types ({exc})") from None
+    except UntrustedModelError:
+        raise
+    except Exception as exc:  # a damaged zip, a skops version that cannot read it, ...
+        raise ModelError(f"{skops_path}: cannot load ({type(exc).__name__}: {exc})") from None
+    try:
+        return CategoryModel(pipeline, meta)
+    except (AttributeError, TypeError, IndexError) as exc:
+        raise ModelError(f"{skops_path}: not a category model ({exc})") from None
+
+
+def packaged_default_path() -> Path:
+    """The default model shipped in the package (``router/models/default.skops``)."""
+    return PACKAGED_DIR / f"{DEFAULT_NAME}.skops"
+
+
+# ---- the store ------------------------------------------------------------------------------
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+def parse_version(value: str | int) -> int | str:
+    """``3``, ``"3"`` or ``"v3"`` -> 3; ``"default"`` stays a string."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    if text == DEFAULT_NAME:
+        return DEFAULT_NAME
+    m = re.fullmatch(r"v?(\d+)", text)
+    if not m:
+        raise ModelError(f"{value!r} is not a model version (e.g. 3, v3, default)")
+    return int(m.group(1))
+
+
+class ModelStore:
+    """Numbered model versions in a directory, and the pointer to the active one."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def active_file(self) -> Path:
+        return self.root / ACTIVE_FILE
+
+    def path(self, version: int | str) -> Path:
+        """The skops file of a version (``default``: the packaged model)."""
+        v = parse_version(version)
+        if v == DEFAULT_NAME:
+            return packaged_default_path()
+        return self.root / f"v{v}" / f"{MODEL_NAME}.skops"
+
+    def versions(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        out = []
+        for child in self.root.iterdir():
+            m = _VERSION_DIR.match(child.name)
+            if m and (child / f"{MODEL_NAME}.skops").is_file():
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+    def add(self, model: CategoryModel) -> int:
+        """Save ``model`` as the next version (safe when two trainers finish at once); returns it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=self.root))
+        try:
+            version = (max(self.versions(), default=0)) + 1
+            while True:
+                model.meta["version"] = version
+                save_model(model, tmp)
+                try:
+                    os.rename(tmp, self.root / f"v{version}")  # fails if another trainer took the number
+                    break
+                except OSError:
+                    if not (self.root / f"v{version}").exists():
+                        raise
+                    version += 1
+            _fsync_dir(self.root)
+            return version
+        except BaseException:
+            for f in tmp.glob("*"):
+                f.unlink(missing_ok=True)
+            tmp.rmdir() if tmp.exists() else None
+            raise
+
+    def active_version(self) -> int | None:
+        """The activated version, or None when the packaged default is active."""
+        try:
+            text = self.active_file.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if not text or text == DEFAULT_NAME:
+            return None
+        v = parse_version(text)
+        return v if isinstance(v, int) else None
+
+    def active_path(self) -> Path:
+        v = self.active_version()
+        return packaged_default_path() if v is None else self.path(v)
+
+    def activate(self, version: int | str) -> int | str:
+        """Point ``ACTIVE`` at a version after checking that it loads; ``default`` returns to the packaged model."""
+        v = parse_version(version)
+        path = self.path(v)
+        load_model(path)  # refuse a version that workers could not load
+        _atomic_write(self.active_file, f"{v}\n".encode())
+        return v
+
+    def list(self) -> list[dict[str, Any]]:
+        """One summary per version, plus the packaged default, with the active one marked."""
+        active = self.active_version()
+        rows = []
+        entries: list[tuple[int | str, Path]] = [(DEFAULT_NAME, packaged_default_path())]
+        entries += [(v, self.path(v)) for v in self.versions()]
+        for v, path in entries:
+            if not path.is_file():
+                continue
+            try:
+                meta = read_metadata(path)
+            except ModelError as exc:
+                meta = {"error": str(exc)}
+            held = meta.get("held_out_metrics") or meta.get("test_metrics") or {}
+            rows.append({
+                "version": v,
+                "active": (v == active) if active is not None else v == DEFAULT_NAME,
+                "created_at": meta.get("created_at"),
+                "labels": len(meta.get("labels") or ()),
+                "training_rows": meta.get("training_rows"),
+                "accuracy": held.get("accuracy"),
+                "macro_f1": held.get("macro_f1"),
+                "source": meta.get("source"),
+                "path": str(path),
+            })
+        return rows

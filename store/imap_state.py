@@ -1,0 +1,156 @@
+"""What the IMAP pollers keep in the database: who polls a mailbox, and how far it got.
+
+``ImapLease`` lets exactly one ingest daemon poll a mailbox (account + folder)
+at a time: a row per mailbox with a holder and an expiry, taken with a
+conditional UPDATE (free, expired, or already ours), renewed while polling,
+released on a clean stop. A crashed holder's lease simply runs out.
+
+``ImapFolderState`` records, per mailbox, the UIDVALIDITY seen and the highest
+UID whose message is durable in Helpline (and marked on the server), so a
+restart neither re-imports nor skips; and an attempt marker (the first UID of
+the batch being imported and how many times an import of it began without
+finishing) so a message that kills the poller every time is quarantined
+instead of blocking the mailbox.
+
+Times are the writing host's naive UTC clock; hosts whose clocks disagree by
+more than a lease's length may briefly both poll, which costs only duplicate
+fetches (intake's dedupe makes a re-import a no-op).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import peewee as pw
+
+from .db import run_tx
+from .models import Base, utcnow
+
+
+class ImapFolderState(Base):
+    account = pw.CharField(max_length=700, unique=True)  # user@host:port/folder
+    uidvalidity = pw.BigIntegerField(null=True)
+    last_uid = pw.BigIntegerField(default=0)
+    last_import_at = pw.DateTimeField(null=True)
+    attempt_key = pw.CharField(default="")  # "UIDVALIDITY:UID" of the batch being imported
+    attempt_count = pw.IntegerField(default=0)
+    last_error = pw.TextField(default="")
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class ImapLease(Base):
+    account = pw.CharField(max_length=700, primary_key=True)
+    holder = pw.CharField(default="")
+    expires_at = pw.DateTimeField()
+    acquired_at = pw.DateTimeField(null=True)
+
+
+MODELS: list[type[Base]] = [ImapFolderState, ImapLease]
+
+
+def upgrade_v2(db: pw.Database) -> None:
+    """Migration 2: the IMAP pollers' lease and progress tables."""
+    db.create_tables(MODELS, safe=True)
+
+
+# ---- lease -------------------------------------------------------------------
+def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
+    """Take or renew the lease on ``account`` for ``ttl_s`` seconds; False when another holder has it."""
+    def tx() -> bool:
+        now = utcnow()
+        ImapLease.insert(account=account, holder="", expires_at=now - dt.timedelta(days=1)).on_conflict_ignore().execute()
+        taken = (ImapLease.update(holder=holder, expires_at=now + dt.timedelta(seconds=ttl_s),
+                                  acquired_at=pw.Case(None, [(ImapLease.holder == holder, ImapLease.acquired_at)], now))
+                 .where((ImapLease.account == account)
+                        & ((ImapLease.holder == holder) | (ImapLease.expires_at < now)))
+                 .execute())
+        return taken == 1
+
+    return run_tx(tx, retries=1)
+
+
+def release_lease(account: str, holder: str) -> None:
+    def tx() -> None:
+        (ImapLease.update(holder="", expires_at=utcnow() - dt.timedelta(seconds=1))
+         .where((ImapLease.account == account) & (ImapLease.holder == holder)).execute())
+
+    run_tx(tx, retries=0)
+
+
+def lease_holder(account: str) -> str | None:
+    """The current (unexpired) holder, for status pages and tests."""
+    row = ImapLease.get_or_none(ImapLease.account == account)
+    if row is None or not row.holder or row.expires_at < utcnow():
+        return None
+    return row.holder
+
+
+# ---- progress ------------------------------------------------------------------
+@dataclass
+class FolderState:
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_import_at: dt.datetime | None = None
+    attempt_key: str = ""
+    attempt_count: int = 0
+
+
+def load_state(account: str) -> FolderState:
+    row = ImapFolderState.get_or_none(ImapFolderState.account == account)
+    if row is None:
+        return FolderState()
+    return FolderState(row.uidvalidity, row.last_uid, row.last_import_at, row.attempt_key, row.attempt_count)
+
+
+def _upsert(account: str, **values: object) -> None:
+    values["updated_at"] = utcnow()
+    n = ImapFolderState.update(**values).where(ImapFolderState.account == account).execute()
+    if not n:
+        ImapFolderState.insert(account=account, **values).on_conflict_ignore().execute()
+
+
+def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool) -> None:
+    """Record that every message up to ``last_uid`` (under ``uidvalidity``) is done.
+
+    Never moves backwards within one UIDVALIDITY; clears the attempt marker.
+    Not fsync'd: losing it to a power cut costs a re-import, which intake makes a no-op.
+    """
+    def tx() -> None:
+        row = ImapFolderState.get_or_none(ImapFolderState.account == account)
+        uid = last_uid
+        if row is not None and row.uidvalidity == uidvalidity:
+            uid = max(uid, row.last_uid)
+        values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": uid, "attempt_key": "",
+                                     "attempt_count": 0}
+        if imported:
+            values["last_import_at"] = utcnow()
+        _upsert(account, **values)
+
+    run_tx(tx, retries=1, durable=False)
+
+
+def note_attempt(account: str, key: str) -> int:
+    """Count one more import attempt of the batch starting at ``key``; returns the count (1 = first)."""
+    def tx() -> int:
+        row = ImapFolderState.get_or_none(ImapFolderState.account == account)
+        count = row.attempt_count + 1 if row is not None and row.attempt_key == key else 1
+        _upsert(account, attempt_key=key, attempt_count=count)
+        return count
+
+    return run_tx(tx, retries=1, durable=False)
+
+
+def clear_attempt(account: str, key: str) -> None:
+    """The attempt ended in an ordinary, handled way (network, database): it does not count."""
+    def tx() -> None:
+        (ImapFolderState.update(attempt_key="", attempt_count=0, updated_at=utcnow())
+         .where((ImapFolderState.account == account) & (ImapFolderState.attempt_key == key)).execute())
+
+    run_tx(tx, retries=0, durable=False)
+
+
+def record_error(account: str, error: str) -> None:
+    def tx() -> None:
+        _upsert(account, last_error=error[:2000])
+
+    run_tx(tx, retries=0, durable=False)

@@ -1,0 +1,232 @@
+"""A real Dovecot for the IMAP tests: private config, loopback ports, throwaway Maildirs.
+
+Started as root from its own config file (``dovecot -c FILE -F``), following
+DESIGN.md's notes: ``imap-login`` runs as ``dovenull``, the mail user is the
+unprivileged ``dovecot`` account owning the Maildirs, every directory above the
+passwd-file is traversable, and the daemon's standard streams go to a file, not
+a pipe. Users are added to the passwd-file while it runs (Dovecot re-reads it
+when it changes), so each test gets a mailbox of its own.
+
+XOAUTH2 is served too: a second passdb checks bearer tokens against a tiny
+local introspection endpoint (``Dovecot.oauth2_tokens`` maps token -> user).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+INSTALL_HINT = ("dovecot is not installed: the IMAP tests need a real Dovecot "
+                "(Debian's dovecot-imapd; .ci/run installs dovecot-imapd)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dovecot exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"dovecot did not listen on {port}:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+class _Introspection(BaseHTTPRequestHandler):
+    tokens: dict[str, str] = {}
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        query = parse_qs(body)
+        query.update(parse_qs(urlsplit(self.path).query))
+        token = (query.get("token") or query.get("access_token") or [""])[0]
+        auth = self.headers.get("Authorization", "")
+        if not token and auth.lower().startswith("bearer "):
+            token = auth[7:]
+        user = self.tokens.get(token)
+        reply = {"active": True, "username": user} if user else {"active": False}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST  # noqa: N815
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Dovecot:
+    def __init__(self) -> None:
+        if not shutil.which("dovecot") and not os.path.exists("/usr/sbin/dovecot"):
+            raise RuntimeError(INSTALL_HINT)
+        self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not os.path.exists("/usr/lib/dovecot/imap"):
+            raise RuntimeError(INSTALL_HINT + " (dovecot-core is there but not the IMAP server)")
+        self.mail_user = pwd.getpwnam("dovecot")
+        # Not under pytest's tmp_path: that is mode 0700, and the dovecot user must traverse it.
+        self.root = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
+        os.chmod(self.root, 0o755)
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
+        self.passwd = self.root / "passwd"
+        self.log = self.root / "dovecot.log"
+        self.proc: subprocess.Popen | None = None
+        self.users: dict[str, str] = {}
+        self.oauth2_tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._http: ThreadingHTTPServer | None = None
+
+    # ---- set-up ---------------------------------------------------------
+    def _cert(self) -> None:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.root / "cert.pem"),
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.chmod(self.root / "key.pem", 0o600)
+
+    @property
+    def cafile(self) -> str:
+        return str(self.root / "cert.pem")
+
+    def _config(self) -> str:
+        r = self.root
+        dh = "/usr/share/dovecot/dh.pem"
+        return f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+info_log_path = {r}/dovecot.log
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+first_valid_gid = 1
+ssl = yes
+ssl_cert = <{r}/cert.pem
+ssl_key = <{r}/key.pem
+{"ssl_dh = <" + dh if os.path.exists(dh) else ""}
+disable_plaintext_auth = no
+auth_verbose = yes
+auth_mechanisms = plain login xoauth2
+mail_location = maildir:~/Maildir
+mail_fsync = never
+imap_idle_notify_interval = 2 mins
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {r}/passwd
+  mechanisms = plain login
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2
+  args = {r}/oauth2.conf.ext
+}}
+userdb {{
+  driver = static
+  args = uid={self.mail_user.pw_uid} gid={self.mail_user.pw_gid} home={r}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+}}
+service imap {{
+  process_limit = 200
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  inet_listener http {{
+    port = 0
+  }}
+}}
+"""
+
+    def start(self) -> "Dovecot":
+        self._cert()
+        _Introspection.tokens = self.oauth2_tokens
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        (self.root / "oauth2.conf.ext").write_text(
+            f"introspection_mode = post\n"
+            f"introspection_url = http://127.0.0.1:{self._http.server_address[1]}/introspect\n"
+            f"username_attribute = username\n"
+            f"active_attribute = active\nactive_value = true\n")
+        self.passwd.write_text("")
+        os.chmod(self.passwd, 0o644)
+        home = self.root / "home"
+        home.mkdir()
+        os.chown(home, self.mail_user.pw_uid, self.mail_user.pw_gid)
+        conf = self.root / "dovecot.conf"
+        conf.write_text(self._config())
+        out = open(self.root / "dovecot.out", "ab")  # a file, never a pipe: the daemon keeps its streams
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf), "-F"], stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=out, start_new_session=True)
+        out.close()
+        _wait_port(self.imap_port, self.proc, self.root / "dovecot.out")
+        _wait_port(self.imaps_port, self.proc, self.root / "dovecot.out")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---- users ------------------------------------------------------------
+    def add_user(self, name: str | None = None, password: str | None = None) -> tuple[str, str]:
+        name = name or "u" + uuid.uuid4().hex[:10]
+        password = password or "pw-" + uuid.uuid4().hex
+        with self._lock:
+            self.users[name] = password
+            tmp = self.passwd.with_suffix(".tmp")
+            tmp.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.passwd)
+        return name, password
+
+    def add_token(self, user: str) -> str:
+        token = "tok-" + uuid.uuid4().hex
+        self.oauth2_tokens[token] = user
+        return token
