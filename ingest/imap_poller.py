@@ -321,7 +321,11 @@ class ImapPoller:
         news = False
         try:
             while time.monotonic() - started < self.account.idle_minutes * 60:
-                self._check()
+                try:
+                    self._check()
+                except (_Stop, LeaseLost):
+                    client.idle_done()  # leave IDLE cleanly so that LOGOUT is answered
+                    raise
                 for resp in client.idle_check(timeout=1.0):
                     if len(resp) > 1 and resp[1] in (b"EXISTS", b"RECENT"):
                         news = True
@@ -627,6 +631,7 @@ class ImapPoller:
 
 def _close(client: IMAPClient) -> None:
     try:
+        client.socket().settimeout(5)  # a dead connection must not hold the poller for the read timeout
         client.logout()
     except Exception:  # noqa: BLE001
         try:

@@ -39,7 +39,7 @@ class Settings:
     support_addresses: tuple[str, ...] = field(default=("support@localhost",), metadata={"doc": "Comma-separated addresses accepted at RCPT (plus-addressed variants too)."})
     max_message_bytes: int = field(default=25 * 1024 * 1024, metadata={"doc": "Largest accepted message; larger gets 552 5.3.4."})
     large_message_bytes: int = field(default=1024 * 1024, metadata={"doc": "Messages above this are streamed to disk."})
-    max_large_messages: int = field(default=4, metadata={"doc": "How many large messages may be received at once."})
+    max_large_messages: int = field(default=1, metadata={"doc": "How many large messages are parsed at once (each takes several times its size in memory)."})
     smtp_tls_cert: str = field(default="", metadata={"doc": "Certificate file; with the key, enables STARTTLS."})
     smtp_tls_key: str = field(default="", metadata={"doc": "Private key file for STARTTLS."})
     smtp_relay: str = field(default="", metadata={"doc": "host:port of the outbound relay; empty keeps mail in the outbox."})
