@@ -27,8 +27,13 @@ def _v1_initial(db: peewee.Database) -> None:
         db.execute_sql("CREATE SEQUENCE IF NOT EXISTS helpline_ticket_number")
 
 
+def _v2_rate_counters(db: peewee.Database) -> None:
+    db.create_tables([models.RateCounter], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "initial schema", _v1_initial),
+    (2, "rate counters", _v2_rate_counters),
 ]
 
 LATEST = MIGRATIONS[-1][0]

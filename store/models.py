@@ -223,6 +223,20 @@ class Blob(Base):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class RateCounter(Base):
+    """Hourly counters for rate limits (automatic replies per address and overall).
+
+    Counting outbox rows instead would scan every row of the last hour for each
+    new ticket; a counter row per key and hour keeps the check O(1)."""
+
+    key = pw.CharField(max_length=400)
+    bucket = pw.IntegerField()  # hours since the Unix epoch, UTC
+    count = pw.IntegerField(default=0)
+
+    class Meta:
+        primary_key = pw.CompositeKey("key", "bucket")
+
+
 class SchemaVersion(Base):
     version = pw.IntegerField(primary_key=True)
     name = pw.CharField()
@@ -232,4 +246,4 @@ class SchemaVersion(Base):
 ALL_MODELS: list[type[Base]] = [
     Customer, Identity, Ticket, Participant, Inbound, Message, Attachment,
     ThreadKey, Event, Outbox, Counter, Blob, SchemaVersion,
-]
+]  # RateCounter arrived in migration 2

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
-from helpline.notifier import loops, outbox
+from helpline.notifier import loops, outbox, ratelimit
 from helpline.notifier.message_ids import is_own_message_id, make_message_id
 from helpline.notifier.templates import render_ack
 from helpline.router.priority import initial_priority
@@ -241,7 +241,7 @@ def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecisio
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
                now: dt.datetime) -> m.Outbox | None:
     recipient = loops.reply_address(env)
-    to_addr, total = outbox.hourly_counts(recipient, now=now) if recipient else (0, 0)
+    to_addr, total = ratelimit.recent("ack", recipient, now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
         env, own_addresses=settings.support_addresses, sent_to_address_last_hour=to_addr,
         sent_total_last_hour=total, per_address_limit=settings.autoreply_limit,
@@ -271,5 +271,7 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
     row = outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
                          unique_key=f"ack:{ticket.id}", ticket=ticket.id, out_message=out_id, message_id=mid,
                          claimed=bool(settings.smtp_relay))
+    if row is not None:
+        ratelimit.record("ack", recipient, now)
     persist.event(ticket.id, "ack_queued", {"to": recipient}, now=now)
     return row
