@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--timeout", type=float, default=600.0)
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
+    from .model_commands import register as register_model_commands
+
+    register_model_commands(sub)
     return p
 
 

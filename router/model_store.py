@@ -33,28 +33,14 @@ DEFAULT_NAME = "default"
 ACTIVE_FILE = "ACTIVE"
 PACKAGED_DIR = Path(__file__).resolve().parent / "models"
 
-# Every type a category model file may contain beyond skops' own defaults. A
-# file naming any other type (a function, a class from another library, an
-# estimator we never build) is refused before anything in it is constructed.
+# skops trusts, by default, only what cannot run code: builtins, numpy and scipy
+# containers, and scikit-learn's public estimators. A category model also holds
+# the two private classes in which CalibratedClassifierCV keeps its fitted state.
+# Anything else named in a file (a function, another library's class) is
+# refused before any object is built from the file.
 TRUSTED_TYPES: list[str] = [
-    "builtins.dict",
-    "builtins.float",
-    "builtins.int",
-    "builtins.list",
-    "builtins.str",
-    "builtins.tuple",
-    "builtins.NoneType",
-    "builtins.bool",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.str_",
-    "sklearn.feature_extraction.text.TfidfVectorizer",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.FeatureUnion",
-    "sklearn.pipeline.Pipeline",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._TemperatureScaling",
 ]
 
 
@@ -88,10 +74,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, rename over it: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, _umask_mode())  # mkstemp makes 0600; models are read by other users' workers
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -119,6 +112,7 @@ def save_model(model: CategoryModel, path: str | Path) -> Path:
     skops_path, meta_path = model_paths(path)
     skops_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{skops_path.name}.", suffix=".tmp", dir=skops_path.parent)
+    os.fchmod(fd, _umask_mode())
     os.close(fd)
     try:
         # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed

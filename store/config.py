@@ -70,6 +70,9 @@ class Settings:
     log_level: str = field(default="INFO", metadata={"doc": "DEBUG, INFO, WARNING, ERROR."})
     log_format: str = field(default="kv", metadata={"doc": "kv (key=value) or json."})
     metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})
+    models_dir: str = field(default="", metadata={"doc": "Category model store; default DATA_DIR/models."})
+    category_threshold: float = field(default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."})
+    triage_team: str = field(default="triage", metadata={"doc": "Team of unclassified tickets."})
 
     # ---- derived values -------------------------------------------------
     @property

@@ -9,3 +9,9 @@ from helpline.store.logs import configure_logging
 _settings = config.ensure_secret_key(config.load())
 configure_logging(_settings)
 broker = setup(_settings)
+
+# Load the category model now, not on the first message (importing
+# scikit-learn and reading the model takes a second or two).
+from helpline.router.category import load_active_model, models_dir_for  # noqa: E402
+
+load_active_model(models_dir_for(_settings))

@@ -232,10 +232,28 @@ def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecisio
                                    decision.ticket_id, possible)
     persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
     persist.event(ticket.id, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
+    cat = _categorise(subject, env.text, settings)
+    persist.update_ticket(ticket.id, category=cat["category"], team=cat.get("team"))
+    persist.event(ticket.id, "category_set", cat, now=now)
     if decision.ticket_id:
         persist.event(ticket.id, "possible_follow_up" if possible else "follow_up_of",
                       {"ticket": decision.ticket_id, "reason": decision.reason}, now=now)
     return ticket
+
+
+def _categorise(subject: str, text: str, settings: Settings) -> dict:
+    """The category stage; a broken model must not stop tickets from being made."""
+    from helpline.router.category import classify, load_active_model, models_dir_for
+    from helpline.router.model_store import ModelError
+
+    try:
+        decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)
+    except ModelError as exc:
+        return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
+    data = decision.as_event()
+    if decision.category == "unclassified":
+        data["team"] = settings.triage_team
+    return data
 
 
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,

@@ -1,0 +1,61 @@
+"""Data and small models for the category-model tests (the Bitext sample in ../shared/data)."""
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+from helpline.router import category, model_train
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents"
+TRAIN_CSV = DATA_DIR / model_train.BITEXT_TRAIN
+TEST_CSV = DATA_DIR / model_train.BITEXT_TEST
+
+
+def bitext(path: Path = TRAIN_CSV, label: str = "category") -> model_train.Dataset:
+    return model_train.read_csv(path, "utterance", label)
+
+
+def stratified_slice(data: model_train.Dataset, per_label: int, seed: int = 0,
+                     labels: list[str] | None = None) -> model_train.Dataset:
+    rng = random.Random(seed)
+    by: dict[str, list[int]] = {}
+    for i, lab in enumerate(data.labels):
+        by.setdefault(lab, []).append(i)
+    rows = [i for lab in sorted(by) if labels is None or lab in labels
+            for i in rng.sample(by[lab], min(per_label, len(by[lab])))]
+    return data.take(rows)
+
+
+def write_csv(path: Path, data: model_train.Dataset, subject_column: bool = False) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["subject", "body", "label"] if subject_column else ["body", "label"])
+        for s, t, lab in zip(data.subjects, data.texts, data.labels):
+            w.writerow([s, t, lab] if subject_column else [t, lab])
+    return path
+
+
+@pytest.fixture(scope="session")
+def train_data() -> model_train.Dataset:
+    return bitext(TRAIN_CSV)
+
+
+@pytest.fixture(scope="session")
+def test_data() -> model_train.Dataset:
+    return bitext(TEST_CSV)
+
+
+@pytest.fixture(scope="session")
+def small_model(train_data):
+    """40 examples per category: trains in about a second."""
+    return model_train.train(stratified_slice(train_data, 40))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_active_models():
+    category.forget_active_models()
+    yield
+    category.forget_active_models()
