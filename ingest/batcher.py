@@ -51,8 +51,9 @@ class IntakeBatcher:
                     stopping = True
                     break
                 batch.append(item)
+            durable: list[int] = []
             try:
-                results = self.intake.accept_batch([offer for offer, _ in batch])
+                results = self.intake.accept_batch([offer for offer, _ in batch], defer_submit=durable)
             except BaseException as exc:  # never leave a sender hanging
                 log.exception("event=intake_batch_failed size=%d", len(batch))
                 results = [exc] * len(batch)
@@ -61,3 +62,4 @@ class IntakeBatcher:
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
+            self.intake.submit_all(durable)  # the senders have their answer; now the queue

@@ -41,6 +41,7 @@ class IngestDaemon:
 
         self.settings = settings
         db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+        self.checkpointer = db.Checkpointer(settings.effective_database_url).start()
         self.broker = broker.setup(settings)
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
@@ -131,6 +132,7 @@ class IngestDaemon:
         for t in tasks:
             t.cancel()
         self.batcher.close()  # let in-flight intakes finish their commit
+        self.checkpointer.stop()
         self.executor.shutdown(wait=True)
 
 

@@ -104,10 +104,14 @@ class EmailIntake:
             raise result
         return result
 
-    def accept_batch(self, offers: list[Offer], *, spool_on_failure: bool = True) -> list[IntakeResult | BaseException]:
+    def accept_batch(self, offers: list[Offer], *, spool_on_failure: bool = True,
+                     defer_submit: list[int] | None = None) -> list[IntakeResult | BaseException]:
         """Group commit: parse and store each message's blobs, then commit all
         their inbound rows in one durable transaction (one fsync for the batch).
-        Each offer gets its own result, or the exception that answers it."""
+        Each offer gets its own result, or the exception that answers it.
+
+        With ``defer_submit`` the new ids are collected there instead of being
+        enqueued, so the caller can answer the senders first (``submit_all``)."""
         results: list[IntakeResult | BaseException | None] = [None] * len(offers)
         ready: list[tuple[int, Envelope, str, str, str]] = []
         stamps = [dt.datetime.fromisoformat(o.received_at) if o.received_at else dt.datetime.now(dt.timezone.utc)
@@ -130,7 +134,7 @@ class EmailIntake:
                 ready = []
                 stored = []
             for (i, env, _key, status, _reason), (inbound_id, created) in zip(ready, stored):
-                results[i] = self._announce(env, status, inbound_id, created, len(offers[i].raw))
+                results[i] = self._announce(env, status, inbound_id, created, len(offers[i].raw), defer_submit)
         return results  # type: ignore[return-value]
 
     def _prepare(self, offer: Offer, now: dt.datetime) -> tuple[Envelope, str, str, str]:
@@ -158,17 +162,26 @@ class EmailIntake:
         env.raw_blob_key = raw_key
         return env, raw_key, status, reason
 
-    def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int) -> IntakeResult:
+    def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int,
+                  deferred: list[int] | None) -> IntakeResult:
         if not created:
             log.info("event=inbound_duplicate inbound=%d", inbound_id)
             return IntakeResult("duplicate", inbound_id, env.external_id)
         if status == m.InboundStatus.PENDING:
-            try:
-                self.submit(inbound_id)
-            except Exception as exc:  # the row is durable; the sweeper enqueues it later
-                log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+            if deferred is not None:
+                deferred.append(inbound_id)
+            else:
+                self.submit_all([inbound_id])
         log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, size)
         return IntakeResult("accepted" if status == m.InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
+
+    def submit_all(self, inbound_ids: list[int]) -> None:
+        """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
+        for inbound_id in inbound_ids:
+            try:
+                self.submit(inbound_id)
+            except Exception as exc:
+                log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
 
     def _fallback(self, offer: Offer, now: dt.datetime, cause: BaseException,
                   spool_on_failure: bool) -> IntakeResult | BaseException:

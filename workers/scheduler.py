@@ -36,6 +36,9 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
 
 def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> None:
     broker.setup(settings)
+    from helpline.store.db import Checkpointer
+
+    checkpointer = Checkpointer(settings.effective_database_url).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -43,4 +46,5 @@ def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None
     while not stop.is_set():
         tick(settings, extra)
         stop.wait(settings.sweep_interval_s)
+    checkpointer.stop()
     log.info("event=scheduler_stopped")
