@@ -21,6 +21,7 @@ from helpline.store.config import Settings, parse_hostport
 
 from . import admin, public
 from .batcher import IntakeBatcher
+from .imap_poller import accounts_from_settings, run_imap_pollers
 from .intake import EmailIntake
 from .smtp import Handler, make_factory
 from .spool import Spool
@@ -46,6 +47,7 @@ class IngestDaemon:
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
         self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool)
+        self.imap_accounts = accounts_from_settings(settings)  # a bad URL fails at start-up
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.stopping = asyncio.Event()
         self.runners: list[web.AppRunner] = []
@@ -122,6 +124,8 @@ class IngestDaemon:
         await self.start()
         _notify("READY=1")
         tasks = [asyncio.create_task(self._drain_loop()), asyncio.create_task(self._watchdog_loop())]
+        imap_task = asyncio.create_task(run_imap_pollers(self.settings, self.intake, self.stopping,
+                                                         accounts=self.imap_accounts))
         await self.stopping.wait()
         _notify("STOPPING=1")
         log.info("event=ingest_stopping")
@@ -129,6 +133,7 @@ class IngestDaemon:
             self.smtp_server.close()
         for runner in self.runners:
             await runner.cleanup()
+        await imap_task  # pollers finish their batch, log out and release their leases
         for t in tasks:
             t.cancel()
         self.batcher.close()  # let in-flight intakes finish their commit

@@ -159,7 +159,7 @@ def split_accounts(value: str) -> list[str]:
     return out
 
 
-def _read(environ: Mapping[str, str], name: str, secret: bool = False) -> str | None:
+def _read(environ: Mapping[str, str], name: str) -> str | None:
     raw = environ.get(name)
     file_name = environ.get(name + "_FILE")
     if raw is None and file_name:
@@ -195,7 +195,7 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     bad messages go unless an account says ``quarantine=FOLDER``.
     """
     env = os.environ if environ is None else environ
-    raw = _read(env, "HELPLINE_IMAP_ACCOUNTS", secret=True)
+    raw = _read(env, "HELPLINE_IMAP_ACCOUNTS")
     if not raw or not raw.strip():
         return []
     idle = _number(env, "HELPLINE_IMAP_IDLE_MINUTES", DEFAULT_IDLE_MINUTES, 0.1)

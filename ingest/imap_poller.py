@@ -10,19 +10,26 @@ The rules, in the order a message meets them:
   holder that loses the database keeps working only until its lease would run
   out, then stops.
 - **Neither re-import nor skip.** UIDVALIDITY and the highest finished UID are
-  kept in the database; after a restart, only UIDs above it are fetched. When
-  UIDVALIDITY changes, the folder is re-synced (see ``_candidates``): intake's
+  kept in the database; after a restart, only UIDs above it are fetched. With
+  no usable progress (first contact, or UIDVALIDITY changed) the messages
+  present are re-synced (``_candidates``): all of them with after=move or
+  delete; with after=seen the unseen ones plus those that arrived since a day
+  before the last import, never years of mail people read long ago. Intake's
   dedupe by Message-ID and content makes every re-import a no-op.
 - **Durable first.** Bodies are fetched with ``BODY.PEEK[]`` (no ``\\Seen``), given
-  to intake, and only the messages whose inbound row committed (or that went to
-  the host spool while the database is down) are then marked on the server
-  (``after=seen|move:FOLDER|delete``). A crash in between means a re-fetch.
+  to intake in batches (one group commit each), and only the messages whose
+  inbound row committed (or that went to the host spool while the database is
+  down) are then marked on the server (``after=seen|move:FOLDER|delete``). A
+  crash in between means a re-fetch. The high-water mark advances only over
+  finished messages in a row; finished ones above an unfinished one are
+  remembered in memory so they are not offered (or spooled) again.
 - **Nothing blocks the mailbox.** A message that is too large, not an email, or
   that intake could only quarantine is recorded as a quarantined inbound row
-  and moved to the quarantine folder. An import attempt is counted in the
-  database before it starts; a batch that keeps dying is retried one message
-  at a time, and a message whose import began ``MAX_ATTEMPTS`` times without
-  finishing is quarantined unparsed.
+  and then moved to the quarantine folder (while the database is down it waits
+  for its row). An import attempt is counted in the database before it starts;
+  a batch that keeps dying is retried one message at a time, and a message
+  whose import began ``MAX_ATTEMPTS`` times without finishing is quarantined
+  unparsed.
 - **Network trouble is waited out.** Errors are logged as
   ``event=imap_error account=USER@HOST/FOLDER error=TYPE`` (secrets masked) and
   the poller reconnects with exponential backoff and jitter.
@@ -38,6 +45,7 @@ import json
 import logging
 import os
 import random
+import select
 import shlex
 import socket
 import ssl
@@ -50,10 +58,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import peewee as pw
-from imapclient import DELETED, SEEN, IMAPClient
+from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.util import to_bytes
+from imapclient.util import to_unicode as to_str
 
 from helpline.store import imap_state
 from helpline.store import models as m
@@ -66,6 +73,8 @@ from .imap_accounts import ImapAccount, imap_settings, mask
 from .intake import IntakeResult, Offer, TemporaryIntakeError
 
 log = logging.getLogger("helpline.ingest.imap")
+# imapclient logs every protocol line, message bodies included, at DEBUG: mail is not log material.
+logging.getLogger("imapclient.imaplib").setLevel(logging.INFO)
 HOST = socket.gethostname()
 QUARANTINE_KEYWORD = "$HelplineQuarantined"
 _DB_DOWN = (DatabaseUnavailable, *UNAVAILABLE)
@@ -79,6 +88,10 @@ class LeaseLost(RuntimeError):
     """Another daemon holds this mailbox now (ours ran out)."""
 
 
+class MailboxChanged(IMAPClientError):
+    """The selected folder was deleted, recreated or otherwise changed under us: reconnect and re-check."""
+
+
 class _Stop(Exception):
     """Internal: stop importing this batch (the stop event is set)."""
 
@@ -87,6 +100,38 @@ class _Stop(Exception):
 class _Item:
     uid: int
     size: int | None  # None: expunged meanwhile
+
+
+_HANGUP = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+
+
+def _readable(client: IMAPClient, timeout: float) -> bool:
+    """Wait up to ``timeout`` for the server to say something during IDLE.
+
+    imapclient's ``idle_check`` treats a closed connection as "no news" and
+    returns at once, which would spin until the IDLE period ends; a hang-up
+    is an error here, so the poller reconnects."""
+    poller = select.poll()
+    poller.register(client.socket().fileno(), select.POLLIN | _HANGUP)
+    events = poller.poll(timeout * 1000)
+    if not events:
+        return False
+    if events[0][1] & _HANGUP:
+        raise imaplib.IMAP4.abort("connection closed by the server during IDLE")
+    return True
+
+
+def _keepalive(client: IMAPClient) -> None:
+    """TCP keepalive, so that a peer gone silently (a NAT that forgot us) shows as a hang-up within
+    about two minutes instead of at the next IDLE re-issue."""
+    try:
+        sock = client.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        pass
 
 
 def _is_loopback(client: IMAPClient) -> bool:
@@ -130,6 +175,7 @@ class ImapPoller:
         self.backoff_s = self.MIN_BACKOFF_S
         self._retry_reason: dict[int, BaseException] = {}
         self._unsaved = False  # progress in memory that the database has not taken yet
+        self._done_above: set[int] = set()  # finished UIDs above the high-water mark (an earlier one is not)
 
     # ---- the loop ---------------------------------------------------------
     def run(self) -> None:
@@ -164,7 +210,7 @@ class ImapPoller:
         detail = mask(str(exc), self.account.secrets + ((self._token,) if self._token else ()))[:300]
         known = isinstance(exc, (OSError, IMAPClientError, ImapRefused, TemporaryIntakeError, *_DB_DOWN))
         log.warning("event=imap_error account=%s error=%s detail=%s retry_in=%.1fs", self.account.label,
-                    type(exc).__name__, json.dumps(detail), self.backoff_s, exc_info=not known)
+                    type(exc).__qualname__, json.dumps(detail), self.backoff_s, exc_info=not known)
         if not isinstance(exc, _DB_DOWN):
             try:
                 imap_state.record_error(self.account.key, f"{type(exc).__name__}: {detail}")
@@ -239,8 +285,6 @@ class ImapPoller:
     def connect(self) -> IMAPClient:
         """Connect, secure and log in (also used by tests and ``helpline`` diagnostics)."""
         a = self.account
-        from imapclient import SocketTimeout  # imapclient >= 2.3
-
         timeout = SocketTimeout(connect=self.connect_timeout, read=self.read_timeout)
         ctx = self._ssl_context()
         if a.tls == "implicit":
@@ -270,6 +314,7 @@ class ImapPoller:
             _close(client)
             raise
         client.normalise_times = False
+        _keepalive(client)
         self.stats["connects"] += 1
         return client
 
@@ -286,7 +331,7 @@ class ImapPoller:
             log.info("event=imap_connected account=%s idle=%s uidvalidity=%d last_uid=%d", self.account.label,
                      "yes" if idle else "no", uidvalidity, self.state.last_uid if self.state else 0)
             if self.state is None or self.state.uidvalidity != uidvalidity:
-                self._resync(client, uidvalidity, uidnext)
+                self._begin_resync(client, uidvalidity, uidnext)
             while True:
                 self._sync(client, uidvalidity)
                 self.backoff_s = self.MIN_BACKOFF_S
@@ -316,6 +361,7 @@ class ImapPoller:
 
     def _idle(self, client: IMAPClient) -> None:
         client.idle()
+        self.stats["idles"] += 1
         self.idling.set()
         started = time.monotonic()
         news = False
@@ -326,11 +372,17 @@ class ImapPoller:
                 except (_Stop, LeaseLost):
                     client.idle_done()  # leave IDLE cleanly so that LOGOUT is answered
                     raise
-                for resp in client.idle_check(timeout=1.0):
+                if not _readable(client, 1.0):
+                    continue
+                for resp in client.idle_check(timeout=0):
                     if len(resp) > 1 and resp[1] in (b"EXISTS", b"RECENT"):
                         news = True
                     elif resp and resp[0] == b"BYE":
                         raise imaplib.IMAP4.abort("server said BYE during IDLE")
+                    elif resp and (resp[0] in (b"NO", b"BAD")
+                                   or (isinstance(resp[-1], bytes) and resp[-1].startswith(b"[UIDVALIDITY"))):
+                        # e.g. Dovecot's "* NO Internal error" when the folder is deleted while selected
+                        raise MailboxChanged(f"server said {to_str(resp[0])} during IDLE")
                 if news:
                     break
         finally:
@@ -342,46 +394,67 @@ class ImapPoller:
         while (left := deadline - time.monotonic()) > 0:
             self._check()
             self.stop.wait(min(1.0, left))
-        client.noop()
+        _, untagged = client.noop()
+        if any(r and r[0] in (b"NO", b"BAD", b"BYE") for r in untagged):
+            raise MailboxChanged("server complained during NOOP")
 
     # ---- what to fetch -------------------------------------------------------------
     def _sync(self, client: IMAPClient, uidvalidity: int) -> None:
         assert self.state is not None
+        # A folder deleted and re-created while selected may go unannounced: ask (cheap, once per wake-up).
+        now = client.folder_status(self.account.folder, [b"UIDVALIDITY"]).get(b"UIDVALIDITY")
+        if now is not None and int(now) != uidvalidity:
+            raise MailboxChanged(f"UIDVALIDITY changed from {uidvalidity} to {now}")
+        if self.state.resync_until > self.state.last_uid:
+            self._resync(client, uidvalidity)
         last = self.state.last_uid
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
-        if uids:
-            self._import(client, uids, uidvalidity, resync=False)
+        todo = [u for u in uids if u not in self._done_above]  # finished earlier, above one that was not
+        if todo:
+            self._import(client, todo, uidvalidity)
+        if self._done_above:
+            self._advance(uids, uidvalidity, imported=False)
 
-    def _candidates(self, client: IMAPClient, snapshot: int) -> list[int]:
-        """What to fetch when there is no usable progress (first contact, or UIDVALIDITY changed).
+    def _begin_resync(self, client: IMAPClient, uidvalidity: int, uidnext: int) -> None:
+        """No usable progress (first contact, or UIDVALIDITY changed): the messages present now,
+        up to a snapshot UID, are re-synced by ``_candidates``; later ones are simply new."""
+        old = self.state.uidvalidity if self.state else None
+        if not uidnext:
+            uidnext = max(client.search(["ALL"]) or [0]) + 1
+        snapshot = uidnext - 1
+        log.info("event=imap_resync account=%s old_uidvalidity=%s uidvalidity=%d until_uid=%d", self.account.label,
+                 old if old is not None else "none", uidvalidity, snapshot)
+        self.state = imap_state.FolderState(uidvalidity, 0, self.state.last_import_at if self.state else None,
+                                            resync_until=snapshot)
+        self._done_above = set()
+        self._save(uidvalidity, 0, imported=False, resync_until=snapshot)
 
-        after=move or delete: everything in the folder (what Helpline imported is gone from it).
-        after=seen: what is unseen, plus on a re-sync whatever arrived since a day before the
-        last import (mail read by a person before Helpline saw it); never years of read mail.
+    def _candidates(self, client: IMAPClient, first: int, until: int) -> list[int]:
+        """What a re-sync fetches among UIDs first..until.
+
+        after=move or delete: everything (what Helpline imported is gone from the folder).
+        after=seen: what is unseen, plus whatever arrived since a day before the last import
+        (mail a person read before Helpline saw it); never years of read mail.
         """
-        if snapshot <= 0:
-            return []
-        crit: list[Any] = ["UID", f"1:{snapshot}"]
+        crit: list[Any] = ["UID", f"{first}:{until}"]
         if self.account.after == "seen":
             last = self.state.last_import_at if self.state else None
             if last is not None:
                 crit += ["OR", "UNSEEN", "SINCE", (last - dt.timedelta(days=1)).date()]
             else:
                 crit += ["UNSEEN"]
-        return sorted(u for u in client.search(crit) if u <= snapshot)
+        return sorted(u for u in client.search(crit) if first <= u <= until)
 
-    def _resync(self, client: IMAPClient, uidvalidity: int, uidnext: int) -> None:
-        old = self.state.uidvalidity if self.state else None
-        if not uidnext:
-            uidnext = max(client.search(["ALL"]) or [0]) + 1
-        snapshot = uidnext - 1
-        uids = self._candidates(client, snapshot)
-        log.info("event=imap_resync account=%s old_uidvalidity=%s uidvalidity=%d candidates=%d", self.account.label,
-                 old if old is not None else "none", uidvalidity, len(uids))
+    def _resync(self, client: IMAPClient, uidvalidity: int) -> None:
+        assert self.state is not None
+        until = self.state.resync_until
+        uids = [u for u in self._candidates(client, self.state.last_uid + 1, until) if u not in self._done_above]
         if uids:
-            self._import(client, uids, uidvalidity, resync=True)
-        self.state = imap_state.FolderState(uidvalidity, snapshot, self.state.last_import_at if self.state else None)
-        self._save(uidvalidity, snapshot, imported=bool(uids))
+            self._import(client, uids, uidvalidity)
+        self.state.last_uid = max(self.state.last_uid, until)
+        self._done_above = {u for u in self._done_above if u > self.state.last_uid}
+        self._save(uidvalidity, self.state.last_uid, imported=False)
+        log.info("event=imap_resync_done account=%s candidates=%d", self.account.label, len(uids))
 
     # ---- importing -----------------------------------------------------------------------
     def _sizes(self, client: IMAPClient, uids: list[int]) -> list[_Item]:
@@ -393,7 +466,7 @@ class ImapPoller:
                     for u in part]
         return out
 
-    def _import(self, client: IMAPClient, uids: list[int], uidvalidity: int, *, resync: bool) -> None:
+    def _import(self, client: IMAPClient, uids: list[int], uidvalidity: int) -> None:
         items = self._sizes(client, uids)
         batch_size = self.batch_size
         i = 0
@@ -412,8 +485,7 @@ class ImapPoller:
             if attempts >= 2:  # a batch starting here died before: one message at a time, to find the culprit
                 batch_size = 1
                 chunk = chunk[:1]
-            self._import_chunk(client, chunk, uidvalidity, resync=resync, key=key,
-                               poisoned=attempts >= self.MAX_ATTEMPTS)
+            self._import_chunk(client, chunk, uidvalidity, key=key, poisoned=attempts >= self.MAX_ATTEMPTS)
             i += len(chunk)
 
     def _note_attempt(self, key: str) -> int:
@@ -422,25 +494,20 @@ class ImapPoller:
         except _DB_DOWN:
             return 0  # intake will spool; the count resumes when the database is back
 
-    def _import_chunk(self, client: IMAPClient, chunk: list[_Item], uidvalidity: int, *, resync: bool, key: str,
+    def _import_chunk(self, client: IMAPClient, chunk: list[_Item], uidvalidity: int, *, key: str,
                       poisoned: bool) -> None:
         outcome: dict[int, str] = {}  # uid -> imported | quarantine | gone
         failure: BaseException | None = None
-        failed_at: int | None = None
         try:
             small = [it.uid for it in chunk if it.size is not None and it.size <= self.max_bytes]
             bodies = client.fetch(small, ["BODY.PEEK[]", "INTERNALDATE"]) if small else {}
             offers: list[tuple[int, Offer]] = []
+            special: list[_Item] = []  # too large, or poisoned: recorded as quarantined without intake
             for it in chunk:
                 if it.size is None or (it.uid in small and b"BODY[]" not in bodies.get(it.uid, {})):
                     outcome[it.uid] = "gone"  # expunged by someone else meanwhile
-                elif it.size > self.max_bytes:
-                    self._quarantine_too_large(client, it)
-                    outcome[it.uid] = "quarantine"
-                elif poisoned:
-                    self._record_quarantined(bytes(bodies[it.uid][b"BODY[]"]), "poisoned",
-                                             f"import did not finish in {self.MAX_ATTEMPTS} attempts; quarantined unparsed")
-                    outcome[it.uid] = "quarantine"
+                elif it.size > self.max_bytes or poisoned:
+                    special.append(it)
                 else:
                     when = bodies[it.uid].get(b"INTERNALDATE")
                     received = when.isoformat() if isinstance(when, dt.datetime) and when.tzinfo else None
@@ -449,43 +516,67 @@ class ImapPoller:
                 results = self._accept([o for _, o in offers])
                 for (uid, offer), result in zip(offers, results):
                     outcome[uid] = self._judge(uid, offer, result)
+            for it in special:
+                if it.size is not None and it.size > self.max_bytes:
+                    self._quarantine_too_large(client, it)
+                else:
+                    self._record_quarantined(bytes(bodies[it.uid][b"BODY[]"]), "poisoned",
+                                             f"import did not finish in {self.MAX_ATTEMPTS} attempts; quarantined unparsed")
+                outcome[it.uid] = "quarantine"
         except (TemporaryIntakeError, *_DB_DOWN, OSError, IMAPClientError) as exc:
             failure = exc
         except Exception as exc:  # noqa: BLE001 - a bug: the attempt counts towards quarantine
             log.exception("event=imap_import_failed account=%s uid=%d", self.account.label, chunk[0].uid)
             failure = exc
             key = ""
-        # The longest finished prefix, in UID order: mark those on the server, then advance.
-        done: list[_Item] = []
-        for it in chunk:
-            if it.uid not in outcome or outcome[it.uid] == "retry":
-                failed_at = it.uid
-                break
-            done.append(it)
-        imported = [it.uid for it in done if outcome[it.uid] == "imported"]
-        quarantined = [it.uid for it in done if outcome[it.uid] == "quarantine"]
-        if quarantined:
-            self._move_to_quarantine(client, quarantined)
-        if imported:
-            self._mark_imported(client, imported)
-        if done:
-            last = done[-1].uid
-            if not resync and self.state is not None:
-                self.state.uidvalidity = uidvalidity
-                self.state.last_uid = max(self.state.last_uid, last)
-                self._save(uidvalidity, self.state.last_uid, imported=bool(imported))
-            elif key and failure is None and failed_at is None:
+        # Mark every finished message on the server (each is durable or recorded), then advance
+        # the high-water mark over the finished ones in a row; finished UIDs above an unfinished
+        # one are remembered (in memory) so that they are not offered again.
+        finished = [it for it in chunk if outcome.get(it.uid) in ("imported", "quarantine", "gone")]
+        imported = [it.uid for it in finished if outcome[it.uid] == "imported"]
+        quarantined = [it.uid for it in finished if outcome[it.uid] == "quarantine"]
+        finished_uids = {it.uid for it in finished}
+        failed_at = next((it.uid for it in chunk if it.uid not in finished_uids), None)
+        if failure is None and failed_at is not None:
+            failure = self._retry_reason.get(failed_at) or TemporaryIntakeError("message not made durable")
+        self._retry_reason.clear()
+        try:
+            if quarantined:
+                self._move_to_quarantine(client, quarantined)
+            if imported:
+                self._mark_imported(client, imported)
+        except (OSError, IMAPClientError):
+            if key:  # the connection broke: an ordinary failure, not the message's fault
                 self._clear_attempt(key)
+            raise
+        self._done_above.update(finished_uids)
+        if finished:
+            assert self.state is not None and self.state.uidvalidity == uidvalidity
+            self._advance(chunk, uidvalidity, imported=bool(imported))
             self.stats["imported"] += len(imported)
             self.stats["quarantined"] += len(quarantined)
             log.info("event=imap_imported account=%s count=%d quarantined=%d last_uid=%d", self.account.label,
-                     len(imported), len(quarantined), last)
-        if failure is None and failed_at is not None:
-            failure = self._retry_reason.pop(failed_at, None) or TemporaryIntakeError("message not made durable")
+                     len(imported), len(quarantined), self.state.last_uid)
         if failure is not None:
             if key:
                 self._clear_attempt(key)
             raise failure
+
+    def _advance(self, uids_in_order: Iterable[_Item | int], uidvalidity: int, *, imported: bool) -> None:
+        """Move the high-water mark over the leading finished UIDs and save it."""
+        assert self.state is not None
+        last = self.state.last_uid
+        for it in uids_in_order:
+            uid = it.uid if isinstance(it, _Item) else it
+            if uid <= last:
+                continue
+            if uid not in self._done_above:
+                break
+            last = uid
+        if last > self.state.last_uid or imported:
+            self.state.last_uid = max(self.state.last_uid, last)
+            self._done_above = {u for u in self._done_above if u > self.state.last_uid}
+            self._save(uidvalidity, self.state.last_uid, imported=imported)
 
     def _accept(self, offers: list[Offer]) -> list[IntakeResult | BaseException]:
         batch = getattr(self.intake, "accept_batch", None)
@@ -510,9 +601,12 @@ class ImapPoller:
                 return "quarantine"
             return "imported"  # accepted, duplicate, or spooled: durable either way
         if isinstance(result, NotAnEmail):
-            metrics.INBOUND.labels("imap", "rejected").inc()
-            self._record_quarantined(offer.raw, "not_an_email", f"not an email: {result}")
-            return "quarantine"
+            try:
+                self._record_quarantined(offer.raw, "not_an_email", f"not an email: {result}")
+            except (TemporaryIntakeError, *_DB_DOWN) as exc:
+                result = exc  # not recorded: try again later
+            else:
+                return "quarantine"
         metrics.INBOUND.labels("imap", "temp_failed").inc()
         self._retry_reason[uid] = result
         return "retry"
@@ -531,8 +625,8 @@ class ImapPoller:
     def _record_quarantined(self, raw: bytes, warning: str, reason: str, *, headers_only: bool = False) -> None:
         """Keep the message as a quarantined inbound row (with the raw bytes when we have them).
 
-        When the database is down the row cannot be written; the message still goes to the
-        quarantine folder (safe on the server, and the mailbox keeps flowing) and the log says so."""
+        Raises when that is not possible (database down, blob store not writable): the message
+        then stays where it is and is tried again, so that no quarantine goes unrecorded."""
         digest = hashlib.sha256(raw).hexdigest()
         now = dt.datetime.now(dt.timezone.utc)
         env: Envelope | None = None
@@ -548,22 +642,22 @@ class ImapPoller:
         env.warnings = [*env.warnings, warning]
         try:
             key = self.intake.blobs.put(raw) if raw else ""
-            env.raw_blob_key = key
+        except OSError as exc:
+            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+        env.raw_blob_key = key
 
-            def tx() -> None:
-                m.Inbound.insert(
-                    channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
-                    status=m.InboundStatus.QUARANTINED, reason=reason[:2000], envelope=env.to_dict(),
-                    raw_blob_key=key, attempts=0, received_at=now.replace(tzinfo=None), updated_at=m.utcnow(),
-                    source_host=HOST,
-                ).on_conflict_ignore().execute()
+        def tx() -> None:
+            m.Inbound.insert(
+                channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
+                status=m.InboundStatus.QUARANTINED, reason=reason[:2000], envelope=env.to_dict(),
+                raw_blob_key=key, attempts=0, received_at=now.replace(tzinfo=None), updated_at=m.utcnow(),
+                source_host=HOST,
+            ).on_conflict_ignore().execute()
 
-            run_tx(tx, retries=1)
-            recorded = "yes"
-        except (*_DB_DOWN, OSError, pw.DatabaseError) as exc:
-            recorded = f"no:{type(exc).__name__}"
+        run_tx(tx, retries=1)
         metrics.INBOUND.labels("imap", "quarantined").inc()
-        log.warning("event=imap_quarantined account=%s reason=%s recorded=%s", self.account.label, warning, recorded)
+        self.stats["quarantined_rows"] += 1
+        log.warning("event=imap_quarantined account=%s reason=%s", self.account.label, warning)
 
     def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
         if folder in self._folders:
@@ -613,11 +707,11 @@ class ImapPoller:
             self._expunge(client, uids)
 
     # ---- progress ---------------------------------------------------------------------------
-    def _save(self, uidvalidity: int, last_uid: int, *, imported: bool) -> None:
+    def _save(self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None) -> None:
         if imported and self.state is not None:
             self.state.last_import_at = m.utcnow()
         try:
-            imap_state.save_progress(self.account.key, uidvalidity, last_uid, imported)
+            imap_state.save_progress(self.account.key, uidvalidity, last_uid, imported, resync_until)
             self._unsaved = False
         except _DB_DOWN:
             self._unsaved = True  # kept in memory; saved with the next batch, or re-fetched and deduped after a restart
@@ -641,22 +735,36 @@ def _close(client: IMAPClient) -> None:
 
 
 # ---- in the ingest daemon ------------------------------------------------------------------
+def accounts_from_settings(settings: Any) -> list[ImapAccount]:
+    """The mailboxes to poll: from ``Settings`` once it has ``imap_*`` fields, else from the environment.
+
+    Raises ``ConfigError`` for an unusable URL; call it at start-up to fail fast."""
+    raw = getattr(settings, "imap_accounts", None)
+    if raw is None:
+        return imap_settings()
+    if isinstance(raw, (list, tuple)) and all(isinstance(a, ImapAccount) for a in raw):
+        return list(raw)
+    env = {"HELPLINE_IMAP_ACCOUNTS": raw if isinstance(raw, str) else ",".join(raw)}
+    for name in ("idle_minutes", "poll_seconds", "lease_seconds", "quarantine_folder"):
+        value = getattr(settings, "imap_" + name, None)
+        if value not in (None, ""):
+            env["HELPLINE_IMAP_" + name.upper()] = str(value)
+    return imap_settings(env)
+
+
 async def run_imap_pollers(settings: Any, intake: Any, stop: asyncio.Event, *,
                            accounts: Iterable[ImapAccount] | None = None) -> None:
     """Poll every configured mailbox, each in a thread of its own, until ``stop`` is set.
 
-    ``accounts`` defaults to ``settings.imap_accounts`` when Settings has them,
-    else to ``imap_settings()`` read from the environment."""
-    if accounts is None:
-        accounts = getattr(settings, "imap_accounts", None)
-        if accounts is None or (accounts and not isinstance(next(iter(accounts)), ImapAccount)):
-            accounts = imap_settings()
-    accounts = list(accounts)
+    Returns once every poller has finished its batch, left its mailbox and released its lease.
+    ``accounts`` defaults to ``accounts_from_settings(settings)``."""
+    accounts = list(accounts_from_settings(settings) if accounts is None else accounts)
     if not accounts:
         return
     halt = threading.Event()
     pollers = [ImapPoller(a, intake, max_message_bytes=getattr(settings, "max_message_bytes", None), stop=halt)
                for a in accounts]
+    log.info("event=imap_pollers_starting mailboxes=%d", len(pollers))
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=len(pollers), thread_name_prefix="imap")
     futures = [loop.run_in_executor(pool, p.run) for p in pollers]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url"})
+SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts"})
 
 
 class ConfigError(ValueError):
@@ -73,6 +73,11 @@ class Settings:
     models_dir: str = field(default="", metadata={"doc": "Category model store; default DATA_DIR/models."})
     category_threshold: float = field(default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."})
     triage_team: str = field(default="triage", metadata={"doc": "Team of unclassified tickets."})
+    imap_accounts: str = field(default="", metadata={"doc": "Mailboxes to poll: comma-separated imaps://USER:PASSWORD@HOST:PORT/FOLDER?after=seen|move:FOLDER|delete&verify=no&cafile=PATH&oauth2_cmd=CMD&quarantine=FOLDER (secret)."})
+    imap_idle_minutes: float = field(default=9.0, metadata={"doc": "Re-issue IMAP IDLE this often (below 29)."})
+    imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
+    imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
+    imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
 
     # ---- derived values -------------------------------------------------
     @property
@@ -118,6 +123,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("database_url", "broker_url"):
                 value = mask_url(value)
+            elif f.name == "imap_accounts":
+                value = ",".join(mask_url(u) for u in value.split(",")) if value else ""
             elif f.name in SECRET_FIELDS:
                 value = "********" if value else ""
             out[f.name] = list(value) if isinstance(value, tuple) else value

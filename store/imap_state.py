@@ -31,6 +31,7 @@ class ImapFolderState(Base):
     account = pw.CharField(max_length=700, unique=True)  # user@host:port/folder
     uidvalidity = pw.BigIntegerField(null=True)
     last_uid = pw.BigIntegerField(default=0)
+    resync_until = pw.BigIntegerField(default=0)  # a re-sync covers UIDs up to here (candidates only)
     last_import_at = pw.DateTimeField(null=True)
     attempt_key = pw.CharField(default="")  # "UIDVALIDITY:UID" of the batch being imported
     attempt_count = pw.IntegerField(default=0)
@@ -58,12 +59,14 @@ def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
     """Take or renew the lease on ``account`` for ``ttl_s`` seconds; False when another holder has it."""
     def tx() -> bool:
         now = utcnow()
+        until = now + dt.timedelta(seconds=ttl_s)
+        renewed = (ImapLease.update(expires_at=until)
+                   .where((ImapLease.account == account) & (ImapLease.holder == holder)).execute())
+        if renewed:
+            return True
         ImapLease.insert(account=account, holder="", expires_at=now - dt.timedelta(days=1)).on_conflict_ignore().execute()
-        taken = (ImapLease.update(holder=holder, expires_at=now + dt.timedelta(seconds=ttl_s),
-                                  acquired_at=pw.Case(None, [(ImapLease.holder == holder, ImapLease.acquired_at)], now))
-                 .where((ImapLease.account == account)
-                        & ((ImapLease.holder == holder) | (ImapLease.expires_at < now)))
-                 .execute())
+        taken = (ImapLease.update(holder=holder, expires_at=until, acquired_at=now)
+                 .where((ImapLease.account == account) & (ImapLease.expires_at < now)).execute())
         return taken == 1
 
     return run_tx(tx, retries=1)
@@ -91,6 +94,7 @@ class FolderState:
     uidvalidity: int | None = None
     last_uid: int = 0
     last_import_at: dt.datetime | None = None
+    resync_until: int = 0
     attempt_key: str = ""
     attempt_count: int = 0
 
@@ -99,7 +103,8 @@ def load_state(account: str) -> FolderState:
     row = ImapFolderState.get_or_none(ImapFolderState.account == account)
     if row is None:
         return FolderState()
-    return FolderState(row.uidvalidity, row.last_uid, row.last_import_at, row.attempt_key, row.attempt_count)
+    return FolderState(row.uidvalidity, row.last_uid, row.last_import_at, row.resync_until, row.attempt_key,
+                       row.attempt_count)
 
 
 def _upsert(account: str, **values: object) -> None:
@@ -109,10 +114,11 @@ def _upsert(account: str, **values: object) -> None:
         ImapFolderState.insert(account=account, **values).on_conflict_ignore().execute()
 
 
-def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool) -> None:
+def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool, resync_until: int | None = None) -> None:
     """Record that every message up to ``last_uid`` (under ``uidvalidity``) is done.
 
-    Never moves backwards within one UIDVALIDITY; clears the attempt marker.
+    Never moves backwards within one UIDVALIDITY; a new UIDVALIDITY starts over
+    (with ``resync_until``, the re-sync's end). Clears the attempt marker.
     Not fsync'd: losing it to a power cut costs a re-import, which intake makes a no-op.
     """
     def tx() -> None:
@@ -122,6 +128,8 @@ def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool)
             uid = max(uid, row.last_uid)
         values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": uid, "attempt_key": "",
                                      "attempt_count": 0}
+        if resync_until is not None:
+            values["resync_until"] = resync_until
         if imported:
             values["last_import_at"] = utcnow()
         _upsert(account, **values)

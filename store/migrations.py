@@ -13,7 +13,7 @@ from typing import Callable
 
 import peewee
 
-from . import models
+from . import imap_state, models
 from .db import database, is_sqlite, write_tx
 
 log = logging.getLogger("helpline.store")
@@ -34,6 +34,7 @@ def _v2_rate_counters(db: peewee.Database) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "rate counters", _v2_rate_counters),
+    (3, "imap poller state", imap_state.upgrade_v2),
 ]
 
 LATEST = MIGRATIONS[-1][0]

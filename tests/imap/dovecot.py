@@ -77,6 +77,8 @@ class _Introspection(BaseHTTPRequestHandler):
 
 
 class Dovecot:
+    POOL = 200  # users written before the start
+
     def __init__(self) -> None:
         if not shutil.which("dovecot") and not os.path.exists("/usr/sbin/dovecot"):
             raise RuntimeError(INSTALL_HINT)
@@ -93,6 +95,7 @@ class Dovecot:
         self.log = self.root / "dovecot.log"
         self.proc: subprocess.Popen | None = None
         self.users: dict[str, str] = {}
+        self._pool: list[tuple[str, str]] = []
         self.oauth2_tokens: dict[str, str] = {}
         self._lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
@@ -130,6 +133,7 @@ ssl_key = <{r}/key.pem
 {"ssl_dh = <" + dh if os.path.exists(dh) else ""}
 disable_plaintext_auth = no
 auth_verbose = yes
+auth_failure_delay = 0
 auth_mechanisms = plain login xoauth2
 mail_location = maildir:~/Maildir
 mail_fsync = never
@@ -186,8 +190,10 @@ service stats {{
             f"introspection_url = http://127.0.0.1:{self._http.server_address[1]}/introspect\n"
             f"username_attribute = username\n"
             f"active_attribute = active\nactive_value = true\n")
-        self.passwd.write_text("")
-        os.chmod(self.passwd, 0o644)
+        for _ in range(self.POOL):
+            self.users["u" + uuid.uuid4().hex[:10]] = "pw-" + uuid.uuid4().hex
+        self._pool = list(self.users.items())
+        self._write_passwd()
         home = self.root / "home"
         home.mkdir()
         os.chown(home, self.mail_user.pw_uid, self.mail_user.pw_gid)
@@ -209,21 +215,34 @@ service stats {{
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        if os.environ.get("HELPLINE_TEST_DOVECOT_LOG"):  # keep the server's log for a post-mortem
+            for name in ("dovecot.log", "dovecot.out"):
+                if (self.root / name).exists():
+                    shutil.copy(self.root / name, os.environ["HELPLINE_TEST_DOVECOT_LOG"] + "." + name)
         if self._http:
             self._http.shutdown()
             self._http.server_close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     # ---- users ------------------------------------------------------------
+    def _write_passwd(self) -> None:
+        tmp = self.passwd.with_suffix(".tmp")
+        tmp.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.passwd)
+
     def add_user(self, name: str | None = None, password: str | None = None) -> tuple[str, str]:
-        name = name or "u" + uuid.uuid4().hex[:10]
-        password = password or "pw-" + uuid.uuid4().hex
+        """A fresh user with an empty mailbox. Taken from users written before the start:
+        Dovecot looks at a changed passwd-file at most once a second, so a user added
+        later is only usable a second after (this then waits that second)."""
         with self._lock:
+            if name is None and password is None and self._pool:
+                return self._pool.pop()
+            name = name or "u" + uuid.uuid4().hex[:10]
+            password = password or "pw-" + uuid.uuid4().hex
             self.users[name] = password
-            tmp = self.passwd.with_suffix(".tmp")
-            tmp.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.passwd)
+            self._write_passwd()
+        time.sleep(1.1)
         return name, password
 
     def add_token(self, user: str) -> str:
