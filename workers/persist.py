@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import peewee as pw
 
@@ -216,10 +218,32 @@ def add_outbound_message(ticket_id: int, *, channel: str, author_role: str, mess
     })
 
 
+class _Events(threading.local):
+    buffer: list[dict[str, Any]] | None = None
+
+
+_events = _Events()
+
+
 def event(ticket_id: int | None, kind: str, data: dict | None = None, actor: str = "system",
           now: dt.datetime | None = None) -> None:
-    sql.insert("event", {"ticket_id": ticket_id, "actor": actor, "kind": kind, "data": data,
-                         "created_at": now or m.utcnow()})
+    row = {"ticket_id": ticket_id, "actor": actor, "kind": kind, "data": data, "created_at": now or m.utcnow()}
+    if _events.buffer is not None:
+        _events.buffer.append(row)
+    else:
+        sql.insert("event", row)
+
+
+@contextmanager
+def buffered_events() -> Iterator[None]:
+    """Collect the audit events of one pipeline run and write them in one
+    statement at the end (inside the same transaction; a rollback drops them)."""
+    _events.buffer = []
+    try:
+        yield
+        sql.insert_many("event", _events.buffer)
+    finally:
+        _events.buffer = None
 
 
 @dataclass

@@ -87,7 +87,7 @@ def process(inbound_id: int, settings: Settings) -> Outcome:
     for attempt in range(5):
         try:
             # Re-derivable from the durable inbound row, so not fsync'd (see store.db.write_tx).
-            return run_tx(lambda: _process(inbound_id, settings), durable=False)
+            return run_tx(lambda: _process_buffered(inbound_id, settings), durable=False)
         except pw.IntegrityError:
             # Another worker claimed a thread key of this conversation first;
             # run again and join the ticket it made.
@@ -95,6 +95,11 @@ def process(inbound_id: int, settings: Settings) -> Outcome:
                 raise
             log.info("event=thread_race inbound=%d attempt=%d", inbound_id, attempt + 1)
     raise AssertionError("unreachable")
+
+
+def _process_buffered(inbound_id: int, settings: Settings) -> Outcome:
+    with persist.buffered_events():
+        return _process(inbound_id, settings)
 
 
 def _finish(row: persist.InboundRow, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
