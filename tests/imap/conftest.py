@@ -1,13 +1,12 @@
 """Fixtures of the IMAP tests: a real Dovecot, a mailbox per test, intake on each backend, pollers in threads."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import pytest
 from imapclient import IMAPClient
@@ -19,7 +18,7 @@ from helpline.ingest.spool import Spool
 from helpline.store import blobs, db, imap_state, models as m
 from helpline.store.db import write_tx
 
-from tests.support.tcpproxy import TcpProxy
+from tests.support.outage import Outage as _Outage
 
 from .dovecot import Dovecot
 
@@ -165,39 +164,6 @@ def desk(imap_db, tmp_path):
     d.close()
 
 
-class Outage:
-    """Makes the real database unreachable and back: a cut TCP path for PostgreSQL,
-    a write lock held by another connection for SQLite (as tests/integration does)."""
-
-    def __init__(self, settings) -> None:
-        self.url = settings.effective_database_url
-        self.proxy: TcpProxy | None = None
-        self.locker: sqlite3.Connection | None = None
-        if self.url.startswith("sqlite"):
-            self.settings = settings.replace(db_busy_timeout_ms=300)
-        else:
-            parts = urlsplit(self.url)
-            self.proxy = TcpProxy(parts.hostname, parts.port or 5432)
-            proxied = self.url.replace(parts.netloc, f"{parts.username or 'postgres'}@127.0.0.1:{self.proxy.port}")
-            self.settings = settings.replace(database_url=proxied, db_busy_timeout_ms=1000)
-        db.init(self.settings.effective_database_url, self.settings.db_busy_timeout_ms)
-
-    def cut(self) -> None:
-        if self.proxy:
-            self.proxy.cut()
-        else:
-            self.locker = sqlite3.connect(urlsplit(self.url).path, isolation_level=None, timeout=5)
-            self.locker.execute("BEGIN EXCLUSIVE")
-
-    def restore(self) -> None:
-        if self.proxy:
-            self.proxy.restore()
-        elif self.locker:
-            self.locker.execute("ROLLBACK")
-            self.locker.close()
-            self.locker = None
-
-    def close(self) -> None:
-        self.restore()
-        if self.proxy:
-            self.proxy.close()
+def Outage(settings):  # noqa: N802 - kept as the name the tests use
+    """The shared outage helper, with this process connected through it."""
+    return _Outage(settings, connect_here=True)

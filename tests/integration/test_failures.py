@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
-from urllib.parse import urlsplit
 
 import redis
 
 from helpline.store import models as m
 from tests.support.mail import make_mail
 from tests.support.stack import Stack, wait_until
-from tests.support.tcpproxy import TcpProxy
+from tests.support.outage import Outage
 
 
 def _status_counts() -> dict[str, int]:
@@ -73,45 +71,8 @@ def _send_many(s: Stack, n: int, prefix: str) -> list[int]:
     return codes
 
 
-class Outage:
-    """Makes the test's real database unreachable and back: a cut TCP path for
-    PostgreSQL, a write lock held by another process for SQLite."""
-
-    def __init__(self, backend, tmp_path) -> None:  # noqa: ANN001
-        self.url = backend.effective_database_url
-        self.proxy: TcpProxy | None = None
-        self.locker: sqlite3.Connection | None = None
-        if self.url.startswith("sqlite"):
-            self.settings = backend.replace(db_busy_timeout_ms=300)
-        else:
-            parts = urlsplit(self.url)
-            self.proxy = TcpProxy(parts.hostname, parts.port or 5432)
-            proxied = self.url.replace(parts.netloc, f"{parts.username or 'postgres'}@127.0.0.1:{self.proxy.port}")
-            self.settings = backend.replace(database_url=proxied, db_busy_timeout_ms=1000)
-
-    def cut(self) -> None:
-        if self.proxy:
-            self.proxy.cut()
-        else:
-            self.locker = sqlite3.connect(urlsplit(self.url).path, isolation_level=None, timeout=5)
-            self.locker.execute("BEGIN EXCLUSIVE")
-
-    def restore(self) -> None:
-        if self.proxy:
-            self.proxy.restore()
-        elif self.locker:
-            self.locker.execute("ROLLBACK")
-            self.locker.close()
-            self.locker = None
-
-    def close(self) -> None:
-        self.restore()
-        if self.proxy:
-            self.proxy.close()
-
-
 def test_database_down_during_intake_spools_and_drains(backend, relay_sink, tmp_path):
-    outage = Outage(backend, tmp_path)
+    outage = Outage(backend)
     s = Stack(outage.settings.replace(smtp_relay=relay_sink.address), tmp_path)
     s.start_ingest().start_worker(processes=1, threads=2)
     try:
@@ -131,7 +92,7 @@ def test_database_down_during_intake_spools_and_drains(backend, relay_sink, tmp_
 def test_neither_database_nor_spool_answers_451(backend, relay_sink, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the spool directory should be")
-    outage = Outage(backend, tmp_path)
+    outage = Outage(backend)
     s = Stack(outage.settings.replace(smtp_relay=relay_sink.address, spool_dir=str(blocker / "spool")), tmp_path)
     s.start_ingest()
     try:
