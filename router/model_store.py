@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from helpline.store.files import fsync_dir, write_atomic
+
 from .category_model import CategoryModel
 
 MODEL_NAME = "model"
@@ -61,19 +63,6 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return p / f"{MODEL_NAME}.skops", p / f"{MODEL_NAME}.json"
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -81,20 +70,9 @@ def _umask_mode() -> int:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, rename over it: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, _umask_mode())  # mkstemp makes 0600; models are read by other users' workers
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    """Readers see the old file or the new one, never half; models are read by other users' workers,
+    so the file gets the umask's mode instead of mkstemp's 0600."""
+    write_atomic(path, lambda fh: fh.write(data), mode=_umask_mode(), strict=False)
 
 
 def _sha256(path: Path) -> str:
@@ -242,7 +220,7 @@ class ModelStore:
                     if not (self.root / f"v{version}").exists():
                         raise
                     version += 1
-            _fsync_dir(self.root)
+            fsync_dir(self.root, strict=False)
             return version
         except BaseException:
             for f in tmp.glob("*"):

@@ -9,12 +9,11 @@ committed) before ``put`` returns, because an SMTP 250 follows it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from . import models
+from .files import write_atomic
 
 
 class BlobNotFound(KeyError):
@@ -37,14 +36,6 @@ class BlobStore(Protocol):
     def put_file(self, path: str) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileBlobStore:
@@ -78,18 +69,7 @@ class FileBlobStore:
         return key_for(digest)
 
     def _write(self, path: Path, writer) -> None:  # type: ignore[no-untyped-def]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                writer(out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        write_atomic(path, writer, prefix=".tmp-")
 
     def get(self, key: str) -> bytes:
         try:

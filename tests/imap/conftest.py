@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from helpline.store import blobs, db, imap_state, models as m
 from helpline.store.db import write_tx
 
 from tests.support.outage import Outage as _Outage
+from tests.support.stack import wait_until as _wait_until
 
 from .dovecot import Dovecot
 
@@ -34,14 +34,8 @@ def dovecot():
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.05)
+    """The shared helper with this suite's shorter timeout and finer polling."""
+    return _wait_until(predicate, timeout=timeout, interval=0.05, what=what)
 
 
 def message(n: int | str, subject: str | None = None, body: str | None = None, sender: str = "alice@example.org",
