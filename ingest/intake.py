@@ -34,6 +34,20 @@ class TemporaryIntakeError(RuntimeError):
     """Neither the database nor the spool took the message: ask the sender to retry."""
 
 
+class Rejected(ValueError):
+    """The request can never become a message (bad fields, unknown format): tell the sender why, store nothing."""
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+# A channel adapter's parser: (raw request body, request facts, put_blob) -> Envelope.
+# It runs at intake and again when the spool is drained, so it must be a pure
+# function of its arguments (the clock comes in as meta["received_at"]).
+Builder = Callable[[bytes, dict[str, Any], Callable[[bytes], str]], Envelope]
+
+
 @dataclass
 class IntakeResult:
     status: str  # accepted, duplicate, spooled, quarantined
@@ -92,6 +106,49 @@ class EmailIntake:
         self.blobs = blobs
         self.submit = submit
         self.spool = spool
+        self.builders: dict[str, Builder] = {}
+
+    def register(self, kind: str, builder: Builder) -> None:
+        """Let a channel adapter (Twilio, webhooks, the contact form) use the same durable path as email."""
+        self.builders[kind] = builder
+
+    def accept_request(self, kind: str, raw: bytes, meta: dict[str, Any], *,
+                       spool_on_failure: bool = True) -> IntakeResult:
+        """Build the envelope with the adapter's parser, keep the raw request as a
+        blob, commit the inbound row, enqueue it. The caller has already
+        authenticated the request; ``meta`` carries what the parser needs besides
+        the body (source name, content type, idempotency key).
+
+        Raises ``Rejected`` (answer 4xx) or ``TemporaryIntakeError`` (answer 503);
+        without ``spool_on_failure``, also the database error itself."""
+        build = self.builders[kind]
+        meta = dict(meta)
+        meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
+        try:
+            env = build(raw, meta, self.blobs.put)
+            if not env.content_hash:
+                env.content_hash = hashlib.sha256(raw).hexdigest()
+            env.raw_blob_key = self.blobs.put(raw)
+            inbound_id, created = _store_row(env, env.raw_blob_key, m.InboundStatus.PENDING, "")
+        except Rejected:
+            raise
+        except OSError as exc:
+            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+        except _UNAVAILABLE as exc:
+            if not spool_on_failure:
+                raise
+            return self._spool_request(kind, raw, meta, exc)
+        return self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(raw), None)
+
+    def _spool_request(self, kind: str, raw: bytes, meta: dict[str, Any], cause: BaseException) -> IntakeResult:
+        try:
+            name = self.spool.put(raw, {"kind": kind, "meta": meta, "received_at": meta["received_at"]})
+        except OSError as exc:
+            raise TemporaryIntakeError(
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
+            ) from exc
+        log.warning("event=inbound_spooled entry=%s kind=%s cause=%s", name, kind, type(cause).__name__)
+        return IntakeResult("spooled")
 
     def accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], *, received_at: str | None = None,
                spool_on_failure: bool = True) -> IntakeResult:
@@ -204,9 +261,26 @@ class EmailIntake:
         log.warning("event=inbound_spooled entry=%s cause=%s", name, type(cause).__name__)
         return IntakeResult("spooled")
 
+    def _quarantine_request(self, meta: dict[str, Any], raw: bytes, reason: str) -> None:
+        digest = hashlib.sha256(raw).hexdigest()
+        env = Envelope(channel=str(meta.get("kind")), external_id="sha256:" + digest, content_hash=digest,
+                       received_at=str(meta.get("received_at") or dt.datetime.now(dt.timezone.utc).isoformat()),
+                       warnings=["rejected_after_spool"])
+        env.raw_blob_key = self.blobs.put(raw)
+        _store_row(env, env.raw_blob_key, m.InboundStatus.QUARANTINED, f"spooled request rejected: {reason}"[:2000])
+
     def drain_spool(self) -> int:
         """Move spooled messages into the database (this host only)."""
         def handle(raw: bytes, meta: dict[str, Any]) -> None:
+            if meta.get("kind"):
+                if meta["kind"] not in self.builders:
+                    self._quarantine_request(meta, raw, f"no {meta['kind']} adapter is configured on this host")
+                    return
+                try:
+                    self.accept_request(meta["kind"], raw, meta.get("meta") or {}, spool_on_failure=False)
+                except Rejected as exc:  # a parser change since it was spooled: keep it, quarantined
+                    self._quarantine_request(meta, raw, str(exc))
+                return
             self.accept(raw, meta.get("mail_from"), meta.get("rcpt_tos") or [], received_at=meta.get("received_at"),
                         spool_on_failure=False)
 

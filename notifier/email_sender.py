@@ -50,6 +50,9 @@ class _Conn:
 class EmailSender:
     """Sends outbox email payloads through ``settings.smtp_relay``."""
 
+    channel = "email"
+    unconfigured_hint = "set HELPLINE_SMTP_RELAY"
+
     def __init__(self, settings: Settings, *, timeout: float = 30.0, idle_check_s: float = IDLE_CHECK_S) -> None:
         self._relay = settings.smtp_relay.strip()
         self._host, self._port = parse_hostport(self._relay, 25) if self._relay else ("", 0)

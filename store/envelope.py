@@ -83,6 +83,7 @@ class Envelope:
     auth: dict[str, Any] = field(default_factory=dict)
     raw_blob_key: str = ""
     warnings: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)  # channel facts kept with the message (MMS media, webhook key/values)
     content_hash: str = ""  # what a re-delivery does not change; (channel, external_id, content_hash) is unique
     version: int = ENVELOPE_VERSION
 

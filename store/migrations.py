@@ -55,9 +55,11 @@ def upgrade() -> list[int]:
         if not is_sqlite():
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         db.create_tables([models.SchemaVersion], safe=True)
-        have = current_version()
+        # By the set applied, not the highest: a migration merged after a later-
+        # numbered one (parallel branches) still runs.
+        have = {v for (v,) in models.SchemaVersion.select(models.SchemaVersion.version).tuples()}
         for version, name, fn in MIGRATIONS:
-            if version <= have:
+            if version in have:
                 continue
             fn(db)
             models.SchemaVersion.create(version=version, name=name)

@@ -32,7 +32,7 @@ def configure(settings: Settings) -> None:
     if db.proxy.obj is None:
         db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     _state["blobs"] = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
-    _state.pop("email_sender", None)
+    _state.pop("senders", None)
 
 
 def settings() -> Settings:
@@ -42,12 +42,13 @@ def settings() -> Settings:
         raise RuntimeError("workers.broker.setup(settings) was not called in this process") from None
 
 
-def _email_sender():  # noqa: ANN202
-    if "email_sender" not in _state:
-        from helpline.notifier.email_sender import EmailSender
+def senders() -> dict:
+    """This process's sender per channel (connections are kept per thread inside each)."""
+    if "senders" not in _state:
+        from helpline.notifier.senders import make_senders
 
-        _state["email_sender"] = EmailSender(settings())
-    return _state["email_sender"]
+        _state["senders"] = make_senders(settings())
+    return _state["senders"]
 
 
 @dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE, max_retries=20)
@@ -74,7 +75,7 @@ def process_inbound(inbound_id: int) -> None:
         try:
             from helpline.notifier.deliver import deliver_claimed
 
-            deliver_claimed(s, _email_sender(), row)
+            deliver_claimed(s, senders()[row.channel], row)
         except Exception as exc:  # the row stays 'sending'; recover_stuck resends it after the lease
             log.warning("event=inline_delivery_failed outbox=%d error=%s", row.id, type(exc).__name__)
     for oid in outcome.outbox_ids:
@@ -89,8 +90,12 @@ def process_inbound(inbound_id: int) -> None:
 
 def _deliver(outbox_id: int) -> None:
     from helpline.notifier.deliver import deliver_one
+    from helpline.store.models import Outbox
 
-    deliver_one(settings(), _email_sender(), outbox_id)
+    row = Outbox.get_or_none(Outbox.id == outbox_id)
+    sender = senders().get(row.channel) if row is not None else None
+    if sender is not None:
+        deliver_one(settings(), sender, outbox_id)
 
 
 def _attempts(inbound_id: int) -> int:

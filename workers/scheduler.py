@@ -21,8 +21,9 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
     jobs: dict[str, Callable[[], object]] = {
         "inbound": lambda: sweeper.sweep_inbound(settings, actors.submit),
         "outbox_recovered": lambda: outbox.recover_stuck(settings),
-        "outbox_delivered": lambda: deliver_due(settings, actors._email_sender()),  # noqa: SLF001
     }
+    for channel, sender in actors.senders().items():
+        jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():

@@ -1,0 +1,31 @@
+"""The senders of every channel, behind one small interface, so the delivery
+loop, the actors and the scheduler treat email, SMS, Slack and webhooks alike.
+
+A sender's ``send`` takes an outbox payload and returns the provider's id for
+the message; it raises ``TemporaryFailure`` / ``RelayUnavailable`` (retry with
+back-off) or ``PermanentFailure`` (give up, visibly). A sender that is not
+configured (no relay, no Twilio account) is skipped and its rows wait.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from helpline.store.config import Settings
+
+
+class Sender(Protocol):
+    channel: str
+    unconfigured_hint: str
+
+    @property
+    def configured(self) -> bool: ...
+
+    def send(self, payload: dict[str, Any]) -> str: ...
+
+
+def make_senders(settings: Settings) -> dict[str, Sender]:
+    """One sender per channel, keyed by the outbox row's ``channel``."""
+    from .email_sender import EmailSender
+
+    senders: dict[str, Sender] = {"email": EmailSender(settings)}
+    return senders
