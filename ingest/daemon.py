@@ -90,7 +90,7 @@ class IngestDaemon:
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",
-            "http": await self._serve_http(public.make_app(self.settings), self.settings.http_listen, 8080),
+            "http": await self._serve_http(public.make_app(self.settings, self.intake, self.executor), self.settings.http_listen, 8080),
             "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
         }
         log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
