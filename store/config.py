@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts"})
+SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
+                           "slack_bot_token", "slack_signing_secret", "slack_app_token"})
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,16 @@ class Settings:
     imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
     imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
     imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
+    slack_bot_token: str = field(default="", metadata={"doc": "Slack bot token (xoxb-…, secret); with HELPLINE_SLACK_CHANNEL it turns the Slack sender on."})
+    slack_signing_secret: str = field(default="", metadata={"doc": "Slack signing secret (secret); turns on POST /slack/events (events, actions, commands) on the public listener."})
+    slack_app_token: str = field(default="", metadata={"doc": "Slack app-level token (xapp-…, secret) for Socket Mode; not used yet: HTTP mode only."})
+    slack_channel: str = field(default="", metadata={"doc": "Channel id where new tickets of the default team are posted."})
+    slack_team_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Per-team channels, comma-separated TEAM=CHANNEL_ID; other teams use HELPLINE_SLACK_CHANNEL."})
+    slack_agents: tuple[str, ...] = field(default=(), metadata={"doc": "Slack user ids allowed to act as agents (comma-separated)."})
+    slack_api_url: str = field(default="https://slack.com/api/", metadata={"doc": "Base URL of the Slack Web API."})
+    slack_reply_mode: str = field(default="thread", metadata={"doc": "thread: every agent message in a ticket's thread goes to the customer; explicit: only those starting with the reply prefix."})
+    slack_reply_prefix: str = field(default=">>", metadata={"doc": "Prefix of a reply to the customer in explicit reply mode."})
+    slack_note_prefix: str = field(default="#note", metadata={"doc": "Prefix of an internal note: stored and audited, never sent to the customer."})
 
     # ---- derived values -------------------------------------------------
     @property
@@ -185,6 +196,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"HELPLINE_BLOB_BACKEND must be 'fs' or 'db', not {settings.blob_backend!r}")
     if settings.log_format not in ("kv", "json"):
         raise ConfigError(f"HELPLINE_LOG_FORMAT must be 'kv' or 'json', not {settings.log_format!r}")
+    if settings.slack_reply_mode not in ("thread", "explicit"):
+        raise ConfigError(f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}")
     return settings
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import peewee
 
-from . import imap_state, models
+from . import imap_state, models, slack_state
 from .db import database, is_sqlite, write_tx
 
 log = logging.getLogger("helpline.store")
@@ -35,9 +35,10 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "rate counters", _v2_rate_counters),
     (3, "imap poller state", imap_state.upgrade_v2),
+    (6, "slack threads and agents", slack_state.upgrade_v6),
 ]
 
-LATEST = MIGRATIONS[-1][0]
+LATEST = max(version for version, _, _ in MIGRATIONS)
 
 
 def current_version() -> int:

@@ -1,0 +1,82 @@
+"""What Slack needs remembered: which Slack thread is which ticket's, and who the agents are.
+
+A ticket's Slack thread is the thread of the parent message the bot posted for
+it; its ``(channel, ts)`` is the only way an agent's thread reply finds the
+ticket again, so it is stored once, unique both ways. Agents are mapped by
+Slack user id (created on their first action, with the name Slack reported).
+"""
+from __future__ import annotations
+
+import peewee as pw
+
+from . import fastsql
+from .models import Base, Ticket, utcnow
+
+
+class SlackThread(Base):
+    ticket = pw.ForeignKeyField(Ticket, unique=True, backref="slack_threads", on_delete="CASCADE")
+    channel = pw.CharField(max_length=40)
+    ts = pw.CharField(max_length=40)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)  # the last chat.update of the parent
+
+    class Meta:
+        indexes = ((("channel", "ts"), True),)
+
+
+class SlackAgent(Base):
+    user_id = pw.CharField(max_length=40, primary_key=True)
+    name = pw.CharField(default="")
+    email = pw.CharField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+
+
+MODELS: list[type[Base]] = [SlackThread, SlackAgent]
+
+
+def upgrade_v6(db: pw.Database) -> None:
+    """Migration 6: Slack threads of tickets, and Slack agents."""
+    db.create_tables(MODELS, safe=True)
+
+
+# ---- threads (inside the caller's transaction) ----------------------------------
+def thread_of(ticket_id: int) -> tuple[str, str] | None:
+    """(channel, ts) of the ticket's parent message, None before it was posted."""
+    row = fastsql.fetchone('SELECT channel, ts FROM "slack_thread" WHERE ticket_id = ?', [ticket_id])
+    return (row[0], row[1]) if row else None
+
+
+def ticket_of(channel: str, ts: str) -> int | None:
+    """The ticket whose parent message is ``ts`` in ``channel``."""
+    row = fastsql.fetchone('SELECT ticket_id FROM "slack_thread" WHERE channel = ? AND ts = ?', [channel, ts])
+    return row[0] if row else None
+
+
+def remember_thread(ticket_id: int, channel: str, ts: str) -> bool:
+    """Keep the parent message of a ticket; False when the ticket already had one (kept as it was)."""
+    now = utcnow()
+    got = fastsql.insert("slack_thread", {"ticket_id": ticket_id, "channel": channel, "ts": ts, "created_at": now,
+                                          "updated_at": now}, on_conflict="ON CONFLICT DO NOTHING")
+    return got is not None
+
+
+def touch_thread(ticket_id: int) -> None:
+    fastsql.execute('UPDATE "slack_thread" SET updated_at = ? WHERE ticket_id = ?', [utcnow(), ticket_id])
+
+
+# ---- agents ------------------------------------------------------------------------
+def see_agent(user_id: str, name: str, email: str = "") -> None:
+    """Create the agent on first sight; keep the newest name Slack reported."""
+    now = utcnow()
+    fastsql.execute(
+        'INSERT INTO "slack_agent" (user_id, name, email, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?) '
+        "ON CONFLICT (user_id) DO UPDATE SET name = CASE WHEN excluded.name = '' THEN slack_agent.name "
+        "ELSE excluded.name END, email = CASE WHEN excluded.email = '' THEN slack_agent.email "
+        "ELSE excluded.email END, last_seen_at = excluded.last_seen_at",
+        [user_id, name, email, now, now])
+
+
+def agent_name(user_id: str) -> str:
+    row = fastsql.fetchone('SELECT name FROM "slack_agent" WHERE user_id = ?', [user_id])
+    return row[0] if row and row[0] else user_id
