@@ -24,6 +24,9 @@ def _sqlite() -> bool:
     return isinstance(database(), peewee.SqliteDatabase)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _value(v: Any, sqlite: bool) -> Any:
     if isinstance(v, (dict, list)):
         return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
@@ -44,8 +47,10 @@ def _param(sql: str, sqlite: bool) -> str:
 
 
 def execute(sql: str, params: Sequence[Any] = ()) -> Any:
-    sqlite = _sqlite()
-    return database().execute_sql(_param(sql, sqlite), tuple(_value(p, sqlite) for p in params))
+    db = database()
+    sqlite = isinstance(db, peewee.SqliteDatabase)
+    plain = _PLAIN  # inlined: this runs for ~140 parameters per message
+    return db.execute_sql(_param(sql, sqlite), tuple([p if type(p) in plain else _value(p, sqlite) for p in params]))
 
 
 def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:

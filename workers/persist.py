@@ -54,6 +54,15 @@ def lock_inbound(inbound_id: int, *, with_envelope: bool = True) -> InboundRow |
     return InboundRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else {}, row[6])
 
 
+def read_pending_envelope(inbound_id: int) -> tuple[dict[str, Any], str] | None:
+    """(envelope, raw blob key) of a pending row, read without a transaction; None otherwise."""
+    row = sql.fetchone('SELECT envelope, raw_blob_key FROM "inbound" WHERE id = ? AND status = ?',
+                       [inbound_id, m.InboundStatus.PENDING])
+    if row is None or not row[0]:
+        return None
+    return (json.loads(row[0]) if isinstance(row[0], str) else row[0]), row[1]
+
+
 def update_inbound(inbound_id: int, **values: Any) -> None:
     sql.update("inbound", inbound_id, values)
 

@@ -24,7 +24,7 @@ from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
-from . import persist, threads
+from . import persist, sms_stage, threads
 from .dedupe import body_hash
 
 log = logging.getLogger("helpline.workers")
@@ -36,6 +36,7 @@ class Outcome:
     ticket_id: int | None = None
     outbox_ids: list[int] = field(default_factory=list)  # pending rows for the sender
     claimed: list = field(default_factory=list)  # rows already marked sending, to deliver right after commit
+    media_ids: list[int] = field(default_factory=list)  # MMS media to fetch right after commit
     reason: str = ""
 
 
@@ -83,11 +84,37 @@ def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> Non
 
 
 # ---- the pipeline ------------------------------------------------------------
+@dataclass
+class Prepared:
+    """What the pipeline can work out before taking the write lock."""
+
+    env: Envelope
+    category: dict | None = None  # computed ahead when the message will most likely open a ticket
+
+
+def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
+    """Read and decode the envelope, and classify a message that carries no
+    thread evidence, without holding a write transaction: SQLite has one
+    writer for the whole desk, so every millisecond of CPU moved out of the
+    transaction is a millisecond the other workers and the ingest daemon can
+    commit in. The envelope of an inbound row never changes once written."""
+    got = persist.read_pending_envelope(inbound_id)
+    if got is None:
+        return None
+    env = Envelope.from_dict(got[0])
+    env.raw_blob_key = got[1] or env.raw_blob_key
+    fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token
+                 or env.auto_reply.bounced_message_ids)
+    return Prepared(env, _categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings)
+                    if fresh else None)
+
+
 def process(inbound_id: int, settings: Settings) -> Outcome:
+    pre = prepare(inbound_id, settings)
     for attempt in range(5):
         try:
             # Re-derivable from the durable inbound row, so not fsync'd (see store.db.write_tx).
-            return run_tx(lambda: _process_buffered(inbound_id, settings), durable=False)
+            return run_tx(lambda: _process_buffered(inbound_id, settings, pre), durable=False)
         except pw.IntegrityError:
             # Another worker claimed a thread key of this conversation first;
             # run again and join the ticket it made.
@@ -97,24 +124,27 @@ def process(inbound_id: int, settings: Settings) -> Outcome:
     raise AssertionError("unreachable")
 
 
-def _process_buffered(inbound_id: int, settings: Settings) -> Outcome:
+def _process_buffered(inbound_id: int, settings: Settings, pre: Prepared | None = None) -> Outcome:
     with persist.buffered_events():
-        return _process(inbound_id, settings)
+        return _process(inbound_id, settings, pre)
 
 
 def _finish(row: persist.InboundRow, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
     persist.update_inbound(row.id, status=status, reason=reason, ticket_id=ticket_id, processed_at=now, updated_at=now)
 
 
-def _process(inbound_id: int, settings: Settings) -> Outcome:
+def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -> Outcome:
     now = m.utcnow()
-    row = persist.lock_inbound(inbound_id)
+    row = persist.lock_inbound(inbound_id, with_envelope=pre is None)
     if row is None:
         return Outcome("missing")
     if row.status != m.InboundStatus.PENDING:
         return Outcome("noop", row.ticket_id)
-    env = Envelope.from_dict(row.envelope)
-    env.raw_blob_key = row.raw_blob_key or env.raw_blob_key
+    if pre is not None:
+        env = pre.env
+    else:
+        env = Envelope.from_dict(row.envelope)
+        env.raw_blob_key = row.raw_blob_key or env.raw_blob_key
     domains = {a.rpartition("@")[2].lower() for a in settings.support_addresses}
 
     # Our own outbound mail coming back (a forwarding loop, a misconfigured alias).
@@ -127,6 +157,12 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
         done = _delivery_report(row, env, now)
         if done is not None:
             return done
+
+    # SMS keywords (STOP, START, HELP) change the number's opt-out state and open no ticket.
+    keyword = sms_stage.handle_keyword(row.id, env, settings, now) if env.channel == "sms" else None
+    if keyword is not None:
+        _finish(row, m.InboundStatus.PROCESSED, keyword.reason, None, now)
+        return Outcome("sms_keyword", outbox_ids=keyword.outbox_ids, reason=keyword.reason)
 
     mine = threads.own_keys(env)
     sender = env.sender.address
@@ -170,7 +206,7 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
         persist.update_ticket(ticket.id, **changes)
         persist.add_thread_keys(ticket.id, mine)
     else:
-        ticket = _new_ticket(env, customer.id, decision, settings, now)
+        ticket = _new_ticket(env, customer.id, decision, settings, now, pre.category if pre else None)
         persist.add_thread_keys(ticket.id, mine, claim=[k for k in mine if k not in known],
                                 repoint=decision.action == "new_follow_up")
         outcome.action = "created"
@@ -191,6 +227,10 @@ def _process(inbound_id: int, settings: Settings) -> Outcome:
             outcome.claimed.append(ack)
         elif ack is not None:
             outcome.outbox_ids.append(ack.id)
+    if env.channel == "sms":  # MMS media to fetch; the acknowledgement of a new ticket
+        sms = sms_stage.after_message(ticket, msg_id, env, settings, now, created=outcome.action == "created")
+        outcome.outbox_ids += sms.outbox_ids
+        outcome.media_ids = sms.media_ids
     _finish(row, m.InboundStatus.PROCESSED, decision.reason, ticket.id, now)
     outcome.ticket_id = ticket.id
     outcome.reason = decision.reason
@@ -229,7 +269,7 @@ def _support_address(env: Envelope, settings: Settings) -> str:
 
 
 def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecision, settings: Settings,
-                now: dt.datetime) -> persist.TicketRef:
+                now: dt.datetime, category: dict | None = None) -> persist.TicketRef:
     subject = threads.clean_subject(env.subject) or "(no subject)"
     prio = initial_priority(subject, env.text)
     possible = decision.action == "new_possible_follow_up"
@@ -237,7 +277,7 @@ def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecisio
                                    decision.ticket_id, possible)
     persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
     persist.event(ticket.id, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
-    cat = _categorise(subject, env.text, settings)
+    cat = category or _categorise(subject, env.text, settings)
     persist.update_ticket(ticket.id, category=cat["category"], team=cat.get("team"))
     persist.event(ticket.id, "category_set", cat, now=now)
     if decision.ticket_id:
