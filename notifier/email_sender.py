@@ -12,11 +12,13 @@ import socket
 import ssl
 import threading
 import time
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
+from functools import lru_cache
 from typing import Any
 
 from helpline.store.config import Settings, parse_hostport
 
+from .addresses import addr_spec
 from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .templates import render_bytes
@@ -219,14 +221,19 @@ def _prepare(payload: dict[str, Any]) -> tuple[str, list[str], bytes]:
             flat.extend(str(x) for x in v if x)
         elif v:
             flat.append(str(v))
-    rcpts = [a for _n, a in getaddresses(flat) if a]
+    rcpts = [a for v in flat for a in _addresses(v)]
     if not rcpts:
         raise PermanentFailure("the outbox payload has no recipient address")
-    mail_from = parseaddr(str(payload.get("envelope_from") or payload["from"]))[1]
+    mail_from = addr_spec(str(payload.get("envelope_from") or payload["from"]))
     for addr in [mail_from, *rcpts]:
         if not addr.isascii():
             raise PermanentFailure("a non-ASCII address needs SMTPUTF8, which Helpline does not use yet")
     return mail_from, rcpts, data
+
+
+@lru_cache(maxsize=8192)  # the stdlib address parser is slow and most sends go to few distinct headers
+def _addresses(value: str) -> tuple[str, ...]:
+    return tuple(a for _n, a in getaddresses([value]) if a)
 
 
 def _helo_name(mail_domain: str) -> str:
