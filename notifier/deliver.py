@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from helpline.store.config import Settings
 from helpline.store.models import Outbox
 
-from . import outbox
-from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
+from . import followups, outbox
+from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .senders import Sender
 
@@ -54,24 +54,29 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
             relay_down = str(exc)
             _record_temporary(row, relay_down, settings, report)
         except TemporaryFailure as exc:
-            _record_temporary(row, str(exc), settings, report)
+            _record_temporary(row, str(exc), settings, report, delay_s=exc.retry_after,
+                              count_attempt=not isinstance(exc, RateLimited))
         except PermanentFailure as exc:
-            outbox.mark_failed_permanent(row.id, str(exc))
+            if outbox.mark_failed_permanent(row.id, str(exc)):
+                followups.after(settings, row, "failed", str(exc))
             report.failed += 1
         except Exception as exc:  # a bug must not leave the row in 'sending' nor retry without bound
             log.exception(line(f"{sender.channel}_send_crashed", outbox_id=row.id, error=type(exc).__name__))
             _record_temporary(row, f"internal error while sending ({type(exc).__name__}); see the logs", settings, report)
         else:
-            outbox.mark_sent(row.id, provider_id)
+            if outbox.mark_sent(row.id, provider_id):
+                followups.after(settings, row, "sent")
             report.sent += 1
             log.info(line(f"{sender.channel}_sent", outbox_id=row.id, kind=row.kind, message_id=row.message_id,
                           provider_id=provider_id))
 
 
-def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport) -> None:
-    status = outbox.mark_failed_temporary(row.id, error, settings)
+def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport, *,
+                      delay_s: float | None = None, count_attempt: bool = True) -> None:
+    status = outbox.mark_failed_temporary(row.id, error, settings, delay_s=delay_s, count_attempt=count_attempt)
     if status == "failed":
         report.failed += 1
+        followups.after(settings, row, "failed", error)
     else:
         report.retry += 1
 

@@ -11,7 +11,21 @@ class SendFailure(Exception):
 
 
 class TemporaryFailure(SendFailure):
-    """Try again later (the row goes back to ``pending`` with back-off)."""
+    """Try again later (the row goes back to ``pending`` with back-off).
+
+    ``retry_after`` (seconds) replaces the back-off when the provider said when
+    to come back (HTTP 429 ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TemporaryFailure):
+    """The provider (or our own pacing) asked us to wait ``retry_after`` seconds.
+
+    Not the message's fault, so the attempt is not counted: a burst that
+    queues must not use up the attempts of the messages at its end."""
 
 
 class RelayUnavailable(TemporaryFailure):

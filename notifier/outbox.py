@@ -194,11 +194,15 @@ def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> 
     return changed
 
 
-def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.datetime | None = None) -> str | None:
+def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.datetime | None = None, *,
+                          delay_s: float | None = None, count_attempt: bool = True) -> str | None:
     """Retry later with exponential back-off, or fail once the attempts are used up.
 
-    Returns the row's new status (``pending`` or ``failed``), None when the row
-    was not being sent (another claimer or a recovery got there first).
+    ``delay_s`` replaces the back-off (the provider's Retry-After); without
+    ``count_attempt`` the claim's attempt is given back (rate limiting is not
+    the message's fault). Returns the row's new status (``pending`` or
+    ``failed``), None when the row was not being sent (another claimer or a
+    recovery got there first).
     """
     now = now or utcnow()
     error = error[:MAX_ERROR_CHARS]
@@ -209,7 +213,13 @@ def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.d
             return None
         row.last_error = error
         row.updated_at = now
-        if row.attempts >= settings.outbox_max_attempts:
+        if not count_attempt:
+            row.attempts = max(row.attempts - 1, 0)
+        if delay_s is not None and row.attempts < settings.outbox_max_attempts:
+            row.status = OutboxStatus.PENDING
+            row.next_attempt_at = now + dt.timedelta(seconds=max(delay_s, 0.0))
+            row.save()
+        elif row.attempts >= settings.outbox_max_attempts:
             row.status = OutboxStatus.FAILED
             row.save()
             _failure_event(row, "attempts_exhausted", error, now)

@@ -28,4 +28,8 @@ def make_senders(settings: Settings) -> dict[str, Sender]:
     from .email_sender import EmailSender
 
     senders: dict[str, Sender] = {"email": EmailSender(settings)}
+    if settings.slack_bot_token or settings.slack_channel:  # Slack in use (a half-set one warns why it waits)
+        from .slack_sender import SlackSender
+
+        senders["slack"] = SlackSender(settings)
     return senders

@@ -147,6 +147,12 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         env.raw_blob_key = row.raw_blob_key or env.raw_blob_key
     domains = {a.rpartition("@")[2].lower() for a in settings.support_addresses}
 
+    if env.channel == "slack" and env.author_role == "agent":  # an agent writing in a ticket's Slack thread
+        from .slack_replies import handle
+
+        done = handle(row.id, env, settings, now)
+        return Outcome(done.action, done.ticket_id, done.outbox_ids, reason=done.reason)
+
     # Our own outbound mail coming back (a forwarding loop, a misconfigured alias).
     if env.channel == "email" and env.thread.message_id and is_own_message_id(env.thread.message_id, domains):
         _finish(row, m.InboundStatus.PROCESSED, "our own outbound message came back; ignored to avoid a loop", None, now)
@@ -216,6 +222,10 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
     msg_id = persist.add_message(ticket.id, row.id, env, bhash, now)
+    if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread
+        from .slack_outbox import on_customer_message
+
+        outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings)
     persist.event(ticket.id, "message_received", {"message": msg_id, "channel": env.channel, "via": decision.reason},
                   now=now)
     if env.auth.get("failed"):

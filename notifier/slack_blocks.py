@@ -1,0 +1,161 @@
+"""Block Kit messages for Slack: a ticket's parent message and its thread posts.
+
+Everything a customer wrote (subject, name, address, message text, file
+names) is untrusted. In Slack's markup ``<!channel>``, ``<@U123>`` and
+``<https://evil.example|your bank>`` are live, so customer text is either sent
+as ``plain_text`` (never parsed) or escaped (``&``, ``<``, ``>``) inside
+``mrkdwn`` objects marked ``verbatim`` (no automatic link or mention parsing).
+The fallback ``text`` of a message (notifications, screen readers) is escaped
+the same way. Pure functions: data in, JSON-able dicts out.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADER_MAX = 150  # Slack's limit for a header block
+FIRST_TEXT_MAX = 1200  # the parent shows the start of the first message; the thread has the rest
+THREAD_TEXT_MAX = 2900  # a section's text may hold 3000 characters
+FIELD_MAX = 300
+
+CHANNEL_ICONS = {"email": ":email:", "sms": ":iphone:", "slack": ":speech_balloon:", "webhook": ":globe_with_meridians:"}
+STATUS_LABELS = {
+    "new": ":new: New", "open": ":large_blue_circle: Open", "in_progress": ":hammer_and_wrench: In progress",
+    "waiting_customer": ":hourglass_flowing_sand: Waiting on customer", "resolved": ":white_check_mark: Resolved",
+    "closed": ":lock: Closed", "merged": ":link: Merged",
+}
+PRIORITY_LABELS = {"urgent": ":red_circle: Urgent", "high": ":large_orange_circle: High",
+                   "medium": ":large_yellow_circle: Medium", "low": ":white_circle: Low"}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters as entities: no mention, broadcast or link can be formed."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def trim(text: str, limit: int) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def one_line(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+@dataclass
+class TicketCard:
+    """What the parent message shows; fields the triage and routing stages fill may be empty."""
+
+    number: str
+    subject: str
+    status: str
+    priority: str
+    channel: str
+    customer_name: str = ""
+    customer_address: str = ""
+    category: str = ""
+    category_confidence: float | None = None
+    team: str = ""
+    assignee: str = ""
+    sla_due: dt.datetime | None = None  # naive UTC
+    first_text: str = ""
+    attachments: list[tuple[str, int]] = field(default_factory=list)  # (file name, size)
+    created_at: dt.datetime | None = None
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def _slack_date(when: dt.datetime) -> str:
+    """Shown in each reader's time zone; the fallback after ``|`` is UTC."""
+    epoch = int(when.replace(tzinfo=dt.timezone.utc).timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
+
+
+def customer_line(name: str, address: str, channel: str) -> str:
+    """``:email: Name <addr>``, escaped, for mrkdwn."""
+    icon = CHANNEL_ICONS.get(channel, ":inbox_tray:")
+    name, address = one_line(name)[:FIELD_MAX], one_line(address)[:FIELD_MAX]
+    if name and address and name != address:
+        who = f"{escape(name)} ({escape(address)})"
+    else:
+        who = escape(name or address or "unknown")
+    return f"{icon} {who}"
+
+
+def reply_hint(reply_mode: str, reply_prefix: str, note_prefix: str) -> str:
+    """The line under a ticket telling agents how to answer, in the configured reply mode."""
+    note = f"start with `{escape(note_prefix)}` for an internal note"
+    if reply_mode == "explicit":
+        return f"Start a message in this thread with `{escape(reply_prefix)}` to answer the customer · {note}"
+    return f"Reply in this thread to answer the customer · {note}"
+
+
+def ticket_message(card: TicketCard, *, hint: str = "") -> dict[str, Any]:
+    """``text`` and ``blocks`` of a ticket's parent message (chat.postMessage / chat.update).
+
+    ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket."""
+    subject = one_line(card.subject) or "(no subject)"
+    fields = [
+        _mrkdwn(f"*Customer*\n{customer_line(card.customer_name, card.customer_address, card.channel)}"),
+        _mrkdwn(f"*Status*\n{STATUS_LABELS.get(card.status, escape(card.status))}"),
+        _mrkdwn(f"*Priority*\n{PRIORITY_LABELS.get(card.priority, escape(card.priority))}"),
+    ]
+    if card.category:
+        conf = f" ({card.category_confidence:.0%})" if card.category_confidence is not None else ""
+        fields.append(_mrkdwn(f"*Category*\n{escape(one_line(card.category)[:FIELD_MAX])}{conf}"))
+    if card.team:
+        fields.append(_mrkdwn(f"*Team*\n{escape(one_line(card.team)[:FIELD_MAX])}"))
+    if card.assignee:
+        fields.append(_mrkdwn(f"*Assignee*\n{escape(one_line(card.assignee)[:FIELD_MAX])}"))
+    if card.sla_due is not None:
+        fields.append(_mrkdwn(f"*SLA due*\n{_slack_date(card.sla_due)}"))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(trim(f"{card.number} · {subject}", HEADER_MAX))},
+        {"type": "section", "fields": fields},
+    ]
+    if card.first_text.strip():
+        blocks.append({"type": "section", "text": _plain(trim(card.first_text, FIRST_TEXT_MAX))})
+    if card.attachments:
+        names = ", ".join(f"{escape(one_line(n)[:100])} ({_size(s)})" for n, s in card.attachments[:10])
+        more = f" and {len(card.attachments) - 10} more" if len(card.attachments) > 10 else ""
+        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {names}{more}")]})
+    if hint:
+        blocks.append({"type": "context", "elements": [_mrkdwn(hint)]})
+    text = f"{card.number}: {escape(trim(subject, 150))} ({STATUS_LABELS.get(card.status, escape(card.status))})"
+    return {"text": text, "blocks": blocks}
+
+
+def customer_message(*, name: str, address: str, channel: str, text: str,
+                     attachments: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+    """A later customer message, posted into the ticket's thread."""
+    who = customer_line(name, address, channel)
+    body = trim(text, THREAD_TEXT_MAX) or "(no text)"
+    blocks: list[dict[str, Any]] = [
+        {"type": "context", "elements": [_mrkdwn(f"{who} wrote:")]},
+        {"type": "section", "text": _plain(body)},
+    ]
+    if attachments:
+        names = ", ".join(f"{escape(one_line(n)[:100])} ({_size(s)})" for n, s in attachments[:10])
+        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {names}")]})
+    fallback = f"{escape(one_line(name or address)[:80])}: {escape(trim(one_line(text), 200))}"
+    return {"text": fallback, "blocks": blocks}
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A short line of our own in a thread (a delivery failure, an edit noted). ``text`` is ours, already safe."""
+    return {"text": text, "blocks": [{"type": "context", "elements": [_mrkdwn(text)]}]}
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"

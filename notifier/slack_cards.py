@@ -1,0 +1,49 @@
+"""What Slack shows of a ticket, read from the store when the message is sent.
+
+Rendering at send time rather than at enqueue time means a parent message
+always shows the ticket as it is now: a retried post after an outage, or the
+one ``chat.update`` that several quick changes were coalesced into, carries the
+latest status, priority and assignee.
+"""
+from __future__ import annotations
+
+from helpline.store import models as m
+
+from .slack_blocks import TicketCard
+
+
+def load_card(ticket_id: int) -> TicketCard | None:
+    """The ticket's card; None when the ticket no longer exists."""
+    ticket = m.Ticket.get_or_none(m.Ticket.id == ticket_id)
+    if ticket is None:
+        return None
+    first = (m.Message.select().where((m.Message.ticket == ticket_id) & (m.Message.direction == "in"))
+             .order_by(m.Message.id).first())
+    customer = m.Customer.get_or_none(m.Customer.id == ticket.customer_id)
+    confidence = None
+    cat_event = (m.Event.select().where((m.Event.ticket == ticket_id) & (m.Event.kind == "category_set"))
+                 .order_by(m.Event.id.desc()).first())
+    if cat_event is not None and isinstance(cat_event.data, dict) and cat_event.data.get("confidence") is not None:
+        confidence = float(cat_event.data["confidence"])
+    attachments = []
+    if first is not None:
+        attachments = [(a.filename, a.size) for a in
+                       m.Attachment.select().where((m.Attachment.message == first.id) & ~m.Attachment.inline)]
+    return TicketCard(
+        number=ticket.number, subject=ticket.subject, status=ticket.status, priority=ticket.priority,
+        channel=ticket.channel, customer_name=(customer.name if customer else "") or (first.author if first else ""),
+        customer_address=first.sender if first else "",
+        category=ticket.category or "", category_confidence=confidence if ticket.category else None,
+        team=ticket.team or "", assignee=ticket.assignee or "",
+        sla_due=getattr(ticket, "sla_due_at", None),  # filled once the SLA stage exists
+        first_text=first.text if first else "", attachments=attachments, created_at=ticket.created_at,
+    )
+
+
+def load_message(message_id: int) -> tuple[m.Message, list[tuple[str, int]]] | None:
+    msg = m.Message.get_or_none(m.Message.id == message_id)
+    if msg is None:
+        return None
+    files = [(a.filename, a.size) for a in m.Attachment.select().where((m.Attachment.message == message_id)
+                                                                        & ~m.Attachment.inline)]
+    return msg, files

@@ -1,0 +1,237 @@
+"""The Slack sender: tickets as Block Kit messages, their threads, and their updates.
+
+Outbox rows of channel ``slack`` carry an operation, not a rendered message:
+
+``post_ticket``   the ticket's parent message; its ``ts`` is stored, so the
+                  message's thread is the ticket's thread
+``post_message``  a later customer message, into that thread
+``update_ticket`` the parent re-rendered in place (``chat.update``)
+``react``         a reaction on a Slack message (an agent's reply went out)
+``notice``        a line of ours in a thread (a reply that could not be delivered)
+
+Tickets and messages are read from the store when the row is sent, so a
+parent shows the ticket as it is then (see ``slack_cards``). Slack allows
+about one message per second per channel: posts are paced per channel in this
+process (a wait of up to a second is slept; a longer queue goes back to the
+outbox with a delay), and an HTTP 429 puts the row and its channel back for
+``Retry-After`` seconds without counting an attempt, so a burst queues
+instead of failing.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from helpline.store import db, slack_state
+from helpline.store import models as m
+from helpline.store.config import Settings
+
+from . import slack_blocks, slack_cards
+from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
+from .logkv import line, log
+
+PACE_S = 1.0  # Slack: about one message per second per channel
+
+# Errors that are the configuration's, not the message's: every row would fail alike.
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                          "missing_scope", "no_permission", "team_access_not_granted", "ekm_access_denied"})
+# Errors an operator fixes in Slack (invite the bot); retried with back-off meanwhile, failed visibly at the end.
+_CHANNEL_ERRORS = {
+    "not_in_channel": "the bot is not a member of channel {channel}: invite it (/invite @the-bot)",
+    "channel_not_found": "channel {channel} does not exist or the bot cannot see it: check HELPLINE_SLACK_CHANNEL "
+                         "(a channel id such as C0123456789, not a name) and invite the bot",
+}
+
+
+def channel_for_team(settings: Settings, team: str | None) -> str:
+    """The channel where a ticket of ``team`` is posted (HELPLINE_SLACK_TEAM_CHANNELS, else the default)."""
+    for item in settings.slack_team_channels:
+        name, sep, channel = item.partition("=")
+        if sep and team and name.strip() == team:
+            return channel.strip()
+    return settings.slack_channel
+
+
+def make_client(settings: Settings, *, timeout: float = 10.0) -> WebClient:
+    """A Web API client pointed at HELPLINE_SLACK_API_URL (Slack, or a stand-in in tests)."""
+    base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    return WebClient(token=settings.slack_bot_token or None, base_url=base, timeout=int(max(timeout, 1)))
+
+
+class Pacer:
+    """Per-channel send slots one ``interval`` apart (this process only)."""
+
+    def __init__(self, interval: float = PACE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, channel: str, max_wait: float) -> float:
+        """Seconds to wait before posting to ``channel``; raises ``RateLimited`` when that exceeds ``max_wait``."""
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next.get(channel, 0.0))
+            wait = slot - now
+            if wait > max_wait:
+                raise RateLimited(f"pacing channel {channel}: its queue is {wait:.1f}s long", retry_after=wait)
+            self._next[channel] = slot + self.interval
+            return wait
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack said to wait: nothing more goes to ``channel`` for ``seconds``."""
+        with self._lock:
+            self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
+
+
+class SlackSender:
+    channel = "slack"
+    unconfigured_hint = "set HELPLINE_SLACK_BOT_TOKEN and HELPLINE_SLACK_CHANNEL"
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0, pacer: Pacer | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self._client = make_client(settings, timeout=timeout) if settings.slack_bot_token else None
+        self.pacer = pacer or Pacer()
+        self._sleep = sleep
+        self._hint = slack_blocks.reply_hint(settings.slack_reply_mode, settings.slack_reply_prefix,
+                                             settings.slack_note_prefix)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"SlackSender(api={self.settings.slack_api_url!r}, channel={self.settings.slack_channel!r})"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.slack_bot_token and self.settings.slack_channel)
+
+    # ---- the operations ------------------------------------------------------------
+    def send(self, payload: dict[str, Any]) -> str:
+        """Carry out one outbox row; returns ``channel:ts`` of the message posted or changed."""
+        if self._client is None:
+            raise RelayUnavailable("no Slack bot token (HELPLINE_SLACK_BOT_TOKEN); Slack messages stay in the outbox")
+        op = payload.get("op")
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            raise PermanentFailure(f"unknown Slack outbox operation {op!r}; written by a newer release?")
+        return handler(payload)
+
+    def _op_post_ticket(self, payload: dict[str, Any]) -> str:
+        ticket_id = int(payload["ticket_id"])
+        known = slack_state.thread_of(ticket_id)
+        if known:  # posted already (a re-run of the row after its outcome was lost)
+            return f"{known[0]}:{known[1]}"
+        return self._post_parent(ticket_id, str(payload.get("channel") or self.settings.slack_channel))
+
+    def _post_parent(self, ticket_id: int, channel: str) -> str:
+        card = slack_cards.load_card(ticket_id)
+        if card is None:
+            raise PermanentFailure(f"ticket {ticket_id} no longer exists")
+        msg = slack_blocks.ticket_message(card, hint=self._hint)
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
+                          blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
+        ts = str(resp["ts"])
+        channel = str(resp.get("channel") or channel)
+        db.run_tx(lambda: slack_state.remember_thread(ticket_id, channel, ts))
+        log.info(line("slack_ticket_posted", ticket=card.number, channel=channel, ts=ts))
+        return f"{channel}:{ts}"
+
+    def _op_post_message(self, payload: dict[str, Any]) -> str:
+        ticket_id = int(payload["ticket_id"])
+        thread = slack_state.thread_of(ticket_id)
+        if thread is None:
+            if _parent_on_its_way(ticket_id):
+                raise RateLimited(f"ticket {ticket_id}'s parent message is not posted yet", retry_after=2.0)
+            # A ticket from before Slack was set up, or whose parent failed: post it now.
+            self._post_parent(ticket_id, str(payload.get("channel") or self.settings.slack_channel))
+            thread = slack_state.thread_of(ticket_id)
+            assert thread is not None
+        loaded = slack_cards.load_message(int(payload["message_id"]))
+        if loaded is None:
+            raise PermanentFailure(f"message {payload['message_id']} no longer exists")
+        msg, files = loaded
+        body = slack_blocks.customer_message(name=msg.author, address=msg.sender, channel=msg.channel,
+                                             text=msg.text or msg.full_text, attachments=files)
+        channel, parent = thread
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
+        return f"{channel}:{resp['ts']}"
+
+    def _op_update_ticket(self, payload: dict[str, Any]) -> str:
+        ticket_id = int(payload["ticket_id"])
+        thread = slack_state.thread_of(ticket_id)
+        if thread is None:  # not posted yet: the post will show the current state
+            return "no-parent"
+        card = slack_cards.load_card(ticket_id)
+        if card is None:
+            raise PermanentFailure(f"ticket {ticket_id} no longer exists")
+        msg = slack_blocks.ticket_message(card, hint=self._hint)
+        channel, ts = thread
+        self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
+        db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
+        return f"{channel}:{ts}"
+
+    def _op_react(self, payload: dict[str, Any]) -> str:
+        channel, ts = str(payload["channel"]), str(payload["ts"])
+        try:
+            self._call("reactions_add", channel, channel=channel, timestamp=ts, name=str(payload["name"]))
+        except PermanentFailure as exc:
+            if "already_reacted" not in str(exc):
+                raise
+        return f"{channel}:{ts}"
+
+    def _op_notice(self, payload: dict[str, Any]) -> str:
+        channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
+        text = str(payload["text"]).replace("{error}", slack_blocks.escape(str(payload.get("error") or "")))
+        body = slack_blocks.notice(text)
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=thread_ts,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
+    # ---- one API call, its pacing and its failures --------------------------------------
+    def _call(self, method: str, target: str, *, paced: bool = False, **kwargs: Any) -> Any:
+        """``method`` of the Web API on channel ``target``; posts wait for the channel's pace."""
+        if paced:
+            wait = self.pacer.reserve(target, max_wait=self.pacer.interval)
+            if wait > 0:
+                self._sleep(wait)
+        try:
+            return getattr(self._client, method)(**kwargs)
+        except SlackApiError as exc:
+            raise self._classify(exc, method, target) from None
+        except (URLError, OSError, SlackClientError) as exc:
+            raise RelayUnavailable(f"Slack API {self.settings.slack_api_url} unreachable during {method} "
+                                   f"({type(exc).__name__}); will retry") from None
+
+    def _classify(self, exc: SlackApiError, method: str, channel: str) -> Exception:
+        status = exc.response.status_code
+        error = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""
+        if status == 429:
+            try:
+                after = float(exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after") or 1)
+            except ValueError:
+                after = 1.0
+            self.pacer.hold(channel, after)
+            log.warning(line("slack_rate_limited", method=method, channel=channel, retry_after=after))
+            return RateLimited(f"Slack rate-limited {method} on {channel}; retry after {after:g}s", retry_after=after)
+        if status >= 500:
+            return TemporaryFailure(f"Slack answered HTTP {status} to {method}; will retry")
+        if error in _AUTH_ERRORS:
+            return RelayUnavailable(f"Slack refused the bot token ({error}) for {method}: check "
+                                    "HELPLINE_SLACK_BOT_TOKEN and the app's scopes; will retry")
+        if error in _CHANNEL_ERRORS:
+            return TemporaryFailure(f"Slack {method}: {_CHANNEL_ERRORS[error].format(channel=channel)}; will retry")
+        if error == "is_archived":
+            return PermanentFailure(f"Slack channel {channel} is archived; unarchive it or set another channel")
+        return PermanentFailure(f"Slack refused {method} on {channel}: {error or f'HTTP {status}'}")
+
+
+def _parent_on_its_way(ticket_id: int) -> bool:
+    return (m.Outbox.select().where((m.Outbox.ticket == ticket_id) & (m.Outbox.channel == "slack")
+                                    & (m.Outbox.kind == "slack_ticket")
+                                    & m.Outbox.status.in_([m.OutboxStatus.PENDING, m.OutboxStatus.SENDING]))
+            .exists())

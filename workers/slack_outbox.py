@@ -1,0 +1,57 @@
+"""Slack rows written by the pipeline, inside its transaction.
+
+A new ticket gets its parent message in its team's channel; every later
+customer message goes into that thread; a change of status updates the parent.
+The rows carry only ids: the Slack sender renders them when it sends (see
+``notifier.slack_cards``), so updates of one parent coalesce: while an update
+row is still pending, another change needs no row of its own.
+"""
+from __future__ import annotations
+
+import uuid
+
+from helpline.notifier import outbox
+from helpline.notifier.slack_sender import channel_for_team
+from helpline.store import fastsql
+from helpline.store import models as m
+from helpline.store.config import Settings
+
+
+def slack_on(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token and settings.slack_channel)
+
+
+def on_customer_message(ticket_id: int, message_id: int, action: str, status_before: str,
+                        settings: Settings) -> list[int]:
+    """Rows for a customer message the pipeline just stored; their ids, for delivery after the commit."""
+    if action == "created":
+        row = fastsql.fetchone('SELECT team FROM "ticket" WHERE id = ?', [ticket_id])
+        channel = channel_for_team(settings, row[0] if row else None)
+        new = outbox.enqueue(channel="slack", kind="slack_ticket", recipient=channel,
+                             payload={"op": "post_ticket", "ticket_id": ticket_id, "channel": channel},
+                             unique_key=f"slack:ticket:{ticket_id}", ticket=ticket_id)
+        return [new.id] if new is not None else []
+    ids = []
+    post = outbox.enqueue(channel="slack", kind="slack_message", recipient="",
+                          payload={"op": "post_message", "ticket_id": ticket_id, "message_id": message_id},
+                          unique_key=f"slack:message:{message_id}", ticket=ticket_id)
+    if post is not None:
+        ids.append(post.id)
+    if action == "reopened" or status_before == m.TicketStatus.WAITING_CUSTOMER:
+        update = queue_update(ticket_id)
+        if update is not None:
+            ids.append(update)
+    return ids
+
+
+def queue_update(ticket_id: int) -> int | None:
+    """Have the parent message re-rendered; None when a pending update will already show this change."""
+    pending = fastsql.fetchone(
+        "SELECT id FROM \"outbox\" WHERE ticket_id = ? AND channel = 'slack' AND kind = 'slack_update' "
+        "AND status = 'pending'", [ticket_id])
+    if pending:
+        return None
+    new = outbox.enqueue(channel="slack", kind="slack_update", recipient="",
+                         payload={"op": "update_ticket", "ticket_id": ticket_id},
+                         unique_key=f"slack:update:{ticket_id}:{uuid.uuid4().hex}", ticket=ticket_id)
+    return new.id if new is not None else None

@@ -1,0 +1,214 @@
+"""An agent's message in a ticket's Slack thread, inside the pipeline's transaction.
+
+The ingest adapter only lets agents' thread messages through (see
+``ingest.slack_app``); here they become what the agent meant
+(``slack_intent.classify``):
+
+- a reply: an outbound message authored by the agent, sent on the ticket's own
+  channel (email threaded onto the customer's latest message, or SMS), and
+  confirmed in Slack once it left (a reaction) or reported there if it could not
+  be delivered (a notice in the thread);
+- an internal note: stored and audited, never sent, marked in Slack;
+- discussion (explicit reply mode): left in Slack.
+
+A Slack message is identified by ``channel:ts``; the outbox key of its reply is
+derived from it, so a retried or doubled event never sends the customer the
+same reply twice. An edit or deletion of a reply that already went out cannot
+be recalled: it is recorded and said in the thread.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpline.notifier import loops, outbox
+from helpline.notifier.agent_reply import render_agent_reply
+from helpline.notifier.message_ids import make_message_id
+from helpline.notifier.slack_blocks import escape
+from helpline.store import fastsql, signing, slack_state
+from helpline.store import models as m
+from helpline.store.config import Settings
+from helpline.store.envelope import Envelope
+
+from . import persist, slack_intent
+from .slack_outbox import queue_update
+
+SENT_REACTION = "white_check_mark"
+NOTE_REACTION = "lock"
+FAILED_NOTICE = ":warning: This reply was *not delivered* to the customer: {error}"
+
+
+@dataclass
+class Handled:
+    action: str  # replied, noted, edited, deleted, noop
+    ticket_id: int | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+    reason: str = ""
+
+
+def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime) -> Handled:
+    meta = env.metadata
+    channel, ts = str(meta.get("slack_channel") or ""), str(meta.get("ts") or "")
+    thread_ts = env.thread.slack_thread
+    ticket_id = slack_state.ticket_of(channel, thread_ts) if thread_ts else None
+    if ticket_id is None:
+        return _done(inbound_id, None, now, Handled("noop", reason="an agent's Slack message outside any ticket's thread"))
+    user = env.sender.address
+    slack_state.see_agent(user, env.sender.name, str(meta.get("user_email") or ""))
+    agent = env.sender.name or slack_state.agent_name(user)
+    actor = f"slack:{user}"
+    where = {"channel": channel, "ts": ts, "thread_ts": thread_ts}
+    event = meta.get("event")
+    if event in ("edited", "deleted"):
+        return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
+
+    intent = slack_intent.classify(env.text, mode=settings.slack_reply_mode, reply_prefix=settings.slack_reply_prefix,
+                                   note_prefix=settings.slack_note_prefix)
+    if intent.kind in ("discussion", "empty"):
+        return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"agent {intent.kind} in Slack; "
+                                                         "not for the customer"))
+    if intent.kind == "note":
+        msg_id = _insert_message(ticket_id, inbound_id, env, direction="note", agent=agent, text=intent.text,
+                                 sender=user, channel="slack", now=now)
+        persist.event(ticket_id, "note_added", {"message": msg_id, "via": "slack", **where}, actor=actor, now=now)
+        react = _react(ticket_id, where, NOTE_REACTION, f"slack:note:{channel}:{ts}")
+        return _done(inbound_id, ticket_id, now, Handled("noted", ticket_id, react, "internal note from Slack"))
+    return _done(inbound_id, ticket_id, now, _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where,
+                                                   settings, now))
+
+
+def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Handled) -> Handled:
+    persist.update_inbound(inbound_id, status=m.InboundStatus.PROCESSED, reason=handled.reason[:2000],
+                           ticket_id=ticket_id, processed_at=now, updated_at=now)
+    return handled
+
+
+# ---- a reply to the customer -------------------------------------------------------
+def _latest_customer_message(ticket_id: int) -> tuple[int, str, str, int | None] | None:
+    """(id, channel, sender, inbound id) of the customer's newest message on the ticket."""
+    row = fastsql.fetchone("SELECT id, channel, sender, inbound_id FROM \"message\" WHERE ticket_id = ? "
+                           "AND direction = 'in' AND author_role = 'customer' ORDER BY id DESC LIMIT 1", [ticket_id])
+    return (row[0], row[1], row[2], row[3]) if row else None
+
+
+def _envelope_of(inbound_id: int | None) -> Envelope | None:
+    if inbound_id is None:
+        return None
+    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE id = ?', [inbound_id])
+    return Envelope.from_dict(json.loads(row[0])) if row and row[0] else None
+
+
+def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str, agent: str,
+           where: dict[str, str], settings: Settings, now: dt.datetime) -> Handled:
+    ticket = persist.get_ticket(ticket_id)
+    latest = _latest_customer_message(ticket_id)
+    customer_env = _envelope_of(latest[3]) if latest else None
+    channel = latest[1] if latest else ""
+    key = f"slack-reply:{where['channel']}:{where['ts']}"
+    on_sent = [{"channel": "slack", "kind": "slack_react", "unique_key": "slack:sent",
+                "payload": {"op": "react", "channel": where["channel"], "ts": where["ts"], "name": SENT_REACTION}}]
+    on_failed = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
+                  "payload": {"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
+                              "text": FAILED_NOTICE}}]
+    if channel == "email" and latest is not None:
+        recipient = loops.reply_address(customer_env) if customer_env else latest[2]
+        mid = make_message_id(settings.mail_domain, ticket.number)
+        reply_to = ""
+        if settings.secret_key:
+            local, _, domain = ticket.support_address.partition("@")
+            reply_to = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
+        cthread = customer_env.thread if customer_env else None
+        payload = render_agent_reply(
+            ticket_number=ticket.number, subject=ticket.subject, agent_name=agent, text=text,
+            support_address=ticket.support_address, recipient=recipient,
+            in_reply_to=f"<{cthread.message_id}>" if cthread and cthread.message_id else "",
+            references=[f"<{r}>" for r in cthread.references] if cthread else [], message_id=mid,
+            reply_to=reply_to)
+        bare = mid.strip("<>").lower()
+        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=payload["text"],
+                                 sender=ticket.support_address, channel="email", now=now, message_id=bare,
+                                 subject=payload["subject"])
+        persist.add_thread_keys(ticket_id, ["mid:" + bare])
+    elif channel == "sms" and latest is not None:
+        from helpline.notifier.sms_sender import sms_payload
+
+        recipient = latest[2]
+        from_number = str(customer_env.metadata.get("to") or "") if customer_env else ""
+        payload = sms_payload(recipient, text, ref=key, from_number=from_number)
+        mid = ""
+        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=text, sender=from_number,
+                                 channel="sms", now=now)
+    else:
+        why = f"the ticket's customer wrote on {channel or 'no channel'}, which agents cannot answer from Slack yet"
+        persist.event(ticket_id, "agent_reply_not_sent", {"reason": why, **where}, actor=actor, now=now)
+        notice = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"],
+                                payload={**on_failed[0]["payload"], "error": why}, unique_key=f"{key}:refused",
+                                ticket=ticket_id)
+        return Handled("noop", ticket_id, [notice.id] if notice else [], why)
+    payload["on_sent"], payload["on_failed"] = on_sent, on_failed
+    row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload=payload, unique_key=key,
+                         ticket=ticket_id, out_message=out_id, message_id=mid)
+    persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, "via": "slack",
+                                               **where}, actor=actor, now=now)
+    ids = [row.id] if row is not None else []
+    changes: dict[str, Any] = {"updated_at": now}
+    if ticket.status == m.TicketStatus.NEW:  # first answer: somebody is on it
+        persist.event(ticket_id, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
+                                                    "reason": "agent replied"}, actor=actor, now=now)
+        changes["status"] = m.TicketStatus.OPEN
+        update = queue_update(ticket_id)
+        if update is not None:
+            ids.append(update)
+    persist.update_ticket(ticket_id, **changes)
+    return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}")
+
+
+def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,
+                    sender: str, channel: str, now: dt.datetime, message_id: str = "", subject: str = "") -> int:
+    meta = env.metadata
+    return fastsql.insert("message", {
+        "ticket_id": ticket_id, "inbound_id": inbound_id, "direction": direction, "author_role": "agent",
+        "author": agent[:255], "channel": channel, "external_id": f"{meta.get('slack_channel')}:{meta.get('ts')}",
+        "message_id": message_id, "sender": sender, "subject": subject[:1000], "text": text, "full_text": env.text,
+        "html": "", "body_hash": "", "raw_blob_key": env.raw_blob_key, "delivery_status": "", "created_at": now,
+    })
+
+
+def _react(ticket_id: int, where: dict[str, str], name: str, key: str) -> list[int]:
+    row = outbox.enqueue(channel="slack", kind="slack_react", recipient=where["channel"],
+                         payload={"op": "react", "channel": where["channel"], "ts": where["ts"], "name": name},
+                         unique_key=key, ticket=ticket_id)
+    return [row.id] if row is not None else []
+
+
+# ---- edits and deletions --------------------------------------------------------------
+def _changed(ticket_id: int, env: Envelope, event: str, actor: str, agent: str, where: dict[str, str],
+             now: dt.datetime) -> Handled:
+    """An agent edited or deleted a message we already acted on: say what it means for the customer."""
+    ext = f"{where['channel']}:{where['ts']}"
+    got = fastsql.fetchone("SELECT id, direction, full_text FROM \"message\" WHERE ticket_id = ? AND external_id = ? "
+                           "AND author_role = 'agent' ORDER BY id LIMIT 1", [ticket_id, ext])
+    if got is None:
+        return Handled("noop", ticket_id, reason=f"{event} Slack message was neither a reply nor a note")
+    msg_id, direction, original = got
+    if event == "edited" and env.text == original:  # Slack re-sends a message when a link unfurls
+        return Handled("noop", ticket_id, reason="Slack message changed without a change of its text")
+    if direction == "note":
+        persist.event(ticket_id, f"note_{event}", {"message": msg_id, "text": env.text if event == "edited" else "",
+                                                   **where}, actor=actor, now=now)
+        return Handled(event, ticket_id, reason=f"internal note {event} in Slack")
+    status = fastsql.fetchone('SELECT status FROM "outbox" WHERE out_message_id = ? ORDER BY id LIMIT 1', [msg_id])
+    state = status[0] if status else "unknown"
+    persist.event(ticket_id, f"agent_reply_{event}", {"message": msg_id, "delivery": state,
+                                                      "text": env.text if event == "edited" else "", **where},
+                  actor=actor, now=now)
+    verb = "edited" if event == "edited" else "deleted"
+    text = (f":pencil2: {escape(agent)} {verb} a reply in Slack after it was handed over for delivery "
+            f"({state}); the customer keeps the version sent. Reply again to correct it.")
+    row = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"],
+                         payload={"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
+                                  "text": text},
+                         unique_key=f"slack-{event}:{ext}:{env.content_hash[:16]}", ticket=ticket_id)
+    return Handled(event, ticket_id, [row.id] if row is not None else [], f"reply {event} in Slack after sending")
