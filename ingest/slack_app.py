@@ -1,0 +1,152 @@
+"""Slack's Events API on the public listener: ``POST /slack/events`` (HTTP mode).
+
+slack-bolt's ``AsyncApp`` does what bolt is for: it checks each request's
+signature with the signing secret (v0 HMAC, timestamps older than five
+minutes refused: 401), answers Slack's ``url_verification`` challenge, and
+drops the bot's own messages. The listener runs before the answer
+(``process_before_response``) and does only the durable part: an agent's
+message in a thread becomes an inbound row through ``intake.accept_request``
+(a few milliseconds), everything else happens in the workers. So Slack hears
+200 only once the message is safe, and a 503 (database and spool both
+unavailable) makes Slack retry.
+
+Who may write into a ticket from Slack is decided here, at the edge, like an
+SMTP server's RCPT check: messages of bots (ourselves included: no loops),
+top-level messages, and messages of users who are not agents
+(``HELPLINE_SLACK_AGENTS``) are acknowledged and ignored, with a log line.
+Socket Mode (``HELPLINE_SLACK_APP_TOKEN``) is not implemented yet.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from helpline.store.config import Settings
+
+from .intake import Rejected, TemporaryIntakeError
+from .slack_envelope import build_slack_message, message_of
+
+log = logging.getLogger("helpline.ingest")
+
+KIND = "slack"
+# Message subtypes that are people writing (or changing what they wrote); joins, topics and the like are not.
+_HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
+USER_CACHE_S = 600.0
+USERS_INFO_TIMEOUT_S = 1.5
+
+
+class UserDirectory:
+    """Names and emails of Slack users from users.info, cached: an event must be answered within 3 s."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._cache: dict[str, tuple[float, str, str]] = {}
+
+    async def lookup(self, user_id: str) -> tuple[str, str]:
+        hit = self._cache.get(user_id)
+        if hit and hit[0] > time.monotonic():
+            return hit[1], hit[2]
+        name = email = ""
+        try:
+            resp = await asyncio.wait_for(self.client.users_info(user=user_id), USERS_INFO_TIMEOUT_S)
+            user = resp.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or ""
+            email = profile.get("email") or ""
+        except Exception as exc:  # the name is a nicety; the message must not wait for it
+            log.warning("event=slack_users_info_failed user=%s error=%s", user_id, type(exc).__name__)
+            return "", ""
+        self._cache[user_id] = (time.monotonic() + USER_CACHE_S, name, email)
+        return name, email
+
+
+def ignore_reason(event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None) -> str | None:
+    """Why this message event is none of Helpline's business, or None when it is an agent's thread message."""
+    subtype = event.get("subtype")
+    if subtype not in _HUMAN_SUBTYPES:
+        return f"subtype_{subtype}"
+    kind, msg = message_of(event)
+    if event.get("bot_id") or msg.get("bot_id") or subtype == "bot_message" or msg.get("subtype") == "bot_message":
+        return "bot"
+    user = msg.get("user") or ""
+    if not user or (bot_user_id and user == bot_user_id):
+        return "bot"
+    thread_ts = msg.get("thread_ts") or ""
+    if not thread_ts or thread_ts == msg.get("ts"):
+        return "not_in_a_thread"
+    if user not in agents:
+        return "not_an_agent"
+    return None
+
+
+def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncApp:
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=_base_url(settings.slack_api_url))
+    bolt = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, process_before_response=True,
+                    logger=logging.getLogger("helpline.ingest.slack_bolt"))
+    agents = frozenset(settings.slack_agents)
+    users = UserDirectory(client)
+
+    @bolt.event("message")
+    async def on_message(event: dict[str, Any], request: AsyncBoltRequest, context: Any) -> BoltResponse | None:
+        retry = request.headers.get("x-slack-retry-num", [""])[0] if request.headers else ""
+        why = ignore_reason(event, agents, context.get("bot_user_id"))
+        kind, msg = message_of(event)
+        where = f"channel={event.get('channel', '')} ts={msg.get('ts', '')} user={msg.get('user', '')}"
+        if why is not None:
+            log.info("event=slack_ignored reason=%s %s", why, where)
+            return None
+        name, email = await users.lookup(str(msg["user"]))
+        meta = {"role": "agent", "user_name": name, "user_email": email}
+        try:
+            result = await run_blocking(intake.accept_request, KIND, request.raw_body.encode("utf-8"), meta)
+        except Rejected as exc:  # Slack would only retry the same body: acknowledge, keep the reason in the log
+            log.warning("event=slack_event_rejected %s error=%s", where, exc)
+            return None
+        except TemporaryIntakeError as exc:
+            log.warning("event=slack_event_refused %s error=%s", where, exc)
+            return BoltResponse(status=503, body="temporarily unavailable; retry")
+        log.info("event=slack_message_accepted status=%s inbound=%s kind=%s retry=%s %s", result.status,
+                 result.inbound_id, kind, retry or 0, where)
+        return None
+
+    @bolt.event(re.compile(".*"))
+    async def other_events(event: dict[str, Any]) -> None:
+        log.debug("event=slack_event_ignored type=%s", event.get("type"))
+
+    return bolt
+
+
+def _base_url(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
+
+
+def install(app: web.Application) -> None:
+    """Mount ``POST /slack/events`` when Slack is configured (signing secret and bot token)."""
+    settings: Settings = app["settings"]
+    if not settings.slack_signing_secret:
+        return
+    if not settings.slack_bot_token:
+        log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET is set but "
+                    "HELPLINE_SLACK_BOT_TOKEN is not; set both to receive Slack events")
+        return
+    if settings.slack_app_token:
+        log.warning("event=slack_socket_mode_unsupported hint=%s", "Socket Mode is not implemented yet; "
+                    "using the HTTP Events API at POST /slack/events")
+    intake = app["intake"]
+    intake.register(KIND, build_slack_message)
+    bolt = make_bolt_app(settings, intake, app["run_blocking"])
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app.router.add_post("/slack/events", slack_events)
