@@ -195,6 +195,21 @@ def _warm_up(settings, timeout: float = 120.0) -> float:  # noqa: ANN001
     raise RuntimeError(f"the warm-up message was not processed within {timeout:.0f}s; are the workers running?")
 
 
+def reference_loop_ms() -> float:
+    """The best of three runs of a fixed pure-Python loop, in ms: a yardstick
+    for the machine, so figures from a slower or busier machine can be read
+    for what they are: the sandbox VMs this was developed on differed by half
+    from one session to the next."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.process_time() - t0)
+    return round(best * 1000, 1)
+
+
 def main(args: argparse.Namespace) -> int:
     from helpline.store import config
 
@@ -234,6 +249,9 @@ def main(args: argparse.Namespace) -> int:
         result["cpu_s"] = peaks.cpu_by_kind()
         times = os.times()
         result["cpu_s"]["bench_client"] = round(times.user + times.system, 2)
+        result["cpu_ms_per_message"] = {k: round(v * 1000 / max(1, result["messages"]), 2)
+                                         for k, v in result["cpu_s"].items()}
+        result["reference_loop_ms"] = reference_loop_ms()
         result["stack"] = "configured" if args.use_config else f"embedded in {tmp}"
         ok = True
     finally:
@@ -254,6 +272,7 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     if "cpu_s" in result:
         result["cpu_s"]["relay_sink"] = sink.cpu_s
+        result["cpu_ms_per_message"]["relay_sink"] = round(sink.cpu_s * 1000 / max(1, result["messages"]), 2)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0 if result["lost"] == 0 else 1
 
