@@ -15,6 +15,8 @@ from aiohttp import web
 
 from helpline.store.config import Settings
 
+from . import webhook_api
+
 from . import slack_app
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -33,5 +35,6 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     app["run_blocking"] = run_blocking
     app.router.add_get("/", root)
     # Channel adapters: each ``install(app)`` adds its routes when its channel is configured.
+    webhook_api.install(app)
     slack_app.install(app)
     return app

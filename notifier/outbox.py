@@ -30,6 +30,8 @@ from .logkv import line, log
 MAX_BACKOFF_S = 3600.0
 MAX_ERROR_CHARS = 1000
 FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED)
+# Channels where a second copy is harmless: email (same Message-ID) and webhooks (same event id, dropped by receivers).
+RESENDABLE = ("email", "webhook")
 
 
 # ---- writing rows ---------------------------------------------------------
@@ -258,8 +260,8 @@ def mark_failed_permanent(row_id: int, error: str, now: dt.datetime | None = Non
 def recover_stuck(settings: Settings, now: dt.datetime | None = None) -> int:
     """Deal with rows whose sender died mid-send (``sending`` past the lease); returns the count.
 
-    Email goes back to ``pending`` and is resent with the same Message-ID
-    unless its attempts are used up (a message that keeps killing its sender
+    Email and webhooks go back to ``pending`` and are resent with the same
+    Message-ID or event id unless their attempts are used up (a message that keeps killing its sender
     must stop somewhere); every other channel becomes ``unknown`` with an
     event, for an agent to check rather than risk a duplicate text.
     """
@@ -271,12 +273,12 @@ def recover_stuck(settings: Settings, now: dt.datetime | None = None) -> int:
         rows = list(_lock(query, skip_locked=True))
         for row in rows:
             row.updated_at = now
-            if row.channel == "email" and row.attempts < settings.outbox_max_attempts:
+            if row.channel in RESENDABLE and row.attempts < settings.outbox_max_attempts:
                 row.status = OutboxStatus.PENDING
                 row.next_attempt_at = now
-                row.last_error = "sender stopped during the send; resending with the same Message-ID"
+                row.last_error = "sender stopped during the send; resending with the same Message-ID or event id"
                 row.save()
-            elif row.channel == "email":
+            elif row.channel in RESENDABLE:
                 row.status = OutboxStatus.FAILED
                 row.last_error = "sender stopped during the send on every attempt"
                 row.save()

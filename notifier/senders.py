@@ -32,4 +32,8 @@ def make_senders(settings: Settings) -> dict[str, Sender]:
         from .slack_sender import SlackSender
 
         senders["slack"] = SlackSender(settings)
+    if settings.webhook_callbacks:  # outbound webhooks of the sources that registered a URL
+        from .webhook_sender import WebhookSender
+
+        senders["webhook"] = WebhookSender(settings)
     return senders

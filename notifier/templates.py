@@ -97,8 +97,12 @@ def render_ack(
     in_reply_to: str,
     references: list[str],
     message_id: str,
+    echo: bool = True,
 ) -> dict[str, Any]:
     """The outbox payload of the automatic acknowledgement of a new ticket.
+
+    Without ``echo`` it repeats nothing the sender wrote, not even the subject
+    or the name: for addresses nobody has proven to own (the contact form).
 
     ``in_reply_to`` is the customer's Message-ID; ``references`` theirs. The
     returned dict is JSON-serialisable and is everything ``build_email`` needs,
@@ -106,7 +110,7 @@ def render_ack(
     """
     parent = message_id_list([in_reply_to])
     refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]
-    name = safe_name(customer_name)
+    name = safe_name(customer_name) if echo else ""
     body = _template("ack.txt").substitute(
         greeting=f"Hello {name}," if name else "Hello,",
         ticket_number=ticket_number,
@@ -115,7 +119,7 @@ def render_ack(
     return {
         "from": support_address,
         "to": recipient,
-        "subject": ack_subject(ticket_number, subject),
+        "subject": ack_subject(ticket_number, subject) if echo else f"[{ticket_number}] We have received your message",
         "message_id": message_id,
         "in_reply_to": parent[0] if parent else "",
         "references": refs,

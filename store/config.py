@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
-                           "slack_bot_token", "slack_signing_secret", "slack_app_token"})
+                           "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources"})
 
 
 class ConfigError(ValueError):
@@ -68,6 +68,14 @@ class Settings:
     worker_middleware: tuple[str, ...] = field(default=(), metadata={"doc": "Extra Dramatiq middleware as module:Class (e.g. error reporting)."})
     queue_name: str = field(default="helpline", metadata={"doc": "Dramatiq queue name prefix."})
     public_url: str = field(default="", metadata={"doc": "Public base URL as seen by providers."})
+    webhook_sources: str = field(default="", metadata={"doc": "Sources allowed to POST /api/v1/messages with a signature: comma-separated NAME=SECRET (secret); a name given twice accepts both secrets (rotation)."})
+    webhook_callbacks: str = field(default="", metadata={"doc": "Outbound webhooks: comma-separated NAME=URL; events of the tickets a source created are POSTed there, signed with its secret."})
+    webhook_rate_per_minute: int = field(default=600, metadata={"doc": "Requests per minute one webhook source or API key may make; more get 429 (0: no limit)."})
+    webhook_timeout_s: float = field(default=10.0, metadata={"doc": "Timeout of one outbound webhook call, in seconds."})
+    contact_form: bool = field(default=True, metadata={"doc": "Serve the public contact form at /contact."})
+    contact_rate_per_hour: int = field(default=10, metadata={"doc": "Contact form posts per client address per hour; more get 429 (0: no limit)."})
+    contact_ticket_wait_s: float = field(default=3.0, metadata={"doc": "How long the contact form's answer waits for the ticket number before saying it comes by email."})
+    http_trusted_proxies: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Reverse proxies whose X-Forwarded-For names the client (the contact form's per-address limit)."})
     log_level: str = field(default="INFO", metadata={"doc": "DEBUG, INFO, WARNING, ERROR."})
     log_format: str = field(default="kv", metadata={"doc": "kv (key=value) or json."})
     metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})

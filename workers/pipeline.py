@@ -24,7 +24,7 @@ from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
-from . import persist, sms_stage, threads
+from . import api_messages, persist, sms_stage, threads
 from .dedupe import body_hash
 
 log = logging.getLogger("helpline.workers")
@@ -181,7 +181,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         if env.thread.reply_token and settings.secret_key else None
     cands, known = persist.candidates(mine, env.thread.ticket_ref, token_ticket)
     kind = env.sender.kind
-    customer = persist.find_customer(kind, sender) if sender else None
+    customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
 
@@ -231,7 +231,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if env.auth.get("failed"):
         persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
                                                         "authserv_id": env.auth.get("authserv_id", "")}, now=now)
-    if outcome.action == "created" and env.channel == "email":
+    if outcome.action == "created" and api_messages.wants_ack(env):
         ack = _queue_ack(ticket, env, customer, settings, now)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
             outcome.claimed.append(ack)
@@ -241,6 +241,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         sms = sms_stage.after_message(ticket, msg_id, env, settings, now, created=outcome.action == "created")
         outcome.outbox_ids += sms.outbox_ids
         outcome.media_ids = sms.media_ids
+    if env.channel in api_messages.API_CHANNELS or settings.webhook_callbacks:  # metadata, identities, webhooks out
+        outcome.outbox_ids += api_messages.after_message(env, ticket, customer.id, outcome.action, msg_id, settings, now)
     _finish(row, m.InboundStatus.PROCESSED, decision.reason, ticket.id, now)
     outcome.ticket_id = ticket.id
     outcome.reason = decision.reason
@@ -328,7 +330,7 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
-        references=[f"<{r}>" for r in env.thread.references], message_id=mid,
+        references=[f"<{r}>" for r in env.thread.references], message_id=mid, echo=api_messages.ack_may_echo(env),
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")

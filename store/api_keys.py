@@ -1,0 +1,132 @@
+"""API keys: bearer credentials for the public HTTP API, stored only as a hash.
+
+A key is ``hlk_`` followed by 32 random bytes (URL-safe base64). Only its
+SHA-256 is stored. A slow password hash (bcrypt, scrypt, argon2) exists to make
+guessing *low-entropy* secrets expensive; a 256-bit random key cannot be guessed
+at any speed, so a slow hash would only add tens of milliseconds to every
+request. A plain hash also makes the lookup an index probe on ``key_hash``
+instead of a scan over every key. Someone who reads the table learns nothing
+that lets them call the API.
+
+``list`` shows the first characters of each key (``prefix``) so an operator
+can tell which key a client holds without the key itself being kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import peewee as pw
+
+from . import fastsql
+from .db import DatabaseUnavailable, run_tx
+from .models import Base, utcnow
+
+KEY_PREFIX = "hlk_"
+# Scopes a key may carry. The routing issue adds more (reading tickets, replying).
+SCOPES = frozenset({"ingest"})
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
+
+
+class ApiKey(Base):
+    name = pw.CharField(max_length=200)
+    prefix = pw.CharField(max_length=16)
+    key_hash = pw.CharField(max_length=64, unique=True)
+    scopes = pw.CharField(default="")  # comma-separated
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class ApiKeyError(ValueError):
+    """A request to create or revoke a key that cannot be done; the message says why."""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+    key: str  # shown once, never stored
+
+
+def create(name: str, scopes: Iterable[str]) -> NewKey:
+    name = name.strip()
+    wanted = tuple(dict.fromkeys(s.strip().lower() for s in scopes if s.strip()))
+    if not name or len(name) > 200:
+        raise ApiKeyError("a key needs a --name of 1 to 200 characters (who or what uses it)")
+    if not wanted:
+        raise ApiKeyError(f"a key needs at least one --scope ({', '.join(sorted(SCOPES))})")
+    unknown = [s for s in wanted if s not in SCOPES]
+    if unknown:
+        raise ApiKeyError(f"unknown scope {', '.join(unknown)}; known scopes: {', '.join(sorted(SCOPES))}")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row_id = run_tx(lambda: ApiKey.create(name=name, prefix=key[:12], key_hash=hash_key(key),
+                                          scopes=",".join(wanted)).id)
+    return NewKey(row_id, name, wanted, key)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def list_keys(include_revoked: bool = True) -> list[dict[str, Any]]:
+    q = ApiKey.select().order_by(ApiKey.id)
+    if not include_revoked:
+        q = q.where(ApiKey.revoked_at.is_null())
+    return [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(",") if k.scopes else [],
+             "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
+             "revoked_at": _iso(k.revoked_at)} for k in q]
+
+
+def revoke(key_id: int) -> bool:
+    """Revoke a key; False when it was already revoked. Takes effect on the next request."""
+    def tx() -> int:
+        if ApiKey.get_or_none(ApiKey.id == key_id) is None:
+            raise ApiKeyError(f"no API key with id {key_id}; `helpline api-keys list` shows them")
+        return (ApiKey.update(revoked_at=utcnow())
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
+
+    return bool(run_tx(tx))
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    verdict: str  # ok, unknown, revoked, scope
+    key_id: int | None = None
+    name: str = ""
+
+
+def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
+    """Whether ``key`` may be used for ``scope``. Raises the database's error when it is unreachable."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 100:
+        return KeyCheck("unknown")
+    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at FROM "api_key" WHERE key_hash = ?',
+                           [hash_key(key)])
+    if row is None:
+        return KeyCheck("unknown")
+    key_id, name, scopes, revoked_at, last_used = row
+    if revoked_at is not None:
+        return KeyCheck("revoked", key_id, name)
+    if scope not in (scopes or "").split(","):
+        return KeyCheck("scope", key_id, name)
+    now = now or utcnow()
+    if last_used is None or _as_dt(last_used) < now - LAST_USED_RESOLUTION:
+        # Not every request: a write per request would serialise API clients on SQLite's one writer.
+        try:
+            run_tx(lambda: fastsql.execute('UPDATE "api_key" SET last_used_at = ? WHERE id = ?', [now, key_id]),
+                   retries=0, durable=False)
+        except DatabaseUnavailable:  # the key is good; its last-use time can wait for the next request
+            pass
+    return KeyCheck("ok", key_id, name)
+
+
+def _as_dt(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))

@@ -1,0 +1,104 @@
+"""What the pipeline does differently for messages from the webhook API and the contact form.
+
+Kept out of ``pipeline.py`` so the pipeline stays one path for every channel;
+it calls these few functions at fixed points:
+
+- ``wants_ack``/``ack_may_echo``: the automatic acknowledgement. Email gets it
+  as before. The contact form gets it too, since the form promises the ticket
+  number by email, but the address typed into a form is nobody's proof of
+  ownership: anyone can make us mail anyone. So that mail repeats nothing the
+  form carried, neither the subject nor the name (``render_ack(echo=False)``),
+  and the hourly per-address limit still applies. A webhook source answers its
+  own users and gets the ticket number back through its callback, so its
+  messages are acknowledged by email only when the request asks
+  (``"acknowledge": true``) and names an email address the source vouches for.
+- ``find_customer``: a signed source (or key holder) vouches for every
+  identity it sends, so a message naming a known email address or phone number
+  joins that customer even when its external user id is new.
+- ``after_message``: inside the pipeline's transaction, link the vouched
+  identities, keep the message's metadata on the ticket, remember which source
+  the ticket came from, and queue its outbound webhook events. Returns the new
+  outbox ids for the worker to deliver right after the commit.
+
+An identity already belonging to another customer is never moved: that is an
+agent's decision (an ``identity_conflict`` event says so).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from helpline.notifier import webhook_events
+from helpline.store import fastsql, webhook_state
+from helpline.store.config import Settings
+from helpline.store.envelope import Envelope
+
+from . import persist
+
+API_CHANNELS = ("webhook", "form")
+
+
+def vouched_identities(env: Envelope) -> list[tuple[str, str]]:
+    """(kind, address) pairs the webhook source vouched for, the sender's first."""
+    if env.channel != "webhook":
+        return []
+    return [(str(k), str(a)) for k, a in env.metadata.get("identities") or [] if k and a]
+
+
+def _email_of(env: Envelope) -> str:
+    return next((a for k, a in vouched_identities(env) if k == "email"), "")
+
+
+def wants_ack(env: Envelope) -> bool:
+    if env.channel in ("email", "form"):
+        return True
+    if env.channel == "webhook":
+        return bool(env.metadata.get("acknowledge")) and bool(_email_of(env))
+    return False
+
+
+def ack_may_echo(env: Envelope) -> bool:
+    """False when the recipient's address is unproven: the ack then carries no text of the message."""
+    return env.channel != "form"
+
+
+def find_customer(env: Envelope) -> persist.CustomerRef | None:
+    found = persist.find_customer(env.sender.kind, env.sender.address) if env.sender.address else None
+    if found is not None:
+        return found
+    for kind, address in vouched_identities(env)[1:]:
+        found = persist.find_customer(kind, address)
+        if found is not None:
+            return found
+    return None
+
+
+def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.datetime) -> None:
+    for kind, address in vouched_identities(env):
+        owner = fastsql.fetchone('SELECT customer_id FROM "identity" WHERE kind = ? AND address = ?', [kind, address])
+        if owner is None:
+            fastsql.insert("identity", {"customer_id": customer_id, "kind": kind, "address": address,
+                                        "created_at": now}, on_conflict="ON CONFLICT DO NOTHING")
+        elif owner[0] != customer_id:
+            persist.event(ticket_id, "identity_conflict", {
+                "kind": kind, "address": address, "customer": owner[0],
+                "source": env.metadata.get("source", ""),
+                "reason": "the source vouched for an identity of another customer; link them by hand if they "
+                          "are one person"}, now=now)
+
+
+def after_message(env: Envelope, ticket: persist.TicketRef, customer_id: int, action: str, message_id: int,
+                  settings: Settings, now: dt.datetime) -> list[int]:
+    """Webhook bookkeeping and outbound events of one stored customer message; new outbox ids."""
+    if env.channel == "webhook":
+        source = str(env.metadata.get("source") or "")
+        _link_identities(env, ticket.id, customer_id, now)
+        fields = env.metadata.get("fields") or {}
+        if fields:
+            webhook_state.save_fields(ticket.id, {str(k): str(v) for k, v in fields.items()}, source, now)
+        if source:
+            webhook_state.link_source(ticket.id, source, now)
+    if not settings.webhook_callbacks:
+        return []
+    data = webhook_events.message_data(message_id, env.channel, env.author_role, env.subject, env.text,
+                                       len(env.attachments))
+    return webhook_events.after_customer_message(ticket.id, action, ticket.status, data, settings, now)
