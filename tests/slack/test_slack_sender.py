@@ -33,7 +33,8 @@ def test_new_ticket_is_posted_and_its_ts_kept(slack_desk, fake_slack):
     assert ticket.number in call.args["text"] and "Order 4711 never arrived" in call.args["text"]
     blocks = call.args["blocks"]
     assert blocks[0]["text"]["text"].startswith(ticket.number)
-    assert "<!channel>" not in str([b for b in blocks if b["type"] != "section" or "fields" in b])
+    body = [b for b in blocks if b["type"] == "section" and "text" in b][0]["text"]
+    assert body == {"type": "plain_text", "text": "Where is <!channel> my order?", "emoji": False}  # never parsed
     assert call.args["unfurl_links"] is False
     ts = parent_ts(ticket.id)
     assert m.Outbox.get_by_id(row.id).provider_id == f"{CHANNEL}:{ts}"
