@@ -86,6 +86,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     intake = EmailIntake(s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit,
                          Spool(s.effective_spool_dir))
+    from . import contact_form, webhook_api
+
+    for adapter in (webhook_api, contact_form):  # spooled HTTP requests are drained here too, through their parser
+        adapter.register_builders(intake)
     scheduler.run(s, {"spool": intake.drain_spool})
     return 0
 
@@ -250,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .model_commands import register as register_model_commands
 
     register_model_commands(sub)
+    from .api_key_commands import register as register_api_key_commands
+
+    register_api_key_commands(sub)
     return p
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from helpline.store.config import Settings
 
-from . import webhook_api
+from . import contact_form, webhook_api
 
 from . import slack_app
 
@@ -36,5 +36,6 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     app.router.add_get("/", root)
     # Channel adapters: each ``install(app)`` adds its routes when its channel is configured.
     webhook_api.install(app)
+    contact_form.install(app)
     slack_app.install(app)
     return app

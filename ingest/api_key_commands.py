@@ -1,0 +1,82 @@
+"""``helpline api-keys create|list|revoke``: bearer keys for the public HTTP API.
+
+``create`` prints the key once, on stdout alone (so ``KEY=$(helpline api-keys
+create …)`` works); only its hash is stored, so a lost key is revoked and
+replaced, never shown again. ``register(subparsers)`` adds the command to the
+``helpline`` parser.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _db() -> None:
+    from helpline.store import config, db
+
+    settings = config.load()
+    db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from helpline.store.api_keys import ApiKeyError, create
+
+    _db()
+    try:
+        key = create(args.name, args.scope)
+    except ApiKeyError as exc:
+        print(f"helpline api-keys: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"id": key.id, "name": key.name, "scopes": list(key.scopes), "key": key.key}))
+    else:
+        print(key.key)
+        print(f"API key {key.id} ({key.name}, scopes: {', '.join(key.scopes)}) created. It is shown this once; "
+              "store it now. Use it as: Authorization: Bearer <key>", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from helpline.store.api_keys import list_keys
+
+    _db()
+    rows = list_keys(include_revoked=args.all)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        print(f"{r['id']:>4}  {r['prefix']}…  {r['name'][:30]:<30} {','.join(r['scopes']):<12} "
+              f"created {r['created_at']}  last used {r['last_used_at'] or 'never'}  {state}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from helpline.store.api_keys import ApiKeyError, revoke
+
+    _db()
+    try:
+        changed = revoke(args.id)
+    except ApiKeyError as exc:
+        print(f"helpline api-keys: {exc}", file=sys.stderr)
+        return 1
+    print(f"API key {args.id} {'revoked' if changed else 'was already revoked'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+    p = sub.add_parser("api-keys", help="bearer keys for the public HTTP API")
+    ksub = p.add_subparsers(dest="action", required=True)
+    c = ksub.add_parser("create", help="make a key and print it once")
+    c.add_argument("--name", required=True, help="who or what uses the key (its webhook source name)")
+    c.add_argument("--scope", action="append", required=True, help="what the key may do: ingest (repeatable)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=cmd_create)
+    ls = ksub.add_parser("list", help="keys with their prefix, scopes and last use (never the key)")
+    ls.add_argument("--all", action="store_true", help="include revoked keys")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(fn=cmd_list)
+    r = ksub.add_parser("revoke", help="revoke a key by its id; effective on the next request")
+    r.add_argument("id", type=int)
+    r.set_defaults(fn=cmd_revoke)
