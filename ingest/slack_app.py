@@ -31,6 +31,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from helpline.notifier.slack_blocks import UNDO_ACTION
+from helpline.store import slack_state
 from helpline.store.config import Settings
 
 from .intake import Rejected, TemporaryIntakeError
@@ -41,6 +43,12 @@ log = logging.getLogger("helpline.ingest")
 KIND = "slack"
 # Message subtypes that are people writing (or changing what they wrote); joins, topics and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
+UNDO_ANSWERS = {
+    "withdrawn": ":leftwards_arrow_with_hook: Withdrawn: the customer will not get this reply.",
+    "too_late": "Too late: this reply has already been sent to the customer.",
+    "unknown": "This reply cannot be withdrawn.",
+    "failed": ":warning: Could not withdraw the reply (database unavailable); it may still be sent.",
+}
 USER_CACHE_S = 600.0
 USERS_INFO_TIMEOUT_S = 1.5
 
@@ -118,6 +126,29 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         log.info("event=slack_message_accepted status=%s inbound=%s kind=%s retry=%s %s", result.status,
                  result.inbound_id, kind, retry or 0, where)
         return None
+
+    @bolt.action(UNDO_ACTION)
+    async def on_undo(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """Withdraw a reply still in its undo window. Done here, not through the queue: the
+        agent must learn at once whether it worked, and one conditional update decides
+        the race with the sender."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        if user not in agents:
+            log.info("event=slack_action_refused action=undo user=%s", user)
+            await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
+            return
+        try:
+            outbox_id = int(body["actions"][0]["value"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return
+        try:
+            result = await run_blocking(slack_state.withdraw_reply, outbox_id, f"slack:{user}")
+        except Exception as exc:  # the database is away: say so, the reply may still go
+            log.warning("event=slack_undo_failed outbox=%d error=%s", outbox_id, type(exc).__name__)
+            result = "failed"
+        log.info("event=slack_undo outbox=%d user=%s result=%s", outbox_id, user, result)
+        await respond(text=UNDO_ANSWERS.get(result, UNDO_ANSWERS["unknown"]), replace_original=True)
 
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:

@@ -153,6 +153,20 @@ def notice(text: str) -> dict[str, Any]:
     return {"text": text, "blocks": [{"type": "context", "elements": [_mrkdwn(text)]}]}
 
 
+UNDO_ACTION = "helpline_undo"
+
+
+def undo_offer(outbox_id: int, seconds: float, recipient: str) -> dict[str, Any]:
+    """The agent's private note that their reply waits ``seconds`` before leaving, with an Undo button."""
+    to = f" to {escape(one_line(recipient)[:FIELD_MAX])}" if recipient else ""
+    text = f":outbox_tray: Your reply goes{to} in {seconds:g} s."
+    return {"text": text, "blocks": [
+        {"type": "section", "text": _mrkdwn(text),
+         "accessory": {"type": "button", "action_id": UNDO_ACTION, "value": str(outbox_id), "style": "danger",
+                       "text": _plain("Undo")}},
+    ]}
+
+
 def _size(n: int) -> str:
     if n < 1024:
         return f"{n} B"

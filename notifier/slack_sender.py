@@ -8,6 +8,7 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``update_ticket`` the parent re-rendered in place (``chat.update``)
 ``react``         a reaction on a Slack message (an agent's reply went out)
 ``notice``        a line of ours in a thread (a reply that could not be delivered)
+``undo_offer``    an ephemeral message to the agent with an Undo button for a waiting reply
 
 Tickets and messages are read from the store when the row is sent, so a
 parent shows the ticket as it is then (see ``slack_cards``). Slack allows
@@ -191,6 +192,14 @@ class SlackSender:
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=thread_ts,
                           text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp['ts']}"
+
+    def _op_undo_offer(self, payload: dict[str, Any]) -> str:
+        """Show the agent (only them) that their reply waits, with a button to withdraw it."""
+        channel = str(payload["channel"])
+        body = slack_blocks.undo_offer(int(payload["outbox_id"]), float(payload["seconds"]), str(payload.get("to") or ""))
+        resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
+                          thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp.get('message_ts', '')}"
 
     # ---- one API call, its pacing and its failures --------------------------------------
     def _call(self, method: str, target: str, *, paced: bool = False, **kwargs: Any) -> Any:

@@ -102,6 +102,7 @@ class Settings:
     slack_reply_mode: str = field(default="thread", metadata={"doc": "thread: every agent message in a ticket's thread goes to the customer; explicit: only those starting with the reply prefix."})
     slack_reply_prefix: str = field(default=">>", metadata={"doc": "Prefix of a reply to the customer in explicit reply mode."})
     slack_note_prefix: str = field(default="#note", metadata={"doc": "Prefix of an internal note: stored and audited, never sent to the customer."})
+    slack_undo_seconds: float = field(default=5.0, metadata={"doc": "An agent's reply from Slack waits this long, with an Undo button, before it is sent; 0 sends at once."})
 
     # ---- derived values -------------------------------------------------
     @property

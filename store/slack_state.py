@@ -10,6 +10,7 @@ from __future__ import annotations
 import peewee as pw
 
 from . import fastsql
+from .db import run_tx
 from .models import Base, Ticket, utcnow
 
 
@@ -80,3 +81,31 @@ def see_agent(user_id: str, name: str, email: str = "") -> None:
 def agent_name(user_id: str) -> str:
     row = fastsql.fetchone('SELECT name FROM "slack_agent" WHERE user_id = ?', [user_id])
     return row[0] if row and row[0] else user_id
+
+
+# ---- undo ----------------------------------------------------------------------------
+def withdraw_reply(outbox_id: int, actor: str) -> str:
+    """Stop an agent's reply that is still waiting out its undo window (own transaction).
+
+    ``withdrawn`` when it will not be sent; ``too_late`` when a sender already
+    took it; ``unknown`` when the id is not a reply written in Slack. The
+    conditional update is the whole race: a sender claims only ``pending``
+    rows, so exactly one of the two wins."""
+    def tx() -> str:
+        row = fastsql.fetchone('SELECT ticket_id, out_message_id, unique_key FROM "outbox" WHERE id = ?', [outbox_id])
+        if row is None or not str(row[2]).startswith("slack-reply:"):
+            return "unknown"
+        now = utcnow()
+        changed = fastsql.execute(
+            "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'pending'",
+            [f"withdrawn in Slack by {actor} before it was sent (undo)", now, outbox_id]).rowcount
+        if not changed:
+            return "too_late"
+        if row[1] is not None:
+            fastsql.execute("UPDATE \"message\" SET delivery_status = 'withdrawn' WHERE id = ?", [row[1]])
+        fastsql.insert("event", {"ticket_id": row[0], "actor": actor, "kind": "agent_reply_withdrawn",
+                                 "data": {"outbox_id": outbox_id, "message": row[1]}, "created_at": now})
+        return "withdrawn"
+
+    return run_tx(tx)

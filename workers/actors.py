@@ -86,6 +86,11 @@ def process_inbound(inbound_id: int) -> None:
             _deliver(oid)
         except Exception as exc:
             log.warning("event=inline_delivery_failed outbox=%d error=%s", oid, type(exc).__name__)
+    for oid, seconds in outcome.delayed:  # an undo window: sent when it closes (else by the scheduler, when due)
+        try:
+            deliver_outbox.send_with_options(args=(oid,), delay=int(seconds * 1000) + 50)
+        except Exception as exc:
+            log.warning("event=delayed_delivery_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
 
 
 def _deliver(outbox_id: int) -> None:

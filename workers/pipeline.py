@@ -38,6 +38,7 @@ class Outcome:
     claimed: list = field(default_factory=list)  # rows already marked sending, to deliver right after commit
     media_ids: list[int] = field(default_factory=list)  # MMS media to fetch right after commit
     reason: str = ""
+    delayed: list[tuple[int, float]] = field(default_factory=list)  # (outbox id, seconds): send after a delay (undo)
 
 
 # ---- attempts: committed before each try --------------------------------------
@@ -151,7 +152,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         from .slack_replies import handle
 
         done = handle(row.id, env, settings, now)
-        return Outcome(done.action, done.ticket_id, done.outbox_ids, reason=done.reason)
+        return Outcome(done.action, done.ticket_id, done.outbox_ids, reason=done.reason, delayed=done.delayed)
 
     # Our own outbound mail coming back (a forwarding loop, a misconfigured alias).
     if env.channel == "email" and env.thread.message_id and is_own_message_id(env.thread.message_id, domains):

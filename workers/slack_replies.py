@@ -46,6 +46,7 @@ class Handled:
     ticket_id: int | None = None
     outbox_ids: list[int] = field(default_factory=list)
     reason: str = ""
+    delayed: list[tuple[int, float]] = field(default_factory=list)  # (outbox id, seconds): sent when the undo window closes
 
 
 def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime) -> Handled:
@@ -152,7 +153,19 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                          ticket=ticket_id, out_message=out_id, message_id=mid)
     persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, "via": "slack",
                                                **where}, actor=actor, now=now)
-    ids = [row.id] if row is not None else []
+    ids: list[int] = []
+    delayed: list[tuple[int, float]] = []
+    if row is not None and settings.slack_undo_seconds > 0:
+        # The undo window: the reply is due only when it closes; the agent gets an Undo button meanwhile.
+        fastsql.update("outbox", row.id, {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
+        delayed.append((row.id, settings.slack_undo_seconds))
+        offer = outbox.enqueue(channel="slack", kind="slack_undo", recipient=where["channel"], payload={
+            "op": "undo_offer", "channel": where["channel"], "thread_ts": where["thread_ts"], "user": env.sender.address,
+            "outbox_id": row.id, "seconds": settings.slack_undo_seconds, "to": recipient}, unique_key=f"{key}:undo",
+            ticket=ticket_id)
+        ids += [offer.id] if offer is not None else []
+    elif row is not None:
+        ids.append(row.id)
     changes: dict[str, Any] = {"updated_at": now}
     if ticket.status == m.TicketStatus.NEW:  # first answer: somebody is on it
         persist.event(ticket_id, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
@@ -162,7 +175,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
         if update is not None:
             ids.append(update)
     persist.update_ticket(ticket_id, **changes)
-    return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}")
+    return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}", delayed)
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

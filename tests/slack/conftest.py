@@ -41,8 +41,9 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_settings(backend, fake_slack):
+    # No undo window by default here, so a reply leaves inside the test's own run; test_slack_undo covers it.
     return backend.replace(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_channel=CHANNEL,
-                           slack_agents=(AGENT, AGENT2), slack_api_url=fake_slack.url)
+                           slack_agents=(AGENT, AGENT2), slack_api_url=fake_slack.url, slack_undo_seconds=0.0)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from .conftest import AGENT, CHANNEL, next_ts, post, thread_message
 
 @pytest.fixture
 def stack(slack_settings, relay_sink, tmp_path):
-    s = Stack(slack_settings.replace(smtp_relay=relay_sink.address), tmp_path)
+    # The default undo window (5 s): the reply must still arrive within seconds.
+    s = Stack(slack_settings.replace(smtp_relay=relay_sink.address, slack_undo_seconds=5.0), tmp_path)
     s.start_ingest().start_worker(processes=1, threads=2).start_scheduler()
     yield s
     s.stop()

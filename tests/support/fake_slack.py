@@ -2,7 +2,8 @@
 
 ``FakeSlack`` is an aiohttp server that answers the Web API methods Helpline
 calls (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``) with
+``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``) and
+interaction ``response_url``s with
 Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error": ...}``)
 and records every call, so the real ``slack_sdk`` clients run unchanged against
 it (``WebClient(base_url=fake.url)``). Tests can make a method answer
@@ -46,6 +47,19 @@ def signed_headers(body: bytes | str, secret: str = SIGNING_SECRET, timestamp: i
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = "http_timeout"
     return headers
+
+
+def block_action(action_id: str, value: str, *, user: str, channel: str, response_url: str) -> bytes:
+    """An interactivity request (a button pressed), form-encoded as Slack posts it."""
+    from urllib.parse import urlencode
+
+    payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+               "api_app_id": "A0HELPLINE", "token": "deprecated-verification-token", "container":
+               {"type": "message", "channel_id": channel, "is_ephemeral": True}, "trigger_id": "1.2.3",
+               "channel": {"id": channel}, "response_url": response_url,
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+                            "action_ts": str(time.time())}]}
+    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
@@ -113,6 +127,7 @@ class FakeSlack:
             asyncio.set_event_loop(self._loop)
             app = web.Application()
             app.router.add_route("*", "/api/{method}", self._handle)
+            app.router.add_post("/response/{token}", self._respond)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -132,6 +147,17 @@ class FakeSlack:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    def response_url(self, token: str = "r1") -> str:
+        """A ``response_url`` of an interaction payload: where ``respond()`` posts its answer."""
+        return f"http://127.0.0.1:{self.port}/response/{token}"
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        args = await request.json()
+        with self.cond:
+            self.calls.append(Call("response_url", dict(args, token=request.match_info["token"]), ""))
+            self.cond.notify_all()
+        return web.Response(text="ok")
 
     # ---- reading what happened -------------------------------------------------------
     def calls_of(self, method: str) -> list[Call]:
