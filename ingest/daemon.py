@@ -46,7 +46,7 @@ class IngestDaemon:
         self.broker = broker.setup(settings)
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
-        self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool)
+        self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool, submit_many=actors.submit_many)
         self.imap_accounts = accounts_from_settings(settings)  # a bad URL fails at start-up
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
         self.stopping = asyncio.Event()

@@ -101,10 +101,12 @@ class Offer:
 
 
 class EmailIntake:
-    def __init__(self, settings: Settings, blobs: BlobStore, submit: Callable[[int], None], spool: Spool) -> None:
+    def __init__(self, settings: Settings, blobs: BlobStore, submit: Callable[[int], None], spool: Spool, *,
+                 submit_many: Callable[[list[int]], None] | None = None) -> None:
         self.settings = settings
         self.blobs = blobs
         self.submit = submit
+        self.submit_many = submit_many  # rows committed together go to the queue together
         self.spool = spool
         self.builders: dict[str, Builder] = {}
 
@@ -234,6 +236,13 @@ class EmailIntake:
 
     def submit_all(self, inbound_ids: list[int]) -> None:
         """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
+        if self.submit_many is not None and len(inbound_ids) > 1:
+            try:
+                self.submit_many(inbound_ids)
+            except Exception as exc:
+                log.warning("event=enqueue_failed inbound=%s error=%s", ",".join(map(str, inbound_ids)),
+                            type(exc).__name__)
+            return
         for inbound_id in inbound_ids:
             try:
                 self.submit(inbound_id)

@@ -66,6 +66,7 @@ class Settings:
     worker_processes: int = field(default=2, metadata={"doc": "Worker processes of `helpline worker`/`run`."})
     worker_threads: int = field(default=2, metadata={"doc": "Threads per worker process (more threads mostly add GIL contention)."})
     worker_middleware: tuple[str, ...] = field(default=(), metadata={"doc": "Extra Dramatiq middleware as module:Class (e.g. error reporting)."})
+    inbound_batch_size: int = field(default=8, metadata={"doc": "Messages committed together by the ingest daemon travel the queue together, up to this many per queue message (1 = one each)."})
     queue_name: str = field(default="helpline", metadata={"doc": "Dramatiq queue name prefix."})
     public_url: str = field(default="", metadata={"doc": "Public base URL as seen by providers."})
     webhook_sources: str = field(default="", metadata={"doc": "Sources allowed to POST /api/v1/messages with a signature: comma-separated NAME=SECRET (secret); a name given twice accepts both secrets (rotation)."})

@@ -68,6 +68,31 @@ def begin_attempt(inbound_id: int, max_attempts: int) -> Outcome | None:
     return run_tx(tx, durable=False)
 
 
+def begin_attempts(inbound_ids: list[int]) -> tuple[list[int], list[int]]:
+    """``begin_attempt`` for a batch in one transaction: (run now, run alone).
+
+    Rows on their first try are counted and run now. A row that already had
+    a try (this batch died halfway, or the row failed before) is not counted
+    here but handed back to run on its own, so a message that kills its
+    worker is isolated after one crash and never uses up its neighbours'
+    attempts. Rows already done are left out of both lists."""
+
+    def tx() -> tuple[list[int], list[int]]:
+        now, first, alone = m.utcnow(), [], []
+        for inbound_id in inbound_ids:
+            row = persist.lock_inbound(inbound_id, with_envelope=False)
+            if row is None or row.status != m.InboundStatus.PENDING:
+                continue
+            if row.attempts:
+                alone.append(inbound_id)
+            else:
+                persist.update_inbound(row.id, attempts=1, updated_at=now)
+                first.append(inbound_id)
+        return first, alone
+
+    return run_tx(tx, durable=False)  # not fsync'd, as in begin_attempt
+
+
 def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> None:
     """Keep the reason on the row; on the last try the row ends ``failed``, visibly."""
     reason = f"{type(error).__name__}: {error}"[:2000]

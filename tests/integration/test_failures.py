@@ -150,3 +150,34 @@ def test_message_that_fails_every_time_ends_failed_with_its_reason(backend, rela
         assert "envelope version 99 is newer" in row.reason
     finally:
         s.stop()
+
+
+def test_batch_holding_a_message_that_kills_its_worker(backend, relay_sink, tmp_path):
+    """Rows committed together travel as one queue message. When that batch
+    kills its worker, each row runs again on its own: the poison one ends in
+    quarantine after its attempts, its neighbours become tickets."""
+    from helpline.ingest.intake import EmailIntake
+    from helpline.ingest.spool import Spool
+    from helpline.store.blobs import FileBlobStore
+    from helpline.workers import actors, broker
+
+    settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2,
+                               worker_middleware=("tests.support.crash_middleware:DieOnPoison",))
+    s = Stack(settings, tmp_path)
+    s.start_worker(processes=1, threads=1, restart=True).start_scheduler()
+    try:
+        intake = EmailIntake(settings, FileBlobStore(settings.effective_blob_dir), lambda _id: None,
+                             Spool(settings.effective_spool_dir))
+        subjects = ["first", "second", "KILL-THE-WORKER now", "fourth", "fifth"]
+        ids = [intake.accept(make_mail(subject=subj, sender=f"c{i}@example.org", body=f"text {i}")[0],
+                             f"c{i}@example.org", ["support@example.com"]).inbound_id for i, subj in enumerate(subjects)]
+        broker.setup(settings)
+        actors.submit_many(ids)
+        poison = ids[2]
+        wait_until(lambda: m.Inbound.get_by_id(poison).status == "quarantined", 120, what="quarantine")
+        wait_until(lambda: _status_counts() == {"processed": 4, "quarantined": 1}, 60, what="the neighbours")
+        assert m.Inbound.get_by_id(poison).attempts == 2
+        assert sorted(t.subject for t in m.Ticket.select()) == ["fifth", "first", "fourth", "second"]
+        assert m.Message.select().where(m.Message.direction == "in").count() == 4  # none processed twice
+    finally:
+        s.stop()

@@ -15,6 +15,13 @@ from helpline.workers import actors, pipeline
 
 class DieOnPoison(dramatiq.Middleware):
     def before_process_message(self, broker, message):  # noqa: ANN001
+        if message.actor_name == "process_inbound_batch":
+            rows = m.Inbound.select().where(m.Inbound.id.in_(message.args[0]))
+            if any("KILL-THE-WORKER" in (r.envelope or {}).get("subject", "") for r in rows):
+                first, _alone = pipeline.begin_attempts(message.args[0])
+                if first:  # the batch's first try: counted, then the process dies with all of it
+                    os._exit(137)
+            return
         if message.actor_name != "process_inbound":
             return
         row = m.Inbound.get_or_none(m.Inbound.id == message.args[0])
