@@ -42,6 +42,7 @@ class FileBlobStore:
     def __init__(self, root: str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[Path] = set()
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:4] / digest
@@ -69,7 +70,17 @@ class FileBlobStore:
         return key_for(digest)
 
     def _write(self, path: Path, writer) -> None:  # type: ignore[no-untyped-def]
-        write_atomic(path, writer, prefix=".tmp-")
+        # mkdir of an existing directory is a failed syscall per blob; remember
+        # the fan-out directories this process has seen (at most 65,536).
+        known = path.parent in self._dirs
+        try:
+            write_atomic(path, writer, prefix=".tmp-", parent_exists=known)
+        except FileNotFoundError:
+            if not known:
+                raise
+            self._dirs.discard(path.parent)  # removed behind our back: make it again
+            write_atomic(path, writer, prefix=".tmp-")
+        self._dirs.add(path.parent)
 
     def get(self, key: str) -> bytes:
         try:

@@ -29,9 +29,11 @@ def fsync_dir(path: Path, *, strict: bool = True) -> None:
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None,
-                 strict: bool = True, prefix: str | None = None) -> None:
-    """Write ``path`` through ``write(fh)``; ``mode`` overrides mkstemp's 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+                 strict: bool = True, prefix: str | None = None, parent_exists: bool = False) -> None:
+    """Write ``path`` through ``write(fh)``; ``mode`` overrides mkstemp's 0600.
+    ``parent_exists`` skips the mkdir for a caller that knows the directory is there."""
+    if not parent_exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix or f".{path.name}.", suffix="" if prefix else ".tmp")
     try:
         if mode is not None:

@@ -31,3 +31,15 @@ def test_filesystem_blob_from_file_leaves_no_temporary_files(tmp_path):
     key = store.put_file(str(src))
     assert store.get(key) == src.read_bytes()
     assert not [p for p in (tmp_path / "blobs").rglob(".tmp-*")]
+
+
+def test_fan_out_directory_removed_behind_the_store_is_made_again(tmp_path):
+    import shutil
+
+    from helpline.store.blobs import FileBlobStore
+
+    store = FileBlobStore(str(tmp_path / "blobs"))
+    key = store.put(b"first")
+    shutil.rmtree(tmp_path / "blobs")  # an operator cleaning up, a restore
+    (tmp_path / "blobs").mkdir()
+    assert store.get(store.put(b"first")) == b"first" and store.put(b"first") == key
