@@ -14,6 +14,11 @@ Who may write into a ticket from Slack is decided here, at the edge, like an
 SMTP server's RCPT check: messages of bots (ourselves included: no loops),
 top-level messages, and messages of users who are not agents
 (``HELPLINE_SLACK_AGENTS``) are acknowledged and ignored, with a log line.
+The parent message's buttons (take, status, priority) are authorised here
+too: a non-agent, or any click in a channel shared with another organisation,
+gets an ephemeral refusal; an agent's click becomes an inbound row like a
+message and a worker applies it. The Undo button of a waiting reply is the one
+thing done here directly (see ``on_undo``).
 Socket Mode (``HELPLINE_SLACK_APP_TOKEN``) is not implemented yet.
 """
 from __future__ import annotations
@@ -31,16 +36,17 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from helpline.notifier.slack_blocks import UNDO_ACTION
+from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
 from .intake import Rejected, TemporaryIntakeError
-from .slack_envelope import build_slack_message, message_of
+from .slack_envelope import build_slack_action, build_slack_message, message_of
 
 log = logging.getLogger("helpline.ingest")
 
 KIND = "slack"
+ACTION_KIND = "slack_action"
 # Message subtypes that are people writing (or changing what they wrote); joins, topics and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
 UNDO_ANSWERS = {
@@ -78,6 +84,28 @@ class UserDirectory:
         return name, email
 
 
+class ChannelDirectory:
+    """Whether a channel is shared with another organisation (Slack Connect), cached."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._cache: dict[str, tuple[float, bool]] = {}
+
+    async def is_shared(self, channel: str) -> bool:
+        hit = self._cache.get(channel)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            resp = await asyncio.wait_for(self.client.conversations_info(channel=channel), USERS_INFO_TIMEOUT_S)
+            info = resp.get("channel") or {}
+            shared = bool(info.get("is_ext_shared") or info.get("is_shared") or info.get("is_pending_ext_shared"))
+        except Exception as exc:  # unknown: refuse, since an answer could reach customers
+            log.warning("event=slack_conversations_info_failed channel=%s error=%s", channel, type(exc).__name__)
+            return True
+        self._cache[channel] = (time.monotonic() + USER_CACHE_S, shared)
+        return shared
+
+
 def ignore_reason(event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None) -> str | None:
     """Why this message event is none of Helpline's business, or None when it is an agent's thread message."""
     subtype = event.get("subtype")
@@ -103,6 +131,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
                     logger=logging.getLogger("helpline.ingest.slack_bolt"))
     agents = frozenset(settings.slack_agents)
     users = UserDirectory(client)
+    channels = ChannelDirectory(client)
 
     @bolt.event("message")
     async def on_message(event: dict[str, Any], request: AsyncBoltRequest, context: Any) -> BoltResponse | None:
@@ -150,6 +179,35 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         log.info("event=slack_undo outbox=%d user=%s result=%s", outbox_id, user, result)
         await respond(text=UNDO_ANSWERS.get(result, UNDO_ANSWERS["unknown"]), replace_original=True)
 
+    @bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))
+    async def on_ticket_action(ack: Any, body: dict[str, Any], request: AsyncBoltRequest, respond: Any) -> None:
+        """A button or menu of a ticket's parent: authorised here, recorded durably, done by a worker."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+        action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
+        if user not in agents:
+            log.info("event=slack_action_refused action=%s user=%s reason=not_an_agent", action_id, user)
+            await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
+            return
+        if await channels.is_shared(channel):
+            log.info("event=slack_action_refused action=%s user=%s reason=shared_channel channel=%s",
+                     action_id, user, channel)
+            await respond(text="Helpline commands are refused in shared channels, where customers could read "
+                               "the answer.", response_type="ephemeral", replace_original=False)
+            return
+        name, email = await users.lookup(user)
+        try:
+            result = await run_blocking(intake.accept_request, ACTION_KIND, request.raw_body.encode("utf-8"),
+                                        {"user_name": name, "user_email": email})
+        except (Rejected, TemporaryIntakeError) as exc:
+            log.warning("event=slack_action_not_recorded action=%s user=%s error=%s", action_id, user, exc)
+            await respond(text=":warning: Helpline could not record that; please try again.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        log.info("event=slack_action_accepted action=%s user=%s inbound=%s status=%s", action_id, user,
+                 result.inbound_id, result.status)
+
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:
         log.debug("event=slack_event_ignored type=%s", event.get("type"))
@@ -175,6 +233,7 @@ def install(app: web.Application) -> None:
                     "using the HTTP Events API at POST /slack/events")
     intake = app["intake"]
     intake.register(KIND, build_slack_message)
+    intake.register(ACTION_KIND, build_slack_action)
     bolt = make_bolt_app(settings, intake, app["run_blocking"])
 
     async def slack_events(request: web.Request) -> web.Response:

@@ -18,7 +18,9 @@ import hashlib
 import json
 import re
 from typing import Any, Callable
+from urllib.parse import parse_qs
 
+from helpline.notifier.slack_blocks import ACTION_BLOCK, ACTION_PREFIX
 from helpline.store.envelope import Envelope, Sender, Thread
 
 from .intake import Rejected
@@ -91,4 +93,43 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
                   "event_id": body.get("event_id", ""), "files": files,
                   "user_email": str(meta.get("user_email") or "")},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
+    )
+
+
+def interaction_payload(raw: bytes) -> dict[str, Any]:
+    """The JSON ``payload`` field of an interactivity request (form-encoded, as Slack posts it)."""
+    form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+    return json.loads(form["payload"][0])
+
+
+def build_slack_action(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) -> Envelope:
+    """A button or menu of a ticket's parent message (``block_actions``) as an envelope.
+
+    The action is the agent's command (``take``, ``status``, ``priority``) and
+    its value; the ticket is the one whose parent message carries the buttons
+    (its ``ts`` is the thread the worker looks up) and whose number the block
+    names. Each click has its own ``action_ts``, hence its own inbound row."""
+    try:
+        payload = interaction_payload(raw)
+        action = payload["actions"][0]
+        user = str(payload["user"]["id"])
+        container = payload.get("container") or {}
+        channel = str(container.get("channel_id") or (payload.get("channel") or {}).get("id") or "")
+        message_ts = str(container.get("message_ts") or (payload.get("message") or {}).get("ts") or "")
+        action_id = str(action["action_id"])
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise Rejected(f"not a Slack block action: {exc}", [{"field": "payload", "error": str(exc)}]) from exc
+    command, _, value = action_id.removeprefix(ACTION_PREFIX).partition(":")
+    if action.get("type") == "static_select":
+        value = str((action.get("selected_option") or {}).get("value") or "")
+    number = str(action.get("block_id") or "").removeprefix(ACTION_BLOCK)
+    action_ts = str(action.get("action_ts") or "")
+    return Envelope(
+        channel="slack", external_id=f"action:{channel}:{message_ts}:{user}:{action_ts}",
+        received_at=meta["received_at"],
+        sender=Sender(address=user, name=str(meta.get("user_name") or ""), kind="slack"),
+        author_role="agent", text=f"{command} {value}".strip(),
+        thread=Thread(slack_thread=message_ts, ticket_ref=number),
+        metadata={"slack_channel": channel, "ts": message_ts, "event": "action", "command": command, "value": value,
+                  "ticket": number, "user_email": str(meta.get("user_email") or "")},
     )

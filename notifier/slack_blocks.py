@@ -97,10 +97,44 @@ def reply_hint(reply_mode: str, reply_prefix: str, note_prefix: str) -> str:
     return f"Reply in this thread to answer the customer · {note}"
 
 
-def ticket_message(card: TicketCard, *, hint: str = "") -> dict[str, Any]:
+ACTION_PREFIX = "helpline_ticket:"  # action_id of the parent's buttons and menus: helpline_ticket:COMMAND[:VALUE]
+ACTION_BLOCK = "helpline_ticket_actions:"  # block_id prefix, followed by the ticket number
+
+
+def _button(label: str, command: str, number: str, style: str = "") -> dict[str, Any]:
+    button = {"type": "button", "text": _plain(label), "action_id": ACTION_PREFIX + command, "value": number}
+    if style:
+        button["style"] = style
+    return button
+
+
+def ticket_actions(card: TicketCard) -> dict[str, Any]:
+    """The parent's buttons: what an agent can do to the ticket in its current state."""
+    n = card.number
+    if card.status in ("resolved", "closed", "merged"):
+        elements = [_button("Reopen", "status:open", n)]
+        if card.status == "resolved":
+            elements.append(_button("Close", "status:closed", n))
+    else:
+        elements = [_button("Take", "take", n, "primary")]
+        if card.status != "waiting_customer":
+            elements.append(_button("Waiting on customer", "status:waiting_customer", n))
+        elements.append(_button("Resolve", "status:resolved", n))
+        options = [{"text": _plain(label.split(" ", 1)[1]), "value": value} for value, label in PRIORITY_LABELS.items()]
+        select: dict[str, Any] = {"type": "static_select", "action_id": ACTION_PREFIX + "priority",
+                                  "placeholder": _plain("Priority"), "options": options}
+        current = [o for o in options if o["value"] == card.priority]
+        if current:
+            select["initial_option"] = current[0]
+        elements.append(select)
+    return {"type": "actions", "block_id": ACTION_BLOCK + n, "elements": elements}
+
+
+def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False) -> dict[str, Any]:
     """``text`` and ``blocks`` of a ticket's parent message (chat.postMessage / chat.update).
 
-    ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket."""
+    ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket; with
+    ``actions`` the buttons of ``ticket_actions`` come last."""
     subject = one_line(card.subject) or "(no subject)"
     fields = [
         _mrkdwn(f"*Customer*\n{customer_line(card.customer_name, card.customer_address, card.channel)}"),
@@ -128,6 +162,8 @@ def ticket_message(card: TicketCard, *, hint: str = "") -> dict[str, Any]:
         blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {names}{more}")]})
     if hint:
         blocks.append({"type": "context", "elements": [_mrkdwn(hint)]})
+    if actions:
+        blocks.append(ticket_actions(card))
     text = f"{card.number}: {escape(trim(subject, 150))} ({STATUS_LABELS.get(card.status, escape(card.status))})"
     return {"text": text, "blocks": blocks}
 

@@ -9,6 +9,7 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``react``         a reaction on a Slack message (an agent's reply went out)
 ``notice``        a line of ours in a thread (a reply that could not be delivered)
 ``undo_offer``    an ephemeral message to the agent with an Undo button for a waiting reply
+``ephemeral``     a line for one agent only (why their button did nothing)
 
 Tickets and messages are read from the store when the row is sent, so a
 parent shows the ticket as it is then (see ``slack_cards``). Slack allows
@@ -100,6 +101,7 @@ class SlackSender:
         self._client = make_client(settings, timeout=timeout) if settings.slack_bot_token else None
         self.pacer = pacer or Pacer()
         self._sleep = sleep
+        self._actions = bool(settings.slack_signing_secret)  # buttons only where their clicks can arrive
         self._hint = slack_blocks.reply_hint(settings.slack_reply_mode, settings.slack_reply_prefix,
                                              settings.slack_note_prefix)
 
@@ -132,7 +134,7 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint)
+        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
                           blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
         ts = str(resp["ts"])
@@ -170,7 +172,7 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint)
+        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
         channel, ts = thread
         self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
         db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
@@ -192,6 +194,14 @@ class SlackSender:
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=thread_ts,
                           text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp['ts']}"
+
+    def _op_ephemeral(self, payload: dict[str, Any]) -> str:
+        """A line for one agent only (why their action did nothing). ``text`` is ours."""
+        channel = str(payload["channel"])
+        body = slack_blocks.notice(str(payload["text"]))
+        resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
+                          thread_ts=str(payload.get("thread_ts") or "") or None, text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp.get('message_ts', '')}"
 
     def _op_undo_offer(self, payload: dict[str, Any]) -> str:
         """Show the agent (only them) that their reply waits, with a button to withdraw it."""

@@ -32,7 +32,7 @@ from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist, slack_intent
+from . import persist, slack_actions, slack_intent
 from .slack_outbox import queue_update
 
 SENT_REACTION = "white_check_mark"
@@ -62,6 +62,14 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
     actor = f"slack:{user}"
     where = {"channel": channel, "ts": ts, "thread_ts": thread_ts}
     event = meta.get("event")
+    if event == "action":
+        number = fastsql.fetchone('SELECT number FROM "ticket" WHERE id = ?', [ticket_id])[0]
+        if meta.get("ticket") != number:
+            return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"Slack action names ticket "
+                                                             f"{meta.get('ticket')!r}, the thread is {number}'s"))
+        action, ids, reason = slack_actions.apply(ticket_id, meta, user, agent, where,
+                                                  f"slack-action:{env.external_id}", now)
+        return _done(inbound_id, ticket_id, now, Handled(action, ticket_id, ids, reason))
     if event in ("edited", "deleted"):
         return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
 
