@@ -17,7 +17,7 @@ from helpline.store.config import Settings
 
 from . import contact_form, webhook_api
 
-from . import slack_app
+from . import slack_app, twilio_sms
 
 RunBlocking = Callable[..., Awaitable[Any]]
 
@@ -38,4 +38,5 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     webhook_api.install(app)
     contact_form.install(app)
     slack_app.install(app)
+    twilio_sms.install(app)
     return app

@@ -17,8 +17,9 @@ top-level messages, and messages of users who are not agents
 The parent message's buttons (take, status, priority) are authorised here
 too: a non-agent, or any click in a channel shared with another organisation,
 gets an ephemeral refusal; an agent's click becomes an inbound row like a
-message and a worker applies it. The Undo button of a waiting reply is the one
-thing done here directly (see ``on_undo``).
+message and a worker applies it. The Undo button of a waiting reply and the
+``/helpline`` command (read-only, see ``slack_commands``) are answered here
+directly.
 Socket Mode (``HELPLINE_SLACK_APP_TOKEN``) is not implemented yet.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
+from . import slack_commands
 from .intake import Rejected, TemporaryIntakeError
 from .slack_envelope import build_slack_action, build_slack_message, message_of
 
@@ -47,6 +49,7 @@ log = logging.getLogger("helpline.ingest")
 
 KIND = "slack"
 ACTION_KIND = "slack_action"
+COMMAND = "/helpline"
 # Message subtypes that are people writing (or changing what they wrote); joins, topics and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
 UNDO_ANSWERS = {
@@ -207,6 +210,25 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             return
         log.info("event=slack_action_accepted action=%s user=%s inbound=%s status=%s", action_id, user,
                  result.inbound_id, result.status)
+
+    @bolt.command(COMMAND)
+    async def on_command(ack: Any, command: dict[str, Any]) -> None:
+        """``/helpline …``: answered at once, ephemerally, from the store (see ``slack_commands``)."""
+        user, channel = str(command.get("user_id") or ""), str(command.get("channel_id") or "")
+        if user not in agents:
+            log.info("event=slack_command_refused user=%s reason=not_an_agent", user)
+            await ack(text="Only Helpline agents can use /helpline.")
+            return
+        if await channels.is_shared(channel):
+            log.info("event=slack_command_refused user=%s reason=shared_channel channel=%s", user, channel)
+            await ack(text="/helpline is refused in shared channels, where customers could read the answer.")
+            return
+        try:
+            reply = await run_blocking(slack_commands.answer, str(command.get("text") or ""), user, channel)
+        except Exception as exc:  # the database is away
+            log.warning("event=slack_command_failed user=%s error=%s", user, type(exc).__name__)
+            reply = {"text": ":warning: Helpline could not answer just now; please try again."}
+        await ack(**reply)
 
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:

@@ -32,6 +32,10 @@ def make_senders(settings: Settings) -> dict[str, Sender]:
         from .slack_sender import SlackSender
 
         senders["slack"] = SlackSender(settings)
+    if settings.twilio_auth_token or settings.twilio_account_sid:  # SMS in use (a half-set one warns why it waits)
+        from .sms_sender import SmsSender
+
+        senders["sms"] = SmsSender(settings)
     if settings.webhook_callbacks:  # outbound webhooks of the sources that registered a URL
         from .webhook_sender import WebhookSender
 

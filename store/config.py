@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
-                           "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources"})
+                           "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources",
+                           "twilio_auth_token"})
 
 
 class ConfigError(ValueError):
@@ -93,6 +94,16 @@ class Settings:
     imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
     imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
     imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
+    # SMS and MMS through Twilio (ingest/twilio_sms.py, notifier/sms_sender.py).
+    twilio_account_sid: str = field(default="", metadata={"doc": "Twilio account SID (AC…): outbound SMS and MMS media downloads."})
+    twilio_auth_token: str = field(default="", metadata={"doc": "Twilio auth token (secret): checks webhook signatures and authenticates API calls; unset turns /twilio/* off (404)."})
+    twilio_from: str = field(default="", metadata={"doc": "Default sender number (E.164) of outbound SMS; replies go from the number the customer texted."})
+    twilio_messaging_service_sid: str = field(default="", metadata={"doc": "Messaging Service SID (MG…) to send through instead of a number."})
+    twilio_api_url: str = field(default="https://api.twilio.com", metadata={"doc": "Base URL of the Twilio REST API (tests point it at a local stand-in)."})
+    sms_ack: bool = field(default=True, metadata={"doc": "Text the ticket number to a customer whose SMS opened a ticket."})
+    sms_help_text: str = field(default="Helpline support: text your question to this number and an agent will answer here. Reply STOP to stop texts, START to resume.",
+                               metadata={"doc": "Answer to HELP (unless Twilio's Advanced Opt-Out already answered)."})
+    mms_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"doc": "Largest MMS media file downloaded; larger ones are recorded but not fetched."})
     slack_bot_token: str = field(default="", metadata={"doc": "Slack bot token (xoxb-…, secret); with HELPLINE_SLACK_CHANNEL it turns the Slack sender on."})
     slack_signing_secret: str = field(default="", metadata={"doc": "Slack signing secret (secret); turns on POST /slack/events (events, actions, commands) on the public listener."})
     slack_app_token: str = field(default="", metadata={"doc": "Slack app-level token (xapp-…, secret) for Socket Mode; not used yet: HTTP mode only."})

@@ -13,7 +13,7 @@ from typing import Callable
 
 import peewee
 
-from . import imap_state, models, slack_state, webhook_state
+from . import imap_state, models, slack_state, sms_state, webhook_state
 from .db import database, is_sqlite, write_tx
 from . import routing_state
 
@@ -36,6 +36,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "rate counters", _v2_rate_counters),
     (3, "imap poller state", imap_state.upgrade_v2),
+    (4, "sms opt-outs and mms media", sms_state.upgrade_v4),
     (5, "webhook api: api keys, replay guard, ticket fields and sources", webhook_state.upgrade_v5),
     (6, "slack threads and agents", slack_state.upgrade_v6),
     (7, "teams, agents, ticket routing and SLA clocks", routing_state.upgrade_v7),

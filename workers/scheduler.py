@@ -22,6 +22,10 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         "inbound": lambda: sweeper.sweep_inbound(settings, actors.submit),
         "outbox_recovered": lambda: outbox.recover_stuck(settings),
     }
+    if settings.twilio_auth_token:
+        from helpline.notifier import sms_media
+
+        jobs["sms_media"] = lambda: sms_media.fetch_stale(settings, actors.blob_store())
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
     jobs.update(extra or {})

@@ -1,0 +1,162 @@
+"""The SMS stages of the pipeline: keywords before threading, and what a stored
+text adds after it (the acknowledgement of a new ticket, MMS media to fetch).
+
+Everything else an SMS goes through is the shared pipeline: the sender's
+number (E.164, ``kind=phone``) is the customer's identity and a participant,
+and the envelope's ``conversation_id`` (that number) is a ``conv:sms:+E164``
+thread key. A new ticket claims the key; the next text from the number
+follows it to that ticket while it is open, reopens it within
+``HELPLINE_REOPEN_DAYS`` of its resolution, and after that opens a new ticket
+linked to it which takes the key over. So a text always joins the number's
+most recently active open SMS ticket.
+
+Keywords (``keyword_action``, a plain function): STOP, STOPALL, UNSUBSCRIBE,
+CANCEL, END, QUIT (and Twilio's REVOKE, OPTOUT) opt the number out; START,
+UNSTOP, YES opt it in again, but only an opted-out number's "Yes" is a
+keyword (otherwise it is an answer to an agent); HELP and INFO get
+``HELPLINE_SMS_HELP_TEXT``. When Twilio's Advanced Opt-Out recognised the
+keyword itself (the webhook's ``OptOutType``) Twilio has already answered:
+Helpline records the state and sends nothing, so no customer gets two
+answers. A keyword never opens a ticket; its inbound row ends ``processed``
+with the reason, and each opt-out or opt-in is an audit event (on the
+number's conversation ticket when it has one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from helpline.notifier import outbox, ratelimit, sms_optout
+from helpline.notifier.sms_sender import sms_payload
+from helpline.store import fastsql
+from helpline.store.config import Settings
+from helpline.store.envelope import Envelope
+
+from . import persist
+
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN = frozenset({"START", "UNSTOP", "YES"})
+HELP = frozenset({"HELP", "INFO"})
+_TWILIO_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
+
+ACK_TEXT = "We got your message. Your ticket is {number}; reply to this number to add to it. Reply STOP to opt out."
+
+
+def keyword_action(body: str, opt_out_type: str = "") -> str | None:
+    """``opt_out``, ``opt_in``, ``help`` or None: what an SMS body means as a keyword.
+
+    A keyword is the whole message (any case, surrounding blanks and a final
+    full stop or exclamation mark ignored): "Stop texting me" is a message."""
+    if opt_out_type.upper() in _TWILIO_TYPES:
+        return _TWILIO_TYPES[opt_out_type.upper()]
+    word = body.strip().rstrip(".!").strip().upper()
+    if word in OPT_OUT:
+        return "opt_out"
+    if word in OPT_IN:
+        return "opt_in"
+    if word in HELP:
+        return "help"
+    return None
+
+
+@dataclass
+class KeywordOutcome:
+    reason: str
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime) -> KeywordOutcome | None:
+    """Act on an SMS keyword inside the pipeline's transaction; None when the text is an ordinary message."""
+    twilio_type = str(env.metadata.get("opt_out_type") or "")
+    action = keyword_action(env.text, twilio_type)
+    if action is None:
+        return None
+    number = env.sender.address
+    opted_out = sms_optout.is_opted_out(number)
+    if action == "opt_in" and not twilio_type and not opted_out:
+        return None  # "Yes" from a number that never opted out answers an agent
+    word = " ".join(env.text.split()).upper()[:20]
+    source = "twilio" if twilio_type else "keyword"
+    ticket_id = sms_optout.conversation_ticket(number)
+    base = {"number": number, "keyword": word, "source": source, "inbound": inbound_id}
+    if action in ("opt_out", "opt_in"):
+        changed = sms_optout.set_state(number, action == "opt_out", keyword=word, source=source, now=now)
+        kind = "sms_opted_out" if action == "opt_out" else "sms_opted_in"
+        persist.event(ticket_id, kind, {**base, "changed": changed}, now=now)
+        state = "opted out" if action == "opt_out" else "opted in again"
+        return KeywordOutcome(f"SMS keyword {word}: {number} {state}" + ("" if changed else " (no change)"))
+    if twilio_type:
+        persist.event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
+        return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
+    if opted_out:
+        persist.event(ticket_id, "sms_help", {**base, "answered_by": "nobody", "why": "opted out"}, now=now)
+        return KeywordOutcome(f"SMS keyword {word} from an opted-out number: not answered")
+    key = f"sms-help:{env.external_id}"
+    row = _queue_text(env, settings, now, kind="help", text=settings.sms_help_text, unique_key=key, ticket_id=None)
+    persist.event(ticket_id, "sms_help", {**base, "answered_by": "helpline" if row else "nobody",
+                                         "why": "" if row else "automatic-reply limit"}, now=now)
+    return KeywordOutcome(f"SMS keyword {word}: " + ("help text queued" if row else "help text over the reply limit"),
+                          [row] if row else [])
+
+
+def _queue_text(env: Envelope, settings: Settings, now: dt.datetime, *, kind: str, text: str, unique_key: str,
+                ticket_id: int | None) -> int | None:
+    """Queue an automatic text to the sender, rate limited like email acknowledgements; the outbox id."""
+    number = env.sender.address
+    to_number, total = ratelimit.recent(f"sms_{kind}", number, now)
+    if to_number >= settings.autoreply_limit or total >= settings.autoreply_global_limit:
+        return None
+    out_message = None
+    if ticket_id is not None:
+        out_message = persist.add_outbound_message(ticket_id, channel="sms", author_role="system", message_id="",
+                                                   sender=str(env.metadata.get("to") or ""), subject="", text=text,
+                                                   now=now)
+    payload = sms_payload(number, text, ref=unique_key, from_number=str(env.metadata.get("to") or ""),
+                          in_reply_to=env.external_id)
+    row = outbox.enqueue(channel="sms", kind=kind, recipient=number, payload=payload, unique_key=unique_key,
+                         ticket=ticket_id, out_message=out_message)
+    if row is None:
+        return None
+    ratelimit.record(f"sms_{kind}", number, now)
+    return row.id
+
+
+@dataclass
+class AfterMessage:
+    outbox_ids: list[int] = field(default_factory=list)
+    media_ids: list[int] = field(default_factory=list)
+
+
+def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, settings: Settings, now: dt.datetime,
+                  *, created: bool) -> AfterMessage:
+    """Record the MMS media to fetch and, for a new ticket, queue its acknowledgement (caller's transaction)."""
+    out = AfterMessage()
+    for position, media in enumerate(env.metadata.get("media") or []):
+        media_id = fastsql.insert("sms_media", {
+            "message_id": message_id, "position": position, "url": media["url"],
+            "content_type": media.get("content_type", ""), "status": "pending", "attempts": 0, "last_error": "",
+            "size": None, "blob_key": "", "created_at": now, "updated_at": now,
+        }, on_conflict="ON CONFLICT DO NOTHING")
+        if media_id is not None:
+            out.media_ids.append(media_id)
+    if created:
+        why = _ack_refusal(env, settings)
+        row = None if why else _queue_text(env, settings, now, kind="ack", text=ACK_TEXT.format(number=ticket.number),
+                                           unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
+        if row is None:
+            persist.event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"},
+                          now=now)
+        else:
+            out.outbox_ids.append(row)
+            persist.event(ticket.id, "ack_queued", {"to": env.sender.address, "channel": "sms"}, now=now)
+    return out
+
+
+def _ack_refusal(env: Envelope, settings: Settings) -> str:
+    if not settings.sms_ack:
+        return "HELPLINE_SMS_ACK is off"
+    if "sender_not_e164" in env.warnings:
+        return "the sender is no phone number (short code or alphanumeric sender)"
+    if sms_optout.is_opted_out(env.sender.address):
+        return "the number opted out of SMS"
+    return ""
