@@ -16,11 +16,23 @@ from email.utils import getaddresses, parseaddr
 _SANE = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\.][^\s@<>()\[\],;:\"\\]*\.[^\s@<>()\[\],;:\"\\.]+$")
 
 
+_BARE = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
+
+
+def bare(value: str) -> bool:
+    """True when ``value`` is already a bare ``local@domain`` with nothing to
+    parse: the common case, answered without the stdlib address parser
+    (~60 µs a call on the 2-core machine, several calls per message)."""
+    return bool(_BARE.match(value))
+
+
 @lru_cache(maxsize=8192)  # the stdlib parser costs ~50 µs a call and the pipeline asks about the same few addresses
 def addr_spec(value: str) -> str:
     """The bare address of ``"Name" <a@b>`` or ``a@b`` (stripped, case kept)."""
     if not value:
         return ""
+    if bare(value):
+        return value
     _name, addr = parseaddr(value.strip())
     return addr.strip()
 
@@ -32,6 +44,11 @@ def is_sane(addr: str) -> bool:
 
 def single_address(values: list[str]) -> str:
     """The one address in a header's values, or "" when there are none or several."""
+    values = [v for v in values if v]
+    if not values:
+        return ""
+    if len(values) == 1 and bare(values[0].strip()):
+        return values[0].strip()
     found = [a for _n, a in getaddresses([v for v in values if v]) if a]
     return found[0].strip() if len(found) == 1 else ""
 

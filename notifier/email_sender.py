@@ -18,7 +18,7 @@ from typing import Any
 
 from helpline.store.config import Settings, parse_hostport
 
-from .addresses import addr_spec
+from .addresses import addr_spec, bare
 from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .templates import render_bytes
@@ -182,11 +182,11 @@ class EmailSender:
     def _transaction(self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes) -> str:
         """MAIL, RCPT, DATA by hand: ``sendmail`` would discard the relay's queue id."""
         try:
-            code, resp = smtp.mail(mail_from)
+            code, resp = _command(smtp, "mail", "FROM:", mail_from)
             if code != 250:
                 raise _classify(code, resp, "MAIL FROM")
             for rcpt in rcpts:
-                code, resp = smtp.rcpt(rcpt)
+                code, resp = _command(smtp, "rcpt", "TO:", rcpt)
                 if code not in (250, 251):
                     raise _classify(code, resp, "RCPT TO")
             code, resp = smtp.data(data)
@@ -233,7 +233,16 @@ def _prepare(payload: dict[str, Any]) -> tuple[str, list[str], bytes]:
 
 @lru_cache(maxsize=8192)  # the stdlib address parser is slow and most sends go to few distinct headers
 def _addresses(value: str) -> tuple[str, ...]:
+    if bare(value.strip()):
+        return (value.strip(),)
     return tuple(a for _n, a in getaddresses([value]) if a)
+
+
+def _command(smtp: smtplib.SMTP, verb: str, arg: str, addr: str) -> tuple[int, bytes]:
+    """MAIL FROM / RCPT TO. smtplib's ``mail``/``rcpt`` re-parse the address with
+    email.utils on every call; ours are bare and ASCII already (``_prepare``)."""
+    smtp.putcmd(verb, f"{arg}<{addr}>")
+    return smtp.getreply()
 
 
 def _helo_name(mail_domain: str) -> str:

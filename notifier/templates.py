@@ -21,6 +21,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from .addresses import bare
+
 MAX_SUBJECT = 200
 MAX_REFERENCES = 20
 
@@ -147,6 +149,8 @@ def _header(value: str) -> str:
 
 
 def _address_list(value: Any) -> str:
+    if isinstance(value, str) and bare(value.strip()) and value.isascii():
+        return value.strip()
     pairs = getaddresses([_addresses(value)])
     return ", ".join(formataddr((name, addr), charset="utf-8") for name, addr in pairs if addr)
 
