@@ -87,6 +87,30 @@ class UserDirectory:
         return name, email
 
 
+class AgentDirectory:
+    """Who acts as an agent: HELPLINE_SLACK_AGENTS, plus the configured agents' ``slack_user``
+    (the routing issue's TOML file), re-read at most once a minute."""
+
+    def __init__(self, static: frozenset[str], run_blocking: Any, refresh_s: float = 60.0) -> None:
+        self.static = static
+        self.run_blocking = run_blocking
+        self.refresh_s = refresh_s
+        self._routed: frozenset[str] = frozenset()
+        self._until = 0.0
+
+    async def current(self) -> frozenset[str]:
+        if time.monotonic() >= self._until:
+            try:
+                self._routed = await self.run_blocking(slack_state.routed_slack_users)
+            except Exception as exc:  # the database is away: keep who we knew
+                log.warning("event=slack_agents_refresh_failed error=%s", type(exc).__name__)
+            self._until = time.monotonic() + self.refresh_s
+        return self.static | self._routed
+
+    async def has(self, user: str) -> bool:
+        return user in await self.current()
+
+
 class ChannelDirectory:
     """Whether a channel is shared with another organisation (Slack Connect), cached."""
 
@@ -132,14 +156,14 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=_base_url(settings.slack_api_url))
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, process_before_response=True,
                     logger=logging.getLogger("helpline.ingest.slack_bolt"))
-    agents = frozenset(settings.slack_agents)
+    agents = AgentDirectory(frozenset(settings.slack_agents), run_blocking)
     users = UserDirectory(client)
     channels = ChannelDirectory(client)
 
     @bolt.event("message")
     async def on_message(event: dict[str, Any], request: AsyncBoltRequest, context: Any) -> BoltResponse | None:
         retry = request.headers.get("x-slack-retry-num", [""])[0] if request.headers else ""
-        why = ignore_reason(event, agents, context.get("bot_user_id"))
+        why = ignore_reason(event, await agents.current(), context.get("bot_user_id"))
         kind, msg = message_of(event)
         where = f"channel={event.get('channel', '')} ts={msg.get('ts', '')} user={msg.get('user', '')}"
         if why is not None:
@@ -166,7 +190,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         the race with the sender."""
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
-        if user not in agents:
+        if not await agents.has(user):
             log.info("event=slack_action_refused action=undo user=%s", user)
             await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
             return
@@ -189,7 +213,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         user = str((body.get("user") or {}).get("id") or "")
         channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
         action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
-        if user not in agents:
+        if not await agents.has(user):
             log.info("event=slack_action_refused action=%s user=%s reason=not_an_agent", action_id, user)
             await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
             return
@@ -215,7 +239,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
     async def on_command(ack: Any, command: dict[str, Any]) -> None:
         """``/helpline …``: answered at once, ephemerally, from the store (see ``slack_commands``)."""
         user, channel = str(command.get("user_id") or ""), str(command.get("channel_id") or "")
-        if user not in agents:
+        if not await agents.has(user):
             log.info("event=slack_command_refused user=%s reason=not_an_agent", user)
             await ack(text="Only Helpline agents can use /helpline.")
             return

@@ -2,8 +2,9 @@
 
 Answers are ephemeral (only the agent sees them) and read the store
 directly: a slash command must be answered within Slack's three seconds, and
-reading tickets decides nothing about them. ``status`` records the agent's
-availability as an audit event (``agent_availability``), which routing reads.
+reading tickets decides nothing about them. ``status`` sets the availability
+routing reads (for an agent configured with ``slack_user`` in the TOML file)
+and records it as an audit event (``agent_availability``).
 Everything a customer wrote is escaped or plain text, as in every Slack message.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import peewee as pw
 from helpline.notifier import slack_blocks
 from helpline.notifier.slack_cards import load_card
 from helpline.store import models as m
-from helpline.store import slack_state
+from helpline.store import routing_state, slack_state
 from helpline.store.db import run_tx
 
 LIST_MAX = 15
@@ -34,8 +35,10 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
     """The ephemeral answer (``text`` and ``blocks``) to ``/helpline text`` from agent ``user`` in ``channel``."""
     word, _, rest = text.strip().partition(" ")
     word, rest = word.lower(), rest.strip()
+    routed = slack_state.routed_agent(user)
     if word == "mine":
-        tickets = _active().where(m.Ticket.assignee == f"slack:{user}").order_by(m.Ticket.updated_at.desc())
+        me = [f"slack:{user}"] + ([routed.email] if routed else [])
+        tickets = _active().where(m.Ticket.assignee.in_(me)).order_by(m.Ticket.updated_at.desc())
         return _listing("Your open tickets", tickets, "No open tickets are assigned to you.")
     if word == "queue":
         tickets = (_active().join(slack_state.SlackThread, on=(slack_state.SlackThread.ticket == m.Ticket.id))
@@ -49,9 +52,16 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
             return _text(f"No ticket {slack_blocks.escape(rest)}.")
         return slack_blocks.ticket_message(card, hint=_thread_link(ticket.id))
     if word == "status" and rest.lower() in AVAILABILITY:
-        run_tx(lambda: m.Event.create(ticket=None, actor=f"slack:{user}", kind="agent_availability",
-                                      data={"status": rest.lower(), "via": "slack"}))
-        return _text(f"Your status is now *{rest.lower()}*.")
+        status = rest.lower()
+
+        def record() -> None:
+            if routed is not None:  # what routing reads when it picks an agent
+                routing_state.set_availability(routed.email, status, m.utcnow())
+            m.Event.create(ticket=None, actor=f"slack:{user}", kind="agent_availability",
+                           data={"status": status, "via": "slack", "agent": routed.email if routed else None})
+
+        run_tx(record)
+        return _text(f"Your status is now *{status}*.")
     if word == "search" and rest:
         words = [w for w in rest.split() if w][:5]
         query = _active(all_statuses=True)

@@ -8,7 +8,7 @@ latest status, priority and assignee.
 from __future__ import annotations
 
 from helpline.store import models as m
-from helpline.store import slack_state
+from helpline.store import routing_state, slack_state
 
 from .slack_blocks import TicketCard
 
@@ -35,17 +35,10 @@ def load_card(ticket_id: int) -> TicketCard | None:
         channel=ticket.channel, customer_name=(customer.name if customer else "") or (first.author if first else ""),
         customer_address=first.sender if first else "",
         category=ticket.category or "", category_confidence=confidence if ticket.category else None,
-        team=ticket.team or "", assignee=assignee_name(ticket.assignee),
-        sla_due=getattr(ticket, "sla_due_at", None),  # filled once the SLA stage exists
+        team=ticket.team or "", assignee=slack_state.assignee_label(ticket.assignee),
+        sla_due=min((r.due_at for r in routing_state.sla_rows(ticket_id, open_only=True) if r.due_at), default=None),
         first_text=first.text if first else "", attachments=attachments, created_at=ticket.created_at,
     )
-
-
-def assignee_name(assignee: str | None) -> str:
-    """A Slack agent (``slack:U…``) by the name Slack gave them; anyone else as stored."""
-    if assignee and assignee.startswith("slack:"):
-        return slack_state.agent_name(assignee.split(":", 1)[1])
-    return assignee or ""
 
 
 def load_message(message_id: int) -> tuple[m.Message, list[tuple[str, int]]] | None:

@@ -29,7 +29,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from helpline.store import db, slack_state
+from helpline.store import db, routing_state, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 
@@ -51,7 +51,11 @@ _CHANNEL_ERRORS = {
 
 
 def channel_for_team(settings: Settings, team: str | None) -> str:
-    """The channel where a ticket of ``team`` is posted (HELPLINE_SLACK_TEAM_CHANNELS, else the default)."""
+    """The channel where a ticket of ``team`` is posted: the team's ``slack_channel`` in the TOML
+    file, else HELPLINE_SLACK_TEAM_CHANNELS, else HELPLINE_SLACK_CHANNEL."""
+    info = routing_state.team_info(team)
+    if info is not None and info.slack_channel:
+        return info.slack_channel
     for item in settings.slack_team_channels:
         name, sep, channel = item.partition("=")
         if sep and team and name.strip() == team:

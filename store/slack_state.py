@@ -7,6 +7,8 @@ Slack user id (created on their first action, with the name Slack reported).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import peewee as pw
 
 from . import fastsql
@@ -109,3 +111,33 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
         return "withdrawn"
 
     return run_tx(tx)
+
+
+# ---- the routing issue's agents (migration 7), seen from Slack --------------------------
+@dataclass(frozen=True)
+class RoutedAgent:
+    id: int
+    email: str
+    name: str
+
+
+def routed_agent(user_id: str) -> RoutedAgent | None:
+    """The configured agent (TOML ``slack_user``) behind a Slack user, if any."""
+    row = fastsql.fetchone('SELECT id, email, name FROM "agent" WHERE slack_user = ? AND active = ?', [user_id, True])
+    return RoutedAgent(row[0], row[1], row[2]) if row else None
+
+
+def routed_slack_users() -> frozenset[str]:
+    """Slack user ids of the active configured agents: they may act in Slack like HELPLINE_SLACK_AGENTS."""
+    rows = fastsql.fetchall('SELECT slack_user FROM "agent" WHERE active = ? AND slack_user != ?', [True, ""])
+    return frozenset(r[0] for r in rows)
+
+
+def assignee_label(assignee: str | None) -> str:
+    """Who an assignee is, for people: a Slack agent (``slack:U…``) or a configured agent (email) by name."""
+    if not assignee:
+        return ""
+    if assignee.startswith("slack:"):
+        return agent_name(assignee.split(":", 1)[1])
+    row = fastsql.fetchone('SELECT name FROM "agent" WHERE email = ?', [assignee.lower()])
+    return row[0] if row and row[0] else assignee

@@ -25,6 +25,7 @@ from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
 from . import api_messages, persist, sms_stage, threads
+from . import routing_stage
 from .dedupe import body_hash
 
 log = logging.getLogger("helpline.workers")
@@ -229,16 +230,14 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         changes: dict = {"updated_at": now, "last_customer_at": now}
         if decision.action == "reopen":
             persist.event(ticket.id, "ticket_reopened", {"from": ticket.status, "reason": decision.reason}, now=now)
-            changes.update(status=m.TicketStatus.OPEN, resolved_at=None)
             outcome.action = "reopened"
-        elif ticket.status == m.TicketStatus.WAITING_CUSTOMER:
-            persist.event(ticket.id, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
-                                                        "reason": "customer replied"}, now=now)
-            changes["status"] = m.TicketStatus.OPEN
         persist.update_ticket(ticket.id, **changes)
+        # Status through the lifecycle (waiting -> open, resolved -> open) with its SLA clocks.
+        routing_stage.on_customer_message(ticket.id, decision.action == "reopen", decision.reason, settings, now)
         persist.add_thread_keys(ticket.id, mine)
     else:
         ticket = _new_ticket(env, customer.id, decision, settings, now, pre.category if pre else None)
+        routing_stage.on_new_ticket(ticket.id, env, settings, now)  # team, agent, SLA clocks
         persist.add_thread_keys(ticket.id, mine, claim=[k for k in mine if k not in known],
                                 repoint=decision.action == "new_follow_up")
         outcome.action = "created"

@@ -15,7 +15,7 @@ from typing import Any
 
 from helpline.notifier import outbox
 from helpline.notifier.slack_blocks import PRIORITY_LABELS, STATUS_LABELS, escape
-from helpline.store import fastsql
+from helpline.store import fastsql, routing_state, slack_state
 from helpline.store import models as m
 
 from . import persist
@@ -40,13 +40,14 @@ class Change:
     refused: str = ""
 
 
-def decide(state: TicketState, command: str, value: str, *, actor: str, agent: str, now: dt.datetime) -> Change:
+def decide(state: TicketState, command: str, value: str, *, me: str, agent: str, now: dt.datetime) -> Change:
+    """``me`` is how the pressing agent is named as an assignee (their configured email, else ``slack:U…``)."""
     who = escape(agent)
     if command == "take":
-        if state.assignee == actor:
+        if state.assignee == me:
             return Change(refused="This ticket is already yours.")
-        change = Change({"assignee": actor}, [("assigned", {"from": state.assignee or None, "to": actor,
-                                                             "via": "slack"})], f":raising_hand: {who} took this ticket.")
+        change = Change({"assignee": me}, [("assigned", {"from": state.assignee or None, "to": me,
+                                                         "via": "slack"})], f":raising_hand: {who} took this ticket.")
         if state.status == m.TicketStatus.NEW:
             change.columns["status"] = m.TicketStatus.OPEN
             change.events.append(("status_changed", {"from": state.status, "to": m.TicketStatus.OPEN,
@@ -86,14 +87,20 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     row = fastsql.fetchone('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?', [ticket_id])
     state = TicketState(row[0], row[1], row[2] or "", persist.as_datetime(row[3]))
     actor = f"slack:{user}"
+    routed = slack_state.routed_agent(user)
     command, value = str(metadata.get("command") or ""), str(metadata.get("value") or "")
-    change = decide(state, command, value, actor=actor, agent=agent, now=now)
+    change = decide(state, command, value, me=routed.email if routed else actor, agent=agent, now=now)
     if change.refused:
         told = outbox.enqueue(channel="slack", kind="slack_ephemeral", recipient=where["channel"], payload={
             "op": "ephemeral", "channel": where["channel"], "user": user, "thread_ts": where["ts"],
             "text": change.refused}, unique_key=key, ticket=ticket_id)
         return "noop", [told.id] if told else [], f"Slack action {command} {value} refused: {change.refused}"
     persist.update_ticket(ticket_id, updated_at=now, **change.columns)
+    if "assignee" in change.columns:  # the routing issue's agent load follows an explicit take
+        if state.assignee and "@" in state.assignee:
+            routing_state.release(state.assignee)
+        if routed is not None:
+            routing_state.claim_over_capacity(routed.id, now)
     for kind, data in change.events:
         persist.event(ticket_id, kind, data, actor=actor, now=now)
     ids = []

@@ -21,10 +21,10 @@ NOW = dt.datetime(2026, 3, 2, 12, 0)
 
 # ---- the stage ------------------------------------------------------------------
 def test_take_assigns_and_opens_a_new_ticket():
-    change = decide(TicketState("new", "medium", ""), "take", "", actor="slack:U1", agent="Dana", now=NOW)
+    change = decide(TicketState("new", "medium", ""), "take", "", me="slack:U1", agent="Dana", now=NOW)
     assert change.columns == {"assignee": "slack:U1", "status": "open"}
     assert [k for k, _ in change.events] == ["assigned", "status_changed"] and "Dana took" in change.said
-    again = decide(TicketState("open", "medium", "slack:U1"), "take", "", actor="slack:U1", agent="Dana", now=NOW)
+    again = decide(TicketState("open", "medium", "slack:U1"), "take", "", me="slack:U1", agent="Dana", now=NOW)
     assert again.refused and not again.columns
 
 
@@ -37,7 +37,7 @@ def test_take_assigns_and_opens_a_new_ticket():
 ])
 def test_status_changes(before, value, columns):
     resolved_at = NOW - dt.timedelta(hours=1) if before in ("resolved", "closed") else None
-    change = decide(TicketState(before, "medium", "", resolved_at), "status", value, actor="slack:U1", agent="D", now=NOW)
+    change = decide(TicketState(before, "medium", "", resolved_at), "status", value, me="slack:U1", agent="D", now=NOW)
     assert change.columns == columns and change.events[0] == ("status_changed", {
         "from": before, "to": value, "reason": "set by an agent in Slack"})
 
@@ -46,11 +46,11 @@ def test_status_changes(before, value, columns):
                                            ("priority", "whenever"), ("explode", "")])
 def test_what_is_refused(command, value):
     state = TicketState("resolved", "high", "", NOW)
-    assert decide(state, command, value, actor="slack:U1", agent="D", now=NOW).refused
+    assert decide(state, command, value, me="slack:U1", agent="D", now=NOW).refused
 
 
 def test_priority_change():
-    change = decide(TicketState("open", "medium", ""), "priority", "urgent", actor="slack:U1", agent="D", now=NOW)
+    change = decide(TicketState("open", "medium", ""), "priority", "urgent", me="slack:U1", agent="D", now=NOW)
     assert change.columns == {"priority": "urgent"}
     assert change.events == [("priority_set", {"priority": "urgent", "from": "medium",
                                                "reasons": ["set by an agent in Slack"]})]
