@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .model_commands import register as register_model_commands
 
     register_model_commands(sub)
+    from .routing_commands import register as register_routing_commands
+
+    register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
     from .api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)

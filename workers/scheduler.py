@@ -28,6 +28,9 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["sms_media"] = lambda: sms_media.fetch_stale(settings, actors.blob_store())
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
+    from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
+
+    jobs.update(ticket_timers.jobs(settings))
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():
