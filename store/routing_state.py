@@ -423,15 +423,16 @@ class SlaRow:
     breached_at: dt.datetime | None
     stopped_at: dt.datetime | None
     outcome: str
+    created_at: dt.datetime  # when this clock (this plan of the target) started
 
 
 _SLA_COLS = ("id, ticket_id, target, policy, calendar, budget_s, warn_fraction, consumed_s, clock_from, warn_at, "
-             "due_at, warned_at, breached_at, stopped_at, outcome")
+             "due_at, warned_at, breached_at, stopped_at, outcome, created_at")
 
 
 def _sla(r: tuple[Any, ...]) -> SlaRow:
     return SlaRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), float(r[6]), float(r[7]), _dt(r[8]), _dt(r[9]),
-                  _dt(r[10]), _dt(r[11]), _dt(r[12]), _dt(r[13]), r[14])
+                  _dt(r[10]), _dt(r[11]), _dt(r[12]), _dt(r[13]), r[14], _dt(r[15]))
 
 
 def sla_rows(ticket_id: int, *, open_only: bool = False) -> list[SlaRow]:
@@ -446,7 +447,7 @@ def put_sla(ticket_id: int, target: str, now: dt.datetime, **values: Any) -> Non
            "warned_at": None, "breached_at": None, "stopped_at": None, "outcome": "", "created_at": now,
            "updated_at": now}
     row.update(values)
-    sets = ", ".join(f'"{k}" = excluded."{k}"' for k in row if k not in ("ticket_id", "target", "created_at"))
+    sets = ", ".join(f'"{k}" = excluded."{k}"' for k in row if k not in ("ticket_id", "target"))
     fastsql.insert("ticket_sla", row, on_conflict=f'ON CONFLICT ("ticket_id", "target") DO UPDATE SET {sets}')
 
 

@@ -1,0 +1,129 @@
+"""Notifications of the SLA clocks and lifecycle timers, inside the caller's transaction.
+
+Every notification is first an event; it becomes an outbox row only where a
+sender for it exists:
+
+- ``team_notification`` (event): for the team's channel. The Slack sender
+  belongs to the Slack adapter; it can turn these events into channel and
+  thread messages (data: team, slack_channel, kind, text). Nothing is sent
+  from here to Slack.
+- Email to the team lead (``lead_email`` in the TOML file) or the assignee:
+  an internal, auto-generated message. Outside the team's business hours it
+  waits in the outbox until the calendar opens (unless the team sets
+  ``notify_outside_hours``), so nobody is paged at midnight for a clock that
+  is not even running.
+- The reminder to a customer who has not answered (email tickets; other
+  channels get the event only, until their senders take reminders).
+
+Texts are plain and repeat nothing the customer wrote, except to internal
+recipients (the lead sees the subject).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from helpline.notifier import outbox
+from helpline.notifier.message_ids import make_message_id
+from helpline.notifier.templates import ack_subject
+from helpline.router.business_hours import is_open, next_open
+from helpline.store import fastsql, routing_state, signing
+from helpline.store.config import Settings
+from helpline.store.config_file import SiteConfig
+
+from . import persist
+
+LABELS = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
+
+
+def _local(t: dt.datetime | None, cfg: SiteConfig, calendar: str) -> str:
+    if t is None:
+        return "(paused)"
+    cal = cfg.calendar(calendar)
+    return t.replace(tzinfo=dt.timezone.utc).astimezone(cal.zone).strftime(f"%Y-%m-%d %H:%M {cal.timezone}")
+
+
+def team_notification(ticket_id: int, team: str | None, kind: str, text: str, now: dt.datetime,
+                      data: dict[str, Any] | None = None) -> None:
+    """The hook for the team's channel (Slack): an event, sent by whoever handles that channel."""
+    info = routing_state.team_info(team)
+    persist.event(ticket_id, "team_notification", {"team": team, "slack_channel": info.slack_channel if info else "",
+                                                   "kind": kind, "text": text, **(data or {})}, now=now)
+
+
+def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str, *, kind: str, unique: str,
+                   settings: Settings, cfg: SiteConfig, team: str | None, now: dt.datetime) -> int | None:
+    """Queue an email to a lead or agent; held until the team's calendar opens unless it says otherwise."""
+    info = routing_state.team_info(team)
+    calendar = cfg.calendar(info.business_hours if info else "")
+    payload = {
+        "from": settings.support_addresses[0], "to": to, "subject": subject[:300],
+        "message_id": make_message_id(settings.mail_domain, number), "in_reply_to": "", "references": [],
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All",
+                    "X-Helpline-Ticket": number},
+        "text": text,
+    }
+    row = outbox.enqueue(channel="email", kind="notification", recipient=to, payload=payload, unique_key=unique,
+                         ticket=ticket_id)
+    if row is None:
+        return None
+    held = ""
+    if not (info and info.notify_outside_hours) and not is_open(now, calendar):
+        opens = next_open(now, calendar)
+        fastsql.execute('UPDATE "outbox" SET next_attempt_at = ? WHERE id = ?', [opens, row.id])
+        held = opens.isoformat() + "Z"
+    persist.event(ticket_id, "notification_queued", {"to": to, "kind": kind, **({"held_until": held} if held else {})},
+                  now=now)
+    return row.id
+
+
+def sla_text(number: str, subject: str, kind: str, target: str, due_at: dt.datetime | None, policy: str,
+             cfg: SiteConfig, calendar: str, team: str | None, assignee: str | None) -> tuple[str, str]:
+    label = LABELS.get(target, target)
+    what = "SLA breached" if kind == "breach" else "SLA warning"
+    title = f"[{number}] {what}: {label} due {_local(due_at, cfg, calendar)}"
+    body = (f"{what} on ticket {number}.\n\n"
+            f"Subject:  {subject}\n"
+            f"Target:   {label} ({policy})\n"
+            f"Due:      {_local(due_at, cfg, calendar)}\n"
+            f"Team:     {team or '-'}\n"
+            f"Assignee: {assignee or 'nobody (in the team queue)'}\n\n"
+            f"`helpline tickets show {number}` shows the ticket.\n")
+    return title, body
+
+
+def customer_reminder(ticket_id: int, number: str, subject: str, support_address: str, days_left: float,
+                      settings: Settings, now: dt.datetime) -> tuple[int | None, str]:
+    """(outbox id, why not) of the reminder to a customer the ticket waits on; email tickets only."""
+    row = fastsql.fetchone("SELECT m.channel, m.sender, m.message_id FROM \"message\" m WHERE m.ticket_id = ? "
+                           "AND m.direction = 'in' AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1",
+                           [ticket_id])
+    if row is None:
+        return None, "no customer message"
+    channel, sender, their_mid = row
+    if channel != "email" or not sender:
+        return None, f"no reminder sender for channel {channel}"
+    mid = make_message_id(settings.mail_domain, number)
+    parent = f"<{their_mid}>" if their_mid else ""
+    when = "in a day" if days_left <= 1 else f"in {days_left:g} days"
+    payload: dict[str, Any] = {
+        "from": support_address or settings.support_addresses[0], "to": sender,
+        "subject": ack_subject(number, subject), "message_id": mid, "in_reply_to": parent,
+        "references": [parent] if parent else [],
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All", "X-Helpline-Ticket": number},
+        "text": (f"Hello,\n\nwe are waiting for your answer on ticket {number}. Please reply to this message with "
+                 f"the information we asked for.\n\nIf we do not hear from you, we will close the ticket {when}; "
+                 "a reply after that reopens it or starts a new one.\n\n"
+                 f"Your support team\n{support_address or settings.support_addresses[0]}\n"),
+    }
+    if settings.secret_key:  # the answer finds the ticket even if the mail client drops the headers
+        local, _, domain = (support_address or settings.support_addresses[0]).partition("@")
+        payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, ticket_id)}@{domain}"
+    out_id = persist.add_outbound_message(ticket_id, channel="email", author_role="system",
+                                          message_id=mid.strip("<>").lower(), sender=payload["from"],
+                                          subject=payload["subject"], text=payload["text"], now=now)
+    persist.add_thread_keys(ticket_id, ["mid:" + mid.strip("<>").lower()])
+    got = outbox.enqueue(channel="email", kind="reminder", recipient=sender, payload=payload,
+                         unique_key=f"reminder:{ticket_id}:{now.isoformat()}", ticket=ticket_id, out_message=out_id,
+                         message_id=mid)
+    return (got.id if got else None), ""

@@ -1,0 +1,220 @@
+"""The scheduler's ticket jobs: SLA warnings and breaches (with escalation), the
+lifecycle timers, the team queues, agent loads, and the configuration file.
+
+Every job finds what is due from stored instants and handles each ticket in
+a transaction of its own, guarded so that it fires once however many
+schedulers run: a conditional UPDATE of the fired-at column (SLA), the
+ticket's status itself (auto-close, auto-resolve) or ``reminded_at``
+(reminder). ``jobs(settings)`` is what ``workers.scheduler.tick`` runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Callable
+
+from helpline.router import escalation, lifecycle, sla
+from helpline.store import fastsql, routing_state
+from helpline.store.config import Settings
+from helpline.store.config_file import SiteConfig, site_config
+from helpline.store.db import run_tx
+from helpline.store.models import utcnow
+
+from . import notices, persist, sla_clock, ticket_ops
+
+log = logging.getLogger("helpline.workers")
+Clock = Callable[[], dt.datetime]
+
+
+def jobs(settings: Settings, clock: Clock = utcnow) -> dict[str, Callable[[], object]]:
+    return {
+        "config_synced": lambda: sync_config(settings),
+        "agent_loads_reconciled": reconcile_loads,
+        "sla_fired": lambda: fire_sla(settings, clock),
+        "lifecycle_timers": lambda: lifecycle_timers(settings, clock),
+        "queue_offered": lambda: ticket_ops.offer_queue(settings, now=clock),
+    }
+
+
+# ---- configuration and loads ---------------------------------------------------------------
+_synced: dict[str, object] = {}
+
+
+def sync_config(settings: Settings) -> dict | None:
+    """Load teams and agents into the database when the configuration file changed (and once at start)."""
+    if not settings.config_file:
+        return None
+    cfg = site_config(settings)
+    if _synced.get(settings.config_file) is cfg:
+        return None
+    report = run_tx(lambda: routing_state.sync(cfg))
+    _synced[settings.config_file] = cfg
+    changes = {k: v for k, v in report.as_dict().items() if v}
+    if changes:
+        log.info("event=config_synced path=%s %s", settings.config_file,
+                 " ".join(f"{k}={len(v)}" for k, v in changes.items()))
+    return changes
+
+
+def reconcile_loads() -> dict:
+    fixed = run_tx(routing_state.reconcile_loads, durable=False)
+    for email, (was, real) in fixed.items():
+        log.warning("event=agent_load_fixed agent=%s was=%d now=%d", email, was, real)
+    return fixed
+
+
+# ---- SLA ------------------------------------------------------------------------------------
+def _agent_replied_since(ticket_id: int, since: dt.datetime) -> dt.datetime | None:
+    """When a person first answered publicly since ``since`` (any channel that records agent messages)."""
+    row = fastsql.fetchone("SELECT MIN(created_at) FROM \"message\" WHERE ticket_id = ? AND direction = 'out' "
+                           "AND author_role = 'agent' AND created_at >= ?", [ticket_id, since])
+    return persist.as_datetime(row[0]) if row and row[0] else None
+
+
+def fire_sla(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
+    """Fire every due warning and breach once; escalate where rules say so."""
+    now = clock()
+    due = run_tx(lambda: routing_state.due_sla(now), durable=False)
+    fired = {"warning": 0, "breach": 0}
+    for row, kind in due:
+        try:
+            if run_tx(lambda row=row, kind=kind: _fire(row.id, row.ticket_id, kind, settings, now)):
+                fired[kind] += 1
+        except Exception as exc:  # one broken ticket must not stop the others
+            log.warning("event=sla_fire_failed ticket=%d target=%s error=%s", row.ticket_id, row.target,
+                        type(exc).__name__)
+    return fired
+
+
+def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.datetime) -> bool:
+    t = ticket_ops.load(ticket_id)
+    row = next((r for r in routing_state.sla_rows(ticket_id, open_only=True) if r.id == row_id), None)
+    if row is None or row.clock_from is None:
+        return False  # stopped or paused since it was found
+    cfg = site_config(settings)
+    if row.target in sla.RESPONSE_TARGETS:
+        answered = _agent_replied_since(ticket_id, row.created_at)
+        if answered is not None:  # a reply recorded by a path that did not stop the clock itself
+            sla_clock.stop(ticket_id, answered, cfg, [row.target], reason="agent replied")
+            return False
+    column = "breached_at" if kind == "breach" else "warned_at"
+    instant = row.due_at if kind == "breach" else row.warn_at
+    if instant is None or instant > now or not routing_state.mark_fired(row.id, column, now):
+        return False
+    if kind == "breach":
+        routing_state.mark_fired(row.id, "warned_at", now)  # a warning not fired yet is superseded, never late
+    info = routing_state.team_info(t.team)
+    data = {"target": row.target, "policy": row.policy, "due_at": row.due_at.isoformat() + "Z" if row.due_at else None,
+            "team": t.team, "assignee": t.assignee, "slack_channel": info.slack_channel if info else ""}
+    persist.event(ticket_id, f"sla_{kind}", data, now=now)
+    title, body = notices.sla_text(t.number, t.subject, kind, row.target, row.due_at, row.policy, cfg, row.calendar,
+                                   t.team, t.assignee)
+    notices.team_notification(ticket_id, t.team, f"sla_{kind}", title, now, {"target": row.target})
+    if info and info.lead_email:
+        notices.internal_email(ticket_id, t.number, info.lead_email, title, body, kind=f"sla_{kind}",
+                               unique=f"sla-{kind}:{row.id}:{now.isoformat()}", settings=settings, cfg=cfg,
+                               team=t.team, now=now)
+    _escalate(t, kind, row.target, settings, cfg, now)
+    return True
+
+
+def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Settings, cfg: SiteConfig,
+              now: dt.datetime) -> None:
+    rules = escalation.matching(cfg.escalations, event=kind, target=target, priority=t.priority,
+                                customer_tier=t.customer_tier, team=t.team)
+    if not rules:
+        return
+    steps = escalation.steps(rules, t.priority)
+    actor = "escalation"
+    names = list(steps.rules)
+    why = f"SLA {kind} of {notices.LABELS.get(target, target)}; rule(s) {', '.join(repr(n) for n in names)}"
+    if steps.priority:
+        was = t.priority
+        ticket_ops.set_priority(t, steps.priority, now=now, settings=settings, actor=actor, reason=why)
+        persist.event(t.id, "escalated", {"step": "priority", "from": was, "to": steps.priority, "rules": names},
+                      actor=actor, now=now)
+    if steps.team and steps.team != t.team:
+        was = t.team
+        try:
+            ticket_ops.transfer(t, steps.team, now=now, settings=settings, actor=actor, reason=why,
+                                min_tier=steps.tier)
+            persist.event(t.id, "escalated", {"step": "team", "from": was, "to": steps.team, "rules": names,
+                                              "agent": t.assignee}, actor=actor, now=now)
+        except ticket_ops.TicketOpError as exc:
+            persist.event(t.id, "escalation_failed", {"step": "team", "to": steps.team, "error": str(exc),
+                                                      "rules": names}, actor=actor, now=now)
+    elif steps.tier:
+        was = t.assignee
+        got, result = ticket_ops.raise_tier(t, steps.tier, now=now, settings=settings, actor=actor, why=why)
+        persist.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was, "agent": got,
+                                          "result": result, "rules": names}, actor=actor, now=now)
+    for who in steps.notify:
+        text = f"[{t.number}] escalated: {why}"
+        if who == "team":
+            notices.team_notification(t.id, t.team, "escalation", text, now, {"rules": names})
+        else:
+            info = routing_state.team_info(t.team)
+            to = (info.lead_email if info else "") if who == "lead" else (t.assignee or "")
+            if not to:
+                persist.event(t.id, "escalation_not_notified", {"who": who, "reason": f"no {who} email"},
+                              actor=actor, now=now)
+                continue
+            notices.internal_email(t.id, t.number, to, text, text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\n"
+                                   f"Assignee: {t.assignee or 'nobody'}\n", kind="escalation",
+                                   unique=f"escalation:{t.id}:{who}:{kind}:{target}:{now.isoformat()}",
+                                   settings=settings, cfg=cfg, team=t.team, now=now)
+        persist.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
+
+
+# ---- lifecycle timers -------------------------------------------------------------------------------
+def lifecycle_timers(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
+    now = clock()
+    done = {"closed": 0, "reminded": 0, "resolved": 0}
+    day = dt.timedelta(days=1)
+
+    close_before = now - settings.auto_close_days * day
+    for tid in run_tx(lambda: routing_state.tickets_with_status(lifecycle.RESOLVED, "resolved_at", close_before),
+                      durable=False):
+        def close(tid: int = tid) -> bool:
+            t = ticket_ops.load(tid)
+            if t.status != lifecycle.RESOLVED:
+                return False
+            ticket_ops.change_status(t, lifecycle.CLOSED, now=now, settings=settings, actor="scheduler",
+                                     reason=f"resolved more than {settings.auto_close_days:g} days ago")
+            return True
+        done["closed"] += bool(run_tx(close, durable=False))
+
+    if settings.waiting_reminder_days < settings.waiting_resolve_days:
+        remind_before = now - settings.waiting_reminder_days * day
+        for tid in run_tx(lambda: routing_state.waiting_tickets(remind_before, unreminded=True), durable=False):
+            done["reminded"] += bool(run_tx(lambda tid=tid: _remind(tid, settings, now)))
+
+    resolve_before = now - settings.waiting_resolve_days * day
+    for tid in run_tx(lambda: routing_state.waiting_tickets(resolve_before, unreminded=False), durable=False):
+        def resolve(tid: int = tid) -> bool:
+            t = ticket_ops.load(tid)
+            if t.status != lifecycle.WAITING:
+                return False
+            ticket_ops.change_status(t, lifecycle.RESOLVED, now=now, settings=settings, actor="scheduler",
+                                     reason=f"no answer from the customer for {settings.waiting_resolve_days:g} days")
+            return True
+        done["resolved"] += bool(run_tx(resolve, durable=False))
+    if done["closed"] or done["resolved"]:
+        ticket_ops.offer_queue(settings, now=clock)  # resolved tickets freed their agents
+    return done
+
+
+def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
+    t = ticket_ops.load(ticket_id)
+    routing = routing_state.routing_of(ticket_id)
+    if t.status != lifecycle.WAITING or routing.reminded_at is not None:
+        return False
+    cur = fastsql.execute('UPDATE "ticket_routing" SET reminded_at = ? WHERE ticket_id = ? AND reminded_at IS NULL',
+                          [now, ticket_id])
+    if cur.rowcount != 1:
+        return False
+    left = settings.waiting_resolve_days - settings.waiting_reminder_days
+    out_id, why_not = notices.customer_reminder(ticket_id, t.number, t.subject, t.support_address, left, settings, now)
+    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"reason": why_not} if why_not else {}),
+                                                  "resolves_in_days": left}, actor="scheduler", now=now)
+    return True
