@@ -257,9 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .routing_commands import register as register_routing_commands
 
     register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
-    from .routing_commands import register as register_routing_commands
-
-    register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
     from .api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)

@@ -31,9 +31,6 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
-    from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
-
-    jobs.update(ticket_timers.jobs(settings))
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():
