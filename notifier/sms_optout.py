@@ -30,7 +30,7 @@ def set_state(number: str, opted_out: bool, *, keyword: str, source: str, now: d
         "ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out, keyword = excluded.keyword, "
         "source = excluded.source, updated_at = excluded.updated_at",
         [number, opted_out, keyword[:100], source, now])
-    return was is None and opted_out or was is not None and bool(was[0]) != opted_out
+    return (bool(was[0]) if was else False) != opted_out  # a number never seen was not opted out
 
 
 def conversation_ticket(number: str) -> int | None:

@@ -2,13 +2,10 @@
 and the public HTTP listener serving the webhooks."""
 from __future__ import annotations
 
-import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
-from aiohttp import web
 
 from helpline.ingest import public, twilio_sms
 from helpline.notifier import deliver, sms_media
@@ -17,6 +14,7 @@ from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.workers import pipeline
 
+from ..support.aio_server import ThreadedApp
 from ..support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, FakeTwilio, inbound_form
 from ..workers.builders import Desk
 
@@ -68,36 +66,16 @@ def sms(backend, fake_twilio) -> SmsDesk:
     return SmsDesk(twilio_settings(backend, fake_twilio))
 
 
-class PublicServer:
-    """The public HTTP listener (``ingest/public.py``) on a loopback port, on a thread of its own."""
+class PublicServer(ThreadedApp):
+    """The public HTTP listener (``ingest/public.py``) on a loopback port, blocking work on a small pool."""
 
     def __init__(self, settings: Settings, intake) -> None:  # noqa: ANN001
-        self.settings, self.intake = settings, intake
         self.executor = ThreadPoolExecutor(2)
-        self.loop = asyncio.new_event_loop()
-        self.url = ""
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self.runner = web.AppRunner(public.make_app(settings, intake, self.executor), access_log=None)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
-            ready.set()
-
-        def run() -> None:
-            self.loop.run_until_complete(serve())
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(10)
+        super().__init__(lambda: public.make_app(settings, intake, self.executor), "public-listener")
+        self.start()
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        self.stop()
         self.executor.shutdown()
 
 

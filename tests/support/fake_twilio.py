@@ -16,10 +16,8 @@ which answers with a redirect to the file, as Twilio's media URLs do.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
-import itertools
 import math
 import threading
 import uuid
@@ -31,13 +29,12 @@ import requests
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from .aio_server import ThreadedApp
+
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "12345678901234567890123456789012"
 OUR_NUMBER = "+15005550006"
 PUBLIC_URL = "https://help.example.com"
-
-_serial = itertools.count(1)
-
 
 def new_sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
@@ -128,9 +125,6 @@ class FakeTwilio:
         self.media_fetches: list[str] = []
         self.cond = threading.Condition()
         self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     # ---- test controls ------------------------------------------------------
     def fail_next(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
@@ -205,36 +199,17 @@ class FakeTwilio:
         data, ctype = self.media[request.match_info["media"]]
         return web.Response(body=data, content_type=ctype)
 
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", self._media)
+        app.router.add_get("/media-store/{media}", self._media_file)
+        return app
+
     def start(self) -> "FakeTwilio":
-        ready = threading.Event()
-
-        async def serve() -> None:
-            app = web.Application()
-            app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
-            app.router.add_get("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", self._media)
-            app.router.add_get("/media-store/{media}", self._media_file)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the port picked by the OS
-            self.url = f"http://127.0.0.1:{port}"
-            ready.set()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-twilio", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake Twilio API did not start")
+        self._server = ThreadedApp(self._app, "fake-twilio").start()
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
-        if self._loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        self._server.stop()
