@@ -26,6 +26,10 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         from helpline.notifier import sms_media
 
         jobs["sms_media"] = lambda: sms_media.fetch_stale(settings, actors.blob_store())
+    if settings.slack_bot_token and settings.slack_channel:  # parents changed by routing, SLA clocks, sweeps
+        from . import slack_outbox
+
+        jobs["slack_updates"] = slack_outbox.sweep_updates
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads

@@ -4,7 +4,8 @@ A new ticket gets its parent message in its team's channel; every later
 customer message goes into that thread; a change of status updates the parent.
 The rows carry only ids: the Slack sender renders them when it sends (see
 ``notifier.slack_cards``), so updates of one parent coalesce: while an update
-row is still pending, another change needs no row of its own.
+row is still pending, another change needs no row of its own. Changes made
+elsewhere (routing, SLA clocks) are caught by the scheduler's ``sweep_updates``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from helpline.notifier.slack_sender import channel_for_team
 from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store.config import Settings
+from helpline.store.db import run_tx
 
 
 def slack_on(settings: Settings) -> bool:
@@ -55,3 +57,30 @@ def queue_update(ticket_id: int) -> int | None:
                          payload={"op": "update_ticket", "ticket_id": ticket_id},
                          unique_key=f"slack:update:{ticket_id}:{uuid.uuid4().hex}", ticket=ticket_id)
     return new.id if new is not None else None
+
+
+# Audit events after which a parent message shows something out of date.
+CARD_EVENTS = ("status_changed", "ticket_reopened", "assigned", "unassigned", "priority_set", "priority_changed",
+               "category_set", "transferred", "routed", "queued", "escalated", "merged", "merged_into",
+               "sla_started", "sla_replanned", "sla_paused", "sla_resumed", "sla_stopped")
+
+
+def sweep_updates(limit: int = 200) -> int:
+    """Queue a parent update for tickets changed since their parent was last rendered (own transaction).
+
+    Changes made outside the Slack paths (routing, escalation, the SLA clocks,
+    lifecycle sweeps) leave an audit event; a ticket with such an event newer
+    than its Slack thread's last render and no update on its way gets one.
+    Returns how many were queued."""
+    marks = fastsql.in_marks(len(CARD_EVENTS))
+
+    def tx() -> int:
+        rows = fastsql.fetchall(
+            'SELECT s.ticket_id FROM "slack_thread" s WHERE EXISTS (SELECT 1 FROM "event" e WHERE '
+            f"e.ticket_id = s.ticket_id AND e.kind IN ({marks}) AND e.created_at > s.updated_at) AND NOT EXISTS "
+            "(SELECT 1 FROM \"outbox\" o WHERE o.ticket_id = s.ticket_id AND o.channel = 'slack' "
+            "AND o.kind = 'slack_update' AND o.status IN ('pending', 'sending')) ORDER BY s.ticket_id LIMIT ?",
+            [*CARD_EVENTS, limit])
+        return sum(1 for (ticket_id,) in rows if queue_update(ticket_id) is not None)
+
+    return run_tx(tx, durable=False)

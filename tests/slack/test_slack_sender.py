@@ -189,3 +189,26 @@ def test_team_channels_and_slack_off(slack_desk, fake_slack):
     off = Desk(slack_desk.settings.replace(slack_bot_token="", slack_channel=""))
     quiet, _ = off.new_ticket()
     assert slack_rows(quiet) == []
+
+
+def test_changes_made_elsewhere_reach_the_parent_through_the_sweep(slack_desk, fake_slack):
+    from helpline.store.db import run_tx
+    from helpline.workers import persist
+    from helpline.workers.slack_outbox import sweep_updates
+
+    ticket, _ = slack_desk.new_ticket()
+    other, _ = slack_desk.new_ticket()
+    deliver_slack(slack_desk.settings)
+    assert sweep_updates() == 0  # nothing happened since the posts
+
+    def escalate() -> None:  # what routing does: change the ticket, leave an audit event
+        persist.update_ticket(ticket.id, priority="urgent", updated_at=m.utcnow())
+        persist.event(ticket.id, "escalated", {"reason": "SLA breached"})
+        persist.event(other.id, "message_received", {"message": 0})  # not about the card
+
+    run_tx(escalate)
+    assert sweep_updates() == 1 and sweep_updates() == 0  # one update on its way is enough
+    deliver_slack(slack_desk.settings)
+    (update,) = fake_slack.calls_of("chat.update")
+    assert update.args["ts"] == parent_ts(ticket.id) and "Urgent" in str(update.args["blocks"])
+    assert sweep_updates() == 0  # rendered after the change
