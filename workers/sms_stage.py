@@ -88,14 +88,12 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
     if twilio_type:
         persist.event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
         return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
-    if opted_out:
-        persist.event(ticket_id, "sms_help", {**base, "answered_by": "nobody", "why": "opted out"}, now=now)
-        return KeywordOutcome(f"SMS keyword {word} from an opted-out number: not answered")
-    key = f"sms-help:{env.external_id}"
-    row = _queue_text(env, settings, now, kind="help", text=settings.sms_help_text, unique_key=key, ticket_id=None)
-    persist.event(ticket_id, "sms_help", {**base, "answered_by": "helpline" if row else "nobody",
-                                         "why": "" if row else "automatic-reply limit"}, now=now)
-    return KeywordOutcome(f"SMS keyword {word}: " + ("help text queued" if row else "help text over the reply limit"),
+    why = _no_automatic_text(env, opted_out)
+    row = None if why else _queue_text(env, settings, now, kind="help", text=settings.sms_help_text,
+                                       unique_key=f"sms-help:{env.external_id}", ticket_id=None)
+    why = why or ("" if row else "automatic-reply limit")
+    persist.event(ticket_id, "sms_help", {**base, "answered_by": "nobody" if why else "helpline", "why": why}, now=now)
+    return KeywordOutcome(f"SMS keyword {word}: " + (f"not answered ({why})" if why else "help text queued"),
                           [row] if row else [])
 
 
@@ -140,7 +138,7 @@ def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, set
         if media_id is not None:
             out.media_ids.append(media_id)
     if created:
-        why = _ack_refusal(env, settings)
+        why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else _no_automatic_text(env)
         row = None if why else _queue_text(env, settings, now, kind="ack", text=ACK_TEXT.format(number=ticket.number),
                                            unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
         if row is None:
@@ -152,11 +150,10 @@ def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, set
     return out
 
 
-def _ack_refusal(env: Envelope, settings: Settings) -> str:
-    if not settings.sms_ack:
-        return "HELPLINE_SMS_ACK is off"
+def _no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:
+    """Why no automatic text (acknowledgement, HELP answer) may go to the sender, or ""."""
     if "sender_not_e164" in env.warnings:
         return "the sender is no phone number (short code or alphanumeric sender)"
-    if sms_optout.is_opted_out(env.sender.address):
+    if sms_optout.is_opted_out(env.sender.address) if opted_out is None else opted_out:
         return "the number opted out of SMS"
     return ""

@@ -214,3 +214,11 @@ def test_missing_media_fails_and_unreachable_api_is_retried_by_the_sweep(sms, fa
         sms_media.fetch_stale(desk.settings, desk.intake.blobs)
     row = SmsMedia.get(SmsMedia.id == out.media_ids[0])
     assert row.status == "failed" and "gave up after" in row.last_error
+
+
+def test_short_code_sender_gets_no_automatic_text(sms, fake_twilio):
+    out = sms.text("Your verification code is 123456", sender="72345")
+    assert out.action == "created" and not out.outbox_ids
+    (ev,) = events(out.ticket_id, "ack_suppressed")
+    assert "no phone number" in ev.data["reason"]
+    assert sms.text("HELP", sender="72345").outbox_ids == [] and fake_twilio.created == []
