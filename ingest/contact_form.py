@@ -38,7 +38,7 @@ from helpline.store.envelope import Attachment, Envelope, Sender
 
 from . import contact_page, csrf, form_data, metrics
 from .intake import Rejected, TemporaryIntakeError
-from .webhook_message import _EMAIL
+from .webhook_message import EMAIL_RE
 
 log = logging.getLogger("helpline.ingest")
 
@@ -57,7 +57,7 @@ def validate(form: form_data.FormData) -> dict[str, str]:
     email = form.get("email").strip()
     if not email:
         errors["email"] = "Enter your email address, so we can answer you."
-    elif len(email) > 254 or not _EMAIL.match(email) or ".." in email:
+    elif len(email) > 254 or not EMAIL_RE.match(email) or ".." in email:
         errors["email"] = "Enter an email address like name@example.com."
     if len(form.get("name")) > 200:
         errors["name"] = "Your name can be at most 200 characters long."

@@ -25,6 +25,7 @@ be made durable (retry). No secret, signature or key is ever logged.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -45,6 +46,7 @@ KIND = "webhook"
 CHANNEL = "webhook"
 PATH = "/api/v1/messages"
 _UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
+_DECOY = secrets.token_hex(32)
 
 
 def _error(status: int, field: str, error: str, result: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -73,9 +75,10 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
         if problem:
             log.warning("event=webhook_refused reason=timestamp source=%s", name[:64])
             return _error(401, "timestamp", problem, "unauthorized")
-        # An unknown source is checked against nothing, in the same time: its name is not a secret,
-        # but "unknown source" and "wrong signature" get one answer so neither can be probed.
-        if not signature_valid(sources.get(name, ()), stamp, raw, sig):
+        # An unknown source is checked against a decoy secret, so that "unknown source" and "wrong
+        # signature" take the same time and get the same answer: neither can be probed.
+        known = sources.get(name)
+        if not (signature_valid(known or (_DECOY,), stamp, raw, sig) and known):
             log.warning("event=webhook_refused reason=signature source=%s", name[:64])
             return _error(401, "signature", "the signature does not match (unknown source, wrong secret, or the "
                           "body or timestamp changed after signing)", "unauthorized")
@@ -118,7 +121,7 @@ async def post_message(request: web.Request) -> web.Response:
     if isinstance(caller, web.Response):
         return caller
     key = request.headers.get("Idempotency-Key", "").strip()
-    if key and not webhook_message._TOKEN.match(key):  # noqa: SLF001
+    if key and not webhook_message.TOKEN_RE.match(key):
         return _error(400, "idempotency-key", "must be 1-200 printable ASCII characters without spaces", "rejected")
 
     try:

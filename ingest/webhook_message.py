@@ -42,10 +42,10 @@ MAX_METADATA_KEYS = 50
 MAX_METADATA_VALUE = 2000
 FIELDS = {"customer", "subject", "text", "html", "attachments", "metadata", "ticket", "conversation_id", "acknowledge"}
 CUSTOMER_FIELDS = {"email", "phone", "external_id", "name"}
-_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\.][^\s@<>()\[\],;:\"\\]*\.[^\s@<>()\[\],;:\"\\.]+$")
+EMAIL_RE = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\.][^\s@<>()\[\],;:\"\\]*\.[^\s@<>()\[\],;:\"\\.]+$")
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TICKET = re.compile(r"^HL-\d{4}-\d{6,}$", re.IGNORECASE)
-_TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII without spaces: ids and keys
+TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII without spaces: ids and keys
 
 
 class _Errors:
@@ -96,12 +96,12 @@ def _customer(body: dict[str, Any], source: str, errors: _Errors) -> tuple[list[
     name = " ".join(_string(c, "name", errors, limit=200, prefix="customer.").split())
     ids: list[tuple[str, str]] = []
     if external:
-        if not _TOKEN.match(external):
+        if not TOKEN_RE.match(external):
             errors.add("customer.external_id", "must be printable ASCII without spaces")
         else:
             ids.append(("external", f"{source}:{external}"))
     if email:
-        if not _EMAIL.match(email) or ".." in email:
+        if not EMAIL_RE.match(email) or ".." in email:
             errors.add("customer.email", "is not an email address (local@domain.tld)")
         else:
             ids.append(("email", email))
@@ -212,7 +212,7 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
     if ticket and not _TICKET.match(ticket):
         errors.add("ticket", "must be a ticket number such as HL-2026-000042")
     conversation = _string(body, "conversation_id", errors, limit=200).strip()
-    if conversation and not _TOKEN.match(conversation):
+    if conversation and not TOKEN_RE.match(conversation):
         errors.add("conversation_id", "must be 1-200 printable ASCII characters without spaces")
     acknowledge = body.get("acknowledge", False)
     if not isinstance(acknowledge, bool):
