@@ -82,14 +82,9 @@ def message_data(message_id: int, channel: str, author_role: str, subject: str, 
                         "text": text, "attachments": attachments}}
 
 
-def after_customer_message(ticket_id: int, action: str, old_status: str, message: dict[str, Any],
-                           settings: Settings, now: dt.datetime) -> list[int]:
-    """The events of one customer message the pipeline stored: created, or replied (and reopened)."""
-    ref = str(message["message"]["id"])
-    if action == "created":
-        return emit(ticket_id, CREATED, ref, message, settings, now)
-    ids: list[int] = []
-    if action == "reopened" or old_status == "waiting_customer":
-        ids += emit(ticket_id, STATUS_CHANGED, ref, {"status": {"from": old_status, "to": "open"}}, settings, now)
-    ids += emit(ticket_id, REPLIED, ref, message, settings, now)
-    return ids
+def after_customer_message(ticket_id: int, action: str, message: dict[str, Any], settings: Settings,
+                           now: dt.datetime) -> list[int]:
+    """The event of one customer message the pipeline stored: created, or replied. (A status change
+    it causes, such as a reopen, is reported by ``workers.ticket_ops.change_status``, its one writer.)"""
+    return emit(ticket_id, CREATED if action == "created" else REPLIED, str(message["message"]["id"]), message,
+                settings, now)

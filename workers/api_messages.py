@@ -101,4 +101,4 @@ def after_message(env: Envelope, ticket: persist.TicketRef, customer_id: int, ac
         return []
     data = webhook_events.message_data(message_id, env.channel, env.author_role, env.subject, env.text,
                                        len(env.attachments))
-    return webhook_events.after_customer_message(ticket.id, action, ticket.status, data, settings, now)
+    return webhook_events.after_customer_message(ticket.id, action, data, settings, now)

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.notifier import loops, outbox
+from helpline.notifier import loops, outbox, webhook_events
 from helpline.notifier.agent_reply import render_agent_reply
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.slack_blocks import escape
@@ -115,6 +115,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
     latest = _latest_customer_message(ticket_id)
     customer_env = _envelope_of(latest[3]) if latest else None
     channel = latest[1] if latest else ""
+    channel = "email" if channel == "form" else channel  # a contact form's customer is answered by email
     key = f"slack-reply:{where['channel']}:{where['ts']}"
     on_sent = [{"channel": "slack", "kind": "slack_react", "unique_key": "slack:sent",
                 "payload": {"op": "react", "channel": where["channel"], "ts": where["ts"], "name": SENT_REACTION}}]
@@ -163,6 +164,8 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                                                **where}, actor=actor, now=now)
     ids: list[int] = []
     delayed: list[tuple[int, float]] = []
+    ids += webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
+        out_id, channel, "agent", ticket.subject, text, 0), settings, now)  # the ticket's webhook sources hear of it
     if row is not None and settings.slack_undo_seconds > 0:
         # The undo window: the reply is due only when it closes; the agent gets an Undo button meanwhile.
         fastsql.update("outbox", row.id, {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})

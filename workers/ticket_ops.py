@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from helpline.notifier import webhook_events
 from helpline.router import assign, lifecycle, sla
 from helpline.store import fastsql, routing_state
 from helpline.store.config import Settings
@@ -93,6 +94,8 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         values["resolved_at"] = None
     persist.update_ticket(t.id, **values)
     persist.event(t.id, "status_changed", {"from": frm, "to": to, "reason": reason}, actor=actor, now=now)
+    webhook_events.emit(t.id, webhook_events.STATUS_CHANGED, f"{frm}>{to}@{now.isoformat()}",
+                        {"status": {"from": frm, "to": to}}, settings, now)  # to the ticket's webhook sources
     t.status = to
     was_active, is_active = frm in ACTIVE, to in ACTIVE
 
