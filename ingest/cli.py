@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)
+    from .explain_command import register as register_explain_command
+
+    register_explain_command(sub)
     return p
 
 

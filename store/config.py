@@ -84,6 +84,10 @@ class Settings:
     models_dir: str = field(default="", metadata={"doc": "Category model store; default DATA_DIR/models."})
     category_threshold: float = field(default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."})
     triage_team: str = field(default="triage", metadata={"doc": "Team of unclassified tickets."})
+    # Language and sentiment of customer messages (router/language.py, router/sentiment.py).
+    languages: tuple[str, ...] = field(default=("en", "de", "fr", "es", "it", "nl", "pt"), metadata={"doc": "ISO 639-1 codes the language detector chooses among (fewer is faster and surer)."})
+    language_accuracy: str = field(default="low", metadata={"doc": "low: lingua's trigram mode (~16 MB per worker process); high: all n-gram models (~200 MB for 7 languages), better on one or two words."})
+    sentiment_drop_threshold: float = field(default=-0.5, metadata={"doc": "A customer message at or below this VADER compound score after a neutral or positive one is a sentiment_dropped event."})
     # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})
@@ -115,6 +119,8 @@ class Settings:
     slack_reply_prefix: str = field(default=">>", metadata={"doc": "Prefix of a reply to the customer in explicit reply mode."})
     slack_note_prefix: str = field(default="#note", metadata={"doc": "Prefix of an internal note: stored and audited, never sent to the customer."})
     slack_undo_seconds: float = field(default=5.0, metadata={"doc": "An agent's reply from Slack waits this long, with an Undo button, before it is sent; 0 sends at once."})
+    slack_intake_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Customer-facing Slack channel ids (Slack Connect, a community): a message there from someone who is not an agent opens or follows up a ticket; the bot's direct messages count too."})
+    slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
 
     # ---- derived values -------------------------------------------------
     @property
@@ -222,6 +228,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"HELPLINE_BLOB_BACKEND must be 'fs' or 'db', not {settings.blob_backend!r}")
     if settings.log_format not in ("kv", "json"):
         raise ConfigError(f"HELPLINE_LOG_FORMAT must be 'kv' or 'json', not {settings.log_format!r}")
+    if settings.language_accuracy not in ("low", "high"):
+        raise ConfigError(f"HELPLINE_LANGUAGE_ACCURACY must be 'low' or 'high', not {settings.language_accuracy!r}")
     if settings.slack_reply_mode not in ("thread", "explicit"):
         raise ConfigError(f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}")
     return settings

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import ConfigError, Settings
+from .priority_config import DEFAULT as PRIORITY_DEFAULT, PriorityConfig, parse_priority
 
 log = logging.getLogger("helpline.store")
 
@@ -163,6 +164,7 @@ class SiteConfig:
     warn_at: float = DEFAULT_WARN_AT
     escalations: tuple[EscalationRule, ...] = ()
     templates_dir: str = ""
+    priority: PriorityConfig = PRIORITY_DEFAULT  # [priority]: rules and tiers (store/priority_config.py)
 
     def team(self, name: str | None) -> Team | None:
         return next((t for t in self.teams if t.name == name), None) if name else None
@@ -514,7 +516,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError(source, "", "", f"is not valid TOML: {exc}") from None
     top = _Ctx(source, "top level")
-    top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation"})
+    top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority"})
 
     calendars = {name: _calendar(source, name, body) for name, body in top.table_of(data, "business_hours").items()}
 
@@ -599,9 +601,10 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
                                       f"no team {t!r}")
 
     templates_dir = top.string(data, "templates_dir")
+    priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
                       rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
-                      templates_dir=templates_dir)
+                      templates_dir=templates_dir, priority=priority)
 
 
 def load_path(path: str) -> SiteConfig:

@@ -16,6 +16,7 @@ import peewee
 from . import imap_state, models, slack_state, sms_state, webhook_state
 from .db import database, is_sqlite, write_tx
 from . import routing_state
+from . import triage_state
 
 log = logging.getLogger("helpline.store")
 
@@ -40,6 +41,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (5, "webhook api: api keys, replay guard, ticket fields and sources", webhook_state.upgrade_v5),
     (6, "slack threads and agents", slack_state.upgrade_v6),
     (7, "teams, agents, ticket routing and SLA clocks", routing_state.upgrade_v7),
+    (8, "message language and sentiment, repeated-contact index", triage_state.upgrade_v8),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -200,14 +200,16 @@ def update_ticket(ticket_id: int, **values: Any) -> None:
     sql.update("ticket", ticket_id, values)
 
 
-def add_message(ticket_id: int, inbound_id: int | None, env: Envelope, body_hash: str, now: dt.datetime) -> int:
+def add_message(ticket_id: int, inbound_id: int | None, env: Envelope, body_hash: str, now: dt.datetime,
+                extra: dict[str, Any] | None = None) -> int:
+    """``extra``: more columns of the row (the triage stage's language and sentiment)."""
     mid = sql.insert("message", {
         "ticket_id": ticket_id, "inbound_id": inbound_id, "direction": "in", "author_role": env.author_role,
         "author": env.sender.name, "channel": env.channel, "external_id": env.external_id[:998],
         "message_id": env.thread.message_id.lower()[:998], "sender": env.sender.address,
         "subject": env.subject[:1000], "text": env.text, "full_text": env.full_text, "html": env.html,
         "body_hash": body_hash, "raw_blob_key": env.raw_blob_key, "auth": env.auth or None,
-        "warnings": env.warnings or None, "delivery_status": "", "created_at": now,
+        "warnings": env.warnings or None, "delivery_status": "", "created_at": now, **(extra or {}),
     })
     if env.attachments:
         sql.insert_many("attachment", [

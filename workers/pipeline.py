@@ -4,7 +4,7 @@ Stages run in one transaction so that a ticket, its message, its events and the
 outbox rows it causes commit together or not at all; re-running the pipeline on
 a processed row changes nothing. The stages themselves are plain functions
 (``threads.decide``, ``dedupe.body_hash``, ``notifier.loops.autoreply_decision``,
-``router.priority.initial_priority``); this module only loads, calls and writes.
+``router.priority.evaluate`` through ``triage``); this module only loads, calls and writes.
 """
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ import peewee as pw
 from helpline.notifier import loops, outbox, ratelimit
 from helpline.notifier.message_ids import is_own_message_id, make_message_id
 from helpline.notifier.templates import render_ack
-from helpline.router.priority import initial_priority
 from helpline.store import models as m
 from helpline.store import signing
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
-from . import api_messages, persist, sms_stage, threads
+from . import api_messages, persist, sms_stage, threads, triage
 from . import routing_stage
 from .dedupe import body_hash
 
@@ -117,6 +116,7 @@ class Prepared:
 
     env: Envelope
     category: dict | None = None  # computed ahead when the message will most likely open a ticket
+    signals: triage.Signals | None = None  # language and sentiment, computed ahead for every customer message
 
 
 def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
@@ -133,7 +133,7 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
     fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token
                  or env.auto_reply.bounced_message_ids)
     return Prepared(env, _categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings)
-                    if fresh else None)
+                    if fresh else None, None if env.auto_reply.bounced_message_ids else triage.signals(env, settings))
 
 
 def process(inbound_id: int, settings: Settings) -> Outcome:
@@ -224,6 +224,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if customer is None:
         customer = persist.create_customer(kind, sender, env.sender.name, now)
 
+    sig = (pre.signals if pre else None) or triage.signals(env, settings)
     outcome = Outcome("appended")
     if decision.action in ("append", "reopen"):
         ticket = persist.get_ticket(decision.ticket_id)
@@ -236,7 +237,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         routing_stage.on_customer_message(ticket.id, decision.action == "reopen", decision.reason, settings, now)
         persist.add_thread_keys(ticket.id, mine)
     else:
-        ticket = _new_ticket(env, customer.id, decision, settings, now, pre.category if pre else None)
+        ticket = _new_ticket(env, customer.id, decision, settings, now, pre.category if pre else None, sig)
         routing_stage.on_new_ticket(ticket.id, env, settings, now)  # team, agent, SLA clocks
         persist.add_thread_keys(ticket.id, mine, claim=[k for k in mine if k not in known],
                                 repoint=decision.action == "new_follow_up")
@@ -246,7 +247,9 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if settings.cc_participants:
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
-    msg_id = persist.add_message(ticket.id, row.id, env, bhash, now)
+    msg_id = persist.add_message(ticket.id, row.id, env, bhash, now, extra=sig.message_columns())
+    if outcome.action != "created":  # language, sentiment turn, priority raise
+        triage.after_customer_message(ticket.id, msg_id, env, sig, customer.id, settings, now)
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread
         from .slack_outbox import on_customer_message
 
@@ -306,16 +309,17 @@ def _support_address(env: Envelope, settings: Settings) -> str:
 
 
 def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecision, settings: Settings,
-                now: dt.datetime, category: dict | None = None) -> persist.TicketRef:
+                now: dt.datetime, category: dict | None = None, sig: triage.Signals = triage.NONE) -> persist.TicketRef:
     subject = threads.clean_subject(env.subject) or "(no subject)"
-    prio = initial_priority(subject, env.text)
+    cat = category or _categorise(subject, env.text, settings)
+    prio = triage.new_ticket_priority(env, subject, customer_id, cat["category"], sig, settings, now)
     possible = decision.action == "new_possible_follow_up"
     ticket = persist.create_ticket(env, customer_id, subject, prio.level, _support_address(env, settings), now,
                                    decision.ticket_id, possible)
     persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
-    persist.event(ticket.id, "priority_set", {"priority": prio.level, "reasons": list(prio.reasons)}, now=now)
-    cat = category or _categorise(subject, env.text, settings)
-    persist.update_ticket(ticket.id, category=cat["category"], team=cat.get("team"))
+    persist.event(ticket.id, "priority_set", prio.as_event(), now=now)
+    persist.update_ticket(ticket.id, category=cat["category"], team=cat.get("team"),
+                          **triage.on_new_ticket(ticket.id, sig, now))
     persist.event(ticket.id, "category_set", cat, now=now)
     if decision.ticket_id:
         persist.event(ticket.id, "possible_follow_up" if possible else "follow_up_of",
