@@ -8,7 +8,8 @@ The URL and secret are looked up when sending, so a changed setting applies to
 events still waiting.
 
 Answers: 2xx is delivered; 408, 429 and 5xx, timeouts and network errors are
-temporary (retried with back-off by the outbox); any other status, a redirect
+temporary (retried with back-off by the outbox, or after the receiver's
+``Retry-After`` seconds); any other status, a redirect
 included, is permanent (the receiver would answer the same again). After a
 network failure a receiver is left alone for ``PAUSE_AFTER_NETWORK_ERROR_S``,
 so its backlog does not hold the delivery loop for a timeout per event.
@@ -30,6 +31,12 @@ from .logkv import line, log
 
 PAUSE_AFTER_NETWORK_ERROR_S = 30.0
 USER_AGENT = "Helpline-Webhooks/1"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After: N`` answer (capped at an hour); None for anything else."""
+    value = (value or "").strip()
+    return min(float(value), 3600.0) if value.isdigit() else None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -82,7 +89,8 @@ class WebhookSender:
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code in (408, 429) or exc.code >= 500:
-                raise TemporaryFailure(f"callback of source {source!r} answered {exc.code}; will retry") from None
+                raise TemporaryFailure(f"callback of source {source!r} answered {exc.code}; will retry",
+                                       retry_after=_retry_after(exc.headers.get("Retry-After"))) from None
             raise PermanentFailure(f"callback of source {source!r} answered {exc.code} "
                                    f"({'a redirect: configure the final URL' if 300 <= exc.code < 400 else 'refused'})"
                                    ) from None

@@ -39,7 +39,9 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append({"headers": dict(request.headers), "body": await request.read()})
-        return web.Response(status=self.script.pop(0) if self.script else 200)
+        answer = self.script.pop(0) if self.script else 200
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        return web.Response(status=status, headers=headers)
 
     def start(self) -> "Receiver":
         self.thread.start()
@@ -125,6 +127,15 @@ def test_failures_are_retried_with_backoff_and_the_same_event_id(desk, receiver)
     assert len(receiver.requests) == 3 and all(verified(r) for r in receiver.requests)
     assert len({r["headers"]["X-Helpline-Event-Id"] for r in receiver.requests}) == 1
     assert len({r["body"] for r in receiver.requests}) == 1
+
+
+def test_a_receivers_retry_after_is_honoured(desk, receiver):
+    receiver.script = [(429, {"Retry-After": "120"})]
+    (row_id,) = desk.hook(message()).outbox_ids
+    assert deliver_one(desk.settings, sender(desk), row_id).retry == 1
+    row = m.Outbox.get_by_id(row_id)
+    wait = (row.next_attempt_at - row.updated_at).total_seconds()
+    assert 119 <= wait <= 121 and "429" in row.last_error  # not the 0.2 s back-off of these settings
 
 
 def test_a_refusal_fails_for_good_and_tells_the_ticket(desk, receiver):
