@@ -133,6 +133,10 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     else:
         print(f"{detail['number']}  [{detail['status']}/{detail['priority']}]  {detail['subject']}")
         print(f"customer: {detail['customer']['name']} {[i['address'] for i in detail['customer']['identities']]}")
+        print(f"team: {detail['team'] or '-'}  assignee: {detail['assignee'] or '-'}")
+        for c in detail.get("sla", []):  # the SLA clocks (router/sla.py)
+            when = c["outcome"] or (f"due {c['due_at']}" if c["running"] else "paused")
+            print(f"sla {c['target']}: {when} ({c['policy']})" + (" BREACHED" if c["breached_at"] else ""))
         for msg in detail["messages"]:
             print(f"\n--- {msg['direction']} {msg['created_at']} {msg['sender']} ---\n{msg['text']}")
         print("\nevents:")

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import models as m
 from . import webhook_state
+from . import routing_state
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -45,6 +46,7 @@ def ticket_detail(number: str) -> dict[str, Any]:
     out["participants"] = [{"kind": p.kind, "address": p.address, "role": p.role}
                            for p in m.Participant.select().where(m.Participant.ticket == t).order_by(m.Participant.id)]
     out.update(webhook_state.as_dict(t.id))  # metadata key/values from webhook sources, and those sources
+    out.update(routing_state.sla_as_dict(t.id))  # SLA clocks (due, warned, breached), queue, waiting since
     msgs = list(m.Message.select().where(m.Message.ticket == t).order_by(m.Message.id))
     atts: dict[int, list[dict[str, Any]]] = {}
     for a in m.Attachment.select().where(m.Attachment.message.in_([x.id for x in msgs])):
