@@ -20,11 +20,16 @@ gets an ephemeral refusal; an agent's click becomes an inbound row like a
 message and a worker applies it. The Undo button of a waiting reply and the
 ``/helpline`` command (read-only, see ``slack_commands``) are answered here
 directly.
+Customers in Slack: in the channels of ``HELPLINE_SLACK_INTAKE_CHANNELS`` and
+the bot's direct messages, anyone who is not an agent is a customer (see
+``author_role``); an agent's ticket emoji on any message makes it a customer
+message of its author (``on_reaction``).
 Socket Mode (``HELPLINE_SLACK_APP_TOKEN``) is not implemented yet.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -133,23 +138,33 @@ class ChannelDirectory:
         return shared
 
 
-def ignore_reason(event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None) -> str | None:
-    """Why this message event is none of Helpline's business, or None when it is an agent's thread message."""
+def author_role(event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None,
+                intake_channels: frozenset[str]) -> tuple[str | None, str]:
+    """(``agent`` or ``customer``, where) of a message event Helpline takes in, or (None, why not).
+
+    In a customer-facing channel (``HELPLINE_SLACK_INTAKE_CHANNELS``, or a direct
+    message to the bot) a person who is not an agent is a customer, top-level
+    or in a thread, and an agent's thread reply is an answer given right there.
+    Elsewhere only agents' thread messages count (a ticket's internal thread)."""
     subtype = event.get("subtype")
     if subtype not in _HUMAN_SUBTYPES:
-        return f"subtype_{subtype}"
+        return None, f"subtype_{subtype}"
     kind, msg = message_of(event)
     if event.get("bot_id") or msg.get("bot_id") or subtype == "bot_message" or msg.get("subtype") == "bot_message":
-        return "bot"
+        return None, "bot"
     user = msg.get("user") or ""
     if not user or (bot_user_id and user == bot_user_id):
-        return "bot"
+        return None, "bot"
     thread_ts = msg.get("thread_ts") or ""
-    if not thread_ts or thread_ts == msg.get("ts"):
-        return "not_in_a_thread"
-    if user not in agents:
-        return "not_an_agent"
-    return None
+    in_thread = bool(thread_ts) and thread_ts != msg.get("ts")
+    customer_facing = event.get("channel") in intake_channels or event.get("channel_type") == "im"
+    if user in agents:
+        return ("agent", "intake" if customer_facing else "internal") if in_thread else (None, "not_in_a_thread")
+    if not customer_facing:
+        return None, "not_an_agent"
+    if kind != "posted":  # a customer's edit or deletion changes nothing already received
+        return None, f"customer_{kind}"
+    return "customer", "intake"
 
 
 def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncApp:
@@ -159,18 +174,19 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
     agents = AgentDirectory(frozenset(settings.slack_agents), run_blocking)
     users = UserDirectory(client)
     channels = ChannelDirectory(client)
+    intake_channels = frozenset(settings.slack_intake_channels) - {settings.slack_channel}
 
     @bolt.event("message")
     async def on_message(event: dict[str, Any], request: AsyncBoltRequest, context: Any) -> BoltResponse | None:
         retry = request.headers.get("x-slack-retry-num", [""])[0] if request.headers else ""
-        why = ignore_reason(event, await agents.current(), context.get("bot_user_id"))
+        role, why = author_role(event, await agents.current(), context.get("bot_user_id"), intake_channels)
         kind, msg = message_of(event)
         where = f"channel={event.get('channel', '')} ts={msg.get('ts', '')} user={msg.get('user', '')}"
-        if why is not None:
+        if role is None:
             log.info("event=slack_ignored reason=%s %s", why, where)
             return None
         name, email = await users.lookup(str(msg["user"]))
-        meta = {"role": "agent", "user_name": name, "user_email": email}
+        meta = {"role": role, "user_name": name, "user_email": email, "intake": why == "intake"}
         try:
             result = await run_blocking(intake.accept_request, KIND, request.raw_body.encode("utf-8"), meta)
         except Rejected as exc:  # Slack would only retry the same body: acknowledge, keep the reason in the log
@@ -254,11 +270,60 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             reply = {"text": ":warning: Helpline could not answer just now; please try again."}
         await ack(**reply)
 
+    @bolt.event("reaction_added")
+    async def on_reaction(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> BoltResponse | None:
+        """The ticket emoji by an agent on someone's message: that message becomes a ticket for its author."""
+        item = event.get("item") or {}
+        user, channel, ts = str(event.get("user") or ""), str(item.get("channel") or ""), str(item.get("ts") or "")
+        if event.get("reaction") != settings.slack_ticket_emoji or item.get("type") != "message":
+            return None
+        where = f"channel={channel} ts={ts} user={user}"
+        if not await agents.has(user):
+            log.info("event=slack_ignored reason=ticket_emoji_not_by_an_agent %s", where)
+            return None
+        msg = await _fetch_message(client, channel, ts)
+        author = str((msg or {}).get("user") or "")
+        if msg is None or msg.get("bot_id") or not author or await agents.has(author):
+            log.info("event=slack_ignored reason=ticket_emoji_not_on_a_customer_message %s", where)
+            return None
+        synthetic = {"type": "event_callback", "team_id": body.get("team_id", ""), "event_id": body.get("event_id", ""),
+                     "via": "ticket_emoji", "event": {"type": "message", "channel": channel, "user": author, "ts": ts,
+                                                      "text": msg.get("text", ""), "files": msg.get("files") or []}}
+        name, email = await users.lookup(author)
+        meta = {"role": "customer", "user_name": name, "user_email": email, "intake": False}
+        try:
+            result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
+        except Rejected as exc:
+            log.warning("event=slack_event_rejected %s error=%s", where, exc)
+            return None
+        except TemporaryIntakeError as exc:
+            log.warning("event=slack_event_refused %s error=%s", where, exc)
+            return BoltResponse(status=503, body="temporarily unavailable; retry")
+        log.info("event=slack_ticket_emoji_accepted status=%s inbound=%s author=%s %s", result.status,
+                 result.inbound_id, author, where)
+        return None
+
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:
         log.debug("event=slack_event_ignored type=%s", event.get("type"))
 
     return bolt
+
+
+async def _fetch_message(client: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
+    """One message by channel and ts: from the channel's history, or from a thread's replies."""
+    try:
+        resp = await asyncio.wait_for(client.conversations_history(channel=channel, latest=ts, oldest=ts,
+                                                                   inclusive=True, limit=1), USERS_INFO_TIMEOUT_S)
+        found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
+        if not found:
+            resp = await asyncio.wait_for(client.conversations_replies(channel=channel, ts=ts, latest=ts, oldest=ts,
+                                                                       inclusive=True, limit=1), USERS_INFO_TIMEOUT_S)
+            found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
+    except Exception as exc:
+        log.warning("event=slack_message_fetch_failed channel=%s ts=%s error=%s", channel, ts, type(exc).__name__)
+        return None
+    return found[0] if found else None
 
 
 def _base_url(url: str) -> str:

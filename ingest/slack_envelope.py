@@ -66,7 +66,10 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     """The Events API request body (``event_callback`` of a message) as an envelope.
 
     ``meta`` carries what the adapter learned about the author: ``role``
-    (agent or customer), ``user_name`` and ``user_email`` from users.info."""
+    (agent or customer), ``user_name`` and ``user_email`` from users.info, and
+    ``intake`` (the channel is customer-facing). A customer's message carries
+    the conversation id ``channel:root ts`` (the thread of their first message)
+    and its first line as the subject."""
     try:
         body = json.loads(raw)
         event = body["event"]
@@ -83,15 +86,21 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
               "size": f.get("size", 0), "url": f.get("url_private_download") or f.get("url_private", "")}
              for f in msg.get("files") or [] if isinstance(f, dict)]
     content = json.dumps([channel, ts, kind, text, [f["id"] for f in files]], ensure_ascii=False)
+    role = str(meta.get("role") or "agent")
+    thread_ts = str(msg.get("thread_ts") or "")
+    # A customer's Slack conversation is the thread of their first message: its key threads the follow-ups.
+    conversation = f"{channel}:{thread_ts or ts}" if role == "customer" else ""
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return Envelope(
         channel="slack", external_id=f"{channel}:{ts}", received_at=meta["received_at"],
         sender=Sender(address=user, name=str(meta.get("user_name") or ""), kind="slack"),
-        author_role=str(meta.get("role") or "agent"),
+        author_role=role,
+        subject=(first_line[:77] + "…" if len(first_line) > 78 else first_line) if role == "customer" else "",
         text=text.strip(), full_text=text,
-        thread=Thread(slack_thread=str(msg.get("thread_ts") or "")),
+        thread=Thread(slack_thread=thread_ts, conversation_id=conversation),
         metadata={"slack_channel": channel, "ts": ts, "event": kind, "team": body.get("team_id", ""),
-                  "event_id": body.get("event_id", ""), "files": files,
-                  "user_email": str(meta.get("user_email") or "")},
+                  "event_id": body.get("event_id", ""), "files": files, "intake": bool(meta.get("intake")),
+                  "user_email": str(meta.get("user_email") or ""), "via": str(body.get("via") or "message")},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
 

@@ -184,6 +184,16 @@ def customer_message(*, name: str, address: str, channel: str, text: str,
     return {"text": fallback, "blocks": blocks}
 
 
+def agent_answer(agent: str, text: str) -> dict[str, Any]:
+    """An agent's answer as the bot posts it to a customer in Slack: the name, then the text as written."""
+    who = escape(one_line(agent)[:FIELD_MAX]) or "Support"
+    body = trim(text, THREAD_TEXT_MAX) or "(no text)"
+    return {"text": f"{who}: {escape(trim(one_line(text), 200))}", "blocks": [
+        {"type": "context", "elements": [_mrkdwn(f"*{who}* (support)")]},
+        {"type": "section", "text": _plain(body)},
+    ]}
+
+
 def notice(text: str) -> dict[str, Any]:
     """A short line of our own in a thread (a delivery failure, an edit noted). ``text`` is ours, already safe."""
     return {"text": text, "blocks": [{"type": "context", "elements": [_mrkdwn(text)]}]}

@@ -10,6 +10,7 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``notice``        a line of ours in a thread (a reply that could not be delivered)
 ``undo_offer``    an ephemeral message to the agent with an Undo button for a waiting reply
 ``ephemeral``     a line for one agent only (why their button did nothing)
+``customer_reply`` an agent's answer posted into a Slack customer's own thread
 
 Tickets and messages are read from the store when the row is sent, so a
 parent shows the ticket as it is then (see ``slack_cards``). Slack allows
@@ -197,6 +198,14 @@ class SlackSender:
         body = slack_blocks.notice(text)
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=thread_ts,
                           text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
+    def _op_customer_reply(self, payload: dict[str, Any]) -> str:
+        """An agent's answer in the thread of a customer who wrote in Slack, under the agent's name."""
+        channel = str(payload["channel"])
+        body = slack_blocks.agent_answer(str(payload.get("agent") or ""), str(payload["text"]))
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=str(payload["thread_ts"]),
+                          text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
         return f"{channel}:{resp['ts']}"
 
     def _op_ephemeral(self, payload: dict[str, Any]) -> str:

@@ -253,7 +253,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread
         from .slack_outbox import on_customer_message
 
-        outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings)
+        outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings, env)
     persist.event(ticket.id, "message_received", {"message": msg_id, "channel": env.channel, "via": decision.reason},
                   now=now)
     if env.auth.get("failed"):

@@ -19,8 +19,13 @@ from helpline.store import fastsql, routing_state, slack_state
 from helpline.store import models as m
 
 from . import persist
-from .slack_outbox import queue_update
+from .slack_outbox import queue_update, tell_customer
 
+CUSTOMER_NOTICES = {
+    m.TicketStatus.RESOLVED: ":white_check_mark: We consider this resolved. Write here if anything is still open.",
+    m.TicketStatus.CLOSED: "This ticket is closed. Start a new message for anything else.",
+    m.TicketStatus.OPEN: "We are looking into this again.",
+}
 STATUSES = (m.TicketStatus.OPEN, m.TicketStatus.WAITING_CUSTOMER, m.TicketStatus.RESOLVED, m.TicketStatus.CLOSED)
 
 
@@ -107,6 +112,8 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     update = queue_update(ticket_id)
     if update is not None:
         ids.append(update)
+    if change.columns.get("status") in CUSTOMER_NOTICES:  # a customer who wrote in Slack sees it in their thread
+        ids += tell_customer(ticket_id, CUSTOMER_NOTICES[change.columns["status"]], f"{key}:customer")
     said = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
         "op": "notice", "channel": where["channel"], "thread_ts": where["ts"], "text": change.said},
         unique_key=key, ticket=ticket_id)

@@ -17,6 +17,7 @@ from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
+from helpline.store.envelope import Envelope
 
 
 def slack_on(settings: Settings) -> bool:
@@ -24,15 +25,19 @@ def slack_on(settings: Settings) -> bool:
 
 
 def on_customer_message(ticket_id: int, message_id: int, action: str, status_before: str,
-                        settings: Settings) -> list[int]:
+                        settings: Settings, env: Envelope | None = None) -> list[int]:
     """Rows for a customer message the pipeline just stored; their ids, for delivery after the commit."""
     if action == "created":
-        row = fastsql.fetchone('SELECT team FROM "ticket" WHERE id = ?', [ticket_id])
+        row = fastsql.fetchone('SELECT team, number FROM "ticket" WHERE id = ?', [ticket_id])
         channel = channel_for_team(settings, row[0] if row else None)
         new = outbox.enqueue(channel="slack", kind="slack_ticket", recipient=channel,
                              payload={"op": "post_ticket", "ticket_id": ticket_id, "channel": channel},
                              unique_key=f"slack:ticket:{ticket_id}", ticket=ticket_id)
-        return [new.id] if new is not None else []
+        ids = [new.id] if new is not None else []
+        if env is not None and env.channel == "slack" and env.thread.conversation_id:  # the customer wrote in Slack
+            ids += tell_customer(ticket_id, f"Thanks, we got your message: this is ticket *{row[1]}*. "
+                                            "We will answer in this thread.", f"slack:ack:{ticket_id}")
+        return ids
     ids = []
     post = outbox.enqueue(channel="slack", kind="slack_message", recipient="",
                           payload={"op": "post_message", "ticket_id": ticket_id, "message_id": message_id},
@@ -84,3 +89,17 @@ def sweep_updates(limit: int = 200) -> int:
         return sum(1 for (ticket_id,) in rows if queue_update(ticket_id) is not None)
 
     return run_tx(tx, durable=False)
+
+
+def tell_customer(ticket_id: int, text: str, key: str) -> list[int]:
+    """A short line of ours (``text``: our own mrkdwn) in the thread of a customer who wrote in Slack;
+    nothing when the ticket's customer did not. Never their text, never an internal note."""
+    row = fastsql.fetchone("SELECT key FROM \"thread_key\" WHERE ticket_id = ? AND key LIKE 'conv:slack:%' "
+                           "ORDER BY key LIMIT 1", [ticket_id])
+    if row is None:
+        return []
+    channel, _, root = row[0].removeprefix("conv:slack:").partition(":")
+    new = outbox.enqueue(channel="slack", kind="slack_notice", recipient=channel,
+                         payload={"op": "notice", "channel": channel, "thread_ts": root, "text": text},
+                         unique_key=key, ticket=ticket_id)
+    return [new.id] if new is not None else []

@@ -54,6 +54,10 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
     channel, ts = str(meta.get("slack_channel") or ""), str(meta.get("ts") or "")
     thread_ts = env.thread.slack_thread
     ticket_id = slack_state.ticket_of(channel, thread_ts) if thread_ts else None
+    if ticket_id is None and meta.get("intake") and thread_ts:  # an agent answering in the customer's own thread
+        got = fastsql.fetchone('SELECT ticket_id FROM "thread_key" WHERE key = ?', [f"conv:slack:{channel}:{thread_ts}"])
+        if got is not None:
+            return _done(inbound_id, got[0], now, _direct_answer(inbound_id, got[0], env, now))
     if ticket_id is None:
         return _done(inbound_id, None, now, Handled("noop", reason="an agent's Slack message outside any ticket's thread"))
     user = env.sender.address
@@ -141,6 +145,13 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                                  sender=ticket.support_address, channel="email", now=now, message_id=bare,
                                  subject=payload["subject"])
         persist.add_thread_keys(ticket_id, ["mid:" + bare])
+    elif channel == "slack" and customer_env is not None and customer_env.thread.conversation_id:
+        # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name.
+        cchannel, _, root = customer_env.thread.conversation_id.partition(":")
+        recipient, mid = cchannel, ""
+        payload = {"op": "customer_reply", "channel": cchannel, "thread_ts": root, "text": text, "agent": agent}
+        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=text, sender=cchannel,
+                                 channel="slack", now=now)
     elif channel == "sms" and latest is not None:
         from helpline.notifier.sms_sender import sms_payload
 
@@ -187,6 +198,23 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
             ids.append(update)
     persist.update_ticket(ticket_id, **changes)
     return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}", delayed)
+
+
+def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datetime) -> Handled:
+    """An agent wrote straight into the customer's Slack thread: the customer has it already;
+    it is recorded as the agent's outbound message (never as the customer's), nothing is sent."""
+    agent = env.sender.name or slack_state.agent_name(env.sender.address)
+    if env.metadata.get("event") != "posted":
+        return Handled("noop", ticket_id, reason="an agent changed a message in the customer's Slack thread")
+    msg_id = _insert_message(ticket_id, inbound_id, env, direction="out", agent=agent, text=env.text,
+                             sender=env.sender.address, channel="slack", now=now)
+    fastsql.execute("UPDATE \"message\" SET delivery_status = 'sent' WHERE id = ?", [msg_id])
+    persist.event(ticket_id, "agent_replied", {"message": msg_id, "channel": "slack", "via": "customer's thread",
+                                               "slack_channel": env.metadata.get("slack_channel"),
+                                               "ts": env.metadata.get("ts")},
+                  actor=f"slack:{env.sender.address}", now=now)
+    persist.update_ticket(ticket_id, updated_at=now)
+    return Handled("replied", ticket_id, reason="agent answered in the customer's Slack thread")
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

@@ -263,6 +263,28 @@ class FakeSlack:
             names.append(name)
         return {"ok": True}
 
+    def _find(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        with self.cond:
+            msg = self.messages.get((channel, ts))
+        return [msg] if msg else []
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("latest", ""))
+        found = [m for m in self._find(channel, ts) if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        return {"ok": True, "messages": self._find(channel, ts), "has_more": False}
+
+    def add_message(self, channel: str, ts: str, user: str, text: str, thread_ts: str = "") -> None:
+        """A message someone wrote in Slack (as conversations.history will return it)."""
+        msg = {"type": "message", "user": user, "ts": ts, "text": text}
+        if thread_ts:
+            msg["thread_ts"] = thread_ts
+        with self.cond:
+            self.messages[(channel, ts)] = msg
+
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user", "")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
