@@ -121,8 +121,6 @@ class Settings:
     slack_undo_seconds: float = field(default=5.0, metadata={"doc": "An agent's reply from Slack waits this long, with an Undo button, before it is sent; 0 sends at once."})
     slack_intake_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Customer-facing Slack channel ids (Slack Connect, a community): a message there from someone who is not an agent opens or follows up a ticket; the bot's direct messages count too."})
     slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
-    slack_intake_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Customer-facing Slack channel ids (Slack Connect, a community): a message there from someone who is not an agent opens or follows up a ticket; the bot's direct messages count too."})
-    slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
 
     # ---- derived values -------------------------------------------------
     @property
