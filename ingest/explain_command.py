@@ -60,7 +60,8 @@ def _category(d: Mapping[str, Any]) -> str:
     text += f", model {d.get('model', '?')}, threshold {d.get('threshold', '?')})"
     if d.get("team"):
         text += f", team {d['team']}"
-    return _with(text, _reason(d))
+    # The reason repeats the figures of a classified ticket; it is news only when the model said no.
+    return _with(text, _reason(d)) if d.get("category") == "unclassified" else text
 
 
 def _language(d: Mapping[str, Any]) -> str:
