@@ -65,12 +65,22 @@ def _warn_once(message: str) -> None:
         log.error(message)
 
 
+def _stated_language(env: Envelope) -> str:
+    """A language the channel states (a webhook source's user locale) beats a guess from the text."""
+    fields = env.metadata.get("fields")
+    value = env.metadata.get("language") or (fields.get("language") if isinstance(fields, dict) else "") or ""
+    code = str(value).strip().lower().replace("_", "-").split("-")[0]
+    return code if len(code) == 2 and code.isalpha() else ""
+
+
 def signals(env: Envelope, settings: Settings) -> Signals:
     """Language and sentiment of a customer's message; no database."""
     if env.author_role != "customer":
         return NONE
+    stated = _stated_language(env)
     try:
-        guess = lang.detect(env.subject, env.text, settings.languages, settings.language_accuracy)
+        guess = lang.LanguageGuess(stated, 1.0, "stated by the channel (metadata)") if stated else \
+            lang.detect(env.subject, env.text, settings.languages, settings.language_accuracy)
     except ConfigError as exc:
         _warn_once(f"event=language_detection_off error={str(exc)!r}")
         guess = lang.LanguageGuess("", 0.0, f"not detected: {exc}")

@@ -189,3 +189,12 @@ def test_a_broken_configuration_file_falls_back_to_the_built_in_rules(backend, t
     assert data(t, "priority_set")[0]["reasons"] == ["high: keyword 'down' in subject"]
     assert any("event=config_file_unusable stage=priority using=builtin_rules" in r.getMessage()
                and "has no condition" in r.getMessage() for r in caplog.records)
+
+
+def test_a_language_the_channel_states_beats_a_guess(backend):
+    desk = HookDesk(backend)
+    outcome = desk.hook(message(subject="Order", text="Where is my order? It has not arrived yet.",
+                                metadata={"language": "pt-BR"}))
+    t = m.Ticket.get_by_id(outcome.ticket_id)
+    assert t.language == "pt" and signals_of(t) == [("pt", None)]
+    assert data(t, "language_set")[0]["reason"] == "stated by the channel (metadata)"
