@@ -3,6 +3,7 @@ written by the real pipeline, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from helpline.notifier.deliver import deliver_due
 from helpline.notifier.errors import RateLimited
@@ -212,3 +213,23 @@ def test_changes_made_elsewhere_reach_the_parent_through_the_sweep(slack_desk, f
     (update,) = fake_slack.calls_of("chat.update")
     assert update.args["ts"] == parent_ts(ticket.id) and "Urgent" in str(update.args["blocks"])
     assert sweep_updates() == 0  # rendered after the change
+
+
+def test_a_burst_of_fifty_tickets_queues_instead_of_failing(slack_desk, fake_slack):
+    """Slack rate-limits part of the burst; every ticket is posted in the end, none failed,
+    and waiting for Slack used up no attempts."""
+    for _ in range(50):
+        slack_desk.new_ticket()
+    fake_slack.rate_limit("chat.postMessage", retry_after=1, times=3)
+    sender = SlackSender(slack_desk.settings, pacer=Pacer(interval=0.01))
+    deadline = time.monotonic() + 60
+    while m.Outbox.select().where((m.Outbox.channel == "slack") & (m.Outbox.status != "sent")).exists():
+        assert time.monotonic() < deadline, "the burst did not drain"
+        report = deliver_due(slack_desk.settings, sender)
+        assert report.failed == 0
+        if not report.claimed:
+            time.sleep(0.2)
+    rows = slack_rows(kind="slack_ticket")
+    assert len(rows) == 50 and all(r.status == "sent" and r.attempts == 1 for r in rows)
+    assert len(fake_slack.calls_of("chat.postMessage")) == 53  # fifty posts and the three Slack refused
+    assert len({parent_ts(r.ticket_id) for r in rows}) == 50

@@ -33,8 +33,10 @@ def send_event(stack: Stack, event: dict, *, retry_num: int | None = None, secre
 
 def test_email_to_slack_thread_and_back_to_the_customer(stack, relay_sink, fake_slack):
     raw, mid = make_mail(subject="Invoice 2231 is wrong", body="Hello,\nthe invoice charges me twice.\n\nAlice\n")
+    sent_at = time.monotonic()
     assert stack.send(raw)[0] == 250
     parent_call = fake_slack.wait_for("chat.postMessage", 1)[0]
+    print(f"event=slack_parent_latency seconds={parent_call.at - sent_at:.3f}")
     assert parent_call.args["channel"] == CHANNEL and "Invoice 2231 is wrong" in parent_call.args["text"]
     ticket = m.Ticket.get()
     parent = wait_until(lambda: m.Outbox.get_or_none((m.Outbox.kind == "slack_ticket") & (m.Outbox.status == "sent")),
