@@ -86,10 +86,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     intake = EmailIntake(s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit,
                          Spool(s.effective_spool_dir))
-    from . import contact_form, webhook_api
+    from .public import register_parsers
 
-    for adapter in (webhook_api, contact_form):  # spooled HTTP requests are drained here too, through their parser
-        adapter.register_builders(intake)
+    register_parsers(intake)  # spooled HTTP requests are drained here too, through their parser
     scheduler.run(s, {"spool": intake.drain_spool})
     return 0
 

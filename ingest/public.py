@@ -34,9 +34,22 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     app["intake"] = intake
     app["run_blocking"] = run_blocking
     app.router.add_get("/", root)
+    if intake is not None:
+        register_parsers(intake)
     # Channel adapters: each ``install(app)`` adds its routes when its channel is configured.
-    webhook_api.install(app)
-    contact_form.install(app)
     slack_app.install(app)
     twilio_sms.install(app)
+    webhook_api.install(app)
+    contact_form.install(app)
     return app
+
+
+def register_parsers(intake: Any) -> None:
+    """Every HTTP channel's parser, whether or not its routes are on: a request
+    spooled while a channel was configured must still drain after it is turned
+    off, and the scheduler drains the spool without the HTTP app."""
+    intake.register(twilio_sms.KIND, twilio_sms.build_envelope)
+    intake.register(slack_app.KIND, slack_app.build_slack_message)
+    intake.register(slack_app.ACTION_KIND, slack_app.build_slack_action)
+    webhook_api.register_builders(intake)
+    contact_form.register_builders(intake)

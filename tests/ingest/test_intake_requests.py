@@ -100,3 +100,30 @@ def test_spooled_request_without_adapter_is_quarantined_not_stuck(backend):
         assert intake.blobs.get(row.raw_blob_key) == note(7)
     finally:
         outage.close()
+
+
+def test_scheduler_style_intake_drains_every_http_channel(backend):
+    """The scheduler drains the spool with no HTTP app and no channel configured:
+    ``public.register_parsers`` must still know every channel's parser."""
+    from urllib.parse import urlencode
+
+    from helpline.ingest.public import register_parsers
+
+    outage = Outage(backend, connect_here=True)
+    try:
+        daemon_side, _ = make_intake(outage.settings)
+        register_parsers(daemon_side)
+        outage.cut()
+        sms = urlencode({"MessageSid": "SM" + "1" * 32, "From": "+14155550100", "To": "+14155550199",
+                         "Body": "my parcel is late", "NumMedia": "0"}).encode()
+        assert daemon_side.accept_request("twilio_sms", sms, {}).status == "spooled"
+        outage.restore()
+        submitted: list[int] = []
+        scheduler_side = EmailIntake(outage.settings, daemon_side.blobs, submitted.append, daemon_side.spool)
+        register_parsers(scheduler_side)
+        assert scheduler_side.drain_spool() == 1
+        row = m.Inbound.get()
+        assert (row.channel, row.status, row.envelope["sender"]["address"]) == ("sms", "pending", "+14155550100")
+        assert submitted == [row.id]
+    finally:
+        outage.close()
