@@ -451,6 +451,22 @@ def put_sla(ticket_id: int, target: str, now: dt.datetime, **values: Any) -> Non
     fastsql.insert("ticket_sla", row, on_conflict=f'ON CONFLICT ("ticket_id", "target") DO UPDATE SET {sets}')
 
 
+def insert_sla(ticket_id: int, now: dt.datetime, rows: list[dict[str, Any]]) -> None:
+    """The first clocks of a new ticket, in one statement."""
+    fastsql.insert_many("ticket_sla", [
+        {"ticket_id": ticket_id, "target": r["target"], "policy": r["policy"], "calendar": r["calendar"],
+         "budget_s": r["budget_s"], "warn_fraction": r["warn_fraction"], "consumed_s": r["consumed_s"],
+         "clock_from": r["clock_from"], "warn_at": r["warn_at"], "due_at": r["due_at"], "warned_at": None,
+         "breached_at": None, "stopped_at": None, "outcome": "", "created_at": now, "updated_at": now}
+        for r in rows])
+
+
+def clear_queue(ticket_id: int, now: dt.datetime) -> None:
+    """The ticket no longer waits in a queue (no row made when it never did)."""
+    fastsql.execute('UPDATE "ticket_routing" SET queued_at = NULL, queue_reason = \'\', min_tier = 0, updated_at = ? '
+                    "WHERE ticket_id = ? AND queued_at IS NOT NULL", [now, ticket_id])
+
+
 def update_sla(row_id: int, now: dt.datetime, **values: Any) -> None:
     fastsql.update("ticket_sla", row_id, {**values, "updated_at": now})
 

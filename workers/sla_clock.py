@@ -42,10 +42,15 @@ def team_calendar_name(cfg: SiteConfig, team: str | None) -> str:
     return t.business_hours if t else ""
 
 
-def targets_for(t: TicketFacts, cfg: SiteConfig) -> sla.Targets:
-    pinned = routing_state.routing_of(t.id).sla_policy
+def targets_for(t: TicketFacts, cfg: SiteConfig, *, pinned: str | None = None,
+                team_calendar: str | None = None) -> sla.Targets:
+    """The ticket's targets; ``pinned`` and ``team_calendar`` are read from the database unless given."""
+    if pinned is None:
+        pinned = routing_state.routing_of(t.id).sla_policy
+    if team_calendar is None:
+        team_calendar = team_calendar_name(cfg, t.team)
     return sla.choose(cfg, priority=t.priority, team=t.team, customer_tier=t.customer_tier, pinned=pinned,
-                      team_calendar=team_calendar_name(cfg, t.team))
+                      team_calendar=team_calendar)
 
 
 def calendar_of(cfg: SiteConfig, name: str) -> Calendar:
@@ -54,17 +59,26 @@ def calendar_of(cfg: SiteConfig, name: str) -> Calendar:
 
 
 def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
-          targets: Iterable[str] = (sla.FIRST_RESPONSE, sla.RESOLUTION), *, reason: str = "new ticket") -> None:
-    """Start fresh clocks (a new ticket; a reopened one gets next_response and resolution)."""
-    tg = targets_for(t, cfg)
+          targets: Iterable[str] = (sla.FIRST_RESPONSE, sla.RESOLUTION), *, reason: str = "new ticket",
+          pinned: str | None = None, team_calendar: str | None = None, fresh: bool = False) -> None:
+    """Start fresh clocks (a new ticket; a reopened one gets next_response and resolution).
+
+    ``fresh``: the ticket has no clocks yet (made in this transaction), so the
+    rows are inserted in one statement instead of replaced one by one."""
+    tg = targets_for(t, cfg, pinned=pinned, team_calendar=team_calendar)
     due: dict[str, str | None] = {}
+    rows = []
     for target in targets:
         budget = tg.budget(target).total_seconds()
         p = sla.plan(now, budget, 0.0, tg.warn_at, tg.calendar)
-        routing_state.put_sla(t.id, target, now, policy=tg.policy, calendar=tg.calendar.name, budget_s=budget,
-                              warn_fraction=tg.warn_at, consumed_s=0.0, clock_from=now, warn_at=p.warn_at,
-                              due_at=p.due_at)
+        rows.append(dict(target=target, policy=tg.policy, calendar=tg.calendar.name, budget_s=budget,
+                         warn_fraction=tg.warn_at, consumed_s=0.0, clock_from=now, warn_at=p.warn_at, due_at=p.due_at))
         due[target] = _iso(p.due_at)
+    if fresh:
+        routing_state.insert_sla(t.id, now, rows)
+    else:
+        for row in rows:
+            routing_state.put_sla(t.id, row.pop("target"), now, **row)
     persist.event(t.id, "sla_started", {"policy": tg.policy, "calendar": tg.calendar.name, "due": due,
                                         "why": tg.reason, "reason": reason}, now=now)
 

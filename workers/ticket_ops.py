@@ -143,7 +143,7 @@ def _assigned(t: TicketState, email: str, *, now: dt.datetime, settings: Setting
         routing_state.release(previous)
     persist.update_ticket(t.id, assignee=email, updated_at=now)
     t.assignee = email
-    routing_state.set_routing(t.id, now, queued_at=None, queue_reason="", min_tier=0)
+    routing_state.clear_queue(t.id, now)
     persist.event(t.id, "assigned", {"agent": email, **({"previous": previous} if previous else {}), **data},
                   actor=actor, now=now)
     target = lifecycle.on_assignment(t.status)
@@ -152,13 +152,14 @@ def _assigned(t: TicketState, email: str, *, now: dt.datetime, settings: Setting
 
 
 def assign_best(t: TicketState, *, now: dt.datetime, settings: Settings, actor: str = "system", why: str = "",
-                min_tier: int = 0, exclude: Sequence[str] = ()) -> str | None:
+                min_tier: int = 0, exclude: Sequence[str] = (),
+                team: routing_state.TeamInfo | None = None) -> str | None:
     """Give the ticket to the agent its team's strategy prefers, or queue it; the agent's email or None.
 
     A team unknown to the database (no `helpline teams sync` yet, or the
     built-in triage team) has no agents and no queue: the ticket just keeps
-    its team."""
-    team = routing_state.team_info(t.team)
+    its team. ``team`` saves reading the ticket's team again when the caller has it."""
+    team = team if team is not None and team.name == t.team else routing_state.team_info(t.team)
     if team is None:
         return None
     ranking = assign.rank(routing_state.team_agents(team.name), team.strategy, category=t.category or "",
