@@ -9,6 +9,7 @@ Everything a customer wrote is escaped or plain text, as in every Slack message.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -21,10 +22,11 @@ from helpline.store import routing_state, slack_state
 from helpline.store.db import run_tx
 
 LIST_MAX = 15
+NO_DUE = dt.datetime(9999, 12, 31)  # tickets without an SLA clock come after those with one
 AVAILABILITY = ("available", "busy", "away")
 USAGE = ("*/helpline* commands:\n"
          "• `mine`: your open tickets\n"
-         "• `queue`: unassigned open tickets of this channel, oldest first\n"
+         "• `queue`: unassigned open tickets of this channel, nearest SLA due time first\n"
          "• `show HL-2026-000042`: one ticket\n"
          "• `status available|busy|away`: your availability for new tickets\n"
          "• `search words`: tickets whose subject or messages contain the words")
@@ -41,10 +43,13 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
         tickets = _active().where(m.Ticket.assignee.in_(me)).order_by(m.Ticket.updated_at.desc())
         return _listing("Your open tickets", tickets, "No open tickets are assigned to you.")
     if word == "queue":
+        sla = routing_state.TicketSla
+        due = (sla.select(pw.fn.MIN(sla.due_at))
+               .where((sla.ticket == m.Ticket.id) & sla.stopped_at.is_null() & sla.due_at.is_null(False)))
         tickets = (_active().join(slack_state.SlackThread, on=(slack_state.SlackThread.ticket == m.Ticket.id))
                    .where(m.Ticket.assignee.is_null() & (slack_state.SlackThread.channel == channel))
-                   .order_by(m.Ticket.created_at))
-        return _listing("Unassigned in this channel, oldest first", tickets, "Nothing waits unassigned here.")
+                   .order_by(pw.fn.COALESCE(due, NO_DUE), m.Ticket.created_at))
+        return _listing("Unassigned in this channel, nearest SLA first", tickets, "Nothing waits unassigned here.")
     if word == "show" and _NUMBER.match(rest):
         ticket = m.Ticket.get_or_none(m.Ticket.number == rest.upper())
         card = load_card(ticket.id) if ticket else None
