@@ -92,6 +92,9 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
     if row is None or row.clock_from is None:
         return False  # stopped or paused since it was found
     cfg = site_config(settings)
+    if t.status not in lifecycle.ACTIVE or t.status == lifecycle.WAITING:
+        _settle(t, cfg, now)  # the status was changed by a path that did not tell the clocks
+        return False
     if row.target in sla.RESPONSE_TARGETS:
         answered = _agent_replied_since(ticket_id, row.created_at)
         if answered is not None:  # a reply recorded by a path that did not stop the clock itself
@@ -116,6 +119,24 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
                                team=t.team, now=now)
     _escalate(t, kind, row.target, settings, cfg, now)
     return True
+
+
+def _settle(t: ticket_ops.TicketState, cfg: SiteConfig, now: dt.datetime) -> None:
+    """Bring the clocks in line with a status written without ``ticket_ops.change_status``
+    (so that a resolved ticket never breaches, and waiting on the customer pauses)."""
+    why = f"status {t.status} set without the clocks"
+    if t.status == lifecycle.WAITING:
+        sla_clock.pause(t.id, now, cfg, reason=why)
+        return
+    if t.status == lifecycle.MERGED:
+        sla_clock.stop(t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason=why,
+                       cancel=True)
+        return
+    row = fastsql.fetchone('SELECT resolved_at FROM "ticket" WHERE id = ?', [t.id])
+    resolved = persist.as_datetime(row[0]) if row else None
+    when = min(resolved, now) if resolved else now
+    sla_clock.stop(t.id, when, cfg, [sla.RESOLUTION], reason=why)
+    sla_clock.stop(t.id, when, cfg, sla.RESPONSE_TARGETS, reason=why, cancel=True)
 
 
 def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Settings, cfg: SiteConfig,

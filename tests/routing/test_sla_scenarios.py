@@ -235,3 +235,20 @@ warn_at = 0.5
                                    config_file.site_config(desk.settings), reason="customer tier gold"))
     gold = clocks(ticket.id)["resolution"]
     assert (gold.policy, gold.budget_s, gold.warn_fraction) == ("gold", 4 * 3600.0, 0.5)
+
+
+def test_a_status_written_elsewhere_never_breaches(backend, tmp_path):
+    """Another path (a Slack button) that writes the status without the clocks: the scheduler
+    settles the clocks instead of firing: resolved stops them, waiting pauses them."""
+    desk = configured_desk(backend, tmp_path)
+    resolved, waiting = billing_ticket(desk), billing_ticket(desk)
+    for t in (resolved, waiting):
+        start_clocks(desk, t.id, berlin(2026, 3, 9, 9, 0))
+    m.Ticket.update(status="resolved", resolved_at=berlin(2026, 3, 9, 11, 0)).where(m.Ticket.id == resolved.id).execute()
+    m.Ticket.update(status="waiting_customer").where(m.Ticket.id == waiting.id).execute()
+    assert fire(desk, berlin(2026, 3, 20, 9, 0)) == {"warning": 0, "breach": 0}
+    c = clocks(resolved.id)
+    assert c["resolution"].outcome == "met" and c["resolution"].consumed_s == 2 * 3600
+    assert c["first_response"].outcome == "cancelled"
+    assert all(r.clock_from is None and r.stopped_at is None for r in clocks(waiting.id).values())
+    assert event_data(resolved, "sla_breach") == [] and event_data(waiting, "sla_warning") == []
