@@ -252,3 +252,27 @@ def test_a_status_written_elsewhere_never_breaches(backend, tmp_path):
     assert c["first_response"].outcome == "cancelled"
     assert all(r.clock_from is None and r.stopped_at is None for r in clocks(waiting.id).values())
     assert event_data(resolved, "sla_breach") == [] and event_data(waiting, "sla_warning") == []
+
+
+def test_escalation_can_move_a_ticket_to_another_team(backend, tmp_path):
+    text = DESK_TOML + """
+[[escalation.rules]]
+name = "slow first answers go to tech"
+when.event = "warning"
+when.target = ["first_response"]
+when.team = ["billing"]
+then.team = "tech"
+"""
+    desk = configured_desk(backend, tmp_path, text)
+    ticket = billing_ticket(desk)
+    start_clocks(desk, ticket.id, berlin(2026, 3, 9, 9, 0))
+    assert fire(desk, berlin(2026, 3, 9, 12, 1)) == {"warning": 1, "breach": 0}  # 3h of 4h
+    ticket = reload(ticket)
+    assert ticket.team == "tech" and ticket.assignee == "tom@example.com"
+    (step,) = [e for e in event_data(ticket, "escalated") if e["step"] == "team"]
+    assert (step["from"], step["to"], step["agent"]) == ("billing", "tech", "tom@example.com")
+    assert event_data(ticket, "transferred")[0]["previous_agent"] == "ann@example.com"
+    # tech has no calendar: the clocks now count around the clock, with what was used kept.
+    first = clocks(ticket.id)["first_response"]
+    assert first.calendar == "always" and first.consumed_s == 3 * 3600 + 60
+    assert {a["email"]: a["open"] for a in routing_state.list_agents()}["ann@example.com"] == 0
