@@ -1,4 +1,4 @@
-"""Slack's Events API on the public listener: ``POST /slack/events`` (HTTP mode).
+"""Slack's Events API on the public listener (``POST /slack/events``, HTTP mode) and over Socket Mode.
 
 slack-bolt's ``AsyncApp`` does what bolt is for: it checks each request's
 signature with the signing secret (v0 HMAC, timestamps older than five
@@ -24,7 +24,8 @@ Customers in Slack: in the channels of ``HELPLINE_SLACK_INTAKE_CHANNELS`` and
 the bot's direct messages, anyone who is not an agent is a customer (see
 ``author_role``); an agent's ticket emoji on any message makes it a customer
 message of its author (``on_reaction``).
-Socket Mode (``HELPLINE_SLACK_APP_TOKEN``) is not implemented yet.
+With ``HELPLINE_SLACK_APP_TOKEN`` the same app also receives everything over
+Socket Mode (``SocketMode``), for an ingest daemon Slack cannot reach.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -188,7 +190,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         name, email = await users.lookup(str(msg["user"]))
         meta = {"role": role, "user_name": name, "user_email": email, "intake": why == "intake"}
         try:
-            result = await run_blocking(intake.accept_request, KIND, request.raw_body.encode("utf-8"), meta)
+            result = await run_blocking(intake.accept_request, KIND, raw_body(request), meta)
         except Rejected as exc:  # Slack would only retry the same body: acknowledge, keep the reason in the log
             log.warning("event=slack_event_rejected %s error=%s", where, exc)
             return None
@@ -241,7 +243,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             return
         name, email = await users.lookup(user)
         try:
-            result = await run_blocking(intake.accept_request, ACTION_KIND, request.raw_body.encode("utf-8"),
+            result = await run_blocking(intake.accept_request, ACTION_KIND, raw_body(request),
                                         {"user_name": name, "user_email": email})
         except (Rejected, TemporaryIntakeError) as exc:
             log.warning("event=slack_action_not_recorded action=%s user=%s error=%s", action_id, user, exc)
@@ -326,28 +328,62 @@ async def _fetch_message(client: AsyncWebClient, channel: str, ts: str) -> dict[
     return found[0] if found else None
 
 
+def raw_body(request: AsyncBoltRequest) -> bytes:
+    """What Slack sent: the HTTP body as signed, or a Socket Mode envelope's payload as JSON."""
+    return request.raw_body.encode("utf-8") if request.raw_body else json.dumps(request.body).encode("utf-8")
+
+
 def _base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
 def install(app: web.Application) -> None:
-    """Mount ``POST /slack/events`` when Slack is configured (signing secret and bot token)."""
+    """Receive Slack when it is configured: ``POST /slack/events`` with the signing secret (HTTP
+    mode), and a Socket Mode connection with the app-level token; both may be on at once."""
     settings: Settings = app["settings"]
-    if not settings.slack_signing_secret:
+    if not (settings.slack_signing_secret or settings.slack_app_token):
         return
     if not settings.slack_bot_token:
-        log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET is set but "
-                    "HELPLINE_SLACK_BOT_TOKEN is not; set both to receive Slack events")
+        log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET or HELPLINE_SLACK_APP_TOKEN "
+                    "is set but HELPLINE_SLACK_BOT_TOKEN is not; set the bot token to receive Slack")
         return
-    if settings.slack_app_token:
-        log.warning("event=slack_socket_mode_unsupported hint=%s", "Socket Mode is not implemented yet; "
-                    "using the HTTP Events API at POST /slack/events")
     intake = app["intake"]
     intake.register(KIND, build_slack_message)
     intake.register(ACTION_KIND, build_slack_action)
     bolt = make_bolt_app(settings, intake, app["run_blocking"])
+    if settings.slack_signing_secret:
+        async def slack_events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
-    async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        app.router.add_post("/slack/events", slack_events)
+    if settings.slack_app_token:
+        socket = SocketMode(bolt, settings.slack_app_token)
+        app.on_startup.append(socket.start)
+        app.on_cleanup.append(socket.stop)
 
-    app.router.add_post("/slack/events", slack_events)
+
+class SocketMode:
+    """The Socket Mode connection (a websocket Helpline opens to Slack), alongside the HTTP listener.
+
+    It connects in the background and reconnects by itself, so a Slack outage
+    never keeps the ingest daemon from starting. Events arrive through the same
+    bolt app and listeners as over HTTP; an envelope is acknowledged only once
+    its message is durable (a listener's 503 leaves it unacknowledged and Slack
+    sends it again)."""
+
+    def __init__(self, bolt: AsyncApp, app_token: str) -> None:
+        self.bolt = bolt
+        self.app_token = app_token
+        self.handler: AsyncSocketModeHandler | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, _app: web.Application) -> None:
+        self.handler = AsyncSocketModeHandler(self.bolt, self.app_token)
+        self.task = asyncio.create_task(self.handler.connect_async())
+        log.info("event=slack_socket_mode_connecting")
+
+    async def stop(self, _app: web.Application) -> None:
+        if self.handler is not None:
+            await self.handler.close_async()
+        if self.task is not None:
+            self.task.cancel()

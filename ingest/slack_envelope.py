@@ -106,7 +106,10 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
 
 
 def interaction_payload(raw: bytes) -> dict[str, Any]:
-    """The JSON ``payload`` field of an interactivity request (form-encoded, as Slack posts it)."""
+    """An interactivity payload: the JSON ``payload`` field of the form Slack posts over HTTP,
+    or the JSON itself as a Socket Mode envelope carries it."""
+    if raw.lstrip().startswith(b"{"):
+        return json.loads(raw)
     form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
     return json.loads(form["payload"][0])
 

@@ -110,7 +110,7 @@ class Settings:
     mms_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"doc": "Largest MMS media file downloaded; larger ones are recorded but not fetched."})
     slack_bot_token: str = field(default="", metadata={"doc": "Slack bot token (xoxb-…, secret); with HELPLINE_SLACK_CHANNEL it turns the Slack sender on."})
     slack_signing_secret: str = field(default="", metadata={"doc": "Slack signing secret (secret); turns on POST /slack/events (events, actions, commands) on the public listener."})
-    slack_app_token: str = field(default="", metadata={"doc": "Slack app-level token (xapp-…, secret) for Socket Mode; not used yet: HTTP mode only."})
+    slack_app_token: str = field(default="", metadata={"doc": "Slack app-level token (xapp-…, secret): receive Slack over Socket Mode (a websocket the ingest daemon opens), for a daemon Slack cannot reach."})
     slack_channel: str = field(default="", metadata={"doc": "Channel id where new tickets of the default team are posted."})
     slack_team_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Per-team channels, comma-separated TEAM=CHANNEL_ID; other teams use HELPLINE_SLACK_CHANNEL."})
     slack_agents: tuple[str, ...] = field(default=(), metadata={"doc": "Slack user ids allowed to act as agents (comma-separated)."})

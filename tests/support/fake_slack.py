@@ -3,7 +3,8 @@
 ``FakeSlack`` is an aiohttp server that answers the Web API methods Helpline
 calls (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
 ``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``) and
-interaction ``response_url``s with
+interaction ``response_url``s, and its Socket Mode websocket (``apps.connections.open``
+with the app-level token, then envelopes acknowledged by ``envelope_id``), with
 Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error": ...}``)
 and records every call, so the real ``slack_sdk`` clients run unchanged against
 it (``WebClient(base_url=fake.url)``). Tests can make a method answer
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-A0HELPLINE-test-token"
 BOT_USER = "UHELPBOT"
 BOT_ID = "BHELPBOT"
 TEAM = "T0TEST"
@@ -92,6 +94,8 @@ class FakeSlack:
         self.shared: set[str] = set()
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> the message as posted/updated
         self.reactions: dict[tuple[str, str], list[str]] = {}
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []
         self._plans: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._ts = itertools.count(1)
         self.cond = threading.Condition()
@@ -128,6 +132,7 @@ class FakeSlack:
             app = web.Application()
             app.router.add_route("*", "/api/{method}", self._handle)
             app.router.add_post("/response/{token}", self._respond)
+            app.router.add_get("/socket", self._socket)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -147,6 +152,46 @@ class FakeSlack:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+    # ---- Socket Mode: Slack's side of the websocket -----------------------------------
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                            "connection_info": {"app_id": "A0HELPLINE"}})
+        with self.cond:
+            self.sockets.append(ws)
+            self.cond.notify_all()
+        async for msg in ws:
+            if msg.type.name == "TEXT":
+                with self.cond:
+                    self.socket_acks.append(json.loads(msg.data))
+                    self.cond.notify_all()
+        with self.cond:
+            self.sockets.remove(ws)
+        return ws
+
+    def wait_for_socket(self, timeout: float = 30.0) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: bool(self.sockets), timeout):
+                raise TimeoutError("nobody connected to the fake Socket Mode endpoint")
+
+    def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
+                    envelope_id: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        """Send one Socket Mode envelope as Slack does; the client's acknowledgement (with any payload)."""
+        envelope_id = envelope_id or f"env-{next(self._ts)}"
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "retry_attempt": retry_attempt,
+                    "retry_reason": "timeout" if retry_attempt else "",
+                    "accepts_response_payload": kind in ("slash_commands", "interactive")}
+        with self.cond:
+            ws = self.sockets[-1]
+            done = len([a for a in self.socket_acks if a.get("envelope_id") == envelope_id])
+        asyncio.run_coroutine_threadsafe(ws.send_json(envelope), self._loop).result(10)
+        with self.cond:
+            if not self.cond.wait_for(lambda: len([a for a in self.socket_acks
+                                                   if a.get("envelope_id") == envelope_id]) > done, timeout):
+                raise TimeoutError(f"envelope {envelope_id} was not acknowledged")
+            return [a for a in self.socket_acks if a.get("envelope_id") == envelope_id][-1]
 
     def response_url(self, token: str = "r1") -> str:
         """A ``response_url`` of an interaction payload: where ``respond()`` posts its answer."""
@@ -200,6 +245,10 @@ class FakeSlack:
             if plan:
                 status, answer, headers = plan.pop(0)
                 return web.json_response(answer, status=status, headers=headers)
+        if method == "apps.connections.open":  # Socket Mode: the app-level token, not the bot's
+            if token != APP_TOKEN:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket?ticket=t1"})
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
