@@ -142,7 +142,8 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
         return
     current = t["priority"] if t["priority"] in LEVELS else "medium"
     decision = evaluate(_facts(env, env.subject, t["category"], sig, t["tier"], t["contacts"], cfg, stored=True), cfg)
-    if LEVELS.index(decision.level) <= LEVELS.index(current):
+    # Only a rule raises: a ticket a routing rule or an agent put at "low" does not drift back to the default.
+    if not decision.rules or LEVELS.index(decision.level) <= LEVELS.index(current):
         return
     actor = triage_state.last_priority_actor(ticket_id)
     if actor and actor != "system":

@@ -198,3 +198,11 @@ def test_a_language_the_channel_states_beats_a_guess(backend):
     t = m.Ticket.get_by_id(outcome.ticket_id)
     assert t.language == "pt" and signals_of(t) == [("pt", None)]
     assert data(t, "language_set")[0]["reason"] == "stated by the channel (metadata)"
+
+
+def test_a_low_ticket_does_not_drift_back_to_the_default(backend):
+    desk = Desk(backend)
+    t, mid = desk.new_ticket(subject="Newsletter question", body="How do I change my newsletter settings?\n")
+    m.Ticket.update(priority="low").where(m.Ticket.id == t.id).execute()  # as a routing rule's set.priority leaves it
+    reply(desk, mid, "Also, can I pick the weekly digest?\n")
+    assert reload(t).priority == "low" and not data(t, "priority_changed")
