@@ -12,7 +12,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from .intake import EmailIntake, IntakeResult, Offer
+from .intake import EmailIntake, IntakeResult, Offer, RequestOffer
 
 log = logging.getLogger("helpline.ingest")
 
@@ -21,11 +21,11 @@ class IntakeBatcher:
     def __init__(self, intake: EmailIntake, max_batch: int = 32) -> None:
         self.intake = intake
         self.max_batch = max_batch
-        self.queue: queue.SimpleQueue[tuple[Offer, Future[IntakeResult]] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[Offer | RequestOffer, Future[IntakeResult]] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="intake-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, offer: Offer) -> Future[IntakeResult]:
+    def submit(self, offer: Offer | RequestOffer) -> Future[IntakeResult]:
         fut: Future[IntakeResult] = Future()
         self.queue.put((offer, fut))
         return fut
@@ -52,12 +52,19 @@ class IntakeBatcher:
                     break
                 batch.append(item)
             durable: list[int] = []
-            try:
-                results = self.intake.accept_batch([offer for offer, _ in batch], defer_submit=durable)
-            except BaseException as exc:  # never leave a sender hanging
-                log.exception("event=intake_batch_failed size=%d", len(batch))
-                results = [exc] * len(batch)
-            for (_, fut), result in zip(batch, results):
+            mail = [item for item in batch if isinstance(item[0], Offer)]
+            requests = [item for item in batch if not isinstance(item[0], Offer)]
+            done: list[tuple[Future[IntakeResult], IntakeResult | BaseException]] = []
+            for group, accept in ((mail, self.intake.accept_batch), (requests, self.intake.accept_requests)):
+                if not group:
+                    continue
+                try:
+                    results = accept([offer for offer, _ in group], defer_submit=durable)
+                except BaseException as exc:  # never leave a sender hanging
+                    log.exception("event=intake_batch_failed size=%d", len(group))
+                    results = [exc] * len(group)
+                done += [(fut, result) for (_, fut), result in zip(group, results)]
+            for fut, result in done:
                 if isinstance(result, BaseException):
                     fut.set_exception(result)
                 else:

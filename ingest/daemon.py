@@ -49,6 +49,8 @@ class IngestDaemon:
         self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool, submit_many=actors.submit_many)
         self.imap_accounts = accounts_from_settings(settings)  # a bad URL fails at start-up
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="intake")
+        # HTTP handlers wait here for their group commit; many may wait at once, each costs a thread only.
+        self.http_executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="http")
         self.stopping = asyncio.Event()
         self.runners: list[web.AppRunner] = []
         self.smtp_server: asyncio.AbstractServer | None = None
@@ -82,6 +84,7 @@ class IngestDaemon:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
         self.batcher = IntakeBatcher(self.intake)
+        self.intake.request_batcher = self.batcher  # HTTP channels share the group commit
         handler = Handler(self.settings, self.intake, self.executor, self.batcher)
         host, port = parse_hostport(self.settings.smtp_listen, 2525)
         self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
@@ -90,7 +93,7 @@ class IngestDaemon:
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",
-            "http": await self._serve_http(public.make_app(self.settings, self.intake, self.executor), self.settings.http_listen, 8080),
+            "http": await self._serve_http(public.make_app(self.settings, self.intake, self.http_executor), self.settings.http_listen, 8080),
             "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
         }
         log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
@@ -139,6 +142,7 @@ class IngestDaemon:
         self.batcher.close()  # let in-flight intakes finish their commit
         self.checkpointer.stop()
         self.executor.shutdown(wait=True)
+        self.http_executor.shutdown(wait=True)
 
 
 def main(settings: Settings) -> None:

@@ -91,6 +91,15 @@ _UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
 
 
 @dataclass
+class RequestOffer:
+    """One HTTP channel request, already authenticated: the adapter's kind, the raw body, request facts."""
+
+    kind: str
+    raw: bytes
+    meta: dict[str, Any]
+
+
+@dataclass
 class Offer:
     """One message offered by a sender, as received."""
 
@@ -107,6 +116,7 @@ class EmailIntake:
         self.blobs = blobs
         self.submit = submit
         self.submit_many = submit_many  # rows committed together go to the queue together
+        self.request_batcher: Any = None  # the ingest daemon's IntakeBatcher, for group commits of HTTP requests
         self.spool = spool
         self.builders: dict[str, Builder] = {}
 
@@ -122,7 +132,18 @@ class EmailIntake:
         the body (source name, content type, idempotency key).
 
         Raises ``Rejected`` (answer 4xx) or ``TemporaryIntakeError`` (answer 503);
-        without ``spool_on_failure``, also the database error itself."""
+        without ``spool_on_failure``, also the database error itself.
+
+        With a batcher attached (the ingest daemon), concurrent requests share
+        one durable commit, as SMTP intake does (``accept_requests``)."""
+        if spool_on_failure:
+            if self.request_batcher is not None:
+                result = self.request_batcher.submit(RequestOffer(kind, raw, meta)).result()
+            else:
+                result = self.accept_requests([RequestOffer(kind, raw, meta)])[0]
+            if isinstance(result, BaseException):
+                raise result
+            return result
         build = self.builders[kind]
         meta = dict(meta)
         meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
@@ -141,6 +162,56 @@ class EmailIntake:
                 raise
             return self._spool_request(kind, raw, meta, exc)
         return self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(raw), None)
+
+    def accept_requests(self, offers: list["RequestOffer"], *,
+                        defer_submit: list[int] | None = None) -> list[IntakeResult | BaseException]:
+        """Group commit for HTTP channels: build each envelope and store its
+        blobs, then commit all the inbound rows in one durable transaction. Each
+        request gets its result, or the exception that answers it (``Rejected``,
+        ``TemporaryIntakeError``); while the database is down, a spool entry."""
+        results: list[IntakeResult | BaseException | None] = [None] * len(offers)
+        ready: list[tuple[int, Envelope, dict[str, Any]]] = []
+        deferred: list[int] = [] if defer_submit is None else defer_submit
+        for i, offer in enumerate(offers):
+            meta = dict(offer.meta)
+            meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
+            try:
+                env = self.builders[offer.kind](offer.raw, meta, self.blobs.put)
+                if not env.content_hash:
+                    env.content_hash = hashlib.sha256(offer.raw).hexdigest()
+                env.raw_blob_key = self.blobs.put(offer.raw)
+                ready.append((i, env, meta))
+            except Rejected as exc:
+                results[i] = exc
+            except OSError as exc:
+                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+            except _UNAVAILABLE as exc:
+                results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc)
+            except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
+                log.exception("event=request_parse_failed kind=%s error=%s", offer.kind, type(exc).__name__)
+                results[i] = exc
+        if ready:
+            rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "") for _, env, _ in ready]
+            try:
+                stored = run_tx(lambda: [_insert_row(*r) for r in rows], retries=1)
+            except pw.IntegrityError:  # a concurrent session stored one of them: one by one
+                stored = [_store_row(*r) for r in rows]
+            except _UNAVAILABLE as exc:
+                for i, _env, meta in ready:
+                    results[i] = self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc)
+                ready, stored = [], []
+            for (i, env, _meta), (inbound_id, created) in zip(ready, stored):
+                results[i] = self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
+                                            deferred)
+        if defer_submit is None:
+            self.submit_all(deferred)
+        return results  # type: ignore[return-value]
+
+    def _spool_or_error(self, kind: str, raw: bytes, meta: dict[str, Any], cause: BaseException) -> IntakeResult | BaseException:
+        try:
+            return self._spool_request(kind, raw, meta, cause)
+        except TemporaryIntakeError as exc:
+            return exc
 
     def _spool_request(self, kind: str, raw: bytes, meta: dict[str, Any], cause: BaseException) -> IntakeResult:
         try:
