@@ -127,3 +127,24 @@ def test_scheduler_style_intake_drains_every_http_channel(backend):
         assert submitted == [row.id]
     finally:
         outage.close()
+
+
+def test_concurrent_requests_share_the_batchers_commit(backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from helpline.ingest.batcher import IntakeBatcher
+
+    intake, submitted = make_intake(backend)
+    batcher = IntakeBatcher(intake)
+    intake.request_batcher = batcher
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda n: intake.accept_request("note", note(n), {"source": "app"}), range(40)))
+        assert [r.status for r in results] == ["accepted"] * 40
+        assert sorted(submitted) == sorted(r.inbound_id for r in results)
+        assert m.Inbound.select().count() == 40
+        with pytest.raises(Rejected):  # a bad request is answered alone
+            intake.accept_request("note", b"{not json", {"source": "app"})
+        assert intake.accept_request("note", note(1), {"source": "app"}).status == "duplicate"
+    finally:
+        batcher.close()
