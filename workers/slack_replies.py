@@ -79,6 +79,9 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
 
     intent = slack_intent.classify(env.text, mode=settings.slack_reply_mode, reply_prefix=settings.slack_reply_prefix,
                                    note_prefix=settings.slack_note_prefix)
+    if intent.kind == "empty" and env.metadata.get("files") and settings.slack_reply_mode == "thread":
+        told = _files_not_sent(ticket_id, env, where, f"slack-reply:{channel}:{ts}", actor, now)
+        return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, told, "agent sent only files from Slack"))
     if intent.kind in ("discussion", "empty"):
         return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"agent {intent.kind} in Slack; "
                                                          "not for the customer"))
@@ -173,7 +176,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                          ticket=ticket_id, out_message=out_id, message_id=mid)
     persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, "via": "slack",
                                                **where}, actor=actor, now=now)
-    ids: list[int] = []
+    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now)
     delayed: list[tuple[int, float]] = []
     ids += webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
         out_id, channel, "agent", ticket.subject, text, 0), settings, now)  # the ticket's webhook sources hear of it
@@ -215,6 +218,22 @@ def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datet
                   actor=f"slack:{env.sender.address}", now=now)
     persist.update_ticket(ticket_id, updated_at=now)
     return Handled("replied", ticket_id, reason="agent answered in the customer's Slack thread")
+
+
+def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: str, actor: str,
+                    now: dt.datetime) -> list[int]:
+    """Files an agent attached in Slack do not reach the customer yet: say so in the thread, never drop them silently."""
+    files = env.metadata.get("files") or []
+    if not files:
+        return []
+    names = [str(f.get("name") or "file")[:100] for f in files]
+    persist.event(ticket_id, "agent_files_not_sent", {"files": names, **where}, actor=actor, now=now)
+    shown = ", ".join(escape(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    row = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
+        "op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
+        "text": f":paperclip: {shown}: files are not sent to the customer yet, only text is. Share a link instead."},
+        unique_key=f"{key}:files", ticket=ticket_id)
+    return [row.id] if row is not None else []
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

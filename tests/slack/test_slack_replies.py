@@ -208,3 +208,20 @@ def test_an_edit_after_delivery_is_noted_in_the_thread(team):
     assert notice.args["thread_ts"] == parent and "edited a reply" in json.dumps(notice.args["blocks"])
     (changed,) = events(ticket, "agent_reply_edited")
     assert changed.data["text"] == "Refund of 25 EUR sent." and changed.data["delivery"] == "sent"
+
+
+def test_files_an_agent_attaches_are_not_dropped_silently(team):
+    ticket, _ = team.customer_writes()
+    parent = parent_ts(ticket.id)
+    files = [{"id": "F0001", "name": "label <!channel>.pdf", "mimetype": "application/pdf", "size": 2048,
+              "url_private_download": "https://files.slack.com/files-pri/T0-F0001/label.pdf"}]
+    ts = next_ts()
+    team.agent_says("", parent, event=thread_message("Here is the return label.", parent, ts=ts,
+                                                     subtype="file_share", files=files))
+    assert "Here is the return label." in team.sink.wait_for(2)[1].message().get_content()
+    notice = json.dumps(team.slack.calls_of("chat.postMessage")[-1].args["blocks"])
+    assert "files are not sent" in notice and "label &lt;!channel&gt;.pdf" in notice
+    (event,) = events(ticket, "agent_files_not_sent")
+    assert event.data["files"] == ["label <!channel>.pdf"]
+    team.agent_says("", parent, event=thread_message("", parent, subtype="file_share", files=files))
+    assert len(team.sink.received) == 2 and len(events(ticket, "agent_files_not_sent")) == 2
