@@ -129,7 +129,9 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
     on_failed = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
                   "payload": {"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
                               "text": FAILED_NOTICE}}]
-    if channel == "email" and latest is not None:
+    by_email = channel == "email" or (customer_env is not None and customer_env.sender.kind == "email")
+    if by_email and latest is not None:  # mail, and the contact form or an API source that gave an address
+        channel = "email"
         recipient = loops.reply_address(customer_env) if customer_env else latest[2]
         mid = make_message_id(settings.mail_domain, ticket.number)
         reply_to = ""

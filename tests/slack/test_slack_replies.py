@@ -225,3 +225,22 @@ def test_files_an_agent_attaches_are_not_dropped_silently(team):
     assert event.data["files"] == ["label <!channel>.pdf"]
     team.agent_says("", parent, event=thread_message("", parent, subtype="file_share", files=files))
     assert len(team.sink.received) == 2 and len(events(ticket, "agent_files_not_sent")) == 2
+
+
+def test_a_contact_form_customer_gets_the_reply_by_email(team):
+    from helpline.ingest import contact_form
+
+    team.desk.intake.register(contact_form.KIND, contact_form.build)
+    fields = {"name": "Fay Form", "email": "fay@example.org", "subject": "Warranty question",
+              "message": "Is my kettle still covered?"}
+    form = "".join(f'--b0\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items())
+    team.desk.intake.accept_request(contact_form.KIND, (form + "--b0--\r\n").encode(),
+                                    {"content_type": "multipart/form-data; boundary=b0", "nonce": "n-1"})
+    (created,) = team.work()
+    ticket = m.Ticket.get_by_id(created.ticket_id)
+    _, (replied,) = team.agent_says("Yes, two years from purchase.", parent_ts(ticket.id))
+    assert replied.action == "replied"
+    reply = team.sink.received[-1]
+    msg = reply.message()
+    assert reply.rcpt_tos == ["fay@example.org"] and f"[{ticket.number}]" in msg["Subject"]
+    assert "two years from purchase" in msg.get_content()
