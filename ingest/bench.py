@@ -1,16 +1,21 @@
-"""``helpline bench``: the whole pipeline measured from the outside, over real SMTP.
+"""``helpline bench``: the whole pipeline measured from the outside, over its real protocols.
 
 It starts ``helpline run`` in a temporary data directory (or uses the
 configured stack with ``--use-config``), with a local SMTP sink as the relay,
-sends generated mail (new conversations, replies to the acknowledgements that
-came back, attachments, non-UTF-8 charsets) on C connections, either back to
-back or at a fixed total rate (open loop), and waits until every accepted
-message is a ticket message. It prints one JSON object.
+sends generated messages on C connections, either back to back or at a fixed
+total rate (open loop), and waits until every accepted message is a ticket
+message. It prints one JSON object. ``--channel`` picks what is sent: email
+over SMTP (new conversations, replies to the acknowledgements that came back,
+attachments, non-UTF-8 charsets), Twilio-signed SMS webhooks (new numbers and
+follow-up texts), HMAC-signed JSON to ``/api/v1/messages``, or all three in turn.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
+import http.client
 import datetime as dt
 import email.utils
 from email.parser import BytesHeaderParser
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +123,80 @@ def reply_message(i: int, ack, rng: random.Random, support: str) -> tuple[str, b
 class Sent:
     inbound_id: int | None
     ack_ms: float
-    acked_at: float  # time.time() when 250 came back
+    acked_at: float  # time.time() when 250 / 2xx came back
     code: int
+    channel: str = "email"
+    external_id: str = ""  # for SMS, whose answer carries no inbound id
+
+
+BENCH_TWILIO_TOKEN = "bench-twilio-token"
+BENCH_WEBHOOK_SOURCE, BENCH_WEBHOOK_SECRET = "bench", "bench-webhook-secret"
+CHANNELS = ("email", "sms", "webhook")
+
+
+def sms_form(i: int, rng: random.Random) -> dict[str, str]:
+    """A Twilio inbound-message webhook: a third of the texts come from a number that wrote before."""
+    n = rng.randrange(max(1, i)) if i and rng.random() < 0.3 else i
+    return {"MessageSid": f"SM{i:032x}", "AccountSid": "AC" + "0" * 32, "From": f"+1415555{n % 10000:04d}",
+            "To": "+14155550000", "Body": f"Hi, order {4000 + n} has not arrived yet, can you check? ({i})",
+            "NumMedia": "0", "NumSegments": "1"}
+
+
+def webhook_body(i: int, rng: random.Random) -> bytes:
+    n = rng.randrange(max(1, i)) if i and rng.random() < 0.3 else i
+    return json.dumps({"customer": {"email": f"app-user{n}@bench.example", "name": f"App User {n}"},
+                       "subject": f"In-app question {n}", "text": f"The export button does nothing ({i}).",
+                       "metadata": {"plan": rng.choice(["free", "pro"])}, "conversation_id": f"chat-{n}"}).encode()
+
+
+class HttpChannels:
+    """Signs and posts SMS and webhook messages on one kept-alive connection per thread."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        from twilio.request_validator import RequestValidator
+
+        host, port = config_hostport(settings.http_listen)
+        self.host, self.port = host, port
+        self.public = settings.public_url.rstrip("/")
+        self.validator = RequestValidator(settings.twilio_auth_token or BENCH_TWILIO_TOKEN)
+        self.local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        return conn
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.HTTPException, ConnectionError):
+                conn.close()
+                self.local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def sms(self, i: int) -> tuple[int, int | None, str]:
+        form = sms_form(i, random.Random(i))
+        signature = self.validator.compute_signature(self.public + "/twilio/sms", form)
+        status, _ = self._post("/twilio/sms", urllib.parse.urlencode(form).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        return status, None, form["MessageSid"]
+
+    def webhook(self, i: int) -> tuple[int, int | None, str]:
+        body = webhook_body(i, random.Random(i))
+        ts = str(int(time.time()))
+        mac = hmac.new(BENCH_WEBHOOK_SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        status, answer = self._post("/api/v1/messages", body, {
+            "Content-Type": "application/json", "X-Helpline-Source": BENCH_WEBHOOK_SOURCE,
+            "X-Helpline-Timestamp": ts, "X-Helpline-Signature": "sha256=" + mac, "Idempotency-Key": f"bench-{i}"})
+        inbound = json.loads(answer).get("inbound_id") if status == 202 else None
+        return status, inbound, ""
 
 
 @dataclass
@@ -229,6 +307,11 @@ def main(args: argparse.Namespace) -> int:
             "HELPLINE_SUPPORT_ADDRESSES": "support@bench.example", "HELPLINE_SMTP_RELAY": sink.address,
             "HELPLINE_LOG_LEVEL": "WARNING", "HELPLINE_AUTOREPLY_GLOBAL_LIMIT": "1000000",
         })
+        if args.channel != "email":  # the HTTP channels, signed as their senders sign
+            env.update({"HELPLINE_PUBLIC_URL": f"http://{env['HELPLINE_HTTP_LISTEN']}",
+                        "HELPLINE_TWILIO_AUTH_TOKEN": BENCH_TWILIO_TOKEN,
+                        "HELPLINE_WEBHOOK_SOURCES": f"{BENCH_WEBHOOK_SOURCE}={BENCH_WEBHOOK_SECRET}",
+                        "HELPLINE_WEBHOOK_RATE_PER_MINUTE": "0"})
         if args.workers:
             env["HELPLINE_WORKER_PROCESSES"] = str(args.workers)
         if args.threads:
@@ -278,6 +361,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySink) -> dict:  # noqa: ANN001
+    import peewee
+
     from helpline.store import db, models as m
 
     support = settings.support_addresses[0]
@@ -303,29 +388,43 @@ def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySin
             return reply_message(i, received[pick], random.Random(i), support)[1]
         return new_message(i, random.Random(i), support)[1]
 
+    channels = CHANNELS if args.channel == "mixed" else (args.channel,)
+    web = HttpChannels(settings) if args.channel != "email" else None
+
     def sender() -> None:
-        conn = smtplib.SMTP(host, port, timeout=120)
-        conn.ehlo("bench.example")
+        conn: smtplib.SMTP | None = None
         while True:
             with lock:
                 i = next(counter, None)
             if i is None:
                 break
-            raw = next_message(i)
+            channel = "email" if corpus else channels[i % len(channels)]
+            raw = next_message(i) if channel == "email" else b""
             if args.rate:
                 delay = start + i / args.rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-            conn.mail(f"customer{i}@bench.example")
-            conn.rcpt(support)
-            t0 = time.perf_counter()
-            code, answer = conn.data(raw)
-            t1 = time.perf_counter()
-            text = answer.decode(errors="replace")
-            iid = int(text.rsplit(" ", 1)[-1]) if code == 250 and text.rsplit(" ", 1)[-1].isdigit() else None
+            if channel == "email":
+                if conn is None:
+                    conn = smtplib.SMTP(host, port, timeout=120)
+                    conn.ehlo("bench.example")
+                conn.mail(f"customer{i}@bench.example")
+                conn.rcpt(support)
+                t0 = time.perf_counter()
+                code, answer = conn.data(raw)
+                t1 = time.perf_counter()
+                text = answer.decode(errors="replace")
+                iid = int(text.rsplit(" ", 1)[-1]) if code == 250 and text.rsplit(" ", 1)[-1].isdigit() else None
+                external = ""
+            else:
+                t0 = time.perf_counter()
+                status, iid, external = web.sms(i) if channel == "sms" else web.webhook(i)  # type: ignore[union-attr]
+                t1 = time.perf_counter()
+                code = 250 if 200 <= status < 300 else status
             with lock:
-                sent.append(Sent(iid, (t1 - t0) * 1000, time.time(), code))
-        conn.quit()
+                sent.append(Sent(iid, (t1 - t0) * 1000, time.time(), code, channel, external))
+        if conn is not None:
+            conn.quit()
 
     threads = [threading.Thread(target=sender) for _ in range(args.concurrency)]
     for t in threads:
@@ -336,6 +435,12 @@ def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySin
 
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     accepted = [s for s in sent if s.code == 250]
+    texts = [s for s in accepted if s.inbound_id is None and s.external_id]
+    for chunk in range(0, len(texts), 500):  # a Twilio answer carries no id: find the rows by MessageSid
+        part = {s.external_id: s for s in texts[chunk:chunk + 500]}
+        for row in m.Inbound.select(m.Inbound.id, m.Inbound.external_id).where(
+                (m.Inbound.channel == "sms") & m.Inbound.external_id.in_(list(part))):
+            part[row.external_id].inbound_id = row.id
     ids = [s.inbound_id for s in accepted if s.inbound_id]
     deadline = time.monotonic() + args.timeout
     done: dict[int, m.Inbound] = {}
@@ -360,19 +465,28 @@ def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySin
         statuses[row.status] = statuses.get(row.status, 0) + 1
     tickets_created = m.Ticket.select().count() - 1  # less the warm-up
     acks_sent = m.Outbox.select().where((m.Outbox.kind == "ack") & (m.Outbox.status == m.OutboxStatus.SENT)).count() - 1
+    acks_queued = {row.channel: row.n for row in m.Outbox.select(m.Outbox.channel, peewee.fn.COUNT(m.Outbox.id).alias("n"))
+                   .where(m.Outbox.kind == "ack").group_by(m.Outbox.channel)}
     return {
         "messages": total,
         "accepted": len(accepted),
         "refused": len(sent) - len(accepted),
         "accepted_per_s": round(len(accepted) / send_s, 1),
         "end_to_end_per_s": round(len(done) / all_done_s, 1),
-        "smtp_ack_ms": {"p50": _pct([s.ack_ms for s in accepted], 50), "p99": _pct([s.ack_ms for s in accepted], 99)},
+        "channel": args.channel,
+        "smtp_ack_ms": {"p50": _pct([s.ack_ms for s in accepted if s.channel == "email"], 50),
+                        "p99": _pct([s.ack_ms for s in accepted if s.channel == "email"], 99)},
+        "ack_ms_by_channel": {c: {"p50": _pct([s.ack_ms for s in accepted if s.channel == c], 50),
+                                  "p99": _pct([s.ack_ms for s in accepted if s.channel == c], 99),
+                                  "accepted": sum(1 for s in accepted if s.channel == c)}
+                              for c in CHANNELS if any(s.channel == c for s in sent)},
         "end_to_end_ms": {"p50": _pct(e2e, 50), "p99": _pct(e2e, 99)},
         "tickets_created": tickets_created,
         "ticket_messages": len(created),
         "inbound_status": statuses,
         "acks_sent": acks_sent,
         "acks_received_by_relay": len(sink.received) - 1,
+        "acks_queued_by_channel": acks_queued,  # SMS acks wait for a Twilio account the bench does not have
         "lost": len(ids) - len(done),
         "accepted_untracked": len(accepted) - len(ids),  # spooled or re-delivered: no inbound id in the 250
         "concurrency": args.concurrency,

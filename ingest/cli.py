@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--concurrency", type=int, default=16)
     b.add_argument("--rate", type=float, default=0.0, help="fixed total send rate (messages/s), open loop")
     b.add_argument("--corpus", help="send the .eml files of this folder instead of generated mail")
+    b.add_argument("--channel", choices=("email", "sms", "webhook", "mixed"), default="email",
+                   help="what to send: mail over SMTP, Twilio-signed SMS webhooks, signed JSON to /api/v1/messages, or all in turn")
     b.add_argument("--use-config", action="store_true", help="use the configured URLs instead of a temporary stack")
     b.add_argument("--workers", type=int, default=0, help="worker processes of the temporary stack")
     b.add_argument("--threads", type=int, default=0, help="threads per worker process")
