@@ -15,9 +15,8 @@ from aiohttp import web
 
 from helpline.store.config import Settings
 
-from . import contact_form, webhook_api
-
-from . import slack_app, twilio_sms
+from . import contact_form, csat_pages, slack_app, twilio_sms, webhook_api
+from . import ticket_api
 
 RunBlocking = Callable[..., Awaitable[Any]]
 
@@ -41,6 +40,8 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     twilio_sms.install(app)
     webhook_api.install(app)
     contact_form.install(app)
+    csat_pages.install(app)
+    ticket_api.install(app)
     return app
 
 

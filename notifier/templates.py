@@ -8,6 +8,7 @@ the greeting uses the display name only when it looks like a person's name.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 import quopri
@@ -16,11 +17,9 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, getaddresses
-from functools import lru_cache
-from importlib import resources
-from string import Template
 from typing import Any
 
+from . import render
 from .addresses import bare
 
 MAX_SUBJECT = 200
@@ -34,12 +33,6 @@ _PREFIX = re.compile(
 _MSG_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 # Every repetition needs a separator, so matching stays linear.
 _NAME = re.compile(r"^[^\W\d_]+(?:(?:\. | |['’\-])[^\W\d_]+)*\.?$")
-
-
-@lru_cache(maxsize=None)
-def _template(name: str) -> Template:
-    text = resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
-    return Template(text)
 
 
 def _one_line(text: str) -> str:
@@ -100,6 +93,8 @@ def render_ack(
     references: list[str],
     message_id: str,
     echo: bool = True,
+    language: str | None = None,
+    templates_dir: str = "",
 ) -> dict[str, Any]:
     """The outbox payload of the automatic acknowledgement of a new ticket.
 
@@ -113,10 +108,9 @@ def render_ack(
     parent = message_id_list([in_reply_to])
     refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]
     name = safe_name(customer_name) if echo else ""
-    body = _template("ack.txt").substitute(
-        greeting=f"Hello {name}," if name else "Hello,",
-        ticket_number=ticket_number,
-        support_address=support_address,
+    body = render.templates(templates_dir).render(
+        "ack.txt", language, greeting=f"Hello {name}," if name else "Hello,", customer_name=name,
+        ticket_number=ticket_number, support_address=support_address,
     )
     return {
         "from": support_address,
@@ -181,17 +175,30 @@ def render_bytes(payload: dict[str, Any]) -> bytes:
         headers.append(("References", "\r\n ".join(_one_line(r) for r in payload["references"])))
     for name, value in (payload.get("headers") or {}).items():
         headers.append((name, _header(str(value))))
-    headers += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", 'text/plain; charset="utf-8"'),
-        ("Content-Transfer-Encoding", "quoted-printable"),
-    ]
-    text = str(payload.get("text", "")).replace("\r\n", "\n").replace("\r", "\n")
-    if not text.endswith("\n"):
-        text += "\n"
-    body = quopri.encodestring(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    text_part = _qp(str(payload.get("text", "")))
+    if payload.get("html"):  # multipart/alternative: plain text first, HTML preferred by clients that show it
+        boundary = "=_hl_" + hashlib.sha256(text_part).hexdigest()[:24]
+        headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
+        part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        body = (f"--{boundary}\r\n{part.format('plain')}".encode("ascii") + text_part
+                + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii") + _qp(str(payload["html"]))
+                + f"\r\n--{boundary}--\r\n".encode("ascii"))
+    else:
+        headers += [
+            ("MIME-Version", "1.0"),
+            ("Content-Type", 'text/plain; charset="utf-8"'),
+            ("Content-Transfer-Encoding", "quoted-printable"),
+        ]
+        body = text_part
     head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
     return head + b"\r\n" + body
+
+
+def _qp(text: str) -> bytes:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    return quopri.encodestring(text.encode("utf-8")).replace(b"\n", b"\r\n")
 
 
 def build_email(payload: dict[str, Any]) -> EmailMessage:

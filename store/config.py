@@ -121,6 +121,15 @@ class Settings:
     slack_undo_seconds: float = field(default=5.0, metadata={"doc": "An agent's reply from Slack waits this long, with an Undo button, before it is sent; 0 sends at once."})
     slack_intake_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Customer-facing Slack channel ids (Slack Connect, a community): a message there from someone who is not an agent opens or follows up a ticket; the bot's direct messages count too."})
     slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
+    # Customer notifications, CSAT surveys and reports (notifier/render.py, workers/customer_notices.py, workers/reports.py).
+    notify_statuses: tuple[str, ...] = field(default=("resolved",), metadata={"doc": "Status changes the customer is told about on their channel (comma-separated: open, in_progress, waiting_customer, resolved, closed); empty: none."})
+    csat_survey: bool = field(default=True, metadata={"doc": "Send a one-question satisfaction survey (1-5) when a ticket is resolved, once per ticket."})
+    csat_expire_days: float = field(default=14.0, metadata={"doc": "A survey can be answered, and the answer changed, for this many days after it was sent."})
+    report_target_first_response_s: float = field(default=120.0, metadata={"doc": "Target of the median first response time, in business seconds (helpline report, metrics)."})
+    report_target_fcr: float = field(default=0.70, metadata={"doc": "Target share of tickets resolved at first contact (0-1)."})
+    report_target_csat: float = field(default=4.5, metadata={"doc": "Target average CSAT score (1-5)."})
+    report_metrics_cache_s: float = field(default=60.0, metadata={"doc": "The report figures on /metrics are computed at most this often (seconds)."})
+    report_metrics_days: float = field(default=30.0, metadata={"doc": "The report figures on /metrics cover tickets created in this many past days."})
 
     # ---- derived values -------------------------------------------------
     @property

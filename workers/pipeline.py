@@ -20,6 +20,7 @@ from helpline.notifier.templates import render_ack
 from helpline.store import models as m
 from helpline.store import signing
 from helpline.store.config import Settings
+from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
@@ -260,7 +261,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
                                                         "authserv_id": env.auth.get("authserv_id", "")}, now=now)
     if outcome.action == "created" and api_messages.wants_ack(env):
-        ack = _queue_ack(ticket, env, customer, settings, now)
+        ack = _queue_ack(ticket, env, customer, settings, now, sig.language)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
             outcome.claimed.append(ack)
         elif ack is not None:
@@ -343,7 +344,7 @@ def _categorise(subject: str, text: str, settings: Settings) -> dict:
 
 
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
-               now: dt.datetime) -> m.Outbox | None:
+               now: dt.datetime, language: str = "") -> m.Outbox | None:
     recipient = loops.reply_address(env)
     to_addr, total = ratelimit.recent("ack", recipient, now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
@@ -360,6 +361,7 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
         references=[f"<{r}>" for r in env.thread.references], message_id=mid, echo=api_messages.ack_may_echo(env),
+        language=language, templates_dir=site_config(settings).templates_dir,  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")

@@ -39,7 +39,6 @@ OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO"})
 _TWILIO_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
 
-ACK_TEXT = "We got your message. Your ticket is {number}; reply to this number to add to it. Reply STOP to opt out."
 
 
 def keyword_action(body: str, opt_out_type: str = "") -> str | None:
@@ -70,7 +69,10 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
     twilio_type = str(env.metadata.get("opt_out_type") or "")
     action = keyword_action(env.text, twilio_type)
     if action is None:
-        return None
+        from .customer_notices import sms_answer  # a digit while a survey is open answers it
+
+        answered = sms_answer(env, now)
+        return KeywordOutcome(answered) if answered else None
     number = env.sender.address
     opted_out = sms_optout.is_opted_out(number)
     if action == "opt_in" and not twilio_type and not opted_out:
@@ -139,7 +141,7 @@ def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, set
             out.media_ids.append(media_id)
     if created:
         why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else _no_automatic_text(env)
-        row = None if why else _queue_text(env, settings, now, kind="ack", text=ACK_TEXT.format(number=ticket.number),
+        row = None if why else _queue_text(env, settings, now, kind="ack", text=_sms_template("sms_ack.txt", ticket.id, settings, ticket_number=ticket.number),
                                            unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
         if row is None:
             persist.event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"},
@@ -148,6 +150,16 @@ def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, set
             out.outbox_ids.append(row)
             persist.event(ticket.id, "ack_queued", {"to": env.sender.address, "channel": "sms"}, now=now)
     return out
+
+
+def _sms_template(name: str, ticket_id: int | None, settings: Settings, **context: object) -> str:
+    """An SMS text from its template (notifier/render.py) in the ticket's language."""
+    from helpline.notifier import render
+    from helpline.store.config_file import site_config
+
+    lang = fastsql.fetchone('SELECT language FROM "ticket" WHERE id = ?', [ticket_id]) if ticket_id else None
+    return render.templates(site_config(settings).templates_dir).render(name, lang[0] if lang else None,
+                                                                      **context).strip()
 
 
 def _no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:

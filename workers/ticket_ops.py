@@ -29,7 +29,7 @@ from helpline.store.config_file import PRIORITIES, SiteConfig, site_config
 from helpline.store.db import is_sqlite, run_tx
 from helpline.store.models import utcnow
 
-from . import persist, sla_clock
+from . import customer_notices, persist, sla_clock
 
 log = logging.getLogger("helpline.workers")
 ACTIVE = lifecycle.ACTIVE
@@ -97,6 +97,7 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
     webhook_events.emit(t.id, webhook_events.STATUS_CHANGED, f"{frm}>{to}@{now.isoformat()}",
                         {"status": {"from": frm, "to": to}}, settings, now)  # to the ticket's webhook sources
     t.status = to
+    customer_notices.on_status_change(t, frm, to, now=now, settings=settings)  # status notice, CSAT survey
     was_active, is_active = frm in ACTIVE, to in ACTIVE
 
     if to == lifecycle.WAITING:

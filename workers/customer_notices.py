@@ -1,0 +1,229 @@
+"""What the customer hears when their ticket's status changes: a status notice and, on
+resolution, the one-question satisfaction survey. Called by ``ticket_ops.change_status``
+(the one writer of statuses) inside its transaction, so the outbox rows commit with
+the change or not at all.
+
+Both go to the channel the ticket came in on, to the address the first message
+came from, and only when an automatic message may go there: the first
+message's envelope is checked like an acknowledgement (``loops.autoreply_decision``:
+no auto-submitted, bulk or list mail, no no-reply or own addresses), SMS
+never to an opted-out number or a short code. Texts that could have been
+forged (a contact form's unproven address) repeat neither name nor subject,
+as the acknowledgement does. Every decision not to send is an audit event.
+
+The survey is recorded in ``csat_survey`` (one row per ticket), so a ticket
+resolved, reopened and resolved again is surveyed once. An SMS survey is
+answered by a digit: ``sms_answer`` takes it in the SMS stage before the
+text could become a message.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from helpline.notifier import loops, outbox, render, sms_optout
+from helpline.notifier.message_ids import make_message_id
+from helpline.notifier.sms_sender import sms_payload
+from helpline.notifier.templates import clean_subject, safe_name
+from helpline.store import csat_state, fastsql, routing_state, signing
+from helpline.store.config import Settings
+from helpline.store.config_file import site_config
+from helpline.store.envelope import Envelope
+
+from . import api_messages, persist
+
+log = logging.getLogger("helpline.workers")
+
+STATUS_LABELS = {"new": "new", "open": "open", "in_progress": "in progress", "waiting_customer": "waiting for you",
+                 "resolved": "resolved", "closed": "closed", "merged": "merged"}
+CSAT_LABELS = {1: "very unsatisfied", 2: "unsatisfied", 3: "neutral", 4: "satisfied", 5: "very satisfied"}
+
+
+class TicketLike(Protocol):
+    id: int
+    number: str
+    status: str
+    channel: str
+    subject: str
+    support_address: str
+    customer_id: int
+    assignee: str | None
+    language: str | None
+
+
+@dataclass
+class Audience:
+    """Where an automatic message about the ticket goes, and what it may repeat."""
+
+    channel: str  # email or sms
+    recipient: str
+    echo: bool
+    env: Envelope
+
+
+def audience(t: TicketLike, settings: Settings) -> tuple[Audience | None, str]:
+    """(where to, "") or (None, why nothing may be sent)."""
+    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE ticket_id = ? ORDER BY id LIMIT 1', [t.id])
+    if row is None or row[0] is None:
+        return None, "the ticket has no customer message"
+    raw = row[0]
+    env = Envelope.from_dict(raw if isinstance(raw, dict) else json.loads(raw))
+    if env.author_role != "customer":
+        return None, "the ticket was not opened by a customer"
+    if t.channel == "sms":
+        number = env.sender.address
+        if "sender_not_e164" in env.warnings:
+            return None, "the sender is no phone number (short code or alphanumeric sender)"
+        if sms_optout.is_opted_out(number):
+            return None, "the number opted out of SMS"
+        return Audience("sms", number, True, env), ""
+    if env.sender.kind != "email" and not env.reply_to:
+        return None, f"no email address to write to on a {t.channel} ticket"
+    verdict = loops.autoreply_decision(env, own_addresses=settings.support_addresses, sent_to_address_last_hour=0,
+                                       sent_total_last_hour=0, per_address_limit=1, global_limit=1)
+    if not verdict.send:
+        return None, verdict.reason
+    return Audience("email", loops.reply_address(env), api_messages.ack_may_echo(env), env), ""
+
+
+def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    name = ""
+    if aud.echo:
+        row = fastsql.fetchone('SELECT name FROM "customer" WHERE id = ?', [t.customer_id])
+        name = safe_name(row[0] if row else "")
+    agent = routing_state.agent(t.assignee) if t.assignee else None
+    due = fastsql.fetchone("SELECT due_at FROM \"ticket_sla\" WHERE ticket_id = ? AND target = 'first_response' "
+                           "AND stopped_at IS NULL", [t.id])
+    expected = ""
+    if due and due[0] is not None:
+        left = (due[0] if isinstance(due[0], dt.datetime) else dt.datetime.fromisoformat(str(due[0]))) - now
+        expected = _humanise(left) if left.total_seconds() > 0 else ""
+    return {
+        "customer_name": name, "ticket_number": t.number,
+        "subject": clean_subject(t.subject) if aud.echo else "",
+        "agent_name": (agent.name or "") if agent else "", "expected_response": expected,
+        "support_address": t.support_address or settings.support_addresses[0],
+        "reopen_days": f"{settings.reopen_days:g}", "status": t.status,
+        "status_label": STATUS_LABELS.get(t.status, t.status),
+    }
+
+
+def _humanise(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 90:
+        return f"{max(minutes, 1)} minutes"
+    hours = round(minutes / 60)
+    return f"{hours} hours" if hours < 48 else f"{round(hours / 24)} days"
+
+
+def _email(t: TicketLike, aud: Audience, settings: Settings, *, kind: str, subject: str, text: str, html: str,
+           unique_key: str, now: dt.datetime) -> int | None:
+    mid = make_message_id(settings.mail_domain, t.number)
+    support = t.support_address or settings.support_addresses[0]
+    payload: dict[str, Any] = {
+        "from": support, "to": aud.recipient, "subject": subject, "message_id": mid,
+        "in_reply_to": f"<{aud.env.thread.message_id}>" if aud.env.thread.message_id else "",
+        "references": [f"<{aud.env.thread.message_id}>"] if aud.env.thread.message_id else [],
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All",
+                    "X-Helpline-Ticket": t.number},
+        "text": text,
+    }
+    if html:
+        payload["html"] = html
+    if settings.secret_key:  # a reply reaches the ticket even when the client drops the headers
+        local, _, domain = support.partition("@")
+        payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, t.id)}@{domain}"
+    bare = mid.strip("<>").lower()
+    out_id = persist.add_outbound_message(t.id, channel="email", author_role="system", message_id=bare,
+                                          sender=support, subject=subject, text=text, now=now)
+    persist.add_thread_keys(t.id, ["mid:" + bare])
+    row = outbox.enqueue(channel="email", kind=kind, recipient=aud.recipient, payload=payload, unique_key=unique_key,
+                         ticket=t.id, out_message=out_id, message_id=mid)
+    return row.id if row is not None else None
+
+
+def _sms(t: TicketLike, aud: Audience, *, kind: str, text: str, unique_key: str, now: dt.datetime) -> int | None:
+    sender = str(aud.env.metadata.get("to") or "")
+    out_id = persist.add_outbound_message(t.id, channel="sms", author_role="system", message_id="", sender=sender,
+                                          subject="", text=text, now=now)
+    row = outbox.enqueue(channel="sms", kind=kind, recipient=aud.recipient, ticket=t.id, out_message=out_id,
+                         payload=sms_payload(aud.recipient, text, ref=unique_key, from_number=sender),
+                         unique_key=unique_key)
+    return row.id if row is not None else None
+
+
+def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, settings: Settings) -> list[int]:
+    """Queue the status notice and the survey the change calls for; the outbox ids."""
+    notify = to in settings.notify_statuses
+    survey = to == "resolved" and settings.csat_survey and csat_state.get(t.id) is None
+    if not notify and not survey:
+        return []
+    aud, why = audience(t, settings)
+    if aud is None:
+        persist.event(t.id, "customer_notice_suppressed", {"status": to, "reason": why,
+                                                           **({"csat": True} if survey else {})}, now=now)
+        return []
+    tpl = render.templates(site_config(settings).templates_dir)
+    ctx = _context(t, aud, settings, now)
+    lang = t.language
+    ids: list[int] = []
+    if notify:
+        key = f"status:{t.id}:{to}:{now.isoformat()}"
+        if aud.channel == "sms":
+            got = _sms(t, aud, kind="notification", text=tpl.render("sms_status.txt", lang, **ctx).strip(),
+                       unique_key=key, now=now)
+        else:
+            name = f"status_{to}.txt" if tpl.find(f"status_{to}.txt", lang) else "status_changed.txt"
+            subject = f"[{t.number}] " + (f"Re: {ctx['subject']}" if ctx["subject"] else f"Ticket {STATUS_LABELS.get(to, to)}")
+            got = _email(t, aud, settings, kind="notification", subject=subject, text=tpl.render(name, lang, **ctx),
+                         html=tpl.render_optional(f"status_{to}.html", lang, **ctx), unique_key=key, now=now)
+        if got:
+            ids.append(got)
+        persist.event(t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now)
+    if survey:
+        ids += _survey(t, aud, tpl, ctx, settings, now)
+    return ids
+
+
+def survey_url(settings: Settings, ticket_id: int, score: int) -> str:
+    base = (settings.public_url or f"http://{settings.http_listen}").rstrip("/")
+    return f"{base}/csat/{csat_state.token(settings.secret_key, ticket_id)}?score={score}"
+
+
+def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, Any], settings: Settings,
+            now: dt.datetime) -> list[int]:
+    if aud.channel == "email" and not settings.secret_key:
+        persist.event(t.id, "customer_notice_suppressed", {"csat": True, "reason": "no HELPLINE_SECRET_KEY to sign "
+                                                           "survey links"}, now=now)
+        return []
+    expires = now + dt.timedelta(days=settings.csat_expire_days)
+    if not csat_state.create(t.id, aud.channel, aud.recipient, now, expires):
+        return []
+    ctx = {**ctx, "expires": expires.strftime("%Y-%m-%d %H:%M UTC"),
+           "links": [{"score": s, "label": CSAT_LABELS[s], "url": survey_url(settings, t.id, s)} for s in range(1, 6)]}
+    if aud.channel == "sms":
+        got = _sms(t, aud, kind="csat", text=tpl.render("csat_sms.txt", t.language, **ctx).strip(),
+                   unique_key=f"csat:{t.id}", now=now)
+    else:
+        got = _email(t, aud, settings, kind="csat", subject=f"[{t.number}] How did we do?",
+                     text=tpl.render("csat_survey.txt", t.language, **ctx),
+                     html=tpl.render_optional("csat_survey.html", t.language, **ctx), unique_key=f"csat:{t.id}",
+                     now=now)
+    persist.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
+                                      "expires": expires.isoformat()}, now=now)
+    return [got] if got else []
+
+
+def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
+    """If this text is a digit 1-5 from a number with an open SMS survey, record it; the reason, else None."""
+    body = env.text.strip().rstrip(".!").strip()
+    if len(body) != 1 or body not in "12345":
+        return None
+    survey = csat_state.pending_sms(env.sender.address, now)
+    if survey is None:
+        return None
+    csat_state.record(survey.ticket_id, int(body), None, now, via="sms")
+    return f"CSAT answer {body} for ticket {survey.ticket_id}"
