@@ -26,8 +26,11 @@ from .db import DatabaseUnavailable, run_tx
 from .models import Base, utcnow
 
 KEY_PREFIX = "hlk_"
-# Scopes a key may carry. The routing issue adds more (reading tickets, replying).
-SCOPES = frozenset({"ingest"})
+# Scopes a key may carry: ``ingest`` posts messages (POST /api/v1/messages); ``read``,
+# ``write`` and ``admin`` use the ticket API, each including the ones before it.
+SCOPES = frozenset({"ingest", "read", "write", "admin"})
+IMPLIED = {"admin": ("admin", "write", "read"), "write": ("write", "read"), "read": ("read",),
+           "ingest": ("ingest",)}
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
 
 
@@ -39,6 +42,22 @@ class ApiKey(Base):
     created_at = pw.DateTimeField(default=utcnow)
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
+    team = pw.CharField(max_length=64, null=True)  # a key bound to a team sees only that team's tickets
+
+
+def upgrade_v9(db: pw.Database) -> None:
+    """The ``team`` column (a database made by migration 5 after this model grew it has it already)."""
+    from playhouse.migrate import migrate, PostgresqlMigrator, SqliteMigrator
+
+    if any(c.name == "team" for c in db.get_columns("api_key")):
+        return
+    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
+    migrate(migrator.add_column("api_key", "team", pw.CharField(max_length=64, null=True)))
+
+
+def granted(scopes: Iterable[str]) -> frozenset[str]:
+    """Every scope a key holding ``scopes`` may act with (admin includes write, write includes read)."""
+    return frozenset(g for s in scopes for g in IMPLIED.get(s, ()))
 
 
 class ApiKeyError(ValueError):
@@ -55,9 +74,10 @@ class NewKey:
     name: str
     scopes: tuple[str, ...]
     key: str  # shown once, never stored
+    team: str | None = None
 
 
-def create(name: str, scopes: Iterable[str]) -> NewKey:
+def create(name: str, scopes: Iterable[str], team: str | None = None) -> NewKey:
     name = name.strip()
     wanted = tuple(dict.fromkeys(s.strip().lower() for s in scopes if s.strip()))
     if not name or len(name) > 200:
@@ -67,10 +87,13 @@ def create(name: str, scopes: Iterable[str]) -> NewKey:
     unknown = [s for s in wanted if s not in SCOPES]
     if unknown:
         raise ApiKeyError(f"unknown scope {', '.join(unknown)}; known scopes: {', '.join(sorted(SCOPES))}")
+    team = (team or "").strip() or None
+    if team is not None and len(team) > 64:
+        raise ApiKeyError("a --team name has at most 64 characters")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row_id = run_tx(lambda: ApiKey.create(name=name, prefix=key[:12], key_hash=hash_key(key),
-                                          scopes=",".join(wanted)).id)
-    return NewKey(row_id, name, wanted, key)
+                                          scopes=",".join(wanted), team=team).id)
+    return NewKey(row_id, name, wanted, key, team)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -82,7 +105,7 @@ def list_keys(include_revoked: bool = True) -> list[dict[str, Any]]:
     if not include_revoked:
         q = q.where(ApiKey.revoked_at.is_null())
     return [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(",") if k.scopes else [],
-             "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
+             "team": k.team, "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
              "revoked_at": _iso(k.revoked_at)} for k in q]
 
 
@@ -102,21 +125,24 @@ class KeyCheck:
     verdict: str  # ok, unknown, revoked, scope
     key_id: int | None = None
     name: str = ""
+    team: str | None = None
+    scopes: frozenset[str] = frozenset()  # what the key may do, implied scopes included
 
 
 def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     """Whether ``key`` may be used for ``scope``. Raises the database's error when it is unreachable."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return KeyCheck("unknown")
-    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at FROM "api_key" WHERE key_hash = ?',
-                           [hash_key(key)])
+    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at, team FROM "api_key" '
+                           'WHERE key_hash = ?', [hash_key(key)])
     if row is None:
         return KeyCheck("unknown")
-    key_id, name, scopes, revoked_at, last_used = row
+    key_id, name, scopes, revoked_at, last_used, team = row
     if revoked_at is not None:
         return KeyCheck("revoked", key_id, name)
-    if scope not in (scopes or "").split(","):
-        return KeyCheck("scope", key_id, name)
+    may = granted((scopes or "").split(","))
+    if scope not in may:
+        return KeyCheck("scope", key_id, name, team, may)
     now = now or utcnow()
     if last_used is None or _as_dt(last_used) < now - LAST_USED_RESOLUTION:
         # Not every request: a write per request would serialise API clients on SQLite's one writer.
@@ -125,7 +151,7 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
                    retries=0, durable=False)
         except DatabaseUnavailable:  # the key is good; its last-use time can wait for the next request
             pass
-    return KeyCheck("ok", key_id, name)
+    return KeyCheck("ok", key_id, name, team, may)
 
 
 def _as_dt(value: Any) -> dt.datetime:

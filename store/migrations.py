@@ -17,6 +17,7 @@ from . import imap_state, models, slack_state, sms_state, webhook_state
 from .db import database, is_sqlite, write_tx
 from . import routing_state
 from . import triage_state
+from . import api_keys
 from . import csat_state
 
 log = logging.getLogger("helpline.store")
@@ -43,6 +44,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (6, "slack threads and agents", slack_state.upgrade_v6),
     (7, "teams, agents, ticket routing and SLA clocks", routing_state.upgrade_v7),
     (8, "message language and sentiment, repeated-contact index", triage_state.upgrade_v8),
+    (9, "ticket api: api keys bound to a team", api_keys.upgrade_v9),
     (10, "csat surveys and answers", csat_state.upgrade_v10),
 ]
 

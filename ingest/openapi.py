@@ -1,0 +1,213 @@
+"""The OpenAPI 3.0 document of the ticket API, served at ``/api/v1/openapi.json``.
+
+Written by hand next to the handlers (``ingest.ticket_api``) and checked
+against the running server by schemathesis in tests/api, so a handler that
+answers something the document does not promise fails a test.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from helpline.router.lifecycle import STATUSES
+from helpline.store.config_file import PRIORITIES
+
+NONBLANK = "[^ \t\r\n]"  # ingest.ticket_api rejects strings of these alone, nothing else
+_NULL_STR = {"type": "string", "nullable": True}
+_TS = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "the body is not a JSON object", 401: "no key, or an unknown or revoked key",
+            403: "the key lacks the scope", 404: "no such ticket (or another team's, for a team-bound key)",
+            409: "the ticket's state refuses the change (for a status: the allowed ones in `allowed`)",
+            415: "the body is not application/json", 422: "invalid fields, each named",
+            503: "the database is unavailable; retry"}
+    return {str(c): _json(_ref("Errors"), text[c]) for c in codes}
+
+
+_NUMBER = {"name": "number", "in": "path", "required": True, "description": "the ticket number (HL-2026-000042)",
+           "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NONBLANK}}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    statuses, priorities = list(STATUSES), list(PRIORITIES)
+    summary = {
+        "type": "object",
+        "required": ["number", "subject", "status", "priority", "channel", "customer", "created_at", "updated_at"],
+        "properties": {
+            "number": {"type": "string"}, "subject": {"type": "string"},
+            "status": {"type": "string", "enum": statuses}, "priority": {"type": "string", "enum": priorities},
+            "category": _NULL_STR, "team": _NULL_STR, "assignee": _NULL_STR, "language": _NULL_STR,
+            "channel": {"type": "string"},
+            "customer": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string", "nullable": True},
+                "identities": {"type": "array", "items": {"type": "object"}}}},
+            "support_address": {"type": "string", "nullable": True},
+            "possible_follow_up": {"type": "boolean", "nullable": True}, "follow_up_of": _NULL_STR,
+            "created_at": _TS, "updated_at": _TS, "resolved_at": _TS,
+        },
+    }
+    message = {"type": "object", "required": ["id", "direction", "author_role", "channel", "text", "created_at"],
+               "properties": {"id": {"type": "integer"},
+                              "direction": {"type": "string", "enum": ["in", "out", "note"]},
+                              "author_role": {"type": "string"}, "author": _NULL_STR, "channel": {"type": "string"},
+                              "sender": _NULL_STR, "subject": _NULL_STR, "text": _NULL_STR,
+                              "delivery_status": _NULL_STR, "created_at": _TS,
+                              "attachments": {"type": "array", "items": {"type": "object"}}}}
+    event = {"type": "object", "required": ["kind", "actor", "created_at"],
+             "properties": {"kind": {"type": "string"}, "actor": {"type": "string"}, "data": {"nullable": True},
+                            "created_at": _TS}}
+    detail = {"allOf": [_ref("TicketSummary"), {"type": "object", "required": ["messages", "events"], "properties": {
+        "messages": {"type": "array", "items": _ref("Message")}, "events": {"type": "array", "items": _ref("Event")},
+        "participants": {"type": "array", "items": {"type": "object"}},
+        "outbox": {"type": "array", "items": {"type": "object"}}}}]}
+    errors = {"type": "object", "required": ["errors"], "properties": {
+        "errors": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["field", "error"],
+            "properties": {"field": {"type": "string"}, "error": {"type": "string"}}}},
+        "allowed": {"type": "array", "items": {"type": "string", "enum": statuses}}}}
+    text_body = {"type": "object", "required": ["text"], "additionalProperties": False, "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": 100000, "pattern": NONBLANK},
+        "author": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NONBLANK,
+                   "description": "the agent's name shown to the customer (default: the key's name)"}}}
+    patch = {"type": "object", "additionalProperties": False,
+             "description": "at least one of status, priority, assignee, category, team",
+             "anyOf": [{"required": [k]} for k in ("status", "priority", "assignee", "category", "team")],
+             "properties": {
+                 "status": {"type": "string", "enum": statuses},
+                 "priority": {"type": "string", "enum": priorities},
+                 "assignee": {"type": "string", "nullable": True, "minLength": 1, "maxLength": 254, "pattern": NONBLANK,
+                              "description": "an agent's email; null unassigns"},
+                 "category": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NONBLANK,
+                              "description": "stored as a labelled example for the category model"},
+                 "team": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NONBLANK,
+                          "description": "transfer to this team"},
+                 "force": {"type": "boolean", "description": "assign beyond capacity or outside the team"},
+                 "reason": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NONBLANK}}}
+    merge = {"type": "object", "required": ["into"], "additionalProperties": False, "properties": {
+        "into": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NONBLANK},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NONBLANK}}}
+    name = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NONBLANK}
+    values = {"assign": {"type": "string", "nullable": True, "minLength": 1, "maxLength": 254, "pattern": NONBLANK,
+                         "description": "an agent's email; null unassigns"},
+              "status": {"type": "string", "enum": statuses}, "priority": {"type": "string", "enum": priorities},
+              "merge": {**name, "description": "the ticket to merge into"},
+              "transfer": {**name, "description": "the team"}}
+    bulk = {"oneOf": [{
+        "type": "object", "required": ["tickets", "action"] + ([] if action == "assign" else ["value"]),
+        "additionalProperties": False, "properties": {
+            "tickets": {"type": "array", "minItems": 1, "maxItems": 500, "items": name},
+            "action": {"type": "string", "enum": [action]}, "value": schema,
+            "reason": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": NONBLANK}}}
+        for action, schema in values.items()]}
+    bulk_result = {"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {
+        "type": "object", "required": ["ticket", "ok"], "properties": {
+            "ticket": {"type": "string"}, "ok": {"type": "boolean"},
+            "code": {"type": "integer", "enum": [404, 409, 422]}, "error": {"type": "string"},
+            "status": {"type": "string", "enum": statuses}, "priority": {"type": "string", "enum": priorities},
+            "assignee": _NULL_STR, "team": _NULL_STR}}}}}
+    reply = {"type": "object", "required": ["message", "ticket", "repeated"], "properties": {
+        "message": {"type": "object", "required": ["id", "channel"], "properties": {
+            "id": {"type": "integer"}, "channel": {"type": "string"}, "recipient": _NULL_STR}},
+        "repeated": {"type": "boolean"}, "ticket": _ref("TicketSummary")}}
+    note = {"type": "object", "required": ["message"], "properties": {"message": {
+        "type": "object", "required": ["id"], "properties": {"id": {"type": "integer"},
+                                                             "direction": {"type": "string"}}}}}
+    listing = {"type": "object", "required": ["tickets", "next_cursor"], "properties": {
+        "tickets": {"type": "array", "items": _ref("TicketSummary")},
+        "next_cursor": {"type": "string", "nullable": True,
+                        "description": "pass as `cursor` for the next page; null on the last page"}}}
+    def csv(words: list[str]) -> dict[str, Any]:
+        one = "(" + "|".join(words) + ")"
+        return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Helpline ticket API", "version": "1",
+                 "description": "Tickets of the Helpline support desk. Authenticate with `Authorization: Bearer "
+                                "<key>` (`helpline api-keys create --name N --scope read|write|admin [--team T]`). "
+                                "read: GETs; write: replies, notes, changes, merges; admin: bulk operations too. "
+                                "A team-bound key sees only its team's tickets."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"TicketSummary": summary, "TicketDetail": detail, "Message": message, "Event": event,
+                        "Errors": errors},
+        },
+        "paths": {
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "openapi", "summary": "this document", "security": [],
+                "responses": {"200": _json({"type": "object"}, "the OpenAPI document")}}},
+            "/api/v1/tickets": {"get": {
+                "operationId": "listTickets", "summary": "tickets, newest first, filtered and searched",
+                "parameters": [
+                    _q("status", "comma-separated statuses", csv(statuses)),
+                    _q("team", "team name"),
+                    _q("assignee", "an agent's email, or `none` for unassigned"),
+                    _q("priority", "comma-separated priorities", csv(priorities)),
+                    _q("category", "category"),
+                    _q("channel", "channel the ticket came in on",
+                       {"type": "string", "enum": ["email", "sms", "slack", "webhook", "form"]}),
+                    _q("customer", "a customer id, or an email address or phone number of theirs"),
+                    _q("updated_since", "tickets updated at or after this instant",
+                       {"type": "string", "format": "date-time"}),
+                    _q("q", "words in the subject or any message's text (case-insensitive)"),
+                    _q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+                    _q("cursor", "next_cursor of the previous page", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+                ],
+                "responses": {"200": _json(listing, "one page of tickets"), **_errors(401, 403, 422, 503)}}},
+            "/api/v1/tickets/bulk": {"post": {
+                "operationId": "bulkTickets", "summary": "one operation on many tickets (admin scope); each "
+                                                        "ticket changes in its own transaction and is reported",
+                "requestBody": _body(bulk),
+                "responses": {"200": _json(bulk_result, "a result per ticket"),
+                              **_errors(400, 401, 403, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}": {
+                "parameters": [_NUMBER],
+                "get": {"operationId": "getTicket", "summary": "a ticket with its messages and events",
+                        "responses": {"200": _json(_ref("TicketDetail"), "the ticket"),
+                                      **_errors(401, 403, 404, 503)}},
+                "patch": {"operationId": "changeTicket",
+                          "summary": "change status, priority, assignee, category or team (all or nothing)",
+                          "requestBody": _body(patch),
+                          "responses": {"200": _json(_ref("TicketSummary"), "the changed ticket"),
+                                        **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}/replies": {"post": {
+                "operationId": "replyToTicket", "summary": "an agent's reply, sent on the ticket's channel",
+                "parameters": [_NUMBER, {"name": "Idempotency-Key", "in": "header", "required": False,
+                                         "description": "the same key again returns the first reply (200)",
+                                         "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
+                "requestBody": _body(text_body),
+                "responses": {"201": _json(reply, "the reply is queued for sending"),
+                              "200": _json(reply, "a repeat of an Idempotency-Key: the first reply"),
+                              **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}/notes": {"post": {
+                "operationId": "addNote", "summary": "an internal note (never sent to the customer)",
+                "parameters": [_NUMBER], "requestBody": _body(text_body),
+                "responses": {"201": _json(note, "the note"), **_errors(400, 401, 403, 404, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}/merge": {"post": {
+                "operationId": "mergeTicket", "summary": "merge this ticket into another (it ends merged)",
+                "parameters": [_NUMBER], "requestBody": _body(merge),
+                "responses": {"200": _json(_ref("TicketSummary"), "the merged ticket"),
+                              **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+        },
+    }
