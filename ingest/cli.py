@@ -268,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .explain_command import register as register_explain_command
 
     register_explain_command(sub)
+    from .report_command import register as register_report_command
+
+    register_report_command(sub)
     return p
 
 
