@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .routing_commands import register as register_routing_commands
 
     register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
+    from .duplicate_commands import register as register_duplicate_commands
+
+    register_duplicate_commands(sub, tsub)  # tickets split; incidents list|show|reply|resolve
     from .api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)

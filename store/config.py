@@ -88,6 +88,14 @@ class Settings:
     languages: tuple[str, ...] = field(default=("en", "de", "fr", "es", "it", "nl", "pt"), metadata={"doc": "ISO 639-1 codes the language detector chooses among (fewer is faster and surer)."})
     language_accuracy: str = field(default="low", metadata={"doc": "low: lingua's trigram mode (~16 MB per worker process); high: all n-gram models (~200 MB for 7 languages), better on one or two words."})
     sentiment_drop_threshold: float = field(default=-0.5, metadata={"doc": "A customer message at or below this VADER compound score after a neutral or positive one is a sentiment_dropped event."})
+    # Near-duplicates and incidents (router/similarity.py, workers/duplicates.py, workers/incidents.py).
+    similarity: bool = field(default=True, metadata={"doc": "Compare new tickets' text with recent open tickets: merge or suggest merging a customer's near-duplicates, group many customers' reports into incidents."})
+    dup_window_s: int = field(default=14400, metadata={"doc": "A customer's open tickets opened within this many seconds are compared with their new message."})
+    dup_merge_threshold: float = field(default=0.6, metadata={"doc": "Similarity (0-1, estimated Jaccard of word stems) at or above which a customer's new message is merged into their open ticket automatically."})
+    dup_suggest_threshold: float = field(default=0.25, metadata={"doc": "Similarity at or above which (and below the merge threshold) a merge is suggested to agents (event merge_suggested)."})
+    incident_window_s: int = field(default=3600, metadata={"doc": "Tickets of different customers opened within this many seconds are grouped into one incident when alike."})
+    incident_threshold: float = field(default=0.3, metadata={"doc": "Similarity at or above which two customers' tickets report the same problem."})
+    incident_min_customers: int = field(default=5, metadata={"doc": "An incident is opened when this many different customers report the same problem within the window; later reports join it."})
     # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})

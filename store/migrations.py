@@ -19,6 +19,7 @@ from . import routing_state
 from . import triage_state
 from . import api_keys
 from . import csat_state
+from . import similarity_state
 
 log = logging.getLogger("helpline.store")
 
@@ -46,6 +47,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (8, "message language and sentiment, repeated-contact index", triage_state.upgrade_v8),
     (9, "ticket api: api keys bound to a team", api_keys.upgrade_v9),
     (10, "csat surveys and answers", csat_state.upgrade_v10),
+    (11, "ticket fingerprints and band keys, merges, incidents", similarity_state.upgrade_v11),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

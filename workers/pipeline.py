@@ -26,6 +26,7 @@ from helpline.store.envelope import Envelope
 
 from . import api_messages, persist, sms_stage, threads, triage
 from . import routing_stage
+from . import duplicates
 from .dedupe import body_hash
 
 log = logging.getLogger("helpline.workers")
@@ -118,6 +119,7 @@ class Prepared:
     env: Envelope
     category: dict | None = None  # computed ahead when the message will most likely open a ticket
     signals: triage.Signals | None = None  # language and sentiment, computed ahead for every customer message
+    fingerprint: duplicates.sim.Fingerprint | None = None  # near-duplicate signature of a message that may open a ticket
 
 
 def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
@@ -134,7 +136,10 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
     fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token
                  or env.auto_reply.bounced_message_ids)
     return Prepared(env, _categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings)
-                    if fresh else None, None if env.auto_reply.bounced_message_ids else triage.signals(env, settings))
+                    if fresh else None, None if env.auto_reply.bounced_message_ids else triage.signals(env, settings),
+                    duplicates.fingerprint_of(env, settings) if not (env.thread.in_reply_to or env.thread.references
+                                                                     or env.thread.ticket_ref or env.thread.reply_token)
+                    else None)  # a text's conversation key may be new: only reply headers rule a new ticket out
 
 
 def process(inbound_id: int, settings: Settings) -> Outcome:
@@ -208,6 +213,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     token_ticket = signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token) \
         if env.thread.reply_token and settings.secret_key else None
     cands, known = persist.candidates(mine, env.thread.ticket_ref, token_ticket)
+    cands = duplicates.follow_merges(cands)  # a reply to a merged ticket lands on the one it was merged into
     kind = env.sender.kind
     customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
@@ -222,6 +228,11 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.message_id} within "
                 f"{settings.dedupe_window_s}s", dup.ticket_id, now)
         return Outcome("duplicate", dup.ticket_id)
+    fp = ((pre.fingerprint if pre is not None else None) or duplicates.fingerprint_of(env, settings)) \
+        if decision.action == "new" else None
+    near = duplicates.find_near(customer.id, fp, settings, now) if fp is not None and customer is not None else None
+    if near is not None and near.merge:  # the same customer's same problem again: into their open ticket
+        decision = duplicates.as_decision(near)
     if customer is None:
         customer = persist.create_customer(kind, sender, env.sender.name, now)
 
@@ -249,6 +260,9 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
     msg_id = persist.add_message(ticket.id, row.id, env, bhash, now, extra=sig.message_columns())
+    if fp is not None:  # near-duplicate events, the new ticket's fingerprint, incident grouping
+        duplicates.after_message(ticket.id, customer.id, ticket.subject, fp, near, outcome.action == "created", msg_id,
+                                 settings, now)
     if outcome.action != "created":  # language, sentiment turn, priority raise
         triage.after_customer_message(ticket.id, msg_id, env, sig, customer.id, settings, now)
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread

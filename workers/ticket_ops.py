@@ -287,18 +287,21 @@ def set_priority(t: TicketState, priority: str, *, now: dt.datetime, settings: S
 
 def merge(source: TicketState, target: TicketState, *, now: dt.datetime, settings: Settings, actor: str,
           reason: str = "") -> None:
-    """Fold ``source`` into ``target``: source ends ``merged``; its conversation and participants move over,
-    so the customer's next reply to either lands in the target."""
+    """Fold ``source`` into ``target``: source ends ``merged`` with a pointer to the target; its messages
+    (with attachments), events, conversation and participants move over, so the customer's next reply to
+    either lands in the target. ``merge_ops.split`` undoes it."""
+    from . import merge_ops
+
     if source.id == target.id:
         raise TicketOpError(f"{source.number} cannot be merged into itself")
     if target.status not in ACTIVE:
         raise TicketOpError(f"{target.number} is {target.status}; merge into an active ticket")
+    previous, moved = source.status, merge_ops.collect(source.id, target.id)
     change_status(source, lifecycle.MERGED, now=now, settings=settings, actor=actor,
                   reason=reason or f"merged into {target.number}")
-    fastsql.execute('UPDATE "thread_key" SET ticket_id = ? WHERE ticket_id = ?', [target.id, source.id])
-    fastsql.execute('INSERT INTO "participant" (ticket_id, kind, address, role) SELECT ?, kind, address, role '
-                    'FROM "participant" WHERE ticket_id = ? ON CONFLICT DO NOTHING', [target.id, source.id])
-    persist.event(source.id, "merged_into", {"ticket": target.number, "reason": reason}, actor=actor, now=now)
+    merge_ops.move(source.id, target.id, moved, previous_status=previous, actor=actor, reason=reason, now=now)
+    persist.event(source.id, "merged_into", {"ticket": target.number, "reason": reason, "messages": len(moved.messages),
+                                             "events": len(moved.events)}, actor=actor, now=now)
     persist.event(target.id, "merged", {"from": source.number, "reason": reason}, actor=actor, now=now)
 
 

@@ -1,0 +1,11 @@
+"""The SMS desk of tests/sms for the near-duplicate tests (an email, then a text)."""
+from __future__ import annotations
+
+import pytest
+
+from ..sms.conftest import SmsDesk, fake_twilio, twilio_settings  # noqa: F401  (fixture re-used)
+
+
+@pytest.fixture
+def desk(backend, fake_twilio) -> SmsDesk:  # noqa: F811
+    return SmsDesk(twilio_settings(backend, fake_twilio))
