@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from helpline.store.config import Settings
 
+from .report_metrics import ReportCollector
+
 
 class LiveCollector:
     """Values read at scrape time: queue depth (Redis) and outbox backlog (database)."""
@@ -57,6 +59,7 @@ def registry(live: LiveCollector) -> CollectorRegistry:
 
 def make_app(settings: Settings, ready_checks: dict[str, Callable[[], None]], live: LiveCollector) -> web.Application:
     reg = registry(live)
+    reg.register(ReportCollector(settings))  # the `helpline report` figures, cached between scrapes
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -96,3 +96,42 @@ def test_business_hours_and_percentiles_as_plain_functions():
     assert f["first_response_s"]["median"] == 15 * 60  # 10 min on Friday + 5 on Monday
     assert f["resolution_s"]["median"] == 30 * 60
     assert p90(list(range(1, 11))) == 9 and p90([]) is None
+
+
+def test_report_metrics_on_scrape_with_a_cache(backend):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from helpline.ingest.report_metrics import ReportCollector
+
+    history(Desk(backend))
+    calls = []
+    collector = ReportCollector(backend.replace(report_metrics_cache_s=3600))
+    real = collector._compute
+    collector._compute = lambda: calls.append(1) or real()
+    reg = CollectorRegistry()
+    reg.register(collector)
+    text = generate_latest(reg).decode()
+    generate_latest(reg)
+    assert len(calls) == 1  # the second scrape used the cache (register() collected once too)
+    assert 'helpline_report_duration_seconds{measure="first_response",stat="median"} 100.0' in text
+    assert 'helpline_report_ratio{measure="fcr"} 0.333' in text
+    assert "helpline_report_csat_average 4.0" in text
+
+
+def test_sms_digit_answers_an_open_survey(backend):
+    from helpline.store.envelope import Envelope
+    from helpline.workers.customer_notices import sms_answer
+
+    desk = Desk(backend)
+    ticket, _ = desk.new_ticket()
+    now = m.utcnow()
+    run_tx(lambda: csat_state.create(ticket.id, "sms", "+15550001111", now, now + dt.timedelta(days=1)))
+    env = Envelope.from_dict({"channel": "sms", "external_id": "SM1", "received_at": now.isoformat(), "sender": {"address": "+15550001111",
+                                                                                 "kind": "phone"}, "text": " 4 "})
+    assert run_tx(lambda: sms_answer(env, now)) == f"CSAT answer 4 for ticket {ticket.id}"
+    assert csat_state.get(ticket.id).score == 4
+    env.text = "42"
+    assert run_tx(lambda: sms_answer(env, now)) is None  # not a rating: an ordinary message
+    env.sender.address = "+15559999999"
+    env.text = "5"
+    assert run_tx(lambda: sms_answer(env, now)) is None  # no survey open for that number
