@@ -12,7 +12,8 @@ from typing import Any
 from helpline.router.lifecycle import STATUSES
 from helpline.store.config_file import PRIORITIES
 
-NONBLANK = "[^ \t\r\n]"  # ingest.ticket_api rejects strings of these alone, nothing else
+# ingest.ticket_api refuses strings of blanks alone, and any NUL (PostgreSQL cannot store one)
+NONBLANK = "^[^\\u0000]*[^ \t\r\n\\u0000][^\\u0000]*$"
 _NULL_STR = {"type": "string", "nullable": True}
 _TS = {"type": "string", "format": "date-time", "nullable": True}
 

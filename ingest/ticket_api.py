@@ -79,8 +79,8 @@ def _text(body: dict[str, Any], name: str, problems: list[dict[str, str]], *, re
         if required:
             problems.append({"field": name, "error": "required"})
         return None
-    if not isinstance(value, str) or not value.strip(BLANKS):
-        problems.append({"field": name, "error": "must be a string that is not blank"})
+    if not isinstance(value, str) or not value.strip(BLANKS) or "\x00" in value:
+        problems.append({"field": name, "error": "must be a string that is not blank (and has no NUL)"})
         return None
     if len(value) > max_len:
         problems.append({"field": name, "error": f"at most {max_len} characters"})
@@ -118,7 +118,7 @@ def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
         raw = query.get(name)
         if raw is None:
             return None
-        if not raw.strip(BLANKS) or len(raw) > max_len:
+        if not raw.strip(BLANKS) or len(raw) > max_len or "\x00" in raw:
             problems.append({"field": name, "error": f"must be 1 to {max_len} characters, not blank"})
             return None
         return raw.strip(BLANKS)

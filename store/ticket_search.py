@@ -92,7 +92,7 @@ def team_of(number: str) -> tuple[int, str | None] | None:
 def visible(number: str, scope_team: str | None) -> int:
     """The ticket's id if the caller may see it; ``TicketNotFound`` otherwise, the same either way,
     so that a team-bound key cannot learn that another team's ticket exists."""
-    got = team_of(number)
+    got = team_of(number) if "\x00" not in number else None  # PostgreSQL refuses NUL in a string
     if got is None or (scope_team is not None and got[1] != scope_team):
         raise TicketNotFound(f"no ticket {number.strip().upper()!r}")
     return got[0]

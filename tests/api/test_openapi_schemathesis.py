@@ -1,0 +1,34 @@
+"""The running API checked against its own OpenAPI document by schemathesis: requests
+generated from the document for every operation, with an admin key, on both databases.
+Every answer must be documented (status code, content type, body schema) and none a 5xx.
+
+The operations are driven from inside one test (``schemathesis.openapi.from_url`` on the
+live server, a Hypothesis run per operation) rather than through schemathesis' pytest
+plugin, whose lazy fixture needs the server before the ``backend`` fixture made it."""
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from .test_ticket_api import new_ticket
+
+EXAMPLES = 15  # per operation: the whole run stays well under a minute per backend
+
+
+def test_api_conforms_to_openapi(api):
+    for _ in range(2):  # real tickets, so generated numbers are not all unknown
+        new_ticket(api)
+    schema = schemathesis.openapi.from_url(api.url + "/api/v1/openapi.json")
+    headers = {"Authorization": f"Bearer {api.keys['admin']}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    labels = {op.label for op in operations}
+    assert {"GET /api/v1/tickets", "POST /api/v1/tickets/bulk", "GET /api/v1/tickets/{number}",
+            "PATCH /api/v1/tickets/{number}", "POST /api/v1/tickets/{number}/replies",
+            "POST /api/v1/tickets/{number}/notes", "POST /api/v1/tickets/{number}/merge"} <= labels
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                  database=None)
+        def check(case) -> None:  # noqa: ANN001
+            case.call_and_validate(headers=headers)
+        check()
