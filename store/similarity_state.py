@@ -95,7 +95,7 @@ def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5]) for r in rows]
 
 
-def band_candidates(bands: Sequence[int], since: dt.datetime, exclude_ticket: int, limit: int = 200) -> list[Indexed]:
+def band_candidates(bands: Sequence[int], since: dt.datetime, exclude_ticket: int, limit: int = 50) -> list[Indexed]:
     """Active tickets opened since ``since`` sharing at least one band key, most shared first."""
     rows = sql.fetchall(
         'SELECT f.ticket_id, t.number, f.customer_id, f.signature, f.refs, t.subject, it.incident_id '
