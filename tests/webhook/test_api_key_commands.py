@@ -47,8 +47,9 @@ def test_create_list_revoke_and_use(server):
 
 
 def test_bad_requests_say_what_to_do(backend):
-    bad_scope = helpline(backend, "api-keys", "create", "--name", "x", "--scope", "admin")
-    assert bad_scope.returncode == 2 and "unknown scope admin; known scopes: ingest" in bad_scope.stderr
+    bad_scope = helpline(backend, "api-keys", "create", "--name", "x", "--scope", "root")
+    assert bad_scope.returncode == 2 and "unknown scope root; known scopes: admin, ingest, read, write" in \
+        bad_scope.stderr
     missing = helpline(backend, "api-keys", "revoke", "999")
     assert missing.returncode == 1 and "no API key with id 999" in missing.stderr
     assert "Traceback" not in bad_scope.stderr + missing.stderr
