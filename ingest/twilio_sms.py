@@ -198,7 +198,5 @@ def install(app: web.Application) -> None:
     if not settings.public_url:
         raise ConfigError("HELPLINE_TWILIO_AUTH_TOKEN is set but HELPLINE_PUBLIC_URL is not: Twilio signs its "
                           "webhooks over the public URL it calls (e.g. https://help.example.com)")
-    if app["intake"] is not None:
-        app["intake"].register(KIND, build_envelope)
     app.router.add_post("/twilio/sms", inbound_sms)
     app.router.add_post("/twilio/status", status_callback)
