@@ -18,7 +18,10 @@ from helpline.notifier.slack_blocks import PRIORITY_LABELS, STATUS_LABELS, escap
 from helpline.store import fastsql, routing_state, slack_state
 from helpline.store import models as m
 
-from . import persist
+from helpline.router.lifecycle import InvalidTransition
+from helpline.store.config import Settings
+
+from . import persist, ticket_ops
 from .slack_outbox import queue_update, tell_customer
 
 CUSTOMER_NOTICES = {
@@ -43,6 +46,8 @@ class Change:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     said: str = ""  # the thread line, our own mrkdwn
     refused: str = ""
+    new_status: str = ""  # applied by ticket_ops.change_status, not as a column
+    new_priority: str = ""  # applied by ticket_ops.set_priority
 
 
 def decide(state: TicketState, command: str, value: str, *, me: str, agent: str, now: dt.datetime) -> Change:
@@ -86,15 +91,24 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
 
 
 def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where: dict[str, str], key: str,
-          now: dt.datetime) -> tuple[str, list[int], str]:
+          now: dt.datetime, settings: Settings) -> tuple[str, list[int], str]:
     """(action, outbox ids, reason) of one button press, written in the caller's transaction;
-    ``key`` (from the press's identity) makes a re-run write no second row."""
+    ``key`` (from the press's identity) makes a re-run write no second row.
+
+    Status and priority go through ``ticket_ops`` like every other writer, so
+    the lifecycle table is enforced and the SLA clocks pause, stop or re-plan;
+    a transition the table refuses is answered to the agent, not written."""
     row = fastsql.fetchone('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?', [ticket_id])
     state = TicketState(row[0], row[1], row[2] or "", persist.as_datetime(row[3]))
     actor = f"slack:{user}"
     routed = slack_state.routed_agent(user)
     command, value = str(metadata.get("command") or ""), str(metadata.get("value") or "")
     change = decide(state, command, value, me=routed.email if routed else actor, agent=agent, now=now)
+    if not change.refused:
+        try:
+            _through_ticket_ops(ticket_id, change, actor, settings, now)
+        except (InvalidTransition, ticket_ops.TicketOpError) as exc:
+            change = Change(refused=f"Not done: {escape(str(exc))}")
     if change.refused:
         told = outbox.enqueue(channel="slack", kind="slack_ephemeral", recipient=where["channel"], payload={
             "op": "ephemeral", "channel": where["channel"], "user": user, "thread_ts": where["ts"],
@@ -112,11 +126,29 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     update = queue_update(ticket_id)
     if update is not None:
         ids.append(update)
-    if change.columns.get("status") in CUSTOMER_NOTICES:  # a customer who wrote in Slack sees it in their thread
-        ids += tell_customer(ticket_id, CUSTOMER_NOTICES[change.columns["status"]], f"{key}:customer")
+    if change.new_status in CUSTOMER_NOTICES:  # a customer who wrote in Slack sees it in their thread
+        ids += tell_customer(ticket_id, CUSTOMER_NOTICES[change.new_status], f"{key}:customer")
     said = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
         "op": "notice", "channel": where["channel"], "thread_ts": where["ts"], "text": change.said},
         unique_key=key, ticket=ticket_id)
     if said is not None:
         ids.append(said.id)
     return "changed", ids, f"Slack action {command} {value}".strip()
+
+
+def _through_ticket_ops(ticket_id: int, change: Change, actor: str, settings: Settings, now: dt.datetime) -> None:
+    """Hand the status and priority parts of ``change`` to their one writer; the rest stays columns."""
+    status = change.columns.pop("status", None)
+    for col in ("resolved_at", "closed_at"):
+        change.columns.pop(col, None)
+    priority = change.columns.pop("priority", None)
+    change.events = [(k, d) for k, d in change.events if k not in ("status_changed", "priority_set")]
+    if status:
+        reason = "taken by an agent" if "assignee" in change.columns else "set by an agent in Slack"
+        ticket_ops.change_status(ticket_ops.load(ticket_id), status, now=now, settings=settings, actor=actor,
+                                 reason=reason)
+        change.new_status = status
+    if priority:
+        ticket_ops.set_priority(ticket_ops.load(ticket_id), priority, now=now, settings=settings, actor=actor,
+                                reason="set by an agent in Slack")
+        change.new_priority = priority

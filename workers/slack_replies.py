@@ -32,7 +32,7 @@ from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist, slack_actions, slack_intent
+from . import routing_stage, persist, slack_actions, slack_intent
 from .slack_outbox import queue_update
 
 SENT_REACTION = "white_check_mark"
@@ -72,7 +72,7 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
             return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"Slack action names ticket "
                                                              f"{meta.get('ticket')!r}, the thread is {number}'s"))
         action, ids, reason = slack_actions.apply(ticket_id, meta, user, agent, where,
-                                                  f"slack-action:{env.external_id}", now)
+                                                  f"slack-action:{env.external_id}", now, settings)
         return _done(inbound_id, ticket_id, now, Handled(action, ticket_id, ids, reason))
     if event in ("edited", "deleted"):
         return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
@@ -193,15 +193,12 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
         ids += [offer.id] if offer is not None else []
     elif row is not None:
         ids.append(row.id)
-    changes: dict[str, Any] = {"updated_at": now}
-    if ticket.status == m.TicketStatus.NEW:  # first answer: somebody is on it
-        persist.event(ticket_id, "status_changed", {"from": ticket.status, "to": m.TicketStatus.OPEN,
-                                                    "reason": "agent replied"}, actor=actor, now=now)
-        changes["status"] = m.TicketStatus.OPEN
+    persist.update_ticket(ticket_id, updated_at=now)
+    # A person answered: the response clocks stop and a new ticket becomes open, through the lifecycle.
+    if routing_stage.on_agent_reply(ticket_id, actor, settings, now):
         update = queue_update(ticket_id)
         if update is not None:
             ids.append(update)
-    persist.update_ticket(ticket_id, **changes)
     return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}", delayed)
 
 

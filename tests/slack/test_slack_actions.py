@@ -117,8 +117,9 @@ def test_resolve_take_and_priority_from_the_buttons(team):
     assert action_ids(update.args["blocks"]) == ["helpline_ticket:status:open", "helpline_ticket:status:closed"]
     assert "Resolved" in json.dumps(update.args["blocks"])
     kinds = [(e.kind, e.actor) for e in events(ticket) if e.actor != "system"]
-    assert kinds == [("assigned", f"slack:{AGENT}"), ("status_changed", f"slack:{AGENT}"),
-                     ("priority_set", f"slack:{AGENT}"), ("status_changed", f"slack:{AGENT}")]
+    # status and priority through ticket_ops, the one writer of both (lifecycle table, SLA clocks)
+    assert kinds == [("status_changed", f"slack:{AGENT}"), ("assigned", f"slack:{AGENT}"),
+                     ("priority_changed", f"slack:{AGENT}"), ("status_changed", f"slack:{AGENT}")]
     said = [json.dumps(c.args["blocks"]) for c in team.slack.calls_of("chat.postMessage")
             if c.args.get("thread_ts") == parent_ts(ticket.id)]
     assert any("took this ticket" in s for s in said) and any("Resolved" in s for s in said)
@@ -145,3 +146,15 @@ def test_commands_are_refused_in_a_shared_channel(team):
     team.slack.shared.add(CHANNEL)
     answer = press(team, ticket, "status:resolved")
     assert "shared channels" in answer["text"] and m.Ticket.get_by_id(ticket.id).status == "new"
+
+
+def test_a_transition_the_lifecycle_refuses_is_told_and_not_written(team):
+    ticket, _ = team.customer_writes()
+    press(team, ticket, "status:resolved")
+    press(team, ticket, "status:closed")
+    before = [(e.kind, e.data) for e in events(ticket)]
+    press(team, ticket, "status:waiting_customer")  # closed is final
+    told = team.slack.calls_of("chat.postEphemeral")[-1]
+    assert told.args["user"] == AGENT and "Not done" in told.args["text"]
+    assert m.Ticket.get_by_id(ticket.id).status == "closed"
+    assert [(e.kind, e.data) for e in events(ticket)] == before
