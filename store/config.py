@@ -129,6 +129,8 @@ class Settings:
     slack_undo_seconds: float = field(default=5.0, metadata={"doc": "An agent's reply from Slack waits this long, with an Undo button, before it is sent; 0 sends at once."})
     slack_intake_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Customer-facing Slack channel ids (Slack Connect, a community): a message there from someone who is not an agent opens or follows up a ticket; the bot's direct messages count too."})
     slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
+    slack_join_window_s: int = field(default=1800, metadata={"doc": "A Slack customer's new top-level message within this many seconds of their last message on their open Slack ticket joins it, unless it is clearly a new topic; 0 turns joining off."})
+    slack_file_max_bytes: int = field(default=20 * 1024 * 1024, metadata={"doc": "Largest file an agent attaches in Slack that is fetched and sent to the customer; larger ones are refused with a notice in the thread."})
     # Customer notifications, CSAT surveys and reports (notifier/render.py, workers/customer_notices.py, workers/reports.py).
     notify_statuses: tuple[str, ...] = field(default=("resolved",), metadata={"doc": "Status changes the customer is told about on their channel (comma-separated: open, in_progress, waiting_customer, resolved, closed); empty: none."})
     csat_survey: bool = field(default=True, metadata={"doc": "Send a one-question satisfaction survey (1-5) when a ticket is resolved, once per ticket."})

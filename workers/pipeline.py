@@ -218,6 +218,11 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
+    if decision.action == "new" and env.channel == "slack" and customer is not None:  # one more line, same problem?
+        from .slack_join import join_open
+
+        decision = join_open(env, customer.id, (pre.fingerprint if pre is not None else None)
+                             or duplicates.fingerprint_of(env, settings), settings, now) or decision
 
     # The same text again from the same sender is a duplicate only where it
     # would land: "Thanks, that fixed it!" on two different tickets is two replies.
