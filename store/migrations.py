@@ -71,7 +71,7 @@ def upgrade() -> list[int]:
         # By the set applied, not the highest: a migration merged after a later-
         # numbered one (parallel branches) still runs.
         have = {v for (v,) in models.SchemaVersion.select(models.SchemaVersion.version).tuples()}
-        for version, name, fn in MIGRATIONS:
+        for version, name, fn in sorted(MIGRATIONS, key=lambda mig: mig[0]):  # in number order, however listed
             if version in have:
                 continue
             fn(db)
