@@ -14,8 +14,9 @@ import threading
 import time
 from email.utils import getaddresses
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
+from helpline.store.blobs import BlobStore, open_store
 from helpline.store.config import Settings, parse_hostport
 
 from .addresses import addr_spec, bare
@@ -65,6 +66,8 @@ class EmailSender:
         self._idle_check_s = idle_check_s
         self._helo = _helo_name(settings.mail_domain)
         self._local = threading.local()
+        self._blob_where = (settings.blob_backend, settings.effective_blob_dir)
+        self._blobs: BlobStore | None = None
 
     def __repr__(self) -> str:  # never show the password
         return f"EmailSender(relay={self._relay!r}, user={self._user!r}, starttls={self._starttls})"
@@ -153,7 +156,7 @@ class EmailSender:
         """
         if not self.configured:
             raise RelayUnavailable("no relay configured (HELPLINE_SMTP_RELAY is empty); mail stays in the outbox")
-        mail_from, rcpts, data = _prepare(payload)
+        mail_from, rcpts, data = _prepare(payload, self._blob if payload.get("attachments") else None)
         for _ in range(2):
             smtp, reused = self._connection()
             try:
@@ -172,6 +175,12 @@ class EmailSender:
             self._local.conn.last_used = time.monotonic()
             return reply
         raise AssertionError("unreachable")
+
+    def _blob(self, key: str) -> bytes:
+        """An attachment's bytes (an agent's file from Slack), from the blob store opened on first use."""
+        if self._blobs is None:
+            self._blobs = open_store(*self._blob_where)
+        return self._blobs.get(key)
 
     def _drop(self) -> None:
         conn: _Conn | None = getattr(self._local, "conn", None)
@@ -208,10 +217,10 @@ class EmailSender:
             self._drop()
 
 
-def _prepare(payload: dict[str, Any]) -> tuple[str, list[str], bytes]:
+def _prepare(payload: dict[str, Any], blob: Callable[[str], bytes] | None = None) -> tuple[str, list[str], bytes]:
     """Envelope sender, recipients and wire bytes; a payload we cannot encode fails for good."""
     try:
-        data = render_bytes(payload)
+        data = render_bytes(payload, blob)
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         raise PermanentFailure(f"the outbox payload cannot be turned into an email ({type(exc).__name__}: {exc})") from None
     values = [payload.get("to"), payload.get("cc")]

@@ -7,6 +7,7 @@ the greeting uses the display name only when it looks like a person's name.
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import re
@@ -17,7 +18,8 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, getaddresses
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import quote
 
 from . import render
 from .addresses import bare
@@ -149,8 +151,12 @@ def _address_list(value: Any) -> str:
     return ", ".join(formataddr((name, addr), charset="utf-8") for name, addr in pairs if addr)
 
 
-def render_bytes(payload: dict[str, Any]) -> bytes:
+def render_bytes(payload: dict[str, Any], blob: Callable[[str], bytes] | None = None) -> bytes:
     """The wire bytes of an outbox payload: text/plain, UTF-8, quoted-printable, CRLF.
+
+    A payload listing ``attachments`` (``blob_key``, ``filename``,
+    ``content_type``) becomes multipart/mixed, the bytes read through ``blob``
+    (the blob store's get); acknowledgements have none and keep the fast path.
 
     Written out directly because the stdlib's EmailMessage header registry
     costs about a millisecond per message, which is most of an
@@ -176,6 +182,17 @@ def render_bytes(payload: dict[str, Any]) -> bytes:
     for name, value in (payload.get("headers") or {}).items():
         headers.append((name, _header(str(value))))
     text_part = _qp(str(payload.get("text", "")))
+    if payload.get("attachments"):
+        if blob is None:
+            raise ValueError("the payload has attachments but no blob store was given to read them")
+        content_type, body = _body(payload, text_part)
+        boundary = "=_hl_mixed_" + hashlib.sha256(body).hexdigest()[:24]
+        parts = [f"--{boundary}\r\nContent-Type: {content_type}\r\n".encode("ascii") + body]
+        for item in payload["attachments"]:
+            parts.append(f"--{boundary}\r\n".encode("ascii") + _attachment(item, blob(str(item["blob_key"]))))
+        headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/mixed; boundary="{boundary}"')]
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+        return head + b"\r\n" + b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode("ascii")
     if payload.get("html"):  # multipart/alternative: plain text first, HTML preferred by clients that show it
         boundary = "=_hl_" + hashlib.sha256(text_part).hexdigest()[:24]
         headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
@@ -192,6 +209,34 @@ def render_bytes(payload: dict[str, Any]) -> bytes:
         body = text_part
     head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
     return head + b"\r\n" + body
+
+
+def _body(payload: dict[str, Any], text_part: bytes) -> tuple[str, bytes]:
+    """The message's text (and HTML) as the first part of a multipart/mixed: its Content-Type
+    value, then the rest of its headers, a blank line and its content."""
+    if not payload.get("html"):
+        return 'text/plain; charset="utf-8"', b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + text_part
+    boundary = "=_hl_" + hashlib.sha256(text_part).hexdigest()[:24]
+    part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    inner = (f"--{boundary}\r\n{part.format('plain')}".encode("ascii") + text_part
+             + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii") + _qp(str(payload["html"]))
+             + f"\r\n--{boundary}--\r\n".encode("ascii"))
+    return f'multipart/alternative; boundary="{boundary}"', b"\r\n" + inner
+
+
+def _attachment(item: dict[str, Any], data: bytes) -> bytes:
+    """One attachment part: base64 in 76-character lines; the filename RFC 2231-encoded when not ASCII."""
+    ctype = _one_line(str(item.get("content_type") or "application/octet-stream"))
+    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", ctype):
+        ctype = "application/octet-stream"
+    name = _one_line(str(item.get("filename") or "attachment")).replace("\\", "_").replace('"', "'") or "attachment"
+    if name.isascii():
+        disposition = f'attachment; filename="{name}"'
+    else:
+        disposition = "attachment; filename*=utf-8''" + quote(name, safe="")
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
+            f"Content-Disposition: {disposition}\r\n\r\n").encode("ascii") + encoded
 
 
 def _qp(text: str) -> bytes:

@@ -120,6 +120,7 @@ class Prepared:
     category: dict | None = None  # computed ahead when the message will most likely open a ticket
     signals: triage.Signals | None = None  # language and sentiment, computed ahead for every customer message
     fingerprint: duplicates.sim.Fingerprint | None = None  # near-duplicate signature of a message that may open a ticket
+    agent_files: list | None = None  # files an agent attached in Slack, fetched and stored (slack_attach)
 
 
 def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
@@ -133,6 +134,10 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
         return None
     env = Envelope.from_dict(got[0])
     env.raw_blob_key = got[1] or env.raw_blob_key
+    if env.channel == "slack" and env.author_role == "agent":  # an agent's reply: its files, fetched outside the lock
+        from .slack_attach import fetch_agent_files, wants_files
+
+        return Prepared(env, agent_files=fetch_agent_files(env, settings) if wants_files(env) else None)
     fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token
                  or env.auto_reply.bounced_message_ids)
     return Prepared(env, _categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings)
@@ -183,7 +188,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if env.channel == "slack" and env.author_role == "agent":  # an agent writing in a ticket's Slack thread
         from .slack_replies import handle
 
-        done = handle(row.id, env, settings, now)
+        done = handle(row.id, env, settings, now, pre.agent_files if pre is not None else None)
         return Outcome(done.action, done.ticket_id, done.outbox_ids, reason=done.reason, delayed=done.delayed)
 
     # Our own outbound mail coming back (a forwarding loop, a misconfigured alias).

@@ -49,7 +49,9 @@ class Handled:
     delayed: list[tuple[int, float]] = field(default_factory=list)  # (outbox id, seconds): sent when the undo window closes
 
 
-def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime) -> Handled:
+def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
+           files: list[dict[str, Any]] | None = None) -> Handled:
+    """``files``: the agent's attachments as ``slack_attach.fetch_agent_files`` fetched them before the transaction."""
     meta = env.metadata
     channel, ts = str(meta.get("slack_channel") or ""), str(meta.get("ts") or "")
     thread_ts = env.thread.slack_thread
@@ -80,7 +82,8 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
     intent = slack_intent.classify(env.text, mode=settings.slack_reply_mode, reply_prefix=settings.slack_reply_prefix,
                                    note_prefix=settings.slack_note_prefix)
     if intent.kind == "empty" and env.metadata.get("files") and settings.slack_reply_mode == "thread":
-        told = _files_not_sent(ticket_id, env, where, f"slack-reply:{channel}:{ts}", actor, now)
+        told = _files_not_sent(ticket_id, env, where, f"slack-reply:{channel}:{ts}", actor, now,
+                               reason="files without a line of text are not a reply; write one with them")
         return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, told, "agent sent only files from Slack"))
     if intent.kind in ("discussion", "empty"):
         return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"agent {intent.kind} in Slack; "
@@ -91,8 +94,12 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime)
         persist.event(ticket_id, "note_added", {"message": msg_id, "via": "slack", **where}, actor=actor, now=now)
         react = _react(ticket_id, where, NOTE_REACTION, f"slack:note:{channel}:{ts}")
         return _done(inbound_id, ticket_id, now, Handled("noted", ticket_id, react, "internal note from Slack"))
+    if files is None and env.metadata.get("files") and env.metadata.get("event") == "posted":
+        from .slack_attach import fetch_agent_files  # not prepared ahead (a direct call): fetch now
+
+        files = fetch_agent_files(env, settings)
     return _done(inbound_id, ticket_id, now, _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where,
-                                                   settings, now))
+                                                   settings, now, files or []))
 
 
 def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Handled) -> Handled:
@@ -117,7 +124,7 @@ def _envelope_of(inbound_id: int | None) -> Envelope | None:
 
 
 def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str, agent: str,
-           where: dict[str, str], settings: Settings, now: dt.datetime) -> Handled:
+           where: dict[str, str], settings: Settings, now: dt.datetime, files: list[dict[str, Any]]) -> Handled:
     ticket = persist.get_ticket(ticket_id)
     latest = _latest_customer_message(ticket_id)
     customer_env = _envelope_of(latest[3]) if latest else None
@@ -150,6 +157,11 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                                  sender=ticket.support_address, channel="email", now=now, message_id=bare,
                                  subject=payload["subject"])
         persist.add_thread_keys(ticket_id, ["mid:" + bare])
+        stored = [f for f in files if f.get("blob_key")]
+        if stored:  # email carries them as MIME attachments (templates.render_bytes)
+            payload["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
+                                       "content_type": f["content_type"]} for f in stored]
+            _record_attachments(out_id, stored)
     elif channel == "slack" and customer_env is not None and customer_env.thread.conversation_id:
         # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name.
         cchannel, _, root = customer_env.thread.conversation_id.partition(":")
@@ -178,7 +190,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                          ticket=ticket_id, out_message=out_id, message_id=mid)
     persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, "via": "slack",
                                                **where}, actor=actor, now=now)
-    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now)
+    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now, files, sent=channel == "email")
     delayed: list[tuple[int, float]] = []
     ids += webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
         out_id, channel, "agent", ticket.subject, text, 0), settings, now)  # the ticket's webhook sources hear of it
@@ -220,19 +232,38 @@ def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datet
 
 
 def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: str, actor: str,
-                    now: dt.datetime) -> list[int]:
-    """Files an agent attached in Slack do not reach the customer yet: say so in the thread, never drop them silently."""
-    files = env.metadata.get("files") or []
+                    now: dt.datetime, fetched: list[dict[str, Any]] | None = None, *, sent: bool = False,
+                    reason: str = "files reach customers by email only, this customer gets text") -> list[int]:
+    """Files that do not reach the customer (refused, or a channel that cannot carry them): say so in the
+    thread, never drop them silently. With ``sent`` the fetched ones went along as email attachments."""
+    files = fetched if fetched is not None else env.metadata.get("files") or []
     if not files:
         return []
+    if sent:
+        ok = [f["name"] for f in files if f.get("blob_key")]
+        if ok:
+            persist.event(ticket_id, "agent_files_sent", {"files": ok, **where}, actor=actor, now=now)
+        files = [f for f in files if not f.get("blob_key")]
+        if not files:
+            return []
     names = [str(f.get("name") or "file")[:100] for f in files]
-    persist.event(ticket_id, "agent_files_not_sent", {"files": names, **where}, actor=actor, now=now)
+    errors = [str(f["error"]) for f in files if f.get("error")]
+    persist.event(ticket_id, "agent_files_not_sent", {"files": names, "errors": errors, **where}, actor=actor, now=now)
     shown = ", ".join(escape(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    why = "; ".join(escape(e[:200]) for e in errors[:3]) if errors else reason
     row = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
         "op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
-        "text": f":paperclip: {shown}: files are not sent to the customer yet, only text is. Share a link instead."},
+        "text": f":paperclip: {shown}: not sent to the customer ({why}). Share a link instead."},
         unique_key=f"{key}:files", ticket=ticket_id)
     return [row.id] if row is not None else []
+
+
+def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> None:
+    for f in files:
+        fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
+                                      "content_type": f["content_type"][:255], "size": f["size"],
+                                      "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
+                                      "inline": False, "content_id": ""})
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

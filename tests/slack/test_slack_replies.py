@@ -15,7 +15,7 @@ from helpline.store import models as m
 from helpline.store.signing import ticket_from_reply_token
 from helpline.store.slack_state import SlackAgent
 
-from ..support.fake_slack import event_callback, signed_headers
+from ..support.fake_slack import BOT_TOKEN, event_callback, signed_headers
 from ..workers.builders import Desk, events, mail
 from .conftest import AGENT, CHANNEL, Listener, OUTSIDER, next_ts, parent_ts, quick_sender, thread_message
 
@@ -210,21 +210,59 @@ def test_an_edit_after_delivery_is_noted_in_the_thread(team):
     assert changed.data["text"] == "Refund of 25 EUR sent." and changed.data["delivery"] == "sent"
 
 
-def test_files_an_agent_attaches_are_not_dropped_silently(team):
+def test_files_an_agent_attaches_reach_the_customer_as_email_attachments(team):
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)
-    files = [{"id": "F0001", "name": "label <!channel>.pdf", "mimetype": "application/pdf", "size": 2048,
-              "url_private_download": "https://files.slack.com/files-pri/T0-F0001/label.pdf"}]
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40
+    files = [team.slack.add_file("F0001", "label <!channel>.pdf", pdf, "application/pdf"),
+             team.slack.add_file("F0002", "Übersicht.txt", "Grüße\n".encode(), "text/plain")]
     ts = next_ts()
     team.agent_says("", parent, event=thread_message("Here is the return label.", parent, ts=ts,
                                                      subtype="file_share", files=files))
-    assert "Here is the return label." in team.sink.wait_for(2)[1].message().get_content()
+    msg = team.sink.wait_for(2)[1].message()
+    assert msg.get_content_type() == "multipart/mixed"
+    assert "Here is the return label." in msg.get_body(("plain",)).get_content()
+    got = {a.get_filename(): (a.get_content_type(), a.get_payload(decode=True)) for a in msg.iter_attachments()}
+    assert got == {"label <!channel>.pdf": ("application/pdf", pdf), "Übersicht.txt": ("text/plain", "Grüße\n".encode())}
+    assert team.slack.file_gets == [("F0001", BOT_TOKEN), ("F0002", BOT_TOKEN)]  # fetched with the bot token
+    out = m.Message.get((m.Message.ticket == ticket) & (m.Message.direction == "out") & (m.Message.author_role == "agent"))
+    assert sorted((a.filename, a.size) for a in out.attachments) == [("label <!channel>.pdf", len(pdf)),
+                                                                      ("Übersicht.txt", 8)]
+    assert events(ticket, "agent_files_sent")[0].data["files"] == ["label <!channel>.pdf", "Übersicht.txt"]
+    assert not events(ticket, "agent_files_not_sent")
+    # Only files, no text: not a reply; the thread says so (names escaped).
+    team.agent_says("", parent, event=thread_message("", parent, subtype="file_share", files=files[:1]))
     notice = json.dumps(team.slack.calls_of("chat.postMessage")[-1].args["blocks"])
-    assert "files are not sent" in notice and "label &lt;!channel&gt;.pdf" in notice
-    (event,) = events(ticket, "agent_files_not_sent")
-    assert event.data["files"] == ["label <!channel>.pdf"]
-    team.agent_says("", parent, event=thread_message("", parent, subtype="file_share", files=files))
-    assert len(team.sink.received) == 2 and len(events(ticket, "agent_files_not_sent")) == 2
+    assert "without a line of text" in notice and "label &lt;!channel&gt;.pdf" in notice
+    assert len(team.sink.received) == 2 and len(events(ticket, "agent_files_not_sent")) == 1
+
+
+def test_a_file_over_the_cap_is_refused_with_a_notice_and_the_text_still_goes(team):
+    team.desk.settings = team.settings = team.settings.replace(slack_file_max_bytes=1000)
+    ticket, _ = team.customer_writes()
+    parent = parent_ts(ticket.id)
+    files = [team.slack.add_file("F0003", "huge.zip", b"z" * 1001, "application/zip"),
+             team.slack.add_file("F0004", "small.txt", b"fits", "text/plain")]
+    team.agent_says("", parent, event=thread_message("See attached.", parent, subtype="file_share", files=files))
+    msg = team.sink.wait_for(2)[1].message()
+    assert [(a.get_filename(), a.get_payload(decode=True)) for a in msg.iter_attachments()] == [("small.txt", b"fits")]
+    notice = json.dumps(team.slack.calls_of("chat.postMessage")[-1].args["blocks"])
+    assert "huge.zip" in notice and "over the limit of 1000" in notice and "small.txt" not in notice
+    assert [f for f, _ in team.slack.file_gets] == ["F0004"]  # the announced size refused it before any download
+    (refused,) = events(ticket, "agent_files_not_sent")
+    assert refused.data["files"] == ["huge.zip"] and "HELPLINE_SLACK_FILE_MAX_BYTES" in refused.data["errors"][0]
+
+
+def test_a_file_the_bot_token_cannot_fetch_is_refused_not_sent_as_a_sign_in_page(team, fake_slack):
+    ticket, _ = team.customer_writes()
+    parent = parent_ts(ticket.id)
+    file = team.slack.add_file("F0005", "report.pdf", b"%PDF", "application/pdf")
+    fake_slack.files_scope = False  # a token without files:read: Slack answers with its sign-in page, HTTP 200
+    team.agent_says("", parent, event=thread_message("Report attached.", parent, subtype="file_share", files=[file]))
+    msg = team.sink.wait_for(2)[1].message()
+    assert msg.get_content_type() == "text/plain" and not list(msg.iter_attachments())
+    (refused,) = events(ticket, "agent_files_not_sent")
+    assert "files:read" in refused.data["errors"][0]
 
 
 def test_a_contact_form_customer_gets_the_reply_by_email(team):

@@ -94,6 +94,9 @@ class FakeSlack:
         self.shared: set[str] = set()
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> the message as posted/updated
         self.reactions: dict[tuple[str, str], list[str]] = {}
+        self.files: dict[str, bytes] = {}
+        self.file_gets: list[tuple[str, str]] = []  # (file id, bearer token) of each download
+        self.files_scope = True  # False: the bot token lacks files:read, downloads get the sign-in page
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self._plans: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
@@ -123,6 +126,25 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
         self._plans.setdefault(method, []).extend([(200, {"ok": False, "error": error}, {})] * times)
 
+    def add_file(self, file_id: str, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
+        """A file uploaded to Slack; the file object as a message event carries it. Slack serves
+        ``url_private_download`` only with the bot token (without it: a login page, HTTP 200)."""
+        self.files[file_id] = data
+        url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
+                "url_private": url, "url_private_download": url + "?download=1"}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        with self.cond:
+            self.file_gets.append((request.match_info["file_id"], auth.removeprefix("Bearer ").strip()))
+        data = self.files.get(request.match_info["file_id"])
+        if auth != f"Bearer {self.token}" or not self.files_scope:
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        if data is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=data, content_type="application/octet-stream")
+
     def start(self) -> "FakeSlack":
         ready = threading.Event()
 
@@ -133,6 +155,7 @@ class FakeSlack:
             app.router.add_route("*", "/api/{method}", self._handle)
             app.router.add_post("/response/{token}", self._respond)
             app.router.add_get("/socket", self._socket)
+            app.router.add_get("/files-pri/{file_id}/{name}", self._file)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
