@@ -24,21 +24,14 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
-import psycopg2
 import requests
 
 from helpline.store import db, migrations
 from helpline.store import models as m
 from helpline.store.config import Settings
+from tests.support.bench_db import pct, scratch_database
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, FakeTwilio, inbound_form, sign
 from tests.support.stack import Stack, wait_until
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
 
 
 def main() -> None:
@@ -51,16 +44,11 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="helpline-sms-bench-"))
-    pg_name = None
-    if args.db == "sqlite":
-        url = f"sqlite:///{work}/helpline.sqlite3"
-    else:
-        pg_name = "helpline_bench_" + uuid.uuid4().hex[:8]
-        admin = psycopg2.connect(PG_ADMIN)
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{pg_name}"')
-        admin.close()
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
+    with scratch_database(args.db, work) as url:
+        run(args, work, url)
+
+
+def run(args: argparse.Namespace, work: Path, url: str) -> None:
     fake = FakeTwilio().start()
     settings = Settings(data_dir=str(work / "data"), database_url=url, broker_url="redis://127.0.0.1:6379/9",
                         queue_name="helpline-sms-bench-" + uuid.uuid4().hex[:6],
@@ -128,11 +116,6 @@ def main() -> None:
         stack.stop()
         fake.stop()
         db.database().close()
-        if pg_name:
-            admin = psycopg2.connect(PG_ADMIN)
-            admin.autocommit = True
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            admin.close()
 
 
 if __name__ == "__main__":

@@ -22,22 +22,15 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 import requests
 
 from helpline.store import db, migrations
 from helpline.store import models as m
 from helpline.store.config import Settings
+from tests.support.bench_db import pct, scratch_database
 from tests.support.stack import Stack, wait_until
 
 from .support import SOURCES, encode, signed_headers
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else 0.0
 
 
 def main() -> None:
@@ -50,16 +43,11 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="helpline-hook-bench-"))
-    pg_name = None
-    if args.db == "sqlite":
-        url = f"sqlite:///{work}/helpline.sqlite3"
-    else:
-        pg_name = "helpline_bench_" + uuid.uuid4().hex[:8]
-        admin = psycopg2.connect(PG_ADMIN)
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{pg_name}"')
-        admin.close()
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
+    with scratch_database(args.db, work) as url:
+        run(args, work, url)
+
+
+def run(args: argparse.Namespace, work: Path, url: str) -> None:
     settings = Settings(data_dir=str(work / "data"), database_url=url, broker_url="redis://127.0.0.1:6379/9",
                         queue_name="helpline-hook-bench-" + uuid.uuid4().hex[:6],
                         support_addresses=("support@example.com",), secret_key=("bench-key",),
@@ -122,11 +110,6 @@ def main() -> None:
     finally:
         stack.stop()
         db.database().close()
-        if pg_name:
-            admin = psycopg2.connect(PG_ADMIN)
-            admin.autocommit = True
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-            admin.close()
 
 
 if __name__ == "__main__":
