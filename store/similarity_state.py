@@ -95,17 +95,32 @@ def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5]) for r in rows]
 
 
+PER_BAND = 8  # newest hits read per band key
+
+
 def band_candidates(bands: Sequence[int], since: dt.datetime, exclude_ticket: int, limit: int = 50) -> list[Indexed]:
-    """Active tickets opened since ``since`` sharing at least one band key, most shared first."""
+    """Active tickets opened since ``since`` sharing at least one band key, most shared first.
+
+    Each band key reads only its ``PER_BAND`` newest rows (one short index range
+    each), so the cost per message stays bounded when many recent tickets look
+    alike (an outage burst, or templated mail): an unbounded GROUP BY over every
+    hit took 2.3 ms per message under ``helpline bench``, inside the write
+    transaction. A ticket alike enough to matter shares many bands, so it is
+    still found through the others."""
+    per_band = " UNION ALL ".join(
+        ['SELECT * FROM (SELECT ticket_id FROM "ticket_band" WHERE band = ? AND created_at >= ? '
+         f'ORDER BY created_at DESC LIMIT {PER_BAND}) b{i}' for i in range(len(bands))])
+    params: list[Any] = []
+    for band in bands:
+        params += [band, since]
     rows = sql.fetchall(
         'SELECT f.ticket_id, t.number, f.customer_id, f.signature, f.refs, t.subject, it.incident_id '
-        'FROM (SELECT ticket_id, COUNT(*) AS n FROM "ticket_band" '
-        f'WHERE band IN ({sql.in_marks(len(bands))}) AND created_at >= ? AND ticket_id <> ? '
+        f'FROM (SELECT ticket_id, COUNT(*) AS n FROM ({per_band}) hits WHERE ticket_id <> ? '
         'GROUP BY ticket_id ORDER BY n DESC LIMIT ?) c '
         'JOIN "ticket_fingerprint" f ON f.ticket_id = c.ticket_id JOIN "ticket" t ON t.id = c.ticket_id '
         'LEFT JOIN "incident_ticket" it ON it.ticket_id = c.ticket_id '
         f"WHERE t.status IN ({sql.in_marks(len(ACTIVE))})",
-        [*bands, since, exclude_ticket, limit, *ACTIVE])
+        [*params, exclude_ticket, limit, *ACTIVE])
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5], r[6]) for r in rows]
 
 
