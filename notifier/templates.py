@@ -37,9 +37,14 @@ _MSG_ID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 _NAME = re.compile(r"^[^\W\d_]+(?:(?:\. | |['’\-])[^\W\d_]+)*\.?$")
 
 
+_PRINTABLE_ASCII = re.compile(r"[ -~]*")
+
+
 def _one_line(text: str) -> str:
     """Collapse whitespace and drop control characters (no header injection)."""
-    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text or "")
+    text = text or ""
+    if not _PRINTABLE_ASCII.fullmatch(text):  # printable ASCII (most headers) has no control characters
+        text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
     return " ".join(text.split())
 
 

@@ -50,7 +50,12 @@ def execute(sql: str, params: Sequence[Any] = ()) -> Any:
     db = database()
     sqlite = isinstance(db, peewee.SqliteDatabase)
     plain = _PLAIN  # inlined: this runs for ~140 parameters per message
-    return db.execute_sql(_param(sql, sqlite), tuple([p if type(p) in plain else _value(p, sqlite) for p in params]))
+    if sqlite:  # timestamps are most of the rest: the text form peewee stores on SQLite
+        values = tuple([p if type(p) in plain else str(p) if type(p) is dt.datetime else _value(p, True)
+                        for p in params])
+    else:
+        values = tuple([p if type(p) in plain else _value(p, False) for p in params])
+    return db.execute_sql(_param(sql, sqlite), values)
 
 
 def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
