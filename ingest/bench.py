@@ -312,6 +312,11 @@ def main(args: argparse.Namespace) -> int:
                         "HELPLINE_TWILIO_AUTH_TOKEN": BENCH_TWILIO_TOKEN,
                         "HELPLINE_WEBHOOK_SOURCES": f"{BENCH_WEBHOOK_SOURCE}={BENCH_WEBHOOK_SECRET}",
                         "HELPLINE_WEBHOOK_RATE_PER_MINUTE": "0"})
+        for item in args.set or ():  # e.g. --set HELPLINE_SIMILARITY=no, to price one stage
+            key, sep, value = item.partition("=")
+            if not sep or not key.startswith("HELPLINE_"):
+                raise SystemExit(f"--set takes HELPLINE_NAME=VALUE, not {item!r}")
+            env[key] = value
         if args.workers:
             env["HELPLINE_WORKER_PROCESSES"] = str(args.workers)
         if args.threads:

@@ -251,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--channel", choices=("email", "sms", "webhook", "mixed"), default="email",
                    help="what to send: mail over SMTP, Twilio-signed SMS webhooks, signed JSON to /api/v1/messages, or all in turn")
     b.add_argument("--use-config", action="store_true", help="use the configured URLs instead of a temporary stack")
+    b.add_argument("--set", action="append", metavar="HELPLINE_NAME=VALUE",
+                   help="a setting of the temporary stack (repeatable), e.g. to measure with a stage switched off")
     b.add_argument("--workers", type=int, default=0, help="worker processes of the temporary stack")
     b.add_argument("--threads", type=int, default=0, help="threads per worker process")
     b.add_argument("--timeout", type=float, default=600.0)
