@@ -264,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .routing_commands import register as register_routing_commands
 
     register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
+    from .customer_commands import register as register_customer_commands
+
+    register_customer_commands(sub)  # customers list|show|link|unlink
     from .duplicate_commands import register as register_duplicate_commands
 
     register_duplicate_commands(sub, tsub)  # tickets split; incidents list|show|reply|resolve
