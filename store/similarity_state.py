@@ -95,7 +95,7 @@ def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5]) for r in rows]
 
 
-PER_BAND = 8  # newest hits read per band key
+PER_BAND = 4  # newest hits read per band key: 32 bands x 4 is up to 128 alike tickets, enough to see five customers
 
 
 def band_candidates(bands: Sequence[int], since: dt.datetime, exclude_ticket: int, limit: int = 50) -> list[Indexed]:
