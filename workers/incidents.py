@@ -15,28 +15,23 @@ lock (PostgreSQL; SQLite's write lock serialises anyway) and looks again, so
 two workers of the same burst cannot open two incidents.
 
 ``reply`` is the fan-out of one agent answer: an outbound message and an
-outbox row on each open child ticket, on that ticket's own channel, as an
-answer from Slack would be.
+outbox row on each open child ticket, on that ticket's own channel, composed
+by ``workers.replies`` as an answer from Slack or the API is.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.notifier import loops, outbox, webhook_events
-from helpline.notifier.agent_reply import render_agent_reply
-from helpline.notifier.message_ids import make_message_id
 from helpline.router import similarity as sim
-from helpline.store import fastsql, signing
+from helpline.store import fastsql
 from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 from helpline.store.db import is_sqlite
-from helpline.store.envelope import Envelope
 
-from . import persist
+from . import persist, replies
 
 log = logging.getLogger("helpline.workers")
 _LOCK = 0x494E4344  # "INCD"
@@ -95,83 +90,20 @@ class FanOut:
     outbox_ids: list[int] = field(default_factory=list)
 
 
-def _latest_customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None:
-    """(channel, sender, envelope) of the customer's newest message on the ticket."""
-    row = fastsql.fetchone("SELECT m.channel, m.sender, i.envelope FROM \"message\" m LEFT JOIN \"inbound\" i "
-                           "ON i.id = m.inbound_id WHERE m.ticket_id = ? AND m.direction = 'in' "
-                           "AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1", [ticket_id])
-    if row is None:
-        return None
-    env = Envelope.from_dict(json.loads(row[2]) if isinstance(row[2], str) else row[2]) if row[2] else None
-    return row[0], row[1], env
-
-
-def _out_message(ticket_id: int, *, channel: str, agent: str, text: str, sender: str, subject: str,
-                 message_id: str, now: dt.datetime) -> int:
-    return fastsql.insert("message", {
-        "ticket_id": ticket_id, "direction": "out", "author_role": "agent", "author": agent, "channel": channel,
-        "external_id": "", "message_id": message_id, "sender": sender, "subject": subject, "text": text,
-        "full_text": "", "html": "", "body_hash": "", "raw_blob_key": "", "delivery_status": "", "created_at": now})
-
-
 def reply_one(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings,
               now: dt.datetime) -> tuple[str, str, int | None]:
     """Answer one ticket's customer on their channel: (channel, recipient, outbox id); channel "" and the
     reason when it cannot be answered. An answer already queued under ``key`` is not queued again."""
-    from .routing_stage import on_agent_reply
-
-    done = fastsql.fetchone('SELECT id, channel, recipient FROM "outbox" WHERE unique_key = ?', [key])
+    done = replies.queued(key, ticket_id)
     if done is not None:
         return done[1], done[2], None
-    ticket = persist.get_ticket(ticket_id)
-    latest = _latest_customer_message(ticket_id)
-    if latest is None:
-        return "", "the ticket has no customer message to answer", None
-    channel, sender, cenv = latest
-    channel = "email" if channel == "form" else channel
-    mid = ""
-    if channel == "email":
-        recipient = loops.reply_address(cenv) if cenv else sender
-        mid = make_message_id(settings.mail_domain, ticket.number)
-        reply_to = ""
-        if settings.secret_key:
-            local, _, domain = ticket.support_address.partition("@")
-            reply_to = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
-        th = cenv.thread if cenv else None
-        payload = render_agent_reply(
-            ticket_number=ticket.number, subject=ticket.subject, agent_name=agent, text=text,
-            support_address=ticket.support_address, recipient=recipient,
-            in_reply_to=f"<{th.message_id}>" if th and th.message_id else "",
-            references=[f"<{r}>" for r in th.references] if th else [], message_id=mid, reply_to=reply_to)
-        bare = mid.strip("<>").lower()
-        out_id = _out_message(ticket_id, channel="email", agent=agent, text=payload["text"],
-                              sender=ticket.support_address, subject=payload["subject"], message_id=bare, now=now)
-        persist.add_thread_keys(ticket_id, ["mid:" + bare])
-    elif channel == "sms":
-        from helpline.notifier.sms_sender import sms_payload
-
-        recipient = sender
-        from_number = str(cenv.metadata.get("to") or "") if cenv else ""
-        payload = sms_payload(recipient, text, ref=key, from_number=from_number)
-        out_id = _out_message(ticket_id, channel="sms", agent=agent, text=text, sender=from_number, subject="",
-                              message_id="", now=now)
-    elif channel == "slack" and cenv is not None and cenv.thread.conversation_id:
-        cchannel, _, root = cenv.thread.conversation_id.partition(":")
-        recipient = cchannel
-        payload = {"op": "customer_reply", "channel": cchannel, "thread_ts": root, "text": text, "agent": agent}
-        out_id = _out_message(ticket_id, channel="slack", agent=agent, text=text, sender=cchannel, subject="",
-                              message_id="", now=now)
-    else:
-        return "", f"customers who wrote by {channel or 'no channel'} cannot be answered from an incident", None
-    row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload=payload, unique_key=key,
-                         ticket=ticket_id, out_message=out_id, message_id=mid)
-    persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient,
-                                               "via": "incident"}, actor=actor, now=now)
-    webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
-        out_id, channel, "agent", ticket.subject, text, 0), settings, now)
-    on_agent_reply(ticket_id, actor, settings, now)  # response clocks stop; a new ticket becomes open
-    persist.update_ticket(ticket_id, updated_at=now)
-    return channel, recipient, row.id if row is not None else None
+    r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=key, settings=settings, now=now,
+                        audit={"via": "incident"})
+    if r.channel:
+        return r.channel, r.recipient, r.outbox_id
+    if r.reason == replies.NO_CUSTOMER:
+        return "", r.reason, None
+    return "", f"customers who wrote by {r.wrote_on or 'no channel'} cannot be answered from an incident", None
 
 
 def reply(incident_id: int, text: str, *, agent: str, actor: str, reply_key: str, settings: Settings,

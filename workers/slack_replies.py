@@ -19,20 +19,17 @@ be recalled: it is recorded and said in the thread.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.notifier import loops, outbox, webhook_events
-from helpline.notifier.agent_reply import render_agent_reply
-from helpline.notifier.message_ids import make_message_id
+from helpline.notifier import outbox
 from helpline.notifier.slack_blocks import escape
-from helpline.store import fastsql, signing, slack_state
+from helpline.store import fastsql, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import routing_stage, persist, slack_actions, slack_intent
+from . import persist, replies, slack_actions, slack_intent
 from .slack_outbox import queue_update
 
 SENT_REACTION = "white_check_mark"
@@ -109,109 +106,50 @@ def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Han
 
 
 # ---- a reply to the customer -------------------------------------------------------
-def _latest_customer_message(ticket_id: int) -> tuple[int, str, str, int | None] | None:
-    """(id, channel, sender, inbound id) of the customer's newest message on the ticket."""
-    row = fastsql.fetchone("SELECT id, channel, sender, inbound_id FROM \"message\" WHERE ticket_id = ? "
-                           "AND direction = 'in' AND author_role = 'customer' ORDER BY id DESC LIMIT 1", [ticket_id])
-    return (row[0], row[1], row[2], row[3]) if row else None
-
-
-def _envelope_of(inbound_id: int | None) -> Envelope | None:
-    if inbound_id is None:
-        return None
-    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE id = ?', [inbound_id])
-    return Envelope.from_dict(json.loads(row[0])) if row and row[0] else None
-
-
 def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str, agent: str,
            where: dict[str, str], settings: Settings, now: dt.datetime, files: list[dict[str, Any]]) -> Handled:
-    ticket = persist.get_ticket(ticket_id)
-    latest = _latest_customer_message(ticket_id)
-    customer_env = _envelope_of(latest[3]) if latest else None
-    channel = latest[1] if latest else ""
-    channel = "email" if channel == "form" else channel  # a contact form's customer is answered by email
+    """The customer's answer is composed by ``replies.compose`` (by email also for a webhook customer who
+    gave an address); here: confirming it in Slack, the undo window, and saying what did not go."""
     key = f"slack-reply:{where['channel']}:{where['ts']}"
     on_sent = [{"channel": "slack", "kind": "slack_react", "unique_key": "slack:sent",
                 "payload": {"op": "react", "channel": where["channel"], "ts": where["ts"], "name": SENT_REACTION}}]
     on_failed = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
                   "payload": {"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
                               "text": FAILED_NOTICE}}]
-    by_email = channel == "email" or (customer_env is not None and customer_env.sender.kind == "email")
-    if by_email and latest is not None:  # mail, and the contact form or an API source that gave an address
-        channel = "email"
-        recipient = loops.reply_address(customer_env) if customer_env else latest[2]
-        mid = make_message_id(settings.mail_domain, ticket.number)
-        reply_to = ""
-        if settings.secret_key:
-            local, _, domain = ticket.support_address.partition("@")
-            reply_to = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
-        cthread = customer_env.thread if customer_env else None
-        payload = render_agent_reply(
-            ticket_number=ticket.number, subject=ticket.subject, agent_name=agent, text=text,
-            support_address=ticket.support_address, recipient=recipient,
-            in_reply_to=f"<{cthread.message_id}>" if cthread and cthread.message_id else "",
-            references=[f"<{r}>" for r in cthread.references] if cthread else [], message_id=mid,
-            reply_to=reply_to)
-        bare = mid.strip("<>").lower()
-        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=payload["text"],
-                                 sender=ticket.support_address, channel="email", now=now, message_id=bare,
-                                 subject=payload["subject"])
-        persist.add_thread_keys(ticket_id, ["mid:" + bare])
-        stored = [f for f in files if f.get("blob_key")]
-        if stored:  # email carries them as MIME attachments (templates.render_bytes)
-            payload["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
-                                       "content_type": f["content_type"]} for f in stored]
-            _record_attachments(out_id, stored)
-    elif channel == "slack" and customer_env is not None and customer_env.thread.conversation_id:
-        # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name.
-        cchannel, _, root = customer_env.thread.conversation_id.partition(":")
-        recipient, mid = cchannel, ""
-        payload = {"op": "customer_reply", "channel": cchannel, "thread_ts": root, "text": text, "agent": agent}
-        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=text, sender=cchannel,
-                                 channel="slack", now=now)
-    elif channel == "sms" and latest is not None:
-        from helpline.notifier.sms_sender import sms_payload
-
-        recipient = latest[2]
-        from_number = str(customer_env.metadata.get("to") or "") if customer_env else ""
-        payload = sms_payload(recipient, text, ref=key, from_number=from_number)
-        mid = ""
-        out_id = _insert_message(ticket_id, None, env, direction="out", agent=agent, text=text, sender=from_number,
-                                 channel="sms", now=now)
-    else:
-        why = f"the ticket's customer wrote on {channel or 'no channel'}, which agents cannot answer from Slack yet"
+    meta = env.metadata
+    r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=key, settings=settings, now=now,
+                        audit={"via": "slack", **where}, by_address=True,
+                        message={"external_id": f"{meta.get('slack_channel')}:{meta.get('ts')}",
+                                 "full_text": env.text, "raw_blob_key": env.raw_blob_key},
+                        payload={"on_sent": on_sent, "on_failed": on_failed}, files=files)
+    if not r.channel:
+        why = f"the ticket's customer wrote on {r.wrote_on or 'no channel'}, which agents cannot answer from Slack yet"
         persist.event(ticket_id, "agent_reply_not_sent", {"reason": why, **where}, actor=actor, now=now)
         notice = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"],
                                 payload={**on_failed[0]["payload"], "error": why}, unique_key=f"{key}:refused",
                                 ticket=ticket_id)
         return Handled("noop", ticket_id, [notice.id] if notice else [], why)
-    payload["on_sent"], payload["on_failed"] = on_sent, on_failed
-    row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload=payload, unique_key=key,
-                         ticket=ticket_id, out_message=out_id, message_id=mid)
-    persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, "via": "slack",
-                                               **where}, actor=actor, now=now)
-    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now, files, sent=channel == "email")
+    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now, files, sent=r.channel == "email")
+    ids += r.event_ids  # the ticket's webhook sources hear of it
     delayed: list[tuple[int, float]] = []
-    ids += webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
-        out_id, channel, "agent", ticket.subject, text, 0), settings, now)  # the ticket's webhook sources hear of it
-    if row is not None and settings.slack_undo_seconds > 0:
+    if r.outbox_id is not None and settings.slack_undo_seconds > 0:
         # The undo window: the reply is due only when it closes; the agent gets an Undo button meanwhile.
-        fastsql.update("outbox", row.id, {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
-        delayed.append((row.id, settings.slack_undo_seconds))
+        fastsql.update("outbox", r.outbox_id,
+                       {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
+        delayed.append((r.outbox_id, settings.slack_undo_seconds))
         offer = outbox.enqueue(channel="slack", kind="slack_undo", recipient=where["channel"], payload={
             "op": "undo_offer", "channel": where["channel"], "thread_ts": where["thread_ts"], "user": env.sender.address,
-            "outbox_id": row.id, "seconds": settings.slack_undo_seconds, "to": recipient}, unique_key=f"{key}:undo",
-            ticket=ticket_id)
+            "outbox_id": r.outbox_id, "seconds": settings.slack_undo_seconds, "to": r.recipient},
+            unique_key=f"{key}:undo", ticket=ticket_id)
         ids += [offer.id] if offer is not None else []
-    elif row is not None:
-        ids.append(row.id)
-    persist.update_ticket(ticket_id, updated_at=now)
-    # A person answered: the response clocks stop and a new ticket becomes open, through the lifecycle.
-    if routing_stage.on_agent_reply(ticket_id, actor, settings, now):
+    elif r.outbox_id is not None:
+        ids.append(r.outbox_id)
+    # A person answered: the response clocks stopped and a new ticket became open, through the lifecycle.
+    if r.opened:
         update = queue_update(ticket_id)
         if update is not None:
             ids.append(update)
-    return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {channel}", delayed)
+    return Handled("replied", ticket_id, ids, f"agent reply from Slack sent by {r.channel}", delayed)
 
 
 def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datetime) -> Handled:
@@ -256,14 +194,6 @@ def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: s
         "text": f":paperclip: {shown}: not sent to the customer ({why}). Share a link instead."},
         unique_key=f"{key}:files", ticket=ticket_id)
     return [row.id] if row is not None else []
-
-
-def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> None:
-    for f in files:
-        fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
-                                      "content_type": f["content_type"][:255], "size": f["size"],
-                                      "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
-                                      "inline": False, "content_id": ""})
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

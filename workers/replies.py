@@ -1,0 +1,169 @@
+"""An agent's answer to a ticket's customer, on the channel the customer last wrote on.
+
+Slack (``slack_replies``), the ticket API (``api_ticket_ops``) and incidents'
+fan-out (``incidents``) all answer customers; the rules of *how* live here
+once, so a fix to email threading or SMS numbering reaches all three:
+
+- email (and a contact form's customer): threaded onto the customer's latest
+  message (In-Reply-To/References), the ticket tag in the subject, a signed
+  Reply-To when a secret key is set, and the new Message-ID as a thread key so
+  the customer's answer finds the ticket again;
+- SMS: from the number the customer texted (``sms_sender.sms_payload``);
+- Slack: into the customer's own Slack thread, with the agent's name;
+- webhook (only where the caller allows it): the source's app shows the answer,
+  it hears of it as a ``ticket.replied`` event.
+
+Everything an answer means is written in the caller's transaction: the
+agent's outbound message, the outbox row, the ``agent_replied`` audit event,
+the ``ticket.replied`` event for the ticket's webhook sources, and the
+lifecycle (response clocks stop, a new ticket becomes open). What differs per
+caller stays with the caller: Slack's undo window and notices, the API's
+idempotency and refusal, incidents' skipping of closed tickets.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpline.notifier import loops, outbox, webhook_events
+from helpline.notifier.agent_reply import render_agent_reply
+from helpline.notifier.message_ids import make_message_id
+from helpline.store import fastsql, signing
+from helpline.store.config import Settings
+from helpline.store.envelope import Envelope
+
+from . import persist, routing_stage
+
+NO_CUSTOMER = "the ticket has no customer message to answer"
+
+
+@dataclass
+class Composed:
+    channel: str  # where the answer went: email, sms, slack, webhook; "" when it could not go anywhere
+    recipient: str = ""
+    message_id: int = 0  # the agent's outbound message row (0: none)
+    outbox_id: int | None = None  # the reply's outbox row (None: a webhook answer, or ``key`` was queued before)
+    event_ids: list[int] = field(default_factory=list)  # ticket.replied events for the ticket's webhook sources
+    opened: bool = False  # the answer moved a new ticket to open
+    wrote_on: str = ""  # the customer's channel (a form counts as email); callers word their refusals with it
+    reason: str = ""  # why nothing was written, when ``channel`` is ""
+
+
+def queued(key: str, ticket_id: int) -> tuple[int | None, str, str] | None:
+    """(outbound message id, channel, recipient) of an answer already queued under ``key``: a retried
+    request or command finds its first answer instead of sending the customer a second one."""
+    row = fastsql.fetchone('SELECT out_message_id, channel, recipient FROM "outbox" WHERE unique_key = ? '
+                           'AND ticket_id = ?', [key, ticket_id])
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None:
+    """(channel, sender, envelope) of the customer's newest message on the ticket."""
+    row = fastsql.fetchone("SELECT m.channel, m.sender, i.envelope FROM \"message\" m LEFT JOIN \"inbound\" i "
+                           "ON i.id = m.inbound_id WHERE m.ticket_id = ? AND m.direction = 'in' "
+                           "AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1", [ticket_id])
+    if row is None:
+        return None
+    env = Envelope.from_dict(json.loads(row[2]) if isinstance(row[2], str) else row[2]) if row[2] else None
+    return row[0], row[1], env
+
+
+def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text: str, now: dt.datetime,
+                 message_id: str = "", subject: str = "", extra: dict[str, Any] | None = None) -> int:
+    return fastsql.insert("message", {
+        "ticket_id": ticket_id, "inbound_id": None, "direction": "out", "author_role": "agent",
+        "author": agent[:255], "channel": channel, "external_id": "", "message_id": message_id, "sender": sender,
+        "subject": subject[:1000], "text": text, "full_text": text, "html": "", "body_hash": "", "raw_blob_key": "",
+        "delivery_status": "", "created_at": now, **(extra or {}),
+    })
+
+
+def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> None:
+    for f in files:
+        fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
+                                      "content_type": f["content_type"][:255], "size": f["size"],
+                                      "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
+                                      "inline": False, "content_id": ""})
+
+
+def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime,
+            audit: dict[str, Any], by_address: bool = False, webhook: bool = False,
+            message: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
+            files: list[dict[str, Any]] | None = None) -> Composed:
+    """Answer the ticket's customer where they last wrote; ``channel`` "" (nothing written) when that
+    channel has no way back.
+
+    ``key`` is the reply's outbox key (one answer per key, ever) and the
+    reference of its webhook event. ``audit`` is merged into the
+    ``agent_replied`` event (at least ``via``). The options are the callers'
+    differences: ``by_address`` answers by email any customer whose message
+    came with an email address (Slack); ``webhook`` answers a webhook source's
+    customer with the ``ticket.replied`` event alone (the API: when no source
+    listens, ``event_ids`` is empty and the caller must refuse and roll back).
+    ``message`` adds columns to the outbound message row, ``payload`` keys to
+    the outbox payload; ``files`` (fetched blobs) go along as attachments when
+    the answer is an email."""
+    ticket = persist.get_ticket(ticket_id)
+    latest = _customer_message(ticket_id)
+    if latest is None:
+        return Composed("", reason=NO_CUSTOMER)
+    wrote_on, sender, cenv = latest
+    wrote_on = "email" if wrote_on == "form" else wrote_on  # a contact form's customer is answered by email
+    mid = ""
+    if wrote_on == "email" or (by_address and cenv is not None and cenv.sender.kind == "email"):
+        channel, recipient = "email", loops.reply_address(cenv) if cenv else sender
+        mid = make_message_id(settings.mail_domain, ticket.number)
+        reply_to = ""
+        if settings.secret_key:
+            local, _, domain = ticket.support_address.partition("@")
+            reply_to = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
+        thread = cenv.thread if cenv else None
+        body = render_agent_reply(
+            ticket_number=ticket.number, subject=ticket.subject, agent_name=agent, text=text,
+            support_address=ticket.support_address, recipient=recipient,
+            in_reply_to=f"<{thread.message_id}>" if thread and thread.message_id else "",
+            references=[f"<{r}>" for r in thread.references] if thread else [], message_id=mid, reply_to=reply_to)
+        mid = mid.strip("<>").lower()
+        out_id = _out_message(ticket_id, agent=agent, channel="email", sender=ticket.support_address,
+                              text=body["text"], now=now, message_id=mid, subject=body["subject"], extra=message)
+        persist.add_thread_keys(ticket_id, ["mid:" + mid])
+        stored = [f for f in files or [] if f.get("blob_key")]
+        if stored:  # email carries them as MIME attachments (templates.render_bytes)
+            body["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
+                                    "content_type": f["content_type"]} for f in stored]
+            _record_attachments(out_id, stored)
+    elif wrote_on == "slack" and cenv is not None and cenv.thread.conversation_id:
+        # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name.
+        channel, (recipient, _, root) = "slack", cenv.thread.conversation_id.partition(":")
+        body = {"op": "customer_reply", "channel": recipient, "thread_ts": root, "text": text, "agent": agent}
+        out_id = _out_message(ticket_id, agent=agent, channel="slack", sender=recipient, text=text, now=now,
+                              extra=message)
+    elif wrote_on == "sms":
+        from helpline.notifier.sms_sender import sms_payload
+
+        channel, recipient = "sms", sender
+        from_number = str(cenv.metadata.get("to") or "") if cenv else ""  # answer from the number they texted
+        body = sms_payload(recipient, text, ref=key, from_number=from_number)
+        out_id = _out_message(ticket_id, agent=agent, channel="sms", sender=from_number, text=text, now=now,
+                              extra=message)
+    elif wrote_on == "webhook" and webhook:
+        channel, recipient, body = "webhook", "", {}
+        out_id = _out_message(ticket_id, agent=agent, channel="webhook", sender="", text=text, now=now, extra=message)
+    else:
+        return Composed("", wrote_on=wrote_on,
+                        reason=f"the customer wrote on {wrote_on or 'no channel'}, which has no way back for an "
+                               "agent's reply")
+    done = Composed(channel, recipient, out_id, wrote_on=wrote_on)
+    if channel != "webhook":  # a webhook source's app shows the answer from the event below
+        row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload={**body, **(payload or {})},
+                             unique_key=key, ticket=ticket_id, out_message=out_id, message_id=mid)
+        done.outbox_id = row.id if row is not None else None
+    persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
+                  actor=actor, now=now)
+    done.event_ids = webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
+        out_id, channel, "agent", ticket.subject, text, 0), settings, now)
+    done.opened = routing_stage.on_agent_reply(ticket_id, actor, settings, now)  # clocks stop; a new ticket opens
+    persist.update_ticket(ticket_id, updated_at=now)
+    return done
