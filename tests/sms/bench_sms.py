@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import threading
 import time
 import uuid
@@ -29,23 +28,13 @@ import requests
 from helpline.store import db, migrations
 from helpline.store import models as m
 from helpline.store.config import Settings
-from tests.support.bench_db import pct, scratch_database
+from tests.support.bench_db import bench_main, pct
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, FakeTwilio, inbound_form, sign
 from tests.support.stack import Stack, wait_until
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--messages", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="helpline-sms-bench-"))
-    with scratch_database(args.db, work) as url:
-        run(args, work, url)
+    bench_main("helpline-sms-bench-", run)
 
 
 def run(args: argparse.Namespace, work: Path, url: str) -> None:

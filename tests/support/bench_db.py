@@ -3,10 +3,12 @@
 Timing claims live in these benchmarks, not in test assertions."""
 from __future__ import annotations
 
+import argparse
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg2
 
@@ -41,3 +43,17 @@ def scratch_database(kind: str, work: Path) -> Iterator[str]:
         yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_main(prefix: str, run: Callable[[argparse.Namespace, Path, str], None]) -> None:
+    """The channel benches' command line: size, concurrency, database, workers; a scratch database for the run."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    with scratch_database(args.db, work) as url:
+        run(args, work, url)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import threading
 import time
 import uuid
@@ -27,24 +26,14 @@ import requests
 from helpline.store import db, migrations
 from helpline.store import models as m
 from helpline.store.config import Settings
-from tests.support.bench_db import pct, scratch_database
+from tests.support.bench_db import bench_main, pct
 from tests.support.stack import Stack, wait_until
 
 from .support import SOURCES, encode, signed_headers
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--messages", type=int, default=1000)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="helpline-hook-bench-"))
-    with scratch_database(args.db, work) as url:
-        run(args, work, url)
+    bench_main("helpline-hook-bench-", run)
 
 
 def run(args: argparse.Namespace, work: Path, url: str) -> None:
