@@ -196,8 +196,9 @@ class SlackSender:
         channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
         text = str(payload["text"]).replace("{error}", slack_blocks.escape(str(payload.get("error") or "")))
         body = slack_blocks.notice(text)
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=thread_ts,
-                          text=body["text"], blocks=body["blocks"])
+        where = {"thread_ts": thread_ts} if thread_ts else {}  # no thread: a message in the channel itself
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=body["text"],
+                          blocks=body["blocks"], **where)
         return f"{channel}:{resp['ts']}"
 
     def _op_customer_reply(self, payload: dict[str, Any]) -> str:

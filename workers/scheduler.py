@@ -30,6 +30,7 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         from . import slack_outbox
 
         jobs["slack_updates"] = slack_outbox.sweep_updates
+        jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads

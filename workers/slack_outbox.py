@@ -9,11 +9,13 @@ elsewhere (routing, SLA clocks) are caught by the scheduler's ``sweep_updates``.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
 import uuid
 
-from helpline.notifier import outbox
+from helpline.notifier import outbox, slack_blocks
 from helpline.notifier.slack_sender import channel_for_team
-from helpline.store import fastsql
+from helpline.store import fastsql, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
@@ -103,3 +105,43 @@ def tell_customer(ticket_id: int, text: str, key: str) -> list[int]:
                          payload={"op": "notice", "channel": channel, "thread_ts": root, "text": text},
                          unique_key=key, ticket=ticket_id)
     return [new.id] if new is not None else []
+
+
+NOTIFY_HORIZON = dt.timedelta(days=2)  # when Slack is first configured, older notices are not posted
+
+
+def sweep_team_notifications(settings: Settings, limit: int = 100) -> int:
+    """Post the team notifications (SLA warnings and breaches, escalations:
+    ``notices.team_notification`` events) to Slack: a line in the ticket's
+    thread and one in the team's channel (its ``slack_channel``, else
+    ``HELPLINE_SLACK_CHANNEL``). Each event once: its outbox rows carry the
+    event id in their unique key, and an event with nowhere to go is recorded
+    as a suppressed row so it is not looked at again. Returns the events handled."""
+    since = m.utcnow() - NOTIFY_HORIZON
+
+    def tx() -> int:
+        rows = fastsql.fetchall(
+            'SELECT e.id, e.ticket_id, e.data FROM "event" e WHERE e.kind = ? AND e.created_at >= ? '
+            "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:notify:' || e.id) "
+            "ORDER BY e.id LIMIT ?", ["team_notification", since, limit])
+        for event_id, ticket_id, raw in rows:
+            data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+            text = slack_blocks.escape(str(data.get("text") or data.get("kind") or "team notification"))
+            icon = ":rotating_light:" if str(data.get("kind")) == "sla_breach" else ":warning:"
+            channel = str(data.get("slack_channel") or settings.slack_channel or "")
+            thread = slack_state.thread_of(ticket_id) if ticket_id else None
+            key = f"slack:notify:{event_id}"
+            if thread is not None:
+                outbox.enqueue(channel="slack", kind="slack_notice", recipient=thread[0], ticket=ticket_id,
+                               payload={"op": "notice", "channel": thread[0], "thread_ts": thread[1],
+                                        "text": f"{icon} {text}"}, unique_key=key + ":thread")
+            if channel:
+                outbox.enqueue(channel="slack", kind="slack_notice", recipient=channel, ticket=ticket_id,
+                               payload={"op": "notice", "channel": channel, "thread_ts": "", "text": f"{icon} {text}"},
+                               unique_key=key)
+            else:
+                outbox.enqueue(channel="slack", kind="slack_notice", recipient="", ticket=ticket_id, payload={},
+                               unique_key=key, suppressed_reason="no Slack channel for this team")
+        return len(rows)
+
+    return run_tx(tx, durable=False)
