@@ -19,7 +19,7 @@ from helpline.notifier.message_ids import is_own_message_id, make_message_id
 from helpline.notifier.templates import render_ack
 from helpline.store import models as m
 from helpline.store import signing
-from helpline.store.config import Settings
+from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
@@ -367,6 +367,15 @@ def _categorise(subject: str, text: str, settings: Settings) -> dict:
     return data
 
 
+def _templates_dir(settings: Settings) -> str:
+    """The operator's template overrides; a broken configuration file must not stop the acknowledgement."""
+    try:
+        return site_config(settings).templates_dir
+    except ConfigError as exc:
+        log.warning("event=config_file_unusable stage=ack using=bundled_templates error=%r", str(exc)[:300])
+        return ""
+
+
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
                now: dt.datetime, language: str = "") -> m.Outbox | None:
     recipient = loops.reply_address(env)
@@ -385,7 +394,7 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
         references=[f"<{r}>" for r in env.thread.references], message_id=mid, echo=api_messages.ack_may_echo(env),
-        language=language, templates_dir=site_config(settings).templates_dir,  # notifier/render.py
+        language=language, templates_dir=_templates_dir(settings),  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")

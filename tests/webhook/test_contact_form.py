@@ -13,6 +13,8 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from helpline.ingest import csrf
 from helpline.store import models as m
@@ -82,7 +84,11 @@ def fill(browser, *, name: str = "Ann Customer", email: str = "ann@example.org",
 
 
 def submit(browser) -> None:
+    old_page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # Until the answer replaces it, the old page is still "complete" at /contact: wait for it to go first
+    # (a loaded machine once let the test read the old page).
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old_page))
     deadline = time.monotonic() + 60
     while browser.execute_script("return document.readyState") != "complete" or "/contact" not in browser.current_url:
         assert time.monotonic() < deadline, "the answer page did not load"
