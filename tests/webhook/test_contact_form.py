@@ -13,7 +13,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 from helpline.ingest import csrf
@@ -83,12 +83,22 @@ def fill(browser, *, name: str = "Ann Customer", email: str = "ann@example.org",
             box.send_keys(value)
 
 
+def _gone(element) -> bool:
+    """The element left the document. Chrome reports that as stale, or, caught mid-navigation,
+    as "Node with given id does not belong to the document" (a plain WebDriverException)."""
+    try:
+        element.is_enabled()
+    except WebDriverException:
+        return True
+    return False
+
+
 def submit(browser) -> None:
     old_page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     # Until the answer replaces it, the old page is still "complete" at /contact: wait for it to go first
     # (a loaded machine once let the test read the old page).
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 60).until(lambda _: _gone(old_page))
     deadline = time.monotonic() + 60
     while browser.execute_script("return document.readyState") != "complete" or "/contact" not in browser.current_url:
         assert time.monotonic() < deadline, "the answer page did not load"
