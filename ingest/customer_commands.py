@@ -7,11 +7,12 @@ E.164 phone numbers), so a linked number matches the texts that arrive.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import re
 import sys
 from typing import Any
+
+from .routing_commands import _actor  # the --actor default every operator command shares
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -38,15 +39,6 @@ def _identity(args: argparse.Namespace) -> tuple[str, str]:
     if kind == "slack" and not _SLACK_USER.match(value):
         raise SystemExit(f"--slack {value!r} is not a Slack user id (like U012AB3CD)")
     return kind, value
-
-
-def _actor(args: argparse.Namespace) -> str:
-    if args.actor:
-        return args.actor
-    try:
-        return "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _print(view: Any, as_json: bool) -> None:
