@@ -136,35 +136,16 @@ class EmailIntake:
 
         With a batcher attached (the ingest daemon), concurrent requests share
         one durable commit, as SMTP intake does (``accept_requests``)."""
-        if spool_on_failure:
-            if self.request_batcher is not None:
-                result = self.request_batcher.submit(RequestOffer(kind, raw, meta)).result()
-            else:
-                result = self.accept_requests([RequestOffer(kind, raw, meta)])[0]
-            if isinstance(result, BaseException):
-                raise result
-            return result
-        build = self.builders[kind]
-        meta = dict(meta)
-        meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
-        try:
-            env = build(raw, meta, self.blobs.put)
-            if not env.content_hash:
-                env.content_hash = hashlib.sha256(raw).hexdigest()
-            env.raw_blob_key = self.blobs.put(raw)
-            inbound_id, created = _store_row(env, env.raw_blob_key, m.InboundStatus.PENDING, "")
-        except Rejected:
-            raise
-        except OSError as exc:
-            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
-        except _UNAVAILABLE as exc:
-            if not spool_on_failure:
-                raise
-            return self._spool_request(kind, raw, meta, exc)
-        return self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(raw), None)
+        if spool_on_failure and self.request_batcher is not None:
+            result = self.request_batcher.submit(RequestOffer(kind, raw, meta)).result()
+        else:
+            result = self.accept_requests([RequestOffer(kind, raw, meta)], spool_on_failure=spool_on_failure)[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-    def accept_requests(self, offers: list["RequestOffer"], *,
-                        defer_submit: list[int] | None = None) -> list[IntakeResult | BaseException]:
+    def accept_requests(self, offers: list["RequestOffer"], *, defer_submit: list[int] | None = None,
+                        spool_on_failure: bool = True) -> list[IntakeResult | BaseException]:
         """Group commit for HTTP channels: build each envelope and store its
         blobs, then commit all the inbound rows in one durable transaction. Each
         request gets its result, or the exception that answers it (``Rejected``,
@@ -186,7 +167,7 @@ class EmailIntake:
             except OSError as exc:
                 results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
             except _UNAVAILABLE as exc:
-                results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc)
+                results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
             except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
                 log.exception("event=request_parse_failed kind=%s error=%s", offer.kind, type(exc).__name__)
                 results[i] = exc
@@ -198,7 +179,8 @@ class EmailIntake:
                 stored = [_store_row(*r) for r in rows]
             except _UNAVAILABLE as exc:
                 for i, _env, meta in ready:
-                    results[i] = self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc)
+                    results[i] = self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc) \
+                        if spool_on_failure else exc
                 ready, stored = [], []
             for (i, env, _meta), (inbound_id, created) in zip(ready, stored):
                 results[i] = self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
