@@ -42,8 +42,16 @@ def _unconfigured(sender: Sender) -> DeliveryReport:
     return DeliveryReport(skipped="relay_not_configured" if sender.channel == "email" else "provider_not_configured")
 
 
+# "Sent" marks are committed together, up to this many: one transaction instead
+# of one per message. A crash between a send and its mark resends that message
+# after the lease (same Message-ID, so clients show it once); the group bounds
+# how many such resends one crash can cause.
+SENT_MARKS_PER_COMMIT = 16
+
+
 def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report: DeliveryReport) -> None:
     relay_down: str = ""
+    sent: list[tuple[Outbox, str]] = []
     for row in rows:
         if relay_down:
             _record_temporary(row, relay_down, settings, report)
@@ -64,11 +72,23 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
             log.exception(line(f"{sender.channel}_send_crashed", outbox_id=row.id, error=type(exc).__name__))
             _record_temporary(row, f"internal error while sending ({type(exc).__name__}); see the logs", settings, report)
         else:
-            if outbox.mark_sent(row.id, provider_id):
-                followups.after(settings, row, "sent")
+            sent.append((row, provider_id))
             report.sent += 1
             log.info(line(f"{sender.channel}_sent", outbox_id=row.id, kind=row.kind, message_id=row.message_id,
                           provider_id=provider_id))
+            if len(sent) >= SENT_MARKS_PER_COMMIT:
+                _mark_sent(settings, sent)
+    _mark_sent(settings, sent)
+
+
+def _mark_sent(settings: Settings, sent: list[tuple[Outbox, str]]) -> None:
+    if not sent:
+        return
+    changed = outbox.mark_sent_many([(row.id, provider_id) for row, provider_id in sent])
+    for row, _ in sent:
+        if row.id in changed:
+            followups.after(settings, row, "sent")
+    sent.clear()
 
 
 def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport, *,
@@ -108,6 +128,11 @@ def deliver_claimed(settings: Settings, sender: Sender, row: Outbox) -> Delivery
     """Send a row its creator already marked ``sending`` in its own transaction
     (``outbox.enqueue(claimed=True)``): one commit less per message. Should the
     caller die before this returns, ``recover_stuck`` resends it after the lease."""
-    report = DeliveryReport(claimed=1)
-    _deliver_rows(settings, sender, [row], report)
+    return deliver_claimed_many(settings, sender, [row])
+
+
+def deliver_claimed_many(settings: Settings, sender: Sender, rows: list[Outbox]) -> DeliveryReport:
+    """``deliver_claimed`` for the rows of one pipeline batch, their 'sent' marks in one commit."""
+    report = DeliveryReport(claimed=len(rows))
+    _deliver_rows(settings, sender, rows, report)
     return report

@@ -183,16 +183,29 @@ def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> 
     Accepted from ``pending``/``unknown`` too: a send that outlived its lease
     did happen, and saying so beats a second send.
     """
+    return row_id in mark_sent_many([(row_id, provider_id)], now)
+
+
+def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
+    """``mark_sent`` for several rows in one transaction; the ids that changed."""
+    if not sent:
+        return set()
     now = now or utcnow()
 
-    def tx() -> int:
-        return fastsql.execute(
-            "UPDATE \"outbox\" SET status = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, last_error = '' "
-            "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')", [provider_id, now, now, row_id]
-        ).rowcount
+    def tx() -> set[int]:
+        changed = set()
+        for row_id, provider_id in sent:
+            if fastsql.execute(
+                "UPDATE \"outbox\" SET status = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, last_error = '' "
+                "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')", [provider_id, now, now, row_id]
+            ).rowcount:
+                changed.add(row_id)
+        return changed
 
-    changed = bool(db.run_tx(tx, durable=False))  # losing it re-sends or shows 'unknown', never drops
-    log.info(line("outbox_sent" if changed else "outbox_sent_ignored", outbox_id=row_id, provider_id=provider_id))
+    changed = db.run_tx(tx, durable=False)  # as in mark_sent
+    for row_id, provider_id in sent:
+        log.info(line("outbox_sent" if row_id in changed else "outbox_sent_ignored", outbox_id=row_id,
+                      provider_id=provider_id))
     return changed
 
 

@@ -79,11 +79,32 @@ def process_inbound_batch(inbound_ids: list[int]) -> None:
     first, alone = pipeline.begin_attempts(inbound_ids)
     for inbound_id in alone:
         process_inbound.send(inbound_id)
-    for inbound_id in first:
-        try:
+    if not first:
+        return
+    started = time.perf_counter()
+    try:
+        results = pipeline.process_batch(first, s)
+    except Exception as exc:  # the database went away mid-batch: every row is still pending
+        log.warning("event=inbound_batch_failed rows=%d error=%s", len(first), type(exc).__name__)
+        for inbound_id in first:
+            process_inbound.send_with_options(args=(inbound_id,), delay=500)
+        return
+    done: list[tuple[int, pipeline.Outcome]] = []
+    for inbound_id, result in zip(first, results):
+        if isinstance(result, pipeline.Outcome):
+            metrics.observe(result.action, time.perf_counter() - started)
+            log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, result.action,
+                     result.ticket_id)
+            done.append((inbound_id, result))
+            continue
+        log.info("event=inbound_batch_row_alone inbound=%d error=%s", inbound_id, type(result).__name__)
+        try:  # on its own path: its retries for a thread race, its failure record otherwise
             _run(inbound_id, s, time.perf_counter())
         except Exception:
             process_inbound.send_with_options(args=(inbound_id,), delay=500)
+    _send_claimed(s, [row for _, outcome in done for row in outcome.claimed])
+    for inbound_id, outcome in done:
+        _after(inbound_id, outcome, claimed=False)
 
 
 def _run(inbound_id: int, s: Settings, started: float) -> None:
@@ -98,13 +119,30 @@ def _run(inbound_id: int, s: Settings, started: float) -> None:
         raise
     metrics.observe(outcome.action, time.perf_counter() - started)
     log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
-    for row in outcome.claimed:
-        try:
-            from helpline.notifier.deliver import deliver_claimed
+    _after(inbound_id, outcome)
 
-            deliver_claimed(s, senders()[row.channel], row)
-        except Exception as exc:  # the row stays 'sending'; recover_stuck resends it after the lease
-            log.warning("event=inline_delivery_failed outbox=%d error=%s", row.id, type(exc).__name__)
+
+def _send_claimed(s: Settings, rows: list) -> None:
+    """Rows the pipeline created already marked ``sending`` (acknowledgements), per channel, their
+    'sent' marks committed together. Should this fail, the rows stay 'sending' and
+    ``recover_stuck`` resends them after the lease."""
+    from helpline.notifier.deliver import deliver_claimed_many
+
+    by_channel: dict[str, list] = {}
+    for row in rows:
+        by_channel.setdefault(row.channel, []).append(row)
+    for channel, group in by_channel.items():
+        try:
+            deliver_claimed_many(s, senders()[channel], group)
+        except Exception as exc:
+            log.warning("event=inline_delivery_failed outbox=%s error=%s", ",".join(str(r.id) for r in group),
+                        type(exc).__name__)
+
+
+def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) -> None:
+    """What a committed outcome asks for at once: sends, delayed sends, MMS media fetches."""
+    if claimed:
+        _send_claimed(settings(), outcome.claimed)
     for oid in outcome.outbox_ids:
         # Deliver right here on this thread's kept relay connection: one queue
         # hop less per acknowledgement. A failure leaves the row due; the
