@@ -93,9 +93,13 @@ def fingerprint(text: str) -> Fingerprint | None:
     with np.errstate(over="ignore"):  # multiply-shift hashing wraps modulo 2**64 on purpose
         mins = ((x * _A + _B) >> _SHIFT).min(axis=0).astype("<u4")
     sig = mins.tobytes()
+    return Fingerprint(sig, band_keys(sig), refs, len(feats))
+
+
+def band_keys(signature: bytes) -> tuple[int, ...]:
+    """The LSH band keys of a signature: ``BANDS`` signed 63-bit ints, one per band of ``ROWS`` hashes."""
     width = ROWS * 4
-    bands = tuple(_band_key(i, sig[i * width:(i + 1) * width]) for i in range(BANDS))
-    return Fingerprint(sig, bands, refs, len(feats))
+    return tuple(_band_key(i, signature[i * width:(i + 1) * width]) for i in range(BANDS))
 
 
 def similarity(a: bytes | np.ndarray, b: bytes | np.ndarray) -> float:

@@ -96,6 +96,8 @@ class Settings:
     incident_window_s: int = field(default=3600, metadata={"doc": "Tickets of different customers opened within this many seconds are grouped into one incident when alike."})
     incident_threshold: float = field(default=0.3, metadata={"doc": "Similarity at or above which two customers' tickets report the same problem."})
     incident_min_customers: int = field(default=5, metadata={"doc": "An incident is opened when this many different customers report the same problem within the window; later reports join it."})
+    incident_interval_s: float = field(default=2.0, metadata={"doc": "How often the scheduler groups new tickets into incidents (seconds)."})
+    incident_index_max: int = field(default=200000, metadata={"doc": "Most tickets the incident grouper keeps in its in-memory index (about 3.5 KB each); the oldest fall out first."})
     # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})

@@ -48,6 +48,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (9, "ticket api: api keys bound to a team", api_keys.upgrade_v9),
     (10, "csat surveys and answers", csat_state.upgrade_v10),
     (11, "ticket fingerprints and band keys, merges, incidents", similarity_state.upgrade_v11),
+    (12, "incident grouping off the pipeline: grouped mark, band rows dropped", similarity_state.upgrade_v12),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

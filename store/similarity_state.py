@@ -4,9 +4,10 @@ Tables (created by ``upgrade_v11``):
 
 - ``ticket_fingerprint``: one row per ticket opened by a customer message: its
   MinHash signature (``router.similarity``), reference numbers and customer;
-- ``ticket_band``: the signature's LSH band keys, indexed by (band, created_at):
-  "which recent tickets look like this text" is one indexed lookup, the same
-  from every worker process and host, so no similarity index lives in memory;
+- ``ticket_band`` (migration 11, dropped by 12): the band keys were rows here,
+  written by every new ticket inside the pipeline's transaction; incident
+  grouping now keeps them in memory (``router.lsh_index``), and
+  ``ticket_fingerprint.grouped`` (migration 12) marks the tickets it has seen;
 - ``ticket_merge``: one row per merge, the pointer from the source to the
   target and what moved (messages, events, thread keys, participants), so a
   split can move exactly that back; ``split_at`` is set when it was undone;
@@ -60,18 +61,28 @@ def upgrade_v11(db: pw.Database) -> None:
         db.execute_sql(stmt)
 
 
+def upgrade_v12(db: pw.Database) -> None:
+    """Migration 12: incident grouping leaves the pipeline. Fingerprints carry a ``grouped`` mark that the
+    grouper sets (a partial index finds the few unmarked ones); the band-key rows are no longer written."""
+    cols = {c.name for c in db.get_columns("ticket_fingerprint")}
+    if "grouped" not in cols:
+        db.execute_sql('ALTER TABLE "ticket_fingerprint" ADD COLUMN "grouped" INTEGER NOT NULL DEFAULT 1')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "ticket_fingerprint_ungrouped" ON "ticket_fingerprint" ("ticket_id") '
+                   'WHERE grouped = 0')
+    db.execute_sql('DROP TABLE IF EXISTS "ticket_band"')
+
+
 def _blob(value: Any) -> bytes:
     return bytes(value) if not isinstance(value, bytes) else value
 
 
-# ---- fingerprints and band keys ---------------------------------------------------------
-def index_ticket(ticket_id: int, customer_id: int, signature: bytes, bands: Sequence[int], refs: Iterable[str],
-                 now: dt.datetime) -> None:
-    """Two statements: the fingerprint, and all band keys in one multi-row INSERT."""
+# ---- fingerprints ------------------------------------------------------------------------
+def index_ticket(ticket_id: int, customer_id: int, signature: bytes, refs: Iterable[str], now: dt.datetime) -> None:
+    """One row: the signature, for the customer's next message (``customer_open``) and for the incident
+    grouper, which picks the row up (``grouped = 0``) a moment later."""
     sql.insert_many("ticket_fingerprint", [{"ticket_id": ticket_id, "customer_id": customer_id,
                                             "signature": signature, "refs": " ".join(sorted(refs)),
-                                            "created_at": now}])
-    sql.insert_many("ticket_band", [{"band": b, "ticket_id": ticket_id, "created_at": now} for b in bands])
+                                            "created_at": now, "grouped": 0}])
 
 
 @dataclass(frozen=True)
@@ -95,39 +106,54 @@ def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5]) for r in rows]
 
 
-PER_BAND = 4  # newest hits read per band key: 32 bands x 4 is up to 128 alike tickets, enough to see five customers
+@dataclass(frozen=True)
+class Fingerprinted:
+    ticket_id: int
+    customer_id: int
+    signature: bytes
+    created_at: dt.datetime
+    number: str
+    subject: str
+    incident_id: int | None
 
 
-def band_candidates(bands: Sequence[int], since: dt.datetime, exclude_ticket: int, limit: int = 50) -> list[Indexed]:
-    """Active tickets opened since ``since`` sharing at least one band key, most shared first.
-
-    Each band key reads only its ``PER_BAND`` newest rows (one short index range
-    each), so the cost per message stays bounded when many recent tickets look
-    alike (an outage burst, or templated mail): an unbounded GROUP BY over every
-    hit took 2.3 ms per message under ``helpline bench``, inside the write
-    transaction. A ticket alike enough to matter shares many bands, so it is
-    still found through the others."""
-    per_band = " UNION ALL ".join(
-        ['SELECT * FROM (SELECT ticket_id FROM "ticket_band" WHERE band = ? AND created_at >= ? '
-         f'ORDER BY created_at DESC LIMIT {PER_BAND}) b{i}' for i in range(len(bands))])
-    params: list[Any] = []
-    for band in bands:
-        params += [band, since]
-    rows = sql.fetchall(
-        'SELECT f.ticket_id, t.number, f.customer_id, f.signature, f.refs, t.subject, it.incident_id '
-        f'FROM (SELECT ticket_id, COUNT(*) AS n FROM ({per_band}) hits WHERE ticket_id <> ? '
-        'GROUP BY ticket_id ORDER BY n DESC LIMIT ?) c '
-        'JOIN "ticket_fingerprint" f ON f.ticket_id = c.ticket_id JOIN "ticket" t ON t.id = c.ticket_id '
-        'LEFT JOIN "incident_ticket" it ON it.ticket_id = c.ticket_id '
-        f"WHERE t.status IN ({sql.in_marks(len(ACTIVE))})",
-        [*params, exclude_ticket, limit, *ACTIVE])
-    return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5], r[6]) for r in rows]
+_FINGERPRINTED = ('SELECT f.ticket_id, f.customer_id, f.signature, f.created_at, t.number, t.subject, it.incident_id '
+                  'FROM "ticket_fingerprint" f JOIN "ticket" t ON t.id = f.ticket_id '
+                  'LEFT JOIN "incident_ticket" it ON it.ticket_id = f.ticket_id ')
 
 
-def prune_bands(before: dt.datetime) -> int:
-    """Band keys older than every window are never looked up again; the scheduler may drop them."""
-    cur = sql.execute('DELETE FROM "ticket_band" WHERE created_at < ?', [before])
-    return cur.rowcount or 0
+def _fingerprinted(rows: list) -> list[Fingerprinted]:
+    return [Fingerprinted(r[0], r[1], _blob(r[2]), _as_datetime(r[3]), r[4], r[5], r[6]) for r in rows]
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def ungrouped(limit: int) -> list[Fingerprinted]:
+    """Fingerprints the incident grouper has not seen yet, oldest ticket first."""
+    return _fingerprinted(sql.fetchall(_FINGERPRINTED + "WHERE f.grouped = 0 ORDER BY f.ticket_id LIMIT ?", [limit]))
+
+
+def grouped_since(since: dt.datetime, limit: int) -> list[Fingerprinted]:
+    """The window a starting grouper loads into its index, oldest first."""
+    return _fingerprinted(sql.fetchall(_FINGERPRINTED + "WHERE f.created_at >= ? AND f.grouped = 1 "
+                                       "ORDER BY f.ticket_id LIMIT ?", [since, limit]))
+
+
+def mark_grouped(ticket_ids: Sequence[int]) -> None:
+    if ticket_ids:
+        sql.execute(f'UPDATE "ticket_fingerprint" SET grouped = 1 WHERE ticket_id IN ({sql.in_marks(len(ticket_ids))})',
+                    list(ticket_ids))
+
+
+def live_state(ticket_ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+    """ticket id -> (status, incident id) now: the index knows neither closes, merges nor manual incident edits."""
+    if not ticket_ids:
+        return {}
+    rows = sql.fetchall(f'SELECT t.id, t.status, it.incident_id FROM "ticket" t LEFT JOIN "incident_ticket" it '
+                        f'ON it.ticket_id = t.id WHERE t.id IN ({sql.in_marks(len(ticket_ids))})', list(ticket_ids))
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 # ---- merges --------------------------------------------------------------------------------

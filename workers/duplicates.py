@@ -81,22 +81,20 @@ def as_decision(near: Near) -> ThreadDecision:
                           f"near-duplicate of {near.number} (similarity {near.score:.2f}) from the same customer")
 
 
-def after_message(ticket_id: int, customer_id: int, subject: str, fp: sim.Fingerprint | None, near: Near | None,
-                  created: bool, message_id: int, settings: Settings, now: dt.datetime) -> None:
-    """Events, the new ticket's fingerprint, and incident grouping."""
+def after_message(ticket_id: int, customer_id: int, fp: sim.Fingerprint | None, near: Near | None,
+                  created: bool, message_id: int, now: dt.datetime) -> None:
+    """Near-duplicate events, and the new ticket's fingerprint."""
     if near is not None and near.merge and not created:
         persist.event(ticket_id, "near_duplicate_merged", {**near.as_event(), "message": message_id}, now=now)
         return
     if not created or fp is None:
         return
-    state.index_ticket(ticket_id, customer_id, fp.signature, fp.bands, fp.refs, now)
+    # Incident grouping reads this row a moment later (workers.incident_grouper), off this transaction.
+    state.index_ticket(ticket_id, customer_id, fp.signature, fp.refs, now)
     if near is not None:
         persist.event(ticket_id, "merge_suggested", {**near.as_event(), "reason": (
             f"the same customer's open ticket {near.number} reads alike (similarity {near.score:.2f}); "
             f"`helpline tickets merge <this ticket> --into {near.number}` if it is the same problem")}, now=now)
-    from .incidents import group
-
-    group(ticket_id, customer_id, subject, fp, settings, now)
 
 
 def follow_merges(cands: list[Candidate]) -> list[Candidate]:

@@ -311,9 +311,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
     msg_id = persist.add_message(ticket.id, row.id, env, bhash, now, extra=sig.message_columns())
-    if fp is not None:  # near-duplicate events, the new ticket's fingerprint, incident grouping
-        duplicates.after_message(ticket.id, customer.id, ticket.subject, fp, near, outcome.action == "created", msg_id,
-                                 settings, now)
+    if fp is not None:  # near-duplicate events, the new ticket's fingerprint (incidents group it later)
+        duplicates.after_message(ticket.id, customer.id, fp, near, outcome.action == "created", msg_id, now)
     if outcome.action != "created":  # language, sentiment turn, priority raise
         triage.after_customer_message(ticket.id, msg_id, env, sig, customer.id, settings, now)
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread

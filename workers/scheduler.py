@@ -56,8 +56,32 @@ def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("event=scheduler_started interval=%s", settings.sweep_interval_s)
+    grouping = threading.Thread(target=_group_incidents, args=(settings, stop), name="incident-grouper", daemon=True)
+    grouping.start()
     while not stop.is_set():
         tick(settings, extra)
         stop.wait(settings.sweep_interval_s)
+    grouping.join(timeout=10)
     checkpointer.stop()
     log.info("event=scheduler_stopped")
+
+
+def _group_incidents(settings: Settings, stop: threading.Event) -> None:
+    """Its own cadence: an outage should show as one incident within seconds, not at the next 30 s sweep."""
+    from .incident_grouper import Grouper
+
+    grouper = Grouper(settings)
+    while not stop.is_set():
+        try:
+            done = grouper.run_round()
+            if done.tickets:
+                log.info("event=incident_round tickets=%d joined=%d opened=%d", done.tickets, done.joined,
+                         len(done.opened))
+        except Exception as exc:  # the database may be down; the next round tries again
+            grouper.index = None  # reload: the round's writes may be undone while the index kept them
+            log.warning("event=sweep_failed job=incidents error=%s", type(exc).__name__)
+        stop.wait(settings.incident_interval_s)
+    try:
+        grouper.release()
+    except Exception:  # the lease runs out by itself
+        pass

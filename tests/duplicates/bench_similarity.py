@@ -1,7 +1,7 @@
-"""Benchmark of the similarity index at N open tickets (default 10,000), on SQLite and PostgreSQL.
+"""Benchmark of near-duplicates and incident grouping at N open tickets (default 10,000), on SQLite and PostgreSQL.
 
     /work/venv/bin/python -m tests.duplicates.bench_similarity [--tickets 10000] [--queries 1000]
-        [--pg postgresql://postgres@127.0.0.1:5432/test] [--json]
+        [--round 50] [--pg postgresql://postgres@127.0.0.1:5432/test] [--json]
 
 Texts: customer utterances of ../shared/data/bitext-support-intents (27 intents of an e-commerce desk),
 two or three per ticket, so thousands of open tickets are about the same few topics: a dense, unkind case
@@ -9,13 +9,13 @@ for LSH (many candidates per lookup). All tickets are opened within the incident
 a live candidate.
 
 Figures:
-- build: fingerprints of N texts (CPU) and their rows (fingerprint + 32 band keys each) inserted;
-- per-message stage time, split as the pipeline splits it: ``fingerprint`` (in ``prepare``, outside the
-  write transaction) and the in-transaction part (``find_near`` for the customer, ``index_ticket``,
-  ``incidents.group`` = band lookup + signature checks), p50/p99 over --queries new messages, each in
-  its own rolled-back transaction so the index stays at N;
-- memory: the tables' size on disk (the index lives in the database: a worker holds no index in memory)
-  and the worker's RSS growth while querying.
+- build: fingerprints of N texts (CPU) and their rows inserted;
+- ``pipeline``: the per-message part, as the pipeline runs it: ``fingerprint`` (in ``prepare``, outside
+  the write transaction) and the in-transaction part (``find_near`` for the customer and ``index_ticket``,
+  one row), p50/p99 over --queries new messages, each in its own rolled-back transaction;
+- ``grouper``: what the scheduler's incident grouper costs: loading the window of N tickets into its
+  in-memory index (seconds, RSS growth of this process), then --queries new tickets grouped in rounds of
+  --round, as ms per round and per ticket: the rate it keeps up with is 1000 / ms-per-ticket.
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ from helpline.store import config, db, fastsql, migrations
 from helpline.store import similarity_state as state
 from helpline.store.db import is_sqlite, write_tx
 from helpline.store.models import utcnow
-from helpline.workers import duplicates, incidents
+from helpline.workers import duplicates
+from helpline.workers.incident_grouper import Grouper
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents"
 
@@ -64,7 +65,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def table_bytes() -> int:
-    tables = ("ticket_fingerprint", "ticket_band")
+    tables = ("ticket_fingerprint",)
     if is_sqlite():
         try:
             rows = fastsql.fetchall("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
@@ -95,10 +96,10 @@ def setup(n: int, settings: config.Settings, rng: random.Random, pool: list[str]
         for i, (tid, fp) in enumerate(zip(ids, fps)):
             if fp is not None:
                 when = now - dt.timedelta(seconds=rng.uniform(0, settings.incident_window_s * 0.9))
-                state.index_ticket(tid, first + i, fp.signature, fp.bands, fp.refs, when)
+                state.index_ticket(tid, first + i, fp.signature, fp.refs, when)
+        fastsql.execute('UPDATE "ticket_fingerprint" SET grouped = 1')  # the window a running grouper has seen
     insert = time.perf_counter() - t1
     if not is_sqlite():  # what autovacuum does soon after a bulk load: the planner's statistics
-        fastsql.execute('ANALYZE "ticket_band"')
         fastsql.execute('ANALYZE "ticket_fingerprint"')
         fastsql.execute('ANALYZE "ticket"')
     return {"tickets": n, "indexed": sum(fp is not None for fp in fps), "fingerprint_s": round(cpu, 2),
@@ -110,9 +111,7 @@ class _Rollback(Exception):
 
 
 def query(settings: config.Settings, q: int, rng: random.Random, pool: list[str], customer0: int, n: int) -> dict:
-    proc = psutil.Process()
-    rss0 = proc.memory_info().rss
-    fp_ms, tx_ms, cands = [], [], []
+    fp_ms, tx_ms = [], []
     with write_tx():  # the stand-in new ticket each query indexes (and rolls back)
         ticket_id = fastsql.insert("ticket", {
             "number": "HL-B-NEW", "subject": "bench", "status": "open", "priority": "medium", "channel": "email",
@@ -131,25 +130,61 @@ def query(settings: config.Settings, q: int, rng: random.Random, pool: list[str]
             with write_tx():
                 t2 = time.perf_counter()
                 duplicates.find_near(customer, fp, settings, now)
-                state.index_ticket(ticket_id, customer, fp.signature, fp.bands, fp.refs, now)  # stand-in new ticket
-                incidents._alike(ticket_id, customer, fp, settings, now)  # noqa: SLF001  (the lookup group() makes)
-                t4 = time.perf_counter()
-                cands.append(len(state.band_candidates(fp.bands, now - dt.timedelta(seconds=settings.incident_window_s),
-                                                       ticket_id)))
-                tx_ms.append((t4 - t2) * 1000)
+                state.index_ticket(ticket_id, customer, fp.signature, fp.refs, now)  # stand-in new ticket
+                tx_ms.append((time.perf_counter() - t2) * 1000)
                 raise _Rollback
         except _Rollback:
             pass
-    return {
+    with write_tx():
+        fastsql.execute('DELETE FROM "ticket" WHERE id = ?', [ticket_id])
+    return {"pipeline": {
         "queries": len(tx_ms),
         "fingerprint_ms": {"p50": round(pct(fp_ms, 50), 3), "p99": round(pct(fp_ms, 99), 3)},
         "in_transaction_ms": {"p50": round(pct(tx_ms, 50), 3), "p99": round(pct(tx_ms, 99), 3)},
-        "band_candidates": {"p50": pct(cands, 50), "p99": pct(cands, 99), "max": max(cands)},
-        "worker_rss_growth_mb": round((proc.memory_info().rss - rss0) / 2**20, 1),
-    }
+    }}
 
 
-def run(url: str, n: int, q: int, tmp: str) -> dict:
+def grouping(settings: config.Settings, q: int, per_round: int, rng: random.Random, pool: list[str],
+             customer0: int, n: int) -> dict:
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    grouper = Grouper(settings, holder="bench")
+    t0 = time.perf_counter()
+    grouper.run_round()  # takes the lease and loads the window: nothing new yet
+    load_s = time.perf_counter() - t0
+    rss_load = proc.memory_info().rss
+    bodies = [t for t in texts(q, pool, rng)]
+    round_ms, tickets = [], 0
+    for start in range(0, len(bodies), per_round):
+        now = utcnow()
+        with write_tx():
+            for i, text in enumerate(bodies[start:start + per_round]):
+                fp = sim.fingerprint(text)
+                if fp is None:
+                    continue
+                tid = fastsql.insert("ticket", {
+                    "number": f"HL-N-{start + i:06d}", "subject": "bench", "status": "open", "priority": "medium",
+                    "channel": "email", "customer_id": customer0 + rng.randrange(n),
+                    "support_address": "support@example.com", "possible_follow_up": False,
+                    "created_at": now, "updated_at": now, "last_customer_at": now})
+                state.index_ticket(tid, customer0 + rng.randrange(n), fp.signature, fp.refs, now)
+        t1 = time.perf_counter()
+        done = grouper.run_round()
+        round_ms.append((time.perf_counter() - t1) * 1000)
+        tickets += done.tickets
+    total_ms = sum(round_ms)
+    return {"grouper": {
+        "window_tickets": len(grouper.index or ()), "load_s": round(load_s, 2),
+        "index_rss_mb": round((rss_load - rss0) / 2**20, 1),
+        "rounds": len(round_ms), "tickets_grouped": tickets,
+        "round_ms": {"p50": round(pct(round_ms, 50), 2), "p99": round(pct(round_ms, 99), 2)},
+        "ms_per_ticket": round(total_ms / max(1, tickets), 3),
+        "keeps_up_with_per_s": round(1000 * tickets / max(total_ms, 1e-9)),
+        "incidents": fastsql.fetchone('SELECT COUNT(*) FROM "incident"')[0],
+    }}
+
+
+def run(url: str, n: int, q: int, per_round: int, tmp: str) -> dict:
     settings = config.Settings(data_dir=tmp, database_url=url, support_addresses=("support@example.com",))
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     migrations.upgrade()
@@ -157,7 +192,9 @@ def run(url: str, n: int, q: int, tmp: str) -> dict:
     built = setup(n, settings, rng, pool)
     figures = {"database": "sqlite" if is_sqlite() else "postgresql", **built,
                "index_bytes": table_bytes()}
-    figures.update(query(settings, q, rng, pool, built.pop("customer0"), n))
+    customer0 = built.pop("customer0")
+    figures.update(query(settings, q, rng, pool, customer0, n))
+    figures.update(grouping(settings, q, per_round, rng, pool, customer0, n))
     figures.pop("customer0", None)
     db.database().close()
     return figures
@@ -167,13 +204,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tickets", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--round", type=int, default=50, help="new tickets per grouper round")
     ap.add_argument("--pg", default=os.environ.get("HELPLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
-        results.append(run(f"sqlite:///{tmp}/bench.sqlite3", args.tickets, args.queries, tmp))
+        results.append(run(f"sqlite:///{tmp}/bench.sqlite3", args.tickets, args.queries, args.round, tmp))
         if not args.no_pg:
             import psycopg2
 
@@ -182,7 +220,7 @@ def main() -> int:
             admin.autocommit = True
             admin.cursor().execute(f'CREATE DATABASE "{name}"')
             try:
-                results.append(run(args.pg.rsplit("/", 1)[0] + "/" + name, args.tickets, args.queries, tmp))
+                results.append(run(args.pg.rsplit("/", 1)[0] + "/" + name, args.tickets, args.queries, args.round, tmp))
             finally:
                 admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
                 admin.close()

@@ -12,6 +12,7 @@ from helpline.store import models as m
 from helpline.store import similarity_state as state
 from helpline.store.db import run_tx
 from helpline.workers import incidents, merge_ops, persist, ticket_ops
+from helpline.workers.incident_grouper import Grouper
 from helpline.workers.duplicates import best_match
 
 from ..support.fake_twilio import inbound_form
@@ -220,6 +221,9 @@ def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
     quiet = [desk.receive(mail(sender=f"Q{i} <q{i}@example.com>", subject="Question", body=body)[0]).ticket_id
              for i, body in enumerate(["Could you send me the invoice for the annual plan as a PDF please?",
                                        "How do I change the email address of my account settings page?"])]
+    assert state.list_incidents() == []  # grouping is not the pipeline's: the scheduler's grouper does it
+    done = Grouper(desk.settings).run_round()
+    assert done.tickets == 52 and len(done.opened) == 1 and done.joined == 50
     rows = state.list_incidents()
     assert len(rows) == 1 and rows[0]["tickets"] == 50 and rows[0]["customers"] == 50
     iid = rows[0]["id"]
@@ -252,10 +256,13 @@ def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
 def test_a_few_alike_reports_are_no_incident_yet(desk):
     extras = ["since 10 minutes", "for everyone in our office", "on my phone too", "we cannot work", "urgent"]
     texts = [f"Hello, the website is down and the login page shows error 503, {e}." for e in extras]
+    grouper = Grouper(desk.settings)
     for i, text in enumerate(texts[:4]):
         desk.receive(mail(sender=f"C{i} <c{i}@example.net>", subject="Down", body=text)[0])
+        grouper.run_round()  # one round per message: the order a busy desk sees them in
     assert state.list_incidents() == []
     late = desk.receive(mail(sender="C9 <c9@example.net>", subject="Down", body=texts[4])[0])
+    grouper.run_round()
     rows = state.list_incidents()
     assert len(rows) == 1 and rows[0]["tickets"] == 5  # the fifth customer opens it with the first four
     assert state.incident_of(late.ticket_id) == rows[0]["id"]
@@ -272,3 +279,32 @@ def test_best_match_is_a_plain_function():
                       suggest_threshold=0.25) is None or not fp.refs  # no refs in OUTAGE: nothing conflicts
     assert sim.fingerprint("ok thanks") is None
     assert json.dumps(near.as_event())
+
+
+def test_a_grouper_taking_over_sees_the_window_its_predecessor_grouped(desk):
+    """Only the lease holder groups; the next one loads the window from the fingerprints, so reports
+    grouped before the hand-over still count towards the incident."""
+    extras = ["since 10 minutes", "for everyone in our office", "on my phone too", "we cannot work", "urgent"]
+    texts = [f"Hello, the website is down and the login page shows error 503, {e}." for e in extras]
+    first, second = Grouper(desk.settings, holder="first"), Grouper(desk.settings, holder="second")
+    for i, text in enumerate(texts[:3]):
+        desk.receive(mail(sender=f"C{i} <c{i}@example.net>", subject="Down", body=text)[0])
+    assert first.run_round().tickets == 3
+    desk.receive(mail(sender="C3 <c3@example.net>", subject="Down", body=texts[3])[0])
+    assert second.run_round().skipped == "another grouper holds the lease"
+    first.release()  # a clean stop; a crashed holder's lease runs out instead
+    late = desk.receive(mail(sender="C4 <c4@example.net>", subject="Down", body=texts[4])[0])
+    done = second.run_round()
+    assert done.tickets == 2 and len(done.opened) == 1
+    rows = state.list_incidents()
+    assert len(rows) == 1 and rows[0]["tickets"] == 5 and state.incident_of(late.ticket_id) == rows[0]["id"]
+    assert second.run_round().tickets == 0  # each fingerprint is grouped once
+
+
+def test_closed_tickets_do_not_count_towards_an_incident(desk):
+    extras = ["since 10 minutes", "for everyone in our office", "on my phone too", "we cannot work", "urgent"]
+    texts = [f"Hello, the website is down and the login page shows error 503, {e}." for e in extras]
+    outs = [desk.receive(mail(sender=f"C{i} <c{i}@example.net>", subject="Down", body=t)[0]) for i, t in enumerate(texts)]
+    run_tx(lambda: fastsql.execute('UPDATE "ticket" SET status = \'closed\' WHERE id = ?', [outs[0].ticket_id]))
+    assert Grouper(desk.settings).run_round().opened == []  # four active customers: below the five needed
+    assert state.list_incidents() == []
