@@ -25,12 +25,15 @@ from ..webhook.test_outbound_webhooks import Receiver
 from ..sms.conftest import twilio_settings
 
 
+CUSTOMERS = "C0CUSTOMER"  # a customer-facing Slack channel
+
+
 class FileTeam(Team):
     """Team with links: HELPLINE_PUBLIC_URL is the listener's own address; SMS and webhooks too."""
 
     def __init__(self, settings, relay_sink, fake_slack, fake_twilio: FakeTwilio, receiver: Receiver) -> None:  # noqa: F811
         settings = twilio_settings(settings, fake_twilio).replace(
-            webhook_sources=SOURCES, webhook_callbacks=f"shop={receiver.url}")
+            webhook_sources=SOURCES, webhook_callbacks=f"shop={receiver.url}", slack_intake_channels=(CUSTOMERS,))
         super().__init__(settings, relay_sink, fake_slack)
         self.public_url = f"http://127.0.0.1:{self.listener.port}"
         self.senders["email"].close()
