@@ -132,3 +132,27 @@ def test_links_stored_in_the_database_blob_store_are_served_too(team):
 def test_no_links_without_a_public_url_or_a_key(public_url, secret):
     settings = Settings(public_url=public_url, secret_key=secret)
     assert download_links.url_for(settings, 1) == "" and not download_links.can_link(settings)
+
+
+def test_content_disposition_keeps_the_name_exact_and_the_header_well_formed():
+    from helpline.ingest.downloads import content_type, disposition
+
+    got = disposition('a "b"\\c%20\r\nd/é.pdf')
+    assert "\r" not in got and "\n" not in got
+    fallback = got.split('filename="', 1)[1].split('"', 1)[0]
+    assert fallback == "a _b__c_20 d__.pdf"  # quotes, backslash, percent and non-ASCII replaced; path separators too
+    assert got.endswith("filename*=UTF-8''" + urllib.parse.quote('a "b"_c%20 d_é.pdf', safe=""))
+    assert disposition("") == "attachment; filename=\"file\"; filename*=UTF-8''file"
+    assert content_type("Image/PNG; name=x") == "image/png" and content_type("nonsense") == "application/octet-stream"
+
+
+def test_tokens_name_one_attachment_and_expiry_and_refuse_anything_else():
+    keys = ("k-new", "k-old")
+    token = signing.download_token(keys, 42, 1_900_000_000)
+    assert signing.read_download_token(keys, token) == (42, 1_900_000_000)
+    assert signing.read_download_token(("k-old", "k-new"), token) == (42, 1_900_000_000)  # any listed key verifies
+    assert signing.read_download_token(("k-old",), token) is None
+    assert signing.read_download_token(keys, token.upper()) == (42, 1_900_000_000)  # case-insensitive base32
+    assert signing.read_download_token((), token) is None
+    assert signing.read_download_token(keys, "9" * 40 + ".1." + token.rpartition(".")[2]) is None
+    assert len(token.rpartition(".")[2]) == 32  # 160 bits of HMAC
