@@ -108,7 +108,7 @@ def _sms_with_files(stored: list[dict[str, Any]]) -> tuple[bool, str]:
     if len(stored) <= MMS_MAX_MEDIA and sum(int(f["size"]) for f in stored) <= MMS_MAX_BYTES:
         return True, ""
     return False, (f"over Twilio's MMS limits ({MMS_MAX_MEDIA} files, {MMS_MAX_BYTES // (1024 * 1024)} MB "
-                         "in all), so the customer got download links in the text instead")
+                   "in all), so the customer got download links in the text instead")
 
 
 def _links_text(text: str, links: list[download_links.Linked]) -> str:
@@ -132,8 +132,10 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     customer with the ``ticket.replied`` event alone (the API: when no source
     listens, ``event_ids`` is empty and the caller must refuse and roll back).
     ``message`` adds columns to the outbound message row, ``payload`` keys to
-    the outbox payload; ``files`` (fetched blobs) go along as attachments when
-    the answer is an email."""
+    the outbox payload. ``files`` (fetched blobs) are recorded as the answer's
+    attachments and go the channel's way: MIME parts of an email, MMS media
+    (links past Twilio's limits), a Slack upload, signed links in a webhook
+    event; ``files_sent``/``files_reason`` tell the caller how, or why not."""
     ticket = persist.get_ticket(ticket_id)
     latest = _customer_message(ticket_id)
     if latest is None:
@@ -142,7 +144,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     wrote_on = "email" if wrote_on == "form" else wrote_on  # a contact form's customer is answered by email
     mid = ""
     stored = [f for f in files or [] if f.get("blob_key")]
-    files_sent, files_reason, extra_payload = "", "", {}
+    files_sent, files_reason, message_extra = "", "", {}
     if wrote_on == "email" or (by_address and cenv is not None and cenv.sender.kind == "email"):
         channel, recipient = "email", loops.reply_address(cenv) if cenv else sender
         mid = make_message_id(settings.mail_domain, ticket.number)
@@ -206,7 +208,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
             files_reason = NO_LINKS
         elif stored:  # the source's app gets each file as a signed link in the event
             links = download_links.of_ids(settings, _record_attachments(out_id, stored))
-            extra_payload["files"] = [{"filename": one.filename, "content_type": one.content_type, "size": one.size,
+            message_extra["files"] = [{"filename": one.filename, "content_type": one.content_type, "size": one.size,
                                        "url": one.url, "expires_at": download_links.iso(one.expires)}
                                       for one in links]
             files_sent = "attached"
@@ -222,8 +224,8 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
                   actor=actor, now=now)
     data = webhook_events.message_data(out_id, channel, "agent", ticket.subject, text,
-                                       len(extra_payload.get("files") or []))
-    data["message"].update(extra_payload)
+                                       len(message_extra.get("files") or []))
+    data["message"].update(message_extra)
     # For a webhook customer the events *are* the answer: they carry its follow-ups (Slack's confirmation).
     done.event_ids = webhook_events.emit(ticket_id, webhook_events.REPLIED, key, data, settings, now,
                                          out_message=out_id if channel == "webhook" else None,
