@@ -60,7 +60,7 @@ class TicketCard:
     assignee: str = ""
     sla_due: dt.datetime | None = None  # naive UTC
     first_text: str = ""
-    attachments: list[tuple[str, int]] = field(default_factory=list)  # (file name, size)
+    attachments: list[tuple] = field(default_factory=list)  # (file name, size[, signed download link])
     created_at: dt.datetime | None = None
 
 
@@ -157,9 +157,8 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False) -
     if card.first_text.strip():
         blocks.append({"type": "section", "text": _plain(trim(card.first_text, FIRST_TEXT_MAX))})
     if card.attachments:
-        names = ", ".join(f"{escape(one_line(n)[:100])} ({_size(s)})" for n, s in card.attachments[:10])
         more = f" and {len(card.attachments) - 10} more" if len(card.attachments) > 10 else ""
-        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {names}{more}")]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {file_list(card.attachments)}{more}")]})
     if hint:
         blocks.append({"type": "context", "elements": [_mrkdwn(hint)]})
     if actions:
@@ -168,8 +167,21 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False) -
     return {"text": text, "blocks": blocks}
 
 
+def file_list(attachments: list[tuple]) -> str:
+    """The first ten files as ``name (size)``, each name a link where a signed download link is given.
+
+    The name is the customer's text: escaped, so it cannot close the link or
+    form another; the link is ours (``/files/TOKEN``, no ``|`` or ``>``)."""
+    out = []
+    for item in attachments[:10]:
+        name, size = escape(one_line(item[0])[:100]), _size(int(item[1]))
+        url = item[2] if len(item) > 2 else ""
+        out.append(f"<{url}|{name}> ({size})" if url and "|" not in url and ">" not in url else f"{name} ({size})")
+    return ", ".join(out)
+
+
 def customer_message(*, name: str, address: str, channel: str, text: str,
-                     attachments: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+                     attachments: list[tuple] | None = None) -> dict[str, Any]:
     """A later customer message, posted into the ticket's thread."""
     who = customer_line(name, address, channel)
     body = trim(text, THREAD_TEXT_MAX) or "(no text)"
@@ -178,8 +190,7 @@ def customer_message(*, name: str, address: str, channel: str, text: str,
         {"type": "section", "text": _plain(body)},
     ]
     if attachments:
-        names = ", ".join(f"{escape(one_line(n)[:100])} ({_size(s)})" for n, s in attachments[:10])
-        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {names}")]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {file_list(attachments)}")]})
     fallback = f"{escape(one_line(name or address)[:80])}: {escape(trim(one_line(text), 200))}"
     return {"text": fallback, "blocks": blocks}
 

@@ -7,14 +7,25 @@ latest status, priority and assignee.
 """
 from __future__ import annotations
 
+from helpline.store import download_links, routing_state, slack_state
 from helpline.store import models as m
-from helpline.store import routing_state, slack_state
+from helpline.store.config import Settings
 
 from .slack_blocks import TicketCard
 
 
-def load_card(ticket_id: int) -> TicketCard | None:
-    """The ticket's card; None when the ticket no longer exists."""
+def _files(message_id: int, settings: Settings | None) -> list[tuple]:
+    """(name, size, link) of a message's attachments; the link is fresh on every render (a parent
+    updated later carries links valid from then) and "" when links cannot be made."""
+    if settings is not None and download_links.can_link(settings):
+        return [(a.filename, a.size, a.url) for a in download_links.of_message(settings, message_id)]
+    return [(a.filename, a.size) for a in
+            m.Attachment.select().where((m.Attachment.message == message_id) & ~m.Attachment.inline)]
+
+
+def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | None:
+    """The ticket's card; None when the ticket no longer exists. With ``settings`` that can sign
+    them, the first message's files are signed download links."""
     ticket = m.Ticket.get_or_none(m.Ticket.id == ticket_id)
     if ticket is None:
         return None
@@ -26,10 +37,7 @@ def load_card(ticket_id: int) -> TicketCard | None:
                  .order_by(m.Event.id.desc()).first())
     if cat_event is not None and isinstance(cat_event.data, dict) and cat_event.data.get("confidence") is not None:
         confidence = float(cat_event.data["confidence"])
-    attachments = []
-    if first is not None:
-        attachments = [(a.filename, a.size) for a in
-                       m.Attachment.select().where((m.Attachment.message == first.id) & ~m.Attachment.inline)]
+    attachments = _files(first.id, settings) if first is not None else []
     return TicketCard(
         number=ticket.number, subject=ticket.subject, status=ticket.status, priority=ticket.priority,
         channel=ticket.channel, customer_name=(customer.name if customer else "") or (first.author if first else ""),
@@ -41,10 +49,8 @@ def load_card(ticket_id: int) -> TicketCard | None:
     )
 
 
-def load_message(message_id: int) -> tuple[m.Message, list[tuple[str, int]]] | None:
+def load_message(message_id: int, settings: Settings | None = None) -> tuple[m.Message, list[tuple]] | None:
     msg = m.Message.get_or_none(m.Message.id == message_id)
     if msg is None:
         return None
-    files = [(a.filename, a.size) for a in m.Attachment.select().where((m.Attachment.message == message_id)
-                                                                        & ~m.Attachment.inline)]
-    return msg, files
+    return msg, _files(message_id, settings)

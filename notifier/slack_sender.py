@@ -22,6 +22,7 @@ instead of failing.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Callable
@@ -30,7 +31,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from helpline.store import db, routing_state, slack_state
+from helpline.store import blobs, db, routing_state, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 
@@ -136,7 +137,7 @@ class SlackSender:
         return self._post_parent(ticket_id, str(payload.get("channel") or self.settings.slack_channel))
 
     def _post_parent(self, ticket_id: int, channel: str) -> str:
-        card = slack_cards.load_card(ticket_id)
+        card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
@@ -158,7 +159,7 @@ class SlackSender:
             self._post_parent(ticket_id, str(payload.get("channel") or self.settings.slack_channel))
             thread = slack_state.thread_of(ticket_id)
             assert thread is not None
-        loaded = slack_cards.load_message(int(payload["message_id"]))
+        loaded = slack_cards.load_message(int(payload["message_id"]), self.settings)
         if loaded is None:
             raise PermanentFailure(f"message {payload['message_id']} no longer exists")
         msg, files = loaded
@@ -174,7 +175,7 @@ class SlackSender:
         thread = slack_state.thread_of(ticket_id)
         if thread is None:  # not posted yet: the post will show the current state
             return "no-parent"
-        card = slack_cards.load_card(ticket_id)
+        card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
@@ -202,12 +203,31 @@ class SlackSender:
         return f"{channel}:{resp['ts']}"
 
     def _op_customer_reply(self, payload: dict[str, Any]) -> str:
-        """An agent's answer in the thread of a customer who wrote in Slack, under the agent's name."""
+        """An agent's answer in the thread of a customer who wrote in Slack, under the agent's name;
+        with files, one upload of all of them that carries the answer as its message."""
         channel = str(payload["channel"])
         body = slack_blocks.agent_answer(str(payload.get("agent") or ""), str(payload["text"]))
+        if payload.get("files"):
+            return self._upload_answer(channel, str(payload["thread_ts"]), body, [int(i) for i in payload["files"]])
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=str(payload["thread_ts"]),
                           text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
         return f"{channel}:{resp['ts']}"
+
+    def _upload_answer(self, channel: str, thread_ts: str, body: dict[str, Any], ids: list[int]) -> str:
+        """The files API as ``files_upload_v2`` drives it: an upload URL per file
+        (files.getUploadURLExternal), the bytes to it, then one files.completeUploadExternal that
+        shares them all into the thread with the answer's blocks. Nothing shows in Slack before
+        that last call, so a retry after any failure posts the answer once, not twice."""
+        uploads = []
+        for filename, _ctype, data in _attachment_bytes(self.settings, ids):
+            uploads.append({"content": data, "filename": filename, "title": filename})
+        if len(uploads) != len(ids):
+            raise PermanentFailure(f"{len(ids) - len(uploads)} of the answer's files no longer exist")
+        resp = self._call("files_upload_v2", channel, paced=True, file_uploads=uploads, channel=channel,
+                          thread_ts=thread_ts, blocks=json.dumps(body["blocks"]))
+        shared = ",".join(str(f.get("id") or "") for f in resp.get("files") or [])
+        log.info(line("slack_files_uploaded", channel=channel, thread_ts=thread_ts, files=len(uploads)))
+        return f"{channel}:{thread_ts}:files:{shared}"
 
     def _op_ephemeral(self, payload: dict[str, Any]) -> str:
         """A line for one agent only (why their action did nothing). ``text`` is ours."""
@@ -261,6 +281,21 @@ class SlackSender:
         if error == "is_archived":
             return PermanentFailure(f"Slack channel {channel} is archived; unarchive it or set another channel")
         return PermanentFailure(f"Slack refused {method} on {channel}: {error or f'HTTP {status}'}")
+
+
+def _attachment_bytes(settings: Settings, ids: list[int]) -> list[tuple[str, str, bytes]]:
+    """(filename, content type, bytes) of the attachment rows, in order; missing ones left out."""
+    store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
+    out = []
+    for one in ids:
+        row = m.Attachment.get_or_none(m.Attachment.id == one)
+        if row is None:
+            continue
+        try:
+            out.append((row.filename, row.content_type, store.get(row.blob_key)))
+        except blobs.BlobNotFound:
+            continue
+    return out
 
 
 def _parent_on_its_way(ticket_id: int) -> bool:

@@ -27,6 +27,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from helpline.store import download_links
 from helpline.store.config import Settings
 
 from . import sms_optout
@@ -35,21 +36,28 @@ from .logkv import line, log
 from .sms_text import segments, split_body
 
 OPTED_OUT_AT_CARRIER = 21610
+MMS_MAX_MEDIA = 10  # Twilio: media per message
+MMS_MAX_BYTES = 5 * 1024 * 1024  # Twilio: all media of one MMS together
 
 
 def sms_payload(to: str, body: str, *, ref: str, from_number: str = "", in_reply_to: str = "",
-                explicit: bool = False) -> dict[str, Any]:
+                explicit: bool = False, media: list[int] | None = None) -> dict[str, Any]:
     """The outbox payload of one SMS.
 
     ``in_reply_to`` is the MessageSid of the customer's text it answers (an
     acknowledgement, the HELP text); ``explicit`` marks an agent's deliberate
     text to a number that never wrote. Anything else goes only to a number
-    known to have texted in."""
+    known to have texted in. ``media`` are attachment ids sent as MMS: the
+    sender signs their download links when it sends, so Twilio always gets
+    links that are still valid however long the row waited."""
     parts = split_body(body)
     segs = [segments(p) for p in parts]
-    return {"to": to, "body": body, "from": from_number, "ref": ref, "in_reply_to": in_reply_to, "explicit": explicit,
-            "parts": len(parts), "segments": sum(s.count for s in segs),
-            "encoding": "UCS-2" if any(s.encoding == "UCS-2" for s in segs) else "GSM-7"}
+    payload = {"to": to, "body": body, "from": from_number, "ref": ref, "in_reply_to": in_reply_to,
+               "explicit": explicit, "parts": len(parts), "segments": sum(s.count for s in segs),
+               "encoding": "UCS-2" if any(s.encoding == "UCS-2" for s in segs) else "GSM-7"}
+    if media:
+        payload["media"] = list(media)
+    return payload
 
 
 def make_client(settings: Settings, *, timeout: float = 30.0) -> Client:
@@ -111,11 +119,13 @@ class SmsSender:
         callback = status_callback_url(self.settings, str(payload.get("ref") or ""))
         if callback:
             route["status_callback"] = callback
+        media = self._media_urls(payload)
         sids: list[str] = []
         parts = split_body(str(payload.get("body") or ""))
         for part in parts:
+            extra: dict[str, Any] = {"media_url": media} if media and not sids else {}  # the files go with part 1
             try:
-                message = self._client().messages.create(to=to, body=part, **route)
+                message = self._client().messages.create(to=to, body=part, **route, **extra)
             except TwilioRestException as exc:
                 raise self._classify(exc, to, sids, len(parts)) from None
             except requests.RequestException as exc:
@@ -127,6 +137,19 @@ class SmsSender:
             log.info(line("sms_part_sent", sid=message.sid, status=message.status,
                           num_segments=message.num_segments or "", part=len(sids), parts=len(parts)))
         return ",".join(sids)
+
+    def _media_urls(self, payload: dict[str, Any]) -> list[str]:
+        """Signed links to the payload's attachments, for Twilio to fetch (``MediaUrl``)."""
+        ids = [int(i) for i in payload.get("media") or []]
+        if not ids:
+            return []
+        if not download_links.can_link(self.settings):
+            raise PermanentFailure("this MMS carries files, and Twilio fetches them from a link: set "
+                                   "HELPLINE_PUBLIC_URL (and HELPLINE_SECRET_KEY) on the workers")
+        links = download_links.of_ids(self.settings, ids)
+        if len(links) != len(ids):
+            raise PermanentFailure(f"{len(ids) - len(links)} of the MMS's files no longer exist")
+        return [one.url for one in links]
 
     def _classify(self, exc: TwilioRestException, to: str, sids: list[str], parts: int) -> Exception:
         code, status = exc.code, int(exc.status or 0)

@@ -44,17 +44,25 @@ def _iso(now: dt.datetime) -> str:
     return now.replace(microsecond=0).isoformat() + "Z"
 
 
+def listening(ticket_id: int, settings: Settings) -> list[str]:
+    """The ticket's webhook sources that have a callback URL: who hears of its events."""
+    callbacks = _callbacks(settings.webhook_callbacks) if settings.webhook_callbacks else {}
+    if not callbacks:
+        return []
+    return [s for s in webhook_state.sources_of(ticket_id) if s in callbacks]
+
+
 def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Settings,
-         now: dt.datetime) -> list[int]:
+         now: dt.datetime, *, out_message: int | None = None, extra: dict[str, Any] | None = None) -> list[int]:
     """Queue one event for every source of the ticket that has a callback; the new outbox ids.
 
     ``ref`` names what caused the event (a message id, an audit event id) and
     with the ticket and type makes the event id; ``data`` is merged into the
-    body next to ``id``, ``type``, ``created_at`` and ``ticket``."""
-    callbacks = _callbacks(settings.webhook_callbacks) if settings.webhook_callbacks else {}
-    if not callbacks:
-        return []
-    sources = [s for s in webhook_state.sources_of(ticket_id) if s in callbacks]
+    body next to ``id``, ``type``, ``created_at`` and ``ticket``. When the
+    event is the delivery of an agent's answer (a webhook customer's only way
+    back), ``out_message`` links the rows to that message and ``extra`` adds
+    payload keys such as the ``on_sent``/``on_failed`` follow-ups."""
+    sources = listening(ticket_id, settings)
     if not sources:
         return []
     row = fastsql.fetchone('SELECT number, subject, status, channel FROM "ticket" WHERE id = ?', [ticket_id])
@@ -69,8 +77,9 @@ def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Se
     ids: list[int] = []
     for source in sources:
         out = outbox.enqueue(channel="webhook", kind="event", recipient=source, ticket=ticket_id,
-                             payload={"source": source, "event_id": eid, "type": kind, "body": body},
-                             unique_key=f"hook:{source}:{eid}")
+                             payload={**(extra or {}), "source": source, "event_id": eid, "type": kind,
+                                      "body": body},
+                             unique_key=f"hook:{source}:{eid}", out_message=out_message)
         if out is not None:
             ids.append(out.id)
     return ids

@@ -70,6 +70,7 @@ class Settings:
     inbound_batch_size: int = field(default=8, metadata={"doc": "Messages committed together by the ingest daemon travel the queue together, up to this many per queue message (1 = one each)."})
     queue_name: str = field(default="helpline", metadata={"doc": "Dramatiq queue name prefix."})
     public_url: str = field(default="", metadata={"doc": "Public base URL as seen by providers."})
+    download_url_days: float = field(default=7.0, metadata={"doc": "Signed download links to attachments ({PUBLIC_URL}/files/…: MMS media, Slack posts, webhook events) expire after this many days; they need HELPLINE_PUBLIC_URL."})
     webhook_sources: str = field(default="", metadata={"doc": "Sources allowed to POST /api/v1/messages with a signature: comma-separated NAME=SECRET (secret); a name given twice accepts both secrets (rotation)."})
     webhook_callbacks: str = field(default="", metadata={"doc": "Outbound webhooks: comma-separated NAME=URL; events of the tickets a source created are POSTed there, signed with its secret."})
     webhook_rate_per_minute: int = field(default=600, metadata={"doc": "Requests per minute one webhook source or API key may make; more get 429 (0: no limit)."})

@@ -95,13 +95,22 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
     rows, so exactly one of the two wins."""
     def tx() -> str:
         row = fastsql.fetchone('SELECT ticket_id, out_message_id, unique_key FROM "outbox" WHERE id = ?', [outbox_id])
-        if row is None or not str(row[2]).startswith("slack-reply:"):
+        if row is None:
             return "unknown"
         now = utcnow()
-        changed = fastsql.execute(
-            "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
-            "WHERE id = ? AND status = 'pending'",
-            [f"withdrawn in Slack by {actor} before it was sent (undo)", now, outbox_id]).rowcount
+        why = f"withdrawn in Slack by {actor} before it was sent (undo)"
+        if str(row[2]).startswith("hook:") and row[1] is not None and _slack_answer(row[1]):
+            # A webhook customer's answer is the ticket.replied event to each listening source: all of them.
+            changed = fastsql.execute(
+                "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
+                "WHERE out_message_id = ? AND unique_key LIKE 'hook:%' AND status = 'pending'",
+                [why, now, row[1]]).rowcount
+        elif str(row[2]).startswith("slack-reply:"):
+            changed = fastsql.execute(
+                "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'pending'", [why, now, outbox_id]).rowcount
+        else:
+            return "unknown"
         if not changed:
             return "too_late"
         if row[1] is not None:
@@ -111,6 +120,12 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
         return "withdrawn"
 
     return run_tx(tx)
+
+
+def _slack_answer(message_id: int) -> bool:
+    """The message is an agent's answer written in Slack (its external id is the Slack ``channel:ts``)."""
+    row = fastsql.fetchone('SELECT author_role, direction, external_id FROM "message" WHERE id = ?', [message_id])
+    return row is not None and row[0] == "agent" and row[1] == "out" and ":" in str(row[2] or "")
 
 
 # ---- the routing issue's agents (migration 7), seen from Slack --------------------------

@@ -58,7 +58,7 @@ def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, setti
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(ticket_id, text, agent=author, actor=actor, key=key, settings=settings, now=now,
                         audit={"via": "api"}, webhook=True)
-    if r.channel == "webhook" and not r.event_ids:  # raising rolls back the message compose wrote
+    if r.reason == replies.NO_CALLBACK or (r.channel == "webhook" and not r.event_ids):  # raising rolls back
         raise ReplyNotPossible(f"{ticket.number} came from a webhook source without a callback URL "
                                "(HELPLINE_WEBHOOK_CALLBACKS); its customer cannot be answered from here")
     if not r.channel:

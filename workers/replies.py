@@ -30,13 +30,15 @@ from typing import Any
 from helpline.notifier import loops, outbox, webhook_events
 from helpline.notifier.agent_reply import render_agent_reply
 from helpline.notifier.message_ids import make_message_id
-from helpline.store import fastsql, signing
+from helpline.store import download_links, fastsql, signing
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
 from . import persist, routing_stage
 
 NO_CUSTOMER = "the ticket has no customer message to answer"
+NO_CALLBACK = ("the ticket came from a webhook source without a callback URL (HELPLINE_WEBHOOK_CALLBACKS), so its "
+               "app cannot be told of the answer")
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Composed:
     opened: bool = False  # the answer moved a new ticket to open
     wrote_on: str = ""  # the customer's channel (a form counts as email); callers word their refusals with it
     reason: str = ""  # why nothing was written, when ``channel`` is ""
+    files_sent: str = ""  # how the stored files went: attached (email, MMS, Slack upload, event links), linked (SMS text)
+    files_reason: str = ""  # why the stored files did not go, or went as links instead of media
 
 
 def queued(key: str, ticket_id: int) -> tuple[int | None, str, str] | None:
@@ -80,12 +84,37 @@ def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text:
     })
 
 
-def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> None:
-    for f in files:
-        fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
-                                      "content_type": f["content_type"][:255], "size": f["size"],
-                                      "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
-                                      "inline": False, "content_id": ""})
+def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> list[int]:
+    """Attachment rows of the agent's message: what the customer got, and what download links name."""
+    return [fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
+                                          "content_type": f["content_type"][:255], "size": f["size"],
+                                          "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
+                                          "inline": False, "content_id": ""}) or 0
+            for f in files]
+
+
+NO_LINKS = ("files reach this channel only as download links, and links need HELPLINE_PUBLIC_URL "
+            "(and HELPLINE_SECRET_KEY)")
+
+
+def _sms_with_files(stored: list[dict[str, Any]]) -> tuple[bool, str]:
+    """(as MMS media?, what to tell the agent otherwise) for an SMS answer carrying ``stored`` files.
+
+    Twilio takes at most ``MMS_MAX_MEDIA`` media and ``MMS_MAX_BYTES`` in all;
+    past either, every file goes as a signed link in the text instead (one way
+    for all, so the customer is not left to guess which came how)."""
+    from helpline.notifier.sms_sender import MMS_MAX_BYTES, MMS_MAX_MEDIA
+
+    if len(stored) <= MMS_MAX_MEDIA and sum(int(f["size"]) for f in stored) <= MMS_MAX_BYTES:
+        return True, ""
+    return False, (f"over Twilio's MMS limits ({MMS_MAX_MEDIA} files, {MMS_MAX_BYTES // (1024 * 1024)} MB "
+                   "in all), so the customer got download links in the text instead")
+
+
+def _links_text(text: str, links: list[download_links.Linked]) -> str:
+    until = download_links.iso(links[0].expires)[:10] if links else ""
+    lines = [f"{one.filename}: {one.url}" for one in links]
+    return f"{text.rstrip()}\n\nFiles (links valid until {until}):\n" + "\n".join(lines)
 
 
 def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime,
@@ -103,8 +132,10 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     customer with the ``ticket.replied`` event alone (the API: when no source
     listens, ``event_ids`` is empty and the caller must refuse and roll back).
     ``message`` adds columns to the outbound message row, ``payload`` keys to
-    the outbox payload; ``files`` (fetched blobs) go along as attachments when
-    the answer is an email."""
+    the outbox payload. ``files`` (fetched blobs) are recorded as the answer's
+    attachments and go the channel's way: MIME parts of an email, MMS media
+    (links past Twilio's limits), a Slack upload, signed links in a webhook
+    event; ``files_sent``/``files_reason`` tell the caller how, or why not."""
     ticket = persist.get_ticket(ticket_id)
     latest = _customer_message(ticket_id)
     if latest is None:
@@ -112,6 +143,8 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     wrote_on, sender, cenv = latest
     wrote_on = "email" if wrote_on == "form" else wrote_on  # a contact form's customer is answered by email
     mid = ""
+    stored = [f for f in files or [] if f.get("blob_key")]
+    files_sent, files_reason, message_extra = "", "", {}
     if wrote_on == "email" or (by_address and cenv is not None and cenv.sender.kind == "email"):
         channel, recipient = "email", loops.reply_address(cenv) if cenv else sender
         mid = make_message_id(settings.mail_domain, ticket.number)
@@ -129,41 +162,74 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
         out_id = _out_message(ticket_id, agent=agent, channel="email", sender=ticket.support_address,
                               text=body["text"], now=now, message_id=mid, subject=body["subject"], extra=message)
         persist.add_thread_keys(ticket_id, ["mid:" + mid])
-        stored = [f for f in files or [] if f.get("blob_key")]
         if stored:  # email carries them as MIME attachments (templates.render_bytes)
             body["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
                                     "content_type": f["content_type"]} for f in stored]
             _record_attachments(out_id, stored)
+            files_sent = "attached"
     elif wrote_on == "slack" and cenv is not None and cenv.thread.conversation_id:
-        # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name.
+        # A customer who wrote in Slack: the bot posts the answer into their own thread, with the agent's name,
+        # and re-uploads the agent's files there (files API; the sender reads them from the blob store).
         channel, (recipient, _, root) = "slack", cenv.thread.conversation_id.partition(":")
         body = {"op": "customer_reply", "channel": recipient, "thread_ts": root, "text": text, "agent": agent}
         out_id = _out_message(ticket_id, agent=agent, channel="slack", sender=recipient, text=text, now=now,
                               extra=message)
+        if stored:
+            body["files"] = _record_attachments(out_id, stored)
+            files_sent = "attached"
     elif wrote_on == "sms":
         from helpline.notifier.sms_sender import sms_payload
 
         channel, recipient = "sms", sender
         from_number = str(cenv.metadata.get("to") or "") if cenv else ""  # answer from the number they texted
-        body = sms_payload(recipient, text, ref=key, from_number=from_number)
+        as_media = False
+        if stored and not download_links.can_link(settings):
+            files_reason = NO_LINKS  # Twilio fetches MMS media from a URL: without one, text only
+        elif stored:
+            as_media, files_reason = _sms_with_files(stored)
         out_id = _out_message(ticket_id, agent=agent, channel="sms", sender=from_number, text=text, now=now,
                               extra=message)
+        media: list[int] = []
+        if stored and download_links.can_link(settings):
+            ids = _record_attachments(out_id, stored)
+            if as_media:  # the sender signs fresh links for Twilio to fetch when it sends
+                media, files_sent = ids, "attached"
+            else:
+                text, files_sent = _links_text(text, download_links.of_ids(settings, ids)), "linked"
+                fastsql.execute('UPDATE "message" SET text = ? WHERE id = ?', [text, out_id])
+        body = sms_payload(recipient, text, ref=key, from_number=from_number, media=media)
     elif wrote_on == "webhook" and webhook:
+        listening = webhook_events.listening(ticket_id, settings)
+        if not listening:
+            return Composed("", wrote_on=wrote_on, reason=NO_CALLBACK)
         channel, recipient, body = "webhook", "", {}
         out_id = _out_message(ticket_id, agent=agent, channel="webhook", sender="", text=text, now=now, extra=message)
+        if stored and not download_links.can_link(settings):
+            files_reason = NO_LINKS
+        elif stored:  # the source's app gets each file as a signed link in the event
+            links = download_links.of_ids(settings, _record_attachments(out_id, stored))
+            message_extra["files"] = [{"filename": one.filename, "content_type": one.content_type, "size": one.size,
+                                       "url": one.url, "expires_at": download_links.iso(one.expires)}
+                                      for one in links]
+            files_sent = "attached"
     else:
         return Composed("", wrote_on=wrote_on,
                         reason=f"the customer wrote on {wrote_on or 'no channel'}, which has no way back for an "
                                "agent's reply")
-    done = Composed(channel, recipient, out_id, wrote_on=wrote_on)
+    done = Composed(channel, recipient, out_id, wrote_on=wrote_on, files_sent=files_sent, files_reason=files_reason)
     if channel != "webhook":  # a webhook source's app shows the answer from the event below
         row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload={**body, **(payload or {})},
                              unique_key=key, ticket=ticket_id, out_message=out_id, message_id=mid)
         done.outbox_id = row.id if row is not None else None
     persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
                   actor=actor, now=now)
-    done.event_ids = webhook_events.emit(ticket_id, webhook_events.REPLIED, key, webhook_events.message_data(
-        out_id, channel, "agent", ticket.subject, text, 0), settings, now)
+    data = webhook_events.message_data(out_id, channel, "agent", ticket.subject, text,
+                                       len(message_extra.get("files") or []))
+    data["message"].update(message_extra)
+    # For a webhook customer the events *are* the answer: they carry its follow-ups (Slack's confirmation).
+    done.event_ids = webhook_events.emit(ticket_id, webhook_events.REPLIED, key, data, settings, now,
+                                         out_message=out_id if channel == "webhook" else None,
+                                         extra=payload if channel == "webhook" else None)
     done.opened = routing_stage.on_agent_reply(ticket_id, actor, settings, now)  # clocks stop; a new ticket opens
     persist.update_ticket(ticket_id, updated_at=now)
     return done

@@ -118,32 +118,37 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                               "text": FAILED_NOTICE}}]
     meta = env.metadata
     r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=key, settings=settings, now=now,
-                        audit={"via": "slack", **where}, by_address=True,
+                        audit={"via": "slack", **where}, by_address=True, webhook=True,
                         message={"external_id": f"{meta.get('slack_channel')}:{meta.get('ts')}",
                                  "full_text": env.text, "raw_blob_key": env.raw_blob_key},
                         payload={"on_sent": on_sent, "on_failed": on_failed}, files=files)
     if not r.channel:
-        why = f"the ticket's customer wrote on {r.wrote_on or 'no channel'}, which agents cannot answer from Slack yet"
+        why = (r.reason if r.reason == replies.NO_CALLBACK else
+               f"the ticket's customer wrote on {r.wrote_on or 'no channel'}, which agents cannot answer from Slack yet")
         persist.event(ticket_id, "agent_reply_not_sent", {"reason": why, **where}, actor=actor, now=now)
         notice = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"],
                                 payload={**on_failed[0]["payload"], "error": why}, unique_key=f"{key}:refused",
                                 ticket=ticket_id)
         return Handled("noop", ticket_id, [notice.id] if notice else [], why)
-    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now, files, sent=r.channel == "email")
-    ids += r.event_ids  # the ticket's webhook sources hear of it
+    ids: list[int] = _files_not_sent(ticket_id, env, where, key, actor, now, files, sent=r.files_sent,
+                                     reason=r.files_reason or NO_FILES)
+    # The answer's own rows: its outbox row, or for a webhook customer the events that carry it to the app.
+    answer = [r.outbox_id] if r.outbox_id is not None else (r.event_ids if r.channel == "webhook" else [])
+    ids += [i for i in r.event_ids if i not in answer]  # the ticket's webhook sources hear of it
     delayed: list[tuple[int, float]] = []
-    if r.outbox_id is not None and settings.slack_undo_seconds > 0:
+    if answer and settings.slack_undo_seconds > 0:
         # The undo window: the reply is due only when it closes; the agent gets an Undo button meanwhile.
-        fastsql.update("outbox", r.outbox_id,
-                       {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
-        delayed.append((r.outbox_id, settings.slack_undo_seconds))
+        for oid in answer:
+            fastsql.update("outbox", oid, {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
+            delayed.append((oid, settings.slack_undo_seconds))
         offer = outbox.enqueue(channel="slack", kind="slack_undo", recipient=where["channel"], payload={
             "op": "undo_offer", "channel": where["channel"], "thread_ts": where["thread_ts"], "user": env.sender.address,
-            "outbox_id": r.outbox_id, "seconds": settings.slack_undo_seconds, "to": r.recipient},
+            "outbox_id": answer[0], "seconds": settings.slack_undo_seconds,
+            "to": r.recipient or ("the source's app" if r.channel == "webhook" else "")},
             unique_key=f"{key}:undo", ticket=ticket_id)
         ids += [offer.id] if offer is not None else []
-    elif r.outbox_id is not None:
-        ids.append(r.outbox_id)
+    else:
+        ids += answer
     # A person answered: the response clocks stopped and a new ticket became open, through the lifecycle.
     if r.opened:
         update = queue_update(ticket_id)
@@ -169,21 +174,34 @@ def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datet
     return Handled("replied", ticket_id, reason="agent answered in the customer's Slack thread")
 
 
+NO_FILES = "this customer's channel cannot carry files, they get the text"
+
+
 def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: str, actor: str,
-                    now: dt.datetime, fetched: list[dict[str, Any]] | None = None, *, sent: bool = False,
-                    reason: str = "files reach customers by email only, this customer gets text") -> list[int]:
-    """Files that do not reach the customer (refused, or a channel that cannot carry them): say so in the
-    thread, never drop them silently. With ``sent`` the fetched ones went along as email attachments."""
+                    now: dt.datetime, fetched: list[dict[str, Any]] | None = None, *, sent: str = "",
+                    reason: str = NO_FILES) -> list[int]:
+    """Files that do not reach the customer as files (refused, or a channel that cannot carry them): say
+    so in the thread, never drop them silently. ``sent`` is how the fetched ones went (``attached``:
+    email or MMS attachments, a Slack upload, links in a webhook event; ``linked``: links in the SMS
+    text, which ``reason`` explains)."""
     files = fetched if fetched is not None else env.metadata.get("files") or []
     if not files:
         return []
+    ids: list[int] = []
     if sent:
         ok = [f["name"] for f in files if f.get("blob_key")]
         if ok:
-            persist.event(ticket_id, "agent_files_sent", {"files": ok, **where}, actor=actor, now=now)
+            persist.event(ticket_id, "agent_files_sent", {"files": ok, "as": "links" if sent == "linked" else "files",
+                                                          **where}, actor=actor, now=now)
+        if ok and sent == "linked":
+            shown = ", ".join(escape(n) for n in ok[:5]) + (f" and {len(ok) - 5} more" if len(ok) > 5 else "")
+            row = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
+                "op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
+                "text": f":link: {shown}: {escape(reason)}."}, unique_key=f"{key}:links", ticket=ticket_id)
+            ids += [row.id] if row is not None else []
         files = [f for f in files if not f.get("blob_key")]
         if not files:
-            return []
+            return ids
     names = [str(f.get("name") or "file")[:100] for f in files]
     errors = [str(f["error"]) for f in files if f.get("error")]
     persist.event(ticket_id, "agent_files_not_sent", {"files": names, "errors": errors, **where}, actor=actor, now=now)
@@ -193,7 +211,7 @@ def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: s
         "op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
         "text": f":paperclip: {shown}: not sent to the customer ({why}). Share a link instead."},
         unique_key=f"{key}:files", ticket=ticket_id)
-    return [row.id] if row is not None else []
+    return ids + ([row.id] if row is not None else [])
 
 
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,

@@ -2,7 +2,9 @@
 
 ``FakeSlack`` is an aiohttp server that answers the Web API methods Helpline
 calls (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``) and
+``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``, and the
+files API of ``files_upload_v2``: ``files.getUploadURLExternal``, the upload
+URL it hands out, ``files.completeUploadExternal``) and
 interaction ``response_url``s, and its Socket Mode websocket (``apps.connections.open``
 with the app-level token, then envelopes acknowledged by ``envelope_id``), with
 Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error": ...}``)
@@ -97,6 +99,8 @@ class FakeSlack:
         self.files: dict[str, bytes] = {}
         self.file_gets: list[tuple[str, str]] = []  # (file id, bearer token) of each download
         self.files_scope = True  # False: the bot token lacks files:read, downloads get the sign-in page
+        self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> {filename, length, data}: not shared yet
+        self.shared_files: list[dict[str, Any]] = []  # files shared by completeUploadExternal: name, data, channel, thread_ts
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self._plans: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
@@ -156,6 +160,7 @@ class FakeSlack:
             app.router.add_post("/response/{token}", self._respond)
             app.router.add_get("/socket", self._socket)
             app.router.add_get("/files-pri/{file_id}/{name}", self._file)
+            app.router.add_post("/upload/v1/{file_id}", self._upload)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -348,6 +353,56 @@ class FakeSlack:
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
         return {"ok": True, "messages": self._find(channel, ts), "has_more": False}
+
+    # ---- the files API (files_upload_v2): an upload URL per file, the bytes, then one share ----------
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename, length = str(args.get("filename") or ""), str(args.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0UP{next(self._ts):06d}"
+        with self.cond:
+            self.pending_uploads[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{self.port}/upload/v1/{file_id}"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        with self.cond:
+            pending = self.pending_uploads.get(request.match_info["file_id"])
+            if pending is None:
+                return web.Response(status=404, text="not found")
+            pending["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = _maybe_json(args.get("files")) or []
+        channel, thread_ts = str(args.get("channel_id") or ""), str(args.get("thread_ts") or "")
+        err = self._channel_error(channel) if channel else None
+        if err:
+            return err
+        out = []
+        with self.cond:
+            for f in files:
+                pending = self.pending_uploads.get(str(f.get("id")))
+                if pending is None or pending["data"] is None:
+                    return {"ok": False, "error": "file_not_found"}
+                if len(pending["data"]) != pending["length"]:
+                    return {"ok": False, "error": "file_upload_size_mismatch"}
+            ts = f"{1700000000 + next(self._ts)}.000100"
+            for f in files:
+                pending = self.pending_uploads.pop(str(f["id"]))
+                shared = {"id": f["id"], "name": pending["filename"], "title": f.get("title") or pending["filename"],
+                          "data": pending["data"], "channel": channel, "thread_ts": thread_ts}
+                self.shared_files.append(shared)
+                out.append({"id": f["id"], "name": pending["filename"], "title": shared["title"],
+                            "size": len(pending["data"])})
+            if channel:  # shared: one message with the files (and the blocks or comment given)
+                msg = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": ts,
+                       "text": str(args.get("initial_comment") or ""), "blocks": _maybe_json(args.get("blocks")) or [],
+                       "files": [{"id": o["id"], "name": o["name"]} for o in out]}
+                if thread_ts:
+                    msg["thread_ts"] = thread_ts
+                self.messages[(channel, ts)] = msg
+        return {"ok": True, "files": out}
 
     def add_message(self, channel: str, ts: str, user: str, text: str, thread_ts: str = "") -> None:
         """A message someone wrote in Slack (as conversations.history will return it)."""

@@ -5,6 +5,8 @@
 Message resource (``sid``, ``status``, ``num_segments``, …) after checking the
 account's HTTP basic auth, and records each create call's form fields, so the
 real ``twilio`` client runs unchanged against it (``HELPLINE_TWILIO_API_URL``).
+A create call with ``MediaUrl`` parameters (an MMS) fetches each URL as
+Twilio does (plain GET, no credentials) and keeps what it got on the record.
 Tests queue error answers in Twilio's JSON error shape
 (``{"code": 21610, "message": …, "more_info": …, "status": 400}``), and publish
 MMS media under ``/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}/Media/{Sid}``,
@@ -98,6 +100,17 @@ def gsm_segments(body: str) -> int:  # Twilio's own figure, roughly: enough for 
 
 
 @dataclass
+class Fetched:
+    """One MediaUrl fetched the way Twilio fetches it: a plain GET, no credentials, redirects followed."""
+
+    url: str
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    data: bytes
+
+
+@dataclass
 class Created:
     """One Messages.json create call as the fake received it."""
 
@@ -105,6 +118,11 @@ class Created:
     sid: str
     auth: str = ""
     fields: list[tuple[str, str]] = field(default_factory=list)
+    media: list["Fetched"] = field(default_factory=list)  # each MediaUrl as the fake fetched it, like Twilio
+
+    @property
+    def media_urls(self) -> list[str]:
+        return [v for k, v in self.fields if k == "MediaUrl"]
 
     @property
     def to(self) -> str:
@@ -169,22 +187,37 @@ class FakeTwilio:
             return self._error(400, 21604 if not form.get("To") else 21603, "A 'To'/'From' phone number is required.")
         if len(form.get("Body", "")) > 1600:
             return self._error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-        sid = new_sid("SM")
+        media = [await self._fetch(url) for k, url in fields if k == "MediaUrl"]
+        sid = new_sid("MM" if media else "SM")
         now = dt.datetime.now(dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         answer = {
             "account_sid": self.account_sid, "api_version": "2010-04-01", "body": form.get("Body", ""),
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "num_media": "0",
+            "messaging_service_sid": form.get("MessagingServiceSid"), "num_media": str(len(media)),
             "num_segments": str(gsm_segments(form.get("Body", ""))), "price": None, "price_unit": "USD",
             "sid": sid, "status": "accepted" if form.get("MessagingServiceSid") else "queued",
             "subresource_uris": {"media": base + "/Media.json"}, "to": form["To"], "uri": base + ".json",
         }
         with self.cond:
-            self.created.append(Created(form, sid, request.headers.get("Authorization", ""), fields))
+            self.created.append(Created(form, sid, request.headers.get("Authorization", ""), fields, media))
             self.cond.notify_all()
         return web.json_response(answer, status=201)
+
+    @staticmethod
+    async def _fetch(url: str) -> Fetched:
+        """Twilio accepts the create call, then fetches each MediaUrl from the public internet; here
+        the fetch is done before answering so a test sees what Twilio would have got."""
+        import aiohttp
+
+        try:
+            async with aiohttp.ClientSession() as session, \
+                    session.get(url, timeout=aiohttp.ClientTimeout(total=15)) as resp:
+                return Fetched(url, resp.status, resp.headers.get("Content-Type", ""), dict(resp.headers),
+                               await resp.read())
+        except aiohttp.ClientError as exc:
+            return Fetched(url, 0, "", {}, str(exc).encode())
 
     async def _media(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
