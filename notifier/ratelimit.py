@@ -47,6 +47,7 @@ def recent(kind: str, recipient: str, now: dt.datetime) -> tuple[int, int]:
 def record(kind: str, recipient: str, now: dt.datetime) -> None:
     """Count one automatic reply (inside the caller's transaction)."""
     bucket, _ = _hour(now)
-    for key in (_address_key(kind, recipient), f"{kind}:all:{random.randrange(SHARDS)}"):
-        fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, 1) '
-                        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + 1', [key, bucket])
+    # Both counters in one statement: the address's and one shard of the global count.
+    fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, 1), (?, ?, 1) '
+                    'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + 1',
+                    [_address_key(kind, recipient), bucket, f"{kind}:all:{random.randrange(SHARDS)}", bucket])

@@ -54,6 +54,21 @@ def lock_inbound(inbound_id: int, *, with_envelope: bool = True) -> InboundRow |
     return InboundRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else {}, row[6])
 
 
+def count_first_attempts(inbound_ids: list[int], now: dt.datetime) -> list[int]:
+    """Count the first try of the pending rows among ``inbound_ids`` that had none; their ids."""
+    if not inbound_ids:
+        return []
+    rows = sql.fetchall(f'UPDATE "inbound" SET attempts = 1, updated_at = ? WHERE id IN ({sql.in_marks(len(inbound_ids))}) '
+                        "AND status = ? AND attempts = 0 RETURNING id", [now, *inbound_ids, m.InboundStatus.PENDING])
+    return [r[0] for r in rows]
+
+
+def pending_with_attempts(inbound_ids: list[int]) -> list[int]:
+    """The pending rows among ``inbound_ids`` that already had a try (locked on PostgreSQL)."""
+    q = (f'SELECT id FROM "inbound" WHERE id IN ({sql.in_marks(len(inbound_ids))}) AND status = ? AND attempts > 0')
+    return [r[0] for r in sql.fetchall(q if is_sqlite() else q + " FOR UPDATE", [*inbound_ids, m.InboundStatus.PENDING])]
+
+
 def read_pending_envelope(inbound_id: int) -> tuple[dict[str, Any], str] | None:
     """(envelope, raw blob key) of a pending row, read without a transaction; None otherwise."""
     row = sql.fetchone('SELECT envelope, raw_blob_key FROM "inbound" WHERE id = ? AND status = ?',
@@ -184,14 +199,16 @@ def add_participants(ticket_id: int, addresses: Iterable[tuple[str, str, str]]) 
 
 
 def create_ticket(env: Envelope, customer_id: int, subject: str, priority: str, support_address: str,
-                  now: dt.datetime, follow_up_of: int | None, possible: bool) -> TicketRef:
+                  now: dt.datetime, follow_up_of: int | None, possible: bool,
+                  extra: dict[str, Any] | None = None) -> TicketRef:
+    """``extra``: more columns known before the insert (category, team, language), one statement less."""
     number = next_ticket_number(now)
     status = m.TicketStatus.NEW
     tid = sql.insert("ticket", {
         "number": number, "subject": subject[:1000], "status": status, "priority": priority,
         "channel": env.channel, "customer_id": customer_id, "support_address": support_address,
         "follow_up_of_id": follow_up_of, "possible_follow_up": possible, "created_at": now, "updated_at": now,
-        "last_customer_at": now,
+        "last_customer_at": now, **(extra or {}),
     })
     return TicketRef(tid, number, subject[:1000], status, None, customer_id, support_address)
 

@@ -80,17 +80,10 @@ def begin_attempts(inbound_ids: list[int]) -> tuple[list[int], list[int]]:
     attempts. Rows already done are left out of both lists."""
 
     def tx() -> tuple[list[int], list[int]]:
-        now, first, alone = m.utcnow(), [], []
-        for inbound_id in inbound_ids:
-            row = persist.lock_inbound(inbound_id, with_envelope=False)
-            if row is None or row.status != m.InboundStatus.PENDING:
-                continue
-            if row.attempts:
-                alone.append(inbound_id)
-            else:
-                persist.update_inbound(row.id, attempts=1, updated_at=now)
-                first.append(inbound_id)
-        return first, alone
+        counted = set(persist.count_first_attempts(inbound_ids, m.utcnow()))  # one statement for the usual case
+        rest = [i for i in inbound_ids if i not in counted]
+        retried = set(persist.pending_with_attempts(rest)) if rest else set()
+        return [i for i in inbound_ids if i in counted], [i for i in inbound_ids if i in retried]
 
     return run_tx(tx, durable=False)  # not fsync'd, as in begin_attempt
 
@@ -380,11 +373,12 @@ def _new_ticket(env: Envelope, customer_id: int, decision: threads.ThreadDecisio
     prio = triage.new_ticket_priority(env, subject, customer_id, cat["category"], sig, settings, now)
     possible = decision.action == "new_possible_follow_up"
     ticket = persist.create_ticket(env, customer_id, subject, prio.level, _support_address(env, settings), now,
-                                   decision.ticket_id, possible)
+                                   decision.ticket_id, possible, extra={"category": cat["category"],
+                                                                        "team": cat.get("team"),
+                                                                        **triage.ticket_columns(sig)})
     persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
     persist.event(ticket.id, "priority_set", prio.as_event(), now=now)
-    persist.update_ticket(ticket.id, category=cat["category"], team=cat.get("team"),
-                          **triage.on_new_ticket(ticket.id, sig, now))
+    triage.on_new_ticket(ticket.id, sig, now)
     persist.event(ticket.id, "category_set", cat, now=now)
     if decision.ticket_id:
         persist.event(ticket.id, "possible_follow_up" if possible else "follow_up_of",

@@ -113,10 +113,14 @@ def new_ticket_priority(env: Envelope, subject: str, customer_id: int, category:
     return evaluate(_facts(env, subject, category, sig, record_tier, contacts, cfg, stored=False), cfg)
 
 
-def on_new_ticket(ticket_id: int, sig: Signals, now: dt.datetime) -> dict[str, Any]:
-    """The ticket's columns from its first message (its language), and the event saying why."""
-    persist.event(ticket_id, "language_set", sig.language_event(), now=now)
+def ticket_columns(sig: Signals) -> dict[str, Any]:
+    """The new ticket's columns from its first message (its language), written with its INSERT."""
     return {"language": sig.language} if sig.language else {}
+
+
+def on_new_ticket(ticket_id: int, sig: Signals, now: dt.datetime) -> None:
+    """The event saying why the new ticket has its language."""
+    persist.event(ticket_id, "language_set", sig.language_event(), now=now)
 
 
 def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: Signals, customer_id: int,
