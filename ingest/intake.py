@@ -153,24 +153,30 @@ class EmailIntake:
         results: list[IntakeResult | BaseException | None] = [None] * len(offers)
         ready: list[tuple[int, Envelope, dict[str, Any]]] = []
         deferred: list[int] = [] if defer_submit is None else defer_submit
-        for i, offer in enumerate(offers):
-            meta = dict(offer.meta)
-            meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
-            try:
-                env = self.builders[offer.kind](offer.raw, meta, self.blobs.put)
-                if not env.content_hash:
-                    env.content_hash = hashlib.sha256(offer.raw).hexdigest()
-                env.raw_blob_key = self.blobs.put(offer.raw)
-                ready.append((i, env, meta))
-            except Rejected as exc:
-                results[i] = exc
-            except OSError as exc:
+        try:
+            with self.blobs.synced_together():  # the batch's blob files, fsync'd together before the rows commit
+                for i, offer in enumerate(offers):
+                    meta = dict(offer.meta)
+                    meta.setdefault("received_at", dt.datetime.now(dt.timezone.utc).isoformat())
+                    try:
+                        env = self.builders[offer.kind](offer.raw, meta, self.blobs.put)
+                        if not env.content_hash:
+                            env.content_hash = hashlib.sha256(offer.raw).hexdigest()
+                        env.raw_blob_key = self.blobs.put(offer.raw)
+                        ready.append((i, env, meta))
+                    except Rejected as exc:
+                        results[i] = exc
+                    except OSError as exc:
+                        results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                    except _UNAVAILABLE as exc:
+                        results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
+                    except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
+                        log.exception("event=request_parse_failed kind=%s error=%s", offer.kind, type(exc).__name__)
+                        results[i] = exc
+        except OSError as exc:
+            for i, *_ in ready:
                 results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
-            except _UNAVAILABLE as exc:
-                results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
-            except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
-                log.exception("event=request_parse_failed kind=%s error=%s", offer.kind, type(exc).__name__)
-                results[i] = exc
+            ready = []
         if ready:
             rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "") for _, env, _ in ready]
             try:
@@ -228,13 +234,19 @@ class EmailIntake:
         ready: list[tuple[int, Envelope, str, str, str]] = []
         stamps = [dt.datetime.fromisoformat(o.received_at) if o.received_at else dt.datetime.now(dt.timezone.utc)
                   for o in offers]
-        for i, offer in enumerate(offers):
-            try:
-                ready.append((i, *self._prepare(offer, stamps[i])))
-            except (NotAnEmail, TemporaryIntakeError) as exc:
-                results[i] = exc
-            except _UNAVAILABLE as exc:
-                results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
+        try:
+            with self.blobs.synced_together():  # the batch's blob files, fsync'd together before the rows commit
+                for i, offer in enumerate(offers):
+                    try:
+                        ready.append((i, *self._prepare(offer, stamps[i])))
+                    except (NotAnEmail, TemporaryIntakeError) as exc:
+                        results[i] = exc
+                    except _UNAVAILABLE as exc:
+                        results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
+        except OSError as exc:
+            for i, *_ in ready:
+                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+            ready = []
         if ready:
             try:
                 stored = run_tx(lambda: [_insert_row(env, key, st, rs) for _, env, key, st, rs in ready], retries=1)
