@@ -87,8 +87,8 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
              for f in msg.get("files") or [] if isinstance(f, dict)]
     via = str(body.get("via") or "message")
     parts: list[Any] = [channel, ts, kind, text, [f["id"] for f in files]]
-    if via == "reply_shortcut":  # the agent's explicit "send this": new, though the message was seen before
-        parts.append(via)
+    if via == "reply_shortcut":  # each use is new, though the message was seen before; a retry of one use is not
+        parts += [via, str(body.get("shortcut_id") or "")]
     content = json.dumps(parts, ensure_ascii=False)
     role = str(meta.get("role") or "agent")
     thread_ts = str(msg.get("thread_ts") or "")
