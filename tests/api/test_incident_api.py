@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.store import models as m
+from helpline.workers.incident_grouper import Grouper
 
 from ..routing.conftest import configured_desk
 from .conftest import serve
@@ -23,9 +24,11 @@ def api(backend, tmp_path):
 
 def outage(api, n: int = 4) -> list[m.Ticket]:  # noqa: ANN001
     """``n`` customers report one outage; the last one writes to billing@, the others to support@ (tech)."""
-    return [new_ticket(api, sender=f"C{i} <c{i}@example{i}.net>", subject="Website down", body=text,
-                       to="billing@example.com" if i == n - 1 else "support@example.com")
-            for i, text in enumerate(REPORTS[:n])]
+    tickets = [new_ticket(api, sender=f"C{i} <c{i}@example{i}.net>", subject="Website down", body=text,
+                          to="billing@example.com" if i == n - 1 else "support@example.com")
+               for i, text in enumerate(REPORTS[:n])]
+    Grouper(api.desk.settings).run_round()  # what the scheduler does a moment later
+    return tickets
 
 
 def test_list_and_show(api):
