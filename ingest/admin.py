@@ -19,11 +19,14 @@ from .report_metrics import ReportCollector
 
 
 class LiveCollector:
-    """Values read at scrape time: queue depth (Redis) and outbox backlog (database)."""
+    """Values read at scrape time: queue depth (Redis) and outbox backlog (database), in total and by
+    channel (the Slack backlog is ``channel="slack"``)."""
 
-    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]],
+                 channel_backlog: Callable[[], dict[tuple[str, str], int]] | None = None) -> None:
         self.queue_depth = queue_depth
         self.outbox_backlog = outbox_backlog
+        self.channel_backlog = channel_backlog
 
     def collect(self) -> Any:
         q = GaugeMetricFamily("helpline_queue_depth", "Messages waiting in each queue", labels=["queue"])
@@ -40,6 +43,16 @@ class LiveCollector:
         except Exception:
             pass
         yield o
+        if self.channel_backlog is None:
+            return
+        c = GaugeMetricFamily("helpline_outbox_backlog_by_channel", "Outbox rows not yet sent, by channel (slack, "
+                              "email, sms, webhook) and status", labels=["channel", "status"])
+        try:
+            for (channel, status), n in self.channel_backlog().items():
+                c.add_metric([channel, status], n)
+        except Exception:
+            pass
+        yield c
 
 
 def registry(live: LiveCollector) -> CollectorRegistry:

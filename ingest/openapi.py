@@ -137,6 +137,31 @@ def document() -> dict[str, Any]:
         "tickets": {"type": "array", "items": _ref("TicketSummary")},
         "next_cursor": {"type": "string", "nullable": True,
                         "description": "pass as `cursor` for the next page; null on the last page"}}}
+    incident = {"type": "object", "required": ["incident", "title", "status", "created_at"], "properties": {
+        "incident": {"type": "string", "description": "INC-000001"}, "title": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "resolved"]}, "created_at": _TS, "updated_at": _TS,
+        "resolved_at": _TS, "tickets": {"type": "integer", "description": "tickets (the key's team's only)"},
+        "customers": {"type": "integer"}}}
+    incident_detail = {"allOf": [_ref("Incident"), {"type": "object", "required": ["tickets"], "properties": {
+        "tickets": {"type": "array", "items": {"type": "object", "required": ["number", "status", "channel"],
+                                               "properties": {
+            "number": {"type": "string"}, "status": {"type": "string", "enum": statuses},
+            "priority": {"type": "string", "enum": priorities}, "team": _NULL_STR, "channel": {"type": "string"},
+            "subject": {"type": "string"}, "similarity": {"type": "number"}, "added_at": _TS}}}}}]}
+    incident_list = {"type": "object", "required": ["incidents", "next_cursor"], "properties": {
+        "incidents": {"type": "array", "items": _ref("Incident")},
+        "next_cursor": {"type": "string", "nullable": True,
+                        "description": "pass as `cursor` for the next page; null on the last page"}}}
+    incident_reply = {"type": "object", "required": ["incident", "sent", "skipped", "repeated"], "properties": {
+        "incident": {"type": "string"}, "repeated": {"type": "boolean"},
+        "sent": {"type": "array", "items": {"type": "object", "required": ["ticket", "channel"], "properties": {
+            "ticket": {"type": "string"}, "channel": {"type": "string"}, "to": {"type": "string"}}}},
+        "skipped": {"type": "array", "items": {"type": "object", "required": ["ticket", "reason"], "properties": {
+            "ticket": {"type": "string"}, "reason": {"type": "string"}}}}}}
+    incident_param = {"name": "incident", "in": "path", "required": True,
+                      "description": "the incident (INC-000001, or its number)",
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 64}, "example": "INC-000001"}
+
     def csv(words: list[str]) -> dict[str, Any]:
         one = "(" + "|".join(words) + ")"
         return {"type": "string", "pattern": f"^{one}(,{one})*$"}
@@ -152,7 +177,7 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"TicketSummary": summary, "TicketDetail": detail, "Message": message, "Event": event,
-                        "Errors": errors},
+                        "Errors": errors, "Incident": incident, "IncidentDetail": incident_detail},
         },
         "paths": {
             "/api/v1/openapi.json": {"get": {
@@ -209,6 +234,29 @@ def document() -> dict[str, Any]:
                 "operationId": "mergeTicket", "summary": "merge this ticket into another (it ends merged)",
                 "parameters": [_NUMBER], "requestBody": _body(merge),
                 "responses": {"200": _json(_ref("TicketSummary"), "the merged ticket"),
+                              **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/incidents": {"get": {
+                "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",
+                "parameters": [
+                    _q("status", "open or resolved", {"type": "string", "enum": ["open", "resolved"]}),
+                    _q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+                    _q("cursor", "next_cursor of the previous page", {"type": "string", "pattern": "^[0-9]{1,9}$"}),
+                ],
+                "responses": {"200": _json(incident_list, "one page of incidents"), **_errors(401, 403, 422, 503)}}},
+            "/api/v1/incidents/{incident}": {"get": {
+                "operationId": "getIncident", "summary": "an incident with its tickets",
+                "parameters": [incident_param],
+                "responses": {"200": _json(_ref("IncidentDetail"), "the incident"),
+                              **_errors(401, 403, 404, 503)}}},
+            "/api/v1/incidents/{incident}/reply": {"post": {
+                "operationId": "replyToIncident",
+                "summary": "one answer to every open ticket of the incident, each on its own channel",
+                "parameters": [incident_param, {"name": "Idempotency-Key", "in": "header", "required": False,
+                                                "description": "the same key again sends nothing twice (200)",
+                                                "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
+                "requestBody": _body(text_body),
+                "responses": {"201": _json(incident_reply, "the answers are queued (skipped tickets listed)"),
+                              "200": _json(incident_reply, "a repeat of an Idempotency-Key: nothing new queued"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
         },
     }

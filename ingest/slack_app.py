@@ -17,7 +17,8 @@ top-level messages, and messages of users who are not agents
 The parent message's buttons (take, status, priority) are authorised here
 too: a non-agent, or any click in a channel shared with another organisation,
 gets an ephemeral refusal; an agent's click becomes an inbound row like a
-message and a worker applies it. The Undo button of a waiting reply and the
+message and a worker applies it. The "Reply to customer" message shortcut makes an agent's thread message a
+reply (``on_reply_shortcut``). The Undo button of a waiting reply and the
 ``/helpline`` command (read-only, see ``slack_commands``) are answered here
 directly.
 Customers in Slack: in the channels of ``HELPLINE_SLACK_INTAKE_CHANNELS`` and
@@ -44,6 +45,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from helpline.notifier import slack_metrics
 from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
@@ -57,6 +59,7 @@ log = logging.getLogger("helpline.ingest")
 KIND = "slack"
 ACTION_KIND = "slack_action"
 COMMAND = "/helpline"
+REPLY_SHORTCUT = "helpline_reply"  # callback_id of the "Reply to customer" message shortcut
 # Message subtypes that are people writing (or changing what they wrote); joins, topics and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message", "message_changed", "message_deleted"}
 UNDO_ANSWERS = {
@@ -82,7 +85,7 @@ class UserDirectory:
             return hit[1], hit[2]
         name = email = ""
         try:
-            resp = await asyncio.wait_for(self.client.users_info(user=user_id), USERS_INFO_TIMEOUT_S)
+            resp = await slack_call(self.client, "users_info", user=user_id)
             user = resp.get("user") or {}
             profile = user.get("profile") or {}
             name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or ""
@@ -95,15 +98,32 @@ class UserDirectory:
 
 
 class AgentDirectory:
-    """Who acts as an agent: HELPLINE_SLACK_AGENTS, plus the configured agents' ``slack_user``
-    (the routing issue's TOML file), re-read at most once a minute."""
+    """Who acts as an agent: the user ids of HELPLINE_SLACK_AGENTS, the members of the user groups
+    listed there (``S…`` ids, from usergroups.users.list), and the configured agents' ``slack_user``
+    (the routing issue's TOML file), re-read at most once a minute.
 
-    def __init__(self, static: frozenset[str], run_blocking: Any, refresh_s: float = 60.0) -> None:
-        self.static = static
+    A group's members are cached for ``group_ttl_s``. When Slack cannot be
+    asked, the members known before stay agents and the group is asked again
+    after ``retry_s`` rather than a whole TTL later; a user not among the
+    cached members makes the groups be asked again (at most every
+    ``miss_refresh_s``), so someone just added to the group is not refused for
+    the rest of the TTL."""
+
+    def __init__(self, static: frozenset[str], run_blocking: Any, refresh_s: float = 60.0,
+                 client: AsyncWebClient | None = None, group_ttl_s: float = 300.0, retry_s: float = 15.0,
+                 miss_refresh_s: float = 30.0) -> None:
+        self.groups = frozenset(x for x in static if is_usergroup(x))
+        self.static = static - self.groups
         self.run_blocking = run_blocking
         self.refresh_s = refresh_s
+        self.client = client
+        self.group_ttl_s, self.retry_s, self.miss_refresh_s = group_ttl_s, retry_s, miss_refresh_s
         self._routed: frozenset[str] = frozenset()
         self._until = 0.0
+        self._members: dict[str, frozenset[str]] = {}
+        self._group_until: dict[str, float] = {}
+        self._group_asked: dict[str, float] = {}
+        self._lock = asyncio.Lock()
 
     async def current(self) -> frozenset[str]:
         if time.monotonic() >= self._until:
@@ -112,10 +132,70 @@ class AgentDirectory:
             except Exception as exc:  # the database is away: keep who we knew
                 log.warning("event=slack_agents_refresh_failed error=%s", type(exc).__name__)
             self._until = time.monotonic() + self.refresh_s
-        return self.static | self._routed
+        members = await self._group_members(force=False)
+        return self.static | self._routed | members
 
     async def has(self, user: str) -> bool:
-        return user in await self.current()
+        if user in await self.current():
+            return True
+        if self.groups and user:  # perhaps added to a group since we asked
+            return user in await self._group_members(force=True)
+        return False
+
+    async def _group_members(self, *, force: bool) -> frozenset[str]:
+        if not self.groups or self.client is None:
+            return frozenset()
+        now = time.monotonic()
+        due = [g for g in sorted(self.groups) if now >= self._group_until.get(g, 0.0)
+               or (force and now - self._group_asked.get(g, 0.0) >= self.miss_refresh_s)]
+        if due:
+            async with self._lock:
+                for group in due:
+                    await self._ask(group)
+        return frozenset().union(*self._members.values()) if self._members else frozenset()
+
+    async def _ask(self, group: str) -> None:
+        now = time.monotonic()
+        if now - self._group_asked.get(group, -1e9) < 1.0:  # another request just asked
+            return
+        self._group_asked[group] = now
+        try:
+            resp = await slack_call(self.client, "usergroups_users_list", usergroup=group)
+            self._members[group] = frozenset(str(u) for u in resp.get("users") or [])
+            self._group_until[group] = time.monotonic() + self.group_ttl_s
+            log.info("event=slack_usergroup_loaded group=%s members=%d", group, len(self._members[group]))
+        except Exception as exc:  # keep the members we knew; ask again soon
+            self._group_until[group] = time.monotonic() + self.retry_s
+            log.warning("event=slack_usergroup_failed group=%s error=%s known=%d", group, _error_of(exc),
+                        len(self._members.get(group, ())))
+
+
+def is_usergroup(entry: str) -> bool:
+    """A user-group id (``S0123ABC``) in HELPLINE_SLACK_AGENTS, as opposed to a user id (``U…``/``W…``)."""
+    return entry.startswith("S") and entry[1:].isalnum()
+
+
+async def slack_call(client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
+    """One Web API call of the ingest daemon, with a time limit (an event must be answered in 3 s)
+    and counted in the Slack metrics like the sender's calls."""
+    try:
+        resp = await asyncio.wait_for(getattr(client, method)(**kwargs), USERS_INFO_TIMEOUT_S)
+    except Exception as exc:
+        slack_metrics.observe(method, slack_metrics.result_of(exc))
+        if slack_metrics.result_of(exc) == "rate_limited":
+            try:
+                after = float(exc.response.headers.get("Retry-After") or 1)  # type: ignore[attr-defined]
+            except (AttributeError, TypeError, ValueError):
+                after = 1.0
+            slack_metrics.held(method, after)
+        raise
+    slack_metrics.observe(method, "ok")
+    return resp
+
+
+def _error_of(exc: BaseException) -> str:
+    result = slack_metrics.result_of(exc)
+    return type(exc).__name__ if result == "unreachable" else result
 
 
 class ChannelDirectory:
@@ -130,7 +210,7 @@ class ChannelDirectory:
         if hit and hit[0] > time.monotonic():
             return hit[1]
         try:
-            resp = await asyncio.wait_for(self.client.conversations_info(channel=channel), USERS_INFO_TIMEOUT_S)
+            resp = await slack_call(self.client, "conversations_info", channel=channel)
             info = resp.get("channel") or {}
             shared = bool(info.get("is_ext_shared") or info.get("is_shared") or info.get("is_pending_ext_shared"))
         except Exception as exc:  # unknown: refuse, since an answer could reach customers
@@ -173,7 +253,7 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=_base_url(settings.slack_api_url))
     bolt = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, process_before_response=True,
                     logger=logging.getLogger("helpline.ingest.slack_bolt"))
-    agents = AgentDirectory(frozenset(settings.slack_agents), run_blocking)
+    agents = AgentDirectory(frozenset(settings.slack_agents), run_blocking, client=client)
     users = UserDirectory(client)
     channels = ChannelDirectory(client)
     intake_channels = frozenset(settings.slack_intake_channels) - {settings.slack_channel}
@@ -241,10 +321,20 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             await respond(text="Helpline commands are refused in shared channels, where customers could read "
                                "the answer.", response_type="ephemeral", replace_original=False)
             return
+        chosen = str(((body.get("actions") or [{}])[0]).get("selected_user") or "")
+        chosen_name = ""
+        if action_id == ACTION_PREFIX + "assign":  # only to an agent: the edge knows who they are
+            if not chosen or not await agents.has(chosen):
+                log.info("event=slack_action_refused action=%s user=%s reason=chosen_not_an_agent chosen=%s",
+                         action_id, user, chosen)
+                await respond(text="Tickets can only be assigned to Helpline agents.", response_type="ephemeral",
+                              replace_original=False)
+                return
+            chosen_name = (await users.lookup(chosen))[0]
         name, email = await users.lookup(user)
         try:
             result = await run_blocking(intake.accept_request, ACTION_KIND, raw_body(request),
-                                        {"user_name": name, "user_email": email})
+                                        {"user_name": name, "user_email": email, "value_name": chosen_name})
         except (Rejected, TemporaryIntakeError) as exc:
             log.warning("event=slack_action_not_recorded action=%s user=%s error=%s", action_id, user, exc)
             await respond(text=":warning: Helpline could not record that; please try again.",
@@ -252,6 +342,46 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             return
         log.info("event=slack_action_accepted action=%s user=%s inbound=%s status=%s", action_id, user,
                  result.inbound_id, result.status)
+
+    @bolt.shortcut(REPLY_SHORTCUT)
+    async def on_reply_shortcut(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """The "Reply to customer" message shortcut (explicit reply mode's other way): an agent's message in a
+        ticket's thread goes to the customer as a reply, through the same path (undo window included)."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        channel = str((body.get("channel") or {}).get("id") or "")
+        msg = body.get("message") or {}
+        author, ts, thread_ts = str(msg.get("user") or ""), str(msg.get("ts") or ""), str(msg.get("thread_ts") or "")
+        where = f"channel={channel} ts={ts} user={user} author={author}"
+
+        async def refuse(reason: str, text: str) -> None:
+            log.info("event=slack_shortcut_refused reason=%s %s", reason, where)
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        if not await agents.has(user):
+            return await refuse("not_an_agent", "Only Helpline agents can do that.")
+        if await channels.is_shared(channel):
+            return await refuse("shared_channel", "Helpline commands are refused in shared channels, where "
+                                                  "customers could read the answer.")
+        if msg.get("bot_id") or not author or not await agents.has(author):
+            return await refuse("not_an_agents_message", "Only an agent's own message can be sent to the customer.")
+        if not thread_ts or thread_ts == ts:
+            return await refuse("not_in_a_thread", "Use this on a message in a ticket's thread.")
+        synthetic = {"type": "event_callback", "team_id": (body.get("team") or {}).get("id", ""),
+                     "via": "reply_shortcut", "shortcut_by": user, "shortcut_id": str(body.get("trigger_id") or ""),
+                     "event": {"type": "message", "channel": channel, "user": author, "ts": ts, "thread_ts": thread_ts,
+                               "text": msg.get("text", ""), "files": msg.get("files") or []}}
+        name, email = await users.lookup(author)
+        meta = {"role": "agent", "user_name": name, "user_email": email, "intake": False}
+        try:
+            result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
+        except (Rejected, TemporaryIntakeError) as exc:
+            log.warning("event=slack_shortcut_not_recorded %s error=%s", where, exc)
+            await respond(text=":warning: Helpline could not record that; please try again.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        log.info("event=slack_reply_shortcut_accepted status=%s inbound=%s %s", result.status, result.inbound_id,
+                 where)
 
     @bolt.command(COMMAND)
     async def on_command(ack: Any, command: dict[str, Any]) -> None:
@@ -315,12 +445,12 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
 async def _fetch_message(client: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
     """One message by channel and ts: from the channel's history, or from a thread's replies."""
     try:
-        resp = await asyncio.wait_for(client.conversations_history(channel=channel, latest=ts, oldest=ts,
-                                                                   inclusive=True, limit=1), USERS_INFO_TIMEOUT_S)
+        resp = await slack_call(client, "conversations_history", channel=channel, latest=ts, oldest=ts,
+                                inclusive=True, limit=1)
         found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
         if not found:
-            resp = await asyncio.wait_for(client.conversations_replies(channel=channel, ts=ts, latest=ts, oldest=ts,
-                                                                       inclusive=True, limit=1), USERS_INFO_TIMEOUT_S)
+            resp = await slack_call(client, "conversations_replies", channel=channel, ts=ts, latest=ts, oldest=ts,
+                                    inclusive=True, limit=1)
             found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
     except Exception as exc:
         log.warning("event=slack_message_fetch_failed channel=%s ts=%s error=%s", channel, ts, type(exc).__name__)

@@ -85,7 +85,11 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     files = [{"id": f.get("id", ""), "name": f.get("name", ""), "mimetype": f.get("mimetype", ""),
               "size": f.get("size", 0), "url": f.get("url_private_download") or f.get("url_private", "")}
              for f in msg.get("files") or [] if isinstance(f, dict)]
-    content = json.dumps([channel, ts, kind, text, [f["id"] for f in files]], ensure_ascii=False)
+    via = str(body.get("via") or "message")
+    parts: list[Any] = [channel, ts, kind, text, [f["id"] for f in files]]
+    if via == "reply_shortcut":  # each use is new, though the message was seen before; a retry of one use is not
+        parts += [via, str(body.get("shortcut_id") or "")]
+    content = json.dumps(parts, ensure_ascii=False)
     role = str(meta.get("role") or "agent")
     thread_ts = str(msg.get("thread_ts") or "")
     # A customer's Slack conversation is the thread of their first message: its key threads the follow-ups.
@@ -100,7 +104,8 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
         thread=Thread(slack_thread=thread_ts, conversation_id=conversation),
         metadata={"slack_channel": channel, "ts": ts, "event": kind, "team": body.get("team_id", ""),
                   "event_id": body.get("event_id", ""), "files": files, "intake": bool(meta.get("intake")),
-                  "user_email": str(meta.get("user_email") or ""), "via": str(body.get("via") or "message")},
+                  "user_email": str(meta.get("user_email") or ""), "via": via,
+                  "shortcut_by": str(body.get("shortcut_by") or "")},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
 
@@ -117,23 +122,31 @@ def interaction_payload(raw: bytes) -> dict[str, Any]:
 def build_slack_action(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) -> Envelope:
     """A button or menu of a ticket's parent message (``block_actions``) as an envelope.
 
-    The action is the agent's command (``take``, ``status``, ``priority``) and
-    its value; the ticket is the one whose parent message carries the buttons
-    (its ``ts`` is the thread the worker looks up) and whose number the block
-    names. Each click has its own ``action_ts``, hence its own inbound row."""
+    The action is the agent's command (``take``, ``assign``, ``status``,
+    ``priority``, ``category``, ``escalate``, ``merge``, ``not_duplicate``) and
+    its value (a menu's choice, a chosen user); the ticket is the one whose
+    thread holds the buttons (the parent's ``ts``, or the ``thread_ts`` of a
+    message in its thread) and whose number the block names. Each click has its
+    own ``action_ts``, hence its own inbound row. ``meta["value_name"]`` is the
+    chosen user's name, as the adapter looked it up."""
     try:
         payload = interaction_payload(raw)
         action = payload["actions"][0]
         user = str(payload["user"]["id"])
         container = payload.get("container") or {}
         channel = str(container.get("channel_id") or (payload.get("channel") or {}).get("id") or "")
-        message_ts = str(container.get("message_ts") or (payload.get("message") or {}).get("ts") or "")
+        message = payload.get("message") or {}
+        message_ts = str(container.get("message_ts") or message.get("ts") or "")
+        # A button on a message in a ticket's thread (a merge suggestion) acts on the thread's ticket.
+        thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or message_ts)
         action_id = str(action["action_id"])
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise Rejected(f"not a Slack block action: {exc}", [{"field": "payload", "error": str(exc)}]) from exc
     command, _, value = action_id.removeprefix(ACTION_PREFIX).partition(":")
     if action.get("type") == "static_select":
         value = str((action.get("selected_option") or {}).get("value") or "")
+    elif action.get("type") == "users_select":
+        value = str(action.get("selected_user") or "")
     number = str(action.get("block_id") or "").removeprefix(ACTION_BLOCK)
     action_ts = str(action.get("action_ts") or "")
     return Envelope(
@@ -141,7 +154,8 @@ def build_slack_action(raw: bytes, meta: dict[str, Any], put_blob: Callable[[byt
         received_at=meta["received_at"],
         sender=Sender(address=user, name=str(meta.get("user_name") or ""), kind="slack"),
         author_role="agent", text=f"{command} {value}".strip(),
-        thread=Thread(slack_thread=message_ts, ticket_ref=number),
+        thread=Thread(slack_thread=thread_ts, ticket_ref=number),
         metadata={"slack_channel": channel, "ts": message_ts, "event": "action", "command": command, "value": value,
-                  "ticket": number, "user_email": str(meta.get("user_email") or "")},
+                  "ticket": number, "user_email": str(meta.get("user_email") or ""),
+                  "value_name": str(meta.get("value_name") or "")},
     )

@@ -6,6 +6,8 @@ with the reason). The row that carries the reply names its follow-ups in its
 payload (``on_sent`` / ``on_failed``: outbox rows to write), so the delivery
 loop stays channel-blind: once the outcome is recorded, the follow-ups become
 outbox rows of their own (same guarantees, own retries) and are tried at once.
+A failure learned later (a bounce, an SMS status callback) writes the same
+``on_failed`` rows (``on_late_failure``).
 """
 from __future__ import annotations
 
@@ -69,3 +71,13 @@ def _enqueue(row: Outbox, specs: list[dict[str, Any]], error: str) -> list[tuple
         if new is not None:
             out.append((new.id, new.channel))
     return out
+
+
+def on_late_failure(row: Outbox, error: str) -> list[int]:
+    """A message reported sent turned out undelivered (an email's bounce, an SMS's ``undelivered`` status
+    callback): write its ``on_failed`` follow-ups in the caller's transaction; the delivery round sends them.
+
+    Their keys are those ``after`` uses, so a failure already told (at send
+    time, or by an earlier report) is told once."""
+    specs = (row.payload or {}).get("on_failed") or []
+    return [oid for oid, _ in _enqueue(row, specs, error)] if specs else []

@@ -343,6 +343,9 @@ def mark_bounced(message_ids: list[str], reason: str, now: dt.datetime | None = 
         row.updated_at = now
         row.save()
         changed.append(row)
+        from .followups import on_late_failure  # the agent who wrote it hears of it (Slack thread)
+
+        on_late_failure(row, row.last_error)
         if row.ticket_id is not None:
             Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data={
                 "outbox_id": row.id, "message_id": row.message_id, "recipient": row.recipient,

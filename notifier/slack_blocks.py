@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 HEADER_MAX = 150  # Slack's limit for a header block
 FIRST_TEXT_MAX = 1200  # the parent shows the start of the first message; the thread has the rest
@@ -108,29 +108,49 @@ def _button(label: str, command: str, number: str, style: str = "") -> dict[str,
     return button
 
 
-def ticket_actions(card: TicketCard) -> dict[str, Any]:
-    """The parent's buttons: what an agent can do to the ticket in its current state."""
+CATEGORY_OPTIONS_MAX = 100  # Slack's limit for a static_select
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(trim(label, 75)), "value": value}
+
+
+def ticket_actions(card: TicketCard, categories: Sequence[str] = ()) -> dict[str, Any]:
+    """The parent's buttons and menus: what an agent can do to the ticket in its current state.
+
+    ``categories`` are the labels of the active category model, offered as a
+    menu (an agent's choice is stored as a labelled example)."""
     n = card.number
     if card.status in ("resolved", "closed", "merged"):
         elements = [_button("Reopen", "status:open", n)]
         if card.status == "resolved":
             elements.append(_button("Close", "status:closed", n))
     else:
-        elements = [_button("Take", "take", n, "primary")]
+        elements = [_button("Take", "take", n, "primary"),
+                    {"type": "users_select", "action_id": ACTION_PREFIX + "assign", "placeholder": _plain("Assign to")}]
         if card.status != "waiting_customer":
             elements.append(_button("Waiting on customer", "status:waiting_customer", n))
         elements.append(_button("Resolve", "status:resolved", n))
-        options = [{"text": _plain(label.split(" ", 1)[1]), "value": value} for value, label in PRIORITY_LABELS.items()]
-        select: dict[str, Any] = {"type": "static_select", "action_id": ACTION_PREFIX + "priority",
-                                  "placeholder": _plain("Priority"), "options": options}
-        current = [o for o in options if o["value"] == card.priority]
-        if current:
-            select["initial_option"] = current[0]
-        elements.append(select)
+        elements.append(_button("Escalate", "escalate", n, "danger"))
+        options = [_option(label.split(" ", 1)[1], value) for value, label in PRIORITY_LABELS.items()]
+        elements.append(_select("priority", "Priority", options, card.priority))
+        labels = [c for c in categories if c and len(c) <= 150][:CATEGORY_OPTIONS_MAX]
+        if labels:
+            elements.append(_select("category", "Category", [_option(c, c) for c in labels], card.category))
     return {"type": "actions", "block_id": ACTION_BLOCK + n, "elements": elements}
 
 
-def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False) -> dict[str, Any]:
+def _select(command: str, placeholder: str, options: list[dict[str, Any]], current: str) -> dict[str, Any]:
+    select: dict[str, Any] = {"type": "static_select", "action_id": ACTION_PREFIX + command,
+                              "placeholder": _plain(placeholder), "options": options}
+    chosen = [o for o in options if o["value"] == current]
+    if chosen:
+        select["initial_option"] = chosen[0]
+    return select
+
+
+def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
+                   categories: Sequence[str] = ()) -> dict[str, Any]:
     """``text`` and ``blocks`` of a ticket's parent message (chat.postMessage / chat.update).
 
     ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket; with
@@ -162,7 +182,7 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False) -
     if hint:
         blocks.append({"type": "context", "elements": [_mrkdwn(hint)]})
     if actions:
-        blocks.append(ticket_actions(card))
+        blocks.append(ticket_actions(card, categories))
     text = f"{card.number}: {escape(trim(subject, 150))} ({STATUS_LABELS.get(card.status, escape(card.status))})"
     return {"text": text, "blocks": blocks}
 
@@ -208,6 +228,19 @@ def agent_answer(agent: str, text: str) -> dict[str, Any]:
 def notice(text: str) -> dict[str, Any]:
     """A short line of our own in a thread (a delivery failure, an edit noted). ``text`` is ours, already safe."""
     return {"text": text, "blocks": [{"type": "context", "elements": [_mrkdwn(text)]}]}
+
+
+def merge_suggestion(number: str, other: str, similarity: float) -> dict[str, Any]:
+    """A near-duplicate of the same customer: buttons to merge ``number`` into ``other`` or dismiss it.
+    Both numbers are ours (``HL-…``); the buttons act on ``number`` (the block names it)."""
+    text = (f":twisted_rightwards_arrows: This ticket reads like {escape(other)} of the same customer "
+            f"(similarity {similarity:.2f}). Merge it if it is the same problem.")
+    return {"text": text, "blocks": [
+        {"type": "section", "text": _mrkdwn(text)},
+        {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
+            _button(trim(f"Merge into {other}", 75), f"merge:{other}", number, "primary"),
+            _button("Not a duplicate", f"not_duplicate:{other}", number)]},
+    ]}
 
 
 UNDO_ACTION = "helpline_undo"

@@ -33,9 +33,10 @@ def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | 
              .order_by(m.Message.id).first())
     customer = m.Customer.get_or_none(m.Customer.id == ticket.customer_id)
     confidence = None
-    cat_event = (m.Event.select().where((m.Event.ticket == ticket_id) & (m.Event.kind == "category_set"))
-                 .order_by(m.Event.id.desc()).first())
-    if cat_event is not None and isinstance(cat_event.data, dict) and cat_event.data.get("confidence") is not None:
+    cat_event = (m.Event.select().where((m.Event.ticket == ticket_id) & m.Event.kind.in_(
+        ("category_set", "category_corrected", "category_confirmed"))).order_by(m.Event.id.desc()).first())
+    if cat_event is not None and cat_event.kind == "category_set" and isinstance(cat_event.data, dict) \
+            and cat_event.data.get("confidence") is not None:  # an agent's choice has no model confidence
         confidence = float(cat_event.data["confidence"])
     attachments = _files(first.id, settings) if first is not None else []
     return TicketCard(

@@ -11,6 +11,8 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``undo_offer``    an ephemeral message to the agent with an Undo button for a waiting reply
 ``ephemeral``     a line for one agent only (why their button did nothing)
 ``customer_reply`` an agent's answer posted into a Slack customer's own thread
+``merge_suggestion`` a near-duplicate of the same customer, with Merge / Not a duplicate buttons
+``replace``       one of our thread messages replaced by a line (a suggestion acted on)
 
 Tickets and messages are read from the store when the row is sent, so a
 parent shows the ticket as it is then (see ``slack_cards``). Slack allows
@@ -35,7 +37,7 @@ from helpline.store import blobs, db, routing_state, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 
-from . import slack_blocks, slack_cards
+from . import slack_blocks, slack_cards, slack_metrics
 from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 
@@ -140,7 +142,8 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
+        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
+                                          categories=self._categories())
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
                           blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
         ts = str(resp["ts"])
@@ -178,7 +181,8 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions)
+        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
+                                          categories=self._categories())
         channel, ts = thread
         self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
         db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
@@ -201,6 +205,31 @@ class SlackSender:
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=body["text"],
                           blocks=body["blocks"], **where)
         return f"{channel}:{resp['ts']}"
+
+    def _op_merge_suggestion(self, payload: dict[str, Any]) -> str:
+        """A near-duplicate in the ticket's thread, with Merge and Not-a-duplicate buttons."""
+        thread = slack_state.thread_of(int(payload["ticket_id"]))
+        if thread is None:
+            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
+        channel, parent = thread
+        body = slack_blocks.merge_suggestion(str(payload["number"]), str(payload["other"]),
+                                             float(payload.get("similarity") or 0.0))
+        if not self._actions:  # no way for a click to arrive: the line alone
+            body["blocks"] = body["blocks"][:1]
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
+    def _op_replace(self, payload: dict[str, Any]) -> str:
+        """A message of ours replaced by a line (a merge suggestion once acted on: no buttons left)."""
+        channel, ts = str(payload["channel"]), str(payload["ts"])
+        body = slack_blocks.notice(str(payload["text"]))
+        try:
+            self._call("chat_update", channel, channel=channel, ts=ts, text=body["text"], blocks=body["blocks"])
+        except PermanentFailure as exc:
+            if "message_not_found" not in str(exc):  # deleted meanwhile: nothing left to replace
+                raise
+        return f"{channel}:{ts}"
 
     def _op_customer_reply(self, payload: dict[str, Any]) -> str:
         """An agent's answer in the thread of a customer who wrote in Slack, under the agent's name;
@@ -245,6 +274,13 @@ class SlackSender:
                           thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp.get('message_ts', '')}"
 
+    def _categories(self) -> tuple[str, ...]:
+        if not self._actions:
+            return ()
+        from helpline.router.category import active_labels, models_dir_for
+
+        return active_labels(models_dir_for(self.settings))
+
     # ---- one API call, its pacing and its failures --------------------------------------
     def _call(self, method: str, target: str, *, paced: bool = False, **kwargs: Any) -> Any:
         """``method`` of the Web API on channel ``target``; posts wait for the channel's pace."""
@@ -253,12 +289,16 @@ class SlackSender:
             if wait > 0:
                 self._sleep(wait)
         try:
-            return getattr(self._client, method)(**kwargs)
+            resp = getattr(self._client, method)(**kwargs)
         except SlackApiError as exc:
+            slack_metrics.observe(method, slack_metrics.result_of(exc))
             raise self._classify(exc, method, target) from None
         except (URLError, OSError, SlackClientError) as exc:
+            slack_metrics.observe(method, "unreachable")
             raise RelayUnavailable(f"Slack API {self.settings.slack_api_url} unreachable during {method} "
                                    f"({type(exc).__name__}); will retry") from None
+        slack_metrics.observe(method, "ok")
+        return resp
 
     def _classify(self, exc: SlackApiError, method: str, channel: str) -> Exception:
         status = exc.response.status_code
@@ -269,6 +309,7 @@ class SlackSender:
             except ValueError:
                 after = 1.0
             self.pacer.hold(channel, after)
+            slack_metrics.held(method, after)
             log.warning(line("slack_rate_limited", method=method, channel=channel, retry_after=after))
             return RateLimited(f"Slack rate-limited {method} on {channel}; retry after {after:g}s", retry_after=after)
         if status >= 500:

@@ -17,6 +17,7 @@ import datetime as dt
 from helpline.store import db
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, utcnow
 
+from .followups import on_late_failure
 from .logkv import line, log
 
 RANK = {"": 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4, "delivered": 5, "read": 6,
@@ -54,6 +55,7 @@ def record_status(ref: str, sid: str, status: str, error_code: str = "", error_m
             data.update(error_code=error_code, error=error_message[:300])
             error = f"{status}: Twilio error {error_code or '?'}" + (f" ({error_message[:200]})" if error_message else "")
             Outbox.update(status=OutboxStatus.FAILED, last_error=error, updated_at=now).where(Outbox.id == row.id).execute()
+            on_late_failure(row, error)  # an agent's reply from Slack: said in the ticket's thread
             if row.ticket_id is not None:
                 Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data=data)
         elif status in ("delivered", "read") and row.ticket_id is not None:

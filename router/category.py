@@ -176,3 +176,30 @@ def forget_active_models() -> None:
     """Drop the cached models (tests; a process that wants to reload at once)."""
     with _lock:
         _active.clear()
+
+
+_labels: dict[str, tuple[tuple[int, int, int] | None, float, tuple[str, ...]]] = {}
+
+
+def active_labels(models_dir: str | os.PathLike[str], *, recheck_s: float = RECHECK_S) -> tuple[str, ...]:
+    """The categories the active model knows, from its metadata file alone: a process that shows them
+    (the Slack sender's category menu) need not load the model. Empty when they cannot be read."""
+    from .model_store import ModelStore, read_metadata
+
+    key = os.fspath(models_dir)
+    now = time.monotonic()
+    hit = _labels.get(key)
+    if hit is not None and now - hit[1] < recheck_s:
+        return hit[2]
+    store = ModelStore(key)
+    fp = _fingerprint(store.active_file)
+    if hit is not None and hit[0] == fp:
+        _labels[key] = (fp, now, hit[2])
+        return hit[2]
+    try:
+        labels = tuple(sorted(str(x) for x in read_metadata(store.active_path()).get("labels") or ()))
+    except Exception as exc:  # noqa: BLE001 - a menu less, never a failed send
+        log.warning("event=category_labels_unreadable store=%s error=%s", key, type(exc).__name__)
+        labels = hit[2] if hit is not None else ()
+    _labels[key] = (fp, now, labels)
+    return labels

@@ -1,4 +1,4 @@
-"""Escalation: which configured rules an SLA warning or breach sets off, and what they change.
+"""Escalation: which configured rules an SLA warning or breach (or an agent's Escalate) sets off, and what they change.
 
 Plain functions; ``workers.sla_clock`` carries the steps out (each one audited).
 Every matching rule runs, in file order, so a site can notify on every
@@ -64,3 +64,14 @@ def steps(rules: Sequence[EscalationRule], priority: str) -> Steps:
         notify += [n for n in r.notify if n not in notify]
     return Steps(new_priority if new_priority != priority else "", team, tier, tuple(notify),
                  tuple(r.name for r in rules))
+
+
+MANUAL = "manual"
+DEFAULT_MANUAL = EscalationRule(name="manual (default)", on=MANUAL, raise_priority=True)
+
+
+def manual(rules: Sequence[EscalationRule], *, priority: str, customer_tier: str, team: str | None) -> Steps:
+    """What an agent's Escalate does: the rules whose ``when.event`` is ``manual``; without any that
+    match, one priority level up (so the button is never a no-op on a site without rules)."""
+    chosen = matching(rules, event=MANUAL, target="", priority=priority, customer_tier=customer_tier, team=team)
+    return steps(chosen or [DEFAULT_MANUAL], priority)

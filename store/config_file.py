@@ -141,7 +141,7 @@ class SlaPolicy:
 @dataclass(frozen=True)
 class EscalationRule:
     name: str
-    on: str  # warning or breach
+    on: str  # warning, breach or manual (an agent's Escalate button)
     target: tuple[str, ...] = ()  # SLA targets it applies to; () = all
     priority: tuple[str, ...] = ()
     customer_tier: tuple[str, ...] = ()
@@ -483,9 +483,9 @@ def _escalation(source: str, index: int, data: Any) -> EscalationRule:
     wctx, tctx = _Ctx(source, base + ".when"), _Ctx(source, base + ".then")
     wctx.only(when, {"event", "target", "priority", "customer_tier", "team"})
     tctx.only(then, {"priority", "raise_priority", "team", "tier", "notify"})
-    event = wctx.choice(when, "event", ("warning", "breach"))
+    event = wctx.choice(when, "event", ("warning", "breach", "manual"))
     if not event:
-        raise wctx.fail("event", 'is required: "warning" or "breach"')
+        raise wctx.fail("event", 'is required: "warning", "breach" or "manual" (an agent\'s Escalate button)')
     rule = EscalationRule(
         name=name, on=event, target=wctx.choices(when, "target", SLA_TARGETS),
         priority=wctx.choices(when, "priority", PRIORITIES),

@@ -76,13 +76,14 @@ def note(ticket_id: int, text: str, *, author: str, actor: str, now: dt.datetime
     return msg_id
 
 
-def set_category(t: ticket_ops.TicketState, category: str, *, actor: str, now: dt.datetime) -> None:
-    """An agent's verdict on the category: a confirmation or a correction, both labelled examples for training."""
+def set_category(t: ticket_ops.TicketState, category: str, *, actor: str, now: dt.datetime, via: str = "api") -> None:
+    """An agent's verdict on the category: a confirmation or a correction, both labelled examples for
+    training. The API and Slack's category menu (``via``) both come here."""
     kind, data = category_rules.label_event(category, t.category)
     if t.category != category:
         persist.update_ticket(t.id, category=category, updated_at=now)
         t.category = category
-    persist.event(t.id, kind, {**data, "via": "api"}, actor=actor, now=now)
+    persist.event(t.id, kind, {**data, "via": via}, actor=actor, now=now)
 
 
 def change(t: ticket_ops.TicketState, changes: dict[str, Any], *, actor: str, settings: Settings,

@@ -31,6 +31,7 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
 
         jobs["slack_updates"] = slack_outbox.sweep_updates
         jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
+        jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads

@@ -68,7 +68,8 @@ def queue_update(ticket_id: int) -> int | None:
 
 # Audit events after which a parent message shows something out of date.
 CARD_EVENTS = ("status_changed", "ticket_reopened", "assigned", "unassigned", "priority_set", "priority_changed",
-               "category_set", "transferred", "routed", "queued", "escalated", "merged", "merged_into",
+               "category_set", "category_corrected", "transferred", "routed", "queued", "escalated", "merged",
+               "merged_into",
                "sla_started", "sla_replanned", "sla_paused", "sla_resumed", "sla_stopped")
 
 
@@ -145,3 +146,36 @@ def sweep_team_notifications(settings: Settings, limit: int = 100) -> int:
         return len(rows)
 
     return run_tx(tx, durable=False)
+
+
+def sweep_merge_suggestions(limit: int = 100) -> int:
+    """Show each ``merge_suggested`` event (a near-duplicate of the same customer's open ticket, issue 6)
+    in its ticket's Slack thread, with buttons to merge or dismiss (``slack_actions``). Once per event:
+    the row's key carries the event id. A ticket whose parent is not posted yet is looked at again next
+    round; one that is no longer active, or whose other ticket is not, gets a suppressed row instead.
+    Returns the events handled."""
+    since = m.utcnow() - NOTIFY_HORIZON
+
+    def tx() -> int:
+        rows = fastsql.fetchall(
+            'SELECT e.id, e.ticket_id, e.data, t.number, t.status FROM "event" e '
+            'JOIN "slack_thread" s ON s.ticket_id = e.ticket_id JOIN "ticket" t ON t.id = e.ticket_id '
+            "WHERE e.kind = ? AND e.created_at >= ? "
+            "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:suggest:' || e.id) "
+            "ORDER BY e.id LIMIT ?", ["merge_suggested", since, limit])
+        for event_id, ticket_id, raw, number, status in rows:
+            data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+            other = str(data.get("ticket") or "")
+            got = fastsql.fetchone('SELECT status FROM "ticket" WHERE number = ?', [other]) if other else None
+            live = status in ACTIVE and got is not None and got[0] in ACTIVE
+            outbox.enqueue(channel="slack", kind="slack_suggestion", recipient="", ticket=ticket_id,
+                           payload={"op": "merge_suggestion", "ticket_id": ticket_id, "number": number, "other": other,
+                                    "similarity": data.get("similarity")} if live else {},
+                           unique_key=f"slack:suggest:{event_id}",
+                           suppressed_reason="" if live else "one of the two tickets is no longer active")
+        return len(rows)
+
+    return run_tx(tx, durable=False)
+
+
+ACTIVE = ("new", "open", "in_progress", "waiting_customer")

@@ -9,7 +9,9 @@ The ingest adapter only lets agents' thread messages through (see
   confirmed in Slack once it left (a reaction) or reported there if it could not
   be delivered (a notice in the thread);
 - an internal note: stored and audited, never sent, marked in Slack;
-- discussion (explicit reply mode): left in Slack.
+- discussion (explicit reply mode): left in Slack, unless an agent uses the
+  "Reply to customer" message shortcut on it (``via`` ``reply_shortcut``),
+  which makes it a reply like a ``>>`` message.
 
 A Slack message is identified by ``channel:ts``; the outbox key of its reply is
 derived from it, so a retried or doubled event never sends the customer the
@@ -76,8 +78,15 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     if event in ("edited", "deleted"):
         return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
 
-    intent = slack_intent.classify(env.text, mode=settings.slack_reply_mode, reply_prefix=settings.slack_reply_prefix,
-                                   note_prefix=settings.slack_note_prefix)
+    shortcut = meta.get("via") == "reply_shortcut"  # "Reply to customer" on this message: a reply, whatever the mode
+    intent = slack_intent.classify(env.text, mode="thread" if shortcut else settings.slack_reply_mode,
+                                   reply_prefix=settings.slack_reply_prefix, note_prefix=settings.slack_note_prefix)
+    if shortcut:
+        refused = _shortcut_refused(ticket_id, intent, f"slack-reply:{channel}:{ts}")
+        if refused:
+            told = _tell(ticket_id, where, str(meta.get("shortcut_by") or user), f":no_entry_sign: {refused}",
+                         f"slack-shortcut:{env.external_id}:{env.content_hash[:16]}")
+            return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, told, f"reply shortcut: {refused}"))
     if intent.kind == "empty" and env.metadata.get("files") and settings.slack_reply_mode == "thread":
         told = _files_not_sent(ticket_id, env, where, f"slack-reply:{channel}:{ts}", actor, now,
                                reason="files without a line of text are not a reply; write one with them")
@@ -97,6 +106,26 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
         files = fetch_agent_files(env, settings)
     return _done(inbound_id, ticket_id, now, _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where,
                                                    settings, now, files or []))
+
+
+def _shortcut_refused(ticket_id: int, intent: slack_intent.Intent, key: str) -> str:
+    """Why the "Reply to customer" shortcut sends nothing ("" when it sends): a note stays internal, and a
+    message already sent as a reply (thread mode, a ``>>`` prefix, the shortcut twice) is not sent again."""
+    if intent.kind == "note":
+        return "This is an internal note; notes are never sent to the customer."
+    if intent.kind != "reply":
+        return "This message has no text to send."
+    if replies.queued(key, ticket_id) is not None:
+        return "This message was already sent to the customer."
+    return ""
+
+
+def _tell(ticket_id: int, where: dict[str, str], user: str, text: str, key: str) -> list[int]:
+    """A line for one agent only, in the ticket's thread."""
+    row = outbox.enqueue(channel="slack", kind="slack_ephemeral", recipient=where["channel"], payload={
+        "op": "ephemeral", "channel": where["channel"], "user": user, "thread_ts": where["thread_ts"], "text": text},
+        unique_key=key, ticket=ticket_id)
+    return [row.id] if row is not None else []
 
 
 def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Handled) -> Handled:

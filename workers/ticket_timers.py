@@ -146,9 +146,16 @@ def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Setti
     if not rules:
         return
     steps = escalation.steps(rules, t.priority)
-    actor = "escalation"
+    why = f"SLA {kind} of {notices.LABELS.get(target, target)}; rule(s) {', '.join(repr(n) for n in steps.rules)}"
+    carry_out(t, steps, why=why, actor="escalation", occasion=f"{kind}:{target}", settings=settings, cfg=cfg, now=now)
+
+
+def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, actor: str, occasion: str,
+              settings: Settings, cfg: SiteConfig, now: dt.datetime) -> None:
+    """Do what escalation ``steps`` say (priority, team, tier, notifications), each step an ``escalated``
+    event; an SLA warning or breach comes here, and so does an agent's Escalate button in Slack.
+    ``occasion`` tells notification emails of different escalations apart."""
     names = list(steps.rules)
-    why = f"SLA {kind} of {notices.LABELS.get(target, target)}; rule(s) {', '.join(repr(n) for n in names)}"
     if steps.priority:
         was = t.priority
         ticket_ops.set_priority(t, steps.priority, now=now, settings=settings, actor=actor, reason=why)
@@ -182,7 +189,7 @@ def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Setti
                 continue
             notices.internal_email(t.id, t.number, to, text, text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\n"
                                    f"Assignee: {t.assignee or 'nobody'}\n", kind="escalation",
-                                   unique=f"escalation:{t.id}:{who}:{kind}:{target}:{now.isoformat()}",
+                                   unique=f"escalation:{t.id}:{who}:{occasion}:{now.isoformat()}",
                                    settings=settings, cfg=cfg, team=t.team, now=now)
         persist.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
 

@@ -33,7 +33,11 @@ class Api:
 
 @pytest.fixture
 def api(backend, tmp_path):
-    desk = configured_desk(backend, tmp_path)
+    yield from serve(configured_desk(backend, tmp_path))
+
+
+def serve(desk: Desk):  # noqa: ANN201
+    """The API of ``desk`` on a loopback port, with a key of every scope; yields the Api, then stops it."""
     keys = {scope: api_keys.create(f"{scope}-client", [scope]).key for scope in ("ingest", "read", "write", "admin")}
     keys["billing"] = api_keys.create("billing-desk", ["admin"], team="billing").key
     delivered: list[int] = []

@@ -95,8 +95,9 @@ def action_ids(blocks: list) -> list[str]:
 def test_the_parent_carries_the_buttons_of_the_state(team):
     ticket, _ = team.customer_writes()
     blocks = team.slack.calls_of("chat.postMessage")[0].args["blocks"]
-    assert action_ids(blocks) == ["helpline_ticket:take", "helpline_ticket:status:waiting_customer",
-                                  "helpline_ticket:status:resolved", "helpline_ticket:priority"]
+    assert action_ids(blocks) == ["helpline_ticket:take", "helpline_ticket:assign",
+                                  "helpline_ticket:status:waiting_customer", "helpline_ticket:status:resolved",
+                                  "helpline_ticket:escalate", "helpline_ticket:priority", "helpline_ticket:category"]
 
 
 def test_resolve_take_and_priority_from_the_buttons(team):

@@ -210,6 +210,31 @@ def test_an_edit_after_delivery_is_noted_in_the_thread(team):
     assert changed.data["text"] == "Refund of 25 EUR sent." and changed.data["delivery"] == "sent"
 
 
+def test_a_deletion_after_delivery_is_noted_in_the_thread_and_a_note_deletion_only_audited(team):
+    ticket, _ = team.customer_writes()
+    parent = parent_ts(ticket.id)
+    ts, _ = team.agent_says("Refund of 20 EUR sent.", parent)
+    note_ts, _ = team.agent_says("#note double-check the amount", parent)
+
+    def deleted(of: str, text: str) -> dict:
+        return {"type": "message", "subtype": "message_deleted", "channel": CHANNEL, "hidden": True,
+                "ts": next_ts(), "deleted_ts": of, "previous_message": {"type": "message", "user": AGENT,
+                                                                      "text": text, "ts": of, "thread_ts": parent}}
+
+    _, (outcome,) = team.agent_says("", parent, event=deleted(ts, "Refund of 20 EUR sent."))
+    assert outcome.action == "deleted"
+    notice = team.slack.calls_of("chat.postMessage")[-1]
+    assert notice.args["thread_ts"] == parent and "deleted a reply" in json.dumps(notice.args["blocks"])
+    assert "the customer keeps the version sent" in json.dumps(notice.args["blocks"])
+    (gone,) = events(ticket, "agent_reply_deleted")
+    assert gone.data["delivery"] == "sent" and gone.actor == f"slack:{AGENT}"
+    posts = len(team.slack.calls_of("chat.postMessage"))
+    _, (outcome,) = team.agent_says("", parent, event=deleted(note_ts, "#note double-check the amount"))
+    assert outcome.action == "deleted" and events(ticket, "note_deleted")
+    assert len(team.slack.calls_of("chat.postMessage")) == posts  # a note's deletion is only audited
+    assert len(team.sink.wait_for(2)) == 2  # nothing sent again
+
+
 def test_files_an_agent_attaches_reach_the_customer_as_email_attachments(team):
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)

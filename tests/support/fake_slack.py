@@ -2,9 +2,10 @@
 
 ``FakeSlack`` is an aiohttp server that answers the Web API methods Helpline
 calls (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
-``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``, and the
-files API of ``files_upload_v2``: ``files.getUploadURLExternal``, the upload
-URL it hands out, ``files.completeUploadExternal``) and
+``reactions.add``, ``users.info``, ``auth.test``, ``conversations.info``,
+``usergroups.users.list``, and the files API of ``files_upload_v2``:
+``files.getUploadURLExternal``, the upload URL it hands out,
+``files.completeUploadExternal``) and
 interaction ``response_url``s, and its Socket Mode websocket (``apps.connections.open``
 with the app-level token, then envelopes acknowledged by ``envelope_id``), with
 Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error": ...}``)
@@ -94,6 +95,7 @@ class FakeSlack:
         self.archived: set[str] = set()
         self.not_in: set[str] = set()
         self.shared: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}  # user-group id (S…) -> its members' user ids
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> the message as posted/updated
         self.reactions: dict[tuple[str, str], list[str]] = {}
         self.files: dict[str, bytes] = {}
@@ -415,6 +417,14 @@ class FakeSlack:
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user", "")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup", ""))
+        with self.cond:
+            members = self.usergroups.get(group)
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(members)}
 
     def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
