@@ -19,11 +19,13 @@ from .report_metrics import ReportCollector
 
 
 class LiveCollector:
-    """Values read at scrape time: queue depth (Redis) and outbox backlog (database)."""
+    """Values read at scrape time: queue depth (Redis), outbox backlog and IMAP poll times (database)."""
 
-    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]],
+                 imap_times: Callable[[], dict[str, tuple[float | None, float | None]]] | None = None) -> None:
         self.queue_depth = queue_depth
         self.outbox_backlog = outbox_backlog
+        self.imap_times = imap_times  # mailbox -> (last success, last error), Unix seconds
 
     def collect(self) -> Any:
         q = GaugeMetricFamily("helpline_queue_depth", "Messages waiting in each queue", labels=["queue"])
@@ -40,6 +42,23 @@ class LiveCollector:
         except Exception:
             pass
         yield o
+        if self.imap_times is None:
+            return
+        ok = GaugeMetricFamily("helpline_imap_last_success_timestamp_seconds",
+                               "When the mailbox's last poll finished (alert when it is older than a few IDLE periods)",
+                               labels=["mailbox"])
+        bad = GaugeMetricFamily("helpline_imap_last_error_timestamp_seconds", "When the mailbox's last error happened",
+                                labels=["mailbox"])
+        try:
+            for mailbox, (success, error) in self.imap_times().items():
+                if success is not None:
+                    ok.add_metric([mailbox], success)
+                if error is not None:
+                    bad.add_metric([mailbox], error)
+        except Exception:
+            pass
+        yield ok
+        yield bad
 
 
 def registry(live: LiveCollector) -> CollectorRegistry:
