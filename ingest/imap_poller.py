@@ -30,6 +30,12 @@ The rules, in the order a message meets them:
   a batch that keeps dying is retried one message at a time, and a message
   whose import began ``MAX_ATTEMPTS`` times without finishing is quarantined
   unparsed.
+- **OAuth2 tokens are kept, and replaced in time.** The token ``oauth2_cmd``
+  printed is reused for new connections while fresh; before it goes stale the
+  command runs again and the session is replaced between two polls; a kept
+  token the server refuses is replaced once at once (see "OAuth2 tokens" below).
+- **Progress is visible.** Each finished poll, each error and the imports per
+  minute are recorded for ``helpline imap status`` and ``/metrics``.
 - **Network trouble is waited out.** Errors are logged as
   ``event=imap_error account=USER@HOST/FOLDER error=TYPE`` (secrets masked) and
   the poller reconnects with exponential backoff and jitter.
