@@ -140,6 +140,19 @@ def _readable(client: IMAPClient, timeout: float) -> bool:
     return True
 
 
+def _news(client: IMAPClient) -> bool:
+    """Take (and forget) the EXISTS announcements the server made in answers to our commands.
+
+    A message delivered while the poller searches, fetches or marks is announced
+    in the answer to whichever command comes next; imaplib keeps such untagged
+    responses aside, and IDLE would not announce them again: without this check
+    the message would wait for the next IDLE re-issue (minutes)."""
+    pending = client._imap.untagged_responses  # noqa: SLF001 - imapclient offers no public view of them
+    for name in ("RECENT", b"RECENT"):  # comes with EXISTS (sometimes a command later): EXISTS is what counts
+        pending.pop(name, None)
+    return any([pending.pop(name, None) for name in ("EXISTS", b"EXISTS")])
+
+
 def _keepalive(client: IMAPClient) -> None:
     """TCP keepalive, so that a peer gone silently (a NAT that forgot us) shows as a hang-up within
     about two minutes instead of at the next IDLE re-issue."""
@@ -420,12 +433,16 @@ class ImapPoller:
             if self.state is None or self.state.uidvalidity != uidvalidity:
                 self._begin_resync(client, uidvalidity, uidnext)
             while True:
+                _news(client)  # what the server announced so far is covered by this sync
                 self._sync(client, uidvalidity)
                 self.backoff_s = self.MIN_BACKOFF_S
                 self._succeeded()
                 self._check()
                 if self._token_due():
                     raise _Reconnect()
+                if _news(client):  # mail arrived during the sync, announced in a command's answer: again
+                    self.stats["news_before_idle"] += 1
+                    continue
                 if idle:
                     self._idle(client)
                 else:
