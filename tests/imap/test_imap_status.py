@@ -95,7 +95,7 @@ def test_gauges_on_metrics(imap_db):
     assert f'helpline_imap_last_success_timestamp_seconds{{mailbox="{other.key}"}}' not in text  # never succeeded
 
 
-def test_migration_12_adds_the_columns_to_an_old_table(imap_db):
+def test_migration_13_adds_the_columns_to_an_old_table(imap_db):
     class OldState(pw.Model):  # imap_folder_state as migration 2 made it
         account = pw.CharField(max_length=700, unique=True)
         uidvalidity = pw.BigIntegerField(null=True)
@@ -116,8 +116,8 @@ def test_migration_12_adds_the_columns_to_an_old_table(imap_db):
         OldState.bind(database)
         database.create_tables([OldState])
         OldState.create(account="a@h:993/INBOX", uidvalidity=7, last_uid=42)
-        imap_state.upgrade_v12(database)
-        imap_state.upgrade_v12(database)  # twice: nothing to do the second time
+        imap_state.upgrade_v13(database)
+        imap_state.upgrade_v13(database)  # twice: nothing to do the second time
     assert {"last_success_at", "last_error_at"} <= {c.name for c in database.get_columns("imap_folder_state")}
     imap_state.record_success("a@h:993/INBOX")
     assert imap_state.load_state("a@h:993/INBOX").last_uid == 42
