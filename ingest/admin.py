@@ -19,14 +19,16 @@ from .report_metrics import ReportCollector
 
 
 class LiveCollector:
-    """Values read at scrape time: queue depth (Redis) and outbox backlog (database), in total and by
-    channel (the Slack backlog is ``channel="slack"``)."""
+    """Values read at scrape time: queue depth (Redis), outbox backlog in total and by channel (the Slack
+    backlog is ``channel="slack"``), and IMAP poll times (database)."""
 
     def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]],
-                 channel_backlog: Callable[[], dict[tuple[str, str], int]] | None = None) -> None:
+                 channel_backlog: Callable[[], dict[tuple[str, str], int]] | None = None,
+                 imap_times: Callable[[], dict[str, tuple[float | None, float | None]]] | None = None) -> None:
         self.queue_depth = queue_depth
         self.outbox_backlog = outbox_backlog
         self.channel_backlog = channel_backlog
+        self.imap_times = imap_times  # mailbox -> (last success, last error), Unix seconds
 
     def collect(self) -> Any:
         q = GaugeMetricFamily("helpline_queue_depth", "Messages waiting in each queue", labels=["queue"])
@@ -43,8 +45,12 @@ class LiveCollector:
         except Exception:
             pass
         yield o
-        if self.channel_backlog is None:
-            return
+        if self.channel_backlog is not None:
+            yield from self._channel_backlog()
+        if self.imap_times is not None:
+            yield from self._imap_times()
+
+    def _channel_backlog(self) -> Any:
         c = GaugeMetricFamily("helpline_outbox_backlog_by_channel", "Outbox rows not yet sent, by channel (slack, "
                               "email, sms, webhook) and status", labels=["channel", "status"])
         try:
@@ -53,6 +59,23 @@ class LiveCollector:
         except Exception:
             pass
         yield c
+
+    def _imap_times(self) -> Any:
+        ok = GaugeMetricFamily("helpline_imap_last_success_timestamp_seconds",
+                               "When the mailbox's last poll finished (alert when it is older than a few IDLE periods)",
+                               labels=["mailbox"])
+        bad = GaugeMetricFamily("helpline_imap_last_error_timestamp_seconds", "When the mailbox's last error happened",
+                                labels=["mailbox"])
+        try:
+            for mailbox, (success, error) in self.imap_times().items():
+                if success is not None:
+                    ok.add_metric([mailbox], success)
+                if error is not None:
+                    bad.add_metric([mailbox], error)
+        except Exception:
+            pass
+        yield ok
+        yield bad
 
 
 def registry(live: LiveCollector) -> CollectorRegistry:

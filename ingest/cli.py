@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .report_command import register as register_report_command
 
     register_report_command(sub)
+    from .imap_commands import register as register_imap_commands
+
+    register_imap_commands(sub)  # imap status
     return p
 
 

@@ -78,6 +78,11 @@ class IngestDaemon:
                 .group_by(models.Outbox.channel, models.Outbox.status))
         return {(r.channel, r.status): r.n for r in rows}
 
+    def _imap_times(self) -> dict[str, tuple[float | None, float | None]]:
+        from .imap_commands import live_times
+
+        return live_times(self.imap_accounts)
+
     async def _serve_http(self, app: web.Application, listen: str, default_port: int) -> str:
         host, port = parse_hostport(listen, default_port)
         runner = web.AppRunner(app, access_log=None)
@@ -96,7 +101,8 @@ class IngestDaemon:
         host, port = parse_hostport(self.settings.smtp_listen, 2525)
         self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
                                                     reuse_address=True, backlog=512)
-        live = admin.LiveCollector(self._queue_depth, self._outbox_backlog, self._outbox_backlog_by_channel)
+        live = admin.LiveCollector(self._queue_depth, self._outbox_backlog, self._outbox_backlog_by_channel,
+                                   self._imap_times if self.imap_accounts else None)
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",

@@ -17,27 +17,40 @@ address (port 143 by default). User, password and folder are percent-encoded
 ``cafile``      a PEM file of CA certificates to trust instead of the system's.
 ``oauth2_cmd``  a command (run without a shell) that prints an OAuth2 access
                 token; the login then uses XOAUTH2 and the password may be empty.
+``oauth2_refresh`` minutes after which a token that came without an expiry is
+                fetched again (default 45); a command printing JSON
+                ``{"access_token": …, "expires_in": SECONDS}`` says its own expiry.
 ``quarantine``  where unparseable or too-large messages go (default
                 ``HELPLINE_IMAP_QUARANTINE_FOLDER``, ``Helpline-Quarantine``).
+
+The TOML configuration file (``HELPLINE_CONFIG_FILE``) may list mailboxes too,
+as ``[[imap.accounts]]`` tables with the same fields as keys (``file_accounts``);
+a mailbox in both (same user, host, port and folder) is taken from the
+environment, which wins so that a systemd credential can override the file.
 
 Passwords and tokens never appear in ``repr``, logs or error messages.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from helpline.store.config import ConfigError
+from helpline.store.config_file import ConfigFileError, TableContext, read_toml
+
+log = logging.getLogger("helpline.ingest.imap")
 
 DEFAULT_QUARANTINE = "Helpline-Quarantine"
 DEFAULT_IDLE_MINUTES = 9.0
 DEFAULT_POLL_SECONDS = 60.0
 DEFAULT_LEASE_SECONDS = 60.0
-_OPTIONS = {"after", "verify", "cafile", "oauth2_cmd", "quarantine"}
+DEFAULT_OAUTH2_REFRESH_MINUTES = 45.0
+_OPTIONS = {"after", "verify", "cafile", "oauth2_cmd", "oauth2_refresh", "quarantine"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class ImapAccount:
     verify: bool = True
     cafile: str = ""
     oauth2_cmd: str = field(default="", repr=False)
+    oauth2_refresh_minutes: float = DEFAULT_OAUTH2_REFRESH_MINUTES  # for tokens printed without an expiry
     quarantine_folder: str = DEFAULT_QUARANTINE
     idle_minutes: float = DEFAULT_IDLE_MINUTES
     poll_seconds: float = DEFAULT_POLL_SECONDS
@@ -96,14 +110,18 @@ def _mask_raw_url(url: str) -> str:
 
 
 def parse_account(url: str, *, quarantine_folder: str = DEFAULT_QUARANTINE, idle_minutes: float = DEFAULT_IDLE_MINUTES,
-                  poll_seconds: float = DEFAULT_POLL_SECONDS,
-                  lease_seconds: float = DEFAULT_LEASE_SECONDS) -> ImapAccount:
-    """One mailbox URL to an ``ImapAccount``; ``ConfigError`` (password masked) when it is unusable."""
+                  poll_seconds: float = DEFAULT_POLL_SECONDS, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                  options: Mapping[str, str] | None = None, origin: str = "HELPLINE_IMAP_ACCOUNTS") -> ImapAccount:
+    """One mailbox URL to an ``ImapAccount``; ``ConfigError`` (password masked) when it is unusable.
+
+    ``origin`` names where the URL came from in the error message; ``options``
+    (from the TOML file) are taken as if they were in the URL's query, but are
+    never shown in an error (an ``oauth2_cmd`` may carry a secret)."""
     url = url.strip()
     shown = _mask_raw_url(url)
 
     def bad(why: str) -> ConfigError:
-        return ConfigError(f"HELPLINE_IMAP_ACCOUNTS: {shown!r}: {why}")
+        return ConfigError(f"{origin}: {shown!r}: {why}")
 
     try:
         parts = urlsplit(url)
@@ -117,11 +135,12 @@ def parse_account(url: str, *, quarantine_folder: str = DEFAULT_QUARANTINE, idle
         raise bad("no host")
     if parts.username is None or not unquote(parts.username):
         raise bad("no user")
-    options: dict[str, str] = {}
+    options_given, options = options, {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name not in _OPTIONS:
             raise bad(f"unknown option {name!r} (known: {', '.join(sorted(_OPTIONS))})")
         options[name] = value
+    options.update(options_given or {})
     after, move_to = options.get("after", "seen") or "seen", ""
     if after.startswith("move:"):
         after, move_to = "move", after[5:]
@@ -137,11 +156,19 @@ def parse_account(url: str, *, quarantine_folder: str = DEFAULT_QUARANTINE, idle
     oauth2_cmd = options.get("oauth2_cmd", "")
     if not password and not oauth2_cmd:
         raise bad("no password (or oauth2_cmd)")
+    refresh_raw = options.get("oauth2_refresh", "") or str(DEFAULT_OAUTH2_REFRESH_MINUTES)
+    try:
+        refresh = float(refresh_raw)
+    except ValueError:
+        raise bad(f"oauth2_refresh={refresh_raw!r}: give minutes, e.g. 45") from None
+    if not refresh > 0:
+        raise bad(f"oauth2_refresh={refresh_raw!r} must be more than 0 minutes")
     account = ImapAccount(
         host=parts.hostname, port=port or (993 if scheme == "imaps" else 143),
         user=unquote(parts.username), password=password, folder=folder,
         tls="implicit" if scheme == "imaps" else "starttls", after=after, move_to=move_to,
         verify=verify_raw in ("yes", "true", "1", "on"), cafile=options.get("cafile", ""), oauth2_cmd=oauth2_cmd,
+        oauth2_refresh_minutes=refresh,
         quarantine_folder=options.get("quarantine") or quarantine_folder,
         idle_minutes=idle_minutes, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
     )
@@ -183,8 +210,110 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
     return value
 
 
+# ---- the TOML file: [[imap.accounts]] ---------------------------------------------------------
+_TOML_KEYS = {"url", "user", "password", "password_file", "folder", "folders", "after", "verify", "cafile",
+              "oauth2_cmd", "oauth2_refresh_minutes", "quarantine"}
+
+
+def toml_accounts(source: str, data: Mapping[str, Any], **knobs: Any) -> list[ImapAccount]:
+    """The ``[[imap.accounts]]`` tables of a parsed configuration file (``data``, its top level).
+
+    One table is one login; ``folders = [...]`` makes one mailbox per folder.
+    Secrets belong in ``password_file`` (or the environment), not in the file
+    itself, which is usually readable by more people than a credential.
+    ``knobs`` are ``parse_account``'s defaults (idle minutes and so on)."""
+    top = TableContext(source, "top level")
+    imap = top.table_of(data, "imap")
+    ictx = TableContext(source, "imap")
+    ictx.only(imap, {"accounts"})
+    raw = imap.get("accounts", [])
+    if not isinstance(raw, list):
+        raise ictx.fail("accounts", "must be an array of tables ([[imap.accounts]])")
+    out: list[ImapAccount] = []
+    where: dict[str, int] = {}
+    for i, body in enumerate(raw):
+        for account in _toml_account(source, i, body, knobs):
+            if account.key in where:
+                raise ConfigFileError(source, f"imap.accounts[{i}]", "folder",
+                                      f"mailbox {account.label} is already listed in imap.accounts[{where[account.key]}]")
+            where[account.key] = i
+            out.append(account)
+    return out
+
+
+def _toml_account(source: str, index: int, body: Any, knobs: Mapping[str, Any]) -> list[ImapAccount]:
+    ctx = TableContext(source, f"imap.accounts[{index}]")
+    if not isinstance(body, dict):
+        raise ctx.fail("", "must be a table")
+    ctx.only(body, _TOML_KEYS)
+    url = ctx.string(body, "url", required=True)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        raise ctx.fail("url", f"{_mask_raw_url(url)!r} is not a valid URL") from None
+    if parts.query:
+        raise ctx.fail("url", "give options as keys of the table (after = \"seen\", verify = false, ...), "
+                              "not in the URL")
+    user = ctx.string(body, "user")
+    if user and parts.username:
+        raise ctx.fail("user", "the url names a user already; give it once")
+    user = user or unquote(parts.username or "")
+    password = ctx.string(body, "password")
+    password_file = ctx.string(body, "password_file")
+    if password and password_file:
+        raise ctx.fail("password_file", "give password or password_file, not both")
+    if (password or password_file) and parts.password is not None:
+        raise ctx.fail("password" if password else "password_file", "the url has a password already; give it once")
+    if password_file:
+        try:
+            password = Path(password_file).read_text().strip()
+        except OSError as exc:
+            raise ctx.fail("password_file", f"{password_file} cannot be read: {exc.strerror}") from None
+        if not password:
+            raise ctx.fail("password_file", f"{password_file} is empty")
+    elif parts.password is not None:
+        password = unquote(parts.password)
+    in_url = unquote(parts.path.lstrip("/"))
+    folder, folders = ctx.string(body, "folder"), ctx.strings(body, "folders")
+    if folder and folders:
+        raise ctx.fail("folders", "give folder or folders, not both")
+    if (folder or folders) and in_url:
+        raise ctx.fail("folder" if folder else "folders", f"the url names folder {in_url!r} already; give it once")
+    after = ctx.string(body, "after", "seen") or "seen"
+    if not (after in ("seen", "delete") or (after.startswith("move:") and after[5:].strip())):
+        raise ctx.fail("after", f"{after!r}: use \"seen\", \"move:FOLDER\" or \"delete\"")
+    options = {"after": after, "verify": "yes" if ctx.boolean(body, "verify", True) else "no",
+               "cafile": ctx.string(body, "cafile"), "oauth2_cmd": ctx.string(body, "oauth2_cmd"),
+               "quarantine": ctx.string(body, "quarantine")}
+    if "oauth2_refresh_minutes" in body:
+        minutes = body["oauth2_refresh_minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+            raise ctx.fail("oauth2_refresh_minutes", f"must be a number of minutes above 0, not {minutes!r}")
+        options["oauth2_refresh"] = str(float(minutes))
+    if not password and not options["oauth2_cmd"]:
+        raise ctx.fail("password_file", "no password: give password_file (or password, or oauth2_cmd)")
+    login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    host = parts.netloc.rpartition("@")[2]
+    accounts = []
+    for name in folders or (folder or in_url or "INBOX",):
+        rebuilt = urlunsplit((parts.scheme, f"{login}@{host}", "/" + quote(name, safe=""), "", ""))
+        try:
+            accounts.append(parse_account(rebuilt, options=options, origin=f"{source}: [imap.accounts[{index}]]",
+                                          **knobs))
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(quote(password, safe=""), "****") if password else str(exc)) from None
+    return accounts
+
+
+def file_accounts(path: str, **knobs: Any) -> list[ImapAccount]:
+    """The mailboxes listed in the configuration file at ``path`` (``ConfigFileError`` says where it is wrong)."""
+    return toml_accounts(path, read_toml(path), **knobs)
+
+
+# ---- everything configured ------------------------------------------------------------------
 def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]:
-    """The configured mailboxes (empty when ``HELPLINE_IMAP_ACCOUNTS`` is unset).
+    """The configured mailboxes: ``HELPLINE_IMAP_ACCOUNTS`` and the file's ``[[imap.accounts]]``.
 
     ``HELPLINE_IMAP_ACCOUNTS`` (or ``_FILE``, suiting ``LoadCredential=``) lists
     the URLs; ``HELPLINE_IMAP_IDLE_MINUTES`` (default 9) is how long one IDLE
@@ -192,11 +321,15 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     the interval for servers without IDLE, ``HELPLINE_IMAP_LEASE_SECONDS``
     (default 60) how long a crashed daemon keeps a mailbox from the others, and
     ``HELPLINE_IMAP_QUARANTINE_FOLDER`` (default ``Helpline-Quarantine``) where
-    bad messages go unless an account says ``quarantine=FOLDER``.
+    bad messages go unless an account says ``quarantine=FOLDER``. These apply to
+    the file's mailboxes too. A mailbox in both places is taken from the
+    environment (logged), so a credential can override the file.
     """
     env = os.environ if environ is None else environ
     raw = _read(env, "HELPLINE_IMAP_ACCOUNTS")
-    if not raw or not raw.strip():
+    path = (env.get("HELPLINE_CONFIG_FILE") or "").strip()
+    urls = split_accounts(raw) if raw and raw.strip() else []
+    if not urls and not path:
         return []
     idle = _number(env, "HELPLINE_IMAP_IDLE_MINUTES", DEFAULT_IDLE_MINUTES, 0.1)
     if idle > 29:
@@ -204,11 +337,18 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     poll = _number(env, "HELPLINE_IMAP_POLL_SECONDS", DEFAULT_POLL_SECONDS, 1)
     lease = _number(env, "HELPLINE_IMAP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 2)
     quarantine = (_read(env, "HELPLINE_IMAP_QUARANTINE_FOLDER") or "").strip() or DEFAULT_QUARANTINE
-    accounts = [parse_account(u, quarantine_folder=quarantine, idle_minutes=idle, poll_seconds=poll,
-                              lease_seconds=lease) for u in split_accounts(raw)]
+    knobs = {"quarantine_folder": quarantine, "idle_minutes": idle, "poll_seconds": poll, "lease_seconds": lease}
+    accounts = [parse_account(u, **knobs) for u in urls]
     seen: set[str] = set()
     for a in accounts:
         if a.key in seen:
             raise ConfigError(f"HELPLINE_IMAP_ACCOUNTS lists {a.label} twice")
         seen.add(a.key)
+    if path:
+        for a in file_accounts(path, **knobs):
+            if a.key in seen:
+                log.warning("event=imap_account_overridden account=%s file=%s by=HELPLINE_IMAP_ACCOUNTS",
+                            a.label, path)
+                continue
+            accounts.append(a)
     return accounts

@@ -30,6 +30,12 @@ The rules, in the order a message meets them:
   a batch that keeps dying is retried one message at a time, and a message
   whose import began ``MAX_ATTEMPTS`` times without finishing is quarantined
   unparsed.
+- **OAuth2 tokens are kept, and replaced in time.** The token ``oauth2_cmd``
+  printed is reused for new connections while fresh; before it goes stale the
+  command runs again and the session is replaced between two polls; a kept
+  token the server refuses is replaced once at once (see "OAuth2 tokens" below).
+- **Progress is visible.** Each finished poll, each error and the imports per
+  minute are recorded for ``helpline imap status`` and ``/metrics``.
 - **Network trouble is waited out.** Errors are logged as
   ``event=imap_error account=USER@HOST/FOLDER error=TYPE`` (secrets masked) and
   the poller reconnects with exponential backoff and jitter.
@@ -96,6 +102,19 @@ class _Stop(Exception):
     """Internal: stop importing this batch (the stop event is set)."""
 
 
+class _Reconnect(Exception):
+    """Internal: end this session and log in again at once (a fresh OAuth2 token is ready)."""
+
+
+@dataclass
+class _Token:
+    """An OAuth2 access token and when to replace it (monotonic clock)."""
+
+    value: str
+    refresh_at: float  # get a new one from here on (before a known expiry, or after oauth2_refresh minutes)
+    expires_at: float | None  # None: the command did not say
+
+
 @dataclass
 class _Item:
     uid: int
@@ -119,6 +138,19 @@ def _readable(client: IMAPClient, timeout: float) -> bool:
     if events[0][1] & _HANGUP:
         raise imaplib.IMAP4.abort("connection closed by the server during IDLE")
     return True
+
+
+def _news(client: IMAPClient) -> bool:
+    """Take (and forget) the EXISTS announcements the server made in answers to our commands.
+
+    A message delivered while the poller searches, fetches or marks is announced
+    in the answer to whichever command comes next; imaplib keeps such untagged
+    responses aside, and IDLE would not announce them again: without this check
+    the message would wait for the next IDLE re-issue (minutes)."""
+    pending = client._imap.untagged_responses  # noqa: SLF001 - imapclient offers no public view of them
+    for name in ("RECENT", b"RECENT"):  # comes with EXISTS (sometimes a command later): EXISTS is what counts
+        pending.pop(name, None)
+    return any([pending.pop(name, None) for name in ("EXISTS", b"EXISTS")])
 
 
 def _keepalive(client: IMAPClient) -> None:
@@ -168,7 +200,11 @@ class ImapPoller:
         self._lease_until = 0.0  # monotonic: our lease is surely still ours before this
         self._renew_at = 0.0
         self.state: imap_state.FolderState | None = None  # in memory; may run ahead of the database
-        self._token = ""
+        self._token = ""  # the newest OAuth2 token (masked in every error text)
+        self._oauth: _Token | None = None
+        self._token_retry_at = 0.0  # after a failed refresh, when to try again
+        self._success_saved = -1e9  # monotonic time of the last success written to the database
+        self._failed_since_success = False
         self._folders: set[str] = set()
         self.stats: Counter[str] = Counter()
         self.idling = threading.Event()  # set while an IDLE is outstanding (tests wait on it)
@@ -192,6 +228,8 @@ class ImapPoller:
                     self.holding = False
                 except _Stop:
                     break
+                except _Reconnect:
+                    continue
                 except Exception as exc:  # noqa: BLE001 - every failure is logged, waited out and retried
                     self._failed(exc)
         finally:
@@ -207,6 +245,7 @@ class ImapPoller:
 
     def _failed(self, exc: BaseException) -> None:
         self.stats["errors"] += 1
+        self._failed_since_success = True
         detail = mask(str(exc), self.account.secrets + ((self._token,) if self._token else ()))[:300]
         known = isinstance(exc, (OSError, IMAPClientError, ImapRefused, TemporaryIntakeError, *_DB_DOWN))
         log.warning("event=imap_error account=%s error=%s detail=%s retry_in=%.1fs", self.account.label,
@@ -270,17 +309,73 @@ class ImapPoller:
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 
-    def _oauth2_token(self) -> str:
+    # ---- OAuth2 tokens ------------------------------------------------------------------------
+    # A token is checked only at login, and an IMAP session cannot log in again; providers end a
+    # session some time after its token expires. So the poller keeps the token it got, logs in with
+    # it while it is fresh, and before it goes stale gets a new one and starts a new session.
+    REFRESH_MARGIN_S = 300.0  # replace a token this long before its stated expiry (at most a fifth of its life)
+
+    def _fetch_token(self) -> _Token:
+        """Run ``oauth2_cmd``: it prints the token, or JSON with ``access_token`` and ``expires_in``."""
         try:
             proc = subprocess.run(shlex.split(self.account.oauth2_cmd), capture_output=True, timeout=60,
                                   stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
             raise ImapRefused(f"oauth2_cmd could not run ({type(exc).__name__})") from None
-        token = proc.stdout.decode("utf-8", "replace").strip()
-        if proc.returncode != 0 or not token:
+        out = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode != 0 or not out:
             raise ImapRefused(f"oauth2_cmd exited with status {proc.returncode}"
-                              + ("" if token else " and printed no token"))
-        return token
+                              + ("" if out else " and printed no token"))
+        now = time.monotonic()
+        life: float | None = None
+        token = out
+        if out.startswith("{"):
+            try:
+                data = json.loads(out)
+            except ValueError:
+                raise ImapRefused("oauth2_cmd printed something like JSON that does not parse") from None
+            token = data.get("access_token") if isinstance(data, dict) else None
+            if not isinstance(token, str) or not token.strip():
+                raise ImapRefused("oauth2_cmd printed JSON without an access_token")
+            token = token.strip()
+            raw = data.get("expires_in")
+            try:
+                life = float(raw) if raw is not None and not isinstance(raw, bool) else None
+            except (TypeError, ValueError):
+                life = None
+            if life is not None and not life > 0:
+                life = None
+        self._token = token
+        self.stats["tokens"] += 1
+        if life is None:
+            return _Token(token, now + self.account.oauth2_refresh_minutes * 60, None)
+        return _Token(token, now + life - min(self.REFRESH_MARGIN_S, life / 5), now + life)
+
+    def _login_token(self) -> tuple[str, bool]:
+        """A token to log in with, and whether it was fetched just now."""
+        if self._oauth is not None and time.monotonic() < self._oauth.refresh_at:
+            return self._oauth.value, False
+        self._oauth = self._fetch_token()
+        return self._oauth.value, True
+
+    def _token_due(self) -> bool:
+        """True when a new token is ready and the session should be replaced (checked between polls).
+
+        A failed refresh keeps the session (its token still works for a while) and is tried again in a minute."""
+        t = self._oauth
+        now = time.monotonic()
+        if not self.account.oauth2_cmd or t is None or now < t.refresh_at or now < self._token_retry_at:
+            return False
+        try:
+            self._oauth = self._fetch_token()
+        except ImapRefused as exc:
+            self._token_retry_at = now + 60.0
+            log.warning("event=imap_oauth2_refresh_failed account=%s detail=%s retry_in=60s", self.account.label,
+                        json.dumps(mask(str(exc), self.account.secrets)))
+            return False
+        log.info("event=imap_oauth2_refreshed account=%s expires_in=%s", self.account.label,
+                 "unknown" if self._oauth.expires_at is None else f"{self._oauth.expires_at - now:.0f}s")
+        return True
 
     def connect(self) -> IMAPClient:
         """Connect, secure and log in (also used by tests and ``helpline`` diagnostics)."""
@@ -301,14 +396,19 @@ class ImapPoller:
             except BaseException:
                 _close(client)
                 raise
+        fresh = True
         try:
             if a.oauth2_cmd:
-                self._token = self._oauth2_token()
-                client.oauth2_login(a.user, self._token)
+                token, fresh = self._login_token()
+                client.oauth2_login(a.user, token)
             else:
                 client.login(a.user, a.password)
         except LoginError as exc:
             _close(client)
+            if a.oauth2_cmd and not fresh:  # e.g. AUTHENTICATIONFAILED: the kept token was revoked or expired early
+                log.info("event=imap_oauth2_relogin account=%s reason=kept_token_refused", a.label)
+                self._oauth = None
+                return self.connect()  # once: the next token is fresh, and a refusal of it is an error
             raise ImapRefused("login refused: " + mask(str(exc), a.secrets + ((self._token,) if self._token else ()))) from None
         except BaseException:
             _close(client)
@@ -333,9 +433,16 @@ class ImapPoller:
             if self.state is None or self.state.uidvalidity != uidvalidity:
                 self._begin_resync(client, uidvalidity, uidnext)
             while True:
+                _news(client)  # what the server announced so far is covered by this sync
                 self._sync(client, uidvalidity)
                 self.backoff_s = self.MIN_BACKOFF_S
+                self._succeeded()
                 self._check()
+                if self._token_due():
+                    raise _Reconnect()
+                if _news(client):  # mail arrived during the sync, announced in a command's answer: again
+                    self.stats["news_before_idle"] += 1
+                    continue
                 if idle:
                     self._idle(client)
                 else:
@@ -343,6 +450,20 @@ class ImapPoller:
         finally:
             self.idling.clear()
             _close(client)
+
+    SUCCESS_EVERY_S = 10.0
+
+    def _succeeded(self) -> None:
+        """Note a finished poll for ``helpline imap status`` (at most every few seconds, at once after an error)."""
+        now = time.monotonic()
+        if not self._failed_since_success and now - self._success_saved < self.SUCCESS_EVERY_S:
+            return
+        try:
+            imap_state.record_success(self.account.key)
+        except _DB_DOWN:
+            return
+        self._success_saved = now
+        self._failed_since_success = False
 
     def _load_state(self) -> None:
         """Take the database's progress, unless ours (kept while the database was away) is further."""
@@ -369,7 +490,9 @@ class ImapPoller:
             while time.monotonic() - started < self.account.idle_minutes * 60:
                 try:
                     self._check()
-                except (_Stop, LeaseLost):
+                    if self._token_due():
+                        raise _Reconnect()
+                except (_Stop, LeaseLost, _Reconnect):
                     client.idle_done()  # leave IDLE cleanly so that LOGOUT is answered
                     raise
                 if not _readable(client, 1.0):
@@ -393,6 +516,8 @@ class ImapPoller:
         deadline = time.monotonic() + self.account.poll_seconds
         while (left := deadline - time.monotonic()) > 0:
             self._check()
+            if self._token_due():
+                raise _Reconnect()
             self.stop.wait(min(1.0, left))
         _, untagged = client.noop()
         if any(r and r[0] in (b"NO", b"BAD", b"BYE") for r in untagged):
@@ -552,7 +677,7 @@ class ImapPoller:
         self._done_above.update(finished_uids)
         if finished:
             assert self.state is not None and self.state.uidvalidity == uidvalidity
-            self._advance(chunk, uidvalidity, imported=bool(imported))
+            self._advance(chunk, uidvalidity, imported=bool(imported), count=len(imported))
             self.stats["imported"] += len(imported)
             self.stats["quarantined"] += len(quarantined)
             log.info("event=imap_imported account=%s count=%d quarantined=%d last_uid=%d", self.account.label,
@@ -562,7 +687,8 @@ class ImapPoller:
                 self._clear_attempt(key)
             raise failure
 
-    def _advance(self, uids_in_order: Iterable[_Item | int], uidvalidity: int, *, imported: bool) -> None:
+    def _advance(self, uids_in_order: Iterable[_Item | int], uidvalidity: int, *, imported: bool,
+                 count: int = 0) -> None:
         """Move the high-water mark over the leading finished UIDs and save it."""
         assert self.state is not None
         last = self.state.last_uid
@@ -576,7 +702,7 @@ class ImapPoller:
         if last > self.state.last_uid or imported:
             self.state.last_uid = max(self.state.last_uid, last)
             self._done_above = {u for u in self._done_above if u > self.state.last_uid}
-            self._save(uidvalidity, self.state.last_uid, imported=imported)
+            self._save(uidvalidity, self.state.last_uid, imported=imported, count=count)
 
     def _accept(self, offers: list[Offer]) -> list[IntakeResult | BaseException]:
         batch = getattr(self.intake, "accept_batch", None)
@@ -707,11 +833,12 @@ class ImapPoller:
             self._expunge(client, uids)
 
     # ---- progress ---------------------------------------------------------------------------
-    def _save(self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None) -> None:
+    def _save(self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None,
+              count: int = 0) -> None:
         if imported and self.state is not None:
             self.state.last_import_at = m.utcnow()
         try:
-            imap_state.save_progress(self.account.key, uidvalidity, last_uid, imported, resync_until)
+            imap_state.save_progress(self.account.key, uidvalidity, last_uid, imported, resync_until, count)
             self._unsaved = False
         except _DB_DOWN:
             self._unsaved = True  # kept in memory; saved with the next batch, or re-fetched and deduped after a restart
@@ -736,7 +863,7 @@ def _close(client: IMAPClient) -> None:
 
 # ---- in the ingest daemon ------------------------------------------------------------------
 def accounts_from_settings(settings: Any) -> list[ImapAccount]:
-    """The mailboxes to poll: from ``Settings`` once it has ``imap_*`` fields, else from the environment.
+    """The mailboxes to poll: ``HELPLINE_IMAP_ACCOUNTS`` and the configuration file's ``[[imap.accounts]]``.
 
     Raises ``ConfigError`` for an unusable URL; call it at start-up to fail fast."""
     raw = getattr(settings, "imap_accounts", None)
@@ -744,7 +871,8 @@ def accounts_from_settings(settings: Any) -> list[ImapAccount]:
         return imap_settings()
     if isinstance(raw, (list, tuple)) and all(isinstance(a, ImapAccount) for a in raw):
         return list(raw)
-    env = {"HELPLINE_IMAP_ACCOUNTS": raw if isinstance(raw, str) else ",".join(raw)}
+    env = {"HELPLINE_IMAP_ACCOUNTS": raw if isinstance(raw, str) else ",".join(raw),
+           "HELPLINE_CONFIG_FILE": getattr(settings, "config_file", "") or ""}  # its [[imap.accounts]]
     for name in ("idle_minutes", "poll_seconds", "lease_seconds", "quarantine_folder"):
         value = getattr(settings, "imap_" + name, None)
         if value not in (None, ""):

@@ -19,7 +19,8 @@ Answers: 202 ``{"inbound_id", "status"}`` once the message is durable
 database is down); 400 with ``{"errors": [{"field", "error"}]}``; 401 for a
 missing or bad signature or key; 403 for a key without the scope; 413 over
 ``HELPLINE_MAX_MESSAGE_BYTES``; 415 for a body neither JSON nor form data; 429
-over ``HELPLINE_WEBHOOK_RATE_PER_MINUTE`` per source; 503 when nothing could
+over ``HELPLINE_WEBHOOK_RATE_PER_MINUTE`` per source (or the source's own rate,
+``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file); 503 when nothing could
 be made durable (retry). No secret, signature or key is ever logged.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ from aiohttp import web
 from helpline.store import api_keys, webhook_state
 from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
-from helpline.store.webhook_signing import parse_sources, signature_valid, timestamp_error
+from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
 from . import metrics, webhook_message
 from .intake import Rejected, TemporaryIntakeError
@@ -124,9 +125,10 @@ async def post_message(request: web.Request) -> web.Response:
     if key and not webhook_message.TOKEN_RE.match(key):
         return _error(400, "idempotency-key", "must be 1-200 printable ASCII characters without spaces", "rejected")
 
+    rate = request.app["webhook_rates"].get(caller.source, settings.webhook_rate_per_minute)
     try:
-        verdict = "ok" if not caller.signature and settings.webhook_rate_per_minute <= 0 else await run(
-            lambda: webhook_state.admit(caller.source, settings.webhook_rate_per_minute, 60,
+        verdict = "ok" if not caller.signature and rate <= 0 else await run(
+            lambda: webhook_state.admit(caller.source, rate, 60,
                                         signature=caller.signature, source=caller.source, stamp=caller.stamp))
     except _UNAVAILABLE:
         # Unchecked while the database is away: the request is spooled, and an exact
@@ -134,8 +136,9 @@ async def post_message(request: web.Request) -> web.Response:
         verdict = "unchecked"
     if verdict == "rate_limited":
         log.warning("event=webhook_rate_limited source=%s", caller.source)
-        return _error(429, "source", f"more than {settings.webhook_rate_per_minute} requests per minute "
-                      "(HELPLINE_WEBHOOK_RATE_PER_MINUTE); slow down and retry", "rate_limited",
+        return _error(429, "source", f"more than {rate} requests per minute "
+                      "(HELPLINE_WEBHOOK_RATE_PER_MINUTE or the source's own rate); slow down and retry",
+                      "rate_limited",
                       {"Retry-After": "60"})
     if verdict == "replay":
         log.warning("event=webhook_refused reason=replay source=%s", caller.source)
@@ -173,6 +176,7 @@ def install(app: web.Application) -> None:
     """Add ``POST /api/v1/messages``. Always on: without sources or keys every request gets 401."""
     settings: Settings = app["settings"]
     app["webhook_sources"] = parse_sources(settings.webhook_sources)  # a bad setting stops the start, clearly
+    app["webhook_rates"] = parse_rates(settings.webhook_source_rates)
     if app["intake"] is not None:
         register_builders(app["intake"])
     app.router.add_post(PATH, post_message)

@@ -74,6 +74,7 @@ class Settings:
     webhook_sources: str = field(default="", metadata={"doc": "Sources allowed to POST /api/v1/messages with a signature: comma-separated NAME=SECRET (secret); a name given twice accepts both secrets (rotation)."})
     webhook_callbacks: str = field(default="", metadata={"doc": "Outbound webhooks: comma-separated NAME=URL; events of the tickets a source created are POSTed there, signed with its secret."})
     webhook_rate_per_minute: int = field(default=600, metadata={"doc": "Requests per minute one webhook source or API key may make; more get 429 (0: no limit)."})
+    webhook_source_rates: tuple[str, ...] = field(default=(), metadata={"doc": "Per-source exceptions to HELPLINE_WEBHOOK_RATE_PER_MINUTE: comma-separated NAME=N."})
     webhook_timeout_s: float = field(default=10.0, metadata={"doc": "Timeout of one outbound webhook call, in seconds."})
     contact_form: bool = field(default=True, metadata={"doc": "Serve the public contact form at /contact."})
     contact_rate_per_hour: int = field(default=10, metadata={"doc": "Contact form posts per client address per hour; more get 429 (0: no limit)."})
@@ -246,6 +247,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         if raw is not None:
             values[f.name] = _parse(f, raw, name)
     settings = Settings(**values)
+    if settings.config_file:
+        settings = _with_file_webhooks(settings)
     if settings.blob_backend not in ("fs", "db"):
         raise ConfigError(f"HELPLINE_BLOB_BACKEND must be 'fs' or 'db', not {settings.blob_backend!r}")
     if settings.log_format not in ("kv", "json"):
@@ -255,6 +258,23 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.slack_reply_mode not in ("thread", "explicit"):
         raise ConfigError(f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}")
     return settings
+
+
+def _with_file_webhooks(settings: Settings) -> Settings:
+    """Add the configuration file's ``[[webhooks.sources]]`` to the three webhook settings (env wins per name).
+
+    Read at start-up like every setting: a changed source needs a restart. Only
+    this section is read here, so a mistake elsewhere in the file (a team being
+    edited) does not stop a process from starting."""
+    from .config_file import read_toml, webhook_sources
+    from .webhook_config import fold
+
+    data = read_toml(settings.config_file)
+    if "webhooks" not in data:
+        return settings
+    sources, callbacks, rates = fold(settings.webhook_sources, settings.webhook_callbacks,
+                                     settings.webhook_source_rates, webhook_sources(settings.config_file, data))
+    return settings.replace(webhook_sources=sources, webhook_callbacks=callbacks, webhook_source_rates=rates)
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

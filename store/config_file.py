@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import ConfigError, Settings
 from .priority_config import DEFAULT as PRIORITY_DEFAULT, PriorityConfig, parse_priority
+from .webhook_config import WebhookSource, parse_webhook_sources
 
 log = logging.getLogger("helpline.store")
 
@@ -282,6 +283,9 @@ class _Ctx:
         return values
 
 
+TableContext = _Ctx  # for the sections parsed outside this module (ingest/imap_accounts.py)
+
+
 def _kind(value: Any) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
             dict: "a table"}.get(type(value), type(value).__name__)
@@ -516,7 +520,8 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError(source, "", "", f"is not valid TOML: {exc}") from None
     top = _Ctx(source, "top level")
-    top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority"})
+    top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority",
+                    "imap", "webhooks"})
 
     calendars = {name: _calendar(source, name, body) for name, body in top.table_of(data, "business_hours").items()}
 
@@ -602,20 +607,41 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
 
     templates_dir = top.string(data, "templates_dir")
     priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)
+    # [webhooks] is checked here too, so that `helpline teams sync --check` finds its mistakes; config.load()
+    # reads it at start-up. [[imap.accounts]] is the ingest daemon's (ingest/imap_accounts.py).
+    webhook_sources(source, data, read_files=False)  # a worker may not see the ingest host's secret files
+    top.table_of(data, "imap")
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
                       rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
                       templates_dir=templates_dir, priority=priority)
 
 
-def load_path(path: str) -> SiteConfig:
+def _read_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+            return fh.read()
     except OSError as exc:
         raise ConfigError(f"HELPLINE_CONFIG_FILE={path} cannot be read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigFileError(path, "", "", "is not UTF-8 text") from None
-    return parse(text, path)
+
+
+def load_path(path: str) -> SiteConfig:
+    return parse(_read_text(path), path)
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The file's tables, unchecked: for the sections other packages parse (``[[imap.accounts]]``)."""
+    try:
+        return tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(path, "", "", f"is not valid TOML: {exc}") from None
+
+
+def webhook_sources(source: str, data: Mapping[str, Any], *, read_files: bool = True) -> list[WebhookSource]:
+    """The ``[[webhooks.sources]]`` of a parsed file (its top level ``data``)."""
+    return parse_webhook_sources(source, _Ctx(source, "top level").table_of(data, "webhooks"), _Ctx,
+                                 read_files=read_files)
 
 
 class _Cache(threading.local):

@@ -19,10 +19,12 @@ fetches (intake's dedupe makes a re-import a no-op).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import peewee as pw
 
+from . import fastsql
 from .db import run_tx
 from .models import Base, utcnow
 
@@ -36,6 +38,8 @@ class ImapFolderState(Base):
     attempt_key = pw.CharField(default="")  # "UIDVALIDITY:UID" of the batch being imported
     attempt_count = pw.IntegerField(default=0)
     last_error = pw.TextField(default="")
+    last_error_at = pw.DateTimeField(null=True)  # migration 13
+    last_success_at = pw.DateTimeField(null=True)  # the last poll that finished (migration 13)
     updated_at = pw.DateTimeField(default=utcnow)
 
 
@@ -52,6 +56,19 @@ MODELS: list[type[Base]] = [ImapFolderState, ImapLease]
 def upgrade_v2(db: pw.Database) -> None:
     """Migration 2: the IMAP pollers' lease and progress tables."""
     db.create_tables(MODELS, safe=True)
+
+
+def upgrade_v13(db: pw.Database) -> None:
+    """Migration 13: when a mailbox last polled well and last failed (``helpline imap status``).
+
+    A database whose table was made by migration 2 after the model grew these columns has them already."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    have = {c.name for c in db.get_columns("imap_folder_state")}
+    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
+    for name in ("last_error_at", "last_success_at"):
+        if name not in have:
+            migrate(migrator.add_column("imap_folder_state", name, pw.DateTimeField(null=True)))
 
 
 # ---- lease -------------------------------------------------------------------
@@ -114,12 +131,14 @@ def _upsert(account: str, **values: object) -> None:
         ImapFolderState.insert(account=account, **values).on_conflict_ignore().execute()
 
 
-def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool, resync_until: int | None = None) -> None:
+def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool, resync_until: int | None = None,
+                  count: int = 0) -> None:
     """Record that every message up to ``last_uid`` (under ``uidvalidity``) is done.
 
     Never moves backwards within one UIDVALIDITY; a new UIDVALIDITY starts over
     (with ``resync_until``, the re-sync's end). Clears the attempt marker.
     Not fsync'd: losing it to a power cut costs a re-import, which intake makes a no-op.
+    ``count`` messages were imported by this step (for ``imported_last_hour``).
     """
     def tx() -> None:
         row = ImapFolderState.get_or_none(ImapFolderState.account == account)
@@ -133,6 +152,8 @@ def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool,
         if imported:
             values["last_import_at"] = utcnow()
         _upsert(account, **values)
+        if count > 0:
+            _count_imports(account, count)
 
     run_tx(tx, retries=1, durable=False)
 
@@ -159,6 +180,66 @@ def clear_attempt(account: str, key: str) -> None:
 
 def record_error(account: str, error: str) -> None:
     def tx() -> None:
-        _upsert(account, last_error=error[:2000])
+        _upsert(account, last_error=error[:2000], last_error_at=utcnow())
 
     run_tx(tx, retries=0, durable=False)
+
+
+def record_success(account: str) -> None:
+    """A poll of the mailbox finished (connected, searched, imported what there was)."""
+    def tx() -> None:
+        _upsert(account, last_success_at=utcnow())
+
+    run_tx(tx, retries=0, durable=False)
+
+
+# ---- imports per hour, for the status command ------------------------------------------------
+# Minute buckets in the shared rate_counter table (key "imap:" + mailbox): the last hour is at most 61
+# rows per mailbox, and rows older than two hours are dropped as new minutes begin.
+_BUCKET_S = 60
+
+
+def _counter_key(account: str) -> str:
+    return ("imap:" + account)[:400]
+
+
+def _count_imports(account: str, count: int, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    key, bucket = _counter_key(account), int(now // _BUCKET_S)
+    fresh = fastsql.execute('UPDATE "rate_counter" SET count = count + ? WHERE key = ? AND bucket = ?',
+                            [count, key, bucket]).rowcount
+    if not fresh:
+        fastsql.execute('DELETE FROM "rate_counter" WHERE key = ? AND bucket < ?', [key, bucket - 120])
+        fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
+                        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?',
+                        [key, bucket, count, count])
+
+
+def imported_since(accounts: list[str], seconds: float, now: float | None = None) -> dict[str, int]:
+    """Messages imported per mailbox in the last ``seconds`` (to the minute)."""
+    now = time.time() if now is None else now
+    if not accounts:
+        return {}
+    keys = {_counter_key(a): a for a in accounts}
+    rows = fastsql.fetchall(f'SELECT key, SUM(count) FROM "rate_counter" WHERE key IN ({fastsql.in_marks(len(keys))}) '
+                            'AND bucket > ? GROUP BY key', [*keys, int((now - seconds) // _BUCKET_S)])
+    out = dict.fromkeys(accounts, 0)
+    for key, n in rows:
+        out[keys[key]] = int(n)
+    return out
+
+
+# ---- status ---------------------------------------------------------------------------------
+def status_rows(accounts: list[str]) -> dict[str, dict[str, object]]:
+    """Progress, last success and error, and lease of each mailbox (missing ones: never polled)."""
+    if not accounts:
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    for row in ImapFolderState.select().where(ImapFolderState.account.in_(accounts)):
+        out[row.account] = {"uidvalidity": row.uidvalidity, "last_uid": row.last_uid,
+                            "last_import_at": row.last_import_at, "last_success_at": row.last_success_at,
+                            "last_error": row.last_error, "last_error_at": row.last_error_at}
+    for lease in ImapLease.select().where(ImapLease.account.in_(accounts)):
+        out.setdefault(lease.account, {}).update({"lease_holder": lease.holder or None,
+                                                  "lease_expires_at": lease.expires_at if lease.holder else None})
+    return out

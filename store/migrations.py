@@ -49,6 +49,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (10, "csat surveys and answers", csat_state.upgrade_v10),
     (11, "ticket fingerprints and band keys, merges, incidents", similarity_state.upgrade_v11),
     (12, "incident grouping off the pipeline: grouped mark, band rows dropped", similarity_state.upgrade_v12),
+    (13, "imap status: last success and last error times", imap_state.upgrade_v13),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -76,6 +76,21 @@ def parse_callbacks(value: str, sources: Iterable[str] | None = None) -> dict[st
     return out
 
 
+def parse_rates(value: Iterable[str]) -> dict[str, int]:
+    """``HELPLINE_WEBHOOK_SOURCE_RATES`` (``name=N`` items) as name -> requests per minute (0: no limit)."""
+    out: dict[str, int] = {}
+    for name, raw in _pairs(",".join(value), "HELPLINE_WEBHOOK_SOURCE_RATES", secret=False):
+        try:
+            rate = int(raw)
+        except ValueError:
+            rate = -1
+        if rate < 0:
+            raise ConfigError(f"HELPLINE_WEBHOOK_SOURCE_RATES: {name}={raw!r} is not a whole number of requests "
+                              "per minute (0: no limit)")
+        out[name] = rate
+    return out
+
+
 def signature(secret: str, timestamp: str | int, body: bytes) -> str:
     """The ``X-Helpline-Signature`` value of ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)

@@ -296,6 +296,7 @@ def test_env_example_values_are_valid(tmp_path: Path) -> None:
         "smtp_relay_password": "an-example-password",
         "database_url": "postgresql://helpline@db.internal/helpline",
         "broker_url": "redis://redis.internal:6379/0",
+        "config_file": "# the TOML file: read at start-up for its [[webhooks.sources]]",
     }
     env: dict[str, str] = {}
     for active, name, value, _ in env_assignments():
@@ -337,6 +338,23 @@ def test_toml_example_parses() -> None:
     data = tomllib.loads(text)
     assert {"templates_dir", "business_hours", "teams", "routing", "sla"} <= set(data)
     assert "not read yet" in text
+
+
+def test_toml_example_channel_tables_are_valid(tmp_path: Path) -> None:
+    """The commented [[imap.accounts]] and [[webhooks.sources]] examples, uncommented, are accepted."""
+    from helpline.ingest.imap_accounts import toml_accounts
+    from helpline.store.config_file import parse, webhook_sources
+
+    text = (DEPLOY / "helpline.toml.example").read_text()
+    lines = [ln[1:] if re.match(r"^#(\[|\w+ = )", ln) else ln for ln in text.splitlines()]
+    uncommented = "\n".join(lines).replace("/etc/helpline/credentials/imap_support", str(tmp_path / "pw"))
+    (tmp_path / "pw").write_text("secret\n")
+    data = tomllib.loads(uncommented)
+    assert [a.key for a in toml_accounts("example", data)] == [
+        "support@example.com@imap.example.com:993/INBOX", "support@example.com@imap.example.com:993/Sales",
+        "help@mail.example.org:993/INBOX"]
+    assert [s.name for s in webhook_sources("example", data, read_files=False)] == ["shop"]
+    parse(uncommented, "example")  # and the file as a whole
 
 
 def test_readme_covers_the_files_and_real_settings() -> None:

@@ -9,6 +9,9 @@ when it changes), so each test gets a mailbox of its own.
 
 XOAUTH2 is served too: a second passdb checks bearer tokens against a tiny
 local introspection endpoint (``Dovecot.oauth2_tokens`` maps token -> user).
+The same little server hands out tokens that expire (``token_command``), as an
+authorization server would, for the refresh tests; it records every token it
+issued and every check Dovecot made.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -52,16 +56,40 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 20
 
 class _Introspection(BaseHTTPRequestHandler):
     tokens: dict[str, str] = {}
+    expiry: dict[str, float] = {}  # token -> time.time() after which it is refused
+    issued: list[tuple[str, str]] = []  # (user, token) handed out by /token
+    checks: list[tuple[str, bool]] = []  # (token, active) as Dovecot asked
+
+    def _issue(self, query: dict[str, list[str]]) -> dict | str:
+        user, ttl = query["user"][0], float(query.get("ttl", ["3600"])[0])
+        token = "tok-" + uuid.uuid4().hex
+        self.tokens[token] = user
+        self.expiry[token] = time.time() + ttl
+        self.issued.append((user, token))
+        if query.get("format", ["json"])[0] == "plain":
+            return token
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         query = parse_qs(body)
         query.update(parse_qs(urlsplit(self.path).query))
+        if urlsplit(self.path).path == "/token":
+            issued = self._issue(query)
+            data = (json.dumps(issued) if isinstance(issued, dict) else issued).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         token = (query.get("token") or query.get("access_token") or [""])[0]
         auth = self.headers.get("Authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:]
         user = self.tokens.get(token)
+        if user and time.time() > self.expiry.get(token, float("inf")):
+            user = None
+        self.checks.append((token, bool(user)))
         reply = {"active": True, "username": user} if user else {"active": False}
         data = json.dumps(reply).encode()
         self.send_response(200)
@@ -183,6 +211,9 @@ service stats {{
     def start(self) -> "Dovecot":
         self._cert()
         _Introspection.tokens = self.oauth2_tokens
+        self.oauth2_expiry, self.oauth2_issued, self.oauth2_checks = {}, [], []
+        _Introspection.expiry, _Introspection.issued = self.oauth2_expiry, self.oauth2_issued
+        _Introspection.checks = self.oauth2_checks
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Introspection)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         (self.root / "oauth2.conf.ext").write_text(
@@ -249,3 +280,20 @@ service stats {{
         token = "tok-" + uuid.uuid4().hex
         self.oauth2_tokens[token] = user
         return token
+
+    def token_command(self, user: str, ttl: float, fmt: str = "json") -> str:
+        """An ``oauth2_cmd`` that gets a new token for ``user`` valid ``ttl`` seconds, printed as JSON
+        (``access_token``, ``expires_in``) or plain."""
+        assert self._http is not None
+        url = f"http://127.0.0.1:{self._http.server_address[1]}/token?user={user}&ttl={ttl}&format={fmt}"
+        return f"{sys.executable} {Path(__file__).with_name('get_token.py')} {url}"
+
+    def issued_to(self, user: str) -> list[str]:
+        return [t for u, t in self.oauth2_issued if u == user]
+
+    def checked(self, tokens: list[str]) -> list[tuple[str, bool]]:
+        """Dovecot's checks of these tokens, in order: (token, accepted)."""
+        return [(t, ok) for t, ok in self.oauth2_checks if t in tokens]
+
+    def revoke(self, token: str) -> None:
+        self.oauth2_expiry[token] = 0.0
