@@ -86,7 +86,7 @@ def test_gauges_on_metrics(imap_db):
     imap_state.record_success(box.key)
     imap_state.record_error(other.key, "ImapRefused: login refused")
     registry = CollectorRegistry()
-    registry.register(LiveCollector(lambda: {}, lambda: {}, lambda: live_times([box, other])))
+    registry.register(LiveCollector(lambda: {}, lambda: {}, imap_times=lambda: live_times([box, other])))
     text = generate_latest(registry).decode()
     when = [float(line.split()[-1]) for line in text.splitlines()
             if line.startswith(f'helpline_imap_last_success_timestamp_seconds{{mailbox="{box.key}"}}')]
