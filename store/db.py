@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -160,6 +160,51 @@ def _lock_path(db: peewee.Database) -> str | None:
     return None if not path or path == ":memory:" else path + ".writelock"
 
 
+def _fd(path: str) -> int:
+    fd = _writer.fds.get(path)
+    if fd is None:
+        fd = _writer.fds[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return fd
+
+
+@contextmanager
+def _priority_turn(db: peewee.Database) -> Iterator[None]:
+    """Hold the turnstile beside the writer lock while waiting for and holding it: a durable writer
+    (accepting a customer's message) announces that it waits, see ``priority_writer_waiting``."""
+    path = _lock_path(db)
+    if path is None or _writer.depth:
+        yield
+        return
+    fd = _fd(path + ".turn")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def priority_writer_waiting() -> bool:
+    """True when a durable writer waits for (or holds) the SQLite writer lock.
+
+    Why: the pipeline writes a batch of messages in one transaction, and an
+    SMTP client waits for its 250 until intake's commit gets the lock. A long
+    batch would make every sender wait for it, worse when the worker (niced)
+    is short of CPU while holding the lock. The pipeline asks this between
+    messages and commits early, so intake waits for one message at most. A
+    failed non-blocking shared lock on the turnstile is the whole check."""
+    db = database()
+    path = _lock_path(db) if isinstance(db, peewee.SqliteDatabase) else None
+    if path is None:
+        return False
+    fd = _fd(path + ".turn")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
 @contextmanager
 def _sqlite_writer(db: peewee.Database) -> Iterator[None]:
     path = _lock_path(db)
@@ -170,9 +215,7 @@ def _sqlite_writer(db: peewee.Database) -> Iterator[None]:
         finally:
             _writer.depth -= 1
         return
-    fd = _writer.fds.get(path)
-    if fd is None:
-        fd = _writer.fds[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _fd(path)
     fcntl.flock(fd, fcntl.LOCK_EX)
     _writer.depth = 1
     try:
@@ -216,7 +259,7 @@ def write_tx(durable: bool = True) -> Iterator[None]:
     """
     db = database()
     if isinstance(db, peewee.SqliteDatabase):
-        with _sqlite_writer(db):
+        with _priority_turn(db) if durable else nullcontext(), _sqlite_writer(db):
             _sqlite_sync(db, durable)
             with db.atomic():
                 yield

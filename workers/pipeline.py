@@ -21,7 +21,7 @@ from helpline.store import models as m
 from helpline.store import signing
 from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
-from helpline.store.db import UNAVAILABLE, database, run_tx
+from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
 from helpline.store.envelope import Envelope
 
 from . import api_messages, persist, sms_stage, threads, triage
@@ -166,7 +166,9 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
     Each row runs in a savepoint of its own: a row that raises (a bug, another
     worker's thread race) is rolled back alone, and the caller runs it again on
     its own path (``process``) with its retries and failure record. Only a lost
-    database connection aborts the batch, whose rows are then all still pending."""
+    database connection aborts the batch, whose rows are then all still pending.
+    When intake waits for the writer lock (SQLite), the transaction commits
+    after the current row and the rest follow in the next one."""
     pres: dict[int, Prepared | None | Exception] = {}
     for inbound_id in inbound_ids:
         try:
@@ -176,9 +178,11 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
         except Exception as exc:  # the row's own fault: it fails again, with its record, when run alone
             pres[inbound_id] = exc
 
-    def tx() -> list[Outcome | Exception]:
+    def tx(todo: list[int]) -> list[Outcome | Exception]:
         out: list[Outcome | Exception] = []
-        for inbound_id in inbound_ids:
+        for inbound_id in todo:
+            if out and priority_writer_waiting():  # intake waits for the lock: commit what is done, go on after
+                break
             pre = pres[inbound_id]
             if isinstance(pre, Exception):
                 out.append(pre)
@@ -192,8 +196,12 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
                 out.append(exc)
         return out
 
-    # Re-derivable from the durable inbound rows, so not fsync'd (see store.db.write_tx).
-    return run_tx(tx, durable=False)
+    results: list[Outcome | Exception] = []
+    while len(results) < len(inbound_ids):
+        todo = inbound_ids[len(results):]
+        # Re-derivable from the durable inbound rows, so not fsync'd (see store.db.write_tx).
+        results += run_tx(lambda: tx(todo), durable=False)
+    return results
 
 
 def _process_buffered(inbound_id: int, settings: Settings, pre: Prepared | None = None) -> Outcome:
