@@ -95,3 +95,13 @@ def relay_sink():
     sink = RelaySink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A webhook source's callback endpoint (tests/support/receiver.py)."""
+    from .support.receiver import Receiver
+
+    r = Receiver().start()
+    yield r
+    r.stop()

@@ -20,8 +20,8 @@ from helpline.store import models as m
 from ..slack.conftest import fake_slack, parent_ts, quick_sender, slack_settings  # noqa: F401 (fixtures)
 from ..slack.test_slack_replies import Team
 from ..support.fake_twilio import FakeTwilio, inbound_form
+from ..support.receiver import Receiver
 from ..webhook.support import SOURCES, encode, message
-from ..webhook.test_outbound_webhooks import Receiver
 from ..sms.conftest import twilio_settings
 
 
@@ -77,13 +77,6 @@ def fake_twilio():
     fake = FakeTwilio().start()
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -16,15 +16,7 @@ from helpline.workers import ticket_ops
 from ..slack.conftest import fake_slack, parent_ts, slack_settings  # noqa: F401 (fixtures)
 from ..slack.test_slack_replies import Team
 from .support import SOURCES, encode, message
-from .test_outbound_webhooks import Receiver
 from .test_webhook_tickets import form_body
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -3,16 +3,13 @@ back-off through the outbox, with an event id that stays the same on every retry
 The receiver is a local aiohttp server; the real sender (urllib) talks to it."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 import time
 
 import pytest
-from aiohttp import web
 
 from helpline.notifier import outbox
 from helpline.notifier.deliver import deliver_due, deliver_one
@@ -20,57 +17,11 @@ from helpline.notifier.senders import make_senders
 from helpline.store import models as m
 from helpline.store.config import ConfigError
 
+
 from ..support.stack import free_port
 from ..workers.builders import mail, set_status
 from .support import SHOP_SECRET, SOURCES, message
 from .test_webhook_tickets import HookDesk
-
-
-class Receiver:
-    """A source's endpoint: records each request; answers with the next scripted status (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.script: list[int] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/helpline/events"
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.requests.append({"headers": dict(request.headers), "body": await request.read()})
-        answer = self.script.pop(0) if self.script else 200
-        status, headers = answer if isinstance(answer, tuple) else (answer, {})
-        return web.Response(status=status, headers=headers)
-
-    def start(self) -> "Receiver":
-        self.thread.start()
-
-        async def up() -> web.AppRunner:
-            app = web.Application()
-            app.router.add_post("/helpline/events", self._handle)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            return runner
-
-        self.runner = asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-    def events(self) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.requests]
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from helpline.store.config_file import ConfigFileError
 from tests.support.stack import Stack, settings_env, wait_until
 
 from .support import PublicServer, encode, message, post_signed, signed_headers
-from .test_outbound_webhooks import Receiver
 
 APP_SECRET = "app-secret-0123456789abcdef"
 OLD_SECRET = "app-old-secret-0123456789ab"
@@ -118,13 +117,6 @@ def test_a_file_source_signs_with_either_secret_and_keeps_its_own_rate(backend, 
         assert post_signed(server, message(text="bad"), source="app", secret=CRM_SECRET).status_code == 401
     finally:
         server.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def test_a_source_only_in_the_file_end_to_end(backend, receiver, tmp_path):

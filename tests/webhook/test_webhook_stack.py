@@ -16,14 +16,6 @@ from tests.support.stack import Stack, wait_until
 
 from .support import SOURCES, encode, message, signed_headers
 from .test_contact_form import browser, fill, submit  # noqa: F401 (the module-scoped Chromium fixture)
-from .test_outbound_webhooks import Receiver
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture
