@@ -41,6 +41,7 @@ from . import persist
 log = logging.getLogger("helpline.workers")
 LEASE = "job:incident-grouper"  # a row of the lease table the IMAP pollers use too
 ROUND_LIMIT = 2000  # fingerprints per round; a backlog takes several rounds, oldest first
+WRITES_PER_TX = 25  # tickets placed per write transaction: the writer lock is held for milliseconds, not a round
 
 
 @dataclass
@@ -86,17 +87,20 @@ class Grouper:
         rows = state.ungrouped(ROUND_LIMIT)
         if not rows:
             return Round()
-        def tx() -> Round:
-            with persist.buffered_events():  # the round's events in one statement
-                return self._group(rows, since, now)
-
-        return run_tx(tx, durable=False)  # re-derivable: an undone round's marks are undone with it
+        return self._group(rows, since, now)
 
     def release(self) -> None:
         imap_state.release_lease(LEASE, self.holder)
         self.index = None
 
     def _group(self, rows: list[state.Fingerprinted], since: dt.datetime, now: dt.datetime) -> Round:
+        """Look-ups in memory and one read, then the writes in short transactions.
+
+        Why short: on SQLite every writer, intake included, waits for the one
+        write lock, and a round at 300 new tickets a second holds hundreds of
+        them. A failed write raises; the caller drops the index, and the rows
+        not yet marked are grouped again by the next round, against a window
+        reloaded from what did commit."""
         index = self.index
         assert index is not None
         s = self.settings
@@ -109,12 +113,19 @@ class Grouper:
         live = state.live_state(sorted({e.ticket_id for pairs in alike_of.values() for e, _ in pairs}
                                        | set(alike_of)))
         done = Round(tickets=len(rows))
-        for row in rows:
-            pairs = [(e, score) for e, score in alike_of[row.ticket_id]
-                     if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE]
-            if pairs and live.get(row.ticket_id, ("gone",))[0] in state.ACTIVE:
-                self._place(index.get(row.ticket_id), pairs, live, done, now)
-        state.mark_grouped([row.ticket_id for row in rows])
+        for start in range(0, len(rows), WRITES_PER_TX):
+            chunk = rows[start:start + WRITES_PER_TX]
+
+            def tx(chunk: list[state.Fingerprinted] = chunk) -> None:
+                with persist.buffered_events():  # the chunk's events in one statement
+                    for row in chunk:
+                        pairs = [(e, score) for e, score in alike_of[row.ticket_id]
+                                 if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE]
+                        if pairs and live.get(row.ticket_id, ("gone",))[0] in state.ACTIVE:
+                            self._place(index.get(row.ticket_id), pairs, live, done, now)
+                    state.mark_grouped([row.ticket_id for row in chunk])
+
+            run_tx(tx, retries=0, durable=False)  # re-derivable: an undone chunk's marks are undone with it
         return done
 
     def _place(self, me: Entry, pairs: list[tuple[Entry, float]], live: dict, done: Round, now: dt.datetime) -> None:
