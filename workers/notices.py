@@ -12,8 +12,8 @@ sender for it exists:
   waits in the outbox until the calendar opens (unless the team sets
   ``notify_outside_hours``), so nobody is paged at midnight for a clock that
   is not even running.
-- The reminder to a customer who has not answered (email tickets; other
-  channels get the event only, until their senders take reminders).
+(The reminder to a customer who has not answered is customer-facing: it is
+``customer_notices.waiting_reminder``, on the ticket's own channel.)
 
 Texts are plain and repeat nothing the customer wrote, except to internal
 recipients (the lead sees the subject).
@@ -25,9 +25,8 @@ from typing import Any
 
 from helpline.notifier import outbox
 from helpline.notifier.message_ids import make_message_id
-from helpline.notifier.templates import ack_subject
 from helpline.router.business_hours import is_open, next_open
-from helpline.store import fastsql, routing_state, signing
+from helpline.store import fastsql, routing_state
 from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig
 
@@ -90,40 +89,3 @@ def sla_text(number: str, subject: str, kind: str, target: str, due_at: dt.datet
             f"Assignee: {assignee or 'nobody (in the team queue)'}\n\n"
             f"`helpline tickets show {number}` shows the ticket.\n")
     return title, body
-
-
-def customer_reminder(ticket_id: int, number: str, subject: str, support_address: str, days_left: float,
-                      settings: Settings, now: dt.datetime) -> tuple[int | None, str]:
-    """(outbox id, why not) of the reminder to a customer the ticket waits on; email tickets only."""
-    row = fastsql.fetchone("SELECT m.channel, m.sender, m.message_id FROM \"message\" m WHERE m.ticket_id = ? "
-                           "AND m.direction = 'in' AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1",
-                           [ticket_id])
-    if row is None:
-        return None, "no customer message"
-    channel, sender, their_mid = row
-    if channel != "email" or not sender:
-        return None, f"no reminder sender for channel {channel}"
-    mid = make_message_id(settings.mail_domain, number)
-    parent = f"<{their_mid}>" if their_mid else ""
-    when = "in a day" if days_left <= 1 else f"in {days_left:g} days"
-    payload: dict[str, Any] = {
-        "from": support_address or settings.support_addresses[0], "to": sender,
-        "subject": ack_subject(number, subject), "message_id": mid, "in_reply_to": parent,
-        "references": [parent] if parent else [],
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All", "X-Helpline-Ticket": number},
-        "text": (f"Hello,\n\nwe are waiting for your answer on ticket {number}. Please reply to this message with "
-                 f"the information we asked for.\n\nIf we do not hear from you, we will close the ticket {when}; "
-                 "a reply after that reopens it or starts a new one.\n\n"
-                 f"Your support team\n{support_address or settings.support_addresses[0]}\n"),
-    }
-    if settings.secret_key:  # the answer finds the ticket even if the mail client drops the headers
-        local, _, domain = (support_address or settings.support_addresses[0]).partition("@")
-        payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, ticket_id)}@{domain}"
-    out_id = persist.add_outbound_message(ticket_id, channel="email", author_role="system",
-                                          message_id=mid.strip("<>").lower(), sender=payload["from"],
-                                          subject=payload["subject"], text=payload["text"], now=now)
-    persist.add_thread_keys(ticket_id, ["mid:" + mid.strip("<>").lower()])
-    got = outbox.enqueue(channel="email", kind="reminder", recipient=sender, payload=payload,
-                         unique_key=f"reminder:{ticket_id}:{now.isoformat()}", ticket=ticket_id, out_message=out_id,
-                         message_id=mid)
-    return (got.id if got else None), ""
