@@ -103,7 +103,7 @@ class Settings:
     # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})
-    waiting_reminder_days: float = field(default=3.0, metadata={"doc": "A ticket waiting on the customer this many days gets one reminder (email)."})
+    waiting_reminder_days: float = field(default=3.0, metadata={"doc": "A ticket waiting on the customer this many days gets one reminder, on the ticket's own channel."})
     waiting_resolve_days: float = field(default=7.0, metadata={"doc": "A ticket waiting on the customer this many days is resolved automatically."})
     imap_accounts: str = field(default="", metadata={"doc": "Mailboxes to poll: comma-separated imaps://USER:PASSWORD@HOST:PORT/FOLDER?after=seen|move:FOLDER|delete&verify=no&cafile=PATH&oauth2_cmd=CMD&quarantine=FOLDER (secret)."})
     imap_idle_minutes: float = field(default=9.0, metadata={"doc": "Re-issue IMAP IDLE this often (below 29)."})
