@@ -118,7 +118,7 @@ class Settings:
     twilio_api_url: str = field(default="https://api.twilio.com", metadata={"doc": "Base URL of the Twilio REST API (tests point it at a local stand-in)."})
     sms_ack: bool = field(default=True, metadata={"doc": "Text the ticket number to a customer whose SMS opened a ticket."})
     sms_help_text: str = field(default="Helpline support: text your question to this number and an agent will answer here. Reply STOP to stop texts, START to resume.",
-                               metadata={"doc": "Answer to HELP (unless Twilio's Advanced Opt-Out already answered)."})
+                               metadata={"doc": "Answer to HELP (unless Twilio's Advanced Opt-Out already answered), through the template sms_help.txt, which operators may override per language."})
     mms_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"doc": "Largest MMS media file downloaded; larger ones are recorded but not fetched."})
     slack_bot_token: str = field(default="", metadata={"doc": "Slack bot token (xoxb-…, secret); with HELPLINE_SLACK_CHANNEL it turns the Slack sender on."})
     slack_signing_secret: str = field(default="", metadata={"doc": "Slack signing secret (secret); turns on POST /slack/events (events, actions, commands) on the public listener."})
