@@ -1,7 +1,8 @@
 """What the customer hears when their ticket's status changes: a status notice and, on
 resolution, the one-question satisfaction survey. Called by ``ticket_ops.change_status``
 (the one writer of statuses) inside its transaction, so the outbox rows commit with
-the change or not at all.
+the change or not at all. The reminder to a customer the ticket waits on
+(``waiting_reminder``, from the scheduler's lifecycle timers) follows the same rules.
 
 Both go to the channel the ticket came in on, to the address the first message
 came from, and only when an automatic message may go there: the first
