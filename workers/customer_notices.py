@@ -274,5 +274,5 @@ def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, setti
     out_id = persist.add_outbound_message(t.id, channel="webhook", author_role="system", message_id="", sender="",
                                           subject="", text=text, now=now)
     ids = webhook_events.emit(t.id, webhook_events.REPLIED, key, webhook_events.message_data(
-        out_id, "webhook", "system", t.subject, text, 0), settings, now)
+        out_id, "webhook", "system", t.subject, text, 0), settings, now, out_message=out_id)
     return (ids[0] if ids else None), "webhook", ""
