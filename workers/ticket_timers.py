@@ -20,7 +20,7 @@ from helpline.store.config_file import SiteConfig, site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
-from . import notices, persist, sla_clock, ticket_ops
+from . import customer_notices, notices, persist, sla_clock, ticket_ops
 
 log = logging.getLogger("helpline.workers")
 Clock = Callable[[], dt.datetime]
@@ -248,7 +248,8 @@ def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
     if cur.rowcount != 1:
         return False
     left = settings.waiting_resolve_days - settings.waiting_reminder_days
-    out_id, why_not = notices.customer_reminder(ticket_id, t.number, t.subject, t.support_address, left, settings, now)
-    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"reason": why_not} if why_not else {}),
+    out_id, channel, why_not = customer_notices.waiting_reminder(t, left, now=now, settings=settings)
+    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"channel": channel} if channel else {}),
+                                                  **({"reason": why_not} if why_not else {}),
                                                   "resolves_in_days": left}, actor="scheduler", now=now)
     return True
