@@ -9,6 +9,7 @@ timeout); those rows get the same temporary failure and back-off.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 from helpline.store.config import Settings
@@ -101,11 +102,13 @@ def _record_temporary(row: Outbox, error: str, settings: Settings, report: Deliv
         report.retry += 1
 
 
-def deliver_due(settings: Settings, sender: Sender, limit: int = 100) -> DeliveryReport:
-    """Send up to ``limit`` due rows of the sender's channel; returns what happened to them."""
+def deliver_due(settings: Settings, sender: Sender, limit: int = 100, now: dt.datetime | None = None
+                ) -> DeliveryReport:
+    """Send up to ``limit`` rows of the sender's channel due at ``now`` (default: the present);
+    returns what happened to them."""
     if not sender.configured:
         return _unconfigured(sender)
-    rows = outbox.claim_due(sender.channel, limit)
+    rows = outbox.claim_due(sender.channel, limit, now)
     report = DeliveryReport(claimed=len(rows))
     _deliver_rows(settings, sender, rows, report)
     if rows:

@@ -47,6 +47,7 @@ def enqueue(
     message_id: str = "",
     suppressed_reason: str = "",
     claimed: bool = False,
+    not_before: dt.datetime | None = None,
 ) -> Outbox | None:
     """Add an outbound message, inside the caller's transaction; None if ``unique_key`` exists.
 
@@ -55,6 +56,8 @@ def enqueue(
     ``suppressed`` (never sent): loop protection keeps its decision visible.
     With ``claimed`` the row starts as ``sending`` (attempt 1) because the
     caller will deliver it right after its commit (``deliver.deliver_claimed``).
+    ``not_before`` holds a pending row until then (a notice kept for the
+    team's business hours).
     """
     now = utcnow()
     status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.SENDING if claimed else OutboxStatus.PENDING
@@ -63,7 +66,8 @@ def enqueue(
         ticket_id=ticket.id if isinstance(ticket, Ticket) else ticket,
         out_message_id=out_message.id if isinstance(out_message, Message) else out_message,
         message_id=message_id or str(payload.get("message_id") or ""), status=status, attempts=1 if claimed else 0,
-        last_error=suppressed_reason, provider_id="", next_attempt_at=now, created_at=now, updated_at=now,
+        last_error=suppressed_reason, provider_id="", next_attempt_at=not_before or now,
+        created_at=now, updated_at=now,
     )
     # Plain SQL: this runs inside every new ticket's transaction (see store.fastsql).
     row_id = fastsql.insert("outbox", values, on_conflict="ON CONFLICT DO NOTHING")

@@ -111,15 +111,17 @@ def render_ack(
     ``in_reply_to`` is the customer's Message-ID; ``references`` theirs. The
     returned dict is JSON-serialisable and is everything ``build_email`` needs,
     so a resend after a crash produces the same message with the same id.
+    ``ack.html`` beside the text template (same directory and language) adds
+    the HTML part.
     """
     parent = message_id_list([in_reply_to])
     refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]
     name = safe_name(customer_name) if echo else ""
-    body = render.templates(templates_dir).render(
-        "ack.txt", language, greeting=f"Hello {name}," if name else "Hello,", customer_name=name,
+    text, html = render.templates(templates_dir).email(
+        "ack", language, greeting=f"Hello {name}," if name else "Hello,", customer_name=name,
         ticket_number=ticket_number, support_address=support_address,
     )
-    return {
+    payload = {
         "from": support_address,
         "to": recipient,
         "subject": ack_subject(ticket_number, subject) if echo else f"[{ticket_number}] We have received your message",
@@ -131,8 +133,11 @@ def render_ack(
             "X-Auto-Response-Suppress": "All",
             "X-Helpline-Ticket": ticket_number,
         },
-        "text": body,
+        "text": text,
     }
+    if html:  # sent as multipart/alternative by render_bytes (text first)
+        payload["html"] = html
+    return payload
 
 
 def _addresses(value: Any) -> str:

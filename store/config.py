@@ -103,7 +103,7 @@ class Settings:
     # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})
-    waiting_reminder_days: float = field(default=3.0, metadata={"doc": "A ticket waiting on the customer this many days gets one reminder (email)."})
+    waiting_reminder_days: float = field(default=3.0, metadata={"doc": "A ticket waiting on the customer this many days gets one reminder, on the ticket's own channel."})
     waiting_resolve_days: float = field(default=7.0, metadata={"doc": "A ticket waiting on the customer this many days is resolved automatically."})
     imap_accounts: str = field(default="", metadata={"doc": "Mailboxes to poll: comma-separated imaps://USER:PASSWORD@HOST:PORT/FOLDER?after=seen|move:FOLDER|delete&verify=no&cafile=PATH&oauth2_cmd=CMD&quarantine=FOLDER (secret)."})
     imap_idle_minutes: float = field(default=9.0, metadata={"doc": "Re-issue IMAP IDLE this often (below 29)."})
@@ -118,7 +118,7 @@ class Settings:
     twilio_api_url: str = field(default="https://api.twilio.com", metadata={"doc": "Base URL of the Twilio REST API (tests point it at a local stand-in)."})
     sms_ack: bool = field(default=True, metadata={"doc": "Text the ticket number to a customer whose SMS opened a ticket."})
     sms_help_text: str = field(default="Helpline support: text your question to this number and an agent will answer here. Reply STOP to stop texts, START to resume.",
-                               metadata={"doc": "Answer to HELP (unless Twilio's Advanced Opt-Out already answered)."})
+                               metadata={"doc": "Answer to HELP (unless Twilio's Advanced Opt-Out already answered), through the template sms_help.txt, which operators may override per language."})
     mms_max_bytes: int = field(default=5 * 1024 * 1024, metadata={"doc": "Largest MMS media file downloaded; larger ones are recorded but not fetched."})
     slack_bot_token: str = field(default="", metadata={"doc": "Slack bot token (xoxb-…, secret); with HELPLINE_SLACK_CHANNEL it turns the Slack sender on."})
     slack_signing_secret: str = field(default="", metadata={"doc": "Slack signing secret (secret); turns on POST /slack/events (events, actions, commands) on the public listener."})

@@ -1,7 +1,8 @@
 """What the customer hears when their ticket's status changes: a status notice and, on
 resolution, the one-question satisfaction survey. Called by ``ticket_ops.change_status``
 (the one writer of statuses) inside its transaction, so the outbox rows commit with
-the change or not at all.
+the change or not at all. The reminder to a customer the ticket waits on
+(``waiting_reminder``, from the scheduler's lifecycle timers) follows the same rules.
 
 Both go to the channel the ticket came in on, to the address the first message
 came from, and only when an automatic message may go there: the first
@@ -24,7 +25,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from helpline.notifier import loops, outbox, render, sms_optout
+from helpline.notifier import loops, outbox, render, slack_blocks, sms_optout, webhook_events
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.sms_sender import sms_payload
 from helpline.notifier.templates import clean_subject, safe_name
@@ -58,14 +59,18 @@ class TicketLike(Protocol):
 class Audience:
     """Where an automatic message about the ticket goes, and what it may repeat."""
 
-    channel: str  # email or sms
-    recipient: str
+    channel: str  # email or sms (and, for ``chat``, slack or webhook)
+    recipient: str  # address, number, or "CHANNEL:THREAD_TS" (slack); "" for webhook
     echo: bool
     env: Envelope
 
 
-def audience(t: TicketLike, settings: Settings) -> tuple[Audience | None, str]:
-    """(where to, "") or (None, why nothing may be sent)."""
+def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[Audience | None, str]:
+    """(where to, "") or (None, why nothing may be sent).
+
+    ``chat``: a customer who wrote in Slack is reached in their own thread, and
+    a webhook source's customer through the source's app (when it registered a
+    callback URL); otherwise, as for status notices, only email and SMS."""
     row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE ticket_id = ? ORDER BY id LIMIT 1', [t.id])
     if row is None or row[0] is None:
         return None, "the ticket has no customer message"
@@ -73,6 +78,10 @@ def audience(t: TicketLike, settings: Settings) -> tuple[Audience | None, str]:
     env = Envelope.from_dict(raw if isinstance(raw, dict) else json.loads(raw))
     if env.author_role != "customer":
         return None, "the ticket was not opened by a customer"
+    if chat and t.channel == "slack" and env.thread.conversation_id:
+        return Audience("slack", env.thread.conversation_id, True, env), ""
+    if chat and t.channel == "webhook" and webhook_events.listening(t.id, settings):
+        return Audience("webhook", "", True, env), ""
     if t.channel == "sms":
         number = env.sender.address
         if "sender_not_e164" in env.warnings:
@@ -176,10 +185,11 @@ def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, sett
             got = _sms(t, aud, kind="notification", text=tpl.render("sms_status.txt", lang, **ctx).strip(),
                        unique_key=key, now=now)
         else:
-            name = f"status_{to}.txt" if tpl.find(f"status_{to}.txt", lang) else "status_changed.txt"
+            name = f"status_{to}" if tpl.has_email(f"status_{to}", lang) else "status_changed"
             subject = f"[{t.number}] " + (f"Re: {ctx['subject']}" if ctx["subject"] else f"Ticket {STATUS_LABELS.get(to, to)}")
-            got = _email(t, aud, settings, kind="notification", subject=subject, text=tpl.render(name, lang, **ctx),
-                         html=tpl.render_optional(f"status_{to}.html", lang, **ctx), unique_key=key, now=now)
+            text, html = tpl.email(name, lang, **ctx)
+            got = _email(t, aud, settings, kind="notification", subject=subject, text=text, html=html,
+                         unique_key=key, now=now)
         if got:
             ids.append(got)
         persist.event(t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now)
@@ -208,10 +218,9 @@ def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, 
         got = _sms(t, aud, kind="csat", text=tpl.render("csat_sms.txt", t.language, **ctx).strip(),
                    unique_key=f"csat:{t.id}", now=now)
     else:
-        got = _email(t, aud, settings, kind="csat", subject=f"[{t.number}] How did we do?",
-                     text=tpl.render("csat_survey.txt", t.language, **ctx),
-                     html=tpl.render_optional("csat_survey.html", t.language, **ctx), unique_key=f"csat:{t.id}",
-                     now=now)
+        text, html = tpl.email("csat_survey", t.language, **ctx)
+        got = _email(t, aud, settings, kind="csat", subject=f"[{t.number}] How did we do?", text=text, html=html,
+                     unique_key=f"csat:{t.id}", now=now)
     persist.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
                                       "expires": expires.isoformat()}, now=now)
     return [got] if got else []
@@ -227,3 +236,43 @@ def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
         return None
     csat_state.record(survey.ticket_id, int(body), None, now, via="sms")
     return f"CSAT answer {body} for ticket {survey.ticket_id}"
+
+
+def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, settings: Settings
+                     ) -> tuple[int | None, str, str]:
+    """Remind the customer the ticket waits on, on the ticket's own channel: (outbox id, channel, why not).
+
+    Email (with its HTML part) and SMS go where status notices go, with the
+    same checks (no auto-reply or list address, no opted-out number); a
+    customer who wrote in Slack gets a line in their own thread; a webhook
+    source hears it as a ``ticket.replied`` event carrying a system message,
+    for its app to show. The reminder is recorded as the ticket's outbound
+    message on that channel."""
+    aud, why = audience(t, settings, chat=True)
+    if aud is None:
+        return None, "", why
+    tpl = render.templates(site_config(settings).templates_dir)
+    ctx = {**_context(t, aud, settings, now), "resolves_in_days": f"{days_left:g}", "channel": aud.channel}
+    key = f"reminder:{t.id}:{now.isoformat()}"
+    if aud.channel == "email":
+        text, html = tpl.email("waiting_reminder", t.language, **ctx)
+        subject = f"[{t.number}] " + (f"Re: {ctx['subject']}" if ctx["subject"] else "Waiting for your answer")
+        return _email(t, aud, settings, kind="reminder", subject=subject, text=text, html=html, unique_key=key,
+                      now=now), "email", ""
+    if aud.channel == "sms":
+        text = tpl.render("sms_waiting_reminder.txt", t.language, **ctx).strip()
+        return _sms(t, aud, kind="reminder", text=text, unique_key=key, now=now), "sms", ""
+    text = tpl.render("chat_waiting_reminder.txt", t.language, **ctx).strip()
+    if aud.channel == "slack":
+        channel, _, root = aud.recipient.partition(":")
+        out_id = persist.add_outbound_message(t.id, channel="slack", author_role="system", message_id="",
+                                              sender=channel, subject="", text=text, now=now)
+        row = outbox.enqueue(channel="slack", kind="reminder", recipient=channel, ticket=t.id, out_message=out_id,
+                             payload={"op": "notice", "channel": channel, "thread_ts": root,
+                                      "text": slack_blocks.escape(text)}, unique_key=key)
+        return (row.id if row is not None else None), "slack", ""
+    out_id = persist.add_outbound_message(t.id, channel="webhook", author_role="system", message_id="", sender="",
+                                          subject="", text=text, now=now)
+    ids = webhook_events.emit(t.id, webhook_events.REPLIED, key, webhook_events.message_data(
+        out_id, "webhook", "system", t.subject, text, 0), settings, now, out_message=out_id)
+    return (ids[0] if ids else None), "webhook", ""

@@ -3,17 +3,19 @@
 Every notification is first an event; it becomes an outbox row only where a
 sender for it exists:
 
-- ``team_notification`` (event): for the team's channel. The Slack sender
-  belongs to the Slack adapter; it can turn these events into channel and
-  thread messages (data: team, slack_channel, kind, text). Nothing is sent
-  from here to Slack.
+- ``team_notification`` (event): for the team's channel. The Slack adapter
+  turns these events into channel and thread messages
+  (``slack_outbox.sweep_team_notifications``; data: team, slack_channel,
+  kind, text, held_until). Nothing is sent from here to Slack.
 - Email to the team lead (``lead_email`` in the TOML file) or the assignee:
-  an internal, auto-generated message. Outside the team's business hours it
-  waits in the outbox until the calendar opens (unless the team sets
-  ``notify_outside_hours``), so nobody is paged at midnight for a clock that
-  is not even running.
-- The reminder to a customer who has not answered (email tickets; other
-  channels get the event only, until their senders take reminders).
+  an internal, auto-generated message.
+
+Both are held while the calendar the ticket's clock counts in is closed
+(``hold_until``), and go out once when it opens, unless the team sets
+``notify_outside_hours``: nobody is paged at midnight for a clock that is not
+even running.
+(The reminder to a customer who has not answered is customer-facing: it is
+``customer_notices.waiting_reminder``, on the ticket's own channel.)
 
 Texts are plain and repeat nothing the customer wrote, except to internal
 recipients (the lead sees the subject).
@@ -25,9 +27,8 @@ from typing import Any
 
 from helpline.notifier import outbox
 from helpline.notifier.message_ids import make_message_id
-from helpline.notifier.templates import ack_subject
 from helpline.router.business_hours import is_open, next_open
-from helpline.store import fastsql, routing_state, signing
+from helpline.store import routing_state
 from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig
 
@@ -43,19 +44,39 @@ def _local(t: dt.datetime | None, cfg: SiteConfig, calendar: str) -> str:
     return t.replace(tzinfo=dt.timezone.utc).astimezone(cal.zone).strftime(f"%Y-%m-%d %H:%M {cal.timezone}")
 
 
+def hold_until(team: str | None, cfg: SiteConfig, now: dt.datetime, calendar: str | None = None
+               ) -> dt.datetime | None:
+    """When a notice about a ticket may go out, if not now: the next opening of the calendar its
+    clock counts in (``calendar``, an SLA row's; else the team's) while that is closed, unless the
+    team sets ``notify_outside_hours``. None: at once.
+
+    The clock's calendar, not the team's, because a policy may run its own (an
+    urgent policy around the clock on an office-hours team): its breach at
+    night is a breach of a running clock and is sent at once."""
+    info = routing_state.team_info(team)
+    if info is not None and info.notify_outside_hours:
+        return None
+    cal = cfg.calendar(calendar if calendar is not None else (info.business_hours if info else ""))
+    return None if is_open(now, cal) else next_open(now, cal)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat() + "Z"
+
+
 def team_notification(ticket_id: int, team: str | None, kind: str, text: str, now: dt.datetime,
-                      data: dict[str, Any] | None = None) -> None:
-    """The hook for the team's channel (Slack): an event, sent by whoever handles that channel."""
+                      data: dict[str, Any] | None = None, *, hold: dt.datetime | None = None) -> None:
+    """The hook for the team's channel (Slack): an event, sent by whoever handles that channel,
+    not before ``hold`` (``held_until`` in its data) when given."""
     info = routing_state.team_info(team)
     persist.event(ticket_id, "team_notification", {"team": team, "slack_channel": info.slack_channel if info else "",
-                                                   "kind": kind, "text": text, **(data or {})}, now=now)
+                                                   "kind": kind, "text": text, **(data or {}),
+                                                   **({"held_until": _iso(hold)} if hold else {})}, now=now)
 
 
 def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str, *, kind: str, unique: str,
-                   settings: Settings, cfg: SiteConfig, team: str | None, now: dt.datetime) -> int | None:
-    """Queue an email to a lead or agent; held until the team's calendar opens unless it says otherwise."""
-    info = routing_state.team_info(team)
-    calendar = cfg.calendar(info.business_hours if info else "")
+                   settings: Settings, team: str | None, now: dt.datetime, hold: dt.datetime | None) -> int | None:
+    """Queue an email to a lead or agent, not before ``hold`` (``hold_until``) when given."""
     payload = {
         "from": settings.support_addresses[0], "to": to, "subject": subject[:300],
         "message_id": make_message_id(settings.mail_domain, number), "in_reply_to": "", "references": [],
@@ -64,16 +85,11 @@ def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str
         "text": text,
     }
     row = outbox.enqueue(channel="email", kind="notification", recipient=to, payload=payload, unique_key=unique,
-                         ticket=ticket_id)
+                         ticket=ticket_id, not_before=hold)
     if row is None:
         return None
-    held = ""
-    if not (info and info.notify_outside_hours) and not is_open(now, calendar):
-        opens = next_open(now, calendar)
-        fastsql.execute('UPDATE "outbox" SET next_attempt_at = ? WHERE id = ?', [opens, row.id])
-        held = opens.isoformat() + "Z"
-    persist.event(ticket_id, "notification_queued", {"to": to, "kind": kind, **({"held_until": held} if held else {})},
-                  now=now)
+    persist.event(ticket_id, "notification_queued", {"to": to, "kind": kind, "team": team,
+                                                     **({"held_until": _iso(hold)} if hold else {})}, now=now)
     return row.id
 
 
@@ -90,40 +106,3 @@ def sla_text(number: str, subject: str, kind: str, target: str, due_at: dt.datet
             f"Assignee: {assignee or 'nobody (in the team queue)'}\n\n"
             f"`helpline tickets show {number}` shows the ticket.\n")
     return title, body
-
-
-def customer_reminder(ticket_id: int, number: str, subject: str, support_address: str, days_left: float,
-                      settings: Settings, now: dt.datetime) -> tuple[int | None, str]:
-    """(outbox id, why not) of the reminder to a customer the ticket waits on; email tickets only."""
-    row = fastsql.fetchone("SELECT m.channel, m.sender, m.message_id FROM \"message\" m WHERE m.ticket_id = ? "
-                           "AND m.direction = 'in' AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1",
-                           [ticket_id])
-    if row is None:
-        return None, "no customer message"
-    channel, sender, their_mid = row
-    if channel != "email" or not sender:
-        return None, f"no reminder sender for channel {channel}"
-    mid = make_message_id(settings.mail_domain, number)
-    parent = f"<{their_mid}>" if their_mid else ""
-    when = "in a day" if days_left <= 1 else f"in {days_left:g} days"
-    payload: dict[str, Any] = {
-        "from": support_address or settings.support_addresses[0], "to": sender,
-        "subject": ack_subject(number, subject), "message_id": mid, "in_reply_to": parent,
-        "references": [parent] if parent else [],
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All", "X-Helpline-Ticket": number},
-        "text": (f"Hello,\n\nwe are waiting for your answer on ticket {number}. Please reply to this message with "
-                 f"the information we asked for.\n\nIf we do not hear from you, we will close the ticket {when}; "
-                 "a reply after that reopens it or starts a new one.\n\n"
-                 f"Your support team\n{support_address or settings.support_addresses[0]}\n"),
-    }
-    if settings.secret_key:  # the answer finds the ticket even if the mail client drops the headers
-        local, _, domain = (support_address or settings.support_addresses[0]).partition("@")
-        payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, ticket_id)}@{domain}"
-    out_id = persist.add_outbound_message(ticket_id, channel="email", author_role="system",
-                                          message_id=mid.strip("<>").lower(), sender=payload["from"],
-                                          subject=payload["subject"], text=payload["text"], now=now)
-    persist.add_thread_keys(ticket_id, ["mid:" + mid.strip("<>").lower()])
-    got = outbox.enqueue(channel="email", kind="reminder", recipient=sender, payload=payload,
-                         unique_key=f"reminder:{ticket_id}:{now.isoformat()}", ticket=ticket_id, out_message=out_id,
-                         message_id=mid)
-    return (got.id if got else None), ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import Callable
 
 from helpline.notifier import outbox, slack_blocks
 from helpline.notifier.slack_sender import channel_for_team
@@ -111,14 +112,17 @@ def tell_customer(ticket_id: int, text: str, key: str) -> list[int]:
 NOTIFY_HORIZON = dt.timedelta(days=2)  # when Slack is first configured, older notices are not posted
 
 
-def sweep_team_notifications(settings: Settings, limit: int = 100) -> int:
+def sweep_team_notifications(settings: Settings, limit: int = 100,
+                             clock: Callable[[], dt.datetime] = m.utcnow) -> int:
     """Post the team notifications (SLA warnings and breaches, escalations:
     ``notices.team_notification`` events) to Slack: a line in the ticket's
     thread and one in the team's channel (its ``slack_channel``, else
     ``HELPLINE_SLACK_CHANNEL``). Each event once: its outbox rows carry the
     event id in their unique key, and an event with nowhere to go is recorded
-    as a suppressed row so it is not looked at again. Returns the events handled."""
-    since = m.utcnow() - NOTIFY_HORIZON
+    as a suppressed row so it is not looked at again. An event held for the
+    team's business hours (``held_until``) gets its rows now, due when the
+    calendar opens. Returns the events handled."""
+    since = clock() - NOTIFY_HORIZON
 
     def tx() -> int:
         rows = fastsql.fetchall(
@@ -132,14 +136,15 @@ def sweep_team_notifications(settings: Settings, limit: int = 100) -> int:
             channel = str(data.get("slack_channel") or settings.slack_channel or "")
             thread = slack_state.thread_of(ticket_id) if ticket_id else None
             key = f"slack:notify:{event_id}"
+            held = _instant(data.get("held_until"))
             if thread is not None:
                 outbox.enqueue(channel="slack", kind="slack_notice", recipient=thread[0], ticket=ticket_id,
                                payload={"op": "notice", "channel": thread[0], "thread_ts": thread[1],
-                                        "text": f"{icon} {text}"}, unique_key=key + ":thread")
+                                        "text": f"{icon} {text}"}, unique_key=key + ":thread", not_before=held)
             if channel:
                 outbox.enqueue(channel="slack", kind="slack_notice", recipient=channel, ticket=ticket_id,
                                payload={"op": "notice", "channel": channel, "thread_ts": "", "text": f"{icon} {text}"},
-                               unique_key=key)
+                               unique_key=key, not_before=held)
             else:
                 outbox.enqueue(channel="slack", kind="slack_notice", recipient="", ticket=ticket_id, payload={},
                                unique_key=key, suppressed_reason="no Slack channel for this team")
@@ -179,3 +184,14 @@ def sweep_merge_suggestions(limit: int = 100) -> int:
 
 
 ACTIVE = ("new", "open", "in_progress", "waiting_customer")
+
+
+def _instant(value: object) -> dt.datetime | None:
+    """A stored ``...Z`` instant as naive UTC; None when absent or unreadable (then: at once)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        return None
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t

@@ -91,7 +91,8 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
         persist.event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
         return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
     why = _no_automatic_text(env, opted_out)
-    row = None if why else _queue_text(env, settings, now, kind="help", text=settings.sms_help_text,
+    text = "" if why else _sms_template("sms_help.txt", ticket_id, settings, help_text=settings.sms_help_text)
+    row = None if why else _queue_text(env, settings, now, kind="help", text=text or settings.sms_help_text,
                                        unique_key=f"sms-help:{env.external_id}", ticket_id=None)
     why = why or ("" if row else "automatic-reply limit")
     persist.event(ticket_id, "sms_help", {**base, "answered_by": "nobody" if why else "helpline", "why": why}, now=now)

@@ -20,7 +20,7 @@ from helpline.store.config_file import SiteConfig, site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
-from . import notices, persist, sla_clock, ticket_ops
+from . import customer_notices, notices, persist, sla_clock, ticket_ops
 
 log = logging.getLogger("helpline.workers")
 Clock = Callable[[], dt.datetime]
@@ -112,12 +112,13 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
     persist.event(ticket_id, f"sla_{kind}", data, now=now)
     title, body = notices.sla_text(t.number, t.subject, kind, row.target, row.due_at, row.policy, cfg, row.calendar,
                                    t.team, t.assignee)
-    notices.team_notification(ticket_id, t.team, f"sla_{kind}", title, now, {"target": row.target})
+    hold = notices.hold_until(t.team, cfg, now, row.calendar)  # outside the clock's hours: when it opens
+    notices.team_notification(ticket_id, t.team, f"sla_{kind}", title, now, {"target": row.target}, hold=hold)
     if info and info.lead_email:
         notices.internal_email(ticket_id, t.number, info.lead_email, title, body, kind=f"sla_{kind}",
-                               unique=f"sla-{kind}:{row.id}:{now.isoformat()}", settings=settings, cfg=cfg,
-                               team=t.team, now=now)
-    _escalate(t, kind, row.target, settings, cfg, now)
+                               unique=f"sla-{kind}:{row.id}:{now.isoformat()}", settings=settings, team=t.team,
+                               now=now, hold=hold)
+    _escalate(t, kind, row.target, row.calendar, settings, cfg, now)
     return True
 
 
@@ -139,7 +140,7 @@ def _settle(t: ticket_ops.TicketState, cfg: SiteConfig, now: dt.datetime) -> Non
     sla_clock.stop(t.id, when, cfg, sla.RESPONSE_TARGETS, reason=why, cancel=True)
 
 
-def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Settings, cfg: SiteConfig,
+def _escalate(t: ticket_ops.TicketState, kind: str, target: str, calendar: str, settings: Settings, cfg: SiteConfig,
               now: dt.datetime) -> None:
     rules = escalation.matching(cfg.escalations, event=kind, target=target, priority=t.priority,
                                 customer_tier=t.customer_tier, team=t.team)
@@ -147,15 +148,18 @@ def _escalate(t: ticket_ops.TicketState, kind: str, target: str, settings: Setti
         return
     steps = escalation.steps(rules, t.priority)
     why = f"SLA {kind} of {notices.LABELS.get(target, target)}; rule(s) {', '.join(repr(n) for n in steps.rules)}"
-    carry_out(t, steps, why=why, actor="escalation", occasion=f"{kind}:{target}", settings=settings, cfg=cfg, now=now)
+    carry_out(t, steps, why=why, actor="escalation", occasion=f"{kind}:{target}", settings=settings, cfg=cfg, now=now,
+              calendar=calendar)
 
 
 def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, actor: str, occasion: str,
-              settings: Settings, cfg: SiteConfig, now: dt.datetime) -> None:
+              settings: Settings, cfg: SiteConfig, now: dt.datetime, calendar: str | None = None) -> None:
     """Do what escalation ``steps`` say (priority, team, tier, notifications), each step an ``escalated``
     event; an SLA warning or breach comes here, and so does an agent's Escalate button in Slack.
-    ``occasion`` tells notification emails of different escalations apart."""
+    ``occasion`` tells notification emails of different escalations apart. Notifications are held
+    while ``calendar`` (the SLA clock's; None: the team's) is closed, like the SLA notices."""
     names = list(steps.rules)
+    team_before = t.team
     if steps.priority:
         was = t.priority
         ticket_ops.set_priority(t, steps.priority, now=now, settings=settings, actor=actor, reason=why)
@@ -176,10 +180,12 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
         got, result = ticket_ops.raise_tier(t, steps.tier, now=now, settings=settings, actor=actor, why=why)
         persist.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was, "agent": got,
                                           "result": result, "rules": names}, actor=actor, now=now)
+    # A ticket moved to another team by now follows that team's calendar.
+    hold = notices.hold_until(t.team, cfg, now, calendar if t.team == team_before else None) if steps.notify else None
     for who in steps.notify:
         text = f"[{t.number}] escalated: {why}"
         if who == "team":
-            notices.team_notification(t.id, t.team, "escalation", text, now, {"rules": names})
+            notices.team_notification(t.id, t.team, "escalation", text, now, {"rules": names}, hold=hold)
         else:
             info = routing_state.team_info(t.team)
             to = (info.lead_email if info else "") if who == "lead" else (t.assignee or "")
@@ -190,7 +196,7 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
             notices.internal_email(t.id, t.number, to, text, text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\n"
                                    f"Assignee: {t.assignee or 'nobody'}\n", kind="escalation",
                                    unique=f"escalation:{t.id}:{who}:{occasion}:{now.isoformat()}",
-                                   settings=settings, cfg=cfg, team=t.team, now=now)
+                                   settings=settings, team=t.team, now=now, hold=hold)
         persist.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
 
 
@@ -242,7 +248,8 @@ def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
     if cur.rowcount != 1:
         return False
     left = settings.waiting_resolve_days - settings.waiting_reminder_days
-    out_id, why_not = notices.customer_reminder(ticket_id, t.number, t.subject, t.support_address, left, settings, now)
-    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"reason": why_not} if why_not else {}),
+    out_id, channel, why_not = customer_notices.waiting_reminder(t, left, now=now, settings=settings)
+    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"channel": channel} if channel else {}),
+                                                  **({"reason": why_not} if why_not else {}),
                                                   "resolves_in_days": left}, actor="scheduler", now=now)
     return True

@@ -53,7 +53,8 @@ def test_new_mail_creates_ticket_and_acknowledgement(stack, relay_sink):
     assert f"[{ticket.number}]" in ack["Subject"]
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["X-Auto-Response-Suppress"] == "All"
-    assert "where is my order" not in ack.get_content()
+    assert ack.get_content_type() == "multipart/alternative"  # plain text, then HTML
+    assert all("where is my order" not in part.get_content() for part in ack.iter_parts())
 
     listed = json.loads(cli(stack, "tickets", "list", "--json"))
     assert [t["number"] for t in listed] == [ticket.number]

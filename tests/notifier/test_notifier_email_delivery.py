@@ -53,7 +53,7 @@ def test_ack_arrives_with_the_right_headers(backend, ticket, relay_sink):
     assert msg["X-Helpline-Ticket"] == ticket.number
     assert msg["From"] == "support@example.com"
     assert msg["Subject"] == f"[{ticket.number}] Re: Printer broken"
-    assert ticket.number in msg.get_content()
+    assert all(ticket.number in msg.get_body((kind,)).get_content() for kind in ("plain", "html"))
     sent = Outbox.get_by_id(row.id)
     assert sent.status == OutboxStatus.SENT and sent.attempts == 1 and sent.sent_at
     assert sent.provider_id == "250 2.0.0 queued as 1"

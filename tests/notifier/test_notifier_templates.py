@@ -59,8 +59,10 @@ def test_customer_text_is_never_echoed(make_envelope):
     assert SUBJECT_TOKEN not in payload["text"]
     assert payload["subject"] == f"[HL-2026-000042] Re: {SUBJECT_TOKEN}"
     assert payload["text"].startswith("Hello,\n")
-    body = build_email(payload).get_content()
-    assert SUBJECT_TOKEN not in body
+    msg = build_email(payload)
+    assert msg.get_content_type() == "multipart/alternative"  # text, then HTML
+    for part in msg.iter_parts():
+        assert SUBJECT_TOKEN not in part.get_content() and "MARMOT" not in part.get_content()
 
 
 @pytest.mark.parametrize(
@@ -103,8 +105,11 @@ def test_build_email(make_envelope):
     assert msg["X-Auto-Response-Suppress"] == "All"
     assert msg["From"] == "support@example.com"
     assert msg["Date"]
-    assert msg.get_content_type() == "text/plain"
-    assert msg.get_content_charset() == "utf-8"
-    assert msg.get_content().startswith("Hello Zoë,")
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = msg.iter_parts()  # plain text first: clients that cannot show HTML stop there
+    assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    assert text.get_content_charset() == "utf-8" and html.get_content_charset() == "utf-8"
+    assert text.get_content().startswith("Hello Zoë,")
+    assert "<p>Hello Zoë,</p>" in html.get_content() and "HL-2026-000042" in html.get_content()
     raw = msg.as_bytes()
     assert raw.isascii() and b"\r\n" in raw  # 7-bit, CRLF: any relay takes it

@@ -116,7 +116,7 @@ def test_waiting_on_the_customer_reminds_once_then_resolves(routed):
     assert reminder.recipient == "alice@example.org"
     assert reminder.payload["in_reply_to"] == customer_mid and ticket.number in reminder.payload["subject"]
     assert "in 3 days" in reminder.payload["text"] and "Order" not in reminder.payload["text"]
-    assert event_data(ticket, "waiting_reminder") == [{"sent": True, "resolves_in_days": 3.0}]
+    assert event_data(ticket, "waiting_reminder") == [{"sent": True, "channel": "email", "resolves_in_days": 3.0}]
     assert ticket_timers.lifecycle_timers(s, clock=lambda: start + 5 * DAY)["resolved"] == 1
     ticket = reload(ticket)
     assert ticket.status == "resolved" and ticket.assignee == "ann@example.com"

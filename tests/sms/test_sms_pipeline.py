@@ -125,6 +125,19 @@ def test_help_is_answered_with_the_help_text(sms, fake_twilio):
     assert row.status == "sent" and row.ticket_id is None
 
 
+def test_help_text_comes_from_a_template_operators_can_override_per_language(sms, fake_twilio, tmp_path):
+    (tmp_path / "templates" / "de").mkdir(parents=True)
+    (tmp_path / "templates" / "de" / "sms_help.txt").write_text("Acme-Hilfe: schreiben Sie uns. STOP beendet.\n")
+    (tmp_path / "helpline.toml").write_text(f'templates_dir = "{tmp_path / "templates"}"\n')
+    desk = sms.configured(config_file=str(tmp_path / "helpline.toml"), sms_help_text="Acme support. Reply STOP.")
+    ticket_id = desk.text("Wo ist mein Paket?", sender=BOB).ticket_id
+    m.Ticket.update(language="de").where(m.Ticket.id == ticket_id).execute()
+    desk.text("HELP", sender=BOB)
+    assert fake_twilio.wait_for(2)[-1].body == "Acme-Hilfe: schreiben Sie uns. STOP beendet."
+    desk.text("HELP", sender=ALICE)  # no German ticket: the bundled template, which is the setting
+    assert fake_twilio.wait_for(3)[-1].body == "Acme support. Reply STOP."
+
+
 def test_keywords_twilio_already_answered_are_recorded_without_a_reply(sms, fake_twilio):
     help_ = sms.text("HELP", opt_out_type="HELP")
     assert help_.action == "sms_keyword" and not help_.outbox_ids

@@ -62,9 +62,9 @@ def test_contact_form_in_chromium_against_the_daemon(stack, browser, relay_sink)
     assert (ticket.channel, ticket.subject) == ("form", "My invoice is wrong")
     ack = relay_sink.wait_for(1)[0]
     mail = ack.message()
-    text = mail.get_content()
-    assert ack.rcpt_tos == ["ann@example.org"] and number in mail["Subject"] and number in text
-    assert "invoice" not in (mail["Subject"] + text).lower() and "Ann" not in text
+    text, html = (mail.get_body((kind,)).get_content() for kind in ("plain", "html"))
+    assert ack.rcpt_tos == ["ann@example.org"] and number in mail["Subject"] and number in text and number in html
+    assert "invoice" not in (mail["Subject"] + text + html).lower() and "Ann" not in text + html
     metrics = requests.get(f"http://{stack.settings.admin_listen}/metrics", timeout=30).text
     assert 'helpline_inbound_total{channel="form",result="accepted"}' in metrics
     assert json.loads(requests.get(url(stack) + "/", timeout=30).text) == {"service": "helpline"}
