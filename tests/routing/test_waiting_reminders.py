@@ -21,7 +21,6 @@ from ..slack.test_slack_replies import Team
 from ..sms.conftest import SmsDesk, fake_twilio, twilio_settings  # noqa: F401 (fixtures)
 from ..support.fake_twilio import OUR_NUMBER
 from ..webhook.support import SOURCES, message
-from ..webhook.test_outbound_webhooks import Receiver
 from ..webhook.test_webhook_tickets import HookDesk
 from ..workers.builders import Desk, events
 from .conftest import in_tx
@@ -133,13 +132,6 @@ def test_slack_reminder_goes_into_the_customers_own_thread(slack_team):
     assert reminded(ticket.id) == {"sent": True, "channel": "slack", "resolves_in_days": 3.0}
     out = m.Message.get(m.Message.id == row.out_message_id)
     assert (out.direction, out.author_role, out.channel) == ("out", "system", "slack")
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 def test_webhook_reminder_reaches_the_source_as_a_system_message(backend, receiver):
