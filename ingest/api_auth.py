@@ -19,6 +19,7 @@ from aiohttp import web
 
 from helpline.store import api_keys
 from helpline.store.db import DatabaseUnavailable
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
@@ -54,7 +55,7 @@ async def authorize(request: web.Request, scope: str) -> Caller:
     if scheme.lower() != "bearer" or not key:
         raise _unauthorized("send Authorization: Bearer <API key> (`helpline api-keys create --scope read`)")
     try:
-        check = await request.app["run_blocking"](api_keys.check, key, scope)
+        check = await request.app[K.RUN_BLOCKING](api_keys.check, key, scope)
     except UNAVAILABLE:
         exc = error(web.HTTPServiceUnavailable, "authorization",
                     "the API key cannot be checked while the database is unavailable; retry later")

@@ -39,6 +39,7 @@ from helpline.store.envelope import Attachment, Envelope, Sender
 from . import contact_page, csrf, form_data, metrics
 from .intake import Rejected, TemporaryIntakeError
 from .webhook_message import EMAIL_RE
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -136,7 +137,7 @@ def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _fresh_form(request: web.Request, status: int = 200, **kw: Any) -> web.Response:
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     token, nonce = csrf.issue(settings.secret_key, time.time())
     response = _html(contact_page.form_page(token, **kw), status)
     response.set_cookie(csrf.COOKIE, nonce, max_age=csrf.TTL_S, path=PATH, httponly=True, samesite="Strict",
@@ -158,7 +159,7 @@ async def _wait_for_ticket(request: web.Request, inbound_id: int, wait_s: float)
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            number = await request.app["run_blocking"](ticket_number_of, inbound_id)
+            number = await request.app[K.RUN_BLOCKING](ticket_number_of, inbound_id)
         except _UNAVAILABLE:
             return ""
         if number or time.monotonic() >= deadline:
@@ -167,8 +168,8 @@ async def _wait_for_ticket(request: web.Request, inbound_id: int, wait_s: float)
 
 
 async def post_form(request: web.Request) -> web.Response:
-    settings: Settings = request.app["settings"]
-    run = request.app["run_blocking"]
+    settings: Settings = request.app[K.SETTINGS]
+    run = request.app[K.RUN_BLOCKING]
     remote = client_address(request, settings.http_trusted_proxies)
     too_large = contact_page.problem_page(
         "Message too large", "The message and its attachments are too large. Please send smaller files.")
@@ -213,7 +214,7 @@ async def post_form(request: web.Request) -> web.Response:
         return _html(contact_page.thanks_page())
     meta = {"content_type": ctype, "nonce": csrf.nonce_of(token), "remote": remote}
     try:
-        result = await run(request.app["intake"].accept_request, KIND, raw, meta)
+        result = await run(request.app[K.INTAKE].accept_request, KIND, raw, meta)
     except Rejected as exc:
         metrics.INBOUND.labels(CHANNEL, "rejected").inc()
         errors = {e["field"]: e["error"] for e in exc.errors} or {"form": str(exc)}
@@ -239,13 +240,13 @@ def register_builders(intake: Any) -> None:
 
 def install(app: web.Application) -> None:
     """Add ``/contact`` unless ``HELPLINE_CONTACT_FORM`` is off (then 404)."""
-    settings: Settings = app["settings"]
+    settings: Settings = app[K.SETTINGS]
     if not settings.contact_form:
         return
     if not settings.secret_key:
         raise ConfigError("the contact form needs HELPLINE_SECRET_KEY for its CSRF tokens "
                          "(`helpline run`/`ingest` generate one; or set HELPLINE_CONTACT_FORM=no)")
-    if app["intake"] is not None:
-        register_builders(app["intake"])
+    if app[K.INTAKE] is not None:
+        register_builders(app[K.INTAKE])
     app.router.add_get(PATH, get_form)
     app.router.add_post(PATH, post_form)

@@ -26,6 +26,7 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
 from . import csrf
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 PREFIX = "/csat/"
@@ -68,18 +69,18 @@ def _score(value: str) -> int | None:
 
 
 async def _survey_of(request: web.Request) -> tuple[int, csat_state.Survey, str, str | None]:
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     ticket_id = csat_state.ticket_from_token(settings.secret_key, request.match_info["token"])
     if ticket_id is None:
         raise web.HTTPNotFound(text="This survey link is not valid.")
-    survey, number, language = await request.app["run_blocking"](_lookup, ticket_id)
+    survey, number, language = await request.app[K.RUN_BLOCKING](_lookup, ticket_id)
     if survey is None:
         raise web.HTTPNotFound(text="This survey link is not valid.")
     return ticket_id, survey, number, language
 
 
 async def show(request: web.Request) -> web.Response:
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     _, survey, number, language = await _survey_of(request)
     score = _score(request.query.get("score", "")) or survey.score
     closed = not survey.open_at(utcnow())
@@ -88,7 +89,7 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def answer(request: web.Request) -> web.Response:
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     ticket_id, survey, number, language = await _survey_of(request)
     form = await request.post()
     if not survey.open_at(utcnow()):
@@ -106,7 +107,7 @@ async def answer(request: web.Request) -> web.Response:
                      message="Please choose a rating from 1 to 5.", status=400)
     try:
         comment = form.get("comment")  # absent keeps the earlier comment; an emptied box clears it
-        survey = await request.app["run_blocking"](_record, ticket_id, score,
+        survey = await request.app[K.RUN_BLOCKING](_record, ticket_id, score,
                                                    None if comment is None else str(comment))
     except csat_state.SurveyClosed:
         return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
@@ -118,7 +119,7 @@ async def answer(request: web.Request) -> web.Response:
 
 def install(app: web.Application) -> None:
     """Serve the survey pages whenever links can be signed (HELPLINE_SECRET_KEY is set)."""
-    if not app["settings"].secret_key:
+    if not app[K.SETTINGS].secret_key:
         return
     app.router.add_get(PREFIX + "{token}", show)
     app.router.add_post(PREFIX + "{token}", answer)

@@ -26,6 +26,7 @@ from aiohttp import web
 from helpline.store import blobs, signing
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 PREFIX = "/files/"
@@ -74,7 +75,7 @@ def _refuse(status: int, text: str) -> web.Response:
 
 
 async def download(request: web.Request) -> web.Response:
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     got = signing.read_download_token(settings.secret_key, request.match_info["token"])
     if got is None:
         log.info("event=download_refused reason=bad_token")
@@ -84,7 +85,7 @@ async def download(request: web.Request) -> web.Response:
     if left <= 0:
         log.info("event=download_refused reason=expired attachment=%d", attachment_id)
         return _refuse(410, GONE)
-    run_blocking = request.app["run_blocking"]
+    run_blocking = request.app[K.RUN_BLOCKING]
     found = await run_blocking(_lookup, attachment_id)
     data = await run_blocking(_read, settings, found[2]) if found else None
     if found is None or data is None:
@@ -111,6 +112,6 @@ def _http_date(epoch: int) -> str:
 
 def install(app: web.Application) -> None:
     """Serve links whenever they can be signed (HELPLINE_SECRET_KEY is set)."""
-    if not app["settings"].secret_key:
+    if not app[K.SETTINGS].secret_key:
         return
     app.router.add_get(PREFIX + "{token}", download)

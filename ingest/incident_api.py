@@ -27,6 +27,7 @@ from helpline.store.queries import TicketNotFound
 
 from . import ticket_api as api
 from .api_auth import authorize, error, errors
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -97,7 +98,7 @@ async def post_reply(request: web.Request) -> web.Response:
         problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
-    settings = request.app["settings"]
+    settings = request.app[K.SETTINGS]
     reply_key = f"api:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
     def work() -> Any:

@@ -17,6 +17,7 @@ from helpline.store.config import Settings
 
 from . import contact_form, csat_pages, downloads, slack_app, twilio_sms, webhook_api
 from . import incident_api, ticket_api
+from . import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
 
@@ -29,9 +30,9 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     app = web.Application(client_max_size=settings.max_message_bytes)
-    app["settings"] = settings
-    app["intake"] = intake
-    app["run_blocking"] = run_blocking
+    app[K.SETTINGS] = settings
+    app[K.INTAKE] = intake
+    app[K.RUN_BLOCKING] = run_blocking
     app.router.add_get("/", root)
     if intake is not None:
         register_parsers(intake)

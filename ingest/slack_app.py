@@ -53,6 +53,7 @@ from helpline.store.config import Settings
 from . import slack_commands
 from .intake import Rejected, TemporaryIntakeError
 from .slack_envelope import build_slack_action, build_slack_message, message_of
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -470,17 +471,17 @@ def _base_url(url: str) -> str:
 def install(app: web.Application) -> None:
     """Receive Slack when it is configured: ``POST /slack/events`` with the signing secret (HTTP
     mode), and a Socket Mode connection with the app-level token; both may be on at once."""
-    settings: Settings = app["settings"]
+    settings: Settings = app[K.SETTINGS]
     if not (settings.slack_signing_secret or settings.slack_app_token):
         return
     if not settings.slack_bot_token:
         log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET or HELPLINE_SLACK_APP_TOKEN "
                     "is set but HELPLINE_SLACK_BOT_TOKEN is not; set the bot token to receive Slack")
         return
-    intake = app["intake"]
+    intake = app[K.INTAKE]
     intake.register(KIND, build_slack_message)
     intake.register(ACTION_KIND, build_slack_action)
-    bolt = make_bolt_app(settings, intake, app["run_blocking"])
+    bolt = make_bolt_app(settings, intake, app[K.RUN_BLOCKING])
     if settings.slack_signing_secret:
         async def slack_events(request: web.Request) -> web.Response:
             return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))

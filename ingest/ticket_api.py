@@ -36,6 +36,7 @@ from helpline.store.queries import TicketNotFound
 
 from . import openapi
 from .api_auth import UNAVAILABLE, Caller, authorize, error, errors
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -161,7 +162,7 @@ def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
 async def _run(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
     """Run database work off the loop, and turn its refusals into answers."""
     try:
-        return await request.app["run_blocking"](fn, *args)
+        return await request.app[K.RUN_BLOCKING](fn, *args)
     except Invalid as exc:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
     except TicketNotFound as exc:
@@ -193,7 +194,7 @@ def _in_tx(fn: Callable[[], Any]) -> Any:
 
 def _deliver(request: web.Request, outbox_ids: list[int]) -> None:
     """Hand the new outbox rows to the senders now; the scheduler's sweep delivers any this misses."""
-    send = request.app.get("deliver_outbox")
+    send = request.app.get(K.DELIVER_OUTBOX)
     for oid in outbox_ids:
         try:
             send(oid)
@@ -246,7 +247,7 @@ async def post_reply(request: web.Request) -> web.Response:
         problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     key = f"api-reply:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
     def work() -> tuple[Any, dict[str, Any]]:
@@ -335,7 +336,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
         changes, reason = _changes(body)
     except Invalid as exc:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
 
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
@@ -366,7 +367,7 @@ async def post_merge(request: web.Request) -> web.Response:
     reason = _text(body, "reason", problems, max_len=1000) if "reason" in body else ""
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
 
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
@@ -406,7 +407,7 @@ async def post_bulk(request: web.Request) -> web.Response:
         numbers, action, value, reason = _bulk_body(body)
     except Invalid as exc:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     field = {"assign": "assignee", "status": "status", "priority": "priority", "transfer": "team"}.get(action)
 
     def one(number: str) -> dict[str, Any]:
@@ -441,8 +442,8 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 def install(app: web.Application) -> None:
     """Add the ticket API's routes (always on: without a key every request gets 401)."""
-    if "deliver_outbox" not in app:  # tests put their own hand here
-        app["deliver_outbox"] = _queue_deliver
+    if K.DELIVER_OUTBOX not in app:  # tests put their own hand here
+        app[K.DELIVER_OUTBOX] = _queue_deliver
     app.router.add_get(f"{BASE}/openapi.json", get_openapi)
     app.router.add_get(f"{BASE}/tickets", list_tickets)
     app.router.add_post(f"{BASE}/tickets/bulk", post_bulk)

@@ -38,6 +38,7 @@ from helpline.store.envelope import Envelope, Recipients, Sender, Thread
 from . import metrics
 from .intake import Rejected, TemporaryIntakeError
 from .webhook_message import normalise_phone
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -138,7 +139,7 @@ def signature_ok(settings: Settings, request: web.Request, params: MultiDict[str
 
 async def _signed_form(request: web.Request, channel_result: str) -> tuple[MultiDict[str], bytes] | web.Response:
     """The form and raw body of a correctly signed request, or the answer to give instead."""
-    settings: Settings = request.app["settings"]
+    settings: Settings = request.app[K.SETTINGS]
     if (request.content_length or 0) > MAX_REQUEST_BYTES:
         metrics.INBOUND.labels(CHANNEL, "too_large").inc()
         return web.Response(status=413, text="request too large\n")
@@ -156,9 +157,9 @@ async def inbound_sms(request: web.Request) -> web.Response:
     checked = await _signed_form(request, "forbidden")
     if isinstance(checked, web.Response):
         return checked
-    intake = request.app["intake"]
+    intake = request.app[K.INTAKE]
     try:
-        result = await request.app["run_blocking"](intake.accept_request, KIND, checked[1], {})
+        result = await request.app[K.RUN_BLOCKING](intake.accept_request, KIND, checked[1], {})
     except Rejected as exc:
         metrics.INBOUND.labels(CHANNEL, "rejected").inc()
         return web.json_response({"error": str(exc), "errors": exc.errors}, status=400)
@@ -181,7 +182,7 @@ async def status_callback(request: web.Request) -> web.Response:
             form.get("MessageStatus") or form.get("SmsStatus") or "", form.get("ErrorCode", ""),
             form.get("ErrorMessage", ""))
     try:
-        await request.app["run_blocking"](record_status, *args)
+        await request.app[K.RUN_BLOCKING](record_status, *args)
     except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError) as exc:
         # A delivery receipt is no customer message: not spooled; Twilio retries
         # it when the callback URL carries a connection override (deploy/README.md).
@@ -192,7 +193,7 @@ async def status_callback(request: web.Request) -> web.Response:
 
 def install(app: web.Application) -> None:
     """Add the Twilio routes to the public listener when the channel is configured."""
-    settings: Settings = app["settings"]
+    settings: Settings = app[K.SETTINGS]
     if not settings.twilio_auth_token:
         return  # off: the routes do not exist (404)
     if not settings.public_url:

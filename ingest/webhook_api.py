@@ -40,6 +40,7 @@ from helpline.store.webhook_signing import parse_rates, parse_sources, signature
 
 from . import metrics, webhook_message
 from .intake import Rejected, TemporaryIntakeError
+from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 
@@ -63,7 +64,7 @@ class _Caller:
 
 
 async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Response:
-    sources: dict[str, tuple[str, ...]] = request.app["webhook_sources"]
+    sources: dict[str, tuple[str, ...]] = request.app[K.WEBHOOK_SOURCES]
     authz = request.headers.get("Authorization", "")
     name = request.headers.get("X-Helpline-Source", "")
     if name:
@@ -89,7 +90,7 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
         if scheme.lower() != "bearer" or not key.strip():
             return _error(401, "authorization", "use Authorization: Bearer <API key>", "unauthorized")
         try:
-            check = await request.app["run_blocking"](api_keys.check, key.strip(), "ingest")
+            check = await request.app[K.RUN_BLOCKING](api_keys.check, key.strip(), "ingest")
         except _UNAVAILABLE:
             return _error(503, "authorization", "the API key cannot be checked while the database is unavailable; "
                           "retry later (signed requests are accepted meanwhile)", "temp_failed",
@@ -106,8 +107,8 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
 
 
 async def post_message(request: web.Request) -> web.Response:
-    settings: Settings = request.app["settings"]
-    run = request.app["run_blocking"]
+    settings: Settings = request.app[K.SETTINGS]
+    run = request.app[K.RUN_BLOCKING]
     limit = settings.max_message_bytes
     if (request.content_length or 0) > limit:
         return _error(413, "body", f"larger than {limit} bytes (HELPLINE_MAX_MESSAGE_BYTES)", "too_large")
@@ -125,7 +126,7 @@ async def post_message(request: web.Request) -> web.Response:
     if key and not webhook_message.TOKEN_RE.match(key):
         return _error(400, "idempotency-key", "must be 1-200 printable ASCII characters without spaces", "rejected")
 
-    rate = request.app["webhook_rates"].get(caller.source, settings.webhook_rate_per_minute)
+    rate = request.app[K.WEBHOOK_RATES].get(caller.source, settings.webhook_rate_per_minute)
     try:
         verdict = "ok" if not caller.signature and rate <= 0 else await run(
             lambda: webhook_state.admit(caller.source, rate, 60,
@@ -148,7 +149,7 @@ async def post_message(request: web.Request) -> web.Response:
     meta: dict[str, Any] = {"source": caller.source, "auth": caller.auth, "content_type": ctype,
                             "idempotency_key": key}
     try:
-        result = await run(request.app["intake"].accept_request, KIND, raw, meta)
+        result = await run(request.app[K.INTAKE].accept_request, KIND, raw, meta)
     except (Rejected, TemporaryIntakeError) as exc:
         if caller.signature and verdict == "ok":  # not accepted: its retry must not count as a replay
             try:
@@ -174,9 +175,9 @@ def register_builders(intake: Any) -> None:
 
 def install(app: web.Application) -> None:
     """Add ``POST /api/v1/messages``. Always on: without sources or keys every request gets 401."""
-    settings: Settings = app["settings"]
-    app["webhook_sources"] = parse_sources(settings.webhook_sources)  # a bad setting stops the start, clearly
-    app["webhook_rates"] = parse_rates(settings.webhook_source_rates)
-    if app["intake"] is not None:
-        register_builders(app["intake"])
+    settings: Settings = app[K.SETTINGS]
+    app[K.WEBHOOK_SOURCES] = parse_sources(settings.webhook_sources)  # a bad setting stops the start, clearly
+    app[K.WEBHOOK_RATES] = parse_rates(settings.webhook_source_rates)
+    if app[K.INTAKE] is not None:
+        register_builders(app[K.INTAKE])
     app.router.add_post(PATH, post_message)

@@ -15,6 +15,7 @@ from helpline.store import api_keys
 from ..routing.conftest import configured_desk
 from ..support.aio_server import ThreadedApp
 from ..workers.builders import Desk
+from helpline.ingest import app_keys as K
 
 
 @dataclass
@@ -45,7 +46,7 @@ def serve(desk: Desk):  # noqa: ANN201
 
     def make():  # noqa: ANN202
         app = public.make_app(desk.settings, None, executor)
-        app["deliver_outbox"] = delivered.append
+        app[K.DELIVER_OUTBOX] = delivered.append
         return app
 
     server = ThreadedApp(make, "ticket-api").start()

@@ -15,6 +15,7 @@ from helpline.store.config import Settings
 
 from ..slack.conftest import Listener
 from .conftest import FileTeam
+from helpline.ingest import app_keys as K
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8
 NAME = 'Übersicht "Q3" <final>.pdf'
@@ -119,7 +120,7 @@ def test_links_stored_in_the_database_blob_store_are_served_too(team):
     team.desk.intake.blobs = DatabaseBlobStore()
     (att,) = stored(team)
     assert m.Blob.select().where(m.Blob.key == att.blob_key).exists()
-    listener_settings = team.listener.app["settings"]
+    listener_settings = team.listener.app[K.SETTINGS]
     lst = Listener(listener_settings.replace(blob_backend="db"), team.desk.intake)
     try:
         path = download_links.url_for(team.settings, att.id).removeprefix(team.public_url)
