@@ -154,5 +154,4 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     return KeyCheck("ok", key_id, name, team, may)
 
 
-def _as_dt(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+_as_dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime

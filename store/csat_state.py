@@ -56,8 +56,7 @@ class SurveyClosed(ValueError):
     """The survey cannot take an answer (expired, unknown, or a score outside 1-5)."""
 
 
-def _dt(v: object) -> dt.datetime | None:
-    return v if v is None or isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+_dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 
 _COLS = "ticket_id, channel, recipient, sent_at, expires_at, score, comment, answered_at"

@@ -35,6 +35,14 @@ def _value(v: Any, sqlite: bool) -> Any:
     return v
 
 
+def as_datetime(value: Any) -> dt.datetime | None:
+    """A timestamp column as read back: SQLite hands back text (the form ``_value`` stores), PostgreSQL a
+    datetime; None stays None."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
+
 def _param(sql: str, sqlite: bool) -> str:
     """Statements are written with ``?``; psycopg2 wants ``%s``."""
     if sqlite:

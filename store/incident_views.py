@@ -8,7 +8,6 @@ incident is "not found" for it.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from . import fastsql
@@ -27,9 +26,7 @@ def incident_id(ref: str) -> int | None:
 
 
 def _when(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return _ts(value)
+    return _ts(fastsql.as_datetime(value))
 
 
 def _team_clause(scope_team: str | None) -> tuple[str, list[Any]]:

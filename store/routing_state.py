@@ -114,10 +114,7 @@ def upgrade_v7(db: pw.Database) -> None:
     db.create_tables(MODELS, safe=True)
 
 
-def _dt(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
+_dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 
 def _json(value: Any, default: Any) -> Any:

@@ -126,8 +126,7 @@ def _fingerprinted(rows: list) -> list[Fingerprinted]:
     return [Fingerprinted(r[0], r[1], _blob(r[2]), _as_datetime(r[3]), r[4], r[5], r[6]) for r in rows]
 
 
-def _as_datetime(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+_as_datetime = sql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 
 def ungrouped(limit: int) -> list[Fingerprinted]:

@@ -35,12 +35,6 @@ def upgrade_v8(db: pw.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS "message_sender_created_at" ON "message" ("sender", "created_at")')
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
-
-
 def _contact_counts(windows: Sequence[dt.timedelta], now: dt.datetime) -> tuple[str, list[Any]]:
     """One COUNT subquery per window: the customer's inbound messages since ``now - window``.
 

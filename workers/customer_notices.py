@@ -108,7 +108,7 @@ def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime)
                            "AND stopped_at IS NULL", [t.id])
     expected = ""
     if due and due[0] is not None:
-        left = (due[0] if isinstance(due[0], dt.datetime) else dt.datetime.fromisoformat(str(due[0]))) - now
+        left = fastsql.as_datetime(due[0]) - now
         expected = _humanise(left) if left.total_seconds() > 0 else ""
     return {
         "customer_name": name, "ticket_number": t.number,

@@ -24,12 +24,7 @@ from helpline.store.numbers import next_ticket_number
 from .threads import Candidate
 
 
-def as_datetime(value: Any) -> dt.datetime | None:
-    """SQLite hands back text, PostgreSQL a datetime."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    text = str(value)
-    return dt.datetime.fromisoformat(text)
+as_datetime = sql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 
 @dataclass

@@ -20,8 +20,7 @@ from helpline.store.db import run_tx
 from . import sla_clock
 
 
-def _dt(v: Any) -> dt.datetime | None:
-    return v if v is None or isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+_dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 
 def load_rows(settings: Settings, since: dt.datetime | None = None, until: dt.datetime | None = None,
