@@ -61,9 +61,14 @@ def _stem(word: str) -> str:
 @dataclass(frozen=True)
 class Fingerprint:
     signature: bytes  # NUM_PERM little-endian uint32
-    bands: tuple[int, ...]  # BANDS signed 63-bit keys, one per band
     refs: frozenset[str]  # reference numbers in the text
     size: int  # distinct features
+
+    @property
+    def bands(self) -> tuple[int, ...]:
+        """The LSH band keys, worked out when asked: only the incident grouper uses them, from the stored
+        signature, so the pipeline does not hash 32 bands per message for nothing."""
+        return band_keys(self.signature)
 
     def as_array(self) -> np.ndarray:
         return np.frombuffer(self.signature, dtype="<u4")
@@ -85,7 +90,7 @@ def _band_key(i: int, chunk: bytes) -> int:
 
 
 def fingerprint(text: str) -> Fingerprint | None:
-    """The message's signature and band keys; None for a text too short to compare."""
+    """The message's signature (band keys on demand); None for a text too short to compare."""
     feats, refs = features(text)
     if len(feats) < MIN_FEATURES:
         return None
@@ -93,7 +98,7 @@ def fingerprint(text: str) -> Fingerprint | None:
     with np.errstate(over="ignore"):  # multiply-shift hashing wraps modulo 2**64 on purpose
         mins = ((x * _A + _B) >> _SHIFT).min(axis=0).astype("<u4")
     sig = mins.tobytes()
-    return Fingerprint(sig, band_keys(sig), refs, len(feats))
+    return Fingerprint(sig, refs, len(feats))
 
 
 def band_keys(signature: bytes) -> tuple[int, ...]:
