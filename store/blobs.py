@@ -15,10 +15,13 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, Protocol, TypeVar
 
 from . import models
 from .files import fsync_dir, write_atomic
+
+
+T = TypeVar("T")
 
 
 class BlobNotFound(KeyError):
@@ -136,17 +139,13 @@ class FileBlobStore:
         return key_for(digest)
 
     def _write_unsynced(self, path: Path, data: bytes) -> str:
-        if path.parent not in self._dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(path.parent)
-        try:
+        def write() -> str:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        except FileNotFoundError:  # removed behind our back: make it again
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        return tmp
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            return tmp
+
+        return self._in_dir(path, write)
 
     def put_file(self, src: str) -> str:
         h = hashlib.sha256()
@@ -163,18 +162,25 @@ class FileBlobStore:
             self._write(path, copy)
         return key_for(digest)
 
-    def _write(self, path: Path, writer) -> None:  # type: ignore[no-untyped-def]
-        # mkdir of an existing directory is a failed syscall per blob; remember
-        # the fan-out directories this process has seen (at most 65,536).
+    def _in_dir(self, path: Path, write: Callable[[], T]) -> T:
+        """Run ``write`` with ``path``'s fan-out directory there. mkdir of an existing directory is a
+        failed syscall per blob, so the directories this process has seen (at most 65,536) are
+        remembered; one removed behind our back is made again."""
         known = path.parent in self._dirs
+        if not known:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            write_atomic(path, writer, prefix=".tmp-", parent_exists=known)
+            done = write()
         except FileNotFoundError:
             if not known:
                 raise
-            self._dirs.discard(path.parent)  # removed behind our back: make it again
-            write_atomic(path, writer, prefix=".tmp-")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            done = write()
         self._dirs.add(path.parent)
+        return done
+
+    def _write(self, path: Path, writer) -> None:  # type: ignore[no-untyped-def]
+        self._in_dir(path, lambda: write_atomic(path, writer, prefix=".tmp-", parent_exists=True))
 
     def get(self, key: str) -> bytes:
         try:
