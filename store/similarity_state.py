@@ -93,7 +93,6 @@ class Indexed:
     signature: bytes
     refs: str
     subject: str
-    incident_id: int | None = None
 
 
 def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:

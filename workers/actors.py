@@ -92,9 +92,7 @@ def process_inbound_batch(inbound_ids: list[int]) -> None:
     done: list[tuple[int, pipeline.Outcome]] = []
     for inbound_id, result in zip(first, results):
         if isinstance(result, pipeline.Outcome):
-            metrics.observe(result.action, time.perf_counter() - started)
-            log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, result.action,
-                     result.ticket_id)
+            _processed(inbound_id, result, started)
             done.append((inbound_id, result))
             continue
         log.info("event=inbound_batch_row_alone inbound=%d error=%s", inbound_id, type(result).__name__)
@@ -117,9 +115,13 @@ def _run(inbound_id: int, s: Settings, started: float) -> None:
         metrics.observe("error", time.perf_counter() - started)
         log.warning("event=inbound_failed inbound=%d final=%s error=%s", inbound_id, final, type(exc).__name__)
         raise
+    _processed(inbound_id, outcome, started)
+    _after(inbound_id, outcome)
+
+
+def _processed(inbound_id: int, outcome: pipeline.Outcome, started: float) -> None:
     metrics.observe(outcome.action, time.perf_counter() - started)
     log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
-    _after(inbound_id, outcome)
 
 
 def _send_claimed(s: Settings, rows: list) -> None:
