@@ -89,15 +89,7 @@ async def get_incident(request: web.Request) -> web.Response:
 async def post_reply(request: web.Request) -> web.Response:
     caller = await authorize(request, "write")
     iid = _id(request)
-    body = await api._body(request)
-    problems = api._unknown(body, ("text", "author"))
-    text = api._text(body, "text", problems, required=True, max_len=api.MAX_TEXT)
-    author = api._text(body, "author", problems) or caller.name
-    idem = request.headers.get("Idempotency-Key", "").strip()
-    if idem and not api._IDEMPOTENCY.match(idem):
-        problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
-    if problems:
-        raise errors(web.HTTPUnprocessableEntity, problems)
+    text, author, idem = await api.answer_fields(request, caller)
     settings = request.app[K.SETTINGS]
     reply_key = f"api:{caller.key_id}:{idem or uuid.uuid4().hex}"
 

@@ -48,6 +48,12 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
             "schema": schema or {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NONBLANK}}
 
 
+def _idempotency_key(description: str) -> dict[str, Any]:
+    """The optional ``Idempotency-Key`` header of the operations that send something."""
+    return {"name": "Idempotency-Key", "in": "header", "required": False, "description": description,
+            "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     statuses, priorities = list(STATUSES), list(PRIORITIES)
@@ -219,9 +225,7 @@ def document() -> dict[str, Any]:
                                         **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
             "/api/v1/tickets/{number}/replies": {"post": {
                 "operationId": "replyToTicket", "summary": "an agent's reply, sent on the ticket's channel",
-                "parameters": [_NUMBER, {"name": "Idempotency-Key", "in": "header", "required": False,
-                                         "description": "the same key again returns the first reply (200)",
-                                         "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
+                "parameters": [_NUMBER, _idempotency_key("the same key again returns the first reply (200)")],
                 "requestBody": _body(text_body),
                 "responses": {"201": _json(reply, "the reply is queued for sending"),
                               "200": _json(reply, "a repeat of an Idempotency-Key: the first reply"),
@@ -251,9 +255,7 @@ def document() -> dict[str, Any]:
             "/api/v1/incidents/{incident}/reply": {"post": {
                 "operationId": "replyToIncident",
                 "summary": "one answer to every open ticket of the incident, each on its own channel",
-                "parameters": [incident_param, {"name": "Idempotency-Key", "in": "header", "required": False,
-                                                "description": "the same key again sends nothing twice (200)",
-                                                "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"}}],
+                "parameters": [incident_param, _idempotency_key("the same key again sends nothing twice (200)")],
                 "requestBody": _body(text_body),
                 "responses": {"201": _json(incident_reply, "the answers are queued (skipped tickets listed)"),
                               "200": _json(incident_reply, "a repeat of an Idempotency-Key: nothing new queued"),

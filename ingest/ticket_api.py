@@ -235,9 +235,9 @@ def _summary(number: str) -> dict[str, Any]:
     return ticket_summary(t)
 
 
-async def post_reply(request: web.Request) -> web.Response:
-    caller = await authorize(request, "write")
-    number = request.match_info["number"]
+async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str, str]:
+    """An answer's body (text, author: the key's name by default) and its optional Idempotency-Key,
+    validated; 422 with the field errors. The ticket and the incident replies share it."""
     body = await _body(request)
     problems = _unknown(body, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
@@ -247,6 +247,12 @@ async def post_reply(request: web.Request) -> web.Response:
         problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
+    return text, author, idem
+
+async def post_reply(request: web.Request) -> web.Response:
+    caller = await authorize(request, "write")
+    number = request.match_info["number"]
+    text, author, idem = await answer_fields(request, caller)
     settings: Settings = request.app[K.SETTINGS]
     key = f"api-reply:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
