@@ -105,3 +105,13 @@ def receiver():
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture
+def fake_twilio():
+    """The local Twilio REST API stand-in (tests/support/fake_twilio.py)."""
+    from .support.fake_twilio import FakeTwilio
+
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..sms.conftest import SmsDesk, fake_twilio, twilio_settings  # noqa: F401  (fixture re-used)
+from ..sms.conftest import SmsDesk, twilio_settings
 
 
 @pytest.fixture

@@ -73,13 +73,6 @@ class FileTeam(Team):
 
 
 @pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def team(slack_settings, relay_sink, fake_slack, fake_twilio, receiver):  # noqa: F811
     t = FileTeam(slack_settings, relay_sink, fake_slack, fake_twilio, receiver)
     yield t

@@ -18,7 +18,7 @@ from helpline.workers import ticket_ops, ticket_timers
 from ..slack.conftest import deliver_slack, fake_slack, slack_settings  # noqa: F401 (fixtures)
 from ..slack.test_slack_customers import CARLA, CUSTOMERS, customer_says, posts_in
 from ..slack.test_slack_replies import Team
-from ..sms.conftest import SmsDesk, fake_twilio, twilio_settings  # noqa: F401 (fixtures)
+from ..sms.conftest import SmsDesk, twilio_settings
 from ..support.fake_twilio import OUR_NUMBER
 from ..webhook.support import SOURCES, message
 from ..webhook.test_webhook_tickets import HookDesk

@@ -11,7 +11,7 @@ from helpline.notifier.deliver import deliver_one
 from helpline.store import models as m
 
 from ..sms.conftest import SmsDesk, twilio_settings
-from ..support.fake_twilio import PUBLIC_URL, FakeTwilio, post_signed, status_form
+from ..support.fake_twilio import PUBLIC_URL, post_signed, status_form
 from ..workers.builders import dsn, events
 from .conftest import CHANNEL, Listener, deliver_slack, parent_ts, signed_event, thread_message
 from .test_slack_replies import Team
@@ -55,13 +55,6 @@ def test_a_bounce_of_the_acknowledgement_says_nothing_in_slack(team):
     deliver_slack(team.settings)
     assert not failure_notices(team.slack, parent_ts(ticket.id))
     assert m.Outbox.select().where(m.Outbox.channel == "slack", m.Outbox.status == "pending").count() == 0
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
 
 
 def test_an_undelivered_sms_reply_is_said_in_the_thread_once(slack_settings, fake_twilio, fake_slack):

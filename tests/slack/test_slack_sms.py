@@ -2,21 +2,12 @@
 adapters together, with the real twilio and slack_sdk clients against local stand-ins."""
 from __future__ import annotations
 
-import pytest
-
 from helpline.notifier.deliver import deliver_one
 from helpline.store import models as m
 
 from ..sms.conftest import SmsDesk, twilio_settings
-from ..support.fake_twilio import FakeTwilio, OUR_NUMBER
+from ..support.fake_twilio import OUR_NUMBER
 from .conftest import AGENT, CHANNEL, Listener, deliver_slack, parent_ts, signed_event, thread_message
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
 
 
 def test_sms_in_agent_reply_in_slack_sms_out(slack_settings, fake_twilio, fake_slack):

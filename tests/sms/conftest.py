@@ -24,13 +24,6 @@ def twilio_settings(settings: Settings, fake: FakeTwilio) -> Settings:
                             twilio_api_url=fake.url, public_url=PUBLIC_URL)
 
 
-@pytest.fixture
-def fake_twilio():
-    fake = FakeTwilio().start()
-    yield fake
-    fake.stop()
-
-
 class SmsDesk(Desk):
     """The desk of tests/workers/builders.py with the Twilio adapter and the SMS sender."""
 
