@@ -226,12 +226,9 @@ def toml_accounts(source: str, data: Mapping[str, Any], **knobs: Any) -> list[Im
     imap = top.table_of(data, "imap")
     ictx = TableContext(source, "imap")
     ictx.only(imap, {"accounts"})
-    raw = imap.get("accounts", [])
-    if not isinstance(raw, list):
-        raise ictx.fail("accounts", "must be an array of tables ([[imap.accounts]])")
     out: list[ImapAccount] = []
     where: dict[str, int] = {}
-    for i, body in enumerate(raw):
+    for i, body in enumerate(ictx.tables(imap, "accounts")):
         for account in _toml_account(source, i, body, knobs):
             if account.key in where:
                 raise ConfigFileError(source, f"imap.accounts[{i}]", "folder",

@@ -209,6 +209,14 @@ class _Ctx:
             if key not in allowed:
                 raise self.fail(key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
 
+    def tables(self, data: Mapping[str, Any], key: str) -> list[Any]:
+        """An array of tables (``[[table.key]]``), empty when absent."""
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be an array of tables ([[{self.table + '.' if self.table else ''}{key}]]), "
+                                 f"not {_kind(value)}")
+        return value
+
     def table_of(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
@@ -505,14 +513,6 @@ def _escalation(source: str, index: int, data: Any) -> EscalationRule:
     return rule
 
 
-def _list_of_tables(ctx: _Ctx, data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise ctx.fail(key, f"must be an array of tables ([[{ctx.table + '.' if ctx.table else ''}{key}]]), "
-                            f"not {_kind(value)}")
-    return value
-
-
 def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     """The configuration in ``text``; ``ConfigFileError`` names what is wrong and where."""
     try:
@@ -527,7 +527,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
 
     teams: list[Team] = []
     members: dict[str, list[str]] = {}
-    for i, body in enumerate(_list_of_tables(top, data, "teams")):
+    for i, body in enumerate(top.tables(data, "teams")):
         team, listed = _team(source, i, body)
         if any(t.name == team.name for t in teams):
             raise ConfigFileError(source, f"teams[{i}]", "name", f"team {team.name!r} is defined twice")
@@ -551,7 +551,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     names = {t.name for t in teams}
 
     agents: dict[str, Agent] = {}
-    for i, body in enumerate(_list_of_tables(top, data, "agents")):
+    for i, body in enumerate(top.tables(data, "agents")):
         agent = _agent(source, i, body)
         if agent.email in agents:
             raise ConfigFileError(source, f"agents[{i}]", "email", f"agent {agent.email} is defined twice")
@@ -566,9 +566,9 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         agents[email] = Agent(**{**got.__dict__, "teams": merged})
 
     routing = top.table_of(data, "routing")
-    _Ctx(source, "routing").only(routing, {"rules"})
-    rules = tuple(_rule(source, i, body) for i, body in enumerate(_list_of_tables(_Ctx(source, "routing"), routing,
-                                                                                    "rules")))
+    rctx = _Ctx(source, "routing")
+    rctx.only(routing, {"rules"})
+    rules = tuple(_rule(source, i, body) for i, body in enumerate(rctx.tables(routing, "rules")))
 
     sla = top.table_of(data, "sla")
     sctx = _Ctx(source, "sla")
@@ -595,7 +595,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     esc = top.table_of(data, "escalation")
     ectx = _Ctx(source, "escalation")
     ectx.only(esc, {"rules"})
-    escalations = tuple(_escalation(source, i, body) for i, body in enumerate(_list_of_tables(ectx, esc, "rules")))
+    escalations = tuple(_escalation(source, i, body) for i, body in enumerate(ectx.tables(esc, "rules")))
     for i, e in enumerate(escalations):
         if e.to_team and e.to_team not in names:
             raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).then", "team",

@@ -173,10 +173,7 @@ def parse_priority(source: str, data: Mapping[str, Any], ctx_type: type["_Ctx"])
                 raise tctx.fail(tier, f"{e} is already listed under tier {owner[e]!r}")
             owner[e] = tier.lower()
         tiers[tier.strip().lower()] = entries
-    raw_rules = data.get("rules", [])
-    if not isinstance(raw_rules, list):
-        raise ctx.fail("rules", f"must be an array of tables ([[priority.rules]]), not a {type(raw_rules).__name__}")
-    rules = tuple(_rule(source, i, body, ctx_type) for i, body in enumerate(raw_rules))
+    rules = tuple(_rule(source, i, body, ctx_type) for i, body in enumerate(ctx.tables(data, "rules")))
     return PriorityConfig(default=default, rules=rules or DEFAULT_RULES, tiers=tiers,
                           tier_metadata_key=ctx.string(data, "tier_metadata_key", "tier") or "tier",
                           builtin=not rules)

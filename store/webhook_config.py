@@ -46,11 +46,8 @@ def parse_webhook_sources(source: str, data: Mapping[str, Any], ctx_type: type["
     without reading them (for processes that only need the rest of the file)."""
     ctx = ctx_type(source, "webhooks")
     ctx.only(data, {"sources"})
-    raw = data.get("sources", [])
-    if not isinstance(raw, list):
-        raise ctx.fail("sources", "must be an array of tables ([[webhooks.sources]])")
     out: list[WebhookSource] = []
-    for i, body in enumerate(raw):
+    for i, body in enumerate(ctx.tables(data, "sources")):
         item = _source(source, i, body, ctx_type, read_files)
         if any(s.name == item.name for s in out):
             raise ctx_type(source, f"webhooks.sources[{i}]").fail("name", f"source {item.name!r} is defined twice; "
