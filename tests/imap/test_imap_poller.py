@@ -37,6 +37,8 @@ def test_mail_delivered_while_idle_is_imported_promptly(desk, mailbox):
     wait_until(lambda: desk.count() == 1, what="the inbound row")
     row = desk.rows()[0]
     assert row.status == m.InboundStatus.PENDING and row.envelope["subject"] == "Question 1"
+    # The row is visible as soon as it commits; it is put on the queue just after (intake's order).
+    wait_until(lambda: desk.submitted == [row.id], what="the row on the queue")
     assert desk.submitted == [row.id]
     wait_until(lambda: SEEN in next(iter(mailbox.messages().values()))["flags"], what="\\Seen")
     assert poller.stats["connects"] == 1
