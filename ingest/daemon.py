@@ -19,12 +19,12 @@ from aiohttp import web
 from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
-from . import admin, public
-from .batcher import IntakeBatcher
-from .imap_poller import accounts_from_settings, run_imap_pollers
-from .intake import EmailIntake
-from .smtp import Handler, make_factory
-from .spool import Spool
+from helpline.ingest.http import admin, public
+from helpline.ingest.batcher import IntakeBatcher
+from helpline.ingest.channels.imap_poller import accounts_from_settings, run_imap_pollers
+from helpline.ingest.intake import EmailIntake
+from helpline.ingest.channels.smtp import Handler, make_factory
+from helpline.ingest.spool import Spool
 
 log = logging.getLogger("helpline.ingest")
 
@@ -79,7 +79,7 @@ class IngestDaemon:
         return {(r.channel, r.status): r.n for r in rows}
 
     def _imap_times(self) -> dict[str, tuple[float | None, float | None]]:
-        from .imap_commands import live_times
+        from helpline.ingest.cli.imap_commands import live_times
 
         return live_times(self.imap_accounts)
 

@@ -23,8 +23,8 @@ from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable, run_tx
 from helpline.store.envelope import Envelope
 
-from .email.normalise import NotAnEmail, normalise_email
-from .spool import Spool
+from helpline.ingest.email.normalise import NotAnEmail, normalise_email
+from helpline.ingest.spool import Spool
 
 log = logging.getLogger("helpline.ingest")
 HOST = socket.gethostname()

@@ -110,7 +110,7 @@ class Settings:
     imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
     imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
     imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
-    # SMS and MMS through Twilio (ingest/twilio_sms.py, notifier/sms_sender.py).
+    # SMS and MMS through Twilio (ingest/channels/twilio_sms.py, notifier/sms_sender.py).
     twilio_account_sid: str = field(default="", metadata={"doc": "Twilio account SID (AC…): outbound SMS and MMS media downloads."})
     twilio_auth_token: str = field(default="", metadata={"doc": "Twilio auth token (secret): checks webhook signatures and authenticates API calls; unset turns /twilio/* off (404)."})
     twilio_from: str = field(default="", metadata={"doc": "Default sender number (E.164) of outbound SMS; replies go from the number the customer texted."})

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 import redis
 
-from helpline.ingest.relay_sink import RelaySink
+from helpline.ingest.tools.relay_sink import RelaySink
 from helpline.store import config, db, migrations
 from helpline.workers.redis_embedded import EmbeddedRedis
 

@@ -346,7 +346,7 @@ def test_toml_example_parses() -> None:
 
 def test_toml_example_channel_tables_are_valid(tmp_path: Path) -> None:
     """The commented [[imap.accounts]] and [[webhooks.sources]] examples, uncommented, are accepted."""
-    from helpline.ingest.imap_accounts import toml_accounts
+    from helpline.ingest.channels.imap_accounts import toml_accounts
     from helpline.store.config_file import parse, webhook_sources
 
     text = (DEPLOY / "helpline.toml.example").read_text()

@@ -14,8 +14,8 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from urllib.parse import unquote
 
-from .email.attachments import _TYPES, safe_name
-from .email.headers import fix_8bit
+from helpline.ingest.email.attachments import _TYPES, safe_name
+from helpline.ingest.email.headers import fix_8bit
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 

@@ -73,10 +73,10 @@ from helpline.store import models as m
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, database, run_tx
 from helpline.store.envelope import Envelope
 
-from . import metrics
-from .email.normalise import NotAnEmail, normalise_email
-from .imap_accounts import ImapAccount, imap_settings, mask
-from .intake import IntakeResult, Offer, TemporaryIntakeError
+from helpline.ingest import metrics
+from helpline.ingest.email.normalise import NotAnEmail, normalise_email
+from helpline.ingest.channels.imap_accounts import ImapAccount, imap_settings, mask
+from helpline.ingest.intake import IntakeResult, Offer, TemporaryIntakeError
 
 log = logging.getLogger("helpline.ingest.imap")
 # imapclient logs every protocol line, message bodies included, at DEBUG: mail is not log material.

@@ -32,10 +32,10 @@ import phonenumbers
 
 from helpline.store.envelope import Attachment, Envelope, Sender, Thread
 
-from . import form_data
-from .email.attachments import _TYPES, safe_name
-from .email.html import html_to_text, sanitise
-from .intake import Rejected
+from helpline.ingest.http import form_data
+from helpline.ingest.email.attachments import _TYPES, safe_name
+from helpline.ingest.email.html import html_to_text, sanitise
+from helpline.ingest.intake import Rejected
 
 MAX_ATTACHMENTS = 20
 MAX_METADATA_KEYS = 50

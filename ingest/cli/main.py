@@ -44,7 +44,7 @@ def _print(obj: Any, as_json: bool) -> None:
 
 # ---- subcommands -----------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run
+    from helpline.ingest.runner import run
 
     s = _settings()
     _multiproc_env(s)
@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     s = _settings()
     _multiproc_env(s)
     _logging(s)
-    from .daemon import main
+    from helpline.ingest.daemon import main
 
     main(s)
     return 0
@@ -81,12 +81,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from helpline.store import blobs
     from helpline.workers import actors, scheduler
 
-    from .intake import EmailIntake
-    from .spool import Spool
+    from helpline.ingest.intake import EmailIntake
+    from helpline.ingest.spool import Spool
 
     intake = EmailIntake(s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit,
                          Spool(s.effective_spool_dir))
-    from .public import register_parsers
+    from helpline.ingest.http.public import register_parsers
 
     register_parsers(intake)  # spooled HTTP requests are drained here too, through their parser
     scheduler.run(s, {"spool": intake.drain_spool})
@@ -162,7 +162,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .email.normalise import NotAnEmail, inspect_bytes
+    from helpline.ingest.email.normalise import NotAnEmail, inspect_bytes
 
     try:
         with open(args.file, "rb") as fh:
@@ -200,7 +200,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import main
+    from helpline.ingest.tools.bench import main
 
     return main(args)
 
@@ -258,28 +258,28 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--timeout", type=float, default=600.0)
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_bench)
-    from .model_commands import register as register_model_commands
+    from helpline.ingest.cli.model_commands import register as register_model_commands
 
     register_model_commands(sub)
-    from .routing_commands import register as register_routing_commands
+    from helpline.ingest.cli.routing_commands import register as register_routing_commands
 
     register_routing_commands(sub, tsub)  # teams, agents; tickets assign|transfer|status|priority|merge
-    from .customer_commands import register as register_customer_commands
+    from helpline.ingest.cli.customer_commands import register as register_customer_commands
 
     register_customer_commands(sub)  # customers list|show|link|unlink
-    from .duplicate_commands import register as register_duplicate_commands
+    from helpline.ingest.cli.duplicate_commands import register as register_duplicate_commands
 
     register_duplicate_commands(sub, tsub)  # tickets split; incidents list|show|reply|resolve
-    from .api_key_commands import register as register_api_key_commands
+    from helpline.ingest.cli.api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)
-    from .explain_command import register as register_explain_command
+    from helpline.ingest.cli.explain_command import register as register_explain_command
 
     register_explain_command(sub)
-    from .report_command import register as register_report_command
+    from helpline.ingest.cli.report_command import register as register_report_command
 
     register_report_command(sub)
-    from .imap_commands import register as register_imap_commands
+    from helpline.ingest.cli.imap_commands import register as register_imap_commands
 
     register_imap_commands(sub)  # imap status
     return p

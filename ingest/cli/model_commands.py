@@ -294,7 +294,7 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry until ``helpline`` wires ``register``: ``python -m helpline.ingest.model_commands …``
+    """Stand-alone entry until ``helpline`` wires ``register``: ``python -m helpline.ingest.cli.model_commands …``
     takes the same arguments as ``helpline model …``."""
     parser = argparse.ArgumentParser(prog="helpline")
     register(parser.add_subparsers(dest="command", required=True))

@@ -64,7 +64,7 @@ def mailbox_status(accounts: list[Any], now: dt.datetime | None = None) -> list[
 def cmd_status(args: argparse.Namespace) -> int:
     from helpline.store import config, db
 
-    from .imap_poller import accounts_from_settings
+    from helpline.ingest.channels.imap_poller import accounts_from_settings
 
     s = config.load()
     accounts = accounts_from_settings(s)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 from helpline.notifier.slack_blocks import ACTION_BLOCK, ACTION_PREFIX
 from helpline.store.envelope import Envelope, Sender, Thread
 
-from .intake import Rejected
+from helpline.ingest.intake import Rejected
 
 _MARKUP = re.compile(r"<([^<>]*)>")
 

@@ -12,14 +12,14 @@ import re
 import sys
 from typing import Any
 
-from .routing_commands import _actor  # the --actor default every operator command shares
+from helpline.ingest.cli.routing_commands import _actor  # the --actor default every operator command shares
 
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def _identity(args: argparse.Namespace) -> tuple[str, str]:
     """(kind, normalised address) from --email/--phone/--slack/--external, or exit 2 with why."""
-    from .webhook_message import normalise_phone
+    from helpline.ingest.channels.webhook_message import normalise_phone
 
     given = [(k, v) for k, v in (("email", args.email), ("phone", args.phone), ("slack", args.slack),
                                  ("external", args.external)) if v]

@@ -4,7 +4,7 @@ No API key lives in a browser, so the form has its own handler and its own
 defences, checked in this order: a per-client-address limit counted in the
 database (it holds across ingest daemons; behind a reverse proxy the address
 comes from ``X-Forwarded-For`` of ``HELPLINE_HTTP_TRUSTED_PROXIES`` only), a
-signed expiring CSRF token bound to a cookie (``ingest/csrf.py``), and a
+signed expiring CSRF token bound to a cookie (``ingest/http/csrf.py``), and a
 honeypot field: a filled one gets the same "thank you" page a person gets, so a
 bot learns nothing, and nothing is stored.
 
@@ -36,10 +36,12 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.envelope import Attachment, Envelope, Sender
 
-from . import contact_page, csrf, form_data, metrics
-from .intake import Rejected, TemporaryIntakeError
-from .webhook_message import EMAIL_RE
-from . import app_keys as K
+from helpline.ingest.channels import contact_page
+from helpline.ingest.http import csrf, form_data
+from helpline.ingest import metrics
+from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.channels.webhook_message import EMAIL_RE
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

@@ -34,9 +34,9 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
-from . import openapi
-from .api_auth import UNAVAILABLE, Caller, authorize, error, errors
-from . import app_keys as K
+from helpline.ingest.http import openapi
+from helpline.ingest.http.api_auth import UNAVAILABLE, Caller, authorize, error, errors
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from helpline.store import blobs, signing
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
-from . import app_keys as K
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 PREFIX = "/files/"

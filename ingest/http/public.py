@@ -15,9 +15,10 @@ from aiohttp import web
 
 from helpline.store.config import Settings
 
-from . import contact_form, csat_pages, downloads, slack_app, twilio_sms, webhook_api
-from . import incident_api, ticket_api
-from . import app_keys as K
+from helpline.ingest.channels import contact_form, slack_app, twilio_sms, webhook_api
+from helpline.ingest.http import csat_pages, downloads
+from helpline.ingest.http import incident_api, ticket_api
+from helpline.ingest.http import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
 

@@ -25,9 +25,9 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
-from . import ticket_api as api
-from .api_auth import authorize, error, errors
-from . import app_keys as K
+from helpline.ingest.http import ticket_api as api
+from helpline.ingest.http.api_auth import authorize, error, errors
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

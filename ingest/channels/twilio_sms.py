@@ -35,10 +35,10 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.envelope import Envelope, Recipients, Sender, Thread
 
-from . import metrics
-from .intake import Rejected, TemporaryIntakeError
-from .webhook_message import normalise_phone
-from . import app_keys as K
+from helpline.ingest import metrics
+from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.channels.webhook_message import normalise_phone
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

@@ -50,10 +50,10 @@ from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
-from . import slack_commands
-from .intake import Rejected, TemporaryIntakeError
-from .slack_envelope import build_slack_action, build_slack_message, message_of
-from . import app_keys as K
+from helpline.ingest.channels import slack_commands
+from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.channels.slack_envelope import build_slack_action, build_slack_message, message_of
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

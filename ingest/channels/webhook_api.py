@@ -38,9 +38,10 @@ from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
-from . import metrics, webhook_message
-from .intake import Rejected, TemporaryIntakeError
-from . import app_keys as K
+from helpline.ingest import metrics
+from helpline.ingest.channels import webhook_message
+from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 

@@ -13,7 +13,7 @@ import hashlib
 import sys
 from typing import Any
 
-from .routing_commands import _actor, _each, _print_json, _settings
+from helpline.ingest.cli.routing_commands import _actor, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:

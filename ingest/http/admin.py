@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from helpline.store.config import Settings
 
-from .report_metrics import ReportCollector
+from helpline.ingest.http.report_metrics import ReportCollector
 
 
 class LiveCollector:

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from helpline.store import api_keys
 from helpline.store.db import DatabaseUnavailable
-from . import app_keys as K
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)

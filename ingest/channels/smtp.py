@@ -20,10 +20,10 @@ from aiosmtpd.smtp import SMTP, Envelope as SMTPEnvelope, Session, syntax
 
 from helpline.store.config import Settings
 
-from .email.normalise import NotAnEmail
-from .batcher import IntakeBatcher
-from .intake import EmailIntake, Offer, TemporaryIntakeError
-from . import metrics
+from helpline.ingest.email.normalise import NotAnEmail
+from helpline.ingest.batcher import IntakeBatcher
+from helpline.ingest.intake import EmailIntake, Offer, TemporaryIntakeError
+from helpline.ingest import metrics
 
 log = logging.getLogger("helpline.ingest")
 

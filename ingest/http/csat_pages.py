@@ -6,7 +6,7 @@ Mail scanners and link previewers fetch every link in a message, so GET
 records nothing: it shows a page with the score preselected, a comment box
 and a button. Only the POST that button sends stores the answer, and only
 with a CSRF token we signed whose nonce matches the page's ``SameSite=Strict``
-cookie (``ingest/csrf.py``, as the contact form does). The answer can be
+cookie (``ingest/http/csrf.py``, as the contact form does). The answer can be
 changed until the survey expires; after that both GET and POST say so.
 A forged or unknown token gets 404 and tells nothing about which tickets exist.
 """
@@ -25,8 +25,8 @@ from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
-from . import csrf
-from . import app_keys as K
+from helpline.ingest.http import csrf
+from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
 PREFIX = "/csat/"

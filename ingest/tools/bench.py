@@ -35,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .relay_sink import ProcessRelaySink, RelaySink
+from helpline.ingest.tools.relay_sink import ProcessRelaySink, RelaySink
 
 
 _EPOCH = dt.datetime(1970, 1, 1)  # stored times are naive UTC
