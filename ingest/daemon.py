@@ -60,11 +60,14 @@ class IngestDaemon:
         db.database().execute_sql("SELECT 1")
 
     def _check_broker(self) -> None:
-        self.broker.client.ping()
+        from helpline.workers import broker  # loaded with the daemon's broker in __init__
+
+        broker.ping(self.broker)
 
     def _queue_depth(self) -> dict[str, int]:
-        ns = self.settings.queue_name
-        return {q: int(self.broker.client.llen(f"{ns}:{q}")) for q in ("inbound", "outbox")}
+        from helpline.workers import broker  # loaded with the daemon's broker in __init__
+
+        return broker.queue_depth(self.broker, self.settings, ("inbound", "outbox"))
 
     def _outbox_backlog(self) -> dict[str, int]:
         rows = (models.Outbox.select(models.Outbox.status, peewee.fn.COUNT(models.Outbox.id).alias("n"))
