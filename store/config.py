@@ -34,7 +34,7 @@ def _default_data_dir() -> str:
 class Settings:
     data_dir: str = field(default_factory=_default_data_dir, metadata={"doc": "Everything of the embedded mode: SQLite, Redis, blobs, spool."})
     database_url: str = field(default="", metadata={"doc": "sqlite:///PATH or postgresql://user@host/db; default: SQLite under the data directory."})
-    broker_url: str = field(default="", metadata={"doc": "redis://host:port/db; empty starts the bundled Redis on a unix socket."})
+    broker_url: str = field(default="", metadata={"doc": "redis://host:port/db or amqp://user:password@host:5672/vhost (RabbitMQ); empty starts the bundled Redis on a unix socket."})
     smtp_listen: str = field(default="127.0.0.1:2525", metadata={"doc": "host:port of the SMTP server."})
     http_listen: str = field(default="127.0.0.1:8080", metadata={"doc": "Public HTTP listener (webhooks, API)."})
     admin_listen: str = field(default="127.0.0.1:8081", metadata={"doc": "Private listener: /healthz, /readyz, /metrics."})
