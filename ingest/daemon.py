@@ -25,15 +25,9 @@ from helpline.ingest.channels.imap_poller import accounts_from_settings, run_ima
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.channels.smtp import Handler, make_factory
 from helpline.ingest.spool import Spool
+from helpline.workers.systemd import notify as _notify
 
 log = logging.getLogger("helpline.ingest")
-
-
-def _notify(message: str) -> None:
-    if os.environ.get("NOTIFY_SOCKET"):
-        import sdnotify
-
-        sdnotify.SystemdNotifier().notify(message)
 
 
 class IngestDaemon:

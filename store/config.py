@@ -38,6 +38,7 @@ class Settings:
     smtp_listen: str = field(default="127.0.0.1:2525", metadata={"doc": "host:port of the SMTP server."})
     http_listen: str = field(default="127.0.0.1:8080", metadata={"doc": "Public HTTP listener (webhooks, API)."})
     admin_listen: str = field(default="127.0.0.1:8081", metadata={"doc": "Private listener: /healthz, /readyz, /metrics."})
+    worker_admin_listen: str = field(default="", metadata={"doc": "host:port of `helpline worker`'s own /healthz, /readyz and /metrics, for hosts that run workers without an ingest daemon; empty: none."})
     support_addresses: tuple[str, ...] = field(default=("support@localhost",), metadata={"doc": "Comma-separated addresses accepted at RCPT (plus-addressed variants too)."})
     max_message_bytes: int = field(default=25 * 1024 * 1024, metadata={"doc": "Largest accepted message; larger gets 552 5.3.4."})
     large_message_bytes: int = field(default=1024 * 1024, metadata={"doc": "Messages above this are streamed to disk."})

@@ -202,6 +202,14 @@ def test_ingest_is_notify_with_watchdog() -> None:
     assert service["ExecStartPre"] == [f"-{INSTALLED} db upgrade"]
 
 
+@pytest.mark.parametrize("name,watchdog", [("helpline-worker@.service", "30s"), ("helpline-scheduler.service", "60s")])
+def test_worker_and_scheduler_are_notify_with_watchdog(name: str, watchdog: str) -> None:
+    service = parse_unit(DEPLOY / name)["Service"]
+    assert service["Type"] == ["notify"]
+    assert service["NotifyAccess"] == ["main"]
+    assert service["WatchdogSec"] == [watchdog]
+
+
 def test_port_25_is_documented_in_the_ingest_unit() -> None:
     text = (DEPLOY / "helpline-ingest.service").read_text()
     assert "#   AmbientCapabilities=CAP_NET_BIND_SERVICE" in text

@@ -65,12 +65,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     s = _settings()
     _multiproc_env(s)
-    processes = args.processes or s.worker_processes
-    threads = args.threads or s.worker_threads
-    argv = [sys.executable, "-m", "dramatiq", "helpline.workers.entry", "--processes", str(processes),
-            "--threads", str(threads), "--queues", "inbound", "outbox"]
-    os.execv(sys.executable, argv)
-    return 0  # not reached
+    _logging(s)
+    from helpline.ingest import worker_host
+
+    return worker_host.run(s, args.processes or s.worker_processes, args.threads or s.worker_threads)
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:

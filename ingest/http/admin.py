@@ -78,7 +78,8 @@ class LiveCollector:
         yield bad
 
 
-def registry(live: LiveCollector) -> CollectorRegistry:
+def registry(live: LiveCollector | None) -> CollectorRegistry:
+    """The metrics of this host's processes (multiprocess files when enabled), plus live values if given."""
     reg = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -89,13 +90,13 @@ def registry(live: LiveCollector) -> CollectorRegistry:
 
         for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001 - reuse the default collectors
             reg.register(collector)
-    reg.register(live)
+    if live is not None:
+        reg.register(live)
     return reg
 
 
-def make_app(settings: Settings, ready_checks: dict[str, Callable[[], None]], live: LiveCollector) -> web.Application:
-    reg = registry(live)
-    reg.register(ReportCollector(settings))  # the `helpline report` figures, cached between scrapes
+def make_probe_app(ready_checks: dict[str, Callable[[], None]], reg: CollectorRegistry) -> web.Application:
+    """``/healthz``, ``/readyz`` and ``/metrics``: the ingest daemon's admin listener and a worker host's."""
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -121,3 +122,9 @@ def make_app(settings: Settings, ready_checks: dict[str, Callable[[], None]], li
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def make_app(settings: Settings, ready_checks: dict[str, Callable[[], None]], live: LiveCollector) -> web.Application:
+    reg = registry(live)
+    reg.register(ReportCollector(settings))  # the `helpline report` figures, cached between scrapes
+    return make_probe_app(ready_checks, reg)
