@@ -19,6 +19,17 @@ def _settings(secret: bool = True):  # noqa: ANN202
     return config.ensure_secret_key(s) if secret else s
 
 
+def _service_settings():  # noqa: ANN202
+    """Settings for a long-running process: the whole configuration checked before anything starts."""
+    from helpline.ingest.cli import config_check
+
+    for warning in config_check.unknown_variables():
+        print(f"helpline: warning: {warning}", file=sys.stderr)
+    s = _settings()
+    config_check.check(s)
+    return s
+
+
 def _multiproc_env(settings) -> None:  # noqa: ANN001
     """prometheus-client's multiprocess mode must be chosen before it is imported."""
     path = settings.effective_metrics_dir
@@ -46,14 +57,14 @@ def _print(obj: Any, as_json: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from helpline.ingest.runner import run
 
-    s = _settings()
+    s = _service_settings()
     _multiproc_env(s)
     _logging(s)
     return run(s)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    s = _settings()
+    s = _service_settings()
     _multiproc_env(s)
     _logging(s)
     from helpline.ingest.daemon import main
@@ -63,7 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    s = _settings()
+    s = _service_settings()
     _multiproc_env(s)
     _logging(s)
     from helpline.ingest import worker_host
@@ -72,7 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    s = _settings()
+    s = _service_settings()
     _multiproc_env(s)
     _logging(s)
     _db(s)
@@ -185,6 +196,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.check:
+        from helpline.ingest.cli import config_check
+
+        warnings = config_check.unknown_variables()
+        for warning in warnings:
+            print(f"warning: {warning}")
+        config_check.check(_settings(secret=False))
+        print("configuration ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
+        return 0
     s = _settings(secret=False)
     values = s.masked()
     if not os.environ.get("HELPLINE_SECRET_KEY") and not os.environ.get("HELPLINE_SECRET_KEY_FILE"):
@@ -240,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=cmd_inspect)
     c = sub.add_parser("config", help="print the effective configuration (secrets masked)")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--check", action="store_true",
+                   help="check the whole configuration as `helpline run` does at start; exit 2 on an error")
     c.set_defaults(fn=cmd_config)
     b = sub.add_parser("bench", help="measure the pipeline end to end")
     b.add_argument("--messages", type=int, default=1000)
