@@ -384,3 +384,12 @@ def test_readme_covers_the_files_and_real_settings() -> None:
 def test_deploy_holds_no_code() -> None:
     code = [p.name for p in DEPLOY.rglob("*") if p.suffix in (".py", ".sh") or (p.is_file() and p.stat().st_mode & 0o111)]
     assert not code, f"deploy/ holds code or executables: {code}"
+
+
+def test_every_setting_is_documented_in_the_operator_readme() -> None:
+    """deploy/README.md's settings table is what `helpline config --reference` prints now."""
+    from helpline.ingest.cli.config_check import reference
+
+    text = (DEPLOY / "README.md").read_text()
+    block = text.split("<!-- settings:begin -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
+    assert block == reference(), "run `helpline config --reference` and paste it into deploy/README.md"

@@ -79,3 +79,24 @@ def check(settings: Settings) -> None:
     from helpline.ingest.channels.imap_poller import accounts_from_settings
 
     accounts_from_settings(settings)  # every IMAP mailbox URL and [[imap.accounts]] table
+
+
+def reference() -> str:
+    """The settings reference of deploy/README.md, generated from the settings themselves so it cannot drift."""
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        if f.default is dataclasses.MISSING:  # worked out on this machine (a path under $HOME)
+            rows.append(f"| `HELPLINE_{f.name.upper()}` | (computed) | {_doc(f)} |")
+            continue
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        elif isinstance(default, bool):
+            default = "1" if default else "0"
+        shown = f"`{default}`" if default != "" else "(empty)"
+        rows.append(f"| `HELPLINE_{f.name.upper()}` | {shown} | {_doc(f)} |")
+    return "\n".join(rows) + "\n"
+
+
+def _doc(f: dataclasses.Field) -> str:  # type: ignore[type-arg]
+    return " ".join(str(f.metadata.get("doc", "")).split()).replace("|", "\\|")

@@ -196,6 +196,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.reference:
+        from helpline.ingest.cli import config_check
+
+        print(config_check.reference(), end="")
+        return 0
     if args.check:
         from helpline.ingest.cli import config_check
 
@@ -262,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--check", action="store_true",
                    help="check the whole configuration as `helpline run` does at start; exit 2 on an error")
+    c.add_argument("--reference", action="store_true", help="print every setting with its default (Markdown)")
     c.set_defaults(fn=cmd_config)
     b = sub.add_parser("bench", help="measure the pipeline end to end")
     b.add_argument("--messages", type=int, default=1000)
