@@ -5,6 +5,8 @@ the message is streamed into a spooled temporary file (memory up to
 ``HELPLINE_LARGE_MESSAGE_BYTES``, disk beyond), and lines longer than 1,000
 bytes are accepted, because real senders send them and bouncing a customer's
 mail over RFC pedantry helps nobody. The size limit still applies.
+``smtp_DATA`` and ``_getaddr`` are aiosmtpd internals: pyproject.toml pins the
+tested release and tests/ingest/test_aiosmtpd_surface.py fails when they change.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from helpline.store.config import Settings
 from .email.normalise import NotAnEmail
 from .batcher import IntakeBatcher
 from .intake import EmailIntake, Offer, TemporaryIntakeError
+from .smtp_data import read_data
 from . import metrics
 
 log = logging.getLogger("helpline.ingest")
@@ -126,34 +129,17 @@ class HelplineSMTP(SMTP):
         return addr, rest
 
     async def _read_body(self, body: Any, limit: int | None) -> tuple[int, bool]:
-        """Copy the DATA section into ``body`` (still dot-stuffed) in 64 KiB reads.
+        """Copy the DATA section into ``body`` (still dot-stuffed); past ``limit``
+        bytes keep reading to the terminator but store nothing (smtp_data.py)."""
+        kept = [0]
 
-        Scanning whole chunks for the ``CRLF.CRLF`` terminator costs a fraction
-        of aiosmtpd's line-by-line loop and has no line-length limit. Bytes the
-        client sent after the terminator go back to the reader for the next
-        command (aiosmtpd handles its reader's buffer the same way).
-        """
-        size, too_big = 0, False
-        tail = b"\r\n"  # the CRLF that ended "DATA": an empty message is just ".\r\n"
-        while True:
-            chunk = await self._reader.read(1 << 16)
-            if not chunk:
-                raise ConnectionResetError("connection closed during DATA")
-            data = tail + chunk
-            end = data.find(b"\r\n.\r\n")
-            stop = max(len(tail), end + 2) if end >= 0 else len(data)
-            piece = data[len(tail):stop]
-            size += len(piece)
-            if limit and size > limit:
-                too_big = True
-            if not too_big:
+        def write(piece: bytes) -> None:
+            if not limit or kept[0] + len(piece) <= limit:
                 body.write(piece)
-            if end >= 0:
-                rest = data[end + 5:]
-                if rest:
-                    self._reader._buffer[0:0] = rest  # type: ignore[attr-defined]  # noqa: SLF001
-                return size, too_big
-            tail = data[-4:]
+            kept[0] += len(piece)
+
+        size = await read_data(self._reader, write)
+        return size, bool(limit and size > limit)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
