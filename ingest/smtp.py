@@ -24,7 +24,7 @@ from helpline.store.config import Settings
 
 from .email.normalise import NotAnEmail
 from .batcher import IntakeBatcher
-from .intake import EmailIntake, Offer, TemporaryIntakeError
+from .intake import EmailIntake, Offer, SenderRefused, TemporaryIntakeError
 from .smtp_data import read_data
 from . import metrics
 
@@ -72,7 +72,7 @@ class Handler:
             body.seek(0)
             raw = unstuff(body.read())
             body.close()
-            return self.intake.accept(raw, envelope.mail_from, list(envelope.rcpt_tos))
+            return self.intake.accept(raw, envelope.mail_from, list(envelope.rcpt_tos), refusable=True)
 
         try:
             if size > self.settings.large_message_bytes:
@@ -82,13 +82,17 @@ class Handler:
                 body.seek(0)
                 raw = unstuff(body.read())
                 body.close()
-                offer = Offer(raw, envelope.mail_from, list(envelope.rcpt_tos))
+                offer = Offer(raw, envelope.mail_from, list(envelope.rcpt_tos), refusable=True)
                 result = await asyncio.wrap_future(self.batcher.submit(offer))
             else:
                 result = await loop.run_in_executor(self.executor, work)
         except NotAnEmail as exc:
             metrics.INBOUND.labels("email", "rejected").inc()
             return f"554 5.6.0 Message rejected: {exc}"
+        except SenderRefused as exc:
+            metrics.INBOUND.labels("email", "rejected").inc()
+            metrics.SMTP_REJECTED.labels("sender_auth").inc()
+            return f"550 5.7.1 Message refused: {exc}"
         except TemporaryIntakeError as exc:
             metrics.INBOUND.labels("email", "temp_failed").inc()
             log.error("event=smtp_tempfail reason=%r", str(exc))

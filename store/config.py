@@ -80,6 +80,9 @@ class Settings:
     contact_rate_per_hour: int = field(default=10, metadata={"doc": "Contact form posts per client address per hour; more get 429 (0: no limit)."})
     contact_ticket_wait_s: float = field(default=3.0, metadata={"doc": "How long the contact form's answer waits for the ticket number before saying it comes by email."})
     http_trusted_proxies: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Reverse proxies whose X-Forwarded-For names the client (the contact form's per-address limit)."})
+    # Sender authentication from the MTA in front (store/sender_auth.py, workers/auth_policy.py).
+    trusted_authserv_id: str = field(default="", metadata={"doc": "authserv-id of the MTA in front (its hostname, as it writes it in Authentication-Results); only the topmost header with this id is believed, and that MTA must add it and remove forged ones; empty: no header is believed."})
+    auth_failed_policy: str = field(default="new_ticket", metadata={"doc": "Mail whose trusted Authentication-Results shows DMARC failing (or SPF failing with no passing DKIM): new_ticket (a new ticket linked to the one it pointed at, as a possible follow-up), thread (joins it, with a warning to agents) or reject (550 at SMTP DATA; quarantined when it came another way)."})
     log_level: str = field(default="INFO", metadata={"doc": "DEBUG, INFO, WARNING, ERROR."})
     log_format: str = field(default="kv", metadata={"doc": "kv (key=value) or json."})
     metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})
@@ -255,6 +258,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"HELPLINE_LOG_FORMAT must be 'kv' or 'json', not {settings.log_format!r}")
     if settings.language_accuracy not in ("low", "high"):
         raise ConfigError(f"HELPLINE_LANGUAGE_ACCURACY must be 'low' or 'high', not {settings.language_accuracy!r}")
+    if settings.auth_failed_policy not in ("new_ticket", "thread", "reject"):
+        raise ConfigError("HELPLINE_AUTH_FAILED_POLICY must be 'new_ticket', 'thread' or 'reject', "
+                          f"not {settings.auth_failed_policy!r}")
     if settings.slack_reply_mode not in ("thread", "explicit"):
         raise ConfigError(f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}")
     return settings

@@ -24,7 +24,7 @@ from helpline.store.config_file import site_config
 from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
 from helpline.store.envelope import Envelope
 
-from . import api_messages, persist, sms_stage, threads, triage
+from . import api_messages, auth_policy, persist, sms_stage, threads, triage
 from . import routing_stage
 from . import duplicates
 from .dedupe import body_hash
@@ -250,6 +250,14 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         _finish(row, m.InboundStatus.PROCESSED, keyword.reason, None, now)
         return Outcome("sms_keyword", outbox_ids=keyword.outbox_ids, reason=keyword.reason)
 
+    # What the trusted MTA in front said about the sender (HELPLINE_AUTH_FAILED_POLICY).
+    auth = auth_policy.verdict(env, settings)
+    refused = auth_policy.quarantine_reason(auth, settings.auth_failed_policy)
+    if refused:
+        _finish(row, m.InboundStatus.QUARANTINED, refused, None, now)
+        persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": refused}, now=now)
+        return Outcome("quarantined", reason=refused)
+
     mine = threads.own_keys(env)
     sender = env.sender.address
     bhash = body_hash(env)
@@ -265,6 +273,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
+    decision = auth_policy.apply(decision, auth, settings.auth_failed_policy)
     if decision.action == "new" and env.channel == "slack" and customer is not None:  # one more line, same problem?
         from .slack_join import join_open
 
@@ -283,7 +292,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     fp = ((pre.fingerprint if pre is not None else None) or duplicates.fingerprint_of(env, settings)) \
         if decision.action == "new" else None
     near = duplicates.find_near(customer.id, fp, settings, now) if fp is not None and customer is not None else None
-    if near is not None and near.merge:  # the same customer's same problem again: into their open ticket
+    if near is not None and near.merge and auth_policy.may_join(auth, settings.auth_failed_policy):
+        # the same customer's same problem again: into their open ticket
         decision = duplicates.as_decision(near)
     if customer is None:
         customer = persist.create_customer(kind, sender, env.sender.name, now)
@@ -311,6 +321,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if settings.cc_participants:
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
+    if auth.trusted:  # kept on the message: agents' views show a failed sender (notifier/slack_blocks.py)
+        env.auth = {**env.auth, "verdict": auth.as_dict()}
     msg_id = persist.add_message(ticket.id, row.id, env, bhash, now, extra=sig.message_columns())
     if fp is not None:  # near-duplicate events, the new ticket's fingerprint (incidents group it later)
         duplicates.after_message(ticket.id, customer.id, fp, near, outcome.action == "created", msg_id, now)
@@ -322,9 +334,9 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings, env)
     persist.event(ticket.id, "message_received", {"message": msg_id, "channel": env.channel, "via": decision.reason},
                   now=now)
-    if env.auth.get("failed"):
-        persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
-                                                        "authserv_id": env.auth.get("authserv_id", "")}, now=now)
+    if auth.failed:
+        persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "reason": auth.reason,
+                                                        "policy": settings.auth_failed_policy, **auth.results}, now=now)
     if outcome.action == "created" and api_messages.wants_ack(env):
         ack = _queue_ack(ticket, env, customer, settings, now, sig.language)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
