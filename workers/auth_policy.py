@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
-from helpline.store.sender_auth import UNTRUSTED, AuthVerdict, judge
+from helpline.store.sender_auth import UNTRUSTED, AuthVerdict, headers_of, judge, judge_header
 
 from .threads import ThreadDecision
 
@@ -47,6 +47,36 @@ def apply(decision: ThreadDecision, v: AuthVerdict, policy: str) -> ThreadDecisi
         return decision
     return ThreadDecision("new_possible_follow_up", decision.ticket_id,
                           f"{decision.reason}, but the sender failed authentication ({v.reason}): new ticket")
+
+
+def ack_refusal(env: Envelope, v: AuthVerdict) -> str:
+    """Why a new ticket from this message gets no acknowledgement ("" when it may).
+
+    A forged From makes the acknowledgement backscatter: mail from us to
+    someone who never wrote. The trusted MTA's verdict decides; with none
+    configured, a topmost header saying DMARC failed still stops it, since
+    believing a header only to send less mail cannot be abused."""
+    if v.failed:
+        return f"sender_auth_failed: {v.reason}"
+    if not v.trusted and env.channel == "email":
+        top = headers_of(env.auth)[:1]
+        if top and judge_header(top[0], env.sender.address, trusted=False).dmarc_failed:
+            return "sender_auth_failed: the topmost Authentication-Results says dmarc=fail"
+    return ""
+
+
+def ack_may_echo(env: Envelope, v: AuthVerdict, recipient: str) -> bool:
+    """Whether the acknowledgement may repeat the subject and the sender's name.
+
+    Only to an address authentication vouched for: the trusted MTA found the
+    From domain authenticated, and the acknowledgement goes to that domain
+    (the From address or a Reply-To beside it). Otherwise anyone could have us
+    mail their chosen subject line to anyone. Other channels keep their own
+    rule (workers/api_messages.py)."""
+    if env.channel != "email":
+        return True
+    from_domain = env.sender.address.rpartition("@")[2].lower()
+    return v.vouched and bool(from_domain) and recipient.rpartition("@")[2].lower() == from_domain
 
 
 def warning(v: AuthVerdict) -> str:

@@ -23,6 +23,7 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
 from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
 from helpline.store.envelope import Envelope
+from helpline.store.sender_auth import UNTRUSTED, AuthVerdict
 
 from . import api_messages, auth_policy, persist, sms_stage, threads, triage
 from . import routing_stage
@@ -338,7 +339,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "reason": auth.reason,
                                                         "policy": settings.auth_failed_policy, **auth.results}, now=now)
     if outcome.action == "created" and api_messages.wants_ack(env):
-        ack = _queue_ack(ticket, env, customer, settings, now, sig.language)
+        ack = _queue_ack(ticket, env, customer, settings, now, sig.language, auth)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
             outcome.claimed.append(ack)
         elif ack is not None:
@@ -431,7 +432,11 @@ def _templates_dir(settings: Settings) -> str:
 
 
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
-               now: dt.datetime, language: str = "") -> m.Outbox | None:
+               now: dt.datetime, language: str = "", auth: AuthVerdict = UNTRUSTED) -> m.Outbox | None:
+    refused = auth_policy.ack_refusal(env, auth)  # no backscatter to a forged From
+    if refused:
+        persist.event(ticket.id, "ack_suppressed", {"reason": refused}, now=now)
+        return None
     recipient = loops.reply_address(env)
     to_addr, total = ratelimit.recent("ack", recipient, now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
@@ -447,7 +452,8 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
-        references=[f"<{r}>" for r in env.thread.references], message_id=mid, echo=api_messages.ack_may_echo(env),
+        references=[f"<{r}>" for r in env.thread.references], message_id=mid,
+        echo=api_messages.ack_may_echo(env) and auth_policy.ack_may_echo(env, auth, recipient),
         language=language, templates_dir=_templates_dir(settings),  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
