@@ -25,6 +25,7 @@ from helpline.store.config import Settings
 from .email.normalise import NotAnEmail
 from .batcher import IntakeBatcher
 from .intake import EmailIntake, Offer, SenderRefused, TemporaryIntakeError
+from .conn_limits import ConnectionLimiter, peer_address
 from .smtp_data import read_data
 from . import metrics
 
@@ -107,15 +108,41 @@ class Handler:
         return f"250 2.0.0 OK: queued as {result.inbound_id or 'spool'}"
 
 
+# Commands that move no mail: enough for any real client, too few to keep a session alive forever.
+JUNK_LIMITS = {"NOOP": 20, "RSET": 1000, "VRFY": 5, "EXPN": 5, "HELP": 5, "*": 1 << 30}
+
+
 class HelplineSMTP(SMTP):
     line_length_limit = 1 << 16  # the StreamReader's buffer; DATA lines may still be longer
+    _limiter: ConnectionLimiter | None = None
+    _data_timeout: float | None = None
+    _address: str | None = None  # set once the connection is admitted
+    _refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        metrics.SMTP_SESSIONS.inc()
+        if self._address is None and not self._refused:  # a new connection, not the TLS layer after STARTTLS
+            address = peer_address(transport)
+            reason = self._limiter.admit(address) if self._limiter is not None else ""
+            if reason:  # answered before aiosmtpd starts a session at all
+                self._refused = True
+                metrics.SMTP_REJECTED.labels("too_many_connections").inc()
+                log.warning("event=smtp_connection_refused reason=%r", reason)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} {reason}; try again later\r\n".encode())
+                transport.close()
+                return
+            self._address = address
+            metrics.SMTP_SESSIONS.inc()
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        metrics.SMTP_SESSIONS.dec()
+        if self._refused:
+            return
+        if self._address is not None:
+            metrics.SMTP_SESSIONS.dec()
+            if self._limiter is not None:
+                self._limiter.release(self._address)
+            self._address = None
         super().connection_lost(exc)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
@@ -159,12 +186,15 @@ class HelplineSMTP(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         limit = self.data_size_limit
         body = tempfile.SpooledTemporaryFile(max_size=self._spool_threshold)
+        if self._data_timeout:  # the whole message within this, however slowly it trickles
+            self._reset_timeout(self._data_timeout)
         try:
             size, too_big = await self._read_body(body, limit)
         except (ConnectionError, asyncio.CancelledError):
             body.close()
             self._writer.close()
             raise
+        self._reset_timeout()  # the next command's deadline
         if too_big:
             body.close()
             metrics.SMTP_REJECTED.labels("too_large").inc()
@@ -190,13 +220,20 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def make_factory(settings: Settings, handler: Handler):  # noqa: ANN201
     tls = tls_context(settings)
     hostname = settings.mail_domain
+    limiter = ConnectionLimiter(settings.smtp_max_connections, settings.smtp_max_connections_per_ip,
+                                settings.smtp_trusted_relays)
 
     def factory() -> HelplineSMTP:
+        # aiosmtpd's timer restarts only when a whole valid command arrived, so
+        # ``timeout`` bounds idle time plus the time to send one command.
         server = HelplineSMTP(
             handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
-            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False, timeout=300,
+            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False,
+            timeout=settings.smtp_command_timeout_s, command_call_limit=JUNK_LIMITS,
         )
         server._spool_threshold = settings.large_message_bytes  # type: ignore[attr-defined]
+        server._limiter = limiter
+        server._data_timeout = settings.smtp_data_timeout_s
         return server
 
     return factory

@@ -29,6 +29,15 @@ PRIVATE = {
     "_cb_client_connected": "a73e95bb7f362ab9",  # sets self._reader / self._writer, which we read from
     "check_helo_needed": "9829bb73251c983e",
     "check_auth_needed": "812bbc794078b1b0",
+    # our smtp_DATA sets the whole-DATA deadline with it, then restores the command deadline
+    "_reset_timeout": "fef19b94d28dff31",
+    # resets the timer only when a whole valid command arrived: that makes ``timeout`` a
+    # whole-command deadline (HELPLINE_SMTP_COMMAND_TIMEOUT_S) however slowly bytes trickle
+    "_handle_client": "0e4d096403af6c74",
+    # a refused connection (conn_limits) never calls these: they must not be needed for cleanup,
+    # and connection_made runs again for the TLS layer after STARTTLS (we count a connection once)
+    "connection_made": "77a45df5065bba34",
+    "connection_lost": "d3bf6349bc3c25c1",
     # builds the StreamReader with limit=line_length_limit: smtp_data.read_data's LimitOverrunError path
     "__init__": "8a9ca80f23ad9bf2",
 }
