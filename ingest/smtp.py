@@ -56,6 +56,15 @@ class Handler:
         self.large = asyncio.Semaphore(max(1, settings.max_large_messages))
         self.executor = executor
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO answer plus PIPELINING (RFC 2920): commands are read one
+        line at a time from the stream and DATA never reads past its terminator
+        (smtp_data.py), so a client may send MAIL, RCPT and DATA in one packet.
+        aiosmtpd's public hook; with it, remembering the name is ours to do."""
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
                           rcpt_options: list[str]) -> str:
         if not is_support_address(address, self.support):
