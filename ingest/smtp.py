@@ -26,7 +26,7 @@ from .email.normalise import NotAnEmail
 from .batcher import IntakeBatcher
 from .intake import EmailIntake, Offer, SenderRefused, TemporaryIntakeError
 from .conn_limits import ConnectionLimiter, peer_address
-from .smtp_data import read_data
+from .smtp_data import BareLineFeed, read_data
 from . import metrics
 
 log = logging.getLogger("helpline.ingest")
@@ -203,6 +203,12 @@ class HelplineSMTP(SMTP):
             body.close()
             self._writer.close()
             raise
+        except BareLineFeed as exc:  # the rest of DATA is unread: no way back in step, so hang up
+            body.close()
+            metrics.SMTP_REJECTED.labels("bare_lf").inc()
+            await self.push(f"554 5.5.2 Message refused: {exc}; closing the connection")
+            self._writer.close()
+            return
         self._reset_timeout()  # the next command's deadline
         if too_big:
             body.close()

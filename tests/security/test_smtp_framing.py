@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from helpline.ingest.smtp import unstuff
-from helpline.ingest.smtp_data import read_data
+from helpline.ingest.smtp_data import BareLineFeed, read_data
 from helpline.store import blobs, db, migrations
 from helpline.store import models as m
 from tests.conftest import make_settings
@@ -61,7 +61,7 @@ async def _read_split(wire: bytes, cuts: list[int]) -> tuple[bytes, bytes]:
     return bytes(out), await reader.readuntil(b"\r\n")
 
 
-@pytest.mark.parametrize("body", [b"", b"\r\n", b".\r\n", b"a\r\n", DOTTY.encode(), b"x\n.\r\n",
+@pytest.mark.parametrize("body", [b"", b"\r\n", b".\r\n", b"a\r\n", DOTTY.encode(), b"x\n.x\r\n", b"\r.\r\n",
                                   b"no dot\r\n" * 20 + b"." * 40 + b"\r\n"])
 def test_reader_every_single_split(body):
     wire = stuff(body)
@@ -69,6 +69,15 @@ def test_reader_every_single_split(body):
         got, after = asyncio.run(_read_split(wire, [cut]))
         assert unstuff(got) == body, (cut, got)
         assert after == b"QUIT\r\n"  # nothing past the terminator was consumed
+
+
+@pytest.mark.parametrize("wire", [b"x\n.\r\n.\r\n", b"a\r\nb\n.\r\nc\r\n.\r\n", b"\r\r\n\n.\r\n.\r\n"])
+def test_reader_refuses_a_bare_lf_before_a_lone_dot(wire):
+    """The SMTP smuggling pattern: no conforming client sends it, every split gives the same answer.
+    (As the very first byte of DATA a bare LF is taken as body: never a terminator either way.)"""
+    for cut in range(len(wire) + 1):
+        with pytest.raises(BareLineFeed):
+            asyncio.run(_read_split(wire, [cut]))
 
 
 def test_reader_byte_by_byte():
@@ -159,7 +168,7 @@ def test_terminator_and_dot_lines_split_at_every_byte_over_tcp(server):
 
 
 def test_one_byte_per_read_over_tcp(server):
-    raw = message(DOTTY + "x\n.\r\n")  # a bare-LF dot line is body, not the end
+    raw = message(DOTTY + "bare\nLF\r\n")
     c = Client(server.smtp_port)
     try:
         assert c.cmd(b"HELO t.example").startswith(b"250")
@@ -171,6 +180,19 @@ def test_one_byte_per_read_over_tcp(server):
     finally:
         c.close()
     assert _stored(_mid(raw), server.settings) == raw
+
+
+def test_bare_lf_before_a_lone_dot_is_refused_and_the_connection_closed(server):
+    c = Client(server.smtp_port)
+    try:
+        assert c.cmd(b"EHLO t.example").startswith(b"250")
+        c.envelope()
+        c.sock.sendall(message("smuggled\n.\r\nMAIL FROM:<x@example.org>\r\n").replace(b"\n.\r\nMAIL", b"\n.\r\nMAIL")
+                       + b"\r\n.\r\n")
+        assert c.reply().startswith(b"554 5.5.2")
+        assert c.sock.recv(100) == b""
+    finally:
+        c.close()
 
 
 def test_pipelined_command_after_the_terminator_is_kept(server):
