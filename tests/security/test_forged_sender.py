@@ -11,6 +11,7 @@ import smtplib
 
 import pytest
 
+from helpline.ingest.explain_command import FORMATTERS
 from helpline.ingest.intake import SenderRefused
 from helpline.notifier.slack_blocks import auth_warning, customer_message
 from helpline.store import models as m
@@ -54,6 +55,8 @@ def test_forged_tag_opens_a_linked_new_ticket(desk):
     assert len(inbound_messages(ticket)) == 1  # nothing written into Alice's ticket
     [ev] = events(new, "sender_auth_failed")
     assert ev.data["dmarc"] == "fail" and ev.data["policy"] == "new_ticket"
+    assert FORMATTERS["sender_auth_failed"](ev.data) == \
+        "sender authentication failed: dmarc=fail for example.org (policy new_ticket)"  # helpline explain
     assert inbound_messages(new)[0].auth["verdict"]["failed"] is True
 
 
