@@ -20,7 +20,9 @@ from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
 from helpline.ingest.http import admin, public
+from helpline.ingest import metrics
 from helpline.ingest.batcher import IntakeBatcher
+from helpline.ingest.conn_limits import ConnectionLimiter, serve_capped
 from helpline.ingest.channels.imap_poller import accounts_from_settings, run_imap_pollers
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.channels.smtp import Handler, make_factory
@@ -48,6 +50,7 @@ class IngestDaemon:
         self.stopping = asyncio.Event()
         self.runners: list[web.AppRunner] = []
         self.smtp_server: asyncio.AbstractServer | None = None
+        self.capped: list[asyncio.AbstractServer] = []  # the public HTTP listener (conn_limits.serve_capped)
 
     # ---- readiness and live metrics -----------------------------------------
     def _check_db(self) -> None:
@@ -89,6 +92,19 @@ class IngestDaemon:
         self.runners.append(runner)
         return f"{host}:{port}"
 
+    async def _serve_public(self, app: web.Application) -> str:
+        """The public listener: connection caps, and a deadline for each request head
+        (aiohttp closes a connection still waiting for one after ``keepalive_timeout``)."""
+        s = self.settings
+        host, port = parse_hostport(s.http_listen, 8080)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.http_header_timeout_s)
+        await runner.setup()
+        limiter = ConnectionLimiter(s.http_max_connections, s.http_max_connections_per_ip, s.http_trusted_proxies)
+        self.capped.append(await serve_capped(runner, host, port, limiter,
+                                              lambda reason: metrics.HTTP_CONNECTIONS_REFUSED.inc()))
+        self.runners.append(runner)
+        return f"{host}:{port}"
+
     async def start(self) -> dict[str, str]:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
@@ -103,7 +119,7 @@ class IngestDaemon:
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",
-            "http": await self._serve_http(public.make_app(self.settings, self.intake, self.http_executor), self.settings.http_listen, 8080),
+            "http": await self._serve_public(public.make_app(self.settings, self.intake, self.http_executor)),
             "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
         }
         log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
@@ -144,6 +160,8 @@ class IngestDaemon:
         log.info("event=ingest_stopping")
         if self.smtp_server:
             self.smtp_server.close()
+        for server in self.capped:
+            server.close()
         for runner in self.runners:
             await runner.cleanup()
         await imap_task  # pollers finish their batch, log out and release their leases

@@ -167,7 +167,8 @@ class SlackSender:
             raise PermanentFailure(f"message {payload['message_id']} no longer exists")
         msg, files = loaded
         body = slack_blocks.customer_message(name=msg.author, address=msg.sender, channel=msg.channel,
-                                             text=msg.text or msg.full_text, attachments=files)
+                                             text=msg.text or msg.full_text, attachments=files,
+                                             warning=slack_blocks.auth_warning(msg.auth))
         channel, parent = thread
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
                           text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)

@@ -5,6 +5,8 @@ the message is streamed into a spooled temporary file (memory up to
 ``HELPLINE_LARGE_MESSAGE_BYTES``, disk beyond), and lines longer than 1,000
 bytes are accepted, because real senders send them and bouncing a customer's
 mail over RFC pedantry helps nobody. The size limit still applies.
+``smtp_DATA`` and ``_getaddr`` are aiosmtpd internals: pyproject.toml pins the
+tested release and tests/ingest/test_aiosmtpd_surface.py fails when they change.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from helpline.store.config import Settings
 
 from helpline.ingest.email.normalise import NotAnEmail
 from helpline.ingest.batcher import IntakeBatcher
-from helpline.ingest.intake import EmailIntake, Offer, TemporaryIntakeError
+from helpline.ingest.intake import EmailIntake, Offer, SenderRefused, TemporaryIntakeError
+from helpline.ingest.conn_limits import ConnectionLimiter, peer_address
+from helpline.ingest.channels.smtp_data import BareLineFeed, read_data
 from helpline.ingest import metrics
 
 log = logging.getLogger("helpline.ingest")
@@ -52,6 +56,15 @@ class Handler:
         self.large = asyncio.Semaphore(max(1, settings.max_large_messages))
         self.executor = executor
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO answer plus PIPELINING (RFC 2920): commands are read one
+        line at a time from the stream and DATA never reads past its terminator
+        (smtp_data.py), so a client may send MAIL, RCPT and DATA in one packet.
+        aiosmtpd's public hook; with it, remembering the name is ours to do."""
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
                           rcpt_options: list[str]) -> str:
         if not is_support_address(address, self.support):
@@ -69,7 +82,7 @@ class Handler:
             body.seek(0)
             raw = unstuff(body.read())
             body.close()
-            return self.intake.accept(raw, envelope.mail_from, list(envelope.rcpt_tos))
+            return self.intake.accept(raw, envelope.mail_from, list(envelope.rcpt_tos), refusable=True)
 
         try:
             if size > self.settings.large_message_bytes:
@@ -79,13 +92,17 @@ class Handler:
                 body.seek(0)
                 raw = unstuff(body.read())
                 body.close()
-                offer = Offer(raw, envelope.mail_from, list(envelope.rcpt_tos))
+                offer = Offer(raw, envelope.mail_from, list(envelope.rcpt_tos), refusable=True)
                 result = await asyncio.wrap_future(self.batcher.submit(offer))
             else:
                 result = await loop.run_in_executor(self.executor, work)
         except NotAnEmail as exc:
             metrics.INBOUND.labels("email", "rejected").inc()
             return f"554 5.6.0 Message rejected: {exc}"
+        except SenderRefused as exc:
+            metrics.INBOUND.labels("email", "rejected").inc()
+            metrics.SMTP_REJECTED.labels("sender_auth").inc()
+            return f"550 5.7.1 Message refused: {exc}"
         except TemporaryIntakeError as exc:
             metrics.INBOUND.labels("email", "temp_failed").inc()
             log.error("event=smtp_tempfail reason=%r", str(exc))
@@ -100,15 +117,41 @@ class Handler:
         return f"250 2.0.0 OK: queued as {result.inbound_id or 'spool'}"
 
 
+# Commands that move no mail: enough for any real client, too few to keep a session alive forever.
+JUNK_LIMITS = {"NOOP": 20, "RSET": 1000, "VRFY": 5, "EXPN": 5, "HELP": 5, "*": 1 << 30}
+
+
 class HelplineSMTP(SMTP):
     line_length_limit = 1 << 16  # the StreamReader's buffer; DATA lines may still be longer
+    _limiter: ConnectionLimiter | None = None
+    _data_timeout: float | None = None
+    _address: str | None = None  # set once the connection is admitted
+    _refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        metrics.SMTP_SESSIONS.inc()
+        if self._address is None and not self._refused:  # a new connection, not the TLS layer after STARTTLS
+            address = peer_address(transport)
+            reason = self._limiter.admit(address) if self._limiter is not None else ""
+            if reason:  # answered before aiosmtpd starts a session at all
+                self._refused = True
+                metrics.SMTP_REJECTED.labels("too_many_connections").inc()
+                log.warning("event=smtp_connection_refused reason=%r", reason)
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} {reason}; try again later\r\n".encode())
+                transport.close()
+                return
+            self._address = address
+            metrics.SMTP_SESSIONS.inc()
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        metrics.SMTP_SESSIONS.dec()
+        if self._refused:
+            return
+        if self._address is not None:
+            metrics.SMTP_SESSIONS.dec()
+            if self._limiter is not None:
+                self._limiter.release(self._address)
+            self._address = None
         super().connection_lost(exc)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
@@ -126,34 +169,17 @@ class HelplineSMTP(SMTP):
         return addr, rest
 
     async def _read_body(self, body: Any, limit: int | None) -> tuple[int, bool]:
-        """Copy the DATA section into ``body`` (still dot-stuffed) in 64 KiB reads.
+        """Copy the DATA section into ``body`` (still dot-stuffed); past ``limit``
+        bytes keep reading to the terminator but store nothing (smtp_data.py)."""
+        kept = [0]
 
-        Scanning whole chunks for the ``CRLF.CRLF`` terminator costs a fraction
-        of aiosmtpd's line-by-line loop and has no line-length limit. Bytes the
-        client sent after the terminator go back to the reader for the next
-        command (aiosmtpd handles its reader's buffer the same way).
-        """
-        size, too_big = 0, False
-        tail = b"\r\n"  # the CRLF that ended "DATA": an empty message is just ".\r\n"
-        while True:
-            chunk = await self._reader.read(1 << 16)
-            if not chunk:
-                raise ConnectionResetError("connection closed during DATA")
-            data = tail + chunk
-            end = data.find(b"\r\n.\r\n")
-            stop = max(len(tail), end + 2) if end >= 0 else len(data)
-            piece = data[len(tail):stop]
-            size += len(piece)
-            if limit and size > limit:
-                too_big = True
-            if not too_big:
+        def write(piece: bytes) -> None:
+            if not limit or kept[0] + len(piece) <= limit:
                 body.write(piece)
-            if end >= 0:
-                rest = data[end + 5:]
-                if rest:
-                    self._reader._buffer[0:0] = rest  # type: ignore[attr-defined]  # noqa: SLF001
-                return size, too_big
-            tail = data[-4:]
+            kept[0] += len(piece)
+
+        size = await read_data(self._reader, write)
+        return size, bool(limit and size > limit)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -169,12 +195,21 @@ class HelplineSMTP(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         limit = self.data_size_limit
         body = tempfile.SpooledTemporaryFile(max_size=self._spool_threshold)
+        if self._data_timeout:  # the whole message within this, however slowly it trickles
+            self._reset_timeout(self._data_timeout)
         try:
             size, too_big = await self._read_body(body, limit)
         except (ConnectionError, asyncio.CancelledError):
             body.close()
             self._writer.close()
             raise
+        except BareLineFeed as exc:  # the rest of DATA is unread: no way back in step, so hang up
+            body.close()
+            metrics.SMTP_REJECTED.labels("bare_lf").inc()
+            await self.push(f"554 5.5.2 Message refused: {exc}; closing the connection")
+            self._writer.close()
+            return
+        self._reset_timeout()  # the next command's deadline
         if too_big:
             body.close()
             metrics.SMTP_REJECTED.labels("too_large").inc()
@@ -200,13 +235,20 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def make_factory(settings: Settings, handler: Handler):  # noqa: ANN201
     tls = tls_context(settings)
     hostname = settings.mail_domain
+    limiter = ConnectionLimiter(settings.smtp_max_connections, settings.smtp_max_connections_per_ip,
+                                settings.smtp_trusted_relays)
 
     def factory() -> HelplineSMTP:
+        # aiosmtpd's timer restarts only when a whole valid command arrived, so
+        # ``timeout`` bounds idle time plus the time to send one command.
         server = HelplineSMTP(
             handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
-            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False, timeout=300,
+            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False,
+            timeout=settings.smtp_command_timeout_s, command_call_limit=JUNK_LIMITS,
         )
         server._spool_threshold = settings.large_message_bytes  # type: ignore[attr-defined]
+        server._limiter = limiter
+        server._data_timeout = settings.smtp_data_timeout_s
         return server
 
     return factory

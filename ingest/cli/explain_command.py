@@ -146,7 +146,9 @@ FORMATTERS: dict[str, Formatter] = {
     "follow_up_of": _follow_up("follow_up_of"),
     "ack_queued": lambda d: f"acknowledgement queued to {d.get('to')}",
     "ack_suppressed": lambda d: _with("no acknowledgement sent", _reason(d)),
-    "sender_auth_failed": lambda d: f"sender authentication failed: {', '.join(map(str, d.get('failed') or []))}",
+    "sender_auth_failed": lambda d: (f"sender authentication failed: {d['reason']} (policy {d.get('policy', '?')})"
+                                     if d.get("reason") else  # events from before the trusted-header rule
+                                     f"sender authentication failed: {', '.join(map(str, d.get('failed') or []))}"),
     "identity_conflict": lambda d: _with(f"{d.get('kind')} {d.get('address')} belongs to customer {d.get('customer')}",
                                          _reason(d)),
     "escalated": lambda d: f"escalated ({d.get('step')}): " + ", ".join(
