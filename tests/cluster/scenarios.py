@@ -180,9 +180,13 @@ class Run:
                        split, failed, elapsed)
 
     def lease_holder(self) -> str:
+        """Which host's scheduler holds the incident grouper's lease (holders are ``hostname:pid:…``)."""
         rows = self.query("SELECT holder FROM imap_lease WHERE account = 'job:incident-grouper' AND expires_at > "
                           "now() AT TIME ZONE 'utc'")
-        return rows[0][0] if rows else ""
+        if not rows:
+            return ""
+        pid = int(rows[0][0].split(":")[1])
+        return next((getattr(p, "host", "?") for p in self.cluster.procs if p.pid == pid), f"pid {pid}")
 
 
 def _wait_answers(run: Run, n: int, timeout: float = 300) -> None:
@@ -220,8 +224,13 @@ def steady(broker: str, conversations: int = 150, rate: float = 40.0) -> dict[st
 def ingest_host_killed(broker: str, conversations: int = 150, rate: float = 30.0) -> dict[str, Any]:
     """One ingest host killed (every process, SIGKILL) and its link cut mid-load, then brought back."""
     with Run(broker) as run:
-        run.start()
-        time.sleep(8)  # let a scheduler take the grouper's lease
+        run.helpline_sync("ingest1", "db", "upgrade")
+        run.start_ingest_host("ingest1")  # first, so that ingest1's scheduler takes the grouper's lease
+        deadline = time.monotonic() + 60
+        while run.lease_holder() != "ingest1" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        run.start_ingest_host("ingest2")
+        run.helpline("worker", "worker", "--processes", "2", "--threads", "2")
         holder_before = run.lease_holder()
         started = time.monotonic()
         client = run.send(conversations, rate=rate)
@@ -235,7 +244,9 @@ def ingest_host_killed(broker: str, conversations: int = 150, rate: float = 30.0
         client.wait(timeout=1200)
         counted = run.count(started)
         counted.extra.update(lease_holder_before=holder_before, lease_holder_while_ingest1_down=holder_during)
-        return {"scenario": "ingest_host_killed", "broker": broker, **counted.figures()}
+        result = {"scenario": "ingest_host_killed", "broker": broker, **counted.figures()}
+        result["ok"] = result["ok"] and holder_during == "ingest2"
+        return result
 
 
 def worker_partitioned(broker: str, conversations: int = 120, rate: float = 30.0, seconds: float = 20) -> dict[str, Any]:
@@ -278,6 +289,48 @@ def slow_lossy_database(broker: str, conversations: int = 60, rate: float = 10.0
         return {"scenario": "slow_lossy_database", "broker": broker, **counted.figures()}
 
 
+# The release the rolling upgrade starts from: the first round's last landed commit.
+OLD_RELEASE_COMMIT = os.environ.get("HELPLINE_CLUSTER_OLD_COMMIT", "6cba248")
+
+
+def old_release(commit: str = OLD_RELEASE_COMMIT) -> Path:
+    """A checkout of an earlier release with a virtual environment of its own (made once, then reused)."""
+    where = Path(os.environ.get("HELPLINE_CLUSTER_OLD_RELEASE", f"/tmp/helpline-release-{commit}"))
+    python = where / ".venv" / "bin" / "python"
+    if python.exists():
+        return where
+    if not where.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
+                       capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where / ".venv")], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(where)], check=True, capture_output=True,
+                   timeout=900)
+    return where
+
+
+def rolling_upgrade(broker: str, conversations: int = 120, rate: float = 30.0) -> dict[str, Any]:
+    """Workers of two releases on one queue: the earlier release's beside this branch's, both taking work,
+    while this branch's ingest hosts (and schema) take the mail."""
+    old = old_release()
+    with Run(broker) as run:
+        run.start()  # this branch: schema, both ingest hosts, one worker instance
+        old_env = run.env("worker", HELPLINE_DATA_DIR=str(run.workdir / "hosts" / "worker-old"), PYTHONPATH=str(old))
+        run.cluster.spawn(run.host("worker"), [str(old / ".venv" / "bin" / "python"), "-m", "helpline.ingest.cli",
+                                               "worker", "--processes", "1", "--threads", "2"],
+                          env=old_env, log=str(run.log_dir / "worker-old.log"))
+        started = time.monotonic()
+        client = run.send(conversations, rate=rate)
+        client.wait(timeout=1200)
+        counted = run.count(started)
+        processed = {name: (run.log_dir / f"{name}.log").read_text(errors="replace").count("event=inbound_processed")
+                     for name in ("worker-worker", "worker-old")}
+        counted.extra.update(processed_by_release={"this branch": processed["worker-worker"],
+                                                   f"release {OLD_RELEASE_COMMIT}": processed["worker-old"]})
+        result = {"scenario": "rolling_upgrade", "broker": broker, **counted.figures()}
+        result["ok"] = result["ok"] and all(processed.values())
+        return result
+
+
 def migration_race(broker: str = "redis") -> dict[str, Any]:
     """Two hosts run `helpline db upgrade` at the same moment on an empty database."""
     with Run(broker) as run:
@@ -302,5 +355,5 @@ def migration_race(broker: str = "redis") -> dict[str, Any]:
 
 ALL: dict[str, Callable[..., dict[str, Any]]] = {
     "steady": steady, "ingest_host_killed": ingest_host_killed, "worker_partitioned": worker_partitioned,
-    "slow_lossy_database": slow_lossy_database, "migration_race": migration_race,
+    "slow_lossy_database": slow_lossy_database, "rolling_upgrade": rolling_upgrade, "migration_race": migration_race,
 }

@@ -74,6 +74,8 @@ def rabbitmq(cluster: Cluster, host: Host, workdir: Path) -> str:
     subprocess.run(["chown", "rabbitmq:rabbitmq", str(d / "enabled_plugins")], check=True)
     cluster.spawn(host, ["rabbitmq-server"], env=env, log=str(workdir / "rabbitmq.log"))
     ctl = ["rabbitmqctl", "-q", "-n", node]
+    # The node registers with epmd only a few seconds into its boot; await_startup needs it registered.
+    _wait(lambda: host.run(*ctl, "ping", check=False, timeout=30).returncode == 0, 120, "RabbitMQ's node")
     host.run(*ctl, "await_startup", "--timeout", "120", timeout=150)
     host.run(*ctl, "add_user", RABBIT_USER, RABBIT_PASSWORD)
     host.run(*ctl, "add_vhost", RABBIT_VHOST)
