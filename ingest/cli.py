@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .imap_commands import register as register_imap_commands
 
     register_imap_commands(sub)  # imap status
+    from .lifecycle_commands import register_top_level as register_lifecycle_commands
+
+    register_lifecycle_commands(sub)  # retention, backup, restore, outbox release
     return p
 
 

@@ -125,3 +125,36 @@ def register_customer_actions(csub: Any) -> None:
     ho.add_argument("--reason")
     ho.add_argument("--actor")
     ho.set_defaults(fn=run_hold)
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    from helpline.store.config_file import ConfigFileError
+    from helpline.workers import retention_job
+
+    s = _open(args)
+    try:
+        got = retention_job.run_once(s, dry_run=args.dry_run, holder=f"cli:{_actor(args)}")
+    except ConfigFileError as exc:
+        print(f"helpline retention: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(got))
+        return 0
+    if "skipped" in got:
+        print(f"retention: {got['skipped']}")
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"retention {verb}: " + (", ".join(f"{k}={v}" for k, v in sorted(got["counts"].items())) or "nothing"))
+    for kind, items in got.get("items", {}).items():
+        for item in items:
+            print(f"  {kind}: {item}")
+    return 0
+
+
+def register_top_level(sub: Any) -> None:
+    """``helpline retention``."""
+    r = sub.add_parser("retention", help="apply the retention policies of the configuration file now")
+    r.add_argument("--dry-run", action="store_true", help="list what would be removed; change nothing")
+    r.add_argument("--actor")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(fn=run_retention)
