@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     ol.add_argument("--limit", type=int, default=100)
     ol.add_argument("--json", action="store_true")
     o.set_defaults(fn=cmd_outbox)
+    from .lifecycle_commands import register_outbox_release
+
+    register_outbox_release(osub)  # outbox release: rows held after a restore
     i = sub.add_parser("inspect", help="show the envelope Helpline makes of a message")
     i.add_argument("kind", choices=["email"])
     i.add_argument("file")

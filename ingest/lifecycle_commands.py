@@ -158,3 +158,144 @@ def register_top_level(sub: Any) -> None:
     r.add_argument("--actor")
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=run_retention)
+    register_backup(sub)
+
+
+# ---- backup and restore ------------------------------------------------------------------
+BACKUP_NAME = "helpline-%Y%m%dT%H%M%SZ.hlbak"
+
+
+def _rotate(folder: str, keep: int) -> list[str]:
+    """Delete the oldest backups of ``folder`` beyond ``keep`` (only files named as ``--out-dir`` names them)."""
+    import re
+    from pathlib import Path
+
+    mine = sorted(p for p in Path(folder).iterdir()
+                  if re.fullmatch(r"helpline-\d{8}T\d{6}Z\.hlbak", p.name) and p.is_file())
+    gone = mine[:-keep] if keep > 0 else []
+    for p in gone:
+        p.unlink()
+    return [p.name for p in gone]
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    from helpline.store import config, db, migrations
+    from helpline.store.lifecycle import backup
+    from helpline.store.lifecycle.backup_crypto import BackupError
+
+    s = config.load()
+    if args.action == "verify":
+        if not args.file:
+            print("helpline backup verify: give the backup file", file=sys.stderr)
+            return 2
+        try:
+            got = backup.verify(args.file, passphrase=s.backup_passphrase, secret_keys=_keys_for_reading(s))
+        except BackupError as exc:
+            print(f"helpline backup verify: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(got) if args.json else
+              f"ok: {got['engine']} backup of {got['created_at']}, {got['blobs']} blobs, "
+              f"keys {'inside' if got['keys_included'] else 'not inside'}")
+        return 0
+    if bool(args.out) == bool(args.out_dir):
+        print("helpline backup: give --out FILE or --out-dir DIR", file=sys.stderr)
+        return 2
+    s = config.ensure_secret_key(s)
+    db.init(s.effective_database_url, s.db_busy_timeout_ms)
+    import datetime as dt
+    import os
+
+    out = args.out or os.path.join(args.out_dir, dt.datetime.now(dt.timezone.utc).strftime(BACKUP_NAME))
+    if not s.backup_passphrase:
+        print("note: no HELPLINE_BACKUP_PASSPHRASE: the secret keys are left out of this backup; restoring it "
+              "needs the same HELPLINE_SECRET_KEY", file=sys.stderr)
+    try:
+        got = backup.create(s, out, passphrase=s.backup_passphrase, schema_version=migrations.current_version())
+    except BackupError as exc:
+        print(f"helpline backup: {exc}", file=sys.stderr)
+        return 1
+    rotated = _rotate(args.out_dir, args.keep) if args.out_dir and args.keep else []
+    if args.json:
+        print(json.dumps({**got.as_dict(), "rotated": rotated}))
+    else:
+        print(f"backup written: {got.path} ({got.size} bytes, {got.engine}, {got.blobs} blobs, "
+              f"keys {'inside' if got.keys_included else 'left out'})")
+        for name in rotated:
+            print(f"rotated out: {name}")
+    if got.missing_blobs:
+        print(f"warning: {len(got.missing_blobs)} blobs named by the database were missing", file=sys.stderr)
+    return 0
+
+
+def _keys_for_reading(s) -> tuple[str, ...]:  # noqa: ANN001
+    """The configured keys, or the data directory's generated one; never a new one."""
+    import os
+
+    if s.secret_key:
+        return s.secret_key
+    path = os.path.join(s.data_dir, "secret_key")
+    return (open(path).read().strip(),) if os.path.exists(path) else ()
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    import os
+
+    from helpline.store import config
+    from helpline.store.lifecycle import ledger, restore
+    from helpline.store.lifecycle.backup_crypto import BackupError
+
+    s = config.load()
+    s = s.replace(secret_key=_keys_for_reading(s))
+    ledgers = list(args.ledger or [])
+    default = ledger.ledger_path(s)
+    if os.path.exists(default) and default not in ledgers:
+        ledgers.append(default)
+    try:
+        got = restore.restore(s, args.file, passphrase=s.backup_passphrase, ledger_files=ledgers)
+    except BackupError as exc:
+        print(f"helpline restore: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(got.as_dict()))
+        return 0
+    print(f"restored the {got.engine} backup of {got.created_at}: {got.blobs} blobs"
+          + ("; secret keys restored into the data directory" if got.keys_restored else ""))
+    if got.erasures_reapplied:
+        print(f"erasure ledger: {got.erasures_reapplied} customers erased again")
+    if got.outbox_held:
+        print(f"{got.outbox_held} outbox rows were pending or being sent at backup time; they are held: check "
+              "`helpline outbox list --status held`, then `helpline outbox release`")
+    return 0
+
+
+def run_outbox_release(args: argparse.Namespace) -> int:
+    from helpline.store import config, db
+    from helpline.store.lifecycle import backup
+
+    s = config.load()
+    db.init(s.effective_database_url, s.db_busy_timeout_ms)
+    n = db.run_tx(lambda: backup.release_outbox(args.ids or ()))
+    print(f"{n} held outbox rows released")
+    return 0
+
+
+def register_outbox_release(osub: Any) -> None:
+    rel = osub.add_parser("release", help="send the rows held after a restore (all, or the given ids)")
+    rel.add_argument("ids", nargs="*", type=int)
+    rel.set_defaults(fn=run_outbox_release)
+
+
+def register_backup(sub: Any) -> None:
+    b = sub.add_parser("backup", help="a consistent, encrypted backup while Helpline runs; `backup verify FILE`")
+    b.add_argument("action", nargs="?", choices=["verify"], help="verify FILE: check a backup without restoring")
+    b.add_argument("file", nargs="?")
+    b.add_argument("--out", help="the backup file to write")
+    b.add_argument("--out-dir", help="write helpline-TIMESTAMP.hlbak into this folder")
+    b.add_argument("--keep", type=int, default=0, help="with --out-dir: keep this many newest backups")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(fn=run_backup)
+    r = sub.add_parser("restore", help="restore a backup into an empty data directory or database")
+    r.add_argument("file")
+    r.add_argument("--ledger", action="append", help="an erasure ledger file to re-apply (repeatable)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(fn=run_restore)

@@ -297,14 +297,15 @@ def _suppress_outbox(where: pw.Expression) -> None:
 
 
 # ---- the customer ------------------------------------------------------------------------------------
-def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = None) -> tuple[ErasureReport, set[str], list[str]]:
+def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = None,
+                   reapply: bool = False) -> tuple[ErasureReport, set[str], list[str]]:
     """The database part, one transaction: (report, blob keys to check, identity hashes for the ledger file)."""
     now = now or m.utcnow()
 
     def tx() -> tuple[ErasureReport, set[str], list[str]]:
         if m.Customer.get_or_none(m.Customer.id == customer_id) is None:
             raise CustomerError(f"no customer {customer_id}; `helpline customers list --search TEXT` finds one")
-        if is_held(customer_id):
+        if is_held(customer_id) and not reapply:  # a restore re-applying the ledger repeats a done erasure
             raise ErasureRefused(f"customer {customer_id} is under a legal hold; nothing was erased "
                                  f"(`helpline customers hold {customer_id} --off` lifts it, if that is right)")
         report = ErasureReport(customer_id)
@@ -365,10 +366,10 @@ def _opt_outs_to_hashes(numbers: Sequence[str]) -> None:
 
 
 def erase_customer(customer_id: int, blobs: BlobStore, *, actor: str, ledger_file: str,
-                   now: dt.datetime | None = None) -> ErasureReport:
+                   now: dt.datetime | None = None, reapply: bool = False) -> ErasureReport:
     """The whole store part of an erasure: database, blobs, ledger file, search index, free space."""
     with secure_delete():
-        report, keys, hashes = erase_database(customer_id, actor=actor, now=now)
+        report, keys, hashes = erase_database(customer_id, actor=actor, now=now, reapply=reapply)
     report.blobs_deleted = delete_blobs(blobs, keys)
     ledger.append_file(ledger_file, hashes, now)
     search_hook.forget_tickets(ticket_ids(customer_id))
