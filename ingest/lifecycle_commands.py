@@ -125,6 +125,7 @@ def register_customer_actions(csub: Any) -> None:
     ho.add_argument("--reason")
     ho.add_argument("--actor")
     ho.set_defaults(fn=run_hold)
+    register_reapply(csub)
 
 
 def run_retention(args: argparse.Namespace) -> int:
@@ -299,3 +300,27 @@ def register_backup(sub: Any) -> None:
     r.add_argument("--ledger", action="append", help="an erasure ledger file to re-apply (repeatable)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=run_restore)
+
+
+def run_reapply(args: argparse.Namespace) -> int:
+    """Erase again every customer a ledger names (after a point-in-time recovery)."""
+    from helpline.store import blobs, db
+    from helpline.store.lifecycle import backup, erasure, ledger
+
+    s = _open(args)
+    hashes = db.run_tx(ledger.table_hashes, durable=False)
+    for f in args.ledger:
+        hashes |= ledger.read_file(f)
+    store = blobs.open_store(s.blob_backend, s.effective_blob_dir)
+    ids = db.run_tx(lambda: backup.customers_to_erase(hashes), durable=False)
+    for cid in ids:
+        erasure.erase_customer(cid, store, actor=_actor(args), ledger_file=ledger.ledger_path(s), reapply=True)
+    print(f"{len(ids)} customers erased again from the ledger")
+    return 0
+
+
+def register_reapply(csub: Any) -> None:
+    ra = csub.add_parser("reapply-ledger", help="erase again every customer an erasure ledger names")
+    ra.add_argument("ledger", nargs="*", help="ledger files (the database's own ledger is always read)")
+    ra.add_argument("--actor")
+    ra.set_defaults(fn=run_reapply)
