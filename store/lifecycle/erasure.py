@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -58,6 +59,8 @@ PERSONAL_KEYS = frozenset({
 })
 LABEL_EVENTS = ("category_confirmed", "category_corrected")  # what router.model_train learns from
 CHUNK = 400  # ids per IN (...) list
+NOT_OUR_POSTS = ("slack_react", "slack_ephemeral", "slack_undo")  # their provider id names someone else's message, or none
+_SLACK_REF = re.compile(r"^[CGD][A-Z0-9]{2,}:\d+\.\d+$")  # channel:ts of a Slack message
 
 
 class ErasureRefused(CustomerError):
@@ -170,19 +173,22 @@ def _slack_targets(tids: Sequence[int], mids: Sequence[int]) -> tuple[list[str],
                  .where(SlackThread.ticket.in_(chunk)).tuples()]
         for (pid,) in (m.Outbox.select(m.Outbox.provider_id)
                        .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "slack")
-                              & (m.Outbox.status == m.OutboxStatus.SENT)).tuples()):
+                              & (m.Outbox.status == m.OutboxStatus.SENT)
+                              & ~m.Outbox.kind.in_(NOT_OUR_POSTS)).tuples()):
             parts = (pid or "").split(":")
             if len(parts) == 2 and all(parts):  # channel:ts of a message the bot posted
                 ours.append(pid)
             elif len(parts) > 2 and parts[2] == "files":  # an upload shared into a thread: its message is Slack's
                 theirs.append(f"{parts[0]}:{parts[1]} (files {parts[3] if len(parts) > 3 else ''})")
-    for chunk in _chunks(mids):
-        for (ext,) in (m.Message.select(m.Message.external_id)
-                       .where(m.Message.id.in_(chunk) & (m.Message.channel == "slack")).tuples()):
-            parts = (ext or "").split(":")
-            if len(parts) == 2 and all(parts):
-                theirs.append(ext)
-    return sorted(set(ours)), sorted(set(theirs))
+    for chunk in _chunks(mids):  # an agent's reply from Slack keeps its channel:ts whatever channel it went out on
+        theirs += [ext for (ext,) in m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk)).tuples()
+                   if _SLACK_REF.match(ext or "")]
+    for chunk in _chunks(tids):
+        theirs += [ext for (ext,) in m.Inbound.select(m.Inbound.external_id)
+                   .where(m.Inbound.ticket.in_(chunk) & (m.Inbound.channel == "slack")).tuples()
+                   if _SLACK_REF.match(ext or "")]
+    mine = set(ours)
+    return sorted(mine), sorted(set(theirs) - mine)
 
 
 def _twilio_targets(tids: Sequence[int], mids: Sequence[int]) -> list[tuple[str, str]]:
