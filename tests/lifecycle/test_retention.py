@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from helpline.store import models as m
 from helpline.store.config_file import ConfigFileError, parse
@@ -66,3 +67,25 @@ def test_policy_mistakes_are_named():
         parse('[[retention.policies]]\nclosed_ticket_days = 3\nclosed_ticket_action = "shred"\n', "x.toml")
     with pytest.raises(ConfigFileError, match="raw_mime_days"):
         parse('[[retention.policies]]\nraw_mime_days = 0\n', "x.toml")
+
+
+def test_the_scheduler_job_runs_under_its_lease_and_counts(backend, tmp_path):
+    from helpline.store import imap_state
+    from helpline.workers import retention_job, scheduler
+
+    cfg = tmp_path / "helpline.toml"
+    cfg.write_text("[[retention.policies]]\nattachment_days = 1\n")
+    settings = backend.replace(config_file=str(cfg), retention_interval_s=3600.0)
+    desk = Desk(settings)
+    tid = desk.receive(rich_mail("Old <old@example.net>", "x", "<p>x</p>", [("o.pdf", OLD_FILE)])).ticket_id
+    _age(tid, 5, closed=False)
+    assert imap_state.acquire_lease(retention_job.LEASE, "other-host", 60)
+    assert retention_job.run_once(settings, holder="me") == {"skipped": "another scheduler holds the retention lease"}
+    imap_state.release_lease(retention_job.LEASE, "other-host")
+    before = retention_job.REMOVED.labels("attachments")._value.get()
+    retention_job._last.clear()
+    done = retention_job.due_job(settings)  # what scheduler.tick runs each round
+    assert done["counts"]["attachments"] == 1
+    assert retention_job.REMOVED.labels("attachments")._value.get() == before + 1
+    assert retention_job.due_job(settings) is None  # not again before the interval
+    assert "retention_job.due_job" in Path(scheduler.__file__).read_text()
