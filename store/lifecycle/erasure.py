@@ -277,6 +277,11 @@ def anonymise_tickets(tids: Sequence[int], mids: Sequence[int], personal: Person
     """Everything personal of these tickets and messages (caller's transaction); (attachments, blob keys)."""
     atts, keys = anonymise_messages(mids)
     for chunk in _chunks(tids):
+        subjects = [sub for (sub,) in m.Ticket.select(m.Ticket.subject).where(m.Ticket.id.in_(chunk)).tuples() if sub]
+        for i in range(0, len(subjects), CHUNK):  # an incident is titled with its first ticket's subject
+            part = subjects[i:i + CHUNK]
+            fastsql.execute(f'UPDATE "incident" SET title = ? WHERE title IN ({", ".join("?" * len(part))})',
+                            [ERASED] + [p[:500] for p in part])
         keys |= anonymise_inbound([i for (i,) in m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(chunk)).tuples()])
         m.Ticket.update(subject="").where(m.Ticket.id.in_(chunk)).execute()
         m.Participant.delete().where(m.Participant.ticket.in_(chunk)).execute()
@@ -401,7 +406,7 @@ class secure_delete:
 
 TOUCHED = ("message", "inbound", "attachment", "identity", "participant", "customer", "ticket", "event", "outbox",
            "thread_key", "ticket_field", "ticket_fingerprint", "csat_survey", "sms_opt_out", "sms_media", "blob",
-           "rate_counter")
+           "rate_counter", "incident")
 
 
 def scrub_free_space(attempts: int = 20) -> str:

@@ -152,3 +152,16 @@ def test_erase_of_an_erased_address_or_unknown_id_is_a_clear_refusal(backend, mo
     assert run_cli(monkeypatch, backend, "customers", "erase", ZOE, "--yes") == 1
     assert "no customer has that address" in capsys.readouterr().err
     assert run_cli(monkeypatch, backend, "customers", "erase", "999999", "--yes") == 1
+
+
+def test_erase_blanks_the_title_of_an_incident_named_after_their_ticket(backend, monkeypatch):
+    from helpline.store import similarity_state
+    from helpline.store.db import run_tx
+
+    desk = Desk(backend)
+    ticket = desk.receive(mail(sender=f"Zoe <{ZOE}>", subject=f"Outage at {WORD} street")[0])
+    other = run_tx(lambda: similarity_state.create_incident("Login page down", m.utcnow()))
+    mine = run_tx(lambda: similarity_state.create_incident(f"Outage at {WORD} street", m.utcnow()))
+    assert ticket.ticket_id and run_cli(monkeypatch, backend, "customers", "erase", ZOE, "--yes") == 0
+    titles = dict(m.Ticket._meta.database.execute_sql('SELECT id, title FROM "incident"').fetchall())
+    assert titles[mine] == "[erased]" and titles[other] == "Login page down"
