@@ -179,5 +179,8 @@ def test_backup_taken_while_mail_arrives_names_only_blobs_it_holds(backend, empt
         assert hashlib.sha256(blobs.get(a.blob_key)).hexdigest() == a.sha256
     for (key,) in m.Message.select(m.Message.raw_blob_key).tuples():
         assert not key or blobs.exists(key)
+    pending = {a["blob_key"] for (env,) in m.Inbound.select(m.Inbound.envelope).where(m.Inbound.status == "pending")
+               .tuples() for a in env.get("attachments", [])}  # accepted, not yet processed: still needed
     assert got.blobs == len({a.blob_key for a in rows} | {k for (k,) in m.Message.select(m.Message.raw_blob_key).tuples() if k}
-                            | {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).tuples() if k})
+                            | {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).tuples() if k} | pending)
+    assert all(blobs.exists(k) for k in pending)
