@@ -112,6 +112,9 @@ def test_erase_leaves_no_byte_of_the_customer_anywhere(backend, tmp_path, monkey
         assert sms_optout.is_opted_out(ZOE_PHONE)
         sms_ticket = m.Ticket.get_by_id(texted.ticket_id)
         assert sms_ticket.customer_id == cid
+        texted_sids = {mid for (mid,) in m.Message.select(m.Message.external_id)
+                       .where((m.Message.channel == "sms") & (m.Message.direction == "in")).tuples()}
+        assert texted_sids and all(sid[:2] in ("SM", "MM") for sid in texted_sids)  # the customer's texts
         assert run_cli(monkeypatch, settings, "customers", "hold", ZOE, "--on", "--reason", "court order") == 0
         assert run_cli(monkeypatch, settings, "customers", "erase", ZOE, "--yes") == 1  # refused under the hold
         assert m.Identity.select().where(m.Identity.customer == cid).count() == 2
@@ -126,8 +129,8 @@ def test_erase_leaves_no_byte_of_the_customer_anywhere(backend, tmp_path, monkey
             assert _grep_pg(settings.effective_database_url) == []
         # Twilio's copies: the inbound texts, the outbound acknowledgement, the media.
         deleted = set(fake_twilio.deleted)
-        inbound_sids = {c.sid for c in fake_twilio.created}
-        assert inbound_sids <= deleted and any("/" in d for d in deleted)
+        outbound_sids = {c.sid for c in fake_twilio.created}
+        assert outbound_sids <= deleted and texted_sids <= deleted and any("/" in d for d in deleted)
         # STOP still holds, through the number's salted hash; the ledger knows the identities.
         assert sms_optout.is_opted_out(ZOE_PHONE)
         assert ledger.identity_hash("email", ZOE) in ledger.read_file(ledger.ledger_path(settings))
