@@ -18,7 +18,13 @@ CONVERSATION_KEY = "conv:sms:{}"  # the thread key an SMS conversation's ticket 
 
 
 def is_opted_out(number: str) -> bool:
+    """The number's own row decides; without one, the row an erasure left (the number's salted hash,
+    ``store.lifecycle.ledger``), so a STOP outlives the erasure of the person who sent it."""
     row = fastsql.fetchone('SELECT opted_out FROM "sms_opt_out" WHERE number = ?', [number])
+    if row is None:
+        from helpline.store.lifecycle.ledger import phone_hash
+
+        row = fastsql.fetchone('SELECT opted_out FROM "sms_opt_out" WHERE number = ?', [phone_hash(number)])
     return bool(row and row[0])
 
 

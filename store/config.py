@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
                            "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources",
-                           "twilio_auth_token"})
+                           "twilio_auth_token", "backup_passphrase"})
 
 
 class ConfigError(ValueError):
@@ -158,6 +158,11 @@ class Settings:
     report_target_csat: float = field(default=4.5, metadata={"doc": "Target average CSAT score (1-5)."})
     report_metrics_cache_s: float = field(default=60.0, metadata={"doc": "The report figures on /metrics are computed at most this often (seconds)."})
     report_metrics_days: float = field(default=30.0, metadata={"doc": "The report figures on /metrics cover tickets created in this many past days."})
+    # Data lifecycle: export, erasure, retention, backup (store/lifecycle/).
+    erasure_ledger: str = field(default="", metadata={"doc": "File the salted hashes of erased identities are appended to, so a restore from an older backup erases them again; keep it apart from the backups. Default DATA_DIR/erasure-ledger."})
+    backup_passphrase: str = field(default="", metadata={"doc": "Passphrase (secret) that encrypts backups (scrypt + AES-256-GCM) and lets them carry the secret keys; unset: backups are not encrypted and leave the keys out."})
+    retention_interval_s: float = field(default=3600.0, metadata={"doc": "How often the scheduler applies the retention policies of the configuration file (seconds)."})
+    retention_batch: int = field(default=200, metadata={"doc": "Items (raw messages, attachments, tickets) one retention transaction handles; small batches keep the write lock short."})
 
     # ---- derived values -------------------------------------------------
     @property

@@ -521,7 +521,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         raise ConfigFileError(source, "", "", f"is not valid TOML: {exc}") from None
     top = _Ctx(source, "top level")
     top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority",
-                    "imap", "webhooks"})
+                    "imap", "webhooks", "retention"})
 
     calendars = {name: _calendar(source, name, body) for name, body in top.table_of(data, "business_hours").items()}
 
@@ -611,6 +611,9 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     # reads it at start-up. [[imap.accounts]] is the ingest daemon's (ingest/channels/imap_accounts.py).
     webhook_sources(source, data, read_files=False)  # a worker may not see the ingest host's secret files
     top.table_of(data, "imap")
+    from .lifecycle.retention import parse_policies  # [[retention.policies]], applied by the scheduler
+
+    parse_policies(source, data, names)
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
                       rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
                       templates_dir=templates_dir, priority=priority)

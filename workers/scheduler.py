@@ -38,6 +38,10 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
+    if settings.config_file:  # [[retention.policies]], every HELPLINE_RETENTION_INTERVAL_S
+        from . import retention_job
+
+        jobs["retention"] = lambda: retention_job.due_job(settings)
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():

@@ -98,3 +98,6 @@ def register(subparsers: Any) -> None:
         p.add_argument("--actor")
         p.add_argument("--reason")
     c.set_defaults(fn=run)
+    from helpline.ingest.cli.lifecycle_commands import register_customer_actions
+
+    register_customer_actions(csub)  # export, erase, hold

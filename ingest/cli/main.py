@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     ol.add_argument("--limit", type=int, default=100)
     ol.add_argument("--json", action="store_true")
     o.set_defaults(fn=cmd_outbox)
+    from helpline.ingest.cli.lifecycle_commands import register_outbox_release
+
+    register_outbox_release(osub)  # outbox release: rows held after a restore
     i = sub.add_parser("inspect", help="show the envelope Helpline makes of a message")
     i.add_argument("kind", choices=["email"])
     i.add_argument("file")
@@ -308,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.imap_commands import register as register_imap_commands
 
     register_imap_commands(sub)  # imap status
+    from helpline.ingest.cli.lifecycle_commands import register_top_level as register_lifecycle_commands
+
+    register_lifecycle_commands(sub)  # retention, backup, restore, outbox release
     return p
 
 

@@ -45,6 +45,9 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     csat_pages.install(app)
     ticket_api.install(app)
     incident_api.install(app)
+    from helpline.ingest.http import lifecycle_api
+
+    lifecycle_api.install(app)  # customers' export and erasure (admin keys)
     downloads.install(app)
     return app
 

@@ -10,7 +10,9 @@ Twilio does (plain GET, no credentials) and keeps what it got on the record.
 Tests queue error answers in Twilio's JSON error shape
 (``{"code": 21610, "message": …, "more_info": …, "status": 400}``), and publish
 MMS media under ``/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}/Media/{Sid}``,
-which answers with a redirect to the file, as Twilio's media URLs do.
+which answers with a redirect to the file, as Twilio's media URLs do. DELETE of
+a Message or Media resource answers 204 once and 404 after, and is recorded
+in ``deleted`` (erasure removes Twilio's copies this way).
 
 ``inbound_form`` makes the parameters of Twilio's inbound-message webhook and
 ``sign`` the ``X-Twilio-Signature`` of a request, with the validator's own
@@ -141,6 +143,7 @@ class FakeTwilio:
         self.errors: list[tuple[int, dict[str, Any], dict[str, str]]] = []  # answered in turn, before any success
         self.media: dict[str, tuple[bytes, str]] = {}
         self.media_fetches: list[str] = []
+        self.deleted: list[str] = []  # "MessageSid" or "MessageSid/MediaSid", in the order DELETEs came
         self.cond = threading.Condition()
         self.url = ""
 
@@ -232,11 +235,29 @@ class FakeTwilio:
         data, ctype = self.media[request.match_info["media"]]
         return web.Response(body=data, content_type=ctype)
 
+    async def _delete(self, request: web.Request) -> web.Response:
+        """DELETE of a Message or Media resource: 204, then 404 for it ever after (Twilio's answers)."""
+        if request.match_info["account"] != self.account_sid or not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        msid = request.match_info["message"].removesuffix(".json")
+        media = request.match_info.get("media", "").removesuffix(".json")
+        ref = f"{msid}/{media}" if media else msid
+        known = (media in self.media) if media else (msid[:2] in ("SM", "MM") and len(msid) == 34)
+        if not known or ref in self.deleted:
+            return self._error(404, 20404, "The requested resource was not found")
+        with self.cond:
+            self.deleted.append(ref)
+            self.media.pop(media, None)
+            self.cond.notify_all()
+        return web.Response(status=204)
+
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", self._media)
         app.router.add_get("/media-store/{media}", self._media_file)
+        app.router.add_delete("/2010-04-01/Accounts/{account}/Messages/{message}", self._delete)
+        app.router.add_delete("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", self._delete)
         return app
 
     def start(self) -> "FakeTwilio":
