@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -41,6 +42,16 @@ def dramatiq_argv(processes: int, threads: int) -> list[str]:
             "--threads", str(threads), "--queues", "inbound", "outbox"]
 
 
+def _child_setup() -> None:
+    os.setsid()
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class WorkerHost:
     """Keeps one Dramatiq instance running and answers for it."""
 
@@ -54,8 +65,11 @@ class WorkerHost:
 
     def _spawn(self) -> None:
         # Dramatiq forwards SIGTERM to its processes and finishes the messages
-        # in flight; its stdout and stderr go where ours go (the journal).
-        self.child = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        # in flight; its stdout and stderr go where ours go (the journal). Its
+        # own session keeps a signal sent to our process group (Ctrl-C, GNU
+        # timeout) from reaching it a second time, which Dramatiq takes as
+        # "kill now"; the parent-death signal stops it if we are killed.
+        self.child = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
         self.started_at = time.monotonic()
         log.info("event=worker_instance_started pid=%d", self.child.pid)
 

@@ -3,8 +3,11 @@
 This kernel has no ``netem``, so latency and loss are made in userspace: the
 proxy runs on one host (inside its namespace), accepts connections on a local
 port, and forwards each to the target after ``delay_s`` per chunk in each
-direction; a share ``drop_ratio`` of connections is reset some time after it
-opened (mid-query, as a flaky link would), not refused at connect.
+direction. Loss: a database client keeps a few long-lived connections, so
+dropping a share of connections at connect time would drop none; instead each
+forwarded chunk resets its connection with probability ``drop_ratio``
+(mid-query, as a flaky link does), which with 1 % resets a busy connection
+every hundred round trips.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class Stats:
@@ -26,13 +29,16 @@ class Stats:
         self.bytes = 0
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, stats: Stats) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, stats: Stats,
+                maybe_reset: Callable[[], bool]) -> None:
     try:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
             await asyncio.sleep(delay)
+            if maybe_reset():
+                break
             stats.bytes += len(chunk)
             writer.write(chunk)
             await writer.drain()
@@ -57,19 +63,20 @@ async def serve(listen_port: int, target: tuple[str, int], delay_s: float, drop_
         except OSError:
             client_w.close()
             return
-        pipes = [asyncio.create_task(_pipe(client_r, server_w, delay_s, stats)),
-                 asyncio.create_task(_pipe(server_r, client_w, delay_s, stats))]
-        if rng.random() < drop_ratio:
-            await asyncio.sleep(rng.uniform(0.05, 2.0))
-            stats.dropped += 1
-            for t in pipes:
-                t.cancel()
-            for w in (client_w, server_w):
-                transport = w.transport
-                if transport is not None:
-                    transport.abort()  # a reset, not a clean close
-            return
-        await asyncio.gather(*pipes, return_exceptions=True)
+        reset = asyncio.Event()
+
+        def maybe_reset() -> bool:
+            if rng.random() < drop_ratio:
+                stats.dropped += 1
+                reset.set()
+                for w in (client_w, server_w):
+                    if w.transport is not None:
+                        w.transport.abort()  # a reset, not a clean close
+                return True
+            return False
+
+        await asyncio.gather(_pipe(client_r, server_w, delay_s, stats, maybe_reset),
+                             _pipe(server_r, client_w, delay_s, stats, maybe_reset), return_exceptions=True)
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
     stop = asyncio.Event()

@@ -264,7 +264,7 @@ def worker_partitioned(broker: str, conversations: int = 120, rate: float = 30.0
         return {"scenario": "worker_partitioned", "broker": broker, "partition_s": seconds, **counted.figures()}
 
 
-def slow_lossy_database(broker: str, conversations: int = 60, rate: float = 10.0) -> dict[str, Any]:
+def slow_lossy_database(broker: str, conversations: int = 20, rate: float = 0.5) -> dict[str, Any]:
     """100 ms added and 1 % of connections dropped between the worker host and the database."""
     from tests.cluster.proxy import start_proxy_on
 
@@ -318,6 +318,13 @@ def rolling_upgrade(broker: str, conversations: int = 120, rate: float = 30.0) -
         run.cluster.spawn(run.host("worker"), [str(old / ".venv" / "bin" / "python"), "-m", "helpline.ingest.cli",
                                                "worker", "--processes", "1", "--threads", "2"],
                           env=old_env, log=str(run.log_dir / "worker-old.log"))
+        ready = "Worker process is ready for action"
+        deadline = time.monotonic() + 180  # both releases take work only once both have booted
+        while time.monotonic() < deadline:
+            logs = {n: (run.log_dir / f"{n}.log").read_text(errors="replace") for n in ("worker-worker", "worker-old")}
+            if logs["worker-worker"].count(ready) >= 2 and logs["worker-old"].count(ready) >= 1:
+                break
+            time.sleep(0.5)
         started = time.monotonic()
         client = run.send(conversations, rate=rate)
         client.wait(timeout=1200)
