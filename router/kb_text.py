@@ -1,0 +1,78 @@
+"""Words of a question or article, as the knowledge-base ranker compares them.
+
+Fine-grained intents ("my card has not arrived" against "how long does a card
+take to arrive") differ in one or two words, so the tokens keep what tells them
+apart: negations and modal words stay (a stop-word list would drop "not" and
+"can"), numbers are dropped (order ids and amounts are noise across customers),
+words are stemmed with the Snowball stemmer of the language so "charged",
+"charge" and "charges" meet, and adjacent stems also count as a pair so
+"top up" and "card payment" weigh more than their words apart.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import snowballstemmer
+
+# Snowball algorithm names by ISO 639-1 code; a language without one is only lower-cased.
+_STEMMERS = {
+    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek", "en": "english",
+    "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french", "hu": "hungarian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nl": "dutch", "no": "norwegian",
+    "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
+    "sv": "swedish", "ta": "tamil", "tr": "turkish",
+}
+
+# Words too common to tell one support question from another. Deliberately short:
+# negations, modals and question words ("not", "can", "why", "when") are kept.
+_STOP = frozenset("""
+a an the i me my mine we our us you your yours it its this that these those is am are was were be been
+being do does did of to in on at for from by with and or as so if then than there here he she they them
+his her their please hi hello hey thanks thank would could should will shall just also very really
+""".split())
+
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+_CONTRACTION = {"n't": " not", "'m": "", "'re": "", "'s": "", "'ve": "", "'ll": "", "'d": ""}
+_NEG_FIX = {"can't": "can not", "won't": "will not", "cannot": "can not", "shan't": "shall not",
+            "ain't": "is not"}
+
+
+@functools.lru_cache(maxsize=64)
+def _stemmer(language: str) -> snowballstemmer.stemmer | None:
+    name = _STEMMERS.get((language or "en").lower()[:2])
+    return snowballstemmer.stemmer(name) if name else None
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+    for word, fix in _NEG_FIX.items():
+        text = text.replace(word, fix)
+    for suffix, fix in _CONTRACTION.items():
+        text = text.replace(suffix, fix)
+    return text
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(language: str, word: str) -> str:
+    st = _stemmer(language)
+    return st.stemWord(word) if st else word
+
+
+def stems(text: str, language: str = "en") -> list[str]:
+    """The content words of ``text``, stemmed, in order (stop words and numbers dropped)."""
+    out = []
+    for word in _WORD.findall(_normalise(text)):
+        if word in _STOP or len(word) < 2 and word not in ("x",):
+            continue
+        out.append(_stem(language, word))
+    return out
+
+
+def terms(text: str, language: str = "en", *, pairs: bool = True) -> list[str]:
+    """Stems plus, when ``pairs``, each adjacent pair of stems as one more term (``a_b``)."""
+    words = stems(text, language)
+    if not pairs or len(words) < 2:
+        return words
+    return words + [f"{a}_{b}" for a, b in zip(words, words[1:])]
