@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .imap_commands import register as register_imap_commands
 
     register_imap_commands(sub)  # imap status
+    from .kb_commands import register as register_kb_commands
+
+    register_kb_commands(sub)  # kb sync|list|show|suggest
     return p
 
 
