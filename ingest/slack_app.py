@@ -436,6 +436,10 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
                  result.inbound_id, author, where)
         return None
 
+    from . import slack_kb
+
+    slack_kb.install(bolt, intake=intake, run_blocking=run_blocking, agents=agents, users=users, channels=channels)
+
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:
         log.debug("event=slack_event_ignored type=%s", event.get("type"))

@@ -220,6 +220,24 @@ class SlackSender:
                           text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp['ts']}"
 
+    def _op_kb_suggestion(self, payload: dict[str, Any]) -> str:
+        """A suggested answer in the ticket's thread (``workers/kb_suggestions.py``), with its buttons."""
+        from helpline.store import kb_state
+
+        from . import kb_blocks
+
+        sid = int(payload["suggestion_id"])
+        view = db.run_tx(lambda: kb_state.suggestion_view(sid), durable=False)
+        thread = slack_state.thread_of(int(payload["ticket_id"]))
+        if thread is None or view is None:
+            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread, or suggestion {sid} is gone")
+        channel, parent = thread
+        body = kb_blocks.suggestion(sid, view["kind"], view["ref"], view["title"], view["score"], view["why"],
+                                    view["excerpt"], buttons=self._actions)
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
     def _op_replace(self, payload: dict[str, Any]) -> str:
         """A message of ours replaced by a line (a merge suggestion once acted on: no buttons left)."""
         channel, ts = str(payload["channel"]), str(payload["ts"])

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import peewee as pw
 
 from .db import is_sqlite
-from .models import Base, Event, JSONField, Ticket, utcnow
+from .models import Base, Event, JSONField, Message, Ticket, utcnow
 
 ACTIVE, RETIRED = "active", "retired"
 AUDIENCES = ("public", "internal")
@@ -325,6 +325,24 @@ def suggestions_of(ticket_id: int) -> list[KbSuggestion]:
 
 def get_suggestion(suggestion_id: int) -> KbSuggestion | None:
     return KbSuggestion.get_or_none(KbSuggestion.id == suggestion_id)
+
+
+def suggestion_view(suggestion_id: int) -> dict[str, Any] | None:
+    """What a suggestion's Slack message shows: kind, ref, title, score, why, and an excerpt of its answer."""
+    s = get_suggestion(suggestion_id)
+    if s is None:
+        return None
+    title, text = s.ref, ""
+    if s.kind == "article":
+        a = get_article(s.ref, s.language or None)
+        if a is not None:
+            title, text = a.title, a.body
+    else:
+        got = (Message.select(Message.text).join(Ticket)
+               .where((Ticket.number == s.ref) & (Message.direction == "out") & (Message.author_role == "agent"))
+               .order_by(Message.created_at.desc(), Message.id.desc()).first())
+        text = got.text if got else ""
+    return {"kind": s.kind, "ref": s.ref, "title": title, "score": s.score, "why": s.why, "excerpt": text}
 
 
 def mark_suggestion(suggestion_id: int, action: str, actor: str, now: dt.datetime) -> bool:

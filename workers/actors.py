@@ -158,6 +158,11 @@ def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) 
             deliver_outbox.send_with_options(args=(oid,), delay=int(seconds * 1000) + 50)
         except Exception as exc:
             log.warning("event=delayed_delivery_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
+    if outcome.action == "created" and outcome.ticket_id is not None:  # off the hot path, after the commit
+        try:
+            suggest_answers.send(outcome.ticket_id)
+        except Exception as exc:
+            log.warning("event=suggest_enqueue_failed ticket=%d error=%s", outcome.ticket_id, type(exc).__name__)
     if outcome.media_ids:  # MMS media: fetched off this thread; the scheduler's sweep catches a lost message
         try:
             fetch_sms_media.send(outcome.media_ids)
@@ -194,11 +199,23 @@ def fetch_sms_media(media_ids: list[int]) -> None:
     sms_media.fetch(media_ids, settings(), blob_store())
 
 
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3, priority=100)
+def suggest_answers(ticket_id: int) -> None:
+    """Suggested answers of a new ticket, after its commit; low priority: sends go first."""
+    from . import kb_suggestions
+
+    for oid in kb_suggestions.suggest_for_ticket(ticket_id, settings()):
+        try:
+            _deliver(oid)
+        except Exception as exc:  # committed: the scheduler's sweep sends it
+            log.warning("event=inline_delivery_failed outbox=%d error=%s", oid, type(exc).__name__)
+
+
 def blob_store() -> blobs.BlobStore:
     return _state["blobs"]
 
 
-ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media]
+ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media, suggest_answers]
 
 
 def submit(inbound_id: int) -> None:

@@ -78,7 +78,8 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     if event in ("edited", "deleted"):
         return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
 
-    shortcut = meta.get("via") == "reply_shortcut"  # "Reply to customer" on this message: a reply, whatever the mode
+    # "Reply to customer" on this message, or a suggested answer sent: a reply, whatever the mode
+    shortcut = meta.get("via") in ("reply_shortcut", "kb_suggestion")
     intent = slack_intent.classify(env.text, mode="thread" if shortcut else settings.slack_reply_mode,
                                    reply_prefix=settings.slack_reply_prefix, note_prefix=settings.slack_note_prefix)
     if shortcut:
@@ -104,8 +105,16 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
         from .slack_attach import fetch_agent_files  # not prepared ahead (a direct call): fetch now
 
         files = fetch_agent_files(env, settings)
-    return _done(inbound_id, ticket_id, now, _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where,
-                                                   settings, now, files or []))
+    handled = _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where, settings, now, files or [])
+    if meta.get("via") == "kb_suggestion" and handled.action == "replied":
+        from helpline.store import kb_state
+
+        try:
+            kb_state.mark_suggestion(int(meta.get("kb_suggestion") or 0), str(meta.get("kb_action") or "sent"),
+                                     actor, now)
+        except (LookupError, ValueError):  # the suggestion is gone (recomputed): the reply itself stands
+            pass
+    return _done(inbound_id, ticket_id, now, handled)
 
 
 def _shortcut_refused(ticket_id: int, intent: slack_intent.Intent, key: str) -> str:

@@ -1,0 +1,2 @@
+"""The Slack fixtures (fake Slack, settings with it) for the suggestion tests."""
+from ..slack.conftest import fake_slack, slack_settings  # noqa: F401
