@@ -378,3 +378,21 @@ def suggestion_use(since: dt.datetime) -> dict[str, int]:
 def tickets_answered_with_suggestion(since: dt.datetime) -> set[int]:
     return {t for (t,) in KbSuggestion.select(KbSuggestion.ticket).join(Ticket)
             .where((Ticket.created_at >= since) & (KbSuggestion.action.in_(["sent", "edited"]))).distinct().tuples()}
+
+
+def report_rows(since: dt.datetime | None, until: dt.datetime | None) -> tuple[list[tuple[int, str]],
+                                                                               list[tuple[int, str]]]:
+    """(ticket id, action) of every suggestion and (ticket id, kind) of every deflection event, of tickets
+    created in the window (the report keeps those of its own rows)."""
+    cond = [Ticket.status != "merged"]
+    if since is not None:
+        cond.append(Ticket.created_at >= since)
+    if until is not None:
+        cond.append(Ticket.created_at < until)
+    where = cond[0]
+    for c in cond[1:]:
+        where &= c
+    sugg = list(KbSuggestion.select(KbSuggestion.ticket, KbSuggestion.action).join(Ticket).where(where).tuples())
+    defl = list(Event.select(Event.ticket, Event.kind).join(Ticket)
+                .where(where & Event.kind.in_(["deflection_offered", "self_served"])).tuples())
+    return sugg, defl
