@@ -226,6 +226,64 @@ def _suggestions_body(rows: list) -> dict[str, Any]:
     return {"articles": arts, "tickets": tickets}
 
 
+async def list_macros(request: web.Request) -> web.Response:
+    from helpline.store import kb_state
+
+    caller = await authorize(request, "read")
+    rows = await _run(request, lambda: run_tx(lambda: [
+        {"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions, "body": r.body}
+        for r in kb_state.list_macros() if caller.team is None or r.team in ("", caller.team)], durable=False))
+    return web.json_response({"macros": rows}, dumps=_dumps)
+
+
+async def post_macro(request: web.Request) -> web.Response:
+    """Apply a macro: its reply through the API's reply path (Idempotency-Key honoured), its actions, audited."""
+    import uuid
+
+    from helpline.notifier.macro_render import MacroError
+    from helpline.store import ticket_search
+    from helpline.store.models import utcnow
+    from helpline.workers import macro_ops
+
+    from . import app_keys as K
+    from .ticket_api import _IDEMPOTENCY, _in_tx
+
+    caller = await authorize(request, "write")
+    number, name = request.match_info["number"], request.match_info["name"]
+    author = caller.name
+    if request.can_read_body:
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise error(web.HTTPBadRequest, "body", "the body is not valid JSON") from None
+        if not isinstance(body, dict) or set(body) - {"author"} or not isinstance(body.get("author", ""), str):
+            raise error(web.HTTPUnprocessableEntity, "body", 'the body is {} or {"author": "Agent name"}')
+        author = (body.get("author") or author)[:200]
+    idem = request.headers.get("Idempotency-Key", "").strip()
+    if idem and not _IDEMPOTENCY.match(idem):
+        raise error(web.HTTPUnprocessableEntity, "Idempotency-Key", "1 to 200 printable ASCII characters")
+    s = request.app[K.SETTINGS]
+    key = f"api-macro:{caller.key_id}:{name}:{idem or uuid.uuid4().hex}"
+
+    def work() -> Any:
+        tid = run_tx(lambda: ticket_search.visible(number, caller.team), durable=False)
+        return _in_tx(lambda: macro_ops.apply(tid, name, agent=author, actor=caller.actor, key=key, settings=s,
+                                              now=utcnow(), via="api"))
+    try:
+        done = await _run(request, work)
+    except macro_ops.MacroNotFound as exc:
+        raise error(web.HTTPNotFound, "name", str(exc)) from None
+    except MacroError as exc:
+        raise error(web.HTTPUnprocessableEntity, "macro", str(exc)) from None
+    r = done.reply
+    from .ticket_api import _deliver
+
+    _deliver(request, r.outbox_ids)
+    return web.json_response({"macro": done.name, "text": done.text, "actions": done.actions, "repeated": r.repeated,
+                              "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient}},
+                             status=200 if r.repeated else 201, dumps=_dumps)
+
+
 def install(app: web.Application) -> None:
     app.router.add_get(f"{BASE}/kb/articles", list_articles)
     app.router.add_get(f"{BASE}/kb/suggest", suggest)
@@ -234,3 +292,5 @@ def install(app: web.Application) -> None:
     app.router.add_delete(BASE + "/kb/articles/{slug}", delete_article)
     app.router.add_get(BASE + "/kb/articles/{slug}/images/{sha:[0-9a-f]{64}}", get_image)
     app.router.add_get(BASE + "/tickets/{number}/suggestions", ticket_suggestions)
+    app.router.add_get(f"{BASE}/kb/macros", list_macros)
+    app.router.add_post(BASE + "/tickets/{number}/macros/{name}", post_macro)

@@ -123,6 +123,57 @@ def _suggest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_macros(args: argparse.Namespace) -> int:
+    from helpline.store import kb_state
+    from helpline.store.db import run_tx
+
+    s = _settings()
+    if args.macros_action == "list":
+        rows = run_tx(lambda: [{"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions}
+                               for r in kb_state.list_macros()], durable=False)
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+        for r in rows if not args.json else []:
+            acts = ", ".join(f"{k}={v}" for k, v in r["actions"].items()) or "-"
+            print(f"{r['name']:<24} {r['team'] or '(all teams)':<14} {r['language']:<5} {acts}")
+        if not rows and not args.json:
+            print("no macros (put them in DIR/macros/*.md and run helpline kb sync DIR)")
+        return 0
+    import getpass
+    import hashlib
+
+    from helpline.notifier.macro_render import MacroError
+    from helpline.store import routing_state
+    from helpline.store.models import utcnow
+    from helpline.workers import macro_ops, persist
+    from helpline.workers.ticket_ops import TicketOpError
+
+    ids = run_tx(lambda: routing_state.ids_of([args.number]), durable=False)
+    tid = ids.get(args.number.strip().upper()) if isinstance(ids, dict) else None
+    if tid is None:
+        print(f"helpline macros apply: no ticket {args.number!r}", file=sys.stderr)
+        return 1
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "cli"
+    author = args.author or user
+    key = "cli-macro:" + (args.key or hashlib.sha256(f"{tid}:{args.name}:{utcnow().isoformat()}".encode()).hexdigest()[:16])
+
+    def tx():  # noqa: ANN202
+        with persist.buffered_events():
+            return macro_ops.apply(tid, args.name, agent=author, actor=f"cli:{user}", key=key, settings=s,
+                                   now=utcnow(), via="cli")
+    try:
+        done = run_tx(tx)
+    except (macro_ops.MacroNotFound, MacroError, TicketOpError) as exc:
+        print(f"helpline macros apply: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.number.upper()}: macro {done.name} applied; reply by {done.reply.channel} to "
+          f"{done.reply.recipient}" + (" (already sent before)" if done.reply.repeated else ""))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     kb = sub.add_parser("kb", help="knowledge base: sync a folder of Markdown articles, list, show, suggest")
     ksub = kb.add_subparsers(dest="kb_action", required=True)
@@ -144,3 +195,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     sg.add_argument("--language", help="only articles in this language (ISO 639-1), and its stemmer")
     sg.add_argument("--json", action="store_true")
     kb.set_defaults(fn=cmd_kb)
+    mc = sub.add_parser("macros", help="canned replies with actions: list, apply to a ticket")
+    msub = mc.add_subparsers(dest="macros_action", required=True)
+    ml = msub.add_parser("list")
+    ml.add_argument("--json", action="store_true")
+    ma = msub.add_parser("apply", help="send the macro's reply and do its actions")
+    ma.add_argument("name")
+    ma.add_argument("number", help="the ticket, e.g. HL-1234")
+    ma.add_argument("--author", help="the agent's name in the reply (default: your login)")
+    ma.add_argument("--key", help="a name for this use: the same key twice sends once")
+    mc.set_defaults(fn=cmd_macros)
