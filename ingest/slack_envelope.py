@@ -91,6 +91,8 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
         parts += [via, str(body.get("shortcut_id") or "")]
     if via == "kb_suggestion":  # a suggested answer sent or edited (ingest/slack_kb.py)
         parts += [via, str(body.get("kb_suggestion") or ""), str(body.get("kb_action") or "")]
+    if via == "macro":  # a macro from a menu or /helpline macro (ingest/slack_kb.py)
+        parts += [via, str(body.get("macro") or "")]
     content = json.dumps(parts, ensure_ascii=False)
     role = str(meta.get("role") or "agent")
     thread_ts = str(msg.get("thread_ts") or "")
@@ -109,7 +111,8 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
                   "user_email": str(meta.get("user_email") or ""), "via": via,
                   "shortcut_by": str(body.get("shortcut_by") or ""),
                   **({"kb_suggestion": int(body.get("kb_suggestion") or 0), "kb_action": str(body.get("kb_action"))}
-                     if via == "kb_suggestion" else {})},
+                     if via == "kb_suggestion" else {}),
+                  **({"macro": str(body.get("macro") or "")} if via == "macro" else {})},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
 

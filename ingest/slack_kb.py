@@ -50,6 +50,64 @@ def _dismiss(suggestion_id: int, actor: str) -> bool:
     return run_tx(lambda: kb_state.mark_suggestion(suggestion_id, "dismissed", actor, utcnow()))
 
 
+def _thread_of(number: str) -> tuple[str, str] | None:
+    from helpline.store import slack_state, ticket_search
+    from helpline.store.db import run_tx
+    from helpline.store.queries import TicketNotFound
+
+    def read() -> tuple[str, str] | None:
+        try:
+            tid = ticket_search.visible(number, None)
+        except TicketNotFound:
+            return None
+        return slack_state.thread_of(tid)
+    return run_tx(read, durable=False)
+
+
+def _ticket_of_thread(channel: str, thread_ts: str) -> bool:
+    from helpline.store import slack_state
+    from helpline.store.db import run_tx
+
+    return run_tx(lambda: slack_state.ticket_of(channel, thread_ts), durable=False) is not None
+
+
+async def apply_macro(*, intake: Any, run_blocking: Any, users: Any, user: str, name: str, channel: str,
+                      thread_ts: str, use_id: str) -> str:
+    """Record a macro's use in a ticket's thread as the agent's message (``via`` macro); "" or why not."""
+    synthetic = {"type": "event_callback", "via": "macro", "macro": name, "shortcut_by": user,
+                 "event": {"type": "message", "channel": channel, "user": user, "ts": use_id,
+                           "thread_ts": thread_ts, "text": f"/helpline macro {name}"}}
+    uname, email = await users.lookup(user)
+    meta = {"role": "agent", "user_name": uname, "user_email": email, "intake": False}
+    try:
+        result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
+    except (Rejected, TemporaryIntakeError) as exc:
+        log.warning("event=macro_not_recorded macro=%s error=%s", name, exc)
+        return ":warning: Helpline could not record that; please try again."
+    log.info("event=macro_accepted macro=%s user=%s inbound=%s", name, user, result.inbound_id)
+    return ""
+
+
+async def macro_command(command: dict[str, Any], *, intake: Any, run_blocking: Any, users: Any) -> dict[str, Any]:
+    """``/helpline macro NAME [TICKET]``: in a ticket's thread (when Slack names it) or for the ticket named."""
+    words = str(command.get("text") or "").split()
+    if len(words) < 2 or len(words) > 3:
+        return {"text": "Usage: /helpline macro NAME [TICKET], e.g. /helpline macro refund-done HL-1042"}
+    name = words[1]
+    channel, thread_ts = str(command.get("channel_id") or ""), str(command.get("thread_ts") or "")
+    if len(words) == 3:
+        got = await run_blocking(_thread_of, words[2])
+        if got is None:
+            return {"text": f"No ticket {words[2]!r} with a Slack thread."}
+        channel, thread_ts = got
+    elif not thread_ts or not await run_blocking(_ticket_of_thread, channel, thread_ts):
+        return {"text": "Name the ticket: /helpline macro NAME HL-1234 (or use the Macro menu on its message)."}
+    use_id = f"macro-{command.get('trigger_id') or ''}"
+    why = await apply_macro(intake=intake, run_blocking=run_blocking, users=users, user=str(command.get("user_id")),
+                            name=name, channel=channel, thread_ts=thread_ts, use_id=use_id)
+    return {"text": why or f"Macro {name} applied; its reply goes through the thread's undo window."}
+
+
 def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, users: Any, channels: Any) -> None:
     async def allowed(user: str, channel: str, respond: Any) -> bool:
         if not await agents.has(user):
@@ -133,6 +191,25 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
         async def respond(**_: Any) -> None:  # a modal has no response_url: the worker tells the thread
             return None
         await send(user, sid, where, message_ts, text, "edited", respond)
+
+    @bolt.action(kb_blocks.KB_ACTION + "macro")
+    async def on_macro_menu(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """The Macro menu of a ticket's parent message."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        channel = str((body.get("channel") or {}).get("id") or "")
+        action = (body.get("actions") or [{}])[0]
+        name = str((action.get("selected_option") or {}).get("value") or "")
+        number = str(action.get("block_id") or "").rpartition(":")[2]
+        if not name or not number or not await allowed(user, channel, respond):
+            return
+        got = await run_blocking(_thread_of, number)
+        if got is None:
+            return
+        why = await apply_macro(intake=intake, run_blocking=run_blocking, users=users, user=user, name=name,
+                                channel=got[0], thread_ts=got[1], use_id=f"macro-{action.get('action_ts') or ''}")
+        if why:
+            await respond(text=why, response_type="ephemeral", replace_original=False)
 
     @bolt.action(kb_blocks.KB_ACTION + "dismiss")
     async def on_dismiss(ack: Any, body: dict[str, Any], respond: Any) -> None:

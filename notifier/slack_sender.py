@@ -143,7 +143,7 @@ class SlackSender:
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories())
+                                          categories=self._categories(), macros=self._macros(card.team))
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
                           blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
         ts = str(resp["ts"])
@@ -182,7 +182,7 @@ class SlackSender:
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories())
+                                          categories=self._categories(), macros=self._macros(card.team))
         channel, ts = thread
         self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
         db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
@@ -291,6 +291,14 @@ class SlackSender:
         resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
                           thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp.get('message_ts', '')}"
+
+    def _macros(self, team: str) -> tuple[str, ...]:
+        """The names of the macros the ticket's team may use, for the parent's menu."""
+        if not self._actions:
+            return ()
+        from helpline.store import kb_state
+
+        return tuple(dict.fromkeys(r.name for r in kb_state.list_macros() if r.team in ("", team or "")))
 
     def _categories(self) -> tuple[str, ...]:
         if not self._actions:
