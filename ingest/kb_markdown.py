@@ -73,6 +73,7 @@ def render(markdown: str, image_for: Callable[[str], str | None]) -> str:
     return _CLEANER.clean(_md.renderer.render(tokens, _md.options, {})).strip()
 
 
-def with_image_urls(html: str, base: str) -> str:
-    """The article's HTML with ``kb-image:<sha>`` replaced by ``{base}<sha>`` (the serving route's URLs)."""
-    return re.sub(r'src="kb-image:([0-9a-f]{64})"', lambda m: f'src="{htmllib.escape(base)}{m.group(1)}"', html)
+def with_image_urls(html: str, base: str, suffix: str = "") -> str:
+    """The article's HTML with ``kb-image:<sha>`` replaced by ``{base}<sha>{suffix}`` (the serving route's URLs)."""
+    return re.sub(r'src="kb-image:([0-9a-f]{64})"',
+                  lambda m: f'src="{htmllib.escape(base + m.group(1) + suffix)}"', html)

@@ -44,9 +44,10 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     csat_pages.install(app)
     ticket_api.install(app)
     incident_api.install(app)
-    from . import kb_api
+    from . import kb_api, kb_pages
 
     kb_api.install(app)
+    kb_pages.install(app)
     downloads.install(app)
     return app
 

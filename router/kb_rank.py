@@ -54,6 +54,8 @@ class Hit:
     key: str
     score: float
     why: str
+    coverage: float = 0.0  # share of the query's words (IDF-weighted) the document has: 0..1, scale-free
+    margin: float = 0.0  # this score over the next one's (the last hit: over 0, i.e. inf capped at 99)
 
 
 @dataclass
@@ -146,10 +148,33 @@ class Ranker:
         keep = [(s, i) for i, s in total.items() if s > 0 and self._wanted(i, language, allow)]
         keep.sort(key=lambda si: (-si[0], self.docs[si[1]].key))
         hits = []
-        for s, i in keep[:k]:
+        for n, (s, i) in enumerate(keep[:k]):
             why = self._question_of[best_unit[i][1]] if i in best_unit else self._why_words(i, query)
-            hits.append(Hit(self.docs[i].key, round(s, 4), why))
+            nxt = keep[n + 1][0] if n + 1 < len(keep) else 0.0
+            hits.append(Hit(self.docs[i].key, round(s, 4), why, round(self._coverage(i, query), 4),
+                            round(min(s / nxt, 99.0) if nxt > 0 else 99.0, 4)))
         return hits
+
+    def _coverage(self, i: int, query: dict[str, float]) -> float:
+        """IDF-weighted share of the query's stems found in the document's questions, title or tags; a
+        word no document has weighs as the rarest, so an off-topic text scores low whatever the corpus size."""
+        have = self._doc_terms(i)
+        top_idf = math.log(1.0 + (len(self._all.owner) + 0.5) / 0.5)
+        total = got = 0.0
+        for t in query:
+            if "_" in t:
+                continue
+            w = self._all.idf.get(t, top_idf)
+            total += w
+            got += w if t in have else 0.0
+        return got / total if total else 0.0
+
+    def _doc_terms(self, i: int) -> set[str]:
+        cache = self.__dict__.setdefault("_terms_of", {})
+        if i not in cache:
+            d = self.docs[i]
+            cache[i] = set(self._terms(" ".join([d.title, *d.tags, *d.questions]), d.language))
+        return cache[i]
 
     def _wanted(self, i: int, language: str | None, allow: "set[str] | None") -> bool:
         d = self.docs[i]

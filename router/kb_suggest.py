@@ -18,11 +18,11 @@ from . import kb_rank
 
 TOP = 3
 EXCERPT = 300
-# The top article's score from which it is "confident enough" to offer the customer
-# (deflection in the acknowledgement). Calibrated on the Bitext evaluation
-# (`python -m tests.kb.eval_retrieval --calibrate`): see README's knowledge-base section.
-DEFLECT_MIN_SCORE = 9.0
-DEFLECT_MIN_MARGIN = 1.3
+# When the top article is "confident enough" to offer the customer (deflection in the
+# acknowledgement): scale-free measures, since BM25 scores grow with the corpus. Calibrated on
+# the Bitext evaluation (`python -m tests.kb.eval_retrieval --calibrate`): see README.
+DEFLECT_MIN_COVERAGE = 0.6
+DEFLECT_MIN_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Suggestion:
     language: str = "en"
     audience: str = "public"
     reply: str = ""
+    coverage: float = 0.0
+    margin: float = 0.0
 
 
 class Suggester:
@@ -56,7 +58,7 @@ class Suggester:
             docs.append(kb_rank.Doc(key=key, title=title, questions=tuple(questions), body=body, tags=tuple(tags),
                                     language=language))
             meta[key] = {"slug": slug, "title": title, "language": language, "audience": audience, "team": team}
-        return cls(docs, meta, kb_tickets.resolved_with_replies(ticket_limit))
+        return cls(docs, meta, kb_tickets.resolved_with_replies(ticket_limit) if ticket_limit else [])
 
     def articles_for(self, text: str, language: str | None = None, *, k: int = TOP,
                      public_only: bool = False) -> list[Suggestion]:
@@ -67,7 +69,8 @@ class Suggester:
         if not hits and language:  # no article in the customer's language: any language beats none
             hits = self.articles.rank(text, k, allow=allow)
         return [Suggestion("article", self.meta[h.key]["slug"], h.score, h.why, self.meta[h.key]["title"],
-                           self.meta[h.key]["language"], self.meta[h.key]["audience"]) for h in hits]
+                           self.meta[h.key]["language"], self.meta[h.key]["audience"], coverage=h.coverage,
+                           margin=h.margin) for h in hits]
 
     def tickets_for(self, text: str, language: str | None = None, *, k: int = TOP,
                     exclude: int | None = None) -> list[Suggestion]:
@@ -97,8 +100,7 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
 
 def confident(articles: list[Suggestion]) -> Suggestion | None:
     """The top public article when it is confident enough to offer a customer, else None."""
-    if not articles or articles[0].audience != "public" or articles[0].score < DEFLECT_MIN_SCORE:
+    top = articles[0] if articles else None
+    if top is None or top.audience != "public":
         return None
-    if len(articles) > 1 and articles[0].score < DEFLECT_MIN_MARGIN * articles[1].score:
-        return None
-    return articles[0]
+    return top if top.coverage >= DEFLECT_MIN_COVERAGE and top.margin >= DEFLECT_MIN_MARGIN else None

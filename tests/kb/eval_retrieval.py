@@ -82,6 +82,38 @@ def tfidf(docs: list[kb_rank.Doc], qs: list[tuple[str, str]]) -> list[list[str]]
     return [[docs[j].key for j in row.argsort()[::-1][:3]] for row in sims]
 
 
+def calibrate(seeds: int, split: str) -> None:
+    """The deflection threshold: how often the top article would be offered, and how often rightly.
+
+    A third of the intents have no article here, as a real desk gets questions its knowledge base does
+    not answer: offering anything for those is a wrong offer."""
+    from helpline.router.kb_suggest import Suggester
+
+    qs = queries(split)
+    grid = [(c, m) for c in (0.4, 0.5, 0.6, 0.7, 0.8) for m in (1.0, 1.2, 1.5, 2.0)]
+    offered = {g: 0 for g in grid}
+    right = {g: 0 for g in grid}
+    for seed in range(seeds):
+        docs = [d for i, d in enumerate(articles(seed)) if i % 3 != 2]
+        meta = {d.key: {"slug": d.key, "title": d.title, "language": "en", "audience": "public", "team": None}
+                for d in docs}
+        s = Suggester(docs, meta, [])
+        for text, gold in qs:
+            top = s.articles_for(text)[:1]
+            if not top:
+                continue
+            for c, m in grid:
+                if top[0].coverage >= c and top[0].margin >= m:
+                    offered[(c, m)] += 1
+                    right[(c, m)] += top[0].ref == gold
+    n = seeds * len(qs)
+    print(f"deflection calibration: {len(docs)} of 27 intents with an article, {n} queries ({split}, {seeds} draws)")
+    print("coverage>=  margin>=  offered  precision")
+    for g in grid:
+        prec = right[g] / offered[g] if offered[g] else float("nan")
+        print(f"{g[0]:9.1f}  {g[1]:8.1f}  {offered[g] / n:7.1%}  {prec:9.1%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5, help="draws of the ten questions to average over")
@@ -89,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-titles", action="store_true", help="articles without a title (questions only)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a ranker parameter (kb_rank.Params), e.g. k1=1.5")
+    ap.add_argument("--calibrate", action="store_true", help="print the deflection threshold table instead")
     args = ap.parse_args(argv)
+    if args.calibrate:
+        calibrate(args.seeds, args.split)
+        return 0
     over = {}
     for item in args.set:
         k, v = item.split("=", 1)
