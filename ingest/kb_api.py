@@ -178,14 +178,14 @@ async def delete_article(request: web.Request) -> web.Response:
 
 
 async def suggest(request: web.Request) -> web.Response:
-    caller = await authorize(request, "read")  # noqa: F841 - articles of every team: the text is the caller's
+    caller = await authorize(request, "read")
     text = request.query.get("text", "")
     if not text.strip() or len(text) > 20_000:
         raise error(web.HTTPUnprocessableEntity, "text", "give ?text= (1 to 20,000 characters)")
     from helpline.workers.kb_suggestions import suggester
 
     s = await _run(request, suggester)
-    return web.json_response(s.suggest(text, request.query.get("language") or None), dumps=_dumps)
+    return web.json_response(s.suggest(text, request.query.get("language") or None, team=caller.team), dumps=_dumps)
 
 
 async def ticket_suggestions(request: web.Request) -> web.Response:

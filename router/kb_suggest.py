@@ -61,10 +61,12 @@ class Suggester:
         return cls(docs, meta, kb_tickets.resolved_with_replies(ticket_limit) if ticket_limit else [])
 
     def articles_for(self, text: str, language: str | None = None, *, k: int = TOP,
-                     public_only: bool = False) -> list[Suggestion]:
+                     public_only: bool = False, team: str | None = None) -> list[Suggestion]:
+        """``team``: only articles of no team or of that team (another team's articles stay theirs)."""
         allow = None
-        if public_only:
-            allow = {key for key, m in self.meta.items() if m["audience"] == "public"}
+        if public_only or team is not None:
+            allow = {key for key, m in self.meta.items() if (m["audience"] == "public" or not public_only)
+                     and (team is None or m["team"] in (None, "", team))}
         hits = self.articles.rank(text, k, language=language, allow=allow)
         if not hits and language:  # no article in the customer's language: any language beats none
             hits = self.articles.rank(text, k, allow=allow)
@@ -73,8 +75,10 @@ class Suggester:
                            margin=h.margin) for h in hits]
 
     def tickets_for(self, text: str, language: str | None = None, *, k: int = TOP,
-                    exclude: int | None = None) -> list[Suggestion]:
-        hits = self.ticket_ranker.rank(text, k + 1)
+                    exclude: int | None = None, team: str | None = None) -> list[Suggestion]:
+        """``team``: only that team's resolved tickets (their replies hold their customers' details)."""
+        allow = None if team is None else {key for key, t in self.tickets.items() if (t.team or "") == team}
+        hits = self.ticket_ranker.rank(text, k + 1, allow=allow)
         out = []
         for h in hits:
             t = self.tickets[h.key]
@@ -83,13 +87,13 @@ class Suggester:
             out.append(Suggestion("ticket", t.number, h.score, h.why, reply=t.reply))
         return out[:k]
 
-    def suggest(self, text: str, language: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """The answer of ``helpline kb suggest --json`` and of the API."""
+    def suggest(self, text: str, language: str | None = None, *, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The answer of ``helpline kb suggest --json`` and of the API (``team``: a team-bound caller's view)."""
         return {
             "articles": [{"slug": s.ref, "title": s.title, "score": s.score, "why": s.why}
-                         for s in self.articles_for(text, language)],
+                         for s in self.articles_for(text, language, team=team)],
             "tickets": [{"number": s.ref, "score": s.score, "reply_excerpt": excerpt(s.reply)}
-                        for s in self.tickets_for(text, language)],
+                        for s in self.tickets_for(text, language, team=team)],
         }
 
 

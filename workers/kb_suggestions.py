@@ -61,11 +61,13 @@ def ticket_text(ticket_id: int) -> tuple[str, str | None, str | None]:
 
 
 def rank(ticket_id: int) -> list[Suggestion]:
-    text, language, _ = run_tx(lambda: ticket_text(ticket_id), durable=False)
+    """Articles of no team or the ticket's, resolved tickets of the ticket's team only (or of no team)."""
+    text, language, team = run_tx(lambda: ticket_text(ticket_id), durable=False)
     if not text:
         return []
     s = suggester()
-    return s.articles_for(text, language) + s.tickets_for(text, language, exclude=ticket_id)
+    return (s.articles_for(text, language, team=team or "")
+            + s.tickets_for(text, language, exclude=ticket_id, team=team or ""))
 
 
 def store(ticket_id: int, found: list[Suggestion], settings: Settings, *, post: bool = True) -> list[int]:

@@ -55,3 +55,14 @@ def test_ticket_suggestions_and_suggest(api, tmp_path):
     assert api.call("GET", "/tickets/HL-999999/suggestions", key="read").status_code == 404
     s = api.call("GET", "/kb/suggest", key="read", params={"text": "I forgot my password"}).json()
     assert s["articles"][0]["slug"] == "password" and s["tickets"] == []
+
+
+def test_a_team_key_gets_no_other_teams_suggestions(api, tmp_path):
+    root = tmp_path / "kb"
+    write(root, "sales-discounts.md", article("Discount codes", ["my discount code does not work"], team="sales"))
+    write(root, "discounts.md", article("Discounts", ["are there discounts"]))
+    run_sync(api.desk.settings, root)
+    every = api.call("GET", "/kb/suggest", key="read", params={"text": "discount code does not work"}).json()
+    assert [a["slug"] for a in every["articles"]][:1] == ["sales-discounts"]
+    billing = api.call("GET", "/kb/suggest", key="billing", params={"text": "discount code does not work"}).json()
+    assert [a["slug"] for a in billing["articles"]] == ["discounts"]
