@@ -307,6 +307,14 @@ def find_macro(name: str, *, team: str | None, language: str | None) -> KbMacro 
 
 
 # ---- suggestions -----------------------------------------------------------------------
+def has_material() -> bool:
+    """Anything to suggest from: an active article or a resolved ticket."""
+    if KbArticle.select(KbArticle.id).where(KbArticle.status == ACTIVE).limit(1).exists():
+        return True
+    return Ticket.select(Ticket.id).where(Ticket.status.in_(["resolved", "closed"])).limit(1).exists()
+
+
+
 def replace_suggestions(ticket_id: int, items: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
     """Store the ranked suggestions of a ticket (caller's transaction), keeping those an agent acted on."""
     KbSuggestion.delete().where((KbSuggestion.ticket == ticket_id) & (KbSuggestion.action == "")).execute()

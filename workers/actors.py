@@ -158,7 +158,7 @@ def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) 
             deliver_outbox.send_with_options(args=(oid,), delay=int(seconds * 1000) + 50)
         except Exception as exc:
             log.warning("event=delayed_delivery_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
-    if outcome.action == "created" and outcome.ticket_id is not None:  # off the hot path, after the commit
+    if outcome.action == "created" and outcome.ticket_id is not None and _kb_material():  # off the hot path
         try:
             suggest_answers.send(outcome.ticket_id)
         except Exception as exc:
@@ -168,6 +168,22 @@ def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) 
             fetch_sms_media.send(outcome.media_ids)
         except Exception as exc:
             log.warning("event=mms_fetch_enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+
+
+def _kb_material(ttl_s: float = 30.0) -> bool:
+    """Whether there is anything to suggest (an article, a resolved ticket), checked at most every ``ttl_s``:
+    a desk without a knowledge base pays no queue message per new ticket."""
+    now = time.monotonic()
+    if now - _state.get("kb_checked", -ttl_s) >= ttl_s:
+        from helpline.store import kb_state
+
+        try:
+            _state["kb_material"] = kb_state.has_material()
+        except Exception as exc:  # the suggestion is optional; the ticket is committed
+            log.warning("event=kb_check_failed error=%s", type(exc).__name__)
+            _state["kb_material"] = False
+        _state["kb_checked"] = now
+    return bool(_state.get("kb_material"))
 
 
 def _deliver(outbox_id: int) -> None:
