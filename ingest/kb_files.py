@@ -126,10 +126,24 @@ def _str(p: Parsed, path: str, key: str, default: str | None = None, *, pattern:
     return value
 
 
+def _item(v: Any) -> Any:
+    """A list entry as its author meant it: YAML reads ``- is there a fee: for transfers?`` as a one-key
+    mapping and ``- yes`` as true; a question is text, so both are turned back into it."""
+    if isinstance(v, dict) and len(v) == 1:
+        (k, val), = v.items()
+        if isinstance(k, (str, int, float)) and isinstance(val, (str, int, float)) and not isinstance(val, bool):
+            return f"{k}: {val}"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return v
+
+
 def _str_list(p: Parsed, path: str, key: str, *, limit: int, each: int = 1000) -> tuple[str, ...]:
     value = p.meta.get(key) or []
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, list):
+        value = [_item(v) for v in value]
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
                                               for v in value):
         raise KbFileError(path, p.lines.get(key), f"{key!r} must be a list of texts")

@@ -86,3 +86,11 @@ def test_cli_sync_list_show_suggest(backend, tmp_path, monkeypatch, capsys):
     assert cli.main(["kb", "suggest", "--stdin"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["articles"][0]["slug"] for x in lines] == ["top-up-failed", "card-arrival"]
+
+
+def test_questions_yaml_would_misread_are_kept_as_written(tmp_path):
+    from helpline.ingest.kb_files import read_article
+
+    f = write(tmp_path, "fees.md", "---\ntitle: Fees\nquestions:\n  - is there a fee: for transfers?\n  - yes\n"
+                                   "  - 42\n---\nbody\n")
+    assert read_article(f, tmp_path, lambda b: "k").questions == ("is there a fee: for transfers?", "yes", "42")
