@@ -169,13 +169,12 @@ def read_article(file: Path, root: Path, put_blob: Callable[[bytes], str]) -> Ar
     unknown = sorted(set(map(str, p.meta)) - known)
     if unknown:
         raise KbFileError(rel, p.lines.get(unknown[0]), f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    title = _str(p, rel, "title", limit=300)
-    if not title:
-        raise KbFileError(rel, 2, "'title' is missing")
     slug = _str(p, rel, "slug", file.name[:-3], pattern=SLUG) or ""
     if not SLUG.fullmatch(slug):
         raise KbFileError(rel, None, f"the file name gives the slug {slug!r}, which must match {SLUG.pattern}; "
                                      "rename the file or set 'slug'")
+    # No title: the slug as words, rather than an article missing from search over one omission.
+    title = _str(p, rel, "title", limit=300) or re.sub(r"[-_.]+", " ", slug).strip().capitalize()
     language = (_str(p, rel, "language", "en", pattern=LANGUAGE) or "en").lower()
     audience = _str(p, rel, "audience", "public") or "public"
     if audience not in AUDIENCES:

@@ -94,3 +94,10 @@ def test_questions_yaml_would_misread_are_kept_as_written(tmp_path):
     f = write(tmp_path, "fees.md", "---\ntitle: Fees\nquestions:\n  - is there a fee: for transfers?\n  - yes\n"
                                    "  - 42\n---\nbody\n")
     assert read_article(f, tmp_path, lambda b: "k").questions == ("is there a fee: for transfers?", "yes", "42")
+
+
+def test_an_article_without_title_is_named_by_its_slug(tmp_path):
+    from helpline.ingest.kb_files import read_article
+
+    f = write(tmp_path, "card_arrival.md", "---\nquestions: [where is my card]\n---\n")
+    assert read_article(f, tmp_path, lambda b: "k").title == "Card arrival"
