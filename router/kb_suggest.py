@@ -25,6 +25,9 @@ DEFLECT_MIN_COVERAGE = 0.6
 DEFLECT_MIN_MARGIN = 1.5
 
 
+TICKET_PARAMS = kb_rank.Params(w_chars=0.0)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     kind: str  # article, ticket
@@ -45,8 +48,11 @@ class Suggester:
         self.articles = kb_rank.Ranker(articles)
         self.meta = meta
         self.tickets = {str(t.ticket_id): t for t in tickets}
+        # A ticket's text as the body: the "why" then names matched words, never another customer's text;
+        # no character n-grams (long texts, thousands of tickets: the index would not pay for itself).
         self.ticket_ranker = kb_rank.Ranker(
-            kb_rank.Doc(key=str(t.ticket_id), body=t.question, language=t.language or "en") for t in tickets)
+            (kb_rank.Doc(key=str(t.ticket_id), body=t.question, language=t.language or "en") for t in tickets),
+            TICKET_PARAMS)
         self.loaded_at = time.monotonic()
 
     @classmethod
