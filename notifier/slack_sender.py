@@ -229,8 +229,10 @@ class SlackSender:
         sid = int(payload["suggestion_id"])
         view = db.run_tx(lambda: kb_state.suggestion_view(sid), durable=False)
         thread = slack_state.thread_of(int(payload["ticket_id"]))
-        if thread is None or view is None:
-            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread, or suggestion {sid} is gone")
+        if view is None:
+            raise PermanentFailure(f"suggestion {sid} is gone (recomputed, or its ticket deleted)")
+        if thread is None:  # the parent is not posted yet (rate limited, Slack away): after it, with back-off
+            raise TemporaryFailure(f"ticket {payload['ticket_id']} has no Slack thread yet")
         channel, parent = thread
         body = kb_blocks.suggestion(sid, view["kind"], view["ref"], view["title"], view["score"], view["why"],
                                     view["excerpt"], buttons=self._actions)
