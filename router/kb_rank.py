@@ -175,14 +175,19 @@ class Ranker:
 
     def _coverage(self, i: int, query: dict[str, float]) -> float:
         """IDF-weighted share of the query's stems found in the document's questions, title or tags; a
-        word no document has weighs as the rarest, so an off-topic text scores low whatever the corpus size."""
+        word no document has weighs as an average word (a name or a typo must not sink it, another topic's
+        words still do); function words and pleasantries ("hi", "thanks", "it") do not count."""
         have = self._doc_terms(i)
-        top_idf = math.log(1.0 + (len(self._all.owner) + 0.5) / 0.5)
+        unknown = self.__dict__.get("_unknown_idf")
+        if unknown is None:  # a word no article has (a name, a typo, another topic): an average word's weight
+            idfs = [v for t, v in self._all.idf.items() if "_" not in t]
+            unknown = self.__dict__["_unknown_idf"] = (sum(idfs) / len(idfs)) if idfs else 1.0
         total = got = 0.0
+        lang = self.docs[i].language
         for t in query:
-            if "_" in t:
+            if "_" in t or kb_text.is_common(t, lang):
                 continue
-            w = self._all.idf.get(t, top_idf)
+            w = self._all.idf.get(t, unknown)
             total += w
             got += w if t in have else 0.0
         return got / total if total else 0.0

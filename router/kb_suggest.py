@@ -21,7 +21,7 @@ EXCERPT = 300
 # When the top article is "confident enough" to offer the customer (deflection in the
 # acknowledgement): scale-free measures, since BM25 scores grow with the corpus. Calibrated on
 # the Bitext evaluation (`python -m tests.kb.eval_retrieval --calibrate`): see README.
-DEFLECT_MIN_COVERAGE = 0.6
+DEFLECT_MIN_COVERAGE = 0.7
 DEFLECT_MIN_MARGIN = 1.5
 
 

@@ -31,6 +31,27 @@ _STEMMERS = {
 # questions per article and 0.2 with ten.
 _STOP: frozenset[str] = frozenset()
 
+# Words that say nothing about what a text asks, for the confidence measure only (how much of a
+# customer's text an article covers: "Hi", "thanks" and "it" must not count against it).
+_COMMON_EN = frozenset("""
+a an the i me my mine we our us you your yours it its this that these those is am are was were be been
+being do does did of to in on at for from by with and or as so if then than there here he she they them
+his her their please hi hello hey dear thanks thank cheers regards best kind would could should will
+shall just also very really get got have has had any some
+""".split())
+
+
+@functools.lru_cache(maxsize=8)
+def _common(language: str) -> frozenset[str]:
+    if (language or "en").lower()[:2] != "en":
+        return frozenset()
+    return frozenset(_stem("en", w) for w in _COMMON_EN)
+
+
+def is_common(term: str, language: str = "en") -> bool:
+    """Whether a stem is a function word or a pleasantry (English only)."""
+    return term in _common(language)
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _CONTRACTION = {"n't": " not", "'m": "", "'re": "", "'s": "", "'ve": "", "'ll": "", "'d": ""}
 _NEG_FIX = {"can't": "can not", "won't": "will not", "cannot": "can not", "shan't": "shall not",
