@@ -211,6 +211,64 @@ async def ticket_suggestions(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work), dumps=_dumps)
 
 
+async def post_suggestion(request: web.Request) -> web.Response:
+    """``send`` an article suggestion as the reply (the API's reply path, Idempotency-Key honoured), or
+    ``dismiss`` any suggestion; either is recorded with the key's name as the actor."""
+    import uuid
+
+    from helpline.store import kb_state, ticket_search
+    from helpline.store.models import utcnow
+    from helpline.workers import api_ticket_ops, kb_suggestions
+
+    from . import app_keys as K
+    from .ticket_api import _IDEMPOTENCY, _deliver, _in_tx
+
+    caller = await authorize(request, "write")
+    number, action = request.match_info["number"], request.match_info["action"]
+    try:
+        sid = int(request.match_info["sid"])
+    except ValueError:
+        raise error(web.HTTPNotFound, "suggestion", "no such suggestion") from None
+    idem = request.headers.get("Idempotency-Key", "").strip()
+    if idem and not _IDEMPOTENCY.match(idem):
+        raise error(web.HTTPUnprocessableEntity, "Idempotency-Key", "1 to 200 printable ASCII characters")
+    s = request.app[K.SETTINGS]
+
+    def work() -> dict[str, Any]:
+        tid = run_tx(lambda: ticket_search.visible(number, caller.team), durable=False)
+        got = run_tx(lambda: kb_state.get_suggestion(sid), durable=False)
+        if got is None or got.ticket_id != tid:
+            raise LookupError("no such suggestion on this ticket")
+        if action == "dismiss":
+            done = run_tx(lambda: kb_state.mark_suggestion(sid, "dismissed", caller.actor, utcnow()))
+            return {"action": "dismissed", "recorded": done, "outbox": []}
+        if got.kind != "article":
+            raise ValueError("a similar ticket's reply was written for another customer: edit it and send it "
+                             "as your own reply (POST /tickets/{number}/replies)")
+        text = run_tx(lambda: kb_suggestions.answer_text(sid), durable=False)[2]
+        key = f"api-suggestion:{sid}:{idem or uuid.uuid4().hex}"
+
+        def tx() -> Any:
+            r = api_ticket_ops.reply(tid, text, author=caller.name, actor=caller.actor, key=key, settings=s,
+                                     now=utcnow())
+            if not r.repeated:
+                kb_state.mark_suggestion(sid, "sent", caller.actor, utcnow())
+            return r
+        r = _in_tx(tx)
+        return {"action": "sent", "recorded": not r.repeated, "outbox": r.outbox_ids,
+                "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient}}
+    try:
+        out = await _run(request, work)
+    except LookupError as exc:
+        raise error(web.HTTPNotFound, "suggestion", str(exc)) from None
+    except ValueError as exc:
+        if type(exc) is not ValueError:
+            raise
+        raise error(web.HTTPConflict, "suggestion", str(exc)) from None
+    _deliver(request, out.pop("outbox"))
+    return web.json_response(out, dumps=_dumps)
+
+
 def _suggestions_body(rows: list) -> dict[str, Any]:
     from helpline.store import kb_state
 
@@ -292,5 +350,6 @@ def install(app: web.Application) -> None:
     app.router.add_delete(BASE + "/kb/articles/{slug}", delete_article)
     app.router.add_get(BASE + "/kb/articles/{slug}/images/{sha:[0-9a-f]{64}}", get_image)
     app.router.add_get(BASE + "/tickets/{number}/suggestions", ticket_suggestions)
+    app.router.add_post(BASE + "/tickets/{number}/suggestions/{sid}/{action:send|dismiss}", post_suggestion)
     app.router.add_get(f"{BASE}/kb/macros", list_macros)
     app.router.add_post(BASE + "/tickets/{number}/macros/{name}", post_macro)

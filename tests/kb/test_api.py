@@ -66,3 +66,26 @@ def test_a_team_key_gets_no_other_teams_suggestions(api, tmp_path):
     assert [a["slug"] for a in every["articles"]][:1] == ["sales-discounts"]
     billing = api.call("GET", "/kb/suggest", key="billing", params={"text": "discount code does not work"}).json()
     assert [a["slug"] for a in billing["articles"]] == ["discounts"]
+
+
+def test_send_and_dismiss_a_suggestion_through_the_api(api, tmp_path):
+    from helpline.store import models as m
+
+    root = tmp_path / "kb"
+    write(root, "order-late.md", article("My order is late", ["my order has not arrived"], body="It ships in 3 days."))
+    run_sync(api.desk.settings, root)
+    ticket, _ = api.desk.new_ticket(subject="Order never arrived", body="my order has not arrived\n")
+    top = api.call("GET", f"/tickets/{ticket.number}/suggestions", key="read").json()["articles"][0]
+    path = f"/tickets/{ticket.number}/suggestions/{top['id']}"
+    assert api.call("POST", path + "/send", key="read").status_code == 403
+    assert api.call("POST", f"/tickets/{ticket.number}/suggestions/999999/send", key="write").status_code == 404
+    r = api.call("POST", path + "/send", key="write", headers={"Idempotency-Key": "s1"})
+    assert r.status_code == 200 and r.json()["action"] == "sent" and r.json()["recorded"] is True
+    again = api.call("POST", path + "/send", key="write", headers={"Idempotency-Key": "s1"})
+    assert again.json()["recorded"] is False
+    reply = m.Outbox.get((m.Outbox.ticket == ticket.id) & (m.Outbox.kind == "reply"))
+    assert "It ships in 3 days." in str(reply.payload)
+    assert m.Outbox.select().where((m.Outbox.ticket == ticket.id) & (m.Outbox.kind == "reply")).count() == 1
+    got = api.call("GET", f"/tickets/{ticket.number}/suggestions", key="read").json()["articles"][0]
+    assert got["action"] == "sent"
+    assert api.call("POST", path + "/dismiss", key="write").json()["recorded"] is False  # acted on already
