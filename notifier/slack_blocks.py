@@ -115,7 +115,7 @@ def _option(label: str, value: str) -> dict[str, Any]:
     return {"text": _plain(trim(label, 75)), "value": value}
 
 
-def ticket_actions(card: TicketCard, categories: Sequence[str] = ()) -> dict[str, Any]:
+def ticket_actions(card: TicketCard, categories: Sequence[str] = (), macros: Sequence[str] = ()) -> dict[str, Any]:
     """The parent's buttons and menus: what an agent can do to the ticket in its current state.
 
     ``categories`` are the labels of the active category model, offered as a
@@ -137,6 +137,9 @@ def ticket_actions(card: TicketCard, categories: Sequence[str] = ()) -> dict[str
         labels = [c for c in categories if c and len(c) <= 150][:CATEGORY_OPTIONS_MAX]
         if labels:
             elements.append(_select("category", "Category", [_option(c, c) for c in labels], card.category))
+        if macros:  # handled by ingest/slack_kb.py: the macro's reply through the Slack reply path
+            elements.append({"type": "static_select", "action_id": "helpline_kb:macro", "placeholder": _plain("Macro"),
+                             "options": [_option(name, name) for name in macros[:CATEGORY_OPTIONS_MAX]]})
     return {"type": "actions", "block_id": ACTION_BLOCK + n, "elements": elements}
 
 
@@ -150,7 +153,7 @@ def _select(command: str, placeholder: str, options: list[dict[str, Any]], curre
 
 
 def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
-                   categories: Sequence[str] = ()) -> dict[str, Any]:
+                   categories: Sequence[str] = (), macros: Sequence[str] = ()) -> dict[str, Any]:
     """``text`` and ``blocks`` of a ticket's parent message (chat.postMessage / chat.update).
 
     ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket; with
@@ -182,7 +185,7 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
     if hint:
         blocks.append({"type": "context", "elements": [_mrkdwn(hint)]})
     if actions:
-        blocks.append(ticket_actions(card, categories))
+        blocks.append(ticket_actions(card, categories, macros))
     text = f"{card.number}: {escape(trim(subject, 150))} ({STATUS_LABELS.get(card.status, escape(card.status))})"
     return {"text": text, "blocks": blocks}
 

@@ -143,7 +143,7 @@ class SlackSender:
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories())
+                                          categories=self._categories(), macros=self._macros(card.team))
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
                           blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
         ts = str(resp["ts"])
@@ -183,7 +183,7 @@ class SlackSender:
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
         msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories())
+                                          categories=self._categories(), macros=self._macros(card.team))
         channel, ts = thread
         self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
         db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
@@ -217,6 +217,26 @@ class SlackSender:
                                              float(payload.get("similarity") or 0.0))
         if not self._actions:  # no way for a click to arrive: the line alone
             body["blocks"] = body["blocks"][:1]
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
+    def _op_kb_suggestion(self, payload: dict[str, Any]) -> str:
+        """A suggested answer in the ticket's thread (``workers/kb_suggestions.py``), with its buttons."""
+        from helpline.store import kb_state
+
+        from . import kb_blocks
+
+        sid = int(payload["suggestion_id"])
+        view = db.run_tx(lambda: kb_state.suggestion_view(sid), durable=False)
+        thread = slack_state.thread_of(int(payload["ticket_id"]))
+        if view is None:
+            raise PermanentFailure(f"suggestion {sid} is gone (recomputed, or its ticket deleted)")
+        if thread is None:  # the parent is not posted yet (rate limited, Slack away): after it, with back-off
+            raise TemporaryFailure(f"ticket {payload['ticket_id']} has no Slack thread yet")
+        channel, parent = thread
+        body = kb_blocks.suggestion(sid, view["kind"], view["ref"], view["title"], view["score"], view["why"],
+                                    view["excerpt"], buttons=self._actions)
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
                           text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp['ts']}"
@@ -274,6 +294,14 @@ class SlackSender:
         resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
                           thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp.get('message_ts', '')}"
+
+    def _macros(self, team: str) -> tuple[str, ...]:
+        """The names of the macros the ticket's team may use, for the parent's menu."""
+        if not self._actions:
+            return ()
+        from helpline.store import kb_state
+
+        return tuple(dict.fromkeys(r.name for r in kb_state.list_macros() if r.team in ("", team or "")))
 
     def _categories(self) -> tuple[str, ...]:
         if not self._actions:

@@ -102,8 +102,11 @@ def render_ack(
     echo: bool = True,
     language: str | None = None,
     templates_dir: str = "",
+    article: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The outbox payload of the automatic acknowledgement of a new ticket.
+
+    ``article`` ({title, url}): a knowledge-base article that may answer it (deflection), named with its link.
 
     Without ``echo`` it repeats nothing the sender wrote, not even the subject
     or the name: for addresses nobody has proven to own (the contact form).
@@ -119,7 +122,7 @@ def render_ack(
     name = safe_name(customer_name) if echo else ""
     text, html = render.templates(templates_dir).email(
         "ack", language, greeting=f"Hello {name}," if name else "Hello,", customer_name=name,
-        ticket_number=ticket_number, support_address=support_address,
+        ticket_number=ticket_number, support_address=support_address, article=article,
     )
     payload = {
         "from": support_address,

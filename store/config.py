@@ -139,6 +139,7 @@ class Settings:
     slack_app_token: str = field(default="", metadata={"doc": "Slack app-level token (xapp-…, secret): receive Slack over Socket Mode (a websocket the ingest daemon opens), for a daemon Slack cannot reach."})
     slack_channel: str = field(default="", metadata={"doc": "Channel id where new tickets of the default team are posted."})
     slack_team_channels: tuple[str, ...] = field(default=(), metadata={"doc": "Per-team channels, comma-separated TEAM=CHANNEL_ID; other teams use HELPLINE_SLACK_CHANNEL."})
+    kb_deflect_teams: tuple[str, ...] = field(default=(), metadata={"doc": "Teams whose acknowledgements name a confident public knowledge-base article with a signed link (comma-separated; * for every team; needs HELPLINE_PUBLIC_URL)."})
     slack_agents: tuple[str, ...] = field(default=(), metadata={"doc": "Slack user ids allowed to act as agents, and user-group ids (S…) whose members are agents (comma-separated)."})
     slack_api_url: str = field(default="https://slack.com/api/", metadata={"doc": "Base URL of the Slack Web API."})
     slack_reply_mode: str = field(default="thread", metadata={"doc": "thread: every agent message in a ticket's thread goes to the customer; explicit: only those starting with the reply prefix."})

@@ -21,6 +21,7 @@ from . import api_keys
 from . import csat_state
 from . import similarity_state
 from .lifecycle import schema as lifecycle_schema
+from . import kb_state
 
 log = logging.getLogger("helpline.store")
 
@@ -52,6 +53,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (12, "incident grouping off the pipeline: grouped mark, band rows dropped", similarity_state.upgrade_v12),
     (13, "imap status: last success and last error times", imap_state.upgrade_v13),
     (17, "data lifecycle: legal holds, erasure ledger, provider clean-up tasks", lifecycle_schema.upgrade_v17),
+    (15, "knowledge base: articles, versions, images, macros, suggestions", kb_state.upgrade_v15),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -158,11 +158,32 @@ def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) 
             deliver_outbox.send_with_options(args=(oid,), delay=int(seconds * 1000) + 50)
         except Exception as exc:
             log.warning("event=delayed_delivery_enqueue_failed outbox=%d error=%s", oid, type(exc).__name__)
+    if outcome.action == "created" and outcome.ticket_id is not None and _kb_material():  # off the hot path
+        try:
+            suggest_answers.send(outcome.ticket_id)
+        except Exception as exc:
+            log.warning("event=suggest_enqueue_failed ticket=%d error=%s", outcome.ticket_id, type(exc).__name__)
     if outcome.media_ids:  # MMS media: fetched off this thread; the scheduler's sweep catches a lost message
         try:
             fetch_sms_media.send(outcome.media_ids)
         except Exception as exc:
             log.warning("event=mms_fetch_enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+
+
+def _kb_material(ttl_s: float = 30.0) -> bool:
+    """Whether there is anything to suggest (an article, a resolved ticket), checked at most every ``ttl_s``:
+    a desk without a knowledge base pays no queue message per new ticket."""
+    now = time.monotonic()
+    if now - _state.get("kb_checked", -ttl_s) >= ttl_s:
+        from helpline.store import kb_state
+
+        try:
+            _state["kb_material"] = kb_state.has_material()
+        except Exception as exc:  # the suggestion is optional; the ticket is committed
+            log.warning("event=kb_check_failed error=%s", type(exc).__name__)
+            _state["kb_material"] = False
+        _state["kb_checked"] = now
+    return bool(_state.get("kb_material"))
 
 
 def _deliver(outbox_id: int) -> None:
@@ -194,11 +215,23 @@ def fetch_sms_media(media_ids: list[int]) -> None:
     sms_media.fetch(media_ids, settings(), blob_store())
 
 
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3, priority=100)
+def suggest_answers(ticket_id: int) -> None:
+    """Suggested answers of a new ticket, after its commit; low priority: sends go first."""
+    from . import kb_suggestions
+
+    for oid in kb_suggestions.suggest_for_ticket(ticket_id, settings()):
+        try:
+            _deliver(oid)
+        except Exception as exc:  # committed: the scheduler's sweep sends it
+            log.warning("event=inline_delivery_failed outbox=%d error=%s", oid, type(exc).__name__)
+
+
 def blob_store() -> blobs.BlobStore:
     return _state["blobs"]
 
 
-ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media]
+ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media, suggest_answers]
 
 
 def submit(inbound_id: int) -> None:

@@ -448,13 +448,18 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         persist.event(ticket.id, "ack_suppressed", {"reason": verdict.reason}, now=now)
         return None
     mid = make_message_id(settings.mail_domain, ticket.number)
+    article = None
+    if settings.kb_deflect_teams and api_messages.ack_may_echo(env):  # opt-in per team (workers/kb_deflection.py)
+        from .kb_deflection import offer
+
+        article = offer(ticket.id, f"{env.subject}\n{env.text}", language, settings, now)
     payload = render_ack(
         ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
         references=[f"<{r}>" for r in env.thread.references], message_id=mid,
         echo=api_messages.ack_may_echo(env) and auth_policy.ack_may_echo(env, auth, recipient),
-        language=language, templates_dir=_templates_dir(settings),  # notifier/render.py
+        language=language, templates_dir=_templates_dir(settings), article=article,  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")

@@ -77,6 +77,11 @@ def figures(settings: Settings, since: dt.datetime | None = None, until: dt.date
     rows = run_tx(lambda: load_rows(settings, since, until, team), durable=False)
     out = compute(rows, Targets(settings.report_target_first_response_s, settings.report_target_fcr,
                                 settings.report_target_csat))
+    from helpline.router import kb_figures
+    from helpline.store import kb_state
+
+    sugg, defl = run_tx(lambda: kb_state.report_rows(since, until), durable=False)
+    out["knowledge"] = kb_figures.compute(rows, sugg, defl)
     out["window"] = {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None,
                      "team": team}
     return out

@@ -77,8 +77,11 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
         return _done(inbound_id, ticket_id, now, Handled(action, ticket_id, ids, reason))
     if event in ("edited", "deleted"):
         return _done(inbound_id, ticket_id, now, _changed(ticket_id, env, event, actor, agent, where, now))
+    if meta.get("via") == "macro":  # /helpline macro NAME, or the parent's macro menu (ingest/slack_kb.py)
+        return _done(inbound_id, ticket_id, now, _macro(inbound_id, ticket_id, env, actor, agent, where, settings, now))
 
-    shortcut = meta.get("via") == "reply_shortcut"  # "Reply to customer" on this message: a reply, whatever the mode
+    # "Reply to customer" on this message, or a suggested answer sent: a reply, whatever the mode
+    shortcut = meta.get("via") in ("reply_shortcut", "kb_suggestion")
     intent = slack_intent.classify(env.text, mode="thread" if shortcut else settings.slack_reply_mode,
                                    reply_prefix=settings.slack_reply_prefix, note_prefix=settings.slack_note_prefix)
     if shortcut:
@@ -104,8 +107,50 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
         from .slack_attach import fetch_agent_files  # not prepared ahead (a direct call): fetch now
 
         files = fetch_agent_files(env, settings)
-    return _done(inbound_id, ticket_id, now, _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where,
-                                                   settings, now, files or []))
+    handled = _reply(inbound_id, ticket_id, env, intent.text, actor, agent, where, settings, now, files or [])
+    if meta.get("via") == "kb_suggestion" and handled.action == "replied":
+        from helpline.store import kb_state
+
+        try:
+            kb_state.mark_suggestion(int(meta.get("kb_suggestion") or 0), str(meta.get("kb_action") or "sent"),
+                                     actor, now)
+        except (LookupError, ValueError):  # the suggestion is gone (recomputed): the reply itself stands
+            pass
+    return _done(inbound_id, ticket_id, now, handled)
+
+
+def _macro(inbound_id: int, ticket_id: int, env: Envelope, actor: str, agent: str, where: dict[str, str],
+           settings: Settings, now: dt.datetime) -> Handled:
+    """A macro from Slack: its reply through ``_reply`` (undo window included), then its actions in a
+    savepoint, so a refused action is told to the agent without taking the reply back."""
+    from helpline.notifier.macro_render import MacroError
+    from helpline.router.lifecycle import InvalidTransition
+    from helpline.store.db import database
+
+    from . import macro_ops, ticket_ops
+
+    name = str(env.metadata.get("macro") or "")
+    user = env.sender.address
+    try:
+        macro, text = macro_ops.render(ticket_id, name, agent, settings)
+    except (macro_ops.MacroNotFound, MacroError) as exc:
+        told = _tell(ticket_id, where, user, f":no_entry_sign: {escape(str(exc))}", f"slack-macro:{env.external_id}")
+        return Handled("noop", ticket_id, told, f"macro {name!r}: {exc}")
+    handled = _reply(inbound_id, ticket_id, env, text, actor, agent, where, settings, now, [], react=False)
+    if handled.action != "replied":
+        return handled
+    try:
+        with database().atomic():  # a savepoint inside the pipeline's transaction
+            macro_ops.do_actions(ticket_id, macro.actions, actor=actor, settings=settings, now=now, name=macro.name)
+    except (ticket_ops.TicketOpError, InvalidTransition) as exc:
+        handled.outbox_ids += _tell(ticket_id, where, user, f":warning: The macro's reply went; its actions did not: "
+                                                            f"{escape(str(exc))}", f"slack-macro:{env.external_id}:act")
+    macro_ops.audit(ticket_id, macro, via="slack", actor=actor, now=now)
+    if macro.actions:
+        update = queue_update(ticket_id)
+        if update is not None:
+            handled.outbox_ids.append(update)
+    return handled
 
 
 def _shortcut_refused(ticket_id: int, intent: slack_intent.Intent, key: str) -> str:
@@ -136,12 +181,15 @@ def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Han
 
 # ---- a reply to the customer -------------------------------------------------------
 def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str, agent: str,
-           where: dict[str, str], settings: Settings, now: dt.datetime, files: list[dict[str, Any]]) -> Handled:
+           where: dict[str, str], settings: Settings, now: dt.datetime, files: list[dict[str, Any]],
+           react: bool = True) -> Handled:
     """The customer's answer is composed by ``replies.compose`` (by email also for a webhook customer who
     gave an address); here: confirming it in Slack, the undo window, and saying what did not go."""
     key = f"slack-reply:{where['channel']}:{where['ts']}"
     on_sent = [{"channel": "slack", "kind": "slack_react", "unique_key": "slack:sent",
                 "payload": {"op": "react", "channel": where["channel"], "ts": where["ts"], "name": SENT_REACTION}}]
+    if not react:  # no message of the agent's to mark (a macro from a menu or a command)
+        on_sent = []
     on_failed = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
                   "payload": {"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
                               "text": FAILED_NOTICE}}]

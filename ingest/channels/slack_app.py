@@ -397,7 +397,12 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             await ack(text="/helpline is refused in shared channels, where customers could read the answer.")
             return
         try:
-            reply = await run_blocking(slack_commands.answer, str(command.get("text") or ""), user, channel)
+            if str(command.get("text") or "").split()[:1] == ["macro"]:  # a write: durable, through the worker
+                from helpline.ingest.channels.slack_kb import macro_command
+
+                reply = await macro_command(command, intake=intake, run_blocking=run_blocking, users=users)
+            else:
+                reply = await run_blocking(slack_commands.answer, str(command.get("text") or ""), user, channel)
         except Exception as exc:  # the database is away
             log.warning("event=slack_command_failed user=%s error=%s", user, type(exc).__name__)
             reply = {"text": ":warning: Helpline could not answer just now; please try again."}
@@ -435,6 +440,10 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         log.info("event=slack_ticket_emoji_accepted status=%s inbound=%s author=%s %s", result.status,
                  result.inbound_id, author, where)
         return None
+
+    from helpline.ingest.channels import slack_kb
+
+    slack_kb.install(bolt, intake=intake, run_blocking=run_blocking, agents=agents, users=users, channels=channels)
 
     @bolt.event(re.compile(".*"))
     async def other_events(event: dict[str, Any]) -> None:

@@ -89,6 +89,10 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     parts: list[Any] = [channel, ts, kind, text, [f["id"] for f in files]]
     if via == "reply_shortcut":  # each use is new, though the message was seen before; a retry of one use is not
         parts += [via, str(body.get("shortcut_id") or "")]
+    if via == "kb_suggestion":  # a suggested answer sent or edited (ingest/slack_kb.py)
+        parts += [via, str(body.get("kb_suggestion") or ""), str(body.get("kb_action") or "")]
+    if via == "macro":  # a macro from a menu or /helpline macro (ingest/slack_kb.py)
+        parts += [via, str(body.get("macro") or "")]
     content = json.dumps(parts, ensure_ascii=False)
     role = str(meta.get("role") or "agent")
     thread_ts = str(msg.get("thread_ts") or "")
@@ -105,7 +109,10 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
         metadata={"slack_channel": channel, "ts": ts, "event": kind, "team": body.get("team_id", ""),
                   "event_id": body.get("event_id", ""), "files": files, "intake": bool(meta.get("intake")),
                   "user_email": str(meta.get("user_email") or ""), "via": via,
-                  "shortcut_by": str(body.get("shortcut_by") or "")},
+                  "shortcut_by": str(body.get("shortcut_by") or ""),
+                  **({"kb_suggestion": int(body.get("kb_suggestion") or 0), "kb_action": str(body.get("kb_action"))}
+                     if via == "kb_suggestion" else {}),
+                  **({"macro": str(body.get("macro") or "")} if via == "macro" else {})},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
 

@@ -314,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.lifecycle_commands import register_top_level as register_lifecycle_commands
 
     register_lifecycle_commands(sub)  # retention, backup, restore, outbox release
+    from helpline.ingest.cli.kb_commands import register as register_kb_commands
+
+    register_kb_commands(sub)  # kb sync|list|show|suggest
     return p
 
 

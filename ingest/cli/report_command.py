@@ -57,6 +57,16 @@ def render(f: dict[str, Any]) -> str:
     avg = "-" if c["average"] is None else f"{c['average']:.2f}"
     lines.append(f"CSAT: average {avg} from {c['answered']} of {c['sent']} surveys "
                  f"(response rate {_pct(c['response_rate'])}) [target > {t['csat']['target']}: {mark('csat')}]")
+    k = f.get("knowledge")
+    if k:
+        s, w, wo, d = (k["suggestions"], k["first_response_with_suggestion_s"],
+                       k["first_response_without_suggestion_s"], k["deflection"])
+        lines.append(f"suggestions: {s['shown']} shown on {s['tickets']} tickets; {s['sent']} sent, {s['edited']} "
+                     f"edited and sent, {s['dismissed']} dismissed")
+        lines.append(f"first response with a suggestion: median {_dur(w['median'])} ({w['count']} tickets); "
+                     f"without: median {_dur(wo['median'])} ({wo['count']} tickets)")
+        lines.append(f"deflection: {d['self_served']} self-served of {d['offered']} offered an article "
+                     f"({_pct(d['rate'])})")
     for agent, a in f["agents"].items():
         lines.append(f"agent {agent}: {a['assigned']} assigned, {a['open']} open, {a['resolved']} resolved, "
                      f"{a['replies']} replies")

@@ -48,6 +48,10 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     from helpline.ingest.http import lifecycle_api
 
     lifecycle_api.install(app)  # customers' export and erasure (admin keys)
+    from helpline.ingest.http import kb_api, kb_pages
+
+    kb_api.install(app)
+    kb_pages.install(app)
     downloads.install(app)
     return app
 

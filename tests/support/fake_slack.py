@@ -54,13 +54,18 @@ def signed_headers(body: bytes | str, secret: str = SIGNING_SECRET, timestamp: i
     return headers
 
 
-def block_action(action_id: str, value: str, *, user: str, channel: str, response_url: str) -> bytes:
-    """An interactivity request (a button pressed), form-encoded as Slack posts it."""
+def block_action(action_id: str, value: str, *, user: str, channel: str, response_url: str,
+                 message_ts: str = "") -> bytes:
+    """An interactivity request (a button pressed), form-encoded as Slack posts it; ``message_ts``: the
+    message the button is on (else an ephemeral one)."""
     from urllib.parse import urlencode
 
+    container = {"type": "message", "channel_id": channel, "is_ephemeral": not message_ts}
+    if message_ts:
+        container["message_ts"] = message_ts
     payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
                "api_app_id": "A0HELPLINE", "token": "deprecated-verification-token", "container":
-               {"type": "message", "channel_id": channel, "is_ephemeral": True}, "trigger_id": "1.2.3",
+               container, "trigger_id": "1.2.3",
                "channel": {"id": channel}, "response_url": response_url,
                "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
                             "action_ts": str(time.time())}]}
@@ -312,6 +317,12 @@ class FakeSlack:
         with self.cond:
             self.messages[(channel, ts)] = msg
         return {"ok": True, "channel": channel, "ts": ts, "message": msg}
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = _maybe_json(args.get("view")) or {}
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ts):08d}"}}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         err = self._channel_error(str(args.get("channel", "")))
