@@ -23,7 +23,10 @@ def main() -> int:
     brokers = ["redis", "rabbitmq"] if a.all or not a.broker else a.broker
     failed = 0
     for name in scenarios:
-        for broker in (brokers if name != "migration_race" else brokers[:1]):
+        # The migration race does not involve the broker; the previous release spoke only Redis, so a rolling
+        # upgrade from it is a Redis upgrade.
+        runs = brokers[:1] if name == "migration_race" else ["redis"] if name == "rolling_upgrade" else brokers
+        for broker in runs:
             started = time.monotonic()
             print(f"… {name} on {broker}", file=sys.stderr, flush=True)
             try:

@@ -310,7 +310,8 @@ def old_release(commit: str = OLD_RELEASE_COMMIT) -> Path:
 
 def rolling_upgrade(broker: str, conversations: int = 120, rate: float = 30.0) -> dict[str, Any]:
     """Workers of two releases on one queue: the earlier release's beside this branch's, both taking work,
-    while this branch's ingest hosts (and schema) take the mail."""
+    while this branch's ingest hosts (and schema) take the mail. On Redis only: the earlier release has no
+    RabbitMQ broker."""
     old = old_release()
     with Run(broker) as run:
         run.start()  # this branch: schema, both ingest hosts, one worker instance
