@@ -25,7 +25,7 @@ from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
-from . import csrf
+from . import csrf, decoding
 from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
@@ -91,7 +91,12 @@ async def show(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     settings: Settings = request.app[K.SETTINGS]
     ticket_id, survey, number, language = await _survey_of(request)
-    form = await request.post()
+    try:
+        form = decoding.read_form(await request.read(), request.headers.get("Content-Type", ""))
+    except decoding.BodyError as exc:
+        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
+                     message=f"The form could not be read ({exc.reason}). Please send your rating again.",
+                     status=400)
     if not survey.open_at(utcnow()):
         return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
                      message="This survey has expired.", status=410)
