@@ -19,7 +19,7 @@ from aiohttp import web
 from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
-from . import admin, public
+from . import admin, http_runner, public
 from .batcher import IntakeBatcher
 from .imap_poller import accounts_from_settings, run_imap_pollers
 from .intake import EmailIntake
@@ -85,7 +85,7 @@ class IngestDaemon:
 
     async def _serve_http(self, app: web.Application, listen: str, default_port: int) -> str:
         host, port = parse_hostport(listen, default_port)
-        runner = web.AppRunner(app, access_log=None)
+        runner = http_runner.AppRunner(app, access_log=None)  # refused requests are not echoed
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
