@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from helpline.store.private_paths import FILE_MODE, private_dir
+
 log = logging.getLogger("helpline.ingest")
 
 
@@ -24,10 +26,10 @@ class Spool:
         self.dir = Path(directory)
 
     def put(self, raw: bytes, meta: dict[str, Any]) -> str:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.msg"
         tmp = self.dir / ("." + name + ".tmp")
-        with open(tmp, "wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fh:
             fh.write(json.dumps(meta, separators=(",", ":")).encode() + b"\n")
             fh.write(raw)
             fh.flush()

@@ -19,6 +19,7 @@ from typing import BinaryIO, Callable, Iterator, Protocol, TypeVar
 
 from . import models
 from .files import fsync_dir, write_atomic
+from .private_paths import private_dir
 
 
 T = TypeVar("T")
@@ -92,7 +93,7 @@ def _fsync_file(path: str) -> None:
 class FileBlobStore:
     def __init__(self, root: str) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         self._dirs: set[Path] = set()
         self._local = threading.local()
 
