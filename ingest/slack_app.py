@@ -468,8 +468,8 @@ def unreadable(headers: Any, raw: bytes) -> str:
     """Why a request cannot be Slack's (checked before slack_bolt, which answers 500 to a
     non-numeric timestamp), or "". The body goes through the shared decoder, so what the
     listeners later parse is known to be readable."""
-    stamp = headers.get("X-Slack-Request-Timestamp", "")
-    if not stamp.strip().isdigit() or len(stamp.strip()) > 12:
+    stamp = headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and (not stamp.strip().isdigit() or len(stamp.strip()) > 12):  # absent: bolt's 401
         return "X-Slack-Request-Timestamp must be Unix seconds"
     ctype = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     try:

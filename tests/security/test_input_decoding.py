@@ -290,7 +290,17 @@ def test_load_json_keeps_every_storable_value(value):
     except decoding.BodyError as exc:
         assert "surrogate" in exc.reason
         return
-    assert json.dumps(got) == json.dumps(value).replace("\\u0000", "")
+    assert got == _without_nul(value)
+
+
+def _without_nul(value):  # noqa: ANN001, ANN202
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
 
 
 @hsettings(max_examples=300, deadline=None)
