@@ -16,7 +16,7 @@ from helpline.store.config import Settings
 from helpline.store.models import Outbox
 
 from . import followups, outbox
-from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
+from .errors import OutcomeUnknown, PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .senders import Sender
 
@@ -29,6 +29,7 @@ class DeliveryReport:
     sent: int = 0
     retry: int = 0  # temporary failure, back to pending
     failed: int = 0  # permanent failure or attempts exhausted
+    unknown: int = 0  # handed over, no answer: not resent, shown to agents
     skipped: str = ""  # why nothing was attempted, e.g. relay_not_configured
 
     def as_dict(self) -> dict[str, int | str]:
@@ -62,6 +63,11 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
         except RelayUnavailable as exc:
             relay_down = str(exc)
             _record_temporary(row, relay_down, settings, report)
+        except OutcomeUnknown as exc:
+            outbox.mark_unknown(row.id, str(exc))
+            report.unknown += 1
+            # The relay is too slow to answer: the rest of the batch would wait just as long.
+            relay_down = f"the provider did not answer in time for an earlier message ({exc}); will retry"
         except TemporaryFailure as exc:
             _record_temporary(row, str(exc), settings, report, delay_s=exc.retry_after,
                               count_attempt=not isinstance(exc, RateLimited))
