@@ -8,6 +8,7 @@ answer with a temporary error so the sender retries.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import logging
 import socket
@@ -31,7 +32,20 @@ HOST = socket.gethostname()
 
 
 class TemporaryIntakeError(RuntimeError):
-    """Neither the database nor the spool took the message: ask the sender to retry."""
+    """Neither the database nor the spool took the message: ask the sender to retry.
+
+    ``storage_full`` says the disk (or quota) is full, which SMTP answers with its own
+    code (452 4.3.1, "insufficient system storage") so operators and senders see why."""
+
+    def __init__(self, message: str, *, storage_full: bool = False) -> None:
+        super().__init__(message)
+        self.storage_full = storage_full
+
+
+def not_writable(exc: OSError, what: str = "blob store") -> TemporaryIntakeError:
+    """The temporary error for a failed write, marked when the disk is full."""
+    return TemporaryIntakeError(f"{what} not writable: {exc.strerror}",
+                                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 class Rejected(ValueError):
@@ -167,7 +181,7 @@ class EmailIntake:
                     except Rejected as exc:
                         results[i] = exc
                     except OSError as exc:
-                        results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                        results[i] = not_writable(exc)
                     except _UNAVAILABLE as exc:
                         results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
                     except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
@@ -175,7 +189,7 @@ class EmailIntake:
                         results[i] = exc
         except OSError as exc:
             for i, *_ in ready:
-                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                results[i] = not_writable(exc)
             ready = []
         if ready:
             rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "") for _, env, _ in ready]
@@ -206,8 +220,8 @@ class EmailIntake:
             name = self.spool.put(raw, {"kind": kind, "meta": meta, "received_at": meta["received_at"]})
         except OSError as exc:
             raise TemporaryIntakeError(
-                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
-            ) from exc
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
         log.warning("event=inbound_spooled entry=%s kind=%s cause=%s", name, kind, type(cause).__name__)
         return IntakeResult("spooled")
 
@@ -245,7 +259,7 @@ class EmailIntake:
                         results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
         except OSError as exc:
             for i, *_ in ready:
-                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                results[i] = not_writable(exc)
             ready = []
         if ready:
             try:
@@ -271,7 +285,7 @@ class EmailIntake:
         except (NotAnEmail, *_UNAVAILABLE):
             raise
         except OSError as exc:
-            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+            raise not_writable(exc) from exc
         except Exception as exc:  # a parser bug must not lose the mail: keep it, quarantined
             log.exception("event=parse_failed error=%s", type(exc).__name__)
             digest = hashlib.sha256(raw).hexdigest()
@@ -282,7 +296,7 @@ class EmailIntake:
         try:
             raw_key = self.blobs.put(raw)
         except OSError as exc:
-            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+            raise not_writable(exc) from exc
         env.raw_blob_key = raw_key
         return env, raw_key, status, reason
 
@@ -330,8 +344,8 @@ class EmailIntake:
             name = self.spool.put(raw, meta)
         except OSError as exc:
             raise TemporaryIntakeError(
-                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
-            ) from exc
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
         log.warning("event=inbound_spooled entry=%s cause=%s", name, type(cause).__name__)
         return IntakeResult("spooled")
 

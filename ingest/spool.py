@@ -29,12 +29,16 @@ class Spool:
         private_dir(self.dir)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.msg"
         tmp = self.dir / ("." + name + ".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fh:
-            fh.write(json.dumps(meta, separators=(",", ":")).encode() + b"\n")
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / name)
+        try:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fh:
+                fh.write(json.dumps(meta, separators=(",", ":")).encode() + b"\n")
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.dir / name)
+        except BaseException:  # a full disk: no partial entry left behind per attempt
+            tmp.unlink(missing_ok=True)
+            raise
         fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -142,8 +142,12 @@ class FileBlobStore:
     def _write_unsynced(self, path: Path, data: bytes) -> str:
         def write() -> str:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+            except BaseException:  # a full disk: no empty temporary file left behind per attempt
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return tmp
 
         return self._in_dir(path, write)
