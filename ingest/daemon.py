@@ -44,6 +44,7 @@ class IngestDaemon:
         db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
         self.checkpointer = db.Checkpointer(settings.effective_database_url).start()
         self.broker = broker.setup(settings)
+        broker.short_timeouts(self.broker, 2.0)  # enqueueing only; ingest.enqueuer retries off the commit thread
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
         self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool, submit_many=actors.submit_many)

@@ -315,18 +315,26 @@ class EmailIntake:
 
     def submit_all(self, inbound_ids: list[int]) -> None:
         """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
+        self.try_submit(inbound_ids)
+
+    def try_submit(self, inbound_ids: list[int]) -> list[int]:
+        """Enqueue durable rows; the ids that were not (after the first failure the rest are not
+        tried: a broker that failed once would make each of them wait for its timeout)."""
         if self.submit_many is not None and len(inbound_ids) > 1:
             try:
                 self.submit_many(inbound_ids)
             except Exception as exc:
-                log.warning("event=enqueue_failed inbound=%s error=%s", ",".join(map(str, inbound_ids)),
+                log.warning("event=enqueue_failed count=%d first=%d error=%s", len(inbound_ids), inbound_ids[0],
                             type(exc).__name__)
-            return
-        for inbound_id in inbound_ids:
+                return list(inbound_ids)
+            return []
+        for i, inbound_id in enumerate(inbound_ids):
             try:
                 self.submit(inbound_id)
             except Exception as exc:
                 log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+                return list(inbound_ids[i:])
+        return []
 
     def _fallback(self, offer: Offer, now: dt.datetime, cause: BaseException,
                   spool_on_failure: bool) -> IntakeResult | BaseException:

@@ -47,6 +47,13 @@ def make_broker(settings: Settings) -> RedisBroker:
     return broker
 
 
+def short_timeouts(broker: RedisBroker, seconds: float) -> None:
+    """Let this process's Redis calls give up after ``seconds`` (new connections): for a process
+    that only enqueues (the ingest daemon), where a hung Redis must be found out quickly and
+    the rows are already durable. redis-py's default is 5 s per try."""
+    broker.client.connection_pool.connection_kwargs.update(socket_timeout=seconds, socket_connect_timeout=seconds)
+
+
 def setup(settings: Settings) -> RedisBroker:
     """Make the broker global and bind every Helpline actor to it."""
     from . import actors  # noqa: F401 - declares the actors
