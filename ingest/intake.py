@@ -104,6 +104,15 @@ def _insert_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[
 _UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
 
 
+def _is_pending(inbound_id: int) -> bool:
+    """Whether the row still waits for a worker (asked of duplicates only: rare)."""
+    try:
+        row = fastsql.fetchone('SELECT status FROM "inbound" WHERE id = ?', [inbound_id])
+    except _UNAVAILABLE:
+        return False
+    return bool(row) and row[0] == m.InboundStatus.PENDING
+
+
 @dataclass
 class RequestOffer:
     """One HTTP channel request, already authenticated: the adapter's kind, the raw body, request facts."""
@@ -303,7 +312,15 @@ class EmailIntake:
     def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int,
                   deferred: list[int] | None) -> IntakeResult:
         if not created:
-            log.info("event=inbound_duplicate inbound=%d", inbound_id)
+            # The sender retried: if the first copy's row never left 'pending' (its enqueue was
+            # lost with a killed ingest or Redis), queue it now rather than at the next sweep.
+            still_pending = _is_pending(inbound_id)
+            log.info("event=inbound_duplicate inbound=%d requeued=%s", inbound_id, still_pending)
+            if still_pending:
+                if deferred is not None:
+                    deferred.append(inbound_id)
+                else:
+                    self.submit_all([inbound_id])
             return IntakeResult("duplicate", inbound_id, env.external_id)
         if status == m.InboundStatus.PENDING:
             if deferred is not None:
