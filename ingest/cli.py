@@ -71,8 +71,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     threads = args.threads or s.worker_threads
     argv = [sys.executable, "-m", "dramatiq", "helpline.workers.entry", "--processes", str(processes),
             "--threads", str(threads), "--queues", "inbound", "outbox"]
-    os.execv(sys.executable, argv)
-    return 0  # not reached
+    _logging(s)
+    from helpline.workers.instance import supervise
+
+    return supervise(argv)  # Dramatiq's master, started again when a worker process dies
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
