@@ -104,13 +104,21 @@ def _insert_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[
 _UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
 
 
+# A retry this long after the row was last touched finds it unqueued rather than merely waiting its turn.
+REQUEUE_AFTER_S = 5.0
+
+
 def _is_pending(inbound_id: int) -> bool:
-    """Whether the row still waits for a worker (asked of duplicates only: rare)."""
+    """Whether the row still waits for a worker, untouched for ``REQUEUE_AFTER_S`` (asked of
+    duplicates only: rare)."""
     try:
-        row = fastsql.fetchone('SELECT status FROM "inbound" WHERE id = ?', [inbound_id])
+        row = fastsql.fetchone('SELECT status, updated_at FROM "inbound" WHERE id = ?', [inbound_id])
     except _UNAVAILABLE:
         return False
-    return bool(row) and row[0] == m.InboundStatus.PENDING
+    if not row or row[0] != m.InboundStatus.PENDING:
+        return False
+    touched = row[1] if isinstance(row[1], dt.datetime) else dt.datetime.fromisoformat(str(row[1]))
+    return (m.utcnow() - touched).total_seconds() >= REQUEUE_AFTER_S
 
 
 @dataclass
