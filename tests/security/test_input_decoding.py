@@ -309,3 +309,47 @@ def test_form_fields_never_raise_and_are_storable(raw):
     for k, v in decoding.form_fields(raw).items():
         assert "\x00" not in k + v
         (k + v).encode("utf-8")
+
+
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+                        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+                        max_leaves=12)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.fixed_dictionaries({"customer": st.dictionaries(st.sampled_from(["email", "phone", "external_id",
+                                                                                      "name", "x"]), _JSONISH,
+                                                                    max_size=3)},
+                                       optional={"text": _JSONISH, "subject": _JSONISH, "metadata": _JSONISH,
+                                                 "attachments": _JSONISH, "ticket": _JSONISH})
+                 .map(lambda d: json.dumps(d).encode("utf-8", "surrogatepass"))))
+def test_webhook_parser_answers_an_envelope_or_field_errors(raw):
+    """Any body: an envelope whose JSON is storable, or ``Rejected`` naming fields; never another exception."""
+    from helpline.ingest import webhook_message
+    from helpline.ingest.intake import Rejected
+
+    meta = {"source": "shop", "received_at": "2026-12-07T00:00:00+00:00", "content_type": "application/json"}
+    try:
+        env = webhook_message.build(raw, meta, lambda data: "blob")
+    except Rejected as exc:
+        assert exc.errors and all(e["field"] and e["error"] for e in exc.errors)
+        return
+    text = json.dumps(env.to_dict(), allow_nan=False)
+    text.encode("utf-8")
+    assert "\\u0000" not in text
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_multipart_parser_answers_a_form_or_form_data_error(raw):
+    from helpline.ingest import form_data
+
+    try:
+        form = form_data.parse(b"--b\r\n" + raw, "multipart/form-data; boundary=b")
+    except form_data.FormDataError:
+        return
+    for name, values in form.fields.items():
+        for v in values:
+            assert "\x00" not in name + v
+            (name + v).encode("utf-8")
