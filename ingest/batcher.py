@@ -12,6 +12,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from helpline.ingest.enqueuer import Enqueuer
 from helpline.ingest.intake import EmailIntake, IntakeResult, Offer, RequestOffer
 
 log = logging.getLogger("helpline.ingest")
@@ -22,6 +23,8 @@ class IntakeBatcher:
         self.intake = intake
         self.max_batch = max_batch
         self.queue: queue.SimpleQueue[tuple[Offer | RequestOffer, Future[IntakeResult]] | None] = queue.SimpleQueue()
+        # The queue hears of committed rows from a thread of its own: a hung broker never slows a commit.
+        self.enqueuer = Enqueuer(intake.try_submit)
         self.thread = threading.Thread(target=self._run, name="intake-batcher", daemon=True)
         self.thread.start()
 
@@ -34,6 +37,7 @@ class IntakeBatcher:
         """Finish what is queued, then stop."""
         self.queue.put(None)
         self.thread.join()
+        self.enqueuer.close()
 
     def _run(self) -> None:
         stopping = False
@@ -69,4 +73,4 @@ class IntakeBatcher:
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
-            self.intake.submit_all(durable)  # the senders have their answer; now the queue
+            self.enqueuer.put(durable)  # the senders have their answer; now the queue

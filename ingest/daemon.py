@@ -19,7 +19,7 @@ from aiohttp import web
 from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
-from helpline.ingest.http import admin, public
+from helpline.ingest.http import admin, http_runner, public
 from helpline.ingest import metrics
 from helpline.ingest.batcher import IntakeBatcher
 from helpline.ingest.conn_limits import ConnectionLimiter, serve_capped
@@ -40,6 +40,7 @@ class IngestDaemon:
         db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
         self.checkpointer = db.Checkpointer(settings.effective_database_url).start()
         self.broker = broker.setup(settings)
+        broker.short_timeouts(self.broker, 2.0)  # enqueueing only; ingest.enqueuer retries off the commit thread
         self.blobs = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         self.spool = Spool(settings.effective_spool_dir)
         self.intake = EmailIntake(settings, self.blobs, actors.submit, self.spool, submit_many=actors.submit_many)
@@ -85,7 +86,7 @@ class IngestDaemon:
 
     async def _serve_http(self, app: web.Application, listen: str, default_port: int) -> str:
         host, port = parse_hostport(listen, default_port)
-        runner = web.AppRunner(app, access_log=None)
+        runner = http_runner.AppRunner(app, access_log=None)  # refused requests are not echoed
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()

@@ -8,6 +8,7 @@ answer with a temporary error so the sender retries.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import logging
 import socket
@@ -32,7 +33,20 @@ HOST = socket.gethostname()
 
 
 class TemporaryIntakeError(RuntimeError):
-    """Neither the database nor the spool took the message: ask the sender to retry."""
+    """Neither the database nor the spool took the message: ask the sender to retry.
+
+    ``storage_full`` says the disk (or quota) is full, which SMTP answers with its own
+    code (452 4.3.1, "insufficient system storage") so operators and senders see why."""
+
+    def __init__(self, message: str, *, storage_full: bool = False) -> None:
+        super().__init__(message)
+        self.storage_full = storage_full
+
+
+def not_writable(exc: OSError, what: str = "blob store") -> TemporaryIntakeError:
+    """The temporary error for a failed write, marked when the disk is full."""
+    return TemporaryIntakeError(f"{what} not writable: {exc.strerror}",
+                                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 class SenderRefused(ValueError):
@@ -93,6 +107,23 @@ def _insert_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[
 
 
 _UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
+
+
+# A retry this long after the row was last touched finds it unqueued rather than merely waiting its turn.
+REQUEUE_AFTER_S = 5.0
+
+
+def _is_pending(inbound_id: int) -> bool:
+    """Whether the row still waits for a worker, untouched for ``REQUEUE_AFTER_S`` (asked of
+    duplicates only: rare)."""
+    try:
+        row = fastsql.fetchone('SELECT status, updated_at FROM "inbound" WHERE id = ?', [inbound_id])
+    except _UNAVAILABLE:
+        return False
+    if not row or row[0] != m.InboundStatus.PENDING:
+        return False
+    touched = row[1] if isinstance(row[1], dt.datetime) else dt.datetime.fromisoformat(str(row[1]))
+    return (m.utcnow() - touched).total_seconds() >= REQUEUE_AFTER_S
 
 
 @dataclass
@@ -173,7 +204,7 @@ class EmailIntake:
                     except Rejected as exc:
                         results[i] = exc
                     except OSError as exc:
-                        results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                        results[i] = not_writable(exc)
                     except _UNAVAILABLE as exc:
                         results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
                     except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
@@ -181,7 +212,7 @@ class EmailIntake:
                         results[i] = exc
         except OSError as exc:
             for i, *_ in ready:
-                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                results[i] = not_writable(exc)
             ready = []
         if ready:
             rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "") for _, env, _ in ready]
@@ -212,8 +243,8 @@ class EmailIntake:
             name = self.spool.put(raw, {"kind": kind, "meta": meta, "received_at": meta["received_at"]})
         except OSError as exc:
             raise TemporaryIntakeError(
-                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
-            ) from exc
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
         log.warning("event=inbound_spooled entry=%s kind=%s cause=%s", name, kind, type(cause).__name__)
         return IntakeResult("spooled")
 
@@ -253,7 +284,7 @@ class EmailIntake:
                         results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
         except OSError as exc:
             for i, *_ in ready:
-                results[i] = TemporaryIntakeError(f"blob store not writable: {exc.strerror}")
+                results[i] = not_writable(exc)
             ready = []
         if ready:
             try:
@@ -279,7 +310,7 @@ class EmailIntake:
         except (NotAnEmail, *_UNAVAILABLE):
             raise
         except OSError as exc:
-            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+            raise not_writable(exc) from exc
         except Exception as exc:  # a parser bug must not lose the mail: keep it, quarantined
             log.exception("event=parse_failed error=%s", type(exc).__name__)
             digest = hashlib.sha256(raw).hexdigest()
@@ -294,14 +325,22 @@ class EmailIntake:
         try:
             raw_key = self.blobs.put(raw)
         except OSError as exc:
-            raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
+            raise not_writable(exc) from exc
         env.raw_blob_key = raw_key
         return env, raw_key, status, reason
 
     def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int,
                   deferred: list[int] | None) -> IntakeResult:
         if not created:
-            log.info("event=inbound_duplicate inbound=%d", inbound_id)
+            # The sender retried: if the first copy's row never left 'pending' (its enqueue was
+            # lost with a killed ingest or Redis), queue it now rather than at the next sweep.
+            still_pending = _is_pending(inbound_id)
+            log.info("event=inbound_duplicate inbound=%d requeued=%s", inbound_id, still_pending)
+            if still_pending:
+                if deferred is not None:
+                    deferred.append(inbound_id)
+                else:
+                    self.submit_all([inbound_id])
             return IntakeResult("duplicate", inbound_id, env.external_id)
         if status == m.InboundStatus.PENDING:
             if deferred is not None:
@@ -313,18 +352,26 @@ class EmailIntake:
 
     def submit_all(self, inbound_ids: list[int]) -> None:
         """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
+        self.try_submit(inbound_ids)
+
+    def try_submit(self, inbound_ids: list[int]) -> list[int]:
+        """Enqueue durable rows; the ids that were not (after the first failure the rest are not
+        tried: a broker that failed once would make each of them wait for its timeout)."""
         if self.submit_many is not None and len(inbound_ids) > 1:
             try:
                 self.submit_many(inbound_ids)
             except Exception as exc:
-                log.warning("event=enqueue_failed inbound=%s error=%s", ",".join(map(str, inbound_ids)),
+                log.warning("event=enqueue_failed count=%d first=%d error=%s", len(inbound_ids), inbound_ids[0],
                             type(exc).__name__)
-            return
-        for inbound_id in inbound_ids:
+                return list(inbound_ids)
+            return []
+        for i, inbound_id in enumerate(inbound_ids):
             try:
                 self.submit(inbound_id)
             except Exception as exc:
                 log.warning("event=enqueue_failed inbound=%d error=%s", inbound_id, type(exc).__name__)
+                return list(inbound_ids[i:])
+        return []
 
     def _fallback(self, offer: Offer, now: dt.datetime, cause: BaseException,
                   spool_on_failure: bool) -> IntakeResult | BaseException:
@@ -342,8 +389,8 @@ class EmailIntake:
             name = self.spool.put(raw, meta)
         except OSError as exc:
             raise TemporaryIntakeError(
-                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})"
-            ) from exc
+                f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
         log.warning("event=inbound_spooled entry=%s cause=%s", name, type(cause).__name__)
         return IntakeResult("spooled")
 

@@ -16,6 +16,7 @@ import sys
 import time
 
 from helpline.store.config import Settings, mask_url
+from helpline.store.private_paths import private_dir
 
 log = logging.getLogger("helpline.run")
 
@@ -112,10 +113,10 @@ class Supervisor:
 def run(settings: Settings) -> int:
     from helpline.store import db, migrations
 
-    os.makedirs(settings.data_dir, exist_ok=True)
+    private_dir(settings.data_dir)
     metrics_dir = settings.effective_metrics_dir
     shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files from a previous run would be summed
-    os.makedirs(metrics_dir, exist_ok=True)
+    private_dir(metrics_dir)
     redis_server = None
     if settings.embedded_redis:
         from helpline.workers.redis_embedded import EmbeddedRedis

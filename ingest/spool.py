@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from helpline.store.private_paths import FILE_MODE, private_dir
+
 log = logging.getLogger("helpline.ingest")
 
 
@@ -24,15 +26,19 @@ class Spool:
         self.dir = Path(directory)
 
     def put(self, raw: bytes, meta: dict[str, Any]) -> str:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.msg"
         tmp = self.dir / ("." + name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(json.dumps(meta, separators=(",", ":")).encode() + b"\n")
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / name)
+        try:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fh:
+                fh.write(json.dumps(meta, separators=(",", ":")).encode() + b"\n")
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.dir / name)
+        except BaseException:  # a full disk: no partial entry left behind per attempt
+            tmp.unlink(missing_ok=True)
+            raise
         fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(fd)

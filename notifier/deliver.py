@@ -10,13 +10,15 @@ timeout); those rows get the same temporary failure and back-off.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import asdict, dataclass
 
 from helpline.store.config import Settings
 from helpline.store.models import Outbox
 
 from . import followups, outbox
-from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
+from .claim_journal import ClaimJournal
+from .errors import OutcomeUnknown, PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .senders import Sender
 
@@ -29,6 +31,7 @@ class DeliveryReport:
     sent: int = 0
     retry: int = 0  # temporary failure, back to pending
     failed: int = 0  # permanent failure or attempts exhausted
+    unknown: int = 0  # handed over, no answer: not resent, shown to agents
     skipped: str = ""  # why nothing was attempted, e.g. relay_not_configured
 
     def as_dict(self) -> dict[str, int | str]:
@@ -43,25 +46,34 @@ def _unconfigured(sender: Sender) -> DeliveryReport:
     return DeliveryReport(skipped="relay_not_configured" if sender.channel == "email" else "provider_not_configured")
 
 
-# "Sent" marks are committed together, up to this many: one transaction instead
-# of one per message. A crash between a send and its mark resends that message
-# after the lease (same Message-ID, so clients show it once); the group bounds
-# how many such resends one crash can cause.
-SENT_MARKS_PER_COMMIT = 16
+# Each send is marked as it completes: a small commit is cheap next to a
+# provider round trip, and a crash between a send and its mark then resends
+# (after the lease, with the same Message-ID) that one message at most.
+SENT_MARKS_PER_COMMIT = 1
+# Rows one delivery round claims: what a killed sender leaves in 'sending'.
+ROUND_SIZE = 16
 
 
-def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report: DeliveryReport) -> None:
+def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report: DeliveryReport,
+                  journal: ClaimJournal | None = None) -> None:
     relay_down: str = ""
     sent: list[tuple[Outbox, str]] = []
     for row in rows:
         if relay_down:
             _record_temporary(row, relay_down, settings, report)
             continue
+        if journal is not None:
+            journal.started(row.id)
         try:
             provider_id = sender.send(row.payload)
         except RelayUnavailable as exc:
             relay_down = str(exc)
             _record_temporary(row, relay_down, settings, report)
+        except OutcomeUnknown as exc:
+            outbox.mark_unknown(row.id, str(exc))
+            report.unknown += 1
+            # The relay is too slow to answer: the rest of the batch would wait just as long.
+            relay_down = f"the provider did not answer in time for an earlier message ({exc}); will retry"
         except TemporaryFailure as exc:
             _record_temporary(row, str(exc), settings, report, delay_s=exc.retry_after,
                               count_attempt=not isinstance(exc, RateLimited))
@@ -102,18 +114,40 @@ def _record_temporary(row: Outbox, error: str, settings: Settings, report: Deliv
         report.retry += 1
 
 
-def deliver_due(settings: Settings, sender: Sender, limit: int = 100, now: dt.datetime | None = None
-                ) -> DeliveryReport:
+def deliver_due(settings: Settings, sender: Sender, limit: int = ROUND_SIZE, now: dt.datetime | None = None,
+                journal: ClaimJournal | None = None) -> DeliveryReport:
     """Send up to ``limit`` rows of the sender's channel due at ``now`` (default: the present);
-    returns what happened to them."""
+    returns what happened to them. With a ``journal``, the claim and each send's start are
+    written down, so a process killed mid-round gives back the untried rows when it starts again."""
     if not sender.configured:
         return _unconfigured(sender)
     rows = outbox.claim_due(sender.channel, limit, now)
     report = DeliveryReport(claimed=len(rows))
-    _deliver_rows(settings, sender, rows, report)
+    if journal is not None and rows:
+        journal.claimed([r.id for r in rows])
+    _deliver_rows(settings, sender, rows, report, journal)
+    if journal is not None and rows:
+        journal.finished()
     if rows:
         log.info(line(f"{sender.channel}_delivery_round", **report.as_dict()))
     return report
+
+
+def drain(settings: Settings, sender: Sender, *, budget_s: float = 20.0, journal: ClaimJournal | None = None
+          ) -> DeliveryReport:
+    """Rounds of ``ROUND_SIZE`` until nothing is due, a round fails to send anything (the provider
+    is down: back-off decides the next try), or ``budget_s`` is spent (the scheduler's other
+    sweeps must run too). A backlog left by an outage then drains as fast as the provider takes
+    it, instead of one round per scheduler tick."""
+    total = DeliveryReport()
+    deadline = time.monotonic() + budget_s
+    while True:
+        report = deliver_due(settings, sender, journal=journal)
+        for name in ("claimed", "sent", "retry", "failed", "unknown"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.skipped = report.skipped
+        if report.claimed < ROUND_SIZE or report.sent == 0 or time.monotonic() >= deadline:
+            return total
 
 
 def deliver_one(settings: Settings, sender: Sender, outbox_id: int) -> DeliveryReport:

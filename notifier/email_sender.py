@@ -20,7 +20,7 @@ from helpline.store.blobs import BlobStore, open_store
 from helpline.store.config import Settings, parse_hostport
 
 from .addresses import addr_spec, bare
-from .errors import PermanentFailure, RelayUnavailable, TemporaryFailure
+from .errors import OutcomeUnknown, PermanentFailure, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
 from .templates import render_bytes
 
@@ -149,25 +149,38 @@ class EmailSender:
     def send(self, payload: dict[str, Any]) -> str:
         """Send one payload; return the relay's final reply, e.g. ``250 2.0.0 queued as 12``.
 
-        A reused connection that turns out dead is re-opened once and the
-        message tried again. The relay never answered the end of DATA, so it
-        almost certainly did not take the message; if it did, the copy carries
-        the same Message-ID, the one duplicate the design accepts for email.
+        A reused connection that turns out dead before the message was handed
+        over is re-opened once and the message tried again. Once the whole
+        message and its final dot were sent, a timeout or a dropped connection
+        is the unknowable case (a slow relay may have taken it): ``OutcomeUnknown``,
+        never an immediate resend. smtplib reports a read timeout as
+        ``SMTPServerDisconnected``, so the phase, not the exception, decides.
         """
         if not self.configured:
             raise RelayUnavailable("no relay configured (HELPLINE_SMTP_RELAY is empty); mail stays in the outbox")
         mail_from, rcpts, data = _prepare(payload, self._blob if payload.get("attachments") else None)
         for _ in range(2):
             smtp, reused = self._connection()
+            handed_over = [False]
             try:
-                reply = self._transaction(smtp, mail_from, rcpts, data)
+                reply = self._transaction(smtp, mail_from, rcpts, data, handed_over)
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
                 self._drop()
+                if handed_over[0]:
+                    log.warning(line("smtp_outcome_unknown", relay=f"{self._host}:{self._port}",
+                                     error=type(exc).__name__))
+                    raise OutcomeUnknown(
+                        f"relay {self._host}:{self._port} took the whole message but did not answer its end "
+                        f"({type(exc).__name__}); it may have been delivered, so it is not resent: check with "
+                        "the recipient or the relay's log") from None
                 if reused and not isinstance(exc, socket.timeout):
                     continue
                 raise TemporaryFailure(f"relay {self._host}:{self._port} dropped the connection during the send ({type(exc).__name__}); will retry") from None
             except OSError as exc:
                 self._drop()
+                if handed_over[0]:
+                    raise OutcomeUnknown(f"network error after the message was handed to relay {self._host}:"
+                                         f"{self._port} ({type(exc).__name__}); it may have been delivered") from None
                 raise TemporaryFailure(f"network error talking to relay {self._host}:{self._port} ({type(exc).__name__}); will retry") from None
             except smtplib.SMTPException as exc:
                 self._drop()
@@ -188,8 +201,10 @@ class EmailSender:
         if conn is not None:
             _close_quietly(conn.smtp)
 
-    def _transaction(self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes) -> str:
-        """MAIL, RCPT, DATA by hand: ``sendmail`` would discard the relay's queue id."""
+    def _transaction(self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes,
+                     handed_over: list[bool]) -> str:
+        """MAIL, RCPT, DATA by hand: ``sendmail`` would discard the relay's queue id, and
+        ``handed_over[0]`` turns true once the message's final dot was sent."""
         try:
             code, resp = _command(smtp, "mail", "FROM:", mail_from)
             if code != 250:
@@ -198,7 +213,7 @@ class EmailSender:
                 code, resp = _command(smtp, "rcpt", "TO:", rcpt)
                 if code not in (250, 251):
                     raise _classify(code, resp, "RCPT TO")
-            code, resp = smtp.data(data)
+            code, resp = _data(smtp, data, handed_over)
             if code != 250:
                 raise _classify(code, resp, "end of DATA")
         except (TemporaryFailure, PermanentFailure):
@@ -251,6 +266,20 @@ def _command(smtp: smtplib.SMTP, verb: str, arg: str, addr: str) -> tuple[int, b
     """MAIL FROM / RCPT TO. smtplib's ``mail``/``rcpt`` re-parse the address with
     email.utils on every call; ours are bare and ASCII already (``_prepare``)."""
     smtp.putcmd(verb, f"{arg}<{addr}>")
+    return smtp.getreply()
+
+
+def _data(smtp: smtplib.SMTP, data: bytes, handed_over: list[bool]) -> tuple[int, bytes]:
+    """``smtplib.SMTP.data`` in its two phases, so a failure after the message's end is known as such."""
+    smtp.putcmd("data")
+    code, repl = smtp.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, repl)
+    q = smtplib._quote_periods(data)  # noqa: SLF001 - what data() does
+    if q[-2:] != smtplib.bCRLF:
+        q += smtplib.bCRLF
+    smtp.send(q + b"." + smtplib.bCRLF)
+    handed_over[0] = True
     return smtp.getreply()
 
 

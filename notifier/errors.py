@@ -36,5 +36,11 @@ class RelayUnavailable(TemporaryFailure):
     """
 
 
+class OutcomeUnknown(SendFailure):
+    """The message was handed over but the provider's answer never came (a timeout after the
+    end of DATA): it may have been taken. Never resent automatically; the row becomes
+    ``unknown`` for an agent to check, as for a sender that died mid-send."""
+
+
 class PermanentFailure(SendFailure):
     """The provider refused this message for good (the row becomes ``failed``)."""

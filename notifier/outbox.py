@@ -253,6 +253,40 @@ def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.d
     return status
 
 
+def release_claims(row_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Give back rows claimed (``sending``) but never handed to a provider: ``pending`` and due,
+    their claim's attempt not counted. Returns how many were released."""
+    if not row_ids:
+        return 0
+    now = now or utcnow()
+    marks = ", ".join("?" for _ in row_ids)
+    released = db.run_tx(lambda: fastsql.execute(
+        "UPDATE \"outbox\" SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
+        f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id IN ({marks}) AND status = 'sending'",
+        [now, now, *row_ids]).rowcount)
+    log.info(line("outbox_claims_released", count=released))
+    return released
+
+
+def mark_unknown(row_id: int, error: str, now: dt.datetime | None = None) -> bool:
+    """A ``sending`` row whose provider may or may not have taken it becomes ``unknown``, with an
+    event for agents; False if the row was no longer ``sending``."""
+    now = now or utcnow()
+
+    def tx() -> bool:
+        row = _get_locked(row_id)
+        if row is None or row.status != OutboxStatus.SENDING:
+            return False
+        row.status, row.last_error, row.updated_at = OutboxStatus.UNKNOWN, error[:2000], now
+        row.save()
+        _failure_event(row, "delivery_unknown", row.last_error, now, kind="outbox_unknown")
+        return True
+
+    changed = db.run_tx(tx)
+    log.warning(line("outbox_unknown", outbox_id=row_id, changed=changed))
+    return changed
+
+
 def mark_failed_permanent(row_id: int, error: str, now: dt.datetime | None = None) -> bool:
     """Give up on a row now (the provider refused it for good); False if already final."""
     now = now or utcnow()

@@ -19,6 +19,7 @@ from typing import BinaryIO, Callable, Iterator, Protocol, TypeVar
 
 from . import models
 from .files import fsync_dir, write_atomic
+from .private_paths import private_dir
 
 
 T = TypeVar("T")
@@ -92,7 +93,7 @@ def _fsync_file(path: str) -> None:
 class FileBlobStore:
     def __init__(self, root: str) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         self._dirs: set[Path] = set()
         self._local = threading.local()
 
@@ -141,8 +142,12 @@ class FileBlobStore:
     def _write_unsynced(self, path: Path, data: bytes) -> str:
         def write() -> str:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+            except BaseException:  # a full disk: no empty temporary file left behind per attempt
+                Path(tmp).unlink(missing_ok=True)
+                raise
             return tmp
 
         return self._in_dir(path, write)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import peewee
 
 from .config import ConfigError, mask_url
+from .private_paths import private_dir, private_file
 
 T = TypeVar("T")
 log = logging.getLogger("helpline.store")
@@ -43,8 +44,9 @@ def make_database(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
             path = parts.netloc + path
         if path.startswith("//"):
             path = path[1:]
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_dir(os.path.dirname(os.path.abspath(path)))
+            private_file(path)  # 0600, and so its -wal and -shm files
         return peewee.SqliteDatabase(
             path or ":memory:",
             lock_type="IMMEDIATE",

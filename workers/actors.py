@@ -16,7 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from helpline.store import blobs, db
 from helpline.store.config import Settings
 
-from . import metrics, pipeline
+from . import metrics, pipeline, send_pool
 
 log = logging.getLogger("helpline.workers")
 _stub = StubBroker()
@@ -125,20 +125,28 @@ def _processed(inbound_id: int, outcome: pipeline.Outcome, started: float) -> No
 
 
 def _send_claimed(s: Settings, rows: list) -> None:
-    """Rows the pipeline created already marked ``sending`` (acknowledgements), per channel, their
-    'sent' marks committed together. Should this fail, the rows stay 'sending' and
-    ``recover_stuck`` resends them after the lease."""
+    """Rows the pipeline created already marked ``sending`` (acknowledgements), per channel, sent
+    on the send pool (``send_pool``), never on this thread. With the pool's backlog full they are
+    released to ``pending`` for the scheduler; should the process die first, ``recover_stuck``
+    takes them after the lease."""
     from helpline.notifier.deliver import deliver_claimed_many
 
     by_channel: dict[str, list] = {}
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
     for channel, group in by_channel.items():
-        try:
+        def job(channel: str = channel, group: list = group) -> None:
             deliver_claimed_many(s, senders()[channel], group)
-        except Exception as exc:
-            log.warning("event=inline_delivery_failed outbox=%s error=%s", ",".join(str(r.id) for r in group),
-                        type(exc).__name__)
+
+        def give_back(group: list = group) -> None:
+            try:
+                outbox_release([r.id for r in group])
+            except Exception as exc:  # left 'sending': recover_stuck takes them after the lease
+                log.warning("event=claim_release_failed outbox=%s error=%s", ",".join(str(r.id) for r in group),
+                            type(exc).__name__)
+
+        if not send_pool.pool().submit(job, f"claimed:{channel}:{len(group)}", give_back=give_back):
+            give_back()
 
 
 def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) -> None:
@@ -146,13 +154,10 @@ def _after(inbound_id: int, outcome: pipeline.Outcome, *, claimed: bool = True) 
     if claimed:
         _send_claimed(settings(), outcome.claimed)
     for oid in outcome.outbox_ids:
-        # Deliver right here on this thread's kept relay connection: one queue
-        # hop less per acknowledgement. A failure leaves the row due; the
-        # scheduler retries it with back-off.
-        try:
-            _deliver(oid)
-        except Exception as exc:
-            log.warning("event=inline_delivery_failed outbox=%d error=%s", oid, type(exc).__name__)
+        # On the send pool's kept relay connections: one queue hop less per message, and
+        # never on this thread. Not taken (backlog full) or failed, the row stays due for
+        # the scheduler, which retries it with back-off.
+        send_pool.pool().submit(lambda oid=oid: _deliver(oid), f"outbox:{oid}")
     for oid, seconds in outcome.delayed:  # an undo window: sent when it closes (else by the scheduler, when due)
         try:
             deliver_outbox.send_with_options(args=(oid,), delay=int(seconds * 1000) + 50)
@@ -194,6 +199,12 @@ def _deliver(outbox_id: int) -> None:
     sender = senders().get(row.channel) if row is not None else None
     if sender is not None:
         deliver_one(settings(), sender, outbox_id)
+
+
+def outbox_release(row_ids: list[int]) -> None:
+    from helpline.notifier.outbox import release_claims
+
+    release_claims(row_ids)
 
 
 def _attempts(inbound_id: int) -> int:

@@ -96,6 +96,15 @@ def queue_depth(broker: dramatiq.Broker, settings: Settings, queues: tuple[str, 
     return {q: int(client.llen(f"{ns}:{q}")) for q in queues}
 
 
+def short_timeouts(broker: dramatiq.Broker, seconds: float) -> None:
+    """Let this process's Redis calls give up after ``seconds`` (new connections): for a process
+    that only enqueues (the ingest daemon), where a hung Redis must be found out quickly and
+    the rows are already durable. redis-py's default is 5 s per try."""
+    if not isinstance(broker, RedisBroker):
+        return  # RabbitMQ: pika's connection has its own socket and blocked-connection timeouts
+    broker.client.connection_pool.connection_kwargs.update(socket_timeout=seconds, socket_connect_timeout=seconds)
+
+
 def setup(settings: Settings) -> dramatiq.Broker:
     """Make the broker global and bind every Helpline actor to it."""
     from . import actors  # noqa: F401 - declares the actors

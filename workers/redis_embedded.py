@@ -11,9 +11,10 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import redis
+
+from helpline.store.private_paths import private_dir
 
 log = logging.getLogger("helpline.workers")
 
@@ -39,7 +40,7 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
-        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if self.ping():  # already served by a sibling (e.g. `helpline run` started it)
             return self
         if os.path.exists(self.socket_path):
@@ -58,7 +59,7 @@ class EmbeddedRedis:
         ]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, umask=0o077,  # its append-only file holds queued message ids
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from helpline.store.config import Settings
 
 from . import actors, broker, sweeper, systemd
+
+if TYPE_CHECKING:
+    from helpline.notifier.claim_journal import ClaimJournal
 
 log = logging.getLogger("helpline.workers")
 
@@ -17,7 +21,7 @@ log = logging.getLogger("helpline.workers")
 def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> dict[str, object]:
     """One round of every sweep; returns what each did (or the error it hit)."""
     from helpline.notifier import outbox
-    from helpline.notifier.deliver import deliver_due
+    from helpline.notifier.deliver import drain
 
     jobs: dict[str, Callable[[], object]] = {
         "inbound": lambda: sweeper.sweep_inbound(settings, actors.submit),
@@ -34,7 +38,8 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
         jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
     for channel, sender in actors.senders().items():
-        jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
+        jobs[f"outbox_delivered_{channel}"] = lambda sender=sender, channel=channel: drain(
+            settings, sender, budget_s=max(settings.sweep_interval_s, 5.0), journal=claim_journal(settings, channel))
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
@@ -53,8 +58,36 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
     return done
 
 
+def claim_journal(settings: Settings, channel: str) -> "ClaimJournal":
+    """This scheduler's journal of ``channel``'s claims (one scheduler per data directory)."""
+    from helpline.notifier.claim_journal import ClaimJournal
+
+    return ClaimJournal(os.path.join(settings.data_dir, "claims", f"{channel}.journal"))
+
+
+def release_unsent_claims(settings: Settings) -> int:
+    """At start: rows a killed predecessor claimed and never began to send go back to pending now,
+    not after the lease; the one whose send had begun is left to ``recover_stuck``."""
+    from helpline.notifier.outbox import release_claims
+
+    released = 0
+    for channel in actors.senders():
+        journal = claim_journal(settings, channel)
+        ids = journal.unstarted()
+        if ids:
+            released += release_claims(ids)
+        journal.finished()
+    if released:
+        log.warning("event=unsent_claims_released count=%d", released)
+    return released
+
+
 def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> None:
     broker.setup(settings)
+    try:
+        release_unsent_claims(settings)
+    except Exception as exc:  # the database may be down: the lease takes them later
+        log.warning("event=unsent_claims_release_failed error=%s", type(exc).__name__)
     from helpline.store.db import Checkpointer
 
     checkpointer = Checkpointer(settings.effective_database_url).start()

@@ -50,6 +50,7 @@ from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
+from helpline.ingest import decoding
 from helpline.ingest.channels import slack_commands
 from helpline.ingest.intake import Rejected, TemporaryIntakeError
 from helpline.ingest.channels.slack_envelope import build_slack_action, build_slack_message, message_of
@@ -473,6 +474,26 @@ def raw_body(request: AsyncBoltRequest) -> bytes:
     return request.raw_body.encode("utf-8") if request.raw_body else json.dumps(request.body).encode("utf-8")
 
 
+def unreadable(headers: Any, raw: bytes) -> str:
+    """Why a request cannot be Slack's (checked before slack_bolt, which answers 500 to a
+    non-numeric timestamp), or "". The body goes through the shared decoder, so what the
+    listeners later parse is known to be readable."""
+    stamp = headers.get("X-Slack-Request-Timestamp")
+    if stamp is not None and (not stamp.strip().isdigit() or len(stamp.strip()) > 12):  # absent: bolt's 401
+        return "X-Slack-Request-Timestamp must be Unix seconds"
+    ctype = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    try:
+        if ctype == "application/x-www-form-urlencoded":
+            form = decoding.form_fields(raw)
+            if "payload" in form:
+                decoding.load_json(form["payload"])
+        else:
+            decoding.load_json(raw)
+    except decoding.BodyError as exc:
+        return f"the body cannot be read: {exc}"
+    return ""
+
+
 def _base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
@@ -493,6 +514,10 @@ def install(app: web.Application) -> None:
     bolt = make_bolt_app(settings, intake, app[K.RUN_BLOCKING])
     if settings.slack_signing_secret:
         async def slack_events(request: web.Request) -> web.Response:
+            problem = unreadable(request.headers, await request.read())
+            if problem:
+                log.warning("event=slack_request_refused reason=%s", problem)
+                return web.Response(status=400, text=problem + "\n")
             return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
         app.router.add_post("/slack/events", slack_events)

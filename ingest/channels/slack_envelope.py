@@ -18,11 +18,11 @@ import hashlib
 import json
 import re
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from helpline.notifier.slack_blocks import ACTION_BLOCK, ACTION_PREFIX
 from helpline.store.envelope import Envelope, Sender, Thread
 
+from helpline.ingest import decoding
 from helpline.ingest.intake import Rejected
 
 _MARKUP = re.compile(r"<([^<>]*)>")
@@ -71,7 +71,7 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     the conversation id ``channel:root ts`` (the thread of their first message)
     and its first line as the subject."""
     try:
-        body = json.loads(raw)
+        body = decoding.load_json(raw)
         event = body["event"]
         channel = str(event["channel"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -121,9 +121,8 @@ def interaction_payload(raw: bytes) -> dict[str, Any]:
     """An interactivity payload: the JSON ``payload`` field of the form Slack posts over HTTP,
     or the JSON itself as a Socket Mode envelope carries it."""
     if raw.lstrip().startswith(b"{"):
-        return json.loads(raw)
-    form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
-    return json.loads(form["payload"][0])
+        return decoding.load_json(raw)
+    return decoding.load_json(decoding.form_fields(raw)["payload"])
 
 
 def build_slack_action(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) -> Envelope:

@@ -106,6 +106,8 @@ class Handler:
         except TemporaryIntakeError as exc:
             metrics.INBOUND.labels("email", "temp_failed").inc()
             log.error("event=smtp_tempfail reason=%r", str(exc))
+            if exc.storage_full:
+                return "452 4.3.1 Insufficient system storage; please retry later"
             return "451 4.3.0 Temporary failure storing the message; please retry later"
         except Exception:
             metrics.INBOUND.labels("email", "temp_failed").inc()

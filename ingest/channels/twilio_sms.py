@@ -35,6 +35,7 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.envelope import Envelope, Recipients, Sender, Thread
 
+from helpline.ingest import decoding
 from helpline.ingest import metrics
 from helpline.ingest.intake import Rejected, TemporaryIntakeError
 from helpline.ingest.channels.webhook_message import normalise_phone
@@ -73,7 +74,7 @@ def _subject(text: str, fallback: str) -> str:
 
 def build_envelope(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) -> Envelope:
     """Twilio's inbound-message webhook body as an envelope (raises Rejected)."""
-    form = form_params(raw)
+    form = decoding.form_fields(raw)
     sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     sender_raw = form.get("From", "")
     missing = [name for name, value in (("MessageSid", sid), ("From", sender_raw)) if not value]

@@ -151,12 +151,14 @@ async def post_message(request: web.Request) -> web.Response:
                             "idempotency_key": key}
     try:
         result = await run(request.app[K.INTAKE].accept_request, KIND, raw, meta)
-    except (Rejected, TemporaryIntakeError) as exc:
-        if caller.signature and verdict == "ok":  # not accepted: its retry must not count as a replay
+    except BaseException as exc:
+        if caller.signature and verdict == "ok":  # not accepted, for whatever reason: its retry is no replay
             try:
                 await run(webhook_state.release, caller.signature)
             except _UNAVAILABLE:
                 pass
+        if not isinstance(exc, (Rejected, TemporaryIntakeError)):
+            raise
         if isinstance(exc, Rejected):
             metrics.INBOUND.labels(CHANNEL, "rejected").inc()
             return web.json_response({"errors": exc.errors or [{"field": "body", "error": str(exc)}]}, status=400)

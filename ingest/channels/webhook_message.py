@@ -32,6 +32,7 @@ import phonenumbers
 
 from helpline.store.envelope import Attachment, Envelope, Sender, Thread
 
+from helpline.ingest import decoding
 from helpline.ingest.http import form_data
 from helpline.ingest.email.attachments import _TYPES, safe_name
 from helpline.ingest.email.html import html_to_text, sanitise
@@ -183,9 +184,9 @@ def _decode(raw: bytes, content_type: str, errors: _Errors) -> tuple[Any, list[f
         errors.add("content-type", "must be application/json or multipart/form-data")
         return None, []
     try:
-        return json.loads(raw_json), files
-    except (ValueError, UnicodeDecodeError) as exc:
-        errors.add("body", f"is not valid JSON: {exc}")
+        return decoding.load_json(raw_json), files
+    except decoding.BodyError as exc:
+        errors.add(exc.field, exc.reason)
         return None, files
 
 

@@ -33,7 +33,9 @@ def _service_settings():  # noqa: ANN202
 def _multiproc_env(settings) -> None:  # noqa: ANN001
     """prometheus-client's multiprocess mode must be chosen before it is imported."""
     path = settings.effective_metrics_dir
-    os.makedirs(path, exist_ok=True)
+    from helpline.store.private_paths import private_dir
+
+    private_dir(path)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", path)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 from functools import lru_cache
 
+from ..decoding import clean_text
+
 # Labels that mean "a superset is what was really sent" (the WHATWG Encoding
 # standard maps them the same way, which is what browsers show people).
 _SUPERSETS = {
@@ -61,14 +63,8 @@ def lookup(label: str | None) -> str | None:
 
 
 def clean(text: str) -> str:
-    """Make text safe for UTF-8 JSON and SQL: no NULs, no lone surrogates."""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+    """Make text safe for UTF-8 JSON and SQL: the one cleaning every channel uses."""
+    return clean_text(text)
 
 
 def decode(data: bytes, label: str | None, warnings: list[str] | None = None) -> str:

@@ -25,6 +25,7 @@ from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
+from helpline.ingest import decoding
 from helpline.ingest.http import csrf
 from helpline.ingest.http import app_keys as K
 
@@ -91,7 +92,12 @@ async def show(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     settings: Settings = request.app[K.SETTINGS]
     ticket_id, survey, number, language = await _survey_of(request)
-    form = await request.post()
+    try:
+        form = decoding.read_form(await request.read(), request.headers.get("Content-Type", ""))
+    except decoding.BodyError as exc:
+        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
+                     message=f"The form could not be read ({exc.reason}). Please send your rating again.",
+                     status=400)
     if not survey.open_at(utcnow()):
         return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
                      message="This survey has expired.", status=410)

@@ -14,6 +14,7 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from urllib.parse import unquote
 
+from helpline.ingest.decoding import clean_text
 from helpline.ingest.email.attachments import _TYPES, safe_name
 from helpline.ingest.email.headers import fix_8bit
 
@@ -101,5 +102,5 @@ def parse(raw: bytes, content_type: str, *, max_files: int = 20) -> FormData:
                 text = data.decode(charset, "replace")
             except LookupError:
                 text = data.decode("utf-8", "replace")
-            out.fields.setdefault(name, []).append(text.replace("\r\n", "\n"))
+            out.fields.setdefault(clean_text(name), []).append(clean_text(text.replace("\r\n", "\n")))
     return out

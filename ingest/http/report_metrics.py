@@ -5,6 +5,11 @@ Computed at scrape time from the database, at most every
 figures), over tickets created in the last ``HELPLINE_REPORT_METRICS_DAYS``.
 A failing computation yields no report gauges for that scrape; it never fails
 the scrape.
+
+A ticket's category may come from an API caller, so it becomes a label value
+only when it is configured (a team's ``categories``) or one of the active
+model's labels; any other counts as ``other``, keeping the number of series
+bounded whatever callers send.
 """
 from __future__ import annotations
 
@@ -18,10 +23,35 @@ from prometheus_client.core import GaugeMetricFamily
 from helpline.store.config import Settings
 
 
+OTHER = "other"
+UNCLASSIFIED = "unclassified"  # router.report_figures' name for a ticket without a category
+
+
+def known_categories(settings: Settings) -> frozenset[str]:
+    """The categories that may be label values: the teams' configured ones and the model's labels."""
+    from helpline.router.category import active_labels, models_dir_for
+    from helpline.store.routing_state import active_teams
+
+    known = {c for team in active_teams() for c in team.categories}
+    known.update(active_labels(models_dir_for(settings)))
+    return frozenset(known | {UNCLASSIFIED})
+
+
+def bounded(counts: dict[str, int], known: frozenset[str]) -> dict[str, int]:
+    """``counts`` with every key outside ``known`` folded into ``other``."""
+    out: dict[str, int] = {}
+    for name, n in counts.items():
+        key = name if name in known else OTHER
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 class ReportCollector:
-    def __init__(self, settings: Settings, compute: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(self, settings: Settings, compute: Callable[[], dict[str, Any]] | None = None,
+                 categories: Callable[[], frozenset[str]] | None = None) -> None:
         self.settings = settings
         self._compute = compute or self._figures
+        self._categories = categories or (lambda: known_categories(settings))
         self._lock = threading.Lock()
         self._at = 0.0
         self._cached: dict[str, Any] | None = None
@@ -36,7 +66,11 @@ class ReportCollector:
         with self._lock:
             if self._cached is None or time.monotonic() - self._at >= self.settings.report_metrics_cache_s:
                 try:
-                    self._cached = self._compute()
+                    figures = self._compute()
+                    volume = dict(figures.get("volume") or {})
+                    if "category" in volume:
+                        volume["category"] = bounded(volume["category"], self._categories())
+                    self._cached = {**figures, "volume": volume}
                 except Exception:  # the database may be down; /readyz says so
                     return self._cached
                 self._at = time.monotonic()

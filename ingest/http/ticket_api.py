@@ -34,6 +34,7 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
+from helpline.ingest import decoding
 from helpline.ingest.http import openapi
 from helpline.ingest.http.api_auth import UNAVAILABLE, Caller, authorize, error, errors
 from helpline.ingest.http import app_keys as K
@@ -60,10 +61,10 @@ class Invalid(Exception):
 async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise error(web.HTTPUnsupportedMediaType, "content-type", "send the body as application/json")
-    try:
-        body = json.loads(await request.read() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise error(web.HTTPBadRequest, "body", "the body is not valid JSON") from None
+    try:  # NUL is kept here for the fields' own checks to refuse (the contract: ingest.openapi.NONBLANK)
+        body = decoding.load_json(await request.read() or b"null", nul="keep")
+    except decoding.BodyError as exc:
+        raise error(web.HTTPBadRequest, exc.field, f"the body cannot be read: {exc.reason}") from None
     if not isinstance(body, dict):
         raise error(web.HTTPBadRequest, "body", "the body must be a JSON object")
     return body

@@ -233,6 +233,7 @@ class Peaks:
                 except psutil.Error:
                     continue
                 kind = ("redis" if "redis-server" in cmd else "worker" if "dramatiq" in cmd or "workers.entry" in cmd
+                        or " worker " in cmd + " "  # `helpline worker`, which supervises Dramatiq
                         else "ingest" if cmd.endswith(" ingest") else "scheduler" if cmd.endswith(" scheduler")
                         else "supervisor" if cmd.endswith(" run") else "other")
                 self.rss[kind] = max(self.rss.get(kind, 0.0), round(rss, 1))

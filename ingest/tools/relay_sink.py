@@ -6,6 +6,7 @@ temporary or permanent error to exercise retries.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class _Handler:
         with self.sink.cond:
             self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
             self.sink.cond.notify_all()
+        if self.sink.answer_delay_s:  # a slow relay: it has the message, its answer comes late
+            await asyncio.sleep(self.sink.answer_delay_s)
         return "250 2.0.0 queued as %d" % len(self.sink.received)
 
 
@@ -43,6 +46,7 @@ class RelaySink:
         self.received: list[Received] = []
         self.cond = threading.Condition()
         self.fail_with: str | None = None
+        self.answer_delay_s = 0.0
         self.controller = Controller(_Handler(self), hostname=host, port=port or _free_port(host))
 
     @property
