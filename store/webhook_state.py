@@ -167,6 +167,37 @@ def link_source(ticket_id: int, source: str, now: dt.datetime) -> None:
                     "ON CONFLICT DO NOTHING", [ticket_id, source, now])
 
 
+def creator_of(ticket_id: int) -> str:
+    """The webhook source whose message created the ticket; "" for a ticket of another channel.
+
+    Its link is the ticket's first ``ticket_source`` row, written in the
+    transaction that created the ticket. Later rows on a ticket exist only
+    where an older release let another source write into it (the takeover
+    fixed in issue 12); they confer nothing."""
+    row = fastsql.fetchone('SELECT ts.source FROM "ticket_source" ts JOIN "ticket" t ON t.id = ts.ticket_id '
+                           "WHERE ts.ticket_id = ? AND t.channel = 'webhook' ORDER BY ts.id LIMIT 1", [ticket_id])
+    return row[0] if row else ""
+
+
+def writable_by(source: str, ticket_ids: list[int]) -> set[int]:
+    """Which of ``ticket_ids`` a message of ``source`` may be written into.
+
+    A source writes only into tickets it created, and into the ticket an agent
+    merged one of them into (the merge moved that conversation there)."""
+    if not ticket_ids:
+        return set()
+    marks = fastsql.in_marks(len(ticket_ids))
+    first = 'ts.id = (SELECT MIN(f.id) FROM "ticket_source" f WHERE f.ticket_id = ts.ticket_id)'
+    own = fastsql.fetchall(f'SELECT t.id FROM "ticket" t JOIN "ticket_source" ts ON ts.ticket_id = t.id '
+                           f"WHERE t.id IN ({marks}) AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+                           [*ticket_ids, source])
+    merged = fastsql.fetchall(f'SELECT tm.target_id FROM "ticket_merge" tm JOIN "ticket" t ON t.id = tm.source_id '
+                              f'JOIN "ticket_source" ts ON ts.ticket_id = t.id WHERE tm.target_id IN ({marks}) '
+                              f"AND tm.split_at IS NULL AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+                              [*ticket_ids, source])
+    return {r[0] for r in own} | {r[0] for r in merged}
+
+
 def sources_of(ticket_id: int) -> list[str]:
     return [r[0] for r in fastsql.fetchall('SELECT source FROM "ticket_source" WHERE ticket_id = ? ORDER BY id',
                                            [ticket_id])]

@@ -1,5 +1,8 @@
 """An agent's answer to a ticket's customer, on the channel the customer last wrote on.
 
+(A webhook source's message counts only on a ticket that source created:
+``_customer_message``.)
+
 Slack (``slack_replies``), the ticket API (``api_ticket_ops``) and incidents'
 fan-out (``incidents``) all answer customers; the rules of *how* live here
 once, so a fix to email threading or SMS numbering reaches all three:
@@ -30,7 +33,7 @@ from typing import Any
 from helpline.notifier import loops, outbox, webhook_events
 from helpline.notifier.agent_reply import render_agent_reply
 from helpline.notifier.message_ids import make_message_id
-from helpline.store import download_links, fastsql, signing
+from helpline.store import download_links, fastsql, signing, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
@@ -64,14 +67,29 @@ def queued(key: str, ticket_id: int) -> tuple[int | None, str, str] | None:
 
 
 def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None:
-    """(channel, sender, envelope) of the customer's newest message on the ticket."""
-    row = fastsql.fetchone("SELECT m.channel, m.sender, i.envelope FROM \"message\" m LEFT JOIN \"inbound\" i "
-                           "ON i.id = m.inbound_id WHERE m.ticket_id = ? AND m.direction = 'in' "
-                           "AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1", [ticket_id])
-    if row is None:
+    """(channel, sender, envelope) of the customer's newest message that may steer the answer.
+
+    A webhook message steers it only on a ticket its own source created: the
+    answer to a mailbox's ticket goes to the mailbox even if a source's message
+    sits on it (written there by an older release, or moved there by a merge)."""
+    rows = fastsql.fetchall("SELECT channel, sender, inbound_id FROM \"message\" WHERE ticket_id = ? "
+                            "AND direction = 'in' AND author_role = 'customer' ORDER BY id DESC LIMIT 50", [ticket_id])
+    creator: str | None = None
+    for channel, sender, inbound_id in rows:
+        env = _envelope(inbound_id)
+        if channel == "webhook":
+            creator = webhook_state.creator_of(ticket_id) if creator is None else creator
+            if not creator or env is None or env.metadata.get("source") != creator:
+                continue
+        return channel, sender, env
+    return None
+
+
+def _envelope(inbound_id: int | None) -> Envelope | None:
+    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE id = ?', [inbound_id]) if inbound_id else None
+    if row is None or not row[0]:
         return None
-    env = Envelope.from_dict(json.loads(row[2]) if isinstance(row[2], str) else row[2]) if row[2] else None
-    return row[0], row[1], env
+    return Envelope.from_dict(json.loads(row[0]) if isinstance(row[0], str) else row[0])
 
 
 def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text: str, now: dt.datetime,
