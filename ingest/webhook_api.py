@@ -20,7 +20,8 @@ database is down); 400 with ``{"errors": [{"field", "error"}]}``; 401 for a
 missing or bad signature or key; 403 for a key without the scope; 413 over
 ``HELPLINE_MAX_MESSAGE_BYTES``; 415 for a body neither JSON nor form data; 429
 over ``HELPLINE_WEBHOOK_RATE_PER_MINUTE`` per source (or the source's own rate,
-``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file); 503 when nothing could
+``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file); 422 for an
+Idempotency-Key accepted before with another body; 503 when nothing could
 be made durable (retry). No secret, signature or key is ever logged.
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ from helpline.store.db import DatabaseUnavailable
 from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
 from . import metrics, webhook_message
-from .intake import Rejected, TemporaryIntakeError
+from .intake import IdempotencyConflict, Rejected, TemporaryIntakeError
 from . import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
@@ -156,6 +157,10 @@ async def post_message(request: web.Request) -> web.Response:
                 await run(webhook_state.release, caller.signature)
             except _UNAVAILABLE:
                 pass
+        if isinstance(exc, IdempotencyConflict):
+            metrics.INBOUND.labels(CHANNEL, "rejected").inc()
+            log.warning("event=webhook_refused reason=idempotency_conflict source=%s", caller.source)
+            return web.json_response({"errors": exc.errors}, status=422)
         if isinstance(exc, Rejected):
             metrics.INBOUND.labels(CHANNEL, "rejected").inc()
             return web.json_response({"errors": exc.errors or [{"field": "body", "error": str(exc)}]}, status=400)
@@ -170,7 +175,7 @@ async def post_message(request: web.Request) -> web.Response:
 
 def register_builders(intake: Any) -> None:
     """The parser the spool drain needs too (the scheduler drains without the HTTP app)."""
-    intake.register(KIND, webhook_message.build)
+    intake.register(KIND, webhook_message.build, idempotency_keys=True)
 
 
 def install(app: web.Application) -> None:

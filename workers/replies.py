@@ -26,6 +26,7 @@ idempotency and refusal, incidents' skipping of closed tickets.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,12 +59,44 @@ class Composed:
     files_reason: str = ""  # why the stored files did not go, or went as links instead of media
 
 
-def queued(key: str, ticket_id: int) -> tuple[int | None, str, str] | None:
+class KeyReused(ValueError):
+    """An answer's key (the API's Idempotency-Key) was used before for a different answer: refused (422),
+    since answering "done" would drop the new text without anyone knowing."""
+
+
+REQUEST_HASH = "request_sha256"  # the outbox payload key holding the fingerprint of the request that made it
+
+
+def request_hash(**fields: str) -> str:
+    """The fingerprint of an answer request's fields, compared when its key comes again."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def queued(key: str, ticket_id: int, request: str = "") -> tuple[int | None, str, str] | None:
     """(outbound message id, channel, recipient) of an answer already queued under ``key``: a retried
-    request or command finds its first answer instead of sending the customer a second one."""
-    row = fastsql.fetchone('SELECT out_message_id, channel, recipient FROM "outbox" WHERE unique_key = ? '
+    request or command finds its first answer instead of sending the customer a second one.
+
+    On a source's ticket the answer is its ``ticket.replied`` event. With
+    ``request`` (``request_hash``), raises ``KeyReused`` when the first answer
+    was made from a different request (answers stored before fingerprints
+    were kept are taken as the same)."""
+    row = fastsql.fetchone('SELECT out_message_id, channel, recipient, payload FROM "outbox" WHERE unique_key = ? '
                            'AND ticket_id = ?', [key, ticket_id])
-    return (row[0], row[1], row[2]) if row is not None else None
+    if row is None:
+        creator = webhook_state.creator_of(ticket_id)
+        if creator:
+            eid = webhook_events.event_id(ticket_id, webhook_events.REPLIED, key)
+            row = fastsql.fetchone('SELECT out_message_id, channel, \'\', payload FROM "outbox" WHERE unique_key = ? '
+                                   "AND ticket_id = ? AND out_message_id IS NOT NULL",
+                                   [f"hook:{creator}:{eid}", ticket_id])
+    if row is None:
+        return None
+    if request:
+        payload = json.loads(row[3]) if isinstance(row[3], str) else (row[3] or {})
+        if payload.get(REQUEST_HASH, request) != request:
+            raise KeyReused("this Idempotency-Key was already used for a different answer (other text or author); "
+                            "a retry must send the same body, and a new answer needs a new key")
+    return row[0], row[1], row[2]
 
 
 def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None:
