@@ -115,6 +115,11 @@ def client_address(request: web.Request, trusted: tuple[str, ...]) -> str:
     return hops[-1]
 
 
+def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    """Is ``address`` one of the ``trusted`` proxies' (addresses or networks)? Also for the API's limits."""
+    return _trusted(address, trusted)
+
+
 def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

@@ -16,7 +16,7 @@ from aiohttp import web
 from helpline.store.config import Settings
 
 from . import contact_form, csat_pages, downloads, slack_app, twilio_sms, webhook_api
-from . import incident_api, ticket_api
+from . import api_limits, incident_api, ticket_api
 from . import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -33,6 +33,7 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     app[K.SETTINGS] = settings
     app[K.INTAKE] = intake
     app[K.RUN_BLOCKING] = run_blocking
+    api_limits.install(app)  # rate limits in front of every /api/ route
     app.router.add_get("/", root)
     if intake is not None:
         register_parsers(intake)

@@ -20,7 +20,9 @@ database is down); 400 with ``{"errors": [{"field", "error"}]}``; 401 for a
 missing or bad signature or key; 403 for a key without the scope; 413 over
 ``HELPLINE_MAX_MESSAGE_BYTES``; 415 for a body neither JSON nor form data; 429
 over ``HELPLINE_WEBHOOK_RATE_PER_MINUTE`` per source (or the source's own rate,
-``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file); 422 for an
+``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file) or per client address
+(``api_limits``, which also answers 429 to an address whose keys or signatures
+keep failing, before checking them); 422 for an
 Idempotency-Key accepted before with another body; 503 when nothing could
 be made durable (retry). No secret, signature or key is ever logged.
 """
@@ -39,7 +41,7 @@ from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
-from . import metrics, webhook_message
+from . import api_limits, metrics, webhook_message
 from .intake import IdempotencyConflict, Rejected, TemporaryIntakeError
 from . import app_keys as K
 
@@ -128,9 +130,10 @@ async def post_message(request: web.Request) -> web.Response:
         return _error(400, "idempotency-key", "must be 1-200 printable ASCII characters without spaces", "rejected")
 
     rate = request.app[K.WEBHOOK_RATES].get(caller.source, settings.webhook_rate_per_minute)
+    also = api_limits.address_counters(request)  # the client address's count, in the same transaction
     try:
-        verdict = "ok" if not caller.signature and rate <= 0 else await run(
-            lambda: webhook_state.admit(caller.source, rate, 60,
+        verdict = "ok" if not caller.signature and rate <= 0 and not also else await run(
+            lambda: webhook_state.admit(caller.source, rate, 60, also=also,
                                         signature=caller.signature, source=caller.source, stamp=caller.stamp))
     except _UNAVAILABLE:
         # Unchecked while the database is away: the request is spooled, and an exact
@@ -142,6 +145,10 @@ async def post_message(request: web.Request) -> web.Response:
                       "(HELPLINE_WEBHOOK_RATE_PER_MINUTE or the source's own rate); slow down and retry",
                       "rate_limited",
                       {"Retry-After": "60"})
+    if verdict == "also_limited":
+        log.warning("event=webhook_rate_limited remote=%s", api_limits.client(request))
+        metrics.INBOUND.labels(CHANNEL, "rate_limited").inc()
+        raise api_limits.address_limited(settings)
     if verdict == "replay":
         log.warning("event=webhook_refused reason=replay source=%s", caller.source)
         return _error(401, "signature", "this signature was already used; sign every request (a retry too) "

@@ -82,34 +82,59 @@ def _estimate(key: str, window_s: int, now: float) -> float:
 
 
 def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: str = "", stamp: int = 0,
-          now: float | None = None) -> str:
+          now: float | None = None, also: tuple[tuple[str, int], ...] = ()) -> str:
     """Count one request of ``name`` against ``limit`` per ``window_s`` and claim its signature.
 
-    Returns ``ok``, ``rate_limited`` (nothing recorded) or ``replay`` (the
-    signature was accepted before). One short non-durable transaction: a power
-    cut may forget the newest claims, which only lets an exact replay reach
-    intake, where the (channel, external id, content) key makes it a no-op.
-    Raises ``DatabaseUnavailable`` when the database cannot be reached."""
+    Returns ``ok``, ``rate_limited`` (nothing recorded), ``also_limited`` (one
+    of the counters in ``also``, such as the client address's, is full;
+    nothing recorded) or ``replay`` (the signature was accepted before). One
+    short non-durable transaction for all counters: a power cut may forget the
+    newest claims, which only lets an exact replay reach intake, where the
+    (channel, external id, content) key makes it a no-op. A limit of 0 or less
+    counts without limiting. Raises ``DatabaseUnavailable`` when the database
+    cannot be reached."""
     now = time.time() if now is None else now
-    key = _counter_key(name, window_s)
+    counters = [(_counter_key(name, window_s), limit)] + [(_counter_key(n, window_s), lim) for n, lim in also]
 
     def tx() -> str:
-        if limit > 0 and _estimate(key, window_s, now) >= limit:
-            return "rate_limited"
+        for i, (key, lim) in enumerate(counters):
+            if lim > 0 and _estimate(key, window_s, now) >= lim:
+                return "rate_limited" if i == 0 else "also_limited"
         if signature:
             cur = fastsql.execute('INSERT INTO "webhook_signature" (signature, source, stamp, seen_at) '
                                   "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                                   [signature, source[:200], stamp, utcnow()])
             if cur.rowcount == 0:
                 return "replay"
-        fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, 1) '
-                        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + 1',
-                        [key, int(now // window_s)])
+        bucket = int(now // window_s)
+        for key, _ in counters:
+            _count(key, bucket)
         return "ok"
 
     verdict = run_tx(tx, retries=0, durable=False)
     _maybe_prune(now)
     return verdict
+
+
+def _count(key: str, bucket: int, n: int = 1) -> None:
+    fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
+                    'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?', [key, bucket, n, n])
+
+
+def record(name: str, window_s: int, now: float | None = None) -> None:
+    """Count one event of ``name`` (a failed authentication) without a limit check."""
+    now = time.time() if now is None else now
+    run_tx(lambda: _count(_counter_key(name, window_s), int(now // window_s)), retries=0, durable=False)
+    _maybe_prune(now)
+
+
+def counts(name: str, window_s: int, now: float | None = None) -> tuple[int, int]:
+    """(this window's count, the previous window's) of ``name``: a sliding estimate's two parts."""
+    now = time.time() if now is None else now
+    bucket = int(now // window_s)
+    rows = dict(fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
+                                 [_counter_key(name, window_s), bucket, bucket - 1]))
+    return int(rows.get(bucket, 0)), int(rows.get(bucket - 1, 0))
 
 
 def release(signature: str) -> None:
