@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from helpline.ingest.api_limits import seconds_until_below
-from helpline.store import api_keys
 
 from ..api.conftest import serve
-from ..webhook.support import CRM_SECRET, PublicServer, message, post_signed, signed_headers, encode
+from ..webhook.conftest import hook_settings  # noqa: F401 (fixture)
+from ..webhook.support import CRM_SECRET, PublicServer, encode, message, post_signed, signed_headers
 from ..workers.builders import Desk
 
 MALLORY, ALICE = "198.51.100.7", "203.0.113.5"

@@ -19,6 +19,7 @@ from ..api.conftest import serve
 from ..api.test_incident_api import outage
 from ..api.test_ticket_api import new_ticket
 from ..routing.conftest import configured_desk
+from ..webhook.conftest import hook_settings, server  # noqa: F401 (fixtures)
 from ..webhook.support import SOURCES, encode, message, post_bearer, post_signed
 
 KEY_FIELD = "idempotency-key"
