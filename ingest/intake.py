@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
-from helpline.store import fastsql
+from helpline.store import fastsql, webhook_state
 from helpline.store import models as m
 from helpline.store.blobs import BlobStore
 from helpline.store.config import Settings
@@ -77,12 +77,18 @@ def _store_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bo
            & (m.Inbound.content_hash == env.content_hash))
 
     def tx() -> tuple[int, bool]:
+        if strict:
+            webhook_state.lock_idempotency_keys([_lock_name(env)])
         return _insert_row(env, raw_key, status, reason, strict)
 
     try:
         return run_tx(tx, retries=1)
     except pw.IntegrityError:  # the same message committed by a concurrent session a moment ago
         return run_tx(lambda: (m.Inbound.get(key).id, False))
+
+
+def _lock_name(env: Envelope) -> str:
+    return f"{env.channel}:{env.external_id[:998]}"
 
 
 def _insert_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
@@ -210,8 +216,14 @@ class EmailIntake:
         if ready:
             rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
                     for i, env, _ in ready]
+            keyed = [_lock_name(r[0]) for r in rows if r[4]]
+
+            def tx() -> list[tuple[int, bool]]:
+                webhook_state.lock_idempotency_keys(keyed)
+                return [_insert_row(*r) for r in rows]
+
             try:
-                stored = run_tx(lambda: [_insert_row(*r) for r in rows], retries=1)
+                stored = run_tx(tx, retries=1)
             except pw.IntegrityError:  # a concurrent session stored one of them: one by one
                 stored = [_store_row(*r) for r in rows]
             except _UNAVAILABLE as exc:

@@ -27,7 +27,7 @@ import peewee as pw
 
 from . import fastsql
 from .api_keys import ApiKey
-from .db import run_tx
+from .db import is_sqlite, run_tx
 from .models import Base, Ticket, utcnow
 
 REPLAY_KEEP_S = 600
@@ -135,6 +135,19 @@ def counts(name: str, window_s: int, now: float | None = None) -> tuple[int, int
     rows = dict(fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
                                  [_counter_key(name, window_s), bucket, bucket - 1]))
     return int(rows.get(bucket, 0)), int(rows.get(bucket - 1, 0))
+
+
+def lock_idempotency_keys(keys: list[str]) -> None:
+    """Inside intake's transaction: one request per Idempotency-Key at a time (PostgreSQL).
+
+    Two requests with one key and different bodies committed side by side would
+    not see each other's row, and both would be accepted instead of the second
+    getting 422. Sorted, so two batches never wait for each other in a cycle.
+    SQLite's single writer serialises them already."""
+    if is_sqlite():
+        return
+    for key in sorted(set(keys)):
+        fastsql.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"idem:{key}"])
 
 
 def release(signature: str) -> None:

@@ -7,10 +7,12 @@ and webhook tickets) and incident replies; on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
+from helpline.ingest.intake import IdempotencyConflict
 from helpline.ingest.webhook_api import register_builders
 from helpline.store import api_keys
 from helpline.store import models as m
@@ -97,3 +99,42 @@ def test_incident_reply_key_reused_with_another_text_is_422(api):
     changed = api.call("POST", "/incidents/INC-000001/reply", json={**body, "text": "Still down."}, headers=headers)
     assert changed.status_code == 422, changed.text
     assert m.Outbox.select().where(m.Outbox.kind == "reply").count() == 4
+
+
+def test_two_bodies_sent_at_once_with_one_key_one_is_refused(backend, monkeypatch):
+    """The second request waits for the first one's commit (PostgreSQL: a lock per key; SQLite: its one writer),
+    then sees its row: before the lock, both were stored on PostgreSQL."""
+    from helpline.ingest import intake as intake_module
+
+    from ..webhook.test_webhook_tickets import HookDesk
+
+    desk = HookDesk(backend)
+    real, inserted = intake_module._insert_row, threading.Event()
+
+    def slow_first(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kw)
+        if not inserted.is_set():  # the first request's row exists, its transaction is still open
+            inserted.set()
+            time.sleep(1.0)
+        return out
+
+    monkeypatch.setattr(intake_module, "_insert_row", slow_first)
+    results: dict[str, object] = {}
+
+    def send(name: str, body: dict) -> None:
+        try:
+            results[name] = desk.intake.accept_request("webhook", encode(body), {
+                "source": "shop", "auth": "signature", "content_type": "application/json", "idempotency_key": "k"})
+        except Exception as exc:  # noqa: BLE001 (the refusal is the result)
+            results[name] = exc
+
+    first = threading.Thread(target=send, args=("first", message()))
+    first.start()
+    assert inserted.wait(10)
+    second = threading.Thread(target=send, args=("second", message(text="Another text, same key.")))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert getattr(results["first"], "status", None) == "accepted", results
+    assert isinstance(results["second"], IdempotencyConflict), results
+    assert m.Inbound.select().count() == 1
