@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import peewee as pw
 
-from helpline.store import fastsql
+from helpline.store import fastsql, webhook_state
 from helpline.store import models as m
 from helpline.store.blobs import BlobStore
 from helpline.store.config import Settings
@@ -67,6 +67,22 @@ class Rejected(ValueError):
 Builder = Callable[[bytes, dict[str, Any], Callable[[bytes], str]], Envelope]
 
 
+class IdempotencyConflict(Rejected):
+    """The request's Idempotency-Key was accepted before with a different body (answer 422).
+
+    A retry must repeat its request exactly; keeping the first body and
+    answering "accepted" would drop the new text without anyone knowing."""
+
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key reused with a different body", [{
+            "field": "idempotency-key",
+            "error": "this Idempotency-Key was already used for a request with a different body; a retry must send "
+                     "the same body, and a new message needs a new key"}])
+
+
+KEY_TAKEN = -1  # _insert_row's id when a strict channel's external id is stored with other content
+
+
 @dataclass
 class IntakeResult:
     status: str  # accepted, duplicate, spooled, quarantined
@@ -74,13 +90,15 @@ class IntakeResult:
     external_id: str = ""
 
 
-def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[int, bool]:
+def _store_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
     """Insert the inbound row; (id, created). A re-delivery of the same content is not a new row."""
     key = ((m.Inbound.channel == env.channel) & (m.Inbound.external_id == env.external_id[:998])
            & (m.Inbound.content_hash == env.content_hash))
 
     def tx() -> tuple[int, bool]:
-        return _insert_row(env, raw_key, status, reason)
+        if strict:
+            webhook_state.lock_idempotency_keys([_lock_name(env)])
+        return _insert_row(env, raw_key, status, reason, strict)
 
     try:
         return run_tx(tx, retries=1)
@@ -88,13 +106,24 @@ def _store_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[i
         return run_tx(lambda: (m.Inbound.get(key).id, False))
 
 
-def _insert_row(env: Envelope, raw_key: str, status: str, reason: str) -> tuple[int, bool]:
-    """Inside the caller's transaction: (id, created)."""
-    existing = fastsql.fetchone(
-        'SELECT id FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
-        [env.channel, env.external_id[:998], env.content_hash])
-    if existing:
-        return existing[0], False
+def _lock_name(env: Envelope) -> str:
+    return f"{env.channel}:{env.external_id[:998]}"
+
+
+def _insert_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
+    """Inside the caller's transaction: (id, created).
+
+    ``strict`` (a channel whose external id is the caller's Idempotency-Key):
+    (``KEY_TAKEN``, False) when that id is stored with other content. Without
+    it, other content under a known id is another message (mail reusing a
+    Message-ID: mail cannot be told no)."""
+    stored = fastsql.fetchall('SELECT id, content_hash FROM "inbound" WHERE channel = ? AND external_id = ?',
+                              [env.channel, env.external_id[:998]])
+    same = [row_id for row_id, digest in stored if digest == env.content_hash]
+    if same:
+        return same[0], False
+    if strict and stored:
+        return KEY_TAKEN, False
     now = m.utcnow()
     new_id = fastsql.insert("inbound", {
         "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
@@ -156,10 +185,17 @@ class EmailIntake:
         self.request_batcher: Any = None  # the ingest daemon's IntakeBatcher, for group commits of HTTP requests
         self.spool = spool
         self.builders: dict[str, Builder] = {}
+        self.strict_keys: set[str] = set()
 
-    def register(self, kind: str, builder: Builder) -> None:
-        """Let a channel adapter (Twilio, webhooks, the contact form) use the same durable path as email."""
+    def register(self, kind: str, builder: Builder, *, idempotency_keys: bool = False) -> None:
+        """Let a channel adapter (Twilio, webhooks, the contact form) use the same durable path as email.
+
+        ``idempotency_keys``: the adapter's external ids are its callers'
+        Idempotency-Keys, so the same id with another body is refused
+        (``IdempotencyConflict``) instead of stored as a second message."""
         self.builders[kind] = builder
+        if idempotency_keys:
+            self.strict_keys.add(kind)
 
     def accept_request(self, kind: str, raw: bytes, meta: dict[str, Any], *,
                        spool_on_failure: bool = True) -> IntakeResult:
@@ -215,9 +251,16 @@ class EmailIntake:
                 results[i] = not_writable(exc)
             ready = []
         if ready:
-            rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "") for _, env, _ in ready]
+            rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
+                    for i, env, _ in ready]
+            keyed = [_lock_name(r[0]) for r in rows if r[4]]
+
+            def tx() -> list[tuple[int, bool]]:
+                webhook_state.lock_idempotency_keys(keyed)
+                return [_insert_row(*r) for r in rows]
+
             try:
-                stored = run_tx(lambda: [_insert_row(*r) for r in rows], retries=1)
+                stored = run_tx(tx, retries=1)
             except pw.IntegrityError:  # a concurrent session stored one of them: one by one
                 stored = [_store_row(*r) for r in rows]
             except _UNAVAILABLE as exc:
@@ -226,6 +269,10 @@ class EmailIntake:
                         if spool_on_failure else exc
                 ready, stored = [], []
             for (i, env, _meta), (inbound_id, created) in zip(ready, stored):
+                if inbound_id == KEY_TAKEN:
+                    log.info("event=idempotency_conflict kind=%s", offers[i].kind)
+                    results[i] = IdempotencyConflict()
+                    continue
                 results[i] = self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
                                             deferred)
         if defer_submit is None:

@@ -1,8 +1,8 @@
 """Ticket events for the webhook sources a ticket came from (outbound webhooks).
 
 A source with a callback URL (``HELPLINE_WEBHOOK_CALLBACKS``) hears about the
-tickets its messages created: ``ticket.created``, ``ticket.replied`` (a new
-message on the ticket, the customer's or an agent's) and
+tickets its messages created, and only those (``listening``): ``ticket.created``,
+``ticket.replied`` (a new message on the ticket, the customer's or an agent's) and
 ``ticket.status_changed``. Each event is an outbox row written in the caller's
 transaction, so it exists exactly when the change it reports committed; the
 webhook sender delivers it signed, retried with back-off, at least once. Its
@@ -45,11 +45,15 @@ def _iso(now: dt.datetime) -> str:
 
 
 def listening(ticket_id: int, settings: Settings) -> list[str]:
-    """The ticket's webhook sources that have a callback URL: who hears of its events."""
+    """Who hears of the ticket's events: the source that created it, when it has a callback URL.
+
+    Only the creator: a source that merely named the ticket (its number, its
+    customer's address) must not receive its customer's mail or agents' answers."""
     callbacks = _callbacks(settings.webhook_callbacks) if settings.webhook_callbacks else {}
     if not callbacks:
         return []
-    return [s for s in webhook_state.sources_of(ticket_id) if s in callbacks]
+    creator = webhook_state.creator_of(ticket_id)
+    return [creator] if creator in callbacks else []
 
 
 def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Settings,

@@ -27,7 +27,7 @@ import peewee as pw
 
 from . import fastsql
 from .api_keys import ApiKey
-from .db import run_tx
+from .db import is_sqlite, run_tx
 from .models import Base, Ticket, utcnow
 
 REPLAY_KEEP_S = 600
@@ -82,34 +82,72 @@ def _estimate(key: str, window_s: int, now: float) -> float:
 
 
 def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: str = "", stamp: int = 0,
-          now: float | None = None) -> str:
+          now: float | None = None, also: tuple[tuple[str, int], ...] = ()) -> str:
     """Count one request of ``name`` against ``limit`` per ``window_s`` and claim its signature.
 
-    Returns ``ok``, ``rate_limited`` (nothing recorded) or ``replay`` (the
-    signature was accepted before). One short non-durable transaction: a power
-    cut may forget the newest claims, which only lets an exact replay reach
-    intake, where the (channel, external id, content) key makes it a no-op.
-    Raises ``DatabaseUnavailable`` when the database cannot be reached."""
+    Returns ``ok``, ``rate_limited`` (nothing recorded), ``also_limited`` (one
+    of the counters in ``also``, such as the client address's, is full;
+    nothing recorded) or ``replay`` (the signature was accepted before). One
+    short non-durable transaction for all counters: a power cut may forget the
+    newest claims, which only lets an exact replay reach intake, where the
+    (channel, external id, content) key makes it a no-op. A limit of 0 or less
+    counts without limiting. Raises ``DatabaseUnavailable`` when the database
+    cannot be reached."""
     now = time.time() if now is None else now
-    key = _counter_key(name, window_s)
+    counters = [(_counter_key(name, window_s), limit)] + [(_counter_key(n, window_s), lim) for n, lim in also]
 
     def tx() -> str:
-        if limit > 0 and _estimate(key, window_s, now) >= limit:
-            return "rate_limited"
+        for i, (key, lim) in enumerate(counters):
+            if lim > 0 and _estimate(key, window_s, now) >= lim:
+                return "rate_limited" if i == 0 else "also_limited"
         if signature:
             cur = fastsql.execute('INSERT INTO "webhook_signature" (signature, source, stamp, seen_at) '
                                   "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                                   [signature, source[:200], stamp, utcnow()])
             if cur.rowcount == 0:
                 return "replay"
-        fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, 1) '
-                        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + 1',
-                        [key, int(now // window_s)])
+        bucket = int(now // window_s)
+        for key, _ in counters:
+            _count(key, bucket)
         return "ok"
 
     verdict = run_tx(tx, retries=0, durable=False)
     _maybe_prune(now)
     return verdict
+
+
+def _count(key: str, bucket: int, n: int = 1) -> None:
+    fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
+                    'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?', [key, bucket, n, n])
+
+
+def record(name: str, window_s: int, now: float | None = None) -> None:
+    """Count one event of ``name`` (a failed authentication) without a limit check."""
+    now = time.time() if now is None else now
+    run_tx(lambda: _count(_counter_key(name, window_s), int(now // window_s)), retries=0, durable=False)
+    _maybe_prune(now)
+
+
+def counts(name: str, window_s: int, now: float | None = None) -> tuple[int, int]:
+    """(this window's count, the previous window's) of ``name``: a sliding estimate's two parts."""
+    now = time.time() if now is None else now
+    bucket = int(now // window_s)
+    rows = dict(fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
+                                 [_counter_key(name, window_s), bucket, bucket - 1]))
+    return int(rows.get(bucket, 0)), int(rows.get(bucket - 1, 0))
+
+
+def lock_idempotency_keys(keys: list[str]) -> None:
+    """Inside intake's transaction: one request per Idempotency-Key at a time (PostgreSQL).
+
+    Two requests with one key and different bodies committed side by side would
+    not see each other's row, and both would be accepted instead of the second
+    getting 422. Sorted, so two batches never wait for each other in a cycle.
+    SQLite's single writer serialises them already."""
+    if is_sqlite():
+        return
+    for key in sorted(set(keys)):
+        fastsql.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"idem:{key}"])
 
 
 def release(signature: str) -> None:
@@ -165,6 +203,37 @@ def fields_of(ticket_id: int) -> dict[str, str]:
 def link_source(ticket_id: int, source: str, now: dt.datetime) -> None:
     fastsql.execute('INSERT INTO "ticket_source" (ticket_id, source, created_at) VALUES (?, ?, ?) '
                     "ON CONFLICT DO NOTHING", [ticket_id, source, now])
+
+
+def creator_of(ticket_id: int) -> str:
+    """The webhook source whose message created the ticket; "" for a ticket of another channel.
+
+    Its link is the ticket's first ``ticket_source`` row, written in the
+    transaction that created the ticket. Later rows on a ticket exist only
+    where an older release let another source write into it (the takeover
+    fixed in issue 12); they confer nothing."""
+    row = fastsql.fetchone('SELECT ts.source FROM "ticket_source" ts JOIN "ticket" t ON t.id = ts.ticket_id '
+                           "WHERE ts.ticket_id = ? AND t.channel = 'webhook' ORDER BY ts.id LIMIT 1", [ticket_id])
+    return row[0] if row else ""
+
+
+def writable_by(source: str, ticket_ids: list[int]) -> set[int]:
+    """Which of ``ticket_ids`` a message of ``source`` may be written into.
+
+    A source writes only into tickets it created, and into the ticket an agent
+    merged one of them into (the merge moved that conversation there)."""
+    if not ticket_ids:
+        return set()
+    marks = fastsql.in_marks(len(ticket_ids))
+    first = 'ts.id = (SELECT MIN(f.id) FROM "ticket_source" f WHERE f.ticket_id = ts.ticket_id)'
+    own = fastsql.fetchall(f'SELECT t.id FROM "ticket" t JOIN "ticket_source" ts ON ts.ticket_id = t.id '
+                           f"WHERE t.id IN ({marks}) AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+                           [*ticket_ids, source])
+    merged = fastsql.fetchall(f'SELECT tm.target_id FROM "ticket_merge" tm JOIN "ticket" t ON t.id = tm.source_id '
+                              f'JOIN "ticket_source" ts ON ts.ticket_id = t.id WHERE tm.target_id IN ({marks}) '
+                              f"AND tm.split_at IS NULL AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+                              [*ticket_ids, source])
+    return {r[0] for r in own} | {r[0] for r in merged}
 
 
 def sources_of(ticket_id: int) -> list[str]:

@@ -14,7 +14,18 @@ it calls these few functions at fixed points:
   (``"acknowledge": true``) and names an email address the source vouches for.
 - ``find_customer``: a signed source (or key holder) vouches for every
   identity it sends, so a message naming a known email address or phone number
-  joins that customer even when its external user id is new.
+  joins that customer even when its external user id is new. That makes it the
+  same *person*, never a writer into that person's other tickets:
+- ``writable``/``may_join``: a source writes only into tickets it created
+  (and the ticket an agent merged one of them into). Thread evidence pointing
+  elsewhere (another channel's ticket number, another source's) is treated like
+  an outsider's guessed subject tag in email: the message opens a new ticket of
+  its own, linked to the named one as a possible follow-up. The request itself
+  was already answered 202 (threading happens in the worker), and that answer
+  does not tell the source whether a ticket number exists. A near-duplicate or
+  an exact copy joins only a ticket the message could have joined by evidence
+  (and mail never joins a source's ticket on likeness alone), since likeness is
+  no proof of who writes.
 - ``after_message``: inside the pipeline's transaction, link the vouched
   identities, keep the message's metadata on the ticket, remember which source
   the ticket came from, and queue its outbound webhook events. Returns the new
@@ -25,6 +36,7 @@ agent's decision (an ``identity_conflict`` event says so).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from helpline.notifier import webhook_events
@@ -33,6 +45,7 @@ from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
 from . import persist
+from .threads import Candidate
 
 API_CHANNELS = ("webhook", "form")
 
@@ -72,6 +85,26 @@ def find_customer(env: Envelope) -> persist.CustomerRef | None:
     return None
 
 
+def writable(env: Envelope, cands: list[Candidate]) -> list[Candidate]:
+    """``cands`` with the tickets a webhook message may not write into stripped of participants, so that
+    threading treats them as an outsider's evidence (a new ticket, linked as a possible follow-up)."""
+    if env.channel != "webhook" or not cands:
+        return cands
+    ok = webhook_state.writable_by(str(env.metadata.get("source") or ""), sorted({c.ticket_id for c in cands}))
+    return [c if c.ticket_id in ok else dataclasses.replace(c, participants=frozenset()) for c in cands]
+
+
+def may_join(env: Envelope, ticket_id: int) -> bool:
+    """May the message join ``ticket_id`` without thread evidence (near-duplicate, exact copy)?
+
+    A webhook message: only a ticket its source may write into. Any other
+    channel: only a ticket no source created, so a customer's mail is never
+    sent on to an app's callback because it reads like that app's ticket."""
+    if env.channel == "webhook":
+        return ticket_id in webhook_state.writable_by(str(env.metadata.get("source") or ""), [ticket_id])
+    return not webhook_state.creator_of(ticket_id)
+
+
 def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.datetime) -> None:
     for kind, address in vouched_identities(env):
         owner = fastsql.fetchone('SELECT customer_id FROM "identity" WHERE kind = ? AND address = ?', [kind, address])
@@ -95,7 +128,7 @@ def after_message(env: Envelope, ticket: persist.TicketRef, customer_id: int, ac
         fields = env.metadata.get("fields") or {}
         if fields:
             webhook_state.save_fields(ticket.id, {str(k): str(v) for k, v in fields.items()}, source, now)
-        if source:
+        if source and action == "created":  # the ticket's creator: it alone hears of the ticket's events
             webhook_state.link_source(ticket.id, source, now)
     if not settings.webhook_callbacks:
         return []

@@ -45,19 +45,22 @@ def _message(ticket_id: int, *, direction: str, author: str, text: str, channel:
 
 
 def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, settings: Settings,
-          now: dt.datetime) -> Reply:
+          now: dt.datetime, request: str = "") -> Reply:
     """An agent's public answer, sent where the customer last wrote from (a contact form's customer by email).
 
     ``key`` makes the outbox row unique: a client retrying with the same
-    Idempotency-Key never sends the customer the same answer twice."""
-    done = replies.queued(key, ticket_id)
+    Idempotency-Key never sends the customer the same answer twice. ``request``
+    (``replies.request_hash``) is kept with it: the key again with another
+    text raises ``replies.KeyReused``."""
+    done = replies.queued(key, ticket_id, request)
     if done is not None and done[0] is not None:  # a retry of a reply already made
         return Reply(done[0], done[1], done[2], [], repeated=True)
     ticket = persist.get_ticket(ticket_id)
     if ticket.status in ("closed", "merged"):
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(ticket_id, text, agent=author, actor=actor, key=key, settings=settings, now=now,
-                        audit={"via": "api"}, webhook=True)
+                        audit={"via": "api"}, webhook=True,
+                        payload={replies.REQUEST_HASH: request} if request else None)
     if r.reason == replies.NO_CALLBACK or (r.channel == "webhook" and not r.event_ids):  # raising rolls back
         raise ReplyNotPossible(f"{ticket.number} came from a webhook source without a callback URL "
                                "(HELPLINE_WEBHOOK_CALLBACKS); its customer cannot be answered from here")

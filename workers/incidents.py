@@ -27,14 +27,14 @@ class FanOut:
 
 
 def reply_one(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings,
-              now: dt.datetime) -> tuple[str, str, int | None]:
+              now: dt.datetime, request: str = "") -> tuple[str, str, int | None]:
     """Answer one ticket's customer on their channel: (channel, recipient, outbox id); channel "" and the
     reason when it cannot be answered. An answer already queued under ``key`` is not queued again."""
-    done = replies.queued(key, ticket_id)
+    done = replies.queued(key, ticket_id, request)  # KeyReused: the same key for another answer
     if done is not None:
         return done[1], done[2], None
     r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=key, settings=settings, now=now,
-                        audit={"via": "incident"})
+                        audit={"via": "incident"}, payload={replies.REQUEST_HASH: request} if request else None)
     if r.channel:
         return r.channel, r.recipient, r.outbox_id
     if r.reason == replies.NO_CUSTOMER:
@@ -43,7 +43,7 @@ def reply_one(ticket_id: int, text: str, *, agent: str, actor: str, key: str, se
 
 
 def reply(incident_id: int, text: str, *, agent: str, actor: str, reply_key: str, settings: Settings,
-          now: dt.datetime) -> FanOut:
+          now: dt.datetime, request: str = "") -> FanOut:
     """The same answer to every open ticket of the incident, each on its own channel.
 
     ``reply_key`` names this answer: running the same reply again (a retried
@@ -59,7 +59,8 @@ def reply(incident_id: int, text: str, *, agent: str, actor: str, reply_key: str
             out.skipped.append({"ticket": child["ticket"], "reason": f"the ticket is {child['status']}"})
             continue
         channel, to, row_id = reply_one(child["id"], text, agent=agent, actor=actor,
-                                        key=f"incident-reply:{reply_key}:{child['id']}", settings=settings, now=now)
+                                        key=f"incident-reply:{reply_key}:{child['id']}", settings=settings, now=now,
+                                        request=request)
         if not channel:
             out.skipped.append({"ticket": child["ticket"], "reason": to})
             continue

@@ -8,6 +8,7 @@ a processed row changes nothing. The stages themselves are plain functions
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -270,6 +271,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         if env.thread.reply_token and settings.secret_key else None
     cands, known = persist.candidates(mine, env.thread.ticket_ref, token_ticket)
     cands = duplicates.follow_merges(cands)  # a reply to a merged ticket lands on the one it was merged into
+    cands = api_messages.writable(env, cands)  # a webhook source writes only into its own tickets
     kind = env.sender.kind
     customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
@@ -284,7 +286,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     # The same text again from the same sender is a duplicate only where it
     # would land: "Thanks, that fixed it!" on two different tickets is two replies.
     dup = persist.recent_duplicate(sender, bhash, now - dt.timedelta(seconds=settings.dedupe_window_s))
-    if dup is not None and dup.external_id != env.external_id and decision.ticket_id in (None, dup.ticket_id):
+    if dup is not None and dup.external_id != env.external_id and decision.ticket_id in (None, dup.ticket_id) \
+            and (env.channel != "webhook" or api_messages.may_join(env, dup.ticket_id)):
         persist.event(dup.ticket_id, "duplicate_received", {"inbound": row.id, "external_id": env.external_id,
                                                             "duplicate_of": dup.message_id}, now=now)
         _finish(row, m.InboundStatus.DUPLICATE, f"same sender and text as message {dup.message_id} within "
@@ -293,6 +296,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     fp = ((pre.fingerprint if pre is not None else None) or duplicates.fingerprint_of(env, settings)) \
         if decision.action == "new" else None
     near = duplicates.find_near(customer.id, fp, settings, now) if fp is not None and customer is not None else None
+    if near is not None and near.merge and not api_messages.may_join(env, near.ticket_id):
+        near = dataclasses.replace(near, merge=False)  # alike, but across a source's boundary: only a suggestion
     if near is not None and near.merge and auth_policy.may_join(auth, settings.auth_failed_policy):
         # the same customer's same problem again: into their open ticket
         decision = duplicates.as_decision(near)

@@ -1,5 +1,8 @@
 """An agent's answer to a ticket's customer, on the channel the customer last wrote on.
 
+(A webhook source's message counts only on a ticket that source created:
+``_customer_message``.)
+
 Slack (``slack_replies``), the ticket API (``api_ticket_ops``) and incidents'
 fan-out (``incidents``) all answer customers; the rules of *how* live here
 once, so a fix to email threading or SMS numbering reaches all three:
@@ -23,6 +26,7 @@ idempotency and refusal, incidents' skipping of closed tickets.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +34,7 @@ from typing import Any
 from helpline.notifier import loops, outbox, webhook_events
 from helpline.notifier.agent_reply import render_agent_reply
 from helpline.notifier.message_ids import make_message_id
-from helpline.store import download_links, fastsql, signing
+from helpline.store import download_links, fastsql, signing, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
@@ -55,23 +59,70 @@ class Composed:
     files_reason: str = ""  # why the stored files did not go, or went as links instead of media
 
 
-def queued(key: str, ticket_id: int) -> tuple[int | None, str, str] | None:
+class KeyReused(ValueError):
+    """An answer's key (the API's Idempotency-Key) was used before for a different answer: refused (422),
+    since answering "done" would drop the new text without anyone knowing."""
+
+
+REQUEST_HASH = "request_sha256"  # the outbox payload key holding the fingerprint of the request that made it
+
+
+def request_hash(**fields: str) -> str:
+    """The fingerprint of an answer request's fields, compared when its key comes again."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def queued(key: str, ticket_id: int, request: str = "") -> tuple[int | None, str, str] | None:
     """(outbound message id, channel, recipient) of an answer already queued under ``key``: a retried
-    request or command finds its first answer instead of sending the customer a second one."""
-    row = fastsql.fetchone('SELECT out_message_id, channel, recipient FROM "outbox" WHERE unique_key = ? '
+    request or command finds its first answer instead of sending the customer a second one.
+
+    On a source's ticket the answer is its ``ticket.replied`` event. With
+    ``request`` (``request_hash``), raises ``KeyReused`` when the first answer
+    was made from a different request (answers stored before fingerprints
+    were kept are taken as the same)."""
+    row = fastsql.fetchone('SELECT out_message_id, channel, recipient, payload FROM "outbox" WHERE unique_key = ? '
                            'AND ticket_id = ?', [key, ticket_id])
-    return (row[0], row[1], row[2]) if row is not None else None
+    if row is None:
+        creator = webhook_state.creator_of(ticket_id)
+        if creator:
+            eid = webhook_events.event_id(ticket_id, webhook_events.REPLIED, key)
+            row = fastsql.fetchone('SELECT out_message_id, channel, \'\', payload FROM "outbox" WHERE unique_key = ? '
+                                   "AND ticket_id = ? AND out_message_id IS NOT NULL",
+                                   [f"hook:{creator}:{eid}", ticket_id])
+    if row is None:
+        return None
+    if request:
+        payload = json.loads(row[3]) if isinstance(row[3], str) else (row[3] or {})
+        if payload.get(REQUEST_HASH, request) != request:
+            raise KeyReused("this Idempotency-Key was already used for a different answer (other text or author); "
+                            "a retry must send the same body, and a new answer needs a new key")
+    return row[0], row[1], row[2]
 
 
 def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None:
-    """(channel, sender, envelope) of the customer's newest message on the ticket."""
-    row = fastsql.fetchone("SELECT m.channel, m.sender, i.envelope FROM \"message\" m LEFT JOIN \"inbound\" i "
-                           "ON i.id = m.inbound_id WHERE m.ticket_id = ? AND m.direction = 'in' "
-                           "AND m.author_role = 'customer' ORDER BY m.id DESC LIMIT 1", [ticket_id])
-    if row is None:
+    """(channel, sender, envelope) of the customer's newest message that may steer the answer.
+
+    A webhook message steers it only on a ticket its own source created: the
+    answer to a mailbox's ticket goes to the mailbox even if a source's message
+    sits on it (written there by an older release, or moved there by a merge)."""
+    rows = fastsql.fetchall("SELECT channel, sender, inbound_id FROM \"message\" WHERE ticket_id = ? "
+                            "AND direction = 'in' AND author_role = 'customer' ORDER BY id DESC LIMIT 50", [ticket_id])
+    creator: str | None = None
+    for channel, sender, inbound_id in rows:
+        env = _envelope(inbound_id)
+        if channel == "webhook":
+            creator = webhook_state.creator_of(ticket_id) if creator is None else creator
+            if not creator or env is None or env.metadata.get("source") != creator:
+                continue
+        return channel, sender, env
+    return None
+
+
+def _envelope(inbound_id: int | None) -> Envelope | None:
+    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE id = ?', [inbound_id]) if inbound_id else None
+    if row is None or not row[0]:
         return None
-    env = Envelope.from_dict(json.loads(row[2]) if isinstance(row[2], str) else row[2]) if row[2] else None
-    return row[0], row[1], env
+    return Envelope.from_dict(json.loads(row[0]) if isinstance(row[0], str) else row[0])
 
 
 def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text: str, now: dt.datetime,

@@ -25,6 +25,7 @@ import hashlib
 import ipaddress
 import logging
 import time
+from functools import lru_cache
 from typing import Any, Callable
 
 import peewee as pw
@@ -109,7 +110,7 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
 # ---- the handlers ------------------------------------------------------------------------
 def client_address(request: web.Request, trusted: tuple[str, ...]) -> str:
     """The visitor's address: the peer, or behind trusted proxies the last hop they did not add."""
-    peer = request.remote or ""
+    peer, trusted = request.remote or "", tuple(trusted)
     hops = [peer] + [h.strip() for h in reversed(request.headers.get("X-Forwarded-For", "").split(",")) if h.strip()]
     for hop in hops:
         if not _trusted(hop, trusted):
@@ -117,6 +118,12 @@ def client_address(request: web.Request, trusted: tuple[str, ...]) -> str:
     return hops[-1]
 
 
+def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
+    """Is ``address`` one of the ``trusted`` proxies' (addresses or networks)? Also for the API's limits."""
+    return _trusted(address, tuple(trusted))
+
+
+@lru_cache(maxsize=4096)  # every API request asks (api_limits): parse each address and network once
 def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

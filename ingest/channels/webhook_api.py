@@ -20,7 +20,10 @@ database is down); 400 with ``{"errors": [{"field", "error"}]}``; 401 for a
 missing or bad signature or key; 403 for a key without the scope; 413 over
 ``HELPLINE_MAX_MESSAGE_BYTES``; 415 for a body neither JSON nor form data; 429
 over ``HELPLINE_WEBHOOK_RATE_PER_MINUTE`` per source (or the source's own rate,
-``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file); 503 when nothing could
+``HELPLINE_WEBHOOK_SOURCE_RATES`` or ``rate_per_minute`` in the file) or per client address
+(``api_limits``, which also answers 429 to an address whose keys or signatures
+keep failing, before checking them); 422 for an
+Idempotency-Key accepted before with another body; 503 when nothing could
 be made durable (retry). No secret, signature or key is ever logged.
 """
 from __future__ import annotations
@@ -38,9 +41,10 @@ from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
 from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
+from helpline.ingest.http import api_limits
 from helpline.ingest import metrics
 from helpline.ingest.channels import webhook_message
-from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.intake import IdempotencyConflict, Rejected, TemporaryIntakeError
 from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
@@ -128,9 +132,10 @@ async def post_message(request: web.Request) -> web.Response:
         return _error(400, "idempotency-key", "must be 1-200 printable ASCII characters without spaces", "rejected")
 
     rate = request.app[K.WEBHOOK_RATES].get(caller.source, settings.webhook_rate_per_minute)
+    also = api_limits.address_counters(request)  # the client address's count, in the same transaction
     try:
-        verdict = "ok" if not caller.signature and rate <= 0 else await run(
-            lambda: webhook_state.admit(caller.source, rate, 60,
+        verdict = "ok" if not caller.signature and rate <= 0 and not also else await run(
+            lambda: webhook_state.admit(caller.source, rate, 60, also=also,
                                         signature=caller.signature, source=caller.source, stamp=caller.stamp))
     except _UNAVAILABLE:
         # Unchecked while the database is away: the request is spooled, and an exact
@@ -142,6 +147,10 @@ async def post_message(request: web.Request) -> web.Response:
                       "(HELPLINE_WEBHOOK_RATE_PER_MINUTE or the source's own rate); slow down and retry",
                       "rate_limited",
                       {"Retry-After": "60"})
+    if verdict == "also_limited":
+        log.warning("event=webhook_rate_limited remote=%s", api_limits.client(request))
+        metrics.INBOUND.labels(CHANNEL, "rate_limited").inc()
+        raise api_limits.address_limited(settings)
     if verdict == "replay":
         log.warning("event=webhook_refused reason=replay source=%s", caller.source)
         return _error(401, "signature", "this signature was already used; sign every request (a retry too) "
@@ -159,6 +168,10 @@ async def post_message(request: web.Request) -> web.Response:
                 pass
         if not isinstance(exc, (Rejected, TemporaryIntakeError)):
             raise
+        if isinstance(exc, IdempotencyConflict):
+            metrics.INBOUND.labels(CHANNEL, "rejected").inc()
+            log.warning("event=webhook_refused reason=idempotency_conflict source=%s", caller.source)
+            return web.json_response({"errors": exc.errors}, status=422)
         if isinstance(exc, Rejected):
             metrics.INBOUND.labels(CHANNEL, "rejected").inc()
             return web.json_response({"errors": exc.errors or [{"field": "body", "error": str(exc)}]}, status=400)
@@ -173,7 +186,7 @@ async def post_message(request: web.Request) -> web.Response:
 
 def register_builders(intake: Any) -> None:
     """The parser the spool drain needs too (the scheduler drains without the HTTP app)."""
-    intake.register(KIND, webhook_message.build)
+    intake.register(KIND, webhook_message.build, idempotency_keys=True)
 
 
 def install(app: web.Application) -> None:

@@ -4,7 +4,8 @@ Scopes nest: ``read`` (GETs), ``write`` (replies, notes, changes; includes
 read), ``admin`` (everything, bulk operations too). ``ingest`` keys only post
 messages and get 403 here. A key bound to a team (``--team``) is confined to
 that team's tickets by the handlers (404 for the others). Answers: 401 without
-a key or with an unknown or revoked one, 403 for a key without the scope, 503
+a key or with an unknown or revoked one, 403 for a key without the scope, 429
+over the key's or the client address's rate (``api_limits``), 503
 while the database cannot check it. Keys never reach a log line; the key's id
 and name do.
 """
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from helpline.store import api_keys
 from helpline.store.db import DatabaseUnavailable
+from helpline.ingest.http import api_limits
 from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
@@ -68,6 +70,9 @@ async def authorize(request: web.Request, scope: str) -> Caller:
     if check.verdict != "ok":
         log.warning("event=api_refused reason=key_%s key_id=%s", check.verdict, check.key_id or "")
         raise _unauthorized("unknown or revoked API key")
+    settings = request.app[K.SETTINGS]
+    await api_limits.count_key(request, f"api-key:{check.key_id}",
+                               request.app.get(K.WEBHOOK_RATES, {}).get(check.name, settings.webhook_rate_per_minute))
     return Caller(check.key_id or 0, check.name, check.team, check.scopes)
 
 

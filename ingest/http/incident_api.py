@@ -95,7 +95,7 @@ async def post_reply(request: web.Request) -> web.Response:
 
     def work() -> Any:
         from helpline.store.similarity_state import ACTIVE
-        from helpline.workers import incidents
+        from helpline.workers import incidents, replies
         from helpline.workers.ticket_ops import TicketOpError
 
         def tx() -> Any:
@@ -108,7 +108,8 @@ async def post_reply(request: web.Request) -> web.Response:
                                         f"tickets of team(s) {', '.join(others)}, whose customers the reply would "
                                         "reach: reply with a key not bound to a team")
             return incidents.reply(iid, text or "", agent=author, actor=caller.actor, reply_key=reply_key,
-                                   settings=settings, now=utcnow())
+                                   settings=settings, now=utcnow(),
+                                   request=replies.request_hash(text=text or "", author=author) if idem else "")
         return api._in_tx(tx)
 
     out = await api._run(request, work)

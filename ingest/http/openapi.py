@@ -225,7 +225,7 @@ def document() -> dict[str, Any]:
                                         **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
             "/api/v1/tickets/{number}/replies": {"post": {
                 "operationId": "replyToTicket", "summary": "an agent's reply, sent on the ticket's channel",
-                "parameters": [_NUMBER, _idempotency_key("the same key again returns the first reply (200)")],
+                "parameters": [_NUMBER, _idempotency_key("the same key again returns the first reply (200); with another body: 422")],
                 "requestBody": _body(text_body),
                 "responses": {"201": _json(reply, "the reply is queued for sending"),
                               "200": _json(reply, "a repeat of an Idempotency-Key: the first reply"),
@@ -255,7 +255,7 @@ def document() -> dict[str, Any]:
             "/api/v1/incidents/{incident}/reply": {"post": {
                 "operationId": "replyToIncident",
                 "summary": "one answer to every open ticket of the incident, each on its own channel",
-                "parameters": [incident_param, _idempotency_key("the same key again sends nothing twice (200)")],
+                "parameters": [incident_param, _idempotency_key("the same key again sends nothing twice (200); with another body: 422")],
                 "requestBody": _body(text_body),
                 "responses": {"201": _json(incident_reply, "the answers are queued (skipped tickets listed)"),
                               "200": _json(incident_reply, "a repeat of an Idempotency-Key: nothing new queued"),

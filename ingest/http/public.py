@@ -17,7 +17,7 @@ from helpline.store.config import Settings
 
 from helpline.ingest.channels import contact_form, slack_app, twilio_sms, webhook_api
 from helpline.ingest.http import csat_pages, downloads
-from helpline.ingest.http import incident_api, ticket_api
+from helpline.ingest.http import api_limits, incident_api, ticket_api
 from helpline.ingest.http import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -34,6 +34,7 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     app[K.SETTINGS] = settings
     app[K.INTAKE] = intake
     app[K.RUN_BLOCKING] = run_blocking
+    api_limits.install(app)  # rate limits in front of every /api/ route
     app.router.add_get("/", root)
     if intake is not None:
         register_parsers(intake)

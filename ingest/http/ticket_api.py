@@ -176,6 +176,14 @@ async def _run(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
         raise exc from None
     except _ticket_op_error() as exc:
         raise error(web.HTTPConflict, getattr(exc, "field", "ticket"), str(exc)) from None
+    except _key_reused() as exc:
+        raise error(web.HTTPUnprocessableEntity, "Idempotency-Key", str(exc)) from None
+
+
+def _key_reused() -> type[Exception]:
+    from helpline.workers.replies import KeyReused
+
+    return KeyReused
 
 
 def _ticket_op_error() -> type[Exception]:
@@ -258,11 +266,12 @@ async def post_reply(request: web.Request) -> web.Response:
     key = f"api-reply:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
     def work() -> tuple[Any, dict[str, Any]]:
-        from helpline.workers import api_ticket_ops
+        from helpline.workers import api_ticket_ops, replies
 
         tid = ticket_search.visible(number, caller.team)
+        request = replies.request_hash(text=text, author=author) if idem else ""
         r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=author, actor=caller.actor, key=key,
-                                                settings=settings, now=utcnow()))
+                                                settings=settings, now=utcnow(), request=request))
         return r, run_tx(lambda: _summary(number.strip().upper()), durable=False)
 
     r, ticket = await _run(request, work)
