@@ -98,7 +98,7 @@ class IngestDaemon:
         (aiohttp closes a connection still waiting for one after ``keepalive_timeout``)."""
         s = self.settings
         host, port = parse_hostport(s.http_listen, 8080)
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.http_header_timeout_s)
+        runner = http_runner.AppRunner(app, access_log=None, keepalive_timeout=s.http_header_timeout_s)
         await runner.setup()
         limiter = ConnectionLimiter(s.http_max_connections, s.http_max_connections_per_ip, s.http_trusted_proxies)
         self.capped.append(await serve_capped(runner, host, port, limiter,

@@ -77,13 +77,22 @@ class Stack:
         return proc
 
     def start_ingest(self) -> "Stack":
+        """Start ``helpline ingest`` and wait until all three listeners take connections: the daemon opens
+        SMTP first, and the public HTTP listener a moment later."""
         self._spawn("ingest", "ingest")
         wait_until(self._smtp_up, 30, what="the SMTP port")
+        for listen in (self.settings.http_listen, self.settings.admin_listen):
+            port = int(listen.rsplit(":", 1)[1])
+            wait_until(lambda port=port: self._port_up(port), 30, what=f"the listener on {listen}")
         return self
 
     def _smtp_up(self) -> bool:
+        return self._port_up(self.smtp_port)
+
+    @staticmethod
+    def _port_up(port: int) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return True
         except OSError:
             return False
