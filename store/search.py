@@ -1,0 +1,343 @@
+"""Full-text search over tickets and articles, on SQLite FTS5 or PostgreSQL tsvector.
+
+A ticket is a hit when one of its documents matches every word and phrase of
+the query: a message (subject, new text, quoted text, author and address) or
+the ticket itself (subject, tags, customer's name and addresses). Its score is
+that of its best document (SQLite: ``-bm25``; PostgreSQL: ``ts_rank_cd`` of the
+``simple`` vector plus that of the stemmed one), and its snippet comes from
+that document, highlighted between ``MARK_START`` and ``MARK_END`` (private-use
+characters no text uses; ``render_snippet`` turns them into HTML, Slack or
+terminal marks after escaping the text). An excluded word removes the whole
+ticket when any of its documents has it. Filters are SQL on the ticket row.
+
+Words reach FTS5 only as double-quoted strings (a quote inside is doubled), so
+FTS5's own syntax (``NEAR``, ``col:``, ``*``, ``^``, ``AND``/``OR``) is never
+interpreted; on PostgreSQL they are bound parameters of ``plainto_tsquery`` and
+``phraseto_tsquery``, which read text, not operators.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import fastsql as sql
+from .db import is_sqlite
+from .search_syntax import Query, Term
+
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+STEM_CONFIG = "english"  # PostgreSQL: the stemmed half of a query; the simple half finds every word as written
+SNIPPET_WORDS = 16
+
+
+@dataclass(frozen=True)
+class TicketHit:
+    ticket_id: int
+    number: str
+    subject: str
+    status: str
+    team: str | None
+    score: float
+    snippet: str
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"number": self.number, "subject": self.subject, "status": self.status,
+                "snippet": render_snippet(self.snippet, style), "score": self.score}
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    slug: str
+    language: str
+    title: str
+    score: float
+    snippet: str
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "snippet": render_snippet(self.snippet, style),
+                "score": self.score}
+
+
+@dataclass
+class Results:
+    tickets: list[TicketHit] = field(default_factory=list)
+    articles: list[ArticleHit] = field(default_factory=list)
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"tickets": [t.as_dict(style) for t in self.tickets],
+                "articles": [a.as_dict(style) for a in self.articles]}
+
+
+_STYLES = {"html": ("<mark>", "</mark>"), "slack": ("*", "*"), "text": ("[", "]"), "ansi": ("\x1b[1m", "\x1b[0m")}
+
+
+def render_snippet(raw: str, style: str = "html") -> str:
+    """The snippet with its marks in ``style``; for ``html`` the text is escaped first, so a customer's
+    ``<script>`` arrives as text, and only our ``<mark>`` is markup."""
+    start, end = _STYLES[style]
+    text = " ".join(raw.split())
+    if style == "html":
+        text = html.escape(text, quote=False)
+    elif style == "slack":
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "∗")
+    return text.replace(MARK_START, start).replace(MARK_END, end)
+
+
+# ---- building the match ------------------------------------------------------------------------
+def fts5_string(term: Term) -> str:
+    """A word or phrase as an FTS5 string: double-quoted, inner quotes doubled; FTS5 tokenizes it
+    and treats several tokens as a phrase. Nothing inside is syntax."""
+    return '"' + term.text.replace('"', '""') + '"'
+
+
+def fts5_match(terms: Sequence[Term], glue: str = " AND ") -> str:
+    return glue.join(fts5_string(t) for t in terms)
+
+
+def _pg_tsquery(terms: Sequence[Term], config: str, params: list[Any], glue: str = " && ") -> str:
+    parts = []
+    for t in terms:
+        parts.append(f"{'phraseto_tsquery' if t.phrase else 'plainto_tsquery'}('{config}', ?)")
+        params.append(t.text)
+    return "(" + glue.join(parts) + ")"
+
+
+def _pg_match(alias: str, terms: Sequence[Term], params: list[Any], glue: str = " && ") -> str:
+    qs = _pg_tsquery(terms, "simple", params, glue)
+    ql = _pg_tsquery(terms, STEM_CONFIG, params, glue)
+    return f"({alias}.search_simple @@ {qs} OR {alias}.search_lang @@ {ql})"
+
+
+def _pg_rank(alias: str, terms: Sequence[Term], params: list[Any]) -> str:
+    qs = _pg_tsquery(terms, "simple", params)
+    ql = _pg_tsquery(terms, STEM_CONFIG, params)
+    return f"(ts_rank_cd({alias}.search_simple, {qs}) + COALESCE(ts_rank_cd({alias}.search_lang, {ql}), 0))"
+
+
+# ---- filters -------------------------------------------------------------------------------------
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({sql.in_marks(len(values))})"
+
+
+def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> list[str]:
+    conds: list[str] = []
+    if scope_teams is not None:
+        conds.append(_in("t.team", list(scope_teams), params) if scope_teams else "1 = 0")
+    if q.status:
+        conds.append(_in("t.status", q.status, params))
+    if q.team:
+        conds.append(_in("t.team", q.team, params))
+    if q.assignee:
+        named = [a for a in q.assignee if a != "none"]
+        parts = (["t.assignee IS NULL"] if "none" in q.assignee else []) + ([_in("LOWER(t.assignee)", named, params)]
+                                                                            if named else [])
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.channel:
+        conds.append(_in("t.channel", q.channel, params))
+    if q.category:
+        conds.append(_in("t.category", q.category, params))
+    if q.priority:
+        conds.append(_in("t.priority", q.priority, params))
+    if q.tag:
+        conds.append('EXISTS (SELECT 1 FROM "ticket_tag" g WHERE g.ticket_id = t.id AND '
+                     + _in("g.tag", q.tag, params) + ")")
+    for v in q.subject:
+        conds.append("LOWER(t.subject) LIKE ? ESCAPE '\\'")
+        params.append(_like(v))
+    if q.customer:
+        parts = []
+        for v in q.customer:
+            if v.isascii() and v.isdigit() and len(v) <= 18:
+                parts.append("t.customer_id = ?")
+                params.append(int(v))
+            else:
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i WHERE LOWER(i.address) = ?)')
+                params.append(v.strip().lower())
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.sender:
+        parts = []
+        for v in q.sender:
+            v = v.strip().lower()
+            if v.startswith("@"):
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i '
+                             "WHERE LOWER(i.address) LIKE ? ESCAPE '\\')")
+                params.append(_like(v)[:-1])  # ends with the domain
+            elif "@" in v or v.startswith("+"):
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i WHERE LOWER(i.address) = ?)')
+                params.append(v)
+            else:
+                parts.append('t.customer_id IN (SELECT c.id FROM "customer" c WHERE LOWER(c.name) LIKE ? ESCAPE \'\\\')')
+                params.append(_like(v))
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.before is not None:
+        conds.append("t.created_at < ?")
+        params.append(q.before)
+    if q.after is not None:
+        conds.append("t.updated_at >= ?")
+        params.append(q.after)
+    return conds
+
+
+def _excluded(q: Query, params: list[Any]) -> str:
+    """Tickets any of whose documents has any excluded word."""
+    if is_sqlite():
+        match = fts5_match(q.excluded, " OR ")
+        params += [match, match]
+        return ('t.id NOT IN (SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
+                "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?)")
+    inner: list[Any] = []
+    msg = _pg_match("m", q.excluded, inner, " || ")
+    tkt = _pg_match("x", q.excluded, inner, " || ")
+    params += inner
+    return (f't.id NOT IN (SELECT m.ticket_id FROM "message" m WHERE {msg} '
+            f'UNION SELECT x.id FROM "ticket" x WHERE {tkt})')
+
+
+# ---- tickets -------------------------------------------------------------------------------------
+def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
+    """(ticket id, number, subject, status, team, score, best message id or None) best first."""
+    fparams: list[Any] = []
+    conds = _filters(q, scope_teams, fparams)
+    if q.excluded:
+        conds.append(_excluded(q, fparams))
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    cols = "t.id, t.number, t.subject, t.status, t.team"
+    terms = q.positive
+    if not terms:
+        return sql.fetchall(f'SELECT {cols}, 0.0, NULL FROM "ticket" t{where} ORDER BY t.updated_at DESC, t.id DESC '
+                            "LIMIT ?", [*fparams, limit])
+    params: list[Any] = []
+    if is_sqlite():
+        match = fts5_match(terms)
+        params += [match, match]
+        hits = ('SELECT m.ticket_id AS tid, bm25(message_fts, 3.0, 4.0, 1.0, 2.0) AS s, message_fts.rowid AS mid '
+                'FROM message_fts JOIN "message" m ON m.id = message_fts.rowid WHERE message_fts MATCH ? '
+                "UNION ALL SELECT rowid, bm25(ticket_fts, 3.0, 3.0, 2.0), NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
+        best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
+        order, score = "b.s ASC", "-b.s"
+    else:
+        rank_m = _pg_rank("m", terms, params)
+        match_m = _pg_match("m", terms, params)
+        rank_t = _pg_rank("x", terms, params)
+        match_t = _pg_match("x", terms, params)
+        hits = (f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE {match_m} '
+                f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
+        best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid"
+        order, score = "b.s DESC", "b.s"
+    return sql.fetchall(f'SELECT {cols}, {score}, b.mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where} '
+                        f"ORDER BY {order}, t.id DESC LIMIT ?", [*params, *fparams, limit])
+
+
+def _snippet(q: Query, ticket_id: int, subject: str, message_id: int | None) -> str:
+    terms = q.positive
+    if not terms:
+        return subject
+    if is_sqlite():
+        match = fts5_match(terms, " OR ")
+        if message_id is not None:
+            row = sql.fetchone(f"SELECT snippet(message_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM message_fts "
+                               "WHERE message_fts MATCH ? AND rowid = ?", [MARK_START, MARK_END, match, message_id])
+        else:
+            row = sql.fetchone(f"SELECT snippet(ticket_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM ticket_fts "
+                               "WHERE ticket_fts MATCH ? AND rowid = ?", [MARK_START, MARK_END, match, ticket_id])
+        return row[0] if row and row[0] else subject
+    params: list[Any] = []
+    qs = _pg_tsquery(terms, "simple", params, " || ")
+    ql = _pg_tsquery(terms, STEM_CONFIG, params, " || ")
+    opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8, '
+            'MaxFragments=2, FragmentDelimiter=" … "')
+    if message_id is not None:
+        row = sql.fetchone(f"SELECT ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject END, "
+                           f"20000), {qs} || {ql}, ?) FROM \"message\" WHERE id = ?", [*params, opts, message_id])
+    else:
+        row = sql.fetchone(f"SELECT ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
+                           f"{qs} || {ql}, ?) FROM \"ticket\" WHERE id = ?", [*params, opts, ticket_id])
+    return row[0] if row and row[0] else subject
+
+
+def search_tickets(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> list[TicketHit]:
+    """The best ``limit`` tickets for ``q`` that ``scope_teams`` may see (None: every ticket)."""
+    rows = _ticket_rows(q, scope_teams, limit)
+    return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), _snippet(q, r[0], r[2], r[6]))
+            for r in rows]
+
+
+def ticket_ids(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 1000) -> list[int]:
+    """Ids of the matching tickets, best first (for the ticket list's ``q``), without snippets."""
+    return [r[0] for r in _ticket_rows(q, scope_teams, limit)]
+
+
+# ---- articles ----------------------------------------------------------------------------------
+_TICKET_ONLY = ("sender", "status", "assignee", "channel", "category", "priority", "customer", "before", "after")
+
+
+def search_articles(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 10) -> list[ArticleHit]:
+    """Articles for the words of ``q``: none when it filters on something only tickets have (status, …)."""
+    terms = q.positive
+    if not terms or any(getattr(q, f) for f in _TICKET_ONLY):
+        return []
+    params: list[Any] = []
+    conds: list[str] = []
+    if is_sqlite():
+        match = fts5_match(terms)
+        params += [MARK_START, MARK_END, match]
+        head = (f"SELECT a.slug, a.language, a.title, -bm25(article_fts, 4.0, 3.0, 1.0, 2.0) AS s, "
+                f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM article_fts "
+                "JOIN search_article a ON a.id = article_fts.rowid WHERE article_fts MATCH ?")
+    else:
+        rank = _pg_rank("a", terms, params)
+        opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8')
+        hl_params: list[Any] = []
+        hq = _pg_tsquery(terms, "simple", hl_params, " || ") + " || " + _pg_tsquery(terms, STEM_CONFIG, hl_params, " || ")
+        params += hl_params + [opts]
+        match = _pg_match("a", terms, params)
+        head = (f"SELECT a.slug, a.language, a.title, {rank} AS s, ts_headline('{STEM_CONFIG}', "
+                f"left(a.questions || ' ' || a.body, 20000), {hq}, ?) FROM search_article a WHERE {match}")
+    if q.excluded:
+        if is_sqlite():
+            conds.append("a.id NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
+            params.append(fts5_match(q.excluded, " OR "))
+        else:
+            conds.append("NOT " + _pg_match("a", q.excluded, params, " || "))
+    if scope_teams is not None:
+        conds.append("(a.team IS NULL OR " + (_in("a.team", list(scope_teams), params) if scope_teams else "1 = 0")
+                     + ")")
+    if q.team:
+        conds.append("(a.team IS NULL OR " + _in("a.team", q.team, params) + ")")
+    for tag in q.tag:
+        conds.append("(' ' || LOWER(a.tags) || ' ') LIKE ? ESCAPE '\\'")
+        params.append(_like(f" {tag} "))
+    tail = "".join(" AND " + c for c in conds)
+    rows = sql.fetchall(f"{head}{tail} ORDER BY s DESC, a.slug LIMIT ?", [*params, limit])
+    return [ArticleHit(r[0], r[1], r[2], round(float(r[3] or 0.0), 6), r[4] or "") for r in rows]
+
+
+def search(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> Results:
+    return Results(search_tickets(q, scope_teams=scope_teams, limit=limit),
+                   search_articles(q, scope_teams=scope_teams, limit=min(limit, 10)))
+
+
+# ---- searches that found nothing --------------------------------------------------------------------
+def record_miss(query: str, now: dt.datetime) -> None:
+    """Count one search that found nothing (one row per normalised query)."""
+    if not query:
+        return
+    sql.execute('INSERT INTO "search_miss" (query, count, first_at, last_at) VALUES (?, 1, ?, ?) '
+                'ON CONFLICT (query) DO UPDATE SET count = "search_miss".count + 1, last_at = excluded.last_at',
+                [query[:500], now, now])
+
+
+def misses(since: dt.datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The searches that found nothing, most frequent first."""
+    cond, params = ("WHERE last_at >= ? ", [since]) if since else ("", [])
+    rows = sql.fetchall(f'SELECT query, count, first_at, last_at FROM "search_miss" {cond}'
+                        "ORDER BY count DESC, last_at DESC LIMIT ?", [*params, limit])
+    return [{"query": r[0], "count": int(r[1]), "first_at": str(sql.as_datetime(r[2])),
+             "last_at": str(sql.as_datetime(r[3]))} for r in rows]
