@@ -10,8 +10,8 @@ SQLite: ``message_fts`` is an FTS5 table over the view ``message_search_src``
 (external content: the index stores no copy of the texts; snippets read them
 back from ``message``), rowid = message id. System messages (acknowledgements,
 notices) are left out: they repeat the same words on every ticket.
-``ticket_fts`` holds one row per ticket: subject, tags and the customer's name
-and addresses. ``article_fts`` indexes ``search_article``.
+``ticket_fts`` holds subject, tags and the customer's name and addresses of the
+tickets where one of them changed after opening (the first message has them). ``article_fts`` indexes ``search_article``.
 
 PostgreSQL: ``message`` and ``ticket`` gain ``search_simple`` (the ``simple``
 configuration: every word as written) and ``search_lang`` (stemmed in the
@@ -34,6 +34,12 @@ _SQLITE_WHO = "{p}.author || ' ' || {p}.sender"
 _SQLITE_CUSTOMER = ("(SELECT c.name || ' ' || COALESCE((SELECT group_concat(i.address, ' ') FROM identity i "
                     "WHERE i.customer_id = c.id), '') FROM customer c WHERE c.id = {cid})")
 _SQLITE_TAGS = "COALESCE((SELECT group_concat(tag, ' ') FROM ticket_tag WHERE ticket_id = {tid}), '')"
+
+
+# (re)write the ticket_fts rows of the tickets ``where`` selects (alias t)
+_SQLITE_TICKET_ROW = ("INSERT OR REPLACE INTO ticket_fts (rowid, subject, tags, customer) SELECT t.id, t.subject, "
+                      + _SQLITE_TAGS.format(tid="t.id") + ", COALESCE(" + _SQLITE_CUSTOMER.format(cid="t.customer_id")
+                      + ", '') FROM ticket t WHERE {where}")
 
 
 def _msg_values(p: str) -> str:
@@ -69,34 +75,28 @@ _SQLITE = [
     "WHERE old.author_role <> 'system'; "
     f"INSERT INTO message_fts (rowid, subject, text, quoted, who) SELECT {_msg_values('new')} "
     "WHERE new.author_role <> 'system'; END",
-    # tickets: subject, tags, customer
+    # tickets: subject, tags, customer. A row is written only when one of them changes after the ticket
+    # was opened: at opening, the first message's document already holds the subject and the customer's
+    # name and address, and a second FTS5 table written in every pipeline transaction would double the
+    # index's cost per message (each commit flushes a segment per table).
     "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_fts USING fts5(subject, tags, customer, "
     "tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS ticket_fts_ai AFTER INSERT ON ticket BEGIN "
-    "INSERT INTO ticket_fts (rowid, subject, tags, customer) VALUES (new.id, new.subject, '', "
-    f"COALESCE({_SQLITE_CUSTOMER.format(cid='new.customer_id')}, '')); END",
     "CREATE TRIGGER IF NOT EXISTS ticket_fts_au AFTER UPDATE OF subject, customer_id ON ticket BEGIN "
-    "UPDATE ticket_fts SET subject = new.subject, "
-    f"customer = COALESCE({_SQLITE_CUSTOMER.format(cid='new.customer_id')}, '') WHERE rowid = new.id; END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.id = new.id')}; END",
     "CREATE TRIGGER IF NOT EXISTS ticket_fts_ad AFTER DELETE ON ticket BEGIN "
     "DELETE FROM ticket_fts WHERE rowid = old.id; END",
     "CREATE TRIGGER IF NOT EXISTS ticket_tag_ai AFTER INSERT ON ticket_tag BEGIN "
-    f"UPDATE ticket_fts SET tags = {_SQLITE_TAGS.format(tid='new.ticket_id')} WHERE rowid = new.ticket_id; END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.id = new.ticket_id')}; END",
     "CREATE TRIGGER IF NOT EXISTS ticket_tag_ad AFTER DELETE ON ticket_tag BEGIN "
-    f"UPDATE ticket_fts SET tags = {_SQLITE_TAGS.format(tid='old.ticket_id')} WHERE rowid = old.ticket_id; END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.id = old.ticket_id')}; END",
     "CREATE TRIGGER IF NOT EXISTS customer_fts_au AFTER UPDATE OF name ON customer BEGIN "
-    f"UPDATE ticket_fts SET customer = COALESCE({_SQLITE_CUSTOMER.format(cid='new.id')}, '') "
-    "WHERE rowid IN (SELECT id FROM ticket WHERE customer_id = new.id); END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.customer_id = new.id')}; END",
     "CREATE TRIGGER IF NOT EXISTS identity_fts_ai AFTER INSERT ON identity BEGIN "
-    f"UPDATE ticket_fts SET customer = COALESCE({_SQLITE_CUSTOMER.format(cid='new.customer_id')}, '') "
-    "WHERE rowid IN (SELECT id FROM ticket WHERE customer_id = new.customer_id); END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.customer_id = new.customer_id')}; END",
     "CREATE TRIGGER IF NOT EXISTS identity_fts_au AFTER UPDATE OF customer_id, address ON identity BEGIN "
-    f"UPDATE ticket_fts SET customer = COALESCE({_SQLITE_CUSTOMER.format(cid='t.customer_id')}, '') "
-    "FROM (SELECT id, customer_id FROM ticket WHERE customer_id IN (old.customer_id, new.customer_id)) t "
-    "WHERE ticket_fts.rowid = t.id; END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.customer_id IN (old.customer_id, new.customer_id)')}; END",
     "CREATE TRIGGER IF NOT EXISTS identity_fts_ad AFTER DELETE ON identity BEGIN "
-    f"UPDATE ticket_fts SET customer = COALESCE({_SQLITE_CUSTOMER.format(cid='old.customer_id')}, '') "
-    "WHERE rowid IN (SELECT id FROM ticket WHERE customer_id = old.customer_id); END",
+    f"{_SQLITE_TICKET_ROW.format(where='t.customer_id = old.customer_id')}; END",
     # articles
     "CREATE VIRTUAL TABLE IF NOT EXISTS article_fts USING fts5(title, questions, body, tags, "
     "content='search_article', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
@@ -249,6 +249,3 @@ def upgrade_v14(db: pw.Database) -> None:
         db.execute_sql(stmt)
     if is_sqlite():
         db.execute_sql("INSERT INTO message_fts (message_fts) VALUES ('rebuild')")
-        db.execute_sql("INSERT INTO ticket_fts (rowid, subject, tags, customer) SELECT t.id, t.subject, '', "
-                       f"COALESCE({_SQLITE_CUSTOMER.format(cid='t.customer_id')}, '') FROM ticket t "
-                       "WHERE t.id NOT IN (SELECT rowid FROM ticket_fts)")
