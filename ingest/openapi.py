@@ -71,6 +71,7 @@ def document() -> dict[str, Any]:
             "support_address": {"type": "string", "nullable": True},
             "possible_follow_up": {"type": "boolean", "nullable": True}, "follow_up_of": _NULL_STR,
             "created_at": _TS, "updated_at": _TS, "resolved_at": _TS,
+            "tags": {"type": "array", "items": {"type": "string"}},
         },
     }
     message = {"type": "object", "required": ["id", "direction", "author_role", "channel", "text", "created_at"],
@@ -171,6 +172,21 @@ def document() -> dict[str, Any]:
     def csv(words: list[str]) -> dict[str, Any]:
         one = "(" + "|".join(words) + ")"
         return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+    hit = {"type": "object", "required": ["number", "subject", "status", "snippet", "score"],
+           "properties": {"number": {"type": "string"}, "subject": {"type": "string"},
+                          "status": {"type": "string", "enum": statuses}, "snippet": {"type": "string"},
+                          "score": {"type": "number"}}}
+    article_hit = {"type": "object", "required": ["slug", "title", "snippet", "score"],
+                   "properties": {"slug": {"type": "string"}, "title": {"type": "string"},
+                                  "snippet": {"type": "string"}, "score": {"type": "number"}}}
+    search_result = {"type": "object", "required": ["tickets", "articles"],
+                     "properties": {"tickets": {"type": "array", "items": hit},
+                                    "articles": {"type": "array", "items": article_hit}}}
+    tag_list = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 63}}
+    tag_change = {"type": "object", "additionalProperties": False,
+                  "properties": {"add": tag_list, "remove": tag_list}}
+    tag_result = {"type": "object", "required": ["ticket", "tags"],
+                  "properties": {"ticket": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Helpline ticket API", "version": "1",
@@ -202,7 +218,8 @@ def document() -> dict[str, Any]:
                     _q("customer", "a customer id, or an email address or phone number of theirs"),
                     _q("updated_since", "tickets updated at or after this instant",
                        {"type": "string", "format": "date-time"}),
-                    _q("q", "words in the subject or any message's text (case-insensitive)"),
+                    _q("q", "a full-text search (the language of /api/v1/search): only matching tickets",
+                       {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NONBLANK}),
                     _q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
                     _q("cursor", "next_cursor of the previous page", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
                 ],
@@ -239,6 +256,24 @@ def document() -> dict[str, Any]:
                 "parameters": [_NUMBER], "requestBody": _body(merge),
                 "responses": {"200": _json(_ref("TicketSummary"), "the merged ticket"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/search": {"get": {
+                "operationId": "search",
+                "summary": "full-text search of tickets (every status unless status: is given) and articles, "
+                           "best first: words, \"exact phrases\", -excluded, from: subject: status: team: tag: "
+                           "assignee: channel: category: priority: customer: before: after:",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "description": "the query",
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NONBLANK}},
+                    _q("limit", "tickets at most", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
+                ],
+                "responses": {"200": _json(search_result, "hits; snippets are escaped HTML with <mark> around "
+                                                          "the matched words"),
+                              **_errors(401, 403, 422, 503)}}},
+            "/api/v1/tickets/{number}/tags": {"post": {
+                "operationId": "tagTicket", "summary": "add and remove tags (write scope)",
+                "parameters": [_NUMBER], "requestBody": _body(tag_change),
+                "responses": {"200": _json(tag_result, "the ticket's tags afterwards"),
+                              **_errors(400, 401, 403, 404, 415, 422, 503)}}},
             "/api/v1/incidents": {"get": {
                 "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",
                 "parameters": [

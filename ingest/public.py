@@ -16,7 +16,7 @@ from aiohttp import web
 from helpline.store.config import Settings
 
 from . import contact_form, csat_pages, downloads, slack_app, twilio_sms, webhook_api
-from . import incident_api, ticket_api
+from . import incident_api, search_api, ticket_api
 from . import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -44,6 +44,7 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     csat_pages.install(app)
     ticket_api.install(app)
     incident_api.install(app)
+    search_api.install(app)
     downloads.install(app)
     return app
 

@@ -201,8 +201,9 @@ def _excluded(q: Query, params: list[Any]) -> str:
 
 
 # ---- tickets -------------------------------------------------------------------------------------
-def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
-    """(ticket id, number, subject, status, team, score, best message id or None) best first."""
+def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[Any], str]:
+    """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
+    the ORDER BY that puts the best first)."""
     fparams: list[Any] = []
     conds = _filters(q, scope_teams, fparams)
     if q.excluded:
@@ -211,8 +212,7 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
     cols = "t.id, t.number, t.subject, t.status, t.team"
     terms = q.positive
     if not terms:
-        return sql.fetchall(f'SELECT {cols}, 0.0, NULL FROM "ticket" t{where} ORDER BY t.updated_at DESC, t.id DESC '
-                            "LIMIT ?", [*fparams, limit])
+        return f'SELECT {cols}, 0.0, NULL FROM "ticket" t{where}', fparams, "t.updated_at DESC, t.id DESC"
     params: list[Any] = []
     if is_sqlite():
         match = fts5_match(terms)
@@ -221,7 +221,7 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
                 'FROM message_fts JOIN "message" m ON m.id = message_fts.rowid WHERE message_fts MATCH ? '
                 "UNION ALL SELECT rowid, bm25(ticket_fts, 3.0, 3.0, 2.0), NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
         best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
-        order, score = "b.s ASC", "-b.s"
+        order, score = "b.s ASC, t.id DESC", "-b.s"
     else:
         rank_m = _pg_rank("m", terms, params)
         match_m = _pg_match("m", terms, params)
@@ -230,9 +230,21 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
         hits = (f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE {match_m} '
                 f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
         best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid"
-        order, score = "b.s DESC", "b.s"
-    return sql.fetchall(f'SELECT {cols}, {score}, b.mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where} '
-                        f"ORDER BY {order}, t.id DESC LIMIT ?", [*params, *fparams, limit])
+        order, score = "b.s DESC, t.id DESC", "b.s"
+    return (f'SELECT {cols}, {score}, b.mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+            [*params, *fparams], order)
+
+
+def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
+    text, params, order = _ticket_sql(q, scope_teams)
+    return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit])
+
+
+def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+    """A SELECT of the ids of every ticket matching ``q`` (unordered, for ``id IN (…)``), with ``?``
+    parameters; for the ticket list, which keeps its own order and cursor."""
+    text, params, _ = _ticket_sql(q, scope_teams)
+    return f"SELECT sq.id FROM ({text}) sq", params
 
 
 def _snippet(q: Query, ticket_id: int, subject: str, message_id: int | None) -> str:

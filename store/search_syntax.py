@@ -79,7 +79,7 @@ class Query:
 
     def normalised(self) -> str:
         """One spelling per query, for counting searches that found nothing."""
-        return " ".join(self.text.lower().split())[:MAX_LENGTH]
+        return " ".join(_clean(self.text).lower().split())[:MAX_LENGTH]
 
 
 # A token: -? (field:)? ("quoted" | bare). Quotes may be straight or typographic.
