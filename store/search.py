@@ -186,65 +186,167 @@ def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> 
 
 
 def _excluded(q: Query, params: list[Any]) -> str:
-    """Tickets any of whose documents has any excluded word."""
+    """No document of the ticket has any excluded word: checked per candidate ticket through its
+    messages (``message.ticket_id`` is indexed), so a common excluded word costs no scan of its matches."""
     if is_sqlite():
         match = fts5_match(q.excluded, " OR ")
         params += [match, match]
-        return ('t.id NOT IN (SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
-                "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?)")
+        return ('NOT EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH ? AND message_fts.rowid IN '
+                '(SELECT xm.id FROM "message" xm WHERE xm.ticket_id = t.id)) '
+                "AND NOT EXISTS (SELECT 1 FROM ticket_fts WHERE ticket_fts MATCH ? AND ticket_fts.rowid = t.id)")
     inner: list[Any] = []
-    msg = _pg_match("m", q.excluded, inner, " || ")
-    tkt = _pg_match("x", q.excluded, inner, " || ")
+    msg = _pg_match("xm", q.excluded, inner, " || ")
+    tkt = _pg_match("t", q.excluded, inner, " || ")
     params += inner
-    return (f't.id NOT IN (SELECT m.ticket_id FROM "message" m WHERE {msg} '
-            f'UNION SELECT x.id FROM "ticket" x WHERE {tkt})')
+    return f'NOT EXISTS (SELECT 1 FROM "message" xm WHERE xm.ticket_id = t.id AND {msg}) AND NOT COALESCE({tkt}, FALSE)'
 
 
 # ---- tickets -------------------------------------------------------------------------------------
-def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[Any], str]:
+# Ranking reads every matching document, and bm25 first counts the documents of each word over the
+# whole index: a word in most messages ("order", "the") costs tens of milliseconds per word at
+# 200,000 messages. So when more than RANK_WINDOW messages match, the query is not discriminating
+# and its hits are ordered newest first (score 0) over the newest RANK_WINDOW matches (both engines
+# walk their index newest first cheaply), widened when the filters leave fewer hits than asked for,
+# then unbounded. Fewer matches than that are ranked by relevance, all of them.
+RANK_WINDOW = 4000
+WIDEN = 16
+EXCLUSION_POOL = 10  # candidates per requested hit on which the excluded words are checked
+
+
+def _window_full(q: Query, window: int) -> bool:
+    """Whether more than ``window`` messages match the words of ``q``."""
+    if is_sqlite():
+        return _sqlite_floor(fts5_match(q.positive), window) is not None
+    params: list[Any] = []
+    match = _pg_match("mm", q.positive, params)
+    row = sql.fetchone(f'SELECT 1 FROM "message" mm WHERE {match} ORDER BY mm.id DESC LIMIT 1 OFFSET ?',
+                       [*params, window])
+    return row is not None
+
+
+def _sqlite_floor(match: str, window: int) -> int | None:
+    """The lowest message id among the newest ``window + 1`` matches; None when there are no more."""
+    row = sql.fetchone("SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                       [match, window])
+    return row[0] if row else None
+
+
+def _ticket_sql(q: Query, scope_teams: Sequence[str] | None, *, ranked: bool,
+                window: int | None) -> tuple[str, list[Any], str]:
     """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
-    the ORDER BY that puts the best first)."""
+    the ORDER BY that puts the best first). ``ranked``: by relevance, else newest first over the newest
+    ``window`` matching messages (None: all). Excluded words are left to the caller."""
     fparams: list[Any] = []
     conds = _filters(q, scope_teams, fparams)
-    if q.excluded:
-        conds.append(_excluded(q, fparams))
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
     cols = "t.id, t.number, t.subject, t.status, t.team"
     terms = q.positive
     if not terms:
-        return f'SELECT {cols}, 0.0, NULL FROM "ticket" t{where}', fparams, "t.updated_at DESC, t.id DESC"
+        return (f'SELECT {cols}, 0.0 AS score, NULL AS mid FROM "ticket" t{where}', fparams,
+                "t.updated_at DESC, t.id DESC")
     params: list[Any] = []
     if is_sqlite():
         match = fts5_match(terms)
-        params += [match, match]
-        hits = ('SELECT m.ticket_id AS tid, bm25(message_fts, 3.0, 4.0, 1.0, 2.0) AS s, message_fts.rowid AS mid '
-                'FROM message_fts JOIN "message" m ON m.id = message_fts.rowid WHERE message_fts MATCH ? '
-                "UNION ALL SELECT rowid, bm25(ticket_fts, 3.0, 3.0, 2.0), NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
-        best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
-        order, score = "b.s ASC, t.id DESC", "-b.s"
+        floor = _sqlite_floor(match, window) if window is not None and not ranked else None
+        params.append(match)
+        if floor is not None:
+            params.append(floor)
+        params.append(match)
+        rank = "bm25(message_fts, 3.0, 4.0, 1.0, 2.0)" if ranked else "0.0"
+        msgs = (f"SELECT rowid AS mid, {rank} AS s FROM message_fts WHERE message_fts MATCH ?"
+                + (" AND rowid > ?" if floor is not None else "") + " ORDER BY rowid DESC")
+        trank = "bm25(ticket_fts, 3.0, 3.0, 2.0)" if ranked else "0.0"
+        hits = (f'SELECT m.ticket_id AS tid, h.s AS s, h.mid AS mid FROM ({msgs}) h JOIN "message" m ON m.id = h.mid '
+                f"UNION ALL SELECT rowid, {trank}, NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
+        if ranked:
+            best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
+            order, score = "b.s ASC, t.id DESC", "-b.s"
+        else:
+            best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) GROUP BY tid"
+            order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
     else:
-        rank_m = _pg_rank("m", terms, params)
-        match_m = _pg_match("m", terms, params)
-        rank_t = _pg_rank("x", terms, params)
+        rank_m = _pg_rank("m", terms, params) if ranked else "0.0"
+        inner: list[Any] = []
+        match_m = _pg_match("mm", terms, inner)
+        limit_sql = f" ORDER BY mm.id DESC LIMIT {int(window)}" if window is not None and not ranked else ""
+        params += inner
+        rank_t = _pg_rank("x", terms, params) if ranked else "0.0"
         match_t = _pg_match("x", terms, params)
-        hits = (f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE {match_m} '
+        window_sql = (f'SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang FROM "message" mm '
+                      f"WHERE {match_m}{limit_sql}")
+        hits = (f"SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM ({window_sql}) m "
                 f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
-        best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid"
-        order, score = "b.s DESC, t.id DESC", "b.s"
-    return (f'SELECT {cols}, {score}, b.mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+        if ranked:
+            best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid"
+            order = "b.s DESC, t.id DESC"
+        else:
+            best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) h GROUP BY tid"
+            order = "b.mid IS NULL, b.mid DESC, t.id DESC"
+        score = "b.s"
+    return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
             [*params, *fparams], order)
 
 
+def _run(q: Query, scope_teams: Sequence[str] | None, limit: int, *, ranked: bool,
+         window: int | None) -> tuple[list[tuple[Any, ...]], bool]:
+    """(rows, whether a larger pool could give more): the excluded words are checked on a pool of
+    the best candidates (ordered, limited), so a common excluded word is not a scan of its matches."""
+    text, params, order = _ticket_sql(q, scope_teams, ranked=ranked, window=window)
+    if not q.excluded:
+        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), False
+    xparams: list[Any] = []
+    excl = _excluded(q, xparams)
+    pool = max(limit * EXCLUSION_POOL, 200)
+    outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
+        .replace("t.id", "c.id")
+    cols = text.replace("SELECT t.id,", "SELECT t.id, t.updated_at,", 1)
+    rows = sql.fetchall(f"SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
+                        f"({cols} ORDER BY {order} LIMIT ?) c JOIN \"ticket\" t ON t.id = c.id WHERE {excl} "
+                        f"ORDER BY {outer_order} LIMIT ?", [*params, pool, *xparams, limit])
+    if len(rows) >= limit:
+        return rows, False
+    total = sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0]
+    if total <= pool:
+        return rows, False
+    return sql.fetchall(f"SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM ({cols}) c "
+                        f"JOIN \"ticket\" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?",
+                        [*params, *xparams, limit]), False
+
+
 def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
-    text, params, order = _ticket_sql(q, scope_teams)
-    return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit])
+    if not q.positive:
+        return _run(q, scope_teams, limit, ranked=False, window=None)[0]
+    if not _window_full(q, RANK_WINDOW):
+        return _run(q, scope_teams, limit, ranked=True, window=None)[0]
+    window: int | None = RANK_WINDOW
+    while True:
+        rows, _ = _run(q, scope_teams, limit, ranked=False, window=window)
+        if len(rows) >= limit or window is None or not _window_full(q, window):
+            return rows
+        window = window * WIDEN if window < RANK_WINDOW * WIDEN else None
 
 
 def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:
-    """A SELECT of the ids of every ticket matching ``q`` (unordered, for ``id IN (…)``), with ``?``
-    parameters; for the ticket list, which keeps its own order and cursor."""
-    text, params, _ = _ticket_sql(q, scope_teams)
-    return f"SELECT sq.id FROM ({text}) sq", params
+    """A SELECT of the ids of every ticket matching ``q`` (unordered, unranked, for ``id IN (…)``), with
+    ``?`` parameters; for the ticket list, which keeps its own order and cursor."""
+    params: list[Any] = []
+    terms = q.positive
+    if terms and is_sqlite():
+        match = fts5_match(terms)
+        params += [match, match]
+        ids = ('SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
+               "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?")
+    elif terms:
+        match_m = _pg_match("m", terms, params)
+        match_t = _pg_match("x", terms, params)
+        ids = f'SELECT m.ticket_id FROM "message" m WHERE {match_m} UNION SELECT x.id FROM "ticket" x WHERE {match_t}'
+    conds = _filters(q, scope_teams, params)
+    if q.excluded:
+        conds.append(_excluded(q, params))
+    if terms:
+        conds.insert(0, f"t.id IN ({ids})")
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    return f'SELECT t.id FROM "ticket" t{where}', params
 
 
 def _snippet(q: Query, ticket_id: int, subject: str, message_id: int | None) -> str:
@@ -279,11 +381,6 @@ def search_tickets(q: Query, *, scope_teams: Sequence[str] | None = None, limit:
     rows = _ticket_rows(q, scope_teams, limit)
     return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), _snippet(q, r[0], r[2], r[6]))
             for r in rows]
-
-
-def ticket_ids(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 1000) -> list[int]:
-    """Ids of the matching tickets, best first (for the ticket list's ``q``), without snippets."""
-    return [r[0] for r in _ticket_rows(q, scope_teams, limit)]
 
 
 # ---- articles ----------------------------------------------------------------------------------
