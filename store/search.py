@@ -202,40 +202,31 @@ def _excluded(q: Query, params: list[Any]) -> str:
 
 
 # ---- tickets -------------------------------------------------------------------------------------
-# Ranking reads every matching document, and bm25 first counts the documents of each word over the
-# whole index: a word in most messages ("order", "the") costs tens of milliseconds per word at
-# 200,000 messages. So when more than RANK_WINDOW messages match, the query is not discriminating
-# and its hits are ordered newest first (score 0) over the newest RANK_WINDOW matches (both engines
-# walk their index newest first cheaply), widened when the filters leave fewer hits than asked for,
-# then unbounded. Fewer matches than that are ranked by relevance, all of them.
-RANK_WINDOW = 4000
-WIDEN = 16
+# Ranking reads every matching document, and bm25 first counts each word's documents over the whole
+# index: a word in most messages ("order", "the") costs tens of milliseconds per word at 200,000
+# messages, and ts_rank_cd must read every matching vector. So the window is the newest RANK_WINDOW
+# messages that match the words and pass the filters (both engines walk their index newest first
+# and stop there). When every match fits in it, the hits are ranked by relevance; when more match,
+# the query does not discriminate and its hits are the newest (score 0).
+RANK_WINDOW = 1000
 EXCLUSION_POOL = 10  # candidates per requested hit on which the excluded words are checked
 
 
-def _window_full(q: Query, window: int) -> bool:
-    """Whether more than ``window`` messages match the words of ``q``."""
-    if is_sqlite():
-        return _sqlite_floor(fts5_match(q.positive), window) is not None
-    params: list[Any] = []
-    match = _pg_match("mm", q.positive, params)
-    row = sql.fetchone(f'SELECT 1 FROM "message" mm WHERE {match} ORDER BY mm.id DESC LIMIT 1 OFFSET ?',
-                       [*params, window])
-    return row is not None
-
-
-def _sqlite_floor(match: str, window: int) -> int | None:
-    """The lowest message id among the newest ``window + 1`` matches; None when there are no more."""
-    row = sql.fetchone("SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                       [match, window])
+def _window_floor(q: Query, scope_teams: Sequence[str] | None, window: int) -> int | None:
+    """SQLite: the id of the newest matching message (words and filters) just below the window;
+    None when the window holds every match."""
+    params: list[Any] = [fts5_match(q.positive)]
+    conds = _filters(q, scope_teams, params)
+    where = "".join(" AND " + c for c in conds)
+    join = ' JOIN "message" wm ON wm.id = message_fts.rowid JOIN "ticket" t ON t.id = wm.ticket_id' if conds else ""
+    row = sql.fetchone(f"SELECT message_fts.rowid FROM message_fts{join} WHERE message_fts MATCH ?{where} "
+                       "ORDER BY message_fts.rowid DESC LIMIT 1 OFFSET ?", [*params, window])
     return row[0] if row else None
 
 
-def _ticket_sql(q: Query, scope_teams: Sequence[str] | None, *, ranked: bool,
-                window: int | None) -> tuple[str, list[Any], str]:
+def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[Any], str]:
     """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
-    the ORDER BY that puts the best first). ``ranked``: by relevance, else newest first over the newest
-    ``window`` matching messages (None: all). Excluded words are left to the caller."""
+    the ORDER BY that puts the best first). Excluded words are left to the caller."""
     fparams: list[Any] = []
     conds = _filters(q, scope_teams, fparams)
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
@@ -247,7 +238,8 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None, *, ranked: bool,
     params: list[Any] = []
     if is_sqlite():
         match = fts5_match(terms)
-        floor = _sqlite_floor(match, window) if window is not None and not ranked else None
+        floor = _window_floor(q, scope_teams, RANK_WINDOW)
+        ranked = floor is None
         params.append(match)
         if floor is not None:
             params.append(floor)
@@ -264,66 +256,54 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None, *, ranked: bool,
         else:
             best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) GROUP BY tid"
             order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
-    else:
-        rank_m = _pg_rank("m", terms, params) if ranked else "0.0"
-        inner: list[Any] = []
-        match_m = _pg_match("mm", terms, inner)
-        limit_sql = f" ORDER BY mm.id DESC LIMIT {int(window)}" if window is not None and not ranked else ""
-        params += inner
-        rank_t = _pg_rank("x", terms, params) if ranked else "0.0"
-        match_t = _pg_match("x", terms, params)
-        window_sql = (f'SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang FROM "message" mm '
-                      f"WHERE {match_m}{limit_sql}")
-        hits = (f"SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM ({window_sql}) m "
-                f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
-        if ranked:
-            best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid"
-            order = "b.s DESC, t.id DESC"
-        else:
-            best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) h GROUP BY tid"
-            order = "b.mid IS NULL, b.mid DESC, t.id DESC"
-        score = "b.s"
-    return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
-            [*params, *fparams], order)
+        return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+                [*params, *fparams], order)
+    # PostgreSQL: one statement; n.c (matches in the window, up to RANK_WINDOW + 1) decides the ranking
+    match_m = _pg_match("mm", terms, params)
+    wparams: list[Any] = []
+    wconds = _filters(q, scope_teams, wparams)
+    params += wparams
+    wjoin = ' JOIN "ticket" t ON t.id = mm.ticket_id' if wconds else ""
+    rank_m = _pg_rank("m", terms, params)
+    rank_t = _pg_rank("x", terms, params)
+    match_t = _pg_match("x", terms, params)
+    with_sql = (f'WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang '
+                f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
+                + f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}), n AS (SELECT COUNT(*) AS c FROM w) ")
+    hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
+            f"FROM w m, n UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
+            f'FROM "ticket" x, n WHERE {match_t}')
+    best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
+    return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
+            f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC")
 
 
-def _run(q: Query, scope_teams: Sequence[str] | None, limit: int, *, ranked: bool,
-         window: int | None) -> tuple[list[tuple[Any, ...]], bool]:
-    """(rows, whether a larger pool could give more): the excluded words are checked on a pool of
-    the best candidates (ordered, limited), so a common excluded word is not a scan of its matches."""
-    text, params, order = _ticket_sql(q, scope_teams, ranked=ranked, window=window)
+def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
+    """The best ``limit`` tickets: excluded words are checked on a pool of the best candidates (ordered,
+    limited), so a common excluded word is not a scan of its matches; the whole set when the pool is short."""
+    if not is_sqlite():
+        # a search is a few short statements: no parallel workers to start, nothing to JIT-compile
+        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        sql.execute("SET LOCAL jit = off")
+        sql.execute("SET LOCAL cpu_operator_cost = 0.025")
+    text, params, order = _ticket_sql(q, scope_teams)
     if not q.excluded:
-        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), False
+        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit])
     xparams: list[Any] = []
     excl = _excluded(q, xparams)
     pool = max(limit * EXCLUSION_POOL, 200)
     outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
         .replace("t.id", "c.id")
-    cols = text.replace("SELECT t.id,", "SELECT t.id, t.updated_at,", 1)
-    rows = sql.fetchall(f"SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
-                        f"({cols} ORDER BY {order} LIMIT ?) c JOIN \"ticket\" t ON t.id = c.id WHERE {excl} "
+    marker = "SELECT t.id, t.number,"
+    cut = text.rindex(marker)  # the outer SELECT (the WITH of PostgreSQL comes first)
+    cols = text[:cut] + "SELECT t.id, t.updated_at, t.number," + text[cut + len(marker):]
+    head = "SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
+    rows = sql.fetchall(f'{head}({cols} ORDER BY {order} LIMIT ?) c JOIN "ticket" t ON t.id = c.id WHERE {excl} '
                         f"ORDER BY {outer_order} LIMIT ?", [*params, pool, *xparams, limit])
-    if len(rows) >= limit:
-        return rows, False
-    total = sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0]
-    if total <= pool:
-        return rows, False
-    return sql.fetchall(f"SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM ({cols}) c "
-                        f"JOIN \"ticket\" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?",
-                        [*params, *xparams, limit]), False
-
-
-def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
-    if not q.positive:
-        return _run(q, scope_teams, limit, ranked=False, window=None)[0]
-    if not _window_full(q, RANK_WINDOW):
-        return _run(q, scope_teams, limit, ranked=True, window=None)[0]
-    window: int | None = RANK_WINDOW
-    while True:
-        rows, _ = _run(q, scope_teams, limit, ranked=False, window=window)
-        if len(rows) >= limit or window is None or not _window_full(q, window):
-            return rows
-        window = window * WIDEN if window < RANK_WINDOW * WIDEN else None
+    if len(rows) >= limit or sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0] <= pool:
+        return rows
+    return sql.fetchall(f'{head}({cols}) c JOIN "ticket" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?',
+                        [*params, *xparams, limit])
 
 
 def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:

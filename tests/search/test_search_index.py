@@ -162,16 +162,15 @@ def test_reindex_rebuilds(desk):
     assert numbers("quokka") == {a.number}
 
 
-def test_common_words_use_the_newest_window_and_widen_for_filters(desk, monkeypatch):
-    """More matches than RANK_WINDOW: newest first over the window, widened until the filters are met,
-    and excluded words still remove whole tickets."""
+def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatch):
+    """More matches than RANK_WINDOW: newest first over the newest matches that pass the filters;
+    excluded words still remove whole tickets."""
     monkeypatch.setattr(search, "RANK_WINDOW", 2)
-    monkeypatch.setattr(search, "WIDEN", 2)
     made = [_ticket(desk, f"Widget {i}", f"The widget number {i} is broken.\n", sender=f"C{i} <c{i}@example.org>")
             for i in range(6)]
     oldest = made[0]
-    got = run_tx(lambda: search.search_tickets(parse("widget"), limit=3), durable=False)
-    assert [h.number for h in got] == [t.number for t in reversed(made)][:3]
+    got = run_tx(lambda: search.search_tickets(parse("widget"), limit=2), durable=False)
+    assert [h.number for h in got] == [t.number for t in reversed(made)][:2]
     run_tx(lambda: tags.change(oldest.id, ["rare-tag"], [], actor="test", now=m.utcnow()))
     assert numbers("widget tag:rare-tag") == {oldest.number}
     assert numbers("widget") == {t.number for t in made}
