@@ -205,8 +205,8 @@ def _excluded(q: Query, params: list[Any]) -> str:
 # Ranking reads every matching document, and bm25 first counts each word's documents over the whole
 # index: a word in most messages ("order", "the") costs tens of milliseconds per word at 200,000
 # messages, and ts_rank_cd must read every matching vector. So the window is the newest RANK_WINDOW
-# messages that match the words and pass the filters (both engines walk their index newest first
-# and stop there). When every match fits in it, the hits are ranked by relevance; when more match,
+# messages that match the words, pass the filters and whose tickets have no excluded word (both
+# engines walk their index newest first and stop there). When every match fits in it, the hits are ranked by relevance; when more match,
 # the query does not discriminate and its hits are the newest (score 0).
 RANK_WINDOW = 1000
 EXCLUSION_POOL = 10  # candidates per requested hit on which the excluded words are checked
@@ -217,6 +217,8 @@ def _window_floor(q: Query, scope_teams: Sequence[str] | None, window: int) -> i
     None when the window holds every match."""
     params: list[Any] = [fts5_match(q.positive)]
     conds = _filters(q, scope_teams, params)
+    if q.excluded:
+        conds.append(_excluded(q, params))
     where = "".join(" AND " + c for c in conds)
     join = ' JOIN "message" wm ON wm.id = message_fts.rowid JOIN "ticket" t ON t.id = wm.ticket_id' if conds else ""
     row = sql.fetchone(f"SELECT message_fts.rowid FROM message_fts{join} WHERE message_fts MATCH ?{where} "
@@ -262,6 +264,8 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[
     match_m = _pg_match("mm", terms, params)
     wparams: list[Any] = []
     wconds = _filters(q, scope_teams, wparams)
+    if q.excluded:
+        wconds.append(_excluded(q, wparams))
     params += wparams
     wjoin = ' JOIN "ticket" t ON t.id = mm.ticket_id' if wconds else ""
     rank_m = _pg_rank("m", terms, params)
@@ -271,7 +275,7 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[
                 f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
                 + f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}), n AS (SELECT COUNT(*) AS c FROM w) ")
     hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
-            f"FROM w m, n UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
+            f"FROM w m, n WHERE n.c <= {RANK_WINDOW} OR m.id > (SELECT MIN(id) FROM w) UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
             f'FROM "ticket" x, n WHERE {match_t}')
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
     return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
@@ -329,37 +333,47 @@ def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tupl
     return f'SELECT t.id FROM "ticket" t{where}', params
 
 
-def _snippet(q: Query, ticket_id: int, subject: str, message_id: int | None) -> str:
+def _snippets(q: Query, rows: list[tuple[Any, ...]]) -> dict[int, str]:
+    """ticket id -> highlighted snippet of its best document, for the hits of one page, in one
+    statement per kind of document (message or ticket)."""
     terms = q.positive
-    if not terms:
-        return subject
+    if not terms or not rows:
+        return {}
+    by_msg = {r[6]: r[0] for r in rows if r[6] is not None}
+    tickets = [r[0] for r in rows if r[6] is None]
+    out: dict[int, str] = {}
     if is_sqlite():
         match = fts5_match(terms, " OR ")
-        if message_id is not None:
-            row = sql.fetchone(f"SELECT snippet(message_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM message_fts "
-                               "WHERE message_fts MATCH ? AND rowid = ?", [MARK_START, MARK_END, match, message_id])
-        else:
-            row = sql.fetchone(f"SELECT snippet(ticket_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM ticket_fts "
-                               "WHERE ticket_fts MATCH ? AND rowid = ?", [MARK_START, MARK_END, match, ticket_id])
-        return row[0] if row and row[0] else subject
+        for ids, table, owner in ((list(by_msg), "message_fts", by_msg), (tickets, "ticket_fts", None)):
+            if ids:
+                got = sql.fetchall(f"SELECT rowid, snippet({table}, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM {table} "
+                                   f"WHERE {table} MATCH ? AND rowid IN ({sql.in_marks(len(ids))})",
+                                   [MARK_START, MARK_END, match, *ids])
+                out.update({(owner[rid] if owner else rid): text for rid, text in got if text})
+        return out
     params: list[Any] = []
     qs = _pg_tsquery(terms, "simple", params, " || ")
     ql = _pg_tsquery(terms, STEM_CONFIG, params, " || ")
     opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8, '
             'MaxFragments=2, FragmentDelimiter=" … "')
-    if message_id is not None:
-        row = sql.fetchone(f"SELECT ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject END, "
-                           f"20000), {qs} || {ql}, ?) FROM \"message\" WHERE id = ?", [*params, opts, message_id])
-    else:
-        row = sql.fetchone(f"SELECT ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
-                           f"{qs} || {ql}, ?) FROM \"ticket\" WHERE id = ?", [*params, opts, ticket_id])
-    return row[0] if row and row[0] else subject
+    if by_msg:
+        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject "
+                           f"END, 20000), {qs} || {ql}, ?) FROM \"message\" WHERE id IN ({sql.in_marks(len(by_msg))})",
+                           [*params, opts, *by_msg])
+        out.update({by_msg[mid]: text for mid, text in got if text})
+    if tickets:
+        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
+                           f"{qs} || {ql}, ?) FROM \"ticket\" WHERE id IN ({sql.in_marks(len(tickets))})",
+                           [*params, opts, *tickets])
+        out.update({tid: text for tid, text in got if text})
+    return out
 
 
 def search_tickets(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> list[TicketHit]:
     """The best ``limit`` tickets for ``q`` that ``scope_teams`` may see (None: every ticket)."""
     rows = _ticket_rows(q, scope_teams, limit)
-    return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), _snippet(q, r[0], r[2], r[6]))
+    snippets = _snippets(q, rows)
+    return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), snippets.get(r[0], r[2]))
             for r in rows]
 
 

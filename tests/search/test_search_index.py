@@ -173,7 +173,11 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     assert [h.number for h in got] == [t.number for t in reversed(made)][:2]
     run_tx(lambda: tags.change(oldest.id, ["rare-tag"], [], actor="test", now=m.utcnow()))
     assert numbers("widget tag:rare-tag") == {oldest.number}
-    assert numbers("widget") == {t.number for t in made}
+    # the window's two newest, and the oldest through its ticket document (tagged: subject indexed)
+    assert numbers("widget") == {made[5].number, made[4].number, oldest.number}
+    from helpline.store import ticket_search
+    page, _ = run_tx(lambda: ticket_search.list_page(ticket_search.TicketFilter(q="widget"), limit=50), durable=False)
+    assert {t["number"] for t in page} == {t.number for t in made}  # the list's q is the whole set
     assert numbers("widget -number") == set()
     run_tx(lambda: fastsql.execute('UPDATE "message" SET text = ?, full_text = ? WHERE ticket_id = ? '
                                    "AND direction = 'in'", ["The widget is fine.", "The widget is fine.", made[2].id]))
