@@ -205,30 +205,29 @@ def _excluded(q: Query, params: list[Any]) -> str:
 # Ranking reads every matching document, and bm25 first counts each word's documents over the whole
 # index: a word in most messages ("order", "the") costs tens of milliseconds per word at 200,000
 # messages, and ts_rank_cd must read every matching vector. So the window is the newest RANK_WINDOW
-# messages that match the words, pass the filters and whose tickets have no excluded word (both
-# engines walk their index newest first and stop there). When every match fits in it, the hits are ranked by relevance; when more match,
-# the query does not discriminate and its hits are the newest (score 0).
+# messages that match the words (PostgreSQL: and pass the filters); both engines walk their index
+# newest first and stop there. When every match fits in it, the hits are ranked by relevance; when
+# more match, the query does not discriminate and its hits are the newest (score 0). When the
+# filters (SQLite) or excluded words leave fewer hits than asked, every match is looked at.
 RANK_WINDOW = 1000
 EXCLUSION_POOL = 10  # candidates per requested hit on which the excluded words are checked
 
 
-def _window_floor(q: Query, scope_teams: Sequence[str] | None, window: int) -> int | None:
-    """SQLite: the id of the newest matching message (words and filters) just below the window;
-    None when the window holds every match."""
-    params: list[Any] = [fts5_match(q.positive)]
-    conds = _filters(q, scope_teams, params)
-    if q.excluded:
-        conds.append(_excluded(q, params))
-    where = "".join(" AND " + c for c in conds)
-    join = ' JOIN "message" wm ON wm.id = message_fts.rowid JOIN "ticket" t ON t.id = wm.ticket_id' if conds else ""
-    row = sql.fetchone(f"SELECT message_fts.rowid FROM message_fts{join} WHERE message_fts MATCH ?{where} "
-                       "ORDER BY message_fts.rowid DESC LIMIT 1 OFFSET ?", [*params, window])
+def _window_floor(q: Query, window: int) -> int | None:
+    """SQLite: the id of the newest message matching the words just below the window; None when the
+    window holds every match. (Filters are not walked here: a join per row of a common word's
+    matches costs more than the widening it saves.)"""
+    row = sql.fetchone("SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                       [fts5_match(q.positive), window])
     return row[0] if row else None
 
 
-def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[Any], str]:
+def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
+                full: bool = False) -> tuple[str, list[Any], str, bool]:
     """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
-    the ORDER BY that puts the best first). Excluded words are left to the caller."""
+    the ORDER BY that puts the best first; whether the window may have left out hits that the
+    excluded words or (SQLite) the filters would have let through). ``full``: every match, newest
+    first. Excluded words are left to the caller."""
     fparams: list[Any] = []
     conds = _filters(q, scope_teams, fparams)
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
@@ -236,12 +235,12 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[
     terms = q.positive
     if not terms:
         return (f'SELECT {cols}, 0.0 AS score, NULL AS mid FROM "ticket" t{where}', fparams,
-                "t.updated_at DESC, t.id DESC")
+                "t.updated_at DESC, t.id DESC", False)
     params: list[Any] = []
     if is_sqlite():
         match = fts5_match(terms)
-        floor = _window_floor(q, scope_teams, RANK_WINDOW)
-        ranked = floor is None
+        floor = None if full else _window_floor(q, RANK_WINDOW)
+        ranked = floor is None and not full
         params.append(match)
         if floor is not None:
             params.append(floor)
@@ -259,13 +258,11 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[
             best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) GROUP BY tid"
             order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
         return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
-                [*params, *fparams], order)
+                [*params, *fparams], order, floor is not None)
     # PostgreSQL: one statement; n.c (matches in the window, up to RANK_WINDOW + 1) decides the ranking
     match_m = _pg_match("mm", terms, params)
     wparams: list[Any] = []
     wconds = _filters(q, scope_teams, wparams)
-    if q.excluded:
-        wconds.append(_excluded(q, wparams))
     params += wparams
     wjoin = ' JOIN "ticket" t ON t.id = mm.ticket_id' if wconds else ""
     rank_m = _pg_rank("m", terms, params)
@@ -273,13 +270,16 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None) -> tuple[str, list[
     match_t = _pg_match("x", terms, params)
     with_sql = (f'WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang '
                 f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
-                + f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}), n AS (SELECT COUNT(*) AS c FROM w) ")
+                + ("" if full else f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}")
+                + "), n AS (SELECT COUNT(*) AS c FROM w) ")
     hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
-            f"FROM w m, n WHERE n.c <= {RANK_WINDOW} OR m.id > (SELECT MIN(id) FROM w) UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
+            f"FROM w m, n{'' if full else f' WHERE n.c <= {RANK_WINDOW} OR m.id > (SELECT MIN(id) FROM w)'} "
+            f"UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
             f'FROM "ticket" x, n WHERE {match_t}')
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
     return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
-            f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC")
+            f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
+            bool(q.excluded) and not full)
 
 
 def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
@@ -290,24 +290,32 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
         sql.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         sql.execute("SET LOCAL jit = off")
         sql.execute("SET LOCAL cpu_operator_cost = 0.025")
-    text, params, order = _ticket_sql(q, scope_teams)
+    rows, cut = _ranked_rows(q, scope_teams, limit, full=False)
+    if len(rows) < limit and cut:  # the newest matches were filtered away: look at all of them
+        rows, _ = _ranked_rows(q, scope_teams, limit, full=True)
+    return rows
+
+
+def _ranked_rows(q: Query, scope_teams: Sequence[str] | None, limit: int,
+                 full: bool) -> tuple[list[tuple[Any, ...]], bool]:
+    text, params, order, cut = _ticket_sql(q, scope_teams, full)
     if not q.excluded:
-        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit])
+        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), cut
     xparams: list[Any] = []
     excl = _excluded(q, xparams)
     pool = max(limit * EXCLUSION_POOL, 200)
     outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
         .replace("t.id", "c.id")
     marker = "SELECT t.id, t.number,"
-    cut = text.rindex(marker)  # the outer SELECT (the WITH of PostgreSQL comes first)
-    cols = text[:cut] + "SELECT t.id, t.updated_at, t.number," + text[cut + len(marker):]
+    at = text.rindex(marker)  # the outer SELECT (the WITH of PostgreSQL comes first)
+    cols = text[:at] + "SELECT t.id, t.updated_at, t.number," + text[at + len(marker):]
     head = "SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
     rows = sql.fetchall(f'{head}({cols} ORDER BY {order} LIMIT ?) c JOIN "ticket" t ON t.id = c.id WHERE {excl} '
                         f"ORDER BY {outer_order} LIMIT ?", [*params, pool, *xparams, limit])
     if len(rows) >= limit or sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0] <= pool:
-        return rows
+        return rows, cut
     return sql.fetchall(f'{head}({cols}) c JOIN "ticket" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?',
-                        [*params, *xparams, limit])
+                        [*params, *xparams, limit]), cut
 
 
 def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:

@@ -173,8 +173,9 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     assert [h.number for h in got] == [t.number for t in reversed(made)][:2]
     run_tx(lambda: tags.change(oldest.id, ["rare-tag"], [], actor="test", now=m.utcnow()))
     assert numbers("widget tag:rare-tag") == {oldest.number}
-    # the window's two newest, and the oldest through its ticket document (tagged: subject indexed)
-    assert numbers("widget") == {made[5].number, made[4].number, oldest.number}
+    # at least the window's two newest and the oldest through its ticket document (tagged: subject indexed);
+    # SQLite looks at every match when fewer hits than asked came out of the window
+    assert {made[5].number, made[4].number, oldest.number} <= numbers("widget") <= {t.number for t in made}
     from helpline.store import ticket_search
     page, _ = run_tx(lambda: ticket_search.list_page(ticket_search.TicketFilter(q="widget"), limit=50), durable=False)
     assert {t["number"] for t in page} == {t.number for t in made}  # the list's q is the whole set
