@@ -185,3 +185,25 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     assert numbers("widget -number") == {made[2].number}
     assert {h.number for h in run_tx(lambda: search.search_tickets(parse("widget -number"), limit=1),
                                      durable=False)} == {made[2].number}
+
+
+def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
+    from helpline.workers import merge_ops, persist, ticket_ops
+
+    src = _ticket(desk, "Lost parcel", "My aardvark parcel never came.\n", sender="Ann <ann@example.org>")
+    dst = _ticket(desk, "Parcel again", "Still waiting for the parcel.\n", sender="Ann <ann@example.org>")
+    assert numbers("aardvark") == {src.number}
+
+    def tx(fn):  # noqa: ANN001, ANN202
+        def inner():  # noqa: ANN202
+            with persist.buffered_events():
+                return fn()
+        return run_tx(inner)
+    tx(lambda: ticket_ops.merge(ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(),
+                                settings=desk.settings, actor="test"))
+    hits = numbers("aardvark")
+    assert dst.number in hits  # the message moved; its ticket is read at query time
+    assert numbers("aardvark status:merged") == set()
+    tx(lambda: merge_ops.split(ticket_ops.load(src.id), now=m.utcnow(), settings=desk.settings, actor="test"))
+    assert numbers("aardvark") == {src.number}
+    assert numbers("waiting") == {dst.number}
