@@ -11,6 +11,7 @@ from typing import Any
 
 from helpline.router.lifecycle import STATUSES
 from helpline.store.config_file import PRIORITIES
+from helpline.store.search_syntax import TAG_PATTERN
 
 # ingest.ticket_api refuses strings of blanks alone, and any NUL (PostgreSQL cannot store one)
 NONBLANK = "^[^\\u0000]*[^ \t\r\n\\u0000][^\\u0000]*$"
@@ -182,8 +183,9 @@ def document() -> dict[str, Any]:
     search_result = {"type": "object", "required": ["tickets", "articles"],
                      "properties": {"tickets": {"type": "array", "items": hit},
                                     "articles": {"type": "array", "items": article_hit}}}
-    tag_list = {"type": "array", "maxItems": 50, "items": {"type": "string", "minLength": 1, "maxLength": 63}}
-    tag_change = {"type": "object", "additionalProperties": False,
+    tag_list = {"type": "array", "minItems": 1, "maxItems": 50,
+                "items": {"type": "string", "pattern": TAG_PATTERN}}
+    tag_change = {"type": "object", "additionalProperties": False, "minProperties": 1,
                   "properties": {"add": tag_list, "remove": tag_list}}
     tag_result = {"type": "object", "required": ["ticket", "tags"],
                   "properties": {"ticket": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}
@@ -272,8 +274,9 @@ def document() -> dict[str, Any]:
             "/api/v1/tickets/{number}/tags": {"post": {
                 "operationId": "tagTicket", "summary": "add and remove tags (write scope)",
                 "parameters": [_NUMBER], "requestBody": _body(tag_change),
-                "responses": {"200": _json(tag_result, "the ticket's tags afterwards"),
-                              **_errors(400, 401, 403, 404, 415, 422, 503)}}},
+                "responses": {"200": _json(tag_result, "the ticket's tags afterwards (a tag in both lists is "
+                                                       "removed)"),
+                              **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
             "/api/v1/incidents": {"get": {
                 "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",
                 "parameters": [

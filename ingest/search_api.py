@@ -22,13 +22,14 @@ from aiohttp import web
 from helpline.store import search, ticket_search
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
-from helpline.store.search_syntax import MAX_LENGTH, QueryError, parse
+from helpline.store.search_syntax import MAX_LENGTH, TAG_PATTERN, QueryError, parse
 
 from . import ticket_api as api
-from .api_auth import authorize, errors
+from .api_auth import authorize, error, errors
 
 log = logging.getLogger("helpline.ingest")
 
+TAG_RE = re.compile(TAG_PATTERN)
 MAX_RESULTS = 50
 MAX_TAG_CHANGES = 50
 
@@ -77,6 +78,10 @@ async def get_search(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+class TagConflict(Exception):
+    """The ticket's tags refuse the change (too many): 409, like other refusals of a ticket's state."""
+
+
 def _tag_list(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> list[str]:
     value = body.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > MAX_TAG_CHANGES:
@@ -93,6 +98,11 @@ async def post_tags(request: web.Request) -> web.Response:
     add, remove = _tag_list(body, "add", problems), _tag_list(body, "remove", problems)
     if not problems and not add and not remove:
         problems.append({"field": "add", "error": "give tags to add or to remove"})
+    for name, values in (("add", add), ("remove", remove)):
+        bad = [v for v in values if not isinstance(v, str) or not TAG_RE.match(v)]
+        if bad:
+            problems.append({"field": name, "error": f"{bad[0]!r} is not a tag: 1 to 63 ASCII letters, digits or "
+                                                     "_ . - /, starting with a letter or digit"})
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
@@ -103,10 +113,15 @@ async def post_tags(request: web.Request) -> web.Response:
         try:
             return api._in_tx(lambda: ticket_tags.change(tid, add, remove, actor=caller.actor, now=utcnow(),
                                                          via="api"))
+        except ticket_tags.TooManyTags as exc:
+            raise TagConflict(str(exc)) from None
         except ticket_tags.TagError as exc:
             raise api.Invalid([{"field": "add", "error": str(exc)}]) from None
 
-    tags = await api._run(request, work)
+    try:
+        tags = await api._run(request, work)
+    except TagConflict as exc:
+        raise error(web.HTTPConflict, "add", str(exc)) from None
     return web.json_response({"ticket": number.strip().upper(), "tags": tags})
 
 

@@ -85,7 +85,8 @@ class Query:
 # A token: -? (field:)? ("quoted" | bare). Quotes may be straight or typographic.
 _QUOTES = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'}
 _TOKEN = re.compile(r'\s*(-?)(?:([A-Za-z]+):)?(?:"([^"]*)(?:"|$)|(\S+))')
-_TAG = re.compile(r"^[\w][\w.\-/]{0,62}$")
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$"  # ASCII: case folds without changing length
+_TAG = re.compile(TAG_PATTERN)
 
 
 def has_token(text: str) -> bool:
@@ -116,10 +117,10 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def normal_tag(value: str) -> str:
-    """A tag as stored: lower case, no blanks; letters, digits and ``_ . - /``, up to 63 characters."""
+    """A tag as stored: lower case, no blanks; ASCII letters, digits and ``_ . - /``, up to 63 characters."""
     v = value.strip().lower()
     if not _TAG.match(v):
-        raise QueryError(f"a tag is 1 to 63 letters, digits or _ . - / (starting with a letter or digit); "
+        raise QueryError(f"a tag is 1 to 63 ASCII letters, digits or _ . - / (starting with a letter or digit); "
                          f"not {value[:40]!r}")
     return v
 

@@ -18,6 +18,10 @@ class TagError(ValueError):
     pass
 
 
+class TooManyTags(TagError):
+    pass
+
+
 def tags_of(ticket_id: int) -> list[str]:
     return [r[0] for r in sql.fetchall('SELECT tag FROM "ticket_tag" WHERE ticket_id = ? ORDER BY tag', [ticket_id])]
 
@@ -45,16 +49,15 @@ def normalise(tags: Iterable[str]) -> list[str]:
 
 def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: str,
            now: dt.datetime) -> tuple[list[str], list[str]]:
-    """Add and remove tags; (added, removed): only those that changed anything."""
+    """Add and remove tags (a tag in both lists is removed); (added, removed): only those that changed
+    anything. ``TooManyTags`` past MAX_TAGS."""
     add, remove = normalise(add), normalise(remove)
-    both = set(add) & set(remove)
-    if both:
-        raise TagError(f"{', '.join(sorted(both))}: both added and removed; give each tag once")
+    add = [t for t in add if t not in remove]  # named in both lists: removing wins
     have = set(tags_of(ticket_id))
     added = [t for t in add if t not in have]
     removed = [t for t in remove if t in have]
     if len(have) + len(added) - len(removed) > MAX_TAGS:
-        raise TagError(f"a ticket has at most {MAX_TAGS} tags")
+        raise TooManyTags(f"a ticket has at most {MAX_TAGS} tags; remove some first")
     for t in added:
         sql.execute('INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
                     [ticket_id, t, actor[:255], now])

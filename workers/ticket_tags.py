@@ -13,6 +13,7 @@ from helpline.store import tags
 from . import persist
 
 TagError = tags.TagError
+TooManyTags = tags.TooManyTags
 
 
 def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: str, now: dt.datetime,

@@ -95,9 +95,14 @@ def test_api_refuses_bad_parameters(api):
 def test_api_tags_refuse_bad_input(api):
     number = api.call("GET", "/tickets", key="read").json()["tickets"][0]["number"]
     for body in ({"add": ["has space"]}, {"add": "vip"}, {"add": [1]}, {"add": ["x" * 64]}, {"add": ["../x"]},
-                 {"add": ["a"], "remove": ["a"]}, {}, {"add": [], "remove": []}, {"other": ["a"]},
+                 {"add": ["café"]}, {}, {"add": [], "remove": []}, {"other": ["a"]},
                  {"add": ["t%d" % i for i in range(51)]}, {"add": ["\x00"]}):
         r = api.call("POST", f"/tickets/{number}/tags", json=body)
         assert r.status_code == 422, (body, r.status_code, r.text)
     assert api.call("POST", f"/tickets/{number}/tags", key="read", json={"add": ["a"]}).status_code == 403
     assert api.call("POST", "/tickets/HL-2026-999999/tags", json={"add": ["a"]}).status_code == 404
+    r = api.call("POST", f"/tickets/{number}/tags", json={"add": ["a", "b"], "remove": ["a"]})
+    assert r.status_code == 200 and r.json()["tags"] == ["b"]  # named in both lists: removing wins
+    full = api.call("POST", f"/tickets/{number}/tags", json={"add": ["t%d" % i for i in range(49)]})
+    assert full.status_code == 200 and len(full.json()["tags"]) == 50
+    assert api.call("POST", f"/tickets/{number}/tags", json={"add": ["one-more"]}).status_code == 409
