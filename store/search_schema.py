@@ -13,7 +13,8 @@ notices) are left out: they repeat the same words on every ticket.
 ``ticket_fts`` holds subject, tags and the customer's name and addresses of the
 tickets where one of them changed after opening (the first message has them). ``article_fts`` indexes ``search_article``.
 
-PostgreSQL: ``message`` and ``ticket`` gain ``search_simple`` (the ``simple``
+PostgreSQL (tickets' vectors, as ``ticket_fts`` rows, only once one of their
+fields changed after opening): ``message`` and ``ticket`` gain ``search_simple`` (the ``simple``
 configuration: every word as written) and ``search_lang`` (stemmed in the
 configuration of the detected language; NULL when unknown), each with a GIN
 index, filled by BEFORE triggers. A query is run against both, so a word is
@@ -177,6 +178,9 @@ _PG = [
     """CREATE OR REPLACE FUNCTION helpline_ticket_search() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE body TEXT; cfg regconfig;
     BEGIN
+      IF TG_OP = 'INSERT' THEN  -- the first message's vector holds the subject and the customer
+        NEW.search_simple := NULL; NEW.search_lang := NULL; RETURN NEW;
+      END IF;
       body := helpline_ticket_text(NEW.id, NEW.subject, NEW.customer_id);
       NEW.search_simple := to_tsvector('simple', body);
       cfg := helpline_ts_config(NEW.language);
@@ -188,7 +192,7 @@ _PG = [
     'CREATE INDEX IF NOT EXISTS "ticket_search_simple" ON "ticket" USING GIN ("search_simple")',
     'CREATE INDEX IF NOT EXISTS "ticket_search_lang" ON "ticket" USING GIN ("search_lang")',
     'DROP TRIGGER IF EXISTS "ticket_search" ON "ticket"',
-    'CREATE TRIGGER "ticket_search" BEFORE INSERT OR UPDATE OF subject, customer_id, language ON "ticket" '
+    'CREATE TRIGGER "ticket_search" BEFORE INSERT OR UPDATE OF subject, customer_id ON "ticket" '
     'FOR EACH ROW EXECUTE FUNCTION helpline_ticket_search()',
     # a tag, a customer's name or address changed: touch the tickets so their BEFORE trigger recomputes
     """CREATE OR REPLACE FUNCTION helpline_tag_touch() RETURNS trigger LANGUAGE plpgsql AS $$
