@@ -74,5 +74,7 @@ def test_cli_search_and_tag(api, capsys, monkeypatch):
     assert cli.main(["search", "nothingatallhere"]) == 1
     assert cli.main(["search", "misses", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["query"] == "nothingatallhere"
+    assert cli.main(["report", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["search_misses"][0]["query"] == "nothingatallhere"
     assert cli.main(["search", "reindex", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["messages"] >= 2
