@@ -22,6 +22,7 @@ from . import csat_state
 from . import similarity_state
 from .lifecycle import schema as lifecycle_schema
 from . import kb_state
+from . import search_schema
 
 log = logging.getLogger("helpline.store")
 
@@ -54,6 +55,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (13, "imap status: last success and last error times", imap_state.upgrade_v13),
     (17, "data lifecycle: legal holds, erasure ledger, provider clean-up tasks", lifecycle_schema.upgrade_v17),
     (15, "knowledge base: articles, versions, images, macros, suggestions", kb_state.upgrade_v15),
+    (14, "full-text search index, ticket tags, article index, empty searches", search_schema.upgrade_v14),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

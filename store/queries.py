@@ -13,7 +13,10 @@ def _ts(value: dt.datetime | None) -> str | None:
     return value.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z") if value else None
 
 
-def ticket_summary(t: m.Ticket) -> dict[str, Any]:
+def ticket_summary(t: m.Ticket, tags: list[str] | None = None) -> dict[str, Any]:
+    """``tags``: the ticket's tags when the caller read them for a whole list (else read here)."""
+    from .tags import tags_of
+
     return {
         "number": t.number, "subject": t.subject, "status": t.status, "priority": t.priority,
         "category": t.category, "team": t.team, "assignee": t.assignee, "language": t.language,
@@ -21,6 +24,7 @@ def ticket_summary(t: m.Ticket) -> dict[str, Any]:
         "support_address": t.support_address, "possible_follow_up": t.possible_follow_up,
         "follow_up_of": t.follow_up_of.number if t.follow_up_of_id else None,
         "created_at": _ts(t.created_at), "updated_at": _ts(t.updated_at), "resolved_at": _ts(t.resolved_at),
+        "tags": tags if tags is not None else tags_of(t.id),
     }
 
 
@@ -28,7 +32,11 @@ def list_tickets(status: str | None = None, limit: int = 100) -> list[dict[str, 
     q = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).order_by(m.Ticket.id.desc()).limit(limit)
     if status:
         q = q.where(m.Ticket.status == status)
-    return [ticket_summary(t) for t in q]
+    from .tags import tags_by_ticket
+
+    rows = list(q)
+    tags = tags_by_ticket([t.id for t in rows])
+    return [ticket_summary(t, tags.get(t.id, [])) for t in rows]
 
 
 class TicketNotFound(LookupError):

@@ -14,6 +14,9 @@ from typing import Any
 import peewee as pw
 
 from . import models as m
+from . import search, search_syntax
+from .db import is_sqlite
+from .tags import tags_by_ticket
 from .queries import TicketNotFound, ticket_detail, ticket_summary
 
 
@@ -30,14 +33,12 @@ class TicketFilter:
     q: str | None = None
 
 
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _contains(column: pw.Field, pattern: str) -> pw.Node:
-    """Case-insensitive LIKE with a backslash escape, the same on SQLite and PostgreSQL
-    (written out: peewee would turn a LIKE into GLOB on SQLite)."""
-    return pw.NodeList((pw.fn.LOWER(column), pw.SQL("LIKE"), pw.Value(pattern), pw.SQL("ESCAPE '\\'")), glue=" ")
+def _matching(text: str) -> pw.Node:
+    """``id IN (tickets the full-text search finds for text)``; ``QueryError`` for a query it refuses."""
+    sub, params = search.matching_ids_sql(search_syntax.parse(text))
+    if not is_sqlite():
+        sub = sub.replace("?", "%s")  # the statement is ours; every value is a parameter
+    return pw.NodeList((m.Ticket.id, pw.SQL("IN"), pw.SQL(f"({sub})", params)))
 
 
 def list_page(f: TicketFilter, *, limit: int, before: int | None = None,
@@ -72,15 +73,14 @@ def list_page(f: TicketFilter, *, limit: int, before: int | None = None,
     if f.updated_since is not None:
         conds.append(T.updated_at >= f.updated_since)
     if f.q:
-        pattern = _like(f.q)
-        in_text = m.Message.select(m.Message.ticket).where(_contains(m.Message.text, pattern))
-        conds.append(pw.NodeList((_contains(T.subject, pattern), pw.SQL("OR"), T.id.in_(in_text)), parens=True))
+        conds.append(_matching(f.q))
     for c in conds:
         q = q.where(c)
     rows = list(q)
     more = len(rows) > limit
     rows = rows[:limit]
-    return [ticket_summary(t) for t in rows], (rows[-1].id if more and rows else None)
+    tags = tags_by_ticket([t.id for t in rows])
+    return [ticket_summary(t, tags.get(t.id, [])) for t in rows], (rows[-1].id if more and rows else None)
 
 
 def team_of(number: str) -> tuple[int, str | None] | None:

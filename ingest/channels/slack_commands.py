@@ -29,7 +29,8 @@ USAGE = ("*/helpline* commands:\n"
          "• `queue`: unassigned open tickets of this channel, nearest SLA due time first\n"
          "• `show HL-2026-000042`: one ticket\n"
          "• `status available|busy|away`: your availability for new tickets\n"
-         "• `search words`: tickets whose subject or messages contain the words")
+         "• `search words`: tickets and articles with the words: \"a phrase\", -excluded, status:open, "
+         "team:billing, tag:vip, from:alice@example.com, before:/after:2026-03-01")
 _NUMBER = re.compile(r"^HL-\d{4}-\d{6,}$", re.IGNORECASE)
 
 
@@ -68,15 +69,38 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
         run_tx(record)
         return _text(f"Your status is now *{status}*.")
     if word == "search" and rest:
-        words = [w for w in rest.split() if w][:5]
-        query = _active(all_statuses=True)
-        for w in words:
-            like = f"%{w.lower()}%"
-            in_messages = m.Message.select(m.Message.ticket).where(pw.fn.LOWER(m.Message.text) ** like)
-            query = query.where((pw.fn.LOWER(m.Ticket.subject) ** like) | m.Ticket.id.in_(in_messages))
-        return _listing(f"Tickets matching {slack_blocks.escape(' '.join(words))}",
-                        query.order_by(m.Ticket.updated_at.desc()), "No ticket matches.")
+        return _search(rest, routed)
     return _text(USAGE)
+
+
+def _search(text: str, routed: Any) -> dict[str, Any]:
+    """Full-text search (``store.search``); an agent configured with teams sees only their tickets."""
+    from helpline.store import search
+    from helpline.store.search_syntax import QueryError, parse
+
+    try:
+        q = parse(text)
+    except QueryError as exc:
+        return _text(f"Search: {slack_blocks.escape(str(exc))}")
+    teams = routing_state.agent_teams(routed.email) if routed is not None else []
+    scope = tuple(teams) if teams else None
+    res = run_tx(lambda: search.search(q, scope_teams=scope, limit=LIST_MAX), durable=False)
+    if not res.tickets and not res.articles:
+        run_tx(lambda: search.record_miss(q.normalised(), m.utcnow()))
+        return _text(f"No ticket matches {slack_blocks.escape(slack_blocks.trim(text, 80))}, and no article.")
+    lines = []
+    for t in res.tickets:
+        status = slack_blocks.STATUS_LABELS.get(t.status, slack_blocks.escape(t.status))
+        subject = slack_blocks.escape(slack_blocks.trim(slack_blocks.one_line(t.subject), 80))
+        snippet = search.render_snippet(slack_blocks.trim(t.snippet, 200), "slack")
+        link = _thread_link(t.ticket_id)
+        lines.append(f"*{t.number}* {subject} · {status}" + (f" · {link}" if link else "") + f"\n> {snippet}")
+    for a in res.articles:
+        title = slack_blocks.escape(slack_blocks.trim(a.title, 80))
+        lines.append(f"📄 *{title}* (`{slack_blocks.escape(a.slug)}`)\n> "
+                     f"{search.render_snippet(slack_blocks.trim(a.snippet, 200), 'slack')}")
+    title = f"Matching {slack_blocks.escape(slack_blocks.trim(text, 80))}"
+    return _text(f"*{title}*\n" + "\n".join(lines))
 
 
 def _active(all_statuses: bool = False) -> pw.ModelSelect:

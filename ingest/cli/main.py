@@ -225,6 +225,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.search:
+        from helpline.ingest.tools.search_bench import main as search_main
+
+        return search_main(args)
     from helpline.ingest.tools.bench import main
 
     return main(args)
@@ -288,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="threads per worker process")
     b.add_argument("--timeout", type=float, default=600.0)
     b.add_argument("--json", action="store_true")
+    b.add_argument("--search", action="store_true", help="measure search latency over a generated history instead")
+    b.add_argument("--search-messages", type=int, default=20000, help="--search: messages to load (target 200000)")
+    b.add_argument("--search-queries", type=int, default=360, help="--search: queries to time")
+    b.add_argument("--search-database", help="--search: a PostgreSQL URL (a new database is made and dropped); "
+                                             "default: SQLite in a temporary folder")
+    b.add_argument("--search-target-ms", type=float, default=100.0, help="--search: exit 1 when p95 is above")
+    b.add_argument("--seed", type=int, default=7)
     b.set_defaults(fn=cmd_bench)
     from helpline.ingest.cli.model_commands import register as register_model_commands
 
@@ -319,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.kb_commands import register as register_kb_commands
 
     register_kb_commands(sub)  # kb sync|list|show|suggest
+    from helpline.ingest.cli.search_commands import register as register_search_commands
+
+    register_search_commands(sub, tsub)  # search "…" | reindex | misses; tickets tag
     return p
 
 

@@ -70,6 +70,9 @@ def render(f: dict[str, Any]) -> str:
     for agent, a in f["agents"].items():
         lines.append(f"agent {agent}: {a['assigned']} assigned, {a['open']} open, {a['resolved']} resolved, "
                      f"{a['replies']} replies")
+    misses = f.get("search_misses") or []
+    if misses:  # the articles to write (all of them: helpline search misses)
+        lines.append("searches that found nothing: " + ", ".join(f"{m['query']!r} ×{m['count']}" for m in misses))
     return "\n".join(lines)
 
 
@@ -83,6 +86,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("helpline report: --until must be after --since", file=sys.stderr)
         return 2
     out = figures(settings, args.since, args.until, args.team)
+    from helpline.store import search
+    from helpline.store.db import run_tx
+
+    out["search_misses"] = run_tx(lambda: search.misses(args.since, 10), durable=False)
     print(json.dumps(out, indent=2, ensure_ascii=False, default=str) if args.json else render(out))
     return 0
 

@@ -138,7 +138,7 @@ async def put_article(request: web.Request) -> web.Response:
                 raise KbFileError(f"{slug}.md", None, "this article belongs to another team")
             outcome, aid = kb_state.upsert_article(a, utcnow())
             if outcome != "unchanged":
-                hand_to_search(aid, a.slug, a.language, retired=False)
+                hand_to_search(a, retired=False)
             return outcome, kb_state.article_dict(kb_state.get_article_by_id(aid))
         return run_tx(tx)
     try:
@@ -170,7 +170,7 @@ async def delete_article(request: web.Request) -> web.Response:
             return False
         keep = {(r.slug, r.language) for r in kb_state.list_articles() if r.id != a.id}
         kb_state.retire_missing(keep, utcnow())
-        hand_to_search(a.id, a.slug, a.language, retired=True)
+        hand_to_search(a, retired=True)
         return True
     if not await _run(request, lambda: run_tx(tx)):
         raise error(web.HTTPNotFound, "slug", f"no active article {slug!r} in {language!r}")

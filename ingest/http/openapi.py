@@ -11,6 +11,7 @@ from typing import Any
 
 from helpline.router.lifecycle import STATUSES
 from helpline.store.config_file import PRIORITIES
+from helpline.store.search_syntax import TAG_PATTERN
 
 # ingest.ticket_api refuses strings of blanks alone, and any NUL (PostgreSQL cannot store one)
 NONBLANK = "^[^\\u0000]*[^ \t\r\n\\u0000][^\\u0000]*$"
@@ -71,6 +72,7 @@ def document() -> dict[str, Any]:
             "support_address": {"type": "string", "nullable": True},
             "possible_follow_up": {"type": "boolean", "nullable": True}, "follow_up_of": _NULL_STR,
             "created_at": _TS, "updated_at": _TS, "resolved_at": _TS,
+            "tags": {"type": "array", "items": {"type": "string"}},
         },
     }
     message = {"type": "object", "required": ["id", "direction", "author_role", "channel", "text", "created_at"],
@@ -171,6 +173,22 @@ def document() -> dict[str, Any]:
     def csv(words: list[str]) -> dict[str, Any]:
         one = "(" + "|".join(words) + ")"
         return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+    hit = {"type": "object", "required": ["number", "subject", "status", "snippet", "score"],
+           "properties": {"number": {"type": "string"}, "subject": {"type": "string"},
+                          "status": {"type": "string", "enum": statuses}, "snippet": {"type": "string"},
+                          "score": {"type": "number"}}}
+    article_hit = {"type": "object", "required": ["slug", "title", "snippet", "score"],
+                   "properties": {"slug": {"type": "string"}, "title": {"type": "string"},
+                                  "snippet": {"type": "string"}, "score": {"type": "number"}}}
+    search_result = {"type": "object", "required": ["tickets", "articles"],
+                     "properties": {"tickets": {"type": "array", "items": hit},
+                                    "articles": {"type": "array", "items": article_hit}}}
+    tag_list = {"type": "array", "minItems": 1, "maxItems": 50,
+                "items": {"type": "string", "pattern": TAG_PATTERN}}
+    tag_change = {"type": "object", "additionalProperties": False, "minProperties": 1,
+                  "properties": {"add": tag_list, "remove": tag_list}}
+    tag_result = {"type": "object", "required": ["ticket", "tags"],
+                  "properties": {"ticket": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Helpline ticket API", "version": "1",
@@ -202,7 +220,8 @@ def document() -> dict[str, Any]:
                     _q("customer", "a customer id, or an email address or phone number of theirs"),
                     _q("updated_since", "tickets updated at or after this instant",
                        {"type": "string", "format": "date-time"}),
-                    _q("q", "words in the subject or any message's text (case-insensitive)"),
+                    _q("q", "a full-text search (the language of /api/v1/search): only matching tickets",
+                       {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NONBLANK}),
                     _q("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
                     _q("cursor", "next_cursor of the previous page", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
                 ],
@@ -238,6 +257,25 @@ def document() -> dict[str, Any]:
                 "operationId": "mergeTicket", "summary": "merge this ticket into another (it ends merged)",
                 "parameters": [_NUMBER], "requestBody": _body(merge),
                 "responses": {"200": _json(_ref("TicketSummary"), "the merged ticket"),
+                              **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/search": {"get": {
+                "operationId": "search",
+                "summary": "full-text search of tickets (every status unless status: is given) and articles, "
+                           "best first: words, \"exact phrases\", -excluded, from: subject: status: team: tag: "
+                           "assignee: channel: category: priority: customer: before: after:",
+                "parameters": [
+                    {"name": "q", "in": "query", "required": True, "description": "the query",
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NONBLANK}},
+                    _q("limit", "tickets at most", {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}),
+                ],
+                "responses": {"200": _json(search_result, "hits; snippets are escaped HTML with <mark> around "
+                                                          "the matched words"),
+                              **_errors(401, 403, 422, 503)}}},
+            "/api/v1/tickets/{number}/tags": {"post": {
+                "operationId": "tagTicket", "summary": "add and remove tags (write scope)",
+                "parameters": [_NUMBER], "requestBody": _body(tag_change),
+                "responses": {"200": _json(tag_result, "the ticket's tags afterwards (a tag in both lists is "
+                                                       "removed)"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
             "/api/v1/incidents": {"get": {
                 "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",

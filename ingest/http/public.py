@@ -17,7 +17,7 @@ from helpline.store.config import Settings
 
 from helpline.ingest.channels import contact_form, slack_app, twilio_sms, webhook_api
 from helpline.ingest.http import csat_pages, downloads
-from helpline.ingest.http import api_limits, incident_api, ticket_api
+from helpline.ingest.http import api_limits, incident_api, search_api, ticket_api
 from helpline.ingest.http import app_keys as K
 
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -53,6 +53,7 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
 
     kb_api.install(app)
     kb_pages.install(app)
+    search_api.install(app)
     downloads.install(app)
     return app
 

@@ -154,6 +154,13 @@ def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
     f = ticket_search.TicketFilter(status=status, team=one("team"), assignee=one("assignee", 254),
                                    priority=priority, category=one("category"), channel=channel,
                                    customer=one("customer", 254), updated_since=since, q=one("q", 500))
+    if f.q is not None:
+        from helpline.store.search_syntax import QueryError, parse
+
+        try:
+            parse(f.q)  # the full-text search's language (store.search_syntax)
+        except QueryError as exc:
+            problems.append({"field": "q", "error": str(exc)})
     if problems:
         raise Invalid(problems)
     return f, limit, before

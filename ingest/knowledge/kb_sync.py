@@ -15,9 +15,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import SimpleNamespace
+from typing import Any, Callable
 
-from helpline.store import kb_state
+from helpline.store import kb_state, search_index
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
@@ -41,15 +42,16 @@ class SyncReport:
                 "errors": [{"path": e.path, "line": e.line, "error": e.message} for e in self.errors]}
 
 
-def hand_to_search(article_id: int, slug: str, language: str, *, retired: bool) -> None:
-    """The one place an article is handed to the full-text search index (inside the sync's transaction).
-
-    Full-text search (issue 14's search part) is built on another branch; at the
-    merge this calls its store API (index the article, or drop it when retired).
-    Until then it does nothing: the suggestion ranker (``router/kb_rank.py``)
-    reads the kb tables directly and needs no index."""
-    log.debug("event=kb_search_handoff article=%s slug=%s language=%s retired=%s", article_id, slug, language,
-              retired)
+def hand_to_search(article: Any, *, retired: bool) -> None:
+    """The one place an article is handed to the full-text search index (inside the sync's transaction,
+    so an article is searchable exactly when its change commits). The suggestion ranker
+    (``router/kb_rank.py``) reads the kb tables directly and needs no index."""
+    if retired:
+        search_index.remove_article(article.slug, article.language)
+        return
+    search_index.index_article(article.slug, article.language, article.title, article.body,
+                               questions=article.questions, tags=article.tags, audience=article.audience,
+                               team=article.team or None)
 
 
 def _files(root: Path) -> tuple[list[Path], list[Path]]:
@@ -123,13 +125,12 @@ def sync(root: str | Path, put_blob: Callable[[bytes], str]) -> SyncReport:
             {"added": report.added, "restored": report.added, "updated": report.updated,
              "unchanged": report.unchanged}[outcome].append(name)
             if outcome != "unchanged":
-                hand_to_search(aid, a.slug, a.language, retired=False)
+                hand_to_search(a, retired=False)
         keep = {(a.slug, a.language) for a in parsed}
         keep |= {(r.slug, r.language) for r in kb_state.list_articles() if r.source_path in broken}
         for slug, language in kb_state.retire_missing(keep, now):
             report.retired.append(slug if language == "en" else f"{slug} ({language})")
-            row = kb_state.get_article(slug, language)
-            hand_to_search(row.id if row else 0, slug, language, retired=True)
+            hand_to_search(SimpleNamespace(slug=slug, language=language), retired=True)
         mac: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "retired": []}
         for m in macros:
             mac[kb_state.upsert_macro(m, now)].append(m.name)

@@ -381,9 +381,9 @@ def erase_customer(customer_id: int, blobs: BlobStore, *, actor: str, ledger_fil
     """The whole store part of an erasure: database, blobs, ledger file, search index, free space."""
     with secure_delete():
         report, keys, hashes = erase_database(customer_id, actor=actor, now=now, reapply=reapply)
+        search_hook.forget_tickets(ticket_ids(customer_id))  # with secure_delete on: the purged pages are zeroed
     report.blobs_deleted = delete_blobs(blobs, keys)
     ledger.append_file(ledger_file, hashes, now)
-    search_hook.forget_tickets(ticket_ids(customer_id))
     report.free_space = scrub_free_space()
     log.info("event=customer_erased customer=%d tickets=%d messages=%d attachments=%d blobs=%d tasks=%d",
              customer_id, report.tickets, report.messages, report.attachments, report.blobs_deleted,

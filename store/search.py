@@ -1,0 +1,454 @@
+"""Full-text search over tickets and articles, on SQLite FTS5 or PostgreSQL tsvector.
+
+A ticket is a hit when one of its documents matches every word and phrase of
+the query: a message (subject, new text, quoted text, author and address) or
+the ticket itself (subject, tags, customer's name and addresses). Its score is
+that of its best document (SQLite: ``-bm25``; PostgreSQL: ``ts_rank_cd`` of the
+``simple`` vector plus that of the stemmed one), and its snippet comes from
+that document, highlighted between ``MARK_START`` and ``MARK_END`` (private-use
+characters no text uses; ``render_snippet`` turns them into HTML, Slack or
+terminal marks after escaping the text). An excluded word removes the whole
+ticket when any of its documents has it. Filters are SQL on the ticket row.
+
+Words reach FTS5 only as double-quoted strings (a quote inside is doubled), so
+FTS5's own syntax (``NEAR``, ``col:``, ``*``, ``^``, ``AND``/``OR``) is never
+interpreted; on PostgreSQL they are bound parameters of ``plainto_tsquery`` and
+``phraseto_tsquery``, which read text, not operators.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import fastsql as sql
+from .db import is_sqlite
+from .search_syntax import Query, Term
+
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+STEM_CONFIG = "english"  # PostgreSQL: the stemmed half of a query; the simple half finds every word as written
+SNIPPET_WORDS = 16
+
+
+@dataclass(frozen=True)
+class TicketHit:
+    ticket_id: int
+    number: str
+    subject: str
+    status: str
+    team: str | None
+    score: float
+    snippet: str
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"number": self.number, "subject": self.subject, "status": self.status,
+                "snippet": render_snippet(self.snippet, style), "score": self.score}
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    slug: str
+    language: str
+    title: str
+    score: float
+    snippet: str
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "snippet": render_snippet(self.snippet, style),
+                "score": self.score}
+
+
+@dataclass
+class Results:
+    tickets: list[TicketHit] = field(default_factory=list)
+    articles: list[ArticleHit] = field(default_factory=list)
+
+    def as_dict(self, style: str = "html") -> dict[str, Any]:
+        return {"tickets": [t.as_dict(style) for t in self.tickets],
+                "articles": [a.as_dict(style) for a in self.articles]}
+
+
+_STYLES = {"html": ("<mark>", "</mark>"), "slack": ("*", "*"), "text": ("[", "]"), "ansi": ("\x1b[1m", "\x1b[0m")}
+
+
+def render_snippet(raw: str, style: str = "html") -> str:
+    """The snippet with its marks in ``style``; for ``html`` the text is escaped first, so a customer's
+    ``<script>`` arrives as text, and only our ``<mark>`` is markup."""
+    start, end = _STYLES[style]
+    text = " ".join(raw.split())
+    if style == "html":
+        text = html.escape(text, quote=False)
+    elif style == "slack":
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("*", "∗")
+    return text.replace(MARK_START, start).replace(MARK_END, end)
+
+
+# ---- building the match ------------------------------------------------------------------------
+def fts5_string(term: Term) -> str:
+    """A word or phrase as an FTS5 string: double-quoted, inner quotes doubled; FTS5 tokenizes it
+    and treats several tokens as a phrase. Nothing inside is syntax."""
+    return '"' + term.text.replace('"', '""') + '"'
+
+
+def fts5_match(terms: Sequence[Term], glue: str = " AND ") -> str:
+    return glue.join(fts5_string(t) for t in terms)
+
+
+def _pg_tsquery(terms: Sequence[Term], config: str, params: list[Any], glue: str = " && ") -> str:
+    parts = []
+    for t in terms:
+        parts.append(f"{'phraseto_tsquery' if t.phrase else 'plainto_tsquery'}('{config}', ?)")
+        params.append(t.text)
+    return "(" + glue.join(parts) + ")"
+
+
+def _pg_match(alias: str, terms: Sequence[Term], params: list[Any], glue: str = " && ") -> str:
+    qs = _pg_tsquery(terms, "simple", params, glue)
+    ql = _pg_tsquery(terms, STEM_CONFIG, params, glue)
+    return f"({alias}.search_simple @@ {qs} OR {alias}.search_lang @@ {ql})"
+
+
+def _pg_rank(alias: str, terms: Sequence[Term], params: list[Any]) -> str:
+    qs = _pg_tsquery(terms, "simple", params)
+    ql = _pg_tsquery(terms, STEM_CONFIG, params)
+    return f"(ts_rank_cd({alias}.search_simple, {qs}) + COALESCE(ts_rank_cd({alias}.search_lang, {ql}), 0))"
+
+
+# ---- filters -------------------------------------------------------------------------------------
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _in(column: str, values: Sequence[Any], params: list[Any]) -> str:
+    params.extend(values)
+    return f"{column} IN ({sql.in_marks(len(values))})"
+
+
+def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> list[str]:
+    conds: list[str] = []
+    if scope_teams is not None:
+        conds.append(_in("t.team", list(scope_teams), params) if scope_teams else "1 = 0")
+    if q.status:
+        conds.append(_in("t.status", q.status, params))
+    if q.team:
+        conds.append(_in("t.team", q.team, params))
+    if q.assignee:
+        named = [a for a in q.assignee if a != "none"]
+        parts = (["t.assignee IS NULL"] if "none" in q.assignee else []) + ([_in("LOWER(t.assignee)", named, params)]
+                                                                            if named else [])
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.channel:
+        conds.append(_in("t.channel", q.channel, params))
+    if q.category:
+        conds.append(_in("t.category", q.category, params))
+    if q.priority:
+        conds.append(_in("t.priority", q.priority, params))
+    if q.tag:
+        conds.append('EXISTS (SELECT 1 FROM "ticket_tag" g WHERE g.ticket_id = t.id AND '
+                     + _in("g.tag", q.tag, params) + ")")
+    for v in q.subject:
+        conds.append("LOWER(t.subject) LIKE ? ESCAPE '\\'")
+        params.append(_like(v))
+    if q.customer:
+        parts = []
+        for v in q.customer:
+            if v.isascii() and v.isdigit() and len(v) <= 18:
+                parts.append("t.customer_id = ?")
+                params.append(int(v))
+            else:
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i WHERE LOWER(i.address) = ?)')
+                params.append(v.strip().lower())
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.sender:
+        parts = []
+        for v in q.sender:
+            v = v.strip().lower()
+            if v.startswith("@"):
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i '
+                             "WHERE LOWER(i.address) LIKE ? ESCAPE '\\')")
+                params.append(_like(v)[:-1])  # ends with the domain
+            elif "@" in v or v.startswith("+"):
+                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i WHERE LOWER(i.address) = ?)')
+                params.append(v)
+            else:
+                parts.append('t.customer_id IN (SELECT c.id FROM "customer" c WHERE LOWER(c.name) LIKE ? ESCAPE \'\\\')')
+                params.append(_like(v))
+        conds.append("(" + " OR ".join(parts) + ")")
+    if q.before is not None:
+        conds.append("t.created_at < ?")
+        params.append(q.before)
+    if q.after is not None:
+        conds.append("t.updated_at >= ?")
+        params.append(q.after)
+    return conds
+
+
+def _excluded(q: Query, params: list[Any]) -> str:
+    """No document of the ticket has any excluded word: checked per candidate ticket through its
+    messages (``message.ticket_id`` is indexed), so a common excluded word costs no scan of its matches."""
+    if is_sqlite():
+        match = fts5_match(q.excluded, " OR ")
+        params += [match, match]
+        return ('NOT EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH ? AND message_fts.rowid IN '
+                '(SELECT xm.id FROM "message" xm WHERE xm.ticket_id = t.id)) '
+                "AND NOT EXISTS (SELECT 1 FROM ticket_fts WHERE ticket_fts MATCH ? AND ticket_fts.rowid = t.id)")
+    inner: list[Any] = []
+    msg = _pg_match("xm", q.excluded, inner, " || ")
+    tkt = _pg_match("t", q.excluded, inner, " || ")
+    params += inner
+    return f'NOT EXISTS (SELECT 1 FROM "message" xm WHERE xm.ticket_id = t.id AND {msg}) AND NOT COALESCE({tkt}, FALSE)'
+
+
+# ---- tickets -------------------------------------------------------------------------------------
+# Ranking reads every matching document, and bm25 first counts each word's documents over the whole
+# index: a word in most messages ("order", "the") costs tens of milliseconds per word at 200,000
+# messages, and ts_rank_cd must read every matching vector. So the window is the newest RANK_WINDOW
+# messages that match the words (PostgreSQL: and pass the filters); both engines walk their index
+# newest first and stop there. When every match fits in it, the hits are ranked by relevance; when
+# more match, the query does not discriminate and its hits are the newest (score 0). When the
+# filters (SQLite) or excluded words leave fewer hits than asked, every match is looked at.
+RANK_WINDOW = 1000
+EXCLUSION_POOL = 10  # candidates per requested hit on which the excluded words are checked
+
+
+def _window_floor(q: Query, window: int) -> int | None:
+    """SQLite: the id of the newest message matching the words just below the window; None when the
+    window holds every match. (Filters are not walked here: a join per row of a common word's
+    matches costs more than the widening it saves.)"""
+    row = sql.fetchone("SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                       [fts5_match(q.positive), window])
+    return row[0] if row else None
+
+
+def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
+                full: bool = False) -> tuple[str, list[Any], str, bool]:
+    """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
+    the ORDER BY that puts the best first; whether the window may have left out hits that the
+    excluded words or (SQLite) the filters would have let through). ``full``: every match, newest
+    first. Excluded words are left to the caller."""
+    fparams: list[Any] = []
+    conds = _filters(q, scope_teams, fparams)
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    cols = "t.id, t.number, t.subject, t.status, t.team"
+    terms = q.positive
+    if not terms:
+        return (f'SELECT {cols}, 0.0 AS score, NULL AS mid FROM "ticket" t{where}', fparams,
+                "t.updated_at DESC, t.id DESC", False)
+    params: list[Any] = []
+    if is_sqlite():
+        match = fts5_match(terms)
+        floor = None if full else _window_floor(q, RANK_WINDOW)
+        ranked = floor is None and not full
+        params.append(match)
+        if floor is not None:
+            params.append(floor)
+        params.append(match)
+        rank = "bm25(message_fts, 3.0, 4.0, 1.0, 2.0)" if ranked else "0.0"
+        msgs = (f"SELECT rowid AS mid, {rank} AS s FROM message_fts WHERE message_fts MATCH ?"
+                + (" AND rowid > ?" if floor is not None else "") + " ORDER BY rowid DESC")
+        trank = "bm25(ticket_fts, 3.0, 3.0, 2.0)" if ranked else "0.0"
+        hits = (f'SELECT m.ticket_id AS tid, h.s AS s, h.mid AS mid FROM ({msgs}) h JOIN "message" m ON m.id = h.mid '
+                f"UNION ALL SELECT rowid, {trank}, NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
+        if ranked:
+            best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
+            order, score = "b.s ASC, t.id DESC", "-b.s"
+        else:
+            best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) GROUP BY tid"
+            order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
+        return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+                [*params, *fparams], order, floor is not None)
+    # PostgreSQL: one statement; n.c (matches in the window, up to RANK_WINDOW + 1) decides the ranking
+    match_m = _pg_match("mm", terms, params)
+    wparams: list[Any] = []
+    wconds = _filters(q, scope_teams, wparams)
+    params += wparams
+    wjoin = ' JOIN "ticket" t ON t.id = mm.ticket_id' if wconds else ""
+    rank_m = _pg_rank("m", terms, params)
+    rank_t = _pg_rank("x", terms, params)
+    match_t = _pg_match("x", terms, params)
+    with_sql = (f'WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang '
+                f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
+                + ("" if full else f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}")
+                + "), n AS (SELECT COUNT(*) AS c FROM w) ")
+    hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
+            f"FROM w m, n{'' if full else f' WHERE n.c <= {RANK_WINDOW} OR m.id > (SELECT MIN(id) FROM w)'} "
+            f"UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
+            f'FROM "ticket" x, n WHERE {match_t}')
+    best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
+    return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
+            f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
+            bool(q.excluded) and not full)
+
+
+def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
+    """The best ``limit`` tickets: excluded words are checked on a pool of the best candidates (ordered,
+    limited), so a common excluded word is not a scan of its matches; the whole set when the pool is short."""
+    if not is_sqlite():
+        # a search is a few short statements: no parallel workers to start, nothing to JIT-compile
+        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        sql.execute("SET LOCAL jit = off")
+        sql.execute("SET LOCAL cpu_operator_cost = 0.025")
+    rows, cut = _ranked_rows(q, scope_teams, limit, full=False)
+    if len(rows) < limit and cut:  # the newest matches were filtered away: look at all of them
+        rows, _ = _ranked_rows(q, scope_teams, limit, full=True)
+    return rows
+
+
+def _ranked_rows(q: Query, scope_teams: Sequence[str] | None, limit: int,
+                 full: bool) -> tuple[list[tuple[Any, ...]], bool]:
+    text, params, order, cut = _ticket_sql(q, scope_teams, full)
+    if not q.excluded:
+        return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), cut
+    xparams: list[Any] = []
+    excl = _excluded(q, xparams)
+    pool = max(limit * EXCLUSION_POOL, 200)
+    outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
+        .replace("t.id", "c.id")
+    marker = "SELECT t.id, t.number,"
+    at = text.rindex(marker)  # the outer SELECT (the WITH of PostgreSQL comes first)
+    cols = text[:at] + "SELECT t.id, t.updated_at, t.number," + text[at + len(marker):]
+    head = "SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
+    rows = sql.fetchall(f'{head}({cols} ORDER BY {order} LIMIT ?) c JOIN "ticket" t ON t.id = c.id WHERE {excl} '
+                        f"ORDER BY {outer_order} LIMIT ?", [*params, pool, *xparams, limit])
+    if len(rows) >= limit or sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0] <= pool:
+        return rows, cut
+    return sql.fetchall(f'{head}({cols}) c JOIN "ticket" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?',
+                        [*params, *xparams, limit]), cut
+
+
+def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+    """A SELECT of the ids of every ticket matching ``q`` (unordered, unranked, for ``id IN (…)``), with
+    ``?`` parameters; for the ticket list, which keeps its own order and cursor."""
+    params: list[Any] = []
+    terms = q.positive
+    if terms and is_sqlite():
+        match = fts5_match(terms)
+        params += [match, match]
+        ids = ('SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
+               "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?")
+    elif terms:
+        match_m = _pg_match("m", terms, params)
+        match_t = _pg_match("x", terms, params)
+        ids = f'SELECT m.ticket_id FROM "message" m WHERE {match_m} UNION SELECT x.id FROM "ticket" x WHERE {match_t}'
+    conds = _filters(q, scope_teams, params)
+    if q.excluded:
+        conds.append(_excluded(q, params))
+    if terms:
+        conds.insert(0, f"t.id IN ({ids})")
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    return f'SELECT t.id FROM "ticket" t{where}', params
+
+
+def _snippets(q: Query, rows: list[tuple[Any, ...]]) -> dict[int, str]:
+    """ticket id -> highlighted snippet of its best document, for the hits of one page, in one
+    statement per kind of document (message or ticket)."""
+    terms = q.positive
+    if not terms or not rows:
+        return {}
+    by_msg = {r[6]: r[0] for r in rows if r[6] is not None}
+    tickets = [r[0] for r in rows if r[6] is None]
+    out: dict[int, str] = {}
+    if is_sqlite():
+        match = fts5_match(terms, " OR ")
+        for ids, table, owner in ((list(by_msg), "message_fts", by_msg), (tickets, "ticket_fts", None)):
+            if ids:
+                got = sql.fetchall(f"SELECT rowid, snippet({table}, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM {table} "
+                                   f"WHERE {table} MATCH ? AND rowid IN ({sql.in_marks(len(ids))})",
+                                   [MARK_START, MARK_END, match, *ids])
+                out.update({(owner[rid] if owner else rid): text for rid, text in got if text})
+        return out
+    params: list[Any] = []
+    qs = _pg_tsquery(terms, "simple", params, " || ")
+    ql = _pg_tsquery(terms, STEM_CONFIG, params, " || ")
+    opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8, '
+            'MaxFragments=2, FragmentDelimiter=" … "')
+    if by_msg:
+        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject "
+                           f"END, 20000), {qs} || {ql}, ?) FROM \"message\" WHERE id IN ({sql.in_marks(len(by_msg))})",
+                           [*params, opts, *by_msg])
+        out.update({by_msg[mid]: text for mid, text in got if text})
+    if tickets:
+        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
+                           f"{qs} || {ql}, ?) FROM \"ticket\" WHERE id IN ({sql.in_marks(len(tickets))})",
+                           [*params, opts, *tickets])
+        out.update({tid: text for tid, text in got if text})
+    return out
+
+
+def search_tickets(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> list[TicketHit]:
+    """The best ``limit`` tickets for ``q`` that ``scope_teams`` may see (None: every ticket)."""
+    rows = _ticket_rows(q, scope_teams, limit)
+    snippets = _snippets(q, rows)
+    return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), snippets.get(r[0], r[2]))
+            for r in rows]
+
+
+# ---- articles ----------------------------------------------------------------------------------
+_TICKET_ONLY = ("sender", "status", "assignee", "channel", "category", "priority", "customer", "before", "after")
+
+
+def search_articles(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 10) -> list[ArticleHit]:
+    """Articles for the words of ``q``: none when it filters on something only tickets have (status, …)."""
+    terms = q.positive
+    if not terms or any(getattr(q, f) for f in _TICKET_ONLY):
+        return []
+    params: list[Any] = []
+    conds: list[str] = []
+    if is_sqlite():
+        match = fts5_match(terms)
+        params += [MARK_START, MARK_END, match]
+        head = (f"SELECT a.slug, a.language, a.title, -bm25(article_fts, 4.0, 3.0, 1.0, 2.0) AS s, "
+                f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM article_fts "
+                "JOIN search_article a ON a.id = article_fts.rowid WHERE article_fts MATCH ?")
+    else:
+        rank = _pg_rank("a", terms, params)
+        opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8')
+        hl_params: list[Any] = []
+        hq = _pg_tsquery(terms, "simple", hl_params, " || ") + " || " + _pg_tsquery(terms, STEM_CONFIG, hl_params, " || ")
+        params += hl_params + [opts]
+        match = _pg_match("a", terms, params)
+        head = (f"SELECT a.slug, a.language, a.title, {rank} AS s, ts_headline('{STEM_CONFIG}', "
+                f"left(a.questions || ' ' || a.body, 20000), {hq}, ?) FROM search_article a WHERE {match}")
+    if q.excluded:
+        if is_sqlite():
+            conds.append("a.id NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
+            params.append(fts5_match(q.excluded, " OR "))
+        else:
+            conds.append("NOT " + _pg_match("a", q.excluded, params, " || "))
+    if scope_teams is not None:
+        conds.append("(a.team IS NULL OR " + (_in("a.team", list(scope_teams), params) if scope_teams else "1 = 0")
+                     + ")")
+    if q.team:
+        conds.append("(a.team IS NULL OR " + _in("a.team", q.team, params) + ")")
+    for tag in q.tag:
+        conds.append("(' ' || LOWER(a.tags) || ' ') LIKE ? ESCAPE '\\'")
+        params.append(_like(f" {tag} "))
+    tail = "".join(" AND " + c for c in conds)
+    rows = sql.fetchall(f"{head}{tail} ORDER BY s DESC, a.slug LIMIT ?", [*params, limit])
+    return [ArticleHit(r[0], r[1], r[2], round(float(r[3] or 0.0), 6), r[4] or "") for r in rows]
+
+
+def search(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> Results:
+    return Results(search_tickets(q, scope_teams=scope_teams, limit=limit),
+                   search_articles(q, scope_teams=scope_teams, limit=min(limit, 10)))
+
+
+# ---- searches that found nothing --------------------------------------------------------------------
+def record_miss(query: str, now: dt.datetime) -> None:
+    """Count one search that found nothing (one row per normalised query)."""
+    if not query:
+        return
+    sql.execute('INSERT INTO "search_miss" (query, count, first_at, last_at) VALUES (?, 1, ?, ?) '
+                'ON CONFLICT (query) DO UPDATE SET count = "search_miss".count + 1, last_at = excluded.last_at',
+                [query[:500], now, now])
+
+
+def misses(since: dt.datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The searches that found nothing, most frequent first."""
+    cond, params = ("WHERE last_at >= ? ", [since]) if since else ("", [])
+    rows = sql.fetchall(f'SELECT query, count, first_at, last_at FROM "search_miss" {cond}'
+                        "ORDER BY count DESC, last_at DESC LIMIT ?", [*params, limit])
+    return [{"query": r[0], "count": int(r[1]), "first_at": str(sql.as_datetime(r[2])),
+             "last_at": str(sql.as_datetime(r[3]))} for r in rows]
