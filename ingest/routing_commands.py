@@ -114,7 +114,9 @@ def cmd_agents(args: argparse.Namespace) -> int:
         return 0
     for a in rows:
         skills = ",".join(f"{k}:{v}" for k, v in a["skills"].items()) or "-"
-        print(f"{a['email']:<32} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
+        role = a["role"] + ("" if a["role_configured"] else " (default)") + \
+            "".join(f", lead of {t}" for t in a["lead_of"])
+        print(f"{a['email']:<32} role={role:<16} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
               f"teams={','.join(a['teams']) or '-'} skills={skills}" + ("" if a["active"] else " (inactive)"))
     return 0
 
@@ -250,7 +252,7 @@ def register(subparsers: Any, tickets: Any) -> None:
 
     a = subparsers.add_parser("agents", help="agents: list, set availability")
     asub = a.add_subparsers(dest="agents_action", required=True)
-    al = asub.add_parser("list", help="agents with tier, load, availability, teams and skills")
+    al = asub.add_parser("list", help="agents with role, tier, load, availability, teams and skills")
     al.add_argument("--team")
     al.add_argument("--json", action="store_true")
     av = asub.add_parser("set-availability", help="available, busy, away or offline (available takes queued tickets)")

@@ -43,6 +43,7 @@ class ApiKey(Base):
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
     team = pw.CharField(max_length=64, null=True)  # a key bound to a team sees only that team's tickets
+    agent = pw.CharField(max_length=254, null=True)  # migration 16: a personal key acts as this agent (email)
 
 
 def upgrade_v9(db: pw.Database) -> None:

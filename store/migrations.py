@@ -20,6 +20,7 @@ from . import triage_state
 from . import api_keys
 from . import csat_state
 from . import similarity_state
+from . import agent_roles
 
 log = logging.getLogger("helpline.store")
 
@@ -50,6 +51,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (11, "ticket fingerprints and band keys, merges, incidents", similarity_state.upgrade_v11),
     (12, "incident grouping off the pipeline: grouped mark, band rows dropped", similarity_state.upgrade_v12),
     (13, "imap status: last success and last error times", imap_state.upgrade_v13),
+    (16, "agents' roles, teams' second-line restriction, API keys bound to an agent", agent_roles.upgrade_v16),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)
