@@ -31,11 +31,12 @@ class Caller:
     name: str
     team: str | None
     scopes: frozenset[str]
+    agent: str | None = None  # a personal key's agent: it acts as them, within their role
 
     @property
     def actor(self) -> str:
-        """The audit events' actor: the key's name, marked as coming through the API."""
-        return f"api:{self.name}"
+        """The audit events' actor: a personal key's agent, else the key's name, marked as coming through the API."""
+        return self.agent if self.agent else f"api:{self.name}"
 
 
 def error(cls: type[web.HTTPException], field: str, message: str, **extra: object) -> web.HTTPException:
@@ -68,7 +69,7 @@ async def authorize(request: web.Request, scope: str) -> Caller:
     if check.verdict != "ok":
         log.warning("event=api_refused reason=key_%s key_id=%s", check.verdict, check.key_id or "")
         raise _unauthorized("unknown or revoked API key")
-    return Caller(check.key_id or 0, check.name, check.team, check.scopes)
+    return Caller(check.key_id or 0, check.name, check.team, check.scopes, check.agent)
 
 
 def _unauthorized(message: str) -> web.HTTPException:

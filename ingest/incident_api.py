@@ -26,6 +26,7 @@ from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
 from . import ticket_api as api
+from . import api_permissions
 from .api_auth import authorize, error, errors
 from . import app_keys as K
 
@@ -107,8 +108,9 @@ async def post_reply(request: web.Request) -> web.Response:
                     raise TicketOpError(f"this API key is bound to team {caller.team}; the incident also has open "
                                         f"tickets of team(s) {', '.join(others)}, whose customers the reply would "
                                         "reach: reply with a key not bound to a team")
-            return incidents.reply(iid, text or "", agent=author, actor=caller.actor, reply_key=reply_key,
-                                   settings=settings, now=utcnow())
+            api_permissions.require(caller, "reply")
+            return incidents.reply(iid, text or "", agent=api_permissions.author_of(caller, author),
+                                   actor=caller.actor, reply_key=reply_key, settings=settings, now=utcnow())
         return api._in_tx(tx)
 
     out = await api._run(request, work)

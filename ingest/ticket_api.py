@@ -34,7 +34,7 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
-from . import openapi
+from . import api_permissions, openapi
 from .api_auth import UNAVAILABLE, Caller, authorize, error, errors
 from . import app_keys as K
 
@@ -175,6 +175,11 @@ async def _run(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
         raise exc from None
     except _ticket_op_error() as exc:
         raise error(web.HTTPConflict, getattr(exc, "field", "ticket"), str(exc)) from None
+    except api_permissions.PermissionDenied as exc:
+        d = exc.decision
+        raise error(web.HTTPForbidden, "role", str(exc), needed=d.needed, role=d.role) from None
+    except api_permissions.AuthorRefused as exc:
+        raise error(web.HTTPUnprocessableEntity, "author", str(exc)) from None
 
 
 def _ticket_op_error() -> type[Exception]:
@@ -236,12 +241,13 @@ def _summary(number: str) -> dict[str, Any]:
 
 
 async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str, str]:
-    """An answer's body (text, author: the key's name by default) and its optional Idempotency-Key,
-    validated; 422 with the field errors. The ticket and the incident replies share it."""
+    """An answer's body (text, author as given or "": ``api_permissions.author_of`` decides who it is by)
+    and its optional Idempotency-Key, validated; 422 with the field errors. The ticket and the incident
+    replies share it."""
     body = await _body(request)
     problems = _unknown(body, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
-    author = _text(body, "author", problems) or caller.name
+    author = _text(body, "author", problems) or ""
     idem = request.headers.get("Idempotency-Key", "").strip()
     if idem and not _IDEMPOTENCY.match(idem):
         problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
@@ -260,7 +266,9 @@ async def post_reply(request: web.Request) -> web.Response:
         from helpline.workers import api_ticket_ops
 
         tid = ticket_search.visible(number, caller.team)
-        r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=author, actor=caller.actor, key=key,
+        api_permissions.require(caller, "reply", tid)
+        who = api_permissions.author_of(caller, author)
+        r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=who, actor=caller.actor, key=key,
                                                 settings=settings, now=utcnow()))
         return r, run_tx(lambda: _summary(number.strip().upper()), durable=False)
 
@@ -278,7 +286,7 @@ async def post_note(request: web.Request) -> web.Response:
     body = await _body(request)
     problems = _unknown(body, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
-    author = _text(body, "author", problems) or caller.name
+    author = _text(body, "author", problems) or ""
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
@@ -286,7 +294,9 @@ async def post_note(request: web.Request) -> web.Response:
         from helpline.workers import api_ticket_ops
 
         tid = ticket_search.visible(number, caller.team)
-        return _in_tx(lambda: api_ticket_ops.note(tid, text, author=author, actor=caller.actor, now=utcnow()))
+        api_permissions.require(caller, "note", tid)
+        who = api_permissions.author_of(caller, author)
+        return _in_tx(lambda: api_ticket_ops.note(tid, text, author=who, actor=caller.actor, now=utcnow()))
 
     msg_id = await _run(request, work)
     return web.json_response({"message": {"id": msg_id, "direction": "note"}}, status=201)
@@ -320,8 +330,30 @@ def _changes(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return changes, reason or ""
 
 
+def _change_actions(caller: Caller, changes: dict[str, Any], assignee: str | None) -> list[str]:
+    """The permission-table actions a PATCH's changes need."""
+    from helpline.router import permissions
+
+    out = []
+    if "status" in changes:
+        out.append("status")
+    if {"priority", "category"} & set(changes):
+        out.append("triage")
+    if "team" in changes:
+        out.append("transfer")
+    if "assignee" in changes:
+        actor = api_permissions.actor_of(caller)
+        out.append(permissions.assign_action(actor, changes["assignee"], assignee))
+    return out
+
+
 def _patch_one(tid: int, changes: dict[str, Any], reason: str, caller: Caller, settings: Settings) -> None:
     from helpline.workers import api_ticket_ops, ticket_ops
+
+    if caller.agent:
+        current = ticket_ops.load(tid).assignee
+        for action in _change_actions(caller, changes, current):
+            api_permissions.require(caller, action, tid)
 
     def op() -> None:
         t = ticket_ops.load(tid)
@@ -359,6 +391,8 @@ def _merge_one(tid: int, into: str, reason: str, caller: Caller, settings: Setti
         target = ticket_search.visible(into, caller.team)
     except TicketNotFound:
         raise Invalid([{"field": "into", "error": f"no ticket {into.strip().upper()!r}"}]) from None
+    api_permissions.require(caller, "merge", tid)
+    api_permissions.require(caller, "merge", target)
     _in_tx(lambda: ticket_ops.merge(ticket_ops.load(tid), ticket_ops.load(target), now=utcnow(), settings=settings,
                                     actor=caller.actor, reason=reason))
     ticket_ops.offer_queue(settings)
@@ -432,6 +466,8 @@ async def post_bulk(request: web.Request) -> web.Response:
             return {"ticket": number, "ok": False, "code": 422, "error": str(exc)}
         except (InvalidTransition, _ticket_op_error()) as exc:
             return {"ticket": number, "ok": False, "code": 409, "error": str(exc)}
+        except api_permissions.PermissionDenied as exc:
+            return {"ticket": number, "ok": False, "code": 403, "error": str(exc)}
 
     def work() -> list[dict[str, Any]]:
         return [one(n) for n in dict.fromkeys(numbers)]
