@@ -19,10 +19,25 @@ def _db() -> None:
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
 
 
+def _may_manage(args: argparse.Namespace) -> bool:
+    """``--actor EMAIL`` must be an agent whose role may manage API keys (admin); without it the operator may."""
+    from helpline.router import permissions
+    from helpline.store import agent_roles
+
+    if not getattr(args, "actor", ""):
+        return True
+    decision = permissions.decide(agent_roles.by_email(args.actor), "api_keys")
+    if not decision.allowed:
+        print(f"helpline api-keys: refused for {args.actor}: {decision.message}", file=sys.stderr)
+    return decision.allowed
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     from helpline.store.api_keys import ApiKeyError, create
 
     _db()
+    if not _may_manage(args):
+        return 2
     try:
         key = create(args.name, args.scope, team=args.team, agent=args.agent)
     except ApiKeyError as exc:
@@ -58,6 +73,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     from helpline.store.api_keys import ApiKeyError, revoke
 
     _db()
+    if not _may_manage(args):
+        return 2
     try:
         changed = revoke(args.id)
     except ApiKeyError as exc:
@@ -80,6 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     c.add_argument("--agent", metavar="EMAIL", help="a personal key: it acts as this agent, may do only what both "
                                                     "its scopes and the agent's role allow, and authors as them")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--actor", default="", metavar="EMAIL", help="the agent doing it (must be admin; default: the "
+                                                                "operator)")
     c.set_defaults(fn=cmd_create)
     ls = ksub.add_parser("list", help="keys with their prefix, scopes and last use (never the key)")
     ls.add_argument("--all", action="store_true", help="include revoked keys")
@@ -87,4 +106,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ls.set_defaults(fn=cmd_list)
     r = ksub.add_parser("revoke", help="revoke a key by its id; effective on the next request")
     r.add_argument("id", type=int)
+    r.add_argument("--actor", default="", metavar="EMAIL", help="the agent doing it (must be admin)")
     r.set_defaults(fn=cmd_revoke)

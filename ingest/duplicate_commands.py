@@ -13,15 +13,17 @@ import hashlib
 import sys
 from typing import Any
 
-from .routing_commands import _actor, _each, _print_json, _settings
+from .routing_commands import _acting, _actor, _allow, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     from helpline.workers import merge_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "merge", t)  # merge and split are one permission
         target = merge_ops.split(t, now=now, settings=s, actor=actor, reason=args.reason)
         return f"split from {target} ({t.status})"
     return _each(args, op)
@@ -100,7 +102,8 @@ def register(subparsers: Any, tickets: Any) -> None:
     p = tickets.add_parser("split", help="undo the merge of tickets: they become active again with what they had")
     p.add_argument("numbers", nargs="+", metavar="NUMBER", help="merged tickets (the sources of merges)")
     p.add_argument("--reason", default="", help="recorded in the audit event")
-    p.add_argument("--actor", default="", help="who did it, for the audit trail (default: cli:$USER)")
+    p.add_argument("--actor", default="", metavar="EMAIL",
+                   help="the agent doing it: their role must allow it (default: the operator, as admin)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_split)
 
