@@ -46,11 +46,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from helpline.notifier import slack_metrics
-from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
+from helpline.notifier.slack_blocks import ACTION_PREFIX, REVEAL_ACTION, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
-from . import slack_commands, slack_permissions
+from . import slack_commands, slack_permissions, slack_reveal
 from .intake import Rejected, TemporaryIntakeError
 from .slack_envelope import build_slack_action, build_slack_message, message_of
 from . import app_keys as K
@@ -355,6 +355,35 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             result = "failed"
         log.info("event=slack_undo outbox=%d user=%s result=%s", outbox_id, user, result)
         await respond(text=UNDO_ANSWERS.get(result, UNDO_ANSWERS["unknown"]), replace_original=True)
+
+    @bolt.action(REVEAL_ACTION)
+    async def on_reveal(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """Show a masked message's text to the presser alone, if their role may see personal data; audited."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        container, message = body.get("container") or {}, body.get("message") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or container.get("message_ts")
+                        or message.get("ts") or "")
+        listed = await agents.has(user)
+        if not listed:
+            log.info("event=slack_action_refused action=reveal user=%s reason=not_an_agent", user)
+            await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
+            return
+        if await channels.is_shared(channel):
+            await respond(text="Helpline refuses that in shared channels, where customers could read the answer.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        try:
+            message_id = int(((body.get("actions") or [{}])[0]).get("value") or "")
+            done, text = await run_blocking(slack_reveal.reveal, user, listed, channel, thread_ts, message_id)
+        except ValueError:
+            return
+        except Exception as exc:  # the database is away
+            log.warning("event=slack_reveal_failed user=%s error=%s", user, type(exc).__name__)
+            done, text = False, ":warning: Helpline could not answer just now; please try again."
+        log.info("event=slack_reveal user=%s message=%s done=%s", user, message_id, done)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     @bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))
     async def on_ticket_action(ack: Any, body: dict[str, Any], request: AsyncBoltRequest, respond: Any) -> None:
