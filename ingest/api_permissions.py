@@ -36,13 +36,14 @@ def actor_of(caller: Caller) -> ActorInfo | None:
     return actor
 
 
-def require(caller: Caller, action: str, ticket_id: int | None = None) -> None:
-    """Raise ``PermissionDenied`` when a personal key's agent may not do ``action`` (on the ticket)."""
+def require(caller: Caller, action: str, ticket_id: int | None = None) -> str:
+    """Raise ``PermissionDenied`` when a personal key's agent may not do ``action`` (on the ticket); else the
+    role that allowed it ("" for an integration key, which its scopes alone allow)."""
     actor = actor_of(caller)
     if actor is None:
-        return
+        return ""
     facts = agent_roles.ticket_facts(ticket_id=ticket_id) if ticket_id is not None else None
-    permissions.require(actor, action, facts)
+    return permissions.require(actor, action, facts).role
 
 
 def author_of(caller: Caller, given: str | None) -> str:

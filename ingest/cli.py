@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .imap_commands import register as register_imap_commands
 
     register_imap_commands(sub)  # imap status
+    from .pii_commands import register as register_pii_commands
+
+    register_pii_commands(sub)  # pii eval|mask
     return p
 
 

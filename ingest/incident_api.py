@@ -20,13 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.store import incident_views
+from helpline.store import incident_views, pii
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
-from . import ticket_api as api
 from . import api_permissions
+from . import ticket_api as api
 from .api_auth import authorize, error, errors
 from . import app_keys as K
 
@@ -82,7 +82,9 @@ async def get_incident(request: web.Request) -> web.Response:
         got = run_tx(lambda: incident_views.detail(iid, caller.team), durable=False)
         if got is None:
             raise _not_found(iid)
-        return got
+        if api_permissions.sees_pii(caller):
+            return got
+        return pii.mask_json(got, tokens=request.app[K.SETTINGS].pii_mask_tokens)
 
     return web.json_response(await api._run(request, work))
 

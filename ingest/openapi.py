@@ -239,6 +239,16 @@ def document() -> dict[str, Any]:
                 "parameters": [_NUMBER], "requestBody": _body(merge),
                 "responses": {"200": _json(_ref("TicketSummary"), "the merged ticket"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}/messages/{message_id}/reveal": {"post": {
+                "operationId": "revealMessage",
+                "summary": "one message with its personal data unmasked (a key with the pii scope; a personal "
+                           "key's agent needs the see_pii permission); audited",
+                "parameters": [_NUMBER, {"name": "message_id", "in": "path", "required": True,
+                                         "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 62}}],
+                "responses": {"200": _json({"type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "object", "required": ["id", "text"], "properties": {
+                        "id": {"type": "integer"}, "text": {"type": "string"}}}}}, "the message unmasked"),
+                    **_errors(401, 403, 404, 503)}}},
             "/api/v1/incidents": {"get": {
                 "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",
                 "parameters": [

@@ -72,7 +72,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.since and args.until and args.until <= args.since:
         print("helpline report: --until must be after --since", file=sys.stderr)
         return 2
-    out = figures(settings, args.since, args.until, args.team)
+    from helpline.store import pii
+
+    # An export leaves for people: any personal data in its labels (teams, categories, agents) is masked.
+    out = pii.mask_json(figures(settings, args.since, args.until, args.team), tokens=settings.pii_mask_tokens)
     print(json.dumps(out, indent=2, ensure_ascii=False, default=str) if args.json else render(out))
     return 0
 

@@ -25,15 +25,9 @@ def reveal(user: str, listed: bool, channel: str, thread_ts: str, message_id: in
     if facts is None:
         return False, "This button is not on a ticket's message."
     got = pii_reveal.reveal(message_id, actor=actor.label if actor else f"slack:{user}", via="slack",
-                            role=decision.role) if _of_ticket(message_id, facts.id) else None
+                            role=decision.role) if pii_reveal.message_of_ticket(message_id, facts.id) else None
     if got is None:
         return False, "That message is not part of this ticket."
     text = got.text if len(got.text) <= MAX_SHOWN else got.text[:MAX_SHOWN] + "…"
     return True, f"Unmasked, for you only (this view is recorded):\n{text}"
 
-
-def _of_ticket(message_id: int, ticket_id: int) -> bool:
-    from helpline.store import models as m
-
-    msg = m.Message.get_or_none(m.Message.id == message_id)
-    return msg is not None and msg.ticket_id == ticket_id

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from helpline.router.lifecycle import STATUSES, InvalidTransition, allowed
-from helpline.store import ticket_search
+from helpline.store import pii, pii_reveal, ticket_search
 from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES
 from helpline.store.db import run_tx
@@ -214,22 +214,71 @@ def _queue_deliver(outbox_id: int) -> None:
 
 
 # ---- handlers ---------------------------------------------------------------------------------
+def _tokens(request: web.Request) -> bool:
+    return request.app[K.SETTINGS].pii_mask_tokens
+
+
 async def list_tickets(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     try:
         f, limit, before = _filters(request.query)
     except Invalid as exc:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
-    items, nxt = await _run(request, lambda: run_tx(
-        lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team), durable=False))
+
+    def work() -> tuple[Any, Any]:
+        items, nxt = run_tx(lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team),
+                            durable=False)
+        return (items if api_permissions.sees_pii(caller) else pii.mask_json(items, tokens=_tokens(request))), nxt
+
+    items, nxt = await _run(request, work)
     return web.json_response({"tickets": items, "next_cursor": str(nxt) if nxt is not None else None})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
+    """The ticket with its messages; personal data masked unless the key may see it (``pii`` scope, and for a
+    personal key an agent whose role may), in which case the view is an audited ``pii_revealed`` event."""
     caller = await authorize(request, "read")
     number = request.match_info["number"]
-    out = await _run(request, lambda: run_tx(lambda: ticket_search.detail(number, caller.team), durable=False))
+    tokens = _tokens(request)
+
+    def work() -> dict[str, Any]:
+        out = run_tx(lambda: ticket_search.detail(number, caller.team), durable=False)
+        if not api_permissions.sees_pii(caller):
+            return pii.mask_json(out, tokens=tokens)
+        shown = [x["id"] for x in out.get("messages", []) if pii.has_pii(
+            " ".join(str(x.get(k) or "") for k in ("subject", "text", "full_text", "html")), tokens=tokens)]
+        if shown:
+            pii_reveal.record_view(ticket_search.visible(number, caller.team), shown, actor=caller.actor, via="api")
+        return out
+
+    out = await _run(request, work)
     return web.json_response(out, dumps=lambda o: json.dumps(o, default=str))
+
+
+async def post_reveal(request: web.Request) -> web.Response:
+    """One message unmasked, for a key with the ``pii`` scope (a personal key's agent must also have the
+    ``see_pii`` permission on the ticket); audited as ``pii_revealed``."""
+    caller = await authorize(request, "read")
+    number = request.match_info["number"]
+    if "pii" not in caller.scopes:
+        raise error(web.HTTPForbidden, "authorization", "revealing personal data needs a key with the 'pii' scope")
+    try:
+        message_id = int(request.match_info["message_id"])
+    except ValueError:
+        raise error(web.HTTPNotFound, "message", "no such message") from None
+
+    def work() -> Any:
+        tid = ticket_search.visible(number, caller.team)
+        role = api_permissions.require(caller, "see_pii", tid) or "integration key"
+        got = pii_reveal.reveal(message_id, actor=caller.actor, via="api", role=role) \
+            if pii_reveal.message_of_ticket(message_id, tid) else None
+        if got is None:
+            raise TicketNotFound(f"ticket {number.strip().upper()} has no message {message_id}")
+        return got
+
+    got = await _run(request, work)
+    log.info("event=api_pii_revealed key_id=%s message=%d", caller.key_id, got.message_id)
+    return web.json_response({"message": {"id": got.message_id, "text": got.text}})
 
 
 def _summary(number: str) -> dict[str, Any]:
@@ -494,3 +543,4 @@ def install(app: web.Application) -> None:
     app.router.add_post(BASE + "/tickets/{number}/replies", post_reply)
     app.router.add_post(BASE + "/tickets/{number}/notes", post_note)
     app.router.add_post(BASE + "/tickets/{number}/merge", post_merge)
+    app.router.add_post(BASE + "/tickets/{number}/messages/{message_id}/reveal", post_reveal)

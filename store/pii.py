@@ -217,7 +217,7 @@ _SECRET_WORDS = (r"passwor[dt]s?|passwd|pwd|pass ?phrase|pass|pin(?: ?code)?|ken
                  r"one[- ]time code|security code|cvv|cvc")
 _SECRET_LINE = re.compile(rf"(?im)^[ \t>*_-]*(?:(?:my|the|new|old|your|current)\s+)?(?:{_SECRET_WORDS})"
                           r"\s*[:=][ \t]*(\S[^\n]*)$")
-_SECRET_FIELD = re.compile(rf"(?i)\b(?:{_SECRET_WORDS})\s*[:=][ \t]*([^\s,;]+)")
+_SECRET_FIELD = re.compile(rf"(?i)\b(?:{_SECRET_WORDS})\s*[:=][ \t]*([^\s,;]+(?:[ \t]+[^\s,;]+)*)")
 _KNOWN_TOKEN = re.compile(r"(?<![\w-])(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{30,}|"
                           r"gh[ousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
                           r"AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|hlk_[A-Za-z0-9_-]{20,}|"

@@ -34,3 +34,9 @@ def record_view(ticket_id: int, message_ids: list[int], *, actor: str, via: str)
     """An answer that carried personal data unmasked (an API key with the ``pii`` scope read the ticket)."""
     run_tx(lambda: Event.create(ticket=ticket_id, actor=actor, kind="pii_revealed", created_at=utcnow(),
                                 data={"messages": message_ids, "via": via}))
+
+
+def message_of_ticket(message_id: int, ticket_id: int) -> bool:
+    """Whether the message belongs to the ticket (a reveal names both; neither may stand in for the other)."""
+    msg = Message.get_or_none(Message.id == message_id)
+    return msg is not None and msg.ticket_id == ticket_id
