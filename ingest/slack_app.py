@@ -374,10 +374,14 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             await respond(text="Helpline refuses that in shared channels, where customers could read the answer.",
                           response_type="ephemeral", replace_original=False)
             return
+        raw = str(((body.get("actions") or [{}])[0]).get("value") or "")
         try:
-            message_id = int(((body.get("actions") or [{}])[0]).get("value") or "")
+            if not re.fullmatch(r"[0-9]{1,18}", raw):
+                raise ValueError(raw)
+            message_id = int(raw)
             done, text = await run_blocking(slack_reveal.reveal, user, listed, channel, thread_ts, message_id)
         except ValueError:
+            await respond(text="That button names no message.", response_type="ephemeral", replace_original=False)
             return
         except Exception as exc:  # the database is away
             log.warning("event=slack_reveal_failed user=%s error=%s", user, type(exc).__name__)

@@ -262,10 +262,10 @@ async def post_reveal(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     if "pii" not in caller.scopes:
         raise error(web.HTTPForbidden, "authorization", "revealing personal data needs a key with the 'pii' scope")
-    try:
-        message_id = int(request.match_info["message_id"])
-    except ValueError:
-        raise error(web.HTTPNotFound, "message", "no such message") from None
+    raw = request.match_info["message_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):  # a database integer; anything else names no message
+        raise error(web.HTTPNotFound, "message", "no such message")
+    message_id = int(raw)
 
     def work() -> Any:
         tid = ticket_search.visible(number, caller.team)
