@@ -20,7 +20,7 @@ from . import triage_state
 from . import api_keys
 from . import csat_state
 from . import similarity_state
-from . import agent_roles
+from . import agent_roles, pii_at_rest
 
 log = logging.getLogger("helpline.store")
 
@@ -52,6 +52,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (12, "incident grouping off the pipeline: grouped mark, band rows dropped", similarity_state.upgrade_v12),
     (13, "imap status: last success and last error times", imap_state.upgrade_v13),
     (16, "agents' roles, teams' second-line restriction, API keys bound to an agent", agent_roles.upgrade_v16),
+    (20, "messages' personal data redacted at rest (when)", pii_at_rest.upgrade_v20),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)
