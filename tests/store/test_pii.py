@@ -84,3 +84,10 @@ def test_mask_json_keeps_keys_and_other_types():
     value = {"text": "card 4111111111111111", "n": 4111111111111111, "list": ["IBAN GB82WEST12345698765432"]}
     assert pii.mask_json(value) == {"text": "card [card ••••1111]", "n": 4111111111111111,
                                     "list": ["IBAN [IBAN GB••••5432]"]}
+
+
+def test_escaped_line_breaks_of_a_logged_text_do_not_hide_a_number():
+    logged = repr(("INSERT", "Hi\n4539 1488 0343 6467\nDE89370400440532013000\tthanks"))
+    masked = pii.mask(logged)
+    assert "4539 1488" not in masked and "0532013000" not in masked
+    assert "[card ••••6467]" in masked and "[IBAN DE••••3000]" in masked
