@@ -6,7 +6,7 @@ from helpline.store import models as m
 from helpline.store import routing_state as rs
 
 from ..workers.builders import events
-from .conftest import AGENT, AGENT2, inbound_count
+from .conftest import AGENT, AGENT2, inbound_count, parent_ts
 from .test_slack_controls import assign_to, click, suggested, team  # noqa: F401  (the fixture)
 
 DANA = "dana@support.example.com"
@@ -87,3 +87,19 @@ def test_the_same_ticket_unrestricted_is_open_to_first_line(team):
     second_line(ticket)
     click(team, ticket, {"type": "button", "action_id": "helpline_ticket:status:resolved", "value": ticket.number})
     assert m.Ticket.get_by_id(ticket.id).status == "resolved"
+
+
+def test_a_first_line_agents_answer_on_a_restricted_second_line_ticket_is_not_taken(team):
+    configure(role="agent")
+    ticket, _ = team.customer_writes()
+    rs.Team.create(name="support", restrict_second_line=True)
+    m.Ticket.update(team="support").execute()
+    second_line(ticket)
+    before = (inbound_count(), m.Message.select().where(m.Message.ticket == ticket.id).count())
+    team.agent_says("I can do this, refund coming.", parent_ts(ticket.id))
+    assert (inbound_count(), m.Message.select().where(m.Message.ticket == ticket.id).count()) == before
+    (told,) = [c.args for c in team.slack.calls_of("chat.postEphemeral") if c.args["user"] == AGENT]
+    assert "Not recorded" in told["text"] and "senior role" in told["text"]
+    rs.Agent.create(email="sam@support.example.com", name="Sam", slack_user=AGENT2, role="senior")
+    team.agent_says("#note checked the refund", parent_ts(ticket.id), user=AGENT2)
+    assert m.Message.select().where((m.Message.ticket == ticket.id) & (m.Message.direction == "note")).count() == 1
