@@ -37,3 +37,16 @@ def test_role_against_every_api_action(api, role):
             assert r.status_code == 403, (action, r.text)
             assert r.json()["needed"] == TABLE[action][0] and r.json()["role"] == role
     assert (m.Ticket.get_by_id(a.id).status == "merged") is (RANK[role] >= RANK["senior"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_against_seeing_personal_data(api, role):
+    rs.Agent.update(role=role).where(rs.Agent.email == "ann@example.com").execute()
+    key = api_keys.create("ann", ["read", "pii"], agent="ann@example.com").key
+    card = "4539 1488 0343 6467"
+    t = new_ticket(api, to="billing@example.com", subject="Card", body=f"Charge {card} please.")
+    allowed = RANK[role] >= RANK[TABLE["see_pii"][0]]
+    assert (card in api.call("GET", f"/tickets/{t.number}", key=key).text) is allowed
+    msg = m.Message.get(m.Message.ticket == t.id).id
+    r = api.call("POST", f"/tickets/{t.number}/messages/{msg}/reveal", key=key)
+    assert r.status_code == (200 if allowed else 403)
