@@ -13,7 +13,7 @@ import hashlib
 import sys
 from typing import Any
 
-from .routing_commands import _acting, _actor, _allow, _each, _print_json, _settings
+from .routing_commands import _acting, _allow, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
@@ -80,11 +80,19 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         print("helpline incidents reply: the reply text is empty (--text, or on standard input)", file=sys.stderr)
         return 2
     key = args.key or hashlib.sha256(text.encode()).hexdigest()[:16]
-    actor = _actor(args)
+    who, actor = _acting(args)
+    from helpline.router.permissions import PermissionDenied, require
+
+    try:
+        require(who, "reply")
+    except PermissionDenied as exc:
+        print(f"helpline incidents reply: refused: {exc}", file=sys.stderr)
+        return 1
+    agent = args.agent or (who.name if args.actor else "")  # an agent acting answers under their own name
 
     def tx() -> incidents.FanOut:
         with persist.buffered_events():
-            return incidents.reply(iid, text, agent=args.agent, actor=actor, reply_key=key, settings=s, now=utcnow())
+            return incidents.reply(iid, text, agent=agent, actor=actor, reply_key=key, settings=s, now=utcnow())
 
     out = run_tx(tx)
     if args.json:
@@ -120,7 +128,8 @@ def register(subparsers: Any, tickets: Any) -> None:
     ir.add_argument("--text", help="the answer (default: standard input)")
     ir.add_argument("--agent", default="", help="the agent's name under the answer")
     ir.add_argument("--key", default="", help="names this answer; the same key never sends twice")
-    ir.add_argument("--actor", default="")
+    ir.add_argument("--actor", default="", metavar="EMAIL",
+                    help="the agent answering: their role must allow it (default: the operator, as admin)")
     ir.add_argument("--json", action="store_true")
     irs = isub.add_parser("resolve", help="mark the incident resolved")
     irs.add_argument("incident")

@@ -78,3 +78,27 @@ def test_only_an_admin_actor_manages_api_keys(backend, tmp_path):
     assert row["agent"] == "ann@example.com"
     assert helpline(s, "api-keys", "revoke", str(made["id"]), "--actor", "ann@example.com").returncode == 2
     assert helpline(s, "api-keys", "revoke", str(made["id"])).returncode == 0
+
+
+def test_an_incident_reply_by_an_actor_is_under_their_name(backend, tmp_path):
+    from helpline.store import similarity_state as state
+    from helpline.store.db import run_tx
+    from helpline.store.models import utcnow
+
+    s = backend.replace(config_file=write_config(tmp_path, ROLES_TOML.replace(
+        'email = "ann@example.com"\n', 'email = "ann@example.com"\nname = "Ann Agent"\n')),
+        support_addresses=("support@example.com", "billing@example.com"))
+    assert helpline(s, "teams", "sync").returncode == 0
+    ticket = Desk(s).new_ticket(to="billing@example.com")[0]
+    iid = run_tx(lambda: state.create_incident("Login outage", utcnow()))
+    run_tx(lambda: state.add_to_incident(iid, [(ticket.id, 0.9)], utcnow()))
+    ref = state.incident_number(iid)
+    out = helpline(s, "incidents", "reply", ref, "--text", "Fixed since 10:42.", "--actor", "nobody@example.com")
+    assert out.returncode == 2 and "not an active agent" in out.stderr
+    out = helpline(s, "incidents", "reply", ref, "--text", "Fixed since 10:42.", "--actor", "ann@example.com")
+    assert out.returncode == 0, out.stderr
+    (reply,) = m.Message.select().where((m.Message.ticket == ticket.id) & (m.Message.direction == "out")
+                                        & (m.Message.text.contains("Fixed since")))
+    assert reply.author == "Ann Agent"
+    assert [e.actor for e in m.Event.select().where((m.Event.ticket == ticket.id) & (m.Event.kind == "agent_replied"))]\
+        == ["ann@example.com"]
