@@ -140,7 +140,7 @@ def _labelled_as_reference(text: str, start: int) -> bool:
 
 
 # ---- IBAN ---------------------------------------------------------------------------------
-_IBAN = re.compile(r"(?<![\w/])([A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32})")
+_IBAN = re.compile(r"(?<![\w/])([A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,32})")
 
 
 def _iban_valid(compact: str) -> bool:
@@ -159,8 +159,8 @@ def _ibans(text: str) -> list[Finding]:
             stop = m.start(1) + end
             if stop < len(text) and text[stop].isalnum():
                 continue
-            if _safe_valid(_iban_valid, _alnum(raw[:end])):
-                out.append(Finding("iban", m.start(1), stop, raw[:2]))
+            if _safe_valid(_iban_valid, _alnum(raw[:end]).upper()):
+                out.append(Finding("iban", m.start(1), stop, raw[:2].upper()))
                 break
     return out
 
@@ -212,7 +212,7 @@ def _safe_valid(valid: Callable[[str], bool], value: str) -> bool:
 
 
 # ---- secrets and tokens -------------------------------------------------------------------------
-_SECRET_WORDS = (r"passwor[dt]s?|passwd|pwd|pass ?phrase|pass|pin(?: ?code)?|kennwort|mot de passe|"
+_SECRET_WORDS = (r"passwor[dt]s?|passwd|pwd|pw|pass ?phrase|pass|pin(?: ?code)?|kennwort|mot de passe|"
                  r"contrase[nñ]a|secret|client[ _-]?secret|api[ _-]?key|access[ _-]?key|token|otp|"
                  r"one[- ]time code|security code|cvv|cvc")
 _SECRET_LINE = re.compile(rf"(?im)^[ \t>*_-]*(?:(?:my|the|new|old|your|current)\s+)?(?:{_SECRET_WORDS})"
