@@ -12,7 +12,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from .intake import EmailIntake, IntakeResult, Offer, RequestOffer
+from helpline.ingest.intake import EmailIntake, IntakeResult, Offer, RequestOffer
 
 log = logging.getLogger("helpline.ingest")
 

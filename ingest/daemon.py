@@ -19,21 +19,17 @@ from aiohttp import web
 from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
-from . import admin, public
-from .batcher import IntakeBatcher
-from .imap_poller import accounts_from_settings, run_imap_pollers
-from .intake import EmailIntake
-from .smtp import Handler, make_factory
-from .spool import Spool
+from helpline.ingest.http import admin, public
+from helpline.ingest import metrics
+from helpline.ingest.batcher import IntakeBatcher
+from helpline.ingest.conn_limits import ConnectionLimiter, serve_capped
+from helpline.ingest.channels.imap_poller import accounts_from_settings, run_imap_pollers
+from helpline.ingest.intake import EmailIntake
+from helpline.ingest.channels.smtp import Handler, make_factory
+from helpline.ingest.spool import Spool
+from helpline.workers.systemd import notify as _notify
 
 log = logging.getLogger("helpline.ingest")
-
-
-def _notify(message: str) -> None:
-    if os.environ.get("NOTIFY_SOCKET"):
-        import sdnotify
-
-        sdnotify.SystemdNotifier().notify(message)
 
 
 class IngestDaemon:
@@ -54,17 +50,21 @@ class IngestDaemon:
         self.stopping = asyncio.Event()
         self.runners: list[web.AppRunner] = []
         self.smtp_server: asyncio.AbstractServer | None = None
+        self.capped: list[asyncio.AbstractServer] = []  # the public HTTP listener (conn_limits.serve_capped)
 
     # ---- readiness and live metrics -----------------------------------------
     def _check_db(self) -> None:
         db.database().execute_sql("SELECT 1")
 
     def _check_broker(self) -> None:
-        self.broker.client.ping()
+        from helpline.workers import broker  # loaded with the daemon's broker in __init__
+
+        broker.ping(self.broker)
 
     def _queue_depth(self) -> dict[str, int]:
-        ns = self.settings.queue_name
-        return {q: int(self.broker.client.llen(f"{ns}:{q}")) for q in ("inbound", "outbox")}
+        from helpline.workers import broker  # loaded with the daemon's broker in __init__
+
+        return broker.queue_depth(self.broker, self.settings, ("inbound", "outbox"))
 
     def _outbox_backlog(self) -> dict[str, int]:
         rows = (models.Outbox.select(models.Outbox.status, peewee.fn.COUNT(models.Outbox.id).alias("n"))
@@ -79,7 +79,7 @@ class IngestDaemon:
         return {(r.channel, r.status): r.n for r in rows}
 
     def _imap_times(self) -> dict[str, tuple[float | None, float | None]]:
-        from .imap_commands import live_times
+        from helpline.ingest.cli.imap_commands import live_times
 
         return live_times(self.imap_accounts)
 
@@ -89,6 +89,19 @@ class IngestDaemon:
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
+        self.runners.append(runner)
+        return f"{host}:{port}"
+
+    async def _serve_public(self, app: web.Application) -> str:
+        """The public listener: connection caps, and a deadline for each request head
+        (aiohttp closes a connection still waiting for one after ``keepalive_timeout``)."""
+        s = self.settings
+        host, port = parse_hostport(s.http_listen, 8080)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=s.http_header_timeout_s)
+        await runner.setup()
+        limiter = ConnectionLimiter(s.http_max_connections, s.http_max_connections_per_ip, s.http_trusted_proxies)
+        self.capped.append(await serve_capped(runner, host, port, limiter,
+                                              lambda reason: metrics.HTTP_CONNECTIONS_REFUSED.inc()))
         self.runners.append(runner)
         return f"{host}:{port}"
 
@@ -106,7 +119,7 @@ class IngestDaemon:
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",
-            "http": await self._serve_http(public.make_app(self.settings, self.intake, self.http_executor), self.settings.http_listen, 8080),
+            "http": await self._serve_public(public.make_app(self.settings, self.intake, self.http_executor)),
             "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
         }
         log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
@@ -147,6 +160,8 @@ class IngestDaemon:
         log.info("event=ingest_stopping")
         if self.smtp_server:
             self.smtp_server.close()
+        for server in self.capped:
+            server.close()
         for runner in self.runners:
             await runner.cleanup()
         await imap_task  # pollers finish their batch, log out and release their leases

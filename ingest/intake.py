@@ -22,9 +22,10 @@ from helpline.store.blobs import BlobStore
 from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable, run_tx
 from helpline.store.envelope import Envelope
+from helpline.store.sender_auth import judge
 
-from .email.normalise import NotAnEmail, normalise_email
-from .spool import Spool
+from helpline.ingest.email.normalise import NotAnEmail, normalise_email
+from helpline.ingest.spool import Spool
 
 log = logging.getLogger("helpline.ingest")
 HOST = socket.gethostname()
@@ -32,6 +33,10 @@ HOST = socket.gethostname()
 
 class TemporaryIntakeError(RuntimeError):
     """Neither the database nor the spool took the message: ask the sender to retry."""
+
+
+class SenderRefused(ValueError):
+    """The trusted MTA in front says the sender is forged and HELPLINE_AUTH_FAILED_POLICY is reject: 550."""
 
 
 class Rejected(ValueError):
@@ -107,6 +112,7 @@ class Offer:
     mail_from: str | None
     rcpt_tos: list[str]
     received_at: str | None = None
+    refusable: bool = False  # the sender can still be told no (SMTP DATA), rather than quarantining
 
 
 class EmailIntake:
@@ -212,12 +218,14 @@ class EmailIntake:
         return IntakeResult("spooled")
 
     def accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], *, received_at: str | None = None,
-               spool_on_failure: bool = True) -> IntakeResult:
+               spool_on_failure: bool = True, refusable: bool = False) -> IntakeResult:
         """Make the message durable, enqueue it, and say what happened.
 
-        Raises ``NotAnEmail`` (reject permanently) or ``TemporaryIntakeError``;
-        without ``spool_on_failure``, also the database error itself."""
-        result = self.accept_batch([Offer(raw, mail_from, rcpt_tos, received_at)], spool_on_failure=spool_on_failure)[0]
+        Raises ``NotAnEmail`` (reject permanently), ``SenderRefused`` (only when
+        ``refusable``) or ``TemporaryIntakeError``; without ``spool_on_failure``,
+        also the database error itself."""
+        offer = Offer(raw, mail_from, rcpt_tos, received_at, refusable=refusable)
+        result = self.accept_batch([offer], spool_on_failure=spool_on_failure)[0]
         if isinstance(result, BaseException):
             raise result
         return result
@@ -239,7 +247,7 @@ class EmailIntake:
                 for i, offer in enumerate(offers):
                     try:
                         ready.append((i, *self._prepare(offer, stamps[i])))
-                    except (NotAnEmail, TemporaryIntakeError) as exc:
+                    except (NotAnEmail, TemporaryIntakeError, SenderRefused) as exc:
                         results[i] = exc
                     except _UNAVAILABLE as exc:
                         results[i] = self._fallback(offer, stamps[i], exc, spool_on_failure)
@@ -279,6 +287,10 @@ class EmailIntake:
                            received_at=now.astimezone(dt.timezone.utc).isoformat(),
                            warnings=[f"parse_failed:{type(exc).__name__}"])
             status, reason = m.InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
+        if offer.refusable and self.settings.auth_failed_policy == "reject":
+            verdict = judge(env.auth, self.settings.trusted_authserv_id, env.sender.address)
+            if verdict.failed:
+                raise SenderRefused(f"sender authentication failed ({verdict.reason})")
         try:
             raw_key = self.blobs.put(raw)
         except OSError as exc:

@@ -33,6 +33,9 @@ def _die_with_parent() -> None:
 # client waits for its 250, a queued message does not mind a few milliseconds.
 NICENESS = {"ingest": 0, "worker": 5, "scheduler": 10}
 
+# `helpline` exits with 2 on a configuration error (ingest/cli/main.py).
+CONFIG_ERROR_EXIT = 2
+
 
 def _child_setup(niceness: int):  # noqa: ANN202
     def setup() -> None:
@@ -83,19 +86,27 @@ class Supervisor:
                 proc.kill()
                 proc.wait()
 
-    def loop(self, commands: dict[str, list[str]]) -> None:
+    def loop(self, commands: dict[str, list[str]]) -> int:
+        """Restart children that die; return 2 when one exits with a configuration error (restarting it
+        would only fail again), 0 when stopped."""
         backoff: dict[str, float] = {name: 1.0 for name in commands}
         while not self.stopping:
             for name, proc in list(self.children.items()):
                 code = proc.poll()
                 if code is None or self.stopping:
                     continue
+                if code == CONFIG_ERROR_EXIT:
+                    log.error("event=child_config_error name=%s action=stopping_all", name)
+                    print(f"helpline: {name} stopped on a configuration error (see above); not restarting it",
+                          file=sys.stderr, flush=True)
+                    return CONFIG_ERROR_EXIT
                 log.error("event=child_exited name=%s code=%s restart_in=%.0fs", name, code, backoff[name])
                 time.sleep(backoff[name])
                 backoff[name] = min(backoff[name] * 2, 30.0)
                 if not self.stopping:
                     self.spawn(name, commands[name])
             time.sleep(0.2)
+        return 0
 
 
 def run(settings: Settings) -> int:
@@ -135,10 +146,10 @@ def run(settings: Settings) -> int:
         flush=True,
     )
     try:
-        sup.loop(commands)
+        code = sup.loop(commands)
     finally:
         sup.shutdown()
         if redis_server:
             redis_server.stop()
         log.info("event=stopped")
-    return 0
+    return code

@@ -205,12 +205,24 @@ def file_list(attachments: list[tuple]) -> str:
     return ", ".join(out)
 
 
+def auth_warning(auth: dict | None) -> str:
+    """The warning for a message whose sender failed the trusted MTA's checks
+    (the verdict the pipeline kept, store/sender_auth.py); "" otherwise."""
+    verdict = (auth or {}).get("verdict") or {}
+    if not verdict.get("failed"):
+        return ""
+    return (":warning: The sender's address failed authentication at our mail server "
+            f"({escape(one_line(str(verdict.get('reason', '')))[:120])}): it may be forged. "
+            "Do not act on requests in it without checking with the customer.")
+
+
 def customer_message(*, name: str, address: str, channel: str, text: str,
-                     attachments: list[tuple] | None = None) -> dict[str, Any]:
-    """A later customer message, posted into the ticket's thread."""
+                     attachments: list[tuple] | None = None, warning: str = "") -> dict[str, Any]:
+    """A later customer message, posted into the ticket's thread; ``warning`` (ours, safe) above it."""
     who = customer_line(name, address, channel)
     body = trim(text, THREAD_TEXT_MAX) or "(no text)"
-    blocks: list[dict[str, Any]] = [
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [_mrkdwn(warning)]}] if warning else []
+    blocks += [
         {"type": "context", "elements": [_mrkdwn(f"{who} wrote:")]},
         {"type": "section", "text": _plain(body)},
     ]

@@ -170,7 +170,8 @@ class SlackSender:
             raise PermanentFailure(f"message {payload['message_id']} no longer exists")
         msg, files = loaded
         body = slack_blocks.customer_message(name=msg.author, address=msg.sender, channel=msg.channel,
-                                             text=msg.text or msg.full_text, attachments=files)
+                                             text=msg.text or msg.full_text, attachments=files,
+                                             warning=slack_blocks.auth_warning(msg.auth))
         if self._actions and pii.has_pii(msg.text or msg.full_text or "", tokens=self.settings.pii_mask_tokens):
             body["blocks"].append(slack_blocks.reveal_block(msg.id))  # the text itself is masked by _call
         channel, parent = thread

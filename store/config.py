@@ -8,6 +8,7 @@ the one package all others may import. Every setting has a default so that
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets as _secrets
@@ -34,10 +35,11 @@ def _default_data_dir() -> str:
 class Settings:
     data_dir: str = field(default_factory=_default_data_dir, metadata={"doc": "Everything of the embedded mode: SQLite, Redis, blobs, spool."})
     database_url: str = field(default="", metadata={"doc": "sqlite:///PATH or postgresql://user@host/db; default: SQLite under the data directory."})
-    broker_url: str = field(default="", metadata={"doc": "redis://host:port/db; empty starts the bundled Redis on a unix socket."})
+    broker_url: str = field(default="", metadata={"doc": "redis://host:port/db or amqp://user:password@host:5672/vhost (RabbitMQ); empty starts the bundled Redis on a unix socket."})
     smtp_listen: str = field(default="127.0.0.1:2525", metadata={"doc": "host:port of the SMTP server."})
     http_listen: str = field(default="127.0.0.1:8080", metadata={"doc": "Public HTTP listener (webhooks, API)."})
     admin_listen: str = field(default="127.0.0.1:8081", metadata={"doc": "Private listener: /healthz, /readyz, /metrics."})
+    worker_admin_listen: str = field(default="", metadata={"doc": "host:port of `helpline worker`'s own /healthz, /readyz and /metrics, for hosts that run workers without an ingest daemon; empty: none."})
     support_addresses: tuple[str, ...] = field(default=("support@localhost",), metadata={"doc": "Comma-separated addresses accepted at RCPT (plus-addressed variants too)."})
     max_message_bytes: int = field(default=25 * 1024 * 1024, metadata={"doc": "Largest accepted message; larger gets 552 5.3.4."})
     large_message_bytes: int = field(default=1024 * 1024, metadata={"doc": "Messages above this are streamed to disk."})
@@ -79,7 +81,19 @@ class Settings:
     contact_form: bool = field(default=True, metadata={"doc": "Serve the public contact form at /contact."})
     contact_rate_per_hour: int = field(default=10, metadata={"doc": "Contact form posts per client address per hour; more get 429 (0: no limit)."})
     contact_ticket_wait_s: float = field(default=3.0, metadata={"doc": "How long the contact form's answer waits for the ticket number before saying it comes by email."})
-    http_trusted_proxies: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Reverse proxies whose X-Forwarded-For names the client (the contact form's per-address limit)."})
+    http_trusted_proxies: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Reverse proxies (addresses or networks) whose X-Forwarded-For names the client (per-address limits); exempt from HELPLINE_HTTP_MAX_CONNECTIONS_PER_IP."})
+    # Sender authentication from the MTA in front (store/sender_auth.py, workers/auth_policy.py).
+    trusted_authserv_id: str = field(default="", metadata={"doc": "authserv-id of the MTA in front (its hostname, as it writes it in Authentication-Results); only the topmost header with this id is believed, and that MTA must add it and remove forged ones; empty: no header is believed."})
+    auth_failed_policy: str = field(default="new_ticket", metadata={"doc": "Mail whose trusted Authentication-Results shows DMARC failing (or SPF failing with no passing DKIM): new_ticket (a new ticket linked to the one it pointed at, as a possible follow-up), thread (joins it, with a warning to agents) or reject (550 at SMTP DATA; quarantined when it came another way)."})
+    # Connection caps and slow-client deadlines (ingest/conn_limits.py, ingest/smtp.py).
+    smtp_max_connections: int = field(default=500, metadata={"doc": "Open SMTP connections in total; more get 421 4.7.0 (0: no cap)."})
+    smtp_max_connections_per_ip: int = field(default=64, metadata={"doc": "Open SMTP connections per client address; more get 421 4.7.0 (0: no cap). HELPLINE_SMTP_TRUSTED_RELAYS are exempt."})
+    smtp_trusted_relays: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Addresses or networks of the MTAs in front (Postfix), comma-separated: exempt from the per-address SMTP cap."})
+    smtp_command_timeout_s: float = field(default=120.0, metadata={"doc": "A client must complete its next command within this many seconds of the previous one (idle time included), however it trickles the bytes; then the connection is closed."})
+    smtp_data_timeout_s: float = field(default=600.0, metadata={"doc": "The whole DATA section (all of the message) must arrive within this many seconds."})
+    http_max_connections: int = field(default=1000, metadata={"doc": "Open connections to the public HTTP listener in total; more get 503 (0: no cap)."})
+    http_max_connections_per_ip: int = field(default=64, metadata={"doc": "Open public HTTP connections per client address; more get 503 (0: no cap). HELPLINE_HTTP_TRUSTED_PROXIES are exempt."})
+    http_header_timeout_s: float = field(default=75.0, metadata={"doc": "A public HTTP connection must deliver a complete request head within this many seconds of opening or of its last response, else it is closed (keep it above your proxy's upstream keep-alive time)."})
     log_level: str = field(default="INFO", metadata={"doc": "DEBUG, INFO, WARNING, ERROR."})
     log_format: str = field(default="kv", metadata={"doc": "kv (key=value) or json."})
     metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})
@@ -110,7 +124,7 @@ class Settings:
     imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
     imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
     imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
-    # SMS and MMS through Twilio (ingest/twilio_sms.py, notifier/sms_sender.py).
+    # SMS and MMS through Twilio (ingest/channels/twilio_sms.py, notifier/sms_sender.py).
     twilio_account_sid: str = field(default="", metadata={"doc": "Twilio account SID (AC…): outbound SMS and MMS media downloads."})
     twilio_auth_token: str = field(default="", metadata={"doc": "Twilio auth token (secret): checks webhook signatures and authenticates API calls; unset turns /twilio/* off (404)."})
     twilio_from: str = field(default="", metadata={"doc": "Default sender number (E.164) of outbound SMS; replies go from the number the customer texted."})
@@ -262,6 +276,15 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"HELPLINE_LANGUAGE_ACCURACY must be 'low' or 'high', not {settings.language_accuracy!r}")
     if settings.pii_at_rest not in ("off", "redact"):
         raise ConfigError(f"HELPLINE_PII_AT_REST must be 'off' or 'redact', not {settings.pii_at_rest!r}")
+    for name in ("smtp_trusted_relays", "http_trusted_proxies"):
+        for entry in getattr(settings, name):
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(f"HELPLINE_{name.upper()}: {entry!r} is not an IP address or network") from None
+    if settings.auth_failed_policy not in ("new_ticket", "thread", "reject"):
+        raise ConfigError("HELPLINE_AUTH_FAILED_POLICY must be 'new_ticket', 'thread' or 'reject', "
+                          f"not {settings.auth_failed_policy!r}")
     if settings.slack_reply_mode not in ("thread", "explicit"):
         raise ConfigError(f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}")
     return settings

@@ -294,7 +294,7 @@ class _Ctx:
         return values
 
 
-TableContext = _Ctx  # for the sections parsed outside this module (ingest/imap_accounts.py)
+TableContext = _Ctx  # for the sections parsed outside this module (ingest/channels/imap_accounts.py)
 
 
 def _kind(value: Any) -> str:
@@ -615,7 +615,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     templates_dir = top.string(data, "templates_dir")
     priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)
     # [webhooks] is checked here too, so that `helpline teams sync --check` finds its mistakes; config.load()
-    # reads it at start-up. [[imap.accounts]] is the ingest daemon's (ingest/imap_accounts.py).
+    # reads it at start-up. [[imap.accounts]] is the ingest daemon's (ingest/channels/imap_accounts.py).
     webhook_sources(source, data, read_files=False)  # a worker may not see the ingest host's secret files
     top.table_of(data, "imap")
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),

@@ -2,7 +2,7 @@
 
 Twilio fetches MMS media from a URL, a webhook source's app shows files to
 its user by URL, and Slack's parent post links the customer's files: all of
-them get a link the public listener serves (``ingest/downloads.py``) without
+them get a link the public listener serves (``ingest/http/downloads.py``) without
 a login. The token names one attachment row and an expiry, signed with
 ``HELPLINE_SECRET_KEY`` (``signing.download_token``), so a link cannot be
 stretched to another file or a later date, and dropping a key from the

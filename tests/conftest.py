@@ -1,18 +1,21 @@
-"""Fixtures that give each test real services: SQLite or PostgreSQL, and Redis.
+"""Fixtures that give each test real services: SQLite or PostgreSQL, and Redis or RabbitMQ.
 
 A missing service fails the test (never skips): the suite's promise is that it
 ran against the real thing.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import uuid
+from typing import Iterator
 
 import psycopg2
 import pytest
 import redis
 
-from helpline.ingest.relay_sink import RelaySink
+from helpline.ingest.tools.relay_sink import RelaySink
 from helpline.store import config, db, migrations
 from helpline.workers.redis_embedded import EmbeddedRedis
 
@@ -67,27 +70,58 @@ def make_settings(tmp_path, **over) -> config.Settings:
     return config.Settings(**base)
 
 
+RABBITMQ_URL = os.environ.get("HELPLINE_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of one test's own (RabbitMQ's unit of isolation), deleted afterwards."""
+    name = "helpline-test-" + uuid.uuid4().hex[:10]
+    _rabbitmqctl("add_vhost", name)
+    try:
+        _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield f"{RABBITMQ_URL}/{name}"
+    finally:
+        _rabbitmqctl("delete_vhost", name)
+
+
+def _backend_settings(kind: str, request, tmp_path, embedded_redis) -> Iterator[config.Settings]:  # noqa: ANN001
+    namespace = "helpline-test-" + uuid.uuid4().hex[:10]
+    with contextlib.ExitStack() as cleanup:
+        if kind == "sqlite":
+            settings = make_settings(
+                tmp_path,
+                database_url=f"sqlite:///{tmp_path}/helpline.sqlite3",
+                broker_url=embedded_redis.url + "?db=0", queue_name=namespace,
+            )
+            client = redis.Redis(unix_socket_path=embedded_redis.socket_path, db=0)
+        else:
+            pg_url = request.getfixturevalue("pg_database")
+            broker_url = REDIS_URL if kind == "postgres" else cleanup.enter_context(rabbitmq_vhost())
+            settings = make_settings(tmp_path, database_url=pg_url, broker_url=broker_url, queue_name=namespace)
+            client = redis.Redis.from_url(REDIS_URL)
+        db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
+        migrations.upgrade()
+        yield settings
+        for key in client.scan_iter(match=namespace + "*"):
+            client.delete(key)
+        db.database().close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, tmp_path, embedded_redis):
     """Settings for one backend pair, database migrated, a queue namespace of its own."""
-    namespace = "helpline-test-" + uuid.uuid4().hex[:10]
-    if request.param == "sqlite":
-        settings = make_settings(
-            tmp_path,
-            database_url=f"sqlite:///{tmp_path}/helpline.sqlite3",
-            broker_url=embedded_redis.url + "?db=0", queue_name=namespace,
-        )
-        client = redis.Redis(unix_socket_path=embedded_redis.socket_path, db=0)
-    else:
-        pg_url = request.getfixturevalue("pg_database")
-        settings = make_settings(tmp_path, database_url=pg_url, broker_url=REDIS_URL, queue_name=namespace)
-        client = redis.Redis.from_url(REDIS_URL)
-    db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
-    migrations.upgrade()
-    yield settings
-    for key in client.scan_iter(match=namespace + "*"):
-        client.delete(key)
-    db.database().close()
+    yield from _backend_settings(request.param, request, tmp_path, embedded_redis)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "postgres-rabbitmq"])
+def backbone(request, tmp_path, embedded_redis):
+    """``backend`` plus PostgreSQL with RabbitMQ as the broker: for the backbone's integration tests."""
+    yield from _backend_settings(request.param, request, tmp_path, embedded_redis)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from urllib.parse import urlencode
 
-from helpline.ingest import twilio_sms
+from helpline.ingest.channels import twilio_sms
 from helpline.store import models as m
 
 from .support.stack import settings_env

@@ -202,6 +202,14 @@ def test_ingest_is_notify_with_watchdog() -> None:
     assert service["ExecStartPre"] == [f"-{INSTALLED} db upgrade"]
 
 
+@pytest.mark.parametrize("name,watchdog", [("helpline-worker@.service", "30s"), ("helpline-scheduler.service", "60s")])
+def test_worker_and_scheduler_are_notify_with_watchdog(name: str, watchdog: str) -> None:
+    service = parse_unit(DEPLOY / name)["Service"]
+    assert service["Type"] == ["notify"]
+    assert service["NotifyAccess"] == ["main"]
+    assert service["WatchdogSec"] == [watchdog]
+
+
 def test_port_25_is_documented_in_the_ingest_unit() -> None:
     text = (DEPLOY / "helpline-ingest.service").read_text()
     assert "#   AmbientCapabilities=CAP_NET_BIND_SERVICE" in text
@@ -346,7 +354,7 @@ def test_toml_example_parses() -> None:
 
 def test_toml_example_channel_tables_are_valid(tmp_path: Path) -> None:
     """The commented [[imap.accounts]] and [[webhooks.sources]] examples, uncommented, are accepted."""
-    from helpline.ingest.imap_accounts import toml_accounts
+    from helpline.ingest.channels.imap_accounts import toml_accounts
     from helpline.store.config_file import parse, webhook_sources
 
     text = (DEPLOY / "helpline.toml.example").read_text()
@@ -376,3 +384,12 @@ def test_readme_covers_the_files_and_real_settings() -> None:
 def test_deploy_holds_no_code() -> None:
     code = [p.name for p in DEPLOY.rglob("*") if p.suffix in (".py", ".sh") or (p.is_file() and p.stat().st_mode & 0o111)]
     assert not code, f"deploy/ holds code or executables: {code}"
+
+
+def test_every_setting_is_documented_in_the_operator_readme() -> None:
+    """deploy/README.md's settings table is what `helpline config --reference` prints now."""
+    from helpline.ingest.cli.config_check import reference
+
+    text = (DEPLOY / "README.md").read_text()
+    block = text.split("<!-- settings:begin -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
+    assert block == reference(), "run `helpline config --reference` and paste it into deploy/README.md"

@@ -14,6 +14,7 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 FAILURES = Counter("helpline_worker_failures_total", "Inbound processing attempts that raised")
+SLA_FIRED = Counter("helpline_sla_fired_total", "SLA warnings and breaches fired by the scheduler", ["kind"])
 
 
 def observe(action: str, seconds: float) -> None:

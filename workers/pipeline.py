@@ -23,8 +23,9 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
 from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
 from helpline.store.envelope import Envelope
+from helpline.store.sender_auth import UNTRUSTED, AuthVerdict
 
-from . import api_messages, persist, sms_stage, threads, triage
+from . import api_messages, auth_policy, persist, sms_stage, threads, triage
 from . import routing_stage
 from . import duplicates
 from .dedupe import body_hash
@@ -250,6 +251,14 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         _finish(row, m.InboundStatus.PROCESSED, keyword.reason, None, now)
         return Outcome("sms_keyword", outbox_ids=keyword.outbox_ids, reason=keyword.reason)
 
+    # What the trusted MTA in front said about the sender (HELPLINE_AUTH_FAILED_POLICY).
+    auth = auth_policy.verdict(env, settings)
+    refused = auth_policy.quarantine_reason(auth, settings.auth_failed_policy)
+    if refused:
+        _finish(row, m.InboundStatus.QUARANTINED, refused, None, now)
+        persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": refused}, now=now)
+        return Outcome("quarantined", reason=refused)
+
     mine = threads.own_keys(env)
     sender = env.sender.address
     bhash = body_hash(env)
@@ -265,6 +274,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     customer = api_messages.find_customer(env)
     sender_addrs = {sender} | (persist.customer_addresses(customer.id) if customer else set())
     decision = threads.decide(sender_addrs, cands, now=now, reopen_days=settings.reopen_days)
+    decision = auth_policy.apply(decision, auth, settings.auth_failed_policy)
     if decision.action == "new" and env.channel == "slack" and customer is not None:  # one more line, same problem?
         from .slack_join import join_open
 
@@ -283,7 +293,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     fp = ((pre.fingerprint if pre is not None else None) or duplicates.fingerprint_of(env, settings)) \
         if decision.action == "new" else None
     near = duplicates.find_near(customer.id, fp, settings, now) if fp is not None and customer is not None else None
-    if near is not None and near.merge:  # the same customer's same problem again: into their open ticket
+    if near is not None and near.merge and auth_policy.may_join(auth, settings.auth_failed_policy):
+        # the same customer's same problem again: into their open ticket
         decision = duplicates.as_decision(near)
     if customer is None:
         customer = persist.create_customer(kind, sender, env.sender.name, now)
@@ -311,6 +322,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if settings.cc_participants:
         roles += [("email", a, "cc") for a in env.recipients.cc if a.rpartition("@")[2].lower() not in domains]
     persist.add_participants(ticket.id, roles)
+    if auth.trusted:  # kept on the message: agents' views show a failed sender (notifier/slack_blocks.py)
+        env.auth = {**env.auth, "verdict": auth.as_dict()}
     msg_id = persist.add_message(ticket.id, row.id, env, bhash, now, extra=sig.message_columns())
     if fp is not None:  # near-duplicate events, the new ticket's fingerprint (incidents group it later)
         duplicates.after_message(ticket.id, customer.id, fp, near, outcome.action == "created", msg_id, now)
@@ -322,11 +335,11 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings, env)
     persist.event(ticket.id, "message_received", {"message": msg_id, "channel": env.channel, "via": decision.reason},
                   now=now)
-    if env.auth.get("failed"):
-        persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "failed": env.auth["failed"],
-                                                        "authserv_id": env.auth.get("authserv_id", "")}, now=now)
+    if auth.failed:
+        persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "reason": auth.reason,
+                                                        "policy": settings.auth_failed_policy, **auth.results}, now=now)
     if outcome.action == "created" and api_messages.wants_ack(env):
-        ack = _queue_ack(ticket, env, customer, settings, now, sig.language)
+        ack = _queue_ack(ticket, env, customer, settings, now, sig.language, auth)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
             outcome.claimed.append(ack)
         elif ack is not None:
@@ -419,7 +432,11 @@ def _templates_dir(settings: Settings) -> str:
 
 
 def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.CustomerRef, settings: Settings,
-               now: dt.datetime, language: str = "") -> m.Outbox | None:
+               now: dt.datetime, language: str = "", auth: AuthVerdict = UNTRUSTED) -> m.Outbox | None:
+    refused = auth_policy.ack_refusal(env, auth)  # no backscatter to a forged From
+    if refused:
+        persist.event(ticket.id, "ack_suppressed", {"reason": refused}, now=now)
+        return None
     recipient = loops.reply_address(env)
     to_addr, total = ratelimit.recent("ack", recipient, now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
@@ -435,7 +452,8 @@ def _queue_ack(ticket: persist.TicketRef, env: Envelope, customer: persist.Custo
         ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
         support_address=ticket.support_address, recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
-        references=[f"<{r}>" for r in env.thread.references], message_id=mid, echo=api_messages.ack_may_echo(env),
+        references=[f"<{r}>" for r in env.thread.references], message_id=mid,
+        echo=api_messages.ack_may_echo(env) and auth_policy.ack_may_echo(env, auth, recipient),
         language=language, templates_dir=_templates_dir(settings),  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers

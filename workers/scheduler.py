@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Callable
 
 from helpline.store.config import Settings
 
-from . import actors, broker, sweeper
+from . import actors, broker, sweeper, systemd
 
 log = logging.getLogger("helpline.workers")
 
@@ -72,9 +73,16 @@ def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None
     log.info("event=scheduler_started interval=%s", settings.sweep_interval_s)
     grouping = threading.Thread(target=_group_incidents, args=(settings, stop), name="incident-grouper", daemon=True)
     grouping.start()
+    last_tick = [time.monotonic()]
+    # Alive while ticks keep finishing: a tick may take a while (a large outbox
+    # backlog), a scheduler stuck in one for ten minutes is restarted by systemd.
+    systemd.start_watchdog(lambda: time.monotonic() - last_tick[0] < max(600.0, 3 * settings.sweep_interval_s), stop)
+    systemd.notify("READY=1")
     while not stop.is_set():
         tick(settings, extra)
+        last_tick[0] = time.monotonic()
         stop.wait(settings.sweep_interval_s)
+    systemd.notify("STOPPING=1")
     grouping.join(timeout=10)
     checkpointer.stop()
     log.info("event=scheduler_stopped")

@@ -20,7 +20,7 @@ from helpline.store.config_file import SiteConfig, site_config
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
-from . import customer_notices, notices, persist, sla_clock, ticket_ops
+from . import customer_notices, metrics, notices, persist, sla_clock, ticket_ops
 
 log = logging.getLogger("helpline.workers")
 Clock = Callable[[], dt.datetime]
@@ -80,6 +80,7 @@ def fire_sla(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
         try:
             if run_tx(lambda row=row, kind=kind: _fire(row.id, row.ticket_id, kind, settings, now)):
                 fired[kind] += 1
+                metrics.SLA_FIRED.labels(kind).inc()
         except Exception as exc:  # one broken ticket must not stop the others
             log.warning("event=sla_fire_failed ticket=%d target=%s error=%s", row.ticket_id, row.target,
                         type(exc).__name__)

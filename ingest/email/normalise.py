@@ -26,7 +26,7 @@ from typing import TypeVar
 from helpline.store.envelope import AutoReply, Envelope, Recipients, Sender, Thread
 
 from . import addresses, attachments, autoreply, body, mime
-from .auth import authentication_results
+from .auth import envelope_auth
 from .headers import Headers
 from .html import html_to_text, sanitise
 from .quotes import strip_quotes
@@ -64,7 +64,7 @@ def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_add
     thread = _step("thread", lambda: thread_hints(headers, subject, support_addresses, warnings), Thread(), warnings)
     auto = _step("auto_reply", lambda: autoreply.detect(headers, sender.address, mail_from, subject, parts,
                                                         full_text, support_addresses), AutoReply(), warnings)
-    auth = _step("auth", lambda: authentication_results(headers), {}, warnings)
+    auth = _step("auth", lambda: envelope_auth(headers), {}, warnings)
     forwarded = bool(_FORWARD_SUBJECT.match(subject))
     text = _step("quotes", lambda: strip_quotes(full_text, forwarded), full_text, warnings) if full_text else ""
 

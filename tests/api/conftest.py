@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from helpline.ingest import public
+from helpline.ingest.http import public
 from helpline.store import api_keys
 
 from ..routing.conftest import configured_desk
 from ..support.aio_server import ThreadedApp
 from ..workers.builders import Desk
-from helpline.ingest import app_keys as K
+from helpline.ingest.http import app_keys as K
 
 
 @dataclass

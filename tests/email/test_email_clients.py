@@ -36,8 +36,9 @@ def test_gmail_reply(normalise):
     assert env.thread.references == ["HL.1772445240.7f3a@helpline.example", "HL.1772300000.1a2b@helpline.example"]
     assert env.thread.ticket_ref == "HL-2026-000123"
     # the topmost Authentication-Results is our MTA's; the forged one below is ignored
-    assert env.auth == {"authserv_id": "mx.helpline.example", "spf": "pass", "dkim": "pass",
-                        "dmarc": "pass", "failed": []}
+    assert {k: v for k, v in env.auth.items() if k != "headers"} == {
+        "authserv_id": "mx.helpline.example", "spf": "pass", "dkim": "pass", "dmarc": "pass", "failed": []}
+    assert [h["authserv_id"] for h in env.auth["headers"]][0] == "mx.helpline.example"
     assert "<blockquote>Hello Alice," in env.html and "gmail_quote" not in env.html
     assert len(env.content_hash) == 64
 

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from helpline.ingest import twilio_sms
-from helpline.ingest.webhook_api import register_builders as register_webhook
+from helpline.ingest.channels import twilio_sms
+from helpline.ingest.channels.webhook_api import register_builders as register_webhook
 from helpline.notifier.email_sender import EmailSender
 from helpline.notifier.sms_sender import SmsSender
 from helpline.notifier.webhook_sender import WebhookSender

@@ -15,7 +15,7 @@ from helpline.store.config import Settings
 
 from ..slack.conftest import Listener
 from .conftest import FileTeam
-from helpline.ingest import app_keys as K
+from helpline.ingest.http import app_keys as K
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8
 NAME = 'Übersicht "Q3" <final>.pdf'
@@ -136,7 +136,7 @@ def test_no_links_without_a_public_url_or_a_key(public_url, secret):
 
 
 def test_content_disposition_keeps_the_name_exact_and_the_header_well_formed():
-    from helpline.ingest.downloads import content_type, disposition
+    from helpline.ingest.http.downloads import content_type, disposition
 
     got = disposition('a "b"\\c%20\r\nd/é.pdf')
     assert "\r" not in got and "\n" not in got

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psycopg2
 
-from helpline.ingest.imap_accounts import parse_account
-from helpline.ingest.imap_poller import ImapPoller
+from helpline.ingest.channels.imap_accounts import parse_account
+from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
 from helpline.store import blobs, db, imap_state, migrations, models as m

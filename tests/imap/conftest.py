@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 import pytest
 from imapclient import IMAPClient
 
-from helpline.ingest.imap_accounts import parse_account
-from helpline.ingest.imap_poller import ImapPoller
+from helpline.ingest.channels.imap_accounts import parse_account
+from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
 from helpline.store import blobs, db, imap_state, models as m

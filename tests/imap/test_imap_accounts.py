@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from helpline.ingest import imap_poller
-from helpline.ingest.imap_accounts import ImapAccount, imap_settings, parse_account, split_accounts
-from helpline.ingest.imap_poller import ImapPoller, ImapRefused
+from helpline.ingest.channels import imap_poller
+from helpline.ingest.channels.imap_accounts import ImapAccount, imap_settings, parse_account, split_accounts
+from helpline.ingest.channels.imap_poller import ImapPoller, ImapRefused
 from helpline.store.config import ConfigError
 
 
@@ -165,7 +165,7 @@ def test_account_is_hashable_and_comparable():
 def test_accounts_from_settings_now_and_later(monkeypatch):
     from types import SimpleNamespace
 
-    from helpline.ingest.imap_poller import accounts_from_settings
+    from helpline.ingest.channels.imap_poller import accounts_from_settings
 
     monkeypatch.setenv("HELPLINE_IMAP_ACCOUNTS", "imaps://env:x@h/INBOX")
     assert [a.user for a in accounts_from_settings(SimpleNamespace())] == ["env"]  # not in Settings yet

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from helpline.ingest.imap_accounts import imap_settings
+from helpline.ingest.channels.imap_accounts import imap_settings
 from helpline.store import config_file
 from helpline.store.config import ConfigError
 from helpline.store.config_file import ConfigFileError

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from helpline.ingest.imap_accounts import parse_account
-from helpline.ingest.imap_poller import ImapPoller, ImapRefused
+from helpline.ingest.channels.imap_accounts import parse_account
+from helpline.ingest.channels.imap_poller import ImapPoller, ImapRefused
 
 from .conftest import message, wait_until
 

@@ -16,10 +16,10 @@ import threading
 import pytest
 from imapclient import SEEN
 
-from helpline.ingest.imap_poller import ImapPoller, run_imap_pollers
+from helpline.ingest.channels.imap_poller import ImapPoller, run_imap_pollers
 from helpline.store import imap_state, models as m
 
-from helpline.ingest.imap_accounts import parse_account
+from helpline.ingest.channels.imap_accounts import parse_account
 from tests.support.tcpproxy import TcpProxy
 
 from .conftest import Desk, Outage, message, wait_until
@@ -391,7 +391,7 @@ def test_implicit_tls_with_oauth2_token_command(desk, mailbox, dovecot):
     token = dovecot.add_token(mailbox.user)
     url = (f"imaps://{mailbox.user}@127.0.0.1:{dovecot.imaps_port}/INBOX?cafile={dovecot.cafile}"
            f"&oauth2_cmd=printf+{token}")
-    from helpline.ingest.imap_accounts import parse_account
+    from helpline.ingest.channels.imap_accounts import parse_account
 
     poller = desk.start(parse_account(url))
     mailbox.append(message(1))
@@ -407,7 +407,7 @@ def test_bad_password_is_logged_without_secrets(desk, mailbox, caplog, monkeypat
                         lambda address, timeout=None, source_address=None, **kw: connect(
                             address, timeout, source_address=(source, 0), **kw))
     url = mailbox.url(verify="no").replace(f":{mailbox.password}@", ":wr%2Cong-s3cret@")
-    from helpline.ingest.imap_accounts import parse_account
+    from helpline.ingest.channels.imap_accounts import parse_account
 
     poller = desk.start(parse_account(url))
     wait_until(lambda: poller.stats["errors"] >= 2, what="two failed logins")

@@ -11,9 +11,9 @@ import time
 import peewee as pw
 from prometheus_client import CollectorRegistry, generate_latest
 
-from helpline.ingest.admin import LiveCollector
-from helpline.ingest.imap_accounts import parse_account
-from helpline.ingest.imap_commands import live_times, mailbox_status
+from helpline.ingest.http.admin import LiveCollector
+from helpline.ingest.channels.imap_accounts import parse_account
+from helpline.ingest.cli.imap_commands import live_times, mailbox_status
 from helpline.store import db, imap_state
 from helpline.store.db import write_tx
 

@@ -1,7 +1,7 @@
 """Email in, ticket out, acknowledgement back: real SMTP, real broker, real workers.
 
-Every test runs on SQLite + the bundled Redis and on PostgreSQL + the Redis
-server (the ``backend`` fixture).
+Every test runs on SQLite + the bundled Redis, on PostgreSQL + the Redis server
+and on PostgreSQL + RabbitMQ (the ``backbone`` fixture).
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from tests.support.stack import Stack, settings_env, wait_until
 
 
 @pytest.fixture
-def stack(backend, relay_sink, tmp_path):
-    s = Stack(backend.replace(smtp_relay=relay_sink.address), tmp_path)
+def stack(backbone, relay_sink, tmp_path):
+    s = Stack(backbone.replace(smtp_relay=relay_sink.address), tmp_path)
     s.start_ingest().start_worker(processes=1, threads=4)
     yield s
     s.stop()
@@ -94,8 +94,8 @@ def test_automatic_mail_gets_no_acknowledgement(stack, relay_sink, headers, send
     assert relay_sink.received == []
 
 
-def test_unknown_recipient_and_oversized_are_refused(backend, relay_sink, tmp_path):
-    s = Stack(backend.replace(smtp_relay=relay_sink.address, max_message_bytes=50_000), tmp_path).start_ingest()
+def test_unknown_recipient_and_oversized_are_refused(backbone, relay_sink, tmp_path):
+    s = Stack(backbone.replace(smtp_relay=relay_sink.address, max_message_bytes=50_000), tmp_path).start_ingest()
     try:
         code, answer = s.send(make_mail()[0], rcpt="sales@example.com")
         assert code == 550 and "5.1.1" in answer
@@ -134,8 +134,8 @@ def test_same_id_different_body_is_kept(stack):
     assert m.Message.select().where(m.Message.direction == "in").count() == 2
 
 
-def test_ten_concurrent_replies_make_one_ticket(backend, relay_sink, tmp_path):
-    s = Stack(backend.replace(smtp_relay=relay_sink.address), tmp_path).start_ingest()
+def test_ten_concurrent_replies_make_one_ticket(backbone, relay_sink, tmp_path):
+    s = Stack(backbone.replace(smtp_relay=relay_sink.address), tmp_path).start_ingest()
     try:
         root = "<root-unknown-1@example.org>"
         mails = [make_mail(subject="Re: Project kickoff", body=f"reply number {i}",

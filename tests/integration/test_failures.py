@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 
 import redis
 
@@ -19,13 +20,18 @@ def _status_counts() -> dict[str, int]:
 
 
 def _flush_queue(settings) -> None:  # noqa: ANN001
+    if settings.effective_broker_url.startswith("amqp"):
+        vhost = settings.effective_broker_url.rsplit("/", 1)[1]
+        for queue in ("inbound", "inbound.DQ", "outbox", "outbox.DQ"):
+            subprocess.run(["rabbitmqctl", "-q", "purge_queue", "-p", vhost, queue], capture_output=True, timeout=60)
+        return
     client = redis.Redis.from_url(settings.effective_broker_url)
     for key in client.scan_iter(match=settings.queue_name + "*"):
         client.delete(key)
 
 
-def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backend, relay_sink, tmp_path):
-    s = Stack(backend.replace(smtp_relay=relay_sink.address), tmp_path)
+def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backbone, relay_sink, tmp_path):
+    s = Stack(backbone.replace(smtp_relay=relay_sink.address), tmp_path)
     s.start_ingest().start_worker(processes=1, threads=2).start_scheduler()
     try:
         n = 40
@@ -44,8 +50,8 @@ def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backend, relay_s
         s.stop()
 
 
-def test_message_that_kills_its_worker_ends_in_quarantine(backend, relay_sink, tmp_path):
-    settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2,
+def test_message_that_kills_its_worker_ends_in_quarantine(backbone, relay_sink, tmp_path):
+    settings = backbone.replace(smtp_relay=relay_sink.address, max_attempts=2,
                                worker_middleware=("tests.support.crash_middleware:DieOnPoison",))
     s = Stack(settings, tmp_path)
     s.start_ingest().start_worker(processes=1, threads=1, restart=True).start_scheduler()

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from helpline.ingest.relay_sink import RelaySink
+from helpline.ingest.tools.relay_sink import RelaySink
 from tests.support.mail import make_mail
 from tests.support.stack import free_port, wait_until
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from helpline.ingest.relay_sink import RelaySink
+from helpline.ingest.tools.relay_sink import RelaySink
 from helpline.notifier import outbox
 from helpline.notifier.deliver import deliver_due, deliver_one
 from helpline.notifier.email_sender import EmailSender

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from helpline.ingest import cli
+from helpline.ingest.cli import main as cli
 from helpline.router.report_figures import TicketRow, compute, p90
 from helpline.store import csat_state, fastsql
 from helpline.store import models as m
@@ -101,7 +101,7 @@ def test_business_hours_and_percentiles_as_plain_functions():
 def test_report_metrics_on_scrape_with_a_cache(backend):
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from helpline.ingest.report_metrics import ReportCollector
+    from helpline.ingest.http.report_metrics import ReportCollector
 
     history(Desk(backend))
     calls = []

@@ -12,7 +12,7 @@ from helpline.router import category, model_store, model_train
 
 from .conftest import DATA_DIR, TEST_CSV, stratified_slice, write_csv
 
-# Until ingest/cli.py wires ``model_commands.register``, the module's own entry point takes the same
+# Until ingest/cli/main.py wires ``model_commands.register``, the module's own entry point takes the same
 # arguments as ``helpline model …``; afterwards this becomes [sys.executable, "-m", "helpline.ingest.cli", "model"].
 CLI = [sys.executable, "-m", "helpline.ingest.cli", "model"]
 

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 from aiohttp import web
 
-from helpline.ingest.public import make_app
+from helpline.ingest.http.public import make_app
 from helpline.notifier.deliver import deliver_due
 from helpline.notifier.slack_sender import Pacer, SlackSender
 from helpline.store import models as m

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from helpline.ingest.slack_app import AgentDirectory, is_usergroup
+from helpline.ingest.channels.slack_app import AgentDirectory, is_usergroup
 from helpline.store import models as m
 
 from ..support.fake_slack import BOT_TOKEN

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpline.ingest.slack_envelope import slack_to_text
+from helpline.ingest.channels.slack_envelope import slack_to_text
 from helpline.notifier import slack_blocks as sb
 from helpline.workers.slack_intent import classify
 

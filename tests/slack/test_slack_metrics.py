@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from helpline.ingest import admin
+from helpline.ingest.http import admin
 from helpline.ingest.daemon import IngestDaemon
 from helpline.notifier import outbox
 from helpline.notifier.errors import PermanentFailure

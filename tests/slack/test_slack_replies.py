@@ -291,7 +291,7 @@ def test_a_file_the_bot_token_cannot_fetch_is_refused_not_sent_as_a_sign_in_page
 
 
 def test_a_contact_form_customer_gets_the_reply_by_email(team):
-    from helpline.ingest import contact_form
+    from helpline.ingest.channels import contact_form
 
     team.desk.intake.register(contact_form.KIND, contact_form.build)
     fields = {"name": "Fay Form", "email": "fay@example.org", "subject": "Warranty question",

@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from helpline.ingest import public, twilio_sms
+from helpline.ingest.http import public
+from helpline.ingest.channels import twilio_sms
 from helpline.notifier import deliver, sms_media
 from helpline.notifier.sms_sender import SmsSender
 from helpline.store import models as m
@@ -60,7 +61,7 @@ def sms(backend, fake_twilio) -> SmsDesk:
 
 
 class PublicServer(ThreadedApp):
-    """The public HTTP listener (``ingest/public.py``) on a loopback port, blocking work on a small pool."""
+    """The public HTTP listener (``ingest/http/public.py``) on a loopback port, blocking work on a small pool."""
 
     def __init__(self, settings: Settings, intake) -> None:  # noqa: ANN001
         self.executor = ThreadPoolExecutor(2)

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 
 from helpline.ingest.intake import Rejected
-from helpline.ingest.twilio_sms import build_envelope, normalise_number
+from helpline.ingest.channels.twilio_sms import build_envelope, normalise_number
 from helpline.notifier.sms_sender import sms_payload
 from helpline.notifier.sms_text import MAX_BODY, segments, split_body
 from helpline.workers.sms_stage import keyword_action

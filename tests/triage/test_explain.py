@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from helpline.ingest.explain_command import describe, explain, render
+from helpline.ingest.cli.explain_command import describe, explain, render
 from helpline.store import models as m
 
 from ..workers.builders import Desk, mail

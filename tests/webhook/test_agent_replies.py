@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from helpline.ingest.contact_form import register_builders as register_form
-from helpline.ingest.webhook_api import register_builders as register_webhook
+from helpline.ingest.channels.contact_form import register_builders as register_form
+from helpline.ingest.channels.webhook_api import register_builders as register_webhook
 from helpline.notifier.webhook_sender import WebhookSender
 from helpline.store import models as m
 from helpline.workers import ticket_ops

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from helpline.ingest import csrf
+from helpline.ingest.http import csrf
 from helpline.store import models as m
 
 from ..workers.builders import Desk

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from helpline.ingest.webhook_api import register_builders
+from helpline.ingest.channels.webhook_api import register_builders
 from helpline.store import models as m
 from helpline.store import queries, webhook_state
 
@@ -127,7 +127,7 @@ def test_a_follow_up_reopens_a_resolved_ticket(backend):
 
 
 def test_the_forms_acknowledgement_repeats_nothing_from_the_form(backend):
-    from helpline.ingest.contact_form import register_builders as register_form
+    from helpline.ingest.channels.contact_form import register_builders as register_form
 
     desk = Desk(backend)
     register_form(desk.intake)

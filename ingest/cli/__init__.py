@@ -1,0 +1,1 @@
+"""The ``helpline`` command line: the composition root, one module per command group."""

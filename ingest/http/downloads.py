@@ -1,0 +1,117 @@
+"""Signed download links on the public listener: ``GET /files/{token}``.
+
+Twilio fetches an agent's MMS media from here, and customers, agents and a
+webhook source's app open attachment links from here (``store.download_links``
+makes them). No login: the token is the permission, so
+
+- a malformed or forged token, or one naming an attachment that is gone, is
+  404 with the same short text, telling nothing about which files exist;
+- a genuine but expired token is 410 (the person should ask for a new link);
+- the file is served as a download (``Content-Disposition: attachment`` with
+  the RFC 6266 ``filename*``), with ``nosniff`` and a sandboxing
+  Content-Security-Policy, because its type and bytes came from a customer or
+  an agent and must never run as a page of our origin;
+- caches may keep it no longer than the link lives (``private, max-age`` up
+  to the expiry), and it is never indexed or sent on as a Referer.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from urllib.parse import quote
+
+from aiohttp import web
+
+from helpline.store import blobs, signing
+from helpline.store.config import Settings
+from helpline.store.db import run_tx
+from helpline.ingest.http import app_keys as K
+
+log = logging.getLogger("helpline.ingest")
+PREFIX = "/files/"
+NOT_FOUND = "This download link is not valid."
+GONE = "This download link has expired; ask for the file again."
+_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def _lookup(attachment_id: int) -> tuple[str, str, str] | None:
+    """(filename, content type, blob key) of the attachment, or None."""
+    def tx() -> tuple[str, str, str] | None:
+        from helpline.store.fastsql import fetchone
+
+        row = fetchone('SELECT filename, content_type, blob_key FROM "attachment" WHERE id = ?', [attachment_id])
+        return (str(row[0]), str(row[1]), str(row[2])) if row else None
+
+    return run_tx(tx, durable=False)
+
+
+def _read(settings: Settings, key: str) -> bytes | None:
+    store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
+    try:
+        if settings.blob_backend == "db":
+            return run_tx(lambda: store.get(key), durable=False)
+        return store.get(key)
+    except blobs.BlobNotFound:
+        return None
+
+
+def content_type(value: str) -> str:
+    """The stored type if it is a plain ``type/subtype``, else application/octet-stream."""
+    value = (value or "").split(";")[0].strip().lower()
+    return value if _TYPE.match(value) else "application/octet-stream"
+
+
+def disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback for old clients and the exact name as RFC 5987 ``filename*``."""
+    name = " ".join((filename or "").replace("/", "_").replace("\\", "_").split())[:200] or "file"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _refuse(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
+                                                           "X-Content-Type-Options": "nosniff"})
+
+
+async def download(request: web.Request) -> web.Response:
+    settings: Settings = request.app[K.SETTINGS]
+    got = signing.read_download_token(settings.secret_key, request.match_info["token"])
+    if got is None:
+        log.info("event=download_refused reason=bad_token")
+        return _refuse(404, NOT_FOUND)
+    attachment_id, expires = got
+    left = expires - int(time.time())
+    if left <= 0:
+        log.info("event=download_refused reason=expired attachment=%d", attachment_id)
+        return _refuse(410, GONE)
+    run_blocking = request.app[K.RUN_BLOCKING]
+    found = await run_blocking(_lookup, attachment_id)
+    data = await run_blocking(_read, settings, found[2]) if found else None
+    if found is None or data is None:
+        log.info("event=download_refused reason=missing attachment=%d", attachment_id)
+        return _refuse(404, NOT_FOUND)
+    filename, ctype, key = found
+    log.info("event=download attachment=%d bytes=%d", attachment_id, len(data))
+    return web.Response(body=data, headers={
+        "Content-Type": content_type(ctype),
+        "Content-Disposition": disposition(filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": f"private, max-age={left}",
+        "Expires": _http_date(expires),
+        "ETag": f"\"{key.partition(':')[2][:32]}\"",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex",
+    })
+
+
+def _http_date(epoch: int) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(epoch))
+
+
+def install(app: web.Application) -> None:
+    """Serve links whenever they can be signed (HELPLINE_SECRET_KEY is set)."""
+    if not app[K.SETTINGS].secret_key:
+        return
+    app.router.add_get(PREFIX + "{token}", download)

@@ -1,0 +1,1 @@
+"""Operator tools beside the CLI: the benchmark and the relay sink it measures against."""
