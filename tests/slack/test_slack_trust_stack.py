@@ -66,7 +66,8 @@ def test_masked_post_and_logs_and_a_refused_merge(stack, fake_slack, relay_sink)
 
     stack.stop()
     logs = {name: stack.log(name) for name in ("ingest", "worker", "scheduler")}
-    assert "chat.postMessage" in logs["worker"]  # DEBUG did log the Slack calls' bodies
+    every = "".join(logs.values())  # a worker or the scheduler's sweep may be the one that posted
+    assert "chat.postMessage" in every  # DEBUG did log the Slack calls' bodies
     for name, text in logs.items():
         assert CARD not in text and CARD.replace(" ", "") not in text, name
-    assert "[card ••••6467]" in logs["worker"] + logs["ingest"]
+    assert "[card ••••6467]" in every
