@@ -16,8 +16,11 @@ top-level messages, and messages of users who are not agents
 (``HELPLINE_SLACK_AGENTS``) are acknowledged and ignored, with a log line.
 The parent message's buttons (take, status, priority) are authorised here
 too: a non-agent, or any click in a channel shared with another organisation,
-gets an ephemeral refusal; an agent's click becomes an inbound row like a
-message and a worker applies it. The "Reply to customer" message shortcut makes an agent's thread message a
+gets an ephemeral refusal, and so does an agent whose role does not reach the
+action (``slack_permissions``: a refusal names the role needed and records
+nothing); an allowed click becomes an inbound row like a message and a worker
+applies it. The Reveal button under a post whose personal data was masked is
+answered here, to the presser alone (``slack_reveal``). The "Reply to customer" message shortcut makes an agent's thread message a
 reply (``on_reply_shortcut``). The Undo button of a waiting reply and the
 ``/helpline`` command (read-only, see ``slack_commands``) are answered here
 directly.
