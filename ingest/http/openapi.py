@@ -148,12 +148,14 @@ def document() -> dict[str, Any]:
         "status": {"type": "string", "enum": ["open", "resolved"]}, "created_at": _TS, "updated_at": _TS,
         "resolved_at": _TS, "tickets": {"type": "integer", "description": "tickets (the key's team's only)"},
         "customers": {"type": "integer"}}}
-    incident_detail = {"allOf": [_ref("Incident"), {"type": "object", "required": ["tickets"], "properties": {
+    # Not allOf Incident: there ``tickets`` is a count, here the list (allOf of both could never validate).
+    incident_detail = {**incident, "required": [*incident["required"], "tickets"], "properties": {
+        **incident["properties"],
         "tickets": {"type": "array", "items": {"type": "object", "required": ["number", "status", "channel"],
                                                "properties": {
             "number": {"type": "string"}, "status": {"type": "string", "enum": statuses},
             "priority": {"type": "string", "enum": priorities}, "team": _NULL_STR, "channel": {"type": "string"},
-            "subject": {"type": "string"}, "similarity": {"type": "number"}, "added_at": _TS}}}}}]}
+            "subject": {"type": "string"}, "similarity": {"type": "number"}, "added_at": _TS}}}}}
     incident_list = {"type": "object", "required": ["incidents", "next_cursor"], "properties": {
         "incidents": {"type": "array", "items": _ref("Incident")},
         "next_cursor": {"type": "string", "nullable": True,
