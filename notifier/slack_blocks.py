@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from helpline.store import pii
+
 HEADER_MAX = 150  # Slack's limit for a header block
 FIRST_TEXT_MAX = 1200  # the parent shows the start of the first message; the thread has the rest
 THREAD_TEXT_MAX = 2900  # a section's text may hold 3000 characters
@@ -62,6 +64,7 @@ class TicketCard:
     first_text: str = ""
     attachments: list[tuple] = field(default_factory=list)  # (file name, size[, signed download link])
     created_at: dt.datetime | None = None
+    first_message_id: int = 0  # for the Reveal button when the first text holds personal data
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -179,6 +182,8 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
     ]
     if card.first_text.strip():
         blocks.append({"type": "section", "text": _plain(trim(card.first_text, FIRST_TEXT_MAX))})
+        if actions and card.first_message_id and pii.has_pii(card.first_text):
+            blocks.append(reveal_block(card.first_message_id))
     if card.attachments:
         more = f" and {len(card.attachments) - 10} more" if len(card.attachments) > 10 else ""
         blocks.append({"type": "context", "elements": [_mrkdwn(f":paperclip: {file_list(card.attachments)}{more}")]})
@@ -256,6 +261,16 @@ def merge_suggestion(number: str, other: str, similarity: float) -> dict[str, An
             _button(trim(f"Merge into {other}", 75), f"merge:{other}", number, "primary"),
             _button("Not a duplicate", f"not_duplicate:{other}", number)]},
     ]}
+
+
+REVEAL_ACTION = "helpline_reveal"  # value: the message id; answered at the edge (ingest/slack_reveal.py)
+
+
+def reveal_block(message_id: int) -> dict[str, Any]:
+    """Under a message whose personal data the post masks: who may see it unmasked can, only to themselves."""
+    return {"type": "actions", "block_id": f"helpline_reveal:{message_id}", "elements": [
+        {"type": "button", "text": _plain("Reveal masked data"), "action_id": REVEAL_ACTION,
+         "value": str(message_id)}]}
 
 
 UNDO_ACTION = "helpline_undo"

@@ -47,6 +47,7 @@ def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | 
         team=ticket.team or "", assignee=slack_state.assignee_label(ticket.assignee),
         sla_due=min((r.due_at for r in routing_state.sla_rows(ticket_id, open_only=True) if r.due_at), default=None),
         first_text=first.text if first else "", attachments=attachments, created_at=ticket.created_at,
+        first_message_id=first.id if first else 0,
     )
 
 

@@ -33,7 +33,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from helpline.store import blobs, db, routing_state, slack_state
+from helpline.store import blobs, db, pii, routing_state, slack_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 
@@ -97,6 +97,9 @@ class Pacer:
         """Slack said to wait: nothing more goes to ``channel`` for ``seconds``."""
         with self._lock:
             self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
+
+
+_MASKED_METHODS = frozenset({"chat_postMessage", "chat_update", "chat_postEphemeral"})
 
 
 class SlackSender:
@@ -169,6 +172,8 @@ class SlackSender:
         body = slack_blocks.customer_message(name=msg.author, address=msg.sender, channel=msg.channel,
                                              text=msg.text or msg.full_text, attachments=files,
                                              warning=slack_blocks.auth_warning(msg.auth))
+        if self._actions and pii.has_pii(msg.text or msg.full_text or "", tokens=self.settings.pii_mask_tokens):
+            body["blocks"].append(slack_blocks.reveal_block(msg.id))  # the text itself is masked by _call
         channel, parent = thread
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
                           text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
@@ -259,8 +264,9 @@ class SlackSender:
         body = slack_blocks.agent_answer(str(payload.get("agent") or ""), str(payload["text"]))
         if payload.get("files"):
             return self._upload_answer(channel, str(payload["thread_ts"]), body, [int(i) for i in payload["files"]])
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=str(payload["thread_ts"]),
-                          text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
+        resp = self._call("chat_postMessage", channel, paced=True, unmasked=True, channel=channel,
+                          thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"],
+                          unfurl_links=False, unfurl_media=False)
         return f"{channel}:{resp['ts']}"
 
     def _upload_answer(self, channel: str, thread_ts: str, body: dict[str, Any], ids: list[int]) -> str:
@@ -311,8 +317,14 @@ class SlackSender:
         return active_labels(models_dir_for(self.settings))
 
     # ---- one API call, its pacing and its failures --------------------------------------
-    def _call(self, method: str, target: str, *, paced: bool = False, **kwargs: Any) -> Any:
-        """``method`` of the Web API on channel ``target``; posts wait for the channel's pace."""
+    def _call(self, method: str, target: str, *, paced: bool = False, unmasked: bool = False, **kwargs: Any) -> Any:
+        """``method`` of the Web API on channel ``target``; posts wait for the channel's pace.
+
+        What is posted or updated for agents has its personal data masked here, the one place every post
+        passes (``store.pii``); only an agent's answer to a customer in Slack (``unmasked``) goes as written."""
+        if method in _MASKED_METHODS and not unmasked:
+            tokens = self.settings.pii_mask_tokens
+            kwargs.update({k: pii.mask_json(kwargs[k], tokens=tokens) for k in ("text", "blocks") if k in kwargs})
         if paced:
             wait = self.pacer.reserve(target, max_wait=self.pacer.interval)
             if wait > 0:

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from helpline.store import pii
 from helpline.store.config import Settings
 from helpline.store.webhook_signing import parse_callbacks, parse_sources, signature
 
@@ -49,6 +50,7 @@ class WebhookSender:
     unconfigured_hint = "set HELPLINE_WEBHOOK_CALLBACKS (NAME=URL, the source's secret in HELPLINE_WEBHOOK_SOURCES)"
 
     def __init__(self, settings: Settings) -> None:
+        self._mask, self._tokens = settings.pii_mask_webhooks, settings.pii_mask_tokens  # HELPLINE_PII_MASK_*
         self._sources = parse_sources(settings.webhook_sources)
         self._callbacks = parse_callbacks(settings.webhook_callbacks, self._sources)
         self._timeout = settings.webhook_timeout_s
@@ -72,7 +74,8 @@ class WebhookSender:
             paused_until = self._paused.get(url, 0.0)
         if paused_until > time.monotonic():
             raise TemporaryFailure(f"callback of source {source!r} was unreachable moments ago; will retry")
-        body = json.dumps(payload["body"], separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+        body = json.dumps(masked_body(payload["body"], self._mask, self._tokens), separators=(",", ":"),
+                          ensure_ascii=False, sort_keys=True).encode()
         stamp = str(int(time.time()))
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json",
@@ -102,3 +105,18 @@ class WebhookSender:
             raise TemporaryFailure(f"callback of source {source!r} unreachable ({type(reason).__name__}); "
                                    "will retry") from None
         return f"{status} {payload['event_id']}"
+
+
+def masked_body(body: dict[str, Any], mask: bool, tokens: bool = False) -> dict[str, Any]:
+    """An event's body with the personal data of what customers wrote (the ticket's subject, a customer's
+    message) masked, when ``HELPLINE_PII_MASK_WEBHOOKS`` asks for it. An agent's answer delivered through the
+    event (a webhook customer's only way back) goes as written."""
+    if not mask:
+        return body
+    out = dict(body)
+    if isinstance(out.get("ticket"), dict):
+        out["ticket"] = {**out["ticket"], "subject": pii.mask(str(out["ticket"].get("subject") or ""), tokens=tokens)}
+    msg = out.get("message")
+    if isinstance(msg, dict) and msg.get("author_role") != "agent":
+        out["message"] = pii.mask_json(msg, tokens=tokens)
+    return out

@@ -28,9 +28,10 @@ from .models import Base, utcnow
 KEY_PREFIX = "hlk_"
 # Scopes a key may carry: ``ingest`` posts messages (POST /api/v1/messages); ``read``,
 # ``write`` and ``admin`` use the ticket API, each including the ones before it.
-SCOPES = frozenset({"ingest", "read", "write", "admin"})
+# ``pii`` (on its own, implied by none) lets the API's answers carry personal data unmasked (store/pii.py).
+SCOPES = frozenset({"ingest", "read", "write", "admin", "pii"})
 IMPLIED = {"admin": ("admin", "write", "read"), "write": ("write", "read"), "read": ("read",),
-           "ingest": ("ingest",)}
+           "ingest": ("ingest",), "pii": ("pii",)}
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
 
 
@@ -43,6 +44,7 @@ class ApiKey(Base):
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
     team = pw.CharField(max_length=64, null=True)  # a key bound to a team sees only that team's tickets
+    agent = pw.CharField(max_length=254, null=True)  # migration 16: a personal key acts as this agent (email)
 
 
 def upgrade_v9(db: pw.Database) -> None:
@@ -75,9 +77,12 @@ class NewKey:
     scopes: tuple[str, ...]
     key: str  # shown once, never stored
     team: str | None = None
+    agent: str | None = None  # a personal key: acts as this agent, within the agent's role
 
 
-def create(name: str, scopes: Iterable[str], team: str | None = None) -> NewKey:
+def create(name: str, scopes: Iterable[str], team: str | None = None, agent: str | None = None) -> NewKey:
+    """A new key; with ``agent`` (an active configured agent's email) a personal key, whose every action is
+    also bounded by that agent's role and authored by them."""
     name = name.strip()
     wanted = tuple(dict.fromkeys(s.strip().lower() for s in scopes if s.strip()))
     if not name or len(name) > 200:
@@ -90,10 +95,19 @@ def create(name: str, scopes: Iterable[str], team: str | None = None) -> NewKey:
     team = (team or "").strip() or None
     if team is not None and len(team) > 64:
         raise ApiKeyError("a --team name has at most 64 characters")
+    agent = (agent or "").strip().lower() or None
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row_id = run_tx(lambda: ApiKey.create(name=name, prefix=key[:12], key_hash=hash_key(key),
-                                          scopes=",".join(wanted), team=team).id)
-    return NewKey(row_id, name, wanted, key, team)
+
+    def tx() -> int:
+        if agent is not None and fastsql.fetchone('SELECT id FROM "agent" WHERE email = ? AND active = ?',
+                                                  [agent, True]) is None:
+            raise ApiKeyError(f"no active agent {agent!r} (agents come from [[agents]] of the configuration file; "
+                              "`helpline agents list` shows them)")
+        return ApiKey.create(name=name, prefix=key[:12], key_hash=hash_key(key), scopes=",".join(wanted),
+                             team=team, agent=agent).id
+
+    row_id = run_tx(tx)
+    return NewKey(row_id, name, wanted, key, team, agent)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -105,7 +119,7 @@ def list_keys(include_revoked: bool = True) -> list[dict[str, Any]]:
     if not include_revoked:
         q = q.where(ApiKey.revoked_at.is_null())
     return [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(",") if k.scopes else [],
-             "team": k.team, "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
+             "team": k.team, "agent": k.agent, "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
              "revoked_at": _iso(k.revoked_at)} for k in q]
 
 
@@ -127,22 +141,23 @@ class KeyCheck:
     name: str = ""
     team: str | None = None
     scopes: frozenset[str] = frozenset()  # what the key may do, implied scopes included
+    agent: str | None = None  # a personal key's agent (email)
 
 
 def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     """Whether ``key`` may be used for ``scope``. Raises the database's error when it is unreachable."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return KeyCheck("unknown")
-    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at, team FROM "api_key" '
+    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at, team, agent FROM "api_key" '
                            'WHERE key_hash = ?', [hash_key(key)])
     if row is None:
         return KeyCheck("unknown")
-    key_id, name, scopes, revoked_at, last_used, team = row
+    key_id, name, scopes, revoked_at, last_used, team, agent = row
     if revoked_at is not None:
         return KeyCheck("revoked", key_id, name)
     may = granted((scopes or "").split(","))
     if scope not in may:
-        return KeyCheck("scope", key_id, name, team, may)
+        return KeyCheck("scope", key_id, name, team, may, agent)
     now = now or utcnow()
     if last_used is None or _as_dt(last_used) < now - LAST_USED_RESOLUTION:
         # Not every request: a write per request would serialise API clients on SQLite's one writer.
@@ -151,7 +166,7 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
                    retries=0, durable=False)
         except DatabaseUnavailable:  # the key is good; its last-use time can wait for the next request
             pass
-    return KeyCheck("ok", key_id, name, team, may)
+    return KeyCheck("ok", key_id, name, team, may, agent)
 
 
 _as_dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime

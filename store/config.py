@@ -152,6 +152,11 @@ class Settings:
     slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
     slack_join_window_s: int = field(default=1800, metadata={"doc": "A Slack customer's new top-level message within this many seconds of their last message on their open Slack ticket joins it, unless it is clearly a new topic; 0 turns joining off."})
     slack_file_max_bytes: int = field(default=20 * 1024 * 1024, metadata={"doc": "Largest file an agent attaches in Slack that is fetched and sent to the customer; larger ones are refused with a notice in the thread."})
+    # Personal data (store/pii.py): masked where text leaves for a person.
+    pii_mask_tokens: bool = field(default=False, metadata={"doc": "Also mask API-token-like strings anywhere in text (by default only the values of password:-style lines are masked as secrets)."})
+    pii_mask_webhooks: bool = field(default=False, metadata={"doc": "Mask personal data in outbound webhook events' texts too."})
+    pii_at_rest: str = field(default="off", metadata={"doc": "off, or redact: the scheduler masks stored message texts and drops their raw MIME once they are HELPLINE_PII_AT_REST_DAYS old."})
+    pii_at_rest_days: int = field(default=30, metadata={"doc": "Age in days after which HELPLINE_PII_AT_REST=redact redacts a message."})
     # Customer notifications, CSAT surveys and reports (notifier/render.py, workers/customer_notices.py, workers/reports.py).
     notify_statuses: tuple[str, ...] = field(default=("resolved",), metadata={"doc": "Status changes the customer is told about on their channel (comma-separated: open, in_progress, waiting_customer, resolved, closed); empty: none."})
     csat_survey: bool = field(default=True, metadata={"doc": "Send a one-question satisfaction survey (1-5) when a ticket is resolved, once per ticket."})
@@ -277,6 +282,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"HELPLINE_LOG_FORMAT must be 'kv' or 'json', not {settings.log_format!r}")
     if settings.language_accuracy not in ("low", "high"):
         raise ConfigError(f"HELPLINE_LANGUAGE_ACCURACY must be 'low' or 'high', not {settings.language_accuracy!r}")
+    if settings.pii_at_rest not in ("off", "redact"):
+        raise ConfigError(f"HELPLINE_PII_AT_REST must be 'off' or 'redact', not {settings.pii_at_rest!r}")
     for name in ("smtp_trusted_relays", "http_trusted_proxies"):
         for entry in getattr(settings, name):
             try:

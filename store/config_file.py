@@ -36,6 +36,7 @@ log = logging.getLogger("helpline.store")
 PRIORITIES = ("low", "medium", "high", "urgent")
 STRATEGIES = ("round_robin", "least_loaded", "skills")
 AVAILABILITY = ("available", "busy", "away", "offline")
+ROLES = ("agent", "senior", "lead", "admin")  # what an agent may do: router/permissions.py
 SLA_TARGETS = ("first_response", "next_response", "resolution")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 NOTIFY = ("lead", "team", "assignee")
@@ -94,6 +95,7 @@ class Team:
     strategy: str = "least_loaded"
     default: bool = False
     notify_outside_hours: bool = False  # email the lead at night too (else held until the calendar opens)
+    restrict_second_line: bool = False  # tickets escalated to tier 2+ only for seniors, leads and admins
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Agent:
     tier: int = 1
     capacity: int = 10
     availability: str = "available"  # initial value only; the database keeps the live one
+    role: str = ""  # "" = agent (lead in a team whose lead_email it is); see router/permissions.py
 
 
 @dataclass(frozen=True)
@@ -394,7 +397,8 @@ def _team(source: str, index: int, data: Any) -> tuple[Team, tuple[str, ...]]:
     name = ctx.string(data, "name", required=True)
     ctx = _Ctx(source, f"teams[{index}] (name {name!r})")
     ctx.only(data, {"name", "address", "addresses", "slack_channel", "lead_email", "business_hours", "categories",
-                    "languages", "strategy", "default", "agents", "notify_outside_hours"})
+                    "languages", "strategy", "default", "agents", "notify_outside_hours",
+                    "restrict_second_line"})
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise ctx.fail("name", f"{name!r}: use letters, digits, '.', '-' or '_' (at most 64)")
     addresses = ctx.strings(data, "address", lower=True) + ctx.strings(data, "addresses", lower=True)
@@ -407,6 +411,7 @@ def _team(source: str, index: int, data: Any) -> tuple[Team, tuple[str, ...]]:
         categories=ctx.strings(data, "categories", lower=True), languages=ctx.strings(data, "languages", lower=True),
         strategy=ctx.choice(data, "strategy", STRATEGIES, "least_loaded"), default=ctx.boolean(data, "default"),
         notify_outside_hours=ctx.boolean(data, "notify_outside_hours"),
+        restrict_second_line=ctx.boolean(data, "restrict_second_line"),
     )
     if team.lead_email and "@" not in team.lead_email:
         raise ctx.fail("lead_email", f"{team.lead_email!r} is not an email address")
@@ -419,7 +424,8 @@ def _agent(source: str, index: int, data: Any) -> Agent:
         raise ctx.fail("", f"must be a table, not {_kind(data)}")
     email = ctx.string(data, "email", required=True).lower()
     ctx = _Ctx(source, f"agents[{index}] (email {email!r})")
-    ctx.only(data, {"email", "name", "slack_user", "teams", "skills", "tier", "capacity", "availability"})
+    ctx.only(data, {"email", "name", "slack_user", "teams", "skills", "tier", "capacity", "availability",
+                    "role"})
     if "@" not in email:
         raise ctx.fail("email", f"{email!r} is not an email address")
     skills_raw = ctx.table_of(data, "skills")
@@ -433,6 +439,7 @@ def _agent(source: str, index: int, data: Any) -> Agent:
         slack_user=ctx.string(data, "slack_user"), teams=ctx.strings(data, "teams"), skills=skills,
         tier=ctx.integer(data, "tier", 1, 1, 3), capacity=ctx.integer(data, "capacity", 10, 0, 10000),
         availability=ctx.choice(data, "availability", AVAILABILITY, "available"),
+        role=ctx.choice(data, "role", ROLES, ""),
     )
 
 

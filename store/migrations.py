@@ -23,6 +23,7 @@ from . import similarity_state
 from .lifecycle import schema as lifecycle_schema
 from . import kb_state
 from . import search_schema
+from . import agent_roles, pii_at_rest
 
 log = logging.getLogger("helpline.store")
 
@@ -56,6 +57,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[peewee.Database], None]]] = [
     (17, "data lifecycle: legal holds, erasure ledger, provider clean-up tasks", lifecycle_schema.upgrade_v17),
     (15, "knowledge base: articles, versions, images, macros, suggestions", kb_state.upgrade_v15),
     (14, "full-text search index, ticket tags, article index, empty searches", search_schema.upgrade_v14),
+    (16, "agents' roles, teams' second-line restriction, API keys bound to an agent", agent_roles.upgrade_v16),
+    (20, "messages' personal data redacted at rest (when)", pii_at_rest.upgrade_v20),
 ]
 
 LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -46,6 +46,7 @@ class Team(Base):
     strategy = pw.CharField(default="least_loaded")
     is_default = pw.BooleanField(default=False)
     notify_outside_hours = pw.BooleanField(default=False)
+    restrict_second_line = pw.BooleanField(default=False)  # migration 16 (store/agent_roles.py)
     active = pw.BooleanField(default=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -60,6 +61,7 @@ class Agent(Base):
     skills = pw.TextField(default="{}")  # JSON {skill: level}
     open_count = pw.IntegerField(default=0)
     last_assigned_at = pw.DateTimeField(null=True)
+    role = pw.CharField(max_length=16, default="")  # migration 16; "" = agent (lead where lead_email)
     active = pw.BooleanField(default=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
@@ -150,7 +152,8 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
         values = dict(slack_channel=t.slack_channel, lead_email=t.lead_email, addresses=json.dumps(list(t.addresses)),
                       business_hours=t.business_hours, categories=json.dumps(list(t.categories)),
                       languages=json.dumps(list(t.languages)), strategy=t.strategy, is_default=t.default,
-                      notify_outside_hours=t.notify_outside_hours, active=True)
+                      notify_outside_hours=t.notify_outside_hours, restrict_second_line=t.restrict_second_line,
+                      active=True)
         row = have_teams.get(t.name)
         if row is None:
             Team.create(name=t.name, updated_at=now, **values)
@@ -168,7 +171,7 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
     have_agents = {a.email: a for a in Agent.select()}
     for a in cfg.agents:
         values = dict(name=a.name, slack_user=a.slack_user, tier=a.tier, capacity=a.capacity,
-                      skills=json.dumps(dict(sorted(a.skills.items()))), active=True)
+                      skills=json.dumps(dict(sorted(a.skills.items()))), role=a.role, active=True)
         row = have_agents.get(a.email)
         if row is None:
             row = Agent.create(email=a.email, availability=a.availability, updated_at=now, **values)
@@ -330,12 +333,16 @@ def list_agents(team: str | None = None) -> list[dict[str, Any]]:
     q = Agent.select().order_by(Agent.email)
     if team:
         q = q.join(TeamMember).join(Team).where(Team.name == team)
+    leads: dict[str, list[str]] = {}
+    for t in Team.select(Team.name, Team.lead_email).where(Team.active == True).order_by(Team.name):  # noqa: E712
+        leads.setdefault(t.lead_email, []).append(t.name)
     out = []
     for a in q:
         out.append({"email": a.email, "name": a.name, "slack_user": a.slack_user, "tier": a.tier,
                     "capacity": a.capacity, "open": a.open_count, "availability": a.availability,
                     "skills": _json(a.skills, {}), "teams": agent_teams(a.email), "active": bool(a.active),
-                    "last_assigned_at": a.last_assigned_at})
+                    "last_assigned_at": a.last_assigned_at,
+                    "role": a.role or "agent", "role_configured": bool(a.role), "lead_of": leads.get(a.email, [])})
     return out
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from helpline.notifier import outbox
 from helpline.notifier.message_ids import make_message_id
 from helpline.router.business_hours import is_open, next_open
-from helpline.store import routing_state
+from helpline.store import pii, routing_state
 from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig
 
@@ -76,7 +76,10 @@ def team_notification(ticket_id: int, team: str | None, kind: str, text: str, no
 
 def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str, *, kind: str, unique: str,
                    settings: Settings, team: str | None, now: dt.datetime, hold: dt.datetime | None) -> int | None:
-    """Queue an email to a lead or agent, not before ``hold`` (``hold_until``) when given."""
+    """Queue an email to a lead or agent, not before ``hold`` (``hold_until``) when given. What it repeats of
+    the customer's words (the subject) has its personal data masked: a lead's mailbox is no place for it."""
+    tokens = settings.pii_mask_tokens
+    subject, text = pii.mask(subject, tokens=tokens), pii.mask(text, tokens=tokens)
     payload = {
         "from": settings.support_addresses[0], "to": to, "subject": subject[:300],
         "message_id": make_message_id(settings.mail_domain, number), "in_reply_to": "", "references": [],

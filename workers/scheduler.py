@@ -47,6 +47,8 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         from . import retention_job
 
         jobs["retention"] = lambda: retention_job.due_job(settings)
+    if settings.pii_at_rest == "redact":
+        jobs["pii_at_rest"] = lambda: _redact_at_rest(settings)
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():
@@ -80,6 +82,15 @@ def release_unsent_claims(settings: Settings) -> int:
     if released:
         log.warning("event=unsent_claims_released count=%d", released)
     return released
+def _redact_at_rest(settings: Settings) -> object:
+    """HELPLINE_PII_AT_REST=redact: one batch of old messages' personal data masked in the store, logged."""
+    from helpline.store import pii_at_rest
+
+    report = pii_at_rest.redact_due(settings)
+    if report.messages:
+        log.info("event=pii_redacted_at_rest messages=%d raw_blobs_dropped=%d", report.messages,
+                 report.raw_blobs_dropped)
+    return report
 
 
 def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None) -> None:

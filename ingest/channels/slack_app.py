@@ -16,8 +16,11 @@ top-level messages, and messages of users who are not agents
 (``HELPLINE_SLACK_AGENTS``) are acknowledged and ignored, with a log line.
 The parent message's buttons (take, status, priority) are authorised here
 too: a non-agent, or any click in a channel shared with another organisation,
-gets an ephemeral refusal; an agent's click becomes an inbound row like a
-message and a worker applies it. The "Reply to customer" message shortcut makes an agent's thread message a
+gets an ephemeral refusal, and so does an agent whose role does not reach the
+action (``slack_permissions``: a refusal names the role needed and records
+nothing); an allowed click becomes an inbound row like a message and a worker
+applies it. The Reveal button under a post whose personal data was masked is
+answered here, to the presser alone (``slack_reveal``). The "Reply to customer" message shortcut makes an agent's thread message a
 reply (``on_reply_shortcut``). The Undo button of a waiting reply and the
 ``/helpline`` command (read-only, see ``slack_commands``) are answered here
 directly.
@@ -46,12 +49,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from helpline.notifier import slack_metrics
-from helpline.notifier.slack_blocks import ACTION_PREFIX, UNDO_ACTION
+from helpline.notifier.slack_blocks import ACTION_PREFIX, REVEAL_ACTION, UNDO_ACTION
 from helpline.store import slack_state
 from helpline.store.config import Settings
 
 from helpline.ingest import decoding
-from helpline.ingest.channels import slack_commands
+from helpline.ingest.channels import slack_commands, slack_permissions, slack_reveal
 from helpline.ingest.intake import Rejected, TemporaryIntakeError
 from helpline.ingest.channels.slack_envelope import build_slack_action, build_slack_message, message_of
 from helpline.ingest.http import app_keys as K
@@ -260,6 +263,52 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
     channels = ChannelDirectory(client)
     intake_channels = frozenset(settings.slack_intake_channels) - {settings.slack_channel}
 
+    async def permitted(respond: Any, user: str, action: str, body: dict[str, Any], *, thread_ts: str = "",
+                        channel: str = "") -> bool:
+        """Whether ``user``'s role allows ``action`` on the ticket of the thread; if not, tell them alone which
+        role it needs. Nothing is recorded before this says yes."""
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = channel or str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        thread_ts = thread_ts or str(container.get("thread_ts") or message.get("thread_ts")
+                                     or container.get("message_ts") or message.get("ts") or "")
+        block = str(((body.get("actions") or [{}])[0]).get("block_id") or "")
+        number = block.rpartition(":")[2] if block.startswith("helpline_ticket") else ""
+        try:
+            decision = await run_blocking(slack_permissions.check, user, await agents.has(user), action, channel,
+                                          thread_ts, number)
+        except Exception as exc:  # the database is away: refuse rather than guess a role
+            log.warning("event=slack_permission_unknown user=%s action=%s error=%s", user, action, type(exc).__name__)
+            await respond(text=":warning: Helpline could not check your role just now; please try again.",
+                          response_type="ephemeral", replace_original=False)
+            return False
+        if decision.allowed:
+            return True
+        log.info("event=slack_action_refused action=%s user=%s reason=role role=%s needed=%s", action, user,
+                 decision.role, decision.needed)
+        await respond(text=decision.message, response_type="ephemeral", replace_original=False)
+        return False
+
+    async def message_permitted(event: dict[str, Any], msg: dict[str, Any]) -> bool:
+        """An agent's message in a ticket's thread is a reply or a note: refused only where their role does not
+        reach (a restricted second-line ticket), with an ephemeral word; when unsure, let it through: a
+        message cannot be asked again, and every role may reply and note."""
+        user, channel = str(msg.get("user") or ""), str(event.get("channel") or "")
+        try:
+            decision = await run_blocking(slack_permissions.check, user, True, "note", channel,
+                                          str(msg.get("thread_ts") or ""))
+        except Exception as exc:
+            log.warning("event=slack_permission_unknown user=%s action=note error=%s", user, type(exc).__name__)
+            return True
+        if decision.allowed:
+            return True
+        try:
+            await slack_call(client, "chat_postEphemeral", channel=channel, user=user,
+                             thread_ts=str(msg.get("thread_ts") or ""), text="Not recorded. " + decision.message)
+        except Exception as exc:
+            log.warning("event=slack_ephemeral_failed user=%s error=%s", user, type(exc).__name__)
+        return False
+
     @bolt.event("message")
     async def on_message(event: dict[str, Any], request: AsyncBoltRequest, context: Any) -> BoltResponse | None:
         retry = request.headers.get("x-slack-retry-num", [""])[0] if request.headers else ""
@@ -268,6 +317,9 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         where = f"channel={event.get('channel', '')} ts={msg.get('ts', '')} user={msg.get('user', '')}"
         if role is None:
             log.info("event=slack_ignored reason=%s %s", why, where)
+            return None
+        if role == "agent" and kind == "posted" and not await message_permitted(event, msg):
+            log.info("event=slack_ignored reason=role %s", where)
             return None
         name, email = await users.lookup(str(msg["user"]))
         meta = {"role": role, "user_name": name, "user_email": email, "intake": why == "intake"}
@@ -298,6 +350,8 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             outbox_id = int(body["actions"][0]["value"])
         except (KeyError, IndexError, TypeError, ValueError):
             return
+        if not await permitted(respond, user, "reply", body):
+            return
         try:
             result = await run_blocking(slack_state.withdraw_reply, outbox_id, f"slack:{user}")
         except Exception as exc:  # the database is away: say so, the reply may still go
@@ -305,6 +359,39 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             result = "failed"
         log.info("event=slack_undo outbox=%d user=%s result=%s", outbox_id, user, result)
         await respond(text=UNDO_ANSWERS.get(result, UNDO_ANSWERS["unknown"]), replace_original=True)
+
+    @bolt.action(REVEAL_ACTION)
+    async def on_reveal(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        """Show a masked message's text to the presser alone, if their role may see personal data; audited."""
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        container, message = body.get("container") or {}, body.get("message") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or container.get("message_ts")
+                        or message.get("ts") or "")
+        listed = await agents.has(user)
+        if not listed:
+            log.info("event=slack_action_refused action=reveal user=%s reason=not_an_agent", user)
+            await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
+            return
+        if await channels.is_shared(channel):
+            await respond(text="Helpline refuses that in shared channels, where customers could read the answer.",
+                          response_type="ephemeral", replace_original=False)
+            return
+        raw = str(((body.get("actions") or [{}])[0]).get("value") or "")
+        try:
+            if not re.fullmatch(r"[0-9]{1,18}", raw):
+                raise ValueError(raw)
+            message_id = int(raw)
+            done, text = await run_blocking(slack_reveal.reveal, user, listed, channel, thread_ts, message_id)
+        except ValueError:
+            await respond(text="That button names no message.", response_type="ephemeral", replace_original=False)
+            return
+        except Exception as exc:  # the database is away
+            log.warning("event=slack_reveal_failed user=%s error=%s", user, type(exc).__name__)
+            done, text = False, ":warning: Helpline could not answer just now; please try again."
+        log.info("event=slack_reveal user=%s message=%s done=%s", user, message_id, done)
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
     @bolt.action(re.compile("^" + re.escape(ACTION_PREFIX)))
     async def on_ticket_action(ack: Any, body: dict[str, Any], request: AsyncBoltRequest, respond: Any) -> None:
@@ -333,6 +420,9 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
                               replace_original=False)
                 return
             chosen_name = (await users.lookup(chosen))[0]
+        command = action_id.removeprefix(ACTION_PREFIX).partition(":")[0]
+        if not await permitted(respond, user, slack_permissions.action_of(command, user, chosen), body):
+            return
         name, email = await users.lookup(user)
         try:
             result = await run_blocking(intake.accept_request, ACTION_KIND, raw_body(request),
@@ -369,6 +459,8 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             return await refuse("not_an_agents_message", "Only an agent's own message can be sent to the customer.")
         if not thread_ts or thread_ts == ts:
             return await refuse("not_in_a_thread", "Use this on a message in a ticket's thread.")
+        if not await permitted(respond, user, "reply", body, thread_ts=thread_ts, channel=channel):
+            return None
         synthetic = {"type": "event_callback", "team_id": (body.get("team") or {}).get("id", ""),
                      "via": "reply_shortcut", "shortcut_by": user, "shortcut_id": str(body.get("trigger_id") or ""),
                      "event": {"type": "message", "channel": channel, "user": author, "ts": ts, "thread_ts": thread_ts,

@@ -13,15 +13,17 @@ import hashlib
 import sys
 from typing import Any
 
-from helpline.ingest.cli.routing_commands import _actor, _each, _print_json, _settings
+from helpline.ingest.cli.routing_commands import _acting, _allow, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     from helpline.workers import merge_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "merge", t)  # merge and split are one permission
         target = merge_ops.split(t, now=now, settings=s, actor=actor, reason=args.reason)
         return f"split from {target} ({t.status})"
     return _each(args, op)
@@ -78,11 +80,19 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         print("helpline incidents reply: the reply text is empty (--text, or on standard input)", file=sys.stderr)
         return 2
     key = args.key or hashlib.sha256(text.encode()).hexdigest()[:16]
-    actor = _actor(args)
+    who, actor = _acting(args)
+    from helpline.router.permissions import PermissionDenied, require
+
+    try:
+        require(who, "reply")
+    except PermissionDenied as exc:
+        print(f"helpline incidents reply: refused: {exc}", file=sys.stderr)
+        return 1
+    agent = args.agent or (who.name if args.actor else "")  # an agent acting answers under their own name
 
     def tx() -> incidents.FanOut:
         with persist.buffered_events():
-            return incidents.reply(iid, text, agent=args.agent, actor=actor, reply_key=key, settings=s, now=utcnow())
+            return incidents.reply(iid, text, agent=agent, actor=actor, reply_key=key, settings=s, now=utcnow())
 
     out = run_tx(tx)
     if args.json:
@@ -100,7 +110,8 @@ def register(subparsers: Any, tickets: Any) -> None:
     p = tickets.add_parser("split", help="undo the merge of tickets: they become active again with what they had")
     p.add_argument("numbers", nargs="+", metavar="NUMBER", help="merged tickets (the sources of merges)")
     p.add_argument("--reason", default="", help="recorded in the audit event")
-    p.add_argument("--actor", default="", help="who did it, for the audit trail (default: cli:$USER)")
+    p.add_argument("--actor", default="", metavar="EMAIL",
+                   help="the agent doing it: their role must allow it (default: the operator, as admin)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_split)
 
@@ -117,7 +128,8 @@ def register(subparsers: Any, tickets: Any) -> None:
     ir.add_argument("--text", help="the answer (default: standard input)")
     ir.add_argument("--agent", default="", help="the agent's name under the answer")
     ir.add_argument("--key", default="", help="names this answer; the same key never sends twice")
-    ir.add_argument("--actor", default="")
+    ir.add_argument("--actor", default="", metavar="EMAIL",
+                    help="the agent answering: their role must allow it (default: the operator, as admin)")
     ir.add_argument("--json", action="store_true")
     irs = isub.add_parser("resolve", help="mark the incident resolved")
     irs.add_argument("incident")

@@ -333,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.search_commands import register as register_search_commands
 
     register_search_commands(sub, tsub)  # search "…" | reindex | misses; tickets tag
+    from helpline.ingest.cli.pii_commands import register as register_pii_commands
+
+    register_pii_commands(sub)  # pii eval|mask
     return p
 
 

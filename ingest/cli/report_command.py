@@ -85,11 +85,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.since and args.until and args.until <= args.since:
         print("helpline report: --until must be after --since", file=sys.stderr)
         return 2
-    out = figures(settings, args.since, args.until, args.team)
-    from helpline.store import search
+    from helpline.store import pii, search
     from helpline.store.db import run_tx
 
+    out = figures(settings, args.since, args.until, args.team)
     out["search_misses"] = run_tx(lambda: search.misses(args.since, 10), durable=False)
+    # An export leaves for people: any personal data in its labels (teams, categories, agents, searches) is masked.
+    out = pii.mask_json(out, tokens=settings.pii_mask_tokens)
     print(json.dumps(out, indent=2, ensure_ascii=False, default=str) if args.json else render(out))
     return 0
 

@@ -38,6 +38,29 @@ def _actor(args: argparse.Namespace) -> str:
         return "cli"
 
 
+def _acting(args: argparse.Namespace) -> tuple[Any, str]:
+    """(who acts, the events' actor) of a ticket operation. ``--actor EMAIL`` must be an active agent, whose role
+    then bounds what the command may do; without it the operator acts as admin, and the events say so."""
+    from helpline.store import agent_roles
+
+    if not args.actor:
+        return agent_roles.OPERATOR, _actor(args) + " (operator, as admin)"
+    info = agent_roles.by_email(args.actor)
+    if info is None:
+        print(f"helpline tickets: --actor {args.actor!r} is not an active agent (`helpline agents list` shows them; "
+              "leave --actor out to act as the operator)", file=sys.stderr)
+        raise SystemExit(2)
+    return info, info.email
+
+
+def _allow(who: Any, action: str, t: Any) -> None:
+    """Raise ``PermissionDenied`` when ``who`` may not do ``action`` on ticket state ``t``."""
+    from helpline.router import permissions
+    from helpline.store import agent_roles
+
+    permissions.require(who, action, agent_roles.ticket_facts(ticket_id=t.id))
+
+
 # ---- teams ---------------------------------------------------------------------------------
 def cmd_teams(args: argparse.Namespace) -> int:
     from helpline.store import config_file, routing_state
@@ -114,7 +137,9 @@ def cmd_agents(args: argparse.Namespace) -> int:
         return 0
     for a in rows:
         skills = ",".join(f"{k}:{v}" for k, v in a["skills"].items()) or "-"
-        print(f"{a['email']:<32} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
+        role = a["role"] + ("" if a["role_configured"] else " (default)") + \
+            "".join(f", lead of {t}" for t in a["lead_of"])
+        print(f"{a['email']:<32} role={role:<16} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
               f"teams={','.join(a['teams']) or '-'} skills={skills}" + ("" if a["active"] else " (inactive)"))
     return 0
 
@@ -123,6 +148,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
 def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
     """Run ``op(ticket_state, now)`` for every number, one transaction each; report each line."""
     from helpline.router.lifecycle import InvalidTransition
+    from helpline.router.permissions import PermissionDenied
     from helpline.store import routing_state
     from helpline.store.db import run_tx
     from helpline.store.models import utcnow
@@ -145,7 +171,7 @@ def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
 
         try:
             results.append({"ticket": key, "result": run_tx(tx)})
-        except (ticket_ops.TicketOpError, InvalidTransition) as exc:
+        except (ticket_ops.TicketOpError, InvalidTransition, PermissionDenied) as exc:
             results.append({"ticket": key, "error": str(exc)})
             failed += 1
     ticket_ops.offer_queue(s)  # agents freed by these changes take queued tickets
@@ -163,9 +189,13 @@ def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
 def cmd_assign(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s, actor = _settings(), _actor(args)
+    from helpline.router.permissions import assign_action
+
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, assign_action(who, args.agent, t.assignee), t)
         ticket_ops.assign_to(t, args.agent, now=now, settings=s, actor=actor, reason=args.reason, force=args.force)
         return f"assigned to {t.assignee} ({t.status})"
     return _each(args, op)
@@ -174,9 +204,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
 def cmd_transfer(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "transfer", t)
         ticket_ops.transfer(t, args.team, now=now, settings=s, actor=actor, reason=args.reason, agent=args.agent,
                             force=args.force)
         return f"team {t.team}, " + (f"assigned to {t.assignee}" if t.assignee else "in the team queue")
@@ -186,9 +218,11 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "status", t)
         was = t.status
         ticket_ops.change_status(t, args.to, now=now, settings=s, actor=actor, reason=args.reason or "set by hand")
         return f"{was} -> {t.status}" if was != t.status else f"already {t.status}"
@@ -198,9 +232,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_priority(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "triage", t)
         was = t.priority
         ticket_ops.set_priority(t, args.to, now=now, settings=s, actor=actor, reason=args.reason)
         return f"priority {was} -> {t.priority}" if was != t.priority else f"priority already {t.priority}"
@@ -212,7 +248,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from helpline.store.db import run_tx
     from helpline.workers import ticket_ops
 
-    s, actor = _settings(), _actor(args)
+    s = _settings()
+    who, actor = _acting(args)
     into = args.into.strip().upper()
     target_id = run_tx(lambda: routing_state.ids_of([into]), durable=False).get(into)
     if target_id is None:
@@ -220,6 +257,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return 1
 
     def op(t: Any, now: Any) -> str:
+        _allow(who, "merge", t)
         ticket_ops.merge(t, ticket_ops.load(target_id), now=now, settings=s, actor=actor, reason=args.reason)
         return f"merged into {into}"
     return _each(args, op)
@@ -229,7 +267,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("numbers", nargs="+", metavar="NUMBER", help="ticket numbers (HL-2026-000042 ...)")
     p.add_argument("--reason", default="", help="recorded in the audit event")
-    p.add_argument("--actor", default="", help="who did it, for the audit trail (default: cli:$USER)")
+    p.add_argument("--actor", default="", metavar="EMAIL",
+                   help="the agent doing it: their role must allow it (default: the operator, as admin)")
     p.add_argument("--json", action="store_true")
 
 
@@ -250,7 +289,7 @@ def register(subparsers: Any, tickets: Any) -> None:
 
     a = subparsers.add_parser("agents", help="agents: list, set availability")
     asub = a.add_subparsers(dest="agents_action", required=True)
-    al = asub.add_parser("list", help="agents with tier, load, availability, teams and skills")
+    al = asub.add_parser("list", help="agents with role, tier, load, availability, teams and skills")
     al.add_argument("--team")
     al.add_argument("--json", action="store_true")
     av = asub.add_parser("set-availability", help="available, busy, away or offline (available takes queued tickets)")

@@ -33,11 +33,12 @@ class Caller:
     name: str
     team: str | None
     scopes: frozenset[str]
+    agent: str | None = None  # a personal key's agent: it acts as them, within their role
 
     @property
     def actor(self) -> str:
-        """The audit events' actor: the key's name, marked as coming through the API."""
-        return f"api:{self.name}"
+        """The audit events' actor: a personal key's agent, else the key's name, marked as coming through the API."""
+        return self.agent if self.agent else f"api:{self.name}"
 
 
 def error(cls: type[web.HTTPException], field: str, message: str, **extra: object) -> web.HTTPException:
@@ -73,7 +74,7 @@ async def authorize(request: web.Request, scope: str) -> Caller:
     settings = request.app[K.SETTINGS]
     await api_limits.count_key(request, f"api-key:{check.key_id}",
                                request.app.get(K.WEBHOOK_RATES, {}).get(check.name, settings.webhook_rate_per_minute))
-    return Caller(check.key_id or 0, check.name, check.team, check.scopes)
+    return Caller(check.key_id or 0, check.name, check.team, check.scopes, check.agent)
 
 
 def _unauthorized(message: str) -> web.HTTPException:

@@ -20,11 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.store import incident_views
+from helpline.store import incident_views, pii
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
+from helpline.ingest.http import api_permissions
 from helpline.ingest.http import ticket_api as api
 from helpline.ingest.http.api_auth import authorize, error, errors
 from helpline.ingest.http import app_keys as K
@@ -81,7 +82,9 @@ async def get_incident(request: web.Request) -> web.Response:
         got = run_tx(lambda: incident_views.detail(iid, caller.team), durable=False)
         if got is None:
             raise _not_found(iid)
-        return got
+        if api_permissions.sees_pii(caller):
+            return got
+        return pii.mask_json(got, tokens=request.app[K.SETTINGS].pii_mask_tokens)
 
     return web.json_response(await api._run(request, work))
 
@@ -107,9 +110,11 @@ async def post_reply(request: web.Request) -> web.Response:
                     raise TicketOpError(f"this API key is bound to team {caller.team}; the incident also has open "
                                         f"tickets of team(s) {', '.join(others)}, whose customers the reply would "
                                         "reach: reply with a key not bound to a team")
-            return incidents.reply(iid, text or "", agent=author, actor=caller.actor, reply_key=reply_key,
+            api_permissions.require(caller, "reply")
+            who = api_permissions.author_of(caller, author)
+            return incidents.reply(iid, text or "", agent=who, actor=caller.actor, reply_key=reply_key,
                                    settings=settings, now=utcnow(),
-                                   request=replies.request_hash(text=text or "", author=author) if idem else "")
+                                   request=replies.request_hash(text=text or "", author=who) if idem else "")
         return api._in_tx(tx)
 
     out = await api._run(request, work)

@@ -324,8 +324,12 @@ async def post_macro(request: web.Request) -> web.Response:
     key = f"api-macro:{caller.key_id}:{name}:{idem or uuid.uuid4().hex}"
 
     def work() -> Any:
+        from helpline.ingest.http import api_permissions
+
         tid = run_tx(lambda: ticket_search.visible(number, caller.team), durable=False)
-        return _in_tx(lambda: macro_ops.apply(tid, name, agent=author, actor=caller.actor, key=key, settings=s,
+        api_permissions.require(caller, "macros", tid)  # a personal key: its agent's role
+        who = api_permissions.author_of(caller, author)
+        return _in_tx(lambda: macro_ops.apply(tid, name, agent=who, actor=caller.actor, key=key, settings=s,
                                               now=utcnow(), via="api"))
     try:
         done = await _run(request, work)

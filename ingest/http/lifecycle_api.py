@@ -24,10 +24,17 @@ BASE = "/api/v1/customers"
 
 
 async def _admin(request: web.Request) -> Caller:
+    from helpline.ingest.http import api_permissions
+
     caller = await authorize(request, "admin")
     if caller.team:
         raise error(web.HTTPForbidden, "key", "a team-bound key cannot export or erase a customer: "
                                               "use an admin key bound to no team")
+    try:
+        api_permissions.require(caller, "export_erase")  # a personal key: its agent must be an admin
+    except api_permissions.PermissionDenied as exc:
+        d = exc.decision
+        raise error(web.HTTPForbidden, "role", str(exc), needed=d.needed, role=d.role) from None
     return caller
 
 

@@ -150,12 +150,14 @@ def document() -> dict[str, Any]:
         "status": {"type": "string", "enum": ["open", "resolved"]}, "created_at": _TS, "updated_at": _TS,
         "resolved_at": _TS, "tickets": {"type": "integer", "description": "tickets (the key's team's only)"},
         "customers": {"type": "integer"}}}
-    incident_detail = {"allOf": [_ref("Incident"), {"type": "object", "required": ["tickets"], "properties": {
+    # Not allOf Incident: there ``tickets`` is a count, here the list (allOf of both could never validate).
+    incident_detail = {**incident, "required": [*incident["required"], "tickets"], "properties": {
+        **incident["properties"],
         "tickets": {"type": "array", "items": {"type": "object", "required": ["number", "status", "channel"],
                                                "properties": {
             "number": {"type": "string"}, "status": {"type": "string", "enum": statuses},
             "priority": {"type": "string", "enum": priorities}, "team": _NULL_STR, "channel": {"type": "string"},
-            "subject": {"type": "string"}, "similarity": {"type": "number"}, "added_at": _TS}}}}}]}
+            "subject": {"type": "string"}, "similarity": {"type": "number"}, "added_at": _TS}}}}}
     incident_list = {"type": "object", "required": ["incidents", "next_cursor"], "properties": {
         "incidents": {"type": "array", "items": _ref("Incident")},
         "next_cursor": {"type": "string", "nullable": True,
@@ -277,6 +279,16 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(tag_result, "the ticket's tags afterwards (a tag in both lists is "
                                                        "removed)"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            "/api/v1/tickets/{number}/messages/{message_id}/reveal": {"post": {
+                "operationId": "revealMessage",
+                "summary": "one message with its personal data unmasked (a key with the pii scope; a personal "
+                           "key's agent needs the see_pii permission); audited",
+                "parameters": [_NUMBER, {"name": "message_id", "in": "path", "required": True,
+                                         "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 62}}],
+                "responses": {"200": _json({"type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "object", "required": ["id", "text"], "properties": {
+                        "id": {"type": "integer"}, "text": {"type": "string"}}}}}, "the message unmasked"),
+                    **_errors(401, 403, 404, 503)}}},
             "/api/v1/incidents": {"get": {
                 "operationId": "listIncidents", "summary": "incidents (many customers, one problem), newest first",
                 "parameters": [

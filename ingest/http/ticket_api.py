@@ -27,7 +27,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from helpline.router.lifecycle import STATUSES, InvalidTransition, allowed
-from helpline.store import ticket_search
+from helpline.store import pii, pii_reveal, ticket_search
 from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES
 from helpline.store.db import run_tx
@@ -35,7 +35,7 @@ from helpline.store.models import utcnow
 from helpline.store.queries import TicketNotFound
 
 from helpline.ingest import decoding
-from helpline.ingest.http import openapi
+from helpline.ingest.http import api_permissions, openapi
 from helpline.ingest.http.api_auth import UNAVAILABLE, Caller, authorize, error, errors
 from helpline.ingest.http import app_keys as K
 
@@ -185,6 +185,11 @@ async def _run(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
         raise error(web.HTTPConflict, getattr(exc, "field", "ticket"), str(exc)) from None
     except _key_reused() as exc:
         raise error(web.HTTPUnprocessableEntity, "Idempotency-Key", str(exc)) from None
+    except api_permissions.PermissionDenied as exc:
+        d = exc.decision
+        raise error(web.HTTPForbidden, "role", str(exc), needed=d.needed, role=d.role) from None
+    except api_permissions.AuthorRefused as exc:
+        raise error(web.HTTPUnprocessableEntity, "author", str(exc)) from None
 
 
 def _key_reused() -> type[Exception]:
@@ -225,22 +230,71 @@ def _queue_deliver(outbox_id: int) -> None:
 
 
 # ---- handlers ---------------------------------------------------------------------------------
+def _tokens(request: web.Request) -> bool:
+    return request.app[K.SETTINGS].pii_mask_tokens
+
+
 async def list_tickets(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     try:
         f, limit, before = _filters(request.query)
     except Invalid as exc:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
-    items, nxt = await _run(request, lambda: run_tx(
-        lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team), durable=False))
+
+    def work() -> tuple[Any, Any]:
+        items, nxt = run_tx(lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team),
+                            durable=False)
+        return (items if api_permissions.sees_pii(caller) else pii.mask_json(items, tokens=_tokens(request))), nxt
+
+    items, nxt = await _run(request, work)
     return web.json_response({"tickets": items, "next_cursor": str(nxt) if nxt is not None else None})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
+    """The ticket with its messages; personal data masked unless the key may see it (``pii`` scope, and for a
+    personal key an agent whose role may), in which case the view is an audited ``pii_revealed`` event."""
     caller = await authorize(request, "read")
     number = request.match_info["number"]
-    out = await _run(request, lambda: run_tx(lambda: ticket_search.detail(number, caller.team), durable=False))
+    tokens = _tokens(request)
+
+    def work() -> dict[str, Any]:
+        out = run_tx(lambda: ticket_search.detail(number, caller.team), durable=False)
+        if not api_permissions.sees_pii(caller):
+            return pii.mask_json(out, tokens=tokens)
+        shown = [x["id"] for x in out.get("messages", []) if pii.has_pii(
+            " ".join(str(x.get(k) or "") for k in ("subject", "text", "full_text", "html")), tokens=tokens)]
+        if shown:
+            pii_reveal.record_view(ticket_search.visible(number, caller.team), shown, actor=caller.actor, via="api")
+        return out
+
+    out = await _run(request, work)
     return web.json_response(out, dumps=lambda o: json.dumps(o, default=str))
+
+
+async def post_reveal(request: web.Request) -> web.Response:
+    """One message unmasked, for a key with the ``pii`` scope (a personal key's agent must also have the
+    ``see_pii`` permission on the ticket); audited as ``pii_revealed``."""
+    caller = await authorize(request, "read")
+    number = request.match_info["number"]
+    if "pii" not in caller.scopes:
+        raise error(web.HTTPForbidden, "authorization", "revealing personal data needs a key with the 'pii' scope")
+    raw = request.match_info["message_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):  # a database integer; anything else names no message
+        raise error(web.HTTPNotFound, "message", "no such message")
+    message_id = int(raw)
+
+    def work() -> Any:
+        tid = ticket_search.visible(number, caller.team)
+        role = api_permissions.require(caller, "see_pii", tid) or "integration key"
+        got = pii_reveal.reveal(message_id, actor=caller.actor, via="api", role=role) \
+            if pii_reveal.message_of_ticket(message_id, tid) else None
+        if got is None:
+            raise TicketNotFound(f"ticket {number.strip().upper()} has no message {message_id}")
+        return got
+
+    got = await _run(request, work)
+    log.info("event=api_pii_revealed key_id=%s message=%d", caller.key_id, got.message_id)
+    return web.json_response({"message": {"id": got.message_id, "text": got.text}})
 
 
 def _summary(number: str) -> dict[str, Any]:
@@ -252,12 +306,13 @@ def _summary(number: str) -> dict[str, Any]:
 
 
 async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str, str]:
-    """An answer's body (text, author: the key's name by default) and its optional Idempotency-Key,
-    validated; 422 with the field errors. The ticket and the incident replies share it."""
+    """An answer's body (text, author as given or "": ``api_permissions.author_of`` decides who it is by)
+    and its optional Idempotency-Key, validated; 422 with the field errors. The ticket and the incident
+    replies share it."""
     body = await _body(request)
     problems = _unknown(body, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
-    author = _text(body, "author", problems) or caller.name
+    author = _text(body, "author", problems) or ""
     idem = request.headers.get("Idempotency-Key", "").strip()
     if idem and not _IDEMPOTENCY.match(idem):
         problems.append({"field": "Idempotency-Key", "error": "1 to 200 printable ASCII characters without spaces"})
@@ -276,8 +331,10 @@ async def post_reply(request: web.Request) -> web.Response:
         from helpline.workers import api_ticket_ops, replies
 
         tid = ticket_search.visible(number, caller.team)
-        request = replies.request_hash(text=text, author=author) if idem else ""
-        r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=author, actor=caller.actor, key=key,
+        api_permissions.require(caller, "reply", tid)
+        who = api_permissions.author_of(caller, author)
+        request = replies.request_hash(text=text, author=who) if idem else ""
+        r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=who, actor=caller.actor, key=key,
                                                 settings=settings, now=utcnow(), request=request))
         return r, run_tx(lambda: _summary(number.strip().upper()), durable=False)
 
@@ -295,7 +352,7 @@ async def post_note(request: web.Request) -> web.Response:
     body = await _body(request)
     problems = _unknown(body, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
-    author = _text(body, "author", problems) or caller.name
+    author = _text(body, "author", problems) or ""
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
@@ -303,7 +360,9 @@ async def post_note(request: web.Request) -> web.Response:
         from helpline.workers import api_ticket_ops
 
         tid = ticket_search.visible(number, caller.team)
-        return _in_tx(lambda: api_ticket_ops.note(tid, text, author=author, actor=caller.actor, now=utcnow()))
+        api_permissions.require(caller, "note", tid)
+        who = api_permissions.author_of(caller, author)
+        return _in_tx(lambda: api_ticket_ops.note(tid, text, author=who, actor=caller.actor, now=utcnow()))
 
     msg_id = await _run(request, work)
     return web.json_response({"message": {"id": msg_id, "direction": "note"}}, status=201)
@@ -337,8 +396,30 @@ def _changes(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return changes, reason or ""
 
 
+def _change_actions(caller: Caller, changes: dict[str, Any], assignee: str | None) -> list[str]:
+    """The permission-table actions a PATCH's changes need."""
+    from helpline.router import permissions
+
+    out = []
+    if "status" in changes:
+        out.append("status")
+    if {"priority", "category"} & set(changes):
+        out.append("triage")
+    if "team" in changes:
+        out.append("transfer")
+    if "assignee" in changes:
+        actor = api_permissions.actor_of(caller)
+        out.append(permissions.assign_action(actor, changes["assignee"], assignee))
+    return out
+
+
 def _patch_one(tid: int, changes: dict[str, Any], reason: str, caller: Caller, settings: Settings) -> None:
     from helpline.workers import api_ticket_ops, ticket_ops
+
+    if caller.agent:
+        current = ticket_ops.load(tid).assignee
+        for action in _change_actions(caller, changes, current):
+            api_permissions.require(caller, action, tid)
 
     def op() -> None:
         t = ticket_ops.load(tid)
@@ -376,6 +457,8 @@ def _merge_one(tid: int, into: str, reason: str, caller: Caller, settings: Setti
         target = ticket_search.visible(into, caller.team)
     except TicketNotFound:
         raise Invalid([{"field": "into", "error": f"no ticket {into.strip().upper()!r}"}]) from None
+    api_permissions.require(caller, "merge", tid)
+    api_permissions.require(caller, "merge", target)
     _in_tx(lambda: ticket_ops.merge(ticket_ops.load(tid), ticket_ops.load(target), now=utcnow(), settings=settings,
                                     actor=caller.actor, reason=reason))
     ticket_ops.offer_queue(settings)
@@ -449,6 +532,8 @@ async def post_bulk(request: web.Request) -> web.Response:
             return {"ticket": number, "ok": False, "code": 422, "error": str(exc)}
         except (InvalidTransition, _ticket_op_error()) as exc:
             return {"ticket": number, "ok": False, "code": 409, "error": str(exc)}
+        except api_permissions.PermissionDenied as exc:
+            return {"ticket": number, "ok": False, "code": 403, "error": str(exc)}
 
     def work() -> list[dict[str, Any]]:
         return [one(n) for n in dict.fromkeys(numbers)]
@@ -475,3 +560,4 @@ def install(app: web.Application) -> None:
     app.router.add_post(BASE + "/tickets/{number}/replies", post_reply)
     app.router.add_post(BASE + "/tickets/{number}/notes", post_note)
     app.router.add_post(BASE + "/tickets/{number}/merge", post_merge)
+    app.router.add_post(BASE + "/tickets/{number}/messages/{message_id}/reveal", post_reveal)

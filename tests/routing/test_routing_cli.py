@@ -47,7 +47,7 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
 
     # Bulk: each ticket on its own; a refused one does not undo the others.
     out = helpline(s, "tickets", "status", first.number, third.number, "--to", "resolved", "--reason", "answered",
-                   "--actor", "cli:tester")
+                   "--actor", "ann@example.com")
     assert out.returncode == 0, out.stderr
     assert f"{first.number}: open -> resolved" in out.stdout and f"{third.number}: new -> resolved" in out.stdout
     out = helpline(s, "tickets", "status", first.number, second.number, "--to", "waiting_customer")
@@ -56,7 +56,7 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
     assert f"{second.number}: open -> waiting_customer" in out.stdout
     assert reload(first).status == "resolved" and reload(second).status == "waiting_customer"
     assert [e.actor for e in m.Event.select().where((m.Event.ticket == first) & (m.Event.kind == "status_changed"))
-            .order_by(m.Event.id)][-1] == "cli:tester"
+            .order_by(m.Event.id)][-1] == "ann@example.com"
 
     out = helpline(s, "tickets", "assign", second.number, "--agent", "tom@example.com")
     assert out.returncode == 1 and "not in team 'billing'" in out.stderr

@@ -68,6 +68,11 @@ def ephemerals(team: Team) -> list[str]:
     return [c.args["text"] for c in team.slack.calls_of("chat.postEphemeral")]
 
 
+def senior(user: str = AGENT, email: str = "dana@support.example.com") -> None:
+    """The presser as a configured second-line agent: assigning to others and merging need that role."""
+    rs.Agent.create(email=email, name="Dana Agent", slack_user=user, role="senior")
+
+
 def support_team(capacity: int = 1) -> None:
     """Casey in the team the tickets are in, with room for ``capacity`` tickets."""
     agent = rs.Agent.create(email=CASEY, name="Casey C.", slack_user=CONFIGURED, capacity=capacity)
@@ -92,6 +97,7 @@ def test_the_parent_offers_assign_escalate_and_the_models_categories(team):
 
 # ---- assign to --------------------------------------------------------------------------------------
 def test_assign_to_a_configured_agent_goes_through_routing_and_capacity(team):
+    senior()
     first, _ = team.customer_writes()
     second, _ = team.customer_writes(sender="Bob <bob@example.org>", subject="Another thing")
     support_team(capacity=1)
@@ -114,6 +120,7 @@ def test_assign_to_a_configured_agent_goes_through_routing_and_capacity(team):
 
 
 def test_assign_to_an_agent_known_only_to_slack(team):
+    senior()
     ticket, _ = team.customer_writes()
     assign_to(team, ticket, AGENT2)
     ticket = m.Ticket.get_by_id(ticket.id)
@@ -207,6 +214,7 @@ def suggested(team: Team) -> tuple[m.Ticket, m.Ticket, str]:
 
 
 def test_a_suggestion_merged_from_its_button(team):
+    senior()
     first, second, ts = suggested(team)
     blocks = team.slack.messages[(CHANNEL, ts)]["blocks"]
     assert action_ids(blocks) == [f"helpline_ticket:merge:{first.number}", f"helpline_ticket:not_duplicate:{first.number}"]
@@ -226,6 +234,7 @@ def test_a_suggestion_merged_from_its_button(team):
 
 
 def test_a_suggestion_dismissed(team):
+    senior()
     first, second, ts = suggested(team)
     click(team, second, {"type": "button", "action_id": f"helpline_ticket:not_duplicate:{first.number}",
                          "value": second.number}, message_ts=ts)

@@ -48,7 +48,7 @@ def test_create_list_revoke_and_use(server):
 
 def test_bad_requests_say_what_to_do(backend):
     bad_scope = helpline(backend, "api-keys", "create", "--name", "x", "--scope", "root")
-    assert bad_scope.returncode == 2 and "unknown scope root; known scopes: admin, ingest, read, write" in \
+    assert bad_scope.returncode == 2 and "unknown scope root; known scopes: admin, ingest, pii, read, write" in \
         bad_scope.stderr
     missing = helpline(backend, "api-keys", "revoke", "999")
     assert missing.returncode == 1 and "no API key with id 999" in missing.stderr
