@@ -99,11 +99,21 @@ def decode(data: bytes, label: str | None, warnings: list[str] | None = None) ->
 
 
 def _fallback(data: bytes) -> str:
-    """UTF-8 when the bytes are valid UTF-8 (today's default), else cp1252."""
+    """UTF-8 when the bytes are valid UTF-8, else the charset detected with
+    the message's declared charsets preferred (``detect``), else cp1252."""
     try:
         return clean(data.decode("utf-8"))
     except UnicodeDecodeError:
-        return clean(data.decode("cp1252", "replace"))
+        pass
+    return clean(unlabelled(data))
+
+
+def unlabelled(data: bytes) -> str:
+    """Non-UTF-8 bytes with no usable label, decoded by detection."""
+    from . import detect
+    hints = [c for c in (lookup(label) for label in detect.declared()) if c]
+    found = detect.guess(data, hints)
+    return found[1] if found else data.decode("cp1252", "replace")
 
 
 def _short(label: str) -> str:

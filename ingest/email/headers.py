@@ -68,7 +68,8 @@ def unfold(value: str) -> str:
 
 
 def fix_8bit(value: str, warnings: list[str] | None = None, name: str = "") -> str:
-    """Turn surrogate-escaped raw bytes into text: UTF-8 if valid, else cp1252."""
+    """Turn surrogate-escaped raw bytes into text: UTF-8 if valid, else the
+    detected charset (``charsets.unlabelled``)."""
     if value.isascii():
         return value
     try:
@@ -80,7 +81,7 @@ def fix_8bit(value: str, warnings: list[str] | None = None, name: str = "") -> s
     except UnicodeDecodeError:
         if warnings is not None and f"8bit_header:{name}" not in warnings:
             warnings.append(f"8bit_header:{name}")
-        return data.decode("cp1252", "replace")
+        return charsets.clean(charsets.unlabelled(data))
 
 
 def decode_words(value: str, warnings: list[str] | None = None) -> str:

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from helpline.store.envelope import AutoReply, Envelope, Recipients, Sender, Thread
 
-from . import addresses, attachments, autoreply, body, mime
+from . import addresses, attachments, autoreply, body, detect, mime
 from .auth import envelope_auth
 from .headers import Headers
 from .html import html_to_text, sanitise
@@ -52,6 +52,15 @@ def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_add
         raise NotAnEmail("no RFC 5322 header block found")
     warnings: list[str] = []
     msg = mime.parse(raw, warnings)
+    token = detect.with_hints(msg.get_charsets)
+    try:
+        return _normalise(raw, msg, warnings, support_addresses, mail_from, received_at, put_blob)
+    finally:
+        detect.reset_hints(token)
+
+
+def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence[str],
+               mail_from: str | None, received_at: datetime | None, put_blob: Callable[[bytes], str]) -> Envelope:
     headers = Headers(msg, warnings)
     if not mime.has_mail_headers(headers.names()):
         raise NotAnEmail("no mail header (From, To, Subject, Date, Received, ...) found")

@@ -1,0 +1,57 @@
+"""Real-world mail that clients get wrong: each class found on a set of
+real-world fixtures (issue 12, "Mail fidelity"), with mails written here."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+
+def mail(headers: bytes, body: bytes = b"Hello\r\n", ctype: bytes | None = None) -> bytes:
+    head = b"To: support@helpline.example\r\nMessage-ID: <fid@example.net>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n"
+    if ctype:
+        head += b"MIME-Version: 1.0\r\nContent-Type: " + ctype + b"\r\n"
+    return headers.rstrip(b"\r\n") + b"\r\n" + head + b"\r\n" + body
+
+
+# --- undeclared 8-bit charsets in headers and attachment names -------------------------------------------
+
+@pytest.mark.parametrize("codec,name,subject", [
+    ("gbk", "张三", "关于发票的问题"),
+    ("big5", "陳大文", "關於帳單的問題請回覆"),
+    ("shift_jis", "山田太郎", "請求書について質問があります"),
+    ("euc-kr", "김철수", "청구서 문제에 대한 문의입니다"),
+    ("cp1252", "François Müller", "Café – problème de facture"),
+])
+def test_raw_8bit_headers_are_detected_not_read_as_latin1(normalise, codec, name, subject):
+    raw = mail(b"From: " + name.encode(codec) + b" <someone@example.net>\r\nSubject: " + subject.encode(codec))
+    env = normalise(raw)
+    assert env.sender.name == name
+    assert env.sender.address == "someone@example.net"
+    assert env.subject == subject
+
+
+def test_declared_body_charset_is_preferred_for_raw_headers_and_file_names(normalise):
+    # 報價單 alone reads as plausible Korean too; the body's big5 label settles it.
+    body = (b"--b\r\nContent-Type: text/plain; charset=big5\r\n\r\n" + "附件是報價單".encode("big5")
+            + b"\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\""
+            + "報價單.pdf".encode("big5") + b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
+    env = normalise(mail(b"From: a@example.net\r\nSubject: " + "報價單".encode("big5"), body,
+                         b'multipart/mixed; boundary="b"'))
+    assert env.subject == "報價單"
+    assert [a.filename for a in env.attachments] == ["報價單.pdf"]
+    assert env.text == "附件是報價單"
+
+
+def test_undeclared_8bit_body_is_detected(normalise):
+    text = "こんにちは、請求書について質問があります。よろしくお願いします。"
+    env = normalise(mail(b"From: a@example.net\r\nSubject: q", text.encode("shift_jis") + b"\r\n"))
+    assert env.text == text
+
+
+def test_raw_gbk_attachment_name(normalise):
+    body = (b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/pdf\r\n"
+            b"Content-Disposition: attachment; filename=\"" + "发票说明.pdf".encode("gbk")
+            + b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
+    env = normalise(mail(b"From: a@example.net\r\nSubject: invoice", body, b'multipart/mixed; boundary="b"'))
+    assert [a.filename for a in env.attachments] == ["发票说明.pdf"]
