@@ -19,7 +19,8 @@ from email.message import Message
 
 from . import charsets
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# Payloads may hold spaces and tabs: clients write "=?us-ascii?Q?Re: Your order?=" and "?Q? Text".
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\r\n]*?)\?=")
 _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]+$")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
@@ -119,6 +120,7 @@ def _flush(pending: list[tuple[str, bytes]], out: list[str], warnings: list[str]
 
 
 def _b_decode(payload: str) -> bytes | None:
+    payload = "".join(payload.split())
     try:
         return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError):

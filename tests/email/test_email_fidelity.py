@@ -55,3 +55,25 @@ def test_raw_gbk_attachment_name(normalise):
             + b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
     env = normalise(mail(b"From: a@example.net\r\nSubject: invoice", body, b'multipart/mixed; boundary="b"'))
     assert [a.filename for a in env.attachments] == ["发票说明.pdf"]
+
+
+# --- encoded words real clients get slightly wrong ---------------------------------------------------------
+
+@pytest.mark.parametrize("header,expected", [
+    (b"=?us-ascii?Q?Re: Your order has shipped?=", "Re: Your order has shipped"),
+    (b"=?UTF-8?Q? Bestellung=20versandt?=", "Bestellung versandt"),
+    (b"=?utf-8?B?5byg5LiJ 5Liw?=", "张三丰"),  # whitespace inside a B payload
+    (b"=?UTF-8?B?" + base64.b64encode("张三丰".encode()[:4]) + b"?=\r\n =?UTF-8?B?"
+     + base64.b64encode("张三丰".encode()[4:]) + b"?=", "张三丰"),
+])
+def test_sloppy_encoded_words_in_subject(normalise, header, expected):
+    assert normalise(mail(b"From: a@example.net\r\nSubject: " + header)).subject == expected
+
+
+def test_encoded_words_inside_a_quoted_display_name(normalise):
+    env = normalise(mail(b'From: "=?utf-8?Q?J=C3=B6rg M=C3=BCller?=" <jm@example.de>\r\nSubject: s'))
+    assert (env.sender.name, env.sender.address) == ("Jörg Müller", "jm@example.de")
+    half = "张三丰".encode()
+    name = b'"=?UTF-8?B?' + base64.b64encode(half[:4]) + b'?= =?UTF-8?B?' + base64.b64encode(half[4:]) + b'?="'
+    env = normalise(mail(b"From: " + name + b" <z@example.cn>\r\nSubject: s"))
+    assert env.sender.name == "张三丰"
