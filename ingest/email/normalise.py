@@ -119,11 +119,18 @@ def _sender(headers: Headers, mail_from: str | None, warnings: list[str]) -> Sen
     pairs = addresses.parse(headers.raw("from"), warnings, "from")
     if len(pairs) > 1:
         warnings.append("multiple_from")
+    recovered = None if pairs else addresses.recover(headers.text("from") if "=?" in headers.raw("from")
+                                                     else headers.raw("from"))
+    if recovered and "@" in recovered[1]:
+        pairs = [recovered]
+        warnings.append("from_recovered")
     if not pairs:
         warnings.append("missing_from")
         envelope_from = headers.raw("return-path") if mail_from is None else f"<{mail_from.strip('<>')}>"
         pairs = (addresses.parse(headers.raw("sender"), warnings, "sender")
-                 or addresses.parse(envelope_from, None) or [("", "")])
+                 or addresses.parse(envelope_from, None) or [recovered or ("", "")])
+        if recovered and not pairs[0][0]:
+            pairs = [(recovered[0], pairs[0][1])]
     name, address = pairs[0]
     original = addresses.list_original_author((name, address), headers, warnings)
     if original:

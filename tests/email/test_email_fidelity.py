@@ -77,3 +77,26 @@ def test_encoded_words_inside_a_quoted_display_name(normalise):
     name = b'"=?UTF-8?B?' + base64.b64encode(half[:4]) + b'?= =?UTF-8?B?' + base64.b64encode(half[4:]) + b'?="'
     env = normalise(mail(b"From: " + name + b" <z@example.cn>\r\nSubject: s"))
     assert env.sender.name == "张三丰"
+
+
+# --- malformed From headers ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header,name,address", [
+    (b"power quadrant system@example.com", "power quadrant", "system@example.com"),
+    (b"Test test@example.com", "Test", "test@example.com"),
+    (b"=?utf-8?Q?J=C3=B6rg?= joerg@example.de", "Jörg", "joerg@example.de"),
+])
+def test_malformed_from_keeps_address_and_name(normalise, header, name, address):
+    env = normalise(mail(b"From: " + header + b"\r\nSubject: s"))
+    assert (env.sender.name, env.sender.address) == (name, address)
+
+
+def test_mailer_daemon_without_domain_is_a_bounce_not_an_anonymous_sender(normalise):
+    env = normalise(mail(b"From: MAILER-DAEMON (Mail Delivery System)\r\nSubject: Undelivered Mail Returned to Sender"))
+    assert (env.sender.name, env.sender.address) == ("Mail Delivery System", "mailer-daemon")
+    assert env.auto_reply.bounce
+
+
+def test_envelope_sender_still_wins_over_a_domainless_from(normalise):
+    env = normalise(mail(b"From: mailer-daemon\r\nReturn-Path: <MAILER-DAEMON@mx.example.net>\r\nSubject: s"))
+    assert env.sender.address == "mailer-daemon@mx.example.net"
