@@ -100,3 +100,32 @@ def test_mailer_daemon_without_domain_is_a_bounce_not_an_anonymous_sender(normal
 def test_envelope_sender_still_wins_over_a_domainless_from(normalise):
     env = normalise(mail(b"From: mailer-daemon\r\nReturn-Path: <MAILER-DAEMON@mx.example.net>\r\nSubject: s"))
     assert env.sender.address == "mailer-daemon@mx.example.net"
+
+
+# --- reply stripping ---------------------------------------------------------------------------------------
+
+def test_wrote_glued_to_the_address_on_a_wrapped_attribution(normalise):
+    body = (b"Thanks, that fixed it.\r\n\r\nOn Mon, Dec 7, 2026 at 10:00 AM Octo Cat <\r\n"
+            b"notifications@github.com>wrote:\r\n\r\n> the old comment\r\n> more of it\r\n")
+    assert normalise(mail(b"From: a@example.net\r\nSubject: Re: issue", body)).text == "Thanks, that fixed it."
+
+
+def test_outlook_com_html_reply_with_date_subject_from_to_order(normalise):
+    html = (b"<div>The new answer is here.</div><hr><div><b>Date:</b> Mon, 7 Dec 2026 10:00<br>"
+            b"<b>Subject:</b> Re: order<br><b>From:</b> support@helpline.example<br>"
+            b"<b>To:</b> a@example.net<br></div><div>What we wrote before</div>")
+    env = normalise(mail(b"From: a@example.net\r\nSubject: Re: order", html, b"text/html; charset=utf-8"))
+    assert env.text == "The new answer is here."
+
+
+def test_windows_mail_russian_labels_with_direction_marks(normalise):
+    body = ("Спасибо, всё работает.\r\n\r\n\u200f\u200eОт: \u200eSupport <support@helpline.example>\r\n"
+            "Отправлено: \u200e7 декабря 2026 г. 10:00\r\nКому: \u200ea@example.net\r\nТема: \u200eRe: x\r\n\r\n"
+            "Старый текст\r\n").encode()
+    env = normalise(mail(b"From: a@example.net\r\nSubject: Re: x", body, b"text/plain; charset=utf-8"))
+    assert env.text == "Спасибо, всё работает."
+
+
+def test_a_label_like_line_of_the_customers_own_is_kept(normalise):
+    body = b"Date: tomorrow works\r\nTo: whoever reads this\r\nThanks\r\n"
+    assert normalise(mail(b"From: a@example.net\r\nSubject: s", body)).text.startswith("Date: tomorrow")
