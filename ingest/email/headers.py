@@ -72,6 +72,8 @@ def fix_8bit(value: str, warnings: list[str] | None = None, name: str = "") -> s
     """Turn surrogate-escaped raw bytes into text: UTF-8 if valid, else the
     detected charset (``charsets.unlabelled``)."""
     if value.isascii():
+        if "\x1b" in value:  # raw ISO-2022-JP in a header, as old Japanese mailers write it
+            return charsets.decode(value.encode("ascii"), None)
         return value
     try:
         data = value.encode("ascii", "surrogateescape")

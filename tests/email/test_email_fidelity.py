@@ -129,3 +129,28 @@ def test_windows_mail_russian_labels_with_direction_marks(normalise):
 def test_a_label_like_line_of_the_customers_own_is_kept(normalise):
     body = b"Date: tomorrow works\r\nTo: whoever reads this\r\nThanks\r\n"
     assert normalise(mail(b"From: a@example.net\r\nSubject: s", body)).text.startswith("Date: tomorrow")
+
+
+# --- UTF-7 and ISO-2022-JP -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("label", [b"utf-7", b"unicode-1-1-utf-7", b"UTF7"])
+def test_utf7_in_headers_and_bodies(normalise, label):
+    text = "Grüße aus Köln, 東京"
+    env = normalise(mail(b"From: =?" + label + b"?Q?J+APY-rg?= <j@example.de>\r\nSubject: =?" + label + b"?Q?"
+                         + "Grüße".encode("utf-7") + b"?=", text.encode("utf-7") + b"\r\n",
+                         b"text/plain; charset=" + label))
+    assert (env.sender.name, env.subject, env.text) == ("Jörg", "Grüße", text)
+
+
+@pytest.mark.parametrize("label", [b"ISO-2022-JP", b"iso-2022-jp-ms", b"csISO2022JP"])
+def test_iso2022jp_with_outlook_extensions_is_decoded(normalise, label):
+    # "\x1b$B-!" is ① in CP50221, which every Python iso2022_jp codec rejects.
+    body = b"\x1b$B-!\x1b(B \x1b$B$*@$OC$K$J$C$F$*$j$^$9!#\x1b(B\r\n"
+    env = normalise(mail(b"From: a@example.net\r\nSubject: s", body, b"text/plain; charset=" + label))
+    assert env.text == "① お世話になっております。"
+
+
+def test_iso2022jp_without_a_label_in_body_and_raw_in_a_header(normalise):
+    jp = "お問い合わせ".encode("iso2022_jp")
+    env = normalise(mail(b"From: a@example.net\r\nSubject: " + jp, jp + b"\r\n"))
+    assert (env.subject, env.text) == ("お問い合わせ", "お問い合わせ")
