@@ -55,6 +55,32 @@ def starts_like_email(raw: bytes) -> bool:
     return b"\x00" not in head and bool(_HEADER_LINE.match(head))
 
 
+_PREAMBLE_LINES = 4
+_HEADER_NAME = re.compile(rb"^([!-9;-~]{1,76}):", re.MULTILINE)
+
+
+def skip_preamble(raw: bytes) -> bytes:
+    """The message without a few leading lines that are not headers, such as
+    ``---- Original email message ----`` that some clients and archivers write
+    above the real header block; the bytes unchanged when there is none."""
+    start = len(raw) - len(raw.lstrip(b"\r\n"))
+    if _HEADER_LINE.match(raw, start) or not raw:
+        return raw
+    pos = start
+    for _ in range(_PREAMBLE_LINES):
+        nl = raw.find(b"\n", pos, pos + 1000)
+        if nl < 0:
+            return raw
+        pos = nl + 1
+        rest = raw[pos:].lstrip(b"\r\n")
+        if _HEADER_LINE.match(rest):
+            head = header_block(rest[:65536])
+            names = {m.group(1).decode("ascii").lower() for m in _HEADER_NAME.finditer(head)}
+            if b"\x00" not in head and has_mail_headers(names) and ("from" in names or "subject" in names):
+                return rest
+    return raw
+
+
 def has_mail_headers(names) -> bool:
     """At least one header that a mail system writes (``names`` lower-cased);
     a text file that happens to start with "Word:" has none."""

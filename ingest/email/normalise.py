@@ -47,10 +47,11 @@ def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_add
                     mail_from: str | None = None, received_at: datetime | None = None) -> Envelope:
     """Normalise one message; ``mail_from`` is the SMTP MAIL FROM ("" or "<>" for
     the null sender), None to use the Return-Path header. Attachment bytes go to ``put_blob``."""
-    raw = bytes(raw)
+    given = bytes(raw)
+    raw = mime.skip_preamble(given)
     if not mime.starts_like_email(raw):
         raise NotAnEmail("no RFC 5322 header block found")
-    warnings: list[str] = []
+    warnings: list[str] = [] if raw is given else ["preamble_skipped"]
     msg = mime.parse(raw, warnings)
     token = detect.with_hints(msg.get_charsets)
     try:

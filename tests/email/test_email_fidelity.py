@@ -154,3 +154,19 @@ def test_iso2022jp_without_a_label_in_body_and_raw_in_a_header(normalise):
     jp = "お問い合わせ".encode("iso2022_jp")
     env = normalise(mail(b"From: a@example.net\r\nSubject: " + jp, jp + b"\r\n"))
     assert (env.subject, env.text) == ("お問い合わせ", "お問い合わせ")
+
+
+# --- a pseudo-header line above the real headers -------------------------------------------------------------
+
+@pytest.mark.parametrize("preamble", [b"---- Original email message ----\r\n", b"\r\n-----Original Message-----\n",
+                                      b"Forwarded by the archive\r\n\r\n"])
+def test_preamble_before_the_headers_is_skipped(normalise, preamble):
+    env = normalise(preamble + mail(b"From: Ann <ann@example.net>\r\nSubject: still an email"))
+    assert (env.sender.address, env.subject, env.text) == ("ann@example.net", "still an email", "Hello")
+    assert "preamble_skipped" in env.warnings
+
+
+def test_text_that_is_not_an_email_is_still_refused(normalise):
+    from helpline.ingest.email.normalise import NotAnEmail
+    with pytest.raises(NotAnEmail):
+        normalise(b"---- notes ----\r\nremember: milk\r\nand: eggs\r\n")
