@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable
 from email import message_from_bytes
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 
 from helpline.store.envelope import Attachment
 
+from . import charsets
 from .body import b64decode, payload_bytes
 from .headers import decode_words, fix_8bit, part_header, unfold
 
@@ -74,7 +76,7 @@ def part_filename(part: Message, warnings: list[str]) -> str:
     before parsing, as the stdlib would replace their bytes with U+FFFD."""
     source = _with_8bit_params_decoded(part)
     try:
-        raw = source.get_filename() or ""
+        raw = _extended_name(source) or source.get_filename() or ""
     except Exception:  # malformed RFC 2231 continuations
         raw = ""
     if not raw:
@@ -99,6 +101,23 @@ def _with_8bit_params_decoded(part: Message) -> Message:
     for key, value in items:
         holder[key] = unfold(fix_8bit(str(value)))
     return holder
+
+
+def _extended_name(part: Message) -> str:
+    """The RFC 2231 ``filename*`` when a plain ``filename`` is also given (the
+    stdlib returns whichever comes first; RFC 2231 clients mean the extended one)."""
+    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
+        if key + "*" not in part_header(part, header).lower():
+            continue
+        for name, value in part.get_params(header=header, failobj=[]):
+            if name.lower() == key and isinstance(value, tuple):
+                charset, _, text = value
+                try:  # the stdlib's own step, then our lenient charset decoding (no label: UTF-8 or detected)
+                    data = bytes(text, "raw-unicode-escape")
+                except UnicodeError:
+                    return collapse_rfc2231_value(value).strip()
+                return charsets.decode(data, charset or None).strip()
+    return ""
 
 
 def _loose_param(part: Message) -> str:

@@ -170,3 +170,25 @@ def test_text_that_is_not_an_email_is_still_refused(normalise):
     from helpline.ingest.email.normalise import NotAnEmail
     with pytest.raises(NotAnEmail):
         normalise(b"---- notes ----\r\nremember: milk\r\nand: eggs\r\n")
+
+
+# --- attachment names ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("headers,expected", [
+    (b'Content-Type: application/pdf; name="report.pdf"\r\nContent-Disposition: attachment\r\n', "report.pdf"),
+    (b"Content-Type: application/pdf;\r\n name*0*=UTF-8''%E6%97%A5%E6%9C%AC;\r\n name*1*=%E8%AA%9E.pdf\r\n"
+     b"Content-Disposition: attachment\r\n", "日本語.pdf"),
+    (b"Content-Type: application/pdf\r\nContent-Disposition: attachment;\r\n filename*0*=iso-8859-1''Gr%FC%DFe;\r\n"
+     b" filename*1*=%20K%F6ln.pdf\r\n", "Grüße Köln.pdf"),
+    (b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=fallback.pdf;\r\n"
+     b" filename*=utf-8''%E6%97%A5%E6%9C%AC.pdf\r\n", "日本.pdf"),
+    (b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename*=''%E6%97%A5%E6%9C%AC.pdf\r\n",
+     "日本.pdf"),
+    (b'Content-Type: application/pdf; name="=?iso-8859-1?Q?M=FCller.pdf?="\r\nContent-Disposition: attachment;'
+     b' filename=""\r\n', "Müller.pdf"),
+])
+def test_attachment_names(normalise, headers, expected):
+    body = (b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n" + headers
+            + b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
+    env = normalise(mail(b"From: a@example.net\r\nSubject: file", body, b'multipart/mixed; boundary="b"'))
+    assert [a.filename for a in env.attachments] == [expected]
