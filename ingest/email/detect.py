@@ -97,7 +97,9 @@ def score(text: str, codec: str) -> float:
             continue
         n += 1
         nxt = chars[i + 1]
-        if 0x3040 <= o <= 0x30FF:  # kana
+        if o >= 0x3040 and (_lower_ascii(prev) or _lower_ascii(nxt)):
+            total -= 1  # a double-byte character glued to a lower-case Latin word: "囊gstr闣" for "Ångström"
+        elif 0x3040 <= o <= 0x30FF:  # kana
             total += 2 if codec in ("cp932", "euc_jp") else 0.5
         elif 0xAC00 <= o <= 0xD7A3:  # Hangul: KS X 1001's 2,350 syllables, with the usual vowels and finals
             total += _hangul(o)
@@ -121,16 +123,33 @@ def score(text: str, codec: str) -> float:
     return total / n if n else 0.0
 
 
-_RARE_VOWELS = frozenset((3, 10, 11, 14, 15, 16))  # ㅒ ㅘ ㅙ ㅝ ㅞ ㅟ
-_COMMON_FINALS = frozenset((0, 1, 4, 8, 16, 17, 19, 20, 21))  # none ㄱ ㄴ ㄹ ㅁ ㅂ ㅅ ㅆ ㅇ
+# Korean text is mostly a few hundred syllables; Chinese bytes read as cp949 give Hangul too, but
+# rarely these. (Hangul is ordered by reading in KS X 1001, so the bytes themselves say nothing.)
+_COMMON_HANGUL = frozenset(
+    "이다는의에하고을를가지서기로사한정리자수어도대인시나보있주해아구전부것게그라들일상제문만요여원면위성국"
+    "적니우소경세오내비장생동학과화무개회방관신중마식실드스트선연분공결물되말각후때유터저안모미합청견계약입치"
+    "님습감녕홍길김박최강조윤임권황송양손배백허남심노곽차민류진엄채천현함변염추석설표명반왕금옥육맹탁은편용예"
+    "봉복태목형피두음빈온호범좌승간갈단당년월시분초께드림확인바랍니까했습니다었였할수록및또는위해대한관련문의요청"
+    "드리겠습니다감사합니다안녕하세요주문배송결제환불취소변경계정로그비밀번호회원가입서비스고객센터담당자연락처"
+    "전화번호메일주소첨부파일참고부탁드립니다견적서계약서청구서영수증세금계산서제품상품가격할인이벤트공지사항안내"
+    "모든오늘내일어제지금다음이번저희귀사회사팀부서직원처리완료진행중오류문제해결방법"
+    "철영희순숙현준혁훈재혜은지수민서윤하준도윤시우주원건우예준현우지호선우서진유진"
+)
+_RARE_VOWELS = frozenset((3, 10, 15))  # ㅒ ㅙ ㅞ
 
 
 def _hangul(o: int) -> float:
-    """Chinese bytes read as cp949 give Hangul too, but with rare vowels and finals."""
-    if not _encodes(chr(o), "euc_kr"):
+    """Common syllables score above a common ideograph, other KS X 1001 ones below."""
+    c = chr(o)
+    if not _encodes(c, "euc_kr"):
         return -1
-    s = o - 0xAC00
-    return 2.5 if s % 28 in _COMMON_FINALS and (s // 28) % 21 not in _RARE_VOWELS else 0
+    if c in _COMMON_HANGUL:
+        return 2.5
+    return 0 if (o - 0xAC00) // 28 % 21 in _RARE_VOWELS else 1
+
+
+def _lower_ascii(c: str) -> bool:
+    return "a" <= c <= "z"
 
 
 def _same_script(c: str, o: int) -> bool:

@@ -192,3 +192,13 @@ def test_attachment_names(normalise, headers, expected):
             + b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n")
     env = normalise(mail(b"From: a@example.net\r\nSubject: file", body, b'multipart/mixed; boundary="b"'))
     assert [a.filename for a in env.attachments] == [expected]
+
+
+@pytest.mark.parametrize("codec,text", [
+    ("big5", "台北市信義區"), ("big5", "Re: 訂單查詢 #12345"), ("euc-kr", "배송 지연 관련 문의"), ("euc-kr", "홍길동"),
+    ("gbk", "李明"), ("gbk", "回复：关于订单"), ("shift_jis", "【重要】お知らせ"), ("cp1252", "Ångström"),
+    ("cp1251", "Иван Петров"),
+])
+def test_short_undeclared_samples_are_detected(codec, text):
+    from helpline.ingest.email import detect
+    assert detect.guess(text.encode(codec))[1] == text
