@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 
 _CANDIDATES = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp", "cp1252", "cp1251", "iso8859_7", "koi8_r")
 _SHORT = 96  # bytes: below this, score; above, ask charset-normalizer
+_SCORED = 2000  # characters scored at most: a sender picks the length of a header
 _hints: contextvars.ContextVar[Callable[[], list[str]] | None] = contextvars.ContextVar("charset_hints", default=None)
 
 
@@ -64,13 +65,13 @@ def guess(data: bytes, hints: Iterable[str] = ()) -> tuple[str, str] | None:
     if not decoded:
         return None
     for codec in declared_codecs:  # the message's own charset, when the bytes read as text in it
-        if codec in decoded and score(decoded[codec], codec) >= 0.75:
+        if codec in decoded and score(decoded[codec][:_SCORED], codec) >= 0.75:
             return codec, decoded[codec]
     if len(data) > _SHORT:
         found = _normalizer(data, list(decoded))
         if found is not None:
             return found
-    best = max(decoded, key=lambda c: score(decoded[c], c))
+    best = max(decoded, key=lambda c: score(decoded[c][:_SCORED], c))
     return best, decoded[best]
 
 
