@@ -105,7 +105,7 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
         if data is None:
             _flush(pending, out, warnings)
             out.append(m.group(0))
-        elif pending and pending[-1][0] == charset.lower():
+        elif pending and _same_charset(pending[-1][0], charset.lower()):
             pending[-1] = (pending[-1][0], pending[-1][1] + data)
         else:
             pending.append((charset.lower(), data))
@@ -113,6 +113,11 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
     _flush(pending, out, warnings)
     out.append(value[pos:])
     return "".join(out)
+
+
+def _same_charset(a: str, b: str) -> bool:
+    """"utf-8" and "UTF8" are one charset: a character split across them must be joined."""
+    return a == b or (charsets.lookup(a) or a) == (charsets.lookup(b) or b)
 
 
 def _flush(pending: list[tuple[str, bytes]], out: list[str], warnings: list[str] | None) -> None:

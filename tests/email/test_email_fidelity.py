@@ -202,3 +202,8 @@ def test_attachment_names(normalise, headers, expected):
 def test_short_undeclared_samples_are_detected(codec, text):
     from helpline.ingest.email import detect
     assert detect.guess(text.encode(codec))[1] == text
+
+
+def test_character_split_across_words_with_differently_spelled_labels():
+    from helpline.ingest.email.headers import decode_words
+    assert decode_words("=?utf-8?Q?Preis_=E2=82?= =?UTF8?B?rCA0Mg==?=") == "Preis € 42"
