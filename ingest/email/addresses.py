@@ -74,15 +74,45 @@ def _simple(raw: str) -> list[tuple[str, str]] | None:
     return out
 
 
+_LOOSE_ADDR = re.compile(r"<?([^\s<>\"(),;:\[\]]+@[^\s<>\"(),;:\[\]]+?)>?(?=$|[\s,;])")
+_COMMENT = re.compile(r"\(([^()]*)\)")
+_BARE_LOCAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,63}$")
+
+
+def recover(raw: str) -> tuple[str, str] | None:
+    """The mailbox in a From that no parser accepts, keeping the display name:
+    ``power quadrant system@example.com`` (no angle brackets), ``Test
+    test@example.com``, or ``MAILER-DAEMON (Mail Delivery System)`` with no
+    domain (the bare word is returned as the address, lower-cased)."""
+    if not raw or not raw.strip():
+        return None
+    comments = [c.strip() for c in _COMMENT.findall(raw) if c.strip()]
+    text = " ".join(_COMMENT.sub(" ", raw).split())
+    found = list(_LOOSE_ADDR.finditer(text))
+    if found:
+        m = found[-1]
+        address = m.group(1).strip(".")
+        name = (text[:m.start()] + " " + text[m.end():]).strip(" \t\"'<>,;:")
+    else:
+        word = text.strip(" \t\"'<>,;:")
+        if not _BARE_LOCAL.match(word):
+            return None
+        address, name = word, ""
+    name = name or (comments[0] if comments else "")
+    if "=?" in name:
+        name = decode_words(name)
+    return " ".join(name.strip("\"'").split()), address.lower()
+
+
 def first(raw: str, warnings: list[str] | None = None, header: str = "") -> tuple[str, str]:
     pairs = parse(raw, warnings, header)
     return pairs[0] if pairs else ("", "")
 
 
 def split(address: str) -> tuple[str, str]:
-    """(local part, domain), both as written."""
-    local, _, domain = address.rpartition("@")
-    return local, domain
+    """(local part, domain), both as written; a bare ``mailer-daemon`` is all local part."""
+    local, at, domain = address.rpartition("@")
+    return (local, domain) if at else (address, "")
 
 
 def list_original_author(sender: tuple[str, str], headers: Headers,

@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable
 from email import message_from_bytes
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 
 from helpline.store.envelope import Attachment
 
+from . import charsets
 from .body import b64decode, payload_bytes
 from .headers import decode_words, fix_8bit, part_header, unfold
 
@@ -68,17 +70,63 @@ def collect(parts: list[Message], put_blob: Callable[[bytes], str], warnings: li
 
 
 def part_filename(part: Message, warnings: list[str]) -> str:
-    """The part's filename decoded and stripped of any path, or ""."""
+    """The part's filename decoded and stripped of any path, or "": the
+    Content-Disposition filename, else the Content-Type name (RFC 2231
+    continuations and charsets included); raw 8-bit names are detected
+    before parsing, as the stdlib would replace their bytes with U+FFFD."""
+    source = _with_8bit_params_decoded(part)
     try:
-        raw = part.get_filename() or ""
+        raw = _extended_name(source) or source.get_filename() or ""
     except Exception:  # malformed RFC 2231 continuations
         raw = ""
+    if not raw:
+        raw = _loose_param(source)
     if not raw:
         return ""
     name = fix_8bit(unfold(raw), warnings, "filename")
     if "=?" in name:
         name = decode_words(name, warnings)
     return safe_name(name)
+
+
+_PARAM_HEADERS = ("content-disposition", "content-type")
+_LOOSE_NAME = re.compile(r"""(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"?|([^;]*))""", re.IGNORECASE)
+
+
+def _with_8bit_params_decoded(part: Message) -> Message:
+    items = [(k, v) for k, v in part.raw_items() if k.lower() in _PARAM_HEADERS]
+    if all(isinstance(v, str) and v.isascii() for _, v in items):
+        return part
+    holder = Message()
+    for key, value in items:
+        holder[key] = unfold(fix_8bit(str(value)))
+    return holder
+
+
+def _extended_name(part: Message) -> str:
+    """The RFC 2231 ``filename*`` when a plain ``filename`` is also given (the
+    stdlib returns whichever comes first; RFC 2231 clients mean the extended one)."""
+    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
+        if key + "*" not in part_header(part, header).lower():
+            continue
+        for name, value in part.get_params(header=header, failobj=[]):
+            if name.lower() == key and isinstance(value, tuple):
+                charset, _, text = value
+                try:  # the stdlib's own step, then our lenient charset decoding (no label: UTF-8 or detected)
+                    data = bytes(text, "raw-unicode-escape")
+                except UnicodeError:
+                    return collapse_rfc2231_value(value).strip()
+                return charsets.decode(data, charset or None).strip()
+    return ""
+
+
+def _loose_param(part: Message) -> str:
+    """A name the stdlib's parameter parser gave up on (unbalanced quotes, stray semicolons)."""
+    for header in _PARAM_HEADERS:
+        m = _LOOSE_NAME.search(part_header(part, header))
+        if m and (m.group(1) or m.group(2) or "").strip():
+            return (m.group(1) or m.group(2)).strip()
+    return ""
 
 
 def safe_name(name: str, limit: int = 180, path: bool = True) -> str:

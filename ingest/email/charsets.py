@@ -12,6 +12,7 @@ import codecs
 from functools import lru_cache
 
 from ..decoding import clean_text
+from . import iso2022jp
 
 # Labels that mean "a superset is what was really sent" (the WHATWG Encoding
 # standard maps them the same way, which is what browsers show people).
@@ -22,7 +23,11 @@ _SUPERSETS = {
     "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "ms_kanji": "cp932",
     "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030",
     "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "ks_c_5601": "cp949",
-    "big5": "big5hkscs", "iso-8859-8-i": "iso-8859-8", "unicode-1-1-utf-7": "utf-7",
+    "big5": "big5hkscs", "iso-8859-8-i": "iso-8859-8", "unicode-1-1-utf-7": "utf-7", "x-unicode-1-1-utf-7": "utf-7",
+    "utf7": "utf-7", "csunicode11utf7": "utf-7",
+    "iso-2022-jp-ms": "iso2022_jp_ext", "cp50220": "iso2022_jp", "cp50221": "iso2022_jp_ext",
+    "cp50222": "iso2022_jp_ext", "csiso2022jp": "iso2022_jp", "iso-2022-jp-3": "iso2022_jp_3",
+    "windows-31j": "cp932", "x-euc-jp": "euc_jp", "x-euc-tw": "big5hkscs", "x-windows-949": "cp949",
     "utf8": "utf-8", "cp-1252": "cp1252", "x-mac-roman": "mac-roman", "macintosh": "mac-roman",
 }
 
@@ -72,6 +77,10 @@ def decode(data: bytes, label: str | None, warnings: list[str] | None = None) ->
     then cp1252 (which maps nearly every byte), appending a warning."""
     name = (label or "").strip().strip("\"'").lower()
     try:
+        if b"\x1b" in data and not name.startswith("iso-2022") and not name.startswith("iso2022"):
+            escaped = _iso2022(data)  # 7-bit Japanese/Korean mail labelled ascii, or not at all
+            if escaped is not None:
+                return clean(escaped)
         if name in _NO_CHARSET:
             if data.isascii():
                 return clean(data.decode("ascii"))
@@ -87,6 +96,10 @@ def decode(data: bytes, label: str | None, warnings: list[str] | None = None) ->
                 return clean(data.decode(candidate))
             except (UnicodeError, LookupError):
                 continue
+        if codec.startswith("iso2022_jp"):  # Outlook's CP50221 extensions (①, ㈱)
+            text = iso2022jp.decode(data)
+            if text is not None:
+                return clean(text)
         _warn(warnings, f"charset_mismatch:{_short(name)}")
         return _fallback(data)
     except Exception:  # a codec's own bug must not lose the message
@@ -94,12 +107,37 @@ def decode(data: bytes, label: str | None, warnings: list[str] | None = None) ->
         return clean(data.decode("utf-8", "replace"))
 
 
+_ISO2022_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(I", b"\x1b$(D", b"\x1b$(Q", b"\x1b$A", b"\x1b$)C")
+
+
+def _iso2022(data: bytes) -> str | None:
+    """Text with ISO-2022 escape sequences, whatever the label said, or None."""
+    if not any(e in data for e in _ISO2022_ESCAPES):
+        return None
+    for codec in ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_kr"):
+        try:
+            return data.decode(codec)
+        except UnicodeError:
+            continue
+    return iso2022jp.decode(data)
+
+
 def _fallback(data: bytes) -> str:
-    """UTF-8 when the bytes are valid UTF-8 (today's default), else cp1252."""
+    """UTF-8 when the bytes are valid UTF-8, else the charset detected with
+    the message's declared charsets preferred (``detect``), else cp1252."""
     try:
         return clean(data.decode("utf-8"))
     except UnicodeDecodeError:
-        return clean(data.decode("cp1252", "replace"))
+        pass
+    return clean(unlabelled(data))
+
+
+def unlabelled(data: bytes) -> str:
+    """Non-UTF-8 bytes with no usable label, decoded by detection."""
+    from . import detect
+    hints = [c for c in (lookup(label) for label in detect.declared()) if c]
+    found = detect.guess(data, hints)
+    return found[1] if found else data.decode("cp1252", "replace")
 
 
 def _short(label: str) -> str:

@@ -19,7 +19,8 @@ from email.message import Message
 
 from . import charsets
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# Payloads may hold spaces and tabs: clients write "=?us-ascii?Q?Re: Your order?=" and "?Q? Text".
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\r\n]*?)\?=")
 _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]+$")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
@@ -68,8 +69,11 @@ def unfold(value: str) -> str:
 
 
 def fix_8bit(value: str, warnings: list[str] | None = None, name: str = "") -> str:
-    """Turn surrogate-escaped raw bytes into text: UTF-8 if valid, else cp1252."""
+    """Turn surrogate-escaped raw bytes into text: UTF-8 if valid, else the
+    detected charset (``charsets.unlabelled``)."""
     if value.isascii():
+        if "\x1b" in value:  # raw ISO-2022-JP in a header, as old Japanese mailers write it
+            return charsets.decode(value.encode("ascii"), None)
         return value
     try:
         data = value.encode("ascii", "surrogateescape")
@@ -80,7 +84,7 @@ def fix_8bit(value: str, warnings: list[str] | None = None, name: str = "") -> s
     except UnicodeDecodeError:
         if warnings is not None and f"8bit_header:{name}" not in warnings:
             warnings.append(f"8bit_header:{name}")
-        return data.decode("cp1252", "replace")
+        return charsets.clean(charsets.unlabelled(data))
 
 
 def decode_words(value: str, warnings: list[str] | None = None) -> str:
@@ -101,7 +105,7 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
         if data is None:
             _flush(pending, out, warnings)
             out.append(m.group(0))
-        elif pending and pending[-1][0] == charset.lower():
+        elif pending and _same_charset(pending[-1][0], charset.lower()):
             pending[-1] = (pending[-1][0], pending[-1][1] + data)
         else:
             pending.append((charset.lower(), data))
@@ -111,6 +115,11 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
     return "".join(out)
 
 
+def _same_charset(a: str, b: str) -> bool:
+    """"utf-8" and "UTF8" are one charset: a character split across them must be joined."""
+    return a == b or (charsets.lookup(a) or a) == (charsets.lookup(b) or b)
+
+
 def _flush(pending: list[tuple[str, bytes]], out: list[str], warnings: list[str] | None) -> None:
     for charset, data in pending:
         out.append(charsets.decode(data, charset, warnings))
@@ -118,6 +127,7 @@ def _flush(pending: list[tuple[str, bytes]], out: list[str], warnings: list[str]
 
 
 def _b_decode(payload: str) -> bytes | None:
+    payload = "".join(payload.split())
     try:
         return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError):

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from helpline.store.envelope import AutoReply, Envelope, Recipients, Sender, Thread
 
-from . import addresses, attachments, autoreply, body, mime
+from . import addresses, attachments, autoreply, body, detect, mime
 from .auth import envelope_auth
 from .headers import Headers
 from .html import html_to_text, sanitise
@@ -47,11 +47,21 @@ def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_add
                     mail_from: str | None = None, received_at: datetime | None = None) -> Envelope:
     """Normalise one message; ``mail_from`` is the SMTP MAIL FROM ("" or "<>" for
     the null sender), None to use the Return-Path header. Attachment bytes go to ``put_blob``."""
-    raw = bytes(raw)
+    given = bytes(raw)
+    raw = mime.skip_preamble(given)
     if not mime.starts_like_email(raw):
         raise NotAnEmail("no RFC 5322 header block found")
-    warnings: list[str] = []
+    warnings: list[str] = [] if raw is given else ["preamble_skipped"]
     msg = mime.parse(raw, warnings)
+    token = detect.with_hints(msg.get_charsets)
+    try:
+        return _normalise(raw, msg, warnings, support_addresses, mail_from, received_at, put_blob)
+    finally:
+        detect.reset_hints(token)
+
+
+def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence[str],
+               mail_from: str | None, received_at: datetime | None, put_blob: Callable[[bytes], str]) -> Envelope:
     headers = Headers(msg, warnings)
     if not mime.has_mail_headers(headers.names()):
         raise NotAnEmail("no mail header (From, To, Subject, Date, Received, ...) found")
@@ -110,11 +120,18 @@ def _sender(headers: Headers, mail_from: str | None, warnings: list[str]) -> Sen
     pairs = addresses.parse(headers.raw("from"), warnings, "from")
     if len(pairs) > 1:
         warnings.append("multiple_from")
+    recovered = None if pairs else addresses.recover(headers.text("from") if "=?" in headers.raw("from")
+                                                     else headers.raw("from"))
+    if recovered and "@" in recovered[1]:
+        pairs = [recovered]
+        warnings.append("from_recovered")
     if not pairs:
         warnings.append("missing_from")
         envelope_from = headers.raw("return-path") if mail_from is None else f"<{mail_from.strip('<>')}>"
         pairs = (addresses.parse(headers.raw("sender"), warnings, "sender")
-                 or addresses.parse(envelope_from, None) or [("", "")])
+                 or addresses.parse(envelope_from, None) or [recovered or ("", "")])
+        if recovered and not pairs[0][0]:
+            pairs = [(recovered[0], pairs[0][1])]
     name, address = pairs[0]
     original = addresses.list_original_author((name, address), headers, warnings)
     if original:

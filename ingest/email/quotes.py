@@ -11,7 +11,9 @@ SMTP accept path (this module: about 0.05 ms).
 
 The rules, in order: cut at the first reply header (an "On ... wrote:" line
 in a dozen languages, an Outlook "-----Original Message-----" separator, or
-an Outlook "From:/Sent:/To:/Subject:" block in several languages), unless
+an Outlook "From:/Sent:/To:/Subject:" block in several languages, Russian
+and Ukrainian included, or in Outlook.com's Date:/Subject:/From:/To: order;
+invisible direction marks are ignored for matching), unless
 the quoted part is followed by more unquoted text (bottom-posting or inline
 answers), in which case only the quoted lines go; then drop ``>`` lines, the
 signature after "-- ", and a mobile footer near the end. Greetings and
@@ -28,14 +30,14 @@ _S = r"[ \t\u00a0]"
 # two joined lines (Gmail wraps long attributions).
 _ATTRIBUTION = re.compile(
     r"^(?:"
-    r"On\s.{1,300}?\swrote" + _S + r"?:"
-    r"|Am\s.{1,300}?\sschrieb\b.{0,200}?:"
-    r"|Le\s.{1,300}?\sa" + _S + r"+écrit" + _S + r"*:"
-    r"|El\s.{1,300}?\sescribió" + _S + r"?:"
-    r"|Op\s.{1,300}?\sschreef\b.{0,200}?:"
-    r"|Il\s.{1,300}?\sha" + _S + r"scritto" + _S + r"?:"
-    r"|(?:Em|No\sdia)\s.{1,300}?\sescreveu" + _S + r"?:"
-    r"|Den\s.{1,300}?\sskrev\b.{0,200}?:"
+    r"On\s.{1,300}?[\s>]wrote" + _S + r"?:"
+    r"|Am\s.{1,300}?[\s>]schrieb\b.{0,200}?:"
+    r"|Le\s.{1,300}?[\s>]a" + _S + r"+écrit" + _S + r"*:"
+    r"|El\s.{1,300}?[\s>]escribió" + _S + r"?:"
+    r"|Op\s.{1,300}?[\s>]schreef\b.{0,200}?:"
+    r"|Il\s.{1,300}?[\s>]ha" + _S + r"scritto" + _S + r"?:"
+    r"|(?:Em|No\sdia)\s.{1,300}?[\s>]escreveu" + _S + r"?:"
+    r"|Den\s.{1,300}?[\s>]skrev\b.{0,200}?:"
     r"|.{0,100}?\d.{0,200}?\sskrev\s.{1,200}?:"
     r"|\d{4}年\d{1,2}月\d{1,2}日.{0,200}?@.{0,200}?:"
     r")\s*$",
@@ -58,13 +60,15 @@ _FORWARD = re.compile(
     r"Vidarebefordrat meddelande|Videresendt meddelelse|Videresendt melding)\s*-*"
     r"|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:|Début du message réexpédié :?)\s*$",
     re.IGNORECASE)
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _RULE = re.compile(r"^\s*[_\-=]{10,}\s*$")
 _FROM_LABEL = re.compile(
-    r"^\s*\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä)\*?" + _S + r"*:", re.IGNORECASE)
+    r"^\s*\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä|От|Від)\*?" + _S + r"*:", re.IGNORECASE)
 _OTHER_LABEL = re.compile(
     r"^\s*\*?(?:Sent|Date|To|Subject|Cc|Gesendet|Datum|An|Betreff|Envoyé|À|A|Objet|"
     r"Enviado(?: el)?|Enviada|Fecha|Para|Asunto|Assunto|Verzonden|Aan|Onderwerp|Inviato|Oggetto|"
-    r"Data|Skickat|Till|Ämne|Sendt|Til|Emne|Dato|Kopie|Kopia|Importance|Wichtigkeit)\*?"
+    r"Data|Skickat|Till|Ämne|Sendt|Til|Emne|Dato|Kopie|Kopia|Importance|Wichtigkeit|"
+    r"Отправлено|Дата|Кому|Тема|Копия|Надіслано|Wysłano|Do|Temat|Odesláno|Komu|Předmět)\*?"
     + _S + r"*:", re.IGNORECASE)
 
 _MOBILE = re.compile(
@@ -86,7 +90,12 @@ def strip_quotes(text: str, forwarded: bool = False) -> str:
     Fwd:/WG:/TR:...) Outlook header blocks, which forwards use too, are kept.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = _cut_history(text.split("\n"), forwarded)
+    lines = text.split("\n")
+    # Windows Mail writes direction marks around localised labels ("\u200fОт: \u200eName"):
+    # match on lines without them, keep the sender's lines as they were.
+    probe = [_INVISIBLE.sub("", ln) for ln in lines] if _INVISIBLE.search(text) else lines
+    end, resume = _cut_history(probe, forwarded)
+    lines = lines[:end] + lines[resume:]
     if ">" in text:
         lines = _squeeze([ln for ln in lines if not _quoted(ln)])
     lines = _cut_signature(lines)
@@ -107,25 +116,29 @@ def _quoted(line: str) -> bool:
     return line.lstrip(" \t").startswith(">")
 
 
-def _cut_history(lines: list[str], forwarded: bool) -> list[str]:
+def _cut_history(lines: list[str], forwarded: bool) -> tuple[int, int]:
+    """(end, resume): keep ``lines[:end] + lines[resume:]``."""
+    n = len(lines)
     # Only lines holding ":" or "--" can end an attribution, start an Outlook
     # header block or be a separator; the rest are skipped at C speed.
     for i, line in enumerate(lines):
         if ("--" in line or line.endswith(":")) and _FORWARD.match(line):
-            return lines
+            return n, n
         if ":" in line:
             if line.rstrip().endswith(":"):
                 start = _attribution_ending_at(lines, i)
                 if start >= 0:
                     after = lines[i + 1:]
                     if _answers_below(after):
-                        return lines[:start] + after  # bottom-posted or inline answers
-                    return lines[:start]
+                        return start, i + 1  # bottom-posted or inline answers
+                    return start, n
             if not forwarded and ":" in line[:24] and _FROM_LABEL.match(line) and _header_block(lines, i):
-                return lines[:_rule_before(lines, i)]
+                return _rule_before(lines, i), n
+            if not forwarded and ":" in line[:24] and _OTHER_LABEL.match(line) and _block_with_from(lines, i):
+                return _rule_before(lines, i), n  # Outlook.com: Date:/Subject:/From:/To:
         elif not forwarded and "--" in line and _SEPARATOR.match(line):
-            return lines[:_rule_before(lines, i)]
-    return lines
+            return _rule_before(lines, i), n
+    return n, n
 
 
 def _attribution_ending_at(lines: list[str], end: int) -> int:
@@ -178,6 +191,20 @@ def _header_block(lines: list[str], i: int) -> bool:
         elif line.strip() and found == 0 and not line.startswith((" ", "\t")):
             return False
     return False
+
+
+def _block_with_from(lines: list[str], i: int) -> bool:
+    """A reply header in another order: consecutive label lines from ``i``,
+    at least four, one of them From:."""
+    count, has_from = 0, False
+    for line in lines[i:i + 8]:
+        if _FROM_LABEL.match(line):
+            has_from = True
+        elif not _OTHER_LABEL.match(line):
+            break
+        count += 1
+    return has_from and count >= 4 or (has_from and count >= 3 and i + count < len(lines)
+                                       and not lines[i + count].strip())
 
 
 def _rule_before(lines: list[str], i: int) -> int:
