@@ -82,3 +82,26 @@ def default_training_data(bitext_train: Path, synthetic: Path = SYNTHETIC_CSV) -
              f"router/models/{synthetic.name} (synthetic, written for Helpline)"
     return Dataset([""] * len(pairs), [t for t, _ in pairs], [lab for _, lab in pairs], source,
                    file_sha256(bitext_train)[:32] + file_sha256(synthetic)[:32])
+
+
+SHIPPED_CSV = Path(__file__).resolve().parent / "models" / "default_training.csv"
+
+
+def write_training_csv(data: Dataset, path: Path = SHIPPED_CSV) -> Path:
+    """The default's training set as shipped beside it (text, label): what a desk's retrain starts from.
+    It holds relabelled Bitext rows, so it ships under CDLA-Sharing-1.0 with LICENSE and SOURCE.md."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["text", "label"])
+        for text, label in zip(data.texts, data.labels):
+            w.writerow([text, label])
+    return path
+
+
+def shipped_training_data(path: Path = SHIPPED_CSV) -> Dataset:
+    """The default's training set, from the package (no data directory needed at run time)."""
+    from .model_train import read_csv
+
+    data = read_csv(path, "text", "label")
+    data.source = "router/models/default_training.csv (the default model's training set)"
+    return data

@@ -535,7 +535,7 @@ def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptio
     LICENSE and SOURCE.md into ``out_dir``."""
     import shutil
 
-    from .default_build import default_training_data
+    from .default_build import default_training_data, write_training_csv
     from .default_labels import BITEXT_INTENTS
     from .model_store import DEFAULT_NAME, save_model
 
@@ -561,4 +561,5 @@ def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptio
     for name in ("LICENSE", "SOURCE.md"):
         shutil.copyfile(data_dir / name, out_dir / name)
     save_model(model, out_dir / f"{DEFAULT_NAME}.skops")
+    write_training_csv(train_data, out_dir / "default_training.csv")
     return model, test_metrics

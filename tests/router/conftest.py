@@ -9,7 +9,10 @@ import pytest
 
 from helpline.router import category, model_train
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents"
+# The repository's sibling shared/data (a checkout beside it, or a worktree one level deeper).
+DATA_DIR = next((p / "shared" / "data" / "bitext-support-intents" for p in Path(__file__).resolve().parents[3:5]
+                 if (p / "shared" / "data" / "bitext-support-intents").is_dir()),
+                Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents")
 TRAIN_CSV = DATA_DIR / model_train.BITEXT_TRAIN
 TEST_CSV = DATA_DIR / model_train.BITEXT_TEST
 

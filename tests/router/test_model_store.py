@@ -106,7 +106,8 @@ def test_packaged_default_model(test_data):
 def test_build_default_reproduces_the_packaged_model(tmp_path, test_data):
     """The command in the repo gives the shipped model's predictions (same data, fixed seed)."""
     model, test = model_train.build_default(DATA_DIR, tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"default.skops", "default.json", "LICENSE", "SOURCE.md"}
+    assert {p.name for p in tmp_path.iterdir()} == {"default.skops", "default.json", "LICENSE", "SOURCE.md",
+                                                     "default_training.csv"}
     assert test["macro_f1"] >= 0.98
     shipped = model_store.load_model(model_store.packaged_default_path())
     rebuilt = model_store.load_model(tmp_path / "default.skops")
