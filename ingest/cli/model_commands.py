@@ -130,7 +130,8 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
         store.activate(version)
         forget_active_models()
     m.Event.create(ticket=None, actor="model-gate", kind="category_model_gate",
-                   data={"version": version, **decision.as_dict()})
+                   data={"version": version, **decision.as_dict(),
+                         "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}})
     if args.json:
         _print_json({"version": version, "activated": decision.activate, **decision.as_dict()})
     else:
