@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from helpline.store.routing_state import AgentRow
 
@@ -69,6 +69,17 @@ def _load(a: AgentRow) -> float:
     return a.open_count / a.capacity if a.capacity else 1.0
 
 
+def _skill_key(skills: Mapping[str, int], category: str) -> str:
+    """The skill that names ``category``: itself, or an old default label it replaced (``refund`` for
+    ``cancellation_refund``, see ``default_labels.LEGACY_LABELS``)."""
+    if not category or category in skills:
+        return category
+    from .default_labels import canonical
+
+    wanted = canonical(category)
+    return next((k for k in skills if canonical(k) == wanted), "")
+
+
 def rank(agents: Sequence[AgentRow], strategy: str, *, category: str = "", language: str = "", min_tier: int = 0,
          exclude: Sequence[str] = ()) -> Ranking:
     """Candidates in the order the team's strategy prefers them, each with its reason."""
@@ -84,12 +95,13 @@ def rank(agents: Sequence[AgentRow], strategy: str, *, category: str = "", langu
                                             if a.last_assigned_at else "not assigned yet")) for a in ordered]
     elif strategy == "skills":
         def score(a: AgentRow) -> int:
-            return int(a.skills.get(category, 0)) + int(a.skills.get(language, 0) if language else 0)
+            key = _skill_key(a.skills, category)
+            return int(a.skills.get(key, 0) if key else 0) + int(a.skills.get(language, 0) if language else 0)
 
         ordered = sorted(ok, key=lambda a: (-score(a), _load(a), a.open_count, a.last_assigned_at or _NEVER, a.id))
         out = []
         for a in ordered:
-            parts = [f"{k} {a.skills[k]}" for k in (category, language) if k and k in a.skills]
+            parts = [f"{k} {a.skills[k]}" for k in (_skill_key(a.skills, category), language) if k and k in a.skills]
             out.append(Ranked(a, f"skills: {', '.join(parts) if parts else 'no matching skill'}; {load_reason(a)}"))
     else:  # least_loaded
         ordered = sorted(ok, key=lambda a: (_load(a), a.open_count, a.last_assigned_at or _NEVER, a.id))

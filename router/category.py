@@ -88,7 +88,13 @@ def team_for(decision: CategoryDecision | str, teams: Mapping[str, str],
     category = decision.category if isinstance(decision, CategoryDecision) else decision
     if category == UNCLASSIFIED:
         return triage_team
-    return teams.get(category) or teams.get(category.lower()) or triage_team
+    found = teams.get(category) or teams.get(category.lower())
+    if not found:  # a mapping written for the old default labels (default_labels.LEGACY_LABELS)
+        from .default_labels import canonical
+
+        wanted = canonical(category)
+        found = next((team for name, team in teams.items() if canonical(name) == wanted), None)
+    return found or triage_team
 
 
 def label_event(category: str, previous: str | None) -> tuple[str, dict[str, Any]]:

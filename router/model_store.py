@@ -274,6 +274,7 @@ class ModelStore:
                 "accuracy": held.get("accuracy"),
                 "macro_f1": held.get("macro_f1"),
                 "source": meta.get("source"),
+                "gate": (meta.get("gate") or {}).get("reason"),
                 "path": str(path),
             })
         return rows

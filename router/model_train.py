@@ -529,10 +529,14 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
 # ---- the packaged default model -----------------------------------------------------------
 def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = TrainOptions(),
                   log: Callable[[str], None] | None = None) -> tuple[CategoryModel, dict[str, Any]]:
-    """Train the default model on the Bitext training split, measure it on the test split, and write
-    ``default.skops`` / ``default.json`` with the data's LICENSE and SOURCE.md into ``out_dir``."""
+    """Train the default model (general support labels, ``default_labels``) on the Bitext training
+    split relabelled plus the synthetic multilingual sentences (``default_build``), measure it on the
+    relabelled Bitext test split, and write ``default.skops`` / ``default.json`` with the data's
+    LICENSE and SOURCE.md into ``out_dir``."""
     import shutil
 
+    from .default_build import default_training_data, write_training_csv
+    from .default_labels import BITEXT_INTENTS
     from .model_store import DEFAULT_NAME, save_model
 
     data_dir = Path(data_dir)
@@ -541,17 +545,21 @@ def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptio
         if not (data_dir / name).is_file():
             raise TrainingError(f"{data_dir / name} is missing: expected the Bitext sample (train/test CSV, "
                                 "LICENSE, SOURCE.md)")
-    train_data = read_csv(data_dir / BITEXT_TRAIN, "utterance", "category")
-    test_data = read_csv(data_dir / BITEXT_TEST, "utterance", "category")
-    model = train(train_data, options, attribution=BITEXT_ATTRIBUTION, log=log)
+    train_data = default_training_data(data_dir / BITEXT_TRAIN)
+    test_data = read_csv(data_dir / BITEXT_TEST, "utterance", "intent")
+    test_data.labels = [BITEXT_INTENTS[x] for x in test_data.labels]
+    model = train(train_data, options, attribution={**BITEXT_ATTRIBUTION, "synthetic": (
+        "router/models/synthetic_support.csv: support sentences in English, German, French and Spanish "
+        "written for Helpline (synthetic, not customer mail)")}, log=log)
     test_metrics = evaluate(model, test_data)
     model.meta["version"] = "default"
-    model.meta["source"] = f"bitext-support-intents/{BITEXT_TRAIN} (text column utterance, label column category)"
-    model.meta["test_metrics"] = {**test_metrics, "data": f"bitext-support-intents/{BITEXT_TEST}",
+    model.meta["source"] = train_data.source
+    model.meta["test_metrics"] = {**test_metrics, "data": f"bitext-support-intents/{BITEXT_TEST} (intents relabelled)",
                                   "data_sha256": test_data.source_sha256}
     model.meta["build_command"] = "helpline model build-default --data-dir ../shared/data/bitext-support-intents"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("LICENSE", "SOURCE.md"):
         shutil.copyfile(data_dir / name, out_dir / name)
     save_model(model, out_dir / f"{DEFAULT_NAME}.skops")
+    write_training_csv(train_data, out_dir / "default_training.csv")
     return model, test_metrics

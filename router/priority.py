@@ -48,6 +48,8 @@ class PriorityDecision:
     level: str
     reasons: tuple[str, ...]
     rules: tuple[str, ...] = ()  # names of the rules that changed the level
+    # every rule that matched: its signals, what it moved the level from and to (steps 0: already there)
+    contributions: tuple[dict[str, Any], ...] = ()
 
     @property
     def summary(self) -> str:
@@ -56,7 +58,7 @@ class PriorityDecision:
     def as_event(self) -> dict[str, Any]:
         """The data of the ``priority_set`` event."""
         return {"priority": self.level, "reasons": list(self.reasons), "rules": list(self.rules),
-                "summary": self.summary}
+                "summary": self.summary, "contributions": list(self.contributions)}
 
 
 @lru_cache(maxsize=512)
@@ -125,11 +127,14 @@ def evaluate(facts: PriorityFacts, config: PriorityConfig = DEFAULT, start: str 
     level = start or config.default
     reasons: list[str] = []
     names: list[str] = []
+    contributions: list[dict[str, Any]] = []
     for rule in config.rules:
         why = _conditions(rule, facts)
         if why is None:
             continue
         new = _apply(rule, level)
+        contributions.append({"rule": rule.name, "signals": rule_signals(rule), "why": why, "from": level,
+                              "to": new, "steps": LEVELS.index(new) - LEVELS.index(level)})
         if new != level:
             reasons.append(f"{rule.effect}: {rule.reason or ' and '.join(why)}")
             names.append(rule.name)
@@ -138,7 +143,15 @@ def evaluate(facts: PriorityFacts, config: PriorityConfig = DEFAULT, start: str 
             break
     if not reasons:
         reasons.append(f"{level}: " + ("default, no rule matched" if start is None else "no rule raised it"))
-    return PriorityDecision(level, tuple(reasons), tuple(names))
+    return PriorityDecision(level, tuple(reasons), tuple(names), tuple(contributions))
+
+
+def rule_signals(rule: PriorityRule) -> list[str]:
+    """The signals a rule reads, as ``helpline explain`` groups contributions."""
+    kinds = [("keywords", bool(rule.keywords)), ("tier", bool(rule.customer_tier)),
+             ("category", bool(rule.category)), ("channel", bool(rule.channel)), ("language", bool(rule.language)),
+             ("sentiment", rule.sentiment_below is not None), ("repeated contact", bool(rule.repeated_contact))]
+    return [k for k, used in kinds if used] or ["default"]
 
 
 def resolve_tier(record_tier: str, metadata: Mapping[str, Any], sender: str,

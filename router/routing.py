@@ -21,6 +21,8 @@ from functools import lru_cache
 from typing import Sequence
 
 from helpline.store.config_file import RoutingRule
+
+from .default_labels import canonical
 from helpline.store.routing_state import TeamInfo
 
 
@@ -58,6 +60,13 @@ class RouteDecision:
         return out
 
 
+def _category_in(category: str, configured: Sequence[str]) -> bool:
+    """A configured category names this one through the old default labels (``refund`` still
+    takes ``cancellation_refund`` tickets; see ``default_labels.LEGACY_LABELS``)."""
+    wanted = canonical(category)
+    return any(canonical(c) == wanted for c in configured)
+
+
 @lru_cache(maxsize=256)
 def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -76,6 +85,8 @@ def rule_matches(rule: RoutingRule, facts: TicketFacts) -> bool:
     )
     for wanted, value in checks:
         if wanted and value not in wanted:
+            if wanted is rule.category and _category_in(value, wanted):
+                continue
             return False
     if rule.subject_matches and not _regex(rule.subject_matches).search(facts.subject or ""):
         return False
@@ -114,7 +125,7 @@ def _team_by_facts(facts: TicketFacts, teams: Sequence[TeamInfo]) -> tuple[str, 
     category = facts.category.lower()
     language = facts.language.lower()
     if category and category != "unclassified":
-        by_category = [t for t in teams if category in t.categories]
+        by_category = [t for t in teams if category in t.categories or _category_in(category, t.categories)]
         if by_category:
             both = [t for t in by_category if language and language in t.languages]
             chosen = (both or by_category)[0]

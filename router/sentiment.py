@@ -1,5 +1,9 @@
 """Sentiment of a customer message: VADER's compound score, from -1 (angry) to +1 (pleased).
 
+German and French are scored by ``sentiment_lexicon`` (the polarity lexicons of
+textblob-de and textblob-fr, on the same compound scale); other languages,
+Spanish among them, get no score as described below.
+
 VADER (the ``vaderSentiment`` package, which ships its lexicon, so it works
 offline) is a lexicon and rules tuned for short English text: negation,
 "very", capitals and exclamation marks count. It knows no other language, so
@@ -19,7 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-SCORED_LANGUAGES = ("en", "")  # "" = undetermined
+SCORED_LANGUAGES = ("en", "")  # "" = undetermined; VADER
+LEXICON_LANGUAGES = ("de", "fr")  # sentiment_lexicon
 SAMPLE_CHARS = 1000  # VADER's cost grows faster than the length; the new text of a message is rarely longer
 NEUTRAL_FLOOR = -0.05  # VADER's own band: compound above -0.05 is neutral or positive
 
@@ -52,7 +57,14 @@ def analyzer() -> Any:
 
 def score(text: str, language: str) -> Sentiment | None:
     """VADER's scores of ``text``; None for a language VADER cannot read, or no text."""
-    if language not in SCORED_LANGUAGES or not text.strip():
+    if not text.strip():
+        return None
+    if language in LEXICON_LANGUAGES:
+        from .sentiment_lexicon import polarity_scores
+
+        s = polarity_scores(text[:SAMPLE_CHARS], language)
+        return Sentiment(round(s["compound"], 4), round(s["neg"], 4), round(s["pos"], 4))
+    if language not in SCORED_LANGUAGES:
         return None
     s = analyzer().polarity_scores(text[:SAMPLE_CHARS])
     return Sentiment(round(s["compound"], 4), round(s["neg"], 4), round(s["pos"], 4))

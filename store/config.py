@@ -101,6 +101,7 @@ class Settings:
     metrics_dir: str = field(default="", metadata={"doc": "prometheus multiprocess directory; default DATA_DIR/metrics."})
     models_dir: str = field(default="", metadata={"doc": "Category model store; default DATA_DIR/models."})
     category_threshold: float = field(default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."})
+    model_retrain_interval_s: float = field(default=0.0, metadata={"doc": "Opt-in: how often the scheduler runs the gated retrain of the category model from agents' labels (seconds, e.g. 604800 weekly); 0: never."})
     triage_team: str = field(default="triage", metadata={"doc": "Team of unclassified tickets."})
     # Language and sentiment of customer messages (router/language.py, router/sentiment.py).
     languages: tuple[str, ...] = field(default=("en", "de", "fr", "es", "it", "nl", "pt"), metadata={"doc": "ISO 639-1 codes the language detector chooses among (fewer is faster and surer)."})

@@ -49,6 +49,10 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["retention"] = lambda: retention_job.due_job(settings)
     if settings.pii_at_rest == "redact":
         jobs["pii_at_rest"] = lambda: _redact_at_rest(settings)
+    if settings.model_retrain_interval_s > 0:  # opt-in gated retrain from agents' labels
+        from . import model_retrain_job
+
+        jobs["model_retrain"] = lambda: model_retrain_job.due_job(settings)
     jobs.update(extra or {})
     done: dict[str, object] = {}
     for name, job in jobs.items():

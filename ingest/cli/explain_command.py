@@ -194,7 +194,10 @@ def explain(detail: Mapping[str, Any], signals: Mapping[int, tuple[str | None, f
                                      "language", "channel", "created_at") if k in detail}
     ticket["customer"] = {"id": detail["customer"]["id"], "name": detail["customer"]["name"],
                           "tier": detail["customer"].get("tier")}
-    return {"ticket": ticket, "decisions": decisions, "messages": messages}
+    from .explain_signals import contributions
+
+    return {"ticket": ticket, "decisions": decisions, "messages": messages,
+            "priority_signals": contributions(decisions)}
 
 
 def render(out: Mapping[str, Any]) -> str:
@@ -209,6 +212,10 @@ def render(out: Mapping[str, Any]) -> str:
     for d in out["decisions"]:
         actor = "" if d["actor"] == "system" else f" [{d['actor']}]"
         lines.append(f"  {d['at']}  {d['kind']:<{width}}  {d['what']}{actor}")
+    if out.get("priority_signals"):
+        from .explain_signals import render as render_signals
+
+        lines += ["", *render_signals(out["priority_signals"])]
     lines += ["", "messages:"]
     for msg in out["messages"]:
         mood = "" if msg["sentiment"] is None else f" sentiment {msg['sentiment']:+.2f}"

@@ -79,6 +79,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 return _err("--csv needs --text-column and --label-column")
             data = read_csv(args.csv, args.text_column, args.label_column, args.subject_column)
         say(f"{len(data)} examples from {data.source}" + (f" ({data.skipped} skipped)" if data.skipped else ""))
+        if args.gate:
+            if not args.from_tickets or args.out:
+                return _err("--gate needs --from-tickets and the model store (not --out)")
+            return _gated(args, data, say)
         model = train(data, _options(args), log=say)
         if args.out:
             path = save_model(model, args.out)
@@ -106,6 +110,36 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{meta['train_seconds']:.1f}s; held out: {_summary(meta['held_out_metrics'])}")
         if version and not args.activate:
             print(f"activate it with: helpline model activate {version}")
+    return 0
+
+
+def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
+    """Train a candidate on the shipped data + the tickets, store it, activate it only if the gate passes,
+    and record the decision as a ``category_model_gate`` event."""
+    from helpline.router.category import forget_active_models
+    from helpline.router.default_build import shipped_training_data
+    from helpline.router.model_gate import gated_retrain
+    from helpline.router.model_store import load_model
+    from helpline.store import models as m
+
+    store = _store(args)
+    active = load_model(store.active_path())
+    candidate, decision = gated_retrain(data, shipped_training_data(), active, _options(args), args.margin, log=say)
+    version = store.add(candidate)
+    if decision.activate:
+        store.activate(version)
+        forget_active_models()
+    m.Event.create(ticket=None, actor="model-gate", kind="category_model_gate",
+                   data={"version": version, **decision.as_dict(),
+                         "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}})
+    if args.json:
+        _print_json({"version": version, "activated": decision.activate, **decision.as_dict()})
+    else:
+        print(f"saved version {version}: {decision.reason}")
+        if decision.new_labels:
+            print(f"new labels learnt from agents: {', '.join(decision.new_labels)}")
+        if decision.activate:
+            print(f"roll back with: helpline model activate {active.version if active.version is not None else 'default'}")
     return 0
 
 
@@ -162,7 +196,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         f1 = f"{r['macro_f1']:.4f}" if isinstance(r.get("macro_f1"), (int, float)) else "-"
         print(f"{'*' if r['active'] else ' '} {str(r['version']):<8} {str(r['created_at'] or '-'):<26} "
               f"labels={r['labels']:<4} rows={str(r['training_rows'] or '-'):<7} acc={acc} macro-F1={f1}  "
-              f"{r['source'] or ''}")
+              f"{r['source'] or ''}" + (f"  gate: {r['gate']}" if r.get("gate") else ""))
     return 0
 
 
@@ -254,6 +288,11 @@ def register(subparsers: Any) -> None:
     t.add_argument("--limit", type=int, default=0, help="--from-tickets: only the most recent N tickets")
     t.add_argument("--out", help="write MODEL.skops + MODEL.json (or MODEL/ as a directory) instead of the store")
     t.add_argument("--activate", action="store_true", help="activate the new store version at once")
+    t.add_argument("--gate", action="store_true",
+                   help="--from-tickets: train on the shipped data + the tickets, activate only if it beats the "
+                        "active model on the most recent labelled tickets by --margin")
+    t.add_argument("--margin", type=float, default=0.02,
+                   help="--gate: accuracy gain needed on the held-out recent tickets (default 0.02)")
     _train_args(t)
     t.set_defaults(fn=cmd_train)
 

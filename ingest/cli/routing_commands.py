@@ -62,6 +62,16 @@ def _allow(who: Any, action: str, t: Any) -> None:
 
 
 # ---- teams ---------------------------------------------------------------------------------
+def _unknown_categories(cfg: Any, settings: Any) -> list[str]:
+    """Categories the file's teams and routing rules name that neither the packaged default nor the
+    active model knows (old default labels count as known through their mapping)."""
+    from helpline.router.category import active_labels, models_dir_for
+    from helpline.router.default_labels import LABELS, unknown_categories
+
+    named = [c for t in cfg.teams for c in t.categories] + [c for r in cfg.rules for c in r.category]
+    return unknown_categories(named, [*LABELS, *active_labels(models_dir_for(settings))])
+
+
 def cmd_teams(args: argparse.Namespace) -> int:
     from helpline.store import config_file, routing_state
     from helpline.store.db import run_tx
@@ -80,8 +90,14 @@ def cmd_teams(args: argparse.Namespace) -> int:
             summary = {"file": path, "teams": len(cfg.teams), "agents": len(cfg.agents),
                        "calendars": len(cfg.calendars), "routing_rules": len(cfg.rules),
                        "sla_policies": len(cfg.policies), "escalation_rules": len(cfg.escalations)}
+            unknown = _unknown_categories(cfg, s)
+            summary["unknown_categories"] = unknown
             _print_json(summary) if args.json else print(
-                f"{path}: valid: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items() if k != "file"))
+                f"{path}: valid: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()
+                                                if k not in ("file", "unknown_categories")))
+            if unknown:
+                print(f"helpline teams sync: warning: no category model knows {', '.join(unknown)}: teams and rules "
+                      "naming them never match a classified ticket (see `helpline model list`)", file=sys.stderr)
             return 0
         _settings()
         report = run_tx(lambda: routing_state.sync(cfg)).as_dict()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from helpline.notifier import render
 from helpline.notifier.templates import build_email, render_ack
 
@@ -18,7 +20,9 @@ def test_ack_per_language_with_fallback():
     assert ack()["text"].startswith("Hello Ann Lee,\n\nThank you for contacting us.")
     assert ack(language="de")["text"].startswith("Hallo Ann Lee,\n\nvielen Dank")
     assert ack(language="de-AT")["text"].startswith("Hallo Ann Lee,")  # base language
-    assert ack(language="fr")["text"].startswith("Hello Ann Lee,")  # no French file: the default
+    assert ack(language="fr")["text"].startswith("Bonjour Ann Lee,\n\nMerci de nous avoir contactés")
+    assert ack(language="es-MX")["text"].startswith("Hola Ann Lee,\n\nGracias por escribirnos")
+    assert ack(language="it")["text"].startswith("Hello Ann Lee,")  # no Italian file: the default
     assert ack(language="../../etc")["text"].startswith("Hello Ann Lee,")  # never a path
 
 
@@ -82,7 +86,7 @@ HOSTILE = dict(customer_name="<b>Eve</b>", greeting="Hello <b>Eve</b>,", ticket_
 def test_every_customer_email_has_an_html_twin_in_every_language_it_has():
     t = render.templates()
     for name in EMAILS:
-        for lang in (None, "de"):
+        for lang in (None, "de", "fr", "es"):
             text, html = t.email(name, lang, **HOSTILE)
             assert text and html.startswith("<!doctype html>"), (name, lang)
             txt_file, html_file = (tpl.filename for tpl in t.email_pair(name, lang))
@@ -96,7 +100,7 @@ def test_every_customer_email_has_an_html_twin_in_every_language_it_has():
 def test_html_parts_escape_what_customers_and_agents_wrote():
     t = render.templates()
     for name in EMAILS:
-        for lang in (None, "de"):
+        for lang in (None, "de", "fr", "es"):
             _, html = t.email(name, lang, **HOSTILE)
             assert "<script>" not in html and "<b>Eve" not in html and "<img" not in html, (name, lang)
             text, _ = t.email(name, lang, **HOSTILE)
@@ -118,7 +122,7 @@ def test_the_acknowledgement_is_multipart_text_then_html_with_its_headers():
     assert threaded["In-Reply-To"] == "<c@example.org>"
     assert threaded["References"] == "<r@example.org> <c@example.org>"
     assert build_email(ack(language="de-AT")).get_body(("html",)).get_content().count("Hallo Ann Lee") == 1
-    assert "Hello Ann Lee" in build_email(ack(language="fr")).get_body(("html",)).get_content()
+    assert "Hello Ann Lee" in build_email(ack(language="nl")).get_body(("html",)).get_content()
 
 
 def test_an_override_of_the_text_alone_sends_text_alone(tmp_path):
@@ -152,3 +156,27 @@ def test_ack_with_html_render_is_fast():
     per = (time.perf_counter() - t0) / n
     print(f"render_ack with its HTML part: {per * 1e6:.1f} µs")
     assert per < 0.002  # catches recompiling or re-resolving templates per call, not machine speed
+
+
+SHORT_TEXTS = ("sms_ack.txt", "sms_status.txt", "sms_waiting_reminder.txt", "csat_sms.txt", "csat_sms_thanks.txt",
+               "chat_waiting_reminder.txt")
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "es"])
+def test_every_customer_text_exists_in_german_french_and_spanish(lang):
+    """Each language has its own file for every customer email and SMS/chat text (not the English fallback),
+    and renders every branch of it."""
+    t = render.templates()
+    for name in EMAILS:
+        text_tpl, html_tpl = t.email_pair(name, lang)
+        assert f"/{lang}/" in text_tpl.filename and f"/{lang}/" in html_tpl.filename, (name, lang)
+        text, _ = t.email(name, lang, **HOSTILE)
+        assert "Hello" not in text and "{{" not in text, (name, lang)
+    for name in SHORT_TEXTS:
+        assert f"/{lang}/" in t.find(name, lang).filename, (name, lang)
+        for status in ("resolved", "waiting_customer", "open"):
+            for days in ("1", "3"):
+                out = t.render(name, lang, ticket_number="HL-1", status=status, status_label="x", reopen_days=7,
+                               resolves_in_days=days, score=5)
+                assert "HL-1" in out and "{" not in out and len(out) < 320, (name, lang, out)
+    assert t.find("sms_ack.txt", "it").filename == t.find("sms_ack.txt", None).filename  # English fallback

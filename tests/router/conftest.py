@@ -9,7 +9,10 @@ import pytest
 
 from helpline.router import category, model_train
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents"
+# The repository's sibling shared/data (a checkout beside it, or a worktree one level deeper).
+DATA_DIR = next((p / "shared" / "data" / "bitext-support-intents" for p in Path(__file__).resolve().parents[3:5]
+                 if (p / "shared" / "data" / "bitext-support-intents").is_dir()),
+                Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents")
 TRAIN_CSV = DATA_DIR / model_train.BITEXT_TRAIN
 TEST_CSV = DATA_DIR / model_train.BITEXT_TEST
 
@@ -27,6 +30,31 @@ def stratified_slice(data: model_train.Dataset, per_label: int, seed: int = 0,
     rows = [i for lab in sorted(by) if labels is None or lab in labels
             for i in rng.sample(by[lab], min(per_label, len(by[lab])))]
     return data.take(rows)
+
+
+SUPPORT_EMAILS = Path(__file__).resolve().parent / "data" / "support_emails.csv"
+
+
+def support_emails(language: str | None = None) -> list[tuple[str, str]]:
+    """(subject, body) of the hand-written support emails (EN/DE/FR/ES)."""
+    return [(s, b) for s, b, _ in support_email_rows(language)]
+
+
+def support_email_rows(language: str | None = None) -> list[tuple[str, str, str]]:
+    with open(SUPPORT_EMAILS, newline="", encoding="utf-8") as fh:
+        return [(r["subject"], r["body"], r["label"]) for r in csv.DictReader(fh)
+                if language is None or r["language"] == language]
+
+
+def relabelled(data: model_train.Dataset) -> model_train.Dataset:
+    """Bitext rows read by ``category`` relabelled onto the default labels by their intent."""
+    from helpline.router.default_labels import BITEXT_INTENTS
+
+    by_text = {}
+    with open(TEST_CSV, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            by_text[r["utterance"]] = BITEXT_INTENTS[r["intent"]]
+    return model_train.Dataset(data.subjects, data.texts, [by_text[t] for t in data.texts], data.source)
 
 
 def write_csv(path: Path, data: model_train.Dataset, subject_column: bool = False) -> Path:

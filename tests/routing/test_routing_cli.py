@@ -80,3 +80,14 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
     assert out.returncode == 1 and "cannot go from resolved to merged" in out.stderr
     out = helpline(s, "tickets", "assign", "HL-1999-000001", "--agent", "ann@example.com")
     assert out.returncode == 1 and "no ticket HL-1999-000001" in out.stderr
+
+
+def test_sync_check_warns_about_categories_no_model_knows(backend, tmp_path):
+    """Old default labels (invoice, refund) still count as known; a name no model has is named."""
+    s = backend.replace(config_file=write_config(tmp_path, DESK_TOML), models_dir=str(tmp_path / "models"))
+    out = helpline(s, "teams", "sync", "--check", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["unknown_categories"] == []
+    assert "warning" not in out.stderr
+    s = s.replace(config_file=write_config(tmp_path, DESK_TOML.replace('"refund"]', '"warranty"]'), "w.toml"))
+    out = helpline(s, "teams", "sync", "--check")
+    assert out.returncode == 0 and "no category model knows warranty" in out.stderr

@@ -100,6 +100,9 @@ def test_strategies_order_the_available_agents_under_capacity():
     assert emails(ranking) == ["b", "c", "a"]  # b: refund 4 + de 1 = 5 ties c: de 5, b is less loaded; a: 2
     assert ranking.ranked[0].reason == "skills: refund 4, de 1; 1/4 open"
     assert emails(assign.rank(AGENTS, "skills", category="refund")) == ["b", "a", "c"]
+    # the new default's label finds the skill named by the old one (default_labels.LEGACY_LABELS)
+    renamed = assign.rank(AGENTS, "skills", category="cancellation_refund", language="de")
+    assert emails(renamed) == ["b", "c", "a"] and renamed.ranked[0].reason == "skills: refund 4, de 1; 1/4 open"
     assert emails(assign.rank(AGENTS, "least_loaded", min_tier=2)) == ["c"]
     assert emails(assign.rank(AGENTS, "least_loaded", exclude=["b"])) == ["c", "a"]
     none = assign.rank(AGENTS[3:], "least_loaded")

@@ -92,7 +92,7 @@ def test_the_parent_offers_assign_escalate_and_the_models_categories(team):
     kinds = {e["action_id"]: e for e in actions["elements"]}
     assert kinds["helpline_ticket:assign"]["type"] == "users_select"
     labels = [o["value"] for o in kinds["helpline_ticket:category"]["options"]]
-    assert labels == list(active_labels(models_dir_for(team.settings))) and "REFUND" in labels
+    assert labels == list(active_labels(models_dir_for(team.settings))) and "cancellation_refund" in labels
 
 
 # ---- assign to --------------------------------------------------------------------------------------
@@ -144,8 +144,8 @@ def test_assign_to_someone_who_is_not_an_agent_is_refused_at_the_edge(team):
 def test_an_agents_category_is_stored_as_a_labelled_example(team):
     ticket, _ = team.customer_writes(subject="Money back", body="I want my money back for the broken kettle.")
     was = m.Ticket.get_by_id(ticket.id).category
-    press(team, ticket, "category", option="REFUND" if was != "REFUND" else "ORDER")
-    chosen = "REFUND" if was != "REFUND" else "ORDER"
+    press(team, ticket, "category", option="cancellation_refund" if was != "cancellation_refund" else "order_delivery")
+    chosen = "cancellation_refund" if was != "cancellation_refund" else "order_delivery"
     assert m.Ticket.get_by_id(ticket.id).category == chosen
     (corrected,) = events(ticket, "category_corrected")
     assert corrected.actor == f"slack:{AGENT}"
@@ -159,7 +159,7 @@ def test_a_category_by_someone_who_is_not_an_agent_is_refused(team):
     ticket, _ = team.customer_writes()
     was = m.Ticket.get_by_id(ticket.id).category
     before = inbound_count()
-    answer = press(team, ticket, "category", option="REFUND", user=OUTSIDER)
+    answer = press(team, ticket, "category", option="cancellation_refund", user=OUTSIDER)
     assert "Only Helpline agents" in answer["text"]
     assert inbound_count() == before and m.Ticket.get_by_id(ticket.id).category == was
 

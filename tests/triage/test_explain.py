@@ -55,6 +55,9 @@ def test_explain_prints_every_decision_with_its_reasons(backend):
     assert line("ack_queued").endswith("acknowledgement queued to alice@example.org")
     assert "sentiment turned negative in message" in line("sentiment_dropped")
     assert "SLA started, policy default:urgent" in line("sla_started")
+    block = lines[lines.index("priority, signal by signal:") + 1:lines.index("messages:")]
+    assert block[0].split()[0] == "keywords" and block[0].split()[1].startswith("+")
+    assert any(x.split()[:2] == ["tier", "+1"] for x in block) and any("category" in x and "no rule" in x for x in block)
     msgs = lines[lines.index("messages:") + 1:]
     assert len(msgs) == 4  # three from the customer, the acknowledgement
     assert "language en sentiment +0." in msgs[0] and "language en sentiment -0." in msgs[-1]
@@ -78,6 +81,14 @@ def test_explain_json(backend):
     assert drop["data"]["message"] == angry["id"] and angry["sentiment"] == drop["data"]["to"] < -0.5
     assert [msg["direction"] for msg in data["messages"]] == ["in", "out", "in", "in"]
     assert data["messages"][1]["language"] is None  # our acknowledgement is not scored
+    signals = data["priority_signals"]
+    assert list(signals) == ["keywords", "tier", "category", "sentiment", "repeated contact", "SLA"]
+    first = prio["data"]["contributions"]
+    assert [(c["signals"], c["steps"]) for c in first if c["steps"]] == [(["keywords"], 1), (["tier"], 1)]
+    assert signals["keywords"]["steps"] >= 1 and signals["tier"]["steps"] >= 1
+    assert signals["keywords"]["details"][0].startswith("medium -> high (+1): rule ")
+    assert signals["category"] == {"steps": 0, "details": []}
+    assert any(x.startswith("started policy default:urgent") for x in signals["SLA"]["details"])
 
 
 def test_an_unknown_ticket_says_how_to_find_one(backend):

@@ -27,7 +27,9 @@ def test_keyword_in_subject_and_enterprise_tier_read_like_the_issue():
     assert d.summary == "high: keyword 'down' in subject; +1: customer tier 'enterprise' (customer record)"
     assert d.rules == ("urgent words", "enterprise customers")
     assert d.as_event() == {"priority": "urgent", "reasons": list(d.reasons), "rules": list(d.rules),
-                            "summary": d.summary}
+                            "summary": d.summary, "contributions": list(d.contributions)}
+    assert [(c["signals"], c["from"], c["to"], c["steps"]) for c in d.contributions] == [
+        (["keywords"], "medium", "high", 1), (["tier"], "high", "urgent", 1)]
 
 
 @pytest.mark.parametrize("subject, text, level, reason", [

@@ -9,9 +9,9 @@ def test_new_ticket_is_categorised_with_a_reason(desk):
                                 body="I want a refund for order 12345, the item arrived broken.\n")
     ticket = reload(ticket)
     (event,) = events(ticket, "category_set")
-    assert ticket.category == event.data["category"] == "REFUND"
+    assert ticket.category == event.data["category"] == "cancellation_refund"
     assert event.data["confidence"] >= 0.5
-    assert "REFUND" in event.data["reason"]
+    assert "cancellation_refund" in event.data["reason"]
 
 
 def test_below_the_threshold_is_unclassified_and_goes_to_triage(desk):
@@ -20,5 +20,5 @@ def test_below_the_threshold_is_unclassified_and_goes_to_triage(desk):
     ticket = reload(ticket)
     (event,) = events(ticket, "category_set")
     assert (ticket.category, ticket.team) == ("unclassified", "first-line")
-    assert event.data["predicted"] == "REFUND"
+    assert event.data["predicted"] == "cancellation_refund"
     assert "below the threshold" in event.data["reason"]
