@@ -45,16 +45,6 @@ class ApiKey(Base):
     team = pw.CharField(max_length=64, null=True)  # a key bound to a team sees only that team's tickets
 
 
-def upgrade_v9(db: pw.Database) -> None:
-    """The ``team`` column (a database made by migration 5 after this model grew it has it already)."""
-    from playhouse.migrate import migrate, PostgresqlMigrator, SqliteMigrator
-
-    if any(c.name == "team" for c in db.get_columns("api_key")):
-        return
-    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
-    migrate(migrator.add_column("api_key", "team", pw.CharField(max_length=64, null=True)))
-
-
 def granted(scopes: Iterable[str]) -> frozenset[str]:
     """Every scope a key holding ``scopes`` may act with (admin includes write, write includes read)."""
     return frozenset(g for s in scopes for g in IMPLIED.get(s, ()))

@@ -32,11 +32,6 @@ class CsatSurvey(Base):
     answered_via = pw.CharField(default="")  # page, sms
 
 
-def upgrade_v10(db: pw.Database) -> None:
-    """Migration 10: CSAT surveys and answers, one per ticket."""
-    db.create_tables([CsatSurvey], safe=True)
-
-
 @dataclass(frozen=True)
 class Survey:
     ticket_id: int

@@ -152,6 +152,11 @@ class Message(Base):
     warnings = JSONField(null=True)
     delivery_status = pw.CharField(default="")  # for outbound: failed when a DSN came back
     created_at = pw.DateTimeField(default=utcnow, index=True)
+    language = pw.CharField(max_length=16, null=True)  # ISO 639-1 of the customer's text (migration 8)
+    sentiment = pw.FloatField(null=True)  # VADER compound score, English only (migration 8)
+
+    class Meta:
+        indexes = ((("sender", "created_at"), False),)  # repeated contact: a customer's last hour (migration 8)
 
 
 class Attachment(Base):
@@ -246,4 +251,4 @@ class SchemaVersion(Base):
 ALL_MODELS: list[type[Base]] = [
     Customer, Identity, Ticket, Participant, Inbound, Message, Attachment,
     ThreadKey, Event, Outbox, Counter, Blob, SchemaVersion,
-]  # RateCounter arrived in migration 2
+]  # the tables of migration 1 (RateCounter arrived in migration 2)

@@ -109,11 +109,6 @@ MODELS: list[type[Base]] = [Team, Agent, TeamMember, TicketRouting, TicketSla]
 ACTIVE = TicketStatus.ACTIVE
 
 
-def upgrade_v7(db: pw.Database) -> None:
-    """Migration 7: teams, agents and memberships; ticket routing state and SLA clocks."""
-    db.create_tables(MODELS, safe=True)
-
-
 _dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 

@@ -38,11 +38,6 @@ class SlackAgent(Base):
 MODELS: list[type[Base]] = [SlackThread, SlackAgent]
 
 
-def upgrade_v6(db: pw.Database) -> None:
-    """Migration 6: Slack threads of tickets, and Slack agents."""
-    db.create_tables(MODELS, safe=True)
-
-
 # ---- threads (inside the caller's transaction) ----------------------------------
 def thread_of(ticket_id: int) -> tuple[str, str] | None:
     """(channel, ts) of the ticket's parent message, None before it was posted."""

@@ -54,8 +54,3 @@ class SmsMedia(Base):
 
 
 MODELS: list[type[Base]] = [SmsOptOut, SmsMedia]
-
-
-def upgrade_v4(db: pw.Database) -> None:
-    """Migration 4: SMS opt-out state and the MMS media fetch queue."""
-    db.create_tables(MODELS, safe=True)

@@ -64,10 +64,6 @@ class TicketSource(Base):
 MODELS: list[type[Base]] = [ApiKey, WebhookSignature, TicketField, TicketSource]
 
 
-def upgrade_v5(db: pw.Database) -> None:
-    db.create_tables(MODELS, safe=True)
-
-
 # ---- admission: rate limit and replay ------------------------------------------
 def _counter_key(name: str, window_s: int) -> str:
     return f"req:{window_s}:{name}"[:400]

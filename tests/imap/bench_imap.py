@@ -57,8 +57,6 @@ def main() -> None:
                             secret_key=("bench",))
         db.init(url)
         migrations.upgrade()
-        with write_tx():
-            imap_state.upgrade_v2(db.database())
         submitted: list[int] = []
         intake = EmailIntake(settings, blobs.open_store("fs", str(work / "blobs")), submitted.append,
                              Spool(str(work / "spool")))

@@ -100,9 +100,7 @@ def mailbox(dovecot) -> Mailbox:
 
 @pytest.fixture
 def imap_db(backend):
-    """The backend's database with the IMAP tables (migration 2)."""
-    with write_tx():
-        imap_state.upgrade_v2(db.database())
+    """The backend's database, which has the IMAP tables (migration 3)."""
     return backend
 
 
