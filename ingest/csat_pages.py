@@ -12,7 +12,6 @@ A forged or unknown token gets 404 and tells nothing about which tickets exist.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 

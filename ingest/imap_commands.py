@@ -83,9 +83,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{r['mailbox']}  {r['state'].upper()}")
         print(f"  last success   {_ago(r['last_success_at'], now)}")
         print(f"  imported       {r['imported_last_hour']} in the last hour; last import {_ago(r['last_import_at'], now)}")
-        print(f"  progress       " + (f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
+        print("  progress       " + (f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
                                       if r["uidvalidity"] is not None else "none yet"))
-        print(f"  lease          " + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}"
+        print("  lease          " + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}"
                                       if r["lease_holder"] else "free"))
         if r["last_error"]:
             print(f"  last error     {_ago(r['last_error_at'], now)}: {r['last_error']}")

@@ -16,7 +16,7 @@ from helpline.workers.incident_grouper import Grouper
 from helpline.workers.duplicates import best_match
 
 from ..support.fake_twilio import inbound_form
-from ..workers.builders import ALICE_ADDR, event_kinds, events, inbound_messages, mail, reload
+from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
 
 PHONE = "+14155550123"
 OUTAGE = "My internet connection has been down since this morning, the router shows a red light and restarting it does not help."

@@ -23,9 +23,8 @@ from helpline.ingest.imap_accounts import parse_account
 from helpline.ingest.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, db, imap_state, migrations, models as m
+from helpline.store import blobs, db, migrations, models as m
 from helpline.store.config import Settings
-from helpline.store.db import write_tx
 
 from .dovecot import Dovecot
 

@@ -14,8 +14,7 @@ from helpline.ingest.imap_accounts import parse_account
 from helpline.ingest.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, db, imap_state, models as m
-from helpline.store.db import write_tx
+from helpline.store import blobs, models as m
 
 from tests.support.outage import Outage as _Outage
 from tests.support.stack import wait_until as _wait_until
