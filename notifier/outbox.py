@@ -145,7 +145,7 @@ def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | 
     got = db.run_tx(lambda: fastsql.fetchone(query, params), durable=channel != "email")
     if got is None:
         return None
-    data = dict(zip(cols, got))
+    data = dict(zip(cols, got, strict=True))
     fields = {f.column_name: f for f in Outbox._meta.sorted_fields}  # noqa: SLF001
     return Outbox(**{fields[c].name: fields[c].python_value(v) for c, v in data.items()})
 

@@ -134,10 +134,11 @@ def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[st
         except MediaError as exc:
             log.warning(line("mms_media_fetch_failed", media=job.id, attempt=job.attempts, final=exc.final, error=str(exc)))
             if exc.final:
-                db.run_tx(lambda: _finish(job.id, job.ticket_id, exc.status, str(exc), utcnow()))
+                db.run_tx(lambda job=job, exc=exc: _finish(job.id, job.ticket_id, exc.status, str(exc), utcnow()))
                 done["too_large" if exc.status == MediaStatus.TOO_LARGE else "failed"] += 1
             else:
-                db.run_tx(lambda: SmsMedia.update(last_error=str(exc)[:1000]).where(SmsMedia.id == job.id).execute())
+                db.run_tx(lambda job=job, exc=exc: SmsMedia.update(last_error=str(exc)[:1000])
+                          .where(SmsMedia.id == job.id).execute())
                 done["retry"] += 1
             continue
         if _store(job, data, ctype, blobs, utcnow()):

@@ -71,12 +71,12 @@ class Dataset:
         return len(self.labels)
 
     def composed(self, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-        return [compose_text(s, t, max_chars) for s, t in zip(self.subjects, self.texts)]
+        return [compose_text(s, t, max_chars) for s, t in zip(self.subjects, self.texts, strict=True)]
 
     def sha256(self, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         """Hash of the examples as the model sees them, whatever file they came from."""
         h = hashlib.sha256()
-        for text, label in zip(self.composed(max_chars), self.labels):
+        for text, label in zip(self.composed(max_chars), self.labels, strict=True):
             h.update(label.encode("utf-8") + b"\t" + text.encode("utf-8") + b"\n")
         return h.hexdigest()
 
@@ -295,7 +295,7 @@ def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
             with _quiet():  # threads share the process's warning filters; processes set their own
                 results = parallel(delayed(_fold_fit)(options.classifier, X, y, splits[j][0], splits[j][1], C,
                                                       classes, options.random_state) for C, j in tasks)
-            scores.update(zip(tasks, results))
+            scores.update(zip(tasks, results, strict=True))
             for C in pending:
                 f1s, accs = [], []
                 for j, (_, test_idx) in enumerate(splits):
@@ -387,7 +387,7 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] 
     _, _, f_weighted, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="weighted",
                                                           zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=all_labels)
-    correct = sum(1 for a, b in zip(y_true, y_pred) if a == b)
+    correct = sum(1 for a, b in zip(y_true, y_pred, strict=True) if a == b)
     return {
         "rows": len(y_true),
         "accuracy": round(correct / len(y_true), 6) if y_true else 0.0,
@@ -444,7 +444,7 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
     classes, counts = np.unique(y, return_counts=True)
     # A label seen once can be neither cross-validated nor calibrated, nor learned with any
     # confidence: it is left out, and the metadata says so.
-    dropped = {str(c): int(n) for c, n in zip(classes, counts) if n < 2}
+    dropped = {str(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2}
     if dropped:
         keep = ~np.isin(y, list(dropped))
         texts, y = texts[keep], y[keep]
@@ -498,7 +498,7 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
         "version": None,
         "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "labels": [str(c) for c in classes],
-        "label_counts": {str(c): int(n) for c, n in zip(classes, counts)},
+        "label_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
         "dropped_labels": dropped,
         "training_rows": int(len(y_fit)),
         "training_data_sha256": data.sha256(options.max_chars),

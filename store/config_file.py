@@ -344,7 +344,7 @@ def _intervals(ctx: _Ctx, key: str, value: Any) -> tuple[tuple[int, int], ...]:
             raise ctx.fail(key, f"{item!r} ends before it starts; split a night shift into two days")
         out.append((start, end))
     out.sort()
-    for (s1, e1), (s2, _) in zip(out, out[1:]):
+    for (s1, e1), (s2, _) in zip(out, out[1:], strict=False):
         if s2 < e1:
             raise ctx.fail(key, f"time ranges overlap ({s1 // 60:02d}:{s1 % 60:02d}-{e1 // 60:02d}:{e1 % 60:02d} "
                                 f"and one starting {s2 // 60:02d}:{s2 % 60:02d})")

@@ -41,7 +41,7 @@ def customer_facts(customer_id: int, sender: str, windows: Sequence[dt.timedelta
     row = sql.fetchone(q, _with_sender(params, sender) + [customer_id])
     if row is None:
         return "standard", {w: 0 for w in windows}
-    return row[0] or "standard", {w: int(n) for w, n in zip(windows, row[1:])}
+    return row[0] or "standard", {w: int(n) for w, n in zip(windows, row[1:], strict=True)}
 
 
 def _with_sender(params: list[Any], sender: str) -> list[Any]:
@@ -63,7 +63,7 @@ def ticket_facts(ticket_id: int, customer_id: int, sender: str, windows: Sequenc
     if row is None:
         return None
     return {"priority": row[0], "category": row[1] or "", "status": row[2], "language": row[3] or "",
-            "tier": row[4] or "standard", "contacts": {w: int(n) for w, n in zip(windows, row[5:])}}
+            "tier": row[4] or "standard", "contacts": {w: int(n) for w, n in zip(windows, row[5:], strict=True)}}
 
 
 def previous_sentiment(ticket_id: int, before_message_id: int) -> tuple[int, float] | None:

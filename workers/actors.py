@@ -87,7 +87,7 @@ def process_inbound_batch(inbound_ids: list[int]) -> None:
             process_inbound.send_with_options(args=(inbound_id,), delay=500)
         return
     done: list[tuple[int, pipeline.Outcome]] = []
-    for inbound_id, result in zip(first, results):
+    for inbound_id, result in zip(first, results, strict=True):
         if isinstance(result, pipeline.Outcome):
             _processed(inbound_id, result, started)
             done.append((inbound_id, result))

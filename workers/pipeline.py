@@ -200,7 +200,7 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
     while len(results) < len(inbound_ids):
         todo = inbound_ids[len(results):]
         # Re-derivable from the durable inbound rows, so not fsync'd (see store.db.write_tx).
-        results += run_tx(lambda: tx(todo), durable=False)
+        results += run_tx(lambda todo=todo: tx(todo), durable=False)
     return results
 
 

@@ -134,9 +134,9 @@ class Desk:
         return next(t for p, t in self.pollers if p is poller)
 
     def close(self) -> None:
-        for p, t in self.pollers:
+        for p, _t in self.pollers:
             p.stop.set()
-        for p, t in self.pollers:
+        for _p, t in self.pollers:
             t.join(15)
 
     @staticmethod

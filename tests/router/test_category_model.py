@@ -158,7 +158,7 @@ def test_char_wb_columns_equal_the_vectorizer_analyzer(small_model, test_data):
                 j = vec.vocabulary_.get(gram)
                 if j is not None:
                     expect[j] = expect.get(j, 0) + 1
-            assert dict(zip(idx.tolist(), counts.tolist())) == expect, repr(doc)
+            assert dict(zip(idx.tolist(), counts.tolist(), strict=True)) == expect, repr(doc)
 
 
 def test_a_pipeline_of_another_shape_falls_back_to_sklearn(small_model):
