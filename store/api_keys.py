@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee as pw
 
@@ -35,6 +35,7 @@ LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at mos
 
 
 class ApiKey(Base):
+    id = pw.AutoField()
     name = pw.CharField(max_length=200)
     prefix = pw.CharField(max_length=16)
     key_hash = pw.CharField(max_length=64, unique=True)
@@ -104,8 +105,8 @@ def revoke(key_id: int) -> bool:
     def tx() -> int:
         if ApiKey.get_or_none(ApiKey.id == key_id) is None:
             raise ApiKeyError(f"no API key with id {key_id}; `helpline api-keys list` shows them")
-        return (ApiKey.update(revoked_at=utcnow())
-                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
+        return int(ApiKey.update(revoked_at=utcnow())
+                   .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
 
     return bool(run_tx(tx))
 
@@ -134,7 +135,7 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     if scope not in may:
         return KeyCheck("scope", key_id, name, team, may)
     now = now or utcnow()
-    if last_used is None or _as_dt(last_used) < now - LAST_USED_RESOLUTION:
+    if last_used is None or cast(dt.datetime, _as_dt(last_used)) < now - LAST_USED_RESOLUTION:
         # Not every request: a write per request would serialise API clients on SQLite's one writer.
         try:
             run_tx(lambda: fastsql.execute('UPDATE "api_key" SET last_used_at = ? WHERE id = ?', [now, key_id]),

@@ -210,7 +210,7 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _parse(f: dataclasses.Field, raw: str, env_name: str) -> Any:
+def _parse(f: dataclasses.Field[Any], raw: str, env_name: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
         if kind == "bool":

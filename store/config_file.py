@@ -555,10 +555,10 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         agent = _agent(source, i, body)
         if agent.email in agents:
             raise ConfigFileError(source, f"agents[{i}]", "email", f"agent {agent.email} is defined twice")
-        for t in agent.teams:
-            if t not in names:
+        for team_name in agent.teams:
+            if team_name not in names:
                 raise ConfigFileError(source, f"agents[{i}] (email {agent.email!r})", "teams",
-                                      f"no team {t!r} (have: {', '.join(sorted(names)) or 'none'})")
+                                      f"no team {team_name!r} (have: {', '.join(sorted(names)) or 'none'})")
         agents[agent.email] = agent
     for email, team_names in members.items():  # a team's `agents = [...]` list adds memberships
         got = agents.get(email) or Agent(email=email, name=email.partition("@")[0])
@@ -579,9 +579,9 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         if p.business_hours and p.business_hours not in calendars:
             raise ConfigFileError(source, f"sla.policies.{p.name}", "business_hours",
                                   f"no calendar {p.business_hours!r} under [business_hours]")
-        for t in p.team:
-            if t not in names:
-                raise ConfigFileError(source, f"sla.policies.{p.name}", "team", f"no team {t!r}")
+        for team_name in p.team:
+            if team_name not in names:
+                raise ConfigFileError(source, f"sla.policies.{p.name}", "team", f"no team {team_name!r}")
     policy_names = {p.name for p in policies}
     for i, r in enumerate(rules):
         if r.set_team and r.set_team not in names:
@@ -600,10 +600,10 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         if e.to_team and e.to_team not in names:
             raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).then", "team",
                                   f"no team {e.to_team!r}")
-        for t in e.team:
-            if t not in names:
+        for team_name in e.team:
+            if team_name not in names:
                 raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).when", "team",
-                                      f"no team {t!r}")
+                                      f"no team {team_name!r}")
 
     templates_dir = top.string(data, "templates_dir")
     priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)

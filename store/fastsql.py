@@ -67,11 +67,13 @@ def execute(sql: str, params: Sequence[Any] = ()) -> Any:
 
 
 def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-    return execute(sql, params).fetchone()
+    row: tuple[Any, ...] | None = execute(sql, params).fetchone()
+    return row
 
 
 def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    return execute(sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = execute(sql, params).fetchall()
+    return rows
 
 
 def insert(table: str, row: dict[str, Any], *, on_conflict: str = "") -> int | None:

@@ -30,6 +30,7 @@ from .models import Base, utcnow
 
 
 class ImapFolderState(Base):
+    id = pw.AutoField()
     account = pw.CharField(max_length=700, unique=True)  # user@host:port/folder
     uidvalidity = pw.BigIntegerField(null=True)
     last_uid = pw.BigIntegerField(default=0)
@@ -66,7 +67,7 @@ def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
         ImapLease.insert(account=account, holder="", expires_at=now - dt.timedelta(days=1)).on_conflict_ignore().execute()
         taken = (ImapLease.update(holder=holder, expires_at=until, acquired_at=now)
                  .where((ImapLease.account == account) & (ImapLease.expires_at < now)).execute())
-        return taken == 1
+        return bool(taken == 1)
 
     return run_tx(tx, retries=1)
 

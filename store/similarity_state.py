@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import peewee as pw
 
@@ -31,6 +31,7 @@ ACTIVE = ("new", "open", "in_progress", "waiting_customer")
 
 
 class TicketFingerprint(Base):
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, primary_key=True, on_delete="CASCADE", backref="fingerprint")
     customer_id = pw.IntegerField()
     signature = pw.BlobField()
@@ -46,6 +47,9 @@ TicketFingerprint.add_index(TicketFingerprint.index(TicketFingerprint.ticket, wh
 
 
 class TicketMerge(Base):
+    id = pw.AutoField()
+    source_id: int
+    target_id: int
     source = pw.ForeignKeyField(Ticket, on_delete="CASCADE", backref="merged_into")
     target = pw.ForeignKeyField(Ticket, on_delete="CASCADE", backref="merged_from")
     actor = pw.TextField()
@@ -58,6 +62,7 @@ class TicketMerge(Base):
 
 
 class Incident(Base):
+    id = pw.AutoField()
     title = pw.TextField()
     status = pw.TextField()
     created_at = pw.DateTimeField()
@@ -69,6 +74,9 @@ class Incident(Base):
 
 
 class IncidentTicket(Base):
+    id = pw.AutoField()
+    incident_id: int
+    ticket_id: int
     incident = pw.ForeignKeyField(Incident, on_delete="CASCADE", backref="tickets")
     ticket = pw.ForeignKeyField(Ticket, unique=True, on_delete="CASCADE", backref="incident_link")
     similarity = pw.FloatField()
@@ -127,8 +135,9 @@ _FINGERPRINTED = ('SELECT f.ticket_id, f.customer_id, f.signature, f.created_at,
                   'LEFT JOIN "incident_ticket" it ON it.ticket_id = f.ticket_id ')
 
 
-def _fingerprinted(rows: list) -> list[Fingerprinted]:
-    return [Fingerprinted(r[0], r[1], _blob(r[2]), _as_datetime(r[3]), r[4], r[5], r[6]) for r in rows]
+def _fingerprinted(rows: list[tuple[Any, ...]]) -> list[Fingerprinted]:
+    return [Fingerprinted(r[0], r[1], _blob(r[2]), cast(dt.datetime, _as_datetime(r[3])), r[4], r[5], r[6])
+            for r in rows]  # created_at is NOT NULL
 
 
 _as_datetime = sql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
@@ -173,9 +182,11 @@ class MergeRow:
 
 def add_merge(source_id: int, target_id: int, *, actor: str, reason: str, previous_status: str, moved: str,
               now: dt.datetime) -> int:
-    return sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
-                                       "reason": reason, "previous_status": previous_status, "moved": moved,
-                                       "merged_at": now})
+    new_id = sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
+                                         "reason": reason, "previous_status": previous_status, "moved": moved,
+                                         "merged_at": now})
+    assert new_id is not None  # no ON CONFLICT clause: inserted or raised
+    return new_id
 
 
 def open_merge(source_id: int) -> MergeRow | None:
@@ -213,7 +224,9 @@ def incident_of(ticket_id: int) -> int | None:
 
 
 def create_incident(title: str, now: dt.datetime) -> int:
-    return sql.insert("incident", {"title": title[:500], "status": "open", "created_at": now, "updated_at": now})
+    new_id = sql.insert("incident", {"title": title[:500], "status": "open", "created_at": now, "updated_at": now})
+    assert new_id is not None  # no ON CONFLICT clause: inserted or raised
+    return new_id
 
 
 def add_to_incident(incident_id: int, members: Sequence[tuple[int, float]], now: dt.datetime) -> list[int]:

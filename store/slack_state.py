@@ -17,6 +17,8 @@ from .models import Base, Ticket, utcnow
 
 
 class SlackThread(Base):
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, unique=True, backref="slack_threads", on_delete="CASCADE")
     channel = pw.CharField(max_length=40)
     ts = pw.CharField(max_length=40)

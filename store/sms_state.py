@@ -34,6 +34,8 @@ class MediaStatus:
 
 
 class SmsMedia(Base):
+    id = pw.AutoField()
+    message_id: int
     message = pw.ForeignKeyField(Message, backref="sms_media", on_delete="CASCADE")
     position = pw.IntegerField()  # N of MediaUrlN
     url = pw.TextField()
