@@ -17,12 +17,12 @@ from .routing_commands import _actor, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from helpline.workers import merge_ops
+    from helpline.workers import ticket_split
 
     s, actor = _settings(), _actor(args)
 
     def op(t: Any, now: Any) -> str:
-        target = merge_ops.split(t, now=now, settings=s, actor=actor, reason=args.reason)
+        target = ticket_split.split(t, now=now, settings=s, actor=actor, reason=args.reason)
         return f"split from {target} ({t.status})"
     return _each(args, op)
 

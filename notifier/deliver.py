@@ -10,6 +10,7 @@ timeout); those rows get the same temporary failure and back-off.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import asdict, dataclass
 
 from helpline.store.config import Settings
@@ -18,7 +19,7 @@ from helpline.store.models import Outbox
 from . import followups, outbox
 from .errors import PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
-from .senders import Sender
+from .senders import Sender, make_senders
 
 _warned_unconfigured: set[str] = set()
 
@@ -67,7 +68,7 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
                               count_attempt=not isinstance(exc, RateLimited))
         except PermanentFailure as exc:
             if outbox.mark_failed_permanent(row.id, str(exc)):
-                followups.after(settings, row, "failed", str(exc))
+                _follow_up(settings, row, "failed", str(exc))
             report.failed += 1
         except Exception as exc:  # a bug must not leave the row in 'sending' nor retry without bound
             log.exception(line(f"{sender.channel}_send_crashed", outbox_id=row.id, error=type(exc).__name__))
@@ -88,8 +89,27 @@ def _mark_sent(settings: Settings, sent: list[tuple[Outbox, str]]) -> None:
     changed = outbox.mark_sent_many([(row.id, provider_id) for row, provider_id in sent])
     for row, _ in sent:
         if row.id in changed:
-            followups.after(settings, row, "sent")
+            _follow_up(settings, row, "sent")
     sent.clear()
+
+
+def _follow_up(settings: Settings, row: Outbox, outcome: str, error: str = "") -> None:
+    """Write ``row``'s follow-ups for ``outcome`` and try them at once; one that fails stays pending for the
+    scheduler's delivery round."""
+    for oid, channel in followups.after(row, outcome, error):
+        sender = _senders_for(settings).get(channel)
+        if sender is None:
+            continue
+        try:
+            deliver_one(settings, sender, oid)
+        except Exception as exc:
+            log.warning(line("followup_delivery_failed", outbox_id=oid, error=type(exc).__name__))
+
+
+@functools.lru_cache(maxsize=1)
+def _senders_for(settings: Settings) -> dict[str, Sender]:
+    """The follow-ups' senders, made once per Settings value (one per process in practice)."""
+    return make_senders(settings)
 
 
 def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport, *,
@@ -97,7 +117,7 @@ def _record_temporary(row: Outbox, error: str, settings: Settings, report: Deliv
     status = outbox.mark_failed_temporary(row.id, error, settings, delay_s=delay_s, count_attempt=count_attempt)
     if status == "failed":
         report.failed += 1
-        followups.after(settings, row, "failed", error)
+        _follow_up(settings, row, "failed", error)
     else:
         report.retry += 1
 

@@ -89,6 +89,21 @@ def _lock(query: pw.Select, *, skip_locked: bool) -> pw.Select:
     return query.for_update(skip_locked=skip_locked) if skip_locked else query.for_update()
 
 
+def enqueue_followups(row: Outbox, specs: list[dict[str, Any]], error: str) -> list[tuple[int, str]]:
+    """The follow-up rows ``specs`` of ``row`` (its payload's ``on_sent`` / ``on_failed``), in the caller's
+    transaction; (id, channel) of those written. Keyed on ``row``, so each is written once."""
+    out: list[tuple[int, str]] = []
+    for spec in specs:
+        payload = dict(spec["payload"])
+        if error:
+            payload["error"] = error[:300]
+        new = enqueue(channel=spec["channel"], kind=spec["kind"], recipient=spec.get("recipient", ""),
+                      payload=payload, unique_key=f"{spec['unique_key']}:{row.id}", ticket=row.ticket_id)
+        if new is not None:
+            out.append((new.id, new.channel))
+    return out
+
+
 def _claim(query: pw.Select, now: dt.datetime) -> list[Outbox]:
     ids = [r.id for r in _lock(query, skip_locked=True)]
     if not ids:
@@ -347,9 +362,8 @@ def mark_bounced(message_ids: list[str], reason: str, now: dt.datetime | None = 
         row.updated_at = now
         row.save()
         changed.append(row)
-        from .followups import on_late_failure  # the agent who wrote it hears of it (Slack thread)
-
-        on_late_failure(row, row.last_error)
+        # the agent who wrote it hears of it (Slack thread): its on_failed follow-ups
+        enqueue_followups(row, list((row.payload or {}).get("on_failed") or []), row.last_error)
         if row.ticket_id is not None:
             Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data={
                 "outbox_id": row.id, "message_id": row.message_id, "recipient": row.recipient,

@@ -23,12 +23,16 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .config import ConfigError, Settings
+from .config_errors import ConfigError
+from .config_errors import kind as _kind
 from .priority_config import DEFAULT as PRIORITY_DEFAULT, PriorityConfig, parse_priority
 from .webhook_config import WebhookSource, parse_webhook_sources
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger("helpline.store")
 
@@ -292,11 +296,6 @@ class _Ctx:
 
 
 TableContext = _Ctx  # for the sections parsed outside this module (ingest/imap_accounts.py)
-
-
-def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def parse_duration(text: str) -> dt.timedelta:

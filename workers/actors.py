@@ -6,6 +6,7 @@ sweeper re-enqueues rows it thinks are lost.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -46,8 +47,10 @@ def senders() -> dict:
     """This process's sender per channel (connections are kept per thread inside each)."""
     if "senders" not in _state:
         from helpline.notifier.senders import make_senders
+        from helpline.router.category import active_labels, models_dir_for
 
-        _state["senders"] = make_senders(settings())
+        labels = functools.partial(active_labels, models_dir_for(settings()))
+        _state["senders"] = make_senders(settings(), categories=labels)
     return _state["senders"]
 
 
