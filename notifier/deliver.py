@@ -147,15 +147,11 @@ def deliver_one(settings: Settings, sender: Sender, outbox_id: int) -> DeliveryR
     return report
 
 
-def deliver_claimed(settings: Settings, sender: Sender, row: Outbox) -> DeliveryReport:
-    """Send a row its creator already marked ``sending`` in its own transaction
-    (``outbox.enqueue(claimed=True)``): one commit less per message. Should the
-    caller die before this returns, ``recover_stuck`` resends it after the lease."""
-    return deliver_claimed_many(settings, sender, [row])
-
-
 def deliver_claimed_many(settings: Settings, sender: Sender, rows: list[Outbox]) -> DeliveryReport:
-    """``deliver_claimed`` for the rows of one pipeline batch, their 'sent' marks in one commit."""
+    """Send rows their creator already marked ``sending`` in its own transaction
+    (``outbox.enqueue(claimed=True)``; one pipeline batch's), their 'sent' marks in one commit: one commit
+    less per message. Should the caller die before this returns, ``recover_stuck`` resends them after the
+    lease."""
     report = DeliveryReport(claimed=len(rows))
     _deliver_rows(settings, sender, rows, report)
     return report

@@ -1,4 +1,4 @@
-"""The outbox state machine (DESIGN.md, "No double sends, no silent drops").
+"""The outbox state machine (ARCHITECTURE.md, "No double sends, no silent drops").
 
 Rows are written in the same transaction as the ticket change (``enqueue``).
 A sender claims due rows (``pending`` → ``sending``, attempt counted) in a
@@ -24,7 +24,6 @@ from helpline.store import db, fastsql
 from helpline.store.config import Settings
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, Ticket, utcnow
 
-from .addresses import addr_spec, canonical
 from .logkv import line, log
 
 MAX_BACKOFF_S = 3600.0
@@ -55,7 +54,7 @@ def enqueue(
     second send. With ``suppressed_reason`` the row is recorded as
     ``suppressed`` (never sent): loop protection keeps its decision visible.
     With ``claimed`` the row starts as ``sending`` (attempt 1) because the
-    caller will deliver it right after its commit (``deliver.deliver_claimed``).
+    caller will deliver it right after its commit (``deliver.deliver_claimed_many``).
     ``not_before`` holds a pending row until then (a notice kept for the
     team's business hours).
     """
@@ -196,17 +195,12 @@ def _get_locked(row_id: int) -> Outbox | None:
     return _lock(Outbox.select().where(Outbox.id == row_id), skip_locked=False).first()
 
 
-def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> bool:
-    """Record a provider's acceptance; False if the row was already final.
+def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
+    """Record providers' acceptances, in one transaction; the ids that changed (a row already final does not).
 
     Accepted from ``pending``/``unknown`` too: a send that outlived its lease
     did happen, and saying so beats a second send.
     """
-    return row_id in mark_sent_many([(row_id, provider_id)], now)
-
-
-def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
-    """``mark_sent`` for several rows in one transaction; the ids that changed."""
     if not sent:
         return set()
     now = now or utcnow()
@@ -221,7 +215,7 @@ def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) 
                 changed.add(row_id)
         return changed
 
-    changed = db.run_tx(tx, durable=False)  # as in mark_sent
+    changed = db.run_tx(tx, durable=False)
     for row_id, provider_id in sent:
         log.info(line("outbox_sent" if row_id in changed else "outbox_sent_ignored", outbox_id=row_id,
                       provider_id=provider_id))
@@ -388,25 +382,6 @@ def mark_bounced(message_ids: list[str], reason: str, now: dt.datetime | None = 
 # ---- reading --------------------------------------------------------------
 def _like_escape(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-
-
-def hourly_counts(recipient: str, kind: str = "ack", now: dt.datetime | None = None) -> tuple[int, int]:
-    """(``kind`` rows to this mailbox, ``kind`` rows in total) created in the last hour.
-
-    Suppressed rows do not count: they were never sent. The mailbox ignores
-    case and ``+tags`` so a sender cannot dodge the limit by varying them.
-    """
-    now = now or utcnow()
-    since = now - dt.timedelta(hours=1)
-    key = canonical(addr_spec(recipient) or recipient)
-    local, at, domain = key.rpartition("@")
-    pattern = f"{_like_escape(local)}+%@{_like_escape(domain)}" if at else key
-    total, to_address = fastsql.fetchone(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN LOWER(recipient) = ? OR LOWER(recipient) LIKE ? ESCAPE '!' "
-        "THEN 1 ELSE 0 END), 0) FROM \"outbox\" WHERE kind = ? AND created_at >= ? AND status != 'suppressed'",
-        [key, pattern, kind, since],
-    )
-    return int(to_address), int(total)
 
 
 def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:

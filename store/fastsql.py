@@ -20,10 +20,6 @@ from .db import database
 _sql_cache: dict[tuple[Any, ...], str] = {}
 
 
-def _sqlite() -> bool:
-    return isinstance(database(), peewee.SqliteDatabase)
-
-
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
 
 

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-import peewee as pw
-
 from helpline.store import fastsql as sql
 from helpline.store import models as m
 from helpline.store.db import is_sqlite
@@ -293,7 +291,3 @@ def outbound_tickets(message_ids: list[str]) -> list[int]:
     rows = sql.fetchall(f'SELECT DISTINCT ticket_id FROM "message" WHERE direction = \'out\' '
                         f"AND message_id IN ({sql.in_marks(len(bare))})", bare)
     return [r[0] for r in rows]
-
-
-def is_unique_violation(exc: BaseException) -> bool:
-    return isinstance(exc, pw.IntegrityError)

@@ -23,10 +23,6 @@ from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
 
-def slack_on(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token and settings.slack_channel)
-
-
 def on_customer_message(ticket_id: int, message_id: int, action: str, status_before: str,
                         settings: Settings, env: Envelope | None = None) -> list[int]:
     """Rows for a customer message the pipeline just stored; their ids, for delivery after the commit."""

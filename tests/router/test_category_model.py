@@ -196,16 +196,6 @@ def test_classify_below_threshold_is_unclassified(small_model):
     assert category.classify("hello", "qwerty zxcv", small_model, threshold=0.0).category == d.predicted
 
 
-def test_team_for_maps_categories_and_sends_the_rest_to_triage(small_model):
-    teams = {"REFUND": "billing", "order": "fulfilment"}
-    assert category.team_for("REFUND", teams) == "billing"
-    assert category.team_for("ORDER", teams) == "fulfilment"
-    assert category.team_for("NEWSLETTER", teams) == "triage"
-    assert category.team_for(category.UNCLASSIFIED, teams, triage_team="frontline") == "frontline"
-    d = category.classify("Refund", "I want my money back for the returned shoes", small_model)
-    assert category.team_for(d, teams) == "billing"
-
-
 def test_label_event_kinds():
     assert category.label_event("ORDER", "ORDER") == ("category_confirmed", {"category": "ORDER"})
     assert category.label_event("REFUND", "ORDER") == ("category_corrected", {"category": "REFUND",
