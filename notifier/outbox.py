@@ -16,7 +16,7 @@ write transactions (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee as pw
 
@@ -399,7 +399,7 @@ def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
     for row in query:
         out.append({
             "id": row.id,
-            "ticket": row.ticket_number or "",
+            "ticket": cast(Any, row).ticket_number or "",  # the joined alias (see .objects() above)
             "channel": row.channel,
             "kind": row.kind,
             "recipient": row.recipient,

@@ -28,7 +28,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
               .where(m.Event.kind.in_(LABEL_EVENTS))
               .order_by(m.Event.created_at, m.Event.id)
               .tuples())
-    for ticket_id, data, ticket_category in events:
+    for ticket_id, data, ticket_category in cast(Iterable[tuple[int, Any, Any]], events):
         label = (data or {}).get("category") if isinstance(data, dict) else None
         label = label or ticket_category
         if label:
@@ -149,12 +149,13 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
     skipped = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        subject_of = dict(m.Ticket.select(m.Ticket.id, m.Ticket.subject).where(m.Ticket.id.in_(chunk)).tuples())
+        subject_of: dict[int, str] = dict(cast(Iterable[tuple[int, str]], m.Ticket.select(m.Ticket.id, m.Ticket.subject)
+                                                 .where(m.Ticket.id.in_(chunk)).tuples()))
         first_text: dict[int, str] = {}
         rows = (m.Message.select(m.Message.ticket, m.Message.text)
                 .where(m.Message.ticket.in_(chunk), m.Message.direction == "in", m.Message.author_role == "customer")
                 .order_by(m.Message.created_at, m.Message.id).tuples())
-        for tid, text in rows:
+        for tid, text in cast(Iterable[tuple[int, str]], rows):
             first_text.setdefault(tid, text or "")
         for tid in chunk:
             subject, text = subject_of.get(tid, ""), first_text.get(tid, "")
@@ -373,7 +374,7 @@ def _holdout_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
     return np.flatnonzero(mask), held_idx
 
 
-def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None) -> dict[str, Any]:
+def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Iterable[str] | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows: true)."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 

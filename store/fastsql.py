@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, overload
 
 import peewee
 
@@ -67,11 +67,23 @@ def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
     return row
 
 
+def fetchrow(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """``fetchone`` for a row that must exist (the ticket the caller works on); LookupError if it does not."""
+    row = fetchone(sql, params)
+    if row is None:
+        raise LookupError(f"expected a row from: {sql[:120]}")
+    return row
+
+
 def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = execute(sql, params).fetchall()
     return rows
 
 
+@overload
+def insert(table: str, row: dict[str, Any]) -> int: ...
+@overload
+def insert(table: str, row: dict[str, Any], *, on_conflict: str) -> int | None: ...
 def insert(table: str, row: dict[str, Any], *, on_conflict: str = "") -> int | None:
     """INSERT one row and return its id (None when ``on_conflict`` skipped it).
 

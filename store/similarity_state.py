@@ -185,7 +185,6 @@ def add_merge(source_id: int, target_id: int, *, actor: str, reason: str, previo
     new_id = sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
                                          "reason": reason, "previous_status": previous_status, "moved": moved,
                                          "merged_at": now})
-    assert new_id is not None  # no ON CONFLICT clause: inserted or raised
     return new_id
 
 
@@ -225,7 +224,6 @@ def incident_of(ticket_id: int) -> int | None:
 
 def create_incident(title: str, now: dt.datetime) -> int:
     new_id = sql.insert("incident", {"title": title[:500], "status": "open", "created_at": now, "updated_at": now})
-    assert new_id is not None  # no ON CONFLICT clause: inserted or raised
     return new_id
 
 

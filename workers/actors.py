@@ -198,7 +198,7 @@ def blob_store() -> blobs.BlobStore:
     return _state["blobs"]
 
 
-ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media]
+ALL: list[dramatiq.Actor[Any, Any]] = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media]
 
 
 def submit(inbound_id: int) -> None:

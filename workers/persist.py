@@ -131,7 +131,7 @@ def _ticket(row: tuple[Any, ...]) -> TicketRef:
 
 
 def get_ticket(ticket_id: int) -> TicketRef:
-    return _ticket(sql.fetchone(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [ticket_id]))
+    return _ticket(sql.fetchrow(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [ticket_id]))
 
 
 def candidates(keys: list[str], ticket_ref: str, token_ticket_id: int | None) -> tuple[list[Candidate], list[str]]:

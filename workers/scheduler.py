@@ -1,6 +1,7 @@
 """The scheduler process: periodic sweeps, each guarded so one failure never stops the rest."""
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -33,7 +34,7 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
         jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
     for channel, sender in actors.senders().items():
-        jobs[f"outbox_delivered_{channel}"] = lambda sender=sender: deliver_due(settings, sender)
+        jobs[f"outbox_delivered_{channel}"] = functools.partial(deliver_due, settings, sender)
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))

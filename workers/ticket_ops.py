@@ -69,7 +69,8 @@ def load(ticket_id: int, *, lock: bool = True) -> TicketState:
     row = fastsql.fetchone(q + (" FOR UPDATE OF t" if lock and not is_sqlite() else ""), [ticket_id])
     if row is None:
         raise TicketOpError(f"no ticket with id {ticket_id}")
-    return TicketState(*row[:8], row[8] or "standard", *row[9:])
+    return TicketState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] or "standard",
+                       row[9], row[10], row[11], row[12])
 
 
 def config(settings: Settings) -> SiteConfig:
