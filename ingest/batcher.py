@@ -67,7 +67,7 @@ class IntakeBatcher:
                 except BaseException as exc:  # never leave a sender hanging
                     log.exception("event=intake_batch_failed size=%d", len(group))
                     results = [exc] * len(group)
-                done += [(fut, result) for (_, fut), result in zip(group, results)]
+                done += [(fut, result) for (_, fut), result in zip(group, results, strict=True)]
             for fut, result in done:
                 if isinstance(result, BaseException):
                     fut.set_exception(result)

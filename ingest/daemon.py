@@ -19,7 +19,8 @@ from aiohttp import web
 from helpline.store import blobs, db, models
 from helpline.store.config import Settings, parse_hostport
 
-from helpline.ingest.http import admin, http_runner, public
+from helpline.ingest import public
+from helpline.ingest.http import admin, http_runner
 from helpline.ingest import metrics
 from helpline.ingest.batcher import IntakeBatcher
 from helpline.ingest.conn_limits import ConnectionLimiter, serve_capped
@@ -80,7 +81,7 @@ class IngestDaemon:
         return {(r.channel, r.status): r.n for r in rows}
 
     def _imap_times(self) -> dict[str, tuple[float | None, float | None]]:
-        from helpline.ingest.cli.imap_commands import live_times
+        from helpline.ingest.channels.imap_accounts import live_times
 
         return live_times(self.imap_accounts)
 

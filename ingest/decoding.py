@@ -115,19 +115,3 @@ def form_fields(raw: bytes) -> MultiDict[str]:
     (invalid UTF-8 becomes U+FFFD, as browsers do)."""
     pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True, errors="replace")
     return MultiDict((clean_text(k), clean_text(v)) for k, v in pairs)
-
-
-def read_form(raw: bytes, content_type: str) -> MultiDict[str]:
-    """A form post's text fields, URL-encoded or multipart (files ignored); ``BodyError`` if unreadable."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind in ("application/x-www-form-urlencoded", ""):
-        return form_fields(raw)
-    if kind == "multipart/form-data":
-        from helpline.ingest.http import form_data  # form_data imports clean_text from here
-
-        try:
-            parsed = form_data.parse(raw, content_type)
-        except form_data.FormDataError as exc:
-            raise BodyError("body", str(exc)) from None
-        return MultiDict((k, v) for k, values in parsed.fields.items() for v in values)
-    raise BodyError("content-type", "send application/x-www-form-urlencoded or multipart/form-data")

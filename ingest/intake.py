@@ -268,7 +268,7 @@ class EmailIntake:
                     results[i] = self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc) \
                         if spool_on_failure else exc
                 ready, stored = [], []
-            for (i, env, _meta), (inbound_id, created) in zip(ready, stored):
+            for (i, env, _meta), (inbound_id, created) in zip(ready, stored, strict=True):
                 if inbound_id == KEY_TAKEN:
                     log.info("event=idempotency_conflict kind=%s", offers[i].kind)
                     results[i] = IdempotencyConflict()
@@ -343,7 +343,7 @@ class EmailIntake:
                     results[i] = self._fallback(offers[i], stamps[i], exc, spool_on_failure)
                 ready = []
                 stored = []
-            for (i, env, _key, status, _reason), (inbound_id, created) in zip(ready, stored):
+            for (i, env, _key, status, _reason), (inbound_id, created) in zip(ready, stored, strict=True):
                 results[i] = self._announce(env, status, inbound_id, created, len(offers[i].raw), defer_submit)
         return results  # type: ignore[return-value]
 

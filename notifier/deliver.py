@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import functools
 from dataclasses import asdict, dataclass
 
 from helpline.store.config import Settings
@@ -20,7 +21,7 @@ from . import followups, outbox
 from .claim_journal import ClaimJournal
 from .errors import OutcomeUnknown, PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
 from .logkv import line, log
-from .senders import Sender
+from .senders import Sender, make_senders
 
 _warned_unconfigured: set[str] = set()
 
@@ -79,7 +80,7 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
                               count_attempt=not isinstance(exc, RateLimited))
         except PermanentFailure as exc:
             if outbox.mark_failed_permanent(row.id, str(exc)):
-                followups.after(settings, row, "failed", str(exc))
+                _follow_up(settings, row, "failed", str(exc))
             report.failed += 1
         except Exception as exc:  # a bug must not leave the row in 'sending' nor retry without bound
             log.exception(line(f"{sender.channel}_send_crashed", outbox_id=row.id, error=type(exc).__name__))
@@ -100,8 +101,27 @@ def _mark_sent(settings: Settings, sent: list[tuple[Outbox, str]]) -> None:
     changed = outbox.mark_sent_many([(row.id, provider_id) for row, provider_id in sent])
     for row, _ in sent:
         if row.id in changed:
-            followups.after(settings, row, "sent")
+            _follow_up(settings, row, "sent")
     sent.clear()
+
+
+def _follow_up(settings: Settings, row: Outbox, outcome: str, error: str = "") -> None:
+    """Write ``row``'s follow-ups for ``outcome`` and try them at once; one that fails stays pending for the
+    scheduler's delivery round."""
+    for oid, channel in followups.after(row, outcome, error):
+        sender = _senders_for(settings).get(channel)
+        if sender is None:
+            continue
+        try:
+            deliver_one(settings, sender, oid)
+        except Exception as exc:
+            log.warning(line("followup_delivery_failed", outbox_id=oid, error=type(exc).__name__))
+
+
+@functools.lru_cache(maxsize=1)
+def _senders_for(settings: Settings) -> dict[str, Sender]:
+    """The follow-ups' senders, made once per Settings value (one per process in practice)."""
+    return make_senders(settings)
 
 
 def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport, *,
@@ -109,7 +129,7 @@ def _record_temporary(row: Outbox, error: str, settings: Settings, report: Deliv
     status = outbox.mark_failed_temporary(row.id, error, settings, delay_s=delay_s, count_attempt=count_attempt)
     if status == "failed":
         report.failed += 1
-        followups.after(settings, row, "failed", error)
+        _follow_up(settings, row, "failed", error)
     else:
         report.retry += 1
 
@@ -161,15 +181,11 @@ def deliver_one(settings: Settings, sender: Sender, outbox_id: int) -> DeliveryR
     return report
 
 
-def deliver_claimed(settings: Settings, sender: Sender, row: Outbox) -> DeliveryReport:
-    """Send a row its creator already marked ``sending`` in its own transaction
-    (``outbox.enqueue(claimed=True)``): one commit less per message. Should the
-    caller die before this returns, ``recover_stuck`` resends it after the lease."""
-    return deliver_claimed_many(settings, sender, [row])
-
-
 def deliver_claimed_many(settings: Settings, sender: Sender, rows: list[Outbox]) -> DeliveryReport:
-    """``deliver_claimed`` for the rows of one pipeline batch, their 'sent' marks in one commit."""
+    """Send rows their creator already marked ``sending`` in its own transaction
+    (``outbox.enqueue(claimed=True)``; one pipeline batch's), their 'sent' marks in one commit: one commit
+    less per message. Should the caller die before this returns, ``recover_stuck`` resends them after the
+    lease."""
     report = DeliveryReport(claimed=len(rows))
     _deliver_rows(settings, sender, rows, report)
     return report

@@ -1,4 +1,4 @@
-"""Loop and spam-storm protection for automatic replies (DESIGN.md, "Guarantees").
+"""Loop and spam-storm protection for automatic replies (ARCHITECTURE.md, "Guarantees").
 
 Plain functions without I/O: the caller counts recent acks in the outbox and
 passes the numbers in, so the decision is a table-testable function. Every

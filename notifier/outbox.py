@@ -1,4 +1,4 @@
-"""The outbox state machine (DESIGN.md, "No double sends, no silent drops").
+"""The outbox state machine (ARCHITECTURE.md, "No double sends, no silent drops").
 
 Rows are written in the same transaction as the ticket change (``enqueue``).
 A sender claims due rows (``pending`` → ``sending``, attempt counted) in a
@@ -16,7 +16,7 @@ write transactions (``BEGIN IMMEDIATE``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee as pw
 
@@ -24,7 +24,6 @@ from helpline.store import db, fastsql
 from helpline.store.config import Settings
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, Ticket, utcnow
 
-from .addresses import addr_spec, canonical
 from .logkv import line, log
 
 MAX_BACKOFF_S = 3600.0
@@ -55,7 +54,7 @@ def enqueue(
     second send. With ``suppressed_reason`` the row is recorded as
     ``suppressed`` (never sent): loop protection keeps its decision visible.
     With ``claimed`` the row starts as ``sending`` (attempt 1) because the
-    caller will deliver it right after its commit (``deliver.deliver_claimed``).
+    caller will deliver it right after its commit (``deliver.deliver_claimed_many``).
     ``not_before`` holds a pending row until then (a notice kept for the
     team's business hours).
     """
@@ -87,6 +86,21 @@ def _lock(query: pw.Select, *, skip_locked: bool) -> pw.Select:
     if db.is_sqlite():
         return query
     return query.for_update(skip_locked=skip_locked) if skip_locked else query.for_update()
+
+
+def enqueue_followups(row: Outbox, specs: list[dict[str, Any]], error: str) -> list[tuple[int, str]]:
+    """The follow-up rows ``specs`` of ``row`` (its payload's ``on_sent`` / ``on_failed``), in the caller's
+    transaction; (id, channel) of those written. Keyed on ``row``, so each is written once."""
+    out: list[tuple[int, str]] = []
+    for spec in specs:
+        payload = dict(spec["payload"])
+        if error:
+            payload["error"] = error[:300]
+        new = enqueue(channel=spec["channel"], kind=spec["kind"], recipient=spec.get("recipient", ""),
+                      payload=payload, unique_key=f"{spec['unique_key']}:{row.id}", ticket=row.ticket_id)
+        if new is not None:
+            out.append((new.id, new.channel))
+    return out
 
 
 def _claim(query: pw.Select, now: dt.datetime) -> list[Outbox]:
@@ -145,7 +159,7 @@ def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | 
     got = db.run_tx(lambda: fastsql.fetchone(query, params), durable=channel != "email")
     if got is None:
         return None
-    data = dict(zip(cols, got))
+    data = dict(zip(cols, got, strict=True))
     fields = {f.column_name: f for f in Outbox._meta.sorted_fields}  # noqa: SLF001
     return Outbox(**{fields[c].name: fields[c].python_value(v) for c, v in data.items()})
 
@@ -181,17 +195,12 @@ def _get_locked(row_id: int) -> Outbox | None:
     return _lock(Outbox.select().where(Outbox.id == row_id), skip_locked=False).first()
 
 
-def mark_sent(row_id: int, provider_id: str, now: dt.datetime | None = None) -> bool:
-    """Record a provider's acceptance; False if the row was already final.
+def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
+    """Record providers' acceptances, in one transaction; the ids that changed (a row already final does not).
 
     Accepted from ``pending``/``unknown`` too: a send that outlived its lease
     did happen, and saying so beats a second send.
     """
-    return row_id in mark_sent_many([(row_id, provider_id)], now)
-
-
-def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
-    """``mark_sent`` for several rows in one transaction; the ids that changed."""
     if not sent:
         return set()
     now = now or utcnow()
@@ -206,7 +215,7 @@ def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) 
                 changed.add(row_id)
         return changed
 
-    changed = db.run_tx(tx, durable=False)  # as in mark_sent
+    changed = db.run_tx(tx, durable=False)
     for row_id, provider_id in sent:
         log.info(line("outbox_sent" if row_id in changed else "outbox_sent_ignored", outbox_id=row_id,
                       provider_id=provider_id))
@@ -381,9 +390,8 @@ def mark_bounced(message_ids: list[str], reason: str, now: dt.datetime | None = 
         row.updated_at = now
         row.save()
         changed.append(row)
-        from .followups import on_late_failure  # the agent who wrote it hears of it (Slack thread)
-
-        on_late_failure(row, row.last_error)
+        # the agent who wrote it hears of it (Slack thread): its on_failed follow-ups
+        enqueue_followups(row, list((row.payload or {}).get("on_failed") or []), row.last_error)
         if row.ticket_id is not None:
             Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data={
                 "outbox_id": row.id, "message_id": row.message_id, "recipient": row.recipient,
@@ -410,25 +418,6 @@ def _like_escape(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def hourly_counts(recipient: str, kind: str = "ack", now: dt.datetime | None = None) -> tuple[int, int]:
-    """(``kind`` rows to this mailbox, ``kind`` rows in total) created in the last hour.
-
-    Suppressed rows do not count: they were never sent. The mailbox ignores
-    case and ``+tags`` so a sender cannot dodge the limit by varying them.
-    """
-    now = now or utcnow()
-    since = now - dt.timedelta(hours=1)
-    key = canonical(addr_spec(recipient) or recipient)
-    local, at, domain = key.rpartition("@")
-    pattern = f"{_like_escape(local)}+%@{_like_escape(domain)}" if at else key
-    total, to_address = fastsql.fetchone(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN LOWER(recipient) = ? OR LOWER(recipient) LIKE ? ESCAPE '!' "
-        "THEN 1 ELSE 0 END), 0) FROM \"outbox\" WHERE kind = ? AND created_at >= ? AND status != 'suppressed'",
-        [key, pattern, kind, since],
-    )
-    return int(to_address), int(total)
-
-
 def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
     """Recent rows for ``helpline outbox list``; no payloads (they hold message bodies)."""
     query = (
@@ -444,7 +433,7 @@ def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
     for row in query:
         out.append({
             "id": row.id,
-            "ticket": row.ticket_number or "",
+            "ticket": cast(Any, row).ticket_number or "",  # the joined alias (see .objects() above)
             "channel": row.channel,
             "kind": row.kind,
             "recipient": row.recipient,

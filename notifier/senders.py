@@ -8,7 +8,7 @@ configured (no relay, no Twilio account) is skipped and its rows wait.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from helpline.store.config import Settings
 
@@ -23,15 +23,16 @@ class Sender(Protocol):
     def send(self, payload: dict[str, Any]) -> str: ...
 
 
-def make_senders(settings: Settings) -> dict[str, Sender]:
-    """One sender per channel, keyed by the outbox row's ``channel``."""
+def make_senders(settings: Settings, *, categories: Callable[[], tuple[str, ...]] = tuple) -> dict[str, Sender]:
+    """One sender per channel, keyed by the outbox row's ``channel``; ``categories`` lists the category
+    labels Slack's ticket card offers (the router's active model, passed in by the worker)."""
     from .email_sender import EmailSender
 
     senders: dict[str, Sender] = {"email": EmailSender(settings)}
     if settings.slack_bot_token or settings.slack_channel:  # Slack in use (a half-set one warns why it waits)
         from .slack_sender import SlackSender
 
-        senders["slack"] = SlackSender(settings)
+        senders["slack"] = SlackSender(settings, categories=categories)
     if settings.twilio_auth_token or settings.twilio_account_sid:  # SMS in use (a half-set one warns why it waits)
         from .sms_sender import SmsSender
 

@@ -107,8 +107,10 @@ class SlackSender:
     unconfigured_hint = "set HELPLINE_SLACK_BOT_TOKEN and HELPLINE_SLACK_CHANNEL"
 
     def __init__(self, settings: Settings, *, timeout: float = 10.0, pacer: Pacer | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 categories: Callable[[], tuple[str, ...]] = tuple) -> None:
         self.settings = settings
+        self._category_labels = categories  # the active model's labels (router's; passed in, notifier never imports it)
         self._client = make_client(settings, timeout=timeout) if settings.slack_bot_token else None
         self.pacer = pacer or Pacer()
         self._sleep = sleep
@@ -312,9 +314,7 @@ class SlackSender:
     def _categories(self) -> tuple[str, ...]:
         if not self._actions:
             return ()
-        from helpline.router.category import active_labels, models_dir_for
-
-        return active_labels(models_dir_for(self.settings))
+        return self._category_labels()
 
     # ---- one API call, its pacing and its failures --------------------------------------
     def _call(self, method: str, target: str, *, paced: bool = False, unmasked: bool = False, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ the row is still pending: fetching twice stores once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -122,6 +123,10 @@ def _store(job: Job, data: bytes, content_type: str, blobs: BlobStore, now: dt.d
     return db.run_tx(tx)
 
 
+def _note_error(media_id: int, error: str) -> None:
+    SmsMedia.update(last_error=error[:1000]).where(SmsMedia.id == media_id).execute()
+
+
 def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[str, Any]:
     """Fetch these pending media rows; returns how many ended which way."""
     done = {"stored": 0, "retry": 0, "failed": 0, "too_large": 0}
@@ -134,10 +139,10 @@ def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[st
         except MediaError as exc:
             log.warning(line("mms_media_fetch_failed", media=job.id, attempt=job.attempts, final=exc.final, error=str(exc)))
             if exc.final:
-                db.run_tx(lambda: _finish(job.id, job.ticket_id, exc.status, str(exc), utcnow()))
+                db.run_tx(functools.partial(_finish, job.id, job.ticket_id, exc.status, str(exc), utcnow()))
                 done["too_large" if exc.status == MediaStatus.TOO_LARGE else "failed"] += 1
             else:
-                db.run_tx(lambda: SmsMedia.update(last_error=str(exc)[:1000]).where(SmsMedia.id == job.id).execute())
+                db.run_tx(functools.partial(_note_error, job.id, str(exc)))
                 done["retry"] += 1
             continue
         if _store(job, data, ctype, blobs, utcnow()):

@@ -1,6 +1,6 @@
 """Outbound message templates: the automatic acknowledgement, and the MIME builder.
 
-The ack never repeats what the customer wrote (DESIGN.md, "Guarantees"):
+The ack never repeats what the customer wrote (ARCHITECTURE.md, "Guarantees"):
 anyone can forge a sender address, so a reply that echoed the body would let
 spammers use us as a relay. Only the subject line is repeated (capped), and
 the greeting uses the display name only when it looks like a person's name.

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .category_model import CategoryModel
 
@@ -24,7 +24,6 @@ log = logging.getLogger("helpline.router")
 
 UNCLASSIFIED = "unclassified"
 DEFAULT_THRESHOLD = 0.5
-DEFAULT_TRIAGE_TEAM = "triage"
 RECHECK_S = 3.0
 
 # Event kinds (Event.data in brackets):
@@ -80,21 +79,6 @@ def classify(subject: str, text: str, model: CategoryModel, threshold: float = D
                                 f"{runner} (model {name})")
     return CategoryDecision(best, p, best, second, q, name, threshold,
                             f"category {best!r} at {p:.2f}{runner} (model {name})")
-
-
-def team_for(decision: CategoryDecision | str, teams: Mapping[str, str],
-             triage_team: str = DEFAULT_TRIAGE_TEAM) -> str:
-    """The team of a category from the configured mapping; unclassified and unmapped go to triage."""
-    category = decision.category if isinstance(decision, CategoryDecision) else decision
-    if category == UNCLASSIFIED:
-        return triage_team
-    found = teams.get(category) or teams.get(category.lower())
-    if not found:  # a mapping written for the old default labels (default_labels.LEGACY_LABELS)
-        from .default_labels import canonical
-
-        wanted = canonical(category)
-        found = next((team for name, team in teams.items() if canonical(name) == wanted), None)
-    return found or triage_team
 
 
 def label_event(category: str, previous: str | None) -> tuple[str, dict[str, Any]]:

@@ -18,9 +18,14 @@ from __future__ import annotations
 import csv
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from .default_labels import BITEXT_INTENTS
-from .model_train import Dataset, TrainingError, file_sha256
+from .model_train import (BITEXT_ATTRIBUTION, BITEXT_TEST, BITEXT_TRAIN, Dataset, TrainingError, TrainOptions, evaluate,
+                          file_sha256, read_csv, train)
+
+if TYPE_CHECKING:
+    from .category_model import CategoryModel
 
 SYNTHETIC_CSV = Path(__file__).resolve().parent / "models" / "synthetic_support.csv"
 BITEXT_PER_INTENT = 60
@@ -93,7 +98,7 @@ def write_training_csv(data: Dataset, path: Path = SHIPPED_CSV) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["text", "label"])
-        for text, label in zip(data.texts, data.labels):
+        for text, label in zip(data.texts, data.labels, strict=False):
             w.writerow([text, label])
     return path
 
@@ -105,3 +110,41 @@ def shipped_training_data(path: Path = SHIPPED_CSV) -> Dataset:
     data = read_csv(path, "text", "label")
     data.source = "router/models/default_training.csv (the default model's training set)"
     return data
+
+
+# ---- the packaged default model -----------------------------------------------------------
+def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptions | None = None,
+                  log: Callable[[str], None] | None = None) -> tuple["CategoryModel", dict[str, Any]]:
+    """Train the default model (general support labels, ``default_labels``) on the Bitext training
+    split relabelled plus the synthetic multilingual sentences (``default_build``), measure it on the
+    relabelled Bitext test split, and write ``default.skops`` / ``default.json`` with the data's
+    LICENSE and SOURCE.md into ``out_dir``."""
+    import shutil
+
+    from .default_labels import BITEXT_INTENTS
+    from .model_store import DEFAULT_NAME, save_model
+
+    data_dir = Path(data_dir)
+    out_dir = Path(out_dir)
+    for name in (BITEXT_TRAIN, BITEXT_TEST, "LICENSE", "SOURCE.md"):
+        if not (data_dir / name).is_file():
+            raise TrainingError(f"{data_dir / name} is missing: expected the Bitext sample (train/test CSV, "
+                                "LICENSE, SOURCE.md)")
+    train_data = default_training_data(data_dir / BITEXT_TRAIN)
+    test_data = read_csv(data_dir / BITEXT_TEST, "utterance", "intent")
+    test_data.labels = [BITEXT_INTENTS[x] for x in test_data.labels]
+    model = train(train_data, options or TrainOptions(), attribution={**BITEXT_ATTRIBUTION, "synthetic": (
+        "router/models/synthetic_support.csv: support sentences in English, German, French and Spanish "
+        "written for Helpline (synthetic, not customer mail)")}, log=log)
+    test_metrics = evaluate(model, test_data)
+    model.meta["version"] = "default"
+    model.meta["source"] = train_data.source
+    model.meta["test_metrics"] = {**test_metrics, "data": f"bitext-support-intents/{BITEXT_TEST} (intents relabelled)",
+                                  "data_sha256": test_data.source_sha256}
+    model.meta["build_command"] = "helpline model build-default --data-dir ../shared/data/bitext-support-intents"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("LICENSE", "SOURCE.md"):
+        shutil.copyfile(data_dir / name, out_dir / name)
+    save_model(model, out_dir / f"{DEFAULT_NAME}.skops")
+    write_training_csv(train_data, out_dir / "default_training.csv")
+    return model, test_metrics

@@ -94,4 +94,4 @@ def terms(text: str, language: str = "en", *, pairs: bool = True) -> list[str]:
     words = stems(text, language)
     if not pairs or len(words) < 2:
         return words
-    return words + [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]

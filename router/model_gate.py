@@ -63,7 +63,7 @@ def split_recent(tickets: Dataset, fraction: float = HOLDOUT_FRACTION,
 
 
 def gated_retrain(tickets: Dataset, shipped: Dataset, active: CategoryModel,
-                  options: TrainOptions = TrainOptions(), margin: float = MARGIN,
+                  options: TrainOptions | None = None, margin: float = MARGIN,
                   log: Callable[[str], None] | None = None) -> tuple[CategoryModel, GateDecision]:
     """Train a candidate on ``shipped`` + the older tickets and decide whether it beats ``active``
     on the most recent tickets by ``margin``. The caller stores the candidate and activates it
@@ -73,7 +73,7 @@ def gated_retrain(tickets: Dataset, shipped: Dataset, active: CategoryModel,
     combined = Dataset(shipped.subjects + older.subjects, shipped.texts + older.texts,
                        shipped.labels + older.labels,
                        f"{shipped.source} + {len(older)} labelled tickets", "")
-    candidate = train(combined, options, log=log)
+    candidate = train(combined, options or TrainOptions(), log=log)
     mine = evaluate(candidate, recent)
     theirs = evaluate(active, recent)
     new_labels = tuple(sorted(set(older.labels) - set(active.labels)))

@@ -28,7 +28,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 
@@ -71,12 +71,12 @@ class Dataset:
         return len(self.labels)
 
     def composed(self, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-        return [compose_text(s, t, max_chars) for s, t in zip(self.subjects, self.texts)]
+        return [compose_text(s, t, max_chars) for s, t in zip(self.subjects, self.texts, strict=True)]
 
     def sha256(self, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         """Hash of the examples as the model sees them, whatever file they came from."""
         h = hashlib.sha256()
-        for text, label in zip(self.composed(max_chars), self.labels):
+        for text, label in zip(self.composed(max_chars), self.labels, strict=True):
             h.update(label.encode("utf-8") + b"\t" + text.encode("utf-8") + b"\n")
         return h.hexdigest()
 
@@ -135,7 +135,7 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
               .where(m.Event.kind.in_(LABEL_EVENTS))
               .order_by(m.Event.created_at, m.Event.id)
               .tuples())
-    for ticket_id, data, ticket_category in events:
+    for ticket_id, data, ticket_category in cast(Iterable[tuple[int, Any, Any]], events):
         label = (data or {}).get("category") if isinstance(data, dict) else None
         label = label or ticket_category
         if label:
@@ -149,12 +149,13 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
     skipped = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        subject_of = dict(m.Ticket.select(m.Ticket.id, m.Ticket.subject).where(m.Ticket.id.in_(chunk)).tuples())
+        subject_of: dict[int, str] = dict(cast(Iterable[tuple[int, str]], m.Ticket.select(m.Ticket.id, m.Ticket.subject)
+                                                 .where(m.Ticket.id.in_(chunk)).tuples()))
         first_text: dict[int, str] = {}
         rows = (m.Message.select(m.Message.ticket, m.Message.text)
                 .where(m.Message.ticket.in_(chunk), m.Message.direction == "in", m.Message.author_role == "customer")
                 .order_by(m.Message.created_at, m.Message.id).tuples())
-        for tid, text in rows:
+        for tid, text in cast(Iterable[tuple[int, str]], rows):
             first_text.setdefault(tid, text or "")
         for tid in chunk:
             subject, text = subject_of.get(tid, ""), first_text.get(tid, "")
@@ -192,7 +193,6 @@ class TrainOptions:
     max_chars: int = DEFAULT_MAX_CHARS
     n_jobs: int = 2
     random_state: int = 0
-
 
 
 MIN_DF_ROWS = 5000
@@ -295,7 +295,7 @@ def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
             with _quiet():  # threads share the process's warning filters; processes set their own
                 results = parallel(delayed(_fold_fit)(options.classifier, X, y, splits[j][0], splits[j][1], C,
                                                       classes, options.random_state) for C, j in tasks)
-            scores.update(zip(tasks, results))
+            scores.update(zip(tasks, results, strict=True))
             for C in pending:
                 f1s, accs = [], []
                 for j, (_, test_idx) in enumerate(splits):
@@ -373,7 +373,7 @@ def _holdout_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
     return np.flatnonzero(mask), held_idx
 
 
-def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None) -> dict[str, Any]:
+def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Iterable[str] | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix (rows: true)."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -387,7 +387,7 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] 
     _, _, f_weighted, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="weighted",
                                                           zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=all_labels)
-    correct = sum(1 for a, b in zip(y_true, y_pred) if a == b)
+    correct = sum(1 for a, b in zip(y_true, y_pred, strict=True) if a == b)
     return {
         "rows": len(y_true),
         "accuracy": round(correct / len(y_true), 6) if y_true else 0.0,
@@ -444,7 +444,7 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
     classes, counts = np.unique(y, return_counts=True)
     # A label seen once can be neither cross-validated nor calibrated, nor learned with any
     # confidence: it is left out, and the metadata says so.
-    dropped = {str(c): int(n) for c, n in zip(classes, counts) if n < 2}
+    dropped = {str(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2}
     if dropped:
         keep = ~np.isin(y, list(dropped))
         texts, y = texts[keep], y[keep]
@@ -498,7 +498,7 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
         "version": None,
         "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "labels": [str(c) for c in classes],
-        "label_counts": {str(c): int(n) for c, n in zip(classes, counts)},
+        "label_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
         "dropped_labels": dropped,
         "training_rows": int(len(y_fit)),
         "training_data_sha256": data.sha256(options.max_chars),
@@ -526,40 +526,3 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
     return CategoryModel(pipeline, meta)
 
 
-# ---- the packaged default model -----------------------------------------------------------
-def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = TrainOptions(),
-                  log: Callable[[str], None] | None = None) -> tuple[CategoryModel, dict[str, Any]]:
-    """Train the default model (general support labels, ``default_labels``) on the Bitext training
-    split relabelled plus the synthetic multilingual sentences (``default_build``), measure it on the
-    relabelled Bitext test split, and write ``default.skops`` / ``default.json`` with the data's
-    LICENSE and SOURCE.md into ``out_dir``."""
-    import shutil
-
-    from .default_build import default_training_data, write_training_csv
-    from .default_labels import BITEXT_INTENTS
-    from .model_store import DEFAULT_NAME, save_model
-
-    data_dir = Path(data_dir)
-    out_dir = Path(out_dir)
-    for name in (BITEXT_TRAIN, BITEXT_TEST, "LICENSE", "SOURCE.md"):
-        if not (data_dir / name).is_file():
-            raise TrainingError(f"{data_dir / name} is missing: expected the Bitext sample (train/test CSV, "
-                                "LICENSE, SOURCE.md)")
-    train_data = default_training_data(data_dir / BITEXT_TRAIN)
-    test_data = read_csv(data_dir / BITEXT_TEST, "utterance", "intent")
-    test_data.labels = [BITEXT_INTENTS[x] for x in test_data.labels]
-    model = train(train_data, options, attribution={**BITEXT_ATTRIBUTION, "synthetic": (
-        "router/models/synthetic_support.csv: support sentences in English, German, French and Spanish "
-        "written for Helpline (synthetic, not customer mail)")}, log=log)
-    test_metrics = evaluate(model, test_data)
-    model.meta["version"] = "default"
-    model.meta["source"] = train_data.source
-    model.meta["test_metrics"] = {**test_metrics, "data": f"bitext-support-intents/{BITEXT_TEST} (intents relabelled)",
-                                  "data_sha256": test_data.source_sha256}
-    model.meta["build_command"] = "helpline model build-default --data-dir ../shared/data/bitext-support-intents"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("LICENSE", "SOURCE.md"):
-        shutil.copyfile(data_dir / name, out_dir / name)
-    save_model(model, out_dir / f"{DEFAULT_NAME}.skops")
-    write_training_csv(train_data, out_dir / "default_training.csv")
-    return model, test_metrics

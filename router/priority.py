@@ -170,8 +170,3 @@ def resolve_tier(record_tier: str, metadata: Mapping[str, Any], sender: str,
     if configured:
         return configured, "configuration"
     return record or "standard", "customer record" if record else ""
-
-
-def initial_priority(subject: str, text: str, config: PriorityConfig = DEFAULT) -> PriorityDecision:
-    """The rules on subject and text alone (no tier, sentiment or history)."""
-    return evaluate(PriorityFacts(subject=subject, text=text), config)

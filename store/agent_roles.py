@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import peewee as pw
 
 from . import fastsql
 
@@ -84,16 +83,3 @@ def ticket_facts(*, ticket_id: int | None = None, number: str | None = None) -> 
     return TicketFacts(row[0], row[1], row[2], row[3], int(row[4] or 0) >= SECOND_LINE_TIER, bool(row[5]))
 
 
-def upgrade_v16(db: pw.Database) -> None:
-    """Migration 16: agents' roles, teams' second-line restriction, API keys bound to an agent.
-
-    A table made by an earlier migration after its model grew these columns has them already."""
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-
-    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
-    wanted = [("agent", "role", pw.CharField(max_length=16, default="")),
-              ("team", "restrict_second_line", pw.BooleanField(default=False)),
-              ("api_key", "agent", pw.CharField(max_length=254, null=True))]
-    for table, column, field in wanted:
-        if column not in {c.name for c in db.get_columns(table)}:
-            migrate(migrator.add_column(table, column, field))

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee as pw
 
@@ -36,6 +36,7 @@ LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at mos
 
 
 class ApiKey(Base):
+    id = pw.AutoField()
     name = pw.CharField(max_length=200)
     prefix = pw.CharField(max_length=16)
     key_hash = pw.CharField(max_length=64, unique=True)
@@ -45,16 +46,6 @@ class ApiKey(Base):
     revoked_at = pw.DateTimeField(null=True)
     team = pw.CharField(max_length=64, null=True)  # a key bound to a team sees only that team's tickets
     agent = pw.CharField(max_length=254, null=True)  # migration 16: a personal key acts as this agent (email)
-
-
-def upgrade_v9(db: pw.Database) -> None:
-    """The ``team`` column (a database made by migration 5 after this model grew it has it already)."""
-    from playhouse.migrate import migrate, PostgresqlMigrator, SqliteMigrator
-
-    if any(c.name == "team" for c in db.get_columns("api_key")):
-        return
-    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
-    migrate(migrator.add_column("api_key", "team", pw.CharField(max_length=64, null=True)))
 
 
 def granted(scopes: Iterable[str]) -> frozenset[str]:
@@ -128,8 +119,8 @@ def revoke(key_id: int) -> bool:
     def tx() -> int:
         if ApiKey.get_or_none(ApiKey.id == key_id) is None:
             raise ApiKeyError(f"no API key with id {key_id}; `helpline api-keys list` shows them")
-        return (ApiKey.update(revoked_at=utcnow())
-                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
+        return int(ApiKey.update(revoked_at=utcnow())
+                   .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
 
     return bool(run_tx(tx))
 
@@ -159,7 +150,7 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     if scope not in may:
         return KeyCheck("scope", key_id, name, team, may, agent)
     now = now or utcnow()
-    if last_used is None or _as_dt(last_used) < now - LAST_USED_RESOLUTION:
+    if last_used is None or cast(dt.datetime, _as_dt(last_used)) < now - LAST_USED_RESOLUTION:
         # Not every request: a write per request would serialise API clients on SQLite's one writer.
         try:
             run_tx(lambda: fastsql.execute('UPDATE "api_key" SET last_used_at = ? WHERE id = ?', [now, key_id]),

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Protocol, TypeVar
+from typing import Callable, Iterator, Protocol, TypeVar
 
 from . import models
 from .files import fsync_dir, write_atomic
@@ -42,7 +42,6 @@ def _hex(key: str) -> str:
 
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
-    def put_file(self, path: str) -> str: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def synced_together(self) -> contextlib.AbstractContextManager[None]: ...
@@ -152,21 +151,6 @@ class FileBlobStore:
 
         return self._in_dir(path, write)
 
-    def put_file(self, src: str) -> str:
-        h = hashlib.sha256()
-        with open(src, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
-        path = self._path(digest)
-        if not path.exists():
-            def copy(out: BinaryIO) -> None:
-                with open(src, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        out.write(chunk)
-            self._write(path, copy)
-        return key_for(digest)
-
     def _in_dir(self, path: Path, write: Callable[[], T]) -> T:
         """Run ``write`` with ``path``'s fan-out directory there. mkdir of an existing directory is a
         failed syscall per blob, so the directories this process has seen (at most 65,536) are
@@ -206,10 +190,6 @@ class DatabaseBlobStore:
         key = key_for(hashlib.sha256(data).hexdigest())
         models.Blob.insert(key=key, size=len(data), data=data).on_conflict_ignore().execute()
         return key
-
-    def put_file(self, src: str) -> str:
-        with open(src, "rb") as fh:
-            return self.put(fh.read())
 
     def get(self, key: str) -> bytes:
         row = models.Blob.get_or_none(models.Blob.key == key)

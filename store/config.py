@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from . import config_file, webhook_config
+from .config_errors import ConfigError as ConfigError  # raised here, defined apart (config_file raises it too)
+
 SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
                            "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources",
                            "twilio_auth_token", "backup_passphrase"})
-
-
-class ConfigError(ValueError):
-    """A setting has a value Helpline cannot use; the message names the variable."""
 
 
 def _default_data_dir() -> str:
@@ -238,7 +237,7 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _parse(f: dataclasses.Field, raw: str, env_name: str) -> Any:
+def _parse(f: dataclasses.Field[Any], raw: str, env_name: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
         if kind == "bool":
@@ -305,14 +304,12 @@ def _with_file_webhooks(settings: Settings) -> Settings:
     Read at start-up like every setting: a changed source needs a restart. Only
     this section is read here, so a mistake elsewhere in the file (a team being
     edited) does not stop a process from starting."""
-    from .config_file import read_toml, webhook_sources
-    from .webhook_config import fold
-
-    data = read_toml(settings.config_file)
+    data = config_file.read_toml(settings.config_file)
     if "webhooks" not in data:
         return settings
-    sources, callbacks, rates = fold(settings.webhook_sources, settings.webhook_callbacks,
-                                     settings.webhook_source_rates, webhook_sources(settings.config_file, data))
+    sources, callbacks, rates = webhook_config.fold(settings.webhook_sources, settings.webhook_callbacks,
+                                                    settings.webhook_source_rates,
+                                                    config_file.webhook_sources(settings.config_file, data))
     return settings.replace(webhook_sources=sources, webhook_callbacks=callbacks, webhook_source_rates=rates)
 
 

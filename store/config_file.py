@@ -23,12 +23,17 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .config import ConfigError, Settings
+from .config_errors import ConfigError
+from .config_errors import kind as _kind
 from .priority_config import DEFAULT as PRIORITY_DEFAULT, PriorityConfig, parse_priority
 from .webhook_config import WebhookSource, parse_webhook_sources
+from .retention_config import parse_policies
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger("helpline.store")
 
@@ -297,11 +302,6 @@ class _Ctx:
 TableContext = _Ctx  # for the sections parsed outside this module (ingest/channels/imap_accounts.py)
 
 
-def _kind(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
 def parse_duration(text: str) -> dt.timedelta:
     """ "90s", "15m", "4h", "1h30m", "2d", "1w" -> timedelta (positive)."""
     s = text.strip().lower().replace(" ", "")
@@ -347,7 +347,7 @@ def _intervals(ctx: _Ctx, key: str, value: Any) -> tuple[tuple[int, int], ...]:
             raise ctx.fail(key, f"{item!r} ends before it starts; split a night shift into two days")
         out.append((start, end))
     out.sort()
-    for (s1, e1), (s2, _) in zip(out, out[1:]):
+    for (s1, e1), (s2, _) in zip(out, out[1:], strict=False):
         if s2 < e1:
             raise ctx.fail(key, f"time ranges overlap ({s1 // 60:02d}:{s1 % 60:02d}-{e1 // 60:02d}:{e1 % 60:02d} "
                                 f"and one starting {s2 // 60:02d}:{s2 % 60:02d})")
@@ -562,10 +562,10 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         agent = _agent(source, i, body)
         if agent.email in agents:
             raise ConfigFileError(source, f"agents[{i}]", "email", f"agent {agent.email} is defined twice")
-        for t in agent.teams:
-            if t not in names:
+        for team_name in agent.teams:
+            if team_name not in names:
                 raise ConfigFileError(source, f"agents[{i}] (email {agent.email!r})", "teams",
-                                      f"no team {t!r} (have: {', '.join(sorted(names)) or 'none'})")
+                                      f"no team {team_name!r} (have: {', '.join(sorted(names)) or 'none'})")
         agents[agent.email] = agent
     for email, team_names in members.items():  # a team's `agents = [...]` list adds memberships
         got = agents.get(email) or Agent(email=email, name=email.partition("@")[0])
@@ -586,9 +586,9 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         if p.business_hours and p.business_hours not in calendars:
             raise ConfigFileError(source, f"sla.policies.{p.name}", "business_hours",
                                   f"no calendar {p.business_hours!r} under [business_hours]")
-        for t in p.team:
-            if t not in names:
-                raise ConfigFileError(source, f"sla.policies.{p.name}", "team", f"no team {t!r}")
+        for team_name in p.team:
+            if team_name not in names:
+                raise ConfigFileError(source, f"sla.policies.{p.name}", "team", f"no team {team_name!r}")
     policy_names = {p.name for p in policies}
     for i, r in enumerate(rules):
         if r.set_team and r.set_team not in names:
@@ -607,10 +607,10 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         if e.to_team and e.to_team not in names:
             raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).then", "team",
                                   f"no team {e.to_team!r}")
-        for t in e.team:
-            if t not in names:
+        for team_name in e.team:
+            if team_name not in names:
                 raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).when", "team",
-                                      f"no team {t!r}")
+                                      f"no team {team_name!r}")
 
     templates_dir = top.string(data, "templates_dir")
     priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)
@@ -618,9 +618,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     # reads it at start-up. [[imap.accounts]] is the ingest daemon's (ingest/channels/imap_accounts.py).
     webhook_sources(source, data, read_files=False)  # a worker may not see the ingest host's secret files
     top.table_of(data, "imap")
-    from .lifecycle.retention import parse_policies  # [[retention.policies]], applied by the scheduler
-
-    parse_policies(source, data, names)
+    parse_policies(source, data, names, _Ctx)  # [[retention.policies]], applied by the scheduler
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
                       rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
                       templates_dir=templates_dir, priority=priority)

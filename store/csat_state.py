@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import peewee as pw
 
@@ -21,6 +21,7 @@ SCORES = range(1, 6)
 
 
 class CsatSurvey(Base):
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, primary_key=True, backref="csat", on_delete="CASCADE")
     channel = pw.CharField()  # email or sms
     recipient = pw.CharField(index=True)
@@ -30,11 +31,6 @@ class CsatSurvey(Base):
     comment = pw.TextField(default="")
     answered_at = pw.DateTimeField(null=True)
     answered_via = pw.CharField(default="")  # page, sms
-
-
-def upgrade_v10(db: pw.Database) -> None:
-    """Migration 10: CSAT surveys and answers, one per ticket."""
-    db.create_tables([CsatSurvey], safe=True)
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ _dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 _COLS = "ticket_id, channel, recipient, sent_at, expires_at, score, comment, answered_at"
 
 
-def _survey(row: tuple | None) -> Survey | None:
+def _survey(row: tuple[Any, ...] | None) -> Survey | None:
     if row is None:
         return None
     return Survey(row[0], row[1], row[2], _dt(row[3]), _dt(row[4]), row[5], row[6] or "", _dt(row[7]))  # type: ignore[arg-type]
@@ -103,7 +99,7 @@ def record(ticket_id: int, score: int, comment: str | None, now: dt.datetime, *,
     text = survey.comment if comment is None else comment.strip()[:2000]
     fastsql.execute('UPDATE "csat_survey" SET score = ?, comment = ?, answered_at = ?, answered_via = ? '
                     "WHERE ticket_id = ?", [score, text, now, via, ticket_id])
-    data: dict = {"score": score, "via": via}
+    data: dict[str, Any] = {"score": score, "via": via}
     if survey.score is not None:
         data["previous"] = survey.score
     if text:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import peewee as pw
 
@@ -30,7 +31,7 @@ class CustomerView:
     identities: list[tuple[str, str]] = field(default_factory=list)
     tickets: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "tier": self.tier, "tickets": self.tickets,
                 "identities": [{"kind": k, "address": a} for k, a in self.identities]}
 

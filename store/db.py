@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
@@ -63,7 +63,7 @@ def make_database(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
             },
         )
     if scheme in ("postgres", "postgresql"):
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query: dict[str, Any] = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         query.setdefault("connect_timeout", str(max(1, busy_timeout_ms // 1000)))
         return peewee.PostgresqlDatabase(
             unquote(parts.path.lstrip("/")) or "postgres",
@@ -130,7 +130,8 @@ class Checkpointer:
 def database() -> peewee.Database:
     if proxy.obj is None:
         raise RuntimeError("store.db.init() was not called")
-    return proxy.obj
+    db: peewee.Database = proxy.obj
+    return db
 
 
 def is_sqlite() -> bool:
@@ -278,7 +279,7 @@ def _reset_connection() -> None:
         if not db.is_closed():
             db.close()
     except Exception:  # a broken connection may refuse even to close
-        db._state.reset()  # noqa: SLF001 - peewee has no public way to drop a dead connection
+        cast(Any, db)._state.reset()  # peewee has no public way to drop a dead connection
 
 
 def run_tx(fn: Callable[[], T], *, retries: int = 3, durable: bool = True) -> T:

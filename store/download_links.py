@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 from dataclasses import dataclass
 
 from . import fastsql, signing
@@ -66,7 +67,7 @@ def of_ids(settings: Settings, ids: list[int], *, now: float | None = None) -> l
     return linked(settings, [rows[i] for i in ids if i in rows], now=now)
 
 
-def linked(settings: Settings, rows: list, *, now: float | None = None) -> list[Linked]:
+def linked(settings: Settings, rows: list[Any], *, now: float | None = None) -> list[Linked]:
     until = expiry(settings, now) if can_link(settings) else 0
     return [Linked(int(r[0]), str(r[1]), str(r[2]), int(r[3]), url_for(settings, int(r[0]), expires=until), until)
             for r in rows]

@@ -1,4 +1,4 @@
-"""The one shape every channel produces (DESIGN.md, "The envelope").
+"""The one shape every channel produces (ARCHITECTURE.md, "The envelope").
 
 It lives in ``store`` because the inbound row keeps it and both ``ingest`` (which
 writes it) and ``workers`` (which read it) may import ``store``. ``version`` lets
@@ -59,11 +59,6 @@ class AutoReply:
     bounce: bool = False
     reasons: list[str] = field(default_factory=list)
     bounced_message_ids: list[str] = field(default_factory=list)  # from a DSN's returned headers
-
-    @property
-    def is_automatic(self) -> bool:
-        return bool(self.reasons)
-
 
 @dataclass
 class Envelope:

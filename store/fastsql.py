@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, overload
 
 import peewee
 
 from .db import database
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
-
-
-def _sqlite() -> bool:
-    return isinstance(database(), peewee.SqliteDatabase)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
@@ -67,13 +63,27 @@ def execute(sql: str, params: Sequence[Any] = ()) -> Any:
 
 
 def fetchone(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-    return execute(sql, params).fetchone()
+    row: tuple[Any, ...] | None = execute(sql, params).fetchone()
+    return row
+
+
+def fetchrow(sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """``fetchone`` for a row that must exist (the ticket the caller works on); LookupError if it does not."""
+    row = fetchone(sql, params)
+    if row is None:
+        raise LookupError(f"expected a row from: {sql[:120]}")
+    return row
 
 
 def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    return execute(sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = execute(sql, params).fetchall()
+    return rows
 
 
+@overload
+def insert(table: str, row: dict[str, Any]) -> int: ...
+@overload
+def insert(table: str, row: dict[str, Any], *, on_conflict: str) -> int | None: ...
 def insert(table: str, row: dict[str, Any], *, on_conflict: str = "") -> int | None:
     """INSERT one row and return its id (None when ``on_conflict`` skipped it).
 

@@ -30,6 +30,7 @@ from .models import Base, utcnow
 
 
 class ImapFolderState(Base):
+    id = pw.AutoField()
     account = pw.CharField(max_length=700, unique=True)  # user@host:port/folder
     uidvalidity = pw.BigIntegerField(null=True)
     last_uid = pw.BigIntegerField(default=0)
@@ -53,24 +54,6 @@ class ImapLease(Base):
 MODELS: list[type[Base]] = [ImapFolderState, ImapLease]
 
 
-def upgrade_v2(db: pw.Database) -> None:
-    """Migration 2: the IMAP pollers' lease and progress tables."""
-    db.create_tables(MODELS, safe=True)
-
-
-def upgrade_v13(db: pw.Database) -> None:
-    """Migration 13: when a mailbox last polled well and last failed (``helpline imap status``).
-
-    A database whose table was made by migration 2 after the model grew these columns has them already."""
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-
-    have = {c.name for c in db.get_columns("imap_folder_state")}
-    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
-    for name in ("last_error_at", "last_success_at"):
-        if name not in have:
-            migrate(migrator.add_column("imap_folder_state", name, pw.DateTimeField(null=True)))
-
-
 # ---- lease -------------------------------------------------------------------
 def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
     """Take or renew the lease on ``account`` for ``ttl_s`` seconds; False when another holder has it."""
@@ -84,7 +67,7 @@ def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
         ImapLease.insert(account=account, holder="", expires_at=now - dt.timedelta(days=1)).on_conflict_ignore().execute()
         taken = (ImapLease.update(holder=holder, expires_at=until, acquired_at=now)
                  .where((ImapLease.account == account) & (ImapLease.expires_at < now)).execute())
-        return taken == 1
+        return bool(taken == 1)
 
     return run_tx(tx, retries=1)
 

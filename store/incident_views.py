@@ -40,7 +40,8 @@ def list_page(*, status: str | None, limit: int, before: int | None,
               scope_team: str | None) -> tuple[list[dict[str, Any]], int | None]:
     """Incidents newest first, with their ticket and customer counts (the team's only, for a team key),
     and the cursor of the next page (None on the last)."""
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if status is not None:
         where.append("i.status = ?")
         params.append(status)

@@ -15,7 +15,6 @@ from typing import Any, Iterable, Sequence
 
 import peewee as pw
 
-from .db import is_sqlite
 from .models import Base, Event, JSONField, Message, Ticket, utcnow
 
 ACTIVE, RETIRED = "active", "retired"
@@ -24,116 +23,87 @@ SUGGESTION_ACTIONS = ("sent", "edited", "dismissed")
 
 
 class KbArticle(Base):
-    slug = pw.CharField()
-    language = pw.CharField(default="en")
+    slug = pw.TextField()
+    language = pw.TextField(default="en")
     title = pw.TextField()
     tags = JSONField(default=list)
-    audience = pw.CharField(default="public")
-    team = pw.CharField(null=True)
+    audience = pw.TextField(default="public")
+    team = pw.TextField(null=True)
     questions = JSONField(default=list)
     body = pw.TextField(default="")      # Markdown as written
     html = pw.TextField(default="")      # sanitised; images as kb-image:<sha256>
     source_path = pw.TextField(default="")
-    checksum = pw.CharField(max_length=64)
+    checksum = pw.TextField()
     version = pw.IntegerField(default=1)
-    status = pw.CharField(default=ACTIVE)
+    status = pw.TextField(default=ACTIVE)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     retired_at = pw.DateTimeField(null=True)
 
     class Meta:
         table_name = "kb_article"
+        indexes = ((("slug", "language"), True), (("status",), False))
 
 
 class KbArticleVersion(Base):
-    article = pw.ForeignKeyField(KbArticle, on_delete="CASCADE")
+    article = pw.ForeignKeyField(KbArticle, on_delete="CASCADE", index=False)
     version = pw.IntegerField()
     title = pw.TextField()
     body = pw.TextField()
     meta = JSONField()  # tags, audience, team, questions as they were
-    checksum = pw.CharField(max_length=64)
+    checksum = pw.TextField()
     replaced_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "kb_article_version"
+        indexes = ((("article", "version"), False),)
 
 
 class KbImage(Base):
-    article = pw.ForeignKeyField(KbArticle, on_delete="CASCADE")
-    sha256 = pw.CharField(max_length=64)
+    article = pw.ForeignKeyField(KbArticle, on_delete="CASCADE", index=False)
+    sha256 = pw.TextField()
     path = pw.TextField()  # as the Markdown wrote it, relative to the article's file
-    content_type = pw.CharField()
+    content_type = pw.TextField()
     size = pw.IntegerField()
-    blob_key = pw.CharField()
+    blob_key = pw.TextField()
 
     class Meta:
         table_name = "kb_image"
+        indexes = ((("article", "sha256"), False),)
 
 
 class KbMacro(Base):
-    name = pw.CharField()
-    language = pw.CharField(default="en")
-    team = pw.CharField(default="")  # "" is every team's
+    name = pw.TextField()
+    language = pw.TextField(default="en")
+    team = pw.TextField(default="")  # "" is every team's
     actions = JSONField(default=dict)
     body = pw.TextField()
     source_path = pw.TextField(default="")
-    checksum = pw.CharField(max_length=64)
-    status = pw.CharField(default=ACTIVE)
+    checksum = pw.TextField()
+    status = pw.TextField(default=ACTIVE)
     updated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "kb_macro"
+        indexes = ((("name", "language", "team"), True),)
 
 
 class KbSuggestion(Base):
-    ticket = pw.ForeignKeyField(Ticket, on_delete="CASCADE")
-    kind = pw.CharField()  # article, ticket
-    ref = pw.CharField()  # article slug, or ticket number
-    language = pw.CharField(default="")
+    ticket = pw.ForeignKeyField(Ticket, on_delete="CASCADE", index=False)
+    kind = pw.TextField()  # article, ticket
+    ref = pw.TextField()  # article slug, or ticket number
+    language = pw.TextField(default="")
     rank = pw.IntegerField()
-    score = pw.FloatField()
+    score = pw.DoubleField()
     why = pw.TextField(default="")
     created_at = pw.DateTimeField(default=utcnow)
-    action = pw.CharField(default="")  # "", sent, edited, dismissed
-    acted_by = pw.CharField(default="")
+    action = pw.TextField(default="")  # "", sent, edited, dismissed
+    acted_by = pw.TextField(default="")
     acted_at = pw.DateTimeField(null=True)
 
     class Meta:
         table_name = "kb_suggestion"
-
-
-def upgrade_v15(db: pw.Database) -> None:
-    """Migration 15: knowledge-base articles, versions, images, macros, suggestions (frozen DDL)."""
-    ident = "INTEGER PRIMARY KEY AUTOINCREMENT" if is_sqlite() else "SERIAL PRIMARY KEY"
-    ts = "DATETIME" if is_sqlite() else "TIMESTAMP"
-    real = "REAL" if is_sqlite() else "DOUBLE PRECISION"
-    for stmt in (
-        f'CREATE TABLE IF NOT EXISTS "kb_article" ("id" {ident}, "slug" TEXT NOT NULL, "language" TEXT NOT NULL, '
-        f'"title" TEXT NOT NULL, "tags" TEXT NOT NULL, "audience" TEXT NOT NULL, "team" TEXT, '
-        f'"questions" TEXT NOT NULL, "body" TEXT NOT NULL, "html" TEXT NOT NULL, "source_path" TEXT NOT NULL, '
-        f'"checksum" TEXT NOT NULL, "version" INTEGER NOT NULL, "status" TEXT NOT NULL, '
-        f'"created_at" {ts} NOT NULL, "updated_at" {ts} NOT NULL, "retired_at" {ts})',
-        'CREATE UNIQUE INDEX IF NOT EXISTS "kb_article_slug_language" ON "kb_article" ("slug", "language")',
-        'CREATE INDEX IF NOT EXISTS "kb_article_status" ON "kb_article" ("status")',
-        f'CREATE TABLE IF NOT EXISTS "kb_article_version" ("id" {ident}, "article_id" INTEGER NOT NULL '
-        f'REFERENCES "kb_article" ("id") ON DELETE CASCADE, "version" INTEGER NOT NULL, "title" TEXT NOT NULL, '
-        f'"body" TEXT NOT NULL, "meta" TEXT NOT NULL, "checksum" TEXT NOT NULL, "replaced_at" {ts} NOT NULL)',
-        'CREATE INDEX IF NOT EXISTS "kb_article_version_article" ON "kb_article_version" ("article_id", "version")',
-        f'CREATE TABLE IF NOT EXISTS "kb_image" ("id" {ident}, "article_id" INTEGER NOT NULL '
-        f'REFERENCES "kb_article" ("id") ON DELETE CASCADE, "sha256" TEXT NOT NULL, "path" TEXT NOT NULL, '
-        f'"content_type" TEXT NOT NULL, "size" INTEGER NOT NULL, "blob_key" TEXT NOT NULL)',
-        'CREATE INDEX IF NOT EXISTS "kb_image_article" ON "kb_image" ("article_id", "sha256")',
-        f'CREATE TABLE IF NOT EXISTS "kb_macro" ("id" {ident}, "name" TEXT NOT NULL, "language" TEXT NOT NULL, '
-        f'"team" TEXT NOT NULL, "actions" TEXT NOT NULL, "body" TEXT NOT NULL, "source_path" TEXT NOT NULL, '
-        f'"checksum" TEXT NOT NULL, "status" TEXT NOT NULL, "updated_at" {ts} NOT NULL)',
-        'CREATE UNIQUE INDEX IF NOT EXISTS "kb_macro_name" ON "kb_macro" ("name", "language", "team")',
-        f'CREATE TABLE IF NOT EXISTS "kb_suggestion" ("id" {ident}, "ticket_id" INTEGER NOT NULL '
-        f'REFERENCES "ticket" ("id") ON DELETE CASCADE, "kind" TEXT NOT NULL, "ref" TEXT NOT NULL, '
-        f'"language" TEXT NOT NULL, "rank" INTEGER NOT NULL, "score" {real} NOT NULL, "why" TEXT NOT NULL, '
-        f'"created_at" {ts} NOT NULL, "action" TEXT NOT NULL, "acted_by" TEXT NOT NULL, "acted_at" {ts})',
-        'CREATE INDEX IF NOT EXISTS "kb_suggestion_ticket" ON "kb_suggestion" ("ticket_id", "rank")',
-    ):
-        db.execute_sql(stmt)
+        indexes = ((("ticket", "rank"), False),)
 
 
 # ---- articles --------------------------------------------------------------------------
@@ -312,7 +282,6 @@ def has_material() -> bool:
     if KbArticle.select(KbArticle.id).where(KbArticle.status == ACTIVE).limit(1).exists():
         return True
     return Ticket.select(Ticket.id).where(Ticket.status.in_(["resolved", "closed"])).limit(1).exists()
-
 
 
 def replace_suggestions(ticket_id: int, items: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:

@@ -23,6 +23,9 @@ class JSONField(pw.TextField):
 
 
 class Base(pw.Model):
+    """Models spell out ``id`` and each foreign key's ``<name>_id`` (peewee makes both anyway) so that the
+    type checker knows them."""
+
     class Meta:
         database = proxy
         legacy_table_names = False
@@ -58,6 +61,7 @@ class OutboxStatus:
 
 
 class Customer(Base):
+    id = pw.AutoField()
     name = pw.CharField(default="")
     tier = pw.CharField(default="standard")
     created_at = pw.DateTimeField(default=utcnow)
@@ -66,6 +70,8 @@ class Customer(Base):
 class Identity(Base):
     """An address a customer writes from: email address, phone number, Slack user."""
 
+    id = pw.AutoField()
+    customer_id: int
     customer = pw.ForeignKeyField(Customer, backref="identities", on_delete="CASCADE")
     kind = pw.CharField()  # email, phone, slack, external
     address = pw.CharField()
@@ -76,6 +82,9 @@ class Identity(Base):
 
 
 class Ticket(Base):
+    id = pw.AutoField()
+    customer_id: int
+    follow_up_of_id: int | None
     number = pw.CharField(unique=True)
     subject = pw.TextField(default="")
     status = pw.CharField(default=TicketStatus.NEW, index=True)
@@ -99,6 +108,8 @@ class Ticket(Base):
 class Participant(Base):
     """Addresses allowed to write into a ticket (sender, Reply-To, Cc when enabled)."""
 
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, backref="participants", on_delete="CASCADE")
     kind = pw.CharField()
     address = pw.CharField(index=True)
@@ -111,6 +122,8 @@ class Participant(Base):
 class Inbound(Base):
     """The unit of work: one accepted message, durable before the sender is acknowledged."""
 
+    id = pw.AutoField()
+    ticket_id: int | None
     channel = pw.CharField()
     external_id = pw.CharField(max_length=998)
     content_hash = pw.CharField(max_length=64)
@@ -133,6 +146,9 @@ class Inbound(Base):
 
 
 class Message(Base):
+    id = pw.AutoField()
+    ticket_id: int
+    inbound_id: int | None
     ticket = pw.ForeignKeyField(Ticket, backref="messages", on_delete="CASCADE")
     inbound = pw.ForeignKeyField(Inbound, null=True, backref="messages")
     direction = pw.CharField()  # in, out
@@ -152,9 +168,17 @@ class Message(Base):
     warnings = JSONField(null=True)
     delivery_status = pw.CharField(default="")  # for outbound: failed when a DSN came back
     created_at = pw.DateTimeField(default=utcnow, index=True)
+    language = pw.CharField(max_length=16, null=True)  # ISO 639-1 of the customer's text (migration 8)
+    sentiment = pw.FloatField(null=True)  # VADER compound score, English only (migration 8)
+    pii_redacted_at = pw.DateTimeField(null=True)  # HELPLINE_PII_AT_REST=redact did it (migration 20)
+
+    class Meta:
+        indexes = ((("sender", "created_at"), False),)  # repeated contact: a customer's last hour (migration 8)
 
 
 class Attachment(Base):
+    id = pw.AutoField()
+    message_id: int
     message = pw.ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
     filename = pw.TextField()
     content_type = pw.CharField()
@@ -171,6 +195,8 @@ class ThreadKey(Base):
     Unique, so two workers racing on one new conversation cannot both claim it.
     """
 
+    id = pw.AutoField()
+    ticket_id: int
     key = pw.CharField(unique=True, max_length=998)
     ticket = pw.ForeignKeyField(Ticket, backref="thread_keys", on_delete="CASCADE")
 
@@ -178,6 +204,8 @@ class ThreadKey(Base):
 class Event(Base):
     """The audit trail: who did what to which ticket, when, with what data."""
 
+    id = pw.AutoField()
+    ticket_id: int | None
     ticket = pw.ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE")
     actor = pw.CharField(default="system")
     kind = pw.CharField(index=True)
@@ -186,6 +214,9 @@ class Event(Base):
 
 
 class Outbox(Base):
+    id = pw.AutoField()
+    ticket_id: int | None
+    out_message_id: int | None
     ticket = pw.ForeignKeyField(Ticket, null=True, backref="outbox")
     out_message = pw.ForeignKeyField(Message, null=True, backref="outbox")  # the outbound message it delivers
     channel = pw.CharField()
@@ -246,4 +277,4 @@ class SchemaVersion(Base):
 ALL_MODELS: list[type[Base]] = [
     Customer, Identity, Ticket, Participant, Inbound, Message, Attachment,
     ThreadKey, Event, Outbox, Counter, Blob, SchemaVersion,
-]  # RateCounter arrived in migration 2
+]  # the tables of migration 1 (RateCounter arrived in migration 2)

@@ -15,24 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import peewee as pw
 
 from . import blobs, fastsql, pii
 from .config import Settings
 from .db import run_tx
-from .models import Blob, Inbound, Message, utcnow
+from .models import Blob, Inbound, utcnow
 
 BATCH = 200
-
-
-def upgrade_v20(db: pw.Database) -> None:
-    """Migration 20: ``message.pii_redacted_at`` (when ``HELPLINE_PII_AT_REST=redact`` redacted it)."""
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-
-    if "pii_redacted_at" in {c.name for c in db.get_columns("message")}:
-        return
-    migrator = SqliteMigrator(db) if isinstance(db, pw.SqliteDatabase) else PostgresqlMigrator(db)
-    migrate(migrator.add_column("message", "pii_redacted_at", pw.DateTimeField(null=True)))
 
 
 @dataclass

@@ -27,7 +27,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-if TYPE_CHECKING:  # config_file imports this module lazily, inside parse()
+from .config_errors import kind
+
+if TYPE_CHECKING:  # config_file imports this module; its _Ctx is only a type here
     from .config_file import _Ctx
 
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -110,11 +112,9 @@ _WHEN = {"keywords", "keywords_in", "customer_tier", "category", "channel", "lan
 
 
 def _rule(source: str, index: int, data: Any, ctx_type: type["_Ctx"]) -> PriorityRule:
-    from .config_file import _kind
-
     ctx = ctx_type(source, f"priority.rules[{index}]")
     if not isinstance(data, dict):
-        raise ctx.fail("", f"must be a table, not {_kind(data)}")
+        raise ctx.fail("", f"must be a table, not {kind(data)}")
     name = ctx.string(data, "name") or f"rule {index + 1}"
     base = f"priority.rules[{index}] (name {name!r})"
     ctx = ctx_type(source, base)

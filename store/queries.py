@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterable, cast
 
 from . import models as m
 from . import webhook_state
@@ -79,5 +79,5 @@ def ticket_detail(number: str) -> dict[str, Any]:
 def inbound_counts() -> dict[str, int]:
     from peewee import fn
 
-    return {r.status: r.n for r in m.Inbound.select(m.Inbound.status, fn.COUNT(m.Inbound.id).alias("n"))
-            .group_by(m.Inbound.status)}
+    rows = m.Inbound.select(m.Inbound.status, fn.COUNT(m.Inbound.id)).group_by(m.Inbound.status).tuples()
+    return dict(cast(Iterable[tuple[str, int]], rows))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import peewee as pw
 
@@ -36,6 +36,7 @@ from .models import Base, Ticket, TicketStatus, utcnow
 
 
 class Team(Base):
+    id = pw.AutoField()
     name = pw.CharField(max_length=64, unique=True)
     slack_channel = pw.CharField(default="")
     lead_email = pw.CharField(default="")
@@ -46,12 +47,13 @@ class Team(Base):
     strategy = pw.CharField(default="least_loaded")
     is_default = pw.BooleanField(default=False)
     notify_outside_hours = pw.BooleanField(default=False)
-    restrict_second_line = pw.BooleanField(default=False)  # migration 16 (store/agent_roles.py)
+    restrict_second_line = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])  # migration 16
     active = pw.BooleanField(default=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
 
 class Agent(Base):
+    id = pw.AutoField()
     email = pw.CharField(unique=True)
     name = pw.CharField(default="")
     slack_user = pw.CharField(default="")
@@ -61,12 +63,15 @@ class Agent(Base):
     skills = pw.TextField(default="{}")  # JSON {skill: level}
     open_count = pw.IntegerField(default=0)
     last_assigned_at = pw.DateTimeField(null=True)
-    role = pw.CharField(max_length=16, default="")  # migration 16; "" = agent (lead where lead_email)
+    role = pw.CharField(max_length=16, default="", constraints=[pw.SQL("DEFAULT ''")])  # migration 16; "" = agent
     active = pw.BooleanField(default=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
 
 class TeamMember(Base):
+    id = pw.AutoField()
+    team_id: int
+    agent_id: int
     team = pw.ForeignKeyField(Team, backref="members", on_delete="CASCADE")
     agent = pw.ForeignKeyField(Agent, backref="memberships", on_delete="CASCADE")
 
@@ -75,6 +80,7 @@ class TeamMember(Base):
 
 
 class TicketRouting(Base):
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, primary_key=True, backref="routing", on_delete="CASCADE")
     queued_at = pw.DateTimeField(null=True, index=True)  # set while waiting in the team's queue
     queue_reason = pw.TextField(default="")
@@ -86,6 +92,8 @@ class TicketRouting(Base):
 
 
 class TicketSla(Base):
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, backref="sla", on_delete="CASCADE")
     target = pw.CharField(max_length=20)  # first_response, next_response, resolution
     policy = pw.CharField(default="")
@@ -109,11 +117,6 @@ class TicketSla(Base):
 
 MODELS: list[type[Base]] = [Team, Agent, TeamMember, TicketRouting, TicketSla]
 ACTIVE = TicketStatus.ACTIVE
-
-
-def upgrade_v7(db: pw.Database) -> None:
-    """Migration 7: teams, agents and memberships; ticket routing state and SLA clocks."""
-    db.create_tables(MODELS, safe=True)
 
 
 _dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
@@ -172,29 +175,29 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
     for a in cfg.agents:
         values = dict(name=a.name, slack_user=a.slack_user, tier=a.tier, capacity=a.capacity,
                       skills=json.dumps(dict(sorted(a.skills.items()))), role=a.role, active=True)
-        row = have_agents.get(a.email)
-        if row is None:
-            row = Agent.create(email=a.email, availability=a.availability, updated_at=now, **values)
+        agent_row = have_agents.get(a.email)
+        if agent_row is None:
+            agent_row = Agent.create(email=a.email, availability=a.availability, updated_at=now, **values)
             report.agents_added.append(a.email)
             changed = False
         else:
-            changed = any(getattr(row, k) != v for k, v in values.items())
+            changed = any(getattr(agent_row, k) != v for k, v in values.items())
             if changed:
-                Agent.update(updated_at=now, **values).where(Agent.id == row.id).execute()
+                Agent.update(updated_at=now, **values).where(Agent.id == agent_row.id).execute()
         want = {team_ids[t] for t in a.teams}
-        have = {m.team_id for m in TeamMember.select().where(TeamMember.agent == row.id)}
+        have = {m.team_id for m in TeamMember.select().where(TeamMember.agent == agent_row.id)}
         if want != have:
-            TeamMember.delete().where((TeamMember.agent == row.id) & TeamMember.team.not_in(list(want) or [0])).execute()
+            TeamMember.delete().where((TeamMember.agent == agent_row.id) & TeamMember.team.not_in(list(want) or [0])).execute()
             for tid in sorted(want - have):
-                TeamMember.create(team=tid, agent=row.id)
+                TeamMember.create(team=tid, agent=agent_row.id)
             changed = True
         if changed and a.email not in report.agents_added:
             report.agents_updated.append(a.email)
     wanted_agents = {a.email for a in cfg.agents}
-    for email, row in have_agents.items():
-        if email not in wanted_agents and row.active:
-            Agent.update(active=False, updated_at=now).where(Agent.id == row.id).execute()
-            TeamMember.delete().where(TeamMember.agent == row.id).execute()
+    for email, agent_row in have_agents.items():
+        if email not in wanted_agents and agent_row.active:
+            Agent.update(active=False, updated_at=now).where(Agent.id == agent_row.id).execute()
+            TeamMember.delete().where(TeamMember.agent == agent_row.id).execute()
             report.agents_deactivated.append(email)
     return report
 
@@ -284,7 +287,7 @@ def claim(agent_id: int, now: dt.datetime) -> bool:
     cur = fastsql.execute('UPDATE "agent" SET open_count = open_count + 1, last_assigned_at = ? '
                           "WHERE id = ? AND active = ? AND availability = 'available' AND open_count < capacity",
                           [now, agent_id, True])
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
 def claim_over_capacity(agent_id: int, now: dt.datetime) -> None:
@@ -302,7 +305,7 @@ def release(email: str) -> None:
 def set_availability(email: str, availability: str, now: dt.datetime) -> bool:
     cur = fastsql.execute('UPDATE "agent" SET availability = ?, updated_at = ? WHERE email = ? AND active = ?',
                           [availability, now, email.lower(), True])
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
 def reconcile_loads() -> dict[str, tuple[int, int]]:
@@ -320,9 +323,9 @@ def reconcile_loads() -> dict[str, tuple[int, int]]:
             continue
         if not is_sqlite():
             fastsql.execute('SELECT id FROM "agent" WHERE id = ? FOR UPDATE', [agent_id])
-        real = fastsql.fetchone(f'SELECT COUNT(*) FROM "ticket" WHERE assignee = ? AND status IN ({marks})',
-                                [email, *ACTIVE])[0]
-        was = fastsql.fetchone('SELECT open_count FROM "agent" WHERE id = ?', [agent_id])[0]
+        real = (fastsql.fetchone(f'SELECT COUNT(*) FROM "ticket" WHERE assignee = ? AND status IN ({marks})',
+                                 [email, *ACTIVE]) or (0,))[0]
+        was = (fastsql.fetchone('SELECT open_count FROM "agent" WHERE id = ?', [agent_id]) or (0,))[0]
         if real != was:
             fastsql.execute('UPDATE "agent" SET open_count = ? WHERE id = ?', [real, agent_id])
             fixed[email] = (was, real)
@@ -436,7 +439,7 @@ _SLA_COLS = ("id, ticket_id, target, policy, calendar, budget_s, warn_fraction, 
 
 def _sla(r: tuple[Any, ...]) -> SlaRow:
     return SlaRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), float(r[6]), float(r[7]), _dt(r[8]), _dt(r[9]),
-                  _dt(r[10]), _dt(r[11]), _dt(r[12]), _dt(r[13]), r[14], _dt(r[15]))
+                  _dt(r[10]), _dt(r[11]), _dt(r[12]), _dt(r[13]), r[14], cast(dt.datetime, _dt(r[15])))
 
 
 def sla_rows(ticket_id: int, *, open_only: bool = False) -> list[SlaRow]:
@@ -480,7 +483,7 @@ def mark_fired(row_id: int, column: str, now: dt.datetime) -> bool:
     assert column in ("warned_at", "breached_at")
     cur = fastsql.execute(f'UPDATE "ticket_sla" SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL '
                           "AND stopped_at IS NULL", [now, now, row_id])
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
 def due_sla(now: dt.datetime, limit: int = 500) -> list[tuple[SlaRow, str]]:

@@ -43,9 +43,9 @@ def write(tickets: list[BenchTicket], serial: int) -> int:
     cids = [sql.insert("customer", {"name": t.customer_name, "tier": "standard", "created_at": t.created_at})
             for t in tickets]
     sql.insert_many("identity", [{"customer_id": cid, "kind": "email", "address": t.address, "created_at": t.created_at}
-                                 for cid, t in zip(cids, tickets)])
+                                 for cid, t in zip(cids, tickets, strict=False)])
     tids = []
-    for cid, t in zip(cids, tickets):
+    for cid, t in zip(cids, tickets, strict=False):
         tids.append(sql.insert("ticket", {
             "number": f"HL-BENCH-{serial:07d}", "subject": t.subject, "status": t.status, "priority": t.priority,
             "team": t.team, "channel": t.channel, "customer_id": cid, "support_address": "support@bench.example",
@@ -53,7 +53,7 @@ def write(tickets: list[BenchTicket], serial: int) -> int:
             "last_customer_at": t.created_at, "language": t.messages[0].language}))
         serial += 1
     rows = []
-    for tid, t in zip(tids, tickets):
+    for tid, t in zip(tids, tickets, strict=False):
         for i, msg in enumerate(t.messages):
             rows.append({"ticket_id": tid, "direction": "in" if msg.author_role == "customer" else "out",
                          "author_role": msg.author_role, "author": msg.author, "channel": t.channel,
@@ -65,7 +65,7 @@ def write(tickets: list[BenchTicket], serial: int) -> int:
     for i in range(0, len(rows), 200):
         sql.insert_many("message", rows[i:i + 200])
     tag_rows = [{"ticket_id": tid, "tag": tag, "actor": "bench", "created_at": t.created_at}
-                for tid, t in zip(tids, tickets) for tag in t.tags]
+                for tid, t in zip(tids, tickets, strict=False) for tag in t.tags]
     if tag_rows:
         sql.insert_many("ticket_tag", tag_rows)
     return serial

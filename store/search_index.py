@@ -1,6 +1,6 @@
 """Writing to the search index from outside the triggers: articles, and the full rebuild.
 
-Messages and tickets are indexed by triggers (``store.search_schema``); articles
+Messages and tickets are indexed by triggers (``store/migrations/v014_search.py``); articles
 are put in by the knowledge base (``index_article`` when an article is added or
 changed, ``remove_article`` when it is retired), inside the caller's
 transaction, so an article is searchable exactly when its change commits.

@@ -1,6 +1,6 @@
-"""Migration 11 and the reads and writes of near-duplicates, merges and incidents.
+"""The reads and writes of near-duplicates, merges and incidents.
 
-Tables (created by ``upgrade_v11``):
+Tables (migrations 11 and 12, models below):
 
 - ``ticket_fingerprint``: one row per ticket opened by a customer message: its
   MinHash signature (``router.similarity``), reference numbers and customer;
@@ -20,56 +20,70 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import peewee as pw
 
 from . import fastsql as sql
-from .db import is_sqlite
+from .models import Base, Ticket
 
 ACTIVE = ("new", "open", "in_progress", "waiting_customer")
 
 
-def upgrade_v11(db: pw.Database) -> None:
-    """Migration 11: fingerprints and band keys of tickets, merges, incidents."""
-    blob = "BLOB" if is_sqlite() else "BYTEA"
-    ident = "INTEGER PRIMARY KEY AUTOINCREMENT" if is_sqlite() else "SERIAL PRIMARY KEY"
-    ts = "DATETIME" if is_sqlite() else "TIMESTAMP"
-    for stmt in (
-        f'CREATE TABLE IF NOT EXISTS "ticket_fingerprint" ("ticket_id" INTEGER PRIMARY KEY REFERENCES "ticket" ("id") '
-        f'ON DELETE CASCADE, "customer_id" INTEGER NOT NULL, "signature" {blob} NOT NULL, "refs" TEXT NOT NULL, '
-        f'"created_at" {ts} NOT NULL)',
-        'CREATE INDEX IF NOT EXISTS "ticket_fingerprint_customer" ON "ticket_fingerprint" ("customer_id", "created_at")',
-        f'CREATE TABLE IF NOT EXISTS "ticket_band" ("band" BIGINT NOT NULL, "ticket_id" INTEGER NOT NULL '
-        f'REFERENCES "ticket" ("id") ON DELETE CASCADE, "created_at" {ts} NOT NULL)',
-        'CREATE INDEX IF NOT EXISTS "ticket_band_band_created" ON "ticket_band" ("band", "created_at")',
-        'CREATE INDEX IF NOT EXISTS "ticket_band_ticket" ON "ticket_band" ("ticket_id")',
-        f'CREATE TABLE IF NOT EXISTS "ticket_merge" ("id" {ident}, "source_id" INTEGER NOT NULL REFERENCES "ticket" ("id") '
-        f'ON DELETE CASCADE, "target_id" INTEGER NOT NULL REFERENCES "ticket" ("id") ON DELETE CASCADE, '
-        f'"actor" TEXT NOT NULL, "reason" TEXT NOT NULL, "previous_status" TEXT NOT NULL, "moved" TEXT NOT NULL, '
-        f'"merged_at" {ts} NOT NULL, "split_at" {ts}, "split_by" TEXT)',
-        'CREATE INDEX IF NOT EXISTS "ticket_merge_source" ON "ticket_merge" ("source_id")',
-        'CREATE INDEX IF NOT EXISTS "ticket_merge_target" ON "ticket_merge" ("target_id")',
-        f'CREATE TABLE IF NOT EXISTS "incident" ("id" {ident}, "title" TEXT NOT NULL, "status" TEXT NOT NULL, '
-        f'"created_at" {ts} NOT NULL, "updated_at" {ts} NOT NULL, "resolved_at" {ts})',
-        'CREATE INDEX IF NOT EXISTS "incident_status" ON "incident" ("status", "created_at")',
-        f'CREATE TABLE IF NOT EXISTS "incident_ticket" ("id" {ident}, "incident_id" INTEGER NOT NULL '
-        f'REFERENCES "incident" ("id") ON DELETE CASCADE, "ticket_id" INTEGER NOT NULL UNIQUE '
-        f'REFERENCES "ticket" ("id") ON DELETE CASCADE, "similarity" REAL NOT NULL, "added_at" {ts} NOT NULL)',
-        'CREATE INDEX IF NOT EXISTS "incident_ticket_incident" ON "incident_ticket" ("incident_id")',
-    ):
-        db.execute_sql(stmt)
+class TicketFingerprint(Base):
+    ticket_id: int
+    ticket = pw.ForeignKeyField(Ticket, primary_key=True, on_delete="CASCADE", backref="fingerprint")
+    customer_id = pw.IntegerField()
+    signature = pw.BlobField()
+    refs = pw.TextField()
+    created_at = pw.DateTimeField()
+    grouped = pw.IntegerField(default=1, constraints=[pw.SQL("DEFAULT 1")])  # 0 until the grouper saw it
+
+    class Meta:
+        indexes = ((("customer_id", "created_at"), False),)
 
 
-def upgrade_v12(db: pw.Database) -> None:
-    """Migration 12: incident grouping leaves the pipeline. Fingerprints carry a ``grouped`` mark that the
-    grouper sets (a partial index finds the few unmarked ones); the band-key rows are no longer written."""
-    cols = {c.name for c in db.get_columns("ticket_fingerprint")}
-    if "grouped" not in cols:
-        db.execute_sql('ALTER TABLE "ticket_fingerprint" ADD COLUMN "grouped" INTEGER NOT NULL DEFAULT 1')
-    db.execute_sql('CREATE INDEX IF NOT EXISTS "ticket_fingerprint_ungrouped" ON "ticket_fingerprint" ("ticket_id") '
-                   'WHERE grouped = 0')
-    db.execute_sql('DROP TABLE IF EXISTS "ticket_band"')
+TicketFingerprint.add_index(TicketFingerprint.index(TicketFingerprint.ticket, where=TicketFingerprint.grouped == 0))
+
+
+class TicketMerge(Base):
+    id = pw.AutoField()
+    source_id: int
+    target_id: int
+    source = pw.ForeignKeyField(Ticket, on_delete="CASCADE", backref="merged_into")
+    target = pw.ForeignKeyField(Ticket, on_delete="CASCADE", backref="merged_from")
+    actor = pw.TextField()
+    reason = pw.TextField()
+    previous_status = pw.TextField()
+    moved = pw.TextField()  # JSON: what moved, so a split can move exactly that back
+    merged_at = pw.DateTimeField()
+    split_at = pw.DateTimeField(null=True)
+    split_by = pw.TextField(null=True)
+
+
+class Incident(Base):
+    id = pw.AutoField()
+    title = pw.TextField()
+    status = pw.TextField()
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+    resolved_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "created_at"), False),)
+
+
+class IncidentTicket(Base):
+    id = pw.AutoField()
+    incident_id: int
+    ticket_id: int
+    incident = pw.ForeignKeyField(Incident, on_delete="CASCADE", backref="tickets")
+    ticket = pw.ForeignKeyField(Ticket, unique=True, on_delete="CASCADE", backref="incident_link")
+    similarity = pw.FloatField()
+    added_at = pw.DateTimeField()
+
+
+MODELS: list[type[Base]] = [TicketFingerprint, TicketMerge, Incident, IncidentTicket]
 
 
 def _blob(value: Any) -> bytes:
@@ -121,8 +135,9 @@ _FINGERPRINTED = ('SELECT f.ticket_id, f.customer_id, f.signature, f.created_at,
                   'LEFT JOIN "incident_ticket" it ON it.ticket_id = f.ticket_id ')
 
 
-def _fingerprinted(rows: list) -> list[Fingerprinted]:
-    return [Fingerprinted(r[0], r[1], _blob(r[2]), _as_datetime(r[3]), r[4], r[5], r[6]) for r in rows]
+def _fingerprinted(rows: list[tuple[Any, ...]]) -> list[Fingerprinted]:
+    return [Fingerprinted(r[0], r[1], _blob(r[2]), cast(dt.datetime, _as_datetime(r[3])), r[4], r[5], r[6])
+            for r in rows]  # created_at is NOT NULL
 
 
 _as_datetime = sql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
@@ -167,9 +182,10 @@ class MergeRow:
 
 def add_merge(source_id: int, target_id: int, *, actor: str, reason: str, previous_status: str, moved: str,
               now: dt.datetime) -> int:
-    return sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
-                                       "reason": reason, "previous_status": previous_status, "moved": moved,
-                                       "merged_at": now})
+    new_id = sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
+                                         "reason": reason, "previous_status": previous_status, "moved": moved,
+                                         "merged_at": now})
+    return new_id
 
 
 def open_merge(source_id: int) -> MergeRow | None:
@@ -207,7 +223,8 @@ def incident_of(ticket_id: int) -> int | None:
 
 
 def create_incident(title: str, now: dt.datetime) -> int:
-    return sql.insert("incident", {"title": title[:500], "status": "open", "created_at": now, "updated_at": now})
+    new_id = sql.insert("incident", {"title": title[:500], "status": "open", "created_at": now, "updated_at": now})
+    return new_id
 
 
 def add_to_incident(incident_id: int, members: Sequence[tuple[int, float]], now: dt.datetime) -> list[int]:

@@ -17,6 +17,8 @@ from .models import Base, Ticket, utcnow
 
 
 class SlackThread(Base):
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, unique=True, backref="slack_threads", on_delete="CASCADE")
     channel = pw.CharField(max_length=40)
     ts = pw.CharField(max_length=40)
@@ -36,11 +38,6 @@ class SlackAgent(Base):
 
 
 MODELS: list[type[Base]] = [SlackThread, SlackAgent]
-
-
-def upgrade_v6(db: pw.Database) -> None:
-    """Migration 6: Slack threads of tickets, and Slack agents."""
-    db.create_tables(MODELS, safe=True)
 
 
 # ---- threads (inside the caller's transaction) ----------------------------------

@@ -34,6 +34,8 @@ class MediaStatus:
 
 
 class SmsMedia(Base):
+    id = pw.AutoField()
+    message_id: int
     message = pw.ForeignKeyField(Message, backref="sms_media", on_delete="CASCADE")
     position = pw.IntegerField()  # N of MediaUrlN
     url = pw.TextField()
@@ -54,8 +56,3 @@ class SmsMedia(Base):
 
 
 MODELS: list[type[Base]] = [SmsOptOut, SmsMedia]
-
-
-def upgrade_v4(db: pw.Database) -> None:
-    """Migration 4: SMS opt-out state and the MMS media fetch queue."""
-    db.create_tables(MODELS, safe=True)

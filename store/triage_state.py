@@ -1,10 +1,8 @@
-"""Migration 8 and the triage stage's reads: language and sentiment of messages, repeated contact.
+"""The triage stage's reads: language and sentiment of messages, repeated contact.
 
-The two columns live on ``message`` itself (written by the pipeline's one
-INSERT of the message, read by plain SQL), not in a table of their own, so the
-hot path gains no statement. They are not fields of ``models.Message``: the
-initial migration creates tables from the models as they are *now*, and a
-column both there and in this migration would be added twice.
+The two columns live on ``message`` itself (``models.Message.language`` and
+``sentiment``, migration 8; written by the pipeline's one INSERT of the message,
+read by plain SQL), not in a table of their own, so the hot path gains no statement.
 
 - ``message.language``: ISO 639-1 code of the customer's text, NULL when undetermined;
 - ``message.sentiment``: VADER compound score (-1..1), NULL when not scored (not English);
@@ -16,23 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
-import peewee as pw
-from playhouse.migrate import SchemaMigrator, migrate
 
 from . import fastsql as sql
-
-
-def upgrade_v8(db: pw.Database) -> None:
-    """Migration 8: message language and sentiment, and the repeated-contact index."""
-    have = {c.name for c in db.get_columns("message")}
-    migrator = SchemaMigrator.from_database(db)
-    steps = []
-    if "language" not in have:
-        steps.append(migrator.add_column("message", "language", pw.CharField(max_length=16, null=True)))
-    if "sentiment" not in have:
-        steps.append(migrator.add_column("message", "sentiment", pw.FloatField(null=True)))
-    migrate(*steps)
-    db.execute_sql('CREATE INDEX IF NOT EXISTS "message_sender_created_at" ON "message" ("sender", "created_at")')
 
 
 def _contact_counts(windows: Sequence[dt.timedelta], now: dt.datetime) -> tuple[str, list[Any]]:
@@ -58,7 +41,7 @@ def customer_facts(customer_id: int, sender: str, windows: Sequence[dt.timedelta
     row = sql.fetchone(q, _with_sender(params, sender) + [customer_id])
     if row is None:
         return "standard", {w: 0 for w in windows}
-    return row[0] or "standard", {w: int(n) for w, n in zip(windows, row[1:])}
+    return row[0] or "standard", {w: int(n) for w, n in zip(windows, row[1:], strict=True)}
 
 
 def _with_sender(params: list[Any], sender: str) -> list[Any]:
@@ -80,7 +63,7 @@ def ticket_facts(ticket_id: int, customer_id: int, sender: str, windows: Sequenc
     if row is None:
         return None
     return {"priority": row[0], "category": row[1] or "", "status": row[2], "language": row[3] or "",
-            "tier": row[4] or "standard", "contacts": {w: int(n) for w, n in zip(windows, row[5:])}}
+            "tier": row[4] or "standard", "contacts": {w: int(n) for w, n in zip(windows, row[5:], strict=True)}}
 
 
 def previous_sentiment(ticket_id: int, before_message_id: int) -> tuple[int, float] | None:

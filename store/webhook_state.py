@@ -42,6 +42,8 @@ class WebhookSignature(Base):
 
 
 class TicketField(Base):
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, backref="fields", on_delete="CASCADE")
     key = pw.CharField(max_length=64)
     value = pw.TextField()
@@ -53,6 +55,8 @@ class TicketField(Base):
 
 
 class TicketSource(Base):
+    id = pw.AutoField()
+    ticket_id: int
     ticket = pw.ForeignKeyField(Ticket, backref="sources", on_delete="CASCADE")
     source = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
@@ -62,10 +66,6 @@ class TicketSource(Base):
 
 
 MODELS: list[type[Base]] = [ApiKey, WebhookSignature, TicketField, TicketSource]
-
-
-def upgrade_v5(db: pw.Database) -> None:
-    db.create_tables(MODELS, safe=True)
 
 
 # ---- admission: rate limit and replay ------------------------------------------
@@ -78,7 +78,7 @@ def _estimate(key: str, window_s: int, now: float) -> float:
     into = (now % window_s) / window_s
     rows = fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
                             [key, bucket, bucket - 1])
-    return sum(c * (1.0 if b == bucket else 1.0 - into) for b, c in rows)
+    return float(sum(c * (1.0 if b == bucket else 1.0 - into) for b, c in rows))
 
 
 def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: str = "", stamp: int = 0,
@@ -176,7 +176,7 @@ def prune(now: float | None = None) -> int:
     now = time.time() if now is None else now
 
     def tx() -> int:
-        gone = fastsql.execute('DELETE FROM "webhook_signature" WHERE stamp < ?', [int(now) - REPLAY_KEEP_S]).rowcount
+        gone = int(fastsql.execute('DELETE FROM "webhook_signature" WHERE stamp < ?', [int(now) - REPLAY_KEEP_S]).rowcount)
         # Counters of both windows in use: one minute (sources) and one hour (contact form).
         for window_s in (60, 3600):
             fastsql.execute('DELETE FROM "rate_counter" WHERE key LIKE ? AND bucket < ?',

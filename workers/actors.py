@@ -6,6 +6,7 @@ sweeper re-enqueues rows it thinks are lost.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -16,7 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 from helpline.store import blobs, db
 from helpline.store.config import Settings
 
-from . import metrics, pipeline, send_pool
+from . import metrics, pipeline, retry_budget, send_pool
 
 log = logging.getLogger("helpline.workers")
 _stub = StubBroker()
@@ -46,28 +47,27 @@ def senders() -> dict:
     """This process's sender per channel (connections are kept per thread inside each)."""
     if "senders" not in _state:
         from helpline.notifier.senders import make_senders
+        from helpline.router.category import active_labels, models_dir_for
 
-        _state["senders"] = make_senders(settings())
+        labels = functools.partial(active_labels, models_dir_for(settings()))
+        _state["senders"] = make_senders(settings(), categories=labels)
     return _state["senders"]
 
 
-@dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE, max_retries=20)
+@dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE)
 def process_inbound(inbound_id: int) -> None:
+    """One row. An exception propagates to Dramatiq's Retries middleware, which tries again with back-off
+    until the budget is used up (``retry_budget``); the last try marks the row failed first."""
     s = settings()
     started = time.perf_counter()
     done = pipeline.begin_attempt(inbound_id, s.max_attempts)
     if done is not None:
         metrics.observe(done.action, time.perf_counter() - started)
         return
-    try:
-        _run(inbound_id, s, started)
-    except Exception:
-        if _attempts(inbound_id) >= s.max_attempts:
-            return  # recorded as failed, visibly; no more retries
-        raise
+    _run(inbound_id, s, started, retry_budget.retries_done())
 
 
-@dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE, max_retries=20)
+@dramatiq.actor(broker=_stub, queue_name=INBOUND_QUEUE)
 def process_inbound_batch(inbound_ids: list[int]) -> None:
     """Rows the ingest daemon committed together, in one queue message: the
     queue's cost per message (enqueue, fetch, ack: about a third of a
@@ -90,14 +90,14 @@ def process_inbound_batch(inbound_ids: list[int]) -> None:
             process_inbound.send_with_options(args=(inbound_id,), delay=500)
         return
     done: list[tuple[int, pipeline.Outcome]] = []
-    for inbound_id, result in zip(first, results):
+    for inbound_id, result in zip(first, results, strict=True):
         if isinstance(result, pipeline.Outcome):
             _processed(inbound_id, result, started)
             done.append((inbound_id, result))
             continue
         log.info("event=inbound_batch_row_alone inbound=%d error=%s", inbound_id, type(result).__name__)
         try:  # on its own path: its retries for a thread race, its failure record otherwise
-            _run(inbound_id, s, time.perf_counter())
+            _run(inbound_id, s, time.perf_counter(), retries=0)  # the batch's retries are not this row's
         except Exception:
             process_inbound.send_with_options(args=(inbound_id,), delay=500)
     _send_claimed(s, [row for _, outcome in done for row in outcome.claimed])
@@ -105,12 +105,12 @@ def process_inbound_batch(inbound_ids: list[int]) -> None:
         _after(inbound_id, outcome, claimed=False)
 
 
-def _run(inbound_id: int, s: Settings, started: float) -> None:
+def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
     """One counted attempt: the pipeline, then the sends it asked for right away."""
     try:
         outcome = pipeline.process(inbound_id, s)
     except Exception as exc:
-        final = _attempts(inbound_id) >= s.max_attempts
+        final = retry_budget.is_last_try(s, _attempts(inbound_id), retries)
         pipeline.record_failure(inbound_id, exc, final=final)
         metrics.observe("error", time.perf_counter() - started)
         log.warning("event=inbound_failed inbound=%d final=%s error=%s", inbound_id, final, type(exc).__name__)
@@ -214,12 +214,12 @@ def _attempts(inbound_id: int) -> int:
     return row.attempts if row else 0
 
 
-@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3)
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE)
 def deliver_outbox(outbox_id: int) -> None:
     _deliver(outbox_id)
 
 
-@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3)
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE)
 def fetch_sms_media(media_ids: list[int]) -> None:
     from helpline.notifier import sms_media
 
@@ -242,7 +242,8 @@ def blob_store() -> blobs.BlobStore:
     return _state["blobs"]
 
 
-ALL = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media, suggest_answers]
+ALL: list[dramatiq.Actor[Any, Any]] = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media,
+                                          suggest_answers]
 
 
 def submit(inbound_id: int) -> None:

@@ -21,9 +21,12 @@ import logging
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import (AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications,
+                                 TimeLimit)
 
 from helpline.store.config import Settings, mask_url
+
+from . import retry_budget
 
 log = logging.getLogger("helpline.workers")
 
@@ -52,7 +55,9 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(min_backoff=500, max_backoff=60_000, max_retries=settings.max_attempts),
+        # The one retry budget (see retry_budget.py); CurrentMessage lets an actor see its retry count.
+        Retries(min_backoff=500, max_backoff=60_000, max_retries=retry_budget.dramatiq_max_retries(settings)),
+        CurrentMessage(),
     ]
     middleware += [_load_middleware(spec) for spec in settings.worker_middleware]
     url = settings.effective_broker_url

@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from helpline.notifier import loops, outbox, render, slack_blocks, sms_optout, webhook_events
 from helpline.notifier.message_ids import make_message_id
@@ -108,7 +108,7 @@ def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime)
                            "AND stopped_at IS NULL", [t.id])
     expected = ""
     if due and due[0] is not None:
-        left = fastsql.as_datetime(due[0]) - now
+        left = cast(dt.datetime, fastsql.as_datetime(due[0])) - now
         expected = _humanise(left) if left.total_seconds() > 0 else ""
     return {
         "customer_name": name, "ticket_number": t.number,

@@ -122,7 +122,7 @@ class Grouper:
                         pairs = [(e, score) for e, score in alike_of[row.ticket_id]
                                  if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE]
                         if pairs and live.get(row.ticket_id, ("gone",))[0] in state.ACTIVE:
-                            self._place(index.get(row.ticket_id), pairs, live, done, now)
+                            self._place(index.get(row.ticket_id) or _entry(row), pairs, live, done, now)
                     state.mark_grouped([row.ticket_id for row in chunk])
 
             run_tx(tx, retries=0, durable=False)  # re-derivable: an undone chunk's marks are undone with it

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-import peewee as pw
-
 from helpline.store import fastsql as sql
 from helpline.store import models as m
 from helpline.store.db import is_sqlite
@@ -133,7 +131,7 @@ def _ticket(row: tuple[Any, ...]) -> TicketRef:
 
 
 def get_ticket(ticket_id: int) -> TicketRef:
-    return _ticket(sql.fetchone(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [ticket_id]))
+    return _ticket(sql.fetchrow(f'SELECT {_TICKET_COLS} FROM "ticket" t WHERE t.id = ?', [ticket_id]))
 
 
 def candidates(keys: list[str], ticket_ref: str, token_ticket_id: int | None) -> tuple[list[Candidate], list[str]]:
@@ -293,7 +291,3 @@ def outbound_tickets(message_ids: list[str]) -> list[int]:
     rows = sql.fetchall(f'SELECT DISTINCT ticket_id FROM "message" WHERE direction = \'out\' '
                         f"AND message_id IN ({sql.in_marks(len(bare))})", bare)
     return [r[0] for r in rows]
-
-
-def is_unique_violation(exc: BaseException) -> bool:
-    return isinstance(exc, pw.IntegrityError)

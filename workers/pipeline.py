@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -202,7 +203,7 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
     while len(results) < len(inbound_ids):
         todo = inbound_ids[len(results):]
         # Re-derivable from the durable inbound rows, so not fsync'd (see store.db.write_tx).
-        results += run_tx(lambda: tx(todo), durable=False)
+        results += run_tx(functools.partial(tx, todo), durable=False)
     return results
 
 
@@ -242,9 +243,9 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
 
     # A delivery status notification about a message we sent.
     if env.auto_reply.bounced_message_ids:
-        done = _delivery_report(row, env, now)
-        if done is not None:
-            return done
+        reported = _delivery_report(row, env, now)
+        if reported is not None:
+            return reported
 
     # SMS keywords (STOP, START, HELP) change the number's opt-out state and open no ticket.
     keyword = sms_stage.handle_keyword(row.id, env, settings, now) if env.channel == "sms" else None
@@ -307,6 +308,7 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     sig = (pre.signals if pre else None) or triage.signals(env, settings)
     outcome = Outcome("appended")
     if decision.action in ("append", "reopen"):
+        assert decision.ticket_id is not None  # an append or reopen names its ticket
         ticket = persist.get_ticket(decision.ticket_id)
         changes: dict = {"updated_at": now, "last_customer_at": now}
         if decision.action == "reopen":

@@ -25,7 +25,8 @@ _dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 def load_rows(settings: Settings, since: dt.datetime | None = None, until: dt.datetime | None = None,
               team: str | None = None) -> list[TicketRow]:
-    where, params = ["t.status <> 'merged'"], []
+    where: list[str] = ["t.status <> 'merged'"]
+    params: list[Any] = []
     if since is not None:
         where.append("t.created_at >= ?")
         params.append(since)

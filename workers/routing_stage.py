@@ -59,7 +59,8 @@ def on_new_ticket(ticket_id: int, env: Envelope, settings: Settings, now: dt.dat
     if decision.sla_policy:
         routing_state.set_routing(t.id, now, sla_policy=decision.sla_policy)
     info = next((x for x in teams if x.name == t.team), None)
-    team_calendar = info.business_hours if info else (cfg.team(t.team).business_hours if cfg.team(t.team) else "")
+    configured = cfg.team(t.team)
+    team_calendar = info.business_hours if info else (configured.business_hours if configured else "")
     sla_clock.start(t.facts(), now, cfg, pinned=decision.sla_policy, team_calendar=team_calendar, fresh=True)
     if info is not None:
         ticket_ops.assign_best(t, now=now, settings=settings, why=decision.reason, team=info)

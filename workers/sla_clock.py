@@ -78,7 +78,7 @@ def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
         routing_state.insert_sla(t.id, now, rows)
     else:
         for row in rows:
-            routing_state.put_sla(t.id, row.pop("target"), now, **row)
+            routing_state.put_sla(t.id, str(row.pop("target")), now, **row)
     persist.event(t.id, "sla_started", {"policy": tg.policy, "calendar": tg.calendar.name, "due": due,
                                         "why": tg.reason, "reason": reason}, now=now)
 

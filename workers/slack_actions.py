@@ -79,7 +79,7 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
                 columns["resolved_at"] = now
         elif state.status in (m.TicketStatus.RESOLVED, m.TicketStatus.CLOSED):
             columns.update(resolved_at=None, closed_at=None)
-        data = {"from": state.status, "to": value, "reason": "set by an agent in Slack"}
+        data: dict[str, Any] = {"from": state.status, "to": value, "reason": "set by an agent in Slack"}
         return Change(columns, [("status_changed", data)], f"{who} set the status to {STATUS_LABELS[value]}.")
     if command == "priority":
         if value not in PRIORITY_LABELS:
@@ -104,7 +104,7 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     category menu through the API's labelled-example path. A change one of them
     refuses is answered to the agent, not written. ``where["thread_ts"]`` is the
     ticket's thread; ``where["ts"]`` the message whose button was pressed."""
-    row = fastsql.fetchone('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?', [ticket_id])
+    row = fastsql.fetchrow('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?', [ticket_id])
     state = TicketState(row[0], row[1], row[2] or "", persist.as_datetime(row[3]))
     actor = f"slack:{user}"
     routed = slack_state.routed_agent(user)
@@ -179,7 +179,7 @@ def _assign(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     said = f":bust_in_silhouette: {escape(p.agent)} assigned this ticket to {name}."
     target = slack_state.routed_agent(value)
     if target is None:
-        row = fastsql.fetchone('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?',
+        row = fastsql.fetchrow('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?',
                                [ticket_id])
         change = decide(TicketState(row[0], row[1], row[2] or ""), "take", "", me=f"slack:{value}", agent=p.agent,
                         now=p.now)

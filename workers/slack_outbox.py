@@ -23,16 +23,12 @@ from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
 
 
-def slack_on(settings: Settings) -> bool:
-    return bool(settings.slack_bot_token and settings.slack_channel)
-
-
 def on_customer_message(ticket_id: int, message_id: int, action: str, status_before: str,
                         settings: Settings, env: Envelope | None = None) -> list[int]:
     """Rows for a customer message the pipeline just stored; their ids, for delivery after the commit."""
     if action == "created":
-        row = fastsql.fetchone('SELECT team, number FROM "ticket" WHERE id = ?', [ticket_id])
-        channel = channel_for_team(settings, row[0] if row else None)
+        row = fastsql.fetchrow('SELECT team, number FROM "ticket" WHERE id = ?', [ticket_id])
+        channel = channel_for_team(settings, row[0])
         new = outbox.enqueue(channel="slack", kind="slack_ticket", recipient=channel,
                              payload={"op": "post_ticket", "ticket_id": ticket_id, "channel": channel},
                              unique_key=f"slack:ticket:{ticket_id}", ticket=ticket_id)

@@ -68,7 +68,7 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     where = {"channel": channel, "ts": ts, "thread_ts": thread_ts}
     event = meta.get("event")
     if event == "action":
-        number = fastsql.fetchone('SELECT number FROM "ticket" WHERE id = ?', [ticket_id])[0]
+        number = fastsql.fetchrow('SELECT number FROM "ticket" WHERE id = ?', [ticket_id])[0]
         if meta.get("ticket") != number:
             return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"Slack action names ticket "
                                                              f"{meta.get('ticket')!r}, the thread is {number}'s"))
@@ -190,7 +190,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
                 "payload": {"op": "react", "channel": where["channel"], "ts": where["ts"], "name": SENT_REACTION}}]
     if not react:  # no message of the agent's to mark (a macro from a menu or a command)
         on_sent = []
-    on_failed = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
+    on_failed: list[dict[str, Any]] = [{"channel": "slack", "kind": "slack_notice", "unique_key": "slack:failed",
                   "payload": {"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"],
                               "text": FAILED_NOTICE}}]
     meta = env.metadata

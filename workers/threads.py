@@ -50,8 +50,7 @@ def thread_keys(env: Envelope) -> list[str]:
         keys.append("tix:" + t.thread_index)
     if t.conversation_id:
         keys.append(f"conv:{env.channel}:{t.conversation_id}")
-    seen: set[str] = set()
-    return [k for k in keys if not (k in seen or seen.add(k))]
+    return list(dict.fromkeys(keys))  # first occurrence of each, in order
 
 
 def own_keys(env: Envelope) -> list[str]:

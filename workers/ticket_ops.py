@@ -29,7 +29,7 @@ from helpline.store.config_file import PRIORITIES, SiteConfig, site_config
 from helpline.store.db import is_sqlite, run_tx
 from helpline.store.models import utcnow
 
-from . import customer_notices, persist, sla_clock
+from . import customer_notices, merge_ops, persist, sla_clock
 
 log = logging.getLogger("helpline.workers")
 ACTIVE = lifecycle.ACTIVE
@@ -69,7 +69,8 @@ def load(ticket_id: int, *, lock: bool = True) -> TicketState:
     row = fastsql.fetchone(q + (" FOR UPDATE OF t" if lock and not is_sqlite() else ""), [ticket_id])
     if row is None:
         raise TicketOpError(f"no ticket with id {ticket_id}")
-    return TicketState(*row[:8], row[8] or "standard", *row[9:])
+    return TicketState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] or "standard",
+                       row[9], row[10], row[11], row[12])
 
 
 def config(settings: Settings) -> SiteConfig:
@@ -289,8 +290,7 @@ def merge(source: TicketState, target: TicketState, *, now: dt.datetime, setting
           reason: str = "") -> None:
     """Fold ``source`` into ``target``: source ends ``merged`` with a pointer to the target; its messages
     (with attachments), events, conversation and participants move over, so the customer's next reply to
-    either lands in the target. ``merge_ops.split`` undoes it."""
-    from . import merge_ops
+    either lands in the target. ``ticket_split.split`` undoes it."""
 
     if source.id == target.id:
         raise TicketOpError(f"{source.number} cannot be merged into itself")

@@ -10,6 +10,7 @@ ticket's status itself (auto-close, auto-resolve) or ``reminded_at``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Callable
 
@@ -78,7 +79,7 @@ def fire_sla(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
     fired = {"warning": 0, "breach": 0}
     for row, kind in due:
         try:
-            if run_tx(lambda row=row, kind=kind: _fire(row.id, row.ticket_id, kind, settings, now)):
+            if run_tx(functools.partial(_fire, row.id, row.ticket_id, kind, settings, now)):
                 fired[kind] += 1
                 metrics.SLA_FIRED.labels(kind).inc()
         except Exception as exc:  # one broken ticket must not stop the others
@@ -167,19 +168,19 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
         persist.event(t.id, "escalated", {"step": "priority", "from": was, "to": steps.priority, "rules": names},
                       actor=actor, now=now)
     if steps.team and steps.team != t.team:
-        was = t.team
+        was_team = t.team
         try:
             ticket_ops.transfer(t, steps.team, now=now, settings=settings, actor=actor, reason=why,
                                 min_tier=steps.tier)
-            persist.event(t.id, "escalated", {"step": "team", "from": was, "to": steps.team, "rules": names,
+            persist.event(t.id, "escalated", {"step": "team", "from": was_team, "to": steps.team, "rules": names,
                                               "agent": t.assignee}, actor=actor, now=now)
         except ticket_ops.TicketOpError as exc:
             persist.event(t.id, "escalation_failed", {"step": "team", "to": steps.team, "error": str(exc),
                                                       "rules": names}, actor=actor, now=now)
     elif steps.tier:
-        was = t.assignee
+        was_agent = t.assignee
         got, result = ticket_ops.raise_tier(t, steps.tier, now=now, settings=settings, actor=actor, why=why)
-        persist.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was, "agent": got,
+        persist.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was_agent, "agent": got,
                                           "result": result, "rules": names}, actor=actor, now=now)
     # A ticket moved to another team by now follows that team's calendar.
     hold = notices.hold_until(t.team, cfg, now, calendar if t.team == team_before else None) if steps.notify else None
@@ -222,7 +223,7 @@ def lifecycle_timers(settings: Settings, clock: Clock = utcnow) -> dict[str, int
     if settings.waiting_reminder_days < settings.waiting_resolve_days:
         remind_before = now - settings.waiting_reminder_days * day
         for tid in run_tx(lambda: routing_state.waiting_tickets(remind_before, unreminded=True), durable=False):
-            done["reminded"] += bool(run_tx(lambda tid=tid: _remind(tid, settings, now)))
+            done["reminded"] += bool(run_tx(functools.partial(_remind, tid, settings, now)))
 
     resolve_before = now - settings.waiting_resolve_days * day
     for tid in run_tx(lambda: routing_state.waiting_tickets(resolve_before, unreminded=False), durable=False):

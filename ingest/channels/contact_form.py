@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
 import time
-from functools import lru_cache
 from typing import Any, Callable
 
 import peewee as pw
@@ -39,6 +37,7 @@ from helpline.store.envelope import Attachment, Envelope, Sender
 
 from helpline.ingest.channels import contact_page
 from helpline.ingest.http import csrf, form_data
+from helpline.ingest.http.client_address import client_address
 from helpline.ingest import metrics
 from helpline.ingest.intake import Rejected, TemporaryIntakeError
 from helpline.ingest.channels.webhook_message import EMAIL_RE
@@ -108,35 +107,6 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
 
 
 # ---- the handlers ------------------------------------------------------------------------
-def client_address(request: web.Request, trusted: tuple[str, ...]) -> str:
-    """The visitor's address: the peer, or behind trusted proxies the last hop they did not add."""
-    peer, trusted = request.remote or "", tuple(trusted)
-    hops = [peer] + [h.strip() for h in reversed(request.headers.get("X-Forwarded-For", "").split(",")) if h.strip()]
-    for hop in hops:
-        if not _trusted(hop, trusted):
-            return hop
-    return hops[-1]
-
-
-def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
-    """Is ``address`` one of the ``trusted`` proxies' (addresses or networks)? Also for the API's limits."""
-    return _trusted(address, tuple(trusted))
-
-
-@lru_cache(maxsize=4096)  # every API request asks (api_limits): parse each address and network once
-def _trusted(address: str, trusted: tuple[str, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for entry in trusted:
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
 
 def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers={

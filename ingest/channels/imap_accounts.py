@@ -32,6 +32,8 @@ Passwords and tokens never appear in ``repr``, logs or error messages.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import logging
 import os
 import re
@@ -349,3 +351,15 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
                 continue
             accounts.append(a)
     return accounts
+
+
+def live_times(accounts: list[Any]) -> dict[str, tuple[float | None, float | None]]:
+    """mailbox -> (last success, last error) as Unix times, for the ingest daemon's /metrics."""
+    from helpline.store import imap_state
+
+    def ts(value: Any) -> float | None:
+        return value.replace(tzinfo=dt.timezone.utc).timestamp() if isinstance(value, dt.datetime) else None
+
+    rows = imap_state.status_rows([a.key for a in accounts])
+    return {a.key: (ts(rows.get(a.key, {}).get("last_success_at")), ts(rows.get(a.key, {}).get("last_error_at")))
+            for a in accounts}

@@ -639,7 +639,7 @@ class ImapPoller:
                     offers.append((it.uid, Offer(bytes(bodies[it.uid][b"BODY[]"]), None, [], received)))
             if offers:
                 results = self._accept([o for _, o in offers])
-                for (uid, offer), result in zip(offers, results):
+                for (uid, offer), result in zip(offers, results, strict=True):
                     outcome[uid] = self._judge(uid, offer, result)
             for it in special:
                 if it.size is not None and it.size > self.max_bytes:

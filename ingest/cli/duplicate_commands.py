@@ -17,14 +17,14 @@ from helpline.ingest.cli.routing_commands import _acting, _allow, _each, _print_
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from helpline.workers import merge_ops
+    from helpline.workers import ticket_split
 
     s = _settings()
     who, actor = _acting(args)
 
     def op(t: Any, now: Any) -> str:
         _allow(who, "merge", t)  # merge and split are one permission
-        target = merge_ops.split(t, now=now, settings=s, actor=actor, reason=args.reason)
+        target = ticket_split.split(t, now=now, settings=s, actor=actor, reason=args.reason)
         return f"split from {target} ({t.status})"
     return _each(args, op)
 

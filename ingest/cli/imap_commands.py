@@ -83,27 +83,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{r['mailbox']}  {r['state'].upper()}")
         print(f"  last success   {_ago(r['last_success_at'], now)}")
         print(f"  imported       {r['imported_last_hour']} in the last hour; last import {_ago(r['last_import_at'], now)}")
-        print(f"  progress       " + (f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
+        print("  progress       " + (f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
                                       if r["uidvalidity"] is not None else "none yet"))
-        print(f"  lease          " + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}"
+        print("  lease          " + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}"
                                       if r["lease_holder"] else "free"))
         if r["last_error"]:
             print(f"  last error     {_ago(r['last_error_at'], now)}: {r['last_error']}")
     if bad:
         print(f"{len(bad)} of {len(rows)} mailbox(es) failing since their last success", file=sys.stderr)
     return 1 if bad else 0
-
-
-def live_times(accounts: list[Any]) -> dict[str, tuple[float | None, float | None]]:
-    """mailbox -> (last success, last error) as Unix times, for the ingest daemon's /metrics."""
-    from helpline.store import imap_state
-
-    def ts(value: Any) -> float | None:
-        return value.replace(tzinfo=dt.timezone.utc).timestamp() if isinstance(value, dt.datetime) else None
-
-    rows = imap_state.status_rows([a.key for a in accounts])
-    return {a.key: (ts(rows.get(a.key, {}).get("last_success_at")), ts(rows.get(a.key, {}).get("last_error_at")))
-            for a in accounts}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001

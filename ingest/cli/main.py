@@ -97,7 +97,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     intake = EmailIntake(s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit,
                          Spool(s.effective_spool_dir))
-    from helpline.ingest.http.public import register_parsers
+    from helpline.ingest.public import register_parsers
 
     register_parsers(intake)  # spooled HTTP requests are drained here too, through their parser
     scheduler.run(s, {"spool": intake.drain_spool})

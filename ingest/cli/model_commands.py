@@ -214,7 +214,8 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 def cmd_build_default(args: argparse.Namespace) -> int:
     from helpline.router.model_store import PACKAGED_DIR, ModelError
-    from helpline.router.model_train import TrainingError, build_default
+    from helpline.router.default_build import build_default
+    from helpline.router.model_train import TrainingError
 
     out = Path(args.out) if args.out else PACKAGED_DIR
     say = _log(args)

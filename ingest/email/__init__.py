@@ -1,4 +1,4 @@
-"""Email normaliser: raw RFC 5322 bytes to an ``Envelope`` (DESIGN.md, "The envelope").
+"""Email normaliser: raw RFC 5322 bytes to an ``Envelope`` (ARCHITECTURE.md, "The envelope").
 
 Modules, one idea each: ``mime`` (parse, split body from attachments),
 ``headers`` (header index, RFC 2047), ``charsets`` (any charset to text),

@@ -3,7 +3,7 @@
 Which headers count follows Zammad's mail filters (auto_response_check,
 out_of_office_check, bounce_check) and RFC 3834, plus the headers common
 autoresponders write. Each signal found is one reason string; a message with
-any reason never gets an automatic answer (DESIGN.md, "No loops"). Normal
+any reason never gets an automatic answer (ARCHITECTURE.md, "No loops"). Normal
 customer mail must not trip them, so weak hints are read only in their
 unambiguous forms: X-Loop only when it says yes or names a support address,
 X-Auto-Response-Suppress only as "All", subjects only with an auto-reply

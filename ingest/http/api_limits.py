@@ -38,7 +38,7 @@ from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
 
 from helpline.ingest.http import app_keys as K
-from helpline.ingest.channels.contact_form import client_address, is_trusted
+from helpline.ingest.http.client_address import client_address, is_trusted
 
 log = logging.getLogger("helpline.ingest")
 

@@ -12,7 +12,6 @@ A forged or unknown token gets 404 and tells nothing about which tickets exist.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
@@ -26,7 +25,7 @@ from helpline.store.db import run_tx
 from helpline.store.models import utcnow
 
 from helpline.ingest import decoding
-from helpline.ingest.http import csrf
+from helpline.ingest.http import csrf, form_data
 from helpline.ingest.http import app_keys as K
 
 log = logging.getLogger("helpline.ingest")
@@ -93,7 +92,7 @@ async def answer(request: web.Request) -> web.Response:
     settings: Settings = request.app[K.SETTINGS]
     ticket_id, survey, number, language = await _survey_of(request)
     try:
-        form = decoding.read_form(await request.read(), request.headers.get("Content-Type", ""))
+        form = form_data.read_form(await request.read(), request.headers.get("Content-Type", ""))
     except decoding.BodyError as exc:
         return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
                      message=f"The form could not be read ({exc.reason}). Please send your rating again.",

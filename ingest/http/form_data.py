@@ -14,6 +14,9 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from urllib.parse import unquote
 
+from multidict import MultiDict
+
+from helpline.ingest import decoding
 from helpline.ingest.decoding import clean_text
 from helpline.ingest.email.attachments import _TYPES, safe_name
 from helpline.ingest.email.headers import fix_8bit
@@ -104,3 +107,17 @@ def parse(raw: bytes, content_type: str, *, max_files: int = 20) -> FormData:
                 text = data.decode("utf-8", "replace")
             out.fields.setdefault(clean_text(name), []).append(clean_text(text.replace("\r\n", "\n")))
     return out
+
+
+def read_form(raw: bytes, content_type: str) -> MultiDict[str]:
+    """A form post's text fields, URL-encoded or multipart (files ignored); ``BodyError`` if unreadable."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind in ("application/x-www-form-urlencoded", ""):
+        return decoding.form_fields(raw)
+    if kind == "multipart/form-data":
+        try:
+            parsed = parse(raw, content_type)
+        except FormDataError as exc:
+            raise decoding.BodyError("body", str(exc)) from None
+        return MultiDict((k, v) for k, values in parsed.fields.items() for v in values)
+    raise decoding.BodyError("content-type", "send application/x-www-form-urlencoded or multipart/form-data")

@@ -223,7 +223,7 @@ def main(args: argparse.Namespace) -> int:
             hits.append(len(res.tickets))
             for key in ("all", group, words, "filtered" if filtered else "words_only"):
                 timings.setdefault(key, []).append(ms)
-        slowest = sorted(zip(timings["all"], (q[3] for q in queries)), reverse=True)[:5]
+        slowest = sorted(zip(timings["all"], (q[3] for q in queries), strict=False), reverse=True)[:5]
         result = {
             "engine": "sqlite" if url.startswith("sqlite") else "postgresql", "messages": messages,
             "tickets": serial - 1, "load_s": round(load_s, 1), "load_messages_per_s": round(messages / load_s),

@@ -240,7 +240,7 @@ def open_backup(path: str, work: Path, *, passphrase: str, secret_keys: Sequence
             dest = work / ("blob-" + blob.group(1) if blob else name.replace("/", "__"))
             with open(dest, "wb") as out:
                 digest = hashlib.sha256()
-                for chunk in iter(lambda: src.read(1 << 20), b""):
+                for chunk in iter(lambda src=src: src.read(1 << 20), b""):
                     digest.update(chunk)
                     out.write(chunk)
             if blob:

@@ -19,30 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import peewee as pw
 
 from .. import models as m
 from ..blobs import BlobStore
 from ..config_file import ConfigFileError, TableContext, read_toml
+from ..retention_config import Policy, parse_policies
 from ..db import run_tx
 from ..sms_state import SmsMedia
 from . import erasure, search_hook
 from .schema import LegalHold
 
-ACTIONS = ("anonymise", "erase")
 DONE_EVENT = "retention_applied"  # on a ticket whose closed-ticket policy ran (it is not selected again)
-MAX_DAYS = 36500
-
-
-@dataclass(frozen=True)
-class Policy:
-    team: str  # "" = the default policy
-    raw_mime_days: int | None = None
-    attachment_days: int | None = None
-    closed_ticket_days: int | None = None
-    closed_ticket_action: str = "anonymise"
 
 
 @dataclass
@@ -58,37 +48,12 @@ class RunResult:
         return {"dry_run": self.dry_run, "counts": self.counts, "items": self.items}
 
 
-def parse_policies(source: str, data: Mapping[str, Any], teams: set[str] | None = None) -> tuple[Policy, ...]:
-    """``[[retention.policies]]`` of a configuration file, checked (``teams``: the known team names)."""
-    top = TableContext(source, "retention")
-    section = top.table_of(data, "retention")
-    top.only(section, {"policies"})
-    out: list[Policy] = []
-    seen: set[str] = set()
-    for i, body in enumerate(top.tables(section, "policies")):
-        ctx = TableContext(source, f"retention.policies[{i}]")
-        if not isinstance(body, dict):
-            raise ctx.fail("", "must be a table")
-        ctx.only(body, {"team", "raw_mime_days", "attachment_days", "closed_ticket_days", "closed_ticket_action"})
-        team = ctx.string(body, "team")
-        team = "" if team == "*" else team
-        if teams is not None and team and team not in teams:
-            raise ctx.fail("team", f"no team {team!r} (have: {', '.join(sorted(teams)) or 'none'})")
-        if team in seen:
-            raise ctx.fail("team", f"a second policy for {team or 'the default'}; one per team")
-        seen.add(team)
-        days = {k: (ctx.integer(body, k, 0, 1, MAX_DAYS) if k in body else None)
-                for k in ("raw_mime_days", "attachment_days", "closed_ticket_days")}
-        out.append(Policy(team=team, closed_ticket_action=ctx.choice(body, "closed_ticket_action", ACTIONS,
-                                                                     "anonymise"), **days))
-    return tuple(out)
-
-
 def load_policies(config_file: str) -> tuple[Policy, ...]:
     if not config_file:
         return ()
     data = read_toml(config_file)
-    return parse_policies(config_file, data, {str(t.get("name")) for t in data.get("teams", []) if isinstance(t, dict)})
+    return parse_policies(config_file, data, {str(t.get("name")) for t in data.get("teams", []) if isinstance(t, dict)},
+                          TableContext)
 
 
 # ---- selection ---------------------------------------------------------------------------------
@@ -190,7 +155,8 @@ def run(policies: tuple[Policy, ...], blobs: BlobStore | None, *, now: dt.dateti
                              durable=False)
                 if ids:
                     result.add(kind, len(ids))
-                    result.items.setdefault(kind, []).extend(run_tx(lambda: _describe(kind, ids), durable=False))
+                    result.items.setdefault(kind, []).extend(run_tx(lambda kind=kind, ids=ids: _describe(kind, ids),
+                                                                          durable=False))
                 continue
             for _ in range(max_batches):
                 ids = run_tx(lambda due=due, policy=policy: due(policy, policies, now, batch), durable=False)

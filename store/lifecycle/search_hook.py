@@ -1,7 +1,7 @@
 """THE hook where erasure and retention tell the full-text search index what to forget.
 
 ``forget_tickets`` is called after a transaction that blanked or deleted the
-texts of ``ticket_ids``. The index's triggers (``store.search_schema``) already
+texts of ``ticket_ids``. The index's triggers (``store/migrations/v014_search.py``) already
 changed its content with the texts; ``search_index.forget`` purges the old
 terms from SQLite's FTS5 pages (see there).
 """

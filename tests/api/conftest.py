@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.store import api_keys
 
 from ..routing.conftest import configured_desk

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.notifier.templates import build_email
 from helpline.store import csat_state
 from helpline.store import models as m

@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -93,7 +92,7 @@ def setup(n: int, settings: config.Settings, rng: random.Random, pool: list[str]
     ids = [r[0] for r in fastsql.fetchall('SELECT id, customer_id FROM "ticket" ORDER BY id')]
     t1 = time.perf_counter()
     with write_tx():
-        for i, (tid, fp) in enumerate(zip(ids, fps)):
+        for i, (tid, fp) in enumerate(zip(ids, fps, strict=True)):
             if fp is not None:
                 when = now - dt.timedelta(seconds=rng.uniform(0, settings.incident_window_s * 0.9))
                 state.index_ticket(tid, first + i, fp.signature, fp.refs, when)

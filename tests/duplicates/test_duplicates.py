@@ -11,12 +11,12 @@ from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store import similarity_state as state
 from helpline.store.db import run_tx
-from helpline.workers import incidents, merge_ops, persist, ticket_ops
+from helpline.workers import incidents, persist, ticket_split, ticket_ops
 from helpline.workers.incident_grouper import Grouper
 from helpline.workers.duplicates import best_match
 
 from ..support.fake_twilio import inbound_form
-from ..workers.builders import ALICE_ADDR, event_kinds, events, inbound_messages, mail, reload
+from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
 
 PHONE = "+14155550123"
 OUTAGE = "My internet connection has been down since this morning, the router shows a red light and restarting it does not help."
@@ -117,7 +117,7 @@ def _merge(desk, source_id: int, target_id: int, actor: str = "cli:agent") -> No
 def _split(desk, source_id: int) -> str:  # noqa: ANN001
     def tx() -> str:
         with persist.buffered_events():
-            return merge_ops.split(ticket_ops.load(source_id), now=m.utcnow(), settings=desk.settings,
+            return ticket_split.split(ticket_ops.load(source_id), now=m.utcnow(), settings=desk.settings,
                                    actor="cli:agent", reason="not the same after all")
     return run_tx(tx)
 

@@ -23,9 +23,8 @@ from helpline.ingest.channels.imap_accounts import parse_account
 from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, db, imap_state, migrations, models as m
+from helpline.store import blobs, db, migrations, models as m
 from helpline.store.config import Settings
-from helpline.store.db import write_tx
 
 from .dovecot import Dovecot
 
@@ -57,8 +56,6 @@ def main() -> None:
                             secret_key=("bench",))
         db.init(url)
         migrations.upgrade()
-        with write_tx():
-            imap_state.upgrade_v2(db.database())
         submitted: list[int] = []
         intake = EmailIntake(settings, blobs.open_store("fs", str(work / "blobs")), submitted.append,
                              Spool(str(work / "spool")))

@@ -14,8 +14,7 @@ from helpline.ingest.channels.imap_accounts import parse_account
 from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, db, imap_state, models as m
-from helpline.store.db import write_tx
+from helpline.store import blobs, models as m
 
 from tests.support.outage import Outage as _Outage
 from tests.support.stack import wait_until as _wait_until
@@ -100,9 +99,7 @@ def mailbox(dovecot) -> Mailbox:
 
 @pytest.fixture
 def imap_db(backend):
-    """The backend's database with the IMAP tables (migration 2)."""
-    with write_tx():
-        imap_state.upgrade_v2(db.database())
+    """The backend's database, which has the IMAP tables (migration 3)."""
     return backend
 
 
@@ -137,9 +134,9 @@ class Desk:
         return next(t for p, t in self.pollers if p is poller)
 
     def close(self) -> None:
-        for p, t in self.pollers:
+        for p, _t in self.pollers:
             p.stop.set()
-        for p, t in self.pollers:
+        for _p, t in self.pollers:
             t.join(15)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """A real Dovecot for the IMAP tests: private config, loopback ports, throwaway Maildirs.
 
 Started as root from its own config file (``dovecot -c FILE -F``), following
-DESIGN.md's notes: ``imap-login`` runs as ``dovenull``, the mail user is the
+ARCHITECTURE.md's notes: ``imap-login`` runs as ``dovenull``, the mail user is the
 unprivileged ``dovecot`` account owning the Maildirs, every directory above the
 passwd-file is traversable, and the daemon's standard streams go to a file, not
 a pipe. Users are added to the passwd-file while it runs (Dovecot re-reads it

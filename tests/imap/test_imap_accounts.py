@@ -131,7 +131,7 @@ def test_plain_text_to_loopback_is_allowed():
     server = _NoStarttlsServer()
     poller = ImapPoller(parse_account(f"imap://bob:TopSecret1@127.0.0.1:{server.port}/INBOX"), intake=None,
                         read_timeout=3)
-    with pytest.raises(Exception):  # the stand-in never answers LOGIN: what matters is that it was sent
+    with pytest.raises(Exception):  # noqa: B017 - the stand-in never answers LOGIN: what matters is that it was sent
         poller.connect()
     assert b"LOGIN" in server.received.upper()
 

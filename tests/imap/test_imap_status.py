@@ -13,9 +13,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from helpline.ingest.http.admin import LiveCollector
 from helpline.ingest.channels.imap_accounts import parse_account
-from helpline.ingest.cli.imap_commands import live_times, mailbox_status
+from helpline.ingest.channels.imap_accounts import live_times
+from helpline.ingest.cli.imap_commands import mailbox_status
 from helpline.store import db, imap_state
 from helpline.store.db import write_tx
+from helpline.store.migrations import v013_imap_status
 
 from ..support.stack import settings_env
 from .conftest import message, wait_until
@@ -116,8 +118,8 @@ def test_migration_13_adds_the_columns_to_an_old_table(imap_db):
         OldState.bind(database)
         database.create_tables([OldState])
         OldState.create(account="a@h:993/INBOX", uidvalidity=7, last_uid=42)
-        imap_state.upgrade_v13(database)
-        imap_state.upgrade_v13(database)  # twice: nothing to do the second time
+        v013_imap_status.upgrade(database)
+        v013_imap_status.upgrade(database)  # twice: nothing to do the second time
     assert {"last_success_at", "last_error_at"} <= {c.name for c in database.get_columns("imap_folder_state")}
     imap_state.record_success("a@h:993/INBOX")
     assert imap_state.load_state("a@h:993/INBOX").last_uid == 42

@@ -107,7 +107,7 @@ def test_scheduler_style_intake_drains_every_http_channel(backend):
     ``public.register_parsers`` must still know every channel's parser."""
     from urllib.parse import urlencode
 
-    from helpline.ingest.http.public import register_parsers
+    from helpline.ingest.public import register_parsers
 
     outage = Outage(backend, connect_here=True)
     try:

@@ -61,8 +61,8 @@ def queries(split: str = "test") -> list[tuple[str, str]]:
 
 
 def score(ranked: list[list[str]], gold: list[str]) -> tuple[float, float]:
-    top1 = sum(r[:1] == [g] for r, g in zip(ranked, gold)) / len(gold)
-    top3 = sum(g in r[:3] for r, g in zip(ranked, gold)) / len(gold)
+    top1 = sum(r[:1] == [g] for r, g in zip(ranked, gold, strict=False)) / len(gold)
+    top3 = sum(g in r[:3] for r, g in zip(ranked, gold, strict=False)) / len(gold)
     return top1, top3
 
 

@@ -1,4 +1,4 @@
-"""Loop protection decisions, one row per rule (DESIGN.md, "No loops, no spam storms")."""
+"""Loop protection decisions, one row per rule (ARCHITECTURE.md, "No loops, no spam storms")."""
 import pytest
 
 from helpline.notifier.loops import Decision, autoreply_decision, reply_address

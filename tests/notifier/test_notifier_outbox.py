@@ -169,7 +169,7 @@ def test_temporary_failure_ignored_unless_sending(backend):
 def test_mark_sent_and_permanent_failure(backend, ticket):
     a, b = _enqueue(2, ticket=ticket)
     outbox.claim_due("email", 2)
-    assert outbox.mark_sent(a.id, "250 2.0.0 queued as 7")
+    assert outbox.mark_sent_many([(a.id, "250 2.0.0 queued as 7")]) == {a.id}
     row = Outbox.get_by_id(a.id)
     assert row.status == OutboxStatus.SENT and row.provider_id == "250 2.0.0 queued as 7" and row.sent_at
     assert not outbox.mark_failed_permanent(a.id, "too late")  # sent is final
@@ -217,7 +217,7 @@ def test_mark_bounced(backend, ticket):
         row = outbox.enqueue(channel="email", kind="ack", recipient="gone@customer.example",
                              payload={"message_id": mid}, unique_key="ack:b", ticket=ticket, out_message=msg)
     outbox.claim_due("email", 1)
-    outbox.mark_sent(row.id, "250 ok")
+    outbox.mark_sent_many([(row.id, "250 ok")])
     with db.write_tx():
         changed = outbox.mark_bounced([mid.strip("<>")], "550 5.1.1 <gone@customer.example>: user unknown")
     assert [r.id for r in changed] == [row.id]
@@ -235,29 +235,6 @@ def test_mark_bounced(backend, ticket):
         assert outbox.mark_bounced(["<HL.HL-2026-000001.DEF@example.com>"], "550 gone") == []  # no outbox row
     assert Message.get_by_id(other.id).delivery_status == "failed"
     assert Event.select().where(Event.kind == "delivery_failed").count() == 2
-
-
-def test_hourly_counts(backend):
-    def add(recipient, key, kind="ack", suppressed=""):
-        with db.write_tx():
-            return outbox.enqueue(channel="email", kind=kind, recipient=recipient, payload={},
-                                  unique_key=key, suppressed_reason=suppressed)
-
-    add("ann@customer.example", "1")
-    add("Ann@Customer.example", "2")
-    add("ann+promo@customer.example", "3")
-    add("ann_x@customer.example", "4")  # '_' is a LIKE wildcard: must not match
-    add("bob@customer.example", "5")
-    add("ann@customer.example", "6", suppressed="rate_limited_address")
-    add("ann@customer.example", "7", kind="reply")
-    old = add("ann@customer.example", "8")
-    Outbox.update(created_at=utcnow() - dt.timedelta(hours=2)).where(Outbox.id == old.id).execute()
-    assert outbox.hourly_counts("ann@customer.example") == (3, 5)
-    assert outbox.hourly_counts("ANN+other@customer.example") == (3, 5)
-    assert outbox.hourly_counts("nobody@customer.example") == (0, 5)
-    assert outbox.hourly_counts("ann@customer.example", kind="reply") == (1, 1)
-    suppressed = Outbox.get(Outbox.unique_key == "6")
-    assert suppressed.status == OutboxStatus.SUPPRESSED and suppressed.last_error == "rate_limited_address"
 
 
 def test_list_rows(backend, ticket):

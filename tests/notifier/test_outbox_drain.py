@@ -12,7 +12,7 @@ from helpline.notifier import outbox
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.templates import render_ack
 from helpline.store import db
-from helpline.store.models import Outbox, OutboxStatus
+from helpline.store.models import Outbox
 from helpline.workers import actors, scheduler
 from tests.support.stack import settings_env
 

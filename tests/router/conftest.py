@@ -61,7 +61,7 @@ def write_csv(path: Path, data: model_train.Dataset, subject_column: bool = Fals
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["subject", "body", "label"] if subject_column else ["body", "label"])
-        for s, t, lab in zip(data.subjects, data.texts, data.labels):
+        for s, t, lab in zip(data.subjects, data.texts, data.labels, strict=True):
             w.writerow([s, t, lab] if subject_column else [t, lab])
     return path
 

@@ -31,8 +31,8 @@ def test_support_emails_get_their_category(default, language):
     rows = support_email_rows(language)
     assert len(rows) >= 18
     decisions = [category.classify(s, b, default) for s, b, _ in rows]
-    right = sum(d.category == label for d, (_, _, label) in zip(decisions, rows))
-    assert right / len(rows) >= 0.88, [(d.category, label) for d, (_, _, label) in zip(decisions, rows)]
+    right = sum(d.category == label for d, (_, _, label) in zip(decisions, rows, strict=False))
+    assert right / len(rows) >= 0.88, [(d.category, label) for d, (_, _, label) in zip(decisions, rows, strict=False)]
     assert sum(not d.classified for d in decisions) <= 1
 
 
@@ -57,8 +57,6 @@ def test_old_labels_map_onto_the_new_ones():
     assert default_labels.canonical("Invoice") == "billing_payments"
     assert default_labels.canonical("my_own_label") == "my_own_label"
     assert set(default_labels.LEGACY_LABELS.values()) <= set(default_labels.LABELS)
-    assert category.team_for("cancellation_refund", {"refund": "money"}) == "money"
-    assert category.team_for("billing_payments", {"REFUND": "money"}) == "triage"
     assert _category_in("order_delivery", ("delivery",)) and not _category_in("order_delivery", ("refund",))
 
 

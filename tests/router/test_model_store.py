@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from helpline.router import category, default_labels, model_store, model_train
+from helpline.router import default_build, category, default_labels, model_store, model_train
 
 from .conftest import DATA_DIR, relabelled, stratified_slice, support_emails
 
@@ -105,7 +105,7 @@ def test_packaged_default_model(test_data):
 
 def test_build_default_reproduces_the_packaged_model(tmp_path, test_data):
     """The command in the repo gives the shipped model's predictions (same data, fixed seed)."""
-    model, test = model_train.build_default(DATA_DIR, tmp_path)
+    model, test = default_build.build_default(DATA_DIR, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"default.skops", "default.json", "LICENSE", "SOURCE.md",
                                                      "default_training.csv"}
     assert test["macro_f1"] >= 0.98

@@ -10,7 +10,7 @@ from helpline.store.db import run_tx
 from helpline.store.search_syntax import parse
 
 from ..routing.conftest import configured_desk
-from ..workers.builders import Desk, mail
+from ..workers.builders import Desk
 
 
 def numbers(q: str, scope=None) -> set[str]:  # noqa: ANN001

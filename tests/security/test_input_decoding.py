@@ -48,7 +48,7 @@ def stack(backend, fake_slack):
         slack_signing_secret=SIGNING_SECRET, slack_channel=CHANNEL, slack_api_url=fake_slack.url,
         slack_intake_channels=(CUSTOMERS,))
     desk = Desk(settings)
-    from helpline.ingest.http import public
+    from helpline.ingest import public
 
     public.register_parsers(desk.intake)
     server = PublicServer(settings, desk.intake).start()

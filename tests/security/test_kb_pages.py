@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.store import kb_links, kb_state
 from helpline.store import models as m
 

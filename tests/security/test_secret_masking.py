@@ -9,7 +9,8 @@ import socket
 from aiohttp import web, web_protocol, web_server
 
 from helpline.ingest import daemon
-from helpline.ingest.http import http_runner, public
+from helpline.ingest import public
+from helpline.ingest.http import http_runner
 
 KEY = "hlk_SECRETKEY0123456789abcdef"
 

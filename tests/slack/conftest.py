@@ -4,6 +4,7 @@ served for real so events arrive over HTTP, signed as Slack signs them."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import urllib.error
@@ -14,9 +15,10 @@ from typing import Any, Iterator
 import pytest
 from aiohttp import web
 
-from helpline.ingest.http.public import make_app
+from helpline.ingest.public import make_app
 from helpline.notifier.deliver import deliver_due
 from helpline.notifier.slack_sender import Pacer, SlackSender
+from helpline.router.category import active_labels, models_dir_for
 from helpline.store import models as m
 
 from ..support.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_callback, signed_headers
@@ -53,7 +55,8 @@ def slack_desk(slack_settings) -> Desk:
 
 def quick_sender(settings) -> SlackSender:
     """A sender that does not really sleep between posts (the pacing is tested on its own)."""
-    return SlackSender(settings, pacer=Pacer(interval=0.0))
+    return SlackSender(settings, pacer=Pacer(interval=0.0),
+                       categories=functools.partial(active_labels, models_dir_for(settings)))
 
 
 def deliver_slack(settings, sender: SlackSender | None = None) -> Any:

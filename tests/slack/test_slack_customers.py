@@ -10,7 +10,7 @@ from helpline.store import models as m
 
 from ..support.fake_slack import BOT_ID, BOT_USER
 from ..workers.builders import events
-from .conftest import AGENT, CHANNEL, OUTSIDER, next_ts, parent_ts, thread_message
+from .conftest import AGENT, CHANNEL, OUTSIDER, next_ts, parent_ts
 from .test_slack_actions import press
 from .test_slack_replies import Team
 

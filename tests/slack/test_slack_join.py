@@ -8,7 +8,10 @@ from helpline.router import similarity as sim
 from helpline.store import models as m
 from helpline.workers.slack_join import OpenTicket, new_topic
 
-from .test_slack_customers import CUSTOMERS, customer_says, posts_in, team  # noqa: F401  (the fixture)
+from . import test_slack_customers as _customers
+from .test_slack_customers import customer_says
+
+team = _customers.team  # the fixture, shared with test_slack_customers
 
 
 def last_reason() -> str:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from helpline.notifier.deliver import deliver_claimed, deliver_one
+from helpline.notifier.deliver import deliver_claimed_many, deliver_one
 from helpline.notifier.email_sender import EmailSender
 from helpline.store import models as m
 from helpline.store.signing import ticket_from_reply_token
@@ -42,7 +42,7 @@ class Team:
         while self.desk.submitted:
             outcome = self.desk.run(self.desk.submitted.pop(0))
             for row in outcome.claimed:
-                deliver_claimed(self.settings, self.senders[row.channel], row)
+                deliver_claimed_many(self.settings, self.senders[row.channel], [row])
             for oid in outcome.outbox_ids:
                 row = m.Outbox.get_by_id(oid)
                 deliver_one(self.settings, self.senders[row.channel], oid)

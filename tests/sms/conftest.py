@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.ingest.channels import twilio_sms
 from helpline.notifier import deliver, sms_media
 from helpline.notifier.sms_sender import SmsSender

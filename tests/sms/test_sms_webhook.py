@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
 from helpline.store import blobs as blob_mod

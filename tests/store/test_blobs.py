@@ -24,15 +24,6 @@ def test_put_get_is_content_addressed_and_idempotent(backend, tmp_path, backend_
         store.get("../../etc/passwd")
 
 
-def test_filesystem_blob_from_file_leaves_no_temporary_files(tmp_path):
-    store = blobs.FileBlobStore(str(tmp_path / "blobs"))
-    src = tmp_path / "big.eml"
-    src.write_bytes(b"x" * (3 << 20))
-    key = store.put_file(str(src))
-    assert store.get(key) == src.read_bytes()
-    assert not [p for p in (tmp_path / "blobs").rglob(".tmp-*")]
-
-
 def test_fan_out_directory_removed_behind_the_store_is_made_again(tmp_path):
     import shutil
 

@@ -125,7 +125,7 @@ class Stack:
 
     def stop(self) -> None:
         self._keep_workers.clear()
-        for name, proc in list(self.procs.items()):
+        for proc in list(self.procs.values()):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs.values():

@@ -83,10 +83,12 @@ def pure_stages(n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with threadpool_limits(limits=1):
         for texts, label in ((SHORT, "short"), (MAIL, "mail")):
-            out[f"language_low_{label}"] = timed(lambda i: language.detect("", texts[i % len(texts)], LANGS, "low"), n)
-            out[f"sentiment_{label}"] = timed(lambda i: sentiment.score(texts[i % len(texts)], "en"), n)
+            out[f"language_low_{label}"] = timed(lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS, "low"),
+                                                 n)
+            out[f"sentiment_{label}"] = timed(lambda i, texts=texts: sentiment.score(texts[i % len(texts)], "en"), n)
         for texts, label in ((SHORT, "short"), (MAIL, "mail")):
-            out[f"language_high_{label}"] = timed(lambda i: language.detect("", texts[i % len(texts)], LANGS, "high"),
+            out[f"language_high_{label}"] = timed(lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS,
+                                                                                  "high"),
                                                   max(50, n // 10))
         out["signals_low"] = timed(lambda i: triage.signals(envs[i % len(envs)], settings), n)
         facts = [PriorityFacts(subject="Our shop is down" if i % 3 == 0 else "Question", text=MAIL[i % len(MAIL)],

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from helpline.router.priority import PriorityFacts, evaluate, initial_priority, resolve_tier
+from helpline.router.priority import PriorityFacts, evaluate, resolve_tier
 from helpline.store.priority_config import DEFAULT, DEFAULT_RULES, HOUR, PriorityConfig, PriorityRule
 
 
@@ -129,8 +129,3 @@ def test_tier_sources_in_order():
     assert resolve_tier("standard", {}, "nobody@example.net", cfg) == ("standard", "customer record")
     custom = PriorityConfig(tier_metadata_key="plan")
     assert resolve_tier("standard", {"fields": {"plan": "gold", "tier": "x"}}, "", custom) == ("gold", "webhook metadata")
-
-
-def test_initial_priority_keeps_its_old_shape():
-    d = initial_priority("Our shop is down", "")
-    assert d.level == "high" and d.reasons == ("high: keyword 'down' in subject",)

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from aiohttp import web
 
-from helpline.ingest.http import public
+from helpline.ingest import public
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
 from helpline.store.blobs import FileBlobStore

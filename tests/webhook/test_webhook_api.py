@@ -100,7 +100,7 @@ def test_idempotency_key_retry_is_one_row_and_a_new_body_under_it_is_kept(server
     reordered = json.dumps(dict(reversed(list(message().items()))), indent=2).encode()
     assert post_signed(server, reordered, idempotency_key="order-4711-msg-1",
                        timestamp=now + 2).json()["status"] == "duplicate"
-    # a different message reusing the key is refused, not silently dropped or kept (DESIGN.md; as Stripe does)
+    # a different message reusing the key is refused, not silently dropped or kept (ARCHITECTURE.md; as Stripe does)
     other = post_signed(server, message(text="A different question."), idempotency_key="order-4711-msg-1",
                         timestamp=now + 3)
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "idempotency-key"

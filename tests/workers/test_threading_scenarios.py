@@ -326,7 +326,7 @@ def test_second_bounce_for_the_same_message_opens_no_ticket(desk):
     before = counts()
 
     # After a crash between send and "sent" the outbox sends the email again with the
-    # same Message-ID (DESIGN.md, "No double sends"), so both copies can bounce.
+    # same Message-ID (ARCHITECTURE.md, "No double sends"), so both copies can bounce.
     outcome = desk.receive(dsn(ack_raw(ticket)), mail_from="")
 
     assert outcome.action == "bounce"

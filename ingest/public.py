@@ -1,4 +1,4 @@
-"""The public HTTP listener: each channel adapter installs its routes here.
+"""The public HTTP listener: each channel adapter and HTTP application installs its routes here.
 
 Handlers run blocking intake work (parsing, fsync, commit) through
 ``run_blocking`` so a slow disk never stalls the event loop; an adapter answers

@@ -1,4 +1,4 @@
-"""Migration 14: the full-text index, ticket tags, the article index and the record of empty searches.
+"""Migration 14 (frozen: never edit; write the next migration instead): the full-text index, ticket tags, the article index and the record of empty searches.
 
 Frozen DDL, one list per engine. The index is kept in step by triggers, not by
 the pipeline's Python code: every path that writes a message (the pipeline's
@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .db import is_sqlite
+from ..db import is_sqlite
+
+NAME = "full-text search index, ticket tags, article index, empty searches"
 
 # ---- SQLite ------------------------------------------------------------------------------------
 _SQLITE_QUOTED = "CASE WHEN {p}.full_text = {p}.text THEN '' ELSE {p}.full_text END"
@@ -244,7 +246,7 @@ _PG = [
 ]
 
 
-def upgrade_v14(db: pw.Database) -> None:
+def upgrade(db: pw.Database) -> None:
     """Migration 14: full-text index (FTS5 / tsvector), ticket tags, article index, empty searches.
 
     Rows written before this migration are indexed by ``helpline search reindex``; on SQLite

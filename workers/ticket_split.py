@@ -1,0 +1,58 @@
+"""Split: undo a merge, inside the caller's transaction.
+
+What moved is read back from the merge's ``ticket_merge`` row (``merge_ops``
+wrote it) and goes back to the source, which is active again with its SLA
+clocks and its agent (or its team's choice).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from helpline.router import lifecycle, sla
+from helpline.store import fastsql, routing_state
+from helpline.store import similarity_state as state
+
+from . import merge_ops, persist, sla_clock, ticket_ops
+
+
+def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -> str:  # noqa: ANN001
+    """Undo the merge of ``source`` (a ``ticket_ops.TicketState``): what moved goes back, the source is
+    active again with its SLA clocks and its agent (or the team's choice). Returns the target's number."""
+    row = state.open_merge(source.id)
+    if row is None or source.status != lifecycle.MERGED:
+        raise ticket_ops.TicketOpError(f"{source.number} is {source.status}, not merged into another ticket; "
+                                       "only a merged ticket can be split off again")
+    moved = merge_ops.Moved(**json.loads(row.moved))
+    target = persist.get_ticket(row.target_id)
+    merge_ops.move_rows("message", "id", moved.messages, source.id)
+    merge_ops.move_rows("event", "id", moved.events, source.id)
+    merge_ops.move_rows("thread_key", "key", moved.thread_keys, source.id)
+    for kind, address, role in moved.participants:
+        fastsql.execute('DELETE FROM "participant" WHERE ticket_id = ? AND kind = ? AND address = ? AND role = ?',
+                        [target.id, kind, address, role])
+    state.mark_split(row.id, actor, now)
+
+    to = row.previous_status if row.previous_status in (lifecycle.NEW, lifecycle.OPEN, lifecycle.IN_PROGRESS) \
+        else lifecycle.OPEN
+    persist.update_ticket(source.id, status=to, updated_at=now)
+    persist.event(source.id, "status_changed", {"from": lifecycle.MERGED, "to": to,
+                                                "reason": reason or f"split from {target.number}"}, actor=actor, now=now)
+    source.status = to
+    cfg = ticket_ops.config(settings)
+    first = to == lifecycle.NEW
+    sla_clock.start(source.facts(), now, cfg, (sla.FIRST_RESPONSE if first else sla.NEXT_RESPONSE, sla.RESOLUTION),
+                    reason="split")
+    persist.event(source.id, "split_from", {"ticket": target.number, "reason": reason}, actor=actor, now=now)
+    persist.event(target.id, "split", {"from": source.number, "reason": reason, "messages": len(moved.messages)},
+                  actor=actor, now=now)
+    agent = routing_state.agent(source.assignee) if source.assignee else None
+    if agent is not None and routing_state.claim(agent.id, now):
+        persist.event(source.id, "assigned", {"agent": source.assignee, "team": source.team,
+                                              "reason": "split: back to its agent"}, actor=actor, now=now)
+    else:
+        if source.assignee:
+            persist.update_ticket(source.id, assignee=None)
+            source.assignee = None
+        ticket_ops.assign_best(source, now=now, settings=settings, actor=actor, why="split")
+    return target.number
