@@ -317,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.kb_commands import register as register_kb_commands
 
     register_kb_commands(sub)  # kb sync|list|show|suggest
+    from helpline.ingest.cli.import_commands import register as register_import_commands
+
+    register_import_commands(sub)  # import mbox|maildir|eml
     return p
 
 
