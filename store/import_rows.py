@@ -49,6 +49,13 @@ def ticket_activity(ticket_ids: list[int]) -> list[tuple[int, str, dt.datetime |
     return [(int(r[0]), str(r[1]), fastsql.as_datetime(r[2])) for r in rows]
 
 
+def tickets_of_source(source: str) -> list[int]:
+    """The tickets the imported rows of ``source`` went to (resolved or not), for the final settling pass."""
+    rows = fastsql.fetchall('SELECT DISTINCT ticket_id FROM "inbound" WHERE source_host = ? AND ticket_id IS NOT NULL',
+                            [(IMPORT_PREFIX + source)[:255]])
+    return sorted(int(r[0]) for r in rows)
+
+
 def imported_counts() -> dict[str, int]:
     """Imported inbound rows by status, for the import's summary."""
     rows = fastsql.fetchall('SELECT status, COUNT(*) FROM "inbound" WHERE source_host LIKE ? GROUP BY status',

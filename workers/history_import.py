@@ -42,19 +42,16 @@ class Item:
 class BatchResult:
     actions: dict[str, int] = field(default_factory=dict)  # created, appended, duplicate, already_imported, ...
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
-    resolved: int = 0
 
 
-def write_batch(items: list[Item], source: str, settings: Settings, open_since: dt.datetime | None) -> BatchResult:
-    """Store and process ``items`` in one transaction; then resolve the conversations
-    this batch touched that have no message newer than ``open_since``."""
+def write_batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
+    """Store and process ``items`` in one transaction (``settle`` resolves the conversations at the end)."""
     with import_mode.importing():
-        return run_tx(lambda: _batch(items, source, settings, open_since))
+        return run_tx(lambda: _batch(items, source, settings))
 
 
-def _batch(items: list[Item], source: str, settings: Settings, open_since: dt.datetime | None) -> BatchResult:
+def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
     res = BatchResult()
-    touched: set[int] = set()
 
     def count(action: str) -> None:
         res.actions[action] = res.actions.get(action, 0) + 1
@@ -77,17 +74,28 @@ def _batch(items: list[Item], source: str, settings: Settings, open_since: dt.da
                 count("failed")
                 continue
             count(outcome.action)
-            if outcome.ticket_id is not None:
-                touched.add(outcome.ticket_id)
-                if outcome.action == "created":  # reports leave imported tickets out of response times
-                    persist.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
-                                  now=it.date)
-    res.resolved = _settle(sorted(touched), settings, open_since)
+            if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
+                persist.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
+                              now=it.date)
     return res
 
 
+def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, batch: int = 500) -> int:
+    """Imported conversations end resolved, unless a message is newer than ``open_since``.
+
+    Run once the source is read, not per batch: a conversation resolved halfway
+    would turn its next imported reply into a reopening or a follow-up ticket.
+    It works from the inbound rows of the source, so a resumed import settles
+    what the interrupted run wrote too; short transactions, as the batches."""
+    ids = import_rows.tickets_of_source(source)
+    done = 0
+    with import_mode.importing():
+        for i in range(0, len(ids), batch):
+            done += run_tx(lambda: _settle(ids[i:i + batch], settings, open_since))
+    return done
+
+
 def _settle(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:
-    """Imported conversations end resolved, unless a message is newer than ``open_since``."""
     done = 0
     for tid, status, last in import_rows.ticket_activity(ticket_ids):
         if status in _SETTLED or (open_since is not None and last is not None and last > open_since):

@@ -38,7 +38,7 @@ def init(settings: Any, dry_run: bool) -> None:
         _state["put"] = lambda data: "sha256:" + hashlib.sha256(data).hexdigest()
         _state["store"] = None
     else:
-        if settings.blob_backend == "database" and db.proxy.obj is None:
+        if settings.blob_backend == "db" and db.proxy.obj is None:
             db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
         store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
         _state["store"], _state["put"] = store, store.put

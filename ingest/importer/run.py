@@ -144,9 +144,8 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
             nonlocal items
             if not items:
                 return
-            res = _write(items, label, settings, open_since, dry_run, history_import)
+            res = _write(items, label, settings, dry_run, history_import)
             report.add(res.actions)
-            report.resolved += res.resolved
             report.unreadable += res.failed
             items = []
 
@@ -174,23 +173,23 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
         while pending:
             drain(pending.pop(0))
         flush()
-        if not dry_run:
-            _save_checkpoint(ckpt, source, last_pos, True)
+    if not dry_run:
+        report.resolved = history_import.settle(label, settings, open_since)
+        _save_checkpoint(ckpt, source, last_pos, True)
     report.seconds = time.perf_counter() - started
     log.info("event=import_done kind=%s messages=%d unreadable=%d seconds=%.1f", kind, report.read,
              len(report.unreadable), report.seconds)
     return report
 
 
-def _write(items: list, label: str, settings: Any, open_since: dt.datetime | None, dry_run: bool,
-           history_import: Any) -> Any:
+def _write(items: list, label: str, settings: Any, dry_run: bool, history_import: Any) -> Any:
     if not dry_run:
-        return history_import.write_batch(items, label, settings, open_since)
+        return history_import.write_batch(items, label, settings)
     from helpline.store import import_mode
     from helpline.store.db import run_tx
 
     def tx() -> None:
-        raise _DryRun(history_import._batch(items, label, settings, open_since))
+        raise _DryRun(history_import._batch(items, label, settings))
 
     try:
         with import_mode.importing():
