@@ -101,19 +101,21 @@ def mbox(path: str, *, start: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> It
             yield done
 
 
-def _walk(root: str) -> Iterator[tuple[str, str]]:
-    """(relative path, absolute path) of the files under ``root``, sorted, links not followed."""
+def _walk(root: str) -> list[tuple[str, str]]:
+    """(relative path, absolute path) of the files under ``root``, links not followed, sorted by
+    relative path: the checkpoint compares paths, so the order must be the strings' order."""
     seen: set[tuple[int, int]] = set()
+    found: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         st = os.stat(dirpath)
         if (st.st_dev, st.st_ino) in seen:  # a loop (bind mount): once is enough
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames.sort()
-        for name in sorted(filenames):
+        for name in filenames:
             full = os.path.join(dirpath, name)
-            yield os.path.relpath(full, root), full
+            found.append((os.path.relpath(full, root), full))
+    return sorted(found)
 
 
 def _read(full: str, where: str, pos: str, max_bytes: int) -> Raw:
@@ -134,8 +136,9 @@ def _read(full: str, where: str, pos: str, max_bytes: int) -> Raw:
 
 
 def _folder(root: str, keep: "callable", after: str, max_bytes: int) -> Iterator[Raw]:
-    if os.path.islink(root) or not os.path.isdir(root):
+    if not os.path.isdir(root):
         raise SourceError(f"{root} is not a directory")
+    root = os.path.realpath(root)  # the operator named it; links inside it are another matter
     for rel, full in _walk(root):
         if not keep(rel) or (after and rel <= after):
             continue
