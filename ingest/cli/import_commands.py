@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--open-since", type=_date, default=None, metavar="DATE",
                    help="conversations with a message newer than DATE stay open (default: all end resolved)")
     p.add_argument("--dry-run", action="store_true", help="parse and run everything, then roll it back; report")
-    p.add_argument("--batch-size", type=int, default=200, help="messages per write transaction (default 200)")
+    p.add_argument("--batch-size", type=int, default=100,
+                   help="messages per write transaction (default 100: live mail waits at most one batch)")
     p.add_argument("--jobs", type=int, default=0, help="parser processes (default: one per core)")
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint and read the source from the start")
     p.add_argument("--max-message-mb", type=float, default=50.0, help="skip (and list) larger messages")
@@ -75,7 +76,6 @@ def _with_bar(args: argparse.Namespace, s, total: int, kwargs: dict):  # noqa: A
 
     from helpline.ingest.importer import run
 
-    unit = "bytes" if args.kind == "mbox" else "files"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                   TextColumn("{task.fields[messages]} msgs · {task.fields[rate]} msg/s"),
                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False) as bar:
@@ -92,7 +92,6 @@ def _with_bar(args: argparse.Namespace, s, total: int, kwargs: dict):  # noqa: A
 
         report = run.run_import(args.kind, args.source, s, progress=progress, **kwargs)
         bar.update(task, completed=total)
-    del unit
     return report
 
 

@@ -55,3 +55,7 @@ def test_eml_folder_recursive_and_resumable(backend, tmp_path):
     assert again.actions == {"already_imported": len(msgs)}
     assert counts() == got
     assert os.path.exists(run.checkpoint_path(backend, "eml", str(root)))
+    from helpline.store.db import run_tx
+    from helpline.workers import reports
+
+    assert run_tx(lambda: reports.load_rows(backend), durable=False) == []  # not this desk's response times
