@@ -89,6 +89,15 @@ def _save_checkpoint(path: str, source: str, pos: str, done: bool) -> None:
     os.replace(tmp, path)
 
 
+def _starts_message(path: str, offset: int) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(5) == b"From "
+    except (OSError, ValueError):
+        return False
+
+
 def _reader(kind: str, source: str, pos: str, max_bytes: int) -> Iterator[sources.Raw]:
     if kind == "mbox":
         return sources.mbox(source, start=int(pos or 0), max_bytes=max_bytes)
@@ -128,6 +137,8 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
     report = Report(source, kind, dry_run)
     ckpt = checkpoint_path(settings, kind, source)
     pos = "" if restart or dry_run else _load_checkpoint(ckpt)
+    if kind == "mbox" and pos and not _starts_message(source, int(pos)):
+        pos = ""  # the file changed under the checkpoint: read it all again; the unique key skips what is in
     report.resumed_from = pos
     raws = _reader(kind, source, pos, max_bytes)
     label = os.path.realpath(source)
