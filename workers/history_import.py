@@ -15,6 +15,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+import peewee as pw
+
 from helpline.router import lifecycle
 from helpline.store import import_mode, import_rows
 from helpline.store.config import Settings
@@ -63,8 +65,7 @@ def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
                 count("already_imported")
                 continue
             try:
-                with database().atomic():  # a savepoint: a row that raises is rolled back alone
-                    outcome = pipeline._process_buffered(inbound_id, settings, it.pre)
+                outcome = _process_row(inbound_id, settings, it.pre)
             except UNAVAILABLE:
                 raise
             except Exception as exc:
@@ -78,6 +79,21 @@ def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
                 persist.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
                               now=it.date)
     return res
+
+
+def _process_row(inbound_id: int, settings: Settings, pre: pipeline.Prepared) -> pipeline.Outcome:
+    """The pipeline on one row in a savepoint of its own (a row that raises is rolled back alone).
+    A live worker may claim a thread key of the same conversation first (IntegrityError): run the
+    row again and join the ticket it made, as ``pipeline.process`` does."""
+    for attempt in range(4):
+        try:
+            with database().atomic():
+                return pipeline._process_buffered(inbound_id, settings, pre)
+        except pw.IntegrityError:
+            if attempt == 3:
+                raise
+            log.info("event=import_thread_race inbound=%d attempt=%d", inbound_id, attempt + 1)
+    raise AssertionError("unreachable")
 
 
 def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, batch: int = 500) -> int:
