@@ -20,7 +20,7 @@ from typing import Any, Iterable, cast
 
 import peewee as pw
 
-from helpline.store import db, fastsql
+from helpline.store import db, fastsql, import_mode
 from helpline.store.config import Settings
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, Ticket, utcnow
 
@@ -58,6 +58,8 @@ def enqueue(
     ``not_before`` holds a pending row until then (a notice kept for the
     team's business hours).
     """
+    if import_mode.active():  # a history import sends nothing: no ack, notice, Slack post or webhook event
+        return None
     now = utcnow()
     status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.SENDING if claimed else OutboxStatus.PENDING
     values = dict(

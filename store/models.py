@@ -8,10 +8,11 @@ from typing import Any
 import peewee as pw
 
 from .db import proxy
+from .import_mode import now as _import_now  # a history import runs as of each message's date
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return _import_now() or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class JSONField(pw.TextField):

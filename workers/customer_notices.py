@@ -29,7 +29,7 @@ from helpline.notifier import loops, outbox, render, slack_blocks, sms_optout, w
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.sms_sender import sms_payload
 from helpline.notifier.templates import clean_subject, safe_name
-from helpline.store import csat_state, fastsql, routing_state, signing
+from helpline.store import csat_state, fastsql, import_mode, routing_state, signing
 from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
@@ -166,6 +166,8 @@ def _sms(t: TicketLike, aud: Audience, *, kind: str, text: str, unique_key: str,
 
 def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, settings: Settings) -> list[int]:
     """Queue the status notice and the survey the change calls for; the outbox ids."""
+    if import_mode.active():  # imported history: the customer was answered long ago, by the old system
+        return []
     notify = to in settings.notify_statuses
     survey = to == "resolved" and settings.csat_survey and csat_state.get(t.id) is None
     if not notify and not survey:

@@ -20,7 +20,7 @@ from helpline.notifier import loops, outbox, ratelimit
 from helpline.notifier.message_ids import is_own_message_id, make_message_id
 from helpline.notifier.templates import render_ack
 from helpline.store import models as m
-from helpline.store import signing
+from helpline.store import import_mode, signing
 from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
 from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
@@ -130,6 +130,12 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
         return None
     env = Envelope.from_dict(got[0])
     env.raw_blob_key = got[1] or env.raw_blob_key
+    return prepare_envelope(env, settings)
+
+
+def prepare_envelope(env: Envelope, settings: Settings) -> Prepared:
+    """``prepare`` for an envelope in hand: a history import computes it in its
+    parser processes, before the row exists."""
     if env.channel == "slack" and env.author_role == "agent":  # an agent's reply: its files, fetched outside the lock
         from .slack_attach import fetch_agent_files, wants_files
 
@@ -336,7 +342,8 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         duplicates.after_message(ticket.id, customer.id, fp, near, outcome.action == "created", msg_id, now)
     if outcome.action != "created":  # language, sentiment turn, priority raise
         triage.after_customer_message(ticket.id, msg_id, env, sig, customer.id, settings, now)
-    if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread
+    quiet = import_mode.active()  # a history import: nothing is sent (the outbox refuses it too)
+    if not quiet and settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, or this message in its thread
         from .slack_outbox import on_customer_message
 
         outcome.outbox_ids += on_customer_message(ticket.id, msg_id, outcome.action, ticket.status, settings, env)
@@ -345,17 +352,17 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     if auth.failed:
         persist.event(ticket.id, "sender_auth_failed", {"message": msg_id, "reason": auth.reason,
                                                         "policy": settings.auth_failed_policy, **auth.results}, now=now)
-    if outcome.action == "created" and api_messages.wants_ack(env):
+    if not quiet and outcome.action == "created" and api_messages.wants_ack(env):
         ack = _queue_ack(ticket, env, customer, settings, now, sig.language, auth)
         if ack is not None and ack.status == m.OutboxStatus.SENDING:
             outcome.claimed.append(ack)
         elif ack is not None:
             outcome.outbox_ids.append(ack.id)
-    if env.channel == "sms":  # MMS media to fetch; the acknowledgement of a new ticket
+    if env.channel == "sms" and not quiet:  # MMS media to fetch; the acknowledgement of a new ticket
         sms = sms_stage.after_message(ticket, msg_id, env, settings, now, created=outcome.action == "created")
         outcome.outbox_ids += sms.outbox_ids
         outcome.media_ids = sms.media_ids
-    if env.channel in api_messages.API_CHANNELS or settings.webhook_callbacks:  # metadata, identities, webhooks out
+    if not quiet and (env.channel in api_messages.API_CHANNELS or settings.webhook_callbacks):  # metadata, identities, webhooks out
         outcome.outbox_ids += api_messages.after_message(env, ticket, customer.id, outcome.action, msg_id, settings, now)
     _finish(row, m.InboundStatus.PROCESSED, decision.reason, ticket.id, now)
     outcome.ticket_id = ticket.id

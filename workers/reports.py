@@ -25,7 +25,9 @@ _dt = fastsql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
 
 def load_rows(settings: Settings, since: dt.datetime | None = None, until: dt.datetime | None = None,
               team: str | None = None) -> list[TicketRow]:
-    where: list[str] = ["t.status <> 'merged'"]
+    # Imported history (``helpline import``) was answered by the old system: not this desk's response times.
+    where: list[str] = ["t.status <> 'merged'", "NOT EXISTS (SELECT 1 FROM \"event\" ie WHERE ie.ticket_id = t.id "
+                        "AND ie.kind = 'ticket_imported')"]
     params: list[Any] = []
     if since is not None:
         where.append("t.created_at >= ?")

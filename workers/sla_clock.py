@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from helpline.router import sla
-from helpline.store import routing_state
+from helpline.store import import_mode, routing_state
 from helpline.store.config_file import Calendar, SiteConfig
 
 from . import persist
@@ -65,6 +65,8 @@ def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
 
     ``fresh``: the ticket has no clocks yet (made in this transaction), so the
     rows are inserted in one statement instead of replaced one by one."""
+    if import_mode.active():  # imported history: its deadlines passed long ago, nobody is to be chased
+        return
     tg = targets_for(t, cfg, pinned=pinned, team_calendar=team_calendar)
     due: dict[str, str | None] = {}
     rows = []

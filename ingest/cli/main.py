@@ -336,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.pii_commands import register as register_pii_commands
 
     register_pii_commands(sub)  # pii eval|mask
+    from helpline.ingest.cli.import_commands import register as register_import_commands
+
+    register_import_commands(sub)  # import mbox|maildir|eml
     return p
 
 

@@ -1,0 +1,210 @@
+"""Orchestration of ``helpline import``: read, parse in a pool, write in batches, checkpoint.
+
+Two cores, two jobs: the pool's processes parse, normalise and classify
+(``parse.py``) while this process writes batches in short write transactions
+(``workers.history_import``), so live intake and workers get the SQLite
+writer between batches. After each committed batch the checkpoint of the
+source file records the last message written; a restarted import starts
+there, and the inbound table's unique key turns anything read twice into
+``already_imported``, so an import killed at any point and run again
+duplicates nothing.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import parse, sources
+
+log = logging.getLogger("helpline.import")
+KINDS = ("mbox", "maildir", "eml")
+
+
+@dataclass
+class Report:
+    source: str
+    kind: str
+    dry_run: bool = False
+    read: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
+    resolved: int = 0
+    seconds: float = 0.0
+    resumed_from: str = ""
+
+    def add(self, actions: dict[str, int]) -> None:
+        for k, v in actions.items():
+            self.actions[k] = self.actions.get(k, 0) + v
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": self.kind, "dry_run": self.dry_run, "messages": self.read,
+                "actions": dict(sorted(self.actions.items())), "resolved": self.resolved,
+                "unreadable": len(self.unreadable),
+                "unreadable_messages": [{"where": w, "why": e} for w, e in self.unreadable],
+                "seconds": round(self.seconds, 2), "rate_per_s": round(self.rate, 1),
+                "resumed_from": self.resumed_from}
+
+
+class _DryRun(Exception):
+    """Raised inside the batch transaction to roll back what a dry run did."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def checkpoint_path(settings: Any, kind: str, source: str) -> str:
+    key = hashlib.sha256(f"{kind}:{os.path.realpath(source)}".encode()).hexdigest()[:32]
+    return os.path.join(settings.data_dir, "imports", f"{key}.json")
+
+
+def _load_checkpoint(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return str(json.load(fh).get("pos", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _save_checkpoint(path: str, source: str, pos: str, done: bool) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"source": os.path.realpath(source), "pos": pos, "done": done,
+                   "at": dt.datetime.now(dt.timezone.utc).isoformat()}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _starts_message(path: str, offset: int) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(5) == b"From "
+    except (OSError, ValueError):
+        return False
+
+
+def _reader(kind: str, source: str, pos: str, max_bytes: int) -> Iterator[sources.Raw]:
+    if kind == "mbox":
+        return sources.mbox(source, start=int(pos or 0), max_bytes=max_bytes)
+    if kind == "maildir":
+        return sources.maildir(source, after=pos, max_bytes=max_bytes)
+    if kind == "eml":
+        return sources.eml(source, after=pos, max_bytes=max_bytes)
+    raise ValueError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def _chunks(raws: Iterator[sources.Raw], size: int) -> Iterator[list[tuple[str, str, bytes, str]]]:
+    chunk: list[tuple[str, str, bytes, str]] = []
+    for r in raws:
+        chunk.append((r.where, r.pos, r.data, r.error))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def total_hint(kind: str, source: str) -> int:
+    """How much there is to do, for the progress bar's ETA: an mbox's size in bytes, a folder's files."""
+    if kind == "mbox":
+        return os.path.getsize(source)
+    return sum(1 for _ in (sources.maildir if kind == "maildir" else sources.eml)(source, max_bytes=1 << 62))
+
+
+def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime | None = None,
+               dry_run: bool = False, batch_size: int = 200, jobs: int | None = None, restart: bool = False,
+               max_bytes: int = sources.DEFAULT_MAX_BYTES,
+               progress: Callable[[int, int], None] | None = None) -> Report:
+    """Import ``source``; ``progress(messages, done)`` after each parsed chunk, ``done`` in the
+    units of ``total_hint`` (bytes of an mbox, files of a folder)."""
+    from helpline.workers import history_import
+
+    report = Report(source, kind, dry_run)
+    ckpt = checkpoint_path(settings, kind, source)
+    pos = "" if restart or dry_run else _load_checkpoint(ckpt)
+    if kind == "mbox" and pos and not _starts_message(source, int(pos)):
+        pos = ""  # the file changed under the checkpoint: read it all again; the unique key skips what is in
+    report.resumed_from = pos
+    raws = _reader(kind, source, pos, max_bytes)
+    label = os.path.realpath(source)
+    jobs = jobs or max(1, min(os.cpu_count() or 1, 8))
+    started = time.perf_counter()
+    with cf.ProcessPoolExecutor(jobs, initializer=parse.init, initargs=(settings, dry_run)) as pool:
+        # A few chunks in flight per process keeps both cores busy while this one writes.
+        pending: list[cf.Future] = []
+        chunks = _chunks(raws, max(1, batch_size // 2))
+        last_pos = pos
+        items: list = []
+
+        def flush() -> None:
+            nonlocal items
+            if not items:
+                return
+            res = _write(items, label, settings, dry_run, history_import)
+            report.add(res.actions)
+            report.unreadable += res.failed
+            items = []
+
+        def drain(fut: cf.Future) -> None:
+            nonlocal last_pos
+            for p in fut.result():
+                report.read += 1
+                last_pos = p.pos
+                if p.error:
+                    report.unreadable.append((p.where, p.error))
+                    report.actions["unreadable"] = report.actions.get("unreadable", 0) + 1
+                    continue
+                items.append(p.item)
+            if len(items) >= batch_size:
+                flush()
+                if not dry_run:
+                    _save_checkpoint(ckpt, source, last_pos, False)
+            if progress is not None:
+                progress(report.read, int(last_pos or 0) if kind == "mbox" else report.read)
+
+        for chunk in chunks:
+            pending.append(pool.submit(parse.parse_chunk, chunk))
+            if len(pending) >= 2 * jobs + 1:
+                drain(pending.pop(0))
+        while pending:
+            drain(pending.pop(0))
+        flush()
+    if not dry_run:
+        report.resolved = history_import.settle(label, settings, open_since)
+        _save_checkpoint(ckpt, source, last_pos, True)
+    report.seconds = time.perf_counter() - started
+    log.info("event=import_done kind=%s messages=%d unreadable=%d seconds=%.1f", kind, report.read,
+             len(report.unreadable), report.seconds)
+    return report
+
+
+def _write(items: list, label: str, settings: Any, dry_run: bool, history_import: Any) -> Any:
+    if not dry_run:
+        return history_import.write_batch(items, label, settings)
+    from helpline.store import import_mode
+    from helpline.store.db import run_tx
+
+    def tx() -> None:
+        raise _DryRun(history_import._batch(items, label, settings))
+
+    try:
+        with import_mode.importing():
+            run_tx(tx)
+    except _DryRun as done:  # rolled back: the database is as it was
+        return done.result
+    raise AssertionError("unreachable")

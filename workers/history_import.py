@@ -1,0 +1,127 @@
+"""The batch writer of a history import: the live pipeline over old mail, quietly.
+
+One write transaction per batch inserts each message's inbound row and runs
+the pipeline on it at once (``pipeline._process_buffered``, the stages live
+mail takes: dedupe, threading, triage, persistence and the search index kept
+by the store), under ``import_mode``: the outbox refuses every send and no SLA
+clock starts, and the clock reads the message's own date. Rows are inserted
+and processed in the same transaction, so the sweeper never finds an imported
+row pending and hands it to a live worker (which would acknowledge it).
+Batches stay small so live intake waits for the SQLite writer only briefly.
+"""
+from __future__ import annotations
+
+import functools
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from helpline.router import lifecycle
+from helpline.store import import_mode, import_rows
+from helpline.store.config import Settings
+from helpline.store.db import UNAVAILABLE, database, run_tx
+from helpline.store.envelope import Envelope
+
+from . import persist, pipeline, ticket_ops
+
+log = logging.getLogger("helpline.workers.import")
+_SETTLED = {lifecycle.RESOLVED, lifecycle.CLOSED, lifecycle.MERGED}
+
+
+@dataclass
+class Item:
+    """One parsed message, ready for the writer."""
+
+    env: Envelope
+    pre: pipeline.Prepared
+    raw_key: str
+    date: dt.datetime  # naive UTC: the message's Date, or when it was parsed if it has none
+    where: str  # file and position, for the report
+
+
+@dataclass
+class BatchResult:
+    actions: dict[str, int] = field(default_factory=dict)  # created, appended, duplicate, already_imported, ...
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+
+
+def write_batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
+    """Store and process ``items`` in one transaction (``settle`` resolves the conversations at the end)."""
+    with import_mode.importing():
+        return run_tx(lambda: _batch(items, source, settings))
+
+
+def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
+    res = BatchResult()
+
+    def count(action: str) -> None:
+        res.actions[action] = res.actions.get(action, 0) + 1
+
+    for it in items:
+        with import_mode.clock(it.date):
+            inbound_id, created, status = import_rows.store_inbound(it.env, it.raw_key, source, it.date)
+            if not created:
+                count("already_imported")
+                continue
+            try:
+                outcome = _process_row(inbound_id, settings, it.pre)
+            except UNAVAILABLE:
+                raise
+            except Exception as exc:
+                reason = f"import: {type(exc).__name__}: {exc}"
+                import_rows.fail_inbound(inbound_id, reason)
+                res.failed.append((it.where, reason))
+                count("failed")
+                continue
+            count(outcome.action)
+            if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
+                persist.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
+                              now=it.date)
+    return res
+
+
+def _process_row(inbound_id: int, settings: Settings, pre: pipeline.Prepared) -> pipeline.Outcome:
+    """The pipeline on one row in a savepoint of its own (a row that raises is rolled back alone).
+    A live worker may claim a thread key of the same conversation first (IntegrityError): run the
+    row again and join the ticket it made, as ``pipeline.process`` does."""
+    for attempt in range(4):
+        try:
+            with database().atomic():
+                return pipeline._process_buffered(inbound_id, settings, pre)
+        except pw.IntegrityError:
+            if attempt == 3:
+                raise
+            log.info("event=import_thread_race inbound=%d attempt=%d", inbound_id, attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, batch: int = 500) -> int:
+    """Imported conversations end resolved, unless a message is newer than ``open_since``.
+
+    Run once the source is read, not per batch: a conversation resolved halfway
+    would turn its next imported reply into a reopening or a follow-up ticket.
+    It works from the inbound rows of the source, so a resumed import settles
+    what the interrupted run wrote too; short transactions, as the batches."""
+    ids = import_rows.tickets_of_source(source)
+    done = 0
+    with import_mode.importing():
+        for i in range(0, len(ids), batch):
+            chunk = ids[i:i + batch]
+            done += run_tx(functools.partial(_settle, chunk, settings, open_since))
+    return done
+
+
+def _settle(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:
+    done = 0
+    for tid, status, last in import_rows.ticket_activity(ticket_ids):
+        if status in _SETTLED or (open_since is not None and last is not None and last > open_since):
+            continue
+        when = last or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        with import_mode.clock(when):
+            ticket_ops.change_status(ticket_ops.load(tid), lifecycle.RESOLVED, now=when, settings=settings,
+                                     actor="import", reason="imported history")
+        done += 1
+    return done
