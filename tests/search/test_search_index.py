@@ -188,7 +188,7 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
 
 
 def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
-    from helpline.workers import merge_ops, persist, ticket_ops
+    from helpline.workers import merge_ops, persist, ticket_ops, ticket_split
 
     src = _ticket(desk, "Lost parcel", "My aardvark parcel never came.\n", sender="Ann <ann@example.org>")
     dst = _ticket(desk, "Parcel again", "Still waiting for the parcel.\n", sender="Ann <ann@example.org>")
@@ -204,6 +204,6 @@ def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
     hits = numbers("aardvark")
     assert dst.number in hits  # the message moved; its ticket is read at query time
     assert numbers("aardvark status:merged") == set()
-    tx(lambda: merge_ops.split(ticket_ops.load(src.id), now=m.utcnow(), settings=desk.settings, actor="test"))
+    tx(lambda: ticket_split.split(ticket_ops.load(src.id), now=m.utcnow(), settings=desk.settings, actor="test"))
     assert numbers("aardvark") == {src.number}
     assert numbers("waiting") == {dst.number}
