@@ -32,12 +32,15 @@ def _flush_queue(settings) -> None:  # noqa: ANN001
 
 def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backbone, relay_sink, tmp_path):
     s = Stack(backbone.replace(smtp_relay=relay_sink.address), tmp_path)
-    s.start_ingest().start_worker(processes=1, threads=2).start_scheduler()
+    s.start_ingest().start_scheduler()
     try:
-        n = 40
+        n = 80
         for i in range(n):
             assert s.send(make_mail(sender=f"c{i}@example.org", body=f"problem number {i}")[0])[0] == 250
-        wait_until(lambda: m.Inbound.select().where(m.Inbound.status == "processed").count() >= 3, 60)
+        # The worker starts once all are queued, so that it is killed mid-way however fast the broker hands
+        # it messages (RabbitMQ gives a worker its whole prefetch at once).
+        s.start_worker(processes=1, threads=2)
+        wait_until(lambda: m.Inbound.select().where(m.Inbound.status == "processed").count() >= 1, 60)
         s.kill("worker", signal.SIGKILL)  # mid-batch: some processed, some in flight, some queued
         _flush_queue(s.settings)  # and Redis forgets everything it held
         done_before = _status_counts().get("processed", 0)

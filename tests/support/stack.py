@@ -118,9 +118,23 @@ class Stack:
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process and everything under it. ``helpline worker`` runs Dramatiq in a session of its
+        own (so that a terminal's signals reach it once, through the supervisor): "the worker killed" means
+        its Dramatiq processes too, not only the supervisor, whose death they would survive gracefully."""
         proc = self.procs.get(name)
         if proc and proc.poll() is None:
+            import psutil
+
+            try:
+                tree = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.Error:
+                tree = []
             os.killpg(proc.pid, sig)
+            for child in tree:
+                try:
+                    child.send_signal(sig)
+                except psutil.Error:
+                    pass
             proc.wait(30)
 
     def stop(self) -> None:
