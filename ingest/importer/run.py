@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -144,7 +145,12 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
     label = os.path.realpath(source)
     jobs = jobs or max(1, min(os.cpu_count() or 1, 8))
     started = time.perf_counter()
-    with cf.ProcessPoolExecutor(jobs, initializer=parse.init, initargs=(settings, dry_run)) as pool:
+    # forkserver, not fork: forking a process that runs threads (a desk's embedded Redis client, a test
+    # runner's servers) can copy a lock held by another thread into the child, which then waits forever.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["helpline.ingest.importer.parse"])
+    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=parse.init,
+                                initargs=(settings, dry_run)) as pool:
         # A few chunks in flight per process keeps both cores busy while this one writes.
         pending: list[cf.Future] = []
         chunks = _chunks(raws, max(1, batch_size // 2))
