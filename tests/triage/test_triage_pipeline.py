@@ -63,7 +63,8 @@ def test_priority_reasons_are_on_the_event(backend):
     first, _ = desk.new_ticket(subject="Hello", body="Just a question about invoices.\n")
     assert reload(first).priority == "medium"
     assert data(first, "priority_set") == [{"priority": "medium", "reasons": ["medium: default, no rule matched"],
-                                            "rules": [], "summary": "medium: default, no rule matched"}]
+                                            "rules": [], "summary": "medium: default, no rule matched",
+                                            "contributions": []}]  # each signal's steps (helpline explain)
     m.Customer.update(tier="enterprise").where(m.Customer.id == first.customer_id).execute()
     t, _ = desk.new_ticket(subject="Our shop is down", body="Nothing loads since this morning.\n")
     assert reload(t).priority == "urgent"
