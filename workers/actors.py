@@ -226,7 +226,7 @@ def fetch_sms_media(media_ids: list[int]) -> None:
     sms_media.fetch(media_ids, settings(), blob_store())
 
 
-@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, max_retries=3, priority=100)
+@dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, priority=100)  # low priority; the one retry budget
 def suggest_answers(ticket_id: int) -> None:
     """Suggested answers of a new ticket, after its commit; low priority: sends go first."""
     from . import kb_suggestions
