@@ -188,7 +188,7 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
 
 
 def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
-    from helpline.workers import merge_ops, persist, ticket_ops, ticket_split
+    from helpline.workers import persist, ticket_ops, ticket_split
 
     src = _ticket(desk, "Lost parcel", "My aardvark parcel never came.\n", sender="Ann <ann@example.org>")
     dst = _ticket(desk, "Parcel again", "Still waiting for the parcel.\n", sender="Ann <ann@example.org>")
