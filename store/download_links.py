@@ -75,3 +75,9 @@ def linked(settings: Settings, rows: list[Any], *, now: float | None = None) -> 
 
 def iso(expires: int) -> str:
     return dt.datetime.fromtimestamp(expires, dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
+def stored_file(attachment_id: int) -> tuple[str, str, str] | None:
+    """(filename, content type, blob key) of the attachment a link names, or None when there is none."""
+    row = fastsql.fetchone('SELECT filename, content_type, blob_key FROM "attachment" WHERE id = ?', [attachment_id])
+    return (str(row[0]), str(row[1]), str(row[2])) if row else None

@@ -45,7 +45,7 @@ def _where(suggestion_id: int) -> dict[str, Any] | None:
 def _dismiss(suggestion_id: int, actor: str) -> bool:
     from helpline.store import kb_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     return run_tx(lambda: kb_state.mark_suggestion(suggestion_id, "dismissed", actor, utcnow()))
 

@@ -43,7 +43,7 @@ def _incident(ref: str) -> int | None:
 def cmd_incidents(args: argparse.Namespace) -> int:
     from helpline.store import similarity_state as state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     s = _settings()
     if args.incidents_action == "list":

@@ -129,7 +129,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
 def cmd_agents(args: argparse.Namespace) -> int:
     from helpline.store import routing_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     s = _settings()
     if args.agents_action == "set-availability":
@@ -167,7 +167,7 @@ def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
     from helpline.router.permissions import PermissionDenied
     from helpline.store import routing_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import persist, ticket_ops
 
     s = _settings()

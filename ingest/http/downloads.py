@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from helpline.store import blobs, signing
+from helpline.store import blobs, download_links, signing
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.ingest.http import app_keys as K
@@ -37,13 +37,7 @@ _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]
 
 def _lookup(attachment_id: int) -> tuple[str, str, str] | None:
     """(filename, content type, blob key) of the attachment, or None."""
-    def tx() -> tuple[str, str, str] | None:
-        from helpline.store.fastsql import fetchone
-
-        row = fetchone('SELECT filename, content_type, blob_key FROM "attachment" WHERE id = ?', [attachment_id])
-        return (str(row[0]), str(row[1]), str(row[2])) if row else None
-
-    return run_tx(tx, durable=False)
+    return run_tx(lambda: download_links.stored_file(attachment_id), durable=False)
 
 
 def _read(settings: Settings, key: str) -> bytes | None:

@@ -97,7 +97,7 @@ async def get_image(request: web.Request) -> web.Response:
 
 async def put_article(request: web.Request) -> web.Response:
     from helpline.store import blobs, kb_state
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     from helpline.ingest.http import app_keys as K
     from helpline.ingest.knowledge.kb_files import read_article
@@ -157,7 +157,7 @@ def _too_large() -> web.HTTPException:
 
 async def delete_article(request: web.Request) -> web.Response:
     from helpline.store import kb_state
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     from helpline.ingest.knowledge.kb_sync import hand_to_search
 
@@ -217,7 +217,7 @@ async def post_suggestion(request: web.Request) -> web.Response:
     import uuid
 
     from helpline.store import kb_state, ticket_search
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import api_ticket_ops, kb_suggestions
 
     from helpline.ingest.http import app_keys as K
@@ -300,7 +300,7 @@ async def post_macro(request: web.Request) -> web.Response:
 
     from helpline.notifier.macro_render import MacroError
     from helpline.store import ticket_search
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import macro_ops
 
     from helpline.ingest.http import app_keys as K

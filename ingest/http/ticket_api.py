@@ -27,11 +27,11 @@ from typing import Any, Callable
 from aiohttp import web
 
 from helpline.router.lifecycle import STATUSES, InvalidTransition, allowed
-from helpline.store import pii, pii_reveal, ticket_search
+from helpline.store import pii, pii_reveal, queries, ticket_search
 from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 from helpline.store.queries import TicketNotFound
 
 from helpline.ingest import decoding
@@ -297,14 +297,6 @@ async def post_reveal(request: web.Request) -> web.Response:
     return web.json_response({"message": {"id": got.message_id, "text": got.text}})
 
 
-def _summary(number: str) -> dict[str, Any]:
-    from helpline.store import models as m
-    from helpline.store.queries import ticket_summary
-
-    t = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).where(m.Ticket.number == number).get()
-    return ticket_summary(t)
-
-
 async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str, str]:
     """An answer's body (text, author as given or "": ``api_permissions.author_of`` decides who it is by)
     and its optional Idempotency-Key, validated; 422 with the field errors. The ticket and the incident
@@ -336,7 +328,7 @@ async def post_reply(request: web.Request) -> web.Response:
         request = replies.request_hash(text=text, author=who) if idem else ""
         r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=who, actor=caller.actor, key=key,
                                                 settings=settings, now=utcnow(), request=request))
-        return r, run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return r, run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     r, ticket = await _run(request, work)
     _deliver(request, r.outbox_ids)
@@ -445,7 +437,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
         _patch_one(tid, changes, reason, caller, settings)
-        return run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     return web.json_response(await _run(request, work))
 
@@ -478,7 +470,7 @@ async def post_merge(request: web.Request) -> web.Response:
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
         _merge_one(tid, into or "", reason or "", caller, settings)
-        return run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     return web.json_response(await _run(request, work))
 
@@ -523,7 +515,7 @@ async def post_bulk(request: web.Request) -> web.Response:
                 _merge_one(tid, value, reason, caller, settings)
             else:
                 _patch_one(tid, {field: value}, reason, caller, settings)
-            t = run_tx(lambda: _summary(number), durable=False)
+            t = run_tx(lambda: queries.summary_of(number), durable=False)
             return {"ticket": number, "ok": True, "status": t["status"], "priority": t["priority"],
                     "assignee": t["assignee"], "team": t["team"]}
         except TicketNotFound as exc:
