@@ -60,7 +60,7 @@ def ticket_id(number: str) -> int:
 
 def ticket_by_number(number: str) -> m.Ticket | None:
     """The ticket numbered ``number`` (any case), or None."""
-    return cast("m.Ticket | None", m.Ticket.get_or_none(m.Ticket.number == number.upper()))
+    return m.Ticket.get_or_none(m.Ticket.number == number.upper())
 
 
 def number_and_language(ticket_id: int) -> tuple[str, str | None] | None:
@@ -128,15 +128,15 @@ def outbox_backlog() -> dict[str, int]:
     """Outbox rows not yet sent, by status (the ingest daemon's live metrics)."""
     from peewee import fn
 
-    rows = (m.Outbox.select(m.Outbox.status, fn.COUNT(m.Outbox.id).alias("n"))
-            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.status))
-    return {str(r.status): int(r.n) for r in rows}
+    rows = (m.Outbox.select(m.Outbox.status, fn.COUNT(m.Outbox.id))
+            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.status).tuples())
+    return {str(status): int(n) for status, n in cast(Iterable[tuple[str, int]], rows)}
 
 
 def outbox_backlog_by_channel() -> dict[tuple[str, str], int]:
     """Outbox rows not yet sent, by (channel, status)."""
     from peewee import fn
 
-    rows = (m.Outbox.select(m.Outbox.channel, m.Outbox.status, fn.COUNT(m.Outbox.id).alias("n"))
-            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.channel, m.Outbox.status))
-    return {(str(r.channel), str(r.status)): int(r.n) for r in rows}
+    rows = (m.Outbox.select(m.Outbox.channel, m.Outbox.status, fn.COUNT(m.Outbox.id))
+            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.channel, m.Outbox.status).tuples())
+    return {(str(channel), str(status)): int(n) for channel, status, n in cast(Iterable[tuple[str, str, int]], rows)}
