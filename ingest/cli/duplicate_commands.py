@@ -13,20 +13,16 @@ import hashlib
 import sys
 from typing import Any
 
-from helpline.ingest.cli.routing_commands import _acting, _allow, _each, _print_json, _settings
+from helpline.ingest.cli.routing_commands import Acting, _acting, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_split
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "merge", t)  # merge and split are one permission
-        target = ticket_split.split(t, now=now, settings=s, actor=actor, reason=args.reason)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        target = ticket_split.split(t, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
         return f"split from {target} ({t.status})"
-    return _each(args, op)
+    return _each(args, "merge", op)  # merge and split are one permission
 
 
 def _incident(ref: str) -> int | None:
