@@ -20,9 +20,9 @@ from helpline.store.blobs import BlobStore
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, IntegrityError, run_tx
-from helpline.store.statuses import InboundStatus
 from helpline.store.envelope import Envelope
 from helpline.store.sender_auth import judge
+from helpline.store.statuses import InboundStatus
 
 from helpline.ingest.email.normalise import NotAnEmail, normalise_email
 from helpline.ingest.spool import Spool
@@ -79,7 +79,7 @@ class IdempotencyConflict(Rejected):
                      "the same body, and a new message needs a new key"}])
 
 
-KEY_TAKEN = intake_rows.KEY_TAKEN  # _insert_row's id when a strict channel's external id is stored with other content
+KEY_TAKEN = intake_rows.KEY_TAKEN  # _insert_row's id: a strict channel's external id stored with other content
 
 
 @dataclass
