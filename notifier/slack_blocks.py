@@ -263,6 +263,18 @@ def merge_suggestion(number: str, other: str, similarity: float) -> dict[str, An
     ]}
 
 
+def detach_offer(number: str, message_id: int, similarity: float) -> dict[str, Any]:
+    """A customer's message joined ``number`` as a near-duplicate: a button to make it its own ticket
+    (``workers/ticket_detach.py``). ``number`` is ours (``HL-…``), ``message_id`` our row id."""
+    text = (f":link: The customer's message {message_id} joined this ticket as a near-duplicate "
+            f"(similarity {similarity:.2f}). If it is another problem, detach it into its own ticket.")
+    return {"text": text, "blocks": [
+        {"type": "section", "text": _mrkdwn(text)},
+        {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
+            _button("Detach into its own ticket", f"detach:{message_id}", number)]},
+    ]}
+
+
 REVEAL_ACTION = "helpline_reveal"  # value: the message id; answered at the edge (ingest/slack_reveal.py)
 
 

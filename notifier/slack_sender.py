@@ -12,6 +12,7 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``ephemeral``     a line for one agent only (why their button did nothing)
 ``customer_reply`` an agent's answer posted into a Slack customer's own thread
 ``merge_suggestion`` a near-duplicate of the same customer, with Merge / Not a duplicate buttons
+``detach_offer``  a message joined as a near-duplicate, with a Detach button
 ``replace``       one of our thread messages replaced by a line (a suggestion acted on)
 
 Tickets and messages are read from the store when the row is sent, so a
@@ -223,6 +224,20 @@ class SlackSender:
         body = slack_blocks.merge_suggestion(str(payload["number"]), str(payload["other"]),
                                              float(payload.get("similarity") or 0.0))
         if not self._actions:  # no way for a click to arrive: the line alone
+            body["blocks"] = body["blocks"][:1]
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
+    def _op_detach_offer(self, payload: dict[str, Any]) -> str:
+        """A near-duplicate's join in the ticket's thread, with a Detach button (``slack_actions._detach``)."""
+        thread = slack_state.thread_of(int(payload["ticket_id"]))
+        if thread is None:
+            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
+        channel, parent = thread
+        body = slack_blocks.detach_offer(str(payload["number"]), int(payload["message"]),
+                                         float(payload.get("similarity") or 0.0))
+        if not self._actions:
             body["blocks"] = body["blocks"][:1]
         resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
                           text=body["text"], blocks=body["blocks"])

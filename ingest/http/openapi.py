@@ -370,6 +370,19 @@ def _more_paths() -> dict[str, Any]:
                     "additionalProperties": {"type": "string", "format": "binary"}}}}},
             "responses": {"202": _json(accepted, "durable: it becomes a ticket or joins one"),
                           **_errors(400, 401, 403, 413, 415, 422, 429, 503)}}},
+        "/api/v1/tickets/{number}/messages/{message_id}/detach": {"post": {
+            "operationId": "detachMessage",
+            "summary": "a message joined to this ticket as a near-duplicate becomes its own ticket, restoring what "
+                       "the join changed (write scope; a personal key's agent needs the merge permission)",
+            "parameters": [_NUMBER, {"name": "message_id", "in": "path", "required": True,
+                                     "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 62}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"reason": {
+                    "type": "string", "minLength": 1, "maxLength": 1000, "pattern": NONBLANK}}}}}},
+            "responses": {"201": _json({"type": "object", "required": ["ticket", "from"], "properties": {
+                "ticket": _ref("TicketSummary"), "from": _ref("TicketSummary"),
+                "status_restored": {"type": "string", "nullable": True}}}, "the new ticket and the one it left"),
+                **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
         "/api/v1/kb/articles": {"get": {
             "operationId": "listArticles", "summary": "knowledge-base articles (a team key: its team's and shared)",
             "parameters": [_q("all", "include retired articles", {"type": "string", "enum": ["1", "true", "yes"]}),
