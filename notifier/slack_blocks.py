@@ -25,7 +25,7 @@ CHANNEL_ICONS = {"email": ":email:", "sms": ":iphone:", "slack": ":speech_balloo
 STATUS_LABELS = {
     "new": ":new: New", "open": ":large_blue_circle: Open", "in_progress": ":hammer_and_wrench: In progress",
     "waiting_customer": ":hourglass_flowing_sand: Waiting on customer", "resolved": ":white_check_mark: Resolved",
-    "closed": ":lock: Closed", "merged": ":link: Merged",
+    "closed": ":lock: Closed", "merged": ":link: Merged", "spam": ":no_entry_sign: Spam",
 }
 PRIORITY_LABELS = {"urgent": ":red_circle: Urgent", "high": ":large_orange_circle: High",
                    "medium": ":large_yellow_circle: Medium", "low": ":white_circle: Low"}

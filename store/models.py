@@ -49,6 +49,7 @@ class TicketStatus:
     RESOLVED = "resolved"
     CLOSED = "closed"
     MERGED = "merged"
+    SPAM = "spam"  # the MTA's spam verdict or the block list: no acknowledgement, no alert, kept for review
     ACTIVE = (NEW, OPEN, IN_PROGRESS, WAITING_CUSTOMER)
 
 

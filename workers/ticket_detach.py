@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from helpline.router.lifecycle import InvalidTransition
-from helpline.store import detach_state
+from helpline.store import message_rows
 from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
@@ -63,11 +63,11 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     if join is None:
         raise NotJoined(f"message {message_id} did not join {source.number} as a near-duplicate (or was detached "
                         "already); `helpline tickets show` lists the ticket's events")
-    got = detach_state.customer_message(source.id, message_id)
+    got = message_rows.customer_message(source.id, message_id)
     if got is None:
         raise NotJoined(f"message {message_id} is not a customer message of {source.number}")
     inbound_id, mid, sender = got
-    stored = detach_state.inbound_envelope(inbound_id)
+    stored = message_rows.inbound_envelope(inbound_id)
     env = Envelope.from_dict(stored) if stored is not None else None
     if env is None:
         raise NotJoined(f"message {message_id} has no stored envelope to open a ticket from")
@@ -99,7 +99,7 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     routing_stage.on_new_ticket(new.id, env, settings, now)  # team, agent, SLA clocks
     restored = _restore_status(source, join, now=now, settings=settings, actor=actor)
     # the old ticket's last customer message is now an earlier one
-    persist.update_ticket(source.id, updated_at=now, last_customer_at=detach_state.last_customer_at(source.id))
+    persist.update_ticket(source.id, updated_at=now, last_customer_at=message_rows.last_customer_at(source.id))
     data = {"message": message_id, "ticket": new.number, "reason": reason, "events_moved": len(moved),
             "status_restored": restored or None}
     persist.event(source.id, "near_duplicate_detached", data, actor=actor, now=now)
@@ -126,7 +126,7 @@ def _restore_status(source: ticket_ops.TicketState, join: state.JoinedEvent, *, 
     t = ticket_ops.load(source.id)
     if not before or t.status != after:
         return ""
-    if detach_state.status_changed_since(source.id, changed[-1].id):
+    if message_rows.status_changed_since(source.id, changed[-1].id):
         return ""
     try:
         ticket_ops.change_status(t, before, now=now, settings=settings, actor=actor,

@@ -1,5 +1,6 @@
-"""The reads a detach needs (``workers/ticket_detach.py``): the joined message, its envelope, and what
-changed on the ticket since. Inside the caller's transaction."""
+"""Reads of a ticket's customer messages and their stored envelopes: what a detach
+(``workers/ticket_detach.py``) and a spam release (``workers/spam_stage.py``) need. Inside the caller's
+transaction."""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,13 @@ def inbound_envelope(inbound_id: int | None) -> dict[str, Any] | None:
         return None
     data = json.loads(row[0]) if isinstance(row[0], str) else row[0]
     return data if isinstance(data, dict) else None
+
+
+def first_inbound_envelope(ticket_id: int) -> dict[str, Any] | None:
+    """The stored envelope of the ticket's first customer message, or None."""
+    row = fastsql.fetchone('SELECT inbound_id FROM "message" WHERE ticket_id = ? AND direction = ? '
+                           "AND inbound_id IS NOT NULL ORDER BY id LIMIT 1", [ticket_id, "in"])
+    return inbound_envelope(row[0]) if row is not None else None
 
 
 def last_customer_at(ticket_id: int) -> dt.datetime | None:
