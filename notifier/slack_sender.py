@@ -381,13 +381,23 @@ class SlackSender:
 
 
 def _attachment_bytes(settings: Settings, ids: list[int]) -> list[tuple[str, str, bytes]]:
-    """(filename, content type, bytes) of the attachment rows, in order; missing ones left out."""
+    """(filename, content type, bytes) of the attachment rows, in order; missing ones left out. With
+    HELPLINE_CLAMD_SOCKET each is scanned first: a withheld one is never uploaded (PermanentFailure), and
+    with clamd down the row waits (TemporaryFailure)."""
+    from helpline.store import attachment_scan, clamd
+
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     out = []
     for one in ids:
         row = m.Attachment.get_or_none(m.Attachment.id == one)
         if row is None:
             continue
+        try:
+            verdict = attachment_scan.ensure(settings, one)
+        except clamd.ClamdUnavailable as exc:
+            raise TemporaryFailure(f"the virus scanner is unavailable ({exc}); the files wait for it") from None
+        if verdict is not None and verdict.status != clamd.CLEAN:
+            raise PermanentFailure(f"{row.filename}: {attachment_scan.withheld_reason(verdict.status, verdict.detail)}")
         try:
             out.append((row.filename, row.content_type, store.get(row.blob_key)))
         except blobs.BlobNotFound:
