@@ -69,7 +69,8 @@ def add(value: str, *, reason: str, added_by: str) -> tuple[Entry, bool]:
 
 def remove(value: str) -> bool:
     kind, v = kind_of(value)
-    return BlockedSender.delete().where((BlockedSender.kind == kind) & (BlockedSender.value == v)).execute() > 0
+    deleted: int = BlockedSender.delete().where((BlockedSender.kind == kind) & (BlockedSender.value == v)).execute()
+    return deleted > 0
 
 
 def stored() -> list[Entry]:
@@ -79,7 +80,8 @@ def stored() -> list[Entry]:
 
 def stored_sets() -> tuple[frozenset[str], frozenset[str]]:
     """(blocked senders, blocked domains) of the table, for the spam decision."""
-    senders, domains = set(), set()
-    for kind, value in BlockedSender.select(BlockedSender.kind, BlockedSender.value).tuples():
-        (senders if kind == "sender" else domains).add(value)
+    senders: set[str] = set()
+    domains: set[str] = set()
+    for row in BlockedSender.select(BlockedSender.kind, BlockedSender.value):
+        (senders if row.kind == "sender" else domains).add(str(row.value))
     return frozenset(senders), frozenset(domains)
