@@ -240,7 +240,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     def op(t: Any, now: Any) -> str:
         _allow(who, "status", t)
         was = t.status
-        ticket_ops.change_status(t, args.to, now=now, settings=s, actor=actor, reason=args.reason or "set by hand")
+        if was == "spam" and args.to == "new":  # as `tickets not-spam`: the whole normal flow
+            from helpline.workers import spam_stage
+
+            spam_stage.release(t, now=now, settings=s, actor=actor)
+        else:
+            ticket_ops.change_status(t, args.to, now=now, settings=s, actor=actor,
+                                     reason=args.reason or "set by hand")
         return f"{was} -> {t.status}" if was != t.status else f"already {t.status}"
     return _each(args, op)
 

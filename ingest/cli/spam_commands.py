@@ -23,7 +23,7 @@ def cmd_not_spam(args: argparse.Namespace) -> int:
     def op(t: Any, now: Any) -> str:
         _allow(who, "status", t)
         spam_stage.release(t, now=now, settings=s, actor=actor)
-        return "released: not spam, now new in the normal flow"
+        return f"released: not spam, now {t.status} in the normal flow"
     return _each(args, op)
 
 
