@@ -96,6 +96,15 @@ def ensure(settings: Settings, attachment_id: int) -> clamd.Verdict | None:
     return verdict
 
 
+def ensure_blob(settings: Settings, blob_key: str) -> clamd.Verdict | None:
+    """``ensure`` for the attachment row holding ``blob_key`` (an agent's file in an outgoing payload)."""
+    if not enabled(settings) or not blob_key:
+        return None
+    row = run_tx(lambda: fastsql.fetchone('SELECT id FROM "attachment" WHERE blob_key = ? ORDER BY id LIMIT 1',
+                                          [blob_key]), durable=False)
+    return ensure(settings, int(row[0])) if row else None
+
+
 def scan_pending(settings: Settings, limit: int = 50) -> int:
     """Scan attachments that have no verdict yet (the scheduler's job); stops at the first clamd failure
     (they stay unscanned and are tried next round). Returns how many were scanned."""
