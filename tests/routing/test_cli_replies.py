@@ -98,3 +98,24 @@ def test_undo_window_key_and_refusals(backend, tmp_path, relay_sink):
                        str(tmp_path / "nope.pdf"), "--actor", "ann@example.com")
     assert missing.returncode == 2 and "no such file" in missing.stderr
     assert m.Message.select().where((m.Message.ticket == ticket) & (m.Message.author_role == "agent")).count() == 1
+
+
+def test_the_actors_role_must_allow_it(backend, tmp_path, relay_sink):
+    from helpline.store.db import run_tx
+
+    from ..slack.test_slack_roles import second_line
+
+    text = DESK_TOML.replace('lead_email = "billing-lead@example.com"\n',
+                             'lead_email = "billing-lead@example.com"\nrestrict_second_line = true\n') \
+        .replace('email = "ben@example.com"\n', 'email = "ben@example.com"\nrole = "senior"\n')
+    s = backend.replace(config_file=write_config(tmp_path, text), smtp_relay=relay_sink.address,
+                        support_addresses=("support@example.com", "billing@example.com"))
+    assert helpline(s, "teams", "sync").returncode == 0
+    ticket, _ = Desk(s).new_ticket(to="billing@example.com")
+    run_tx(lambda: second_line(ticket))  # escalated to tier 2: the team keeps it to seniors
+    for action in ("reply", "note"):
+        out = helpline(s, "tickets", action, ticket.number, "--text", "x", "--actor", "ann@example.com")
+        assert out.returncode == 1 and "You need the senior role" in out.stderr and "you are agent" in out.stderr
+    assert m.Message.select().where((m.Message.ticket == ticket) & (m.Message.author_role == "agent")).count() == 0
+    ok = helpline(s, "tickets", "reply", ticket.number, "--text", "On it.", "--actor", "ben@example.com")
+    assert ok.returncode == 0, ok.stderr
