@@ -30,6 +30,10 @@ class ClamdServer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.socket_path = str(root / "clamd.sock")
+        with socket.socket() as probe:  # a free loopback port for its TCP listener too (host:port)
+            probe.bind(("127.0.0.1", 0))
+            self.tcp_port = probe.getsockname()[1]
+        self.tcp_address = f"127.0.0.1:{self.tcp_port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> "ClamdServer":
@@ -39,7 +43,8 @@ class ClamdServer:
         conf = self.root / "clamd.conf"
         conf.write_text(f"LocalSocket {self.socket_path}\nForeground yes\nDatabaseDirectory {db}\n"
                         f"TemporaryDirectory {self.root}\nStreamMaxLength {STREAM_MAX}\n"
-                        f"LogFile {self.root / 'clamd.log'}\nScanArchive yes\n")
+                        f"LogFile {self.root / 'clamd.log'}\nScanArchive yes\n"
+                        f"TCPSocket {self.tcp_port}\nTCPAddr 127.0.0.1\n")
         self.proc = subprocess.Popen([_clamd_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
