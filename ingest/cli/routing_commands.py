@@ -263,7 +263,14 @@ def _set(args: argparse.Namespace, permission: str, field: str, change: Callable
 def cmd_status(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    return _set(args, "status", "status", ticket_ops.change_status, args.reason or "set by hand")
+    def change(t: Any, to: str, *, now: Any, settings: Any, actor: Any, reason: str) -> None:
+        if t.status == "spam" and to == "new":  # as `tickets not-spam`: the whole normal flow
+            from helpline.workers import spam_stage
+
+            spam_stage.release(t, now=now, settings=settings, actor=actor)
+        else:
+            ticket_ops.change_status(t, to, now=now, settings=settings, actor=actor, reason=reason)
+    return _set(args, "status", "status", change, args.reason or "set by hand")
 
 
 def cmd_priority(args: argparse.Namespace) -> int:

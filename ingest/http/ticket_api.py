@@ -487,6 +487,36 @@ async def post_merge(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
+@routes.post(BASE + "/tickets/{number}/messages/{message_id}/detach")
+async def post_detach(request: web.Request) -> web.Response:
+    """A message joined to this ticket as a near-duplicate becomes its own ticket (``workers/ticket_detach.py``);
+    the ``merge`` permission, as a merge's undoing. 409 when the message did not join it so."""
+    from helpline.workers import ticket_detach, ticket_ops
+
+    caller = await authorize(request, "write")
+    number = request.match_info["number"]
+    raw = request.match_info["message_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise error(web.HTTPNotFound, "message", "no such message")
+    body = await _body(request) if request.can_read_body else {}
+    problems = _unknown(body, ("reason",))
+    reason = _text(body, "reason", problems, max_len=1000) if "reason" in body else ""
+    if problems:
+        raise errors(web.HTTPUnprocessableEntity, problems)
+    settings: Settings = request.app[K.SETTINGS]
+
+    def work() -> dict[str, Any]:
+        tid = ticket_search.visible(number, caller.team)
+        api_permissions.require(caller, "merge", tid)
+        done = _in_tx(lambda: ticket_detach.detach(ticket_ops.load(tid), int(raw), now=utcnow(), settings=settings,
+                                                   actor=caller.actor, reason=reason or ""))
+        ticket_ops.offer_queue(settings)
+        return run_tx(lambda: {"ticket": queries.summary_of(done.number), "from": queries.summary_of(number.strip().upper()),
+                               "status_restored": done.status_restored or None}, durable=False)
+
+    return web.json_response(await _run(request, work), status=201)
+
+
 def _bulk_body(body: dict[str, Any]) -> tuple[list[str], str, Any, str]:
     problems = _unknown(body, ("tickets", "action", "value", "reason"))
     numbers = body.get("tickets")
