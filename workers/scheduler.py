@@ -39,7 +39,8 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender, channel=channel: drain(
-            settings, sender, budget_s=max(settings.sweep_interval_s, 5.0), journal=claim_journal(settings, channel))
+            settings, sender, budget_s=max(settings.sweep_interval_s, 5.0), journal=claim_journal(settings, channel),
+            senders=actors.senders())
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
