@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from helpline.store import db, import_mode, outbox_rows
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
-from helpline.store.outbox_rows import OutboxStatus
+from helpline.store.statuses import OutboxStatus
 
 from .logkv import line, log
 

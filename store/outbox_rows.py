@@ -19,8 +19,6 @@ import peewee as pw
 from . import db, fastsql
 from .models import Event, Message, Outbox, OutboxStatus, Ticket
 
-__all__ = ["OutboxStatus"]  # the status vocabulary, for callers outside store/
-
 FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED)
 MAX_ERROR_CHARS = 1000
 
@@ -44,13 +42,12 @@ def pending_update_of(ticket_id: int) -> int | None:
     return int(row[0]) if row else None
 
 
-def pending_parent_post(ticket_id: int) -> Outbox | None:
-    """The ticket's Slack parent post still pending or being sent (its message is not in Slack yet)."""
-    got: Outbox | None = (Outbox.select().where((Outbox.ticket == ticket_id) & (Outbox.channel == "slack")
-                                                & (Outbox.kind == "slack_ticket")
-                                                & Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-                          .first())
-    return got
+def parent_post_on_its_way(ticket_id: int) -> bool:
+    """Whether the ticket's Slack parent post is still pending or being sent (not in Slack yet)."""
+    return bool(Outbox.select().where((Outbox.ticket == ticket_id) & (Outbox.channel == "slack")
+                                      & (Outbox.kind == "slack_ticket")
+                                      & Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                .exists())
 
 
 def by_id(row_id: int) -> Outbox | None:
@@ -325,3 +322,14 @@ def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
 
 def _iso(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") + "Z" if value else ""
+
+
+def hold_until(row_id: int, at: dt.datetime) -> None:
+    """Make a pending row due only at ``at`` (an agent's Slack reply waits out its undo window)."""
+    fastsql.update("outbox", row_id, {"next_attempt_at": at})
+
+
+def status_of_message(out_message_id: int) -> str | None:
+    """The status of the first outbox row that delivers the outbound message; None without one."""
+    got = fastsql.fetchone('SELECT status FROM "outbox" WHERE out_message_id = ? ORDER BY id LIMIT 1', [out_message_id])
+    return str(got[0]) if got is not None else None
