@@ -73,7 +73,7 @@ def enqueue(
         last_error=suppressed_reason, provider_id="", next_attempt_at=not_before or now,
         created_at=now, updated_at=now,
     )
-    row = outbox_rows.insert(values)
+    row = outbox_rows.add(values)
     if row is None:
         log.info(line("outbox_duplicate", unique_key=unique_key, channel=channel, kind=kind))
         return None

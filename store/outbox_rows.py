@@ -24,7 +24,7 @@ MAX_ERROR_CHARS = 1000
 
 
 # ---- writing rows ---------------------------------------------------------
-def insert(values: dict[str, Any]) -> Outbox | None:
+def add(values: dict[str, Any]) -> Outbox | None:
     """Write one row (``values`` by column name); None when its ``unique_key`` already exists."""
     # Plain SQL: this runs inside every new ticket's transaction (see store.fastsql).
     row_id = fastsql.insert("outbox", values, on_conflict="ON CONFLICT DO NOTHING")
