@@ -1,6 +1,8 @@
-"""The clock every row is stamped with, for code outside store/ that must not import the models.
+"""The store's clock, for code outside ``store/``: naive UTC, the form every stored time takes (or, during a
+history import, the imported message's own date: ``store/import_mode.py``).
 
-Naive UTC; during a history import, the imported message's own date (``store/import_mode.py``).
+It lives with the models (``models.utcnow``, their column defaults); this module hands it on so that
+``ingest/``, ``workers/`` and the rest need not import the models to read the time.
 """
 from __future__ import annotations
 

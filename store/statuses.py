@@ -1,8 +1,7 @@
-"""The status vocabularies of tickets, inbound rows and outbox rows, for code outside store/.
+"""The status vocabularies of inbound rows, tickets and outbox rows, for code outside ``store/``.
 
-Constants only: the models keep the columns (``store/models.py``); code in
-workers/, notifier/, router/ and ingest/ names a status through here instead
-of importing the models.
+They are defined with the models (``models.InboundStatus`` …), whose column defaults use them; this module
+hands them on so that ``ingest/``, ``workers/`` and the rest compare statuses without importing the models.
 """
 from __future__ import annotations
 
