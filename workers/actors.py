@@ -136,7 +136,7 @@ def _send_claimed(s: Settings, rows: list) -> None:
         by_channel.setdefault(row.channel, []).append(row)
     for channel, group in by_channel.items():
         def job(channel: str = channel, group: list = group) -> None:
-            deliver_claimed_many(s, senders()[channel], group)
+            deliver_claimed_many(s, senders()[channel], group, senders=senders())
 
         def give_back(group: list = group) -> None:
             try:
@@ -198,7 +198,7 @@ def _deliver(outbox_id: int) -> None:
     row = Outbox.get_or_none(Outbox.id == outbox_id)
     sender = senders().get(row.channel) if row is not None else None
     if sender is not None:
-        deliver_one(settings(), sender, outbox_id)
+        deliver_one(settings(), sender, outbox_id, senders=senders())
 
 
 def outbox_release(row_ids: list[int]) -> None:

@@ -47,7 +47,7 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
     def delivered(channel: str, sender: Sender) -> Callable[[], object]:
         """The sweep of one channel's outbox (its journal opened at each run, as before)."""
         return lambda: drain(settings, sender, budget_s=max(settings.sweep_interval_s, 5.0),
-                             journal=claim_journal(settings, channel))
+                             journal=claim_journal(settings, channel), senders=actors.senders())
 
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = delivered(channel, sender)
