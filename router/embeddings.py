@@ -34,7 +34,6 @@ INFO_FILE = "model.json"
 # The start of a message says what it is about; 64 word pieces (about 45 words) bound the cost of a long mail
 # to about 8 ms of one core (128 took 18 ms, over the 10 ms p99 budget).
 MAX_TOKENS = 64
-BATCH = 32
 
 
 class EmbeddingsUnavailable(RuntimeError):
@@ -87,7 +86,8 @@ class Embedder:
         self._tok.no_padding()
         self._tok_lock = threading.Lock()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        self.threads = max(1, threads)
+        opts.intra_op_num_threads = 1  # parallelism, when asked for, is over texts (see embed)
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -99,29 +99,34 @@ class Embedder:
     def name(self) -> str:
         return str(self.info.get("name", "embeddings"))
 
-    def embed(self, texts: Sequence[str], batch: int = BATCH) -> np.ndarray:
-        """(len(texts), dim) float32, each row unit length (an empty text gives the [CLS] [SEP] vector)."""
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, each row unit length (an empty text gives the [CLS] [SEP] vector).
+
+        One text per ONNX Runtime call, never a padded batch: the int8 model quantises its activations
+        with one range per call, so a text's vector would otherwise depend on the texts batched with it
+        and training would see other vectors than prediction. ``threads`` texts run at once (the session
+        runs calls concurrently and releases the GIL)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out
         with self._tok_lock:
             encodings = self._tok.encode_batch([t or "" for t in texts])
-        # Batches of similar length waste less on padding: sort by length, embed, put back in order.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch):
-            rows = order[start:start + batch]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                n = len(encodings[i].ids)
-                ids[r, :n] = encodings[i].ids
-                mask[r, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
+
+        def one(i: int) -> None:
+            ids = np.asarray([encodings[i].ids], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            (vectors,) = self._session.run(["sentence_embedding"], feeds)
-            out[rows] = vectors
+            out[i] = self._session.run(["sentence_embedding"], feeds)[0][0]
+
+        if self.threads > 1 and len(texts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(one, range(len(texts))))
+        else:
+            for i in range(len(texts)):
+                one(i)
         return out
 
     def embed_one(self, text: str) -> np.ndarray:

@@ -180,8 +180,9 @@ def _load_second_stage(skops_path: Path, meta: dict[str, Any]) -> SecondStage | 
     stage = meta.get("second_stage")
     if not stage:
         return None
-    path = skops_path.with_name(str(stage.get("file") or second_stage_path(skops_path).name))
-    if path.parent != skops_path.parent or not path.is_file():
+    name = str(stage.get("file") or second_stage_path(skops_path).name)
+    path = skops_path.parent / name
+    if Path(name).name != name or name in (".", "..") or not path.is_file():
         raise ModelError(f"{path}: the second stage named in the metadata is missing")
     if stage.get("sha256") and _sha256(path) != stage["sha256"]:
         raise ModelError(f"{path}: sha256 differs from its metadata (damaged or replaced)")
