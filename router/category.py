@@ -76,14 +76,14 @@ def classify(subject: str, text: str, model: CategoryModel, threshold: float = D
     best, p = ranked[0]
     second, q = ranked[1] if len(ranked) > 1 else ("", 0.0)
     runner = f"; runner-up {second!r} at {q:.2f}" if second else ""
-    if model.content_words(doc) == []:
-        return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
-                                f"unclassified: no word the model knows beyond greetings and fillers "
-                                f"(best {best!r} at {p:.2f}{runner}; model {name})")
     if p < threshold:
         return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
                                 f"unclassified: best {best!r} at {p:.2f} is below the threshold {threshold:g}"
                                 f"{runner} (model {name})")
+    if model.content_words(doc) == []:
+        return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
+                                f"unclassified: no word the model knows beyond greetings and fillers "
+                                f"(best {best!r} at {p:.2f}{runner}; model {name})")
     return CategoryDecision(best, p, best, second, q, name, threshold,
                             f"category {best!r} at {p:.2f}{runner} (model {name})")
 

@@ -201,7 +201,8 @@ class TrainOptions:
     n_jobs: int = 2
     random_state: int = 0
     # "auto": add the embeddings stage when the extra is installed; "on": require it; "off": TF-IDF alone.
-    embeddings: str = "auto"
+    # The command line's default is "auto"; code that builds options says what it wants.
+    embeddings: str = "off"
 
 
 MIN_DF_ROWS = 5000

@@ -155,7 +155,7 @@ def test_without_the_extra_the_first_stage_answers_alone(stacked, few_shot, monk
     assert sum("category_second_stage_off" in r.getMessage() for r in caplog.records) == 1
     with pytest.raises(model_train.TrainingError, match="onnxruntime"):
         model_train.train(stratified_slice(few_shot[1], 3), model_train.TrainOptions(Cs=(1.0,), embeddings="on"))
-    off = model_train.train(stratified_slice(few_shot[1], 3), model_train.TrainOptions(Cs=(1.0,)))
+    off = model_train.train(stratified_slice(few_shot[1], 3), model_train.TrainOptions(Cs=(1.0,), embeddings="auto"))
     assert off.second is None  # auto without the extra: TF-IDF alone
 
 
