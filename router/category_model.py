@@ -168,17 +168,36 @@ class SecondStage:
     def __post_init__(self) -> None:
         self._w = np.ascontiguousarray(np.asarray(self.clf.coef_, dtype=np.float64).T)
         self._b = np.asarray(self.clf.intercept_, dtype=np.float64)
+        self._columns: np.ndarray | None = None
+        self._width = 0
+
+    def bind(self, labels: Sequence[str]) -> None:
+        """Map the stage's classes onto the model's labels: it was trained on the rows the first stage was
+        unsure of, which need not hold every label (a label it never saw gets probability 0 from it)."""
+        index = {label: i for i, label in enumerate(labels)}
+        try:
+            self._columns = np.array([index[str(c)] for c in self.clf.classes_], dtype=np.intp)
+        except KeyError as exc:
+            raise ValueError(f"the second stage knows a label the first stage does not: {exc}") from None
+        self._width = len(labels)
 
     def features(self, vectors: np.ndarray, first: np.ndarray) -> np.ndarray:
         return np.hstack([np.asarray(vectors, dtype=np.float64), np.asarray(first, dtype=np.float64)])
 
     def proba(self, vectors: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """Class probabilities (rows) from embeddings (rows) and the first stage's probabilities (rows)."""
-        z = self.features(np.atleast_2d(vectors), np.atleast_2d(first)) @ self._w + self._b
+        """Class probabilities (rows, the model's label order) from embeddings and first-stage probabilities."""
+        first = np.atleast_2d(first)
+        z = self.features(np.atleast_2d(vectors), first) @ self._w + self._b
+        if z.shape[1] == 1:  # a binary logistic regression: one score for classes_[1]
+            z = np.hstack([np.zeros_like(z), z])
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
-        return z
+        if self._columns is None:
+            return z
+        out = np.zeros((z.shape[0], self._width))
+        out[:, self._columns] = z
+        return out
 
 
 _warned_unavailable = False
@@ -215,8 +234,8 @@ class CategoryModel:
         self.labels: tuple[str, ...] = tuple(str(c) for c in clf.classes_)
         self._fast = _compile(self.pipeline)
         self._words = _word_reader(self.pipeline)
-        if self.second is not None and tuple(str(c) for c in self.second.clf.classes_) != self.labels:
-            raise ValueError("the second stage's labels differ from the first stage's")
+        if self.second is not None:
+            self.second.bind(self.labels)
 
     # ---- identity -----------------------------------------------------------
     @property
@@ -295,7 +314,7 @@ def _word_reader(pipeline: Any) -> tuple[Callable[[str], list[str]], Any] | None
         for name, vec in union.transformer_list:
             if name == "word" and getattr(vec, "analyzer", None) == "word":
                 pre, tok = vec.build_preprocessor(), vec.build_tokenizer()
-                return (lambda text: tok(pre(text))), vec.vocabulary_
+                return (lambda text, tok=tok, pre=pre: tok(pre(text))), vec.vocabulary_
     except (AttributeError, TypeError, IndexError):
         return None
     return None
