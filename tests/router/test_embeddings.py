@@ -172,3 +172,12 @@ def test_cli_trains_with_embeddings_and_says_so(tmp_path, few_shot):
     off = run("train", "--csv", str(csv_path), "--text-column", "body", "--label-column", "label",
               "--out", str(tmp_path / "n"), "--C", "1", "--embeddings", "off", "--json")
     assert json.loads(off.stdout)["second_stage"] is None
+
+
+@pytest.mark.parametrize("text", ["\x00\x01\x02", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+                                  "🙂" * 3000, "\u202e evil \u202c" * 50, "a" * 100_000, "\t\n\r " * 100,
+                                  "[CLS] [SEP] [PAD] [MASK] [UNK]", "ﷺ" * 500])
+def test_hostile_text_gives_a_finite_unit_vector(text):
+    vec = embeddings.get_embedder().embed_one(text)
+    assert vec.shape == (384,) and np.isfinite(vec).all()
+    assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-3
