@@ -2,7 +2,10 @@
 
 ``classify(subject, text, model)`` is a plain function from a message to a
 :class:`CategoryDecision`; below the confidence threshold the category is
-``unclassified`` (the ticket goes to the triage team). ``load_active_model``
+``unclassified`` (the ticket goes to the triage team), and so is a message
+with no word the model knows beyond greetings, thanks and reply prefixes
+(``category_model.FILLER_WORDS``): "Re:", "hello?", "asdf" are not a refund
+request however confident the character n-grams make the model. ``load_active_model``
 gives the model the store has activated, cheaply enough to call for every
 message: it looks at the store's ``ACTIVE`` pointer at most every
 ``recheck_s`` seconds and loads a newly activated model then, so workers pick
@@ -77,6 +80,10 @@ def classify(subject: str, text: str, model: CategoryModel, threshold: float = D
         return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
                                 f"unclassified: best {best!r} at {p:.2f} is below the threshold {threshold:g}"
                                 f"{runner} (model {name})")
+    if model.content_words(doc) == []:
+        return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
+                                f"unclassified: no word the model knows beyond greetings and fillers "
+                                f"(best {best!r} at {p:.2f}{runner}; model {name})")
     return CategoryDecision(best, p, best, second, q, name, threshold,
                             f"category {best!r} at {p:.2f}{runner} (model {name})")
 

@@ -4,7 +4,10 @@ A saved model is two files: ``NAME.skops`` (the scikit-learn pipeline in the
 skops format: no pickle, and loading refuses any type outside
 ``TRUSTED_TYPES``) and ``NAME.json`` (metadata: version, labels, training rows
 and data hash, held-out metrics, created time, library versions, data
-attribution, and the sha256 of the ``.skops`` file, checked on load).
+attribution, and the sha256 of the ``.skops`` file, checked on load). A model
+trained with the ``embeddings`` extra has a third file, ``NAME.second.skops``
+(its second stage, a logistic regression; sha256 in the metadata's
+``second_stage`` too).
 
 The model store is a directory (default ``$HELPLINE_DATA_DIR/models``)::
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from helpline.store.files import fsync_dir, write_atomic
 
-from .category_model import CategoryModel
+from .category_model import CategoryModel, SecondStage
 
 MODEL_NAME = "model"
 DEFAULT_NAME = "default"
@@ -63,6 +66,10 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return p / f"{MODEL_NAME}.skops", p / f"{MODEL_NAME}.json"
 
 
+def second_stage_path(skops_path: Path) -> Path:
+    return skops_path.with_name(skops_path.stem + ".second.skops")
+
+
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -83,24 +90,34 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(model: CategoryModel, path: str | Path) -> Path:
-    """Write ``model`` as skops + JSON metadata; returns the skops file's path."""
+def _dump(obj: object, target: Path) -> None:
     import skops.io as sio
 
-    skops_path, meta_path = model_paths(path)
-    skops_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{skops_path.name}.", suffix=".tmp", dir=skops_path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.fchmod(fd, _umask_mode())
     os.close(fd)
     try:
-        # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
-        sio.dump(model.pipeline, tmp, compression=8, compresslevel=9)
+        sio.dump(obj, tmp, compression=8, compresslevel=9)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, skops_path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_model(model: CategoryModel, path: str | Path) -> Path:
+    """Write ``model`` as skops + JSON metadata (and its second stage, if any); returns the skops file's path."""
+    skops_path, meta_path = model_paths(path)
+    skops_path.parent.mkdir(parents=True, exist_ok=True)
+    if model.second is not None:
+        second_path = second_stage_path(skops_path)
+        _dump(model.second.clf, second_path)
+        stage = model.meta.setdefault("second_stage", {})
+        stage.update({"file": second_path.name, "sha256": _sha256(second_path),
+                      "threshold": model.second.threshold, "embedder": model.second.embedder})
+    # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
+    _dump(model.pipeline, skops_path)
     model.meta["model_file"] = skops_path.name
     model.meta["model_sha256"] = _sha256(skops_path)
     _atomic_write(meta_path, (json.dumps(model.meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -149,10 +166,34 @@ def load_model(path: str | Path) -> CategoryModel:
         raise
     except Exception as exc:  # a damaged zip, a skops version that cannot read it, ...
         raise ModelError(f"{skops_path}: cannot load ({type(exc).__name__}: {exc})") from None
+    second = _load_second_stage(skops_path, meta)
     try:
-        return CategoryModel(pipeline, meta)
-    except (AttributeError, TypeError, IndexError) as exc:
+        return CategoryModel(pipeline, meta, second)
+    except (AttributeError, TypeError, IndexError, ValueError) as exc:
         raise ModelError(f"{skops_path}: not a category model ({exc})") from None
+
+
+def _load_second_stage(skops_path: Path, meta: dict[str, Any]) -> SecondStage | None:
+    """The second stage named in the metadata, checked like the first (sha256, trusted types only)."""
+    import skops.io as sio
+
+    stage = meta.get("second_stage")
+    if not stage:
+        return None
+    name = str(stage.get("file") or second_stage_path(skops_path).name)
+    path = skops_path.parent / name
+    if Path(name).name != name or name in (".", "..") or not path.is_file():
+        raise ModelError(f"{path}: the second stage named in the metadata is missing")
+    if stage.get("sha256") and _sha256(path) != stage["sha256"]:
+        raise ModelError(f"{path}: sha256 differs from its metadata (damaged or replaced)")
+    bad = sorted(set(sio.get_untrusted_types(file=path)))
+    if bad:
+        raise UntrustedModelError(f"{path}: refusing untrusted types {', '.join(bad)}")
+    try:
+        clf = sio.load(path)
+        return SecondStage(clf, float(stage["threshold"]), str(stage["embedder"]))
+    except Exception as exc:  # noqa: BLE001 - damaged zip, wrong object: the model is refused with the reason
+        raise ModelError(f"{path}: cannot load the second stage ({type(exc).__name__}: {exc})") from None
 
 
 def packaged_default_path() -> Path:

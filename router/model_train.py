@@ -15,6 +15,13 @@ Everything is seeded: the same data and options give the same model.
 The vectorizers are fitted once on all training texts (no labels are used) and
 the folds reuse that matrix, which keeps ten thousand rows to seconds on two
 cores. ``model bench`` measures it.
+
+With the ``embeddings`` extra installed (``TrainOptions.embeddings``: auto, on,
+off) a second stage is stacked on the first: every row's sentence embedding
+joined to its out-of-fold first-stage probabilities trains a logistic
+regression (C by the same folds), and the first-stage confidence below which
+it answers is calibrated on the two stages' out-of-fold predictions
+(``_second_stage``). The held-out metrics are then the two stages' together.
 """
 from __future__ import annotations
 
@@ -33,7 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, cast
 import numpy as np
 
 from .category import CATEGORY_CONFIRMED, CATEGORY_CORRECTED
-from .category_model import DEFAULT_MAX_CHARS, TEXT_PREP, CategoryModel, compose_text
+from .category_model import DEFAULT_MAX_CHARS, TEXT_PREP, CategoryModel, SecondStage, compose_text
 
 # An agent's verdict on a ticket's category (see ``category.label_event``): the labelled
 # examples of ``train --from-tickets``.
@@ -193,6 +200,9 @@ class TrainOptions:
     max_chars: int = DEFAULT_MAX_CHARS
     n_jobs: int = 2
     random_state: int = 0
+    # "auto": add the embeddings stage when the extra is installed; "on": require it; "off": TF-IDF alone.
+    # The command line's default is "auto"; code that builds options says what it wants.
+    embeddings: str = "off"
 
 
 MIN_DF_ROWS = 5000
@@ -474,13 +484,36 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
 
     with _quiet():
         clf = _calibrated(options.classifier, C, X_fit, y_fit, oof, splits, options)
+    embedder = _training_embedder(options, say)
+    second: SecondStage | None = None
+    second_meta: dict[str, Any] | None = None
+    oof_pred = oof.argmax(axis=1)
+    if embedder is not None:
+        t0 = time.perf_counter()
+        fit_texts = [str(t) for t in texts[fit_idx]] if len(held_idx) else [str(t) for t in texts]
+        first_oof = _first_stage_oof(clf, oof, options.classifier)
+        second, second_meta, oof_pred = _second_stage(fit_texts, embedder, first_oof, y_fit, classes, splits,
+                                                      options)
+        second_meta["seconds"] = round(time.perf_counter() - t0, 2)
+        if second is None:
+            say(f"no second stage: {second_meta['reason']}")
+        else:
+            say(f"second stage: embedded {second_meta['embedded_rows']} rows the TF-IDF model was unsure of, "
+                f"C={second_meta['C']:g}, threshold {second.threshold:g} (embeddings for "
+                f"{second_meta['embedded_share']:.0%} of rows), out-of-fold accuracy "
+                f"{second_meta['accuracy_first_stage']:.4f} -> {second_meta['accuracy_two_stages']:.4f} "
+                f"in {second_meta['seconds']:.1f}s")
     if len(held_idx):
         proba = clf.predict_proba(X[held_idx])
+        if second is not None and embedder is not None:
+            low = np.flatnonzero(proba.max(axis=1) < second.threshold)
+            if len(low):
+                proba[low] = second.proba(embedder.embed([str(t) for t in texts[held_idx][low]]), proba[low])
         held_out = metrics(y[held_idx], classes[proba.argmax(axis=1)], classes)
         held_out["method"] = (f"stratified {options.holdout:.0%} of the rows, held out from cross-validation "
                               "and from the fit of this model")
     else:
-        held_out = metrics(y_fit, classes[oof.argmax(axis=1)], classes)
+        held_out = metrics(y_fit, classes[oof_pred], classes)
         held_out["method"] = (f"out-of-fold predictions of {len(splits)}-fold stratified cross-validation at the "
                               "chosen C: each row predicted by a model that did not train on it")
     for _, vec in features.transformer_list:
@@ -523,6 +556,120 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
         "libraries": library_versions(),
         "attribution": attribution,
     }
-    return CategoryModel(pipeline, meta)
+    if second_meta is not None and second is not None:
+        meta["second_stage"] = second_meta
+        meta["pipeline"]["features"].append(f"second stage below confidence {second_meta['threshold']:g}: "
+                                            f"{second_meta['embedder']} sentence embedding + first-stage "
+                                            "probabilities, logistic regression")
+    return CategoryModel(pipeline, meta, second)
 
 
+# ---- the embeddings stage ----------------------------------------------------------------
+SECOND_CS: tuple[float, ...] = (1.0, 10.0, 100.0)
+# First-stage confidences below which the second stage may be asked; only the training rows whose
+# out-of-fold confidence is below the highest are embedded (the others could never ask it), which
+# keeps training time close to TF-IDF's where the first stage is mostly sure.
+THRESHOLDS: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+# The threshold is the lowest whose out-of-fold accuracy is within this of the best threshold's.
+THRESHOLD_TOLERANCE = 0.001
+MIN_SECOND_STAGE_ROWS = 20
+
+
+def _training_embedder(options: TrainOptions, say: Callable[[str], None]) -> Any:
+    """An embedder for training (``n_jobs`` threads), None when the option or the install says no."""
+    if options.embeddings not in ("auto", "on", "off"):
+        raise TrainingError(f"embeddings must be auto, on or off, not {options.embeddings!r}")
+    if options.embeddings == "off":
+        return None
+    from . import embeddings
+
+    why = embeddings.missing()
+    if why is not None:
+        if options.embeddings == "on":
+            raise TrainingError(f"embeddings requested but unavailable: {why}")
+        say(f"TF-IDF alone ({why})")
+        return None
+    return embeddings.Embedder(threads=max(1, options.n_jobs))
+
+
+def _first_stage_oof(clf: Any, oof: np.ndarray, kind: str) -> np.ndarray:
+    """Out-of-fold first-stage probabilities: logreg's as they are; the SVM's scores through the
+    temperature the final model uses."""
+    if kind == "logreg":
+        return np.nan_to_num(oof, neginf=0.0)
+    beta = 1.0
+    try:
+        beta = float(clf.calibrated_classifiers_[0].calibrators[0].beta_)
+    except (AttributeError, IndexError):
+        pass
+    z = oof * beta
+    z = z - np.max(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
+    p = np.exp(z)  # exp(-inf) = 0 for classes a fold never saw
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _second_stage(texts: list[str], embedder: Any, first: np.ndarray, y: np.ndarray, classes: np.ndarray,
+                  splits: list[tuple[np.ndarray, np.ndarray]], options: TrainOptions
+                  ) -> tuple[SecondStage | None, dict[str, Any], np.ndarray]:
+    """Fit the second stage on [embedding, out-of-fold first-stage probabilities] of the rows whose first-stage
+    confidence is below the highest threshold; choose its C on the same folds and the confidence below which
+    it answers. Returns the stage (None when too few rows were unsure), its metadata and the two stages'
+    out-of-fold predictions (class indices)."""
+    from joblib import Parallel, delayed
+    from sklearn.linear_model import LogisticRegression
+
+    yi = np.searchsorted(classes, y)
+    first_pred = first.argmax(axis=1)
+    confidence = first.max(axis=1)
+    unsure = np.flatnonzero(confidence < max(THRESHOLDS))
+    base = {"embedder": embedder.name, "embedded_rows": int(len(unsure)),
+            "accuracy_first_stage": round(float((first_pred == yi).mean()), 6)}
+    if len(unsure) < MIN_SECOND_STAGE_ROWS or len(np.unique(yi[unsure])) < 2:
+        return None, {**base, "reason": f"only {len(unsure)} training rows below confidence {max(THRESHOLDS):g}"}, \
+            first_pred
+    vectors = embedder.embed([texts[i] for i in unsure])
+    feats = np.hstack([vectors.astype(np.float64), first[unsure]])
+    y_u = yi[unsure]
+    position = np.full(len(y), -1)
+    position[unsure] = np.arange(len(unsure))
+
+    def fold(C: float, j: int) -> np.ndarray | None:
+        from threadpoolctl import threadpool_limits
+
+        train_idx, test_idx = (position[idx][position[idx] >= 0] for idx in splits[j])
+        if not len(test_idx) or len(np.unique(y_u[train_idx])) < 2:
+            return None
+        with _quiet(), threadpool_limits(limits=1):
+            lr = LogisticRegression(C=C, max_iter=300, random_state=options.random_state)
+            lr.fit(feats[train_idx], y_u[train_idx])
+            return lr.predict(feats[test_idx])
+
+    tasks = [(C, j) for C in SECOND_CS for j in range(len(splits))]
+    with Parallel(n_jobs=max(1, min(options.n_jobs, len(tasks))), prefer="threads") as parallel:
+        results = parallel(delayed(fold)(C, j) for C, j in tasks)
+    second_pred: dict[float, np.ndarray] = {C: first_pred.copy() for C in SECOND_CS}
+    for (C, j), pred in zip(tasks, results, strict=True):
+        if pred is not None:
+            test_rows = splits[j][1][position[splits[j][1]] >= 0]
+            second_pred[C][test_rows] = pred
+    acc = {C: float((second_pred[C] == yi).mean()) for C in SECOND_CS}
+    best_C = max(SECOND_CS, key=lambda c: (acc[c], -c))
+    by_threshold = {t: float((np.where(confidence < t, second_pred[best_C], first_pred) == yi).mean())
+                    for t in THRESHOLDS}
+    top = max(by_threshold.values())
+    threshold = min(t for t in THRESHOLDS if by_threshold[t] >= top - THRESHOLD_TOLERANCE)
+    two = np.where(confidence < threshold, second_pred[best_C], first_pred)
+    with _quiet():
+        final = LogisticRegression(C=best_C, max_iter=300, random_state=options.random_state)
+        final.fit(feats, classes[y_u])
+    meta = {
+        **base,
+        "C": best_C,
+        "threshold": threshold,
+        "embedded_share": round(float((confidence < threshold).mean()), 4),
+        "accuracy_second_stage_always": round(by_threshold[max(THRESHOLDS)], 6),
+        "accuracy_two_stages": round(float((two == yi).mean()), 6),
+        "accuracy_by_threshold": {f"{t:g}": round(a, 6) for t, a in by_threshold.items()},
+        "grid": [{"C": C, "accuracy": round(acc[C], 6)} for C in SECOND_CS],
+    }
+    return SecondStage(final, threshold, embedder.name), meta, two

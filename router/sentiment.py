@@ -1,8 +1,9 @@
 """Sentiment of a customer message: VADER's compound score, from -1 (angry) to +1 (pleased).
 
 German and French are scored by ``sentiment_lexicon`` (the polarity lexicons of
-textblob-de and textblob-fr, on the same compound scale); other languages,
-Spanish among them, get no score as described below.
+textblob-de and textblob-fr, on the same compound scale), Spanish by the same
+module with the lexicon Helpline ships; other languages get no score as
+described below.
 
 VADER (the ``vaderSentiment`` package, which ships its lexicon, so it works
 offline) is a lexicon and rules tuned for short English text: negation,
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SCORED_LANGUAGES = ("en", "")  # "" = undetermined; VADER
-LEXICON_LANGUAGES = ("de", "fr")  # sentiment_lexicon
+LEXICON_LANGUAGES = ("de", "fr", "es")  # sentiment_lexicon
 SAMPLE_CHARS = 1000  # VADER's cost grows faster than the length; the new text of a message is rarely longer
 NEUTRAL_FLOOR = -0.05  # VADER's own band: compound above -0.05 is neutral or positive
 

@@ -40,6 +40,7 @@ def _options(args: argparse.Namespace):  # noqa: ANN202
         min_df=args.min_df,
         n_jobs=args.jobs,
         random_state=args.seed,
+        embeddings=getattr(args, "embeddings", "auto"),
     )
 
 
@@ -100,6 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_json({"path": where, "version": version, "activated": bool(version and args.activate),
                      "labels": meta["labels"], "training_rows": meta["training_rows"],
                      "train_seconds": meta["train_seconds"], "C": meta["pipeline"]["C"],
+                     "second_stage": {k: v for k, v in (meta.get("second_stage") or {}).items()
+                                      if k not in ("file", "sha256")} or None,
                      "cross_validation": meta["cross_validation"],
                      "held_out_metrics": {k: v for k, v in (meta["held_out_metrics"] or {}).items()
                                           if k in ("accuracy", "macro_f1", "weighted_f1", "rows", "method")}})
@@ -268,6 +271,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-df", type=int, default=0, help="minimum document frequency of an n-gram (0: automatic)")
     p.add_argument("--jobs", type=int, default=2, help="parallel cross-validation fits (default 2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--embeddings", choices=["auto", "on", "off"], default="auto",
+                   help="stack the sentence-embeddings stage on the TF-IDF model: auto (when the embeddings "
+                        "extra is installed), on (fail without it), off")
     p.add_argument("--json", action="store_true")
 
 

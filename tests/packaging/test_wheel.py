@@ -54,6 +54,10 @@ def test_every_folder_with_python_files_is_in_the_wheel(wheel):
     assert "helpline/store/migrations/v001_initial.py" in names
     assert any(n.startswith("helpline/notifier/templates/") and not n.endswith(".py") for n in names)
     assert any(n.startswith("helpline/router/models/") for n in names)
+    # the embeddings extra's model files and the Spanish sentiment lexicon ship inside the wheel
+    for data in ("models/embeddings/model.onnx", "models/embeddings/tokenizer.json", "models/embeddings/model.json",
+                 "models/embeddings/LICENSE", "models/embeddings/NOTICE.md", "models/es-sentiment.csv"):
+        assert f"helpline/router/{data}" in names, data
     assert not any(n.startswith(("tests/", "helpline/tests/")) for n in names)
 
 

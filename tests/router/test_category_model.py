@@ -192,8 +192,11 @@ def test_classify_below_threshold_is_unclassified(small_model):
     assert d.reason.startswith(f"unclassified: best {d.predicted!r} at {d.confidence:.2f}")
     empty = category.classify("", "   ", small_model)
     assert empty.category == category.UNCLASSIFIED and "no subject or text" in empty.reason
-    # the same message above a low threshold is classified
-    assert category.classify("hello", "qwerty zxcv", small_model, threshold=0.0).category == d.predicted
+    # above a low threshold a message with words the model knows is classified, a contentless one is not
+    some = category.classify("hello", "I have a question about my thing", small_model, threshold=0.0)
+    assert some.classified and some.category == some.predicted
+    none = category.classify("hello", "qwerty zxcv", small_model, threshold=0.0)
+    assert not none.classified and "greetings and fillers" in none.reason
 
 
 def test_label_event_kinds():

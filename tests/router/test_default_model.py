@@ -15,6 +15,12 @@ from helpline.router.routing import _category_in
 from .conftest import support_email_rows
 
 UNCLEAR = ["Re:", "see attached", "Thanks", "ok", "Test", "?", "asdf qwer", "Fwd:", "hello?"]
+# Contentless text the model was confident about before the filler-word gate (confidence then in brackets).
+CONTENTLESS = ["Re:", "Danke", "Gracias!", "Re: AW: Danke", "hi there", "hello", "asdf", "Merci", "...", "Hola",
+               "?", "Fwd: see attached", "Thanks, regards"]  # Re: 0.89, Danke 0.88, Gracias! 0.93, hi there 0.53
+SHORT_BUT_CLEAR = [("Refund please", "cancellation_refund"), ("invoice", "billing_payments"),
+                   ("password", "account_login"), ("Rechnung", "billing_payments"), ("Where is my parcel?",
+                   "order_delivery"), ("Login broken", "bug_outage"), ("Re: cancel", "cancellation_refund")]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,20 @@ def test_the_threshold_sorts_clear_from_unclear(default):
     unclear = [category.classify("", t, default) for t in UNCLEAR]
     assert sum(d.classified for d in clear) / len(clear) >= 0.95
     assert sum(not d.classified for d in unclear) >= len(UNCLEAR) // 2, [(d.predicted, d.confidence) for d in unclear]
+
+
+def test_contentless_text_is_unclassified_however_confident(default):
+    """Greetings, thanks, reply prefixes and keyboard noise carry no category, even where the character n-grams
+    make the model sure of one; a single word that means something still gets its label."""
+    for text in CONTENTLESS:
+        d = category.classify("", text, default)
+        assert not d.classified, (text, d)
+        assert ("greetings and fillers" in d.reason) == (d.confidence >= d.threshold), (text, d)
+    for text in ("Re:", "Danke", "Gracias!"):  # confident before the gate
+        assert "greetings and fillers" in category.classify("", text, default).reason
+    assert category.classify("Re:", "", default).predicted  # the best guess is still recorded in the event
+    for text, label in SHORT_BUT_CLEAR:
+        assert category.classify("", text, default).category == label, text
 
 
 def test_old_labels_map_onto_the_new_ones():

@@ -91,7 +91,11 @@ def test_sentiment_scores():
     assert sentiment.score("Das ist eine Katastrophe, furchtbar!", "de").compound < -0.5  # textblob-de's lexicon
     assert sentiment.score("Je suis très déçu, c'est horrible !", "fr").compound < -0.5  # textblob-fr's lexicon
     assert sentiment.score("Ich bin nicht zufrieden.", "de").compound < 0  # negation flips
-    assert sentiment.score("Esto es terrible", "es") is None  # no packaged Spanish lexicon: not read as English
+    assert sentiment.score("Esto es terrible", "es").compound < -0.3  # Helpline's Spanish lexicon
+    assert sentiment.score("No estoy contento", "es").compound < 0  # negation flips
+    assert sentiment.score("Estoy muy decepcionada", "es").compound < sentiment.score("Estoy decepcionada", "es").compound
+    assert sentiment.score("¡Qué servicio tan bueno, GRACIAS!", "es").compound > 0.5  # accents and case ignored
+    assert sentiment.score("Esto es terrible", "it") is None  # a language without a lexicon: not read as English
     assert sentiment.score("   ", "en") is None
 
 
@@ -107,10 +111,11 @@ def test_what_counts_as_a_sharp_negative_turn(before, now, dropped):
 LABELLED = Path(__file__).resolve().parent / "data" / "sentiment_labelled.csv"
 
 
-@pytest.mark.parametrize("lang", ["en", "de", "fr"])
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "es"])
 def test_sentiment_accuracy_on_a_labelled_set(lang):
     """negative / neutral / positive (VADER's +-0.05 band) on 12 messages per language written for these tests
-    (the file's source column); measured 11 of 12 in each language."""
+    (the file's source column); measured 11 of 12 in en/de/fr. The Spanish lexicon (router/models/
+    es-sentiment.csv) was written before its 12 messages but by the same session, so its 12 of 12 flatters it."""
     with open(LABELLED, newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["language"] == lang]
     assert len(rows) == 12 and {r["label"] for r in rows} == {"neg", "neu", "pos"}
