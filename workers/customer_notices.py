@@ -14,7 +14,7 @@ as the acknowledgement does. Every decision not to send is an audit event.
 
 The survey is recorded in ``csat_survey`` (one row per ticket), so a ticket
 resolved, reopened and resolved again is surveyed once. An SMS survey is
-answered by a digit: ``sms_answer`` takes it in the SMS stage before the
+answered by a digit: ``sms_stage.sms_answer`` takes it in the SMS stage before the
 text could become a message.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
 
-from . import api_messages, persist
+from . import inbound_channels, persist
 
 log = logging.getLogger("helpline.workers")
 
@@ -95,7 +95,7 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
                                        sent_total_last_hour=0, per_address_limit=1, global_limit=1)
     if not verdict.send:
         return None, verdict.reason
-    return Audience("email", loops.reply_address(env), api_messages.ack_may_echo(env), env), ""
+    return Audience("email", loops.reply_address(env), inbound_channels.of(env.channel).ack_may_echo, env), ""
 
 
 def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime) -> dict[str, Any]:
@@ -226,18 +226,6 @@ def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, 
     persist.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
                                       "expires": expires.isoformat()}, now=now)
     return [got] if got else []
-
-
-def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
-    """If this text is a digit 1-5 from a number with an open SMS survey, record it; the reason, else None."""
-    body = env.text.strip().rstrip(".!").strip()
-    if len(body) != 1 or body not in "12345":
-        return None
-    survey = csat_state.pending_sms(env.sender.address, now)
-    if survey is None:
-        return None
-    csat_state.record(survey.ticket_id, int(body), None, now, via="sms")
-    return f"CSAT answer {body} for ticket {survey.ticket_id}"
 
 
 def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, settings: Settings
