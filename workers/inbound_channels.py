@@ -14,13 +14,15 @@ What a channel decides:
   message (``command``: SMS keywords), tickets it may not write into (``writable``, ``may_join``), a new
   line that continues an open conversation (``join_open``: Slack);
 - **acknowledgement** — whether and how a new ticket is acknowledged (``wants_ack``, ``ack_may_echo``,
-  ``acknowledge``) and what it records after the message is stored (``after_message``).
+  ``acknowledge``), what it records after the message is stored (``after_message``), and where later
+  notices about the ticket go (``notice_route``: SMS, a Slack thread, a source's app, else email).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from helpline.notifier import webhook_events
 from helpline.notifier.message_ids import is_own_message_id
 from helpline.store import customer_refs
 from helpline.store.envelope import Envelope
@@ -28,6 +30,7 @@ from helpline.store.envelope import Envelope
 from . import api_messages
 
 if TYPE_CHECKING:
+    from helpline.store.config import Settings
     from helpline.store.customer_refs import CustomerRef
 
     from .stages.context import Context
@@ -41,6 +44,15 @@ class Acknowledged:
     outbox_ids: list[int] = field(default_factory=list)  # pending rows to send
     claimed: list = field(default_factory=list)  # rows already marked sending (an email acknowledgement)
     media_ids: list[int] = field(default_factory=list)  # MMS media to fetch
+
+
+@dataclass(frozen=True)
+class NoticeRoute:
+    """Where a notice about a customer's ticket goes on the channel the customer wrote in, or why nowhere."""
+
+    channel: str = ""  # the outbound channel (its ``notifier`` sender)
+    recipient: str = ""
+    refused: str = ""  # why nothing may be sent that way
 
 
 @dataclass
@@ -103,6 +115,12 @@ class InboundChannel:
     def after_message(self, ctx: Context) -> None:
         """Channel bookkeeping after the message is stored (the webhook source's identities and fields)."""
 
+    def notice_route(self, ticket_id: int, env: Envelope, settings: Settings, *, chat: bool) -> NoticeRoute | None:
+        """Where automatic messages about a ticket opened by ``env`` go (status notices, surveys, reminders;
+        ``workers/customer_notices.py``); None: by email, the default. ``chat``: the message may go where
+        the customer chats (a Slack thread, a source's app)."""
+        return None
+
 
 class EmailChannel(InboundChannel):
     name = "email"
@@ -132,6 +150,13 @@ class SmsChannel(InboundChannel):
                                       created=ctx.outcome.action == "created")
         return Acknowledged(outbox_ids=sms.outbox_ids, media_ids=sms.media_ids)
 
+    def notice_route(self, ticket_id: int, env: Envelope, settings: Settings, *, chat: bool) -> NoticeRoute | None:
+        """By text to the number, unless it is no phone number or opted out."""
+        from . import sms_stage
+
+        refused = sms_stage.no_automatic_text(env)
+        return NoticeRoute(refused=refused) if refused else NoticeRoute("sms", env.sender.address)
+
 
 class SlackChannel(InboundChannel):
     """A customer in a shared Slack channel, or an agent answering in a ticket's thread."""
@@ -149,6 +174,10 @@ class SlackChannel(InboundChannel):
 
         fp = (ctx.pre.fingerprint if ctx.pre is not None else None) or duplicates.fingerprint_of(ctx.env, ctx.settings)
         return join_open(ctx.env, ctx.customer.id, fp, ctx.settings, ctx.now)
+
+    def notice_route(self, ticket_id: int, env: Envelope, settings: Settings, *, chat: bool) -> NoticeRoute | None:
+        """A chat message in the customer's own thread; other notices by email."""
+        return NoticeRoute("slack", env.thread.conversation_id) if chat and env.thread.conversation_id else None
 
 
 class WebhookChannel(InboundChannel):
@@ -176,6 +205,10 @@ class WebhookChannel(InboundChannel):
     def after_message(self, ctx: Context) -> None:
         assert ctx.ticket is not None and ctx.customer is not None  # after the message stage
         api_messages.record_source(ctx.env, ctx.ticket.id, ctx.customer.id, ctx.outcome.action, ctx.now)
+
+    def notice_route(self, ticket_id: int, env: Envelope, settings: Settings, *, chat: bool) -> NoticeRoute | None:
+        """A chat message through the source's app when it registered a callback; other notices by email."""
+        return NoticeRoute("webhook", "") if chat and webhook_events.listening(ticket_id, settings) else None
 
 
 class ContactFormChannel(InboundChannel):

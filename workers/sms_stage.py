@@ -88,7 +88,7 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
     if twilio_type:
         event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
         return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
-    why = _no_automatic_text(env, opted_out)
+    why = no_automatic_text(env, opted_out)
     text = "" if why else _sms_template("sms_help.txt", ticket_id, settings, help_text=settings.sms_help_text)
     row = None if why else _queue_text(env, settings, now, kind="help", text=text or settings.sms_help_text,
                                        unique_key=f"sms-help:{env.external_id}", ticket_id=None)
@@ -147,7 +147,7 @@ def after_message(ticket: TicketRef, message_id: int, env: Envelope, settings: S
         if media_id is not None:
             out.media_ids.append(media_id)
     if created:
-        why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else _no_automatic_text(env)
+        why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else no_automatic_text(env)
         row = None if why else _queue_text(env, settings, now, kind="ack", text=_sms_template("sms_ack.txt", ticket.id, settings, ticket_number=ticket.number),
                                            unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
         if row is None:
@@ -168,7 +168,7 @@ def _sms_template(name: str, ticket_id: int | None, settings: Settings, **contex
     return render.templates(site_config(settings).templates_dir).render(name, lang, **context).strip()
 
 
-def _no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:
+def no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:
     """Why no automatic text (acknowledgement, HELP answer) may go to the sender, or ""."""
     if "sender_not_e164" in env.warnings:
         return "the sender is no phone number (short code or alphanumeric sender)"
