@@ -1,7 +1,7 @@
 """The status vocabularies of inbound rows, tickets and outbox rows, for code outside ``store/``.
 
-They are defined with the tables (``models.py``); this module re-exports them so that the other packages
-can compare statuses without importing the models (ARCHITECTURE.md: queries live in ``store/``).
+They are defined with the models (``models.InboundStatus`` …), whose column defaults use them; this module
+hands them on so that ``ingest/``, ``workers/`` and the rest compare statuses without importing the models.
 """
 from __future__ import annotations
 

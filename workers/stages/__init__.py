@@ -21,6 +21,7 @@ ORDER: tuple[str, ...] = (
     "delivery_report",  # a bounce or delay notice about mail we sent
     "channel_command",  # SMS keywords (STOP, START, HELP) and survey answers: no ticket
     "sender_auth",      # what the trusted MTA said about the sender; quarantine under the reject policy
+    "spam",             # the MTA's spam verdict, the block list: kept as a spam ticket, nothing sent
     "thread",           # which ticket the message belongs to, from participants' evidence
     "dedupe",           # an exact copy is a duplicate; the same problem again joins the open ticket
     "customer",         # a new sender becomes a customer
