@@ -121,7 +121,8 @@ def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
 
 def _processed(inbound_id: int, outcome: pipeline.Outcome, started: float) -> None:
     metrics.observe(outcome.action, time.perf_counter() - started)
-    log.info("event=inbound_processed inbound=%d action=%s ticket=%s", inbound_id, outcome.action, outcome.ticket_id)
+    log.info("event=inbound_processed inbound=%d action=%s ticket=%s stages=%s", inbound_id, outcome.action,
+             outcome.ticket_id, outcome.stages or "-")  # the deciding stages, "name:what" (no personal data)
 
 
 def _send_claimed(s: Settings, rows: list) -> None:

@@ -1,9 +1,9 @@
 """What the pipeline does differently for messages from the webhook API and the contact form.
 
-Kept out of ``pipeline.py`` so the pipeline stays one path for every channel;
-it calls these few functions at fixed points:
+Kept out of the pipeline so it stays one path for every channel; the webhook and
+contact-form classes of ``inbound_channels.py`` call these few functions:
 
-- ``wants_ack``/``ack_may_echo``: the automatic acknowledgement. Email gets it
+- ``ack_requested`` and the form's ``ack_may_echo``: the automatic acknowledgement. Email gets it
   as before. The contact form gets it too, since the form promises the ticket
   number by email, but the address typed into a form is nobody's proof of
   ownership: anyone can make us mail anyone. So that mail repeats nothing the
@@ -16,7 +16,7 @@ it calls these few functions at fixed points:
   identity it sends, so a message naming a known email address or phone number
   joins that customer even when its external user id is new. That makes it the
   same *person*, never a writer into that person's other tickets:
-- ``writable``/``may_join``: a source writes only into tickets it created
+- ``writable``/``source_may_join``: a source writes only into tickets it created
   (and the ticket an agent merged one of them into). Thread evidence pointing
   elsewhere (another channel's ticket number, another source's) is treated like
   an outsider's guessed subject tag in email: the message opens a new ticket of
@@ -26,7 +26,7 @@ it calls these few functions at fixed points:
   an exact copy joins only a ticket the message could have joined by evidence
   (and mail never joins a source's ticket on likeness alone), since likeness is
   no proof of who writes.
-- ``after_message``: inside the pipeline's transaction, link the vouched
+- ``record_source``/``callbacks``: inside the pipeline's transaction, link the vouched
   identities, keep the message's metadata on the ticket, remember which source
   the ticket came from, and queue its outbound webhook events. Returns the new
   outbox ids for the worker to deliver right after the commit.
@@ -47,9 +47,6 @@ from helpline.store.envelope import Envelope
 from . import persist
 from .threads import Candidate
 
-API_CHANNELS = ("webhook", "form")
-
-
 def vouched_identities(env: Envelope) -> list[tuple[str, str]]:
     """(kind, address) pairs the webhook source vouched for, the sender's first."""
     if env.channel != "webhook":
@@ -61,17 +58,9 @@ def _email_of(env: Envelope) -> str:
     return next((a for k, a in vouched_identities(env) if k == "email"), "")
 
 
-def wants_ack(env: Envelope) -> bool:
-    if env.channel in ("email", "form"):
-        return True
-    if env.channel == "webhook":
-        return bool(env.metadata.get("acknowledge")) and bool(_email_of(env))
-    return False
-
-
-def ack_may_echo(env: Envelope) -> bool:
-    """False when the recipient's address is unproven: the ack then carries no text of the message."""
-    return env.channel != "form"
+def ack_requested(env: Envelope) -> bool:
+    """A webhook message is acknowledged by email only when it asks and names an address its source vouches for."""
+    return bool(env.metadata.get("acknowledge")) and bool(_email_of(env))
 
 
 def find_customer(env: Envelope) -> persist.CustomerRef | None:
@@ -88,20 +77,21 @@ def find_customer(env: Envelope) -> persist.CustomerRef | None:
 def writable(env: Envelope, cands: list[Candidate]) -> list[Candidate]:
     """``cands`` with the tickets a webhook message may not write into stripped of participants, so that
     threading treats them as an outsider's evidence (a new ticket, linked as a possible follow-up)."""
-    if env.channel != "webhook" or not cands:
+    if not cands:
         return cands
     ok = webhook_state.writable_by(str(env.metadata.get("source") or ""), sorted({c.ticket_id for c in cands}))
     return [c if c.ticket_id in ok else dataclasses.replace(c, participants=frozenset()) for c in cands]
 
 
-def may_join(env: Envelope, ticket_id: int) -> bool:
-    """May the message join ``ticket_id`` without thread evidence (near-duplicate, exact copy)?
+def source_may_join(env: Envelope, ticket_id: int) -> bool:
+    """May a webhook message join ``ticket_id`` without thread evidence (near-duplicate, exact copy)?
+    Only a ticket its source may write into."""
+    return ticket_id in webhook_state.writable_by(str(env.metadata.get("source") or ""), [ticket_id])
 
-    A webhook message: only a ticket its source may write into. Any other
-    channel: only a ticket no source created, so a customer's mail is never
-    sent on to an app's callback because it reads like that app's ticket."""
-    if env.channel == "webhook":
-        return ticket_id in webhook_state.writable_by(str(env.metadata.get("source") or ""), [ticket_id])
+
+def may_join_without_source(ticket_id: int) -> bool:
+    """May a message of any other channel join ``ticket_id`` on likeness alone? Only a ticket no source
+    created, so a customer's mail is never sent on to an app's callback because it reads like that app's ticket."""
     return not webhook_state.creator_of(ticket_id)
 
 
@@ -119,19 +109,21 @@ def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.da
                           "are one person"}, now=now)
 
 
-def after_message(env: Envelope, ticket: persist.TicketRef, customer_id: int, action: str, message_id: int,
-                  settings: Settings, now: dt.datetime) -> list[int]:
-    """Webhook bookkeeping and outbound events of one stored customer message; new outbox ids."""
-    if env.channel == "webhook":
-        source = str(env.metadata.get("source") or "")
-        _link_identities(env, ticket.id, customer_id, now)
-        fields = env.metadata.get("fields") or {}
-        if fields:
-            webhook_state.save_fields(ticket.id, {str(k): str(v) for k, v in fields.items()}, source, now)
-        if source and action == "created":  # the ticket's creator: it alone hears of the ticket's events
-            webhook_state.link_source(ticket.id, source, now)
-    if not settings.webhook_callbacks:
-        return []
+def record_source(env: Envelope, ticket_id: int, customer_id: int, action: str, now: dt.datetime) -> None:
+    """A webhook message's bookkeeping inside the pipeline's transaction: the vouched identities, the
+    message's fields on the ticket, and the ticket's creator."""
+    source = str(env.metadata.get("source") or "")
+    _link_identities(env, ticket_id, customer_id, now)
+    fields = env.metadata.get("fields") or {}
+    if fields:
+        webhook_state.save_fields(ticket_id, {str(k): str(v) for k, v in fields.items()}, source, now)
+    if source and action == "created":  # the ticket's creator: it alone hears of the ticket's events
+        webhook_state.link_source(ticket_id, source, now)
+
+
+def callbacks(env: Envelope, ticket_id: int, action: str, message_id: int, settings: Settings,
+              now: dt.datetime) -> list[int]:
+    """The outbound webhook events of one stored customer message (any channel); new outbox ids."""
     data = webhook_events.message_data(message_id, env.channel, env.author_role, env.subject, env.text,
                                        len(env.attachments))
-    return webhook_events.after_customer_message(ticket.id, action, data, settings, now)
+    return webhook_events.after_customer_message(ticket_id, action, data, settings, now)

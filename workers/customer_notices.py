@@ -14,7 +14,7 @@ as the acknowledgement does. Every decision not to send is an audit event.
 
 The survey is recorded in ``csat_survey`` (one row per ticket), so a ticket
 resolved, reopened and resolved again is surveyed once. An SMS survey is
-answered by a digit: ``sms_answer`` takes it in the SMS stage before the
+answered by a digit: ``sms_stage.sms_answer`` takes it in the SMS stage before the
 text could become a message.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from helpline.notifier import loops, outbox, render, slack_blocks, sms_optout, webhook_events
+from helpline.notifier import loops, outbox, render, slack_blocks, webhook_events
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.sms_sender import sms_payload
 from helpline.notifier.templates import clean_subject, safe_name
@@ -34,7 +34,7 @@ from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
 
-from . import api_messages, persist
+from . import inbound_channels, persist
 
 log = logging.getLogger("helpline.workers")
 
@@ -78,24 +78,17 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
     env = Envelope.from_dict(raw if isinstance(raw, dict) else json.loads(raw))
     if env.author_role != "customer":
         return None, "the ticket was not opened by a customer"
-    if chat and t.channel == "slack" and env.thread.conversation_id:
-        return Audience("slack", env.thread.conversation_id, True, env), ""
-    if chat and t.channel == "webhook" and webhook_events.listening(t.id, settings):
-        return Audience("webhook", "", True, env), ""
-    if t.channel == "sms":
-        number = env.sender.address
-        if "sender_not_e164" in env.warnings:
-            return None, "the sender is no phone number (short code or alphanumeric sender)"
-        if sms_optout.is_opted_out(number):
-            return None, "the number opted out of SMS"
-        return Audience("sms", number, True, env), ""
+    channel = inbound_channels.of(t.channel)
+    route = channel.notice_route(t.id, env, settings, chat=chat)  # SMS, a Slack thread, a source's app
+    if route is not None:
+        return (None, route.refused) if route.refused else (Audience(route.channel, route.recipient, True, env), "")
     if env.sender.kind != "email" and not env.reply_to:
         return None, f"no email address to write to on a {t.channel} ticket"
     verdict = loops.autoreply_decision(env, own_addresses=settings.support_addresses, sent_to_address_last_hour=0,
                                        sent_total_last_hour=0, per_address_limit=1, global_limit=1)
     if not verdict.send:
         return None, verdict.reason
-    return Audience("email", loops.reply_address(env), api_messages.ack_may_echo(env), env), ""
+    return Audience("email", loops.reply_address(env), channel.ack_may_echo, env), ""
 
 
 def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime) -> dict[str, Any]:
@@ -226,18 +219,6 @@ def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, 
     persist.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
                                       "expires": expires.isoformat()}, now=now)
     return [got] if got else []
-
-
-def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
-    """If this text is a digit 1-5 from a number with an open SMS survey, record it; the reason, else None."""
-    body = env.text.strip().rstrip(".!").strip()
-    if len(body) != 1 or body not in "12345":
-        return None
-    survey = csat_state.pending_sms(env.sender.address, now)
-    if survey is None:
-        return None
-    csat_state.record(survey.ticket_id, int(body), None, now, via="sms")
-    return f"CSAT answer {body} for ticket {survey.ticket_id}"
 
 
 def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, settings: Settings

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from helpline.notifier import outbox, ratelimit, sms_optout
 from helpline.notifier.sms_sender import sms_payload
-from helpline.store import fastsql
+from helpline.store import csat_state, message_state, ticket_refs
+from helpline.store.audit_events import event
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
-
-from . import persist
+from helpline.store.ticket_refs import TicketRef
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
@@ -69,9 +69,7 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
     twilio_type = str(env.metadata.get("opt_out_type") or "")
     action = keyword_action(env.text, twilio_type)
     if action is None:
-        from .customer_notices import sms_answer  # a digit while a survey is open answers it
-
-        answered = sms_answer(env, now)
+        answered = sms_answer(env, now)  # a digit while a survey is open answers it
         return KeywordOutcome(answered) if answered else None
     number = env.sender.address
     opted_out = sms_optout.is_opted_out(number)
@@ -84,20 +82,32 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
     if action in ("opt_out", "opt_in"):
         changed = sms_optout.set_state(number, action == "opt_out", keyword=word, source=source, now=now)
         kind = "sms_opted_out" if action == "opt_out" else "sms_opted_in"
-        persist.event(ticket_id, kind, {**base, "changed": changed}, now=now)
+        event(ticket_id, kind, {**base, "changed": changed}, now=now)
         state = "opted out" if action == "opt_out" else "opted in again"
         return KeywordOutcome(f"SMS keyword {word}: {number} {state}" + ("" if changed else " (no change)"))
     if twilio_type:
-        persist.event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
+        event(ticket_id, "sms_help", {**base, "answered_by": "twilio"}, now=now)
         return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
-    why = _no_automatic_text(env, opted_out)
+    why = no_automatic_text(env, opted_out)
     text = "" if why else _sms_template("sms_help.txt", ticket_id, settings, help_text=settings.sms_help_text)
     row = None if why else _queue_text(env, settings, now, kind="help", text=text or settings.sms_help_text,
                                        unique_key=f"sms-help:{env.external_id}", ticket_id=None)
     why = why or ("" if row else "automatic-reply limit")
-    persist.event(ticket_id, "sms_help", {**base, "answered_by": "nobody" if why else "helpline", "why": why}, now=now)
+    event(ticket_id, "sms_help", {**base, "answered_by": "nobody" if why else "helpline", "why": why}, now=now)
     return KeywordOutcome(f"SMS keyword {word}: " + (f"not answered ({why})" if why else "help text queued"),
                           [row] if row else [])
+
+
+def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
+    """If this text is a digit 1-5 from a number with an open SMS survey, record it; the reason, else None."""
+    body = env.text.strip().rstrip(".!").strip()
+    if len(body) != 1 or body not in "12345":
+        return None
+    survey = csat_state.pending_sms(env.sender.address, now)
+    if survey is None:
+        return None
+    csat_state.record(survey.ticket_id, int(body), None, now, via="sms")
+    return f"CSAT answer {body} for ticket {survey.ticket_id}"
 
 
 def _queue_text(env: Envelope, settings: Settings, now: dt.datetime, *, kind: str, text: str, unique_key: str,
@@ -109,7 +119,7 @@ def _queue_text(env: Envelope, settings: Settings, now: dt.datetime, *, kind: st
         return None
     out_message = None
     if ticket_id is not None:
-        out_message = persist.add_outbound_message(ticket_id, channel="sms", author_role="system", message_id="",
+        out_message = message_state.add_outbound(ticket_id, channel="sms", author_role="system", message_id="",
                                                    sender=str(env.metadata.get("to") or ""), subject="", text=text,
                                                    now=now)
     payload = sms_payload(number, text, ref=unique_key, from_number=str(env.metadata.get("to") or ""),
@@ -128,28 +138,24 @@ class AfterMessage:
     media_ids: list[int] = field(default_factory=list)
 
 
-def after_message(ticket: persist.TicketRef, message_id: int, env: Envelope, settings: Settings, now: dt.datetime,
+def after_message(ticket: TicketRef, message_id: int, env: Envelope, settings: Settings, now: dt.datetime,
                   *, created: bool) -> AfterMessage:
     """Record the MMS media to fetch and, for a new ticket, queue its acknowledgement (caller's transaction)."""
     out = AfterMessage()
     for position, media in enumerate(env.metadata.get("media") or []):
-        media_id = fastsql.insert("sms_media", {
-            "message_id": message_id, "position": position, "url": media["url"],
-            "content_type": media.get("content_type", ""), "status": "pending", "attempts": 0, "last_error": "",
-            "size": None, "blob_key": "", "created_at": now, "updated_at": now,
-        }, on_conflict="ON CONFLICT DO NOTHING")
+        media_id = message_state.add_sms_media(message_id, position, media, now)
         if media_id is not None:
             out.media_ids.append(media_id)
     if created:
-        why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else _no_automatic_text(env)
+        why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else no_automatic_text(env)
         row = None if why else _queue_text(env, settings, now, kind="ack", text=_sms_template("sms_ack.txt", ticket.id, settings, ticket_number=ticket.number),
                                            unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
         if row is None:
-            persist.event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"},
+            event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"},
                           now=now)
         else:
             out.outbox_ids.append(row)
-            persist.event(ticket.id, "ack_queued", {"to": env.sender.address, "channel": "sms"}, now=now)
+            event(ticket.id, "ack_queued", {"to": env.sender.address, "channel": "sms"}, now=now)
     return out
 
 
@@ -158,12 +164,11 @@ def _sms_template(name: str, ticket_id: int | None, settings: Settings, **contex
     from helpline.notifier import render
     from helpline.store.config_file import site_config
 
-    lang = fastsql.fetchone('SELECT language FROM "ticket" WHERE id = ?', [ticket_id]) if ticket_id else None
-    return render.templates(site_config(settings).templates_dir).render(name, lang[0] if lang else None,
-                                                                      **context).strip()
+    lang = ticket_refs.language_of(ticket_id) if ticket_id else None
+    return render.templates(site_config(settings).templates_dir).render(name, lang, **context).strip()
 
 
-def _no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:
+def no_automatic_text(env: Envelope, opted_out: bool | None = None) -> str:
     """Why no automatic text (acknowledgement, HELP answer) may go to the sender, or ""."""
     if "sender_not_e164" in env.warnings:
         return "the sender is no phone number (short code or alphanumeric sender)"

@@ -120,7 +120,7 @@ def test_report_metrics_on_scrape_with_a_cache(backend):
 
 def test_sms_digit_answers_an_open_survey(backend):
     from helpline.store.envelope import Envelope
-    from helpline.workers.customer_notices import sms_answer
+    from helpline.workers.sms_stage import sms_answer
 
     desk = Desk(backend)
     ticket, _ = desk.new_ticket()

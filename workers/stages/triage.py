@@ -1,0 +1,42 @@
+"""Stage: language and sentiment of the message; for a message that opens a ticket, its category and priority.
+
+The CPU-heavy parts (language detection, sentiment, the category model) usually ran in ``pipeline.prepare``
+before the write lock; this stage takes them from there, or works them out now. Nothing is written here: the
+ticket stage writes the ticket with them and the events that say why (``workers/triage.py``,
+``router/priority.py``, ``router/category.py``).
+"""
+from __future__ import annotations
+
+from helpline.store.config import Settings
+
+from .. import threads, triage
+from .context import Context, Decision
+
+
+def run(ctx: Context) -> Decision | None:
+    pre = ctx.pre
+    sig = ctx.signals = (pre.signals if pre else None) or triage.signals(ctx.env, ctx.settings)
+    if ctx.decision.action in ("append", "reopen"):
+        return None
+    assert ctx.customer is not None  # the customer stage ran
+    subject = ctx.subject = threads.clean_subject(ctx.env.subject) or "(no subject)"
+    cat = ctx.category = (pre.category if pre else None) or categorise(subject, ctx.env.text, ctx.settings)
+    ctx.priority = triage.new_ticket_priority(ctx.env, subject, ctx.customer.id, cat["category"], sig, ctx.settings,
+                                              ctx.now)
+    return Decision(ctx.priority.level)
+
+
+def categorise(subject: str, text: str, settings: Settings) -> dict:
+    """The category of a new ticket with its reason; a broken model must not stop tickets from being made."""
+    from helpline.router.category import classify, load_active_model, models_dir_for
+    from helpline.router.model_store import ModelError
+
+    try:
+        decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)
+    except ModelError as exc:
+        return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
+    data = decision.as_event()
+    if decision.category == "unclassified":
+        data["team"] = settings.triage_team
+    return data
+
