@@ -290,15 +290,33 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
 # asks the GIN index for every match and sorts them, which costs a heap row per match, read out of order
 # (about five times a row walked in order, measured at 200,000 messages). Walking costs about
 # RANK_WINDOW * messages / matches rows, the index about 5 * matches: they cross near
-# sqrt(RANK_WINDOW * messages / 5) matches (6,300 at 200,000 messages). The planner's own estimates are no
-# guide here: they assume words independent, and the words of one message are not ("comes anything else":
-# 2,500 estimated, 36,000 found), and an English stop word ("off", "some") has no statistics in the
-# stemmed vector. So a short walk of the newest SAMPLE_ROWS messages comes first: it ends the search when
-# the words are common, and otherwise measures how common they are; then a walk bounded to four times the
-# rows that measure says it needs, or the index. ``id + 0`` keeps the planner off the primary key when the
-# index is chosen.
-SAMPLE_ROWS = 4000
+# sqrt(RANK_WINDOW * messages / 5) matches (6,300 at 200,000 messages). The planner's estimate for the
+# whole query is no guide: it takes words as independent, and the words of one message are not ("comes
+# anything else": 2,500 estimated, 36,000 found). Its estimate for each word alone is good, and a
+# conjunction matches no more than its rarest word (a stop word of the stemmed configuration does not
+# count: the stemmed half drops it), so when that word is rare the index answers at once. Otherwise a
+# short walk of the newest SAMPLE_ROWS messages comes first: it ends the search when the words are common,
+# and otherwise measures how common they are together; then a walk bounded to four times the rows that
+# measure says it needs, or the index. ``id + 0`` keeps the planner off the primary key for the index.
+SAMPLE_ROWS = 2000
 ORDERED_ROW_GAIN = 5.0
+MAX_ESTIMATES = 4  # words estimated one by one, at most
+
+
+def _pg_word_estimate(term: Term) -> tuple[float, bool]:
+    """(the planner's estimate of the messages matching one word or phrase, whether the stemmed
+    configuration drops it as a stop word), without running the query."""
+    params: list[Any] = []
+    plan = sql.fetchone(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "message" mm WHERE {_pg_match("mm", [term], params)}',
+                        params)
+    doc = plan[0] if plan else None
+    if isinstance(doc, str):
+        import json
+
+        doc = json.loads(doc)
+    if not doc:
+        return 0.0, False
+    return float(doc[0]["Plan"]["Plan Rows"]), "@@ ''::tsquery" in str(doc)
 
 
 def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
@@ -306,8 +324,22 @@ def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
     mparams: list[Any] = []
     match_m = _pg_match("mm", terms, mparams)
     need = RANK_WINDOW + 1
-    row = sql.fetchone('SELECT COALESCE(MAX(id), 0) - COALESCE(MIN(id), 0) + 1, MAX(id) FROM "message"')
-    total, top = (max(float(row[0] or 0), 1.0), int(row[1] or 0)) if row else (1.0, 0)
+
+    def index() -> list[int]:
+        return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE {match_m} '
+                                           f"ORDER BY mm.id + 0 DESC LIMIT {need}", mparams)]
+
+    got = sql.fetchone('SELECT COALESCE(MAX(id), 0) - COALESCE(MIN(id), 0) + 1, MAX(id) FROM "message"')
+    total, top = (max(float(got[0] or 0), 1.0), int(got[1] or 0)) if got else (1.0, 0)
+    cross = (RANK_WINDOW * total / ORDERED_ROW_GAIN) ** 0.5
+    estimates = []
+    for term in terms[:MAX_ESTIMATES]:
+        rows, stop = _pg_word_estimate(term)
+        if rows < cross and not stop:
+            return index()
+        estimates.append(rows)
+    if all(rows < cross for rows in estimates):  # stop words only: the simple half alone, rare
+        return index()
 
     def walk(rows: int) -> list[int]:
         return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE mm.id > ? AND {match_m} '
@@ -318,13 +350,12 @@ def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
     if len(ids) >= need or sample >= total:
         return ids
     share = len(ids) / sample
-    if share * total >= (RANK_WINDOW * total / ORDERED_ROW_GAIN) ** 0.5:
+    if share * total >= cross:
         rows = int(min(total, 4 * need / share))
         ids = walk(rows)
         if len(ids) >= need or rows >= total:
             return ids
-    return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE {match_m} '
-                                       f"ORDER BY mm.id + 0 DESC LIMIT {need}", mparams)]
+    return index()
 
 
 def _pg_array(ids: Sequence[int]) -> str:
@@ -368,9 +399,9 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
     limited), so a common excluded word is not a scan of its matches; the whole set when the pool is short."""
     if not is_sqlite():
         # a search is a few short statements: no parallel workers to start, nothing to JIT-compile
-        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        sql.execute("SET LOCAL jit = off")
-        sql.execute("SET LOCAL cpu_operator_cost = 0.025")
+        # (one round trip for the three)
+        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off; "
+                    "SET LOCAL cpu_operator_cost = 0.025")
     rows, cut = _ranked_rows(q, scope_teams, limit, full=False)
     if len(rows) < limit and cut:  # the newest matches were filtered away: look at all of them
         rows, _ = _ranked_rows(q, scope_teams, limit, full=True)
