@@ -58,6 +58,7 @@ class TicketCard:
     customer_address: str = ""
     category: str = ""
     category_confidence: float | None = None
+    tags: list[str] = field(default_factory=list)
     team: str = ""
     assignee: str = ""
     sla_due: dt.datetime | None = None  # naive UTC
@@ -176,6 +177,8 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
         fields.append(_mrkdwn(f"*Assignee*\n{escape(one_line(card.assignee)[:FIELD_MAX])}"))
     if card.sla_due is not None:
         fields.append(_mrkdwn(f"*SLA due*\n{_slack_date(card.sla_due)}"))
+    if card.tags:
+        fields.append(_mrkdwn(f"*Tags*\n{tag_list(card.tags)}"))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(trim(f"{card.number} · {subject}", HEADER_MAX))},
         {"type": "section", "fields": fields},
@@ -193,6 +196,17 @@ def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
         blocks.append(ticket_actions(card, categories, macros))
     text = f"{card.number}: {escape(trim(subject, 150))} ({STATUS_LABELS.get(card.status, escape(card.status))})"
     return {"text": text, "blocks": blocks}
+
+
+TAGS_SHOWN = 12
+
+
+def tag_list(tags: Sequence[str]) -> str:
+    """The first tags as inline code, escaped (a tag is free text an agent or an API key chose; a
+    backtick would end the code span, so it becomes a similar-looking quote)."""
+    shown = [f"`{escape(one_line(t)[:64]).replace('`', 'ˋ')}`" for t in tags[:TAGS_SHOWN]]
+    more = f" +{len(tags) - TAGS_SHOWN} more" if len(tags) > TAGS_SHOWN else ""
+    return trim(" ".join(shown), FIELD_MAX) + more
 
 
 def file_list(attachments: list[tuple]) -> str:

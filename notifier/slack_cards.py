@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpline.store import download_links, routing_state, slack_card_reads, slack_state
+from helpline.store import download_links, routing_state, slack_card_reads, slack_state, tags
 from helpline.store.config import Settings
 
 from .slack_blocks import TicketCard
@@ -49,7 +49,7 @@ def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | 
         team=ticket.team or "", assignee=slack_state.assignee_label(ticket.assignee),
         sla_due=min((r.due_at for r in routing_state.sla_rows(ticket_id, open_only=True) if r.due_at), default=None),
         first_text=first.text if first else "", attachments=attachments, created_at=ticket.created_at,
-        first_message_id=first.id if first else 0,
+        first_message_id=first.id if first else 0, tags=tags.tags_of(ticket_id),
     )
 
 

@@ -19,19 +19,21 @@ IMPORT_PREFIX = "import:"
 
 def store_inbound(env: Envelope, raw_key: str, source: str, received_at: dt.datetime) -> tuple[int, bool, str]:
     """Inside the caller's transaction: (id, created, status). A pending row is
-    processed by the caller in the same transaction, so no sweeper ever sees it."""
-    existing = fastsql.fetchone(
-        'SELECT id, status FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
-        [env.channel, env.external_id[:998], env.content_hash])
-    if existing:
-        return int(existing[0]), False, str(existing[1])
+    processed by the caller in the same transaction, so no sweeper ever sees it.
+    One statement for a new row (the import's common case): the unique key decides,
+    and only a row already there is read back."""
     new_id = fastsql.insert("inbound", {
         "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
         "status": m.InboundStatus.PENDING, "reason": "", "envelope": env.to_dict(), "raw_blob_key": raw_key,
         "attempts": 1, "received_at": received_at, "updated_at": m.utcnow(),
         "source_host": (IMPORT_PREFIX + source)[:255],
-    })
-    return int(new_id), True, m.InboundStatus.PENDING
+    }, on_conflict="ON CONFLICT DO NOTHING")
+    if new_id is not None:
+        return int(new_id), True, m.InboundStatus.PENDING
+    existing = fastsql.fetchrow(
+        'SELECT id, status FROM "inbound" WHERE channel = ? AND external_id = ? AND content_hash = ?',
+        [env.channel, env.external_id[:998], env.content_hash])
+    return int(existing[0]), False, str(existing[1])
 
 
 def fail_inbound(inbound_id: int, reason: str) -> None:

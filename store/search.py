@@ -223,11 +223,11 @@ def _window_floor(q: Query, window: int) -> int | None:
 
 
 def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
-                full: bool = False) -> tuple[str, list[Any], str, bool]:
+                full: bool = False, cap: int = 200) -> tuple[str, list[Any], str, bool]:
     """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
     the ORDER BY that puts the best first; whether the window may have left out hits that the
     excluded words or (SQLite) the filters would have let through). ``full``: every match, newest
-    first. Excluded words are left to the caller."""
+    first; ``cap``: how many rows the caller takes at most. Excluded words are left to the caller."""
     fparams: list[Any] = []
     conds = _filters(q, scope_teams, fparams)
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
@@ -259,7 +259,10 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
             order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
         return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
                 [*params, *fparams], order, floor is not None)
-    # PostgreSQL: one statement; n.c (matches in the window, up to RANK_WINDOW + 1) decides the ranking
+    if not full:
+        return _pg_window_sql(q, terms, conds, cols, where, fparams, cap)
+    # PostgreSQL, every match (the fallback when the window gave too few hits): one statement; n.c (the
+    # matches) decides the ranking
     match_m = _pg_match("mm", terms, params)
     wparams: list[Any] = []
     wconds = _filters(q, scope_teams, wparams)
@@ -270,16 +273,125 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
     match_t = _pg_match("x", terms, params)
     with_sql = (f'WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang '
                 f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
-                + ("" if full else f" ORDER BY mm.id DESC LIMIT {RANK_WINDOW + 1}")
                 + "), n AS (SELECT COUNT(*) AS c FROM w) ")
     hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
-            f"FROM w m, n{'' if full else f' WHERE n.c <= {RANK_WINDOW} OR m.id > (SELECT MIN(id) FROM w)'} "
+            f"FROM w m, n "
             f"UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
             f'FROM "ticket" x, n WHERE {match_t}')
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
     return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
             f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
-            bool(q.excluded) and not full)
+            False)
+
+
+# PostgreSQL's choice of plan for the window, made here. The planner walks the message table newest first
+# and tests every row's vectors until it has RANK_WINDOW + 1 matches, which is cheap for a common word and
+# reads most of the table for a rare one (a word in 2 % of 200,000 messages: 42,000 rows, 100 ms); or it
+# asks the GIN index for every match and sorts them, which costs a heap row per match, read out of order
+# (about five times a row walked in order, measured at 200,000 messages). Walking costs about
+# RANK_WINDOW * messages / matches rows, the index about 5 * matches: they cross near
+# sqrt(RANK_WINDOW * messages / 5) matches (6,300 at 200,000 messages). The planner's estimate for the
+# whole query is no guide: it takes words as independent, and the words of one message are not ("comes
+# anything else": 2,500 estimated, 36,000 found). Its estimate for each word alone is good, and a
+# conjunction matches no more than its rarest word (a stop word of the stemmed configuration does not
+# count: the stemmed half drops it), so when that word is rare the index answers at once. Otherwise a
+# short walk of the newest SAMPLE_ROWS messages comes first: it ends the search when the words are common,
+# and otherwise measures how common they are together; then a walk bounded to four times the rows that
+# measure says it needs, or the index. ``id + 0`` keeps the planner off the primary key for the index.
+SAMPLE_ROWS = 2000
+ORDERED_ROW_GAIN = 5.0
+MAX_ESTIMATES = 4  # words estimated one by one, at most
+
+
+def _pg_word_estimate(term: Term) -> tuple[float, bool]:
+    """(the planner's estimate of the messages matching one word or phrase, whether the stemmed
+    configuration drops it as a stop word), without running the query."""
+    params: list[Any] = []
+    plan = sql.fetchone(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "message" mm WHERE {_pg_match("mm", [term], params)}',
+                        params)
+    doc = plan[0] if plan else None
+    if isinstance(doc, str):
+        import json
+
+        doc = json.loads(doc)
+    if not doc:
+        return 0.0, False
+    return float(doc[0]["Plan"]["Plan Rows"]), "@@ ''::tsquery" in str(doc)
+
+
+def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
+    """The ids of the newest RANK_WINDOW + 1 messages matching the words, newest first."""
+    mparams: list[Any] = []
+    match_m = _pg_match("mm", terms, mparams)
+    need = RANK_WINDOW + 1
+
+    def index() -> list[int]:
+        return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE {match_m} '
+                                           f"ORDER BY mm.id + 0 DESC LIMIT {need}", mparams)]
+
+    got = sql.fetchone('SELECT COALESCE(MAX(id), 0) - COALESCE(MIN(id), 0) + 1, MAX(id) FROM "message"')
+    total, top = (max(float(got[0] or 0), 1.0), int(got[1] or 0)) if got else (1.0, 0)
+    cross = (RANK_WINDOW * total / ORDERED_ROW_GAIN) ** 0.5
+    estimates = []
+    for term in terms[:MAX_ESTIMATES]:
+        rows, stop = _pg_word_estimate(term)
+        if rows < cross and not stop:
+            return index()
+        estimates.append(rows)
+    if all(rows < cross for rows in estimates):  # stop words only: the simple half alone, rare
+        return index()
+
+    def walk(rows: int) -> list[int]:
+        return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE mm.id > ? AND {match_m} '
+                                           f"ORDER BY mm.id DESC LIMIT {need}", [top - rows, *mparams])]
+
+    sample = int(min(SAMPLE_ROWS, total))
+    ids = walk(sample)
+    if len(ids) >= need or sample >= total:
+        return ids
+    share = len(ids) / sample
+    if share * total >= cross:
+        rows = int(min(total, 4 * need / share))
+        ids = walk(rows)
+        if len(ids) >= need or rows >= total:
+            return ids
+    return index()
+
+
+def _pg_array(ids: Sequence[int]) -> str:
+    """Message ids as a PostgreSQL array literal (integers read from the database, never user text)."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
+def _pg_window_sql(q: Query, terms: Sequence[Term], conds: list[str], cols: str, where: str,
+                   fparams: list[Any], cap: int) -> tuple[str, list[Any], str, bool]:
+    """The window on PostgreSQL, in two steps: the ids of the newest RANK_WINDOW + 1 messages matching the
+    words (filters are not walked here, as on SQLite: a join per row of a common word's matches costs more
+    than the widening it saves; the caller looks at every match when the window gives too few hits), then
+    the statement over them. All in the window: ranked by relevance, with every matching ticket document.
+    More: the newest (score 0), and of the ticket documents only the newest ``cap`` that pass the filters,
+    since they rank after every message hit."""
+    ids = _pg_window_ids(terms)
+    params: list[Any] = []
+    ranked = len(ids) <= RANK_WINDOW
+    if ranked:
+        rank_m = _pg_rank("m", terms, params)
+        params.append(_pg_array(ids))
+        rank_t = _pg_rank("x", terms, params)
+        match_t = _pg_match("x", terms, params)
+        hits = (f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
+                f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
+    else:
+        params.append(_pg_array(ids[:RANK_WINDOW]))
+        match_t = _pg_match("t", terms, params)
+        tconds = [match_t, *conds]
+        params += fparams
+        hits = ('SELECT m.ticket_id AS tid, 0.0 AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
+                f'UNION ALL (SELECT t.id, 0.0, NULL FROM "ticket" t WHERE {" AND ".join(tconds)} '
+                f"ORDER BY t.id DESC LIMIT {int(cap)})")
+    best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
+    return (f'SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+            [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC", not ranked)
 
 
 def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
@@ -287,9 +399,9 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
     limited), so a common excluded word is not a scan of its matches; the whole set when the pool is short."""
     if not is_sqlite():
         # a search is a few short statements: no parallel workers to start, nothing to JIT-compile
-        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        sql.execute("SET LOCAL jit = off")
-        sql.execute("SET LOCAL cpu_operator_cost = 0.025")
+        # (one round trip for the three)
+        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off; "
+                    "SET LOCAL cpu_operator_cost = 0.025")
     rows, cut = _ranked_rows(q, scope_teams, limit, full=False)
     if len(rows) < limit and cut:  # the newest matches were filtered away: look at all of them
         rows, _ = _ranked_rows(q, scope_teams, limit, full=True)
@@ -298,12 +410,12 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
 
 def _ranked_rows(q: Query, scope_teams: Sequence[str] | None, limit: int,
                  full: bool) -> tuple[list[tuple[Any, ...]], bool]:
-    text, params, order, cut = _ticket_sql(q, scope_teams, full)
+    pool = max(limit * EXCLUSION_POOL, 200)
+    text, params, order, cut = _ticket_sql(q, scope_teams, full, pool + 1 if q.excluded else limit)
     if not q.excluded:
         return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), cut
     xparams: list[Any] = []
     excl = _excluded(q, xparams)
-    pool = max(limit * EXCLUSION_POOL, 200)
     outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
         .replace("t.id", "c.id")
     marker = "SELECT t.id, t.number,"

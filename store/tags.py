@@ -47,6 +47,18 @@ def normalise(tags: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def carry_over(source_id: int, target_id: int, *, actor: str, now: dt.datetime) -> list[str]:
+    """A merge: the source's tags that the target lacks are added to it (the source keeps its own), up to
+    MAX_TAGS on the target; the tags added, which a split takes away again."""
+    have = set(tags_of(target_id))
+    room = max(0, MAX_TAGS - len(have))
+    added = [t for t in tags_of(source_id) if t not in have][:room]
+    for t in added:
+        sql.execute('INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
+                    [target_id, t, actor[:255], now])
+    return added
+
+
 def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: str,
            now: dt.datetime) -> tuple[list[str], list[str]]:
     """Add and remove tags (a tag in both lists is removed); (added, removed): only those that changed

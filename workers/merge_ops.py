@@ -4,7 +4,8 @@
 anything (so the merge's own events stay on the source), changes the source's
 status to ``merged``, then ``move`` carries the messages (attachments follow
 their message), the audit events, the thread keys and the participants to the
-target, and records it all in a ``ticket_merge`` row: the source's pointer to
+target (the source's tags are added to the target's, the source keeping its
+own), and records it all in a ``ticket_merge`` row: the source's pointer to
 its target, and the exact list a ``split`` needs to undo it. Messages that
 arrived on the target after the merge stay there, including replies to the
 source's thread: they were answered where the agent saw them.
@@ -15,7 +16,7 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
-from helpline.store import fastsql
+from helpline.store import fastsql, tags
 from helpline.store import similarity_state as state
 
 from . import persist
@@ -27,6 +28,7 @@ class Moved:
     events: list[int] = field(default_factory=list)
     thread_keys: list[str] = field(default_factory=list)
     participants: list[list[str]] = field(default_factory=list)  # [kind, address, role] new on the target
+    tags: list[str] = field(default_factory=list)  # the source's tags the merge added to the target
 
 
 def collect(source_id: int, target_id: int) -> Moved:
@@ -55,6 +57,7 @@ def move(source_id: int, target_id: int, moved: Moved, *, previous_status: str, 
     move_rows("event", "id", moved.events, target_id)
     move_rows("thread_key", "key", moved.thread_keys, target_id)
     persist.add_participants(target_id, [(k, a, r) for k, a, r in moved.participants])
+    moved.tags = tags.carry_over(source_id, target_id, actor=actor, now=now)
     persist.update_ticket(target_id, updated_at=now)
     return state.add_merge(source_id, target_id, actor=actor, reason=reason, previous_status=previous_status,
                            moved=json.dumps(asdict(moved)), now=now)

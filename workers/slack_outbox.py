@@ -63,7 +63,7 @@ def queue_update(ticket_id: int) -> int | None:
 # Audit events after which a parent message shows something out of date.
 CARD_EVENTS = ("status_changed", "ticket_reopened", "assigned", "unassigned", "priority_set", "priority_changed",
                "category_set", "category_corrected", "transferred", "routed", "queued", "escalated", "merged",
-               "merged_into",
+               "merged_into", "split", "split_from", "tags_changed",
                "sla_started", "sla_replanned", "sla_paused", "sla_resumed", "sla_stopped")
 
 

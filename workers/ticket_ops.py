@@ -302,7 +302,8 @@ def merge(source: TicketState, target: TicketState, *, now: dt.datetime, setting
     merge_ops.move(source.id, target.id, moved, previous_status=previous, actor=actor, reason=reason, now=now)
     persist.event(source.id, "merged_into", {"ticket": target.number, "reason": reason, "messages": len(moved.messages),
                                              "events": len(moved.events)}, actor=actor, now=now)
-    persist.event(target.id, "merged", {"from": source.number, "reason": reason}, actor=actor, now=now)
+    persist.event(target.id, "merged", {"from": source.number, "reason": reason,
+                                        **({"tags_added": moved.tags} if moved.tags else {})}, actor=actor, now=now)
 
 
 # ---- the team queues ------------------------------------------------------------------------

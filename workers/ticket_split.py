@@ -2,7 +2,8 @@
 
 What moved is read back from the merge's ``ticket_merge`` row (``merge_ops``
 wrote it) and goes back to the source, which is active again with its SLA
-clocks and its agent (or its team's choice).
+clocks and its agent (or its team's choice); the tags the merge added to the
+target are taken off it again.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import datetime as dt
 import json
 
 from helpline.router import lifecycle, sla
-from helpline.store import fastsql, routing_state
+from helpline.store import fastsql, routing_state, tags
 from helpline.store import similarity_state as state
 
 from . import merge_ops, persist, sla_clock, ticket_ops
@@ -31,6 +32,8 @@ def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -
     for kind, address, role in moved.participants:
         fastsql.execute('DELETE FROM "participant" WHERE ticket_id = ? AND kind = ? AND address = ? AND role = ?',
                         [target.id, kind, address, role])
+    # the tags the merge brought over leave the target with the split (the source still has them)
+    _, untagged = tags.change(target.id, [], moved.tags, actor=actor, now=now) if moved.tags else ([], [])
     state.mark_split(row.id, actor, now)
 
     to = row.previous_status if row.previous_status in (lifecycle.NEW, lifecycle.OPEN, lifecycle.IN_PROGRESS) \
@@ -44,8 +47,8 @@ def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -
     sla_clock.start(source.facts(), now, cfg, (sla.FIRST_RESPONSE if first else sla.NEXT_RESPONSE, sla.RESOLUTION),
                     reason="split")
     persist.event(source.id, "split_from", {"ticket": target.number, "reason": reason}, actor=actor, now=now)
-    persist.event(target.id, "split", {"from": source.number, "reason": reason, "messages": len(moved.messages)},
-                  actor=actor, now=now)
+    persist.event(target.id, "split", {"from": source.number, "reason": reason, "messages": len(moved.messages),
+                                       **({"tags_removed": untagged} if untagged else {})}, actor=actor, now=now)
     agent = routing_state.agent(source.assignee) if source.assignee else None
     if agent is not None and routing_state.claim(agent.id, now):
         persist.event(source.id, "assigned", {"agent": source.assignee, "team": source.team,

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=100,
                    help="messages per write transaction (default 100: live mail waits at most one batch)")
     p.add_argument("--jobs", type=int, default=0, help="parser processes (default: one per core)")
+    p.add_argument("--writers", type=int, default=0,
+                   help="batch writers at once, each a conversation's messages in order (default: 2 on PostgreSQL, "
+                        "1 on SQLite)")
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint and read the source from the start")
     p.add_argument("--max-message-mb", type=float, default=50.0, help="skip (and list) larger messages")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -55,7 +58,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         total = run.total_hint(args.kind, args.source)
         kwargs = dict(open_since=args.open_since, dry_run=args.dry_run, batch_size=max(1, args.batch_size),
-                      jobs=args.jobs or None, restart=args.restart, max_bytes=int(args.max_message_mb * 1024 * 1024))
+                      jobs=args.jobs or None, restart=args.restart, max_bytes=int(args.max_message_mb * 1024 * 1024),
+                      writers=args.writers or None)
         if show:
             report = _with_bar(args, s, total, kwargs)
         else:

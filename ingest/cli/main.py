@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--search-queries", type=int, default=360, help="--search: queries to time")
     b.add_argument("--search-database", help="--search: a PostgreSQL URL (a new database is made and dropped); "
                                              "default: SQLite in a temporary folder")
+    b.add_argument("--search-keep", metavar="NAME",
+                   help="--search: load into a database (PostgreSQL) or temporary file (SQLite) of this name and keep "
+                        "it; a later run with the same NAME and --search-messages reuses it instead of loading again")
     b.add_argument("--search-target-ms", type=float, default=100.0, help="--search: exit 1 when p95 is above")
     b.add_argument("--seed", type=int, default=7)
     b.set_defaults(fn=cmd_bench)

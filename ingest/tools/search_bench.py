@@ -148,21 +148,27 @@ def _summary(values: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(values), 2)}
 
 
-def _open_database(url: str | None, tmp: str) -> tuple[str, str | None]:
-    """(database URL, PostgreSQL database to drop afterwards)."""
+def _open_database(url: str | None, tmp: str, keep: str | None = None) -> tuple[str, str | None]:
+    """(database URL, PostgreSQL database to drop afterwards). ``keep``: the name of a database
+    (PostgreSQL) or file (SQLite) that is made when missing and kept afterwards, so the slow load of
+    a large history is paid once across runs."""
     if not url:
+        if keep:
+            return f"sqlite:///{Path(tempfile.gettempdir()) / (keep + '.sqlite3')}", None
         return f"sqlite:///{tmp}/bench.sqlite3", None
     if url.startswith("sqlite"):
         return url, None
     import psycopg2
 
-    name = "helpline_search_bench_" + uuid.uuid4().hex[:8]
+    name = keep or "helpline_search_bench_" + uuid.uuid4().hex[:8]
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
     conn.close()
-    return url.rsplit("/", 1)[0] + "/" + name, name
+    return url.rsplit("/", 1)[0] + "/" + name, None if keep else name
 
 
 def _drop(url: str, name: str) -> None:
@@ -184,10 +190,18 @@ def main(args: argparse.Namespace) -> int:
 
     rng = random.Random(args.seed)
     tmp = tempfile.mkdtemp(prefix="helpline-search-bench-")
-    url, pg_name = _open_database(args.search_database, tmp)
+    keep = getattr(args, "search_keep", None)
+    if keep and not re.fullmatch(r"[a-z0-9_]{1,50}", keep):
+        raise SystemExit("--search-keep: a name of lowercase letters, digits and _ (at most 50)")
+    url, pg_name = _open_database(args.search_database, tmp, keep)
     try:
         db.init(url, 30000)
         migrations.upgrade()
+        # a kept database that holds a whole load of this size is reused: the generator still runs (its
+        # texts seed the query set, and the random stream must be the same), but nothing is written
+        reuse = bool(keep) and run_tx(data.message_count, durable=False) == args.search_messages
+        if keep and not reuse and run_tx(data.message_count, durable=False):
+            raise SystemExit(f"--search-keep {keep}: it holds a different or partial load; drop it first")
         utterances = _corpus()
         texts: list[str] = []
         t0 = time.perf_counter()
@@ -195,9 +209,12 @@ def main(args: argparse.Namespace) -> int:
         serial = 1
         progress = sys.stderr.isatty() and not args.json
         for ticket in _generate(rng, utterances, args.search_messages, dt.datetime(2026, 1, 1)):
-            batch.append(ticket)
             if len(texts) < 50_000:
                 texts += [m.text for m in ticket.messages]
+            if reuse:
+                serial += 1
+                continue
+            batch.append(ticket)
             if len(batch) >= 500:
                 serial = run_tx(lambda b=batch, s=serial: data.write(b, s))
                 batch = []
@@ -206,7 +223,8 @@ def main(args: argparse.Namespace) -> int:
         if batch:
             serial = run_tx(lambda b=batch, s=serial: data.write(b, s))
         load_s = time.perf_counter() - t0
-        run_tx(data.optimise)
+        if not reuse:
+            run_tx(data.optimise)
         messages = run_tx(data.message_count, durable=False)
         if progress:
             print(file=sys.stderr)
@@ -226,7 +244,8 @@ def main(args: argparse.Namespace) -> int:
         slowest = sorted(zip(timings["all"], (q[3] for q in queries), strict=False), reverse=True)[:5]
         result = {
             "engine": "sqlite" if url.startswith("sqlite") else "postgresql", "messages": messages,
-            "tickets": serial - 1, "load_s": round(load_s, 1), "load_messages_per_s": round(messages / load_s),
+            "tickets": serial - 1, "load_s": round(load_s, 1),
+            "load_messages_per_s": None if reuse else round(messages / load_s), "reused": reuse,
             "queries": len(queries), "top": 20, "with_hits": sum(1 for h in hits if h),
             "latency": {k: _summary(v) for k, v in timings.items()},
             "slowest": [{"ms": round(ms, 1), "q": q} for ms, q in slowest],

@@ -134,3 +134,21 @@ def test_slack_markup_becomes_plain_text(markup, text):
 def test_what_an_agent_meant(mode, text, kind, kept):
     intent = classify(text, mode=mode, reply_prefix=">>", note_prefix="#note")
     assert (intent.kind, intent.text) == (kind, kept)
+
+
+def test_the_card_shows_the_tickets_tags():
+    msg = sb.ticket_message(card(tags=["vip", "refund", "bug/1234"]))
+    fields = [f["text"] for b in msg["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+    tagged = [f for f in fields if f.startswith("*Tags*")]
+    assert tagged == ["*Tags*\n`vip` `refund` `bug/1234`"]
+    assert not [f for f in fields if f.startswith("*Tags*")] or len(fields) <= 10  # Slack: ten fields at most
+    none = sb.ticket_message(card())
+    assert not [f for b in none["blocks"] if b["type"] == "section" for f in b.get("fields", [])
+                if f["text"].startswith("*Tags*")]
+
+
+def test_tags_cannot_form_markup_or_flood_the_card():
+    text = sb.tag_list(["<!channel>", "a`b", *[f"t{i}" for i in range(20)]])
+    assert "<" not in text and "&lt;!channel&gt;" in text
+    assert "`a`b`" not in text  # a backtick cannot end the code span early
+    assert text.endswith("+10 more")

@@ -1,0 +1,46 @@
+"""The window of newest matches on PostgreSQL: whichever way it is found (a short walk, a longer bounded
+walk, or the GIN index), it is the same ids, newest first; and the search over it gives the same hits.
+On SQLite the same scenario checks the hits (its window is one FTS5 statement)."""
+from __future__ import annotations
+
+import pytest
+
+from helpline.store import fastsql, search
+from helpline.store.db import is_sqlite, run_tx
+from helpline.store.search_syntax import parse
+
+from .test_search_index import _ticket, desk, numbers  # noqa: F401 - desk is a fixture
+
+
+def _truth(words: str, need: int) -> list[int]:
+    """Every message matching the words, newest first, the brute-force way (no index, no window)."""
+    terms = parse(words).positive
+    params: list = []
+    match = search._pg_match("mm", terms, params)
+    rows = fastsql.fetchall(f'SELECT mm.id FROM "message" mm WHERE {match} ORDER BY mm.id DESC', params)
+    return [r[0] for r in rows][:need]
+
+
+@pytest.mark.parametrize("sample", [1, 3, 1000])
+def test_every_way_to_the_window_finds_the_same_newest_matches(desk, monkeypatch, sample):  # noqa: F811
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)
+    monkeypatch.setattr(search, "SAMPLE_ROWS", sample)
+    made = []
+    for i in range(8):
+        made.append(_ticket(desk, f"Gadget {i}", f"The gadget number {i} hums.\n" if i % 2 else
+                            f"A lamp number {i} flickers.\n", sender=f"C{i} <c{i}@example.org>"))
+    common = {t.number for t in made}  # "number": in every message
+    rare = {t.number for i, t in enumerate(made) if i % 2}  # "gadget": subject of all, body of half
+    if not is_sqlite():
+        for words in ("number", "gadget hums", "flickers", "nowhere"):
+            got = run_tx(lambda w=words: search._pg_window_ids(parse(w).positive), durable=False)
+            assert got == _truth(words, search.RANK_WINDOW + 1), words
+    # more matches than the window: the newest; fewer: all of them, ranked
+    newest = run_tx(lambda: search.search_tickets(parse("number"), limit=2), durable=False)
+    assert [h.number for h in newest] == [made[7].number, made[6].number]
+    assert numbers("gadget hums") == rare
+    assert numbers("lamp flickers") == common - rare
+    assert numbers("nowhere") == set()
+    # filters apply after the window; too few left: every match is looked at
+    assert numbers("number subject:\"gadget 0\"") == {made[0].number}
+    assert numbers("number -hums") == common - rare
