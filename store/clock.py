@@ -1,15 +1,11 @@
-"""The desk's clock: naive UTC now, or the message's own date while a history import runs.
+"""The store's clock, for code outside ``store/``: naive UTC, the form every stored time takes (or, during a
+history import, the imported message's own date: ``store/import_mode.py``).
 
-Every timestamp the desk writes comes from here (the models' column defaults too), so that an import
-(``import_mode``) dates what it writes as of each imported message. Code outside ``store/`` takes the
-time from here, not from ``models``.
+It lives with the models (``models.utcnow``, their column defaults); this module hands it on so that
+``ingest/``, ``workers/`` and the rest need not import the models to read the time.
 """
 from __future__ import annotations
 
-import datetime as dt
+from .models import utcnow
 
-from .import_mode import now as _import_now
-
-
-def utcnow() -> dt.datetime:
-    return _import_now() or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+__all__ = ["utcnow"]

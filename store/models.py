@@ -1,13 +1,18 @@
 """The tables. Every timestamp is naive UTC; JSON columns are text so both engines agree."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import peewee as pw
 
-from .clock import utcnow  # a history import runs as of each message's date
 from .db import proxy
+from .import_mode import now as _import_now  # a history import runs as of each message's date
+
+
+def utcnow() -> dt.datetime:
+    return _import_now() or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class JSONField(pw.TextField):

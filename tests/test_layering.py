@@ -40,19 +40,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset({
     "notifier/",
     # helper "sqli": the edge
     "ingest/",
-    # helper "sqlw": what agents do to tickets, timers, reports, the category model's training data
-    "workers/actors.py",
-    "workers/api_messages.py",
-    "workers/api_ticket_ops.py",
-    "workers/customer_notices.py",
-    "workers/duplicates.py",
-    "workers/incident_grouper.py",
-    "workers/macro_ops.py",
-    "workers/reports.py",
-    "workers/sweeper.py",
-    "workers/ticket_timers.py",
-    "workers/triage.py",
-    "router/model_train.py",
     # nobody yet
     "workers/kb_deflection.py",
     "workers/kb_suggestions.py",
