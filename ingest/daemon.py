@@ -13,10 +13,9 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-import peewee
 from aiohttp import web
 
-from helpline.store import blobs, db, models
+from helpline.store import blobs, db, queries
 from helpline.store.config import Settings, parse_hostport
 
 from helpline.ingest import public
@@ -56,7 +55,7 @@ class IngestDaemon:
 
     # ---- readiness and live metrics -----------------------------------------
     def _check_db(self) -> None:
-        db.database().execute_sql("SELECT 1")
+        db.ping()
 
     def _check_broker(self) -> None:
         from helpline.workers import broker  # loaded with the daemon's broker in __init__
@@ -67,18 +66,6 @@ class IngestDaemon:
         from helpline.workers import broker  # loaded with the daemon's broker in __init__
 
         return broker.queue_depth(self.broker, self.settings, ("inbound", "outbox"))
-
-    def _outbox_backlog(self) -> dict[str, int]:
-        rows = (models.Outbox.select(models.Outbox.status, peewee.fn.COUNT(models.Outbox.id).alias("n"))
-                .where(models.Outbox.status.in_(["pending", "sending", "unknown"])).group_by(models.Outbox.status))
-        return {r.status: r.n for r in rows}
-
-    def _outbox_backlog_by_channel(self) -> dict[tuple[str, str], int]:
-        rows = (models.Outbox.select(models.Outbox.channel, models.Outbox.status,
-                                     peewee.fn.COUNT(models.Outbox.id).alias("n"))
-                .where(models.Outbox.status.in_(["pending", "sending", "unknown"]))
-                .group_by(models.Outbox.channel, models.Outbox.status))
-        return {(r.channel, r.status): r.n for r in rows}
 
     def _imap_times(self) -> dict[str, tuple[float | None, float | None]]:
         from helpline.ingest.channels.imap_accounts import live_times
@@ -116,7 +103,7 @@ class IngestDaemon:
         host, port = parse_hostport(self.settings.smtp_listen, 2525)
         self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
                                                     reuse_address=True, backlog=512)
-        live = admin.LiveCollector(self._queue_depth, self._outbox_backlog, self._outbox_backlog_by_channel,
+        live = admin.LiveCollector(self._queue_depth, queries.outbox_backlog, queries.outbox_backlog_by_channel,
                                    self._imap_times if self.imap_accounts else None)
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {

@@ -15,15 +15,14 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import peewee as pw
-
-from helpline.store import fastsql, webhook_state
-from helpline.store import models as m
+from helpline.store import intake_rows, webhook_state
 from helpline.store.blobs import BlobStore
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
-from helpline.store.db import DatabaseUnavailable, run_tx
+from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, IntegrityError, run_tx
 from helpline.store.envelope import Envelope
 from helpline.store.sender_auth import judge
+from helpline.store.statuses import InboundStatus
 
 from helpline.ingest.email.normalise import NotAnEmail, normalise_email
 from helpline.ingest.spool import Spool
@@ -80,7 +79,7 @@ class IdempotencyConflict(Rejected):
                      "the same body, and a new message needs a new key"}])
 
 
-KEY_TAKEN = -1  # _insert_row's id when a strict channel's external id is stored with other content
+KEY_TAKEN = intake_rows.KEY_TAKEN  # _insert_row's id: a strict channel's external id stored with other content
 
 
 @dataclass
@@ -92,9 +91,6 @@ class IntakeResult:
 
 def _store_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
     """Insert the inbound row; (id, created). A re-delivery of the same content is not a new row."""
-    key = ((m.Inbound.channel == env.channel) & (m.Inbound.external_id == env.external_id[:998])
-           & (m.Inbound.content_hash == env.content_hash))
-
     def tx() -> tuple[int, bool]:
         if strict:
             webhook_state.lock_idempotency_keys([_lock_name(env)])
@@ -102,8 +98,8 @@ def _store_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bo
 
     try:
         return run_tx(tx, retries=1)
-    except pw.IntegrityError:  # the same message committed by a concurrent session a moment ago
-        return run_tx(lambda: (m.Inbound.get(key).id, False))
+    except IntegrityError:  # the same message committed by a concurrent session a moment ago
+        return run_tx(lambda: (intake_rows.id_of(env), False))
 
 
 def _lock_name(env: Envelope) -> str:
@@ -111,31 +107,12 @@ def _lock_name(env: Envelope) -> str:
 
 
 def _insert_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
-    """Inside the caller's transaction: (id, created).
-
-    ``strict`` (a channel whose external id is the caller's Idempotency-Key):
-    (``KEY_TAKEN``, False) when that id is stored with other content. Without
-    it, other content under a known id is another message (mail reusing a
-    Message-ID: mail cannot be told no)."""
-    stored = fastsql.fetchall('SELECT id, content_hash FROM "inbound" WHERE channel = ? AND external_id = ?',
-                              [env.channel, env.external_id[:998]])
-    same = [row_id for row_id, digest in stored if digest == env.content_hash]
-    if same:
-        return same[0], False
-    if strict and stored:
-        return KEY_TAKEN, False
-    now = m.utcnow()
-    new_id = fastsql.insert("inbound", {
-        "channel": env.channel, "external_id": env.external_id[:998], "content_hash": env.content_hash,
-        "status": status, "reason": reason, "envelope": env.to_dict(), "raw_blob_key": raw_key, "attempts": 0,
-        "received_at": dt.datetime.fromisoformat(env.received_at.replace("Z", "+00:00")).astimezone(
-            dt.timezone.utc).replace(tzinfo=None),
-        "updated_at": now, "source_host": HOST,
-    })
-    return int(new_id), True
+    """Inside the caller's transaction: (id, created), or (``KEY_TAKEN``, False) for a strict channel's
+    Idempotency-Key stored with other content (``intake_rows.insert``)."""
+    return intake_rows.insert(env, raw_key, status, reason, strict, HOST)
 
 
-_UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
+_UNAVAILABLE = (DatabaseUnavailable, *UNAVAILABLE)
 
 
 # A retry this long after the row was last touched finds it unqueued rather than merely waiting its turn.
@@ -146,13 +123,10 @@ def _is_pending(inbound_id: int) -> bool:
     """Whether the row still waits for a worker, untouched for ``REQUEUE_AFTER_S`` (asked of
     duplicates only: rare)."""
     try:
-        row = fastsql.fetchone('SELECT status, updated_at FROM "inbound" WHERE id = ?', [inbound_id])
+        touched = intake_rows.pending_since(inbound_id)
     except _UNAVAILABLE:
         return False
-    if not row or row[0] != m.InboundStatus.PENDING:
-        return False
-    touched = row[1] if isinstance(row[1], dt.datetime) else dt.datetime.fromisoformat(str(row[1]))
-    return (m.utcnow() - touched).total_seconds() >= REQUEUE_AFTER_S
+    return touched is not None and (utcnow() - touched).total_seconds() >= REQUEUE_AFTER_S
 
 
 @dataclass
@@ -251,7 +225,7 @@ class EmailIntake:
                 results[i] = not_writable(exc)
             ready = []
         if ready:
-            rows = [(env, env.raw_blob_key, m.InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
+            rows = [(env, env.raw_blob_key, InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
                     for i, env, _ in ready]
             keyed = [_lock_name(r[0]) for r in rows if r[4]]
 
@@ -261,7 +235,7 @@ class EmailIntake:
 
             try:
                 stored = run_tx(tx, retries=1)
-            except pw.IntegrityError:  # a concurrent session stored one of them: one by one
+            except IntegrityError:  # a concurrent session stored one of them: one by one
                 stored = [_store_row(*r) for r in rows]
             except _UNAVAILABLE as exc:
                 for i, _env, meta in ready:
@@ -273,7 +247,7 @@ class EmailIntake:
                     log.info("event=idempotency_conflict kind=%s", offers[i].kind)
                     results[i] = IdempotencyConflict()
                     continue
-                results[i] = self._announce(env, m.InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
+                results[i] = self._announce(env, InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
                                             deferred)
         if defer_submit is None:
             self.submit_all(deferred)
@@ -336,7 +310,7 @@ class EmailIntake:
         if ready:
             try:
                 stored = run_tx(lambda: [_insert_row(env, key, st, rs) for _, env, key, st, rs in ready], retries=1)
-            except pw.IntegrityError:  # a concurrent session stored one of them: take them one by one
+            except IntegrityError:  # a concurrent session stored one of them: take them one by one
                 stored = [_store_row(env, key, st, rs) for _, env, key, st, rs in ready]
             except _UNAVAILABLE as exc:
                 for i, *_ in ready:
@@ -349,7 +323,7 @@ class EmailIntake:
 
     def _prepare(self, offer: Offer, now: dt.datetime) -> tuple[Envelope, str, str, str]:
         """Parse (attachments go to the blob store) and store the raw message."""
-        status, reason = m.InboundStatus.PENDING, ""
+        status, reason = InboundStatus.PENDING, ""
         raw = offer.raw
         try:
             env = normalise_email(raw, put_blob=self.blobs.put, support_addresses=self.settings.support_addresses,
@@ -364,7 +338,7 @@ class EmailIntake:
             env = Envelope(channel="email", external_id="sha256:" + digest, content_hash=digest,
                            received_at=now.astimezone(dt.timezone.utc).isoformat(),
                            warnings=[f"parse_failed:{type(exc).__name__}"])
-            status, reason = m.InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
+            status, reason = InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
         if offer.refusable and self.settings.auth_failed_policy == "reject":
             verdict = judge(env.auth, self.settings.trusted_authserv_id, env.sender.address)
             if verdict.failed:
@@ -389,13 +363,13 @@ class EmailIntake:
                 else:
                     self.submit_all([inbound_id])
             return IntakeResult("duplicate", inbound_id, env.external_id)
-        if status == m.InboundStatus.PENDING:
+        if status == InboundStatus.PENDING:
             if deferred is not None:
                 deferred.append(inbound_id)
             else:
                 self.submit_all([inbound_id])
         log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, size)
-        return IntakeResult("accepted" if status == m.InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
+        return IntakeResult("accepted" if status == InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
 
     def submit_all(self, inbound_ids: list[int]) -> None:
         """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
@@ -447,7 +421,7 @@ class EmailIntake:
                        received_at=str(meta.get("received_at") or dt.datetime.now(dt.timezone.utc).isoformat()),
                        warnings=["rejected_after_spool"])
         env.raw_blob_key = self.blobs.put(raw)
-        _store_row(env, env.raw_blob_key, m.InboundStatus.QUARANTINED, f"spooled request rejected: {reason}"[:2000])
+        _store_row(env, env.raw_blob_key, InboundStatus.QUARANTINED, f"spooled request rejected: {reason}"[:2000])
 
     def drain_spool(self) -> int:
         """Move spooled messages into the database (this host only)."""
@@ -466,5 +440,5 @@ class EmailIntake:
 
         try:
             return self.spool.drain(handle)
-        except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError):
+        except _UNAVAILABLE:
             return 0

@@ -81,7 +81,7 @@ class WorkerHost:
             raise RuntimeError("the Dramatiq instance is not running (restarting)")
 
     def _check_db(self) -> None:
-        db.database().execute_sql("SELECT 1")
+        db.ping()
 
     async def _supervise(self) -> None:
         backoff = 0.0

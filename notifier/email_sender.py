@@ -68,6 +68,7 @@ class EmailSender:
         self._local = threading.local()
         self._blob_where = (settings.blob_backend, settings.effective_blob_dir)
         self._blobs: BlobStore | None = None
+        self._settings = settings
 
     def __repr__(self) -> str:  # never show the password
         return f"EmailSender(relay={self._relay!r}, user={self._user!r}, starttls={self._starttls})"
@@ -158,6 +159,8 @@ class EmailSender:
         """
         if not self.configured:
             raise RelayUnavailable("no relay configured (HELPLINE_SMTP_RELAY is empty); mail stays in the outbox")
+        if payload.get("attachments"):
+            self._scanned(payload["attachments"])
         mail_from, rcpts, data = _prepare(payload, self._blob if payload.get("attachments") else None)
         for _ in range(2):
             smtp, reused = self._connection()
@@ -188,6 +191,22 @@ class EmailSender:
             self._local.conn.last_used = time.monotonic()
             return reply
         raise AssertionError("unreachable")
+
+    def _scanned(self, files: list[dict[str, Any]]) -> None:
+        """With HELPLINE_CLAMD_SOCKET, an agent's file goes out only once clamd found it clean: a withheld one
+        fails the reply (the agent is told), clamd down makes it wait (``store/attachment_scan.py``)."""
+        from helpline.store import attachment_scan, clamd
+
+        if not attachment_scan.enabled(self._settings):
+            return
+        for item in files:
+            try:
+                verdict = attachment_scan.ensure_blob(self._settings, str(item.get("blob_key") or ""))
+            except clamd.ClamdUnavailable as exc:
+                raise TemporaryFailure(f"the virus scanner is unavailable ({exc}); the reply waits for it") from None
+            if verdict is not None and verdict.status != clamd.CLEAN:
+                why = attachment_scan.withheld_reason(verdict.status, verdict.detail)
+                raise PermanentFailure(f"{item.get('filename') or 'a file'}: {why}; the reply was not sent")
 
     def _blob(self, key: str) -> bytes:
         """An attachment's bytes (an agent's file from Slack), from the blob store opened on first use."""

@@ -25,7 +25,7 @@ CHANNEL_ICONS = {"email": ":email:", "sms": ":iphone:", "slack": ":speech_balloo
 STATUS_LABELS = {
     "new": ":new: New", "open": ":large_blue_circle: Open", "in_progress": ":hammer_and_wrench: In progress",
     "waiting_customer": ":hourglass_flowing_sand: Waiting on customer", "resolved": ":white_check_mark: Resolved",
-    "closed": ":lock: Closed", "merged": ":link: Merged",
+    "closed": ":lock: Closed", "merged": ":link: Merged", "spam": ":no_entry_sign: Spam",
 }
 PRIORITY_LABELS = {"urgent": ":red_circle: Urgent", "high": ":large_orange_circle: High",
                    "medium": ":large_yellow_circle: Medium", "low": ":white_circle: Low"}
@@ -260,6 +260,18 @@ def merge_suggestion(number: str, other: str, similarity: float) -> dict[str, An
         {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
             _button(trim(f"Merge into {other}", 75), f"merge:{other}", number, "primary"),
             _button("Not a duplicate", f"not_duplicate:{other}", number)]},
+    ]}
+
+
+def detach_offer(number: str, message_id: int, similarity: float) -> dict[str, Any]:
+    """A customer's message joined ``number`` as a near-duplicate: a button to make it its own ticket
+    (``workers/ticket_detach.py``). ``number`` is ours (``HL-…``), ``message_id`` our row id."""
+    text = (f":link: The customer's message {message_id} joined this ticket as a near-duplicate "
+            f"(similarity {similarity:.2f}). If it is another problem, detach it into its own ticket.")
+    return {"text": text, "blocks": [
+        {"type": "section", "text": _mrkdwn(text)},
+        {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
+            _button("Detach into its own ticket", f"detach:{message_id}", number)]},
     ]}
 
 

@@ -17,8 +17,9 @@ from .slack_blocks import TicketCard
 def _files(message_id: int, settings: Settings | None) -> list[tuple]:
     """(name, size, link) of a message's attachments; the link is fresh on every render (a parent
     updated later carries links valid from then) and "" when links cannot be made."""
-    if settings is not None and download_links.can_link(settings):
-        return [(a.filename, a.size, a.url) for a in download_links.of_message(settings, message_id)]
+    if settings is not None and download_links.can_link(settings):  # a withheld file: its notice, no link
+        return [(f"{a.filename} ({a.withheld})" if a.withheld else a.filename, a.size, a.url)
+                for a in download_links.of_message(settings, message_id)]
     return [(a.filename, a.size) for a in
             m.Attachment.select().where((m.Attachment.message == message_id) & ~m.Attachment.inline)]
 

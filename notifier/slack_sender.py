@@ -12,6 +12,7 @@ Outbox rows of channel ``slack`` carry an operation, not a rendered message:
 ``ephemeral``     a line for one agent only (why their button did nothing)
 ``customer_reply`` an agent's answer posted into a Slack customer's own thread
 ``merge_suggestion`` a near-duplicate of the same customer, with Merge / Not a duplicate buttons
+``detach_offer``  a message joined as a near-duplicate, with a Detach button
 ``replace``       one of our thread messages replaced by a line (a suggestion acted on)
 
 Tickets and messages are read from the store when the row is sent, so a
@@ -228,6 +229,20 @@ class SlackSender:
                           text=body["text"], blocks=body["blocks"])
         return f"{channel}:{resp['ts']}"
 
+    def _op_detach_offer(self, payload: dict[str, Any]) -> str:
+        """A near-duplicate's join in the ticket's thread, with a Detach button (``slack_actions._detach``)."""
+        thread = slack_state.thread_of(int(payload["ticket_id"]))
+        if thread is None:
+            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
+        channel, parent = thread
+        body = slack_blocks.detach_offer(str(payload["number"]), int(payload["message"]),
+                                         float(payload.get("similarity") or 0.0))
+        if not self._actions:
+            body["blocks"] = body["blocks"][:1]
+        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
+                          text=body["text"], blocks=body["blocks"])
+        return f"{channel}:{resp['ts']}"
+
     def _op_kb_suggestion(self, payload: dict[str, Any]) -> str:
         """A suggested answer in the ticket's thread (``workers/kb_suggestions.py``), with its buttons."""
         from helpline.store import kb_state
@@ -366,13 +381,23 @@ class SlackSender:
 
 
 def _attachment_bytes(settings: Settings, ids: list[int]) -> list[tuple[str, str, bytes]]:
-    """(filename, content type, bytes) of the attachment rows, in order; missing ones left out."""
+    """(filename, content type, bytes) of the attachment rows, in order; missing ones left out. With
+    HELPLINE_CLAMD_SOCKET each is scanned first: a withheld one is never uploaded (PermanentFailure), and
+    with clamd down the row waits (TemporaryFailure)."""
+    from helpline.store import attachment_scan, clamd
+
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     out = []
     for one in ids:
         row = m.Attachment.get_or_none(m.Attachment.id == one)
         if row is None:
             continue
+        try:
+            verdict = attachment_scan.ensure(settings, one)
+        except clamd.ClamdUnavailable as exc:
+            raise TemporaryFailure(f"the virus scanner is unavailable ({exc}); the files wait for it") from None
+        if verdict is not None and verdict.status != clamd.CLEAN:
+            raise PermanentFailure(f"{row.filename}: {attachment_scan.withheld_reason(verdict.status, verdict.detail)}")
         try:
             out.append((row.filename, row.content_type, store.get(row.blob_key)))
         except blobs.BlobNotFound:

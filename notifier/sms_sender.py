@@ -149,7 +149,10 @@ class SmsSender:
         links = download_links.of_ids(self.settings, ids)
         if len(links) != len(ids):
             raise PermanentFailure(f"{len(ids) - len(links)} of the MMS's files no longer exist")
-        return [one.url for one in links]
+        for one in links:
+            if one.withheld:  # never forwarded: the text goes without it
+                log.warning(line("mms_media_withheld", attachment=one.id, reason=one.withheld))
+        return [one.url for one in links if not one.withheld]
 
     def _classify(self, exc: TwilioRestException, to: str, sids: list[str], parts: int) -> Exception:
         code, status = exc.code, int(exc.status or 0)

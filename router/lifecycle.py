@@ -12,6 +12,8 @@
 
     any active status ──▶ merged (into another ticket)
 
+    spam ──▶ new (released: not spam after all) or closed (reviewed, it was)
+
 ``new`` is a ticket nobody has picked up; assignment or an agent's first reply
 makes it ``open``. ``closed`` and ``merged`` are final: a customer writing to a
 closed ticket opens a follow-up ticket linked to it (workers.threads).
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 NEW, OPEN, IN_PROGRESS, WAITING = "new", "open", "in_progress", "waiting_customer"
 RESOLVED, CLOSED, MERGED = "resolved", "closed", "merged"
+SPAM = "spam"  # the MTA's spam verdict or the block list (workers/spam_stage.py): kept for review, never sent to
 
-STATUSES = (NEW, OPEN, IN_PROGRESS, WAITING, RESOLVED, CLOSED, MERGED)
+STATUSES = (NEW, OPEN, IN_PROGRESS, WAITING, RESOLVED, CLOSED, MERGED, SPAM)
 ACTIVE = frozenset({NEW, OPEN, IN_PROGRESS, WAITING})
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -34,6 +37,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     RESOLVED: frozenset({OPEN, CLOSED}),
     CLOSED: frozenset(),
     MERGED: frozenset(),
+    SPAM: frozenset({NEW, CLOSED}),  # released (`helpline tickets not-spam`) into the normal flow, or closed
 }
 
 

@@ -174,6 +174,8 @@ class SiteConfig:
     escalations: tuple[EscalationRule, ...] = ()
     templates_dir: str = ""
     priority: PriorityConfig = PRIORITY_DEFAULT  # [priority]: rules and tiers (store/priority_config.py)
+    blocked_senders: tuple[str, ...] = ()  # [blocklist] senders: their mail becomes spam (workers/spam_stage.py)
+    blocked_domains: tuple[str, ...] = ()  # [blocklist] domains (and their subdomains)
 
     def team(self, name: str | None) -> Team | None:
         return next((t for t in self.teams if t.name == name), None) if name else None
@@ -528,7 +530,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         raise ConfigFileError(source, "", "", f"is not valid TOML: {exc}") from None
     top = _Ctx(source, "top level")
     top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority",
-                    "imap", "webhooks", "retention"})
+                    "imap", "webhooks", "retention", "blocklist"})
 
     calendars = {name: _calendar(source, name, body) for name, body in top.table_of(data, "business_hours").items()}
 
@@ -619,9 +621,20 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     webhook_sources(source, data, read_files=False)  # a worker may not see the ingest host's secret files
     top.table_of(data, "imap")
     parse_policies(source, data, names, _Ctx)  # [[retention.policies]], applied by the scheduler
+    block = top.table_of(data, "blocklist")
+    bctx = _Ctx(source, "blocklist")
+    bctx.only(block, {"senders", "domains"})
+    senders, domains = bctx.strings(block, "senders", lower=True), bctx.strings(block, "domains", lower=True)
+    for s in senders:
+        if "@" not in s:
+            raise bctx.fail("senders", f"{s!r} is not an email address (put domains under `domains`)")
+    for d in domains:
+        if "@" in d or "." not in d.strip("."):
+            raise bctx.fail("domains", f"{d!r} is not a domain such as example.com")
     return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
                       rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
-                      templates_dir=templates_dir, priority=priority)
+                      templates_dir=templates_dir, priority=priority, blocked_senders=senders,
+                      blocked_domains=tuple(d.strip(".") for d in domains))
 
 
 def _read_text(path: str) -> str:

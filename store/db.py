@@ -28,6 +28,9 @@ proxy = peewee.DatabaseProxy()
 
 # Errors that mean "the database is not reachable right now", as opposed to a bug.
 UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError)
+# A unique key already taken, often by a concurrent session a moment ago: callers outside store/ catch it by
+# this name rather than importing peewee.
+IntegrityError = peewee.IntegrityError
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -136,6 +139,11 @@ def database() -> peewee.Database:
 
 def is_sqlite() -> bool:
     return isinstance(database(), peewee.SqliteDatabase)
+
+
+def ping() -> None:
+    """One round trip to the database (a readiness probe); raises when it cannot be reached."""
+    database().execute_sql("SELECT 1")
 
 
 class _WriterLock(threading.local):

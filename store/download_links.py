@@ -31,6 +31,7 @@ class Linked:
     size: int
     url: str
     expires: int  # Unix seconds; 0 without a link
+    withheld: str = ""  # why the virus scan keeps it back (no link then): the notice agents see
 
 
 def can_link(settings: Settings) -> bool:
@@ -68,10 +69,24 @@ def of_ids(settings: Settings, ids: list[int], *, now: float | None = None) -> l
 
 
 def linked(settings: Settings, rows: list[Any], *, now: float | None = None) -> list[Linked]:
+    """A link for each row, except a file the virus scan withheld (``attachment_scan``): its reason instead."""
+    from .attachment_scan import statuses, withheld_reason
+
     until = expiry(settings, now) if can_link(settings) else 0
-    return [Linked(int(r[0]), str(r[1]), str(r[2]), int(r[3]), url_for(settings, int(r[0]), expires=until), until)
-            for r in rows]
+    scans = statuses([int(r[0]) for r in rows])
+    out = []
+    for r in rows:
+        why = withheld_reason(*scans.get(int(r[0]), ("", "")))
+        out.append(Linked(int(r[0]), str(r[1]), str(r[2]), int(r[3]),
+                          "" if why else url_for(settings, int(r[0]), expires=until), 0 if why else until, why))
+    return out
 
 
 def iso(expires: int) -> str:
     return dt.datetime.fromtimestamp(expires, dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+
+
+def stored_file(attachment_id: int) -> tuple[str, str, str] | None:
+    """(filename, content type, blob key) of the attachment a link names, or None when there is none."""
+    row = fastsql.fetchone('SELECT filename, content_type, blob_key FROM "attachment" WHERE id = ?', [attachment_id])
+    return (str(row[0]), str(row[1]), str(row[2])) if row else None

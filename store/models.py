@@ -49,6 +49,7 @@ class TicketStatus:
     RESOLVED = "resolved"
     CLOSED = "closed"
     MERGED = "merged"
+    SPAM = "spam"  # the MTA's spam verdict or the block list: no acknowledgement, no alert, kept for review
     ACTIVE = (NEW, OPEN, IN_PROGRESS, WAITING_CUSTOMER)
 
 
@@ -188,6 +189,10 @@ class Attachment(Base):
     blob_key = pw.CharField()
     inline = pw.BooleanField(default=False)
     content_id = pw.CharField(default="")
+    # migration 24: the virus scan (store/attachment_scan.py); "" = not scanned yet (or no scanner configured)
+    scan_status = pw.CharField(max_length=16, default="", constraints=[pw.SQL("DEFAULT ''")])
+    scan_detail = pw.CharField(max_length=255, default="", constraints=[pw.SQL("DEFAULT ''")])
+    scanned_at = pw.DateTimeField(null=True)
 
 
 class ThreadKey(Base):

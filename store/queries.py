@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, cast
 
+from . import fastsql
 from . import models as m
 from . import webhook_state
 from . import routing_state
@@ -41,6 +42,43 @@ def list_tickets(status: str | None = None, limit: int = 100) -> list[dict[str, 
 
 class TicketNotFound(LookupError):
     pass
+
+
+def summary_of(number: str) -> dict[str, Any]:
+    """The ticket's summary (``ticket_summary``) by its exact number; raises when there is none."""
+    t = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).where(m.Ticket.number == number).get()
+    return ticket_summary(t)
+
+
+def ticket_id(number: str) -> int:
+    """The id of the ticket numbered ``number`` (any case); raises ``TicketNotFound``."""
+    row = m.Ticket.get_or_none(m.Ticket.number == number.upper())
+    if row is None:
+        raise TicketNotFound(f"no ticket {number!r}; `helpline tickets list` shows the numbers")
+    return int(row.id)
+
+
+def ticket_by_number(number: str) -> m.Ticket | None:
+    """The ticket numbered ``number`` (any case), or None."""
+    return m.Ticket.get_or_none(m.Ticket.number == number.upper())
+
+
+def number_and_language(ticket_id: int) -> tuple[str, str | None] | None:
+    """The ticket's number and language (what a page about it is written in), or None."""
+    row = fastsql.fetchone('SELECT number, language FROM "ticket" WHERE id = ?', [ticket_id])
+    return (str(row[0]), row[1]) if row else None
+
+
+def ticket_status(ticket_id: int) -> str | None:
+    """The ticket's status, or None when there is no such ticket."""
+    row = fastsql.fetchone('SELECT status FROM "ticket" WHERE id = ?', [ticket_id])
+    return str(row[0]) if row else None
+
+
+def customer_tier(customer_id: int) -> str:
+    """The customer's tier; "" when there is no such customer."""
+    row = m.Customer.get_or_none(m.Customer.id == customer_id)
+    return str(row.tier) if row else ""
 
 
 def ticket_detail(number: str) -> dict[str, Any]:
@@ -81,3 +119,24 @@ def inbound_counts() -> dict[str, int]:
 
     rows = m.Inbound.select(m.Inbound.status, fn.COUNT(m.Inbound.id)).group_by(m.Inbound.status).tuples()
     return dict(cast(Iterable[tuple[str, int]], rows))
+
+
+_UNSENT = (m.OutboxStatus.PENDING, m.OutboxStatus.SENDING, m.OutboxStatus.UNKNOWN)
+
+
+def outbox_backlog() -> dict[str, int]:
+    """Outbox rows not yet sent, by status (the ingest daemon's live metrics)."""
+    from peewee import fn
+
+    rows = (m.Outbox.select(m.Outbox.status, fn.COUNT(m.Outbox.id))
+            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.status).tuples())
+    return {str(status): int(n) for status, n in cast(Iterable[tuple[str, int]], rows)}
+
+
+def outbox_backlog_by_channel() -> dict[tuple[str, str], int]:
+    """Outbox rows not yet sent, by (channel, status)."""
+    from peewee import fn
+
+    rows = (m.Outbox.select(m.Outbox.channel, m.Outbox.status, fn.COUNT(m.Outbox.id))
+            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.channel, m.Outbox.status).tuples())
+    return {(str(channel), str(status)): int(n) for channel, status, n in cast(Iterable[tuple[str, str, int]], rows)}

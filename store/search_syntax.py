@@ -30,7 +30,7 @@ MAX_LENGTH = 500
 MAX_TERMS = 24
 MAX_TERM_LENGTH = 100
 
-STATUSES = ("new", "open", "in_progress", "waiting_customer", "resolved", "closed", "merged")
+STATUSES = ("new", "open", "in_progress", "waiting_customer", "resolved", "closed", "merged", "spam")
 PRIORITIES = ("low", "medium", "high", "urgent")
 CHANNELS = ("email", "sms", "slack", "webhook", "form")
 FIELDS = ("from", "subject", "status", "team", "tag", "assignee", "channel", "category", "priority", "customer",

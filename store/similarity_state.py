@@ -19,6 +19,7 @@ All functions run inside the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, cast
 
@@ -290,3 +291,62 @@ def get_incident(incident_id: int) -> dict[str, Any] | None:
 def set_incident_status(incident_id: int, status: str, now: dt.datetime) -> None:
     sql.update("incident", incident_id, {"status": status, "updated_at": now,
                                          "resolved_at": now if status == "resolved" else None})
+
+
+# ---- detaching a near-duplicate's message (``workers/ticket_detach.py``) ----------------
+@dataclass(frozen=True)
+class JoinedEvent:
+    id: int
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    created_at: dt.datetime
+
+
+def _joined_events(where: Any) -> list[JoinedEvent]:
+    from .models import Event
+
+    return [JoinedEvent(e.id, e.kind, e.actor, e.data if isinstance(e.data, dict) else {}, e.created_at)
+            for e in Event.select().where(where).order_by(Event.id)]
+
+
+def near_duplicate_join(ticket_id: int, message_id: int) -> JoinedEvent | None:
+    """The ``near_duplicate_merged`` event that joined ``message_id`` to ``ticket_id``, if it did and was not
+    detached since (a ``near_duplicate_detached`` event naming the message)."""
+    from .models import Event
+
+    events = _joined_events((Event.ticket == ticket_id)
+                            & Event.kind.in_(("near_duplicate_merged", "near_duplicate_detached")))
+    mine = [e for e in events if e.data.get("message") == message_id]
+    return mine[-1] if mine and mine[-1].kind == "near_duplicate_merged" else None
+
+
+def events_of_instant(ticket_id: int, at: dt.datetime) -> list[JoinedEvent]:
+    """The ticket's events written at ``at``: those of the transaction that wrote an event then."""
+    from .models import Event
+
+    return _joined_events((Event.ticket == ticket_id) & (Event.created_at == at))
+
+
+def move_events(event_ids: Sequence[int], ticket_id: int) -> None:
+    from .models import Event
+
+    if event_ids:
+        Event.update(ticket=ticket_id).where(Event.id.in_(list(event_ids))).execute()
+
+
+def detach_offers_due(since: dt.datetime, limit: int) -> list[tuple[int, int, int, str, float]]:
+    """(event id, ticket id, message id, ticket number, similarity) of recent near-duplicate joins on tickets posted in
+    Slack whose Detach button was not offered yet (its outbox key ``slack:detach:<event id>``)."""
+    rows = sql.fetchall(
+        'SELECT e.id, e.ticket_id, e.data, t.number FROM "event" e '
+        'JOIN "slack_thread" s ON s.ticket_id = e.ticket_id JOIN "ticket" t ON t.id = e.ticket_id '
+        "WHERE e.kind = ? AND e.created_at >= ? "
+        "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:detach:' || e.id) "
+        "ORDER BY e.id LIMIT ?", ["near_duplicate_merged", since, limit])
+    out = []
+    for event_id, ticket_id, raw, number in rows:
+        data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        if isinstance(data.get("message"), int):
+            out.append((event_id, ticket_id, data["message"], number, float(data.get("similarity") or 0.0)))
+    return out

@@ -95,14 +95,15 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
         if row is None:
             return "unknown"
         now = utcnow()
-        why = f"withdrawn in Slack by {actor} before it was sent (undo)"
+        where = "in Slack " if actor.startswith("slack:") else ""
+        why = f"withdrawn {where}by {actor} before it was sent (undo)"
         if str(row[2]).startswith("hook:") and row[1] is not None and _slack_answer(row[1]):
             # A webhook customer's answer is the ticket.replied event to each listening source: all of them.
             changed = fastsql.execute(
                 "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
                 "WHERE out_message_id = ? AND unique_key LIKE 'hook:%' AND status = 'pending'",
                 [why, now, row[1]]).rowcount
-        elif str(row[2]).startswith("slack-reply:"):
+        elif str(row[2]).startswith(("slack-reply:", "cli-reply:")):  # typed in Slack, or `tickets reply`
             changed = fastsql.execute(
                 "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'pending'", [why, now, outbox_id]).rowcount

@@ -149,3 +149,13 @@ def fake_twilio():
     fake = FakeTwilio().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory):
+    """A real clamd with a local EICAR signature (tests/support/clamd_server.py), for the whole session."""
+    from .support.clamd_server import ClamdServer
+
+    server = ClamdServer(tmp_path_factory.mktemp("clamd")).start()
+    yield server
+    server.stop()

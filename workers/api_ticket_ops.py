@@ -98,4 +98,9 @@ def change(t: ticket_ops.TicketState, changes: dict[str, Any], *, actor: str, se
             ticket_ops.assign_to(t, changes["assignee"], now=now, settings=settings, actor=actor, reason=why,
                                  force=bool(changes.get("force")))
     if "status" in changes:
+        if t.status == "spam" and changes["status"] == "new":  # released: the whole normal flow, not a flag
+            from . import spam_stage
+
+            spam_stage.release(t, now=now, settings=settings, actor=actor)
+            return
         ticket_ops.change_status(t, changes["status"], now=now, settings=settings, actor=actor, reason=why)

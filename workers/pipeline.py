@@ -28,7 +28,7 @@ from helpline.store.envelope import Envelope
 from helpline.store.sender_auth import UNTRUSTED, AuthVerdict
 
 from . import api_messages, auth_policy, persist, sms_stage, threads, triage
-from . import routing_stage
+from . import routing_stage, spam_stage
 from . import duplicates
 from .dedupe import body_hash
 
@@ -266,6 +266,10 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
         _finish(row, m.InboundStatus.QUARANTINED, refused, None, now)
         persist.event(None, "inbound_quarantined", {"inbound": row.id, "reason": refused}, now=now)
         return Outcome("quarantined", reason=refused)
+
+    spam = spam_stage.verdict(env, settings)  # the trusted MTA's spam verdict, the block list: kept, never sent to
+    if spam is not None:
+        return Outcome("spam", spam_stage.file(row.id, env, spam, settings, now), reason=spam.reason)
 
     mine = threads.own_keys(env)
     sender = env.sender.address

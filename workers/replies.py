@@ -261,6 +261,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
             links = download_links.of_ids(settings, _record_attachments(out_id, stored))
             message_extra["files"] = [{"filename": one.filename, "content_type": one.content_type, "size": one.size,
                                        "url": one.url, "expires_at": download_links.iso(one.expires)}
+                                      if not one.withheld else {"filename": one.filename, "withheld": one.withheld}
                                       for one in links]
             files_sent = "attached"
     else:

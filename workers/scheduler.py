@@ -37,6 +37,11 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         jobs["slack_updates"] = slack_outbox.sweep_updates
         jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
         jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
+        jobs["slack_detach_offers"] = slack_outbox.sweep_detach_offers
+    if settings.clamd_socket:  # attachments that arrived since: scanned before anyone asks for them
+        from helpline.store import attachment_scan
+
+        jobs["attachment_scan"] = lambda: attachment_scan.scan_pending(settings)
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = lambda sender=sender, channel=channel: drain(
             settings, sender, budget_s=max(settings.sweep_interval_s, 5.0), journal=claim_journal(settings, channel))

@@ -260,9 +260,26 @@ def _not_duplicate(ticket_id: int, value: str, p: Press, ids: list[int]) -> Chan
     return Change(said=f":heavy_multiplication_x: {escape(p.agent)}: not a duplicate of {escape(value)}.")
 
 
+def _detach(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
+    """The joined message (``value``: its id) becomes its own ticket (``ticket_detach``); it is posted in Slack
+    as any new ticket, by the pipeline's Slack stage."""
+    from . import ticket_detach
+
+    try:
+        message_id = int(value)
+    except ValueError:
+        return Change(refused="This button names no message.")
+    done = ticket_detach.detach(ticket_ops.load(ticket_id), message_id, now=p.now, settings=p.settings,
+                                actor=p.actor, reason=f"detached in Slack by {p.agent}")
+    ids += done.outbox_ids
+    back = f"; this ticket is {STATUS_LABELS.get(done.status_restored, done.status_restored)} again" \
+        if done.status_restored else ""
+    return Change(said=f":scissors: {escape(p.agent)} detached message {message_id} into {escape(done.number)}{back}.")
+
+
 OPERATIONS: dict[str, Callable[[int, str, Press, list[int]], Change]] = {
     "assign": _assign, "category": _category, "escalate": _escalate, "merge": _merge,
-    "not_duplicate": _not_duplicate}
+    "not_duplicate": _not_duplicate, "detach": _detach}
 
 
 def _through_ticket_ops(ticket_id: int, change: Change, actor: str, settings: Settings, now: dt.datetime) -> None:

@@ -179,6 +179,23 @@ def sweep_merge_suggestions(limit: int = 100) -> int:
     return run_tx(tx, durable=False)
 
 
+def sweep_detach_offers(limit: int = 100) -> int:
+    """Offer a Detach button (``slack_actions._detach``) in the thread of each ticket a customer's message
+    joined as a near-duplicate; once per join (the row's key carries the event id)."""
+    from helpline.store import similarity_state
+
+    def tx() -> int:
+        rows = similarity_state.detach_offers_due(m.utcnow() - NOTIFY_HORIZON, limit)
+        for event_id, ticket_id, message_id, number, similarity in rows:
+            outbox.enqueue(channel="slack", kind="slack_suggestion", recipient="", ticket=ticket_id,
+                           payload={"op": "detach_offer", "ticket_id": ticket_id, "number": number,
+                                    "message": message_id, "similarity": similarity},
+                           unique_key=f"slack:detach:{event_id}")
+        return len(rows)
+
+    return run_tx(tx, durable=False)
+
+
 ACTIVE = ("new", "open", "in_progress", "waiting_customer")
 
 

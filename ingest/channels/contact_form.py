@@ -26,13 +26,11 @@ import logging
 import time
 from typing import Any, Callable
 
-import peewee as pw
 from aiohttp import web
 
-from helpline.store import models as m
-from helpline.store import webhook_state
+from helpline.store import intake_rows, webhook_state
 from helpline.store.config import ConfigError, Settings
-from helpline.store.db import DatabaseUnavailable
+from helpline.store.db import UNAVAILABLE, DatabaseUnavailable
 from helpline.store.envelope import Attachment, Envelope, Sender
 
 from helpline.ingest.channels import contact_page
@@ -50,7 +48,7 @@ CHANNEL = "form"
 PATH = "/contact"
 MAX_FILES = 5
 MAX_MESSAGE_CHARS = 20_000
-_UNAVAILABLE = (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError)
+_UNAVAILABLE = (DatabaseUnavailable, *UNAVAILABLE)
 
 
 # ---- the parser (pure) ---------------------------------------------------------------
@@ -128,17 +126,11 @@ async def get_form(request: web.Request) -> web.Response:
     return _fresh_form(request)
 
 
-def ticket_number_of(inbound_id: int) -> str:
-    row = (m.Ticket.select(m.Ticket.number).join(m.Inbound, on=(m.Inbound.ticket == m.Ticket.id))
-           .where(m.Inbound.id == inbound_id).first())
-    return row.number if row else ""
-
-
 async def _wait_for_ticket(request: web.Request, inbound_id: int, wait_s: float) -> str:
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            number = await request.app[K.RUN_BLOCKING](ticket_number_of, inbound_id)
+            number = await request.app[K.RUN_BLOCKING](intake_rows.ticket_number_of, inbound_id)
         except _UNAVAILABLE:
             return ""
         if number or time.monotonic() >= deadline:

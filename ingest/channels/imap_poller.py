@@ -68,8 +68,8 @@ from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_unicode as to_str
 
-from helpline.store import imap_state
-from helpline.store import models as m
+from helpline.store import imap_state, intake_rows
+from helpline.store.clock import utcnow
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, database, run_tx
 from helpline.store.envelope import Envelope
 
@@ -772,15 +772,7 @@ class ImapPoller:
             raise TemporaryIntakeError(f"blob store not writable: {exc.strerror}") from exc
         env.raw_blob_key = key
 
-        def tx() -> None:
-            m.Inbound.insert(
-                channel=env.channel, external_id=env.external_id[:998], content_hash=env.content_hash,
-                status=m.InboundStatus.QUARANTINED, reason=reason[:2000], envelope=env.to_dict(),
-                raw_blob_key=key, attempts=0, received_at=now.replace(tzinfo=None), updated_at=m.utcnow(),
-                source_host=HOST,
-            ).on_conflict_ignore().execute()
-
-        run_tx(tx, retries=1)
+        run_tx(lambda: intake_rows.quarantine(env, key, reason, now.replace(tzinfo=None), HOST), retries=1)
         metrics.INBOUND.labels("imap", "quarantined").inc()
         self.stats["quarantined_rows"] += 1
         log.warning("event=imap_quarantined account=%s reason=%s", self.account.label, warning)
@@ -836,7 +828,7 @@ class ImapPoller:
     def _save(self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None,
               count: int = 0) -> None:
         if imported and self.state is not None:
-            self.state.last_import_at = m.utcnow()
+            self.state.last_import_at = utcnow()
         try:
             imap_state.save_progress(self.account.key, uidvalidity, last_uid, imported, resync_until, count)
             self._unsaved = False

@@ -54,7 +54,7 @@ from helpline.store import slack_state
 from helpline.store.config import Settings
 
 from helpline.ingest import decoding
-from helpline.ingest.channels import slack_commands, slack_permissions, slack_reveal
+from helpline.ingest.channels import slack_agent_events, slack_commands, slack_permissions, slack_reveal
 from helpline.ingest.intake import Rejected, TemporaryIntakeError
 from helpline.ingest.channels.slack_envelope import build_slack_action, build_slack_message, message_of
 from helpline.ingest.http import app_keys as K
@@ -465,14 +465,11 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
                      "via": "reply_shortcut", "shortcut_by": user, "shortcut_id": str(body.get("trigger_id") or ""),
                      "event": {"type": "message", "channel": channel, "user": author, "ts": ts, "thread_ts": thread_ts,
                                "text": msg.get("text", ""), "files": msg.get("files") or []}}
-        name, email = await users.lookup(author)
-        meta = {"role": "agent", "user_name": name, "user_email": email, "intake": False}
-        try:
-            result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
-        except (Rejected, TemporaryIntakeError) as exc:
-            log.warning("event=slack_shortcut_not_recorded %s error=%s", where, exc)
-            await respond(text=":warning: Helpline could not record that; please try again.",
-                          response_type="ephemeral", replace_original=False)
+        result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users,
+                                                 author=author, synthetic=synthetic, what="slack_shortcut",
+                                                 context=where)
+        if result is None:
+            await respond(text=slack_agent_events.NOT_RECORDED, response_type="ephemeral", replace_original=False)
             return
         log.info("event=slack_reply_shortcut_accepted status=%s inbound=%s %s", result.status, result.inbound_id,
                  where)

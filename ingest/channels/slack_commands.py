@@ -9,20 +9,19 @@ Everything a customer wrote is escaped or plain text, as in every Slack message.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
-from typing import Any
-
-import peewee as pw
+from typing import TYPE_CHECKING, Any
 
 from helpline.notifier import slack_blocks
 from helpline.notifier.slack_cards import load_card
-from helpline.store import models as m
-from helpline.store import routing_state, slack_state
+from helpline.store import queries, routing_state, slack_lists, slack_state
+from helpline.store.clock import utcnow
 from helpline.store.db import run_tx
 
+if TYPE_CHECKING:
+    from helpline.store.models import Ticket
+
 LIST_MAX = 15
-NO_DUE = dt.datetime(9999, 12, 31)  # tickets without an SLA clock come after those with one
 AVAILABILITY = ("available", "busy", "away")
 USAGE = ("*/helpline* commands:\n"
          "• `mine`: your open tickets\n"
@@ -41,18 +40,13 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
     routed = slack_state.routed_agent(user)
     if word == "mine":
         me = [f"slack:{user}"] + ([routed.email] if routed else [])
-        tickets = _active().where(m.Ticket.assignee.in_(me)).order_by(m.Ticket.updated_at.desc())
+        tickets = slack_lists.assigned_to(me, LIST_MAX + 1)
         return _listing("Your open tickets", tickets, "No open tickets are assigned to you.")
     if word == "queue":
-        sla = routing_state.TicketSla
-        due = (sla.select(pw.fn.MIN(sla.due_at))
-               .where((sla.ticket == m.Ticket.id) & sla.stopped_at.is_null() & sla.due_at.is_null(False)))
-        tickets = (_active().join(slack_state.SlackThread, on=(slack_state.SlackThread.ticket == m.Ticket.id))
-                   .where(m.Ticket.assignee.is_null() & (slack_state.SlackThread.channel == channel))
-                   .order_by(pw.fn.COALESCE(due, NO_DUE), m.Ticket.created_at))
+        tickets = slack_lists.unassigned_in_channel(channel, LIST_MAX + 1)
         return _listing("Unassigned in this channel, nearest SLA first", tickets, "Nothing waits unassigned here.")
     if word == "show" and _NUMBER.match(rest):
-        ticket = m.Ticket.get_or_none(m.Ticket.number == rest.upper())
+        ticket = queries.ticket_by_number(rest)
         card = load_card(ticket.id) if ticket else None
         if card is None:
             return _text(f"No ticket {slack_blocks.escape(rest)}.")
@@ -60,13 +54,7 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
     if word == "status" and rest.lower() in AVAILABILITY:
         status = rest.lower()
 
-        def record() -> None:
-            if routed is not None:  # what routing reads when it picks an agent
-                routing_state.set_availability(routed.email, status, m.utcnow())
-            m.Event.create(ticket=None, actor=f"slack:{user}", kind="agent_availability",
-                           data={"status": status, "via": "slack", "agent": routed.email if routed else None})
-
-        run_tx(record)
+        run_tx(lambda: slack_lists.record_availability(user, routed.email if routed else None, status, utcnow()))
         return _text(f"Your status is now *{status}*.")
     if word == "search" and rest:
         return _search(rest, routed)
@@ -86,7 +74,7 @@ def _search(text: str, routed: Any) -> dict[str, Any]:
     scope = tuple(teams) if teams else None
     res = run_tx(lambda: search.search(q, scope_teams=scope, limit=LIST_MAX), durable=False)
     if not res.tickets and not res.articles:
-        run_tx(lambda: search.record_miss(q.normalised(), m.utcnow()))
+        run_tx(lambda: search.record_miss(q.normalised(), utcnow()))
         return _text(f"No ticket matches {slack_blocks.escape(slack_blocks.trim(text, 80))}, and no article.")
     lines = []
     for t in res.tickets:
@@ -103,11 +91,6 @@ def _search(text: str, routed: Any) -> dict[str, Any]:
     return _text(f"*{title}*\n" + "\n".join(lines))
 
 
-def _active(all_statuses: bool = False) -> pw.ModelSelect:
-    query = m.Ticket.select()
-    return query if all_statuses else query.where(m.Ticket.status.in_(m.TicketStatus.ACTIVE))
-
-
 def _text(text: str) -> dict[str, Any]:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}]}
 
@@ -120,8 +103,7 @@ def _thread_link(ticket_id: int) -> str:
     return f"<https://slack.com/archives/{channel}/p{ts.replace('.', '')}|open the thread>"
 
 
-def _listing(title: str, query: pw.ModelSelect, empty: str) -> dict[str, Any]:
-    tickets = list(query.limit(LIST_MAX + 1))
+def _listing(title: str, tickets: list[Ticket], empty: str) -> dict[str, Any]:
     if not tickets:
         return _text(empty)
     lines = []

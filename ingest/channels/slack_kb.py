@@ -2,26 +2,26 @@
 
 Send and Edit become an agent's message in the ticket's thread (a synthetic
 message event, ``via`` ``kb_suggestion``, on the suggestion's own Slack
-message), accepted durably like any event and handled by the worker as a reply
-(``workers/slack_replies.py``): the same path as a typed answer, with its undo
-window, and keyed by the suggestion's message, so Send twice (or Send then
-Edit) answers the customer once. Edit first opens a modal with the suggested
+message: ``slack_agent_events``), handled by the worker as a reply: the same
+path as a typed answer, with its undo window, and keyed by the suggestion's
+message, so Send twice (or Send then Edit) answers the customer once. Edit first opens a modal with the suggested
 text; what the agent submits is sent the same way. Dismiss is recorded here.
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
 from helpline.notifier import kb_blocks
 
-from helpline.ingest.intake import Rejected, TemporaryIntakeError
+from helpline.ingest.channels import slack_agent_events
 
 log = logging.getLogger("helpline.ingest")
-KIND = "slack"
+# A suggestion button's handler: (the agent, the suggestion's id, the action's body, respond, the Web API client).
+Clicked = Callable[[str, int, dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def _where(suggestion_id: int) -> dict[str, Any] | None:
@@ -45,7 +45,7 @@ def _where(suggestion_id: int) -> dict[str, Any] | None:
 def _dismiss(suggestion_id: int, actor: str) -> bool:
     from helpline.store import kb_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     return run_tx(lambda: kb_state.mark_suggestion(suggestion_id, "dismissed", actor, utcnow()))
 
@@ -77,13 +77,10 @@ async def apply_macro(*, intake: Any, run_blocking: Any, users: Any, user: str, 
     synthetic = {"type": "event_callback", "via": "macro", "macro": name, "shortcut_by": user,
                  "event": {"type": "message", "channel": channel, "user": user, "ts": use_id,
                            "thread_ts": thread_ts, "text": f"/helpline macro {name}"}}
-    uname, email = await users.lookup(user)
-    meta = {"role": "agent", "user_name": uname, "user_email": email, "intake": False}
-    try:
-        result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
-    except (Rejected, TemporaryIntakeError) as exc:
-        log.warning("event=macro_not_recorded macro=%s error=%s", name, exc)
-        return ":warning: Helpline could not record that; please try again."
+    result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users, author=user,
+                                             synthetic=synthetic, what="macro", context=f"macro={name}")
+    if result is None:
+        return slack_agent_events.NOT_RECORDED
     log.info("event=macro_accepted macro=%s user=%s inbound=%s", name, user, result.inbound_id)
     return ""
 
@@ -125,26 +122,32 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
                      "kb_action": action, "shortcut_by": user,
                      "event": {"type": "message", "channel": where["channel"], "user": user, "ts": message_ts,
                                "thread_ts": where["thread_ts"], "text": text}}
-        name, email = await users.lookup(user)
-        meta = {"role": "agent", "user_name": name, "user_email": email, "intake": False}
-        try:
-            result = await run_blocking(intake.accept_request, KIND, json.dumps(synthetic).encode(), meta)
-        except (Rejected, TemporaryIntakeError) as exc:
-            log.warning("event=kb_suggestion_not_recorded suggestion=%d error=%s", suggestion_id, exc)
-            await respond(text=":warning: Helpline could not record that; please try again.",
-                          response_type="ephemeral", replace_original=False)
+        result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users, author=user,
+                                                 synthetic=synthetic, what="kb_suggestion",
+                                                 context=f"suggestion={suggestion_id}")
+        if result is None:
+            await respond(text=slack_agent_events.NOT_RECORDED, response_type="ephemeral", replace_original=False)
             return
         log.info("event=kb_suggestion_accepted suggestion=%d action=%s inbound=%s status=%s", suggestion_id, action,
                  result.inbound_id, result.status)
 
-    @bolt.action(kb_blocks.KB_ACTION + "send")
-    async def on_send(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        channel = str((body.get("channel") or {}).get("id") or "")
-        sid = _int(body)
-        if sid is None or not await allowed(user, channel, respond):
-            return
+    def button(name: str) -> Callable[[Clicked], Clicked]:
+        """Register ``handler(user, suggestion id, body, respond, client)`` for a suggestion's button ``name``:
+        the click is acknowledged, and the handler runs only when the agent may use it in that channel."""
+        def register(handler: Clicked) -> Clicked:
+            @bolt.action(kb_blocks.KB_ACTION + name)
+            async def on_click(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+                await ack()
+                user = str((body.get("user") or {}).get("id") or "")
+                channel = str((body.get("channel") or {}).get("id") or "")
+                sid = _int(body)
+                if sid is not None and await allowed(user, channel, respond):
+                    await handler(user, sid, body, respond, client)
+            return handler
+        return register
+
+    @button("send")
+    async def on_send(user: str, sid: int, body: dict[str, Any], respond: Any, _client: Any) -> None:
         where = await run_blocking(_where, sid)
         if where is None or where["kind"] != "article":  # a ticket's reply is for another customer: edit only
             await respond(text="This suggestion cannot be sent as it is.", response_type="ephemeral",
@@ -153,14 +156,8 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
         message_ts = str((body.get("container") or {}).get("message_ts") or "") or f"kb-{sid}"
         await send(user, sid, where, message_ts, where["text"], "sent", respond)
 
-    @bolt.action(kb_blocks.KB_ACTION + "edit")
-    async def on_edit(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
-        await ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        channel = str((body.get("channel") or {}).get("id") or "")
-        sid = _int(body)
-        if sid is None or not await allowed(user, channel, respond):
-            return
+    @button("edit")
+    async def on_edit(_user: str, sid: int, body: dict[str, Any], _respond: Any, client: Any) -> None:
         where = await run_blocking(_where, sid)
         if where is None:
             return
@@ -211,14 +208,8 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
         if why:
             await respond(text=why, response_type="ephemeral", replace_original=False)
 
-    @bolt.action(kb_blocks.KB_ACTION + "dismiss")
-    async def on_dismiss(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        user = str((body.get("user") or {}).get("id") or "")
-        channel = str((body.get("channel") or {}).get("id") or "")
-        sid = _int(body)
-        if sid is None or not await allowed(user, channel, respond):
-            return
+    @button("dismiss")
+    async def on_dismiss(user: str, sid: int, _body: dict[str, Any], respond: Any, _client: Any) -> None:
         try:
             done = await run_blocking(_dismiss, sid, f"slack:{user}")
         except LookupError:

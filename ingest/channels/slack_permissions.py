@@ -16,7 +16,8 @@ from helpline.store.agent_roles import ActorInfo
 
 # A ticket button's command -> the action of the permission table.
 COMMAND_ACTIONS = {"take": "assign_self", "status": "status", "priority": "triage", "category": "triage",
-                   "escalate": "escalate", "merge": "merge", "not_duplicate": "merge", "reveal": "see_pii"}
+                   "escalate": "escalate", "merge": "merge", "not_duplicate": "merge", "detach": "merge",
+                   "reveal": "see_pii"}
 
 
 def actor_of(user: str, listed: bool) -> ActorInfo | None:

@@ -87,17 +87,15 @@ def register(subparsers: Any) -> None:
     sh = csub.add_parser("show")
     sh.add_argument("customer", type=int)
     sh.add_argument("--json", action="store_true")
+    from helpline.ingest.cli.lifecycle_commands import customer_action, register_customer_actions
+
     for name, what in (("link", "attach an identity to the customer (an agent's decision; audited)"),
                        ("unlink", "detach one of the customer's identities (audited)")):
-        p = csub.add_parser(name, help=what)
-        p.add_argument("customer", type=int)
+        p = customer_action(csub, name, what, by_address=False)
         p.add_argument("--email")
         p.add_argument("--phone", help="E.164, e.g. +4930123456")
         p.add_argument("--slack", help="Slack user id")
         p.add_argument("--external", help="an app's user id, as source:id")
-        p.add_argument("--actor")
         p.add_argument("--reason")
     c.set_defaults(fn=run)
-    from helpline.ingest.cli.lifecycle_commands import register_customer_actions
-
     register_customer_actions(csub)  # export, erase, hold

@@ -13,20 +13,28 @@ import hashlib
 import sys
 from typing import Any
 
-from helpline.ingest.cli.routing_commands import _acting, _allow, _each, _print_json, _settings
+from helpline.ingest.cli.routing_commands import Acting, _acting, _each, _print_json, _settings
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_split
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "merge", t)  # merge and split are one permission
-        target = ticket_split.split(t, now=now, settings=s, actor=actor, reason=args.reason)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        target = ticket_split.split(t, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
         return f"split from {target} ({t.status})"
-    return _each(args, op)
+    return _each(args, "merge", op)  # merge and split are one permission
+
+
+def cmd_detach(args: argparse.Namespace) -> int:
+    from helpline.workers import ticket_detach
+
+    args.numbers = [args.number]
+
+    def op(t: Any, now: Any, a: Acting) -> str:
+        done = ticket_detach.detach(t, args.message, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
+        back = f"; {t.number} is {done.status_restored} again" if done.status_restored else ""
+        return f"message {args.message} is now {done.number}{back}"
+    return _each(args, "merge", op)  # detaching undoes a (near-duplicate) join: the merge permission
 
 
 def _incident(ref: str) -> int | None:
@@ -43,7 +51,7 @@ def _incident(ref: str) -> int | None:
 def cmd_incidents(args: argparse.Namespace) -> int:
     from helpline.store import similarity_state as state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     s = _settings()
     if args.incidents_action == "list":
@@ -114,6 +122,15 @@ def register(subparsers: Any, tickets: Any) -> None:
                    help="the agent doing it: their role must allow it (default: the operator, as admin)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_split)
+
+    d = tickets.add_parser("detach", help="a message joined to a ticket as a near-duplicate becomes its own ticket")
+    d.add_argument("number", metavar="NUMBER", help="the ticket the message joined")
+    d.add_argument("message", type=int, metavar="MESSAGE", help="the message's id (`tickets show NUMBER --json`)")
+    d.add_argument("--reason", default="", help="recorded in the audit events")
+    d.add_argument("--actor", default="", metavar="EMAIL",
+                   help="the agent doing it: their role must allow merges (default: the operator, as admin)")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(fn=cmd_detach)
 
     i = subparsers.add_parser("incidents", help="incidents: many customers reporting one problem")
     isub = i.add_subparsers(dest="incidents_action", required=True)

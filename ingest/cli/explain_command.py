@@ -224,13 +224,6 @@ def render(out: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _customer_tier(customer_id: int) -> str:
-    from helpline.store import models as m
-
-    row = m.Customer.get_or_none(m.Customer.id == customer_id)
-    return row.tier if row else ""
-
-
 def cmd_explain(args: argparse.Namespace) -> int:
     from helpline.store import config, db, queries, triage_state
 
@@ -241,20 +234,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except queries.TicketNotFound as exc:
         print(f"helpline explain: {exc}", file=sys.stderr)
         return 1
-    detail["customer"]["tier"] = _customer_tier(detail["customer"]["id"])
-    ticket_id = detail.get("id") or _ticket_id(detail["number"])
+    detail["customer"]["tier"] = queries.customer_tier(detail["customer"]["id"])
+    ticket_id = detail.get("id") or queries.ticket_id(detail["number"])
     out = explain(detail, triage_state.message_signals(ticket_id))
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False, default=str))
     else:
         print(render(out))
     return 0
-
-
-def _ticket_id(number: str) -> int:
-    from helpline.store import models as m
-
-    return m.Ticket.get(m.Ticket.number == number.upper()).id
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -144,7 +144,7 @@ def cmd_macros(args: argparse.Namespace) -> int:
 
     from helpline.notifier.macro_render import MacroError
     from helpline.store import routing_state
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import macro_ops, persist
     from helpline.workers.ticket_ops import TicketOpError
 

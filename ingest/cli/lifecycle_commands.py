@@ -104,26 +104,32 @@ def run_hold(args: argparse.Namespace) -> int:
     return 0
 
 
+def customer_action(csub: Any, name: str, help: str, *, by_address: bool = True) -> argparse.ArgumentParser:
+    """A ``helpline customers NAME`` subcommand on one customer (by id; with ``by_address`` also by one of their
+    addresses), with the ``--actor`` its audit event names."""
+    p: argparse.ArgumentParser = csub.add_parser(name, help=help)
+    if by_address:
+        p.add_argument("customer", help="customer id or one of their addresses")
+    else:
+        p.add_argument("customer", type=int)
+    p.add_argument("--actor")
+    return p
+
+
 def register_customer_actions(csub: Any) -> None:
     """Add export, erase and hold to ``helpline customers``."""
-    ex = csub.add_parser("export", help="everything about a customer as a zip of JSON and files (audited)")
-    ex.add_argument("customer", help="customer id or one of their addresses")
+    ex = customer_action(csub, "export", "everything about a customer as a zip of JSON and files (audited)")
     ex.add_argument("--out", required=True, help="the .zip file to write")
-    ex.add_argument("--actor")
     ex.add_argument("--json", action="store_true")
     ex.set_defaults(fn=run_export)
-    er = csub.add_parser("erase", help="erase everything that identifies a customer (irreversible; audited)")
-    er.add_argument("customer", help="customer id or one of their addresses")
+    er = customer_action(csub, "erase", "erase everything that identifies a customer (irreversible; audited)")
     er.add_argument("--yes", action="store_true", help="do not ask")
-    er.add_argument("--actor")
     er.add_argument("--json", action="store_true")
     er.set_defaults(fn=run_erase)
-    ho = csub.add_parser("hold", help="set or lift a legal hold (no erasure, no retention while on)")
-    ho.add_argument("customer", help="customer id or one of their addresses")
+    ho = customer_action(csub, "hold", "set or lift a legal hold (no erasure, no retention while on)")
     ho.add_argument("--on", action="store_true")
     ho.add_argument("--off", action="store_true")
     ho.add_argument("--reason")
-    ho.add_argument("--actor")
     ho.set_defaults(fn=run_hold)
     register_reapply(csub)
 

@@ -312,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     from helpline.ingest.cli.duplicate_commands import register as register_duplicate_commands
 
     register_duplicate_commands(sub, tsub)  # tickets split; incidents list|show|reply|resolve
+    from helpline.ingest.cli.reply_commands import register as register_reply_commands
+
+    register_reply_commands(tsub)  # tickets reply|note|undo --actor
+    from helpline.ingest.cli.spam_commands import register as register_spam_commands
+
+    register_spam_commands(sub, tsub)  # tickets not-spam; blocklist add|remove|list
     from helpline.ingest.cli.api_key_commands import register as register_api_key_commands
 
     register_api_key_commands(sub)

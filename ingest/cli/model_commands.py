@@ -120,7 +120,7 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
     from helpline.router.default_build import shipped_training_data
     from helpline.router.model_gate import gated_retrain
     from helpline.router.model_store import load_model
-    from helpline.store import models as m
+    from helpline.store import model_events
 
     store = _store(args)
     active = load_model(store.active_path())
@@ -129,9 +129,8 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
     if decision.activate:
         store.activate(version)
         forget_active_models()
-    m.Event.create(ticket=None, actor="model-gate", kind="category_model_gate",
-                   data={"version": version, **decision.as_dict(),
-                         "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}})
+    model_events.record_gate({"version": version, **decision.as_dict(),
+                              "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}})
     if args.json:
         _print_json({"version": version, "activated": decision.activate, **decision.as_dict()})
     else:

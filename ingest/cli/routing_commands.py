@@ -14,6 +14,7 @@ import argparse
 import getpass
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 
@@ -129,7 +130,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
 def cmd_agents(args: argparse.Namespace) -> int:
     from helpline.store import routing_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     s = _settings()
     if args.agents_action == "set-availability":
@@ -161,16 +162,37 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
 
 # ---- ticket operations -------------------------------------------------------------------------
-def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
-    """Run ``op(ticket_state, now)`` for every number, one transaction each; report each line."""
+@dataclass(frozen=True)
+class Acting:
+    """Who runs a ticket operation (``_acting``), the events' actor, and the loaded settings."""
+
+    settings: Any
+    who: Any
+    actor: str
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> "Acting":
+        settings = _settings()
+        who, actor = _acting(args)
+        return cls(settings, who, actor)
+
+
+# The permission an operation needs: a name, or one that depends on (who acts, the ticket's state).
+Permission = str | Callable[[Any, Any], str]
+
+
+def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, Any, Acting], str],
+          acting: Acting | None = None) -> int:
+    """For every number, in one transaction each: check ``permission`` and run ``op(ticket_state, now, acting)``;
+    report each line."""
     from helpline.router.lifecycle import InvalidTransition
     from helpline.router.permissions import PermissionDenied
     from helpline.store import routing_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import persist, ticket_ops
 
-    s = _settings()
+    acting = acting or Acting.of(args)
     ids = run_tx(lambda: routing_state.ids_of(args.numbers), durable=False)
     results: list[dict[str, str]] = []
     failed = 0
@@ -183,14 +205,16 @@ def _each(args: argparse.Namespace, op: Callable[[Any, Any], str]) -> int:
 
         def tx(tid: int = ids[key]) -> str:
             with persist.buffered_events():
-                return op(ticket_ops.load(tid), utcnow())
+                t = ticket_ops.load(tid)
+                _allow(acting.who, permission if isinstance(permission, str) else permission(acting.who, t), t)
+                return op(t, utcnow(), acting)
 
         try:
             results.append({"ticket": key, "result": run_tx(tx)})
         except (ticket_ops.TicketOpError, InvalidTransition, PermissionDenied) as exc:
             results.append({"ticket": key, "error": str(exc)})
             failed += 1
-    ticket_ops.offer_queue(s)  # agents freed by these changes take queued tickets
+    ticket_ops.offer_queue(acting.settings)  # agents freed by these changes take queued tickets
     if args.json:
         _print_json(results)
     else:
@@ -207,56 +231,52 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
     from helpline.router.permissions import assign_action
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, assign_action(who, args.agent, t.assignee), t)
-        ticket_ops.assign_to(t, args.agent, now=now, settings=s, actor=actor, reason=args.reason, force=args.force)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        ticket_ops.assign_to(t, args.agent, now=now, settings=a.settings, actor=a.actor, reason=args.reason,
+                             force=args.force)
         return f"assigned to {t.assignee} ({t.status})"
-    return _each(args, op)
+    return _each(args, lambda who, t: assign_action(who, args.agent, t.assignee), op)
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "transfer", t)
-        ticket_ops.transfer(t, args.team, now=now, settings=s, actor=actor, reason=args.reason, agent=args.agent,
-                            force=args.force)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        ticket_ops.transfer(t, args.team, now=now, settings=a.settings, actor=a.actor, reason=args.reason,
+                            agent=args.agent, force=args.force)
         return f"team {t.team}, " + (f"assigned to {t.assignee}" if t.assignee else "in the team queue")
-    return _each(args, op)
+    return _each(args, "transfer", op)
+
+
+def _set(args: argparse.Namespace, permission: str, field: str, change: Callable[..., None], reason: str) -> int:
+    """Set ``field`` of every ticket named to ``args.to`` with ``change``; each line says what it was."""
+    label = "" if field == "status" else f"{field} "
+
+    def op(t: Any, now: Any, a: Acting) -> str:
+        was = getattr(t, field)
+        change(t, args.to, now=now, settings=a.settings, actor=a.actor, reason=reason)
+        new = getattr(t, field)
+        return f"{label}{was} -> {new}" if was != new else f"{label}already {new}"
+    return _each(args, permission, op)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s = _settings()
-    who, actor = _acting(args)
+    def change(t: Any, to: str, *, now: Any, settings: Any, actor: Any, reason: str) -> None:
+        if t.status == "spam" and to == "new":  # as `tickets not-spam`: the whole normal flow
+            from helpline.workers import spam_stage
 
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "status", t)
-        was = t.status
-        ticket_ops.change_status(t, args.to, now=now, settings=s, actor=actor, reason=args.reason or "set by hand")
-        return f"{was} -> {t.status}" if was != t.status else f"already {t.status}"
-    return _each(args, op)
+            spam_stage.release(t, now=now, settings=settings, actor=actor)
+        else:
+            ticket_ops.change_status(t, to, now=now, settings=settings, actor=actor, reason=reason)
+    return _set(args, "status", "status", change, args.reason or "set by hand")
 
 
 def cmd_priority(args: argparse.Namespace) -> int:
     from helpline.workers import ticket_ops
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "triage", t)
-        was = t.priority
-        ticket_ops.set_priority(t, args.to, now=now, settings=s, actor=actor, reason=args.reason)
-        return f"priority {was} -> {t.priority}" if was != t.priority else f"priority already {t.priority}"
-    return _each(args, op)
+    return _set(args, "triage", "priority", ticket_ops.set_priority, args.reason)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -264,19 +284,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from helpline.store.db import run_tx
     from helpline.workers import ticket_ops
 
-    s = _settings()
-    who, actor = _acting(args)
+    acting = Acting.of(args)
     into = args.into.strip().upper()
     target_id = run_tx(lambda: routing_state.ids_of([into]), durable=False).get(into)
     if target_id is None:
         print(f"helpline tickets merge: no ticket {into}", file=sys.stderr)
         return 1
 
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "merge", t)
-        ticket_ops.merge(t, ticket_ops.load(target_id), now=now, settings=s, actor=actor, reason=args.reason)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        ticket_ops.merge(t, ticket_ops.load(target_id), now=now, settings=a.settings, actor=a.actor,
+                         reason=args.reason)
         return f"merged into {into}"
-    return _each(args, op)
+    return _each(args, "merge", op, acting)
 
 
 # ---- the parser ------------------------------------------------------------------------------------

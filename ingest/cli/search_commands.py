@@ -22,7 +22,7 @@ SUBCOMMANDS = ("reindex", "misses")
 def _search(args: argparse.Namespace) -> int:
     from helpline.store import search
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.store.search_syntax import QueryError, parse
 
     text = " ".join(args.words)
@@ -79,7 +79,7 @@ def _misses(args: argparse.Namespace) -> int:
 
     from helpline.store import search
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     _settings()
     since = utcnow() - dt.timedelta(days=args.days) if args.days else None
@@ -108,7 +108,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_tag(args: argparse.Namespace) -> int:
     from helpline.store import routing_state
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import persist, ticket_tags
 
     changes, as_json, actor = [], False, ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Callable
 
 import nh3
 
@@ -38,21 +39,28 @@ _ATTRIBUTES = {
 }
 
 
-def _filter(tag: str, attr: str, value: str) -> str | None:
-    if tag == "img" and attr == "src" and not value.strip().lower().startswith("cid:"):
-        return None  # remote (http, https, //host) or data: image: blocked
-    return value
+def cleaner(image_scheme: str, keep_image: Callable[[str], bool]) -> nh3.Cleaner:
+    """The allow-list sanitiser, with images kept only when ``keep_image(src)`` says so (``src`` in
+    ``image_scheme:`` or a web scheme). The knowledge base's Markdown renderer uses it too, so an article and a
+    mail are held to the same list."""
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if tag == "img" and attr == "src" and not keep_image(value):
+            return None
+        return value
+
+    return nh3.Cleaner(
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto", "tel", image_scheme},
+        clean_content_tags={"script", "style", "title", "head", "noscript", "template", "object", "iframe"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
 
 
-_CLEANER = nh3.Cleaner(
-    tags=_TAGS,
-    attributes=_ATTRIBUTES,
-    attribute_filter=_filter,
-    url_schemes={"http", "https", "mailto", "tel", "cid"},
-    clean_content_tags={"script", "style", "title", "head", "noscript", "template", "object", "iframe"},
-    link_rel="noopener noreferrer nofollow",
-    strip_comments=True,
-)
+# Only cid: references to the message's own inline parts; remote (http, https, //host) and data: images: blocked.
+_CLEANER = cleaner("cid", lambda src: src.strip().lower().startswith("cid:"))
 
 
 def sanitise(html: str) -> str:

@@ -26,6 +26,7 @@ from typing import TypeVar
 from helpline.store.envelope import AutoReply, Envelope, Recipients, Sender, Thread
 
 from . import addresses, attachments, autoreply, body, detect, mime
+from . import spam_headers
 from .auth import envelope_auth
 from .headers import Headers
 from .html import html_to_text, sanitise
@@ -75,6 +76,7 @@ def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence
     auto = _step("auto_reply", lambda: autoreply.detect(headers, sender.address, mail_from, subject, parts,
                                                         full_text, support_addresses), AutoReply(), warnings)
     auth = _step("auth", lambda: envelope_auth(headers), {}, warnings)
+    mta = _step("spam_headers", lambda: spam_headers.collect(msg), [], warnings)
     forwarded = bool(_FORWARD_SUBJECT.match(subject))
     text = _step("quotes", lambda: strip_quotes(full_text, forwarded), full_text, warnings) if full_text else ""
 
@@ -104,6 +106,7 @@ def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence
         thread=thread,
         auto_reply=auto,
         auth=auth,
+        metadata={"mta_headers": mta} if mta else {},
         warnings=warnings,
         content_hash=content_hash,
     )

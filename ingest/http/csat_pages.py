@@ -18,11 +18,11 @@ import time
 from aiohttp import web
 
 from helpline.notifier import render
-from helpline.store import csat_state
+from helpline.store import csat_state, queries
 from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 
 from helpline.ingest import decoding
 from helpline.ingest.http import csrf, form_data
@@ -35,10 +35,8 @@ COOKIE = "helpline_csat"
 
 def _lookup(ticket_id: int) -> tuple[csat_state.Survey | None, str, str | None]:
     def tx() -> tuple[csat_state.Survey | None, str, str | None]:
-        from helpline.store.fastsql import fetchone
-
-        row = fetchone('SELECT number, language FROM "ticket" WHERE id = ?', [ticket_id])
-        return csat_state.get(ticket_id), (row[0] if row else ""), (row[1] if row else None)
+        number, language = queries.number_and_language(ticket_id) or ("", None)
+        return csat_state.get(ticket_id), number, language
 
     return run_tx(tx, durable=False)
 

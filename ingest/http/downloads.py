@@ -11,6 +11,8 @@ makes them). No login: the token is the permission, so
   the RFC 6266 ``filename*``), with ``nosniff`` and a sandboxing
   Content-Security-Policy, because its type and bytes came from a customer or
   an agent and must never run as a page of our origin;
+- with HELPLINE_CLAMD_SOCKET it is scanned first (``store/attachment_scan.py``): a file the scanner
+  withheld is 403, and while the scanner is down an unscanned file is 503 (fail closed, retry later);
 - caches may keep it no longer than the link lives (``private, max-age`` up
   to the expiry), and it is never indexed or sent on as a Referer.
 """
@@ -23,7 +25,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from helpline.store import blobs, signing
+from helpline.store import attachment_scan, blobs, clamd, download_links, signing
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.ingest.http import app_keys as K
@@ -32,18 +34,14 @@ log = logging.getLogger("helpline.ingest")
 PREFIX = "/files/"
 NOT_FOUND = "This download link is not valid."
 GONE = "This download link has expired; ask for the file again."
+WITHHELD = "This file was withheld by the virus scanner and cannot be downloaded."
+SCANNER_DOWN = "This file has not been checked for viruses yet and the scanner is not available; try again in a few minutes."
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 def _lookup(attachment_id: int) -> tuple[str, str, str] | None:
     """(filename, content type, blob key) of the attachment, or None."""
-    def tx() -> tuple[str, str, str] | None:
-        from helpline.store.fastsql import fetchone
-
-        row = fetchone('SELECT filename, content_type, blob_key FROM "attachment" WHERE id = ?', [attachment_id])
-        return (str(row[0]), str(row[1]), str(row[2])) if row else None
-
-    return run_tx(tx, durable=False)
+    return run_tx(lambda: download_links.stored_file(attachment_id), durable=False)
 
 
 def _read(settings: Settings, key: str) -> bytes | None:
@@ -86,6 +84,18 @@ async def download(request: web.Request) -> web.Response:
         log.info("event=download_refused reason=expired attachment=%d", attachment_id)
         return _refuse(410, GONE)
     run_blocking = request.app[K.RUN_BLOCKING]
+    if attachment_scan.enabled(settings):  # scanned before it is served; clamd down: fail closed
+        try:
+            verdict = await run_blocking(attachment_scan.ensure, settings, attachment_id)
+        except clamd.ClamdUnavailable as exc:
+            log.warning("event=download_refused reason=scanner_unavailable attachment=%d error=%s", attachment_id,
+                        str(exc)[:200])
+            refused = _refuse(503, SCANNER_DOWN)
+            refused.headers["Retry-After"] = "60"
+            return refused
+        if verdict is not None and verdict.status != clamd.CLEAN:
+            log.warning("event=download_refused reason=%s attachment=%d", verdict.status, attachment_id)
+            return _refuse(403, WITHHELD)
     found = await run_blocking(_lookup, attachment_id)
     data = await run_blocking(_read, settings, found[2]) if found else None
     if found is None or data is None:

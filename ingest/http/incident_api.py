@@ -22,7 +22,7 @@ from aiohttp import web
 
 from helpline.store import incident_views, pii
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 from helpline.store.queries import TicketNotFound
 
 from helpline.ingest.http import api_permissions

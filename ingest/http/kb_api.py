@@ -22,6 +22,7 @@ from helpline.ingest.knowledge.kb_files import SLUG, KbFileError
 from helpline.ingest.http.ticket_api import BASE, _run
 
 MAX_ARTICLE_BYTES = 1 << 20
+routes = web.RouteTableDef()  # each handler's route stands above it
 
 
 def _dumps(o: Any) -> str:
@@ -32,6 +33,7 @@ def _visible(a: Any, caller: Caller) -> bool:
     return caller.team is None or a.team in (None, "", caller.team)
 
 
+@routes.get(f"{BASE}/kb/articles")
 async def list_articles(request: web.Request) -> web.Response:
     from helpline.store import kb_state
 
@@ -58,6 +60,7 @@ def _article(slug: str, language: str | None, caller: Caller, image_base: str) -
     return out
 
 
+@routes.get(BASE + "/kb/articles/{slug}")
 async def get_article(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     slug, language = request.match_info["slug"], request.query.get("language") or None
@@ -69,6 +72,7 @@ async def get_article(request: web.Request) -> web.Response:
     return web.json_response(out, dumps=_dumps)
 
 
+@routes.get(BASE + "/kb/articles/{slug}/images/{sha:[0-9a-f]{64}}")
 async def get_image(request: web.Request) -> web.Response:
     from helpline.store import blobs, kb_state
 
@@ -95,9 +99,10 @@ async def get_image(request: web.Request) -> web.Response:
         "Cache-Control": "private, max-age=86400"})
 
 
+@routes.put(BASE + "/kb/articles/{slug}")
 async def put_article(request: web.Request) -> web.Response:
     from helpline.store import blobs, kb_state
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     from helpline.ingest.http import app_keys as K
     from helpline.ingest.knowledge.kb_files import read_article
@@ -155,9 +160,10 @@ def _too_large() -> web.HTTPException:
                                          text=json.dumps(body), content_type="application/json")
 
 
+@routes.delete(BASE + "/kb/articles/{slug}")
 async def delete_article(request: web.Request) -> web.Response:
     from helpline.store import kb_state
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
 
     from helpline.ingest.knowledge.kb_sync import hand_to_search
 
@@ -177,6 +183,7 @@ async def delete_article(request: web.Request) -> web.Response:
     return web.json_response({"retired": slug, "language": language})
 
 
+@routes.get(f"{BASE}/kb/suggest")
 async def suggest(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     text = request.query.get("text", "")
@@ -188,6 +195,7 @@ async def suggest(request: web.Request) -> web.Response:
     return web.json_response(s.suggest(text, request.query.get("language") or None, team=caller.team), dumps=_dumps)
 
 
+@routes.get(BASE + "/tickets/{number}/suggestions")
 async def ticket_suggestions(request: web.Request) -> web.Response:
     """The ticket's suggested answers: those the actor stored, or ranked now (and stored) when none were."""
     from helpline.store import kb_state, ticket_search
@@ -211,13 +219,14 @@ async def ticket_suggestions(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work), dumps=_dumps)
 
 
+@routes.post(BASE + "/tickets/{number}/suggestions/{sid}/{action:send|dismiss}")
 async def post_suggestion(request: web.Request) -> web.Response:
     """``send`` an article suggestion as the reply (the API's reply path, Idempotency-Key honoured), or
     ``dismiss`` any suggestion; either is recorded with the key's name as the actor."""
     import uuid
 
     from helpline.store import kb_state, ticket_search
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import api_ticket_ops, kb_suggestions
 
     from helpline.ingest.http import app_keys as K
@@ -284,6 +293,7 @@ def _suggestions_body(rows: list) -> dict[str, Any]:
     return {"articles": arts, "tickets": tickets}
 
 
+@routes.get(f"{BASE}/kb/macros")
 async def list_macros(request: web.Request) -> web.Response:
     from helpline.store import kb_state
 
@@ -294,13 +304,14 @@ async def list_macros(request: web.Request) -> web.Response:
     return web.json_response({"macros": rows}, dumps=_dumps)
 
 
+@routes.post(BASE + "/tickets/{number}/macros/{name}")
 async def post_macro(request: web.Request) -> web.Response:
     """Apply a macro: its reply through the API's reply path (Idempotency-Key honoured), its actions, audited."""
     import uuid
 
     from helpline.notifier.macro_render import MacroError
     from helpline.store import ticket_search
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import macro_ops
 
     from helpline.ingest.http import app_keys as K
@@ -347,13 +358,4 @@ async def post_macro(request: web.Request) -> web.Response:
 
 
 def install(app: web.Application) -> None:
-    app.router.add_get(f"{BASE}/kb/articles", list_articles)
-    app.router.add_get(f"{BASE}/kb/suggest", suggest)
-    app.router.add_get(BASE + "/kb/articles/{slug}", get_article)
-    app.router.add_put(BASE + "/kb/articles/{slug}", put_article)
-    app.router.add_delete(BASE + "/kb/articles/{slug}", delete_article)
-    app.router.add_get(BASE + "/kb/articles/{slug}/images/{sha:[0-9a-f]{64}}", get_image)
-    app.router.add_get(BASE + "/tickets/{number}/suggestions", ticket_suggestions)
-    app.router.add_post(BASE + "/tickets/{number}/suggestions/{sid}/{action:send|dismiss}", post_suggestion)
-    app.router.add_get(f"{BASE}/kb/macros", list_macros)
-    app.router.add_post(BASE + "/tickets/{number}/macros/{name}", post_macro)
+    app.router.add_routes(routes)

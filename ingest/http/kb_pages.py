@@ -78,10 +78,10 @@ def _page(settings: Settings, a: Any, *, sig: str, ticket_token: str, message: s
 
 
 def _open_ticket(ticket_id: int) -> bool:
-    from helpline.store.fastsql import fetchone
+    from helpline.store import queries
+    from helpline.store.statuses import TicketStatus
 
-    row = run_tx(lambda: fetchone('SELECT status FROM "ticket" WHERE id = ?', [ticket_id]), durable=False)
-    return row is not None and row[0] in ("new", "open", "in_progress", "waiting_customer")
+    return run_tx(lambda: queries.ticket_status(ticket_id), durable=False) in TicketStatus.ACTIVE
 
 
 async def show(request: web.Request) -> web.Response:
@@ -115,7 +115,7 @@ async def image(request: web.Request) -> web.Response:
 
 def _self_served(ticket_id: int, slug: str, language: str, settings: Settings) -> str:
     """Resolve the ticket as answered by the article; "resolved", or why not ("closed")."""
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import persist, ticket_ops
 
     def tx() -> str:

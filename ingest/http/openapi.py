@@ -31,7 +31,8 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "the body is not a JSON object", 401: "no key, or an unknown or revoked key",
             403: "the key lacks the scope", 404: "no such ticket (or another team's, for a team-bound key)",
             409: "the ticket's state refuses the change (for a status: the allowed ones in `allowed`)",
-            415: "the body is not application/json", 422: "invalid fields, each named",
+            413: "the body is larger than allowed", 415: "the body is not application/json",
+            422: "invalid fields, each named", 429: "too many requests (see Retry-After)",
             503: "the database is unavailable; retry"}
     return {str(c): _json(_ref("Errors"), text[c]) for c in codes}
 
@@ -310,5 +311,138 @@ def document() -> dict[str, Any]:
                 "responses": {"201": _json(incident_reply, "the answers are queued (skipped tickets listed)"),
                               "200": _json(incident_reply, "a repeat of an Idempotency-Key: nothing new queued"),
                               **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+            **_more_paths(),
         },
+    }
+
+
+def _more_paths() -> dict[str, Any]:
+    """The webhook intake, the knowledge base, suggestions, macros and customers' export and erasure.
+
+    Kept loose where a body is a free-form record (articles, reports): the document's job here is that
+    every route is listed, with its parameters and the answers it can give."""
+    obj: dict[str, Any] = {"type": "object"}
+    str_ = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NONBLANK}
+    slug = {"name": "slug", "in": "path", "required": True, "description": "the article's slug",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}
+    language = _q("language", "the article's language (default: any, `en` for DELETE)",
+                  {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"})
+    customer = {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+        "email": {"type": "string", "maxLength": 254}, "phone": {"type": "string", "maxLength": 40},
+        "external_id": {"type": "string", "maxLength": 200}, "name": {"type": "string", "maxLength": 200}}}
+    attachment = {"type": "object", "required": ["content"], "additionalProperties": False, "properties": {
+        "filename": {"type": "string", "maxLength": 255}, "content_type": {"type": "string", "maxLength": 200},
+        "content": {"type": "string", "format": "byte", "description": "the file's bytes in base64"}}}
+    inbound = {"type": "object", "required": ["customer", "text"], "additionalProperties": False, "properties": {
+        "customer": customer, "subject": {"type": "string"}, "text": {"type": "string"}, "html": {"type": "string"},
+        "attachments": {"type": "array", "maxItems": 20, "items": attachment},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 2000}},
+        "ticket": {"type": "string", "description": "HL-2026-000042: a ticket this source created"},
+        "conversation_id": {"type": "string", "maxLength": 200}, "acknowledge": {"type": "boolean"}}}
+    accepted = {"type": "object", "required": ["inbound_id", "status"], "properties": {
+        "inbound_id": {"type": "integer", "nullable": True},
+        "status": {"type": "string", "enum": ["accepted", "duplicate", "spooled"]}}}
+    signed = [{"name": n, "in": "header", "required": False, "description": d, "schema": {"type": "string"}}
+              for n, d in (("X-Helpline-Source", "the signing source's name (instead of a bearer key)"),
+                           ("X-Helpline-Timestamp", "Unix seconds, within 5 minutes of the server's clock"),
+                           ("X-Helpline-Signature", "sha256=<hex HMAC-SHA256(secret, timestamp + '.' + body)>"))]
+    sid = {"name": "sid", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                                       "maximum": 2 ** 62}}
+    action = {"name": "action", "in": "path", "required": True, "schema": {"type": "string",
+                                                                             "enum": ["send", "dismiss"]}}
+    macro = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1,
+                                                                          "maxLength": 100}}
+    ref = {"name": "ref", "in": "path", "required": True, "description": "a customer id or one of their addresses",
+           "schema": {"type": "string", "minLength": 1, "maxLength": 254}}
+    sha = {"name": "sha", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
+    return {
+        "/api/v1/messages": {"post": {
+            "operationId": "postMessage",
+            "summary": "a customer's message from an app or another system (an `ingest` key, or signed by a "
+                       "source of HELPLINE_WEBHOOK_SOURCES); a source writes only into tickets it created",
+            "security": [{"bearer": []}, {}],
+            "parameters": [*signed, _idempotency_key("a retry with the same key is a duplicate (202); with "
+                                                     "another body: 422")],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": inbound},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "string", "description": "the JSON message"}},
+                    "additionalProperties": {"type": "string", "format": "binary"}}}}},
+            "responses": {"202": _json(accepted, "durable: it becomes a ticket or joins one"),
+                          **_errors(400, 401, 403, 413, 415, 422, 429, 503)}}},
+        "/api/v1/tickets/{number}/messages/{message_id}/detach": {"post": {
+            "operationId": "detachMessage",
+            "summary": "a message joined to this ticket as a near-duplicate becomes its own ticket, restoring what "
+                       "the join changed (write scope; a personal key's agent needs the merge permission)",
+            "parameters": [_NUMBER, {"name": "message_id", "in": "path", "required": True,
+                                     "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 62}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"reason": {
+                    "type": "string", "minLength": 1, "maxLength": 1000, "pattern": NONBLANK}}}}}},
+            "responses": {"201": _json({"type": "object", "required": ["ticket", "from"], "properties": {
+                "ticket": _ref("TicketSummary"), "from": _ref("TicketSummary"),
+                "status_restored": {"type": "string", "nullable": True}}}, "the new ticket and the one it left"),
+                **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}},
+        "/api/v1/kb/articles": {"get": {
+            "operationId": "listArticles", "summary": "knowledge-base articles (a team key: its team's and shared)",
+            "parameters": [_q("all", "include retired articles", {"type": "string", "enum": ["1", "true", "yes"]}),
+                           language],
+            "responses": {"200": _json({"type": "object", "required": ["articles"], "properties": {
+                "articles": {"type": "array", "items": obj}}}, "the articles"), **_errors(401, 403, 503)}}},
+        "/api/v1/kb/suggest": {"get": {
+            "operationId": "suggestArticles", "summary": "articles and resolved tickets that may answer a text",
+            "parameters": [{"name": "text", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 20000}}, language],
+            "responses": {"200": _json(obj, "ranked suggestions"), **_errors(401, 403, 422, 503)}}},
+        "/api/v1/kb/articles/{slug}": {
+            "parameters": [slug],
+            "get": {"operationId": "getArticle", "summary": "one article with its body and HTML",
+                    "parameters": [language],
+                    "responses": {"200": _json(obj, "the article"), **_errors(401, 403, 404, 503)}},
+            "put": {"operationId": "putArticle", "summary": "add or change an article (the Markdown file with "
+                                                              "YAML front matter, as `kb sync` reads it)",
+                    "requestBody": {"required": True, "content": {"text/markdown": {"schema": {
+                        "type": "string", "maxLength": 1 << 20}}}},
+                    "responses": {"201": _json(obj, "added"), "200": _json(obj, "changed or unchanged"),
+                                  **_errors(401, 403, 413, 415, 422, 503)}},
+            "delete": {"operationId": "retireArticle", "summary": "retire an article",
+                       "parameters": [language],
+                       "responses": {"200": _json(obj, "retired"), **_errors(401, 403, 404, 503)}}},
+        "/api/v1/kb/articles/{slug}/images/{sha}": {"get": {
+            "operationId": "getArticleImage", "summary": "an image of an article",
+            "parameters": [slug, sha, language],
+            "responses": {"200": {"description": "the image", "content": {"image/*": {"schema": {
+                "type": "string", "format": "binary"}}}}, **_errors(401, 403, 404, 503)}}},
+        "/api/v1/kb/macros": {"get": {
+            "operationId": "listMacros", "summary": "macros (a team key: its team's and shared)",
+            "responses": {"200": _json({"type": "object", "required": ["macros"], "properties": {
+                "macros": {"type": "array", "items": obj}}}, "the macros"), **_errors(401, 403, 503)}}},
+        "/api/v1/tickets/{number}/suggestions": {"get": {
+            "operationId": "ticketSuggestions", "summary": "the ticket's suggested answers (ranked now if none)",
+            "parameters": [_NUMBER],
+            "responses": {"200": _json({"type": "object", "required": ["articles", "tickets"], "properties": {
+                "articles": {"type": "array", "items": obj}, "tickets": {"type": "array", "items": obj}}},
+                "suggestions"), **_errors(401, 403, 404, 503)}}},
+        "/api/v1/tickets/{number}/suggestions/{sid}/{action}": {"post": {
+            "operationId": "actOnSuggestion", "summary": "send an article suggestion as the reply, or dismiss one",
+            "parameters": [_NUMBER, sid, action, _idempotency_key("the same key sends nothing twice")],
+            "responses": {"200": _json(obj, "done"), **_errors(401, 403, 404, 409, 422, 503)}}},
+        "/api/v1/tickets/{number}/macros/{name}": {"post": {
+            "operationId": "applyMacro", "summary": "apply a macro: its reply and its actions, audited",
+            "parameters": [_NUMBER, macro, _idempotency_key("the same key applies it once")],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {"author": str_}}}}},
+            "responses": {"201": _json(obj, "applied"), "200": _json(obj, "a repeat of an Idempotency-Key"),
+                          **_errors(400, 401, 403, 404, 409, 422, 503)}}},
+        "/api/v1/customers/{ref}/export": {"post": {
+            "operationId": "exportCustomer", "summary": "everything kept about a customer, as a zip (admin, no team)",
+            "parameters": [ref],
+            "responses": {"200": {"description": "the export", "content": {"application/zip": {"schema": {
+                "type": "string", "format": "binary"}}}}, **_errors(401, 403, 404, 409, 503)}}},
+        "/api/v1/customers/{ref}/erase": {"post": {
+            "operationId": "eraseCustomer", "summary": "erase a customer (admin, no team); cannot be undone",
+            "parameters": [ref],
+            "requestBody": _body({"type": "object", "required": ["confirm"], "properties": {
+                "confirm": {"type": "string", "enum": ["erase"]}}}),
+            "responses": {"200": _json(obj, "the erasure report"), **_errors(401, 403, 404, 409, 422, 503)}}},
     }

@@ -57,7 +57,7 @@ class ReportCollector:
         self._cached: dict[str, Any] | None = None
 
     def _figures(self) -> dict[str, Any]:
-        from helpline.store.models import utcnow
+        from helpline.store.clock import utcnow
         from helpline.workers.reports import figures
 
         return figures(self.settings, utcnow() - dt.timedelta(days=self.settings.report_metrics_days))

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from helpline.store import search, ticket_search
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 from helpline.store.search_syntax import MAX_LENGTH, TAG_PATTERN, QueryError, parse
 
 from helpline.ingest.http import ticket_api as api

@@ -27,11 +27,11 @@ from typing import Any, Callable
 from aiohttp import web
 
 from helpline.router.lifecycle import STATUSES, InvalidTransition, allowed
-from helpline.store import pii, pii_reveal, ticket_search
+from helpline.store import pii, pii_reveal, queries, ticket_search
 from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 from helpline.store.queries import TicketNotFound
 
 from helpline.ingest import decoding
@@ -42,6 +42,7 @@ from helpline.ingest.http import app_keys as K
 log = logging.getLogger("helpline.ingest")
 
 BASE = "/api/v1"
+routes = web.RouteTableDef()  # each handler's route stands above it
 MAX_LIMIT = 200
 MAX_TEXT = 100_000
 MAX_BULK = 500
@@ -234,6 +235,7 @@ def _tokens(request: web.Request) -> bool:
     return request.app[K.SETTINGS].pii_mask_tokens
 
 
+@routes.get(f"{BASE}/tickets")
 async def list_tickets(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     try:
@@ -250,6 +252,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": items, "next_cursor": str(nxt) if nxt is not None else None})
 
 
+@routes.get(BASE + "/tickets/{number}")
 async def get_ticket(request: web.Request) -> web.Response:
     """The ticket with its messages; personal data masked unless the key may see it (``pii`` scope, and for a
     personal key an agent whose role may), in which case the view is an audited ``pii_revealed`` event."""
@@ -271,6 +274,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     return web.json_response(out, dumps=lambda o: json.dumps(o, default=str))
 
 
+@routes.post(BASE + "/tickets/{number}/messages/{message_id}/reveal")
 async def post_reveal(request: web.Request) -> web.Response:
     """One message unmasked, for a key with the ``pii`` scope (a personal key's agent must also have the
     ``see_pii`` permission on the ticket); audited as ``pii_revealed``."""
@@ -297,14 +301,6 @@ async def post_reveal(request: web.Request) -> web.Response:
     return web.json_response({"message": {"id": got.message_id, "text": got.text}})
 
 
-def _summary(number: str) -> dict[str, Any]:
-    from helpline.store import models as m
-    from helpline.store.queries import ticket_summary
-
-    t = m.Ticket.select(m.Ticket, m.Customer).join(m.Customer).where(m.Ticket.number == number).get()
-    return ticket_summary(t)
-
-
 async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str, str]:
     """An answer's body (text, author as given or "": ``api_permissions.author_of`` decides who it is by)
     and its optional Idempotency-Key, validated; 422 with the field errors. The ticket and the incident
@@ -320,6 +316,8 @@ async def answer_fields(request: web.Request, caller: Caller) -> tuple[str, str,
         raise errors(web.HTTPUnprocessableEntity, problems)
     return text, author, idem
 
+
+@routes.post(BASE + "/tickets/{number}/replies")
 async def post_reply(request: web.Request) -> web.Response:
     caller = await authorize(request, "write")
     number = request.match_info["number"]
@@ -336,7 +334,7 @@ async def post_reply(request: web.Request) -> web.Response:
         request = replies.request_hash(text=text, author=who) if idem else ""
         r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=who, actor=caller.actor, key=key,
                                                 settings=settings, now=utcnow(), request=request))
-        return r, run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return r, run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     r, ticket = await _run(request, work)
     _deliver(request, r.outbox_ids)
@@ -346,11 +344,18 @@ async def post_reply(request: web.Request) -> web.Response:
                               "repeated": r.repeated, "ticket": ticket}, status=200 if r.repeated else 201)
 
 
-async def post_note(request: web.Request) -> web.Response:
+async def _write(request: web.Request, known: tuple[str, ...]) -> tuple[Caller, str, dict[str, Any],
+                                                                        list[dict[str, str]]]:
+    """A change to one ticket: (the caller, with the ``write`` scope; the ticket's number; the JSON body; the
+    problems of its unknown fields, for the handler to add its own to)."""
     caller = await authorize(request, "write")
-    number = request.match_info["number"]
     body = await _body(request)
-    problems = _unknown(body, ("text", "author"))
+    return caller, request.match_info["number"], body, _unknown(body, known)
+
+
+@routes.post(BASE + "/tickets/{number}/notes")
+async def post_note(request: web.Request) -> web.Response:
+    caller, number, body, problems = await _write(request, ("text", "author"))
     text = _text(body, "text", problems, required=True, max_len=MAX_TEXT)
     author = _text(body, "author", problems) or ""
     if problems:
@@ -432,6 +437,7 @@ def _patch_one(tid: int, changes: dict[str, Any], reason: str, caller: Caller, s
         ticket_ops.offer_queue(settings)  # an agent freed by the change takes a queued ticket
 
 
+@routes.patch(BASE + "/tickets/{number}")
 async def patch_ticket(request: web.Request) -> web.Response:
     caller = await authorize(request, "write")
     number = request.match_info["number"]
@@ -445,7 +451,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
         _patch_one(tid, changes, reason, caller, settings)
-        return run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     return web.json_response(await _run(request, work))
 
@@ -464,11 +470,9 @@ def _merge_one(tid: int, into: str, reason: str, caller: Caller, settings: Setti
     ticket_ops.offer_queue(settings)
 
 
+@routes.post(BASE + "/tickets/{number}/merge")
 async def post_merge(request: web.Request) -> web.Response:
-    caller = await authorize(request, "write")
-    number = request.match_info["number"]
-    body = await _body(request)
-    problems = _unknown(body, ("into", "reason"))
+    caller, number, body, problems = await _write(request, ("into", "reason"))
     into = _text(body, "into", problems, required=True, max_len=64)
     reason = _text(body, "reason", problems, max_len=1000) if "reason" in body else ""
     if problems:
@@ -478,9 +482,39 @@ async def post_merge(request: web.Request) -> web.Response:
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
         _merge_one(tid, into or "", reason or "", caller, settings)
-        return run_tx(lambda: _summary(number.strip().upper()), durable=False)
+        return run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     return web.json_response(await _run(request, work))
+
+
+@routes.post(BASE + "/tickets/{number}/messages/{message_id}/detach")
+async def post_detach(request: web.Request) -> web.Response:
+    """A message joined to this ticket as a near-duplicate becomes its own ticket (``workers/ticket_detach.py``);
+    the ``merge`` permission, as a merge's undoing. 409 when the message did not join it so."""
+    from helpline.workers import ticket_detach, ticket_ops
+
+    caller = await authorize(request, "write")
+    number = request.match_info["number"]
+    raw = request.match_info["message_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise error(web.HTTPNotFound, "message", "no such message")
+    body = await _body(request) if request.can_read_body else {}
+    problems = _unknown(body, ("reason",))
+    reason = _text(body, "reason", problems, max_len=1000) if "reason" in body else ""
+    if problems:
+        raise errors(web.HTTPUnprocessableEntity, problems)
+    settings: Settings = request.app[K.SETTINGS]
+
+    def work() -> dict[str, Any]:
+        tid = ticket_search.visible(number, caller.team)
+        api_permissions.require(caller, "merge", tid)
+        done = _in_tx(lambda: ticket_detach.detach(ticket_ops.load(tid), int(raw), now=utcnow(), settings=settings,
+                                                   actor=caller.actor, reason=reason or ""))
+        ticket_ops.offer_queue(settings)
+        return run_tx(lambda: {"ticket": queries.summary_of(done.number), "from": queries.summary_of(number.strip().upper()),
+                               "status_restored": done.status_restored or None}, durable=False)
+
+    return web.json_response(await _run(request, work), status=201)
 
 
 def _bulk_body(body: dict[str, Any]) -> tuple[list[str], str, Any, str]:
@@ -505,6 +539,7 @@ def _bulk_body(body: dict[str, Any]) -> tuple[list[str], str, Any, str]:
     return [n.strip(BLANKS).upper() for n in numbers], action or "", value, reason or ""
 
 
+@routes.post(f"{BASE}/tickets/bulk")
 async def post_bulk(request: web.Request) -> web.Response:
     """One transaction per ticket: a refusal for one leaves the others changed, each reported."""
     caller = await authorize(request, "admin")
@@ -523,7 +558,7 @@ async def post_bulk(request: web.Request) -> web.Response:
                 _merge_one(tid, value, reason, caller, settings)
             else:
                 _patch_one(tid, {field: value}, reason, caller, settings)
-            t = run_tx(lambda: _summary(number), durable=False)
+            t = run_tx(lambda: queries.summary_of(number), durable=False)
             return {"ticket": number, "ok": True, "status": t["status"], "priority": t["priority"],
                     "assignee": t["assignee"], "team": t["team"]}
         except TicketNotFound as exc:
@@ -544,6 +579,7 @@ async def post_bulk(request: web.Request) -> web.Response:
     return web.json_response({"results": results})
 
 
+@routes.get(f"{BASE}/openapi.json")
 async def get_openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi.document())
 
@@ -552,12 +588,4 @@ def install(app: web.Application) -> None:
     """Add the ticket API's routes (always on: without a key every request gets 401)."""
     if K.DELIVER_OUTBOX not in app:  # tests put their own hand here
         app[K.DELIVER_OUTBOX] = _queue_deliver
-    app.router.add_get(f"{BASE}/openapi.json", get_openapi)
-    app.router.add_get(f"{BASE}/tickets", list_tickets)
-    app.router.add_post(f"{BASE}/tickets/bulk", post_bulk)
-    app.router.add_get(BASE + "/tickets/{number}", get_ticket)
-    app.router.add_patch(BASE + "/tickets/{number}", patch_ticket)
-    app.router.add_post(BASE + "/tickets/{number}/replies", post_reply)
-    app.router.add_post(BASE + "/tickets/{number}/notes", post_note)
-    app.router.add_post(BASE + "/tickets/{number}/merge", post_merge)
-    app.router.add_post(BASE + "/tickets/{number}/messages/{message_id}/reveal", post_reveal)
+    app.router.add_routes(routes)

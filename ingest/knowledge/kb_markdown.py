@@ -16,10 +16,9 @@ import html as htmllib
 import re
 from typing import Callable
 
-import nh3
 from markdown_it import MarkdownIt
 
-from helpline.ingest.email.html import _ATTRIBUTES, _TAGS
+from helpline.ingest.email.html import cleaner
 
 IMAGE_SCHEME = "kb-image:"
 
@@ -27,21 +26,8 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
     ["table", "strikethrough"])
 
 
-def _filter(tag: str, attr: str, value: str) -> str | None:
-    if tag == "img" and attr == "src" and not re.fullmatch(r"kb-image:[0-9a-f]{64}", value):
-        return None
-    return value
-
-
-_CLEANER = nh3.Cleaner(
-    tags=_TAGS,
-    attributes=_ATTRIBUTES,
-    attribute_filter=_filter,
-    url_schemes={"http", "https", "mailto", "tel", "kb-image"},
-    clean_content_tags={"script", "style", "title", "head", "noscript", "template", "object", "iframe"},
-    link_rel="noopener noreferrer nofollow",
-    strip_comments=True,
-)
+# Only the images the sync kept (``kb-image:<sha256>``); remote ones are dropped.
+_CLEANER = cleaner("kb-image", lambda src: re.fullmatch(r"kb-image:[0-9a-f]{64}", src) is not None)
 
 
 def image_refs(markdown: str) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from helpline.store import kb_state, search_index
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 
 from helpline.ingest.knowledge.kb_files import KbFileError, read_article, read_macro
 

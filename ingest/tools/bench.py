@@ -257,7 +257,7 @@ def _wait_ready(admin: str, timeout: float = 60.0) -> None:
 def _warm_up(settings, timeout: float = 120.0) -> float:  # noqa: ANN001
     """Send one message and wait until it is a ticket, so that worker start-up
     (imports, loading the category model) is not counted as pipeline latency."""
-    from helpline.store import db, models as m
+    from helpline.store import bench_counts, db
 
     host, port = config_hostport(settings.smtp_listen)
     t0 = time.perf_counter()
@@ -268,7 +268,7 @@ def _warm_up(settings, timeout: float = 120.0) -> float:  # noqa: ANN001
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if m.Inbound.select().where(m.Inbound.status != m.InboundStatus.PENDING).count():
+        if bench_counts.any_finished():
             return round(time.perf_counter() - t0, 2)
         time.sleep(0.1)
     raise RuntimeError(f"the warm-up message was not processed within {timeout:.0f}s; are the workers running?")
@@ -367,9 +367,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySink) -> dict:  # noqa: ANN001
-    import peewee
-
-    from helpline.store import db, models as m
+    from helpline.store import bench_counts, db
 
     support = settings.support_addresses[0]
     host, port = config_hostport(settings.smtp_listen)
@@ -442,37 +440,27 @@ def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySin
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     accepted = [s for s in sent if s.code == 250]
     texts = [s for s in accepted if s.inbound_id is None and s.external_id]
-    for chunk in range(0, len(texts), 500):  # a Twilio answer carries no id: find the rows by MessageSid
-        part = {s.external_id: s for s in texts[chunk:chunk + 500]}
-        for row in m.Inbound.select(m.Inbound.id, m.Inbound.external_id).where(
-                (m.Inbound.channel == "sms") & m.Inbound.external_id.in_(list(part))):
-            part[row.external_id].inbound_id = row.id
+    sms_ids = bench_counts.sms_ids([s.external_id for s in texts])  # a Twilio answer carries no id: by MessageSid
+    for s in texts:
+        s.inbound_id = sms_ids.get(s.external_id, s.inbound_id)
     ids = [s.inbound_id for s in accepted if s.inbound_id]
     deadline = time.monotonic() + args.timeout
-    done: dict[int, m.Inbound] = {}
+    done: dict[int, str] = {}  # inbound id -> status
     while time.monotonic() < deadline:
-        for chunk in range(0, len(ids), 500):
-            part = [i for i in ids[chunk:chunk + 500] if i not in done]
-            for row in m.Inbound.select(m.Inbound.id, m.Inbound.status).where(
-                    m.Inbound.id.in_(part) & (m.Inbound.status != m.InboundStatus.PENDING)):
-                done[row.id] = row
+        done.update(bench_counts.finished(i for i in ids if i not in done))
         if len(done) == len(ids):
             break
         time.sleep(0.1)
     all_done_s = time.perf_counter() - start
-    created = {}
-    for chunk in range(0, len(ids), 500):
-        for msg in m.Message.select(m.Message.inbound, m.Message.created_at).where(m.Message.inbound.in_(ids[chunk:chunk + 500])):
-            created[msg.inbound_id] = (msg.created_at - _EPOCH).total_seconds()
+    created = {inbound_id: (at - _EPOCH).total_seconds() for inbound_id, at in bench_counts.message_times(ids).items()}
     e2e = [(created[s.inbound_id] - s.acked_at) * 1000 for s in accepted if s.inbound_id in created]
     time.sleep(1.0)  # let the last acknowledgements leave
     statuses: dict[str, int] = {}
-    for row in done.values():
-        statuses[row.status] = statuses.get(row.status, 0) + 1
-    tickets_created = m.Ticket.select().count() - 1  # less the warm-up
-    acks_sent = m.Outbox.select().where((m.Outbox.kind == "ack") & (m.Outbox.status == m.OutboxStatus.SENT)).count() - 1
-    acks_queued = {row.channel: row.n for row in m.Outbox.select(m.Outbox.channel, peewee.fn.COUNT(m.Outbox.id).alias("n"))
-                   .where(m.Outbox.kind == "ack").group_by(m.Outbox.channel)}
+    for status in done.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    tickets_created = bench_counts.ticket_count() - 1  # less the warm-up
+    acks_sent = bench_counts.acks_sent() - 1
+    acks_queued = bench_counts.acks_queued_by_channel()
     return {
         "messages": total,
         "accepted": len(accepted),

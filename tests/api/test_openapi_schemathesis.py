@@ -8,6 +8,7 @@ plugin, whose lazy fixture needs the server before the ``backend`` fixture made 
 from __future__ import annotations
 
 import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
 from helpline.store import models as m
@@ -17,6 +18,9 @@ from helpline.store.db import run_tx
 from .test_ticket_api import new_ticket
 
 EXAMPLES = 15  # per operation: the whole run stays well under a minute per backend
+# Operations whose body's validity the schema cannot express (an article file's YAML front matter): a
+# schema-valid request may rightly be refused with 422 there. Every other check still runs on them.
+CONTENT_CHECKED = {"PUT /api/v1/kb/articles/{slug}"}
 
 
 def test_api_conforms_to_openapi(api):
@@ -37,7 +41,8 @@ def test_api_conforms_to_openapi(api):
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def check(case) -> None:  # noqa: ANN001
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=(
+                [positive_data_acceptance] if case.operation.label in CONTENT_CHECKED else []))
         check()
     # the documented example reached the real incident: its reply ran (and conformed)
     assert m.Event.select().where(m.Event.kind == "incident_replied").exists()

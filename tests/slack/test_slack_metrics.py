@@ -6,10 +6,10 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from helpline.ingest.http import admin
-from helpline.ingest.daemon import IngestDaemon
 from helpline.notifier import outbox
 from helpline.notifier.errors import PermanentFailure
 from helpline.store import models as m
+from helpline.store import queries
 from helpline.store.db import run_tx
 
 from .conftest import deliver_slack, quick_sender
@@ -52,7 +52,7 @@ def test_the_slack_backlog_is_on_the_metrics_page(slack_settings):
     add("metrics:1", "slack")
     add("metrics:2", "slack")
     add("metrics:3", "email")
-    backlog = run_tx(lambda: IngestDaemon._outbox_backlog_by_channel(None), durable=False)  # type: ignore[arg-type]
+    backlog = run_tx(queries.outbox_backlog_by_channel, durable=False)
     assert backlog[("slack", "pending")] == 2 and backlog[("email", "pending")] == 1
     live = admin.LiveCollector(lambda: {}, lambda: {}, lambda: backlog)
     text = generate_latest(admin.registry(live)).decode()

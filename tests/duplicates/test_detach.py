@@ -1,0 +1,105 @@
+"""Detaching a near-duplicate: a message the pipeline joined to the customer's open ticket because it read
+alike becomes its own ticket (``workers/ticket_detach.py``), restoring what the join changed (the message,
+its thread key, its events, the status it ended), through the worker function, the command line and the
+Slack button. The API route is tested in tests/api/test_detach_api.py."""
+from __future__ import annotations
+
+import pytest
+
+from helpline.notifier import slack_blocks
+from helpline.store import models as m
+from helpline.store import similarity_state, slack_state
+from helpline.store.db import run_tx
+from helpline.workers import persist, slack_actions, slack_outbox, ticket_detach, ticket_ops
+
+from ..routing.test_routing_cli import helpline
+from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
+from .test_duplicates import OUTAGE, OUTAGE_AGAIN
+
+
+def in_tx(fn):  # noqa: ANN001, ANN201
+    def tx():  # noqa: ANN202
+        with persist.buffered_events():
+            return fn()
+    return run_tx(tx)
+
+
+def joined(desk) -> tuple[m.Ticket, int, str]:  # noqa: ANN001
+    """A ticket waiting on its customer, then a second mail of theirs that joined it; (ticket, message, mid)."""
+    first = desk.receive(mail(subject="Internet down", body=OUTAGE)[0])
+    tid = first.ticket_id
+    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(tid), "open", now=m.utcnow(), settings=desk.settings))
+    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(tid), "waiting_customer", now=m.utcnow(),
+                                           settings=desk.settings))
+    raw, mid = mail(subject="Printer jams too", body=OUTAGE_AGAIN)
+    second = desk.receive(raw)
+    assert second.action == "appended" and second.ticket_id == tid
+    ticket = reload(m.Ticket.get_by_id(tid))
+    assert ticket.status == "open"  # the join ended the wait
+    msg = inbound_messages(ticket)[-1]
+    return ticket, msg.id, mid
+
+
+def test_detach_restores_what_the_join_changed(desk):
+    ticket, msg_id, mid = joined(desk)
+    received = [e.id for e in events(ticket, "message_received") if e.data.get("message") == msg_id]
+    assert len(received) == 1
+    done = in_tx(lambda: ticket_detach.detach(ticket_ops.load(ticket.id), msg_id, now=m.utcnow(),
+                                              settings=desk.settings, actor="ann@example.com", reason="other problem"))
+    new = m.Ticket.get(m.Ticket.number == done.number)
+    old = reload(ticket)
+    assert done.status_restored == "waiting_customer" and old.status == "waiting_customer"
+    assert [x.id for x in inbound_messages(new)] == [msg_id] and len(inbound_messages(old)) == 1
+    assert new.subject == "Printer jams too" and new.customer_id == old.customer_id and new.team == old.team
+    assert m.Event.get_by_id(received[0]).ticket_id == new.id  # the join's events went with the message
+    assert "near_duplicate_merged" in event_kinds(old)  # the join's own record stays where it happened
+    (audit,) = events(old, "near_duplicate_detached")
+    assert audit.actor == "ann@example.com" and audit.data["ticket"] == new.number and audit.data["message"] == msg_id
+    assert events(new, "detached_from")[0].data["ticket"] == old.number
+    assert {"ticket_created", "priority_set", "category_set"} <= set(event_kinds(new))
+    # The customer's reply to the detached message follows it to its own ticket.
+    reply = desk.receive(mail(subject="Re: Printer jams too", body="Any news on the printer?", in_reply_to=mid,
+                              references=[mid])[0])
+    assert reply.ticket_id == new.id
+    # Once detached, or a message that never joined: refused, nothing changed.
+    with pytest.raises(ticket_detach.NotJoined):
+        in_tx(lambda: ticket_detach.detach(ticket_ops.load(old.id), msg_id, now=m.utcnow(), settings=desk.settings,
+                                           actor="x"))
+    first_msg = inbound_messages(old)[0].id
+    with pytest.raises(ticket_detach.NotJoined):
+        in_tx(lambda: ticket_detach.detach(ticket_ops.load(old.id), first_msg, now=m.utcnow(),
+                                           settings=desk.settings, actor="x"))
+    assert m.Ticket.select().count() == 2
+
+
+def test_detach_from_the_command_line(desk):
+    ticket, msg_id, _ = joined(desk)
+    out = helpline(desk.settings, "tickets", "detach", ticket.number, str(msg_id), "--reason", "two problems")
+    assert out.returncode == 0, out.stderr
+    assert f"message {msg_id} is now HL-" in out.stdout and "waiting_customer again" in out.stdout
+    again = helpline(desk.settings, "tickets", "detach", ticket.number, str(msg_id))
+    assert again.returncode == 1 and "did not join" in again.stderr and "Traceback" not in again.stderr
+    assert m.Ticket.select().count() == 2
+    assert events(reload(ticket), "near_duplicate_detached")[0].actor.endswith("(operator, as admin)")
+
+
+def test_slack_button_offered_and_pressed(desk):
+    ticket, msg_id, _ = joined(desk)
+    run_tx(lambda: slack_state.remember_thread(ticket.id, "C0SUPPORT", "1700000000.000100"))
+    assert slack_outbox.sweep_detach_offers() == 1 and slack_outbox.sweep_detach_offers() == 0  # once per join
+    offer = m.Outbox.get(m.Outbox.unique_key.startswith("slack:detach:"))
+    assert offer.payload["op"] == "detach_offer" and offer.payload["message"] == msg_id
+    body = slack_blocks.detach_offer(ticket.number, msg_id, 0.8)
+    (button,) = body["blocks"][1]["elements"]
+    assert button["action_id"] == slack_blocks.ACTION_PREFIX + f"detach:{msg_id}" and button["value"] == ticket.number
+    where = {"channel": "C0SUPPORT", "thread_ts": "1700000000.000100", "ts": "1700000000.000200"}
+    action, _, reason = in_tx(lambda: slack_actions.apply(ticket.id, {"command": "detach", "value": str(msg_id)}, "U1",
+                                                           "Ann", where, "press-1", m.utcnow(), desk.settings))
+    assert action != "noop", reason
+    assert m.Ticket.select().count() == 2 and reload(ticket).status == "waiting_customer"
+    assert events(reload(ticket), "near_duplicate_detached")[0].actor == "slack:U1"
+    # pressed again: refused to that agent only, nothing changed
+    action, _, reason = in_tx(lambda: slack_actions.apply(ticket.id, {"command": "detach", "value": str(msg_id)}, "U1",
+                                                           "Ann", where, "press-2", m.utcnow(), desk.settings))
+    assert action == "noop" and "did not join" in reason
+    assert similarity_state.near_duplicate_join(ticket.id, msg_id) is None
