@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
+from typing import TypeVar
 
 from helpline.ingest.enqueuer import Enqueuer
 from helpline.ingest.intake import EmailIntake, IntakeResult, Offer, RequestOffer
 
 log = logging.getLogger("helpline.ingest")
+OfferT = TypeVar("OfferT", Offer, RequestOffer)
 
 
 class IntakeBatcher:
@@ -56,21 +60,27 @@ class IntakeBatcher:
                     break
                 batch.append(item)
             durable: list[int] = []
-            mail = [item for item in batch if isinstance(item[0], Offer)]
-            requests = [item for item in batch if not isinstance(item[0], Offer)]
-            done: list[tuple[Future[IntakeResult], IntakeResult | BaseException]] = []
-            for group, accept in ((mail, self.intake.accept_batch), (requests, self.intake.accept_requests)):
-                if not group:
-                    continue
-                try:
-                    results = accept([offer for offer, _ in group], defer_submit=durable)
-                except BaseException as exc:  # never leave a sender hanging
-                    log.exception("event=intake_batch_failed size=%d", len(group))
-                    results = [exc] * len(group)
-                done += [(fut, result) for (_, fut), result in zip(group, results, strict=True)]
+            mail = [(offer, fut) for offer, fut in batch if isinstance(offer, Offer)]
+            requests = [(offer, fut) for offer, fut in batch if isinstance(offer, RequestOffer)]
+            done = (_accept(mail, partial(self.intake.accept_batch, defer_submit=durable))
+                    + _accept(requests, partial(self.intake.accept_requests, defer_submit=durable)))
             for fut, result in done:
                 if isinstance(result, BaseException):
                     fut.set_exception(result)
                 else:
                     fut.set_result(result)
             self.enqueuer.put(durable)  # the senders have their answer; now the queue
+
+
+def _accept(group: list[tuple[OfferT, Future[IntakeResult]]],
+            accept: Callable[[list[OfferT]], list[IntakeResult | BaseException]]) -> list[tuple[Future[IntakeResult], IntakeResult | BaseException]]:
+    """One kind of offer through its group commit, each future paired with its result; when the commit
+    itself fails, its exception is every offer's result (a sender is never left hanging)."""
+    if not group:
+        return []
+    try:
+        results = accept([offer for offer, _ in group])
+    except BaseException as exc:  # never leave a sender hanging
+        log.exception("event=intake_batch_failed size=%d", len(group))
+        results = [exc] * len(group)
+    return [(fut, result) for (_, fut), result in zip(group, results, strict=True)]

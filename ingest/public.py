@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Executor
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aiohttp import web
 
@@ -20,10 +20,11 @@ from helpline.ingest.http import csat_pages, downloads
 from helpline.ingest.http import api_limits, incident_api, search_api, ticket_api
 from helpline.ingest.http import app_keys as K
 
-RunBlocking = Callable[..., Awaitable[Any]]
+if TYPE_CHECKING:  # the daemon passes its intake in; this module only names the type
+    from helpline.ingest.intake import EmailIntake
 
 
-def make_app(settings: Settings, intake: Any = None, executor: Executor | None = None) -> web.Application:
+def make_app(settings: Settings, intake: EmailIntake | None = None, executor: Executor | None = None) -> web.Application:
     async def root(request: web.Request) -> web.Response:
         return web.json_response({"service": "helpline"})
 
@@ -58,7 +59,7 @@ def make_app(settings: Settings, intake: Any = None, executor: Executor | None =
     return app
 
 
-def register_parsers(intake: Any) -> None:
+def register_parsers(intake: EmailIntake) -> None:
     """Every HTTP channel's parser, whether or not its routes are on: a request
     spooled while a channel was configured must still drain after it is turned
     off, and the scheduler drains the spool without the HTTP app."""

@@ -11,13 +11,15 @@ A failure learned later (a bounce, an SMS status callback) writes the same
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helpline.store import db
-from helpline.store.models import Outbox
 
 from . import outbox
 from .logkv import line, log
+
+if TYPE_CHECKING:
+    from helpline.store.models import Outbox
 
 
 def after(row: Outbox, outcome: str, error: str = "") -> list[tuple[int, str]]:

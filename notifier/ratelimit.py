@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import random
 
-from helpline.store import fastsql
+from helpline.store import rate_counters
 
 from .addresses import addr_spec, canonical
 
@@ -35,9 +35,7 @@ def recent(kind: str, recipient: str, now: dt.datetime) -> tuple[int, int]:
     bucket, into = _hour(now)
     own = _address_key(kind, recipient)
     keys = [own] + [f"{kind}:all:{i}" for i in range(SHARDS)]
-    rows = fastsql.fetchall(
-        f'SELECT key, bucket, count FROM "rate_counter" WHERE key IN ({fastsql.in_marks(len(keys))}) '
-        "AND bucket IN (?, ?)", [*keys, bucket, bucket - 1])
+    rows = rate_counters.with_previous(keys, bucket)
     weight = {bucket: 1.0, bucket - 1: 1.0 - into}
     to_address = sum(c * weight[b] for k, b, c in rows if k == own)
     total = sum(c * weight[b] for k, b, c in rows if k != own)
@@ -48,6 +46,4 @@ def record(kind: str, recipient: str, now: dt.datetime) -> None:
     """Count one automatic reply (inside the caller's transaction)."""
     bucket, _ = _hour(now)
     # Both counters in one statement: the address's and one shard of the global count.
-    fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, 1), (?, ?, 1) '
-                    'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + 1',
-                    [_address_key(kind, recipient), bucket, f"{kind}:all:{random.randrange(SHARDS)}", bucket])
+    rate_counters.add_one_each(_address_key(kind, recipient), f"{kind}:all:{random.randrange(SHARDS)}", bucket)

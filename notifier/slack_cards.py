@@ -7,11 +7,15 @@ latest status, priority and assignee.
 """
 from __future__ import annotations
 
-from helpline.store import download_links, routing_state, slack_state
-from helpline.store import models as m
+from typing import TYPE_CHECKING
+
+from helpline.store import download_links, routing_state, slack_card_reads, slack_state
 from helpline.store.config import Settings
 
 from .slack_blocks import TicketCard
+
+if TYPE_CHECKING:
+    from helpline.store.models import Message
 
 
 def _files(message_id: int, settings: Settings | None) -> list[tuple]:
@@ -20,22 +24,19 @@ def _files(message_id: int, settings: Settings | None) -> list[tuple]:
     if settings is not None and download_links.can_link(settings):  # a withheld file: its notice, no link
         return [(f"{a.filename} ({a.withheld})" if a.withheld else a.filename, a.size, a.url)
                 for a in download_links.of_message(settings, message_id)]
-    return [(a.filename, a.size) for a in
-            m.Attachment.select().where((m.Attachment.message == message_id) & ~m.Attachment.inline)]
+    return list(slack_card_reads.listed_files(message_id))
 
 
 def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | None:
     """The ticket's card; None when the ticket no longer exists. With ``settings`` that can sign
     them, the first message's files are signed download links."""
-    ticket = m.Ticket.get_or_none(m.Ticket.id == ticket_id)
+    ticket = slack_card_reads.ticket(ticket_id)
     if ticket is None:
         return None
-    first = (m.Message.select().where((m.Message.ticket == ticket_id) & (m.Message.direction == "in"))
-             .order_by(m.Message.id).first())
-    customer = m.Customer.get_or_none(m.Customer.id == ticket.customer_id)
+    first = slack_card_reads.first_customer_message(ticket_id)
+    customer = slack_card_reads.customer(ticket.customer_id)
     confidence = None
-    cat_event = (m.Event.select().where((m.Event.ticket == ticket_id) & m.Event.kind.in_(
-        ("category_set", "category_corrected", "category_confirmed"))).order_by(m.Event.id.desc()).first())
+    cat_event = slack_card_reads.last_category_event(ticket_id)
     if cat_event is not None and cat_event.kind == "category_set" and isinstance(cat_event.data, dict) \
             and cat_event.data.get("confidence") is not None:  # an agent's choice has no model confidence
         confidence = float(cat_event.data["confidence"])
@@ -52,8 +53,8 @@ def load_card(ticket_id: int, settings: Settings | None = None) -> TicketCard | 
     )
 
 
-def load_message(message_id: int, settings: Settings | None = None) -> tuple[m.Message, list[tuple]] | None:
-    msg = m.Message.get_or_none(m.Message.id == message_id)
+def load_message(message_id: int, settings: Settings | None = None) -> tuple[Message, list[tuple]] | None:
+    msg = slack_card_reads.message(message_id)
     if msg is None:
         return None
     return msg, _files(message_id, settings)

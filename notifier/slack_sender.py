@@ -34,8 +34,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from helpline.store import blobs, db, pii, routing_state, slack_state
-from helpline.store import models as m
+from helpline.store import blobs, db, outbox_rows, pii, routing_state, slack_card_reads, slack_state
 from helpline.store.config import Settings
 
 from . import slack_blocks, slack_cards, slack_metrics
@@ -389,7 +388,7 @@ def _attachment_bytes(settings: Settings, ids: list[int]) -> list[tuple[str, str
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     out = []
     for one in ids:
-        row = m.Attachment.get_or_none(m.Attachment.id == one)
+        row = slack_card_reads.attachment(one)
         if row is None:
             continue
         try:
@@ -406,7 +405,4 @@ def _attachment_bytes(settings: Settings, ids: list[int]) -> list[tuple[str, str
 
 
 def _parent_on_its_way(ticket_id: int) -> bool:
-    return (m.Outbox.select().where((m.Outbox.ticket == ticket_id) & (m.Outbox.channel == "slack")
-                                    & (m.Outbox.kind == "slack_ticket")
-                                    & m.Outbox.status.in_([m.OutboxStatus.PENDING, m.OutboxStatus.SENDING]))
-            .exists())
+    return outbox_rows.parent_post_on_its_way(ticket_id)

@@ -16,17 +16,17 @@ import datetime as dt
 import functools
 import hashlib
 import mimetypes
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from helpline.store import db
+from helpline.store import db, sms_state
 from helpline.store.blobs import BlobStore
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
-from helpline.store.models import Attachment, Event, Message, utcnow
-from helpline.store.sms_state import MediaStatus, SmsMedia
+from helpline.store.sms_state import MediaJob as Job
+from helpline.store.sms_state import MediaStatus
 
 from .logkv import line, log
 
@@ -38,17 +38,6 @@ class MediaError(Exception):
         super().__init__(message)
         self.final = final
         self.status = status
-
-
-@dataclass
-class Job:
-    id: int
-    message_id: int
-    ticket_id: int
-    position: int
-    url: str
-    content_type: str
-    attempts: int
 
 
 def _on_api_host(url: str, settings: Settings) -> bool:
@@ -86,45 +75,16 @@ def download(url: str, settings: Settings, *, timeout: float = 30.0) -> tuple[by
 
 
 def _claim(media_id: int, max_attempts: int, now: dt.datetime) -> Job | None:
-    def tx() -> Job | None:
-        row = SmsMedia.get_or_none((SmsMedia.id == media_id) & (SmsMedia.status == MediaStatus.PENDING))
-        if row is None:
-            return None
-        ticket_id = Message.select(Message.ticket).where(Message.id == row.message_id).scalar()
-        if row.attempts >= max_attempts:
-            _finish(row.id, ticket_id, MediaStatus.FAILED, f"gave up after {row.attempts} attempts: {row.last_error}", now)
-            return None
-        SmsMedia.update(attempts=row.attempts + 1, updated_at=now).where(SmsMedia.id == row.id).execute()
-        return Job(row.id, row.message_id, ticket_id, row.position, row.url, row.content_type, row.attempts + 1)
-
-    return db.run_tx(tx)
-
-
-def _finish(media_id: int, ticket_id: int, status: str, error: str, now: dt.datetime) -> None:
-    SmsMedia.update(status=status, last_error=error[:1000], updated_at=now).where(SmsMedia.id == media_id).execute()
-    Event.create(ticket=ticket_id, kind="mms_media_" + status, created_at=now,
-                 data={"media": media_id, "error": error[:300]})
+    return db.run_tx(functools.partial(sms_state.claim_media, media_id, max_attempts, now))
 
 
 def _store(job: Job, data: bytes, content_type: str, blobs: BlobStore, now: dt.datetime) -> bool:
     key = blobs.put(data)
     ctype = job.content_type or content_type or "application/octet-stream"
     ext = mimetypes.guess_extension(ctype) or ".bin"
-
-    def tx() -> bool:
-        if SmsMedia.get_or_none((SmsMedia.id == job.id) & (SmsMedia.status == MediaStatus.PENDING)) is None:
-            return False  # another worker stored it first
-        Attachment.create(message=job.message_id, filename=f"mms-{job.position + 1}{ext}", content_type=ctype,
-                          size=len(data), sha256=hashlib.sha256(data).hexdigest(), blob_key=key)
-        SmsMedia.update(status=MediaStatus.STORED, size=len(data), blob_key=key, last_error="",
-                        updated_at=now).where(SmsMedia.id == job.id).execute()
-        return True
-
-    return db.run_tx(tx)
-
-
-def _note_error(media_id: int, error: str) -> None:
-    SmsMedia.update(last_error=error[:1000]).where(SmsMedia.id == media_id).execute()
+    return db.run_tx(functools.partial(
+        sms_state.store_media, job, filename=f"mms-{job.position + 1}{ext}", content_type=ctype, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), blob_key=key, now=now))
 
 
 def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[str, Any]:
@@ -139,10 +99,10 @@ def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[st
         except MediaError as exc:
             log.warning(line("mms_media_fetch_failed", media=job.id, attempt=job.attempts, final=exc.final, error=str(exc)))
             if exc.final:
-                db.run_tx(functools.partial(_finish, job.id, job.ticket_id, exc.status, str(exc), utcnow()))
+                db.run_tx(functools.partial(sms_state.finish_media, job.id, job.ticket_id, exc.status, str(exc), utcnow()))
                 done["too_large" if exc.status == MediaStatus.TOO_LARGE else "failed"] += 1
             else:
-                db.run_tx(functools.partial(_note_error, job.id, str(exc)))
+                db.run_tx(functools.partial(sms_state.note_media_error, job.id, str(exc)))
                 done["retry"] += 1
             continue
         if _store(job, data, ctype, blobs, utcnow()):
@@ -154,7 +114,5 @@ def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[st
 def fetch_stale(settings: Settings, blobs: BlobStore, limit: int = 100) -> dict[str, Any]:
     """The scheduler's sweep: pending media nobody fetched within ``pending_after_s``."""
     cutoff = utcnow() - dt.timedelta(seconds=settings.pending_after_s)
-    ids = [r.id for r in SmsMedia.select(SmsMedia.id)
-           .where(SmsMedia.status == MediaStatus.PENDING, SmsMedia.updated_at < cutoff)
-           .order_by(SmsMedia.id).limit(limit)]
+    ids = sms_state.stale_media(cutoff, limit)
     return fetch(ids, settings, blobs) if ids else {}

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from helpline.store import db
-from helpline.store.models import Event, Message, Outbox, OutboxStatus, utcnow
+from helpline.store import db, delivery_status, outbox_rows
+from helpline.store.clock import utcnow
 
 from .followups import on_late_failure
 from .logkv import line, log
@@ -23,13 +23,6 @@ from .logkv import line, log
 RANK = {"": 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4, "delivered": 5, "read": 6,
         "undelivered": 7, "failed": 7, "canceled": 7}
 FAILED = ("undelivered", "failed", "canceled")
-
-
-def _find(ref: str, sid: str) -> Outbox | None:
-    row = Outbox.get_or_none(Outbox.unique_key == ref) if ref else None
-    if row is None and sid:
-        row = Outbox.get_or_none((Outbox.channel == "sms") & (Outbox.provider_id == sid))
-    return row if row is not None and row.channel == "sms" else None
 
 
 def record_status(ref: str, sid: str, status: str, error_code: str = "", error_message: str = "",
@@ -41,25 +34,24 @@ def record_status(ref: str, sid: str, status: str, error_code: str = "", error_m
         return "ignored"
 
     def tx() -> str:
-        row = _find(ref, sid)
+        row = outbox_rows.sms_row(ref, sid)
         if row is None:
             return "unknown"
-        msg = Message.get_or_none(Message.id == row.out_message_id) if row.out_message_id else None
-        current = msg.delivery_status if msg else ""
-        if RANK.get(current, 0) >= RANK[status]:
+        current = delivery_status.of_message(row.out_message_id) if row.out_message_id else None
+        if RANK.get(current or "", 0) >= RANK[status]:
             return "ignored"
-        if msg is not None:
-            Message.update(delivery_status=status).where(Message.id == msg.id).execute()
+        if current is not None and row.out_message_id:
+            delivery_status.set_status(row.out_message_id, status)
         data = {"outbox_id": row.id, "sid": sid, "status": status, "recipient": row.recipient, "channel": "sms"}
         if status in FAILED:
             data.update(error_code=error_code, error=error_message[:300])
             error = f"{status}: Twilio error {error_code or '?'}" + (f" ({error_message[:200]})" if error_message else "")
-            Outbox.update(status=OutboxStatus.FAILED, last_error=error, updated_at=now).where(Outbox.id == row.id).execute()
+            outbox_rows.set_failed(row.id, error, now)
             on_late_failure(row, error)  # an agent's reply from Slack: said in the ticket's thread
             if row.ticket_id is not None:
-                Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data=data)
+                delivery_status.add_event(row.ticket_id, "delivery_failed", data, now)
         elif status in ("delivered", "read") and row.ticket_id is not None:
-            Event.create(ticket=row.ticket_id, kind="sms_delivered", created_at=now, data=data)
+            delivery_status.add_event(row.ticket_id, "sms_delivered", data, now)
         return "recorded"
 
     result = db.run_tx(tx)

@@ -19,7 +19,7 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from helpline.store import fastsql, webhook_state
+from helpline.store import webhook_state
 from helpline.store.config import Settings
 from helpline.store.webhook_signing import parse_callbacks
 
@@ -69,7 +69,7 @@ def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Se
     sources = listening(ticket_id, settings)
     if not sources:
         return []
-    row = fastsql.fetchone('SELECT number, subject, status, channel FROM "ticket" WHERE id = ?', [ticket_id])
+    row = webhook_state.ticket_head(ticket_id)
     if row is None:
         return []
     number, subject, status, channel = row

@@ -9,6 +9,7 @@ ticket as answered by the article. The MACs are HMAC with
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
 from . import signing
@@ -21,19 +22,19 @@ def can_link(settings: Settings) -> bool:
     return bool(settings.public_url and settings.secret_key)
 
 
-def article_sig(keys, slug: str, language: str) -> str:  # noqa: ANN001
+def article_sig(keys: Sequence[str], slug: str, language: str) -> str:
     return signing.sign(keys, "kb-article", f"{language}/{slug}", MAC_BYTES)
 
 
-def ticket_sig(keys, ticket_id: int, slug: str, language: str) -> str:  # noqa: ANN001
+def ticket_sig(keys: Sequence[str], ticket_id: int, slug: str, language: str) -> str:
     return f"{ticket_id}.{signing.sign(keys, 'kb-answered', f'{ticket_id}:{language}/{slug}', MAC_BYTES)}"
 
 
-def check_article(keys, slug: str, language: str, sig: str) -> bool:  # noqa: ANN001
+def check_article(keys: Sequence[str], slug: str, language: str, sig: str) -> bool:
     return bool(keys) and len(sig) < 64 and signing.verify(keys, "kb-article", f"{language}/{slug}", sig, MAC_BYTES)
 
 
-def check_ticket(keys, token: str, slug: str, language: str) -> int | None:  # noqa: ANN001
+def check_ticket(keys: Sequence[str], token: str, slug: str, language: str) -> int | None:
     """The ticket id a deflection token names for this article, or None when it is malformed or forged."""
     head, _, mac = (token or "").partition(".")
     if not head.isdigit() or len(head) > 18 or not mac or len(mac) > 64 or not keys:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 from . import pii
 
@@ -34,8 +34,8 @@ class Score:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
-def read(lines: Iterable[str]) -> list[dict]:
-    items = []
+def read(lines: Iterable[str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -56,7 +56,7 @@ def read(lines: Iterable[str]) -> list[dict]:
     return items
 
 
-def evaluate(items: list[dict], *, tokens: bool = False) -> dict[str, Score]:
+def evaluate(items: list[dict[str, Any]], *, tokens: bool = False) -> dict[str, Score]:
     """Per kind (and ``all``): a finding is right when its kind and exact text are labelled in that text."""
     scores = {k: Score() for k in (*pii.KINDS, "all")}
     for item in items:

@@ -20,6 +20,7 @@ format, only the parsed results (ingest/email/auth.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 _DKIM_NOT_PASSING = frozenset({"", "none", "fail", "neutral", "permerror", "temperror", "policy"})
 
@@ -31,9 +32,9 @@ class AuthVerdict:
     dmarc_failed: bool = False  # DMARC failed for the From domain
     vouched: bool = False  # the From domain is authenticated (DMARC pass, or aligned DKIM/SPF pass)
     reason: str = ""
-    results: dict = field(default_factory=dict)  # the trusted header's results
+    results: dict[str, Any] = field(default_factory=dict)  # the trusted header's results
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"trusted": self.trusted, "failed": self.failed, "dmarc_failed": self.dmarc_failed,
                 "vouched": self.vouched, "reason": self.reason}
 
@@ -41,7 +42,7 @@ class AuthVerdict:
 UNTRUSTED = AuthVerdict(reason="no Authentication-Results header of the trusted MTA")
 
 
-def headers_of(auth: dict) -> list[dict]:
+def headers_of(auth: dict[str, Any]) -> list[dict[str, Any]]:
     """Every header's results, topmost first (an envelope from before "headers" has the topmost only)."""
     if not auth:
         return []
@@ -51,7 +52,7 @@ def headers_of(auth: dict) -> list[dict]:
     return [auth]
 
 
-def trusted_header(auth: dict, authserv_id: str) -> dict | None:
+def trusted_header(auth: dict[str, Any], authserv_id: str) -> dict[str, Any] | None:
     """The topmost header written by the trusted MTA, or None.
 
     Methods it lacks are taken from the trusted headers right below it:
@@ -60,7 +61,7 @@ def trusted_header(auth: dict, authserv_id: str) -> dict | None:
     want = (authserv_id or "").strip().lower()
     if not want:
         return None
-    run: list[dict] = []
+    run: list[dict[str, Any]] = []
     for header in headers_of(auth):
         if str(header.get("authserv_id", "")).lower() == want:
             run.append(header)
@@ -85,7 +86,7 @@ def _aligned(domain: str, from_domain: str) -> bool:
                                              or domain.endswith("." + from_domain))
 
 
-def judge_header(header: dict, from_address: str, *, trusted: bool = True) -> AuthVerdict:
+def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = True) -> AuthVerdict:
     """The verdict one header's results give on a message from ``from_address``."""
     from_domain = from_address.rpartition("@")[2].lower().strip(">")
     spf, dkim, dmarc = (str(header.get(k, "")).lower() for k in ("spf", "dkim", "dmarc"))
@@ -108,7 +109,7 @@ def judge_header(header: dict, from_address: str, *, trusted: bool = True) -> Au
                        {k: header.get(k, "") for k in ("authserv_id", "spf", "dkim", "dmarc")})
 
 
-def judge(auth: dict, authserv_id: str, from_address: str) -> AuthVerdict:
+def judge(auth: dict[str, Any], authserv_id: str, from_address: str) -> AuthVerdict:
     """The verdict of the trusted MTA's header; ``UNTRUSTED`` without one."""
     header = trusted_header(auth, authserv_id)
     return judge_header(header, from_address) if header is not None else UNTRUSTED

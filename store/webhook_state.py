@@ -244,3 +244,9 @@ def sources_of(ticket_id: int) -> list[str]:
 def as_dict(ticket_id: int) -> dict[str, Any]:
     """For ``tickets show``: the ticket's fields and sources."""
     return {"metadata": fields_of(ticket_id), "sources": sources_of(ticket_id)}
+
+
+def ticket_head(ticket_id: int) -> tuple[str, str, str, str] | None:
+    """(number, subject, status, channel) of a ticket, for the body of its webhook events; None if it is gone."""
+    row = fastsql.fetchone('SELECT number, subject, status, channel FROM "ticket" WHERE id = ?', [ticket_id])
+    return (row[0], row[1], row[2], row[3]) if row is not None else None

@@ -136,7 +136,7 @@ def _send_claimed(s: Settings, rows: list) -> None:
         by_channel.setdefault(row.channel, []).append(row)
     for channel, group in by_channel.items():
         def job(channel: str = channel, group: list = group) -> None:
-            deliver_claimed_many(s, senders()[channel], group)
+            deliver_claimed_many(s, senders()[channel], group, senders=senders())
 
         def give_back(group: list = group) -> None:
             try:
@@ -197,7 +197,7 @@ def _deliver(outbox_id: int) -> None:
     channel = queue_rows.outbox_channel(outbox_id)
     sender = senders().get(channel) if channel is not None else None
     if sender is not None:
-        deliver_one(settings(), sender, outbox_id)
+        deliver_one(settings(), sender, outbox_id, senders=senders())
 
 
 def outbox_release(row_ids: list[int]) -> None:

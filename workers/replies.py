@@ -34,7 +34,7 @@ from typing import Any
 from helpline.notifier import loops, outbox, webhook_events
 from helpline.notifier.agent_reply import render_agent_reply
 from helpline.notifier.message_ids import make_message_id
-from helpline.store import download_links, fastsql, signing, webhook_state
+from helpline.store import download_links, reply_rows, signing, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
@@ -80,19 +80,16 @@ def queued(key: str, ticket_id: int, request: str = "") -> tuple[int | None, str
     ``request`` (``request_hash``), raises ``KeyReused`` when the first answer
     was made from a different request (answers stored before fingerprints
     were kept are taken as the same)."""
-    row = fastsql.fetchone('SELECT out_message_id, channel, recipient, payload FROM "outbox" WHERE unique_key = ? '
-                           'AND ticket_id = ?', [key, ticket_id])
+    row = reply_rows.answer_queued(key, ticket_id)
     if row is None:
         creator = webhook_state.creator_of(ticket_id)
         if creator:
             eid = webhook_events.event_id(ticket_id, webhook_events.REPLIED, key)
-            row = fastsql.fetchone('SELECT out_message_id, channel, \'\', payload FROM "outbox" WHERE unique_key = ? '
-                                   "AND ticket_id = ? AND out_message_id IS NOT NULL",
-                                   [f"hook:{creator}:{eid}", ticket_id])
+            row = reply_rows.answer_queued(f"hook:{creator}:{eid}", ticket_id, answered_message_only=True)
     if row is None:
         return None
     if request:
-        payload = json.loads(row[3]) if isinstance(row[3], str) else (row[3] or {})
+        payload = row[3]
         if payload.get(REQUEST_HASH, request) != request:
             raise KeyReused("this Idempotency-Key was already used for a different answer (other text or author); "
                             "a retry must send the same body, and a new answer needs a new key")
@@ -105,8 +102,7 @@ def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None
     A webhook message steers it only on a ticket its own source created: the
     answer to a mailbox's ticket goes to the mailbox even if a source's message
     sits on it (written there by an older release, or moved there by a merge)."""
-    rows = fastsql.fetchall("SELECT channel, sender, inbound_id FROM \"message\" WHERE ticket_id = ? "
-                            "AND direction = 'in' AND author_role = 'customer' ORDER BY id DESC LIMIT 50", [ticket_id])
+    rows = reply_rows.customer_messages(ticket_id, 50)
     creator: str | None = None
     for channel, sender, inbound_id in rows:
         env = _envelope(inbound_id)
@@ -119,15 +115,13 @@ def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None
 
 
 def _envelope(inbound_id: int | None) -> Envelope | None:
-    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE id = ?', [inbound_id]) if inbound_id else None
-    if row is None or not row[0]:
-        return None
-    return Envelope.from_dict(json.loads(row[0]) if isinstance(row[0], str) else row[0])
+    data = reply_rows.envelope_of(inbound_id) if inbound_id else None
+    return Envelope.from_dict(data) if data is not None else None
 
 
 def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text: str, now: dt.datetime,
                  message_id: str = "", subject: str = "", extra: dict[str, Any] | None = None) -> int:
-    return fastsql.insert("message", {
+    return reply_rows.add_message({
         "ticket_id": ticket_id, "inbound_id": None, "direction": "out", "author_role": "agent",
         "author": agent[:255], "channel": channel, "external_id": "", "message_id": message_id, "sender": sender,
         "subject": subject[:1000], "text": text, "full_text": text, "html": "", "body_hash": "", "raw_blob_key": "",
@@ -137,11 +131,7 @@ def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text:
 
 def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> list[int]:
     """Attachment rows of the agent's message: what the customer got, and what download links name."""
-    return [fastsql.insert("attachment", {"message_id": message_id, "filename": f["name"][:255],
-                                          "content_type": f["content_type"][:255], "size": f["size"],
-                                          "sha256": f["blob_key"].partition(":")[2], "blob_key": f["blob_key"],
-                                          "inline": False, "content_id": ""}) or 0
-            for f in files]
+    return reply_rows.add_attachments(message_id, files)
 
 
 NO_LINKS = ("files reach this channel only as download links, and links need HELPLINE_PUBLIC_URL "
@@ -247,7 +237,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
                 media, files_sent = ids, "attached"
             else:
                 text, files_sent = _links_text(text, download_links.of_ids(settings, ids)), "linked"
-                fastsql.execute('UPDATE "message" SET text = ? WHERE id = ?', [text, out_id])
+                reply_rows.set_text(out_id, text)
         body = sms_payload(recipient, text, ref=key, from_number=from_number, media=media)
     elif wrote_on == "webhook" and webhook:
         listening = webhook_events.listening(ticket_id, settings)

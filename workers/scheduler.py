@@ -14,6 +14,7 @@ from . import actors, broker, sweeper, systemd
 
 if TYPE_CHECKING:
     from helpline.notifier.claim_journal import ClaimJournal
+    from helpline.notifier.senders import Sender
 
 log = logging.getLogger("helpline.workers")
 
@@ -42,9 +43,14 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         from helpline.store import attachment_scan
 
         jobs["attachment_scan"] = lambda: attachment_scan.scan_pending(settings)
+
+    def delivered(channel: str, sender: Sender) -> Callable[[], object]:
+        """The sweep of one channel's outbox (its journal opened at each run, as before)."""
+        return lambda: drain(settings, sender, budget_s=max(settings.sweep_interval_s, 5.0),
+                             journal=claim_journal(settings, channel), senders=actors.senders())
+
     for channel, sender in actors.senders().items():
-        jobs[f"outbox_delivered_{channel}"] = lambda sender=sender, channel=channel: drain(
-            settings, sender, budget_s=max(settings.sweep_interval_s, 5.0), journal=claim_journal(settings, channel))
+        jobs[f"outbox_delivered_{channel}"] = delivered(channel, sender)
     from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))

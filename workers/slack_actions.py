@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from helpline.notifier import outbox
 from helpline.notifier.slack_blocks import PRIORITY_LABELS, STATUS_LABELS, escape
-from helpline.store import fastsql, routing_state, slack_state
-from helpline.store import models as m
+from helpline.store import routing_state, slack_rows, slack_state
+from helpline.store.statuses import TicketStatus
 
 from helpline.router import escalation
 from helpline.router.lifecycle import InvalidTransition
@@ -27,11 +27,11 @@ from . import api_ticket_ops, persist, ticket_ops
 from .slack_outbox import queue_update, tell_customer
 
 CUSTOMER_NOTICES = {
-    m.TicketStatus.RESOLVED: ":white_check_mark: We consider this resolved. Write here if anything is still open.",
-    m.TicketStatus.CLOSED: "This ticket is closed. Start a new message for anything else.",
-    m.TicketStatus.OPEN: "We are looking into this again.",
+    TicketStatus.RESOLVED: ":white_check_mark: We consider this resolved. Write here if anything is still open.",
+    TicketStatus.CLOSED: "This ticket is closed. Start a new message for anything else.",
+    TicketStatus.OPEN: "We are looking into this again.",
 }
-STATUSES = (m.TicketStatus.OPEN, m.TicketStatus.WAITING_CUSTOMER, m.TicketStatus.RESOLVED, m.TicketStatus.CLOSED)
+STATUSES = (TicketStatus.OPEN, TicketStatus.WAITING_CUSTOMER, TicketStatus.RESOLVED, TicketStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
             return Change(refused="This ticket is already yours.")
         change = Change({"assignee": me}, [("assigned", {"from": state.assignee or None, "to": me,
                                                          "via": "slack"})], f":raising_hand: {who} took this ticket.")
-        if state.status == m.TicketStatus.NEW:
-            change.columns["status"] = m.TicketStatus.OPEN
-            change.events.append(("status_changed", {"from": state.status, "to": m.TicketStatus.OPEN,
+        if state.status == TicketStatus.NEW:
+            change.columns["status"] = TicketStatus.OPEN
+            change.events.append(("status_changed", {"from": state.status, "to": TicketStatus.OPEN,
                                                      "reason": "taken by an agent"}))
         return change
     if command == "status":
@@ -71,13 +71,13 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
         if value == state.status:
             return Change(refused=f"The ticket is already {STATUS_LABELS[value]}.")
         columns: dict[str, Any] = {"status": value}
-        if value == m.TicketStatus.RESOLVED:
+        if value == TicketStatus.RESOLVED:
             columns["resolved_at"] = now
-        elif value == m.TicketStatus.CLOSED:
+        elif value == TicketStatus.CLOSED:
             columns["closed_at"] = now
             if state.resolved_at is None:
                 columns["resolved_at"] = now
-        elif state.status in (m.TicketStatus.RESOLVED, m.TicketStatus.CLOSED):
+        elif state.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             columns.update(resolved_at=None, closed_at=None)
         data: dict[str, Any] = {"from": state.status, "to": value, "reason": "set by an agent in Slack"}
         return Change(columns, [("status_changed", data)], f"{who} set the status to {STATUS_LABELS[value]}.")
@@ -104,8 +104,7 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     category menu through the API's labelled-example path. A change one of them
     refuses is answered to the agent, not written. ``where["thread_ts"]`` is the
     ticket's thread; ``where["ts"]`` the message whose button was pressed."""
-    row = fastsql.fetchrow('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?', [ticket_id])
-    state = TicketState(row[0], row[1], row[2] or "", persist.as_datetime(row[3]))
+    state = TicketState(*slack_rows.button_state(ticket_id))
     actor = f"slack:{user}"
     routed = slack_state.routed_agent(user)
     command, value = str(metadata.get("command") or ""), str(metadata.get("value") or "")
@@ -179,14 +178,13 @@ def _assign(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     said = f":bust_in_silhouette: {escape(p.agent)} assigned this ticket to {name}."
     target = slack_state.routed_agent(value)
     if target is None:
-        row = fastsql.fetchrow('SELECT status, priority, assignee, resolved_at FROM "ticket" WHERE id = ?',
-                               [ticket_id])
-        change = decide(TicketState(row[0], row[1], row[2] or ""), "take", "", me=f"slack:{value}", agent=p.agent,
+        status, priority, assignee, _ = slack_rows.button_state(ticket_id)
+        change = decide(TicketState(status, priority, assignee), "take", "", me=f"slack:{value}", agent=p.agent,
                         now=p.now)
         if change.refused:
             return Change(refused=f"This ticket is already assigned to {name}.")
-        if row[0] not in ticket_ops.ACTIVE:
-            return Change(refused=f"The ticket is {STATUS_LABELS.get(row[0], row[0])}; reopen it first.")
+        if status not in ticket_ops.ACTIVE:
+            return Change(refused=f"The ticket is {STATUS_LABELS.get(status, status)}; reopen it first.")
         change.said = said
         _through_ticket_ops(ticket_id, change, p.actor, p.settings, p.now)
         return change
@@ -240,10 +238,10 @@ def _merge(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     t = ticket_ops.load(ticket_id)
     if t.status not in ticket_ops.ACTIVE:
         return Change(refused=f"This ticket is {STATUS_LABELS.get(t.status, t.status)} already; nothing to merge.")
-    got = fastsql.fetchone('SELECT id FROM "ticket" WHERE number = ?', [value.strip().upper()])
-    if got is None:
+    other = slack_rows.ticket_id_of_number(value.strip().upper())
+    if other is None:
         return Change(refused=f"There is no ticket {escape(value)}.")
-    target = ticket_ops.load(got[0])
+    target = ticket_ops.load(other)
     ticket_ops.merge(t, target, now=p.now, settings=p.settings, actor=p.actor,
                      reason=f"merged in Slack by {p.agent}: near-duplicate")
     there = slack_state.thread_of(target.id)

@@ -30,10 +30,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from helpline.router import similarity as sim
-from helpline.store import fastsql
+from helpline.store import slack_rows
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
-from helpline.store.similarity_state import ACTIVE
 
 from .threads import ThreadDecision
 
@@ -63,16 +62,11 @@ def new_topic(fp: sim.Fingerprint | None, ticket: OpenTicket) -> str:
 
 def latest_open(customer_id: int, since: dt.datetime) -> OpenTicket | None:
     """The customer's most recent active Slack ticket they wrote on since ``since``, with its fingerprint."""
-    row = fastsql.fetchone(
-        'SELECT t.id, t.number, f.signature, f.refs FROM "ticket" t '
-        'LEFT JOIN "ticket_fingerprint" f ON f.ticket_id = t.id '
-        f"WHERE t.customer_id = ? AND t.channel = 'slack' AND t.last_customer_at >= ? "
-        f"AND t.status IN ({', '.join('?' for _ in ACTIVE)}) ORDER BY t.last_customer_at DESC, t.id DESC LIMIT 1",
-        [customer_id, since, *ACTIVE])
+    row = slack_rows.latest_open_ticket(customer_id, since)
     if row is None:
         return None
-    sig = row[2]
-    return OpenTicket(row[0], row[1], bytes(sig) if sig is not None else None, sim.parse_refs(row[3] or ""))
+    ticket_id, number, signature, refs = row
+    return OpenTicket(ticket_id, number, signature, sim.parse_refs(refs))
 
 
 def join_open(env: Envelope, customer_id: int, fp: sim.Fingerprint | None, settings: Settings,

@@ -10,31 +10,31 @@ elsewhere (routing, SLA clocks) are caught by the scheduler's ``sweep_updates``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Callable
 
 from helpline.notifier import outbox, slack_blocks
 from helpline.notifier.slack_sender import channel_for_team
-from helpline.store import fastsql, slack_state
-from helpline.store import models as m
+from helpline.store import outbox_rows, slack_rows, slack_state
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope
+from helpline.store.statuses import TicketStatus
 
 
 def on_customer_message(ticket_id: int, message_id: int, action: str, status_before: str,
                         settings: Settings, env: Envelope | None = None) -> list[int]:
     """Rows for a customer message the pipeline just stored; their ids, for delivery after the commit."""
     if action == "created":
-        row = fastsql.fetchrow('SELECT team, number FROM "ticket" WHERE id = ?', [ticket_id])
-        channel = channel_for_team(settings, row[0])
+        team, number = slack_rows.team_and_number(ticket_id)
+        channel = channel_for_team(settings, team)
         new = outbox.enqueue(channel="slack", kind="slack_ticket", recipient=channel,
                              payload={"op": "post_ticket", "ticket_id": ticket_id, "channel": channel},
                              unique_key=f"slack:ticket:{ticket_id}", ticket=ticket_id)
         ids = [new.id] if new is not None else []
         if env is not None and env.channel == "slack" and env.thread.conversation_id:  # the customer wrote in Slack
-            ids += tell_customer(ticket_id, f"Thanks, we got your message: this is ticket *{row[1]}*. "
+            ids += tell_customer(ticket_id, f"Thanks, we got your message: this is ticket *{number}*. "
                                             "We will answer in this thread.", f"slack:ack:{ticket_id}")
         return ids
     ids = []
@@ -43,7 +43,7 @@ def on_customer_message(ticket_id: int, message_id: int, action: str, status_bef
                           unique_key=f"slack:message:{message_id}", ticket=ticket_id)
     if post is not None:
         ids.append(post.id)
-    if action == "reopened" or status_before == m.TicketStatus.WAITING_CUSTOMER:
+    if action == "reopened" or status_before == TicketStatus.WAITING_CUSTOMER:
         update = queue_update(ticket_id)
         if update is not None:
             ids.append(update)
@@ -52,10 +52,7 @@ def on_customer_message(ticket_id: int, message_id: int, action: str, status_bef
 
 def queue_update(ticket_id: int) -> int | None:
     """Have the parent message re-rendered; None when a pending update will already show this change."""
-    pending = fastsql.fetchone(
-        "SELECT id FROM \"outbox\" WHERE ticket_id = ? AND channel = 'slack' AND kind = 'slack_update' "
-        "AND status = 'pending'", [ticket_id])
-    if pending:
+    if outbox_rows.pending_update_of(ticket_id) is not None:
         return None
     new = outbox.enqueue(channel="slack", kind="slack_update", recipient="",
                          payload={"op": "update_ticket", "ticket_id": ticket_id},
@@ -77,16 +74,9 @@ def sweep_updates(limit: int = 200) -> int:
     lifecycle sweeps) leave an audit event; a ticket with such an event newer
     than its Slack thread's last render and no update on its way gets one.
     Returns how many were queued."""
-    marks = fastsql.in_marks(len(CARD_EVENTS))
-
     def tx() -> int:
-        rows = fastsql.fetchall(
-            'SELECT s.ticket_id FROM "slack_thread" s WHERE EXISTS (SELECT 1 FROM "event" e WHERE '
-            f"e.ticket_id = s.ticket_id AND e.kind IN ({marks}) AND e.created_at > s.updated_at) AND NOT EXISTS "
-            "(SELECT 1 FROM \"outbox\" o WHERE o.ticket_id = s.ticket_id AND o.channel = 'slack' "
-            "AND o.kind = 'slack_update' AND o.status IN ('pending', 'sending')) ORDER BY s.ticket_id LIMIT ?",
-            [*CARD_EVENTS, limit])
-        return sum(1 for (ticket_id,) in rows if queue_update(ticket_id) is not None)
+        stale = slack_rows.tickets_with_stale_cards(CARD_EVENTS, limit)
+        return sum(1 for ticket_id in stale if queue_update(ticket_id) is not None)
 
     return run_tx(tx, durable=False)
 
@@ -94,11 +84,10 @@ def sweep_updates(limit: int = 200) -> int:
 def tell_customer(ticket_id: int, text: str, key: str) -> list[int]:
     """A short line of ours (``text``: our own mrkdwn) in the thread of a customer who wrote in Slack;
     nothing when the ticket's customer did not. Never their text, never an internal note."""
-    row = fastsql.fetchone("SELECT key FROM \"thread_key\" WHERE ticket_id = ? AND key LIKE 'conv:slack:%' "
-                           "ORDER BY key LIMIT 1", [ticket_id])
-    if row is None:
+    conversation = slack_rows.customer_conversation(ticket_id)
+    if conversation is None:
         return []
-    channel, _, root = row[0].removeprefix("conv:slack:").partition(":")
+    channel, _, root = conversation.removeprefix("conv:slack:").partition(":")
     new = outbox.enqueue(channel="slack", kind="slack_notice", recipient=channel,
                          payload={"op": "notice", "channel": channel, "thread_ts": root, "text": text},
                          unique_key=key, ticket=ticket_id)
@@ -109,7 +98,7 @@ NOTIFY_HORIZON = dt.timedelta(days=2)  # when Slack is first configured, older n
 
 
 def sweep_team_notifications(settings: Settings, limit: int = 100,
-                             clock: Callable[[], dt.datetime] = m.utcnow) -> int:
+                             clock: Callable[[], dt.datetime] = utcnow) -> int:
     """Post the team notifications (SLA warnings and breaches, escalations:
     ``notices.team_notification`` events) to Slack: a line in the ticket's
     thread and one in the team's channel (its ``slack_channel``, else
@@ -121,12 +110,8 @@ def sweep_team_notifications(settings: Settings, limit: int = 100,
     since = clock() - NOTIFY_HORIZON
 
     def tx() -> int:
-        rows = fastsql.fetchall(
-            'SELECT e.id, e.ticket_id, e.data FROM "event" e WHERE e.kind = ? AND e.created_at >= ? '
-            "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:notify:' || e.id) "
-            "ORDER BY e.id LIMIT ?", ["team_notification", since, limit])
-        for event_id, ticket_id, raw in rows:
-            data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        rows = slack_rows.unposted_team_notifications(since, limit)
+        for event_id, ticket_id, data in rows:
             text = slack_blocks.escape(str(data.get("text") or data.get("kind") or "team notification"))
             icon = ":rotating_light:" if str(data.get("kind")) == "sla_breach" else ":warning:"
             channel = str(data.get("slack_channel") or settings.slack_channel or "")
@@ -155,20 +140,14 @@ def sweep_merge_suggestions(limit: int = 100) -> int:
     the row's key carries the event id. A ticket whose parent is not posted yet is looked at again next
     round; one that is no longer active, or whose other ticket is not, gets a suppressed row instead.
     Returns the events handled."""
-    since = m.utcnow() - NOTIFY_HORIZON
+    since = utcnow() - NOTIFY_HORIZON
 
     def tx() -> int:
-        rows = fastsql.fetchall(
-            'SELECT e.id, e.ticket_id, e.data, t.number, t.status FROM "event" e '
-            'JOIN "slack_thread" s ON s.ticket_id = e.ticket_id JOIN "ticket" t ON t.id = e.ticket_id '
-            "WHERE e.kind = ? AND e.created_at >= ? "
-            "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:suggest:' || e.id) "
-            "ORDER BY e.id LIMIT ?", ["merge_suggested", since, limit])
-        for event_id, ticket_id, raw, number, status in rows:
-            data = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        rows = slack_rows.unposted_merge_suggestions(since, limit)
+        for event_id, ticket_id, data, number, status in rows:
             other = str(data.get("ticket") or "")
-            got = fastsql.fetchone('SELECT status FROM "ticket" WHERE number = ?', [other]) if other else None
-            live = status in ACTIVE and got is not None and got[0] in ACTIVE
+            other_status = slack_rows.status_of_number(other) if other else None
+            live = status in ACTIVE and other_status is not None and other_status in ACTIVE
             outbox.enqueue(channel="slack", kind="slack_suggestion", recipient="", ticket=ticket_id,
                            payload={"op": "merge_suggestion", "ticket_id": ticket_id, "number": number, "other": other,
                                     "similarity": data.get("similarity")} if live else {},
@@ -185,7 +164,7 @@ def sweep_detach_offers(limit: int = 100) -> int:
     from helpline.store import similarity_state
 
     def tx() -> int:
-        rows = similarity_state.detach_offers_due(m.utcnow() - NOTIFY_HORIZON, limit)
+        rows = similarity_state.detach_offers_due(utcnow() - NOTIFY_HORIZON, limit)
         for event_id, ticket_id, message_id, number, similarity in rows:
             outbox.enqueue(channel="slack", kind="slack_suggestion", recipient="", ticket=ticket_id,
                            payload={"op": "detach_offer", "ticket_id": ticket_id, "number": number,

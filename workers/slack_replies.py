@@ -26,10 +26,10 @@ from typing import Any
 
 from helpline.notifier import outbox
 from helpline.notifier.slack_blocks import escape
-from helpline.store import fastsql, slack_state
-from helpline.store import models as m
+from helpline.store import outbox_rows, reply_rows, slack_rows, slack_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
+from helpline.store.statuses import InboundStatus
 
 from . import persist, replies, slack_actions, slack_intent
 from .slack_outbox import queue_update
@@ -56,9 +56,9 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     thread_ts = env.thread.slack_thread
     ticket_id = slack_state.ticket_of(channel, thread_ts) if thread_ts else None
     if ticket_id is None and meta.get("intake") and thread_ts:  # an agent answering in the customer's own thread
-        got = fastsql.fetchone('SELECT ticket_id FROM "thread_key" WHERE key = ?', [f"conv:slack:{channel}:{thread_ts}"])
-        if got is not None:
-            return _done(inbound_id, got[0], now, _direct_answer(inbound_id, got[0], env, now))
+        own = slack_rows.ticket_of_customer_thread(channel, thread_ts)
+        if own is not None:
+            return _done(inbound_id, own, now, _direct_answer(inbound_id, own, env, now))
     if ticket_id is None:
         return _done(inbound_id, None, now, Handled("noop", reason="an agent's Slack message outside any ticket's thread"))
     user = env.sender.address
@@ -68,7 +68,7 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     where = {"channel": channel, "ts": ts, "thread_ts": thread_ts}
     event = meta.get("event")
     if event == "action":
-        number = fastsql.fetchrow('SELECT number FROM "ticket" WHERE id = ?', [ticket_id])[0]
+        number = slack_rows.number_of(ticket_id)
         if meta.get("ticket") != number:
             return _done(inbound_id, ticket_id, now, Handled("noop", ticket_id, reason=f"Slack action names ticket "
                                                              f"{meta.get('ticket')!r}, the thread is {number}'s"))
@@ -174,7 +174,7 @@ def _tell(ticket_id: int, where: dict[str, str], user: str, text: str, key: str)
 
 
 def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Handled) -> Handled:
-    persist.update_inbound(inbound_id, status=m.InboundStatus.PROCESSED, reason=handled.reason[:2000],
+    persist.update_inbound(inbound_id, status=InboundStatus.PROCESSED, reason=handled.reason[:2000],
                            ticket_id=ticket_id, processed_at=now, updated_at=now)
     return handled
 
@@ -216,7 +216,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
     if answer and settings.slack_undo_seconds > 0:
         # The undo window: the reply is due only when it closes; the agent gets an Undo button meanwhile.
         for oid in answer:
-            fastsql.update("outbox", oid, {"next_attempt_at": now + dt.timedelta(seconds=settings.slack_undo_seconds)})
+            outbox_rows.hold_until(oid, now + dt.timedelta(seconds=settings.slack_undo_seconds))
             delayed.append((oid, settings.slack_undo_seconds))
         offer = outbox.enqueue(channel="slack", kind="slack_undo", recipient=where["channel"], payload={
             "op": "undo_offer", "channel": where["channel"], "thread_ts": where["thread_ts"], "user": env.sender.address,
@@ -242,7 +242,7 @@ def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datet
         return Handled("noop", ticket_id, reason="an agent changed a message in the customer's Slack thread")
     msg_id = _insert_message(ticket_id, inbound_id, env, direction="out", agent=agent, text=env.text,
                              sender=env.sender.address, channel="slack", now=now)
-    fastsql.execute("UPDATE \"message\" SET delivery_status = 'sent' WHERE id = ?", [msg_id])
+    reply_rows.mark_delivered(msg_id)
     persist.event(ticket_id, "agent_replied", {"message": msg_id, "channel": "slack", "via": "customer's thread",
                                                "slack_channel": env.metadata.get("slack_channel"),
                                                "ts": env.metadata.get("ts")},
@@ -294,7 +294,7 @@ def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: s
 def _insert_message(ticket_id: int, inbound_id: int | None, env: Envelope, *, direction: str, agent: str, text: str,
                     sender: str, channel: str, now: dt.datetime, message_id: str = "", subject: str = "") -> int:
     meta = env.metadata
-    return fastsql.insert("message", {
+    return reply_rows.add_message({
         "ticket_id": ticket_id, "inbound_id": inbound_id, "direction": direction, "author_role": "agent",
         "author": agent[:255], "channel": channel, "external_id": f"{meta.get('slack_channel')}:{meta.get('ts')}",
         "message_id": message_id, "sender": sender, "subject": subject[:1000], "text": text, "full_text": env.text,
@@ -314,8 +314,7 @@ def _changed(ticket_id: int, env: Envelope, event: str, actor: str, agent: str, 
              now: dt.datetime) -> Handled:
     """An agent edited or deleted a message we already acted on: say what it means for the customer."""
     ext = f"{where['channel']}:{where['ts']}"
-    got = fastsql.fetchone("SELECT id, direction, full_text FROM \"message\" WHERE ticket_id = ? AND external_id = ? "
-                           "AND author_role = 'agent' ORDER BY id LIMIT 1", [ticket_id, ext])
+    got = reply_rows.agent_message_by_external_id(ticket_id, ext)
     if got is None:
         return Handled("noop", ticket_id, reason=f"{event} Slack message was neither a reply nor a note")
     msg_id, direction, original = got
@@ -325,8 +324,7 @@ def _changed(ticket_id: int, env: Envelope, event: str, actor: str, agent: str, 
         persist.event(ticket_id, f"note_{event}", {"message": msg_id, "text": env.text if event == "edited" else "",
                                                    **where}, actor=actor, now=now)
         return Handled(event, ticket_id, reason=f"internal note {event} in Slack")
-    status = fastsql.fetchone('SELECT status FROM "outbox" WHERE out_message_id = ? ORDER BY id LIMIT 1', [msg_id])
-    state = status[0] if status else "unknown"
+    state = outbox_rows.status_of_message(msg_id) or "unknown"
     persist.event(ticket_id, f"agent_reply_{event}", {"message": msg_id, "delivery": state,
                                                       "text": env.text if event == "edited" else "", **where},
                   actor=actor, now=now)

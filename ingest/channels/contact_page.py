@@ -84,11 +84,11 @@ def form_page(token: str, *, values: Mapping[str, str] | None = None,
             out.append(f"<textarea {attrs}>{value}</textarea>")
         else:
             out.append(f'<input type="{kind}" {attrs} value="{value}">')
-    described = ' aria-describedby="attachments-error"' if "attachments" in errors else ""
+    attachments_described = ' aria-describedby="attachments-error"' if "attachments" in errors else ""
     out.append('<label for="attachments">Attachments <span class="hint">(optional)</span></label>')
     if "attachments" in errors:
         out.append(f'<p class="error" id="attachments-error">{escape(errors["attachments"])}</p>')
-    out.append(f'<input type="file" id="attachments" name="attachments" multiple{described}>')
+    out.append(f'<input type="file" id="attachments" name="attachments" multiple{attachments_described}>')
     out.append(f'<div class="hp" aria-hidden="true"><label for="{HONEYPOT}">Leave this field empty</label>'
                f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" autocomplete="off" value=""></div>')
     out.append('<button type="submit">Send message</button></form>')

@@ -39,7 +39,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from helpline.store.config import ConfigError
@@ -199,6 +199,15 @@ def _read(environ: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+class AccountKnobs(TypedDict):
+    """``parse_account``'s settings that every mailbox takes from the environment unless it says otherwise."""
+
+    quarantine_folder: str
+    idle_minutes: float
+    poll_seconds: float
+    lease_seconds: float
+
+
 def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     raw = _read(environ, name)
     if raw is None or not raw.strip():
@@ -336,7 +345,7 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     poll = _number(env, "HELPLINE_IMAP_POLL_SECONDS", DEFAULT_POLL_SECONDS, 1)
     lease = _number(env, "HELPLINE_IMAP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 2)
     quarantine = (_read(env, "HELPLINE_IMAP_QUARANTINE_FOLDER") or "").strip() or DEFAULT_QUARANTINE
-    knobs = {"quarantine_folder": quarantine, "idle_minutes": idle, "poll_seconds": poll, "lease_seconds": lease}
+    knobs: AccountKnobs = {"quarantine_folder": quarantine, "idle_minutes": idle, "poll_seconds": poll, "lease_seconds": lease}
     accounts = [parse_account(u, **knobs) for u in urls]
     seen: set[str] = set()
     for a in accounts:

@@ -148,7 +148,8 @@ class AgentDirectory:
         return False
 
     async def _group_members(self, *, force: bool) -> frozenset[str]:
-        if not self.groups or self.client is None:
+        client = self.client
+        if not self.groups or client is None:
             return frozenset()
         now = time.monotonic()
         due = [g for g in sorted(self.groups) if now >= self._group_until.get(g, 0.0)
@@ -156,16 +157,16 @@ class AgentDirectory:
         if due:
             async with self._lock:
                 for group in due:
-                    await self._ask(group)
+                    await self._ask(client, group)
         return frozenset().union(*self._members.values()) if self._members else frozenset()
 
-    async def _ask(self, group: str) -> None:
+    async def _ask(self, client: AsyncWebClient, group: str) -> None:
         now = time.monotonic()
         if now - self._group_asked.get(group, -1e9) < 1.0:  # another request just asked
             return
         self._group_asked[group] = now
         try:
-            resp = await slack_call(self.client, "usergroups_users_list", usergroup=group)
+            resp = await slack_call(client, "usergroups_users_list", usergroup=group)
             self._members[group] = frozenset(str(u) for u in resp.get("users") or [])
             self._group_until[group] = time.monotonic() + self.group_ttl_s
             log.info("event=slack_usergroup_loaded group=%s members=%d", group, len(self._members[group]))
@@ -597,7 +598,7 @@ def install(app: web.Application) -> None:
         log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET or HELPLINE_SLACK_APP_TOKEN "
                     "is set but HELPLINE_SLACK_BOT_TOKEN is not; set the bot token to receive Slack")
         return
-    intake = app[K.INTAKE]
+    intake = K.intake_of(app)
     intake.register(KIND, build_slack_message)
     intake.register(ACTION_KIND, build_slack_action)
     bolt = make_bolt_app(settings, intake, app[K.RUN_BLOCKING])

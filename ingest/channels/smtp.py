@@ -125,6 +125,7 @@ JUNK_LIMITS = {"NOOP": 20, "RSET": 1000, "VRFY": 5, "EXPN": 5, "HELP": 5, "*": 1
 
 class HelplineSMTP(SMTP):
     line_length_limit = 1 << 16  # the StreamReader's buffer; DATA lines may still be longer
+    _spool_threshold: int  # bytes of DATA kept in memory before the body goes to a temporary file; set by the factory
     _limiter: ConnectionLimiter | None = None
     _data_timeout: float | None = None
     _address: str | None = None  # set once the connection is admitted
@@ -248,7 +249,7 @@ def make_factory(settings: Settings, handler: Handler):  # noqa: ANN201
             hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False,
             timeout=settings.smtp_command_timeout_s, command_call_limit=JUNK_LIMITS,
         )
-        server._spool_threshold = settings.large_message_bytes  # type: ignore[attr-defined]
+        server._spool_threshold = settings.large_message_bytes
         server._limiter = limiter
         server._data_timeout = settings.smtp_data_timeout_s
         return server

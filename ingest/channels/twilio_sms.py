@@ -158,7 +158,7 @@ async def inbound_sms(request: web.Request) -> web.Response:
     checked = await _signed_form(request, "forbidden")
     if isinstance(checked, web.Response):
         return checked
-    intake = request.app[K.INTAKE]
+    intake = K.intake_of(request.app)
     try:
         result = await request.app[K.RUN_BLOCKING](intake.accept_request, KIND, checked[1], {})
     except Rejected as exc:

@@ -159,7 +159,7 @@ async def post_message(request: web.Request) -> web.Response:
     meta: dict[str, Any] = {"source": caller.source, "auth": caller.auth, "content_type": ctype,
                             "idempotency_key": key}
     try:
-        result = await run(request.app[K.INTAKE].accept_request, KIND, raw, meta)
+        result = await run(K.intake_of(request.app).accept_request, KIND, raw, meta)
     except BaseException as exc:
         if caller.signature and verdict == "ok":  # not accepted, for whatever reason: its retry is no replay
             try:

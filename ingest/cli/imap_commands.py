@@ -48,7 +48,8 @@ def mailbox_status(accounts: list[Any], now: dt.datetime | None = None) -> list[
     out = []
     for a in accounts:
         row = dict(rows.get(a.key, {}))
-        if row.get("lease_expires_at") is not None and row["lease_expires_at"] < now:
+        expires = row.get("lease_expires_at")
+        if isinstance(expires, dt.datetime) and expires < now:
             row["lease_holder"] = row["lease_expires_at"] = None  # ran out: nobody holds it
         out.append({
             "mailbox": a.key, "user": a.user, "host": a.host, "port": a.port, "folder": a.folder,

@@ -196,13 +196,13 @@ def run_backup(args: argparse.Namespace) -> int:
             print("helpline backup verify: give the backup file", file=sys.stderr)
             return 2
         try:
-            got = backup.verify(args.file, passphrase=s.backup_passphrase, secret_keys=_keys_for_reading(s))
+            checked = backup.verify(args.file, passphrase=s.backup_passphrase, secret_keys=_keys_for_reading(s))
         except BackupError as exc:
             print(f"helpline backup verify: {exc}", file=sys.stderr)
             return 1
-        print(json.dumps(got) if args.json else
-              f"ok: {got['engine']} backup of {got['created_at']}, {got['blobs']} blobs, "
-              f"keys {'inside' if got['keys_included'] else 'not inside'}")
+        print(json.dumps(checked) if args.json else
+              f"ok: {checked['engine']} backup of {checked['created_at']}, {checked['blobs']} blobs, "
+              f"keys {'inside' if checked['keys_included'] else 'not inside'}")
         return 0
     if bool(args.out) == bool(args.out_dir):
         print("helpline backup: give --out FILE or --out-dir DIR", file=sys.stderr)

@@ -158,7 +158,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     s = _settings(secret=False)
     _db(s)
-    from helpline.notifier.outbox import list_rows
+    from helpline.store.outbox_rows import list_rows
 
     rows = list_rows(args.status, args.limit)
     if args.json:

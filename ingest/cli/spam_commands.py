@@ -11,20 +11,16 @@ import argparse
 import sys
 from typing import Any
 
-from helpline.ingest.cli.routing_commands import _acting, _allow, _each, _print_json, _settings
+from helpline.ingest.cli.routing_commands import Acting, _acting, _each, _print_json, _settings
 
 
 def cmd_not_spam(args: argparse.Namespace) -> int:
     from helpline.workers import spam_stage
 
-    s = _settings()
-    who, actor = _acting(args)
-
-    def op(t: Any, now: Any) -> str:
-        _allow(who, "status", t)
-        spam_stage.release(t, now=now, settings=s, actor=actor)
+    def op(t: Any, now: Any, a: Acting) -> str:
+        spam_stage.release(t, now=now, settings=a.settings, actor=a.actor)
         return f"released: not spam, now {t.status} in the normal flow"
-    return _each(args, op)
+    return _each(args, "status", op)
 
 
 def cmd_blocklist(args: argparse.Namespace) -> int:

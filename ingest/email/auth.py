@@ -13,6 +13,7 @@ internal hop's.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .headers import Headers
 
@@ -35,7 +36,7 @@ def all_results(headers: Headers) -> list[dict]:
     return [parse_one(v, domains=True) for v in headers.raw_all("authentication-results")[:MAX_HEADERS]]
 
 
-def envelope_auth(headers: Headers) -> dict:
+def envelope_auth(headers: Headers) -> dict[str, Any]:
     """The envelope's ``auth``: the topmost header's results, and every header's under "headers"."""
     every = all_results(headers)
     if not every:

@@ -141,7 +141,8 @@ def _dsn_actions(parts: Parts) -> set[str]:
             if isinstance(block, Message) and block.get("Action"):
                 actions.add(str(block.get("Action")).strip().lower())
         if not blocks:
-            text = payload if isinstance(payload, str) else payload_bytes(part).decode("latin-1")
+            # The attachments step already reported this part's decoding problems; none are repeated here.
+            text = payload if isinstance(payload, str) else payload_bytes(part, []).decode("latin-1")
             actions.update(a.lower() for a in _ACTION.findall(text))
     return actions
 
@@ -154,7 +155,8 @@ def _bounced_ids(parts: Parts, full_text: str) -> list[str]:
         ctype = part.get_content_type()
         inner: Message | None = None
         if ctype in ("message/rfc822", "message/global") and part.is_multipart():
-            inner = part.get_payload(0)
+            first = part.get_payload(0)
+            inner = first if isinstance(first, Message) else None
         elif ctype in ("text/rfc822-headers", "message/rfc822-headers", "message/global-headers"):
             inner = _headers_part(part)
         if isinstance(inner, Message):

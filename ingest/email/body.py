@@ -47,7 +47,9 @@ def _large_base64(part: Message) -> bytes | None:
     decodes: about seven times the payload in transient memory (37 MB for a
     5 MB attachment); ``a2b_base64`` reads the str directly and skips the line
     breaks. None (use the stdlib) for small or damaged payloads."""
-    payload = part._payload  # as parsed: get_payload() re-decodes surrogate-escaped bytes first
+    # As parsed, read from the instance (typeshed does not declare the attribute): get_payload() would first
+    # encode the whole str to look for surrogate-escaped bytes.
+    payload = vars(part).get("_payload")
     if not isinstance(payload, str) or len(payload) < _LARGE_PAYLOAD:
         return None
     if str(part.get("content-transfer-encoding", "")).strip().lower() != "base64" or not payload.isascii():

@@ -23,17 +23,26 @@ _SUFFIX = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
 _LINESEPS = ("\r\n", "\r", "\n")
 
 
+_GROUPS = ("sep", "end", "ws", "linesep")  # in the pattern's order, so group(1) is "sep" as with ``re``
+
+
 class BoundaryMatch:
     __slots__ = ("_groups",)
 
     def __init__(self, sep: str, end: str | None, ws: str, linesep: str | None) -> None:
-        self._groups = {"sep": sep, "end": end, "ws": ws, "linesep": linesep}
+        self._groups: dict[str, str | None] = {"sep": sep, "end": end, "ws": ws, "linesep": linesep}
 
     def group(self, name: str | int = 0) -> str | None:
+        """Like ``re.Match.group`` with one argument: 0 for the whole match, a group's name or number."""
         if name == 0:
-            g = self._groups
-            return g["sep"] + (g["end"] or "") + g["ws"] + (g["linesep"] or "")
-        return self._groups[name]  # type: ignore[index]
+            return "".join(self._groups[g] or "" for g in _GROUPS)
+        if isinstance(name, int):
+            if not 0 < name <= len(_GROUPS):
+                raise IndexError(f"no such group: {name}")
+            name = _GROUPS[name - 1]
+        if name not in self._groups:
+            raise IndexError(f"no such group: {name!r}")
+        return self._groups[name]
 
 
 class BoundaryPattern:
@@ -94,5 +103,7 @@ class _FeedParserRe:
 
 def install() -> None:
     """Idempotent; called when the email normaliser is imported."""
-    if not isinstance(feedparser.re, _FeedParserRe):
-        feedparser.re = _FeedParserRe()  # type: ignore[assignment]
+    # Through the module's namespace: typeshed's email.feedparser does not declare the module's own ``import re``.
+    namespace = vars(feedparser)
+    if not isinstance(namespace.get("re"), _FeedParserRe):
+        namespace["re"] = _FeedParserRe()

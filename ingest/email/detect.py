@@ -27,9 +27,11 @@ _SCORED = 2000  # characters scored at most: a sender picks the length of a head
 _hints: contextvars.ContextVar[Callable[[], list[str]] | None] = contextvars.ContextVar("charset_hints", default=None)
 
 
-def with_hints(provider: Callable[[], Iterable[str]]) -> contextvars.Token:
+def with_hints(provider: Callable[[], Iterable[str | None]]) -> contextvars.Token:
     """Declare, for this context, where the message's declared charsets come
-    from (called lazily, at most once: most messages never need it)."""
+    from (called lazily, at most once: most messages never need it). The
+    provider may yield None for parts without a charset (``Message.get_charsets``);
+    those are skipped."""
     cache: list[list[str]] = []
 
     def lazy() -> list[str]:
@@ -168,11 +170,11 @@ def _common_ideograph(c: str, codec: str) -> bool:
     """In the frequent-character level of the standard the codec belongs to."""
     if codec == "gb18030":
         b = _encodes(c, "gb2312")
-        return bool(b) and 0xB0 <= b[0] <= 0xD7
+        return b is not None and len(b) > 0 and 0xB0 <= b[0] <= 0xD7
     if codec.startswith("big5"):
         b = _encodes(c, "big5")
-        return bool(b) and 0xA4 <= b[0] <= 0xC6
+        return b is not None and len(b) > 0 and 0xA4 <= b[0] <= 0xC6
     if codec in ("cp932", "euc_jp"):
         b = _encodes(c, "cp932")
-        return bool(b) and 0x88 <= b[0] <= 0x98
+        return b is not None and len(b) > 0 and 0x88 <= b[0] <= 0x98
     return False

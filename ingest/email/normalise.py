@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_tz
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from helpline.store.envelope import AutoReply, Envelope, Recipients, Sender, Thread
+from helpline.store.envelope import Attachment, AutoReply, Envelope, Recipients, Sender, Thread
 
 from . import addresses, attachments, autoreply, body, detect, mime
 from . import spam_headers
@@ -71,12 +71,12 @@ def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence
     subject = headers.text("subject")
     parts = _step("mime", lambda: mime.split(msg, warnings), mime.Parts(), warnings)
     full_text, html = _step("body", lambda: _bodies(parts, warnings), ("", ""), warnings)
-    atts = _step("attachments", lambda: attachments.collect(parts.attachments, put_blob, warnings), [], warnings)
+    atts: list[Attachment] = _step("attachments", lambda: attachments.collect(parts.attachments, put_blob, warnings), [], warnings)
     thread = _step("thread", lambda: thread_hints(headers, subject, support_addresses, warnings), Thread(), warnings)
     auto = _step("auto_reply", lambda: autoreply.detect(headers, sender.address, mail_from, subject, parts,
                                                         full_text, support_addresses), AutoReply(), warnings)
-    auth = _step("auth", lambda: envelope_auth(headers), {}, warnings)
-    mta = _step("spam_headers", lambda: spam_headers.collect(msg), [], warnings)
+    auth: dict[str, Any] = _step("auth", lambda: envelope_auth(headers), {}, warnings)
+    mta: list[list[str]] = _step("spam_headers", lambda: spam_headers.collect(msg), [], warnings)
     forwarded = bool(_FORWARD_SUBJECT.match(subject))
     text = _step("quotes", lambda: strip_quotes(full_text, forwarded), full_text, warnings) if full_text else ""
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Callable
+from collections.abc import Iterator
+from typing import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -30,7 +31,7 @@ class LiveCollector:
         self.channel_backlog = channel_backlog
         self.imap_times = imap_times  # mailbox -> (last success, last error), Unix seconds
 
-    def collect(self) -> Any:
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         q = GaugeMetricFamily("helpline_queue_depth", "Messages waiting in each queue", labels=["queue"])
         try:
             for name, n in self.queue_depth().items():
@@ -46,28 +47,30 @@ class LiveCollector:
             pass
         yield o
         if self.channel_backlog is not None:
-            yield from self._channel_backlog()
+            yield from self._channel_backlog(self.channel_backlog)
         if self.imap_times is not None:
-            yield from self._imap_times()
+            yield from self._imap_times(self.imap_times)
 
-    def _channel_backlog(self) -> Any:
+    @staticmethod
+    def _channel_backlog(read: Callable[[], dict[tuple[str, str], int]]) -> Iterator[GaugeMetricFamily]:
         c = GaugeMetricFamily("helpline_outbox_backlog_by_channel", "Outbox rows not yet sent, by channel (slack, "
                               "email, sms, webhook) and status", labels=["channel", "status"])
         try:
-            for (channel, status), n in self.channel_backlog().items():
+            for (channel, status), n in read().items():
                 c.add_metric([channel, status], n)
         except Exception:
             pass
         yield c
 
-    def _imap_times(self) -> Any:
+    @staticmethod
+    def _imap_times(read: Callable[[], dict[str, tuple[float | None, float | None]]]) -> Iterator[GaugeMetricFamily]:
         ok = GaugeMetricFamily("helpline_imap_last_success_timestamp_seconds",
                                "When the mailbox's last poll finished (alert when it is older than a few IDLE periods)",
                                labels=["mailbox"])
         bad = GaugeMetricFamily("helpline_imap_last_error_timestamp_seconds", "When the mailbox's last error happened",
                                 labels=["mailbox"])
         try:
-            for mailbox, (success, error) in self.imap_times().items():
+            for mailbox, (success, error) in read().items():
                 if success is not None:
                     ok.add_metric([mailbox], success)
                 if error is not None:

@@ -88,7 +88,8 @@ def parse(raw: bytes, content_type: str, *, max_files: int = 20) -> FormData:
         name = disposition.get_param("name", header="content-disposition")
         if not isinstance(name, str) or not name:
             continue
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)  # bytes for a leaf part, None for a nested multipart
+        data = payload if isinstance(payload, bytes) else b""
         filename = _filename(disposition)
         if disposition.get_param("filename", header="content-disposition") is not None:
             if not data and not filename:  # an empty file input

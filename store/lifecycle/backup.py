@@ -35,12 +35,14 @@ import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..db import make_database
+from ..tuple_rows import tuples
 from .backup_crypto import BackupError, SealedWriter, open_frames
 
 FORMAT = "helpline-backup/1"
@@ -109,6 +111,13 @@ def _snapshot_sqlite(settings: Settings, work: Path) -> tuple[Path, set[str]]:
     return target, keys
 
 
+def _one_row(row: tuple[Any, ...] | None, query: str) -> tuple[Any, ...]:
+    """The row a query that always answers one row answered; a clear error if the server answered none."""
+    if row is None:
+        raise BackupError(f"PostgreSQL answered no row to {query!r}; is HELPLINE_DATABASE_URL a PostgreSQL server?")
+    return row
+
+
 def _snapshot_postgres(settings: Settings, work: Path) -> tuple[Path, set[str]]:
     """pg_dump on the snapshot of the transaction that read the blob keys: the same moment for both."""
     import psycopg2
@@ -120,7 +129,7 @@ def _snapshot_postgres(settings: Settings, work: Path) -> tuple[Path, set[str]]:
         conn.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True)
         with conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot()")
-            snapshot = cur.fetchone()[0]
+            snapshot = _one_row(cur.fetchone(), "SELECT pg_export_snapshot()")[0]
             keys = _keys_of(cur)
             done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
                                    f"--snapshot={snapshot}", f"--file={target}", settings.effective_database_url],
@@ -240,7 +249,7 @@ def open_backup(path: str, work: Path, *, passphrase: str, secret_keys: Sequence
             dest = work / ("blob-" + blob.group(1) if blob else name.replace("/", "__"))
             with open(dest, "wb") as out:
                 digest = hashlib.sha256()
-                for chunk in iter(lambda src=src: src.read(1 << 20), b""):
+                for chunk in iter(partial(src.read, 1 << 20), b""):
                     digest.update(chunk)
                     out.write(chunk)
             if blob:
@@ -302,15 +311,16 @@ def _refuse_non_empty(settings: Settings) -> None:
     else:
         import psycopg2
 
-        conn = psycopg2.connect(settings.effective_database_url)
+        pg = psycopg2.connect(settings.effective_database_url)
         try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()")
-                if cur.fetchone()[0]:
+            with pg.cursor() as cur:
+                count_tables = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
+                cur.execute(count_tables)
+                if _one_row(cur.fetchone(), count_tables)[0]:
                     raise BackupError("the PostgreSQL database is not empty; restore only into an empty database "
                                       "(createdb a new one and point HELPLINE_DATABASE_URL at it)")
         finally:
-            conn.close()
+            pg.close()
     blob_dir = Path(settings.effective_blob_dir)
     if blob_dir.exists() and any(blob_dir.iterdir()):
         raise BackupError(f"the blob directory {blob_dir} is not empty; restore only into an empty data directory")
@@ -386,7 +396,8 @@ def release_outbox(ids: Sequence[int] = ()) -> int:
         m.Outbox.status == HELD)
     if ids:
         q = q.where(m.Outbox.id.in_(list(ids)))
-    return q.execute()
+    released: int = q.execute()
+    return released
 
 
 def customers_to_erase(hashes: set[str]) -> list[int]:
@@ -395,8 +406,8 @@ def customers_to_erase(hashes: set[str]) -> list[int]:
     from . import ledger
 
     salt = ledger.salt()
-    out = {int(c) for c, kind, address in m.Identity.select(m.Identity.customer, m.Identity.kind,
-                                                             m.Identity.address).tuples()
+    out = {int(c) for c, kind, address in tuples(m.Identity.select(m.Identity.customer, m.Identity.kind,
+                                                             m.Identity.address))
            if ledger.identity_hash(kind, address, salt) in hashes}
     return sorted(out)
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import struct
-from typing import BinaryIO, Iterator, Sequence
+from typing import Any, BinaryIO, Iterator, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -52,7 +53,7 @@ def _unb64(text: object, size: int) -> bytes:
     return raw
 
 
-def derive(header: dict, passphrase: str, secret_keys: Sequence[str]) -> list[bytes]:
+def derive(header: dict[str, Any], passphrase: str, secret_keys: Sequence[str]) -> list[bytes]:
     """Candidate keys for the header's derivation (one per secret key in rotation for HKDF)."""
     salt = _unb64(header.get("salt"), 16)
     if header.get("kdf") == "scrypt":
@@ -60,7 +61,7 @@ def derive(header: dict, passphrase: str, secret_keys: Sequence[str]) -> list[by
             raise BackupError("this backup is encrypted with a passphrase: set HELPLINE_BACKUP_PASSPHRASE "
                               "(or HELPLINE_BACKUP_PASSPHRASE_FILE)")
         n, r, p = (header.get(k) for k in ("n", "r", "p"))
-        if not all(isinstance(v, int) for v in (n, r, p)) or not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0) \
+        if not (isinstance(n, int) and isinstance(r, int) and isinstance(p, int)) or not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0) \
                 or not (1 <= r <= 32 and 1 <= p <= 16):
             raise BackupError("the backup's header asks for key derivation parameters out of range")
         return [Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())]
@@ -76,7 +77,7 @@ def derive(header: dict, passphrase: str, secret_keys: Sequence[str]) -> list[by
 class SealedWriter:
     """A write-only file object: what is written comes out sealed into ``out``."""
 
-    def __init__(self, out: BinaryIO, passphrase: str, secret_keys: Sequence[str], meta: dict) -> None:
+    def __init__(self, out: BinaryIO, passphrase: str, secret_keys: Sequence[str], meta: dict[str, Any]) -> None:
         salt = os.urandom(16)
         if passphrase:
             header = {"kdf": "scrypt", **SCRYPT}
@@ -92,10 +93,12 @@ class SealedWriter:
         self.out = out
         self.buf = bytearray()
         self.index = 0
+        self.written = 0  # plaintext bytes taken, what ``tell`` answers
         out.write(MAGIC + struct.pack(">I", len(self.header)) + self.header)
 
     def write(self, data: bytes) -> int:
         self.buf += data
+        self.written += len(data)
         while len(self.buf) > CHUNK:
             self._frame(bytes(self.buf[:CHUNK]), final=False)
             del self.buf[:CHUNK]
@@ -115,8 +118,18 @@ class SealedWriter:
     def flush(self) -> None:
         pass
 
+    # tarfile's stream mode ("w|") only writes; the rest of a file object's interface says so plainly.
+    def tell(self) -> int:
+        return self.written
 
-def read_header(fh: BinaryIO) -> tuple[dict, bytes]:
+    def read(self, size: int = -1, /) -> bytes:
+        raise io.UnsupportedOperation("SealedWriter is write-only: read a backup with open_frames")
+
+    def seek(self, pos: int, whence: int = 0, /) -> int:
+        raise io.UnsupportedOperation("SealedWriter writes a stream: it cannot seek")
+
+
+def read_header(fh: BinaryIO) -> tuple[dict[str, Any], bytes]:
     if fh.read(len(MAGIC)) != MAGIC:
         raise BackupError("not a Helpline backup (no HLBAK1 mark at the start)")
     raw_len = fh.read(4)
@@ -135,7 +148,7 @@ def read_header(fh: BinaryIO) -> tuple[dict, bytes]:
     return header, raw
 
 
-def open_frames(fh: BinaryIO, passphrase: str, secret_keys: Sequence[str]) -> tuple[dict, Iterator[bytes]]:
+def open_frames(fh: BinaryIO, passphrase: str, secret_keys: Sequence[str]) -> tuple[dict[str, Any], Iterator[bytes]]:
     """(header, plaintext chunks); each chunk is authenticated before it is handed out."""
     header, raw = read_header(fh)
     prefix = _unb64(header.get("nonce"), 8)

@@ -31,6 +31,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterable, Sequence
 
 import peewee as pw
@@ -42,6 +43,7 @@ from ..customers import CustomerError
 from ..db import database, is_sqlite, run_tx
 from ..sms_state import SmsMedia, SmsOptOut
 from ..webhook_state import TicketField
+from ..tuple_rows import tuples
 from . import ledger, search_hook
 from .holds import is_held
 from .lookup import ticket_ids
@@ -119,9 +121,9 @@ def scrub_value(value: Any, personal: Personal, key: str = "") -> Any:
 def _messages_of(tids: Sequence[int], addresses: Sequence[str]) -> list[int]:
     out: set[int] = set()
     for chunk in _chunks(tids):
-        out |= {i for (i,) in m.Message.select(m.Message.id).where(m.Message.ticket.in_(chunk)).tuples()}
+        out |= {i for (i,) in tuples(m.Message.select(m.Message.id).where(m.Message.ticket.in_(chunk)))}
     if addresses:
-        out |= {i for (i,) in m.Message.select(m.Message.id).where(m.Message.sender.in_(list(addresses))).tuples()}
+        out |= {i for (i,) in tuples(m.Message.select(m.Message.id).where(m.Message.sender.in_(list(addresses))))}
     return sorted(out)
 
 
@@ -131,15 +133,21 @@ def blob_refs(keys: Iterable[str]) -> set[str]:
     used: set[str] = set()
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i:i + CHUNK]
-        used |= {k for (k,) in m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.blob_key.in_(chunk)).tuples()}
-        used |= {k for (k,) in m.Message.select(m.Message.raw_blob_key).where(m.Message.raw_blob_key.in_(chunk)).tuples()}
-        used |= {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.raw_blob_key.in_(chunk)).tuples()}
-        used |= {k for (k,) in SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.blob_key.in_(chunk)).tuples()}
+        used |= {k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.blob_key.in_(chunk)))}
+        used |= {k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.raw_blob_key.in_(chunk)))}
+        used |= {k for (k,) in tuples(m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.raw_blob_key.in_(chunk)))}
+        used |= {k for (k,) in tuples(SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.blob_key.in_(chunk)))}
     for k in keys:  # an inbound row not yet processed names its attachments only inside its envelope
         if k not in used and _ids_where_text_contains("inbound", "envelope", k,
                                                       f"AND status = '{m.InboundStatus.PENDING}'"):
             used.add(k)
     return used
+
+
+def _delete_blob_row(key: str) -> int:
+    """A blob kept in the database: its row; how many went (0 or 1)."""
+    deleted: int = m.Blob.delete().where(m.Blob.key == key).execute()
+    return deleted
 
 
 def delete_blobs(store: BlobStore, keys: Iterable[str]) -> int:
@@ -151,7 +159,7 @@ def delete_blobs(store: BlobStore, keys: Iterable[str]) -> int:
     orphans = keys - run_tx(lambda: blob_refs(keys), durable=False)
     for key in sorted(orphans):
         if isinstance(store, DatabaseBlobStore):
-            gone += run_tx(lambda key=key: m.Blob.delete().where(m.Blob.key == key).execute())
+            gone += run_tx(partial(_delete_blob_row, key))
         elif isinstance(store, FileBlobStore):
             try:
                 os.unlink(store._path(key.partition(":")[2]))  # noqa: SLF001 - the store's own layout
@@ -169,23 +177,23 @@ def _slack_targets(tids: Sequence[int], mids: Sequence[int]) -> tuple[list[str],
     ours: list[str] = []
     theirs: list[str] = []
     for chunk in _chunks(tids):
-        ours += [f"{c}:{ts}" for c, ts in SlackThread.select(SlackThread.channel, SlackThread.ts)
-                 .where(SlackThread.ticket.in_(chunk)).tuples()]
-        for (pid,) in (m.Outbox.select(m.Outbox.provider_id)
+        ours += [f"{c}:{ts}" for c, ts in tuples(SlackThread.select(SlackThread.channel, SlackThread.ts)
+                 .where(SlackThread.ticket.in_(chunk)))]
+        for (pid,) in tuples(m.Outbox.select(m.Outbox.provider_id)
                        .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "slack")
                               & (m.Outbox.status == m.OutboxStatus.SENT)
-                              & ~m.Outbox.kind.in_(NOT_OUR_POSTS)).tuples()):
+                              & ~m.Outbox.kind.in_(NOT_OUR_POSTS))):
             parts = (pid or "").split(":")
             if len(parts) == 2 and all(parts):  # channel:ts of a message the bot posted
                 ours.append(pid)
             elif len(parts) > 2 and parts[2] == "files":  # an upload shared into a thread: its message is Slack's
                 theirs.append(f"{parts[0]}:{parts[1]} (files {parts[3] if len(parts) > 3 else ''})")
     for chunk in _chunks(mids):  # an agent's reply from Slack keeps its channel:ts whatever channel it went out on
-        theirs += [ext for (ext,) in m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk)).tuples()
+        theirs += [ext for (ext,) in tuples(m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk)))
                    if _SLACK_REF.match(ext or "")]
     for chunk in _chunks(tids):
-        theirs += [ext for (ext,) in m.Inbound.select(m.Inbound.external_id)
-                   .where(m.Inbound.ticket.in_(chunk) & (m.Inbound.channel == "slack")).tuples()
+        theirs += [ext for (ext,) in tuples(m.Inbound.select(m.Inbound.external_id)
+                   .where(m.Inbound.ticket.in_(chunk) & (m.Inbound.channel == "slack")))
                    if _SLACK_REF.match(ext or "")]
     mine = set(ours)
     return sorted(mine), sorted(set(theirs) - mine)
@@ -195,18 +203,18 @@ def _twilio_targets(tids: Sequence[int], mids: Sequence[int]) -> list[tuple[str,
     """(kind, target): Twilio keeps every message and its media until deleted through its API."""
     out: list[tuple[str, str]] = []
     for chunk in _chunks(mids):
-        for (ext,) in (m.Message.select(m.Message.external_id)
-                       .where(m.Message.id.in_(chunk) & (m.Message.channel == "sms")).tuples()):
+        for (ext,) in tuples(m.Message.select(m.Message.external_id)
+                       .where(m.Message.id.in_(chunk) & (m.Message.channel == "sms"))):
             if ext and ext[:2] in ("SM", "MM"):
                 out.append(("twilio_message", ext))
-        for (url,) in SmsMedia.select(SmsMedia.url).where(SmsMedia.message.in_(chunk)).tuples():
+        for (url,) in tuples(SmsMedia.select(SmsMedia.url).where(SmsMedia.message.in_(chunk))):
             parts = (url or "").rstrip("/").split("/")
             if "Messages" in parts and "Media" in parts:
                 msid, media = parts[parts.index("Messages") + 1], parts[parts.index("Media") + 1]
                 out.append(("twilio_media", f"{msid}/{media.removesuffix('.json')}"))
     for chunk in _chunks(tids):
-        for (pid,) in (m.Outbox.select(m.Outbox.provider_id)
-                       .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "sms")).tuples()):
+        for (pid,) in tuples(m.Outbox.select(m.Outbox.provider_id)
+                       .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "sms"))):
             out += [("twilio_message", sid) for sid in (pid or "").split(",") if sid[:2] in ("SM", "MM")]
     media_first = sorted(set(out), key=lambda kt: (kt[0] != "twilio_media", kt[1]))
     return media_first
@@ -218,10 +226,10 @@ def anonymise_messages(mids: Sequence[int]) -> tuple[int, set[str]]:
     keys: set[str] = set()
     atts = 0
     for chunk in _chunks(mids):
-        keys |= {k for (k,) in m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.message.in_(chunk)).tuples()}
-        keys |= {k for (k,) in m.Message.select(m.Message.raw_blob_key).where(m.Message.id.in_(chunk)).tuples()}
-        keys |= {k for (k,) in SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.message.in_(chunk)).tuples()}
-        inbound = [i for (i,) in m.Message.select(m.Message.inbound).where(m.Message.id.in_(chunk)).tuples() if i]
+        keys |= {k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.message.in_(chunk)))}
+        keys |= {k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.id.in_(chunk)))}
+        keys |= {k for (k,) in tuples(SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.message.in_(chunk)))}
+        inbound = [i for (i,) in tuples(m.Message.select(m.Message.inbound).where(m.Message.id.in_(chunk))) if i]
         atts += m.Attachment.delete().where(m.Attachment.message.in_(chunk)).execute()
         (m.Message.update(subject="", text="", full_text="", html="", sender="", external_id="", message_id="",
                           body_hash="", raw_blob_key="", auth=None, warnings=None,
@@ -236,7 +244,7 @@ def anonymise_inbound(ids: Sequence[int]) -> set[str]:
     """The accepted messages themselves: envelope, raw MIME, external id (unique per row, so it keeps the id)."""
     keys: set[str] = set()
     for chunk in _chunks(ids):
-        for raw, env in m.Inbound.select(m.Inbound.raw_blob_key, m.Inbound.envelope).where(m.Inbound.id.in_(chunk)).tuples():
+        for raw, env in tuples(m.Inbound.select(m.Inbound.raw_blob_key, m.Inbound.envelope).where(m.Inbound.id.in_(chunk))):
             keys.add(raw)
             for a in (env or {}).get("attachments") or []:
                 if isinstance(a, dict):
@@ -277,12 +285,12 @@ def anonymise_tickets(tids: Sequence[int], mids: Sequence[int], personal: Person
     """Everything personal of these tickets and messages (caller's transaction); (attachments, blob keys)."""
     atts, keys = anonymise_messages(mids)
     for chunk in _chunks(tids):
-        subjects = [sub for (sub,) in m.Ticket.select(m.Ticket.subject).where(m.Ticket.id.in_(chunk)).tuples() if sub]
+        subjects = [sub for (sub,) in tuples(m.Ticket.select(m.Ticket.subject).where(m.Ticket.id.in_(chunk))) if sub]
         for i in range(0, len(subjects), CHUNK):  # an incident is titled with its first ticket's subject
             part = subjects[i:i + CHUNK]
             fastsql.execute(f'UPDATE "incident" SET title = ? WHERE title IN ({", ".join("?" * len(part))})',
                             [ERASED] + [p[:500] for p in part])
-        keys |= anonymise_inbound([i for (i,) in m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(chunk)).tuples()])
+        keys |= anonymise_inbound([i for (i,) in tuples(m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(chunk)))])
         m.Ticket.update(subject="").where(m.Ticket.id.in_(chunk)).execute()
         m.Participant.delete().where(m.Participant.ticket.in_(chunk)).execute()
         m.ThreadKey.delete().where(m.ThreadKey.ticket.in_(chunk)).execute()
@@ -332,8 +340,8 @@ def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = No
         mids = _messages_of(tids, addresses)
         ours, theirs = _slack_targets(tids, mids)
         tasks = [("slack_update", t) for t in ours] + _twilio_targets(tids, mids)
-        known = {(k, t) for k, t in ErasureTask.select(ErasureTask.kind, ErasureTask.target)
-                 .where(ErasureTask.customer_id == customer_id).tuples()}
+        known = {(k, t) for k, t in tuples(ErasureTask.select(ErasureTask.kind, ErasureTask.target)
+                 .where(ErasureTask.customer_id == customer_id))}
         for kind, target in tasks:
             if (kind, target) not in known:
                 ErasureTask.create(customer_id=customer_id, kind=kind, target=target, created_at=now)

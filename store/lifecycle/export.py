@@ -197,9 +197,10 @@ def _ticket_doc(t: dict[str, Any], z: zipfile.ZipFile, blobs: BlobStore, counts:
                 counts["missing"] += 1
         files = []
         for n, a in enumerate(atts, 1):
-            path = f"{folder}/files/{n}-{safe_name(a.filename)}"
+            name = f"{folder}/files/{n}-{safe_name(a.filename)}"
+            path: str | None = name  # None in the manifest when the file is gone
             try:
-                z.writestr(path, blobs.get(a.blob_key))
+                z.writestr(name, blobs.get(a.blob_key))
                 counts["attachments"] += 1
             except BlobNotFound:  # removed by a retention policy, or lost
                 path = None

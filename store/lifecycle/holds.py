@@ -6,6 +6,7 @@ import datetime as dt
 from .. import models as m
 from ..customers import CustomerError
 from ..db import run_tx
+from ..tuple_rows import tuples
 from .schema import LegalHold
 
 
@@ -14,7 +15,7 @@ def is_held(customer_id: int) -> bool:
 
 
 def held_customers() -> set[int]:
-    return {c for (c,) in LegalHold.select(LegalHold.customer_id).tuples()}
+    return {c for (c,) in tuples(LegalHold.select(LegalHold.customer_id))}
 
 
 def set_hold(customer_id: int, on: bool, *, actor: str, reason: str = "", now: dt.datetime | None = None) -> str:

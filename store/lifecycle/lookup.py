@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..customers import CustomerError
 from .. import models as m
+from ..tuple_rows import tuples
 
 
 def resolve(ref: str) -> int:
@@ -26,5 +27,5 @@ def resolve(ref: str) -> int:
 
 
 def ticket_ids(customer_id: int) -> list[int]:
-    return [t for (t,) in m.Ticket.select(m.Ticket.id).where(m.Ticket.customer == customer_id)
-            .order_by(m.Ticket.id).tuples()]
+    return [t for (t,) in tuples(m.Ticket.select(m.Ticket.id).where(m.Ticket.customer == customer_id)
+            .order_by(m.Ticket.id))]

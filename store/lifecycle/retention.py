@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import peewee as pw
@@ -29,6 +30,7 @@ from ..config_file import ConfigFileError, TableContext, read_toml
 from ..retention_config import Policy, parse_policies
 from ..db import run_tx
 from ..sms_state import SmsMedia
+from ..tuple_rows import tuples
 from . import erasure, search_hook
 from .schema import LegalHold
 
@@ -60,12 +62,14 @@ def load_policies(config_file: str) -> tuple[Policy, ...]:
 def _scope(policy: Policy, policies: tuple[Policy, ...]) -> pw.Expression:
     """Tickets the policy governs, minus those of customers under a legal hold."""
     held = LegalHold.select(LegalHold.customer_id)
+    where: pw.ColumnBase
     if policy.team:
         where = m.Ticket.team == policy.team
     else:
         own = [p.team for p in policies if p.team]
         where = m.Ticket.team.is_null() | ~m.Ticket.team.in_(own) if own else pw.SQL("1 = 1")
-    return where & ~m.Ticket.customer.in_(held)
+    scope: pw.Expression = where & ~m.Ticket.customer.in_(held)
+    return scope
 
 
 def _cutoff(now: dt.datetime, days: int) -> dt.datetime:
@@ -79,7 +83,7 @@ def raw_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, limi
          .where(_scope(policy, policies) & (m.Message.raw_blob_key != "")
                 & (m.Message.created_at < _cutoff(now, policy.raw_mime_days)))
          .order_by(m.Message.id).limit(limit))
-    return [i for (i,) in q.tuples()]
+    return [i for (i,) in tuples(q)]
 
 
 def attachments_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, limit: int) -> list[int]:
@@ -88,7 +92,7 @@ def attachments_due(policy: Policy, policies: tuple[Policy, ...], now: dt.dateti
     q = (m.Attachment.select(m.Attachment.id).join(m.Message).join(m.Ticket)
          .where(_scope(policy, policies) & (m.Message.created_at < _cutoff(now, policy.attachment_days)))
          .order_by(m.Attachment.id).limit(limit))
-    return [i for (i,) in q.tuples()]
+    return [i for (i,) in tuples(q)]
 
 
 def closed_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, limit: int) -> list[int]:
@@ -99,21 +103,21 @@ def closed_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, l
          .where(_scope(policy, policies) & (m.Ticket.status == m.TicketStatus.CLOSED)
                 & (m.Ticket.closed_at < _cutoff(now, policy.closed_ticket_days)) & ~m.Ticket.id.in_(done))
          .order_by(m.Ticket.id).limit(limit))
-    return [i for (i,) in q.tuples()]
+    return [i for (i,) in tuples(q)]
 
 
 # ---- the changes (each in the caller's transaction) ----------------------------------------------
 def drop_raw(message_ids: list[int]) -> set[str]:
-    keys = {k for (k,) in m.Message.select(m.Message.raw_blob_key).where(m.Message.id.in_(message_ids)).tuples()}
+    keys = {k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.id.in_(message_ids)))}
     inbound = m.Message.select(m.Message.inbound).where(m.Message.id.in_(message_ids))
-    keys |= {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.id.in_(inbound)).tuples()}
+    keys |= {k for (k,) in tuples(m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.id.in_(inbound)))}
     m.Inbound.update(raw_blob_key="").where(m.Inbound.id.in_(inbound)).execute()
     m.Message.update(raw_blob_key="").where(m.Message.id.in_(message_ids)).execute()
     return keys
 
 
 def drop_attachments(attachment_ids: list[int]) -> set[str]:
-    keys = {k for (k,) in m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.id.in_(attachment_ids)).tuples()}
+    keys = {k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.id.in_(attachment_ids)))}
     m.Attachment.delete().where(m.Attachment.id.in_(attachment_ids)).execute()
     SmsMedia.update(blob_key="").where(SmsMedia.blob_key.in_(list(keys))).execute()
     return keys
@@ -121,15 +125,15 @@ def drop_attachments(attachment_ids: list[int]) -> set[str]:
 
 def close_out(ticket_ids: list[int], action: str, now: dt.datetime) -> set[str]:
     """Anonymise (or erase the content of) closed tickets; the ticket rows and their figures stay."""
-    mids = [i for (i,) in m.Message.select(m.Message.id).where(m.Message.ticket.in_(ticket_ids)).tuples()]
+    mids = [i for (i,) in tuples(m.Message.select(m.Message.id).where(m.Message.ticket.in_(ticket_ids)))]
     names: set[str] = set()
     for tid in ticket_ids:
         t = m.Ticket.get_by_id(tid)
-        names |= {a.lower() for (a,) in m.Identity.select(m.Identity.address)
-                  .where(m.Identity.customer == t.customer_id).tuples()}
+        names |= {a.lower() for (a,) in tuples(m.Identity.select(m.Identity.address)
+                  .where(m.Identity.customer == t.customer_id))}
     _, keys = erasure.anonymise_tickets(ticket_ids, mids, erasure.Personal(tuple(sorted(names))))
     if action == "erase":
-        inbound = [i for (i,) in m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(ticket_ids)).tuples()]
+        inbound = [i for (i,) in tuples(m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(ticket_ids)))]
         m.Outbox.delete().where(m.Outbox.ticket.in_(ticket_ids) | m.Outbox.out_message.in_(mids)).execute()
         m.Message.delete().where(m.Message.id.in_(mids)).execute()
         m.Inbound.delete().where(m.Inbound.id.in_(inbound)).execute()
@@ -151,22 +155,20 @@ def run(policies: tuple[Policy, ...], blobs: BlobStore | None, *, now: dt.dateti
     for policy in policies:
         for kind, due, change in steps:
             if dry_run:  # nothing changes, so one look covers what the batches of a run would take
-                ids = run_tx(lambda due=due, policy=policy: due(policy, policies, now, batch * max_batches),
-                             durable=False)
+                ids = run_tx(partial(due, policy, policies, now, batch * max_batches), durable=False)
                 if ids:
                     result.add(kind, len(ids))
-                    result.items.setdefault(kind, []).extend(run_tx(lambda kind=kind, ids=ids: _describe(kind, ids),
-                                                                          durable=False))
+                    result.items.setdefault(kind, []).extend(run_tx(partial(_describe, kind, ids), durable=False))
                 continue
             for _ in range(max_batches):
-                ids = run_tx(lambda due=due, policy=policy: due(policy, policies, now, batch), durable=False)
+                ids = run_tx(partial(due, policy, policies, now, batch), durable=False)
                 if not ids:
                     break
                 if change is None:
-                    keys = run_tx(lambda ids=ids, policy=policy: close_out(ids, policy.closed_ticket_action, now))
+                    keys = run_tx(partial(close_out, ids, policy.closed_ticket_action, now))
                     search_hook.forget_tickets(ids)
                 else:
-                    keys = run_tx(lambda ids=ids, change=change: change(ids))
+                    keys = run_tx(partial(change, ids))
                 result.add(kind, len(ids))
                 if blobs is not None:
                     result.add("blobs_deleted", erasure.delete_blobs(blobs, keys))
@@ -176,13 +178,13 @@ def run(policies: tuple[Policy, ...], blobs: BlobStore | None, *, now: dt.dateti
 def _describe(kind: str, ids: list[int]) -> list[str]:
     """What the dry run shows: ticket numbers and message or attachment ids, no content."""
     if kind == "closed_tickets":
-        return [n for (n,) in m.Ticket.select(m.Ticket.number).where(m.Ticket.id.in_(ids)).order_by(m.Ticket.id).tuples()]
+        return [n for (n,) in tuples(m.Ticket.select(m.Ticket.number).where(m.Ticket.id.in_(ids)).order_by(m.Ticket.id))]
     if kind == "raw_mime":
-        rows = (m.Message.select(m.Message.id, m.Ticket.number).join(m.Ticket).where(m.Message.id.in_(ids))
-                .order_by(m.Message.id).tuples())
+        rows = tuples(m.Message.select(m.Message.id, m.Ticket.number).join(m.Ticket).where(m.Message.id.in_(ids))
+                      .order_by(m.Message.id))
         return [f"{number} message {mid}" for mid, number in rows]
-    rows = (m.Attachment.select(m.Attachment.id, m.Attachment.size, m.Ticket.number).join(m.Message).join(m.Ticket)
-            .where(m.Attachment.id.in_(ids)).order_by(m.Attachment.id).tuples())
+    rows = tuples(m.Attachment.select(m.Attachment.id, m.Attachment.size, m.Ticket.number).join(m.Message)
+                  .join(m.Ticket).where(m.Attachment.id.in_(ids)).order_by(m.Attachment.id))
     return [f"{number} attachment {aid} ({size} bytes)" for aid, size, number in rows]
 
 

@@ -40,6 +40,7 @@ class ErasureLedger(Base):
 
 
 class ErasureTask(Base):
+    id = pw.AutoField()  # peewee's implicit key, spelt out so the type checker knows it
     customer_id = pw.IntegerField(index=True)
     kind = pw.CharField(max_length=40)  # slack_update, twilio_message, twilio_media
     target = pw.TextField()  # channel:ts, or the Twilio Message SID (and /Media SID)

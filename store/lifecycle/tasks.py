@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..db import run_tx
 from ..models import utcnow
+from ..tuple_rows import tuples
 from .schema import ErasureTask
 
 
@@ -17,9 +18,9 @@ class Task:
 
 def open_tasks(customer_id: int) -> list[Task]:
     """Tasks not done yet (pending, or failed before: an erasure run again retries them)."""
-    rows = (ErasureTask.select(ErasureTask.id, ErasureTask.kind, ErasureTask.target)
-            .where((ErasureTask.customer_id == customer_id) & (ErasureTask.status != "done"))
-            .order_by(ErasureTask.id).tuples())
+    rows = tuples(ErasureTask.select(ErasureTask.id, ErasureTask.kind, ErasureTask.target)
+                  .where((ErasureTask.customer_id == customer_id) & (ErasureTask.status != "done"))
+                  .order_by(ErasureTask.id))
     return [Task(*r) for r in run_tx(lambda: list(rows), durable=False)]
 
 
@@ -35,6 +36,6 @@ def finish(task_id: int, error: str = "") -> None:
 
 def counts(customer_id: int) -> dict[str, int]:
     out: dict[str, int] = {}
-    for (status,) in ErasureTask.select(ErasureTask.status).where(ErasureTask.customer_id == customer_id).tuples():
+    for (status,) in tuples(ErasureTask.select(ErasureTask.status).where(ErasureTask.customer_id == customer_id)):
         out[status] = out.get(status, 0) + 1
     return out

@@ -8,6 +8,8 @@ from email import feedparser
 from email.parser import BytesParser
 from email.policy import compat32
 
+import pytest
+
 from helpline.ingest.email import boundary
 
 SUFFIX = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
@@ -30,10 +32,19 @@ def test_same_matches_and_groups_as_the_regex():
                 a, b = fast.match(line), slow.match(line)
                 assert (a is None) == (b is None), (line, a, b)
                 if b is not None:
-                    for g in ("sep", "end", "ws", "linesep", 0):
+                    for g in ("sep", "end", "ws", "linesep", 0, 1, 2, 3, 4):
                         assert a.group(g) == b.group(g), (line, g)
                 checked += 1
     assert checked > 900
+
+
+def test_unknown_groups_raise_index_error_as_re_does():
+    fast, slow = boundary.BoundaryPattern("--b", "").match("--b\n"), real("--b").match("--b\n")
+    for g in (5, -1, "nope"):
+        with pytest.raises(IndexError):
+            slow.group(g)
+        with pytest.raises(IndexError):
+            fast.group(g)
 
 
 def test_installed_in_the_feed_parser_and_parses_multipart():

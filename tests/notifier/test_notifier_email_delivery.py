@@ -229,3 +229,41 @@ def test_sender_error_classes(backend, relay_sink):
     with pytest.raises(RelayUnavailable) as down:
         unreachable.send(payload)
     assert "hunter2" not in str(down.value) and "HELPLINE_SMTP_RELAY" in str(down.value)
+
+
+class _CountingSender(EmailSender):
+    """The real EmailSender, counting what goes through this instance."""
+
+    def __init__(self, settings) -> None:  # noqa: ANN001
+        super().__init__(settings)
+        self.sent: list[str] = []
+
+    def send(self, payload):  # noqa: ANN001, ANN201
+        self.sent.append(payload["to"])
+        return super().send(payload)
+
+
+def test_followups_go_through_the_callers_senders(backend, ticket, relay_sink):
+    """A sent row's follow-up is tried at once through the senders the caller passes, not through
+    senders kept anywhere else; a channel the caller has no sender for waits for its delivery round."""
+    settings = backend.replace(smtp_relay=relay_sink.address)
+    follow = render_ack(ticket_number=ticket.number, subject="Re: Printer broken", customer_name="Bob",
+                        support_address="support@example.com", recipient="bob@customer.example",
+                        in_reply_to="<bob@customer.example>", references=[],
+                        message_id=make_message_id("example.com", ticket.number))
+    row = _ack(ticket, 1)
+    specs = [{"channel": "email", "kind": "ack", "recipient": "bob@customer.example", "unique_key": "copy",
+              "payload": follow},
+             {"channel": "sms", "kind": "sms", "recipient": "+15550100", "unique_key": "text", "payload": {}}]
+    with db.write_tx():
+        Outbox.update(payload={**row.payload, "on_sent": specs}).where(Outbox.id == row.id).execute()
+    first, theirs = EmailSender(settings), _CountingSender(settings)
+    report = deliver_one(settings, first, row.id, senders={"email": theirs})
+    first.close()
+    theirs.close()
+    assert report.sent == 1
+    assert theirs.sent == ["bob@customer.example"]  # the follow-up, through the caller's sender
+    assert len(relay_sink.wait_for(2)) == 2
+    copy = Outbox.get(Outbox.unique_key == f"copy:{row.id}")
+    text = Outbox.get(Outbox.unique_key == f"text:{row.id}")
+    assert copy.status == OutboxStatus.SENT and text.status == OutboxStatus.PENDING

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from helpline.notifier import outbox
-from helpline.store import db
+from helpline.store import db, outbox_rows
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, utcnow
 
 
@@ -241,9 +241,9 @@ def test_list_rows(backend, ticket):
     _enqueue(2, ticket=ticket)
     _enqueue(1, channel="sms", recipient="+15550100")
     outbox.claim_due("sms", 1)
-    rows = outbox.list_rows(None, 10)
+    rows = outbox_rows.list_rows(None, 10)
     assert len(rows) == 3 and rows[0]["channel"] == "sms" and rows[0]["ticket"] == ""
     assert rows[-1]["ticket"] == ticket.number
     assert all("payload" not in r for r in rows)
-    assert [r["status"] for r in outbox.list_rows("sending", 10)] == ["sending"]
-    assert len(outbox.list_rows(None, 1)) == 1
+    assert [r["status"] for r in outbox_rows.list_rows("sending", 10)] == ["sending"]
+    assert len(outbox_rows.list_rows(None, 1)) == 1
