@@ -33,17 +33,9 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset({
     "workers/persist.py",
     "workers/pipeline.py",
     "workers/sms_stage.py",
-    # helper "sqln": Slack, replies, the notifier
-    "workers/slack_actions.py",
-    "workers/slack_join.py",
-    "workers/slack_outbox.py",
-    "workers/slack_replies.py",
-    "workers/replies.py",
-    "notifier/",
     # helper "sqli": the edge
     "ingest/",
     # nobody yet
-    "workers/cli_replies.py",  # the undo window's hold on the outbox row: helper sqln's outbox_rows.hold_until
     "workers/kb_deflection.py",
     "workers/kb_suggestions.py",
 })

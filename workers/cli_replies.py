@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.store import fastsql, ticket_notes
+from helpline.store import outbox_rows, ticket_notes
 from helpline.store.config import Settings
 
 from . import persist, replies, ticket_ops
@@ -61,7 +61,7 @@ def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settin
     wait = max(0.0, float(settings.slack_undo_seconds))
     if wait > 0:
         for oid in answer:
-            fastsql.update("outbox", oid, {"next_attempt_at": now + dt.timedelta(seconds=wait)})
+            outbox_rows.hold_until(oid, now + dt.timedelta(seconds=wait))
     return CliReply(r.message_id, r.channel, r.recipient, answer, wait if answer else 0.0,
                     r.files_sent, r.files_reason)
 
