@@ -35,7 +35,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, cast
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -134,15 +134,10 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
     none); the text is the ticket's subject and its first customer message.
     The database must be initialised (``helpline.store.db.init``).
     """
-    from helpline.store import models as m
+    from helpline.store import category_labels  # the training command alone needs the database
 
     latest: dict[int, str] = {}
-    events = (m.Event.select(m.Event.ticket, m.Event.data, m.Ticket.category)
-              .join(m.Ticket)
-              .where(m.Event.kind.in_(LABEL_EVENTS))
-              .order_by(m.Event.created_at, m.Event.id)
-              .tuples())
-    for ticket_id, data, ticket_category in cast(Iterable[tuple[int, Any, Any]], events):
+    for ticket_id, data, ticket_category in category_labels.verdicts(LABEL_EVENTS):
         label = (data or {}).get("category") if isinstance(data, dict) else None
         label = label or ticket_category
         if label:
@@ -154,24 +149,15 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
     texts: list[str] = []
     labels: list[str] = []
     skipped = 0
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        subject_of: dict[int, str] = dict(cast(Iterable[tuple[int, str]], m.Ticket.select(m.Ticket.id, m.Ticket.subject)
-                                                 .where(m.Ticket.id.in_(chunk)).tuples()))
-        first_text: dict[int, str] = {}
-        rows = (m.Message.select(m.Message.ticket, m.Message.text)
-                .where(m.Message.ticket.in_(chunk), m.Message.direction == "in", m.Message.author_role == "customer")
-                .order_by(m.Message.created_at, m.Message.id).tuples())
-        for tid, text in cast(Iterable[tuple[int, str]], rows):
-            first_text.setdefault(tid, text or "")
-        for tid in chunk:
-            subject, text = subject_of.get(tid, ""), first_text.get(tid, "")
-            if not (subject.strip() or text.strip()):
-                skipped += 1
-                continue
-            subjects.append(subject)
-            texts.append(text)
-            labels.append(latest[tid])
+    texts_of = category_labels.texts(ids)
+    for tid in ids:
+        subject, text = texts_of.get(tid, ("", ""))
+        if not (subject.strip() or text.strip()):
+            skipped += 1
+            continue
+        subjects.append(subject)
+        texts.append(text)
+        labels.append(latest[tid])
     return Dataset(subjects, texts, labels, "tickets", "", skipped)
 
 

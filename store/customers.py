@@ -15,6 +15,7 @@ from typing import Any
 
 import peewee as pw
 
+from . import fastsql
 from . import models as m
 from .db import run_tx
 
@@ -56,6 +57,23 @@ def search(text: str = "", limit: int = 50) -> list[CustomerView]:
         q = q.where(pw.fn.LOWER(m.Customer.name) ** like | m.Customer.id.in_(
             m.Identity.select(m.Identity.customer).where(pw.fn.LOWER(m.Identity.address) ** like)))
     return [_view(c) for c in q]
+
+
+def name_of(customer_id: int) -> str | None:
+    """The customer's name (inside the caller's transaction); None when there is no such customer."""
+    row = fastsql.fetchone('SELECT name FROM "customer" WHERE id = ?', [customer_id])
+    return row[0] if row else None
+
+
+def link_vouched(customer_id: int, kind: str, address: str, now: dt.datetime) -> int | None:
+    """Link an identity a signed source vouched for, inside the pipeline's transaction; the id of the other
+    customer it already belongs to (left there: moving it is an agent's decision), else None."""
+    owner = fastsql.fetchone('SELECT customer_id FROM "identity" WHERE kind = ? AND address = ?', [kind, address])
+    if owner is None:
+        fastsql.insert("identity", {"customer_id": customer_id, "kind": kind, "address": address,
+                                    "created_at": now}, on_conflict="ON CONFLICT DO NOTHING")
+        return None
+    return None if owner[0] == customer_id else int(owner[0])
 
 
 def link(customer_id: int, kind: str, address: str, *, actor: str, reason: str = "",

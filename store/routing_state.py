@@ -468,6 +468,13 @@ def insert_sla(ticket_id: int, now: dt.datetime, rows: list[dict[str, Any]]) -> 
         for r in rows])
 
 
+def mark_reminded(ticket_id: int, now: dt.datetime) -> bool:
+    """Record the waiting reminder if none was sent yet; False when another scheduler sent it first."""
+    cur = fastsql.execute('UPDATE "ticket_routing" SET reminded_at = ? WHERE ticket_id = ? AND reminded_at IS NULL',
+                          [now, ticket_id])
+    return bool(cur.rowcount == 1)
+
+
 def clear_queue(ticket_id: int, now: dt.datetime) -> None:
     """The ticket no longer waits in a queue (no row made when it never did)."""
     fastsql.execute('UPDATE "ticket_routing" SET queued_at = NULL, queue_reason = \'\', min_tier = 0, updated_at = ? '
@@ -484,6 +491,13 @@ def mark_fired(row_id: int, column: str, now: dt.datetime) -> bool:
     cur = fastsql.execute(f'UPDATE "ticket_sla" SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL '
                           "AND stopped_at IS NULL", [now, now, row_id])
     return bool(cur.rowcount == 1)
+
+
+def first_response_due(ticket_id: int) -> dt.datetime | None:
+    """When the running first-response clock is due (what a status notice promises); None without one."""
+    row = fastsql.fetchone("SELECT due_at FROM \"ticket_sla\" WHERE ticket_id = ? AND target = 'first_response' "
+                           "AND stopped_at IS NULL", [ticket_id])
+    return _dt(row[0]) if row else None
 
 
 def due_sla(now: dt.datetime, limit: int = 500) -> list[tuple[SlaRow, str]]:

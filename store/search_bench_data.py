@@ -85,3 +85,34 @@ def optimise() -> None:
         sql.execute("ANALYZE")
     else:
         sql.execute("ANALYZE")
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Make the PostgreSQL database ``name`` (next to ``admin_url``'s) unless it exists: the bench's own,
+    so a kept one's slow load is paid once."""
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop the bench's database, ending the sessions still on it (the bench's own pool)."""
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                        "AND pid <> pg_backend_pid()", (name,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        conn.close()

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence, cast
 import peewee as pw
 
 from . import fastsql as sql
+from .db import is_sqlite
 from .models import Base, Ticket
 
 ACTIVE = ("new", "open", "in_progress", "waiting_customer")
@@ -108,6 +109,13 @@ class Indexed:
     signature: bytes
     refs: str
     subject: str
+
+
+def serialise_customer(customer_id: int) -> None:
+    """Make this customer's new messages take turns until the transaction ends (a PostgreSQL advisory lock;
+    SQLite's write lock does it already), so an email and a text sent seconds apart cannot both open a ticket."""
+    if not is_sqlite():
+        sql.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"customer:{customer_id}"])
 
 
 def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:

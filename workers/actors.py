@@ -14,7 +14,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from helpline.store import blobs, db
+from helpline.store import blobs, db, queue_rows
 from helpline.store.config import Settings
 
 from . import metrics, pipeline, retry_budget, send_pool
@@ -110,7 +110,7 @@ def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
     try:
         outcome = pipeline.process(inbound_id, s)
     except Exception as exc:
-        final = retry_budget.is_last_try(s, _attempts(inbound_id), retries)
+        final = retry_budget.is_last_try(s, queue_rows.inbound_attempts(inbound_id), retries)
         pipeline.record_failure(inbound_id, exc, final=final)
         metrics.observe("error", time.perf_counter() - started)
         log.warning("event=inbound_failed inbound=%d final=%s error=%s", inbound_id, final, type(exc).__name__)
@@ -194,10 +194,9 @@ def _kb_material(ttl_s: float = 30.0) -> bool:
 
 def _deliver(outbox_id: int) -> None:
     from helpline.notifier.deliver import deliver_one
-    from helpline.store.models import Outbox
 
-    row = Outbox.get_or_none(Outbox.id == outbox_id)
-    sender = senders().get(row.channel) if row is not None else None
+    channel = queue_rows.outbox_channel(outbox_id)
+    sender = senders().get(channel) if channel is not None else None
     if sender is not None:
         deliver_one(settings(), sender, outbox_id, senders=senders())
 
@@ -206,13 +205,6 @@ def outbox_release(row_ids: list[int]) -> None:
     from helpline.notifier.outbox import release_claims
 
     release_claims(row_ids)
-
-
-def _attempts(inbound_id: int) -> int:
-    from helpline.store.models import Inbound
-
-    row = Inbound.get_or_none(Inbound.id == inbound_id)
-    return row.attempts if row else 0
 
 
 @dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE)

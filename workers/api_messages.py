@@ -40,7 +40,7 @@ import dataclasses
 import datetime as dt
 
 from helpline.notifier import webhook_events
-from helpline.store import fastsql, webhook_state
+from helpline.store import customers, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
@@ -97,13 +97,10 @@ def may_join_without_source(ticket_id: int) -> bool:
 
 def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.datetime) -> None:
     for kind, address in vouched_identities(env):
-        owner = fastsql.fetchone('SELECT customer_id FROM "identity" WHERE kind = ? AND address = ?', [kind, address])
-        if owner is None:
-            fastsql.insert("identity", {"customer_id": customer_id, "kind": kind, "address": address,
-                                        "created_at": now}, on_conflict="ON CONFLICT DO NOTHING")
-        elif owner[0] != customer_id:
+        other = customers.link_vouched(customer_id, kind, address, now)
+        if other is not None:
             persist.event(ticket_id, "identity_conflict", {
-                "kind": kind, "address": address, "customer": owner[0],
+                "kind": kind, "address": address, "customer": other,
                 "source": env.metadata.get("source", ""),
                 "reason": "the source vouched for an identity of another customer; link them by hand if they "
                           "are one person"}, now=now)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helpline.router import category as category_rules
-from helpline.store import fastsql
+from helpline.store import ticket_notes
 from helpline.store.config import Settings
 
 from . import persist, replies, ticket_ops
@@ -32,16 +32,6 @@ class Reply:
     recipient: str
     outbox_ids: list[int] = field(default_factory=list)
     repeated: bool = False  # the same Idempotency-Key again: nothing new was written
-
-
-def _message(ticket_id: int, *, direction: str, author: str, text: str, channel: str, sender: str,
-             now: dt.datetime, message_id: str = "", subject: str = "") -> int:
-    return fastsql.insert("message", {
-        "ticket_id": ticket_id, "inbound_id": None, "direction": direction, "author_role": "agent",
-        "author": author[:255], "channel": channel, "external_id": "", "message_id": message_id,
-        "sender": sender, "subject": subject[:1000], "text": text, "full_text": text, "html": "", "body_hash": "",
-        "raw_blob_key": "", "delivery_status": "", "created_at": now,
-    })
 
 
 def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, settings: Settings,
@@ -73,7 +63,7 @@ def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, setti
 
 def note(ticket_id: int, text: str, *, author: str, actor: str, now: dt.datetime) -> int:
     """An internal note: stored and audited, never sent to the customer."""
-    msg_id = _message(ticket_id, direction="note", author=author, text=text, channel="api", sender="", now=now)
+    msg_id = ticket_notes.add_note(ticket_id, author=author, text=text, channel="api", now=now)
     persist.event(ticket_id, "note_added", {"message": msg_id, "via": "api"}, actor=actor, now=now)
     persist.update_ticket(ticket_id, updated_at=now)
     return msg_id

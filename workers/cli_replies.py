@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.store import fastsql
+from helpline.store import outbox_rows, ticket_notes
 from helpline.store.config import Settings
 
 from . import persist, replies, ticket_ops
@@ -61,18 +61,14 @@ def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settin
     wait = max(0.0, float(settings.slack_undo_seconds))
     if wait > 0:
         for oid in answer:
-            fastsql.update("outbox", oid, {"next_attempt_at": now + dt.timedelta(seconds=wait)})
+            outbox_rows.hold_until(oid, now + dt.timedelta(seconds=wait))
     return CliReply(r.message_id, r.channel, r.recipient, answer, wait if answer else 0.0,
                     r.files_sent, r.files_reason)
 
 
 def note(ticket_id: int, text: str, *, agent: str, actor: str, now: dt.datetime) -> int:
     """An internal note: stored and audited, never sent to the customer."""
-    msg_id = fastsql.insert("message", {
-        "ticket_id": ticket_id, "inbound_id": None, "direction": "note", "author_role": "agent",
-        "author": agent[:255], "channel": "cli", "external_id": "", "message_id": "", "sender": "",
-        "subject": "", "text": text, "full_text": text, "html": "", "body_hash": "", "raw_blob_key": "",
-        "delivery_status": "", "created_at": now})
+    msg_id = ticket_notes.add_note(ticket_id, author=agent, text=text, channel="cli", now=now)
     persist.event(ticket_id, "note_added", {"message": msg_id, "via": "cli"}, actor=actor, now=now)
     persist.update_ticket(ticket_id, updated_at=now)
     return msg_id

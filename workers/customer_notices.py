@@ -20,16 +20,15 @@ text could become a message.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from helpline.notifier import loops, outbox, render, slack_blocks, webhook_events
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.sms_sender import sms_payload
 from helpline.notifier.templates import clean_subject, safe_name
-from helpline.store import csat_state, fastsql, import_mode, routing_state, signing
+from helpline.store import csat_state, customers, import_mode, routing_state, signing, ticket_lookups
 from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
@@ -71,11 +70,10 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
     ``chat``: a customer who wrote in Slack is reached in their own thread, and
     a webhook source's customer through the source's app (when it registered a
     callback URL); otherwise, as for status notices, only email and SMS."""
-    row = fastsql.fetchone('SELECT envelope FROM "inbound" WHERE ticket_id = ? ORDER BY id LIMIT 1', [t.id])
-    if row is None or row[0] is None:
+    raw = ticket_lookups.first_envelope(t.id)
+    if raw is None:
         return None, "the ticket has no customer message"
-    raw = row[0]
-    env = Envelope.from_dict(raw if isinstance(raw, dict) else json.loads(raw))
+    env = Envelope.from_dict(raw)
     if env.author_role != "customer":
         return None, "the ticket was not opened by a customer"
     channel = inbound_channels.of(t.channel)
@@ -94,14 +92,12 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
 def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     name = ""
     if aud.echo:
-        row = fastsql.fetchone('SELECT name FROM "customer" WHERE id = ?', [t.customer_id])
-        name = safe_name(row[0] if row else "")
+        name = safe_name(customers.name_of(t.customer_id) or "")
     agent = routing_state.agent(t.assignee) if t.assignee else None
-    due = fastsql.fetchone("SELECT due_at FROM \"ticket_sla\" WHERE ticket_id = ? AND target = 'first_response' "
-                           "AND stopped_at IS NULL", [t.id])
+    due = routing_state.first_response_due(t.id)
     expected = ""
-    if due and due[0] is not None:
-        left = cast(dt.datetime, fastsql.as_datetime(due[0])) - now
+    if due is not None:
+        left = due - now
         expected = _humanise(left) if left.total_seconds() > 0 else ""
     return {
         "customer_name": name, "ticket_number": t.number,

@@ -24,9 +24,7 @@ from typing import Sequence
 from helpline.router import similarity as sim
 from helpline.store import similarity_state as state
 from helpline.store.config import Settings
-from helpline.store.db import is_sqlite
 from helpline.store.envelope import Envelope
-from helpline.store import fastsql
 
 from . import persist
 from .threads import Candidate, ThreadDecision
@@ -67,8 +65,7 @@ def best_match(fp: sim.Fingerprint, tickets: Sequence[state.Indexed], *, merge_t
 def find_near(customer_id: int, fp: sim.Fingerprint, settings: Settings, now: dt.datetime) -> Near | None:
     """Serialises this customer's new messages (PostgreSQL; SQLite's write lock does it already), so
     an email and a text sent seconds apart cannot both open a ticket, then looks."""
-    if not is_sqlite():
-        fastsql.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"customer:{customer_id}"])
+    state.serialise_customer(customer_id)
     tickets = state.customer_open(customer_id, now - dt.timedelta(seconds=settings.dup_window_s))
     if not tickets:
         return None

@@ -31,8 +31,8 @@ import numpy as np
 from helpline.router import similarity as sim
 from helpline.router.lsh_index import Entry, LshIndex
 from helpline.store import imap_state
-from helpline.store import models as m
 from helpline.store import similarity_state as state
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 
@@ -76,7 +76,7 @@ class Grouper:
         if not imap_state.acquire_lease(LEASE, self.holder, ttl):
             self.index = None  # another grouper works; on taking over, the window is loaded afresh
             return Round(skipped="another grouper holds the lease")
-        now = now or m.utcnow()
+        now = now or utcnow()
         since = now - dt.timedelta(seconds=s.incident_window_s)
         if self.index is None:
             self.index = LshIndex(max_tickets=s.incident_index_max)

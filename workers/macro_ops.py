@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.notifier import macro_render
-from helpline.store import fastsql, kb_state
+from helpline.store import kb_state, ticket_lookups
 from helpline.store.config import Settings
 
 from . import api_ticket_ops, persist, ticket_ops
@@ -35,8 +35,7 @@ class Applied:
 
 def values(ticket_id: int, agent: str, settings: Settings) -> dict[str, Any]:
     """The tokens a macro may use: customer_name, ticket_number, agent_name, subject, articles."""
-    row = fastsql.fetchone('SELECT t.number, t.subject, c.name, t.team FROM "ticket" t JOIN "customer" c '
-                           "ON c.id = t.customer_id WHERE t.id = ?", [ticket_id])
+    row = ticket_lookups.macro_facts(ticket_id)
     number, subject, customer, team = row if row else ("", "", "", None)
     articles = {}
     for a in kb_state.list_articles():
@@ -54,7 +53,7 @@ def article_url(settings: Settings, slug: str, language: str) -> str:
 
 
 def render(ticket_id: int, name: str, agent: str, settings: Settings) -> tuple[kb_state.KbMacro, str]:
-    row = fastsql.fetchone('SELECT team, language FROM "ticket" WHERE id = ?', [ticket_id])
+    row = ticket_lookups.team_and_language(ticket_id)
     macro = kb_state.find_macro(name, team=row[0] if row else None, language=row[1] if row else None)
     if macro is None:
         raise MacroNotFound(f"no macro {name!r} for this ticket's team and language; `helpline macros list` "

@@ -14,48 +14,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
-from helpline.store import fastsql, tags
+from helpline.store import tags
 from helpline.store import similarity_state as state
+from helpline.store import ticket_moves
+from helpline.store.ticket_moves import Moved
 
 from . import persist
 
 
-@dataclass
-class Moved:
-    messages: list[int] = field(default_factory=list)
-    events: list[int] = field(default_factory=list)
-    thread_keys: list[str] = field(default_factory=list)
-    participants: list[list[str]] = field(default_factory=list)  # [kind, address, role] new on the target
-    tags: list[str] = field(default_factory=list)  # the source's tags the merge added to the target
-
-
 def collect(source_id: int, target_id: int) -> Moved:
-    have = {(r[0], r[1]) for r in fastsql.fetchall('SELECT kind, address FROM "participant" WHERE ticket_id = ?',
-                                                   [target_id])}
-    return Moved(
-        [r[0] for r in fastsql.fetchall('SELECT id FROM "message" WHERE ticket_id = ? ORDER BY id', [source_id])],
-        [r[0] for r in fastsql.fetchall('SELECT id FROM "event" WHERE ticket_id = ? ORDER BY id', [source_id])],
-        [r[0] for r in fastsql.fetchall('SELECT key FROM "thread_key" WHERE ticket_id = ?', [source_id])],
-        [[r[0], r[1], r[2]] for r in fastsql.fetchall(
-            'SELECT kind, address, role FROM "participant" WHERE ticket_id = ?', [source_id]) if (r[0], r[1]) not in have],
-    )
-
-
-def move_rows(table: str, column: str, ids: list, ticket_id: int) -> None:
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        fastsql.execute(f'UPDATE "{table}" SET ticket_id = ? WHERE "{column}" IN ({fastsql.in_marks(len(chunk))})',
-                        [ticket_id, *chunk])
+    """What the source holds, read before the merge writes anything (its own events stay on the source)."""
+    return ticket_moves.contents(source_id, target_id)
 
 
 def move(source_id: int, target_id: int, moved: Moved, *, previous_status: str, actor: str, reason: str,
          now: dt.datetime) -> int:
     """Carry ``moved`` over to the target; the ticket_merge row's id."""
-    move_rows("message", "id", moved.messages, target_id)
-    move_rows("event", "id", moved.events, target_id)
-    move_rows("thread_key", "key", moved.thread_keys, target_id)
+    ticket_moves.carry(moved, target_id)
     persist.add_participants(target_id, [(k, a, r) for k, a, r in moved.participants])
     moved.tags = tags.carry_over(source_id, target_id, actor=actor, now=now)
     persist.update_ticket(target_id, updated_at=now)

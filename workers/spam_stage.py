@@ -31,11 +31,11 @@ from typing import Iterable, Sequence
 from prometheus_client import Counter
 
 from helpline.store import blocklist, message_rows
-from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
 from helpline.store.sender_auth import trusted_header
+from helpline.store.statuses import InboundStatus, TicketStatus
 
 from . import persist, routing_stage, threads, ticket_ops
 from .dedupe import body_hash
@@ -161,13 +161,13 @@ def file(inbound_id: int, env: Envelope, found: SpamVerdict, settings: Settings,
         customer = persist.create_customer(kind, sender, env.sender.name, now)
     subject = threads.clean_subject(env.subject) or "(no subject)"
     ticket = persist.create_ticket(env, customer.id, subject, "low", _support_address(env, settings), now, None,
-                                   False, extra={"status": m.TicketStatus.SPAM})
+                                   False, extra={"status": TicketStatus.SPAM})
     persist.add_participants(ticket.id, [(kind, sender, "sender")])
     msg_id = persist.add_message(ticket.id, inbound_id, env, body_hash(env), now)
     persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": f"spam: {found.reason}"}, now=now)
     persist.event(ticket.id, "spam_filed", {"message": msg_id, "source": found.source, "reason": found.reason,
                                             "score": found.score}, now=now)
-    persist.update_inbound(inbound_id, status=m.InboundStatus.PROCESSED, reason=f"spam: {found.reason}"[:2000],
+    persist.update_inbound(inbound_id, status=InboundStatus.PROCESSED, reason=f"spam: {found.reason}"[:2000],
                            ticket_id=ticket.id, processed_at=now, updated_at=now)
     SPAM.labels(found.source).inc()
     return ticket.id
@@ -177,9 +177,9 @@ def release(t: ticket_ops.TicketState, *, now: dt.datetime, settings: Settings, 
     """Not spam after all: the ticket becomes ``new`` and goes the normal way (its thread keys, team, agent,
     SLA clocks, the Slack post); returns the outbox rows to deliver. No acknowledgement: the customer wrote
     a while ago and an agent's answer is what they need now."""
-    if t.status != m.TicketStatus.SPAM:
+    if t.status != TicketStatus.SPAM:
         raise ticket_ops.TicketOpError(f"{t.number} is {t.status}, not spam")
-    ticket_ops.change_status(t, m.TicketStatus.NEW, now=now, settings=settings, actor=actor, reason="not spam")
+    ticket_ops.change_status(t, TicketStatus.NEW, now=now, settings=settings, actor=actor, reason="not spam")
     first = message_rows.first_inbound_envelope(t.id)
     env = Envelope.from_dict(first) if first else None
     if env is not None:
@@ -190,5 +190,5 @@ def release(t: ticket_ops.TicketState, *, now: dt.datetime, settings: Settings, 
     if settings.slack_bot_token and settings.slack_channel:
         from .slack_outbox import on_customer_message
 
-        ids += on_customer_message(t.id, 0, "created", m.TicketStatus.NEW, settings, None)
+        ids += on_customer_message(t.id, 0, "created", TicketStatus.NEW, settings, None)
     return ids

@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 from typing import Callable
 
-from helpline.store import models as m
+from helpline.store import queue_rows
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 
@@ -21,18 +22,9 @@ log = logging.getLogger("helpline.workers")
 def stale_inbound(settings: Settings, now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
     """Claim pending rows untouched for ``pending_after_s`` (touching them, so the
     next sweep leaves them alone while they are being retried)."""
-    now = now or m.utcnow()
-    cutoff = now - dt.timedelta(seconds=settings.pending_after_s)
-
-    def tx() -> list[int]:
-        ids = [r.id for r in m.Inbound.select(m.Inbound.id)
-               .where((m.Inbound.status == m.InboundStatus.PENDING) & (m.Inbound.updated_at < cutoff))
-               .order_by(m.Inbound.id).limit(limit)]
-        if ids:
-            m.Inbound.update(updated_at=now).where(m.Inbound.id.in_(ids)).execute()
-        return ids
-
-    return run_tx(tx)
+    at = now or utcnow()
+    cutoff = at - dt.timedelta(seconds=settings.pending_after_s)
+    return run_tx(lambda: queue_rows.claim_stale_inbound(cutoff, at, limit))
 
 
 def sweep_inbound(settings: Settings, submit: Callable[[int], None]) -> int:

@@ -21,12 +21,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from helpline.router.lifecycle import InvalidTransition
-from helpline.store import message_rows
+from helpline.store import message_rows, ticket_moves
 from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import merge_ops, persist, routing_stage, ticket_ops, triage
+from . import persist, routing_stage, ticket_ops, triage
 
 STAYS = ("near_duplicate_merged",)  # the join's own record stays on the ticket it joined
 
@@ -86,10 +86,10 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     # What the join wrote for this message goes with it; its own record stays where it happened.
     moved = [e.id for e in state.events_of_instant(source.id, join.created_at)
              if e.kind not in STAYS and e.data.get("message") == message_id]
-    merge_ops.move_rows("message", "id", [message_id], new.id)
+    ticket_moves.carry(ticket_moves.Moved(messages=[message_id]), new.id)
     state.move_events(moved, new.id)
     if mid:
-        merge_ops.move_rows("thread_key", "key", [f"mid:{mid.lower()}"], new.id)
+        ticket_moves.carry(ticket_moves.Moved(thread_keys=[f"mid:{mid.lower()}"]), new.id)
     persist.add_participants(new.id, [(env.sender.kind, sender or env.sender.address, "sender")])
     persist.event(new.id, "ticket_created", {"channel": env.channel, "reason": f"detached from {source.number}"},
                   actor=actor, now=now)

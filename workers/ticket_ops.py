@@ -23,11 +23,11 @@ from typing import Any, Callable, Sequence
 
 from helpline.notifier import webhook_events
 from helpline.router import assign, lifecycle, sla
-from helpline.store import fastsql, routing_state
+from helpline.store import routing_state, ticket_lookups
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES, SiteConfig, site_config
-from helpline.store.db import is_sqlite, run_tx
-from helpline.store.models import utcnow
+from helpline.store.db import run_tx
 
 from . import customer_notices, merge_ops, persist, sla_clock
 
@@ -59,18 +59,12 @@ class TicketState:
         return sla_clock.TicketFacts(self.id, self.priority, self.team, self.customer_tier)
 
 
-_COLS = ("t.id, t.number, t.status, t.priority, t.team, t.assignee, t.category, t.language, c.tier, t.channel, "
-         "t.subject, t.support_address, t.customer_id")
-
-
 def load(ticket_id: int, *, lock: bool = True) -> TicketState:
     """The ticket, locked against concurrent changes (PostgreSQL row lock; SQLite's write lock is held)."""
-    q = f'SELECT {_COLS} FROM "ticket" t JOIN "customer" c ON c.id = t.customer_id WHERE t.id = ?'
-    row = fastsql.fetchone(q + (" FOR UPDATE OF t" if lock and not is_sqlite() else ""), [ticket_id])
+    row = ticket_lookups.for_change(ticket_id, lock=lock)
     if row is None:
         raise TicketOpError(f"no ticket with id {ticket_id}")
-    return TicketState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] or "standard",
-                       row[9], row[10], row[11], row[12])
+    return TicketState(*row)
 
 
 def config(settings: Settings) -> SiteConfig:

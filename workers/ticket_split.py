@@ -11,10 +11,10 @@ import datetime as dt
 import json
 
 from helpline.router import lifecycle, sla
-from helpline.store import fastsql, routing_state, tags
+from helpline.store import routing_state, tags, ticket_moves
 from helpline.store import similarity_state as state
 
-from . import merge_ops, persist, sla_clock, ticket_ops
+from . import persist, sla_clock, ticket_ops
 
 
 def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -> str:  # noqa: ANN001
@@ -24,14 +24,10 @@ def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -
     if row is None or source.status != lifecycle.MERGED:
         raise ticket_ops.TicketOpError(f"{source.number} is {source.status}, not merged into another ticket; "
                                        "only a merged ticket can be split off again")
-    moved = merge_ops.Moved(**json.loads(row.moved))
+    moved = ticket_moves.Moved(**json.loads(row.moved))
     target = persist.get_ticket(row.target_id)
-    merge_ops.move_rows("message", "id", moved.messages, source.id)
-    merge_ops.move_rows("event", "id", moved.events, source.id)
-    merge_ops.move_rows("thread_key", "key", moved.thread_keys, source.id)
-    for kind, address, role in moved.participants:
-        fastsql.execute('DELETE FROM "participant" WHERE ticket_id = ? AND kind = ? AND address = ? AND role = ?',
-                        [target.id, kind, address, role])
+    ticket_moves.carry(moved, source.id)
+    ticket_moves.drop_participants(target.id, moved.participants)
     # the tags the merge brought over leave the target with the split (the source still has them)
     _, untagged = tags.change(target.id, [], moved.tags, actor=actor, now=now) if moved.tags else ([], [])
     state.mark_split(row.id, actor, now)

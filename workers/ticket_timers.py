@@ -15,11 +15,11 @@ import logging
 from typing import Callable
 
 from helpline.router import escalation, lifecycle, sla
-from helpline.store import fastsql, routing_state
+from helpline.store import routing_state, ticket_lookups
+from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig, site_config
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
 
 from . import customer_notices, metrics, notices, persist, sla_clock, ticket_ops
 
@@ -65,13 +65,6 @@ def reconcile_loads() -> dict:
 
 
 # ---- SLA ------------------------------------------------------------------------------------
-def _agent_replied_since(ticket_id: int, since: dt.datetime) -> dt.datetime | None:
-    """When a person first answered publicly since ``since`` (any channel that records agent messages)."""
-    row = fastsql.fetchone("SELECT MIN(created_at) FROM \"message\" WHERE ticket_id = ? AND direction = 'out' "
-                           "AND author_role = 'agent' AND created_at >= ?", [ticket_id, since])
-    return persist.as_datetime(row[0]) if row and row[0] else None
-
-
 def fire_sla(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
     """Fire every due warning and breach once; escalate where rules say so."""
     now = clock()
@@ -98,7 +91,7 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
         _settle(t, cfg, now)  # the status was changed by a path that did not tell the clocks
         return False
     if row.target in sla.RESPONSE_TARGETS:
-        answered = _agent_replied_since(ticket_id, row.created_at)
+        answered = ticket_lookups.first_agent_reply_since(ticket_id, row.created_at)
         if answered is not None:  # a reply recorded by a path that did not stop the clock itself
             sla_clock.stop(ticket_id, answered, cfg, [row.target], reason="agent replied")
             return False
@@ -135,8 +128,7 @@ def _settle(t: ticket_ops.TicketState, cfg: SiteConfig, now: dt.datetime) -> Non
         sla_clock.stop(t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason=why,
                        cancel=True)
         return
-    row = fastsql.fetchone('SELECT resolved_at FROM "ticket" WHERE id = ?', [t.id])
-    resolved = persist.as_datetime(row[0]) if row else None
+    resolved = ticket_lookups.resolved_at(t.id)
     when = min(resolved, now) if resolved else now
     sla_clock.stop(t.id, when, cfg, [sla.RESOLUTION], reason=why)
     sla_clock.stop(t.id, when, cfg, sla.RESPONSE_TARGETS, reason=why, cancel=True)
@@ -245,9 +237,7 @@ def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
     routing = routing_state.routing_of(ticket_id)
     if t.status != lifecycle.WAITING or routing.reminded_at is not None:
         return False
-    cur = fastsql.execute('UPDATE "ticket_routing" SET reminded_at = ? WHERE ticket_id = ? AND reminded_at IS NULL',
-                          [now, ticket_id])
-    if cur.rowcount != 1:
+    if not routing_state.mark_reminded(ticket_id, now):
         return False
     left = settings.waiting_resolve_days - settings.waiting_reminder_days
     out_id, channel, why_not = customer_notices.waiting_reminder(t, left, now=now, settings=settings)

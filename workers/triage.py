@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.router import language as lang
-from helpline.router import sentiment
+from helpline.router import lifecycle, sentiment
 from helpline.router.priority import LEVELS, PriorityDecision, PriorityFacts, evaluate, resolve_tier
-from helpline.store import models as m
 from helpline.store import triage_state
 from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import site_config
@@ -142,7 +141,7 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
                 "threshold": settings.sentiment_drop_threshold,
                 "reason": f"sentiment fell from {before[1]:.2f} to {sig.sentiment:.2f} "
                           f"(at or below {settings.sentiment_drop_threshold:g})"}, now=now)
-    if t["status"] not in m.TicketStatus.ACTIVE:
+    if t["status"] not in lifecycle.ACTIVE:
         return
     current = t["priority"] if t["priority"] in LEVELS else "medium"
     decision = evaluate(_facts(env, env.subject, t["category"], sig, t["tier"], t["contacts"], cfg, stored=True), cfg)

@@ -58,7 +58,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
     from helpline.router.permissions import PermissionDenied, require
     from helpline.store import agent_roles
     from helpline.store.db import run_tx
-    from helpline.store.models import utcnow
+    from helpline.store.clock import utcnow
     from helpline.workers import cli_replies, persist, replies
 
     from helpline.ingest.cli.routing_commands import _acting, _print_json, _settings

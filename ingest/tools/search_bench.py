@@ -158,29 +158,17 @@ def _open_database(url: str | None, tmp: str, keep: str | None = None) -> tuple[
         return f"sqlite:///{tmp}/bench.sqlite3", None
     if url.startswith("sqlite"):
         return url, None
-    import psycopg2
+    from helpline.store import search_bench_data as data
 
     name = keep or "helpline_search_bench_" + uuid.uuid4().hex[:8]
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+    data.ensure_database(url, name)
     return url.rsplit("/", 1)[0] + "/" + name, None if keep else name
 
 
 def _drop(url: str, name: str) -> None:
-    import psycopg2
+    from helpline.store import search_bench_data as data
 
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                    "AND pid <> pg_backend_pid()", (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+    data.drop_database(url, name)
 
 
 def main(args: argparse.Namespace) -> int:
