@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from helpline.router.kb_suggest import Suggester, confident
-from helpline.store import fastsql, kb_links
+from helpline.store import kb_links, kb_tickets
 from helpline.store.config import Settings
 
 from . import persist
@@ -40,8 +40,7 @@ def _ranker() -> Suggester:
     with _lock:
         now = time.monotonic()
         if _cache.get("at", -CHECK_S) + CHECK_S <= now or "s" not in _cache:
-            fp = tuple(fastsql.fetchone('SELECT COUNT(*), MAX(updated_at), MAX(version) FROM "kb_article" '
-                                        "WHERE status = 'active'") or ())
+            fp = kb_tickets.articles_fingerprint()
             if fp != _cache.get("fp") or "s" not in _cache:
                 _cache["s"] = Suggester.load(ticket_limit=0)
                 _cache["fp"] = fp
@@ -52,8 +51,7 @@ def _ranker() -> Suggester:
 def offer(ticket_id: int, text: str, language: str | None, settings: Settings,
           now: dt.datetime) -> dict[str, str] | None:
     """The article to name in the acknowledgement ({title, url}), recorded as offered; None for none."""
-    row = fastsql.fetchone('SELECT team FROM "ticket" WHERE id = ?', [ticket_id])
-    if not text.strip() or not wanted(settings, row[0] if row else None):
+    if not text.strip() or not wanted(settings, kb_tickets.team_of(ticket_id)):
         return None
     top = confident(_ranker().articles_for(text, language or None, public_only=True))
     if top is None:

@@ -22,10 +22,10 @@ from typing import Any
 
 from helpline.notifier import outbox
 from helpline.router.kb_suggest import Suggester, Suggestion
-from helpline.store import fastsql, kb_state
+from helpline.store import kb_state, kb_tickets
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
-from helpline.store.models import utcnow
+from helpline.store.clock import utcnow
 
 log = logging.getLogger("helpline.workers")
 RELOAD_S = 300.0
@@ -34,8 +34,7 @@ _cache: dict[str, Any] = {}
 
 
 def _fingerprint() -> tuple:
-    return tuple(fastsql.fetchone('SELECT COUNT(*), MAX(updated_at), MAX(version) FROM "kb_article" '
-                                  "WHERE status = 'active'") or ())
+    return kb_tickets.articles_fingerprint()
 
 
 def suggester() -> Suggester:
@@ -51,13 +50,7 @@ def suggester() -> Suggester:
 
 def ticket_text(ticket_id: int) -> tuple[str, str | None, str | None]:
     """(subject and the customer's first message, the ticket's language, its team)."""
-    row = fastsql.fetchone(
-        'SELECT t.subject, t.language, t.team, (SELECT m.text FROM "message" m WHERE m.ticket_id = t.id '
-        "AND m.author_role = 'customer' ORDER BY m.created_at, m.id LIMIT 1) FROM \"ticket\" t WHERE t.id = ?",
-        [ticket_id])
-    if row is None:
-        return "", None, None
-    return f"{row[0] or ''}\n{row[3] or ''}".strip(), row[1], row[2]
+    return kb_tickets.question_of(ticket_id)
 
 
 def rank(ticket_id: int) -> list[Suggestion]:
@@ -89,8 +82,7 @@ def store(ticket_id: int, found: list[Suggestion], settings: Settings, *, post: 
 
 def suggest_for_ticket(ticket_id: int, settings: Settings) -> list[int]:
     """The actor's work: rank, store, queue the Slack messages (once per ticket). The outbox ids to send."""
-    already = run_tx(lambda: fastsql.fetchone('SELECT 1 FROM "kb_suggestion" WHERE ticket_id = ? LIMIT 1',
-                                              [ticket_id]), durable=False)
+    already = run_tx(lambda: kb_tickets.has_suggestions(ticket_id), durable=False)
     if already:  # a redelivered message: the first run stored and posted them
         return []
     found = rank(ticket_id)
@@ -110,11 +102,8 @@ def answer_text(suggestion_id: int) -> tuple[int, str, str] | None:
     if s.kind == "article":
         a = kb_state.get_article(s.ref, s.language or None)
         return (s.ticket_id, s.kind, article_answer(a.body)) if a is not None else None
-    row = fastsql.fetchone(
-        'SELECT (SELECT m.text FROM "message" m WHERE m.ticket_id = t.id AND m.direction = \'out\' '
-        "AND m.author_role = 'agent' ORDER BY m.created_at DESC, m.id DESC LIMIT 1) FROM \"ticket\" t "
-        "WHERE t.number = ?", [s.ref])
-    return (s.ticket_id, s.kind, row[0] or "") if row else None
+    answer = kb_tickets.last_agent_answer(s.ref)
+    return (s.ticket_id, s.kind, answer) if answer is not None else None
 
 
 def article_answer(markdown: str) -> str:
