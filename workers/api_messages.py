@@ -44,7 +44,7 @@ from helpline.store import customers, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist
+from helpline.store import audit_events, customer_refs
 from .threads import Candidate
 
 def vouched_identities(env: Envelope) -> list[tuple[str, str]]:
@@ -63,12 +63,12 @@ def ack_requested(env: Envelope) -> bool:
     return bool(env.metadata.get("acknowledge")) and bool(_email_of(env))
 
 
-def find_customer(env: Envelope) -> persist.CustomerRef | None:
-    found = persist.find_customer(env.sender.kind, env.sender.address) if env.sender.address else None
+def find_customer(env: Envelope) -> customer_refs.CustomerRef | None:
+    found = customer_refs.find(env.sender.kind, env.sender.address) if env.sender.address else None
     if found is not None:
         return found
     for kind, address in vouched_identities(env)[1:]:
-        found = persist.find_customer(kind, address)
+        found = customer_refs.find(kind, address)
         if found is not None:
             return found
     return None
@@ -99,7 +99,7 @@ def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.da
     for kind, address in vouched_identities(env):
         other = customers.link_vouched(customer_id, kind, address, now)
         if other is not None:
-            persist.event(ticket_id, "identity_conflict", {
+            audit_events.event(ticket_id, "identity_conflict", {
                 "kind": kind, "address": address, "customer": other,
                 "source": env.metadata.get("source", ""),
                 "reason": "the source vouched for an identity of another customer; link them by hand if they "

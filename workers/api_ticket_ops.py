@@ -18,7 +18,8 @@ from helpline.router import category as category_rules
 from helpline.store import ticket_notes
 from helpline.store.config import Settings
 
-from . import persist, replies, ticket_ops
+from helpline.store import audit_events, ticket_refs
+from . import replies, ticket_ops
 
 
 class ReplyNotPossible(ticket_ops.TicketOpError):
@@ -45,7 +46,7 @@ def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, setti
     done = replies.queued(key, ticket_id, request)
     if done is not None and done[0] is not None:  # a retry of a reply already made
         return Reply(done[0], done[1], done[2], [], repeated=True)
-    ticket = persist.get_ticket(ticket_id)
+    ticket = ticket_refs.get(ticket_id)
     if ticket.status in ("closed", "merged"):
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(ticket_id, text, agent=author, actor=actor, key=key, settings=settings, now=now,
@@ -64,8 +65,8 @@ def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, setti
 def note(ticket_id: int, text: str, *, author: str, actor: str, now: dt.datetime) -> int:
     """An internal note: stored and audited, never sent to the customer."""
     msg_id = ticket_notes.add_note(ticket_id, author=author, text=text, channel="api", now=now)
-    persist.event(ticket_id, "note_added", {"message": msg_id, "via": "api"}, actor=actor, now=now)
-    persist.update_ticket(ticket_id, updated_at=now)
+    audit_events.event(ticket_id, "note_added", {"message": msg_id, "via": "api"}, actor=actor, now=now)
+    ticket_refs.update(ticket_id, updated_at=now)
     return msg_id
 
 
@@ -74,9 +75,9 @@ def set_category(t: ticket_ops.TicketState, category: str, *, actor: str, now: d
     training. The API and Slack's category menu (``via``) both come here."""
     kind, data = category_rules.label_event(category, t.category)
     if t.category != category:
-        persist.update_ticket(t.id, category=category, updated_at=now)
+        ticket_refs.update(t.id, category=category, updated_at=now)
         t.category = category
-    persist.event(t.id, kind, {**data, "via": via}, actor=actor, now=now)
+    audit_events.event(t.id, kind, {**data, "via": via}, actor=actor, now=now)
 
 
 def change(t: ticket_ops.TicketState, changes: dict[str, Any], *, actor: str, settings: Settings,

@@ -18,7 +18,8 @@ from typing import Any
 from helpline.store import outbox_rows, ticket_notes
 from helpline.store.config import Settings
 
-from . import persist, replies, ticket_ops
+from helpline.store import audit_events, ticket_refs
+from . import replies, ticket_ops
 
 KEY_PREFIX = "cli-reply:"
 
@@ -47,7 +48,7 @@ def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settin
     done = replies.queued(unique, ticket_id, request)  # KeyReused: the same --key with another answer
     if done is not None and done[0] is not None:
         return CliReply(done[0], done[1], done[2], repeated=True)
-    ticket = persist.get_ticket(ticket_id)
+    ticket = ticket_refs.get(ticket_id)
     if ticket.status in ("closed", "merged"):
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=unique, settings=settings, now=now,
@@ -69,6 +70,6 @@ def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settin
 def note(ticket_id: int, text: str, *, agent: str, actor: str, now: dt.datetime) -> int:
     """An internal note: stored and audited, never sent to the customer."""
     msg_id = ticket_notes.add_note(ticket_id, author=agent, text=text, channel="cli", now=now)
-    persist.event(ticket_id, "note_added", {"message": msg_id, "via": "cli"}, actor=actor, now=now)
-    persist.update_ticket(ticket_id, updated_at=now)
+    audit_events.event(ticket_id, "note_added", {"message": msg_id, "via": "cli"}, actor=actor, now=now)
+    ticket_refs.update(ticket_id, updated_at=now)
     return msg_id

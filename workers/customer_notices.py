@@ -33,7 +33,8 @@ from helpline.store.config import Settings
 from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
 
-from . import inbound_channels, persist
+from helpline.store import audit_events, message_state, thread_state
+from . import inbound_channels
 
 log = logging.getLogger("helpline.workers")
 
@@ -135,9 +136,9 @@ def _email(t: TicketLike, aud: Audience, settings: Settings, *, kind: str, subje
         local, _, domain = support.partition("@")
         payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, t.id)}@{domain}"
     bare = mid.strip("<>").lower()
-    out_id = persist.add_outbound_message(t.id, channel="email", author_role="system", message_id=bare,
+    out_id = message_state.add_outbound(t.id, channel="email", author_role="system", message_id=bare,
                                           sender=support, subject=subject, text=text, now=now)
-    persist.add_thread_keys(t.id, ["mid:" + bare])
+    thread_state.add_thread_keys(t.id, ["mid:" + bare])
     row = outbox.enqueue(channel="email", kind=kind, recipient=aud.recipient, payload=payload, unique_key=unique_key,
                          ticket=t.id, out_message=out_id, message_id=mid)
     return row.id if row is not None else None
@@ -145,7 +146,7 @@ def _email(t: TicketLike, aud: Audience, settings: Settings, *, kind: str, subje
 
 def _sms(t: TicketLike, aud: Audience, *, kind: str, text: str, unique_key: str, now: dt.datetime) -> int | None:
     sender = str(aud.env.metadata.get("to") or "")
-    out_id = persist.add_outbound_message(t.id, channel="sms", author_role="system", message_id="", sender=sender,
+    out_id = message_state.add_outbound(t.id, channel="sms", author_role="system", message_id="", sender=sender,
                                           subject="", text=text, now=now)
     row = outbox.enqueue(channel="sms", kind=kind, recipient=aud.recipient, ticket=t.id, out_message=out_id,
                          payload=sms_payload(aud.recipient, text, ref=unique_key, from_number=sender),
@@ -163,7 +164,7 @@ def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, sett
         return []
     aud, why = audience(t, settings)
     if aud is None:
-        persist.event(t.id, "customer_notice_suppressed", {"status": to, "reason": why,
+        audit_events.event(t.id, "customer_notice_suppressed", {"status": to, "reason": why,
                                                            **({"csat": True} if survey else {})}, now=now)
         return []
     tpl = render.templates(site_config(settings).templates_dir)
@@ -183,7 +184,7 @@ def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, sett
                          unique_key=key, now=now)
         if got:
             ids.append(got)
-        persist.event(t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now)
+        audit_events.event(t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now)
     if survey:
         ids += _survey(t, aud, tpl, ctx, settings, now)
     return ids
@@ -197,7 +198,7 @@ def survey_url(settings: Settings, ticket_id: int, score: int) -> str:
 def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, Any], settings: Settings,
             now: dt.datetime) -> list[int]:
     if aud.channel == "email" and not settings.secret_key:
-        persist.event(t.id, "customer_notice_suppressed", {"csat": True, "reason": "no HELPLINE_SECRET_KEY to sign "
+        audit_events.event(t.id, "customer_notice_suppressed", {"csat": True, "reason": "no HELPLINE_SECRET_KEY to sign "
                                                            "survey links"}, now=now)
         return []
     expires = now + dt.timedelta(days=settings.csat_expire_days)
@@ -212,7 +213,7 @@ def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, 
         text, html = tpl.email("csat_survey", t.language, **ctx)
         got = _email(t, aud, settings, kind="csat", subject=f"[{t.number}] How did we do?", text=text, html=html,
                      unique_key=f"csat:{t.id}", now=now)
-    persist.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
+    audit_events.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
                                       "expires": expires.isoformat()}, now=now)
     return [got] if got else []
 
@@ -244,13 +245,13 @@ def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, setti
     text = tpl.render("chat_waiting_reminder.txt", t.language, **ctx).strip()
     if aud.channel == "slack":
         channel, _, root = aud.recipient.partition(":")
-        out_id = persist.add_outbound_message(t.id, channel="slack", author_role="system", message_id="",
+        out_id = message_state.add_outbound(t.id, channel="slack", author_role="system", message_id="",
                                               sender=channel, subject="", text=text, now=now)
         row = outbox.enqueue(channel="slack", kind="reminder", recipient=channel, ticket=t.id, out_message=out_id,
                              payload={"op": "notice", "channel": channel, "thread_ts": root,
                                       "text": slack_blocks.escape(text)}, unique_key=key)
         return (row.id if row is not None else None), "slack", ""
-    out_id = persist.add_outbound_message(t.id, channel="webhook", author_role="system", message_id="", sender="",
+    out_id = message_state.add_outbound(t.id, channel="webhook", author_role="system", message_id="", sender="",
                                           subject="", text=text, now=now)
     ids = webhook_events.emit(t.id, webhook_events.REPLIED, key, webhook_events.message_data(
         out_id, "webhook", "system", t.subject, text, 0), settings, now, out_message=out_id)

@@ -26,7 +26,7 @@ from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist
+from helpline.store import audit_events, thread_state, ticket_refs
 from .threads import Candidate, ThreadDecision
 
 
@@ -82,14 +82,14 @@ def after_message(ticket_id: int, customer_id: int, fp: sim.Fingerprint | None, 
                   created: bool, message_id: int, now: dt.datetime) -> None:
     """Near-duplicate events, and the new ticket's fingerprint."""
     if near is not None and near.merge and not created:
-        persist.event(ticket_id, "near_duplicate_merged", {**near.as_event(), "message": message_id}, now=now)
+        audit_events.event(ticket_id, "near_duplicate_merged", {**near.as_event(), "message": message_id}, now=now)
         return
     if not created or fp is None:
         return
     # Incident grouping reads this row a moment later (workers.incident_grouper), off this transaction.
     state.index_ticket(ticket_id, customer_id, fp.signature, fp.refs, now)
     if near is not None:
-        persist.event(ticket_id, "merge_suggested", {**near.as_event(), "reason": (
+        audit_events.event(ticket_id, "merge_suggested", {**near.as_event(), "reason": (
             f"the same customer's open ticket {near.number} reads alike (similarity {near.score:.2f}); "
             f"`helpline tickets merge <this ticket> --into {near.number}` if it is the same problem")}, now=now)
 
@@ -110,6 +110,6 @@ def follow_merges(cands: list[Candidate]) -> list[Candidate]:
         if tid is None:
             out.append(c)
             continue
-        t = persist.get_ticket(tid)
-        out.append(Candidate(t.id, t.number, t.status, c.via, t.resolved_at, persist.participants_of(t.id, t.customer_id)))
+        t = ticket_refs.get(tid)
+        out.append(Candidate(t.id, t.number, t.status, c.via, t.resolved_at, thread_state.participants_of(t.id, t.customer_id)))
     return out

@@ -25,7 +25,8 @@ from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, database, run_tx
 from helpline.store.envelope import Envelope
 
-from . import persist, pipeline, ticket_ops
+from helpline.store import audit_events
+from . import pipeline, ticket_ops
 
 log = logging.getLogger("helpline.workers.import")
 _SETTLED = {lifecycle.RESOLVED, lifecycle.CLOSED, lifecycle.MERGED}
@@ -78,7 +79,7 @@ def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
                 continue
             count(outcome.action)
             if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
-                persist.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
+                audit_events.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
                               now=it.date)
     return res
 

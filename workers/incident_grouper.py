@@ -36,7 +36,7 @@ from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 
-from . import persist
+from helpline.store import audit_events
 
 log = logging.getLogger("helpline.workers")
 LEASE = "job:incident-grouper"  # a row of the lease table the IMAP pollers use too
@@ -117,7 +117,7 @@ class Grouper:
             chunk = rows[start:start + WRITES_PER_TX]
 
             def tx(chunk: list[state.Fingerprinted] = chunk) -> None:
-                with persist.buffered_events():  # the chunk's events in one statement
+                with audit_events.buffered_events():  # the chunk's events in one statement
                     for row in chunk:
                         pairs = [(e, score) for e, score in alike_of[row.ticket_id]
                                  if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE]
@@ -141,7 +141,7 @@ class Grouper:
             oldest = min((e for e, _ in pairs), key=lambda e: e.ticket_id)
             joined = state.create_incident(oldest.subject or me.subject, now)
             number = state.incident_number(joined)
-            persist.event(None, "incident_opened", {"incident": number, "customers": len(customers),
+            audit_events.event(None, "incident_opened", {"incident": number, "customers": len(customers),
                                                     "first_ticket": oldest.number}, now=now)
             done.opened.append(number)
             log.info("event=incident_opened incident=%s customers=%d", number, len(customers))
@@ -153,6 +153,6 @@ class Grouper:
             entry = me if tid == me.ticket_id else next(e for e, _ in loose if e.ticket_id == tid)
             entry.incident_id = joined
             live[tid] = (live.get(tid, ("open", None))[0], joined)
-            persist.event(tid, "incident_joined", {"incident": number, "similarity": round(
+            audit_events.event(tid, "incident_joined", {"incident": number, "similarity": round(
                 best if tid == me.ticket_id else scores.get(tid, best), 2)}, now=now)
         done.joined += len(added)

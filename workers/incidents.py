@@ -14,7 +14,8 @@ from typing import Any
 from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 
-from . import persist, replies
+from helpline.store import audit_events
+from . import replies
 
 
 
@@ -67,7 +68,7 @@ def reply(incident_id: int, text: str, *, agent: str, actor: str, reply_key: str
         out.sent.append({"ticket": child["ticket"], "channel": channel, "to": to})
         if row_id is not None:
             out.outbox_ids.append(row_id)
-    persist.event(None, "incident_replied", {"incident": state.incident_number(incident_id), "key": reply_key,
+    audit_events.event(None, "incident_replied", {"incident": state.incident_number(incident_id), "key": reply_key,
                                              "tickets": len(out.sent), "skipped": len(out.skipped)},
                   actor=actor, now=now)
     return out

@@ -23,7 +23,7 @@ from helpline.router.kb_suggest import Suggester, confident
 from helpline.store import kb_links, kb_tickets
 from helpline.store.config import Settings
 
-from . import persist
+from helpline.store import audit_events
 
 CHECK_S = 30.0
 _lock = threading.Lock()
@@ -56,6 +56,6 @@ def offer(ticket_id: int, text: str, language: str | None, settings: Settings,
     top = confident(_ranker().articles_for(text, language or None, public_only=True))
     if top is None:
         return None
-    persist.event(ticket_id, "deflection_offered", {"slug": top.ref, "language": top.language, "score": top.score},
+    audit_events.event(ticket_id, "deflection_offered", {"slug": top.ref, "language": top.language, "score": top.score},
                   now=now)
     return {"title": top.title, "url": kb_links.article_url(settings, top.ref, top.language, ticket_id)}

@@ -18,7 +18,8 @@ from helpline.notifier import macro_render
 from helpline.store import kb_state, ticket_lookups
 from helpline.store.config import Settings
 
-from . import api_ticket_ops, persist, ticket_ops
+from helpline.store import audit_events
+from . import api_ticket_ops, ticket_ops
 
 
 class MacroNotFound(LookupError):
@@ -70,7 +71,7 @@ def do_actions(ticket_id: int, actions: dict[str, Any], *, actor: str, settings:
 
 
 def audit(ticket_id: int, macro: kb_state.KbMacro, *, via: str, actor: str, now: dt.datetime) -> None:
-    persist.event(ticket_id, "macro_applied", {"macro": macro.name, "team": macro.team, "language": macro.language,
+    audit_events.event(ticket_id, "macro_applied", {"macro": macro.name, "team": macro.team, "language": macro.language,
                                                "via": via, "actions": macro.actions,
                                                "tags": list(macro.actions.get("tags") or [])}, actor=actor, now=now)
 

@@ -21,7 +21,7 @@ from helpline.store import similarity_state as state
 from helpline.store import ticket_moves
 from helpline.store.ticket_moves import Moved
 
-from . import persist
+from helpline.store import thread_state, ticket_refs
 
 
 def collect(source_id: int, target_id: int) -> Moved:
@@ -33,8 +33,8 @@ def move(source_id: int, target_id: int, moved: Moved, *, previous_status: str, 
          now: dt.datetime) -> int:
     """Carry ``moved`` over to the target; the ticket_merge row's id."""
     ticket_moves.carry(moved, target_id)
-    persist.add_participants(target_id, [(k, a, r) for k, a, r in moved.participants])
+    thread_state.add_participants(target_id, [(k, a, r) for k, a, r in moved.participants])
     moved.tags = tags.carry_over(source_id, target_id, actor=actor, now=now)
-    persist.update_ticket(target_id, updated_at=now)
+    ticket_refs.update(target_id, updated_at=now)
     return state.add_merge(source_id, target_id, actor=actor, reason=reason, previous_status=previous_status,
                            moved=json.dumps(asdict(moved)), now=now)

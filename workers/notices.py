@@ -32,7 +32,7 @@ from helpline.store import pii, routing_state
 from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig
 
-from . import persist
+from helpline.store import audit_events
 
 LABELS = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
 
@@ -69,7 +69,7 @@ def team_notification(ticket_id: int, team: str | None, kind: str, text: str, no
     """The hook for the team's channel (Slack): an event, sent by whoever handles that channel,
     not before ``hold`` (``held_until`` in its data) when given."""
     info = routing_state.team_info(team)
-    persist.event(ticket_id, "team_notification", {"team": team, "slack_channel": info.slack_channel if info else "",
+    audit_events.event(ticket_id, "team_notification", {"team": team, "slack_channel": info.slack_channel if info else "",
                                                    "kind": kind, "text": text, **(data or {}),
                                                    **({"held_until": _iso(hold)} if hold else {})}, now=now)
 
@@ -91,7 +91,7 @@ def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str
                          ticket=ticket_id, not_before=hold)
     if row is None:
         return None
-    persist.event(ticket_id, "notification_queued", {"to": to, "kind": kind, "team": team,
+    audit_events.event(ticket_id, "notification_queued", {"to": to, "kind": kind, "team": team,
                                                      **({"held_until": _iso(hold)} if hold else {})}, now=now)
     return row.id
 

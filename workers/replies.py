@@ -38,7 +38,8 @@ from helpline.store import download_links, reply_rows, signing, webhook_state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist, routing_stage
+from helpline.store import audit_events, thread_state, ticket_refs
+from . import routing_stage
 
 NO_CUSTOMER = "the ticket has no customer message to answer"
 NO_CALLBACK = ("the ticket came from a webhook source without a callback URL (HELPLINE_WEBHOOK_CALLBACKS), so its "
@@ -177,7 +178,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
     attachments and go the channel's way: MIME parts of an email, MMS media
     (links past Twilio's limits), a Slack upload, signed links in a webhook
     event; ``files_sent``/``files_reason`` tell the caller how, or why not."""
-    ticket = persist.get_ticket(ticket_id)
+    ticket = ticket_refs.get(ticket_id)
     latest = _customer_message(ticket_id)
     if latest is None:
         return Composed("", reason=NO_CUSTOMER)
@@ -202,7 +203,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
         mid = mid.strip("<>").lower()
         out_id = _out_message(ticket_id, agent=agent, channel="email", sender=ticket.support_address,
                               text=body["text"], now=now, message_id=mid, subject=body["subject"], extra=message)
-        persist.add_thread_keys(ticket_id, ["mid:" + mid])
+        thread_state.add_thread_keys(ticket_id, ["mid:" + mid])
         if stored:  # email carries them as MIME attachments (templates.render_bytes)
             body["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
                                     "content_type": f["content_type"]} for f in stored]
@@ -263,7 +264,7 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
         row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload={**body, **(payload or {})},
                              unique_key=key, ticket=ticket_id, out_message=out_id, message_id=mid)
         done.outbox_id = row.id if row is not None else None
-    persist.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
+    audit_events.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
                   actor=actor, now=now)
     data = webhook_events.message_data(out_id, channel, "agent", ticket.subject, text,
                                        len(message_extra.get("files") or []))
@@ -273,5 +274,5 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
                                          out_message=out_id if channel == "webhook" else None,
                                          extra=payload if channel == "webhook" else None)
     done.opened = routing_stage.on_agent_reply(ticket_id, actor, settings, now)  # clocks stop; a new ticket opens
-    persist.update_ticket(ticket_id, updated_at=now)
+    ticket_refs.update(ticket_id, updated_at=now)
     return done

@@ -20,7 +20,8 @@ from helpline.store.config import ConfigError, Settings
 from helpline.store.config_file import EMPTY, SiteConfig, site_config
 from helpline.store.envelope import Envelope
 
-from . import persist, sla_clock, ticket_ops
+from helpline.store import audit_events, ticket_refs
+from . import sla_clock, ticket_ops
 
 log = logging.getLogger("helpline.workers")
 
@@ -49,11 +50,11 @@ def on_new_ticket(ticket_id: int, env: Envelope, settings: Settings, now: dt.dat
     if language and language != t.language:
         changes["language"] = t.language = language
     if changes:
-        persist.update_ticket(t.id, **changes)
-    persist.event(t.id, "routed", decision.as_event(), now=now)
+        ticket_refs.update(t.id, **changes)
+    audit_events.event(t.id, "routed", decision.as_event(), now=now)
     if decision.priority and decision.priority != t.priority:
-        persist.update_ticket(t.id, priority=decision.priority)
-        persist.event(t.id, "priority_changed", {"from": t.priority, "to": decision.priority,
+        ticket_refs.update(t.id, priority=decision.priority)
+        audit_events.event(t.id, "priority_changed", {"from": t.priority, "to": decision.priority,
                                                  "reason": decision.priority_reason}, now=now)
         t.priority = decision.priority
     if decision.sla_policy:

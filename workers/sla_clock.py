@@ -17,7 +17,7 @@ from helpline.router import sla
 from helpline.store import import_mode, routing_state
 from helpline.store.config_file import Calendar, SiteConfig
 
-from . import persist
+from helpline.store import audit_events
 
 
 @dataclass
@@ -81,7 +81,7 @@ def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
     else:
         for row in rows:
             routing_state.put_sla(t.id, str(row.pop("target")), now, **row)
-    persist.event(t.id, "sla_started", {"policy": tg.policy, "calendar": tg.calendar.name, "due": due,
+    audit_events.event(t.id, "sla_started", {"policy": tg.policy, "calendar": tg.calendar.name, "due": due,
                                         "why": tg.reason, "reason": reason}, now=now)
 
 
@@ -95,7 +95,7 @@ def pause(ticket_id: int, now: dt.datetime, cfg: SiteConfig, reason: str) -> Non
         routing_state.update_sla(row.id, now, consumed_s=used, clock_from=None, warn_at=None, due_at=None)
         paused.append(row.target)
     if paused:
-        persist.event(ticket_id, "sla_paused", {"targets": paused, "reason": reason}, now=now)
+        audit_events.event(ticket_id, "sla_paused", {"targets": paused, "reason": reason}, now=now)
 
 
 def resume(ticket_id: int, now: dt.datetime, cfg: SiteConfig, reason: str) -> None:
@@ -110,7 +110,7 @@ def resume(ticket_id: int, now: dt.datetime, cfg: SiteConfig, reason: str) -> No
                                  breached_at=sla.still_fired(row.breached_at, p.due_at, now))
         due[row.target] = _iso(p.due_at)
     if due:
-        persist.event(ticket_id, "sla_resumed", {"due": due, "reason": reason}, now=now)
+        audit_events.event(ticket_id, "sla_resumed", {"due": due, "reason": reason}, now=now)
 
 
 def stop(ticket_id: int, now: dt.datetime, cfg: SiteConfig, targets: Iterable[str], *, reason: str,
@@ -127,7 +127,7 @@ def stop(ticket_id: int, now: dt.datetime, cfg: SiteConfig, targets: Iterable[st
         routing_state.update_sla(row.id, now, consumed_s=used, clock_from=None, stopped_at=now, outcome=result)
         done[row.target] = result
     if done:
-        persist.event(ticket_id, "sla_stopped", {"outcomes": done, "reason": reason}, now=now)
+        audit_events.event(ticket_id, "sla_stopped", {"outcomes": done, "reason": reason}, now=now)
     return done
 
 
@@ -153,7 +153,7 @@ def replan(t: TicketFacts, now: dt.datetime, cfg: SiteConfig, reason: str) -> No
             due[row.target] = None  # paused: planned again on resume
         routing_state.update_sla(row.id, now, **values)
     if due:
-        persist.event(t.id, "sla_replanned", {"policy": tg.policy, "due": due, "why": tg.reason, "reason": reason},
+        audit_events.event(t.id, "sla_replanned", {"policy": tg.policy, "due": due, "why": tg.reason, "reason": reason},
                       now=now)
 
 

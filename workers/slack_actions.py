@@ -23,7 +23,8 @@ from helpline.router import escalation
 from helpline.router.lifecycle import InvalidTransition
 from helpline.store.config import Settings
 
-from . import api_ticket_ops, persist, ticket_ops
+from helpline.store import audit_events, ticket_refs
+from . import api_ticket_ops, ticket_ops
 from .slack_outbox import queue_update, tell_customer
 
 CUSTOMER_NOTICES = {
@@ -125,14 +126,14 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
             "text": change.refused}, unique_key=key, ticket=ticket_id)
         return "noop", [told.id] if told else [], f"Slack action {command} {value} refused: {change.refused}"
     if change.columns:
-        persist.update_ticket(ticket_id, updated_at=now, **change.columns)
+        ticket_refs.update(ticket_id, updated_at=now, **change.columns)
     if "assignee" in change.columns:  # the routing issue's agent load follows an explicit take
         if state.assignee and "@" in state.assignee:
             routing_state.release(state.assignee)
         if routed is not None and command == "take":
             routing_state.claim_over_capacity(routed.id, now)
     for kind, data in change.events:
-        persist.event(ticket_id, kind, data, actor=actor, now=now)
+        audit_events.event(ticket_id, kind, data, actor=actor, now=now)
     update = queue_update(ticket_id)
     if update is not None:
         ids.append(update)
@@ -254,7 +255,7 @@ def _merge(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
 
 
 def _not_duplicate(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
-    persist.event(ticket_id, "merge_suggestion_dismissed", {"ticket": value, "via": "slack"}, actor=p.actor, now=p.now)
+    audit_events.event(ticket_id, "merge_suggestion_dismissed", {"ticket": value, "via": "slack"}, actor=p.actor, now=p.now)
     return Change(said=f":heavy_multiplication_x: {escape(p.agent)}: not a duplicate of {escape(value)}.")
 
 

@@ -31,7 +31,8 @@ from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 from helpline.store.statuses import InboundStatus
 
-from . import persist, replies, slack_actions, slack_intent
+from helpline.store import audit_events, inbound_state, ticket_refs
+from . import replies, slack_actions, slack_intent
 from .slack_outbox import queue_update
 
 SENT_REACTION = "white_check_mark"
@@ -100,7 +101,7 @@ def handle(inbound_id: int, env: Envelope, settings: Settings, now: dt.datetime,
     if intent.kind == "note":
         msg_id = _insert_message(ticket_id, inbound_id, env, direction="note", agent=agent, text=intent.text,
                                  sender=user, channel="slack", now=now)
-        persist.event(ticket_id, "note_added", {"message": msg_id, "via": "slack", **where}, actor=actor, now=now)
+        audit_events.event(ticket_id, "note_added", {"message": msg_id, "via": "slack", **where}, actor=actor, now=now)
         react = _react(ticket_id, where, NOTE_REACTION, f"slack:note:{channel}:{ts}")
         return _done(inbound_id, ticket_id, now, Handled("noted", ticket_id, react, "internal note from Slack"))
     if files is None and env.metadata.get("files") and env.metadata.get("event") == "posted":
@@ -174,7 +175,7 @@ def _tell(ticket_id: int, where: dict[str, str], user: str, text: str, key: str)
 
 
 def _done(inbound_id: int, ticket_id: int | None, now: dt.datetime, handled: Handled) -> Handled:
-    persist.update_inbound(inbound_id, status=InboundStatus.PROCESSED, reason=handled.reason[:2000],
+    inbound_state.update(inbound_id, status=InboundStatus.PROCESSED, reason=handled.reason[:2000],
                            ticket_id=ticket_id, processed_at=now, updated_at=now)
     return handled
 
@@ -202,7 +203,7 @@ def _reply(inbound_id: int, ticket_id: int, env: Envelope, text: str, actor: str
     if not r.channel:
         why = (r.reason if r.reason == replies.NO_CALLBACK else
                f"the ticket's customer wrote on {r.wrote_on or 'no channel'}, which agents cannot answer from Slack yet")
-        persist.event(ticket_id, "agent_reply_not_sent", {"reason": why, **where}, actor=actor, now=now)
+        audit_events.event(ticket_id, "agent_reply_not_sent", {"reason": why, **where}, actor=actor, now=now)
         notice = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"],
                                 payload={**on_failed[0]["payload"], "error": why}, unique_key=f"{key}:refused",
                                 ticket=ticket_id)
@@ -243,11 +244,11 @@ def _direct_answer(inbound_id: int, ticket_id: int, env: Envelope, now: dt.datet
     msg_id = _insert_message(ticket_id, inbound_id, env, direction="out", agent=agent, text=env.text,
                              sender=env.sender.address, channel="slack", now=now)
     reply_rows.mark_delivered(msg_id)
-    persist.event(ticket_id, "agent_replied", {"message": msg_id, "channel": "slack", "via": "customer's thread",
+    audit_events.event(ticket_id, "agent_replied", {"message": msg_id, "channel": "slack", "via": "customer's thread",
                                                "slack_channel": env.metadata.get("slack_channel"),
                                                "ts": env.metadata.get("ts")},
                   actor=f"slack:{env.sender.address}", now=now)
-    persist.update_ticket(ticket_id, updated_at=now)
+    ticket_refs.update(ticket_id, updated_at=now)
     return Handled("replied", ticket_id, reason="agent answered in the customer's Slack thread")
 
 
@@ -268,7 +269,7 @@ def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: s
     if sent:
         ok = [f["name"] for f in files if f.get("blob_key")]
         if ok:
-            persist.event(ticket_id, "agent_files_sent", {"files": ok, "as": "links" if sent == "linked" else "files",
+            audit_events.event(ticket_id, "agent_files_sent", {"files": ok, "as": "links" if sent == "linked" else "files",
                                                           **where}, actor=actor, now=now)
         if ok and sent == "linked":
             shown = ", ".join(escape(n) for n in ok[:5]) + (f" and {len(ok) - 5} more" if len(ok) > 5 else "")
@@ -281,7 +282,7 @@ def _files_not_sent(ticket_id: int, env: Envelope, where: dict[str, str], key: s
             return ids
     names = [str(f.get("name") or "file")[:100] for f in files]
     errors = [str(f["error"]) for f in files if f.get("error")]
-    persist.event(ticket_id, "agent_files_not_sent", {"files": names, "errors": errors, **where}, actor=actor, now=now)
+    audit_events.event(ticket_id, "agent_files_not_sent", {"files": names, "errors": errors, **where}, actor=actor, now=now)
     shown = ", ".join(escape(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     why = "; ".join(escape(e[:200]) for e in errors[:3]) if errors else reason
     row = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
@@ -321,11 +322,11 @@ def _changed(ticket_id: int, env: Envelope, event: str, actor: str, agent: str, 
     if event == "edited" and env.text == original:  # Slack re-sends a message when a link unfurls
         return Handled("noop", ticket_id, reason="Slack message changed without a change of its text")
     if direction == "note":
-        persist.event(ticket_id, f"note_{event}", {"message": msg_id, "text": env.text if event == "edited" else "",
+        audit_events.event(ticket_id, f"note_{event}", {"message": msg_id, "text": env.text if event == "edited" else "",
                                                    **where}, actor=actor, now=now)
         return Handled(event, ticket_id, reason=f"internal note {event} in Slack")
     state = outbox_rows.status_of_message(msg_id) or "unknown"
-    persist.event(ticket_id, f"agent_reply_{event}", {"message": msg_id, "delivery": state,
+    audit_events.event(ticket_id, f"agent_reply_{event}", {"message": msg_id, "delivery": state,
                                                       "text": env.text if event == "edited" else "", **where},
                   actor=actor, now=now)
     verb = "edited" if event == "edited" else "deleted"

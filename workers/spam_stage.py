@@ -37,7 +37,8 @@ from helpline.store.envelope import Envelope
 from helpline.store.sender_auth import trusted_header
 from helpline.store.statuses import InboundStatus, TicketStatus
 
-from . import persist, routing_stage, threads, ticket_ops
+from helpline.store import audit_events, customer_refs, inbound_state, message_state, thread_state, ticket_refs
+from . import routing_stage, threads, ticket_ops
 from .dedupe import body_hash
 
 SPAM = Counter("helpline_spam_total", "Messages filed as spam, by why", ["source"])
@@ -156,18 +157,18 @@ def file(inbound_id: int, env: Envelope, found: SpamVerdict, settings: Settings,
 
     Never threaded into another ticket, nothing sent, no clock started; the inbound row is processed."""
     kind, sender = env.sender.kind, env.sender.address
-    customer = persist.find_customer(kind, sender) if sender else None
+    customer = customer_refs.find(kind, sender) if sender else None
     if customer is None:
-        customer = persist.create_customer(kind, sender, env.sender.name, now)
+        customer = customer_refs.create(kind, sender, env.sender.name, now)
     subject = threads.clean_subject(env.subject) or "(no subject)"
-    ticket = persist.create_ticket(env, customer.id, subject, "low", _support_address(env, settings), now, None,
+    ticket = ticket_refs.create(env, customer.id, subject, "low", _support_address(env, settings), now, None,
                                    False, extra={"status": TicketStatus.SPAM})
-    persist.add_participants(ticket.id, [(kind, sender, "sender")])
-    msg_id = persist.add_message(ticket.id, inbound_id, env, body_hash(env), now)
-    persist.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": f"spam: {found.reason}"}, now=now)
-    persist.event(ticket.id, "spam_filed", {"message": msg_id, "source": found.source, "reason": found.reason,
+    thread_state.add_participants(ticket.id, [(kind, sender, "sender")])
+    msg_id = message_state.add_inbound(ticket.id, inbound_id, env, body_hash(env), now)
+    audit_events.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": f"spam: {found.reason}"}, now=now)
+    audit_events.event(ticket.id, "spam_filed", {"message": msg_id, "source": found.source, "reason": found.reason,
                                             "score": found.score}, now=now)
-    persist.update_inbound(inbound_id, status=InboundStatus.PROCESSED, reason=f"spam: {found.reason}"[:2000],
+    inbound_state.update(inbound_id, status=InboundStatus.PROCESSED, reason=f"spam: {found.reason}"[:2000],
                            ticket_id=ticket.id, processed_at=now, updated_at=now)
     SPAM.labels(found.source).inc()
     return ticket.id
@@ -183,9 +184,9 @@ def release(t: ticket_ops.TicketState, *, now: dt.datetime, settings: Settings, 
     first = message_rows.first_inbound_envelope(t.id)
     env = Envelope.from_dict(first) if first else None
     if env is not None:
-        persist.add_thread_keys(t.id, threads.own_keys(env))
+        thread_state.add_thread_keys(t.id, threads.own_keys(env))
         routing_stage.on_new_ticket(t.id, env, settings, now)
-    persist.event(t.id, "spam_released", {}, actor=actor, now=now)
+    audit_events.event(t.id, "spam_released", {}, actor=actor, now=now)
     ids: list[int] = []
     if settings.slack_bot_token and settings.slack_channel:
         from .slack_outbox import on_customer_message

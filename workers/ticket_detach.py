@@ -26,7 +26,8 @@ from helpline.store import similarity_state as state
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from . import persist, routing_stage, ticket_ops, triage
+from helpline.store import audit_events, customer_refs, thread_state, ticket_refs
+from . import routing_stage, ticket_ops, triage
 
 STAYS = ("near_duplicate_merged",)  # the join's own record stays on the ticket it joined
 
@@ -73,14 +74,14 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
         raise NotJoined(f"message {message_id} has no stored envelope to open a ticket from")
     from .threads import clean_subject
 
-    customer = persist.find_customer(env.sender.kind, env.sender.address) if env.sender.address else None
-    customer_id = customer.id if customer is not None else persist.get_ticket(source.id).customer_id
+    customer = customer_refs.find(env.sender.kind, env.sender.address) if env.sender.address else None
+    customer_id = customer.id if customer is not None else ticket_refs.get(source.id).customer_id
     subject = clean_subject(env.subject) or "(no subject)"
     cat = _category(subject, env.text, settings)
     sig = triage.signals(env, settings)
     prio = triage.new_ticket_priority(env, subject, customer_id, cat["category"], sig, settings, now)
-    support = persist.get_ticket(source.id).support_address
-    new = persist.create_ticket(env, customer_id, subject, prio.level, support, now, None, False,
+    support = ticket_refs.get(source.id).support_address
+    new = ticket_refs.create(env, customer_id, subject, prio.level, support, now, None, False,
                                 extra={"category": cat["category"], "team": cat.get("team"),
                                        **triage.ticket_columns(sig)})
     # What the join wrote for this message goes with it; its own record stays where it happened.
@@ -90,20 +91,20 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     state.move_events(moved, new.id)
     if mid:
         ticket_moves.carry(ticket_moves.Moved(thread_keys=[f"mid:{mid.lower()}"]), new.id)
-    persist.add_participants(new.id, [(env.sender.kind, sender or env.sender.address, "sender")])
-    persist.event(new.id, "ticket_created", {"channel": env.channel, "reason": f"detached from {source.number}"},
+    thread_state.add_participants(new.id, [(env.sender.kind, sender or env.sender.address, "sender")])
+    audit_events.event(new.id, "ticket_created", {"channel": env.channel, "reason": f"detached from {source.number}"},
                   actor=actor, now=now)
-    persist.event(new.id, "priority_set", prio.as_event(), now=now)
+    audit_events.event(new.id, "priority_set", prio.as_event(), now=now)
     triage.on_new_ticket(new.id, sig, now)
-    persist.event(new.id, "category_set", cat, now=now)
+    audit_events.event(new.id, "category_set", cat, now=now)
     routing_stage.on_new_ticket(new.id, env, settings, now)  # team, agent, SLA clocks
     restored = _restore_status(source, join, now=now, settings=settings, actor=actor)
     # the old ticket's last customer message is now an earlier one
-    persist.update_ticket(source.id, updated_at=now, last_customer_at=message_rows.last_customer_at(source.id))
+    ticket_refs.update(source.id, updated_at=now, last_customer_at=message_rows.last_customer_at(source.id))
     data = {"message": message_id, "ticket": new.number, "reason": reason, "events_moved": len(moved),
             "status_restored": restored or None}
-    persist.event(source.id, "near_duplicate_detached", data, actor=actor, now=now)
-    persist.event(new.id, "detached_from", {"ticket": source.number, "message": message_id, "reason": reason},
+    audit_events.event(source.id, "near_duplicate_detached", data, actor=actor, now=now)
+    audit_events.event(new.id, "detached_from", {"ticket": source.number, "message": message_id, "reason": reason},
                   actor=actor, now=now)
     ids: list[int] = []
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, as the pipeline posts one

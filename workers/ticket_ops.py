@@ -29,7 +29,8 @@ from helpline.store.config import Settings
 from helpline.store.config_file import PRIORITIES, SiteConfig, site_config
 from helpline.store.db import run_tx
 
-from . import customer_notices, merge_ops, persist, sla_clock
+from helpline.store import audit_events, ticket_refs
+from . import customer_notices, merge_ops, sla_clock
 
 log = logging.getLogger("helpline.workers")
 ACTIVE = lifecycle.ACTIVE
@@ -87,8 +88,8 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         values["closed_at"] = now
     elif frm == lifecycle.RESOLVED:  # reopened
         values["resolved_at"] = None
-    persist.update_ticket(t.id, **values)
-    persist.event(t.id, "status_changed", {"from": frm, "to": to, "reason": reason}, actor=actor, now=now)
+    ticket_refs.update(t.id, **values)
+    audit_events.event(t.id, "status_changed", {"from": frm, "to": to, "reason": reason}, actor=actor, now=now)
     webhook_events.emit(t.id, webhook_events.STATUS_CHANGED, f"{frm}>{to}@{now.isoformat()}",
                         {"status": {"from": frm, "to": to}}, settings, now)  # to the ticket's webhook sources
     t.status = to
@@ -119,14 +120,14 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         if t.assignee:
             agent = routing_state.agent(t.assignee)
             if agent is not None and routing_state.claim(agent.id, now):
-                persist.event(t.id, "assigned", {"agent": t.assignee, "team": t.team,
+                audit_events.event(t.id, "assigned", {"agent": t.assignee, "team": t.team,
                                                  "reason": "reopened: back to its agent"}, actor=actor, now=now)
                 return
             why = "not an agent any more" if agent is None else (
                 f"{agent.availability}" if agent.availability != "available" else "at capacity")
-            persist.event(t.id, "unassigned", {"agent": t.assignee, "reason": f"reopened, but the agent is {why}"},
+            audit_events.event(t.id, "unassigned", {"agent": t.assignee, "reason": f"reopened, but the agent is {why}"},
                           actor=actor, now=now)
-            persist.update_ticket(t.id, assignee=None)
+            ticket_refs.update(t.id, assignee=None)
             t.assignee = None
         assign_best(t, now=now, settings=settings, actor=actor, why="reopened")
 
@@ -137,10 +138,10 @@ def _assigned(t: TicketState, email: str, *, now: dt.datetime, settings: Setting
     previous = t.assignee
     if previous and previous != email and t.status in ACTIVE:
         routing_state.release(previous)
-    persist.update_ticket(t.id, assignee=email, updated_at=now)
+    ticket_refs.update(t.id, assignee=email, updated_at=now)
     t.assignee = email
     routing_state.clear_queue(t.id, now)
-    persist.event(t.id, "assigned", {"agent": email, **({"previous": previous} if previous else {}), **data},
+    audit_events.event(t.id, "assigned", {"agent": email, **({"previous": previous} if previous else {}), **data},
                   actor=actor, now=now)
     target = lifecycle.on_assignment(t.status)
     if target:
@@ -172,7 +173,7 @@ def assign_best(t: TicketState, *, now: dt.datetime, settings: Settings, actor: 
     if current.queued_at is None or current.min_tier != min_tier:  # offered again later: no event each time
         routing_state.set_routing(t.id, now, queued_at=current.queued_at or now, queue_reason=reason,
                                   min_tier=min_tier)
-        persist.event(t.id, "queued", {"team": team.name, "reason": reason, "min_tier": min_tier,
+        audit_events.event(t.id, "queued", {"team": team.name, "reason": reason, "min_tier": min_tier,
                                        **({"why": why} if why else {})}, actor=actor, now=now)
     return None
 
@@ -233,8 +234,8 @@ def unassign(t: TicketState, *, now: dt.datetime, actor: str, reason: str) -> No
         return
     if t.status in ACTIVE:
         routing_state.release(t.assignee)
-    persist.event(t.id, "unassigned", {"agent": t.assignee, "reason": reason}, actor=actor, now=now)
-    persist.update_ticket(t.id, assignee=None, updated_at=now)
+    audit_events.event(t.id, "unassigned", {"agent": t.assignee, "reason": reason}, actor=actor, now=now)
+    ticket_refs.update(t.id, assignee=None, updated_at=now)
     t.assignee = None
 
 
@@ -250,10 +251,10 @@ def transfer(t: TicketState, team: str, *, now: dt.datetime, settings: Settings,
     if frm != team:
         previous = t.assignee
         unassign(t, now=now, actor=actor, reason=f"transferred to team {team}")
-        persist.update_ticket(t.id, team=team, updated_at=now)
+        ticket_refs.update(t.id, team=team, updated_at=now)
         t.team = team
         routing_state.set_routing(t.id, now, queued_at=None, queue_reason="", min_tier=0)
-        persist.event(t.id, "transferred", {"from": frm, "to": team, "reason": reason or "transferred by hand",
+        audit_events.event(t.id, "transferred", {"from": frm, "to": team, "reason": reason or "transferred by hand",
                                             **({"previous_agent": previous} if previous else {})},
                       actor=actor, now=now)
         sla_clock.replan(t.facts(), now, config(settings), reason=f"transferred to team {team}")
@@ -273,8 +274,8 @@ def set_priority(t: TicketState, priority: str, *, now: dt.datetime, settings: S
         raise TicketOpError(f"{t.number} is {t.status}; its priority no longer matters")
     if t.priority == priority:
         return
-    persist.update_ticket(t.id, priority=priority, updated_at=now)
-    persist.event(t.id, "priority_changed", {"from": t.priority, "to": priority, "reason": reason or "set by hand"},
+    ticket_refs.update(t.id, priority=priority, updated_at=now)
+    audit_events.event(t.id, "priority_changed", {"from": t.priority, "to": priority, "reason": reason or "set by hand"},
                   actor=actor, now=now)
     t.priority = priority
     sla_clock.replan(t.facts(), now, config(settings), reason=f"priority {priority}")
@@ -294,9 +295,9 @@ def merge(source: TicketState, target: TicketState, *, now: dt.datetime, setting
     change_status(source, lifecycle.MERGED, now=now, settings=settings, actor=actor,
                   reason=reason or f"merged into {target.number}")
     merge_ops.move(source.id, target.id, moved, previous_status=previous, actor=actor, reason=reason, now=now)
-    persist.event(source.id, "merged_into", {"ticket": target.number, "reason": reason, "messages": len(moved.messages),
+    audit_events.event(source.id, "merged_into", {"ticket": target.number, "reason": reason, "messages": len(moved.messages),
                                              "events": len(moved.events)}, actor=actor, now=now)
-    persist.event(target.id, "merged", {"from": source.number, "reason": reason,
+    audit_events.event(target.id, "merged", {"from": source.number, "reason": reason,
                                         **({"tags_added": moved.tags} if moved.tags else {})}, actor=actor, now=now)
 
 

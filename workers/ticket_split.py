@@ -14,7 +14,8 @@ from helpline.router import lifecycle, sla
 from helpline.store import routing_state, tags, ticket_moves
 from helpline.store import similarity_state as state
 
-from . import persist, sla_clock, ticket_ops
+from helpline.store import audit_events, ticket_refs
+from . import sla_clock, ticket_ops
 
 
 def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -> str:  # noqa: ANN001
@@ -25,7 +26,7 @@ def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -
         raise ticket_ops.TicketOpError(f"{source.number} is {source.status}, not merged into another ticket; "
                                        "only a merged ticket can be split off again")
     moved = ticket_moves.Moved(**json.loads(row.moved))
-    target = persist.get_ticket(row.target_id)
+    target = ticket_refs.get(row.target_id)
     ticket_moves.carry(moved, source.id)
     ticket_moves.drop_participants(target.id, moved.participants)
     # the tags the merge brought over leave the target with the split (the source still has them)
@@ -34,24 +35,24 @@ def split(source, *, now: dt.datetime, settings, actor: str, reason: str = "") -
 
     to = row.previous_status if row.previous_status in (lifecycle.NEW, lifecycle.OPEN, lifecycle.IN_PROGRESS) \
         else lifecycle.OPEN
-    persist.update_ticket(source.id, status=to, updated_at=now)
-    persist.event(source.id, "status_changed", {"from": lifecycle.MERGED, "to": to,
+    ticket_refs.update(source.id, status=to, updated_at=now)
+    audit_events.event(source.id, "status_changed", {"from": lifecycle.MERGED, "to": to,
                                                 "reason": reason or f"split from {target.number}"}, actor=actor, now=now)
     source.status = to
     cfg = ticket_ops.config(settings)
     first = to == lifecycle.NEW
     sla_clock.start(source.facts(), now, cfg, (sla.FIRST_RESPONSE if first else sla.NEXT_RESPONSE, sla.RESOLUTION),
                     reason="split")
-    persist.event(source.id, "split_from", {"ticket": target.number, "reason": reason}, actor=actor, now=now)
-    persist.event(target.id, "split", {"from": source.number, "reason": reason, "messages": len(moved.messages),
+    audit_events.event(source.id, "split_from", {"ticket": target.number, "reason": reason}, actor=actor, now=now)
+    audit_events.event(target.id, "split", {"from": source.number, "reason": reason, "messages": len(moved.messages),
                                        **({"tags_removed": untagged} if untagged else {})}, actor=actor, now=now)
     agent = routing_state.agent(source.assignee) if source.assignee else None
     if agent is not None and routing_state.claim(agent.id, now):
-        persist.event(source.id, "assigned", {"agent": source.assignee, "team": source.team,
+        audit_events.event(source.id, "assigned", {"agent": source.assignee, "team": source.team,
                                               "reason": "split: back to its agent"}, actor=actor, now=now)
     else:
         if source.assignee:
-            persist.update_ticket(source.id, assignee=None)
+            ticket_refs.update(source.id, assignee=None)
             source.assignee = None
         ticket_ops.assign_best(source, now=now, settings=settings, actor=actor, why="split")
     return target.number

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from helpline.store import tags
 
-from . import persist
+from helpline.store import audit_events
 
 TagError = tags.TagError
 TooManyTags = tags.TooManyTags
@@ -21,6 +21,6 @@ def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: 
     """Apply the change; the ticket's tags afterwards."""
     added, removed = tags.change(ticket_id, add, remove, actor=actor, now=now)
     if added or removed:
-        persist.event(ticket_id, "tags_changed", {"added": added, "removed": removed, "via": via}, actor=actor,
+        audit_events.event(ticket_id, "tags_changed", {"added": added, "removed": removed, "via": via}, actor=actor,
                       now=now)
     return tags.tags_of(ticket_id)

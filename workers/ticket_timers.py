@@ -21,7 +21,8 @@ from helpline.store.config import Settings
 from helpline.store.config_file import SiteConfig, site_config
 from helpline.store.db import run_tx
 
-from . import customer_notices, metrics, notices, persist, sla_clock, ticket_ops
+from helpline.store import audit_events
+from . import customer_notices, metrics, notices, sla_clock, ticket_ops
 
 log = logging.getLogger("helpline.workers")
 Clock = Callable[[], dt.datetime]
@@ -104,7 +105,7 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
     info = routing_state.team_info(t.team)
     data = {"target": row.target, "policy": row.policy, "due_at": row.due_at.isoformat() + "Z" if row.due_at else None,
             "team": t.team, "assignee": t.assignee, "slack_channel": info.slack_channel if info else ""}
-    persist.event(ticket_id, f"sla_{kind}", data, now=now)
+    audit_events.event(ticket_id, f"sla_{kind}", data, now=now)
     title, body = notices.sla_text(t.number, t.subject, kind, row.target, row.due_at, row.policy, cfg, row.calendar,
                                    t.team, t.assignee)
     hold = notices.hold_until(t.team, cfg, now, row.calendar)  # outside the clock's hours: when it opens
@@ -157,22 +158,22 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
     if steps.priority:
         was = t.priority
         ticket_ops.set_priority(t, steps.priority, now=now, settings=settings, actor=actor, reason=why)
-        persist.event(t.id, "escalated", {"step": "priority", "from": was, "to": steps.priority, "rules": names},
+        audit_events.event(t.id, "escalated", {"step": "priority", "from": was, "to": steps.priority, "rules": names},
                       actor=actor, now=now)
     if steps.team and steps.team != t.team:
         was_team = t.team
         try:
             ticket_ops.transfer(t, steps.team, now=now, settings=settings, actor=actor, reason=why,
                                 min_tier=steps.tier)
-            persist.event(t.id, "escalated", {"step": "team", "from": was_team, "to": steps.team, "rules": names,
+            audit_events.event(t.id, "escalated", {"step": "team", "from": was_team, "to": steps.team, "rules": names,
                                               "agent": t.assignee}, actor=actor, now=now)
         except ticket_ops.TicketOpError as exc:
-            persist.event(t.id, "escalation_failed", {"step": "team", "to": steps.team, "error": str(exc),
+            audit_events.event(t.id, "escalation_failed", {"step": "team", "to": steps.team, "error": str(exc),
                                                       "rules": names}, actor=actor, now=now)
     elif steps.tier:
         was_agent = t.assignee
         got, result = ticket_ops.raise_tier(t, steps.tier, now=now, settings=settings, actor=actor, why=why)
-        persist.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was_agent, "agent": got,
+        audit_events.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was_agent, "agent": got,
                                           "result": result, "rules": names}, actor=actor, now=now)
     # A ticket moved to another team by now follows that team's calendar.
     hold = notices.hold_until(t.team, cfg, now, calendar if t.team == team_before else None) if steps.notify else None
@@ -184,14 +185,14 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
             info = routing_state.team_info(t.team)
             to = (info.lead_email if info else "") if who == "lead" else (t.assignee or "")
             if not to:
-                persist.event(t.id, "escalation_not_notified", {"who": who, "reason": f"no {who} email"},
+                audit_events.event(t.id, "escalation_not_notified", {"who": who, "reason": f"no {who} email"},
                               actor=actor, now=now)
                 continue
             notices.internal_email(t.id, t.number, to, text, text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\n"
                                    f"Assignee: {t.assignee or 'nobody'}\n", kind="escalation",
                                    unique=f"escalation:{t.id}:{who}:{occasion}:{now.isoformat()}",
                                    settings=settings, team=t.team, now=now, hold=hold)
-        persist.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
+        audit_events.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
 
 
 # ---- lifecycle timers -------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
         return False
     left = settings.waiting_resolve_days - settings.waiting_reminder_days
     out_id, channel, why_not = customer_notices.waiting_reminder(t, left, now=now, settings=settings)
-    persist.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"channel": channel} if channel else {}),
+    audit_events.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"channel": channel} if channel else {}),
                                                   **({"reason": why_not} if why_not else {}),
                                                   "resolves_in_days": left}, actor="scheduler", now=now)
     return True

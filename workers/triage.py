@@ -30,7 +30,8 @@ from helpline.store.config_file import site_config
 from helpline.store.envelope import Envelope
 from helpline.store.priority_config import DEFAULT, PriorityConfig
 
-from . import persist, ticket_ops
+from helpline.store import audit_events
+from . import ticket_ops
 
 log = logging.getLogger("helpline.workers")
 
@@ -119,7 +120,7 @@ def ticket_columns(sig: Signals) -> dict[str, Any]:
 
 def on_new_ticket(ticket_id: int, sig: Signals, now: dt.datetime) -> None:
     """The event saying why the new ticket has its language."""
-    persist.event(ticket_id, "language_set", sig.language_event(), now=now)
+    audit_events.event(ticket_id, "language_set", sig.language_event(), now=now)
 
 
 def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: Signals, customer_id: int,
@@ -132,11 +133,11 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
         return
     if sig.language and not t["language"]:
         triage_state.fill_ticket_language(ticket_id, sig.language)
-        persist.event(ticket_id, "language_set", {**sig.language_event(), "message": message_id}, now=now)
+        audit_events.event(ticket_id, "language_set", {**sig.language_event(), "message": message_id}, now=now)
     if sig.sentiment is not None and sig.sentiment <= settings.sentiment_drop_threshold:
         before = triage_state.previous_sentiment(ticket_id, message_id)
         if before and sentiment.dropped(before[1], sig.sentiment, settings.sentiment_drop_threshold):
-            persist.event(ticket_id, "sentiment_dropped", {
+            audit_events.event(ticket_id, "sentiment_dropped", {
                 "message": message_id, "from": before[1], "to": sig.sentiment, "previous_message": before[0],
                 "threshold": settings.sentiment_drop_threshold,
                 "reason": f"sentiment fell from {before[1]:.2f} to {sig.sentiment:.2f} "
@@ -150,7 +151,7 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
         return
     actor = triage_state.last_priority_actor(ticket_id)
     if actor and actor != "system":
-        persist.event(ticket_id, "priority_not_raised", {
+        audit_events.event(ticket_id, "priority_not_raised", {
             "message": message_id, "priority": current, "rules_say": decision.level, "reasons": list(decision.reasons),
             "reason": f"{actor} set the priority by hand; the rules do not overrule a person"}, now=now)
         return

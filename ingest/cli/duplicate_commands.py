@@ -81,7 +81,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         run_tx(lambda: state.set_incident_status(iid, "resolved", utcnow()))
         print(f"{state.incident_number(iid)}: resolved (its tickets keep their own status)")
         return 0
-    from helpline.workers import incidents, persist
+    from helpline.workers import incidents
+    from helpline.store import audit_events
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip():
@@ -99,7 +100,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
     agent = args.agent or (who.name if args.actor else "")  # an agent acting answers under their own name
 
     def tx() -> incidents.FanOut:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return incidents.reply(iid, text, agent=agent, actor=actor, reply_key=key, settings=s, now=utcnow())
 
     out = run_tx(tx)

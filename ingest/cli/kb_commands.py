@@ -145,7 +145,8 @@ def cmd_macros(args: argparse.Namespace) -> int:
     from helpline.notifier.macro_render import MacroError
     from helpline.store import routing_state
     from helpline.store.clock import utcnow
-    from helpline.workers import macro_ops, persist
+    from helpline.workers import macro_ops
+    from helpline.store import audit_events
     from helpline.workers.ticket_ops import TicketOpError
 
     ids = run_tx(lambda: routing_state.ids_of([args.number]), durable=False)
@@ -161,7 +162,7 @@ def cmd_macros(args: argparse.Namespace) -> int:
     key = "cli-macro:" + (args.key or hashlib.sha256(f"{tid}:{args.name}:{utcnow().isoformat()}".encode()).hexdigest()[:16])
 
     def tx():  # noqa: ANN202
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return macro_ops.apply(tid, args.name, agent=author, actor=f"cli:{user}", key=key, settings=s,
                                    now=utcnow(), via="cli")
     try:

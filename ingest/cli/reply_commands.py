@@ -59,7 +59,8 @@ def cmd_reply(args: argparse.Namespace) -> int:
     from helpline.store import agent_roles
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import cli_replies, persist, replies
+    from helpline.workers import cli_replies, replies
+    from helpline.store import audit_events
 
     from helpline.ingest.cli.routing_commands import _acting, _print_json, _settings
 
@@ -83,7 +84,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
         return _fail(prog, str(exc), 2)
 
     def tx() -> Any:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             if prog == "note":
                 return cli_replies.note(tid, text, agent=name, actor=actor, now=utcnow())
             return cli_replies.reply(tid, text, agent=name, actor=actor, key=args.key or uuid.uuid4().hex,

@@ -190,7 +190,8 @@ def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, A
     from helpline.store import routing_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import persist, ticket_ops
+    from helpline.workers import ticket_ops
+    from helpline.store import audit_events
 
     acting = acting or Acting.of(args)
     ids = run_tx(lambda: routing_state.ids_of(args.numbers), durable=False)
@@ -204,7 +205,7 @@ def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, A
             continue
 
         def tx(tid: int = ids[key]) -> str:
-            with persist.buffered_events():
+            with audit_events.buffered_events():
                 t = ticket_ops.load(tid)
                 _allow(acting.who, permission if isinstance(permission, str) else permission(acting.who, t), t)
                 return op(t, utcnow(), acting)

@@ -109,7 +109,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from helpline.store import routing_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import persist, ticket_tags
+    from helpline.workers import ticket_tags
+    from helpline.store import audit_events
 
     changes, as_json, actor = [], False, ""
     it = iter(args.changes)  # taken whole (argparse would read -tag as an option)
@@ -139,7 +140,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     actor = _actor(args)
 
     def tx() -> list[str]:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return ticket_tags.change(ids[key], add, remove, actor=actor, now=utcnow(), via="cli")
     try:
         now_tags = run_tx(tx)

@@ -116,17 +116,18 @@ async def image(request: web.Request) -> web.Response:
 def _self_served(ticket_id: int, slug: str, language: str, settings: Settings) -> str:
     """Resolve the ticket as answered by the article; "resolved", or why not ("closed")."""
     from helpline.store.clock import utcnow
-    from helpline.workers import persist, ticket_ops
+    from helpline.workers import ticket_ops
+    from helpline.store import audit_events
 
     def tx() -> str:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             t = ticket_ops.load(ticket_id)
             if t.status not in ("new", "open", "in_progress", "waiting_customer"):
                 return "closed"
             now = utcnow()
             ticket_ops.change_status(t, "resolved", now=now, settings=settings, actor="customer",
                                      reason=f"self-served: article {slug} ({language})")
-            persist.event(ticket_id, "self_served", {"slug": slug, "language": language}, actor="customer", now=now)
+            audit_events.event(ticket_id, "self_served", {"slug": slug, "language": language}, actor="customer", now=now)
             return "resolved"
     return run_tx(tx)
 

@@ -206,10 +206,10 @@ def _ticket_op_error() -> type[Exception]:
 
 
 def _in_tx(fn: Callable[[], Any]) -> Any:
-    from helpline.workers import persist
+    from helpline.store import audit_events
 
     def tx() -> Any:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return fn()
     return run_tx(tx)
 

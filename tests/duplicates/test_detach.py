@@ -10,7 +10,8 @@ from helpline.notifier import slack_blocks
 from helpline.store import models as m
 from helpline.store import similarity_state, slack_state
 from helpline.store.db import run_tx
-from helpline.workers import persist, slack_actions, slack_outbox, ticket_detach, ticket_ops
+from helpline.workers import slack_actions, slack_outbox, ticket_detach, ticket_ops
+from helpline.store import audit_events
 
 from ..routing.test_routing_cli import helpline
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
@@ -19,7 +20,7 @@ from .test_duplicates import OUTAGE, OUTAGE_AGAIN
 
 def in_tx(fn):  # noqa: ANN001, ANN201
     def tx():  # noqa: ANN202
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return fn()
     return run_tx(tx)
 

@@ -11,7 +11,8 @@ from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store import similarity_state as state
 from helpline.store.db import run_tx
-from helpline.workers import incidents, persist, ticket_split, ticket_ops
+from helpline.workers import incidents, ticket_split, ticket_ops
+from helpline.store import audit_events
 from helpline.workers.incident_grouper import Grouper
 from helpline.workers.duplicates import best_match
 
@@ -108,7 +109,7 @@ def mail_with_attachment(body: str, subject: str) -> tuple[bytes, str]:
 
 def _merge(desk, source_id: int, target_id: int, actor: str = "cli:agent") -> None:  # noqa: ANN001
     def tx() -> None:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             ticket_ops.merge(ticket_ops.load(source_id), ticket_ops.load(target_id), now=m.utcnow(),
                              settings=desk.settings, actor=actor, reason="same problem")
     run_tx(tx)
@@ -116,7 +117,7 @@ def _merge(desk, source_id: int, target_id: int, actor: str = "cli:agent") -> No
 
 def _split(desk, source_id: int) -> str:  # noqa: ANN001
     def tx() -> str:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return ticket_split.split(ticket_ops.load(source_id), now=m.utcnow(), settings=desk.settings,
                                    actor="cli:agent", reason="not the same after all")
     return run_tx(tx)
@@ -234,7 +235,7 @@ def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
 
     # One answer goes to all fifty, each on its own channel; the same answer again sends nothing twice.
     def answer() -> incidents.FanOut:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return incidents.reply(iid, "We had an outage of the login service; it is fixed since 10:42.",
                                    agent="Dana", actor="cli:dana", reply_key="fix-1", settings=desk.settings,
                                    now=m.utcnow())

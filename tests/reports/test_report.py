@@ -9,7 +9,8 @@ from helpline.router.report_figures import TicketRow, compute, p90
 from helpline.store import csat_state, fastsql
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import persist, ticket_ops
+from helpline.workers import ticket_ops
+from helpline.store import message_state
 
 from ..routing.conftest import in_tx
 from ..workers.builders import Desk
@@ -18,7 +19,7 @@ S = dt.timedelta(seconds=1)
 
 
 def reply(ticket_id: int, when: dt.datetime) -> None:
-    run_tx(lambda: persist.add_outbound_message(ticket_id, channel="email", author_role="agent", message_id="",
+    run_tx(lambda: message_state.add_outbound(ticket_id, channel="email", author_role="agent", message_id="",
                                                 sender="ann@example.com", subject="", text="Answer", now=when))
 
 

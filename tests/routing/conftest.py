@@ -10,7 +10,8 @@ import pytest
 from helpline.store import config_file, routing_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import persist, ticket_ops
+from helpline.workers import ticket_ops
+from helpline.store import audit_events
 
 from ..workers.builders import Desk
 
@@ -106,7 +107,7 @@ def routed(backend, tmp_path) -> Desk:
 def in_tx(fn):  # noqa: ANN001, ANN201
     """Run ``fn`` the way the workers do: one transaction, events buffered."""
     def tx():  # noqa: ANN202
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return fn()
     return run_tx(tx)
 

@@ -188,7 +188,8 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
 
 
 def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
-    from helpline.workers import persist, ticket_ops, ticket_split
+    from helpline.workers import ticket_ops, ticket_split
+    from helpline.store import audit_events
 
     src = _ticket(desk, "Lost parcel", "My aardvark parcel never came.\n", sender="Ann <ann@example.org>")
     dst = _ticket(desk, "Parcel again", "Still waiting for the parcel.\n", sender="Ann <ann@example.org>")
@@ -196,7 +197,7 @@ def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
 
     def tx(fn):  # noqa: ANN001, ANN202
         def inner():  # noqa: ANN202
-            with persist.buffered_events():
+            with audit_events.buffered_events():
                 return fn()
         return run_tx(inner)
     tx(lambda: ticket_ops.merge(ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(),

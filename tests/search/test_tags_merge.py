@@ -6,14 +6,15 @@ from helpline.notifier import slack_cards
 from helpline.store import models as m
 from helpline.store import tags
 from helpline.store.db import run_tx
-from helpline.workers import persist, slack_outbox, ticket_ops, ticket_split, ticket_tags
+from helpline.workers import slack_outbox, ticket_ops, ticket_split, ticket_tags
+from helpline.store import audit_events
 
 from .test_search_index import _ticket, desk, numbers  # noqa: F401 - desk is a fixture
 
 
 def _tx(fn):  # noqa: ANN001, ANN202
     def inner():  # noqa: ANN202
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return fn()
     return run_tx(inner)
 

@@ -19,7 +19,8 @@ from helpline.notifier import webhook_events
 from helpline.store import fastsql, models as m
 from helpline.store import webhook_state
 from helpline.store.db import run_tx
-from helpline.workers import api_ticket_ops, persist
+from helpline.workers import api_ticket_ops
+from helpline.store import audit_events
 
 from ..webhook.support import SOURCES
 from ..webhook.test_webhook_tickets import HookDesk
@@ -46,7 +47,7 @@ def email_ticket(desk: HookDesk, body: str = "Where is my order? It has not arri
 def answer(desk: HookDesk, ticket: m.Ticket, key: str = "r-1") -> api_ticket_ops.Reply:
     """What ``POST /api/v1/tickets/{number}/replies`` does, in the API's transaction."""
     def tx() -> api_ticket_ops.Reply:
-        with persist.buffered_events():
+        with audit_events.buffered_events():
             return api_ticket_ops.reply(ticket.id, "We have sent a replacement.", author="Dana", actor="api:test",
                                         key=key, settings=desk.settings, now=m.utcnow())
     return run_tx(tx)

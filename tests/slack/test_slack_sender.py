@@ -194,7 +194,7 @@ def test_team_channels_and_slack_off(slack_desk, fake_slack):
 
 def test_changes_made_elsewhere_reach_the_parent_through_the_sweep(slack_desk, fake_slack):
     from helpline.store.db import run_tx
-    from helpline.workers import persist
+    from helpline.store import audit_events, ticket_refs
     from helpline.workers.slack_outbox import sweep_updates
 
     ticket, _ = slack_desk.new_ticket()
@@ -203,9 +203,9 @@ def test_changes_made_elsewhere_reach_the_parent_through_the_sweep(slack_desk, f
     assert sweep_updates() == 0  # nothing happened since the posts
 
     def escalate() -> None:  # what routing does: change the ticket, leave an audit event
-        persist.update_ticket(ticket.id, priority="urgent", updated_at=m.utcnow())
-        persist.event(ticket.id, "escalated", {"reason": "SLA breached"})
-        persist.event(other.id, "message_received", {"message": 0})  # not about the card
+        ticket_refs.update(ticket.id, priority="urgent", updated_at=m.utcnow())
+        audit_events.event(ticket.id, "escalated", {"reason": "SLA breached"})
+        audit_events.event(other.id, "message_received", {"message": 0})  # not about the card
 
     run_tx(escalate)
     assert sweep_updates() == 1 and sweep_updates() == 0  # one update on its way is enough

@@ -9,7 +9,7 @@ from helpline.notifier.sms_sender import SmsSender, sms_payload
 from helpline.notifier.sms_status import record_status
 from helpline.store import db
 from helpline.store import models as m
-from helpline.workers import persist
+from helpline.store import message_state
 
 from ..workers.builders import events
 
@@ -19,7 +19,7 @@ ALICE = "+14155550123"
 def queue_reply(ticket_id: int, to: str, body: str, *, key: str, explicit: bool = False) -> int:
     """What an agent's reply on an SMS ticket writes: an outbound message and its outbox row."""
     def tx() -> int:
-        msg = persist.add_outbound_message(ticket_id, channel="sms", author_role="agent", message_id="", sender="",
+        msg = message_state.add_outbound(ticket_id, channel="sms", author_role="agent", message_id="", sender="",
                                            subject="", text=body, now=m.utcnow())
         return outbox.enqueue(channel="sms", kind="reply", recipient=to, unique_key=key, ticket=ticket_id,
                               out_message=msg, payload=sms_payload(to, body, ref=key, explicit=explicit)).id
