@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from helpline.store import blobs, db, queries
+from helpline.store import db
+from helpline.store.storage import blobs
+from helpline.store.views import queries
 from helpline.store.config import Settings, parse_hostport
 
 from helpline.ingest import public

@@ -15,13 +15,14 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from helpline.store import intake_rows, webhook_state
-from helpline.store.blobs import BlobStore
+from helpline.store.inbound import intake_rows
+from helpline.store.channels import webhook_state
+from helpline.store.storage.blobs import BlobStore
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, IntegrityError, run_tx
 from helpline.store.envelope import Envelope
-from helpline.store.sender_auth import judge
+from helpline.store.inbound.sender_auth import judge
 from helpline.store.statuses import InboundStatus
 
 from helpline.ingest.email.normalise import NotAnEmail, normalise_email

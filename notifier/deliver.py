@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Mapping
 
 from helpline.store.config import Settings
 
-from . import followups, outbox
-from .claim_journal import ClaimJournal
-from .errors import OutcomeUnknown, PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
-from .logkv import line, log
-from .senders import Sender, make_senders
+from helpline.notifier import followups, outbox
+from helpline.notifier.claim_journal import ClaimJournal
+from helpline.notifier.errors import OutcomeUnknown, PermanentFailure, RateLimited, RelayUnavailable, TemporaryFailure
+from helpline.notifier.logkv import line, log
+from helpline.notifier.senders import Sender, make_senders
 
 if TYPE_CHECKING:
     from helpline.store.models import Outbox

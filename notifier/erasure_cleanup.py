@@ -17,7 +17,7 @@ from typing import Any
 from helpline.store.config import Settings
 from helpline.store.lifecycle import tasks as store_tasks
 
-from .logkv import line
+from helpline.notifier.logkv import line
 
 log = logging.getLogger("helpline.notifier")
 
@@ -28,8 +28,8 @@ _GONE_SLACK = ("message_not_found", "channel_not_found", "cant_update_message", 
 def _slack(settings: Settings, target: str) -> str:
     from slack_sdk.errors import SlackApiError
 
-    from . import slack_blocks
-    from .slack_sender import make_client
+    from helpline.notifier.slack import slack_blocks
+    from helpline.notifier.slack.slack_sender import make_client
 
     channel, _, ts = target.partition(":")
     body = slack_blocks.notice(ERASED_TEXT)
@@ -46,7 +46,7 @@ def _slack(settings: Settings, target: str) -> str:
 def _twilio(settings: Settings, kind: str, target: str) -> str:
     from twilio.base.exceptions import TwilioException, TwilioRestException
 
-    from .sms_sender import make_client
+    from helpline.notifier.sms.sms_sender import make_client
 
     client = make_client(settings)
     try:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from helpline.store import db
 
-from . import outbox
-from .logkv import line, log
+from helpline.notifier import outbox
+from helpline.notifier.logkv import line, log
 
 if TYPE_CHECKING:
     from helpline.store.models import Outbox

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from helpline.store.envelope import Envelope
 
-from .addresses import addr_spec, canonical, is_sane, local_part, single_address
+from helpline.notifier.addresses import addr_spec, canonical, is_sane, local_part, single_address
 
 
 @dataclass(frozen=True)

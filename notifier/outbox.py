@@ -12,7 +12,7 @@ check, because an SMS or Slack message cannot be un-duplicated.
 Claiming is safe with many workers on both engines: PostgreSQL skips rows that
 another claimer has locked (``FOR UPDATE SKIP LOCKED``), SQLite serialises
 write transactions (``BEGIN IMMEDIATE``). The statements are in
-``store/outbox_rows.py``; this module decides when each runs and in which transaction.
+``store/outbound/outbox_rows.py``; this module decides when each runs and in which transaction.
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ import datetime as dt
 import functools
 from typing import TYPE_CHECKING, Any
 
-from helpline.store import db, import_mode, outbox_rows
+from helpline.store import db, import_mode
+from helpline.store.outbound import outbox_rows
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.statuses import OutboxStatus
 
-from .logkv import line, log
+from helpline.notifier.logkv import line, log
 
 if TYPE_CHECKING:
     from helpline.store.models import Message, Outbox, Ticket

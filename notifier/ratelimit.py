@@ -13,9 +13,9 @@ import datetime as dt
 import math
 import random
 
-from helpline.store import rate_counters
+from helpline.store.outbound import rate_counters
 
-from .addresses import addr_spec, canonical
+from helpline.notifier.addresses import addr_spec, canonical
 
 SHARDS = 8
 _EPOCH = dt.datetime(1970, 1, 1)

@@ -26,19 +26,19 @@ class Sender(Protocol):
 def make_senders(settings: Settings, *, categories: Callable[[], tuple[str, ...]] = tuple) -> dict[str, Sender]:
     """One sender per channel, keyed by the outbox row's ``channel``; ``categories`` lists the category
     labels Slack's ticket card offers (the router's active model, passed in by the worker)."""
-    from .email_sender import EmailSender
+    from helpline.notifier.email.email_sender import EmailSender
 
     senders: dict[str, Sender] = {"email": EmailSender(settings)}
     if settings.slack_bot_token or settings.slack_channel:  # Slack in use (a half-set one warns why it waits)
-        from .slack_sender import SlackSender
+        from helpline.notifier.slack.slack_sender import SlackSender
 
         senders["slack"] = SlackSender(settings, categories=categories)
     if settings.twilio_auth_token or settings.twilio_account_sid:  # SMS in use (a half-set one warns why it waits)
-        from .sms_sender import SmsSender
+        from helpline.notifier.sms.sms_sender import SmsSender
 
         senders["sms"] = SmsSender(settings)
     if settings.webhook_callbacks:  # outbound webhooks of the sources that registered a URL
-        from .webhook_sender import WebhookSender
+        from helpline.notifier.webhook.webhook_sender import WebhookSender
 
         senders["webhook"] = WebhookSender(settings)
     return senders

@@ -21,8 +21,8 @@ from email.utils import format_datetime, formataddr, getaddresses
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import render
-from .addresses import bare
+from helpline.notifier import render
+from helpline.notifier.addresses import bare
 
 MAX_SUBJECT = 200
 MAX_REFERENCES = 20

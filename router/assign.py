@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from helpline.store.routing_state import AgentRow
+from helpline.store.tickets.routing_state import AgentRow
 
 _NEVER = dt.datetime.min
 
@@ -74,7 +74,7 @@ def _skill_key(skills: Mapping[str, int], category: str) -> str:
     ``cancellation_refund``, see ``default_labels.LEGACY_LABELS``)."""
     if not category or category in skills:
         return category
-    from .default_labels import canonical
+    from helpline.router.default_labels import canonical
 
     wanted = canonical(category)
     return next((k for k in skills if canonical(k) == wanted), "")

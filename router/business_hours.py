@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from helpline.store.config_file import Calendar
+from helpline.store.siteconfig.config_file import Calendar
 
 UTC = dt.timezone.utc
 MAX_DAYS = 3660  # a search longer than ten years means the calendar is (almost) never open

@@ -206,7 +206,7 @@ _warned_unavailable = False
 def _embedder_for(second: "SecondStage") -> Any:
     """The process's embedder when it is the one ``second`` was trained on, else None (logged once)."""
     global _warned_unavailable
-    from . import embeddings
+    from helpline.router import embeddings
 
     why = embeddings.missing()
     if why is None:

@@ -20,12 +20,12 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .default_labels import BITEXT_INTENTS
-from .model_train import (BITEXT_ATTRIBUTION, BITEXT_TEST, BITEXT_TRAIN, Dataset, TrainingError, TrainOptions, evaluate,
+from helpline.router.default_labels import BITEXT_INTENTS
+from helpline.router.model_train import (BITEXT_ATTRIBUTION, BITEXT_TEST, BITEXT_TRAIN, Dataset, TrainingError, TrainOptions, evaluate,
                           file_sha256, read_csv, train)
 
 if TYPE_CHECKING:
-    from .category_model import CategoryModel
+    from helpline.router.category_model import CategoryModel
 
 SYNTHETIC_CSV = Path(__file__).resolve().parent / "models" / "synthetic_support.csv"
 BITEXT_PER_INTENT = 60
@@ -105,7 +105,7 @@ def write_training_csv(data: Dataset, path: Path = SHIPPED_CSV) -> Path:
 
 def shipped_training_data(path: Path = SHIPPED_CSV) -> Dataset:
     """The default's training set, from the package (no data directory needed at run time)."""
-    from .model_train import read_csv
+    from helpline.router.model_train import read_csv
 
     data = read_csv(path, "text", "label")
     data.source = "router/models/default_training.csv (the default model's training set)"
@@ -122,8 +122,8 @@ def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptio
     import shutil
     from dataclasses import replace
 
-    from .default_labels import BITEXT_INTENTS
-    from .model_store import DEFAULT_NAME, save_model
+    from helpline.router.default_labels import BITEXT_INTENTS
+    from helpline.router.model_store import DEFAULT_NAME, save_model
 
     data_dir = Path(data_dir)
     out_dir = Path(out_dir)

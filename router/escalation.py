@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from helpline.store.config_file import PRIORITIES, EscalationRule
+from helpline.store.siteconfig.config_file import PRIORITIES, EscalationRule
 
 
 def matching(rules: Sequence[EscalationRule], *, event: str, target: str, priority: str, customer_tier: str,

@@ -1,10 +1,10 @@
 """Knowledge-base figures of ``helpline report``: how agents used suggestions, first response with and
-without one, and the deflection rate. Arithmetic only; ``workers/reports.py`` loads the rows."""
+without one, and the deflection rate. Arithmetic only; ``workers/jobs/reports.py`` loads the rows."""
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .report_figures import TicketRow, _between, _ratio, median, p90
+from helpline.router.report_figures import TicketRow, _between, _ratio, median, p90
 
 
 def compute(rows: Iterable[TicketRow], suggestions: Iterable[tuple[int, str]],

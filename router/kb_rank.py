@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from . import kb_text
+from helpline.router import kb_text
 
 
 @dataclass(frozen=True)

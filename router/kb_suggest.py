@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from helpline.store import kb_state, kb_tickets
+from helpline.store.knowledge import kb_state
+from helpline.store.knowledge import kb_tickets
 
-from . import kb_rank
+from helpline.router import kb_rank
 
 TOP = 3
 EXCERPT = 300

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 NEW, OPEN, IN_PROGRESS, WAITING = "new", "open", "in_progress", "waiting_customer"
 RESOLVED, CLOSED, MERGED = "resolved", "closed", "merged"
-SPAM = "spam"  # the MTA's spam verdict or the block list (workers/spam_stage.py): kept for review, never sent to
+SPAM = "spam"  # the MTA's spam verdict or the block list (workers/tickets/spam_stage.py): kept for review, never sent to
 
 STATUSES = (NEW, OPEN, IN_PROGRESS, WAITING, RESOLVED, CLOSED, MERGED, SPAM)
 ACTIVE = frozenset({NEW, OPEN, IN_PROGRESS, WAITING})

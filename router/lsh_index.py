@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import similarity as sim
+from helpline.router import similarity as sim
 
 
 @dataclass(slots=True)

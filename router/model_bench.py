@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .category import classify
-from .category_model import CategoryModel
-from .model_train import Dataset, TrainOptions, train
+from helpline.router.category import classify
+from helpline.router.category_model import CategoryModel
+from helpline.router.model_train import Dataset, TrainOptions, train
 
 
 def synthetic_rows(data: Dataset, rows: int, seed: int = 1) -> Dataset:

@@ -29,9 +29,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from helpline.store.files import fsync_dir, write_atomic
+from helpline.store.storage.files import fsync_dir, write_atomic
 
-from .category_model import CategoryModel, SecondStage
+from helpline.router.category_model import CategoryModel, SecondStage
 
 MODEL_NAME = "model"
 DEFAULT_NAME = "default"

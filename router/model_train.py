@@ -39,8 +39,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .category import CATEGORY_CONFIRMED, CATEGORY_CORRECTED
-from .category_model import DEFAULT_MAX_CHARS, TEXT_PREP, CategoryModel, SecondStage, compose_text
+from helpline.router.category import CATEGORY_CONFIRMED, CATEGORY_CORRECTED
+from helpline.router.category_model import DEFAULT_MAX_CHARS, TEXT_PREP, CategoryModel, SecondStage, compose_text
 
 # An agent's verdict on a ticket's category (see ``category.label_event``): the labelled
 # examples of ``train --from-tickets``.
@@ -134,7 +134,7 @@ def examples_from_tickets(limit: int | None = None) -> Dataset:
     none); the text is the ticket's subject and its first customer message.
     The database must be initialised (``helpline.store.db.init``).
     """
-    from helpline.store import category_labels  # the training command alone needs the database
+    from helpline.store.tickets import category_labels  # the training command alone needs the database
 
     latest: dict[int, str] = {}
     for ticket_id, data, ticket_category in category_labels.verdicts(LABEL_EVENTS):
@@ -567,7 +567,7 @@ def _training_embedder(options: TrainOptions, say: Callable[[str], None]) -> Any
         raise TrainingError(f"embeddings must be auto, on or off, not {options.embeddings!r}")
     if options.embeddings == "off":
         return None
-    from . import embeddings
+    from helpline.router import embeddings
 
     why = embeddings.missing()
     if why is not None:

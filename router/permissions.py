@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from helpline.store.agent_roles import ActorInfo, TicketFacts
-from helpline.store.config_file import ROLES
+from helpline.store.access.agent_roles import ActorInfo, TicketFacts
+from helpline.store.siteconfig.config_file import ROLES
 
 RANK = {role: i for i, role in enumerate(ROLES)}
 

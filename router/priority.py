@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
-from helpline.store.config_file import format_duration
-from helpline.store.priority_config import DEFAULT, PriorityConfig, PriorityRule
+from helpline.store.siteconfig.config_file import format_duration
+from helpline.store.siteconfig.priority_config import DEFAULT, PriorityConfig, PriorityRule
 
 LEVELS = ("low", "medium", "high", "urgent")
 SUBJECT_CHARS = 1000  # keyword search bounds: the start of a long mail says what it is about

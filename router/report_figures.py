@@ -26,9 +26,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from helpline.store.config_file import Calendar
+from helpline.store.siteconfig.config_file import Calendar
 
-from .business_hours import business_time_between
+from helpline.router.business_hours import business_time_between
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
-from helpline.store.config_file import RoutingRule
+from helpline.store.siteconfig.config_file import RoutingRule
 
-from .default_labels import canonical
-from helpline.store.routing_state import TeamInfo
+from helpline.router.default_labels import canonical
+from helpline.store.tickets.routing_state import TeamInfo
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def score(text: str, language: str) -> Sentiment | None:
     if not text.strip():
         return None
     if language in LEXICON_LANGUAGES:
-        from .sentiment_lexicon import polarity_scores
+        from helpline.router.sentiment_lexicon import polarity_scores
 
         s = polarity_scores(text[:SAMPLE_CHARS], language)
         return Sentiment(round(s["compound"], 4), round(s["neg"], 4), round(s["pos"], 4))

@@ -20,9 +20,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from helpline.store.config_file import DEFAULT_SLA, Calendar, SiteConfig, SlaPolicy
+from helpline.store.siteconfig.config_file import DEFAULT_SLA, Calendar, SiteConfig, SlaPolicy
 
-from .business_hours import add_business_time, business_time_between
+from helpline.router.business_hours import add_business_time, business_time_between
 
 FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION = "first_response", "next_response", "resolution"
 RESPONSE_TARGETS = (FIRST_RESPONSE, NEXT_RESPONSE)

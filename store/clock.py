@@ -6,6 +6,6 @@ It lives with the models (``models.utcnow``, their column defaults); this module
 """
 from __future__ import annotations
 
-from .models import utcnow
+from helpline.store.models import utcnow
 
 __all__ = ["utcnow"]

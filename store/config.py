@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from . import config_file, webhook_config
-from .config_errors import ConfigError as ConfigError  # raised here, defined apart (config_file raises it too)
+from helpline.store.siteconfig import config_file
+from helpline.store.siteconfig import webhook_config
+from helpline.store.config_errors import ConfigError as ConfigError  # raised here, defined apart (config_file raises it too)
 
 SECRET_FIELDS = frozenset({"secret_key", "smtp_relay_password", "database_url", "broker_url", "imap_accounts",
                            "slack_bot_token", "slack_signing_secret", "slack_app_token", "webhook_sources",
@@ -83,7 +84,7 @@ class Settings:
     contact_rate_per_hour: int = field(default=10, metadata={"doc": "Contact form posts per client address per hour; more get 429 (0: no limit)."})
     contact_ticket_wait_s: float = field(default=3.0, metadata={"doc": "How long the contact form's answer waits for the ticket number before saying it comes by email."})
     http_trusted_proxies: tuple[str, ...] = field(default=("127.0.0.1", "::1"), metadata={"doc": "Reverse proxies (addresses or networks) whose X-Forwarded-For names the client (the contact form's and the API's per-address limits, which they are exempt from); exempt from HELPLINE_HTTP_MAX_CONNECTIONS_PER_IP."})
-    # Sender authentication from the MTA in front (store/sender_auth.py, workers/auth_policy.py).
+    # Sender authentication from the MTA in front (store/inbound/sender_auth.py, workers/inbound/auth_policy.py).
     trusted_authserv_id: str = field(default="", metadata={"doc": "authserv-id of the MTA in front (its hostname, as it writes it in Authentication-Results); only the topmost header with this id is believed, and that MTA must add it and remove forged ones; empty: no header is believed."})
     clamd_socket: str = field(default="", metadata={"doc": "clamd (ClamAV's daemon) to scan every attachment with before it is downloaded or forwarded: a unix socket path or host:port. An infected or unscannable file is withheld; clamd down: downloads answer 503 and the scan is retried. Empty: no scanning."})
     clamd_timeout_s: float = field(default=30.0, metadata={"doc": "The most one clamd scan may take (connect, send, answer); past it clamd counts as down."})
@@ -109,7 +110,7 @@ class Settings:
     languages: tuple[str, ...] = field(default=("en", "de", "fr", "es", "it", "nl", "pt"), metadata={"doc": "ISO 639-1 codes the language detector chooses among (fewer is faster and surer)."})
     language_accuracy: str = field(default="low", metadata={"doc": "low: lingua's trigram mode (~16 MB per worker process); high: all n-gram models (~200 MB for 7 languages), better on one or two words."})
     sentiment_drop_threshold: float = field(default=-0.5, metadata={"doc": "A customer message at or below this VADER compound score after a neutral or positive one is a sentiment_dropped event."})
-    # Near-duplicates and incidents (router/similarity.py, workers/duplicates.py, workers/incidents.py).
+    # Near-duplicates and incidents (router/similarity.py, workers/inbound/duplicates.py, workers/tickets/incidents.py).
     similarity: bool = field(default=True, metadata={"doc": "Compare new tickets' text with recent open tickets: merge or suggest merging a customer's near-duplicates, group many customers' reports into incidents."})
     dup_window_s: int = field(default=14400, metadata={"doc": "A customer's open tickets opened within this many seconds are compared with their new message."})
     dup_merge_threshold: float = field(default=0.6, metadata={"doc": "Similarity (0-1, estimated Jaccard of word stems) at or above which a customer's new message is merged into their open ticket automatically."})
@@ -119,7 +120,7 @@ class Settings:
     incident_min_customers: int = field(default=5, metadata={"doc": "An incident is opened when this many different customers report the same problem within the window; later reports join it."})
     incident_interval_s: float = field(default=2.0, metadata={"doc": "How often the scheduler groups new tickets into incidents (seconds)."})
     incident_index_max: int = field(default=200000, metadata={"doc": "Most tickets the incident grouper keeps in its in-memory index (about 3.5 KB each); the oldest fall out first."})
-    # Routing, lifecycle and SLA clocks (store/config_file.py, router/, workers/ticket_timers.py).
+    # Routing, lifecycle and SLA clocks (store/siteconfig/config_file.py, router/, workers/jobs/ticket_timers.py).
     config_file: str = field(default="", metadata={"doc": "TOML file with teams, agents, business hours, routing rules, SLA policies and escalation (deploy/helpline.toml.example); empty: none, built-in SLA defaults on a 24/7 clock."})
     auto_close_days: float = field(default=7.0, metadata={"doc": "Resolved tickets close this many days after resolution; a reply after that opens a follow-up ticket (keep it at or above HELPLINE_REOPEN_DAYS)."})
     waiting_reminder_days: float = field(default=3.0, metadata={"doc": "A ticket waiting on the customer this many days gets one reminder, on the ticket's own channel."})
@@ -129,7 +130,7 @@ class Settings:
     imap_poll_seconds: float = field(default=60.0, metadata={"doc": "Poll interval for servers without IDLE."})
     imap_lease_seconds: float = field(default=60.0, metadata={"doc": "How long a crashed daemon keeps a mailbox from the others."})
     imap_quarantine_folder: str = field(default="Helpline-Quarantine", metadata={"doc": "Where unparseable or too-large mail goes."})
-    # SMS and MMS through Twilio (ingest/channels/twilio_sms.py, notifier/sms_sender.py).
+    # SMS and MMS through Twilio (ingest/channels/twilio_sms.py, notifier/sms/sms_sender.py).
     twilio_account_sid: str = field(default="", metadata={"doc": "Twilio account SID (AC…): outbound SMS and MMS media downloads."})
     twilio_auth_token: str = field(default="", metadata={"doc": "Twilio auth token (secret): checks webhook signatures and authenticates API calls; unset turns /twilio/* off (404)."})
     twilio_from: str = field(default="", metadata={"doc": "Default sender number (E.164) of outbound SMS; replies go from the number the customer texted."})
@@ -155,12 +156,12 @@ class Settings:
     slack_ticket_emoji: str = field(default="ticket", metadata={"doc": "An agent reacting with this emoji (name without colons) to a message turns it into a ticket for its author."})
     slack_join_window_s: int = field(default=1800, metadata={"doc": "A Slack customer's new top-level message within this many seconds of their last message on their open Slack ticket joins it, unless it is clearly a new topic; 0 turns joining off."})
     slack_file_max_bytes: int = field(default=20 * 1024 * 1024, metadata={"doc": "Largest file an agent attaches in Slack that is fetched and sent to the customer; larger ones are refused with a notice in the thread."})
-    # Personal data (store/pii.py): masked where text leaves for a person.
+    # Personal data (store/privacy/pii.py): masked where text leaves for a person.
     pii_mask_tokens: bool = field(default=False, metadata={"doc": "Also mask API-token-like strings anywhere in text (by default only the values of password:-style lines are masked as secrets)."})
     pii_mask_webhooks: bool = field(default=False, metadata={"doc": "Mask personal data in outbound webhook events' texts too."})
     pii_at_rest: str = field(default="off", metadata={"doc": "off, or redact: the scheduler masks stored message texts and drops their raw MIME once they are HELPLINE_PII_AT_REST_DAYS old."})
     pii_at_rest_days: int = field(default=30, metadata={"doc": "Age in days after which HELPLINE_PII_AT_REST=redact redacts a message."})
-    # Customer notifications, CSAT surveys and reports (notifier/render.py, workers/customer_notices.py, workers/reports.py).
+    # Customer notifications, CSAT surveys and reports (notifier/render.py, workers/tickets/customer_notices.py, workers/jobs/reports.py).
     notify_statuses: tuple[str, ...] = field(default=("resolved",), metadata={"doc": "Status changes the customer is told about on their channel (comma-separated: open, in_progress, waiting_customer, resolved, closed); empty: none."})
     csat_survey: bool = field(default=True, metadata={"doc": "Send a one-question satisfaction survey (1-5) when a ticket is resolved, once per ticket."})
     csat_expire_days: float = field(default=14.0, metadata={"doc": "A survey can be answered, and the answer changed, for this many days after it was sent."})

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee
 
-from .config import ConfigError, mask_url
-from .private_paths import private_dir, private_file
+from helpline.store.config import ConfigError, mask_url
+from helpline.store.private_paths import private_dir, private_file
 
 T = TypeVar("T")
 log = logging.getLogger("helpline.store")

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence, overload
 
 import peewee
 
-from .db import database
+from helpline.store.db import database
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
 

@@ -14,8 +14,8 @@ import logging
 import sys
 import time
 
-from . import pii
-from .config import Settings
+from helpline.store.privacy import pii
+from helpline.store.config import Settings
 
 
 class KeyValueFormatter(logging.Formatter):

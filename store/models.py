@@ -7,8 +7,8 @@ from typing import Any
 
 import peewee as pw
 
-from .db import proxy
-from .import_mode import now as _import_now  # a history import runs as of each message's date
+from helpline.store.db import proxy
+from helpline.store.import_mode import now as _import_now  # a history import runs as of each message's date
 
 
 def utcnow() -> dt.datetime:
@@ -189,7 +189,7 @@ class Attachment(Base):
     blob_key = pw.CharField()
     inline = pw.BooleanField(default=False)
     content_id = pw.CharField(default="")
-    # migration 24: the virus scan (store/attachment_scan.py); "" = not scanned yet (or no scanner configured)
+    # migration 24: the virus scan (store/storage/attachment_scan.py); "" = not scanned yet (or no scanner configured)
     scan_status = pw.CharField(max_length=16, default="", constraints=[pw.SQL("DEFAULT ''")])
     scan_detail = pw.CharField(max_length=255, default="", constraints=[pw.SQL("DEFAULT ''")])
     scanned_at = pw.DateTimeField(null=True)

@@ -5,6 +5,6 @@ hands them on so that ``ingest/``, ``workers/`` and the rest compare statuses wi
 """
 from __future__ import annotations
 
-from .models import InboundStatus, OutboxStatus, TicketStatus
+from helpline.store.models import InboundStatus, OutboxStatus, TicketStatus
 
 __all__ = ["InboundStatus", "OutboxStatus", "TicketStatus"]

@@ -347,7 +347,7 @@ def test_toml_example_parses() -> None:
     assert {"templates_dir", "business_hours", "teams", "routing", "sla"} <= set(data)
     # every section is read now (the templates directory since the HTML templates)
     assert "not read yet" not in text
-    from helpline.store.config_file import parse
+    from helpline.store.siteconfig.config_file import parse
 
     assert parse(text).templates_dir == data["templates_dir"] == "/etc/helpline/templates"
 
@@ -355,7 +355,7 @@ def test_toml_example_parses() -> None:
 def test_toml_example_channel_tables_are_valid(tmp_path: Path) -> None:
     """The commented [[imap.accounts]] and [[webhooks.sources]] examples, uncommented, are accepted."""
     from helpline.ingest.channels.imap_accounts import toml_accounts
-    from helpline.store.config_file import parse, webhook_sources
+    from helpline.store.siteconfig.config_file import parse, webhook_sources
 
     text = (DEPLOY / "helpline.toml.example").read_text()
     lines = [ln[1:] if re.match(r"^#(\[|\w+ = )", ln) else ln for ln in text.splitlines()]

@@ -14,7 +14,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from helpline.ingest import metrics as ingest_metrics
 from helpline.ingest.http.admin import LiveCollector
 from helpline.ingest.http.report_metrics import ReportCollector
-from helpline.notifier import slack_metrics
+from helpline.notifier.slack import slack_metrics
 from helpline.workers import metrics as worker_metrics
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"

@@ -14,10 +14,12 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from helpline.store import blobs, db, queue_rows
+from helpline.store import db
+from helpline.store.storage import blobs
+from helpline.store.inbound import queue_rows
 from helpline.store.config import Settings
 
-from . import metrics, pipeline, retry_budget, send_pool
+from helpline.workers import metrics, pipeline, retry_budget, send_pool
 
 log = logging.getLogger("helpline.workers")
 _stub = StubBroker()
@@ -181,7 +183,7 @@ def _kb_material(ttl_s: float = 30.0) -> bool:
     a desk without a knowledge base pays no queue message per new ticket."""
     now = time.monotonic()
     if now - _state.get("kb_checked", -ttl_s) >= ttl_s:
-        from helpline.store import kb_state
+        from helpline.store.knowledge import kb_state
 
         try:
             _state["kb_material"] = kb_state.has_material()
@@ -214,7 +216,7 @@ def deliver_outbox(outbox_id: int) -> None:
 
 @dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE)
 def fetch_sms_media(media_ids: list[int]) -> None:
-    from helpline.notifier import sms_media
+    from helpline.notifier.sms import sms_media
 
     sms_media.fetch(media_ids, settings(), blob_store())
 
@@ -222,7 +224,7 @@ def fetch_sms_media(media_ids: list[int]) -> None:
 @dramatiq.actor(broker=_stub, queue_name=OUTBOX_QUEUE, priority=100)  # low priority; the one retry budget
 def suggest_answers(ticket_id: int) -> None:
     """Suggested answers of a new ticket, after its commit; low priority: sends go first."""
-    from . import kb_suggestions
+    from helpline.workers.jobs import kb_suggestions
 
     for oid in kb_suggestions.suggest_for_ticket(ticket_id, settings()):
         try:

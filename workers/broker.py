@@ -26,7 +26,7 @@ from dramatiq.middleware import (AgeLimit, Callbacks, CurrentMessage, Pipelines,
 
 from helpline.store.config import Settings, mask_url
 
-from . import retry_budget
+from helpline.workers import retry_budget
 
 log = logging.getLogger("helpline.workers")
 
@@ -112,7 +112,7 @@ def short_timeouts(broker: dramatiq.Broker, seconds: float) -> None:
 
 def setup(settings: Settings) -> dramatiq.Broker:
     """Make the broker global and bind every Helpline actor to it."""
-    from . import actors  # noqa: F401 - declares the actors
+    from helpline.workers import actors  # noqa: F401 - declares the actors
 
     broker = make_broker(settings)
     dramatiq.set_broker(broker)

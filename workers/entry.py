@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from helpline.store import config
 
-from .broker import setup
+from helpline.workers.broker import setup
 from helpline.store.logs import configure_logging
 
 _settings = config.ensure_secret_key(config.load())

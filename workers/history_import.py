@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from helpline.router import lifecycle
-from helpline.store import import_mode, import_rows
+from helpline.store import import_mode
+from helpline.store.inbound import import_rows
 from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, database, run_tx
 from helpline.store.envelope import Envelope
 
-from helpline.store import audit_events
-from . import pipeline, ticket_ops
+from helpline.store.inbound import audit_events
+from helpline.workers import pipeline
+from helpline.workers.tickets import ticket_ops
 
 log = logging.getLogger("helpline.workers.import")
 _SETTLED = {lifecycle.RESOLVED, lifecycle.CLOSED, lifecycle.MERGED}

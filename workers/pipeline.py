@@ -12,17 +12,22 @@ from __future__ import annotations
 import functools
 import logging
 
-from helpline.store import import_mode, inbound_state
-from helpline.store.audit_events import buffered_events, event
+from helpline.store import import_mode
+from helpline.store.inbound import inbound_state
+from helpline.store.inbound.audit_events import buffered_events, event
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, database, priority_writer_waiting, run_tx
 from helpline.store.envelope import Envelope
-from helpline.store.thread_state import KeyRace
+from helpline.store.inbound.thread_state import KeyRace
 
-from . import duplicates, inbound_channels, stages, threads, triage
-from .stages.context import Context, Outcome, Prepared
-from .stages.triage import categorise
+from helpline.workers import stages
+from helpline.workers.inbound import duplicates
+from helpline.workers.inbound import inbound_channels
+from helpline.workers.inbound import threads
+from helpline.workers.tickets import triage
+from helpline.workers.stages.context import Context, Outcome, Prepared
+from helpline.workers.stages.triage import categorise
 
 log = logging.getLogger("helpline.workers")
 _stage_log = logging.getLogger("helpline.workers.stages")
@@ -108,7 +113,7 @@ def prepare_envelope(env: Envelope, settings: Settings) -> Prepared:
     """``prepare`` for an envelope in hand: a history import computes it in its
     parser processes, before the row exists."""
     if inbound_channels.of(env.channel).agent_reply(env):  # an agent's reply (Slack): its files, fetched outside the lock
-        from .slack_attach import fetch_agent_files, wants_files
+        from helpline.workers.slack.slack_attach import fetch_agent_files, wants_files
 
         return Prepared(env, agent_files=fetch_agent_files(env, settings) if wants_files(env) else None)
     fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token

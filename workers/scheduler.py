@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Callable
 
 from helpline.store.config import Settings
 
-from . import actors, broker, sweeper, systemd
+from helpline.workers import actors, broker, systemd
+from helpline.workers.jobs import sweeper
 
 if TYPE_CHECKING:
     from helpline.notifier.claim_journal import ClaimJournal
@@ -29,18 +30,18 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
         "outbox_recovered": lambda: outbox.recover_stuck(settings),
     }
     if settings.twilio_auth_token:
-        from helpline.notifier import sms_media
+        from helpline.notifier.sms import sms_media
 
         jobs["sms_media"] = lambda: sms_media.fetch_stale(settings, actors.blob_store())
     if settings.slack_bot_token and settings.slack_channel:  # parents changed by routing, SLA clocks, sweeps
-        from . import slack_outbox
+        from helpline.workers import slack_outbox
 
         jobs["slack_updates"] = slack_outbox.sweep_updates
         jobs["slack_team_notifications"] = lambda: slack_outbox.sweep_team_notifications(settings)
         jobs["slack_merge_suggestions"] = slack_outbox.sweep_merge_suggestions
         jobs["slack_detach_offers"] = slack_outbox.sweep_detach_offers
     if settings.clamd_socket:  # attachments that arrived since: scanned before anyone asks for them
-        from helpline.store import attachment_scan
+        from helpline.store.storage import attachment_scan
 
         jobs["attachment_scan"] = lambda: attachment_scan.scan_pending(settings)
 
@@ -51,17 +52,17 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
 
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = delivered(channel, sender)
-    from . import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
+    from helpline.workers.jobs import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
     if settings.config_file:  # [[retention.policies]], every HELPLINE_RETENTION_INTERVAL_S
-        from . import retention_job
+        from helpline.workers.jobs import retention_job
 
         jobs["retention"] = lambda: retention_job.due_job(settings)
     if settings.pii_at_rest == "redact":
         jobs["pii_at_rest"] = lambda: _redact_at_rest(settings)
     if settings.model_retrain_interval_s > 0:  # opt-in gated retrain from agents' labels
-        from . import model_retrain_job
+        from helpline.workers.jobs import model_retrain_job
 
         jobs["model_retrain"] = lambda: model_retrain_job.due_job(settings)
     jobs.update(extra or {})
@@ -99,7 +100,7 @@ def release_unsent_claims(settings: Settings) -> int:
     return released
 def _redact_at_rest(settings: Settings) -> object:
     """HELPLINE_PII_AT_REST=redact: one batch of old messages' personal data masked in the store, logged."""
-    from helpline.store import pii_at_rest
+    from helpline.store.privacy import pii_at_rest
 
     report = pii_at_rest.redact_due(settings)
     if report.messages:
@@ -140,7 +141,7 @@ def run(settings: Settings, extra: dict[str, Callable[[], object]] | None = None
 
 def _group_incidents(settings: Settings, stop: threading.Event) -> None:
     """Its own cadence: an outage should show as one incident within seconds, not at the next 30 s sweep."""
-    from .incident_grouper import Grouper
+    from helpline.workers.jobs.incident_grouper import Grouper
 
     grouper = Grouper(settings)
     while not stop.is_set():

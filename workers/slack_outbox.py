@@ -13,9 +13,12 @@ import datetime as dt
 import uuid
 from typing import Callable
 
-from helpline.notifier import outbox, slack_blocks
-from helpline.notifier.slack_sender import channel_for_team
-from helpline.store import outbox_rows, slack_rows, slack_state
+from helpline.notifier import outbox
+from helpline.notifier.slack import slack_blocks
+from helpline.notifier.slack.slack_sender import channel_for_team
+from helpline.store.outbound import outbox_rows
+from helpline.store.views import slack_rows
+from helpline.store.channels import slack_state
 from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
@@ -161,7 +164,7 @@ def sweep_merge_suggestions(limit: int = 100) -> int:
 def sweep_detach_offers(limit: int = 100) -> int:
     """Offer a Detach button (``slack_actions._detach``) in the thread of each ticket a customer's message
     joined as a near-duplicate; once per join (the row's key carries the event id)."""
-    from helpline.store import similarity_state
+    from helpline.store.tickets import similarity_state
 
     def tx() -> int:
         rows = similarity_state.detach_offers_due(utcnow() - NOTIFY_HORIZON, limit)

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from helpline.store import intake_rows, webhook_state
+from helpline.store.inbound import intake_rows
+from helpline.store.channels import webhook_state
 from helpline.store.config import ConfigError, Settings
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable
 from helpline.store.envelope import Attachment, Envelope, Sender

@@ -43,7 +43,7 @@ from typing import Any, Mapping, TypedDict
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from helpline.store.config import ConfigError
-from helpline.store.config_file import ConfigFileError, TableContext, read_toml
+from helpline.store.siteconfig.config_file import ConfigFileError, TableContext, read_toml
 
 log = logging.getLogger("helpline.ingest.imap")
 
@@ -364,7 +364,7 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
 
 def live_times(accounts: list[Any]) -> dict[str, tuple[float | None, float | None]]:
     """mailbox -> (last success, last error) as Unix times, for the ingest daemon's /metrics."""
-    from helpline.store import imap_state
+    from helpline.store.channels import imap_state
 
     def ts(value: Any) -> float | None:
         return value.replace(tzinfo=dt.timezone.utc).timestamp() if isinstance(value, dt.datetime) else None

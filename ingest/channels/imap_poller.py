@@ -68,7 +68,8 @@ from imapclient import DELETED, SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_unicode as to_str
 
-from helpline.store import imap_state, intake_rows
+from helpline.store.channels import imap_state
+from helpline.store.inbound import intake_rows
 from helpline.store.clock import utcnow
 from helpline.store.db import UNAVAILABLE, DatabaseUnavailable, database, run_tx
 from helpline.store.envelope import Envelope

@@ -3,7 +3,7 @@
 "Reply to customer" on a message, Send or Edit on a suggested answer, and a
 macro each become a synthetic Events API ``message`` by the agent (its ``via``
 says which), accepted durably like any event and handled by the worker as that
-agent's message in the ticket's thread (``workers/slack_replies.py``): one
+agent's message in the ticket's thread (``workers/slack/slack_replies.py``): one
 path, with its undo window, for everything an agent sends a customer.
 """
 from __future__ import annotations

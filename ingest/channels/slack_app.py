@@ -48,9 +48,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from helpline.notifier import slack_metrics
-from helpline.notifier.slack_blocks import ACTION_PREFIX, REVEAL_ACTION, UNDO_ACTION
-from helpline.store import slack_state
+from helpline.notifier.slack import slack_metrics
+from helpline.notifier.slack.slack_blocks import ACTION_PREFIX, REVEAL_ACTION, UNDO_ACTION
+from helpline.store.channels import slack_state
 from helpline.store.config import Settings
 
 from helpline.ingest import decoding

@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from helpline.notifier import slack_blocks
-from helpline.notifier.slack_cards import load_card
-from helpline.store import queries, routing_state, slack_lists, slack_state
+from helpline.notifier.slack import slack_blocks
+from helpline.notifier.slack.slack_cards import load_card
+from helpline.store.views import queries
+from helpline.store.tickets import routing_state
+from helpline.store.views import slack_lists
+from helpline.store.channels import slack_state
 from helpline.store.clock import utcnow
 from helpline.store.db import run_tx
 
@@ -63,8 +66,8 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
 
 def _search(text: str, routed: Any) -> dict[str, Any]:
     """Full-text search (``store.search``); an agent configured with teams sees only their tickets."""
-    from helpline.store import search
-    from helpline.store.search_syntax import QueryError, parse
+    from helpline.store.fulltext import search
+    from helpline.store.fulltext.search_syntax import QueryError, parse
 
     try:
         q = parse(text)

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any, Callable
 
-from helpline.notifier.slack_blocks import ACTION_BLOCK, ACTION_PREFIX
+from helpline.notifier.slack.slack_blocks import ACTION_BLOCK, ACTION_PREFIX
 from helpline.store.envelope import Envelope, Sender, Thread
 
 from helpline.ingest import decoding

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from helpline.notifier import kb_blocks
+from helpline.notifier.slack import kb_blocks
 
 from helpline.ingest.channels import slack_agent_events
 
@@ -26,9 +26,9 @@ Clicked = Callable[[str, int, dict[str, Any], Any, Any], Awaitable[None]]
 
 def _where(suggestion_id: int) -> dict[str, Any] | None:
     """The suggestion's ticket thread and answer text (blocking: the store)."""
-    from helpline.store import slack_state
+    from helpline.store.channels import slack_state
     from helpline.store.db import run_tx
-    from helpline.workers.kb_suggestions import answer_text
+    from helpline.workers.jobs.kb_suggestions import answer_text
 
     def read() -> dict[str, Any] | None:
         got = answer_text(suggestion_id)
@@ -43,7 +43,7 @@ def _where(suggestion_id: int) -> dict[str, Any] | None:
 
 
 def _dismiss(suggestion_id: int, actor: str) -> bool:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
 
@@ -51,9 +51,10 @@ def _dismiss(suggestion_id: int, actor: str) -> bool:
 
 
 def _thread_of(number: str) -> tuple[str, str] | None:
-    from helpline.store import slack_state, ticket_search
+    from helpline.store.channels import slack_state
+    from helpline.store.views import ticket_search
     from helpline.store.db import run_tx
-    from helpline.store.queries import TicketNotFound
+    from helpline.store.views.queries import TicketNotFound
 
     def read() -> tuple[str, str] | None:
         try:
@@ -65,7 +66,7 @@ def _thread_of(number: str) -> tuple[str, str] | None:
 
 
 def _ticket_of_thread(channel: str, thread_ts: str) -> bool:
-    from helpline.store import slack_state
+    from helpline.store.channels import slack_state
     from helpline.store.db import run_tx
 
     return run_tx(lambda: slack_state.ticket_of(channel, thread_ts), durable=False) is not None

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from helpline.router import permissions
 from helpline.router.permissions import Decision
-from helpline.store import agent_roles, slack_state
-from helpline.store.agent_roles import ActorInfo
+from helpline.store.access import agent_roles
+from helpline.store.channels import slack_state
+from helpline.store.access.agent_roles import ActorInfo
 
 # A ticket button's command -> the action of the permission table.
 COMMAND_ACTIONS = {"take": "assign_self", "status": "status", "priority": "triage", "category": "triage",

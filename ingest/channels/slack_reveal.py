@@ -7,7 +7,9 @@ alone (``response_type: ephemeral``), never into the channel."""
 from __future__ import annotations
 
 from helpline.router import permissions
-from helpline.store import agent_roles, pii_reveal, slack_state
+from helpline.store.access import agent_roles
+from helpline.store.privacy import pii_reveal
+from helpline.store.channels import slack_state
 
 from helpline.ingest.channels import slack_permissions
 

@@ -16,7 +16,7 @@ the request is in this host's spool (Twilio does not retry an inbound webhook
 on a 5xx by default, so a 503 would lose the text). The MessageSid is the
 external id, so a repeated webhook is a no-op. The parser (``build_envelope``)
 is a pure function of the request body, as the spool requires; MMS media are
-only listed here and fetched later by a worker (``notifier/sms_media.py``).
+only listed here and fetched later by a worker (``notifier/sms/sms_media.py``).
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ async def status_callback(request: web.Request) -> web.Response:
     checked = await _signed_form(request, "status_forbidden")
     if isinstance(checked, web.Response):
         return checked
-    from helpline.notifier.sms_status import record_status
+    from helpline.notifier.sms.sms_status import record_status
 
     form = checked[0]
     args = (request.query.get("ref", ""), form.get("MessageSid") or form.get("SmsSid") or "",

@@ -36,10 +36,11 @@ from typing import Any
 import peewee as pw
 from aiohttp import web
 
-from helpline.store import api_keys, webhook_state
+from helpline.store.access import api_keys
+from helpline.store.channels import webhook_state
 from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
-from helpline.store.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
+from helpline.store.channels.webhook_signing import parse_rates, parse_sources, signature_valid, timestamp_error
 
 from helpline.ingest.http import api_limits
 from helpline.ingest import metrics

@@ -22,7 +22,7 @@ def _db() -> None:
 def _may_manage(args: argparse.Namespace) -> bool:
     """``--actor EMAIL`` must be an agent whose role may manage API keys (admin); without it the operator may."""
     from helpline.router import permissions
-    from helpline.store import agent_roles
+    from helpline.store.access import agent_roles
 
     if not getattr(args, "actor", ""):
         return True
@@ -33,7 +33,7 @@ def _may_manage(args: argparse.Namespace) -> bool:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from helpline.store.api_keys import ApiKeyError, create
+    from helpline.store.access.api_keys import ApiKeyError, create
 
     _db()
     if not _may_manage(args):
@@ -55,7 +55,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from helpline.store.api_keys import list_keys
+    from helpline.store.access.api_keys import list_keys
 
     _db()
     rows = list_keys(include_revoked=args.all)
@@ -70,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    from helpline.store.api_keys import ApiKeyError, revoke
+    from helpline.store.access.api_keys import ApiKeyError, revoke
 
     _db()
     if not _may_manage(args):

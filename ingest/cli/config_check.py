@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from helpline.store import config_file
+from helpline.store.siteconfig import config_file
 from helpline.store.config import ConfigError, Settings, parse_hostport
 
 # Variables Helpline reads that are not settings of their own.

@@ -50,7 +50,8 @@ def _print(view: Any, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from helpline.store import config, customers, db
+    from helpline.store import config, db
+    from helpline.store.tickets import customers
 
     s = config.load()
     db.init(s.effective_database_url, s.db_busy_timeout_ms)

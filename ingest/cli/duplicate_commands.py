@@ -17,7 +17,7 @@ from helpline.ingest.cli.routing_commands import Acting, _acting, _each, _print_
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_split
+    from helpline.workers.tickets import ticket_split
 
     def op(t: Any, now: Any, a: Acting) -> str:
         target = ticket_split.split(t, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
@@ -26,7 +26,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_detach(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_detach
+    from helpline.workers.tickets import ticket_detach
 
     args.numbers = [args.number]
 
@@ -38,7 +38,7 @@ def cmd_detach(args: argparse.Namespace) -> int:
 
 
 def _incident(ref: str) -> int | None:
-    from helpline.store import similarity_state as state
+    from helpline.store.tickets import similarity_state as state
     from helpline.store.db import run_tx
 
     iid = state.incident_id_of(ref)
@@ -49,7 +49,7 @@ def _incident(ref: str) -> int | None:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from helpline.store import similarity_state as state
+    from helpline.store.tickets import similarity_state as state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
 
@@ -81,8 +81,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         run_tx(lambda: state.set_incident_status(iid, "resolved", utcnow()))
         print(f"{state.incident_number(iid)}: resolved (its tickets keep their own status)")
         return 0
-    from helpline.workers import incidents
-    from helpline.store import audit_events
+    from helpline.workers.tickets import incidents
+    from helpline.store.inbound import audit_events
 
     text = args.text if args.text is not None else sys.stdin.read()
     if not text.strip():

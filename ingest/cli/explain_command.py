@@ -194,7 +194,7 @@ def explain(detail: Mapping[str, Any], signals: Mapping[int, tuple[str | None, f
                                      "language", "channel", "created_at") if k in detail}
     ticket["customer"] = {"id": detail["customer"]["id"], "name": detail["customer"]["name"],
                           "tier": detail["customer"].get("tier")}
-    from .explain_signals import contributions
+    from helpline.ingest.cli.explain_signals import contributions
 
     return {"ticket": ticket, "decisions": decisions, "messages": messages,
             "priority_signals": contributions(decisions)}
@@ -213,7 +213,7 @@ def render(out: Mapping[str, Any]) -> str:
         actor = "" if d["actor"] == "system" else f" [{d['actor']}]"
         lines.append(f"  {d['at']}  {d['kind']:<{width}}  {d['what']}{actor}")
     if out.get("priority_signals"):
-        from .explain_signals import render as render_signals
+        from helpline.ingest.cli.explain_signals import render as render_signals
 
         lines += ["", *render_signals(out["priority_signals"])]
     lines += ["", "messages:"]
@@ -225,7 +225,9 @@ def render(out: Mapping[str, Any]) -> str:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from helpline.store import config, db, queries, triage_state
+    from helpline.store import config, db
+    from helpline.store.views import queries
+    from helpline.store.tickets import triage_state
 
     settings = config.load()
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)

@@ -39,7 +39,7 @@ def state_of(row: dict[str, Any]) -> str:
 
 def mailbox_status(accounts: list[Any], now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """One dict per configured mailbox (``ImapAccount``), times as naive UTC datetimes."""
-    from helpline.store import imap_state
+    from helpline.store.channels import imap_state
 
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     keys = [a.key for a in accounts]

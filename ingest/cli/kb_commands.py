@@ -24,7 +24,7 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from helpline.store import blobs
+    from helpline.store.storage import blobs
 
     from helpline.ingest.knowledge.kb_sync import sync
 
@@ -49,7 +49,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
     from helpline.store.db import run_tx
 
     _settings()
@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
     from helpline.store.db import run_tx
 
     _settings()
@@ -124,7 +124,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_macros(args: argparse.Namespace) -> int:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
     from helpline.store.db import run_tx
 
     s = _settings()
@@ -143,11 +143,11 @@ def cmd_macros(args: argparse.Namespace) -> int:
     import hashlib
 
     from helpline.notifier.macro_render import MacroError
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.clock import utcnow
-    from helpline.workers import macro_ops
-    from helpline.store import audit_events
-    from helpline.workers.ticket_ops import TicketOpError
+    from helpline.workers.tickets import macro_ops
+    from helpline.store.inbound import audit_events
+    from helpline.workers.tickets.ticket_ops import TicketOpError
 
     ids = run_tx(lambda: routing_state.ids_of([args.number]), durable=False)
     tid = ids.get(args.number.strip().upper()) if isinstance(ids, dict) else None

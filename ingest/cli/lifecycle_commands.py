@@ -32,8 +32,8 @@ def _confirm(prompt: str, yes: bool) -> bool:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from helpline.store import blobs
-    from helpline.store.customers import CustomerError
+    from helpline.store.storage import blobs
+    from helpline.store.tickets.customers import CustomerError
     from helpline.store.lifecycle import export, lookup
 
     s = _open(args)
@@ -51,9 +51,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    from helpline.store.customers import CustomerError
+    from helpline.store.tickets.customers import CustomerError
     from helpline.store.lifecycle import lookup
-    from helpline.workers import customer_erasure
+    from helpline.workers.tickets import customer_erasure
 
     s = _open(args)
     try:
@@ -87,7 +87,7 @@ def run_erase(args: argparse.Namespace) -> int:
 
 
 def run_hold(args: argparse.Namespace) -> int:
-    from helpline.store.customers import CustomerError
+    from helpline.store.tickets.customers import CustomerError
     from helpline.store.lifecycle import holds, lookup
 
     _open(args)
@@ -135,8 +135,8 @@ def register_customer_actions(csub: Any) -> None:
 
 
 def run_retention(args: argparse.Namespace) -> int:
-    from helpline.store.config_file import ConfigFileError
-    from helpline.workers import retention_job
+    from helpline.store.siteconfig.config_file import ConfigFileError
+    from helpline.workers.jobs import retention_job
 
     s = _open(args)
     try:
@@ -310,7 +310,8 @@ def register_backup(sub: Any) -> None:
 
 def run_reapply(args: argparse.Namespace) -> int:
     """Erase again every customer a ledger names (after a point-in-time recovery)."""
-    from helpline.store import blobs, db
+    from helpline.store import db
+    from helpline.store.storage import blobs
     from helpline.store.lifecycle import backup, erasure, ledger
 
     s = _open(args)

@@ -89,7 +89,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     _multiproc_env(s)
     _logging(s)
     _db(s)
-    from helpline.store import blobs
+    from helpline.store.storage import blobs
     from helpline.workers import actors, scheduler
 
     from helpline.ingest.intake import EmailIntake
@@ -118,7 +118,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_tickets(args: argparse.Namespace) -> int:
     s = _settings(secret=False)
     _db(s)
-    from helpline.store import queries
+    from helpline.store.views import queries
 
     if args.action == "list":
         rows = queries.list_tickets(args.status, args.limit)
@@ -158,7 +158,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     s = _settings(secret=False)
     _db(s)
-    from helpline.store.outbox_rows import list_rows
+    from helpline.store.outbound.outbox_rows import list_rows
 
     rows = list_rows(args.status, args.limit)
     if args.json:

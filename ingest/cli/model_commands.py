@@ -123,7 +123,7 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
     from helpline.router.default_build import shipped_training_data
     from helpline.router.model_gate import gated_retrain
     from helpline.router.model_store import load_model
-    from helpline.store import model_events
+    from helpline.store.tickets import model_events
 
     store = _store(args)
     active = load_model(store.active_path())

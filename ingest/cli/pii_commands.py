@@ -29,7 +29,7 @@ def _read(path: str) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from helpline.store import pii_eval
+    from helpline.store.privacy import pii_eval
 
     try:
         items = pii_eval.read(_read(args.file).splitlines())
@@ -55,7 +55,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_mask(args: argparse.Namespace) -> int:
-    from helpline.store import config, pii
+    from helpline.store import config
+    from helpline.store.privacy import pii
 
     try:
         text = _read(args.file)

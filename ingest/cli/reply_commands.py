@@ -2,7 +2,7 @@
 
 ``reply NUMBER --text T [--file F ...] --actor AGENT_EMAIL`` answers the
 customer on the ticket's channel through the reply path Slack and the API use
-(``workers/cli_replies.py``), waiting out the same undo window; ``undo
+(``workers/tickets/cli_replies.py``), waiting out the same undo window; ``undo
 OUTBOX_ID --actor`` withdraws it meanwhile. ``note`` writes an internal note
 (never sent). ``--actor`` is required: the answer is signed by that agent and
 their role must allow it (``router/permissions.py``); an unknown agent exits 2.
@@ -30,7 +30,7 @@ def _text(args: argparse.Namespace) -> str:
 
 def _files(paths: list[str], settings: Any) -> list[dict[str, Any]]:
     """Each file stored in the blob store before the transaction, as Slack's fetched files are."""
-    from helpline.store import blobs
+    from helpline.store.storage import blobs
 
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     out = []
@@ -47,7 +47,7 @@ def _files(paths: list[str], settings: Any) -> list[dict[str, Any]]:
 
 
 def _ticket(number: str) -> int | None:
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
 
     key = number.strip().upper()
@@ -56,11 +56,12 @@ def _ticket(number: str) -> int | None:
 
 def cmd_reply(args: argparse.Namespace) -> int:
     from helpline.router.permissions import PermissionDenied, require
-    from helpline.store import agent_roles
+    from helpline.store.access import agent_roles
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import cli_replies, replies
-    from helpline.store import audit_events
+    from helpline.workers.tickets import cli_replies
+    from helpline.workers.tickets import replies
+    from helpline.store.inbound import audit_events
 
     from helpline.ingest.cli.routing_commands import _acting, _print_json, _settings
 
@@ -119,7 +120,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
 
 def cmd_undo(args: argparse.Namespace) -> int:
     from helpline.router.permissions import PermissionDenied, require
-    from helpline.store import slack_state
+    from helpline.store.channels import slack_state
 
     from helpline.ingest.cli.routing_commands import _acting, _settings
 

@@ -78,14 +78,15 @@ def render(f: dict[str, Any]) -> str:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from helpline.store import config, db
-    from helpline.workers.reports import figures
+    from helpline.workers.jobs.reports import figures
 
     settings = config.load()
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     if args.since and args.until and args.until <= args.since:
         print("helpline report: --until must be after --since", file=sys.stderr)
         return 2
-    from helpline.store import pii, search
+    from helpline.store.privacy import pii
+    from helpline.store.fulltext import search
     from helpline.store.db import run_tx
 
     out = figures(settings, args.since, args.until, args.team)

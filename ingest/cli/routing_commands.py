@@ -42,7 +42,7 @@ def _actor(args: argparse.Namespace) -> str:
 def _acting(args: argparse.Namespace) -> tuple[Any, str]:
     """(who acts, the events' actor) of a ticket operation. ``--actor EMAIL`` must be an active agent, whose role
     then bounds what the command may do; without it the operator acts as admin, and the events say so."""
-    from helpline.store import agent_roles
+    from helpline.store.access import agent_roles
 
     if not args.actor:
         return agent_roles.OPERATOR, _actor(args) + " (operator, as admin)"
@@ -57,7 +57,7 @@ def _acting(args: argparse.Namespace) -> tuple[Any, str]:
 def _allow(who: Any, action: str, t: Any) -> None:
     """Raise ``PermissionDenied`` when ``who`` may not do ``action`` on ticket state ``t``."""
     from helpline.router import permissions
-    from helpline.store import agent_roles
+    from helpline.store.access import agent_roles
 
     permissions.require(who, action, agent_roles.ticket_facts(ticket_id=t.id))
 
@@ -74,7 +74,8 @@ def _unknown_categories(cfg: Any, settings: Any) -> list[str]:
 
 
 def cmd_teams(args: argparse.Namespace) -> int:
-    from helpline.store import config_file, routing_state
+    from helpline.store.siteconfig import config_file
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
 
     if args.teams_action == "sync":
@@ -110,7 +111,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
                     print(f"{key.replace('_', ' ')}: {', '.join(names)}")
             if not any(report.values()):
                 print("teams and agents are up to date")
-        from helpline.workers.ticket_ops import offer_queue
+        from helpline.workers.tickets.ticket_ops import offer_queue
 
         offer_queue(s)  # new agents or capacity may take queued tickets at once
         return 0
@@ -128,7 +129,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
 
 # ---- agents ------------------------------------------------------------------------------------
 def cmd_agents(args: argparse.Namespace) -> int:
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
 
@@ -141,7 +142,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.email.lower()}: {args.availability}")
         if args.availability == "available":
-            from helpline.workers.ticket_ops import offer_queue
+            from helpline.workers.tickets.ticket_ops import offer_queue
 
             for team in routing_state.agent_teams(args.email):
                 got = offer_queue(s, team=team)
@@ -187,11 +188,11 @@ def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, A
     report each line."""
     from helpline.router.lifecycle import InvalidTransition
     from helpline.router.permissions import PermissionDenied
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import ticket_ops
-    from helpline.store import audit_events
+    from helpline.workers.tickets import ticket_ops
+    from helpline.store.inbound import audit_events
 
     acting = acting or Acting.of(args)
     ids = run_tx(lambda: routing_state.ids_of(args.numbers), durable=False)
@@ -228,7 +229,7 @@ def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, A
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     from helpline.router.permissions import assign_action
 
@@ -240,7 +241,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     def op(t: Any, now: Any, a: Acting) -> str:
         ticket_ops.transfer(t, args.team, now=now, settings=a.settings, actor=a.actor, reason=args.reason,
@@ -262,11 +263,11 @@ def _set(args: argparse.Namespace, permission: str, field: str, change: Callable
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     def change(t: Any, to: str, *, now: Any, settings: Any, actor: Any, reason: str) -> None:
         if t.status == "spam" and to == "new":  # as `tickets not-spam`: the whole normal flow
-            from helpline.workers import spam_stage
+            from helpline.workers.tickets import spam_stage
 
             spam_stage.release(t, now=now, settings=settings, actor=actor)
         else:
@@ -275,15 +276,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_priority(args: argparse.Namespace) -> int:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     return _set(args, "triage", "priority", ticket_ops.set_priority, args.reason)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     acting = Acting.of(args)
     into = args.into.strip().upper()
@@ -311,7 +312,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(subparsers: Any, tickets: Any) -> None:
     """Add ``teams`` and ``agents`` to the ``helpline`` parser, and the operations to ``helpline tickets``."""
     from helpline.router.lifecycle import STATUSES
-    from helpline.store.config_file import AVAILABILITY, PRIORITIES
+    from helpline.store.siteconfig.config_file import AVAILABILITY, PRIORITIES
 
     t = subparsers.add_parser("teams", help="teams: sync from the configuration file, list")
     tsub = t.add_subparsers(dest="teams_action", required=True)

@@ -20,10 +20,10 @@ SUBCOMMANDS = ("reindex", "misses")
 
 
 def _search(args: argparse.Namespace) -> int:
-    from helpline.store import search
+    from helpline.store.fulltext import search
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.store.search_syntax import QueryError, parse
+    from helpline.store.fulltext.search_syntax import QueryError, parse
 
     text = " ".join(args.words)
     try:
@@ -55,7 +55,7 @@ def _search(args: argparse.Namespace) -> int:
 def _reindex(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from helpline.store import search_index
+    from helpline.store.fulltext import search_index
     from helpline.store.db import run_tx
 
     _settings()
@@ -77,7 +77,7 @@ def _reindex(args: argparse.Namespace) -> int:
 def _misses(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from helpline.store import search
+    from helpline.store.fulltext import search
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
 
@@ -106,11 +106,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from helpline.store import routing_state
+    from helpline.store.tickets import routing_state
     from helpline.store.db import run_tx
     from helpline.store.clock import utcnow
-    from helpline.workers import ticket_tags
-    from helpline.store import audit_events
+    from helpline.workers.tickets import ticket_tags
+    from helpline.store.inbound import audit_events
 
     changes, as_json, actor = [], False, ""
     it = iter(args.changes)  # taken whole (argparse would read -tag as an option)

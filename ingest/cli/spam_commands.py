@@ -1,6 +1,6 @@
 """``helpline tickets not-spam NUMBER`` and ``helpline blocklist add|remove|list``.
 
-Spam is kept, never dropped (``workers/spam_stage.py``): ``helpline tickets
+Spam is kept, never dropped (``workers/tickets/spam_stage.py``): ``helpline tickets
 list --status spam`` lists it for review, ``not-spam`` releases a ticket into
 the normal flow. The block list is the TOML file's ``[blocklist]`` plus the
 entries added here (stored in the database, so every worker sees them at once).
@@ -15,7 +15,7 @@ from helpline.ingest.cli.routing_commands import Acting, _acting, _each, _print_
 
 
 def cmd_not_spam(args: argparse.Namespace) -> int:
-    from helpline.workers import spam_stage
+    from helpline.workers.tickets import spam_stage
 
     def op(t: Any, now: Any, a: Acting) -> str:
         spam_stage.release(t, now=now, settings=a.settings, actor=a.actor)
@@ -24,7 +24,8 @@ def cmd_not_spam(args: argparse.Namespace) -> int:
 
 
 def cmd_blocklist(args: argparse.Namespace) -> int:
-    from helpline.store import blocklist, config_file
+    from helpline.store.inbound import blocklist
+    from helpline.store.siteconfig import config_file
     from helpline.store.db import run_tx
 
     s = _settings()

@@ -17,7 +17,7 @@ import re
 
 from mailparser.utils import get_addresses
 
-from .headers import Headers, decode_words
+from helpline.ingest.email.headers import Headers, decode_words
 
 _ADDR = r"[^<>\s@,;:\"()\[\]\\]+@[^<>\s@,;:\"()\[\]\\]+"
 _ITEM = re.compile(  # one list member and its comma; groups: quoted name, name, <addr>, bare addr

@@ -21,9 +21,9 @@ from email.utils import collapse_rfc2231_value
 
 from helpline.store.envelope import Attachment
 
-from . import charsets
-from .body import b64decode, payload_bytes
-from .headers import decode_words, fix_8bit, part_header, unfold
+from helpline.ingest.email import charsets
+from helpline.ingest.email.body import b64decode, payload_bytes
+from helpline.ingest.email.headers import decode_words, fix_8bit, part_header, unfold
 
 _TYPES = mimetypes.MimeTypes()  # built-in table only: same answers on every host, plus office files
 for _ext, _type in {

@@ -6,7 +6,7 @@ message and may be forged. Microsoft 365 omits the authserv-id, so a first
 segment that already reads ``method=result`` is taken as a result.
 
 Which header to believe is the worker's call (HELPLINE_TRUSTED_AUTHSERV_ID,
-store/sender_auth.py), so the envelope also keeps every header's results in
+store/inbound/sender_auth.py), so the envelope also keeps every header's results in
 ``auth["headers"]``, topmost first: the trusted MTA's may sit below an
 internal hop's.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .headers import Headers
+from helpline.ingest.email.headers import Headers
 
 _METHODS = ("spf", "dkim", "dmarc")
 _FAILED = {"fail", "softfail", "permerror"}

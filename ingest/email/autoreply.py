@@ -18,11 +18,11 @@ from email.message import Message
 
 from helpline.store.envelope import AutoReply
 
-from . import addresses
-from .body import payload_bytes
-from .headers import Headers, part_header
-from .mime import Parts
-from .threadhints import msg_ids
+from helpline.ingest.email import addresses
+from helpline.ingest.email.body import payload_bytes
+from helpline.ingest.email.headers import Headers, part_header
+from helpline.ingest.email.mime import Parts
+from helpline.ingest.email.threadhints import msg_ids
 
 _DAEMON = re.compile(r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster)$", re.IGNORECASE)
 _NOREPLY = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply)(?:[-_.+].*)?$", re.IGNORECASE)

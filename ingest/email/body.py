@@ -17,7 +17,7 @@ from email import errors
 from email.message import Message
 from email.policy import Compat32
 
-from . import charsets
+from helpline.ingest.email import charsets
 
 _NOT_B64 = re.compile(rb"[^A-Za-z0-9+/]")
 _B64_DEFECTS = (errors.InvalidBase64PaddingDefect, errors.InvalidBase64CharactersDefect,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import codecs
 from functools import lru_cache
 
-from ..decoding import clean_text
-from . import iso2022jp
+from helpline.ingest.decoding import clean_text
+from helpline.ingest.email import iso2022jp
 
 # Labels that mean "a superset is what was really sent" (the WHATWG Encoding
 # standard maps them the same way, which is what browsers show people).
@@ -134,7 +134,7 @@ def _fallback(data: bytes) -> str:
 
 def unlabelled(data: bytes) -> str:
     """Non-UTF-8 bytes with no usable label, decoded by detection."""
-    from . import detect
+    from helpline.ingest.email import detect
     hints = [c for c in (lookup(label) for label in detect.declared()) if c]
     found = detect.guess(data, hints)
     return found[1] if found else data.decode("cp1252", "replace")

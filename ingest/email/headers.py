@@ -17,7 +17,7 @@ import binascii
 import re
 from email.message import Message
 
-from . import charsets
+from helpline.ingest.email import charsets
 
 # Payloads may hold spaces and tabs: clients write "=?us-ascii?Q?Re: Your order?=" and "?Q? Text".
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\r\n]*?)\?=")

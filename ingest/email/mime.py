@@ -24,8 +24,8 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from . import boundary
-from .headers import part_header
+from helpline.ingest.email import boundary
+from helpline.ingest.email.headers import part_header
 
 boundary.install()  # see boundary.py: a compiled regex per multipart part was a fifth of intake's CPU
 _PARSER = BytesParser(policy=compat32)

@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 
 from helpline.store.envelope import Attachment, AutoReply, Envelope, Recipients, Sender, Thread
 
-from . import addresses, attachments, autoreply, body, detect, mime
-from . import spam_headers
-from .auth import envelope_auth
-from .headers import Headers
-from .html import html_to_text, sanitise
-from .quotes import strip_quotes
-from .threadhints import thread_hints
+from helpline.ingest.email import addresses, attachments, autoreply, body, detect, mime
+from helpline.ingest.email import spam_headers
+from helpline.ingest.email.auth import envelope_auth
+from helpline.ingest.email.headers import Headers
+from helpline.ingest.email.html import html_to_text, sanitise
+from helpline.ingest.email.quotes import strip_quotes
+from helpline.ingest.email.threadhints import thread_hints
 
 T = TypeVar("T")
 # Fwd:, FW:, WG: (de), TR: (fr), RV:/Reenv: (es), I: (it), Enc: (pt), Doorst: (nl), VS:/VB: (fi, sv)

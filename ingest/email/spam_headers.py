@@ -6,7 +6,7 @@ i.e. when it sits above that MTA's Authentication-Results header: a sender can
 put any of these headers into a message, but only below what the MTA
 prepends. Which MTA is trusted is the worker's setting
 (HELPLINE_TRUSTED_AUTHSERV_ID), so the envelope keeps the relevant headers in
-their order (``metadata["mta_headers"]``) and ``workers/spam_stage.py``
+their order (``metadata["mta_headers"]``) and ``workers/tickets/spam_stage.py``
 decides. Only mail that has one of the spam headers carries the list.
 """
 from __future__ import annotations

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from helpline.store.envelope import Thread
 
-from . import addresses
-from .headers import Headers
+from helpline.ingest.email import addresses
+from helpline.ingest.email.headers import Headers
 
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _TICKET_REF = re.compile(r"\[(HL-\d{4}-\d{6,})\]")

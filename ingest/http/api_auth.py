@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import peewee as pw
 from aiohttp import web
 
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 from helpline.store.db import DatabaseUnavailable
 from helpline.ingest.http import api_limits
 from helpline.ingest.http import app_keys as K

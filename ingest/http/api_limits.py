@@ -33,7 +33,7 @@ from typing import Awaitable, Callable
 import peewee as pw
 from aiohttp import web
 
-from helpline.store import webhook_state
+from helpline.store.channels import webhook_state
 from helpline.store.config import Settings
 from helpline.store.db import DatabaseUnavailable
 

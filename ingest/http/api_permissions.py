@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from helpline.router import permissions
 from helpline.router.permissions import PermissionDenied
-from helpline.store import agent_roles
-from helpline.store.agent_roles import ActorInfo
+from helpline.store.access import agent_roles
+from helpline.store.access.agent_roles import ActorInfo
 
 from helpline.ingest.http.api_auth import Caller
 

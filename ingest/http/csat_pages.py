@@ -18,9 +18,10 @@ import time
 from aiohttp import web
 
 from helpline.notifier import render
-from helpline.store import csat_state, queries
+from helpline.store.tickets import csat_state
+from helpline.store.views import queries
 from helpline.store.config import Settings
-from helpline.store.config_file import site_config
+from helpline.store.siteconfig.config_file import site_config
 from helpline.store.db import run_tx
 from helpline.store.clock import utcnow
 

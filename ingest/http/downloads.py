@@ -11,7 +11,7 @@ makes them). No login: the token is the permission, so
   the RFC 6266 ``filename*``), with ``nosniff`` and a sandboxing
   Content-Security-Policy, because its type and bytes came from a customer or
   an agent and must never run as a page of our origin;
-- with HELPLINE_CLAMD_SOCKET it is scanned first (``store/attachment_scan.py``): a file the scanner
+- with HELPLINE_CLAMD_SOCKET it is scanned first (``store/storage/attachment_scan.py``): a file the scanner
   withheld is 403, and while the scanner is down an unscanned file is 503 (fail closed, retry later);
 - caches may keep it no longer than the link lives (``private, max-age`` up
   to the expiry), and it is never indexed or sent on as a Referer.
@@ -25,7 +25,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from helpline.store import attachment_scan, blobs, clamd, download_links, signing
+from helpline.store import signing
+from helpline.store.storage import attachment_scan
+from helpline.store.storage import blobs
+from helpline.store.storage import clamd
+from helpline.store.storage import download_links
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.ingest.http import app_keys as K

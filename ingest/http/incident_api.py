@@ -20,10 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.store import incident_views, pii
+from helpline.store.views import incident_views
+from helpline.store.privacy import pii
 from helpline.store.db import run_tx
 from helpline.store.clock import utcnow
-from helpline.store.queries import TicketNotFound
+from helpline.store.views.queries import TicketNotFound
 
 from helpline.ingest.http import api_permissions
 from helpline.ingest.http import ticket_api as api
@@ -44,7 +45,7 @@ def _id(request: web.Request) -> int:
 
 
 def _not_found(iid: int) -> TicketNotFound:
-    from helpline.store.similarity_state import incident_number
+    from helpline.store.tickets.similarity_state import incident_number
 
     return TicketNotFound(f"no incident {incident_number(iid)}")
 
@@ -97,9 +98,10 @@ async def post_reply(request: web.Request) -> web.Response:
     reply_key = f"api:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
     def work() -> Any:
-        from helpline.store.similarity_state import ACTIVE
-        from helpline.workers import incidents, replies
-        from helpline.workers.ticket_ops import TicketOpError
+        from helpline.store.tickets.similarity_state import ACTIVE
+        from helpline.workers.tickets import incidents
+        from helpline.workers.tickets import replies
+        from helpline.workers.tickets.ticket_ops import TicketOpError
 
         def tx() -> Any:
             if incident_views.detail(iid, caller.team) is None:
@@ -122,7 +124,7 @@ async def post_reply(request: web.Request) -> web.Response:
     repeated = bool(idem) and bool(out.sent) and not out.outbox_ids
     log.info("event=api_incident_reply key_id=%s incident=%d sent=%d skipped=%d repeated=%s", caller.key_id, iid,
              len(out.sent), len(out.skipped), repeated)
-    from helpline.store.similarity_state import incident_number
+    from helpline.store.tickets.similarity_state import incident_number
 
     return web.json_response({"incident": incident_number(iid), "sent": out.sent, "skipped": out.skipped,
                               "repeated": repeated}, status=200 if repeated else 201)

@@ -35,7 +35,7 @@ def _visible(a: Any, caller: Caller) -> bool:
 
 @routes.get(f"{BASE}/kb/articles")
 async def list_articles(request: web.Request) -> web.Response:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
 
     caller = await authorize(request, "read")
     include = request.query.get("all") in ("1", "true", "yes")
@@ -47,7 +47,7 @@ async def list_articles(request: web.Request) -> web.Response:
 
 
 def _article(slug: str, language: str | None, caller: Caller, image_base: str) -> dict[str, Any]:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
 
     from helpline.ingest.knowledge.kb_markdown import with_image_urls
 
@@ -74,7 +74,8 @@ async def get_article(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/kb/articles/{slug}/images/{sha:[0-9a-f]{64}}")
 async def get_image(request: web.Request) -> web.Response:
-    from helpline.store import blobs, kb_state
+    from helpline.store.storage import blobs
+    from helpline.store.knowledge import kb_state
 
     caller = await authorize(request, "read")
     slug, sha = request.match_info["slug"], request.match_info["sha"]
@@ -101,7 +102,8 @@ async def get_image(request: web.Request) -> web.Response:
 
 @routes.put(BASE + "/kb/articles/{slug}")
 async def put_article(request: web.Request) -> web.Response:
-    from helpline.store import blobs, kb_state
+    from helpline.store.storage import blobs
+    from helpline.store.knowledge import kb_state
     from helpline.store.clock import utcnow
 
     from helpline.ingest.http import app_keys as K
@@ -162,7 +164,7 @@ def _too_large() -> web.HTTPException:
 
 @routes.delete(BASE + "/kb/articles/{slug}")
 async def delete_article(request: web.Request) -> web.Response:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
     from helpline.store.clock import utcnow
 
     from helpline.ingest.knowledge.kb_sync import hand_to_search
@@ -189,7 +191,7 @@ async def suggest(request: web.Request) -> web.Response:
     text = request.query.get("text", "")
     if not text.strip() or len(text) > 20_000:
         raise error(web.HTTPUnprocessableEntity, "text", "give ?text= (1 to 20,000 characters)")
-    from helpline.workers.kb_suggestions import suggester
+    from helpline.workers.jobs.kb_suggestions import suggester
 
     s = await _run(request, suggester)
     return web.json_response(s.suggest(text, request.query.get("language") or None, team=caller.team), dumps=_dumps)
@@ -198,8 +200,9 @@ async def suggest(request: web.Request) -> web.Response:
 @routes.get(BASE + "/tickets/{number}/suggestions")
 async def ticket_suggestions(request: web.Request) -> web.Response:
     """The ticket's suggested answers: those the actor stored, or ranked now (and stored) when none were."""
-    from helpline.store import kb_state, ticket_search
-    from helpline.workers import kb_suggestions
+    from helpline.store.knowledge import kb_state
+    from helpline.store.views import ticket_search
+    from helpline.workers.jobs import kb_suggestions
 
     from helpline.ingest.http import app_keys as K
 
@@ -225,9 +228,11 @@ async def post_suggestion(request: web.Request) -> web.Response:
     ``dismiss`` any suggestion; either is recorded with the key's name as the actor."""
     import uuid
 
-    from helpline.store import kb_state, ticket_search
+    from helpline.store.knowledge import kb_state
+    from helpline.store.views import ticket_search
     from helpline.store.clock import utcnow
-    from helpline.workers import api_ticket_ops, kb_suggestions
+    from helpline.workers.tickets import api_ticket_ops
+    from helpline.workers.jobs import kb_suggestions
 
     from helpline.ingest.http import app_keys as K
     from helpline.ingest.http.ticket_api import _IDEMPOTENCY, _deliver, _in_tx
@@ -279,7 +284,7 @@ async def post_suggestion(request: web.Request) -> web.Response:
 
 
 def _suggestions_body(rows: list) -> dict[str, Any]:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
 
     arts, tickets = [], []
     for r in rows:
@@ -295,7 +300,7 @@ def _suggestions_body(rows: list) -> dict[str, Any]:
 
 @routes.get(f"{BASE}/kb/macros")
 async def list_macros(request: web.Request) -> web.Response:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
 
     caller = await authorize(request, "read")
     rows = await _run(request, lambda: run_tx(lambda: [
@@ -310,9 +315,9 @@ async def post_macro(request: web.Request) -> web.Response:
     import uuid
 
     from helpline.notifier.macro_render import MacroError
-    from helpline.store import ticket_search
+    from helpline.store.views import ticket_search
     from helpline.store.clock import utcnow
-    from helpline.workers import macro_ops
+    from helpline.workers.tickets import macro_ops
 
     from helpline.ingest.http import app_keys as K
     from helpline.ingest.http.ticket_api import _IDEMPOTENCY, _in_tx

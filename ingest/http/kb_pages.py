@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.store import kb_links
+from helpline.store.knowledge import kb_links
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 
@@ -33,7 +33,7 @@ _CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-acti
 
 
 def _article(slug: str, language: str) -> Any:
-    from helpline.store import kb_state
+    from helpline.store.knowledge import kb_state
 
     return run_tx(lambda: kb_state.get_article(slug, language), durable=False)
 
@@ -78,7 +78,7 @@ def _page(settings: Settings, a: Any, *, sig: str, ticket_token: str, message: s
 
 
 def _open_ticket(ticket_id: int) -> bool:
-    from helpline.store import queries
+    from helpline.store.views import queries
     from helpline.store.statuses import TicketStatus
 
     return run_tx(lambda: queries.ticket_status(ticket_id), durable=False) in TicketStatus.ACTIVE
@@ -95,7 +95,8 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def image(request: web.Request) -> web.Response:
-    from helpline.store import blobs, kb_state
+    from helpline.store.storage import blobs
+    from helpline.store.knowledge import kb_state
 
     settings, a = await _verified(request, request.query.get("sig", ""))
     sha = request.match_info["sha"]
@@ -116,8 +117,8 @@ async def image(request: web.Request) -> web.Response:
 def _self_served(ticket_id: int, slug: str, language: str, settings: Settings) -> str:
     """Resolve the ticket as answered by the article; "resolved", or why not ("closed")."""
     from helpline.store.clock import utcnow
-    from helpline.workers import ticket_ops
-    from helpline.store import audit_events
+    from helpline.workers.tickets import ticket_ops
+    from helpline.store.inbound import audit_events
 
     def tx() -> str:
         with audit_events.buffered_events():

@@ -39,7 +39,7 @@ async def _admin(request: web.Request) -> Caller:
 
 
 async def _blocking(request: web.Request, fn: Any) -> Any:
-    from helpline.store.customers import CustomerError
+    from helpline.store.tickets.customers import CustomerError
     from helpline.store.lifecycle.erasure import ErasureRefused
 
     try:
@@ -58,7 +58,7 @@ async def post_export(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
 
     def work() -> bytes:
-        from helpline.store import blobs
+        from helpline.store.storage import blobs
         from helpline.store.lifecycle import export, lookup
 
         cid = lookup.resolve(ref)
@@ -91,7 +91,7 @@ async def post_erase(request: web.Request) -> web.Response:
 
     def work() -> dict[str, Any]:
         from helpline.store.lifecycle import lookup
-        from helpline.workers import customer_erasure
+        from helpline.workers.tickets import customer_erasure
 
         return customer_erasure.erase(settings, lookup.resolve(ref), actor=caller.actor)
 

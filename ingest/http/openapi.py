@@ -10,8 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from helpline.router.lifecycle import STATUSES
-from helpline.store.config_file import PRIORITIES
-from helpline.store.search_syntax import TAG_PATTERN
+from helpline.store.siteconfig.config_file import PRIORITIES
+from helpline.store.fulltext.search_syntax import TAG_PATTERN
 
 # ingest.ticket_api refuses strings of blanks alone, and any NUL (PostgreSQL cannot store one)
 NONBLANK = "^[^\\u0000]*[^ \t\r\n\\u0000][^\\u0000]*$"

@@ -30,7 +30,7 @@ UNCLASSIFIED = "unclassified"  # router.report_figures' name for a ticket withou
 def known_categories(settings: Settings) -> frozenset[str]:
     """The categories that may be label values: the teams' configured ones and the model's labels."""
     from helpline.router.category import active_labels, models_dir_for
-    from helpline.store.routing_state import active_teams
+    from helpline.store.tickets.routing_state import active_teams
 
     known = {c for team in active_teams() for c in team.categories}
     known.update(active_labels(models_dir_for(settings)))
@@ -58,7 +58,7 @@ class ReportCollector:
 
     def _figures(self) -> dict[str, Any]:
         from helpline.store.clock import utcnow
-        from helpline.workers.reports import figures
+        from helpline.workers.jobs.reports import figures
 
         return figures(self.settings, utcnow() - dt.timedelta(days=self.settings.report_metrics_days))
 

@@ -19,10 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.store import search, ticket_search
+from helpline.store.fulltext import search
+from helpline.store.views import ticket_search
 from helpline.store.db import run_tx
 from helpline.store.clock import utcnow
-from helpline.store.search_syntax import MAX_LENGTH, TAG_PATTERN, QueryError, parse
+from helpline.store.fulltext.search_syntax import MAX_LENGTH, TAG_PATTERN, QueryError, parse
 
 from helpline.ingest.http import ticket_api as api
 from helpline.ingest.http.api_auth import authorize, error, errors
@@ -107,7 +108,7 @@ async def post_tags(request: web.Request) -> web.Response:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
     def work() -> list[str]:
-        from helpline.workers import ticket_tags
+        from helpline.workers.tickets import ticket_tags
 
         tid = ticket_search.visible(number, caller.team)
         try:

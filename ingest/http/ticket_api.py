@@ -27,12 +27,15 @@ from typing import Any, Callable
 from aiohttp import web
 
 from helpline.router.lifecycle import STATUSES, InvalidTransition, allowed
-from helpline.store import pii, pii_reveal, queries, ticket_search
+from helpline.store.privacy import pii
+from helpline.store.privacy import pii_reveal
+from helpline.store.views import queries
+from helpline.store.views import ticket_search
 from helpline.store.config import Settings
-from helpline.store.config_file import PRIORITIES
+from helpline.store.siteconfig.config_file import PRIORITIES
 from helpline.store.db import run_tx
 from helpline.store.clock import utcnow
-from helpline.store.queries import TicketNotFound
+from helpline.store.views.queries import TicketNotFound
 
 from helpline.ingest import decoding
 from helpline.ingest.http import api_permissions, openapi
@@ -156,7 +159,7 @@ def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
                                    priority=priority, category=one("category"), channel=channel,
                                    customer=one("customer", 254), updated_since=since, q=one("q", 500))
     if f.q is not None:
-        from helpline.store.search_syntax import QueryError, parse
+        from helpline.store.fulltext.search_syntax import QueryError, parse
 
         try:
             parse(f.q)  # the full-text search's language (store.search_syntax)
@@ -194,19 +197,19 @@ async def _run(request: web.Request, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _key_reused() -> type[Exception]:
-    from helpline.workers.replies import KeyReused
+    from helpline.workers.tickets.replies import KeyReused
 
     return KeyReused
 
 
 def _ticket_op_error() -> type[Exception]:
-    from helpline.workers.ticket_ops import TicketOpError
+    from helpline.workers.tickets.ticket_ops import TicketOpError
 
     return TicketOpError
 
 
 def _in_tx(fn: Callable[[], Any]) -> Any:
-    from helpline.store import audit_events
+    from helpline.store.inbound import audit_events
 
     def tx() -> Any:
         with audit_events.buffered_events():
@@ -326,7 +329,8 @@ async def post_reply(request: web.Request) -> web.Response:
     key = f"api-reply:{caller.key_id}:{idem or uuid.uuid4().hex}"
 
     def work() -> tuple[Any, dict[str, Any]]:
-        from helpline.workers import api_ticket_ops, replies
+        from helpline.workers.tickets import api_ticket_ops
+        from helpline.workers.tickets import replies
 
         tid = ticket_search.visible(number, caller.team)
         api_permissions.require(caller, "reply", tid)
@@ -362,7 +366,7 @@ async def post_note(request: web.Request) -> web.Response:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
     def work() -> int:
-        from helpline.workers import api_ticket_ops
+        from helpline.workers.tickets import api_ticket_ops
 
         tid = ticket_search.visible(number, caller.team)
         api_permissions.require(caller, "note", tid)
@@ -419,7 +423,8 @@ def _change_actions(caller: Caller, changes: dict[str, Any], assignee: str | Non
 
 
 def _patch_one(tid: int, changes: dict[str, Any], reason: str, caller: Caller, settings: Settings) -> None:
-    from helpline.workers import api_ticket_ops, ticket_ops
+    from helpline.workers.tickets import api_ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     if caller.agent:
         current = ticket_ops.load(tid).assignee
@@ -457,7 +462,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
 
 
 def _merge_one(tid: int, into: str, reason: str, caller: Caller, settings: Settings) -> None:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
 
     try:
         target = ticket_search.visible(into, caller.team)
@@ -489,9 +494,10 @@ async def post_merge(request: web.Request) -> web.Response:
 
 @routes.post(BASE + "/tickets/{number}/messages/{message_id}/detach")
 async def post_detach(request: web.Request) -> web.Response:
-    """A message joined to this ticket as a near-duplicate becomes its own ticket (``workers/ticket_detach.py``);
+    """A message joined to this ticket as a near-duplicate becomes its own ticket (``workers/tickets/ticket_detach.py``);
     the ``merge`` permission, as a merge's undoing. 409 when the message did not join it so."""
-    from helpline.workers import ticket_detach, ticket_ops
+    from helpline.workers.tickets import ticket_detach
+    from helpline.workers.tickets import ticket_ops
 
     caller = await authorize(request, "write")
     number = request.match_info["number"]

@@ -28,7 +28,8 @@ class Parsed:
 
 def init(settings: Any, dry_run: bool) -> None:
     """Per pool process: settings, the blob store (a dry run stores nothing)."""
-    from helpline.store import blobs, db
+    from helpline.store import db
+    from helpline.store.storage import blobs
 
     _state["settings"] = settings
     _state["dry_run"] = dry_run

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import parse, sources
+from helpline.ingest.importer import parse, sources
 
 log = logging.getLogger("helpline.import")
 KINDS = ("mbox", "maildir", "eml")

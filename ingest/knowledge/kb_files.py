@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from helpline.store.kb_state import AUDIENCES, ArticleIn, ImageIn, MacroIn
+from helpline.store.knowledge.kb_state import AUDIENCES, ArticleIn, ImageIn, MacroIn
 
 from helpline.ingest.knowledge import kb_markdown
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from helpline.store import kb_state, search_index
+from helpline.store.knowledge import kb_state
+from helpline.store.fulltext import search_index
 from helpline.store.db import run_tx
 from helpline.store.clock import utcnow
 

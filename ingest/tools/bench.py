@@ -257,7 +257,8 @@ def _wait_ready(admin: str, timeout: float = 60.0) -> None:
 def _warm_up(settings, timeout: float = 120.0) -> float:  # noqa: ANN001
     """Send one message and wait until it is a ticket, so that worker start-up
     (imports, loading the category model) is not counted as pipeline latency."""
-    from helpline.store import bench_counts, db
+    from helpline.store import db
+    from helpline.store.views import bench_counts
 
     host, port = config_hostport(settings.smtp_listen)
     t0 = time.perf_counter()
@@ -367,7 +368,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySink) -> dict:  # noqa: ANN001
-    from helpline.store import bench_counts, db
+    from helpline.store import db
+    from helpline.store.views import bench_counts
 
     support = settings.support_addresses[0]
     host, port = config_hostport(settings.smtp_listen)

@@ -73,7 +73,7 @@ def _corpus() -> list[str]:
 
 
 def _generate(rng: random.Random, utterances: list[str], n_messages: int, start: dt.datetime):  # noqa: ANN202
-    from helpline.store.search_bench_data import BenchMessage, BenchTicket
+    from helpline.store.fulltext.search_bench_data import BenchMessage, BenchTicket
 
     made = 0
     i = 0
@@ -158,7 +158,7 @@ def _open_database(url: str | None, tmp: str, keep: str | None = None) -> tuple[
         return f"sqlite:///{tmp}/bench.sqlite3", None
     if url.startswith("sqlite"):
         return url, None
-    from helpline.store import search_bench_data as data
+    from helpline.store.fulltext import search_bench_data as data
 
     name = keep or "helpline_search_bench_" + uuid.uuid4().hex[:8]
     data.ensure_database(url, name)
@@ -166,15 +166,17 @@ def _open_database(url: str | None, tmp: str, keep: str | None = None) -> tuple[
 
 
 def _drop(url: str, name: str) -> None:
-    from helpline.store import search_bench_data as data
+    from helpline.store.fulltext import search_bench_data as data
 
     data.drop_database(url, name)
 
 
 def main(args: argparse.Namespace) -> int:
-    from helpline.store import db, migrations, search, search_bench_data as data
+    from helpline.store import db, migrations
+    from helpline.store.fulltext import search
+    from helpline.store.fulltext import search_bench_data as data
     from helpline.store.db import run_tx
-    from helpline.store.search_syntax import parse
+    from helpline.store.fulltext.search_syntax import parse
 
     rng = random.Random(args.seed)
     tmp = tempfile.mkdtemp(prefix="helpline-search-bench-")

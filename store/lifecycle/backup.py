@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from ..config import Settings
-from ..db import make_database
-from ..tuple_rows import tuples
-from .backup_crypto import BackupError, SealedWriter, open_frames
+from helpline.store.config import Settings
+from helpline.store.db import make_database
+from helpline.store.tuple_rows import tuples
+from helpline.store.lifecycle.backup_crypto import BackupError, SealedWriter, open_frames
 
 FORMAT = "helpline-backup/1"
 HELD = "held"
@@ -152,7 +152,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def create(settings: Settings, out_path: str, *, passphrase: str = "", schema_version: int = 0,
            now: dt.datetime | None = None) -> BackupResult:
     """Write the backup to ``out_path`` (under a temporary name, renamed when complete)."""
-    from ..blobs import BlobNotFound, open_store
+    from helpline.store.storage.blobs import BlobNotFound, open_store
 
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     engine = _engine(settings)
@@ -328,7 +328,7 @@ def _refuse_non_empty(settings: Settings) -> None:
 
 def restore_files(settings: Settings, path: str, *, passphrase: str) -> Opened:
     """Check the backup, then put its database and blobs in place (the caller re-opens the database)."""
-    from ..blobs import FileBlobStore
+    from helpline.store.storage.blobs import FileBlobStore
 
     _refuse_non_empty(settings)
     work = Path(tempfile.mkdtemp(prefix=".restore-", dir=_scratch_dir(settings)))
@@ -370,7 +370,7 @@ def _scratch_dir(settings: Settings) -> str:
 
 def _write_keys(settings: Settings, keys: list[str]) -> None:
     """Where ``config.ensure_secret_key`` finds a key when HELPLINE_SECRET_KEY is unset."""
-    from ..files import write_atomic
+    from helpline.store.storage.files import write_atomic
 
     write_atomic(Path(settings.data_dir) / "secret_key", lambda fh: fh.write(keys[0].encode()), mode=0o600)
     if len(keys) > 1:
@@ -381,7 +381,7 @@ def _write_keys(settings: Settings, keys: list[str]) -> None:
 def hold_outbox() -> int:
     """Rows that were pending or being sent when the backup was taken wait for an operator (the caller's
     transaction): some may have gone out after the backup, and sending them again would send twice."""
-    from .. import fastsql
+    from helpline.store import fastsql
 
     cur = fastsql.execute('UPDATE "outbox" SET status = ?, last_error = ? WHERE status IN (?, ?)',
                           [HELD, "held after restore: `helpline outbox release`", "pending", "sending"])
@@ -390,7 +390,7 @@ def hold_outbox() -> int:
 
 def release_outbox(ids: Sequence[int] = ()) -> int:
     """``held`` rows back to ``pending`` (all, or the given ids); the caller's transaction."""
-    from .. import models as m
+    from helpline.store import models as m
 
     q = m.Outbox.update(status=m.OutboxStatus.PENDING, last_error="", next_attempt_at=m.utcnow()).where(
         m.Outbox.status == HELD)
@@ -402,8 +402,8 @@ def release_outbox(ids: Sequence[int] = ()) -> int:
 
 def customers_to_erase(hashes: set[str]) -> list[int]:
     """Customers of the restored database with an identity the ledger says was erased."""
-    from .. import models as m
-    from . import ledger
+    from helpline.store import models as m
+    from helpline.store.lifecycle import ledger
 
     salt = ledger.salt()
     out = {int(c) for c, kind, address in tuples(m.Identity.select(m.Identity.customer, m.Identity.kind,

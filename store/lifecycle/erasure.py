@@ -36,18 +36,18 @@ from typing import Any, Iterable, Sequence
 
 import peewee as pw
 
-from .. import fastsql, models as m
-from ..blobs import BlobStore, DatabaseBlobStore, FileBlobStore
-from ..csat_state import CsatSurvey
-from ..customers import CustomerError
-from ..db import database, is_sqlite, run_tx
-from ..sms_state import SmsMedia, SmsOptOut
-from ..webhook_state import TicketField
-from ..tuple_rows import tuples
-from . import ledger, search_hook
-from .holds import is_held
-from .lookup import ticket_ids
-from .schema import ErasureTask
+from helpline.store import fastsql, models as m
+from helpline.store.storage.blobs import BlobStore, DatabaseBlobStore, FileBlobStore
+from helpline.store.tickets.csat_state import CsatSurvey
+from helpline.store.tickets.customers import CustomerError
+from helpline.store.db import database, is_sqlite, run_tx
+from helpline.store.channels.sms_state import SmsMedia, SmsOptOut
+from helpline.store.channels.webhook_state import TicketField
+from helpline.store.tuple_rows import tuples
+from helpline.store.lifecycle import ledger, search_hook
+from helpline.store.lifecycle.holds import is_held
+from helpline.store.lifecycle.lookup import ticket_ids
+from helpline.store.lifecycle.schema import ErasureTask
 
 log = logging.getLogger("helpline.store")
 
@@ -172,7 +172,7 @@ def delete_blobs(store: BlobStore, keys: Iterable[str]) -> int:
 # ---- provider targets (read before the ids are blanked) ------------------------------------------
 def _slack_targets(tids: Sequence[int], mids: Sequence[int]) -> tuple[list[str], list[str]]:
     """(our posts to overwrite, others' messages the bot cannot edit) as channel:ts."""
-    from ..slack_state import SlackThread
+    from helpline.store.channels.slack_state import SlackThread
 
     ours: list[str] = []
     theirs: list[str] = []

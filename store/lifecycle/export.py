@@ -17,14 +17,14 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from .. import models as m
-from ..blobs import BlobNotFound, BlobStore
-from ..csat_state import CsatSurvey
-from ..db import database, run_tx
-from ..sms_state import SmsOptOut
-from ..webhook_state import TicketField
-from .lookup import ticket_ids
-from .schema import LegalHold
+from helpline.store import models as m
+from helpline.store.storage.blobs import BlobNotFound, BlobStore
+from helpline.store.tickets.csat_state import CsatSurvey
+from helpline.store.db import database, run_tx
+from helpline.store.channels.sms_state import SmsOptOut
+from helpline.store.channels.webhook_state import TicketField
+from helpline.store.lifecycle.lookup import ticket_ids
+from helpline.store.lifecycle.schema import LegalHold
 
 FORMAT_VERSION = "helpline-export/1"
 FORMAT = """Helpline customer export ({version})

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import models as m
-from ..customers import CustomerError
-from ..db import run_tx
-from ..tuple_rows import tuples
-from .schema import LegalHold
+from helpline.store import models as m
+from helpline.store.tickets.customers import CustomerError
+from helpline.store.db import run_tx
+from helpline.store.tuple_rows import tuples
+from helpline.store.lifecycle.schema import LegalHold
 
 
 def is_held(customer_id: int) -> bool:

@@ -22,9 +22,9 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from .. import fastsql
-from ..config import Settings
-from ..models import utcnow
+from helpline.store import fastsql
+from helpline.store.config import Settings
+from helpline.store.models import utcnow
 
 _salt_cache: dict[str, str] = {}
 _lock = threading.Lock()
@@ -36,7 +36,7 @@ def ledger_path(settings: Settings) -> str:
 
 def salt() -> str:
     """The database's ledger salt (made by migration 17)."""
-    from ..db import database
+    from helpline.store.db import database
 
     key = str(getattr(database(), "database", ""))
     with _lock:

@@ -1,9 +1,9 @@
 """Which customer an operator means: an id, or one of the customer's addresses."""
 from __future__ import annotations
 
-from ..customers import CustomerError
-from .. import models as m
-from ..tuple_rows import tuples
+from helpline.store.tickets.customers import CustomerError
+from helpline.store import models as m
+from helpline.store.tuple_rows import tuples
 
 
 def resolve(ref: str) -> int:

@@ -5,8 +5,8 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..config import Settings
-from . import backup, ledger
+from helpline.store.config import Settings
+from helpline.store.lifecycle import backup, ledger
 
 
 @dataclass
@@ -25,9 +25,9 @@ class RestoreResult:
 
 def restore(settings: Settings, path: str, *, passphrase: str, ledger_files: Sequence[str] = ()) -> RestoreResult:
     """Restore ``path`` into the (empty) database and data directory of ``settings``."""
-    from .. import db, migrations
-    from ..blobs import open_store
-    from . import erasure
+    from helpline.store import db, migrations
+    from helpline.store.storage.blobs import open_store
+    from helpline.store.lifecycle import erasure
 
     got = backup.restore_files(settings, path, passphrase=passphrase)
     try:

@@ -24,15 +24,15 @@ from typing import Any
 
 import peewee as pw
 
-from .. import models as m
-from ..blobs import BlobStore
-from ..config_file import ConfigFileError, TableContext, read_toml
-from ..retention_config import Policy, parse_policies
-from ..db import run_tx
-from ..sms_state import SmsMedia
-from ..tuple_rows import tuples
-from . import erasure, search_hook
-from .schema import LegalHold
+from helpline.store import models as m
+from helpline.store.storage.blobs import BlobStore
+from helpline.store.siteconfig.config_file import ConfigFileError, TableContext, read_toml
+from helpline.store.siteconfig.retention_config import Policy, parse_policies
+from helpline.store.db import run_tx
+from helpline.store.channels.sms_state import SmsMedia
+from helpline.store.tuple_rows import tuples
+from helpline.store.lifecycle import erasure, search_hook
+from helpline.store.lifecycle.schema import LegalHold
 
 DONE_EVENT = "retention_applied"  # on a ticket whose closed-ticket policy ran (it is not selected again)
 

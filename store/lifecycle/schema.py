@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..models import Base, utcnow
+from helpline.store.models import Base, utcnow
 
 
 class LegalHold(Base):

@@ -12,6 +12,6 @@ from typing import Sequence
 
 def forget_tickets(ticket_ids: Sequence[int]) -> None:
     """Remove the search entries of these tickets' messages and rebuild the index (see module doc)."""
-    from helpline.store import search_index  # the lifecycle package is imported by the CLI without search
+    from helpline.store.fulltext import search_index  # the lifecycle package is imported by the CLI without search
 
     search_index.forget(ticket_ids)

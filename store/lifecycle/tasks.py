@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..db import run_tx
-from ..models import utcnow
-from ..tuple_rows import tuples
-from .schema import ErasureTask
+from helpline.store.db import run_tx
+from helpline.store.models import utcnow
+from helpline.store.tuple_rows import tuples
+from helpline.store.lifecycle.schema import ErasureTask
 
 
 @dataclass(frozen=True)

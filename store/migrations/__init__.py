@@ -27,7 +27,7 @@ from typing import Callable, NamedTuple
 
 import peewee
 
-from ..db import database, is_sqlite, write_tx
+from helpline.store.db import database, is_sqlite, write_tx
 
 log = logging.getLogger("helpline.store")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .ddl import add_columns
+from helpline.store.migrations.ddl import add_columns
 
 NAME = "message language and sentiment, repeated-contact index"
 

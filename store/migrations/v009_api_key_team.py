@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .ddl import add_columns
+from helpline.store.migrations.ddl import add_columns
 
 NAME = "ticket api: api keys bound to a team"
 

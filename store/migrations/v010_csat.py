@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .ddl import run
+from helpline.store.migrations.ddl import run
 
 NAME = "csat surveys and answers"
 

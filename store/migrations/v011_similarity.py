@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .ddl import is_sqlite
+from helpline.store.migrations.ddl import is_sqlite
 
 NAME = "ticket fingerprints and band keys, merges, incidents"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from .ddl import columns
+from helpline.store.migrations.ddl import columns
 
 NAME = "incident grouping off the pipeline: grouped mark, band rows dropped"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..db import is_sqlite
+from helpline.store.db import is_sqlite
 
 NAME = "full-text search index, ticket tags, article index, empty searches"
 

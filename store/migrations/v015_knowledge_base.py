@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..db import is_sqlite
+from helpline.store.db import is_sqlite
 
 NAME = 'knowledge base: articles, versions, images, macros, suggestions'
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from helpline.ingest import public
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 
 from ..routing.conftest import configured_desk
 from ..support.aio_server import ThreadedApp

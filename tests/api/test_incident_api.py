@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.store import models as m
-from helpline.workers.incident_grouper import Grouper
+from helpline.workers.jobs.incident_grouper import Grouper
 
 from ..routing.conftest import configured_desk
 from .conftest import serve

@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
 from helpline.store import models as m
-from helpline.store import similarity_state as state
+from helpline.store.tickets import similarity_state as state
 from helpline.store.db import run_tx
 
 from .test_ticket_api import new_ticket

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 from helpline.store import models as m
-from helpline.store import routing_state as rs
+from helpline.store.tickets import routing_state as rs
 
 from .test_ticket_api import events, new_ticket
 

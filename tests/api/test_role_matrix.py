@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from helpline.router.permissions import RANK, TABLE
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 from helpline.store import models as m
-from helpline.store import routing_state as rs
-from helpline.store.config_file import ROLES
+from helpline.store.tickets import routing_state as rs
+from helpline.store.siteconfig.config_file import ROLES
 
 from .test_ticket_api import new_ticket
 

@@ -2,7 +2,7 @@
 trusted MTA's filter) filed as spam; a PATCH to ``new`` releases it, to ``closed`` confirms it."""
 from __future__ import annotations
 
-from helpline.store import blocklist
+from helpline.store.inbound import blocklist
 from helpline.store import models as m
 from helpline.store.db import run_tx
 

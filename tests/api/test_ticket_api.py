@@ -3,7 +3,7 @@ team-bound keys, filters and pages, a ticket with its messages and events, repli
 ticket's channel, notes, changes through the lifecycle table, merges and bulk operations."""
 from __future__ import annotations
 
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 from helpline.store import models as m
 
 from ..workers.builders import fresh_text, mail

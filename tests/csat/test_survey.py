@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from helpline.ingest import public
 from helpline.notifier.templates import build_email
-from helpline.store import csat_state
+from helpline.store.tickets import csat_state
 from helpline.store import models as m
-from helpline.workers import ticket_ops
+from helpline.workers.tickets import ticket_ops
 
 from ..routing.conftest import in_tx
 from ..workers.builders import Desk, events, mail

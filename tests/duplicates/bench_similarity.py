@@ -35,11 +35,11 @@ import psutil
 
 from helpline.router import similarity as sim
 from helpline.store import config, db, fastsql, migrations
-from helpline.store import similarity_state as state
+from helpline.store.tickets import similarity_state as state
 from helpline.store.db import is_sqlite, write_tx
 from helpline.store.models import utcnow
-from helpline.workers import duplicates
-from helpline.workers.incident_grouper import Grouper
+from helpline.workers.inbound import duplicates
+from helpline.workers.jobs.incident_grouper import Grouper
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents"
 

@@ -1,17 +1,21 @@
 """Detaching a near-duplicate: a message the pipeline joined to the customer's open ticket because it read
-alike becomes its own ticket (``workers/ticket_detach.py``), restoring what the join changed (the message,
+alike becomes its own ticket (``workers/tickets/ticket_detach.py``), restoring what the join changed (the message,
 its thread key, its events, the status it ended), through the worker function, the command line and the
 Slack button. The API route is tested in tests/api/test_detach_api.py."""
 from __future__ import annotations
 
 import pytest
 
-from helpline.notifier import slack_blocks
+from helpline.notifier.slack import slack_blocks
 from helpline.store import models as m
-from helpline.store import similarity_state, slack_state
+from helpline.store.tickets import similarity_state
+from helpline.store.channels import slack_state
 from helpline.store.db import run_tx
-from helpline.workers import slack_actions, slack_outbox, ticket_detach, ticket_ops
-from helpline.store import audit_events
+from helpline.workers import slack_outbox
+from helpline.workers.slack import slack_actions
+from helpline.workers.tickets import ticket_detach
+from helpline.workers.tickets import ticket_ops
+from helpline.store.inbound import audit_events
 
 from ..routing.test_routing_cli import helpline
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload

@@ -9,12 +9,14 @@ import random
 from helpline.router import similarity as sim
 from helpline.store import fastsql
 from helpline.store import models as m
-from helpline.store import similarity_state as state
+from helpline.store.tickets import similarity_state as state
 from helpline.store.db import run_tx
-from helpline.workers import incidents, ticket_split, ticket_ops
-from helpline.store import audit_events
-from helpline.workers.incident_grouper import Grouper
-from helpline.workers.duplicates import best_match
+from helpline.workers.tickets import incidents
+from helpline.workers.tickets import ticket_split
+from helpline.workers.tickets import ticket_ops
+from helpline.store.inbound import audit_events
+from helpline.workers.jobs.incident_grouper import Grouper
+from helpline.workers.inbound.duplicates import best_match
 
 from ..support.fake_twilio import inbound_form
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload

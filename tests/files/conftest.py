@@ -12,9 +12,9 @@ import pytest
 
 from helpline.ingest.channels import twilio_sms
 from helpline.ingest.channels.webhook_api import register_builders as register_webhook
-from helpline.notifier.email_sender import EmailSender
-from helpline.notifier.sms_sender import SmsSender
-from helpline.notifier.webhook_sender import WebhookSender
+from helpline.notifier.email.email_sender import EmailSender
+from helpline.notifier.sms.sms_sender import SmsSender
+from helpline.notifier.webhook.webhook_sender import WebhookSender
 from helpline.store import models as m
 
 from ..slack.conftest import fake_slack, parent_ts, quick_sender, slack_settings  # noqa: F401 (fixtures)

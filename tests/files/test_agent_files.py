@@ -10,7 +10,7 @@ import json
 
 import requests
 
-from helpline.notifier import slack_blocks
+from helpline.notifier.slack import slack_blocks
 from helpline.store import models as m
 
 from ..slack.conftest import CHANNEL, next_ts, parent_ts, thread_message
@@ -201,7 +201,7 @@ def test_a_source_without_a_callback_url_is_refused_in_the_thread(team, receiver
 
 
 def test_a_webhook_answer_waits_out_the_undo_window_and_can_be_withdrawn(team, receiver):
-    from helpline.store import slack_state
+    from helpline.store.channels import slack_state
 
     ticket = team.app_posts(subject="Plan change", text="Switch me to the yearly plan")
     team.configure(slack_undo_seconds=30.0)

@@ -9,7 +9,8 @@ import urllib.parse
 import pytest
 import requests
 
-from helpline.store import download_links, signing
+from helpline.store import signing
+from helpline.store.storage import download_links
 from helpline.store import models as m
 from helpline.store.config import Settings
 
@@ -115,7 +116,7 @@ def test_a_file_of_unsafe_or_malformed_type_never_renders_as_a_page(team):
 
 def test_links_stored_in_the_database_blob_store_are_served_too(team):
     team.configure(blob_backend="db")
-    from helpline.store.blobs import DatabaseBlobStore
+    from helpline.store.storage.blobs import DatabaseBlobStore
 
     team.desk.intake.blobs = DatabaseBlobStore()
     (att,) = stored(team)

@@ -23,7 +23,8 @@ from helpline.ingest.channels.imap_accounts import parse_account
 from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, db, migrations, models as m
+from helpline.store import db, migrations, models as m
+from helpline.store.storage import blobs
 from helpline.store.config import Settings
 
 from .dovecot import Dovecot

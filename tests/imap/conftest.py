@@ -14,7 +14,8 @@ from helpline.ingest.channels.imap_accounts import parse_account
 from helpline.ingest.channels.imap_poller import ImapPoller
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs, models as m
+from helpline.store import models as m
+from helpline.store.storage import blobs
 
 from tests.support.outage import Outage as _Outage
 from tests.support.stack import wait_until as _wait_until

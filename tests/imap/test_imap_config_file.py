@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from helpline.ingest.channels.imap_accounts import imap_settings
-from helpline.store import config_file
+from helpline.store.siteconfig import config_file
 from helpline.store.config import ConfigError
-from helpline.store.config_file import ConfigFileError
+from helpline.store.siteconfig.config_file import ConfigFileError
 
 
 def write(tmp_path, text: str, name: str = "helpline.toml") -> str:

@@ -17,7 +17,8 @@ import pytest
 from imapclient import SEEN
 
 from helpline.ingest.channels.imap_poller import ImapPoller, run_imap_pollers
-from helpline.store import imap_state, models as m
+from helpline.store import models as m
+from helpline.store.channels import imap_state
 
 from helpline.ingest.channels.imap_accounts import parse_account
 from tests.support.tcpproxy import TcpProxy

@@ -1,7 +1,7 @@
 """The IMAP tables on both databases: lease semantics and progress that never goes backwards."""
 from __future__ import annotations
 
-from helpline.store import imap_state as st
+from helpline.store.channels import imap_state as st
 
 
 def test_lease_take_renew_expire_release(imap_db):

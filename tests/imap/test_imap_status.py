@@ -15,7 +15,8 @@ from helpline.ingest.http.admin import LiveCollector
 from helpline.ingest.channels.imap_accounts import parse_account
 from helpline.ingest.channels.imap_accounts import live_times
 from helpline.ingest.cli.imap_commands import mailbox_status
-from helpline.store import db, imap_state
+from helpline.store import db
+from helpline.store.channels import imap_state
 from helpline.store.db import write_tx
 from helpline.store.migrations import v013_imap_status
 

@@ -56,6 +56,6 @@ def test_eml_folder_recursive_and_resumable(backend, tmp_path):
     assert counts() == got
     assert os.path.exists(run.checkpoint_path(backend, "eml", str(root)))
     from helpline.store.db import run_tx
-    from helpline.workers import reports
+    from helpline.workers.jobs import reports
 
     assert run_tx(lambda: reports.load_rows(backend), durable=False) == []  # not this desk's response times

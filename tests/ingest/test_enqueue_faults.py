@@ -15,7 +15,7 @@ from redis.retry import Retry
 from helpline.ingest.batcher import IntakeBatcher
 from helpline.ingest.intake import EmailIntake, Offer
 from helpline.ingest.spool import Spool
-from helpline.store import blobs as blob_mod
+from helpline.store.storage import blobs as blob_mod
 from helpline.store import models as m
 from tests.support.mail import make_mail
 

@@ -10,7 +10,7 @@ import pytest
 
 from helpline.ingest.intake import EmailIntake, Rejected
 from helpline.ingest.spool import Spool
-from helpline.store import blobs as blob_mod
+from helpline.store.storage import blobs as blob_mod
 from helpline.store import models as m
 from helpline.store.envelope import Envelope, Sender
 

@@ -167,7 +167,7 @@ def test_batch_holding_a_message_that_kills_its_worker(backend, relay_sink, tmp_
     quarantine after its attempts, its neighbours become tickets."""
     from helpline.ingest.intake import EmailIntake
     from helpline.ingest.spool import Spool
-    from helpline.store.blobs import FileBlobStore
+    from helpline.store.storage.blobs import FileBlobStore
     from helpline.workers import actors, broker
 
     settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2,

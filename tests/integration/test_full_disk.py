@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpline.ingest.spool import Spool
-from helpline.store.blobs import FileBlobStore
+from helpline.store.storage.blobs import FileBlobStore
 from tests.support.mail import make_mail
 from tests.support.stack import Stack
 

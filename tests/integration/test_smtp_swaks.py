@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from helpline.store import blobs, db, migrations
+from helpline.store import db, migrations
+from helpline.store.storage import blobs
 from helpline.store import models as m
 from tests.conftest import make_settings
 from tests.integration.test_smtp_edges import _self_signed

@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 from helpline.ingest.knowledge.kb_sync import SyncReport, sync
-from helpline.store import blobs
+from helpline.store.storage import blobs
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

@@ -2,7 +2,7 @@
 the low-priority actor runs after the ticket's commit and stores them."""
 from __future__ import annotations
 
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 from helpline.store import models as m
 from tests.support.mail import make_mail
 from tests.support.stack import Stack, wait_until

@@ -1,7 +1,7 @@
 """The knowledge base and a ticket's suggestions over the API, on both databases."""
 from __future__ import annotations
 
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 
 from .helpers import PNG, article, run_sync, write
 

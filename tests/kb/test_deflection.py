@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from helpline.ingest import public
 from helpline.store import models as m
-from helpline.workers import kb_deflection
+from helpline.workers.jobs import kb_deflection
 
 from ..workers.builders import Desk, events, mail
 from .helpers import PNG, article, run_sync, write

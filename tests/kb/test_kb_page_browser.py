@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from helpline.store import kb_links
+from helpline.store.knowledge import kb_links
 from helpline.store import models as m
 
 from ..webhook.support import PublicServer

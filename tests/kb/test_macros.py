@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from helpline.ingest.cli import main as cli
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 from helpline.store import models as m
 
 from ..workers.builders import events

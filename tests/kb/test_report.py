@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 from helpline.ingest.cli import main as cli
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from helpline.store.db import run_tx
-from helpline.store.search import search_articles
-from helpline.store.search_syntax import parse
+from helpline.store.fulltext.search import search_articles
+from helpline.store.fulltext.search_syntax import parse
 
 from .helpers import article, run_sync, write
 

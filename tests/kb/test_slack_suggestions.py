@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 import pytest
 
 from helpline.notifier.deliver import deliver_one
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 from helpline.store import models as m
-from helpline.workers import kb_suggestions
+from helpline.workers.jobs import kb_suggestions
 
 from ..slack.conftest import AGENT, CHANNEL, OUTSIDER
 from ..slack.test_slack_replies import Team
@@ -122,7 +122,7 @@ def test_edit_first_opens_the_text_and_sends_the_edit(team):
 
 
 def test_resolved_ticket_suggestion_is_edit_only_and_dismissable(team):
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
     from ..routing.conftest import in_tx
 
     first, _ = team.customer_writes(subject="Parcel damaged", body="My parcel arrived damaged and torn\n")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from helpline.ingest.cli import main as cli
-from helpline.store import blobs, kb_state
+from helpline.store.storage import blobs
+from helpline.store.knowledge import kb_state
 
 from .helpers import PNG, article, run_sync, write
 

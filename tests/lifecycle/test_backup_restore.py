@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from helpline.store import config, db, models as m, signing
-from helpline.store.blobs import FileBlobStore
+from helpline.store.storage.blobs import FileBlobStore
 
 from ..conftest import PG_DSN, make_settings
 from ..workers.builders import Desk, ack_message_id, mail

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.store import models as m
-from helpline.workers import customer_erasure
+from helpline.workers.tickets import customer_erasure
 
 from ..slack.conftest import CHANNEL, fake_slack, parent_ts, slack_settings  # noqa: F401 - fixtures
 from ..slack.test_slack_replies import Team

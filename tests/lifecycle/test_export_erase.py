@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from helpline.notifier import sms_optout
-from helpline.store import customers, models as m
+from helpline.notifier.sms import sms_optout
+from helpline.store import models as m
+from helpline.store.tickets import customers
 from helpline.store.lifecycle import ledger
 from helpline.store.logs import KeyValueFormatter
 from helpline.workers.redis_embedded import EmbeddedRedis
@@ -158,7 +159,7 @@ def test_erase_of_an_erased_address_or_unknown_id_is_a_clear_refusal(backend, mo
 
 
 def test_erase_blanks_the_title_of_an_incident_named_after_their_ticket(backend, monkeypatch):
-    from helpline.store import similarity_state
+    from helpline.store.tickets import similarity_state
     from helpline.store.db import run_tx
 
     desk = Desk(backend)

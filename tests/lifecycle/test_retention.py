@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from helpline.store import models as m
-from helpline.store.config_file import ConfigFileError, parse
+from helpline.store.siteconfig.config_file import ConfigFileError, parse
 from helpline.store.lifecycle import holds
 
 from ..workers.builders import Desk
@@ -70,8 +70,9 @@ def test_policy_mistakes_are_named():
 
 
 def test_the_scheduler_job_runs_under_its_lease_and_counts(backend, tmp_path):
-    from helpline.store import imap_state
-    from helpline.workers import retention_job, scheduler
+    from helpline.store.channels import imap_state
+    from helpline.workers import scheduler
+    from helpline.workers.jobs import retention_job
 
     cfg = tmp_path / "helpline.toml"
     cfg.write_text("[[retention.policies]]\nattachment_days = 1\n")

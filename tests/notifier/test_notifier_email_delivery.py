@@ -9,7 +9,7 @@ import pytest
 from helpline.ingest.tools.relay_sink import RelaySink
 from helpline.notifier import outbox
 from helpline.notifier.deliver import deliver_due, deliver_one
-from helpline.notifier.email_sender import EmailSender
+from helpline.notifier.email.email_sender import EmailSender
 from helpline.notifier.errors import PermanentFailure, RelayUnavailable, TemporaryFailure
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.templates import render_ack

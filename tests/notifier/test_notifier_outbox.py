@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from helpline.notifier import outbox
-from helpline.store import db, outbox_rows
+from helpline.store import db
+from helpline.store.outbound import outbox_rows
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, utcnow
 
 

@@ -52,7 +52,7 @@ KILLED_SENDER = """
 import sys
 from helpline.store import config, db
 from helpline.notifier.deliver import drain
-from helpline.notifier.email_sender import EmailSender
+from helpline.notifier.email.email_sender import EmailSender
 from helpline.workers import actors, scheduler
 settings = config.load()
 db.init(settings.effective_database_url, settings.db_busy_timeout_ms)

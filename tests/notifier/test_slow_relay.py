@@ -6,7 +6,7 @@ import time
 
 from helpline.notifier import outbox
 from helpline.notifier.deliver import deliver_due
-from helpline.notifier.email_sender import EmailSender
+from helpline.notifier.email.email_sender import EmailSender
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.templates import render_ack
 from helpline.store import db

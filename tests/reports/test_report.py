@@ -6,11 +6,12 @@ import json
 
 from helpline.ingest.cli import main as cli
 from helpline.router.report_figures import TicketRow, compute, p90
-from helpline.store import csat_state, fastsql
+from helpline.store import fastsql
+from helpline.store.tickets import csat_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import ticket_ops
-from helpline.store import message_state
+from helpline.workers.tickets import ticket_ops
+from helpline.store.inbound import message_state
 
 from ..routing.conftest import in_tx
 from ..workers.builders import Desk
@@ -86,7 +87,7 @@ def test_report_json_on_a_known_history(backend, monkeypatch, capsys):
 def test_business_hours_and_percentiles_as_plain_functions():
     from zoneinfo import ZoneInfo  # noqa: F401 - the calendar below is in UTC
 
-    from helpline.store.config_file import parse
+    from helpline.store.siteconfig.config_file import parse
 
     cfg = parse('[business_hours.office]\ntimezone = "UTC"\nweekdays = ["09:00-17:00"]\n', "t.toml")
     cal = cfg.calendar("office")
@@ -121,7 +122,7 @@ def test_report_metrics_on_scrape_with_a_cache(backend):
 
 def test_sms_digit_answers_an_open_survey(backend):
     from helpline.store.envelope import Envelope
-    from helpline.workers.sms_stage import sms_answer
+    from helpline.workers.inbound.sms_stage import sms_answer
 
     desk = Desk(backend)
     ticket, _ = desk.new_ticket()

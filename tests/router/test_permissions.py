@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpline.router import permissions as p
-from helpline.store.agent_roles import OPERATOR, ActorInfo, TicketFacts
-from helpline.store.config_file import ROLES
+from helpline.store.access.agent_roles import OPERATOR, ActorInfo, TicketFacts
+from helpline.store.siteconfig.config_file import ROLES
 
 EXPECTED = {  # action: roles allowed, written out by hand so that a change of the table is a change here too
     "reply": ROLES, "note": ROLES, "status": ROLES, "assign_self": ROLES, "triage": ROLES, "escalate": ROLES,

@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpline.store import config_file, routing_state
+from helpline.store.siteconfig import config_file
+from helpline.store.tickets import routing_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import ticket_ops
-from helpline.store import audit_events
+from helpline.workers.tickets import ticket_ops
+from helpline.store.inbound import audit_events
 
 from ..workers.builders import Desk
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import routing_state
+from helpline.store.tickets import routing_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
-from helpline.workers import ticket_ops
+from helpline.workers.tickets import ticket_ops
 
 from ..workers.builders import event_kinds, mail, reload
 from .conftest import agent_loads, event_data, in_tx, state

@@ -9,7 +9,7 @@ import pytest
 
 from helpline.router.business_hours import (CalendarNeverOpen, add_business_time, business_time_between, is_open,
                                             next_open)
-from helpline.store.config_file import ALWAYS, Calendar, parse
+from helpline.store.siteconfig.config_file import ALWAYS, Calendar, parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 H = dt.timedelta(hours=1)

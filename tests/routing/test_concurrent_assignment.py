@@ -6,11 +6,12 @@ from __future__ import annotations
 import queue
 import threading
 
-from helpline.store import routing_state
+from helpline.store.tickets import routing_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
 from helpline.store.models import utcnow
-from helpline.workers import ticket_ops, ticket_timers
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.jobs import ticket_timers
 
 from ..workers.builders import mail
 from .conftest import agent_loads, configured_desk

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpline.store import config
-from helpline.store.config_file import (ALWAYS, ConfigFileError, format_duration, parse, parse_duration,
+from helpline.store.siteconfig.config_file import (ALWAYS, ConfigFileError, format_duration, parse, parse_duration,
                                         site_config)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "helpline.toml.example"

@@ -11,8 +11,9 @@ import pytest
 from helpline.router import lifecycle
 from helpline.router.lifecycle import InvalidTransition
 from helpline.store import models as m
-from helpline.store import routing_state
-from helpline.workers import ticket_ops, ticket_timers
+from helpline.store.tickets import routing_state
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.jobs import ticket_timers
 
 from ..workers.builders import counts, mail, reload
 from .conftest import event_data, in_tx

@@ -81,7 +81,7 @@ def test_only_an_admin_actor_manages_api_keys(backend, tmp_path):
 
 
 def test_an_incident_reply_by_an_actor_is_under_their_name(backend, tmp_path):
-    from helpline.store import similarity_state as state
+    from helpline.store.tickets import similarity_state as state
     from helpline.store.db import run_tx
     from helpline.store.models import utcnow
 

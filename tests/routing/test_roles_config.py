@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import config_file
-from helpline.store import routing_state as rs
-from helpline.store.agent_roles import by_email, by_slack_user
+from helpline.store.siteconfig import config_file
+from helpline.store.tickets import routing_state as rs
+from helpline.store.access.agent_roles import by_email, by_slack_user
 from helpline.store.db import run_tx
 
 TOML = """

@@ -5,8 +5,8 @@ import datetime as dt
 
 from helpline.router import assign, escalation, sla
 from helpline.router.routing import TicketFacts, route
-from helpline.store.config_file import parse
-from helpline.store.routing_state import AgentRow, TeamInfo
+from helpline.store.siteconfig.config_file import parse
+from helpline.store.tickets.routing_state import AgentRow, TeamInfo
 
 
 def team(name: str, *, addresses=(), categories=(), languages=(), default=False, strategy="least_loaded"):  # noqa: ANN001, ANN201
@@ -148,7 +148,7 @@ resolution = "30m"
 
 
 def test_plan_and_consumption():
-    from helpline.store.config_file import ALWAYS
+    from helpline.store.siteconfig.config_file import ALWAYS
 
     p = sla.plan(T0, 3600, 600, 0.75, ALWAYS)
     assert p.warn_at == T0 + dt.timedelta(minutes=35) and p.due_at == T0 + dt.timedelta(minutes=50)

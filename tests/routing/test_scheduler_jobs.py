@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from helpline.store import routing_state
+from helpline.store.tickets import routing_state
 from helpline.workers import broker, scheduler
 
 from .conftest import DESK_TOML, write_config

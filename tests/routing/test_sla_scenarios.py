@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from helpline.store import config_file, routing_state
+from helpline.store.siteconfig import config_file
+from helpline.store.tickets import routing_state
 from helpline.store import models as m
-from helpline.workers import routing_stage, sla_clock, ticket_ops, ticket_timers
+from helpline.workers.tickets import routing_stage
+from helpline.workers.tickets import sla_clock
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.jobs import ticket_timers
 
 from ..workers.builders import mail, reload
 from .conftest import DESK_TOML, berlin, configured_desk, event_data, in_tx

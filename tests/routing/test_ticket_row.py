@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from helpline.store.ticket_lookups import TicketRow
-from helpline.workers.ticket_ops import TicketState
+from helpline.store.tickets.ticket_lookups import TicketRow
+from helpline.workers.tickets.ticket_ops import TicketState
 
 
 def test_ticket_state_has_the_row_fields_in_order() -> None:

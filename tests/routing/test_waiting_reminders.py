@@ -13,7 +13,8 @@ from helpline.notifier.senders import make_senders
 from helpline.notifier.templates import build_email
 from helpline.store import models as m
 from helpline.store.config import Settings
-from helpline.workers import ticket_ops, ticket_timers
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.jobs import ticket_timers
 
 from ..slack.conftest import deliver_slack, fake_slack, slack_settings  # noqa: F401 (fixtures)
 from ..slack.test_slack_customers import CARLA, CUSTOMERS, customer_says, posts_in

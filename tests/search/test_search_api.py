@@ -7,7 +7,7 @@ import json
 import pytest
 
 from helpline.ingest.cli import main as cli
-from helpline.store import search
+from helpline.store.fulltext import search
 from helpline.store.db import run_tx
 
 from ..api.conftest import serve

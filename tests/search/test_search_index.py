@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import fastsql, search, search_index, tags
+from helpline.store import fastsql
+from helpline.store.fulltext import search
+from helpline.store.fulltext import search_index
+from helpline.store.tickets import tags
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.store.search_syntax import parse
+from helpline.store.fulltext.search_syntax import parse
 
 from ..routing.conftest import configured_desk
 from ..workers.builders import Desk
@@ -176,7 +179,7 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     # at least the window's two newest and the oldest through its ticket document (tagged: subject indexed);
     # SQLite looks at every match when fewer hits than asked came out of the window
     assert {made[5].number, made[4].number, oldest.number} <= numbers("widget") <= {t.number for t in made}
-    from helpline.store import ticket_search
+    from helpline.store.views import ticket_search
     page, _ = run_tx(lambda: ticket_search.list_page(ticket_search.TicketFilter(q="widget"), limit=50), durable=False)
     assert {t["number"] for t in page} == {t.number for t in made}  # the list's q is the whole set
     assert numbers("widget -number") == set()
@@ -188,8 +191,9 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
 
 
 def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
-    from helpline.workers import ticket_ops, ticket_split
-    from helpline.store import audit_events
+    from helpline.workers.tickets import ticket_ops
+    from helpline.workers.tickets import ticket_split
+    from helpline.store.inbound import audit_events
 
     src = _ticket(desk, "Lost parcel", "My aardvark parcel never came.\n", sender="Ann <ann@example.org>")
     dst = _ticket(desk, "Parcel again", "Still waiting for the parcel.\n", sender="Ann <ann@example.org>")

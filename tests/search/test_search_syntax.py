@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpline.store.search import fts5_match, fts5_string
-from helpline.store.search_syntax import MAX_LENGTH, Query, QueryError, Term, parse
+from helpline.store.fulltext.search import fts5_match, fts5_string
+from helpline.store.fulltext.search_syntax import MAX_LENGTH, Query, QueryError, Term, parse
 
 
 def test_words_phrases_and_exclusions():

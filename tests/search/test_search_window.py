@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import fastsql, search
+from helpline.store import fastsql
+from helpline.store.fulltext import search
 from helpline.store.db import is_sqlite, run_tx
-from helpline.store.search_syntax import parse
+from helpline.store.fulltext.search_syntax import parse
 
 from .test_search_index import _ticket, desk, numbers  # noqa: F401 - desk is a fixture
 

@@ -2,12 +2,15 @@
 what the merge added (and only that), and the Slack card and its update sweep see tag changes."""
 from __future__ import annotations
 
-from helpline.notifier import slack_cards
+from helpline.notifier.slack import slack_cards
 from helpline.store import models as m
-from helpline.store import tags
+from helpline.store.tickets import tags
 from helpline.store.db import run_tx
-from helpline.workers import slack_outbox, ticket_ops, ticket_split, ticket_tags
-from helpline.store import audit_events
+from helpline.workers import slack_outbox
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.tickets import ticket_split
+from helpline.workers.tickets import ticket_tags
+from helpline.store.inbound import audit_events
 
 from .test_search_index import _ticket, desk, numbers  # noqa: F401 - desk is a fixture
 

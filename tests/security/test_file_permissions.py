@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from helpline.ingest.spool import Spool
-from helpline.store.blobs import FileBlobStore
+from helpline.store.storage.blobs import FileBlobStore
 from helpline.workers.redis_embedded import EmbeddedRedis
 
 

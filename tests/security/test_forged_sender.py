@@ -13,10 +13,10 @@ import pytest
 
 from helpline.ingest.cli.explain_command import FORMATTERS
 from helpline.ingest.intake import SenderRefused
-from helpline.notifier.slack_blocks import auth_warning, customer_message
+from helpline.notifier.slack.slack_blocks import auth_warning, customer_message
 from helpline.store import models as m
 from helpline.store.config import ConfigError, load
-from helpline.store.sender_auth import judge
+from helpline.store.inbound.sender_auth import judge
 from tests.support.stack import Stack, wait_until
 from tests.workers.builders import Desk, ack_message_id, events, inbound_messages, mail, quoted
 

@@ -14,7 +14,7 @@ import pytest
 
 from helpline.ingest.intake import IdempotencyConflict
 from helpline.ingest.channels.webhook_api import register_builders
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 from helpline.store import models as m
 
 from ..api.conftest import serve

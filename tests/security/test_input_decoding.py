@@ -16,7 +16,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from helpline.ingest import decoding
 from helpline.ingest.http import csrf
-from helpline.store import api_keys, csat_state
+from helpline.store.access import api_keys
+from helpline.store.tickets import csat_state
 from helpline.store import models as m
 
 from ..support.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_callback
@@ -213,7 +214,7 @@ def test_contact_form_bad_bytes_are_not_500(stack):
 
 # ---- CSAT ----------------------------------------------------------------------------------
 def _survey_path(stack) -> str:
-    from helpline.workers import ticket_ops
+    from helpline.workers.tickets import ticket_ops
     from ..routing.conftest import in_tx
 
     ticket, _ = stack.desk.new_ticket(sender="ann@example.org")

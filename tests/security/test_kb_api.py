@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 
 from ..kb.conftest import api  # noqa: F401
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from helpline.ingest.knowledge import kb_files, kb_markdown
-from helpline.store import kb_state
+from helpline.store.knowledge import kb_state
 
 from ..kb.helpers import PNG, article, run_sync, write
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from selenium.webdriver.common.by import By
 
 from helpline.ingest import public
-from helpline.store import kb_links
+from helpline.store.knowledge import kb_links
 
 from ..kb.helpers import article, run_sync, write
 from ..kb.test_kb_page_browser import png

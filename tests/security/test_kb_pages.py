@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp.test_utils import TestClient, TestServer
 
 from helpline.ingest import public
-from helpline.store import kb_links, kb_state
+from helpline.store.knowledge import kb_links
+from helpline.store.knowledge import kb_state
 from helpline.store import models as m
 
 from ..kb.helpers import PNG, article, run_sync, write

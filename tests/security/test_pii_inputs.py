@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 
-from helpline.store import api_keys, pii
+from helpline.store.access import api_keys
+from helpline.store.privacy import pii
 
 from ..api.conftest import api  # noqa: F401  (the fixture)
 from ..api.test_ticket_api import new_ticket

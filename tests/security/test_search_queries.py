@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from helpline.ingest.channels import slack_commands
-from helpline.store import search
+from helpline.store.fulltext import search
 from helpline.store.db import run_tx
-from helpline.store.search_syntax import QueryError, parse
+from helpline.store.fulltext.search_syntax import QueryError, parse
 
 from ..api.conftest import serve
 from ..routing.conftest import configured_desk

@@ -4,7 +4,7 @@ payloads, as Slack would deliver a tampered client's click) on both databases.""
 from __future__ import annotations
 
 from helpline.store import models as m
-from helpline.store import routing_state as rs
+from helpline.store.tickets import routing_state as rs
 
 from ..slack.conftest import AGENT2, fake_slack, inbound_count, slack_settings  # noqa: F401  (fixtures)
 from ..slack.test_slack_controls import click, team  # noqa: F401  (the fixture)

@@ -16,7 +16,8 @@ import pytest
 
 from helpline.ingest.channels.smtp import unstuff
 from helpline.ingest.channels.smtp_data import BareLineFeed, read_data
-from helpline.store import blobs, db, migrations
+from helpline.store import db, migrations
+from helpline.store.storage import blobs
 from helpline.store import models as m
 from tests.conftest import make_settings
 from tests.support.stack import Stack, wait_until

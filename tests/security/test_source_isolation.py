@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.notifier import webhook_events
+from helpline.notifier.webhook import webhook_events
 from helpline.store import fastsql, models as m
-from helpline.store import webhook_state
+from helpline.store.channels import webhook_state
 from helpline.store.db import run_tx
-from helpline.workers import api_ticket_ops
-from helpline.store import audit_events
+from helpline.workers.tickets import api_ticket_ops
+from helpline.store.inbound import audit_events
 
 from ..webhook.support import SOURCES
 from ..webhook.test_webhook_tickets import HookDesk

@@ -7,7 +7,7 @@ import pytest
 
 from helpline.ingest.email import spam_headers
 from helpline.ingest.email.normalise import normalise_email
-from helpline.workers.spam_stage import judge
+from helpline.workers.tickets.spam_stage import judge
 
 MX = "mx.helpline.test"
 AR = f"Authentication-Results: {MX}; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org"

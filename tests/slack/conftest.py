@@ -17,7 +17,7 @@ from aiohttp import web
 
 from helpline.ingest.public import make_app
 from helpline.notifier.deliver import deliver_due
-from helpline.notifier.slack_sender import Pacer, SlackSender
+from helpline.notifier.slack.slack_sender import Pacer, SlackSender
 from helpline.router.category import active_labels, models_dir_for
 from helpline.store import models as m
 
@@ -64,7 +64,7 @@ def deliver_slack(settings, sender: SlackSender | None = None) -> Any:
 
 
 def parent_ts(ticket_id: int) -> str:
-    from helpline.store import slack_state
+    from helpline.store.channels import slack_state
 
     got = slack_state.thread_of(ticket_id)
     assert got is not None, "the ticket has no Slack thread"

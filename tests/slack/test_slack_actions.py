@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from helpline.store import models as m
-from helpline.workers.slack_actions import TicketState, decide
+from helpline.workers.slack.slack_actions import TicketState, decide
 
 from ..support.fake_slack import TEAM, signed_headers
 from ..workers.builders import events

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from helpline.ingest.channels.slack_envelope import slack_to_text
-from helpline.notifier import slack_blocks as sb
-from helpline.workers.slack_intent import classify
+from helpline.notifier.slack import slack_blocks as sb
+from helpline.workers.slack.slack_intent import classify
 
 HOSTILE = "<!channel> <!here|here> <@U0BOSS> <https://evil.example/login|Your bank> & <#C0GENERAL>"
 

@@ -11,8 +11,8 @@ import pytest
 from helpline.router import escalation
 from helpline.router.category import active_labels, models_dir_for
 from helpline.store import models as m
-from helpline.store import routing_state as rs
-from helpline.store.config_file import parse
+from helpline.store.tickets import routing_state as rs
+from helpline.store.siteconfig.config_file import parse
 from helpline.workers import slack_outbox
 
 from ..support.fake_slack import TEAM, signed_headers

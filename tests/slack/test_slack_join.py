@@ -6,7 +6,7 @@ import datetime as dt
 
 from helpline.router import similarity as sim
 from helpline.store import models as m
-from helpline.workers.slack_join import OpenTicket, new_topic
+from helpline.workers.inbound.slack_join import OpenTicket, new_topic
 
 from . import test_slack_customers as _customers
 from .test_slack_customers import customer_says

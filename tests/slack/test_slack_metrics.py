@@ -9,7 +9,7 @@ from helpline.ingest.http import admin
 from helpline.notifier import outbox
 from helpline.notifier.errors import PermanentFailure
 from helpline.store import models as m
-from helpline.store import queries
+from helpline.store.views import queries
 from helpline.store.db import run_tx
 
 from .conftest import deliver_slack, quick_sender

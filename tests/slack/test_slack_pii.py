@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from helpline.store import models as m
-from helpline.store import routing_state as rs
+from helpline.store.tickets import routing_state as rs
 from helpline.store.logs import KeyValueFormatter
 
 from ..workers.builders import events

@@ -10,10 +10,10 @@ import json
 import pytest
 
 from helpline.notifier.deliver import deliver_claimed_many, deliver_one
-from helpline.notifier.email_sender import EmailSender
+from helpline.notifier.email.email_sender import EmailSender
 from helpline.store import models as m
 from helpline.store.signing import ticket_from_reply_token
-from helpline.store.slack_state import SlackAgent
+from helpline.store.channels.slack_state import SlackAgent
 
 from ..support.fake_slack import BOT_TOKEN, event_callback, signed_headers
 from ..workers.builders import Desk, events, mail

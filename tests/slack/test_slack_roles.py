@@ -3,7 +3,7 @@ does not reach the action (router/permissions.py). Through the real listener and
 from __future__ import annotations
 
 from helpline.store import models as m
-from helpline.store import routing_state as rs
+from helpline.store.tickets import routing_state as rs
 
 from ..workers.builders import events
 from .conftest import AGENT, AGENT2, inbound_count, parent_ts

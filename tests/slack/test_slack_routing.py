@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from helpline.notifier.slack_sender import channel_for_team
+from helpline.notifier.slack.slack_sender import channel_for_team
 from helpline.store import models as m
-from helpline.store import routing_state as rs
+from helpline.store.tickets import routing_state as rs
 from helpline.store.db import run_tx
 
 from .conftest import CHANNEL, parent_ts

@@ -7,7 +7,7 @@ import time
 
 from helpline.notifier.deliver import deliver_due
 from helpline.notifier.errors import RateLimited
-from helpline.notifier.slack_sender import Pacer, SlackSender, channel_for_team
+from helpline.notifier.slack.slack_sender import Pacer, SlackSender, channel_for_team
 from helpline.store import models as m
 
 from ..workers.builders import Desk, mail, reload, set_status
@@ -194,7 +194,8 @@ def test_team_channels_and_slack_off(slack_desk, fake_slack):
 
 def test_changes_made_elsewhere_reach_the_parent_through_the_sweep(slack_desk, fake_slack):
     from helpline.store.db import run_tx
-    from helpline.store import audit_events, ticket_refs
+    from helpline.store.inbound import audit_events
+    from helpline.store.tickets import ticket_refs
     from helpline.workers.slack_outbox import sweep_updates
 
     ticket, _ = slack_desk.new_ticket()

@@ -7,10 +7,16 @@ import datetime as dt
 import pytest
 
 from helpline.notifier.deliver import deliver_due
-from helpline.store import config_file, fastsql, routing_state
+from helpline.store import fastsql
+from helpline.store.siteconfig import config_file
+from helpline.store.tickets import routing_state
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import notices, sla_clock, slack_outbox, ticket_ops, ticket_timers
+from helpline.workers import slack_outbox
+from helpline.workers.tickets import notices
+from helpline.workers.tickets import sla_clock
+from helpline.workers.tickets import ticket_ops
+from helpline.workers.jobs import ticket_timers
 
 from ..routing.conftest import berlin, event_data, in_tx
 from .conftest import CHANNEL, deliver_slack, parent_ts

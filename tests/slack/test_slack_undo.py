@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from helpline.notifier.deliver import deliver_due
-from helpline.notifier.email_sender import EmailSender
+from helpline.notifier.email.email_sender import EmailSender
 from helpline.store import models as m
 
 from ..support.fake_slack import block_action, signed_headers

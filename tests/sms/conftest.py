@@ -9,8 +9,9 @@ import pytest
 
 from helpline.ingest import public
 from helpline.ingest.channels import twilio_sms
-from helpline.notifier import deliver, sms_media
-from helpline.notifier.sms_sender import SmsSender
+from helpline.notifier import deliver
+from helpline.notifier.sms import sms_media
+from helpline.notifier.sms.sms_sender import SmsSender
 from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.workers import pipeline

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.store import models as m
-from helpline.store.sms_state import SmsOptOut
+from helpline.store.channels.sms_state import SmsOptOut
 
 from ..support.fake_twilio import OUR_NUMBER, inbound_form, post_signed, status_form
 from ..support.stack import Stack, wait_until

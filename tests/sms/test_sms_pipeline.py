@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from helpline.notifier import sms_optout
+from helpline.notifier.sms import sms_optout
 from helpline.store import models as m
-from helpline.store.sms_state import SmsMedia, SmsOptOut
+from helpline.store.channels.sms_state import SmsMedia, SmsOptOut
 
 from ..support.fake_twilio import OUR_NUMBER, inbound_form
 from ..workers.builders import event_kinds, events, reload, set_status
@@ -221,7 +221,7 @@ def test_missing_media_fails_and_unreachable_api_is_retried_by_the_sweep(sms, fa
     desk = sms.configured(twilio_api_url="http://127.0.0.1:9", pending_after_s=0)
     out = desk.text("second", sender=BOB, media=[("http://127.0.0.1:9/2010-04-01/x", "image/jpeg")])
     assert desk.fetch_media(out)["retry"] == 1
-    from helpline.notifier import sms_media
+    from helpline.notifier.sms import sms_media
 
     for _ in range(desk.settings.max_attempts):
         sms_media.fetch_stale(desk.settings, desk.intake.blobs)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.notifier import deliver, outbox, sms_optout
-from helpline.notifier.sms_sender import SmsSender, sms_payload
-from helpline.notifier.sms_status import record_status
+from helpline.notifier import deliver, outbox
+from helpline.notifier.sms import sms_optout
+from helpline.notifier.sms.sms_sender import SmsSender, sms_payload
+from helpline.notifier.sms.sms_status import record_status
 from helpline.store import db
 from helpline.store import models as m
-from helpline.store import message_state
+from helpline.store.inbound import message_state
 
 from ..workers.builders import events
 

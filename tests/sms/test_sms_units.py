@@ -7,9 +7,9 @@ import pytest
 
 from helpline.ingest.intake import Rejected
 from helpline.ingest.channels.twilio_sms import build_envelope, normalise_number
-from helpline.notifier.sms_sender import sms_payload
-from helpline.notifier.sms_text import MAX_BODY, segments, split_body
-from helpline.workers.sms_stage import keyword_action
+from helpline.notifier.sms.sms_sender import sms_payload
+from helpline.notifier.sms.sms_text import MAX_BODY, segments, split_body
+from helpline.workers.inbound.sms_stage import keyword_action
 
 from ..support.fake_twilio import inbound_form
 

@@ -7,7 +7,7 @@ import pytest
 from helpline.ingest import public
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store import blobs as blob_mod
+from helpline.store.storage import blobs as blob_mod
 from helpline.store import models as m
 from helpline.store.config import ConfigError
 from helpline.workers import pipeline

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from helpline.store import blobs
+from helpline.store.storage import blobs
 from helpline.store.db import run_tx
 
 
@@ -27,7 +27,7 @@ def test_put_get_is_content_addressed_and_idempotent(backend, tmp_path, backend_
 def test_fan_out_directory_removed_behind_the_store_is_made_again(tmp_path):
     import shutil
 
-    from helpline.store.blobs import FileBlobStore
+    from helpline.store.storage.blobs import FileBlobStore
 
     store = FileBlobStore(str(tmp_path / "blobs"))
     key = store.put(b"first")

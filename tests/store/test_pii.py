@@ -1,4 +1,4 @@
-"""store/pii.py: what is masked and what is not, on the labelled set under tests/data/pii (precision and recall
+"""store/privacy/pii.py: what is masked and what is not, on the labelled set under tests/data/pii (precision and recall
 printed by ``helpline pii eval`` and held here), and the edges of each detector."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from stdnum import luhn
 
-from helpline.store import pii, pii_eval
+from helpline.store.privacy import pii
+from helpline.store.privacy import pii_eval
 
 LABELLED = Path(__file__).parents[1] / "data" / "pii" / "labelled.jsonl"
 HELDOUT = LABELLED.with_name("heldout.jsonl")  # written after the detectors, kept apart: see the report in git log

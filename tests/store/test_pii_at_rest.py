@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from helpline.store import blobs, pii_at_rest
+from helpline.store.storage import blobs
+from helpline.store.privacy import pii_at_rest
 from helpline.store import models as m
 from helpline.store.db import run_tx
 from helpline.ingest.intake import EmailIntake

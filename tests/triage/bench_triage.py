@@ -74,7 +74,7 @@ def pure_stages(n: int) -> dict[str, Any]:
     from helpline.router.priority import PriorityFacts, evaluate
     from helpline.store.config import Settings
     from helpline.store.envelope import Envelope, Sender
-    from helpline.workers import triage
+    from helpline.workers.tickets import triage
 
     settings = Settings(data_dir=tempfile.mkdtemp())
     envs = [Envelope(channel="email", external_id=str(i), received_at="2026-03-02T10:00:00+00:00",
@@ -105,7 +105,8 @@ def _pg_url(name: str) -> str:
 
 def db_stages(kind: str, n: int, history: int, customers: int) -> dict[str, Any]:
     """The tier + repeated-contact reads on a database with ``history`` messages."""
-    from helpline.store import db, migrations, triage_state
+    from helpline.store import db, migrations
+    from helpline.store.tickets import triage_state
     from helpline.store import fastsql as sql
     from helpline.store.db import run_tx
 

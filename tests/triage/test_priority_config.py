@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpline.router.priority import PriorityFacts, evaluate
-from helpline.store.config_file import ConfigFileError, EMPTY, parse
-from helpline.store.priority_config import DEFAULT, DEFAULT_RULES
+from helpline.store.siteconfig.config_file import ConfigFileError, EMPTY, parse
+from helpline.store.siteconfig.priority_config import DEFAULT, DEFAULT_RULES
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "helpline.toml.example"
 

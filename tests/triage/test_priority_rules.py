@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from helpline.router.priority import PriorityFacts, evaluate, resolve_tier
-from helpline.store.priority_config import DEFAULT, DEFAULT_RULES, HOUR, PriorityConfig, PriorityRule
+from helpline.store.siteconfig.priority_config import DEFAULT, DEFAULT_RULES, HOUR, PriorityConfig, PriorityRule
 
 
 def facts(**kw) -> PriorityFacts:  # noqa: ANN003

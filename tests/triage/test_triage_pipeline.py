@@ -6,7 +6,7 @@ import datetime as dt
 from helpline.store import fastsql
 from helpline.store import models as m
 from helpline.store.db import run_tx
-from helpline.workers import ticket_ops
+from helpline.workers.tickets import ticket_ops
 
 from ..webhook.support import message
 from ..webhook.test_webhook_tickets import HookDesk

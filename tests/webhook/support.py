@@ -20,7 +20,7 @@ from aiohttp import web
 from helpline.ingest import public
 from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
-from helpline.store.blobs import FileBlobStore
+from helpline.store.storage.blobs import FileBlobStore
 from helpline.store.config import Settings
 
 SHOP_SECRET = "shop-secret-0123456789abcdef"

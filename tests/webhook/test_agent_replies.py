@@ -9,9 +9,9 @@ import pytest
 
 from helpline.ingest.channels.contact_form import register_builders as register_form
 from helpline.ingest.channels.webhook_api import register_builders as register_webhook
-from helpline.notifier.webhook_sender import WebhookSender
+from helpline.notifier.webhook.webhook_sender import WebhookSender
 from helpline.store import models as m
-from helpline.workers import ticket_ops
+from helpline.workers.tickets import ticket_ops
 
 from ..slack.conftest import fake_slack, parent_ts, slack_settings  # noqa: F401 (fixtures)
 from ..slack.test_slack_replies import Team

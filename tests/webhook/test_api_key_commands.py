@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from helpline.store import api_keys
+from helpline.store.access import api_keys
 
 from .support import message, post_bearer
 

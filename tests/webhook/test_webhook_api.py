@@ -7,7 +7,8 @@ import time
 
 import requests
 
-from helpline.store import api_keys, webhook_state
+from helpline.store.access import api_keys
+from helpline.store.channels import webhook_state
 from helpline.store import models as m
 
 from ..support.outage import Outage

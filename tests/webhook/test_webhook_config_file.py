@@ -9,9 +9,10 @@ import json
 import pytest
 import requests
 
-from helpline.store import config, config_file
+from helpline.store import config
+from helpline.store.siteconfig import config_file
 from helpline.store import models as m
-from helpline.store.config_file import ConfigFileError
+from helpline.store.siteconfig.config_file import ConfigFileError
 from tests.support.stack import Stack, settings_env, wait_until
 
 from .support import PublicServer, encode, message, post_signed, signed_headers

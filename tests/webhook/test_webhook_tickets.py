@@ -7,7 +7,8 @@ from typing import Any
 
 from helpline.ingest.channels.webhook_api import register_builders
 from helpline.store import models as m
-from helpline.store import queries, webhook_state
+from helpline.store.views import queries
+from helpline.store.channels import webhook_state
 
 from ..workers.builders import Desk, ack_of, event_kinds, mail, set_status
 from .support import encode, message

@@ -19,11 +19,11 @@ from helpline.ingest.intake import EmailIntake
 from helpline.ingest.spool import Spool
 from helpline.notifier.templates import build_email
 from helpline.store import models as m
-from helpline.store.blobs import FileBlobStore
+from helpline.store.storage.blobs import FileBlobStore
 from helpline.store.config import Settings
 from helpline.store.envelope import Attachment, Envelope, Thread
 from helpline.workers import pipeline
-from helpline.workers.threads import Candidate
+from helpline.workers.inbound.threads import Candidate
 
 SUPPORT = "support@example.com"  # the support address of tests/conftest.py's settings
 ALICE = "Alice Customer <alice@example.org>"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
-from helpline.store import db, imap_state
+from helpline.store import db
+from helpline.store.channels import imap_state
 from helpline.store import models as m
-from helpline.workers import model_retrain_job, scheduler
+from helpline.workers import scheduler
+from helpline.workers.jobs import model_retrain_job
 
 from ..router.test_model_gate import desk_tickets, fill
 from ..support.stack import settings_env

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from helpline.store import models as m
-from helpline.workers import spam_stage
+from helpline.workers.tickets import spam_stage
 
 from ..routing.test_routing_cli import helpline
 from .builders import Desk, event_kinds, inbound_messages, mail
@@ -76,6 +76,6 @@ def test_block_list_from_the_file_and_the_command_line(backend, tmp_path):
     assert helpline(desk.settings, "blocklist", "remove", "ok.example").returncode == 1
     assert desk.receive(mail(sender="<ann@ok.example>")[0]).action != "spam"
     assert m.Ticket.select().where(m.Ticket.status == "spam").count() == 3  # kept, never deleted
-    from helpline.workers import reports
+    from helpline.workers.jobs import reports
 
     assert reports.figures(desk.settings)["tickets"] == m.Ticket.select().where(m.Ticket.status != "spam").count()

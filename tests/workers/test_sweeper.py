@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from helpline.store import models as m
-from helpline.workers import sweeper
+from helpline.workers.jobs import sweeper
 
 from .builders import Desk, mail
 

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from helpline.workers.dedupe import body_hash
-from helpline.workers.threads import clean_subject, decide, own_keys, thread_keys
+from helpline.workers.inbound.dedupe import body_hash
+from helpline.workers.inbound.threads import clean_subject, decide, own_keys, thread_keys
 
 from .builders import ALICE_ADDR, candidate, envelope
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from .context import Context, Decision
+from helpline.workers.stages.context import Context, Decision
 
 ORDER: tuple[str, ...] = (
     "slack_agent",      # an agent writing in a ticket's Slack thread: handled whole, not a customer message

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from helpline.store.statuses import OutboxStatus
 
-from .ack_email import queue_ack
-from .context import Context, Decision
+from helpline.workers.stages.ack_email import queue_ack
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

@@ -1,5 +1,5 @@
 """The email acknowledgement of a new ticket, for the channels that acknowledge by email (email, the
-contact form, a webhook message that asks for it; ``workers/inbound_channels.py``).
+contact form, a webhook message that asks for it; ``workers/inbound/inbound_channels.py``).
 
 No backscatter to a forged From, no reply to an automatic or list message, rate limited per address and in
 total (``notifier/loops.py``, ``notifier/ratelimit.py``). With a relay configured the row is born ``sending``
@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 from helpline.notifier import loops, outbox, ratelimit
 from helpline.notifier.message_ids import make_message_id
 from helpline.notifier.templates import render_ack
-from helpline.store import message_state, signing, thread_state
-from helpline.store.audit_events import event
+from helpline.store import signing
+from helpline.store.inbound import message_state
+from helpline.store.inbound import thread_state
+from helpline.store.inbound.audit_events import event
 from helpline.store.config import ConfigError, Settings
-from helpline.store.config_file import site_config
+from helpline.store.siteconfig.config_file import site_config
 
-from .. import auth_policy
-from .context import Context
+from helpline.workers.inbound import auth_policy
+from helpline.workers.stages.context import Context
 
 if TYPE_CHECKING:
     from helpline.store.models import Outbox
@@ -58,8 +60,8 @@ def queue_ack(ctx: Context) -> Outbox | None:
     mid = make_message_id(settings.mail_domain, ticket.number)
     article = None
     may_echo = ctx.channel.ack_may_echo
-    if settings.kb_deflect_teams and may_echo:  # opt-in per team (workers/kb_deflection.py)
-        from ..kb_deflection import offer
+    if settings.kb_deflect_teams and may_echo:  # opt-in per team (workers/jobs/kb_deflection.py)
+        from helpline.workers.jobs.kb_deflection import offer
 
         article = offer(ticket.id, f"{env.subject}\n{env.text}", language, settings, now)
     payload = render_ack(

@@ -1,12 +1,12 @@
 """Stage: a message that is a command to its channel opens no ticket (SMS: STOP, START, HELP, a survey digit).
 
-The channel decides (``InboundChannel.command``; the SMS rules are in ``workers/sms_stage.py``).
+The channel decides (``InboundChannel.command``; the SMS rules are in ``workers/inbound/sms_stage.py``).
 """
 from __future__ import annotations
 
-from helpline.store import inbound_state
+from helpline.store.inbound import inbound_state
 
-from .context import Context, Decision, Outcome, done
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING
 
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
-from helpline.store.sender_auth import UNTRUSTED, AuthVerdict
+from helpline.store.inbound.sender_auth import UNTRUSTED, AuthVerdict
 
 if TYPE_CHECKING:
     from helpline.router.priority import PriorityDecision
     from helpline.router.similarity import Fingerprint
-    from helpline.store.customer_refs import CustomerRef
-    from helpline.store.inbound_state import InboundRow
-    from helpline.store.ticket_refs import TicketRef
+    from helpline.store.inbound.customer_refs import CustomerRef
+    from helpline.store.inbound.inbound_state import InboundRow
+    from helpline.store.tickets.ticket_refs import TicketRef
 
-    from ..duplicates import Near
-    from ..inbound_channels import InboundChannel
-    from ..threads import ThreadDecision
-    from ..triage import Signals
+    from helpline.workers.inbound.duplicates import Near
+    from helpline.workers.inbound.inbound_channels import InboundChannel
+    from helpline.workers.inbound.threads import ThreadDecision
+    from helpline.workers.tickets.triage import Signals
 
 
 @dataclass
@@ -75,7 +75,7 @@ class Context:
     env: Envelope
     settings: Settings
     now: dt.datetime
-    channel: InboundChannel  # what differs by channel (workers/inbound_channels.py)
+    channel: InboundChannel  # what differs by channel (workers/inbound/inbound_channels.py)
     pre: Prepared | None = None
     domains: set[str] = field(default_factory=set)  # the support addresses' domains
     quiet: bool = False  # a history import: nothing is sent

@@ -1,9 +1,9 @@
 """Stage: a sender no identity knows becomes a new customer (the thread stage looked them up)."""
 from __future__ import annotations
 
-from helpline.store import customer_refs
+from helpline.store.inbound import customer_refs
 
-from .context import Context, Decision
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

@@ -2,7 +2,7 @@
 
 An exact copy (same sender and text within ``HELPLINE_DEDUPE_WINDOW_S``) is a duplicate only where it would
 land: "Thanks, that fixed it!" on two different tickets is two replies. A message that would open a ticket
-and reads like the customer's open one (``workers/duplicates.py``) is merged into it when sure enough, and
+and reads like the customer's open one (``workers/inbound/duplicates.py``) is merged into it when sure enough, and
 only where the channel and the sender's authentication allow it.
 """
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from helpline.store import inbound_state, message_state
-from helpline.store.audit_events import event
+from helpline.store.inbound import inbound_state
+from helpline.store.inbound import message_state
+from helpline.store.inbound.audit_events import event
 
-from .. import auth_policy, duplicates
-from .context import Context, Decision, Outcome, done
+from helpline.workers.inbound import auth_policy
+from helpline.workers.inbound import duplicates
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

@@ -5,10 +5,11 @@ A report about mail that is not ours goes on as an ordinary message.
 from __future__ import annotations
 
 from helpline.notifier import outbox
-from helpline.store import inbound_state, message_state
-from helpline.store.audit_events import event
+from helpline.store.inbound import inbound_state
+from helpline.store.inbound import message_state
+from helpline.store.inbound.audit_events import event
 
-from .context import Context, Decision, Outcome, done
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

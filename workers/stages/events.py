@@ -1,9 +1,9 @@
 """Stage: the audit trail of the message: received (with the threading reason), and a failed sender check."""
 from __future__ import annotations
 
-from helpline.store.audit_events import event
+from helpline.store.inbound.audit_events import event
 
-from .context import Context, Decision
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

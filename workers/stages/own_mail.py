@@ -1,9 +1,9 @@
 """Stage: our own outbound mail coming back (a forwarding loop, a misconfigured alias) is ignored."""
 from __future__ import annotations
 
-from helpline.store import inbound_state
+from helpline.store.inbound import inbound_state
 
-from .context import Context, Decision, Outcome, done
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

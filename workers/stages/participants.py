@@ -2,9 +2,9 @@
 ``HELPLINE_CC_PARTICIPANTS``) the Cc'd addresses that are not ours. Only participants' thread evidence counts."""
 from __future__ import annotations
 
-from helpline.store import thread_state
+from helpline.store.inbound import thread_state
 
-from .context import Context, Decision
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

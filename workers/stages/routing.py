@@ -1,12 +1,12 @@
-"""Stage: where the ticket goes and its clocks (``workers/routing_stage.py``, ``router/routing.py``).
+"""Stage: where the ticket goes and its clocks (``workers/tickets/routing_stage.py``, ``router/routing.py``).
 
 A new ticket gets its team, agent and SLA clocks; a customer message on an existing ticket moves it through
 the lifecycle (waiting -> open, resolved -> open) with its SLA clocks.
 """
 from __future__ import annotations
 
-from .. import routing_stage
-from .context import Context, Decision
+from helpline.workers.tickets import routing_stage
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

@@ -1,15 +1,15 @@
 """Stage: what the trusted MTA in front said about the sender (``HELPLINE_AUTH_FAILED_POLICY``).
 
 The verdict stays in the context: threading, merging and the acknowledgement consult it
-(``workers/auth_policy.py``). With the ``reject`` policy a failed sender is quarantined here.
+(``workers/inbound/auth_policy.py``). With the ``reject`` policy a failed sender is quarantined here.
 """
 from __future__ import annotations
 
-from helpline.store import inbound_state
-from helpline.store.audit_events import event
+from helpline.store.inbound import inbound_state
+from helpline.store.inbound.audit_events import event
 
-from .. import auth_policy
-from .context import Context, Decision, Outcome, done
+from helpline.workers.inbound import auth_policy
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

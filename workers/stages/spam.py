@@ -1,9 +1,9 @@
 """Stage: spam (the trusted MTA's verdict, the block list) is kept as a ticket in the ``spam`` status, never
-threaded into a customer's ticket, nothing sent (``workers/spam_stage.py`` decides and files it)."""
+threaded into a customer's ticket, nothing sent (``workers/tickets/spam_stage.py`` decides and files it)."""
 from __future__ import annotations
 
-from .. import spam_stage
-from .context import Context, Decision, Outcome, done
+from helpline.workers.tickets import spam_stage
+from helpline.workers.stages.context import Context, Decision, Outcome, done
 
 
 def run(ctx: Context) -> Decision | None:

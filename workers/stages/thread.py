@@ -1,4 +1,4 @@
-"""Stage: which ticket the message belongs to, if any (``workers/threads.py`` decides; this stage gathers).
+"""Stage: which ticket the message belongs to, if any (``workers/inbound/threads.py`` decides; this stage gathers).
 
 Locks the conversation (its thread keys, and sender + text so that two copies of one mail under different
 Message-IDs see each other), collects the tickets the evidence points at (Message-IDs, Thread-Index, the
@@ -7,11 +7,15 @@ finds the customer, and weighs the evidence. Evidence counts only from a partici
 """
 from __future__ import annotations
 
-from helpline.store import customer_refs, signing, thread_state
+from helpline.store import signing
+from helpline.store.inbound import customer_refs
+from helpline.store.inbound import thread_state
 
-from .. import auth_policy, duplicates, threads
-from ..dedupe import body_hash
-from .context import Context, Decision
+from helpline.workers.inbound import auth_policy
+from helpline.workers.inbound import duplicates
+from helpline.workers.inbound import threads
+from helpline.workers.inbound.dedupe import body_hash
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

@@ -7,13 +7,14 @@ worker's ticket (``pipeline.process``).
 """
 from __future__ import annotations
 
-from helpline.store import thread_state, ticket_refs
-from helpline.store.audit_events import event
+from helpline.store.inbound import thread_state
+from helpline.store.tickets import ticket_refs
+from helpline.store.inbound.audit_events import event
 from helpline.store.config import Settings
 from helpline.store.envelope import Envelope
 
-from .. import triage
-from .context import Context, Decision
+from helpline.workers.tickets import triage
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

@@ -2,15 +2,16 @@
 
 The CPU-heavy parts (language detection, sentiment, the category model) usually ran in ``pipeline.prepare``
 before the write lock; this stage takes them from there, or works them out now. Nothing is written here: the
-ticket stage writes the ticket with them and the events that say why (``workers/triage.py``,
+ticket stage writes the ticket with them and the events that say why (``workers/tickets/triage.py``,
 ``router/priority.py``, ``router/category.py``).
 """
 from __future__ import annotations
 
 from helpline.store.config import Settings
 
-from .. import threads, triage
-from .context import Context, Decision
+from helpline.workers.inbound import threads
+from helpline.workers.tickets import triage
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

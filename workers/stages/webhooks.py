@@ -1,10 +1,10 @@
 """Stage: a webhook source's bookkeeping (the identities it vouched for, the message's fields, the ticket's
 creator; ``InboundChannel.after_message``) and, with ``HELPLINE_WEBHOOK_CALLBACKS``, the outbound events of
-the message for every channel (``workers/api_messages.py``). Never during a history import."""
+the message for every channel (``workers/inbound/api_messages.py``). Never during a history import."""
 from __future__ import annotations
 
-from .. import api_messages
-from .context import Context, Decision
+from helpline.workers.inbound import api_messages
+from helpline.workers.stages.context import Context, Decision
 
 
 def run(ctx: Context) -> Decision | None:

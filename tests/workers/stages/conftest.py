@@ -11,12 +11,14 @@ import uuid
 
 import pytest
 
-from helpline.store import fastsql, inbound_state
+from helpline.store import fastsql
+from helpline.store.inbound import inbound_state
 from helpline.store import models as m
 from helpline.store.config import Settings
 from helpline.store.db import run_tx
 from helpline.store.envelope import Envelope, Sender, Thread
-from helpline.workers import inbound_channels, pipeline, stages
+from helpline.workers import pipeline, stages
+from helpline.workers.inbound import inbound_channels
 from helpline.workers.stages.context import Context, Decision
 from tests.conftest import _backend_settings
 from tests.workers.builders import Desk

@@ -1,8 +1,8 @@
-"""workers/inbound_channels.py: one class per channel, registered by name; unknown names get the defaults."""
+"""workers/inbound/inbound_channels.py: one class per channel, registered by name; unknown names get the defaults."""
 from __future__ import annotations
 
 from helpline.store.envelope import Envelope, Sender
-from helpline.workers import inbound_channels
+from helpline.workers.inbound import inbound_channels
 
 
 def _env(channel: str, **kw: object) -> Envelope:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from helpline.store import models as m
-from helpline.store import thread_state
+from helpline.store.inbound import thread_state
 from helpline.store.db import run_tx
 from tests.workers.builders import events, mail
 

@@ -1,0 +1,1 @@
+"""Outbound webhooks: ticket events for the sources a ticket came from, signed."""

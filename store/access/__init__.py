@@ -1,0 +1,1 @@
+"""Who may do what: agents' roles and the API's keys."""

@@ -1,0 +1,1 @@
+"""The pipeline's deciders that come before a ticket is touched, and each inbound channel's rules: threading evidence, exact and near duplicates, forged senders, SMS keywords, webhook sources, a Slack customer's joins."""

@@ -1,0 +1,1 @@
+"""What changes a ticket, inside the caller's transaction: triage, status, owner, routing and SLA clocks, merges, splits and detaches, spam, tags, macros, replies, notes, notices, incidents, erasure."""
