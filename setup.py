@@ -5,6 +5,7 @@ pyproject.toml). Every folder below it that holds Python files is found here,
 with or without an ``__init__.py``, so a new one cannot silently drop out of
 the wheel (tests/packaging/test_wheel.py checks it).
 """
+
 from pathlib import Path
 
 from setuptools import setup

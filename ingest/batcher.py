@@ -5,6 +5,7 @@ next one and share its fsync, so the cost of durability per message falls as
 the load rises, while a lone message still commits at once (the thread never
 waits to fill a batch).
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,9 @@ class IntakeBatcher:
             durable: list[int] = []
             mail = [(offer, fut) for offer, fut in batch if isinstance(offer, Offer)]
             requests = [(offer, fut) for offer, fut in batch if isinstance(offer, RequestOffer)]
-            done = (_accept(mail, partial(self.intake.accept_batch, defer_submit=durable))
-                    + _accept(requests, partial(self.intake.accept_requests, defer_submit=durable)))
+            done = _accept(mail, partial(self.intake.accept_batch, defer_submit=durable)) + _accept(
+                requests, partial(self.intake.accept_requests, defer_submit=durable)
+            )
             for fut, result in done:
                 if isinstance(result, BaseException):
                     fut.set_exception(result)
@@ -72,8 +74,10 @@ class IntakeBatcher:
             self.enqueuer.put(durable)  # the senders have their answer; now the queue
 
 
-def _accept(group: list[tuple[OfferT, Future[IntakeResult]]],
-            accept: Callable[[list[OfferT]], list[IntakeResult | BaseException]]) -> list[tuple[Future[IntakeResult], IntakeResult | BaseException]]:
+def _accept(
+    group: list[tuple[OfferT, Future[IntakeResult]]],
+    accept: Callable[[list[OfferT]], list[IntakeResult | BaseException]],
+) -> list[tuple[Future[IntakeResult], IntakeResult | BaseException]]:
     """One kind of offer through its group commit, each future paired with its result; when the commit
     itself fails, its exception is every offer's result (a sender is never left hanging)."""
     if not group:

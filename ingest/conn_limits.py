@@ -13,6 +13,7 @@ behind a proxy (``X-Forwarded-For``) is not known when the connection opens.
 ``CappedProtocol`` puts the cap in front of aiohttp's request handler without
 touching aiohttp: it answers 503 itself and otherwise hands every callback on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,15 +85,18 @@ def peer_address(transport: asyncio.BaseTransport) -> str:
 
 
 _BODY = b"Too many connections; retry later.\n"
-_REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
-            b"Connection: close\r\nContent-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY)
+_REFUSAL = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\n"
+    b"Connection: close\r\nContent-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
+)
 
 
 class CappedProtocol(asyncio.Protocol):
     """aiohttp's protocol behind a connection cap: refused connections get 503 and are closed."""
 
-    def __init__(self, make_inner: Callable[[], Any], limiter: ConnectionLimiter,
-                 on_refused: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, make_inner: Callable[[], Any], limiter: ConnectionLimiter, on_refused: Callable[[str], None] | None = None
+    ) -> None:
         self._make_inner = make_inner
         self._limiter = limiter
         self._on_refused = on_refused
@@ -136,10 +140,12 @@ class CappedProtocol(asyncio.Protocol):
             self._inner.resume_writing()
 
 
-async def serve_capped(runner: Any, host: str, port: int, limiter: ConnectionLimiter,
-                       on_refused: Callable[[str], None] | None = None) -> asyncio.AbstractServer:
+async def serve_capped(
+    runner: Any, host: str, port: int, limiter: ConnectionLimiter, on_refused: Callable[[str], None] | None = None
+) -> asyncio.AbstractServer:
     """Listen for an aiohttp ``AppRunner`` (set up) behind ``limiter``; the caller closes the server
     before ``runner.cleanup()``. Used instead of ``web.TCPSite``, which takes no protocol wrapper."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: CappedProtocol(runner.server, limiter, on_refused), host, port,
-                                    reuse_address=True, backlog=512)
+    return await loop.create_server(
+        lambda: CappedProtocol(runner.server, limiter, on_refused), host, port, reuse_address=True, backlog=512
+    )

@@ -5,6 +5,7 @@ event loop, so a wedged loop gets the daemon restarted. Blocking work (parsing,
 fsync, commits) runs in a small thread pool so that a slow disk or a locked
 database never stalls the other SMTP sessions.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -91,8 +92,9 @@ class IngestDaemon:
         runner = http_runner.AppRunner(app, access_log=None, keepalive_timeout=s.http_header_timeout_s)
         await runner.setup()
         limiter = ConnectionLimiter(s.http_max_connections, s.http_max_connections_per_ip, s.http_trusted_proxies)
-        self.capped.append(await serve_capped(runner, host, port, limiter,
-                                              lambda reason: metrics.HTTP_CONNECTIONS_REFUSED.inc()))
+        self.capped.append(
+            await serve_capped(runner, host, port, limiter, lambda reason: metrics.HTTP_CONNECTIONS_REFUSED.inc())
+        )
         self.runners.append(runner)
         return f"{host}:{port}"
 
@@ -103,15 +105,22 @@ class IngestDaemon:
         self.intake.request_batcher = self.batcher  # HTTP channels share the group commit
         handler = Handler(self.settings, self.intake, self.executor, self.batcher)
         host, port = parse_hostport(self.settings.smtp_listen, 2525)
-        self.smtp_server = await loop.create_server(make_factory(self.settings, handler), host, port,
-                                                    reuse_address=True, backlog=512)
-        live = admin.LiveCollector(self._queue_depth, queries.outbox_backlog, queries.outbox_backlog_by_channel,
-                                   self._imap_times if self.imap_accounts else None)
+        self.smtp_server = await loop.create_server(
+            make_factory(self.settings, handler), host, port, reuse_address=True, backlog=512
+        )
+        live = admin.LiveCollector(
+            self._queue_depth,
+            queries.outbox_backlog,
+            queries.outbox_backlog_by_channel,
+            self._imap_times if self.imap_accounts else None,
+        )
         checks = {"database": self._check_db, "broker": self._check_broker}
         where = {
             "smtp": f"{host}:{port}",
             "http": await self._serve_public(public.make_app(self.settings, self.intake, self.http_executor)),
-            "admin": await self._serve_http(admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081),
+            "admin": await self._serve_http(
+                admin.make_app(self.settings, checks, live), self.settings.admin_listen, 8081
+            ),
         }
         log.info("event=ingest_listening smtp=%s http=%s admin=%s", where["smtp"], where["http"], where["admin"])
         return where
@@ -144,8 +153,9 @@ class IngestDaemon:
         await self.start()
         _notify("READY=1")
         tasks = [asyncio.create_task(self._drain_loop()), asyncio.create_task(self._watchdog_loop())]
-        imap_task = asyncio.create_task(run_imap_pollers(self.settings, self.intake, self.stopping,
-                                                         accounts=self.imap_accounts))
+        imap_task = asyncio.create_task(
+            run_imap_pollers(self.settings, self.intake, self.stopping, accounts=self.imap_accounts)
+        )
         await self.stopping.wait()
         _notify("STOPPING=1")
         log.info("event=ingest_stopping")

@@ -15,6 +15,7 @@ instead of surfacing later as an HTTP 500 at the insert or in a hash:
   the same function the email normaliser uses), since a customer's message
   must not be lost for an invisible character.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,11 @@ def _string(value: str, path: str, nul: NulPolicy) -> str:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             bad = value[exc.start]
-            raise BodyError(path or "body", f"contains a lone UTF-16 surrogate (\\u{ord(bad):04x}), which is not "
-                            "Unicode text; send the character's full surrogate pair, or UTF-8") from None
+            raise BodyError(
+                path or "body",
+                f"contains a lone UTF-16 surrogate (\\u{ord(bad):04x}), which is not "
+                "Unicode text; send the character's full surrogate pair, or UTF-8",
+            ) from None
     if nul == "strip" and "\x00" in value:
         value = value.replace("\x00", "")
     return value

@@ -7,6 +7,7 @@ commit. Ids the broker did not take are held and tried again every
 unqueued); past ``MAX_HELD`` the oldest are left to the sweeper, which finds
 every pending row eventually.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,9 @@ MAX_HELD = 100_000
 
 
 class Enqueuer:
-    def __init__(self, submit: Callable[[list[int]], list[int]], *, retry_s: float = RETRY_S,
-                 max_held: int = MAX_HELD) -> None:
+    def __init__(
+        self, submit: Callable[[list[int]], list[int]], *, retry_s: float = RETRY_S, max_held: int = MAX_HELD
+    ) -> None:
         """``submit`` enqueues ids and returns those it could not."""
         self._submit = submit
         self._retry_s = retry_s
@@ -70,9 +72,11 @@ class Enqueuer:
                 log.warning("event=enqueue_round_failed error=%s", type(exc).__name__)
                 failed = ids
             if len(failed) > self._max_held:
-                log.warning("event=enqueue_backlog_dropped count=%d hint=the_sweeper_enqueues_them",
-                            len(failed) - self._max_held)
-                failed = failed[-self._max_held:]
+                log.warning(
+                    "event=enqueue_backlog_dropped count=%d hint=the_sweeper_enqueues_them",
+                    len(failed) - self._max_held,
+                )
+                failed = failed[-self._max_held :]
             if failed and not self.held:
                 log.warning("event=enqueue_deferred count=%d retry_s=%s", len(failed), self._retry_s)
             elif self.held and not failed:

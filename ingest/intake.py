@@ -5,6 +5,7 @@ fsync'd and its inbound row committed, or, while the database is unreachable,
 the message fsync'd into this host's spool. If neither works the caller must
 answer with a temporary error so the sender retries.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,9 @@ class TemporaryIntakeError(RuntimeError):
 
 def not_writable(exc: OSError, what: str = "blob store") -> TemporaryIntakeError:
     """The temporary error for a failed write, marked when the disk is full."""
-    return TemporaryIntakeError(f"{what} not writable: {exc.strerror}",
-                                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT))
+    return TemporaryIntakeError(
+        f"{what} not writable: {exc.strerror}", storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    )
 
 
 class SenderRefused(ValueError):
@@ -74,10 +76,16 @@ class IdempotencyConflict(Rejected):
     answering "accepted" would drop the new text without anyone knowing."""
 
     def __init__(self) -> None:
-        super().__init__("Idempotency-Key reused with a different body", [{
-            "field": "idempotency-key",
-            "error": "this Idempotency-Key was already used for a request with a different body; a retry must send "
-                     "the same body, and a new message needs a new key"}])
+        super().__init__(
+            "Idempotency-Key reused with a different body",
+            [
+                {
+                    "field": "idempotency-key",
+                    "error": "this Idempotency-Key was already used for a request with a different body; a retry must send "
+                    "the same body, and a new message needs a new key",
+                }
+            ],
+        )
 
 
 KEY_TAKEN = intake_rows.KEY_TAKEN  # _insert_row's id: a strict channel's external id stored with other content
@@ -92,6 +100,7 @@ class IntakeResult:
 
 def _store_row(env: Envelope, raw_key: str, status: str, reason: str, strict: bool = False) -> tuple[int, bool]:
     """Insert the inbound row; (id, created). A re-delivery of the same content is not a new row."""
+
     def tx() -> tuple[int, bool]:
         if strict:
             webhook_state.lock_idempotency_keys([_lock_name(env)])
@@ -151,8 +160,15 @@ class Offer:
 
 
 class EmailIntake:
-    def __init__(self, settings: Settings, blobs: BlobStore, submit: Callable[[int], None], spool: Spool, *,
-                 submit_many: Callable[[list[int]], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        blobs: BlobStore,
+        submit: Callable[[int], None],
+        spool: Spool,
+        *,
+        submit_many: Callable[[list[int]], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.blobs = blobs
         self.submit = submit
@@ -172,8 +188,9 @@ class EmailIntake:
         if idempotency_keys:
             self.strict_keys.add(kind)
 
-    def accept_request(self, kind: str, raw: bytes, meta: dict[str, Any], *,
-                       spool_on_failure: bool = True) -> IntakeResult:
+    def accept_request(
+        self, kind: str, raw: bytes, meta: dict[str, Any], *, spool_on_failure: bool = True
+    ) -> IntakeResult:
         """Build the envelope with the adapter's parser, keep the raw request as a
         blob, commit the inbound row, enqueue it. The caller has already
         authenticated the request; ``meta`` carries what the parser needs besides
@@ -192,8 +209,9 @@ class EmailIntake:
             raise result
         return result
 
-    def accept_requests(self, offers: list["RequestOffer"], *, defer_submit: list[int] | None = None,
-                        spool_on_failure: bool = True) -> list[IntakeResult | BaseException]:
+    def accept_requests(
+        self, offers: list["RequestOffer"], *, defer_submit: list[int] | None = None, spool_on_failure: bool = True
+    ) -> list[IntakeResult | BaseException]:
         """Group commit for HTTP channels: build each envelope and store its
         blobs, then commit all the inbound rows in one durable transaction. Each
         request gets its result, or the exception that answers it (``Rejected``,
@@ -218,7 +236,9 @@ class EmailIntake:
                         results[i] = not_writable(exc)
                     except _UNAVAILABLE as exc:
                         results[i] = self._spool_or_error(offer.kind, offer.raw, meta, exc) if spool_on_failure else exc
-                    except Exception as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
+                    except (
+                        Exception
+                    ) as exc:  # a parser bug answers its own request only (HTTP 500), never its neighbours
                         log.exception("event=request_parse_failed kind=%s error=%s", offer.kind, type(exc).__name__)
                         results[i] = exc
         except OSError as exc:
@@ -226,8 +246,10 @@ class EmailIntake:
                 results[i] = not_writable(exc)
             ready = []
         if ready:
-            rows = [(env, env.raw_blob_key, InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
-                    for i, env, _ in ready]
+            rows = [
+                (env, env.raw_blob_key, InboundStatus.PENDING, "", offers[i].kind in self.strict_keys)
+                for i, env, _ in ready
+            ]
             keyed = [_lock_name(r[0]) for r in rows if r[4]]
 
             def tx() -> list[tuple[int, bool]]:
@@ -240,21 +262,25 @@ class EmailIntake:
                 stored = [_store_row(*r) for r in rows]
             except _UNAVAILABLE as exc:
                 for i, _env, meta in ready:
-                    results[i] = self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc) \
-                        if spool_on_failure else exc
+                    results[i] = (
+                        self._spool_or_error(offers[i].kind, offers[i].raw, meta, exc) if spool_on_failure else exc
+                    )
                 ready, stored = [], []
             for (i, env, _meta), (inbound_id, created) in zip(ready, stored, strict=True):
                 if inbound_id == KEY_TAKEN:
                     log.info("event=idempotency_conflict kind=%s", offers[i].kind)
                     results[i] = IdempotencyConflict()
                     continue
-                results[i] = self._announce(env, InboundStatus.PENDING, inbound_id, created, len(offers[i].raw),
-                                            deferred)
+                results[i] = self._announce(
+                    env, InboundStatus.PENDING, inbound_id, created, len(offers[i].raw), deferred
+                )
         if defer_submit is None:
             self.submit_all(deferred)
         return results  # type: ignore[return-value]
 
-    def _spool_or_error(self, kind: str, raw: bytes, meta: dict[str, Any], cause: BaseException) -> IntakeResult | BaseException:
+    def _spool_or_error(
+        self, kind: str, raw: bytes, meta: dict[str, Any], cause: BaseException
+    ) -> IntakeResult | BaseException:
         try:
             return self._spool_request(kind, raw, meta, cause)
         except TemporaryIntakeError as exc:
@@ -266,12 +292,21 @@ class EmailIntake:
         except OSError as exc:
             raise TemporaryIntakeError(
                 f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
-                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT),
+            ) from exc
         log.warning("event=inbound_spooled entry=%s kind=%s cause=%s", name, kind, type(cause).__name__)
         return IntakeResult("spooled")
 
-    def accept(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], *, received_at: str | None = None,
-               spool_on_failure: bool = True, refusable: bool = False) -> IntakeResult:
+    def accept(
+        self,
+        raw: bytes,
+        mail_from: str | None,
+        rcpt_tos: list[str],
+        *,
+        received_at: str | None = None,
+        spool_on_failure: bool = True,
+        refusable: bool = False,
+    ) -> IntakeResult:
         """Make the message durable, enqueue it, and say what happened.
 
         Raises ``NotAnEmail`` (reject permanently), ``SenderRefused`` (only when
@@ -283,8 +318,9 @@ class EmailIntake:
             raise result
         return result
 
-    def accept_batch(self, offers: list[Offer], *, spool_on_failure: bool = True,
-                     defer_submit: list[int] | None = None) -> list[IntakeResult | BaseException]:
+    def accept_batch(
+        self, offers: list[Offer], *, spool_on_failure: bool = True, defer_submit: list[int] | None = None
+    ) -> list[IntakeResult | BaseException]:
         """Group commit: parse and store each message's blobs, then commit all
         their inbound rows in one durable transaction (one fsync for the batch).
         Each offer gets its own result, or the exception that answers it.
@@ -293,8 +329,10 @@ class EmailIntake:
         enqueued, so the caller can answer the senders first (``submit_all``)."""
         results: list[IntakeResult | BaseException | None] = [None] * len(offers)
         ready: list[tuple[int, Envelope, str, str, str]] = []
-        stamps = [dt.datetime.fromisoformat(o.received_at) if o.received_at else dt.datetime.now(dt.timezone.utc)
-                  for o in offers]
+        stamps = [
+            dt.datetime.fromisoformat(o.received_at) if o.received_at else dt.datetime.now(dt.timezone.utc)
+            for o in offers
+        ]
         try:
             with self.blobs.synced_together():  # the batch's blob files, fsync'd together before the rows commit
                 for i, offer in enumerate(offers):
@@ -327,8 +365,13 @@ class EmailIntake:
         status, reason = InboundStatus.PENDING, ""
         raw = offer.raw
         try:
-            env = normalise_email(raw, put_blob=self.blobs.put, support_addresses=self.settings.support_addresses,
-                                  mail_from=offer.mail_from, received_at=now)
+            env = normalise_email(
+                raw,
+                put_blob=self.blobs.put,
+                support_addresses=self.settings.support_addresses,
+                mail_from=offer.mail_from,
+                received_at=now,
+            )
         except (NotAnEmail, *_UNAVAILABLE):
             raise
         except OSError as exc:
@@ -336,9 +379,13 @@ class EmailIntake:
         except Exception as exc:  # a parser bug must not lose the mail: keep it, quarantined
             log.exception("event=parse_failed error=%s", type(exc).__name__)
             digest = hashlib.sha256(raw).hexdigest()
-            env = Envelope(channel="email", external_id="sha256:" + digest, content_hash=digest,
-                           received_at=now.astimezone(dt.timezone.utc).isoformat(),
-                           warnings=[f"parse_failed:{type(exc).__name__}"])
+            env = Envelope(
+                channel="email",
+                external_id="sha256:" + digest,
+                content_hash=digest,
+                received_at=now.astimezone(dt.timezone.utc).isoformat(),
+                warnings=[f"parse_failed:{type(exc).__name__}"],
+            )
             status, reason = InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
         if offer.refusable and self.settings.auth_failed_policy == "reject":
             verdict = judge(env.auth, self.settings.trusted_authserv_id, env.sender.address)
@@ -351,8 +398,9 @@ class EmailIntake:
         env.raw_blob_key = raw_key
         return env, raw_key, status, reason
 
-    def _announce(self, env: Envelope, status: str, inbound_id: int, created: bool, size: int,
-                  deferred: list[int] | None) -> IntakeResult:
+    def _announce(
+        self, env: Envelope, status: str, inbound_id: int, created: bool, size: int, deferred: list[int] | None
+    ) -> IntakeResult:
         if not created:
             # The sender retried: if the first copy's row never left 'pending' (its enqueue was
             # lost with a killed ingest or Redis), queue it now rather than at the next sweep.
@@ -370,7 +418,9 @@ class EmailIntake:
             else:
                 self.submit_all([inbound_id])
         log.info("event=inbound_accepted inbound=%d status=%s size=%d", inbound_id, status, size)
-        return IntakeResult("accepted" if status == InboundStatus.PENDING else "quarantined", inbound_id, env.external_id)
+        return IntakeResult(
+            "accepted" if status == InboundStatus.PENDING else "quarantined", inbound_id, env.external_id
+        )
 
     def submit_all(self, inbound_ids: list[int]) -> None:
         """Enqueue durable rows; a failure only delays them (the sweeper enqueues them later)."""
@@ -383,8 +433,12 @@ class EmailIntake:
             try:
                 self.submit_many(inbound_ids)
             except Exception as exc:
-                log.warning("event=enqueue_failed count=%d first=%d error=%s", len(inbound_ids), inbound_ids[0],
-                            type(exc).__name__)
+                log.warning(
+                    "event=enqueue_failed count=%d first=%d error=%s",
+                    len(inbound_ids),
+                    inbound_ids[0],
+                    type(exc).__name__,
+                )
                 return list(inbound_ids)
             return []
         for i, inbound_id in enumerate(inbound_ids):
@@ -395,8 +449,9 @@ class EmailIntake:
                 return list(inbound_ids[i:])
         return []
 
-    def _fallback(self, offer: Offer, now: dt.datetime, cause: BaseException,
-                  spool_on_failure: bool) -> IntakeResult | BaseException:
+    def _fallback(
+        self, offer: Offer, now: dt.datetime, cause: BaseException, spool_on_failure: bool
+    ) -> IntakeResult | BaseException:
         if not spool_on_failure:
             return cause
         try:
@@ -404,28 +459,35 @@ class EmailIntake:
         except TemporaryIntakeError as exc:
             return exc
 
-    def _spool(self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime,
-               cause: BaseException) -> IntakeResult:
+    def _spool(
+        self, raw: bytes, mail_from: str | None, rcpt_tos: list[str], now: dt.datetime, cause: BaseException
+    ) -> IntakeResult:
         meta: dict[str, Any] = {"mail_from": mail_from, "rcpt_tos": rcpt_tos, "received_at": now.isoformat()}
         try:
             name = self.spool.put(raw, meta)
         except OSError as exc:
             raise TemporaryIntakeError(
                 f"database unavailable ({type(cause).__name__}) and spool {self.spool.dir} not writable ({exc.strerror})",
-                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT)) from exc
+                storage_full=exc.errno in (errno.ENOSPC, errno.EDQUOT),
+            ) from exc
         log.warning("event=inbound_spooled entry=%s cause=%s", name, type(cause).__name__)
         return IntakeResult("spooled")
 
     def _quarantine_request(self, meta: dict[str, Any], raw: bytes, reason: str) -> None:
         digest = hashlib.sha256(raw).hexdigest()
-        env = Envelope(channel=str(meta.get("kind")), external_id="sha256:" + digest, content_hash=digest,
-                       received_at=str(meta.get("received_at") or dt.datetime.now(dt.timezone.utc).isoformat()),
-                       warnings=["rejected_after_spool"])
+        env = Envelope(
+            channel=str(meta.get("kind")),
+            external_id="sha256:" + digest,
+            content_hash=digest,
+            received_at=str(meta.get("received_at") or dt.datetime.now(dt.timezone.utc).isoformat()),
+            warnings=["rejected_after_spool"],
+        )
         env.raw_blob_key = self.blobs.put(raw)
         _store_row(env, env.raw_blob_key, InboundStatus.QUARANTINED, f"spooled request rejected: {reason}"[:2000])
 
     def drain_spool(self) -> int:
         """Move spooled messages into the database (this host only)."""
+
         def handle(raw: bytes, meta: dict[str, Any]) -> None:
             if meta.get("kind"):
                 if meta["kind"] not in self.builders:
@@ -436,8 +498,13 @@ class EmailIntake:
                 except Rejected as exc:  # a parser change since it was spooled: keep it, quarantined
                     self._quarantine_request(meta, raw, str(exc))
                 return
-            self.accept(raw, meta.get("mail_from"), meta.get("rcpt_tos") or [], received_at=meta.get("received_at"),
-                        spool_on_failure=False)
+            self.accept(
+                raw,
+                meta.get("mail_from"),
+                meta.get("rcpt_tos") or [],
+                received_at=meta.get("received_at"),
+                spool_on_failure=False,
+            )
 
         try:
             return self.spool.drain(handle)

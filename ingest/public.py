@@ -5,6 +5,7 @@ Handlers run blocking intake work (parsing, fsync, commit) through
 its provider only after ``intake.accept_request`` returned (the row or the
 spool entry is durable).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,9 @@ if TYPE_CHECKING:  # the daemon passes its intake in; this module only names the
     from helpline.ingest.intake import EmailIntake
 
 
-def make_app(settings: Settings, intake: EmailIntake | None = None, executor: Executor | None = None) -> web.Application:
+def make_app(
+    settings: Settings, intake: EmailIntake | None = None, executor: Executor | None = None
+) -> web.Application:
     async def root(request: web.Request) -> web.Response:
         return web.json_response({"service": "helpline"})
 

@@ -5,6 +5,7 @@ then runs the ingest daemon, the workers and the scheduler as child processes,
 restarting any that dies. On Ctrl-C or SIGTERM it stops them all; should the
 supervisor itself be killed, Linux's parent-death signal takes the children down.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,8 @@ def child_commands(settings: Settings) -> dict[str, list[str]]:
     me = [sys.executable, "-m", "helpline.ingest.cli"]
     return {
         "ingest": me + ["ingest"],
-        "worker": me + ["worker", "--processes", str(settings.worker_processes), "--threads", str(settings.worker_threads)],
+        "worker": me
+        + ["worker", "--processes", str(settings.worker_processes), "--threads", str(settings.worker_threads)],
         "scheduler": me + ["scheduler"],
     }
 
@@ -67,8 +69,9 @@ class Supervisor:
         env = dict(os.environ)
         if self.settings.embedded_redis:
             env["HELPLINE_BROKER_URL"] = self.settings.effective_broker_url
-        self.children[name] = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                               preexec_fn=_child_setup(NICENESS.get(name, 0)))
+        self.children[name] = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=_child_setup(NICENESS.get(name, 0))
+        )
         log.info("event=child_started name=%s pid=%d", name, self.children[name].pid)
 
     def stop(self, *_: object) -> None:
@@ -98,8 +101,11 @@ class Supervisor:
                     continue
                 if code == CONFIG_ERROR_EXIT:
                     log.error("event=child_config_error name=%s action=stopping_all", name)
-                    print(f"helpline: {name} stopped on a configuration error (see above); not restarting it",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"helpline: {name} stopped on a configuration error (see above); not restarting it",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return CONFIG_ERROR_EXIT
                 log.error("event=child_exited name=%s code=%s restart_in=%.0fs", name, code, backoff[name])
                 time.sleep(backoff[name])
@@ -133,7 +139,9 @@ def run(settings: Settings) -> int:
     for name, argv in commands.items():
         sup.spawn(name, argv)
     support = ", ".join(settings.support_addresses)
-    default_note = "  (default; set HELPLINE_SUPPORT_ADDRESSES)" if settings.support_addresses == ("support@localhost",) else ""
+    default_note = (
+        "  (default; set HELPLINE_SUPPORT_ADDRESSES)" if settings.support_addresses == ("support@localhost",) else ""
+    )
     print(
         "Helpline is running\n"
         f"  SMTP      {settings.smtp_listen}  for {support}{default_note}\n"

@@ -5,6 +5,7 @@ directory fsync'd, so an entry is either whole or absent after a power cut.
 Only this host's ingest daemon (or scheduler) drains it, under a file lock so
 two drainers on one host never take the same entry.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -11,6 +11,7 @@ with ``HELPLINE_WORKER_ADMIN_LISTEN`` set, this process serves ``/healthz``,
 Prometheus can scrape every host. It speaks systemd's notify protocol, with
 the watchdog, like the ingest daemon.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,19 @@ _MAX_BACKOFF_S = 30.0
 
 
 def dramatiq_argv(processes: int, threads: int) -> list[str]:
-    return [sys.executable, "-m", "dramatiq", "helpline.workers.entry", "--processes", str(processes),
-            "--threads", str(threads), "--queues", "inbound", "outbox"]
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "helpline.workers.entry",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        "--queues",
+        "inbound",
+        "outbox",
+    ]
 
 
 def _child_setup() -> None:

@@ -5,6 +5,7 @@ Comparisons are case-insensitive and ignore a ``+tag`` in the local part:
 for the questions "is this us?" and "how many acks did this mailbox get?",
 because a sender who varies the tag must not escape either check.
 """
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ the next start gives the never-tried rows back at once (``unstarted``) and
 leaves only the one in flight to the lease (``outbox.recover_stuck``).
 No fsync: it guards against a killed process, whose writes the kernel keeps.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ A channel without a configured provider does nothing at all, so its rows wait in
 unreachable the rest of the batch is not tried (each would wait for the same
 timeout); those rows get the same temporary failure and back-off.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,12 @@ class DeliveryReport:
 def _unconfigured(sender: Sender) -> DeliveryReport:
     if sender.channel not in _warned_unconfigured:
         _warned_unconfigured.add(sender.channel)
-        log.warning(line(f"{sender.channel}_provider_not_configured",
-                         hint=f"{sender.unconfigured_hint}; {sender.channel} messages stay pending until then"))
+        log.warning(
+            line(
+                f"{sender.channel}_provider_not_configured",
+                hint=f"{sender.unconfigured_hint}; {sender.channel} messages stay pending until then",
+            )
+        )
     return DeliveryReport(skipped="relay_not_configured" if sender.channel == "email" else "provider_not_configured")
 
 
@@ -71,8 +76,14 @@ class _FollowupSenders:
         return self._senders.get(channel)
 
 
-def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report: DeliveryReport,
-                  senders: _FollowupSenders, journal: ClaimJournal | None = None) -> None:
+def _deliver_rows(
+    settings: Settings,
+    sender: Sender,
+    rows: list[Outbox],
+    report: DeliveryReport,
+    senders: _FollowupSenders,
+    journal: ClaimJournal | None = None,
+) -> None:
     relay_down: str = ""
     sent: list[tuple[Outbox, str]] = []
     for row in rows:
@@ -92,21 +103,36 @@ def _deliver_rows(settings: Settings, sender: Sender, rows: list[Outbox], report
             # The relay is too slow to answer: the rest of the batch would wait just as long.
             relay_down = f"the provider did not answer in time for an earlier message ({exc}); will retry"
         except TemporaryFailure as exc:
-            _record_temporary(row, str(exc), settings, report, senders, delay_s=exc.retry_after,
-                              count_attempt=not isinstance(exc, RateLimited))
+            _record_temporary(
+                row,
+                str(exc),
+                settings,
+                report,
+                senders,
+                delay_s=exc.retry_after,
+                count_attempt=not isinstance(exc, RateLimited),
+            )
         except PermanentFailure as exc:
             if outbox.mark_failed_permanent(row.id, str(exc)):
                 _follow_up(senders, row, "failed", str(exc))
             report.failed += 1
         except Exception as exc:  # a bug must not leave the row in 'sending' nor retry without bound
             log.exception(line(f"{sender.channel}_send_crashed", outbox_id=row.id, error=type(exc).__name__))
-            _record_temporary(row, f"internal error while sending ({type(exc).__name__}); see the logs", settings, report,
-                              senders)
+            _record_temporary(
+                row, f"internal error while sending ({type(exc).__name__}); see the logs", settings, report, senders
+            )
         else:
             sent.append((row, provider_id))
             report.sent += 1
-            log.info(line(f"{sender.channel}_sent", outbox_id=row.id, kind=row.kind, message_id=row.message_id,
-                          provider_id=provider_id))
+            log.info(
+                line(
+                    f"{sender.channel}_sent",
+                    outbox_id=row.id,
+                    kind=row.kind,
+                    message_id=row.message_id,
+                    provider_id=provider_id,
+                )
+            )
             if len(sent) >= SENT_MARKS_PER_COMMIT:
                 _mark_sent(senders, sent)
     _mark_sent(senders, sent)
@@ -135,8 +161,16 @@ def _follow_up(senders: _FollowupSenders, row: Outbox, outcome: str, error: str 
             log.warning(line("followup_delivery_failed", outbox_id=oid, error=type(exc).__name__))
 
 
-def _record_temporary(row: Outbox, error: str, settings: Settings, report: DeliveryReport,
-                      senders: _FollowupSenders, *, delay_s: float | None = None, count_attempt: bool = True) -> None:
+def _record_temporary(
+    row: Outbox,
+    error: str,
+    settings: Settings,
+    report: DeliveryReport,
+    senders: _FollowupSenders,
+    *,
+    delay_s: float | None = None,
+    count_attempt: bool = True,
+) -> None:
     status = outbox.mark_failed_temporary(row.id, error, settings, delay_s=delay_s, count_attempt=count_attempt)
     if status == "failed":
         report.failed += 1
@@ -150,8 +184,15 @@ def _record_temporary(row: Outbox, error: str, settings: Settings, report: Deliv
 FollowupSenders = Mapping[str, Sender]
 
 
-def deliver_due(settings: Settings, sender: Sender, limit: int = ROUND_SIZE, now: dt.datetime | None = None,
-                journal: ClaimJournal | None = None, *, senders: FollowupSenders | None = None) -> DeliveryReport:
+def deliver_due(
+    settings: Settings,
+    sender: Sender,
+    limit: int = ROUND_SIZE,
+    now: dt.datetime | None = None,
+    journal: ClaimJournal | None = None,
+    *,
+    senders: FollowupSenders | None = None,
+) -> DeliveryReport:
     """Send up to ``limit`` rows of the sender's channel due at ``now`` (default: the present);
     returns what happened to them. With a ``journal``, the claim and each send's start are
     written down, so a process killed mid-round gives back the untried rows when it starts again."""
@@ -169,8 +210,14 @@ def deliver_due(settings: Settings, sender: Sender, limit: int = ROUND_SIZE, now
     return report
 
 
-def drain(settings: Settings, sender: Sender, *, budget_s: float = 20.0, journal: ClaimJournal | None = None,
-          senders: FollowupSenders | None = None) -> DeliveryReport:
+def drain(
+    settings: Settings,
+    sender: Sender,
+    *,
+    budget_s: float = 20.0,
+    journal: ClaimJournal | None = None,
+    senders: FollowupSenders | None = None,
+) -> DeliveryReport:
     """Rounds of ``ROUND_SIZE`` until nothing is due, a round fails to send anything (the provider
     is down: back-off decides the next try), or ``budget_s`` is spent (the scheduler's other
     sweeps must run too). A backlog left by an outage then drains as fast as the provider takes
@@ -186,8 +233,9 @@ def drain(settings: Settings, sender: Sender, *, budget_s: float = 20.0, journal
             return total
 
 
-def deliver_one(settings: Settings, sender: Sender, outbox_id: int, *,
-                senders: FollowupSenders | None = None) -> DeliveryReport:
+def deliver_one(
+    settings: Settings, sender: Sender, outbox_id: int, *, senders: FollowupSenders | None = None
+) -> DeliveryReport:
     """Send one row of the sender's channel now if it is pending and due (e.g. right after an agent's reply)."""
     return _deliver_one(settings, sender, outbox_id, _FollowupSenders(settings, senders))
 
@@ -202,8 +250,9 @@ def _deliver_one(settings: Settings, sender: Sender, outbox_id: int, senders: _F
     return report
 
 
-def deliver_claimed_many(settings: Settings, sender: Sender, rows: list[Outbox], *,
-                         senders: FollowupSenders | None = None) -> DeliveryReport:
+def deliver_claimed_many(
+    settings: Settings, sender: Sender, rows: list[Outbox], *, senders: FollowupSenders | None = None
+) -> DeliveryReport:
     """Send rows their creator already marked ``sending`` in its own transaction
     (``outbox.enqueue(claimed=True)``; one pipeline batch's), their 'sent' marks in one commit: one commit
     less per message. Should the caller die before this returns, ``recover_stuck`` resends them after the

@@ -9,6 +9,7 @@ are deleted through its REST API (DELETE on the Message and Media
 resources); media go first, since deleting a message may leave its media.
 "Not found" at either provider means there is nothing left to delete: done.
 """
+
 from __future__ import annotations
 
 import logging

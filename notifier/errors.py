@@ -3,6 +3,7 @@
 Messages are for operators and agents: they say what happened and what to
 do, and never contain credentials or message content.
 """
+
 from __future__ import annotations
 
 

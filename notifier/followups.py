@@ -9,6 +9,7 @@ outbox rows of their own (same guarantees, own retries) and are tried at once.
 A failure learned later (a bounce, an SMS status callback) writes the same
 ``on_failed`` rows (``on_late_failure``).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -3,6 +3,7 @@
 Values with spaces or quotes are quoted; callers pass identifiers, counts and
 short error texts only — never passwords or message bodies.
 """
+
 from __future__ import annotations
 
 import logging

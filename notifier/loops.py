@@ -5,6 +5,7 @@ passes the numbers in, so the decision is a table-testable function. Every
 "no" carries a short snake_case reason that ends up in an event, so an agent
 can see why a customer got no acknowledgement.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,11 +29,28 @@ _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply", "auto-reply"
 
 # Local parts that belong to machines: replying to them bounces at best and
 # starts a loop at worst.
-_MACHINE_EXACT = frozenset({
-    "mailer-daemon", "mailerdaemon", "postmaster", "noreply", "no-reply", "no_reply",
-    "donotreply", "do-not-reply", "do_not_reply", "dontreply", "dont-reply", "bounce",
-    "bounces", "listserv", "majordomo", "root", "daemon", "nobody",
-})
+_MACHINE_EXACT = frozenset(
+    {
+        "mailer-daemon",
+        "mailerdaemon",
+        "postmaster",
+        "noreply",
+        "no-reply",
+        "no_reply",
+        "donotreply",
+        "do-not-reply",
+        "do_not_reply",
+        "dontreply",
+        "dont-reply",
+        "bounce",
+        "bounces",
+        "listserv",
+        "majordomo",
+        "root",
+        "daemon",
+        "nobody",
+    }
+)
 _MACHINE_PATTERNS = (
     re.compile(r"^(no|do-?not|dont)[-_.]?reply"),  # noreply-alerts, do-not-reply.billing
     re.compile(r"^bounces?([-_.=]|$)"),  # bounce-123, bounces=...

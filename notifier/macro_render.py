@@ -9,6 +9,7 @@ there is nothing to reach through them; ``range`` is capped by the sandbox and
 output is cut at ``MAX_OUTPUT`` characters. Replies are plain text (they go out
 as email or SMS), so nothing is HTML-escaped here.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -41,8 +42,9 @@ class _Env(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-_env = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                                     trim_blocks=True, lstrip_blocks=True)
+_env = _Env(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True
+)
 _env.globals.clear()  # no range, dict, lipsum, cycler, joiner, namespace
 
 
@@ -54,8 +56,7 @@ def compile_body(body: str):  # noqa: ANN201
         raise MacroError(f"template: {exc.message}", exc.lineno) from None
     for name in ast.find_all(nodes.Name):
         if name.ctx == "load" and name.name not in TOKENS and not _bound(ast, name.name):
-            raise MacroError(f"template: unknown token {{{{ {name.name} }}}} (known: {', '.join(TOKENS)})",
-                             name.lineno)
+            raise MacroError(f"template: unknown token {{{{ {name.name} }}}} (known: {', '.join(TOKENS)})", name.lineno)
     return _env.from_string(body)
 
 

@@ -4,6 +4,7 @@ A reply or a delivery status notification quotes the Message-ID of what we
 sent; the ``hl.`` prefix plus one of our domains lets the threading and bounce
 stages tell our own mail from a customer's without a database look-up.
 """
+
 from __future__ import annotations
 
 import re

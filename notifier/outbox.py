@@ -14,6 +14,7 @@ another claimer has locked (``FOR UPDATE SKIP LOCKED``), SQLite serialises
 write transactions (``BEGIN IMMEDIATE``). The statements are in
 ``store/outbound/outbox_rows.py``; this module decides when each runs and in which transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -67,19 +68,36 @@ def enqueue(
     now = utcnow()
     status = OutboxStatus.SUPPRESSED if suppressed_reason else OutboxStatus.SENDING if claimed else OutboxStatus.PENDING
     values = dict(
-        channel=channel, kind=kind, recipient=recipient, payload=payload, unique_key=unique_key,
+        channel=channel,
+        kind=kind,
+        recipient=recipient,
+        payload=payload,
+        unique_key=unique_key,
         ticket_id=ticket if ticket is None or isinstance(ticket, int) else ticket.id,
         out_message_id=out_message if out_message is None or isinstance(out_message, int) else out_message.id,
-        message_id=message_id or str(payload.get("message_id") or ""), status=status, attempts=1 if claimed else 0,
-        last_error=suppressed_reason, provider_id="", next_attempt_at=not_before or now,
-        created_at=now, updated_at=now,
+        message_id=message_id or str(payload.get("message_id") or ""),
+        status=status,
+        attempts=1 if claimed else 0,
+        last_error=suppressed_reason,
+        provider_id="",
+        next_attempt_at=not_before or now,
+        created_at=now,
+        updated_at=now,
     )
     row = outbox_rows.add(values)
     if row is None:
         log.info(line("outbox_duplicate", unique_key=unique_key, channel=channel, kind=kind))
         return None
-    log.info(line("outbox_enqueued", outbox_id=row.id, channel=channel, kind=kind, status=status,
-                  ticket_id=values["ticket_id"] or ""))
+    log.info(
+        line(
+            "outbox_enqueued",
+            outbox_id=row.id,
+            channel=channel,
+            kind=kind,
+            status=status,
+            ticket_id=values["ticket_id"] or "",
+        )
+    )
     return row
 
 
@@ -91,8 +109,14 @@ def enqueue_followups(row: Outbox, specs: list[dict[str, Any]], error: str) -> l
         payload = dict(spec["payload"])
         if error:
             payload["error"] = error[:300]
-        new = enqueue(channel=spec["channel"], kind=spec["kind"], recipient=spec.get("recipient", ""),
-                      payload=payload, unique_key=f"{spec['unique_key']}:{row.id}", ticket=row.ticket_id)
+        new = enqueue(
+            channel=spec["channel"],
+            kind=spec["kind"],
+            recipient=spec.get("recipient", ""),
+            payload=payload,
+            unique_key=f"{spec['unique_key']}:{row.id}",
+            ticket=row.ticket_id,
+        )
         if new is not None:
             out.append((new.id, new.channel))
     return out
@@ -126,7 +150,7 @@ def claim_one(outbox_id: int, now: dt.datetime | None = None, *, channel: str | 
 def backoff_delay(attempts: int, base_s: float) -> float:
     """Seconds before the next try after ``attempts`` tries: base, 2×base, 4×base … capped at 1 h."""
     exponent = min(max(attempts - 1, 0), 30)
-    return min(base_s * (2 ** exponent), MAX_BACKOFF_S)
+    return min(base_s * (2**exponent), MAX_BACKOFF_S)
 
 
 def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) -> set[int]:
@@ -144,13 +168,23 @@ def mark_sent_many(sent: list[tuple[int, str]], now: dt.datetime | None = None) 
 
     changed = db.run_tx(tx, durable=False)
     for row_id, provider_id in sent:
-        log.info(line("outbox_sent" if row_id in changed else "outbox_sent_ignored", outbox_id=row_id,
-                      provider_id=provider_id))
+        log.info(
+            line(
+                "outbox_sent" if row_id in changed else "outbox_sent_ignored", outbox_id=row_id, provider_id=provider_id
+            )
+        )
     return changed
 
 
-def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.datetime | None = None, *,
-                          delay_s: float | None = None, count_attempt: bool = True) -> str | None:
+def mark_failed_temporary(
+    row_id: int,
+    error: str,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    delay_s: float | None = None,
+    count_attempt: bool = True,
+) -> str | None:
     """Retry later with exponential back-off, or fail once the attempts are used up.
 
     ``delay_s`` replaces the back-off (the provider's Retry-After); without
@@ -161,9 +195,17 @@ def mark_failed_temporary(row_id: int, error: str, settings: Settings, now: dt.d
     """
     at = now or utcnow()
     error = error[:MAX_ERROR_CHARS]
-    status = db.run_tx(lambda: outbox_rows.fail_temporary(
-        row_id, error, at, max_attempts=settings.outbox_max_attempts, delay_s=delay_s, count_attempt=count_attempt,
-        backoff=lambda attempts: backoff_delay(attempts, settings.outbox_retry_base_s)))
+    status = db.run_tx(
+        lambda: outbox_rows.fail_temporary(
+            row_id,
+            error,
+            at,
+            max_attempts=settings.outbox_max_attempts,
+            delay_s=delay_s,
+            count_attempt=count_attempt,
+            backoff=lambda attempts: backoff_delay(attempts, settings.outbox_retry_base_s),
+        )
+    )
     log.warning(line("outbox_temporary_failure", outbox_id=row_id, status=status or "ignored", error=error))
     return status
 
@@ -207,8 +249,9 @@ def recover_stuck(settings: Settings, now: dt.datetime | None = None) -> int:
     """
     at = now or utcnow()
     cutoff = at - dt.timedelta(seconds=settings.sending_lease_s)
-    rows = db.run_tx(lambda: outbox_rows.recover_stuck(cutoff, at, resendable=RESENDABLE,
-                                                       max_attempts=settings.outbox_max_attempts))
+    rows = db.run_tx(
+        lambda: outbox_rows.recover_stuck(cutoff, at, resendable=RESENDABLE, max_attempts=settings.outbox_max_attempts)
+    )
     for row in rows:
         log.warning(line("outbox_recovered", outbox_id=row.id, channel=row.channel, status=row.status))
     return len(rows)

@@ -7,6 +7,7 @@ this hour's count plus the previous hour's, weighted by how much of it is still
 inside the window. The overall counter is spread over a few shard rows so that
 workers on PostgreSQL do not queue on one hot row.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -20,6 +20,7 @@ language its text came from: an operator who rewrites ``ack.txt`` without an
 ``ack.html``, or a translation without its HTML, sends text alone rather
 than an HTML part that says something else.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,14 @@ class Templates:
     def __init__(self, override_dir: str = "") -> None:
         loaders = [FileSystemLoader(override_dir)] if override_dir else []
         loaders.append(FileSystemLoader(str(BUNDLED)))
-        self.env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]),
-                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html"]),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
         self._resolved: dict[tuple[str, str], Template | None] = {}
         self._pairs: dict[tuple[str, str], tuple[Template, Template | None] | None] = {}
 

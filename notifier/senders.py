@@ -6,6 +6,7 @@ the message; it raises ``TemporaryFailure`` / ``RelayUnavailable`` (retry with
 back-off) or ``PermanentFailure`` (give up, visibly). A sender that is not
 configured (no relay, no Twilio account) is skipped and its rows wait.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Protocol

@@ -5,6 +5,7 @@ anyone can forge a sender address, so a reply that echoed the body would let
 spammers use us as a relay. Only the subject line is repeated (capped), and
 the greeting uses the display name only when it looks like a person's name.
 """
+
 from __future__ import annotations
 
 import base64
@@ -121,8 +122,13 @@ def render_ack(
     refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]
     name = safe_name(customer_name) if echo else ""
     text, html = render.templates(templates_dir).email(
-        "ack", language, greeting=f"Hello {name}," if name else "Hello,", customer_name=name,
-        ticket_number=ticket_number, support_address=support_address, article=article,
+        "ack",
+        language,
+        greeting=f"Hello {name}," if name else "Hello,",
+        customer_name=name,
+        ticket_number=ticket_number,
+        support_address=support_address,
+        article=article,
     )
     payload = {
         "from": support_address,
@@ -210,9 +216,13 @@ def render_bytes(payload: dict[str, Any], blob: Callable[[str], bytes] | None = 
         boundary = "=_hl_" + hashlib.sha256(text_part).hexdigest()[:24]
         headers += [("MIME-Version", "1.0"), ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
         part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-        body = (f"--{boundary}\r\n{part.format('plain')}".encode("ascii") + text_part
-                + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii") + _qp(str(payload["html"]))
-                + f"\r\n--{boundary}--\r\n".encode("ascii"))
+        body = (
+            f"--{boundary}\r\n{part.format('plain')}".encode("ascii")
+            + text_part
+            + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii")
+            + _qp(str(payload["html"]))
+            + f"\r\n--{boundary}--\r\n".encode("ascii")
+        )
     else:
         headers += [
             ("MIME-Version", "1.0"),
@@ -231,9 +241,13 @@ def _body(payload: dict[str, Any], text_part: bytes) -> tuple[str, bytes]:
         return 'text/plain; charset="utf-8"', b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + text_part
     boundary = "=_hl_" + hashlib.sha256(text_part).hexdigest()[:24]
     part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-    inner = (f"--{boundary}\r\n{part.format('plain')}".encode("ascii") + text_part
-             + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii") + _qp(str(payload["html"]))
-             + f"\r\n--{boundary}--\r\n".encode("ascii"))
+    inner = (
+        f"--{boundary}\r\n{part.format('plain')}".encode("ascii")
+        + text_part
+        + f"\r\n--{boundary}\r\n{part.format('html')}".encode("ascii")
+        + _qp(str(payload["html"]))
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )
     return f'multipart/alternative; boundary="{boundary}"', b"\r\n" + inner
 
 
@@ -248,8 +262,9 @@ def _attachment(item: dict[str, Any], data: bytes) -> bytes:
     else:
         disposition = "attachment; filename*=utf-8''" + quote(name, safe="")
     encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
-    return (f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n"
-            f"Content-Disposition: {disposition}\r\n\r\n").encode("ascii") + encoded
+    return (
+        f"Content-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: {disposition}\r\n\r\n"
+    ).encode("ascii") + encoded
 
 
 def _qp(text: str) -> bytes:

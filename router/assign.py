@@ -15,6 +15,7 @@ candidates. The order is a preference, not a promise: the caller claims the
 first agent whose load the database lets it raise (store.routing_state.claim),
 and moves on to the next if another worker took the last slot first.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,12 +41,16 @@ class Ranking:
     def why_none(self) -> str:
         if not self.skipped:
             return "the team has no agents"
-        return "no agent available under capacity (" + ", ".join(f"{n} {why}" for why, n in
-                                                                   sorted(self.skipped.items())) + ")"
+        return (
+            "no agent available under capacity ("
+            + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+            + ")"
+        )
 
 
-def eligible(agents: Sequence[AgentRow], min_tier: int = 0, exclude: Sequence[str] = ()) -> tuple[list[AgentRow],
-                                                                                                  dict[str, int]]:
+def eligible(
+    agents: Sequence[AgentRow], min_tier: int = 0, exclude: Sequence[str] = ()
+) -> tuple[list[AgentRow], dict[str, int]]:
     ok: list[AgentRow] = []
     skipped: dict[str, int] = {}
     for a in agents:
@@ -80,8 +85,15 @@ def _skill_key(skills: Mapping[str, int], category: str) -> str:
     return next((k for k in skills if canonical(k) == wanted), "")
 
 
-def rank(agents: Sequence[AgentRow], strategy: str, *, category: str = "", language: str = "", min_tier: int = 0,
-         exclude: Sequence[str] = ()) -> Ranking:
+def rank(
+    agents: Sequence[AgentRow],
+    strategy: str,
+    *,
+    category: str = "",
+    language: str = "",
+    min_tier: int = 0,
+    exclude: Sequence[str] = (),
+) -> Ranking:
     """Candidates in the order the team's strategy prefers them, each with its reason."""
     ok, skipped = eligible(agents, min_tier, exclude)
     category, language = category.lower(), language.lower()
@@ -91,9 +103,20 @@ def rank(agents: Sequence[AgentRow], strategy: str, *, category: str = "", langu
 
     if strategy == "round_robin":
         ordered = sorted(ok, key=lambda a: (a.last_assigned_at or _NEVER, a.id))
-        out = [Ranked(a, "round robin: " + (f"last assigned {a.last_assigned_at:%Y-%m-%d %H:%M:%S}"
-                                            if a.last_assigned_at else "not assigned yet")) for a in ordered]
+        out = [
+            Ranked(
+                a,
+                "round robin: "
+                + (
+                    f"last assigned {a.last_assigned_at:%Y-%m-%d %H:%M:%S}"
+                    if a.last_assigned_at
+                    else "not assigned yet"
+                ),
+            )
+            for a in ordered
+        ]
     elif strategy == "skills":
+
         def score(a: AgentRow) -> int:
             key = _skill_key(a.skills, category)
             return int(a.skills.get(key, 0) if key else 0) + int(a.skills.get(language, 0) if language else 0)

@@ -7,6 +7,7 @@ across the spring change is an hour shorter. Every function takes and returns
 instants; a naive datetime means UTC (as the database stores them) and the
 result has the awareness of the input.
 """
+
 from __future__ import annotations
 
 import datetime as dt

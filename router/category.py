@@ -11,6 +11,7 @@ message: it looks at the store's ``ACTIVE`` pointer at most every
 ``recheck_s`` seconds and loads a newly activated model then, so workers pick
 it up without a restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,22 +71,39 @@ def classify(subject: str, text: str, model: CategoryModel, threshold: float = D
     doc = model.text_of(subject, text)
     name = model.version_label
     if not doc:
-        return CategoryDecision(UNCLASSIFIED, 0.0, "", "", 0.0, name, threshold,
-                                f"unclassified: no subject or text (model {name})")
+        return CategoryDecision(
+            UNCLASSIFIED, 0.0, "", "", 0.0, name, threshold, f"unclassified: no subject or text (model {name})"
+        )
     ranked = model.ranked(doc, 2)
     best, p = ranked[0]
     second, q = ranked[1] if len(ranked) > 1 else ("", 0.0)
     runner = f"; runner-up {second!r} at {q:.2f}" if second else ""
     if p < threshold:
-        return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
-                                f"unclassified: best {best!r} at {p:.2f} is below the threshold {threshold:g}"
-                                f"{runner} (model {name})")
+        return CategoryDecision(
+            UNCLASSIFIED,
+            p,
+            best,
+            second,
+            q,
+            name,
+            threshold,
+            f"unclassified: best {best!r} at {p:.2f} is below the threshold {threshold:g}{runner} (model {name})",
+        )
     if model.content_words(doc) == []:
-        return CategoryDecision(UNCLASSIFIED, p, best, second, q, name, threshold,
-                                f"unclassified: no word the model knows beyond greetings and fillers "
-                                f"(best {best!r} at {p:.2f}{runner}; model {name})")
-    return CategoryDecision(best, p, best, second, q, name, threshold,
-                            f"category {best!r} at {p:.2f}{runner} (model {name})")
+        return CategoryDecision(
+            UNCLASSIFIED,
+            p,
+            best,
+            second,
+            q,
+            name,
+            threshold,
+            f"unclassified: no word the model knows beyond greetings and fillers "
+            f"(best {best!r} at {p:.2f}{runner}; model {name})",
+        )
+    return CategoryDecision(
+        best, p, best, second, q, name, threshold, f"category {best!r} at {p:.2f}{runner} (model {name})"
+    )
 
 
 def label_event(category: str, previous: str | None) -> tuple[str, dict[str, Any]]:
@@ -161,8 +179,9 @@ def load_active_model(models_dir: str | os.PathLike[str], *, recheck_s: float = 
                 log.error("event=category_model_failed store=%s error=%r; using the packaged default", key, exc)
                 path, model = packaged_default_path(), load_model(packaged_default_path())
             else:
-                log.error("event=category_model_failed store=%s error=%r; keeping %s", key, exc,
-                          current.model.version_label)
+                log.error(
+                    "event=category_model_failed store=%s error=%r; keeping %s", key, exc, current.model.version_label
+                )
                 current.fingerprint, current.checked_at = fp, now
                 return current.model
         _active[key] = _Active(fp, path, model, now)

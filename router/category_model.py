@@ -31,6 +31,7 @@ calibrated threshold, so most messages never pay for an embedding. Without the
 extra at prediction time the model answers with its first stage alone (logged
 once), so a model trained with embeddings still loads and works everywhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,8 +88,7 @@ def _char_wb_columns(vec: Any) -> Callable[[str], tuple[np.ndarray, np.ndarray]]
     computed once and remembered: most words of a support mail were seen
     before. Equal to the analyzer's output (a test checks it on odd input).
     """
-    if vec.analyzer != "char_wb" or vec.preprocessor is not None or vec.tokenizer is not None \
-            or vec.input != "content":
+    if vec.analyzer != "char_wb" or vec.preprocessor is not None or vec.tokenizer is not None or vec.input != "content":
         return None
     preprocess = vec.build_preprocessor()
     decode = vec.decode
@@ -109,7 +109,7 @@ def _char_wb_columns(vec: Any) -> Callable[[str], tuple[np.ndarray, np.ndarray]]
                     found.append(j)
                 break
             for i in range(w_len - n + 1):
-                j = get(w[i:i + n])
+                j = get(w[i : i + n])
                 if j is not None:
                     found.append(j)
         return np.array(found, dtype=np.intp) if found else empty
@@ -136,7 +136,8 @@ def _char_wb_columns(vec: Any) -> Callable[[str], tuple[np.ndarray, np.ndarray]]
 # thanks, sign-offs, reply/forward prefixes, test words. A message with no other word the model knows is
 # contentless (``CategoryModel.content_words``) and is not given a category however confident the model is:
 # its character n-grams alone made "Re:" a refund at 0.89 and "Danke" a complaint at 0.88.
-FILLER_WORDS = frozenset("""
+FILLER_WORDS = frozenset(
+    """
 re fw fwd aw wg tr rv sv ref
 hello hi hey hallo hola bonjour salut ciao buenos buenas dias tardes noches guten tag morgen abend
 dear sir madam team all there lieber liebe sehr geehrte geehrter damen herren cher chère madame monsieur
@@ -148,7 +149,8 @@ saludos atentamente adiós
 test testing prueba essai asdf qwer qwerty foo bar lorem ipsum
 see attached attachment anbei anhang ci joint pièce jointe adjunto adjunta
 please pls bitte svp por favor
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -330,11 +332,17 @@ def _linear_head(clf: Any) -> tuple[Any, str, float] | None:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
 
-    if isinstance(clf, CalibratedClassifierCV) and clf.method == "temperature" \
-            and len(clf.calibrated_classifiers_) == 1:
+    if (
+        isinstance(clf, CalibratedClassifierCV)
+        and clf.method == "temperature"
+        and len(clf.calibrated_classifiers_) == 1
+    ):
         inner = clf.calibrated_classifiers_[0]
-        if isinstance(inner.estimator, LinearSVC) and len(inner.calibrators) == 1 \
-                and list(inner.estimator.classes_) == list(clf.classes_):
+        if (
+            isinstance(inner.estimator, LinearSVC)
+            and len(inner.calibrators) == 1
+            and list(inner.estimator.classes_) == list(clf.classes_)
+        ):
             return inner.estimator, "temperature", float(inner.calibrators[0].beta_)
     return None
 
@@ -361,8 +369,18 @@ def _compile(pipeline: Any) -> Callable[[str], np.ndarray] | None:
             if type(vec) is not TfidfVectorizer or vec.binary or vec.norm not in ("l2", None):
                 return None
             idf = np.asarray(vec.idf_, dtype=np.float64) if vec.use_idf else None
-            blocks.append(_Block(vec.build_analyzer(), vec.vocabulary_, idf, offset, float(weights.get(name, 1.0)),
-                                 bool(vec.sublinear_tf), vec.norm, _char_wb_columns(vec)))
+            blocks.append(
+                _Block(
+                    vec.build_analyzer(),
+                    vec.vocabulary_,
+                    idf,
+                    offset,
+                    float(weights.get(name, 1.0)),
+                    bool(vec.sublinear_tf),
+                    vec.norm,
+                    _char_wb_columns(vec),
+                )
+            )
             offset += len(vec.vocabulary_)
         coef = linear.coef_
         if coef.shape[1] != offset:

@@ -13,6 +13,7 @@ sentence of the same label and language (mail says things twice). Once each:
 copies of a sentence in several folds would make the cross-validation, and so
 the temperature that turns scores into confidences, overconfident.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from helpline.router.default_labels import BITEXT_INTENTS
-from helpline.router.model_train import (BITEXT_ATTRIBUTION, BITEXT_TEST, BITEXT_TRAIN, Dataset, TrainingError, TrainOptions, evaluate,
-                          file_sha256, read_csv, train)
+from helpline.router.model_train import (
+    BITEXT_ATTRIBUTION,
+    BITEXT_TEST,
+    BITEXT_TRAIN,
+    Dataset,
+    TrainingError,
+    TrainOptions,
+    evaluate,
+    file_sha256,
+    read_csv,
+    train,
+)
 
 if TYPE_CHECKING:
     from helpline.router.category_model import CategoryModel
@@ -33,8 +44,11 @@ SEED = 17
 
 GREETINGS = {
     "en": (("Hello,", "Thanks,"), ("Hi there,", "Best regards"), ("Dear support team,", "Kind regards")),
-    "de": (("Hallo,", "Danke!"), ("Guten Tag,", "Mit freundlichen Grüßen"),
-           ("Sehr geehrte Damen und Herren,", "Viele Grüße")),
+    "de": (
+        ("Hallo,", "Danke!"),
+        ("Guten Tag,", "Mit freundlichen Grüßen"),
+        ("Sehr geehrte Damen und Herren,", "Viele Grüße"),
+    ),
     "fr": (("Bonjour,", "Merci."), ("Madame, Monsieur,", "Cordialement"), ("Bonsoir,", "Bien à vous")),
     "es": (("Hola,", "Gracias."), ("Buenos días,", "Saludos"), ("Estimado equipo,", "Un saludo")),
 }
@@ -83,10 +97,17 @@ def synthetic_rows(rows: list[tuple[str, str, str]], seed: int = SEED) -> list[t
 def default_training_data(bitext_train: Path, synthetic: Path = SYNTHETIC_CSV) -> Dataset:
     """The default model's training set (deterministic for the same files)."""
     pairs = bitext_rows(bitext_train) + synthetic_rows(read_synthetic(synthetic))
-    source = f"bitext-support-intents/{bitext_train.name} ({BITEXT_PER_INTENT} per intent, relabelled) + " \
-             f"router/models/{synthetic.name} (synthetic, written for Helpline)"
-    return Dataset([""] * len(pairs), [t for t, _ in pairs], [lab for _, lab in pairs], source,
-                   file_sha256(bitext_train)[:32] + file_sha256(synthetic)[:32])
+    source = (
+        f"bitext-support-intents/{bitext_train.name} ({BITEXT_PER_INTENT} per intent, relabelled) + "
+        f"router/models/{synthetic.name} (synthetic, written for Helpline)"
+    )
+    return Dataset(
+        [""] * len(pairs),
+        [t for t, _ in pairs],
+        [lab for _, lab in pairs],
+        source,
+        file_sha256(bitext_train)[:32] + file_sha256(synthetic)[:32],
+    )
 
 
 SHIPPED_CSV = Path(__file__).resolve().parent / "models" / "default_training.csv"
@@ -113,8 +134,12 @@ def shipped_training_data(path: Path = SHIPPED_CSV) -> Dataset:
 
 
 # ---- the packaged default model -----------------------------------------------------------
-def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptions | None = None,
-                  log: Callable[[str], None] | None = None) -> tuple["CategoryModel", dict[str, Any]]:
+def build_default(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    options: TrainOptions | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple["CategoryModel", dict[str, Any]]:
     """Train the default model (general support labels, ``default_labels``) on the Bitext training
     split relabelled plus the synthetic multilingual sentences (``default_build``), measure it on the
     relabelled Bitext test split, and write ``default.skops`` / ``default.json`` with the data's
@@ -129,21 +154,34 @@ def build_default(data_dir: str | Path, out_dir: str | Path, options: TrainOptio
     out_dir = Path(out_dir)
     for name in (BITEXT_TRAIN, BITEXT_TEST, "LICENSE", "SOURCE.md"):
         if not (data_dir / name).is_file():
-            raise TrainingError(f"{data_dir / name} is missing: expected the Bitext sample (train/test CSV, "
-                                "LICENSE, SOURCE.md)")
+            raise TrainingError(
+                f"{data_dir / name} is missing: expected the Bitext sample (train/test CSV, LICENSE, SOURCE.md)"
+            )
     train_data = default_training_data(data_dir / BITEXT_TRAIN)
     test_data = read_csv(data_dir / BITEXT_TEST, "utterance", "intent")
     test_data.labels = [BITEXT_INTENTS[x] for x in test_data.labels]
     # The packaged default stays TF-IDF alone: it must give the same answers with and without the
     # embeddings extra, and the shipped MiniLM reads English only while the default reads four languages.
-    model = train(train_data, replace(options or TrainOptions(), embeddings="off"), attribution={**BITEXT_ATTRIBUTION, "synthetic": (
-        "router/models/synthetic_support.csv: support sentences in English, German, French and Spanish "
-        "written for Helpline (synthetic, not customer mail)")}, log=log)
+    model = train(
+        train_data,
+        replace(options or TrainOptions(), embeddings="off"),
+        attribution={
+            **BITEXT_ATTRIBUTION,
+            "synthetic": (
+                "router/models/synthetic_support.csv: support sentences in English, German, French and Spanish "
+                "written for Helpline (synthetic, not customer mail)"
+            ),
+        },
+        log=log,
+    )
     test_metrics = evaluate(model, test_data)
     model.meta["version"] = "default"
     model.meta["source"] = train_data.source
-    model.meta["test_metrics"] = {**test_metrics, "data": f"bitext-support-intents/{BITEXT_TEST} (intents relabelled)",
-                                  "data_sha256": test_data.source_sha256}
+    model.meta["test_metrics"] = {
+        **test_metrics,
+        "data": f"bitext-support-intents/{BITEXT_TEST} (intents relabelled)",
+        "data_sha256": test_data.source_sha256,
+    }
     model.meta["build_command"] = "helpline model build-default --data-dir ../shared/data/bitext-support-intents"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("LICENSE", "SOURCE.md"):

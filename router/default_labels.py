@@ -8,6 +8,7 @@ routing rules or team ``categories`` still name an old label keep working:
 routing stage compares canonical names (``LEGACY_LABELS`` is documented in
 router/models/README.md).
 """
+
 from __future__ import annotations
 
 from typing import Iterable

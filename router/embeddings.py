@@ -16,6 +16,7 @@ embeddings, asks for it here.
 The output is what sentence-transformers gives for the model: token vectors
 mean-pooled over the attention mask, then L2-normalised (384 floats).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,10 @@ def missing() -> str | None:
             return f"the {package} package is not installed: pip install 'helpline[embeddings]'"
     for name in (MODEL_FILE, TOKENIZER_FILE, INFO_FILE):
         if not (MODEL_DIR / name).is_file():
-            return (f"{MODEL_DIR / name} is missing: rebuild it with "
-                    "python router/embeddings_export.py (see the README there)")
+            return (
+                f"{MODEL_DIR / name} is missing: rebuild it with "
+                "python router/embeddings_export.py (see the README there)"
+            )
     return None
 
 
@@ -77,8 +80,10 @@ class Embedder:
         model_path = model_dir / MODEL_FILE
         expected = self.info.get("onnx_sha256")
         if expected and _sha256(model_path) != expected:
-            raise EmbeddingsUnavailable(f"{model_path}: sha256 differs from {INFO_FILE} (damaged or replaced); "
-                                        "rebuild it with router/embeddings_export.py")
+            raise EmbeddingsUnavailable(
+                f"{model_path}: sha256 differs from {INFO_FILE} (damaged or replaced); "
+                "rebuild it with router/embeddings_export.py"
+            )
         self.dim = int(self.info["dimension"])
         self.max_tokens = max_tokens
         self._tok = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))

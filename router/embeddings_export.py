@@ -29,6 +29,7 @@ configs); nothing is fetched from a model hub. Steps:
 
 The script has no import of Helpline, so it runs from a checkout without installing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,8 +95,9 @@ def export_fp32(src: Path, out: Path) -> None:
             self.bert = BertModel.from_pretrained(str(src), add_pooling_layer=False)
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+            tokens = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
@@ -104,11 +106,21 @@ def export_fp32(src: Path, out: Path) -> None:
     ids = torch.ones((2, 8), dtype=torch.long)
     with torch.no_grad():
         torch.onnx.export(
-            model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(out),
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["sentence_embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                          "token_type_ids": {0: "batch", 1: "tokens"}, "sentence_embedding": {0: "batch"}},
-            opset_version=OPSET, do_constant_folding=True, dynamo=False)
+            model,
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(out),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["sentence_embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "token_type_ids": {0: "batch", 1: "tokens"},
+                "sentence_embedding": {0: "batch"},
+            },
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
 
 
 def optimise(src: Path, out: Path) -> None:
@@ -124,8 +136,14 @@ def quantise(src: Path, out: Path) -> None:
 
     # The fused operators (com.microsoft Attention, SkipLayerNormalization, ...) escape ONNX's shape
     # inference; their outputs are float like everything else in this graph.
-    quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        str(src),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=False,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def onnx_vectors(model: Path, tokenizer: Path, sentences: list[str]) -> Any:
@@ -141,8 +159,10 @@ def onnx_vectors(model: Path, tokenizer: Path, sentences: list[str]) -> Any:
     for s in sentences:
         enc = tok.encode(s)
         ids = np.array([enc.ids], dtype=np.int64)
-        (v,) = sess.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                                                 "token_type_ids": np.zeros_like(ids)})
+        (v,) = sess.run(
+            ["sentence_embedding"],
+            {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)},
+        )
         rows.append(v[0])
     return np.array(rows)
 
@@ -194,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         "quantisation": "none" if args.fp32 else "onnxruntime quantize_dynamic, int8 weights (QInt8), per channel",
         "opset": OPSET,
         "onnx_sha256": _sha256(out / "model.onnx"),
-        "check": {"sentences": len(CHECK_SENTENCES), "mean_cosine_to_fp32": round(float(cosine.mean()), 5),
-                  "min_cosine_to_fp32": round(float(cosine.min()), 5)},
+        "check": {
+            "sentences": len(CHECK_SENTENCES),
+            "mean_cosine_to_fp32": round(float(cosine.mean()), 5),
+            "min_cosine_to_fp32": round(float(cosine.min()), 5),
+        },
         "built_with": {"onnxruntime": onnxruntime.__version__},
     }
     (out / "model.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

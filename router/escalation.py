@@ -4,6 +4,7 @@ Plain functions; ``workers.sla_clock`` carries the steps out (each one audited).
 Every matching rule runs, in file order, so a site can notify on every
 breach and additionally move urgent ones to a higher tier.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from typing import Sequence
 from helpline.store.siteconfig.config_file import PRIORITIES, EscalationRule
 
 
-def matching(rules: Sequence[EscalationRule], *, event: str, target: str, priority: str, customer_tier: str,
-             team: str | None) -> list[EscalationRule]:
+def matching(
+    rules: Sequence[EscalationRule], *, event: str, target: str, priority: str, customer_tier: str, team: str | None
+) -> list[EscalationRule]:
     out = []
     for r in rules:
         if r.on != event:
@@ -62,8 +64,9 @@ def steps(rules: Sequence[EscalationRule], priority: str) -> Steps:
         if r.to_tier:
             tier = max(tier, r.to_tier)
         notify += [n for n in r.notify if n not in notify]
-    return Steps(new_priority if new_priority != priority else "", team, tier, tuple(notify),
-                 tuple(r.name for r in rules))
+    return Steps(
+        new_priority if new_priority != priority else "", team, tier, tuple(notify), tuple(r.name for r in rules)
+    )
 
 
 MANUAL = "manual"

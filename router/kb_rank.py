@@ -16,6 +16,7 @@ The weights and BM25 parameters come from the retrieval evaluation
 (``python -m tests.kb.eval_retrieval``, tuned on the dev split, reported on the
 test split).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,10 +33,10 @@ class Params:
     b: float = 0.75
     pairs: bool = True
     pair_weight: float = 0.1  # a pair of adjacent stems, against 1.0 for a stem
-    w_best: float = 0.1       # the best-matching single question (mostly a tie-break, and the "why")
-    w_all: float = 1.0        # title, tags and all questions as one text
-    w_body: float = 0.1       # the article's body
-    w_chars: float = 0.3      # character 4-grams of the stems (typos, compounds), over all questions
+    w_best: float = 0.1  # the best-matching single question (mostly a tie-break, and the "why")
+    w_all: float = 1.0  # title, tags and all questions as one text
+    w_body: float = 0.1  # the article's body
+    w_chars: float = 0.3  # character 4-grams of the stems (typos, compounds), over all questions
 
 
 DEFAULT = Params()
@@ -104,7 +105,7 @@ def _grams(text: str, n: int = 4) -> list[str]:
     out = []
     for w in kb_text.stems(text):
         w = f" {w} "
-        out += [w[i:i + n] for i in range(max(1, len(w) - n + 1))]
+        out += [w[i : i + n] for i in range(max(1, len(w) - n + 1))]
     return out
 
 
@@ -139,8 +140,7 @@ class Ranker:
         pw = self.params.pair_weight
         return {t: (pw if "_" in t else 1.0) for t in self._terms(text, language)}
 
-    def rank(self, text: str, k: int = 3, *, language: str | None = None,
-             allow: "set[str] | None" = None) -> list[Hit]:
+    def rank(self, text: str, k: int = 3, *, language: str | None = None, allow: "set[str] | None" = None) -> list[Hit]:
         """The ``k`` best documents for ``text`` (of ``language`` and in ``allow`` when given), best first."""
         p = self.params
         query = self._query(text, language or "en")
@@ -169,8 +169,15 @@ class Ranker:
         for n, (s, i) in enumerate(keep[:k]):
             why = self._question_of[best_unit[i][1]] if i in best_unit else self._why_words(i, query)
             nxt = keep[n + 1][0] if n + 1 < len(keep) else 0.0
-            hits.append(Hit(self.docs[i].key, round(s, 4), why, round(self._coverage(i, query), 4),
-                            round(min(s / nxt, 99.0) if nxt > 0 else 99.0, 4)))
+            hits.append(
+                Hit(
+                    self.docs[i].key,
+                    round(s, 4),
+                    why,
+                    round(self._coverage(i, query), 4),
+                    round(min(s / nxt, 99.0) if nxt > 0 else 99.0, 4),
+                )
+            )
         return hits
 
     def _coverage(self, i: int, query: dict[str, float]) -> float:

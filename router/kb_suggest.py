@@ -6,6 +6,7 @@ number of texts without I/O: ``helpline kb suggest --stdin`` pays the load once
 for a thousand lines, the worker keeps one per process and reloads it when the
 knowledge base changes (``Suggester.stale``).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,9 @@ class Suggestion:
 
 
 class Suggester:
-    def __init__(self, articles: list[kb_rank.Doc], meta: dict[str, dict[str, Any]],
-                 tickets: list[kb_tickets.ResolvedTicket]) -> None:
+    def __init__(
+        self, articles: list[kb_rank.Doc], meta: dict[str, dict[str, Any]], tickets: list[kb_tickets.ResolvedTicket]
+    ) -> None:
         self.articles = kb_rank.Ranker(articles)
         self.meta = meta
         self.tickets = {str(t.ticket_id): t for t in tickets}
@@ -53,7 +55,8 @@ class Suggester:
         # no character n-grams (long texts, thousands of tickets: the index would not pay for itself).
         self.ticket_ranker = kb_rank.Ranker(
             (kb_rank.Doc(key=str(t.ticket_id), body=t.question, language=t.language or "en") for t in tickets),
-            TICKET_PARAMS)
+            TICKET_PARAMS,
+        )
         self.loaded_at = time.monotonic()
 
     @classmethod
@@ -62,27 +65,58 @@ class Suggester:
         docs, meta = [], {}
         for slug, language, title, questions, body, tags, audience, team in kb_state.ranker_rows():
             key = f"{language}/{slug}"
-            docs.append(kb_rank.Doc(key=key, title=title, questions=tuple(questions), body=body, tags=tuple(tags),
-                                    language=language))
+            docs.append(
+                kb_rank.Doc(
+                    key=key, title=title, questions=tuple(questions), body=body, tags=tuple(tags), language=language
+                )
+            )
             meta[key] = {"slug": slug, "title": title, "language": language, "audience": audience, "team": team}
         return cls(docs, meta, kb_tickets.resolved_with_replies(ticket_limit) if ticket_limit else [])
 
-    def articles_for(self, text: str, language: str | None = None, *, k: int = TOP,
-                     public_only: bool = False, team: str | None = None) -> list[Suggestion]:
+    def articles_for(
+        self,
+        text: str,
+        language: str | None = None,
+        *,
+        k: int = TOP,
+        public_only: bool = False,
+        team: str | None = None,
+    ) -> list[Suggestion]:
         """``team``: only articles of no team or of that team (another team's articles stay theirs)."""
         allow = None
         if public_only or team is not None:
-            allow = {key for key, m in self.meta.items() if (m["audience"] == "public" or not public_only)
-                     and (team is None or m["team"] in (None, "", team))}
+            allow = {
+                key
+                for key, m in self.meta.items()
+                if (m["audience"] == "public" or not public_only) and (team is None or m["team"] in (None, "", team))
+            }
         hits = self.articles.rank(text, k, language=language, allow=allow)
         if not hits and language:  # no article in the customer's language: any language beats none
             hits = self.articles.rank(text, k, allow=allow)
-        return [Suggestion("article", self.meta[h.key]["slug"], h.score, h.why, self.meta[h.key]["title"],
-                           self.meta[h.key]["language"], self.meta[h.key]["audience"], coverage=h.coverage,
-                           margin=h.margin) for h in hits]
+        return [
+            Suggestion(
+                "article",
+                self.meta[h.key]["slug"],
+                h.score,
+                h.why,
+                self.meta[h.key]["title"],
+                self.meta[h.key]["language"],
+                self.meta[h.key]["audience"],
+                coverage=h.coverage,
+                margin=h.margin,
+            )
+            for h in hits
+        ]
 
-    def tickets_for(self, text: str, language: str | None = None, *, k: int = TOP,
-                    exclude: int | None = None, team: str | None = None) -> list[Suggestion]:
+    def tickets_for(
+        self,
+        text: str,
+        language: str | None = None,
+        *,
+        k: int = TOP,
+        exclude: int | None = None,
+        team: str | None = None,
+    ) -> list[Suggestion]:
         """``team``: only that team's resolved tickets (their replies hold their customers' details)."""
         allow = None if team is None else {key for key, t in self.tickets.items() if (t.team or "") == team}
         hits = self.ticket_ranker.rank(text, k + 1, allow=allow)
@@ -94,13 +128,19 @@ class Suggester:
             out.append(Suggestion("ticket", t.number, h.score, h.why, reply=t.reply))
         return out[:k]
 
-    def suggest(self, text: str, language: str | None = None, *, team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    def suggest(
+        self, text: str, language: str | None = None, *, team: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
         """The answer of ``helpline kb suggest --json`` and of the API (``team``: a team-bound caller's view)."""
         return {
-            "articles": [{"slug": s.ref, "title": s.title, "score": s.score, "why": s.why}
-                         for s in self.articles_for(text, language, team=team)],
-            "tickets": [{"number": s.ref, "score": s.score, "reply_excerpt": excerpt(s.reply)}
-                        for s in self.tickets_for(text, language, team=team)],
+            "articles": [
+                {"slug": s.ref, "title": s.title, "score": s.score, "why": s.why}
+                for s in self.articles_for(text, language, team=team)
+            ],
+            "tickets": [
+                {"number": s.ref, "score": s.score, "reply_excerpt": excerpt(s.reply)}
+                for s in self.tickets_for(text, language, team=team)
+            ],
         }
 
 

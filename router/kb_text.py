@@ -8,6 +8,7 @@ words are stemmed with the Snowball stemmer of the language so "charged",
 "charge" and "charges" meet, and adjacent stems also count as a pair so
 "top up" and "card payment" weigh more than their words apart.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,11 +19,30 @@ import snowballstemmer
 
 # Snowball algorithm names by ISO 639-1 code; a language without one is only lower-cased.
 _STEMMERS = {
-    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek", "en": "english",
-    "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french", "hu": "hungarian",
-    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nl": "dutch", "no": "norwegian",
-    "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
-    "sv": "swedish", "ta": "tamil", "tr": "turkish",
+    "ar": "arabic",
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "id": "indonesian",
+    "it": "italian",
+    "lt": "lithuanian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "nb": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
 }
 
 # No stop-word list: BM25's IDF already makes "my" and "the" weigh next to nothing, and a
@@ -33,12 +53,14 @@ _STOP: frozenset[str] = frozenset()
 
 # Words that say nothing about what a text asks, for the confidence measure only (how much of a
 # customer's text an article covers: "Hi", "thanks" and "it" must not count against it).
-_COMMON_EN = frozenset("""
+_COMMON_EN = frozenset(
+    """
 a an the i me my mine we our us you your yours it its this that these those is am are was were be been
 being do does did of to in on at for from by with and or as so if then than there here he she they them
 his her their please hi hello hey dear thanks thank cheers regards best kind would could should will
 shall just also very really get got have has had any some
-""".split())
+""".split()
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -52,10 +74,10 @@ def is_common(term: str, language: str = "en") -> bool:
     """Whether a stem is a function word or a pleasantry (English only)."""
     return term in _common(language)
 
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _CONTRACTION = {"n't": " not", "'m": "", "'re": "", "'s": "", "'ve": "", "'ll": "", "'d": ""}
-_NEG_FIX = {"can't": "can not", "won't": "will not", "cannot": "can not", "shan't": "shall not",
-            "ain't": "is not"}
+_NEG_FIX = {"can't": "can not", "won't": "will not", "cannot": "can not", "shan't": "shall not", "ain't": "is not"}
 
 
 @functools.lru_cache(maxsize=64)

@@ -13,6 +13,7 @@ memory. Models load lazily, per language, on first use.
 
 A message too short to tell borrows its subject (``sample``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,12 +61,15 @@ def detector(languages: tuple[str, ...], accuracy: str = "low") -> Any:
         for code in key[0]:
             iso = getattr(IsoCode639_1, code.upper(), None)
             if iso is None or len(code) != 2:
-                raise ConfigError(f"HELPLINE_LANGUAGES: {code!r} is not an ISO 639-1 code lingua knows "
-                                  "(two letters, e.g. en,de,fr)")
+                raise ConfigError(
+                    f"HELPLINE_LANGUAGES: {code!r} is not an ISO 639-1 code lingua knows (two letters, e.g. en,de,fr)"
+                )
             langs.append(Language.from_iso_code_639_1(iso))
         if len(langs) < 2:
-            raise ConfigError("HELPLINE_LANGUAGES needs at least two languages to tell apart "
-                              f"(got {','.join(key[0]) or 'none'}); with one, every ticket is in it")
+            raise ConfigError(
+                "HELPLINE_LANGUAGES needs at least two languages to tell apart "
+                f"(got {','.join(key[0]) or 'none'}); with one, every ticket is in it"
+            )
         builder = LanguageDetectorBuilder.from_languages(*langs)
         if accuracy == "low":
             builder = builder.with_low_accuracy_mode()
@@ -81,8 +85,9 @@ def sample(subject: str, text: str) -> str:
     return head
 
 
-def detect(subject: str, text: str, languages: tuple[str, ...], accuracy: str = "low",
-           min_confidence: float = MIN_CONFIDENCE) -> LanguageGuess:
+def detect(
+    subject: str, text: str, languages: tuple[str, ...], accuracy: str = "low", min_confidence: float = MIN_CONFIDENCE
+) -> LanguageGuess:
     """The language of a message among ``languages`` ("" when unsure or when there is nothing to go by)."""
     words = sample(subject, text)
     if not any(ch.isalpha() for ch in words):
@@ -94,7 +99,11 @@ def detect(subject: str, text: str, languages: tuple[str, ...], accuracy: str = 
     code = best.language.iso_code_639_1.name.lower()
     if best.value < min_confidence:
         second = values[1].language.iso_code_639_1.name.lower() if len(values) > 1 else ""
-        return LanguageGuess("", best.value, f"undetermined: {code} at {best.value:.2f}"
-                             + (f", {second} at {values[1].value:.2f}" if second else "")
-                             + f" (below {min_confidence:g})")
+        return LanguageGuess(
+            "",
+            best.value,
+            f"undetermined: {code} at {best.value:.2f}"
+            + (f", {second} at {values[1].value:.2f}" if second else "")
+            + f" (below {min_confidence:g})",
+        )
     return LanguageGuess(code, best.value, f"{code} at {best.value:.2f} ({accuracy}-accuracy lingua)")

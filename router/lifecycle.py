@@ -20,11 +20,14 @@ closed ticket opens a follow-up ticket linked to it (workers.threads).
 deploy/README.md ("Ticket lifecycle") shows the same table; a test keeps the
 two in step.
 """
+
 from __future__ import annotations
 
 NEW, OPEN, IN_PROGRESS, WAITING = "new", "open", "in_progress", "waiting_customer"
 RESOLVED, CLOSED, MERGED = "resolved", "closed", "merged"
-SPAM = "spam"  # the MTA's spam verdict or the block list (workers/tickets/spam_stage.py): kept for review, never sent to
+SPAM = (
+    "spam"  # the MTA's spam verdict or the block list (workers/tickets/spam_stage.py): kept for review, never sent to
+)
 
 STATUSES = (NEW, OPEN, IN_PROGRESS, WAITING, RESOLVED, CLOSED, MERGED, SPAM)
 ACTIVE = frozenset({NEW, OPEN, IN_PROGRESS, WAITING})
@@ -50,11 +53,14 @@ class InvalidTransition(ValueError):
         if target not in TRANSITIONS:
             msg = f"{who}: {target!r} is not a status (statuses: {', '.join(STATUSES)})"
         elif not TRANSITIONS.get(current):
-            msg = (f"{who} is {current}, which is final; nothing can change its status"
-                   + (" (a customer reply opens a follow-up ticket)" if current == CLOSED else ""))
+            msg = f"{who} is {current}, which is final; nothing can change its status" + (
+                " (a customer reply opens a follow-up ticket)" if current == CLOSED else ""
+            )
         else:
-            msg = (f"{who} cannot go from {current} to {target}; from {current} it can go to "
-                   f"{', '.join(s for s in STATUSES if s in TRANSITIONS[current])}")
+            msg = (
+                f"{who} cannot go from {current} to {target}; from {current} it can go to "
+                f"{', '.join(s for s in STATUSES if s in TRANSITIONS[current])}"
+            )
         super().__init__(msg)
 
 

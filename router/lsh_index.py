@@ -14,6 +14,7 @@ bounded when thousands of recent tickets look alike (an outage, templated
 mail): a ticket alike enough to matter shares many bands and is still found
 through the others.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -99,8 +100,16 @@ class LshIndex:
             if not hits:
                 del self._bands[band]
 
-    def alike(self, signature: np.ndarray, bands: tuple[int, ...], *, threshold: float, since: dt.datetime,
-              exclude_customer: int | None = None, limit: int = 50) -> list[tuple[Entry, float]]:
+    def alike(
+        self,
+        signature: np.ndarray,
+        bands: tuple[int, ...],
+        *,
+        threshold: float,
+        since: dt.datetime,
+        exclude_customer: int | None = None,
+        limit: int = 50,
+    ) -> list[tuple[Entry, float]]:
         """Tickets opened since ``since`` sharing a band key and estimated at least ``threshold`` alike,
         most alike first; tickets of ``exclude_customer`` left out."""
         shared: dict[int, int] = {}
@@ -120,4 +129,3 @@ class LshIndex:
                 out.append((entry, score))
         out.sort(key=lambda pair: -pair[1])
         return out
-

@@ -8,6 +8,7 @@ Latency is that of :func:`category.classify` on one core, one message at a
 time, p50 and p99 over ``predictions`` calls, next to scikit-learn's own
 ``predict_proba`` on the same single messages.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,11 @@ def synthetic_rows(data: Dataset, rows: int, seed: int = 1) -> Dataset:
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ms = np.asarray(samples) * 1e3
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 4), "p99_ms": round(float(np.percentile(ms, 99)), 4),
-            "mean_ms": round(float(ms.mean()), 4)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 4),
+        "p99_ms": round(float(np.percentile(ms, 99)), 4),
+        "mean_ms": round(float(ms.mean()), 4),
+    }
 
 
 def latency(model: CategoryModel, texts: list[str], predictions: int = 1000) -> dict[str, Any]:
@@ -69,12 +73,22 @@ def latency(model: CategoryModel, texts: list[str], predictions: int = 1000) -> 
             start = time.perf_counter()
             model.pipeline.predict_proba([doc])
             slow.append(time.perf_counter() - start)
-    return {"predictions": predictions, "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
-            "classify": _percentiles(fast), "sklearn_predict_proba": _percentiles(slow)}
+    return {
+        "predictions": predictions,
+        "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
+        "classify": _percentiles(fast),
+        "sklearn_predict_proba": _percentiles(slow),
+    }
 
 
-def bench(data: Dataset, rows: int, options: TrainOptions, eval_texts: list[str], predictions: int = 1000,
-          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def bench(
+    data: Dataset,
+    rows: int,
+    options: TrainOptions,
+    eval_texts: list[str],
+    predictions: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     sample = synthetic_rows(data, rows)
     started = time.perf_counter()
     model = train(sample, options, log=log)
@@ -82,11 +96,17 @@ def bench(data: Dataset, rows: int, options: TrainOptions, eval_texts: list[str]
     rng = random.Random(2)
     mails = [" ".join(rng.sample(eval_texts, min(len(eval_texts), 12))) for _ in range(100)]
     return {
-        "training": {"rows": len(sample), "labels": len(model.labels), "seconds": round(seconds, 2),
-                     "n_features": model.meta["pipeline"]["n_features"], "C": model.meta["pipeline"]["C"],
-                     "cross_validation_fits": len(model.meta["cross_validation"]["grid"])
-                     * model.meta["cross_validation"]["folds"] + 1,
-                     "held_out_macro_f1": model.meta["held_out_metrics"]["macro_f1"]},
+        "training": {
+            "rows": len(sample),
+            "labels": len(model.labels),
+            "seconds": round(seconds, 2),
+            "n_features": model.meta["pipeline"]["n_features"],
+            "C": model.meta["pipeline"]["C"],
+            "cross_validation_fits": len(model.meta["cross_validation"]["grid"])
+            * model.meta["cross_validation"]["folds"]
+            + 1,
+            "held_out_macro_f1": model.meta["held_out_metrics"]["macro_f1"],
+        },
         "latency_short": latency(model, eval_texts, predictions),
         "latency_mail": latency(model, mails, predictions),
     }

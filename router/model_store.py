@@ -19,6 +19,7 @@ The model store is a directory (default ``$HELPLINE_DATA_DIR/models``)::
 With no ``ACTIVE`` file the packaged default model (``router/models/default.*``,
 built by ``helpline model build-default``) is the active one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,8 +115,14 @@ def save_model(model: CategoryModel, path: str | Path) -> Path:
         second_path = second_stage_path(skops_path)
         _dump(model.second.clf, second_path)
         stage = model.meta.setdefault("second_stage", {})
-        stage.update({"file": second_path.name, "sha256": _sha256(second_path),
-                      "threshold": model.second.threshold, "embedder": model.second.embedder})
+        stage.update(
+            {
+                "file": second_path.name,
+                "sha256": _sha256(second_path),
+                "threshold": model.second.threshold,
+                "embedder": model.second.embedder,
+            }
+        )
     # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
     _dump(model.pipeline, skops_path)
     model.meta["model_file"] = skops_path.name
@@ -306,16 +313,18 @@ class ModelStore:
             except ModelError as exc:
                 meta = {"error": str(exc)}
             held = meta.get("held_out_metrics") or meta.get("test_metrics") or {}
-            rows.append({
-                "version": v,
-                "active": (v == active) if active is not None else v == DEFAULT_NAME,
-                "created_at": meta.get("created_at"),
-                "labels": len(meta.get("labels") or ()),
-                "training_rows": meta.get("training_rows"),
-                "accuracy": held.get("accuracy"),
-                "macro_f1": held.get("macro_f1"),
-                "source": meta.get("source"),
-                "gate": (meta.get("gate") or {}).get("reason"),
-                "path": str(path),
-            })
+            rows.append(
+                {
+                    "version": v,
+                    "active": (v == active) if active is not None else v == DEFAULT_NAME,
+                    "created_at": meta.get("created_at"),
+                    "labels": len(meta.get("labels") or ()),
+                    "training_rows": meta.get("training_rows"),
+                    "accuracy": held.get("accuracy"),
+                    "macro_f1": held.get("macro_f1"),
+                    "source": meta.get("source"),
+                    "gate": (meta.get("gate") or {}).get("reason"),
+                    "path": str(path),
+                }
+            )
         return rows

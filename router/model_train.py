@@ -23,6 +23,7 @@ regression (C by the same folds), and the first-stage confidence below which
 it answers is calibrated on the two stages' out-of-fold predictions
 (``_second_stage``). The held-out metrics are then the two stages' together.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,10 +51,10 @@ BITEXT_ATTRIBUTION = {
     "title": "Bitext - Customer Service Tagged Training Dataset for Intent Detection",
     "license": "CDLA-Sharing-1.0",
     "notice": "(c) Bitext Innovations, 2022 (bitext.com), used under CDLA-Sharing-1.0. The model is a Result "
-              "under CDLA-Sharing-1.0; the data's licence text and source notice are shipped beside it "
-              "(LICENSE, SOURCE.md).",
+    "under CDLA-Sharing-1.0; the data's licence text and source notice are shipped beside it "
+    "(LICENSE, SOURCE.md).",
     "source": "github.com/bitext/customer-support-intent-detection-training-dataset "
-              "(commit e970229e6473109417301b5edddb283917a10aac)",
+    "(commit e970229e6473109417301b5edddb283917a10aac)",
 }
 BITEXT_TRAIN = "Bitext_Sample_Customer_Service_Training_Dataset.csv"
 BITEXT_VALIDATION = "Bitext_Sample_Customer_Service_Validation_Dataset.csv"
@@ -88,8 +89,13 @@ class Dataset:
         return h.hexdigest()
 
     def take(self, rows: Sequence[int]) -> "Dataset":
-        return Dataset([self.subjects[i] for i in rows], [self.texts[i] for i in rows],
-                       [self.labels[i] for i in rows], self.source, self.source_sha256)
+        return Dataset(
+            [self.subjects[i] for i in rows],
+            [self.texts[i] for i in rows],
+            [self.labels[i] for i in rows],
+            self.source,
+            self.source_sha256,
+        )
 
 
 def file_sha256(path: str | Path) -> str:
@@ -201,11 +207,17 @@ def build_features(min_df: int = 1, max_df: float = 1.0) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
 
-    return FeatureUnion([
-        ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, max_df=max_df)),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df,
-                                 max_df=max_df)),
-    ])
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, max_df=max_df)),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df, max_df=max_df
+                ),
+            ),
+        ]
+    )
 
 
 def _base_classifier(kind: str, C: float, random_state: int) -> Any:
@@ -233,8 +245,11 @@ def _quiet() -> Iterator[None]:
 def _scores(clf: Any, X: Any, classes: np.ndarray) -> np.ndarray:
     """Decision scores (svm) or probabilities (logreg) with one column per class of ``classes``;
     a class the fold's model never saw scores -inf."""
-    raw = clf.decision_function(X) if hasattr(clf, "decision_function") and not hasattr(clf, "predict_proba") \
+    raw = (
+        clf.decision_function(X)
+        if hasattr(clf, "decision_function") and not hasattr(clf, "predict_proba")
         else clf.predict_proba(X)
+    )
     if raw.ndim == 1:  # binary decision function: score of classes_[1]
         raw = np.column_stack([-raw, raw])
     if len(clf.classes_) == len(classes):
@@ -244,8 +259,16 @@ def _scores(clf: Any, X: Any, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fold_fit(kind: str, X: Any, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, C: float,
-              classes: np.ndarray, random_state: int) -> np.ndarray:
+def _fold_fit(
+    kind: str,
+    X: Any,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    C: float,
+    classes: np.ndarray,
+    random_state: int,
+) -> np.ndarray:
     from threadpoolctl import threadpool_limits
 
     with _quiet(), threadpool_limits(limits=1):
@@ -262,8 +285,9 @@ def _folds(y: np.ndarray, options: TrainOptions) -> list[tuple[np.ndarray, np.nd
     return list(StratifiedKFold(k, shuffle=True, random_state=options.random_state).split(np.zeros(len(y)), y))
 
 
-def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
-                   ) -> tuple[float, list[dict[str, float]], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+def cross_validate(
+    X: Any, y: np.ndarray, options: TrainOptions
+) -> tuple[float, list[dict[str, float]], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Choose C by stratified k-fold cross-validation on (X, y): macro-F1 averaged over the folds,
     then accuracy, then the smaller C. Every (fold, C) fit runs as its own task, ``n_jobs`` at a time.
     With ``options.Cs`` empty the grid starts at ``C_START`` and grows along ``C_LADDER`` while the
@@ -289,8 +313,12 @@ def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
         while pending:
             tasks = [(C, j) for C in pending for j in range(len(splits))]
             with _quiet():  # threads share the process's warning filters; processes set their own
-                results = parallel(delayed(_fold_fit)(options.classifier, X, y, splits[j][0], splits[j][1], C,
-                                                      classes, options.random_state) for C, j in tasks)
+                results = parallel(
+                    delayed(_fold_fit)(
+                        options.classifier, X, y, splits[j][0], splits[j][1], C, classes, options.random_state
+                    )
+                    for C, j in tasks
+                )
             scores.update(zip(tasks, results, strict=True))
             for C in pending:
                 f1s, accs = [], []
@@ -298,19 +326,30 @@ def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
                     pred = classes[scores[C, j].argmax(axis=1)]
                     f1s.append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
                     accs.append(accuracy_score(y[test_idx], pred))
-                figures[C] = {"C": C, "macro_f1": round(float(np.mean(f1s)), 6),
-                              "accuracy": round(float(np.mean(accs)), 6)}
+                figures[C] = {
+                    "C": C,
+                    "macro_f1": round(float(np.mean(f1s)), 6),
+                    "accuracy": round(float(np.mean(accs)), 6),
+                }
             tried = sorted(figures)
             best = max(tried, key=lambda c: (figures[c]["macro_f1"], figures[c]["accuracy"], -c))
             pending = []
             if adaptive and len(tried) > 1:
                 # walk on only while the edge is strictly better than its neighbour (ties stop the walk)
                 step = C_LADDER.index(best) if best in C_LADDER else -1
-                if best == tried[0] and figures[best]["macro_f1"] > figures[tried[1]]["macro_f1"] \
-                        and step > 0 and C_LADDER[step - 1] >= low:
+                if (
+                    best == tried[0]
+                    and figures[best]["macro_f1"] > figures[tried[1]]["macro_f1"]
+                    and step > 0
+                    and C_LADDER[step - 1] >= low
+                ):
                     pending = [C_LADDER[step - 1]]
-                elif best == tried[-1] and figures[best]["macro_f1"] > figures[tried[-2]]["macro_f1"] \
-                        and 0 <= step < len(C_LADDER) - 1 and C_LADDER[step + 1] <= high:
+                elif (
+                    best == tried[-1]
+                    and figures[best]["macro_f1"] > figures[tried[-2]]["macro_f1"]
+                    and 0 <= step < len(C_LADDER) - 1
+                    and C_LADDER[step + 1] <= high
+                ):
                     pending = [C_LADDER[step + 1]]
     oof = np.zeros((len(y), len(classes)))
     for j, (_, test_idx) in enumerate(splits):
@@ -318,8 +357,15 @@ def cross_validate(X: Any, y: np.ndarray, options: TrainOptions
     return best, [figures[c] for c in sorted(figures)], oof, splits
 
 
-def _calibrated(kind: str, C: float, X: Any, y: np.ndarray, oof: np.ndarray,
-                splits: list[tuple[np.ndarray, np.ndarray]], options: TrainOptions) -> Any:
+def _calibrated(
+    kind: str,
+    C: float,
+    X: Any,
+    y: np.ndarray,
+    oof: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    options: TrainOptions,
+) -> Any:
     """The final classifier, fitted on all of (X, y).
 
     svm: ``CalibratedClassifierCV(LinearSVC(C), method="temperature", ensemble=False)``: one
@@ -335,8 +381,9 @@ def _calibrated(kind: str, C: float, X: Any, y: np.ndarray, oof: np.ndarray,
         return clf
     from sklearn.calibration import CalibratedClassifierCV
 
-    cal = CalibratedClassifierCV(_base_classifier(kind, C, options.random_state), method="temperature",
-                                 cv=splits, ensemble=False)
+    cal = CalibratedClassifierCV(
+        _base_classifier(kind, C, options.random_state), method="temperature", cv=splits, ensemble=False
+    )
     try:
         from sklearn.calibration import _CalibratedClassifier, _TemperatureScaling
     except ImportError:  # another scikit-learn layout: let it refit the folds itself (slower, same model)
@@ -378,10 +425,10 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Iterable[str] 
     all_labels = sorted(set(str(v) for v in (labels if labels is not None else ())) | set(y_true) | set(y_pred))
     present = sorted(set(y_true))  # macro averages over the classes the data has
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=all_labels, zero_division=0)
-    _, _, f_macro, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro",
-                                                       zero_division=0)
-    _, _, f_weighted, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="weighted",
-                                                          zero_division=0)
+    _, _, f_macro, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    _, _, f_weighted, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=present, average="weighted", zero_division=0
+    )
     cm = confusion_matrix(y_true, y_pred, labels=all_labels)
     correct = sum(1 for a, b in zip(y_true, y_pred, strict=True) if a == b)
     return {
@@ -389,9 +436,15 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Iterable[str] 
         "accuracy": round(correct / len(y_true), 6) if y_true else 0.0,
         "macro_f1": round(float(f_macro), 6),
         "weighted_f1": round(float(f_weighted), 6),
-        "per_class": {lab: {"precision": round(float(p[i]), 6), "recall": round(float(r[i]), 6),
-                            "f1": round(float(f[i]), 6), "support": int(s[i])}
-                      for i, lab in enumerate(all_labels)},
+        "per_class": {
+            lab: {
+                "precision": round(float(p[i]), 6),
+                "recall": round(float(r[i]), 6),
+                "f1": round(float(f[i]), 6),
+                "support": int(s[i]),
+            }
+            for i, lab in enumerate(all_labels)
+        },
         "confusion": {"labels": all_labels, "matrix": cm.tolist()},
     }
 
@@ -401,7 +454,7 @@ def evaluate(model: CategoryModel, data: Dataset, batch: int = 2000) -> dict[str
     texts = data.composed(model.max_chars)
     pred: list[str] = []
     for start in range(0, len(texts), batch):
-        pred.extend(model.predict(texts[start:start + batch]))
+        pred.extend(model.predict(texts[start : start + batch]))
     out = metrics(data.labels, pred, model.labels)
     out["unknown_labels"] = sorted(set(data.labels) - set(model.labels))
     return out
@@ -413,12 +466,23 @@ def library_versions() -> dict[str, str]:
     import sklearn
     import skops
 
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "skops": skops.__version__, "joblib": joblib.__version__}
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "skops": skops.__version__,
+        "joblib": joblib.__version__,
+    }
 
 
-def train(data: Dataset, options: TrainOptions = TrainOptions(), *, attribution: dict[str, Any] | None = None,
-          log: Callable[[str], None] | None = None) -> CategoryModel:
+def train(
+    data: Dataset,
+    options: TrainOptions = TrainOptions(),
+    *,
+    attribution: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> CategoryModel:
     """Fit the pipeline on ``data``; the model's ``meta`` holds what ``model_store`` writes next to it."""
     from threadpoolctl import threadpool_limits
 
@@ -430,8 +494,9 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(), *, attribution:
         return _train(data, options, attribution, log or (lambda _msg: None))
 
 
-def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | None,
-           say: Callable[[str], None]) -> CategoryModel:
+def _train(
+    data: Dataset, options: TrainOptions, attribution: dict[str, Any] | None, say: Callable[[str], None]
+) -> CategoryModel:
     from sklearn.pipeline import Pipeline
 
     started = time.perf_counter()
@@ -447,8 +512,10 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
         classes, counts = np.unique(y, return_counts=True)
         say(f"left out {len(dropped)} label(s) with a single example: {', '.join(sorted(dropped))}")
     if len(classes) < 2:
-        raise TrainingError(f"need at least two labels with two or more examples each, got {len(classes)}"
-                            + (f" ({', '.join(classes)})" if len(classes) else ""))
+        raise TrainingError(
+            f"need at least two labels with two or more examples each, got {len(classes)}"
+            + (f" ({', '.join(classes)})" if len(classes) else "")
+        )
 
     min_df = options.min_df or (1 if len(y) < MIN_DF_ROWS else 2)
     with _quiet():
@@ -478,17 +545,18 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
         t0 = time.perf_counter()
         fit_texts = [str(t) for t in texts[fit_idx]] if len(held_idx) else [str(t) for t in texts]
         first_oof = _first_stage_oof(clf, oof, options.classifier)
-        second, second_meta, oof_pred = _second_stage(fit_texts, embedder, first_oof, y_fit, classes, splits,
-                                                      options)
+        second, second_meta, oof_pred = _second_stage(fit_texts, embedder, first_oof, y_fit, classes, splits, options)
         second_meta["seconds"] = round(time.perf_counter() - t0, 2)
         if second is None:
             say(f"no second stage: {second_meta['reason']}")
         else:
-            say(f"second stage: embedded {second_meta['embedded_rows']} rows the TF-IDF model was unsure of, "
+            say(
+                f"second stage: embedded {second_meta['embedded_rows']} rows the TF-IDF model was unsure of, "
                 f"C={second_meta['C']:g}, threshold {second.threshold:g} (embeddings for "
                 f"{second_meta['embedded_share']:.0%} of rows), out-of-fold accuracy "
                 f"{second_meta['accuracy_first_stage']:.4f} -> {second_meta['accuracy_two_stages']:.4f} "
-                f"in {second_meta['seconds']:.1f}s")
+                f"in {second_meta['seconds']:.1f}s"
+            )
     if len(held_idx):
         proba = clf.predict_proba(X[held_idx])
         if second is not None and embedder is not None:
@@ -496,21 +564,28 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
             if len(low):
                 proba[low] = second.proba(embedder.embed([str(t) for t in texts[held_idx][low]]), proba[low])
         held_out = metrics(y[held_idx], classes[proba.argmax(axis=1)], classes)
-        held_out["method"] = (f"stratified {options.holdout:.0%} of the rows, held out from cross-validation "
-                              "and from the fit of this model")
+        held_out["method"] = (
+            f"stratified {options.holdout:.0%} of the rows, held out from cross-validation "
+            "and from the fit of this model"
+        )
     else:
         held_out = metrics(y_fit, classes[oof_pred], classes)
-        held_out["method"] = (f"out-of-fold predictions of {len(splits)}-fold stratified cross-validation at the "
-                              "chosen C: each row predicted by a model that did not train on it")
+        held_out["method"] = (
+            f"out-of-fold predictions of {len(splits)}-fold stratified cross-validation at the "
+            "chosen C: each row predicted by a model that did not train on it"
+        )
     for _, vec in features.transformer_list:
         if hasattr(vec, "stop_words_"):
             del vec.stop_words_  # the pruned n-grams: large and not needed to predict
     pipeline = Pipeline([("features", features), ("clf", clf)])
     seconds = time.perf_counter() - started
     say(f"trained in {seconds:.1f}s")
-    classifier = ("LinearSVC (one-vs-rest, squared hinge), class_weight=balanced, "
-                  "calibrated by temperature scaling on out-of-fold scores" if options.classifier == "svm"
-                  else "LogisticRegression (multinomial, lbfgs), class_weight=balanced")
+    classifier = (
+        "LinearSVC (one-vs-rest, squared hinge), class_weight=balanced, "
+        "calibrated by temperature scaling on out-of-fold scores"
+        if options.classifier == "svm"
+        else "LogisticRegression (multinomial, lbfgs), class_weight=balanced"
+    )
     meta: dict[str, Any] = {
         "format": 1,
         "kind": "helpline-category-model",
@@ -544,9 +619,11 @@ def _train(data: Dataset, options: TrainOptions, attribution: dict[str, Any] | N
     }
     if second_meta is not None and second is not None:
         meta["second_stage"] = second_meta
-        meta["pipeline"]["features"].append(f"second stage below confidence {second_meta['threshold']:g}: "
-                                            f"{second_meta['embedder']} sentence embedding + first-stage "
-                                            "probabilities, logistic regression")
+        meta["pipeline"]["features"].append(
+            f"second stage below confidence {second_meta['threshold']:g}: "
+            f"{second_meta['embedder']} sentence embedding + first-stage "
+            "probabilities, logistic regression"
+        )
     return CategoryModel(pipeline, meta, second)
 
 
@@ -594,9 +671,15 @@ def _first_stage_oof(clf: Any, oof: np.ndarray, kind: str) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _second_stage(texts: list[str], embedder: Any, first: np.ndarray, y: np.ndarray, classes: np.ndarray,
-                  splits: list[tuple[np.ndarray, np.ndarray]], options: TrainOptions
-                  ) -> tuple[SecondStage | None, dict[str, Any], np.ndarray]:
+def _second_stage(
+    texts: list[str],
+    embedder: Any,
+    first: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    options: TrainOptions,
+) -> tuple[SecondStage | None, dict[str, Any], np.ndarray]:
     """Fit the second stage on [embedding, out-of-fold first-stage probabilities] of the rows whose first-stage
     confidence is below the highest threshold; choose its C on the same folds and the confidence below which
     it answers. Returns the stage (None when too few rows were unsure), its metadata and the two stages'
@@ -608,11 +691,17 @@ def _second_stage(texts: list[str], embedder: Any, first: np.ndarray, y: np.ndar
     first_pred = first.argmax(axis=1)
     confidence = first.max(axis=1)
     unsure = np.flatnonzero(confidence < max(THRESHOLDS))
-    base = {"embedder": embedder.name, "embedded_rows": int(len(unsure)),
-            "accuracy_first_stage": round(float((first_pred == yi).mean()), 6)}
+    base = {
+        "embedder": embedder.name,
+        "embedded_rows": int(len(unsure)),
+        "accuracy_first_stage": round(float((first_pred == yi).mean()), 6),
+    }
     if len(unsure) < MIN_SECOND_STAGE_ROWS or len(np.unique(yi[unsure])) < 2:
-        return None, {**base, "reason": f"only {len(unsure)} training rows below confidence {max(THRESHOLDS):g}"}, \
-            first_pred
+        return (
+            None,
+            {**base, "reason": f"only {len(unsure)} training rows below confidence {max(THRESHOLDS):g}"},
+            first_pred,
+        )
     vectors = embedder.embed([texts[i] for i in unsure])
     feats = np.hstack([vectors.astype(np.float64), first[unsure]])
     y_u = yi[unsure]
@@ -640,8 +729,9 @@ def _second_stage(texts: list[str], embedder: Any, first: np.ndarray, y: np.ndar
             second_pred[C][test_rows] = pred
     acc = {C: float((second_pred[C] == yi).mean()) for C in SECOND_CS}
     best_C = max(SECOND_CS, key=lambda c: (acc[c], -c))
-    by_threshold = {t: float((np.where(confidence < t, second_pred[best_C], first_pred) == yi).mean())
-                    for t in THRESHOLDS}
+    by_threshold = {
+        t: float((np.where(confidence < t, second_pred[best_C], first_pred) == yi).mean()) for t in THRESHOLDS
+    }
     top = max(by_threshold.values())
     threshold = min(t for t in THRESHOLDS if by_threshold[t] >= top - THRESHOLD_TOLERANCE)
     two = np.where(confidence < threshold, second_pred[best_C], first_pred)

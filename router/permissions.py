@@ -11,6 +11,7 @@ tier 2 or higher) to seniors and above, for every action on them.
 The table is printed into the README (``markdown_table``) and a test keeps the
 two equal, so the documentation cannot drift from what is enforced.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -102,8 +103,11 @@ def require(actor: ActorInfo | None, action: str, ticket: TicketFacts | None = N
 
 def assign_action(actor: ActorInfo | None, target: str | None, current: str | None = None) -> str:
     """``assign_self`` when ``target`` is the actor (or they unassign themselves), else ``assign_others``."""
-    me = {x for x in (actor.email if actor else "", f"slack:{actor.slack_user}" if actor and actor.slack_user
-                      else "") if x}
+    me = {
+        x
+        for x in (actor.email if actor else "", f"slack:{actor.slack_user}" if actor and actor.slack_user else "")
+        if x
+    }
     if target:
         return "assign_self" if target.strip().lower() in {x.lower() for x in me} else "assign_others"
     return "assign_self" if current and current in me else "assign_others"

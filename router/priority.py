@@ -12,6 +12,7 @@ record)".
 (``workers.triage``) gathers the facts that need the database (the customer's
 tier, how many messages they sent within the rules' windows).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,8 +58,13 @@ class PriorityDecision:
 
     def as_event(self) -> dict[str, Any]:
         """The data of the ``priority_set`` event."""
-        return {"priority": self.level, "reasons": list(self.reasons), "rules": list(self.rules),
-                "summary": self.summary, "contributions": list(self.contributions)}
+        return {
+            "priority": self.level,
+            "reasons": list(self.reasons),
+            "rules": list(self.rules),
+            "summary": self.summary,
+            "contributions": list(self.contributions),
+        }
 
 
 @lru_cache(maxsize=512)
@@ -93,10 +99,14 @@ def _conditions(rule: PriorityRule, facts: PriorityFacts) -> list[str] | None:
     if rule.customer_tier:
         if facts.customer_tier.lower() not in rule.customer_tier:
             return None
-        why.append(f"customer tier {facts.customer_tier.lower()!r}" + (f" ({facts.tier_source})"
-                                                                        if facts.tier_source else ""))
-    for wanted, value, label in ((rule.category, facts.category, "category"), (rule.channel, facts.channel, "channel"),
-                                 (rule.language, facts.language, "language")):
+        why.append(
+            f"customer tier {facts.customer_tier.lower()!r}" + (f" ({facts.tier_source})" if facts.tier_source else "")
+        )
+    for wanted, value, label in (
+        (rule.category, facts.category, "category"),
+        (rule.channel, facts.channel, "channel"),
+        (rule.language, facts.language, "language"),
+    ):
         if wanted:
             if value.lower() not in wanted:
                 return None
@@ -133,8 +143,16 @@ def evaluate(facts: PriorityFacts, config: PriorityConfig = DEFAULT, start: str 
         if why is None:
             continue
         new = _apply(rule, level)
-        contributions.append({"rule": rule.name, "signals": rule_signals(rule), "why": why, "from": level,
-                              "to": new, "steps": LEVELS.index(new) - LEVELS.index(level)})
+        contributions.append(
+            {
+                "rule": rule.name,
+                "signals": rule_signals(rule),
+                "why": why,
+                "from": level,
+                "to": new,
+                "steps": LEVELS.index(new) - LEVELS.index(level),
+            }
+        )
         if new != level:
             reasons.append(f"{rule.effect}: {rule.reason or ' and '.join(why)}")
             names.append(rule.name)
@@ -148,14 +166,21 @@ def evaluate(facts: PriorityFacts, config: PriorityConfig = DEFAULT, start: str 
 
 def rule_signals(rule: PriorityRule) -> list[str]:
     """The signals a rule reads, as ``helpline explain`` groups contributions."""
-    kinds = [("keywords", bool(rule.keywords)), ("tier", bool(rule.customer_tier)),
-             ("category", bool(rule.category)), ("channel", bool(rule.channel)), ("language", bool(rule.language)),
-             ("sentiment", rule.sentiment_below is not None), ("repeated contact", bool(rule.repeated_contact))]
+    kinds = [
+        ("keywords", bool(rule.keywords)),
+        ("tier", bool(rule.customer_tier)),
+        ("category", bool(rule.category)),
+        ("channel", bool(rule.channel)),
+        ("language", bool(rule.language)),
+        ("sentiment", rule.sentiment_below is not None),
+        ("repeated contact", bool(rule.repeated_contact)),
+    ]
     return [k for k, used in kinds if used] or ["default"]
 
 
-def resolve_tier(record_tier: str, metadata: Mapping[str, Any], sender: str,
-                 config: PriorityConfig = DEFAULT) -> tuple[str, str]:
+def resolve_tier(
+    record_tier: str, metadata: Mapping[str, Any], sender: str, config: PriorityConfig = DEFAULT
+) -> tuple[str, str]:
     """(tier, where it came from). The customer record wins when an agent or an
     import set it (anything but "standard"); then what a signed webhook source
     says in its metadata; then the configuration's lists of domains and addresses."""

@@ -17,6 +17,7 @@ Definitions (issue 7):
 - SLA attainment: per target, met / (met + missed) of the clocks that ended;
 - CSAT: average score of the answered surveys; response rate answered / sent.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -121,7 +122,12 @@ def compute(rows: Iterable[TicketRow], targets: Targets = Targets()) -> dict[str
         "sla": sla,
         "fcr": fcr,
         "reopen_rate": _ratio(sum(1 for r in ever_resolved if r.reopens), len(ever_resolved)),
-        "csat": {"average": csat_avg, "answered": len(scores), "sent": sent, "response_rate": _ratio(len(scores), sent)},
+        "csat": {
+            "average": csat_avg,
+            "answered": len(scores),
+            "sent": sent,
+            "response_rate": _ratio(len(scores), sent),
+        },
         "agents": dict(sorted(agents.items())),
         "targets": {
             "first_response_median_s": _vs(median_first, targets.first_response_median_s, higher_is_better=False),

@@ -13,6 +13,7 @@ Order, first match wins (deploy/helpline.toml.example says the same):
 
 Every decision carries its reason, which becomes the ``routed`` event.
 """
+
 from __future__ import annotations
 
 import re

@@ -18,6 +18,7 @@ words in it still say something, and unknown words count as neutral.
 below the threshold after an earlier message of the same ticket that was
 neutral or positive.
 """
+
 from __future__ import annotations
 
 import threading
@@ -73,5 +74,4 @@ def score(text: str, language: str) -> Sentiment | None:
 
 def dropped(previous: float | None, current: float | None, threshold: float) -> bool:
     """A sharp negative turn: now at or below ``threshold``, before neutral or better."""
-    return (previous is not None and current is not None and current <= threshold
-            and previous > NEUTRAL_FLOOR)
+    return previous is not None and current is not None and current <= threshold and previous > NEUTRAL_FLOOR

@@ -20,6 +20,7 @@ language: each lexicon word's polarity, scaled to VADER's valence range
 (VADER's factor), raised by an intensifier right before it; the sum is
 normalised to a compound in (-1, 1) with VADER's ``x / sqrt(x^2 + 15)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,20 +37,35 @@ NEGATION_FACTOR = -0.74  # VADER's N_SCALAR
 BOOST = 0.3
 ALPHA = 15.0
 
-LEXICONS = {"de": ("textblob_de", "data/de-sentiment.xml"), "fr": ("textblob_fr", "fr-sentiment.xml"),
-            "es": ("", "models/es-sentiment.csv")}  # "": shipped in helpline.router
+LEXICONS = {
+    "de": ("textblob_de", "data/de-sentiment.xml"),
+    "fr": ("textblob_fr", "fr-sentiment.xml"),
+    "es": ("", "models/es-sentiment.csv"),
+}  # "": shipped in helpline.router
 FOLD_ACCENTS = frozenset({"es"})
 NEGATIONS = {
     "de": frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne"}),
     "fr": frozenset({"pas", "jamais", "aucun", "aucune", "rien", "plus", "ni", "sans"}),
-    "es": frozenset({"no", "nunca", "jamas", "ni", "nada", "sin", "tampoco", "ningun", "ninguna", "ninguno",
-                     "nadie"}),
+    "es": frozenset({"no", "nunca", "jamas", "ni", "nada", "sin", "tampoco", "ningun", "ninguna", "ninguno", "nadie"}),
 }
 BOOSTERS = {
     "de": frozenset({"sehr", "extrem", "total", "absolut", "wirklich", "völlig", "äußerst", "echt", "so"}),
     "fr": frozenset({"très", "vraiment", "extrêmement", "totalement", "trop", "tellement", "si", "absolument"}),
-    "es": frozenset({"muy", "realmente", "totalmente", "extremadamente", "super", "tan", "demasiado",
-                     "absolutamente", "sumamente", "completamente", "increiblemente"}),
+    "es": frozenset(
+        {
+            "muy",
+            "realmente",
+            "totalmente",
+            "extremadamente",
+            "super",
+            "tan",
+            "demasiado",
+            "absolutamente",
+            "sumamente",
+            "completamente",
+            "increiblemente",
+        }
+    ),
 }
 _STEM_MIN = 3  # a stem matches words at least this long
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -66,8 +82,10 @@ def data_path(package: str, name: str) -> Path:
     imports parts of textblob that newer textblob releases no longer have)."""
     spec = find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the {package} package is not installed: pip install it (a Helpline dependency) "
-                           "for sentiment in its language")
+        raise RuntimeError(
+            f"the {package} package is not installed: pip install it (a Helpline dependency) "
+            "for sentiment in its language"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / name
 
 
@@ -136,7 +154,7 @@ def polarity_scores(text: str, language: str) -> dict[str, float]:
         v = p * SCALE
         if i and words[i - 1] in boosters:
             v += BOOST * SCALE * (1 if v > 0 else -1)
-        if any(w in negations for w in words[max(0, i - 3):i]):
+        if any(w in negations for w in words[max(0, i - 3) : i]):
             v *= NEGATION_FACTOR
         total += v
         if v > 0:

@@ -18,6 +18,7 @@ things however alike the rest reads ("my order #4711 has not arrived" and
 The estimate of the Jaccard similarity from 96 hashes has a standard error of
 about 0.05 around 0.5; thresholds are set with that in mind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,8 @@ _SHIFT = np.uint64(32)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REF = re.compile(r"\d{3,}")
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being below between both but
 by can cannot could did do does doing down during each few for from further had has have having he her here hers
 herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once
@@ -46,7 +48,8 @@ only or other our ours ourselves out over own same she should so some such than 
 themselves then there these they this those through to too under until up very was we were what when where which
 while who whom why will with would you your yours yourself yourselves hi hello dear thanks thank regards please
 best cheers also get got still yet im ive dont cant wont isnt doesnt didnt its let us
-""".split())
+""".split()
+)
 # "down", "not", "cannot" are stop words for similarity only: they carry little about *which* problem it is.
 
 
@@ -104,7 +107,7 @@ def fingerprint(text: str) -> Fingerprint | None:
 def band_keys(signature: bytes) -> tuple[int, ...]:
     """The LSH band keys of a signature: ``BANDS`` signed 63-bit ints, one per band of ``ROWS`` hashes."""
     width = ROWS * 4
-    return tuple(_band_key(i, signature[i * width:(i + 1) * width]) for i in range(BANDS))
+    return tuple(_band_key(i, signature[i * width : (i + 1) * width]) for i in range(BANDS))
 
 
 def similarity(a: bytes | np.ndarray, b: bytes | np.ndarray) -> float:

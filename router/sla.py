@@ -15,6 +15,7 @@ Re-planning (priority, team or policy changed) keeps what was consumed and
 computes new instants; a warning or breach already fired stays fired if its
 new instant has passed too, and fires again later if it moved into the future.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,12 +47,22 @@ def _specificity(p: SlaPolicy) -> int:
 
 
 def _applies(p: SlaPolicy, priority: str, team: str, tier: str) -> bool:
-    return ((not p.priority or priority in p.priority) and (not p.team or team in p.team)
-            and (not p.customer_tier or tier.lower() in p.customer_tier))
+    return (
+        (not p.priority or priority in p.priority)
+        and (not p.team or team in p.team)
+        and (not p.customer_tier or tier.lower() in p.customer_tier)
+    )
 
 
-def choose(cfg: SiteConfig, *, priority: str, team: str | None, customer_tier: str = "", pinned: str = "",
-           team_calendar: str = "") -> Targets:
+def choose(
+    cfg: SiteConfig,
+    *,
+    priority: str,
+    team: str | None,
+    customer_tier: str = "",
+    pinned: str = "",
+    team_calendar: str = "",
+) -> Targets:
     """The targets of a ticket: a pinned policy, else the most specific matching one, else the built-in default.
 
     ``team_calendar`` is the team's business-hours calendar (a policy without
@@ -65,14 +76,23 @@ def choose(cfg: SiteConfig, *, priority: str, team: str | None, customer_tier: s
         if matching:
             best = max(_specificity(p) for p in matching)
             policy = next(p for p in matching if _specificity(p) == best)  # the first of the most specific
-            reason = f"policy {policy.name!r} matches priority {priority}" + (f", team {team}" if policy.team else "") \
+            reason = (
+                f"policy {policy.name!r} matches priority {priority}"
+                + (f", team {team}" if policy.team else "")
                 + (f", customer tier {customer_tier}" if policy.customer_tier else "")
+            )
     if policy is not None:
         cal = cfg.calendar(policy.business_hours or team_calendar)
         return Targets(policy.name, cal, policy.first_response, policy.resolution, policy.warn_at, reason)
     first, resolution = DEFAULT_SLA.get(priority, DEFAULT_SLA["medium"])
-    return Targets(f"default:{priority}", cfg.calendar(team_calendar), first, resolution, cfg.warn_at,
-                   f"built-in targets for priority {priority}")
+    return Targets(
+        f"default:{priority}",
+        cfg.calendar(team_calendar),
+        first,
+        resolution,
+        cfg.warn_at,
+        f"built-in targets for priority {priority}",
+    )
 
 
 @dataclass(frozen=True)
@@ -81,13 +101,14 @@ class Plan:
     due_at: dt.datetime
 
 
-def plan(clock_from: dt.datetime, budget_s: float, consumed_s: float, warn_fraction: float,
-         calendar: Calendar) -> Plan:
+def plan(clock_from: dt.datetime, budget_s: float, consumed_s: float, warn_fraction: float, calendar: Calendar) -> Plan:
     """Warning and due instants of a running clock."""
     remaining = max(0.0, budget_s - consumed_s)
     warn_left = max(0.0, budget_s * warn_fraction - consumed_s)
-    return Plan(add_business_time(clock_from, dt.timedelta(seconds=warn_left), calendar),
-                add_business_time(clock_from, dt.timedelta(seconds=remaining), calendar))
+    return Plan(
+        add_business_time(clock_from, dt.timedelta(seconds=warn_left), calendar),
+        add_business_time(clock_from, dt.timedelta(seconds=remaining), calendar),
+    )
 
 
 def consumed(clock_from: dt.datetime, now: dt.datetime, consumed_s: float, calendar: Calendar) -> float:

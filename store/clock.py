@@ -4,6 +4,7 @@ history import, the imported message's own date: ``store/import_mode.py``).
 It lives with the models (``models.utcnow``, their column defaults); this module hands it on so that
 ``ingest/``, ``workers/`` and the rest need not import the models to read the time.
 """
+
 from __future__ import annotations
 
 from helpline.store.models import utcnow

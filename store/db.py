@@ -5,6 +5,7 @@ and every transaction starts with ``BEGIN IMMEDIATE`` so that several processes
 writing at once queue on the busy timeout instead of failing on lock upgrade.
 PostgreSQL uses its default (durable) commit.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -7,6 +7,7 @@ hottest reads go through here instead: SQL text written once, cached per
 shape, values converted the way peewee's fields would store them. The peewee
 models stay the schema's single definition; everything else keeps using them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,8 +56,9 @@ def execute(sql: str, params: Sequence[Any] = ()) -> Any:
     sqlite = isinstance(db, peewee.SqliteDatabase)
     plain = _PLAIN  # inlined: this runs for ~140 parameters per message
     if sqlite:  # timestamps are most of the rest: the text form peewee stores on SQLite
-        values = tuple([p if type(p) in plain else str(p) if type(p) is dt.datetime else _value(p, True)
-                        for p in params])
+        values = tuple(
+            [p if type(p) in plain else str(p) if type(p) is dt.datetime else _value(p, True) for p in params]
+        )
     else:
         values = tuple([p if type(p) in plain else _value(p, False) for p in params])
     return db.execute_sql(_param(sql, sqlite), values)

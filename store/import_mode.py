@@ -8,6 +8,7 @@ message's own date, so tickets, events and dedupe windows carry the history's
 times rather than the import's. A context variable: only the importing thread
 is affected, never live workers in the same process.
 """
+
 from __future__ import annotations
 
 import contextlib

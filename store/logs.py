@@ -7,6 +7,7 @@ a line anyway (a library's debug output of a request body, an exception quoting
 its input) leaves through ``pii.mask``: card numbers, IBANs, national ids and
 password lines are masked in the finished line.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     tokens = settings.pii_mask_tokens
-    handler.setFormatter(JsonFormatter(tokens=tokens) if settings.log_format == "json" else
-                         KeyValueFormatter(tokens=tokens))
+    handler.setFormatter(
+        JsonFormatter(tokens=tokens) if settings.log_format == "json" else KeyValueFormatter(tokens=tokens)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

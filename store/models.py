@@ -1,4 +1,5 @@
 """The tables. Every timestamp is naive UTC; JSON columns are text so both engines agree."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -281,6 +282,17 @@ class SchemaVersion(Base):
 
 
 ALL_MODELS: list[type[Base]] = [
-    Customer, Identity, Ticket, Participant, Inbound, Message, Attachment,
-    ThreadKey, Event, Outbox, Counter, Blob, SchemaVersion,
+    Customer,
+    Identity,
+    Ticket,
+    Participant,
+    Inbound,
+    Message,
+    Attachment,
+    ThreadKey,
+    Event,
+    Outbox,
+    Counter,
+    Blob,
+    SchemaVersion,
 ]  # the tables of migration 1 (RateCounter arrived in migration 2)

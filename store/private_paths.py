@@ -6,6 +6,7 @@ units set ``UMask=0027``, a shell does not). Everything Helpline creates there
 is made 0700 (directories) or 0600 (files) explicitly; an existing directory is
 left as the operator set it.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Signing always uses the newest key; verification accepts any listed key, so an
 operator can add a new key in front, wait for old tokens to age out, then drop
 the old one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -56,8 +57,14 @@ def download_token(keys: Sequence[str], attachment_id: int, expires: int) -> str
 def read_download_token(keys: Sequence[str], token: str) -> tuple[int, int] | None:
     """(attachment id, expiry) of a genuine token, expired or not; None when malformed or forged."""
     parts = token.lower().split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or not keys or len(parts[0]) > 18 \
-            or len(parts[1]) > 12:
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or not parts[1].isdigit()
+        or not keys
+        or len(parts[0]) > 18
+        or len(parts[1]) > 12
+    ):
         return None
     value = f"{parts[0]}.{parts[1]}"
     if not verify(keys, "download", value, parts[2], DOWNLOAD_MAC_BYTES):

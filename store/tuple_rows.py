@@ -5,6 +5,7 @@ would be ``M`` instances; at run time each row is a plain tuple of the
 selected columns. ``tuples(query)`` is ``query.tuples()`` that says so to the
 type checker in this one place, instead of a cast (or an ignore) at every loop.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -3,6 +3,7 @@
 A missing service fails the test (never skips): the suite's promise is that it
 ran against the real thing.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +97,8 @@ def _backend_settings(kind: str, request, tmp_path, embedded_redis) -> Iterator[
             settings = make_settings(
                 tmp_path,
                 database_url=f"sqlite:///{tmp_path}/helpline.sqlite3",
-                broker_url=embedded_redis.url + "?db=0", queue_name=namespace,
+                broker_url=embedded_redis.url + "?db=0",
+                queue_name=namespace,
             )
             client = redis.Redis(unix_socket_path=embedded_redis.socket_path, db=0)
         else:

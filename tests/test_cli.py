@@ -1,4 +1,5 @@
 """The command line as an operator uses it: a subprocess, real files, a real database."""
+
 from __future__ import annotations
 
 import json
@@ -8,16 +9,34 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data" / "mail"
-ENVELOPE_KEYS = {"version", "channel", "external_id", "received_at", "sender", "reply_to", "recipients",
-                 "author_role", "subject", "text", "full_text", "html", "attachments", "thread", "auto_reply",
-                 "auth", "raw_blob_key", "warnings"}
+ENVELOPE_KEYS = {
+    "version",
+    "channel",
+    "external_id",
+    "received_at",
+    "sender",
+    "reply_to",
+    "recipients",
+    "author_role",
+    "subject",
+    "text",
+    "full_text",
+    "html",
+    "attachments",
+    "thread",
+    "auto_reply",
+    "auth",
+    "raw_blob_key",
+    "warnings",
+}
 
 
 def helpline(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
     base.update({"HELPLINE_DATA_DIR": str(tmp_path / "data"), **env})
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], env=base, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args], env=base, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_inspect_prints_the_envelope_of_every_sample(tmp_path):
@@ -40,8 +59,13 @@ def test_inspect_refuses_what_is_not_an_email(tmp_path):
 
 
 def test_config_masks_secrets(tmp_path):
-    out = helpline(tmp_path, "config", "--json", HELPLINE_DATABASE_URL="postgresql://app:hunter2@db.internal/helpline",
-                   HELPLINE_SMTP_RELAY_PASSWORD="relay-secret")
+    out = helpline(
+        tmp_path,
+        "config",
+        "--json",
+        HELPLINE_DATABASE_URL="postgresql://app:hunter2@db.internal/helpline",
+        HELPLINE_SMTP_RELAY_PASSWORD="relay-secret",
+    )
     assert out.returncode == 0, out.stderr
     assert "hunter2" not in out.stdout and "relay-secret" not in out.stdout
     values = json.loads(out.stdout)

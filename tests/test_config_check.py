@@ -1,4 +1,5 @@
 """A configuration error stops `helpline run` before anything starts, with one line naming what is wrong."""
+
 from __future__ import annotations
 
 import os
@@ -16,17 +17,21 @@ from helpline.store import config
 def _run(tmp_path, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
     base.update(HELPLINE_DATA_DIR=str(tmp_path / "data"), **env)
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], env=base, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args], env=base, capture_output=True, text=True, timeout=timeout
+    )
 
 
-@pytest.mark.parametrize("env,names", [
-    ({"HELPLINE_SMTP_LISTEN": "nowhere:port"}, "HELPLINE_SMTP_LISTEN"),
-    ({"HELPLINE_BROKER_URL": "htp://redis:6379"}, "HELPLINE_BROKER_URL"),
-    ({"HELPLINE_DATABASE_URL": "postgresql://db:notaport/x"}, "HELPLINE_DATABASE_URL"),
-    ({"HELPLINE_IMAP_ACCOUNTS": "imaps://u:secret@imap.example.com:99999999/INBOX"}, "HELPLINE_IMAP_ACCOUNTS"),
-    ({"HELPLINE_WORKER_PROCESSES": "two"}, "HELPLINE_WORKER_PROCESSES"),
-])
+@pytest.mark.parametrize(
+    "env,names",
+    [
+        ({"HELPLINE_SMTP_LISTEN": "nowhere:port"}, "HELPLINE_SMTP_LISTEN"),
+        ({"HELPLINE_BROKER_URL": "htp://redis:6379"}, "HELPLINE_BROKER_URL"),
+        ({"HELPLINE_DATABASE_URL": "postgresql://db:notaport/x"}, "HELPLINE_DATABASE_URL"),
+        ({"HELPLINE_IMAP_ACCOUNTS": "imaps://u:secret@imap.example.com:99999999/INBOX"}, "HELPLINE_IMAP_ACCOUNTS"),
+        ({"HELPLINE_WORKER_PROCESSES": "two"}, "HELPLINE_WORKER_PROCESSES"),
+    ],
+)
 def test_run_refuses_a_bad_setting_before_starting_anything(tmp_path, env, names):
     out = _run(tmp_path, "run", **env)
     assert out.returncode == CONFIG_ERROR_EXIT, out.stderr
@@ -45,10 +50,19 @@ def test_a_broken_toml_file_names_its_key(tmp_path):
 
 
 def test_unknown_variables_get_the_nearest_known_name():
-    warnings = config_check.unknown_variables({"HELPLINE_SMTP_LISTN": "x", "HELPLINE_SMTP_LISTEN": "y",
-                                               "HELPLINE_TOTALLY_ELSE": "z", "HELPLINE_TEST_PG": "t", "PATH": "/"})
-    assert warnings == ["HELPLINE_SMTP_LISTN is not a Helpline setting; did you mean HELPLINE_SMTP_LISTEN?",
-                        "HELPLINE_TOTALLY_ELSE is not a Helpline setting"]
+    warnings = config_check.unknown_variables(
+        {
+            "HELPLINE_SMTP_LISTN": "x",
+            "HELPLINE_SMTP_LISTEN": "y",
+            "HELPLINE_TOTALLY_ELSE": "z",
+            "HELPLINE_TEST_PG": "t",
+            "PATH": "/",
+        }
+    )
+    assert warnings == [
+        "HELPLINE_SMTP_LISTN is not a Helpline setting; did you mean HELPLINE_SMTP_LISTEN?",
+        "HELPLINE_TOTALLY_ELSE is not a Helpline setting",
+    ]
 
 
 def test_config_check_prints_warnings_and_passes_a_good_configuration(tmp_path):

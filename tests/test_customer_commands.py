@@ -1,5 +1,6 @@
 """`helpline customers`: an agent links a phone number to an email customer, and
 that number's texts are then the same customer's (on both databases)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ PHONE = "+14155550123"
 
 def helpline(settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings)}
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "customers", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", "customers", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def text_in(desk: Desk, body: str, sid: str) -> int:
@@ -36,11 +42,15 @@ def test_link_a_phone_to_an_email_customer_and_their_texts_follow(backend):
 
     found = json.loads(helpline(backend, "list", "--search", "ANN@example", "--json").stdout)
     assert [c["id"] for c in found] == [customer]
-    out = helpline(backend, "link", str(customer), "--phone", "+1 415 555 0123", "--actor", "agent:dana",
-                   "--reason", "she called")
+    out = helpline(
+        backend, "link", str(customer), "--phone", "+1 415 555 0123", "--actor", "agent:dana", "--reason", "she called"
+    )
     assert out.returncode == 0 and f"phone {PHONE} linked to customer {customer}" in out.stdout, out.stderr
-    assert helpline(backend, "link", str(customer), "--phone", PHONE).stdout.strip().endswith(
-        f"already belongs to customer {customer}")
+    assert (
+        helpline(backend, "link", str(customer), "--phone", PHONE)
+        .stdout.strip()
+        .endswith(f"already belongs to customer {customer}")
+    )
     event = m.Event.get(m.Event.kind == "identity_linked")
     assert event.actor == "agent:dana" and event.data["address"] == PHONE and event.data["reason"] == "she called"
 

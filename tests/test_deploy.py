@@ -5,6 +5,7 @@ The units are checked by systemd itself (``systemd-analyze verify`` and the
 offline ``security`` review); a machine without ``systemd-analyze`` fails these
 tests (Debian package ``systemd``), it never skips them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,6 +63,7 @@ HARDENING = {
 
 # ---- helpers -----------------------------------------------------------------
 
+
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
     """section -> key -> all values in order (systemd allows repeated keys)."""
     sections: dict[str, dict[str, list[str]]] = {}
@@ -82,7 +84,9 @@ def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def systemd_analyze() -> str:
-    exe = shutil.which("systemd-analyze") or ("/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None)
+    exe = shutil.which("systemd-analyze") or (
+        "/usr/bin/systemd-analyze" if Path("/usr/bin/systemd-analyze").exists() else None
+    )
     if exe is None:
         pytest.fail("systemd-analyze is missing: install the Debian package 'systemd' (.ci/run)")
     return exe
@@ -137,16 +141,25 @@ def setting_of(env_name: str) -> str | None:
 
 # ---- systemd's own checks ------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "unit",
-    ["helpline-ingest.service", "helpline-worker@1.service", "helpline-worker@.service",
-     "helpline-scheduler.service", "helpline.target"],
+    [
+        "helpline-ingest.service",
+        "helpline-worker@1.service",
+        "helpline-worker@.service",
+        "helpline-scheduler.service",
+        "helpline.target",
+    ],
 )
 def test_systemd_analyze_verify(unit_dir: Path, unit: str) -> None:
     exe = systemd_analyze()
     proc = subprocess.run(
         [exe, "verify", "--man=no", f"./{unit}"],
-        cwd=unit_dir, capture_output=True, text=True, timeout=60,
+        cwd=unit_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     output = (proc.stdout + proc.stderr).strip()
     # verify exits 0 on mere warnings (an unknown key, a bad value it ignores):
@@ -160,12 +173,16 @@ def test_systemd_security_exposure(unit_dir: Path, unit: str) -> None:
     exe = systemd_analyze()
     proc = subprocess.run(
         [exe, "security", "--offline=yes", "--threshold=20", "--no-pager", f"./{unit}"],
-        cwd=unit_dir, capture_output=True, text=True, timeout=60,
+        cwd=unit_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, f"{unit} is exposed above 2.0:\n{proc.stdout[-3000:]}{proc.stderr}"
 
 
 # ---- the unit files, statically --------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(SERVICES))
 def test_service_basics(name: str) -> None:
@@ -244,6 +261,7 @@ def test_load_credential_example() -> None:
 
 
 # ---- helpline.env.example ----------------------------------------------------------
+
 
 def test_env_example_covers_every_setting() -> None:
     mentioned = {setting_of(name) for _, name, _, _ in env_assignments()}
@@ -341,6 +359,7 @@ def test_env_example_holds_no_literal_secret() -> None:
 
 # ---- helpline.toml.example and README ---------------------------------------------
 
+
 def test_toml_example_parses() -> None:
     text = (DEPLOY / "helpline.toml.example").read_text()
     data = tomllib.loads(text)
@@ -363,8 +382,10 @@ def test_toml_example_channel_tables_are_valid(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("secret\n")
     data = tomllib.loads(uncommented)
     assert [a.key for a in toml_accounts("example", data)] == [
-        "support@example.com@imap.example.com:993/INBOX", "support@example.com@imap.example.com:993/Sales",
-        "help@mail.example.org:993/INBOX"]
+        "support@example.com@imap.example.com:993/INBOX",
+        "support@example.com@imap.example.com:993/Sales",
+        "help@mail.example.org:993/INBOX",
+    ]
     assert [s.name for s in webhook_sources("example", data, read_files=False)] == ["shop"]
     parse(uncommented, "example")  # and the file as a whole
 
@@ -376,13 +397,25 @@ def test_readme_covers_the_files_and_real_settings() -> None:
     for env_name in NAME_RE.findall(text):
         assert setting_of(env_name), f"README.md mentions {env_name}, which is no setting"
     flat = " ".join(text.replace("*", "").split())
-    for phrase in ("Redis Cluster", "relay_recipient_maps", "message_size_limit", "pg_dump", ".backup",
-                   "/healthz", "/readyz", "/metrics", "451", "appendonly yes"):
+    for phrase in (
+        "Redis Cluster",
+        "relay_recipient_maps",
+        "message_size_limit",
+        "pg_dump",
+        ".backup",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "451",
+        "appendonly yes",
+    ):
         assert phrase in flat, f"README.md does not cover {phrase!r}"
 
 
 def test_deploy_holds_no_code() -> None:
-    code = [p.name for p in DEPLOY.rglob("*") if p.suffix in (".py", ".sh") or (p.is_file() and p.stat().st_mode & 0o111)]
+    code = [
+        p.name for p in DEPLOY.rglob("*") if p.suffix in (".py", ".sh") or (p.is_file() and p.stat().st_mode & 0o111)
+    ]
     assert not code, f"deploy/ holds code or executables: {code}"
 
 

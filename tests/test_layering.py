@@ -16,6 +16,7 @@ The scan reads each module's syntax tree and reports, per file:
 ``NOT_YET_CONVERTED`` lists the files whose queries have not moved yet; whoever converts a file removes it here.
 A listed file that has become clean fails the test too, so the list only shrinks.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,19 +29,41 @@ SCANNED = ("workers", "notifier", "router", "ingest")
 
 # Files not converted yet, by the helper converting them (paths relative to the repository root; a folder ends
 # with "/" and covers everything under it).
-NOT_YET_CONVERTED: frozenset[str] = frozenset({
-})
+NOT_YET_CONVERTED: frozenset[str] = frozenset({})
 
 # Upper-case SQL only: prose in messages says "select" and "update" in lower case.
 _SQL = re.compile(
     r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\"?\w+\"?\s+SET\b|\bDELETE\s+FROM\b|\bJOIN\s+\"?\w+"
     r"|\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX)\b|\bFOR\s+UPDATE\b|\bSKIP\s+LOCKED\b|pg_advisory|\bRETURNING\s+\w+"
-    r"|\bWHERE\s+\"?\w+\"?\s*(=|<|>|IN\b|IS\b)")
+    r"|\bWHERE\s+\"?\w+\"?\s*(=|<|>|IN\b|IS\b)"
+)
 # Method names peewee's query builder has and plain Python objects (dict, str, set, numpy) do not.
-_QUERY_CALLS = frozenset({"where", "get_or_none", "get_or_create", "insert_many", "insert_from", "on_conflict",
-                          "on_conflict_ignore", "on_conflict_replace", "for_update", "tuples", "dicts",
-                          "namedtuples", "objects", "order_by", "group_by", "having", "execute_sql", "select_from",
-                          "bulk_create", "bulk_update", "switch", "left_outer_join"})
+_QUERY_CALLS = frozenset(
+    {
+        "where",
+        "get_or_none",
+        "get_or_create",
+        "insert_many",
+        "insert_from",
+        "on_conflict",
+        "on_conflict_ignore",
+        "on_conflict_replace",
+        "for_update",
+        "tuples",
+        "dicts",
+        "namedtuples",
+        "objects",
+        "order_by",
+        "group_by",
+        "having",
+        "execute_sql",
+        "select_from",
+        "bulk_create",
+        "bulk_update",
+        "switch",
+        "left_outer_join",
+    }
+)
 _NOT_PEEWEE_ROOTS = frozenset({"np", "numpy", "pd"})
 _MODELS = "helpline.store.models"
 
@@ -67,7 +90,8 @@ class _Scan(ast.NodeVisitor):
     def visit_If(self, node: ast.If) -> None:
         test = node.test
         is_tc = (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        )
         if is_tc:
             self.in_type_checking += 1
             for stmt in node.body:
@@ -149,8 +173,12 @@ class _Scan(ast.NodeVisitor):
 
     def _docstring(self, node: ast.AST) -> None:
         body = getattr(node, "body", [])
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             self.docstrings.add(id(body[0].value))
 
     # --- uses -----------------------------------------------------------------------------------------------
@@ -165,8 +193,12 @@ class _Scan(ast.NodeVisitor):
             self.report(node, "reaches into a model's _meta")
         elif node.attr == "fastsql" and isinstance(node.value, ast.Name) and node.value.id in ("store", "helpline"):
             self.report(node, "uses fastsql")
-        elif isinstance(node.value, ast.Name) and node.value.id in self.peewee_modules \
-                and not _is_exception(node.attr) and not self.in_annotation:
+        elif (
+            isinstance(node.value, ast.Name)
+            and node.value.id in self.peewee_modules
+            and not _is_exception(node.attr)
+            and not self.in_annotation
+        ):
             self.report(node, f"uses peewee.{node.attr}")
         self.generic_visit(node)
 
@@ -181,13 +213,18 @@ class _Scan(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and id(node) not in self.docstrings and not self.in_annotation \
-                and _SQL.search(node.value):
+        if (
+            isinstance(node.value, str)
+            and id(node) not in self.docstrings
+            and not self.in_annotation
+            and _SQL.search(node.value)
+        ):
             self.report(node, f"SQL text {node.value[:60]!r}")
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        text = "".join(v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "x"
-                       for v in node.values)
+        text = "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "x" for v in node.values
+        )
         if _SQL.search(text):
             self.report(node, f"SQL text f{text[:60]!r}")
         for v in node.values:
@@ -217,7 +254,8 @@ def _scanned_files() -> list[tuple[str, Path]]:
 def test_no_queries_outside_store() -> None:
     bad = {rel: found for rel, path in _scanned_files() if not _listed(rel) and (found := offences(path))}
     assert not bad, "SQL or query building outside store/ (move it into a named store function):\n" + "\n".join(
-        f"  {rel}:{line}" for rel, found in bad.items() for line in found)
+        f"  {rel}:{line}" for rel, found in bad.items() for line in found
+    )
 
 
 def test_allow_list_only_shrinks() -> None:
@@ -225,7 +263,9 @@ def test_allow_list_only_shrinks() -> None:
     files = _scanned_files()
     stale = []
     for entry in sorted(NOT_YET_CONVERTED):
-        matched = [(rel, path) for rel, path in files if rel == entry or (entry.endswith("/") and rel.startswith(entry))]
+        matched = [
+            (rel, path) for rel, path in files if rel == entry or (entry.endswith("/") and rel.startswith(entry))
+        ]
         if not matched:
             stale.append(f"{entry} (no such file)")
         elif not any(offences(path) for _, path in matched):
@@ -262,9 +302,17 @@ def f(t: Ticket) -> "m.Ticket":
     return x
 ''')
     found = "\n".join(offences(src))
-    for needle in ("16: uses utcnow", "5: imports helpline.store.fastsql", "11: uses fastsql", "23: uses peewee.fn",
-                   "11: SQL text", "12: SQL text", "13: builds a query (.get_or_none())", "14: reaches into",
-                   "15: builds a query (.where())"):
+    for needle in (
+        "16: uses utcnow",
+        "5: imports helpline.store.fastsql",
+        "11: uses fastsql",
+        "23: uses peewee.fn",
+        "11: SQL text",
+        "12: SQL text",
+        "13: builds a query (.get_or_none())",
+        "14: reaches into",
+        "15: builds a query (.where())",
+    ):
         assert needle in found, (needle, found)
     for clean in ("1:", "6:", "8:", "10:", "18:", "19:", "22:"):
         assert not any(line.startswith(clean) for line in found.splitlines()), (clean, found)

@@ -4,6 +4,7 @@ Declared against a stub broker at import; ``broker.setup`` binds them to the
 real one. Every actor is idempotent: Redis may deliver a message twice, and the
 sweeper re-enqueues rows it thinks are lost.
 """
+
 from __future__ import annotations
 
 import functools
@@ -123,8 +124,13 @@ def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
 
 def _processed(inbound_id: int, outcome: pipeline.Outcome, started: float) -> None:
     metrics.observe(outcome.action, time.perf_counter() - started)
-    log.info("event=inbound_processed inbound=%d action=%s ticket=%s stages=%s", inbound_id, outcome.action,
-             outcome.ticket_id, outcome.stages or "-")  # the deciding stages, "name:what" (no personal data)
+    log.info(
+        "event=inbound_processed inbound=%d action=%s ticket=%s stages=%s",
+        inbound_id,
+        outcome.action,
+        outcome.ticket_id,
+        outcome.stages or "-",
+    )  # the deciding stages, "name:what" (no personal data)
 
 
 def _send_claimed(s: Settings, rows: list) -> None:
@@ -138,6 +144,7 @@ def _send_claimed(s: Settings, rows: list) -> None:
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
     for channel, group in by_channel.items():
+
         def job(channel: str = channel, group: list = group) -> None:
             deliver_claimed_many(s, senders()[channel], group, senders=senders())
 
@@ -145,8 +152,11 @@ def _send_claimed(s: Settings, rows: list) -> None:
             try:
                 outbox_release([r.id for r in group])
             except Exception as exc:  # left 'sending': recover_stuck takes them after the lease
-                log.warning("event=claim_release_failed outbox=%s error=%s", ",".join(str(r.id) for r in group),
-                            type(exc).__name__)
+                log.warning(
+                    "event=claim_release_failed outbox=%s error=%s",
+                    ",".join(str(r.id) for r in group),
+                    type(exc).__name__,
+                )
 
         if not send_pool.pool().submit(job, f"claimed:{channel}:{len(group)}", give_back=give_back):
             give_back()
@@ -237,8 +247,13 @@ def blob_store() -> blobs.BlobStore:
     return _state["blobs"]
 
 
-ALL: list[dramatiq.Actor[Any, Any]] = [process_inbound, process_inbound_batch, deliver_outbox, fetch_sms_media,
-                                          suggest_answers]
+ALL: list[dramatiq.Actor[Any, Any]] = [
+    process_inbound,
+    process_inbound_batch,
+    deliver_outbox,
+    fetch_sms_media,
+    suggest_answers,
+]
 
 
 def submit(inbound_id: int) -> None:
@@ -251,7 +266,7 @@ def submit_many(inbound_ids: list[int]) -> None:
     ``inbound_batch_size`` per queue message, a lone row as itself."""
     size = max(1, settings().inbound_batch_size)
     for i in range(0, len(inbound_ids), size):
-        chunk = inbound_ids[i:i + size]
+        chunk = inbound_ids[i : i + size]
         if len(chunk) == 1:
             process_inbound.send(chunk[0])
         else:

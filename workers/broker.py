@@ -13,6 +13,7 @@ Actors are declared once at import (``workers.actors``) against a stub broker
 and re-bound here, so tests and the bench can point the same actors at another
 Redis without re-importing modules.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -21,8 +22,15 @@ import logging
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.middleware import (AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications,
-                                 TimeLimit)
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
 
 from helpline.store.config import Settings, mask_url
 

@@ -1,4 +1,5 @@
 """Module that ``dramatiq`` imports in each worker process (``helpline worker``)."""
+
 from __future__ import annotations
 
 from helpline.store import config

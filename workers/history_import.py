@@ -9,6 +9,7 @@ and processed in the same transaction, so the sweeper never finds an imported
 row pending and hands it to a live worker (which would acknowledge it).
 Batches stay small so live intake waits for the SQLite writer only briefly.
 """
+
 from __future__ import annotations
 
 import functools
@@ -81,8 +82,9 @@ def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
                 continue
             count(outcome.action)
             if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
-                audit_events.event(outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import",
-                              now=it.date)
+                audit_events.event(
+                    outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import", now=it.date
+                )
     return res
 
 
@@ -112,7 +114,7 @@ def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, b
     done = 0
     with import_mode.importing():
         for i in range(0, len(ids), batch):
-            chunk = ids[i:i + batch]
+            chunk = ids[i : i + batch]
             done += run_tx(functools.partial(_settle, chunk, settings, open_since))
     return done
 
@@ -124,7 +126,13 @@ def _settle(ticket_ids: list[int], settings: Settings, open_since: dt.datetime |
             continue
         when = last or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         with import_mode.clock(when):
-            ticket_ops.change_status(ticket_ops.load(tid), lifecycle.RESOLVED, now=when, settings=settings,
-                                     actor="import", reason="imported history")
+            ticket_ops.change_status(
+                ticket_ops.load(tid),
+                lifecycle.RESOLVED,
+                now=when,
+                settings=settings,
+                actor="import",
+                reason="imported history",
+            )
         done += 1
     return done

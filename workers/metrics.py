@@ -4,13 +4,15 @@
 (``helpline worker`` sets it to HELPLINE_METRICS_DIR); the ingest daemon's admin
 listener aggregates the files, so one scrape sees every worker process.
 """
+
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
 PROCESSED = Counter("helpline_worker_inbound_total", "Inbound messages handled by workers", ["action"])
 LATENCY = Histogram(
-    "helpline_worker_processing_seconds", "Time to process one inbound message",
+    "helpline_worker_processing_seconds",
+    "Time to process one inbound message",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 FAILURES = Counter("helpline_worker_failures_total", "Inbound processing attempts that raised")

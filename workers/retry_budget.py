@@ -16,6 +16,7 @@ A try is the last when either counter says so; the row is then marked
 ``failed`` with its reason, and the exception still propagates so that
 Dramatiq records the message as dead instead of it vanishing silently.
 """
+
 from __future__ import annotations
 
 from dramatiq.middleware import CurrentMessage

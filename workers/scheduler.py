@@ -1,4 +1,5 @@
 """The scheduler process: periodic sweeps, each guarded so one failure never stops the rest."""
+
 from __future__ import annotations
 
 import logging
@@ -47,12 +48,19 @@ def tick(settings: Settings, extra: dict[str, Callable[[], object]] | None = Non
 
     def delivered(channel: str, sender: Sender) -> Callable[[], object]:
         """The sweep of one channel's outbox (its journal opened at each run, as before)."""
-        return lambda: drain(settings, sender, budget_s=max(settings.sweep_interval_s, 5.0),
-                             journal=claim_journal(settings, channel), senders=actors.senders())
+        return lambda: drain(
+            settings,
+            sender,
+            budget_s=max(settings.sweep_interval_s, 5.0),
+            journal=claim_journal(settings, channel),
+            senders=actors.senders(),
+        )
 
     for channel, sender in actors.senders().items():
         jobs[f"outbox_delivered_{channel}"] = delivered(channel, sender)
-    from helpline.workers.jobs import ticket_timers  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
+    from helpline.workers.jobs import (
+        ticket_timers,
+    )  # SLA warnings and breaches, lifecycle timers, team queues, agent loads
 
     jobs.update(ticket_timers.jobs(settings))
     if settings.config_file:  # [[retention.policies]], every HELPLINE_RETENTION_INTERVAL_S
@@ -98,14 +106,17 @@ def release_unsent_claims(settings: Settings) -> int:
     if released:
         log.warning("event=unsent_claims_released count=%d", released)
     return released
+
+
 def _redact_at_rest(settings: Settings) -> object:
     """HELPLINE_PII_AT_REST=redact: one batch of old messages' personal data masked in the store, logged."""
     from helpline.store.privacy import pii_at_rest
 
     report = pii_at_rest.redact_due(settings)
     if report.messages:
-        log.info("event=pii_redacted_at_rest messages=%d raw_blobs_dropped=%d", report.messages,
-                 report.raw_blobs_dropped)
+        log.info(
+            "event=pii_redacted_at_rest messages=%d raw_blobs_dropped=%d", report.messages, report.raw_blobs_dropped
+        )
     return report
 
 
@@ -148,8 +159,9 @@ def _group_incidents(settings: Settings, stop: threading.Event) -> None:
         try:
             done = grouper.run_round()
             if done.tickets:
-                log.info("event=incident_round tickets=%d joined=%d opened=%d", done.tickets, done.joined,
-                         len(done.opened))
+                log.info(
+                    "event=incident_round tickets=%d joined=%d opened=%d", done.tickets, done.joined, len(done.opened)
+                )
         except Exception as exc:  # the database may be down; the next round tries again
             grouper.index = None  # reload: the round's writes may be undone while the index kept them
             log.warning("event=sweep_failed job=incidents error=%s", type(exc).__name__)

@@ -11,6 +11,7 @@ for a thread. A job that waited longer than ``MAX_WAIT_S`` for a thread (the
 relay is hanging every send) is not tried either but handed back the same way,
 so the backlog empties in seconds and a stopping worker is not held for it.
 """
+
 from __future__ import annotations
 
 import logging

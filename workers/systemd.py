@@ -6,6 +6,7 @@ caller passes the liveness test that fits it (the ingest daemon's event loop
 turning, the worker host's Dramatiq instance running, the scheduler's loop
 having finished a tick recently).
 """
+
 from __future__ import annotations
 
 import os

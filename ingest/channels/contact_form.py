@@ -18,6 +18,7 @@ address typed in is nobody's proof of ownership). The CSRF nonce is the
 message's external id, so sending the same page twice (a double click, a
 reload) is one message.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -88,18 +89,30 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
     if errors:
         raise Rejected("the form has errors", [{"field": f, "error": e} for f, e in errors.items()])
     files = [f for f in form.files if f.field == "attachments"]
-    attachments = [Attachment(filename=f.filename, content_type=f.content_type, size=len(f.data),
-                              sha256=hashlib.sha256(f.data).hexdigest(), blob_key=put_blob(f.data)) for f in files]
+    attachments = [
+        Attachment(
+            filename=f.filename,
+            content_type=f.content_type,
+            size=len(f.data),
+            sha256=hashlib.sha256(f.data).hexdigest(),
+            blob_key=put_blob(f.data),
+        )
+        for f in files
+    ]
     name = " ".join(form.get("name").split())
     email = form.get("email").strip().lower()
     subject = " ".join(form.get("subject").split())
     text = form.get("message").strip()
     content = "\x00".join([name, email, subject, text, *(a.sha256 for a in attachments)])
     return Envelope(
-        channel=CHANNEL, external_id=f"form:{meta.get('nonce') or hashlib.sha256(raw).hexdigest()}",
+        channel=CHANNEL,
+        external_id=f"form:{meta.get('nonce') or hashlib.sha256(raw).hexdigest()}",
         received_at=str(meta["received_at"]),
         sender=Sender(address=email, name=name, kind="email"),
-        subject=subject, text=text, full_text=text, attachments=attachments,
+        subject=subject,
+        text=text,
+        full_text=text,
+        attachments=attachments,
         metadata={"remote": str(meta.get("remote") or "")},
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
@@ -107,19 +120,37 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
 
 # ---- the handlers ------------------------------------------------------------------------
 
+
 def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                   "frame-ancestors 'none'; base-uri 'none'", **(headers or {})})
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'",
+            **(headers or {}),
+        },
+    )
 
 
 def _fresh_form(request: web.Request, status: int = 200, **kw: Any) -> web.Response:
     settings: Settings = request.app[K.SETTINGS]
     token, nonce = csrf.issue(settings.secret_key, time.time())
     response = _html(contact_page.form_page(token, **kw), status)
-    response.set_cookie(csrf.COOKIE, nonce, max_age=csrf.TTL_S, path=PATH, httponly=True, samesite="Strict",
-                        secure=settings.public_url.startswith("https://"))
+    response.set_cookie(
+        csrf.COOKIE,
+        nonce,
+        max_age=csrf.TTL_S,
+        path=PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.public_url.startswith("https://"),
+    )
     return response
 
 
@@ -144,7 +175,8 @@ async def post_form(request: web.Request) -> web.Response:
     run = request.app[K.RUN_BLOCKING]
     remote = client_address(request, settings.http_trusted_proxies)
     too_large = contact_page.problem_page(
-        "Message too large", "The message and its attachments are too large. Please send smaller files.")
+        "Message too large", "The message and its attachments are too large. Please send smaller files."
+    )
     if (request.content_length or 0) > settings.max_message_bytes:
         metrics.INBOUND.labels(CHANNEL, "too_large").inc()
         return _html(too_large, 413)
@@ -155,9 +187,14 @@ async def post_form(request: web.Request) -> web.Response:
     if verdict == "rate_limited":
         metrics.INBOUND.labels(CHANNEL, "rate_limited").inc()
         log.warning("event=contact_rate_limited remote=%s", remote)
-        return _html(contact_page.problem_page(
-            "Too many messages", "You have sent many messages in a short time. Please try again in an hour, "
-            "or write to us by email."), 429, {"Retry-After": "3600"})
+        return _html(
+            contact_page.problem_page(
+                "Too many messages",
+                "You have sent many messages in a short time. Please try again in an hour, or write to us by email.",
+            ),
+            429,
+            {"Retry-After": "3600"},
+        )
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -175,10 +212,12 @@ async def post_form(request: web.Request) -> web.Response:
     if why:
         metrics.INBOUND.labels(CHANNEL, "forbidden").inc()
         log.warning("event=contact_refused reason=csrf_%s remote=%s", why, remote)
-        notice = ("This page has expired. Please check your message and send it again."
-                  if why == "expired" else
-                  "Your message could not be sent from this page. Please check it and send it again "
-                  "(your browser must accept cookies from this site).")
+        notice = (
+            "This page has expired. Please check your message and send it again."
+            if why == "expired"
+            else "Your message could not be sent from this page. Please check it and send it again "
+            "(your browser must accept cookies from this site)."
+        )
         return _fresh_form(request, 403, values=values, notice=notice)
     if form.get(contact_page.HONEYPOT):
         metrics.INBOUND.labels(CHANNEL, "honeypot").inc()
@@ -194,9 +233,13 @@ async def post_form(request: web.Request) -> web.Response:
     except TemporaryIntakeError as exc:
         metrics.INBOUND.labels(CHANNEL, "temp_failed").inc()
         log.error("event=contact_not_accepted error=%s", exc)
-        return _html(contact_page.problem_page(
-            "Please try again", "We could not take your message just now. Please send it again in a few minutes."),
-            503, {"Retry-After": "120"})
+        return _html(
+            contact_page.problem_page(
+                "Please try again", "We could not take your message just now. Please send it again in a few minutes."
+            ),
+            503,
+            {"Retry-After": "120"},
+        )
     metrics.INBOUND.labels(CHANNEL, result.status).inc()
     log.info("event=contact_accepted status=%s inbound=%s remote=%s", result.status, result.inbound_id or "", remote)
     number = ""
@@ -216,8 +259,10 @@ def install(app: web.Application) -> None:
     if not settings.contact_form:
         return
     if not settings.secret_key:
-        raise ConfigError("the contact form needs HELPLINE_SECRET_KEY for its CSRF tokens "
-                         "(`helpline run`/`ingest` generate one; or set HELPLINE_CONTACT_FORM=no)")
+        raise ConfigError(
+            "the contact form needs HELPLINE_SECRET_KEY for its CSRF tokens "
+            "(`helpline run`/`ingest` generate one; or set HELPLINE_CONTACT_FORM=no)"
+        )
     if app[K.INTAKE] is not None:
         register_builders(app[K.INTAKE])
     app.router.add_get(PATH, get_form)

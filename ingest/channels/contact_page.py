@@ -8,6 +8,7 @@ hidden from sight and from assistive technology (``aria-hidden``, out of the
 tab order), labelled so that a person who somehow reaches it leaves it empty.
 Everything the visitor typed is escaped before it is shown again.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -40,14 +41,22 @@ FIELDS = (
 
 
 def _page(body: str, title: str = TITLE) -> str:
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n"
-            f"<body><main>\n{body}\n</main></body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f"<body><main>\n{body}\n</main></body></html>\n"
+    )
 
 
-def form_page(token: str, *, values: Mapping[str, str] | None = None,
-              errors: Mapping[str, str] | None = None, notice: str = "", action: str = "/contact") -> str:
+def form_page(
+    token: str,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    notice: str = "",
+    action: str = "/contact",
+) -> str:
     """The form; with ``errors`` (field -> message) the fields say what to fix."""
     values = values or {}
     errors = errors or {}
@@ -55,12 +64,20 @@ def form_page(token: str, *, values: Mapping[str, str] | None = None,
     if notice:
         out.append(f'<p role="alert" class="summary">{escape(notice)}</p>')
     if errors:
-        items = "".join(f'<li><a href="#{escape(f)}">{escape(msg)}</a></li>' for f, msg in errors.items()
-                        if f in {n for n, *_ in FIELDS} or f == "attachments")
-        general = "".join(f"<li>{escape(msg)}</li>" for f, msg in errors.items()
-                          if f not in {n for n, *_ in FIELDS} and f != "attachments")
-        out.append(f'<div role="alert" class="summary" id="errors"><h2>Please correct the following</h2>'
-                   f"<ul>{items}{general}</ul></div>")
+        items = "".join(
+            f'<li><a href="#{escape(f)}">{escape(msg)}</a></li>'
+            for f, msg in errors.items()
+            if f in {n for n, *_ in FIELDS} or f == "attachments"
+        )
+        general = "".join(
+            f"<li>{escape(msg)}</li>"
+            for f, msg in errors.items()
+            if f not in {n for n, *_ in FIELDS} and f != "attachments"
+        )
+        out.append(
+            f'<div role="alert" class="summary" id="errors"><h2>Please correct the following</h2>'
+            f"<ul>{items}{general}</ul></div>"
+        )
     out.append(f'<form method="post" action="{escape(action)}" enctype="multipart/form-data" novalidate>')
     out.append(f'<input type="hidden" name="csrf" value="{escape(token)}">')
     out.append('<p class="hint">Fields marked (required) must be filled in.</p>')
@@ -89,8 +106,10 @@ def form_page(token: str, *, values: Mapping[str, str] | None = None,
     if "attachments" in errors:
         out.append(f'<p class="error" id="attachments-error">{escape(errors["attachments"])}</p>')
     out.append(f'<input type="file" id="attachments" name="attachments" multiple{attachments_described}>')
-    out.append(f'<div class="hp" aria-hidden="true"><label for="{HONEYPOT}">Leave this field empty</label>'
-               f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" autocomplete="off" value=""></div>')
+    out.append(
+        f'<div class="hp" aria-hidden="true"><label for="{HONEYPOT}">Leave this field empty</label>'
+        f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" autocomplete="off" value=""></div>'
+    )
     out.append('<button type="submit">Send message</button></form>')
     return _page("\n".join(out))
 
@@ -98,14 +117,18 @@ def form_page(token: str, *, values: Mapping[str, str] | None = None,
 def thanks_page(ticket_number: str = "") -> str:
     """After a message was accepted; without a number (not made yet, or a bot) it promises an email."""
     if ticket_number:
-        said = (f'<p>Your ticket number is <strong id="ticket-number">{escape(ticket_number)}</strong>. '
-                "Please keep it when you write to us about this request.</p>")
+        said = (
+            f'<p>Your ticket number is <strong id="ticket-number">{escape(ticket_number)}</strong>. '
+            "Please keep it when you write to us about this request.</p>"
+        )
     else:
         said = "<p>We will email you your ticket number shortly.</p>"
-    return _page(f'<h1>Thank you</h1>\n<p role="status">We have received your message.</p>\n{said}',
-                 "Message received")
+    return _page(f'<h1>Thank you</h1>\n<p role="status">We have received your message.</p>\n{said}', "Message received")
 
 
 def problem_page(title: str, text: str) -> str:
-    return _page(f"<h1>{escape(title)}</h1>\n<p role=\"alert\">{escape(text)}</p>\n"
-                 '<p><a href="/contact">Back to the contact form</a></p>', title)
+    return _page(
+        f'<h1>{escape(title)}</h1>\n<p role="alert">{escape(text)}</p>\n'
+        '<p><a href="/contact">Back to the contact form</a></p>',
+        title,
+    )

@@ -30,6 +30,7 @@ environment, which wins so that a systemd credential can override the file.
 
 Passwords and tokens never appear in ``repr``, logs or error messages.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -90,6 +91,7 @@ class ImapAccount:
         out = [s for s in (self.password, self.oauth2_cmd) if s]
         if self.password:
             from urllib.parse import quote
+
             out.append(quote(self.password, safe=""))
         return tuple(out)
 
@@ -111,9 +113,16 @@ def _mask_raw_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", url)
 
 
-def parse_account(url: str, *, quarantine_folder: str = DEFAULT_QUARANTINE, idle_minutes: float = DEFAULT_IDLE_MINUTES,
-                  poll_seconds: float = DEFAULT_POLL_SECONDS, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                  options: Mapping[str, str] | None = None, origin: str = "HELPLINE_IMAP_ACCOUNTS") -> ImapAccount:
+def parse_account(
+    url: str,
+    *,
+    quarantine_folder: str = DEFAULT_QUARANTINE,
+    idle_minutes: float = DEFAULT_IDLE_MINUTES,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    options: Mapping[str, str] | None = None,
+    origin: str = "HELPLINE_IMAP_ACCOUNTS",
+) -> ImapAccount:
     """One mailbox URL to an ``ImapAccount``; ``ConfigError`` (password masked) when it is unusable.
 
     ``origin`` names where the URL came from in the error message; ``options``
@@ -166,13 +175,22 @@ def parse_account(url: str, *, quarantine_folder: str = DEFAULT_QUARANTINE, idle
     if not refresh > 0:
         raise bad(f"oauth2_refresh={refresh_raw!r} must be more than 0 minutes")
     account = ImapAccount(
-        host=parts.hostname, port=port or (993 if scheme == "imaps" else 143),
-        user=unquote(parts.username), password=password, folder=folder,
-        tls="implicit" if scheme == "imaps" else "starttls", after=after, move_to=move_to,
-        verify=verify_raw in ("yes", "true", "1", "on"), cafile=options.get("cafile", ""), oauth2_cmd=oauth2_cmd,
+        host=parts.hostname,
+        port=port or (993 if scheme == "imaps" else 143),
+        user=unquote(parts.username),
+        password=password,
+        folder=folder,
+        tls="implicit" if scheme == "imaps" else "starttls",
+        after=after,
+        move_to=move_to,
+        verify=verify_raw in ("yes", "true", "1", "on"),
+        cafile=options.get("cafile", ""),
+        oauth2_cmd=oauth2_cmd,
         oauth2_refresh_minutes=refresh,
         quarantine_folder=options.get("quarantine") or quarantine_folder,
-        idle_minutes=idle_minutes, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
+        idle_minutes=idle_minutes,
+        poll_seconds=poll_seconds,
+        lease_seconds=lease_seconds,
     )
     if account.quarantine_folder == account.folder or (after == "move" and move_to == account.folder):
         raise bad("the quarantine and after=move folders must differ from the polled folder")
@@ -222,8 +240,20 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
 
 
 # ---- the TOML file: [[imap.accounts]] ---------------------------------------------------------
-_TOML_KEYS = {"url", "user", "password", "password_file", "folder", "folders", "after", "verify", "cafile",
-              "oauth2_cmd", "oauth2_refresh_minutes", "quarantine"}
+_TOML_KEYS = {
+    "url",
+    "user",
+    "password",
+    "password_file",
+    "folder",
+    "folders",
+    "after",
+    "verify",
+    "cafile",
+    "oauth2_cmd",
+    "oauth2_refresh_minutes",
+    "quarantine",
+}
 
 
 def toml_accounts(source: str, data: Mapping[str, Any], **knobs: Any) -> list[ImapAccount]:
@@ -242,8 +272,12 @@ def toml_accounts(source: str, data: Mapping[str, Any], **knobs: Any) -> list[Im
     for i, body in enumerate(ictx.tables(imap, "accounts")):
         for account in _toml_account(source, i, body, knobs):
             if account.key in where:
-                raise ConfigFileError(source, f"imap.accounts[{i}]", "folder",
-                                      f"mailbox {account.label} is already listed in imap.accounts[{where[account.key]}]")
+                raise ConfigFileError(
+                    source,
+                    f"imap.accounts[{i}]",
+                    "folder",
+                    f"mailbox {account.label} is already listed in imap.accounts[{where[account.key]}]",
+                )
             where[account.key] = i
             out.append(account)
     return out
@@ -261,8 +295,7 @@ def _toml_account(source: str, index: int, body: Any, knobs: Mapping[str, Any]) 
     except ValueError:
         raise ctx.fail("url", f"{_mask_raw_url(url)!r} is not a valid URL") from None
     if parts.query:
-        raise ctx.fail("url", "give options as keys of the table (after = \"seen\", verify = false, ...), "
-                              "not in the URL")
+        raise ctx.fail("url", 'give options as keys of the table (after = "seen", verify = false, ...), not in the URL')
     user = ctx.string(body, "user")
     if user and parts.username:
         raise ctx.fail("user", "the url names a user already; give it once")
@@ -290,10 +323,14 @@ def _toml_account(source: str, index: int, body: Any, knobs: Mapping[str, Any]) 
         raise ctx.fail("folder" if folder else "folders", f"the url names folder {in_url!r} already; give it once")
     after = ctx.string(body, "after", "seen") or "seen"
     if not (after in ("seen", "delete") or (after.startswith("move:") and after[5:].strip())):
-        raise ctx.fail("after", f"{after!r}: use \"seen\", \"move:FOLDER\" or \"delete\"")
-    options = {"after": after, "verify": "yes" if ctx.boolean(body, "verify", True) else "no",
-               "cafile": ctx.string(body, "cafile"), "oauth2_cmd": ctx.string(body, "oauth2_cmd"),
-               "quarantine": ctx.string(body, "quarantine")}
+        raise ctx.fail("after", f'{after!r}: use "seen", "move:FOLDER" or "delete"')
+    options = {
+        "after": after,
+        "verify": "yes" if ctx.boolean(body, "verify", True) else "no",
+        "cafile": ctx.string(body, "cafile"),
+        "oauth2_cmd": ctx.string(body, "oauth2_cmd"),
+        "quarantine": ctx.string(body, "quarantine"),
+    }
     if "oauth2_refresh_minutes" in body:
         minutes = body["oauth2_refresh_minutes"]
         if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
@@ -307,8 +344,9 @@ def _toml_account(source: str, index: int, body: Any, knobs: Mapping[str, Any]) 
     for name in folders or (folder or in_url or "INBOX",):
         rebuilt = urlunsplit((parts.scheme, f"{login}@{host}", "/" + quote(name, safe=""), "", ""))
         try:
-            accounts.append(parse_account(rebuilt, options=options, origin=f"{source}: [imap.accounts[{index}]]",
-                                          **knobs))
+            accounts.append(
+                parse_account(rebuilt, options=options, origin=f"{source}: [imap.accounts[{index}]]", **knobs)
+            )
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(quote(password, safe=""), "****") if password else str(exc)) from None
     return accounts
@@ -345,7 +383,12 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     poll = _number(env, "HELPLINE_IMAP_POLL_SECONDS", DEFAULT_POLL_SECONDS, 1)
     lease = _number(env, "HELPLINE_IMAP_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 2)
     quarantine = (_read(env, "HELPLINE_IMAP_QUARANTINE_FOLDER") or "").strip() or DEFAULT_QUARANTINE
-    knobs: AccountKnobs = {"quarantine_folder": quarantine, "idle_minutes": idle, "poll_seconds": poll, "lease_seconds": lease}
+    knobs: AccountKnobs = {
+        "quarantine_folder": quarantine,
+        "idle_minutes": idle,
+        "poll_seconds": poll,
+        "lease_seconds": lease,
+    }
     accounts = [parse_account(u, **knobs) for u in urls]
     seen: set[str] = set()
     for a in accounts:
@@ -355,8 +398,7 @@ def imap_settings(environ: Mapping[str, str] | None = None) -> list[ImapAccount]
     if path:
         for a in file_accounts(path, **knobs):
             if a.key in seen:
-                log.warning("event=imap_account_overridden account=%s file=%s by=HELPLINE_IMAP_ACCOUNTS",
-                            a.label, path)
+                log.warning("event=imap_account_overridden account=%s file=%s by=HELPLINE_IMAP_ACCOUNTS", a.label, path)
                 continue
             accounts.append(a)
     return accounts
@@ -370,5 +412,7 @@ def live_times(accounts: list[Any]) -> dict[str, tuple[float | None, float | Non
         return value.replace(tzinfo=dt.timezone.utc).timestamp() if isinstance(value, dt.datetime) else None
 
     rows = imap_state.status_rows([a.key for a in accounts])
-    return {a.key: (ts(rows.get(a.key, {}).get("last_success_at")), ts(rows.get(a.key, {}).get("last_error_at")))
-            for a in accounts}
+    return {
+        a.key: (ts(rows.get(a.key, {}).get("last_success_at")), ts(rows.get(a.key, {}).get("last_error_at")))
+        for a in accounts
+    }

@@ -40,6 +40,7 @@ The rules, in the order a message meets them:
   ``event=imap_error account=USER@HOST/FOLDER error=TYPE`` (secrets masked) and
   the poller reconnects with exponential backoff and jitter.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -182,10 +183,20 @@ class ImapPoller:
     MIN_BACKOFF_S = 1.0
     MAX_BACKOFF_S = 300.0
 
-    def __init__(self, account: ImapAccount, intake: Any, *, max_message_bytes: int | None = None,
-                 batch_size: int = 50, batch_bytes: int = 32 * 1024 * 1024, stop: threading.Event | None = None,
-                 holder: str | None = None, use_idle: bool = True, connect_timeout: float = 30.0,
-                 read_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        account: ImapAccount,
+        intake: Any,
+        *,
+        max_message_bytes: int | None = None,
+        batch_size: int = 50,
+        batch_bytes: int = 32 * 1024 * 1024,
+        stop: threading.Event | None = None,
+        holder: str | None = None,
+        use_idle: bool = True,
+        connect_timeout: float = 30.0,
+        read_timeout: float = 120.0,
+    ) -> None:
         self.account = account
         self.intake = intake
         settings = getattr(intake, "settings", None)
@@ -249,8 +260,14 @@ class ImapPoller:
         self._failed_since_success = True
         detail = mask(str(exc), self.account.secrets + ((self._token,) if self._token else ()))[:300]
         known = isinstance(exc, (OSError, IMAPClientError, ImapRefused, TemporaryIntakeError, *_DB_DOWN))
-        log.warning("event=imap_error account=%s error=%s detail=%s retry_in=%.1fs", self.account.label,
-                    type(exc).__qualname__, json.dumps(detail), self.backoff_s, exc_info=not known)
+        log.warning(
+            "event=imap_error account=%s error=%s detail=%s retry_in=%.1fs",
+            self.account.label,
+            type(exc).__qualname__,
+            json.dumps(detail),
+            self.backoff_s,
+            exc_info=not known,
+        )
         if not isinstance(exc, _DB_DOWN):
             try:
                 imap_state.record_error(self.account.key, f"{type(exc).__name__}: {detail}")
@@ -319,14 +336,20 @@ class ImapPoller:
     def _fetch_token(self) -> _Token:
         """Run ``oauth2_cmd``: it prints the token, or JSON with ``access_token`` and ``expires_in``."""
         try:
-            proc = subprocess.run(shlex.split(self.account.oauth2_cmd), capture_output=True, timeout=60,
-                                  stdin=subprocess.DEVNULL, check=False)
+            proc = subprocess.run(
+                shlex.split(self.account.oauth2_cmd),
+                capture_output=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
             raise ImapRefused(f"oauth2_cmd could not run ({type(exc).__name__})") from None
         out = proc.stdout.decode("utf-8", "replace").strip()
         if proc.returncode != 0 or not out:
-            raise ImapRefused(f"oauth2_cmd exited with status {proc.returncode}"
-                              + ("" if out else " and printed no token"))
+            raise ImapRefused(
+                f"oauth2_cmd exited with status {proc.returncode}" + ("" if out else " and printed no token")
+            )
         now = time.monotonic()
         life: float | None = None
         token = out
@@ -371,11 +394,17 @@ class ImapPoller:
             self._oauth = self._fetch_token()
         except ImapRefused as exc:
             self._token_retry_at = now + 60.0
-            log.warning("event=imap_oauth2_refresh_failed account=%s detail=%s retry_in=60s", self.account.label,
-                        json.dumps(mask(str(exc), self.account.secrets)))
+            log.warning(
+                "event=imap_oauth2_refresh_failed account=%s detail=%s retry_in=60s",
+                self.account.label,
+                json.dumps(mask(str(exc), self.account.secrets)),
+            )
             return False
-        log.info("event=imap_oauth2_refreshed account=%s expires_in=%s", self.account.label,
-                 "unknown" if self._oauth.expires_at is None else f"{self._oauth.expires_at - now:.0f}s")
+        log.info(
+            "event=imap_oauth2_refreshed account=%s expires_in=%s",
+            self.account.label,
+            "unknown" if self._oauth.expires_at is None else f"{self._oauth.expires_at - now:.0f}s",
+        )
         return True
 
     def connect(self) -> IMAPClient:
@@ -393,7 +422,8 @@ class ImapPoller:
                 elif not _is_loopback(client):
                     raise ImapRefused(
                         f"{a.host}:{a.port} offers no STARTTLS and is not a loopback address: refusing to log in "
-                        f"in plain text (use imaps:// or enable STARTTLS on the server)")
+                        f"in plain text (use imaps:// or enable STARTTLS on the server)"
+                    )
             except BaseException:
                 _close(client)
                 raise
@@ -410,7 +440,9 @@ class ImapPoller:
                 log.info("event=imap_oauth2_relogin account=%s reason=kept_token_refused", a.label)
                 self._oauth = None
                 return self.connect()  # once: the next token is fresh, and a refusal of it is an error
-            raise ImapRefused("login refused: " + mask(str(exc), a.secrets + ((self._token,) if self._token else ()))) from None
+            raise ImapRefused(
+                "login refused: " + mask(str(exc), a.secrets + ((self._token,) if self._token else ()))
+            ) from None
         except BaseException:
             _close(client)
             raise
@@ -429,8 +461,13 @@ class ImapPoller:
             uidnext = int(info.get(b"UIDNEXT") or 0)
             self._load_state()
             idle = self.use_idle and client.has_capability("IDLE")
-            log.info("event=imap_connected account=%s idle=%s uidvalidity=%d last_uid=%d", self.account.label,
-                     "yes" if idle else "no", uidvalidity, self.state.last_uid if self.state else 0)
+            log.info(
+                "event=imap_connected account=%s idle=%s uidvalidity=%d last_uid=%d",
+                self.account.label,
+                "yes" if idle else "no",
+                uidvalidity,
+                self.state.last_uid if self.state else 0,
+            )
             if self.state is None or self.state.uidvalidity != uidvalidity:
                 self._begin_resync(client, uidvalidity, uidnext)
             while True:
@@ -503,8 +540,10 @@ class ImapPoller:
                         news = True
                     elif resp and resp[0] == b"BYE":
                         raise imaplib.IMAP4.abort("server said BYE during IDLE")
-                    elif resp and (resp[0] in (b"NO", b"BAD")
-                                   or (isinstance(resp[-1], bytes) and resp[-1].startswith(b"[UIDVALIDITY"))):
+                    elif resp and (
+                        resp[0] in (b"NO", b"BAD")
+                        or (isinstance(resp[-1], bytes) and resp[-1].startswith(b"[UIDVALIDITY"))
+                    ):
                         # e.g. Dovecot's "* NO Internal error" when the folder is deleted while selected
                         raise MailboxChanged(f"server said {to_str(resp[0])} during IDLE")
                 if news:
@@ -548,10 +587,16 @@ class ImapPoller:
         if not uidnext:
             uidnext = max(client.search(["ALL"]) or [0]) + 1
         snapshot = uidnext - 1
-        log.info("event=imap_resync account=%s old_uidvalidity=%s uidvalidity=%d until_uid=%d", self.account.label,
-                 old if old is not None else "none", uidvalidity, snapshot)
-        self.state = imap_state.FolderState(uidvalidity, 0, self.state.last_import_at if self.state else None,
-                                            resync_until=snapshot)
+        log.info(
+            "event=imap_resync account=%s old_uidvalidity=%s uidvalidity=%d until_uid=%d",
+            self.account.label,
+            old if old is not None else "none",
+            uidvalidity,
+            snapshot,
+        )
+        self.state = imap_state.FolderState(
+            uidvalidity, 0, self.state.last_import_at if self.state else None, resync_until=snapshot
+        )
         self._done_above = set()
         self._save(uidvalidity, 0, imported=False, resync_until=snapshot)
 
@@ -586,10 +631,12 @@ class ImapPoller:
     def _sizes(self, client: IMAPClient, uids: list[int]) -> list[_Item]:
         out: list[_Item] = []
         for i in range(0, len(uids), 500):
-            part = uids[i:i + 500]
+            part = uids[i : i + 500]
             data = client.fetch(part, ["RFC822.SIZE"])
-            out += [_Item(u, int(data[u][b"RFC822.SIZE"]) if u in data and b"RFC822.SIZE" in data[u] else None)
-                    for u in part]
+            out += [
+                _Item(u, int(data[u][b"RFC822.SIZE"]) if u in data and b"RFC822.SIZE" in data[u] else None)
+                for u in part
+            ]
         return out
 
     def _import(self, client: IMAPClient, uids: list[int], uidvalidity: int) -> None:
@@ -620,8 +667,9 @@ class ImapPoller:
         except _DB_DOWN:
             return 0  # intake will spool; the count resumes when the database is back
 
-    def _import_chunk(self, client: IMAPClient, chunk: list[_Item], uidvalidity: int, *, key: str,
-                      poisoned: bool) -> None:
+    def _import_chunk(
+        self, client: IMAPClient, chunk: list[_Item], uidvalidity: int, *, key: str, poisoned: bool
+    ) -> None:
         outcome: dict[int, str] = {}  # uid -> imported | quarantine | gone
         failure: BaseException | None = None
         try:
@@ -646,8 +694,11 @@ class ImapPoller:
                 if it.size is not None and it.size > self.max_bytes:
                     self._quarantine_too_large(client, it)
                 else:
-                    self._record_quarantined(bytes(bodies[it.uid][b"BODY[]"]), "poisoned",
-                                             f"import did not finish in {self.MAX_ATTEMPTS} attempts; quarantined unparsed")
+                    self._record_quarantined(
+                        bytes(bodies[it.uid][b"BODY[]"]),
+                        "poisoned",
+                        f"import did not finish in {self.MAX_ATTEMPTS} attempts; quarantined unparsed",
+                    )
                 outcome[it.uid] = "quarantine"
         except (TemporaryIntakeError, *_DB_DOWN, OSError, IMAPClientError) as exc:
             failure = exc
@@ -681,15 +732,21 @@ class ImapPoller:
             self._advance(chunk, uidvalidity, imported=bool(imported), count=len(imported))
             self.stats["imported"] += len(imported)
             self.stats["quarantined"] += len(quarantined)
-            log.info("event=imap_imported account=%s count=%d quarantined=%d last_uid=%d", self.account.label,
-                     len(imported), len(quarantined), self.state.last_uid)
+            log.info(
+                "event=imap_imported account=%s count=%d quarantined=%d last_uid=%d",
+                self.account.label,
+                len(imported),
+                len(quarantined),
+                self.state.last_uid,
+            )
         if failure is not None:
             if key:
                 self._clear_attempt(key)
             raise failure
 
-    def _advance(self, uids_in_order: Iterable[_Item | int], uidvalidity: int, *, imported: bool,
-                 count: int = 0) -> None:
+    def _advance(
+        self, uids_in_order: Iterable[_Item | int], uidvalidity: int, *, imported: bool, count: int = 0
+    ) -> None:
         """Move the high-water mark over the leading finished UIDs and save it."""
         assert self.state is not None
         last = self.state.last_uid
@@ -723,8 +780,12 @@ class ImapPoller:
             metrics.INBOUND.labels("imap", result.status).inc()
             self.stats[result.status] += 1
             if result.status == "quarantined":  # kept, unparsed: it must not stay in the folder
-                log.warning("event=imap_quarantined account=%s uid=%d inbound=%s reason=parse_failed",
-                            self.account.label, uid, result.inbound_id)
+                log.warning(
+                    "event=imap_quarantined account=%s uid=%d inbound=%s reason=parse_failed",
+                    self.account.label,
+                    uid,
+                    result.inbound_id,
+                )
                 return "quarantine"
             return "imported"  # accepted, duplicate, or spooled: durable either way
         if isinstance(result, NotAnEmail):
@@ -746,8 +807,9 @@ class ImapPoller:
             head = next((bytes(v) for k, v in data.items() if bytes(k).startswith(b"BODY[HEADER]")), b"")
         except IMAPClientError:
             pass
-        self._record_quarantined(head, "too_large", f"too large: {it.size} bytes, the limit is {self.max_bytes}",
-                                 headers_only=True)
+        self._record_quarantined(
+            head, "too_large", f"too large: {it.size} bytes, the limit is {self.max_bytes}", headers_only=True
+        )
 
     def _record_quarantined(self, raw: bytes, warning: str, reason: str, *, headers_only: bool = False) -> None:
         """Keep the message as a quarantined inbound row (with the raw bytes when we have them).
@@ -759,13 +821,18 @@ class ImapPoller:
         env: Envelope | None = None
         if headers_only and raw:
             try:  # the headers of a too-large message: who sent it, about what
-                env = normalise_email(raw, put_blob=self.intake.blobs.put,
-                                      support_addresses=self.intake.settings.support_addresses, received_at=now)
+                env = normalise_email(
+                    raw,
+                    put_blob=self.intake.blobs.put,
+                    support_addresses=self.intake.settings.support_addresses,
+                    received_at=now,
+                )
             except Exception:  # noqa: BLE001
                 env = None
         if env is None:
-            env = Envelope(channel="email", external_id="sha256:" + digest, content_hash=digest,
-                           received_at=now.isoformat())
+            env = Envelope(
+                channel="email", external_id="sha256:" + digest, content_hash=digest, received_at=now.isoformat()
+            )
         env.warnings = [*env.warnings, warning]
         try:
             key = self.intake.blobs.put(raw) if raw else ""
@@ -808,8 +875,12 @@ class ImapPoller:
         try:
             self._move(client, uids, self.account.quarantine_folder)
         except IMAPClientError as exc:  # cannot create or move: leave it, marked, and go on
-            log.warning("event=imap_quarantine_move_failed account=%s folder=%s error=%s", self.account.label,
-                        json.dumps(self.account.quarantine_folder), type(exc).__name__)
+            log.warning(
+                "event=imap_quarantine_move_failed account=%s folder=%s error=%s",
+                self.account.label,
+                json.dumps(self.account.quarantine_folder),
+                type(exc).__name__,
+            )
             try:
                 client.add_flags(uids, [SEEN, QUARANTINE_KEYWORD], silent=True)
             except IMAPClientError:
@@ -826,8 +897,9 @@ class ImapPoller:
             self._expunge(client, uids)
 
     # ---- progress ---------------------------------------------------------------------------
-    def _save(self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None,
-              count: int = 0) -> None:
+    def _save(
+        self, uidvalidity: int, last_uid: int, *, imported: bool, resync_until: int | None = None, count: int = 0
+    ) -> None:
         if imported and self.state is not None:
             self.state.last_import_at = utcnow()
         try:
@@ -864,8 +936,10 @@ def accounts_from_settings(settings: Any) -> list[ImapAccount]:
         return imap_settings()
     if isinstance(raw, (list, tuple)) and all(isinstance(a, ImapAccount) for a in raw):
         return list(raw)
-    env = {"HELPLINE_IMAP_ACCOUNTS": raw if isinstance(raw, str) else ",".join(raw),
-           "HELPLINE_CONFIG_FILE": getattr(settings, "config_file", "") or ""}  # its [[imap.accounts]]
+    env = {
+        "HELPLINE_IMAP_ACCOUNTS": raw if isinstance(raw, str) else ",".join(raw),
+        "HELPLINE_CONFIG_FILE": getattr(settings, "config_file", "") or "",
+    }  # its [[imap.accounts]]
     for name in ("idle_minutes", "poll_seconds", "lease_seconds", "quarantine_folder"):
         value = getattr(settings, "imap_" + name, None)
         if value not in (None, ""):
@@ -873,8 +947,9 @@ def accounts_from_settings(settings: Any) -> list[ImapAccount]:
     return imap_settings(env)
 
 
-async def run_imap_pollers(settings: Any, intake: Any, stop: asyncio.Event, *,
-                           accounts: Iterable[ImapAccount] | None = None) -> None:
+async def run_imap_pollers(
+    settings: Any, intake: Any, stop: asyncio.Event, *, accounts: Iterable[ImapAccount] | None = None
+) -> None:
     """Poll every configured mailbox, each in a thread of its own, until ``stop`` is set.
 
     Returns once every poller has finished its batch, left its mailbox and released its lease.
@@ -883,8 +958,10 @@ async def run_imap_pollers(settings: Any, intake: Any, stop: asyncio.Event, *,
     if not accounts:
         return
     halt = threading.Event()
-    pollers = [ImapPoller(a, intake, max_message_bytes=getattr(settings, "max_message_bytes", None), stop=halt)
-               for a in accounts]
+    pollers = [
+        ImapPoller(a, intake, max_message_bytes=getattr(settings, "max_message_bytes", None), stop=halt)
+        for a in accounts
+    ]
     log.info("event=imap_pollers_starting mailboxes=%d", len(pollers))
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(max_workers=len(pollers), thread_name_prefix="imap")

@@ -6,6 +6,7 @@ says which), accepted durably like any event and handled by the worker as that
 agent's message in the ticket's thread (``workers/slack/slack_replies.py``): one
 path, with its undo window, for everything an agent sends a customer.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ KIND = "slack"
 NOT_RECORDED = ":warning: Helpline could not record that; please try again."
 
 
-async def record(*, intake: Any, run_blocking: Any, users: Any, author: str, synthetic: dict[str, Any],
-                 what: str, context: str) -> IntakeResult | None:
+async def record(
+    *, intake: Any, run_blocking: Any, users: Any, author: str, synthetic: dict[str, Any], what: str, context: str
+) -> IntakeResult | None:
     """Accept ``synthetic`` as agent ``author``'s message. None when intake refused it or could not keep it,
     logged as ``event=<what>_not_recorded <context>``: the caller tells the agent to try again
     (``NOT_RECORDED``)."""

@@ -31,6 +31,7 @@ message of its author (``on_reaction``).
 With ``HELPLINE_SLACK_APP_TOKEN`` the same app also receives everything over
 Socket Mode (``SocketMode``), for an ingest daemon Slack cannot reach.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -93,7 +94,13 @@ class UserDirectory:
             resp = await slack_call(self.client, "users_info", user=user_id)
             user = resp.get("user") or {}
             profile = user.get("profile") or {}
-            name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or user.get("name") or ""
+            name = (
+                profile.get("real_name")
+                or user.get("real_name")
+                or profile.get("display_name")
+                or user.get("name")
+                or ""
+            )
             email = profile.get("email") or ""
         except Exception as exc:  # the name is a nicety; the message must not wait for it
             log.warning("event=slack_users_info_failed user=%s error=%s", user_id, type(exc).__name__)
@@ -114,9 +121,16 @@ class AgentDirectory:
     ``miss_refresh_s``), so someone just added to the group is not refused for
     the rest of the TTL."""
 
-    def __init__(self, static: frozenset[str], run_blocking: Any, refresh_s: float = 60.0,
-                 client: AsyncWebClient | None = None, group_ttl_s: float = 300.0, retry_s: float = 15.0,
-                 miss_refresh_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        static: frozenset[str],
+        run_blocking: Any,
+        refresh_s: float = 60.0,
+        client: AsyncWebClient | None = None,
+        group_ttl_s: float = 300.0,
+        retry_s: float = 15.0,
+        miss_refresh_s: float = 30.0,
+    ) -> None:
         self.groups = frozenset(x for x in static if is_usergroup(x))
         self.static = static - self.groups
         self.run_blocking = run_blocking
@@ -152,8 +166,12 @@ class AgentDirectory:
         if not self.groups or client is None:
             return frozenset()
         now = time.monotonic()
-        due = [g for g in sorted(self.groups) if now >= self._group_until.get(g, 0.0)
-               or (force and now - self._group_asked.get(g, 0.0) >= self.miss_refresh_s)]
+        due = [
+            g
+            for g in sorted(self.groups)
+            if now >= self._group_until.get(g, 0.0)
+            or (force and now - self._group_asked.get(g, 0.0) >= self.miss_refresh_s)
+        ]
         if due:
             async with self._lock:
                 for group in due:
@@ -172,8 +190,12 @@ class AgentDirectory:
             log.info("event=slack_usergroup_loaded group=%s members=%d", group, len(self._members[group]))
         except Exception as exc:  # keep the members we knew; ask again soon
             self._group_until[group] = time.monotonic() + self.retry_s
-            log.warning("event=slack_usergroup_failed group=%s error=%s known=%d", group, _error_of(exc),
-                        len(self._members.get(group, ())))
+            log.warning(
+                "event=slack_usergroup_failed group=%s error=%s known=%d",
+                group,
+                _error_of(exc),
+                len(self._members.get(group, ())),
+            )
 
 
 def is_usergroup(entry: str) -> bool:
@@ -226,8 +248,9 @@ class ChannelDirectory:
         return shared
 
 
-def author_role(event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None,
-                intake_channels: frozenset[str]) -> tuple[str | None, str]:
+def author_role(
+    event: dict[str, Any], agents: frozenset[str], bot_user_id: str | None, intake_channels: frozenset[str]
+) -> tuple[str | None, str]:
     """(``agent`` or ``customer``, where) of a message event Helpline takes in, or (None, why not).
 
     In a customer-facing channel (``HELPLINE_SLACK_INTAKE_CHANNELS``, or a direct
@@ -257,36 +280,55 @@ def author_role(event: dict[str, Any], agents: frozenset[str], bot_user_id: str 
 
 def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncApp:
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=_base_url(settings.slack_api_url))
-    bolt = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, process_before_response=True,
-                    logger=logging.getLogger("helpline.ingest.slack_bolt"))
+    bolt = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        process_before_response=True,
+        logger=logging.getLogger("helpline.ingest.slack_bolt"),
+    )
     agents = AgentDirectory(frozenset(settings.slack_agents), run_blocking, client=client)
     users = UserDirectory(client)
     channels = ChannelDirectory(client)
     intake_channels = frozenset(settings.slack_intake_channels) - {settings.slack_channel}
 
-    async def permitted(respond: Any, user: str, action: str, body: dict[str, Any], *, thread_ts: str = "",
-                        channel: str = "") -> bool:
+    async def permitted(
+        respond: Any, user: str, action: str, body: dict[str, Any], *, thread_ts: str = "", channel: str = ""
+    ) -> bool:
         """Whether ``user``'s role allows ``action`` on the ticket of the thread; if not, tell them alone which
         role it needs. Nothing is recorded before this says yes."""
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = channel or str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
-        thread_ts = thread_ts or str(container.get("thread_ts") or message.get("thread_ts")
-                                     or container.get("message_ts") or message.get("ts") or "")
+        thread_ts = thread_ts or str(
+            container.get("thread_ts")
+            or message.get("thread_ts")
+            or container.get("message_ts")
+            or message.get("ts")
+            or ""
+        )
         block = str(((body.get("actions") or [{}])[0]).get("block_id") or "")
         number = block.rpartition(":")[2] if block.startswith("helpline_ticket") else ""
         try:
-            decision = await run_blocking(slack_permissions.check, user, await agents.has(user), action, channel,
-                                          thread_ts, number)
+            decision = await run_blocking(
+                slack_permissions.check, user, await agents.has(user), action, channel, thread_ts, number
+            )
         except Exception as exc:  # the database is away: refuse rather than guess a role
             log.warning("event=slack_permission_unknown user=%s action=%s error=%s", user, action, type(exc).__name__)
-            await respond(text=":warning: Helpline could not check your role just now; please try again.",
-                          response_type="ephemeral", replace_original=False)
+            await respond(
+                text=":warning: Helpline could not check your role just now; please try again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return False
         if decision.allowed:
             return True
-        log.info("event=slack_action_refused action=%s user=%s reason=role role=%s needed=%s", action, user,
-                 decision.role, decision.needed)
+        log.info(
+            "event=slack_action_refused action=%s user=%s reason=role role=%s needed=%s",
+            action,
+            user,
+            decision.role,
+            decision.needed,
+        )
         await respond(text=decision.message, response_type="ephemeral", replace_original=False)
         return False
 
@@ -296,16 +338,23 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         message cannot be asked again, and every role may reply and note."""
         user, channel = str(msg.get("user") or ""), str(event.get("channel") or "")
         try:
-            decision = await run_blocking(slack_permissions.check, user, True, "note", channel,
-                                          str(msg.get("thread_ts") or ""))
+            decision = await run_blocking(
+                slack_permissions.check, user, True, "note", channel, str(msg.get("thread_ts") or "")
+            )
         except Exception as exc:
             log.warning("event=slack_permission_unknown user=%s action=note error=%s", user, type(exc).__name__)
             return True
         if decision.allowed:
             return True
         try:
-            await slack_call(client, "chat_postEphemeral", channel=channel, user=user,
-                             thread_ts=str(msg.get("thread_ts") or ""), text="Not recorded. " + decision.message)
+            await slack_call(
+                client,
+                "chat_postEphemeral",
+                channel=channel,
+                user=user,
+                thread_ts=str(msg.get("thread_ts") or ""),
+                text="Not recorded. " + decision.message,
+            )
         except Exception as exc:
             log.warning("event=slack_ephemeral_failed user=%s error=%s", user, type(exc).__name__)
         return False
@@ -332,8 +381,14 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         except TemporaryIntakeError as exc:
             log.warning("event=slack_event_refused %s error=%s", where, exc)
             return BoltResponse(status=503, body="temporarily unavailable; retry")
-        log.info("event=slack_message_accepted status=%s inbound=%s kind=%s retry=%s %s", result.status,
-                 result.inbound_id, kind, retry or 0, where)
+        log.info(
+            "event=slack_message_accepted status=%s inbound=%s kind=%s retry=%s %s",
+            result.status,
+            result.inbound_id,
+            kind,
+            retry or 0,
+            where,
+        )
         return None
 
     @bolt.action(UNDO_ACTION)
@@ -368,16 +423,24 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         user = str((body.get("user") or {}).get("id") or "")
         container, message = body.get("container") or {}, body.get("message") or {}
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
-        thread_ts = str(container.get("thread_ts") or message.get("thread_ts") or container.get("message_ts")
-                        or message.get("ts") or "")
+        thread_ts = str(
+            container.get("thread_ts")
+            or message.get("thread_ts")
+            or container.get("message_ts")
+            or message.get("ts")
+            or ""
+        )
         listed = await agents.has(user)
         if not listed:
             log.info("event=slack_action_refused action=reveal user=%s reason=not_an_agent", user)
             await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
             return
         if await channels.is_shared(channel):
-            await respond(text="Helpline refuses that in shared channels, where customers could read the answer.",
-                          response_type="ephemeral", replace_original=False)
+            await respond(
+                text="Helpline refuses that in shared channels, where customers could read the answer.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         raw = str(((body.get("actions") or [{}])[0]).get("value") or "")
         try:
@@ -406,19 +469,33 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
             return
         if await channels.is_shared(channel):
-            log.info("event=slack_action_refused action=%s user=%s reason=shared_channel channel=%s",
-                     action_id, user, channel)
-            await respond(text="Helpline commands are refused in shared channels, where customers could read "
-                               "the answer.", response_type="ephemeral", replace_original=False)
+            log.info(
+                "event=slack_action_refused action=%s user=%s reason=shared_channel channel=%s",
+                action_id,
+                user,
+                channel,
+            )
+            await respond(
+                text="Helpline commands are refused in shared channels, where customers could read the answer.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         chosen = str(((body.get("actions") or [{}])[0]).get("selected_user") or "")
         chosen_name = ""
         if action_id == ACTION_PREFIX + "assign":  # only to an agent: the edge knows who they are
             if not chosen or not await agents.has(chosen):
-                log.info("event=slack_action_refused action=%s user=%s reason=chosen_not_an_agent chosen=%s",
-                         action_id, user, chosen)
-                await respond(text="Tickets can only be assigned to Helpline agents.", response_type="ephemeral",
-                              replace_original=False)
+                log.info(
+                    "event=slack_action_refused action=%s user=%s reason=chosen_not_an_agent chosen=%s",
+                    action_id,
+                    user,
+                    chosen,
+                )
+                await respond(
+                    text="Tickets can only be assigned to Helpline agents.",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
                 return
             chosen_name = (await users.lookup(chosen))[0]
         command = action_id.removeprefix(ACTION_PREFIX).partition(":")[0]
@@ -426,15 +503,27 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
             return
         name, email = await users.lookup(user)
         try:
-            result = await run_blocking(intake.accept_request, ACTION_KIND, raw_body(request),
-                                        {"user_name": name, "user_email": email, "value_name": chosen_name})
+            result = await run_blocking(
+                intake.accept_request,
+                ACTION_KIND,
+                raw_body(request),
+                {"user_name": name, "user_email": email, "value_name": chosen_name},
+            )
         except (Rejected, TemporaryIntakeError) as exc:
             log.warning("event=slack_action_not_recorded action=%s user=%s error=%s", action_id, user, exc)
-            await respond(text=":warning: Helpline could not record that; please try again.",
-                          response_type="ephemeral", replace_original=False)
+            await respond(
+                text=":warning: Helpline could not record that; please try again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
-        log.info("event=slack_action_accepted action=%s user=%s inbound=%s status=%s", action_id, user,
-                 result.inbound_id, result.status)
+        log.info(
+            "event=slack_action_accepted action=%s user=%s inbound=%s status=%s",
+            action_id,
+            user,
+            result.inbound_id,
+            result.status,
+        )
 
     @bolt.shortcut(REPLY_SHORTCUT)
     async def on_reply_shortcut(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -454,26 +543,45 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         if not await agents.has(user):
             return await refuse("not_an_agent", "Only Helpline agents can do that.")
         if await channels.is_shared(channel):
-            return await refuse("shared_channel", "Helpline commands are refused in shared channels, where "
-                                                  "customers could read the answer.")
+            return await refuse(
+                "shared_channel",
+                "Helpline commands are refused in shared channels, where customers could read the answer.",
+            )
         if msg.get("bot_id") or not author or not await agents.has(author):
             return await refuse("not_an_agents_message", "Only an agent's own message can be sent to the customer.")
         if not thread_ts or thread_ts == ts:
             return await refuse("not_in_a_thread", "Use this on a message in a ticket's thread.")
         if not await permitted(respond, user, "reply", body, thread_ts=thread_ts, channel=channel):
             return None
-        synthetic = {"type": "event_callback", "team_id": (body.get("team") or {}).get("id", ""),
-                     "via": "reply_shortcut", "shortcut_by": user, "shortcut_id": str(body.get("trigger_id") or ""),
-                     "event": {"type": "message", "channel": channel, "user": author, "ts": ts, "thread_ts": thread_ts,
-                               "text": msg.get("text", ""), "files": msg.get("files") or []}}
-        result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users,
-                                                 author=author, synthetic=synthetic, what="slack_shortcut",
-                                                 context=where)
+        synthetic = {
+            "type": "event_callback",
+            "team_id": (body.get("team") or {}).get("id", ""),
+            "via": "reply_shortcut",
+            "shortcut_by": user,
+            "shortcut_id": str(body.get("trigger_id") or ""),
+            "event": {
+                "type": "message",
+                "channel": channel,
+                "user": author,
+                "ts": ts,
+                "thread_ts": thread_ts,
+                "text": msg.get("text", ""),
+                "files": msg.get("files") or [],
+            },
+        }
+        result = await slack_agent_events.record(
+            intake=intake,
+            run_blocking=run_blocking,
+            users=users,
+            author=author,
+            synthetic=synthetic,
+            what="slack_shortcut",
+            context=where,
+        )
         if result is None:
             await respond(text=slack_agent_events.NOT_RECORDED, response_type="ephemeral", replace_original=False)
             return
-        log.info("event=slack_reply_shortcut_accepted status=%s inbound=%s %s", result.status, result.inbound_id,
-                 where)
+        log.info("event=slack_reply_shortcut_accepted status=%s inbound=%s %s", result.status, result.inbound_id, where)
 
     @bolt.command(COMMAND)
     async def on_command(ack: Any, command: dict[str, Any]) -> None:
@@ -515,9 +623,20 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         if msg is None or msg.get("bot_id") or not author or await agents.has(author):
             log.info("event=slack_ignored reason=ticket_emoji_not_on_a_customer_message %s", where)
             return None
-        synthetic = {"type": "event_callback", "team_id": body.get("team_id", ""), "event_id": body.get("event_id", ""),
-                     "via": "ticket_emoji", "event": {"type": "message", "channel": channel, "user": author, "ts": ts,
-                                                      "text": msg.get("text", ""), "files": msg.get("files") or []}}
+        synthetic = {
+            "type": "event_callback",
+            "team_id": body.get("team_id", ""),
+            "event_id": body.get("event_id", ""),
+            "via": "ticket_emoji",
+            "event": {
+                "type": "message",
+                "channel": channel,
+                "user": author,
+                "ts": ts,
+                "text": msg.get("text", ""),
+                "files": msg.get("files") or [],
+            },
+        }
         name, email = await users.lookup(author)
         meta = {"role": "customer", "user_name": name, "user_email": email, "intake": False}
         try:
@@ -528,8 +647,13 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
         except TemporaryIntakeError as exc:
             log.warning("event=slack_event_refused %s error=%s", where, exc)
             return BoltResponse(status=503, body="temporarily unavailable; retry")
-        log.info("event=slack_ticket_emoji_accepted status=%s inbound=%s author=%s %s", result.status,
-                 result.inbound_id, author, where)
+        log.info(
+            "event=slack_ticket_emoji_accepted status=%s inbound=%s author=%s %s",
+            result.status,
+            result.inbound_id,
+            author,
+            where,
+        )
         return None
 
     from helpline.ingest.channels import slack_kb
@@ -546,12 +670,14 @@ def make_bolt_app(settings: Settings, intake: Any, run_blocking: Any) -> AsyncAp
 async def _fetch_message(client: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
     """One message by channel and ts: from the channel's history, or from a thread's replies."""
     try:
-        resp = await slack_call(client, "conversations_history", channel=channel, latest=ts, oldest=ts,
-                                inclusive=True, limit=1)
+        resp = await slack_call(
+            client, "conversations_history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
         found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
         if not found:
-            resp = await slack_call(client, "conversations_replies", channel=channel, ts=ts, latest=ts, oldest=ts,
-                                    inclusive=True, limit=1)
+            resp = await slack_call(
+                client, "conversations_replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
             found = [m for m in resp.get("messages") or [] if m.get("ts") == ts]
     except Exception as exc:
         log.warning("event=slack_message_fetch_failed channel=%s ts=%s error=%s", channel, ts, type(exc).__name__)
@@ -595,14 +721,18 @@ def install(app: web.Application) -> None:
     if not (settings.slack_signing_secret or settings.slack_app_token):
         return
     if not settings.slack_bot_token:
-        log.warning("event=slack_events_off reason=%s", "HELPLINE_SLACK_SIGNING_SECRET or HELPLINE_SLACK_APP_TOKEN "
-                    "is set but HELPLINE_SLACK_BOT_TOKEN is not; set the bot token to receive Slack")
+        log.warning(
+            "event=slack_events_off reason=%s",
+            "HELPLINE_SLACK_SIGNING_SECRET or HELPLINE_SLACK_APP_TOKEN "
+            "is set but HELPLINE_SLACK_BOT_TOKEN is not; set the bot token to receive Slack",
+        )
         return
     intake = K.intake_of(app)
     intake.register(KIND, build_slack_message)
     intake.register(ACTION_KIND, build_slack_action)
     bolt = make_bolt_app(settings, intake, app[K.RUN_BLOCKING])
     if settings.slack_signing_secret:
+
         async def slack_events(request: web.Request) -> web.Response:
             problem = unreadable(request.headers, await request.read())
             if problem:

@@ -7,6 +7,7 @@ routing reads (for an agent configured with ``slack_user`` in the TOML file)
 and records it as an audit event (``agent_availability``).
 Everything a customer wrote is escaped or plain text, as in every Slack message.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,13 +27,15 @@ if TYPE_CHECKING:
 
 LIST_MAX = 15
 AVAILABILITY = ("available", "busy", "away")
-USAGE = ("*/helpline* commands:\n"
-         "• `mine`: your open tickets\n"
-         "• `queue`: unassigned open tickets of this channel, nearest SLA due time first\n"
-         "• `show HL-2026-000042`: one ticket\n"
-         "• `status available|busy|away`: your availability for new tickets\n"
-         "• `search words`: tickets and articles with the words: \"a phrase\", -excluded, status:open, "
-         "team:billing, tag:vip, from:alice@example.com, before:/after:2026-03-01")
+USAGE = (
+    "*/helpline* commands:\n"
+    "• `mine`: your open tickets\n"
+    "• `queue`: unassigned open tickets of this channel, nearest SLA due time first\n"
+    "• `show HL-2026-000042`: one ticket\n"
+    "• `status available|busy|away`: your availability for new tickets\n"
+    '• `search words`: tickets and articles with the words: "a phrase", -excluded, status:open, '
+    "team:billing, tag:vip, from:alice@example.com, before:/after:2026-03-01"
+)
 _NUMBER = re.compile(r"^HL-\d{4}-\d{6,}$", re.IGNORECASE)
 
 
@@ -88,8 +91,10 @@ def _search(text: str, routed: Any) -> dict[str, Any]:
         lines.append(f"*{t.number}* {subject} · {status}" + (f" · {link}" if link else "") + f"\n> {snippet}")
     for a in res.articles:
         title = slack_blocks.escape(slack_blocks.trim(a.title, 80))
-        lines.append(f"📄 *{title}* (`{slack_blocks.escape(a.slug)}`)\n> "
-                     f"{search.render_snippet(slack_blocks.trim(a.snippet, 200), 'slack')}")
+        lines.append(
+            f"📄 *{title}* (`{slack_blocks.escape(a.slug)}`)\n> "
+            f"{search.render_snippet(slack_blocks.trim(a.snippet, 200), 'slack')}"
+        )
     title = f"Matching {slack_blocks.escape(slack_blocks.trim(text, 80))}"
     return _text(f"*{title}*\n" + "\n".join(lines))
 

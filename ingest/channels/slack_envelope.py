@@ -12,6 +12,7 @@ Slack's markup is turned into plain text here (``<@U1|ann>`` → ``@ann``,
 ``<https://x|label>`` → ``label (https://x)``, ``&lt;`` → ``<``), because the
 text travels on to a customer's mailbox or phone.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,6 +31,7 @@ _MARKUP = re.compile(r"<([^<>]*)>")
 
 def slack_to_text(text: str) -> str:
     """Slack message markup as plain text (mentions, channel links, URLs, the three escapes)."""
+
     def repl(match: re.Match[str]) -> str:
         inner = match.group(1)
         target, _, label = inner.partition("|")
@@ -41,7 +43,7 @@ def slack_to_text(text: str) -> str:
             word = target[1:].split("^", 1)[0]
             return label or ("@" + word if word in ("here", "channel", "everyone") else word)
         if target.startswith("mailto:"):
-            return label or target[len("mailto:"):]
+            return label or target[len("mailto:") :]
         if label and label != target:
             return f"{label} ({target})"
         return target
@@ -82,9 +84,17 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     if not ts or not user:
         raise Rejected("Slack message event without ts or user", [{"field": "event.ts/user", "error": "missing"}])
     text = slack_to_text(str(msg.get("text") or "")) if kind != "deleted" else ""
-    files = [{"id": f.get("id", ""), "name": f.get("name", ""), "mimetype": f.get("mimetype", ""),
-              "size": f.get("size", 0), "url": f.get("url_private_download") or f.get("url_private", "")}
-             for f in msg.get("files") or [] if isinstance(f, dict)]
+    files = [
+        {
+            "id": f.get("id", ""),
+            "name": f.get("name", ""),
+            "mimetype": f.get("mimetype", ""),
+            "size": f.get("size", 0),
+            "url": f.get("url_private_download") or f.get("url_private", ""),
+        }
+        for f in msg.get("files") or []
+        if isinstance(f, dict)
+    ]
     via = str(body.get("via") or "message")
     parts: list[Any] = [channel, ts, kind, text, [f["id"] for f in files]]
     if via == "reply_shortcut":  # each use is new, though the message was seen before; a retry of one use is not
@@ -100,19 +110,33 @@ def build_slack_message(raw: bytes, meta: dict[str, Any], put_blob: Callable[[by
     conversation = f"{channel}:{thread_ts or ts}" if role == "customer" else ""
     first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return Envelope(
-        channel="slack", external_id=f"{channel}:{ts}", received_at=meta["received_at"],
+        channel="slack",
+        external_id=f"{channel}:{ts}",
+        received_at=meta["received_at"],
         sender=Sender(address=user, name=str(meta.get("user_name") or ""), kind="slack"),
         author_role=role,
         subject=(first_line[:77] + "…" if len(first_line) > 78 else first_line) if role == "customer" else "",
-        text=text.strip(), full_text=text,
+        text=text.strip(),
+        full_text=text,
         thread=Thread(slack_thread=thread_ts, conversation_id=conversation),
-        metadata={"slack_channel": channel, "ts": ts, "event": kind, "team": body.get("team_id", ""),
-                  "event_id": body.get("event_id", ""), "files": files, "intake": bool(meta.get("intake")),
-                  "user_email": str(meta.get("user_email") or ""), "via": via,
-                  "shortcut_by": str(body.get("shortcut_by") or ""),
-                  **({"kb_suggestion": int(body.get("kb_suggestion") or 0), "kb_action": str(body.get("kb_action"))}
-                     if via == "kb_suggestion" else {}),
-                  **({"macro": str(body.get("macro") or "")} if via == "macro" else {})},
+        metadata={
+            "slack_channel": channel,
+            "ts": ts,
+            "event": kind,
+            "team": body.get("team_id", ""),
+            "event_id": body.get("event_id", ""),
+            "files": files,
+            "intake": bool(meta.get("intake")),
+            "user_email": str(meta.get("user_email") or ""),
+            "via": via,
+            "shortcut_by": str(body.get("shortcut_by") or ""),
+            **(
+                {"kb_suggestion": int(body.get("kb_suggestion") or 0), "kb_action": str(body.get("kb_action"))}
+                if via == "kb_suggestion"
+                else {}
+            ),
+            **({"macro": str(body.get("macro") or "")} if via == "macro" else {}),
+        },
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
 
@@ -156,12 +180,21 @@ def build_slack_action(raw: bytes, meta: dict[str, Any], put_blob: Callable[[byt
     number = str(action.get("block_id") or "").removeprefix(ACTION_BLOCK)
     action_ts = str(action.get("action_ts") or "")
     return Envelope(
-        channel="slack", external_id=f"action:{channel}:{message_ts}:{user}:{action_ts}",
+        channel="slack",
+        external_id=f"action:{channel}:{message_ts}:{user}:{action_ts}",
         received_at=meta["received_at"],
         sender=Sender(address=user, name=str(meta.get("user_name") or ""), kind="slack"),
-        author_role="agent", text=f"{command} {value}".strip(),
+        author_role="agent",
+        text=f"{command} {value}".strip(),
         thread=Thread(slack_thread=thread_ts, ticket_ref=number),
-        metadata={"slack_channel": channel, "ts": message_ts, "event": "action", "command": command, "value": value,
-                  "ticket": number, "user_email": str(meta.get("user_email") or ""),
-                  "value_name": str(meta.get("value_name") or "")},
+        metadata={
+            "slack_channel": channel,
+            "ts": message_ts,
+            "event": "action",
+            "command": command,
+            "value": value,
+            "ticket": number,
+            "user_email": str(meta.get("user_email") or ""),
+            "value_name": str(meta.get("value_name") or ""),
+        },
     )

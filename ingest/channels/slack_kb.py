@@ -7,6 +7,7 @@ path as a typed answer, with its undo window, and keyed by the suggestion's
 message, so Send twice (or Send then Edit) answers the customer once. Edit first opens a modal with the suggested
 text; what the agent submits is sent the same way. Dismiss is recorded here.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ def _where(suggestion_id: int) -> dict[str, Any] | None:
         if thread is None:
             return None
         return {"ticket_id": ticket_id, "kind": kind, "text": text, "channel": thread[0], "thread_ts": thread[1]}
+
     return run_tx(read, durable=False)
 
 
@@ -62,6 +64,7 @@ def _thread_of(number: str) -> tuple[str, str] | None:
         except TicketNotFound:
             return None
         return slack_state.thread_of(tid)
+
     return run_tx(read, durable=False)
 
 
@@ -72,14 +75,33 @@ def _ticket_of_thread(channel: str, thread_ts: str) -> bool:
     return run_tx(lambda: slack_state.ticket_of(channel, thread_ts), durable=False) is not None
 
 
-async def apply_macro(*, intake: Any, run_blocking: Any, users: Any, user: str, name: str, channel: str,
-                      thread_ts: str, use_id: str) -> str:
+async def apply_macro(
+    *, intake: Any, run_blocking: Any, users: Any, user: str, name: str, channel: str, thread_ts: str, use_id: str
+) -> str:
     """Record a macro's use in a ticket's thread as the agent's message (``via`` macro); "" or why not."""
-    synthetic = {"type": "event_callback", "via": "macro", "macro": name, "shortcut_by": user,
-                 "event": {"type": "message", "channel": channel, "user": user, "ts": use_id,
-                           "thread_ts": thread_ts, "text": f"/helpline macro {name}"}}
-    result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users, author=user,
-                                             synthetic=synthetic, what="macro", context=f"macro={name}")
+    synthetic = {
+        "type": "event_callback",
+        "via": "macro",
+        "macro": name,
+        "shortcut_by": user,
+        "event": {
+            "type": "message",
+            "channel": channel,
+            "user": user,
+            "ts": use_id,
+            "thread_ts": thread_ts,
+            "text": f"/helpline macro {name}",
+        },
+    }
+    result = await slack_agent_events.record(
+        intake=intake,
+        run_blocking=run_blocking,
+        users=users,
+        author=user,
+        synthetic=synthetic,
+        what="macro",
+        context=f"macro={name}",
+    )
     if result is None:
         return slack_agent_events.NOT_RECORDED
     log.info("event=macro_accepted macro=%s user=%s inbound=%s", name, user, result.inbound_id)
@@ -101,8 +123,16 @@ async def macro_command(command: dict[str, Any], *, intake: Any, run_blocking: A
     elif not thread_ts or not await run_blocking(_ticket_of_thread, channel, thread_ts):
         return {"text": "Name the ticket: /helpline macro NAME HL-1234 (or use the Macro menu on its message)."}
     use_id = f"macro-{command.get('trigger_id') or ''}"
-    why = await apply_macro(intake=intake, run_blocking=run_blocking, users=users, user=str(command.get("user_id")),
-                            name=name, channel=channel, thread_ts=thread_ts, use_id=use_id)
+    why = await apply_macro(
+        intake=intake,
+        run_blocking=run_blocking,
+        users=users,
+        user=str(command.get("user_id")),
+        name=name,
+        channel=channel,
+        thread_ts=thread_ts,
+        use_id=use_id,
+    )
     return {"text": why or f"Macro {name} applied; its reply goes through the thread's undo window."}
 
 
@@ -112,29 +142,56 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
             await respond(text="Only Helpline agents can do that.", response_type="ephemeral", replace_original=False)
             return False
         if channel and await channels.is_shared(channel):
-            await respond(text="Helpline commands are refused in shared channels, where customers could read "
-                               "the answer.", response_type="ephemeral", replace_original=False)
+            await respond(
+                text="Helpline commands are refused in shared channels, where customers could read the answer.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return False
         return True
 
-    async def send(user: str, suggestion_id: int, where: dict[str, Any], message_ts: str, text: str,
-                   action: str, respond: Any) -> None:
-        synthetic = {"type": "event_callback", "via": "kb_suggestion", "kb_suggestion": suggestion_id,
-                     "kb_action": action, "shortcut_by": user,
-                     "event": {"type": "message", "channel": where["channel"], "user": user, "ts": message_ts,
-                               "thread_ts": where["thread_ts"], "text": text}}
-        result = await slack_agent_events.record(intake=intake, run_blocking=run_blocking, users=users, author=user,
-                                                 synthetic=synthetic, what="kb_suggestion",
-                                                 context=f"suggestion={suggestion_id}")
+    async def send(
+        user: str, suggestion_id: int, where: dict[str, Any], message_ts: str, text: str, action: str, respond: Any
+    ) -> None:
+        synthetic = {
+            "type": "event_callback",
+            "via": "kb_suggestion",
+            "kb_suggestion": suggestion_id,
+            "kb_action": action,
+            "shortcut_by": user,
+            "event": {
+                "type": "message",
+                "channel": where["channel"],
+                "user": user,
+                "ts": message_ts,
+                "thread_ts": where["thread_ts"],
+                "text": text,
+            },
+        }
+        result = await slack_agent_events.record(
+            intake=intake,
+            run_blocking=run_blocking,
+            users=users,
+            author=user,
+            synthetic=synthetic,
+            what="kb_suggestion",
+            context=f"suggestion={suggestion_id}",
+        )
         if result is None:
             await respond(text=slack_agent_events.NOT_RECORDED, response_type="ephemeral", replace_original=False)
             return
-        log.info("event=kb_suggestion_accepted suggestion=%d action=%s inbound=%s status=%s", suggestion_id, action,
-                 result.inbound_id, result.status)
+        log.info(
+            "event=kb_suggestion_accepted suggestion=%d action=%s inbound=%s status=%s",
+            suggestion_id,
+            action,
+            result.inbound_id,
+            result.status,
+        )
 
     def button(name: str) -> Callable[[Clicked], Clicked]:
         """Register ``handler(user, suggestion id, body, respond, client)`` for a suggestion's button ``name``:
         the click is acknowledged, and the handler runs only when the agent may use it in that channel."""
+
         def register(handler: Clicked) -> Clicked:
             @bolt.action(kb_blocks.KB_ACTION + name)
             async def on_click(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
@@ -144,15 +201,18 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
                 sid = _int(body)
                 if sid is not None and await allowed(user, channel, respond):
                     await handler(user, sid, body, respond, client)
+
             return handler
+
         return register
 
     @button("send")
     async def on_send(user: str, sid: int, body: dict[str, Any], respond: Any, _client: Any) -> None:
         where = await run_blocking(_where, sid)
         if where is None or where["kind"] != "article":  # a ticket's reply is for another customer: edit only
-            await respond(text="This suggestion cannot be sent as it is.", response_type="ephemeral",
-                          replace_original=False)
+            await respond(
+                text="This suggestion cannot be sent as it is.", response_type="ephemeral", replace_original=False
+            )
             return
         message_ts = str((body.get("container") or {}).get("message_ts") or "") or f"kb-{sid}"
         await send(user, sid, where, message_ts, where["text"], "sent", respond)
@@ -188,6 +248,7 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
 
         async def respond(**_: Any) -> None:  # a modal has no response_url: the worker tells the thread
             return None
+
         await send(user, sid, where, message_ts, text, "edited", respond)
 
     @bolt.action(kb_blocks.KB_ACTION + "macro")
@@ -204,8 +265,16 @@ def install(bolt: AsyncApp, *, intake: Any, run_blocking: Any, agents: Any, user
         got = await run_blocking(_thread_of, number)
         if got is None:
             return
-        why = await apply_macro(intake=intake, run_blocking=run_blocking, users=users, user=user, name=name,
-                                channel=got[0], thread_ts=got[1], use_id=f"macro-{action.get('action_ts') or ''}")
+        why = await apply_macro(
+            intake=intake,
+            run_blocking=run_blocking,
+            users=users,
+            user=user,
+            name=name,
+            channel=got[0],
+            thread_ts=got[1],
+            use_id=f"macro-{action.get('action_ts') or ''}",
+        )
         if why:
             await respond(text=why, response_type="ephemeral", replace_original=False)
 

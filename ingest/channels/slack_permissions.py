@@ -7,6 +7,7 @@ agent and acts on nothing. The decision is made before anything is recorded,
 so a refused action leaves no inbound row and changes nothing; the refusal is
 told to the user alone and names the role needed (``router.permissions``).
 """
+
 from __future__ import annotations
 
 from helpline.router import permissions
@@ -16,9 +17,17 @@ from helpline.store.channels import slack_state
 from helpline.store.access.agent_roles import ActorInfo
 
 # A ticket button's command -> the action of the permission table.
-COMMAND_ACTIONS = {"take": "assign_self", "status": "status", "priority": "triage", "category": "triage",
-                   "escalate": "escalate", "merge": "merge", "not_duplicate": "merge", "detach": "merge",
-                   "reveal": "see_pii"}
+COMMAND_ACTIONS = {
+    "take": "assign_self",
+    "status": "status",
+    "priority": "triage",
+    "category": "triage",
+    "escalate": "escalate",
+    "merge": "merge",
+    "not_duplicate": "merge",
+    "detach": "merge",
+    "reveal": "see_pii",
+}
 
 
 def actor_of(user: str, listed: bool) -> ActorInfo | None:
@@ -42,6 +51,9 @@ def check(user: str, listed: bool, action: str, channel: str, thread_ts: str, nu
     Runs off the event loop: it reads the store."""
     actor = actor_of(user, listed)
     tid = slack_state.ticket_of(channel, thread_ts) if channel and thread_ts else None
-    facts = agent_roles.ticket_facts(ticket_id=tid) if tid is not None else (
-        agent_roles.ticket_facts(number=number) if number else None)
+    facts = (
+        agent_roles.ticket_facts(ticket_id=tid)
+        if tid is not None
+        else (agent_roles.ticket_facts(number=number) if number else None)
+    )
     return permissions.decide(actor, action, facts)

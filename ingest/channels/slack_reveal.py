@@ -4,6 +4,7 @@ Only an agent whose role may see personal data (``see_pii``) gets the text,
 and only of a message of the ticket whose thread holds the button; every
 reveal is an audited ``pii_revealed`` event. The text goes to the presser
 alone (``response_type: ephemeral``), never into the channel."""
+
 from __future__ import annotations
 
 from helpline.router import permissions
@@ -26,10 +27,12 @@ def reveal(user: str, listed: bool, channel: str, thread_ts: str, message_id: in
         return False, decision.message
     if facts is None:
         return False, "This button is not on a ticket's message."
-    got = pii_reveal.reveal(message_id, actor=actor.label if actor else f"slack:{user}", via="slack",
-                            role=decision.role) if pii_reveal.message_of_ticket(message_id, facts.id) else None
+    got = (
+        pii_reveal.reveal(message_id, actor=actor.label if actor else f"slack:{user}", via="slack", role=decision.role)
+        if pii_reveal.message_of_ticket(message_id, facts.id)
+        else None
+    )
     if got is None:
         return False, "That message is not part of this ticket."
     text = got.text if len(got.text) <= MAX_SHOWN else got.text[:MAX_SHOWN] + "…"
     return True, f"Unmasked, for you only (this view is recorded):\n{text}"
-

@@ -8,6 +8,7 @@ mail over RFC pedantry helps nobody. The size limit still applies.
 ``smtp_DATA`` and ``_getaddr`` are aiosmtpd internals: pyproject.toml pins the
 tested release and tests/ingest/test_aiosmtpd_surface.py fails when they change.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ def unstuff(raw: bytes) -> bytes:
 
 
 class Handler:
-    def __init__(self, settings: Settings, intake: EmailIntake, executor: Any = None,
-                 batcher: IntakeBatcher | None = None) -> None:
+    def __init__(
+        self, settings: Settings, intake: EmailIntake, executor: Any = None, batcher: IntakeBatcher | None = None
+    ) -> None:
         self.settings = settings
         self.intake = intake
         self.batcher = batcher
@@ -56,8 +58,9 @@ class Handler:
         self.large = asyncio.Semaphore(max(1, settings.max_large_messages))
         self.executor = executor
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str, responses: list[str]
+    ) -> list[str]:
         """aiosmtpd's EHLO answer plus PIPELINING (RFC 2920): commands are read one
         line at a time from the stream and DATA never reads past its terminator
         (smtp_data.py), so a client may send MAIL, RCPT and DATA in one packet.
@@ -65,8 +68,9 @@ class Handler:
         session.host_name = hostname
         return responses[:-1] + ["250-PIPELINING", responses[-1]]
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if not is_support_address(address, self.support):
             metrics.SMTP_REJECTED.labels("unknown_recipient").inc()
             return "550 5.1.1 No such mailbox here: this server accepts mail for its support addresses only"
@@ -238,16 +242,24 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def make_factory(settings: Settings, handler: Handler):  # noqa: ANN201
     tls = tls_context(settings)
     hostname = settings.mail_domain
-    limiter = ConnectionLimiter(settings.smtp_max_connections, settings.smtp_max_connections_per_ip,
-                                settings.smtp_trusted_relays)
+    limiter = ConnectionLimiter(
+        settings.smtp_max_connections, settings.smtp_max_connections_per_ip, settings.smtp_trusted_relays
+    )
 
     def factory() -> HelplineSMTP:
         # aiosmtpd's timer restarts only when a whole valid command arrived, so
         # ``timeout`` bounds idle time plus the time to send one command.
         server = HelplineSMTP(
-            handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True, decode_data=False,
-            hostname=hostname, ident="Helpline ESMTP", tls_context=tls, require_starttls=False,
-            timeout=settings.smtp_command_timeout_s, command_call_limit=JUNK_LIMITS,
+            handler,
+            data_size_limit=settings.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            ident="Helpline ESMTP",
+            tls_context=tls,
+            require_starttls=False,
+            timeout=settings.smtp_command_timeout_s,
+            command_call_limit=JUNK_LIMITS,
         )
         server._spool_threshold = settings.large_message_bytes
         server._limiter = limiter

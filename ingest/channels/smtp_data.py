@@ -19,6 +19,7 @@ terminator's ``\\n``: lines of any length cost no memory beyond the limit.
 Only at the start of DATA can the stream itself begin with ``.\\r\\n`` (an
 empty message); there the first bytes are read on their own.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -18,6 +18,7 @@ external id, so a repeated webhook is a no-op. The parser (``build_envelope``)
 is a pure function of the request body, as the spool requires; MMS media are
 only listed here and fetched later by a worker (``notifier/sms/sms_media.py``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -91,8 +92,11 @@ def build_envelope(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes],
         num_media = max(0, min(int(form.get("NumMedia") or 0), MAX_MEDIA))
     except ValueError:
         num_media = 0
-    media = [{"url": form[f"MediaUrl{i}"], "content_type": form.get(f"MediaContentType{i}", "")}
-             for i in range(num_media) if form.get(f"MediaUrl{i}")]
+    media = [
+        {"url": form[f"MediaUrl{i}"], "content_type": form.get(f"MediaContentType{i}", "")}
+        for i in range(num_media)
+        if form.get(f"MediaUrl{i}")
+    ]
     try:
         num_segments = int(form.get("NumSegments") or 1)
     except ValueError:
@@ -100,17 +104,24 @@ def build_envelope(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes],
     # What a re-delivery of the same message does not change: a repeat is then one row.
     content = json.dumps([sid, number, body, [m["url"] for m in media]], ensure_ascii=False)
     return Envelope(
-        channel=CHANNEL, external_id=sid, received_at=meta["received_at"],
+        channel=CHANNEL,
+        external_id=sid,
+        received_at=meta["received_at"],
         sender=Sender(address=number, name="", kind="phone"),
         recipients=Recipients(to=[to] if to else []),
         subject=_subject(body, f"{'MMS' if media else 'SMS'} from {number}"),
-        text=body.strip(), full_text=body,
+        text=body.strip(),
+        full_text=body,
         thread=Thread(conversation_id=number),
         warnings=warnings,
         metadata={
-            "to": to, "num_segments": num_segments, "num_media": len(media), "media": media,
+            "to": to,
+            "num_segments": num_segments,
+            "num_media": len(media),
+            "media": media,
             "opt_out_type": form.get("OptOutType", "").upper(),
-            "account_sid": form.get("AccountSid", ""), "messaging_service_sid": form.get("MessagingServiceSid", ""),
+            "account_sid": form.get("AccountSid", ""),
+            "messaging_service_sid": form.get("MessagingServiceSid", ""),
         },
         content_hash=hashlib.sha256(content.encode()).hexdigest(),
     )
@@ -132,8 +143,9 @@ def signature_ok(settings: Settings, request: web.Request, params: MultiDict[str
         algorithm = choose(request.headers.get(getattr(tv, "SIGNATURE_SETTINGS_HEADER", ""), ""))
     validator = tv.RequestValidator(settings.twilio_auth_token)
     try:
-        return validator.validate(signed_url(settings, request), params, signature, **(
-            {"algorithm": algorithm} if algorithm else {}))
+        return validator.validate(
+            signed_url(settings, request), params, signature, **({"algorithm": algorithm} if algorithm else {})
+        )
     except ValueError:
         return False
 
@@ -179,9 +191,13 @@ async def status_callback(request: web.Request) -> web.Response:
     from helpline.notifier.sms.sms_status import record_status
 
     form = checked[0]
-    args = (request.query.get("ref", ""), form.get("MessageSid") or form.get("SmsSid") or "",
-            form.get("MessageStatus") or form.get("SmsStatus") or "", form.get("ErrorCode", ""),
-            form.get("ErrorMessage", ""))
+    args = (
+        request.query.get("ref", ""),
+        form.get("MessageSid") or form.get("SmsSid") or "",
+        form.get("MessageStatus") or form.get("SmsStatus") or "",
+        form.get("ErrorCode", ""),
+        form.get("ErrorMessage", ""),
+    )
     try:
         await request.app[K.RUN_BLOCKING](record_status, *args)
     except (DatabaseUnavailable, pw.OperationalError, pw.InterfaceError) as exc:
@@ -198,7 +214,9 @@ def install(app: web.Application) -> None:
     if not settings.twilio_auth_token:
         return  # off: the routes do not exist (404)
     if not settings.public_url:
-        raise ConfigError("HELPLINE_TWILIO_AUTH_TOKEN is set but HELPLINE_PUBLIC_URL is not: Twilio signs its "
-                          "webhooks over the public URL it calls (e.g. https://help.example.com)")
+        raise ConfigError(
+            "HELPLINE_TWILIO_AUTH_TOKEN is set but HELPLINE_PUBLIC_URL is not: Twilio signs its "
+            "webhooks over the public URL it calls (e.g. https://help.example.com)"
+        )
     app.router.add_post("/twilio/sms", inbound_sms)
     app.router.add_post("/twilio/status", status_callback)

@@ -26,6 +26,7 @@ keep failing, before checking them); 422 for an
 Idempotency-Key accepted before with another body; 503 when nothing could
 be made durable (retry). No secret, signature or key is ever logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,12 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
         stamp = request.headers.get("X-Helpline-Timestamp", "").strip()
         sig = request.headers.get("X-Helpline-Signature", "")
         if not stamp or not sig:
-            return _error(401, "signature", "X-Helpline-Source needs X-Helpline-Timestamp and X-Helpline-Signature",
-                          "unauthorized")
+            return _error(
+                401,
+                "signature",
+                "X-Helpline-Source needs X-Helpline-Timestamp and X-Helpline-Signature",
+                "unauthorized",
+            )
         problem = timestamp_error(stamp, time.time())
         if problem:
             log.warning("event=webhook_refused reason=timestamp source=%s", name[:64])
@@ -88,8 +93,13 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
         known = sources.get(name)
         if not (signature_valid(known or (_DECOY,), stamp, raw, sig) and known):
             log.warning("event=webhook_refused reason=signature source=%s", name[:64])
-            return _error(401, "signature", "the signature does not match (unknown source, wrong secret, or the "
-                          "body or timestamp changed after signing)", "unauthorized")
+            return _error(
+                401,
+                "signature",
+                "the signature does not match (unknown source, wrong secret, or the "
+                "body or timestamp changed after signing)",
+                "unauthorized",
+            )
         return _Caller(name, "signature", sig.strip().lower().removeprefix("sha256="), int(stamp))
     if authz:
         scheme, _, key = authz.partition(" ")
@@ -98,9 +108,14 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
         try:
             check = await request.app[K.RUN_BLOCKING](api_keys.check, key.strip(), "ingest")
         except _UNAVAILABLE:
-            return _error(503, "authorization", "the API key cannot be checked while the database is unavailable; "
-                          "retry later (signed requests are accepted meanwhile)", "temp_failed",
-                          {"Retry-After": "30"})
+            return _error(
+                503,
+                "authorization",
+                "the API key cannot be checked while the database is unavailable; "
+                "retry later (signed requests are accepted meanwhile)",
+                "temp_failed",
+                {"Retry-After": "30"},
+            )
         if check.verdict == "scope":
             log.warning("event=webhook_refused reason=scope key_id=%s", check.key_id)
             return _error(403, "authorization", "this API key lacks the 'ingest' scope", "forbidden")
@@ -108,8 +123,13 @@ async def _authenticate(request: web.Request, raw: bytes) -> _Caller | web.Respo
             log.warning("event=webhook_refused reason=key_%s key_id=%s", check.verdict, check.key_id or "")
             return _error(401, "authorization", "unknown or revoked API key", "unauthorized")
         return _Caller(check.name, "api_key")
-    return _error(401, "authorization", "sign the request (X-Helpline-Source, X-Helpline-Timestamp, "
-                  "X-Helpline-Signature) or send Authorization: Bearer <API key>", "unauthorized")
+    return _error(
+        401,
+        "authorization",
+        "sign the request (X-Helpline-Source, X-Helpline-Timestamp, "
+        "X-Helpline-Signature) or send Authorization: Bearer <API key>",
+        "unauthorized",
+    )
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -135,30 +155,49 @@ async def post_message(request: web.Request) -> web.Response:
     rate = request.app[K.WEBHOOK_RATES].get(caller.source, settings.webhook_rate_per_minute)
     also = api_limits.address_counters(request)  # the client address's count, in the same transaction
     try:
-        verdict = "ok" if not caller.signature and rate <= 0 and not also else await run(
-            lambda: webhook_state.admit(caller.source, rate, 60, also=also,
-                                        signature=caller.signature, source=caller.source, stamp=caller.stamp))
+        verdict = (
+            "ok"
+            if not caller.signature and rate <= 0 and not also
+            else await run(
+                lambda: webhook_state.admit(
+                    caller.source,
+                    rate,
+                    60,
+                    also=also,
+                    signature=caller.signature,
+                    source=caller.source,
+                    stamp=caller.stamp,
+                )
+            )
+        )
     except _UNAVAILABLE:
         # Unchecked while the database is away: the request is spooled, and an exact
         # replay of it becomes a no-op at intake (same external id and content).
         verdict = "unchecked"
     if verdict == "rate_limited":
         log.warning("event=webhook_rate_limited source=%s", caller.source)
-        return _error(429, "source", f"more than {rate} requests per minute "
-                      "(HELPLINE_WEBHOOK_RATE_PER_MINUTE or the source's own rate); slow down and retry",
-                      "rate_limited",
-                      {"Retry-After": "60"})
+        return _error(
+            429,
+            "source",
+            f"more than {rate} requests per minute "
+            "(HELPLINE_WEBHOOK_RATE_PER_MINUTE or the source's own rate); slow down and retry",
+            "rate_limited",
+            {"Retry-After": "60"},
+        )
     if verdict == "also_limited":
         log.warning("event=webhook_rate_limited remote=%s", api_limits.client(request))
         metrics.INBOUND.labels(CHANNEL, "rate_limited").inc()
         raise api_limits.address_limited(settings)
     if verdict == "replay":
         log.warning("event=webhook_refused reason=replay source=%s", caller.source)
-        return _error(401, "signature", "this signature was already used; sign every request (a retry too) "
-                      "with a fresh timestamp", "replay")
+        return _error(
+            401,
+            "signature",
+            "this signature was already used; sign every request (a retry too) with a fresh timestamp",
+            "replay",
+        )
 
-    meta: dict[str, Any] = {"source": caller.source, "auth": caller.auth, "content_type": ctype,
-                            "idempotency_key": key}
+    meta: dict[str, Any] = {"source": caller.source, "auth": caller.auth, "content_type": ctype, "idempotency_key": key}
     try:
         result = await run(K.intake_of(request.app).accept_request, KIND, raw, meta)
     except BaseException as exc:
@@ -177,11 +216,17 @@ async def post_message(request: web.Request) -> web.Response:
             metrics.INBOUND.labels(CHANNEL, "rejected").inc()
             return web.json_response({"errors": exc.errors or [{"field": "body", "error": str(exc)}]}, status=400)
         log.error("event=webhook_not_accepted source=%s error=%s", caller.source, exc)
-        return _error(503, "body", "temporarily unable to accept the message; retry", "temp_failed",
-                      {"Retry-After": "30"})
+        return _error(
+            503, "body", "temporarily unable to accept the message; retry", "temp_failed", {"Retry-After": "30"}
+        )
     metrics.INBOUND.labels(CHANNEL, result.status).inc()
-    log.info("event=webhook_accepted source=%s auth=%s status=%s inbound=%s", caller.source, caller.auth,
-             result.status, result.inbound_id or "")
+    log.info(
+        "event=webhook_accepted source=%s auth=%s status=%s inbound=%s",
+        caller.source,
+        caller.auth,
+        result.status,
+        result.inbound_id or "",
+    )
     return web.json_response({"inbound_id": result.inbound_id, "status": result.status}, status=202)
 
 

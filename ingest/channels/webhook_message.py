@@ -19,6 +19,7 @@ Identities are scoped: an ``external_id`` is the user's id in the source's own
 system, so it becomes ``SOURCE:ID`` (two shops may both have a user 42), and so
 does a ``conversation_id``. The Idempotency-Key is scoped the same way.
 """
+
 from __future__ import annotations
 
 import base64
@@ -233,8 +234,16 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
     html = sanitise(html) if html.strip() else ""
     if not text:
         text = html_to_text(html)
-    attachments = [Attachment(filename=fn, content_type=ct, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                              blob_key=put_blob(data)) for fn, ct, data in decoded]
+    attachments = [
+        Attachment(
+            filename=fn,
+            content_type=ct,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            blob_key=put_blob(data),
+        )
+        for fn, ct, data in decoded
+    ]
     # What a retry does not change: the parsed body (key order and spacing aside) and the files.
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     content_hash = hashlib.sha256("\x00".join([canonical, *(a.sha256 for a in attachments)]).encode()).hexdigest()
@@ -247,10 +256,18 @@ def build(raw: bytes, meta: dict[str, Any], put_blob: Callable[[bytes], str]) ->
         received_at=str(meta["received_at"]),
         sender=Sender(address=address, name=name, kind=kind),
         reply_to=[email] if email and kind != "email" else [],
-        subject=subject, text=text, full_text=text, html=html,
+        subject=subject,
+        text=text,
+        full_text=text,
+        html=html,
         attachments=attachments,
         thread=Thread(ticket_ref=ticket.upper(), conversation_id=f"{source}:{conversation}" if conversation else ""),
-        metadata={"source": source, "auth": str(meta.get("auth") or ""), "fields": metadata,
-                  "identities": [list(i) for i in identities], "acknowledge": bool(acknowledge)},
+        metadata={
+            "source": source,
+            "auth": str(meta.get("auth") or ""),
+            "fields": metadata,
+            "identities": [list(i) for i in identities],
+            "acknowledge": bool(acknowledge),
+        },
         content_hash=content_hash,
     )

@@ -5,6 +5,7 @@ create …)`` works); only its hash is stored, so a lost key is revoked and
 replaced, never shown again. ``register(subparsers)`` adds the command to the
 ``helpline`` parser.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,13 +45,26 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"helpline api-keys: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"id": key.id, "name": key.name, "scopes": list(key.scopes), "team": key.team,
-                          "agent": key.agent, "key": key.key}))
+        print(
+            json.dumps(
+                {
+                    "id": key.id,
+                    "name": key.name,
+                    "scopes": list(key.scopes),
+                    "team": key.team,
+                    "agent": key.agent,
+                    "key": key.key,
+                }
+            )
+        )
     else:
         print(key.key)
         team = (f", team: {key.team}" if key.team else "") + (f", agent: {key.agent}" if key.agent else "")
-        print(f"API key {key.id} ({key.name}, scopes: {', '.join(key.scopes)}{team}) created. It is shown this once; "
-              "store it now. Use it as: Authorization: Bearer <key>", file=sys.stderr)
+        print(
+            f"API key {key.id} ({key.name}, scopes: {', '.join(key.scopes)}{team}) created. It is shown this once; "
+            "store it now. Use it as: Authorization: Bearer <key>",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -64,8 +78,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
-        print(f"{r['id']:>4}  {r['prefix']}…  {r['name'][:30]:<30} {','.join(r['scopes']):<12} "
-              f"{'team ' + r['team'] + '  ' if r.get('team') else ''}{'agent ' + r['agent'] + '  ' if r.get('agent') else ''}created {r['created_at']}  last used {r['last_used_at'] or 'never'}  {state}")
+        print(
+            f"{r['id']:>4}  {r['prefix']}…  {r['name'][:30]:<30} {','.join(r['scopes']):<12} "
+            f"{'team ' + r['team'] + '  ' if r.get('team') else ''}{'agent ' + r['agent'] + '  ' if r.get('agent') else ''}created {r['created_at']}  last used {r['last_used_at'] or 'never'}  {state}"
+        )
     return 0
 
 
@@ -89,16 +105,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ksub = p.add_subparsers(dest="action", required=True)
     c = ksub.add_parser("create", help="make a key and print it once")
     c.add_argument("--name", required=True, help="who or what uses the key (its webhook source name)")
-    c.add_argument("--scope", action="append", required=True,
-                   help="what the key may do (repeatable): ingest (post messages), read (the ticket API's GETs), "
-                        "write (replies, notes, changes; includes read), admin (everything, bulk too), "
-                        "pii (answers carry personal data unmasked)")
+    c.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="what the key may do (repeatable): ingest (post messages), read (the ticket API's GETs), "
+        "write (replies, notes, changes; includes read), admin (everything, bulk too), "
+        "pii (answers carry personal data unmasked)",
+    )
     c.add_argument("--team", help="the key sees and changes only this team's tickets")
-    c.add_argument("--agent", metavar="EMAIL", help="a personal key: it acts as this agent, may do only what both "
-                                                    "its scopes and the agent's role allow, and authors as them")
+    c.add_argument(
+        "--agent",
+        metavar="EMAIL",
+        help="a personal key: it acts as this agent, may do only what both "
+        "its scopes and the agent's role allow, and authors as them",
+    )
     c.add_argument("--json", action="store_true")
-    c.add_argument("--actor", default="", metavar="EMAIL", help="the agent doing it (must be admin; default: the "
-                                                                "operator)")
+    c.add_argument(
+        "--actor", default="", metavar="EMAIL", help="the agent doing it (must be admin; default: the operator)"
+    )
     c.set_defaults(fn=cmd_create)
     ls = ksub.add_parser("list", help="keys with their prefix, scopes and last use (never the key)")
     ls.add_argument("--all", action="store_true", help="include revoked keys")

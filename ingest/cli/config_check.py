@@ -9,6 +9,7 @@ is wrong, and the command exits non-zero. Unknown ``HELPLINE_*`` variables are
 usually typos that silently leave a default in force: each gets a warning with
 the nearest known name.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,11 +23,18 @@ from helpline.store.config import ConfigError, Settings, parse_hostport
 
 # Variables Helpline reads that are not settings of their own.
 _OTHER_KNOWN = frozenset({"HELPLINE_CONFIG_FILE"})
-_LISTENERS = {"smtp_listen": 2525, "http_listen": 8080, "admin_listen": 8081, "worker_admin_listen": 8082,
-              "smtp_relay": 25}
-_URLS = {"database_url": ("sqlite", "postgresql", "postgres"),
-         "broker_url": ("redis", "rediss", "unix", "amqp", "amqps"),
-         "public_url": ("http", "https")}
+_LISTENERS = {
+    "smtp_listen": 2525,
+    "http_listen": 8080,
+    "admin_listen": 8081,
+    "worker_admin_listen": 8082,
+    "smtp_relay": 25,
+}
+_URLS = {
+    "database_url": ("sqlite", "postgresql", "postgres"),
+    "broker_url": ("redis", "rediss", "unix", "amqp", "amqps"),
+    "public_url": ("http", "https"),
+}
 
 
 def known_names() -> set[str]:
@@ -57,8 +65,10 @@ def _check_url(env_name: str, value: str, schemes: tuple[str, ...]) -> None:
     except ValueError as exc:
         raise ConfigError(f"{env_name} is not a valid URL: {exc}") from None
     if parts.scheme not in schemes:
-        raise ConfigError(f"{env_name} must start with {' or '.join(s + '://' for s in schemes)}, "
-                          f"not {parts.scheme + '://' if parts.scheme else 'no scheme'}")
+        raise ConfigError(
+            f"{env_name} must start with {' or '.join(s + '://' for s in schemes)}, "
+            f"not {parts.scheme + '://' if parts.scheme else 'no scheme'}"
+        )
 
 
 def check(settings: Settings) -> None:

@@ -4,6 +4,7 @@ and the one way to say that two addresses are one person.
 Identities are normalised as the channels normalise them (lower-cased email,
 E.164 phone numbers), so a linked number matches the texts that arrive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,11 @@ def _identity(args: argparse.Namespace) -> tuple[str, str]:
     """(kind, normalised address) from --email/--phone/--slack/--external, or exit 2 with why."""
     from helpline.ingest.channels.webhook_message import normalise_phone
 
-    given = [(k, v) for k, v in (("email", args.email), ("phone", args.phone), ("slack", args.slack),
-                                 ("external", args.external)) if v]
+    given = [
+        (k, v)
+        for k, v in (("email", args.email), ("phone", args.phone), ("slack", args.slack), ("external", args.external))
+        if v
+    ]
     if len(given) != 1:
         raise SystemExit("give exactly one of --email, --phone, --slack, --external")
     kind, value = given[0]
@@ -67,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         elif args.customers_action == "link":
             kind, address = _identity(args)
             done = customers.link(args.customer, kind, address, actor=_actor(args), reason=args.reason or "")
-            print(f"{kind} {address} {'linked to' if done == 'linked' else 'already belongs to'} customer {args.customer}")
+            print(
+                f"{kind} {address} {'linked to' if done == 'linked' else 'already belongs to'} customer {args.customer}"
+            )
         else:
             kind, address = _identity(args)
             customers.unlink(args.customer, kind, address, actor=_actor(args), reason=args.reason or "")
@@ -90,8 +96,10 @@ def register(subparsers: Any) -> None:
     sh.add_argument("--json", action="store_true")
     from helpline.ingest.cli.lifecycle_commands import customer_action, register_customer_actions
 
-    for name, what in (("link", "attach an identity to the customer (an agent's decision; audited)"),
-                       ("unlink", "detach one of the customer's identities (audited)")):
+    for name, what in (
+        ("link", "attach an identity to the customer (an agent's decision; audited)"),
+        ("unlink", "detach one of the customer's identities (audited)"),
+    ):
         p = customer_action(csub, name, what, by_address=False)
         p.add_argument("--email")
         p.add_argument("--phone", help="E.164, e.g. +4930123456")

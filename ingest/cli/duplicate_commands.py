@@ -6,6 +6,7 @@ ticket of an incident, each on its own channel; the senders pick the outbox
 rows up as they do any reply. ``--key`` names the answer so that running the
 same command twice sends nothing twice (default: a hash of the text).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,7 @@ def cmd_split(args: argparse.Namespace) -> int:
     def op(t: Any, now: Any, a: Acting) -> str:
         target = ticket_split.split(t, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
         return f"split from {target} ({t.status})"
+
     return _each(args, "merge", op)  # merge and split are one permission
 
 
@@ -34,6 +36,7 @@ def cmd_detach(args: argparse.Namespace) -> int:
         done = ticket_detach.detach(t, args.message, now=now, settings=a.settings, actor=a.actor, reason=args.reason)
         back = f"; {t.number} is {done.status_restored} again" if done.status_restored else ""
         return f"message {args.message} is now {done.number}{back}"
+
     return _each(args, "merge", op)  # detaching undoes a (near-duplicate) join: the merge permission
 
 
@@ -60,8 +63,10 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             _print_json(rows)
         else:
             for r in rows:
-                print(f"{r['incident']}  {r['status']:<8} tickets={r['tickets']:<4} customers={r['customers']:<4} "
-                      f"{r['created_at'][:19]}  {r['title']}")
+                print(
+                    f"{r['incident']}  {r['status']:<8} tickets={r['tickets']:<4} customers={r['customers']:<4} "
+                    f"{r['created_at'][:19]}  {r['title']}"
+                )
             if not rows:
                 print("no open incidents")
         return 0
@@ -119,8 +124,12 @@ def register(subparsers: Any, tickets: Any) -> None:
     p = tickets.add_parser("split", help="undo the merge of tickets: they become active again with what they had")
     p.add_argument("numbers", nargs="+", metavar="NUMBER", help="merged tickets (the sources of merges)")
     p.add_argument("--reason", default="", help="recorded in the audit event")
-    p.add_argument("--actor", default="", metavar="EMAIL",
-                   help="the agent doing it: their role must allow it (default: the operator, as admin)")
+    p.add_argument(
+        "--actor",
+        default="",
+        metavar="EMAIL",
+        help="the agent doing it: their role must allow it (default: the operator, as admin)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_split)
 
@@ -128,8 +137,12 @@ def register(subparsers: Any, tickets: Any) -> None:
     d.add_argument("number", metavar="NUMBER", help="the ticket the message joined")
     d.add_argument("message", type=int, metavar="MESSAGE", help="the message's id (`tickets show NUMBER --json`)")
     d.add_argument("--reason", default="", help="recorded in the audit events")
-    d.add_argument("--actor", default="", metavar="EMAIL",
-                   help="the agent doing it: their role must allow merges (default: the operator, as admin)")
+    d.add_argument(
+        "--actor",
+        default="",
+        metavar="EMAIL",
+        help="the agent doing it: their role must allow merges (default: the operator, as admin)",
+    )
     d.add_argument("--json", action="store_true")
     d.set_defaults(fn=cmd_detach)
 
@@ -146,8 +159,12 @@ def register(subparsers: Any, tickets: Any) -> None:
     ir.add_argument("--text", help="the answer (default: standard input)")
     ir.add_argument("--agent", default="", help="the agent's name under the answer")
     ir.add_argument("--key", default="", help="names this answer; the same key never sends twice")
-    ir.add_argument("--actor", default="", metavar="EMAIL",
-                    help="the agent answering: their role must allow it (default: the operator, as admin)")
+    ir.add_argument(
+        "--actor",
+        default="",
+        metavar="EMAIL",
+        help="the agent answering: their role must allow it (default: the operator, as admin)",
+    )
     ir.add_argument("--json", action="store_true")
     irs = isub.add_parser("resolve", help="mark the incident resolved")
     irs.add_argument("incident")

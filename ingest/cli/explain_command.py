@@ -9,6 +9,7 @@ decision with its time, actor, kind, the sentence and the raw event data.
 ``explain(detail, signals)`` is a plain function of what ``store.queries``
 and ``store.triage_state`` return, so the wording is tested without a database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def _priority_changed(d: Mapping[str, Any]) -> str:
 
 
 def _priority_not_raised(d: Mapping[str, Any]) -> str:
-    return (f"priority kept at {d.get('priority')} (the rules said {d.get('rules_say')}: "
-            f"{'; '.join(d.get('reasons') or [])}) — {_reason(d)}")
+    return (
+        f"priority kept at {d.get('priority')} (the rules said {d.get('rules_say')}: "
+        f"{'; '.join(d.get('reasons') or [])}) — {_reason(d)}"
+    )
 
 
 def _category(d: Mapping[str, Any]) -> str:
@@ -71,8 +74,10 @@ def _language(d: Mapping[str, Any]) -> str:
 
 
 def _sentiment_dropped(d: Mapping[str, Any]) -> str:
-    return (f"sentiment turned negative in message {d.get('message')}: {d.get('from'):+.2f} -> {d.get('to'):+.2f} "
-            f"(threshold {d.get('threshold')})")
+    return (
+        f"sentiment turned negative in message {d.get('message')}: {d.get('from'):+.2f} -> {d.get('to'):+.2f} "
+        f"(threshold {d.get('threshold')})"
+    )
 
 
 def _routed(d: Mapping[str, Any]) -> str:
@@ -105,6 +110,7 @@ def _follow_up(kind: str) -> Formatter:
     def fmt(d: Mapping[str, Any]) -> str:
         what = "possibly a follow-up of" if kind == "possible_follow_up" else "follow-up of"
         return _with(f"{what} ticket {d.get('ticket')}", _reason(d))
+
     return fmt
 
 
@@ -116,6 +122,7 @@ def _sla(kind: str) -> Formatter:
         head = f"SLA {verb}" + (f", policy {d['policy']}" if d.get("policy") else "") + (f" ({dues})" if dues else "")
         why = "; ".join(x for x in (str(d.get("why") or ""), str(d.get("reason") or "")) if x)
         return _with(head, why)
+
     return fmt
 
 
@@ -146,13 +153,19 @@ FORMATTERS: dict[str, Formatter] = {
     "follow_up_of": _follow_up("follow_up_of"),
     "ack_queued": lambda d: f"acknowledgement queued to {d.get('to')}",
     "ack_suppressed": lambda d: _with("no acknowledgement sent", _reason(d)),
-    "sender_auth_failed": lambda d: (f"sender authentication failed: {d['reason']} (policy {d.get('policy', '?')})"
-                                     if d.get("reason") else  # events from before the trusted-header rule
-                                     f"sender authentication failed: {', '.join(map(str, d.get('failed') or []))}"),
-    "identity_conflict": lambda d: _with(f"{d.get('kind')} {d.get('address')} belongs to customer {d.get('customer')}",
-                                         _reason(d)),
-    "escalated": lambda d: f"escalated ({d.get('step')}): " + ", ".join(
-        f"{k} {v}" for k, v in d.items() if k not in ("step",) and v not in (None, "", [])),
+    "sender_auth_failed": lambda d: (
+        f"sender authentication failed: {d['reason']} (policy {d.get('policy', '?')})"
+        if d.get("reason")
+        # events from before the trusted-header rule
+        else f"sender authentication failed: {', '.join(map(str, d.get('failed') or []))}"
+    ),
+    "identity_conflict": lambda d: _with(
+        f"{d.get('kind')} {d.get('address')} belongs to customer {d.get('customer')}", _reason(d)
+    ),
+    "escalated": lambda d: (
+        f"escalated ({d.get('step')}): "
+        + ", ".join(f"{k} {v}" for k, v in d.items() if k not in ("step",) and v not in (None, "", []))
+    ),
     "merged": lambda d: _with(f"ticket {d.get('from')} merged into this one", _reason(d)),
     "merged_into": lambda d: _with(f"merged into ticket {d.get('ticket')}", _reason(d)),
     "agent_replied": lambda d: f"agent replied to {d.get('to')} by {d.get('channel')} (message {d.get('message')})",
@@ -182,32 +195,73 @@ def describe(kind: str, data: Mapping[str, Any] | None) -> str:
 
 def explain(detail: Mapping[str, Any], signals: Mapping[int, tuple[str | None, float | None]]) -> dict[str, Any]:
     """The explanation of one ticket: its state, every decision in order, and its messages' signals."""
-    decisions = [{"at": e["created_at"], "actor": e["actor"], "kind": e["kind"],
-                  "what": describe(e["kind"], e["data"]), "data": e["data"]} for e in detail["events"]]
+    decisions = [
+        {
+            "at": e["created_at"],
+            "actor": e["actor"],
+            "kind": e["kind"],
+            "what": describe(e["kind"], e["data"]),
+            "data": e["data"],
+        }
+        for e in detail["events"]
+    ]
     messages = []
     for msg in detail["messages"]:
         language, sentiment = signals.get(msg["id"], (None, None))
-        messages.append({"id": msg["id"], "direction": msg["direction"], "author_role": msg["author_role"],
-                         "channel": msg["channel"], "sender": msg["sender"], "created_at": msg["created_at"],
-                         "language": language, "sentiment": sentiment})
-    ticket = {k: detail[k] for k in ("number", "subject", "status", "priority", "category", "team", "assignee",
-                                     "language", "channel", "created_at") if k in detail}
-    ticket["customer"] = {"id": detail["customer"]["id"], "name": detail["customer"]["name"],
-                          "tier": detail["customer"].get("tier")}
+        messages.append(
+            {
+                "id": msg["id"],
+                "direction": msg["direction"],
+                "author_role": msg["author_role"],
+                "channel": msg["channel"],
+                "sender": msg["sender"],
+                "created_at": msg["created_at"],
+                "language": language,
+                "sentiment": sentiment,
+            }
+        )
+    ticket = {
+        k: detail[k]
+        for k in (
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "category",
+            "team",
+            "assignee",
+            "language",
+            "channel",
+            "created_at",
+        )
+        if k in detail
+    }
+    ticket["customer"] = {
+        "id": detail["customer"]["id"],
+        "name": detail["customer"]["name"],
+        "tier": detail["customer"].get("tier"),
+    }
     from helpline.ingest.cli.explain_signals import contributions
 
-    return {"ticket": ticket, "decisions": decisions, "messages": messages,
-            "priority_signals": contributions(decisions)}
+    return {
+        "ticket": ticket,
+        "decisions": decisions,
+        "messages": messages,
+        "priority_signals": contributions(decisions),
+    }
 
 
 def render(out: Mapping[str, Any]) -> str:
     """The explanation as text for a terminal."""
     t = out["ticket"]
-    lines = [f"{t['number']}  [{t['status']}/{t['priority']}]  {t['subject']}",
-             f"customer {t['customer']['name'] or '(no name)'} (tier {t['customer'].get('tier') or '?'}) · "
-             f"channel {t['channel']} · category {t.get('category') or '-'} · team {t.get('team') or '-'} · "
-             f"assignee {t.get('assignee') or '-'} · language {t.get('language') or '-'}",
-             "", "decisions, oldest first:"]
+    lines = [
+        f"{t['number']}  [{t['status']}/{t['priority']}]  {t['subject']}",
+        f"customer {t['customer']['name'] or '(no name)'} (tier {t['customer'].get('tier') or '?'}) · "
+        f"channel {t['channel']} · category {t.get('category') or '-'} · team {t.get('team') or '-'} · "
+        f"assignee {t.get('assignee') or '-'} · language {t.get('language') or '-'}",
+        "",
+        "decisions, oldest first:",
+    ]
     width = max((len(d["kind"]) for d in out["decisions"]), default=0)
     for d in out["decisions"]:
         actor = "" if d["actor"] == "system" else f" [{d['actor']}]"
@@ -219,8 +273,10 @@ def render(out: Mapping[str, Any]) -> str:
     lines += ["", "messages:"]
     for msg in out["messages"]:
         mood = "" if msg["sentiment"] is None else f" sentiment {msg['sentiment']:+.2f}"
-        lines.append(f"  #{msg['id']} {msg['direction']:<3} {msg['created_at']} {msg['channel']:<7} "
-                     f"{msg['sender'] or msg['author_role']}  language {msg['language'] or '-'}{mood}")
+        lines.append(
+            f"  #{msg['id']} {msg['direction']:<3} {msg['created_at']} {msg['channel']:<7} "
+            f"{msg['sender'] or msg['author_role']}  language {msg['language'] or '-'}{mood}"
+        )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ sees that, say, the keyword made it high and the enterprise tier urgent, while
 the sentiment rule matched but changed nothing. The SLA is the latest SLA
 event's policy and deadlines plus any escalation that moved the priority.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -28,19 +29,28 @@ def contributions(decisions: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
                 signals = [s for s in c.get("signals") or () if s in out] or []
                 for s in signals:
                     out[s]["steps"] += int(c.get("steps") or 0)
-                    moved = (f"{c.get('from')} -> {c.get('to')} (+{c['steps']})" if c.get("steps")
-                             else f"matched, no change (already {c.get('from')})")
+                    moved = (
+                        f"{c.get('from')} -> {c.get('to')} (+{c['steps']})"
+                        if c.get("steps")
+                        else f"matched, no change (already {c.get('from')})"
+                    )
                     out[s]["details"].append(f"{moved}: rule {c.get('rule')!r}: {' and '.join(c.get('why') or ())}")
         elif kind.startswith("sla_"):
             due = data.get("due")
             dues = ", ".join(f"{k} due {v}" for k, v in due.items()) if isinstance(due, Mapping) else ""
-            out["SLA"]["details"].append(f"{kind.removeprefix('sla_')}" + (f" policy {data['policy']}"
-                                         if data.get("policy") else "") + (f" ({dues})" if dues else ""))
+            out["SLA"]["details"].append(
+                f"{kind.removeprefix('sla_')}"
+                + (f" policy {data['policy']}" if data.get("policy") else "")
+                + (f" ({dues})" if dues else "")
+            )
         elif "escalat" in kind and data.get("from") and data.get("to") and data.get("step") == "priority":
             from helpline.router.priority import LEVELS
 
-            steps = LEVELS.index(data["to"]) - LEVELS.index(data["from"]) if data["to"] in LEVELS \
-                and data["from"] in LEVELS else 0
+            steps = (
+                LEVELS.index(data["to"]) - LEVELS.index(data["from"])
+                if data["to"] in LEVELS and data["from"] in LEVELS
+                else 0
+            )
             out["SLA"]["steps"] += steps
             out["SLA"]["details"].append(f"escalation {data['from']} -> {data['to']} (+{steps})")
     return out

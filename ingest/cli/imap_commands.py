@@ -8,6 +8,7 @@ error and no success at all), so ``helpline imap status`` can be a monitoring
 check as it is; 2 for a configuration error. Read from the database, so it
 shows what every ingest daemon did, not only one on this host.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,14 +52,25 @@ def mailbox_status(accounts: list[Any], now: dt.datetime | None = None) -> list[
         expires = row.get("lease_expires_at")
         if isinstance(expires, dt.datetime) and expires < now:
             row["lease_holder"] = row["lease_expires_at"] = None  # ran out: nobody holds it
-        out.append({
-            "mailbox": a.key, "user": a.user, "host": a.host, "port": a.port, "folder": a.folder,
-            "state": state_of(row), "last_success_at": row.get("last_success_at"),
-            "last_import_at": row.get("last_import_at"), "imported_last_hour": hour.get(a.key, 0),
-            "last_uid": row.get("last_uid"), "uidvalidity": row.get("uidvalidity"),
-            "lease_holder": row.get("lease_holder"), "lease_expires_at": row.get("lease_expires_at"),
-            "last_error": row.get("last_error") or None, "last_error_at": row.get("last_error_at"),
-        })
+        out.append(
+            {
+                "mailbox": a.key,
+                "user": a.user,
+                "host": a.host,
+                "port": a.port,
+                "folder": a.folder,
+                "state": state_of(row),
+                "last_success_at": row.get("last_success_at"),
+                "last_import_at": row.get("last_import_at"),
+                "imported_last_hour": hour.get(a.key, 0),
+                "last_uid": row.get("last_uid"),
+                "uidvalidity": row.get("uidvalidity"),
+                "lease_holder": row.get("lease_holder"),
+                "lease_expires_at": row.get("lease_expires_at"),
+                "last_error": row.get("last_error") or None,
+                "last_error_at": row.get("last_error_at"),
+            }
+        )
     return out
 
 
@@ -74,8 +86,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = mailbox_status(accounts, now)
     bad = [r for r in rows if r["state"] == "error"]
     if args.json:
-        print(json.dumps([{k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in r.items()} for r in rows],
-                         indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                [{k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in r.items()} for r in rows],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 1 if bad else 0
     if not rows:
         print("no mailboxes configured (HELPLINE_IMAP_ACCOUNTS or [[imap.accounts]] in HELPLINE_CONFIG_FILE)")
@@ -83,11 +100,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['mailbox']}  {r['state'].upper()}")
         print(f"  last success   {_ago(r['last_success_at'], now)}")
-        print(f"  imported       {r['imported_last_hour']} in the last hour; last import {_ago(r['last_import_at'], now)}")
-        print("  progress       " + (f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
-                                      if r["uidvalidity"] is not None else "none yet"))
-        print("  lease          " + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}"
-                                      if r["lease_holder"] else "free"))
+        print(
+            f"  imported       {r['imported_last_hour']} in the last hour; last import {_ago(r['last_import_at'], now)}"
+        )
+        print(
+            "  progress       "
+            + (
+                f"last uid {r['last_uid']}, uidvalidity {r['uidvalidity']}"
+                if r["uidvalidity"] is not None
+                else "none yet"
+            )
+        )
+        print(
+            "  lease          "
+            + (f"{r['lease_holder']} until {_iso(r['lease_expires_at'])}" if r["lease_holder"] else "free")
+        )
         if r["last_error"]:
             print(f"  last error     {_ago(r['last_error_at'], now)}: {r['last_error']}")
     if bad:
@@ -98,9 +125,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p = sub.add_parser("imap", help="IMAP mailboxes")
     isub = p.add_subparsers(dest="action", required=True)
-    st = isub.add_parser("status", help="per mailbox: last success, imports, progress, lease, last error; "
-                                        "exits 1 when one is failing")
+    st = isub.add_parser(
+        "status", help="per mailbox: last success, imports, progress, lease, last error; exits 1 when one is failing"
+    )
     st.add_argument("--json", action="store_true")
     st.set_defaults(fn=cmd_status)
-
-

@@ -5,6 +5,7 @@ triage, persistence, search index) but nothing is sent and no SLA clock
 starts; conversations end resolved unless a message is newer than
 ``--open-since``. Safe while the desk runs; resumable (see ingest/importer/run.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ def _date(text: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as 2024-01-31 or 2024-01-31T12:00") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; write it as 2024-01-31 or 2024-01-31T12:00"
+        ) from None
     if when.tzinfo is not None:
         when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return when
@@ -27,15 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import mail history (mbox, Maildir, .eml folder) without sending anything")
     p.add_argument("kind", choices=("mbox", "maildir", "eml"))
     p.add_argument("source", help="the mbox file, the Maildir, or the folder of .eml files")
-    p.add_argument("--open-since", type=_date, default=None, metavar="DATE",
-                   help="conversations with a message newer than DATE stay open (default: all end resolved)")
+    p.add_argument(
+        "--open-since",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="conversations with a message newer than DATE stay open (default: all end resolved)",
+    )
     p.add_argument("--dry-run", action="store_true", help="parse and run everything, then roll it back; report")
-    p.add_argument("--batch-size", type=int, default=100,
-                   help="messages per write transaction (default 100: live mail waits at most one batch)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="messages per write transaction (default 100: live mail waits at most one batch)",
+    )
     p.add_argument("--jobs", type=int, default=0, help="parser processes (default: one per core)")
-    p.add_argument("--writers", type=int, default=0,
-                   help="batch writers at once, each a conversation's messages in order (default: 2 on PostgreSQL, "
-                        "1 on SQLite)")
+    p.add_argument(
+        "--writers",
+        type=int,
+        default=0,
+        help="batch writers at once, each a conversation's messages in order (default: 2 on PostgreSQL, 1 on SQLite)",
+    )
     p.add_argument("--restart", action="store_true", help="ignore the checkpoint and read the source from the start")
     p.add_argument("--max-message-mb", type=float, default=50.0, help="skip (and list) larger messages")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -57,9 +72,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     try:
         total = run.total_hint(args.kind, args.source)
-        kwargs = dict(open_since=args.open_since, dry_run=args.dry_run, batch_size=max(1, args.batch_size),
-                      jobs=args.jobs or None, restart=args.restart, max_bytes=int(args.max_message_mb * 1024 * 1024),
-                      writers=args.writers or None)
+        kwargs = dict(
+            open_since=args.open_since,
+            dry_run=args.dry_run,
+            batch_size=max(1, args.batch_size),
+            jobs=args.jobs or None,
+            restart=args.restart,
+            max_bytes=int(args.max_message_mb * 1024 * 1024),
+            writers=args.writers or None,
+        )
         if show:
             report = _with_bar(args, s, total, kwargs)
         else:
@@ -75,24 +96,39 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _with_bar(args: argparse.Namespace, s, total: int, kwargs: dict):  # noqa: ANN001, ANN202
-    from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from helpline.ingest.importer import run
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TextColumn("{task.fields[messages]} msgs · {task.fields[rate]} msg/s"),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False) as bar:
-        task = bar.add_task(f"import {args.kind}" + (" (dry run)" if args.dry_run else ""), total=total or None,
-                            messages=0, rate="-")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[messages]} msgs · {task.fields[rate]} msg/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(
+            f"import {args.kind}" + (" (dry run)" if args.dry_run else ""), total=total or None, messages=0, rate="-"
+        )
         import time
 
         t0 = time.perf_counter()
 
         def progress(messages: int, done: int) -> None:
             elapsed = time.perf_counter() - t0
-            bar.update(task, completed=done, messages=messages,
-                       rate=f"{messages / elapsed:,.0f}" if elapsed > 0 else "-")
+            bar.update(
+                task, completed=done, messages=messages, rate=f"{messages / elapsed:,.0f}" if elapsed > 0 else "-"
+            )
 
         report = run.run_import(args.kind, args.source, s, progress=progress, **kwargs)
         bar.update(task, completed=total)
@@ -102,8 +138,10 @@ def _with_bar(args: argparse.Namespace, s, total: int, kwargs: dict):  # noqa: A
 def _print(report) -> None:  # noqa: ANN001
     acts = ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items()))
     head = "would import" if report.dry_run else "imported"
-    print(f"{head} {report.read} messages from {report.source} in {report.seconds:.1f}s "
-          f"({report.rate:,.0f}/s): {acts}; {report.resolved} conversations resolved")
+    print(
+        f"{head} {report.read} messages from {report.source} in {report.seconds:.1f}s "
+        f"({report.rate:,.0f}/s): {acts}; {report.resolved} conversations resolved"
+    )
     if report.resumed_from:
         print(f"resumed from checkpoint position {report.resumed_from}")
     if report.dry_run:

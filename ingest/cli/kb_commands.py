@@ -4,6 +4,7 @@
 line, loading the knowledge base once, so scoring a thousand texts costs one
 start-up; it imports neither the worker stack nor scikit-learn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,12 @@ def _sync(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:
         m = report.macros
-        print(f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} "
-              f"unchanged, {len(report.retired)} retired; macros: {len(m.get('added', []))} added, "
-              f"{len(m.get('updated', []))} updated, {len(m.get('retired', []))} retired; "
-              f"{len(report.errors)} file(s) with errors")
+        print(
+            f"articles: {len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} "
+            f"unchanged, {len(report.retired)} retired; macros: {len(m.get('added', []))} added, "
+            f"{len(m.get('updated', []))} updated, {len(m.get('retired', []))} retired; "
+            f"{len(report.errors)} file(s) with errors"
+        )
     return 1 if report.errors else 0
 
 
@@ -53,8 +56,12 @@ def _list(args: argparse.Namespace) -> int:
     from helpline.store.db import run_tx
 
     _settings()
-    rows = run_tx(lambda: [kb_state.article_dict(a) for a in kb_state.list_articles(
-        include_retired=args.all, language=args.language)], durable=False)
+    rows = run_tx(
+        lambda: [
+            kb_state.article_dict(a) for a in kb_state.list_articles(include_retired=args.all, language=args.language)
+        ],
+        durable=False,
+    )
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -79,6 +86,7 @@ def _show(args: argparse.Namespace) -> int:
         out = kb_state.article_dict(a, with_body=True)
         out["previous_versions"] = [v.version for v in kb_state.versions(a.id)]
         return out
+
     data = run_tx(read, durable=False)
     if data is None:
         print(f"helpline kb show: no article {args.slug!r}; `helpline kb list` shows them", file=sys.stderr)
@@ -86,8 +94,10 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(f"{data['title']}\n{data['slug']} ({data['language']}, {data['audience']}, v{data['version']}, "
-              f"{data['status']})  tags: {', '.join(data['tags']) or '-'}\n")
+        print(
+            f"{data['title']}\n{data['slug']} ({data['language']}, {data['audience']}, v{data['version']}, "
+            f"{data['status']})  tags: {', '.join(data['tags']) or '-'}\n"
+        )
         for q in data["questions"]:
             print(f"  ? {q}")
         print("\n" + data["body"].strip())
@@ -108,7 +118,7 @@ def _suggest(args: argparse.Namespace) -> int:
         out.flush()
         return 0
     if args.text is None:
-        print("helpline kb suggest: give --text \"…\" or --stdin", file=sys.stderr)
+        print('helpline kb suggest: give --text "…" or --stdin', file=sys.stderr)
         return 2
     result = suggester.suggest(args.text, args.language)
     if args.json:
@@ -129,8 +139,13 @@ def cmd_macros(args: argparse.Namespace) -> int:
 
     s = _settings()
     if args.macros_action == "list":
-        rows = run_tx(lambda: [{"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions}
-                               for r in kb_state.list_macros()], durable=False)
+        rows = run_tx(
+            lambda: [
+                {"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions}
+                for r in kb_state.list_macros()
+            ],
+            durable=False,
+        )
         if args.json:
             print(json.dumps(rows, indent=2, ensure_ascii=False))
         for r in rows if not args.json else []:
@@ -159,19 +174,25 @@ def cmd_macros(args: argparse.Namespace) -> int:
     except (KeyError, OSError):
         user = "cli"
     author = args.author or user
-    key = "cli-macro:" + (args.key or hashlib.sha256(f"{tid}:{args.name}:{utcnow().isoformat()}".encode()).hexdigest()[:16])
+    key = "cli-macro:" + (
+        args.key or hashlib.sha256(f"{tid}:{args.name}:{utcnow().isoformat()}".encode()).hexdigest()[:16]
+    )
 
     def tx():  # noqa: ANN202
         with audit_events.buffered_events():
-            return macro_ops.apply(tid, args.name, agent=author, actor=f"cli:{user}", key=key, settings=s,
-                                   now=utcnow(), via="cli")
+            return macro_ops.apply(
+                tid, args.name, agent=author, actor=f"cli:{user}", key=key, settings=s, now=utcnow(), via="cli"
+            )
+
     try:
         done = run_tx(tx)
     except (macro_ops.MacroNotFound, MacroError, TicketOpError) as exc:
         print(f"helpline macros apply: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.number.upper()}: macro {done.name} applied; reply by {done.reply.channel} to "
-          f"{done.reply.recipient}" + (" (already sent before)" if done.reply.repeated else ""))
+    print(
+        f"{args.number.upper()}: macro {done.name} applied; reply by {done.reply.channel} to "
+        f"{done.reply.recipient}" + (" (already sent before)" if done.reply.repeated else "")
+    )
     return 0
 
 

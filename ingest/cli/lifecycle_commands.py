@@ -4,6 +4,7 @@ The customer is given by id or by one of their addresses. Output names ids
 and counts, never the content; the erase report lists the Slack messages the
 bot could not overwrite (channel:ts) for a workspace admin to remove.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +40,18 @@ def run_export(args: argparse.Namespace) -> int:
     s = _open(args)
     try:
         cid = lookup.resolve(args.customer)
-        got = export.export_customer(cid, args.out, blobs.open_store(s.blob_backend, s.effective_blob_dir),
-                                     actor=_actor(args))
+        got = export.export_customer(
+            cid, args.out, blobs.open_store(s.blob_backend, s.effective_blob_dir), actor=_actor(args)
+        )
     except (CustomerError, export.ExportError) as exc:
         print(f"helpline customers export: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(got.as_dict()) if args.json else
-          f"customer {cid}: {got.tickets} tickets, {got.messages} messages, {got.attachments} files -> {got.path}"
-          + (f" ({got.missing_blobs} files no longer kept)" if got.missing_blobs else ""))
+    print(
+        json.dumps(got.as_dict())
+        if args.json
+        else f"customer {cid}: {got.tickets} tickets, {got.messages} messages, {got.attachments} files -> {got.path}"
+        + (f" ({got.missing_blobs} files no longer kept)" if got.missing_blobs else "")
+    )
     return 0
 
 
@@ -61,8 +66,9 @@ def run_erase(args: argparse.Namespace) -> int:
     except CustomerError as exc:
         print(f"helpline customers erase: {exc}", file=sys.stderr)
         return 1
-    if not _confirm(f"Erase customer {cid} and everything that identifies them? This cannot be undone [y/N] ",
-                    args.yes):
+    if not _confirm(
+        f"Erase customer {cid} and everything that identifies them? This cannot be undone [y/N] ", args.yes
+    ):
         return 1
     try:
         report = customer_erasure.erase(s, cid, actor=_actor(args))
@@ -72,13 +78,18 @@ def run_erase(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"customer {cid} erased: {report['tickets']} tickets, {report['messages']} messages, "
-          f"{report['attachments']} attachments, {report['identities']} identities, "
-          f"{report['blobs_deleted']} files deleted; {report['free_space']}; redis: {report['redis_aof']}")
+    print(
+        f"customer {cid} erased: {report['tickets']} tickets, {report['messages']} messages, "
+        f"{report['attachments']} attachments, {report['identities']} identities, "
+        f"{report['blobs_deleted']} files deleted; {report['free_space']}; redis: {report['redis_aof']}"
+    )
     prov = report["provider_tasks_by_status"]
     if prov:
-        print("provider clean-up: " + ", ".join(f"{k}={v}" for k, v in sorted(prov.items()))
-              + (" (run the erase again to retry the failed ones)" if prov.get("failed") or prov.get("pending") else ""))
+        print(
+            "provider clean-up: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(prov.items()))
+            + (" (run the erase again to retry the failed ones)" if prov.get("failed") or prov.get("pending") else "")
+        )
     if report["slack_messages_for_admin"]:
         print("Slack messages the bot cannot edit; a workspace admin must delete them (channel:ts):")
         for ref in report["slack_messages_for_admin"]:
@@ -177,8 +188,9 @@ def _rotate(folder: str, keep: int) -> list[str]:
     import re
     from pathlib import Path
 
-    mine = sorted(p for p in Path(folder).iterdir()
-                  if re.fullmatch(r"helpline-\d{8}T\d{6}Z\.hlbak", p.name) and p.is_file())
+    mine = sorted(
+        p for p in Path(folder).iterdir() if re.fullmatch(r"helpline-\d{8}T\d{6}Z\.hlbak", p.name) and p.is_file()
+    )
     gone = mine[:-keep] if keep > 0 else []
     for p in gone:
         p.unlink()
@@ -200,9 +212,12 @@ def run_backup(args: argparse.Namespace) -> int:
         except BackupError as exc:
             print(f"helpline backup verify: {exc}", file=sys.stderr)
             return 1
-        print(json.dumps(checked) if args.json else
-              f"ok: {checked['engine']} backup of {checked['created_at']}, {checked['blobs']} blobs, "
-              f"keys {'inside' if checked['keys_included'] else 'not inside'}")
+        print(
+            json.dumps(checked)
+            if args.json
+            else f"ok: {checked['engine']} backup of {checked['created_at']}, {checked['blobs']} blobs, "
+            f"keys {'inside' if checked['keys_included'] else 'not inside'}"
+        )
         return 0
     if bool(args.out) == bool(args.out_dir):
         print("helpline backup: give --out FILE or --out-dir DIR", file=sys.stderr)
@@ -214,8 +229,11 @@ def run_backup(args: argparse.Namespace) -> int:
 
     out = args.out or os.path.join(args.out_dir, dt.datetime.now(dt.timezone.utc).strftime(BACKUP_NAME))
     if not s.backup_passphrase:
-        print("note: no HELPLINE_BACKUP_PASSPHRASE: the secret keys are left out of this backup; restoring it "
-              "needs the same HELPLINE_SECRET_KEY", file=sys.stderr)
+        print(
+            "note: no HELPLINE_BACKUP_PASSPHRASE: the secret keys are left out of this backup; restoring it "
+            "needs the same HELPLINE_SECRET_KEY",
+            file=sys.stderr,
+        )
     try:
         got = backup.create(s, out, passphrase=s.backup_passphrase, schema_version=migrations.current_version())
     except BackupError as exc:
@@ -225,8 +243,10 @@ def run_backup(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**got.as_dict(), "rotated": rotated}))
     else:
-        print(f"backup written: {got.path} ({got.size} bytes, {got.engine}, {got.blobs} blobs, "
-              f"keys {'inside' if got.keys_included else 'left out'})")
+        print(
+            f"backup written: {got.path} ({got.size} bytes, {got.engine}, {got.blobs} blobs, "
+            f"keys {'inside' if got.keys_included else 'left out'})"
+        )
         for name in rotated:
             print(f"rotated out: {name}")
     if got.missing_blobs:
@@ -265,13 +285,17 @@ def run_restore(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(got.as_dict()))
         return 0
-    print(f"restored the {got.engine} backup of {got.created_at}: {got.blobs} blobs"
-          + ("; secret keys restored into the data directory" if got.keys_restored else ""))
+    print(
+        f"restored the {got.engine} backup of {got.created_at}: {got.blobs} blobs"
+        + ("; secret keys restored into the data directory" if got.keys_restored else "")
+    )
     if got.erasures_reapplied:
         print(f"erasure ledger: {got.erasures_reapplied} customers erased again")
     if got.outbox_held:
-        print(f"{got.outbox_held} outbox rows were pending or being sent at backup time; they are held: check "
-              "`helpline outbox list --status held`, then `helpline outbox release`")
+        print(
+            f"{got.outbox_held} outbox rows were pending or being sent at backup time; they are held: check "
+            "`helpline outbox list --status held`, then `helpline outbox release`"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 Each subcommand imports what it needs when it runs, so ``helpline tickets list``
 starts fast and never loads the worker stack or scikit-learn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,8 +96,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from helpline.ingest.intake import EmailIntake
     from helpline.ingest.spool import Spool
 
-    intake = EmailIntake(s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit,
-                         Spool(s.effective_spool_dir))
+    intake = EmailIntake(
+        s, blobs.open_store(s.blob_backend, s.effective_blob_dir), actors.submit, Spool(s.effective_spool_dir)
+    )
     from helpline.ingest.public import register_parsers
 
     register_parsers(intake)  # spooled HTTP requests are drained here too, through their parser
@@ -111,7 +113,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     from helpline.store import migrations
 
     applied = migrations.upgrade()
-    print(f"schema at version {migrations.current_version()}" + (f" (applied {applied})" if applied else " (up to date)"))
+    print(
+        f"schema at version {migrations.current_version()}" + (f" (applied {applied})" if applied else " (up to date)")
+    )
     return 0
 
 
@@ -126,12 +130,17 @@ def cmd_tickets(args: argparse.Namespace) -> int:
             _print(rows, True)
         else:
             for r in rows:
-                print(f"{r['number']}  {r['status']:<16} {r['priority']:<7} {r['channel']:<6} "
-                      f"{(r['customer']['name'] or '')[:20]:<20} {r['subject'][:60]}")
+                print(
+                    f"{r['number']}  {r['status']:<16} {r['priority']:<7} {r['channel']:<6} "
+                    f"{(r['customer']['name'] or '')[:20]:<20} {r['subject'][:60]}"
+                )
             counts = queries.inbound_counts()
             if counts.get("failed") or counts.get("quarantined"):
-                print(f"inbound needing attention: failed={counts.get('failed', 0)} "
-                      f"quarantined={counts.get('quarantined', 0)}", file=sys.stderr)
+                print(
+                    f"inbound needing attention: failed={counts.get('failed', 0)} "
+                    f"quarantined={counts.get('quarantined', 0)}",
+                    file=sys.stderr,
+                )
         return 0
     try:
         detail = queries.ticket_detail(args.number)
@@ -167,8 +176,10 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         if not s.smtp_relay:
             print("note: HELPLINE_SMTP_RELAY is not set; email waits here until it is", file=sys.stderr)
         for r in rows:
-            print(f"{r['id']:>6} {r['status']:<10} {r['channel']:<6} {r['kind']:<6} {r['recipient']:<32} "
-                  f"attempts={r['attempts']} {r.get('last_error') or ''}")
+            print(
+                f"{r['id']:>6} {r['status']:<10} {r['channel']:<6} {r['kind']:<6} {r['recipient']:<32} "
+                f"attempts={r['attempts']} {r.get('last_error') or ''}"
+            )
     return 0
 
 
@@ -274,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=cmd_inspect)
     c = sub.add_parser("config", help="print the effective configuration (secrets masked)")
     c.add_argument("--json", action="store_true")
-    c.add_argument("--check", action="store_true",
-                   help="check the whole configuration as `helpline run` does at start; exit 2 on an error")
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="check the whole configuration as `helpline run` does at start; exit 2 on an error",
+    )
     c.add_argument("--reference", action="store_true", help="print every setting with its default (Markdown)")
     c.set_defaults(fn=cmd_config)
     b = sub.add_parser("bench", help="measure the pipeline end to end")
@@ -283,11 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--concurrency", type=int, default=16)
     b.add_argument("--rate", type=float, default=0.0, help="fixed total send rate (messages/s), open loop")
     b.add_argument("--corpus", help="send the .eml files of this folder instead of generated mail")
-    b.add_argument("--channel", choices=("email", "sms", "webhook", "mixed"), default="email",
-                   help="what to send: mail over SMTP, Twilio-signed SMS webhooks, signed JSON to /api/v1/messages, or all in turn")
+    b.add_argument(
+        "--channel",
+        choices=("email", "sms", "webhook", "mixed"),
+        default="email",
+        help="what to send: mail over SMTP, Twilio-signed SMS webhooks, signed JSON to /api/v1/messages, or all in turn",
+    )
     b.add_argument("--use-config", action="store_true", help="use the configured URLs instead of a temporary stack")
-    b.add_argument("--set", action="append", metavar="HELPLINE_NAME=VALUE",
-                   help="a setting of the temporary stack (repeatable), e.g. to measure with a stage switched off")
+    b.add_argument(
+        "--set",
+        action="append",
+        metavar="HELPLINE_NAME=VALUE",
+        help="a setting of the temporary stack (repeatable), e.g. to measure with a stage switched off",
+    )
     b.add_argument("--workers", type=int, default=0, help="worker processes of the temporary stack")
     b.add_argument("--threads", type=int, default=0, help="threads per worker process")
     b.add_argument("--timeout", type=float, default=600.0)
@@ -295,11 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--search", action="store_true", help="measure search latency over a generated history instead")
     b.add_argument("--search-messages", type=int, default=20000, help="--search: messages to load (target 200000)")
     b.add_argument("--search-queries", type=int, default=360, help="--search: queries to time")
-    b.add_argument("--search-database", help="--search: a PostgreSQL URL (a new database is made and dropped); "
-                                             "default: SQLite in a temporary folder")
-    b.add_argument("--search-keep", metavar="NAME",
-                   help="--search: load into a database (PostgreSQL) or temporary file (SQLite) of this name and keep "
-                        "it; a later run with the same NAME and --search-messages reuses it instead of loading again")
+    b.add_argument(
+        "--search-database",
+        help="--search: a PostgreSQL URL (a new database is made and dropped); default: SQLite in a temporary folder",
+    )
+    b.add_argument(
+        "--search-keep",
+        metavar="NAME",
+        help="--search: load into a database (PostgreSQL) or temporary file (SQLite) of this name and keep "
+        "it; a later run with the same NAME and --search-messages reuses it instead of loading again",
+    )
     b.add_argument("--search-target-ms", type=float, default=100.0, help="--search: exit 1 when p95 is above")
     b.add_argument("--seed", type=int, default=7)
     b.set_defaults(fn=cmd_bench)

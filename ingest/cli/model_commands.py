@@ -4,6 +4,7 @@
 Nothing heavy is imported here at module level: scikit-learn loads only when a
 ``model`` subcommand runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
             data = examples_from_tickets(limit=args.limit or None)
             if not len(data):
-                return _err("no ticket has a confirmed or corrected category yet "
-                            "(events category_confirmed / category_corrected)")
+                return _err(
+                    "no ticket has a confirmed or corrected category yet "
+                    "(events category_confirmed / category_corrected)"
+                )
         else:
             if not (args.text_column and args.label_column):
                 return _err("--csv needs --text-column and --label-column")
@@ -98,19 +101,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _err(str(exc))
     meta = model.meta
     if args.json:
-        _print_json({"path": where, "version": version, "activated": bool(version and args.activate),
-                     "labels": meta["labels"], "training_rows": meta["training_rows"],
-                     "train_seconds": meta["train_seconds"], "C": meta["pipeline"]["C"],
-                     "second_stage": {k: v for k, v in (meta.get("second_stage") or {}).items()
-                                      if k not in ("file", "sha256")} or None,
-                     "cross_validation": meta["cross_validation"],
-                     "held_out_metrics": {k: v for k, v in (meta["held_out_metrics"] or {}).items()
-                                          if k in ("accuracy", "macro_f1", "weighted_f1", "rows", "method")}})
+        _print_json(
+            {
+                "path": where,
+                "version": version,
+                "activated": bool(version and args.activate),
+                "labels": meta["labels"],
+                "training_rows": meta["training_rows"],
+                "train_seconds": meta["train_seconds"],
+                "C": meta["pipeline"]["C"],
+                "second_stage": {
+                    k: v for k, v in (meta.get("second_stage") or {}).items() if k not in ("file", "sha256")
+                }
+                or None,
+                "cross_validation": meta["cross_validation"],
+                "held_out_metrics": {
+                    k: v
+                    for k, v in (meta["held_out_metrics"] or {}).items()
+                    if k in ("accuracy", "macro_f1", "weighted_f1", "rows", "method")
+                },
+            }
+        )
     else:
-        print(f"saved {where}" + (f" as version {version}" if version else "")
-              + (" (activated)" if version and args.activate else ""))
-        print(f"{meta['training_rows']} rows, {len(meta['labels'])} labels, C={meta['pipeline']['C']:g}, "
-              f"{meta['train_seconds']:.1f}s; held out: {_summary(meta['held_out_metrics'])}")
+        print(
+            f"saved {where}"
+            + (f" as version {version}" if version else "")
+            + (" (activated)" if version and args.activate else "")
+        )
+        print(
+            f"{meta['training_rows']} rows, {len(meta['labels'])} labels, C={meta['pipeline']['C']:g}, "
+            f"{meta['train_seconds']:.1f}s; held out: {_summary(meta['held_out_metrics'])}"
+        )
         if version and not args.activate:
             print(f"activate it with: helpline model activate {version}")
     return 0
@@ -132,8 +153,13 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
     if decision.activate:
         store.activate(version)
         forget_active_models()
-    model_events.record_gate({"version": version, **decision.as_dict(),
-                              "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}})
+    model_events.record_gate(
+        {
+            "version": version,
+            **decision.as_dict(),
+            "process": {"nice": os.nice(0), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")},
+        }
+    )
     if args.json:
         _print_json({"version": version, "activated": decision.activate, **decision.as_dict()})
     else:
@@ -141,7 +167,9 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
         if decision.new_labels:
             print(f"new labels learnt from agents: {', '.join(decision.new_labels)}")
         if decision.activate:
-            print(f"roll back with: helpline model activate {active.version if active.version is not None else 'default'}")
+            print(
+                f"roll back with: helpline model activate {active.version if active.version is not None else 'default'}"
+            )
     return 0
 
 
@@ -177,8 +205,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     print(f"model {model.version_label} on {args.csv}: {result['rows']} rows")
-    print(f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
-          f"weighted-F1 {result['weighted_f1']:.4f}")
+    print(
+        f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}   "
+        f"weighted-F1 {result['weighted_f1']:.4f}"
+    )
     width = max([len(k) for k in result["per_class"]] + [5])
     print(f"{'label':<{width}}  precision  recall     f1  support")
     for label, m in result["per_class"].items():
@@ -196,9 +226,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         acc = f"{r['accuracy']:.4f}" if isinstance(r.get("accuracy"), (int, float)) else "-"
         f1 = f"{r['macro_f1']:.4f}" if isinstance(r.get("macro_f1"), (int, float)) else "-"
-        print(f"{'*' if r['active'] else ' '} {str(r['version']):<8} {str(r['created_at'] or '-'):<26} "
-              f"labels={r['labels']:<4} rows={str(r['training_rows'] or '-'):<7} acc={acc} macro-F1={f1}  "
-              f"{r['source'] or ''}" + (f"  gate: {r['gate']}" if r.get("gate") else ""))
+        print(
+            f"{'*' if r['active'] else ' '} {str(r['version']):<8} {str(r['created_at'] or '-'):<26} "
+            f"labels={r['labels']:<4} rows={str(r['training_rows'] or '-'):<7} acc={acc} macro-F1={f1}  "
+            f"{r['source'] or ''}" + (f"  gate: {r['gate']}" if r.get("gate") else "")
+        )
     return 0
 
 
@@ -227,8 +259,15 @@ def cmd_build_default(args: argparse.Namespace) -> int:
         return _err(str(exc))
     size = os.path.getsize(out / "default.skops")
     if args.json:
-        _print_json({"path": str(out / "default.skops"), "bytes": size, "train_seconds": model.meta["train_seconds"],
-                     "C": model.meta["pipeline"]["C"], "test": {k: test[k] for k in ("rows", "accuracy", "macro_f1")}})
+        _print_json(
+            {
+                "path": str(out / "default.skops"),
+                "bytes": size,
+                "train_seconds": model.meta["train_seconds"],
+                "C": model.meta["pipeline"]["C"],
+                "test": {k: test[k] for k in ("rows", "accuracy", "macro_f1")},
+            }
+        )
     else:
         print(f"wrote {out / 'default.skops'} ({size / 1e6:.2f} MB) and default.json, LICENSE, SOURCE.md")
         print(f"test split: {_summary(test)}")
@@ -241,8 +280,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         data = read_csv(args.csv, args.text_column, args.label_column, args.subject_column)
-        eval_data = read_csv(args.eval_csv, args.text_column, args.label_column, args.subject_column) \
-            if args.eval_csv else data
+        eval_data = (
+            read_csv(args.eval_csv, args.text_column, args.label_column, args.subject_column) if args.eval_csv else data
+        )
     except (TrainingError, OSError) as exc:
         return _err(str(exc))
     result = bench(data, args.rows, _options(args), eval_data.composed(), args.predictions, log=_log(args))
@@ -250,30 +290,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     tr = result["training"]
-    print(f"training: {tr['rows']} rows, {tr['labels']} labels, {tr['n_features']} features: {tr['seconds']:.2f}s "
-          f"({tr['cross_validation_fits']} fits, C={tr['C']:g}, held-out macro-F1 {tr['held_out_macro_f1']:.4f})")
+    print(
+        f"training: {tr['rows']} rows, {tr['labels']} labels, {tr['n_features']} features: {tr['seconds']:.2f}s "
+        f"({tr['cross_validation_fits']} fits, C={tr['C']:g}, held-out macro-F1 {tr['held_out_macro_f1']:.4f})"
+    )
     for name in ("latency_short", "latency_mail"):
         lat = result[name]
-        print(f"{name[8:]} messages ({lat['mean_chars']:.0f} chars), one at a time on one core: "
-              f"classify p50 {lat['classify']['p50_ms']:.3f} ms p99 {lat['classify']['p99_ms']:.3f} ms; "
-              f"sklearn predict_proba p50 {lat['sklearn_predict_proba']['p50_ms']:.3f} ms "
-              f"p99 {lat['sklearn_predict_proba']['p99_ms']:.3f} ms")
+        print(
+            f"{name[8:]} messages ({lat['mean_chars']:.0f} chars), one at a time on one core: "
+            f"classify p50 {lat['classify']['p50_ms']:.3f} ms p99 {lat['classify']['p99_ms']:.3f} ms; "
+            f"sklearn predict_proba p50 {lat['sklearn_predict_proba']['p50_ms']:.3f} ms "
+            f"p99 {lat['sklearn_predict_proba']['p99_ms']:.3f} ms"
+        )
     return 0
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--classifier", choices=["svm", "logreg"], default="svm",
-                   help="svm: LinearSVC with temperature-scaled probabilities (default); logreg: multinomial")
+    p.add_argument(
+        "--classifier",
+        choices=["svm", "logreg"],
+        default="svm",
+        help="svm: LinearSVC with temperature-scaled probabilities (default); logreg: multinomial",
+    )
     p.add_argument("--C", type=float, action="append", help="fix the grid of C values (repeat); default: searched")
     p.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
-    p.add_argument("--holdout", type=float, default=0.0,
-                   help="fraction held out from training for the metadata's metrics (default 0: out-of-fold)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="fraction held out from training for the metadata's metrics (default 0: out-of-fold)",
+    )
     p.add_argument("--min-df", type=int, default=0, help="minimum document frequency of an n-gram (0: automatic)")
     p.add_argument("--jobs", type=int, default=2, help="parallel cross-validation fits (default 2)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--embeddings", choices=["auto", "on", "off"], default="auto",
-                   help="stack the sentence-embeddings stage on the TF-IDF model: auto (when the embeddings "
-                        "extra is installed), on (fail without it), off")
+    p.add_argument(
+        "--embeddings",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="stack the sentence-embeddings stage on the TF-IDF model: auto (when the embeddings "
+        "extra is installed), on (fail without it), off",
+    )
     p.add_argument("--json", action="store_true")
 
 
@@ -286,19 +342,27 @@ def register(subparsers: Any) -> None:
     t = msub.add_parser("train", help="train a category model from a CSV file or from agents' labels on tickets")
     src = t.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", help="UTF-8 CSV file with a header row")
-    src.add_argument("--from-tickets", action="store_true",
-                     help="tickets whose category an agent confirmed or corrected")
+    src.add_argument(
+        "--from-tickets", action="store_true", help="tickets whose category an agent confirmed or corrected"
+    )
     t.add_argument("--text-column")
     t.add_argument("--label-column")
     t.add_argument("--subject-column")
     t.add_argument("--limit", type=int, default=0, help="--from-tickets: only the most recent N tickets")
     t.add_argument("--out", help="write MODEL.skops + MODEL.json (or MODEL/ as a directory) instead of the store")
     t.add_argument("--activate", action="store_true", help="activate the new store version at once")
-    t.add_argument("--gate", action="store_true",
-                   help="--from-tickets: train on the shipped data + the tickets, activate only if it beats the "
-                        "active model on the most recent labelled tickets by --margin")
-    t.add_argument("--margin", type=float, default=0.02,
-                   help="--gate: accuracy gain needed on the held-out recent tickets (default 0.02)")
+    t.add_argument(
+        "--gate",
+        action="store_true",
+        help="--from-tickets: train on the shipped data + the tickets, activate only if it beats the "
+        "active model on the most recent labelled tickets by --margin",
+    )
+    t.add_argument(
+        "--margin",
+        type=float,
+        default=0.02,
+        help="--gate: accuracy gain needed on the held-out recent tickets (default 0.02)",
+    )
     _train_args(t)
     t.set_defaults(fn=cmd_train)
 
@@ -331,8 +395,12 @@ def register(subparsers: Any) -> None:
     bn.add_argument("--label-column", required=True)
     bn.add_argument("--subject-column")
     bn.add_argument("--eval-csv", help="texts to time predictions on (default: --csv)")
-    bn.add_argument("--rows", type=int, default=10000,
-                    help="training rows; more than the file has are made by joining 2-4 texts of one label")
+    bn.add_argument(
+        "--rows",
+        type=int,
+        default=10000,
+        help="training rows; more than the file has are made by joining 2-4 texts of one label",
+    )
     bn.add_argument("--predictions", type=int, default=1000)
     _train_args(bn)
     bn.set_defaults(fn=cmd_bench)

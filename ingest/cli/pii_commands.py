@@ -8,6 +8,7 @@ missed card number or IBAN, the promise the masking keeps. ``mask`` reads a
 text (a file, or standard input) and prints it masked, for an operator who
 wants to see what agents will see. Neither touches the database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     scores = pii_eval.evaluate(items, tokens=args.tokens)
     if args.json:
-        print(json.dumps({k: {"tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": s.precision, "recall": s.recall,
-                              "false_masks": s.false_masks, "misses": s.misses} for k, s in scores.items()}, indent=2,
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    k: {
+                        "tp": s.tp,
+                        "fp": s.fp,
+                        "fn": s.fn,
+                        "precision": s.precision,
+                        "recall": s.recall,
+                        "false_masks": s.false_masks,
+                        "misses": s.misses,
+                    }
+                    for k, s in scores.items()
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         print(f"{len(items)} texts")
         print(f"{'kind':<12} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>10} {'recall':>8}")
@@ -72,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p = sub.add_parser("pii", help="personal-data masking: evaluate on a labelled set, mask a text")
     psub = p.add_subparsers(dest="pii_action", required=True)
     e = psub.add_parser("eval", help="precision and recall per kind on a labelled JSON-lines set")
-    e.add_argument("file", help="JSON lines: {\"text\": ..., \"pii\": [{\"kind\": ..., \"value\": ...}]} ('-': stdin)")
+    e.add_argument("file", help='JSON lines: {"text": ..., "pii": [{"kind": ..., "value": ...}]} (\'-\': stdin)')
     e.add_argument("--tokens", action="store_true", help="as with HELPLINE_PII_MASK_TOKENS=true")
     e.add_argument("--strict", action="store_true", help="exit 1 on a false mask or a missed card number or IBAN")
     e.add_argument("--json", action="store_true")

@@ -7,6 +7,7 @@ OUTBOX_ID --actor`` withdraws it meanwhile. ``note`` writes an internal note
 (never sent). ``--actor`` is required: the answer is signed by that agent and
 their role must allow it (``router/permissions.py``); an unknown agent exits 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,17 @@ def cmd_reply(args: argparse.Namespace) -> int:
         with audit_events.buffered_events():
             if prog == "note":
                 return cli_replies.note(tid, text, agent=name, actor=actor, now=utcnow())
-            return cli_replies.reply(tid, text, agent=name, actor=actor, key=args.key or uuid.uuid4().hex,
-                                     settings=s, now=utcnow(), files=files)
+            return cli_replies.reply(
+                tid,
+                text,
+                agent=name,
+                actor=actor,
+                key=args.key or uuid.uuid4().hex,
+                settings=s,
+                now=utcnow(),
+                files=files,
+            )
+
     try:
         done = run_tx(tx)
     except (cli_replies.ReplyNotPossible, replies.KeyReused) as exc:
@@ -101,18 +111,32 @@ def cmd_reply(args: argparse.Namespace) -> int:
         else:
             print(f"{out['ticket']}: internal note {done} added (not sent to the customer)")
         return 0
-    out = {"ticket": args.number.upper(), "message": done.message_id, "channel": done.channel,
-           "to": done.recipient, "outbox": done.outbox_ids, "due_in_s": done.due_in_s, "repeated": done.repeated,
-           "files_sent": done.files_sent, "files_reason": done.files_reason}
+    out = {
+        "ticket": args.number.upper(),
+        "message": done.message_id,
+        "channel": done.channel,
+        "to": done.recipient,
+        "outbox": done.outbox_ids,
+        "due_in_s": done.due_in_s,
+        "repeated": done.repeated,
+        "files_sent": done.files_sent,
+        "files_reason": done.files_reason,
+    }
     if args.json:
         _print_json(out)
     elif done.repeated:
         print(f"{out['ticket']}: this --key was answered before (message {done.message_id}); nothing new sent")
     else:
         to = done.recipient or "the source's app"
-        print(f"{out['ticket']}: reply queued by {done.channel} to {to}"
-              + (f"; it goes in {done.due_in_s:g} s, `helpline tickets undo {done.outbox_ids[0]} --actor "
-                 f"{who.email}` withdraws it until then" if done.due_in_s and done.outbox_ids else ""))
+        print(
+            f"{out['ticket']}: reply queued by {done.channel} to {to}"
+            + (
+                f"; it goes in {done.due_in_s:g} s, `helpline tickets undo {done.outbox_ids[0]} --actor "
+                f"{who.email}` withdraws it until then"
+                if done.due_in_s and done.outbox_ids
+                else ""
+            )
+        )
         if files and done.files_reason:
             print(f"files: {done.files_reason}", file=sys.stderr)
     return 0
@@ -131,24 +155,33 @@ def cmd_undo(args: argparse.Namespace) -> int:
     except PermissionDenied as exc:
         return _fail("undo", f"refused: {exc}")
     result = slack_state.withdraw_reply(args.outbox_id, actor)
-    answers = {"withdrawn": "withdrawn: it will not be sent", "too_late": "too late: it was already sent",
-               "unknown": "not an agent's reply waiting in its undo window"}
+    answers = {
+        "withdrawn": "withdrawn: it will not be sent",
+        "too_late": "too late: it was already sent",
+        "unknown": "not an agent's reply waiting in its undo window",
+    }
     print(f"outbox {args.outbox_id}: {answers[result]}", file=sys.stdout if result == "withdrawn" else sys.stderr)
     return 0 if result == "withdrawn" else 1
 
 
 def register(tickets: Any) -> None:
     """Add ``tickets reply``, ``tickets note`` and ``tickets undo`` to the ``helpline`` parser."""
-    for action, what in (("reply", "answer the customer on the ticket's channel (as the agent --actor)"),
-                         ("note", "add an internal note (never sent to the customer)")):
+    for action, what in (
+        ("reply", "answer the customer on the ticket's channel (as the agent --actor)"),
+        ("note", "add an internal note (never sent to the customer)"),
+    ):
         p = tickets.add_parser(action, help=what)
         p.add_argument("number", metavar="NUMBER")
         p.add_argument("--text", help="the text (default: standard input)")
         if action == "reply":
             p.add_argument("--file", action="append", metavar="PATH", help="attach a file (repeatable)")
             p.add_argument("--key", default="", help="names this answer: the same key never sends twice")
-        p.add_argument("--actor", required=True, metavar="AGENT_EMAIL",
-                       help="the agent writing it: an active agent whose role allows it")
+        p.add_argument(
+            "--actor",
+            required=True,
+            metavar="AGENT_EMAIL",
+            help="the agent writing it: an active agent whose role allows it",
+        )
         p.add_argument("--json", action="store_true")
         p.set_defaults(fn=cmd_reply)
     u = tickets.add_parser("undo", help="withdraw a reply still in its undo window")

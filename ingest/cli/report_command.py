@@ -5,6 +5,7 @@ The figures come from ``workers.reports.figures`` (rows) and
 prints. Dates are UTC: ``2026-04-01`` or ``2026-04-01T09:00``; the window
 covers tickets created in it, ``--until`` exclusive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,10 @@ def render(f: dict[str, Any]) -> str:
     for what, counts in f["volume"].items():
         lines.append(f"by {what}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "-"))
     fr, rs = f["first_response_s"], f["resolution_s"]
-    lines.append(f"first response (business time): median {_dur(fr['median'])}, p90 {_dur(fr['p90'])} "
-                 f"[target median < {_dur(t['first_response_median_s']['target'])}: {mark('first_response_median_s')}]")
+    lines.append(
+        f"first response (business time): median {_dur(fr['median'])}, p90 {_dur(fr['p90'])} "
+        f"[target median < {_dur(t['first_response_median_s']['target'])}: {mark('first_response_median_s')}]"
+    )
     lines.append(f"resolution (business time): median {_dur(rs['median'])}, p90 {_dur(rs['p90'])}")
     for target, s in f["sla"].items():
         lines.append(f"SLA {target}: {_pct(s['attainment'])} met ({s['met']} met, {s['missed']} missed)")
@@ -55,21 +58,34 @@ def render(f: dict[str, Any]) -> str:
     lines.append(f"reopen rate: {_pct(f['reopen_rate'])}")
     c = f["csat"]
     avg = "-" if c["average"] is None else f"{c['average']:.2f}"
-    lines.append(f"CSAT: average {avg} from {c['answered']} of {c['sent']} surveys "
-                 f"(response rate {_pct(c['response_rate'])}) [target > {t['csat']['target']}: {mark('csat')}]")
+    lines.append(
+        f"CSAT: average {avg} from {c['answered']} of {c['sent']} surveys "
+        f"(response rate {_pct(c['response_rate'])}) [target > {t['csat']['target']}: {mark('csat')}]"
+    )
     k = f.get("knowledge")
     if k:
-        s, w, wo, d = (k["suggestions"], k["first_response_with_suggestion_s"],
-                       k["first_response_without_suggestion_s"], k["deflection"])
-        lines.append(f"suggestions: {s['shown']} shown on {s['tickets']} tickets; {s['sent']} sent, {s['edited']} "
-                     f"edited and sent, {s['dismissed']} dismissed")
-        lines.append(f"first response with a suggestion: median {_dur(w['median'])} ({w['count']} tickets); "
-                     f"without: median {_dur(wo['median'])} ({wo['count']} tickets)")
-        lines.append(f"deflection: {d['self_served']} self-served of {d['offered']} offered an article "
-                     f"({_pct(d['rate'])})")
+        s, w, wo, d = (
+            k["suggestions"],
+            k["first_response_with_suggestion_s"],
+            k["first_response_without_suggestion_s"],
+            k["deflection"],
+        )
+        lines.append(
+            f"suggestions: {s['shown']} shown on {s['tickets']} tickets; {s['sent']} sent, {s['edited']} "
+            f"edited and sent, {s['dismissed']} dismissed"
+        )
+        lines.append(
+            f"first response with a suggestion: median {_dur(w['median'])} ({w['count']} tickets); "
+            f"without: median {_dur(wo['median'])} ({wo['count']} tickets)"
+        )
+        lines.append(
+            f"deflection: {d['self_served']} self-served of {d['offered']} offered an article ({_pct(d['rate'])})"
+        )
     for agent, a in f["agents"].items():
-        lines.append(f"agent {agent}: {a['assigned']} assigned, {a['open']} open, {a['resolved']} resolved, "
-                     f"{a['replies']} replies")
+        lines.append(
+            f"agent {agent}: {a['assigned']} assigned, {a['open']} open, {a['resolved']} resolved, "
+            f"{a['replies']} replies"
+        )
     misses = f.get("search_misses") or []
     if misses:  # the articles to write (all of them: helpline search misses)
         lines.append("searches that found nothing: " + ", ".join(f"{m['query']!r} ×{m['count']}" for m in misses))

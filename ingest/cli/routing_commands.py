@@ -8,6 +8,7 @@ a transaction of its own and reported on its own line, so one refused change
 the exit status is 1 when any was refused. Every change is an audit event with
 the actor (``--actor``, default ``cli:$USER``) and the reason.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,11 @@ def _acting(args: argparse.Namespace) -> tuple[Any, str]:
         return agent_roles.OPERATOR, _actor(args) + " (operator, as admin)"
     info = agent_roles.by_email(args.actor)
     if info is None:
-        print(f"helpline tickets: --actor {args.actor!r} is not an active agent (`helpline agents list` shows them; "
-              "leave --actor out to act as the operator)", file=sys.stderr)
+        print(
+            f"helpline tickets: --actor {args.actor!r} is not an active agent (`helpline agents list` shows them; "
+            "leave --actor out to act as the operator)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     return info, info.email
 
@@ -84,22 +88,35 @@ def cmd_teams(args: argparse.Namespace) -> int:
         s = config.load()
         path = args.file or s.config_file
         if not path:
-            print("helpline teams sync: no configuration file: set HELPLINE_CONFIG_FILE or give --file",
-                  file=sys.stderr)
+            print(
+                "helpline teams sync: no configuration file: set HELPLINE_CONFIG_FILE or give --file", file=sys.stderr
+            )
             return 2
         cfg = config_file.load_path(path)
         if args.check:
-            summary = {"file": path, "teams": len(cfg.teams), "agents": len(cfg.agents),
-                       "calendars": len(cfg.calendars), "routing_rules": len(cfg.rules),
-                       "sla_policies": len(cfg.policies), "escalation_rules": len(cfg.escalations)}
+            summary = {
+                "file": path,
+                "teams": len(cfg.teams),
+                "agents": len(cfg.agents),
+                "calendars": len(cfg.calendars),
+                "routing_rules": len(cfg.rules),
+                "sla_policies": len(cfg.policies),
+                "escalation_rules": len(cfg.escalations),
+            }
             unknown = _unknown_categories(cfg, s)
             summary["unknown_categories"] = unknown
             _print_json(summary) if args.json else print(
-                f"{path}: valid: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items()
-                                                if k not in ("file", "unknown_categories")))
+                f"{path}: valid: "
+                + ", ".join(
+                    f"{v} {k.replace('_', ' ')}" for k, v in summary.items() if k not in ("file", "unknown_categories")
+                )
+            )
             if unknown:
-                print(f"helpline teams sync: warning: no category model knows {', '.join(unknown)}: teams and rules "
-                      "naming them never match a classified ticket (see `helpline model list`)", file=sys.stderr)
+                print(
+                    f"helpline teams sync: warning: no category model knows {', '.join(unknown)}: teams and rules "
+                    "naming them never match a classified ticket (see `helpline model list`)",
+                    file=sys.stderr,
+                )
             return 0
         _settings()
         report = run_tx(lambda: routing_state.sync(cfg)).as_dict()
@@ -122,8 +139,9 @@ def cmd_teams(args: argparse.Namespace) -> int:
         return 0
     for t in rows:
         flags = (" (default)" if t["default"] else "") + ("" if t["active"] else " (inactive)")
-        print(f"{t['name']:<16} {t['strategy']:<13} queued={t['queued']:<4} agents={','.join(t['agents']) or '-'}"
-              f"{flags}")
+        print(
+            f"{t['name']:<16} {t['strategy']:<13} queued={t['queued']:<4} agents={','.join(t['agents']) or '-'}{flags}"
+        )
     return 0
 
 
@@ -137,8 +155,9 @@ def cmd_agents(args: argparse.Namespace) -> int:
     if args.agents_action == "set-availability":
         ok = run_tx(lambda: routing_state.set_availability(args.email, args.availability, utcnow()))
         if not ok:
-            print(f"helpline agents: no active agent {args.email!r}; `helpline agents list` shows them",
-                  file=sys.stderr)
+            print(
+                f"helpline agents: no active agent {args.email!r}; `helpline agents list` shows them", file=sys.stderr
+            )
             return 1
         print(f"{args.email.lower()}: {args.availability}")
         if args.availability == "available":
@@ -155,10 +174,13 @@ def cmd_agents(args: argparse.Namespace) -> int:
         return 0
     for a in rows:
         skills = ",".join(f"{k}:{v}" for k, v in a["skills"].items()) or "-"
-        role = a["role"] + ("" if a["role_configured"] else " (default)") + \
-            "".join(f", lead of {t}" for t in a["lead_of"])
-        print(f"{a['email']:<32} role={role:<16} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
-              f"teams={','.join(a['teams']) or '-'} skills={skills}" + ("" if a["active"] else " (inactive)"))
+        role = (
+            a["role"] + ("" if a["role_configured"] else " (default)") + "".join(f", lead of {t}" for t in a["lead_of"])
+        )
+        print(
+            f"{a['email']:<32} role={role:<16} tier={a['tier']} open={a['open']}/{a['capacity']:<4} {a['availability']:<9} "
+            f"teams={','.join(a['teams']) or '-'} skills={skills}" + ("" if a["active"] else " (inactive)")
+        )
     return 0
 
 
@@ -182,8 +204,12 @@ class Acting:
 Permission = str | Callable[[Any, Any], str]
 
 
-def _each(args: argparse.Namespace, permission: Permission, op: Callable[[Any, Any, Acting], str],
-          acting: Acting | None = None) -> int:
+def _each(
+    args: argparse.Namespace,
+    permission: Permission,
+    op: Callable[[Any, Any, Acting], str],
+    acting: Acting | None = None,
+) -> int:
     """For every number, in one transaction each: check ``permission`` and run ``op(ticket_state, now, acting)``;
     report each line."""
     from helpline.router.lifecycle import InvalidTransition
@@ -234,9 +260,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from helpline.router.permissions import assign_action
 
     def op(t: Any, now: Any, a: Acting) -> str:
-        ticket_ops.assign_to(t, args.agent, now=now, settings=a.settings, actor=a.actor, reason=args.reason,
-                             force=args.force)
+        ticket_ops.assign_to(
+            t, args.agent, now=now, settings=a.settings, actor=a.actor, reason=args.reason, force=args.force
+        )
         return f"assigned to {t.assignee} ({t.status})"
+
     return _each(args, lambda who, t: assign_action(who, args.agent, t.assignee), op)
 
 
@@ -244,9 +272,18 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     from helpline.workers.tickets import ticket_ops
 
     def op(t: Any, now: Any, a: Acting) -> str:
-        ticket_ops.transfer(t, args.team, now=now, settings=a.settings, actor=a.actor, reason=args.reason,
-                            agent=args.agent, force=args.force)
+        ticket_ops.transfer(
+            t,
+            args.team,
+            now=now,
+            settings=a.settings,
+            actor=a.actor,
+            reason=args.reason,
+            agent=args.agent,
+            force=args.force,
+        )
         return f"team {t.team}, " + (f"assigned to {t.assignee}" if t.assignee else "in the team queue")
+
     return _each(args, "transfer", op)
 
 
@@ -259,6 +296,7 @@ def _set(args: argparse.Namespace, permission: str, field: str, change: Callable
         change(t, args.to, now=now, settings=a.settings, actor=a.actor, reason=reason)
         new = getattr(t, field)
         return f"{label}{was} -> {new}" if was != new else f"{label}already {new}"
+
     return _each(args, permission, op)
 
 
@@ -272,6 +310,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             spam_stage.release(t, now=now, settings=settings, actor=actor)
         else:
             ticket_ops.change_status(t, to, now=now, settings=settings, actor=actor, reason=reason)
+
     return _set(args, "status", "status", change, args.reason or "set by hand")
 
 
@@ -294,9 +333,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return 1
 
     def op(t: Any, now: Any, a: Acting) -> str:
-        ticket_ops.merge(t, ticket_ops.load(target_id), now=now, settings=a.settings, actor=a.actor,
-                         reason=args.reason)
+        ticket_ops.merge(t, ticket_ops.load(target_id), now=now, settings=a.settings, actor=a.actor, reason=args.reason)
         return f"merged into {into}"
+
     return _each(args, "merge", op, acting)
 
 
@@ -304,8 +343,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("numbers", nargs="+", metavar="NUMBER", help="ticket numbers (HL-2026-000042 ...)")
     p.add_argument("--reason", default="", help="recorded in the audit event")
-    p.add_argument("--actor", default="", metavar="EMAIL",
-                   help="the agent doing it: their role must allow it (default: the operator, as admin)")
+    p.add_argument(
+        "--actor",
+        default="",
+        metavar="EMAIL",
+        help="the agent doing it: their role must allow it (default: the operator, as admin)",
+    )
     p.add_argument("--json", action="store_true")
 
 

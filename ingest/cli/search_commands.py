@@ -7,6 +7,7 @@ field:value). ``reindex`` rebuilds the index in batches with a progress bar
 database that existed before migration 14 (on PostgreSQL; SQLite's upgrade
 rebuilds the message index itself).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,12 +61,19 @@ def _reindex(args: argparse.Namespace) -> int:
 
     _settings()
     totals = run_tx(search_index.counts, durable=False)
-    with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  disable=args.json or not sys.stderr.isatty(), transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=args.json or not sys.stderr.isatty(),
+        transient=False,
+    ) as bar:
         tasks = {k: bar.add_task(k, total=max(1, v)) for k, v in totals.items()}
 
         def progress(kind: str, done: int) -> None:
             bar.update(tasks[kind], completed=done)
+
         done = search_index.reindex(progress)
     if args.json:
         print(json.dumps(done))
@@ -127,8 +135,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
     remove = [c[1:] for c in changes if c.startswith("-")]
     bad = [c for c in changes if not c.startswith(("+", "-"))]
     if bad or not changes:
-        print(f"helpline tickets tag: {(bad or [''])[0]!r}: write +tag to add or -tag to remove, e.g. "
-              "helpline tickets tag HL-2026-000042 +vip -refund", file=sys.stderr)
+        print(
+            f"helpline tickets tag: {(bad or [''])[0]!r}: write +tag to add or -tag to remove, e.g. "
+            "helpline tickets tag HL-2026-000042 +vip -refund",
+            file=sys.stderr,
+        )
         return 2
     args.actor, args.json = actor, as_json
     _settings()
@@ -142,6 +153,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     def tx() -> list[str]:
         with audit_events.buffered_events():
             return ticket_tags.change(ids[key], add, remove, actor=actor, now=utcnow(), via="cli")
+
     try:
         now_tags = run_tx(tx)
     except ticket_tags.TagError as exc:
@@ -152,11 +164,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any, tickets: Any) -> None:
-    s = subparsers.add_parser("search", help='full-text search: search "words" | search reindex | search misses',
-                              description='Search tickets and articles: words, "exact phrases", -excluded, '
-                                          "from: subject: status: team: tag: assignee: channel: category: priority: "
-                                          "customer: before: after:. `search reindex` rebuilds the index; "
-                                          "`search misses` lists searches that found nothing.")
+    s = subparsers.add_parser(
+        "search",
+        help='full-text search: search "words" | search reindex | search misses',
+        description='Search tickets and articles: words, "exact phrases", -excluded, '
+        "from: subject: status: team: tag: assignee: channel: category: priority: "
+        "customer: before: after:. `search reindex` rebuilds the index; "
+        "`search misses` lists searches that found nothing.",
+    )
     s.add_argument("words", nargs="*", help="the query (quote it in the shell)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--limit", type=int, default=20)
@@ -165,6 +180,10 @@ def register(subparsers: Any, tickets: Any) -> None:
     s.set_defaults(fn=cmd_search)
     t = tickets.add_parser("tag", help="add (+tag) and remove (-tag) tags: tickets tag HL-… +vip -- -refund")
     t.add_argument("number")
-    t.add_argument("changes", nargs=argparse.REMAINDER, metavar="+TAG|-TAG",
-                   help="then optionally --actor WHO (default cli:$USER) and --json")
+    t.add_argument(
+        "changes",
+        nargs=argparse.REMAINDER,
+        metavar="+TAG|-TAG",
+        help="then optionally --actor WHO (default cli:$USER) and --json",
+    )
     t.set_defaults(fn=cmd_tag)

@@ -5,6 +5,7 @@ list --status spam`` lists it for review, ``not-spam`` releases a ticket into
 the normal flow. The block list is the TOML file's ``[blocklist]`` plus the
 entries added here (stored in the database, so every worker sees them at once).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ def cmd_not_spam(args: argparse.Namespace) -> int:
     def op(t: Any, now: Any, a: Acting) -> str:
         spam_stage.release(t, now=now, settings=a.settings, actor=a.actor)
         return f"released: not spam, now {t.status} in the normal flow"
+
     return _each(args, "status", op)
 
 
@@ -33,9 +35,17 @@ def cmd_blocklist(args: argparse.Namespace) -> int:
         cfg = config_file.site_config(s)
         rows = [{"kind": "sender", "value": v, "source": cfg.source} for v in cfg.blocked_senders]
         rows += [{"kind": "domain", "value": v, "source": cfg.source} for v in cfg.blocked_domains]
-        rows += [{"kind": e.kind, "value": e.value, "source": "database", "reason": e.reason,
-                  "added_by": e.added_by, "created_at": str(e.created_at)}
-                 for e in run_tx(blocklist.stored, durable=False)]
+        rows += [
+            {
+                "kind": e.kind,
+                "value": e.value,
+                "source": "database",
+                "reason": e.reason,
+                "added_by": e.added_by,
+                "created_at": str(e.created_at),
+            }
+            for e in run_tx(blocklist.stored, durable=False)
+        ]
         if args.json:
             _print_json(rows)
         else:
@@ -64,8 +74,11 @@ def cmd_blocklist(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"helpline blocklist: {exc}", file=sys.stderr)
         return 2
-    print(f"helpline blocklist: {args.value!r} is not in the database's block list (entries of the TOML file's "
-          "[blocklist] are removed there)", file=sys.stderr)
+    print(
+        f"helpline blocklist: {args.value!r} is not in the database's block list (entries of the TOML file's "
+        "[blocklist] are removed there)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -73,8 +86,7 @@ def register(subparsers: Any, tickets: Any) -> None:
     """Add ``tickets not-spam`` and ``blocklist`` to the ``helpline`` parser."""
     p = tickets.add_parser("not-spam", help="release tickets filed as spam into the normal flow")
     p.add_argument("numbers", nargs="+", metavar="NUMBER")
-    p.add_argument("--actor", default="", metavar="EMAIL",
-                   help="the agent doing it (default: the operator, as admin)")
+    p.add_argument("--actor", default="", metavar="EMAIL", help="the agent doing it (default: the operator, as admin)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_not_spam)
     b = subparsers.add_parser("blocklist", help="senders and domains whose mail goes to spam")

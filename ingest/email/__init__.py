@@ -7,6 +7,7 @@ Modules, one idea each: ``mime`` (parse, split body from attachments),
 ``attachments`` (incl. winmail.dat and attached messages), ``autoreply``,
 ``auth`` (Authentication-Results), ``threadhints``; ``normalise`` orders them.
 """
+
 from helpline.ingest.email.normalise import NotAnEmail, inspect_bytes, normalise_email
 
 __all__ = ["NotAnEmail", "inspect_bytes", "normalise_email"]

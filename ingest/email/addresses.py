@@ -11,6 +11,7 @@ Mailing lists that rewrite ``From`` for DMARC ("Alice via Support"
 <support@googlegroups.com>) hide the real author; ``list_original_author``
 recovers it from ``X-Original-From`` or ``Reply-To``.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,13 +22,13 @@ from helpline.ingest.email.headers import Headers, decode_words
 
 _ADDR = r"[^<>\s@,;:\"()\[\]\\]+@[^<>\s@,;:\"()\[\]\\]+"
 _ITEM = re.compile(  # one list member and its comma; groups: quoted name, name, <addr>, bare addr
-    r'\s*(?:(?:"([^"\\]*)"|([^<>@,;:"()\[\]\\]*?))\s*<(' + _ADDR + r')>|(' + _ADDR + r'))\s*(?:,|$)'
-    r'|\s*,|\s+$')
+    r'\s*(?:(?:"([^"\\]*)"|([^<>@,;:"()\[\]\\]*?))\s*<(' + _ADDR + r")>|(" + _ADDR + r"))\s*(?:,|$)"
+    r"|\s*,|\s+$"
+)
 _VIA = re.compile(r"^\s*['\"]?(?P<name>.*?)['\"]?\s+via\s+(?P<list>.+?)\s*$", re.IGNORECASE)
 
 
-def parse(raw: str, warnings: list[str] | None = None, header: str = "",
-          lower: bool = True) -> list[tuple[str, str]]:
+def parse(raw: str, warnings: list[str] | None = None, header: str = "", lower: bool = True) -> list[tuple[str, str]]:
     """Every mailbox in an address header, address lower-cased (unless ``lower``
     is false: a reply token's case matters), name decoded."""
     if not raw or not raw.strip():
@@ -92,7 +93,7 @@ def recover(raw: str) -> tuple[str, str] | None:
     if found:
         m = found[-1]
         address = m.group(1).strip(".")
-        name = (text[:m.start()] + " " + text[m.end():]).strip(" \t\"'<>,;:")
+        name = (text[: m.start()] + " " + text[m.end() :]).strip(" \t\"'<>,;:")
     else:
         word = text.strip(" \t\"'<>,;:")
         if not _BARE_LOCAL.match(word):
@@ -115,8 +116,7 @@ def split(address: str) -> tuple[str, str]:
     return (local, domain) if at else (address, "")
 
 
-def list_original_author(sender: tuple[str, str], headers: Headers,
-                         warnings: list[str]) -> tuple[str, str] | None:
+def list_original_author(sender: tuple[str, str], headers: Headers, warnings: list[str]) -> tuple[str, str] | None:
     """The real author of a message whose From a mailing list rewrote, or None.
 
     Only when the display name says "X via List" and the message really came

@@ -8,6 +8,7 @@ agent can open it in any mail client. Filenames are decoded (RFC 2231 and
 the non-standard but common RFC 2047 form) and reduced to a bare name, as a
 sender controls them.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -30,18 +31,29 @@ for _ext, _type in {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".doc": "application/msword", ".xls": "application/vnd.ms-excel", ".ppt": "application/vnd.ms-powerpoint",
-    ".msg": "application/vnd.ms-outlook", ".odt": "application/vnd.oasis.opendocument.text",
-    ".ods": "application/vnd.oasis.opendocument.spreadsheet", ".heic": "image/heic", ".webp": "image/webp",
-    ".7z": "application/x-7z-compressed", ".rar": "application/vnd.rar", ".log": "text/plain",
-    ".eml": "message/rfc822", ".ics": "text/calendar",
+    ".doc": "application/msword",
+    ".xls": "application/vnd.ms-excel",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".msg": "application/vnd.ms-outlook",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".heic": "image/heic",
+    ".webp": "image/webp",
+    ".7z": "application/x-7z-compressed",
+    ".rar": "application/vnd.rar",
+    ".log": "text/plain",
+    ".eml": "message/rfc822",
+    ".ics": "text/calendar",
 }.items():
     _TYPES.add_type(_type, _ext)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 _TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
-_REPORT_NAMES = {"message/delivery-status": "delivery-status.txt", "text/rfc822-headers": "returned-headers.txt",
-                 "message/disposition-notification": "disposition-notification.txt",
-                 "message/feedback-report": "feedback-report.txt"}
+_REPORT_NAMES = {
+    "message/delivery-status": "delivery-status.txt",
+    "text/rfc822-headers": "returned-headers.txt",
+    "message/disposition-notification": "disposition-notification.txt",
+    "message/feedback-report": "feedback-report.txt",
+}
 
 
 def collect(parts: list[Message], put_blob: Callable[[bytes], str], warnings: list[str]) -> list[Attachment]:
@@ -137,7 +149,7 @@ def safe_name(name: str, limit: int = 180, path: bool = True) -> str:
     name = _UNSAFE.sub("_", name).strip(" ._") if name.strip(" .") else ""
     if len(name) > limit:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[:limit - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:limit]
+        name = (stem[: limit - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:limit]
     return name
 
 
@@ -174,8 +186,7 @@ def default_name(part: Message, ctype: str, index: int) -> str:
     return f"attachment-{index}{ext}"
 
 
-def _make(filename: str, ctype: str, data: bytes, part: Message,
-          put_blob: Callable[[bytes], str]) -> Attachment:
+def _make(filename: str, ctype: str, data: bytes, part: Message, put_blob: Callable[[bytes], str]) -> Attachment:
     disposition = (part.get_content_disposition() or "").lower()
     cid = part_header(part, "content-id").strip("<>").strip()
     return Attachment(
@@ -193,6 +204,7 @@ def _unpack_tnef(data: bytes, put_blob: Callable[[bytes], str]) -> list[Attachme
     """The files inside a TNEF container, or None if it cannot be read."""
     try:
         from tnefparse import TNEF
+
         tnef = TNEF(data, do_checksum=False)
         files = []
         for i, att in enumerate(tnef.attachments, 1):
@@ -205,9 +217,15 @@ def _unpack_tnef(data: bytes, put_blob: Callable[[bytes], str]) -> list[Attachme
             name = safe_name(str(name).strip("\x00")) or f"attachment-{i}.bin"
             payload = att.data if isinstance(att.data, bytes) else bytes(att.data or b"")
             ctype = _TYPES.guess_type(name, strict=False)[0] or "application/octet-stream"
-            files.append(Attachment(filename=name, content_type=ctype, size=len(payload),
-                                    sha256=hashlib.sha256(payload).hexdigest(),
-                                    blob_key=put_blob(payload)))
+            files.append(
+                Attachment(
+                    filename=name,
+                    content_type=ctype,
+                    size=len(payload),
+                    sha256=hashlib.sha256(payload).hexdigest(),
+                    blob_key=put_blob(payload),
+                )
+            )
         return files
     except Exception:  # any malformed container: keep the original instead
         return None

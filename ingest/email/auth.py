@@ -10,6 +10,7 @@ store/inbound/sender_auth.py), so the envelope also keeps every header's results
 ``auth["headers"]``, topmost first: the trusted MTA's may sit below an
 internal hop's.
 """
+
 from __future__ import annotations
 
 import re
@@ -92,7 +93,7 @@ def _strip_comments(value: str) -> str:
     while "(" in value:
         stripped = _COMMENT.sub("", value)
         if stripped == value:  # an unbalanced "(": drop from it to the end
-            return value[:value.index("(")]
+            return value[: value.index("(")]
         value = stripped
     return value
 

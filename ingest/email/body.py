@@ -9,6 +9,7 @@ reported. ``part_text`` then decodes with the declared charset through
 ``charsets.decode``, which is also where mail-parser 4.8.0 goes wrong
 (iso-2022-jp bodies left undecoded).
 """
+
 from __future__ import annotations
 
 import binascii
@@ -20,8 +21,11 @@ from email.policy import Compat32
 from helpline.ingest.email import charsets
 
 _NOT_B64 = re.compile(rb"[^A-Za-z0-9+/]")
-_B64_DEFECTS = (errors.InvalidBase64PaddingDefect, errors.InvalidBase64CharactersDefect,
-                errors.InvalidBase64LengthDefect)
+_B64_DEFECTS = (
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64LengthDefect,
+)
 
 
 def payload_bytes(part: Message, warnings: list[str]) -> bytes:

@@ -11,6 +11,7 @@ pattern shape with plain string operations, with the same matches and
 groups (``tests/email/test_email_boundary.py`` compares the two on many
 lines); every other pattern goes to ``re`` itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,15 +58,15 @@ class BoundaryPattern:
     def match(self, line: str) -> BoundaryMatch | None:
         if not line.startswith(self.sep):
             return None
-        rest = line[len(self.sep):]
+        rest = line[len(self.sep) :]
         end = None
         if rest.startswith("--"):
             end, rest = "--", rest[2:]
         stripped = rest.lstrip(" \t")
-        ws = rest[:len(rest) - len(stripped)]
+        ws = rest[: len(rest) - len(stripped)]
         # ``$`` matches at the end, or before one final newline.
         for linesep in _LINESEPS:
-            if stripped.startswith(linesep) and stripped[len(linesep):] in ("", "\n"):
+            if stripped.startswith(linesep) and stripped[len(linesep) :] in ("", "\n"):
                 return BoundaryMatch(self.sep, end, ws, linesep)
         if stripped == "":
             return BoundaryMatch(self.sep, end, ws, None)
@@ -90,9 +91,8 @@ class _FeedParserRe:
         return out
 
     def compile(self, pattern: Any, flags: int = 0) -> Any:
-        if (not flags and isinstance(pattern, str) and pattern.startswith(_PREFIX)
-                and pattern.endswith(_SUFFIX)):
-            sep = self._escaped.get(pattern[len(_PREFIX):-len(_SUFFIX)])
+        if not flags and isinstance(pattern, str) and pattern.startswith(_PREFIX) and pattern.endswith(_SUFFIX):
+            sep = self._escaped.get(pattern[len(_PREFIX) : -len(_SUFFIX)])
             if sep is not None:
                 return BoundaryPattern(sep, pattern)
         return re.compile(pattern, flags)

@@ -6,6 +6,7 @@ old ones send 8-bit text labelled "us-ascii" or nothing, and some labels
 this one decoder so they repair the same way. Each repair is reported as a
 short warning string; the text is always returned.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -17,18 +18,48 @@ from helpline.ingest.email import iso2022jp
 # Labels that mean "a superset is what was really sent" (the WHATWG Encoding
 # standard maps them the same way, which is what browsers show people).
 _SUPERSETS = {
-    "iso-8859-1": "cp1252", "iso8859-1": "cp1252",
-    "latin1": "cp1252", "latin-1": "cp1252", "l1": "cp1252", "iso_8859-1": "cp1252",
-    "iso-8859-9": "cp1254", "iso-8859-11": "cp874", "tis-620": "cp874", "windows-874": "cp874",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "ms_kanji": "cp932",
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "ks_c_5601": "cp949",
-    "big5": "big5hkscs", "iso-8859-8-i": "iso-8859-8", "unicode-1-1-utf-7": "utf-7", "x-unicode-1-1-utf-7": "utf-7",
-    "utf7": "utf-7", "csunicode11utf7": "utf-7",
-    "iso-2022-jp-ms": "iso2022_jp_ext", "cp50220": "iso2022_jp", "cp50221": "iso2022_jp_ext",
-    "cp50222": "iso2022_jp_ext", "csiso2022jp": "iso2022_jp", "iso-2022-jp-3": "iso2022_jp_3",
-    "windows-31j": "cp932", "x-euc-jp": "euc_jp", "x-euc-tw": "big5hkscs", "x-windows-949": "cp949",
-    "utf8": "utf-8", "cp-1252": "cp1252", "x-mac-roman": "mac-roman", "macintosh": "mac-roman",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "iso_8859-1": "cp1252",
+    "iso-8859-9": "cp1254",
+    "iso-8859-11": "cp874",
+    "tis-620": "cp874",
+    "windows-874": "cp874",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "ks_c_5601": "cp949",
+    "big5": "big5hkscs",
+    "iso-8859-8-i": "iso-8859-8",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unicode-1-1-utf-7": "utf-7",
+    "utf7": "utf-7",
+    "csunicode11utf7": "utf-7",
+    "iso-2022-jp-ms": "iso2022_jp_ext",
+    "cp50220": "iso2022_jp",
+    "cp50221": "iso2022_jp_ext",
+    "cp50222": "iso2022_jp_ext",
+    "csiso2022jp": "iso2022_jp",
+    "iso-2022-jp-3": "iso2022_jp_3",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
+    "x-euc-tw": "big5hkscs",
+    "x-windows-949": "cp949",
+    "utf8": "utf-8",
+    "cp-1252": "cp1252",
+    "x-mac-roman": "mac-roman",
+    "macintosh": "mac-roman",
 }
 
 # Tried in order after the declared codec when it fails: Japanese mail in
@@ -42,8 +73,18 @@ _RELATIVES = {
 _NO_CHARSET = {"", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "unknown", "default"}
 
 # Python codecs that are not charsets: never let a sender pick them.
-_FORBIDDEN = {"unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined",
-              "charmap", "mbcs", "oem", "unicode_internal", "palmos"}
+_FORBIDDEN = {
+    "unicode_escape",
+    "raw_unicode_escape",
+    "idna",
+    "punycode",
+    "undefined",
+    "charmap",
+    "mbcs",
+    "oem",
+    "unicode_internal",
+    "palmos",
+}
 
 
 @lru_cache(maxsize=256)
@@ -135,6 +176,7 @@ def _fallback(data: bytes) -> str:
 def unlabelled(data: bytes) -> str:
     """Non-UTF-8 bytes with no usable label, decoded by detection."""
     from helpline.ingest.email import detect
+
     hints = [c for c in (lookup(label) for label in detect.declared()) if c]
     found = detect.guess(data, hints)
     return found[1] if found else data.decode("cp1252", "replace")

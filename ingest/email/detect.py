@@ -16,6 +16,7 @@ the same candidates. Either way a charset the message declares elsewhere
 wins whenever the bytes are plausible text in it. Detection runs only on
 bytes that are neither ASCII nor valid UTF-8, so ordinary mail never pays.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -41,6 +42,7 @@ def with_hints(provider: Callable[[], Iterable[str | None]]) -> contextvars.Toke
             except Exception:  # a broken part must not cost the header
                 cache.append([])
         return cache[0]
+
     return _hints.set(lazy)
 
 
@@ -79,6 +81,7 @@ def guess(data: bytes, hints: Iterable[str] = ()) -> tuple[str, str] | None:
 
 def _normalizer(data: bytes, codecs: list[str]) -> tuple[str, str] | None:
     from charset_normalizer import from_bytes
+
     try:
         best = from_bytes(data, cp_isolation=codecs).best()
     except Exception:  # detector bug: fall back to scoring

@@ -10,6 +10,7 @@ decode best effort through ``charsets.decode``. Raw 8-bit bytes in a header
 (RFC 6532 UTF-8, or a legacy cp1252 client) arrive from the stdlib parser as
 surrogate escapes and are repaired here.
 """
+
 from __future__ import annotations
 
 import base64
@@ -96,7 +97,7 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
     pending: list[tuple[str, bytes]] = []  # (charset, bytes) of adjacent words
     pos = 0
     for m in _ENCODED_WORD.finditer(value):
-        gap = value[pos:m.start()]
+        gap = value[pos : m.start()]
         if gap and not (pending and _BETWEEN_WORDS.match(gap)):
             _flush(pending, out, warnings)
             out.append(gap)
@@ -116,7 +117,7 @@ def decode_words(value: str, warnings: list[str] | None = None) -> str:
 
 
 def _same_charset(a: str, b: str) -> bool:
-    """"utf-8" and "UTF8" are one charset: a character split across them must be joined."""
+    """ "utf-8" and "UTF8" are one charset: a character split across them must be joined."""
     return a == b or (charsets.lookup(a) or a) == (charsets.lookup(b) or b)
 
 

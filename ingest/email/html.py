@@ -11,6 +11,7 @@ line breaks, script and style vanish, link text stays, and blockquotes are
 prefixed with "> " so that ``quotes.strip_quotes`` removes quoted history in
 HTML-only mail exactly as in plain text.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,10 +21,56 @@ from typing import Callable
 import nh3
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "center", "code", "col", "colgroup", "dd",
-    "del", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
-    "ins", "kbd", "li", "ol", "p", "pre", "q", "s", "small", "span", "strike", "strong", "sub",
-    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "font",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "u",
+    "ul",
 }
 _ATTRIBUTES = {
     "*": {"title", "lang", "dir"},
@@ -31,11 +78,13 @@ _ATTRIBUTES = {
     "img": {"src", "alt", "width", "height"},
     "td": {"colspan", "rowspan", "align", "valign"},
     "th": {"colspan", "rowspan", "align", "valign"},
-    "col": {"span"}, "colgroup": {"span"},
+    "col": {"span"},
+    "colgroup": {"span"},
     "ol": {"start", "type"},
     "font": {"color", "face", "size"},
     "table": {"border", "cellpadding", "cellspacing", "width"},
-    "p": {"align"}, "div": {"align"},
+    "p": {"align"},
+    "div": {"align"},
 }
 
 
@@ -43,6 +92,7 @@ def cleaner(image_scheme: str, keep_image: Callable[[str], bool]) -> nh3.Cleaner
     """The allow-list sanitiser, with images kept only when ``keep_image(src)`` says so (``src`` in
     ``image_scheme:`` or a web scheme). The knowledge base's Markdown renderer uses it too, so an article and a
     mail are held to the same list."""
+
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if tag == "img" and attr == "src" and not keep_image(value):
             return None
@@ -69,9 +119,37 @@ def sanitise(html: str) -> str:
 
 
 _BLOCK = {
-    "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt", "fieldset",
-    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
-    "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "tr",
+    "ul",
 }
 _SKIP = {"script", "style", "head", "title", "noscript", "template"}
 _SPACES = re.compile(r"[ \t\r\n\f\u200b]+")

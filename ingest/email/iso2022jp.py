@@ -8,12 +8,17 @@ escapes are simple, and each JIS X 0208 pair maps arithmetically onto a
 Shift-JIS pair, so the text is re-encoded as Shift-JIS and decoded with
 cp932, which knows the extensions.
 """
+
 from __future__ import annotations
 
 _ASCII, _KATAKANA, _DOUBLE = 0, 1, 2
 _ESCAPES = {
-    b"\x1b(B": _ASCII, b"\x1b(J": _ASCII, b"\x1b(I": _KATAKANA,
-    b"\x1b$B": _DOUBLE, b"\x1b$@": _DOUBLE, b"\x1b&@\x1b$B": _DOUBLE,
+    b"\x1b(B": _ASCII,
+    b"\x1b(J": _ASCII,
+    b"\x1b(I": _KATAKANA,
+    b"\x1b$B": _DOUBLE,
+    b"\x1b$@": _DOUBLE,
+    b"\x1b&@\x1b$B": _DOUBLE,
 }
 
 

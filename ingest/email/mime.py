@@ -14,6 +14,7 @@ Broken MIME is repaired best effort: a multipart whose boundary is missing
 or wrong gets its boundary guessed from the body; anything else the parser
 flags becomes a ``broken_mime`` warning, never an exception.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,15 +31,40 @@ from helpline.ingest.email.headers import part_header
 boundary.install()  # see boundary.py: a compiled regex per multipart part was a fifth of intake's CPU
 _PARSER = BytesParser(policy=compat32)
 _HEADER_LINE = re.compile(rb"^(?:From [^\r\n]*\r?\n)?[!-9;-~]{1,76}:")
-_KNOWN = frozenset({
-    "from", "to", "cc", "subject", "date", "message-id", "received", "return-path", "mime-version",
-    "content-type", "delivered-to", "reply-to", "sender", "dkim-signature", "authentication-results",
-    "in-reply-to", "references", "arc-seal", "list-id", "auto-submitted"})
+_KNOWN = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "received",
+        "return-path",
+        "mime-version",
+        "content-type",
+        "delivered-to",
+        "reply-to",
+        "sender",
+        "dkim-signature",
+        "authentication-results",
+        "in-reply-to",
+        "references",
+        "arc-seal",
+        "list-id",
+        "auto-submitted",
+    }
+)
 _BOUNDARY_LINE = re.compile(rb"^--([ -~]{1,70}?)[ \t]*\r?$", re.MULTILINE)
-_BROKEN = (errors.NoBoundaryInMultipartDefect, errors.StartBoundaryNotFoundDefect,
-           errors.CloseBoundaryNotFoundDefect, errors.MultipartInvariantViolationDefect,
-           errors.MissingHeaderBodySeparatorDefect, errors.FirstHeaderLineIsContinuationDefect,
-           errors.MisplacedEnvelopeHeaderDefect)
+_BROKEN = (
+    errors.NoBoundaryInMultipartDefect,
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.MissingHeaderBodySeparatorDefect,
+    errors.FirstHeaderLineIsContinuationDefect,
+    errors.MisplacedEnvelopeHeaderDefect,
+)
 BODY_TYPES = ("text/plain", "text/html")
 # Above this size the message is parsed as a stream: ``parsebytes`` decodes the whole message into one
 # str and copies it again into a StringIO, which (with the line lists) took 140 MB for a 21 MB message;
@@ -49,7 +75,7 @@ _STREAM_ABOVE = 256 * 1024
 def header_block(raw: bytes) -> bytes:
     """The bytes before the first empty line (all of them if there is none)."""
     m = re.search(rb"\r?\n\r?\n", raw)
-    return raw[:m.start()] if m else raw
+    return raw[: m.start()] if m else raw
 
 
 def starts_like_email(raw: bytes) -> bool:
@@ -104,7 +130,7 @@ def parse(raw: bytes, warnings: list[str]) -> Message:
         _warn(warnings, "mime_too_deep")
         return msg
     if msg.get_content_maintype() == "multipart" and not msg.is_multipart():
-        body = raw[len(header_block(raw)):].lstrip(b"\r\n")
+        body = raw[len(header_block(raw)) :].lstrip(b"\r\n")
         repaired = _reparse_with_guessed_boundary(body)
         if repaired is not None:
             msg.set_payload(repaired.get_payload())
@@ -115,7 +141,7 @@ def parse(raw: bytes, warnings: list[str]) -> Message:
 def _reparse_with_guessed_boundary(body: bytes) -> Message | None:
     for m in _BOUNDARY_LINE.finditer(body):
         boundary = m.group(1).rstrip(b"-") if m.group(1).endswith(b"--") else m.group(1)
-        if body.count(b"--" + boundary) >= 2 or body[m.end():m.end() + 200].lstrip().lower().startswith(b"content-"):
+        if body.count(b"--" + boundary) >= 2 or body[m.end() : m.end() + 200].lstrip().lower().startswith(b"content-"):
             head = b'Content-Type: multipart/mixed; boundary="' + boundary.replace(b'"', b"") + b'"\r\n\r\n'
             sub = _PARSER.parsebytes(head + body)
             if sub.is_multipart() and sub.get_payload():

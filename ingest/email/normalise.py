@@ -13,6 +13,7 @@ that are not an email at all raise ``NotAnEmail``. A failure inside one step
 (a library bug on hostile input) costs that step's fields, with an
 ``internal_error:<step>`` warning, never the message.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,9 @@ from helpline.ingest.email.threadhints import thread_hints
 
 T = TypeVar("T")
 # Fwd:, FW:, WG: (de), TR: (fr), RV:/Reenv: (es), I: (it), Enc: (pt), Doorst: (nl), VS:/VB: (fi, sv)
-_FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:Re|AW|SV|VS)\s*:\s*)*(?:Fwd?|WG|TR|RV|Reenv|I|Enc|Doorst|VS|VB|VL)\s*:",
-                              re.IGNORECASE)
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:(?:Re|AW|SV|VS)\s*:\s*)*(?:Fwd?|WG|TR|RV|Reenv|I|Enc|Doorst|VS|VB|VL)\s*:", re.IGNORECASE
+)
 log = logging.getLogger(__name__)
 
 
@@ -44,8 +46,14 @@ class NotAnEmail(ValueError):
     """The bytes are not an email at all (empty, binary, or no header block)."""
 
 
-def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_addresses: Sequence[str],
-                    mail_from: str | None = None, received_at: datetime | None = None) -> Envelope:
+def normalise_email(
+    raw: bytes,
+    *,
+    put_blob: Callable[[bytes], str],
+    support_addresses: Sequence[str],
+    mail_from: str | None = None,
+    received_at: datetime | None = None,
+) -> Envelope:
     """Normalise one message; ``mail_from`` is the SMTP MAIL FROM ("" or "<>" for
     the null sender), None to use the Return-Path header. Attachment bytes go to ``put_blob``."""
     given = bytes(raw)
@@ -61,8 +69,15 @@ def normalise_email(raw: bytes, *, put_blob: Callable[[bytes], str], support_add
         detect.reset_hints(token)
 
 
-def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence[str],
-               mail_from: str | None, received_at: datetime | None, put_blob: Callable[[bytes], str]) -> Envelope:
+def _normalise(
+    raw: bytes,
+    msg,
+    warnings: list[str],
+    support_addresses: Sequence[str],
+    mail_from: str | None,
+    received_at: datetime | None,
+    put_blob: Callable[[bytes], str],
+) -> Envelope:
     headers = Headers(msg, warnings)
     if not mime.has_mail_headers(headers.names()):
         raise NotAnEmail("no mail header (From, To, Subject, Date, Received, ...) found")
@@ -71,10 +86,16 @@ def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence
     subject = headers.text("subject")
     parts = _step("mime", lambda: mime.split(msg, warnings), mime.Parts(), warnings)
     full_text, html = _step("body", lambda: _bodies(parts, warnings), ("", ""), warnings)
-    atts: list[Attachment] = _step("attachments", lambda: attachments.collect(parts.attachments, put_blob, warnings), [], warnings)
+    atts: list[Attachment] = _step(
+        "attachments", lambda: attachments.collect(parts.attachments, put_blob, warnings), [], warnings
+    )
     thread = _step("thread", lambda: thread_hints(headers, subject, support_addresses, warnings), Thread(), warnings)
-    auto = _step("auto_reply", lambda: autoreply.detect(headers, sender.address, mail_from, subject, parts,
-                                                        full_text, support_addresses), AutoReply(), warnings)
+    auto = _step(
+        "auto_reply",
+        lambda: autoreply.detect(headers, sender.address, mail_from, subject, parts, full_text, support_addresses),
+        AutoReply(),
+        warnings,
+    )
     auth: dict[str, Any] = _step("auth", lambda: envelope_auth(headers), {}, warnings)
     mta: list[list[str]] = _step("spam_headers", lambda: spam_headers.collect(msg), [], warnings)
     forwarded = bool(_FORWARD_SUBJECT.match(subject))
@@ -114,8 +135,9 @@ def _normalise(raw: bytes, msg, warnings: list[str], support_addresses: Sequence
 
 def inspect_bytes(raw: bytes, support_addresses: Sequence[str] = ("support@localhost",)) -> dict:
     """The envelope as a dict, storing nothing (``helpline inspect email FILE --json``)."""
-    env = normalise_email(raw, put_blob=lambda data: "sha256:" + hashlib.sha256(data).hexdigest(),
-                          support_addresses=support_addresses)
+    env = normalise_email(
+        raw, put_blob=lambda data: "sha256:" + hashlib.sha256(data).hexdigest(), support_addresses=support_addresses
+    )
     return env.to_dict()
 
 
@@ -123,16 +145,22 @@ def _sender(headers: Headers, mail_from: str | None, warnings: list[str]) -> Sen
     pairs = addresses.parse(headers.raw("from"), warnings, "from")
     if len(pairs) > 1:
         warnings.append("multiple_from")
-    recovered = None if pairs else addresses.recover(headers.text("from") if "=?" in headers.raw("from")
-                                                     else headers.raw("from"))
+    recovered = (
+        None
+        if pairs
+        else addresses.recover(headers.text("from") if "=?" in headers.raw("from") else headers.raw("from"))
+    )
     if recovered and "@" in recovered[1]:
         pairs = [recovered]
         warnings.append("from_recovered")
     if not pairs:
         warnings.append("missing_from")
         envelope_from = headers.raw("return-path") if mail_from is None else f"<{mail_from.strip('<>')}>"
-        pairs = (addresses.parse(headers.raw("sender"), warnings, "sender")
-                 or addresses.parse(envelope_from, None) or [recovered or ("", "")])
+        pairs = (
+            addresses.parse(headers.raw("sender"), warnings, "sender")
+            or addresses.parse(envelope_from, None)
+            or [recovered or ("", "")]
+        )
         if recovered and not pairs[0][0]:
             pairs = [(recovered[0], pairs[0][1])]
     name, address = pairs[0]

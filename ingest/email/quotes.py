@@ -21,6 +21,7 @@ closings ("Thanks,", "Best regards") are the customer's words and stay.
 A forwarded message is kept (see ``strip_quotes``). If nothing would
 remain, the full text is returned.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,17 +60,18 @@ _FORWARD = re.compile(
     r"Message transféré|Mensaje reenviado|Doorgestuurd bericht|Messaggio inoltrato|Mensagem encaminhada|"
     r"Vidarebefordrat meddelande|Videresendt meddelelse|Videresendt melding)\s*-*"
     r"|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:|Début du message réexpédié :?)\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _RULE = re.compile(r"^\s*[_\-=]{10,}\s*$")
-_FROM_LABEL = re.compile(
-    r"^\s*\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä|От|Від)\*?" + _S + r"*:", re.IGNORECASE)
+_FROM_LABEL = re.compile(r"^\s*\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä|От|Від)\*?" + _S + r"*:", re.IGNORECASE)
 _OTHER_LABEL = re.compile(
     r"^\s*\*?(?:Sent|Date|To|Subject|Cc|Gesendet|Datum|An|Betreff|Envoyé|À|A|Objet|"
     r"Enviado(?: el)?|Enviada|Fecha|Para|Asunto|Assunto|Verzonden|Aan|Onderwerp|Inviato|Oggetto|"
     r"Data|Skickat|Till|Ämne|Sendt|Til|Emne|Dato|Kopie|Kopia|Importance|Wichtigkeit|"
-    r"Отправлено|Дата|Кому|Тема|Копия|Надіслано|Wysłano|Do|Temat|Odesláno|Komu|Předmět)\*?"
-    + _S + r"*:", re.IGNORECASE)
+    r"Отправлено|Дата|Кому|Тема|Копия|Надіслано|Wysłano|Do|Temat|Odesláno|Komu|Předmět)\*?" + _S + r"*:",
+    re.IGNORECASE,
+)
 
 _MOBILE = re.compile(
     r"^\s*(?:Sent from my(?:\s[\w\-]+){1,4}|Sent from (?:Outlook|Mail|Yahoo Mail|Gmail|Proton ?Mail)\b.{0,40}"
@@ -128,7 +130,7 @@ def _cut_history(lines: list[str], forwarded: bool) -> tuple[int, int]:
             if line.rstrip().endswith(":"):
                 start = _attribution_ending_at(lines, i)
                 if start >= 0:
-                    after = lines[i + 1:]
+                    after = lines[i + 1 :]
                     if _answers_below(after):
                         return start, i + 1  # bottom-posted or inline answers
                     return start, n
@@ -144,9 +146,9 @@ def _cut_history(lines: list[str], forwarded: bool) -> tuple[int, int]:
 def _attribution_ending_at(lines: list[str], end: int) -> int:
     """Index of the first line of an attribution (1-3 lines) ending at ``end``, or -1."""
     for start in (end, end - 1, end - 2):
-        if start < 0 or any(not ln.strip() or _quoted(ln) for ln in lines[start:end + 1]):
+        if start < 0 or any(not ln.strip() or _quoted(ln) for ln in lines[start : end + 1]):
             continue
-        joined = " ".join(ln.strip() for ln in lines[start:end + 1])
+        joined = " ".join(ln.strip() for ln in lines[start : end + 1])
         if len(joined) < 500 and _LEAD.match(joined) and _ATTRIBUTION.match(joined):
             if _TIME_OR_ADDR.search(joined) or _next_is_quote(lines, end + 1):
                 return start
@@ -154,7 +156,7 @@ def _attribution_ending_at(lines: list[str], end: int) -> int:
 
 
 def _next_is_quote(lines: list[str], j: int) -> bool:
-    for line in lines[j:j + 3]:
+    for line in lines[j : j + 3]:
         if line.strip():
             return _quoted(line)
     return False
@@ -183,7 +185,7 @@ def _answers_below(after: list[str]) -> bool:
 def _header_block(lines: list[str], i: int) -> bool:
     """An Outlook reply header: From: followed by two of Sent:/To:/Subject:/... lines."""
     found = 0
-    for line in lines[i + 1:i + 8]:
+    for line in lines[i + 1 : i + 8]:
         if _OTHER_LABEL.match(line):
             found += 1
             if found >= 2:
@@ -197,14 +199,15 @@ def _block_with_from(lines: list[str], i: int) -> bool:
     """A reply header in another order: consecutive label lines from ``i``,
     at least four, one of them From:."""
     count, has_from = 0, False
-    for line in lines[i:i + 8]:
+    for line in lines[i : i + 8]:
         if _FROM_LABEL.match(line):
             has_from = True
         elif not _OTHER_LABEL.match(line):
             break
         count += 1
-    return has_from and count >= 4 or (has_from and count >= 3 and i + count < len(lines)
-                                       and not lines[i + count].strip())
+    return (
+        has_from and count >= 4 or (has_from and count >= 3 and i + count < len(lines) and not lines[i + count].strip())
+    )
 
 
 def _rule_before(lines: list[str], i: int) -> int:
@@ -224,8 +227,11 @@ def _cut_signature(lines: list[str]) -> list[str]:
         if line.startswith("--") and (line == "-- " or (line.rstrip() == "--" and n - i <= 12)):
             lines = lines[:i]
             break
-        if line.startswith("___") and _RULE.match(line) and any(
-                "mailing list" in ln.lower() for ln in lines[i + 1:i + 3]):
+        if (
+            line.startswith("___")
+            and _RULE.match(line)
+            and any("mailing list" in ln.lower() for ln in lines[i + 1 : i + 3])
+        ):
             lines = lines[:i]
             break
     seen = 0

@@ -9,6 +9,7 @@ prepends. Which MTA is trusted is the worker's setting
 their order (``metadata["mta_headers"]``) and ``workers/tickets/spam_stage.py``
 decides. Only mail that has one of the spam headers carries the list.
 """
+
 from __future__ import annotations
 
 from email.message import Message

@@ -8,6 +8,7 @@ Outlook's Thread-Index is 22 bytes of conversation root followed by 5 bytes
 per reply, so the root alone identifies the conversation even when a client
 drops In-Reply-To and References.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,8 +37,7 @@ def msg_ids(value: str) -> list[str]:
     return list(seen)
 
 
-def thread_hints(headers: Headers, subject: str, support_addresses: Sequence[str],
-                 warnings: list[str]) -> Thread:
+def thread_hints(headers: Headers, subject: str, support_addresses: Sequence[str], warnings: list[str]) -> Thread:
     mid = msg_ids(headers.raw("message-id"))
     in_reply_to = msg_ids(headers.raw("in-reply-to"))
     refs = msg_ids(" ".join(headers.raw_all("references")))

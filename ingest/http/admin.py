@@ -3,6 +3,7 @@
 Kept apart from the public listener so that probes and metrics are never
 exposed to the internet (HELPLINE_ADMIN_LISTEN is loopback by default).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,9 +24,13 @@ class LiveCollector:
     """Values read at scrape time: queue depth (Redis), outbox backlog in total and by channel (the Slack
     backlog is ``channel="slack"``), and IMAP poll times (database)."""
 
-    def __init__(self, queue_depth: Callable[[], dict[str, int]], outbox_backlog: Callable[[], dict[str, int]],
-                 channel_backlog: Callable[[], dict[tuple[str, str], int]] | None = None,
-                 imap_times: Callable[[], dict[str, tuple[float | None, float | None]]] | None = None) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], dict[str, int]],
+        outbox_backlog: Callable[[], dict[str, int]],
+        channel_backlog: Callable[[], dict[tuple[str, str], int]] | None = None,
+        imap_times: Callable[[], dict[str, tuple[float | None, float | None]]] | None = None,
+    ) -> None:
         self.queue_depth = queue_depth
         self.outbox_backlog = outbox_backlog
         self.channel_backlog = channel_backlog
@@ -53,8 +58,11 @@ class LiveCollector:
 
     @staticmethod
     def _channel_backlog(read: Callable[[], dict[tuple[str, str], int]]) -> Iterator[GaugeMetricFamily]:
-        c = GaugeMetricFamily("helpline_outbox_backlog_by_channel", "Outbox rows not yet sent, by channel (slack, "
-                              "email, sms, webhook) and status", labels=["channel", "status"])
+        c = GaugeMetricFamily(
+            "helpline_outbox_backlog_by_channel",
+            "Outbox rows not yet sent, by channel (slack, email, sms, webhook) and status",
+            labels=["channel", "status"],
+        )
         try:
             for (channel, status), n in read().items():
                 c.add_metric([channel, status], n)
@@ -64,11 +72,14 @@ class LiveCollector:
 
     @staticmethod
     def _imap_times(read: Callable[[], dict[str, tuple[float | None, float | None]]]) -> Iterator[GaugeMetricFamily]:
-        ok = GaugeMetricFamily("helpline_imap_last_success_timestamp_seconds",
-                               "When the mailbox's last poll finished (alert when it is older than a few IDLE periods)",
-                               labels=["mailbox"])
-        bad = GaugeMetricFamily("helpline_imap_last_error_timestamp_seconds", "When the mailbox's last error happened",
-                                labels=["mailbox"])
+        ok = GaugeMetricFamily(
+            "helpline_imap_last_success_timestamp_seconds",
+            "When the mailbox's last poll finished (alert when it is older than a few IDLE periods)",
+            labels=["mailbox"],
+        )
+        bad = GaugeMetricFamily(
+            "helpline_imap_last_error_timestamp_seconds", "When the mailbox's last error happened", labels=["mailbox"]
+        )
         try:
             for mailbox, (success, error) in read().items():
                 if success is not None:
@@ -114,7 +125,9 @@ def make_probe_app(ready_checks: dict[str, Callable[[], None]], reg: CollectorRe
             except Exception as exc:
                 results[name] = f"unavailable: {type(exc).__name__}"
         ok = all(v == "ok" for v in results.values())
-        return web.json_response({"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503)
+        return web.json_response(
+            {"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503
+        )
 
     async def metrics(request: web.Request) -> web.Response:
         body = await asyncio.get_running_loop().run_in_executor(None, generate_latest, reg)

@@ -9,6 +9,7 @@ over the key's or the client address's rate (``api_limits``), 503
 while the database cannot check it. Keys never reach a log line; the key's id
 and name do.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,20 +61,29 @@ async def authorize(request: web.Request, scope: str) -> Caller:
     try:
         check = await request.app[K.RUN_BLOCKING](api_keys.check, key, scope)
     except UNAVAILABLE:
-        exc = error(web.HTTPServiceUnavailable, "authorization",
-                    "the API key cannot be checked while the database is unavailable; retry later")
+        exc = error(
+            web.HTTPServiceUnavailable,
+            "authorization",
+            "the API key cannot be checked while the database is unavailable; retry later",
+        )
         exc.headers["Retry-After"] = "30"
         raise exc from None
     if check.verdict == "scope":
         log.warning("event=api_refused reason=scope key_id=%s scope=%s", check.key_id, scope)
-        raise error(web.HTTPForbidden, "authorization", f"this API key lacks the {scope!r} scope (it has: "
-                    f"{', '.join(sorted(check.scopes)) or 'none'})")
+        raise error(
+            web.HTTPForbidden,
+            "authorization",
+            f"this API key lacks the {scope!r} scope (it has: {', '.join(sorted(check.scopes)) or 'none'})",
+        )
     if check.verdict != "ok":
         log.warning("event=api_refused reason=key_%s key_id=%s", check.verdict, check.key_id or "")
         raise _unauthorized("unknown or revoked API key")
     settings = request.app[K.SETTINGS]
-    await api_limits.count_key(request, f"api-key:{check.key_id}",
-                               request.app.get(K.WEBHOOK_RATES, {}).get(check.name, settings.webhook_rate_per_minute))
+    await api_limits.count_key(
+        request,
+        f"api-key:{check.key_id}",
+        request.app.get(K.WEBHOOK_RATES, {}).get(check.name, settings.webhook_rate_per_minute),
+    )
     return Caller(check.key_id or 0, check.name, check.team, check.scopes, check.agent)
 
 

@@ -21,6 +21,7 @@ The counters are the ``rate_counter`` rows every ingest daemon shares
 failed-key check reads the database only for addresses this process saw fail
 in the last window (``_Failures``): a client that never fails costs nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,11 @@ def address_counters(request: web.Request) -> tuple[tuple[str, int], ...]:
 
 def too_many(field: str, message: str, retry_after: int) -> web.HTTPException:
     """429 with the API's error body (``{"errors": [{"field", "error"}]}``) and ``Retry-After``."""
-    return web.HTTPTooManyRequests(text=json.dumps({"errors": [{"field": field, "error": message}]}),
-                                   content_type="application/json", headers={"Retry-After": str(max(1, retry_after))})
+    return web.HTTPTooManyRequests(
+        text=json.dumps({"errors": [{"field": field, "error": message}]}),
+        content_type="application/json",
+        headers={"Retry-After": str(max(1, retry_after))},
+    )
 
 
 async def count_key(request: web.Request, name: str, rate: int) -> None:
@@ -79,8 +83,7 @@ async def count_key(request: web.Request, name: str, rate: int) -> None:
     if rate <= 0 and not also:
         return
     try:
-        verdict = await request.app[K.RUN_BLOCKING](
-            lambda: webhook_state.admit(name, rate, WINDOW_S, also=also))
+        verdict = await request.app[K.RUN_BLOCKING](lambda: webhook_state.admit(name, rate, WINDOW_S, also=also))
     except _UNAVAILABLE:
         return
     if verdict == "rate_limited":
@@ -92,13 +95,21 @@ async def count_key(request: web.Request, name: str, rate: int) -> None:
 
 
 def address_limited(settings: Settings) -> web.HTTPException:
-    return too_many("client", f"more than {settings.api_rate_per_address} API requests a minute from this "
-                    "address (HELPLINE_API_RATE_PER_ADDRESS); slow down and retry", WINDOW_S)
+    return too_many(
+        "client",
+        f"more than {settings.api_rate_per_address} API requests a minute from this "
+        "address (HELPLINE_API_RATE_PER_ADDRESS); slow down and retry",
+        WINDOW_S,
+    )
 
 
 def key_limited(rate: int) -> web.HTTPException:
-    return too_many("authorization", f"more than {rate} requests a minute with this key (HELPLINE_WEBHOOK_RATE_"
-                    "PER_MINUTE or the source's own rate); slow down and retry", WINDOW_S)
+    return too_many(
+        "authorization",
+        f"more than {rate} requests a minute with this key (HELPLINE_WEBHOOK_RATE_"
+        "PER_MINUTE or the source's own rate); slow down and retry",
+        WINDOW_S,
+    )
 
 
 def seconds_until_below(current: int, previous: int, limit: int, now: float, window_s: int = WINDOW_S) -> int:
@@ -154,8 +165,9 @@ async def _refuse_failing(request: web.Request, limit: int) -> web.HTTPException
     wait = failures.blocked_for(remote, now)
     if not wait and failures.suspect(remote, now):
         try:
-            current, previous = await request.app[K.RUN_BLOCKING](webhook_state.counts, f"authfail:{remote}",
-                                                                  WINDOW_S, now)
+            current, previous = await request.app[K.RUN_BLOCKING](
+                webhook_state.counts, f"authfail:{remote}", WINDOW_S, now
+            )
         except _UNAVAILABLE:
             return None
         into = (now % WINDOW_S) / WINDOW_S
@@ -165,8 +177,12 @@ async def _refuse_failing(request: web.Request, limit: int) -> web.HTTPException
     if not wait:
         return None
     log.warning("event=api_refused reason=failed_auth_limit remote=%s", remote)
-    return too_many("authorization", f"too many failed authentications from this address (more than {limit} a "
-                    "minute, HELPLINE_API_FAILED_AUTH_PER_MINUTE); fix the key or signature, then retry", wait)
+    return too_many(
+        "authorization",
+        f"too many failed authentications from this address (more than {limit} a "
+        "minute, HELPLINE_API_FAILED_AUTH_PER_MINUTE); fix the key or signature, then retry",
+        wait,
+    )
 
 
 async def _record_failure(request: web.Request) -> None:

@@ -9,6 +9,7 @@ personal key whose agent left the configuration acts on nothing.
 These run off the event loop (they read the store); a refusal is
 ``PermissionDenied``, answered 403 with the role needed.
 """
+
 from __future__ import annotations
 
 from helpline.router import permissions
@@ -31,8 +32,11 @@ def actor_of(caller: Caller) -> ActorInfo | None:
         return None
     actor = agent_roles.by_email(caller.agent)
     if actor is None:
-        raise PermissionDenied(permissions.Decision(False, "reply", "no longer an agent", "agent",
-                                                    f"{caller.agent} is not an active agent"))
+        raise PermissionDenied(
+            permissions.Decision(
+                False, "reply", "no longer an agent", "agent", f"{caller.agent} is not an active agent"
+            )
+        )
     return actor
 
 

@@ -5,6 +5,7 @@ key is a KeyError at request time, a typo in a name is an ImportError at start.
 Keys whose value is not a plain class are typed by their annotation
 (``web.AppKey[T]``), which is what ``app[KEY]`` gives back to the type checker.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -31,6 +32,8 @@ def intake_of(app: web.Application) -> EmailIntake:
     """The listener's intake; a clear error, not an AttributeError on None, when it was made without one."""
     intake = app[INTAKE]
     if intake is None:
-        raise RuntimeError("this listener was made without an intake (make_app(settings) alone, as adapter-only "
-                           "tests do); pass the ingest daemon's EmailIntake to make_app to accept messages")
+        raise RuntimeError(
+            "this listener was made without an intake (make_app(settings) alone, as adapter-only "
+            "tests do); pass the ingest daemon's EmailIntake to make_app to accept messages"
+        )
     return intake

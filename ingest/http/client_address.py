@@ -3,6 +3,7 @@
 Used by every per-address limit (the contact form's, the API's): ``X-Forwarded-For`` counts only
 when the peer is one of ``HELPLINE_HTTP_TRUSTED_PROXIES``, or anyone could claim any address.
 """
+
 from __future__ import annotations
 
 import ipaddress

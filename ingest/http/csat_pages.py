@@ -10,6 +10,7 @@ cookie (``ingest/http/csrf.py``, as the contact form does). The answer can be
 changed until the survey expires; after that both GET and POST say so.
 A forged or unknown token gets 404 and tells nothing about which tickets exist.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,20 +47,54 @@ def _record(ticket_id: int, score: int, comment: str | None) -> csat_state.Surve
     return run_tx(lambda: csat_state.record(ticket_id, score, comment, utcnow(), via="page"))
 
 
-def _page(settings: Settings, *, number: str, language: str | None, action: str, score: int | None,
-          survey: csat_state.Survey, message: str = "", status: int = 200) -> web.Response:
+def _page(
+    settings: Settings,
+    *,
+    number: str,
+    language: str | None,
+    action: str,
+    score: int | None,
+    survey: csat_state.Survey,
+    message: str = "",
+    status: int = 200,
+) -> web.Response:
     token, nonce = csrf.issue(settings.secret_key, time.time())
     now = utcnow()
     html = render.templates(site_config(settings).templates_dir).render(
-        "csat_page.html", language, lang=(language or "en"), ticket_number=number, action=action, csrf=token,
-        score=score, comment=survey.comment, answered=survey.score, message=message,
-        closed=not survey.open_at(now), expires=survey.expires_at.strftime("%Y-%m-%d %H:%M UTC"))
-    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                                     "X-Robots-Tag": "noindex", "Content-Security-Policy":
-                                     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"})
-    response.set_cookie(COOKIE, nonce, max_age=csrf.TTL_S, path=PREFIX, httponly=True, samesite="Strict",
-                        secure=settings.public_url.startswith("https://"))
+        "csat_page.html",
+        language,
+        lang=(language or "en"),
+        ticket_number=number,
+        action=action,
+        csrf=token,
+        score=score,
+        comment=survey.comment,
+        answered=survey.score,
+        message=message,
+        closed=not survey.open_at(now),
+        expires=survey.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    response = web.Response(
+        text=html,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        },
+    )
+    response.set_cookie(
+        COOKIE,
+        nonce,
+        max_age=csrf.TTL_S,
+        path=PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.public_url.startswith("https://"),
+    )
     return response
 
 
@@ -83,8 +118,16 @@ async def show(request: web.Request) -> web.Response:
     _, survey, number, language = await _survey_of(request)
     score = _score(request.query.get("score", "")) or survey.score
     closed = not survey.open_at(utcnow())
-    return _page(settings, number=number, language=language, action=request.path, score=score, survey=survey,
-                 message="This survey has expired." if closed else "", status=410 if closed else 200)
+    return _page(
+        settings,
+        number=number,
+        language=language,
+        action=request.path,
+        score=score,
+        survey=survey,
+        message="This survey has expired." if closed else "",
+        status=410 if closed else 200,
+    )
 
 
 async def answer(request: web.Request) -> web.Response:
@@ -93,32 +136,76 @@ async def answer(request: web.Request) -> web.Response:
     try:
         form = form_data.read_form(await request.read(), request.headers.get("Content-Type", ""))
     except decoding.BodyError as exc:
-        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
-                     message=f"The form could not be read ({exc.reason}). Please send your rating again.",
-                     status=400)
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message=f"The form could not be read ({exc.reason}). Please send your rating again.",
+            status=400,
+        )
     if not survey.open_at(utcnow()):
-        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
-                     message="This survey has expired.", status=410)
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message="This survey has expired.",
+            status=410,
+        )
     why = csrf.problem(settings.secret_key, str(form.get("csrf", "")), request.cookies.get(COOKIE, ""), time.time())
     if why:
         log.info("event=csat_refused ticket=%d reason=csrf_%s", ticket_id, why)
-        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
-                     message="Please send your rating again from this page (your browser must accept cookies "
-                             "from this site).", status=403)
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message="Please send your rating again from this page (your browser must accept cookies from this site).",
+            status=403,
+        )
     score = _score(str(form.get("score", "")))
     if score is None:
-        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
-                     message="Please choose a rating from 1 to 5.", status=400)
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message="Please choose a rating from 1 to 5.",
+            status=400,
+        )
     try:
         comment = form.get("comment")  # absent keeps the earlier comment; an emptied box clears it
-        survey = await request.app[K.RUN_BLOCKING](_record, ticket_id, score,
-                                                   None if comment is None else str(comment))
+        survey = await request.app[K.RUN_BLOCKING](_record, ticket_id, score, None if comment is None else str(comment))
     except csat_state.SurveyClosed:
-        return _page(settings, number=number, language=language, action=request.path, score=None, survey=survey,
-                     message="This survey has expired.", status=410)
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message="This survey has expired.",
+            status=410,
+        )
     log.info("event=csat_answered ticket=%d score=%d via=page", ticket_id, score)
-    return _page(settings, number=number, language=language, action=request.path, score=survey.score,
-                 survey=survey, message="Thank you! Your rating has been recorded.")
+    return _page(
+        settings,
+        number=number,
+        language=language,
+        action=request.path,
+        score=survey.score,
+        survey=survey,
+        message="Thank you! Your rating has been recorded.",
+    )
 
 
 def install(app: web.Application) -> None:

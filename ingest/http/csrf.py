@@ -8,6 +8,7 @@ token we signed nor the cookie, and a token scraped from our page is useless
 without the cookie that came with it. Tokens expire, so a page left open for a
 day asks to be sent again instead of failing silently.
 """
+
 from __future__ import annotations
 
 import secrets

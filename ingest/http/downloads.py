@@ -16,6 +16,7 @@ makes them). No login: the token is the permission, so
 - caches may keep it no longer than the link lives (``private, max-age`` up
   to the expiry), and it is never indexed or sent on as a Referer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,9 @@ PREFIX = "/files/"
 NOT_FOUND = "This download link is not valid."
 GONE = "This download link has expired; ask for the file again."
 WITHHELD = "This file was withheld by the virus scanner and cannot be downloaded."
-SCANNER_DOWN = "This file has not been checked for viruses yet and the scanner is not available; try again in a few minutes."
+SCANNER_DOWN = (
+    "This file has not been checked for viruses yet and the scanner is not available; try again in a few minutes."
+)
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
@@ -72,8 +75,11 @@ def disposition(filename: str) -> str:
 
 
 def _refuse(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
-                                                           "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        status=status,
+        text=text,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def download(request: web.Request) -> web.Response:
@@ -92,8 +98,11 @@ async def download(request: web.Request) -> web.Response:
         try:
             verdict = await run_blocking(attachment_scan.ensure, settings, attachment_id)
         except clamd.ClamdUnavailable as exc:
-            log.warning("event=download_refused reason=scanner_unavailable attachment=%d error=%s", attachment_id,
-                        str(exc)[:200])
+            log.warning(
+                "event=download_refused reason=scanner_unavailable attachment=%d error=%s",
+                attachment_id,
+                str(exc)[:200],
+            )
             refused = _refuse(503, SCANNER_DOWN)
             refused.headers["Retry-After"] = "60"
             return refused
@@ -107,17 +116,20 @@ async def download(request: web.Request) -> web.Response:
         return _refuse(404, NOT_FOUND)
     filename, ctype, key = found
     log.info("event=download attachment=%d bytes=%d", attachment_id, len(data))
-    return web.Response(body=data, headers={
-        "Content-Type": content_type(ctype),
-        "Content-Disposition": disposition(filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": f"private, max-age={left}",
-        "Expires": _http_date(expires),
-        "ETag": f"\"{key.partition(':')[2][:32]}\"",
-        "Referrer-Policy": "no-referrer",
-        "X-Robots-Tag": "noindex",
-    })
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": content_type(ctype),
+            "Content-Disposition": disposition(filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": f"private, max-age={left}",
+            "Expires": _http_date(expires),
+            "ETag": f'"{key.partition(":")[2][:32]}"',
+            "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex",
+        },
+    )
 
 
 def _http_date(epoch: int) -> str:

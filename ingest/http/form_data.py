@@ -5,6 +5,7 @@ run again when the spool is drained, long after the request is gone), so the
 body is parsed here with the standard library's MIME parser instead of
 aiohttp's streaming reader, which needs the live request.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,10 +76,12 @@ def parse(raw: bytes, content_type: str, *, max_files: int = 20) -> FormData:
         raise FormDataError("Content-Type must be multipart/form-data with a boundary")
     if "\r" in content_type or "\n" in content_type:
         raise FormDataError("Content-Type has a line break")
-    msg = message_from_bytes(b"Content-Type: " + content_type.encode("latin-1", "replace")
-                             + b"\r\nMIME-Version: 1.0\r\n\r\n" + raw)
-    if not msg.is_multipart() or any(type(d).__name__ in ("StartBoundaryNotFoundDefect", "NoBoundaryInMultipartDefect")
-                                     for d in msg.defects):
+    msg = message_from_bytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\nMIME-Version: 1.0\r\n\r\n" + raw
+    )
+    if not msg.is_multipart() or any(
+        type(d).__name__ in ("StartBoundaryNotFoundDefect", "NoBoundaryInMultipartDefect") for d in msg.defects
+    ):
         raise FormDataError("the body is not multipart/form-data (boundary not found)")
     out = FormData()
     for part in msg.get_payload():

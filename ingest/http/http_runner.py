@@ -11,6 +11,7 @@ aiohttp has no public hook for this; the handler class is chosen by
 ``Server._loop`` and ``Server._kwargs``, ``RequestHandler.handle_error``'s
 signature) is guarded by tests/security/test_secret_masking.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,13 +40,19 @@ def reason_of(exc: BaseException | None) -> str:
 
 
 class _MaskedRequestHandler(web_protocol.RequestHandler):
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
         if not isinstance(exc, http_exceptions.HttpProcessingError) or status >= 500:
             return super().handle_error(request, status, exc, message)
         reason = reason_of(exc)
-        log.info("event=http_request_refused status=%d reason=%s error=%s remote=%s", status,
-                 reason.replace(" ", "_"), type(exc).__name__, request.remote)
+        log.info(
+            "event=http_request_refused status=%d reason=%s error=%s remote=%s",
+            status,
+            reason.replace(" ", "_"),
+            type(exc).__name__,
+            request.remote,
+        )
         if request.writer.output_size > 0:
             raise ConnectionError("a response was already sent")
         resp = web.Response(status=status, text=f"{status} Bad Request: {reason}\n", content_type="text/plain")

@@ -11,6 +11,7 @@ the same ``Idempotency-Key`` never sends twice. The answers follow
 ``ingest.ticket_api`` (its helpers are used here) and ``ingest.openapi``
 describes them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,11 @@ STATUSES = ("open", "resolved")
 def _id(request: web.Request) -> int:
     iid = incident_views.incident_id(request.match_info["incident"])
     if iid is None:
-        raise error(web.HTTPNotFound, "incident", f"no incident {request.match_info['incident'][:64]!r} "
-                                                  "(INC-000001, or its number)")
+        raise error(
+            web.HTTPNotFound,
+            "incident",
+            f"no incident {request.match_info['incident'][:64]!r} (INC-000001, or its number)",
+        )
     return iid
 
 
@@ -70,8 +74,13 @@ async def list_incidents(request: web.Request) -> web.Response:
             before = int(q["cursor"])
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
-    items, nxt = await api._run(request, lambda: run_tx(lambda: incident_views.list_page(
-        status=status, limit=limit, before=before, scope_team=caller.team), durable=False))
+    items, nxt = await api._run(
+        request,
+        lambda: run_tx(
+            lambda: incident_views.list_page(status=status, limit=limit, before=before, scope_team=caller.team),
+            durable=False,
+        ),
+    )
     return web.json_response({"incidents": items, "next_cursor": str(nxt) if nxt is not None else None})
 
 
@@ -109,25 +118,43 @@ async def post_reply(request: web.Request) -> web.Response:
             if caller.team is not None:
                 others = incident_views.other_teams(iid, caller.team, ACTIVE)
                 if others:
-                    raise TicketOpError(f"this API key is bound to team {caller.team}; the incident also has open "
-                                        f"tickets of team(s) {', '.join(others)}, whose customers the reply would "
-                                        "reach: reply with a key not bound to a team")
+                    raise TicketOpError(
+                        f"this API key is bound to team {caller.team}; the incident also has open "
+                        f"tickets of team(s) {', '.join(others)}, whose customers the reply would "
+                        "reach: reply with a key not bound to a team"
+                    )
             api_permissions.require(caller, "reply")
             who = api_permissions.author_of(caller, author)
-            return incidents.reply(iid, text or "", agent=who, actor=caller.actor, reply_key=reply_key,
-                                   settings=settings, now=utcnow(),
-                                   request=replies.request_hash(text=text or "", author=who) if idem else "")
+            return incidents.reply(
+                iid,
+                text or "",
+                agent=who,
+                actor=caller.actor,
+                reply_key=reply_key,
+                settings=settings,
+                now=utcnow(),
+                request=replies.request_hash(text=text or "", author=who) if idem else "",
+            )
+
         return api._in_tx(tx)
 
     out = await api._run(request, work)
     api._deliver(request, out.outbox_ids)
     repeated = bool(idem) and bool(out.sent) and not out.outbox_ids
-    log.info("event=api_incident_reply key_id=%s incident=%d sent=%d skipped=%d repeated=%s", caller.key_id, iid,
-             len(out.sent), len(out.skipped), repeated)
+    log.info(
+        "event=api_incident_reply key_id=%s incident=%d sent=%d skipped=%d repeated=%s",
+        caller.key_id,
+        iid,
+        len(out.sent),
+        len(out.skipped),
+        repeated,
+    )
     from helpline.store.tickets.similarity_state import incident_number
 
-    return web.json_response({"incident": incident_number(iid), "sent": out.sent, "skipped": out.skipped,
-                              "repeated": repeated}, status=200 if repeated else 201)
+    return web.json_response(
+        {"incident": incident_number(iid), "sent": out.sent, "skipped": out.skipped, "repeated": repeated},
+        status=200 if repeated else 201,
+    )
 
 
 def install(app: web.Application) -> None:

@@ -6,6 +6,7 @@ file as ``kb sync`` reads it (``text/markdown``: front matter and body; the
 URL's slug wins when the front matter names none); images by relative path
 need the folder, so they are for ``kb sync`` only. ``DELETE`` retires.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,17 @@ async def list_articles(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     include = request.query.get("all") in ("1", "true", "yes")
     language = request.query.get("language") or None
-    rows = await _run(request, lambda: run_tx(lambda: [
-        kb_state.article_dict(a) for a in kb_state.list_articles(include_retired=include, language=language)
-        if _visible(a, caller)], durable=False))
+    rows = await _run(
+        request,
+        lambda: run_tx(
+            lambda: [
+                kb_state.article_dict(a)
+                for a in kb_state.list_articles(include_retired=include, language=language)
+                if _visible(a, caller)
+            ],
+            durable=False,
+        ),
+    )
     return web.json_response({"articles": rows}, dumps=_dumps)
 
 
@@ -65,8 +74,9 @@ async def get_article(request: web.Request) -> web.Response:
     caller = await authorize(request, "read")
     slug, language = request.match_info["slug"], request.query.get("language") or None
     try:
-        out = await _run(request, lambda: run_tx(lambda: _article(slug, language, caller, f"{BASE}/kb/articles/"),
-                                                 durable=False))
+        out = await _run(
+            request, lambda: run_tx(lambda: _article(slug, language, caller, f"{BASE}/kb/articles/"), durable=False)
+        )
     except LookupError as exc:
         raise error(web.HTTPNotFound, "slug", str(exc)) from None
     return web.json_response(out, dumps=_dumps)
@@ -91,13 +101,20 @@ async def get_image(request: web.Request) -> web.Response:
         if im is None:
             return None
         return blobs.open_store(s.blob_backend, s.effective_blob_dir).get(im.blob_key), im.content_type
+
     got = await _run(request, lambda: run_tx(read, durable=False))
     if got is None:
         raise error(web.HTTPNotFound, "image", "no such image of this article")
     data, ctype = got
-    return web.Response(body=data, content_type=ctype, headers={
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'",
-        "Cache-Control": "private, max-age=86400"})
+    return web.Response(
+        body=data,
+        content_type=ctype,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "private, max-age=86400",
+        },
+    )
 
 
 @routes.put(BASE + "/kb/articles/{slug}")
@@ -136,8 +153,9 @@ async def put_article(request: web.Request) -> web.Response:
         if a.slug != slug:
             raise KbFileError(f"{slug}.md", None, f"the front matter's slug {a.slug!r} is not the URL's {slug!r}")
         if caller.team is not None and a.team != caller.team:
-            raise KbFileError(f"{slug}.md", None, f"a key of team {caller.team!r} writes only articles with "
-                                                  f"team: {caller.team}")
+            raise KbFileError(
+                f"{slug}.md", None, f"a key of team {caller.team!r} writes only articles with team: {caller.team}"
+            )
 
         def tx() -> tuple[str, dict[str, Any]]:
             existing = kb_state.get_article(a.slug, a.language)
@@ -147,19 +165,26 @@ async def put_article(request: web.Request) -> web.Response:
             if outcome != "unchanged":
                 hand_to_search(a, retired=False)
             return outcome, kb_state.article_dict(kb_state.get_article_by_id(aid))
+
         return run_tx(tx)
+
     try:
         outcome, art = await _run(request, work)
     except KbFileError as exc:
         raise error(web.HTTPUnprocessableEntity, "body", str(exc), line=exc.line) from None
-    return web.json_response({"outcome": outcome, "article": art}, status=201 if outcome == "added" else 200,
-                             dumps=_dumps)
+    return web.json_response(
+        {"outcome": outcome, "article": art}, status=201 if outcome == "added" else 200, dumps=_dumps
+    )
 
 
 def _too_large() -> web.HTTPException:
     body = {"errors": [{"field": "body", "error": f"an article is at most {MAX_ARTICLE_BYTES} bytes"}]}
-    return web.HTTPRequestEntityTooLarge(max_size=MAX_ARTICLE_BYTES, actual_size=MAX_ARTICLE_BYTES + 1,
-                                         text=json.dumps(body), content_type="application/json")
+    return web.HTTPRequestEntityTooLarge(
+        max_size=MAX_ARTICLE_BYTES,
+        actual_size=MAX_ARTICLE_BYTES + 1,
+        text=json.dumps(body),
+        content_type="application/json",
+    )
 
 
 @routes.delete(BASE + "/kb/articles/{slug}")
@@ -180,6 +205,7 @@ async def delete_article(request: web.Request) -> web.Response:
         kb_state.retire_missing(keep, utcnow())
         hand_to_search(a, retired=True)
         return True
+
     if not await _run(request, lambda: run_tx(tx)):
         raise error(web.HTTPNotFound, "slug", f"no active article {slug!r} in {language!r}")
     return web.json_response({"retired": slug, "language": language})
@@ -219,6 +245,7 @@ async def ticket_suggestions(request: web.Request) -> web.Response:
                 run_tx(lambda: kb_suggestions.store(tid, found, s, post=False))
             rows = run_tx(lambda: kb_state.suggestions_of(tid), durable=False)
         return run_tx(lambda: _suggestions_body(rows), durable=False)
+
     return web.json_response(await _run(request, work), dumps=_dumps)
 
 
@@ -257,20 +284,29 @@ async def post_suggestion(request: web.Request) -> web.Response:
             done = run_tx(lambda: kb_state.mark_suggestion(sid, "dismissed", caller.actor, utcnow()))
             return {"action": "dismissed", "recorded": done, "outbox": []}
         if got.kind != "article":
-            raise ValueError("a similar ticket's reply was written for another customer: edit it and send it "
-                             "as your own reply (POST /tickets/{number}/replies)")
+            raise ValueError(
+                "a similar ticket's reply was written for another customer: edit it and send it "
+                "as your own reply (POST /tickets/{number}/replies)"
+            )
         text = run_tx(lambda: kb_suggestions.answer_text(sid), durable=False)[2]
         key = f"api-suggestion:{sid}:{idem or uuid.uuid4().hex}"
 
         def tx() -> Any:
-            r = api_ticket_ops.reply(tid, text, author=caller.name, actor=caller.actor, key=key, settings=s,
-                                     now=utcnow())
+            r = api_ticket_ops.reply(
+                tid, text, author=caller.name, actor=caller.actor, key=key, settings=s, now=utcnow()
+            )
             if not r.repeated:
                 kb_state.mark_suggestion(sid, "sent", caller.actor, utcnow())
             return r
+
         r = _in_tx(tx)
-        return {"action": "sent", "recorded": not r.repeated, "outbox": r.outbox_ids,
-                "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient}}
+        return {
+            "action": "sent",
+            "recorded": not r.repeated,
+            "outbox": r.outbox_ids,
+            "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient},
+        }
+
     try:
         out = await _run(request, work)
     except LookupError as exc:
@@ -303,9 +339,17 @@ async def list_macros(request: web.Request) -> web.Response:
     from helpline.store.knowledge import kb_state
 
     caller = await authorize(request, "read")
-    rows = await _run(request, lambda: run_tx(lambda: [
-        {"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions, "body": r.body}
-        for r in kb_state.list_macros() if caller.team is None or r.team in ("", caller.team)], durable=False))
+    rows = await _run(
+        request,
+        lambda: run_tx(
+            lambda: [
+                {"name": r.name, "team": r.team or None, "language": r.language, "actions": r.actions, "body": r.body}
+                for r in kb_state.list_macros()
+                if caller.team is None or r.team in ("", caller.team)
+            ],
+            durable=False,
+        ),
+    )
     return web.json_response({"macros": rows}, dumps=_dumps)
 
 
@@ -345,8 +389,12 @@ async def post_macro(request: web.Request) -> web.Response:
         tid = run_tx(lambda: ticket_search.visible(number, caller.team), durable=False)
         api_permissions.require(caller, "macros", tid)  # a personal key: its agent's role
         who = api_permissions.author_of(caller, author)
-        return _in_tx(lambda: macro_ops.apply(tid, name, agent=who, actor=caller.actor, key=key, settings=s,
-                                              now=utcnow(), via="api"))
+        return _in_tx(
+            lambda: macro_ops.apply(
+                tid, name, agent=who, actor=caller.actor, key=key, settings=s, now=utcnow(), via="api"
+            )
+        )
+
     try:
         done = await _run(request, work)
     except macro_ops.MacroNotFound as exc:
@@ -357,9 +405,17 @@ async def post_macro(request: web.Request) -> web.Response:
     from helpline.ingest.http.ticket_api import _deliver
 
     _deliver(request, r.outbox_ids)
-    return web.json_response({"macro": done.name, "text": done.text, "actions": done.actions, "repeated": r.repeated,
-                              "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient}},
-                             status=200 if r.repeated else 201, dumps=_dumps)
+    return web.json_response(
+        {
+            "macro": done.name,
+            "text": done.text,
+            "actions": done.actions,
+            "repeated": r.repeated,
+            "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient},
+        },
+        status=200 if r.repeated else 201,
+        dumps=_dumps,
+    )
 
 
 def install(app: web.Application) -> None:

@@ -9,6 +9,7 @@ nothing; only the button's POST, with the CSRF token of the page and its
 ``SameSite=Strict`` cookie (``ingest/csrf.py``, as the CSAT page), resolves
 the ticket as self-served. A forged link is 404 and tells nothing.
 """
+
 from __future__ import annotations
 
 import html as htmllib
@@ -49,31 +50,63 @@ async def _verified(request: web.Request, sig: str) -> tuple[Settings, Any]:
     return settings, a
 
 
-def _page(settings: Settings, a: Any, *, sig: str, ticket_token: str, message: str = "", status: int = 200,
-          can_answer: bool = False) -> web.Response:
+def _page(
+    settings: Settings,
+    a: Any,
+    *,
+    sig: str,
+    ticket_token: str,
+    message: str = "",
+    status: int = 200,
+    can_answer: bool = False,
+) -> web.Response:
     base = f"{PREFIX}{a.language}/{a.slug}"
-    body = with_image_urls(a.html, f"{base}/images/", f"?sig={sig}") if a.status == "active" else \
-        "<p>This article is no longer available.</p>"
+    body = (
+        with_image_urls(a.html, f"{base}/images/", f"?sig={sig}")
+        if a.status == "active"
+        else "<p>This article is no longer available.</p>"
+    )
     form, nonce = "", ""
     if can_answer and a.status == "active":
         token, nonce = csrf.issue(settings.secret_key, time.time())
-        form = (f'<form method="post" action="{htmllib.escape(base)}/answered">'
-                f'<input type="hidden" name="sig" value="{htmllib.escape(sig)}">'
-                f'<input type="hidden" name="t" value="{htmllib.escape(ticket_token)}">'
-                f'<input type="hidden" name="csrf" value="{htmllib.escape(token)}">'
-                '<button type="submit">This answered my question</button></form>')
+        form = (
+            f'<form method="post" action="{htmllib.escape(base)}/answered">'
+            f'<input type="hidden" name="sig" value="{htmllib.escape(sig)}">'
+            f'<input type="hidden" name="t" value="{htmllib.escape(ticket_token)}">'
+            f'<input type="hidden" name="csrf" value="{htmllib.escape(token)}">'
+            '<button type="submit">This answered my question</button></form>'
+        )
     note = f'<p class="note"><strong>{htmllib.escape(message)}</strong></p>' if message else ""
-    text = (f'<!doctype html><html lang="{htmllib.escape(a.language)}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{htmllib.escape(a.title)}'
-            '</title><style>body{font-family:sans-serif;max-width:42em;margin:2em auto;padding:0 1em;line-height:1.5}'
-            'img{max-width:100%}button{font-size:1.1em;padding:.5em 1em}</style></head><body>'
-            f'<h1>{htmllib.escape(a.title)}</h1>{note}<article>{body}</article>{form}</body></html>')
-    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers={
-        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"})
+    text = (
+        f'<!doctype html><html lang="{htmllib.escape(a.language)}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{htmllib.escape(a.title)}'
+        "</title><style>body{font-family:sans-serif;max-width:42em;margin:2em auto;padding:0 1em;line-height:1.5}"
+        "img{max-width:100%}button{font-size:1.1em;padding:.5em 1em}</style></head><body>"
+        f"<h1>{htmllib.escape(a.title)}</h1>{note}<article>{body}</article>{form}</body></html>"
+    )
+    response = web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex",
+            "Content-Security-Policy": _CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
     if nonce:
-        response.set_cookie(COOKIE, nonce, max_age=csrf.TTL_S, path=PREFIX, httponly=True, samesite="Strict",
-                            secure=settings.public_url.startswith("https://"))
+        response.set_cookie(
+            COOKIE,
+            nonce,
+            max_age=csrf.TTL_S,
+            path=PREFIX,
+            httponly=True,
+            samesite="Strict",
+            secure=settings.public_url.startswith("https://"),
+        )
     return response
 
 
@@ -90,8 +123,14 @@ async def show(request: web.Request) -> web.Response:
     token = request.query.get("t", "")
     tid = kb_links.check_ticket(settings.secret_key, token, a.slug, a.language) if token else None
     can = tid is not None and await request.app[K.RUN_BLOCKING](_open_ticket, tid)
-    return _page(settings, a, sig=sig, ticket_token=token if can else "", can_answer=can,
-                 status=200 if a.status == "active" else 410)
+    return _page(
+        settings,
+        a,
+        sig=sig,
+        ticket_token=token if can else "",
+        can_answer=can,
+        status=200 if a.status == "active" else 410,
+    )
 
 
 async def image(request: web.Request) -> web.Response:
@@ -106,12 +145,19 @@ async def image(request: web.Request) -> web.Response:
         if im is None:
             return None
         return blobs.open_store(settings.blob_backend, settings.effective_blob_dir).get(im.blob_key), im.content_type
+
     got = await request.app[K.RUN_BLOCKING](read)
     if got is None:
         raise web.HTTPNotFound(text="No such image.")
-    return web.Response(body=got[0], content_type=got[1], headers={
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'",
-        "Cache-Control": "private, max-age=86400"})
+    return web.Response(
+        body=got[0],
+        content_type=got[1],
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+            "Cache-Control": "private, max-age=86400",
+        },
+    )
 
 
 def _self_served(ticket_id: int, slug: str, language: str, settings: Settings) -> str:
@@ -126,10 +172,19 @@ def _self_served(ticket_id: int, slug: str, language: str, settings: Settings) -
             if t.status not in ("new", "open", "in_progress", "waiting_customer"):
                 return "closed"
             now = utcnow()
-            ticket_ops.change_status(t, "resolved", now=now, settings=settings, actor="customer",
-                                     reason=f"self-served: article {slug} ({language})")
-            audit_events.event(ticket_id, "self_served", {"slug": slug, "language": language}, actor="customer", now=now)
+            ticket_ops.change_status(
+                t,
+                "resolved",
+                now=now,
+                settings=settings,
+                actor="customer",
+                reason=f"self-served: article {slug} ({language})",
+            )
+            audit_events.event(
+                ticket_id, "self_served", {"slug": slug, "language": language}, actor="customer", now=now
+            )
             return "resolved"
+
     return run_tx(tx)
 
 
@@ -143,13 +198,22 @@ async def answered(request: web.Request) -> web.Response:
     why = csrf.problem(settings.secret_key, str(form.get("csrf", "")), request.cookies.get(COOKIE, ""), time.time())
     if why:
         log.info("event=kb_self_served_refused ticket=%d reason=csrf_%s", tid, why)
-        return _page(settings, a, sig=sig, ticket_token=token, can_answer=True, status=403,
-                     message="Please press the button again on this page (your browser must accept cookies from "
-                             "this site).")
+        return _page(
+            settings,
+            a,
+            sig=sig,
+            ticket_token=token,
+            can_answer=True,
+            status=403,
+            message="Please press the button again on this page (your browser must accept cookies from this site).",
+        )
     result = await request.app[K.RUN_BLOCKING](_self_served, tid, a.slug, a.language, settings)
     log.info("event=kb_self_served ticket=%d slug=%s result=%s", tid, a.slug, result)
-    msg = ("Thank you! We have closed your request. Reply to our email if you need anything else."
-           if result == "resolved" else "Your request was already closed.")
+    msg = (
+        "Thank you! We have closed your request. Reply to our email if you need anything else."
+        if result == "resolved"
+        else "Your request was already closed."
+    )
     return _page(settings, a, sig=sig, ticket_token="", message=msg)
 
 

@@ -8,6 +8,7 @@ is a customer id or one of their addresses (URL-encoded). Both need the
 both are audited with the key as the actor. 404 for an unknown customer, 409
 under a legal hold, 422 without the confirmation.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ async def _admin(request: web.Request) -> Caller:
 
     caller = await authorize(request, "admin")
     if caller.team:
-        raise error(web.HTTPForbidden, "key", "a team-bound key cannot export or erase a customer: "
-                                              "use an admin key bound to no team")
+        raise error(
+            web.HTTPForbidden,
+            "key",
+            "a team-bound key cannot export or erase a customer: use an admin key bound to no team",
+        )
     try:
         api_permissions.require(caller, "export_erase")  # a personal key: its agent must be an admin
     except api_permissions.PermissionDenied as exc:
@@ -65,17 +69,20 @@ async def post_export(request: web.Request) -> web.Response:
         fd, path = tempfile.mkstemp(prefix="helpline-export-", suffix=".zip")
         os.close(fd)
         try:
-            export.export_customer(cid, path, blobs.open_store(settings.blob_backend, settings.effective_blob_dir),
-                                   actor=caller.actor)
+            export.export_customer(
+                cid, path, blobs.open_store(settings.blob_backend, settings.effective_blob_dir), actor=caller.actor
+            )
             with open(path, "rb") as fh:
                 return fh.read()
         finally:
             os.unlink(path)
 
     data = await _blocking(request, work)
-    return web.Response(body=data, content_type="application/zip",
-                        headers={"Content-Disposition": 'attachment; filename="customer-export.zip"',
-                                 "Cache-Control": "no-store"})
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="customer-export.zip"', "Cache-Control": "no-store"},
+    )
 
 
 async def post_erase(request: web.Request) -> web.Response:

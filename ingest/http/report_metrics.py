@@ -11,6 +11,7 @@ only when it is configured (a team's ``categories``) or one of the active
 model's labels; any other counts as ``other``, keeping the number of series
 bounded whatever callers send.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,12 @@ def bounded(counts: dict[str, int], known: frozenset[str]) -> dict[str, int]:
 
 
 class ReportCollector:
-    def __init__(self, settings: Settings, compute: Callable[[], dict[str, Any]] | None = None,
-                 categories: Callable[[], frozenset[str]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        compute: Callable[[], dict[str, Any]] | None = None,
+        categories: Callable[[], frozenset[str]] | None = None,
+    ) -> None:
         self.settings = settings
         self._compute = compute or self._figures
         self._categories = categories or (lambda: known_categories(settings))
@@ -80,21 +85,27 @@ class ReportCollector:
         f = self.figures()
         if f is None:
             return
-        vol = GaugeMetricFamily("helpline_report_tickets", "Tickets created in the report window", labels=["by", "value"])
+        vol = GaugeMetricFamily(
+            "helpline_report_tickets", "Tickets created in the report window", labels=["by", "value"]
+        )
         for by, counts in f["volume"].items():
             for value, n in counts.items():
                 vol.add_metric([by, value], n)
         yield vol
-        dur = GaugeMetricFamily("helpline_report_duration_seconds", "Business-time durations",
-                                labels=["measure", "stat"])
+        dur = GaugeMetricFamily(
+            "helpline_report_duration_seconds", "Business-time durations", labels=["measure", "stat"]
+        )
         for measure in ("first_response_s", "resolution_s"):
             for stat in ("median", "p90"):
                 if f[measure][stat] is not None:
                     dur.add_metric([measure.removesuffix("_s"), stat], f[measure][stat])
         yield dur
         ratio = GaugeMetricFamily("helpline_report_ratio", "Shares of tickets (0-1)", labels=["measure"])
-        for name, value in (("fcr", f["fcr"]), ("reopen_rate", f["reopen_rate"]),
-                            ("csat_response_rate", f["csat"]["response_rate"])):
+        for name, value in (
+            ("fcr", f["fcr"]),
+            ("reopen_rate", f["reopen_rate"]),
+            ("csat_response_rate", f["csat"]["response_rate"]),
+        ):
             if value is not None:
                 ratio.add_metric([name], value)
         for target, s in f["sla"].items():

@@ -11,6 +11,7 @@ nothing is counted (``helpline search misses``).
 Tags take ``write``: ``{"add": ["vip"], "remove": ["refund"]}``, answered with
 the ticket's tags afterwards; audited as ``tags_changed``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,9 @@ MAX_TAG_CHANGES = 50
 
 
 def _query(query: Any) -> tuple[Any, int]:
-    problems = [{"field": k, "error": "unknown query parameter; known: q, limit"} for k in query
-                if k not in ("q", "limit")]
+    problems = [
+        {"field": k, "error": "unknown query parameter; known: q, limit"} for k in query if k not in ("q", "limit")
+    ]
     problems += [{"field": k, "error": "give it once"} for k in set(query) if len(query.getall(k)) > 1]
     raw = query.get("q")
     q = None
@@ -74,8 +76,9 @@ async def get_search(request: web.Request) -> web.Response:
         return res.as_dict("html")
 
     out = await api._run(request, work)
-    log.info("event=api_search key_id=%s tickets=%d articles=%d", caller.key_id, len(out["tickets"]),
-             len(out["articles"]))
+    log.info(
+        "event=api_search key_id=%s tickets=%d articles=%d", caller.key_id, len(out["tickets"]), len(out["articles"])
+    )
     return web.json_response(out)
 
 
@@ -102,8 +105,13 @@ async def post_tags(request: web.Request) -> web.Response:
     for name, values in (("add", add), ("remove", remove)):
         bad = [v for v in values if not isinstance(v, str) or not TAG_RE.match(v)]
         if bad:
-            problems.append({"field": name, "error": f"{bad[0]!r} is not a tag: 1 to 63 ASCII letters, digits or "
-                                                     "_ . - /, starting with a letter or digit"})
+            problems.append(
+                {
+                    "field": name,
+                    "error": f"{bad[0]!r} is not a tag: 1 to 63 ASCII letters, digits or "
+                    "_ . - /, starting with a letter or digit",
+                }
+            )
     if problems:
         raise errors(web.HTTPUnprocessableEntity, problems)
 
@@ -112,8 +120,7 @@ async def post_tags(request: web.Request) -> web.Response:
 
         tid = ticket_search.visible(number, caller.team)
         try:
-            return api._in_tx(lambda: ticket_tags.change(tid, add, remove, actor=caller.actor, now=utcnow(),
-                                                         via="api"))
+            return api._in_tx(lambda: ticket_tags.change(tid, add, remove, actor=caller.actor, now=utcnow(), via="api"))
         except ticket_tags.TooManyTags as exc:
             raise TagConflict(str(exc)) from None
         except ticket_tags.TagError as exc:
@@ -129,4 +136,3 @@ async def post_tags(request: web.Request) -> web.Response:
 def install(app: web.Application) -> None:
     app.router.add_get(f"{api.BASE}/search", get_search)
     app.router.add_post(api.BASE + "/tickets/{number}/tags", post_tags)
-

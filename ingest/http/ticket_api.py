@@ -15,6 +15,7 @@ status transition names the allowed ones in the message and in ``allowed``),
 503 while the database is unreachable. ``/api/v1/openapi.json`` describes it
 all (``ingest.openapi``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,8 +79,9 @@ def _unknown(body: dict[str, Any], known: tuple[str, ...]) -> list[dict[str, str
     return [{"field": k, "error": f"unknown field; known fields: {', '.join(known)}"} for k in body if k not in known]
 
 
-def _text(body: dict[str, Any], name: str, problems: list[dict[str, str]], *, required: bool = False,
-          max_len: int = 200) -> str | None:
+def _text(
+    body: dict[str, Any], name: str, problems: list[dict[str, str]], *, required: bool = False, max_len: int = 200
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -103,8 +105,19 @@ def _choice(value: Any, name: str, choices: tuple[str, ...], problems: list[dict
 
 def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
     problems: list[dict[str, str]] = []
-    known = ("status", "team", "assignee", "priority", "category", "channel", "customer", "updated_since", "q",
-             "limit", "cursor")
+    known = (
+        "status",
+        "team",
+        "assignee",
+        "priority",
+        "category",
+        "channel",
+        "customer",
+        "updated_since",
+        "q",
+        "limit",
+        "cursor",
+    )
     problems += [{"field": k, "error": "unknown query parameter"} for k in query if k not in known]
     for k in set(query):
         if len(query.getall(k)) > 1:
@@ -155,9 +168,17 @@ def _filters(query: Any) -> tuple[ticket_search.TicketFilter, int, int | None]:
             problems.append({"field": "cursor", "error": "use the next_cursor of the previous page"})
         else:
             before = int(raw)
-    f = ticket_search.TicketFilter(status=status, team=one("team"), assignee=one("assignee", 254),
-                                   priority=priority, category=one("category"), channel=channel,
-                                   customer=one("customer", 254), updated_since=since, q=one("q", 500))
+    f = ticket_search.TicketFilter(
+        status=status,
+        team=one("team"),
+        assignee=one("assignee", 254),
+        priority=priority,
+        category=one("category"),
+        channel=channel,
+        customer=one("customer", 254),
+        updated_since=since,
+        q=one("q", 500),
+    )
     if f.q is not None:
         from helpline.store.fulltext.search_syntax import QueryError, parse
 
@@ -214,6 +235,7 @@ def _in_tx(fn: Callable[[], Any]) -> Any:
     def tx() -> Any:
         with audit_events.buffered_events():
             return fn()
+
     return run_tx(tx)
 
 
@@ -247,8 +269,9 @@ async def list_tickets(request: web.Request) -> web.Response:
         raise errors(web.HTTPUnprocessableEntity, exc.items) from None
 
     def work() -> tuple[Any, Any]:
-        items, nxt = run_tx(lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team),
-                            durable=False)
+        items, nxt = run_tx(
+            lambda: ticket_search.list_page(f, limit=limit, before=before, scope_team=caller.team), durable=False
+        )
         return (items if api_permissions.sees_pii(caller) else pii.mask_json(items, tokens=_tokens(request))), nxt
 
     items, nxt = await _run(request, work)
@@ -267,8 +290,13 @@ async def get_ticket(request: web.Request) -> web.Response:
         out = run_tx(lambda: ticket_search.detail(number, caller.team), durable=False)
         if not api_permissions.sees_pii(caller):
             return pii.mask_json(out, tokens=tokens)
-        shown = [x["id"] for x in out.get("messages", []) if pii.has_pii(
-            " ".join(str(x.get(k) or "") for k in ("subject", "text", "full_text", "html")), tokens=tokens)]
+        shown = [
+            x["id"]
+            for x in out.get("messages", [])
+            if pii.has_pii(
+                " ".join(str(x.get(k) or "") for k in ("subject", "text", "full_text", "html")), tokens=tokens
+            )
+        ]
         if shown:
             pii_reveal.record_view(ticket_search.visible(number, caller.team), shown, actor=caller.actor, via="api")
         return out
@@ -293,8 +321,11 @@ async def post_reveal(request: web.Request) -> web.Response:
     def work() -> Any:
         tid = ticket_search.visible(number, caller.team)
         role = api_permissions.require(caller, "see_pii", tid) or "integration key"
-        got = pii_reveal.reveal(message_id, actor=caller.actor, via="api", role=role) \
-            if pii_reveal.message_of_ticket(message_id, tid) else None
+        got = (
+            pii_reveal.reveal(message_id, actor=caller.actor, via="api", role=role)
+            if pii_reveal.message_of_ticket(message_id, tid)
+            else None
+        )
         if got is None:
             raise TicketNotFound(f"ticket {number.strip().upper()} has no message {message_id}")
         return got
@@ -336,20 +367,35 @@ async def post_reply(request: web.Request) -> web.Response:
         api_permissions.require(caller, "reply", tid)
         who = api_permissions.author_of(caller, author)
         request = replies.request_hash(text=text, author=who) if idem else ""
-        r = _in_tx(lambda: api_ticket_ops.reply(tid, text, author=who, actor=caller.actor, key=key,
-                                                settings=settings, now=utcnow(), request=request))
+        r = _in_tx(
+            lambda: api_ticket_ops.reply(
+                tid, text, author=who, actor=caller.actor, key=key, settings=settings, now=utcnow(), request=request
+            )
+        )
         return r, run_tx(lambda: queries.summary_of(number.strip().upper()), durable=False)
 
     r, ticket = await _run(request, work)
     _deliver(request, r.outbox_ids)
-    log.info("event=api_reply key_id=%s ticket=%s channel=%s repeated=%s", caller.key_id, ticket["number"],
-             r.channel, r.repeated)
-    return web.json_response({"message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient},
-                              "repeated": r.repeated, "ticket": ticket}, status=200 if r.repeated else 201)
+    log.info(
+        "event=api_reply key_id=%s ticket=%s channel=%s repeated=%s",
+        caller.key_id,
+        ticket["number"],
+        r.channel,
+        r.repeated,
+    )
+    return web.json_response(
+        {
+            "message": {"id": r.message_id, "channel": r.channel, "recipient": r.recipient},
+            "repeated": r.repeated,
+            "ticket": ticket,
+        },
+        status=200 if r.repeated else 201,
+    )
 
 
-async def _write(request: web.Request, known: tuple[str, ...]) -> tuple[Caller, str, dict[str, Any],
-                                                                        list[dict[str, str]]]:
+async def _write(
+    request: web.Request, known: tuple[str, ...]
+) -> tuple[Caller, str, dict[str, Any], list[dict[str, str]]]:
     """A change to one ticket: (the caller, with the ``write`` scope; the ticket's number; the JSON body; the
     problems of its unknown fields, for the handler to add its own to)."""
     caller = await authorize(request, "write")
@@ -398,8 +444,9 @@ def _changes(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
         changes["force"] = body["force"] is True
     reason = _text(body, "reason", problems, max_len=1000) if "reason" in body else ""
     if not set(changes) - {"force"} and not problems:
-        problems.append({"field": "body", "error": "nothing to change: give status, priority, assignee, category "
-                                                   "or team"})
+        problems.append(
+            {"field": "body", "error": "nothing to change: give status, priority, assignee, category or team"}
+        )
     if problems:
         raise Invalid(problems)
     return changes, reason or ""
@@ -435,8 +482,10 @@ def _patch_one(tid: int, changes: dict[str, Any], reason: str, caller: Caller, s
         t = ticket_ops.load(tid)
         api_ticket_ops.change(t, changes, actor=caller.actor, settings=settings, now=utcnow(), reason=reason)
         if caller.team is not None and t.team != caller.team:
-            raise ticket_ops.TicketOpError(f"this API key is bound to team {caller.team}; it cannot move "
-                                           f"{t.number} to team {t.team}")
+            raise ticket_ops.TicketOpError(
+                f"this API key is bound to team {caller.team}; it cannot move {t.number} to team {t.team}"
+            )
+
     _in_tx(op)
     if {"status", "assignee", "team"} & set(changes):
         ticket_ops.offer_queue(settings)  # an agent freed by the change takes a queued ticket
@@ -470,8 +519,16 @@ def _merge_one(tid: int, into: str, reason: str, caller: Caller, settings: Setti
         raise Invalid([{"field": "into", "error": f"no ticket {into.strip().upper()!r}"}]) from None
     api_permissions.require(caller, "merge", tid)
     api_permissions.require(caller, "merge", target)
-    _in_tx(lambda: ticket_ops.merge(ticket_ops.load(tid), ticket_ops.load(target), now=utcnow(), settings=settings,
-                                    actor=caller.actor, reason=reason))
+    _in_tx(
+        lambda: ticket_ops.merge(
+            ticket_ops.load(tid),
+            ticket_ops.load(target),
+            now=utcnow(),
+            settings=settings,
+            actor=caller.actor,
+            reason=reason,
+        )
+    )
     ticket_ops.offer_queue(settings)
 
 
@@ -514,11 +571,20 @@ async def post_detach(request: web.Request) -> web.Response:
     def work() -> dict[str, Any]:
         tid = ticket_search.visible(number, caller.team)
         api_permissions.require(caller, "merge", tid)
-        done = _in_tx(lambda: ticket_detach.detach(ticket_ops.load(tid), int(raw), now=utcnow(), settings=settings,
-                                                   actor=caller.actor, reason=reason or ""))
+        done = _in_tx(
+            lambda: ticket_detach.detach(
+                ticket_ops.load(tid), int(raw), now=utcnow(), settings=settings, actor=caller.actor, reason=reason or ""
+            )
+        )
         ticket_ops.offer_queue(settings)
-        return run_tx(lambda: {"ticket": queries.summary_of(done.number), "from": queries.summary_of(number.strip().upper()),
-                               "status_restored": done.status_restored or None}, durable=False)
+        return run_tx(
+            lambda: {
+                "ticket": queries.summary_of(done.number),
+                "from": queries.summary_of(number.strip().upper()),
+                "status_restored": done.status_restored or None,
+            },
+            durable=False,
+        )
 
     return web.json_response(await _run(request, work), status=201)
 
@@ -526,8 +592,12 @@ async def post_detach(request: web.Request) -> web.Response:
 def _bulk_body(body: dict[str, Any]) -> tuple[list[str], str, Any, str]:
     problems = _unknown(body, ("tickets", "action", "value", "reason"))
     numbers = body.get("tickets")
-    if not isinstance(numbers, list) or not numbers or len(numbers) > MAX_BULK or not all(
-            isinstance(n, str) and n.strip(BLANKS) and len(n) <= 64 for n in numbers):
+    if (
+        not isinstance(numbers, list)
+        or not numbers
+        or len(numbers) > MAX_BULK
+        or not all(isinstance(n, str) and n.strip(BLANKS) and len(n) <= 64 for n in numbers)
+    ):
         problems.append({"field": "tickets", "error": f"a list of 1 to {MAX_BULK} ticket numbers"})
     action = _choice(body.get("action"), "action", BULK_ACTIONS, problems)
     value = body.get("value")
@@ -565,8 +635,14 @@ async def post_bulk(request: web.Request) -> web.Response:
             else:
                 _patch_one(tid, {field: value}, reason, caller, settings)
             t = run_tx(lambda: queries.summary_of(number), durable=False)
-            return {"ticket": number, "ok": True, "status": t["status"], "priority": t["priority"],
-                    "assignee": t["assignee"], "team": t["team"]}
+            return {
+                "ticket": number,
+                "ok": True,
+                "status": t["status"],
+                "priority": t["priority"],
+                "assignee": t["assignee"],
+                "team": t["team"],
+            }
         except TicketNotFound as exc:
             return {"ticket": number, "ok": False, "code": 404, "error": str(exc)}
         except Invalid as exc:
@@ -580,8 +656,13 @@ async def post_bulk(request: web.Request) -> web.Response:
         return [one(n) for n in dict.fromkeys(numbers)]
 
     results = await _run(request, work)
-    log.info("event=api_bulk key_id=%s action=%s tickets=%d refused=%d", caller.key_id, action, len(results),
-             sum(1 for r in results if not r["ok"]))
+    log.info(
+        "event=api_bulk key_id=%s action=%s tickets=%d refused=%d",
+        caller.key_id,
+        action,
+        len(results),
+        sum(1 for r in results if not r["ok"]),
+    )
     return web.json_response({"results": results})
 
 

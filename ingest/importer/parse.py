@@ -6,6 +6,7 @@ no database writer, so it runs in one process per core while the parent
 process writes batches. Blobs (the raw message, attachments) are written here
 and fsync'd together per chunk before the parent commits the rows naming them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -84,8 +85,12 @@ def _one(where: str, pos: str, data: bytes, error: str) -> Parsed:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     date = message_date(data) or now
     try:
-        env = normalise_email(data, put_blob=_state["put"], support_addresses=s.support_addresses,
-                              received_at=date.replace(tzinfo=dt.timezone.utc))
+        env = normalise_email(
+            data,
+            put_blob=_state["put"],
+            support_addresses=s.support_addresses,
+            received_at=date.replace(tzinfo=dt.timezone.utc),
+        )
         pre = pipeline.prepare_envelope(env, s)
         env.raw_blob_key = _state["put"](data)
     except NotAnEmail as exc:

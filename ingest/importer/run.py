@@ -9,6 +9,7 @@ there, and the inbound table's unique key turns anything read twice into
 ``already_imported``, so an import killed at any point and run again
 duplicates nothing.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -51,12 +52,19 @@ class Report:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "kind": self.kind, "dry_run": self.dry_run, "messages": self.read,
-                "actions": dict(sorted(self.actions.items())), "resolved": self.resolved,
-                "unreadable": len(self.unreadable),
-                "unreadable_messages": [{"where": w, "why": e} for w, e in self.unreadable],
-                "seconds": round(self.seconds, 2), "rate_per_s": round(self.rate, 1),
-                "resumed_from": self.resumed_from}
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "dry_run": self.dry_run,
+            "messages": self.read,
+            "actions": dict(sorted(self.actions.items())),
+            "resolved": self.resolved,
+            "unreadable": len(self.unreadable),
+            "unreadable_messages": [{"where": w, "why": e} for w, e in self.unreadable],
+            "seconds": round(self.seconds, 2),
+            "rate_per_s": round(self.rate, 1),
+            "resumed_from": self.resumed_from,
+        }
 
 
 class _DryRun(Exception):
@@ -84,8 +92,15 @@ def _save_checkpoint(path: str, source: str, pos: str, done: bool) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"source": os.path.realpath(source), "pos": pos, "done": done,
-                   "at": dt.datetime.now(dt.timezone.utc).isoformat()}, fh)
+        json.dump(
+            {
+                "source": os.path.realpath(source),
+                "pos": pos,
+                "done": done,
+                "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            },
+            fh,
+        )
     # Not fsync'd (it cost 30 ms a batch): a checkpoint lost in a crash only makes the rerun read
     # again from an earlier one, and the inbound rows' unique key turns what it reads twice into
     # already_imported. The rename keeps it whole.
@@ -129,10 +144,20 @@ def total_hint(kind: str, source: str) -> int:
     return sum(1 for _ in (sources.maildir if kind == "maildir" else sources.eml)(source, max_bytes=1 << 62))
 
 
-def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime | None = None,
-               dry_run: bool = False, batch_size: int = 200, jobs: int | None = None, restart: bool = False,
-               max_bytes: int = sources.DEFAULT_MAX_BYTES, writers: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> Report:
+def run_import(
+    kind: str,
+    source: str,
+    settings: Any,
+    *,
+    open_since: dt.datetime | None = None,
+    dry_run: bool = False,
+    batch_size: int = 200,
+    jobs: int | None = None,
+    restart: bool = False,
+    max_bytes: int = sources.DEFAULT_MAX_BYTES,
+    writers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
     """Import ``source``; ``progress(messages, done)`` after each parsed chunk, ``done`` in the
     units of ``total_hint`` (bytes of an mbox, files of a folder). ``writers``: batch writers at once
     (default: 2 on PostgreSQL, 1 on SQLite, whose single write lock they would only queue on)."""
@@ -155,8 +180,10 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
     # runner's servers) can copy a lock held by another thread into the child, which then waits forever.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["helpline.ingest.importer.parse"])
-    with cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=parse.init,
-                                initargs=(settings, dry_run)) as pool, cf.ThreadPoolExecutor(writers) as wpool:
+    with (
+        cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=parse.init, initargs=(settings, dry_run)) as pool,
+        cf.ThreadPoolExecutor(writers) as wpool,
+    ):
         # A few chunks in flight per process keeps both cores busy while this one writes.
         pending: list[cf.Future] = []
         chunks = _chunks(raws, max(1, batch_size // 2))
@@ -205,8 +232,13 @@ def run_import(kind: str, source: str, settings: Any, *, open_since: dt.datetime
         report.resolved = history_import.settle(label, settings, open_since)
         _save_checkpoint(ckpt, source, last_pos, True)
     report.seconds = time.perf_counter() - started
-    log.info("event=import_done kind=%s messages=%d unreadable=%d seconds=%.1f", kind, report.read,
-             len(report.unreadable), report.seconds)
+    log.info(
+        "event=import_done kind=%s messages=%d unreadable=%d seconds=%.1f",
+        kind,
+        report.read,
+        len(report.unreadable),
+        report.seconds,
+    )
     return report
 
 
@@ -217,8 +249,9 @@ def conversation_key(item: Any) -> str:
     return (t.references[0] if t.references else "") or t.in_reply_to or t.message_id or item.where
 
 
-def _write_split(items: list, label: str, settings: Any, history_import: Any, writers: int,
-                 wpool: cf.ThreadPoolExecutor) -> list[Any]:
+def _write_split(
+    items: list, label: str, settings: Any, history_import: Any, writers: int, wpool: cf.ThreadPoolExecutor
+) -> list[Any]:
     """One batch through ``writers`` concurrent transactions (PostgreSQL): the items split by conversation,
     each part in file order. Every part is committed before the caller moves the checkpoint, as with one
     writer. A part that failed (two transactions waiting on each other's rows: PostgreSQL aborts one)

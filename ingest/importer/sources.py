@@ -13,6 +13,7 @@ memory; in folders, symbolic links are refused (they may point anywhere on
 the host) and directories are walked without following links, each visited
 once, so a loop ends.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_FROM_LINE = re.compile(rb"^From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
-                        rb"Nov|Dec) +\d{1,2} +\d{1,2}:\d\d")
+_FROM_LINE = re.compile(
+    rb"^From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+    rb"Nov|Dec) +\d{1,2} +\d{1,2}:\d\d"
+)
 _ESCAPED_FROM = re.compile(rb"^>+From ")
 _CHUNK = 1 << 16
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -150,6 +153,7 @@ def _folder(root: str, keep: "callable", after: str, max_bytes: int) -> Iterator
 
 def maildir(root: str, *, after: str = "", max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Raw]:
     """Every message in ``cur/`` and ``new/`` of the Maildir and of its sub-folders (Maildir++ ``.Folder``)."""
+
     def keep(rel: str) -> bool:
         parts = rel.split(os.sep)
         return len(parts) >= 2 and parts[-2] in ("cur", "new") and not parts[-1].startswith(".")

@@ -8,6 +8,7 @@ read with ``safe_load``'s loader and refuses anchors and aliases outright (the
 file over 1 MiB, an image outside the knowledge folder, or a template that does
 not compile is refused the same way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,19 @@ SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Raster formats only, recognised by their first bytes: SVG can carry scripts.
-_IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8",
-                "image/webp": b"RIFF"}
-_IMAGE_EXT = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-              ".webp": "image/webp"}
+_IMAGE_MAGIC = {
+    "image/png": b"\x89PNG\r\n\x1a\n",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/gif": b"GIF8",
+    "image/webp": b"RIFF",
+}
+_IMAGE_EXT = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
 MACRO_ACTIONS = ("status", "priority", "tags", "team", "assignee")
 MACRO_STATUSES = ("open", "in_progress", "waiting_customer", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -54,12 +64,14 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # noqa: ANN001, ANN201
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.MarkedYAMLError("while reading the front matter", None,
-                                       "aliases (*name) are not allowed", event.start_mark)
+            raise yaml.MarkedYAMLError(
+                "while reading the front matter", None, "aliases (*name) are not allowed", event.start_mark
+            )
         event = self.peek_event()
         if getattr(event, "anchor", None):
-            raise yaml.MarkedYAMLError("while reading the front matter", None,
-                                       "anchors (&name) are not allowed", event.start_mark)
+            raise yaml.MarkedYAMLError(
+                "while reading the front matter", None, "anchors (&name) are not allowed", event.start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -78,7 +90,7 @@ def split(path: str, raw: bytes) -> Parsed:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise KbFileError(path, line, "not UTF-8 text") from None
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].rstrip("\r\n").rstrip() != "---":
@@ -108,11 +120,12 @@ def split(path: str, raw: bytes) -> Parsed:
     key_lines = {}
     if isinstance(node, yaml.MappingNode):
         key_lines = {str(k.value): k.start_mark.line + 2 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-    return Parsed(meta, key_lines, "".join(lines[end + 1:]), end + 2)
+    return Parsed(meta, key_lines, "".join(lines[end + 1 :]), end + 2)
 
 
-def _str(p: Parsed, path: str, key: str, default: str | None = None, *, pattern: re.Pattern | None = None,
-         limit: int = 500) -> str | None:
+def _str(
+    p: Parsed, path: str, key: str, default: str | None = None, *, pattern: re.Pattern | None = None, limit: int = 500
+) -> str | None:
     value = p.meta.get(key, default)
     if value is None:
         return None
@@ -130,7 +143,7 @@ def _item(v: Any) -> Any:
     """A list entry as its author meant it: YAML reads ``- is there a fee: for transfers?`` as a one-key
     mapping and ``- yes`` as true; a question is text, so both are turned back into it."""
     if isinstance(v, dict) and len(v) == 1:
-        (k, val), = v.items()
+        ((k, val),) = v.items()
         if isinstance(k, (str, int, float)) and isinstance(val, (str, int, float)) and not isinstance(val, bool):
             return f"{k}: {val}"
     if isinstance(v, bool):
@@ -144,8 +157,9 @@ def _str_list(p: Parsed, path: str, key: str, *, limit: int, each: int = 1000) -
         value = [value]
     if isinstance(value, list):
         value = [_item(v) for v in value]
-    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                              for v in value):
+    if not isinstance(value, list) or not all(
+        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value
+    ):
         raise KbFileError(path, p.lines.get(key), f"{key!r} must be a list of texts")
     if len(value) > limit:
         raise KbFileError(path, p.lines.get(key), f"{key!r} has {len(value)} entries; the limit is {limit}")
@@ -168,11 +182,16 @@ def read_article(file: Path, root: Path, put_blob: Callable[[bytes], str]) -> Ar
     known = {"title", "slug", "language", "tags", "audience", "team", "questions"}
     unknown = sorted(set(map(str, p.meta)) - known)
     if unknown:
-        raise KbFileError(rel, p.lines.get(unknown[0]), f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise KbFileError(
+            rel, p.lines.get(unknown[0]), f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     slug = _str(p, rel, "slug", file.name[:-3], pattern=SLUG) or ""
     if not SLUG.fullmatch(slug):
-        raise KbFileError(rel, None, f"the file name gives the slug {slug!r}, which must match {SLUG.pattern}; "
-                                     "rename the file or set 'slug'")
+        raise KbFileError(
+            rel,
+            None,
+            f"the file name gives the slug {slug!r}, which must match {SLUG.pattern}; rename the file or set 'slug'",
+        )
     # No title: the slug as words, rather than an article missing from search over one omission.
     title = _str(p, rel, "title", limit=300) or re.sub(r"[-_.]+", " ", slug).strip().capitalize()
     language = (_str(p, rel, "language", "en", pattern=LANGUAGE) or "en").lower()
@@ -185,13 +204,25 @@ def read_article(file: Path, root: Path, put_blob: Callable[[bytes], str]) -> Ar
     images, digest_of = _images(file, root, rel, p, put_blob)
     html = kb_markdown.render(p.body, digest_of.get)
     checksum = hashlib.sha256(raw + b"".join(i.sha256.encode() for i in images)).hexdigest()
-    return ArticleIn(slug=slug, language=language, title=title, body=p.body, html=html, checksum=checksum,
-                     source_path=rel, tags=tags, audience=audience, team=team, questions=questions,
-                     images=tuple(images))
+    return ArticleIn(
+        slug=slug,
+        language=language,
+        title=title,
+        body=p.body,
+        html=html,
+        checksum=checksum,
+        source_path=rel,
+        tags=tags,
+        audience=audience,
+        team=team,
+        questions=questions,
+        images=tuple(images),
+    )
 
 
-def _images(file: Path, root: Path, rel: str, p: Parsed,
-            put_blob: Callable[[bytes], str]) -> tuple[list[ImageIn], dict[str, str]]:
+def _images(
+    file: Path, root: Path, rel: str, p: Parsed, put_blob: Callable[[bytes], str]
+) -> tuple[list[ImageIn], dict[str, str]]:
     """Keep the images the article references by relative path; refuse any that leave the folder."""
     images: dict[str, ImageIn] = {}
     digest_of: dict[str, str] = {}
@@ -218,8 +249,13 @@ def _images(file: Path, root: Path, rel: str, p: Parsed,
         sha = hashlib.sha256(data).hexdigest()
         digest_of[src] = sha
         if sha not in images:
-            images[sha] = ImageIn(path=target.relative_to(root_real).as_posix(), sha256=sha, content_type=ctype,
-                                  size=size, blob_key=put_blob(data))
+            images[sha] = ImageIn(
+                path=target.relative_to(root_real).as_posix(),
+                sha256=sha,
+                content_type=ctype,
+                size=size,
+                blob_key=put_blob(data),
+            )
     return list(images.values()), digest_of
 
 
@@ -233,7 +269,9 @@ def read_macro(file: Path, root: Path) -> MacroIn:
     known = {"name", "team", "language", "actions"}
     unknown = sorted(set(map(str, p.meta)) - known)
     if unknown:
-        raise KbFileError(rel, p.lines.get(unknown[0]), f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise KbFileError(
+            rel, p.lines.get(unknown[0]), f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     name = _str(p, rel, "name", file.name[:-3], pattern=NAME) or ""
     team = _str(p, rel, "team", "", limit=100) or ""
     if team and not NAME.fullmatch(team):
@@ -246,8 +284,15 @@ def read_macro(file: Path, root: Path) -> MacroIn:
         macro_render.compile_body(p.body)
     except macro_render.MacroError as exc:
         raise KbFileError(rel, p.body_line - 1 + (exc.line or 1), str(exc)) from None
-    return MacroIn(name=name, language=language, team=team, actions=actions, body=p.body,
-                   checksum=hashlib.sha256(raw).hexdigest(), source_path=rel)
+    return MacroIn(
+        name=name,
+        language=language,
+        team=team,
+        actions=actions,
+        body=p.body,
+        checksum=hashlib.sha256(raw).hexdigest(),
+        source_path=rel,
+    )
 
 
 def _actions(p: Parsed, rel: str) -> dict[str, Any]:

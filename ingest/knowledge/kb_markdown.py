@@ -10,6 +10,7 @@ serving the article turns into its own URLs (``with_image_urls``); remote
 images are dropped, as in mail, because they would tell a third party who read
 the article.
 """
+
 from __future__ import annotations
 
 import html as htmllib
@@ -23,7 +24,8 @@ from helpline.ingest.email.html import cleaner
 IMAGE_SCHEME = "kb-image:"
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"])
+    ["table", "strikethrough"]
+)
 
 
 # Only the images the sync kept (``kb-image:<sha256>``); remote ones are dropped.
@@ -40,6 +42,7 @@ def image_refs(markdown: str) -> list[str]:
                 out.append(str(t.attrGet("src") or ""))
             if t.children:
                 walk(t.children)
+
     walk(_md.parse(markdown))
     return out
 
@@ -55,11 +58,13 @@ def render(markdown: str, image_for: Callable[[str], str | None]) -> str:
                 t.attrSet("src", f"{IMAGE_SCHEME}{digest}" if digest else "")
             if t.children:
                 walk(t.children)
+
     walk(tokens)
     return _CLEANER.clean(_md.renderer.render(tokens, _md.options, {})).strip()
 
 
 def with_image_urls(html: str, base: str, suffix: str = "") -> str:
     """The article's HTML with ``kb-image:<sha>`` replaced by ``{base}<sha>{suffix}`` (the serving route's URLs)."""
-    return re.sub(r'src="kb-image:([0-9a-f]{64})"',
-                  lambda m: f'src="{htmllib.escape(base + m.group(1) + suffix)}"', html)
+    return re.sub(
+        r'src="kb-image:([0-9a-f]{64})"', lambda m: f'src="{htmllib.escape(base + m.group(1) + suffix)}"', html
+    )

@@ -9,6 +9,7 @@ held before stays as it was (neither updated nor retired), so one typo does
 not take an article offline. The database writes happen in one transaction,
 so a reader never sees half a sync.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,9 +39,14 @@ class SyncReport:
     errors: list[KbFileError] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged, "retired": self.retired,
-                "macros": self.macros,
-                "errors": [{"path": e.path, "line": e.line, "error": e.message} for e in self.errors]}
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "retired": self.retired,
+            "macros": self.macros,
+            "errors": [{"path": e.path, "line": e.line, "error": e.message} for e in self.errors],
+        }
 
 
 def hand_to_search(article: Any, *, retired: bool) -> None:
@@ -50,9 +56,16 @@ def hand_to_search(article: Any, *, retired: bool) -> None:
     if retired:
         search_index.remove_article(article.slug, article.language)
         return
-    search_index.index_article(article.slug, article.language, article.title, article.body,
-                               questions=article.questions, tags=article.tags, audience=article.audience,
-                               team=article.team or None)
+    search_index.index_article(
+        article.slug,
+        article.language,
+        article.title,
+        article.body,
+        questions=article.questions,
+        tags=article.tags,
+        audience=article.audience,
+        team=article.team or None,
+    )
 
 
 def _files(root: Path) -> tuple[list[Path], list[Path]]:
@@ -67,7 +80,8 @@ def _files(root: Path) -> tuple[list[Path], list[Path]]:
             if not name.endswith(".md") or name.startswith("."):
                 continue
             (macros if here == macro_dir else articles if not here.is_relative_to(macro_dir) else []).append(
-                here / name)
+                here / name
+            )
     return articles, macros
 
 
@@ -89,8 +103,12 @@ def sync(root: str | Path, put_blob: Callable[[bytes], str]) -> SyncReport:
                 raise KbFileError(rel, None, "a link to a file outside the knowledge folder")
             a = read_article(f, root, put_blob)
             if (a.slug, a.language) in seen:
-                raise KbFileError(rel, None, f"slug {a.slug!r} ({a.language}) is already used by "
-                                             f"{seen[(a.slug, a.language)]}; set another 'slug'")
+                raise KbFileError(
+                    rel,
+                    None,
+                    f"slug {a.slug!r} ({a.language}) is already used by "
+                    f"{seen[(a.slug, a.language)]}; set another 'slug'",
+                )
         except KbFileError as exc:
             report.errors.append(exc)
             broken.add(rel)
@@ -123,8 +141,9 @@ def sync(root: str | Path, put_blob: Callable[[bytes], str]) -> SyncReport:
         for a in parsed:
             outcome, aid = kb_state.upsert_article(a, now)
             name = a.slug if a.language == "en" else f"{a.slug} ({a.language})"
-            {"added": report.added, "restored": report.added, "updated": report.updated,
-             "unchanged": report.unchanged}[outcome].append(name)
+            {"added": report.added, "restored": report.added, "updated": report.updated, "unchanged": report.unchanged}[
+                outcome
+            ].append(name)
             if outcome != "unchanged":
                 hand_to_search(a, retired=False)
         keep = {(a.slug, a.language) for a in parsed}
@@ -141,6 +160,11 @@ def sync(root: str | Path, put_blob: Callable[[bytes], str]) -> SyncReport:
         report.macros = mac
 
     run_tx(apply)
-    log.info("event=kb_synced added=%d updated=%d retired=%d errors=%d", len(report.added), len(report.updated),
-             len(report.retired), len(report.errors))
+    log.info(
+        "event=kb_synced added=%d updated=%d retired=%d errors=%d",
+        len(report.added),
+        len(report.updated),
+        len(report.retired),
+        len(report.errors),
+    )
     return report

@@ -9,6 +9,7 @@ over SMTP (new conversations, replies to the acknowledgements that came back,
 attachments, non-UTF-8 charsets), Twilio-signed SMS webhooks (new numbers and
 follow-up texts), HMAC-signed JSON to ``/api/v1/messages``, or all three in turn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,16 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 # ---- message generation -------------------------------------------------------------
-SUBJECTS = ["Order #{n} has not arrived", "Cannot log in to my account", "Refund for invoice {n}",
-            "Question about my subscription", "Wrong item delivered (order {n})", "Payment failed twice",
-            "How do I change my address?", "Billing error on my last statement"]
+SUBJECTS = [
+    "Order #{n} has not arrived",
+    "Cannot log in to my account",
+    "Refund for invoice {n}",
+    "Question about my subscription",
+    "Wrong item delivered (order {n})",
+    "Payment failed twice",
+    "How do I change my address?",
+    "Billing error on my last statement",
+]
 BODIES = [
     "Hello,\n\nI ordered something {d} days ago and the tracking page still says 'label created'.\n"
     "Could you tell me where my parcel is? The order number is {n}.\n\nThanks,\n{name}\n",
@@ -66,8 +74,18 @@ BODIES = [
     "Good afternoon,\n\nplease refund invoice {n}; I was charged twice for the same month.\n"
     "I attached the bank statement.\n\nKind regards,\n{name}\n-- \n{name}\nACME Ltd.\n",
 ]
-NAMES = ["Alice Martin", "Bruno Keller", "Chloé Dubois", "Dmitri Ivanov", "Eva Lindqvist", "Farid Haddad",
-         "Grete Müller", "Hiro Tanaka", "Inês Costa", "Jan Novák"]
+NAMES = [
+    "Alice Martin",
+    "Bruno Keller",
+    "Chloé Dubois",
+    "Dmitri Ivanov",
+    "Eva Lindqvist",
+    "Farid Haddad",
+    "Grete Müller",
+    "Hiro Tanaka",
+    "Inês Costa",
+    "Jan Novák",
+]
 ATTACHMENT = base64.encodebytes(os.urandom(24_000)).decode()
 
 
@@ -79,28 +97,44 @@ def new_message(i: int, rng: random.Random, support: str) -> tuple[str, bytes, s
     body = rng.choice(BODIES).format(n=n, d=rng.randint(2, 9), name=name.split()[0])
     mid = f"<bench.{i}.{rng.getrandbits(40):x}@bench.example>"
     kind = rng.random()
-    headers = (f"From: {email.utils.formataddr((name, addr))}\r\nTo: Support <{support}>\r\n"
-               f"Subject: {subject}\r\nDate: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\n"
-               "MIME-Version: 1.0\r\n")
+    headers = (
+        f"From: {email.utils.formataddr((name, addr))}\r\nTo: Support <{support}>\r\n"
+        f"Subject: {subject}\r\nDate: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\n"
+        "MIME-Version: 1.0\r\n"
+    )
     if kind < 0.1:  # with an attachment
         b = f"b{i}"
-        raw = (headers + f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\n'
-               "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n") +
-               f'\r\n--{b}\r\nContent-Type: application/pdf; name="statement-{n}.pdf"\r\n'
-               f'Content-Disposition: attachment; filename="statement-{n}.pdf"\r\n'
-               "Content-Transfer-Encoding: base64\r\n\r\n" + ATTACHMENT.replace("\n", "\r\n") + f"\r\n--{b}--\r\n")
+        raw = (
+            headers + f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            + body.replace("\n", "\r\n")
+            + f'\r\n--{b}\r\nContent-Type: application/pdf; name="statement-{n}.pdf"\r\n'
+            f'Content-Disposition: attachment; filename="statement-{n}.pdf"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n" + ATTACHMENT.replace("\n", "\r\n") + f"\r\n--{b}--\r\n"
+        )
         return addr, raw.encode(), mid
     if kind < 0.2:  # a legacy charset
         charset = rng.choice(["iso-8859-1", "windows-1252", "iso-2022-jp"])
-        text = body + ("\nDanke für Ihre Hilfe — café, naïve.\n" if charset != "iso-2022-jp" else "\nよろしくお願いします。\n")
+        text = body + (
+            "\nDanke für Ihre Hilfe — café, naïve.\n" if charset != "iso-2022-jp" else "\nよろしくお願いします。\n"
+        )
         payload = text.replace("\n", "\r\n").encode(charset, errors="replace")
         cte = "7bit" if charset == "iso-2022-jp" else "8bit"
-        return addr, headers.encode() + f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n".encode() + payload, mid
+        return (
+            addr,
+            headers.encode()
+            + f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n".encode()
+            + payload,
+            mid,
+        )
     b = f"a{i}"
     html = "<html><body>" + "".join(f"<p>{line}</p>" for line in body.splitlines() if line) + "</body></html>"
-    raw = (headers + f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n--{b}\r\n'
-           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body.replace("\n", "\r\n") +
-           f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--{b}--\r\n")
+    raw = (
+        headers + f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n--{b}\r\n'
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + body.replace("\n", "\r\n")
+        + f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--{b}--\r\n"
+    )
     return addr, raw.encode(), mid
 
 
@@ -109,12 +143,14 @@ def reply_message(i: int, ack, rng: random.Random, support: str) -> tuple[str, b
     addr = str(msg["To"]).strip("<>")
     mid = f"<bench.r{i}.{rng.getrandbits(40):x}@bench.example>"
     ack_id = str(msg["Message-ID"])
-    raw = (f"From: {addr}\r\nTo: {msg['Reply-To'] or support}\r\nSubject: Re: {msg['Subject']}\r\n"
-           f"Date: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\nIn-Reply-To: {ack_id}\r\n"
-           f"References: {msg['References'] or ''} {ack_id}\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-           f"Thanks, one more detail: the reference is {rng.randint(1000, 9999)}.\r\n\r\n"
-           f"On {msg['Date']}, Support <{support}> wrote:\r\n> Thank you for contacting us.\r\n")
+    raw = (
+        f"From: {addr}\r\nTo: {msg['Reply-To'] or support}\r\nSubject: Re: {msg['Subject']}\r\n"
+        f"Date: {email.utils.formatdate(localtime=True)}\r\nMessage-ID: {mid}\r\nIn-Reply-To: {ack_id}\r\n"
+        f"References: {msg['References'] or ''} {ack_id}\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Thanks, one more detail: the reference is {rng.randint(1000, 9999)}.\r\n\r\n"
+        f"On {msg['Date']}, Support <{support}> wrote:\r\n> Thank you for contacting us.\r\n"
+    )
     return addr, raw.encode(), mid
 
 
@@ -137,16 +173,28 @@ CHANNELS = ("email", "sms", "webhook")
 def sms_form(i: int, rng: random.Random) -> dict[str, str]:
     """A Twilio inbound-message webhook: a third of the texts come from a number that wrote before."""
     n = rng.randrange(max(1, i)) if i and rng.random() < 0.3 else i
-    return {"MessageSid": f"SM{i:032x}", "AccountSid": "AC" + "0" * 32, "From": f"+1415555{n % 10000:04d}",
-            "To": "+14155550000", "Body": f"Hi, order {4000 + n} has not arrived yet, can you check? ({i})",
-            "NumMedia": "0", "NumSegments": "1"}
+    return {
+        "MessageSid": f"SM{i:032x}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"+1415555{n % 10000:04d}",
+        "To": "+14155550000",
+        "Body": f"Hi, order {4000 + n} has not arrived yet, can you check? ({i})",
+        "NumMedia": "0",
+        "NumSegments": "1",
+    }
 
 
 def webhook_body(i: int, rng: random.Random) -> bytes:
     n = rng.randrange(max(1, i)) if i and rng.random() < 0.3 else i
-    return json.dumps({"customer": {"email": f"app-user{n}@bench.example", "name": f"App User {n}"},
-                       "subject": f"In-app question {n}", "text": f"The export button does nothing ({i}).",
-                       "metadata": {"plan": rng.choice(["free", "pro"])}, "conversation_id": f"chat-{n}"}).encode()
+    return json.dumps(
+        {
+            "customer": {"email": f"app-user{n}@bench.example", "name": f"App User {n}"},
+            "subject": f"In-app question {n}",
+            "text": f"The export button does nothing ({i}).",
+            "metadata": {"plan": rng.choice(["free", "pro"])},
+            "conversation_id": f"chat-{n}",
+        }
+    ).encode()
 
 
 class HttpChannels:
@@ -184,17 +232,28 @@ class HttpChannels:
     def sms(self, i: int) -> tuple[int, int | None, str]:
         form = sms_form(i, random.Random(i))
         signature = self.validator.compute_signature(self.public + "/twilio/sms", form)
-        status, _ = self._post("/twilio/sms", urllib.parse.urlencode(form).encode(), {
-            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        status, _ = self._post(
+            "/twilio/sms",
+            urllib.parse.urlencode(form).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        )
         return status, None, form["MessageSid"]
 
     def webhook(self, i: int) -> tuple[int, int | None, str]:
         body = webhook_body(i, random.Random(i))
         ts = str(int(time.time()))
         mac = hmac.new(BENCH_WEBHOOK_SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-        status, answer = self._post("/api/v1/messages", body, {
-            "Content-Type": "application/json", "X-Helpline-Source": BENCH_WEBHOOK_SOURCE,
-            "X-Helpline-Timestamp": ts, "X-Helpline-Signature": "sha256=" + mac, "Idempotency-Key": f"bench-{i}"})
+        status, answer = self._post(
+            "/api/v1/messages",
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-Helpline-Source": BENCH_WEBHOOK_SOURCE,
+                "X-Helpline-Timestamp": ts,
+                "X-Helpline-Signature": "sha256=" + mac,
+                "Idempotency-Key": f"bench-{i}",
+            },
+        )
         inbound = json.loads(answer).get("inbound_id") if status == 202 else None
         return status, inbound, ""
 
@@ -232,10 +291,21 @@ class Peaks:
                     times = p.cpu_times()
                 except psutil.Error:
                     continue
-                kind = ("redis" if "redis-server" in cmd else "worker" if "dramatiq" in cmd or "workers.entry" in cmd
-                        or " worker " in cmd + " "  # `helpline worker`, which supervises Dramatiq
-                        else "ingest" if cmd.endswith(" ingest") else "scheduler" if cmd.endswith(" scheduler")
-                        else "supervisor" if cmd.endswith(" run") else "other")
+                kind = (
+                    "redis"
+                    if "redis-server" in cmd
+                    else "worker"
+                    if "dramatiq" in cmd
+                    or "workers.entry" in cmd
+                    or " worker " in cmd + " "  # `helpline worker`, which supervises Dramatiq
+                    else "ingest"
+                    if cmd.endswith(" ingest")
+                    else "scheduler"
+                    if cmd.endswith(" scheduler")
+                    else "supervisor"
+                    if cmd.endswith(" run")
+                    else "other"
+                )
                 self.rss[kind] = max(self.rss.get(kind, 0.0), round(rss, 1))
                 self.cpu[p.pid] = (kind, times.user + times.system)
             self.stop.wait(0.25)
@@ -262,8 +332,13 @@ def _warm_up(settings, timeout: float = 120.0) -> float:  # noqa: ANN001
 
     host, port = config_hostport(settings.smtp_listen)
     t0 = time.perf_counter()
-    raw = (b"From: warm-up@bench.example\r\nTo: " + settings.support_addresses[0].encode() +
-           b"\r\nSubject: warm-up\r\nMessage-ID: <warm-up." + str(time.time_ns()).encode() + b"@bench.example>\r\n\r\nwarming up\r\n")
+    raw = (
+        b"From: warm-up@bench.example\r\nTo: "
+        + settings.support_addresses[0].encode()
+        + b"\r\nSubject: warm-up\r\nMessage-ID: <warm-up."
+        + str(time.time_ns()).encode()
+        + b"@bench.example>\r\n\r\nwarming up\r\n"
+    )
     with smtplib.SMTP(host, port, timeout=60) as conn:
         conn.sendmail("warm-up@bench.example", [settings.support_addresses[0]], raw)
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
@@ -303,17 +378,27 @@ def main(args: argparse.Namespace) -> int:
         for k in list(env):
             if k.startswith("HELPLINE_"):
                 del env[k]
-        env.update({
-            "HELPLINE_DATA_DIR": tmp, "HELPLINE_SMTP_LISTEN": f"127.0.0.1:{_free_port()}",
-            "HELPLINE_HTTP_LISTEN": f"127.0.0.1:{_free_port()}", "HELPLINE_ADMIN_LISTEN": f"127.0.0.1:{_free_port()}",
-            "HELPLINE_SUPPORT_ADDRESSES": "support@bench.example", "HELPLINE_SMTP_RELAY": sink.address,
-            "HELPLINE_LOG_LEVEL": "WARNING", "HELPLINE_AUTOREPLY_GLOBAL_LIMIT": "1000000",
-        })
+        env.update(
+            {
+                "HELPLINE_DATA_DIR": tmp,
+                "HELPLINE_SMTP_LISTEN": f"127.0.0.1:{_free_port()}",
+                "HELPLINE_HTTP_LISTEN": f"127.0.0.1:{_free_port()}",
+                "HELPLINE_ADMIN_LISTEN": f"127.0.0.1:{_free_port()}",
+                "HELPLINE_SUPPORT_ADDRESSES": "support@bench.example",
+                "HELPLINE_SMTP_RELAY": sink.address,
+                "HELPLINE_LOG_LEVEL": "WARNING",
+                "HELPLINE_AUTOREPLY_GLOBAL_LIMIT": "1000000",
+            }
+        )
         if args.channel != "email":  # the HTTP channels, signed as their senders sign
-            env.update({"HELPLINE_PUBLIC_URL": f"http://{env['HELPLINE_HTTP_LISTEN']}",
-                        "HELPLINE_TWILIO_AUTH_TOKEN": BENCH_TWILIO_TOKEN,
-                        "HELPLINE_WEBHOOK_SOURCES": f"{BENCH_WEBHOOK_SOURCE}={BENCH_WEBHOOK_SECRET}",
-                        "HELPLINE_WEBHOOK_RATE_PER_MINUTE": "0"})
+            env.update(
+                {
+                    "HELPLINE_PUBLIC_URL": f"http://{env['HELPLINE_HTTP_LISTEN']}",
+                    "HELPLINE_TWILIO_AUTH_TOKEN": BENCH_TWILIO_TOKEN,
+                    "HELPLINE_WEBHOOK_SOURCES": f"{BENCH_WEBHOOK_SOURCE}={BENCH_WEBHOOK_SECRET}",
+                    "HELPLINE_WEBHOOK_RATE_PER_MINUTE": "0",
+                }
+            )
         for item in args.set or ():  # e.g. --set HELPLINE_SIMILARITY=no, to price one stage
             key, sep, value = item.partition("=")
             if not sep or not key.startswith("HELPLINE_"):
@@ -324,8 +409,12 @@ def main(args: argparse.Namespace) -> int:
         if args.threads:
             env["HELPLINE_WORKER_THREADS"] = str(args.threads)
         settings = config.load(env)
-        proc = subprocess.Popen([sys.executable, "-m", "helpline.ingest.cli", "run"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "run.log"), "wb"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "helpline.ingest.cli", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(tmp, "run.log"), "wb"),
+        )
     peaks = Peaks()
     ok = False
     try:
@@ -339,8 +428,9 @@ def main(args: argparse.Namespace) -> int:
         result["cpu_s"] = peaks.cpu_by_kind()
         times = os.times()
         result["cpu_s"]["bench_client"] = round(times.user + times.system, 2)
-        result["cpu_ms_per_message"] = {k: round(v * 1000 / max(1, result["messages"]), 2)
-                                         for k, v in result["cpu_s"].items()}
+        result["cpu_ms_per_message"] = {
+            k: round(v * 1000 / max(1, result["messages"]), 2) for k, v in result["cpu_s"].items()
+        }
         result["reference_loop_ms"] = reference_loop_ms()
         result["stack"] = "configured" if args.use_config else f"embedded in {tmp}"
         ok = True
@@ -470,12 +560,19 @@ def _drive(args: argparse.Namespace, settings, sink: RelaySink | ProcessRelaySin
         "accepted_per_s": round(len(accepted) / send_s, 1),
         "end_to_end_per_s": round(len(done) / all_done_s, 1),
         "channel": args.channel,
-        "smtp_ack_ms": {"p50": _pct([s.ack_ms for s in accepted if s.channel == "email"], 50),
-                        "p99": _pct([s.ack_ms for s in accepted if s.channel == "email"], 99)},
-        "ack_ms_by_channel": {c: {"p50": _pct([s.ack_ms for s in accepted if s.channel == c], 50),
-                                  "p99": _pct([s.ack_ms for s in accepted if s.channel == c], 99),
-                                  "accepted": sum(1 for s in accepted if s.channel == c)}
-                              for c in CHANNELS if any(s.channel == c for s in sent)},
+        "smtp_ack_ms": {
+            "p50": _pct([s.ack_ms for s in accepted if s.channel == "email"], 50),
+            "p99": _pct([s.ack_ms for s in accepted if s.channel == "email"], 99),
+        },
+        "ack_ms_by_channel": {
+            c: {
+                "p50": _pct([s.ack_ms for s in accepted if s.channel == c], 50),
+                "p99": _pct([s.ack_ms for s in accepted if s.channel == c], 99),
+                "accepted": sum(1 for s in accepted if s.channel == c),
+            }
+            for c in CHANNELS
+            if any(s.channel == c for s in sent)
+        },
         "end_to_end_ms": {"p50": _pct(e2e, 50), "p99": _pct(e2e, 99)},
         "tickets_created": tickets_created,
         "ticket_messages": len(created),

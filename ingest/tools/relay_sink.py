@@ -4,6 +4,7 @@ It speaks real SMTP through aiosmtpd, so Helpline's real SMTP client runs
 unchanged; it only keeps what it received, and can be told to answer with a
 temporary or permanent error to exercise retries.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,9 @@ class _Handler:
         if self.sink.fail_with:
             return self.sink.fail_with
         with self.sink.cond:
-            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            self.sink.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+            )
             self.sink.cond.notify_all()
         if self.sink.answer_delay_s:  # a slow relay: it has the message, its answer comes late
             await asyncio.sleep(self.sink.answer_delay_s)

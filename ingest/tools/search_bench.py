@@ -15,6 +15,7 @@ Texts: customer utterances of the Bitext customer-service intent sample
 mails with greetings, order numbers, names and quoted replies; a small built-in
 set otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,26 +33,111 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-BUILTIN = ["how can I cancel my order", "I want a refund for invoice", "the parcel never arrived",
-           "I cannot log in to my account", "please change my shipping address", "my payment failed twice",
-           "where is my package", "I was charged twice this month", "how do I reset my password",
-           "the product arrived broken", "can I speak to a human agent", "I need a copy of my invoice"]
-NAMES = ["Alice Martin", "Bruno Keller", "Chloé Dubois", "Dmitri Ivanov", "Eva Lindqvist", "Farid Haddad",
-         "Grete Müller", "Hiro Tanaka", "Inês Costa", "Jan Novák", "Kofi Mensah", "Lena Schmidt", "Mateo García",
-         "Nora Berg", "Omar Farouk", "Priya Nair", "Quentin Roy", "Rosa Bianchi", "Sven Olsen", "Tara Singh"]
-PRODUCTS = ["kettle", "headphones", "backpack", "blender", "lamp", "router", "jacket", "sneakers", "monitor",
-            "keyboard", "tent", "stroller", "drill", "camera", "printer", "mattress", "sofa", "watch", "tablet",
-            "charger", "suitcase", "vacuum", "toaster", "speaker", "bicycle", "helmet", "guitar", "scooter"]
-CITIES = ["Lisbon", "Hamburg", "Lyon", "Turin", "Gdansk", "Utrecht", "Bergen", "Tampere", "Porto", "Graz",
-          "Malmo", "Leeds", "Cork", "Brno", "Ghent", "Split", "Kaunas", "Tartu", "Bilbao", "Nantes"]
+BUILTIN = [
+    "how can I cancel my order",
+    "I want a refund for invoice",
+    "the parcel never arrived",
+    "I cannot log in to my account",
+    "please change my shipping address",
+    "my payment failed twice",
+    "where is my package",
+    "I was charged twice this month",
+    "how do I reset my password",
+    "the product arrived broken",
+    "can I speak to a human agent",
+    "I need a copy of my invoice",
+]
+NAMES = [
+    "Alice Martin",
+    "Bruno Keller",
+    "Chloé Dubois",
+    "Dmitri Ivanov",
+    "Eva Lindqvist",
+    "Farid Haddad",
+    "Grete Müller",
+    "Hiro Tanaka",
+    "Inês Costa",
+    "Jan Novák",
+    "Kofi Mensah",
+    "Lena Schmidt",
+    "Mateo García",
+    "Nora Berg",
+    "Omar Farouk",
+    "Priya Nair",
+    "Quentin Roy",
+    "Rosa Bianchi",
+    "Sven Olsen",
+    "Tara Singh",
+]
+PRODUCTS = [
+    "kettle",
+    "headphones",
+    "backpack",
+    "blender",
+    "lamp",
+    "router",
+    "jacket",
+    "sneakers",
+    "monitor",
+    "keyboard",
+    "tent",
+    "stroller",
+    "drill",
+    "camera",
+    "printer",
+    "mattress",
+    "sofa",
+    "watch",
+    "tablet",
+    "charger",
+    "suitcase",
+    "vacuum",
+    "toaster",
+    "speaker",
+    "bicycle",
+    "helmet",
+    "guitar",
+    "scooter",
+]
+CITIES = [
+    "Lisbon",
+    "Hamburg",
+    "Lyon",
+    "Turin",
+    "Gdansk",
+    "Utrecht",
+    "Bergen",
+    "Tampere",
+    "Porto",
+    "Graz",
+    "Malmo",
+    "Leeds",
+    "Cork",
+    "Brno",
+    "Ghent",
+    "Split",
+    "Kaunas",
+    "Tartu",
+    "Bilbao",
+    "Nantes",
+]
 GREETINGS = ["Hello,", "Hi,", "Good morning,", "Dear support team,", "Hey there,", "Good afternoon,"]
 CLOSINGS = ["Thanks,", "Best regards,", "Kind regards,", "Cheers,", "Thank you,"]
-REPLIES = ["Thank you for your message. We have looked into it and {fix}.",
-           "Sorry for the trouble. {fix}; you will get a confirmation by mail.",
-           "We checked order {n}: {fix}. Let us know if anything else comes up."]
-FIXES = ["the refund is on its way", "a replacement has been sent", "your address has been updated",
-         "the invoice is attached", "your password reset link works again", "the duplicate charge was reversed",
-         "the courier will deliver tomorrow", "your subscription is cancelled"]
+REPLIES = [
+    "Thank you for your message. We have looked into it and {fix}.",
+    "Sorry for the trouble. {fix}; you will get a confirmation by mail.",
+    "We checked order {n}: {fix}. Let us know if anything else comes up.",
+]
+FIXES = [
+    "the refund is on its way",
+    "a replacement has been sent",
+    "your address has been updated",
+    "the invoice is attached",
+    "your password reset link works again",
+    "the duplicate charge was reversed",
+    "the courier will deliver tomorrow",
+    "your subscription is cancelled",
+]
 STATUSES = ["new", "open", "in_progress", "waiting_customer", "resolved", "resolved", "closed", "closed"]
 TEAMS = ["billing", "tech", "shipping", None]
 TAGS = ["vip", "refund", "chargeback", "bug", "escalated", "press", "b2b", "fraud-check"]
@@ -85,8 +171,10 @@ def _generate(rng: random.Random, utterances: list[str], n_messages: int, start:
         n = rng.randint(10_000_000, 99_999_999)
         product, city = rng.choice(PRODUCTS), rng.choice(CITIES)
         say = " ".join(rng.choice(utterances) for _ in range(rng.randint(1, 3)))
-        body = (f"{rng.choice(GREETINGS)}\n\n{say}\nIt is about the {product} of order {n}, shipped to {city}.\n\n"
-                f"{rng.choice(CLOSINGS)}\n{first}\n")
+        body = (
+            f"{rng.choice(GREETINGS)}\n\n{say}\nIt is about the {product} of order {n}, shipped to {city}.\n\n"
+            f"{rng.choice(CLOSINGS)}\n{first}\n"
+        )
         subject = rng.choice(utterances)[:80].rstrip("?.!") if rng.random() < 0.7 else f"Order {n}: {product}"
         lang = "en" if rng.random() < 0.8 else None
         msgs = [BenchMessage("customer", name, addr, body, body, lang, created)]
@@ -101,8 +189,18 @@ def _generate(rng: random.Random, utterances: list[str], n_messages: int, start:
                 full = f"{new}\n\nOn {created:%a, %d %b %Y}, Support wrote:\n> {msgs[-1].text[:200]}"
                 msgs.append(BenchMessage("customer", name, addr, new, full, lang, when))
         tags = rng.sample(TAGS, rng.randint(1, 2)) if rng.random() < 0.15 else []
-        yield BenchTicket(name, addr, subject, rng.choice(STATUSES), rng.choice(["low", "medium", "medium", "high"]),
-                          rng.choice(TEAMS), "email", created, msgs, tags)
+        yield BenchTicket(
+            name,
+            addr,
+            subject,
+            rng.choice(STATUSES),
+            rng.choice(["low", "medium", "medium", "high"]),
+            rng.choice(TEAMS),
+            "email",
+            created,
+            msgs,
+            tags,
+        )
         made += len(msgs)
         i += 1
 
@@ -120,9 +218,17 @@ def _queries(rng: random.Random, texts: list[str], n: int) -> list[tuple[str, st
                 seen.append(idx)
     ranked = [w for w, c in freq.most_common() if c >= 2]
     third = max(1, len(ranked) // 3)
-    groups = {"common": ranked[:min(60, third)], "medium": ranked[third:2 * third], "rare": ranked[2 * third:]}
-    filters = ["status:open", "team:billing", "status:resolved status:closed", "tag:vip", "after:2026-02-01",
-               "team:tech status:new", "priority:high", "-refund"]
+    groups = {"common": ranked[: min(60, third)], "medium": ranked[third : 2 * third], "rare": ranked[2 * third :]}
+    filters = [
+        "status:open",
+        "team:billing",
+        "status:resolved status:closed",
+        "tag:vip",
+        "after:2026-02-01",
+        "team:tech status:new",
+        "priority:high",
+        "-refund",
+    ]
     out = []
     for i in range(n):
         group = ("rare", "medium", "common")[i % 3]
@@ -132,7 +238,7 @@ def _queries(rng: random.Random, texts: list[str], n: int) -> list[tuple[str, st
         text_words = list(dict.fromkeys(_WORD.findall(texts[rng.choice(docs[first])].lower())))
         extra = [w for w in text_words if w != first]
         rng.shuffle(extra)
-        words = [first] + extra[:words_n - 1]
+        words = [first] + extra[: words_n - 1]
         q = " ".join(words) + (" " + rng.choice(filters) if filtered else "")
         out.append((group, f"{words_n}w", filtered, q))
     return out
@@ -144,8 +250,13 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "max_ms": round(max(values), 2),
-            "mean_ms": round(statistics.fmean(values), 2)}
+    return {
+        "n": len(values),
+        "p50_ms": _pct(values, 50),
+        "p95_ms": _pct(values, 95),
+        "max_ms": round(max(values), 2),
+        "mean_ms": round(statistics.fmean(values), 2),
+    }
 
 
 def _open_database(url: str | None, tmp: str, keep: str | None = None) -> tuple[str, str | None]:
@@ -233,10 +344,15 @@ def main(args: argparse.Namespace) -> int:
                 timings.setdefault(key, []).append(ms)
         slowest = sorted(zip(timings["all"], (q[3] for q in queries), strict=False), reverse=True)[:5]
         result = {
-            "engine": "sqlite" if url.startswith("sqlite") else "postgresql", "messages": messages,
-            "tickets": serial - 1, "load_s": round(load_s, 1),
-            "load_messages_per_s": None if reuse else round(messages / load_s), "reused": reuse,
-            "queries": len(queries), "top": 20, "with_hits": sum(1 for h in hits if h),
+            "engine": "sqlite" if url.startswith("sqlite") else "postgresql",
+            "messages": messages,
+            "tickets": serial - 1,
+            "load_s": round(load_s, 1),
+            "load_messages_per_s": None if reuse else round(messages / load_s),
+            "reused": reuse,
+            "queries": len(queries),
+            "top": 20,
+            "with_hits": sum(1 for h in hits if h),
             "latency": {k: _summary(v) for k, v in timings.items()},
             "slowest": [{"ms": round(ms, 1), "q": q} for ms, q in slowest],
             "corpus": "bitext" if utterances is not BUILTIN else "builtin",

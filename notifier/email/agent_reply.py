@@ -7,6 +7,7 @@ ticket even when a client drops the headers), and ``X-Helpline-Ticket``.
 Unlike the acknowledgement it is a person's message: no ``Auto-Submitted``,
 so the customer's own auto-responder may answer it as it would any mail.
 """
+
 from __future__ import annotations
 
 from email.utils import formataddr
@@ -15,9 +16,19 @@ from typing import Any
 from helpline.notifier.templates import MAX_REFERENCES, ack_subject, message_id_list, safe_name
 
 
-def render_agent_reply(*, ticket_number: str, subject: str, agent_name: str, text: str, support_address: str,
-                       recipient: str, in_reply_to: str, references: list[str], message_id: str,
-                       reply_to: str = "") -> dict[str, Any]:
+def render_agent_reply(
+    *,
+    ticket_number: str,
+    subject: str,
+    agent_name: str,
+    text: str,
+    support_address: str,
+    recipient: str,
+    in_reply_to: str,
+    references: list[str],
+    message_id: str,
+    reply_to: str = "",
+) -> dict[str, Any]:
     """The outbox payload of an agent's email reply (everything ``templates.render_bytes`` needs)."""
     parent = message_id_list([in_reply_to])
     refs = message_id_list(list(references) + parent)[-MAX_REFERENCES:]

@@ -5,6 +5,7 @@ cost more than a message), checked with NOOP after 30 s idle and re-opened
 when the relay has hung up. Failures are classified by SMTP reply class: 4xx
 and network trouble are temporary, 5xx permanent.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -38,7 +39,9 @@ def _classify(code: int, resp: bytes | str, stage: str) -> TemporaryFailure | Pe
     if 400 <= code < 500:
         return TemporaryFailure(f"relay answered {text} to {stage}; will retry with back-off")
     if 500 <= code < 600:
-        return PermanentFailure(f"relay refused the message at {stage}: {text}; check the recipient address and the relay's policy")
+        return PermanentFailure(
+            f"relay refused the message at {stage}: {text}; check the recipient address and the relay's policy"
+        )
     return TemporaryFailure(f"relay answered unexpectedly {text} to {stage}; will retry")
 
 
@@ -84,14 +87,20 @@ class EmailSender:
         try:
             smtp = smtplib.SMTP(self._host, self._port, local_hostname=self._helo, timeout=self._timeout)
         except smtplib.SMTPConnectError as exc:
-            raise RelayUnavailable(f"relay {where} refused the connection ({exc.smtp_code} {_reply_text(exc.smtp_error)}); will retry") from None
+            raise RelayUnavailable(
+                f"relay {where} refused the connection ({exc.smtp_code} {_reply_text(exc.smtp_error)}); will retry"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise RelayUnavailable(f"relay {where} unreachable ({type(exc).__name__}: {exc}); check HELPLINE_SMTP_RELAY and that the relay is running; will retry") from None
+            raise RelayUnavailable(
+                f"relay {where} unreachable ({type(exc).__name__}: {exc}); check HELPLINE_SMTP_RELAY and that the relay is running; will retry"
+            ) from None
         try:
             smtp.ehlo()
             if self._starttls:
                 if not smtp.has_extn("starttls"):
-                    raise RelayUnavailable(f"relay {where} does not offer STARTTLS; set HELPLINE_SMTP_RELAY_STARTTLS=false or fix the relay")
+                    raise RelayUnavailable(
+                        f"relay {where} does not offer STARTTLS; set HELPLINE_SMTP_RELAY_STARTTLS=false or fix the relay"
+                    )
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if self._user:
@@ -111,7 +120,9 @@ class EmailSender:
             raise
         except ssl.SSLError as exc:
             _close_quietly(smtp)
-            raise RelayUnavailable(f"TLS with relay {where} failed ({exc.reason or type(exc).__name__}); check its certificate") from None
+            raise RelayUnavailable(
+                f"TLS with relay {where} failed ({exc.reason or type(exc).__name__}); check its certificate"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             _close_quietly(smtp)
             raise RelayUnavailable(f"relay {where} failed during greeting ({type(exc).__name__}); will retry") from None
@@ -170,24 +181,34 @@ class EmailSender:
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
                 self._drop()
                 if handed_over[0]:
-                    log.warning(line("smtp_outcome_unknown", relay=f"{self._host}:{self._port}",
-                                     error=type(exc).__name__))
+                    log.warning(
+                        line("smtp_outcome_unknown", relay=f"{self._host}:{self._port}", error=type(exc).__name__)
+                    )
                     raise OutcomeUnknown(
                         f"relay {self._host}:{self._port} took the whole message but did not answer its end "
                         f"({type(exc).__name__}); it may have been delivered, so it is not resent: check with "
-                        "the recipient or the relay's log") from None
+                        "the recipient or the relay's log"
+                    ) from None
                 if reused and not isinstance(exc, socket.timeout):
                     continue
-                raise TemporaryFailure(f"relay {self._host}:{self._port} dropped the connection during the send ({type(exc).__name__}); will retry") from None
+                raise TemporaryFailure(
+                    f"relay {self._host}:{self._port} dropped the connection during the send ({type(exc).__name__}); will retry"
+                ) from None
             except OSError as exc:
                 self._drop()
                 if handed_over[0]:
-                    raise OutcomeUnknown(f"network error after the message was handed to relay {self._host}:"
-                                         f"{self._port} ({type(exc).__name__}); it may have been delivered") from None
-                raise TemporaryFailure(f"network error talking to relay {self._host}:{self._port} ({type(exc).__name__}); will retry") from None
+                    raise OutcomeUnknown(
+                        f"network error after the message was handed to relay {self._host}:"
+                        f"{self._port} ({type(exc).__name__}); it may have been delivered"
+                    ) from None
+                raise TemporaryFailure(
+                    f"network error talking to relay {self._host}:{self._port} ({type(exc).__name__}); will retry"
+                ) from None
             except smtplib.SMTPException as exc:
                 self._drop()
-                raise TemporaryFailure(f"SMTP error with relay {self._host}:{self._port} ({type(exc).__name__}); will retry") from None
+                raise TemporaryFailure(
+                    f"SMTP error with relay {self._host}:{self._port} ({type(exc).__name__}); will retry"
+                ) from None
             self._local.conn.last_used = time.monotonic()
             return reply
         raise AssertionError("unreachable")
@@ -221,8 +242,9 @@ class EmailSender:
         if conn is not None:
             _close_quietly(conn.smtp)
 
-    def _transaction(self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes,
-                     handed_over: list[bool]) -> str:
+    def _transaction(
+        self, smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes, handed_over: list[bool]
+    ) -> str:
         """MAIL, RCPT, DATA by hand: ``sendmail`` would discard the relay's queue id, and
         ``handed_over[0]`` turns true once the message's final dot was sent."""
         try:
@@ -257,7 +279,9 @@ def _prepare(payload: dict[str, Any], blob: Callable[[str], bytes] | None = None
     try:
         data = render_bytes(payload, blob)
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
-        raise PermanentFailure(f"the outbox payload cannot be turned into an email ({type(exc).__name__}: {exc})") from None
+        raise PermanentFailure(
+            f"the outbox payload cannot be turned into an email ({type(exc).__name__}: {exc})"
+        ) from None
     values = [payload.get("to"), payload.get("cc")]
     flat: list[str] = []
     for v in values:

@@ -6,6 +6,7 @@ and may hold their details. Every suggestion also has **Dismiss**, so what
 agents do with suggestions can be counted. The buttons carry the suggestion's
 id; the click comes back to ``ingest/slack_kb.py``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,11 +24,15 @@ def _button(label: str, command: str, suggestion_id: int, style: str = "") -> di
     return b
 
 
-def suggestion(suggestion_id: int, kind: str, ref: str, title: str, score: float, why: str, excerpt: str,
-               *, buttons: bool = True) -> dict[str, Any]:
+def suggestion(
+    suggestion_id: int, kind: str, ref: str, title: str, score: float, why: str, excerpt: str, *, buttons: bool = True
+) -> dict[str, Any]:
     if kind == "article":
         head = f":bulb: Suggested article *{escape(trim(one_line(title), 150))}* (`{escape(ref)}`, score {score:.1f})"
-        elements = [_button("Send this answer", "send", suggestion_id, "primary"), _button("Edit first", "edit", suggestion_id)]
+        elements = [
+            _button("Send this answer", "send", suggestion_id, "primary"),
+            _button("Edit first", "edit", suggestion_id),
+        ]
     else:
         head = f":mag: Similar resolved ticket *{escape(ref)}* (score {score:.1f})"
         elements = [_button("Edit first", "edit", suggestion_id)]
@@ -51,9 +56,23 @@ def acted(text: str) -> dict[str, Any]:
 def edit_modal(suggestion_id: int, text: str, metadata: str) -> dict[str, Any]:
     """The Edit-first modal: the suggested text in a box the agent changes before it goes."""
     return {
-        "type": "modal", "callback_id": EDIT_CALLBACK, "private_metadata": metadata,
-        "title": _plain("Edit the answer"), "submit": _plain("Send"), "close": _plain("Cancel"),
-        "blocks": [{"type": "input", "block_id": "answer", "label": _plain("Answer to the customer"),
-                    "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                                "initial_value": trim(text, 2900)}}],
+        "type": "modal",
+        "callback_id": EDIT_CALLBACK,
+        "private_metadata": metadata,
+        "title": _plain("Edit the answer"),
+        "submit": _plain("Send"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "answer",
+                "label": _plain("Answer to the customer"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "initial_value": trim(text, 2900),
+                },
+            }
+        ],
     }

@@ -8,6 +8,7 @@ as ``plain_text`` (never parsed) or escaped (``&``, ``<``, ``>``) inside
 The fallback ``text`` of a message (notifications, screen readers) is escaped
 the same way. Pure functions: data in, JSON-able dicts out.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,14 +22,28 @@ FIRST_TEXT_MAX = 1200  # the parent shows the start of the first message; the th
 THREAD_TEXT_MAX = 2900  # a section's text may hold 3000 characters
 FIELD_MAX = 300
 
-CHANNEL_ICONS = {"email": ":email:", "sms": ":iphone:", "slack": ":speech_balloon:", "webhook": ":globe_with_meridians:"}
-STATUS_LABELS = {
-    "new": ":new: New", "open": ":large_blue_circle: Open", "in_progress": ":hammer_and_wrench: In progress",
-    "waiting_customer": ":hourglass_flowing_sand: Waiting on customer", "resolved": ":white_check_mark: Resolved",
-    "closed": ":lock: Closed", "merged": ":link: Merged", "spam": ":no_entry_sign: Spam",
+CHANNEL_ICONS = {
+    "email": ":email:",
+    "sms": ":iphone:",
+    "slack": ":speech_balloon:",
+    "webhook": ":globe_with_meridians:",
 }
-PRIORITY_LABELS = {"urgent": ":red_circle: Urgent", "high": ":large_orange_circle: High",
-                   "medium": ":large_yellow_circle: Medium", "low": ":white_circle: Low"}
+STATUS_LABELS = {
+    "new": ":new: New",
+    "open": ":large_blue_circle: Open",
+    "in_progress": ":hammer_and_wrench: In progress",
+    "waiting_customer": ":hourglass_flowing_sand: Waiting on customer",
+    "resolved": ":white_check_mark: Resolved",
+    "closed": ":lock: Closed",
+    "merged": ":link: Merged",
+    "spam": ":no_entry_sign: Spam",
+}
+PRIORITY_LABELS = {
+    "urgent": ":red_circle: Urgent",
+    "high": ":large_orange_circle: High",
+    "medium": ":large_yellow_circle: Medium",
+    "low": ":white_circle: Low",
+}
 
 
 def escape(text: str) -> str:
@@ -130,8 +145,10 @@ def ticket_actions(card: TicketCard, categories: Sequence[str] = (), macros: Seq
         if card.status == "resolved":
             elements.append(_button("Close", "status:closed", n))
     else:
-        elements = [_button("Take", "take", n, "primary"),
-                    {"type": "users_select", "action_id": ACTION_PREFIX + "assign", "placeholder": _plain("Assign to")}]
+        elements = [
+            _button("Take", "take", n, "primary"),
+            {"type": "users_select", "action_id": ACTION_PREFIX + "assign", "placeholder": _plain("Assign to")},
+        ]
         if card.status != "waiting_customer":
             elements.append(_button("Waiting on customer", "status:waiting_customer", n))
         elements.append(_button("Resolve", "status:resolved", n))
@@ -142,22 +159,38 @@ def ticket_actions(card: TicketCard, categories: Sequence[str] = (), macros: Seq
         if labels:
             elements.append(_select("category", "Category", [_option(c, c) for c in labels], card.category))
         if macros:  # handled by ingest/slack_kb.py: the macro's reply through the Slack reply path
-            elements.append({"type": "static_select", "action_id": "helpline_kb:macro", "placeholder": _plain("Macro"),
-                             "options": [_option(name, name) for name in macros[:CATEGORY_OPTIONS_MAX]]})
+            elements.append(
+                {
+                    "type": "static_select",
+                    "action_id": "helpline_kb:macro",
+                    "placeholder": _plain("Macro"),
+                    "options": [_option(name, name) for name in macros[:CATEGORY_OPTIONS_MAX]],
+                }
+            )
     return {"type": "actions", "block_id": ACTION_BLOCK + n, "elements": elements}
 
 
 def _select(command: str, placeholder: str, options: list[dict[str, Any]], current: str) -> dict[str, Any]:
-    select: dict[str, Any] = {"type": "static_select", "action_id": ACTION_PREFIX + command,
-                              "placeholder": _plain(placeholder), "options": options}
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": ACTION_PREFIX + command,
+        "placeholder": _plain(placeholder),
+        "options": options,
+    }
     chosen = [o for o in options if o["value"] == current]
     if chosen:
         select["initial_option"] = chosen[0]
     return select
 
 
-def ticket_message(card: TicketCard, *, hint: str = "", actions: bool = False,
-                   categories: Sequence[str] = (), macros: Sequence[str] = ()) -> dict[str, Any]:
+def ticket_message(
+    card: TicketCard,
+    *,
+    hint: str = "",
+    actions: bool = False,
+    categories: Sequence[str] = (),
+    macros: Sequence[str] = (),
+) -> dict[str, Any]:
     """``text`` and ``blocks`` of a ticket's parent message (chat.postMessage / chat.update).
 
     ``hint`` is our own mrkdwn (``reply_hint``), shown under the ticket; with
@@ -228,13 +261,16 @@ def auth_warning(auth: dict | None) -> str:
     verdict = (auth or {}).get("verdict") or {}
     if not verdict.get("failed"):
         return ""
-    return (":warning: The sender's address failed authentication at our mail server "
-            f"({escape(one_line(str(verdict.get('reason', '')))[:120])}): it may be forged. "
-            "Do not act on requests in it without checking with the customer.")
+    return (
+        ":warning: The sender's address failed authentication at our mail server "
+        f"({escape(one_line(str(verdict.get('reason', '')))[:120])}): it may be forged. "
+        "Do not act on requests in it without checking with the customer."
+    )
 
 
-def customer_message(*, name: str, address: str, channel: str, text: str,
-                     attachments: list[tuple] | None = None, warning: str = "") -> dict[str, Any]:
+def customer_message(
+    *, name: str, address: str, channel: str, text: str, attachments: list[tuple] | None = None, warning: str = ""
+) -> dict[str, Any]:
     """A later customer message, posted into the ticket's thread; ``warning`` (ours, safe) above it."""
     who = customer_line(name, address, channel)
     body = trim(text, THREAD_TEXT_MAX) or "(no text)"
@@ -253,10 +289,13 @@ def agent_answer(agent: str, text: str) -> dict[str, Any]:
     """An agent's answer as the bot posts it to a customer in Slack: the name, then the text as written."""
     who = escape(one_line(agent)[:FIELD_MAX]) or "Support"
     body = trim(text, THREAD_TEXT_MAX) or "(no text)"
-    return {"text": f"{who}: {escape(trim(one_line(text), 200))}", "blocks": [
-        {"type": "context", "elements": [_mrkdwn(f"*{who}* (support)")]},
-        {"type": "section", "text": _plain(body)},
-    ]}
+    return {
+        "text": f"{who}: {escape(trim(one_line(text), 200))}",
+        "blocks": [
+            {"type": "context", "elements": [_mrkdwn(f"*{who}* (support)")]},
+            {"type": "section", "text": _plain(body)},
+        ],
+    }
 
 
 def notice(text: str) -> dict[str, Any]:
@@ -267,26 +306,44 @@ def notice(text: str) -> dict[str, Any]:
 def merge_suggestion(number: str, other: str, similarity: float) -> dict[str, Any]:
     """A near-duplicate of the same customer: buttons to merge ``number`` into ``other`` or dismiss it.
     Both numbers are ours (``HL-…``); the buttons act on ``number`` (the block names it)."""
-    text = (f":twisted_rightwards_arrows: This ticket reads like {escape(other)} of the same customer "
-            f"(similarity {similarity:.2f}). Merge it if it is the same problem.")
-    return {"text": text, "blocks": [
-        {"type": "section", "text": _mrkdwn(text)},
-        {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
-            _button(trim(f"Merge into {other}", 75), f"merge:{other}", number, "primary"),
-            _button("Not a duplicate", f"not_duplicate:{other}", number)]},
-    ]}
+    text = (
+        f":twisted_rightwards_arrows: This ticket reads like {escape(other)} of the same customer "
+        f"(similarity {similarity:.2f}). Merge it if it is the same problem."
+    )
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(text)},
+            {
+                "type": "actions",
+                "block_id": ACTION_BLOCK + number,
+                "elements": [
+                    _button(trim(f"Merge into {other}", 75), f"merge:{other}", number, "primary"),
+                    _button("Not a duplicate", f"not_duplicate:{other}", number),
+                ],
+            },
+        ],
+    }
 
 
 def detach_offer(number: str, message_id: int, similarity: float) -> dict[str, Any]:
     """A customer's message joined ``number`` as a near-duplicate: a button to make it its own ticket
     (``workers/tickets/ticket_detach.py``). ``number`` is ours (``HL-…``), ``message_id`` our row id."""
-    text = (f":link: The customer's message {message_id} joined this ticket as a near-duplicate "
-            f"(similarity {similarity:.2f}). If it is another problem, detach it into its own ticket.")
-    return {"text": text, "blocks": [
-        {"type": "section", "text": _mrkdwn(text)},
-        {"type": "actions", "block_id": ACTION_BLOCK + number, "elements": [
-            _button("Detach into its own ticket", f"detach:{message_id}", number)]},
-    ]}
+    text = (
+        f":link: The customer's message {message_id} joined this ticket as a near-duplicate "
+        f"(similarity {similarity:.2f}). If it is another problem, detach it into its own ticket."
+    )
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(text)},
+            {
+                "type": "actions",
+                "block_id": ACTION_BLOCK + number,
+                "elements": [_button("Detach into its own ticket", f"detach:{message_id}", number)],
+            },
+        ],
+    }
 
 
 REVEAL_ACTION = "helpline_reveal"  # value: the message id; answered at the edge (ingest/slack_reveal.py)
@@ -294,9 +351,18 @@ REVEAL_ACTION = "helpline_reveal"  # value: the message id; answered at the edge
 
 def reveal_block(message_id: int) -> dict[str, Any]:
     """Under a message whose personal data the post masks: who may see it unmasked can, only to themselves."""
-    return {"type": "actions", "block_id": f"helpline_reveal:{message_id}", "elements": [
-        {"type": "button", "text": _plain("Reveal masked data"), "action_id": REVEAL_ACTION,
-         "value": str(message_id)}]}
+    return {
+        "type": "actions",
+        "block_id": f"helpline_reveal:{message_id}",
+        "elements": [
+            {
+                "type": "button",
+                "text": _plain("Reveal masked data"),
+                "action_id": REVEAL_ACTION,
+                "value": str(message_id),
+            }
+        ],
+    }
 
 
 UNDO_ACTION = "helpline_undo"
@@ -306,11 +372,22 @@ def undo_offer(outbox_id: int, seconds: float, recipient: str) -> dict[str, Any]
     """The agent's private note that their reply waits ``seconds`` before leaving, with an Undo button."""
     to = f" to {escape(one_line(recipient)[:FIELD_MAX])}" if recipient else ""
     text = f":outbox_tray: Your reply goes{to} in {seconds:g} s."
-    return {"text": text, "blocks": [
-        {"type": "section", "text": _mrkdwn(text),
-         "accessory": {"type": "button", "action_id": UNDO_ACTION, "value": str(outbox_id), "style": "danger",
-                       "text": _plain("Undo")}},
-    ]}
+    return {
+        "text": text,
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(text),
+                "accessory": {
+                    "type": "button",
+                    "action_id": UNDO_ACTION,
+                    "value": str(outbox_id),
+                    "style": "danger",
+                    "text": _plain("Undo"),
+                },
+            },
+        ],
+    }
 
 
 def _size(n: int) -> str:

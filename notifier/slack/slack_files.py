@@ -9,6 +9,7 @@ never to wherever a URL in an event points. At most ``max_bytes`` are read: a
 larger file is refused (the size Slack announces is checked first, the stream
 is capped anyway).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,20 +57,30 @@ def download(file: dict, settings: Settings, *, max_bytes: int, timeout: float =
         raise PermanentFailure(f"{name}: no HELPLINE_SLACK_BOT_TOKEN to download it with")
     announced = int(file.get("size") or 0)
     if announced > max_bytes:
-        raise FileTooLarge(f"{name} is {announced} bytes, over the limit of {max_bytes} (HELPLINE_SLACK_FILE_MAX_BYTES)")
+        raise FileTooLarge(
+            f"{name} is {announced} bytes, over the limit of {max_bytes} (HELPLINE_SLACK_FILE_MAX_BYTES)"
+        )
     try:
-        with requests.get(url, headers={"Authorization": f"Bearer {settings.slack_bot_token}"}, stream=True,
-                          timeout=timeout, allow_redirects=False) as resp:
+        with requests.get(
+            url,
+            headers={"Authorization": f"Bearer {settings.slack_bot_token}"},
+            stream=True,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as resp:
             if resp.status_code == 429 or resp.status_code >= 500:
                 raise TemporaryFailure(f"{name}: Slack answered HTTP {resp.status_code} to the download; will retry")
             if resp.status_code != 200:
-                raise PermanentFailure(f"{name}: Slack answered HTTP {resp.status_code} to the download (deleted, "
-                                       "or the bot cannot see it)")
+                raise PermanentFailure(
+                    f"{name}: Slack answered HTTP {resp.status_code} to the download (deleted, "
+                    "or the bot cannot see it)"
+                )
             ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
             wanted = str(file.get("mimetype") or "").lower()
             if ctype == "text/html" and wanted != "text/html":
-                raise PermanentFailure(f"{name}: Slack served a sign-in page instead of the file: the bot token "
-                                       "needs the files:read scope")
+                raise PermanentFailure(
+                    f"{name}: Slack served a sign-in page instead of the file: the bot token needs the files:read scope"
+                )
             chunks, total = [], 0
             for chunk in resp.iter_content(CHUNK):
                 total += len(chunk)

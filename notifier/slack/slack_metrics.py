@@ -11,16 +11,20 @@ shows them all; the outbox's Slack backlog is read there at scrape time
 ``unreachable`` (no answer) or Slack's own error code (``not_in_channel``,
 ``is_archived``, …): a bounded set, since Slack's codes are.
 """
+
 from __future__ import annotations
 
 from prometheus_client import Counter
 
-API_CALLS = Counter("helpline_slack_api_calls_total", "Slack Web API calls, by method and result",
-                    ["method", "result"])
-RATE_LIMIT_HOLDS = Counter("helpline_slack_rate_limit_holds_total",
-                           "Times Slack answered 429 and a channel (or method) was held for Retry-After", ["method"])
-RATE_LIMIT_SECONDS = Counter("helpline_slack_rate_limit_hold_seconds_total",
-                             "Seconds of Retry-After that Slack asked for", ["method"])
+API_CALLS = Counter("helpline_slack_api_calls_total", "Slack Web API calls, by method and result", ["method", "result"])
+RATE_LIMIT_HOLDS = Counter(
+    "helpline_slack_rate_limit_holds_total",
+    "Times Slack answered 429 and a channel (or method) was held for Retry-After",
+    ["method"],
+)
+RATE_LIMIT_SECONDS = Counter(
+    "helpline_slack_rate_limit_hold_seconds_total", "Seconds of Retry-After that Slack asked for", ["method"]
+)
 
 
 def api_method(name: str) -> str:

@@ -23,6 +23,7 @@ outbox with a delay), and an HTTP 429 puts the row and its channel back for
 ``Retry-After`` seconds without counting an attempt, so a burst queues
 instead of failing.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,13 +53,24 @@ from helpline.notifier.logkv import line, log
 PACE_S = 1.0  # Slack: about one message per second per channel
 
 # Errors that are the configuration's, not the message's: every row would fail alike.
-_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
-                          "missing_scope", "no_permission", "team_access_not_granted", "ekm_access_denied"})
+_AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
 # Errors an operator fixes in Slack (invite the bot); retried with back-off meanwhile, failed visibly at the end.
 _CHANNEL_ERRORS = {
     "not_in_channel": "the bot is not a member of channel {channel}: invite it (/invite @the-bot)",
     "channel_not_found": "channel {channel} does not exist or the bot cannot see it: check HELPLINE_SLACK_CHANNEL "
-                         "(a channel id such as C0123456789, not a name) and invite the bot",
+    "(a channel id such as C0123456789, not a name) and invite the bot",
 }
 
 
@@ -114,17 +126,24 @@ class SlackSender:
     channel = "slack"
     unconfigured_hint = "set HELPLINE_SLACK_BOT_TOKEN and HELPLINE_SLACK_CHANNEL"
 
-    def __init__(self, settings: Settings, *, timeout: float = 10.0, pacer: Pacer | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 categories: Callable[[], tuple[str, ...]] = tuple) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float = 10.0,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        categories: Callable[[], tuple[str, ...]] = tuple,
+    ) -> None:
         self.settings = settings
         self._category_labels = categories  # the active model's labels (router's; passed in, notifier never imports it)
         self._client = make_client(settings, timeout=timeout) if settings.slack_bot_token else None
         self.pacer = pacer or Pacer()
         self._sleep = sleep
         self._actions = bool(settings.slack_signing_secret)  # buttons only where their clicks can arrive
-        self._hint = slack_blocks.reply_hint(settings.slack_reply_mode, settings.slack_reply_prefix,
-                                             settings.slack_note_prefix)
+        self._hint = slack_blocks.reply_hint(
+            settings.slack_reply_mode, settings.slack_reply_prefix, settings.slack_note_prefix
+        )
 
     def __repr__(self) -> str:  # never show the token
         return f"SlackSender(api={self.settings.slack_api_url!r}, channel={self.settings.slack_channel!r})"
@@ -155,10 +174,19 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories(), macros=self._macros(card.team))
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=msg["text"],
-                          blocks=msg["blocks"], unfurl_links=False, unfurl_media=False)
+        msg = slack_blocks.ticket_message(
+            card, hint=self._hint, actions=self._actions, categories=self._categories(), macros=self._macros(card.team)
+        )
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            channel=channel,
+            text=msg["text"],
+            blocks=msg["blocks"],
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         ts = str(resp["ts"])
         channel = str(resp.get("channel") or channel)
         db.run_tx(lambda: slack_state.remember_thread(ticket_id, channel, ts))
@@ -179,14 +207,28 @@ class SlackSender:
         if loaded is None:
             raise PermanentFailure(f"message {payload['message_id']} no longer exists")
         msg, files = loaded
-        body = slack_blocks.customer_message(name=msg.author, address=msg.sender, channel=msg.channel,
-                                             text=msg.text or msg.full_text, attachments=files,
-                                             warning=slack_blocks.auth_warning(msg.auth))
+        body = slack_blocks.customer_message(
+            name=msg.author,
+            address=msg.sender,
+            channel=msg.channel,
+            text=msg.text or msg.full_text,
+            attachments=files,
+            warning=slack_blocks.auth_warning(msg.auth),
+        )
         if self._actions and pii.has_pii(msg.text or msg.full_text or "", tokens=self.settings.pii_mask_tokens):
             body["blocks"].append(slack_blocks.reveal_block(msg.id))  # the text itself is masked by _call
         channel, parent = thread
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
-                          text=body["text"], blocks=body["blocks"], unfurl_links=False, unfurl_media=False)
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            channel=channel,
+            thread_ts=parent,
+            text=body["text"],
+            blocks=body["blocks"],
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         return f"{channel}:{resp['ts']}"
 
     def _op_update_ticket(self, payload: dict[str, Any]) -> str:
@@ -197,8 +239,9 @@ class SlackSender:
         card = slack_cards.load_card(ticket_id, self.settings)
         if card is None:
             raise PermanentFailure(f"ticket {ticket_id} no longer exists")
-        msg = slack_blocks.ticket_message(card, hint=self._hint, actions=self._actions,
-                                          categories=self._categories(), macros=self._macros(card.team))
+        msg = slack_blocks.ticket_message(
+            card, hint=self._hint, actions=self._actions, categories=self._categories(), macros=self._macros(card.team)
+        )
         channel, ts = thread
         self._call("chat_update", channel, channel=channel, ts=ts, text=msg["text"], blocks=msg["blocks"])
         db.run_tx(lambda: slack_state.touch_thread(ticket_id), durable=False)
@@ -218,8 +261,9 @@ class SlackSender:
         text = str(payload["text"]).replace("{error}", slack_blocks.escape(str(payload.get("error") or "")))
         body = slack_blocks.notice(text)
         where = {"thread_ts": thread_ts} if thread_ts else {}  # no thread: a message in the channel itself
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, text=body["text"],
-                          blocks=body["blocks"], **where)
+        resp = self._call(
+            "chat_postMessage", channel, paced=True, channel=channel, text=body["text"], blocks=body["blocks"], **where
+        )
         return f"{channel}:{resp['ts']}"
 
     def _op_merge_suggestion(self, payload: dict[str, Any]) -> str:
@@ -228,12 +272,20 @@ class SlackSender:
         if thread is None:
             raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
         channel, parent = thread
-        body = slack_blocks.merge_suggestion(str(payload["number"]), str(payload["other"]),
-                                             float(payload.get("similarity") or 0.0))
+        body = slack_blocks.merge_suggestion(
+            str(payload["number"]), str(payload["other"]), float(payload.get("similarity") or 0.0)
+        )
         if not self._actions:  # no way for a click to arrive: the line alone
             body["blocks"] = body["blocks"][:1]
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
-                          text=body["text"], blocks=body["blocks"])
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            channel=channel,
+            thread_ts=parent,
+            text=body["text"],
+            blocks=body["blocks"],
+        )
         return f"{channel}:{resp['ts']}"
 
     def _op_detach_offer(self, payload: dict[str, Any]) -> str:
@@ -242,12 +294,20 @@ class SlackSender:
         if thread is None:
             raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
         channel, parent = thread
-        body = slack_blocks.detach_offer(str(payload["number"]), int(payload["message"]),
-                                         float(payload.get("similarity") or 0.0))
+        body = slack_blocks.detach_offer(
+            str(payload["number"]), int(payload["message"]), float(payload.get("similarity") or 0.0)
+        )
         if not self._actions:
             body["blocks"] = body["blocks"][:1]
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
-                          text=body["text"], blocks=body["blocks"])
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            channel=channel,
+            thread_ts=parent,
+            text=body["text"],
+            blocks=body["blocks"],
+        )
         return f"{channel}:{resp['ts']}"
 
     def _op_kb_suggestion(self, payload: dict[str, Any]) -> str:
@@ -264,10 +324,25 @@ class SlackSender:
         if thread is None:  # the parent is not posted yet (rate limited, Slack away): after it, with back-off
             raise TemporaryFailure(f"ticket {payload['ticket_id']} has no Slack thread yet")
         channel, parent = thread
-        body = kb_blocks.suggestion(sid, view["kind"], view["ref"], view["title"], view["score"], view["why"],
-                                    view["excerpt"], buttons=self._actions)
-        resp = self._call("chat_postMessage", channel, paced=True, channel=channel, thread_ts=parent,
-                          text=body["text"], blocks=body["blocks"])
+        body = kb_blocks.suggestion(
+            sid,
+            view["kind"],
+            view["ref"],
+            view["title"],
+            view["score"],
+            view["why"],
+            view["excerpt"],
+            buttons=self._actions,
+        )
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            channel=channel,
+            thread_ts=parent,
+            text=body["text"],
+            blocks=body["blocks"],
+        )
         return f"{channel}:{resp['ts']}"
 
     def _op_replace(self, payload: dict[str, Any]) -> str:
@@ -288,9 +363,18 @@ class SlackSender:
         body = slack_blocks.agent_answer(str(payload.get("agent") or ""), str(payload["text"]))
         if payload.get("files"):
             return self._upload_answer(channel, str(payload["thread_ts"]), body, [int(i) for i in payload["files"]])
-        resp = self._call("chat_postMessage", channel, paced=True, unmasked=True, channel=channel,
-                          thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"],
-                          unfurl_links=False, unfurl_media=False)
+        resp = self._call(
+            "chat_postMessage",
+            channel,
+            paced=True,
+            unmasked=True,
+            channel=channel,
+            thread_ts=str(payload["thread_ts"]),
+            text=body["text"],
+            blocks=body["blocks"],
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         return f"{channel}:{resp['ts']}"
 
     def _upload_answer(self, channel: str, thread_ts: str, body: dict[str, Any], ids: list[int]) -> str:
@@ -303,8 +387,15 @@ class SlackSender:
             uploads.append({"content": data, "filename": filename, "title": filename})
         if len(uploads) != len(ids):
             raise PermanentFailure(f"{len(ids) - len(uploads)} of the answer's files no longer exist")
-        resp = self._call("files_upload_v2", channel, paced=True, file_uploads=uploads, channel=channel,
-                          thread_ts=thread_ts, blocks=json.dumps(body["blocks"]))
+        resp = self._call(
+            "files_upload_v2",
+            channel,
+            paced=True,
+            file_uploads=uploads,
+            channel=channel,
+            thread_ts=thread_ts,
+            blocks=json.dumps(body["blocks"]),
+        )
         shared = ",".join(str(f.get("id") or "") for f in resp.get("files") or [])
         log.info(line("slack_files_uploaded", channel=channel, thread_ts=thread_ts, files=len(uploads)))
         return f"{channel}:{thread_ts}:files:{shared}"
@@ -313,16 +404,32 @@ class SlackSender:
         """A line for one agent only (why their action did nothing). ``text`` is ours."""
         channel = str(payload["channel"])
         body = slack_blocks.notice(str(payload["text"]))
-        resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
-                          thread_ts=str(payload.get("thread_ts") or "") or None, text=body["text"], blocks=body["blocks"])
+        resp = self._call(
+            "chat_postEphemeral",
+            channel,
+            channel=channel,
+            user=str(payload["user"]),
+            thread_ts=str(payload.get("thread_ts") or "") or None,
+            text=body["text"],
+            blocks=body["blocks"],
+        )
         return f"{channel}:{resp.get('message_ts', '')}"
 
     def _op_undo_offer(self, payload: dict[str, Any]) -> str:
         """Show the agent (only them) that their reply waits, with a button to withdraw it."""
         channel = str(payload["channel"])
-        body = slack_blocks.undo_offer(int(payload["outbox_id"]), float(payload["seconds"]), str(payload.get("to") or ""))
-        resp = self._call("chat_postEphemeral", channel, channel=channel, user=str(payload["user"]),
-                          thread_ts=str(payload["thread_ts"]), text=body["text"], blocks=body["blocks"])
+        body = slack_blocks.undo_offer(
+            int(payload["outbox_id"]), float(payload["seconds"]), str(payload.get("to") or "")
+        )
+        resp = self._call(
+            "chat_postEphemeral",
+            channel,
+            channel=channel,
+            user=str(payload["user"]),
+            thread_ts=str(payload["thread_ts"]),
+            text=body["text"],
+            blocks=body["blocks"],
+        )
         return f"{channel}:{resp.get('message_ts', '')}"
 
     def _macros(self, team: str) -> tuple[str, ...]:
@@ -358,8 +465,10 @@ class SlackSender:
             raise self._classify(exc, method, target) from None
         except (URLError, OSError, SlackClientError) as exc:
             slack_metrics.observe(method, "unreachable")
-            raise RelayUnavailable(f"Slack API {self.settings.slack_api_url} unreachable during {method} "
-                                   f"({type(exc).__name__}); will retry") from None
+            raise RelayUnavailable(
+                f"Slack API {self.settings.slack_api_url} unreachable during {method} "
+                f"({type(exc).__name__}); will retry"
+            ) from None
         slack_metrics.observe(method, "ok")
         return resp
 
@@ -378,8 +487,10 @@ class SlackSender:
         if status >= 500:
             return TemporaryFailure(f"Slack answered HTTP {status} to {method}; will retry")
         if error in _AUTH_ERRORS:
-            return RelayUnavailable(f"Slack refused the bot token ({error}) for {method}: check "
-                                    "HELPLINE_SLACK_BOT_TOKEN and the app's scopes; will retry")
+            return RelayUnavailable(
+                f"Slack refused the bot token ({error}) for {method}: check "
+                "HELPLINE_SLACK_BOT_TOKEN and the app's scopes; will retry"
+            )
         if error in _CHANNEL_ERRORS:
             return TemporaryFailure(f"Slack {method}: {_CHANNEL_ERRORS[error].format(channel=channel)}; will retry")
         if error == "is_archived":

@@ -10,6 +10,7 @@ streams at most ``HELPLINE_MMS_MAX_BYTES``, puts the bytes in the blob store
 and adds the attachment to the message in one transaction that first checks
 the row is still pending: fetching twice stores once.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,27 +50,33 @@ def _on_api_host(url: str, settings: Settings) -> bool:
 def download(url: str, settings: Settings, *, timeout: float = 30.0) -> tuple[bytes, str]:
     """The media bytes and their content type; raises MediaError."""
     if not _on_api_host(url, settings):
-        raise MediaError(f"media URL is not on the Twilio API host {urlsplit(settings.twilio_api_url).netloc}",
-                         final=True)
+        raise MediaError(
+            f"media URL is not on the Twilio API host {urlsplit(settings.twilio_api_url).netloc}", final=True
+        )
     limit = settings.mms_max_bytes
     try:
         # requests drops the credentials when Twilio redirects to its storage host.
-        with requests.get(url, auth=(settings.twilio_account_sid, settings.twilio_auth_token), stream=True,
-                          timeout=timeout) as resp:
+        with requests.get(
+            url, auth=(settings.twilio_account_sid, settings.twilio_auth_token), stream=True, timeout=timeout
+        ) as resp:
             if resp.status_code in (404, 410):
                 raise MediaError(f"Twilio answered {resp.status_code}: the media is gone", final=True)
             if resp.status_code >= 400:
                 raise MediaError(f"Twilio answered {resp.status_code}", final=False)
             declared = resp.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limit:
-                raise MediaError(f"{declared} bytes, more than HELPLINE_MMS_MAX_BYTES={limit}", final=True,
-                                 status=MediaStatus.TOO_LARGE)
+                raise MediaError(
+                    f"{declared} bytes, more than HELPLINE_MMS_MAX_BYTES={limit}",
+                    final=True,
+                    status=MediaStatus.TOO_LARGE,
+                )
             data = bytearray()
             for chunk in resp.iter_content(CHUNK):
                 data += chunk
                 if len(data) > limit:
-                    raise MediaError(f"more than HELPLINE_MMS_MAX_BYTES={limit} bytes", final=True,
-                                     status=MediaStatus.TOO_LARGE)
+                    raise MediaError(
+                        f"more than HELPLINE_MMS_MAX_BYTES={limit} bytes", final=True, status=MediaStatus.TOO_LARGE
+                    )
             return bytes(data), resp.headers.get("Content-Type", "").split(";")[0].strip()
     except requests.RequestException as exc:
         raise MediaError(f"network error: {type(exc).__name__}", final=False) from None
@@ -83,9 +90,18 @@ def _store(job: Job, data: bytes, content_type: str, blobs: BlobStore, now: dt.d
     key = blobs.put(data)
     ctype = job.content_type or content_type or "application/octet-stream"
     ext = mimetypes.guess_extension(ctype) or ".bin"
-    return db.run_tx(functools.partial(
-        sms_state.store_media, job, filename=f"mms-{job.position + 1}{ext}", content_type=ctype, size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(), blob_key=key, now=now))
+    return db.run_tx(
+        functools.partial(
+            sms_state.store_media,
+            job,
+            filename=f"mms-{job.position + 1}{ext}",
+            content_type=ctype,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            blob_key=key,
+            now=now,
+        )
+    )
 
 
 def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[str, Any]:
@@ -98,9 +114,13 @@ def fetch(media_ids: list[int], settings: Settings, blobs: BlobStore) -> dict[st
         try:
             data, ctype = download(job.url, settings)
         except MediaError as exc:
-            log.warning(line("mms_media_fetch_failed", media=job.id, attempt=job.attempts, final=exc.final, error=str(exc)))
+            log.warning(
+                line("mms_media_fetch_failed", media=job.id, attempt=job.attempts, final=exc.final, error=str(exc))
+            )
             if exc.final:
-                db.run_tx(functools.partial(sms_state.finish_media, job.id, job.ticket_id, exc.status, str(exc), utcnow()))
+                db.run_tx(
+                    functools.partial(sms_state.finish_media, job.id, job.ticket_id, exc.status, str(exc), utcnow())
+                )
                 done["too_large" if exc.status == MediaStatus.TOO_LARGE else "failed"] += 1
             else:
                 db.run_tx(functools.partial(sms_state.note_media_error, job.id, str(exc)))

@@ -7,6 +7,7 @@ Written by the STOP/START stage of the pipeline (inside its transaction) and
 by the sender when the carrier reports the number unsubscribed (Twilio error
 21610), each change with an audit event.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -16,6 +16,7 @@ batch (``RelayUnavailable``); any other 4xx is permanent. Once one part of a
 long text went out, a failure of a later part is permanent: resending would
 duplicate the parts already delivered.
 """
+
 from __future__ import annotations
 
 import threading
@@ -40,8 +41,16 @@ MMS_MAX_MEDIA = 10  # Twilio: media per message
 MMS_MAX_BYTES = 5 * 1024 * 1024  # Twilio: all media of one MMS together
 
 
-def sms_payload(to: str, body: str, *, ref: str, from_number: str = "", in_reply_to: str = "",
-                explicit: bool = False, media: list[int] | None = None) -> dict[str, Any]:
+def sms_payload(
+    to: str,
+    body: str,
+    *,
+    ref: str,
+    from_number: str = "",
+    in_reply_to: str = "",
+    explicit: bool = False,
+    media: list[int] | None = None,
+) -> dict[str, Any]:
     """The outbox payload of one SMS.
 
     ``in_reply_to`` is the MessageSid of the customer's text it answers (an
@@ -52,9 +61,17 @@ def sms_payload(to: str, body: str, *, ref: str, from_number: str = "", in_reply
     links that are still valid however long the row waited."""
     parts = split_body(body)
     segs = [segments(p) for p in parts]
-    payload = {"to": to, "body": body, "from": from_number, "ref": ref, "in_reply_to": in_reply_to,
-               "explicit": explicit, "parts": len(parts), "segments": sum(s.count for s in segs),
-               "encoding": "UCS-2" if any(s.encoding == "UCS-2" for s in segs) else "GSM-7"}
+    payload = {
+        "to": to,
+        "body": body,
+        "from": from_number,
+        "ref": ref,
+        "in_reply_to": in_reply_to,
+        "explicit": explicit,
+        "parts": len(parts),
+        "segments": sum(s.count for s in segs),
+        "encoding": "UCS-2" if any(s.encoding == "UCS-2" for s in segs) else "GSM-7",
+    }
     if media:
         payload["media"] = list(media)
     return payload
@@ -66,8 +83,9 @@ def make_client(settings: Settings, *, timeout: float = 30.0) -> Client:
     The Messages API lives on the ``api`` domain; its base URL is the one
     attribute the generated resources read, so setting it redirects every
     call of that domain (the tests' local stand-in, a regional endpoint)."""
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                    http_client=TwilioHttpClient(timeout=timeout))
+    client = Client(
+        settings.twilio_account_sid, settings.twilio_auth_token, http_client=TwilioHttpClient(timeout=timeout)
+    )
     client.api.base_url = settings.twilio_api_url.rstrip("/")
     return client
 
@@ -83,8 +101,10 @@ class SmsSender:
     """Sends outbox SMS payloads through the Twilio Messages API."""
 
     channel = "sms"
-    unconfigured_hint = ("set HELPLINE_TWILIO_ACCOUNT_SID, HELPLINE_TWILIO_AUTH_TOKEN and HELPLINE_TWILIO_FROM "
-                         "(or HELPLINE_TWILIO_MESSAGING_SERVICE_SID)")
+    unconfigured_hint = (
+        "set HELPLINE_TWILIO_ACCOUNT_SID, HELPLINE_TWILIO_AUTH_TOKEN and HELPLINE_TWILIO_FROM "
+        "(or HELPLINE_TWILIO_MESSAGING_SERVICE_SID)"
+    )
 
     def __init__(self, settings: Settings, *, timeout: float = 30.0) -> None:
         self.settings = settings
@@ -113,9 +133,11 @@ class SmsSender:
             raise PermanentFailure(f"not sent: {to} opted out of SMS (STOP); it opts in again by texting START")
         if not (payload.get("explicit") or payload.get("in_reply_to") or sms_optout.has_texted_in(to)):
             raise PermanentFailure(f"not sent: {to} never texted in; only an agent's explicit action may text it")
-        route: dict[str, str] = ({"messaging_service_sid": self.settings.twilio_messaging_service_sid}
-                                 if self.settings.twilio_messaging_service_sid
-                                 else {"from_": str(payload.get("from") or self.settings.twilio_from)})
+        route: dict[str, str] = (
+            {"messaging_service_sid": self.settings.twilio_messaging_service_sid}
+            if self.settings.twilio_messaging_service_sid
+            else {"from_": str(payload.get("from") or self.settings.twilio_from)}
+        )
         callback = status_callback_url(self.settings, str(payload.get("ref") or ""))
         if callback:
             route["status_callback"] = callback
@@ -131,11 +153,20 @@ class SmsSender:
             except requests.RequestException as exc:
                 if sids:
                     raise self._partial(sids, len(parts), f"network error: {type(exc).__name__}") from None
-                raise RelayUnavailable(f"Twilio API at {self.settings.twilio_api_url} unreachable "
-                                       f"({type(exc).__name__}); will retry") from None
+                raise RelayUnavailable(
+                    f"Twilio API at {self.settings.twilio_api_url} unreachable ({type(exc).__name__}); will retry"
+                ) from None
             sids.append(str(message.sid))
-            log.info(line("sms_part_sent", sid=message.sid, status=message.status,
-                          num_segments=message.num_segments or "", part=len(sids), parts=len(parts)))
+            log.info(
+                line(
+                    "sms_part_sent",
+                    sid=message.sid,
+                    status=message.status,
+                    num_segments=message.num_segments or "",
+                    part=len(sids),
+                    parts=len(parts),
+                )
+            )
         return ",".join(sids)
 
     def _media_urls(self, payload: dict[str, Any]) -> list[str]:
@@ -144,8 +175,10 @@ class SmsSender:
         if not ids:
             return []
         if not download_links.can_link(self.settings):
-            raise PermanentFailure("this MMS carries files, and Twilio fetches them from a link: set "
-                                   "HELPLINE_PUBLIC_URL (and HELPLINE_SECRET_KEY) on the workers")
+            raise PermanentFailure(
+                "this MMS carries files, and Twilio fetches them from a link: set "
+                "HELPLINE_PUBLIC_URL (and HELPLINE_SECRET_KEY) on the workers"
+            )
         links = download_links.of_ids(self.settings, ids)
         if len(links) != len(ids):
             raise PermanentFailure(f"{len(ids) - len(links)} of the MMS's files no longer exist")
@@ -168,5 +201,7 @@ class SmsSender:
 
     @staticmethod
     def _partial(sids: list[str], parts: int, error: str) -> PermanentFailure:
-        return PermanentFailure(f"parts 1-{len(sids)} of {parts} were sent ({','.join(sids)}), the rest failed "
-                                f"({error}); not retried, to avoid sending those parts twice")
+        return PermanentFailure(
+            f"parts 1-{len(sids)} of {parts} were sent ({','.join(sids)}), the rest failed "
+            f"({error}); not retried, to avoid sending those parts twice"
+        )

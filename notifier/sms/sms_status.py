@@ -10,6 +10,7 @@ events on the ticket, a failure with Twilio's error code (30003 unreachable
 handset, 30007 carrier filtering, …) for the agents; a failure also turns the
 outbox row ``failed``, as a bounce does for email.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,13 +23,25 @@ from helpline.store.clock import utcnow
 from helpline.notifier.followups import on_late_failure
 from helpline.notifier.logkv import line, log
 
-RANK = {"": 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4, "delivered": 5, "read": 6,
-        "undelivered": 7, "failed": 7, "canceled": 7}
+RANK = {
+    "": 0,
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "delivered": 5,
+    "read": 6,
+    "undelivered": 7,
+    "failed": 7,
+    "canceled": 7,
+}
 FAILED = ("undelivered", "failed", "canceled")
 
 
-def record_status(ref: str, sid: str, status: str, error_code: str = "", error_message: str = "",
-                  now: dt.datetime | None = None) -> str:
+def record_status(
+    ref: str, sid: str, status: str, error_code: str = "", error_message: str = "", now: dt.datetime | None = None
+) -> str:
     """Record one callback (own transaction): ``recorded``, ``ignored`` (stale or repeated) or ``unknown``."""
     now = now or utcnow()
     status = status.strip().lower()
@@ -47,7 +60,9 @@ def record_status(ref: str, sid: str, status: str, error_code: str = "", error_m
         data = {"outbox_id": row.id, "sid": sid, "status": status, "recipient": row.recipient, "channel": "sms"}
         if status in FAILED:
             data.update(error_code=error_code, error=error_message[:300])
-            error = f"{status}: Twilio error {error_code or '?'}" + (f" ({error_message[:200]})" if error_message else "")
+            error = f"{status}: Twilio error {error_code or '?'}" + (
+                f" ({error_message[:200]})" if error_message else ""
+            )
             outbox_rows.set_failed(row.id, error, now)
             on_late_failure(row, error)  # an agent's reply from Slack: said in the ticket's thread
             if row.ticket_id is not None:

@@ -12,6 +12,7 @@ Twilio takes up to 1,600 characters in one Messages API call and concatenates
 the segments itself; a longer text goes out as several calls, cut at sentence
 boundaries (else at a space, else anywhere) and numbered "(1/2) ", "(2/2) ".
 """
+
 from __future__ import annotations
 
 import re

@@ -12,6 +12,7 @@ retries, so a receiver drops repeats by it.
 ``emit`` is for code outside the pipeline that changes a ticket (an agent's
 reply, a status change), inside its own transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,17 @@ def listening(ticket_id: int, settings: Settings) -> list[str]:
     return [creator] if creator in callbacks else []
 
 
-def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Settings,
-         now: dt.datetime, *, out_message: int | None = None, extra: dict[str, Any] | None = None) -> list[int]:
+def emit(
+    ticket_id: int,
+    kind: str,
+    ref: str,
+    data: dict[str, Any],
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    out_message: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[int]:
     """Queue one event for every source of the ticket that has a callback; the new outbox ids.
 
     ``ref`` names what caused the event (a message id, an audit event id) and
@@ -74,30 +84,55 @@ def emit(ticket_id: int, kind: str, ref: str, data: dict[str, Any], settings: Se
         return []
     number, subject, status, channel = row
     eid = event_id(ticket_id, kind, ref)
-    body = {"id": eid, "type": kind, "created_at": _iso(now),
-            "ticket": {"number": number, "subject": subject, "status": status, "channel": channel,
-                       "metadata": webhook_state.fields_of(ticket_id)}}
+    body = {
+        "id": eid,
+        "type": kind,
+        "created_at": _iso(now),
+        "ticket": {
+            "number": number,
+            "subject": subject,
+            "status": status,
+            "channel": channel,
+            "metadata": webhook_state.fields_of(ticket_id),
+        },
+    }
     body.update(data)
     ids: list[int] = []
     for source in sources:
-        out = outbox.enqueue(channel="webhook", kind="event", recipient=source, ticket=ticket_id,
-                             payload={**(extra or {}), "source": source, "event_id": eid, "type": kind,
-                                      "body": body},
-                             unique_key=f"hook:{source}:{eid}", out_message=out_message)
+        out = outbox.enqueue(
+            channel="webhook",
+            kind="event",
+            recipient=source,
+            ticket=ticket_id,
+            payload={**(extra or {}), "source": source, "event_id": eid, "type": kind, "body": body},
+            unique_key=f"hook:{source}:{eid}",
+            out_message=out_message,
+        )
         if out is not None:
             ids.append(out.id)
     return ids
 
 
-def message_data(message_id: int, channel: str, author_role: str, subject: str, text: str,
-                 attachments: int) -> dict[str, Any]:
-    return {"message": {"id": message_id, "channel": channel, "author_role": author_role, "subject": subject,
-                        "text": text, "attachments": attachments}}
+def message_data(
+    message_id: int, channel: str, author_role: str, subject: str, text: str, attachments: int
+) -> dict[str, Any]:
+    return {
+        "message": {
+            "id": message_id,
+            "channel": channel,
+            "author_role": author_role,
+            "subject": subject,
+            "text": text,
+            "attachments": attachments,
+        }
+    }
 
 
-def after_customer_message(ticket_id: int, action: str, message: dict[str, Any], settings: Settings,
-                           now: dt.datetime) -> list[int]:
+def after_customer_message(
+    ticket_id: int, action: str, message: dict[str, Any], settings: Settings, now: dt.datetime
+) -> list[int]:
     """The event of one customer message the pipeline stored: created, or replied. (A status change
     it causes, such as a reopen, is reported by ``workers.ticket_ops.change_status``, its one writer.)"""
-    return emit(ticket_id, CREATED if action == "created" else REPLIED, str(message["message"]["id"]), message,
-                settings, now)
+    return emit(
+        ticket_id, CREATED if action == "created" else REPLIED, str(message["message"]["id"]), message, settings, now
+    )

@@ -14,6 +14,7 @@ included, is permanent (the receiver would answer the same again). After a
 network failure a receiver is left alone for ``PAUSE_AFTER_NETWORK_ERROR_S``,
 so its backlog does not hold the delivery loop for a timeout per event.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,36 +75,49 @@ class WebhookSender:
             paused_until = self._paused.get(url, 0.0)
         if paused_until > time.monotonic():
             raise TemporaryFailure(f"callback of source {source!r} was unreachable moments ago; will retry")
-        body = json.dumps(masked_body(payload["body"], self._mask, self._tokens), separators=(",", ":"),
-                          ensure_ascii=False, sort_keys=True).encode()
+        body = json.dumps(
+            masked_body(payload["body"], self._mask, self._tokens),
+            separators=(",", ":"),
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode()
         stamp = str(int(time.time()))
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Helpline-Source": source,
-            "X-Helpline-Event": str(payload.get("type") or ""),
-            "X-Helpline-Event-Id": str(payload["event_id"]),
-            "X-Helpline-Timestamp": stamp,
-            "X-Helpline-Signature": signature(self._sources[source][0], stamp, body),
-        })
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-Helpline-Source": source,
+                "X-Helpline-Event": str(payload.get("type") or ""),
+                "X-Helpline-Event-Id": str(payload["event_id"]),
+                "X-Helpline-Timestamp": stamp,
+                "X-Helpline-Signature": signature(self._sources[source][0], stamp, body),
+            },
+        )
         try:
             with self._opener.open(request, timeout=self._timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as exc:
             exc.close()
             if exc.code in (408, 429) or exc.code >= 500:
-                raise TemporaryFailure(f"callback of source {source!r} answered {exc.code}; will retry",
-                                       retry_after=_retry_after(exc.headers.get("Retry-After"))) from None
-            raise PermanentFailure(f"callback of source {source!r} answered {exc.code} "
-                                   f"({'a redirect: configure the final URL' if 300 <= exc.code < 400 else 'refused'})"
-                                   ) from None
+                raise TemporaryFailure(
+                    f"callback of source {source!r} answered {exc.code}; will retry",
+                    retry_after=_retry_after(exc.headers.get("Retry-After")),
+                ) from None
+            raise PermanentFailure(
+                f"callback of source {source!r} answered {exc.code} "
+                f"({'a redirect: configure the final URL' if 300 <= exc.code < 400 else 'refused'})"
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             with self._lock:
                 self._paused[url] = time.monotonic() + PAUSE_AFTER_NETWORK_ERROR_S
             log.warning(line("webhook_unreachable", source=source, error=type(reason).__name__))
-            raise TemporaryFailure(f"callback of source {source!r} unreachable ({type(reason).__name__}); "
-                                   "will retry") from None
+            raise TemporaryFailure(
+                f"callback of source {source!r} unreachable ({type(reason).__name__}); will retry"
+            ) from None
         return f"{status} {payload['event_id']}"
 
 

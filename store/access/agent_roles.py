@@ -10,6 +10,7 @@ A ticket's facts are its team, whether it is second line (escalated to tier 2
 or higher: ``ticket_routing.min_tier``) and whether its team keeps second-line
 tickets to seniors and leads (``restrict_second_line``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def by_email(email: str) -> ActorInfo | None:
     email = (email or "").strip().lower()
     if not email:
         return None
-    row = fastsql.fetchone('SELECT email, name, role, slack_user FROM "agent" WHERE email = ? AND active = ?',
-                           [email, True])
+    row = fastsql.fetchone(
+        'SELECT email, name, role, slack_user FROM "agent" WHERE email = ? AND active = ?', [email, True]
+    )
     return ActorInfo(row[0], row[1] or row[0], row[2] or "", _leads(row[0]), row[3] or "") if row else None
 
 
@@ -66,8 +68,9 @@ def by_slack_user(user: str) -> ActorInfo | None:
     """The active configured agent whose ``slack_user`` this is, or None."""
     if not user:
         return None
-    row = fastsql.fetchone('SELECT email, name, role, slack_user FROM "agent" WHERE slack_user = ? AND active = ?',
-                           [user, True])
+    row = fastsql.fetchone(
+        'SELECT email, name, role, slack_user FROM "agent" WHERE slack_user = ? AND active = ?', [user, True]
+    )
     return ActorInfo(row[0], row[1] or row[0], row[2] or "", _leads(row[0]), row[3] or "") if row else None
 
 
@@ -75,11 +78,11 @@ def ticket_facts(*, ticket_id: int | None = None, number: str | None = None) -> 
     """One ticket's team, assignee and second-line state, by id or number; None when there is no such ticket."""
     where, arg = ("t.id = ?", ticket_id) if ticket_id is not None else ("t.number = ?", (number or "").strip().upper())
     row = fastsql.fetchone(
-        'SELECT t.id, t.number, t.team, t.assignee, COALESCE(r.min_tier, 0), COALESCE(tm.restrict_second_line, ?) '
+        "SELECT t.id, t.number, t.team, t.assignee, COALESCE(r.min_tier, 0), COALESCE(tm.restrict_second_line, ?) "
         'FROM "ticket" t LEFT JOIN "ticket_routing" r ON r.ticket_id = t.id '
-        f'LEFT JOIN "team" tm ON tm.name = t.team WHERE {where}', [False, arg])
+        f'LEFT JOIN "team" tm ON tm.name = t.team WHERE {where}',
+        [False, arg],
+    )
     if row is None:
         return None
     return TicketFacts(row[0], row[1], row[2], row[3], int(row[4] or 0) >= SECOND_LINE_TIER, bool(row[5]))
-
-

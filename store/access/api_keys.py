@@ -11,6 +11,7 @@ that lets them call the API.
 ``list`` shows the first characters of each key (``prefix``) so an operator
 can tell which key a client holds without the key itself being kept.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,8 +31,13 @@ KEY_PREFIX = "hlk_"
 # ``write`` and ``admin`` use the ticket API, each including the ones before it.
 # ``pii`` (on its own, implied by none) lets the API's answers carry personal data unmasked (store/privacy/pii.py).
 SCOPES = frozenset({"ingest", "read", "write", "admin", "pii"})
-IMPLIED = {"admin": ("admin", "write", "read"), "write": ("write", "read"), "read": ("read",),
-           "ingest": ("ingest",), "pii": ("pii",)}
+IMPLIED = {
+    "admin": ("admin", "write", "read"),
+    "write": ("write", "read"),
+    "read": ("read",),
+    "ingest": ("ingest",),
+    "pii": ("pii",),
+}
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
 
 
@@ -90,12 +96,17 @@ def create(name: str, scopes: Iterable[str], team: str | None = None, agent: str
     key = KEY_PREFIX + secrets.token_urlsafe(32)
 
     def tx() -> int:
-        if agent is not None and fastsql.fetchone('SELECT id FROM "agent" WHERE email = ? AND active = ?',
-                                                  [agent, True]) is None:
-            raise ApiKeyError(f"no active agent {agent!r} (agents come from [[agents]] of the configuration file; "
-                              "`helpline agents list` shows them)")
-        return ApiKey.create(name=name, prefix=key[:12], key_hash=hash_key(key), scopes=",".join(wanted),
-                             team=team, agent=agent).id
+        if (
+            agent is not None
+            and fastsql.fetchone('SELECT id FROM "agent" WHERE email = ? AND active = ?', [agent, True]) is None
+        ):
+            raise ApiKeyError(
+                f"no active agent {agent!r} (agents come from [[agents]] of the configuration file; "
+                "`helpline agents list` shows them)"
+            )
+        return ApiKey.create(
+            name=name, prefix=key[:12], key_hash=hash_key(key), scopes=",".join(wanted), team=team, agent=agent
+        ).id
 
     row_id = run_tx(tx)
     return NewKey(row_id, name, wanted, key, team, agent)
@@ -109,18 +120,29 @@ def list_keys(include_revoked: bool = True) -> list[dict[str, Any]]:
     q = ApiKey.select().order_by(ApiKey.id)
     if not include_revoked:
         q = q.where(ApiKey.revoked_at.is_null())
-    return [{"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": k.scopes.split(",") if k.scopes else [],
-             "team": k.team, "agent": k.agent, "created_at": _iso(k.created_at), "last_used_at": _iso(k.last_used_at),
-             "revoked_at": _iso(k.revoked_at)} for k in q]
+    return [
+        {
+            "id": k.id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "scopes": k.scopes.split(",") if k.scopes else [],
+            "team": k.team,
+            "agent": k.agent,
+            "created_at": _iso(k.created_at),
+            "last_used_at": _iso(k.last_used_at),
+            "revoked_at": _iso(k.revoked_at),
+        }
+        for k in q
+    ]
 
 
 def revoke(key_id: int) -> bool:
     """Revoke a key; False when it was already revoked. Takes effect on the next request."""
+
     def tx() -> int:
         if ApiKey.get_or_none(ApiKey.id == key_id) is None:
             raise ApiKeyError(f"no API key with id {key_id}; `helpline api-keys list` shows them")
-        return int(ApiKey.update(revoked_at=utcnow())
-                   .where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
+        return int(ApiKey.update(revoked_at=utcnow()).where(ApiKey.id == key_id, ApiKey.revoked_at.is_null()).execute())
 
     return bool(run_tx(tx))
 
@@ -139,8 +161,10 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     """Whether ``key`` may be used for ``scope``. Raises the database's error when it is unreachable."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return KeyCheck("unknown")
-    row = fastsql.fetchone('SELECT id, name, scopes, revoked_at, last_used_at, team, agent FROM "api_key" '
-                           'WHERE key_hash = ?', [hash_key(key)])
+    row = fastsql.fetchone(
+        'SELECT id, name, scopes, revoked_at, last_used_at, team, agent FROM "api_key" WHERE key_hash = ?',
+        [hash_key(key)],
+    )
     if row is None:
         return KeyCheck("unknown")
     key_id, name, scopes, revoked_at, last_used, team, agent = row
@@ -153,8 +177,11 @@ def check(key: str, scope: str, now: dt.datetime | None = None) -> KeyCheck:
     if last_used is None or cast(dt.datetime, _as_dt(last_used)) < now - LAST_USED_RESOLUTION:
         # Not every request: a write per request would serialise API clients on SQLite's one writer.
         try:
-            run_tx(lambda: fastsql.execute('UPDATE "api_key" SET last_used_at = ? WHERE id = ?', [now, key_id]),
-                   retries=0, durable=False)
+            run_tx(
+                lambda: fastsql.execute('UPDATE "api_key" SET last_used_at = ? WHERE id = ?', [now, key_id]),
+                retries=0,
+                durable=False,
+            )
         except DatabaseUnavailable:  # the key is good; its last-use time can wait for the next request
             pass
     return KeyCheck("ok", key_id, name, team, may, agent)

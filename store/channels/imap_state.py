@@ -16,6 +16,7 @@ Times are the writing host's naive UTC clock; hosts whose clocks disagree by
 more than a lease's length may briefly both poll, which costs only duplicate
 fetches (intake's dedupe makes a re-import a no-op).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,16 +58,25 @@ MODELS: list[type[Base]] = [ImapFolderState, ImapLease]
 # ---- lease -------------------------------------------------------------------
 def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
     """Take or renew the lease on ``account`` for ``ttl_s`` seconds; False when another holder has it."""
+
     def tx() -> bool:
         now = utcnow()
         until = now + dt.timedelta(seconds=ttl_s)
-        renewed = (ImapLease.update(expires_at=until)
-                   .where((ImapLease.account == account) & (ImapLease.holder == holder)).execute())
+        renewed = (
+            ImapLease.update(expires_at=until)
+            .where((ImapLease.account == account) & (ImapLease.holder == holder))
+            .execute()
+        )
         if renewed:
             return True
-        ImapLease.insert(account=account, holder="", expires_at=now - dt.timedelta(days=1)).on_conflict_ignore().execute()
-        taken = (ImapLease.update(holder=holder, expires_at=until, acquired_at=now)
-                 .where((ImapLease.account == account) & (ImapLease.expires_at < now)).execute())
+        ImapLease.insert(
+            account=account, holder="", expires_at=now - dt.timedelta(days=1)
+        ).on_conflict_ignore().execute()
+        taken = (
+            ImapLease.update(holder=holder, expires_at=until, acquired_at=now)
+            .where((ImapLease.account == account) & (ImapLease.expires_at < now))
+            .execute()
+        )
         return bool(taken == 1)
 
     return run_tx(tx, retries=1)
@@ -74,8 +84,11 @@ def acquire_lease(account: str, holder: str, ttl_s: float) -> bool:
 
 def release_lease(account: str, holder: str) -> None:
     def tx() -> None:
-        (ImapLease.update(holder="", expires_at=utcnow() - dt.timedelta(seconds=1))
-         .where((ImapLease.account == account) & (ImapLease.holder == holder)).execute())
+        (
+            ImapLease.update(holder="", expires_at=utcnow() - dt.timedelta(seconds=1))
+            .where((ImapLease.account == account) & (ImapLease.holder == holder))
+            .execute()
+        )
 
     run_tx(tx, retries=0)
 
@@ -103,8 +116,9 @@ def load_state(account: str) -> FolderState:
     row = ImapFolderState.get_or_none(ImapFolderState.account == account)
     if row is None:
         return FolderState()
-    return FolderState(row.uidvalidity, row.last_uid, row.last_import_at, row.resync_until, row.attempt_key,
-                       row.attempt_count)
+    return FolderState(
+        row.uidvalidity, row.last_uid, row.last_import_at, row.resync_until, row.attempt_key, row.attempt_count
+    )
 
 
 def _upsert(account: str, **values: object) -> None:
@@ -114,8 +128,9 @@ def _upsert(account: str, **values: object) -> None:
         ImapFolderState.insert(account=account, **values).on_conflict_ignore().execute()
 
 
-def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool, resync_until: int | None = None,
-                  count: int = 0) -> None:
+def save_progress(
+    account: str, uidvalidity: int, last_uid: int, imported: bool, resync_until: int | None = None, count: int = 0
+) -> None:
     """Record that every message up to ``last_uid`` (under ``uidvalidity``) is done.
 
     Never moves backwards within one UIDVALIDITY; a new UIDVALIDITY starts over
@@ -123,13 +138,13 @@ def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool,
     Not fsync'd: losing it to a power cut costs a re-import, which intake makes a no-op.
     ``count`` messages were imported by this step (for ``imported_last_hour``).
     """
+
     def tx() -> None:
         row = ImapFolderState.get_or_none(ImapFolderState.account == account)
         uid = last_uid
         if row is not None and row.uidvalidity == uidvalidity:
             uid = max(uid, row.last_uid)
-        values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": uid, "attempt_key": "",
-                                     "attempt_count": 0}
+        values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": uid, "attempt_key": "", "attempt_count": 0}
         if resync_until is not None:
             values["resync_until"] = resync_until
         if imported:
@@ -143,6 +158,7 @@ def save_progress(account: str, uidvalidity: int, last_uid: int, imported: bool,
 
 def note_attempt(account: str, key: str) -> int:
     """Count one more import attempt of the batch starting at ``key``; returns the count (1 = first)."""
+
     def tx() -> int:
         row = ImapFolderState.get_or_none(ImapFolderState.account == account)
         count = row.attempt_count + 1 if row is not None and row.attempt_key == key else 1
@@ -154,9 +170,13 @@ def note_attempt(account: str, key: str) -> int:
 
 def clear_attempt(account: str, key: str) -> None:
     """The attempt ended in an ordinary, handled way (network, database): it does not count."""
+
     def tx() -> None:
-        (ImapFolderState.update(attempt_key="", attempt_count=0, updated_at=utcnow())
-         .where((ImapFolderState.account == account) & (ImapFolderState.attempt_key == key)).execute())
+        (
+            ImapFolderState.update(attempt_key="", attempt_count=0, updated_at=utcnow())
+            .where((ImapFolderState.account == account) & (ImapFolderState.attempt_key == key))
+            .execute()
+        )
 
     run_tx(tx, retries=0, durable=False)
 
@@ -170,6 +190,7 @@ def record_error(account: str, error: str) -> None:
 
 def record_success(account: str) -> None:
     """A poll of the mailbox finished (connected, searched, imported what there was)."""
+
     def tx() -> None:
         _upsert(account, last_success_at=utcnow())
 
@@ -189,13 +210,16 @@ def _counter_key(account: str) -> str:
 def _count_imports(account: str, count: int, now: float | None = None) -> None:
     now = time.time() if now is None else now
     key, bucket = _counter_key(account), int(now // _BUCKET_S)
-    fresh = fastsql.execute('UPDATE "rate_counter" SET count = count + ? WHERE key = ? AND bucket = ?',
-                            [count, key, bucket]).rowcount
+    fresh = fastsql.execute(
+        'UPDATE "rate_counter" SET count = count + ? WHERE key = ? AND bucket = ?', [count, key, bucket]
+    ).rowcount
     if not fresh:
         fastsql.execute('DELETE FROM "rate_counter" WHERE key = ? AND bucket < ?', [key, bucket - 120])
-        fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
-                        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?',
-                        [key, bucket, count, count])
+        fastsql.execute(
+            'INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
+            'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?',
+            [key, bucket, count, count],
+        )
 
 
 def imported_since(accounts: list[str], seconds: float, now: float | None = None) -> dict[str, int]:
@@ -204,8 +228,11 @@ def imported_since(accounts: list[str], seconds: float, now: float | None = None
     if not accounts:
         return {}
     keys = {_counter_key(a): a for a in accounts}
-    rows = fastsql.fetchall(f'SELECT key, SUM(count) FROM "rate_counter" WHERE key IN ({fastsql.in_marks(len(keys))}) '
-                            'AND bucket > ? GROUP BY key', [*keys, int((now - seconds) // _BUCKET_S)])
+    rows = fastsql.fetchall(
+        f'SELECT key, SUM(count) FROM "rate_counter" WHERE key IN ({fastsql.in_marks(len(keys))}) '
+        "AND bucket > ? GROUP BY key",
+        [*keys, int((now - seconds) // _BUCKET_S)],
+    )
     out = dict.fromkeys(accounts, 0)
     for key, n in rows:
         out[keys[key]] = int(n)
@@ -219,10 +246,16 @@ def status_rows(accounts: list[str]) -> dict[str, dict[str, object]]:
         return {}
     out: dict[str, dict[str, object]] = {}
     for row in ImapFolderState.select().where(ImapFolderState.account.in_(accounts)):
-        out[row.account] = {"uidvalidity": row.uidvalidity, "last_uid": row.last_uid,
-                            "last_import_at": row.last_import_at, "last_success_at": row.last_success_at,
-                            "last_error": row.last_error, "last_error_at": row.last_error_at}
+        out[row.account] = {
+            "uidvalidity": row.uidvalidity,
+            "last_uid": row.last_uid,
+            "last_import_at": row.last_import_at,
+            "last_success_at": row.last_success_at,
+            "last_error": row.last_error,
+            "last_error_at": row.last_error_at,
+        }
     for lease in ImapLease.select().where(ImapLease.account.in_(accounts)):
-        out.setdefault(lease.account, {}).update({"lease_holder": lease.holder or None,
-                                                  "lease_expires_at": lease.expires_at if lease.holder else None})
+        out.setdefault(lease.account, {}).update(
+            {"lease_holder": lease.holder or None, "lease_expires_at": lease.expires_at if lease.holder else None}
+        )
     return out

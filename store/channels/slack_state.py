@@ -5,6 +5,7 @@ it; its ``(channel, ts)`` is the only way an agent's thread reply finds the
 ticket again, so it is stored once, unique both ways. Agents are mapped by
 Slack user id (created on their first action, with the name Slack reported).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,11 @@ def ticket_of(channel: str, ts: str) -> int | None:
 def remember_thread(ticket_id: int, channel: str, ts: str) -> bool:
     """Keep the parent message of a ticket; False when the ticket already had one (kept as it was)."""
     now = utcnow()
-    got = fastsql.insert("slack_thread", {"ticket_id": ticket_id, "channel": channel, "ts": ts, "created_at": now,
-                                          "updated_at": now}, on_conflict="ON CONFLICT DO NOTHING")
+    got = fastsql.insert(
+        "slack_thread",
+        {"ticket_id": ticket_id, "channel": channel, "ts": ts, "created_at": now, "updated_at": now},
+        on_conflict="ON CONFLICT DO NOTHING",
+    )
     return got is not None
 
 
@@ -74,7 +78,8 @@ def see_agent(user_id: str, name: str, email: str = "") -> None:
         "ON CONFLICT (user_id) DO UPDATE SET name = CASE WHEN excluded.name = '' THEN slack_agent.name "
         "ELSE excluded.name END, email = CASE WHEN excluded.email = '' THEN slack_agent.email "
         "ELSE excluded.email END, last_seen_at = excluded.last_seen_at",
-        [user_id, name, email, now, now])
+        [user_id, name, email, now, now],
+    )
 
 
 def agent_name(user_id: str) -> str:
@@ -90,6 +95,7 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
     took it; ``unknown`` when the id is not a reply written in Slack. The
     conditional update is the whole race: a sender claims only ``pending``
     rows, so exactly one of the two wins."""
+
     def tx() -> str:
         row = fastsql.fetchone('SELECT ticket_id, out_message_id, unique_key FROM "outbox" WHERE id = ?', [outbox_id])
         if row is None:
@@ -102,19 +108,30 @@ def withdraw_reply(outbox_id: int, actor: str) -> str:
             changed = fastsql.execute(
                 "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
                 "WHERE out_message_id = ? AND unique_key LIKE 'hook:%' AND status = 'pending'",
-                [why, now, row[1]]).rowcount
+                [why, now, row[1]],
+            ).rowcount
         elif str(row[2]).startswith(("slack-reply:", "cli-reply:")):  # typed in Slack, or `tickets reply`
             changed = fastsql.execute(
                 "UPDATE \"outbox\" SET status = 'suppressed', last_error = ?, updated_at = ? "
-                "WHERE id = ? AND status = 'pending'", [why, now, outbox_id]).rowcount
+                "WHERE id = ? AND status = 'pending'",
+                [why, now, outbox_id],
+            ).rowcount
         else:
             return "unknown"
         if not changed:
             return "too_late"
         if row[1] is not None:
             fastsql.execute("UPDATE \"message\" SET delivery_status = 'withdrawn' WHERE id = ?", [row[1]])
-        fastsql.insert("event", {"ticket_id": row[0], "actor": actor, "kind": "agent_reply_withdrawn",
-                                 "data": {"outbox_id": outbox_id, "message": row[1]}, "created_at": now})
+        fastsql.insert(
+            "event",
+            {
+                "ticket_id": row[0],
+                "actor": actor,
+                "kind": "agent_reply_withdrawn",
+                "data": {"outbox_id": outbox_id, "message": row[1]},
+                "created_at": now,
+            },
+        )
         return "withdrawn"
 
     return run_tx(tx)

@@ -11,6 +11,7 @@ message), fetched afterwards by a worker, outside any transaction, into the
 blob store and the message's attachments. ``status`` moves from ``pending`` to
 ``stored``, ``too_large`` or ``failed``; ``attempts`` bounds the retries.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,7 +76,8 @@ def save_opt_out(number: str, opted_out: bool, *, keyword: str, source: str, now
         'INSERT INTO "sms_opt_out" (number, opted_out, keyword, source, updated_at) VALUES (?, ?, ?, ?, ?) '
         "ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out, keyword = excluded.keyword, "
         "source = excluded.source, updated_at = excluded.updated_at",
-        [number, opted_out, keyword, source, now])
+        [number, opted_out, keyword, source, now],
+    )
 
 
 def ticket_of_thread_key(key: str) -> int | None:
@@ -91,8 +93,12 @@ def is_known_phone(number: str) -> bool:
 
 def add_opt_out_event(ticket_id: int | None, number: str, source: str, code: str, now: dt.datetime) -> None:
     """The audit event of a number opted out by its carrier."""
-    Event.create(ticket=ticket_id, kind="sms_opted_out", created_at=now,
-                 data={"number": number, "source": source, "error_code": code})
+    Event.create(
+        ticket=ticket_id,
+        kind="sms_opted_out",
+        created_at=now,
+        data={"number": number, "source": source, "error_code": code},
+    )
 
 
 # ---- MMS media to fetch (``notifier/sms/sms_media.py`` fetches; each function runs in the caller's transaction) ----
@@ -117,8 +123,9 @@ def claim_media(media_id: int, max_attempts: int, now: dt.datetime) -> MediaJob 
         return None
     ticket_id: int = Message.select(Message.ticket).where(Message.id == row.message_id).scalar()
     if row.attempts >= max_attempts:
-        finish_media(row.id, ticket_id, MediaStatus.FAILED, f"gave up after {row.attempts} attempts: {row.last_error}",
-                     now)
+        finish_media(
+            row.id, ticket_id, MediaStatus.FAILED, f"gave up after {row.attempts} attempts: {row.last_error}", now
+        )
         return None
     SmsMedia.update(attempts=row.attempts + 1, updated_at=now).where(SmsMedia.id == row.id).execute()
     return MediaJob(row.id, row.message_id, ticket_id, row.position, row.url, row.content_type, row.attempts + 1)
@@ -127,20 +134,29 @@ def claim_media(media_id: int, max_attempts: int, now: dt.datetime) -> MediaJob 
 def finish_media(media_id: int, ticket_id: int, status: str, error: str, now: dt.datetime) -> None:
     """A media row's final ``status`` (failed, too large) with an event on the ticket."""
     SmsMedia.update(status=status, last_error=error[:1000], updated_at=now).where(SmsMedia.id == media_id).execute()
-    Event.create(ticket=ticket_id, kind="mms_media_" + status, created_at=now,
-                 data={"media": media_id, "error": error[:300]})
+    Event.create(
+        ticket=ticket_id, kind="mms_media_" + status, created_at=now, data={"media": media_id, "error": error[:300]}
+    )
 
 
-def store_media(job: MediaJob, *, filename: str, content_type: str, size: int, sha256: str, blob_key: str,
-                now: dt.datetime) -> bool:
+def store_media(
+    job: MediaJob, *, filename: str, content_type: str, size: int, sha256: str, blob_key: str, now: dt.datetime
+) -> bool:
     """The fetched media as an attachment of its message and the row ``stored``; False (nothing written)
     when the row is no longer pending (another worker stored it first)."""
     if SmsMedia.get_or_none((SmsMedia.id == job.id) & (SmsMedia.status == MediaStatus.PENDING)) is None:
         return False
-    Attachment.create(message=job.message_id, filename=filename, content_type=content_type, size=size,
-                      sha256=sha256, blob_key=blob_key)
-    SmsMedia.update(status=MediaStatus.STORED, size=size, blob_key=blob_key, last_error="",
-                    updated_at=now).where(SmsMedia.id == job.id).execute()
+    Attachment.create(
+        message=job.message_id,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        blob_key=blob_key,
+    )
+    SmsMedia.update(status=MediaStatus.STORED, size=size, blob_key=blob_key, last_error="", updated_at=now).where(
+        SmsMedia.id == job.id
+    ).execute()
     return True
 
 
@@ -151,6 +167,10 @@ def note_media_error(media_id: int, error: str) -> None:
 
 def stale_media(cutoff: dt.datetime, limit: int) -> list[int]:
     """Ids of media rows still pending since before ``cutoff``, oldest first."""
-    return [r.id for r in SmsMedia.select(SmsMedia.id)
-            .where(SmsMedia.status == MediaStatus.PENDING, SmsMedia.updated_at < cutoff)
-            .order_by(SmsMedia.id).limit(limit)]
+    return [
+        r.id
+        for r in SmsMedia.select(SmsMedia.id)
+        .where(SmsMedia.status == MediaStatus.PENDING, SmsMedia.updated_at < cutoff)
+        .order_by(SmsMedia.id)
+        .limit(limit)
+    ]

@@ -11,6 +11,7 @@ way, so a receiver needs one verification routine for both directions.
 It lives in ``store`` because both ``ingest`` (verifying) and ``notifier``
 (signing) need it and neither may import the other.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,10 @@ def parse_sources(value: str) -> dict[str, tuple[str, ...]]:
     sources: dict[str, list[str]] = {}
     for name, secret in _pairs(value, "HELPLINE_WEBHOOK_SOURCES", secret=True):
         if len(secret) < 16:
-            raise ConfigError(f"HELPLINE_WEBHOOK_SOURCES: the secret of source {name!r} is shorter than 16 characters; "
-                              "make one with: openssl rand -hex 32")
+            raise ConfigError(
+                f"HELPLINE_WEBHOOK_SOURCES: the secret of source {name!r} is shorter than 16 characters; "
+                "make one with: openssl rand -hex 32"
+            )
         sources.setdefault(name, []).append(secret)
     return {k: tuple(v) for k, v in sources.items()}
 
@@ -68,8 +71,10 @@ def parse_callbacks(value: str, sources: Iterable[str] | None = None) -> dict[st
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"HELPLINE_WEBHOOK_CALLBACKS: {name}={url!r} is not an http(s) URL")
         if known is not None and name not in known:
-            raise ConfigError(f"HELPLINE_WEBHOOK_CALLBACKS names source {name!r}, which has no secret in "
-                              "HELPLINE_WEBHOOK_SOURCES (events are signed with it)")
+            raise ConfigError(
+                f"HELPLINE_WEBHOOK_CALLBACKS names source {name!r}, which has no secret in "
+                "HELPLINE_WEBHOOK_SOURCES (events are signed with it)"
+            )
         if name in out:
             raise ConfigError(f"HELPLINE_WEBHOOK_CALLBACKS names source {name!r} twice")
         out[name] = url
@@ -85,8 +90,10 @@ def parse_rates(value: Iterable[str]) -> dict[str, int]:
         except ValueError:
             rate = -1
         if rate < 0:
-            raise ConfigError(f"HELPLINE_WEBHOOK_SOURCE_RATES: {name}={raw!r} is not a whole number of requests "
-                              "per minute (0: no limit)")
+            raise ConfigError(
+                f"HELPLINE_WEBHOOK_SOURCE_RATES: {name}={raw!r} is not a whole number of requests "
+                "per minute (0: no limit)"
+            )
         out[name] = rate
     return out
 
@@ -104,8 +111,10 @@ def timestamp_error(timestamp: str, now: float, tolerance_s: int = TOLERANCE_S) 
     skew = int(timestamp) - now
     if abs(skew) > tolerance_s:
         side = "ahead of" if skew > 0 else "behind"
-        return (f"X-Helpline-Timestamp is {abs(skew):.0f} s {side} the server clock (limit {tolerance_s} s); "
-                "sign each request when it is sent and keep the sender's clock synchronised")
+        return (
+            f"X-Helpline-Timestamp is {abs(skew):.0f} s {side} the server clock (limit {tolerance_s} s); "
+            "sign each request when it is sent and keep the sender's clock synchronised"
+        )
     return ""
 
 

@@ -16,6 +16,7 @@
 
 Functions that run inside the pipeline's transaction use ``fastsql`` (hot path).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,13 +77,23 @@ def _counter_key(name: str, window_s: int) -> str:
 def _estimate(key: str, window_s: int, now: float) -> float:
     bucket = int(now // window_s)
     into = (now % window_s) / window_s
-    rows = fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
-                            [key, bucket, bucket - 1])
+    rows = fastsql.fetchall(
+        'SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)', [key, bucket, bucket - 1]
+    )
     return float(sum(c * (1.0 if b == bucket else 1.0 - into) for b, c in rows))
 
 
-def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: str = "", stamp: int = 0,
-          now: float | None = None, also: tuple[tuple[str, int], ...] = ()) -> str:
+def admit(
+    name: str,
+    limit: int,
+    window_s: int,
+    *,
+    signature: str = "",
+    source: str = "",
+    stamp: int = 0,
+    now: float | None = None,
+    also: tuple[tuple[str, int], ...] = (),
+) -> str:
     """Count one request of ``name`` against ``limit`` per ``window_s`` and claim its signature.
 
     Returns ``ok``, ``rate_limited`` (nothing recorded), ``also_limited`` (one
@@ -101,9 +112,11 @@ def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: 
             if lim > 0 and _estimate(key, window_s, now) >= lim:
                 return "rate_limited" if i == 0 else "also_limited"
         if signature:
-            cur = fastsql.execute('INSERT INTO "webhook_signature" (signature, source, stamp, seen_at) '
-                                  "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                  [signature, source[:200], stamp, utcnow()])
+            cur = fastsql.execute(
+                'INSERT INTO "webhook_signature" (signature, source, stamp, seen_at) '
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [signature, source[:200], stamp, utcnow()],
+            )
             if cur.rowcount == 0:
                 return "replay"
         bucket = int(now // window_s)
@@ -117,8 +130,11 @@ def admit(name: str, limit: int, window_s: int, *, signature: str = "", source: 
 
 
 def _count(key: str, bucket: int, n: int = 1) -> None:
-    fastsql.execute('INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
-                    'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?', [key, bucket, n, n])
+    fastsql.execute(
+        'INSERT INTO "rate_counter" (key, bucket, count) VALUES (?, ?, ?) '
+        'ON CONFLICT (key, bucket) DO UPDATE SET count = "rate_counter".count + ?',
+        [key, bucket, n, n],
+    )
 
 
 def record(name: str, window_s: int, now: float | None = None) -> None:
@@ -132,8 +148,12 @@ def counts(name: str, window_s: int, now: float | None = None) -> tuple[int, int
     """(this window's count, the previous window's) of ``name``: a sliding estimate's two parts."""
     now = time.time() if now is None else now
     bucket = int(now // window_s)
-    rows = dict(fastsql.fetchall('SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
-                                 [_counter_key(name, window_s), bucket, bucket - 1]))
+    rows = dict(
+        fastsql.fetchall(
+            'SELECT bucket, count FROM "rate_counter" WHERE key = ? AND bucket IN (?, ?)',
+            [_counter_key(name, window_s), bucket, bucket - 1],
+        )
+    )
     return int(rows.get(bucket, 0)), int(rows.get(bucket - 1, 0))
 
 
@@ -152,8 +172,11 @@ def lock_idempotency_keys(keys: list[str]) -> None:
 
 def release(signature: str) -> None:
     """Forget a claimed signature whose request was not accepted (503, 400), so its retry is not a "replay"."""
-    run_tx(lambda: fastsql.execute('DELETE FROM "webhook_signature" WHERE signature = ?', [signature]),
-           retries=0, durable=False)
+    run_tx(
+        lambda: fastsql.execute('DELETE FROM "webhook_signature" WHERE signature = ?', [signature]),
+        retries=0,
+        durable=False,
+    )
 
 
 _pruned = {"at": 0.0}
@@ -176,11 +199,15 @@ def prune(now: float | None = None) -> int:
     now = time.time() if now is None else now
 
     def tx() -> int:
-        gone = int(fastsql.execute('DELETE FROM "webhook_signature" WHERE stamp < ?', [int(now) - REPLAY_KEEP_S]).rowcount)
+        gone = int(
+            fastsql.execute('DELETE FROM "webhook_signature" WHERE stamp < ?', [int(now) - REPLAY_KEEP_S]).rowcount
+        )
         # Counters of both windows in use: one minute (sources) and one hour (contact form).
         for window_s in (60, 3600):
-            fastsql.execute('DELETE FROM "rate_counter" WHERE key LIKE ? AND bucket < ?',
-                            [f"req:{window_s}:%", int(now // window_s) - 2])
+            fastsql.execute(
+                'DELETE FROM "rate_counter" WHERE key LIKE ? AND bucket < ?',
+                [f"req:{window_s}:%", int(now // window_s) - 2],
+            )
         return gone
 
     return run_tx(tx, retries=0, durable=False)
@@ -192,17 +219,20 @@ def save_fields(ticket_id: int, fields: dict[str, str], source: str, now: dt.dat
         fastsql.execute(
             'INSERT INTO "ticket_field" (ticket_id, key, value, source, updated_at) VALUES (?, ?, ?, ?, ?) '
             "ON CONFLICT (ticket_id, key) DO UPDATE SET value = excluded.value, source = excluded.source, "
-            "updated_at = excluded.updated_at", [ticket_id, key, value, source, now])
+            "updated_at = excluded.updated_at",
+            [ticket_id, key, value, source, now],
+        )
 
 
 def fields_of(ticket_id: int) -> dict[str, str]:
-    return dict(fastsql.fetchall('SELECT key, value FROM "ticket_field" WHERE ticket_id = ? ORDER BY key',
-                                 [ticket_id]))
+    return dict(fastsql.fetchall('SELECT key, value FROM "ticket_field" WHERE ticket_id = ? ORDER BY key', [ticket_id]))
 
 
 def link_source(ticket_id: int, source: str, now: dt.datetime) -> None:
-    fastsql.execute('INSERT INTO "ticket_source" (ticket_id, source, created_at) VALUES (?, ?, ?) '
-                    "ON CONFLICT DO NOTHING", [ticket_id, source, now])
+    fastsql.execute(
+        'INSERT INTO "ticket_source" (ticket_id, source, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        [ticket_id, source, now],
+    )
 
 
 def creator_of(ticket_id: int) -> str:
@@ -212,8 +242,11 @@ def creator_of(ticket_id: int) -> str:
     transaction that created the ticket. Later rows on a ticket exist only
     where an older release let another source write into it (the takeover
     fixed in issue 12); they confer nothing."""
-    row = fastsql.fetchone('SELECT ts.source FROM "ticket_source" ts JOIN "ticket" t ON t.id = ts.ticket_id '
-                           "WHERE ts.ticket_id = ? AND t.channel = 'webhook' ORDER BY ts.id LIMIT 1", [ticket_id])
+    row = fastsql.fetchone(
+        'SELECT ts.source FROM "ticket_source" ts JOIN "ticket" t ON t.id = ts.ticket_id '
+        "WHERE ts.ticket_id = ? AND t.channel = 'webhook' ORDER BY ts.id LIMIT 1",
+        [ticket_id],
+    )
     return row[0] if row else ""
 
 
@@ -226,19 +259,25 @@ def writable_by(source: str, ticket_ids: list[int]) -> set[int]:
         return set()
     marks = fastsql.in_marks(len(ticket_ids))
     first = 'ts.id = (SELECT MIN(f.id) FROM "ticket_source" f WHERE f.ticket_id = ts.ticket_id)'
-    own = fastsql.fetchall(f'SELECT t.id FROM "ticket" t JOIN "ticket_source" ts ON ts.ticket_id = t.id '
-                           f"WHERE t.id IN ({marks}) AND t.channel = 'webhook' AND ts.source = ? AND {first}",
-                           [*ticket_ids, source])
-    merged = fastsql.fetchall(f'SELECT tm.target_id FROM "ticket_merge" tm JOIN "ticket" t ON t.id = tm.source_id '
-                              f'JOIN "ticket_source" ts ON ts.ticket_id = t.id WHERE tm.target_id IN ({marks}) '
-                              f"AND tm.split_at IS NULL AND t.channel = 'webhook' AND ts.source = ? AND {first}",
-                              [*ticket_ids, source])
+    own = fastsql.fetchall(
+        f'SELECT t.id FROM "ticket" t JOIN "ticket_source" ts ON ts.ticket_id = t.id '
+        f"WHERE t.id IN ({marks}) AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+        [*ticket_ids, source],
+    )
+    merged = fastsql.fetchall(
+        f'SELECT tm.target_id FROM "ticket_merge" tm JOIN "ticket" t ON t.id = tm.source_id '
+        f'JOIN "ticket_source" ts ON ts.ticket_id = t.id WHERE tm.target_id IN ({marks}) '
+        f"AND tm.split_at IS NULL AND t.channel = 'webhook' AND ts.source = ? AND {first}",
+        [*ticket_ids, source],
+    )
     return {r[0] for r in own} | {r[0] for r in merged}
 
 
 def sources_of(ticket_id: int) -> list[str]:
-    return [r[0] for r in fastsql.fetchall('SELECT source FROM "ticket_source" WHERE ticket_id = ? ORDER BY id',
-                                           [ticket_id])]
+    return [
+        r[0]
+        for r in fastsql.fetchall('SELECT source FROM "ticket_source" WHERE ticket_id = ? ORDER BY id', [ticket_id])
+    ]
 
 
 def as_dict(ticket_id: int) -> dict[str, Any]:

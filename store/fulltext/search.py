@@ -15,6 +15,7 @@ FTS5's own syntax (``NEAR``, ``col:``, ``*``, ``^``, ``AND``/``OR``) is never
 interpreted; on PostgreSQL they are bound parameters of ``plainto_tsquery`` and
 ``phraseto_tsquery``, which read text, not operators.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,13 @@ class TicketHit:
     snippet: str
 
     def as_dict(self, style: str = "html") -> dict[str, Any]:
-        return {"number": self.number, "subject": self.subject, "status": self.status,
-                "snippet": render_snippet(self.snippet, style), "score": self.score}
+        return {
+            "number": self.number,
+            "subject": self.subject,
+            "status": self.status,
+            "snippet": render_snippet(self.snippet, style),
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,12 @@ class ArticleHit:
     snippet: str
 
     def as_dict(self, style: str = "html") -> dict[str, Any]:
-        return {"slug": self.slug, "title": self.title, "snippet": render_snippet(self.snippet, style),
-                "score": self.score}
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "snippet": render_snippet(self.snippet, style),
+            "score": self.score,
+        }
 
 
 @dataclass
@@ -66,8 +76,10 @@ class Results:
     articles: list[ArticleHit] = field(default_factory=list)
 
     def as_dict(self, style: str = "html") -> dict[str, Any]:
-        return {"tickets": [t.as_dict(style) for t in self.tickets],
-                "articles": [a.as_dict(style) for a in self.articles]}
+        return {
+            "tickets": [t.as_dict(style) for t in self.tickets],
+            "articles": [a.as_dict(style) for a in self.articles],
+        }
 
 
 _STYLES = {"html": ("<mark>", "</mark>"), "slack": ("*", "*"), "text": ("[", "]"), "ansi": ("\x1b[1m", "\x1b[0m")}
@@ -136,8 +148,9 @@ def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> 
         conds.append(_in("t.team", q.team, params))
     if q.assignee:
         named = [a for a in q.assignee if a != "none"]
-        parts = (["t.assignee IS NULL"] if "none" in q.assignee else []) + ([_in("LOWER(t.assignee)", named, params)]
-                                                                            if named else [])
+        parts = (["t.assignee IS NULL"] if "none" in q.assignee else []) + (
+            [_in("LOWER(t.assignee)", named, params)] if named else []
+        )
         conds.append("(" + " OR ".join(parts) + ")")
     if q.channel:
         conds.append(_in("t.channel", q.channel, params))
@@ -146,8 +159,9 @@ def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> 
     if q.priority:
         conds.append(_in("t.priority", q.priority, params))
     if q.tag:
-        conds.append('EXISTS (SELECT 1 FROM "ticket_tag" g WHERE g.ticket_id = t.id AND '
-                     + _in("g.tag", q.tag, params) + ")")
+        conds.append(
+            'EXISTS (SELECT 1 FROM "ticket_tag" g WHERE g.ticket_id = t.id AND ' + _in("g.tag", q.tag, params) + ")"
+        )
     for v in q.subject:
         conds.append("LOWER(t.subject) LIKE ? ESCAPE '\\'")
         params.append(_like(v))
@@ -166,14 +180,18 @@ def _filters(q: Query, scope_teams: Sequence[str] | None, params: list[Any]) -> 
         for v in q.sender:
             v = v.strip().lower()
             if v.startswith("@"):
-                parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i '
-                             "WHERE LOWER(i.address) LIKE ? ESCAPE '\\')")
+                parts.append(
+                    't.customer_id IN (SELECT i.customer_id FROM "identity" i '
+                    "WHERE LOWER(i.address) LIKE ? ESCAPE '\\')"
+                )
                 params.append(_like(v)[:-1])  # ends with the domain
             elif "@" in v or v.startswith("+"):
                 parts.append('t.customer_id IN (SELECT i.customer_id FROM "identity" i WHERE LOWER(i.address) = ?)')
                 params.append(v)
             else:
-                parts.append('t.customer_id IN (SELECT c.id FROM "customer" c WHERE LOWER(c.name) LIKE ? ESCAPE \'\\\')')
+                parts.append(
+                    "t.customer_id IN (SELECT c.id FROM \"customer\" c WHERE LOWER(c.name) LIKE ? ESCAPE '\\')"
+                )
                 params.append(_like(v))
         conds.append("(" + " OR ".join(parts) + ")")
     if q.before is not None:
@@ -191,9 +209,11 @@ def _excluded(q: Query, params: list[Any]) -> str:
     if is_sqlite():
         match = fts5_match(q.excluded, " OR ")
         params += [match, match]
-        return ('NOT EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH ? AND message_fts.rowid IN '
-                '(SELECT xm.id FROM "message" xm WHERE xm.ticket_id = t.id)) '
-                "AND NOT EXISTS (SELECT 1 FROM ticket_fts WHERE ticket_fts MATCH ? AND ticket_fts.rowid = t.id)")
+        return (
+            "NOT EXISTS (SELECT 1 FROM message_fts WHERE message_fts MATCH ? AND message_fts.rowid IN "
+            '(SELECT xm.id FROM "message" xm WHERE xm.ticket_id = t.id)) '
+            "AND NOT EXISTS (SELECT 1 FROM ticket_fts WHERE ticket_fts MATCH ? AND ticket_fts.rowid = t.id)"
+        )
     inner: list[Any] = []
     msg = _pg_match("xm", q.excluded, inner, " || ")
     tkt = _pg_match("t", q.excluded, inner, " || ")
@@ -217,13 +237,16 @@ def _window_floor(q: Query, window: int) -> int | None:
     """SQLite: the id of the newest message matching the words just below the window; None when the
     window holds every match. (Filters are not walked here: a join per row of a common word's
     matches costs more than the widening it saves.)"""
-    row = sql.fetchone("SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-                       [fts5_match(q.positive), window])
+    row = sql.fetchone(
+        "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        [fts5_match(q.positive), window],
+    )
     return row[0] if row else None
 
 
-def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
-                full: bool = False, cap: int = 200) -> tuple[str, list[Any], str, bool]:
+def _ticket_sql(
+    q: Query, scope_teams: Sequence[str] | None, full: bool = False, cap: int = 200
+) -> tuple[str, list[Any], str, bool]:
     """(SELECT of ticket id, number, subject, status, team, score, best message id or NULL; its parameters;
     the ORDER BY that puts the best first; whether the window may have left out hits that the
     excluded words or (SQLite) the filters would have let through). ``full``: every match, newest
@@ -234,8 +257,12 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
     cols = "t.id, t.number, t.subject, t.status, t.team"
     terms = q.positive
     if not terms:
-        return (f'SELECT {cols}, 0.0 AS score, NULL AS mid FROM "ticket" t{where}', fparams,
-                "t.updated_at DESC, t.id DESC", False)
+        return (
+            f'SELECT {cols}, 0.0 AS score, NULL AS mid FROM "ticket" t{where}',
+            fparams,
+            "t.updated_at DESC, t.id DESC",
+            False,
+        )
     params: list[Any] = []
     if is_sqlite():
         match = fts5_match(terms)
@@ -246,19 +273,28 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
             params.append(floor)
         params.append(match)
         rank = "bm25(message_fts, 3.0, 4.0, 1.0, 2.0)" if ranked else "0.0"
-        msgs = (f"SELECT rowid AS mid, {rank} AS s FROM message_fts WHERE message_fts MATCH ?"
-                + (" AND rowid > ?" if floor is not None else "") + " ORDER BY rowid DESC")
+        msgs = (
+            f"SELECT rowid AS mid, {rank} AS s FROM message_fts WHERE message_fts MATCH ?"
+            + (" AND rowid > ?" if floor is not None else "")
+            + " ORDER BY rowid DESC"
+        )
         trank = "bm25(ticket_fts, 3.0, 3.0, 2.0)" if ranked else "0.0"
-        hits = (f'SELECT m.ticket_id AS tid, h.s AS s, h.mid AS mid FROM ({msgs}) h JOIN "message" m ON m.id = h.mid '
-                f"UNION ALL SELECT rowid, {trank}, NULL FROM ticket_fts WHERE ticket_fts MATCH ?")
+        hits = (
+            f'SELECT m.ticket_id AS tid, h.s AS s, h.mid AS mid FROM ({msgs}) h JOIN "message" m ON m.id = h.mid '
+            f"UNION ALL SELECT rowid, {trank}, NULL FROM ticket_fts WHERE ticket_fts MATCH ?"
+        )
         if ranked:
             best = f"SELECT tid, MIN(s) AS s, mid FROM ({hits}) GROUP BY tid"  # SQLite: mid comes from the MIN row
             order, score = "b.s ASC, t.id DESC", "-b.s"
         else:
             best = f"SELECT tid, 0.0 AS s, MAX(mid) AS mid FROM ({hits}) GROUP BY tid"
             order, score = "b.mid IS NULL, b.mid DESC, t.id DESC", "b.s"
-        return (f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
-                [*params, *fparams], order, floor is not None)
+        return (
+            f'SELECT {cols}, {score} AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+            [*params, *fparams],
+            order,
+            floor is not None,
+        )
     if not full:
         return _pg_window_sql(q, terms, conds, cols, where, fparams, cap)
     # PostgreSQL, every match (the fallback when the window gave too few hits): one statement; n.c (the
@@ -271,17 +307,25 @@ def _ticket_sql(q: Query, scope_teams: Sequence[str] | None,
     rank_m = _pg_rank("m", terms, params)
     rank_t = _pg_rank("x", terms, params)
     match_t = _pg_match("x", terms, params)
-    with_sql = (f'WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang '
-                f'FROM "message" mm{wjoin} WHERE {match_m}' + "".join(" AND " + c for c in wconds)
-                + "), n AS (SELECT COUNT(*) AS c FROM w) ")
-    hits = (f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
-            f"FROM w m, n "
-            f"UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
-            f'FROM "ticket" x, n WHERE {match_t}')
+    with_sql = (
+        f"WITH w AS MATERIALIZED (SELECT mm.id, mm.ticket_id, mm.search_simple, mm.search_lang "
+        f'FROM "message" mm{wjoin} WHERE {match_m}'
+        + "".join(" AND " + c for c in wconds)
+        + "), n AS (SELECT COUNT(*) AS c FROM w) "
+    )
+    hits = (
+        f"SELECT m.ticket_id AS tid, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_m} END AS s, m.id AS mid "
+        f"FROM w m, n "
+        f"UNION ALL SELECT x.id, CASE WHEN n.c > {RANK_WINDOW} THEN 0.0 ELSE {rank_t} END, NULL "
+        f'FROM "ticket" x, n WHERE {match_t}'
+    )
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
-    return (f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b '
-            f'JOIN "ticket" t ON t.id = b.tid{where}', [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
-            False)
+    return (
+        f'{with_sql}SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+        [*params, *fparams],
+        "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
+        False,
+    )
 
 
 # PostgreSQL's choice of plan for the window, made here. The planner walks the message table newest first
@@ -307,8 +351,9 @@ def _pg_word_estimate(term: Term) -> tuple[float, bool]:
     """(the planner's estimate of the messages matching one word or phrase, whether the stemmed
     configuration drops it as a stop word), without running the query."""
     params: list[Any] = []
-    plan = sql.fetchone(f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "message" mm WHERE {_pg_match("mm", [term], params)}',
-                        params)
+    plan = sql.fetchone(
+        f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "message" mm WHERE {_pg_match("mm", [term], params)}', params
+    )
     doc = plan[0] if plan else None
     if isinstance(doc, str):
         import json
@@ -326,8 +371,12 @@ def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
     need = RANK_WINDOW + 1
 
     def index() -> list[int]:
-        return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE {match_m} '
-                                           f"ORDER BY mm.id + 0 DESC LIMIT {need}", mparams)]
+        return [
+            r[0]
+            for r in sql.fetchall(
+                f'SELECT mm.id FROM "message" mm WHERE {match_m} ORDER BY mm.id + 0 DESC LIMIT {need}', mparams
+            )
+        ]
 
     got = sql.fetchone('SELECT COALESCE(MAX(id), 0) - COALESCE(MIN(id), 0) + 1, MAX(id) FROM "message"')
     total, top = (max(float(got[0] or 0), 1.0), int(got[1] or 0)) if got else (1.0, 0)
@@ -342,8 +391,13 @@ def _pg_window_ids(terms: Sequence[Term]) -> list[int]:
         return index()
 
     def walk(rows: int) -> list[int]:
-        return [r[0] for r in sql.fetchall(f'SELECT mm.id FROM "message" mm WHERE mm.id > ? AND {match_m} '
-                                           f"ORDER BY mm.id DESC LIMIT {need}", [top - rows, *mparams])]
+        return [
+            r[0]
+            for r in sql.fetchall(
+                f'SELECT mm.id FROM "message" mm WHERE mm.id > ? AND {match_m} ORDER BY mm.id DESC LIMIT {need}',
+                [top - rows, *mparams],
+            )
+        ]
 
     sample = int(min(SAMPLE_ROWS, total))
     ids = walk(sample)
@@ -363,8 +417,9 @@ def _pg_array(ids: Sequence[int]) -> str:
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
-def _pg_window_sql(q: Query, terms: Sequence[Term], conds: list[str], cols: str, where: str,
-                   fparams: list[Any], cap: int) -> tuple[str, list[Any], str, bool]:
+def _pg_window_sql(
+    q: Query, terms: Sequence[Term], conds: list[str], cols: str, where: str, fparams: list[Any], cap: int
+) -> tuple[str, list[Any], str, bool]:
     """The window on PostgreSQL, in two steps: the ids of the newest RANK_WINDOW + 1 messages matching the
     words (filters are not walked here, as on SQLite: a join per row of a common word's matches costs more
     than the widening it saves; the caller looks at every match when the window gives too few hits), then
@@ -379,19 +434,27 @@ def _pg_window_sql(q: Query, terms: Sequence[Term], conds: list[str], cols: str,
         params.append(_pg_array(ids))
         rank_t = _pg_rank("x", terms, params)
         match_t = _pg_match("x", terms, params)
-        hits = (f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
-                f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}')
+        hits = (
+            f'SELECT m.ticket_id AS tid, {rank_m} AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
+            f'UNION ALL SELECT x.id, {rank_t}, NULL FROM "ticket" x WHERE {match_t}'
+        )
     else:
         params.append(_pg_array(ids[:RANK_WINDOW]))
         match_t = _pg_match("t", terms, params)
         tconds = [match_t, *conds]
         params += fparams
-        hits = ('SELECT m.ticket_id AS tid, 0.0 AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
-                f'UNION ALL (SELECT t.id, 0.0, NULL FROM "ticket" t WHERE {" AND ".join(tconds)} '
-                f"ORDER BY t.id DESC LIMIT {int(cap)})")
+        hits = (
+            'SELECT m.ticket_id AS tid, 0.0 AS s, m.id AS mid FROM "message" m WHERE m.id = ANY(?::bigint[]) '
+            f'UNION ALL (SELECT t.id, 0.0, NULL FROM "ticket" t WHERE {" AND ".join(tconds)} '
+            f"ORDER BY t.id DESC LIMIT {int(cap)})"
+        )
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
-    return (f'SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
-            [*params, *fparams], "b.s DESC, b.mid DESC NULLS LAST, t.id DESC", not ranked)
+    return (
+        f'SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',
+        [*params, *fparams],
+        "b.s DESC, b.mid DESC NULLS LAST, t.id DESC",
+        not ranked,
+    )
 
 
 def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> list[tuple[Any, ...]]:
@@ -400,34 +463,45 @@ def _ticket_rows(q: Query, scope_teams: Sequence[str] | None, limit: int) -> lis
     if not is_sqlite():
         # a search is a few short statements: no parallel workers to start, nothing to JIT-compile
         # (one round trip for the three)
-        sql.execute("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off; "
-                    "SET LOCAL cpu_operator_cost = 0.025")
+        sql.execute(
+            "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off; SET LOCAL cpu_operator_cost = 0.025"
+        )
     rows, cut = _ranked_rows(q, scope_teams, limit, full=False)
     if len(rows) < limit and cut:  # the newest matches were filtered away: look at all of them
         rows, _ = _ranked_rows(q, scope_teams, limit, full=True)
     return rows
 
 
-def _ranked_rows(q: Query, scope_teams: Sequence[str] | None, limit: int,
-                 full: bool) -> tuple[list[tuple[Any, ...]], bool]:
+def _ranked_rows(
+    q: Query, scope_teams: Sequence[str] | None, limit: int, full: bool
+) -> tuple[list[tuple[Any, ...]], bool]:
     pool = max(limit * EXCLUSION_POOL, 200)
     text, params, order, cut = _ticket_sql(q, scope_teams, full, pool + 1 if q.excluded else limit)
     if not q.excluded:
         return sql.fetchall(f"{text} ORDER BY {order} LIMIT ?", [*params, limit]), cut
     xparams: list[Any] = []
     excl = _excluded(q, xparams)
-    outer_order = order.replace("b.s", "c.score").replace("b.mid", "c.mid").replace("t.updated_at", "c.updated_at") \
+    outer_order = (
+        order.replace("b.s", "c.score")
+        .replace("b.mid", "c.mid")
+        .replace("t.updated_at", "c.updated_at")
         .replace("t.id", "c.id")
+    )
     marker = "SELECT t.id, t.number,"
     at = text.rindex(marker)  # the outer SELECT (the WITH of PostgreSQL comes first)
-    cols = text[:at] + "SELECT t.id, t.updated_at, t.number," + text[at + len(marker):]
+    cols = text[:at] + "SELECT t.id, t.updated_at, t.number," + text[at + len(marker) :]
     head = "SELECT c.id, c.number, c.subject, c.status, c.team, c.score, c.mid FROM "
-    rows = sql.fetchall(f'{head}({cols} ORDER BY {order} LIMIT ?) c JOIN "ticket" t ON t.id = c.id WHERE {excl} '
-                        f"ORDER BY {outer_order} LIMIT ?", [*params, pool, *xparams, limit])
+    rows = sql.fetchall(
+        f'{head}({cols} ORDER BY {order} LIMIT ?) c JOIN "ticket" t ON t.id = c.id WHERE {excl} '
+        f"ORDER BY {outer_order} LIMIT ?",
+        [*params, pool, *xparams, limit],
+    )
     if len(rows) >= limit or sql.fetchone(f"SELECT COUNT(*) FROM ({text} LIMIT ?) n", [*params, pool + 1])[0] <= pool:
         return rows, cut
-    return sql.fetchall(f'{head}({cols}) c JOIN "ticket" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?',
-                        [*params, *xparams, limit]), cut
+    return sql.fetchall(
+        f'{head}({cols}) c JOIN "ticket" t ON t.id = c.id WHERE {excl} ORDER BY {outer_order} LIMIT ?',
+        [*params, *xparams, limit],
+    ), cut
 
 
 def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tuple[str, list[Any]]:
@@ -438,8 +512,10 @@ def matching_ids_sql(q: Query, scope_teams: Sequence[str] | None = None) -> tupl
     if terms and is_sqlite():
         match = fts5_match(terms)
         params += [match, match]
-        ids = ('SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
-               "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?")
+        ids = (
+            'SELECT m.ticket_id FROM message_fts JOIN "message" m ON m.id = message_fts.rowid '
+            "WHERE message_fts MATCH ? UNION SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?"
+        )
     elif terms:
         match_m = _pg_match("m", terms, params)
         match_t = _pg_match("x", terms, params)
@@ -466,25 +542,33 @@ def _snippets(q: Query, rows: list[tuple[Any, ...]]) -> dict[int, str]:
         match = fts5_match(terms, " OR ")
         for ids, table, owner in ((list(by_msg), "message_fts", by_msg), (tickets, "ticket_fts", None)):
             if ids:
-                got = sql.fetchall(f"SELECT rowid, snippet({table}, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM {table} "
-                                   f"WHERE {table} MATCH ? AND rowid IN ({sql.in_marks(len(ids))})",
-                                   [MARK_START, MARK_END, match, *ids])
+                got = sql.fetchall(
+                    f"SELECT rowid, snippet({table}, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM {table} "
+                    f"WHERE {table} MATCH ? AND rowid IN ({sql.in_marks(len(ids))})",
+                    [MARK_START, MARK_END, match, *ids],
+                )
                 out.update({(owner[rid] if owner else rid): text for rid, text in got if text})
         return out
     params: list[Any] = []
     qs = _pg_tsquery(terms, "simple", params, " || ")
     ql = _pg_tsquery(terms, STEM_CONFIG, params, " || ")
-    opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8, '
-            'MaxFragments=2, FragmentDelimiter=" … "')
+    opts = (
+        f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8, '
+        'MaxFragments=2, FragmentDelimiter=" … "'
+    )
     if by_msg:
-        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject "
-                           f"END, 20000), {qs} || {ql}, ?) FROM \"message\" WHERE id IN ({sql.in_marks(len(by_msg))})",
-                           [*params, opts, *by_msg])
+        got = sql.fetchall(
+            f"SELECT id, ts_headline('{STEM_CONFIG}', left(CASE WHEN text <> '' THEN text ELSE subject "
+            f'END, 20000), {qs} || {ql}, ?) FROM "message" WHERE id IN ({sql.in_marks(len(by_msg))})',
+            [*params, opts, *by_msg],
+        )
         out.update({by_msg[mid]: text for mid, text in got if text})
     if tickets:
-        got = sql.fetchall(f"SELECT id, ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
-                           f"{qs} || {ql}, ?) FROM \"ticket\" WHERE id IN ({sql.in_marks(len(tickets))})",
-                           [*params, opts, *tickets])
+        got = sql.fetchall(
+            f"SELECT id, ts_headline('{STEM_CONFIG}', helpline_ticket_text(id, subject, customer_id), "
+            f'{qs} || {ql}, ?) FROM "ticket" WHERE id IN ({sql.in_marks(len(tickets))})',
+            [*params, opts, *tickets],
+        )
         out.update({tid: text for tid, text in got if text})
     return out
 
@@ -493,8 +577,9 @@ def search_tickets(q: Query, *, scope_teams: Sequence[str] | None = None, limit:
     """The best ``limit`` tickets for ``q`` that ``scope_teams`` may see (None: every ticket)."""
     rows = _ticket_rows(q, scope_teams, limit)
     snippets = _snippets(q, rows)
-    return [TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), snippets.get(r[0], r[2]))
-            for r in rows]
+    return [
+        TicketHit(r[0], r[1], r[2], r[3], r[4], round(float(r[5] or 0.0), 6), snippets.get(r[0], r[2])) for r in rows
+    ]
 
 
 # ---- articles ----------------------------------------------------------------------------------
@@ -511,18 +596,26 @@ def search_articles(q: Query, *, scope_teams: Sequence[str] | None = None, limit
     if is_sqlite():
         match = fts5_match(terms)
         params += [MARK_START, MARK_END, match]
-        head = (f"SELECT a.slug, a.language, a.title, -bm25(article_fts, 4.0, 3.0, 1.0, 2.0) AS s, "
-                f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM article_fts "
-                "JOIN search_article a ON a.id = article_fts.rowid WHERE article_fts MATCH ?")
+        head = (
+            f"SELECT a.slug, a.language, a.title, -bm25(article_fts, 4.0, 3.0, 1.0, 2.0) AS s, "
+            f"snippet(article_fts, -1, ?, ?, '…', {SNIPPET_WORDS}) FROM article_fts "
+            "JOIN search_article a ON a.id = article_fts.rowid WHERE article_fts MATCH ?"
+        )
     else:
         rank = _pg_rank("a", terms, params)
-        opts = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8')
+        opts = f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS + 8}, MinWords=8'
         hl_params: list[Any] = []
-        hq = _pg_tsquery(terms, "simple", hl_params, " || ") + " || " + _pg_tsquery(terms, STEM_CONFIG, hl_params, " || ")
+        hq = (
+            _pg_tsquery(terms, "simple", hl_params, " || ")
+            + " || "
+            + _pg_tsquery(terms, STEM_CONFIG, hl_params, " || ")
+        )
         params += hl_params + [opts]
         match = _pg_match("a", terms, params)
-        head = (f"SELECT a.slug, a.language, a.title, {rank} AS s, ts_headline('{STEM_CONFIG}', "
-                f"left(a.questions || ' ' || a.body, 20000), {hq}, ?) FROM search_article a WHERE {match}")
+        head = (
+            f"SELECT a.slug, a.language, a.title, {rank} AS s, ts_headline('{STEM_CONFIG}', "
+            f"left(a.questions || ' ' || a.body, 20000), {hq}, ?) FROM search_article a WHERE {match}"
+        )
     if q.excluded:
         if is_sqlite():
             conds.append("a.id NOT IN (SELECT rowid FROM article_fts WHERE article_fts MATCH ?)")
@@ -530,8 +623,9 @@ def search_articles(q: Query, *, scope_teams: Sequence[str] | None = None, limit
         else:
             conds.append("NOT " + _pg_match("a", q.excluded, params, " || "))
     if scope_teams is not None:
-        conds.append("(a.team IS NULL OR " + (_in("a.team", list(scope_teams), params) if scope_teams else "1 = 0")
-                     + ")")
+        conds.append(
+            "(a.team IS NULL OR " + (_in("a.team", list(scope_teams), params) if scope_teams else "1 = 0") + ")"
+        )
     if q.team:
         conds.append("(a.team IS NULL OR " + _in("a.team", q.team, params) + ")")
     for tag in q.tag:
@@ -543,8 +637,10 @@ def search_articles(q: Query, *, scope_teams: Sequence[str] | None = None, limit
 
 
 def search(q: Query, *, scope_teams: Sequence[str] | None = None, limit: int = 20) -> Results:
-    return Results(search_tickets(q, scope_teams=scope_teams, limit=limit),
-                   search_articles(q, scope_teams=scope_teams, limit=min(limit, 10)))
+    return Results(
+        search_tickets(q, scope_teams=scope_teams, limit=limit),
+        search_articles(q, scope_teams=scope_teams, limit=min(limit, 10)),
+    )
 
 
 # ---- searches that found nothing --------------------------------------------------------------------
@@ -552,15 +648,26 @@ def record_miss(query: str, now: dt.datetime) -> None:
     """Count one search that found nothing (one row per normalised query)."""
     if not query:
         return
-    sql.execute('INSERT INTO "search_miss" (query, count, first_at, last_at) VALUES (?, 1, ?, ?) '
-                'ON CONFLICT (query) DO UPDATE SET count = "search_miss".count + 1, last_at = excluded.last_at',
-                [query[:500], now, now])
+    sql.execute(
+        'INSERT INTO "search_miss" (query, count, first_at, last_at) VALUES (?, 1, ?, ?) '
+        'ON CONFLICT (query) DO UPDATE SET count = "search_miss".count + 1, last_at = excluded.last_at',
+        [query[:500], now, now],
+    )
 
 
 def misses(since: dt.datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The searches that found nothing, most frequent first."""
     cond, params = ("WHERE last_at >= ? ", [since]) if since else ("", [])
-    rows = sql.fetchall(f'SELECT query, count, first_at, last_at FROM "search_miss" {cond}'
-                        "ORDER BY count DESC, last_at DESC LIMIT ?", [*params, limit])
-    return [{"query": r[0], "count": int(r[1]), "first_at": str(sql.as_datetime(r[2])),
-             "last_at": str(sql.as_datetime(r[3]))} for r in rows]
+    rows = sql.fetchall(
+        f'SELECT query, count, first_at, last_at FROM "search_miss" {cond}ORDER BY count DESC, last_at DESC LIMIT ?',
+        [*params, limit],
+    )
+    return [
+        {
+            "query": r[0],
+            "count": int(r[1]),
+            "first_at": str(sql.as_datetime(r[2])),
+            "last_at": str(sql.as_datetime(r[3])),
+        }
+        for r in rows
+    ]

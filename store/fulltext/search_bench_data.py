@@ -4,6 +4,7 @@ Only for the benchmark's own throw-away database: ticket numbers are
 ``HL-BENCH-…`` and no thread keys, events or outbox rows are made. The index
 is filled by the same triggers as live mail, so loading measures them too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,32 +41,71 @@ class BenchTicket:
 def write(tickets: list[BenchTicket], serial: int) -> int:
     """Insert the tickets with their customers, messages and tags (inside the caller's transaction);
     ``serial`` numbers the first ticket; returns the next serial."""
-    cids = [sql.insert("customer", {"name": t.customer_name, "tier": "standard", "created_at": t.created_at})
-            for t in tickets]
-    sql.insert_many("identity", [{"customer_id": cid, "kind": "email", "address": t.address, "created_at": t.created_at}
-                                 for cid, t in zip(cids, tickets, strict=False)])
+    cids = [
+        sql.insert("customer", {"name": t.customer_name, "tier": "standard", "created_at": t.created_at})
+        for t in tickets
+    ]
+    sql.insert_many(
+        "identity",
+        [
+            {"customer_id": cid, "kind": "email", "address": t.address, "created_at": t.created_at}
+            for cid, t in zip(cids, tickets, strict=False)
+        ],
+    )
     tids = []
     for cid, t in zip(cids, tickets, strict=False):
-        tids.append(sql.insert("ticket", {
-            "number": f"HL-BENCH-{serial:07d}", "subject": t.subject, "status": t.status, "priority": t.priority,
-            "team": t.team, "channel": t.channel, "customer_id": cid, "support_address": "support@bench.example",
-            "possible_follow_up": False, "created_at": t.created_at, "updated_at": t.messages[-1].created_at,
-            "last_customer_at": t.created_at, "language": t.messages[0].language}))
+        tids.append(
+            sql.insert(
+                "ticket",
+                {
+                    "number": f"HL-BENCH-{serial:07d}",
+                    "subject": t.subject,
+                    "status": t.status,
+                    "priority": t.priority,
+                    "team": t.team,
+                    "channel": t.channel,
+                    "customer_id": cid,
+                    "support_address": "support@bench.example",
+                    "possible_follow_up": False,
+                    "created_at": t.created_at,
+                    "updated_at": t.messages[-1].created_at,
+                    "last_customer_at": t.created_at,
+                    "language": t.messages[0].language,
+                },
+            )
+        )
         serial += 1
     rows = []
     for tid, t in zip(tids, tickets, strict=False):
         for i, msg in enumerate(t.messages):
-            rows.append({"ticket_id": tid, "direction": "in" if msg.author_role == "customer" else "out",
-                         "author_role": msg.author_role, "author": msg.author, "channel": t.channel,
-                         "external_id": f"{tid}.{i}", "message_id": f"<{tid}.{i}@bench.example>",
-                         "sender": msg.sender, "subject": t.subject if i == 0 else f"Re: {t.subject}",
-                         "text": msg.text, "full_text": msg.full_text, "html": "", "body_hash": "",
-                         "raw_blob_key": "", "delivery_status": "", "created_at": msg.created_at,
-                         "language": msg.language})
+            rows.append(
+                {
+                    "ticket_id": tid,
+                    "direction": "in" if msg.author_role == "customer" else "out",
+                    "author_role": msg.author_role,
+                    "author": msg.author,
+                    "channel": t.channel,
+                    "external_id": f"{tid}.{i}",
+                    "message_id": f"<{tid}.{i}@bench.example>",
+                    "sender": msg.sender,
+                    "subject": t.subject if i == 0 else f"Re: {t.subject}",
+                    "text": msg.text,
+                    "full_text": msg.full_text,
+                    "html": "",
+                    "body_hash": "",
+                    "raw_blob_key": "",
+                    "delivery_status": "",
+                    "created_at": msg.created_at,
+                    "language": msg.language,
+                }
+            )
     for i in range(0, len(rows), 200):
-        sql.insert_many("message", rows[i:i + 200])
-    tag_rows = [{"ticket_id": tid, "tag": tag, "actor": "bench", "created_at": t.created_at}
-                for tid, t in zip(tids, tickets, strict=False) for tag in t.tags]
+        sql.insert_many("message", rows[i : i + 200])
+    tag_rows = [
+        {"ticket_id": tid, "tag": tag, "actor": "bench", "created_at": t.created_at}
+        for tid, t in zip(tids, tickets, strict=False)
+        for tag in t.tags
+    ]
     if tag_rows:
         sql.insert_many("ticket_tag", tag_rows)
     return serial
@@ -111,8 +151,10 @@ def drop_database(admin_url: str, name: str) -> None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                        "AND pid <> pg_backend_pid()", (name,))
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         conn.close()

@@ -1,6 +1,7 @@
 """The search index's ordinary tables as models (their DDL is migration 14's): ticket tags, the
 article index and the record of searches that found nothing. The engine-specific parts of the index
 (FTS5 tables, tsvector columns, triggers) have no model: tests/store/schema_check.py names them."""
+
 from __future__ import annotations
 
 import peewee as pw

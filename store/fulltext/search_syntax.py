@@ -20,6 +20,7 @@ Fields (``name:value``, or ``name:"two words"``):
 A ``name:`` that is not one of these is plain text (``http://…``, ``Re: order``),
 so pasting a line from a mail never fails. An unbalanced quote closes at the end.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,20 @@ MAX_TERM_LENGTH = 100
 STATUSES = ("new", "open", "in_progress", "waiting_customer", "resolved", "closed", "merged", "spam")
 PRIORITIES = ("low", "medium", "high", "urgent")
 CHANNELS = ("email", "sms", "slack", "webhook", "form")
-FIELDS = ("from", "subject", "status", "team", "tag", "assignee", "channel", "category", "priority", "customer",
-          "before", "after")
+FIELDS = (
+    "from",
+    "subject",
+    "status",
+    "team",
+    "tag",
+    "assignee",
+    "channel",
+    "category",
+    "priority",
+    "customer",
+    "before",
+    "after",
+)
 
 
 class QueryError(ValueError):
@@ -74,8 +87,19 @@ class Query:
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.sender or self.status or self.team or self.tag or self.assignee or self.channel
-                    or self.category or self.priority or self.customer or self.before or self.after)
+        return bool(
+            self.sender
+            or self.status
+            or self.team
+            or self.tag
+            or self.assignee
+            or self.channel
+            or self.category
+            or self.priority
+            or self.customer
+            or self.before
+            or self.after
+        )
 
     def normalised(self) -> str:
         """One spelling per query, for counting searches that found nothing."""
@@ -120,8 +144,9 @@ def normal_tag(value: str) -> str:
     """A tag as stored: lower case, no blanks; ASCII letters, digits and ``_ . - /``, up to 63 characters."""
     v = value.strip().lower()
     if not _TAG.match(v):
-        raise QueryError(f"a tag is 1 to 63 ASCII letters, digits or _ . - / (starting with a letter or digit); "
-                         f"not {value[:40]!r}")
+        raise QueryError(
+            f"a tag is 1 to 63 ASCII letters, digits or _ . - / (starting with a letter or digit); not {value[:40]!r}"
+        )
     return v
 
 
@@ -187,18 +212,39 @@ def parse(text: str) -> Query:
             fields.setdefault(key, []).append(value if key != "assignee" else value.lower())
     if len(terms) + len(excluded) + sum(len(v) for v in fields.values()) > MAX_TERMS:
         raise QueryError(f"the query has more than {MAX_TERMS} words and fields; narrow it down")
-    q = Query(terms=tuple(dict.fromkeys(terms)), excluded=tuple(dict.fromkeys(excluded)),
-              subject=tuple(fields.get("subject", ())), sender=tuple(fields.get("from", ())),
-              status=tuple(fields.get("status", ())), team=tuple(fields.get("team", ())),
-              tag=tuple(fields.get("tag", ())), assignee=tuple(fields.get("assignee", ())),
-              channel=tuple(fields.get("channel", ())), category=tuple(fields.get("category", ())),
-              priority=tuple(fields.get("priority", ())), customer=tuple(fields.get("customer", ())),
-              before=before, after=after, text=text)
+    q = Query(
+        terms=tuple(dict.fromkeys(terms)),
+        excluded=tuple(dict.fromkeys(excluded)),
+        subject=tuple(fields.get("subject", ())),
+        sender=tuple(fields.get("from", ())),
+        status=tuple(fields.get("status", ())),
+        team=tuple(fields.get("team", ())),
+        tag=tuple(fields.get("tag", ())),
+        assignee=tuple(fields.get("assignee", ())),
+        channel=tuple(fields.get("channel", ())),
+        category=tuple(fields.get("category", ())),
+        priority=tuple(fields.get("priority", ())),
+        customer=tuple(fields.get("customer", ())),
+        before=before,
+        after=after,
+        text=text,
+    )
     if not q.positive and not q.excluded and not q.has_filters:
-        raise QueryError("the query has no word to look for; type words, \"a phrase\" or a field such as status:open")
+        raise QueryError('the query has no word to look for; type words, "a phrase" or a field such as status:open')
     return q
 
 
-_EXAMPLES = {"from": "alice@example.com", "subject": "refund", "status": "open", "team": "billing",
-             "tag": "vip", "assignee": "none", "channel": "email", "category": "billing", "priority": "high",
-             "customer": "alice@example.com", "before": "2026-03-01", "after": "2026-03-01"}
+_EXAMPLES = {
+    "from": "alice@example.com",
+    "subject": "refund",
+    "status": "open",
+    "team": "billing",
+    "tag": "vip",
+    "assignee": "none",
+    "channel": "email",
+    "category": "billing",
+    "priority": "high",
+    "customer": "alice@example.com",
+    "before": "2026-03-01",
+    "after": "2026-03-01",
+}

@@ -3,6 +3,7 @@
 ``event`` writes at once, inside the caller's transaction; within ``buffered_events`` (one pipeline run) the
 rows are collected and written in one statement at the end, still inside the same transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,13 @@ class _Events(threading.local):
 _events = _Events()
 
 
-def event(ticket_id: int | None, kind: str, data: dict[str, Any] | None = None, actor: str = "system",
-          now: dt.datetime | None = None) -> None:
+def event(
+    ticket_id: int | None,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    actor: str = "system",
+    now: dt.datetime | None = None,
+) -> None:
     row = {"ticket_id": ticket_id, "actor": actor, "kind": kind, "data": data, "created_at": now or utcnow()}
     if _events.buffer is not None:
         _events.buffer.append(row)

@@ -5,6 +5,7 @@ Two sources, one list: the TOML file's ``[blocklist]`` (``senders``,
 with ``helpline blocklist add`` (this table, migration 23). A blocked domain
 blocks its subdomains too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -74,8 +75,10 @@ def remove(value: str) -> bool:
 
 
 def stored() -> list[Entry]:
-    return [Entry(r.kind, r.value, r.reason, r.added_by, r.created_at)
-            for r in BlockedSender.select().order_by(BlockedSender.kind, BlockedSender.value)]
+    return [
+        Entry(r.kind, r.value, r.reason, r.added_by, r.created_at)
+        for r in BlockedSender.select().order_by(BlockedSender.kind, BlockedSender.value)
+    ]
 
 
 def stored_sets() -> tuple[frozenset[str], frozenset[str]]:

@@ -3,6 +3,7 @@
 Plain SQL through ``fastsql`` (the hot path), inside the caller's transaction. The operator's commands on
 customers are in ``customers.py``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,11 @@ class CustomerRef:
 
 
 def find(kind: str, address: str) -> CustomerRef | None:
-    row = sql.fetchone('SELECT c.id, c.name FROM "identity" i JOIN "customer" c ON c.id = i.customer_id '
-                       "WHERE i.kind = ? AND i.address = ?", [kind, address])
+    row = sql.fetchone(
+        'SELECT c.id, c.name FROM "identity" i JOIN "customer" c ON c.id = i.customer_id '
+        "WHERE i.kind = ? AND i.address = ?",
+        [kind, address],
+    )
     return CustomerRef(row[0], row[1]) if row else None
 
 

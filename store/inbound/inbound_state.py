@@ -3,6 +3,7 @@
 Plain SQL through ``fastsql`` (the hot path; see that module), inside the caller's transaction. The attempt
 counter here is the guard of the one retry budget (``workers/retry_budget.py``, ARCHITECTURE.md "Retries").
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,21 +47,25 @@ def count_first_attempts(inbound_ids: list[int], now: dt.datetime) -> list[int]:
     """Count the first try of the pending rows among ``inbound_ids`` that had none; their ids."""
     if not inbound_ids:
         return []
-    rows = sql.fetchall(f'UPDATE "inbound" SET attempts = 1, updated_at = ? WHERE id IN ({sql.in_marks(len(inbound_ids))}) '
-                        "AND status = ? AND attempts = 0 RETURNING id", [now, *inbound_ids, InboundStatus.PENDING])
+    rows = sql.fetchall(
+        f'UPDATE "inbound" SET attempts = 1, updated_at = ? WHERE id IN ({sql.in_marks(len(inbound_ids))}) '
+        "AND status = ? AND attempts = 0 RETURNING id",
+        [now, *inbound_ids, InboundStatus.PENDING],
+    )
     return [r[0] for r in rows]
 
 
 def pending_with_attempts(inbound_ids: list[int]) -> list[int]:
     """The pending rows among ``inbound_ids`` that already had a try (locked on PostgreSQL)."""
-    q = (f'SELECT id FROM "inbound" WHERE id IN ({sql.in_marks(len(inbound_ids))}) AND status = ? AND attempts > 0')
+    q = f'SELECT id FROM "inbound" WHERE id IN ({sql.in_marks(len(inbound_ids))}) AND status = ? AND attempts > 0'
     return [r[0] for r in sql.fetchall(q if is_sqlite() else q + " FOR UPDATE", [*inbound_ids, InboundStatus.PENDING])]
 
 
 def read_pending_envelope(inbound_id: int) -> tuple[dict[str, Any], str] | None:
     """(envelope, raw blob key) of a pending row, read without a transaction; None otherwise."""
-    row = sql.fetchone('SELECT envelope, raw_blob_key FROM "inbound" WHERE id = ? AND status = ?',
-                       [inbound_id, InboundStatus.PENDING])
+    row = sql.fetchone(
+        'SELECT envelope, raw_blob_key FROM "inbound" WHERE id = ? AND status = ?', [inbound_id, InboundStatus.PENDING]
+    )
     if row is None or not row[0]:
         return None
     return (json.loads(row[0]) if isinstance(row[0], str) else row[0]), row[1]
@@ -91,8 +96,11 @@ def record_failure(inbound_id: int, reason: str, now: dt.datetime, *, final: boo
 
 def finish(inbound_id: int, status: str, reason: str, ticket_id: int | None, now: dt.datetime) -> None:
     """How the pipeline ended with the row (``PROCESSED``, ``DUPLICATE``, ``QUARANTINED``)."""
-    sql.update("inbound", inbound_id, {"status": status, "reason": reason, "ticket_id": ticket_id,
-                                       "processed_at": now, "updated_at": now})
+    sql.update(
+        "inbound",
+        inbound_id,
+        {"status": status, "reason": reason, "ticket_id": ticket_id, "processed_at": now, "updated_at": now},
+    )
 
 
 def quarantine(inbound_id: int, reason: str, now: dt.datetime) -> None:

@@ -1,6 +1,7 @@
 """Reads of a ticket's customer messages and their stored envelopes: what a detach
 (``workers/tickets/ticket_detach.py``) and a spam release (``workers/tickets/spam_stage.py``) need. Inside the caller's
 transaction."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,10 @@ from helpline.store import fastsql
 
 def customer_message(ticket_id: int, message_id: int) -> tuple[int | None, str, str] | None:
     """(inbound id, Message-ID, sender) of a customer message of the ticket, or None."""
-    row = fastsql.fetchone('SELECT inbound_id, message_id, sender FROM "message" WHERE id = ? AND ticket_id = ? '
-                           "AND direction = 'in'", [message_id, ticket_id])
+    row = fastsql.fetchone(
+        "SELECT inbound_id, message_id, sender FROM \"message\" WHERE id = ? AND ticket_id = ? AND direction = 'in'",
+        [message_id, ticket_id],
+    )
     return (row[0], row[1] or "", row[2] or "") if row is not None else None
 
 
@@ -28,14 +31,18 @@ def inbound_envelope(inbound_id: int | None) -> dict[str, Any] | None:
 
 def first_inbound_envelope(ticket_id: int) -> dict[str, Any] | None:
     """The stored envelope of the ticket's first customer message, or None."""
-    row = fastsql.fetchone('SELECT inbound_id FROM "message" WHERE ticket_id = ? AND direction = ? '
-                           "AND inbound_id IS NOT NULL ORDER BY id LIMIT 1", [ticket_id, "in"])
+    row = fastsql.fetchone(
+        'SELECT inbound_id FROM "message" WHERE ticket_id = ? AND direction = ? '
+        "AND inbound_id IS NOT NULL ORDER BY id LIMIT 1",
+        [ticket_id, "in"],
+    )
     return inbound_envelope(row[0]) if row is not None else None
 
 
 def last_customer_at(ticket_id: int) -> dt.datetime | None:
-    row = fastsql.fetchone('SELECT MAX(created_at) FROM "message" WHERE ticket_id = ? AND direction = ?',
-                           [ticket_id, "in"])
+    row = fastsql.fetchone(
+        'SELECT MAX(created_at) FROM "message" WHERE ticket_id = ? AND direction = ?', [ticket_id, "in"]
+    )
     value = row[0] if row else None
     if isinstance(value, str):  # SQLite answers an aggregate as text
         return dt.datetime.fromisoformat(value)
@@ -43,5 +50,9 @@ def last_customer_at(ticket_id: int) -> dt.datetime | None:
 
 
 def status_changed_since(ticket_id: int, event_id: int) -> bool:
-    return fastsql.fetchone('SELECT 1 FROM "event" WHERE ticket_id = ? AND kind = ? AND id > ?',
-                            [ticket_id, "status_changed", event_id]) is not None
+    return (
+        fastsql.fetchone(
+            'SELECT 1 FROM "event" WHERE ticket_id = ? AND kind = ? AND id > ?', [ticket_id, "status_changed", event_id]
+        )
+        is not None
+    )

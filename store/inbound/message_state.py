@@ -3,6 +3,7 @@ lookups that recognise a copy of a message or a report about one of ours.
 
 Plain SQL through ``fastsql`` (the hot path), inside the caller's transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,34 +14,93 @@ from helpline.store import fastsql as sql
 from helpline.store.envelope import Envelope
 
 
-def add_inbound(ticket_id: int, inbound_id: int | None, env: Envelope, body_hash: str, now: dt.datetime,
-                extra: dict[str, Any] | None = None) -> int:
+def add_inbound(
+    ticket_id: int,
+    inbound_id: int | None,
+    env: Envelope,
+    body_hash: str,
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> int:
     """The message row of an inbound envelope and its attachments; ``extra``: more columns (the triage
     stage's language and sentiment)."""
-    mid = sql.insert("message", {
-        "ticket_id": ticket_id, "inbound_id": inbound_id, "direction": "in", "author_role": env.author_role,
-        "author": env.sender.name, "channel": env.channel, "external_id": env.external_id[:998],
-        "message_id": env.thread.message_id.lower()[:998], "sender": env.sender.address,
-        "subject": env.subject[:1000], "text": env.text, "full_text": env.full_text, "html": env.html,
-        "body_hash": body_hash, "raw_blob_key": env.raw_blob_key, "auth": env.auth or None,
-        "warnings": env.warnings or None, "delivery_status": "", "created_at": now, **(extra or {}),
-    })
+    mid = sql.insert(
+        "message",
+        {
+            "ticket_id": ticket_id,
+            "inbound_id": inbound_id,
+            "direction": "in",
+            "author_role": env.author_role,
+            "author": env.sender.name,
+            "channel": env.channel,
+            "external_id": env.external_id[:998],
+            "message_id": env.thread.message_id.lower()[:998],
+            "sender": env.sender.address,
+            "subject": env.subject[:1000],
+            "text": env.text,
+            "full_text": env.full_text,
+            "html": env.html,
+            "body_hash": body_hash,
+            "raw_blob_key": env.raw_blob_key,
+            "auth": env.auth or None,
+            "warnings": env.warnings or None,
+            "delivery_status": "",
+            "created_at": now,
+            **(extra or {}),
+        },
+    )
     if env.attachments:
-        sql.insert_many("attachment", [
-            {"message_id": mid, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-             "sha256": a.sha256, "blob_key": a.blob_key, "inline": a.inline, "content_id": a.content_id}
-            for a in env.attachments
-        ])
+        sql.insert_many(
+            "attachment",
+            [
+                {
+                    "message_id": mid,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "blob_key": a.blob_key,
+                    "inline": a.inline,
+                    "content_id": a.content_id,
+                }
+                for a in env.attachments
+            ],
+        )
     return mid
 
 
-def add_outbound(ticket_id: int, *, channel: str, author_role: str, message_id: str, sender: str,
-                 subject: str, text: str, now: dt.datetime) -> int:
-    return sql.insert("message", {
-        "ticket_id": ticket_id, "direction": "out", "author_role": author_role, "author": "", "channel": channel,
-        "external_id": "", "message_id": message_id, "sender": sender, "subject": subject, "text": text,
-        "full_text": "", "html": "", "body_hash": "", "raw_blob_key": "", "delivery_status": "", "created_at": now,
-    })
+def add_outbound(
+    ticket_id: int,
+    *,
+    channel: str,
+    author_role: str,
+    message_id: str,
+    sender: str,
+    subject: str,
+    text: str,
+    now: dt.datetime,
+) -> int:
+    return sql.insert(
+        "message",
+        {
+            "ticket_id": ticket_id,
+            "direction": "out",
+            "author_role": author_role,
+            "author": "",
+            "channel": channel,
+            "external_id": "",
+            "message_id": message_id,
+            "sender": sender,
+            "subject": subject,
+            "text": text,
+            "full_text": "",
+            "html": "",
+            "body_hash": "",
+            "raw_blob_key": "",
+            "delivery_status": "",
+            "created_at": now,
+        },
+    )
 
 
 @dataclass
@@ -54,9 +114,11 @@ def recent_duplicate(sender: str, body_hash: str, since: dt.datetime) -> Duplica
     """The newest inbound message from ``sender`` with this text since ``since``."""
     if not body_hash or not sender:
         return None
-    row = sql.fetchone('SELECT id, ticket_id, external_id FROM "message" WHERE body_hash = ? AND sender = ? '
-                       "AND direction = 'in' AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
-                       [body_hash, sender, since])
+    row = sql.fetchone(
+        'SELECT id, ticket_id, external_id FROM "message" WHERE body_hash = ? AND sender = ? '
+        "AND direction = 'in' AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
+        [body_hash, sender, since],
+    )
     return DuplicateRef(*row) if row else None
 
 
@@ -65,15 +127,30 @@ def outbound_tickets(message_ids: list[str]) -> list[int]:
     bare = sorted({i.strip().strip("<>").lower() for i in message_ids if i and i.strip()})
     if not bare:
         return []
-    rows = sql.fetchall(f'SELECT DISTINCT ticket_id FROM "message" WHERE direction = \'out\' '
-                        f"AND message_id IN ({sql.in_marks(len(bare))})", bare)
+    rows = sql.fetchall(
+        f"SELECT DISTINCT ticket_id FROM \"message\" WHERE direction = 'out' "
+        f"AND message_id IN ({sql.in_marks(len(bare))})",
+        bare,
+    )
     return [r[0] for r in rows]
 
 
 def add_sms_media(message_id: int, position: int, media: dict[str, Any], now: dt.datetime) -> int | None:
     """An MMS attachment to fetch after the commit; None when it is already recorded."""
-    return sql.insert("sms_media", {
-        "message_id": message_id, "position": position, "url": media["url"],
-        "content_type": media.get("content_type", ""), "status": "pending", "attempts": 0, "last_error": "",
-        "size": None, "blob_key": "", "created_at": now, "updated_at": now,
-    }, on_conflict="ON CONFLICT DO NOTHING")
+    return sql.insert(
+        "sms_media",
+        {
+            "message_id": message_id,
+            "position": position,
+            "url": media["url"],
+            "content_type": media.get("content_type", ""),
+            "status": "pending",
+            "attempts": 0,
+            "last_error": "",
+            "size": None,
+            "blob_key": "",
+            "created_at": now,
+            "updated_at": now,
+        },
+        on_conflict="ON CONFLICT DO NOTHING",
+    )

@@ -5,6 +5,7 @@ The database row is the truth, the queue message a hint: the sweeper claims inbo
 long and pushes their ids again; an actor reads the row's attempt count (the guard against a message that
 keeps killing its worker) and an outbox row's channel (which sender takes it).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,13 @@ from helpline.store import models as m
 def claim_stale_inbound(cutoff: dt.datetime, now: dt.datetime, limit: int) -> list[int]:
     """Ids of pending inbound rows untouched since ``cutoff``, oldest first, touched at ``now`` so the next
     sweep leaves them alone while they are retried (inside the caller's transaction)."""
-    ids = [r.id for r in m.Inbound.select(m.Inbound.id)
-           .where((m.Inbound.status == m.InboundStatus.PENDING) & (m.Inbound.updated_at < cutoff))
-           .order_by(m.Inbound.id).limit(limit)]
+    ids = [
+        r.id
+        for r in m.Inbound.select(m.Inbound.id)
+        .where((m.Inbound.status == m.InboundStatus.PENDING) & (m.Inbound.updated_at < cutoff))
+        .order_by(m.Inbound.id)
+        .limit(limit)
+    ]
     if ids:
         m.Inbound.update(updated_at=now).where(m.Inbound.id.in_(ids)).execute()
     return ids

@@ -17,6 +17,7 @@ Lives in ``store`` because the ingest daemon (refusing at DATA) and the
 workers (threading, acknowledgements) both judge with it; it reads no wire
 format, only the parsed results (ingest/email/auth.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,13 @@ class AuthVerdict:
     results: dict[str, Any] = field(default_factory=dict)  # the trusted header's results
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trusted": self.trusted, "failed": self.failed, "dmarc_failed": self.dmarc_failed,
-                "vouched": self.vouched, "reason": self.reason}
+        return {
+            "trusted": self.trusted,
+            "failed": self.failed,
+            "dmarc_failed": self.dmarc_failed,
+            "vouched": self.vouched,
+            "reason": self.reason,
+        }
 
 
 UNTRUSTED = AuthVerdict(reason="no Authentication-Results header of the trusted MTA")
@@ -82,8 +88,9 @@ def trusted_header(auth: dict[str, Any], authserv_id: str) -> dict[str, Any] | N
 
 def _aligned(domain: str, from_domain: str) -> bool:
     """Relaxed alignment, approximated: the same domain, or one a subdomain of the other."""
-    return bool(domain and from_domain) and (from_domain == domain or from_domain.endswith("." + domain)
-                                             or domain.endswith("." + from_domain))
+    return bool(domain and from_domain) and (
+        from_domain == domain or from_domain.endswith("." + domain) or domain.endswith("." + from_domain)
+    )
 
 
 def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = True) -> AuthVerdict:
@@ -95,18 +102,29 @@ def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = T
     dmarc_failed = dmarc == "fail" and about_from
     spf_and_dkim = spf == "fail" and dkim in _DKIM_NOT_PASSING
     failed = dmarc_failed or spf_and_dkim
-    vouched = not failed and bool(from_domain) and (
-        (dmarc == "pass" and about_from)
-        or any(_aligned(str(d).lower(), from_domain) for d in header.get("dkim_domains") or ())
-        or (spf == "pass" and _aligned(str(header.get("spf_domain", "")).lower(), from_domain)))
+    vouched = (
+        not failed
+        and bool(from_domain)
+        and (
+            (dmarc == "pass" and about_from)
+            or any(_aligned(str(d).lower(), from_domain) for d in header.get("dkim_domains") or ())
+            or (spf == "pass" and _aligned(str(header.get("spf_domain", "")).lower(), from_domain))
+        )
+    )
     if dmarc_failed:
         reason = f"dmarc=fail for {judged or from_domain or 'the From domain'}"
     elif spf_and_dkim:
         reason = f"spf=fail and dkim={dkim or 'absent'}"
     else:
         reason = "authenticated" if vouched else "not authenticated"
-    return AuthVerdict(trusted, failed, dmarc_failed, vouched, reason,
-                       {k: header.get(k, "") for k in ("authserv_id", "spf", "dkim", "dmarc")})
+    return AuthVerdict(
+        trusted,
+        failed,
+        dmarc_failed,
+        vouched,
+        reason,
+        {k: header.get(k, "") for k in ("authserv_id", "spf", "dkim", "dmarc")},
+    )
 
 
 def judge(auth: dict[str, Any], authserv_id: str, from_address: str) -> AuthVerdict:

@@ -3,6 +3,7 @@
 Plain SQL through ``fastsql`` (the hot path), inside the caller's transaction. The decision itself is
 ``workers/inbound/threads.py``; this module only finds the tickets the evidence points at and records the keys.
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -28,20 +29,27 @@ def lock_conversation(keys: Iterable[str]) -> None:
 
 
 def participants_of(ticket_id: int, customer_id: int) -> frozenset[str]:
-    rows = sql.fetchall('SELECT address FROM "participant" WHERE ticket_id = ? '
-                        'UNION SELECT address FROM "identity" WHERE customer_id = ?', [ticket_id, customer_id])
+    rows = sql.fetchall(
+        'SELECT address FROM "participant" WHERE ticket_id = ? '
+        'UNION SELECT address FROM "identity" WHERE customer_id = ?',
+        [ticket_id, customer_id],
+    )
     return frozenset(r[0] for r in rows)
 
 
-def evidence(keys: list[str], ticket_ref: str, token_ticket_id: int | None
-             ) -> tuple[list[tuple[TicketRef, str, frozenset[str]]], list[str]]:
+def evidence(
+    keys: list[str], ticket_ref: str, token_ticket_id: int | None
+) -> tuple[list[tuple[TicketRef, str, frozenset[str]]], list[str]]:
     """Tickets the evidence points at as (ticket, via, its participants), most specific first, each
     (ticket, via) once; and which of ``keys`` are already known."""
     found: list[tuple[TicketRef, str]] = []
     known: list[str] = []
     if keys:
-        rows = sql.fetchall(f'SELECT tk.key, {ticket_refs.COLUMNS} FROM "thread_key" tk JOIN "ticket" t '
-                            f"ON t.id = tk.ticket_id WHERE tk.key IN ({sql.in_marks(len(keys))})", keys)
+        rows = sql.fetchall(
+            f'SELECT tk.key, {ticket_refs.COLUMNS} FROM "thread_key" tk JOIN "ticket" t '
+            f"ON t.id = tk.ticket_id WHERE tk.key IN ({sql.in_marks(len(keys))})",
+            keys,
+        )
         by_key = {r[0]: ticket_refs.from_row(r[1:]) for r in rows}
         known = [k for k in keys if k in by_key]
         for k in known:  # keys come most specific first
@@ -80,7 +88,9 @@ def add_thread_keys(ticket_id: int, keys: Iterable[str], *, claim: Iterable[str]
         if key in claimed:
             sql.insert("thread_key", row)
         elif repoint:
-            sql.insert("thread_key", row, on_conflict='ON CONFLICT ("key") DO UPDATE SET ticket_id = excluded.ticket_id')
+            sql.insert(
+                "thread_key", row, on_conflict='ON CONFLICT ("key") DO UPDATE SET ticket_id = excluded.ticket_id'
+            )
         else:
             sql.insert("thread_key", row, on_conflict="ON CONFLICT DO NOTHING")
 
@@ -89,5 +99,8 @@ def add_participants(ticket_id: int, addresses: Iterable[tuple[str, str, str]]) 
     """(kind, address, role) triples; an address already a participant stays as it is."""
     for kind, address, role in addresses:
         if address:
-            sql.insert("participant", {"ticket_id": ticket_id, "kind": kind, "address": address, "role": role},
-                       on_conflict="ON CONFLICT DO NOTHING")
+            sql.insert(
+                "participant",
+                {"ticket_id": ticket_id, "kind": kind, "address": address, "role": role},
+                on_conflict="ON CONFLICT DO NOTHING",
+            )

@@ -7,6 +7,7 @@ cannot be turned into another. A deflection link adds the ticket
 ticket as answered by the article. The MACs are HMAC with
 ``HELPLINE_SECRET_KEY`` (rotatable, ``signing``); 128 bits, as for links.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -7,6 +7,7 @@ names it, a changed file keeps the text it replaces as a version row, and a
 removed file retires its article (kept, so old suggestions and links still say
 what they pointed at) rather than deleting it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,8 +31,8 @@ class KbArticle(Base):
     audience = pw.TextField(default="public")
     team = pw.TextField(null=True)
     questions = JSONField(default=list)
-    body = pw.TextField(default="")      # Markdown as written
-    html = pw.TextField(default="")      # sanitised; images as kb-image:<sha256>
+    body = pw.TextField(default="")  # Markdown as written
+    html = pw.TextField(default="")  # sanitised; images as kb-image:<sha256>
     source_path = pw.TextField(default="")
     checksum = pw.TextField()
     version = pw.IntegerField(default=1)
@@ -144,9 +145,20 @@ def upsert_article(a: ArticleIn, now: dt.datetime) -> tuple[str, int]:
     An update keeps the replaced text as a version row; a retired article whose
     file comes back is active again."""
     row = KbArticle.get_or_none((KbArticle.slug == a.slug) & (KbArticle.language == a.language))
-    fields = dict(title=a.title, body=a.body, html=a.html, checksum=a.checksum, source_path=a.source_path,
-                  tags=list(a.tags), audience=a.audience, team=a.team, questions=list(a.questions),
-                  updated_at=now, status=ACTIVE, retired_at=None)
+    fields = dict(
+        title=a.title,
+        body=a.body,
+        html=a.html,
+        checksum=a.checksum,
+        source_path=a.source_path,
+        tags=list(a.tags),
+        audience=a.audience,
+        team=a.team,
+        questions=list(a.questions),
+        updated_at=now,
+        status=ACTIVE,
+        retired_at=None,
+    )
     if row is None:
         row = KbArticle.create(slug=a.slug, language=a.language, created_at=now, version=1, **fields)
         _images(row.id, a.images)
@@ -157,8 +169,15 @@ def upsert_article(a: ArticleIn, now: dt.datetime) -> tuple[str, int]:
         return "unchanged", row.id
     outcome = "restored" if row.status == RETIRED else "updated"
     if row.checksum != a.checksum:
-        KbArticleVersion.create(article=row.id, version=row.version, title=row.title, body=row.body,
-                                meta=_meta(row), checksum=row.checksum, replaced_at=now)
+        KbArticleVersion.create(
+            article=row.id,
+            version=row.version,
+            title=row.title,
+            body=row.body,
+            meta=_meta(row),
+            checksum=row.checksum,
+            replaced_at=now,
+        )
         fields["version"] = row.version + 1
     KbArticle.update(**fields).where(KbArticle.id == row.id).execute()
     KbImage.delete().where(KbImage.article == row.id).execute()
@@ -168,14 +187,23 @@ def upsert_article(a: ArticleIn, now: dt.datetime) -> tuple[str, int]:
 
 def _images(article_id: int, images: Iterable[ImageIn]) -> None:
     for im in images:
-        KbImage.create(article=article_id, sha256=im.sha256, path=im.path, content_type=im.content_type,
-                       size=im.size, blob_key=im.blob_key)
+        KbImage.create(
+            article=article_id,
+            sha256=im.sha256,
+            path=im.path,
+            content_type=im.content_type,
+            size=im.size,
+            blob_key=im.blob_key,
+        )
 
 
 def retire_missing(present: set[tuple[str, str]], now: dt.datetime) -> list[tuple[str, str]]:
     """Retire every active article whose (slug, language) the synced folder no longer has."""
-    gone = [(r.slug, r.language, r.id) for r in KbArticle.select(KbArticle.id, KbArticle.slug, KbArticle.language)
-            .where(KbArticle.status == ACTIVE) if (r.slug, r.language) not in present]
+    gone = [
+        (r.slug, r.language, r.id)
+        for r in KbArticle.select(KbArticle.id, KbArticle.slug, KbArticle.language).where(KbArticle.status == ACTIVE)
+        if (r.slug, r.language) not in present
+    ]
     for _, _, aid in gone:
         KbArticle.update(status=RETIRED, retired_at=now, updated_at=now).where(KbArticle.id == aid).execute()
     return [(s, lang) for s, lang, _ in gone]
@@ -183,8 +211,15 @@ def retire_missing(present: set[tuple[str, str]], now: dt.datetime) -> list[tupl
 
 def article_dict(a: KbArticle, *, with_body: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "slug": a.slug, "language": a.language, "title": a.title, "tags": a.tags, "audience": a.audience,
-        "team": a.team, "status": a.status, "version": a.version, "source_path": a.source_path,
+        "slug": a.slug,
+        "language": a.language,
+        "title": a.title,
+        "tags": a.tags,
+        "audience": a.audience,
+        "team": a.team,
+        "status": a.status,
+        "version": a.version,
+        "source_path": a.source_path,
         "updated_at": a.updated_at.isoformat() if isinstance(a.updated_at, dt.datetime) else str(a.updated_at),
     }
     if with_body:
@@ -217,8 +252,11 @@ def get_article_by_id(article_id: int) -> KbArticle | None:
 
 
 def versions(article_id: int) -> list[KbArticleVersion]:
-    return list(KbArticleVersion.select().where(KbArticleVersion.article == article_id)
-                .order_by(KbArticleVersion.version.desc()))
+    return list(
+        KbArticleVersion.select()
+        .where(KbArticleVersion.article == article_id)
+        .order_by(KbArticleVersion.version.desc())
+    )
 
 
 def image(article_id: int, sha256: str) -> KbImage | None:
@@ -227,8 +265,10 @@ def image(article_id: int, sha256: str) -> KbImage | None:
 
 def ranker_rows() -> list[tuple[str, str, str, list[str], str, list[str], str, str | None]]:
     """Active articles as the ranker reads them: slug, language, title, questions, body, tags, audience, team."""
-    return [(a.slug, a.language, a.title, a.questions or [], a.body, a.tags or [], a.audience, a.team)
-            for a in KbArticle.select().where(KbArticle.status == ACTIVE).order_by(KbArticle.id)]
+    return [
+        (a.slug, a.language, a.title, a.questions or [], a.body, a.tags or [], a.audience, a.team)
+        for a in KbArticle.select().where(KbArticle.status == ACTIVE).order_by(KbArticle.id)
+    ]
 
 
 # ---- macros ----------------------------------------------------------------------------
@@ -246,13 +286,22 @@ class MacroIn:
 def upsert_macro(m: MacroIn, now: dt.datetime) -> str:
     row = KbMacro.get_or_none((KbMacro.name == m.name) & (KbMacro.language == m.language) & (KbMacro.team == m.team))
     if row is None:
-        KbMacro.create(name=m.name, language=m.language, team=m.team, actions=m.actions, body=m.body,
-                       checksum=m.checksum, source_path=m.source_path, updated_at=now)
+        KbMacro.create(
+            name=m.name,
+            language=m.language,
+            team=m.team,
+            actions=m.actions,
+            body=m.body,
+            checksum=m.checksum,
+            source_path=m.source_path,
+            updated_at=now,
+        )
         return "added"
     if row.checksum == m.checksum and row.status == ACTIVE:
         return "unchanged"
-    KbMacro.update(actions=m.actions, body=m.body, checksum=m.checksum, source_path=m.source_path,
-                   status=ACTIVE, updated_at=now).where(KbMacro.id == row.id).execute()
+    KbMacro.update(
+        actions=m.actions, body=m.body, checksum=m.checksum, source_path=m.source_path, status=ACTIVE, updated_at=now
+    ).where(KbMacro.id == row.id).execute()
     return "updated"
 
 
@@ -264,8 +313,7 @@ def retire_missing_macros(present: set[tuple[str, str, str]], now: dt.datetime) 
 
 
 def list_macros() -> list[KbMacro]:
-    return list(KbMacro.select().where(KbMacro.status == ACTIVE).order_by(KbMacro.name, KbMacro.team,
-                                                                          KbMacro.language))
+    return list(KbMacro.select().where(KbMacro.status == ACTIVE).order_by(KbMacro.name, KbMacro.team, KbMacro.language))
 
 
 def find_macro(name: str, *, team: str | None, language: str | None) -> KbMacro | None:
@@ -289,15 +337,24 @@ def replace_suggestions(ticket_id: int, items: Sequence[dict[str, Any]], now: dt
     KbSuggestion.delete().where((KbSuggestion.ticket == ticket_id) & (KbSuggestion.action == "")).execute()
     ids = []
     for it in items:
-        row = KbSuggestion.create(ticket=ticket_id, kind=it["kind"], ref=it["ref"], language=it.get("language", ""),
-                                  rank=it["rank"], score=it["score"], why=it.get("why", "")[:500], created_at=now)
+        row = KbSuggestion.create(
+            ticket=ticket_id,
+            kind=it["kind"],
+            ref=it["ref"],
+            language=it.get("language", ""),
+            rank=it["rank"],
+            score=it["score"],
+            why=it.get("why", "")[:500],
+            created_at=now,
+        )
         ids.append(row.id)
     return ids
 
 
 def suggestions_of(ticket_id: int) -> list[KbSuggestion]:
-    return list(KbSuggestion.select().where(KbSuggestion.ticket == ticket_id)
-                .order_by(KbSuggestion.kind, KbSuggestion.rank))
+    return list(
+        KbSuggestion.select().where(KbSuggestion.ticket == ticket_id).order_by(KbSuggestion.kind, KbSuggestion.rank)
+    )
 
 
 def get_suggestion(suggestion_id: int) -> KbSuggestion | None:
@@ -315,9 +372,13 @@ def suggestion_view(suggestion_id: int) -> dict[str, Any] | None:
         if a is not None:
             title, text = a.title, a.body
     else:
-        got = (Message.select(Message.text).join(Ticket)
-               .where((Ticket.number == s.ref) & (Message.direction == "out") & (Message.author_role == "agent"))
-               .order_by(Message.created_at.desc(), Message.id.desc()).first())
+        got = (
+            Message.select(Message.text)
+            .join(Ticket)
+            .where((Ticket.number == s.ref) & (Message.direction == "out") & (Message.author_role == "agent"))
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .first()
+        )
         text = got.text if got else ""
     return {"kind": s.kind, "ref": s.ref, "title": title, "score": s.score, "why": s.why, "excerpt": text}
 
@@ -330,35 +391,60 @@ def mark_suggestion(suggestion_id: int, action: str, actor: str, now: dt.datetim
     s = get_suggestion(suggestion_id)
     if s is None:
         raise LookupError(f"no suggestion {suggestion_id}")
-    done = (KbSuggestion.update(action=action, acted_by=actor, acted_at=now)
-            .where((KbSuggestion.id == suggestion_id) & (KbSuggestion.action == "")).execute())
+    done = (
+        KbSuggestion.update(action=action, acted_by=actor, acted_at=now)
+        .where((KbSuggestion.id == suggestion_id) & (KbSuggestion.action == ""))
+        .execute()
+    )
     if done:
-        Event.insert(ticket=s.ticket_id, actor=actor, kind="suggestion_" + action,
-                     data={"suggestion": s.id, "kind": s.kind, "ref": s.ref}, created_at=now).execute()
+        Event.insert(
+            ticket=s.ticket_id,
+            actor=actor,
+            kind="suggestion_" + action,
+            data={"suggestion": s.id, "kind": s.kind, "ref": s.ref},
+            created_at=now,
+        ).execute()
     return bool(done)
 
 
 def suggestion_use(since: dt.datetime) -> dict[str, int]:
     """How agents used suggestions of tickets created since ``since``: counts by action, and tickets."""
-    rows = (KbSuggestion.select(KbSuggestion.action, pw.fn.COUNT(KbSuggestion.id))
-            .join(Ticket).where(Ticket.created_at >= since).group_by(KbSuggestion.action).tuples())
+    rows = (
+        KbSuggestion.select(KbSuggestion.action, pw.fn.COUNT(KbSuggestion.id))
+        .join(Ticket)
+        .where(Ticket.created_at >= since)
+        .group_by(KbSuggestion.action)
+        .tuples()
+    )
     out = {"shown": 0, "sent": 0, "edited": 0, "dismissed": 0}
     for action, n in rows:
         out["shown"] += n
         if action:
             out[action] = n
-    out["tickets_with_suggestions"] = (KbSuggestion.select(pw.fn.COUNT(pw.fn.DISTINCT(KbSuggestion.ticket)))
-                                       .join(Ticket).where(Ticket.created_at >= since).scalar() or 0)
+    out["tickets_with_suggestions"] = (
+        KbSuggestion.select(pw.fn.COUNT(pw.fn.DISTINCT(KbSuggestion.ticket)))
+        .join(Ticket)
+        .where(Ticket.created_at >= since)
+        .scalar()
+        or 0
+    )
     return out
 
 
 def tickets_answered_with_suggestion(since: dt.datetime) -> set[int]:
-    return {t for (t,) in KbSuggestion.select(KbSuggestion.ticket).join(Ticket)
-            .where((Ticket.created_at >= since) & (KbSuggestion.action.in_(["sent", "edited"]))).distinct().tuples()}
+    return {
+        t
+        for (t,) in KbSuggestion.select(KbSuggestion.ticket)
+        .join(Ticket)
+        .where((Ticket.created_at >= since) & (KbSuggestion.action.in_(["sent", "edited"])))
+        .distinct()
+        .tuples()
+    }
 
 
-def report_rows(since: dt.datetime | None, until: dt.datetime | None) -> tuple[list[tuple[int, str]],
-                                                                               list[tuple[int, str]]]:
+def report_rows(
+    since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(ticket id, action) of every suggestion and (ticket id, kind) of every deflection event, of tickets
     created in the window (the report keeps those of its own rows)."""
     cond = [Ticket.status != "merged"]
@@ -370,6 +456,10 @@ def report_rows(since: dt.datetime | None, until: dt.datetime | None) -> tuple[l
     for c in cond[1:]:
         where &= c
     sugg = list(KbSuggestion.select(KbSuggestion.ticket, KbSuggestion.action).join(Ticket).where(where).tuples())
-    defl = list(Event.select(Event.ticket, Event.kind).join(Ticket)
-                .where(where & Event.kind.in_(["deflection_offered", "self_served"])).tuples())
+    defl = list(
+        Event.select(Event.ticket, Event.kind)
+        .join(Ticket)
+        .where(where & Event.kind.in_(["deflection_offered", "self_served"]))
+        .tuples()
+    )
     return sugg, defl

@@ -21,6 +21,7 @@ being sent (``held``, until ``helpline outbox release``), and re-applies the
 erasure ledger. Member names are never used as paths: each is matched
 against the layout above, so a crafted archive cannot write elsewhere.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,10 @@ FORMAT = "helpline-backup/1"
 HELD = "held"
 _BLOB = re.compile(r"^blobs/([0-9a-f]{64})$")
 _FIXED = {"manifest.json", "db/helpline.sqlite3", "db/helpline.pgdump", "config/helpline.toml", "keys/secret_key"}
-BLOB_REF_SQL = ('SELECT blob_key FROM "attachment" UNION SELECT raw_blob_key FROM "message" '
-                'UNION SELECT raw_blob_key FROM "inbound" UNION SELECT blob_key FROM "sms_media"')
+BLOB_REF_SQL = (
+    'SELECT blob_key FROM "attachment" UNION SELECT raw_blob_key FROM "message" '
+    'UNION SELECT raw_blob_key FROM "inbound" UNION SELECT blob_key FROM "sms_media"'
+)
 
 
 @dataclass
@@ -131,9 +134,19 @@ def _snapshot_postgres(settings: Settings, work: Path) -> tuple[Path, set[str]]:
             cur.execute("SELECT pg_export_snapshot()")
             snapshot = _one_row(cur.fetchone(), "SELECT pg_export_snapshot()")[0]
             keys = _keys_of(cur)
-            done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                                   f"--snapshot={snapshot}", f"--file={target}", settings.effective_database_url],
-                                  capture_output=True, timeout=24 * 3600)
+            done = subprocess.run(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={snapshot}",
+                    f"--file={target}",
+                    settings.effective_database_url,
+                ],
+                capture_output=True,
+                timeout=24 * 3600,
+            )
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {done.stderr.decode(errors='replace').strip()[:500]}")
     finally:
@@ -149,8 +162,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def create(settings: Settings, out_path: str, *, passphrase: str = "", schema_version: int = 0,
-           now: dt.datetime | None = None) -> BackupResult:
+def create(
+    settings: Settings, out_path: str, *, passphrase: str = "", schema_version: int = 0, now: dt.datetime | None = None
+) -> BackupResult:
     """Write the backup to ``out_path`` (under a temporary name, renamed when complete)."""
     from helpline.store.storage.blobs import BlobNotFound, open_store
 
@@ -181,12 +195,24 @@ def create(settings: Settings, out_path: str, *, passphrase: str = "", schema_ve
                     _add(tar, "config/helpline.toml", Path(settings.config_file).read_bytes())
                 if passphrase:
                     _add(tar, "keys/secret_key", "\n".join(settings.secret_key).encode())
-                _add(tar, "manifest.json", json.dumps({
-                    "format": FORMAT, "created_at": now.isoformat() + "Z", "engine": engine,
-                    "blob_backend": settings.blob_backend, "schema_version": schema_version,
-                    "blobs": result.blobs, "missing_blobs": result.missing_blobs,
-                    "keys_included": bool(passphrase), "config_file": bool(settings.config_file),
-                }, indent=2).encode())
+                _add(
+                    tar,
+                    "manifest.json",
+                    json.dumps(
+                        {
+                            "format": FORMAT,
+                            "created_at": now.isoformat() + "Z",
+                            "engine": engine,
+                            "blob_backend": settings.blob_backend,
+                            "schema_version": schema_version,
+                            "blobs": result.blobs,
+                            "missing_blobs": result.missing_blobs,
+                            "keys_included": bool(passphrase),
+                            "config_file": bool(settings.config_file),
+                        },
+                        indent=2,
+                    ).encode(),
+                )
             sealed.close()
             raw.flush()
             os.fsync(raw.fileno())
@@ -266,9 +292,14 @@ def open_backup(path: str, work: Path, *, passphrase: str, secret_keys: Sequence
     if not (work / db_name).exists():
         raise BackupError("the backup has no database")
     keys_file = work / "keys__secret_key"
-    return Opened(work, manifest, blobs, work / db_name,
-                  work / "config__helpline.toml" if (work / "config__helpline.toml").exists() else None,
-                  keys_file.read_text().split() if keys_file.exists() else [])
+    return Opened(
+        work,
+        manifest,
+        blobs,
+        work / db_name,
+        work / "config__helpline.toml" if (work / "config__helpline.toml").exists() else None,
+        keys_file.read_text().split() if keys_file.exists() else [],
+    )
 
 
 def verify(path: str, *, passphrase: str, secret_keys: Sequence[str]) -> dict[str, Any]:
@@ -290,10 +321,18 @@ def verify(path: str, *, passphrase: str, secret_keys: Sequence[str]) -> dict[st
                 raise BackupError("the PostgreSQL dump inside the backup cannot be read by pg_restore")
             tickets = None
         if got.manifest.get("blobs") != len(got.blobs):
-            raise BackupError(f"the manifest lists {got.manifest.get('blobs')} blobs, the backup holds {len(got.blobs)}")
-        return {"ok": True, "engine": got.manifest["engine"], "created_at": got.manifest["created_at"],
-                "blobs": len(got.blobs), "keys_included": bool(got.keys), "tickets": tickets,
-                "schema_version": got.manifest.get("schema_version")}
+            raise BackupError(
+                f"the manifest lists {got.manifest.get('blobs')} blobs, the backup holds {len(got.blobs)}"
+            )
+        return {
+            "ok": True,
+            "engine": got.manifest["engine"],
+            "created_at": got.manifest["created_at"],
+            "blobs": len(got.blobs),
+            "keys_included": bool(got.keys),
+            "tickets": tickets,
+            "schema_version": got.manifest.get("schema_version"),
+        }
 
 
 # ---- restoring ------------------------------------------------------------------------------
@@ -317,8 +356,10 @@ def _refuse_non_empty(settings: Settings) -> None:
                 count_tables = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
                 cur.execute(count_tables)
                 if _one_row(cur.fetchone(), count_tables)[0]:
-                    raise BackupError("the PostgreSQL database is not empty; restore only into an empty database "
-                                      "(createdb a new one and point HELPLINE_DATABASE_URL at it)")
+                    raise BackupError(
+                        "the PostgreSQL database is not empty; restore only into an empty database "
+                        "(createdb a new one and point HELPLINE_DATABASE_URL at it)"
+                    )
         finally:
             pg.close()
     blob_dir = Path(settings.effective_blob_dir)
@@ -335,8 +376,10 @@ def restore_files(settings: Settings, path: str, *, passphrase: str) -> Opened:
     try:
         got = open_backup(path, work, passphrase=passphrase, secret_keys=settings.secret_key)
         if got.manifest["engine"] != _engine(settings):
-            raise BackupError(f"the backup is of a {got.manifest['engine']} database; HELPLINE_DATABASE_URL "
-                              f"points at {_engine(settings)}")
+            raise BackupError(
+                f"the backup is of a {got.manifest['engine']} database; HELPLINE_DATABASE_URL "
+                f"points at {_engine(settings)}"
+            )
         if got.manifest["engine"] == "sqlite":
             dest = Path(_sqlite_path(settings))
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -345,15 +388,24 @@ def restore_files(settings: Settings, path: str, *, passphrase: str) -> Opened:
             shutil.copyfile(got.db_file, dest)
             os.chmod(dest, 0o600)
         else:
-            done = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                                   f"--dbname={settings.effective_database_url}", str(got.db_file)],
-                                  capture_output=True, timeout=24 * 3600)
+            done = subprocess.run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    f"--dbname={settings.effective_database_url}",
+                    str(got.db_file),
+                ],
+                capture_output=True,
+                timeout=24 * 3600,
+            )
             if done.returncode != 0:
                 raise BackupError(f"pg_restore failed: {done.stderr.decode(errors='replace').strip()[:500]}")
         store = FileBlobStore(settings.effective_blob_dir)
         for i in range(0, len(got.blobs), 256):  # made durable together: one fsync per file is most of the time
             with store.synced_together():
-                for digest in got.blobs[i:i + 256]:
+                for digest in got.blobs[i : i + 256]:
                     store.put((work / f"blob-{digest}").read_bytes())
         if got.keys:
             _write_keys(settings, got.keys)
@@ -374,8 +426,9 @@ def _write_keys(settings: Settings, keys: list[str]) -> None:
 
     write_atomic(Path(settings.data_dir) / "secret_key", lambda fh: fh.write(keys[0].encode()), mode=0o600)
     if len(keys) > 1:
-        write_atomic(Path(settings.data_dir) / "secret_key.all", lambda fh: fh.write(",".join(keys).encode()),
-                     mode=0o600)
+        write_atomic(
+            Path(settings.data_dir) / "secret_key.all", lambda fh: fh.write(",".join(keys).encode()), mode=0o600
+        )
 
 
 def hold_outbox() -> int:
@@ -383,8 +436,10 @@ def hold_outbox() -> int:
     transaction): some may have gone out after the backup, and sending them again would send twice."""
     from helpline.store import fastsql
 
-    cur = fastsql.execute('UPDATE "outbox" SET status = ?, last_error = ? WHERE status IN (?, ?)',
-                          [HELD, "held after restore: `helpline outbox release`", "pending", "sending"])
+    cur = fastsql.execute(
+        'UPDATE "outbox" SET status = ?, last_error = ? WHERE status IN (?, ?)',
+        [HELD, "held after restore: `helpline outbox release`", "pending", "sending"],
+    )
     return int(cur.rowcount or 0)
 
 
@@ -393,7 +448,8 @@ def release_outbox(ids: Sequence[int] = ()) -> int:
     from helpline.store import models as m
 
     q = m.Outbox.update(status=m.OutboxStatus.PENDING, last_error="", next_attempt_at=m.utcnow()).where(
-        m.Outbox.status == HELD)
+        m.Outbox.status == HELD
+    )
     if ids:
         q = q.where(m.Outbox.id.in_(list(ids)))
     released: int = q.execute()
@@ -406,8 +462,9 @@ def customers_to_erase(hashes: set[str]) -> list[int]:
     from helpline.store.lifecycle import ledger
 
     salt = ledger.salt()
-    out = {int(c) for c, kind, address in tuples(m.Identity.select(m.Identity.customer, m.Identity.kind,
-                                                             m.Identity.address))
-           if ledger.identity_hash(kind, address, salt) in hashes}
+    out = {
+        int(c)
+        for c, kind, address in tuples(m.Identity.select(m.Identity.customer, m.Identity.kind, m.Identity.address))
+        if ledger.identity_hash(kind, address, salt) in hashes
+    }
     return sorted(out)
-

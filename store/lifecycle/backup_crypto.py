@@ -11,6 +11,7 @@ The key comes from ``HELPLINE_BACKUP_PASSPHRASE`` through scrypt, or, without
 a passphrase, from ``HELPLINE_SECRET_KEY`` through HKDF: such a backup leaves
 the keys out and opens only where the same secret key is configured.
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,19 +59,28 @@ def derive(header: dict[str, Any], passphrase: str, secret_keys: Sequence[str]) 
     salt = _unb64(header.get("salt"), 16)
     if header.get("kdf") == "scrypt":
         if not passphrase:
-            raise BackupError("this backup is encrypted with a passphrase: set HELPLINE_BACKUP_PASSPHRASE "
-                              "(or HELPLINE_BACKUP_PASSPHRASE_FILE)")
+            raise BackupError(
+                "this backup is encrypted with a passphrase: set HELPLINE_BACKUP_PASSPHRASE "
+                "(or HELPLINE_BACKUP_PASSPHRASE_FILE)"
+            )
         n, r, p = (header.get(k) for k in ("n", "r", "p"))
-        if not (isinstance(n, int) and isinstance(r, int) and isinstance(p, int)) or not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0) \
-                or not (1 <= r <= 32 and 1 <= p <= 16):
+        if (
+            not (isinstance(n, int) and isinstance(r, int) and isinstance(p, int))
+            or not (2 <= n <= SCRYPT_MAX_N and n & (n - 1) == 0)
+            or not (1 <= r <= 32 and 1 <= p <= 16)
+        ):
             raise BackupError("the backup's header asks for key derivation parameters out of range")
         return [Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())]
     if header.get("kdf") == "hkdf-secret-key":
         if not secret_keys:
-            raise BackupError("this backup was made without a passphrase: it opens only with the same "
-                              "HELPLINE_SECRET_KEY as the installation that made it")
-        return [HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"helpline backup v1").derive(k.encode())
-                for k in secret_keys]
+            raise BackupError(
+                "this backup was made without a passphrase: it opens only with the same "
+                "HELPLINE_SECRET_KEY as the installation that made it"
+            )
+        return [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"helpline backup v1").derive(k.encode())
+            for k in secret_keys
+        ]
     raise BackupError(f"unknown key derivation {header.get('kdf')!r}: made by a newer release?")
 
 
@@ -171,7 +181,7 @@ def open_frames(fh: BinaryIO, passphrase: str, secret_keys: Sequence[str]) -> tu
             aad = digest + struct.pack(">Q", index) + flag
             nonce = prefix + struct.pack(">I", index)
             plain = None
-            for key in ([aead] if aead else [AESGCM(k) for k in candidates]):
+            for key in [aead] if aead else [AESGCM(k) for k in candidates]:
                 try:
                     plain = key.decrypt(nonce, sealed, aad)
                     aead = key

@@ -23,6 +23,7 @@ for ``notifier`` to carry out.
 Idempotent: erasing an erased customer finds nothing personal left and only
 retries provider tasks that failed. Refused under a legal hold.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,14 +55,47 @@ log = logging.getLogger("helpline.store")
 ERASED = "[erased]"
 # Keys of event data that hold what someone wrote or who they are; everything else is kept unless a value
 # contains one of the person's addresses or their name.
-PERSONAL_KEYS = frozenset({
-    "address", "sender", "recipient", "recipients", "number", "phone", "email", "name", "text", "body", "comment",
-    "subject", "html", "reply_to", "cc", "preview", "excerpt", "reason", "note", "value", "values", "filename",
-    "external_id", "message_id", "url", "customer_name", "from_address", "to_address", "fields", "error",
-})
+PERSONAL_KEYS = frozenset(
+    {
+        "address",
+        "sender",
+        "recipient",
+        "recipients",
+        "number",
+        "phone",
+        "email",
+        "name",
+        "text",
+        "body",
+        "comment",
+        "subject",
+        "html",
+        "reply_to",
+        "cc",
+        "preview",
+        "excerpt",
+        "reason",
+        "note",
+        "value",
+        "values",
+        "filename",
+        "external_id",
+        "message_id",
+        "url",
+        "customer_name",
+        "from_address",
+        "to_address",
+        "fields",
+        "error",
+    }
+)
 LABEL_EVENTS = ("category_confirmed", "category_corrected")  # what router.model_train learns from
 CHUNK = 400  # ids per IN (...) list
-NOT_OUR_POSTS = ("slack_react", "slack_ephemeral", "slack_undo")  # their provider id names someone else's message, or none
+NOT_OUR_POSTS = (
+    "slack_react",
+    "slack_ephemeral",
+    "slack_undo",
+)  # their provider id names someone else's message, or none
 _SLACK_REF = re.compile(r"^[CGD][A-Z0-9]{2,}:\d+\.\d+$")  # channel:ts of a Slack message
 
 
@@ -100,7 +134,7 @@ class Personal:
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     ids = list(ids)
     for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+        yield ids[i : i + CHUNK]
 
 
 def scrub_value(value: Any, personal: Personal, key: str = "") -> Any:
@@ -132,14 +166,21 @@ def blob_refs(keys: Iterable[str]) -> set[str]:
     keys = [k for k in set(keys) if k]
     used: set[str] = set()
     for i in range(0, len(keys), CHUNK):
-        chunk = keys[i:i + CHUNK]
-        used |= {k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.blob_key.in_(chunk)))}
-        used |= {k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.raw_blob_key.in_(chunk)))}
-        used |= {k for (k,) in tuples(m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.raw_blob_key.in_(chunk)))}
+        chunk = keys[i : i + CHUNK]
+        used |= {
+            k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.blob_key.in_(chunk)))
+        }
+        used |= {
+            k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.raw_blob_key.in_(chunk)))
+        }
+        used |= {
+            k for (k,) in tuples(m.Inbound.select(m.Inbound.raw_blob_key).where(m.Inbound.raw_blob_key.in_(chunk)))
+        }
         used |= {k for (k,) in tuples(SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.blob_key.in_(chunk)))}
     for k in keys:  # an inbound row not yet processed names its attachments only inside its envelope
-        if k not in used and _ids_where_text_contains("inbound", "envelope", k,
-                                                      f"AND status = '{m.InboundStatus.PENDING}'"):
+        if k not in used and _ids_where_text_contains(
+            "inbound", "envelope", k, f"AND status = '{m.InboundStatus.PENDING}'"
+        ):
             used.add(k)
     return used
 
@@ -177,24 +218,41 @@ def _slack_targets(tids: Sequence[int], mids: Sequence[int]) -> tuple[list[str],
     ours: list[str] = []
     theirs: list[str] = []
     for chunk in _chunks(tids):
-        ours += [f"{c}:{ts}" for c, ts in tuples(SlackThread.select(SlackThread.channel, SlackThread.ts)
-                 .where(SlackThread.ticket.in_(chunk)))]
-        for (pid,) in tuples(m.Outbox.select(m.Outbox.provider_id)
-                       .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "slack")
-                              & (m.Outbox.status == m.OutboxStatus.SENT)
-                              & ~m.Outbox.kind.in_(NOT_OUR_POSTS))):
+        ours += [
+            f"{c}:{ts}"
+            for c, ts in tuples(
+                SlackThread.select(SlackThread.channel, SlackThread.ts).where(SlackThread.ticket.in_(chunk))
+            )
+        ]
+        for (pid,) in tuples(
+            m.Outbox.select(m.Outbox.provider_id).where(
+                m.Outbox.ticket.in_(chunk)
+                & (m.Outbox.channel == "slack")
+                & (m.Outbox.status == m.OutboxStatus.SENT)
+                & ~m.Outbox.kind.in_(NOT_OUR_POSTS)
+            )
+        ):
             parts = (pid or "").split(":")
             if len(parts) == 2 and all(parts):  # channel:ts of a message the bot posted
                 ours.append(pid)
             elif len(parts) > 2 and parts[2] == "files":  # an upload shared into a thread: its message is Slack's
                 theirs.append(f"{parts[0]}:{parts[1]} (files {parts[3] if len(parts) > 3 else ''})")
     for chunk in _chunks(mids):  # an agent's reply from Slack keeps its channel:ts whatever channel it went out on
-        theirs += [ext for (ext,) in tuples(m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk)))
-                   if _SLACK_REF.match(ext or "")]
+        theirs += [
+            ext
+            for (ext,) in tuples(m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk)))
+            if _SLACK_REF.match(ext or "")
+        ]
     for chunk in _chunks(tids):
-        theirs += [ext for (ext,) in tuples(m.Inbound.select(m.Inbound.external_id)
-                   .where(m.Inbound.ticket.in_(chunk) & (m.Inbound.channel == "slack")))
-                   if _SLACK_REF.match(ext or "")]
+        theirs += [
+            ext
+            for (ext,) in tuples(
+                m.Inbound.select(m.Inbound.external_id).where(
+                    m.Inbound.ticket.in_(chunk) & (m.Inbound.channel == "slack")
+                )
+            )
+            if _SLACK_REF.match(ext or "")
+        ]
     mine = set(ours)
     return sorted(mine), sorted(set(theirs) - mine)
 
@@ -203,8 +261,9 @@ def _twilio_targets(tids: Sequence[int], mids: Sequence[int]) -> list[tuple[str,
     """(kind, target): Twilio keeps every message and its media until deleted through its API."""
     out: list[tuple[str, str]] = []
     for chunk in _chunks(mids):
-        for (ext,) in tuples(m.Message.select(m.Message.external_id)
-                       .where(m.Message.id.in_(chunk) & (m.Message.channel == "sms"))):
+        for (ext,) in tuples(
+            m.Message.select(m.Message.external_id).where(m.Message.id.in_(chunk) & (m.Message.channel == "sms"))
+        ):
             if ext and ext[:2] in ("SM", "MM"):
                 out.append(("twilio_message", ext))
         for (url,) in tuples(SmsMedia.select(SmsMedia.url).where(SmsMedia.message.in_(chunk))):
@@ -213,8 +272,9 @@ def _twilio_targets(tids: Sequence[int], mids: Sequence[int]) -> list[tuple[str,
                 msid, media = parts[parts.index("Messages") + 1], parts[parts.index("Media") + 1]
                 out.append(("twilio_media", f"{msid}/{media.removesuffix('.json')}"))
     for chunk in _chunks(tids):
-        for (pid,) in tuples(m.Outbox.select(m.Outbox.provider_id)
-                       .where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "sms"))):
+        for (pid,) in tuples(
+            m.Outbox.select(m.Outbox.provider_id).where(m.Outbox.ticket.in_(chunk) & (m.Outbox.channel == "sms"))
+        ):
             out += [("twilio_message", sid) for sid in (pid or "").split(",") if sid[:2] in ("SM", "MM")]
     media_first = sorted(set(out), key=lambda kt: (kt[0] != "twilio_media", kt[1]))
     return media_first
@@ -226,15 +286,31 @@ def anonymise_messages(mids: Sequence[int]) -> tuple[int, set[str]]:
     keys: set[str] = set()
     atts = 0
     for chunk in _chunks(mids):
-        keys |= {k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.message.in_(chunk)))}
+        keys |= {
+            k for (k,) in tuples(m.Attachment.select(m.Attachment.blob_key).where(m.Attachment.message.in_(chunk)))
+        }
         keys |= {k for (k,) in tuples(m.Message.select(m.Message.raw_blob_key).where(m.Message.id.in_(chunk)))}
         keys |= {k for (k,) in tuples(SmsMedia.select(SmsMedia.blob_key).where(SmsMedia.message.in_(chunk)))}
         inbound = [i for (i,) in tuples(m.Message.select(m.Message.inbound).where(m.Message.id.in_(chunk))) if i]
         atts += m.Attachment.delete().where(m.Attachment.message.in_(chunk)).execute()
-        (m.Message.update(subject="", text="", full_text="", html="", sender="", external_id="", message_id="",
-                          body_hash="", raw_blob_key="", auth=None, warnings=None,
-                          author=pw.Case(None, [(m.Message.author_role == "customer", "")], m.Message.author))
-         .where(m.Message.id.in_(chunk)).execute())
+        (
+            m.Message.update(
+                subject="",
+                text="",
+                full_text="",
+                html="",
+                sender="",
+                external_id="",
+                message_id="",
+                body_hash="",
+                raw_blob_key="",
+                auth=None,
+                warnings=None,
+                author=pw.Case(None, [(m.Message.author_role == "customer", "")], m.Message.author),
+            )
+            .where(m.Message.id.in_(chunk))
+            .execute()
+        )
         SmsMedia.update(url="", blob_key="", last_error="").where(SmsMedia.message.in_(chunk)).execute()
         keys |= anonymise_inbound(inbound)
     return atts, keys
@@ -244,14 +320,20 @@ def anonymise_inbound(ids: Sequence[int]) -> set[str]:
     """The accepted messages themselves: envelope, raw MIME, external id (unique per row, so it keeps the id)."""
     keys: set[str] = set()
     for chunk in _chunks(ids):
-        for raw, env in tuples(m.Inbound.select(m.Inbound.raw_blob_key, m.Inbound.envelope).where(m.Inbound.id.in_(chunk))):
+        for raw, env in tuples(
+            m.Inbound.select(m.Inbound.raw_blob_key, m.Inbound.envelope).where(m.Inbound.id.in_(chunk))
+        ):
             keys.add(raw)
             for a in (env or {}).get("attachments") or []:
                 if isinstance(a, dict):
                     keys.add(str(a.get("blob_key") or ""))
-        (m.Inbound.update(envelope={"erased": True}, raw_blob_key="", reason="",
-                          external_id=_erased_id(m.Inbound.id))
-         .where(m.Inbound.id.in_(chunk)).execute())
+        (
+            m.Inbound.update(
+                envelope={"erased": True}, raw_blob_key="", reason="", external_id=_erased_id(m.Inbound.id)
+            )
+            .where(m.Inbound.id.in_(chunk))
+            .execute()
+        )
     return keys
 
 
@@ -287,17 +369,24 @@ def anonymise_tickets(tids: Sequence[int], mids: Sequence[int], personal: Person
     for chunk in _chunks(tids):
         subjects = [sub for (sub,) in tuples(m.Ticket.select(m.Ticket.subject).where(m.Ticket.id.in_(chunk))) if sub]
         for i in range(0, len(subjects), CHUNK):  # an incident is titled with its first ticket's subject
-            part = subjects[i:i + CHUNK]
-            fastsql.execute(f'UPDATE "incident" SET title = ? WHERE title IN ({", ".join("?" * len(part))})',
-                            [ERASED] + [p[:500] for p in part])
-        keys |= anonymise_inbound([i for (i,) in tuples(m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(chunk)))])
+            part = subjects[i : i + CHUNK]
+            fastsql.execute(
+                f'UPDATE "incident" SET title = ? WHERE title IN ({", ".join("?" * len(part))})',
+                [ERASED] + [p[:500] for p in part],
+            )
+        keys |= anonymise_inbound(
+            [i for (i,) in tuples(m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(chunk)))]
+        )
         m.Ticket.update(subject="").where(m.Ticket.id.in_(chunk)).execute()
         m.Participant.delete().where(m.Participant.ticket.in_(chunk)).execute()
         m.ThreadKey.delete().where(m.ThreadKey.ticket.in_(chunk)).execute()
         TicketField.delete().where(TicketField.ticket.in_(chunk)).execute()
         fastsql.execute(f'DELETE FROM "ticket_fingerprint" WHERE ticket_id IN ({", ".join("?" * len(chunk))})', chunk)
-        fastsql.execute(f'UPDATE "ticket_merge" SET reason = \'\' WHERE source_id IN ({", ".join("?" * len(chunk))}) '
-                        f'OR target_id IN ({", ".join("?" * len(chunk))})', chunk + chunk)
+        fastsql.execute(
+            f"UPDATE \"ticket_merge\" SET reason = '' WHERE source_id IN ({', '.join('?' * len(chunk))}) "
+            f"OR target_id IN ({', '.join('?' * len(chunk))})",
+            chunk + chunk,
+        )
         CsatSurvey.update(recipient="", comment="").where(CsatSurvey.ticket.in_(chunk)).execute()
         m.Event.delete().where(m.Event.ticket.in_(chunk) & m.Event.kind.in_(LABEL_EVENTS)).execute()
         scrub_events(m.Event.ticket.in_(chunk), personal)
@@ -307,17 +396,28 @@ def anonymise_tickets(tids: Sequence[int], mids: Sequence[int], personal: Person
 
 def _suppress_outbox(where: pw.Expression) -> None:
     """Payloads and recipients go; what was still to be sent is not sent (suppressed, reason erased)."""
-    (m.Outbox.update(status=m.OutboxStatus.SUPPRESSED, last_error="erased")
-     .where(where & m.Outbox.status.in_((m.OutboxStatus.PENDING, m.OutboxStatus.SENDING))).execute())
-    (m.Outbox.update(payload={"erased": True}, recipient="", provider_id="", last_error=pw.Case(
-        None, [(m.Outbox.last_error == "erased", "erased")], ""),
-                     unique_key=_erased_id(m.Outbox.id))
-     .where(where).execute())
+    (
+        m.Outbox.update(status=m.OutboxStatus.SUPPRESSED, last_error="erased")
+        .where(where & m.Outbox.status.in_((m.OutboxStatus.PENDING, m.OutboxStatus.SENDING)))
+        .execute()
+    )
+    (
+        m.Outbox.update(
+            payload={"erased": True},
+            recipient="",
+            provider_id="",
+            last_error=pw.Case(None, [(m.Outbox.last_error == "erased", "erased")], ""),
+            unique_key=_erased_id(m.Outbox.id),
+        )
+        .where(where)
+        .execute()
+    )
 
 
 # ---- the customer ------------------------------------------------------------------------------------
-def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = None,
-                   reapply: bool = False) -> tuple[ErasureReport, set[str], list[str]]:
+def erase_database(
+    customer_id: int, *, actor: str, now: dt.datetime | None = None, reapply: bool = False
+) -> tuple[ErasureReport, set[str], list[str]]:
     """The database part, one transaction: (report, blob keys to check, identity hashes for the ledger file)."""
     now = now or m.utcnow()
 
@@ -325,8 +425,10 @@ def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = No
         if m.Customer.get_or_none(m.Customer.id == customer_id) is None:
             raise CustomerError(f"no customer {customer_id}; `helpline customers list --search TEXT` finds one")
         if is_held(customer_id) and not reapply:  # a restore re-applying the ledger repeats a done erasure
-            raise ErasureRefused(f"customer {customer_id} is under a legal hold; nothing was erased "
-                                 f"(`helpline customers hold {customer_id} --off` lifts it, if that is right)")
+            raise ErasureRefused(
+                f"customer {customer_id} is under a legal hold; nothing was erased "
+                f"(`helpline customers hold {customer_id} --off` lifts it, if that is right)"
+            )
         report = ErasureReport(customer_id)
         cust = m.Customer.get_by_id(customer_id)
         idents = list(m.Identity.select().where(m.Identity.customer == customer_id))
@@ -340,8 +442,12 @@ def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = No
         mids = _messages_of(tids, addresses)
         ours, theirs = _slack_targets(tids, mids)
         tasks = [("slack_update", t) for t in ours] + _twilio_targets(tids, mids)
-        known = {(k, t) for k, t in tuples(ErasureTask.select(ErasureTask.kind, ErasureTask.target)
-                 .where(ErasureTask.customer_id == customer_id))}
+        known = {
+            (k, t)
+            for k, t in tuples(
+                ErasureTask.select(ErasureTask.kind, ErasureTask.target).where(ErasureTask.customer_id == customer_id)
+            )
+        }
         for kind, target in tasks:
             if (kind, target) not in known:
                 ErasureTask.create(customer_id=customer_id, kind=kind, target=target, created_at=now)
@@ -360,14 +466,29 @@ def erase_database(customer_id: int, *, actor: str, now: dt.datetime | None = No
         _opt_outs_to_hashes([i.address for i in idents if i.kind == "phone"])
         report.identities = m.Identity.delete().where(m.Identity.customer == customer_id).execute()
         m.Customer.update(name="").where(m.Customer.id == customer_id).execute()
-        scrub_events(m.Event.id.in_(_ids_where_text_contains("event", "data", f'"customer":{customer_id}',
-                                                             "AND ticket_id IS NULL")), personal, customer_id)
+        scrub_events(
+            m.Event.id.in_(
+                _ids_where_text_contains("event", "data", f'"customer":{customer_id}', "AND ticket_id IS NULL")
+            ),
+            personal,
+            customer_id,
+        )
         ledger.record(hashes, now)
-        m.Event.create(ticket=None, actor=actor, kind="customer_erased", created_at=now,
-                       data={"customer": customer_id, "tickets": report.tickets, "messages": report.messages,
-                             "attachments": report.attachments, "identities": report.identities,
-                             "provider_tasks": report.provider_tasks,
-                             "slack_messages_for_admin": len(report.slack_messages_for_admin)})
+        m.Event.create(
+            ticket=None,
+            actor=actor,
+            kind="customer_erased",
+            created_at=now,
+            data={
+                "customer": customer_id,
+                "tickets": report.tickets,
+                "messages": report.messages,
+                "attachments": report.attachments,
+                "identities": report.identities,
+                "provider_tasks": report.provider_tasks,
+                "slack_messages_for_admin": len(report.slack_messages_for_admin),
+            },
+        )
         return report, keys, hashes
 
     return run_tx(tx)
@@ -378,14 +499,23 @@ def _opt_outs_to_hashes(numbers: Sequence[str]) -> None:
         row = SmsOptOut.get_or_none(SmsOptOut.number == number)
         if row is None:
             continue
-        fastsql.execute('INSERT INTO "sms_opt_out" (number, opted_out, keyword, source, updated_at) '
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out",
-                        [ledger.phone_hash(number), row.opted_out, row.keyword, row.source, row.updated_at])
+        fastsql.execute(
+            'INSERT INTO "sms_opt_out" (number, opted_out, keyword, source, updated_at) '
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out",
+            [ledger.phone_hash(number), row.opted_out, row.keyword, row.source, row.updated_at],
+        )
         SmsOptOut.delete().where(SmsOptOut.number == number).execute()
 
 
-def erase_customer(customer_id: int, blobs: BlobStore, *, actor: str, ledger_file: str,
-                   now: dt.datetime | None = None, reapply: bool = False) -> ErasureReport:
+def erase_customer(
+    customer_id: int,
+    blobs: BlobStore,
+    *,
+    actor: str,
+    ledger_file: str,
+    now: dt.datetime | None = None,
+    reapply: bool = False,
+) -> ErasureReport:
     """The whole store part of an erasure: database, blobs, ledger file, search index, free space."""
     with secure_delete():
         report, keys, hashes = erase_database(customer_id, actor=actor, now=now, reapply=reapply)
@@ -393,9 +523,15 @@ def erase_customer(customer_id: int, blobs: BlobStore, *, actor: str, ledger_fil
     report.blobs_deleted = delete_blobs(blobs, keys)
     ledger.append_file(ledger_file, hashes, now)
     report.free_space = scrub_free_space()
-    log.info("event=customer_erased customer=%d tickets=%d messages=%d attachments=%d blobs=%d tasks=%d",
-             customer_id, report.tickets, report.messages, report.attachments, report.blobs_deleted,
-             report.provider_tasks)
+    log.info(
+        "event=customer_erased customer=%d tickets=%d messages=%d attachments=%d blobs=%d tasks=%d",
+        customer_id,
+        report.tickets,
+        report.messages,
+        report.attachments,
+        report.blobs_deleted,
+        report.provider_tasks,
+    )
     return report
 
 
@@ -412,9 +548,26 @@ class secure_delete:
             database().execute_sql("PRAGMA secure_delete = OFF")
 
 
-TOUCHED = ("message", "inbound", "attachment", "identity", "participant", "customer", "ticket", "event", "outbox",
-           "thread_key", "ticket_field", "ticket_fingerprint", "csat_survey", "sms_opt_out", "sms_media", "blob",
-           "rate_counter", "incident")
+TOUCHED = (
+    "message",
+    "inbound",
+    "attachment",
+    "identity",
+    "participant",
+    "customer",
+    "ticket",
+    "event",
+    "outbox",
+    "thread_key",
+    "ticket_field",
+    "ticket_fingerprint",
+    "csat_survey",
+    "sms_opt_out",
+    "sms_media",
+    "blob",
+    "rate_counter",
+    "incident",
+)
 
 
 def scrub_free_space(attempts: int = 20) -> str:

@@ -6,6 +6,7 @@ the database, written under a temporary name and renamed, readable by the
 owner only. The export itself is an audit event that names the customer's id
 and the counts, never the content.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -100,8 +101,14 @@ def _gather(customer_id: int) -> dict[str, Any]:
     c = m.Customer.get_by_id(customer_id)
     identities = list(m.Identity.select().where(m.Identity.customer == customer_id).order_by(m.Identity.id))
     phones = [i.address for i in identities if i.kind == "phone"]
-    consents = [_row(o, ("number", "opted_out", "keyword", "source", "updated_at"))
-                for o in SmsOptOut.select().where(SmsOptOut.number.in_(phones))] if phones else []
+    consents = (
+        [
+            _row(o, ("number", "opted_out", "keyword", "source", "updated_at"))
+            for o in SmsOptOut.select().where(SmsOptOut.number.in_(phones))
+        ]
+        if phones
+        else []
+    )
     hold = LegalHold.get_or_none(LegalHold.customer_id == customer_id)
     tickets = []
     for tid in ticket_ids(customer_id):
@@ -111,18 +118,41 @@ def _gather(customer_id: int) -> dict[str, Any]:
             atts = list(m.Attachment.select().where(m.Attachment.message == msg.id).order_by(m.Attachment.id))
             msgs.append((msg, atts))
         survey = CsatSurvey.get_or_none(CsatSurvey.ticket == tid)
-        tickets.append({
-            "ticket": t,
-            "participants": [_row(p, ("kind", "address", "role"))
-                             for p in m.Participant.select().where(m.Participant.ticket == tid)],
-            "fields": {f.key: f.value for f in TicketField.select().where(TicketField.ticket == tid)},
-            "csat": _row(survey, ("channel", "recipient", "sent_at", "expires_at", "score", "comment",
-                                  "answered_at", "answered_via")) if survey else None,
-            "messages": msgs,
-            "events": [_event(e) for e in m.Event.select().where(m.Event.ticket == tid).order_by(m.Event.id)],
-        })
-    return {"customer": c, "identities": identities, "consents": consents, "hold": hold, "tickets": tickets,
-            "events": _customer_events(customer_id)}
+        tickets.append(
+            {
+                "ticket": t,
+                "participants": [
+                    _row(p, ("kind", "address", "role"))
+                    for p in m.Participant.select().where(m.Participant.ticket == tid)
+                ],
+                "fields": {f.key: f.value for f in TicketField.select().where(TicketField.ticket == tid)},
+                "csat": _row(
+                    survey,
+                    (
+                        "channel",
+                        "recipient",
+                        "sent_at",
+                        "expires_at",
+                        "score",
+                        "comment",
+                        "answered_at",
+                        "answered_via",
+                    ),
+                )
+                if survey
+                else None,
+                "messages": msgs,
+                "events": [_event(e) for e in m.Event.select().where(m.Event.ticket == tid).order_by(m.Event.id)],
+            }
+        )
+    return {
+        "customer": c,
+        "identities": identities,
+        "consents": consents,
+        "hold": hold,
+        "tickets": tickets,
+        "events": _customer_events(customer_id),
+    }
 
 
 def _read_snapshot(customer_id: int) -> dict[str, Any]:
@@ -133,8 +163,9 @@ def _read_snapshot(customer_id: int) -> dict[str, Any]:
         return _gather(customer_id)
 
 
-def export_customer(customer_id: int, out_path: str, blobs: BlobStore, *, actor: str,
-                    now: dt.datetime | None = None) -> ExportSummary:
+def export_customer(
+    customer_id: int, out_path: str, blobs: BlobStore, *, actor: str, now: dt.datetime | None = None
+) -> ExportSummary:
     """Write the customer's zip to ``out_path``; audited as ``customer_exported``."""
     now = now or m.utcnow()
     data = _read_snapshot(customer_id)
@@ -150,17 +181,28 @@ def export_customer(customer_id: int, out_path: str, blobs: BlobStore, *, actor:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("README.txt", FORMAT.format(version=FORMAT_VERSION))
             for t in data["tickets"]:
-                z.writestr(f"tickets/{safe_name(t['ticket'].number)}/ticket.json",
-                           json.dumps(_ticket_doc(t, z, blobs, counts), indent=2, ensure_ascii=False, default=str))
-            z.writestr("customer.json", json.dumps({
-                "format": FORMAT_VERSION, "exported_at": _iso(now),
-                "customer": _row(c, ("id", "name", "tier", "created_at")),
-                "identities": [_row(i, ("kind", "address", "created_at")) for i in data["identities"]],
-                "consents": {"sms": data["consents"]},
-                "legal_hold": _row(data["hold"], ("actor", "reason", "set_at")) if data["hold"] else None,
-                "events": data["events"],
-                "tickets": [t["ticket"].number for t in data["tickets"]],
-            }, indent=2, ensure_ascii=False, default=str))
+                z.writestr(
+                    f"tickets/{safe_name(t['ticket'].number)}/ticket.json",
+                    json.dumps(_ticket_doc(t, z, blobs, counts), indent=2, ensure_ascii=False, default=str),
+                )
+            z.writestr(
+                "customer.json",
+                json.dumps(
+                    {
+                        "format": FORMAT_VERSION,
+                        "exported_at": _iso(now),
+                        "customer": _row(c, ("id", "name", "tier", "created_at")),
+                        "identities": [_row(i, ("kind", "address", "created_at")) for i in data["identities"]],
+                        "consents": {"sms": data["consents"]},
+                        "legal_hold": _row(data["hold"], ("actor", "reason", "set_at")) if data["hold"] else None,
+                        "events": data["events"],
+                        "tickets": [t["ticket"].number for t in data["tickets"]],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                    default=str,
+                ),
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
@@ -169,13 +211,23 @@ def export_customer(customer_id: int, out_path: str, blobs: BlobStore, *, actor:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    summary = ExportSummary(customer_id, len(data["tickets"]), counts["messages"], counts["attachments"],
-                            counts["missing"], target)
+    summary = ExportSummary(
+        customer_id, len(data["tickets"]), counts["messages"], counts["attachments"], counts["missing"], target
+    )
 
     def audit() -> None:
-        m.Event.create(ticket=None, actor=actor, kind="customer_exported", created_at=now,
-                       data={"customer": customer_id, "tickets": summary.tickets, "messages": summary.messages,
-                             "attachments": summary.attachments})
+        m.Event.create(
+            ticket=None,
+            actor=actor,
+            kind="customer_exported",
+            created_at=now,
+            data={
+                "customer": customer_id,
+                "tickets": summary.tickets,
+                "messages": summary.messages,
+                "attachments": summary.attachments,
+            },
+        )
 
     run_tx(audit)
     return summary
@@ -205,14 +257,62 @@ def _ticket_doc(t: dict[str, Any], z: zipfile.ZipFile, blobs: BlobStore, counts:
             except BlobNotFound:  # removed by a retention policy, or lost
                 path = None
                 counts["missing"] += 1
-            files.append({"filename": a.filename, "content_type": a.content_type, "size": a.size,
-                          "sha256": a.sha256, "inline": a.inline, "path": path})
-        doc = _row(msg, ("id", "direction", "author_role", "author", "channel", "sender", "subject", "text",
-                         "full_text", "html", "created_at", "message_id", "delivery_status"))
+            files.append(
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "inline": a.inline,
+                    "path": path,
+                }
+            )
+        doc = _row(
+            msg,
+            (
+                "id",
+                "direction",
+                "author_role",
+                "author",
+                "channel",
+                "sender",
+                "subject",
+                "text",
+                "full_text",
+                "html",
+                "created_at",
+                "message_id",
+                "delivery_status",
+            ),
+        )
         doc.update({"attachments": files, "raw": raw_path})
         messages.append(doc)
-    doc = _row(ticket, ("number", "subject", "status", "priority", "category", "team", "assignee", "language",
-                        "channel", "support_address", "created_at", "updated_at", "resolved_at", "closed_at"))
-    doc.update({"participants": t["participants"], "fields": t["fields"], "csat": t["csat"],
-                "messages": messages, "events": t["events"]})
+    doc = _row(
+        ticket,
+        (
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "category",
+            "team",
+            "assignee",
+            "language",
+            "channel",
+            "support_address",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "closed_at",
+        ),
+    )
+    doc.update(
+        {
+            "participants": t["participants"],
+            "fields": t["fields"],
+            "csat": t["csat"],
+            "messages": messages,
+            "events": t["events"],
+        }
+    )
     return doc

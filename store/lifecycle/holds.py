@@ -1,4 +1,5 @@
 """Legal holds: a customer whose data must be kept is neither erased nor touched by retention."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ def held_customers() -> set[int]:
 
 
 def set_hold(customer_id: int, on: bool, *, actor: str, reason: str = "", now: dt.datetime | None = None) -> str:
-    """"set", "released", or "unchanged"; audited (``legal_hold_set`` / ``legal_hold_released``)."""
+    """ "set", "released", or "unchanged"; audited (``legal_hold_set`` / ``legal_hold_released``)."""
     now = now or m.utcnow()
 
     def tx() -> str:
@@ -32,8 +33,13 @@ def set_hold(customer_id: int, on: bool, *, actor: str, reason: str = "", now: d
             LegalHold.create(customer_id=customer_id, actor=actor, reason=reason, set_at=now)
         else:
             LegalHold.delete().where(LegalHold.customer_id == customer_id).execute()
-        m.Event.create(ticket=None, actor=actor, kind="legal_hold_set" if on else "legal_hold_released",
-                       created_at=now, data={"customer": customer_id, "reason": reason})
+        m.Event.create(
+            ticket=None,
+            actor=actor,
+            kind="legal_hold_set" if on else "legal_hold_released",
+            created_at=now,
+            data={"customer": customer_id, "reason": reason},
+        )
         return "set" if on else "released"
 
     return run_tx(tx)

@@ -13,6 +13,7 @@ them from being enumerated.
 The same hash replaces an erased number in the SMS opt-out table, so a STOP
 keeps holding for that number without the number being stored.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -68,8 +69,9 @@ def record(hashes: Iterable[str], now: dt.datetime | None = None) -> None:
     """Into the table (the caller's transaction)."""
     when = now or utcnow()
     for h in hashes:
-        fastsql.execute('INSERT INTO "erasure_ledger" (hash, erased_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
-                        [h, when])
+        fastsql.execute(
+            'INSERT INTO "erasure_ledger" (hash, erased_at) VALUES (?, ?) ON CONFLICT DO NOTHING', [h, when]
+        )
 
 
 def append_file(path: str, hashes: Iterable[str], now: dt.datetime | None = None) -> None:

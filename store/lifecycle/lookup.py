@@ -1,4 +1,5 @@
 """Which customer an operator means: an id, or one of the customer's addresses."""
+
 from __future__ import annotations
 
 from helpline.store.tickets.customers import CustomerError
@@ -22,10 +23,13 @@ def resolve(ref: str) -> int:
         row = m.Identity.get_or_none(m.Identity.address == candidate)
         if row is not None:
             return int(row.customer_id)
-    raise CustomerError("no customer has that address (erased already, or never known); "
-                        "`helpline customers list --search TEXT` finds one")
+    raise CustomerError(
+        "no customer has that address (erased already, or never known); "
+        "`helpline customers list --search TEXT` finds one"
+    )
 
 
 def ticket_ids(customer_id: int) -> list[int]:
-    return [t for (t,) in tuples(m.Ticket.select(m.Ticket.id).where(m.Ticket.customer == customer_id)
-            .order_by(m.Ticket.id))]
+    return [
+        t for (t,) in tuples(m.Ticket.select(m.Ticket.id).where(m.Ticket.customer == customer_id).order_by(m.Ticket.id))
+    ]

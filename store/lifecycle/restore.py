@@ -1,4 +1,5 @@
 """A restore end to end: files in place, schema brought up to date, outbox held, erasures re-applied."""
+
 from __future__ import annotations
 
 import shutil
@@ -43,7 +44,8 @@ def restore(settings: Settings, path: str, *, passphrase: str, ledger_files: Seq
         hashes |= ledger.read_file(f)
     store = open_store(settings.blob_backend, settings.effective_blob_dir)
     for cid in db.run_tx(lambda: backup.customers_to_erase(hashes), durable=False):
-        erasure.erase_customer(cid, store, actor="restore:ledger", ledger_file=ledger.ledger_path(settings),
-                               reapply=True)
+        erasure.erase_customer(
+            cid, store, actor="restore:ledger", ledger_file=ledger.ledger_path(settings), reapply=True
+        )
         result.erasures_reapplied += 1
     return result

@@ -15,6 +15,7 @@ transaction, so the write lock is held briefly; customers under a legal hold
 are skipped. A blob goes only when no remaining row names it. ``plan`` lists
 what a run would remove without changing anything (``--dry-run``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,8 +55,9 @@ def load_policies(config_file: str) -> tuple[Policy, ...]:
     if not config_file:
         return ()
     data = read_toml(config_file)
-    return parse_policies(config_file, data, {str(t.get("name")) for t in data.get("teams", []) if isinstance(t, dict)},
-                          TableContext)
+    return parse_policies(
+        config_file, data, {str(t.get("name")) for t in data.get("teams", []) if isinstance(t, dict)}, TableContext
+    )
 
 
 # ---- selection ---------------------------------------------------------------------------------
@@ -79,19 +81,31 @@ def _cutoff(now: dt.datetime, days: int) -> dt.datetime:
 def raw_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, limit: int) -> list[int]:
     if policy.raw_mime_days is None:
         return []
-    q = (m.Message.select(m.Message.id).join(m.Ticket)
-         .where(_scope(policy, policies) & (m.Message.raw_blob_key != "")
-                & (m.Message.created_at < _cutoff(now, policy.raw_mime_days)))
-         .order_by(m.Message.id).limit(limit))
+    q = (
+        m.Message.select(m.Message.id)
+        .join(m.Ticket)
+        .where(
+            _scope(policy, policies)
+            & (m.Message.raw_blob_key != "")
+            & (m.Message.created_at < _cutoff(now, policy.raw_mime_days))
+        )
+        .order_by(m.Message.id)
+        .limit(limit)
+    )
     return [i for (i,) in tuples(q)]
 
 
 def attachments_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, limit: int) -> list[int]:
     if policy.attachment_days is None:
         return []
-    q = (m.Attachment.select(m.Attachment.id).join(m.Message).join(m.Ticket)
-         .where(_scope(policy, policies) & (m.Message.created_at < _cutoff(now, policy.attachment_days)))
-         .order_by(m.Attachment.id).limit(limit))
+    q = (
+        m.Attachment.select(m.Attachment.id)
+        .join(m.Message)
+        .join(m.Ticket)
+        .where(_scope(policy, policies) & (m.Message.created_at < _cutoff(now, policy.attachment_days)))
+        .order_by(m.Attachment.id)
+        .limit(limit)
+    )
     return [i for (i,) in tuples(q)]
 
 
@@ -99,10 +113,17 @@ def closed_due(policy: Policy, policies: tuple[Policy, ...], now: dt.datetime, l
     if policy.closed_ticket_days is None:
         return []
     done = m.Event.select(m.Event.ticket).where(m.Event.kind == DONE_EVENT)
-    q = (m.Ticket.select(m.Ticket.id)
-         .where(_scope(policy, policies) & (m.Ticket.status == m.TicketStatus.CLOSED)
-                & (m.Ticket.closed_at < _cutoff(now, policy.closed_ticket_days)) & ~m.Ticket.id.in_(done))
-         .order_by(m.Ticket.id).limit(limit))
+    q = (
+        m.Ticket.select(m.Ticket.id)
+        .where(
+            _scope(policy, policies)
+            & (m.Ticket.status == m.TicketStatus.CLOSED)
+            & (m.Ticket.closed_at < _cutoff(now, policy.closed_ticket_days))
+            & ~m.Ticket.id.in_(done)
+        )
+        .order_by(m.Ticket.id)
+        .limit(limit)
+    )
     return [i for (i,) in tuples(q)]
 
 
@@ -129,8 +150,10 @@ def close_out(ticket_ids: list[int], action: str, now: dt.datetime) -> set[str]:
     names: set[str] = set()
     for tid in ticket_ids:
         t = m.Ticket.get_by_id(tid)
-        names |= {a.lower() for (a,) in tuples(m.Identity.select(m.Identity.address)
-                  .where(m.Identity.customer == t.customer_id))}
+        names |= {
+            a.lower()
+            for (a,) in tuples(m.Identity.select(m.Identity.address).where(m.Identity.customer == t.customer_id))
+        }
     _, keys = erasure.anonymise_tickets(ticket_ids, mids, erasure.Personal(tuple(sorted(names))))
     if action == "erase":
         inbound = [i for (i,) in tuples(m.Inbound.select(m.Inbound.id).where(m.Inbound.ticket.in_(ticket_ids)))]
@@ -144,14 +167,24 @@ def close_out(ticket_ids: list[int], action: str, now: dt.datetime) -> set[str]:
 
 
 # ---- a run --------------------------------------------------------------------------------------
-def run(policies: tuple[Policy, ...], blobs: BlobStore | None, *, now: dt.datetime | None = None,
-        batch: int = 200, dry_run: bool = False, max_batches: int = 50) -> RunResult:
+def run(
+    policies: tuple[Policy, ...],
+    blobs: BlobStore | None,
+    *,
+    now: dt.datetime | None = None,
+    batch: int = 200,
+    dry_run: bool = False,
+    max_batches: int = 50,
+) -> RunResult:
     """Apply (or, ``dry_run``, list) every policy; at most ``max_batches`` transactions per kind and policy,
     so one run under the scheduler's lease stays short; the next run goes on where this one stopped."""
     now = now or m.utcnow()
     result = RunResult(dry_run)
-    steps = (("raw_mime", raw_due, drop_raw), ("attachments", attachments_due, drop_attachments),
-             ("closed_tickets", closed_due, None))
+    steps = (
+        ("raw_mime", raw_due, drop_raw),
+        ("attachments", attachments_due, drop_attachments),
+        ("closed_tickets", closed_due, None),
+    )
     for policy in policies:
         for kind, due, change in steps:
             if dry_run:  # nothing changes, so one look covers what the batches of a run would take
@@ -178,13 +211,24 @@ def run(policies: tuple[Policy, ...], blobs: BlobStore | None, *, now: dt.dateti
 def _describe(kind: str, ids: list[int]) -> list[str]:
     """What the dry run shows: ticket numbers and message or attachment ids, no content."""
     if kind == "closed_tickets":
-        return [n for (n,) in tuples(m.Ticket.select(m.Ticket.number).where(m.Ticket.id.in_(ids)).order_by(m.Ticket.id))]
+        return [
+            n for (n,) in tuples(m.Ticket.select(m.Ticket.number).where(m.Ticket.id.in_(ids)).order_by(m.Ticket.id))
+        ]
     if kind == "raw_mime":
-        rows = tuples(m.Message.select(m.Message.id, m.Ticket.number).join(m.Ticket).where(m.Message.id.in_(ids))
-                      .order_by(m.Message.id))
+        rows = tuples(
+            m.Message.select(m.Message.id, m.Ticket.number)
+            .join(m.Ticket)
+            .where(m.Message.id.in_(ids))
+            .order_by(m.Message.id)
+        )
         return [f"{number} message {mid}" for mid, number in rows]
-    rows = tuples(m.Attachment.select(m.Attachment.id, m.Attachment.size, m.Ticket.number).join(m.Message)
-                  .join(m.Ticket).where(m.Attachment.id.in_(ids)).order_by(m.Attachment.id))
+    rows = tuples(
+        m.Attachment.select(m.Attachment.id, m.Attachment.size, m.Ticket.number)
+        .join(m.Message)
+        .join(m.Ticket)
+        .where(m.Attachment.id.in_(ids))
+        .order_by(m.Attachment.id)
+    )
     return [f"{number} attachment {aid} ({size} bytes)" for aid, size, number in rows]
 
 

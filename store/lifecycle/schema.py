@@ -14,6 +14,7 @@
 
 The DDL is frozen here, per engine, never derived from the live models.
 """
+
 from __future__ import annotations
 
 
@@ -52,5 +53,3 @@ class ErasureTask(Base):
 
 
 MODELS: list[type[Base]] = [LegalHold, LifecycleSecret, ErasureLedger, ErasureTask]
-
-

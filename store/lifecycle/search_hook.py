@@ -5,6 +5,7 @@ texts of ``ticket_ids``. The index's triggers (``store/migrations/v014_search.py
 changed its content with the texts; ``search_index.forget`` purges the old
 terms from SQLite's FTS5 pages (see there).
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -16,6 +16,7 @@ apply it exactly once. Which migrations ran is kept as a set (``schema_version``
 rows), not a high-water mark: one merged after a higher-numbered one (parallel
 branches) still runs. See ARCHITECTURE.md (schema and migrations).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,9 +38,9 @@ _MODULE = re.compile(r"^v(\d{3})_\w+$")
 # The runner's own table, frozen like a migration's (it exists before any migration runs).
 _SCHEMA_VERSION = {
     "sqlite": 'CREATE TABLE IF NOT EXISTS "schema_version" ("version" INTEGER NOT NULL PRIMARY KEY, '
-              '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)',
+    '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)',
     "postgres": 'CREATE TABLE IF NOT EXISTS "schema_version" ("version" INTEGER NOT NULL PRIMARY KEY, '
-                '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)',
+    '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)',
 }
 
 
@@ -59,8 +60,10 @@ def discover() -> list[Migration]:
         module = importlib.import_module(f"{__name__}.{info.name}")
         version = int(match.group(1))
         if version in found:
-            raise RuntimeError(f"two migrations claim version {version}: {found[version].name!r} and "
-                               f"{info.name}; renumber one of the files in store/migrations/")
+            raise RuntimeError(
+                f"two migrations claim version {version}: {found[version].name!r} and "
+                f"{info.name}; renumber one of the files in store/migrations/"
+            )
         found[version] = Migration(version, module.NAME, module.upgrade)
     return [found[v] for v in sorted(found)]
 
@@ -95,8 +98,10 @@ def upgrade() -> list[int]:
                 continue
             fn(db)
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            db.execute_sql(f'INSERT INTO "schema_version" ("version", "name", "applied_at") '
-                           f"VALUES ({mark}, {mark}, {mark})", (version, name, str(now)))
+            db.execute_sql(
+                f'INSERT INTO "schema_version" ("version", "name", "applied_at") VALUES ({mark}, {mark}, {mark})',
+                (version, name, str(now)),
+            )
             log.info("event=migration_applied version=%d name=%r", version, name)
             applied.append(version)
     return applied

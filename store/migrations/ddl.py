@@ -1,4 +1,5 @@
 """What the frozen migration files share: run a statement list per engine, add a column once."""
+
 from __future__ import annotations
 
 from typing import Sequence

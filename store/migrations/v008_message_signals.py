@@ -6,6 +6,7 @@
   short range scan per address.
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw
@@ -16,6 +17,7 @@ NAME = "message language and sentiment, repeated-contact index"
 
 
 def upgrade(db: pw.Database) -> None:
-    add_columns(db, "message", {"language": pw.CharField(max_length=16, null=True),
-                                "sentiment": pw.FloatField(null=True)})
+    add_columns(
+        db, "message", {"language": pw.CharField(max_length=16, null=True), "sentiment": pw.FloatField(null=True)}
+    )
     db.execute_sql('CREATE INDEX IF NOT EXISTS "message_sender_created_at" ON "message" ("sender", "created_at")')

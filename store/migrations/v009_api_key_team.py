@@ -2,6 +2,7 @@
 
 A database made by migration 5 after the model grew the column has it already.
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw

@@ -1,6 +1,7 @@
 """Migration 11: fingerprints and band keys of tickets, merges, incidents.
 
 Frozen: the DDL below is what this version created, for each engine; never edit it."""
+
 from __future__ import annotations
 
 import peewee as pw

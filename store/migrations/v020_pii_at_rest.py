@@ -1,6 +1,7 @@
 """Migration 20: when a message's personal data was redacted at rest (HELPLINE_PII_AT_REST=redact).
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw

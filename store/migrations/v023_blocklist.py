@@ -2,6 +2,7 @@
 from the file, not stored).
 
 Frozen: never edit; write the next migration instead."""
+
 from __future__ import annotations
 
 import peewee as pw

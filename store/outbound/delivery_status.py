@@ -3,6 +3,7 @@
 Written from providers' late reports (Twilio's status callbacks; bounces are in
 ``outbox_rows.bounce``), in the caller's transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt

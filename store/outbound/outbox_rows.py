@@ -9,6 +9,7 @@ write transaction already excludes other writers.
 The hot paths (a row written in every new ticket's transaction, a reply's
 single-row claim, the 'sent' marks) are plain SQL through ``fastsql``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,24 +31,34 @@ def add(values: dict[str, Any]) -> Outbox | None:
     row_id = fastsql.insert("outbox", values, on_conflict="ON CONFLICT DO NOTHING")
     if row_id is None:
         return None
-    return Outbox(id=row_id, **{k.removesuffix("_id") if k in ("ticket_id", "out_message_id") else k: v
-                                for k, v in values.items()})
+    return Outbox(
+        id=row_id,
+        **{k.removesuffix("_id") if k in ("ticket_id", "out_message_id") else k: v for k, v in values.items()},
+    )
 
 
 def pending_update_of(ticket_id: int) -> int | None:
     """The id of the ticket's Slack parent update still waiting to be sent, if any."""
     row = fastsql.fetchone(
         "SELECT id FROM \"outbox\" WHERE ticket_id = ? AND channel = 'slack' AND kind = 'slack_update' "
-        "AND status = 'pending'", [ticket_id])
+        "AND status = 'pending'",
+        [ticket_id],
+    )
     return int(row[0]) if row else None
 
 
 def parent_post_on_its_way(ticket_id: int) -> bool:
     """Whether the ticket's Slack parent post is still pending or being sent (not in Slack yet)."""
-    return bool(Outbox.select().where((Outbox.ticket == ticket_id) & (Outbox.channel == "slack")
-                                      & (Outbox.kind == "slack_ticket")
-                                      & Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-                .exists())
+    return bool(
+        Outbox.select()
+        .where(
+            (Outbox.ticket == ticket_id)
+            & (Outbox.channel == "slack")
+            & (Outbox.kind == "slack_ticket")
+            & Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+        )
+        .exists()
+    )
 
 
 def by_id(row_id: int) -> Outbox | None:
@@ -88,9 +99,11 @@ def claim_due(channel: str, limit: int, now: dt.datetime) -> list[Outbox]:
     ids = [r.id for r in _lock(query, skip_locked=True)]
     if not ids:
         return []
-    (Outbox.update(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, updated_at=now)
-     .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING)
-     .execute())
+    (
+        Outbox.update(status=OutboxStatus.SENDING, attempts=Outbox.attempts + 1, updated_at=now)
+        .where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING)
+        .execute()
+    )
     return list(Outbox.select().where(Outbox.id.in_(ids)).order_by(Outbox.next_attempt_at, Outbox.id))
 
 
@@ -144,14 +157,25 @@ def _get_locked(row_id: int) -> Outbox | None:
 
 def mark_sent(row_id: int, provider_id: str, now: dt.datetime) -> bool:
     """The provider took the row; False when it was already final."""
-    return bool(fastsql.execute(
-        "UPDATE \"outbox\" SET status = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, last_error = '' "
-        "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')", [provider_id, now, now, row_id]
-    ).rowcount)
+    return bool(
+        fastsql.execute(
+            "UPDATE \"outbox\" SET status = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, last_error = '' "
+            "WHERE id = ? AND status NOT IN ('sent', 'failed', 'suppressed')",
+            [provider_id, now, now, row_id],
+        ).rowcount
+    )
 
 
-def fail_temporary(row_id: int, error: str, now: dt.datetime, *, max_attempts: int,
-                   backoff: Callable[[int], float], delay_s: float | None, count_attempt: bool) -> str | None:
+def fail_temporary(
+    row_id: int,
+    error: str,
+    now: dt.datetime,
+    *,
+    max_attempts: int,
+    backoff: Callable[[int], float],
+    delay_s: float | None,
+    count_attempt: bool,
+) -> str | None:
     """A ``sending`` row back to ``pending`` (after ``delay_s``, else ``backoff(attempts)`` seconds), or
     ``failed`` with an event once ``max_attempts`` are used; its new status, None if it was not ``sending``."""
     row = _get_locked(row_id)
@@ -182,7 +206,8 @@ def release(row_ids: list[int], now: dt.datetime) -> int:
     released: int = fastsql.execute(
         "UPDATE \"outbox\" SET status = 'pending', next_attempt_at = ?, updated_at = ?, "
         f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id IN ({marks}) AND status = 'sending'",
-        [now, now, *row_ids]).rowcount
+        [now, now, *row_ids],
+    ).rowcount
     return released
 
 
@@ -210,8 +235,9 @@ def fail_permanent(row_id: int, error: str, now: dt.datetime) -> bool:
     return True
 
 
-def recover_stuck(cutoff: dt.datetime, now: dt.datetime, *, resendable: tuple[str, ...],
-                  max_attempts: int) -> list[Outbox]:
+def recover_stuck(
+    cutoff: dt.datetime, now: dt.datetime, *, resendable: tuple[str, ...], max_attempts: int
+) -> list[Outbox]:
     """Rows ``sending`` since before ``cutoff`` (their sender died): channels in ``resendable`` back to
     ``pending`` (``failed`` once their attempts are used), the others ``unknown``; the rows, as changed."""
     query = Outbox.select().where(Outbox.status == OutboxStatus.SENDING, Outbox.updated_at < cutoff).order_by(Outbox.id)
@@ -257,8 +283,9 @@ def bounce(message_ids: list[str], reason: str, now: dt.datetime) -> list[Outbox
     ids = _id_forms(message_ids)
     if not ids:
         return []
-    rows: list[Outbox] = list(_lock(Outbox.select().where(Outbox.message_id.in_(ids)).order_by(Outbox.id),
-                                    skip_locked=False))
+    rows: list[Outbox] = list(
+        _lock(Outbox.select().where(Outbox.message_id.in_(ids)).order_by(Outbox.id), skip_locked=False)
+    )
     changed: list[Outbox] = []
     for row in rows:
         if row.status == OutboxStatus.FAILED and row.last_error.startswith("bounced:"):
@@ -269,10 +296,19 @@ def bounce(message_ids: list[str], reason: str, now: dt.datetime) -> list[Outbox
         row.save()
         changed.append(row)
         if row.ticket_id is not None:
-            Event.create(ticket=row.ticket_id, kind="delivery_failed", created_at=now, data={
-                "outbox_id": row.id, "message_id": row.message_id, "recipient": row.recipient,
-                "channel": row.channel, "kind": row.kind, "reason": reason[:300],
-            })
+            Event.create(
+                ticket=row.ticket_id,
+                kind="delivery_failed",
+                created_at=now,
+                data={
+                    "outbox_id": row.id,
+                    "message_id": row.message_id,
+                    "recipient": row.recipient,
+                    "channel": row.channel,
+                    "kind": row.kind,
+                    "reason": reason[:300],
+                },
+            )
     message_ids_of_rows = [r.out_message_id for r in rows if r.out_message_id is not None]
     match = (Message.direction == "out") & Message.message_id.in_(ids)
     if message_ids_of_rows:
@@ -282,9 +318,16 @@ def bounce(message_ids: list[str], reason: str, now: dt.datetime) -> list[Outbox
     for msg in messages:
         Message.update(delivery_status="failed").where(Message.id == msg.id).execute()
         if msg.id not in covered:  # an outbound message we know without an outbox row
-            Event.create(ticket=msg.ticket_id, kind="delivery_failed", created_at=now, data={
-                "message_id": msg.message_id, "reason": reason[:300], "channel": msg.channel,
-            })
+            Event.create(
+                ticket=msg.ticket_id,
+                kind="delivery_failed",
+                created_at=now,
+                data={
+                    "message_id": msg.message_id,
+                    "reason": reason[:300],
+                    "channel": msg.channel,
+                },
+            )
     return changed
 
 
@@ -302,21 +345,23 @@ def list_rows(status: str | None, limit: int) -> list[dict[str, Any]]:
         query = query.where(Outbox.status == status)
     out: list[dict[str, Any]] = []
     for row in query:
-        out.append({
-            "id": row.id,
-            "ticket": cast(Any, row).ticket_number or "",  # the joined alias (see .objects() above)
-            "channel": row.channel,
-            "kind": row.kind,
-            "recipient": row.recipient,
-            "status": row.status,
-            "attempts": row.attempts,
-            "next_attempt_at": _iso(row.next_attempt_at),
-            "last_error": row.last_error,
-            "provider_id": row.provider_id,
-            "message_id": row.message_id,
-            "created_at": _iso(row.created_at),
-            "sent_at": _iso(row.sent_at),
-        })
+        out.append(
+            {
+                "id": row.id,
+                "ticket": cast(Any, row).ticket_number or "",  # the joined alias (see .objects() above)
+                "channel": row.channel,
+                "kind": row.kind,
+                "recipient": row.recipient,
+                "status": row.status,
+                "attempts": row.attempts,
+                "next_attempt_at": _iso(row.next_attempt_at),
+                "last_error": row.last_error,
+                "provider_id": row.provider_id,
+                "message_id": row.message_id,
+                "created_at": _iso(row.created_at),
+                "sent_at": _iso(row.sent_at),
+            }
+        )
     return out
 
 

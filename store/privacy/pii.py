@@ -28,6 +28,7 @@ numbers, phone numbers, Message-IDs) are left alone:
   ``tokens=True`` (``HELPLINE_PII_MASK_TOKENS``): elsewhere in text they are
   more often harmless ids than secrets.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,7 +63,7 @@ class Finding:
     label: str = ""  # which scheme or format (visa, DE, us_ssn …), for reports and tests
 
     def masked(self, text: str) -> str:
-        raw = text[self.start:self.end]
+        raw = text[self.start : self.end]
         if self.kind == "card":
             return f"[card {DOT * 4}{_alnum(raw)[-4:]}]"
         if self.kind == "iban":
@@ -88,8 +89,19 @@ _SCHEMES: list[tuple[str, list[tuple[str, str]], tuple[int, ...]]] = [
     ("jcb", [("3528", "3589")], (16, 17, 18, 19)),
     ("diners", [("300", "305"), ("36", "36"), ("38", "39")], (14, 15, 16, 17, 18, 19)),
     ("unionpay", [("62", "62"), ("81", "81")], (16, 17, 18, 19)),
-    ("maestro", [("5018", "5018"), ("5020", "5020"), ("5038", "5038"), ("5893", "5893"), ("6304", "6304"),
-                 ("6759", "6759"), ("6761", "6763")], (13, 14, 15, 16, 17, 18, 19)),
+    (
+        "maestro",
+        [
+            ("5018", "5018"),
+            ("5020", "5020"),
+            ("5038", "5038"),
+            ("5893", "5893"),
+            ("6304", "6304"),
+            ("6759", "6759"),
+            ("6761", "6763"),
+        ],
+        (13, 14, 15, 16, 17, 18, 19),
+    ),
     ("mir", [("2200", "2204")], (16, 17, 18, 19)),
 ]
 # Digits in groups separated by single spaces or dashes; not part of a longer word, number, address, path or
@@ -102,7 +114,7 @@ def card_scheme(digits: str) -> str:
     if not digits.isdigit() or not 13 <= len(digits) <= 19 or not luhn.is_valid(digits):
         return ""
     for name, ranges, lengths in _SCHEMES:
-        if len(digits) in lengths and any(lo <= digits[:len(lo)] <= hi for lo, hi in ranges):
+        if len(digits) in lengths and any(lo <= digits[: len(lo)] <= hi for lo, hi in ranges):
             return name
     return ""
 
@@ -128,15 +140,17 @@ def _cards(text: str) -> list[Finding]:
     return out
 
 
-_REFERENCE_LABEL = re.compile(r"(?i)(order|invoice|tracking|shipment|parcel|ticket|case|reference|ref|imei|"
-                              r"serial|sn|awb|po|customer|account|member|bestell|rechnung|sendung|auftrag|kunden)"
-                              r"[\s._-]*(?:no|nr|nummer|number|num|id|#)?[\s.:#-]*$")
+_REFERENCE_LABEL = re.compile(
+    r"(?i)(order|invoice|tracking|shipment|parcel|ticket|case|reference|ref|imei|"
+    r"serial|sn|awb|po|customer|account|member|bestell|rechnung|sendung|auftrag|kunden)"
+    r"[\s._-]*(?:no|nr|nummer|number|num|id|#)?[\s.:#-]*$"
+)
 
 
 def _labelled_as_reference(text: str, start: int) -> bool:
     """A number written right after "Order no.", "Tracking #", "IMEI:" … is that, not a card (the label ends
     at most a few characters before the number)."""
-    return bool(_REFERENCE_LABEL.search(text[max(0, start - 30):start]))
+    return bool(_REFERENCE_LABEL.search(text[max(0, start - 30) : start]))
 
 
 # ---- IBAN ---------------------------------------------------------------------------------
@@ -172,22 +186,39 @@ _NATIONAL: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
     ("es_nie", re.compile(r"(?<![\w-])[XYZ]-?\d{7}-?[A-Z](?![\w-])"), _es_nie.is_valid),
     ("it_cf", re.compile(r"(?<![\w-])[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z](?![\w-])"), _it_cf.is_valid),
     ("fi_hetu", re.compile(r"(?<![\w-])\d{6}[-+A-F]\d{3}[0-9A-Y](?![\w-])"), _fi_hetu.is_valid),
-    ("fr_nir", re.compile(r"(?<![\w+-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-])"),
-     _fr_nir.is_valid),
+    (
+        "fr_nir",
+        re.compile(r"(?<![\w+-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w-])"),
+        _fr_nir.is_valid,
+    ),
     ("be_nn", re.compile(r"(?<![\w-])\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}(?![\w-])"), _be_nn.is_valid),
     ("se_pnr", re.compile(r"(?<![\w-])(?:\d{2})?\d{6}[-+]\d{4}(?![\w-])"), _se_pnr.is_valid),
     ("dk_cpr", re.compile(r"(?<![\w-])\d{6}-\d{4}(?![\w-])"), _dk_cpr.is_valid),
-    ("gb_nino", re.compile(r"(?<![\w-])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?"
-                           r"\d{2} ?[A-D](?![\w-])"), lambda s: True),
+    (
+        "gb_nino",
+        re.compile(
+            r"(?<![\w-])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?"
+            r"\d{2} ?[A-D](?![\w-])"
+        ),
+        lambda s: True,
+    ),
 ]
 _LABELLED_NATIONAL: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
-    ("de_idnr", re.compile(r"(?i)(?:steuer[- ]?id(?:entifikationsnummer)?|id[- ]?nr|tax[- ]?id)[\s.:#-]*"
-                           r"(\d{2} ?\d{3} ?\d{3} ?\d{3})(?!\d)"), _de_idnr.is_valid),
-    ("nl_bsn", re.compile(r"(?i)(?:bsn|burgerservicenummer)[\s.:#-]*(\d{4}\.?\d{2}\.?\d{3}|\d{9})(?!\d)"),
-     _nl_bsn.is_valid),
+    (
+        "de_idnr",
+        re.compile(
+            r"(?i)(?:steuer[- ]?id(?:entifikationsnummer)?|id[- ]?nr|tax[- ]?id)[\s.:#-]*"
+            r"(\d{2} ?\d{3} ?\d{3} ?\d{3})(?!\d)"
+        ),
+        _de_idnr.is_valid,
+    ),
+    (
+        "nl_bsn",
+        re.compile(r"(?i)(?:bsn|burgerservicenummer)[\s.:#-]*(\d{4}\.?\d{2}\.?\d{3}|\d{9})(?!\d)"),
+        _nl_bsn.is_valid,
+    ),
     ("pl_pesel", re.compile(r"(?i)pesel[\s.:#-]*(\d{11})(?!\d)"), _pl_pesel.is_valid),
-    ("us_ssn", re.compile(r"(?i)(?:ssn|social security(?: number| no\.?)?)[\s.:#-]*(\d{9})(?!\d)"),
-     _us_ssn.is_valid),
+    ("us_ssn", re.compile(r"(?i)(?:ssn|social security(?: number| no\.?)?)[\s.:#-]*(\d{9})(?!\d)"), _us_ssn.is_valid),
 ]
 
 
@@ -212,16 +243,22 @@ def _safe_valid(valid: Callable[[str], bool], value: str) -> bool:
 
 
 # ---- secrets and tokens -------------------------------------------------------------------------
-_SECRET_WORDS = (r"passwor[dt]s?|passwd|pwd|pw|pass ?phrase|pass|pin(?: ?code)?|kennwort|mot de passe|"
-                 r"contrase[nñ]a|secret|client[ _-]?secret|api[ _-]?key|access[ _-]?key|token|otp|"
-                 r"one[- ]time code|security code|cvv|cvc")
-_SECRET_LINE = re.compile(rf"(?im)^[ \t>*_-]*(?:(?:my|the|new|old|your|current)\s+)?(?:{_SECRET_WORDS})"
-                          r"\s*[:=][ \t]*(\S[^\n]*)$")
+_SECRET_WORDS = (
+    r"passwor[dt]s?|passwd|pwd|pw|pass ?phrase|pass|pin(?: ?code)?|kennwort|mot de passe|"
+    r"contrase[nñ]a|secret|client[ _-]?secret|api[ _-]?key|access[ _-]?key|token|otp|"
+    r"one[- ]time code|security code|cvv|cvc"
+)
+_SECRET_LINE = re.compile(
+    rf"(?im)^[ \t>*_-]*(?:(?:my|the|new|old|your|current)\s+)?(?:{_SECRET_WORDS})"
+    r"\s*[:=][ \t]*(\S[^\n]*)$"
+)
 _SECRET_FIELD = re.compile(rf"(?i)\b(?:{_SECRET_WORDS})\s*[:=][ \t]*([^\s,;]+(?:[ \t]+[^\s,;]+)*)")
-_KNOWN_TOKEN = re.compile(r"(?<![\w-])(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{30,}|"
-                          r"gh[ousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
-                          r"AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|hlk_[A-Za-z0-9_-]{20,}|"
-                          r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+_KNOWN_TOKEN = re.compile(
+    r"(?<![\w-])(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{30,}|"
+    r"gh[ousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}|xox[abposr]-[A-Za-z0-9-]{10,}|"
+    r"AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|hlk_[A-Za-z0-9_-]{20,}|"
+    r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+)
 _LONG_RANDOM = re.compile(r"(?<![\w@<./=?&%:-])[A-Za-z0-9_-]{32,}(?![\w@>.])")
 
 
@@ -231,8 +268,7 @@ def _entropy(s: str) -> float:
 
 
 def _secrets(text: str) -> list[Finding]:
-    out = [Finding("secret", m.start(1), m.end(1), "line") for m in _SECRET_LINE.finditer(text)
-           if m.group(1).strip()]
+    out = [Finding("secret", m.start(1), m.end(1), "line") for m in _SECRET_LINE.finditer(text) if m.group(1).strip()]
     out += [Finding("secret", m.start(1), m.end(1), "field") for m in _SECRET_FIELD.finditer(text)]
     return out
 
@@ -276,7 +312,7 @@ def mask(text: str, *, tokens: bool = False) -> str:
         return text
     parts, at = [], 0
     for f in found:
-        parts.append(text[at:f.start])
+        parts.append(text[at : f.start])
         parts.append(f.masked(text))
         at = f.end
     parts.append(text[at:])

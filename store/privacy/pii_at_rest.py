@@ -9,6 +9,7 @@ the raw MIME blob it was parsed from, since that holds the same data. Each
 message is done once (``message.pii_redacted_at``). Attachments are kept: they
 are files, which this does not read. A blob another row still names is kept.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,22 +43,33 @@ def redact_due(settings: Settings, now: dt.datetime | None = None, batch: int = 
     tokens = settings.pii_mask_tokens
 
     def tx() -> list[str]:
-        rows = fastsql.fetchall('SELECT id, inbound_id, subject, text, full_text, html, raw_blob_key FROM "message" '
-                                'WHERE pii_redacted_at IS NULL AND created_at < ? ORDER BY id LIMIT ?',
-                                [cutoff, batch])
+        rows = fastsql.fetchall(
+            'SELECT id, inbound_id, subject, text, full_text, html, raw_blob_key FROM "message" '
+            "WHERE pii_redacted_at IS NULL AND created_at < ? ORDER BY id LIMIT ?",
+            [cutoff, batch],
+        )
         keys: list[str] = []
         for mid, inbound_id, subject, text, full_text, html, raw_key in rows:
-            fastsql.execute('UPDATE "message" SET subject = ?, text = ?, full_text = ?, html = ?, raw_blob_key = ?, '
-                            'pii_redacted_at = ? WHERE id = ?',
-                            [pii.mask(subject or "", tokens=tokens), pii.mask(text or "", tokens=tokens),
-                             pii.mask(full_text or "", tokens=tokens), pii.mask(html or "", tokens=tokens), "", now,
-                             mid])
+            fastsql.execute(
+                'UPDATE "message" SET subject = ?, text = ?, full_text = ?, html = ?, raw_blob_key = ?, '
+                "pii_redacted_at = ? WHERE id = ?",
+                [
+                    pii.mask(subject or "", tokens=tokens),
+                    pii.mask(text or "", tokens=tokens),
+                    pii.mask(full_text or "", tokens=tokens),
+                    pii.mask(html or "", tokens=tokens),
+                    "",
+                    now,
+                    mid,
+                ],
+            )
             if inbound_id is not None:
                 inbound = Inbound.get_or_none(Inbound.id == inbound_id)
                 if inbound is not None:
                     keys.append(inbound.raw_blob_key)
-                    Inbound.update(envelope=pii.mask_json(inbound.envelope, tokens=tokens), raw_blob_key="") \
-                        .where(Inbound.id == inbound_id).execute()
+                    Inbound.update(envelope=pii.mask_json(inbound.envelope, tokens=tokens), raw_blob_key="").where(
+                        Inbound.id == inbound_id
+                    ).execute()
             keys.append(raw_key or "")
         report.messages = len(rows)
         return sorted({k for k in keys if k})
@@ -71,9 +83,12 @@ def redact_due(settings: Settings, now: dt.datetime | None = None, batch: int = 
 
 def _drop_if_unused(settings: Settings, key: str) -> bool:
     """Delete the blob unless a message, an inbound row or an attachment still names it."""
+
     def still_named() -> bool:
-        return any(fastsql.fetchone(f'SELECT 1 FROM "{table}" WHERE {col} = ? LIMIT 1', [key]) for table, col in
-                   (("message", "raw_blob_key"), ("inbound", "raw_blob_key"), ("attachment", "blob_key")))
+        return any(
+            fastsql.fetchone(f'SELECT 1 FROM "{table}" WHERE {col} = ? LIMIT 1', [key])
+            for table, col in (("message", "raw_blob_key"), ("inbound", "raw_blob_key"), ("attachment", "blob_key"))
+        )
 
     if run_tx(still_named, durable=False):
         return False

@@ -1,6 +1,7 @@
 """Precision and recall of ``store/privacy/pii.py`` on a labelled set (JSON lines: ``{"text", "pii": [{"kind",
 "value"}]}``), for ``helpline pii eval`` and the test that holds masking to its promise: no false masks,
 every labelled card number and IBAN caught."""
+
 from __future__ import annotations
 
 import json
@@ -45,12 +46,20 @@ def read(lines: Iterable[str]) -> list[dict[str, Any]]:
             item = json.loads(line)
         except ValueError as exc:
             raise LabelledSetError(f"line {n}: not JSON ({exc})") from None
-        if not isinstance(item, dict) or not isinstance(item.get("text"), str) or len(item["text"]) > MAX_TEXT \
-                or not isinstance(item.get("pii", []), list) or not all(
-                    isinstance(p, dict) and p.get("kind") in pii.KINDS and isinstance(p.get("value"), str)
-                    for p in item.get("pii", [])):
-            raise LabelledSetError(f"line {n}: want {{\"text\": str (at most {MAX_TEXT} characters), \"pii\": "
-                                   f"[{{\"kind\": one of {', '.join(pii.KINDS)}, \"value\": str}}]}}")
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("text"), str)
+            or len(item["text"]) > MAX_TEXT
+            or not isinstance(item.get("pii", []), list)
+            or not all(
+                isinstance(p, dict) and p.get("kind") in pii.KINDS and isinstance(p.get("value"), str)
+                for p in item.get("pii", [])
+            )
+        ):
+            raise LabelledSetError(
+                f'line {n}: want {{"text": str (at most {MAX_TEXT} characters), "pii": '
+                f'[{{"kind": one of {", ".join(pii.KINDS)}, "value": str}}]}}'
+            )
         item["line"] = n
         items.append(item)
     return items
@@ -62,7 +71,7 @@ def evaluate(items: list[dict[str, Any]], *, tokens: bool = False) -> dict[str, 
     for item in items:
         text = item["text"]
         want = [(p["kind"], p["value"]) for p in item.get("pii", [])]
-        got = [(f.kind, text[f.start:f.end]) for f in pii.find(text, tokens=tokens)]
+        got = [(f.kind, text[f.start : f.end]) for f in pii.find(text, tokens=tokens)]
         for g in got:
             hit = g in want
             for k in (g[0], "all"):

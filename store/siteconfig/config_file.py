@@ -14,6 +14,7 @@ re-reads the file only when its modification time or size changed.
 Durations are strings with units ("90s", "15m", "4h", "1h30m", "2d"); a day is
 24 hours of *counted* time, so with an office calendar write "40h", not "5d".
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -174,7 +175,9 @@ class SiteConfig:
     escalations: tuple[EscalationRule, ...] = ()
     templates_dir: str = ""
     priority: PriorityConfig = PRIORITY_DEFAULT  # [priority]: rules and tiers (store/siteconfig/priority_config.py)
-    blocked_senders: tuple[str, ...] = ()  # [blocklist] senders: their mail becomes spam (workers/tickets/spam_stage.py)
+    blocked_senders: tuple[
+        str, ...
+    ] = ()  # [blocklist] senders: their mail becomes spam (workers/tickets/spam_stage.py)
     blocked_domains: tuple[str, ...] = ()  # [blocklist] domains (and their subdomains)
 
     def team(self, name: str | None) -> Team | None:
@@ -223,8 +226,10 @@ class _Ctx:
         """An array of tables (``[[table.key]]``), empty when absent."""
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise self.fail(key, f"must be an array of tables ([[{self.table + '.' if self.table else ''}{key}]]), "
-                                 f"not {_kind(value)}")
+            raise self.fail(
+                key,
+                f"must be an array of tables ([[{self.table + '.' if self.table else ''}{key}]]), not {_kind(value)}",
+            )
         return value
 
     def table_of(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -351,8 +356,11 @@ def _intervals(ctx: _Ctx, key: str, value: Any) -> tuple[tuple[int, int], ...]:
     out.sort()
     for (s1, e1), (s2, _) in zip(out, out[1:], strict=False):
         if s2 < e1:
-            raise ctx.fail(key, f"time ranges overlap ({s1 // 60:02d}:{s1 % 60:02d}-{e1 // 60:02d}:{e1 % 60:02d} "
-                                f"and one starting {s2 // 60:02d}:{s2 % 60:02d})")
+            raise ctx.fail(
+                key,
+                f"time ranges overlap ({s1 // 60:02d}:{s1 % 60:02d}-{e1 // 60:02d}:{e1 % 60:02d} "
+                f"and one starting {s2 // 60:02d}:{s2 % 60:02d})",
+            )
     return tuple(out)
 
 
@@ -366,7 +374,7 @@ def _calendar(source: str, name: str, data: Any) -> Calendar:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ctx.fail("timezone", f"{tz!r} is not a known time zone (use a name such as \"Europe/Berlin\")") from None
+        raise ctx.fail("timezone", f'{tz!r} is not a known time zone (use a name such as "Europe/Berlin")') from None
     week: list[tuple[tuple[int, int], ...]] = [()] * 7
     for key, days in (("all_week", range(7)), ("weekdays", range(5)), ("weekend", range(5, 7))):
         if key in data:
@@ -376,7 +384,7 @@ def _calendar(source: str, name: str, data: Any) -> Calendar:
         if key in data:
             week[d] = _intervals(ctx, key, data[key])
     if not any(week):
-        raise ctx.fail("", "has no opening hours on any day (give e.g. monday = [\"09:00-17:00\"])")
+        raise ctx.fail("", 'has no opening hours on any day (give e.g. monday = ["09:00-17:00"])')
     holidays: set[dt.date] = set()
     raw = data.get("holidays", [])
     if not isinstance(raw, list):
@@ -398,9 +406,24 @@ def _team(source: str, index: int, data: Any) -> tuple[Team, tuple[str, ...]]:
         raise ctx.fail("", f"must be a table, not {_kind(data)}")
     name = ctx.string(data, "name", required=True)
     ctx = _Ctx(source, f"teams[{index}] (name {name!r})")
-    ctx.only(data, {"name", "address", "addresses", "slack_channel", "lead_email", "business_hours", "categories",
-                    "languages", "strategy", "default", "agents", "notify_outside_hours",
-                    "restrict_second_line"})
+    ctx.only(
+        data,
+        {
+            "name",
+            "address",
+            "addresses",
+            "slack_channel",
+            "lead_email",
+            "business_hours",
+            "categories",
+            "languages",
+            "strategy",
+            "default",
+            "agents",
+            "notify_outside_hours",
+            "restrict_second_line",
+        },
+    )
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise ctx.fail("name", f"{name!r}: use letters, digits, '.', '-' or '_' (at most 64)")
     addresses = ctx.strings(data, "address", lower=True) + ctx.strings(data, "addresses", lower=True)
@@ -408,10 +431,15 @@ def _team(source: str, index: int, data: Any) -> tuple[Team, tuple[str, ...]]:
         if "@" not in a:
             raise ctx.fail("addresses", f"{a!r} is not an email address")
     team = Team(
-        name=name, addresses=addresses, slack_channel=ctx.string(data, "slack_channel"),
-        lead_email=ctx.string(data, "lead_email").lower(), business_hours=ctx.string(data, "business_hours"),
-        categories=ctx.strings(data, "categories", lower=True), languages=ctx.strings(data, "languages", lower=True),
-        strategy=ctx.choice(data, "strategy", STRATEGIES, "least_loaded"), default=ctx.boolean(data, "default"),
+        name=name,
+        addresses=addresses,
+        slack_channel=ctx.string(data, "slack_channel"),
+        lead_email=ctx.string(data, "lead_email").lower(),
+        business_hours=ctx.string(data, "business_hours"),
+        categories=ctx.strings(data, "categories", lower=True),
+        languages=ctx.strings(data, "languages", lower=True),
+        strategy=ctx.choice(data, "strategy", STRATEGIES, "least_loaded"),
+        default=ctx.boolean(data, "default"),
         notify_outside_hours=ctx.boolean(data, "notify_outside_hours"),
         restrict_second_line=ctx.boolean(data, "restrict_second_line"),
     )
@@ -426,8 +454,7 @@ def _agent(source: str, index: int, data: Any) -> Agent:
         raise ctx.fail("", f"must be a table, not {_kind(data)}")
     email = ctx.string(data, "email", required=True).lower()
     ctx = _Ctx(source, f"agents[{index}] (email {email!r})")
-    ctx.only(data, {"email", "name", "slack_user", "teams", "skills", "tier", "capacity", "availability",
-                    "role"})
+    ctx.only(data, {"email", "name", "slack_user", "teams", "skills", "tier", "capacity", "availability", "role"})
     if "@" not in email:
         raise ctx.fail("email", f"{email!r} is not an email address")
     skills_raw = ctx.table_of(data, "skills")
@@ -437,9 +464,13 @@ def _agent(source: str, index: int, data: Any) -> Agent:
             raise ctx.fail(f"skills.{skill}", f"must be a level from 1 to 5, not {level!r}")
         skills[skill.strip().lower()] = level
     return Agent(
-        email=email, name=ctx.string(data, "name") or email.partition("@")[0],
-        slack_user=ctx.string(data, "slack_user"), teams=ctx.strings(data, "teams"), skills=skills,
-        tier=ctx.integer(data, "tier", 1, 1, 3), capacity=ctx.integer(data, "capacity", 10, 0, 10000),
+        email=email,
+        name=ctx.string(data, "name") or email.partition("@")[0],
+        slack_user=ctx.string(data, "slack_user"),
+        teams=ctx.strings(data, "teams"),
+        skills=skills,
+        tier=ctx.integer(data, "tier", 1, 1, 3),
+        capacity=ctx.integer(data, "capacity", 10, 0, 10000),
         availability=ctx.choice(data, "availability", AVAILABILITY, "available"),
         role=ctx.choice(data, "role", ROLES, ""),
     )
@@ -454,8 +485,9 @@ def _rule(source: str, index: int, data: Any) -> RoutingRule:
     ctx.only(data, {"name", "when", "set"})
     when, then = ctx.table_of(data, "when"), ctx.table_of(data, "set")
     wctx = _Ctx(source, f"routing.rules[{index}] (name {name!r}).when")
-    wctx.only(when, {"category", "recipient", "language", "channel", "sender_domain", "customer_tier",
-                     "subject_matches"})
+    wctx.only(
+        when, {"category", "recipient", "language", "channel", "sender_domain", "customer_tier", "subject_matches"}
+    )
     sctx = _Ctx(source, f"routing.rules[{index}] (name {name!r}).set")
     sctx.only(then, {"team", "priority", "sla"})
     pattern = wctx.string(when, "subject_matches")
@@ -465,12 +497,16 @@ def _rule(source: str, index: int, data: Any) -> RoutingRule:
         except re.error as exc:
             raise wctx.fail("subject_matches", f"is not a valid regular expression: {exc}") from None
     rule = RoutingRule(
-        name=name, category=wctx.strings(when, "category", lower=True),
-        recipient=wctx.strings(when, "recipient", lower=True), language=wctx.strings(when, "language", lower=True),
+        name=name,
+        category=wctx.strings(when, "category", lower=True),
+        recipient=wctx.strings(when, "recipient", lower=True),
+        language=wctx.strings(when, "language", lower=True),
         channel=wctx.strings(when, "channel", lower=True),
         sender_domain=wctx.strings(when, "sender_domain", lower=True),
-        customer_tier=wctx.strings(when, "customer_tier", lower=True), subject_matches=pattern,
-        set_team=sctx.string(then, "team"), set_priority=sctx.choice(then, "priority", PRIORITIES),
+        customer_tier=wctx.strings(when, "customer_tier", lower=True),
+        subject_matches=pattern,
+        set_team=sctx.string(then, "team"),
+        set_priority=sctx.choice(then, "priority", PRIORITIES),
         set_sla=sctx.string(then, "sla"),
     )
     if not (rule.set_team or rule.set_priority or rule.set_sla):
@@ -486,9 +522,14 @@ def _policy(source: str, name: str, data: Any, default_warn: float) -> SlaPolicy
     first, resolution = ctx.duration(data, "first_response"), ctx.duration(data, "resolution")
     assert first is not None and resolution is not None
     return SlaPolicy(
-        name=name, first_response=first, resolution=resolution, priority=ctx.choices(data, "priority", PRIORITIES),
-        team=ctx.strings(data, "team"), customer_tier=ctx.strings(data, "customer_tier", lower=True),
-        business_hours=ctx.string(data, "business_hours"), warn_at=ctx.fraction(data, "warn_at", default_warn),
+        name=name,
+        first_response=first,
+        resolution=resolution,
+        priority=ctx.choices(data, "priority", PRIORITIES),
+        team=ctx.strings(data, "team"),
+        customer_tier=ctx.strings(data, "customer_tier", lower=True),
+        business_hours=ctx.string(data, "business_hours"),
+        warn_at=ctx.fraction(data, "warn_at", default_warn),
     )
 
 
@@ -508,11 +549,16 @@ def _escalation(source: str, index: int, data: Any) -> EscalationRule:
     if not event:
         raise wctx.fail("event", 'is required: "warning", "breach" or "manual" (an agent\'s Escalate button)')
     rule = EscalationRule(
-        name=name, on=event, target=wctx.choices(when, "target", SLA_TARGETS),
+        name=name,
+        on=event,
+        target=wctx.choices(when, "target", SLA_TARGETS),
         priority=wctx.choices(when, "priority", PRIORITIES),
-        customer_tier=wctx.strings(when, "customer_tier", lower=True), team=wctx.strings(when, "team"),
-        set_priority=tctx.choice(then, "priority", PRIORITIES), raise_priority=tctx.boolean(then, "raise_priority"),
-        to_team=tctx.string(then, "team"), to_tier=tctx.integer(then, "tier", 0, 0, 3),
+        customer_tier=wctx.strings(when, "customer_tier", lower=True),
+        team=wctx.strings(when, "team"),
+        set_priority=tctx.choice(then, "priority", PRIORITIES),
+        raise_priority=tctx.boolean(then, "raise_priority"),
+        to_team=tctx.string(then, "team"),
+        to_tier=tctx.integer(then, "tier", 0, 0, 3),
         notify=tctx.choices(then, "notify", NOTIFY),
     )
     if rule.set_priority and rule.raise_priority:
@@ -529,8 +575,23 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError(source, "", "", f"is not valid TOML: {exc}") from None
     top = _Ctx(source, "top level")
-    top.only(data, {"templates_dir", "business_hours", "teams", "agents", "routing", "sla", "escalation", "priority",
-                    "imap", "webhooks", "retention", "blocklist"})
+    top.only(
+        data,
+        {
+            "templates_dir",
+            "business_hours",
+            "teams",
+            "agents",
+            "routing",
+            "sla",
+            "escalation",
+            "priority",
+            "imap",
+            "webhooks",
+            "retention",
+            "blocklist",
+        },
+    )
 
     calendars = {name: _calendar(source, name, body) for name, body in top.table_of(data, "business_hours").items()}
 
@@ -541,9 +602,13 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         if any(t.name == team.name for t in teams):
             raise ConfigFileError(source, f"teams[{i}]", "name", f"team {team.name!r} is defined twice")
         if team.business_hours and team.business_hours not in calendars:
-            raise ConfigFileError(source, f"teams[{i}] (name {team.name!r})", "business_hours",
-                                  f"no calendar {team.business_hours!r} under [business_hours] "
-                                  f"(have: {', '.join(sorted(calendars)) or 'none'})")
+            raise ConfigFileError(
+                source,
+                f"teams[{i}] (name {team.name!r})",
+                "business_hours",
+                f"no calendar {team.business_hours!r} under [business_hours] "
+                f"(have: {', '.join(sorted(calendars)) or 'none'})",
+            )
         for email in listed:
             members.setdefault(email, []).append(team.name)
         teams.append(team)
@@ -554,8 +619,9 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     for t in teams:
         for a in t.addresses:
             if a in owners:
-                raise ConfigFileError(source, f"teams (name {t.name!r})", "addresses",
-                                      f"{a} is already the address of team {owners[a]!r}")
+                raise ConfigFileError(
+                    source, f"teams (name {t.name!r})", "addresses", f"{a} is already the address of team {owners[a]!r}"
+                )
             owners[a] = t.name
     names = {t.name for t in teams}
 
@@ -566,8 +632,12 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
             raise ConfigFileError(source, f"agents[{i}]", "email", f"agent {agent.email} is defined twice")
         for team_name in agent.teams:
             if team_name not in names:
-                raise ConfigFileError(source, f"agents[{i}] (email {agent.email!r})", "teams",
-                                      f"no team {team_name!r} (have: {', '.join(sorted(names)) or 'none'})")
+                raise ConfigFileError(
+                    source,
+                    f"agents[{i}] (email {agent.email!r})",
+                    "teams",
+                    f"no team {team_name!r} (have: {', '.join(sorted(names)) or 'none'})",
+                )
         agents[agent.email] = agent
     for email, team_names in members.items():  # a team's `agents = [...]` list adds memberships
         got = agents.get(email) or Agent(email=email, name=email.partition("@")[0])
@@ -586,20 +656,31 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     policies = tuple(_policy(source, name, body, warn_at) for name, body in sctx.table_of(sla, "policies").items())
     for p in policies:
         if p.business_hours and p.business_hours not in calendars:
-            raise ConfigFileError(source, f"sla.policies.{p.name}", "business_hours",
-                                  f"no calendar {p.business_hours!r} under [business_hours]")
+            raise ConfigFileError(
+                source,
+                f"sla.policies.{p.name}",
+                "business_hours",
+                f"no calendar {p.business_hours!r} under [business_hours]",
+            )
         for team_name in p.team:
             if team_name not in names:
                 raise ConfigFileError(source, f"sla.policies.{p.name}", "team", f"no team {team_name!r}")
     policy_names = {p.name for p in policies}
     for i, r in enumerate(rules):
         if r.set_team and r.set_team not in names:
-            raise ConfigFileError(source, f"routing.rules[{i}] (name {r.name!r}).set", "team",
-                                  f"no team {r.set_team!r} (have: {', '.join(sorted(names)) or 'none'})")
+            raise ConfigFileError(
+                source,
+                f"routing.rules[{i}] (name {r.name!r}).set",
+                "team",
+                f"no team {r.set_team!r} (have: {', '.join(sorted(names)) or 'none'})",
+            )
         if r.set_sla and r.set_sla not in policy_names:
-            raise ConfigFileError(source, f"routing.rules[{i}] (name {r.name!r}).set", "sla",
-                                  f"no policy {r.set_sla!r} under [sla.policies] "
-                                  f"(have: {', '.join(sorted(policy_names)) or 'none'})")
+            raise ConfigFileError(
+                source,
+                f"routing.rules[{i}] (name {r.name!r}).set",
+                "sla",
+                f"no policy {r.set_sla!r} under [sla.policies] (have: {', '.join(sorted(policy_names)) or 'none'})",
+            )
 
     esc = top.table_of(data, "escalation")
     ectx = _Ctx(source, "escalation")
@@ -607,12 +688,14 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     escalations = tuple(_escalation(source, i, body) for i, body in enumerate(ectx.tables(esc, "rules")))
     for i, e in enumerate(escalations):
         if e.to_team and e.to_team not in names:
-            raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).then", "team",
-                                  f"no team {e.to_team!r}")
+            raise ConfigFileError(
+                source, f"escalation.rules[{i}] (name {e.name!r}).then", "team", f"no team {e.to_team!r}"
+            )
         for team_name in e.team:
             if team_name not in names:
-                raise ConfigFileError(source, f"escalation.rules[{i}] (name {e.name!r}).when", "team",
-                                      f"no team {team_name!r}")
+                raise ConfigFileError(
+                    source, f"escalation.rules[{i}] (name {e.name!r}).when", "team", f"no team {team_name!r}"
+                )
 
     templates_dir = top.string(data, "templates_dir")
     priority = parse_priority(source, top.table_of(data, "priority"), _Ctx)
@@ -631,10 +714,20 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     for d in domains:
         if "@" in d or "." not in d.strip("."):
             raise bctx.fail("domains", f"{d!r} is not a domain such as example.com")
-    return SiteConfig(source=source, calendars=calendars, teams=tuple(teams), agents=tuple(agents.values()),
-                      rules=rules, policies=policies, warn_at=warn_at, escalations=escalations,
-                      templates_dir=templates_dir, priority=priority, blocked_senders=senders,
-                      blocked_domains=tuple(d.strip(".") for d in domains))
+    return SiteConfig(
+        source=source,
+        calendars=calendars,
+        teams=tuple(teams),
+        agents=tuple(agents.values()),
+        rules=rules,
+        policies=policies,
+        warn_at=warn_at,
+        escalations=escalations,
+        templates_dir=templates_dir,
+        priority=priority,
+        blocked_senders=senders,
+        blocked_domains=tuple(d.strip(".") for d in domains),
+    )
 
 
 def _read_text(path: str) -> str:
@@ -661,8 +754,9 @@ def read_toml(path: str) -> dict[str, Any]:
 
 def webhook_sources(source: str, data: Mapping[str, Any], *, read_files: bool = True) -> list[WebhookSource]:
     """The ``[[webhooks.sources]]`` of a parsed file (its top level ``data``)."""
-    return parse_webhook_sources(source, _Ctx(source, "top level").table_of(data, "webhooks"), _Ctx,
-                                 read_files=read_files)
+    return parse_webhook_sources(
+        source, _Ctx(source, "top level").table_of(data, "webhooks"), _Ctx, read_files=read_files
+    )
 
 
 class _Cache(threading.local):

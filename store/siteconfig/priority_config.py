@@ -21,6 +21,7 @@ built-in ones entirely: what the file says is all that applies.
     when.keywords = ["outage", "down"]
     level = "urgent"                   # at least this level; or raise = 1 (steps up, -1 down)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,15 +60,29 @@ class PriorityRule:
 
     @property
     def effect(self) -> str:
-        """"high", "+1", "-1": what the rule does, as its reasons start."""
+        """ "high", "+1", "-1": what the rule does, as its reasons start."""
         return self.level or f"{self.raise_by:+d}"
 
 
 # The defaults of issue 6. Keyword lists match whole words in the subject or the text.
 URGENT_KEYWORDS = ("emergency", "outage", "data loss", "security breach", "hacked")
-HIGH_KEYWORDS = ("urgent", "critical", "down", "broken", "not working", "security", "cannot log in",
-                 "can't log in", "cannot login", "can't login", "unable to log in", "refund", "legal",
-                 "dringend", "urgente")
+HIGH_KEYWORDS = (
+    "urgent",
+    "critical",
+    "down",
+    "broken",
+    "not working",
+    "security",
+    "cannot log in",
+    "can't log in",
+    "cannot login",
+    "can't login",
+    "unable to log in",
+    "refund",
+    "legal",
+    "dringend",
+    "urgente",
+)
 
 DEFAULT_RULES: tuple[PriorityRule, ...] = (
     PriorityRule("outage or data loss", level="urgent", keywords=URGENT_KEYWORDS),
@@ -107,8 +122,17 @@ class PriorityConfig:
 
 DEFAULT = PriorityConfig()
 
-_WHEN = {"keywords", "keywords_in", "customer_tier", "category", "channel", "language", "sentiment_below",
-         "repeated_contact", "within"}
+_WHEN = {
+    "keywords",
+    "keywords_in",
+    "customer_tier",
+    "category",
+    "channel",
+    "language",
+    "sentiment_below",
+    "repeated_contact",
+    "within",
+}
 
 
 def _rule(source: str, index: int, data: Any, ctx_type: type["_Ctx"]) -> PriorityRule:
@@ -129,10 +153,12 @@ def _rule(source: str, index: int, data: Any, ctx_type: type["_Ctx"]) -> Priorit
     if not level and not raise_by:
         raise ctx.fail("", 'does nothing: give level = "high" (at least that level) or raise = 1 (steps up)')
     sentiment = when.get("sentiment_below")
-    if sentiment is not None and (isinstance(sentiment, bool) or not isinstance(sentiment, (int, float))
-                                  or not -1 <= sentiment <= 1):
-        raise wctx.fail("sentiment_below", f"must be a number from -1 to 1 (VADER's compound score, e.g. -0.6), "
-                                           f"not {sentiment!r}")
+    if sentiment is not None and (
+        isinstance(sentiment, bool) or not isinstance(sentiment, (int, float)) or not -1 <= sentiment <= 1
+    ):
+        raise wctx.fail(
+            "sentiment_below", f"must be a number from -1 to 1 (VADER's compound score, e.g. -0.6), not {sentiment!r}"
+        )
     repeated = wctx.integer(when, "repeated_contact", 0, 0, 1000)
     if repeated == 1:
         raise wctx.fail("repeated_contact", "must be 2 or more (1 would match every message)")
@@ -141,18 +167,32 @@ def _rule(source: str, index: int, data: Any, ctx_type: type["_Ctx"]) -> Priorit
     within = wctx.duration(when, "within", required=False) or HOUR
     keywords = wctx.strings(when, "keywords", lower=True)
     rule = PriorityRule(
-        name=name, level=level, raise_by=raise_by, stop=ctx.boolean(data, "stop"), reason=ctx.string(data, "reason"),
-        keywords=keywords, keywords_in=wctx.choices(when, "keywords_in", KEYWORD_PLACES) or KEYWORD_PLACES,
+        name=name,
+        level=level,
+        raise_by=raise_by,
+        stop=ctx.boolean(data, "stop"),
+        reason=ctx.string(data, "reason"),
+        keywords=keywords,
+        keywords_in=wctx.choices(when, "keywords_in", KEYWORD_PLACES) or KEYWORD_PLACES,
         customer_tier=wctx.strings(when, "customer_tier", lower=True),
-        category=wctx.strings(when, "category", lower=True), channel=wctx.strings(when, "channel", lower=True),
+        category=wctx.strings(when, "category", lower=True),
+        channel=wctx.strings(when, "channel", lower=True),
         language=wctx.strings(when, "language", lower=True),
         sentiment_below=float(sentiment) if sentiment is not None else None,
-        repeated_contact=repeated, within=within,
+        repeated_contact=repeated,
+        within=within,
     )
     if "keywords_in" in when and not keywords:
         raise wctx.fail("keywords_in", "only means something with keywords")
-    if not (rule.keywords or rule.customer_tier or rule.category or rule.channel or rule.language
-            or rule.sentiment_below is not None or rule.repeated_contact):
+    if not (
+        rule.keywords
+        or rule.customer_tier
+        or rule.category
+        or rule.channel
+        or rule.language
+        or rule.sentiment_below is not None
+        or rule.repeated_contact
+    ):
         raise wctx.fail("", "has no condition; to change the level of every ticket set [priority] default instead")
     return rule
 
@@ -174,6 +214,10 @@ def parse_priority(source: str, data: Mapping[str, Any], ctx_type: type["_Ctx"])
             owner[e] = tier.lower()
         tiers[tier.strip().lower()] = entries
     rules = tuple(_rule(source, i, body, ctx_type) for i, body in enumerate(ctx.tables(data, "rules")))
-    return PriorityConfig(default=default, rules=rules or DEFAULT_RULES, tiers=tiers,
-                          tier_metadata_key=ctx.string(data, "tier_metadata_key", "tier") or "tier",
-                          builtin=not rules)
+    return PriorityConfig(
+        default=default,
+        rules=rules or DEFAULT_RULES,
+        tiers=tiers,
+        tier_metadata_key=ctx.string(data, "tier_metadata_key", "tier") or "tier",
+        builtin=not rules,
+    )

@@ -5,6 +5,7 @@ Parsed with the configuration file's own checker, which ``config_file`` passes i
 does not import ``config_file`` and the two stay free of a cycle. The scheduler's
 retention job (``store/lifecycle/retention.py``) applies the policies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ class Policy:
     closed_ticket_action: str = "anonymise"
 
 
-
-def parse_policies(source: str, data: Mapping[str, Any], teams: set[str] | None,
-                   ctx_type: type[Any]) -> tuple[Policy, ...]:
+def parse_policies(
+    source: str, data: Mapping[str, Any], teams: set[str] | None, ctx_type: type[Any]
+) -> tuple[Policy, ...]:
     """``[[retention.policies]]`` of a configuration file, checked (``teams``: the known team names)."""
     top = ctx_type(source, "retention")
     section = top.table_of(data, "retention")
@@ -45,8 +46,13 @@ def parse_policies(source: str, data: Mapping[str, Any], teams: set[str] | None,
         if team in seen:
             raise ctx.fail("team", f"a second policy for {team or 'the default'}; one per team")
         seen.add(team)
-        days = {k: (ctx.integer(body, k, 0, 1, MAX_DAYS) if k in body else None)
-                for k in ("raw_mime_days", "attachment_days", "closed_ticket_days")}
-        out.append(Policy(team=team, closed_ticket_action=ctx.choice(body, "closed_ticket_action", ACTIONS,
-                                                                     "anonymise"), **days))
+        days = {
+            k: (ctx.integer(body, k, 0, 1, MAX_DAYS) if k in body else None)
+            for k in ("raw_mime_days", "attachment_days", "closed_ticket_days")
+        }
+        out.append(
+            Policy(
+                team=team, closed_ticket_action=ctx.choice(body, "closed_ticket_action", ACTIONS, "anonymise"), **days
+            )
+        )
     return tuple(out)

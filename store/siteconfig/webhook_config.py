@@ -16,6 +16,7 @@ callback, its rate replace the file's for that source (a systemd credential can
 override the file). Because the folded form is the comma-separated one, a secret
 or URL in the file may not contain a comma; ``openssl rand -hex 32`` never does.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,9 @@ class WebhookSource:
     rate_per_minute: int | None = None  # None: HELPLINE_WEBHOOK_RATE_PER_MINUTE
 
 
-def parse_webhook_sources(source: str, data: Mapping[str, Any], ctx_type: type["_Ctx"], *,
-                          read_files: bool = True) -> list[WebhookSource]:
+def parse_webhook_sources(
+    source: str, data: Mapping[str, Any], ctx_type: type["_Ctx"], *, read_files: bool = True
+) -> list[WebhookSource]:
     """The ``[webhooks]`` table (``data``, possibly empty); ``read_files=False`` checks ``secret_file`` keys
     without reading them (for processes that only need the rest of the file)."""
     ctx = ctx_type(source, "webhooks")
@@ -50,8 +52,9 @@ def parse_webhook_sources(source: str, data: Mapping[str, Any], ctx_type: type["
     for i, body in enumerate(ctx.tables(data, "sources")):
         item = _source(source, i, body, ctx_type, read_files)
         if any(s.name == item.name for s in out):
-            raise ctx_type(source, f"webhooks.sources[{i}]").fail("name", f"source {item.name!r} is defined twice; "
-                                                                          "list both secrets in secrets = [...]")
+            raise ctx_type(source, f"webhooks.sources[{i}]").fail(
+                "name", f"source {item.name!r} is defined twice; list both secrets in secrets = [...]"
+            )
         out.append(item)
     return out
 
@@ -67,10 +70,13 @@ def _source(source: str, index: int, body: Any, ctx_type: type["_Ctx"], read_fil
         raise ctx.fail("name", f"{name!r} must be 1-63 letters, digits, '.', '_' or '-'")
     given = [k for k in ("secret", "secrets", "secret_file") if k in body]
     if len(given) != 1:
-        raise ctx.fail(given[1] if given else "secret_file",
-                       "give exactly one of secret, secrets or secret_file" if given else
-                       "is required (or secret, or secrets): requests and events are signed with it; "
-                       "make one with: openssl rand -hex 32")
+        raise ctx.fail(
+            given[1] if given else "secret_file",
+            "give exactly one of secret, secrets or secret_file"
+            if given
+            else "is required (or secret, or secrets): requests and events are signed with it; "
+            "make one with: openssl rand -hex 32",
+        )
     key = given[0]
     if key == "secret_file":
         path = ctx.string(body, key)
@@ -108,9 +114,11 @@ def _source(source: str, index: int, body: Any, ctx_type: type["_Ctx"], read_fil
     return WebhookSource(name=name, secrets=secrets, callback_url=url, rate_per_minute=rate)
 
 
-def fold(sources_env: str, callbacks_env: str, rates_env: tuple[str, ...],
-         from_file: list[WebhookSource]) -> tuple[str, str, tuple[str, ...]]:
+def fold(
+    sources_env: str, callbacks_env: str, rates_env: tuple[str, ...], from_file: list[WebhookSource]
+) -> tuple[str, str, tuple[str, ...]]:
     """The three settings with the file's sources added where the environment does not name them."""
+
     def names(value: str | tuple[str, ...]) -> set[str]:
         items = value.split(",") if isinstance(value, str) else value
         return {i.partition("=")[0].strip() for i in items if i.strip()}

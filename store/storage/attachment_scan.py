@@ -13,6 +13,7 @@ first needed, and the scheduler scans what arrived in the meantime
 
 Without HELPLINE_CLAMD_SOCKET nothing is scanned and files are served as before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,23 +46,41 @@ def withheld_reason(status: str, detail: str) -> str:
 
 def _state(attachment_id: int) -> tuple[str, str, str, int | None] | None:
     """(scan status, detail, blob key, ticket id) of the attachment, or None."""
-    row = fastsql.fetchone('SELECT a.scan_status, a.scan_detail, a.blob_key, m.ticket_id FROM "attachment" a '
-                           'JOIN "message" m ON m.id = a.message_id WHERE a.id = ?', [attachment_id])
+    row = fastsql.fetchone(
+        'SELECT a.scan_status, a.scan_detail, a.blob_key, m.ticket_id FROM "attachment" a '
+        'JOIN "message" m ON m.id = a.message_id WHERE a.id = ?',
+        [attachment_id],
+    )
     return (str(row[0] or ""), str(row[1] or ""), str(row[2]), row[3]) if row else None
 
 
 def _record(attachment_id: int, ticket_id: int | None, verdict: clamd.Verdict, filename: str = "") -> None:
     """Keep the verdict (own transaction); a withheld file gets an audit event on its ticket."""
+
     def tx() -> None:
         now = utcnow()
-        changed = fastsql.execute('UPDATE "attachment" SET scan_status = ?, scan_detail = ?, scanned_at = ? '
-                                  "WHERE id = ? AND scan_status = ''",
-                                  [verdict.status, verdict.detail[:255], now, attachment_id]).rowcount
+        changed = fastsql.execute(
+            'UPDATE "attachment" SET scan_status = ?, scan_detail = ?, scanned_at = ? '
+            "WHERE id = ? AND scan_status = ''",
+            [verdict.status, verdict.detail[:255], now, attachment_id],
+        ).rowcount
         if changed and verdict.status in WITHHELD and ticket_id is not None:
-            fastsql.insert("event", {"ticket_id": ticket_id, "actor": "system", "kind": "attachment_quarantined",
-                                     "data": {"attachment": attachment_id, "status": verdict.status,
-                                              "detail": verdict.detail[:255], "filename": filename[:200]},
-                                     "created_at": now})
+            fastsql.insert(
+                "event",
+                {
+                    "ticket_id": ticket_id,
+                    "actor": "system",
+                    "kind": "attachment_quarantined",
+                    "data": {
+                        "attachment": attachment_id,
+                        "status": verdict.status,
+                        "detail": verdict.detail[:255],
+                        "filename": filename[:200],
+                    },
+                    "created_at": now,
+                },
+            )
+
     run_tx(tx)
 
 
@@ -91,8 +110,9 @@ def ensure(settings: Settings, attachment_id: int) -> clamd.Verdict | None:
     if data is None:
         return None
     verdict = clamd.scan(settings.clamd_socket, data, timeout=settings.clamd_timeout_s)
-    name = run_tx(lambda: fastsql.fetchone('SELECT filename FROM "attachment" WHERE id = ?', [attachment_id]),
-                  durable=False)
+    name = run_tx(
+        lambda: fastsql.fetchone('SELECT filename FROM "attachment" WHERE id = ?', [attachment_id]), durable=False
+    )
     _record(attachment_id, ticket_id, verdict, str(name[0]) if name else "")
     log.info("event=attachment_scanned attachment=%d status=%s", attachment_id, verdict.status)
     return verdict
@@ -102,8 +122,10 @@ def ensure_blob(settings: Settings, blob_key: str) -> clamd.Verdict | None:
     """``ensure`` for the attachment row holding ``blob_key`` (an agent's file in an outgoing payload)."""
     if not enabled(settings) or not blob_key:
         return None
-    row = run_tx(lambda: fastsql.fetchone('SELECT id FROM "attachment" WHERE blob_key = ? ORDER BY id LIMIT 1',
-                                          [blob_key]), durable=False)
+    row = run_tx(
+        lambda: fastsql.fetchone('SELECT id FROM "attachment" WHERE blob_key = ? ORDER BY id LIMIT 1', [blob_key]),
+        durable=False,
+    )
     return ensure(settings, int(row[0])) if row else None
 
 
@@ -112,8 +134,15 @@ def scan_pending(settings: Settings, limit: int = 50) -> int:
     (they stay unscanned and are tried next round). Returns how many were scanned."""
     if not enabled(settings):
         return 0
-    ids = run_tx(lambda: [int(r[0]) for r in fastsql.fetchall(
-        "SELECT id FROM \"attachment\" WHERE scan_status = '' ORDER BY id LIMIT ?", [limit])], durable=False)
+    ids = run_tx(
+        lambda: [
+            int(r[0])
+            for r in fastsql.fetchall(
+                "SELECT id FROM \"attachment\" WHERE scan_status = '' ORDER BY id LIMIT ?", [limit]
+            )
+        ],
+        durable=False,
+    )
     done = 0
     for one in ids:
         try:
@@ -129,6 +158,7 @@ def statuses(ids: list[int]) -> dict[int, tuple[str, str]]:
     """attachment id -> (scan status, detail), inside the caller's transaction."""
     if not ids:
         return {}
-    rows: list[Any] = fastsql.fetchall(f'SELECT id, scan_status, scan_detail FROM "attachment" WHERE id IN '
-                                       f'({", ".join("?" for _ in ids)})', list(ids))
+    rows: list[Any] = fastsql.fetchall(
+        f'SELECT id, scan_status, scan_detail FROM "attachment" WHERE id IN ({", ".join("?" for _ in ids)})', list(ids)
+    )
     return {int(r[0]): (str(r[1] or ""), str(r[2] or "")) for r in rows}

@@ -6,6 +6,7 @@ one host or a shared filesystem; the database backend lets ingest and worker
 hosts share nothing but the database. Both make a blob durable (fsync'd or
 committed) before ``put`` returns, because an SMTP 250 follows it.
 """
+
 from __future__ import annotations
 
 import contextlib

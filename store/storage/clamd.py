@@ -18,6 +18,7 @@ reached or does not answer in time: the caller fails closed and scans again
 later. A file clamd refuses to scan (too large, an error) is ``unscannable``:
 kept, but treated as unsafe.
 """
+
 from __future__ import annotations
 
 import socket
@@ -90,7 +91,7 @@ def scan(address: str, data: bytes, *, timeout: float = 30.0) -> Verdict:
             sock.sendall(b"zINSTREAM\0")
             view = memoryview(data)
             for start in range(0, len(view), CHUNK):
-                piece = view[start:start + CHUNK]
+                piece = view[start : start + CHUNK]
                 sock.settimeout(left())
                 sock.sendall(struct.pack("!L", len(piece)) + piece)
             sock.settimeout(left())

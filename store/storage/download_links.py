@@ -10,6 +10,7 @@ rotation list revokes every link it signed. Links are made when a message is
 sent or re-rendered, so each carries a fresh expiry
 (``HELPLINE_DOWNLOAD_URL_DAYS``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,8 +54,10 @@ def url_for(settings: Settings, attachment_id: int, *, expires: int | None = Non
 
 def of_message(settings: Settings, message_id: int, *, now: float | None = None) -> list[Linked]:
     """The message's attachments (not inline images of an HTML body), each with a fresh link."""
-    rows = fastsql.fetchall('SELECT id, filename, content_type, size FROM "attachment" WHERE message_id = ? '
-                            'AND inline = ? ORDER BY id', [message_id, False])
+    rows = fastsql.fetchall(
+        'SELECT id, filename, content_type, size FROM "attachment" WHERE message_id = ? AND inline = ? ORDER BY id',
+        [message_id, False],
+    )
     return linked(settings, rows, now=now)
 
 
@@ -63,8 +66,12 @@ def of_ids(settings: Settings, ids: list[int], *, now: float | None = None) -> l
     if not ids:
         return []
     marks = ", ".join("?" for _ in ids)
-    rows = {r[0]: r for r in fastsql.fetchall(f'SELECT id, filename, content_type, size FROM "attachment" '
-                                              f'WHERE id IN ({marks})', list(ids))}
+    rows = {
+        r[0]: r
+        for r in fastsql.fetchall(
+            f'SELECT id, filename, content_type, size FROM "attachment" WHERE id IN ({marks})', list(ids)
+        )
+    }
     return linked(settings, [rows[i] for i in ids if i in rows], now=now)
 
 
@@ -77,8 +84,17 @@ def linked(settings: Settings, rows: list[Any], *, now: float | None = None) -> 
     out = []
     for r in rows:
         why = withheld_reason(*scans.get(int(r[0]), ("", "")))
-        out.append(Linked(int(r[0]), str(r[1]), str(r[2]), int(r[3]),
-                          "" if why else url_for(settings, int(r[0]), expires=until), 0 if why else until, why))
+        out.append(
+            Linked(
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                int(r[3]),
+                "" if why else url_for(settings, int(r[0]), expires=until),
+                0 if why else until,
+                why,
+            )
+        )
     return out
 
 

@@ -3,6 +3,7 @@
 Readers see the old file or the new one, never half of one, and after the
 function returns the new file survives a power cut.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ def fsync_dir(path: Path, *, strict: bool = True) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None,
-                 strict: bool = True, prefix: str | None = None, parent_exists: bool = False) -> None:
+def write_atomic(
+    path: Path,
+    write: Callable[[BinaryIO], object],
+    *,
+    mode: int | None = None,
+    strict: bool = True,
+    prefix: str | None = None,
+    parent_exists: bool = False,
+) -> None:
     """Write ``path`` through ``write(fh)``; ``mode`` overrides mkstemp's 0600.
     ``parent_exists`` skips the mkdir for a caller that knows the directory is there."""
     if not parent_exists:

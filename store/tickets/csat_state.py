@@ -6,6 +6,7 @@ reopened: the insert of a second survey finds the row and does nothing. The
 answer (score 1-5 and an optional comment) lives on the same row, changeable
 until ``expires_at``; each change is an audit event on the ticket.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,7 +70,8 @@ def create(ticket_id: int, channel: str, recipient: str, now: dt.datetime, expir
     got = fastsql.fetchone(
         'INSERT INTO "csat_survey" (ticket_id, channel, recipient, sent_at, expires_at, comment, answered_via) '
         "VALUES (?, ?, ?, ?, ?, '', '') ON CONFLICT DO NOTHING RETURNING ticket_id",
-        [ticket_id, channel, recipient, now, expires_at])
+        [ticket_id, channel, recipient, now, expires_at],
+    )
     return got is not None
 
 
@@ -79,13 +81,18 @@ def get(ticket_id: int) -> Survey | None:
 
 def pending_sms(number: str, now: dt.datetime) -> Survey | None:
     """The newest unexpired SMS survey to this number, answered or not (a second digit changes the answer)."""
-    return _survey(fastsql.fetchone(
-        f'SELECT {_COLS} FROM "csat_survey" WHERE channel = \'sms\' AND recipient = ? AND expires_at > ? '
-        "ORDER BY sent_at DESC LIMIT 1", [number, now]))
+    return _survey(
+        fastsql.fetchone(
+            f"SELECT {_COLS} FROM \"csat_survey\" WHERE channel = 'sms' AND recipient = ? AND expires_at > ? "
+            "ORDER BY sent_at DESC LIMIT 1",
+            [number, now],
+        )
+    )
 
 
-def record(ticket_id: int, score: int, comment: str | None, now: dt.datetime, *, via: str,
-           actor: str = "customer") -> Survey:
+def record(
+    ticket_id: int, score: int, comment: str | None, now: dt.datetime, *, via: str, actor: str = "customer"
+) -> Survey:
     """Store the answer (caller's transaction) and audit it; raises SurveyClosed when it cannot be taken.
 
     ``comment=None`` keeps an earlier comment (an SMS digit changes only the score)."""
@@ -97,8 +104,10 @@ def record(ticket_id: int, score: int, comment: str | None, now: dt.datetime, *,
     if not survey.open_at(now):
         raise SurveyClosed(f"the survey of ticket {ticket_id} expired at {survey.expires_at.isoformat()}")
     text = survey.comment if comment is None else comment.strip()[:2000]
-    fastsql.execute('UPDATE "csat_survey" SET score = ?, comment = ?, answered_at = ?, answered_via = ? '
-                    "WHERE ticket_id = ?", [score, text, now, via, ticket_id])
+    fastsql.execute(
+        'UPDATE "csat_survey" SET score = ?, comment = ?, answered_at = ?, answered_via = ? WHERE ticket_id = ?',
+        [score, text, now, via, ticket_id],
+    )
     data: dict[str, Any] = {"score": score, "via": via}
     if survey.score is not None:
         data["previous"] = survey.score

@@ -7,6 +7,7 @@ customer's tickets, and near-duplicates across channels are found. An
 identity already belonging to another customer is refused rather than moved,
 since moving it would hand that person's conversations to someone else.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,13 @@ class CustomerView:
     tickets: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "tier": self.tier, "tickets": self.tickets,
-                "identities": [{"kind": k, "address": a} for k, a in self.identities]}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "tier": self.tier,
+            "tickets": self.tickets,
+            "identities": [{"kind": k, "address": a} for k, a in self.identities],
+        }
 
 
 def _view(c: m.Customer) -> CustomerView:
@@ -54,8 +60,10 @@ def search(text: str = "", limit: int = 50) -> list[CustomerView]:
     q = m.Customer.select().order_by(m.Customer.id.desc()).limit(limit)
     if text:
         like = f"%{text.lower()}%"
-        q = q.where(pw.fn.LOWER(m.Customer.name) ** like | m.Customer.id.in_(
-            m.Identity.select(m.Identity.customer).where(pw.fn.LOWER(m.Identity.address) ** like)))
+        q = q.where(
+            pw.fn.LOWER(m.Customer.name) ** like
+            | m.Customer.id.in_(m.Identity.select(m.Identity.customer).where(pw.fn.LOWER(m.Identity.address) ** like))
+        )
     return [_view(c) for c in q]
 
 
@@ -70,14 +78,18 @@ def link_vouched(customer_id: int, kind: str, address: str, now: dt.datetime) ->
     customer it already belongs to (left there: moving it is an agent's decision), else None."""
     owner = fastsql.fetchone('SELECT customer_id FROM "identity" WHERE kind = ? AND address = ?', [kind, address])
     if owner is None:
-        fastsql.insert("identity", {"customer_id": customer_id, "kind": kind, "address": address,
-                                    "created_at": now}, on_conflict="ON CONFLICT DO NOTHING")
+        fastsql.insert(
+            "identity",
+            {"customer_id": customer_id, "kind": kind, "address": address, "created_at": now},
+            on_conflict="ON CONFLICT DO NOTHING",
+        )
         return None
     return None if owner[0] == customer_id else int(owner[0])
 
 
-def link(customer_id: int, kind: str, address: str, *, actor: str, reason: str = "",
-         now: dt.datetime | None = None) -> str:
+def link(
+    customer_id: int, kind: str, address: str, *, actor: str, reason: str = "", now: dt.datetime | None = None
+) -> str:
     """Attach ``kind:address`` to the customer; "linked", or "already" when it is theirs."""
     now = now or m.utcnow()
 
@@ -88,29 +100,43 @@ def link(customer_id: int, kind: str, address: str, *, actor: str, reason: str =
         if owner is not None and owner.customer_id == customer_id:
             return "already"
         if owner is not None:
-            raise CustomerError(f"{kind} {address} belongs to customer {owner.customer_id}; it is not moved "
-                                "(that would give them this customer's conversations); unlink it there first")
+            raise CustomerError(
+                f"{kind} {address} belongs to customer {owner.customer_id}; it is not moved "
+                "(that would give them this customer's conversations); unlink it there first"
+            )
         m.Identity.create(customer=customer_id, kind=kind, address=address, created_at=now)
-        m.Event.create(ticket=None, actor=actor, kind="identity_linked", created_at=now,
-                       data={"customer": customer_id, "kind": kind, "address": address, "reason": reason})
+        m.Event.create(
+            ticket=None,
+            actor=actor,
+            kind="identity_linked",
+            created_at=now,
+            data={"customer": customer_id, "kind": kind, "address": address, "reason": reason},
+        )
         return "linked"
 
     return run_tx(tx)
 
 
-def unlink(customer_id: int, kind: str, address: str, *, actor: str, reason: str = "",
-           now: dt.datetime | None = None) -> None:
+def unlink(
+    customer_id: int, kind: str, address: str, *, actor: str, reason: str = "", now: dt.datetime | None = None
+) -> None:
     now = now or m.utcnow()
 
     def tx() -> None:
-        row = m.Identity.get_or_none((m.Identity.kind == kind) & (m.Identity.address == address)
-                                     & (m.Identity.customer == customer_id))
+        row = m.Identity.get_or_none(
+            (m.Identity.kind == kind) & (m.Identity.address == address) & (m.Identity.customer == customer_id)
+        )
         if row is None:
             raise CustomerError(f"customer {customer_id} has no {kind} identity {address}")
         if m.Identity.select().where(m.Identity.customer == customer_id).count() == 1:
             raise CustomerError(f"{kind} {address} is customer {customer_id}'s only identity; it stays")
         row.delete_instance()
-        m.Event.create(ticket=None, actor=actor, kind="identity_unlinked", created_at=now,
-                       data={"customer": customer_id, "kind": kind, "address": address, "reason": reason})
+        m.Event.create(
+            ticket=None,
+            actor=actor,
+            kind="identity_unlinked",
+            created_at=now,
+            data={"customer": customer_id, "kind": kind, "address": address, "reason": reason},
+        )
 
     run_tx(tx)

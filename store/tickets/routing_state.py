@@ -20,6 +20,7 @@
 
 Functions that run inside the pipeline's transaction use ``fastsql`` (hot path).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -152,11 +153,19 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
     report = SyncReport([], [], [], [], [], [])
     have_teams = {t.name: t for t in Team.select()}
     for t in cfg.teams:
-        values = dict(slack_channel=t.slack_channel, lead_email=t.lead_email, addresses=json.dumps(list(t.addresses)),
-                      business_hours=t.business_hours, categories=json.dumps(list(t.categories)),
-                      languages=json.dumps(list(t.languages)), strategy=t.strategy, is_default=t.default,
-                      notify_outside_hours=t.notify_outside_hours, restrict_second_line=t.restrict_second_line,
-                      active=True)
+        values = dict(
+            slack_channel=t.slack_channel,
+            lead_email=t.lead_email,
+            addresses=json.dumps(list(t.addresses)),
+            business_hours=t.business_hours,
+            categories=json.dumps(list(t.categories)),
+            languages=json.dumps(list(t.languages)),
+            strategy=t.strategy,
+            is_default=t.default,
+            notify_outside_hours=t.notify_outside_hours,
+            restrict_second_line=t.restrict_second_line,
+            active=True,
+        )
         row = have_teams.get(t.name)
         if row is None:
             Team.create(name=t.name, updated_at=now, **values)
@@ -173,8 +182,15 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
     team_ids = {t.name: t.id for t in Team.select(Team.id, Team.name)}
     have_agents = {a.email: a for a in Agent.select()}
     for a in cfg.agents:
-        values = dict(name=a.name, slack_user=a.slack_user, tier=a.tier, capacity=a.capacity,
-                      skills=json.dumps(dict(sorted(a.skills.items()))), role=a.role, active=True)
+        values = dict(
+            name=a.name,
+            slack_user=a.slack_user,
+            tier=a.tier,
+            capacity=a.capacity,
+            skills=json.dumps(dict(sorted(a.skills.items()))),
+            role=a.role,
+            active=True,
+        )
         agent_row = have_agents.get(a.email)
         if agent_row is None:
             agent_row = Agent.create(email=a.email, availability=a.availability, updated_at=now, **values)
@@ -187,7 +203,9 @@ def sync(cfg: SiteConfig, now: dt.datetime | None = None) -> SyncReport:
         want = {team_ids[t] for t in a.teams}
         have = {m.team_id for m in TeamMember.select().where(TeamMember.agent == agent_row.id)}
         if want != have:
-            TeamMember.delete().where((TeamMember.agent == agent_row.id) & TeamMember.team.not_in(list(want) or [0])).execute()
+            TeamMember.delete().where(
+                (TeamMember.agent == agent_row.id) & TeamMember.team.not_in(list(want) or [0])
+            ).execute()
             for tid in sorted(want - have):
                 TeamMember.create(team=tid, agent=agent_row.id)
             changed = True
@@ -216,13 +234,25 @@ class TeamInfo:
     notify_outside_hours: bool
 
 
-_TEAM_COLS = ("name, addresses, categories, languages, strategy, is_default, business_hours, slack_channel, "
-              "lead_email, notify_outside_hours")
+_TEAM_COLS = (
+    "name, addresses, categories, languages, strategy, is_default, business_hours, slack_channel, "
+    "lead_email, notify_outside_hours"
+)
 
 
 def _team_info(r: tuple[Any, ...]) -> TeamInfo:
-    return TeamInfo(r[0], tuple(_json(r[1], [])), tuple(_json(r[2], [])), tuple(_json(r[3], [])), r[4], bool(r[5]),
-                    r[6] or "", r[7] or "", r[8] or "", bool(r[9]))
+    return TeamInfo(
+        r[0],
+        tuple(_json(r[1], [])),
+        tuple(_json(r[2], [])),
+        tuple(_json(r[3], [])),
+        r[4],
+        bool(r[5]),
+        r[6] or "",
+        r[7] or "",
+        r[8] or "",
+        bool(r[9]),
+    )
 
 
 def active_teams() -> list[TeamInfo]:
@@ -251,8 +281,10 @@ class AgentRow:
     slack_user: str = ""
 
 
-_AGENT_COLS = "a.id, a.email, a.name, a.tier, a.capacity, a.open_count, a.availability, a.skills, " \
-              "a.last_assigned_at, a.slack_user"
+_AGENT_COLS = (
+    "a.id, a.email, a.name, a.tier, a.capacity, a.open_count, a.availability, a.skills, "
+    "a.last_assigned_at, a.slack_user"
+)
 
 
 def _agent_row(r: tuple[Any, ...]) -> AgentRow:
@@ -263,7 +295,9 @@ def team_agents(team: str) -> list[AgentRow]:
     """Every active member of ``team`` (any availability): the pure ranking filters."""
     rows = fastsql.fetchall(
         f'SELECT {_AGENT_COLS} FROM "agent" a JOIN "team_member" tm ON tm.agent_id = a.id '
-        'JOIN "team" t ON t.id = tm.team_id WHERE t.name = ? AND a.active = ? ORDER BY a.id', [team, True])
+        'JOIN "team" t ON t.id = tm.team_id WHERE t.name = ? AND a.active = ? ORDER BY a.id',
+        [team, True],
+    )
     return [_agent_row(r) for r in rows]
 
 
@@ -273,9 +307,11 @@ def agent(email: str) -> AgentRow | None:
 
 
 def agent_teams(email: str) -> list[str]:
-    rows = fastsql.fetchall('SELECT t.name FROM "team" t JOIN "team_member" tm ON tm.team_id = t.id '
-                            'JOIN "agent" a ON a.id = tm.agent_id WHERE a.email = ? AND t.active = ? ORDER BY t.id',
-                            [email.lower(), True])
+    rows = fastsql.fetchall(
+        'SELECT t.name FROM "team" t JOIN "team_member" tm ON tm.team_id = t.id '
+        'JOIN "agent" a ON a.id = tm.agent_id WHERE a.email = ? AND t.active = ? ORDER BY t.id',
+        [email.lower(), True],
+    )
     return [r[0] for r in rows]
 
 
@@ -284,27 +320,34 @@ def claim(agent_id: int, now: dt.datetime) -> bool:
 
     The condition is re-checked by the database under the row's lock, so this
     is the one place capacity is enforced, whatever the callers raced on."""
-    cur = fastsql.execute('UPDATE "agent" SET open_count = open_count + 1, last_assigned_at = ? '
-                          "WHERE id = ? AND active = ? AND availability = 'available' AND open_count < capacity",
-                          [now, agent_id, True])
+    cur = fastsql.execute(
+        'UPDATE "agent" SET open_count = open_count + 1, last_assigned_at = ? '
+        "WHERE id = ? AND active = ? AND availability = 'available' AND open_count < capacity",
+        [now, agent_id, True],
+    )
     return bool(cur.rowcount == 1)
 
 
 def claim_over_capacity(agent_id: int, now: dt.datetime) -> None:
     """An operator's explicit assignment: counted even beyond capacity (they decided)."""
-    fastsql.execute('UPDATE "agent" SET open_count = open_count + 1, last_assigned_at = ? WHERE id = ?',
-                    [now, agent_id])
+    fastsql.execute(
+        'UPDATE "agent" SET open_count = open_count + 1, last_assigned_at = ? WHERE id = ?', [now, agent_id]
+    )
 
 
 def release(email: str) -> None:
     """One open ticket less for the agent (never below zero)."""
-    fastsql.execute('UPDATE "agent" SET open_count = CASE WHEN open_count > 0 THEN open_count - 1 ELSE 0 END '
-                    "WHERE email = ?", [email])
+    fastsql.execute(
+        'UPDATE "agent" SET open_count = CASE WHEN open_count > 0 THEN open_count - 1 ELSE 0 END WHERE email = ?',
+        [email],
+    )
 
 
 def set_availability(email: str, availability: str, now: dt.datetime) -> bool:
-    cur = fastsql.execute('UPDATE "agent" SET availability = ?, updated_at = ? WHERE email = ? AND active = ?',
-                          [availability, now, email.lower(), True])
+    cur = fastsql.execute(
+        'UPDATE "agent" SET availability = ?, updated_at = ? WHERE email = ? AND active = ?',
+        [availability, now, email.lower(), True],
+    )
     return bool(cur.rowcount == 1)
 
 
@@ -315,16 +358,25 @@ def reconcile_loads() -> dict[str, tuple[int, int]]:
     before counting, so a concurrent assignment (which holds that lock until it
     commits) is either counted or not yet made, never half seen."""
     marks = fastsql.in_marks(len(ACTIVE))
-    actual = dict(fastsql.fetchall(f'SELECT assignee, COUNT(*) FROM "ticket" WHERE assignee IS NOT NULL '
-                                   f"AND status IN ({marks}) GROUP BY assignee", list(ACTIVE)))
+    actual = dict(
+        fastsql.fetchall(
+            f'SELECT assignee, COUNT(*) FROM "ticket" WHERE assignee IS NOT NULL '
+            f"AND status IN ({marks}) GROUP BY assignee",
+            list(ACTIVE),
+        )
+    )
     fixed: dict[str, tuple[int, int]] = {}
     for agent_id, email, count in fastsql.fetchall('SELECT id, email, open_count FROM "agent" ORDER BY id'):
         if actual.get(email, 0) == count:
             continue
         if not is_sqlite():
             fastsql.execute('SELECT id FROM "agent" WHERE id = ? FOR UPDATE', [agent_id])
-        real = (fastsql.fetchone(f'SELECT COUNT(*) FROM "ticket" WHERE assignee = ? AND status IN ({marks})',
-                                 [email, *ACTIVE]) or (0,))[0]
+        real = (
+            fastsql.fetchone(
+                f'SELECT COUNT(*) FROM "ticket" WHERE assignee = ? AND status IN ({marks})', [email, *ACTIVE]
+            )
+            or (0,)
+        )[0]
         was = (fastsql.fetchone('SELECT open_count FROM "agent" WHERE id = ?', [agent_id]) or (0,))[0]
         if real != was:
             fastsql.execute('UPDATE "agent" SET open_count = ? WHERE id = ?', [real, agent_id])
@@ -341,34 +393,67 @@ def list_agents(team: str | None = None) -> list[dict[str, Any]]:
         leads.setdefault(t.lead_email, []).append(t.name)
     out = []
     for a in q:
-        out.append({"email": a.email, "name": a.name, "slack_user": a.slack_user, "tier": a.tier,
-                    "capacity": a.capacity, "open": a.open_count, "availability": a.availability,
-                    "skills": _json(a.skills, {}), "teams": agent_teams(a.email), "active": bool(a.active),
-                    "last_assigned_at": a.last_assigned_at,
-                    "role": a.role or "agent", "role_configured": bool(a.role), "lead_of": leads.get(a.email, [])})
+        out.append(
+            {
+                "email": a.email,
+                "name": a.name,
+                "slack_user": a.slack_user,
+                "tier": a.tier,
+                "capacity": a.capacity,
+                "open": a.open_count,
+                "availability": a.availability,
+                "skills": _json(a.skills, {}),
+                "teams": agent_teams(a.email),
+                "active": bool(a.active),
+                "last_assigned_at": a.last_assigned_at,
+                "role": a.role or "agent",
+                "role_configured": bool(a.role),
+                "lead_of": leads.get(a.email, []),
+            }
+        )
     return out
 
 
 def list_teams() -> list[dict[str, Any]]:
-    queued = dict(fastsql.fetchall('SELECT t.team, COUNT(*) FROM "ticket_routing" r JOIN "ticket" t '
-                                   "ON t.id = r.ticket_id WHERE r.queued_at IS NOT NULL GROUP BY t.team"))
+    queued = dict(
+        fastsql.fetchall(
+            'SELECT t.team, COUNT(*) FROM "ticket_routing" r JOIN "ticket" t '
+            "ON t.id = r.ticket_id WHERE r.queued_at IS NOT NULL GROUP BY t.team"
+        )
+    )
     out = []
     for t in Team.select().order_by(Team.id):
-        members = [a.email for a in Agent.select(Agent.email).join(TeamMember).where(TeamMember.team == t.id)
-                   .order_by(Agent.email)]
-        out.append({"name": t.name, "strategy": t.strategy, "default": bool(t.is_default),
-                    "addresses": _json(t.addresses, []), "categories": _json(t.categories, []),
-                    "languages": _json(t.languages, []), "business_hours": t.business_hours,
-                    "slack_channel": t.slack_channel, "lead_email": t.lead_email, "agents": members,
-                    "queued": queued.get(t.name, 0), "active": bool(t.active)})
+        members = [
+            a.email
+            for a in Agent.select(Agent.email).join(TeamMember).where(TeamMember.team == t.id).order_by(Agent.email)
+        ]
+        out.append(
+            {
+                "name": t.name,
+                "strategy": t.strategy,
+                "default": bool(t.is_default),
+                "addresses": _json(t.addresses, []),
+                "categories": _json(t.categories, []),
+                "languages": _json(t.languages, []),
+                "business_hours": t.business_hours,
+                "slack_channel": t.slack_channel,
+                "lead_email": t.lead_email,
+                "agents": members,
+                "queued": queued.get(t.name, 0),
+                "active": bool(t.active),
+            }
+        )
     return out
 
 
 # ---- ticket routing state (inside the caller's transaction) ---------------------------------
 def _ensure_routing(ticket_id: int, now: dt.datetime) -> None:
     # Not fastsql.insert: that returns "id", and this table's key is ticket_id.
-    fastsql.execute('INSERT INTO "ticket_routing" (ticket_id, queue_reason, min_tier, sla_policy, updated_at) '
-                    "VALUES (?, '', 0, '', ?) ON CONFLICT DO NOTHING", [ticket_id, now])
+    fastsql.execute(
+        'INSERT INTO "ticket_routing" (ticket_id, queue_reason, min_tier, sla_policy, updated_at) '
+        "VALUES (?, '', 0, '', ?) ON CONFLICT DO NOTHING",
+        [ticket_id, now],
+    )
 
 
 def set_routing(ticket_id: int, now: dt.datetime, **values: Any) -> None:
@@ -376,8 +461,9 @@ def set_routing(ticket_id: int, now: dt.datetime, **values: Any) -> None:
     _ensure_routing(ticket_id, now)
     keys = list(values)
     sets = ", ".join(f'"{k}" = ?' for k in keys)
-    fastsql.execute(f'UPDATE "ticket_routing" SET {sets}, updated_at = ? WHERE ticket_id = ?',
-                    [*values.values(), now, ticket_id])
+    fastsql.execute(
+        f'UPDATE "ticket_routing" SET {sets}, updated_at = ? WHERE ticket_id = ?', [*values.values(), now, ticket_id]
+    )
 
 
 @dataclass(frozen=True)
@@ -391,8 +477,11 @@ class RoutingRow:
 
 
 def routing_of(ticket_id: int) -> RoutingRow:
-    row = fastsql.fetchone('SELECT queued_at, queue_reason, min_tier, sla_policy, waiting_since, reminded_at '
-                           'FROM "ticket_routing" WHERE ticket_id = ?', [ticket_id])
+    row = fastsql.fetchone(
+        "SELECT queued_at, queue_reason, min_tier, sla_policy, waiting_since, reminded_at "
+        'FROM "ticket_routing" WHERE ticket_id = ?',
+        [ticket_id],
+    )
     if row is None:
         return RoutingRow(None, "", 0, "", None, None)
     return RoutingRow(_dt(row[0]), row[1], row[2], row[3], _dt(row[4]), _dt(row[5]))
@@ -408,7 +497,9 @@ def queued_tickets(team: str | None = None, limit: int = 200) -> list[tuple[int,
     rows = fastsql.fetchall(
         f'SELECT t.id, t.team, r.min_tier FROM "ticket_routing" r JOIN "ticket" t ON t.id = r.ticket_id '
         f"WHERE {where} ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 "
-        f"ELSE 3 END, r.queued_at, t.id LIMIT {int(limit)}", params)
+        f"ELSE 3 END, r.queued_at, t.id LIMIT {int(limit)}",
+        params,
+    )
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -433,13 +524,31 @@ class SlaRow:
     created_at: dt.datetime  # when this clock (this plan of the target) started
 
 
-_SLA_COLS = ("id, ticket_id, target, policy, calendar, budget_s, warn_fraction, consumed_s, clock_from, warn_at, "
-             "due_at, warned_at, breached_at, stopped_at, outcome, created_at")
+_SLA_COLS = (
+    "id, ticket_id, target, policy, calendar, budget_s, warn_fraction, consumed_s, clock_from, warn_at, "
+    "due_at, warned_at, breached_at, stopped_at, outcome, created_at"
+)
 
 
 def _sla(r: tuple[Any, ...]) -> SlaRow:
-    return SlaRow(r[0], r[1], r[2], r[3], r[4], float(r[5]), float(r[6]), float(r[7]), _dt(r[8]), _dt(r[9]),
-                  _dt(r[10]), _dt(r[11]), _dt(r[12]), _dt(r[13]), r[14], cast(dt.datetime, _dt(r[15])))
+    return SlaRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        float(r[5]),
+        float(r[6]),
+        float(r[7]),
+        _dt(r[8]),
+        _dt(r[9]),
+        _dt(r[10]),
+        _dt(r[11]),
+        _dt(r[12]),
+        _dt(r[13]),
+        r[14],
+        cast(dt.datetime, _dt(r[15])),
+    )
 
 
 def sla_rows(ticket_id: int, *, open_only: bool = False) -> list[SlaRow]:
@@ -449,10 +558,24 @@ def sla_rows(ticket_id: int, *, open_only: bool = False) -> list[SlaRow]:
 
 def put_sla(ticket_id: int, target: str, now: dt.datetime, **values: Any) -> None:
     """Create or replace the ticket's clock for ``target`` (a fresh plan: fired-at columns cleared)."""
-    row = {"ticket_id": ticket_id, "target": target, "policy": "", "calendar": "", "budget_s": 0.0,
-           "warn_fraction": 0.75, "consumed_s": 0.0, "clock_from": None, "warn_at": None, "due_at": None,
-           "warned_at": None, "breached_at": None, "stopped_at": None, "outcome": "", "created_at": now,
-           "updated_at": now}
+    row = {
+        "ticket_id": ticket_id,
+        "target": target,
+        "policy": "",
+        "calendar": "",
+        "budget_s": 0.0,
+        "warn_fraction": 0.75,
+        "consumed_s": 0.0,
+        "clock_from": None,
+        "warn_at": None,
+        "due_at": None,
+        "warned_at": None,
+        "breached_at": None,
+        "stopped_at": None,
+        "outcome": "",
+        "created_at": now,
+        "updated_at": now,
+    }
     row.update(values)
     sets = ", ".join(f'"{k}" = excluded."{k}"' for k in row if k not in ("ticket_id", "target"))
     fastsql.insert("ticket_sla", row, on_conflict=f'ON CONFLICT ("ticket_id", "target") DO UPDATE SET {sets}')
@@ -460,25 +583,47 @@ def put_sla(ticket_id: int, target: str, now: dt.datetime, **values: Any) -> Non
 
 def insert_sla(ticket_id: int, now: dt.datetime, rows: list[dict[str, Any]]) -> None:
     """The first clocks of a new ticket, in one statement."""
-    fastsql.insert_many("ticket_sla", [
-        {"ticket_id": ticket_id, "target": r["target"], "policy": r["policy"], "calendar": r["calendar"],
-         "budget_s": r["budget_s"], "warn_fraction": r["warn_fraction"], "consumed_s": r["consumed_s"],
-         "clock_from": r["clock_from"], "warn_at": r["warn_at"], "due_at": r["due_at"], "warned_at": None,
-         "breached_at": None, "stopped_at": None, "outcome": "", "created_at": now, "updated_at": now}
-        for r in rows])
+    fastsql.insert_many(
+        "ticket_sla",
+        [
+            {
+                "ticket_id": ticket_id,
+                "target": r["target"],
+                "policy": r["policy"],
+                "calendar": r["calendar"],
+                "budget_s": r["budget_s"],
+                "warn_fraction": r["warn_fraction"],
+                "consumed_s": r["consumed_s"],
+                "clock_from": r["clock_from"],
+                "warn_at": r["warn_at"],
+                "due_at": r["due_at"],
+                "warned_at": None,
+                "breached_at": None,
+                "stopped_at": None,
+                "outcome": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for r in rows
+        ],
+    )
 
 
 def mark_reminded(ticket_id: int, now: dt.datetime) -> bool:
     """Record the waiting reminder if none was sent yet; False when another scheduler sent it first."""
-    cur = fastsql.execute('UPDATE "ticket_routing" SET reminded_at = ? WHERE ticket_id = ? AND reminded_at IS NULL',
-                          [now, ticket_id])
+    cur = fastsql.execute(
+        'UPDATE "ticket_routing" SET reminded_at = ? WHERE ticket_id = ? AND reminded_at IS NULL', [now, ticket_id]
+    )
     return bool(cur.rowcount == 1)
 
 
 def clear_queue(ticket_id: int, now: dt.datetime) -> None:
     """The ticket no longer waits in a queue (no row made when it never did)."""
-    fastsql.execute('UPDATE "ticket_routing" SET queued_at = NULL, queue_reason = \'\', min_tier = 0, updated_at = ? '
-                    "WHERE ticket_id = ? AND queued_at IS NOT NULL", [now, ticket_id])
+    fastsql.execute(
+        "UPDATE \"ticket_routing\" SET queued_at = NULL, queue_reason = '', min_tier = 0, updated_at = ? "
+        "WHERE ticket_id = ? AND queued_at IS NOT NULL",
+        [now, ticket_id],
+    )
 
 
 def update_sla(row_id: int, now: dt.datetime, **values: Any) -> None:
@@ -488,15 +633,20 @@ def update_sla(row_id: int, now: dt.datetime, **values: Any) -> None:
 def mark_fired(row_id: int, column: str, now: dt.datetime) -> bool:
     """Set ``warned_at`` or ``breached_at`` if still empty; False when another scheduler fired it first."""
     assert column in ("warned_at", "breached_at")
-    cur = fastsql.execute(f'UPDATE "ticket_sla" SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL '
-                          "AND stopped_at IS NULL", [now, now, row_id])
+    cur = fastsql.execute(
+        f'UPDATE "ticket_sla" SET {column} = ?, updated_at = ? WHERE id = ? AND {column} IS NULL '
+        "AND stopped_at IS NULL",
+        [now, now, row_id],
+    )
     return bool(cur.rowcount == 1)
 
 
 def first_response_due(ticket_id: int) -> dt.datetime | None:
     """When the running first-response clock is due (what a status notice promises); None without one."""
-    row = fastsql.fetchone("SELECT due_at FROM \"ticket_sla\" WHERE ticket_id = ? AND target = 'first_response' "
-                           "AND stopped_at IS NULL", [ticket_id])
+    row = fastsql.fetchone(
+        "SELECT due_at FROM \"ticket_sla\" WHERE ticket_id = ? AND target = 'first_response' AND stopped_at IS NULL",
+        [ticket_id],
+    )
     return _dt(row[0]) if row else None
 
 
@@ -505,7 +655,9 @@ def due_sla(now: dt.datetime, limit: int = 500) -> list[tuple[SlaRow, str]]:
     rows = fastsql.fetchall(
         f'SELECT {_SLA_COLS} FROM "ticket_sla" WHERE stopped_at IS NULL AND clock_from IS NOT NULL AND '
         "((breached_at IS NULL AND due_at <= ?) OR (warned_at IS NULL AND warn_at <= ?)) ORDER BY due_at, id "
-        f"LIMIT {int(limit)}", [now, now])
+        f"LIMIT {int(limit)}",
+        [now, now],
+    )
     out: list[tuple[SlaRow, str]] = []
     for r in rows:
         row = _sla(r)
@@ -518,24 +670,42 @@ def due_sla(now: dt.datetime, limit: int = 500) -> list[tuple[SlaRow, str]]:
 
 def sla_as_dict(ticket_id: int) -> dict[str, Any]:
     """The ticket's SLA clocks and routing state, for `tickets show`."""
+
     def ts(v: dt.datetime | None) -> str | None:
         return v.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z") if v else None
 
-    clocks = [{"target": r.target, "policy": r.policy, "calendar": r.calendar or "always",
-               "budget_s": r.budget_s, "consumed_s": round(r.consumed_s, 1), "running": r.clock_from is not None,
-               "warn_at": ts(r.warn_at), "due_at": ts(r.due_at), "warned_at": ts(r.warned_at),
-               "breached_at": ts(r.breached_at), "stopped_at": ts(r.stopped_at), "outcome": r.outcome}
-              for r in sla_rows(ticket_id)]
+    clocks = [
+        {
+            "target": r.target,
+            "policy": r.policy,
+            "calendar": r.calendar or "always",
+            "budget_s": r.budget_s,
+            "consumed_s": round(r.consumed_s, 1),
+            "running": r.clock_from is not None,
+            "warn_at": ts(r.warn_at),
+            "due_at": ts(r.due_at),
+            "warned_at": ts(r.warned_at),
+            "breached_at": ts(r.breached_at),
+            "stopped_at": ts(r.stopped_at),
+            "outcome": r.outcome,
+        }
+        for r in sla_rows(ticket_id)
+    ]
     routing = routing_of(ticket_id)
-    return {"sla": clocks, "queued_at": ts(routing.queued_at), "queue_reason": routing.queue_reason,
-            "waiting_since": ts(routing.waiting_since)}
+    return {
+        "sla": clocks,
+        "queued_at": ts(routing.queued_at),
+        "queue_reason": routing.queue_reason,
+        "waiting_since": ts(routing.waiting_since),
+    }
 
 
 def tickets_with_status(status: str, column: str, before: dt.datetime, limit: int = 200) -> list[int]:
     """Ids of tickets in ``status`` whose ``column`` (resolved_at) is older than ``before``."""
     assert column in ("resolved_at",)
-    rows = fastsql.fetchall(f'SELECT id FROM "ticket" WHERE status = ? AND {column} <= ? ORDER BY id '
-                            f"LIMIT {int(limit)}", [status, before])
+    rows = fastsql.fetchall(
+        f'SELECT id FROM "ticket" WHERE status = ? AND {column} <= ? ORDER BY id LIMIT {int(limit)}', [status, before]
+    )
     return [r[0] for r in rows]
 
 
@@ -545,7 +715,8 @@ def waiting_tickets(before: dt.datetime, *, unreminded: bool, limit: int = 200) 
     rows = fastsql.fetchall(
         'SELECT t.id FROM "ticket_routing" r JOIN "ticket" t ON t.id = r.ticket_id WHERE t.status = ? '
         f"AND r.waiting_since IS NOT NULL AND r.waiting_since <= ?{extra} ORDER BY t.id LIMIT {int(limit)}",
-        [TicketStatus.WAITING_CUSTOMER, before])
+        [TicketStatus.WAITING_CUSTOMER, before],
+    )
     return [r[0] for r in rows]
 
 

@@ -16,6 +16,7 @@ Tables (migrations 11 and 12, models below):
 
 All functions run inside the caller's transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -96,9 +97,19 @@ def _blob(value: Any) -> bytes:
 def index_ticket(ticket_id: int, customer_id: int, signature: bytes, refs: Iterable[str], now: dt.datetime) -> None:
     """One row: the signature, for the customer's next message (``customer_open``) and for the incident
     grouper, which picks the row up (``grouped = 0``) a moment later."""
-    sql.insert_many("ticket_fingerprint", [{"ticket_id": ticket_id, "customer_id": customer_id,
-                                            "signature": signature, "refs": " ".join(sorted(refs)),
-                                            "created_at": now, "grouped": 0}])
+    sql.insert_many(
+        "ticket_fingerprint",
+        [
+            {
+                "ticket_id": ticket_id,
+                "customer_id": customer_id,
+                "signature": signature,
+                "refs": " ".join(sorted(refs)),
+                "created_at": now,
+                "grouped": 0,
+            }
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,8 @@ def customer_open(customer_id: int, since: dt.datetime) -> list[Indexed]:
         'SELECT f.ticket_id, t.number, f.customer_id, f.signature, f.refs, t.subject FROM "ticket_fingerprint" f '
         f'JOIN "ticket" t ON t.id = f.ticket_id WHERE f.customer_id = ? AND f.created_at >= ? '
         f"AND t.status IN ({sql.in_marks(len(ACTIVE))}) ORDER BY f.created_at DESC LIMIT 50",
-        [customer_id, since, *ACTIVE])
+        [customer_id, since, *ACTIVE],
+    )
     return [Indexed(r[0], r[1], r[2], _blob(r[3]), r[4], r[5]) for r in rows]
 
 
@@ -139,14 +151,17 @@ class Fingerprinted:
     incident_id: int | None
 
 
-_FINGERPRINTED = ('SELECT f.ticket_id, f.customer_id, f.signature, f.created_at, t.number, t.subject, it.incident_id '
-                  'FROM "ticket_fingerprint" f JOIN "ticket" t ON t.id = f.ticket_id '
-                  'LEFT JOIN "incident_ticket" it ON it.ticket_id = f.ticket_id ')
+_FINGERPRINTED = (
+    "SELECT f.ticket_id, f.customer_id, f.signature, f.created_at, t.number, t.subject, it.incident_id "
+    'FROM "ticket_fingerprint" f JOIN "ticket" t ON t.id = f.ticket_id '
+    'LEFT JOIN "incident_ticket" it ON it.ticket_id = f.ticket_id '
+)
 
 
 def _fingerprinted(rows: list[tuple[Any, ...]]) -> list[Fingerprinted]:
-    return [Fingerprinted(r[0], r[1], _blob(r[2]), cast(dt.datetime, _as_datetime(r[3])), r[4], r[5], r[6])
-            for r in rows]  # created_at is NOT NULL
+    return [
+        Fingerprinted(r[0], r[1], _blob(r[2]), cast(dt.datetime, _as_datetime(r[3])), r[4], r[5], r[6]) for r in rows
+    ]  # created_at is NOT NULL
 
 
 _as_datetime = sql.as_datetime  # SQLite hands back text, PostgreSQL a datetime
@@ -159,22 +174,30 @@ def ungrouped(limit: int) -> list[Fingerprinted]:
 
 def grouped_since(since: dt.datetime, limit: int) -> list[Fingerprinted]:
     """The window a starting grouper loads into its index, oldest first."""
-    return _fingerprinted(sql.fetchall(_FINGERPRINTED + "WHERE f.created_at >= ? AND f.grouped = 1 "
-                                       "ORDER BY f.ticket_id LIMIT ?", [since, limit]))
+    return _fingerprinted(
+        sql.fetchall(
+            _FINGERPRINTED + "WHERE f.created_at >= ? AND f.grouped = 1 ORDER BY f.ticket_id LIMIT ?", [since, limit]
+        )
+    )
 
 
 def mark_grouped(ticket_ids: Sequence[int]) -> None:
     if ticket_ids:
-        sql.execute(f'UPDATE "ticket_fingerprint" SET grouped = 1 WHERE ticket_id IN ({sql.in_marks(len(ticket_ids))})',
-                    list(ticket_ids))
+        sql.execute(
+            f'UPDATE "ticket_fingerprint" SET grouped = 1 WHERE ticket_id IN ({sql.in_marks(len(ticket_ids))})',
+            list(ticket_ids),
+        )
 
 
 def live_state(ticket_ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
     """ticket id -> (status, incident id) now: the index knows neither closes, merges nor manual incident edits."""
     if not ticket_ids:
         return {}
-    rows = sql.fetchall(f'SELECT t.id, t.status, it.incident_id FROM "ticket" t LEFT JOIN "incident_ticket" it '
-                        f'ON it.ticket_id = t.id WHERE t.id IN ({sql.in_marks(len(ticket_ids))})', list(ticket_ids))
+    rows = sql.fetchall(
+        f'SELECT t.id, t.status, it.incident_id FROM "ticket" t LEFT JOIN "incident_ticket" it '
+        f"ON it.ticket_id = t.id WHERE t.id IN ({sql.in_marks(len(ticket_ids))})",
+        list(ticket_ids),
+    )
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -189,18 +212,31 @@ class MergeRow:
     merged_at: Any
 
 
-def add_merge(source_id: int, target_id: int, *, actor: str, reason: str, previous_status: str, moved: str,
-              now: dt.datetime) -> int:
-    new_id = sql.insert("ticket_merge", {"source_id": source_id, "target_id": target_id, "actor": actor,
-                                         "reason": reason, "previous_status": previous_status, "moved": moved,
-                                         "merged_at": now})
+def add_merge(
+    source_id: int, target_id: int, *, actor: str, reason: str, previous_status: str, moved: str, now: dt.datetime
+) -> int:
+    new_id = sql.insert(
+        "ticket_merge",
+        {
+            "source_id": source_id,
+            "target_id": target_id,
+            "actor": actor,
+            "reason": reason,
+            "previous_status": previous_status,
+            "moved": moved,
+            "merged_at": now,
+        },
+    )
     return new_id
 
 
 def open_merge(source_id: int) -> MergeRow | None:
     """The merge of ``source`` not split again: its pointer to the target."""
-    row = sql.fetchone('SELECT id, source_id, target_id, previous_status, moved, merged_at FROM "ticket_merge" '
-                       "WHERE source_id = ? AND split_at IS NULL ORDER BY id DESC LIMIT 1", [source_id])
+    row = sql.fetchone(
+        'SELECT id, source_id, target_id, previous_status, moved, merged_at FROM "ticket_merge" '
+        "WHERE source_id = ? AND split_at IS NULL ORDER BY id DESC LIMIT 1",
+        [source_id],
+    )
     return MergeRow(*row) if row else None
 
 
@@ -210,8 +246,11 @@ def merge_targets(source_ids: Sequence[int]) -> dict[int, int]:
     for sid in source_ids:
         seen, cur = {sid}, sid
         for _ in range(10):
-            row = sql.fetchone('SELECT target_id FROM "ticket_merge" WHERE source_id = ? AND split_at IS NULL '
-                               "ORDER BY id DESC LIMIT 1", [cur])
+            row = sql.fetchone(
+                'SELECT target_id FROM "ticket_merge" WHERE source_id = ? AND split_at IS NULL '
+                "ORDER BY id DESC LIMIT 1",
+                [cur],
+            )
             if row is None or row[0] in seen:
                 break
             cur = row[0]
@@ -240,9 +279,11 @@ def add_to_incident(incident_id: int, members: Sequence[tuple[int, float]], now:
     """Add (ticket id, similarity) pairs not yet in an incident; the ticket ids added."""
     added = []
     for ticket_id, score in members:
-        got = sql.insert("incident_ticket", {"incident_id": incident_id, "ticket_id": ticket_id,
-                                             "similarity": round(score, 3), "added_at": now},
-                         on_conflict="ON CONFLICT DO NOTHING")
+        got = sql.insert(
+            "incident_ticket",
+            {"incident_id": incident_id, "ticket_id": ticket_id, "similarity": round(score, 3), "added_at": now},
+            on_conflict="ON CONFLICT DO NOTHING",
+        )
         if got is not None:
             added.append(ticket_id)
     if added:
@@ -262,35 +303,71 @@ def incident_id_of(ref: str) -> int | None:
 def list_incidents(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     where, params = ("WHERE i.status = ?", [status]) if status else ("", [])
     rows = sql.fetchall(
-        'SELECT i.id, i.title, i.status, i.created_at, i.updated_at, COUNT(it.id), '
+        "SELECT i.id, i.title, i.status, i.created_at, i.updated_at, COUNT(it.id), "
         f'COUNT(DISTINCT t.customer_id) FROM "incident" i LEFT JOIN "incident_ticket" it ON it.incident_id = i.id '
         f'LEFT JOIN "ticket" t ON t.id = it.ticket_id {where} '
-        "GROUP BY i.id, i.title, i.status, i.created_at, i.updated_at ORDER BY i.id DESC LIMIT ?", [*params, limit])
-    return [{"incident": incident_number(r[0]), "id": r[0], "title": r[1], "status": r[2], "created_at": str(r[3]),
-             "updated_at": str(r[4]), "tickets": r[5], "customers": r[6]} for r in rows]
+        "GROUP BY i.id, i.title, i.status, i.created_at, i.updated_at ORDER BY i.id DESC LIMIT ?",
+        [*params, limit],
+    )
+    return [
+        {
+            "incident": incident_number(r[0]),
+            "id": r[0],
+            "title": r[1],
+            "status": r[2],
+            "created_at": str(r[3]),
+            "updated_at": str(r[4]),
+            "tickets": r[5],
+            "customers": r[6],
+        }
+        for r in rows
+    ]
 
 
 def incident_tickets(incident_id: int) -> list[dict[str, Any]]:
     rows = sql.fetchall(
-        'SELECT t.id, t.number, t.status, t.channel, t.subject, t.customer_id, it.similarity, it.added_at '
+        "SELECT t.id, t.number, t.status, t.channel, t.subject, t.customer_id, it.similarity, it.added_at "
         'FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id WHERE it.incident_id = ? ORDER BY t.id',
-        [incident_id])
-    return [{"id": r[0], "ticket": r[1], "status": r[2], "channel": r[3], "subject": r[4], "customer": r[5],
-             "similarity": r[6], "added_at": str(r[7])} for r in rows]
+        [incident_id],
+    )
+    return [
+        {
+            "id": r[0],
+            "ticket": r[1],
+            "status": r[2],
+            "channel": r[3],
+            "subject": r[4],
+            "customer": r[5],
+            "similarity": r[6],
+            "added_at": str(r[7]),
+        }
+        for r in rows
+    ]
 
 
 def get_incident(incident_id: int) -> dict[str, Any] | None:
-    row = sql.fetchone('SELECT id, title, status, created_at, updated_at, resolved_at FROM "incident" WHERE id = ?',
-                       [incident_id])
+    row = sql.fetchone(
+        'SELECT id, title, status, created_at, updated_at, resolved_at FROM "incident" WHERE id = ?', [incident_id]
+    )
     if row is None:
         return None
-    return {"incident": incident_number(row[0]), "id": row[0], "title": row[1], "status": row[2],
-            "created_at": str(row[3]), "updated_at": str(row[4]), "resolved_at": str(row[5]) if row[5] else None}
+    return {
+        "incident": incident_number(row[0]),
+        "id": row[0],
+        "title": row[1],
+        "status": row[2],
+        "created_at": str(row[3]),
+        "updated_at": str(row[4]),
+        "resolved_at": str(row[5]) if row[5] else None,
+    }
 
 
 def set_incident_status(incident_id: int, status: str, now: dt.datetime) -> None:
-    sql.update("incident", incident_id, {"status": status, "updated_at": now,
-                                         "resolved_at": now if status == "resolved" else None})
+    sql.update(
+        "incident",
+        incident_id,
+        {"status": status, "updated_at": now, "resolved_at": now if status == "resolved" else None},
+    )
 
 
 # ---- detaching a near-duplicate's message (``workers/tickets/ticket_detach.py``) ----------------
@@ -306,8 +383,10 @@ class JoinedEvent:
 def _joined_events(where: Any) -> list[JoinedEvent]:
     from helpline.store.models import Event
 
-    return [JoinedEvent(e.id, e.kind, e.actor, e.data if isinstance(e.data, dict) else {}, e.created_at)
-            for e in Event.select().where(where).order_by(Event.id)]
+    return [
+        JoinedEvent(e.id, e.kind, e.actor, e.data if isinstance(e.data, dict) else {}, e.created_at)
+        for e in Event.select().where(where).order_by(Event.id)
+    ]
 
 
 def near_duplicate_join(ticket_id: int, message_id: int) -> JoinedEvent | None:
@@ -315,8 +394,9 @@ def near_duplicate_join(ticket_id: int, message_id: int) -> JoinedEvent | None:
     detached since (a ``near_duplicate_detached`` event naming the message)."""
     from helpline.store.models import Event
 
-    events = _joined_events((Event.ticket == ticket_id)
-                            & Event.kind.in_(("near_duplicate_merged", "near_duplicate_detached")))
+    events = _joined_events(
+        (Event.ticket == ticket_id) & Event.kind.in_(("near_duplicate_merged", "near_duplicate_detached"))
+    )
     mine = [e for e in events if e.data.get("message") == message_id]
     return mine[-1] if mine and mine[-1].kind == "near_duplicate_merged" else None
 
@@ -343,7 +423,9 @@ def detach_offers_due(since: dt.datetime, limit: int) -> list[tuple[int, int, in
         'JOIN "slack_thread" s ON s.ticket_id = e.ticket_id JOIN "ticket" t ON t.id = e.ticket_id '
         "WHERE e.kind = ? AND e.created_at >= ? "
         "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:detach:' || e.id) "
-        "ORDER BY e.id LIMIT ?", ["near_duplicate_merged", since, limit])
+        "ORDER BY e.id LIMIT ?",
+        ["near_duplicate_merged", since, limit],
+    )
     out = []
     for event_id, ticket_id, raw, number in rows:
         data = json.loads(raw) if isinstance(raw, str) else (raw or {})

@@ -3,6 +3,7 @@
 Stored lower case (``search_syntax.normal_tag``); the search index picks a change
 up through its triggers. All functions run inside the caller's transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,9 +30,12 @@ def tags_of(ticket_id: int) -> list[str]:
 def tags_by_ticket(ticket_ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for i in range(0, len(ticket_ids), 500):
-        chunk = ticket_ids[i:i + 500]
-        for tid, tag in sql.fetchall(f'SELECT ticket_id, tag FROM "ticket_tag" WHERE ticket_id IN '
-                                     f"({sql.in_marks(len(chunk))}) ORDER BY ticket_id, tag", chunk):
+        chunk = ticket_ids[i : i + 500]
+        for tid, tag in sql.fetchall(
+            f'SELECT ticket_id, tag FROM "ticket_tag" WHERE ticket_id IN '
+            f"({sql.in_marks(len(chunk))}) ORDER BY ticket_id, tag",
+            chunk,
+        ):
             out.setdefault(tid, []).append(tag)
     return out
 
@@ -54,13 +58,16 @@ def carry_over(source_id: int, target_id: int, *, actor: str, now: dt.datetime) 
     room = max(0, MAX_TAGS - len(have))
     added = [t for t in tags_of(source_id) if t not in have][:room]
     for t in added:
-        sql.execute('INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
-                    [target_id, t, actor[:255], now])
+        sql.execute(
+            'INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
+            [target_id, t, actor[:255], now],
+        )
     return added
 
 
-def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: str,
-           now: dt.datetime) -> tuple[list[str], list[str]]:
+def change(
+    ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: str, now: dt.datetime
+) -> tuple[list[str], list[str]]:
     """Add and remove tags (a tag in both lists is removed); (added, removed): only those that changed
     anything. ``TooManyTags`` past MAX_TAGS."""
     add, remove = normalise(add), normalise(remove)
@@ -71,8 +78,10 @@ def change(ticket_id: int, add: Iterable[str], remove: Iterable[str], *, actor: 
     if len(have) + len(added) - len(removed) > MAX_TAGS:
         raise TooManyTags(f"a ticket has at most {MAX_TAGS} tags; remove some first")
     for t in added:
-        sql.execute('INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
-                    [ticket_id, t, actor[:255], now])
+        sql.execute(
+            'INSERT INTO "ticket_tag" (ticket_id, tag, actor, created_at) VALUES (?, ?, ?, ?)',
+            [ticket_id, t, actor[:255], now],
+        )
     for t in removed:
         sql.execute('DELETE FROM "ticket_tag" WHERE ticket_id = ? AND tag = ?', [ticket_id, t])
     return added, removed

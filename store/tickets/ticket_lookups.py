@@ -5,6 +5,7 @@ transaction.
 two operations on one ticket take turns. The rest are the few columns one caller needs. Plain SQL through
 ``fastsql``: these run on the pipeline's path (a priority raised by a message, a status notice).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,10 @@ class TicketRow(NamedTuple):
     customer_id: int
 
 
-_COLS = ("t.id, t.number, t.status, t.priority, t.team, t.assignee, t.category, t.language, c.tier, t.channel, "
-         "t.subject, t.support_address, t.customer_id")
+_COLS = (
+    "t.id, t.number, t.status, t.priority, t.team, t.assignee, t.category, t.language, c.tier, t.channel, "
+    "t.subject, t.support_address, t.customer_id"
+)
 
 
 def for_change(ticket_id: int, *, lock: bool = True) -> TicketRow | None:
@@ -44,8 +47,21 @@ def for_change(ticket_id: int, *, lock: bool = True) -> TicketRow | None:
     row = fastsql.fetchone(q + (" FOR UPDATE OF t" if lock and not is_sqlite() else ""), [ticket_id])
     if row is None:
         return None
-    return TicketRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] or "standard",
-                     row[9], row[10], row[11], row[12])
+    return TicketRow(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8] or "standard",
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+    )
 
 
 class MacroFacts(NamedTuple):
@@ -57,8 +73,11 @@ class MacroFacts(NamedTuple):
 
 def macro_facts(ticket_id: int) -> MacroFacts | None:
     """What a macro's tokens may show of the ticket: number, subject, customer's name, and its team."""
-    row = fastsql.fetchone('SELECT t.number, t.subject, c.name, t.team FROM "ticket" t JOIN "customer" c '
-                           "ON c.id = t.customer_id WHERE t.id = ?", [ticket_id])
+    row = fastsql.fetchone(
+        'SELECT t.number, t.subject, c.name, t.team FROM "ticket" t JOIN "customer" c '
+        "ON c.id = t.customer_id WHERE t.id = ?",
+        [ticket_id],
+    )
     return MacroFacts(row[0], row[1], row[2], row[3]) if row else None
 
 
@@ -84,6 +103,9 @@ def first_envelope(ticket_id: int) -> dict[str, Any] | None:
 
 def first_agent_reply_since(ticket_id: int, since: dt.datetime) -> dt.datetime | None:
     """When a person first answered publicly since ``since`` (any channel that records agent messages)."""
-    row = fastsql.fetchone("SELECT MIN(created_at) FROM \"message\" WHERE ticket_id = ? AND direction = 'out' "
-                           "AND author_role = 'agent' AND created_at >= ?", [ticket_id, since])
+    row = fastsql.fetchone(
+        "SELECT MIN(created_at) FROM \"message\" WHERE ticket_id = ? AND direction = 'out' "
+        "AND author_role = 'agent' AND created_at >= ?",
+        [ticket_id, since],
+    )
     return fastsql.as_datetime(row[0]) if row and row[0] else None

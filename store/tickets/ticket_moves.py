@@ -6,6 +6,7 @@ the messages (attachments follow their message), audit events and thread keys at
 carries the same lists back and ``drop_participants`` removes the participants the merge added. All inside
 the caller's transaction, through ``fastsql`` like the rest of the ticket's hot writes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,22 +30,29 @@ class Moved:
 def contents(source_id: int, target_id: int) -> Moved:
     """What ``source`` holds that a merge into ``target`` moves: its messages, events and thread keys, and
     its participants the target does not have yet."""
-    have = {(r[0], r[1]) for r in fastsql.fetchall('SELECT kind, address FROM "participant" WHERE ticket_id = ?',
-                                                   [target_id])}
+    have = {
+        (r[0], r[1])
+        for r in fastsql.fetchall('SELECT kind, address FROM "participant" WHERE ticket_id = ?', [target_id])
+    }
     return Moved(
         [r[0] for r in fastsql.fetchall('SELECT id FROM "message" WHERE ticket_id = ? ORDER BY id', [source_id])],
         [r[0] for r in fastsql.fetchall('SELECT id FROM "event" WHERE ticket_id = ? ORDER BY id', [source_id])],
         [r[0] for r in fastsql.fetchall('SELECT key FROM "thread_key" WHERE ticket_id = ?', [source_id])],
-        [[r[0], r[1], r[2]] for r in fastsql.fetchall(
-            'SELECT kind, address, role FROM "participant" WHERE ticket_id = ?', [source_id]) if (r[0], r[1]) not in have],
+        [
+            [r[0], r[1], r[2]]
+            for r in fastsql.fetchall('SELECT kind, address, role FROM "participant" WHERE ticket_id = ?', [source_id])
+            if (r[0], r[1]) not in have
+        ],
     )
 
 
 def _repoint(table: str, column: str, ids: list[int] | list[str], ticket_id: int) -> None:
     for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i:i + _CHUNK]
-        fastsql.execute(f'UPDATE "{table}" SET ticket_id = ? WHERE "{column}" IN ({fastsql.in_marks(len(chunk))})',
-                        [ticket_id, *chunk])
+        chunk = ids[i : i + _CHUNK]
+        fastsql.execute(
+            f'UPDATE "{table}" SET ticket_id = ? WHERE "{column}" IN ({fastsql.in_marks(len(chunk))})',
+            [ticket_id, *chunk],
+        )
 
 
 def carry(moved: Moved, ticket_id: int) -> None:
@@ -58,5 +66,7 @@ def carry(moved: Moved, ticket_id: int) -> None:
 def drop_participants(ticket_id: int, participants: list[list[str]]) -> None:
     """Remove the ``[kind, address, role]`` participants a merge added to ``ticket_id``."""
     for kind, address, role in participants:
-        fastsql.execute('DELETE FROM "participant" WHERE ticket_id = ? AND kind = ? AND address = ? AND role = ?',
-                        [ticket_id, kind, address, role])
+        fastsql.execute(
+            'DELETE FROM "participant" WHERE ticket_id = ? AND kind = ? AND address = ? AND role = ?',
+            [ticket_id, kind, address, role],
+        )

@@ -2,6 +2,7 @@
 
 Plain SQL through ``fastsql`` (the hot path), inside the caller's transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,18 +50,38 @@ def by_number(number: str) -> TicketRef | None:
     return from_row(row) if row else None
 
 
-def create(env: Envelope, customer_id: int, subject: str, priority: str, support_address: str,
-           now: dt.datetime, follow_up_of: int | None, possible: bool,
-           extra: dict[str, Any] | None = None) -> TicketRef:
+def create(
+    env: Envelope,
+    customer_id: int,
+    subject: str,
+    priority: str,
+    support_address: str,
+    now: dt.datetime,
+    follow_up_of: int | None,
+    possible: bool,
+    extra: dict[str, Any] | None = None,
+) -> TicketRef:
     """``extra``: more columns known before the insert (category, team, language), one statement less."""
     number = next_ticket_number(now)
     status = TicketStatus.NEW
-    tid = sql.insert("ticket", {
-        "number": number, "subject": subject[:1000], "status": status, "priority": priority,
-        "channel": env.channel, "customer_id": customer_id, "support_address": support_address,
-        "follow_up_of_id": follow_up_of, "possible_follow_up": possible, "created_at": now, "updated_at": now,
-        "last_customer_at": now, **(extra or {}),
-    })
+    tid = sql.insert(
+        "ticket",
+        {
+            "number": number,
+            "subject": subject[:1000],
+            "status": status,
+            "priority": priority,
+            "channel": env.channel,
+            "customer_id": customer_id,
+            "support_address": support_address,
+            "follow_up_of_id": follow_up_of,
+            "possible_follow_up": possible,
+            "created_at": now,
+            "updated_at": now,
+            "last_customer_at": now,
+            **(extra or {}),
+        },
+    )
     return TicketRef(tid, number, subject[:1000], status, None, customer_id, support_address)
 
 

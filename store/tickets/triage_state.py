@@ -9,6 +9,7 @@ read by plain SQL), not in a table of their own, so the hot path gains no statem
 - index ``(sender, created_at)``: "how many messages did this customer send in the
   last hour" is a short range scan per address instead of every message of the hour.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,15 +27,18 @@ def _contact_counts(windows: Sequence[dt.timedelta], now: dt.datetime) -> tuple[
     count together once their identities are linked."""
     parts, params = [], []
     for w in windows:
-        parts.append('(SELECT COUNT(*) FROM "message" m WHERE m.sender IN '
-                     '(SELECT i.address FROM "identity" i WHERE i.customer_id = c.id UNION SELECT ?) '
-                     "AND m.direction = 'in' AND m.created_at >= ?)")
+        parts.append(
+            '(SELECT COUNT(*) FROM "message" m WHERE m.sender IN '
+            '(SELECT i.address FROM "identity" i WHERE i.customer_id = c.id UNION SELECT ?) '
+            "AND m.direction = 'in' AND m.created_at >= ?)"
+        )
         params.append(now - w)
     return (", " + ", ".join(parts) if parts else ""), params
 
 
-def customer_facts(customer_id: int, sender: str, windows: Sequence[dt.timedelta],
-                   now: dt.datetime) -> tuple[str, dict[dt.timedelta, int]]:
+def customer_facts(
+    customer_id: int, sender: str, windows: Sequence[dt.timedelta], now: dt.datetime
+) -> tuple[str, dict[dt.timedelta, int]]:
     """(tier in the customer record, earlier inbound messages per window), in one statement."""
     counts, params = _contact_counts(windows, now)
     q = f'SELECT c.tier{counts} FROM "customer" c WHERE c.id = ?'
@@ -52,31 +56,46 @@ def _with_sender(params: list[Any], sender: str) -> list[Any]:
     return out
 
 
-def ticket_facts(ticket_id: int, customer_id: int, sender: str, windows: Sequence[dt.timedelta],
-                 now: dt.datetime) -> dict[str, Any] | None:
+def ticket_facts(
+    ticket_id: int, customer_id: int, sender: str, windows: Sequence[dt.timedelta], now: dt.datetime
+) -> dict[str, Any] | None:
     """A ticket's priority, category, status and language with the writing customer's tier and
     earlier message counts, in one statement (a customer message appended to a ticket)."""
     counts, params = _contact_counts(windows, now)
-    q = (f'SELECT t.priority, t.category, t.status, t.language, c.tier{counts} FROM "ticket" t '
-         f'JOIN "customer" c ON c.id = ? WHERE t.id = ?')
+    q = (
+        f'SELECT t.priority, t.category, t.status, t.language, c.tier{counts} FROM "ticket" t '
+        f'JOIN "customer" c ON c.id = ? WHERE t.id = ?'
+    )
     row = sql.fetchone(q, _with_sender(params, sender) + [customer_id, ticket_id])
     if row is None:
         return None
-    return {"priority": row[0], "category": row[1] or "", "status": row[2], "language": row[3] or "",
-            "tier": row[4] or "standard", "contacts": {w: int(n) for w, n in zip(windows, row[5:], strict=True)}}
+    return {
+        "priority": row[0],
+        "category": row[1] or "",
+        "status": row[2],
+        "language": row[3] or "",
+        "tier": row[4] or "standard",
+        "contacts": {w: int(n) for w, n in zip(windows, row[5:], strict=True)},
+    }
 
 
 def previous_sentiment(ticket_id: int, before_message_id: int) -> tuple[int, float] | None:
     """(message id, score) of the ticket's last scored customer message before this one."""
-    row = sql.fetchone('SELECT id, sentiment FROM "message" WHERE ticket_id = ? AND direction = \'in\' '
-                       "AND sentiment IS NOT NULL AND id < ? ORDER BY id DESC LIMIT 1", [ticket_id, before_message_id])
+    row = sql.fetchone(
+        "SELECT id, sentiment FROM \"message\" WHERE ticket_id = ? AND direction = 'in' "
+        "AND sentiment IS NOT NULL AND id < ? ORDER BY id DESC LIMIT 1",
+        [ticket_id, before_message_id],
+    )
     return (row[0], float(row[1])) if row else None
 
 
 def last_priority_actor(ticket_id: int) -> str:
     """Who set the ticket's priority last ("system" for the rules, or "" when nobody did)."""
-    row = sql.fetchone('SELECT actor FROM "event" WHERE ticket_id = ? AND kind IN (\'priority_set\', '
-                       "'priority_changed') ORDER BY id DESC LIMIT 1", [ticket_id])
+    row = sql.fetchone(
+        "SELECT actor FROM \"event\" WHERE ticket_id = ? AND kind IN ('priority_set', "
+        "'priority_changed') ORDER BY id DESC LIMIT 1",
+        [ticket_id],
+    )
     return row[0] if row else ""
 
 

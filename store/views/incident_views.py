@@ -6,6 +6,7 @@ team-bound key sees an incident when at least one of its tickets is the
 team's, and sees only those tickets, exactly as it sees tickets; any other
 incident is "not found" for it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,12 +33,16 @@ def _when(value: Any) -> str | None:
 def _team_clause(scope_team: str | None) -> tuple[str, list[Any]]:
     if scope_team is None:
         return "", []
-    return (' AND EXISTS (SELECT 1 FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id '
-            "WHERE it.incident_id = i.id AND t.team = ?)", [scope_team])
+    return (
+        ' AND EXISTS (SELECT 1 FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id '
+        "WHERE it.incident_id = i.id AND t.team = ?)",
+        [scope_team],
+    )
 
 
-def list_page(*, status: str | None, limit: int, before: int | None,
-              scope_team: str | None) -> tuple[list[dict[str, Any]], int | None]:
+def list_page(
+    *, status: str | None, limit: int, before: int | None, scope_team: str | None
+) -> tuple[list[dict[str, Any]], int | None]:
     """Incidents newest first, with their ticket and customer counts (the team's only, for a team key),
     and the cursor of the next page (None on the last)."""
     where: list[str] = ["1 = 1"]
@@ -57,32 +62,54 @@ def list_page(*, status: str | None, limit: int, before: int | None,
         '(SELECT COUNT(DISTINCT t.customer_id) FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id '
         f"WHERE it.incident_id = i.id{count_team}) "
         f'FROM "incident" i WHERE {" AND ".join(where)}{team_sql} ORDER BY i.id DESC LIMIT ?',
-        [*([scope_team] * 2 if scope_team is not None else []), *params, *team_params, limit + 1])
+        [*([scope_team] * 2 if scope_team is not None else []), *params, *team_params, limit + 1],
+    )
     items = [_incident(r[:6]) | {"tickets": r[6], "customers": r[7]} for r in rows[:limit]]
     return items, (rows[limit - 1][0] if len(rows) > limit else None)
 
 
 def _incident(r: tuple[Any, ...]) -> dict[str, Any]:
-    return {"incident": incident_number(r[0]), "title": r[1], "status": r[2], "created_at": _when(r[3]),
-            "updated_at": _when(r[4]), "resolved_at": _when(r[5])}
+    return {
+        "incident": incident_number(r[0]),
+        "title": r[1],
+        "status": r[2],
+        "created_at": _when(r[3]),
+        "updated_at": _when(r[4]),
+        "resolved_at": _when(r[5]),
+    }
 
 
 def detail(iid: int, scope_team: str | None) -> dict[str, Any] | None:
     """The incident and its tickets (the team's only, for a team key); None when it is not visible."""
-    row = fastsql.fetchone('SELECT id, title, status, created_at, updated_at, resolved_at FROM "incident" WHERE id = ?',
-                           [iid])
+    row = fastsql.fetchone(
+        'SELECT id, title, status, created_at, updated_at, resolved_at FROM "incident" WHERE id = ?', [iid]
+    )
     if row is None:
         return None
     team_sql, team_params = ("AND t.team = ? ", [scope_team]) if scope_team is not None else ("", [])
     tickets = fastsql.fetchall(
         "SELECT t.number, t.status, t.priority, t.team, t.channel, t.subject, it.similarity, it.added_at "
         f'FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id WHERE it.incident_id = ? {team_sql}'
-        "ORDER BY t.id", [iid, *team_params])
+        "ORDER BY t.id",
+        [iid, *team_params],
+    )
     if scope_team is not None and not tickets:
         return None
-    return _incident(row) | {"tickets": [
-        {"number": t[0], "status": t[1], "priority": t[2], "team": t[3], "channel": t[4], "subject": t[5],
-         "similarity": round(float(t[6]), 2), "added_at": _when(t[7])} for t in tickets]}
+    return _incident(row) | {
+        "tickets": [
+            {
+                "number": t[0],
+                "status": t[1],
+                "priority": t[2],
+                "team": t[3],
+                "channel": t[4],
+                "subject": t[5],
+                "similarity": round(float(t[6]), 2),
+                "added_at": _when(t[7]),
+            }
+            for t in tickets
+        ]
+    }
 
 
 def other_teams(iid: int, scope_team: str, active: tuple[str, ...]) -> list[str]:
@@ -92,5 +119,6 @@ def other_teams(iid: int, scope_team: str, active: tuple[str, ...]) -> list[str]
     rows = fastsql.fetchall(
         'SELECT DISTINCT t.team FROM "incident_ticket" it JOIN "ticket" t ON t.id = it.ticket_id '
         f"WHERE it.incident_id = ? AND t.status IN ({marks}) AND (t.team IS NULL OR t.team != ?)",
-        [iid, *active, scope_team])
+        [iid, *active, scope_team],
+    )
     return sorted(str(r[0] or "none") for r in rows)

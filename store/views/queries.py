@@ -1,4 +1,5 @@
 """Read models for the command line and the API: tickets as plain dicts."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,12 +20,22 @@ def ticket_summary(t: m.Ticket, tags: list[str] | None = None) -> dict[str, Any]
     from helpline.store.tickets.tags import tags_of
 
     return {
-        "number": t.number, "subject": t.subject, "status": t.status, "priority": t.priority,
-        "category": t.category, "team": t.team, "assignee": t.assignee, "language": t.language,
-        "channel": t.channel, "customer": {"id": t.customer_id, "name": t.customer.name},
-        "support_address": t.support_address, "possible_follow_up": t.possible_follow_up,
+        "number": t.number,
+        "subject": t.subject,
+        "status": t.status,
+        "priority": t.priority,
+        "category": t.category,
+        "team": t.team,
+        "assignee": t.assignee,
+        "language": t.language,
+        "channel": t.channel,
+        "customer": {"id": t.customer_id, "name": t.customer.name},
+        "support_address": t.support_address,
+        "possible_follow_up": t.possible_follow_up,
         "follow_up_of": t.follow_up_of.number if t.follow_up_of_id else None,
-        "created_at": _ts(t.created_at), "updated_at": _ts(t.updated_at), "resolved_at": _ts(t.resolved_at),
+        "created_at": _ts(t.created_at),
+        "updated_at": _ts(t.updated_at),
+        "resolved_at": _ts(t.resolved_at),
         "tags": tags if tags is not None else tags_of(t.id),
     }
 
@@ -89,28 +100,65 @@ def ticket_detail(number: str) -> dict[str, Any]:
     out["customer"]["identities"] = [
         {"kind": i.kind, "address": i.address} for i in m.Identity.select().where(m.Identity.customer == t.customer_id)
     ]
-    out["participants"] = [{"kind": p.kind, "address": p.address, "role": p.role}
-                           for p in m.Participant.select().where(m.Participant.ticket == t).order_by(m.Participant.id)]
+    out["participants"] = [
+        {"kind": p.kind, "address": p.address, "role": p.role}
+        for p in m.Participant.select().where(m.Participant.ticket == t).order_by(m.Participant.id)
+    ]
     out.update(webhook_state.as_dict(t.id))  # metadata key/values from webhook sources, and those sources
     out.update(routing_state.sla_as_dict(t.id))  # SLA clocks (due, warned, breached), queue, waiting since
     msgs = list(m.Message.select().where(m.Message.ticket == t).order_by(m.Message.id))
     atts: dict[int, list[dict[str, Any]]] = {}
     for a in m.Attachment.select().where(m.Attachment.message.in_([x.id for x in msgs])):
-        atts.setdefault(a.message_id, []).append({
-            "filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-            "blob_key": a.blob_key, "inline": a.inline, "content_id": a.content_id})
-    out["messages"] = [{
-        "id": x.id, "direction": x.direction, "author_role": x.author_role, "author": x.author, "channel": x.channel,
-        "sender": x.sender, "message_id": x.message_id, "subject": x.subject, "text": x.text,
-        "full_text": x.full_text, "html": x.html, "raw_blob_key": x.raw_blob_key, "auth": x.auth,
-        "warnings": x.warnings or [], "delivery_status": x.delivery_status, "created_at": _ts(x.created_at),
-        "attachments": atts.get(x.id, []),
-    } for x in msgs]
-    out["events"] = [{"kind": e.kind, "actor": e.actor, "data": e.data, "created_at": _ts(e.created_at)}
-                     for e in m.Event.select().where(m.Event.ticket == t).order_by(m.Event.id)]
-    out["outbox"] = [{"id": o.id, "kind": o.kind, "channel": o.channel, "recipient": o.recipient, "status": o.status,
-                      "attempts": o.attempts, "last_error": o.last_error, "provider_id": o.provider_id}
-                     for o in m.Outbox.select().where(m.Outbox.ticket == t).order_by(m.Outbox.id)]
+        atts.setdefault(a.message_id, []).append(
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "blob_key": a.blob_key,
+                "inline": a.inline,
+                "content_id": a.content_id,
+            }
+        )
+    out["messages"] = [
+        {
+            "id": x.id,
+            "direction": x.direction,
+            "author_role": x.author_role,
+            "author": x.author,
+            "channel": x.channel,
+            "sender": x.sender,
+            "message_id": x.message_id,
+            "subject": x.subject,
+            "text": x.text,
+            "full_text": x.full_text,
+            "html": x.html,
+            "raw_blob_key": x.raw_blob_key,
+            "auth": x.auth,
+            "warnings": x.warnings or [],
+            "delivery_status": x.delivery_status,
+            "created_at": _ts(x.created_at),
+            "attachments": atts.get(x.id, []),
+        }
+        for x in msgs
+    ]
+    out["events"] = [
+        {"kind": e.kind, "actor": e.actor, "data": e.data, "created_at": _ts(e.created_at)}
+        for e in m.Event.select().where(m.Event.ticket == t).order_by(m.Event.id)
+    ]
+    out["outbox"] = [
+        {
+            "id": o.id,
+            "kind": o.kind,
+            "channel": o.channel,
+            "recipient": o.recipient,
+            "status": o.status,
+            "attempts": o.attempts,
+            "last_error": o.last_error,
+            "provider_id": o.provider_id,
+        }
+        for o in m.Outbox.select().where(m.Outbox.ticket == t).order_by(m.Outbox.id)
+    ]
     return out
 
 
@@ -128,8 +176,12 @@ def outbox_backlog() -> dict[str, int]:
     """Outbox rows not yet sent, by status (the ingest daemon's live metrics)."""
     from peewee import fn
 
-    rows = (m.Outbox.select(m.Outbox.status, fn.COUNT(m.Outbox.id))
-            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.status).tuples())
+    rows = (
+        m.Outbox.select(m.Outbox.status, fn.COUNT(m.Outbox.id))
+        .where(m.Outbox.status.in_(_UNSENT))
+        .group_by(m.Outbox.status)
+        .tuples()
+    )
     return {str(status): int(n) for status, n in cast(Iterable[tuple[str, int]], rows)}
 
 
@@ -137,6 +189,10 @@ def outbox_backlog_by_channel() -> dict[tuple[str, str], int]:
     """Outbox rows not yet sent, by (channel, status)."""
     from peewee import fn
 
-    rows = (m.Outbox.select(m.Outbox.channel, m.Outbox.status, fn.COUNT(m.Outbox.id))
-            .where(m.Outbox.status.in_(_UNSENT)).group_by(m.Outbox.channel, m.Outbox.status).tuples())
+    rows = (
+        m.Outbox.select(m.Outbox.channel, m.Outbox.status, fn.COUNT(m.Outbox.id))
+        .where(m.Outbox.status.in_(_UNSENT))
+        .group_by(m.Outbox.channel, m.Outbox.status)
+        .tuples()
+    )
     return {(str(channel), str(status)): int(n) for channel, status, n in cast(Iterable[tuple[str, str, int]], rows)}

@@ -3,6 +3,7 @@
 Plain reads outside any transaction of their own: the card shows the ticket
 as it is at send time.
 """
+
 from __future__ import annotations
 
 from helpline.store.models import Attachment, Customer, Event, Message, Ticket
@@ -17,8 +18,9 @@ def ticket(ticket_id: int) -> Ticket | None:
 
 def first_customer_message(ticket_id: int) -> Message | None:
     """The ticket's first inbound message (its card's text, sender and files)."""
-    got: Message | None = (Message.select().where((Message.ticket == ticket_id) & (Message.direction == "in"))
-                           .order_by(Message.id).first())
+    got: Message | None = (
+        Message.select().where((Message.ticket == ticket_id) & (Message.direction == "in")).order_by(Message.id).first()
+    )
     return got
 
 
@@ -29,8 +31,12 @@ def customer(customer_id: int | None) -> Customer | None:
 
 def last_category_event(ticket_id: int) -> Event | None:
     """The newest event that set, corrected or confirmed the ticket's category."""
-    got: Event | None = (Event.select().where((Event.ticket == ticket_id) & Event.kind.in_(CATEGORY_EVENTS))
-                         .order_by(Event.id.desc()).first())
+    got: Event | None = (
+        Event.select()
+        .where((Event.ticket == ticket_id) & Event.kind.in_(CATEGORY_EVENTS))
+        .order_by(Event.id.desc())
+        .first()
+    )
     return got
 
 
@@ -41,8 +47,9 @@ def message(message_id: int) -> Message | None:
 
 def listed_files(message_id: int) -> list[tuple[str, int]]:
     """(filename, size) of the message's attachments, inline images of an HTML body left out."""
-    return [(a.filename, a.size) for a in
-            Attachment.select().where((Attachment.message == message_id) & ~Attachment.inline)]
+    return [
+        (a.filename, a.size) for a in Attachment.select().where((Attachment.message == message_id) & ~Attachment.inline)
+    ]
 
 
 def attachment(attachment_id: int) -> Attachment | None:

@@ -6,6 +6,7 @@ changed first; ``queue``, the unassigned ones whose thread is in a channel,
 nearest SLA due time first (tickets without a running clock after those with
 one, oldest first).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,11 +32,15 @@ def assigned_to(assignees: list[str], limit: int) -> list[Ticket]:
 def unassigned_in_channel(channel: str, limit: int) -> list[Ticket]:
     """Active unassigned tickets whose Slack thread is in ``channel``, nearest SLA due time first."""
     sla = routing_state.TicketSla
-    due = (sla.select(pw.fn.MIN(sla.due_at))
-           .where((sla.ticket == Ticket.id) & sla.stopped_at.is_null() & sla.due_at.is_null(False)))
-    query = (_active().join(SlackThread, on=(SlackThread.ticket == Ticket.id))
-             .where(Ticket.assignee.is_null() & (SlackThread.channel == channel))
-             .order_by(pw.fn.COALESCE(due, NO_DUE), Ticket.created_at))
+    due = sla.select(pw.fn.MIN(sla.due_at)).where(
+        (sla.ticket == Ticket.id) & sla.stopped_at.is_null() & sla.due_at.is_null(False)
+    )
+    query = (
+        _active()
+        .join(SlackThread, on=(SlackThread.ticket == Ticket.id))
+        .where(Ticket.assignee.is_null() & (SlackThread.channel == channel))
+        .order_by(pw.fn.COALESCE(due, NO_DUE), Ticket.created_at)
+    )
     return list(query.limit(limit))
 
 
@@ -44,5 +49,9 @@ def record_availability(user: str, agent_email: str | None, status: str, now: dt
     (``agent_availability``), inside the caller's transaction."""
     if agent_email is not None:
         routing_state.set_availability(agent_email, status, now)
-    Event.create(ticket=None, actor=f"slack:{user}", kind="agent_availability",
-                 data={"status": status, "via": "slack", "agent": agent_email})
+    Event.create(
+        ticket=None,
+        actor=f"slack:{user}",
+        kind="agent_availability",
+        data={"status": status, "via": "slack", "agent": agent_email},
+    )

@@ -5,6 +5,7 @@ statements of the Slack stages over tickets, events, thread keys and messages.
 Plain SQL (``fastsql``): most run inside the pipeline's transaction or the
 scheduler's sweeps.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,8 @@ def latest_open_ticket(customer_id: int, since: dt.datetime) -> tuple[int, str, 
         'LEFT JOIN "ticket_fingerprint" f ON f.ticket_id = t.id '
         f"WHERE t.customer_id = ? AND t.channel = 'slack' AND t.last_customer_at >= ? "
         f"AND t.status IN ({', '.join('?' for _ in ACTIVE)}) ORDER BY t.last_customer_at DESC, t.id DESC LIMIT 1",
-        [customer_id, since, *ACTIVE])
+        [customer_id, since, *ACTIVE],
+    )
     if row is None:
         return None
     sig = row[2]
@@ -45,14 +47,17 @@ def tickets_with_stale_cards(card_events: tuple[str, ...], limit: int) -> list[i
         f"e.ticket_id = s.ticket_id AND e.kind IN ({marks}) AND e.created_at > s.updated_at) AND NOT EXISTS "
         "(SELECT 1 FROM \"outbox\" o WHERE o.ticket_id = s.ticket_id AND o.channel = 'slack' "
         "AND o.kind = 'slack_update' AND o.status IN ('pending', 'sending')) ORDER BY s.ticket_id LIMIT ?",
-        [*card_events, limit])
+        [*card_events, limit],
+    )
     return [int(r[0]) for r in rows]
 
 
 def customer_conversation(ticket_id: int) -> str | None:
     """The ticket's first ``conv:slack:CHANNEL:TS`` thread key (a customer who wrote in Slack), if any."""
-    row = fastsql.fetchone("SELECT key FROM \"thread_key\" WHERE ticket_id = ? AND key LIKE 'conv:slack:%' "
-                           "ORDER BY key LIMIT 1", [ticket_id])
+    row = fastsql.fetchone(
+        "SELECT key FROM \"thread_key\" WHERE ticket_id = ? AND key LIKE 'conv:slack:%' ORDER BY key LIMIT 1",
+        [ticket_id],
+    )
     return str(row[0]) if row is not None else None
 
 
@@ -67,12 +72,13 @@ def unposted_team_notifications(since: dt.datetime, limit: int) -> list[tuple[in
     rows = fastsql.fetchall(
         'SELECT e.id, e.ticket_id, e.data FROM "event" e WHERE e.kind = ? AND e.created_at >= ? '
         "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:notify:' || e.id) "
-        "ORDER BY e.id LIMIT ?", ["team_notification", since, limit])
+        "ORDER BY e.id LIMIT ?",
+        ["team_notification", since, limit],
+    )
     return [(int(event_id), ticket_id, _data(raw)) for event_id, ticket_id, raw in rows]
 
 
-def unposted_merge_suggestions(since: dt.datetime, limit: int
-                               ) -> list[tuple[int, int, dict[str, Any], str, str]]:
+def unposted_merge_suggestions(since: dt.datetime, limit: int) -> list[tuple[int, int, dict[str, Any], str, str]]:
     """(event id, ticket id, data, ticket number, ticket status) of ``merge_suggested`` events since ``since``
     on tickets whose Slack parent is posted, with no Slack row yet."""
     rows = fastsql.fetchall(
@@ -80,9 +86,13 @@ def unposted_merge_suggestions(since: dt.datetime, limit: int
         'JOIN "slack_thread" s ON s.ticket_id = e.ticket_id JOIN "ticket" t ON t.id = e.ticket_id '
         "WHERE e.kind = ? AND e.created_at >= ? "
         "AND NOT EXISTS (SELECT 1 FROM \"outbox\" o WHERE o.unique_key = 'slack:suggest:' || e.id) "
-        "ORDER BY e.id LIMIT ?", ["merge_suggested", since, limit])
-    return [(int(event_id), int(ticket_id), _data(raw), str(number), str(status))
-            for event_id, ticket_id, raw, number, status in rows]
+        "ORDER BY e.id LIMIT ?",
+        ["merge_suggested", since, limit],
+    )
+    return [
+        (int(event_id), int(ticket_id), _data(raw), str(number), str(status))
+        for event_id, ticket_id, raw, number, status in rows
+    ]
 
 
 def status_of_number(number: str) -> str | None:

@@ -5,6 +5,7 @@ feet, so following ``next_cursor`` (the id to continue below) neither skips
 nor repeats a ticket while other tickets are created or updated meanwhile.
 ``team`` confines a team-bound key to its team's tickets whatever the filters.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,9 @@ def _matching(text: str) -> pw.Node:
     return pw.NodeList((m.Ticket.id, pw.SQL("IN"), pw.SQL(f"({sub})", params)))
 
 
-def list_page(f: TicketFilter, *, limit: int, before: int | None = None,
-              scope_team: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+def list_page(
+    f: TicketFilter, *, limit: int, before: int | None = None, scope_team: str | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
     """One page of tickets and the cursor of the next (None on the last page)."""
     T = m.Ticket
     q = T.select(T, m.Customer).join(m.Customer).order_by(T.id.desc()).limit(limit + 1)
@@ -69,7 +71,8 @@ def list_page(f: TicketFilter, *, limit: int, before: int | None = None,
             conds.append(T.customer == int(f.customer))
         else:
             ident = m.Identity.select(m.Identity.customer).where(
-                pw.fn.LOWER(m.Identity.address) == f.customer.strip().lower())
+                pw.fn.LOWER(m.Identity.address) == f.customer.strip().lower()
+            )
             conds.append(T.customer.in_(ident))
     if f.updated_since is not None:
         conds.append(T.updated_at >= f.updated_since)

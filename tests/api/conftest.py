@@ -1,6 +1,7 @@
 """A live ticket API on each backend: the real public app (``ingest.public.make_app``) on a
 loopback port, a desk with teams and agents that makes tickets through the real pipeline,
 and keys of every scope."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

@@ -1,5 +1,6 @@
 """``POST /api/v1/tickets/{number}/messages/{id}/detach``: a near-duplicate's message becomes its own ticket
 through the API (write scope; a personal key's agent needs the merge permission); refusals are clear 4xx."""
+
 from __future__ import annotations
 
 from helpline.store import models as m
@@ -15,8 +16,12 @@ def test_detach_over_the_api(api):
     second = api.desk.receive(mail(subject="Printer jams too", body=OUTAGE_AGAIN)[0])
     assert second.action == "appended" and second.ticket_id == first.ticket_id
     ticket = m.Ticket.get_by_id(first.ticket_id)
-    msg = m.Message.select().where((m.Message.ticket == ticket) & (m.Message.direction == "in")) \
-        .order_by(m.Message.id.desc()).get()
+    msg = (
+        m.Message.select()
+        .where((m.Message.ticket == ticket) & (m.Message.direction == "in"))
+        .order_by(m.Message.id.desc())
+        .get()
+    )
     path = f"/tickets/{ticket.number}/messages/{msg.id}/detach"
     assert api.call("POST", path, key="read").status_code == 403
     agent = api.call("POST", path, key=personal(api, "ann@example.com"))  # an agent may not merge or split

@@ -1,5 +1,6 @@
 """Incidents in the ticket API over HTTP, on SQLite and PostgreSQL: list and show with scopes
 and team-bound keys, and one reply to every open ticket of an incident, never sent twice."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,10 +12,12 @@ from ..routing.conftest import configured_desk
 from .conftest import serve
 from .test_ticket_api import new_ticket
 
-REPORTS = ["Hello, the website is down and the login page shows error 503, since 10 minutes.",
-           "Hi, the website is down and the login page shows error 503, for everyone in our office.",
-           "Hello, the website is down and the login page shows error 503, on my phone too.",
-           "Hey, the website is down and the login page shows error 503, we cannot work."]
+REPORTS = [
+    "Hello, the website is down and the login page shows error 503, since 10 minutes.",
+    "Hi, the website is down and the login page shows error 503, for everyone in our office.",
+    "Hello, the website is down and the login page shows error 503, on my phone too.",
+    "Hey, the website is down and the login page shows error 503, we cannot work.",
+]
 
 
 @pytest.fixture
@@ -24,9 +27,16 @@ def api(backend, tmp_path):
 
 def outage(api, n: int = 4) -> list[m.Ticket]:  # noqa: ANN001
     """``n`` customers report one outage; the last one writes to billing@, the others to support@ (tech)."""
-    tickets = [new_ticket(api, sender=f"C{i} <c{i}@example{i}.net>", subject="Website down", body=text,
-                          to="billing@example.com" if i == n - 1 else "support@example.com")
-               for i, text in enumerate(REPORTS[:n])]
+    tickets = [
+        new_ticket(
+            api,
+            sender=f"C{i} <c{i}@example{i}.net>",
+            subject="Website down",
+            body=text,
+            to="billing@example.com" if i == n - 1 else "support@example.com",
+        )
+        for i, text in enumerate(REPORTS[:n])
+    ]
     Grouper(api.desk.settings).run_round()  # what the scheduler does a moment later
     return tickets
 

@@ -1,6 +1,7 @@
 """Every ``/api/`` route the public app registers is in the OpenAPI document, and every documented
 operation is a route: a handler added without its documentation (as ``POST /api/v1/messages`` once
 was) fails here, and so does a documented operation that no longer exists."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,12 @@ def _registered(tmp_path) -> set[tuple[str, str]]:
 
 
 def _documented() -> set[tuple[str, str]]:
-    return {(method.upper(), path) for path, item in openapi.document()["paths"].items()
-            for method in item if method in ("get", "post", "put", "patch", "delete")}
+    return {
+        (method.upper(), path)
+        for path, item in openapi.document()["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
 
 
 def test_canonical_strips_route_patterns() -> None:
@@ -47,6 +52,10 @@ def test_every_documented_operation_is_a_route(tmp_path) -> None:
 
 
 def test_operation_ids_are_unique() -> None:
-    ids = [op["operationId"] for item in openapi.document()["paths"].values()
-           for key, op in item.items() if key != "parameters"]
+    ids = [
+        op["operationId"]
+        for item in openapi.document()["paths"].values()
+        for key, op in item.items()
+        if key != "parameters"
+    ]
     assert len(ids) == len(set(ids))

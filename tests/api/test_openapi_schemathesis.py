@@ -5,6 +5,7 @@ Every answer must be documented (status code, content type, body schema) and non
 The operations are driven from inside one test (``schemathesis.openapi.from_url`` on the
 live server, a Hypothesis run per operation) rather than through schemathesis' pytest
 plugin, whose lazy fixture needs the server before the ``backend`` fixture made it."""
+
 from __future__ import annotations
 
 import schemathesis
@@ -26,23 +27,41 @@ CONTENT_CHECKED = {"PUT /api/v1/kb/articles/{slug}"}
 def test_api_conforms_to_openapi(api):
     tickets = [new_ticket(api) for _ in range(2)]  # real tickets, so generated numbers are not all unknown
     now = m.utcnow()  # and a real incident (INC-000001, the documented example) for the incident operations
-    run_tx(lambda: state.add_to_incident(state.create_incident("Website down", now), [(t.id, 0.9) for t in tickets],
-                                         now))
+    run_tx(
+        lambda: state.add_to_incident(state.create_incident("Website down", now), [(t.id, 0.9) for t in tickets], now)
+    )
     schema = schemathesis.openapi.from_url(api.url + "/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {api.keys['admin']}"}
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = {op.label for op in operations}
-    assert {"GET /api/v1/tickets", "POST /api/v1/tickets/bulk", "GET /api/v1/tickets/{number}",
-            "PATCH /api/v1/tickets/{number}", "POST /api/v1/tickets/{number}/replies",
-            "POST /api/v1/tickets/{number}/notes", "POST /api/v1/tickets/{number}/merge", "GET /api/v1/incidents",
-            "GET /api/v1/incidents/{incident}", "POST /api/v1/incidents/{incident}/reply"} <= labels
+    assert {
+        "GET /api/v1/tickets",
+        "POST /api/v1/tickets/bulk",
+        "GET /api/v1/tickets/{number}",
+        "PATCH /api/v1/tickets/{number}",
+        "POST /api/v1/tickets/{number}/replies",
+        "POST /api/v1/tickets/{number}/notes",
+        "POST /api/v1/tickets/{number}/merge",
+        "GET /api/v1/incidents",
+        "GET /api/v1/incidents/{incident}",
+        "POST /api/v1/incidents/{incident}/reply",
+    } <= labels
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def check(case) -> None:  # noqa: ANN001
-            case.call_and_validate(headers=headers, excluded_checks=(
-                [positive_data_acceptance] if case.operation.label in CONTENT_CHECKED else []))
+            case.call_and_validate(
+                headers=headers,
+                excluded_checks=([positive_data_acceptance] if case.operation.label in CONTENT_CHECKED else []),
+            )
+
         check()
     # the documented example reached the real incident: its reply ran (and conformed)
     assert m.Event.select().where(m.Event.kind == "incident_replied").exists()

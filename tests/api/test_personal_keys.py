@@ -1,5 +1,6 @@
 """Personal API keys (``api-keys create --agent EMAIL``): what they may do is their scopes intersected with
 their agent's role, and their replies and notes are authored by that agent. Over HTTP, on both databases."""
+
 from __future__ import annotations
 
 import pytest

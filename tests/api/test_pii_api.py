@@ -1,6 +1,7 @@
 """Personal data in the API's answers: masked for every key without the ``pii`` scope (integration keys
 included) and for personal keys whose agent may not see it; a key that may, sees it, and the view and any
 reveal are audited. Over HTTP, on both databases."""
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,12 @@ def test_a_personal_key_sees_it_only_if_its_agent_may(api):
     got = api.call("POST", f"/tickets/{t.number}/messages/{msg_id}/reveal", key=ben)
     assert got.status_code == 200 and CARD in got.json()["message"]["text"]
     (ev,) = events(t, "pii_revealed")
-    assert (ev.actor, ev.data["via"], ev.data["role"], ev.data["message"]) == ("ben@example.com", "api", "senior",
-                                                                               msg_id)
+    assert (ev.actor, ev.data["via"], ev.data["role"], ev.data["message"]) == (
+        "ben@example.com",
+        "api",
+        "senior",
+        msg_id,
+    )
 
 
 def test_reveal_needs_the_scope_and_a_message_of_that_ticket(api):

@@ -1,5 +1,6 @@
 """Each role against each ticket action the API offers, through personal keys whose scopes allow everything:
 the role alone decides, as router/permissions.py's table says. On both databases."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Spam for review over the API: ``GET /api/v1/tickets?status=spam`` lists mail the block list (or the
 trusted MTA's filter) filed as spam; a PATCH to ``new`` releases it, to ``closed`` confirms it."""
+
 from __future__ import annotations
 
 from helpline.store.inbound import blocklist
@@ -20,7 +21,10 @@ def test_spam_is_listed_for_review_and_released(api):
     assert sorted(numbers) == sorted(m.Ticket.get_by_id(o.ticket_id).number for o in spam)
     assert all(t["status"] == "spam" for t in listed.json()["tickets"])
     first, second = numbers
-    assert api.call("PATCH", f"/tickets/{first}", json={"status": "new"}).json()["status"] in ("new", "open")  # assigned
+    assert api.call("PATCH", f"/tickets/{first}", json={"status": "new"}).json()["status"] in (
+        "new",
+        "open",
+    )  # assigned
     released = m.Ticket.get(m.Ticket.number == first)
     assert m.Event.select().where((m.Event.ticket == released) & (m.Event.kind == "spam_released")).exists()
     assert api.call("PATCH", f"/tickets/{second}", json={"status": "closed"}).json()["status"] == "closed"

@@ -1,6 +1,7 @@
 """The ticket API driven over HTTP with a real client, on SQLite and PostgreSQL: scopes and
 team-bound keys, filters and pages, a ticket with its messages and events, replies on the
 ticket's channel, notes, changes through the lifecycle table, merges and bulk operations."""
+
 from __future__ import annotations
 
 from helpline.store.access import api_keys
@@ -9,8 +10,14 @@ from helpline.store import models as m
 from ..workers.builders import fresh_text, mail
 
 
-def new_ticket(api, *, to: str = "support@example.com", subject: str = "Order never arrived",
-               body: str | None = None, sender: str = "Alice Customer <alice@example.org>") -> m.Ticket:
+def new_ticket(
+    api,
+    *,
+    to: str = "support@example.com",
+    subject: str = "Order never arrived",
+    body: str | None = None,
+    sender: str = "Alice Customer <alice@example.org>",
+) -> m.Ticket:
     raw, _ = mail(to=to, subject=subject, body=body or fresh_text(), sender=sender)
     outcome = api.desk.receive(raw, rcpt=to)
     assert outcome.action == "created", outcome
@@ -33,8 +40,12 @@ def test_keys_scopes_and_refusals(api):
     assert api.call("GET", path, key="read").status_code == 200
     assert api.call("PATCH", path, key="read", json={"priority": "high"}).status_code == 403
     assert api.call("POST", path + "/notes", key="read", json={"text": "x"}).status_code == 403
-    assert api.call("POST", "/tickets/bulk", key="write",
-                    json={"tickets": [t.number], "action": "priority", "value": "low"}).status_code == 403
+    assert (
+        api.call(
+            "POST", "/tickets/bulk", key="write", json={"tickets": [t.number], "action": "priority", "value": "low"}
+        ).status_code
+        == 403
+    )
     assert api.call("PATCH", path, key="write", json={"priority": "high"}).status_code == 200
     assert api.call("GET", path, key="admin").status_code == 200  # admin includes write and read
 
@@ -148,12 +159,24 @@ def test_note_stays_internal(api):
 def test_patch_status_priority_assignee_category(api):
     t = new_ticket(api, to="billing@example.com", subject="Invoice question")
     path = f"/tickets/{t.number}"
-    r = api.call("PATCH", path, json={"priority": "urgent", "assignee": "ben@example.com", "category": "refund",
-                                      "reason": "customer is a reseller"})
+    r = api.call(
+        "PATCH",
+        path,
+        json={
+            "priority": "urgent",
+            "assignee": "ben@example.com",
+            "category": "refund",
+            "reason": "customer is a reseller",
+        },
+    )
     assert r.status_code == 200, r.text
     got = r.json()
-    assert (got["priority"], got["assignee"], got["category"], got["status"]) == ("urgent", "ben@example.com",
-                                                                                  "refund", "open")
+    assert (got["priority"], got["assignee"], got["category"], got["status"]) == (
+        "urgent",
+        "ben@example.com",
+        "refund",
+        "open",
+    )
     (cat,) = events(t, "category_corrected")  # a labelled example for `helpline model train --from-tickets`
     assert cat.data["category"] == "refund" and cat.actor == "api:write-client"
     assert events(t, "priority_changed")[-1].actor == "api:write-client"
@@ -163,8 +186,9 @@ def test_patch_status_priority_assignee_category(api):
     refused = api.call("PATCH", path, json={"status": "in_progress", "priority": "low"})
     assert refused.status_code == 409
     body = refused.json()
-    assert body["allowed"] == ["open", "closed"] and "cannot go from resolved to in_progress" in \
-        body["errors"][0]["error"]
+    assert (
+        body["allowed"] == ["open", "closed"] and "cannot go from resolved to in_progress" in body["errors"][0]["error"]
+    )
     assert m.Ticket.get_by_id(t.id).priority == "urgent"  # all or nothing
 
     bad = api.call("PATCH", path, json={"status": "sleeping", "priority": 3, "colour": "red"})
@@ -185,16 +209,25 @@ def test_team_bound_key_sees_only_its_team(api):
     hidden = api.call("GET", f"/tickets/{other.number}", key="billing")
     absent = api.call("GET", "/tickets/HL-1999-000001", key="billing")
     assert hidden.status_code == absent.status_code == 404
-    assert hidden.json()["errors"][0]["error"].replace(other.number, "N") == \
-        absent.json()["errors"][0]["error"].replace("HL-1999-000001", "N")  # nothing tells them apart
-    for method, suffix, body in (("PATCH", "", {"priority": "low"}), ("POST", "/notes", {"text": "hi"}),
-                                 ("POST", "/replies", {"text": "hi"}), ("POST", "/merge", {"into": mine.number})):
+    assert hidden.json()["errors"][0]["error"].replace(other.number, "N") == absent.json()["errors"][0][
+        "error"
+    ].replace("HL-1999-000001", "N")  # nothing tells them apart
+    for method, suffix, body in (
+        ("PATCH", "", {"priority": "low"}),
+        ("POST", "/notes", {"text": "hi"}),
+        ("POST", "/replies", {"text": "hi"}),
+        ("POST", "/merge", {"into": mine.number}),
+    ):
         assert api.call(method, f"/tickets/{other.number}{suffix}", key="billing", json=body).status_code == 404
     assert m.Ticket.get_by_id(other.id).priority != "low"
     out = api.call("PATCH", f"/tickets/{mine.number}", key="billing", json={"team": "tech"})
     assert out.status_code == 409 and m.Ticket.get_by_id(mine.id).team == "billing"
-    bulk = api.call("POST", "/tickets/bulk", key="billing",
-                    json={"tickets": [mine.number, other.number], "action": "priority", "value": "high"}).json()
+    bulk = api.call(
+        "POST",
+        "/tickets/bulk",
+        key="billing",
+        json={"tickets": [mine.number, other.number], "action": "priority", "value": "high"},
+    ).json()
     assert [(r["ticket"], r["ok"]) for r in bulk["results"]] == [(mine.number, True), (other.number, False)]
     assert bulk["results"][1]["code"] == 404
 
@@ -207,9 +240,17 @@ def test_merge_and_bulk(api):
     assert api.call("POST", f"/tickets/{c.number}/merge", json={"into": "HL-1999-000001"}).status_code == 422
     assert api.call("POST", f"/tickets/{c.number}/merge", json={"into": b.number}).status_code == 409  # b is merged
 
-    res = api.call("POST", "/tickets/bulk", key="admin", json={
-        "tickets": [a.number, b.number, c.number, "HL-1999-000001"], "action": "status", "value": "resolved",
-        "reason": "shipped"})
+    res = api.call(
+        "POST",
+        "/tickets/bulk",
+        key="admin",
+        json={
+            "tickets": [a.number, b.number, c.number, "HL-1999-000001"],
+            "action": "status",
+            "value": "resolved",
+            "reason": "shipped",
+        },
+    )
     assert res.status_code == 200
     results = {x["ticket"]: x for x in res.json()["results"]}
     assert results[a.number]["ok"] and results[a.number]["status"] == "resolved"
@@ -218,11 +259,16 @@ def test_merge_and_bulk(api):
     assert m.Ticket.get_by_id(c.id).status == "resolved"
     assert events(c, "status_changed")[-1].actor == "api:admin-client"
 
-    assign = api.call("POST", "/tickets/bulk", key="admin",
-                      json={"tickets": [d.number], "action": "assign", "value": "tom@example.com"}).json()
+    assign = api.call(
+        "POST",
+        "/tickets/bulk",
+        key="admin",
+        json={"tickets": [d.number], "action": "assign", "value": "tom@example.com"},
+    ).json()
     assert assign["results"][0]["assignee"] == "tom@example.com"
-    merged = api.call("POST", "/tickets/bulk", key="admin",
-                      json={"tickets": [d.number], "action": "merge", "value": a.number}).json()
+    merged = api.call(
+        "POST", "/tickets/bulk", key="admin", json={"tickets": [d.number], "action": "merge", "value": a.number}
+    ).json()
     assert merged["results"][0]["ok"] is False  # a is resolved: merges go into active tickets
     bad = api.call("POST", "/tickets/bulk", key="admin", json={"tickets": [], "action": "explode"})
     assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"tickets", "action"}

@@ -3,6 +3,7 @@
 Needs root (network namespaces, iptables). Each scenario builds its own
 cluster and removes it afterwards; the figures print as one JSON object a line.
 """
+
 from __future__ import annotations
 
 import argparse

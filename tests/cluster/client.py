@@ -8,6 +8,7 @@ timeout, a host that is gone) is retried on the next host with the same
 Message-ID, the way an MTA retries. Every answer is written as a JSON line,
 which the scenario counts against the database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,13 @@ import uuid
 def mail(conversation: int, index: int, run: str, first_id: str | None) -> tuple[str, bytes]:
     msg_id = f"<c{conversation}.m{index}.{run}@customers.example>"
     sender = f"customer{conversation}@customers.example"
-    headers = [f"From: Customer {conversation} <{sender}>", "To: support@example.com",
-               f"Subject: {'Re: ' if first_id else ''}Order {conversation} problem",
-               f"Message-ID: {msg_id}", "Date: Mon, 07 Dec 2026 09:00:00 +0000"]
+    headers = [
+        f"From: Customer {conversation} <{sender}>",
+        "To: support@example.com",
+        f"Subject: {'Re: ' if first_id else ''}Order {conversation} problem",
+        f"Message-ID: {msg_id}",
+        "Date: Mon, 07 Dec 2026 09:00:00 +0000",
+    ]
     if first_id:
         headers += [f"In-Reply-To: {first_id}", f"References: {first_id}"]
     body = f"Hello, this is message {index} about order {conversation}-{run}. Unique {uuid.uuid4().hex}.\r\n"
@@ -76,9 +81,16 @@ def main(argv: list[str] | None = None) -> int:
                     code, text = send(host, raw, f"customer{c}@customers.example", args.timeout)
                 except (OSError, smtplib.SMTPException) as exc:
                     code, text = 0, f"{type(exc).__name__}: {exc}"
-                record = {"conversation": c, "index": i, "message_id": msg_id, "host": host, "code": code,
-                          "answer": text[:200], "ms": round((time.monotonic() - started) * 1000, 1),
-                          "at": time.time()}
+                record = {
+                    "conversation": c,
+                    "index": i,
+                    "message_id": msg_id,
+                    "host": host,
+                    "code": code,
+                    "answer": text[:200],
+                    "ms": round((time.monotonic() - started) * 1000, 1),
+                    "at": time.time(),
+                }
                 out.write(json.dumps(record) + "\n")
                 out.flush()
                 if code == 250:

@@ -7,6 +7,7 @@ touching the others. Needs root and iproute2/iptables; everything made is
 named with the cluster's prefix and removed by ``teardown`` (also of a
 previous run that died before cleaning up).
 """
+
 from __future__ import annotations
 
 import os
@@ -72,13 +73,21 @@ class Cluster:
         host = self.hosts[name] = Host(name, ns, address, veth)
         return host
 
-    def spawn(self, host: Host, argv: list[str], *, env: dict[str, str] | None = None, log: str | None = None,
-              user: str | None = None) -> subprocess.Popen:
+    def spawn(
+        self,
+        host: Host,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: str | None = None,
+        user: str | None = None,
+    ) -> subprocess.Popen:
         """A process on ``host``, in a session of its own so that killing the host kills all of it."""
         inner = (["runuser", "-u", user, "--"] if user else []) + argv
         out = open(log, "ab") if log else subprocess.DEVNULL
-        proc = subprocess.Popen(host.cmd(*inner), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            host.cmd(*inner), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
         proc.host = host.name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc

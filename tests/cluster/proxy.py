@@ -9,6 +9,7 @@ forwarded chunk resets its connection with probability ``drop_ratio``
 (mid-query, as a flaky link does), which with 1 % resets a busy connection
 every hundred round trips.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ class Stats:
         self.bytes = 0
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, stats: Stats,
-                maybe_reset: Callable[[], bool]) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    delay: float,
+    stats: Stats,
+    maybe_reset: Callable[[], bool],
+) -> None:
     try:
         while True:
             chunk = await reader.read(65536)
@@ -51,8 +57,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
             pass
 
 
-async def serve(listen_port: int, target: tuple[str, int], delay_s: float, drop_ratio: float, stats_file: str,
-                seed: int = 7) -> None:
+async def serve(
+    listen_port: int, target: tuple[str, int], delay_s: float, drop_ratio: float, stats_file: str, seed: int = 7
+) -> None:
     rng = random.Random(seed)
     stats = Stats()
 
@@ -75,8 +82,11 @@ async def serve(listen_port: int, target: tuple[str, int], delay_s: float, drop_
                 return True
             return False
 
-        await asyncio.gather(_pipe(client_r, server_w, delay_s, stats, maybe_reset),
-                             _pipe(server_r, client_w, delay_s, stats, maybe_reset), return_exceptions=True)
+        await asyncio.gather(
+            _pipe(client_r, server_w, delay_s, stats, maybe_reset),
+            _pipe(server_r, client_w, delay_s, stats, maybe_reset),
+            return_exceptions=True,
+        )
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
     stop = asyncio.Event()
@@ -85,8 +95,9 @@ async def serve(listen_port: int, target: tuple[str, int], delay_s: float, drop_
         loop.add_signal_handler(sig, stop.set)
     async with server:
         while not stop.is_set():
-            Path(stats_file).write_text(json.dumps({"connections": stats.connections, "dropped": stats.dropped,
-                                                    "bytes": stats.bytes}))
+            Path(stats_file).write_text(
+                json.dumps({"connections": stats.connections, "dropped": stats.dropped, "bytes": stats.bytes})
+            )
             try:
                 await asyncio.wait_for(stop.wait(), 1)
             except asyncio.TimeoutError:
@@ -104,13 +115,30 @@ class ProxyHandle:
             return {}
 
 
-def start_proxy_on(run: Any, host: str, *, listen_port: int, target: tuple[str, int], delay_s: float,
-                   drop_ratio: float) -> ProxyHandle:
+def start_proxy_on(
+    run: Any, host: str, *, listen_port: int, target: tuple[str, int], delay_s: float, drop_ratio: float
+) -> ProxyHandle:
     stats = run.workdir / f"proxy-{host}.json"
-    run.cluster.spawn(run.host(host), [sys.executable, "-m", "tests.cluster.proxy", "--port", str(listen_port),
-                                       "--target", f"{target[0]}:{target[1]}", "--delay-s", str(delay_s),
-                                       "--drop-ratio", str(drop_ratio), "--stats", str(stats)],
-                      env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])}, log=str(run.log_dir / "proxy.log"))
+    run.cluster.spawn(
+        run.host(host),
+        [
+            sys.executable,
+            "-m",
+            "tests.cluster.proxy",
+            "--port",
+            str(listen_port),
+            "--target",
+            f"{target[0]}:{target[1]}",
+            "--delay-s",
+            str(delay_s),
+            "--drop-ratio",
+            str(drop_ratio),
+            "--stats",
+            str(stats),
+        ],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        log=str(run.log_dir / "proxy.log"),
+    )
     deadline = time.monotonic() + 20
     while not stats.exists():
         if time.monotonic() > deadline:

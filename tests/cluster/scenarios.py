@@ -9,6 +9,7 @@ directory with another; blobs live in the database (``HELPLINE_BLOB_BACKEND=db``
 Every scenario ends with the same count: each message answered 250 is a ticket
 message exactly once, and no conversation became two tickets.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,11 +49,17 @@ class Counted:
         return not (self.missing or self.doubled or self.split_conversations)
 
     def figures(self) -> dict[str, Any]:
-        return {"ok": self.ok, "accepted": self.accepted, "ticket_messages": self.messages,
-                "lost": len(self.missing), "doubled": len(self.doubled),
-                "split_conversations": len(self.split_conversations),
-                "failed_attempts_retried": self.refused_or_failed_attempts,
-                "seconds": round(self.seconds, 1), **self.extra}
+        return {
+            "ok": self.ok,
+            "accepted": self.accepted,
+            "ticket_messages": self.messages,
+            "lost": len(self.missing),
+            "doubled": len(self.doubled),
+            "split_conversations": len(self.split_conversations),
+            "failed_attempts_retried": self.refused_or_failed_attempts,
+            "seconds": round(self.seconds, 1),
+            **self.extra,
+        }
 
 
 class Run:
@@ -73,8 +80,11 @@ class Run:
         self.cluster.up(HOSTS)
         db = self.host("db")
         self.database_url = services.postgres(self.cluster, db, self.workdir)
-        self.broker_url = (services.redis(self.cluster, db, self.workdir) if self.broker_kind == "redis"
-                           else services.rabbitmq(self.cluster, db, self.workdir))
+        self.broker_url = (
+            services.redis(self.cluster, db, self.workdir)
+            if self.broker_kind == "redis"
+            else services.rabbitmq(self.cluster, db, self.workdir)
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -89,34 +99,56 @@ class Run:
         data = self.workdir / "hosts" / host
         data.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELPLINE_")}
-        env.update({
-            "HELPLINE_DATA_DIR": str(data), "HELPLINE_DATABASE_URL": self.database_url,
-            "HELPLINE_BROKER_URL": self.broker_url, "HELPLINE_BLOB_BACKEND": "db",
-            "HELPLINE_SECRET_KEY": SECRET, "HELPLINE_SUPPORT_ADDRESSES": "support@example.com",
-            "HELPLINE_SMTP_LISTEN": f"{self.host(host).address}:2525", "HELPLINE_HTTP_LISTEN": "127.0.0.1:8080",
-            "HELPLINE_ADMIN_LISTEN": f"{self.host(host).address}:8081",
-            "HELPLINE_SWEEP_INTERVAL_S": "2", "HELPLINE_PENDING_AFTER_S": "10", "HELPLINE_SENDING_LEASE_S": "10",
-            "HELPLINE_LANGUAGES": "en", "PYTHONPATH": str(ROOT),
-        })
+        env.update(
+            {
+                "HELPLINE_DATA_DIR": str(data),
+                "HELPLINE_DATABASE_URL": self.database_url,
+                "HELPLINE_BROKER_URL": self.broker_url,
+                "HELPLINE_BLOB_BACKEND": "db",
+                "HELPLINE_SECRET_KEY": SECRET,
+                "HELPLINE_SUPPORT_ADDRESSES": "support@example.com",
+                "HELPLINE_SMTP_LISTEN": f"{self.host(host).address}:2525",
+                "HELPLINE_HTTP_LISTEN": "127.0.0.1:8080",
+                "HELPLINE_ADMIN_LISTEN": f"{self.host(host).address}:8081",
+                "HELPLINE_SWEEP_INTERVAL_S": "2",
+                "HELPLINE_PENDING_AFTER_S": "10",
+                "HELPLINE_SENDING_LEASE_S": "10",
+                "HELPLINE_LANGUAGES": "en",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         env.update(over)
         return env
 
     def helpline(self, host: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         name = "-".join([host, *args[:1]])
-        return self.cluster.spawn(self.host(host), [sys.executable, "-m", "helpline.ingest.cli", *args],
-                                  env=env or self.env(host), log=str(self.log_dir / f"{name}.log"))
+        return self.cluster.spawn(
+            self.host(host),
+            [sys.executable, "-m", "helpline.ingest.cli", *args],
+            env=env or self.env(host),
+            log=str(self.log_dir / f"{name}.log"),
+        )
 
     def helpline_sync(self, host: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.host(host).cmd(sys.executable, "-m", "helpline.ingest.cli", *args),
-                              env=self.env(host), capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            self.host(host).cmd(sys.executable, "-m", "helpline.ingest.cli", *args),
+            env=self.env(host),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start_ingest_host(self, name: str) -> None:
         self.helpline(name, "ingest")
         self.helpline(name, "scheduler")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            probe = self.host("client").run("python3", "-c", f"import socket; socket.create_connection(('"
-                                            f"{self.host(name).address}', 2525), 2)", check=False)
+            probe = self.host("client").run(
+                "python3",
+                "-c",
+                f"import socket; socket.create_connection(('{self.host(name).address}', 2525), 2)",
+                check=False,
+            )
             if probe.returncode == 0:
                 return
             time.sleep(0.5)
@@ -131,13 +163,35 @@ class Run:
         return self
 
     # ---- load and counting ----------------------------------------------------------------------
-    def send(self, conversations: int, replies: int = 1, rate: float = 40.0, hosts: tuple[str, ...] = ("ingest1",
-             "ingest2"), out: str = "client.jsonl") -> subprocess.Popen:
+    def send(
+        self,
+        conversations: int,
+        replies: int = 1,
+        rate: float = 40.0,
+        hosts: tuple[str, ...] = ("ingest1", "ingest2"),
+        out: str = "client.jsonl",
+    ) -> subprocess.Popen:
         addrs = ",".join(self.host(h).address for h in hosts)
-        return self.cluster.spawn(self.host("client"), [
-            sys.executable, "-m", "tests.cluster.client", "--hosts", addrs, "--conversations", str(conversations),
-            "--replies", str(replies), "--rate", str(rate), "--out", str(self.workdir / out)],
-            env=dict(os.environ, PYTHONPATH=str(ROOT)), log=str(self.log_dir / "client.log"))
+        return self.cluster.spawn(
+            self.host("client"),
+            [
+                sys.executable,
+                "-m",
+                "tests.cluster.client",
+                "--hosts",
+                addrs,
+                "--conversations",
+                str(conversations),
+                "--replies",
+                str(replies),
+                "--rate",
+                str(rate),
+                "--out",
+                str(self.workdir / out),
+            ],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            log=str(self.log_dir / "client.log"),
+        )
 
     def answers(self, out: str = "client.jsonl") -> list[dict[str, Any]]:
         path = self.workdir / out
@@ -176,13 +230,22 @@ class Run:
         for mid, conv in accepted.items():
             tickets_of.setdefault(conv, set()).update(by_id.get(mid, []))
         split = sorted(c for c, t in tickets_of.items() if len(t) > 1)
-        return Counted(len(accepted), sum(len(v) for m, v in by_id.items() if m in accepted), missing, doubled,
-                       split, failed, elapsed)
+        return Counted(
+            len(accepted),
+            sum(len(v) for m, v in by_id.items() if m in accepted),
+            missing,
+            doubled,
+            split,
+            failed,
+            elapsed,
+        )
 
     def lease_holder(self) -> str:
         """Which host's scheduler holds the incident grouper's lease (holders are ``hostname:pid:…``)."""
-        rows = self.query("SELECT holder FROM imap_lease WHERE account = 'job:incident-grouper' AND expires_at > "
-                          "now() AT TIME ZONE 'utc'")
+        rows = self.query(
+            "SELECT holder FROM imap_lease WHERE account = 'job:incident-grouper' AND expires_at > "
+            "now() AT TIME ZONE 'utc'"
+        )
         if not rows:
             return ""
         pid = int(rows[0][0].split(":")[1])
@@ -214,10 +277,14 @@ def steady(broker: str, conversations: int = 150, rate: float = 40.0) -> dict[st
         client.wait(timeout=1200)
         counted = run.count(started)
         acks = [r["ms"] for r in run.answers() if r["code"] == 250]
-        counted.extra.update(smtp_ack_p50_ms=_percentile(acks, 0.5), smtp_ack_p99_ms=_percentile(acks, 0.99),
-                             per_host={h: sum(1 for r in run.answers() if r["code"] == 250 and r["host"] == a)
-                                       for h, a in (("ingest1", run.host("ingest1").address),
-                                                    ("ingest2", run.host("ingest2").address))})
+        counted.extra.update(
+            smtp_ack_p50_ms=_percentile(acks, 0.5),
+            smtp_ack_p99_ms=_percentile(acks, 0.99),
+            per_host={
+                h: sum(1 for r in run.answers() if r["code"] == 250 and r["host"] == a)
+                for h, a in (("ingest1", run.host("ingest1").address), ("ingest2", run.host("ingest2").address))
+            },
+        )
         return {"scenario": "steady", "broker": broker, **counted.figures()}
 
 
@@ -249,7 +316,9 @@ def ingest_host_killed(broker: str, conversations: int = 150, rate: float = 30.0
         return result
 
 
-def worker_partitioned(broker: str, conversations: int = 120, rate: float = 30.0, seconds: float = 20) -> dict[str, Any]:
+def worker_partitioned(
+    broker: str, conversations: int = 120, rate: float = 30.0, seconds: float = 20
+) -> dict[str, Any]:
     """The worker host cut off from the database for 20 s (iptables DROP, no clean stop) mid-batch."""
     with Run(broker) as run:
         run.start()
@@ -270,22 +339,27 @@ def slow_lossy_database(broker: str, conversations: int = 20, rate: float = 0.5)
 
     with Run(broker) as run:
         db = run.host("db")
-        proxy = start_proxy_on(run, "worker", listen_port=15432, target=(db.address, 5432), delay_s=0.1,
-                               drop_ratio=0.01)
-        worker_env = run.env("worker", HELPLINE_DATABASE_URL=run.database_url.replace(f"{db.address}:5432",
-                                                                                        "127.0.0.1:15432"))
+        proxy = start_proxy_on(
+            run, "worker", listen_port=15432, target=(db.address, 5432), delay_s=0.1, drop_ratio=0.01
+        )
+        worker_env = run.env(
+            "worker", HELPLINE_DATABASE_URL=run.database_url.replace(f"{db.address}:5432", "127.0.0.1:15432")
+        )
         run.start(worker_env=worker_env)
         started = time.monotonic()
         client = run.send(conversations, rate=rate)
         client.wait(timeout=1200)
         counted = run.count(started, timeout=600)
-        rows = run.query("SELECT EXTRACT(EPOCH FROM (processed_at - received_at)) FROM inbound "
-                         "WHERE processed_at IS NOT NULL")
+        rows = run.query(
+            "SELECT EXTRACT(EPOCH FROM (processed_at - received_at)) FROM inbound WHERE processed_at IS NOT NULL"
+        )
         e2e = [float(r[0]) * 1000 for r in rows if r[0] is not None]
-        counted.extra.update(end_to_end_p50_ms=round(_percentile(e2e, 0.5)),
-                             end_to_end_p99_ms=round(_percentile(e2e, 0.99)),
-                             throughput_per_s=round(counted.messages / max(counted.seconds, 0.001), 1),
-                             proxy=proxy.stats())
+        counted.extra.update(
+            end_to_end_p50_ms=round(_percentile(e2e, 0.5)),
+            end_to_end_p99_ms=round(_percentile(e2e, 0.99)),
+            throughput_per_s=round(counted.messages / max(counted.seconds, 0.001), 1),
+            proxy=proxy.stats(),
+        )
         return {"scenario": "slow_lossy_database", "broker": broker, **counted.figures()}
 
 
@@ -300,11 +374,13 @@ def old_release(commit: str = OLD_RELEASE_COMMIT) -> Path:
     if python.exists():
         return where
     if not where.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True, capture_output=True
+        )
     subprocess.run([sys.executable, "-m", "venv", str(where / ".venv")], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(where)], check=True, capture_output=True,
-                   timeout=900)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", str(where)], check=True, capture_output=True, timeout=900
+    )
     return where
 
 
@@ -316,9 +392,21 @@ def rolling_upgrade(broker: str, conversations: int = 120, rate: float = 30.0) -
     with Run(broker) as run:
         run.start()  # this branch: schema, both ingest hosts, one worker instance
         old_env = run.env("worker", HELPLINE_DATA_DIR=str(run.workdir / "hosts" / "worker-old"), PYTHONPATH=str(old))
-        run.cluster.spawn(run.host("worker"), [str(old / ".venv" / "bin" / "python"), "-m", "helpline.ingest.cli",
-                                               "worker", "--processes", "1", "--threads", "2"],
-                          env=old_env, log=str(run.log_dir / "worker-old.log"))
+        run.cluster.spawn(
+            run.host("worker"),
+            [
+                str(old / ".venv" / "bin" / "python"),
+                "-m",
+                "helpline.ingest.cli",
+                "worker",
+                "--processes",
+                "1",
+                "--threads",
+                "2",
+            ],
+            env=old_env,
+            log=str(run.log_dir / "worker-old.log"),
+        )
         ready = "Worker process is ready for action"
         deadline = time.monotonic() + 180  # both releases take work only once both have booted
         while time.monotonic() < deadline:
@@ -330,10 +418,16 @@ def rolling_upgrade(broker: str, conversations: int = 120, rate: float = 30.0) -
         client = run.send(conversations, rate=rate)
         client.wait(timeout=1200)
         counted = run.count(started)
-        processed = {name: (run.log_dir / f"{name}.log").read_text(errors="replace").count("event=inbound_processed")
-                     for name in ("worker-worker", "worker-old")}
-        counted.extra.update(processed_by_release={"this branch": processed["worker-worker"],
-                                                   f"release {OLD_RELEASE_COMMIT}": processed["worker-old"]})
+        processed = {
+            name: (run.log_dir / f"{name}.log").read_text(errors="replace").count("event=inbound_processed")
+            for name in ("worker-worker", "worker-old")
+        }
+        counted.extra.update(
+            processed_by_release={
+                "this branch": processed["worker-worker"],
+                f"release {OLD_RELEASE_COMMIT}": processed["worker-old"],
+            }
+        )
         result = {"scenario": "rolling_upgrade", "broker": broker, **counted.figures()}
         result["ok"] = result["ok"] and all(processed.values())
         return result
@@ -357,11 +451,19 @@ def migration_race(broker: str = "redis") -> dict[str, Any]:
         outs = {h: (r.returncode, r.stdout.strip(), r.stderr.strip()[-300:]) for h, r in results.items()}
         applied = [h for h, r in results.items() if "(applied" in r.stdout]
         versions = run.query("SELECT version, count(*) FROM schema_version GROUP BY version HAVING count(*) > 1")
-        return {"scenario": "migration_race", "ok": all(r.returncode == 0 for r in results.values())
-                and len(applied) == 1 and not versions, "migrated_by": applied, "outputs": outs}
+        return {
+            "scenario": "migration_race",
+            "ok": all(r.returncode == 0 for r in results.values()) and len(applied) == 1 and not versions,
+            "migrated_by": applied,
+            "outputs": outs,
+        }
 
 
 ALL: dict[str, Callable[..., dict[str, Any]]] = {
-    "steady": steady, "ingest_host_killed": ingest_host_killed, "worker_partitioned": worker_partitioned,
-    "slow_lossy_database": slow_lossy_database, "rolling_upgrade": rolling_upgrade, "migration_race": migration_race,
+    "steady": steady,
+    "ingest_host_killed": ingest_host_killed,
+    "worker_partitioned": worker_partitioned,
+    "slow_lossy_database": slow_lossy_database,
+    "rolling_upgrade": rolling_upgrade,
+    "migration_race": migration_race,
 }

@@ -5,6 +5,7 @@ must prove that Helpline works against servers on another host, so each is a
 fresh instance in the database host's namespace, with its data in the run's
 work directory, removed afterwards.
 """
+
 from __future__ import annotations
 
 import glob
@@ -35,16 +36,36 @@ def postgres(cluster: Cluster, host: Host, workdir: Path) -> str:
     data = workdir / "pg"
     data.mkdir(parents=True)
     shutil.chown(data, "postgres", "postgres")
-    sh("runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-       "--no-sync", "-E", "UTF8", timeout=120)
+    sh(
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        timeout=120,
+    )
     with open(data / "postgresql.conf", "a") as conf:
-        conf.write(f"listen_addresses = '{host.address}'\nport = 5432\nunix_socket_directories = '{data}'\n"
-                   "max_connections = 300\nshared_buffers = 64MB\n")
+        conf.write(
+            f"listen_addresses = '{host.address}'\nport = 5432\nunix_socket_directories = '{data}'\n"
+            "max_connections = 300\nshared_buffers = 64MB\n"
+        )
     with open(data / "pg_hba.conf", "a") as hba:
         hba.write(f"host all all {cluster.subnet}.0/24 trust\n")
     cluster.spawn(host, [str(PG_BIN / "postgres"), "-D", str(data)], user="postgres", log=str(workdir / "pg.log"))
-    _wait(lambda: host.run(str(PG_BIN / "pg_isready"), "-h", host.address, "-q", check=False).returncode == 0,
-          60, "PostgreSQL")
+    _wait(
+        lambda: host.run(str(PG_BIN / "pg_isready"), "-h", host.address, "-q", check=False).returncode == 0,
+        60,
+        "PostgreSQL",
+    )
     host.run("runuser", "-u", "postgres", "--", str(PG_BIN / "createdb"), "-h", host.address, "helpline")
     return f"postgresql://postgres@{host.address}:5432/helpline"
 
@@ -52,8 +73,25 @@ def postgres(cluster: Cluster, host: Host, workdir: Path) -> str:
 def redis(cluster: Cluster, host: Host, workdir: Path) -> str:
     d = workdir / "redis"
     d.mkdir()
-    cluster.spawn(host, ["redis-server", "--bind", host.address, "--port", "6379", "--save", "",
-                         "--appendonly", "no", "--dir", str(d), "--protected-mode", "no"], log=str(workdir / "redis.log"))
+    cluster.spawn(
+        host,
+        [
+            "redis-server",
+            "--bind",
+            host.address,
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(d),
+            "--protected-mode",
+            "no",
+        ],
+        log=str(workdir / "redis.log"),
+    )
     _wait(lambda: host.run("redis-cli", "-h", host.address, "ping", check=False).stdout.strip() == "PONG", 30, "Redis")
     return f"redis://{host.address}:6379/0"
 
@@ -67,9 +105,15 @@ def rabbitmq(cluster: Cluster, host: Host, workdir: Path) -> str:
     (d / "rabbitmq.conf").write_text(f"listeners.tcp.default = {host.address}:5672\n")
     subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(d)], check=True)
     node = f"{cluster.prefix}@localhost"
-    env = dict(os.environ, RABBITMQ_NODENAME=node, RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
-               RABBITMQ_LOG_BASE=str(d / "log"), RABBITMQ_CONFIG_FILE=str(d / "rabbitmq.conf"),
-               RABBITMQ_PID_FILE=str(d / "pid"), RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"))
+    env = dict(
+        os.environ,
+        RABBITMQ_NODENAME=node,
+        RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
+        RABBITMQ_LOG_BASE=str(d / "log"),
+        RABBITMQ_CONFIG_FILE=str(d / "rabbitmq.conf"),
+        RABBITMQ_PID_FILE=str(d / "pid"),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"),
+    )
     (d / "enabled_plugins").write_text("[].\n")
     subprocess.run(["chown", "rabbitmq:rabbitmq", str(d / "enabled_plugins")], check=True)
     cluster.spawn(host, ["rabbitmq-server"], env=env, log=str(workdir / "rabbitmq.log"))

@@ -5,6 +5,7 @@ and lossy database link, each on both brokers) run with
 ``python -m tests.cluster --all``; their figures are in the scale-out notes.
 Needs root: the hosts are network namespaces.
 """
+
 from __future__ import annotations
 
 from tests.cluster import scenarios

@@ -1,4 +1,5 @@
 """Status notices and CSAT surveys through ticket_ops.change_status, the survey pages, SMS digits."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,11 @@ from ..workers.builders import Desk, events, mail
 
 
 def status(desk: Desk, ticket_id: int, to: str, when: dt.datetime | None = None) -> None:
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket_id), to, now=when or m.utcnow(),
-                                           settings=desk.settings, actor="agent", reason="test"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket_id), to, now=when or m.utcnow(), settings=desk.settings, actor="agent", reason="test"
+        )
+    )
 
 
 def outbox(ticket_id: int, kind: str) -> list[m.Outbox]:
@@ -32,8 +36,8 @@ def test_resolution_sends_notice_and_one_survey(backend):
     desk = Desk(backend)
     ticket, _ = desk.new_ticket(sender="Ann Lee <ann@example.org>", subject="Printer on fire")
     status(desk, ticket.id, "resolved")
-    notice, = outbox(ticket.id, "notification")
-    survey, = outbox(ticket.id, "csat")
+    (notice,) = outbox(ticket.id, "notification")
+    (survey,) = outbox(ticket.id, "csat")
     assert notice.recipient == survey.recipient == "ann@example.org"
     assert "has been resolved" in notice.payload["text"] and "Printer on fire" in notice.payload["text"]
     msg = build_email(survey.payload)
@@ -69,7 +73,7 @@ def test_status_notices_only_where_configured(backend):
     desk = Desk(backend.replace(notify_statuses=("waiting_customer",), csat_survey=False))
     ticket, _ = desk.new_ticket(subject="Another")
     status(desk, ticket.id, "waiting_customer")
-    notice, = outbox(ticket.id, "notification")
+    (notice,) = outbox(ticket.id, "notification")
     assert "waiting for your answer" in notice.payload["text"]
 
 
@@ -83,7 +87,7 @@ def test_survey_page_get_records_nothing_post_records_and_changes(backend):
     desk = Desk(backend)
     ticket, _ = desk.new_ticket(sender="ann@example.org")
     status(desk, ticket.id, "resolved")
-    survey, = outbox(ticket.id, "csat")
+    (survey,) = outbox(ticket.id, "csat")
     url = re.findall(r"https?://\S+/csat/\S+\?score=4", survey.payload["text"])[0]
     path = urlsplit(url).path
 
@@ -118,8 +122,10 @@ def test_survey_page_get_records_nothing_post_records_and_changes(backend):
 
     asyncio.run(go())
     kinds = [e.data for e in events(ticket.id, "csat_answered")]
-    assert kinds == [{"score": 4, "via": "page", "comment": "<b>quick</b>"},
-                     {"score": 2, "via": "page", "previous": 4, "comment": "<b>quick</b>"}]
+    assert kinds == [
+        {"score": 4, "via": "page", "comment": "<b>quick</b>"},
+        {"score": 2, "via": "page", "previous": 4, "comment": "<b>quick</b>"},
+    ]
 
 
 def test_expired_survey_refuses(backend):

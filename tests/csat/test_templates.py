@@ -1,4 +1,5 @@
 """Templates: per language with fallback, operator overrides, HTML escaping, compiled once."""
+
 from __future__ import annotations
 
 import time
@@ -10,9 +11,16 @@ from helpline.notifier.templates import build_email, render_ack
 
 
 def ack(**kw):  # noqa: ANN003, ANN201
-    base = dict(ticket_number="HL-2026-000001", subject="Order", customer_name="Ann Lee",
-                support_address="support@example.com", recipient="ann@example.org", in_reply_to="",
-                references=[], message_id="<m@example.com>")
+    base = dict(
+        ticket_number="HL-2026-000001",
+        subject="Order",
+        customer_name="Ann Lee",
+        support_address="support@example.com",
+        recipient="ann@example.org",
+        in_reply_to="",
+        references=[],
+        message_id="<m@example.com>",
+    )
     return render_ack(**{**base, **kw})
 
 
@@ -43,8 +51,14 @@ def test_operator_override_wins(tmp_path):
 
 def test_html_is_escaped_text_is_not():
     t = render.templates()
-    ctx = dict(customer_name="<b>x</b>", ticket_number="HL-1", subject='"><script>alert(1)</script>',
-               agent_name="A&B", reopen_days="7", support_address="s@example.com")
+    ctx = dict(
+        customer_name="<b>x</b>",
+        ticket_number="HL-1",
+        subject='"><script>alert(1)</script>',
+        agent_name="A&B",
+        reopen_days="7",
+        support_address="s@example.com",
+    )
     html = t.render("status_resolved.html", None, **ctx)
     assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;x&lt;/b&gt;" in html
     assert "A&amp;B" in html
@@ -66,21 +80,40 @@ def test_ack_render_is_fast():
     n = 2000
     t0 = time.perf_counter()
     for _ in range(n):
-        render.templates().render("ack.txt", "de", greeting="Hello,", customer_name="", ticket_number="HL-1",
-                                  support_address="s@example.com")
+        render.templates().render(
+            "ack.txt", "de", greeting="Hello,", customer_name="", ticket_number="HL-1", support_address="s@example.com"
+        )
     per = (time.perf_counter() - t0) / n
     print(f"ack template render: {per * 1e6:.1f} µs")
     assert per < 0.001  # generous: the bench figure is in the report, this only catches recompiling per call
 
 
 # ---- HTML twins of the customer emails ------------------------------------------------------------
-EMAILS = ("ack", "status_changed", "status_open", "status_resolved", "status_waiting_customer", "csat_survey",
-          "sla_notice", "waiting_reminder")
-HOSTILE = dict(customer_name="<b>Eve</b>", greeting="Hello <b>Eve</b>,", ticket_number="HL-1",
-               subject='"><script>alert(1)</script>', agent_name="A&B <img src=x>", reopen_days="7",
-               support_address="s@example.com", expected_response="4 hours", status_label="open", status="open",
-               resolves_in_days="3", expires="2026-12-01 10:00 UTC",
-               links=[{"score": 1, "label": "bad", "url": 'https://x.example/?a=1&b="><script>'}])
+EMAILS = (
+    "ack",
+    "status_changed",
+    "status_open",
+    "status_resolved",
+    "status_waiting_customer",
+    "csat_survey",
+    "sla_notice",
+    "waiting_reminder",
+)
+HOSTILE = dict(
+    customer_name="<b>Eve</b>",
+    greeting="Hello <b>Eve</b>,",
+    ticket_number="HL-1",
+    subject='"><script>alert(1)</script>',
+    agent_name="A&B <img src=x>",
+    reopen_days="7",
+    support_address="s@example.com",
+    expected_response="4 hours",
+    status_label="open",
+    status="open",
+    resolves_in_days="3",
+    expires="2026-12-01 10:00 UTC",
+    links=[{"score": 1, "label": "bad", "url": 'https://x.example/?a=1&b="><script>'}],
+)
 
 
 def test_every_customer_email_has_an_html_twin_in_every_language_it_has():
@@ -158,8 +191,14 @@ def test_ack_with_html_render_is_fast():
     assert per < 0.002  # catches recompiling or re-resolving templates per call, not machine speed
 
 
-SHORT_TEXTS = ("sms_ack.txt", "sms_status.txt", "sms_waiting_reminder.txt", "csat_sms.txt", "csat_sms_thanks.txt",
-               "chat_waiting_reminder.txt")
+SHORT_TEXTS = (
+    "sms_ack.txt",
+    "sms_status.txt",
+    "sms_waiting_reminder.txt",
+    "csat_sms.txt",
+    "csat_sms_thanks.txt",
+    "chat_waiting_reminder.txt",
+)
 
 
 @pytest.mark.parametrize("lang", ["de", "fr", "es"])
@@ -176,7 +215,15 @@ def test_every_customer_text_exists_in_german_french_and_spanish(lang):
         assert f"/{lang}/" in t.find(name, lang).filename, (name, lang)
         for status in ("resolved", "waiting_customer", "open"):
             for days in ("1", "3"):
-                out = t.render(name, lang, ticket_number="HL-1", status=status, status_label="x", reopen_days=7,
-                               resolves_in_days=days, score=5)
+                out = t.render(
+                    name,
+                    lang,
+                    ticket_number="HL-1",
+                    status=status,
+                    status_label="x",
+                    reopen_days=7,
+                    resolves_in_days=days,
+                    score=5,
+                )
                 assert "HL-1" in out and "{" not in out and len(out) < 320, (name, lang, out)
     assert t.find("sms_ack.txt", "it").filename == t.find("sms_ack.txt", None).filename  # English fallback

@@ -17,6 +17,7 @@ Figures:
   in-memory index (seconds, RSS growth of this process), then --queries new tickets grouped in rounds of
   --round, as ms per round and per ticket: the rate it keeps up with is 1000 / ms-per-ticket.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,11 +85,25 @@ def setup(n: int, settings: config.Settings, rng: random.Random, pool: list[str]
         fastsql.insert_many("customer", [{"name": f"c{i}", "tier": "standard", "created_at": now} for i in range(n)])
         first = fastsql.fetchone('SELECT MIN(id) FROM "customer"')[0]
         for start in range(0, n, 500):
-            fastsql.insert_many("ticket", [{
-                "number": f"HL-B-{i:06d}", "subject": "bench", "status": "open", "priority": "medium",
-                "channel": "email", "customer_id": first + i, "support_address": "support@example.com",
-                "possible_follow_up": False, "created_at": now, "updated_at": now, "last_customer_at": now,
-            } for i in range(start, min(n, start + 500))])
+            fastsql.insert_many(
+                "ticket",
+                [
+                    {
+                        "number": f"HL-B-{i:06d}",
+                        "subject": "bench",
+                        "status": "open",
+                        "priority": "medium",
+                        "channel": "email",
+                        "customer_id": first + i,
+                        "support_address": "support@example.com",
+                        "possible_follow_up": False,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_customer_at": now,
+                    }
+                    for i in range(start, min(n, start + 500))
+                ],
+            )
     ids = [r[0] for r in fastsql.fetchall('SELECT id, customer_id FROM "ticket" ORDER BY id')]
     t1 = time.perf_counter()
     with write_tx():
@@ -101,8 +116,14 @@ def setup(n: int, settings: config.Settings, rng: random.Random, pool: list[str]
     if not is_sqlite():  # what autovacuum does soon after a bulk load: the planner's statistics
         fastsql.execute('ANALYZE "ticket_fingerprint"')
         fastsql.execute('ANALYZE "ticket"')
-    return {"tickets": n, "indexed": sum(fp is not None for fp in fps), "fingerprint_s": round(cpu, 2),
-            "insert_s": round(insert, 2), "build_s": round(cpu + insert, 2), "customer0": first}
+    return {
+        "tickets": n,
+        "indexed": sum(fp is not None for fp in fps),
+        "fingerprint_s": round(cpu, 2),
+        "insert_s": round(insert, 2),
+        "build_s": round(cpu + insert, 2),
+        "customer0": first,
+    }
 
 
 class _Rollback(Exception):
@@ -112,10 +133,22 @@ class _Rollback(Exception):
 def query(settings: config.Settings, q: int, rng: random.Random, pool: list[str], customer0: int, n: int) -> dict:
     fp_ms, tx_ms = [], []
     with write_tx():  # the stand-in new ticket each query indexes (and rolls back)
-        ticket_id = fastsql.insert("ticket", {
-            "number": "HL-B-NEW", "subject": "bench", "status": "open", "priority": "medium", "channel": "email",
-            "customer_id": customer0, "support_address": "support@example.com", "possible_follow_up": False,
-            "created_at": utcnow(), "updated_at": utcnow(), "last_customer_at": utcnow()})
+        ticket_id = fastsql.insert(
+            "ticket",
+            {
+                "number": "HL-B-NEW",
+                "subject": "bench",
+                "status": "open",
+                "priority": "medium",
+                "channel": "email",
+                "customer_id": customer0,
+                "support_address": "support@example.com",
+                "possible_follow_up": False,
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+                "last_customer_at": utcnow(),
+            },
+        )
     for text in texts(q, pool, rng):
         t0 = time.perf_counter()
         fp = sim.fingerprint(text)
@@ -136,15 +169,18 @@ def query(settings: config.Settings, q: int, rng: random.Random, pool: list[str]
             pass
     with write_tx():
         fastsql.execute('DELETE FROM "ticket" WHERE id = ?', [ticket_id])
-    return {"pipeline": {
-        "queries": len(tx_ms),
-        "fingerprint_ms": {"p50": round(pct(fp_ms, 50), 3), "p99": round(pct(fp_ms, 99), 3)},
-        "in_transaction_ms": {"p50": round(pct(tx_ms, 50), 3), "p99": round(pct(tx_ms, 99), 3)},
-    }}
+    return {
+        "pipeline": {
+            "queries": len(tx_ms),
+            "fingerprint_ms": {"p50": round(pct(fp_ms, 50), 3), "p99": round(pct(fp_ms, 99), 3)},
+            "in_transaction_ms": {"p50": round(pct(tx_ms, 50), 3), "p99": round(pct(tx_ms, 99), 3)},
+        }
+    }
 
 
-def grouping(settings: config.Settings, q: int, per_round: int, rng: random.Random, pool: list[str],
-             customer0: int, n: int) -> dict:
+def grouping(
+    settings: config.Settings, q: int, per_round: int, rng: random.Random, pool: list[str], customer0: int, n: int
+) -> dict:
     proc = psutil.Process()
     rss0 = proc.memory_info().rss
     grouper = Grouper(settings, holder="bench")
@@ -157,30 +193,45 @@ def grouping(settings: config.Settings, q: int, per_round: int, rng: random.Rand
     for start in range(0, len(bodies), per_round):
         now = utcnow()
         with write_tx():
-            for i, text in enumerate(bodies[start:start + per_round]):
+            for i, text in enumerate(bodies[start : start + per_round]):
                 fp = sim.fingerprint(text)
                 if fp is None:
                     continue
-                tid = fastsql.insert("ticket", {
-                    "number": f"HL-N-{start + i:06d}", "subject": "bench", "status": "open", "priority": "medium",
-                    "channel": "email", "customer_id": customer0 + rng.randrange(n),
-                    "support_address": "support@example.com", "possible_follow_up": False,
-                    "created_at": now, "updated_at": now, "last_customer_at": now})
+                tid = fastsql.insert(
+                    "ticket",
+                    {
+                        "number": f"HL-N-{start + i:06d}",
+                        "subject": "bench",
+                        "status": "open",
+                        "priority": "medium",
+                        "channel": "email",
+                        "customer_id": customer0 + rng.randrange(n),
+                        "support_address": "support@example.com",
+                        "possible_follow_up": False,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_customer_at": now,
+                    },
+                )
                 state.index_ticket(tid, customer0 + rng.randrange(n), fp.signature, fp.refs, now)
         t1 = time.perf_counter()
         done = grouper.run_round()
         round_ms.append((time.perf_counter() - t1) * 1000)
         tickets += done.tickets
     total_ms = sum(round_ms)
-    return {"grouper": {
-        "window_tickets": len(grouper.index or ()), "load_s": round(load_s, 2),
-        "index_rss_mb": round((rss_load - rss0) / 2**20, 1),
-        "rounds": len(round_ms), "tickets_grouped": tickets,
-        "round_ms": {"p50": round(pct(round_ms, 50), 2), "p99": round(pct(round_ms, 99), 2)},
-        "ms_per_ticket": round(total_ms / max(1, tickets), 3),
-        "keeps_up_with_per_s": round(1000 * tickets / max(total_ms, 1e-9)),
-        "incidents": fastsql.fetchone('SELECT COUNT(*) FROM "incident"')[0],
-    }}
+    return {
+        "grouper": {
+            "window_tickets": len(grouper.index or ()),
+            "load_s": round(load_s, 2),
+            "index_rss_mb": round((rss_load - rss0) / 2**20, 1),
+            "rounds": len(round_ms),
+            "tickets_grouped": tickets,
+            "round_ms": {"p50": round(pct(round_ms, 50), 2), "p99": round(pct(round_ms, 99), 2)},
+            "ms_per_ticket": round(total_ms / max(1, tickets), 3),
+            "keeps_up_with_per_s": round(1000 * tickets / max(total_ms, 1e-9)),
+            "incidents": fastsql.fetchone('SELECT COUNT(*) FROM "incident"')[0],
+        }
+    }
 
 
 def run(url: str, n: int, q: int, per_round: int, tmp: str) -> dict:
@@ -189,8 +240,7 @@ def run(url: str, n: int, q: int, per_round: int, tmp: str) -> dict:
     migrations.upgrade()
     rng, pool = random.Random(1), utterances()
     built = setup(n, settings, rng, pool)
-    figures = {"database": "sqlite" if is_sqlite() else "postgresql", **built,
-               "index_bytes": table_bytes()}
+    figures = {"database": "sqlite" if is_sqlite() else "postgresql", **built, "index_bytes": table_bytes()}
     customer0 = built.pop("customer0")
     figures.update(query(settings, q, rng, pool, customer0, n))
     figures.update(grouping(settings, q, per_round, rng, pool, customer0, n))

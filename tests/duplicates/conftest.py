@@ -1,4 +1,5 @@
 """The SMS desk of tests/sms for the near-duplicate tests (an email, then a text)."""
+
 from __future__ import annotations
 
 import pytest

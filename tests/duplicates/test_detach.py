@@ -2,6 +2,7 @@
 alike becomes its own ticket (``workers/tickets/ticket_detach.py``), restoring what the join changed (the message,
 its thread key, its events, the status it ended), through the worker function, the command line and the
 Slack button. The API route is tested in tests/api/test_detach_api.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,6 +27,7 @@ def in_tx(fn):  # noqa: ANN001, ANN201
     def tx():  # noqa: ANN202
         with audit_events.buffered_events():
             return fn()
+
     return run_tx(tx)
 
 
@@ -34,8 +36,11 @@ def joined(desk) -> tuple[m.Ticket, int, str]:  # noqa: ANN001
     first = desk.receive(mail(subject="Internet down", body=OUTAGE)[0])
     tid = first.ticket_id
     in_tx(lambda: ticket_ops.change_status(ticket_ops.load(tid), "open", now=m.utcnow(), settings=desk.settings))
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(tid), "waiting_customer", now=m.utcnow(),
-                                           settings=desk.settings))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(tid), "waiting_customer", now=m.utcnow(), settings=desk.settings
+        )
+    )
     raw, mid = mail(subject="Printer jams too", body=OUTAGE_AGAIN)
     second = desk.receive(raw)
     assert second.action == "appended" and second.ticket_id == tid
@@ -49,8 +54,16 @@ def test_detach_restores_what_the_join_changed(desk):
     ticket, msg_id, mid = joined(desk)
     received = [e.id for e in events(ticket, "message_received") if e.data.get("message") == msg_id]
     assert len(received) == 1
-    done = in_tx(lambda: ticket_detach.detach(ticket_ops.load(ticket.id), msg_id, now=m.utcnow(),
-                                              settings=desk.settings, actor="ann@example.com", reason="other problem"))
+    done = in_tx(
+        lambda: ticket_detach.detach(
+            ticket_ops.load(ticket.id),
+            msg_id,
+            now=m.utcnow(),
+            settings=desk.settings,
+            actor="ann@example.com",
+            reason="other problem",
+        )
+    )
     new = m.Ticket.get(m.Ticket.number == done.number)
     old = reload(ticket)
     assert done.status_restored == "waiting_customer" and old.status == "waiting_customer"
@@ -63,17 +76,24 @@ def test_detach_restores_what_the_join_changed(desk):
     assert events(new, "detached_from")[0].data["ticket"] == old.number
     assert {"ticket_created", "priority_set", "category_set"} <= set(event_kinds(new))
     # The customer's reply to the detached message follows it to its own ticket.
-    reply = desk.receive(mail(subject="Re: Printer jams too", body="Any news on the printer?", in_reply_to=mid,
-                              references=[mid])[0])
+    reply = desk.receive(
+        mail(subject="Re: Printer jams too", body="Any news on the printer?", in_reply_to=mid, references=[mid])[0]
+    )
     assert reply.ticket_id == new.id
     # Once detached, or a message that never joined: refused, nothing changed.
     with pytest.raises(ticket_detach.NotJoined):
-        in_tx(lambda: ticket_detach.detach(ticket_ops.load(old.id), msg_id, now=m.utcnow(), settings=desk.settings,
-                                           actor="x"))
+        in_tx(
+            lambda: ticket_detach.detach(
+                ticket_ops.load(old.id), msg_id, now=m.utcnow(), settings=desk.settings, actor="x"
+            )
+        )
     first_msg = inbound_messages(old)[0].id
     with pytest.raises(ticket_detach.NotJoined):
-        in_tx(lambda: ticket_detach.detach(ticket_ops.load(old.id), first_msg, now=m.utcnow(),
-                                           settings=desk.settings, actor="x"))
+        in_tx(
+            lambda: ticket_detach.detach(
+                ticket_ops.load(old.id), first_msg, now=m.utcnow(), settings=desk.settings, actor="x"
+            )
+        )
     assert m.Ticket.select().count() == 2
 
 
@@ -98,13 +118,33 @@ def test_slack_button_offered_and_pressed(desk):
     (button,) = body["blocks"][1]["elements"]
     assert button["action_id"] == slack_blocks.ACTION_PREFIX + f"detach:{msg_id}" and button["value"] == ticket.number
     where = {"channel": "C0SUPPORT", "thread_ts": "1700000000.000100", "ts": "1700000000.000200"}
-    action, _, reason = in_tx(lambda: slack_actions.apply(ticket.id, {"command": "detach", "value": str(msg_id)}, "U1",
-                                                           "Ann", where, "press-1", m.utcnow(), desk.settings))
+    action, _, reason = in_tx(
+        lambda: slack_actions.apply(
+            ticket.id,
+            {"command": "detach", "value": str(msg_id)},
+            "U1",
+            "Ann",
+            where,
+            "press-1",
+            m.utcnow(),
+            desk.settings,
+        )
+    )
     assert action != "noop", reason
     assert m.Ticket.select().count() == 2 and reload(ticket).status == "waiting_customer"
     assert events(reload(ticket), "near_duplicate_detached")[0].actor == "slack:U1"
     # pressed again: refused to that agent only, nothing changed
-    action, _, reason = in_tx(lambda: slack_actions.apply(ticket.id, {"command": "detach", "value": str(msg_id)}, "U1",
-                                                           "Ann", where, "press-2", m.utcnow(), desk.settings))
+    action, _, reason = in_tx(
+        lambda: slack_actions.apply(
+            ticket.id,
+            {"command": "detach", "value": str(msg_id)},
+            "U1",
+            "Ann",
+            where,
+            "press-2",
+            m.utcnow(),
+            desk.settings,
+        )
+    )
     assert action == "noop" and "did not join" in reason
     assert similarity_state.near_duplicate_join(ticket.id, msg_id) is None

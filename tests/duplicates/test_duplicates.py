@@ -1,5 +1,6 @@
 """Near-duplicates of one customer, merge and split, incidents: through the real intake and pipeline,
 on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import email.message
@@ -28,8 +29,11 @@ OUTAGE_AGAIN = "Internet still down since this morning! Router light is red, res
 
 def link_phone(customer_id: int, phone: str = PHONE) -> None:
     """What an agent linking the customer's number to them does (or a webhook source vouching for it)."""
-    run_tx(lambda: fastsql.insert("identity", {"customer_id": customer_id, "kind": "phone", "address": phone,
-                                               "created_at": m.utcnow()}))
+    run_tx(
+        lambda: fastsql.insert(
+            "identity", {"customer_id": customer_id, "kind": "phone", "address": phone, "created_at": m.utcnow()}
+        )
+    )
 
 
 def test_email_then_text_from_the_linked_number_joins_the_open_ticket(desk):
@@ -64,10 +68,19 @@ def test_two_emails_minutes_apart_with_different_subjects_are_one_ticket(desk):
 
 
 def test_alike_but_not_alike_enough_is_a_suggestion(desk):
-    first = desk.receive(mail(subject="Billing", body="I was charged twice for my subscription this month, please "
-                                                       "refund the duplicate charge on my card.")[0])
-    second = desk.receive(mail(subject="Refund", body="Hi, you charged my card two times for the subscription in "
-                                                      "March. Can I get a refund of the second payment?")[0])
+    first = desk.receive(
+        mail(
+            subject="Billing",
+            body="I was charged twice for my subscription this month, please refund the duplicate charge on my card.",
+        )[0]
+    )
+    second = desk.receive(
+        mail(
+            subject="Refund",
+            body="Hi, you charged my card two times for the subscription in "
+            "March. Can I get a refund of the second payment?",
+        )[0]
+    )
     assert second.action == "created" and second.ticket_id != first.ticket_id
     suggested = events(second.ticket_id, "merge_suggested")
     number = m.Ticket.get_by_id(first.ticket_id).number
@@ -112,38 +125,69 @@ def mail_with_attachment(body: str, subject: str) -> tuple[bytes, str]:
 def _merge(desk, source_id: int, target_id: int, actor: str = "cli:agent") -> None:  # noqa: ANN001
     def tx() -> None:
         with audit_events.buffered_events():
-            ticket_ops.merge(ticket_ops.load(source_id), ticket_ops.load(target_id), now=m.utcnow(),
-                             settings=desk.settings, actor=actor, reason="same problem")
+            ticket_ops.merge(
+                ticket_ops.load(source_id),
+                ticket_ops.load(target_id),
+                now=m.utcnow(),
+                settings=desk.settings,
+                actor=actor,
+                reason="same problem",
+            )
+
     run_tx(tx)
 
 
 def _split(desk, source_id: int) -> str:  # noqa: ANN001
     def tx() -> str:
         with audit_events.buffered_events():
-            return ticket_split.split(ticket_ops.load(source_id), now=m.utcnow(), settings=desk.settings,
-                                   actor="cli:agent", reason="not the same after all")
+            return ticket_split.split(
+                ticket_ops.load(source_id),
+                now=m.utcnow(),
+                settings=desk.settings,
+                actor="cli:agent",
+                reason="not the same after all",
+            )
+
     return run_tx(tx)
 
 
 def snapshot(ticket_id: int) -> dict:
     return {
         "messages": sorted(r[0] for r in fastsql.fetchall('SELECT id FROM "message" WHERE ticket_id = ?', [ticket_id])),
-        "attachments": sorted(r[0] for r in fastsql.fetchall(
-            'SELECT a.id FROM "attachment" a JOIN "message" x ON x.id = a.message_id WHERE x.ticket_id = ?', [ticket_id])),
+        "attachments": sorted(
+            r[0]
+            for r in fastsql.fetchall(
+                'SELECT a.id FROM "attachment" a JOIN "message" x ON x.id = a.message_id WHERE x.ticket_id = ?',
+                [ticket_id],
+            )
+        ),
         "keys": sorted(r[0] for r in fastsql.fetchall('SELECT key FROM "thread_key" WHERE ticket_id = ?', [ticket_id])),
-        "participants": sorted(r[0] for r in fastsql.fetchall('SELECT address FROM "participant" WHERE ticket_id = ?',
-                                                              [ticket_id])),
+        "participants": sorted(
+            r[0] for r in fastsql.fetchall('SELECT address FROM "participant" WHERE ticket_id = ?', [ticket_id])
+        ),
     }
 
 
 def test_merge_moves_everything_and_split_moves_it_back(desk):
     target = desk.receive(mail(subject="Router", body=OUTAGE)[0]).ticket_id
-    source = desk.receive(mail_with_attachment("Here is my bank statement showing the double charge for "
-                                               "the subscription renewal in March.", "Charged twice")[0]).ticket_id
-    desk.receive(mail(sender="Carol <carol@example.net>", to="support@example.com", subject="Fwd",
-                      body="Forwarding for Alice: double charge on the March renewal again.")[0])
-    fastsql.execute('INSERT INTO "participant" (ticket_id, kind, address, role) VALUES (?, ?, ?, ?)',
-                    [source, "email", "carol@example.net", "cc"])
+    source = desk.receive(
+        mail_with_attachment(
+            "Here is my bank statement showing the double charge for the subscription renewal in March.",
+            "Charged twice",
+        )[0]
+    ).ticket_id
+    desk.receive(
+        mail(
+            sender="Carol <carol@example.net>",
+            to="support@example.com",
+            subject="Fwd",
+            body="Forwarding for Alice: double charge on the March renewal again.",
+        )[0]
+    )
+    fastsql.execute(
+        'INSERT INTO "participant" (ticket_id, kind, address, role) VALUES (?, ?, ?, ?)',
+        [source, "email", "carol@example.net", "cc"],
+    )
     before_t, before_s = snapshot(target), snapshot(source)
     source_events = [e.id for e in events(source)]
     _merge(desk, source, target)
@@ -183,8 +227,9 @@ def test_replies_to_the_merged_ticket_land_on_the_target(desk):
     _merge(desk, source, target)
     number = m.Ticket.get_by_id(source).number
     # A reply in the source's mail thread (its Message-ID)...
-    by_header = desk.receive(mail(subject="Re: Invoice", body="Any news on the PDF?", in_reply_to=source_mid,
-                                  references=[source_mid])[0])
+    by_header = desk.receive(
+        mail(subject="Re: Invoice", body="Any news on the PDF?", in_reply_to=source_mid, references=[source_mid])[0]
+    )
     assert by_header.action == "appended" and by_header.ticket_id == target
     # ...and one that only carries the source's ticket tag in the subject.
     by_tag = desk.receive(mail(subject=f"Re: [{number}] Invoice", body="Hello again, still waiting for the PDF.")[0])
@@ -203,11 +248,21 @@ def outage_reports(n: int, seed: int = 7) -> list[str]:
         "login page returns error 503, the website seems down",
         "website down? the login page only shows error 503",
     ]
-    extras = ["since 10 minutes", "for everyone in our office", "tried another browser", "on my phone too",
-              "we cannot work", "is there an outage", "cleared the cache already", "urgent"]
+    extras = [
+        "since 10 minutes",
+        "for everyone in our office",
+        "tried another browser",
+        "on my phone too",
+        "we cannot work",
+        "is there an outage",
+        "cleared the cache already",
+        "urgent",
+    ]
     names = ["Tom", "Ana", "Li", "Omar", "Eva", "Raj", "Kim", "Sam", "Zoe", "Max"]
-    return [f"{rng.choice(openings)} {rng.choice(cores)}, {', '.join(rng.sample(extras, 2))}. {rng.choice(names)}"
-            for _ in range(n)]
+    return [
+        f"{rng.choice(openings)} {rng.choice(cores)}, {', '.join(rng.sample(extras, 2))}. {rng.choice(names)}"
+        for _ in range(n)
+    ]
 
 
 def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
@@ -221,9 +276,15 @@ def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
         assert out.action == "created"
         tickets.append(out.ticket_id)
     # Unrelated tickets from other customers in the same minutes stay out of it.
-    quiet = [desk.receive(mail(sender=f"Q{i} <q{i}@example.com>", subject="Question", body=body)[0]).ticket_id
-             for i, body in enumerate(["Could you send me the invoice for the annual plan as a PDF please?",
-                                       "How do I change the email address of my account settings page?"])]
+    quiet = [
+        desk.receive(mail(sender=f"Q{i} <q{i}@example.com>", subject="Question", body=body)[0]).ticket_id
+        for i, body in enumerate(
+            [
+                "Could you send me the invoice for the annual plan as a PDF please?",
+                "How do I change the email address of my account settings page?",
+            ]
+        )
+    ]
     assert state.list_incidents() == []  # grouping is not the pipeline's: the scheduler's grouper does it
     done = Grouper(desk.settings).run_round()
     assert done.tickets == 52 and len(done.opened) == 1 and done.joined == 50
@@ -238,9 +299,15 @@ def test_an_outage_burst_from_fifty_customers_is_one_incident(desk):
     # One answer goes to all fifty, each on its own channel; the same answer again sends nothing twice.
     def answer() -> incidents.FanOut:
         with audit_events.buffered_events():
-            return incidents.reply(iid, "We had an outage of the login service; it is fixed since 10:42.",
-                                   agent="Dana", actor="cli:dana", reply_key="fix-1", settings=desk.settings,
-                                   now=m.utcnow())
+            return incidents.reply(
+                iid,
+                "We had an outage of the login service; it is fixed since 10:42.",
+                agent="Dana",
+                actor="cli:dana",
+                reply_key="fix-1",
+                settings=desk.settings,
+                now=m.utcnow(),
+            )
 
     out = run_tx(answer)
     assert len(out.sent) == 50 and not out.skipped
@@ -278,8 +345,13 @@ def test_best_match_is_a_plain_function():
     near = best_match(fp, [row], merge_threshold=0.6, suggest_threshold=0.25)
     assert near is not None and near.merge and near.ticket_id == 1
     assert best_match(fp, [row], merge_threshold=0.99, suggest_threshold=0.25).merge is False
-    assert best_match(fp, [state.Indexed(1, "x", 1, other.signature, "4711", "")], merge_threshold=0.6,
-                      suggest_threshold=0.25) is None or not fp.refs  # no refs in OUTAGE: nothing conflicts
+    assert (
+        best_match(
+            fp, [state.Indexed(1, "x", 1, other.signature, "4711", "")], merge_threshold=0.6, suggest_threshold=0.25
+        )
+        is None
+        or not fp.refs
+    )  # no refs in OUTAGE: nothing conflicts
     assert sim.fingerprint("ok thanks") is None
     assert json.dumps(near.as_event())
 
@@ -307,7 +379,9 @@ def test_a_grouper_taking_over_sees_the_window_its_predecessor_grouped(desk):
 def test_closed_tickets_do_not_count_towards_an_incident(desk):
     extras = ["since 10 minutes", "for everyone in our office", "on my phone too", "we cannot work", "urgent"]
     texts = [f"Hello, the website is down and the login page shows error 503, {e}." for e in extras]
-    outs = [desk.receive(mail(sender=f"C{i} <c{i}@example.net>", subject="Down", body=t)[0]) for i, t in enumerate(texts)]
-    run_tx(lambda: fastsql.execute('UPDATE "ticket" SET status = \'closed\' WHERE id = ?', [outs[0].ticket_id]))
+    outs = [
+        desk.receive(mail(sender=f"C{i} <c{i}@example.net>", subject="Down", body=t)[0]) for i, t in enumerate(texts)
+    ]
+    run_tx(lambda: fastsql.execute("UPDATE \"ticket\" SET status = 'closed' WHERE id = ?", [outs[0].ticket_id]))
     assert Grouper(desk.settings).run_round().opened == []  # four active customers: below the five needed
     assert state.list_incidents() == []

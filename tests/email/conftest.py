@@ -1,4 +1,5 @@
 """Fixtures for the email normaliser tests: an in-memory blob store and a normalise() with test defaults."""
+
 from __future__ import annotations
 
 import pytest

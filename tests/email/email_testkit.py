@@ -1,5 +1,6 @@
 """Helpers shared by the email normaliser tests (a uniquely named module, so that
 ``from conftest import ...`` never picks up another folder's conftest)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Attachments: winmail.dat unpacked, attached messages kept as .eml, names decoded and made safe."""
+
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,9 @@ from email_testkit import raw_mail
 def test_winmail_dat_is_unpacked(normalise, blobs):
     env = normalise("winmail_tnef.eml")
     assert [(a.filename, a.content_type, a.size) for a in env.attachments] == [
-        ("report.txt", "text/plain", 23), ("logo.png", "image/png", 22)]
+        ("report.txt", "text/plain", 23),
+        ("logo.png", "image/png", 22),
+    ]
     report = env.attachments[0]
     assert blobs[report.blob_key] == b"Quarterly numbers: 42\r\n"
     assert report.sha256 == hashlib.sha256(b"Quarterly numbers: 42\r\n").hexdigest()
@@ -35,7 +38,10 @@ def test_forwarded_message_is_kept_as_eml(normalise, blobs):
     assert env.text == "Is this invoice from you? See the attached message."
     [eml] = env.attachments
     assert (eml.filename, eml.content_type, eml.inline) == (
-        "Invoice #42 _ overdue_ pay now!.eml", "message/rfc822", False)
+        "Invoice #42 _ overdue_ pay now!.eml",
+        "message/rfc822",
+        False,
+    )
     data = blobs[eml.blob_key]
     assert data.startswith(b"Return-Path: <billing@phish.example>")
     assert b"Message-ID: <phish-42@phish.example>" in data and b"Pay now at" in data
@@ -44,24 +50,29 @@ def test_forwarded_message_is_kept_as_eml(normalise, blobs):
 
 def test_base64_encoded_attached_message_is_decoded(normalise, blobs):
     inner = b"From: a@example.com\r\nSubject: Inner one\r\nMessage-ID: <in@example.com>\r\n\r\nhello\r\n"
-    raw = (b"From: x@example.com\r\nMessage-ID: <out@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n"
-           b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
-           b"--BB\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + base64.encodebytes(inner) + b"--BB--\r\n")
+    raw = (
+        b"From: x@example.com\r\nMessage-ID: <out@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n"
+        b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+        b"--BB\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(inner)
+        + b"--BB--\r\n"
+    )
     [eml] = normalise(raw).attachments
     assert eml.filename == "Inner one.eml"
     assert blobs[eml.blob_key] == inner
 
 
 def test_filenames_are_decoded_and_stripped_of_paths(normalise):
-    raw = (b"From: x@example.com\r\nMessage-ID: <names@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n"
-           b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nfiles\r\n"
-           b"--BB\r\nContent-Type: application/octet-stream\r\n"
-           b"Content-Disposition: attachment; filename=\"=?utf-8?B?w4RuZGVydW5nZW4ueGxzeA==?=\"\r\n\r\nx\r\n"
-           b"--BB\r\nContent-Type: text/plain; name=\"../../etc/passwd\"\r\n\r\nroot\r\n"
-           b"--BB\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\n%PDF\r\n"
-           b"--BB\r\nContent-Type: image/png\r\nContent-ID: <image001.png@01DA6C2B.5E9F3A10>\r\n\r\npng\r\n"
-           b"--BB--\r\n")
+    raw = (
+        b"From: x@example.com\r\nMessage-ID: <names@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n"
+        b"Content-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nfiles\r\n"
+        b"--BB\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="=?utf-8?B?w4RuZGVydW5nZW4ueGxzeA==?="\r\n\r\nx\r\n'
+        b'--BB\r\nContent-Type: text/plain; name="../../etc/passwd"\r\n\r\nroot\r\n'
+        b"--BB\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\n%PDF\r\n"
+        b"--BB\r\nContent-Type: image/png\r\nContent-ID: <image001.png@01DA6C2B.5E9F3A10>\r\n\r\npng\r\n"
+        b"--BB--\r\n"
+    )
     env = normalise(raw)
     assert [(a.filename, a.content_type, a.inline, a.content_id) for a in env.attachments] == [
         ("Änderungen.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", False, ""),
@@ -75,4 +86,6 @@ def test_filenames_are_decoded_and_stripped_of_paths(normalise):
 def test_report_parts_get_descriptive_names(normalise):
     env = normalise("dsn_bounce.eml")
     assert [(a.filename, a.content_type) for a in env.attachments] == [
-        ("delivery-status.txt", "message/delivery-status"), ("returned-headers.txt", "text/rfc822-headers")]
+        ("delivery-status.txt", "message/delivery-status"),
+        ("returned-headers.txt", "text/rfc822-headers"),
+    ]

@@ -1,5 +1,6 @@
 """The feed parser's boundary matcher (ingest/email/boundary.py) must match
 exactly what the regular expression it replaces matches, with the same groups."""
+
 from __future__ import annotations
 
 import itertools
@@ -50,10 +51,12 @@ def test_unknown_groups_raise_index_error_as_re_does():
 def test_installed_in_the_feed_parser_and_parses_multipart():
     boundary.install()
     assert isinstance(feedparser.re, boundary._FeedParserRe)
-    raw = (b"From: a@example.org\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="b+1(x)"\r\n\r\npreamble\r\n'
-           b"--b+1(x)\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
-           b"--b+1(x)  \r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b+1(x)--\r\nepilogue\r\n")
+    raw = (
+        b"From: a@example.org\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b+1(x)"\r\n\r\npreamble\r\n'
+        b"--b+1(x)\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
+        b"--b+1(x)  \r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b+1(x)--\r\nepilogue\r\n"
+    )
     msg = BytesParser(policy=compat32).parsebytes(raw)
     parts = msg.get_payload()
     assert [p.get_payload() for p in parts] == ["first", "second"]

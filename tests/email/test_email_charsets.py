@@ -1,4 +1,5 @@
 """Charsets that lie, are unknown or need a codec mail-parser does not apply."""
+
 from __future__ import annotations
 
 from helpline.ingest.email import charsets
@@ -27,8 +28,10 @@ def test_unknown_charset_is_decoded_as_utf8_with_a_warning(normalise):
 
 
 def test_utf8_header_without_encoding_is_not_junk(normalise):
-    raw = ("From: Zoë <zoe@example.com>\r\nTo: support@helpline.example\r\nSubject: Café ☕\r\n"
-           "Message-ID: <u8@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n\r\nHi\r\n").encode()
+    raw = (
+        "From: Zoë <zoe@example.com>\r\nTo: support@helpline.example\r\nSubject: Café ☕\r\n"
+        "Message-ID: <u8@example.com>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0100\r\n\r\nHi\r\n"
+    ).encode()
     env = normalise(raw)
     assert (env.subject, env.sender.name, env.warnings) == ("Café ☕", "Zoë", [])
 

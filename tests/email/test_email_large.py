@@ -1,6 +1,7 @@
 """A 20 MB message is normalised in bounded memory (issue 16): under 100 MB
 above the process's idle size, measured as the kernel sees it (peak RSS) in
 a fresh process, the way an operator would."""
+
 from __future__ import annotations
 
 import json
@@ -59,6 +60,7 @@ def test_twenty_megabyte_message_peaks_under_100_mb_above_idle(tmp_path):
 
 if __name__ == "__main__":  # python -m tests.email.test_email_large FILE: the figure for any message
     import tempfile
+
     if len(sys.argv) > 1:
         print(json.dumps({k: v for k, v in measure(sys.argv[1]).items() if k != "text"}))
     else:

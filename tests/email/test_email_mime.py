@@ -1,4 +1,5 @@
 """Broken and unusual MIME, missing headers, and what is not an email at all."""
+
 from __future__ import annotations
 
 import os
@@ -43,22 +44,46 @@ def test_missing_from_falls_back_to_the_envelope_sender(normalise):
 
 def test_html_only_is_sanitised_and_gives_the_text(normalise, blobs):
     env = normalise("html_only.eml")
-    assert env.text == ("Hello support,\n\nmy order #A-2002 arrived damaged. See the photo below.\n\n"
-                        "Order page | click me\n\nJack")
+    assert env.text == (
+        "Hello support,\n\nmy order #A-2002 arrived damaged. See the photo below.\n\nOrder page | click me\n\nJack"
+    )
     assert env.full_text == env.text
     html = env.html
-    for gone in ("<script", "alert", "onload", "onclick", "onmouseover", "<style", "tracker.example.net",
-                 "cdn.example.net", "javascript:", "style="):
+    for gone in (
+        "<script",
+        "alert",
+        "onload",
+        "onclick",
+        "onmouseover",
+        "<style",
+        "tracker.example.net",
+        "cdn.example.net",
+        "javascript:",
+        "style=",
+    ):
         assert gone not in html, gone
     assert '<img src="cid:photo1@example.com" alt="photo">' in html
     assert '<a href="https://shop.example.com/orders/A-2002" rel="noopener noreferrer nofollow">Order page</a>' in html
     [photo] = env.attachments
     assert (photo.inline, photo.content_id, photo.content_type, photo.filename) == (
-        True, "photo1@example.com", "image/jpeg", "attachment-1.jpg")
+        True,
+        "photo1@example.com",
+        "image/jpeg",
+        "attachment-1.jpg",
+    )
 
 
-@pytest.mark.parametrize("data", [b"", b"   \r\n\r\n", os.urandom(4096), b"\x89PNG\r\n\x1a\n" + bytes(200),
-                                  b"Just some text\nwith lines\n", b"%PDF-1.4\n1 0 obj\n"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"   \r\n\r\n",
+        os.urandom(4096),
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+        b"Just some text\nwith lines\n",
+        b"%PDF-1.4\n1 0 obj\n",
+    ],
+)
 def test_not_an_email(data):
     with pytest.raises(NotAnEmail):
         inspect_bytes(data)

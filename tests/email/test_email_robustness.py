@@ -1,4 +1,5 @@
 """Damaged input never raises (other than NotAnEmail) and never breaks a step."""
+
 from __future__ import annotations
 
 import json
@@ -13,23 +14,26 @@ CHARSET_SWAPS = [b"charset=x-\x00", b"charset=utf-16", b"charset=utf-7", b'chars
 def _mutate(rng: random.Random, raw: bytearray) -> bytes:
     op = rng.randrange(6)
     if op == 0:
-        return bytes(raw[:rng.randrange(len(raw))])
+        return bytes(raw[: rng.randrange(len(raw))])
     if op == 1:
         for _ in range(rng.randrange(1, 20)):
             raw[rng.randrange(len(raw))] = rng.randrange(256)
     elif op == 2:
         a, b = rng.randrange(len(raw)), rng.randrange(len(raw))
-        raw[a:a] = raw[b:b + rng.randrange(200)]
+        raw[a:a] = raw[b : b + rng.randrange(200)]
     elif op == 3:
         a = rng.randrange(len(raw))
-        del raw[a:a + rng.randrange(300)]
+        del raw[a : a + rng.randrange(300)]
     elif op == 4:
         end = max(1, raw.find(b"\n\n"))
         for _ in range(rng.randrange(1, 10)):
             raw[rng.randrange(end)] = rng.randrange(128, 256)
     else:
-        raw = bytearray(raw.replace(b"charset=", rng.choice(CHARSET_SWAPS))
-                        .replace(b"base64", rng.choice([b"quoted-printable", b"x-uuencode", b"bogus"])))
+        raw = bytearray(
+            raw.replace(b"charset=", rng.choice(CHARSET_SWAPS)).replace(
+                b"base64", rng.choice([b"quoted-printable", b"x-uuencode", b"bogus"])
+            )
+        )
     return bytes(raw)
 
 

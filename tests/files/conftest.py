@@ -2,6 +2,7 @@
 relay sink, the public listener served for real) with HELPLINE_PUBLIC_URL pointing at
 that listener, so the links Helpline signs are fetched from it over HTTP, plus the
 local Twilio API and a webhook source's receiver."""
+
 from __future__ import annotations
 
 import base64
@@ -33,7 +34,8 @@ class FileTeam(Team):
 
     def __init__(self, settings, relay_sink, fake_slack, fake_twilio: FakeTwilio, receiver: Receiver) -> None:  # noqa: F811
         settings = twilio_settings(settings, fake_twilio).replace(
-            webhook_sources=SOURCES, webhook_callbacks=f"shop={receiver.url}", slack_intake_channels=(CUSTOMERS,))
+            webhook_sources=SOURCES, webhook_callbacks=f"shop={receiver.url}", slack_intake_channels=(CUSTOMERS,)
+        )
         super().__init__(settings, relay_sink, fake_slack)
         self.public_url = f"http://127.0.0.1:{self.listener.port}"
         self.senders["email"].close()
@@ -48,12 +50,17 @@ class FileTeam(Team):
         self.desk.settings = self.settings = self.settings.replace(**changes)
         if "email" in self.senders:
             self.senders["email"].close()
-        self.senders = {"email": EmailSender(self.settings), "slack": quick_sender(self.settings),
-                        "sms": SmsSender(self.settings), "webhook": WebhookSender(self.settings)}
+        self.senders = {
+            "email": EmailSender(self.settings),
+            "slack": quick_sender(self.settings),
+            "sms": SmsSender(self.settings),
+            "webhook": WebhookSender(self.settings),
+        }
 
     def customer_texts(self, body: str, sender: str = "+14155550123") -> m.Ticket:
-        result = self.desk.intake.accept_request(twilio_sms.KIND, urlencode(inbound_form(body, sender=sender)).encode(),
-                                                 {})
+        result = self.desk.intake.accept_request(
+            twilio_sms.KIND, urlencode(inbound_form(body, sender=sender)).encode(), {}
+        )
         assert result.status == "accepted", result
         (outcome,) = self.work()
         return m.Ticket.get_by_id(outcome.ticket_id)
@@ -62,11 +69,19 @@ class FileTeam(Team):
         """A message from the ``shop`` source's app, for a customer known there only by its user id."""
         body = message(customer={"external_id": "user-42", "name": "Ann Appuser"}, **over)
         if files:
-            body["attachments"] = [{"filename": n, "content_type": t, "content": base64.b64encode(d).decode()}
-                                   for n, t, d in files]
-        result = self.desk.intake.accept_request("webhook", encode(body), {
-            "source": "shop", "auth": "signature", "content_type": "application/json",
-            "idempotency_key": json.dumps(over, sort_keys=True) + str(len(files))})
+            body["attachments"] = [
+                {"filename": n, "content_type": t, "content": base64.b64encode(d).decode()} for n, t, d in files
+            ]
+        result = self.desk.intake.accept_request(
+            "webhook",
+            encode(body),
+            {
+                "source": "shop",
+                "auth": "signature",
+                "content_type": "application/json",
+                "idempotency_key": json.dumps(over, sort_keys=True) + str(len(files)),
+            },
+        )
         assert result.status == "accepted", result
         (outcome,) = self.work()
         return m.Ticket.get_by_id(outcome.ticket_id)

@@ -4,6 +4,7 @@ Twilio's limits), re-uploaded into a Slack customer's own thread with the files 
 as signed links in a webhook source's ``ticket.replied`` event. The new-ticket post
 links the customer's own files. Real slack_sdk, twilio and urllib clients against the
 local stand-ins, the public listener serving the links; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -26,26 +27,37 @@ def agent_sends_files(team: FileTeam, ticket: m.Ticket, text: str, files: list[t
     parent = parent_ts(ticket.id)
     objs = [team.slack.add_file(f"F{next_ts().replace('.', '')}", name, data, ctype) for name, data, ctype in files]
     ts = next_ts()
-    return team.agent_says("", parent, ts=ts, event=thread_message(text, parent, ts=ts, subtype="file_share", files=objs))
+    return team.agent_says(
+        "", parent, ts=ts, event=thread_message(text, parent, ts=ts, subtype="file_share", files=objs)
+    )
 
 
 def notices(team: FileTeam) -> list[str]:
-    return [json.dumps(c.args.get("blocks")) for c in team.slack.calls_of("chat.postMessage")
-            if c.args["channel"] == CHANNEL and c.args.get("thread_ts")]
+    return [
+        json.dumps(c.args.get("blocks"))
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args["channel"] == CHANNEL and c.args.get("thread_ts")
+    ]
 
 
 # ---- SMS: MMS media --------------------------------------------------------------------------
 def test_files_to_an_sms_customer_go_as_mms_media_twilio_fetches_from_our_links(team):
     ticket = team.customer_texts("The display of my router shows error E7")
-    ts, (outcome,) = agent_sends_files(team, ticket, "Here is the reset guide.",
-                                       [("guide.png", PNG, "image/png"), ("label.pdf", PDF, "application/pdf")])
+    ts, (outcome,) = agent_sends_files(
+        team,
+        ticket,
+        "Here is the reset guide.",
+        [("guide.png", PNG, "image/png"), ("label.pdf", PDF, "application/pdf")],
+    )
     assert outcome.action == "replied"
     reply = team.twilio.wait_for(2)[-1]  # the acknowledgement, then the reply
     assert reply.body == "Here is the reset guide." and reply.to == "+14155550123"
     assert len(reply.media_urls) == 2 and all(u.startswith(team.public_url + "/files/") for u in reply.media_urls)
     # Twilio fetched each MediaUrl from the public listener, without credentials, and got the file
-    assert [(f.status, f.content_type, f.data) for f in reply.media] == [(200, "image/png", PNG),
-                                                                         (200, "application/pdf", PDF)]
+    assert [(f.status, f.content_type, f.data) for f in reply.media] == [
+        (200, "image/png", PNG),
+        (200, "application/pdf", PDF),
+    ]
     out = m.Message.get((m.Message.ticket == ticket) & (m.Message.author_role == "agent"))
     assert out.channel == "sms" and sorted(a.filename for a in out.attachments) == ["guide.png", "label.pdf"]
     assert events(ticket, "agent_files_sent")[0].data["as"] == "files"
@@ -89,12 +101,19 @@ CARLA = "U0CARLA01"
 def test_files_to_a_slack_customer_are_uploaded_into_their_thread_with_the_answer(team):
     team.slack.add_user(CARLA, "Carla Customer", "carla@client.example")
     root = next_ts()
-    event = {"type": "message", "channel": CUSTOMERS, "user": CARLA, "text": "Where is the export guide?", "ts": root,
-             "channel_type": "channel"}
+    event = {
+        "type": "message",
+        "channel": CUSTOMERS,
+        "user": CARLA,
+        "text": "Where is the export guide?",
+        "ts": root,
+        "channel_type": "channel",
+    }
     _, (created,) = team.agent_says("", "", event=event, ts=root)
     ticket = m.Ticket.get_by_id(created.ticket_id)
-    ts, (outcome,) = agent_sends_files(team, ticket, "The guide is attached.", [("export.pdf", PDF, "application/pdf"),
-                                                                               ("step.png", PNG, "image/png")])
+    ts, (outcome,) = agent_sends_files(
+        team, ticket, "The guide is attached.", [("export.pdf", PDF, "application/pdf"), ("step.png", PNG, "image/png")]
+    )
     assert outcome.action == "replied"
     # files_upload_v2's three steps: an upload URL per file, the bytes, one share into the customer's thread
     assert len(team.slack.calls_of("files.getUploadURLExternal")) == 2
@@ -102,10 +121,15 @@ def test_files_to_a_slack_customer_are_uploaded_into_their_thread_with_the_answe
     assert (done.args["channel_id"], done.args["thread_ts"]) == (CUSTOMERS, root)
     assert "Dana Agent" in done.args["blocks"] and "The guide is attached." in done.args["blocks"]
     assert [(f["name"], f["data"], f["channel"], f["thread_ts"]) for f in team.slack.shared_files] == [
-        ("export.pdf", PDF, CUSTOMERS, root), ("step.png", PNG, CUSTOMERS, root)]
+        ("export.pdf", PDF, CUSTOMERS, root),
+        ("step.png", PNG, CUSTOMERS, root),
+    ]
     # the answer is that one upload: no second, text-only post in the customer's thread
-    assert not [c for c in team.slack.calls_of("chat.postMessage")
-                if c.args["channel"] == CUSTOMERS and "guide is attached" in json.dumps(c.args.get("blocks"))]
+    assert not [
+        c
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args["channel"] == CUSTOMERS and "guide is attached" in json.dumps(c.args.get("blocks"))
+    ]
     assert team.slack.reactions[(CHANNEL, ts)] == ["white_check_mark"]
     assert events(ticket, "agent_files_sent")[0].data["files"] == ["export.pdf", "step.png"]
 
@@ -116,8 +140,14 @@ def test_a_failed_share_is_retried_without_posting_the_answer_twice(team):
     team.slack.add_user(CARLA, "Carla Customer", "carla@client.example")
     team.configure(outbox_retry_base_s=0.0)
     root = next_ts()
-    event = {"type": "message", "channel": CUSTOMERS, "user": CARLA, "text": "Send the invoice please", "ts": root,
-             "channel_type": "channel"}
+    event = {
+        "type": "message",
+        "channel": CUSTOMERS,
+        "user": CARLA,
+        "text": "Send the invoice please",
+        "ts": root,
+        "channel_type": "channel",
+    }
     _, (created,) = team.agent_says("", "", event=event, ts=root)
     ticket = m.Ticket.get_by_id(created.ticket_id)
     team.slack.fail("files.completeUploadExternal", "internal_error")
@@ -138,8 +168,11 @@ def test_the_ticket_post_links_the_customers_files_and_the_links_work(team):
     ticket = team.app_posts(files=[("screenshot.png", "image/png", PNG), ("log <!channel>.txt", "text/plain", b"E7")])
     parent = team.slack.calls_of("chat.postMessage")[0]
     assert parent.args["channel"] == CHANNEL
-    context = [b for b in json.loads(json.dumps(parent.args["blocks"])) if b["type"] == "context"
-               and ":paperclip:" in b["elements"][0]["text"]][0]["elements"][0]["text"]
+    context = [
+        b
+        for b in json.loads(json.dumps(parent.args["blocks"]))
+        if b["type"] == "context" and ":paperclip:" in b["elements"][0]["text"]
+    ][0]["elements"][0]["text"]
     links = [part.split("|")[0].lstrip("<") for part in context.split(":paperclip: ")[1].split(", ")]
     assert len(links) == 2 and all(url.startswith(team.public_url + "/files/") for url in links)
     assert "<!channel" not in context  # the customer's file name stays inert (escaping: test_slack_blocks)
@@ -149,8 +182,14 @@ def test_the_ticket_post_links_the_customers_files_and_the_links_work(team):
 
 
 def test_without_links_the_post_names_the_files_as_before():
-    card = slack_blocks.TicketCard(number="HL-1", subject="s", status="new", priority="low", channel="email",
-                                   attachments=[("a.pdf", 2048), ("b|c>.txt", 10, "https://h.example/files/1.2.x")])
+    card = slack_blocks.TicketCard(
+        number="HL-1",
+        subject="s",
+        status="new",
+        priority="low",
+        channel="email",
+        attachments=[("a.pdf", 2048), ("b|c>.txt", 10, "https://h.example/files/1.2.x")],
+    )
     text = json.dumps(slack_blocks.ticket_message(card)["blocks"])
     assert "a.pdf (2 KB)" in text and "<https://h.example/files/1.2.x|b|c&gt;.txt> (10 B)" in text
 
@@ -158,23 +197,34 @@ def test_without_links_the_post_names_the_files_as_before():
 # ---- webhook tickets: the answer is a ticket.replied event with signed links ---------------------
 def test_a_slack_reply_to_a_webhook_ticket_reaches_the_sources_app_with_file_links(team, receiver):
     ticket = team.app_posts(subject="Cannot upload avatar", text="The app says 'error 9'.")
-    ts, (outcome,) = agent_sends_files(team, ticket, "Fixed; this is what you should see now.",
-                                       [("expected.png", PNG, "image/png")])
+    ts, (outcome,) = agent_sends_files(
+        team, ticket, "Fixed; this is what you should see now.", [("expected.png", PNG, "image/png")]
+    )
     assert outcome.action == "replied"
     replied = [e for e in receiver.events() if e["type"] == "ticket.replied"]
     (event,) = replied
     msg = event["message"]
-    assert (msg["author_role"], msg["channel"], msg["text"]) == ("agent", "webhook",
-                                                                 "Fixed; this is what you should see now.")
+    assert (msg["author_role"], msg["channel"], msg["text"]) == (
+        "agent",
+        "webhook",
+        "Fixed; this is what you should see now.",
+    )
     (f,) = msg["files"]
-    assert (f["filename"], f["content_type"], f["size"], msg["attachments"]) == ("expected.png", "image/png",
-                                                                                 len(PNG), 1)
+    assert (f["filename"], f["content_type"], f["size"], msg["attachments"]) == (
+        "expected.png",
+        "image/png",
+        len(PNG),
+        1,
+    )
     assert f["url"].startswith(team.public_url + "/files/") and f["expires_at"].endswith("Z")
     assert requests.get(f["url"], timeout=30).content == PNG
     out = m.Message.get((m.Message.ticket == ticket) & (m.Message.author_role == "agent"))
     assert out.channel == "webhook"
-    rows = list(m.Outbox.select().where((m.Outbox.ticket == ticket) & (m.Outbox.channel == "webhook")
-                                        & (m.Outbox.out_message == out.id)))
+    rows = list(
+        m.Outbox.select().where(
+            (m.Outbox.ticket == ticket) & (m.Outbox.channel == "webhook") & (m.Outbox.out_message == out.id)
+        )
+    )
     assert [r.status for r in rows] == ["sent"]
     assert team.slack.reactions[(CHANNEL, ts)] == ["white_check_mark"]  # confirmed once the app had it
 
@@ -184,8 +234,9 @@ def test_a_refused_webhook_delivery_is_shown_in_the_thread(team, receiver):
     receiver.script = [400]
     _, (outcome,) = team.agent_says("Refund issued today.", parent_ts(ticket.id))
     assert outcome.action == "replied"
-    row = m.Outbox.get((m.Outbox.ticket == ticket) & (m.Outbox.channel == "webhook")
-                       & m.Outbox.out_message.is_null(False))
+    row = m.Outbox.get(
+        (m.Outbox.ticket == ticket) & (m.Outbox.channel == "webhook") & m.Outbox.out_message.is_null(False)
+    )
     assert row.status == "failed" and "answered 400" in row.last_error
     assert "not delivered" in notices(team)[-1] and "answered 400" in notices(team)[-1]
 

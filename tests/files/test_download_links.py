@@ -1,6 +1,7 @@
 """GET /files/TOKEN on the public listener: a signed, expiring link to one stored
 attachment. Served over real HTTP by ``public.make_app`` on both databases; the
 attachments are stored by a webhook source's message, as in production."""
+
 from __future__ import annotations
 
 import time
@@ -40,9 +41,11 @@ def test_a_signed_link_serves_the_file_as_a_safe_download_until_it_expires(team)
     assert h["X-Content-Type-Options"] == "nosniff" and "sandbox" in h["Content-Security-Policy"]
     # RFC 6266: an ASCII fallback and the exact name in RFC 5987 form
     disposition = h["Content-Disposition"]
-    assert disposition.startswith("attachment; filename=\"")
-    assert att.filename.startswith("Übersicht") and "filename*=UTF-8''" + urllib.parse.quote(att.filename, safe="") \
-        in disposition
+    assert disposition.startswith('attachment; filename="')
+    assert (
+        att.filename.startswith("Übersicht")
+        and "filename*=UTF-8''" + urllib.parse.quote(att.filename, safe="") in disposition
+    )
     fallback = disposition.split('filename="', 1)[1].split('"', 1)[0]
     assert fallback.isascii() and '"' not in fallback and fallback.endswith(".pdf")
     # caches may keep it at most until the link expires (7 days by default), privately
@@ -65,11 +68,16 @@ def test_forged_tampered_and_unknown_tokens_are_404_and_say_nothing(team):
     ident, expires, mac = token.split(".")
     later = int(expires) + 86400 * 365
     other_mac = signing.download_token(("another-key",), att.id, int(expires)).rpartition(".")[2]
-    bad = [f"{int(ident) + 1}.{expires}.{mac}",  # another attachment
-           f"{ident}.{later}.{mac}",  # a later expiry
-           f"{ident}.{expires}.{mac[:-1]}{'a' if mac[-1] != 'a' else 'b'}",  # one character changed
-           f"{ident}.{expires}.{other_mac}",  # signed with a key we do not have
-           "x", f"{ident}.{expires}", "../../etc/passwd", f"{ident}.{expires}.{mac}.x"]
+    bad = [
+        f"{int(ident) + 1}.{expires}.{mac}",  # another attachment
+        f"{ident}.{later}.{mac}",  # a later expiry
+        f"{ident}.{expires}.{mac[:-1]}{'a' if mac[-1] != 'a' else 'b'}",  # one character changed
+        f"{ident}.{expires}.{other_mac}",  # signed with a key we do not have
+        "x",
+        f"{ident}.{expires}",
+        "../../etc/passwd",
+        f"{ident}.{expires}.{mac}.x",
+    ]
     answers = set()
     for value in bad:
         got = requests.get(f"{team.public_url}/files/{urllib.parse.quote(value, safe='')}", timeout=30)
@@ -103,8 +111,13 @@ def test_key_rotation_newest_signs_all_verify_a_dropped_key_revokes(team):
 
 
 def test_a_file_of_unsafe_or_malformed_type_never_renders_as_a_page(team):
-    atts = stored(team, [("page.html", "text/html", b"<script>alert(1)</script>"),
-                         ("odd.bin", "application/octet-stream", b"\x00\x01")])
+    atts = stored(
+        team,
+        [
+            ("page.html", "text/html", b"<script>alert(1)</script>"),
+            ("odd.bin", "application/octet-stream", b"\x00\x01"),
+        ],
+    )
     got = requests.get(download_links.url_for(team.settings, atts[0].id), timeout=30)
     assert got.status_code == 200 and got.headers["Content-Disposition"].startswith("attachment;")
     assert got.headers["X-Content-Type-Options"] == "nosniff"

@@ -7,6 +7,7 @@ Measures from the poller's start until every message has its inbound row and is
 marked on the server (after=seen by default), then prints messages per second.
 Timing claims live here, not in test assertions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,15 @@ def main() -> None:
             admin.cursor().execute(f'CREATE DATABASE "{pg_name}"')
             admin.close()
             url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
-        settings = Settings(data_dir=str(work), database_url=url, support_addresses=("support@example.com",),
-                            secret_key=("bench",))
+        settings = Settings(
+            data_dir=str(work), database_url=url, support_addresses=("support@example.com",), secret_key=("bench",)
+        )
         db.init(url)
         migrations.upgrade()
         submitted: list[int] = []
-        intake = EmailIntake(settings, blobs.open_store("fs", str(work / "blobs")), submitted.append,
-                             Spool(str(work / "spool")))
+        intake = EmailIntake(
+            settings, blobs.open_store("fs", str(work / "blobs")), submitted.append, Spool(str(work / "spool"))
+        )
 
         user, password = server.add_user()
         from imapclient import IMAPClient
@@ -67,14 +70,19 @@ def main() -> None:
         with IMAPClient("127.0.0.1", server.imap_port, ssl=False) as c:
             c.login(user, password)
             for n in range(args.count):
-                c.append("INBOX", (
-                    f"From: Customer {n} <c{n}@example.org>\r\nTo: support@example.com\r\n"
-                    f"Subject: Order {n} has not arrived\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n"
-                    f"Message-ID: <bench-{n}-{uuid.uuid4().hex[:6]}@example.org>\r\n"
-                    f"Content-Type: text/plain; charset=utf-8\r\n\r\n"
-                    f"Hello, my order {n} has not arrived yet. Could you check?\r\n\r\nThanks,\r\nC{n}\r\n").encode())
-        account = parse_account(f"imap://{user}:{password}@127.0.0.1:{server.imap_port}/INBOX"
-                                f"?verify=no&after={args.after}")
+                c.append(
+                    "INBOX",
+                    (
+                        f"From: Customer {n} <c{n}@example.org>\r\nTo: support@example.com\r\n"
+                        f"Subject: Order {n} has not arrived\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n"
+                        f"Message-ID: <bench-{n}-{uuid.uuid4().hex[:6]}@example.org>\r\n"
+                        f"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                        f"Hello, my order {n} has not arrived yet. Could you check?\r\n\r\nThanks,\r\nC{n}\r\n"
+                    ).encode(),
+                )
+        account = parse_account(
+            f"imap://{user}:{password}@127.0.0.1:{server.imap_port}/INBOX?verify=no&after={args.after}"
+        )
         poller = ImapPoller(account, intake, batch_size=args.batch)
         t0 = time.perf_counter()
         thread = threading.Thread(target=poller.run, daemon=True)
@@ -86,8 +94,10 @@ def main() -> None:
         thread.join(15)
         rows = m.Inbound.select().count()
         assert rows == args.count, rows
-        print(f"imap import: {args.count} messages, db={args.db}, after={args.after}, batch={args.batch}: "
-              f"{elapsed:.2f}s = {args.count / elapsed:.0f} msg/s (connect, fetch, durable rows, marked on the server)")
+        print(
+            f"imap import: {args.count} messages, db={args.db}, after={args.after}, batch={args.batch}: "
+            f"{elapsed:.2f}s = {args.count / elapsed:.0f} msg/s (connect, fetch, durable rows, marked on the server)"
+        )
     finally:
         db.database().close()
         server.stop()

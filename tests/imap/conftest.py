@@ -1,4 +1,5 @@
 """Fixtures of the IMAP tests: a real Dovecot, a mailbox per test, intake on each backend, pollers in threads."""
+
 from __future__ import annotations
 
 import threading
@@ -38,13 +39,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
     return _wait_until(predicate, timeout=timeout, interval=0.05, what=what)
 
 
-def message(n: int | str, subject: str | None = None, body: str | None = None, sender: str = "alice@example.org",
-            extra: str = "") -> bytes:
+def message(
+    n: int | str,
+    subject: str | None = None,
+    body: str | None = None,
+    sender: str = "alice@example.org",
+    extra: str = "",
+) -> bytes:
     mid = f"<imap-test-{n}-{uuid.uuid4().hex[:8]}@example.org>" if isinstance(n, int) else n
-    return (f"From: Alice <{sender}>\r\nTo: support@example.com\r\nSubject: {subject or f'Question {n}'}\r\n"
-            f"Date: Tue, 03 Jan 2023 10:00:00 +0000\r\nMessage-ID: {mid}\r\n{extra}"
-            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            f"{body or f'Hello, this is message {n}.'}\r\n").encode()
+    return (
+        f"From: Alice <{sender}>\r\nTo: support@example.com\r\nSubject: {subject or f'Question {n}'}\r\n"
+        f"Date: Tue, 03 Jan 2023 10:00:00 +0000\r\nMessage-ID: {mid}\r\n{extra}"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body or f'Hello, this is message {n}.'}\r\n"
+    ).encode()
 
 
 class Mailbox:
@@ -62,13 +70,26 @@ class Mailbox:
     def url(self, folder: str = "INBOX", scheme: str = "imap", **options: str) -> str:
         port = self.server.imaps_port if scheme == "imaps" else self.server.imap_port
         options.setdefault("cafile", self.server.cafile)
-        return (f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}@127.0.0.1:{port}/"
-                f"{quote(folder)}?{urlencode(options)}")
+        return (
+            f"{scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}@127.0.0.1:{port}/"
+            f"{quote(folder)}?{urlencode(options)}"
+        )
 
-    def account(self, folder: str = "INBOX", *, lease_seconds: float = 5, idle_minutes: float = 9,
-                poll_seconds: float = 3600, **options: str):
-        return parse_account(self.url(folder, **options), lease_seconds=lease_seconds, idle_minutes=idle_minutes,
-                             poll_seconds=poll_seconds)
+    def account(
+        self,
+        folder: str = "INBOX",
+        *,
+        lease_seconds: float = 5,
+        idle_minutes: float = 9,
+        poll_seconds: float = 3600,
+        **options: str,
+    ):
+        return parse_account(
+            self.url(folder, **options),
+            lease_seconds=lease_seconds,
+            idle_minutes=idle_minutes,
+            poll_seconds=poll_seconds,
+        )
 
     def append(self, raw: bytes, folder: str = "INBOX", flags: tuple = ()) -> None:
         with self.client() as c:

@@ -13,6 +13,7 @@ The same little server hands out tokens that expire (``token_command``), as an
 authorization server would, for the refresh tests; it records every token it
 issued and every check Dovecot made.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-INSTALL_HINT = ("dovecot is not installed: the IMAP tests need a real Dovecot "
-                "(Debian's dovecot-imapd; .ci/run installs dovecot-imapd)")
+INSTALL_HINT = (
+    "dovecot is not installed: the IMAP tests need a real Dovecot "
+    "(Debian's dovecot-imapd; .ci/run installs dovecot-imapd)"
+)
 
 
 def free_port() -> int:
@@ -131,10 +134,28 @@ class Dovecot:
     # ---- set-up ---------------------------------------------------------
     def _cert(self) -> None:
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-keyout", str(self.root / "key.pem"), "-out", str(self.root / "cert.pem"),
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+                str(self.root / "key.pem"),
+                "-out",
+                str(self.root / "cert.pem"),
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.chmod(self.root / "key.pem", 0o600)
 
     @property
@@ -220,7 +241,8 @@ service stats {{
             f"introspection_mode = post\n"
             f"introspection_url = http://127.0.0.1:{self._http.server_address[1]}/introspect\n"
             f"username_attribute = username\n"
-            f"active_attribute = active\nactive_value = true\n")
+            f"active_attribute = active\nactive_value = true\n"
+        )
         for _ in range(self.POOL):
             self.users["u" + uuid.uuid4().hex[:10]] = "pw-" + uuid.uuid4().hex
         self._pool = list(self.users.items())
@@ -231,8 +253,13 @@ service stats {{
         conf = self.root / "dovecot.conf"
         conf.write_text(self._config())
         out = open(self.root / "dovecot.out", "ab")  # a file, never a pipe: the daemon keeps its streams
-        self.proc = subprocess.Popen([self.binary, "-c", str(conf), "-F"], stdin=subprocess.DEVNULL,
-                                     stdout=out, stderr=out, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(conf), "-F"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
         out.close()
         _wait_port(self.imap_port, self.proc, self.root / "dovecot.out")
         _wait_port(self.imaps_port, self.proc, self.root / "dovecot.out")

@@ -1,4 +1,5 @@
 """An ``oauth2_cmd`` for the tests: print what the test's token endpoint (its one argument) answers."""
+
 import sys
 import urllib.request
 

@@ -1,4 +1,5 @@
 """Mailbox URLs and IMAP settings: parsing, defaults, refusals, and secrets kept out of sight."""
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,12 @@ from helpline.store.config import ConfigError
 def test_imaps_url_with_encoded_user_and_password():
     a = parse_account("imaps://support%40example.com:p%40ss%2Cw%2Frd%25@imap.example.com/Support%20Desk")
     assert (a.host, a.port, a.user, a.password, a.folder) == (
-        "imap.example.com", 993, "support@example.com", "p@ss,w/rd%", "Support Desk")
+        "imap.example.com",
+        993,
+        "support@example.com",
+        "p@ss,w/rd%",
+        "Support Desk",
+    )
     assert a.tls == "implicit" and a.after == "seen" and a.verify and not a.oauth2_cmd
     assert a.label == "support@example.com@imap.example.com/Support Desk"
     assert a.quarantine_folder == "Helpline-Quarantine" and a.idle_minutes == 9 and a.poll_seconds == 60
@@ -25,25 +31,35 @@ def test_imaps_url_with_encoded_user_and_password():
 def test_imap_url_options():
     a = parse_account("imap://bob:pw@127.0.0.1:1143?after=move:Archive/Done&verify=no&quarantine=Bad")
     assert (a.port, a.folder, a.tls, a.after, a.move_to, a.verify, a.quarantine_folder) == (
-        1143, "INBOX", "starttls", "move", "Archive/Done", False, "Bad")
+        1143,
+        "INBOX",
+        "starttls",
+        "move",
+        "Archive/Done",
+        False,
+        "Bad",
+    )
     assert parse_account("imap://bob:pw@h/?after=delete").after == "delete"
     assert parse_account("imap://bob:pw@h").port == 143
     o = parse_account("imaps://bob@h/INBOX?oauth2_cmd=/usr/bin/get-token+--account+support")
     assert o.oauth2_cmd == "/usr/bin/get-token --account support" and o.password == ""
 
 
-@pytest.mark.parametrize("url, why", [
-    ("pop3://bob:pw@h/", "use imaps://"),
-    ("imaps://bob:pw@/INBOX", "no host"),
-    ("imaps://:pw@h/INBOX", "no user"),
-    ("imaps://bob@h/INBOX", "no password"),
-    ("imaps://bob:pw@h/?after=archive", "after='archive'"),
-    ("imaps://bob:pw@h/?after=move:", "needs a folder"),
-    ("imaps://bob:pw@h/?verify=maybe", "verify="),
-    ("imaps://bob:pw@h/?colour=blue", "unknown option 'colour'"),
-    ("imaps://bob:pw@h:99999/", "not a valid URL"),
-    ("imaps://bob:pw@h/INBOX?after=move:INBOX", "must differ"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("pop3://bob:pw@h/", "use imaps://"),
+        ("imaps://bob:pw@/INBOX", "no host"),
+        ("imaps://:pw@h/INBOX", "no user"),
+        ("imaps://bob@h/INBOX", "no password"),
+        ("imaps://bob:pw@h/?after=archive", "after='archive'"),
+        ("imaps://bob:pw@h/?after=move:", "needs a folder"),
+        ("imaps://bob:pw@h/?verify=maybe", "verify="),
+        ("imaps://bob:pw@h/?colour=blue", "unknown option 'colour'"),
+        ("imaps://bob:pw@h:99999/", "not a valid URL"),
+        ("imaps://bob:pw@h/INBOX?after=move:INBOX", "must differ"),
+    ],
+)
 def test_bad_urls_are_refused_with_the_reason_and_no_password(url, why):
     secret_url = url.replace(":pw@", ":TopSecret1@")
     with pytest.raises(ConfigError) as err:
@@ -60,8 +76,11 @@ def test_password_never_in_repr_or_masked_url():
 
 def test_settings_from_environment_and_file(tmp_path):
     assert imap_settings({}) == []
-    env = {"HELPLINE_IMAP_ACCOUNTS": "imaps://a:x@h1/INBOX, imap://b:y%2Cz@127.0.0.1/Support?after=delete",
-           "HELPLINE_IMAP_IDLE_MINUTES": "4.5", "HELPLINE_IMAP_POLL_SECONDS": "30"}
+    env = {
+        "HELPLINE_IMAP_ACCOUNTS": "imaps://a:x@h1/INBOX, imap://b:y%2Cz@127.0.0.1/Support?after=delete",
+        "HELPLINE_IMAP_IDLE_MINUTES": "4.5",
+        "HELPLINE_IMAP_POLL_SECONDS": "30",
+    }
     a, b = imap_settings(env)
     assert (a.user, b.user, b.password, b.after) == ("a", "b", "y,z", "delete")
     assert a.idle_minutes == b.idle_minutes == 4.5 and a.poll_seconds == 30
@@ -110,8 +129,11 @@ class _NoStarttlsServer:
                         self.received += data
                         for line in data.split(b"\r\n"):
                             if line and line.split(b" ")[1:2] == [b"CAPABILITY"]:
-                                conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE\r\n"
-                                             + line.split(b" ")[0] + b" OK done\r\n")
+                                conn.sendall(
+                                    b"* CAPABILITY IMAP4rev1 AUTH=PLAIN IDLE\r\n"
+                                    + line.split(b" ")[0]
+                                    + b" OK done\r\n"
+                                )
                             elif line and line.split(b" ")[1:2] == [b"LOGOUT"]:
                                 conn.sendall(b"* BYE\r\n" + line.split(b" ")[0] + b" OK bye\r\n")
                 except OSError:
@@ -129,8 +151,9 @@ def test_plain_text_to_a_remote_host_is_refused_before_the_password_is_sent(monk
 
 def test_plain_text_to_loopback_is_allowed():
     server = _NoStarttlsServer()
-    poller = ImapPoller(parse_account(f"imap://bob:TopSecret1@127.0.0.1:{server.port}/INBOX"), intake=None,
-                        read_timeout=3)
+    poller = ImapPoller(
+        parse_account(f"imap://bob:TopSecret1@127.0.0.1:{server.port}/INBOX"), intake=None, read_timeout=3
+    )
     with pytest.raises(Exception):  # noqa: B017 - the stand-in never answers LOGIN: what matters is that it was sent
         poller.connect()
     assert b"LOGIN" in server.received.upper()
@@ -142,8 +165,11 @@ def test_a_self_signed_certificate_is_refused_unless_trusted_or_verify_no(doveco
     base = f"imaps://{user}:{password}@127.0.0.1:{dovecot.imaps_port}/INBOX"
     with pytest.raises(OSError):  # ssl.SSLCertVerificationError
         ImapPoller(parse_account(base), intake=None).connect()
-    for url in (base + "?verify=no", base + f"?cafile={dovecot.cafile}",
-                f"imap://{user}:{password}@127.0.0.1:{dovecot.imap_port}/INBOX?cafile={dovecot.cafile}"):
+    for url in (
+        base + "?verify=no",
+        base + f"?cafile={dovecot.cafile}",
+        f"imap://{user}:{password}@127.0.0.1:{dovecot.imap_port}/INBOX?cafile={dovecot.cafile}",
+    ):
         client = ImapPoller(parse_account(url), intake=None).connect()
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
         client.logout()
@@ -169,9 +195,20 @@ def test_accounts_from_settings_now_and_later(monkeypatch):
 
     monkeypatch.setenv("HELPLINE_IMAP_ACCOUNTS", "imaps://env:x@h/INBOX")
     assert [a.user for a in accounts_from_settings(SimpleNamespace())] == ["env"]  # not in Settings yet
-    later = SimpleNamespace(imap_accounts="imaps://a:x@h/INBOX,imap://b:y@127.0.0.1/INBOX", imap_idle_minutes=4.0,
-                            imap_poll_seconds=20.0, imap_lease_seconds=30.0, imap_quarantine_folder="Junk-Helpline")
+    later = SimpleNamespace(
+        imap_accounts="imaps://a:x@h/INBOX,imap://b:y@127.0.0.1/INBOX",
+        imap_idle_minutes=4.0,
+        imap_poll_seconds=20.0,
+        imap_lease_seconds=30.0,
+        imap_quarantine_folder="Junk-Helpline",
+    )
     a, b = accounts_from_settings(later)
     assert (a.user, b.user, a.idle_minutes, b.poll_seconds, a.lease_seconds, b.quarantine_folder) == (
-        "a", "b", 4.0, 20.0, 30.0, "Junk-Helpline")
+        "a",
+        "b",
+        4.0,
+        20.0,
+        30.0,
+        "Junk-Helpline",
+    )
     assert accounts_from_settings(SimpleNamespace(imap_accounts="")) == []

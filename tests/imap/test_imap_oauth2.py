@@ -2,6 +2,7 @@
 replaces its session before the token goes stale, and logs in once more with a fresh token when the
 server refuses the one it kept. The tokens come from the test's token endpoint (tests/imap/dovecot.py),
 which Dovecot's introspection asks too, so each login is checked against the token's real expiry."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -36,8 +37,9 @@ def test_a_token_with_an_expiry_is_replaced_before_it_expires(desk, mailbox, dov
 
 
 def test_a_plain_token_is_refreshed_every_n_minutes(desk, mailbox, dovecot):
-    account = oauth_account(dovecot, mailbox.user, dovecot.token_command(mailbox.user, ttl=3600, fmt="plain"),
-                            oauth2_refresh="0.05")  # 3 s instead of 45 minutes
+    account = oauth_account(
+        dovecot, mailbox.user, dovecot.token_command(mailbox.user, ttl=3600, fmt="plain"), oauth2_refresh="0.05"
+    )  # 3 s instead of 45 minutes
     assert account.oauth2_refresh_minutes == 0.05
     poller = desk.start(account)
     wait_until(lambda: poller.stats["connects"] >= 3, timeout=30, what="sessions renewed")
@@ -58,8 +60,12 @@ def test_a_refused_kept_token_is_replaced_once(dovecot):
     assert client.select_folder("INBOX")[b"EXISTS"] == 0
     client.logout()
     tokens = dovecot.issued_to(user)
-    assert len(tokens) == 2 and dovecot.checked(tokens) == [(tokens[0], True), (tokens[0], True), (tokens[0], False),
-                                                            (tokens[1], True)]
+    assert len(tokens) == 2 and dovecot.checked(tokens) == [
+        (tokens[0], True),
+        (tokens[0], True),
+        (tokens[0], False),
+        (tokens[1], True),
+    ]
 
 
 def test_a_refused_fresh_token_is_an_error_without_a_second_try(dovecot):
@@ -71,10 +77,13 @@ def test_a_refused_fresh_token_is_an_error_without_a_second_try(dovecot):
     assert dovecot.issued_to(user)[0] not in str(err.value)  # the token is masked
 
 
-@pytest.mark.parametrize("output, problem", [
-    ('{"expires_in": 60}', "printed JSON without an access_token"),
-    ('{"access_token": ', "something like JSON that does not parse"),
-])
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        ('{"expires_in": 60}', "printed JSON without an access_token"),
+        ('{"access_token": ', "something like JSON that does not parse"),
+    ],
+)
 def test_json_without_a_token_is_refused_clearly(dovecot, output, problem):
     user, _ = dovecot.add_user()
     account = oauth_account(dovecot, user, "echo " + __import__("shlex").quote(output))

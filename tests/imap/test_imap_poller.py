@@ -3,6 +3,7 @@
 The poller's job ends at intake: these tests look at inbound rows, the spool
 and the mailbox on the server, never at tickets.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,6 +55,7 @@ def test_seen_is_set_only_after_the_row_is_durable(desk, mailbox):
 
     class Watching:
         """Intake that looks at the server's flags at the moment it is asked to take the mail."""
+
         settings, blobs = desk.intake.settings, desk.intake.blobs
 
         def accept_batch(self, offers):
@@ -166,8 +168,12 @@ def test_uidvalidity_change_resyncs_without_duplicates(desk, mailbox, live):
         c.delete_folder("Support")
         c.create_folder("Support")
         # Years-old mail someone read long ago: not Helpline's business, not imported by a re-sync.
-        c.append("Support", message("<read-in-2019@example.org>"), flags=[SEEN],
-                 msg_time=datetime.datetime(2019, 5, 1, tzinfo=datetime.timezone.utc))
+        c.append(
+            "Support",
+            message("<read-in-2019@example.org>"),
+            flags=[SEEN],
+            msg_time=datetime.datetime(2019, 5, 1, tzinfo=datetime.timezone.utc),
+        )
         for raw in raws:
             c.append("Support", raw)
         # Read by a person after the last import but before Helpline saw it: imported.
@@ -303,8 +309,11 @@ def test_poison_while_the_database_is_down_waits_to_be_recorded(desk, mailbox, i
         assert SEEN not in first["flags"] and SEEN in second["flags"]
         assert "Helpline-Quarantine" not in mailbox.folders()  # not moved before its row is written
         outage.restore()
-        wait_until(lambda: "Helpline-Quarantine" in mailbox.folders() and len(mailbox.messages()) == 1,
-                   timeout=30, what="the quarantine")
+        wait_until(
+            lambda: "Helpline-Quarantine" in mailbox.folders() and len(mailbox.messages()) == 1,
+            timeout=30,
+            what="the quarantine",
+        )
         assert desk.intake.drain_spool() == 1
         statuses = sorted(r.status for r in desk.rows())
         assert statuses == [m.InboundStatus.PENDING, m.InboundStatus.QUARANTINED]
@@ -390,8 +399,9 @@ def test_idle_is_reissued_on_the_same_connection(desk, mailbox):
 
 def test_implicit_tls_with_oauth2_token_command(desk, mailbox, dovecot):
     token = dovecot.add_token(mailbox.user)
-    url = (f"imaps://{mailbox.user}@127.0.0.1:{dovecot.imaps_port}/INBOX?cafile={dovecot.cafile}"
-           f"&oauth2_cmd=printf+{token}")
+    url = (
+        f"imaps://{mailbox.user}@127.0.0.1:{dovecot.imaps_port}/INBOX?cafile={dovecot.cafile}&oauth2_cmd=printf+{token}"
+    )
     from helpline.ingest.channels.imap_accounts import parse_account
 
     poller = desk.start(parse_account(url))
@@ -404,9 +414,13 @@ def test_bad_password_is_logged_without_secrets(desk, mailbox, caplog, monkeypat
     caplog.set_level(logging.DEBUG)
     # Dovecot slows down later logins from an address that failed: fail from an address of this test's own.
     connect, source = socket.create_connection, f"127.0.{random.randint(1, 250)}.{random.randint(2, 250)}"
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda address, timeout=None, source_address=None, **kw: connect(
-                            address, timeout, source_address=(source, 0), **kw))
+    monkeypatch.setattr(
+        socket,
+        "create_connection",
+        lambda address, timeout=None, source_address=None, **kw: connect(
+            address, timeout, source_address=(source, 0), **kw
+        ),
+    )
     url = mailbox.url(verify="no").replace(f":{mailbox.password}@", ":wr%2Cong-s3cret@")
     from helpline.ingest.channels.imap_accounts import parse_account
 

@@ -1,4 +1,5 @@
 """The IMAP tables on both databases: lease semantics and progress that never goes backwards."""
+
 from __future__ import annotations
 
 from helpline.store.channels import imap_state as st

@@ -1,5 +1,6 @@
 """``helpline imap status`` and the IMAP gauges on /metrics, on both databases, with pollers on the real
 Dovecot: what an operator and a monitoring check see of each mailbox."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,13 @@ from .dovecot import free_port
 
 
 def helpline(settings, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], env=settings_env(settings),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_status_of_a_working_and_a_failing_mailbox(desk, mailbox):
@@ -91,8 +97,11 @@ def test_gauges_on_metrics(imap_db):
     registry = CollectorRegistry()
     registry.register(LiveCollector(lambda: {}, lambda: {}, imap_times=lambda: live_times([box, other])))
     text = generate_latest(registry).decode()
-    when = [float(line.split()[-1]) for line in text.splitlines()
-            if line.startswith(f'helpline_imap_last_success_timestamp_seconds{{mailbox="{box.key}"}}')]
+    when = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(f'helpline_imap_last_success_timestamp_seconds{{mailbox="{box.key}"}}')
+    ]
     assert when and abs(when[0] - time.time()) < 120
     assert f'helpline_imap_last_error_timestamp_seconds{{mailbox="{other.key}"}}' in text
     assert f'helpline_imap_last_success_timestamp_seconds{{mailbox="{other.key}"}}' not in text  # never succeeded

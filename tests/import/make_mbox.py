@@ -16,6 +16,7 @@ The mix: about 60 % of messages open a conversation, the rest answer one
 block), some bodies hold an unescaped "From " line, dates spread over three
 years in order, as a real mailbox export is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,14 +28,65 @@ import random
 import sys
 
 DEFAULT_DATA = "/work/shared/data/bitext-support-intents"
-FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eva", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Luca", "Maya",
-         "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe"]
-LAST = ["Silva", "Keller", "Dubois", "Ivanov", "Novak", "Haddad", "Okafor", "Tanaka", "Garcia", "Berg", "Rossi",
-        "Cohen", "Nowak", "Larsen", "Patel", "Moreau", "Schmidt", "Khan", "Murphy", "Costa"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Eva",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Silva",
+    "Keller",
+    "Dubois",
+    "Ivanov",
+    "Novak",
+    "Haddad",
+    "Okafor",
+    "Tanaka",
+    "Garcia",
+    "Berg",
+    "Rossi",
+    "Cohen",
+    "Nowak",
+    "Larsen",
+    "Patel",
+    "Moreau",
+    "Schmidt",
+    "Khan",
+    "Murphy",
+    "Costa",
+]
 DOMAINS = ["example.com", "example.org", "mail.example.net", "corp.example", "shop.example"]
-FOLLOW = ["Any news on this?", "Thanks, that worked!", "It still does not work, I tried again this morning.",
-          "Could you please check again? I attached nothing new.", "I am still waiting for an answer.",
-          "Thank you for the quick help.", "Sorry, one more question about the same thing."]
+FOLLOW = [
+    "Any news on this?",
+    "Thanks, that worked!",
+    "It still does not work, I tried again this morning.",
+    "Could you please check again? I attached nothing new.",
+    "I am still waiting for an answer.",
+    "Thank you for the quick help.",
+    "Sorry, one more question about the same thing.",
+]
 
 
 def utterances(data_dir: str) -> list[tuple[str, str]]:
@@ -48,8 +100,9 @@ def utterances(data_dir: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _message(*, sender: tuple[str, str], subject: str, body: str, when: dt.datetime, mid: str,
-             parent: list[str], support: str) -> bytes:
+def _message(
+    *, sender: tuple[str, str], subject: str, body: str, when: dt.datetime, mid: str, parent: list[str], support: str
+) -> bytes:
     headers = [
         f"From: {sender[0]} <{sender[1]}>",
         f"To: Support <{support}>",
@@ -74,9 +127,18 @@ def _escape(raw: bytes) -> bytes:
     return b"\n".join(out)
 
 
-def generate(path: str, n: int, *, seed: int = 7, data_dir: str = DEFAULT_DATA, duplicates: float = 0.01,
-             broken: float = 0.002, unescaped_from: float = 0.005, support: str = "support@helpline.example",
-             start: dt.datetime | None = None) -> dict[str, int]:
+def generate(
+    path: str,
+    n: int,
+    *,
+    seed: int = 7,
+    data_dir: str = DEFAULT_DATA,
+    duplicates: float = 0.01,
+    broken: float = 0.002,
+    unescaped_from: float = 0.005,
+    support: str = "support@helpline.example",
+    start: dt.datetime | None = None,
+) -> dict[str, int]:
     """Write ``n`` messages to ``path``; the counts of each kind written."""
     rnd = random.Random(seed)
     texts = utterances(data_dir)
@@ -102,13 +164,22 @@ def generate(path: str, n: int, *, seed: int = 7, data_dir: str = DEFAULT_DATA, 
                     t["replies"] += 1
                     mid = f"r{i}.{seed}@{t['sender'][1].split('@')[1]}"
                     body = rnd.choice(FOLLOW) + "\n\n" + rnd.choice(texts)[0]
-                    raw = _message(sender=t["sender"], subject="Re: " + t["subject"], body=body, when=when,
-                                   mid=mid, parent=t["chain"], support=support)
+                    raw = _message(
+                        sender=t["sender"],
+                        subject="Re: " + t["subject"],
+                        body=body,
+                        when=when,
+                        mid=mid,
+                        parent=t["chain"],
+                        support=support,
+                    )
                     t["chain"].append(mid)
                     kind = "reply"
                 else:
                     first, lastn = rnd.choice(FIRST), rnd.choice(LAST)
-                    addr = f"{first.lower().replace('é', 'e')}.{lastn.lower()}{rnd.randint(1, 3000)}@{rnd.choice(DOMAINS)}"
+                    addr = (
+                        f"{first.lower().replace('é', 'e')}.{lastn.lower()}{rnd.randint(1, 3000)}@{rnd.choice(DOMAINS)}"
+                    )
                     text, intent = rnd.choice(texts)
                     extra = rnd.choice(texts)[0] if rnd.random() < 0.5 else ""
                     subject = text[:70].rstrip("?.! ") or intent.replace("_", " ")
@@ -117,10 +188,18 @@ def generate(path: str, n: int, *, seed: int = 7, data_dir: str = DEFAULT_DATA, 
                         body = body.replace("Hello,", "Hello,\n\nFrom the start I had this problem.")
                         counts["unescaped_from"] += 1
                     mid = f"m{i}.{seed}@{addr.split('@')[1]}"
-                    raw = _message(sender=(f"{first} {lastn}", addr), subject=subject, body=body, when=when,
-                                   mid=mid, parent=[], support=support)
-                    threads.append({"sender": (f"{first} {lastn}", addr), "subject": subject, "chain": [mid],
-                                    "replies": 0})
+                    raw = _message(
+                        sender=(f"{first} {lastn}", addr),
+                        subject=subject,
+                        body=body,
+                        when=when,
+                        mid=mid,
+                        parent=[],
+                        support=support,
+                    )
+                    threads.append(
+                        {"sender": (f"{first} {lastn}", addr), "subject": subject, "chain": [mid], "replies": 0}
+                    )
                     kind = "new"
             counts[kind] += 1
             counts["messages"] += 1

@@ -1,4 +1,5 @@
 """``helpline import maildir`` and ``helpline import eml``: the same pipeline over folders of files."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """An import beside a live desk: live mail is still taken and answered, imported mail never is."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """``helpline import mbox``: threads, duplicates, broken messages, an interruption, nothing sent."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,9 @@ def test_mbox_threads_duplicates_broken_and_nothing_sent(slack_settings, fake_sl
     assert max(t.created_at for t in m.Ticket.select()) < dt.datetime(2025, 2, 1)
     # a second run duplicates nothing
     again = run.run_import("mbox", str(box), slack_settings, restart=True, jobs=2)
-    assert {k: counts()[k] for k in ("tickets", "messages", "inbound")} == \
-        {k: got[k] for k in ("tickets", "messages", "inbound")}
+    assert {k: counts()[k] for k in ("tickets", "messages", "inbound")} == {
+        k: got[k] for k in ("tickets", "messages", "inbound")
+    }
     assert again.actions.get("created", 0) == 0 and again.actions.get("appended", 0) == 0
 
 
@@ -77,8 +79,7 @@ def test_dry_run_writes_nothing(backend, tmp_path):
 def test_killed_halfway_and_run_again_duplicates_nothing(backend, tmp_path):
     box = tmp_path / "history.mbox"
     made = make_mbox.generate(str(box), 500, seed=11, duplicates=0.02, broken=0.01)
-    proc = helpline("import", "mbox", str(box), "--batch-size", "20", "--jobs", "2", "--no-progress",
-                    settings=backend)
+    proc = helpline("import", "mbox", str(box), "--batch-size", "20", "--jobs", "2", "--no-progress", settings=backend)
     deadline = time.monotonic() + 240
     while m.Inbound.select().count() < 120:  # a good part written, far from all of it
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -109,6 +110,7 @@ def test_concurrent_writers_keep_conversations_together_and_counts_exact(backend
     assert {k: got[k] for k in ("tickets", "messages")} == _expected(made)
     assert report.actions.get("created") == made["new"] and report.actions.get("appended") == made["reply"]
     again = run.run_import("mbox", str(box), backend, restart=True, jobs=2, writers=3)
-    assert {k: counts()[k] for k in ("tickets", "messages", "inbound")} == \
-        {k: got[k] for k in ("tickets", "messages", "inbound")}
+    assert {k: counts()[k] for k in ("tickets", "messages", "inbound")} == {
+        k: got[k] for k in ("tickets", "messages", "inbound")
+    }
     assert again.actions.get("created", 0) == 0 and again.actions.get("appended", 0) == 0

@@ -1,4 +1,5 @@
 """A live worker claiming a conversation's thread key first must not fail an imported message."""
+
 from __future__ import annotations
 
 import peewee as pw

@@ -7,6 +7,7 @@ helpers. None of that is aiosmtpd's public API, so pyproject.toml pins the
 tested range and this test fails on any release whose private code we rely on
 changed: review ingest/smtp.py against the new code, then update the digests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,8 @@ def _digest(name: str) -> str:
 def test_the_installed_aiosmtpd_is_the_tested_release():
     assert version("aiosmtpd") == TESTED, (
         f"aiosmtpd {version('aiosmtpd')} is installed, ingest/smtp.py was checked against {TESTED}: "
-        "review its private hooks against the new release and update this test")
+        "review its private hooks against the new release and update this test"
+    )
 
 
 def test_private_methods_we_depend_on_are_unchanged():
@@ -61,8 +63,10 @@ def test_private_methods_we_depend_on_are_unchanged():
 def test_our_overrides_are_still_overrides():
     for name in ("_getaddr", "smtp_DATA"):
         assert getattr(HelplineSMTP, name) is not getattr(SMTP, name)
-        assert inspect.signature(getattr(HelplineSMTP, name)).parameters.keys() == \
-            inspect.signature(getattr(SMTP, name)).parameters.keys()
+        assert (
+            inspect.signature(getattr(HelplineSMTP, name)).parameters.keys()
+            == inspect.signature(getattr(SMTP, name)).parameters.keys()
+        )
 
 
 def test_getaddr_override_agrees_with_aiosmtpd():
@@ -70,6 +74,15 @@ def test_getaddr_override_agrees_with_aiosmtpd():
         return SMTP(object()), HelplineSMTP(object())
 
     theirs, ours = asyncio.run(make())
-    for arg in ["<a@example.org>", "<a@example.org> SIZE=100", "a@example.org", "", "<>", "<bad", "<" + "x" * 70 + "@e.org>",
-                "<\"quoted local\"@example.org>", "<a@[127.0.0.1]>"]:
+    for arg in [
+        "<a@example.org>",
+        "<a@example.org> SIZE=100",
+        "a@example.org",
+        "",
+        "<>",
+        "<bad",
+        "<" + "x" * 70 + "@e.org>",
+        '<"quoted local"@example.org>',
+        "<a@[127.0.0.1]>",
+    ]:
         assert ours._getaddr(arg) == theirs._getaddr(arg), arg  # noqa: SLF001

@@ -1,6 +1,7 @@
 """A hung broker must not stall intake (fault 14), and rows it did not take are queued within
 seconds once it answers, or when the sender retries (fault 15). The broker is a real redis-py
 client against a listener that accepts and never answers (a hung Redis)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,9 @@ class Queue:
     """``submit`` as the ingest daemon's: a Redis LPUSH, here against a hung server until healed."""
 
     def __init__(self, hung_port: int) -> None:
-        self.client = redis.Redis(host="127.0.0.1", port=hung_port, socket_timeout=2, socket_connect_timeout=2,
-                                  retry=Retry(NoBackoff(), 0))  # the ingest daemon's short timeout, one try
+        self.client = redis.Redis(
+            host="127.0.0.1", port=hung_port, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+        )  # the ingest daemon's short timeout, one try
         self.healed = False
         self.got: list[int] = []
 
@@ -58,8 +60,9 @@ class Queue:
 
 
 def _intake(settings, q: Queue) -> EmailIntake:  # noqa: ANN001
-    return EmailIntake(settings, blob_mod.FileBlobStore(settings.effective_blob_dir), q.submit,
-                       Spool(settings.effective_spool_dir))
+    return EmailIntake(
+        settings, blob_mod.FileBlobStore(settings.effective_blob_dir), q.submit, Spool(settings.effective_spool_dir)
+    )
 
 
 def test_hung_broker_does_not_slow_intake_and_rows_are_queued_once_it_answers(backend):
@@ -72,8 +75,9 @@ def test_hung_broker_does_not_slow_intake_and_rows_are_queued_once_it_answers(ba
         ids = []
         for i in range(6):
             started = time.monotonic()
-            result = batcher.submit(Offer(make_mail(subject=f"m{i}")[0], "a@example.org",
-                                          ["support@example.com"])).result(30)
+            result = batcher.submit(
+                Offer(make_mail(subject=f"m{i}")[0], "a@example.org", ["support@example.com"])
+            ).result(30)
             took.append(time.monotonic() - started)
             ids.append(result.inbound_id)
             assert result.status == "accepted"
@@ -101,7 +105,8 @@ def test_senders_retry_requeues_a_row_still_pending(backend):
         again = intake.accept(raw, "a@example.org", ["support@example.com"])
         assert again.status == "duplicate" and q.got == []  # moments later it may just be waiting its turn
         m.Inbound.update(updated_at=m.utcnow() - dt.timedelta(seconds=60)).where(
-            m.Inbound.id == first.inbound_id).execute()  # the sender's retry comes a minute later
+            m.Inbound.id == first.inbound_id
+        ).execute()  # the sender's retry comes a minute later
         again = intake.accept(raw, "a@example.org", ["support@example.com"])
         assert again.status == "duplicate" and again.inbound_id == first.inbound_id
         assert q.got == [first.inbound_id]

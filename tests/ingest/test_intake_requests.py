@@ -2,6 +2,7 @@
 a request is parsed by its adapter, kept as a blob, committed as an inbound row
 and enqueued; while the database is down it waits in the spool and is drained
 through the same parser."""
+
 from __future__ import annotations
 
 import json
@@ -21,17 +22,26 @@ def parse_note(raw: bytes, meta: dict, put_blob) -> Envelope:
     """A tiny channel: a JSON body {"id", "from", "text"}."""
     try:
         body = json.loads(raw)
-        return Envelope(channel="note", external_id=f"{meta['source']}:{body['id']}",
-                        received_at=meta["received_at"], sender=Sender(body["from"], "", "external"),
-                        text=body["text"], full_text=body["text"])
+        return Envelope(
+            channel="note",
+            external_id=f"{meta['source']}:{body['id']}",
+            received_at=meta["received_at"],
+            sender=Sender(body["from"], "", "external"),
+            text=body["text"],
+            full_text=body["text"],
+        )
     except (ValueError, KeyError) as exc:
         raise Rejected(f"not a note: {exc}", [{"field": "body", "error": str(exc)}]) from exc
 
 
 def make_intake(settings):
     submitted: list[int] = []
-    intake = EmailIntake(settings, blob_mod.FileBlobStore(settings.effective_blob_dir), submitted.append,
-                         Spool(settings.effective_spool_dir))
+    intake = EmailIntake(
+        settings,
+        blob_mod.FileBlobStore(settings.effective_blob_dir),
+        submitted.append,
+        Spool(settings.effective_spool_dir),
+    )
     intake.register("note", parse_note)
     return intake, submitted
 
@@ -114,8 +124,15 @@ def test_scheduler_style_intake_drains_every_http_channel(backend):
         daemon_side, _ = make_intake(outage.settings)
         register_parsers(daemon_side)
         outage.cut()
-        sms = urlencode({"MessageSid": "SM" + "1" * 32, "From": "+14155550100", "To": "+14155550199",
-                         "Body": "my parcel is late", "NumMedia": "0"}).encode()
+        sms = urlencode(
+            {
+                "MessageSid": "SM" + "1" * 32,
+                "From": "+14155550100",
+                "To": "+14155550199",
+                "Body": "my parcel is late",
+                "NumMedia": "0",
+            }
+        ).encode()
         assert daemon_side.accept_request("twilio_sms", sms, {}).status == "spooled"
         outage.restore()
         submitted: list[int] = []

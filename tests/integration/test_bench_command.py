@@ -1,5 +1,6 @@
 """`helpline bench` end to end on a small load: the command that prints the
 pipeline's figures must itself work, count every message and lose none."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,12 @@ import sys
 
 
 def test_bench_prints_its_figures_and_loses_nothing():
-    out = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "bench", "--messages", "60",
-                          "--concurrency", "4", "--json"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", "bench", "--messages", "60", "--concurrency", "4", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["messages"] == 60 and result["accepted"] == 60 and result["lost"] == 0
@@ -21,9 +26,24 @@ def test_bench_prints_its_figures_and_loses_nothing():
 
 
 def test_bench_mixed_channels_counts_each_and_loses_nothing():
-    out = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "bench", "--messages", "45",
-                          "--concurrency", "3", "--channel", "mixed", "--json"], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpline.ingest.cli",
+            "bench",
+            "--messages",
+            "45",
+            "--concurrency",
+            "3",
+            "--channel",
+            "mixed",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["channel"] == "mixed" and result["accepted"] == 45 and result["lost"] == 0

@@ -3,6 +3,7 @@
 Every test runs on SQLite + the bundled Redis, on PostgreSQL + the Redis server
 and on PostgreSQL + RabbitMQ (the ``backbone`` fixture).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def processed(n: int):
 
 
 def cli(stack: Stack, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], env=settings_env(stack.settings),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args],
+        env=settings_env(stack.settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -68,8 +74,11 @@ def test_reply_to_acknowledgement_lands_on_same_ticket(stack, relay_sink):
     raw, _ = make_mail(subject="Cannot log in")
     assert stack.send(raw)[0] == 250
     ack = relay_sink.wait_for(1)[0].message()
-    reply, _ = make_mail(subject="Re: " + ack["Subject"], body="It still fails.\n\nOn Mon, Support wrote:\n> Thanks",
-                         headers={"In-Reply-To": ack["Message-ID"], "References": ack["Message-ID"]})
+    reply, _ = make_mail(
+        subject="Re: " + ack["Subject"],
+        body="It still fails.\n\nOn Mon, Support wrote:\n> Thanks",
+        headers={"In-Reply-To": ack["Message-ID"], "References": ack["Message-ID"]},
+    )
     assert stack.send(reply)[0] == 250
     wait_until(processed(2), what="both processed")
     assert m.Ticket.select().count() == 1
@@ -78,11 +87,14 @@ def test_reply_to_acknowledgement_lands_on_same_ticket(stack, relay_sink):
     assert len(relay_sink.received) == 1  # no second acknowledgement for a reply
 
 
-@pytest.mark.parametrize("headers,sender", [
-    ({"Auto-Submitted": "auto-replied"}, "Alice <alice@example.org>"),
-    ({"List-Id": "<users.lists.example.org>", "Precedence": "list"}, "Alice <alice@example.org>"),
-    ({}, "Mail Delivery System <MAILER-DAEMON@mx.example.org>"),
-])
+@pytest.mark.parametrize(
+    "headers,sender",
+    [
+        ({"Auto-Submitted": "auto-replied"}, "Alice <alice@example.org>"),
+        ({"List-Id": "<users.lists.example.org>", "Precedence": "list"}, "Alice <alice@example.org>"),
+        ({}, "Mail Delivery System <MAILER-DAEMON@mx.example.org>"),
+    ],
+)
 def test_automatic_mail_gets_no_acknowledgement(stack, relay_sink, headers, sender):
     raw, _ = make_mail(sender=sender, headers=headers)
     assert stack.send(raw, mail_from="" if "MAILER" in sender else "alice@example.org")[0] == 250
@@ -138,8 +150,14 @@ def test_ten_concurrent_replies_make_one_ticket(backbone, relay_sink, tmp_path):
     s = Stack(backbone.replace(smtp_relay=relay_sink.address), tmp_path).start_ingest()
     try:
         root = "<root-unknown-1@example.org>"
-        mails = [make_mail(subject="Re: Project kickoff", body=f"reply number {i}",
-                           headers={"In-Reply-To": root, "References": root})[0] for i in range(10)]
+        mails = [
+            make_mail(
+                subject="Re: Project kickoff",
+                body=f"reply number {i}",
+                headers={"In-Reply-To": root, "References": root},
+            )[0]
+            for i in range(10)
+        ]
         results: list[int] = []
 
         def send(raw: bytes) -> None:
@@ -160,9 +178,11 @@ def test_ten_concurrent_replies_make_one_ticket(backbone, relay_sink, tmp_path):
 
 
 def test_corrupted_mime_does_not_crash_the_daemon(stack):
-    garbage = (b"From: broken@example.org\r\nTo: support@example.com\r\nSubject: =?utf-8?B?broken\r\n"
-               b"Content-Type: multipart/mixed; boundary=\"nope\r\n\r\n--nope\r\nContent-Type: text/plain; charset=x-unknown\r\n"
-               b"\r\n\xff\xfe\x00 junk \x80\x81\r\n--nope")
+    garbage = (
+        b"From: broken@example.org\r\nTo: support@example.com\r\nSubject: =?utf-8?B?broken\r\n"
+        b'Content-Type: multipart/mixed; boundary="nope\r\n\r\n--nope\r\nContent-Type: text/plain; charset=x-unknown\r\n'
+        b"\r\n\xff\xfe\x00 junk \x80\x81\r\n--nope"
+    )
     code, _ = stack.send(garbage)
     assert code == 250
     code, _ = stack.send(b"\x00\x01\x02\x03" * 100)
@@ -173,9 +193,13 @@ def test_corrupted_mime_does_not_crash_the_daemon(stack):
 
 
 def test_message_without_message_id_is_recognised_when_redelivered(stack):
-    raw = (b"From: bob@example.org\r\nTo: support@example.com\r\nSubject: no id\r\nDate: Mon, 1 Jan 2026 10:00:00 +0000\r\n"
-           b"\r\nhello\r\n")
-    redelivered = b"Received: from relay2 by mx; Mon, 1 Jan 2026 10:05:00 +0000\r\nDelivered-To: support@example.com\r\n" + raw
+    raw = (
+        b"From: bob@example.org\r\nTo: support@example.com\r\nSubject: no id\r\nDate: Mon, 1 Jan 2026 10:00:00 +0000\r\n"
+        b"\r\nhello\r\n"
+    )
+    redelivered = (
+        b"Received: from relay2 by mx; Mon, 1 Jan 2026 10:05:00 +0000\r\nDelivered-To: support@example.com\r\n" + raw
+    )
     assert stack.send(raw)[0] == 250
     assert stack.send(redelivered)[0] == 250
     wait_until(processed(1))
@@ -209,7 +233,12 @@ def test_data_split_across_tiny_packets_and_pipelined_commands(stack):
     with socket.create_connection(("127.0.0.1", stack.smtp_port), timeout=30) as sock:
         f = sock.makefile("rb")
         f.readline()
-        for cmd in (b"EHLO t.example\r\n", b"MAIL FROM:<a@example.org>\r\n", b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n"):
+        for cmd in (
+            b"EHLO t.example\r\n",
+            b"MAIL FROM:<a@example.org>\r\n",
+            b"RCPT TO:<support@example.com>\r\n",
+            b"DATA\r\n",
+        ):
             sock.sendall(cmd)
             line = f.readline()
             while line[3:4] == b"-":
@@ -217,7 +246,7 @@ def test_data_split_across_tiny_packets_and_pipelined_commands(stack):
         assert line.startswith(b"354")
         payload = stuffed + b"\r\n.\r\nQUIT\r\n"
         for i in range(0, len(payload), 3):
-            sock.sendall(payload[i:i + 3])
+            sock.sendall(payload[i : i + 3])
             _time.sleep(0.001)
         assert f.readline().startswith(b"250")
         assert f.readline().startswith(b"221")

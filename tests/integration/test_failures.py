@@ -1,4 +1,5 @@
 """Nothing accepted is lost: workers killed, Redis emptied, poison messages, the database gone."""
+
 from __future__ import annotations
 
 import signal
@@ -54,8 +55,9 @@ def test_worker_killed_mid_batch_and_redis_flushed_lose_nothing(backbone, relay_
 
 
 def test_message_that_kills_its_worker_ends_in_quarantine(backbone, relay_sink, tmp_path):
-    settings = backbone.replace(smtp_relay=relay_sink.address, max_attempts=2,
-                               worker_middleware=("tests.support.crash_middleware:DieOnPoison",))
+    settings = backbone.replace(
+        smtp_relay=relay_sink.address, max_attempts=2, worker_middleware=("tests.support.crash_middleware:DieOnPoison",)
+    )
     s = Stack(settings, tmp_path)
     s.start_ingest().start_worker(processes=1, threads=1, restart=True).start_scheduler()
     try:
@@ -147,10 +149,24 @@ def test_message_that_fails_every_time_ends_failed_with_its_reason(backend, rela
     settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2)
     s = Stack(settings, tmp_path).start_worker(processes=1, threads=1)
     try:
-        row_id = run_tx(lambda: fastsql.insert("inbound", {
-            "channel": "email", "external_id": "from-the-future@example.org", "content_hash": "f" * 64,
-            "status": "pending", "reason": "", "envelope": {"version": 99, "channel": "email"}, "raw_blob_key": "",
-            "attempts": 0, "received_at": m.utcnow(), "updated_at": m.utcnow(), "source_host": "test"}))
+        row_id = run_tx(
+            lambda: fastsql.insert(
+                "inbound",
+                {
+                    "channel": "email",
+                    "external_id": "from-the-future@example.org",
+                    "content_hash": "f" * 64,
+                    "status": "pending",
+                    "reason": "",
+                    "envelope": {"version": 99, "channel": "email"},
+                    "raw_blob_key": "",
+                    "attempts": 0,
+                    "received_at": m.utcnow(),
+                    "updated_at": m.utcnow(),
+                    "source_host": "test",
+                },
+            )
+        )
         broker.setup(s.settings)
         actors.submit(row_id)
         wait_until(lambda: m.Inbound.get_by_id(row_id).status == "failed", 90, what="the row to fail")
@@ -170,16 +186,24 @@ def test_batch_holding_a_message_that_kills_its_worker(backend, relay_sink, tmp_
     from helpline.store.storage.blobs import FileBlobStore
     from helpline.workers import actors, broker
 
-    settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2,
-                               worker_middleware=("tests.support.crash_middleware:DieOnPoison",))
+    settings = backend.replace(
+        smtp_relay=relay_sink.address, max_attempts=2, worker_middleware=("tests.support.crash_middleware:DieOnPoison",)
+    )
     s = Stack(settings, tmp_path)
     s.start_worker(processes=1, threads=1, restart=True).start_scheduler()
     try:
-        intake = EmailIntake(settings, FileBlobStore(settings.effective_blob_dir), lambda _id: None,
-                             Spool(settings.effective_spool_dir))
+        intake = EmailIntake(
+            settings, FileBlobStore(settings.effective_blob_dir), lambda _id: None, Spool(settings.effective_spool_dir)
+        )
         subjects = ["first", "second", "KILL-THE-WORKER now", "fourth", "fifth"]
-        ids = [intake.accept(make_mail(subject=subj, sender=f"c{i}@example.org", body=f"text {i}")[0],
-                             f"c{i}@example.org", ["support@example.com"]).inbound_id for i, subj in enumerate(subjects)]
+        ids = [
+            intake.accept(
+                make_mail(subject=subj, sender=f"c{i}@example.org", body=f"text {i}")[0],
+                f"c{i}@example.org",
+                ["support@example.com"],
+            ).inbound_id
+            for i, subj in enumerate(subjects)
+        ]
         broker.setup(settings)
         actors.submit_many(ids)
         poison = ids[2]

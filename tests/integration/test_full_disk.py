@@ -1,5 +1,6 @@
 """A full disk (a real one: a small tmpfs filled up) answers SMTP with 452 4.3.1 and leaves no
 temporary files behind in blobs/ or the spool (issue 12, fault 19)."""
+
 from __future__ import annotations
 
 import errno
@@ -21,8 +22,9 @@ def full_disk(tmp_path):
     """A 512 KiB tmpfs with its blobs/ and spool/ made, then filled to the last byte."""
     mount = tmp_path / "full"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     assert done.returncode == 0, f"this test mounts a small tmpfs and needs root: {done.stderr}"
     try:
         (mount / "blobs").mkdir()

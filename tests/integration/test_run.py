@@ -1,4 +1,5 @@
 """`helpline run`, the embedded all-in-one, as the issue's check uses it."""
+
 from __future__ import annotations
 
 import json
@@ -19,11 +20,16 @@ def test_run_embedded_end_to_end_and_clean_stop(tmp_path):
     sink = RelaySink().start()
     smtp_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELPLINE_", "PROMETHEUS_"))}
-    env.update({
-        "HELPLINE_DATA_DIR": str(tmp_path / "data"), "HELPLINE_SUPPORT_ADDRESSES": "support@example.com",
-        "HELPLINE_SMTP_RELAY": sink.address, "HELPLINE_SMTP_LISTEN": f"127.0.0.1:{smtp_port}",
-        "HELPLINE_HTTP_LISTEN": f"127.0.0.1:{free_port()}", "HELPLINE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}",
-    })
+    env.update(
+        {
+            "HELPLINE_DATA_DIR": str(tmp_path / "data"),
+            "HELPLINE_SUPPORT_ADDRESSES": "support@example.com",
+            "HELPLINE_SMTP_RELAY": sink.address,
+            "HELPLINE_SMTP_LISTEN": f"127.0.0.1:{smtp_port}",
+            "HELPLINE_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
+            "HELPLINE_ADMIN_LISTEN": f"127.0.0.1:{free_port()}",
+        }
+    )
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "helpline.ingest.cli", "run"], env=env, stdout=log, stderr=log)
     try:
@@ -41,8 +47,13 @@ def test_run_embedded_end_to_end_and_clean_stop(tmp_path):
             conn.sendmail("alice@example.org", ["support@example.com"], make_mail()[0])
         ack = sink.wait_for(1, 60)[0].message()
         number = ack["X-Helpline-Ticket"]
-        shown = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "tickets", "show", number, "--json"],
-                               env=env, capture_output=True, text=True, timeout=60)
+        shown = subprocess.run(
+            [sys.executable, "-m", "helpline.ingest.cli", "tickets", "show", number, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["number"] == number
         assert (tmp_path / "data" / "secret_key").exists()  # generated on first run

@@ -1,4 +1,5 @@
 """SMTP edges: STARTTLS, and big messages streamed to disk with bounded memory."""
+
 from __future__ import annotations
 
 import smtplib
@@ -15,8 +16,26 @@ from tests.support.stack import Stack, wait_until
 
 def _self_signed(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert), str(key)
 
 
@@ -43,11 +62,17 @@ def _big_mail(i: int, size: int) -> bytes:
     chunk = ("QUJD" * 19 + "\r\n").encode()  # base64 lines of 76 characters
     lines = chunk * (size // len(chunk))
     header_end = head.index(b"\r\n\r\n")
-    headers = head[:header_end].replace(b"Content-Type: text/plain; charset=utf-8",
-                                        f'Content-Type: multipart/mixed; boundary="{boundary}"'.encode())
-    return (headers + f"\r\n\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--{boundary}\r\n"
-            f'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="dump{i}.bin"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n".encode() + lines + f"--{boundary}--\r\n".encode())
+    headers = head[:header_end].replace(
+        b"Content-Type: text/plain; charset=utf-8", f'Content-Type: multipart/mixed; boundary="{boundary}"'.encode()
+    )
+    return (
+        headers
+        + f"\r\n\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--{boundary}\r\n"
+        f'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="dump{i}.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n".encode()
+        + lines
+        + f"--{boundary}--\r\n".encode()
+    )
 
 
 def test_five_simultaneous_20mb_messages_keep_memory_bounded(backend, tmp_path):

@@ -5,6 +5,7 @@ byte is in tests/security/test_smtp_framing.py, on raw sockets; swaks cannot
 split writes.) swaks 20201014 has no option for the BODY=8BITMIME and SMTPUTF8
 MAIL parameters, so those two are also sent with smtplib.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -25,13 +26,20 @@ from tests.support.stack import Stack, wait_until
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, embedded_redis):
     if shutil.which("swaks") is None or subprocess.run(["perl", "-MNet::SSLeay", "-e1"]).returncode:
-        pytest.fail("swaks or its TLS module is missing: install the Debian packages 'swaks' and "
-                    "'libnet-ssleay-perl' (.ci/run does)")
+        pytest.fail(
+            "swaks or its TLS module is missing: install the Debian packages 'swaks' and "
+            "'libnet-ssleay-perl' (.ci/run does)"
+        )
     tmp = tmp_path_factory.mktemp("swaks")
     cert, key = _self_signed(tmp)
-    settings = make_settings(tmp, database_url=f"sqlite:///{tmp}/helpline.sqlite3",
-                             broker_url=embedded_redis.url + "?db=0", queue_name="swaks-" + uuid.uuid4().hex[:8],
-                             smtp_tls_cert=cert, smtp_tls_key=key)
+    settings = make_settings(
+        tmp,
+        database_url=f"sqlite:///{tmp}/helpline.sqlite3",
+        broker_url=embedded_redis.url + "?db=0",
+        queue_name="swaks-" + uuid.uuid4().hex[:8],
+        smtp_tls_cert=cert,
+        smtp_tls_key=key,
+    )
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     migrations.upgrade()
     s = Stack(settings, tmp).start_ingest()
@@ -42,18 +50,37 @@ def stack(tmp_path_factory, embedded_redis):
 
 def _message(body: str, *, sender: str = "alice@example.org", subject: str = "conformance") -> tuple[bytes, str]:
     mid = f"{uuid.uuid4().hex}@example.org"
-    head = (f"From: Alice <{sender}>\r\nTo: support@example.com\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
-            "Date: Mon, 7 Dec 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: 8bit\r\n\r\n")
+    head = (
+        f"From: Alice <{sender}>\r\nTo: support@example.com\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\n"
+        "Date: Mon, 7 Dec 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    )
     return (head + body).encode(), mid
 
 
 def _swaks(stack: Stack, tmp_path, raw: bytes, *extra: str, sender: str = "alice@example.org") -> str:
     path = tmp_path / f"{uuid.uuid4().hex}.eml"
     path.write_bytes(raw + b".\r\n")  # the closing dot: swaks then adds no line of its own
-    proc = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(stack.smtp_port), "--helo", "client.test",
-                           "--from", sender, "--to", "support@example.com", "--data", f"@{path}", *extra],
-                          capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [
+            "swaks",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            str(stack.smtp_port),
+            "--helo",
+            "client.test",
+            "--from",
+            sender,
+            "--to",
+            "support@example.com",
+            "--data",
+            f"@{path}",
+            *extra,
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 0, out
     return out
@@ -96,8 +123,9 @@ def test_dot_stuffing(stack, tmp_path):
 
 
 def test_8bit_body_and_utf8_addresses(stack, tmp_path):
-    raw, mid = _message("Grüße aus Köln — 東京 ✓\r\n", sender="jürgen@bücher.example",
-                        subject="=?utf-8?q?Gr=C3=BC=C3=9Fe?=")
+    raw, mid = _message(
+        "Grüße aus Köln — 東京 ✓\r\n", sender="jürgen@bücher.example", subject="=?utf-8?q?Gr=C3=BC=C3=9Fe?="
+    )
     _swaks(stack, tmp_path, raw, sender="jürgen@bücher.example")
     stored = _stored(stack, mid)
     assert stored == raw
@@ -111,8 +139,7 @@ def test_8bitmime_and_smtputf8_parameters(stack):
     with smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=30) as conn:
         conn.ehlo("client.test")
         assert conn.has_extn("8bitmime") and conn.has_extn("smtputf8")
-        conn.sendmail("jürgen@bücher.example", ["support@example.com"], raw,
-                      mail_options=["BODY=8BITMIME", "SMTPUTF8"])
+        conn.sendmail("jürgen@bücher.example", ["support@example.com"], raw, mail_options=["BODY=8BITMIME", "SMTPUTF8"])
     assert _stored(stack, mid) == raw
 
 

@@ -4,6 +4,7 @@ Dramatiq's master shuts its whole instance down when one of its processes dies;
 the worker host starts it again at once, so a single crash costs a moment, not
 systemd's RestartSec (the hardening issue's finding 18).
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,11 @@ def test_a_killed_worker_process_is_replaced_and_the_host_answers_probes(backend
         before = {p.pid for p in _dramatiq_processes(host_pid)}
         workers = [p for p in _dramatiq_processes(host_pid) if p.ppid() != host_pid]
         os.kill(workers[0].pid, signal.SIGKILL)
-        wait_until(lambda: _dramatiq_processes(host_pid) and not ({p.pid for p in _dramatiq_processes(host_pid)}
-                                                                 & before), 60, what="a new Dramatiq instance")
+        wait_until(
+            lambda: _dramatiq_processes(host_pid) and not ({p.pid for p in _dramatiq_processes(host_pid)} & before),
+            60,
+            what="a new Dramatiq instance",
+        )
         assert s.procs["worker"].poll() is None, "the worker host itself must keep running"
 
         assert s.send(make_mail(sender="b@example.org", body="second")[0])[0] == 250

@@ -8,6 +8,7 @@ customers' texts. Prints top-1 and top-3 accuracy of the BM25 ranker, and of a
 plain TF-IDF retriever on the same split for comparison, averaged over several
 draws of the ten questions so a lucky draw does not steer the tuning.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,14 @@ def articles(seed: int, per_article: int = 10, titles: bool = True) -> list[kb_r
     for text, intent in _rows(TRAIN):
         by_intent[intent].append(text)
     rnd = random.Random(seed)
-    return [kb_rank.Doc(key=intent, title=intent.replace("_", " ").capitalize() if titles else "",
-                        questions=tuple(rnd.sample(texts, per_article)))
-            for intent, texts in sorted(by_intent.items())]
+    return [
+        kb_rank.Doc(
+            key=intent,
+            title=intent.replace("_", " ").capitalize() if titles else "",
+            questions=tuple(rnd.sample(texts, per_article)),
+        )
+        for intent, texts in sorted(by_intent.items())
+    ]
 
 
 def queries(split: str = "test") -> list[tuple[str, str]]:
@@ -103,8 +109,14 @@ def through_cli(split: str) -> tuple[float, float]:
         subprocess.run(run + ["db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run(run + ["kb", "sync", str(kb)], env=env, check=True, capture_output=True)
         t0 = time.perf_counter()
-        out = subprocess.run(run + ["kb", "suggest", "--stdin", "--json"], env=env, check=True, capture_output=True,
-                             input="\n".join(" ".join(t.split()) for t, _ in qs) + "\n", text=True).stdout
+        out = subprocess.run(
+            run + ["kb", "suggest", "--stdin", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            input="\n".join(" ".join(t.split()) for t, _ in qs) + "\n",
+            text=True,
+        ).stdout
         took = time.perf_counter() - t0
     ranked = [[a["slug"] for a in json.loads(line)["articles"]] for line in out.splitlines()]
     print(f"through the CLI: {len(ranked)} queries in one kb suggest --stdin process, {took:.2f} s wall")
@@ -124,8 +136,9 @@ def calibrate(seeds: int, split: str) -> None:
     right = {g: 0 for g in grid}
     for seed in range(seeds):
         docs = [d for i, d in enumerate(articles(seed)) if i % 3 != 2]
-        meta = {d.key: {"slug": d.key, "title": d.title, "language": "en", "audience": "public", "team": None}
-                for d in docs}
+        meta = {
+            d.key: {"slug": d.key, "title": d.title, "language": "en", "audience": "public", "team": None} for d in docs
+        }
         s = Suggester(docs, meta, [])
         for text, gold in qs:
             top = s.articles_for(text)[:1]
@@ -148,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5, help="draws of the ten questions to average over")
     ap.add_argument("--split", choices=["test", "dev"], default="test")
     ap.add_argument("--no-titles", action="store_true", help="articles without a title (questions only)")
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a ranker parameter (kb_rank.Params), e.g. k1=1.5")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a ranker parameter (kb_rank.Params), e.g. k1=1.5",
+    )
     ap.add_argument("--calibrate", action="store_true", help="print the deflection threshold table instead")
     ap.add_argument("--cli", action="store_true", help="also score through helpline kb sync / kb suggest --stdin")
     args = ap.parse_args(argv)
@@ -175,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             t1, t3 = score(res, gold)
             acc[name][0] += t1 / args.seeds
             acc[name][1] += t3 / args.seeds
-    print(f"{len(docs)} articles x 10 questions, {len(qs)} {args.split} queries, {args.seeds} draws, "
-          f"titles={'no' if args.no_titles else 'yes'}")
+    print(
+        f"{len(docs)} articles x 10 questions, {len(qs)} {args.split} queries, {args.seeds} draws, "
+        f"titles={'no' if args.no_titles else 'yes'}"
+    )
     for name, (t1, t3) in acc.items():
         print(f"{name:6} top-1 {t1:.2%}  top-3 {t3:.2%}")
     print(f"bm25 build+rank {1000 * took / (args.seeds * len(qs)):.3f} ms per query")

@@ -1,4 +1,5 @@
 """Knowledge folders written on the fly, and a sync against the test's blob store."""
+
 from __future__ import annotations
 
 import textwrap

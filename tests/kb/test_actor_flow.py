@@ -1,5 +1,6 @@
 """A new customer email gets its suggestions from the real worker: real SMTP, broker and worker processes;
 the low-priority actor runs after the ticket's commit and stores them."""
+
 from __future__ import annotations
 
 from helpline.store.knowledge import kb_state
@@ -19,7 +20,9 @@ def test_new_mail_gets_suggestions_after_its_commit(backend, relay_sink, tmp_pat
     stack = Stack(settings, tmp_path)
     stack.start_ingest().start_worker(processes=1, threads=2)
     try:
-        raw, _ = make_mail(subject="Order 4711 never arrived", body="Hi,\nwhere is my order 4711? It has not arrived.\n")
+        raw, _ = make_mail(
+            subject="Order 4711 never arrived", body="Hi,\nwhere is my order 4711? It has not arrived.\n"
+        )
         code, answer = stack.send(raw)
         assert code == 250, answer
         relay_sink.wait_for(1)  # the acknowledgement does not wait for suggestions

@@ -1,4 +1,5 @@
 """The knowledge base and a ticket's suggestions over the API, on both databases."""
+
 from __future__ import annotations
 
 from helpline.store.knowledge import kb_state
@@ -43,8 +44,7 @@ def test_articles_read_write_and_scopes(api, tmp_path):
 
 def test_ticket_suggestions_and_suggest(api, tmp_path):
     root = tmp_path / "kb"
-    write(root, "order-late.md", article("My order is late", ["my order has not arrived",
-                                                              "where is my order"]))
+    write(root, "order-late.md", article("My order is late", ["my order has not arrived", "where is my order"]))
     write(root, "password.md", article("Reset password", ["I forgot my password"]))
     run_sync(api.desk.settings, root)
     ticket, _ = api.desk.new_ticket(subject="Order never arrived", body="Hello, my order has not arrived yet.\n")

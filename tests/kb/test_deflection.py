@@ -1,5 +1,6 @@
 """Deflection: a confident public article named in the acknowledgement (opt-in per team), its signed
 page, and only its "This answered my question" button resolving the ticket as self-served."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +21,30 @@ from .helpers import PNG, article, run_sync, write
 def desk_with_kb(backend, tmp_path, teams=("*",)) -> Desk:
     root = tmp_path / "kb"
     write(root, "img/steps.png", PNG)
-    write(root, "reset-password.md", article("Reset your password", [
-        "I forgot my password", "how do I reset my password", "password reset link not working",
-        "can't log in, forgot password"], body="Open *Settings* and choose **Reset**.\n\n![steps](img/steps.png)"))
-    write(root, "internal-refund-policy.md", article("Refund policy (internal)", [
-        "how do I get a refund", "refund my order"], audience="internal"))
-    write(root, "delivery-times.md", article("Delivery times", ["when will my order arrive",
-                                                               "how long does shipping take"]))
+    write(
+        root,
+        "reset-password.md",
+        article(
+            "Reset your password",
+            [
+                "I forgot my password",
+                "how do I reset my password",
+                "password reset link not working",
+                "can't log in, forgot password",
+            ],
+            body="Open *Settings* and choose **Reset**.\n\n![steps](img/steps.png)",
+        ),
+    )
+    write(
+        root,
+        "internal-refund-policy.md",
+        article("Refund policy (internal)", ["how do I get a refund", "refund my order"], audience="internal"),
+    )
+    write(
+        root,
+        "delivery-times.md",
+        article("Delivery times", ["when will my order arrive", "how long does shipping take"]),
+    )
     desk = Desk(backend.replace(kb_deflect_teams=teams, public_url="https://help.example.com"))
     run_sync(desk.settings, root)
     kb_deflection._cache.clear()
@@ -47,8 +65,13 @@ def test_confident_public_article_is_named_and_resolves_only_by_its_button(backe
     assert ev.data["slug"] == "reset-password"
 
     # a reply "thanks, but..." is only a message: the ticket stays open
-    desk.receive(mail(subject=f"Re: [{ticket.number}] Forgot my password", in_reply_to=mid,
-                      body="Thanks, but this answered my question only partly.\n")[0])
+    desk.receive(
+        mail(
+            subject=f"Re: [{ticket.number}] Forgot my password",
+            in_reply_to=mid,
+            body="Thanks, but this answered my question only partly.\n",
+        )[0]
+    )
     assert m.Ticket.get_by_id(ticket.id).status not in ("resolved", "closed")
 
     parts = urlsplit(url)
@@ -98,8 +121,9 @@ def test_no_article_when_unsure_internal_or_not_opted_in(backend, tmp_path):
     desk = desk_with_kb(backend, tmp_path)
     unsure, _ = desk.new_ticket(subject="Hello", body="My printer makes a strange noise.\n", sender="a@example.org")
     assert "/kb/" not in ack_of(unsure).payload["text"] and not events(unsure, "deflection_offered")
-    internal, _ = desk.new_ticket(subject="Refund", body="How do I get a refund? Refund my order please.\n",
-                                  sender="b@example.org")
+    internal, _ = desk.new_ticket(
+        subject="Refund", body="How do I get a refund? Refund my order please.\n", sender="b@example.org"
+    )
     assert "Refund policy" not in ack_of(internal).payload["text"]
 
     other = desk_with_kb(backend, tmp_path / "2", teams=("billing",))

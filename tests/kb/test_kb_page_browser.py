@@ -2,6 +2,7 @@
 ``chromium`` and ``chromium-driver``, driven as the contact form's test drives them): the page renders
 the article (Markdown as HTML, its image served), the button's POST carries the page's CSRF token and
 its SameSite cookie, and the ticket ends resolved as self-served. Screenshots go to the test's tmp dir."""
+
 from __future__ import annotations
 
 import struct
@@ -23,20 +24,35 @@ from .helpers import article, run_sync, write
 
 def png(width: int, height: int, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
     """A real PNG (the browser must decode it), written with zlib: one colour."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
 def page_desk(backend, tmp_path):
     root = tmp_path / "kb"
     write(root, "img/steps.png", png(24, 12))
-    write(root, "reset-password.md", article("Reset your password", ["I forgot my password"], body=(
-        "Open *Settings* and choose **Reset**.\n\n1. Enter your address\n2. Open the mail we send\n\n"
-        "![steps](img/steps.png)")))
+    write(
+        root,
+        "reset-password.md",
+        article(
+            "Reset your password",
+            ["I forgot my password"],
+            body=(
+                "Open *Settings* and choose **Reset**.\n\n1. Enter your address\n2. Open the mail we send\n\n"
+                "![steps](img/steps.png)"
+            ),
+        ),
+    )
     # plain http: the page's cookie is Secure only behind https, and the test server speaks http
     desk = Desk(backend.replace(public_url="http://help.example.com"))
     run_sync(desk.settings, root)
@@ -48,7 +64,7 @@ def page_desk(backend, tmp_path):
 
 
 def _local(settings, server, url: str) -> str:  # noqa: ANN001
-    return server.url + url[len(settings.public_url.rstrip("/")):]
+    return server.url + url[len(settings.public_url.rstrip("/")) :]
 
 
 def _wait_loaded(driver, old) -> None:  # noqa: ANN001

@@ -1,4 +1,5 @@
 """Macros from DIR/macros/: synced, applied through the API and the CLI (reply path, actions, audit)."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ def test_sync_and_apply_through_the_api(api, tmp_path):
     ticket, _ = api.desk.new_ticket(subject="Refund?", sender="Alice Example <alice@example.org>")
     assert [x["name"] for x in api.call("GET", "/kb/macros", key="read").json()["macros"]] == ["refund-done"]
     assert api.call("POST", f"/tickets/{ticket.number}/macros/refund-done", key="read").status_code == 403
-    r = api.call("POST", f"/tickets/{ticket.number}/macros/refund-done", key="write",
-                 json={"author": "Dana Agent"}, headers={"Idempotency-Key": "m1"})
+    r = api.call(
+        "POST",
+        f"/tickets/{ticket.number}/macros/refund-done",
+        key="write",
+        json={"author": "Dana Agent"},
+        headers={"Idempotency-Key": "m1"},
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["text"].startswith("Hello Alice Example,") and ticket.number in body["text"]
@@ -54,8 +60,13 @@ def test_sync_and_apply_through_the_api(api, tmp_path):
     assert (t.status, t.priority) == ("waiting_customer", "low")
     (ev,) = events(ticket, "macro_applied")
     assert ev.data["macro"] == "refund-done" and ev.data["via"] == "api" and ev.data["tags"] == ["refund", "billing"]
-    again = api.call("POST", f"/tickets/{ticket.number}/macros/refund-done", key="write",
-                     json={"author": "Dana Agent"}, headers={"Idempotency-Key": "m1"})
+    again = api.call(
+        "POST",
+        f"/tickets/{ticket.number}/macros/refund-done",
+        key="write",
+        json={"author": "Dana Agent"},
+        headers={"Idempotency-Key": "m1"},
+    )
     assert again.status_code == 200 and again.json()["repeated"] is True
     assert len(events(ticket, "macro_applied")) == 1
     assert api.call("POST", f"/tickets/{ticket.number}/macros/nope", key="write").status_code == 404

@@ -1,4 +1,5 @@
 """The BM25 ranker as plain functions, and its accuracy on the Bitext retrieval set as a guard."""
+
 from __future__ import annotations
 
 from helpline.router import kb_rank, kb_text
@@ -8,17 +9,28 @@ from . import eval_retrieval as E
 
 
 def test_terms_keep_negations_stem_and_pair():
-    assert kb_text.stems("My card hasn't arrived, I can't use it!") == ["my", "card", "has", "not", "arriv", "can",
-                                                                          "not", "use", "it"]
+    assert kb_text.stems("My card hasn't arrived, I can't use it!") == [
+        "my",
+        "card",
+        "has",
+        "not",
+        "arriv",
+        "can",
+        "not",
+        "use",
+        "it",
+    ]
     assert kb_text.stems("Charged charges charging 4711") == ["charg", "charg", "charg"]
     assert "top_up" in kb_text.terms("top up failed")
     assert kb_text.stems("Ich habe mein Passwort vergessen", "de")[-1] == "vergess"
 
 
 def test_ranking_why_language_and_allow():
-    docs = [kb_rank.Doc("en/card-arrival", "Card arrival", ("my card has not arrived", "when will my card come")),
-            kb_rank.Doc("en/card-lost", "Lost card", ("I lost my card", "my card was stolen")),
-            kb_rank.Doc("de/karte", "Karte", ("meine Karte ist nicht angekommen",), language="de")]
+    docs = [
+        kb_rank.Doc("en/card-arrival", "Card arrival", ("my card has not arrived", "when will my card come")),
+        kb_rank.Doc("en/card-lost", "Lost card", ("I lost my card", "my card was stolen")),
+        kb_rank.Doc("de/karte", "Karte", ("meine Karte ist nicht angekommen",), language="de"),
+    ]
     r = kb_rank.Ranker(docs)
     top = r.rank("The card still has not arrived")
     assert top[0].key == "en/card-arrival" and top[0].why == "my card has not arrived"
@@ -38,12 +50,22 @@ def test_confident_needs_public_coverage_and_margin():
 
 
 def test_suggester_without_tickets():
-    s = Suggester([kb_rank.Doc("en/a", "Reset password", ("I forgot my password",))],
-                  {"en/a": {"slug": "a", "title": "Reset password", "language": "en", "audience": "public",
-                            "team": None}}, [])
+    s = Suggester(
+        [kb_rank.Doc("en/a", "Reset password", ("I forgot my password",))],
+        {"en/a": {"slug": "a", "title": "Reset password", "language": "en", "audience": "public", "team": None}},
+        [],
+    )
     assert s.suggest("forgot password") == {
-        "articles": [{"slug": "a", "title": "Reset password", "score": s.suggest("forgot password")["articles"][0]
-                      ["score"], "why": "I forgot my password"}], "tickets": []}
+        "articles": [
+            {
+                "slug": "a",
+                "title": "Reset password",
+                "score": s.suggest("forgot password")["articles"][0]["score"],
+                "why": "I forgot my password",
+            }
+        ],
+        "tickets": [],
+    }
 
 
 def test_accuracy_on_the_bitext_retrieval_set_beats_tfidf():

@@ -1,4 +1,5 @@
 """``helpline report``: suggestion use, first response with and without a used suggestion, deflection."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,14 @@ def test_report_shows_suggestion_use_and_first_response_split(backend, monkeypat
     now = m.utcnow()
 
     def suggestions() -> None:
-        ids = kb_state.replace_suggestions(a, [{"kind": "article", "ref": "x", "rank": 0, "score": 9.0},
-                                               {"kind": "ticket", "ref": "HL-1", "rank": 1, "score": 3.0}], now)
+        ids = kb_state.replace_suggestions(
+            a,
+            [
+                {"kind": "article", "ref": "x", "rank": 0, "score": 9.0},
+                {"kind": "ticket", "ref": "HL-1", "rank": 1, "score": 3.0},
+            ],
+            now,
+        )
         kb_state.mark_suggestion(ids[0], "sent", "slack:U1", now)
         kb_state.mark_suggestion(ids[1], "dismissed", "slack:U1", now)
         (e,) = kb_state.replace_suggestions(c, [{"kind": "article", "ref": "y", "rank": 0, "score": 5.0}], now)
@@ -30,13 +37,20 @@ def test_report_shows_suggestion_use_and_first_response_split(backend, monkeypat
         for tid in (b, d):
             m.Event.insert(ticket=tid, kind="deflection_offered", data={}, created_at=now).execute()
         m.Event.insert(ticket=d, kind="self_served", data={}, created_at=now).execute()
+
     run_tx(suggestions)
     monkeypatch.setenv("HELPLINE_DATABASE_URL", backend.database_url)
     monkeypatch.setenv("HELPLINE_DATA_DIR", backend.data_dir)
     assert cli.main(["report", "--json", "--since", (t0 - dt.timedelta(hours=1)).isoformat()]) == 0
     k = json.loads(capsys.readouterr().out)["knowledge"]
-    assert k["suggestions"] == {"shown": 4, "tickets": 3, "sent": 1, "edited": 1, "dismissed": 1,
-                                "tickets_answered_with_one": 2}
+    assert k["suggestions"] == {
+        "shown": 4,
+        "tickets": 3,
+        "sent": 1,
+        "edited": 1,
+        "dismissed": 1,
+        "tickets_answered_with_one": 2,
+    }
     assert k["first_response_with_suggestion_s"] == {"count": 2, "median": 80.0, "p90": 100.0}
     assert k["first_response_without_suggestion_s"] == {"count": 1, "median": 180.0, "p90": 180.0}
     assert k["deflection"] == {"offered": 2, "self_served": 1, "rate": 0.5}

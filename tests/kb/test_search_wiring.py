@@ -1,4 +1,5 @@
 """Articles synced from the knowledge folder are found by full-text search, and retired ones are not."""
+
 from __future__ import annotations
 
 from helpline.store.db import run_tx
@@ -14,15 +15,25 @@ def _slugs(text: str) -> list[str]:
 
 def test_synced_articles_are_searchable_until_retired(backend, tmp_path):
     root = tmp_path / "kb"
-    write(root, "reset-password.md", article("Reset your password", ["I forgot my password"],
-                                             body="Open the login page and choose *Forgot password*."))
+    write(
+        root,
+        "reset-password.md",
+        article(
+            "Reset your password", ["I forgot my password"], body="Open the login page and choose *Forgot password*."
+        ),
+    )
     write(root, "refunds.md", article("Refunds", ["Where is my refund?"], body="Refunds take five days."))
     run_sync(backend, root)
     assert _slugs("forgot password") == ["reset-password"]
     assert _slugs("refund") == ["refunds"]
 
-    write(root, "refunds.md", article("Refunds and returns", ["Where is my refund?"],
-                                      body="Refunds take five working days; returns are free."))
+    write(
+        root,
+        "refunds.md",
+        article(
+            "Refunds and returns", ["Where is my refund?"], body="Refunds take five working days; returns are free."
+        ),
+    )
     run_sync(backend, root)
     assert _slugs("returns free") == ["refunds"]  # the changed text, not the old one
 

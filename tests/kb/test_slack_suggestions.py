@@ -1,6 +1,7 @@
 """Suggested answers in the ticket's Slack thread (the fake Slack, the real bolt listener, both databases):
 an article sent with Send this answer (undo window included), an edited one, a resolved ticket's reply
 offered for editing only, a dismissal; each recorded."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ REFUND = "Refunds reach your card within five working days of our confirmation e
 @pytest.fixture
 def team(slack_settings, relay_sink, fake_slack, tmp_path):
     root = tmp_path / "kb"
-    write(root, "refund-status.md", article("Where is my refund", ["where is my refund",
-                                                                  "I have not received my refund yet"], body=REFUND))
+    write(
+        root,
+        "refund-status.md",
+        article("Where is my refund", ["where is my refund", "I have not received my refund yet"], body=REFUND),
+    )
     write(root, "reset-password.md", article("Reset your password", ["I forgot my password"]))
     t = Team(slack_settings, relay_sink, fake_slack)
     run_sync(t.settings, root)
@@ -51,9 +55,17 @@ def posted(team: Team, sid: int) -> dict:
 
 def press(team: Team, action: str, sid: int, *, user: str = AGENT, message_ts: str = "1700000999.000100") -> dict:
     token = f"k{sid}{action}{user}"
-    body = block_action(f"helpline_kb:{action}", str(sid), user=user, channel=CHANNEL,
-                        response_url=team.slack.response_url(token), message_ts=message_ts)
-    status, _ = team.listener.post(body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"}))
+    body = block_action(
+        f"helpline_kb:{action}",
+        str(sid),
+        user=user,
+        channel=CHANNEL,
+        response_url=team.slack.response_url(token),
+        message_ts=message_ts,
+    )
+    status, _ = team.listener.post(
+        body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert status == 200
     team.work()
     answers = [c.args for c in team.slack.calls_of("response_url") if c.args["token"] == token]
@@ -106,15 +118,28 @@ def test_edit_first_opens_the_text_and_sends_the_edit(team):
     ticket, _ = team.customer_writes(subject="Refund", body="where is my refund\n")
     top = suggest(team, ticket)[0]
     press(team, "edit", top.id, message_ts="1700000888.000100")
-    view = json.loads(team.slack.calls_of("views.open")[-1].args["view"]) if isinstance(
-        team.slack.calls_of("views.open")[-1].args["view"], str) else team.slack.calls_of("views.open")[-1].args["view"]
+    view = (
+        json.loads(team.slack.calls_of("views.open")[-1].args["view"])
+        if isinstance(team.slack.calls_of("views.open")[-1].args["view"], str)
+        else team.slack.calls_of("views.open")[-1].args["view"]
+    )
     assert view["blocks"][0]["element"]["initial_value"] == REFUND
-    submission = {"type": "view_submission", "team": {"id": TEAM}, "user": {"id": AGENT, "team_id": TEAM},
-                  "api_app_id": "A0HELPLINE", "trigger_id": "9.9.9",
-                  "view": {**view, "id": "V1", "state": {"values": {"answer": {"text": {
-                      "type": "plain_text_input", "value": "Hi Alice! " + REFUND}}}}}}
+    submission = {
+        "type": "view_submission",
+        "team": {"id": TEAM},
+        "user": {"id": AGENT, "team_id": TEAM},
+        "api_app_id": "A0HELPLINE",
+        "trigger_id": "9.9.9",
+        "view": {
+            **view,
+            "id": "V1",
+            "state": {"values": {"answer": {"text": {"type": "plain_text_input", "value": "Hi Alice! " + REFUND}}}},
+        },
+    }
     body = urlencode({"payload": json.dumps(submission)}).encode()
-    status, _ = team.listener.post(body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"}))
+    status, _ = team.listener.post(
+        body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert status == 200
     team.work()
     assert "Hi Alice! Refunds reach" in team.sink.wait_for(2)[1].message().get_content()
@@ -127,11 +152,15 @@ def test_resolved_ticket_suggestion_is_edit_only_and_dismissable(team):
 
     first, _ = team.customer_writes(subject="Parcel damaged", body="My parcel arrived damaged and torn\n")
     team.agent_says("Sorry! A replacement parcel ships today.", team_parent(first))
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(first.id), "resolved", now=m.utcnow(),
-                                           settings=team.settings, actor="agent", reason="test"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(first.id), "resolved", now=m.utcnow(), settings=team.settings, actor="agent", reason="test"
+        )
+    )
     kb_suggestions._cache.clear()
-    second, _ = team.customer_writes(subject="Damaged parcel", body="the parcel arrived damaged\n",
-                                     sender="Bob <bob@example.org>")
+    second, _ = team.customer_writes(
+        subject="Damaged parcel", body="the parcel arrived damaged\n", sender="Bob <bob@example.org>"
+    )
     found = suggest(team, second)
     tk = next(s for s in found if s.kind == "ticket")
     assert tk.ref == first.number

@@ -1,5 +1,6 @@
 """Shared by the lifecycle tests: a customer's mail with HTML and an attachment, the CLI run with a
 backend's settings as its environment, and a byte search over a directory."""
+
 from __future__ import annotations
 
 import email.utils
@@ -14,7 +15,9 @@ from helpline.store.config import Settings
 SUPPORT = "support@example.com"
 
 
-def rich_mail(sender: str, body: str, html: str, files: list[tuple[str, bytes]], subject: str = "Broken order") -> bytes:
+def rich_mail(
+    sender: str, body: str, html: str, files: list[tuple[str, bytes]], subject: str = "Broken order"
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = SUPPORT
@@ -36,9 +39,20 @@ def env_of(settings: Settings) -> dict[str, str]:
         "HELPLINE_SUPPORT_ADDRESSES": ",".join(settings.support_addresses),
         "HELPLINE_BLOB_BACKEND": settings.blob_backend,
     }
-    for name in ("broker_url", "twilio_account_sid", "twilio_auth_token", "twilio_api_url", "twilio_from",
-                 "slack_bot_token", "slack_api_url", "slack_channel", "public_url", "config_file", "erasure_ledger",
-                 "backup_passphrase"):
+    for name in (
+        "broker_url",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_api_url",
+        "twilio_from",
+        "slack_bot_token",
+        "slack_api_url",
+        "slack_channel",
+        "public_url",
+        "config_file",
+        "erasure_ledger",
+        "backup_passphrase",
+    ):
         value = getattr(settings, name)
         if value:
             env["HELPLINE_" + name.upper()] = value

@@ -7,6 +7,7 @@ the backup, and verifies reply tokens and download links signed before it;
 outbox rows pending at backup time are held until ``helpline outbox release``;
 an erasure made after the backup is re-applied from the ledger file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,16 +33,18 @@ def empty_target(backend, tmp_path):
     """Settings of an empty installation on the same engine: a new data directory (and database)."""
     target = tmp_path / "restored"
     if "postgres" not in backend.effective_database_url:
-        yield make_settings(target, database_url=f"sqlite:///{target}/db/helpline.sqlite3", secret_key=(),
-                            broker_url=backend.broker_url)
+        yield make_settings(
+            target, database_url=f"sqlite:///{target}/db/helpline.sqlite3", secret_key=(), broker_url=backend.broker_url
+        )
         return
     name = "helpline_r_" + uuid.uuid4().hex[:12]
     admin = psycopg2.connect(PG_DSN)
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    yield make_settings(target, database_url=PG_DSN.rsplit("/", 1)[0] + "/" + name, secret_key=(),
-                        broker_url=backend.broker_url)
+    yield make_settings(
+        target, database_url=PG_DSN.rsplit("/", 1)[0] + "/" + name, secret_key=(), broker_url=backend.broker_url
+    )
     db.proxy.obj and db.proxy.obj.close()
     with admin.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
@@ -64,14 +67,17 @@ def _snapshot(blobs: FileBlobStore) -> dict:
 def test_round_trip_keeps_everything_and_the_restored_desk_works(backend, empty_target, tmp_path, monkeypatch):
     src = backend.replace(backup_passphrase=PASSPHRASE)
     desk = Desk(src)
-    first = desk.receive(rich_mail("Alice <alice@example.org>", "contract attached", "<p>contract</p>",
-                                   [("contract.pdf", FILE)]))
+    first = desk.receive(
+        rich_mail("Alice <alice@example.org>", "contract attached", "<p>contract</p>", [("contract.pdf", FILE)])
+    )
     ticket = m.Ticket.get_by_id(first.ticket_id)
     eve = desk.receive(mail(sender="Eve <eve@example.org>", body="eveword secret")[0])
     ack_mid = ack_message_id(ticket)
     assert m.Outbox.select().where(m.Outbox.status == "pending").count() >= 1
     token = signing.reply_token(src.secret_key, ticket.id)
-    att = m.Attachment.get(m.Attachment.message.in_(m.Message.select(m.Message.id).where(m.Message.ticket == ticket.id)))
+    att = m.Attachment.get(
+        m.Attachment.message.in_(m.Message.select(m.Message.id).where(m.Message.ticket == ticket.id))
+    )
     link = signing.download_token(src.secret_key, att.id, int(time.time()) + 3600)
     before = _snapshot(desk.intake.blobs)
     out = tmp_path / "backups" / "one.hlbak"
@@ -107,15 +113,17 @@ def test_round_trip_keeps_everything_and_the_restored_desk_works(backend, empty_
     assert blobs.get(m.Attachment.get_by_id(att.id).blob_key) == FILE
     # The restored desk takes new mail and threads Alice's reply into her old ticket.
     new_desk = Desk(restored)
-    reply = new_desk.receive(mail(sender="Alice <alice@example.org>", subject="Re: contract",
-                                  in_reply_to=ack_mid, references=[ack_mid])[0])
+    reply = new_desk.receive(
+        mail(sender="Alice <alice@example.org>", subject="Re: contract", in_reply_to=ack_mid, references=[ack_mid])[0]
+    )
     assert reply.ticket_id == ticket.id
     fresh = new_desk.receive(mail(sender="Carl <carl@example.org>", subject="A new question")[0])
     assert fresh.action == "created"
 
 
-def test_backup_without_passphrase_leaves_the_keys_out_and_needs_the_same_key(backend, empty_target, tmp_path,
-                                                                               monkeypatch, capsys):
+def test_backup_without_passphrase_leaves_the_keys_out_and_needs_the_same_key(
+    backend, empty_target, tmp_path, monkeypatch, capsys
+):
     Desk(backend).receive(mail()[0])
     out = tmp_path / "nokeys.hlbak"
     assert run_cli(monkeypatch, backend, "backup", "--out", str(out)) == 0
@@ -155,8 +163,9 @@ def test_backup_taken_while_mail_arrives_names_only_blobs_it_holds(backend, empt
         n = 0
         while not stop.is_set():
             n += 1
-            out = desk.receive(rich_mail(f"L{n} <l{n}@example.org>", f"load {n}", "<p>l</p>",
-                                         [(f"l{n}.bin", b"load-%d-" % n * 300)]))
+            out = desk.receive(
+                rich_mail(f"L{n} <l{n}@example.org>", f"load {n}", "<p>l</p>", [(f"l{n}.bin", b"load-%d-" % n * 300)])
+            )
             sent.append(out.ticket_id)
 
     writer = threading.Thread(target=load)
@@ -179,8 +188,15 @@ def test_backup_taken_while_mail_arrives_names_only_blobs_it_holds(backend, empt
         assert hashlib.sha256(blobs.get(a.blob_key)).hexdigest() == a.sha256
     for (key,) in m.Message.select(m.Message.raw_blob_key).tuples():
         assert not key or blobs.exists(key)
-    pending = {a["blob_key"] for (env,) in m.Inbound.select(m.Inbound.envelope).where(m.Inbound.status == "pending")
-               .tuples() for a in env.get("attachments", [])}  # accepted, not yet processed: still needed
-    assert got.blobs == len({a.blob_key for a in rows} | {k for (k,) in m.Message.select(m.Message.raw_blob_key).tuples() if k}
-                            | {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).tuples() if k} | pending)
+    pending = {
+        a["blob_key"]
+        for (env,) in m.Inbound.select(m.Inbound.envelope).where(m.Inbound.status == "pending").tuples()
+        for a in env.get("attachments", [])
+    }  # accepted, not yet processed: still needed
+    assert got.blobs == len(
+        {a.blob_key for a in rows}
+        | {k for (k,) in m.Message.select(m.Message.raw_blob_key).tuples() if k}
+        | {k for (k,) in m.Inbound.select(m.Inbound.raw_blob_key).tuples() if k}
+        | pending
+    )
     assert all(blobs.exists(k) for k in pending)

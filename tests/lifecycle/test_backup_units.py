@@ -1,4 +1,5 @@
 """The nightly backup units pass systemd's own checks and run the command the README describes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,13 @@ def test_backup_timer_and_service_verify(tmp_path):
     for name in ("helpline-backup.service", "helpline-backup.timer"):
         (tmp_path / name).write_text((DEPLOY / name).read_text().replace(INSTALLED, stand_in_executable()))
     for name in ("helpline-backup.service", "helpline-backup.timer"):
-        proc = subprocess.run([systemd_analyze(), "verify", "--man=no", f"./{name}"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [systemd_analyze(), "verify", "--man=no", f"./{name}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         out = (proc.stdout + proc.stderr).strip()
         assert proc.returncode == 0 and out == "", f"{name}:\n{out}"
 

@@ -1,5 +1,6 @@
 """Erasure at Slack: the bot's own posts about the customer's ticket are overwritten through
 ``chat.update``; the agent's thread reply, which a bot token cannot edit, is listed for an admin."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,9 @@ def team(slack_settings, relay_sink, fake_slack):  # noqa: F811
 
 
 def test_bot_posts_are_overwritten_and_agent_messages_are_listed(team, fake_slack):  # noqa: F811
-    ticket, _ = team.customer_writes(sender="Zoe Quux <zoe@example.net>", subject="Lost parcel",
-                                     body="Hello, parcel zoeword is lost\n")
+    ticket, _ = team.customer_writes(
+        sender="Zoe Quux <zoe@example.net>", subject="Lost parcel", body="Hello, parcel zoeword is lost\n"
+    )
     parent = parent_ts(ticket.id)
     posted = {c.args.get("ts") or "" for c in fake_slack.calls_of("chat.postMessage")}
     agent_ts, _ = team.agent_says("Hello Zoe, we are on it", parent)
@@ -34,6 +36,8 @@ def test_bot_posts_are_overwritten_and_agent_messages_are_listed(team, fake_slac
     assert (CHANNEL, parent) in updated
     assert all("erased" in u.args["text"] and "zoeword" not in str(u.args) for u in updates)
     assert f"{CHANNEL}:{agent_ts}" in report["slack_messages_for_admin"]
-    assert report["provider_tasks_by_status"].get("done", 0) >= 1 and not report["provider_tasks_by_status"].get("failed")
+    assert report["provider_tasks_by_status"].get("done", 0) >= 1 and not report["provider_tasks_by_status"].get(
+        "failed"
+    )
     assert posted  # the bot did post before
     assert m.Message.select().where(m.Message.ticket == ticket.id, m.Message.text.contains("zoeword")).count() == 0

@@ -6,6 +6,7 @@ the database files (WAL included), blobs, spool, the bundled Redis's
 append-only file or the log Helpline wrote, nor in a ``pg_dump``; Twilio was
 asked to delete its copies; STOP still holds for their number.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,12 @@ def logfile(tmp_path):
 
 
 def _zoe_writes(desk: Desk) -> m.Ticket:
-    raw = rich_mail(f"Zoe Quux <{ZOE}>", f"My parcel never came. Password word {WORD}.\nZoe",
-                    f"<p>My parcel never came. <b>{WORD}</b></p>", [("invoice.pdf", SECRET_FILE), ("logo.gif", SHARED_FILE)])
+    raw = rich_mail(
+        f"Zoe Quux <{ZOE}>",
+        f"My parcel never came. Password word {WORD}.\nZoe",
+        f"<p>My parcel never came. <b>{WORD}</b></p>",
+        [("invoice.pdf", SECRET_FILE), ("logo.gif", SHARED_FILE)],
+    )
     out = desk.receive(raw)
     assert out.action == "created"
     return m.Ticket.get_by_id(out.ticket_id)
@@ -103,8 +108,14 @@ def test_erase_leaves_no_byte_of_the_customer_anywhere(backend, tmp_path, monkey
         sms = SmsDesk(settings)
         ticket = _zoe_writes(sms)
         cid = ticket.customer_id
-        other = sms.receive(rich_mail("Bob Other <bob@example.org>", "Also broken, see logo",
-                                      "<p>Also broken</p>", [("logo.gif", SHARED_FILE)]))
+        other = sms.receive(
+            rich_mail(
+                "Bob Other <bob@example.org>",
+                "Also broken, see logo",
+                "<p>Also broken</p>",
+                [("logo.gif", SHARED_FILE)],
+            )
+        )
         customers.link(cid, "phone", ZOE_PHONE, actor="test")
         media_url = fake_twilio.add_media(b"\x89PNG photo of " + WORD.encode(), "image/png")
         texted = sms.text(f"Photo of the box {WORD}", sender=ZOE_PHONE, media=[(media_url, "image/png")])
@@ -113,8 +124,12 @@ def test_erase_leaves_no_byte_of_the_customer_anywhere(backend, tmp_path, monkey
         assert sms_optout.is_opted_out(ZOE_PHONE)
         sms_ticket = m.Ticket.get_by_id(texted.ticket_id)
         assert sms_ticket.customer_id == cid
-        texted_sids = {mid for (mid,) in m.Message.select(m.Message.external_id)
-                       .where((m.Message.channel == "sms") & (m.Message.direction == "in")).tuples()}
+        texted_sids = {
+            mid
+            for (mid,) in m.Message.select(m.Message.external_id)
+            .where((m.Message.channel == "sms") & (m.Message.direction == "in"))
+            .tuples()
+        }
         assert texted_sids and all(sid[:2] in ("SM", "MM") for sid in texted_sids)  # the customer's texts
         assert run_cli(monkeypatch, settings, "customers", "hold", ZOE, "--on", "--reason", "court order") == 0
         assert run_cli(monkeypatch, settings, "customers", "erase", ZOE, "--yes") == 1  # refused under the hold
@@ -139,8 +154,9 @@ def test_erase_leaves_no_byte_of_the_customer_anywhere(backend, tmp_path, monkey
         assert m.Ticket.get_by_id(ticket.id).status == ticket.status
         assert m.Message.select().where(m.Message.ticket == ticket.id).count() >= 1
         # The other customer's ticket and the shared attachment are untouched.
-        shared = m.Attachment.get(m.Attachment.message.in_(
-            m.Message.select(m.Message.id).where(m.Message.ticket == other.ticket_id)))
+        shared = m.Attachment.get(
+            m.Attachment.message.in_(m.Message.select(m.Message.id).where(m.Message.ticket == other.ticket_id))
+        )
         assert sms.intake.blobs.get(shared.blob_key) == SHARED_FILE
         audit = m.Event.get(m.Event.kind == "customer_erased")
         assert audit.data["customer"] == cid and ZOE not in json.dumps(audit.data)

@@ -1,4 +1,5 @@
 """Export and erasure through the API: admin keys only, the zip byte-equal, the erase report."""
+
 from __future__ import annotations
 
 import io
@@ -42,6 +43,8 @@ def test_only_unbound_admin_keys_may_export_or_erase(api):
     api.desk.receive(rich_mail("Ann <ann@example.net>", "hi", "<p>hi</p>", []))
     for key, status in (("write", 403), ("read", 403), ("billing", 403), (None, 401)):
         assert api.call("POST", "/customers/ann@example.net/export", key=key).status_code == status, key
-        assert api.call("POST", "/customers/ann@example.net/erase", key=key,
-                        json={"confirm": "erase"}).status_code == status, key
+        assert (
+            api.call("POST", "/customers/ann@example.net/erase", key=key, json={"confirm": "erase"}).status_code
+            == status
+        ), key
     assert m.Identity.select().count() >= 1

@@ -1,4 +1,5 @@
 """Retention policies from the configuration file: the dry run lists, the run removes, holds are kept."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,13 +28,21 @@ def _age(ticket_id: int, days: int, closed: bool) -> None:
 
 def test_dry_run_lists_and_the_run_removes_what_the_policy_says(backend, tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "helpline.toml"
-    cfg.write_text('[[retention.policies]]\nraw_mime_days = 10\nattachment_days = 30\n'
-                   'closed_ticket_days = 365\nclosed_ticket_action = "anonymise"\n')
+    cfg.write_text(
+        "[[retention.policies]]\nraw_mime_days = 10\nattachment_days = 30\n"
+        'closed_ticket_days = 365\nclosed_ticket_action = "anonymise"\n'
+    )
     settings = backend.replace(config_file=str(cfg))
     desk = Desk(settings)
-    old = desk.receive(rich_mail("Old <old@example.net>", "oldword text", "<p>oldword</p>", [("o.pdf", OLD_FILE)])).ticket_id
-    new = desk.receive(rich_mail("New <new@example.net>", "newword text", "<p>newword</p>", [("n.pdf", NEW_FILE)])).ticket_id
-    held = desk.receive(rich_mail("Held <held@example.net>", "heldword", "<p>heldword</p>", [("h.pdf", HELD_FILE)])).ticket_id
+    old = desk.receive(
+        rich_mail("Old <old@example.net>", "oldword text", "<p>oldword</p>", [("o.pdf", OLD_FILE)])
+    ).ticket_id
+    new = desk.receive(
+        rich_mail("New <new@example.net>", "newword text", "<p>newword</p>", [("n.pdf", NEW_FILE)])
+    ).ticket_id
+    held = desk.receive(
+        rich_mail("Held <held@example.net>", "heldword", "<p>heldword</p>", [("h.pdf", HELD_FILE)])
+    ).ticket_id
     _age(old, 400, closed=True)
     _age(held, 400, closed=True)
     holds.set_hold(m.Ticket.get_by_id(held).customer_id, True, actor="test", reason="audit")
@@ -52,7 +61,9 @@ def test_dry_run_lists_and_the_run_removes_what_the_policy_says(backend, tmp_pat
     msg = m.Message.get(m.Message.ticket == old)
     assert msg.text == "" and msg.raw_blob_key == "" and not list(msg.attachments)
     assert m.Ticket.get_by_id(old).status == "closed"  # the figures stay
-    assert not any(desk.intake.blobs.exists(k) for k in [f"sha256:{__import__('hashlib').sha256(OLD_FILE).hexdigest()}"])
+    assert not any(
+        desk.intake.blobs.exists(k) for k in [f"sha256:{__import__('hashlib').sha256(OLD_FILE).hexdigest()}"]
+    )
     for t in (new, held):
         kept = m.Message.get(m.Message.ticket == t)
         assert kept.text == before[t] and kept.raw_blob_key and len(list(kept.attachments)) == 1
@@ -66,7 +77,7 @@ def test_policy_mistakes_are_named():
     with pytest.raises(ConfigFileError, match="closed_ticket_action"):
         parse('[[retention.policies]]\nclosed_ticket_days = 3\nclosed_ticket_action = "shred"\n', "x.toml")
     with pytest.raises(ConfigFileError, match="raw_mime_days"):
-        parse('[[retention.policies]]\nraw_mime_days = 0\n', "x.toml")
+        parse("[[retention.policies]]\nraw_mime_days = 0\n", "x.toml")
 
 
 def test_the_scheduler_job_runs_under_its_lease_and_counts(backend, tmp_path):

@@ -1,4 +1,5 @@
 """Helpers for the notifier tests: tickets to hang outbox rows on, and envelopes."""
+
 from __future__ import annotations
 
 import itertools
@@ -16,8 +17,11 @@ _numbers = itertools.count(1)
 def ticket(backend) -> models.Ticket:
     customer = models.Customer.create(name="Ann Customer")
     return models.Ticket.create(
-        number=f"HL-2026-{next(_numbers):06d}", subject="Printer broken", channel="email",
-        customer=customer, support_address="support@example.com",
+        number=f"HL-2026-{next(_numbers):06d}",
+        subject="Printer broken",
+        channel="email",
+        customer=customer,
+        support_address="support@example.com",
     )
 
 

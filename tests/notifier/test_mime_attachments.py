@@ -1,4 +1,5 @@
 """render_bytes with attachments listed by blob key: multipart/mixed around the text (and HTML)."""
+
 from __future__ import annotations
 
 from email import message_from_bytes
@@ -8,8 +9,13 @@ import pytest
 
 from helpline.notifier.templates import render_bytes
 
-BASE = {"from": "support@example.com", "to": "ann@example.org", "subject": "[HL-2026-1] Re: Label",
-        "message_id": "<a@example.com>", "text": "Your label, attached.\n"}
+BASE = {
+    "from": "support@example.com",
+    "to": "ann@example.org",
+    "subject": "[HL-2026-1] Re: Label",
+    "message_id": "<a@example.com>",
+    "text": "Your label, attached.\n",
+}
 BLOBS = {"sha256:aa": b"\x00\x01binary\xff" * 100, "sha256:bb": b"plain text\n"}
 
 
@@ -18,21 +24,29 @@ def parse(data: bytes):
 
 
 def test_attachments_make_multipart_mixed_with_the_right_bytes_and_names():
-    payload = {**BASE, "attachments": [{"blob_key": "sha256:aa", "filename": "label \"1\".pdf",
-                                        "content_type": "application/pdf"},
-                                       {"blob_key": "sha256:bb", "filename": "Überblick €.txt",
-                                        "content_type": "text/plain\r\nX-Evil: 1"}]}
+    payload = {
+        **BASE,
+        "attachments": [
+            {"blob_key": "sha256:aa", "filename": 'label "1".pdf', "content_type": "application/pdf"},
+            {"blob_key": "sha256:bb", "filename": "Überblick €.txt", "content_type": "text/plain\r\nX-Evil: 1"},
+        ],
+    }
     msg = parse(render_bytes(payload, BLOBS.__getitem__))
     assert msg.get_content_type() == "multipart/mixed" and msg["X-Evil"] is None
     assert msg.get_body(("plain",)).get_content().rstrip() == "Your label, attached."
     got = [(a.get_filename(), a.get_content_type(), a.get_payload(decode=True)) for a in msg.iter_attachments()]
-    assert got == [("label '1'.pdf", "application/pdf", BLOBS["sha256:aa"]),
-                   ("Überblick €.txt", "application/octet-stream", BLOBS["sha256:bb"])]
+    assert got == [
+        ("label '1'.pdf", "application/pdf", BLOBS["sha256:aa"]),
+        ("Überblick €.txt", "application/octet-stream", BLOBS["sha256:bb"]),
+    ]
 
 
 def test_html_and_attachments_nest_the_alternative_inside_the_mixed():
-    payload = {**BASE, "html": "<p>Your label</p>", "attachments": [{"blob_key": "sha256:bb", "filename": "a.txt",
-                                                                      "content_type": "text/plain"}]}
+    payload = {
+        **BASE,
+        "html": "<p>Your label</p>",
+        "attachments": [{"blob_key": "sha256:bb", "filename": "a.txt", "content_type": "text/plain"}],
+    }
     msg = parse(render_bytes(payload, BLOBS.__getitem__))
     first = next(msg.iter_parts())
     assert first.get_content_type() == "multipart/alternative"

@@ -1,4 +1,5 @@
 """EmailSender and deliver_due against a real SMTP server (the relay sink)."""
+
 from __future__ import annotations
 
 import logging
@@ -19,14 +20,24 @@ from helpline.store.models import Event, Outbox, OutboxStatus, utcnow
 
 def _ack(ticket, n: int = 0, recipient: str = "ann@customer.example") -> Outbox:
     payload = render_ack(
-        ticket_number=ticket.number, subject="Re: Printer broken", customer_name="Ann",
-        support_address="support@example.com", recipient=recipient,
-        in_reply_to=f"<cust-{n}@customer.example>", references=["<older@customer.example>"],
+        ticket_number=ticket.number,
+        subject="Re: Printer broken",
+        customer_name="Ann",
+        support_address="support@example.com",
+        recipient=recipient,
+        in_reply_to=f"<cust-{n}@customer.example>",
+        references=["<older@customer.example>"],
         message_id=make_message_id("example.com", ticket.number),
     )
     with db.write_tx():
-        return outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
-                              unique_key=f"ack:{ticket.id}:{n}", ticket=ticket)
+        return outbox.enqueue(
+            channel="email",
+            kind="ack",
+            recipient=recipient,
+            payload=payload,
+            unique_key=f"ack:{ticket.id}:{n}",
+            ticket=ticket,
+        )
 
 
 def _closed_port() -> int:
@@ -211,8 +222,13 @@ def test_sender_error_classes(backend, relay_sink):
     settings = backend.replace(smtp_relay=relay_sink.address, smtp_relay_password="hunter2-secret")
     sender = EmailSender(settings)
     assert "hunter2" not in repr(sender)
-    payload = {"from": "support@example.com", "to": "a@customer.example", "subject": "s", "text": "t",
-               "message_id": "<hl.t@example.com>"}
+    payload = {
+        "from": "support@example.com",
+        "to": "a@customer.example",
+        "subject": "s",
+        "text": "t",
+        "message_id": "<hl.t@example.com>",
+    }
     relay_sink.fail_with = "452 4.3.1 insufficient storage"
     with pytest.raises(TemporaryFailure) as temp:
         sender.send(payload)
@@ -247,14 +263,27 @@ def test_followups_go_through_the_callers_senders(backend, ticket, relay_sink):
     """A sent row's follow-up is tried at once through the senders the caller passes, not through
     senders kept anywhere else; a channel the caller has no sender for waits for its delivery round."""
     settings = backend.replace(smtp_relay=relay_sink.address)
-    follow = render_ack(ticket_number=ticket.number, subject="Re: Printer broken", customer_name="Bob",
-                        support_address="support@example.com", recipient="bob@customer.example",
-                        in_reply_to="<bob@customer.example>", references=[],
-                        message_id=make_message_id("example.com", ticket.number))
+    follow = render_ack(
+        ticket_number=ticket.number,
+        subject="Re: Printer broken",
+        customer_name="Bob",
+        support_address="support@example.com",
+        recipient="bob@customer.example",
+        in_reply_to="<bob@customer.example>",
+        references=[],
+        message_id=make_message_id("example.com", ticket.number),
+    )
     row = _ack(ticket, 1)
-    specs = [{"channel": "email", "kind": "ack", "recipient": "bob@customer.example", "unique_key": "copy",
-              "payload": follow},
-             {"channel": "sms", "kind": "sms", "recipient": "+15550100", "unique_key": "text", "payload": {}}]
+    specs = [
+        {
+            "channel": "email",
+            "kind": "ack",
+            "recipient": "bob@customer.example",
+            "unique_key": "copy",
+            "payload": follow,
+        },
+        {"channel": "sms", "kind": "sms", "recipient": "+15550100", "unique_key": "text", "payload": {}},
+    ]
     with db.write_tx():
         Outbox.update(payload={**row.payload, "on_sent": specs}).where(Outbox.id == row.id).execute()
     first, theirs = EmailSender(settings), _CountingSender(settings)

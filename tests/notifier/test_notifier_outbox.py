@@ -1,4 +1,5 @@
 """The outbox state machine on SQLite and PostgreSQL (the `backend` fixture runs both)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,25 +13,44 @@ from helpline.store.outbound import outbox_rows
 from helpline.store.models import Event, Message, Outbox, OutboxStatus, utcnow
 
 
-def _enqueue(n: int = 1, channel: str = "email", ticket=None, kind: str = "ack", recipient: str = "ann@customer.example"):
+def _enqueue(
+    n: int = 1, channel: str = "email", ticket=None, kind: str = "ack", recipient: str = "ann@customer.example"
+):
     rows = []
     for i in range(n):
         with db.write_tx():
-            rows.append(outbox.enqueue(
-                channel=channel, kind=kind, recipient=recipient,
-                payload={"to": recipient, "message_id": f"<hl.{channel}.{i}.{id(rows)}@example.com>"},
-                unique_key=f"{kind}:{channel}:{recipient}:{i}:{id(rows)}", ticket=ticket,
-            ))
+            rows.append(
+                outbox.enqueue(
+                    channel=channel,
+                    kind=kind,
+                    recipient=recipient,
+                    payload={"to": recipient, "message_id": f"<hl.{channel}.{i}.{id(rows)}@example.com>"},
+                    unique_key=f"{kind}:{channel}:{recipient}:{i}:{id(rows)}",
+                    ticket=ticket,
+                )
+            )
     return rows
 
 
 def test_enqueue_is_idempotent(backend, ticket):
     with db.write_tx():
-        first = outbox.enqueue(channel="email", kind="ack", recipient="a@customer.example",
-                               payload={"message_id": "<hl.x@example.com>"}, unique_key="ack:1", ticket=ticket)
+        first = outbox.enqueue(
+            channel="email",
+            kind="ack",
+            recipient="a@customer.example",
+            payload={"message_id": "<hl.x@example.com>"},
+            unique_key="ack:1",
+            ticket=ticket,
+        )
     with db.write_tx():
-        again = outbox.enqueue(channel="email", kind="ack", recipient="a@customer.example",
-                               payload={"message_id": "<hl.y@example.com>"}, unique_key="ack:1", ticket=ticket)
+        again = outbox.enqueue(
+            channel="email",
+            kind="ack",
+            recipient="a@customer.example",
+            payload={"message_id": "<hl.y@example.com>"},
+            unique_key="ack:1",
+            ticket=ticket,
+        )
     assert first is not None and again is None
     assert first.status == OutboxStatus.PENDING and first.attempts == 0
     assert first.message_id == "<hl.x@example.com>"  # taken from the payload
@@ -71,7 +91,9 @@ def test_concurrent_claimers_never_share_a_row(backend):
     total = 60
     with db.write_tx():
         for i in range(total):
-            outbox.enqueue(channel="email", kind="ack", recipient=f"c{i}@customer.example", payload={}, unique_key=f"k{i}")
+            outbox.enqueue(
+                channel="email", kind="ack", recipient=f"c{i}@customer.example", payload={}, unique_key=f"k{i}"
+            )
     start = threading.Barrier(4)
     claimed: list[list[int]] = [[] for _ in range(4)]
     errors: list[BaseException] = []
@@ -120,7 +142,9 @@ def test_claim_while_another_claim_is_uncommitted(backend):
     assert holding.wait(10)
     if db.is_sqlite():
         result: list[int] = []
-        c = threading.Thread(target=lambda: (result.extend(r.id for r in outbox.claim_due("email", 10)), db.database().close()))
+        c = threading.Thread(
+            target=lambda: (result.extend(r.id for r in outbox.claim_due("email", 10)), db.database().close())
+        )
         c.start()
         release.set()
         c.join(10)
@@ -210,13 +234,26 @@ def test_recover_stuck_fails_email_that_keeps_dying(backend, ticket):
 
 def test_mark_bounced(backend, ticket):
     mid = "<hl.HL-2026-000001.abc@example.com>"
-    msg = Message.create(ticket=ticket, direction="out", author_role="system", channel="email",
-                         message_id=mid.strip("<>").lower())
-    other = Message.create(ticket=ticket, direction="out", author_role="agent", channel="email",
-                           message_id="hl.hl-2026-000001.def@example.com")  # sent without an outbox row
+    msg = Message.create(
+        ticket=ticket, direction="out", author_role="system", channel="email", message_id=mid.strip("<>").lower()
+    )
+    other = Message.create(
+        ticket=ticket,
+        direction="out",
+        author_role="agent",
+        channel="email",
+        message_id="hl.hl-2026-000001.def@example.com",
+    )  # sent without an outbox row
     with db.write_tx():
-        row = outbox.enqueue(channel="email", kind="ack", recipient="gone@customer.example",
-                             payload={"message_id": mid}, unique_key="ack:b", ticket=ticket, out_message=msg)
+        row = outbox.enqueue(
+            channel="email",
+            kind="ack",
+            recipient="gone@customer.example",
+            payload={"message_id": mid},
+            unique_key="ack:b",
+            ticket=ticket,
+            out_message=msg,
+        )
     outbox.claim_due("email", 1)
     outbox.mark_sent_many([(row.id, "250 ok")])
     with db.write_tx():

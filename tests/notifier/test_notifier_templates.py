@@ -1,4 +1,5 @@
 """The acknowledgement: threading headers, loop-safety headers, and no echo of the customer."""
+
 import json
 
 import pytest

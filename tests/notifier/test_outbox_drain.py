@@ -1,6 +1,7 @@
 """After an outage the outbox drains until empty (fault 16), and a sender killed mid-round
 leaves at most the one message in flight behind: each send is marked as it completes, and the
 untried rest of its claim is given back when the scheduler starts again (fault 17)."""
+
 from __future__ import annotations
 
 import signal
@@ -20,13 +21,27 @@ from tests.support.stack import settings_env
 def _acks(ticket, n: int) -> list[int]:  # noqa: ANN001
     ids = []
     for i in range(n):
-        payload = render_ack(ticket_number=ticket.number, subject="Re: Printer broken", customer_name="Ann",
-                             support_address="support@example.com", recipient=f"c{i}@customer.example",
-                             in_reply_to=f"<cust-{i}@customer.example>", references=[],
-                             message_id=make_message_id("example.com", ticket.number))
+        payload = render_ack(
+            ticket_number=ticket.number,
+            subject="Re: Printer broken",
+            customer_name="Ann",
+            support_address="support@example.com",
+            recipient=f"c{i}@customer.example",
+            in_reply_to=f"<cust-{i}@customer.example>",
+            references=[],
+            message_id=make_message_id("example.com", ticket.number),
+        )
         with db.write_tx():
-            ids.append(outbox.enqueue(channel="email", kind="ack", recipient=f"c{i}@customer.example",
-                                      payload=payload, unique_key=f"ack:{ticket.id}:{i}", ticket=ticket).id)
+            ids.append(
+                outbox.enqueue(
+                    channel="email",
+                    kind="ack",
+                    recipient=f"c{i}@customer.example",
+                    payload=payload,
+                    unique_key=f"ack:{ticket.id}:{i}",
+                    ticket=ticket,
+                ).id
+            )
     return ids
 
 
@@ -65,8 +80,12 @@ def test_killed_sender_resends_at_most_one_and_gives_back_the_rest(backend, tick
     settings = backend.replace(smtp_relay=relay_sink.address)
     ids = _acks(ticket, 40)
     relay_sink.answer_delay_s = 0.3
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SENDER], env=settings_env(settings),
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sender.log", "wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SENDER],
+        env=settings_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "sender.log", "wb"),
+    )
     try:
         relay_sink.wait_for(4, timeout=60)
     finally:

@@ -1,4 +1,5 @@
 """The sliding-hour counters behind the automatic-reply limits, on both databases."""
+
 from __future__ import annotations
 
 import datetime as dt

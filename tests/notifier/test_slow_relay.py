@@ -1,5 +1,6 @@
 """A relay that takes the message but answers its end late (issue 12, fault 12): smtplib reports
 the read timeout as a dropped connection; the acknowledgement must not go out a second time."""
+
 from __future__ import annotations
 
 import time
@@ -14,13 +15,25 @@ from helpline.store.models import Event, Outbox, OutboxStatus
 
 
 def _ack(ticket, n: int) -> Outbox:  # noqa: ANN001
-    payload = render_ack(ticket_number=ticket.number, subject="Re: Printer broken", customer_name="Ann",
-                         support_address="support@example.com", recipient="ann@customer.example",
-                         in_reply_to=f"<cust-{n}@customer.example>", references=[],
-                         message_id=make_message_id("example.com", ticket.number))
+    payload = render_ack(
+        ticket_number=ticket.number,
+        subject="Re: Printer broken",
+        customer_name="Ann",
+        support_address="support@example.com",
+        recipient="ann@customer.example",
+        in_reply_to=f"<cust-{n}@customer.example>",
+        references=[],
+        message_id=make_message_id("example.com", ticket.number),
+    )
     with db.write_tx():
-        return outbox.enqueue(channel="email", kind="ack", recipient="ann@customer.example", payload=payload,
-                              unique_key=f"ack:{ticket.id}:{n}", ticket=ticket)
+        return outbox.enqueue(
+            channel="email",
+            kind="ack",
+            recipient="ann@customer.example",
+            payload=payload,
+            unique_key=f"ack:{ticket.id}:{n}",
+            ticket=ticket,
+        )
 
 
 def _status(row_id: int) -> str:

@@ -1,4 +1,5 @@
 """``helpline report --json`` on a history built with explicit timestamps, whose figures are known."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,13 +21,26 @@ S = dt.timedelta(seconds=1)
 
 
 def reply(ticket_id: int, when: dt.datetime) -> None:
-    run_tx(lambda: message_state.add_outbound(ticket_id, channel="email", author_role="agent", message_id="",
-                                                sender="ann@example.com", subject="", text="Answer", now=when))
+    run_tx(
+        lambda: message_state.add_outbound(
+            ticket_id,
+            channel="email",
+            author_role="agent",
+            message_id="",
+            sender="ann@example.com",
+            subject="",
+            text="Answer",
+            now=when,
+        )
+    )
 
 
 def status(desk: Desk, ticket_id: int, to: str, when: dt.datetime) -> None:
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket_id), to, now=when, settings=desk.settings,
-                                           actor="agent", reason="test"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket_id), to, now=when, settings=desk.settings, actor="agent", reason="test"
+        )
+    )
 
 
 def history(desk: Desk) -> tuple[dt.datetime, list[int]]:
@@ -34,17 +48,21 @@ def history(desk: Desk) -> tuple[dt.datetime, list[int]]:
     ids = []
     for i in range(4):
         ticket, _ = desk.new_ticket(subject=f"Problem {i}", sender=f"c{i}@example.org")
-        run_tx(lambda tid=ticket.id: fastsql.execute('UPDATE "ticket" SET created_at = ?, assignee = ? WHERE id = ?',
-                                                     [t0, "ann@example.com" if tid % 2 else "ben@example.com", tid]))
+        run_tx(
+            lambda tid=ticket.id: fastsql.execute(
+                'UPDATE "ticket" SET created_at = ?, assignee = ? WHERE id = ?',
+                [t0, "ann@example.com" if tid % 2 else "ben@example.com", tid],
+            )
+        )
         ids.append(ticket.id)
     run_tx(lambda: fastsql.execute("UPDATE \"ticket\" SET priority = 'high' WHERE id = ?", [ids[3]]))
     a, b, c, _ = ids
-    reply(a, t0 + 60 * S)                       # one reply, resolved: first contact
+    reply(a, t0 + 60 * S)  # one reply, resolved: first contact
     status(desk, a, "resolved", t0 + 600 * S)
-    reply(b, t0 + 180 * S)                      # two replies
+    reply(b, t0 + 180 * S)  # two replies
     reply(b, t0 + 300 * S)
     status(desk, b, "resolved", t0 + 1200 * S)
-    reply(c, t0 + 100 * S)                      # resolved, reopened, resolved again
+    reply(c, t0 + 100 * S)  # resolved, reopened, resolved again
     status(desk, c, "resolved", t0 + 400 * S)
     status(desk, c, "open", t0 + 500 * S)
     status(desk, c, "resolved", t0 + 2000 * S)
@@ -62,8 +80,11 @@ def test_report_json_on_a_known_history(backend, monkeypatch, capsys):
     assert cli.main(["report", "--json", "--since", (t0 - dt.timedelta(hours=1)).isoformat()]) == 0
     f = json.loads(capsys.readouterr().out)
     assert f["tickets"] == 4
-    assert f["volume"] == {"channel": {"email": 4}, "category": f["volume"]["category"],
-                           "priority": {"high": 1, "medium": 3}}
+    assert f["volume"] == {
+        "channel": {"email": 4},
+        "category": f["volume"]["category"],
+        "priority": {"high": 1, "medium": 3},
+    }
     assert sum(f["volume"]["category"].values()) == 4
     # Acknowledgements and surveys are system messages: only the agents' replies count.
     assert f["first_response_s"] == {"count": 3, "median": 100.0, "p90": 180.0}
@@ -92,8 +113,21 @@ def test_business_hours_and_percentiles_as_plain_functions():
     cfg = parse('[business_hours.office]\ntimezone = "UTC"\nweekdays = ["09:00-17:00"]\n', "t.toml")
     cal = cfg.calendar("office")
     fri = dt.datetime(2026, 5, 1, 16, 50)  # a Friday, ten minutes before closing
-    row = TicketRow(1, "email", "x", "low", "t", "", "resolved", fri, dt.datetime(2026, 5, 4, 9, 20),
-                    dt.datetime(2026, 5, 4, 9, 5), 1, 0, cal)
+    row = TicketRow(
+        1,
+        "email",
+        "x",
+        "low",
+        "t",
+        "",
+        "resolved",
+        fri,
+        dt.datetime(2026, 5, 4, 9, 20),
+        dt.datetime(2026, 5, 4, 9, 5),
+        1,
+        0,
+        cal,
+    )
     f = compute([row])
     assert f["first_response_s"]["median"] == 15 * 60  # 10 min on Friday + 5 on Monday
     assert f["resolution_s"]["median"] == 30 * 60
@@ -128,8 +162,15 @@ def test_sms_digit_answers_an_open_survey(backend):
     ticket, _ = desk.new_ticket()
     now = m.utcnow()
     run_tx(lambda: csat_state.create(ticket.id, "sms", "+15550001111", now, now + dt.timedelta(days=1)))
-    env = Envelope.from_dict({"channel": "sms", "external_id": "SM1", "received_at": now.isoformat(), "sender": {"address": "+15550001111",
-                                                                                 "kind": "phone"}, "text": " 4 "})
+    env = Envelope.from_dict(
+        {
+            "channel": "sms",
+            "external_id": "SM1",
+            "received_at": now.isoformat(),
+            "sender": {"address": "+15550001111", "kind": "phone"},
+            "text": " 4 ",
+        }
+    )
     assert run_tx(lambda: sms_answer(env, now)) == f"CSAT answer 4 for ticket {ticket.id}"
     assert csat_state.get(ticket.id).score == 4
     env.text = "42"

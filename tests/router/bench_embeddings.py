@@ -8,6 +8,7 @@ p50/p99 at the model's token cap, the same with the second stage asked for every
 and the process's peak RSS after importing the worker package, loading the model and the embedder
 (the figure a worker adds; run it in a fresh process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,13 @@ def _pct(samples: list[tuple[float, float]]) -> dict[str, float]:
     the wall figure adds the waits for a core."""
     wall = np.asarray([w for w, _ in samples]) * 1e3
     cpu = np.asarray([c for _, c in samples]) * 1e3
-    return {"p50_ms": round(float(np.percentile(wall, 50)), 3), "p99_ms": round(float(np.percentile(wall, 99)), 3),
-            "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 3),
-            "cpu_p99_ms": round(float(np.percentile(cpu, 99)), 3), "cpu_mean_ms": round(float(cpu.mean()), 3)}
+    return {
+        "p50_ms": round(float(np.percentile(wall, 50)), 3),
+        "p99_ms": round(float(np.percentile(wall, 99)), 3),
+        "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 3),
+        "cpu_p99_ms": round(float(np.percentile(cpu, 99)), 3),
+        "cpu_mean_ms": round(float(cpu.mean()), 3),
+    }
 
 
 def _timed(fn, *args) -> tuple[float, float]:  # noqa: ANN001, ANN002
@@ -81,9 +86,11 @@ def main() -> None:
             a_times.append(_timed(category.classify, "", texts[i % len(texts)], model))
         model.second.threshold = saved
         out["classify_always_second_stage"] = _pct(a_times)
-    out["peak_rss_mb"] = {"interpreter": round(rss_start / 1024, 1), "worker_imports": round(rss_imports / 1024, 1),
-                          "with_model_and_embedder": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                                                           1)}
+    out["peak_rss_mb"] = {
+        "interpreter": round(rss_start / 1024, 1),
+        "worker_imports": round(rss_imports / 1024, 1),
+        "with_model_and_embedder": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
     print(json.dumps(out, indent=2))
 
 

@@ -1,4 +1,5 @@
 """Data and small models for the category-model tests (the Bitext sample in ../shared/data)."""
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,14 @@ import pytest
 from helpline.router import category, model_train
 
 # The repository's sibling shared/data (a checkout beside it, or a worktree one level deeper).
-DATA_DIR = next((p / "shared" / "data" / "bitext-support-intents" for p in Path(__file__).resolve().parents[3:5]
-                 if (p / "shared" / "data" / "bitext-support-intents").is_dir()),
-                Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents")
+DATA_DIR = next(
+    (
+        p / "shared" / "data" / "bitext-support-intents"
+        for p in Path(__file__).resolve().parents[3:5]
+        if (p / "shared" / "data" / "bitext-support-intents").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "bitext-support-intents",
+)
 TRAIN_CSV = DATA_DIR / model_train.BITEXT_TRAIN
 TEST_CSV = DATA_DIR / model_train.BITEXT_TEST
 
@@ -21,14 +27,19 @@ def bitext(path: Path = TRAIN_CSV, label: str = "category") -> model_train.Datas
     return model_train.read_csv(path, "utterance", label)
 
 
-def stratified_slice(data: model_train.Dataset, per_label: int, seed: int = 0,
-                     labels: list[str] | None = None) -> model_train.Dataset:
+def stratified_slice(
+    data: model_train.Dataset, per_label: int, seed: int = 0, labels: list[str] | None = None
+) -> model_train.Dataset:
     rng = random.Random(seed)
     by: dict[str, list[int]] = {}
     for i, lab in enumerate(data.labels):
         by.setdefault(lab, []).append(i)
-    rows = [i for lab in sorted(by) if labels is None or lab in labels
-            for i in rng.sample(by[lab], min(per_label, len(by[lab])))]
+    rows = [
+        i
+        for lab in sorted(by)
+        if labels is None or lab in labels
+        for i in rng.sample(by[lab], min(per_label, len(by[lab])))
+    ]
     return data.take(rows)
 
 
@@ -42,8 +53,11 @@ def support_emails(language: str | None = None) -> list[tuple[str, str]]:
 
 def support_email_rows(language: str | None = None) -> list[tuple[str, str, str]]:
     with open(SUPPORT_EMAILS, newline="", encoding="utf-8") as fh:
-        return [(r["subject"], r["body"], r["label"]) for r in csv.DictReader(fh)
-                if language is None or r["language"] == language]
+        return [
+            (r["subject"], r["body"], r["label"])
+            for r in csv.DictReader(fh)
+            if language is None or r["language"] == language
+        ]
 
 
 def relabelled(data: model_train.Dataset) -> model_train.Dataset:

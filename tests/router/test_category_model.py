@@ -1,4 +1,5 @@
 """Training, evaluation, the fast single-message path and the category stage."""
+
 from __future__ import annotations
 
 import random
@@ -50,8 +51,10 @@ def test_training_is_reproducible(train_data):
     coef_b = b.pipeline[-1].calibrated_classifiers_[0].estimator.coef_
     assert np.array_equal(coef_a, coef_b)
     # the temperature comes from the cross-validation's fits, run in parallel processes
-    assert a.pipeline[-1].calibrated_classifiers_[0].calibrators[0].beta_ == \
-        b.pipeline[-1].calibrated_classifiers_[0].calibrators[0].beta_
+    assert (
+        a.pipeline[-1].calibrated_classifiers_[0].calibrators[0].beta_
+        == b.pipeline[-1].calibrated_classifiers_[0].calibrators[0].beta_
+    )
     assert a.meta["training_data_sha256"] == b.meta["training_data_sha256"]
     assert a.meta["pipeline"]["C"] == b.meta["pipeline"]["C"]
 
@@ -138,8 +141,9 @@ def test_fast_path_survives_a_save_and_load(small_model, test_data, tmp_path):
     path = model_store.save_model(small_model, tmp_path / "m.skops")
     loaded = model_store.load_model(path)
     texts = _odd_texts(test_data, 200, seed=5)
-    np.testing.assert_allclose([loaded.predict_proba_one(t) for t in texts],
-                               small_model.pipeline.predict_proba(texts), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [loaded.predict_proba_one(t) for t in texts], small_model.pipeline.predict_proba(texts), rtol=0, atol=1e-6
+    )
 
 
 def test_char_wb_columns_equal_the_vectorizer_analyzer(small_model, test_data):
@@ -148,8 +152,9 @@ def test_char_wb_columns_equal_the_vectorizer_analyzer(small_model, test_data):
     analyzer = vec.build_analyzer()
     rng = random.Random(7)
     alphabet = "abcdeéüß XYZ 0123 .,!?-'\t\n\u00a0\u2003\x1c"
-    docs = _odd_texts(test_data, 60, seed=2) + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
-                                                 for _ in range(300)]
+    docs = _odd_texts(test_data, 60, seed=2) + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(300)
+    ]
     for doc in docs:
         for _ in range(2):  # the second time from the word memo
             idx, counts = columns(doc)
@@ -164,8 +169,9 @@ def test_char_wb_columns_equal_the_vectorizer_analyzer(small_model, test_data):
 def test_a_pipeline_of_another_shape_falls_back_to_sklearn(small_model):
     from sklearn.pipeline import Pipeline
 
-    other = Pipeline([("features", small_model.pipeline[0]), ("identity", "passthrough"),
-                      ("clf", small_model.pipeline[-1])])
+    other = Pipeline(
+        [("features", small_model.pipeline[0]), ("identity", "passthrough"), ("clf", small_model.pipeline[-1])]
+    )
     model = CategoryModel(other, {})
     assert model._fast is None
     text = "where is my refund"
@@ -201,8 +207,10 @@ def test_classify_below_threshold_is_unclassified(small_model):
 
 def test_label_event_kinds():
     assert category.label_event("ORDER", "ORDER") == ("category_confirmed", {"category": "ORDER"})
-    assert category.label_event("REFUND", "ORDER") == ("category_corrected", {"category": "REFUND",
-                                                                              "previous": "ORDER"})
+    assert category.label_event("REFUND", "ORDER") == (
+        "category_corrected",
+        {"category": "REFUND", "previous": "ORDER"},
+    )
     assert category.label_event("REFUND", None)[0] == "category_corrected"
 
 
@@ -228,10 +236,10 @@ def test_calibration_shortcut_equals_calibrated_classifier_cv(train_data, test_d
     X = features.transform(data.composed())
     y = np.asarray(data.labels)
     splits = model_train._folds(y, options)
-    reference = CalibratedClassifierCV(clone(ours.estimator), method="temperature", cv=splits,
-                                       ensemble=False).fit(X, y)
+    reference = CalibratedClassifierCV(clone(ours.estimator), method="temperature", cv=splits, ensemble=False).fit(X, y)
     assert ours.calibrated_classifiers_[0].calibrators[0].beta_ == pytest.approx(
-        reference.calibrated_classifiers_[0].calibrators[0].beta_, rel=1e-9)
+        reference.calibrated_classifiers_[0].calibrators[0].beta_, rel=1e-9
+    )
     Xt = features.transform(test_data.composed())
     np.testing.assert_allclose(ours.predict_proba(Xt), reference.predict_proba(Xt), rtol=0, atol=1e-9)
     assert (ours.predict(Xt) == reference.predict(Xt)).all()

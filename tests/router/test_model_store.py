@@ -1,4 +1,5 @@
 """Saving and loading (skops, trusted types, integrity), versions, activation, the packaged default."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,12 @@ from .conftest import DATA_DIR, relabelled, stratified_slice, support_emails
 @pytest.fixture(scope="module")
 def two_models(train_data):
     """Two models that are easy to tell apart: different label sets."""
-    a = model_train.train(stratified_slice(train_data, 15, labels=["ORDER", "REFUND", "INVOICE"]),
-                          model_train.TrainOptions(Cs=(1.0,)))
-    b = model_train.train(stratified_slice(train_data, 15, labels=["DELIVERY", "PAYMENT"]),
-                          model_train.TrainOptions(Cs=(1.0,)))
+    a = model_train.train(
+        stratified_slice(train_data, 15, labels=["ORDER", "REFUND", "INVOICE"]), model_train.TrainOptions(Cs=(1.0,))
+    )
+    b = model_train.train(
+        stratified_slice(train_data, 15, labels=["DELIVERY", "PAYMENT"]), model_train.TrainOptions(Cs=(1.0,))
+    )
     return a, b
 
 
@@ -88,8 +91,7 @@ def test_packaged_default_model(test_data):
     model = model_store.load_model(path)
     meta = model.meta
     assert meta["version"] == "default" and model.version_label == "default"
-    assert meta["attribution"]["title"] == \
-        "Bitext - Customer Service Tagged Training Dataset for Intent Detection"
+    assert meta["attribution"]["title"] == "Bitext - Customer Service Tagged Training Dataset for Intent Detection"
     assert meta["attribution"]["license"] == "CDLA-Sharing-1.0"
     assert (path.parent / "LICENSE").read_text().startswith("Community Data License Agreement")
     assert "CDLA-Sharing-1.0" in (path.parent / "SOURCE.md").read_text()
@@ -106,8 +108,13 @@ def test_packaged_default_model(test_data):
 def test_build_default_reproduces_the_packaged_model(tmp_path, test_data):
     """The command in the repo gives the shipped model's predictions (same data, fixed seed)."""
     model, test = default_build.build_default(DATA_DIR, tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"default.skops", "default.json", "LICENSE", "SOURCE.md",
-                                                     "default_training.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "default.skops",
+        "default.json",
+        "LICENSE",
+        "SOURCE.md",
+        "default_training.csv",
+    }
     assert test["macro_f1"] >= 0.98
     shipped = model_store.load_model(model_store.packaged_default_path())
     rebuilt = model_store.load_model(tmp_path / "default.skops")

@@ -1,5 +1,6 @@
 """The permission table (router/permissions.py): every role against every action, the lead of a team, the
 second-line restriction, and the README's copy of the table."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +12,19 @@ from helpline.store.access.agent_roles import OPERATOR, ActorInfo, TicketFacts
 from helpline.store.siteconfig.config_file import ROLES
 
 EXPECTED = {  # action: roles allowed, written out by hand so that a change of the table is a change here too
-    "reply": ROLES, "note": ROLES, "status": ROLES, "assign_self": ROLES, "triage": ROLES, "escalate": ROLES,
+    "reply": ROLES,
+    "note": ROLES,
+    "status": ROLES,
+    "assign_self": ROLES,
+    "triage": ROLES,
+    "escalate": ROLES,
     "macros": ROLES,
-    "assign_others": ("senior", "lead", "admin"), "transfer": ("senior", "lead", "admin"),
-    "merge": ("senior", "lead", "admin"), "see_pii": ("senior", "lead", "admin"),
-    "export_erase": ("admin",), "api_keys": ("admin",),
+    "assign_others": ("senior", "lead", "admin"),
+    "transfer": ("senior", "lead", "admin"),
+    "merge": ("senior", "lead", "admin"),
+    "see_pii": ("senior", "lead", "admin"),
+    "export_erase": ("admin",),
+    "api_keys": ("admin",),
 }
 
 

@@ -1,4 +1,5 @@
 """A help desk with teams, agents and SLA policies on each backend, and a clock the tests set."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -107,9 +108,11 @@ def routed(backend, tmp_path) -> Desk:
 
 def in_tx(fn):  # noqa: ANN001, ANN201
     """Run ``fn`` the way the workers do: one transaction, events buffered."""
+
     def tx():  # noqa: ANN202
         with audit_events.buffered_events():
             return fn()
+
     return run_tx(tx)
 
 
@@ -121,14 +124,18 @@ def agent_loads() -> dict[str, tuple[int, int]]:
     """email -> (open_count column, active tickets actually assigned)."""
     out = {}
     for a in routing_state.Agent.select():
-        real = m.Ticket.select().where((m.Ticket.assignee == a.email) & m.Ticket.status.in_(m.TicketStatus.ACTIVE)).count()
+        real = (
+            m.Ticket.select().where((m.Ticket.assignee == a.email) & m.Ticket.status.in_(m.TicketStatus.ACTIVE)).count()
+        )
         out[a.email] = (a.open_count, real)
     return out
 
 
 def event_data(ticket_id: int, kind: str) -> list[dict]:
-    return [e.data for e in m.Event.select().where((m.Event.ticket == ticket_id) & (m.Event.kind == kind))
-            .order_by(m.Event.id)]
+    return [
+        e.data
+        for e in m.Event.select().where((m.Event.ticket == ticket_id) & (m.Event.kind == kind)).order_by(m.Event.id)
+    ]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Routing and assignment through the real pipeline, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,11 @@ def test_a_new_ticket_is_routed_and_assigned_with_reasons(routed):
     assert routed_event["reason"] == "team 'billing' owns the address billing@example.com"
     (assigned,) = event_data(ticket, "assigned")
     assert assigned["strategy"] == "least_loaded" and assigned["reason"] == "least loaded: 0/2 open"
-    assert event_data(ticket, "status_changed")[-1] == {"from": "new", "to": "open",
-                                                       "reason": "assigned to ann@example.com"}
+    assert event_data(ticket, "status_changed")[-1] == {
+        "from": "new",
+        "to": "open",
+        "reason": "assigned to ann@example.com",
+    }
     assert routing_state.agent("ann@example.com").open_count == 1
     # The next one goes to the less loaded agent (ben: 0/3 beats ann: 1/2).
     second, _ = routed.new_ticket(to="billing@example.com")
@@ -33,8 +37,11 @@ def test_rules_and_the_default_team(routed):
     ticket, _ = routed.new_ticket(subject="VIP question")
     ticket = reload(ticket)
     assert ticket.priority == "high" and ticket.team == "tech"  # rule for priority, default team
-    assert event_data(ticket, "priority_changed")[0] == {"from": "medium", "to": "high",
-                                                         "reason": "routing rule 'VIPs are high'"}
+    assert event_data(ticket, "priority_changed")[0] == {
+        "from": "medium",
+        "to": "high",
+        "reason": "routing rule 'VIPs are high'",
+    }
     assert event_data(ticket, "routed")[0]["rules"] == ["VIPs are high"]
 
 
@@ -79,8 +86,11 @@ def test_capacity_is_never_exceeded_and_a_freed_agent_takes_the_next(routed):
     first, second, third = (reload(routed.new_ticket(to="billing@example.com")[0]) for _ in range(3))
     assert [first.assignee, second.assignee, third.assignee] == ["ann@example.com", "ann@example.com", None]
     assert routing_state.agent("ann@example.com").open_count == 2
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(first.id), "resolved", now=utcnow(),
-                                           settings=routed.settings, actor="test", reason="done"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(first.id), "resolved", now=utcnow(), settings=routed.settings, actor="test", reason="done"
+        )
+    )
     assert routing_state.agent("ann@example.com").open_count == 1
     assert ticket_ops.offer_queue(routed.settings) == 1
     assert reload(third).assignee == "ann@example.com"
@@ -100,18 +110,30 @@ def test_manual_assign_transfer_and_their_refusals(routed):
         op(lambda t, now: ticket_ops.assign_to(t, "nobody@example.com", now=now, settings=s, actor="cli:op"))
     op(lambda t, now: ticket_ops.assign_to(t, "ben@example.com", now=now, settings=s, actor="cli:op", reason="VIP"))
     assert reload(ticket).assignee == "ben@example.com"
-    assert event_data(ticket, "assigned")[-1] == {"agent": "ben@example.com", "previous": "ann@example.com",
-                                                 "team": "billing", "reason": "VIP"}
+    assert event_data(ticket, "assigned")[-1] == {
+        "agent": "ben@example.com",
+        "previous": "ann@example.com",
+        "team": "billing",
+        "reason": "VIP",
+    }
     assert agent_loads()["ann@example.com"] == (0, 0) and agent_loads()["ben@example.com"] == (1, 1)
     with pytest.raises(ticket_ops.TicketOpError, match="no team 'legal'"):
         op(lambda t, now: ticket_ops.transfer(t, "legal", now=now, settings=s, actor="cli:op"))
     op(lambda t, now: ticket_ops.transfer(t, "tech", now=now, settings=s, actor="cli:op", reason="not billing"))
     ticket = reload(ticket)
     assert ticket.team == "tech" and ticket.assignee == "tom@example.com"
-    assert event_data(ticket, "transferred")[0] == {"from": "billing", "to": "tech", "reason": "not billing",
-                                                   "previous_agent": "ben@example.com"}
-    actors = {e.actor for e in m.Event.select().where((m.Event.ticket == ticket) & (m.Event.kind.in_(
-        ["assigned", "transferred", "unassigned"])))}
+    assert event_data(ticket, "transferred")[0] == {
+        "from": "billing",
+        "to": "tech",
+        "reason": "not billing",
+        "previous_agent": "ben@example.com",
+    }
+    actors = {
+        e.actor
+        for e in m.Event.select().where(
+            (m.Event.ticket == ticket) & (m.Event.kind.in_(["assigned", "transferred", "unassigned"]))
+        )
+    }
     assert "cli:op" in actors
     # Forced beyond capacity is possible, and said so.
     run_tx(lambda: routing_state.set_availability("tia@example.com", "busy", utcnow()))
@@ -125,8 +147,11 @@ def test_manual_assign_transfer_and_their_refusals(routed):
 def test_a_reopened_ticket_goes_back_to_its_agent_or_to_the_queue(routed):
     ticket, mid = routed.new_ticket(to="billing@example.com")
     s = routed.settings
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "resolved", now=utcnow(), settings=s,
-                                           actor="agent", reason="answered"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id), "resolved", now=utcnow(), settings=s, actor="agent", reason="answered"
+        )
+    )
     assert routing_state.agent("ann@example.com").open_count == 0
     raw, _ = mail(subject="Re: Order never arrived", in_reply_to=mid, references=[mid], to="billing@example.com")
     assert routed.receive(raw, rcpt="billing@example.com").action == "reopened"
@@ -135,8 +160,11 @@ def test_a_reopened_ticket_goes_back_to_its_agent_or_to_the_queue(routed):
     assert event_data(ticket, "assigned")[-1]["reason"] == "reopened: back to its agent"
     assert routing_state.agent("ann@example.com").open_count == 1
     # Resolved again, and ann is away when the customer writes back: the team's strategy picks ben.
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "resolved", now=utcnow(), settings=s,
-                                           actor="agent", reason="answered"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id), "resolved", now=utcnow(), settings=s, actor="agent", reason="answered"
+        )
+    )
     run_tx(lambda: routing_state.set_availability("ann@example.com", "away", utcnow()))
     raw, _ = mail(subject="Re: Order never arrived", in_reply_to=mid, references=[mid], to="billing@example.com")
     routed.receive(raw, rcpt="billing@example.com")
@@ -149,8 +177,16 @@ def test_merge_moves_the_conversation(routed):
     first, mid1 = routed.new_ticket(to="billing@example.com")
     second, mid2 = routed.new_ticket(to="billing@example.com")
     s = routed.settings
-    in_tx(lambda: ticket_ops.merge(ticket_ops.load(second.id), ticket_ops.load(first.id), now=utcnow(), settings=s,
-                                   actor="cli:op", reason="same order"))
+    in_tx(
+        lambda: ticket_ops.merge(
+            ticket_ops.load(second.id),
+            ticket_ops.load(first.id),
+            now=utcnow(),
+            settings=s,
+            actor="cli:op",
+            reason="same order",
+        )
+    )
     assert reload(second).status == "merged"
     assert event_data(first, "merged")[0] == {"from": second.number, "reason": "same order"}
     raw, _ = mail(subject="Re: Order never arrived", in_reply_to=mid2, references=[mid2], to="billing@example.com")
@@ -169,6 +205,7 @@ def test_without_a_configuration_file_nothing_is_assigned_and_default_slas_run(d
     assert "queued" not in event_kinds(ticket)
     clocks = routing_state.sla_as_dict(ticket.id)["sla"]
     assert [(c["target"], c["policy"], c["calendar"], c["budget_s"]) for c in clocks] == [
-        ("first_response", "default:medium", "always", 4 * 3600.0), ("resolution", "default:medium", "always",
-                                                                    24 * 3600.0)]
+        ("first_response", "default:medium", "always", 4 * 3600.0),
+        ("resolution", "default:medium", "always", 24 * 3600.0),
+    ]
     assert state(ticket.id).status == "new"

@@ -1,4 +1,5 @@
 """Business-hours arithmetic across weekends, lunch breaks, holidays and DST changes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -7,8 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from helpline.router.business_hours import (CalendarNeverOpen, add_business_time, business_time_between, is_open,
-                                            next_open)
+from helpline.router.business_hours import (
+    CalendarNeverOpen,
+    add_business_time,
+    business_time_between,
+    is_open,
+    next_open,
+)
 from helpline.store.siteconfig.config_file import ALWAYS, Calendar, parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -148,7 +154,11 @@ def test_adding_and_measuring_are_inverse(name):
 
 
 def test_a_calendar_that_never_opens_is_an_error_not_a_hang():
-    closed = Calendar("closed", "UTC", tuple(((0, 60),) for _ in range(7)),
-                      frozenset(dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(4000)))
+    closed = Calendar(
+        "closed",
+        "UTC",
+        tuple(((0, 60),) for _ in range(7)),
+        frozenset(dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(4000)),
+    )
     with pytest.raises(CalendarNeverOpen, match="'closed'"):
         add_business_time(dt.datetime(2026, 1, 1), H, closed)

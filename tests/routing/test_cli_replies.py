@@ -1,6 +1,7 @@
 """``helpline tickets reply|note|undo --actor``: agents without Slack answer from the command line, through
 the reply path Slack and the API use, with the same undo window. A subprocess against the real configuration
 and database (SQLite and PostgreSQL); the reply is sent to the local relay sink by the real email sender."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,12 @@ from .test_routing_cli import helpline
 
 
 def _desk(backend, tmp_path, relay_sink, undo: float = 0.0) -> Desk:  # noqa: ANN001
-    s = backend.replace(config_file=write_config(tmp_path, DESK_TOML), smtp_relay=relay_sink.address,
-                        slack_undo_seconds=undo, support_addresses=("support@example.com", "billing@example.com"))
+    s = backend.replace(
+        config_file=write_config(tmp_path, DESK_TOML),
+        smtp_relay=relay_sink.address,
+        slack_undo_seconds=undo,
+        support_addresses=("support@example.com", "billing@example.com"),
+    )
     assert helpline(s, "teams", "sync").returncode == 0
     return Desk(s)
 
@@ -36,13 +41,25 @@ def test_reply_with_file_reaches_the_customer_and_note_does_not(backend, tmp_pat
     ticket, mid = desk.new_ticket(to="billing@example.com", subject="Invoice twice")
     doc = tmp_path / "credit-note.pdf"
     doc.write_bytes(b"%PDF-1.4 credit note\n")
-    out = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "We refunded the second charge.",
-                   "--file", str(doc), "--actor", "ann@example.com", "--json")
+    out = helpline(
+        desk.settings,
+        "tickets",
+        "reply",
+        ticket.number,
+        "--text",
+        "We refunded the second charge.",
+        "--file",
+        str(doc),
+        "--actor",
+        "ann@example.com",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     done = json.loads(out.stdout)
     assert done["channel"] == "email" and done["to"] == ALICE_ADDR and done["files_sent"] == "attached"
-    note = helpline(desk.settings, "tickets", "note", ticket.number, "--text", "Refund done in Stripe",
-                    "--actor", "ann@example.com")
+    note = helpline(
+        desk.settings, "tickets", "note", ticket.number, "--text", "Refund done in Stripe", "--actor", "ann@example.com"
+    )
     assert note.returncode == 0, note.stderr
     sent = _send_due(desk, later_s=1)
     got = [r.message() for r in relay_sink.wait_for(sent)]
@@ -64,28 +81,63 @@ def test_reply_with_file_reaches_the_customer_and_note_does_not(backend, tmp_pat
 def test_undo_window_key_and_refusals(backend, tmp_path, relay_sink):
     desk = _desk(backend, tmp_path, relay_sink, undo=30.0)
     ticket, _ = desk.new_ticket(to="billing@example.com")
-    out = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "Oops, wrong ticket",
-                   "--actor", "ann@example.com", "--key", "k1", "--json")
+    out = helpline(
+        desk.settings,
+        "tickets",
+        "reply",
+        ticket.number,
+        "--text",
+        "Oops, wrong ticket",
+        "--actor",
+        "ann@example.com",
+        "--key",
+        "k1",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     first = json.loads(out.stdout)
     assert first["due_in_s"] == 30.0 and len(first["outbox"]) == 1
     _send_due(desk, later_s=1)
     assert m.Outbox.get_by_id(first["outbox"][0]).status == "pending"  # the reply waits out its window
-    again = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "Oops, wrong ticket",
-                     "--actor", "ann@example.com", "--key", "k1", "--json")
+    again = helpline(
+        desk.settings,
+        "tickets",
+        "reply",
+        ticket.number,
+        "--text",
+        "Oops, wrong ticket",
+        "--actor",
+        "ann@example.com",
+        "--key",
+        "k1",
+        "--json",
+    )
     assert again.returncode == 0 and json.loads(again.stdout)["repeated"] is True
-    other = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "Another text",
-                     "--actor", "ann@example.com", "--key", "k1")
+    other = helpline(
+        desk.settings,
+        "tickets",
+        "reply",
+        ticket.number,
+        "--text",
+        "Another text",
+        "--actor",
+        "ann@example.com",
+        "--key",
+        "k1",
+    )
     assert other.returncode == 1 and "already used for a different answer" in other.stderr
     undo = helpline(desk.settings, "tickets", "undo", str(first["outbox"][0]), "--actor", "ann@example.com")
     assert undo.returncode == 0 and "withdrawn" in undo.stdout, undo.stderr
-    assert helpline(desk.settings, "tickets", "undo", str(first["outbox"][0]),
-                    "--actor", "ann@example.com").returncode == 1  # nothing left to withdraw
+    assert (
+        helpline(desk.settings, "tickets", "undo", str(first["outbox"][0]), "--actor", "ann@example.com").returncode
+        == 1
+    )  # nothing left to withdraw
     assert _send_due(desk, later_s=60) == 0
     row = m.Outbox.get_by_id(first["outbox"][0])
     assert row.status == "suppressed" and "by ann@example.com" in row.last_error
-    assert m.Event.get((m.Event.ticket == ticket) & (m.Event.kind == "agent_reply_withdrawn")).actor \
-        == "ann@example.com"
+    assert (
+        m.Event.get((m.Event.ticket == ticket) & (m.Event.kind == "agent_reply_withdrawn")).actor == "ann@example.com"
+    )
     # an unknown agent is a clear error, exit 2; no --actor is a usage error; an unknown ticket exit 1
     bad = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "x", "--actor", "nobody@example.com")
     assert bad.returncode == 2 and "not an active agent" in bad.stderr and "Traceback" not in bad.stderr
@@ -94,8 +146,18 @@ def test_undo_window_key_and_refusals(backend, tmp_path, relay_sink):
     assert gone.returncode == 1 and "no ticket" in gone.stderr
     empty = helpline(desk.settings, "tickets", "note", ticket.number, "--text", "  ", "--actor", "ann@example.com")
     assert empty.returncode == 2 and "empty" in empty.stderr
-    missing = helpline(desk.settings, "tickets", "reply", ticket.number, "--text", "x", "--file",
-                       str(tmp_path / "nope.pdf"), "--actor", "ann@example.com")
+    missing = helpline(
+        desk.settings,
+        "tickets",
+        "reply",
+        ticket.number,
+        "--text",
+        "x",
+        "--file",
+        str(tmp_path / "nope.pdf"),
+        "--actor",
+        "ann@example.com",
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr
     assert m.Message.select().where((m.Message.ticket == ticket) & (m.Message.author_role == "agent")).count() == 1
 
@@ -105,11 +167,15 @@ def test_the_actors_role_must_allow_it(backend, tmp_path, relay_sink):
 
     from ..slack.test_slack_roles import second_line
 
-    text = DESK_TOML.replace('lead_email = "billing-lead@example.com"\n',
-                             'lead_email = "billing-lead@example.com"\nrestrict_second_line = true\n') \
-        .replace('email = "ben@example.com"\n', 'email = "ben@example.com"\nrole = "senior"\n')
-    s = backend.replace(config_file=write_config(tmp_path, text), smtp_relay=relay_sink.address,
-                        support_addresses=("support@example.com", "billing@example.com"))
+    text = DESK_TOML.replace(
+        'lead_email = "billing-lead@example.com"\n',
+        'lead_email = "billing-lead@example.com"\nrestrict_second_line = true\n',
+    ).replace('email = "ben@example.com"\n', 'email = "ben@example.com"\nrole = "senior"\n')
+    s = backend.replace(
+        config_file=write_config(tmp_path, text),
+        smtp_relay=relay_sink.address,
+        support_addresses=("support@example.com", "billing@example.com"),
+    )
     assert helpline(s, "teams", "sync").returncode == 0
     ticket, _ = Desk(s).new_ticket(to="billing@example.com")
     run_tx(lambda: second_line(ticket))  # escalated to tier 2: the team keeps it to seniors

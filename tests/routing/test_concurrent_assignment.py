@@ -1,6 +1,7 @@
 """200 new tickets processed at once by many worker threads: no agent ever goes
 over capacity, every ticket is either assigned or queued (never both, never lost),
 and the load counters agree with the tickets. On SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import queue
@@ -16,11 +17,19 @@ from helpline.workers.jobs import ticket_timers
 from ..workers.builders import mail
 from .conftest import agent_loads, configured_desk
 
-CAPACITIES = {"a1@example.com": 1, "a2@example.com": 3, "a3@example.com": 5, "a4@example.com": 7,
-              "a5@example.com": 9, "a6@example.com": 0}
-TOML = '[[teams]]\nname = "support"\ndefault = true\nstrategy = "least_loaded"\n' + "".join(
-    f'[[agents]]\nemail = "{e}"\nteams = ["support"]\ncapacity = {c}\n' for e, c in CAPACITIES.items()) + \
-    '[[agents]]\nemail = "off@example.com"\nteams = ["support"]\ncapacity = 50\navailability = "offline"\n'
+CAPACITIES = {
+    "a1@example.com": 1,
+    "a2@example.com": 3,
+    "a3@example.com": 5,
+    "a4@example.com": 7,
+    "a5@example.com": 9,
+    "a6@example.com": 0,
+}
+TOML = (
+    '[[teams]]\nname = "support"\ndefault = true\nstrategy = "least_loaded"\n'
+    + "".join(f'[[agents]]\nemail = "{e}"\nteams = ["support"]\ncapacity = {c}\n' for e, c in CAPACITIES.items())
+    + '[[agents]]\nemail = "off@example.com"\nteams = ["support"]\ncapacity = 50\navailability = "offline"\n'
+)
 TICKETS = 200
 THREADS = 16
 

@@ -1,4 +1,5 @@
 """The TOML configuration file: the sample parses, mistakes are named precisely."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from helpline.store import config
-from helpline.store.siteconfig.config_file import (ALWAYS, ConfigFileError, format_duration, parse, parse_duration,
-                                        site_config)
+from helpline.store.siteconfig.config_file import (
+    ALWAYS,
+    ConfigFileError,
+    format_duration,
+    parse,
+    parse_duration,
+    site_config,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "helpline.toml.example"
 
@@ -36,50 +43,107 @@ def test_the_sample_file_parses_into_everything_it_shows():
     assert cfg.escalations[1].raise_priority and cfg.escalations[1].target == ("first_response",)
 
 
-@pytest.mark.parametrize("text, table, key, words", [
-    ("teams = 3", "top level", "teams", "array of tables"),
-    ("[[teams]]\nslack_channel = '#x'", "teams[0]", "name", "is required"),
-    ("[[teams]]\nname = 'a'\nstrategy = 'random'", "teams[0] (name 'a')", "strategy", "round_robin"),
-    ("[[teams]]\nname = 'a'\ncapacty = 3", "teams[0] (name 'a')", "capacty", "unknown key"),
-    ("[[teams]]\nname = 'a'\nbusiness_hours = 'office'", "teams[0] (name 'a')", "business_hours", "no calendar"),
-    ("[[teams]]\nname = 'a'\n[[teams]]\nname = 'a'", "teams[1]", "name", "defined twice"),
-    ("[[teams]]\nname = 'a'\ndefault = true\n[[teams]]\nname = 'b'\ndefault = true", "teams", "default", "only one"),
-    ("[[teams]]\nname = 'a'\naddress = 'x@y'\n[[teams]]\nname = 'b'\naddresses = ['X@y']", "teams (name 'b')",
-     "addresses", "already the address of team 'a'"),
-    ("[[agents]]\nemail = 'a@x'\ntier = 4", "agents[0] (email 'a@x')", "tier", "between 1 and 3"),
-    ("[[agents]]\nemail = 'a@x'\ncapacity = 'ten'", "agents[0] (email 'a@x')", "capacity", "whole number"),
-    ("[[agents]]\nemail = 'a@x'\nteams = ['nope']", "agents[0] (email 'a@x')", "teams", "no team 'nope'"),
-    ("[[agents]]\nemail = 'a@x'\nskills = { refund = 9 }", "agents[0] (email 'a@x')", "skills.refund", "1 to 5"),
-    ("[[agents]]\nemail = 'a@x'\navailability = 'asleep'", "agents[0] (email 'a@x')", "availability", "offline"),
-    ("[business_hours.o]\ntimezone = 'Mars/Olympus'\nmonday = ['09:00-17:00']", "business_hours.o", "timezone",
-     "not a known time zone"),
-    ("[business_hours.o]\ntimezone = 'UTC'\nmonday = ['17:00-09:00']", "business_hours.o", "monday", "ends before"),
-    ("[business_hours.o]\ntimezone = 'UTC'\nmonday = ['9-17']", "business_hours.o", "monday", "HH:MM-HH:MM"),
-    ("[business_hours.o]\ntimezone = 'UTC'\nmonday = ['09:00-12:00', '11:00-13:00']", "business_hours.o", "monday",
-     "overlap"),
-    ("[business_hours.o]\ntimezone = 'UTC'", "business_hours.o", "", "no opening hours"),
-    ("[business_hours.o]\ntimezone = 'UTC'\nweekdays = ['09:00-17:00']\nholidays = ['25.12.2025']",
-     "business_hours.o", "holidays", "not a date"),
-    ("[sla.policies.p]\nfirst_response = '1h'", "sla.policies.p", "resolution", "is required"),
-    ("[sla.policies.p]\nfirst_response = '1 hour'\nresolution = '2h'", "sla.policies.p", "first_response",
-     "not a duration"),
-    ("[sla.policies.p]\nfirst_response = '1h'\nresolution = '2h'\npriority = ['normal']", "sla.policies.p",
-     "priority", "'normal' is not one of low, medium, high, urgent"),
-    ("[sla]\nwarn_at = 75", "sla", "warn_at", "between 0 and 1"),
-    ("[[routing.rules]]\nname = 'r'\nwhen.category = ['x']", "routing.rules[0] (name 'r').set", "", "sets nothing"),
-    ("[[routing.rules]]\nname = 'r'\nset.team = 'ghost'", "routing.rules[0] (name 'r').set", "team",
-     "no team 'ghost'"),
-    ("[[routing.rules]]\nname = 'r'\nset.sla = 'gold'", "routing.rules[0] (name 'r').set", "sla", "no policy 'gold'"),
-    ("[[routing.rules]]\nname = 'r'\nwhen.subject_matches = '(unclosed'\nset.priority = 'high'",
-     "routing.rules[0] (name 'r').when", "subject_matches", "regular expression"),
-    ("[[routing.rules]]\nname = 'r'\nwhen.sender = 'x'\nset.priority = 'high'", "routing.rules[0] (name 'r').when",
-     "sender", "unknown key"),
-    ("[[escalation.rules]]\nname = 'e'\nthen.tier = 2", "escalation.rules[0] (name 'e').when", "event", "required"),
-    ("[[escalation.rules]]\nname = 'e'\nwhen.event = 'breach'\nthen.tier = 5", "escalation.rules[0] (name 'e').then",
-     "tier", "between 0 and 3"),
-    ("[[escalation.rules]]\nname = 'e'\nwhen.event = 'breach'\nthen.notify = ['pager']",
-     "escalation.rules[0] (name 'e').then", "notify", "'pager' is not one of"),
-])
+@pytest.mark.parametrize(
+    "text, table, key, words",
+    [
+        ("teams = 3", "top level", "teams", "array of tables"),
+        ("[[teams]]\nslack_channel = '#x'", "teams[0]", "name", "is required"),
+        ("[[teams]]\nname = 'a'\nstrategy = 'random'", "teams[0] (name 'a')", "strategy", "round_robin"),
+        ("[[teams]]\nname = 'a'\ncapacty = 3", "teams[0] (name 'a')", "capacty", "unknown key"),
+        ("[[teams]]\nname = 'a'\nbusiness_hours = 'office'", "teams[0] (name 'a')", "business_hours", "no calendar"),
+        ("[[teams]]\nname = 'a'\n[[teams]]\nname = 'a'", "teams[1]", "name", "defined twice"),
+        (
+            "[[teams]]\nname = 'a'\ndefault = true\n[[teams]]\nname = 'b'\ndefault = true",
+            "teams",
+            "default",
+            "only one",
+        ),
+        (
+            "[[teams]]\nname = 'a'\naddress = 'x@y'\n[[teams]]\nname = 'b'\naddresses = ['X@y']",
+            "teams (name 'b')",
+            "addresses",
+            "already the address of team 'a'",
+        ),
+        ("[[agents]]\nemail = 'a@x'\ntier = 4", "agents[0] (email 'a@x')", "tier", "between 1 and 3"),
+        ("[[agents]]\nemail = 'a@x'\ncapacity = 'ten'", "agents[0] (email 'a@x')", "capacity", "whole number"),
+        ("[[agents]]\nemail = 'a@x'\nteams = ['nope']", "agents[0] (email 'a@x')", "teams", "no team 'nope'"),
+        ("[[agents]]\nemail = 'a@x'\nskills = { refund = 9 }", "agents[0] (email 'a@x')", "skills.refund", "1 to 5"),
+        ("[[agents]]\nemail = 'a@x'\navailability = 'asleep'", "agents[0] (email 'a@x')", "availability", "offline"),
+        (
+            "[business_hours.o]\ntimezone = 'Mars/Olympus'\nmonday = ['09:00-17:00']",
+            "business_hours.o",
+            "timezone",
+            "not a known time zone",
+        ),
+        ("[business_hours.o]\ntimezone = 'UTC'\nmonday = ['17:00-09:00']", "business_hours.o", "monday", "ends before"),
+        ("[business_hours.o]\ntimezone = 'UTC'\nmonday = ['9-17']", "business_hours.o", "monday", "HH:MM-HH:MM"),
+        (
+            "[business_hours.o]\ntimezone = 'UTC'\nmonday = ['09:00-12:00', '11:00-13:00']",
+            "business_hours.o",
+            "monday",
+            "overlap",
+        ),
+        ("[business_hours.o]\ntimezone = 'UTC'", "business_hours.o", "", "no opening hours"),
+        (
+            "[business_hours.o]\ntimezone = 'UTC'\nweekdays = ['09:00-17:00']\nholidays = ['25.12.2025']",
+            "business_hours.o",
+            "holidays",
+            "not a date",
+        ),
+        ("[sla.policies.p]\nfirst_response = '1h'", "sla.policies.p", "resolution", "is required"),
+        (
+            "[sla.policies.p]\nfirst_response = '1 hour'\nresolution = '2h'",
+            "sla.policies.p",
+            "first_response",
+            "not a duration",
+        ),
+        (
+            "[sla.policies.p]\nfirst_response = '1h'\nresolution = '2h'\npriority = ['normal']",
+            "sla.policies.p",
+            "priority",
+            "'normal' is not one of low, medium, high, urgent",
+        ),
+        ("[sla]\nwarn_at = 75", "sla", "warn_at", "between 0 and 1"),
+        ("[[routing.rules]]\nname = 'r'\nwhen.category = ['x']", "routing.rules[0] (name 'r').set", "", "sets nothing"),
+        (
+            "[[routing.rules]]\nname = 'r'\nset.team = 'ghost'",
+            "routing.rules[0] (name 'r').set",
+            "team",
+            "no team 'ghost'",
+        ),
+        (
+            "[[routing.rules]]\nname = 'r'\nset.sla = 'gold'",
+            "routing.rules[0] (name 'r').set",
+            "sla",
+            "no policy 'gold'",
+        ),
+        (
+            "[[routing.rules]]\nname = 'r'\nwhen.subject_matches = '(unclosed'\nset.priority = 'high'",
+            "routing.rules[0] (name 'r').when",
+            "subject_matches",
+            "regular expression",
+        ),
+        (
+            "[[routing.rules]]\nname = 'r'\nwhen.sender = 'x'\nset.priority = 'high'",
+            "routing.rules[0] (name 'r').when",
+            "sender",
+            "unknown key",
+        ),
+        ("[[escalation.rules]]\nname = 'e'\nthen.tier = 2", "escalation.rules[0] (name 'e').when", "event", "required"),
+        (
+            "[[escalation.rules]]\nname = 'e'\nwhen.event = 'breach'\nthen.tier = 5",
+            "escalation.rules[0] (name 'e').then",
+            "tier",
+            "between 0 and 3",
+        ),
+        (
+            "[[escalation.rules]]\nname = 'e'\nwhen.event = 'breach'\nthen.notify = ['pager']",
+            "escalation.rules[0] (name 'e').then",
+            "notify",
+            "'pager' is not one of",
+        ),
+    ],
+)
 def test_mistakes_name_the_file_the_table_and_the_key(text, table, key, words):
     with pytest.raises(ConfigFileError) as caught:
         parse(text, "/etc/helpline/helpline.toml")

@@ -1,4 +1,5 @@
 """The lifecycle: one table, refused transitions, the documented table, and the timers."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,11 @@ def test_check_follows_the_table(current, target):
 
 
 def test_refusals_say_what_is_allowed():
-    with pytest.raises(InvalidTransition, match=r"ticket HL-2026-000007 cannot go from resolved to waiting_customer; "
-                                                r"from resolved it can go to open, closed$"):
+    with pytest.raises(
+        InvalidTransition,
+        match=r"ticket HL-2026-000007 cannot go from resolved to waiting_customer; "
+        r"from resolved it can go to open, closed$",
+    ):
         lifecycle.check("resolved", "waiting_customer", ticket="HL-2026-000007")
     with pytest.raises(InvalidTransition, match="is closed, which is final.*follow-up ticket"):
         lifecycle.check("closed", "open")
@@ -44,10 +48,13 @@ def test_refusals_say_what_is_allowed():
 
 def test_the_documented_table_is_the_code():
     text = README.read_text()
-    section = text[text.index("### Ticket lifecycle"):]
+    section = text[text.index("### Ticket lifecycle") :]
     rows = re.findall(r"^\| (\w+) \| ([^|]+) \|$", section, re.M)
-    documented = {frm: frozenset() if to.strip() == "(final)" else frozenset(x.strip() for x in to.split(","))
-                  for frm, to in rows if frm != "from"}
+    documented = {
+        frm: frozenset() if to.strip() == "(final)" else frozenset(x.strip() for x in to.split(","))
+        for frm, to in rows
+        if frm != "from"
+    }
     assert documented == lifecycle.TRANSITIONS
 
 
@@ -59,8 +66,11 @@ def test_customer_replies_move_tickets_through_the_lifecycle():
 
 
 def status(desk, ticket_id: int, to: str, when: dt.datetime | None = None, actor: str = "agent") -> None:  # noqa: ANN001
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket_id), to, now=when or m.utcnow(),
-                                           settings=desk.settings, actor=actor, reason="test"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket_id), to, now=when or m.utcnow(), settings=desk.settings, actor=actor, reason="test"
+        )
+    )
 
 
 def test_invalid_transitions_are_refused_and_change_nothing(routed):
@@ -81,14 +91,25 @@ def test_invalid_transitions_are_refused_and_change_nothing(routed):
 def test_a_reply_ends_waiting_on_the_customer(routed):
     ticket, mid = routed.new_ticket(to="billing@example.com")
     status(routed, ticket.id, "waiting_customer")
-    raw, _ = mail(subject="Re: Order never arrived", in_reply_to=mid, references=[mid], to="billing@example.com",
-                  body="Here is my order number: 4711.\n")
+    raw, _ = mail(
+        subject="Re: Order never arrived",
+        in_reply_to=mid,
+        references=[mid],
+        to="billing@example.com",
+        body="Here is my order number: 4711.\n",
+    )
     assert routed.receive(raw, rcpt="billing@example.com").action == "appended"
     assert reload(ticket).status == "open"
     change = event_data(ticket, "status_changed")[-1]
     assert change == {"from": "waiting_customer", "to": "open", "reason": "customer replied"}
-    assert m.Event.select().where((m.Event.ticket == ticket) & (m.Event.kind == "status_changed")).order_by(
-        m.Event.id.desc()).first().actor == "customer"
+    assert (
+        m.Event.select()
+        .where((m.Event.ticket == ticket) & (m.Event.kind == "status_changed"))
+        .order_by(m.Event.id.desc())
+        .first()
+        .actor
+        == "customer"
+    )
 
 
 def test_resolved_tickets_close_after_the_configured_days(routed):

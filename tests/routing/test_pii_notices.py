@@ -1,4 +1,5 @@
 """An SLA email to the team lead repeats the ticket's subject: personal data in it is masked."""
+
 from __future__ import annotations
 
 from .conftest import berlin, configured_desk

@@ -1,4 +1,5 @@
 """``role`` of ``[[agents]]`` and ``restrict_second_line`` of ``[[teams]]``: parsed, checked, synced."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """``helpline teams|agents`` and the ticket operations as an operator runs them: a subprocess,
 the real configuration file and database (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import json
@@ -14,18 +15,26 @@ from .conftest import DESK_TOML, event_data, write_config
 
 
 def helpline(settings, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], env=settings_env(settings),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_teams_agents_and_ticket_operations(backend, tmp_path):
-    s = backend.replace(config_file=write_config(tmp_path, DESK_TOML),
-                        support_addresses=("support@example.com", "billing@example.com"))
+    s = backend.replace(
+        config_file=write_config(tmp_path, DESK_TOML), support_addresses=("support@example.com", "billing@example.com")
+    )
     bad = write_config(tmp_path, DESK_TOML.replace("capacity = 3", "capacity = -3"), "bad.toml")
     out = helpline(s, "teams", "sync", "--check", "--file", bad)
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert f"helpline: configuration error: {bad}: [agents[1] (email 'ben@example.com')] key 'capacity': must be " \
-           "between 0 and 10000, not -3" in out.stderr
+    assert (
+        f"helpline: configuration error: {bad}: [agents[1] (email 'ben@example.com')] key 'capacity': must be "
+        "between 0 and 10000, not -3" in out.stderr
+    )
     out = helpline(s, "teams", "sync", "--check")
     assert out.returncode == 0 and "valid: 3 teams, 6 agents, 1 calendars, 1 routing rules" in out.stdout
 
@@ -46,8 +55,19 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
     assert [reload(t).assignee for t in (first, second, third)] == ["ann@example.com", "ann@example.com", None]
 
     # Bulk: each ticket on its own; a refused one does not undo the others.
-    out = helpline(s, "tickets", "status", first.number, third.number, "--to", "resolved", "--reason", "answered",
-                   "--actor", "ann@example.com")
+    out = helpline(
+        s,
+        "tickets",
+        "status",
+        first.number,
+        third.number,
+        "--to",
+        "resolved",
+        "--reason",
+        "answered",
+        "--actor",
+        "ann@example.com",
+    )
     assert out.returncode == 0, out.stderr
     assert f"{first.number}: open -> resolved" in out.stdout and f"{third.number}: new -> resolved" in out.stdout
     out = helpline(s, "tickets", "status", first.number, second.number, "--to", "waiting_customer")
@@ -55,8 +75,12 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
     assert f"{first.number}: refused: ticket {first.number} cannot go from resolved to waiting_customer" in out.stderr
     assert f"{second.number}: open -> waiting_customer" in out.stdout
     assert reload(first).status == "resolved" and reload(second).status == "waiting_customer"
-    assert [e.actor for e in m.Event.select().where((m.Event.ticket == first) & (m.Event.kind == "status_changed"))
-            .order_by(m.Event.id)][-1] == "ann@example.com"
+    assert [
+        e.actor
+        for e in m.Event.select()
+        .where((m.Event.ticket == first) & (m.Event.kind == "status_changed"))
+        .order_by(m.Event.id)
+    ][-1] == "ann@example.com"
 
     out = helpline(s, "tickets", "assign", second.number, "--agent", "tom@example.com")
     assert out.returncode == 1 and "not in team 'billing'" in out.stderr
@@ -74,7 +98,10 @@ def test_teams_agents_and_ticket_operations(backend, tmp_path):
     assert {c["target"] for c in detail["sla"]} == {"first_response", "resolution"}
     assert detail["waiting_since"] is not None
     out = helpline(s, "tickets", "show", second.number)
-    assert "team: tech  assignee: tom@example.com" in out.stdout and "sla resolution: paused (default:urgent)" in out.stdout
+    assert (
+        "team: tech  assignee: tom@example.com" in out.stdout
+        and "sla resolution: paused (default:urgent)" in out.stdout
+    )
 
     out = helpline(s, "tickets", "merge", third.number, "--into", second.number)
     assert out.returncode == 1 and "cannot go from resolved to merged" in out.stderr

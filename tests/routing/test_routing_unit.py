@@ -1,4 +1,5 @@
 """The routing decisions as plain functions: team choice, agent order, SLA policy, escalation steps."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,12 @@ resolution = "1h"
 
 def test_team_choice_in_its_order():
     legal = [*TEAMS, team("legal")]
-    assert route(TicketFacts(subject="My lawyer says", channel="email", recipient="billing@example.com"),
-                 legal, RULES).reason == "routing rule 'lawyers'"
+    assert (
+        route(
+            TicketFacts(subject="My lawyer says", channel="email", recipient="billing@example.com"), legal, RULES
+        ).reason
+        == "routing rule 'lawyers'"
+    )
     d = route(TicketFacts(recipient="billing@example.com", category="invoice", language="de"), TEAMS, RULES)
     assert (d.team, d.reason) == ("billing", "team 'billing' owns the address billing@example.com")
     d = route(TicketFacts(category="invoice", language="de"), TEAMS, RULES)
@@ -74,8 +79,17 @@ def test_rules_set_each_thing_from_the_first_rule_that_sets_it():
     assert d.team == "legal" and "helpline teams sync" in d.reason
 
 
-def agent(i: int, email: str, *, open_count=0, capacity=5, availability="available", tier=1, skills=None,  # noqa: ANN001
-          last=None) -> AgentRow:  # noqa: ANN001
+def agent(
+    i: int,
+    email: str,
+    *,
+    open_count=0,
+    capacity=5,
+    availability="available",
+    tier=1,
+    skills=None,  # noqa: ANN001
+    last=None,
+) -> AgentRow:  # noqa: ANN001
     return AgentRow(i, email, email, tier, capacity, open_count, availability, dict(skills or {}), last)
 
 
@@ -137,7 +151,12 @@ resolution = "30m"
 """)
     t = sla.choose(cfg, priority="low", team="support", customer_tier="standard")
     assert (t.policy, t.first_response, t.resolution, t.warn_at, t.calendar.name) == (
-        "default:low", dt.timedelta(hours=8), dt.timedelta(hours=48), 0.8, "always")
+        "default:low",
+        dt.timedelta(hours=8),
+        dt.timedelta(hours=48),
+        0.8,
+        "always",
+    )
     assert sla.choose(cfg, priority="urgent", team="support").policy == "urgent_fast"
     t = sla.choose(cfg, priority="urgent", team="vip", team_calendar="office")
     assert (t.policy, t.calendar.name) == ("vip_team", "office")  # team beats priority
@@ -179,13 +198,25 @@ name = "warnings"
 when.event = "warning"
 then.priority = "high"
 """).escalations
-    hit = escalation.matching(rules, event="breach", target="resolution", priority="medium", customer_tier="gold",
-                              team="x")
+    hit = escalation.matching(
+        rules, event="breach", target="resolution", priority="medium", customer_tier="gold", team="x"
+    )
     assert [r.name for r in hit] == ["breach raises", "gold to tier 3"]
     s = escalation.steps(hit, "medium")
     assert (s.priority, s.tier, s.notify, s.team) == ("high", 3, ("team", "lead"), "")
-    assert [r.name for r in escalation.matching(rules, event="breach", target="first_response", priority="low",
-                                                customer_tier="gold", team=None)] == ["breach raises"]
-    assert escalation.steps(escalation.matching(rules, event="warning", target="resolution", priority="urgent",
-                                                customer_tier="", team=None), "urgent").priority == ""  # never lowers
+    assert [
+        r.name
+        for r in escalation.matching(
+            rules, event="breach", target="first_response", priority="low", customer_tier="gold", team=None
+        )
+    ] == ["breach raises"]
+    assert (
+        escalation.steps(
+            escalation.matching(
+                rules, event="warning", target="resolution", priority="urgent", customer_tier="", team=None
+            ),
+            "urgent",
+        ).priority
+        == ""
+    )  # never lowers
     assert escalation.raised("urgent") == "urgent" and escalation.raised("low") == "medium"

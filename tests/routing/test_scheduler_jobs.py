@@ -1,5 +1,6 @@
 """The scheduler's tick runs the ticket jobs beside the sweeps: the configuration file is
 synced when it changes, and a job's failure is reported, not raised (both databases)."""
+
 from __future__ import annotations
 
 import os

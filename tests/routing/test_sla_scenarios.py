@@ -6,6 +6,7 @@ Tickets come in through the real pipeline; the test then starts their clocks at
 a chosen instant (``sla_clock.start`` takes the time as an argument, as every
 SLA function does) and runs the scheduler's job at chosen instants.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,9 @@ from helpline.workers.jobs import ticket_timers
 from ..workers.builders import mail, reload
 from .conftest import DESK_TOML, berlin, configured_desk, event_data, in_tx
 
-ESCALATION = DESK_TOML + """
+ESCALATION = (
+    DESK_TOML
+    + """
 [[escalation.rules]]
 name = "high breaches go to tier 2"
 when.event = "breach"
@@ -31,6 +34,7 @@ then.tier = 2
 then.raise_priority = true
 then.notify = ["lead", "team"]
 """
+)
 
 
 def start_clocks(desk, ticket_id: int, when: dt.datetime) -> None:  # noqa: ANN001
@@ -101,9 +105,16 @@ def test_the_clock_pauses_while_waiting_on_the_customer(backend, tmp_path):
 
     in_tx(lambda: routing_stage.on_agent_reply(ticket.id, "slack:U1", s, berlin(2026, 3, 9, 10, 30)))
     assert clocks(ticket.id)["first_response"].outcome == "met"
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "waiting_customer",
-                                           now=berlin(2026, 3, 9, 12, 0), settings=s, actor="agent",
-                                           reason="asked for the order number"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id),
+            "waiting_customer",
+            now=berlin(2026, 3, 9, 12, 0),
+            settings=s,
+            actor="agent",
+            reason="asked for the order number",
+        )
+    )
     paused = clocks(ticket.id)["resolution"]
     assert paused.clock_from is None and paused.due_at is None and paused.consumed_s == 2 * 3600
     # Thursday 10:00 would have been the deadline without the pause: nothing fires.
@@ -122,8 +133,16 @@ def test_the_clock_pauses_while_waiting_on_the_customer(backend, tmp_path):
     assert fire(desk, berlin(2026, 3, 17, 10, 1)) == {"warning": 1, "breach": 0}
     assert fire(desk, berlin(2026, 3, 17, 16, 1)) == {"warning": 0, "breach": 1}
     # Resolved late: the clock stops as missed.
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "resolved", now=berlin(2026, 3, 17, 16, 30),
-                                           settings=s, actor="agent", reason="fixed"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id),
+            "resolved",
+            now=berlin(2026, 3, 17, 16, 30),
+            settings=s,
+            actor="agent",
+            reason="fixed",
+        )
+    )
     assert clocks(ticket.id)["resolution"].outcome == "missed"
 
 
@@ -136,16 +155,32 @@ def test_a_change_of_priority_replans_and_fired_stays_fired(backend, tmp_path):
     # 18h of 24h: Monday, Tuesday and 2h of Wednesday.
     assert fire(desk, berlin(2026, 3, 11, 11, 1)) == {"warning": 1, "breach": 0}
     # Lowered to low (48h): the warning moves to 36h, ahead of now, and will fire again there.
-    in_tx(lambda: ticket_ops.set_priority(ticket_ops.load(ticket.id), "low", now=berlin(2026, 3, 11, 12, 0),
-                                          settings=s, actor="agent", reason="not so pressing"))
+    in_tx(
+        lambda: ticket_ops.set_priority(
+            ticket_ops.load(ticket.id),
+            "low",
+            now=berlin(2026, 3, 11, 12, 0),
+            settings=s,
+            actor="agent",
+            reason="not so pressing",
+        )
+    )
     low = clocks(ticket.id)["resolution"]
     assert low.policy == "default:low" and low.warned_at is None
     assert low.warn_at == berlin(2026, 3, 13, 13, 0)  # 19h used; 17h more: Wed 5h, Thu 8h, Fri 4h
     assert fire(desk, berlin(2026, 3, 13, 12, 59)) == {"warning": 0, "breach": 0}
     assert fire(desk, berlin(2026, 3, 13, 13, 0)) == {"warning": 1, "breach": 0}
     # Raised to urgent (2h): long overdue. The breach fires once; the warning had fired already.
-    in_tx(lambda: ticket_ops.set_priority(ticket_ops.load(ticket.id), "urgent", now=berlin(2026, 3, 13, 14, 0),
-                                          settings=s, actor="agent", reason="customer escalated"))
+    in_tx(
+        lambda: ticket_ops.set_priority(
+            ticket_ops.load(ticket.id),
+            "urgent",
+            now=berlin(2026, 3, 13, 14, 0),
+            settings=s,
+            actor="agent",
+            reason="customer escalated",
+        )
+    )
     urgent = clocks(ticket.id)["resolution"]
     assert urgent.due_at == urgent.warn_at == berlin(2026, 3, 13, 14, 0) and urgent.warned_at is not None
     assert fire(desk, berlin(2026, 3, 13, 14, 1)) == {"warning": 0, "breach": 1}
@@ -167,15 +202,23 @@ def test_escalation_on_breach_reassigns_to_a_higher_tier_and_notifies(backend, t
     ticket = reload(ticket)
     assert ticket.assignee == "ben@example.com" and ticket.priority == "urgent"
     steps = {e["step"]: e for e in event_data(ticket, "escalated")}
-    assert steps["priority"] == {"step": "priority", "from": "high", "to": "urgent",
-                                 "rules": ["high breaches go to tier 2"]}
+    assert steps["priority"] == {
+        "step": "priority",
+        "from": "high",
+        "to": "urgent",
+        "rules": ["high breaches go to tier 2"],
+    }
     assert steps["tier"]["from"] == "ann@example.com" and steps["tier"]["agent"] == "ben@example.com"
     assert {e["who"] for e in event_data(ticket, "escalated") if e["step"] == "notify"} == {"lead", "team"}
-    assert {e.actor for e in m.Event.select().where((m.Event.ticket == ticket) & (m.Event.kind == "escalated"))} \
-        == {"escalation"}
+    assert {e.actor for e in m.Event.select().where((m.Event.ticket == ticket) & (m.Event.kind == "escalated"))} == {
+        "escalation"
+    }
     assert [h["kind"] for h in event_data(ticket, "team_notification")][-1] == "escalation"
     assert [n.payload["subject"].split("]")[1].strip()[:9] for n in notifications()] == [
-        "SLA warni", "SLA breac", "escalated"]
+        "SLA warni",
+        "SLA breac",
+        "escalated",
+    ]
     loads = {a["email"]: a["open"] for a in routing_state.list_agents("billing")}
     assert loads == {"ann@example.com": 0, "ben@example.com": 1}
     # Escalation ran once: later ticks change nothing.
@@ -190,8 +233,11 @@ def test_a_reopened_ticket_gets_a_fresh_next_response_target(backend, tmp_path):
     ticket = m.Ticket.get_by_id(desk.receive(raw, rcpt="billing@example.com").ticket_id)
     long_ago = m.utcnow() - dt.timedelta(days=10)
     start_clocks(desk, ticket.id, long_ago)  # its targets lie in the past
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "resolved", now=m.utcnow(), settings=s,
-                                           actor="agent", reason="done"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id), "resolved", now=m.utcnow(), settings=s, actor="agent", reason="done"
+        )
+    )
     assert clocks(ticket.id)["resolution"].outcome == "missed"
     raw, _ = mail(subject="Re: Order never arrived", in_reply_to=mid, references=[mid], to="billing@example.com")
     assert desk.receive(raw, rcpt="billing@example.com").action == "reopened"
@@ -208,8 +254,16 @@ def test_a_reply_recorded_elsewhere_stops_the_clock_instead_of_a_warning(backend
     ticket = billing_ticket(desk)
     start_clocks(desk, ticket.id, berlin(2026, 3, 9, 9, 0))
     # An agent's reply written by a path that does not know the clocks (an API, another channel).
-    in_tx(lambda: m.Message.create(ticket=ticket.id, direction="out", author_role="agent", channel="email",
-                                   created_at=berlin(2026, 3, 9, 10, 0), text="On it."))
+    in_tx(
+        lambda: m.Message.create(
+            ticket=ticket.id,
+            direction="out",
+            author_role="agent",
+            channel="email",
+            created_at=berlin(2026, 3, 9, 10, 0),
+            text="On it.",
+        )
+    )
     assert fire(desk, berlin(2026, 3, 9, 12, 30)) == {"warning": 0, "breach": 0}
     first = clocks(ticket.id)["first_response"]
     assert first.outcome == "met" and first.stopped_at == berlin(2026, 3, 9, 10, 0)
@@ -217,7 +271,9 @@ def test_a_reply_recorded_elsewhere_stops_the_clock_instead_of_a_warning(backend
 
 
 def test_policies_from_the_file_by_tier_and_team(backend, tmp_path):
-    text = DESK_TOML + """
+    text = (
+        DESK_TOML
+        + """
 [sla.policies.billing_office]
 team = ["billing"]
 first_response = "2h"
@@ -230,13 +286,22 @@ first_response = "30m"
 resolution = "4h"
 warn_at = 0.5
 """
+    )
     desk = configured_desk(backend, tmp_path, text)
     ticket = billing_ticket(desk)
     assert {r.target: (r.policy, r.budget_s, r.calendar) for r in routing_state.sla_rows(ticket.id)} == {
-        "first_response": ("billing_office", 7200.0, "office"), "resolution": ("billing_office", 57600.0, "office")}
+        "first_response": ("billing_office", 7200.0, "office"),
+        "resolution": ("billing_office", 57600.0, "office"),
+    }
     m.Customer.update(tier="gold").where(m.Customer.id == ticket.customer_id).execute()
-    in_tx(lambda: sla_clock.replan(ticket_ops.load(ticket.id).facts(), berlin(2026, 3, 9, 9, 0),
-                                   config_file.site_config(desk.settings), reason="customer tier gold"))
+    in_tx(
+        lambda: sla_clock.replan(
+            ticket_ops.load(ticket.id).facts(),
+            berlin(2026, 3, 9, 9, 0),
+            config_file.site_config(desk.settings),
+            reason="customer tier gold",
+        )
+    )
     gold = clocks(ticket.id)["resolution"]
     assert (gold.policy, gold.budget_s, gold.warn_fraction) == ("gold", 4 * 3600.0, 0.5)
 
@@ -248,7 +313,9 @@ def test_a_status_written_elsewhere_never_breaches(backend, tmp_path):
     resolved, waiting = billing_ticket(desk), billing_ticket(desk)
     for t in (resolved, waiting):
         start_clocks(desk, t.id, berlin(2026, 3, 9, 9, 0))
-    m.Ticket.update(status="resolved", resolved_at=berlin(2026, 3, 9, 11, 0)).where(m.Ticket.id == resolved.id).execute()
+    m.Ticket.update(status="resolved", resolved_at=berlin(2026, 3, 9, 11, 0)).where(
+        m.Ticket.id == resolved.id
+    ).execute()
     m.Ticket.update(status="waiting_customer").where(m.Ticket.id == waiting.id).execute()
     assert fire(desk, berlin(2026, 3, 20, 9, 0)) == {"warning": 0, "breach": 0}
     c = clocks(resolved.id)
@@ -259,7 +326,9 @@ def test_a_status_written_elsewhere_never_breaches(backend, tmp_path):
 
 
 def test_escalation_can_move_a_ticket_to_another_team(backend, tmp_path):
-    text = DESK_TOML + """
+    text = (
+        DESK_TOML
+        + """
 [[escalation.rules]]
 name = "slow first answers go to tech"
 when.event = "warning"
@@ -267,6 +336,7 @@ when.target = ["first_response"]
 when.team = ["billing"]
 then.team = "tech"
 """
+    )
     desk = configured_desk(backend, tmp_path, text)
     ticket = billing_ticket(desk)
     start_clocks(desk, ticket.id, berlin(2026, 3, 9, 9, 0))

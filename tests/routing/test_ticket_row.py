@@ -1,5 +1,6 @@
 """``ticket_ops.TicketState`` is built positionally from store's ``ticket_lookups.TicketRow``: same fields,
 same order, or a column would land in the wrong attribute."""
+
 from __future__ import annotations
 
 import dataclasses

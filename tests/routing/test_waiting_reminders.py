@@ -2,6 +2,7 @@
 email (text and HTML), SMS through the Twilio API (never to an opted-out number), the
 customer's own Slack thread, and the webhook source's callback. Tickets come in
 through the real pipeline; the scheduler's job runs at instants the test sets."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,8 +33,16 @@ DAY = dt.timedelta(days=1)
 def remind(settings: Settings, ticket_id: int) -> dict[str, int]:
     """The agent asks the customer something; two days later the scheduler's lifecycle job runs."""
     start = m.utcnow()
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket_id), "waiting_customer", now=start,
-                                           settings=settings, actor="agent", reason="asked for the order number"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket_id),
+            "waiting_customer",
+            now=start,
+            settings=settings,
+            actor="agent",
+            reason="asked for the order number",
+        )
+    )
     s = settings.replace(waiting_reminder_days=2, waiting_resolve_days=5)
     return ticket_timers.lifecycle_timers(s, clock=lambda: start + 2 * DAY)
 

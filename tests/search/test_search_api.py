@@ -1,5 +1,6 @@
 """/api/v1/search and /api/v1/tickets/{number}/tags on both engines: answer shape, team-bound keys,
 tags in the ticket JSON, empty searches counted; `helpline search` and `helpline tickets tag`."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ from ..routing.conftest import configured_desk
 def api(backend, tmp_path):
     d = configured_desk(backend, tmp_path)
     d.new_ticket(subject="Invoice wrong", body="The invoice total is wrong, please fix.\n", to="billing@example.com")
-    d.new_ticket(subject="Login broken", body="The login page is wrong.\n", sender="Bob <bob@example.org>",
-                 to="experts@example.com")
+    d.new_ticket(
+        subject="Login broken",
+        body="The login page is wrong.\n",
+        sender="Bob <bob@example.org>",
+        to="experts@example.com",
+    )
     yield from serve(d)
 
 
@@ -32,18 +37,25 @@ def test_search_answer_and_team_scope(api):
     assert set(hit) == {"number", "subject", "status", "snippet", "score"} and "<mark>" in hit["snippet"]
     billing = api.call("GET", "/search", key="billing", params={"q": "wrong"}).json()["tickets"]
     assert [h["subject"] for h in billing] == ["Invoice wrong"]
-    assert api.call("GET", "/search", key="read", params={"q": "wrong team:billing"}).json()["tickets"][0][
-        "subject"] == "Invoice wrong"
+    assert (
+        api.call("GET", "/search", key="read", params={"q": "wrong team:billing"}).json()["tickets"][0]["subject"]
+        == "Invoice wrong"
+    )
     listed = api.call("GET", "/tickets", key="read", params={"q": "login"}).json()["tickets"]
     assert [t["subject"] for t in listed] == ["Login broken"]
 
 
 def test_empty_search_is_counted(api):
     for _ in range(2):
-        assert api.call("GET", "/search", key="read", params={"q": "Quasar  drive"}).json() == {"tickets": [],
-                                                                                               "articles": []}
-    assert run_tx(lambda: search.misses())[0] == {**run_tx(lambda: search.misses())[0], "query": "quasar drive",
-                                                   "count": 2}
+        assert api.call("GET", "/search", key="read", params={"q": "Quasar  drive"}).json() == {
+            "tickets": [],
+            "articles": [],
+        }
+    assert run_tx(lambda: search.misses())[0] == {
+        **run_tx(lambda: search.misses())[0],
+        "query": "quasar drive",
+        "count": 2,
+    }
 
 
 def test_tags_api_and_json(api):
@@ -69,7 +81,7 @@ def test_cli_search_and_tag(api, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out) == {"ticket": number, "tags": ["urgent-fix"]}
     assert cli.main(["tickets", "tag", number, "-urgent-fix"]) == 0
     capsys.readouterr()
-    assert cli.main(["search", 'status:bogus']) == 2
+    assert cli.main(["search", "status:bogus"]) == 2
     assert "status: must be one of" in capsys.readouterr().err
     assert cli.main(["search", "nothingatallhere"]) == 1
     assert cli.main(["search", "misses", "--json"]) == 0

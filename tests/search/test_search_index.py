@@ -1,5 +1,6 @@
 """The full-text index on SQLite and PostgreSQL: kept in step by the pipeline, edits, merges and
 splits; syntax and filters; team scoping. Engines may rank differently: tests compare sets."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,9 @@ from ..workers.builders import Desk
 
 
 def numbers(q: str, scope=None) -> set[str]:  # noqa: ANN001
-    return {h.number for h in run_tx(lambda: search.search_tickets(parse(q), scope_teams=scope, limit=100),
-                                     durable=False)}
+    return {
+        h.number for h in run_tx(lambda: search.search_tickets(parse(q), scope_teams=scope, limit=100), durable=False)
+    }
 
 
 @pytest.fixture
@@ -26,18 +28,32 @@ def desk(backend, tmp_path) -> Desk:
     return configured_desk(backend, tmp_path)
 
 
-def _ticket(desk: Desk, subject: str, body: str, sender: str = "Alice Customer <alice@example.org>",
-            to: str = "support@example.com") -> m.Ticket:
+def _ticket(
+    desk: Desk,
+    subject: str,
+    body: str,
+    sender: str = "Alice Customer <alice@example.org>",
+    to: str = "support@example.com",
+) -> m.Ticket:
     t, _ = desk.new_ticket(subject=subject, body=body, sender=sender, to=to)
     return t
 
 
 def test_words_phrases_exclusion_and_fields(desk):
     a = _ticket(desk, "Refund for invoice 4411", "Hello, I was charged twice for my subscription. Please refund me.\n")
-    b = _ticket(desk, "Cannot log in", "The password reset mail never arrives. I tried three times.\n",
-                sender="Bruno Keller <bruno@shop.example>")
-    c = _ticket(desk, "Parcel lost", "My parcel was never delivered, the tracking says label created.\n",
-                sender="Chloe Dubois <chloe@example.net>", to="billing@example.com")
+    b = _ticket(
+        desk,
+        "Cannot log in",
+        "The password reset mail never arrives. I tried three times.\n",
+        sender="Bruno Keller <bruno@shop.example>",
+    )
+    c = _ticket(
+        desk,
+        "Parcel lost",
+        "My parcel was never delivered, the tracking says label created.\n",
+        sender="Chloe Dubois <chloe@example.net>",
+        to="billing@example.com",
+    )
     assert numbers("refund") == {a.number}
     assert numbers("charged twice") == {a.number}
     assert numbers('"twice charged"') == set()
@@ -84,14 +100,17 @@ def test_snippet_escapes_customer_html(desk):
 def test_edit_updates_index(desk):
     a = _ticket(desk, "Question", "My zeppelin arrived broken.\n")
     assert numbers("zeppelin") == {a.number}
-    run_tx(lambda: fastsql.execute('UPDATE "message" SET text = ?, full_text = ? WHERE ticket_id = ? '
-                                   "AND direction = 'in'", ["My balloon arrived broken.", "My balloon arrived broken.",
-                                                            a.id]))
+    run_tx(
+        lambda: fastsql.execute(
+            "UPDATE \"message\" SET text = ?, full_text = ? WHERE ticket_id = ? AND direction = 'in'",
+            ["My balloon arrived broken.", "My balloon arrived broken.", a.id],
+        )
+    )
     assert numbers("zeppelin") == set()
     assert numbers("balloon") == {a.number}
     run_tx(lambda: fastsql.execute('UPDATE "ticket" SET subject = ? WHERE id = ?', ["Airship trouble", a.id]))
     assert numbers("airship") == {a.number}
-    run_tx(lambda: fastsql.execute('DELETE FROM "message" WHERE ticket_id = ? AND direction = \'in\'', [a.id]))
+    run_tx(lambda: fastsql.execute("DELETE FROM \"message\" WHERE ticket_id = ? AND direction = 'in'", [a.id]))
     assert numbers("balloon") == set() and numbers("airship") == {a.number}
 
 
@@ -110,8 +129,9 @@ def test_tags_are_searchable_and_filter(desk):
 
 def test_team_scope(desk):
     a = _ticket(desk, "Invoice wrong", "The invoice total is wrong.\n", to="billing@example.com")
-    b = _ticket(desk, "Login trouble", "The login page is wrong.\n", sender="Bob <bob@example.org>",
-                to="experts@example.com")
+    b = _ticket(
+        desk, "Login trouble", "The login page is wrong.\n", sender="Bob <bob@example.org>", to="experts@example.com"
+    )
     t_a = m.Ticket.get_by_id(a.id).team
     t_b = m.Ticket.get_by_id(b.id).team
     assert t_a == "billing" and t_b != "billing"
@@ -122,18 +142,27 @@ def test_team_scope(desk):
 
 
 def test_articles(desk):
-    run_tx(lambda: search_index.index_article("reset-password", "en", "Reset your password",
-                                              "Open the login page and click *Forgot password*.",
-                                              questions=["I cannot log in", "password reset mail never arrives"],
-                                              tags=["account"]))
-    run_tx(lambda: search_index.index_article("billing-only", "en", "Refund rules", "Refunds take 5 days.",
-                                              team="billing"))
+    run_tx(
+        lambda: search_index.index_article(
+            "reset-password",
+            "en",
+            "Reset your password",
+            "Open the login page and click *Forgot password*.",
+            questions=["I cannot log in", "password reset mail never arrives"],
+            tags=["account"],
+        )
+    )
+    run_tx(
+        lambda: search_index.index_article("billing-only", "en", "Refund rules", "Refunds take 5 days.", team="billing")
+    )
     res = run_tx(lambda: search.search(parse("password")), durable=False)
     assert [a.slug for a in res.articles] == ["reset-password"]
     assert "<mark>" in res.as_dict()["articles"][0]["snippet"]
     assert run_tx(lambda: search.search_articles(parse("refunds"), scope_teams=("tech",)), durable=False) == []
-    assert [a.slug for a in run_tx(lambda: search.search_articles(parse("refunds"), scope_teams=("billing",)),
-                                   durable=False)] == ["billing-only"]
+    assert [
+        a.slug
+        for a in run_tx(lambda: search.search_articles(parse("refunds"), scope_teams=("billing",)), durable=False)
+    ] == ["billing-only"]
     run_tx(lambda: search_index.index_article("reset-password", "en", "Change your e-mail", "Settings, e-mail."))
     assert run_tx(lambda: search.search_articles(parse("password")), durable=False) == []
     assert run_tx(lambda: search_index.remove_article("reset-password", "en"))
@@ -169,8 +198,10 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     """More matches than RANK_WINDOW: newest first over the newest matches that pass the filters;
     excluded words still remove whole tickets."""
     monkeypatch.setattr(search, "RANK_WINDOW", 2)
-    made = [_ticket(desk, f"Widget {i}", f"The widget number {i} is broken.\n", sender=f"C{i} <c{i}@example.org>")
-            for i in range(6)]
+    made = [
+        _ticket(desk, f"Widget {i}", f"The widget number {i} is broken.\n", sender=f"C{i} <c{i}@example.org>")
+        for i in range(6)
+    ]
     oldest = made[0]
     got = run_tx(lambda: search.search_tickets(parse("widget"), limit=2), durable=False)
     assert [h.number for h in got] == [t.number for t in reversed(made)][:2]
@@ -180,14 +211,20 @@ def test_common_words_use_the_newest_window_with_filters_inside(desk, monkeypatc
     # SQLite looks at every match when fewer hits than asked came out of the window
     assert {made[5].number, made[4].number, oldest.number} <= numbers("widget") <= {t.number for t in made}
     from helpline.store.views import ticket_search
+
     page, _ = run_tx(lambda: ticket_search.list_page(ticket_search.TicketFilter(q="widget"), limit=50), durable=False)
     assert {t["number"] for t in page} == {t.number for t in made}  # the list's q is the whole set
     assert numbers("widget -number") == set()
-    run_tx(lambda: fastsql.execute('UPDATE "message" SET text = ?, full_text = ? WHERE ticket_id = ? '
-                                   "AND direction = 'in'", ["The widget is fine.", "The widget is fine.", made[2].id]))
+    run_tx(
+        lambda: fastsql.execute(
+            "UPDATE \"message\" SET text = ?, full_text = ? WHERE ticket_id = ? AND direction = 'in'",
+            ["The widget is fine.", "The widget is fine.", made[2].id],
+        )
+    )
     assert numbers("widget -number") == {made[2].number}
-    assert {h.number for h in run_tx(lambda: search.search_tickets(parse("widget -number"), limit=1),
-                                     durable=False)} == {made[2].number}
+    assert {
+        h.number for h in run_tx(lambda: search.search_tickets(parse("widget -number"), limit=1), durable=False)
+    } == {made[2].number}
 
 
 def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
@@ -203,9 +240,14 @@ def test_merge_and_split_keep_hits_on_the_right_ticket(desk):
         def inner():  # noqa: ANN202
             with audit_events.buffered_events():
                 return fn()
+
         return run_tx(inner)
-    tx(lambda: ticket_ops.merge(ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(),
-                                settings=desk.settings, actor="test"))
+
+    tx(
+        lambda: ticket_ops.merge(
+            ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(), settings=desk.settings, actor="test"
+        )
+    )
     hits = numbers("aardvark")
     assert dst.number in hits  # the message moved; its ticket is read at query time
     assert numbers("aardvark status:merged") == set()

@@ -1,5 +1,6 @@
 """The query language (store.search_syntax): unit tests and a property: any string gives a query
 or a QueryError, never another exception."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,9 +19,11 @@ def test_words_phrases_and_exclusions():
 
 
 def test_fields():
-    q = parse("from:alice@example.com subject:invoice status:open status:NEW team:billing tag:VIP "
-              "assignee:none channel:sms category:refund priority:high customer:42 "
-              "after:2026-03-01 before:2026-04-01T12:00Z words")
+    q = parse(
+        "from:alice@example.com subject:invoice status:open status:NEW team:billing tag:VIP "
+        "assignee:none channel:sms category:refund priority:high customer:42 "
+        "after:2026-03-01 before:2026-04-01T12:00Z words"
+    )
     assert q.sender == ("alice@example.com",) and q.subject == ("invoice",)
     assert q.status == ("open", "new") and q.team == ("billing",) and q.tag == ("vip",)
     assert q.assignee == ("none",) and q.channel == ("sms",) and q.category == ("refund",)
@@ -48,12 +51,22 @@ def test_punctuation_alone_is_dropped():
     assert parse("refund !!! -- * ()").terms == (Term("refund"),)
 
 
-@pytest.mark.parametrize("text, says", [
-    ("", "no word"), ("   ", "no word"), ("!!! ---", "no word"), ("status:sleeping", "status: must be one of"),
-    ("after:yesterday", "after: takes a date"), ("-status:open x", "cannot be excluded"),
-    ("tag:'drop", "tag"), ("x" * (MAX_LENGTH + 1), "at most"), (" ".join(["w"] * 30), "more than"),
-    ("priority:meh x", "priority: must be one of"), ('status:"" x', "needs a value"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("", "no word"),
+        ("   ", "no word"),
+        ("!!! ---", "no word"),
+        ("status:sleeping", "status: must be one of"),
+        ("after:yesterday", "after: takes a date"),
+        ("-status:open x", "cannot be excluded"),
+        ("tag:'drop", "tag"),
+        ("x" * (MAX_LENGTH + 1), "at most"),
+        (" ".join(["w"] * 30), "more than"),
+        ("priority:meh x", "priority: must be one of"),
+        ('status:"" x', "needs a value"),
+    ],
+)
 def test_clear_errors(text, says):
     with pytest.raises(QueryError, match=says):
         parse(text)
@@ -88,8 +101,37 @@ def test_any_string_gives_a_query_or_a_clear_error(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(['"', "-", ":", "from:", "status:", "tag:", " ", "NEAR(", "*", "^", "a", "é",
-                                 "OR", "AND", "NOT", "{", "}", "(", ")", "after:", "2026-01-01", "open"]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                '"',
+                "-",
+                ":",
+                "from:",
+                "status:",
+                "tag:",
+                " ",
+                "NEAR(",
+                "*",
+                "^",
+                "a",
+                "é",
+                "OR",
+                "AND",
+                "NOT",
+                "{",
+                "}",
+                "(",
+                ")",
+                "after:",
+                "2026-01-01",
+                "open",
+            ]
+        ),
+        max_size=40,
+    )
+)
 def test_syntax_soup(parts):
     try:
         parse("".join(parts))

@@ -1,6 +1,7 @@
 """The window of newest matches on PostgreSQL: whichever way it is found (a short walk, a longer bounded
 walk, or the GIN index), it is the same ids, newest first; and the search over it gives the same hits.
 On SQLite the same scenario checks the hits (its window is one FTS5 statement)."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,14 @@ def test_every_way_to_the_window_finds_the_same_newest_matches(desk, monkeypatch
     monkeypatch.setattr(search, "SAMPLE_ROWS", sample)
     made = []
     for i in range(8):
-        made.append(_ticket(desk, f"Gadget {i}", f"The gadget number {i} hums.\n" if i % 2 else
-                            f"A lamp number {i} flickers.\n", sender=f"C{i} <c{i}@example.org>"))
+        made.append(
+            _ticket(
+                desk,
+                f"Gadget {i}",
+                f"The gadget number {i} hums.\n" if i % 2 else f"A lamp number {i} flickers.\n",
+                sender=f"C{i} <c{i}@example.org>",
+            )
+        )
     common = {t.number for t in made}  # "number": in every message
     rare = {t.number for i, t in enumerate(made) if i % 2}  # "gadget": subject of all, body of half
     if not is_sqlite():
@@ -43,5 +50,5 @@ def test_every_way_to_the_window_finds_the_same_newest_matches(desk, monkeypatch
     assert numbers("lamp flickers") == common - rare
     assert numbers("nowhere") == set()
     # filters apply after the window; too few left: every match is looked at
-    assert numbers("number subject:\"gadget 0\"") == {made[0].number}
+    assert numbers('number subject:"gadget 0"') == {made[0].number}
     assert numbers("number -hums") == common - rare

@@ -1,5 +1,6 @@
 """Tags follow a merge (the target gets the source's tags, the source keeps them), a split takes off
 what the merge added (and only that), and the Slack card and its update sweep see tag changes."""
+
 from __future__ import annotations
 
 from helpline.notifier.slack import slack_cards
@@ -19,6 +20,7 @@ def _tx(fn):  # noqa: ANN001, ANN202
     def inner():  # noqa: ANN202
         with audit_events.buffered_events():
             return fn()
+
     return run_tx(inner)
 
 
@@ -32,8 +34,11 @@ def test_merge_carries_tags_and_split_takes_back_only_what_it_added(desk):  # no
     now = m.utcnow()
     _tx(lambda: ticket_tags.change(src.id, ["vip", "refund"], [], actor="test", now=now, via="test"))
     _tx(lambda: ticket_tags.change(dst.id, ["refund", "hardware"], [], actor="test", now=now, via="test"))
-    _tx(lambda: ticket_ops.merge(ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(),
-                                 settings=desk.settings, actor="test"))
+    _tx(
+        lambda: ticket_ops.merge(
+            ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(), settings=desk.settings, actor="test"
+        )
+    )
     assert run_tx(lambda: tags.tags_of(dst.id)) == ["hardware", "refund", "vip"]
     assert run_tx(lambda: tags.tags_of(src.id)) == ["refund", "vip"]  # the merged ticket keeps its own
     assert _events(dst.id, "merged")[-1]["tags_added"] == ["vip"]
@@ -55,8 +60,11 @@ def test_merge_respects_the_tag_limit(desk, monkeypatch):  # noqa: F811
     now = m.utcnow()
     _tx(lambda: ticket_tags.change(src.id, ["a1", "a2", "a3"], [], actor="test", now=now, via="test"))
     _tx(lambda: ticket_tags.change(dst.id, ["b1", "b2"], [], actor="test", now=now, via="test"))
-    _tx(lambda: ticket_ops.merge(ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(),
-                                 settings=desk.settings, actor="test"))
+    _tx(
+        lambda: ticket_ops.merge(
+            ticket_ops.load(src.id), ticket_ops.load(dst.id), now=m.utcnow(), settings=desk.settings, actor="test"
+        )
+    )
     assert run_tx(lambda: tags.tags_of(dst.id)) == ["a1", "b1", "b2"]
     _tx(lambda: ticket_split.split(ticket_ops.load(src.id), now=m.utcnow(), settings=desk.settings, actor="test"))
     assert run_tx(lambda: tags.tags_of(dst.id)) == ["b1", "b2"]

@@ -4,6 +4,7 @@
 Each ``check_*`` takes generated input and fails by raising; strategies are
 built here so both runners generate the same shapes of input.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,13 +16,65 @@ from hypothesis import strategies as st
 from helpline.ingest.email.normalise import NotAnEmail, normalise_email
 
 SUPPORT = ("support@helpline.example",)
-_HEADER_NAMES = ["From", "To", "Cc", "Subject", "Date", "Message-ID", "Content-Type", "Content-Transfer-Encoding",
-                 "Content-Disposition", "MIME-Version", "Reply-To", "References", "In-Reply-To", "X-Mailer",
-                 "Received", "Return-Path", "Auto-Submitted", "Authentication-Results"]
-_FRAGMENTS = [b"=?utf-8?Q?", b"=?", b"?=", b"?B?", b"<", b">", b"@", b'"', b"\\", b";", b"boundary=", b"charset=",
-              b"multipart/mixed", b"text/plain", b"text/html", b"base64", b"quoted-printable", b"--", b"\r\n",
-              b"\n", b"\r\n ", b"\t", b"\x1b$B", b"\xff", b"\xe9", b"\x00", b"filename*0*=", b"''", b"%E6",
-              b"name=", b"message/rfc822", b"=\r\n", b"=C3=A9", b"iso-2022-jp", b"utf-7", b"+AOk-", b"gbk"]
+_HEADER_NAMES = [
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-Disposition",
+    "MIME-Version",
+    "Reply-To",
+    "References",
+    "In-Reply-To",
+    "X-Mailer",
+    "Received",
+    "Return-Path",
+    "Auto-Submitted",
+    "Authentication-Results",
+]
+_FRAGMENTS = [
+    b"=?utf-8?Q?",
+    b"=?",
+    b"?=",
+    b"?B?",
+    b"<",
+    b">",
+    b"@",
+    b'"',
+    b"\\",
+    b";",
+    b"boundary=",
+    b"charset=",
+    b"multipart/mixed",
+    b"text/plain",
+    b"text/html",
+    b"base64",
+    b"quoted-printable",
+    b"--",
+    b"\r\n",
+    b"\n",
+    b"\r\n ",
+    b"\t",
+    b"\x1b$B",
+    b"\xff",
+    b"\xe9",
+    b"\x00",
+    b"filename*0*=",
+    b"''",
+    b"%E6",
+    b"name=",
+    b"message/rfc822",
+    b"=\r\n",
+    b"=C3=A9",
+    b"iso-2022-jp",
+    b"utf-7",
+    b"+AOk-",
+    b"gbk",
+]
 
 
 class Blobs(dict):
@@ -37,6 +90,7 @@ def normalise(raw: bytes, blobs: Blobs | None = None):
 
 # --- any bytes in: an envelope or NotAnEmail, nothing else ------------------------------------------------
 
+
 def check_envelope_or_refusal(raw: bytes) -> None:
     try:
         env = normalise(raw)
@@ -44,8 +98,15 @@ def check_envelope_or_refusal(raw: bytes) -> None:
         assert str(exc), "a refusal says why"
         return
     doc = env.to_dict()  # what is stored: must serialise as UTF-8, no NUL (PostgreSQL), no lone surrogate
-    for value in (env.subject, env.text, env.full_text, env.html, env.sender.name, env.sender.address,
-                  *(a.filename for a in env.attachments)):
+    for value in (
+        env.subject,
+        env.text,
+        env.full_text,
+        env.html,
+        env.sender.name,
+        env.sender.address,
+        *(a.filename for a in env.attachments),
+    ):
         assert "\x00" not in value
         value.encode("utf-8")
     assert doc["channel"] == "email"
@@ -60,7 +121,8 @@ def mail_like_bytes() -> st.SearchStrategy[bytes]:
     """Mostly header-shaped bytes, so generated input gets past the first check."""
     body = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=40)), max_size=20).map(b"".join)
     return st.tuples(st.lists(_header_line(), min_size=1, max_size=10), body).map(
-        lambda t: b"".join(t[0]) + b"\r\n" + t[1])
+        lambda t: b"".join(t[0]) + b"\r\n" + t[1]
+    )
 
 
 any_bytes = st.binary(max_size=2000)
@@ -71,15 +133,23 @@ any_bytes = st.binary(max_size=2000)
 _text_chars = st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn", "Zl", "Zp"))
 words = st.text(_text_chars, min_size=1, max_size=12).filter(lambda w: w.strip() == w and w.strip())
 subjects = st.lists(words, min_size=1, max_size=8).map(" ".join)
-_body_line = st.lists(words, min_size=1, max_size=10).map(" ".join).filter(
-    lambda s: not s.lstrip().startswith((">", "-", "_", "=")) and ":" not in s and "@" not in s)
+_body_line = (
+    st.lists(words, min_size=1, max_size=10)
+    .map(" ".join)
+    .filter(lambda s: not s.lstrip().startswith((">", "-", "_", "=")) and ":" not in s and "@" not in s)
+)
 bodies = st.lists(_body_line, min_size=1, max_size=6).map("\n".join)
-filenames = st.tuples(st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=20),
-                      st.sampled_from([".pdf", ".png", ".txt", ".docx", ".zip"])).map("".join)
-attachments = st.lists(st.tuples(filenames, st.binary(min_size=1, max_size=300)), max_size=3,
-                       unique_by=lambda a: a[0])
-names = st.one_of(st.just(""), st.lists(st.text(st.characters(whitelist_categories=("L",)), min_size=1, max_size=10),
-                                        min_size=1, max_size=3).map(" ".join))
+filenames = st.tuples(
+    st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=20),
+    st.sampled_from([".pdf", ".png", ".txt", ".docx", ".zip"]),
+).map("".join)
+attachments = st.lists(st.tuples(filenames, st.binary(min_size=1, max_size=300)), max_size=3, unique_by=lambda a: a[0])
+names = st.one_of(
+    st.just(""),
+    st.lists(st.text(st.characters(whitelist_categories=("L",)), min_size=1, max_size=10), min_size=1, max_size=3).map(
+        " ".join
+    ),
+)
 
 
 def build_mime(subject: str, name: str, body: str, files: list[tuple[str, bytes]], charset: str) -> bytes:

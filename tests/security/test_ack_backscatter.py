@@ -4,6 +4,7 @@ A forged From (or a Reply-To naming an outsider) must not make us mail the
 attacker's subject line to someone else, and a From domain that failed DMARC
 gets no acknowledgement at all. On SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import pytest

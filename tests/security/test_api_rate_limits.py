@@ -6,6 +6,7 @@ try keys as fast as the server answered. Clients are told apart by
 ``X-Forwarded-For`` through the (trusted) loopback proxy, the way a reverse
 proxy in front names them. On SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import time
@@ -63,8 +64,10 @@ def test_per_key_limit_on_the_ticket_api(strict_api):
 
 def test_per_address_limit_across_keys(strict_api):
     api = strict_api
-    codes = [api.call("GET", "/tickets", key=k, headers=via(MALLORY)).status_code
-             for k in ("read", "write", "admin", "read", "write", "admin", "read", "write")]
+    codes = [
+        api.call("GET", "/tickets", key=k, headers=via(MALLORY)).status_code
+        for k in ("read", "write", "admin", "read", "write", "admin", "read", "write")
+    ]
     assert codes == [200] * 8
     limited = api.call("GET", "/tickets", key="admin", headers=via(MALLORY))
     assert limited.status_code == 429 and limited.json()["errors"][0]["field"] == "client"

@@ -1,6 +1,7 @@
 """Run by hand under umask 022, nothing Helpline creates under its data directory may be
 readable by other users: directories 0700, files 0600 (the database, its WAL, blobs, the
 spool, the embedded Redis's append-only file)."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,13 @@ def test_helpline_command_makes_a_private_data_directory(tmp_path, umask_022):
     data = tmp_path / "var" / "helpline"
     env = {**os.environ, "HELPLINE_DATA_DIR": str(data)}
     env.pop("HELPLINE_DATABASE_URL", None)
-    done = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "db", "upgrade"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert mode(data) == 0o700
     db_files = [p for p in data.rglob("*") if p.is_file() and ".sqlite" in p.name]

@@ -5,6 +5,7 @@ and a trusted ``Authentication-Results: …; dmarc=fail`` must not write into
 Alice's ticket unless HELPLINE_AUTH_FAILED_POLICY says so; only the topmost
 header of HELPLINE_TRUSTED_AUTHSERV_ID is believed. On SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -39,8 +40,12 @@ def _forged_tag_reply(ticket, *auth_headers: str) -> bytes:
 
 def _forged_reply_to_ack(ticket, first, *auth_headers: str) -> bytes:
     ack = ack_message_id(ticket)
-    raw, _ = mail(subject=f"Re: [{ticket.number}] Order never arrived", body=quoted("Change my address."),
-                  in_reply_to=ack, references=[first, ack])
+    raw, _ = mail(
+        subject=f"Re: [{ticket.number}] Order never arrived",
+        body=quoted("Change my address."),
+        in_reply_to=ack,
+        references=[first, ack],
+    )
     return "".join(f"Authentication-Results: {h}\r\n" for h in auth_headers).encode() + raw
 
 
@@ -55,8 +60,10 @@ def test_forged_tag_opens_a_linked_new_ticket(desk):
     assert len(inbound_messages(ticket)) == 1  # nothing written into Alice's ticket
     [ev] = events(new, "sender_auth_failed")
     assert ev.data["dmarc"] == "fail" and ev.data["policy"] == "new_ticket"
-    assert FORMATTERS["sender_auth_failed"](ev.data) == \
-        "sender authentication failed: dmarc=fail for example.org (policy new_ticket)"  # helpline explain
+    assert (
+        FORMATTERS["sender_auth_failed"](ev.data)
+        == "sender authentication failed: dmarc=fail for example.org (policy new_ticket)"
+    )  # helpline explain
     assert inbound_messages(new)[0].auth["verdict"]["failed"] is True
 
 
@@ -78,7 +85,12 @@ def test_authenticated_reply_still_threads(desk):
     outcome = desk.receive(_forged_tag_reply(ticket, PASS))
     assert (outcome.action, outcome.ticket_id) == ("appended", ticket.id)
     assert inbound_messages(ticket)[1].auth["verdict"] == {
-        "trusted": True, "failed": False, "dmarc_failed": False, "vouched": True, "reason": "authenticated"}
+        "trusted": True,
+        "failed": False,
+        "dmarc_failed": False,
+        "vouched": True,
+        "reason": "authenticated",
+    }
 
 
 def test_only_the_topmost_header_of_the_trusted_mta_counts(desk):
@@ -144,8 +156,10 @@ def test_reject_policy_refuses_at_data_and_quarantines_what_came_another_way(des
     assert outcome.action == "quarantined" and "HELPLINE_AUTH_FAILED_POLICY=reject" in outcome.reason
     assert len(inbound_messages(ticket)) == 1 and m.Ticket.select().count() == 1
     # an authenticated mail is not refused
-    assert desk.intake.accept(_forged_tag_reply(ticket, PASS), None, ["support@example.com"],
-                              refusable=True).status == "accepted"
+    assert (
+        desk.intake.accept(_forged_tag_reply(ticket, PASS), None, ["support@example.com"], refusable=True).status
+        == "accepted"
+    )
 
 
 def test_reject_policy_answers_550_over_smtp(backend, tmp_path):
@@ -154,27 +168,32 @@ def test_reject_policy_answers_550_over_smtp(backend, tmp_path):
         raw, _ = mail(subject="Re: [HL-2026-000001] refund")
         with smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30) as conn:
             with pytest.raises(smtplib.SMTPDataError) as err:
-                conn.sendmail("alice@example.org", ["support@example.com"],
-                              f"Authentication-Results: {FAIL}\r\n".encode() + raw)
+                conn.sendmail(
+                    "alice@example.org", ["support@example.com"], f"Authentication-Results: {FAIL}\r\n".encode() + raw
+                )
             assert err.value.smtp_code == 550 and b"5.7.1" in err.value.smtp_error
-            conn.sendmail("alice@example.org", ["support@example.com"],
-                          f"Authentication-Results: {PASS}\r\n".encode() + mail()[0])
+            conn.sendmail(
+                "alice@example.org", ["support@example.com"], f"Authentication-Results: {PASS}\r\n".encode() + mail()[0]
+            )
         wait_until(lambda: m.Inbound.select().count() == 1, 10)
     finally:
         s.stop()
 
 
 # ---- the judgement and the setting ----------------------------------------------------------------
-@pytest.mark.parametrize("header,failed,vouched", [
-    (FAIL, True, False),
-    (PASS, False, True),
-    (f"{MX}; spf=softfail smtp.mailfrom=example.org; dkim=none; dmarc=none", False, False),
-    (f"{MX}; spf=fail smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=none", False, True),
-    (f"{MX}; spf=fail smtp.mailfrom=example.org; dkim=fail header.d=example.org", True, False),
-    (f"{MX}; dmarc=fail header.from=other.example", False, False),  # about another domain than From
-    (f"{MX}; spf=pass smtp.mailfrom=bounce.example.org; dkim=pass header.d=attacker.example", False, True),
-    (f"{MX}; dkim=pass header.d=attacker.example; spf=pass smtp.mailfrom=attacker.example", False, False),
-])
+@pytest.mark.parametrize(
+    "header,failed,vouched",
+    [
+        (FAIL, True, False),
+        (PASS, False, True),
+        (f"{MX}; spf=softfail smtp.mailfrom=example.org; dkim=none; dmarc=none", False, False),
+        (f"{MX}; spf=fail smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=none", False, True),
+        (f"{MX}; spf=fail smtp.mailfrom=example.org; dkim=fail header.d=example.org", True, False),
+        (f"{MX}; dmarc=fail header.from=other.example", False, False),  # about another domain than From
+        (f"{MX}; spf=pass smtp.mailfrom=bounce.example.org; dkim=pass header.d=attacker.example", False, True),
+        (f"{MX}; dkim=pass header.d=attacker.example; spf=pass smtp.mailfrom=attacker.example", False, False),
+    ],
+)
 def test_judgement(header, failed, vouched):
     from helpline.ingest.email.auth import parse_one
 

@@ -5,6 +5,7 @@ Before the fix ``POST /api/v1/messages`` answered 202 and a ticket reply 200
 takes the header: the webhook API (signed and bearer), ticket replies (email
 and webhook tickets) and incident replies; on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import threading
@@ -65,8 +66,10 @@ def test_ticket_reply_key_reused_with_another_text_is_422(api):
     assert first.status_code == 201, first.text
     same = api.call("POST", path, json={"text": "We found your parcel.", "author": "Ann"}, headers=headers)
     assert same.status_code == 200 and same.json()["repeated"] is True
-    for changed in ({"text": "Your parcel is lost, sorry.", "author": "Ann"},
-                    {"text": "We found your parcel.", "author": "Bob"}):
+    for changed in (
+        {"text": "Your parcel is lost, sorry.", "author": "Ann"},
+        {"text": "We found your parcel.", "author": "Bob"},
+    ):
         refused = api.call("POST", path, json=changed, headers=headers)
         assert refused.status_code == 422, refused.text
         assert refused.json()["errors"][0]["field"] == "Idempotency-Key"
@@ -76,8 +79,11 @@ def test_ticket_reply_key_reused_with_another_text_is_422(api):
 
 def test_reply_on_a_sources_ticket_repeats_or_refuses(api):
     register_builders(api.desk.intake)
-    got = api.desk.intake.accept_request("webhook", encode(message()), {
-        "source": "shop", "auth": "signature", "content_type": "application/json", "idempotency_key": "m-1"})
+    got = api.desk.intake.accept_request(
+        "webhook",
+        encode(message()),
+        {"source": "shop", "auth": "signature", "content_type": "application/json", "idempotency_key": "m-1"},
+    )
     ticket = m.Ticket.get_by_id(api.desk.run(got.inbound_id).ticket_id)
     path, headers = f"/tickets/{ticket.number}/replies", {"Idempotency-Key": "hook-reply-1"}
     first = api.call("POST", path, json={"text": "On its way."}, headers=headers)
@@ -123,8 +129,11 @@ def test_two_bodies_sent_at_once_with_one_key_one_is_refused(backend, monkeypatc
 
     def send(name: str, body: dict) -> None:
         try:
-            results[name] = desk.intake.accept_request("webhook", encode(body), {
-                "source": "shop", "auth": "signature", "content_type": "application/json", "idempotency_key": "k"})
+            results[name] = desk.intake.accept_request(
+                "webhook",
+                encode(body),
+                {"source": "shop", "auth": "signature", "content_type": "application/json", "idempotency_key": "k"},
+            )
         except Exception as exc:  # noqa: BLE001 (the refusal is the result)
             results[name] = exc
 

@@ -1,5 +1,6 @@
 """Hostile files given to ``helpline import``: nothing outside the source is read, nothing hangs,
 nothing unreadable stops the import, and every refusal is listed."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,10 @@ import os
 from helpline.ingest.importer import run, sources
 from helpline.store import models as m
 
-MAIL = ("From: Ann Customer <ann@example.com>\nTo: support@example.com\nSubject: {subject}\n"
-        "Date: Tue, 02 Jan 2024 10:00:00 +0000\nMessage-ID: <{mid}@example.com>\n\n{body}\n")
+MAIL = (
+    "From: Ann Customer <ann@example.com>\nTo: support@example.com\nSubject: {subject}\n"
+    "Date: Tue, 02 Jan 2024 10:00:00 +0000\nMessage-ID: <{mid}@example.com>\n\n{body}\n"
+)
 
 
 def _mail(mid: str, body: str = "My order did not arrive.", subject: str = "Order") -> bytes:
@@ -37,8 +40,10 @@ def test_long_line_under_the_limit_is_kept(tmp_path):
 
 
 def test_from_line_inside_a_body_does_not_split_the_message(tmp_path):
-    body = ("Hello,\n\nFrom the start it failed.\n\nFrom: not a header either\n\n"
-            ">From escaped in mboxrd\n\nFrom 3 to 5 pm we are closed, said the shop.")
+    body = (
+        "Hello,\n\nFrom the start it failed.\n\nFrom: not a header either\n\n"
+        ">From escaped in mboxrd\n\nFrom 3 to 5 pm we are closed, said the shop."
+    )
     path = tmp_path / "from.mbox"
     path.write_bytes(_box(_mail("c1", body=body), _mail("c2")))
     got = list(sources.mbox(str(path)))

@@ -3,6 +3,7 @@ undecodable forms, a non-numeric Slack timestamp. Every surface (ticket API,
 ``/api/v1/messages``, Twilio, Slack, contact form, CSAT) against the real public
 listener on each backend; NULs go all the way to a ticket on PostgreSQL.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,17 @@ def fake_slack():
 @pytest.fixture
 def stack(backend, fake_slack):
     settings = backend.replace(
-        webhook_sources=SOURCES, twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
-        twilio_from=OUR_NUMBER, public_url=PUBLIC_URL, slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET, slack_channel=CHANNEL, slack_api_url=fake_slack.url,
-        slack_intake_channels=(CUSTOMERS,))
+        webhook_sources=SOURCES,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from=OUR_NUMBER,
+        public_url=PUBLIC_URL,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_channel=CHANNEL,
+        slack_api_url=fake_slack.url,
+        slack_intake_channels=(CUSTOMERS,),
+    )
     desk = Desk(settings)
     from helpline.ingest import public
 
@@ -63,14 +71,19 @@ def _no_500(r: requests.Response) -> None:
 
 
 # ---- /api/v1/messages --------------------------------------------------------------------
-@pytest.mark.parametrize("body", [DEEP, b'{"customer": {"email": "a@example.org"}, "text": ' + SURROGATE + b"}",
-                                  b'{"customer": {"email": "a@example.org", "name": ' + SURROGATE + b'}, "text": "x"}',
-                                  b'{"customer": {"email": "a@example.org"}, "text": "x", "metadata": {"k": '
-                                  + SURROGATE + b"}}",
-                                  b'{"customer": {"email": "a@example.org"}, "text": "x", "n": NaN}',
-                                  b'{"customer": {"email": "a@example.org"}, "text": "x", "n": 1e999}',
-                                  b"\xff\xfe{}"],
-                         ids=["deep", "surrogate-text", "surrogate-name", "surrogate-metadata", "nan", "huge", "utf16"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        DEEP,
+        b'{"customer": {"email": "a@example.org"}, "text": ' + SURROGATE + b"}",
+        b'{"customer": {"email": "a@example.org", "name": ' + SURROGATE + b'}, "text": "x"}',
+        b'{"customer": {"email": "a@example.org"}, "text": "x", "metadata": {"k": ' + SURROGATE + b"}}",
+        b'{"customer": {"email": "a@example.org"}, "text": "x", "n": NaN}',
+        b'{"customer": {"email": "a@example.org"}, "text": "x", "n": 1e999}',
+        b"\xff\xfe{}",
+    ],
+    ids=["deep", "surrogate-text", "surrogate-name", "surrogate-metadata", "nan", "huge", "utf16"],
+)
 def test_webhook_unreadable_json_is_400_and_the_signature_stays_usable(stack, body):
     headers = signed_headers(body)
     r = requests.post(stack.url + "/api/v1/messages", data=body, headers=headers, timeout=30)
@@ -102,8 +115,15 @@ def test_webhook_signature_released_when_intake_fails_unexpectedly(stack):
 
 
 def test_webhook_nul_is_stripped_and_the_ticket_is_made(stack):
-    r = post_signed(stack, {"customer": {"email": "nul@example.org", "name": "N\x00ul"}, "subject": "Sub\x00ject",
-                            "text": "Hello\x00 there", "metadata": {"order": "47\x0011"}})
+    r = post_signed(
+        stack,
+        {
+            "customer": {"email": "nul@example.org", "name": "N\x00ul"},
+            "subject": "Sub\x00ject",
+            "text": "Hello\x00 there",
+            "metadata": {"order": "47\x0011"},
+        },
+    )
     assert r.status_code == 202, r.text
     outcome = stack.desk.run(r.json()["inbound_id"])
     msg = m.Message.get(m.Message.ticket == outcome.ticket_id)
@@ -127,9 +147,15 @@ def test_twilio_nul_and_bad_utf8_are_cleaned_and_stored(stack):
     from ..support.fake_twilio import sign
 
     params = [(unquote_plus(k), unquote_plus(v, errors="replace")) for k, v in pairs]
-    r = requests.post(stack.url + "/twilio/sms", data=raw.encode(), timeout=30,
-                      headers={"Content-Type": "application/x-www-form-urlencoded",
-                               "X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", params)})
+    r = requests.post(
+        stack.url + "/twilio/sms",
+        data=raw.encode(),
+        timeout=30,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", params),
+        },
+    )
     _no_500(r)
     assert r.status_code == 200, r.text
     row = m.Inbound.select().where(m.Inbound.channel == "sms").order_by(m.Inbound.id.desc()).first()
@@ -144,16 +170,18 @@ def _slack(stack, body: bytes, headers: dict[str, str]) -> requests.Response:
 
 @pytest.mark.parametrize("stamp", ["abc", "", "1e9", "-5", "99999999999999999999"])
 def test_slack_non_numeric_timestamp_is_400(stack, stamp):
-    body = json.dumps(event_callback({"type": "message", "channel": CHANNEL, "user": "U0CUST01", "text": "x",
-                                      "ts": "1800000000.000100"})).encode()
+    body = json.dumps(
+        event_callback(
+            {"type": "message", "channel": CHANNEL, "user": "U0CUST01", "text": "x", "ts": "1800000000.000100"}
+        )
+    ).encode()
     headers = slack_headers(body)
     headers["X-Slack-Request-Timestamp"] = stamp
     r = _slack(stack, body, headers)
     assert r.status_code in (400, 401), (r.status_code, r.text)
 
 
-@pytest.mark.parametrize("body", [DEEP, b'{"type": "event_callback", "event": {"text": ' + SURROGATE + b"}}",
-                                  b"\xff{"])
+@pytest.mark.parametrize("body", [DEEP, b'{"type": "event_callback", "event": {"text": ' + SURROGATE + b"}}", b"\xff{"])
 def test_slack_unreadable_body_is_400(stack, body):
     r = _slack(stack, body, slack_headers(body))
     assert r.status_code == 400, (r.status_code, r.text)
@@ -163,8 +191,13 @@ def test_slack_unreadable_body_is_400(stack, body):
 
 
 def test_slack_message_nul_is_stripped(stack):
-    event = {"type": "message", "channel": CUSTOMERS, "user": "U0CUST01", "text": "Need\x00 help",
-             "ts": f"{int(time.time())}.000300"}
+    event = {
+        "type": "message",
+        "channel": CUSTOMERS,
+        "user": "U0CUST01",
+        "text": "Need\x00 help",
+        "ts": f"{int(time.time())}.000300",
+    }
     body = json.dumps(event_callback(event)).encode()
     r = _slack(stack, body, slack_headers(body))
     assert r.status_code == 200, r.text
@@ -182,13 +215,15 @@ def _contact(stack, fields: dict[str, str]) -> requests.Response:
     with requests.Session() as s:
         token, nonce = csrf.issue(stack.settings.secret_key, time.time())
         s.cookies.set(csrf.COOKIE, nonce, path="/contact")
-        return s.post(stack.url + "/contact", timeout=30,
-                      files={k: (None, v) for k, v in {"csrf": token, **fields}.items()})
+        return s.post(
+            stack.url + "/contact", timeout=30, files={k: (None, v) for k, v in {"csrf": token, **fields}.items()}
+        )
 
 
 def test_contact_form_nul_is_stripped_and_the_ticket_is_made(stack):
-    r = _contact(stack, {"name": "Ann\x00", "email": "ann@example.org", "subject": "Hel\x00lo",
-                         "message": "Body\x00 text"})
+    r = _contact(
+        stack, {"name": "Ann\x00", "email": "ann@example.org", "subject": "Hel\x00lo", "message": "Body\x00 text"}
+    )
     assert r.status_code == 200, r.text
     row = m.Inbound.select().where(m.Inbound.channel == "form").order_by(m.Inbound.id.desc()).first()
     outcome = stack.desk.run(row.id)
@@ -199,13 +234,17 @@ def test_contact_form_bad_bytes_are_not_500(stack):
     with requests.Session() as s:
         token, nonce = csrf.issue(stack.settings.secret_key, time.time())
         s.cookies.set(csrf.COOKIE, nonce, path="/contact")
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + token.encode()
-                + b"\r\n--b\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nann@example.org"
-                + b"\r\n--b\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nBad \xff bytes"
-                + b"\r\n--b\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n\xed\xa0\x80\x00\xff hi"
-                + b"\r\n--b--\r\n")
-        r = s.post(stack.url + "/contact", data=body, timeout=30,
-                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'
+            + token.encode()
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="email"\r\n\r\nann@example.org'
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="subject"\r\n\r\nBad \xff bytes'
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="message"\r\n\r\n\xed\xa0\x80\x00\xff hi'
+            + b"\r\n--b--\r\n"
+        )
+        r = s.post(
+            stack.url + "/contact", data=body, timeout=30, headers={"Content-Type": "multipart/form-data; boundary=b"}
+        )
     assert r.status_code == 200, (r.status_code, r.text[:300])
     row = m.Inbound.select().where(m.Inbound.channel == "form").order_by(m.Inbound.id.desc()).first()
     assert row.envelope["text"].endswith(" hi") and "\x00" not in row.envelope["text"]
@@ -218,8 +257,16 @@ def _survey_path(stack) -> str:
     from ..routing.conftest import in_tx
 
     ticket, _ = stack.desk.new_ticket(sender="ann@example.org")
-    in_tx(lambda: ticket_ops.change_status(ticket_ops.load(ticket.id), "resolved", now=m.utcnow(),
-                                           settings=stack.settings, actor="agent", reason="test"))
+    in_tx(
+        lambda: ticket_ops.change_status(
+            ticket_ops.load(ticket.id),
+            "resolved",
+            now=m.utcnow(),
+            settings=stack.settings,
+            actor="agent",
+            reason="test",
+        )
+    )
     return f"/csat/{csat_state.token(stack.settings.secret_key, ticket.id)}", ticket.id
 
 
@@ -241,21 +288,29 @@ def test_csat_comment_with_nul_or_bad_bytes_is_not_500(stack):
         _insecure(s)
         token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
         raw = f"csrf={token}&score=5&comment=%ED%A0%80%FF".encode()
-        r = s.post(stack.url + path, data=raw, timeout=30,
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r = s.post(
+            stack.url + path, data=raw, timeout=30, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
         assert r.status_code == 200, (r.status_code, r.text[:300])
         assert csat_state.get(ticket_id).score == 5
 
 
 # ---- ticket API ----------------------------------------------------------------------------
-@pytest.mark.parametrize("body", [DEEP, b'{"category": ' + SURROGATE + b"}", b'{"text": ' + SURROGATE + b"}",
-                                  b'{"text": "x", "n": NaN}', b"\xff"])
+@pytest.mark.parametrize(
+    "body",
+    [DEEP, b'{"category": ' + SURROGATE + b"}", b'{"text": ' + SURROGATE + b"}", b'{"text": "x", "n": NaN}', b"\xff"],
+)
 def test_ticket_api_unreadable_json_is_400(stack, body):
     key = api_keys.create("writer", ["write"]).key
     ticket, _ = stack.desk.new_ticket(sender="ann@example.org")
     for method, path in (("PATCH", ""), ("POST", "/notes"), ("POST", "/replies")):
-        r = requests.request(method, f"{stack.url}/api/v1/tickets/{ticket.number}{path}", data=body, timeout=30,
-                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        r = requests.request(
+            method,
+            f"{stack.url}/api/v1/tickets/{ticket.number}{path}",
+            data=body,
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
         assert r.status_code == 400, (method, path, r.status_code, r.text[:300])
         assert r.json()["errors"][0]["error"]
 
@@ -263,8 +318,12 @@ def test_ticket_api_unreadable_json_is_400(stack, body):
 def test_ticket_api_nul_in_category_is_refused_not_500(stack):
     key = api_keys.create("writer", ["write"]).key
     ticket, _ = stack.desk.new_ticket(sender="ann@example.org")
-    r = requests.patch(f"{stack.url}/api/v1/tickets/{ticket.number}", json={"category": "bil\x00ling"}, timeout=30,
-                       headers={"Authorization": f"Bearer {key}"})
+    r = requests.patch(
+        f"{stack.url}/api/v1/tickets/{ticket.number}",
+        json={"category": "bil\x00ling"},
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
 
 
@@ -282,9 +341,13 @@ def test_load_json_raises_only_body_error(raw):
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+        max_leaves=20,
+    )
+)
 def test_load_json_keeps_every_storable_value(value):
     raw = json.dumps(value).encode()
     try:
@@ -313,19 +376,33 @@ def test_form_fields_never_raise_and_are_storable(raw):
         (k + v).encode("utf-8")
 
 
-_JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
-                        lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-                        max_leaves=12)
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=300),
-                 st.fixed_dictionaries({"customer": st.dictionaries(st.sampled_from(["email", "phone", "external_id",
-                                                                                      "name", "x"]), _JSONISH,
-                                                                    max_size=3)},
-                                       optional={"text": _JSONISH, "subject": _JSONISH, "metadata": _JSONISH,
-                                                 "attachments": _JSONISH, "ticket": _JSONISH})
-                 .map(lambda d: json.dumps(d).encode("utf-8", "surrogatepass"))))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.fixed_dictionaries(
+            {
+                "customer": st.dictionaries(
+                    st.sampled_from(["email", "phone", "external_id", "name", "x"]), _JSONISH, max_size=3
+                )
+            },
+            optional={
+                "text": _JSONISH,
+                "subject": _JSONISH,
+                "metadata": _JSONISH,
+                "attachments": _JSONISH,
+                "ticket": _JSONISH,
+            },
+        ).map(lambda d: json.dumps(d).encode("utf-8", "surrogatepass")),
+    )
+)
 def test_webhook_parser_answers_an_envelope_or_field_errors(raw):
     """Any body: an envelope whose JSON is storable, or ``Rejected`` naming fields; never another exception."""
     from helpline.ingest.channels import webhook_message

@@ -1,5 +1,6 @@
 """Hostile calls to the knowledge-base API: oversized and malformed articles, images out of the folder,
 slugs that try to leave their place, keys without the scope or of another team."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,13 +22,22 @@ def test_bad_slugs_are_refused(api, slug):
 def test_article_bodies_that_must_not_land(api):
     huge = "---\ntitle: t\n---\n" + "a" * (1 << 20)
     assert api.call("PUT", "/kb/articles/big", key="write", data=huge, headers=MD).status_code == 413
-    for body in ("---\ntitle: t\n---\n![x](/etc/passwd)\n", "---\ntitle: t\n---\n![x](../../etc/hostname.png)\n",
-                 "---\ntitle: &a t\nslug: *a\n---\nx\n", "---\ntitle: t\nslug: other\n---\nx\n",
-                 "no front matter", "---\ntitle: !!python/name:os.system\n---\n"):
+    for body in (
+        "---\ntitle: t\n---\n![x](/etc/passwd)\n",
+        "---\ntitle: t\n---\n![x](../../etc/hostname.png)\n",
+        "---\ntitle: &a t\nslug: *a\n---\nx\n",
+        "---\ntitle: t\nslug: other\n---\nx\n",
+        "no front matter",
+        "---\ntitle: !!python/name:os.system\n---\n",
+    ):
         r = api.call("PUT", "/kb/articles/evil", key="write", data=body, headers=MD)
         assert r.status_code == 422, body
-    assert api.call("PUT", "/kb/articles/evil", key="write", data="{}",
-                    headers={"Content-Type": "application/json"}).status_code == 415
+    assert (
+        api.call(
+            "PUT", "/kb/articles/evil", key="write", data="{}", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 415
+    )
     assert kb_state.list_articles(include_retired=True) == []
 
 

@@ -1,4 +1,5 @@
 """Hostile knowledge-base files: YAML bombs, huge files, images outside the folder, HTML and script in Markdown."""
+
 from __future__ import annotations
 
 import os
@@ -41,17 +42,20 @@ def test_alias_alone_is_refused(tmp_path):
         kb_files.read_article(f, tmp_path, lambda b: "k")
 
 
-@pytest.mark.parametrize("front", [
-    "title: !!python/object/apply:os.system ['echo pwned']",   # safe_load refuses Python tags
-    "title: [1, [2, [3]]]",                                    # not text
-    "title: ok\naudience: everyone",
-    "title: ok\nslug: ../../etc/passwd",
-    "title: ok\nlanguage: 'en; DROP TABLE kb_article'",
-    "title: ok\nquestions: {a: 1}",
-    "title: ok\nunknown_key: 1",
-    "- a list\n- not a mapping",
-    "title: " + "[" * 5000,                                    # nesting
-])
+@pytest.mark.parametrize(
+    "front",
+    [
+        "title: !!python/object/apply:os.system ['echo pwned']",  # safe_load refuses Python tags
+        "title: [1, [2, [3]]]",  # not text
+        "title: ok\naudience: everyone",
+        "title: ok\nslug: ../../etc/passwd",
+        "title: ok\nlanguage: 'en; DROP TABLE kb_article'",
+        "title: ok\nquestions: {a: 1}",
+        "title: ok\nunknown_key: 1",
+        "- a list\n- not a mapping",
+        "title: " + "[" * 5000,  # nesting
+    ],
+)
 def test_bad_front_matter_is_reported_with_a_line(tmp_path, front):
     f = write(tmp_path, "x.md", f"---\n{front}\n---\nbody\n")
     with pytest.raises(kb_files.KbFileError) as err:
@@ -68,8 +72,10 @@ def test_huge_files_are_refused_unread(tmp_path):
         kb_files.read_article(f, tmp_path, lambda b: "k")
 
 
-@pytest.mark.parametrize("src", ["../outside.png", "../../outside.png", "/etc/passwd", "img/../../outside.png",
-                                 "%2e%2e/outside.png", "link.png"])
+@pytest.mark.parametrize(
+    "src",
+    ["../outside.png", "../../outside.png", "/etc/passwd", "img/../../outside.png", "%2e%2e/outside.png", "link.png"],
+)
 def test_images_outside_the_folder_are_refused(tmp_path, src):
     root = tmp_path / "kb"
     write(tmp_path, "outside.png", PNG)
@@ -92,19 +98,22 @@ def test_images_must_be_raster_images(tmp_path):
             kb_files.read_article(f, tmp_path, lambda b: "k")
 
 
-@pytest.mark.parametrize("md", [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    "[click](javascript:alert(1))",
-    "[click](JaVaScRiPt:alert(1))",
-    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "![x](javascript:alert(1))",
-    "<iframe src=https://evil.example></iframe>",
-    '<a href="https://x" onclick="steal()">x</a>',
-    "<style>body{background:url(https://t.example/beacon)}</style>",
-    "[x](vbscript:msgbox)",
-    "![x](https://tracker.example/pixel.gif)",
-])
+@pytest.mark.parametrize(
+    "md",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "![x](javascript:alert(1))",
+        "<iframe src=https://evil.example></iframe>",
+        '<a href="https://x" onclick="steal()">x</a>',
+        "<style>body{background:url(https://t.example/beacon)}</style>",
+        "[x](vbscript:msgbox)",
+        "![x](https://tracker.example/pixel.gif)",
+    ],
+)
 def test_markdown_renders_no_active_content(md):
     """Checked on the parsed HTML: text that merely shows "<script>" escaped is harmless."""
     html = kb_markdown.render(md, lambda src: None)
@@ -125,6 +134,7 @@ def _tags(html: str) -> list[tuple[str, list]]:
     class P(HTMLParser):
         def handle_starttag(self, tag, attrs):  # noqa: ANN001, ANN202
             seen.append((tag, attrs))
+
     P().feed(html)
     return seen
 

@@ -1,6 +1,7 @@
 """Hostile article content on the signed article page: a title, body and image text that try to run
 script or break out of the page's markup arrive as text (Markdown's raw HTML is off, nh3 cleans what it
 makes, the page escapes the title), checked in the HTML and in headless Chromium, where nothing runs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,7 @@ def hostile(backend, tmp_path):
 def test_hostile_article_content_is_text_in_the_page(hostile):
     desk = hostile
     url = kb_links.article_url(desk.settings, "evil", "en")
-    path = url[len(desk.settings.public_url):]
+    path = url[len(desk.settings.public_url) :]
 
     async def go() -> str:
         ex = ThreadPoolExecutor(2)
@@ -96,7 +97,7 @@ def test_nothing_runs_in_a_browser(hostile, browser):  # noqa: F811
     try:
         browser.delete_all_cookies()
         url = kb_links.article_url(desk.settings, "evil", "en")
-        browser.get(server.url + url[len(desk.settings.public_url):])
+        browser.get(server.url + url[len(desk.settings.public_url) :])
         assert browser.title == TITLE
         assert browser.find_element(By.TAG_NAME, "h1").text == TITLE.strip()
         assert browser.execute_script("return typeof window.pwned") == "undefined"

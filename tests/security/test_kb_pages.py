@@ -1,5 +1,6 @@
 """Hostile requests to the signed article pages: forged or swapped signatures, path tricks, images of
 other articles, resolving without the page's CSRF cookie or for a closed ticket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,9 @@ def test_forged_and_swapped_links_tell_nothing(backend, tmp_path):
     write(root, "a.png", PNG)
     write(root, "public.md", article("Public", ["q"], body="![x](a.png)"))
     write(root, "secret.md", article("Secret", ["q"], audience="internal", body="internal only"))
-    desk = Desk(backend.replace(public_url="http://help.example.com"))  # a Secure cookie would not come back over the test's http
+    desk = Desk(
+        backend.replace(public_url="http://help.example.com")
+    )  # a Secure cookie would not come back over the test's http
     run_sync(desk.settings, root)
     ticket, _ = desk.new_ticket()
     keys = desk.settings.secret_key
@@ -33,9 +36,11 @@ def test_forged_and_swapped_links_tell_nothing(backend, tmp_path):
         ex = ThreadPoolExecutor(2)
         client = TestClient(TestServer(public.make_app(desk.settings, None, ex)))
         async with client:
+
             async def status(method: str, path: str, **kw) -> int:  # noqa: ANN003
                 r = await client.request(method, path, **kw)
                 return r.status
+
             assert await status("GET", f"/kb/en/public?sig={good}") == 200
             assert await status("GET", f"/kb/en/secret?sig={good}") == 404  # another article's signature
             assert await status("GET", f"/kb/fr/public?sig={good}") == 404  # another language

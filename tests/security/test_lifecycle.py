@@ -1,6 +1,7 @@
 """Adversarial inputs of the data lifecycle: backups altered, cut short, opened with the wrong passphrase
 or crafted to write outside the data directory; erasure and export of what does not exist; attachment
 names that try to leave their folder in an export."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,12 @@ def made(backend, tmp_path, monkeypatch):
     Desk(src).receive(rich_mail("Alice <alice@example.org>", "hello", "<p>hello</p>", [("a.pdf", b"%PDF" * 300)]))
     out = tmp_path / "b.hlbak"
     assert run_cli(monkeypatch, src, "backup", "--out", str(out)) == 0
-    target = make_settings(tmp_path / "target", database_url=f"sqlite:///{tmp_path}/target/db.sqlite3",
-                           secret_key=(), backup_passphrase=PASSPHRASE)
+    target = make_settings(
+        tmp_path / "target",
+        database_url=f"sqlite:///{tmp_path}/target/db.sqlite3",
+        secret_key=(),
+        backup_passphrase=PASSPHRASE,
+    )
     return out, target
 
 
@@ -98,17 +103,24 @@ def _sealed(path: Path, members: list[tuple[str, bytes, bytes]]) -> None:
 MANIFEST = json.dumps({"format": "helpline-backup/1", "engine": "sqlite", "created_at": "x", "blobs": 0}).encode()
 
 
-@pytest.mark.parametrize("name,kind", [
-    ("../../escaped.txt", tarfile.REGTYPE),
-    ("/tmp/helpline-escaped.txt", tarfile.REGTYPE),
-    ("blobs/../../escaped.txt", tarfile.REGTYPE),
-    ("blobs/" + "a" * 64, tarfile.SYMTYPE),
-    ("db/helpline.sqlite3", tarfile.LNKTYPE),
-    ("keys/../../../escaped", tarfile.REGTYPE),
-])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("../../escaped.txt", tarfile.REGTYPE),
+        ("/tmp/helpline-escaped.txt", tarfile.REGTYPE),
+        ("blobs/../../escaped.txt", tarfile.REGTYPE),
+        ("blobs/" + "a" * 64, tarfile.SYMTYPE),
+        ("db/helpline.sqlite3", tarfile.LNKTYPE),
+        ("keys/../../../escaped", tarfile.REGTYPE),
+    ],
+)
 def test_archive_members_cannot_write_outside_the_data_directory(tmp_path, monkeypatch, capsys, name, kind):
-    target = make_settings(tmp_path / "target", database_url=f"sqlite:///{tmp_path}/target/db.sqlite3",
-                           secret_key=(), backup_passphrase=PASSPHRASE)
+    target = make_settings(
+        tmp_path / "target",
+        database_url=f"sqlite:///{tmp_path}/target/db.sqlite3",
+        secret_key=(),
+        backup_passphrase=PASSPHRASE,
+    )
     path = tmp_path / "evil.hlbak"
     _sealed(path, [("manifest.json", tarfile.REGTYPE, MANIFEST), (name, kind, b"owned")])
     code, err = _restore(monkeypatch, target, path, capsys)
@@ -128,12 +140,12 @@ def test_a_blob_whose_bytes_do_not_match_its_name_is_refused(tmp_path):
 def test_a_header_asking_for_a_huge_key_derivation_is_refused_at_once(made, tmp_path):
     out, _ = made
     data = out.read_bytes()
-    size = int.from_bytes(data[len(MAGIC):len(MAGIC) + 4], "big")
-    header = json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + size])
+    size = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "big")
+    header = json.loads(data[len(MAGIC) + 4 : len(MAGIC) + 4 + size])
     header["n"] = 1 << 30
     raw = json.dumps(header, sort_keys=True).encode()
     evil = tmp_path / "dos.hlbak"
-    evil.write_bytes(MAGIC + len(raw).to_bytes(4, "big") + raw + data[len(MAGIC) + 4 + size:])
+    evil.write_bytes(MAGIC + len(raw).to_bytes(4, "big") + raw + data[len(MAGIC) + 4 + size :])
     started = time.monotonic()
     with pytest.raises(BackupError, match="out of range"):
         backup.verify(str(evil), passphrase=PASSPHRASE, secret_keys=())
@@ -166,8 +178,14 @@ def test_erase_without_yes_on_a_pipe_does_nothing(backend, monkeypatch, capsys):
 
 def test_attachment_names_cannot_leave_their_folder_in_an_export(backend, tmp_path, monkeypatch):
     names = ["../../../etc/passwd", "/abs/path.txt", "..\\..\\win.ini", "a\x00b.pdf", "...", ""]
-    Desk(backend).receive(rich_mail("Alice <alice@example.org>", "files", "<p>files</p>",
-                                    [(n or "x", b"data %d" % i) for i, n in enumerate(names)]))
+    Desk(backend).receive(
+        rich_mail(
+            "Alice <alice@example.org>",
+            "files",
+            "<p>files</p>",
+            [(n or "x", b"data %d" % i) for i, n in enumerate(names)],
+        )
+    )
     out = tmp_path / "e.zip"
     assert run_cli(monkeypatch, backend, "customers", "export", "alice@example.org", "--out", str(out)) == 0
     with zipfile.ZipFile(out) as z:

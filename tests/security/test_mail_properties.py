@@ -6,6 +6,7 @@ The suite runs a short, derandomised slice (same examples every run, no
 deadline on a shared CI machine); ``python -m tests.security.fuzz --minutes N``
 runs the same properties for as long as asked with fresh randomness.
 """
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +14,13 @@ from hypothesis import strategies as st
 
 from . import mail_properties as mp
 
-CI = settings(max_examples=150, derandomize=True, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+CI = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 @CI

@@ -1,5 +1,6 @@
 """A category set through the ticket API must not become a /metrics label value unless it is
 configured (a team's categories) or one of the model's labels: others count as ``other``."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,10 @@ def _category_labels(settings) -> dict[str, float]:  # noqa: ANN001
     reg = CollectorRegistry()
     reg.register(ReportCollector(settings.replace(report_metrics_cache_s=0)))
     text = generate_latest(reg).decode()
-    return {m.group(1): float(m.group(2))
-            for m in re.finditer(r'helpline_report_tickets\{by="category",value="([^"]*)"\} (\S+)', text)}
+    return {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r'helpline_report_tickets\{by="category",value="([^"]*)"\} (\S+)', text)
+    }
 
 
 def test_api_supplied_categories_count_as_other(backend, tmp_path):
@@ -25,7 +28,9 @@ def test_api_supplied_categories_count_as_other(backend, tmp_path):
     client = next(api)
     try:
         numbers = [client.desk.new_ticket(subject=f"Question {i}")[0].number for i in range(5)]
-        for number, category in zip(numbers, ["invoice", "x-attacker-1", "x-attacker-2", "Ünïcode label", "refund"], strict=False):
+        for number, category in zip(
+            numbers, ["invoice", "x-attacker-1", "x-attacker-2", "Ünïcode label", "refund"], strict=False
+        ):
             r = client.call("PATCH", f"/tickets/{number}", json={"category": category})
             assert r.status_code == 200, r.text
         labels = _category_labels(client.desk.settings)
@@ -39,5 +44,8 @@ def test_api_supplied_categories_count_as_other(backend, tmp_path):
 def test_bounded_folds_unknown_names():
     from helpline.ingest.http.report_metrics import bounded
 
-    assert bounded({"a": 1, "b": 2, "c": 3, "unclassified": 4}, frozenset({"a", "unclassified"})) == \
-        {"a": 1, "other": 5, "unclassified": 4}
+    assert bounded({"a": 1, "b": 2, "c": 3, "unclassified": 4}, frozenset({"a", "unclassified"})) == {
+        "a": 1,
+        "other": 5,
+        "unclassified": 4,
+    }

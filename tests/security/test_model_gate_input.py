@@ -1,5 +1,6 @@
 """Agents' labels and customers' texts are input to the gated retrain: hostile ones neither crash it nor
 escape into anything but a label string, and too few tickets are refused with a message."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,9 @@ def _tickets(n_per_label: int) -> model_train.Dataset:
 
 def test_hostile_labels_and_texts_train_and_stay_plain_strings():
     active = model_store.load_model(model_store.packaged_default_path())
-    candidate, decision = model_gate.gated_retrain(_tickets(12), default_build.shipped_training_data(), active,
-                                                   model_train.TrainOptions(Cs=(1.0,)))
+    candidate, decision = model_gate.gated_retrain(
+        _tickets(12), default_build.shipped_training_data(), active, model_train.TrainOptions(Cs=(1.0,))
+    )
     labels = set(candidate.labels)
     assert {"<script>alert(1)</script>", "../../etc/passwd", "line\nbreak", "x" * 300, "Ünïcødé ✓"} <= labels
     assert "REFUND" not in labels and "cancellation_refund" in labels  # an old label is read as its replacement

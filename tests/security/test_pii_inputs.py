@@ -1,5 +1,6 @@
 """Adversarial input to the PII surfaces: ``helpline pii eval|mask`` reading files, the API's reveal route,
 and text built to make the detectors' regular expressions backtrack."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,14 +15,19 @@ from ..api.test_ticket_api import new_ticket
 
 
 def helpline(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "helpline.ingest.cli", *args], input=stdin, capture_output=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", *args], input=stdin, capture_output=True, timeout=120
+    )
 
 
 def test_eval_refuses_bad_sets_with_the_line_and_no_traceback(tmp_path):
-    cases = {"notjson.jsonl": b'{"text": "a", "pii": []}\n{oops\n', "binary.jsonl": b"\x00\xff\xfe" * 100,
-             "kind.jsonl": b'{"text": "a", "pii": [{"kind": "__class__", "value": "a"}]}\n',
-             "shape.jsonl": b'["text"]\n', "big.jsonl": b'{"text": "' + b"a" * 200_000 + b'", "pii": []}\n'}
+    cases = {
+        "notjson.jsonl": b'{"text": "a", "pii": []}\n{oops\n',
+        "binary.jsonl": b"\x00\xff\xfe" * 100,
+        "kind.jsonl": b'{"text": "a", "pii": [{"kind": "__class__", "value": "a"}]}\n',
+        "shape.jsonl": b'["text"]\n',
+        "big.jsonl": b'{"text": "' + b"a" * 200_000 + b'", "pii": []}\n',
+    }
     for name, data in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
@@ -40,9 +46,18 @@ def test_mask_reads_stdin_and_refuses_a_directory(tmp_path):
 
 
 def test_pathological_text_is_masked_in_linear_time():
-    texts = ["4" * 200_000, "4 " * 100_000, "4-" * 100_000, "DE89 " * 40_000, "DE" + "A " * 100_000,
-             "password: " * 20_000, ("x" * 31 + "1") * 5_000, "123-45-" * 30_000, "Order no. " * 20_000 + "4111",
-             "\n".join(["pwd = " + "a " * 50] * 2_000)]
+    texts = [
+        "4" * 200_000,
+        "4 " * 100_000,
+        "4-" * 100_000,
+        "DE89 " * 40_000,
+        "DE" + "A " * 100_000,
+        "password: " * 20_000,
+        ("x" * 31 + "1") * 5_000,
+        "123-45-" * 30_000,
+        "Order no. " * 20_000 + "4111",
+        "\n".join(["pwd = " + "a " * 50] * 2_000),
+    ]
     for text in texts:
         started = time.monotonic()
         pii.mask(text, tokens=True)
@@ -52,9 +67,13 @@ def test_pathological_text_is_masked_in_linear_time():
 def test_the_reveal_route_answers_odd_paths_without_a_server_error(api):
     t = new_ticket(api, body="card 4111 1111 1111 1111")
     key = api_keys.create("crm", ["read", "pii"]).key
-    for path in (f"/tickets/{t.number}/messages/99999999999999999999999/reveal",
-                 f"/tickets/{t.number}/messages/-1/reveal", f"/tickets/{t.number}/messages/1%20OR%201=1/reveal",
-                 "/tickets/..%2F..%2Fetc/messages/1/reveal", f"/tickets/{t.number}/messages/0x1/reveal"):
+    for path in (
+        f"/tickets/{t.number}/messages/99999999999999999999999/reveal",
+        f"/tickets/{t.number}/messages/-1/reveal",
+        f"/tickets/{t.number}/messages/1%20OR%201=1/reveal",
+        "/tickets/..%2F..%2Fetc/messages/1/reveal",
+        f"/tickets/{t.number}/messages/0x1/reveal",
+    ):
         r = api.call("POST", path, key=key)
         assert r.status_code in (403, 404), (path, r.status_code, r.text)
     assert api.call("POST", f"/tickets/{t.number}/messages/1/reveal", key=None).status_code == 401

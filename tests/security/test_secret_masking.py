@@ -1,5 +1,6 @@
 """An over-long ``Authorization`` header (or any line aiohttp's parser refuses) must not put
 the key into the log or the answer: the ingest daemon's listeners (``ingest.http_runner``)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,6 +48,7 @@ def test_refused_request_is_not_echoed_nor_logged(backend, caplog):
     caplog.set_level(logging.DEBUG)
     d = daemon.IngestDaemon(backend)
     try:
+
         async def go() -> list[bytes]:
             app = public.make_app(backend, None, None)
             await d._serve_http(app, "127.0.0.1:0", 0)  # noqa: SLF001 - the daemon's own runner
@@ -73,6 +75,7 @@ def test_refused_request_is_not_echoed_nor_logged(backend, caplog):
 
 def test_plain_aiohttp_would_echo_the_key():
     """The defect this guards against, and the private surface it relies on, still as expected."""
+
     async def go() -> list[bytes]:
         return await _ask(web.AppRunner(web.Application(), access_log=None), PAYLOADS[:1])
 
@@ -89,8 +92,9 @@ def test_ordinary_requests_still_work():
     async def go() -> list[bytes]:
         app = web.Application()
         app.router.add_get("/", hello)
-        return await _ask(http_runner.AppRunner(app, access_log=None),
-                          [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        return await _ask(
+            http_runner.AppRunner(app, access_log=None), [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]
+        )
 
     answer = asyncio.run(go())[0]
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"hello")

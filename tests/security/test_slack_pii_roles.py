@@ -1,6 +1,7 @@
 """Forged Slack interactions against roles and the Reveal button: a message id of another ticket, ids that are
 no number, a first-line agent's click on a button their role lacks. Through the real listener (signed
 payloads, as Slack would deliver a tampered client's click) on both databases."""
+
 from __future__ import annotations
 
 from helpline.store import models as m

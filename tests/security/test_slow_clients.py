@@ -5,6 +5,7 @@ one address (or everyone together) from holding every descriptor. Trusted
 relays and proxies (Postfix, a reverse proxy) are exempt from the per-address
 caps only.
 """
+
 from __future__ import annotations
 
 import socket
@@ -23,9 +24,13 @@ from tests.support.stack import Stack, wait_until
 
 def _stack(tmp_path_factory, embedded_redis, **over) -> Stack:
     tmp = tmp_path_factory.mktemp("slow")
-    settings = make_settings(tmp, database_url=f"sqlite:///{tmp}/helpline.sqlite3",
-                             broker_url=embedded_redis.url + "?db=0", queue_name="slow-" + uuid.uuid4().hex[:8],
-                             **over)
+    settings = make_settings(
+        tmp,
+        database_url=f"sqlite:///{tmp}/helpline.sqlite3",
+        broker_url=embedded_redis.url + "?db=0",
+        queue_name="slow-" + uuid.uuid4().hex[:8],
+        **over,
+    )
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     migrations.upgrade()
     stack = Stack(settings, tmp).start_ingest()
@@ -43,9 +48,17 @@ def _http_up(stack: Stack) -> bool:
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory, embedded_redis):
     """Caps of 3 per address with no exemptions, and deadlines of a few seconds."""
-    s = _stack(tmp_path_factory, embedded_redis, smtp_max_connections_per_ip=3, smtp_trusted_relays=(),
-               smtp_command_timeout_s=2.0, smtp_data_timeout_s=3.0, http_max_connections_per_ip=3,
-               http_trusted_proxies=(), http_header_timeout_s=2.0)
+    s = _stack(
+        tmp_path_factory,
+        embedded_redis,
+        smtp_max_connections_per_ip=3,
+        smtp_trusted_relays=(),
+        smtp_command_timeout_s=2.0,
+        smtp_data_timeout_s=3.0,
+        http_max_connections_per_ip=3,
+        http_trusted_proxies=(),
+        http_header_timeout_s=2.0,
+    )
     yield s
     s.stop()
     db.database().close()
@@ -54,9 +67,16 @@ def strict(tmp_path_factory, embedded_redis):
 @pytest.fixture(scope="module")
 def behind_proxies(tmp_path_factory, embedded_redis):
     """Loopback is the trusted relay and proxy: per-address caps of 2 do not apply, totals of 6 do."""
-    s = _stack(tmp_path_factory, embedded_redis, smtp_max_connections_per_ip=2, smtp_max_connections=6,
-               smtp_trusted_relays=("127.0.0.1",), http_max_connections_per_ip=2, http_max_connections=6,
-               http_trusted_proxies=("127.0.0.0/8",))
+    s = _stack(
+        tmp_path_factory,
+        embedded_redis,
+        smtp_max_connections_per_ip=2,
+        smtp_max_connections=6,
+        smtp_trusted_relays=("127.0.0.1",),
+        http_max_connections_per_ip=2,
+        http_max_connections=6,
+        http_trusted_proxies=("127.0.0.0/8",),
+    )
     yield s
     s.stop()
     db.database().close()
@@ -114,7 +134,7 @@ def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"", ev
             return time.monotonic() - start
         if trickle:
             try:
-                sock.sendall(trickle[i % len(trickle):i % len(trickle) + 1])
+                sock.sendall(trickle[i % len(trickle) : i % len(trickle) + 1])
             except (BrokenPipeError, ConnectionResetError):
                 return time.monotonic() - start
             i += 1
@@ -179,8 +199,12 @@ def test_smtp_data_trickled_is_cut_off_at_the_data_deadline(strict):
     sock = _connect(strict.smtp_port)
     try:
         assert _line(sock).startswith(b"220")
-        for cmd, code in ((b"HELO t.example", b"250"), (b"MAIL FROM:<a@example.org>", b"250"),
-                          (b"RCPT TO:<support@example.com>", b"250"), (b"DATA", b"354")):
+        for cmd, code in (
+            (b"HELO t.example", b"250"),
+            (b"MAIL FROM:<a@example.org>", b"250"),
+            (b"RCPT TO:<support@example.com>", b"250"),
+            (b"DATA", b"354"),
+        ):
             sock.sendall(cmd + b"\r\n")
             assert _line(sock).startswith(code)
         # one byte every 0.4 s: the 2 s command deadline would never fire on its own during DATA

@@ -5,6 +5,7 @@ A pause between two sends makes the server see them as two reads (TCP_NODELAY,
 and the server is idle-waiting on the socket when the second part arrives).
 The stored raw message must be exactly what the client meant to send.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,13 +35,14 @@ def stuff(body: bytes) -> bytes:
 
 def message(body: str) -> bytes:
     mid = f"<{uuid.uuid4().hex}@example.org>"
-    head = (f"From: Alice <alice@example.org>\r\nTo: support@example.com\r\nSubject: framing {mid}\r\n"
-            f"Message-ID: {mid}\r\nDate: Mon, 7 Dec 2026 08:00:00 +0000\r\n\r\n")
+    head = (
+        f"From: Alice <alice@example.org>\r\nTo: support@example.com\r\nSubject: framing {mid}\r\n"
+        f"Message-ID: {mid}\r\nDate: Mon, 7 Dec 2026 08:00:00 +0000\r\n\r\n"
+    )
     return (head + body).encode()
 
 
-DOTTY = ("first line\r\n.\r\n..\r\n...\r\n.leading dot\r\nends with a dot.\r\n\r\n"
-         ". \r\n.\r\n\r\nlast line.\r\n")
+DOTTY = "first line\r\n.\r\n..\r\n...\r\n.leading dot\r\nends with a dot.\r\n\r\n. \r\n.\r\n\r\nlast line.\r\n"
 
 
 # ---- the reader alone, every split --------------------------------------------------------------
@@ -62,8 +64,19 @@ async def _read_split(wire: bytes, cuts: list[int]) -> tuple[bytes, bytes]:
     return bytes(out), await reader.readuntil(b"\r\n")
 
 
-@pytest.mark.parametrize("body", [b"", b"\r\n", b".\r\n", b"a\r\n", DOTTY.encode(), b"x\n.x\r\n", b"\r.\r\n",
-                                  b"no dot\r\n" * 20 + b"." * 40 + b"\r\n"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n",
+        b".\r\n",
+        b"a\r\n",
+        DOTTY.encode(),
+        b"x\n.x\r\n",
+        b"\r.\r\n",
+        b"no dot\r\n" * 20 + b"." * 40 + b"\r\n",
+    ],
+)
 def test_reader_every_single_split(body):
     wire = stuff(body)
     for cut in range(len(wire) + 1):
@@ -92,8 +105,12 @@ def test_reader_byte_by_byte():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, embedded_redis):
     tmp = tmp_path_factory.mktemp("framing")
-    settings = make_settings(tmp, database_url=f"sqlite:///{tmp}/helpline.sqlite3",
-                             broker_url=embedded_redis.url + "?db=0", queue_name="framing-" + uuid.uuid4().hex[:8])
+    settings = make_settings(
+        tmp,
+        database_url=f"sqlite:///{tmp}/helpline.sqlite3",
+        broker_url=embedded_redis.url + "?db=0",
+        queue_name="framing-" + uuid.uuid4().hex[:8],
+    )
     db.init(settings.effective_database_url, settings.db_busy_timeout_ms)
     migrations.upgrade()
     stack = Stack(settings, tmp).start_ingest()
@@ -114,8 +131,8 @@ class Client:
             lines = self.buf.split(b"\r\n")
             for i, ln in enumerate(lines[:-1]):
                 if ln[3:4] == b" ":
-                    self.buf = b"\r\n".join(lines[i + 1:])
-                    return b"\r\n".join(lines[:i + 1])
+                    self.buf = b"\r\n".join(lines[i + 1 :])
+                    return b"\r\n".join(lines[: i + 1])
             data = self.sock.recv(65536)
             assert data, "server closed the connection"
             self.buf += data
@@ -188,8 +205,10 @@ def test_bare_lf_before_a_lone_dot_is_refused_and_the_connection_closed(server):
     try:
         assert c.cmd(b"EHLO t.example").startswith(b"250")
         c.envelope()
-        c.sock.sendall(message("smuggled\n.\r\nMAIL FROM:<x@example.org>\r\n").replace(b"\n.\r\nMAIL", b"\n.\r\nMAIL")
-                       + b"\r\n.\r\n")
+        c.sock.sendall(
+            message("smuggled\n.\r\nMAIL FROM:<x@example.org>\r\n").replace(b"\n.\r\nMAIL", b"\n.\r\nMAIL")
+            + b"\r\n.\r\n"
+        )
         assert c.reply().startswith(b"554 5.5.2")
         assert c.sock.recv(100) == b""
     finally:

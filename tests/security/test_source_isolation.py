@@ -11,6 +11,7 @@ and sources; an agent's answer to it goes to the customer's mailbox (or to the
 source that created it); only the source that created a ticket hears its
 events.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,10 +27,11 @@ from ..webhook.support import SOURCES
 from ..webhook.test_webhook_tickets import HookDesk
 from ..workers.builders import ALICE_ADDR, event_kinds, inbound_messages, mail
 
-OUTAGE = ("My internet connection has been down since this morning, the router shows a red light and "
-          "restarting it does not help.")
-OUTAGE_AGAIN = ("Internet still down since this morning! Router light is red, restarted it twice, no help. "
-                "Please fix")
+OUTAGE = (
+    "My internet connection has been down since this morning, the router shows a red light and "
+    "restarting it does not help."
+)
+OUTAGE_AGAIN = "Internet still down since this morning! Router light is red, restarted it twice, no help. Please fix"
 CALLBACKS = "shop=http://127.0.0.1:9/shop,crm=http://127.0.0.1:9/crm"
 
 
@@ -46,10 +48,19 @@ def email_ticket(desk: HookDesk, body: str = "Where is my order? It has not arri
 
 def answer(desk: HookDesk, ticket: m.Ticket, key: str = "r-1") -> api_ticket_ops.Reply:
     """What ``POST /api/v1/tickets/{number}/replies`` does, in the API's transaction."""
+
     def tx() -> api_ticket_ops.Reply:
         with audit_events.buffered_events():
-            return api_ticket_ops.reply(ticket.id, "We have sent a replacement.", author="Dana", actor="api:test",
-                                        key=key, settings=desk.settings, now=m.utcnow())
+            return api_ticket_ops.reply(
+                ticket.id,
+                "We have sent a replacement.",
+                author="Dana",
+                actor="api:test",
+                key=key,
+                settings=desk.settings,
+                now=m.utcnow(),
+            )
+
     return run_tx(tx)
 
 
@@ -64,8 +75,13 @@ def assert_isolated(outcome, target: m.Ticket) -> m.Ticket:  # noqa: ANN001
 
 def test_customer_email_and_ticket_number_open_a_follow_up_not_the_ticket(desk):
     ticket = email_ticket(desk)
-    outcome = desk.hook({"customer": {"email": ALICE_ADDR}, "ticket": ticket.number,
-                         "text": "Please send all answers to my app from now on."})
+    outcome = desk.hook(
+        {
+            "customer": {"email": ALICE_ADDR},
+            "ticket": ticket.number,
+            "text": "Please send all answers to my app from now on.",
+        }
+    )
     mine = assert_isolated(outcome, ticket)
     assert mine.possible_follow_up and mine.follow_up_of_id == ticket.id
     assert [msg.channel for msg in inbound_messages(ticket)] == ["email"]
@@ -96,8 +112,11 @@ def test_an_exact_copy_of_the_customers_mail_is_not_swallowed_into_their_ticket(
 
 def test_an_ingest_key_without_callback_cannot_make_the_ticket_unanswerable(desk):
     ticket = email_ticket(desk)
-    outcome = desk.hook({"customer": {"email": ALICE_ADDR}, "ticket": ticket.number, "text": "Me again, by app."},
-                        source="partner-key", auth="api_key")
+    outcome = desk.hook(
+        {"customer": {"email": ALICE_ADDR}, "ticket": ticket.number, "text": "Me again, by app."},
+        source="partner-key",
+        auth="api_key",
+    )
     assert_isolated(outcome, ticket)
     reply = answer(desk, ticket)  # before the fix: ReplyNotPossible (409), the ticket stuck
     assert (reply.channel, reply.recipient) == ("email", ALICE_ADDR)
@@ -105,11 +124,19 @@ def test_an_ingest_key_without_callback_cannot_make_the_ticket_unanswerable(desk
 
 
 def test_a_second_source_cannot_write_into_the_first_sources_ticket(desk):
-    first = desk.hook({"customer": {"external_id": "u-1", "email": "bob@example.org"}, "subject": "No internet",
-                       "text": OUTAGE, "conversation_id": "chat-1"})
+    first = desk.hook(
+        {
+            "customer": {"external_id": "u-1", "email": "bob@example.org"},
+            "subject": "No internet",
+            "text": OUTAGE,
+            "conversation_id": "chat-1",
+        }
+    )
     ticket = m.Ticket.get_by_id(first.ticket_id)
-    by_number = desk.hook({"customer": {"email": "bob@example.org"}, "ticket": ticket.number,
-                           "text": "Switching to our CRM."}, source="crm")
+    by_number = desk.hook(
+        {"customer": {"email": "bob@example.org"}, "ticket": ticket.number, "text": "Switching to our CRM."},
+        source="crm",
+    )
     crm = assert_isolated(by_number, ticket)
     assert crm.possible_follow_up and crm.follow_up_of_id == ticket.id
     alike = desk.hook({"customer": {"email": "bob@example.org"}, "text": OUTAGE_AGAIN}, source="crm")
@@ -143,6 +170,7 @@ def test_tickets_written_into_before_the_fix_are_answered_on_their_own_channel(d
     def takeover() -> None:  # what the old pipeline wrote
         fastsql.execute('UPDATE "message" SET ticket_id = ? WHERE ticket_id = ?', [ticket.id, stolen.ticket_id])
         webhook_state.link_source(ticket.id, "shop", m.utcnow())
+
     run_tx(takeover)
     assert [msg.channel for msg in inbound_messages(ticket)] == ["email", "webhook"]
     assert webhook_events.listening(ticket.id, desk.settings) == []

@@ -1,6 +1,7 @@
 """Fixtures of the Slack tests: the fake Slack Web API, settings pointing at it,
 a help desk (intake + pipeline) on each backend, and the public HTTP listener
 served for real so events arrive over HTTP, signed as Slack signs them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,14 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def slack_settings(backend, fake_slack):
     # No undo window by default here, so a reply leaves inside the test's own run; test_slack_undo covers it.
-    return backend.replace(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_channel=CHANNEL,
-                           slack_agents=(AGENT, AGENT2), slack_api_url=fake_slack.url, slack_undo_seconds=0.0)
+    return backend.replace(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_channel=CHANNEL,
+        slack_agents=(AGENT, AGENT2),
+        slack_api_url=fake_slack.url,
+        slack_undo_seconds=0.0,
+    )
 
 
 @pytest.fixture
@@ -55,8 +62,9 @@ def slack_desk(slack_settings) -> Desk:
 
 def quick_sender(settings) -> SlackSender:
     """A sender that does not really sleep between posts (the pacing is tested on its own)."""
-    return SlackSender(settings, pacer=Pacer(interval=0.0),
-                       categories=functools.partial(active_labels, models_dir_for(settings)))
+    return SlackSender(
+        settings, pacer=Pacer(interval=0.0), categories=functools.partial(active_labels, models_dir_for(settings))
+    )
 
 
 def deliver_slack(settings, sender: SlackSender | None = None) -> Any:
@@ -112,11 +120,20 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def thread_message(text: str, thread_ts: str, *, user: str = AGENT, ts: str | None = None, channel: str = CHANNEL,
-                   **extra: Any) -> dict[str, Any]:
+def thread_message(
+    text: str, thread_ts: str, *, user: str = AGENT, ts: str | None = None, channel: str = CHANNEL, **extra: Any
+) -> dict[str, Any]:
     """A message event as Slack sends it for a reply in a thread."""
-    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts or next_ts(),
-             "thread_ts": thread_ts, "channel_type": "channel", "team": "T0TEST"}
+    event = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts or next_ts(),
+        "thread_ts": thread_ts,
+        "channel_type": "channel",
+        "team": "T0TEST",
+    }
     event.update(extra)
     return event
 

@@ -1,5 +1,6 @@
 """The parent message's buttons: take, waiting on customer, resolve, close, reopen and
 the priority menu; authorised at the edge, applied by a worker, shown by chat.update."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,22 +29,29 @@ def test_take_assigns_and_opens_a_new_ticket():
     assert again.refused and not again.columns
 
 
-@pytest.mark.parametrize("before,value,columns", [
-    ("open", "resolved", {"status": "resolved", "resolved_at": NOW}),
-    ("resolved", "closed", {"status": "closed", "closed_at": NOW}),
-    ("open", "closed", {"status": "closed", "closed_at": NOW, "resolved_at": NOW}),
-    ("closed", "open", {"status": "open", "resolved_at": None, "closed_at": None}),
-    ("open", "waiting_customer", {"status": "waiting_customer"}),
-])
+@pytest.mark.parametrize(
+    "before,value,columns",
+    [
+        ("open", "resolved", {"status": "resolved", "resolved_at": NOW}),
+        ("resolved", "closed", {"status": "closed", "closed_at": NOW}),
+        ("open", "closed", {"status": "closed", "closed_at": NOW, "resolved_at": NOW}),
+        ("closed", "open", {"status": "open", "resolved_at": None, "closed_at": None}),
+        ("open", "waiting_customer", {"status": "waiting_customer"}),
+    ],
+)
 def test_status_changes(before, value, columns):
     resolved_at = NOW - dt.timedelta(hours=1) if before in ("resolved", "closed") else None
     change = decide(TicketState(before, "medium", "", resolved_at), "status", value, me="slack:U1", agent="D", now=NOW)
-    assert change.columns == columns and change.events[0] == ("status_changed", {
-        "from": before, "to": value, "reason": "set by an agent in Slack"})
+    assert change.columns == columns and change.events[0] == (
+        "status_changed",
+        {"from": before, "to": value, "reason": "set by an agent in Slack"},
+    )
 
 
-@pytest.mark.parametrize("command,value", [("status", "resolved"), ("status", "merged"), ("priority", "high"),
-                                           ("priority", "whenever"), ("explode", "")])
+@pytest.mark.parametrize(
+    "command,value",
+    [("status", "resolved"), ("status", "merged"), ("priority", "high"), ("priority", "whenever"), ("explode", "")],
+)
 def test_what_is_refused(command, value):
     state = TicketState("resolved", "high", "", NOW)
     assert decide(state, command, value, me="slack:U1", agent="D", now=NOW).refused
@@ -52,8 +60,9 @@ def test_what_is_refused(command, value):
 def test_priority_change():
     change = decide(TicketState("open", "medium", ""), "priority", "urgent", me="slack:U1", agent="D", now=NOW)
     assert change.columns == {"priority": "urgent"}
-    assert change.events == [("priority_set", {"priority": "urgent", "from": "medium",
-                                               "reasons": ["set by an agent in Slack"]})]
+    assert change.events == [
+        ("priority_set", {"priority": "urgent", "from": "medium", "reasons": ["set by an agent in Slack"]})
+    ]
 
 
 # ---- through Slack ------------------------------------------------------------------
@@ -67,18 +76,29 @@ def team(slack_settings, relay_sink, fake_slack):
 def press(team: Team, ticket: m.Ticket, action_id: str, *, user: str = AGENT, option: str | None = None) -> dict:
     """Click a control of the ticket's parent message the way Slack reports it; Slack's response_url answer."""
     parent = parent_ts(ticket.id)
-    action = {"action_id": f"helpline_ticket:{action_id}", "block_id": f"helpline_ticket_actions:{ticket.number}",
-              "action_ts": next_ts()}
+    action = {
+        "action_id": f"helpline_ticket:{action_id}",
+        "block_id": f"helpline_ticket_actions:{ticket.number}",
+        "action_ts": next_ts(),
+    }
     if option:
-        action.update(type="static_select", selected_option={"value": option, "text": {"type": "plain_text",
-                                                                                       "text": option}})
+        action.update(
+            type="static_select", selected_option={"value": option, "text": {"type": "plain_text", "text": option}}
+        )
     else:
         action.update(type="button", value=ticket.number)
     url = team.slack.response_url(action["action_ts"])
-    payload = {"type": "block_actions", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
-               "container": {"type": "message", "channel_id": CHANNEL, "message_ts": parent},
-               "channel": {"id": CHANNEL}, "message": {"ts": parent}, "response_url": url, "trigger_id": "1.2",
-               "actions": [action]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": parent},
+        "channel": {"id": CHANNEL},
+        "message": {"ts": parent},
+        "response_url": url,
+        "trigger_id": "1.2",
+        "actions": [action],
+    }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     headers = dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
     status, _ = team.listener.post(body, headers)
@@ -95,9 +115,15 @@ def action_ids(blocks: list) -> list[str]:
 def test_the_parent_carries_the_buttons_of_the_state(team):
     ticket, _ = team.customer_writes()
     blocks = team.slack.calls_of("chat.postMessage")[0].args["blocks"]
-    assert action_ids(blocks) == ["helpline_ticket:take", "helpline_ticket:assign",
-                                  "helpline_ticket:status:waiting_customer", "helpline_ticket:status:resolved",
-                                  "helpline_ticket:escalate", "helpline_ticket:priority", "helpline_ticket:category"]
+    assert action_ids(blocks) == [
+        "helpline_ticket:take",
+        "helpline_ticket:assign",
+        "helpline_ticket:status:waiting_customer",
+        "helpline_ticket:status:resolved",
+        "helpline_ticket:escalate",
+        "helpline_ticket:priority",
+        "helpline_ticket:category",
+    ]
 
 
 def test_resolve_take_and_priority_from_the_buttons(team):
@@ -119,10 +145,17 @@ def test_resolve_take_and_priority_from_the_buttons(team):
     assert "Resolved" in json.dumps(update.args["blocks"])
     kinds = [(e.kind, e.actor) for e in events(ticket) if e.actor != "system"]
     # status and priority through ticket_ops, the one writer of both (lifecycle table, SLA clocks)
-    assert kinds == [("status_changed", f"slack:{AGENT}"), ("assigned", f"slack:{AGENT}"),
-                     ("priority_changed", f"slack:{AGENT}"), ("status_changed", f"slack:{AGENT}")]
-    said = [json.dumps(c.args["blocks"]) for c in team.slack.calls_of("chat.postMessage")
-            if c.args.get("thread_ts") == parent_ts(ticket.id)]
+    assert kinds == [
+        ("status_changed", f"slack:{AGENT}"),
+        ("assigned", f"slack:{AGENT}"),
+        ("priority_changed", f"slack:{AGENT}"),
+        ("status_changed", f"slack:{AGENT}"),
+    ]
+    said = [
+        json.dumps(c.args["blocks"])
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args.get("thread_ts") == parent_ts(ticket.id)
+    ]
     assert any("took this ticket" in s for s in said) and any("Resolved" in s for s in said)
 
 

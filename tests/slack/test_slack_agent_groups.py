@@ -1,6 +1,7 @@
 """HELPLINE_SLACK_AGENTS naming a user group (S…): its members are agents, from
 usergroups.users.list (cached, asked again on a miss or after a failure), with the
 real slack_sdk AsyncWebClient against the fake Slack; and through the listener."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Block Kit rendering, Slack markup to text, and what an agent's message means: pure functions."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,9 +33,16 @@ def walk_texts(blocks: list) -> list[dict]:
 
 
 def card(**over) -> sb.TicketCard:
-    base = dict(number="HL-2026-000042", subject="Printer on fire", status="new", priority="high", channel="email",
-                customer_name="Alice Customer", customer_address="alice@example.org",
-                first_text="Hello,\nmy printer is on fire.")
+    base = dict(
+        number="HL-2026-000042",
+        subject="Printer on fire",
+        status="new",
+        priority="high",
+        channel="email",
+        customer_name="Alice Customer",
+        customer_address="alice@example.org",
+        first_text="Hello,\nmy printer is on fire.",
+    )
     base.update(over)
     return sb.TicketCard(**base)
 
@@ -44,8 +52,9 @@ def test_escape_neutralises_slack_control_characters():
     assert sb.escape("&amp;") == "&amp;amp;"  # an entity the customer typed stays literal
 
 
-@pytest.mark.parametrize("field", ["subject", "customer_name", "customer_address", "first_text", "category",
-                                   "assignee", "team"])
+@pytest.mark.parametrize(
+    "field", ["subject", "customer_name", "customer_address", "first_text", "category", "assignee", "team"]
+)
 def test_customer_text_never_forms_a_mention_or_link_in_the_parent(field):
     msg = sb.ticket_message(card(**{field: HOSTILE}), hint=sb.reply_hint("thread", ">>", "#note"))
     for obj in walk_texts(msg["blocks"]):
@@ -61,8 +70,9 @@ def test_customer_text_never_forms_a_mention_or_link_in_the_parent(field):
 
 
 def test_hostile_thread_message_and_file_names_are_escaped():
-    msg = sb.customer_message(name="<!everyone>", address="<@U0BOSS>", channel="sms", text=HOSTILE,
-                              attachments=[("<!channel>.pdf", 2048)])
+    msg = sb.customer_message(
+        name="<!everyone>", address="<@U0BOSS>", channel="sms", text=HOSTILE, attachments=[("<!channel>.pdf", 2048)]
+    )
     for obj in walk_texts(msg["blocks"]):
         if obj["type"] == "mrkdwn":
             assert "<!" not in obj["text"] and "<@" not in obj["text"] and obj["verbatim"] is True
@@ -74,8 +84,10 @@ def test_hostile_thread_message_and_file_names_are_escaped():
 def test_parent_shows_the_ticket_and_leaves_out_what_is_not_known_yet():
     msg = sb.ticket_message(card())
     blob = json.dumps(msg)
-    assert msg["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "HL-2026-000042 · Printer on fire",
-                                                          "emoji": False}}
+    assert msg["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "HL-2026-000042 · Printer on fire", "emoji": False},
+    }
     assert "Alice Customer (alice@example.org)" in blob and ":email:" in blob
     assert "High" in blob and "New" in blob and "my printer is on fire" in blob
     assert "Category" not in blob and "SLA due" not in blob and "Assignee" not in blob
@@ -83,9 +95,18 @@ def test_parent_shows_the_ticket_and_leaves_out_what_is_not_known_yet():
 
 def test_parent_shows_category_confidence_sla_assignee_and_attachments_when_present():
     due = dt.datetime(2026, 3, 2, 14, 30)
-    msg = sb.ticket_message(card(category="refund", category_confidence=0.834, sla_due=due, assignee="Dana",
-                                 channel="sms", customer_name="", customer_address="+15551234567",
-                                 attachments=[("invoice.pdf", 12_800)]))
+    msg = sb.ticket_message(
+        card(
+            category="refund",
+            category_confidence=0.834,
+            sla_due=due,
+            assignee="Dana",
+            channel="sms",
+            customer_name="",
+            customer_address="+15551234567",
+            attachments=[("invoice.pdf", 12_800)],
+        )
+    )
     blob = json.dumps(msg)
     assert "refund (83%)" in blob
     epoch = int(due.replace(tzinfo=dt.timezone.utc).timestamp())
@@ -108,29 +129,38 @@ def test_reply_hint_follows_the_reply_mode():
     assert "`&gt;&gt;`" in explicit and "`#note`" in explicit
 
 
-@pytest.mark.parametrize("markup,text", [
-    ("Hi <@U0ALICE|alice>, see <https://example.com/x?a=1&amp;b=2|the guide>", "Hi @alice, see the guide (https://example.com/x?a=1&b=2)"),
-    ("<https://example.com>", "https://example.com"),
-    ("mail <mailto:bob@example.org|bob@example.org>", "mail bob@example.org"),
-    ("in <#C0GENERAL|general> <!here>", "in #general @here"),
-    ("5 &lt; 6 &amp;&amp; 7 &gt; 3", "5 < 6 && 7 > 3"),
-    ("&gt;&gt; Thanks", ">> Thanks"),
-])
+@pytest.mark.parametrize(
+    "markup,text",
+    [
+        (
+            "Hi <@U0ALICE|alice>, see <https://example.com/x?a=1&amp;b=2|the guide>",
+            "Hi @alice, see the guide (https://example.com/x?a=1&b=2)",
+        ),
+        ("<https://example.com>", "https://example.com"),
+        ("mail <mailto:bob@example.org|bob@example.org>", "mail bob@example.org"),
+        ("in <#C0GENERAL|general> <!here>", "in #general @here"),
+        ("5 &lt; 6 &amp;&amp; 7 &gt; 3", "5 < 6 && 7 > 3"),
+        ("&gt;&gt; Thanks", ">> Thanks"),
+    ],
+)
 def test_slack_markup_becomes_plain_text(markup, text):
     assert slack_to_text(markup) == text
 
 
-@pytest.mark.parametrize("mode,text,kind,kept", [
-    ("thread", "Thanks, refunded.", "reply", "Thanks, refunded."),
-    ("thread", "#note customer is VIP", "note", "customer is VIP"),
-    ("thread", "  #NOTE: check stock", "note", "check stock"),
-    ("thread", ">> Sure", "reply", "Sure"),
-    ("explicit", "let me check with billing", "discussion", "let me check with billing"),
-    ("explicit", ">> Your refund is on its way", "reply", "Your refund is on its way"),
-    ("explicit", "#note refund done", "note", "refund done"),
-    ("thread", "#note", "empty", ""),
-    ("thread", "   ", "empty", ""),
-])
+@pytest.mark.parametrize(
+    "mode,text,kind,kept",
+    [
+        ("thread", "Thanks, refunded.", "reply", "Thanks, refunded."),
+        ("thread", "#note customer is VIP", "note", "customer is VIP"),
+        ("thread", "  #NOTE: check stock", "note", "check stock"),
+        ("thread", ">> Sure", "reply", "Sure"),
+        ("explicit", "let me check with billing", "discussion", "let me check with billing"),
+        ("explicit", ">> Your refund is on its way", "reply", "Your refund is on its way"),
+        ("explicit", "#note refund done", "note", "refund done"),
+        ("thread", "#note", "empty", ""),
+        ("thread", "   ", "empty", ""),
+    ],
+)
 def test_what_an_agent_meant(mode, text, kind, kept):
     intent = classify(text, mode=mode, reply_prefix=">>", note_prefix="#note")
     assert (intent.kind, intent.text) == (kind, kept)
@@ -143,8 +173,13 @@ def test_the_card_shows_the_tickets_tags():
     assert tagged == ["*Tags*\n`vip` `refund` `bug/1234`"]
     assert not [f for f in fields if f.startswith("*Tags*")] or len(fields) <= 10  # Slack: ten fields at most
     none = sb.ticket_message(card())
-    assert not [f for b in none["blocks"] if b["type"] == "section" for f in b.get("fields", [])
-                if f["text"].startswith("*Tags*")]
+    assert not [
+        f
+        for b in none["blocks"]
+        if b["type"] == "section"
+        for f in b.get("fields", [])
+        if f["text"].startswith("*Tags*")
+    ]
 
 
 def test_tags_cannot_form_markup_or_flood_the_card():

@@ -1,4 +1,5 @@
 """/helpline: mine, queue, show, status and search, answered ephemerally to agents only."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,21 @@ def team(slack_settings, relay_sink, fake_slack):
 
 
 def slash(team: Team, text: str, *, user: str = AGENT, channel: str = CHANNEL) -> dict:
-    body = urlencode({"token": "x", "team_id": TEAM, "channel_id": channel, "channel_name": "support",
-                      "user_id": user, "user_name": "someone", "command": "/helpline", "text": text,
-                      "api_app_id": "A0HELPLINE", "response_url": team.slack.response_url("cmd"),
-                      "trigger_id": "1.2.3"}).encode()
+    body = urlencode(
+        {
+            "token": "x",
+            "team_id": TEAM,
+            "channel_id": channel,
+            "channel_name": "support",
+            "user_id": user,
+            "user_name": "someone",
+            "command": "/helpline",
+            "text": text,
+            "api_app_id": "A0HELPLINE",
+            "response_url": team.slack.response_url("cmd"),
+            "trigger_id": "1.2.3",
+        }
+    ).encode()
     headers = dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
     status, answer = team.listener.post(body, headers)
     assert status == 200
@@ -37,8 +49,9 @@ def slash(team: Team, text: str, *, user: str = AGENT, channel: str = CHANNEL) -
 
 def test_mine_queue_show_and_search(team):
     first, _ = team.customer_writes(subject="Invoice <!channel> wrong", body="Charged twice for order 4711.\n")
-    second, _ = team.customer_writes(subject="Parcel lost", body="The parcel never came.\n",
-                                     sender="Bob <bob@example.org>")
+    second, _ = team.customer_writes(
+        subject="Parcel lost", body="The parcel never came.\n", sender="Bob <bob@example.org>"
+    )
     press(team, first, "take")
 
     mine = slash(team, "mine")

@@ -1,6 +1,7 @@
 """The parent message's other controls: assign to (user menu), set category (menu of the model's
 labels), escalate; and a near-duplicate's Merge / Not a duplicate buttons in the ticket's thread.
 Through the real listener (slack-bolt) and pipeline, against the fake Slack, on both databases."""
+
 from __future__ import annotations
 
 import json
@@ -43,11 +44,21 @@ def click(team: Team, ticket: m.Ticket, action: dict, *, user: str = AGENT, mess
     if message_ts:
         container["thread_ts"] = message["thread_ts"] = parent
     url = team.slack.response_url(action["action_ts"])
-    payload = {"type": "block_actions", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
-               "container": container, "channel": {"id": CHANNEL}, "message": message, "response_url": url,
-               "trigger_id": "1.2", "actions": [action]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": TEAM},
+        "team": {"id": TEAM},
+        "container": container,
+        "channel": {"id": CHANNEL},
+        "message": message,
+        "response_url": url,
+        "trigger_id": "1.2",
+        "actions": [action],
+    }
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    status, _ = team.listener.post(body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"}))
+    status, _ = team.listener.post(
+        body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert status == 200
     team.work()
     answers = [c.args for c in team.slack.calls_of("response_url") if c.args["token"] == action["action_ts"]]
@@ -55,13 +66,20 @@ def click(team: Team, ticket: m.Ticket, action: dict, *, user: str = AGENT, mess
 
 
 def assign_to(team: Team, ticket: m.Ticket, chosen: str, *, user: str = AGENT) -> dict:
-    return click(team, ticket, {"type": "users_select", "action_id": "helpline_ticket:assign", "selected_user": chosen},
-                 user=user)
+    return click(
+        team,
+        ticket,
+        {"type": "users_select", "action_id": "helpline_ticket:assign", "selected_user": chosen},
+        user=user,
+    )
 
 
 def thread_lines(team: Team, ticket: m.Ticket) -> list[str]:
-    return [json.dumps(c.args.get("blocks")) for c in team.slack.calls_of("chat.postMessage")
-            if c.args.get("thread_ts") == parent_ts(ticket.id)]
+    return [
+        json.dumps(c.args.get("blocks"))
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args.get("thread_ts") == parent_ts(ticket.id)
+    ]
 
 
 def ephemerals(team: Team) -> list[str]:
@@ -85,9 +103,15 @@ def support_team(capacity: int = 1) -> None:
 def test_the_parent_offers_assign_escalate_and_the_models_categories(team):
     ticket, _ = team.customer_writes()
     blocks = team.slack.calls_of("chat.postMessage")[0].args["blocks"]
-    assert action_ids(blocks) == ["helpline_ticket:take", "helpline_ticket:assign",
-                                  "helpline_ticket:status:waiting_customer", "helpline_ticket:status:resolved",
-                                  "helpline_ticket:escalate", "helpline_ticket:priority", "helpline_ticket:category"]
+    assert action_ids(blocks) == [
+        "helpline_ticket:take",
+        "helpline_ticket:assign",
+        "helpline_ticket:status:waiting_customer",
+        "helpline_ticket:status:resolved",
+        "helpline_ticket:escalate",
+        "helpline_ticket:priority",
+        "helpline_ticket:category",
+    ]
     (actions,) = [b for b in blocks if b["type"] == "actions"]
     kinds = {e["action_id"]: e for e in actions["elements"]}
     assert kinds["helpline_ticket:assign"]["type"] == "users_select"
@@ -151,7 +175,7 @@ def test_an_agents_category_is_stored_as_a_labelled_example(team):
     assert corrected.actor == f"slack:{AGENT}"
     assert corrected.data == {"category": chosen, "previous": was, "via": "slack"}
     update = json.dumps(team.slack.calls_of("chat.update")[-1].args["blocks"])
-    assert f"*Category*\\n{chosen}\"" in update  # an agent's choice: no model confidence shown
+    assert f'*Category*\\n{chosen}"' in update  # an agent's choice: no model confidence shown
     assert any(f"set the category to {chosen}" in line for line in thread_lines(team, ticket))
 
 
@@ -186,8 +210,10 @@ def test_escalate_refused_in_a_shared_channel(team):
 
 
 def test_manual_escalation_rules_from_the_configuration_file():
-    cfg = parse('[[escalation.rules]]\nname = "to seniors"\nwhen = { event = "manual", priority = ["urgent"] }\n'
-                'then = { tier = 2, notify = ["lead"] }\n')
+    cfg = parse(
+        '[[escalation.rules]]\nname = "to seniors"\nwhen = { event = "manual", priority = ["urgent"] }\n'
+        'then = { tier = 2, notify = ["lead"] }\n'
+    )
     steps = escalation.manual(cfg.escalations, priority="urgent", customer_tier="standard", team=None)
     assert (steps.priority, steps.tier, steps.notify, steps.rules) == ("", 2, ("lead",), ("to seniors",))
     default = escalation.manual(cfg.escalations, priority="low", customer_tier="standard", team=None)
@@ -207,8 +233,11 @@ def suggested(team: Team) -> tuple[m.Ticket, m.Ticket, str]:
     assert slack_outbox.sweep_merge_suggestions() == 1
     deliver_slack(team.settings)
     assert slack_outbox.sweep_merge_suggestions() == 0  # once
-    (shown,) = [c for c in team.slack.calls_of("chat.postMessage")
-                if c.args.get("thread_ts") == parent_ts(second.id) and "reads like" in json.dumps(c.args["blocks"])]
+    (shown,) = [
+        c
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args.get("thread_ts") == parent_ts(second.id) and "reads like" in json.dumps(c.args["blocks"])
+    ]
     ts = [ts for (ch, ts), msg in team.slack.messages.items() if msg["blocks"] == shown.args["blocks"]][0]
     return first, second, ts
 
@@ -217,9 +246,16 @@ def test_a_suggestion_merged_from_its_button(team):
     senior()
     first, second, ts = suggested(team)
     blocks = team.slack.messages[(CHANNEL, ts)]["blocks"]
-    assert action_ids(blocks) == [f"helpline_ticket:merge:{first.number}", f"helpline_ticket:not_duplicate:{first.number}"]
-    click(team, second, {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}",
-                         "value": second.number}, message_ts=ts)
+    assert action_ids(blocks) == [
+        f"helpline_ticket:merge:{first.number}",
+        f"helpline_ticket:not_duplicate:{first.number}",
+    ]
+    click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}", "value": second.number},
+        message_ts=ts,
+    )
     assert m.Ticket.get_by_id(second.id).status == "merged"
     (into,) = events(second, "merged_into")
     assert into.actor == f"slack:{AGENT}" and into.data["ticket"] == first.number
@@ -227,8 +263,12 @@ def test_a_suggestion_merged_from_its_button(team):
     replaced = team.slack.messages[(CHANNEL, ts)]  # the suggestion keeps no buttons
     assert not action_ids(replaced["blocks"]) and "merged this ticket into" in json.dumps(replaced["blocks"])
     before = len(events(first))
-    click(team, second, {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}",
-                         "value": second.number}, message_ts=ts)  # pressed again (an old copy): refused
+    click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}", "value": second.number},
+        message_ts=ts,
+    )  # pressed again (an old copy): refused
     assert "merged already" in ephemerals(team)[-1].lower()
     assert len(events(first)) == before
 
@@ -236,8 +276,12 @@ def test_a_suggestion_merged_from_its_button(team):
 def test_a_suggestion_dismissed(team):
     senior()
     first, second, ts = suggested(team)
-    click(team, second, {"type": "button", "action_id": f"helpline_ticket:not_duplicate:{first.number}",
-                         "value": second.number}, message_ts=ts)
+    click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:not_duplicate:{first.number}", "value": second.number},
+        message_ts=ts,
+    )
     (dismissed,) = events(second, "merge_suggestion_dismissed")
     assert dismissed.actor == f"slack:{AGENT}" and dismissed.data["ticket"] == first.number
     assert m.Ticket.get_by_id(second.id).status == "new"
@@ -247,8 +291,13 @@ def test_a_suggestion_dismissed(team):
 def test_a_suggestion_merge_by_someone_who_is_not_an_agent_is_refused(team):
     first, second, ts = suggested(team)
     before = inbound_count()
-    answer = click(team, second, {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}",
-                                  "value": second.number}, user=OUTSIDER, message_ts=ts)
+    answer = click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}", "value": second.number},
+        user=OUTSIDER,
+        message_ts=ts,
+    )
     assert "Only Helpline agents" in answer["text"] and inbound_count() == before
     assert m.Ticket.get_by_id(second.id).status == "new"
 

@@ -1,5 +1,6 @@
 """Customers who ask for help in Slack: a customer-facing channel (Slack Connect, a
 community) or the bot's direct messages, and the ticket emoji on any message."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,25 @@ def team(slack_settings, relay_sink, fake_slack):
     t.close()
 
 
-def customer_says(team: Team, text: str, *, ts: str | None = None, thread_ts: str = "", channel: str = CUSTOMERS,
-                  user: str = CARLA, **extra) -> tuple[str, list]:
+def customer_says(
+    team: Team,
+    text: str,
+    *,
+    ts: str | None = None,
+    thread_ts: str = "",
+    channel: str = CUSTOMERS,
+    user: str = CARLA,
+    **extra,
+) -> tuple[str, list]:
     ts = ts or next_ts()
-    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
-             "channel_type": extra.pop("channel_type", "channel")}
+    event = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel_type": extra.pop("channel_type", "channel"),
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     event.update(extra)
@@ -38,8 +53,11 @@ def customer_says(team: Team, text: str, *, ts: str | None = None, thread_ts: st
 
 
 def posts_in(team: Team, channel: str, thread_ts: str) -> list[str]:
-    return [json.dumps(c.args.get("blocks")) for c in team.slack.calls_of("chat.postMessage")
-            if c.args["channel"] == channel and c.args.get("thread_ts") == thread_ts]
+    return [
+        json.dumps(c.args.get("blocks"))
+        for c in team.slack.calls_of("chat.postMessage")
+        if c.args["channel"] == channel and c.args.get("thread_ts") == thread_ts
+    ]
 
 
 def test_a_customer_in_slack_gets_a_ticket_and_the_agents_answer_in_their_thread(team):
@@ -75,8 +93,12 @@ def test_a_customer_in_slack_gets_a_ticket_and_the_agents_answer_in_their_thread
     _, (direct,) = customer_says(team, "Works for me now too.", thread_ts=root, user=AGENT)
     assert direct.action == "replied" and len(team.slack.calls_of("chat.postMessage")) == posts_before
     msgs = list(m.Message.select().where(m.Message.ticket == ticket).order_by(m.Message.id))
-    assert [(x.direction, x.author_role) for x in msgs] == [("in", "customer"), ("in", "customer"),
-                                                            ("out", "agent"), ("out", "agent")]
+    assert [(x.direction, x.author_role) for x in msgs] == [
+        ("in", "customer"),
+        ("in", "customer"),
+        ("out", "agent"),
+        ("out", "agent"),
+    ]
 
     # Status changes reach the customer's thread; internal notes never do.
     team.agent_says("#note Carla's admin disabled SSO by mistake", parent_ts(ticket.id))
@@ -101,16 +123,25 @@ def test_the_ticket_emoji_turns_a_message_into_a_ticket_for_its_author(team):
     team.slack.add_message("C0GENERAL", ts, OUTSIDER, "Can someone look at invoice 77? It is &lt;wrong&gt;.")
 
     def react(user: str, reaction: str = "ticket") -> list:
-        event = {"type": "reaction_added", "user": user, "reaction": reaction, "item_user": OUTSIDER,
-                 "item": {"type": "message", "channel": "C0GENERAL", "ts": ts}, "event_ts": next_ts()}
+        event = {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item_user": OUTSIDER,
+            "item": {"type": "message", "channel": "C0GENERAL", "ts": ts},
+            "event_ts": next_ts(),
+        }
         return team.agent_says("", "", event=event, ts=next_ts())[1]
 
     assert react(OUTSIDER) == [] and react(AGENT, "eyes") == []  # only an agent's ticket emoji counts
     (created,) = react(AGENT)
     ticket = m.Ticket.get_by_id(created.ticket_id)
     msg = m.Message.get(m.Message.ticket == ticket)
-    assert (msg.text, msg.sender, msg.author) == ("Can someone look at invoice 77? It is <wrong>.", OUTSIDER,
-                                                  "Olly Outsider")
+    assert (msg.text, msg.sender, msg.author) == (
+        "Can someone look at invoice 77? It is <wrong>.",
+        OUTSIDER,
+        "Olly Outsider",
+    )
     assert ticket.number in posts_in(team, "C0GENERAL", ts)[0]
     assert react(AGENT) == []  # a second ticket emoji: the same message, no second ticket
     assert m.Ticket.select().count() == 1 and events(ticket, "ticket_created")

@@ -1,5 +1,6 @@
 """POST /slack/events: requests signed as Slack signs them, through slack-bolt's
 AsyncApp on the real public listener, into the durable intake."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ PARENT = "1700000001.000100"
 
 
 def test_url_verification_challenge_is_answered(listener):
-    body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                       "type": "url_verification"}).encode()
+    body = json.dumps(
+        {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}
+    ).encode()
     status, answer = listener.post(body, signed_headers(body))
     assert status == 200
     assert json.loads(answer) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
@@ -68,11 +70,28 @@ def test_an_edit_is_a_new_row_of_the_same_message(listener):
     ts = next_ts()
     body, headers = signed_event(thread_message("Refund of 20 EUR sent.", PARENT, ts=ts))
     listener.post(body, headers)
-    edited = {"type": "message", "subtype": "message_changed", "channel": CHANNEL, "hidden": True, "ts": next_ts(),
-              "message": {"type": "message", "user": AGENT, "text": "Refund of 25 EUR sent.", "ts": ts,
-                          "thread_ts": PARENT, "edited": {"user": AGENT, "ts": next_ts()}},
-              "previous_message": {"type": "message", "user": AGENT, "text": "Refund of 20 EUR sent.", "ts": ts,
-                                   "thread_ts": PARENT}}
+    edited = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": CHANNEL,
+        "hidden": True,
+        "ts": next_ts(),
+        "message": {
+            "type": "message",
+            "user": AGENT,
+            "text": "Refund of 25 EUR sent.",
+            "ts": ts,
+            "thread_ts": PARENT,
+            "edited": {"user": AGENT, "ts": next_ts()},
+        },
+        "previous_message": {
+            "type": "message",
+            "user": AGENT,
+            "text": "Refund of 20 EUR sent.",
+            "ts": ts,
+            "thread_ts": PARENT,
+        },
+    }
     body, headers = signed_event(edited)
     assert listener.post(body, headers)[0] == 200
     rows = list(m.Inbound.select().order_by(m.Inbound.id))
@@ -86,10 +105,22 @@ def test_messages_that_are_not_an_agents_thread_reply_are_ignored(listener, fake
         thread_message("Posted by our bot", PARENT, user=BOT_USER, bot_id=BOT_ID),  # ourselves
         thread_message("Another bot", PARENT, user="U0OTHERBOT", bot_id="B0OTHER", subtype="bot_message"),
         {"type": "message", "channel": CHANNEL, "user": AGENT, "text": "top-level chatter", "ts": next_ts()},
-        {"type": "message", "subtype": "channel_join", "channel": CHANNEL, "user": AGENT, "ts": next_ts(),
-         "thread_ts": PARENT, "text": "<@U0AGENT01> has joined the channel"},
-        {"type": "reaction_added", "user": AGENT, "reaction": "eyes",
-         "item": {"type": "message", "channel": CHANNEL, "ts": PARENT}, "event_ts": next_ts()},
+        {
+            "type": "message",
+            "subtype": "channel_join",
+            "channel": CHANNEL,
+            "user": AGENT,
+            "ts": next_ts(),
+            "thread_ts": PARENT,
+            "text": "<@U0AGENT01> has joined the channel",
+        },
+        {
+            "type": "reaction_added",
+            "user": AGENT,
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": CHANNEL, "ts": PARENT},
+            "event_ts": next_ts(),
+        },
     ]
     for event in cases:
         body, headers = signed_event(event)

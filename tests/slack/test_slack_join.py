@@ -1,5 +1,6 @@
 """A Slack customer's new top-level message joins their open ticket within
 HELPLINE_SLACK_JOIN_WINDOW_S unless it is clearly a new topic; on both databases."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,11 @@ def test_a_second_top_level_line_joins_the_open_ticket_and_its_thread_follows(te
 
 def test_a_clearly_new_topic_opens_its_own_ticket(team):
     _, (first,) = customer_says(team, "Our invoices page fails to load since this morning, error 500 every time.")
-    _, (other,) = customer_says(team, "Separate question: how do we add three new colleagues as admins "
-                                      "to our workspace and give them billing permissions?")
+    _, (other,) = customer_says(
+        team,
+        "Separate question: how do we add three new colleagues as admins "
+        "to our workspace and give them billing permissions?",
+    )
     assert other.action == "created" and other.ticket_id != first.ticket_id
     assert "new Slack topic, not joined to" in last_reason()
 
@@ -58,8 +62,9 @@ def test_only_strong_evidence_makes_a_new_topic():
     assert new_topic(sim.fingerprint("Where is my parcel? Order 4711, still no delivery"), ticket) == ""
     assert "names 9001" in new_topic(sim.fingerprint("Also invoice 9001 shows the wrong amount"), ticket)
     assert new_topic(sim.fingerprint("also the colleague invites fail"), ticket) == ""  # short: a follow-up
-    long_other = sim.fingerprint("How do we add three new colleagues as admins with billing permissions to our company "
-                                 "workspace?")
+    long_other = sim.fingerprint(
+        "How do we add three new colleagues as admins with billing permissions to our company workspace?"
+    )
     assert "sharing no words" in new_topic(long_other, ticket)
     assert new_topic(long_other, OpenTicket(1, "HL-2026-1", None, frozenset())) == ""  # nothing to compare: window
     assert new_topic(None, ticket) == ""

@@ -1,6 +1,7 @@
 """A reply an agent wrote in Slack that was handed over but never arrived: an email bounce (a DSN
 for its Message-ID) or an SMS ``undelivered`` status callback is said in the ticket's thread, once.
 Real intake, pipeline, listener and senders; the fake Slack and Twilio; both databases."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ from .test_slack_replies import Team
 
 
 def failure_notices(fake_slack, thread: str) -> list[str]:  # noqa: ANN001
-    return [json.dumps(c.args["blocks"]) for c in fake_slack.calls_of("chat.postMessage")
-            if c.args.get("thread_ts") == thread and "not delivered" in json.dumps(c.args["blocks"])]
+    return [
+        json.dumps(c.args["blocks"])
+        for c in fake_slack.calls_of("chat.postMessage")
+        if c.args.get("thread_ts") == thread and "not delivered" in json.dumps(c.args["blocks"])
+    ]
 
 
 @pytest.fixture
@@ -72,7 +76,7 @@ def test_an_undelivered_sms_reply_is_said_in_the_thread_once(slack_settings, fak
             deliver_one(desk.settings, desk.sender, oid)
         sent = fake_twilio.wait_for(2)[-1]
         assert sent.body == "Unplug it for 30 seconds."
-        path = sent.form["StatusCallback"][len(PUBLIC_URL):]
+        path = sent.form["StatusCallback"][len(PUBLIC_URL) :]
         base = f"http://127.0.0.1:{listener.port}"
         for status in ("undelivered", "failed"):  # a second failure report changes nothing more
             resp = post_signed(base, path, status_form(sent.sid, status, error_code="30003"))

@@ -1,5 +1,6 @@
 """Slack's Prometheus figures: Web API calls by method and result, rate-limit holds, and the
 outbox's Slack backlog on the admin listener's /metrics; with the real slack_sdk against the fake."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,8 +47,15 @@ def test_calls_results_and_rate_limit_holds_are_counted(slack_settings, relay_si
 
 def test_the_slack_backlog_is_on_the_metrics_page(slack_settings):
     def add(key: str, channel: str) -> None:
-        run_tx(lambda: outbox.enqueue(channel=channel, kind="slack_notice" if channel == "slack" else "reply",
-                                      recipient="C0X", payload={"op": "notice"}, unique_key=key))
+        run_tx(
+            lambda: outbox.enqueue(
+                channel=channel,
+                kind="slack_notice" if channel == "slack" else "reply",
+                recipient="C0X",
+                payload={"op": "notice"},
+                unique_key=key,
+            )
+        )
 
     add("metrics:1", "slack")
     add("metrics:2", "slack")

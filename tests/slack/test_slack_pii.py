@@ -1,6 +1,7 @@
 """Personal data in Slack: a card number or IBAN in a customer's email is masked in what the bot posts and in
 the log; an agent whose role may see it reveals it to themselves alone, audited. Through the real pipeline,
 sender, listener (slack-bolt) and the fake Slack, on both databases."""
+
 from __future__ import annotations
 
 import io
@@ -39,15 +40,18 @@ def log_lines():
 
 
 def posted(team) -> str:
-    return json.dumps([c.args for c in team.slack.calls_of("chat.postMessage") + team.slack.calls_of("chat.update")],
-                      ensure_ascii=False)
+    return json.dumps(
+        [c.args for c in team.slack.calls_of("chat.postMessage") + team.slack.calls_of("chat.update")],
+        ensure_ascii=False,
+    )
 
 
 def reveal_button(team, ticket, message_ts: str | None = None) -> dict:
     ts = message_ts or parent_ts(ticket.id)
     msg = team.slack.messages[(CHANNEL, ts)]
-    (button,) = [e for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]
-                 if e["action_id"] == "helpline_reveal"]
+    (button,) = [
+        e for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "helpline_reveal"
+    ]
     return button
 
 
@@ -68,7 +72,9 @@ def test_a_card_number_in_a_customers_email_is_masked_in_the_slack_post_and_the_
 def test_a_later_message_in_the_thread_is_masked_too(team):
     ticket, mid = team.customer_writes(subject="Payment", body="Hello, my order is late.")
     team.customer_writes(subject="Re: Payment", body=f"Also my IBAN is {IBAN}.", in_reply_to=mid)
-    thread = [c.args for c in team.slack.calls_of("chat.postMessage") if c.args.get("thread_ts") == parent_ts(ticket.id)]
+    thread = [
+        c.args for c in team.slack.calls_of("chat.postMessage") if c.args.get("thread_ts") == parent_ts(ticket.id)
+    ]
     assert thread and IBAN not in json.dumps(thread) and "[IBAN DE••••3000]" in json.dumps(thread, ensure_ascii=False)
     assert any("helpline_reveal" in json.dumps(t["blocks"]) for t in thread)
 

@@ -3,6 +3,7 @@ reply in the thread, email out to the customer in the right thread, confirmed in
 
 In this process: the real intake, pipeline, senders and public listener (slack-bolt),
 the fake Slack Web API and the relay sink; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,16 @@ class Team:
         (outcome,) = self.work()
         return m.Ticket.get_by_id(outcome.ticket_id), mid
 
-    def agent_says(self, text: str, thread_ts: str, *, user: str = AGENT, ts: str | None = None,
-                   retry_num: int | None = None, event: dict | None = None) -> tuple[str, list]:
+    def agent_says(
+        self,
+        text: str,
+        thread_ts: str,
+        *,
+        user: str = AGENT,
+        ts: str | None = None,
+        retry_num: int | None = None,
+        event: dict | None = None,
+    ) -> tuple[str, list]:
         ts = ts or next_ts()
         ev = event or thread_message(text, thread_ts, user=user, ts=ts)
         body = json.dumps(event_callback(ev, event_id=f"Ev{ts.replace('.', '')}")).encode()
@@ -78,8 +87,9 @@ def test_agent_reply_in_the_thread_reaches_the_customer_in_the_right_thread(team
     parent = parent_ts(ticket.id)
     assert team.slack.calls_of("chat.postMessage")[0].args["channel"] == CHANNEL
 
-    ts, (outcome,) = team.agent_says("Hi Alice, it left our warehouse today: tracking <https://t.example/1|here>.",
-                                     parent)
+    ts, (outcome,) = team.agent_says(
+        "Hi Alice, it left our warehouse today: tracking <https://t.example/1|here>.", parent
+    )
     assert outcome.action == "replied" and outcome.ticket_id == ticket.id
     reply = team.sink.wait_for(2)[1]
     msg = reply.message()
@@ -95,7 +105,9 @@ def test_agent_reply_in_the_thread_reaches_the_customer_in_the_right_thread(team
     assert "it left our warehouse today: tracking here (https://t.example/1)." in body and "Dana Agent" in body
     assert msg["Message-ID"] != ack["Message-ID"]
 
-    out = m.Message.get((m.Message.ticket == ticket) & (m.Message.direction == "out") & (m.Message.author_role == "agent"))
+    out = m.Message.get(
+        (m.Message.ticket == ticket) & (m.Message.direction == "out") & (m.Message.author_role == "agent")
+    )
     assert (out.author, out.channel, out.external_id) == ("Dana Agent", "email", f"{CHANNEL}:{ts}")
     assert out.message_id == msg["Message-ID"].strip("<>").lower()
     (replied,) = events(ticket, "agent_replied")
@@ -123,8 +135,12 @@ def test_customer_answer_to_the_agent_threads_back_into_ticket_and_slack(team):
     parent = parent_ts(ticket.id)
     team.agent_says("Could you send the order number?", parent)
     reply = team.sink.wait_for(2)[1].message()
-    raw, _ = mail(subject="Re: " + reply["Subject"], body="It is 4711.\n", in_reply_to=reply["Message-ID"],
-                  references=[reply["Message-ID"]])
+    raw, _ = mail(
+        subject="Re: " + reply["Subject"],
+        body="It is 4711.\n",
+        in_reply_to=reply["Message-ID"],
+        references=[reply["Message-ID"]],
+    )
     team.desk.deliver(raw)
     (outcome,) = team.work()
     assert (outcome.action, outcome.ticket_id) == ("appended", ticket.id)
@@ -139,8 +155,11 @@ def test_internal_note_stays_internal(team):
     assert len(team.sink.wait_for(1)) == 1  # only the acknowledgement
     assert m.Outbox.select().where(m.Outbox.kind == "reply").count() == 0
     note = m.Message.get((m.Message.ticket == ticket) & (m.Message.direction == "note"))
-    assert (note.text, note.author_role, note.author) == ("customer is a VIP, refund without asking", "agent",
-                                                          "Dana Agent")
+    assert (note.text, note.author_role, note.author) == (
+        "customer is a VIP, refund without asking",
+        "agent",
+        "Dana Agent",
+    )
     (added,) = events(ticket, "note_added")
     assert added.actor == f"slack:{AGENT}" and added.data["message"] == note.id
     assert team.slack.reactions[(CHANNEL, ts)] == ["lock"]
@@ -196,11 +215,28 @@ def test_an_edit_after_delivery_is_noted_in_the_thread(team):
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)
     ts, _ = team.agent_says("Refund of 20 EUR sent.", parent)
-    edit = {"type": "message", "subtype": "message_changed", "channel": CHANNEL, "hidden": True, "ts": next_ts(),
-            "message": {"type": "message", "user": AGENT, "text": "Refund of 25 EUR sent.", "ts": ts,
-                        "thread_ts": parent, "edited": {"user": AGENT, "ts": next_ts()}},
-            "previous_message": {"type": "message", "user": AGENT, "text": "Refund of 20 EUR sent.", "ts": ts,
-                                 "thread_ts": parent}}
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": CHANNEL,
+        "hidden": True,
+        "ts": next_ts(),
+        "message": {
+            "type": "message",
+            "user": AGENT,
+            "text": "Refund of 25 EUR sent.",
+            "ts": ts,
+            "thread_ts": parent,
+            "edited": {"user": AGENT, "ts": next_ts()},
+        },
+        "previous_message": {
+            "type": "message",
+            "user": AGENT,
+            "text": "Refund of 20 EUR sent.",
+            "ts": ts,
+            "thread_ts": parent,
+        },
+    }
     _, (outcome,) = team.agent_says("", parent, event=edit)
     assert outcome.action == "edited"
     assert len(team.sink.wait_for(2)) == 2  # nothing sent again
@@ -217,9 +253,15 @@ def test_a_deletion_after_delivery_is_noted_in_the_thread_and_a_note_deletion_on
     note_ts, _ = team.agent_says("#note double-check the amount", parent)
 
     def deleted(of: str, text: str) -> dict:
-        return {"type": "message", "subtype": "message_deleted", "channel": CHANNEL, "hidden": True,
-                "ts": next_ts(), "deleted_ts": of, "previous_message": {"type": "message", "user": AGENT,
-                                                                      "text": text, "ts": of, "thread_ts": parent}}
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "channel": CHANNEL,
+            "hidden": True,
+            "ts": next_ts(),
+            "deleted_ts": of,
+            "previous_message": {"type": "message", "user": AGENT, "text": text, "ts": of, "thread_ts": parent},
+        }
 
     _, (outcome,) = team.agent_says("", parent, event=deleted(ts, "Refund of 20 EUR sent."))
     assert outcome.action == "deleted"
@@ -239,20 +281,30 @@ def test_files_an_agent_attaches_reach_the_customer_as_email_attachments(team):
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40
-    files = [team.slack.add_file("F0001", "label <!channel>.pdf", pdf, "application/pdf"),
-             team.slack.add_file("F0002", "Übersicht.txt", "Grüße\n".encode(), "text/plain")]
+    files = [
+        team.slack.add_file("F0001", "label <!channel>.pdf", pdf, "application/pdf"),
+        team.slack.add_file("F0002", "Übersicht.txt", "Grüße\n".encode(), "text/plain"),
+    ]
     ts = next_ts()
-    team.agent_says("", parent, event=thread_message("Here is the return label.", parent, ts=ts,
-                                                     subtype="file_share", files=files))
+    team.agent_says(
+        "", parent, event=thread_message("Here is the return label.", parent, ts=ts, subtype="file_share", files=files)
+    )
     msg = team.sink.wait_for(2)[1].message()
     assert msg.get_content_type() == "multipart/mixed"
     assert "Here is the return label." in msg.get_body(("plain",)).get_content()
     got = {a.get_filename(): (a.get_content_type(), a.get_payload(decode=True)) for a in msg.iter_attachments()}
-    assert got == {"label <!channel>.pdf": ("application/pdf", pdf), "Übersicht.txt": ("text/plain", "Grüße\n".encode())}
+    assert got == {
+        "label <!channel>.pdf": ("application/pdf", pdf),
+        "Übersicht.txt": ("text/plain", "Grüße\n".encode()),
+    }
     assert team.slack.file_gets == [("F0001", BOT_TOKEN), ("F0002", BOT_TOKEN)]  # fetched with the bot token
-    out = m.Message.get((m.Message.ticket == ticket) & (m.Message.direction == "out") & (m.Message.author_role == "agent"))
-    assert sorted((a.filename, a.size) for a in out.attachments) == [("label <!channel>.pdf", len(pdf)),
-                                                                      ("Übersicht.txt", 8)]
+    out = m.Message.get(
+        (m.Message.ticket == ticket) & (m.Message.direction == "out") & (m.Message.author_role == "agent")
+    )
+    assert sorted((a.filename, a.size) for a in out.attachments) == [
+        ("label <!channel>.pdf", len(pdf)),
+        ("Übersicht.txt", 8),
+    ]
     assert events(ticket, "agent_files_sent")[0].data["files"] == ["label <!channel>.pdf", "Übersicht.txt"]
     assert not events(ticket, "agent_files_not_sent")
     # Only files, no text: not a reply; the thread says so (names escaped).
@@ -266,8 +318,10 @@ def test_a_file_over_the_cap_is_refused_with_a_notice_and_the_text_still_goes(te
     team.desk.settings = team.settings = team.settings.replace(slack_file_max_bytes=1000)
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)
-    files = [team.slack.add_file("F0003", "huge.zip", b"z" * 1001, "application/zip"),
-             team.slack.add_file("F0004", "small.txt", b"fits", "text/plain")]
+    files = [
+        team.slack.add_file("F0003", "huge.zip", b"z" * 1001, "application/zip"),
+        team.slack.add_file("F0004", "small.txt", b"fits", "text/plain"),
+    ]
     team.agent_says("", parent, event=thread_message("See attached.", parent, subtype="file_share", files=files))
     msg = team.sink.wait_for(2)[1].message()
     assert [(a.get_filename(), a.get_payload(decode=True)) for a in msg.iter_attachments()] == [("small.txt", b"fits")]
@@ -294,11 +348,18 @@ def test_a_contact_form_customer_gets_the_reply_by_email(team):
     from helpline.ingest.channels import contact_form
 
     team.desk.intake.register(contact_form.KIND, contact_form.build)
-    fields = {"name": "Fay Form", "email": "fay@example.org", "subject": "Warranty question",
-              "message": "Is my kettle still covered?"}
+    fields = {
+        "name": "Fay Form",
+        "email": "fay@example.org",
+        "subject": "Warranty question",
+        "message": "Is my kettle still covered?",
+    }
     form = "".join(f'--b0\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items())
-    team.desk.intake.accept_request(contact_form.KIND, (form + "--b0--\r\n").encode(),
-                                    {"content_type": "multipart/form-data; boundary=b0", "nonce": "n-1"})
+    team.desk.intake.accept_request(
+        contact_form.KIND,
+        (form + "--b0--\r\n").encode(),
+        {"content_type": "multipart/form-data; boundary=b0", "nonce": "n-1"},
+    )
     (created,) = team.work()
     ticket = m.Ticket.get_by_id(created.ticket_id)
     _, (replied,) = team.agent_says("Yes, two years from purchase.", parent_ts(ticket.id))

@@ -1,5 +1,6 @@
 """Roles in Slack: a click is refused, ephemerally and before anything is recorded, when the presser's role
 does not reach the action (router/permissions.py). Through the real listener and pipeline, on both databases."""
+
 from __future__ import annotations
 
 from helpline.store import models as m
@@ -29,8 +30,12 @@ def second_line(ticket: m.Ticket) -> None:
 def test_a_first_line_agents_merge_click_is_refused_and_nothing_changes(team):
     first, second, ts = suggested(team)
     before_events, before_rows = [(e.kind, e.data) for e in events(second)], inbound_count()
-    answer = click(team, second, {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}",
-                                  "value": second.number}, message_ts=ts)
+    answer = click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}", "value": second.number},
+        message_ts=ts,
+    )
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert "senior role" in answer["text"] and "you are agent" in answer["text"]
     assert inbound_count() == before_rows  # not even recorded
@@ -52,8 +57,12 @@ def test_a_team_lead_without_a_role_is_lead_on_the_teams_tickets(team):
     configure(lead_of="support")
     first, second, ts = suggested(team)
     m.Ticket.update(team="support").execute()
-    click(team, second, {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}",
-                         "value": second.number}, message_ts=ts)
+    click(
+        team,
+        second,
+        {"type": "button", "action_id": f"helpline_ticket:merge:{first.number}", "value": second.number},
+        message_ts=ts,
+    )
     assert m.Ticket.get_by_id(second.id).status == "merged"
 
 

@@ -1,6 +1,7 @@
 """Slack with the routing issue's teams and agents (TOML file → migration 7 tables):
 a team's own channel, configured agents acting in Slack, their load and availability,
 and the SLA due time on the parent message."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +59,12 @@ def test_parent_shows_the_nearest_open_sla_due_time(team):
     due = dt.datetime(2026, 3, 2, 15, 0)
     now = m.utcnow()
     rs.TicketSla.delete().execute()  # whatever the default SLA policies planned: these clocks only
-    run_tx(lambda: (rs.put_sla(ticket.id, "first_response", now, budget_s=3600.0, due_at=due),
-                    rs.put_sla(ticket.id, "resolution", now, budget_s=86400.0, due_at=due + dt.timedelta(days=1))))
+    run_tx(
+        lambda: (
+            rs.put_sla(ticket.id, "first_response", now, budget_s=3600.0, due_at=due),
+            rs.put_sla(ticket.id, "resolution", now, budget_s=86400.0, due_at=due + dt.timedelta(days=1)),
+        )
+    )
     press(team, ticket, "priority", option="high")  # any change re-renders the parent
     blob = json.dumps(team.slack.calls_of("chat.update")[-1].args["blocks"])
     assert "SLA due" in blob and "2026-03-02 15:00 UTC" in blob
@@ -71,7 +76,11 @@ def test_queue_lists_the_nearest_sla_first(team):
     third, _ = team.customer_writes(subject="No clock at all", sender="Cy <cy@example.org>")
     now = m.utcnow()
     rs.TicketSla.delete().execute()  # whatever the default SLA policies planned: these clocks only
-    run_tx(lambda: (rs.put_sla(first.id, "first_response", now, budget_s=1.0, due_at=now + dt.timedelta(hours=8)),
-                    rs.put_sla(second.id, "first_response", now, budget_s=1.0, due_at=now + dt.timedelta(hours=1))))
+    run_tx(
+        lambda: (
+            rs.put_sla(first.id, "first_response", now, budget_s=1.0, due_at=now + dt.timedelta(hours=8)),
+            rs.put_sla(second.id, "first_response", now, budget_s=1.0, due_at=now + dt.timedelta(hours=1)),
+        )
+    )
     text = slash(team, "queue")["text"]
     assert text.index(second.number) < text.index(first.number) < text.index(third.number)

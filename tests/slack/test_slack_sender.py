@@ -1,5 +1,6 @@
 """The Slack sender against the fake Web API: the real slack_sdk client, real outbox rows
 written by the real pipeline, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,9 @@ def test_new_ticket_is_posted_and_its_ts_kept(slack_desk, fake_slack):
 def test_later_customer_message_goes_into_the_ticket_thread(slack_desk, fake_slack):
     ticket, mid = slack_desk.new_ticket()
     deliver_slack(slack_desk.settings)
-    raw, _ = mail(subject="Re: Order never arrived", body="Any news? Tracking says nothing.\n",
-                  in_reply_to=mid, references=[mid])
+    raw, _ = mail(
+        subject="Re: Order never arrived", body="Any news? Tracking says nothing.\n", in_reply_to=mid, references=[mid]
+    )
     assert slack_desk.receive(raw).action == "appended"
     (row,) = slack_rows(ticket, "slack_message")
     assert deliver_slack(slack_desk.settings).sent == 1

@@ -1,6 +1,7 @@
 """The "Reply to customer" message shortcut: an agent's message in a ticket's thread sent to the
 customer through the same path as a ``>>`` reply (undo window included), never twice, never a note.
 Through the real listener (slack-bolt) against the fake Slack, on both databases."""
+
 from __future__ import annotations
 
 import json
@@ -23,18 +24,29 @@ def team(slack_settings, relay_sink, fake_slack):
     t.close()
 
 
-def shortcut(team: Team, text: str, ts: str, thread_ts: str, *, user: str = AGENT, author: str = AGENT,
-             bot: bool = False) -> dict:
+def shortcut(
+    team: Team, text: str, ts: str, thread_ts: str, *, user: str = AGENT, author: str = AGENT, bot: bool = False
+) -> dict:
     """Use the shortcut on a message (as Slack posts a ``message_action``); the response_url answer, if any."""
     token = next_ts()
     message = {"type": "message", "user": author, "ts": ts, "thread_ts": thread_ts, "text": text}
     if bot:
         message["bot_id"] = "BHELPBOT"
-    payload = {"type": "message_action", "callback_id": "helpline_reply", "trigger_id": token, "team": {"id": TEAM},
-               "channel": {"id": CHANNEL, "name": "support"}, "user": {"id": user, "team_id": TEAM},
-               "message_ts": ts, "message": message, "response_url": team.slack.response_url(token)}
+    payload = {
+        "type": "message_action",
+        "callback_id": "helpline_reply",
+        "trigger_id": token,
+        "team": {"id": TEAM},
+        "channel": {"id": CHANNEL, "name": "support"},
+        "user": {"id": user, "team_id": TEAM},
+        "message_ts": ts,
+        "message": message,
+        "response_url": team.slack.response_url(token),
+    }
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    status, _ = team.listener.post(body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"}))
+    status, _ = team.listener.post(
+        body, dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert status == 200
     team.work()
     answers = [c.args for c in team.slack.calls_of("response_url") if c.args["token"] == token]
@@ -106,12 +118,15 @@ def test_another_agents_message_goes_under_their_name(team):
     assert team.sink.wait_for(2)[1].message()["From"] == "Sam Second <support@example.com>"
 
 
-@pytest.mark.parametrize("who,author,bot,top,expected", [
-    (OUTSIDER, AGENT, False, False, "Only Helpline agents"),
-    (AGENT, OUTSIDER, False, False, "agent's own message"),
-    (AGENT, AGENT, True, False, "agent's own message"),  # the bot's post of a customer message
-    (AGENT, AGENT, False, True, "in a ticket's thread"),
-])
+@pytest.mark.parametrize(
+    "who,author,bot,top,expected",
+    [
+        (OUTSIDER, AGENT, False, False, "Only Helpline agents"),
+        (AGENT, OUTSIDER, False, False, "agent's own message"),
+        (AGENT, AGENT, True, False, "agent's own message"),  # the bot's post of a customer message
+        (AGENT, AGENT, False, True, "in a ticket's thread"),
+    ],
+)
 def test_refused_at_the_edge(team, who, author, bot, top, expected):
     ticket, _ = team.customer_writes()
     parent = parent_ts(ticket.id)

@@ -1,5 +1,6 @@
 """SMS in, ticket in Slack, agent reply in the thread, SMS out: the Slack and Twilio
 adapters together, with the real twilio and slack_sdk clients against local stand-ins."""
+
 from __future__ import annotations
 
 from helpline.notifier.deliver import deliver_one
@@ -22,8 +23,7 @@ def test_sms_in_agent_reply_in_slack_sms_out(slack_settings, fake_twilio, fake_s
         assert parent.args["channel"] == CHANNEL and ":iphone: +14155550123" in str(parent.args["blocks"])
 
         ts = "1800009999.000100"
-        body, headers = signed_event(thread_message("Please unplug it for 30 seconds.", parent_ts(ticket.id),
-                                                    ts=ts))
+        body, headers = signed_event(thread_message("Please unplug it for 30 seconds.", parent_ts(ticket.id), ts=ts))
         assert listener.post(body, headers)[0] == 200
         reply_outcome = desk.run(desk.submitted[-1])  # the agent's message, as the worker would
         assert reply_outcome.action == "replied"

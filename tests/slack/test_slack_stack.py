@@ -1,6 +1,7 @@
 """The Slack round trip with real processes, as an operator runs them: `helpline ingest`,
 `helpline worker` and `helpline scheduler` with HELPLINE_SLACK_* pointing at the fake Slack
 Web API and the relay at the SMTP sink. On SQLite + bundled Redis and PostgreSQL + Redis."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def test_email_to_slack_thread_and_back_to_the_customer(stack, relay_sink, fake_
     print(f"event=slack_parent_latency seconds={parent_call.at - sent_at:.3f}")
     assert parent_call.args["channel"] == CHANNEL and "Invoice 2231 is wrong" in parent_call.args["text"]
     ticket = m.Ticket.get()
-    parent = wait_until(lambda: m.Outbox.get_or_none((m.Outbox.kind == "slack_ticket") & (m.Outbox.status == "sent")),
-                        what="the parent marked sent").provider_id.split(":", 1)[1]
+    parent = wait_until(
+        lambda: m.Outbox.get_or_none((m.Outbox.kind == "slack_ticket") & (m.Outbox.status == "sent")),
+        what="the parent marked sent",
+    ).provider_id.split(":", 1)[1]
     relay_sink.wait_for(1)  # the acknowledgement
 
     # A forged request is refused and changes nothing.
@@ -52,8 +55,12 @@ def test_email_to_slack_thread_and_back_to_the_customer(stack, relay_sink, fake_
     reply_ts = next_ts()
     started = time.monotonic()
     assert send_event(stack, thread_message("Sorry Alice, the second charge is refunded.", parent, ts=reply_ts)) == 200
-    assert send_event(stack, thread_message("Sorry Alice, the second charge is refunded.", parent, ts=reply_ts),
-                      retry_num=1) == 200
+    assert (
+        send_event(
+            stack, thread_message("Sorry Alice, the second charge is refunded.", parent, ts=reply_ts), retry_num=1
+        )
+        == 200
+    )
     reply = relay_sink.wait_for(2)[1]
     took = time.monotonic() - started
     msg = reply.message()

@@ -1,5 +1,6 @@
 """SLA warnings, breaches and escalations (``team_notification`` events) reach
 Slack: a line in the ticket's thread and one in the team's channel, once each."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -120,8 +121,14 @@ then.notify = ["lead", "team"]
 def desk(slack_settings, relay_sink, fake_slack, tmp_path):
     path = tmp_path / "helpline.toml"
     path.write_text(HOURS_TOML)
-    t = Team(slack_settings.replace(config_file=str(path), support_addresses=(
-        "support@example.com", "billing@example.com", "night@example.com", "vip@example.com")), relay_sink, fake_slack)
+    t = Team(
+        slack_settings.replace(
+            config_file=str(path),
+            support_addresses=("support@example.com", "billing@example.com", "night@example.com", "vip@example.com"),
+        ),
+        relay_sink,
+        fake_slack,
+    )
     run_tx(lambda: routing_state.sync(config_file.site_config(t.settings)))
     yield t
     t.close()
@@ -158,9 +165,11 @@ def tick(desk: Team, now: dt.datetime) -> tuple[dict[str, int], int, int]:
 def notices_posted(desk: Team, ticket: m.Ticket) -> list[tuple[str, str]]:
     """(where, text) of the notices about ``ticket`` posted to Slack, in order; where is "thread"
     (the ticket's thread) or the channel of a line of its own."""
-    return [("thread" if c.args.get("thread_ts") else c.args["channel"], c.args["text"])
-            for c in desk.slack.calls_of("chat.postMessage")
-            if ticket.number in c.args.get("text", "") and ("SLA" in c.args["text"] or "escalated" in c.args["text"])]
+    return [
+        ("thread" if c.args.get("thread_ts") else c.args["channel"], c.args["text"])
+        for c in desk.slack.calls_of("chat.postMessage")
+        if ticket.number in c.args.get("text", "") and ("SLA" in c.args["text"] or "escalated" in c.args["text"])
+    ]
 
 
 def test_notices_outside_business_hours_wait_for_monday_and_go_out_once(desk):
@@ -176,7 +185,10 @@ def test_notices_outside_business_hours_wait_for_monday_and_go_out_once(desk):
     held = [e["held_until"] for e in event_data(ticket.id, "team_notification")[1:]]
     assert held == [monday_nine.isoformat() + "Z"] * 2  # the breach and the escalation's notice
     assert [e.get("held_until") for e in event_data(ticket.id, "notification_queued")] == [
-        None, monday_nine.isoformat() + "Z", monday_nine.isoformat() + "Z"]
+        None,
+        monday_nine.isoformat() + "Z",
+        monday_nine.isoformat() + "Z",
+    ]
     for quiet in (at(friday, 23, 0), at(friday, 12, 0, days=1), at(friday, 8, 59, days=3)):
         assert tick(desk, quiet)[1:] == (0, 0)
     assert len(notices_posted(desk, ticket)) == 2
@@ -187,8 +199,12 @@ def test_notices_outside_business_hours_wait_for_monday_and_go_out_once(desk):
     assert sorted(ch for ch, _ in posted) == ["C0BILLING", "C0BILLING", "thread", "thread"]
     assert sum("SLA breached" in text for _, text in posted) == 2
     assert sum("escalated" in text for _, text in posted) == 2
-    mails = [m.Outbox.get_by_id(r.id) for r in m.Outbox.select().where(
-        (m.Outbox.ticket == ticket.id) & (m.Outbox.kind == "notification")).order_by(m.Outbox.id)]
+    mails = [
+        m.Outbox.get_by_id(r.id)
+        for r in m.Outbox.select()
+        .where((m.Outbox.ticket == ticket.id) & (m.Outbox.kind == "notification"))
+        .order_by(m.Outbox.id)
+    ]
     assert [(r.recipient, r.status) for r in mails] == [("billing-lead@example.com", "sent")] * 3
 
 

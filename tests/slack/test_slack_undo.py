@@ -1,5 +1,6 @@
 """The undo window: an agent's reply waits (default 5 s) with an Undo button shown only
 to that agent; pressing it in time withdraws the reply for good."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,13 @@ def team(slack_settings, relay_sink, fake_slack):
 
 
 def press_undo(team: Team, outbox_id: int, user: str = AGENT) -> dict:
-    body = block_action("helpline_undo", str(outbox_id), user=user, channel=CHANNEL,
-                        response_url=team.slack.response_url(f"u{outbox_id}"))
+    body = block_action(
+        "helpline_undo",
+        str(outbox_id),
+        user=user,
+        channel=CHANNEL,
+        response_url=team.slack.response_url(f"u{outbox_id}"),
+    )
     headers = dict(signed_headers(body), **{"Content-Type": "application/x-www-form-urlencoded"})
     status, _ = team.listener.post(body, headers)
     assert status == 200
@@ -102,8 +108,9 @@ def test_undo_of_something_that_is_not_a_reply_is_refused(team):
 
 def test_a_forged_undo_is_refused(team):
     _, row, _ = waiting_reply(team)
-    body = block_action("helpline_undo", str(row.id), user=AGENT, channel=CHANNEL,
-                        response_url=team.slack.response_url("forged"))
+    body = block_action(
+        "helpline_undo", str(row.id), user=AGENT, channel=CHANNEL, response_url=team.slack.response_url("forged")
+    )
     headers = dict(signed_headers(body, secret="guessed"), **{"Content-Type": "application/x-www-form-urlencoded"})
     assert team.listener.post(body, headers)[0] == 401
     assert m.Outbox.get_by_id(row.id).status == "pending"

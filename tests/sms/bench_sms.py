@@ -12,6 +12,7 @@ processed_at), and the acknowledgements that reached the Twilio API. Half the
 texts continue a conversation started by the other half (the same number), so
 threading is exercised too. Timing claims live here, not in test assertions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,12 +40,21 @@ def main() -> None:
 
 def run(args: argparse.Namespace, work: Path, url: str) -> None:
     fake = FakeTwilio().start()
-    settings = Settings(data_dir=str(work / "data"), database_url=url, broker_url="redis://127.0.0.1:6379/9",
-                        queue_name="helpline-sms-bench-" + uuid.uuid4().hex[:6],
-                        support_addresses=("support@example.com",), secret_key=("bench-key",),
-                        twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=OUR_NUMBER,
-                        twilio_api_url=fake.url, public_url=PUBLIC_URL, autoreply_global_limit=10**9,
-                        sweep_interval_s=5.0)
+    settings = Settings(
+        data_dir=str(work / "data"),
+        database_url=url,
+        broker_url="redis://127.0.0.1:6379/9",
+        queue_name="helpline-sms-bench-" + uuid.uuid4().hex[:6],
+        support_addresses=("support@example.com",),
+        secret_key=("bench-key",),
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from=OUR_NUMBER,
+        twilio_api_url=fake.url,
+        public_url=PUBLIC_URL,
+        autoreply_global_limit=10**9,
+        sweep_interval_s=5.0,
+    )
     db.init(url)
     migrations.upgrade()
     stack = Stack(settings, work)
@@ -56,15 +66,18 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
     counter = iter(range(args.messages))
 
     def post(session: requests.Session, form: dict[str, str]) -> requests.Response:
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form)}
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": sign(PUBLIC_URL + "/twilio/sms", form),
+        }
         return session.post(base, data=urlencode(form).encode(), headers=headers, timeout=60)
 
     def client() -> None:
         session = requests.Session()
         for i in counter:
-            form = inbound_form(f"Message {i}: my order {4700 + i} has not arrived.",
-                                sender=f"+1415555{(i // 2) % 10000:04d}")
+            form = inbound_form(
+                f"Message {i}: my order {4700 + i} has not arrived.", sender=f"+1415555{(i // 2) % 10000:04d}"
+            )
             started = time.perf_counter()
             answer = post(session, form)
             took = time.perf_counter() - started
@@ -82,20 +95,31 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
         for t in pool:
             t.join()
         accepted_s = time.perf_counter() - started
-        wait_until(lambda: m.Inbound.select().where(m.Inbound.status != "pending").count() == args.messages + 1,
-                   600, 0.2, "every text processed")
+        wait_until(
+            lambda: m.Inbound.select().where(m.Inbound.status != "pending").count() == args.messages + 1,
+            600,
+            0.2,
+            "every text processed",
+        )
         done_s = time.perf_counter() - started
         rows = list(m.Inbound.select(m.Inbound.received_at, m.Inbound.processed_at).order_by(m.Inbound.id))[1:]
         e2e = [(r.processed_at - r.received_at).total_seconds() for r in rows if r.processed_at]
         tickets = m.Ticket.select().count() - 1
         wait_until(lambda: len(fake.created) >= tickets + 1, 120, 0.2, "every acknowledgement at the Twilio API")
         report = {
-            "db": args.db, "messages": args.messages, "concurrency": args.concurrency,
-            "workers": f"{args.workers}x{args.threads}", "answers": codes,
+            "db": args.db,
+            "messages": args.messages,
+            "concurrency": args.concurrency,
+            "workers": f"{args.workers}x{args.threads}",
+            "answers": codes,
             "accept_rate_per_s": round(args.messages / accepted_s, 1),
-            "answer_ms": {"p50": round(pct(latencies, 50) * 1000, 1), "p95": round(pct(latencies, 95) * 1000, 1),
-                          "p99": round(pct(latencies, 99) * 1000, 1)},
-            "tickets": tickets, "acknowledgements_sent": len(fake.created) - 1,
+            "answer_ms": {
+                "p50": round(pct(latencies, 50) * 1000, 1),
+                "p95": round(pct(latencies, 95) * 1000, 1),
+                "p99": round(pct(latencies, 99) * 1000, 1),
+            },
+            "tickets": tickets,
+            "acknowledgements_sent": len(fake.created) - 1,
             "end_to_end_rate_per_s": round(args.messages / done_s, 1),
             "end_to_end_s": {"p50": round(statistics.median(e2e), 3), "p99": round(pct(e2e, 99), 3)},
             "lost": args.messages + 1 - m.Inbound.select().count(),

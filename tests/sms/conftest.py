@@ -1,5 +1,6 @@
 """Fixtures of the SMS tests: a local Twilio API, a help desk configured for it,
 and the public HTTP listener serving the webhooks."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +23,13 @@ from ..workers.builders import Desk
 
 
 def twilio_settings(settings: Settings, fake: FakeTwilio) -> Settings:
-    return settings.replace(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_from=OUR_NUMBER,
-                            twilio_api_url=fake.url, public_url=PUBLIC_URL)
+    return settings.replace(
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from=OUR_NUMBER,
+        twilio_api_url=fake.url,
+        public_url=PUBLIC_URL,
+    )
 
 
 class SmsDesk(Desk):

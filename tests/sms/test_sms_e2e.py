@@ -1,6 +1,7 @@
 """SMS end to end through the real processes: the ingest daemon's public listener
 takes Twilio-signed webhooks over HTTP, the Dramatiq workers make tickets,
 texts reach the local Twilio API, MMS media are fetched into attachments."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,7 +52,7 @@ def test_sms_through_the_running_stack(stack, fake_twilio):
 
     # delivery status of the acknowledgement, reported over the signed callback URL
     callback = ack.form["StatusCallback"]
-    path = callback[len(stack.settings.public_url):]
+    path = callback[len(stack.settings.public_url) :]
     assert post_signed(base, path, status_form(ack.sid, "delivered")).status_code == 200
     ack_row = m.Outbox.get(m.Outbox.kind == "ack")
     assert m.Message.get_by_id(ack_row.out_message_id).delivery_status == "delivered"
@@ -62,8 +63,11 @@ def test_sms_through_the_running_stack(stack, fake_twilio):
     assert help_call.to == BOB and help_call.body == stack.settings.sms_help_text
     assert post_signed(base, "/twilio/sms", inbound_form("STOP")).status_code == 200
     wait_until(lambda: SmsOptOut.get_or_none(SmsOptOut.number == ALICE), 30, what="the opt-out recorded")
-    wait_until(lambda: m.Inbound.select().where(m.Inbound.status == "pending").count() == 0, 30,
-               what="every inbound row processed")
+    wait_until(
+        lambda: m.Inbound.select().where(m.Inbound.status == "pending").count() == 0,
+        30,
+        what="every inbound row processed",
+    )
     assert m.Ticket.select().count() == 1 and len(fake_twilio.created) == 2
     (opted,) = m.Event.select().where(m.Event.kind == "sms_opted_out")
     assert opted.data["number"] == ALICE and opted.ticket_id == ticket.id

@@ -1,5 +1,6 @@
 """SMS through intake and the worker pipeline (no broker): tickets, threading,
 keywords, acknowledgements, MMS media, and the opt-out rules, on both backends."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -190,7 +191,9 @@ def test_mms_media_are_fetched_by_the_worker_into_the_message_attachments(sms, f
     assert sms.fetch_media(out)["stored"] == 2
     atts = sorted(msg.attachments, key=lambda a: a.filename)
     assert [(a.filename, a.content_type, a.size) for a in atts] == [
-        ("mms-1.jpg", "image/jpeg", len(jpeg)), ("mms-2.png", "image/png", len(png))]
+        ("mms-1.jpg", "image/jpeg", len(jpeg)),
+        ("mms-2.png", "image/png", len(png)),
+    ]
     assert sms.intake.blobs.get(atts[0].blob_key) == jpeg
     # fetching again (a redelivered queue message, the sweep) stores nothing twice
     assert sms.fetch_media(out)["stored"] == 0 and len(list(msg.attachments)) == 2

@@ -1,5 +1,6 @@
 """Outbound SMS: the real twilio client against the local Twilio API, the outbox
 states it leads to, and the delivery status callbacks."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,11 +20,28 @@ ALICE = "+14155550123"
 
 def queue_reply(ticket_id: int, to: str, body: str, *, key: str, explicit: bool = False) -> int:
     """What an agent's reply on an SMS ticket writes: an outbound message and its outbox row."""
+
     def tx() -> int:
-        msg = message_state.add_outbound(ticket_id, channel="sms", author_role="agent", message_id="", sender="",
-                                           subject="", text=body, now=m.utcnow())
-        return outbox.enqueue(channel="sms", kind="reply", recipient=to, unique_key=key, ticket=ticket_id,
-                              out_message=msg, payload=sms_payload(to, body, ref=key, explicit=explicit)).id
+        msg = message_state.add_outbound(
+            ticket_id,
+            channel="sms",
+            author_role="agent",
+            message_id="",
+            sender="",
+            subject="",
+            text=body,
+            now=m.utcnow(),
+        )
+        return outbox.enqueue(
+            channel="sms",
+            kind="reply",
+            recipient=to,
+            unique_key=key,
+            ticket=ticket_id,
+            out_message=msg,
+            payload=sms_payload(to, body, ref=key, explicit=explicit),
+        ).id
+
     return db.run_tx(tx)
 
 
@@ -45,7 +63,10 @@ def test_reply_reaches_the_api_with_from_to_body_and_the_sid_is_kept(sms, fake_t
     assert send(sms, oid).sent == 1
     (call,) = fake_twilio.created
     assert (call.form["From"], call.form["To"], call.form["Body"]) == (
-        "+15005550006", ALICE, "Your parcel left our warehouse today.")
+        "+15005550006",
+        ALICE,
+        "Your parcel left our warehouse today.",
+    )
     assert call.auth.startswith("Basic ")
     row = m.Outbox.get_by_id(oid)
     assert (row.status, row.provider_id) == ("sent", call.sid)
@@ -83,10 +104,17 @@ def test_21610_marks_the_number_opted_out_and_fails_the_row(sms, fake_twilio, ti
     assert "opted out" in m.Outbox.get_by_id(oid).last_error
 
 
-@pytest.mark.parametrize("status, code, outcome", [
-    (429, 20429, "pending"), (500, 20500, "pending"), (503, 20503, "pending"),
-    (400, 21211, "failed"), (404, 20404, "failed"), (401, 20003, "pending"),
-])
+@pytest.mark.parametrize(
+    "status, code, outcome",
+    [
+        (429, 20429, "pending"),
+        (500, 20500, "pending"),
+        (503, 20503, "pending"),
+        (400, 21211, "failed"),
+        (404, 20404, "failed"),
+        (401, 20003, "pending"),
+    ],
+)
 def test_error_classes(sms, fake_twilio, ticket, status, code, outcome):
     fake_twilio.fail_next(status, code, "error")
     oid = queue_reply(ticket, ALICE, "Update on your order", key=f"reply:{status}")

@@ -1,4 +1,5 @@
 """The SMS channel's plain functions: segments, splitting, keywords, numbers, the envelope."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -15,19 +16,22 @@ from ..support.fake_twilio import inbound_form
 
 
 # ---- segments -------------------------------------------------------------------
-@pytest.mark.parametrize("text, encoding, units, count", [
-    ("", "GSM-7", 0, 1),
-    ("Your ticket is HL-2026-000001.", "GSM-7", 30, 1),
-    ("a" * 160, "GSM-7", 160, 1),
-    ("a" * 161, "GSM-7", 161, 2),
-    ("a" * 306, "GSM-7", 306, 2),
-    ("a" * 307, "GSM-7", 307, 3),
-    ("Prix: 10€ [promo]", "GSM-7", 20, 1),  # € [ ] take two septets each
-    ("€" * 80, "GSM-7", 160, 1),
-    ("€" * 81, "GSM-7", 162, 2),
-    ("Grüße aus Zürich, mañana?", "GSM-7", 25, 1),  # ü ß ñ are in the GSM-7 alphabet
-    ("Ça coûte 5 €", "UCS-2", 12, 1),  # û is not: the whole text goes UCS-2
-])
+@pytest.mark.parametrize(
+    "text, encoding, units, count",
+    [
+        ("", "GSM-7", 0, 1),
+        ("Your ticket is HL-2026-000001.", "GSM-7", 30, 1),
+        ("a" * 160, "GSM-7", 160, 1),
+        ("a" * 161, "GSM-7", 161, 2),
+        ("a" * 306, "GSM-7", 306, 2),
+        ("a" * 307, "GSM-7", 307, 3),
+        ("Prix: 10€ [promo]", "GSM-7", 20, 1),  # € [ ] take two septets each
+        ("€" * 80, "GSM-7", 160, 1),
+        ("€" * 81, "GSM-7", 162, 2),
+        ("Grüße aus Zürich, mañana?", "GSM-7", 25, 1),  # ü ß ñ are in the GSM-7 alphabet
+        ("Ça coûte 5 €", "UCS-2", 12, 1),  # û is not: the whole text goes UCS-2
+    ],
+)
 def test_segments(text, encoding, units, count):
     got = segments(text)
     assert (got.encoding, got.units, got.count) == (encoding, units, count)
@@ -104,14 +108,30 @@ def test_payload_records_segments_and_encoding():
 
 
 # ---- keywords -----------------------------------------------------------------------
-@pytest.mark.parametrize("body, action", [
-    ("STOP", "opt_out"), ("stop", "opt_out"), ("  Stop.  ", "opt_out"), ("STOPALL", "opt_out"),
-    ("unsubscribe", "opt_out"), ("Cancel", "opt_out"), ("END", "opt_out"), ("quit!", "opt_out"),
-    ("START", "opt_in"), ("unstop", "opt_in"), ("Yes", "opt_in"),
-    ("HELP", "help"), ("help", "help"), ("info", "help"),
-    ("Stop texting me", None), ("please stop", None), ("HELP me with my order", None), ("", None),
-    ("STOPP", None),
-])
+@pytest.mark.parametrize(
+    "body, action",
+    [
+        ("STOP", "opt_out"),
+        ("stop", "opt_out"),
+        ("  Stop.  ", "opt_out"),
+        ("STOPALL", "opt_out"),
+        ("unsubscribe", "opt_out"),
+        ("Cancel", "opt_out"),
+        ("END", "opt_out"),
+        ("quit!", "opt_out"),
+        ("START", "opt_in"),
+        ("unstop", "opt_in"),
+        ("Yes", "opt_in"),
+        ("HELP", "help"),
+        ("help", "help"),
+        ("info", "help"),
+        ("Stop texting me", None),
+        ("please stop", None),
+        ("HELP me with my order", None),
+        ("", None),
+        ("STOPP", None),
+    ],
+)
 def test_keyword_action(body, action):
     assert keyword_action(body) == action
 
@@ -124,10 +144,18 @@ def test_twilio_opt_out_type_decides_over_the_text():
 
 
 # ---- numbers and the envelope -----------------------------------------------------------
-@pytest.mark.parametrize("raw, e164", [
-    ("+14155550123", "+14155550123"), ("+1 (415) 555-0123", "+14155550123"), ("+44 20 7946 0958", "+442079460958"),
-    ("+49 (0)30 1234567", "+49301234567"), ("12345", None), ("ACME", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("+14155550123", "+14155550123"),
+        ("+1 (415) 555-0123", "+14155550123"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+49 (0)30 1234567", "+49301234567"),
+        ("12345", None),
+        ("ACME", None),
+        ("", None),
+    ],
+)
 def test_normalise_number(raw, e164):
     assert normalise_number(raw) == e164
 
@@ -137,10 +165,16 @@ def _env(form: dict[str, str]):
 
 
 def test_envelope_of_an_inbound_mms():
-    form = inbound_form("Photo of the broken part", sender="+1 415 555 0123", sid="MM" + "1" * 32,
-                        media=[("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg"),
-                               ("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", "image/png")],
-                        segments=2)
+    form = inbound_form(
+        "Photo of the broken part",
+        sender="+1 415 555 0123",
+        sid="MM" + "1" * 32,
+        media=[
+            ("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg"),
+            ("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", "image/png"),
+        ],
+        segments=2,
+    )
     env = _env(form)
     assert (env.channel, env.external_id) == ("sms", "MM" + "1" * 32)
     assert (env.sender.address, env.sender.kind, env.sender.name) == ("+14155550123", "phone", "")

@@ -1,5 +1,6 @@
 """The Twilio webhooks on the public HTTP listener: signatures, answers, replays,
 the database being down, the endpoints being off."""
+
 from __future__ import annotations
 
 import pytest
@@ -89,8 +90,12 @@ def test_token_without_public_url_refuses_to_start(backend):
 def test_database_down_spools_answers_200_then_drains(sms, fake_twilio):
     outage = Outage(sms.settings, connect_here=True)
     submitted: list[int] = []
-    intake = EmailIntake(outage.settings, blob_mod.FileBlobStore(outage.settings.effective_blob_dir),
-                         submitted.append, Spool(outage.settings.effective_spool_dir))
+    intake = EmailIntake(
+        outage.settings,
+        blob_mod.FileBlobStore(outage.settings.effective_blob_dir),
+        submitted.append,
+        Spool(outage.settings.effective_spool_dir),
+    )
     srv = PublicServer(outage.settings, intake)
     try:
         outage.cut()
@@ -119,7 +124,7 @@ def test_status_callback_is_signed_and_recorded(sms, server, fake_twilio):
     call = fake_twilio.created[-1]
     callback = call.form["StatusCallback"]
     assert callback.startswith(PUBLIC_URL + "/twilio/status?ref=")
-    path = callback[len(PUBLIC_URL):]
+    path = callback[len(PUBLIC_URL) :]
     forged = post_signed(server.url, path, status_form(call.sid, "delivered"), signature="bm9wZQ==")
     assert forged.status_code == 403
     resp = post_signed(server.url, path, status_form(call.sid, "undelivered", error_code="30003"))

@@ -6,6 +6,7 @@ have and the database lacks or has otherwise, and every object the database
 has that no model describes, except the engine-specific objects a migration
 creates on purpose, named in ``ENGINE_OBJECTS``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -95,7 +96,7 @@ def normal_default(value: str | None) -> str | None:
 def _field_default(field: pw.Field) -> str | None:
     for c in field.constraints or ():
         if isinstance(c, pw.SQL) and c.sql.upper().startswith("DEFAULT "):
-            return normal_default(c.sql[len("DEFAULT "):].strip())
+            return normal_default(c.sql[len("DEFAULT ") :].strip())
     return None
 
 
@@ -104,8 +105,9 @@ def expected(db: pw.Database, models: list[type[Base]]) -> dict[str, Table]:
     for model in models:
         cols = {}
         for f in model._meta.sorted_fields:
-            pk = f is model._meta.primary_key or (isinstance(model._meta.primary_key, pw.CompositeKey)
-                                                 and f.name in model._meta.primary_key.field_names)
+            pk = f is model._meta.primary_key or (
+                isinstance(model._meta.primary_key, pw.CompositeKey) and f.name in model._meta.primary_key.field_names
+            )
             cols[f.column_name] = Column(_field_type(db, f), bool(f.null) and not pk, _field_default(f))
         indexes = set()
         for idx in model._meta.fields_to_index():
@@ -115,9 +117,20 @@ def expected(db: pw.Database, models: list[type[Base]]) -> dict[str, Table]:
     return out
 
 
-_PG_NAMES = {"character varying": "VARCHAR", "integer": "INTEGER", "bigint": "BIGINT", "text": "TEXT",
-             "timestamp without time zone": "TIMESTAMP", "boolean": "BOOLEAN", "bytea": "BYTEA", "real": "REAL",
-             "double precision": "DOUBLEPRECISION", "smallint": "SMALLINT", "numeric": "NUMERIC", "date": "DATE"}
+_PG_NAMES = {
+    "character varying": "VARCHAR",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "text": "TEXT",
+    "timestamp without time zone": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+    "bytea": "BYTEA",
+    "real": "REAL",
+    "double precision": "DOUBLEPRECISION",
+    "smallint": "SMALLINT",
+    "numeric": "NUMERIC",
+    "date": "DATE",
+}
 
 
 def actual(db: pw.Database) -> tuple[dict[str, Table], list[tuple[str, str]]]:
@@ -125,8 +138,9 @@ def actual(db: pw.Database) -> tuple[dict[str, Table], list[tuple[str, str]]]:
     tables: dict[str, Table] = {}
     others: list[tuple[str, str]] = []
     if _engine(db) == "sqlite":
-        for kind, name in db.execute_sql("SELECT type, name FROM sqlite_master WHERE type IN "
-                                         "('table', 'view', 'trigger') ORDER BY name").fetchall():
+        for kind, name in db.execute_sql(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') ORDER BY name"
+        ).fetchall():
             if kind != "table" or name.startswith("sqlite_"):
                 others.append((kind, name))
                 continue
@@ -141,12 +155,15 @@ def actual(db: pw.Database) -> tuple[dict[str, Table], list[tuple[str, str]]]:
                 indexes.add((icols, bool(unique), bool(partial)))
             tables[name] = Table(cols, indexes)
         return tables, others
-    for (name,) in db.execute_sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                                  "AND table_type = 'BASE TABLE'").fetchall():
+    for (name,) in db.execute_sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+    ).fetchall():
         cols = {}
         for col, typ, length, nullable, dflt in db.execute_sql(
-                "SELECT column_name, data_type, character_maximum_length, is_nullable, column_default "
-                "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s", (name,)):
+            "SELECT column_name, data_type, character_maximum_length, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
+            (name,),
+        ):
             typ = _PG_NAMES.get(typ, typ.upper())
             if length is not None:
                 typ = f"{typ}({length})"
@@ -155,16 +172,20 @@ def actual(db: pw.Database) -> tuple[dict[str, Table], list[tuple[str, str]]]:
             cols[col] = Column(typ, nullable == "YES", normal_default(dflt))
         indexes = set()
         for unique, partial, icols in db.execute_sql(
-                "SELECT ix.indisunique, ix.indpred IS NOT NULL, ARRAY(SELECT a.attname FROM unnest(ix.indkey) "
-                "WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
-                "ORDER BY k.ord) FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid "
-                "JOIN pg_namespace n ON n.oid = t.relnamespace "
-                "WHERE n.nspname = 'public' AND t.relname = %s AND NOT ix.indisprimary", (name,)):
+            "SELECT ix.indisunique, ix.indpred IS NOT NULL, ARRAY(SELECT a.attname FROM unnest(ix.indkey) "
+            "WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "ORDER BY k.ord) FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = 'public' AND t.relname = %s AND NOT ix.indisprimary",
+            (name,),
+        ):
             indexes.add((tuple(icols), bool(unique), bool(partial)))
         tables[name] = Table(cols, indexes)
-    for kind, q in (("sequence", "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"),
-                    ("view", "SELECT table_name FROM information_schema.views WHERE table_schema = 'public'"),
-                    ("trigger", "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = 'public'")):
+    for kind, q in (
+        ("sequence", "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"),
+        ("view", "SELECT table_name FROM information_schema.views WHERE table_schema = 'public'"),
+        ("trigger", "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = 'public'"),
+    ):
         others += [(kind, name) for (name,) in db.execute_sql(q).fetchall()]
     return tables, others
 
@@ -200,6 +221,9 @@ def differences(db: pw.Database, models: list[type[Base]] | None = None) -> list
         for idx in sorted(h.indexes - w.indexes):
             if not _allowed(engine, "index", f"{table}:{','.join(idx[0])}"):
                 out.append(f"index on {table} {idx} is not in the model")
-    out += [f"{kind} {name} is neither a model's nor a named engine object" for kind, name in others
-            if not _allowed(engine, kind, name)]
+    out += [
+        f"{kind} {name} is neither a model's nor a named engine object"
+        for kind, name in others
+        if not _allowed(engine, kind, name)
+    ]
     return out

@@ -1,4 +1,5 @@
 """The content-addressed blob store, both backends, on both databases."""
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ own migrations: ``first_release`` (commit 6c5cd6e, the first whose .ci/run
 landed; schema version 1) and ``v13`` (the last release whose migrations were
 one module, commit 6cba248). Regenerate only if a release's history was wrong.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -41,8 +42,10 @@ def _rows(database) -> dict[str, list[tuple]]:
         cols = sorted(c.name for c in database.get_columns(table))
         quoted = ", ".join(f'"{c}"' for c in cols)
         rows = database.execute_sql(f'SELECT {quoted} FROM "{table}"').fetchall()
-        out[table] = (cols, sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows),
-                                   key=repr))
+        out[table] = (
+            cols,
+            sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows), key=repr),
+        )
     return out
 
 

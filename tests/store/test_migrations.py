@@ -1,4 +1,5 @@
 """Migrations: idempotent, and a migration merged after a higher-numbered one still runs."""
+
 from __future__ import annotations
 
 import threading

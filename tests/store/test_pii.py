@@ -1,5 +1,6 @@
 """store/privacy/pii.py: what is masked and what is not, on the labelled set under tests/data/pii (precision and recall
 printed by ``helpline pii eval`` and held here), and the edges of each detector."""
+
 from __future__ import annotations
 
 import subprocess
@@ -32,8 +33,12 @@ def test_the_held_out_set_too():
 
 
 def test_helpline_pii_eval_prints_precision_and_recall():
-    out = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "pii", "eval", str(LABELLED), "--strict"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", "pii", "eval", str(LABELLED), "--strict"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = {line.split()[0]: line.split() for line in out.stdout.splitlines()[2:] if line.strip()}
     assert lines["card"][4:] == ["1.000", "1.000"] and lines["iban"][4:] == ["1.000", "1.000"]
@@ -43,8 +48,12 @@ def test_helpline_pii_eval_prints_precision_and_recall():
 def test_strict_eval_fails_on_a_false_mask(tmp_path):
     bad = tmp_path / "set.jsonl"
     bad.write_text('{"text": "card 4111 1111 1111 1111", "pii": []}\n')
-    out = subprocess.run([sys.executable, "-m", "helpline.ingest.cli", "pii", "eval", str(bad), "--strict"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "helpline.ingest.cli", "pii", "eval", str(bad), "--strict"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "false mask: line 1: card '4111 1111 1111 1111'" in out.stdout
 
 
@@ -53,8 +62,20 @@ def make_card(prefix: str, length: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-@pytest.mark.parametrize("prefix,length", [("4", 16), ("5500", 16), ("2720", 16), ("34", 15), ("6011", 16),
-                                           ("3530", 16), ("36", 14), ("6304", 19), ("62", 16)])
+@pytest.mark.parametrize(
+    "prefix,length",
+    [
+        ("4", 16),
+        ("5500", 16),
+        ("2720", 16),
+        ("34", 15),
+        ("6011", 16),
+        ("3530", 16),
+        ("36", 14),
+        ("6304", 19),
+        ("62", 16),
+    ],
+)
 def test_card_schemes_caught_with_the_last_four_kept(prefix, length):
     n = make_card(prefix, length)
     assert pii.mask(f"my card {n} thanks") == f"my card [card ••••{n[-4:]}] thanks"
@@ -63,9 +84,18 @@ def test_card_schemes_caught_with_the_last_four_kept(prefix, length):
 def test_what_is_not_a_card():
     visa = make_card("4", 16)
     bad_luhn = visa[:-1] + str((int(visa[-1]) + 1) % 10)
-    for text in (f"card {bad_luhn}", f"+{visa}", f"Order #{visa}", f"tracking number: {visa}", f"<{visa}@host>",
-                 f"https://x.example/{visa}/a", f"{visa}5", f"id-{visa}", f"IMEI {make_card('35', 15)}",
-                 f"{visa[:3]} {visa[3:6]} {visa[6:10]} {visa[10:]}"):
+    for text in (
+        f"card {bad_luhn}",
+        f"+{visa}",
+        f"Order #{visa}",
+        f"tracking number: {visa}",
+        f"<{visa}@host>",
+        f"https://x.example/{visa}/a",
+        f"{visa}5",
+        f"id-{visa}",
+        f"IMEI {make_card('35', 15)}",
+        f"{visa[:3]} {visa[3:6]} {visa[6:10]} {visa[10:]}",
+    ):
         assert pii.find(text) == [], text
 
 
@@ -84,13 +114,17 @@ def test_secrets_only_in_password_lines_unless_tokens_are_opted_in():
     assert pii.mask("Password:   hunter2  \nnext line") == "Password:   [secret masked]\nnext line"
     assert pii.mask("Reset my password please") == "Reset my password please"
     assert pii.mask("Message-ID: <CAFk3qF1234567890abcdefABCDEF123456@mail.gmail.com>", tokens=True).endswith(
-        "@mail.gmail.com>")
+        "@mail.gmail.com>"
+    )
 
 
 def test_mask_json_keeps_keys_and_other_types():
     value = {"text": "card 4111111111111111", "n": 4111111111111111, "list": ["IBAN GB82WEST12345698765432"]}
-    assert pii.mask_json(value) == {"text": "card [card ••••1111]", "n": 4111111111111111,
-                                    "list": ["IBAN [IBAN GB••••5432]"]}
+    assert pii.mask_json(value) == {
+        "text": "card [card ••••1111]",
+        "n": 4111111111111111,
+        "list": ["IBAN [IBAN GB••••5432]"],
+    }
 
 
 def test_escaped_line_breaks_of_a_logged_text_do_not_hide_a_number():

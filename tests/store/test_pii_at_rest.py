@@ -1,6 +1,7 @@
 """HELPLINE_PII_AT_REST=redact: old messages' texts, the inbound envelope and the raw MIME lose their personal
 data; newer ones, and a desk without the setting, keep theirs. Through the real pipeline and the scheduler's
 tick, on both databases and both blob stores."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,16 +24,21 @@ CARD = "4539 1488 0343 6467"
 def old_ticket(desk: Desk, days: int, body: str) -> m.Message:
     raw, _ = mail(body=body, subject=f"Payment {days}", sender=f"Customer {days} <c{days}@example.org>")
     outcome = desk.receive(raw)
-    msg = (m.Message.select().where((m.Message.ticket == outcome.ticket_id) & (m.Message.direction == "in"))
-           .order_by(m.Message.id.desc()).first())
+    msg = (
+        m.Message.select()
+        .where((m.Message.ticket == outcome.ticket_id) & (m.Message.direction == "in"))
+        .order_by(m.Message.id.desc())
+        .first()
+    )
     m.Message.update(created_at=m.utcnow() - dt.timedelta(days=days)).where(m.Message.id == msg.id).execute()
     return m.Message.get_by_id(msg.id)
 
 
 @pytest.mark.parametrize("blob_backend", ["fs", "db"])
 def test_old_messages_are_redacted_and_their_raw_mime_dropped(backend, tmp_path, blob_backend):
-    settings = backend.replace(pii_at_rest="redact", pii_at_rest_days=30, blob_backend=blob_backend,
-                               blob_dir=str(tmp_path / "blobs"))
+    settings = backend.replace(
+        pii_at_rest="redact", pii_at_rest_days=30, blob_backend=blob_backend, blob_dir=str(tmp_path / "blobs")
+    )
     broker.setup(settings)
     desk = Desk(settings)
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)

@@ -1,4 +1,5 @@
 """A database built by the migrations is exactly the schema the models describe, on both engines."""
+
 from __future__ import annotations
 
 import peewee as pw
@@ -15,8 +16,14 @@ def test_migrations_build_what_the_models_describe(backend):
 
 def test_every_table_has_a_model(backend):
     tables = {m._meta.table_name for m in store_models()}
-    assert {"ticket_fingerprint", "ticket_merge", "incident", "incident_ticket", "rate_counter",
-            "schema_version"} <= tables
+    assert {
+        "ticket_fingerprint",
+        "ticket_merge",
+        "incident",
+        "incident_ticket",
+        "rate_counter",
+        "schema_version",
+    } <= tables
 
 
 def test_the_check_sees_a_column_the_migrations_lack(backend):

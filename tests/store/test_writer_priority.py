@@ -1,4 +1,5 @@
 """Intake goes first: a durable writer waiting for SQLite's writer lock makes a pipeline batch commit early."""
+
 from __future__ import annotations
 
 import threading
@@ -42,8 +43,14 @@ def test_a_pipeline_batch_commits_early_for_intake_and_finishes_after(backend):
     from ..workers.builders import Desk, mail
 
     desk = Desk(backend)
-    ids = [desk.intake.accept(mail(sender=f"c{i}@example.org", subject=f"s{i}", body=f"b{i}")[0],
-                              f"c{i}@example.org", ["support@example.com"]).inbound_id for i in range(6)]
+    ids = [
+        desk.intake.accept(
+            mail(sender=f"c{i}@example.org", subject=f"s{i}", body=f"b{i}")[0],
+            f"c{i}@example.org",
+            ["support@example.com"],
+        ).inbound_id
+        for i in range(6)
+    ]
     pipeline.begin_attempts(ids)
     commits: list[int] = []
     if db.is_sqlite():

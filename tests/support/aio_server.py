@@ -1,5 +1,6 @@
 """An aiohttp application served on a loopback port by an event loop on a thread of
 its own, so synchronous tests can talk to it (and to the real clients pointed at it)."""
+
 from __future__ import annotations
 
 import asyncio

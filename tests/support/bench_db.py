@@ -1,6 +1,7 @@
 """What the benchmarks under tests/ share: a scratch database and percentiles.
 
 Timing claims live in these benchmarks, not in test assertions."""
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ by default, so EICAR inside a zip is found too. ``StreamMaxLength`` is small,
 so a file over it can be tested. A missing clamd fails the test: the scanning
 promise is that it ran against the real thing.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -41,12 +42,15 @@ class ClamdServer:
         db.mkdir(parents=True, exist_ok=True)
         (db / "helpline-test.ndb").write_text(f"{SIGNATURE}:0:*:{b'EICAR-STANDARD-ANTIVIRUS-TEST-FILE'.hex()}\n")
         conf = self.root / "clamd.conf"
-        conf.write_text(f"LocalSocket {self.socket_path}\nForeground yes\nDatabaseDirectory {db}\n"
-                        f"TemporaryDirectory {self.root}\nStreamMaxLength {STREAM_MAX}\n"
-                        f"LogFile {self.root / 'clamd.log'}\nScanArchive yes\n"
-                        f"TCPSocket {self.tcp_port}\nTCPAddr 127.0.0.1\n")
-        self.proc = subprocess.Popen([_clamd_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+        conf.write_text(
+            f"LocalSocket {self.socket_path}\nForeground yes\nDatabaseDirectory {db}\n"
+            f"TemporaryDirectory {self.root}\nStreamMaxLength {STREAM_MAX}\n"
+            f"LogFile {self.root / 'clamd.log'}\nScanArchive yes\n"
+            f"TCPSocket {self.tcp_port}\nTCPAddr 127.0.0.1\n"
+        )
+        self.proc = subprocess.Popen(
+            [_clamd_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -3,6 +3,7 @@
 It does what an out-of-memory kill does to a worker: the attempt has been
 counted (by the real ``pipeline.begin_attempt``) and then the process vanishes.
 """
+
 from __future__ import annotations
 
 import os

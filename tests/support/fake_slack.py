@@ -16,6 +16,7 @@ HTTP 429 with ``Retry-After`` or an error such as ``not_in_channel``.
 ``signed_headers`` signs an HTTP request body exactly as Slack does (v0 HMAC-SHA256
 over ``v0:{timestamp}:{body}`` with the app's signing secret).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,9 @@ TEAM = "T0TEST"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-def signed_headers(body: bytes | str, secret: str = SIGNING_SECRET, timestamp: int | None = None,
-                   retry_num: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes | str, secret: str = SIGNING_SECRET, timestamp: int | None = None, retry_num: int | None = None
+) -> dict[str, str]:
     """The headers Slack sends with an event, action or command."""
     raw = body.encode() if isinstance(body, str) else body
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -54,8 +56,9 @@ def signed_headers(body: bytes | str, secret: str = SIGNING_SECRET, timestamp: i
     return headers
 
 
-def block_action(action_id: str, value: str, *, user: str, channel: str, response_url: str,
-                 message_ts: str = "") -> bytes:
+def block_action(
+    action_id: str, value: str, *, user: str, channel: str, response_url: str, message_ts: str = ""
+) -> bytes:
     """An interactivity request (a button pressed), form-encoded as Slack posts it; ``message_ts``: the
     message the button is on (else an ephemeral one)."""
     from urllib.parse import urlencode
@@ -63,21 +66,34 @@ def block_action(action_id: str, value: str, *, user: str, channel: str, respons
     container = {"type": "message", "channel_id": channel, "is_ephemeral": not message_ts}
     if message_ts:
         container["message_ts"] = message_ts
-    payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
-               "api_app_id": "A0HELPLINE", "token": "deprecated-verification-token", "container":
-               container, "trigger_id": "1.2.3",
-               "channel": {"id": channel}, "response_url": response_url,
-               "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
-                            "action_ts": str(time.time())}]}
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": "A0HELPLINE",
+        "token": "deprecated-verification-token",
+        "container": container,
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel},
+        "response_url": response_url,
+        "actions": [
+            {"type": "button", "action_id": action_id, "block_id": "b1", "value": value, "action_ts": str(time.time())}
+        ],
+    }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
     """An Events API envelope around ``event``, as Slack posts it."""
     return {
-        "token": "deprecated-verification-token", "team_id": TEAM, "api_app_id": "A0HELPLINE",
-        "event": event, "type": "event_callback", "event_id": event_id or f"Ev{next(_event_ids):08d}",
-        "event_time": int(time.time()), "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        "token": "deprecated-verification-token",
+        "team_id": TEAM,
+        "api_app_id": "A0HELPLINE",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
     }
 
 
@@ -107,7 +123,9 @@ class FakeSlack:
         self.file_gets: list[tuple[str, str]] = []  # (file id, bearer token) of each download
         self.files_scope = True  # False: the bot token lacks files:read, downloads get the sign-in page
         self.pending_uploads: dict[str, dict[str, Any]] = {}  # file id -> {filename, length, data}: not shared yet
-        self.shared_files: list[dict[str, Any]] = []  # files shared by completeUploadExternal: name, data, channel, thread_ts
+        self.shared_files: list[
+            dict[str, Any]
+        ] = []  # files shared by completeUploadExternal: name, data, channel, thread_ts
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self._plans: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
@@ -124,26 +142,41 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/api/"
 
     def add_user(self, user_id: str, name: str, email: str = "", *, is_bot: bool = False) -> None:
-        self.users[user_id] = {"id": user_id, "team_id": TEAM, "name": name.lower().replace(" ", "."),
-                               "real_name": name, "is_bot": is_bot,
-                               "profile": {"real_name": name, "display_name": name.split()[0], "email": email}}
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM,
+            "name": name.lower().replace(" ", "."),
+            "real_name": name,
+            "is_bot": is_bot,
+            "profile": {"real_name": name, "display_name": name.split()[0], "email": email},
+        }
 
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer HTTP 429 with Retry-After."""
         self._plans.setdefault(method, []).extend(
-            [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})] * times)
+            [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})] * times
+        )
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
         self._plans.setdefault(method, []).extend([(200, {"ok": False, "error": error}, {})] * times)
 
-    def add_file(self, file_id: str, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
+    def add_file(
+        self, file_id: str, name: str, data: bytes, mimetype: str = "application/octet-stream"
+    ) -> dict[str, Any]:
         """A file uploaded to Slack; the file object as a message event carries it. Slack serves
         ``url_private_download`` only with the bot token (without it: a login page, HTTP 200)."""
         self.files[file_id] = data
         url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
-        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
-                "url_private": url, "url_private_download": url + "?download=1"}
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
 
     async def _file(self, request: web.Request) -> web.Response:
         auth = request.headers.get("Authorization", "")
@@ -192,8 +225,14 @@ class FakeSlack:
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
-                            "connection_info": {"app_id": "A0HELPLINE"}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake"},
+                "connection_info": {"app_id": "A0HELPLINE"},
+            }
+        )
         with self.cond:
             self.sockets.append(ws)
             self.cond.notify_all()
@@ -211,20 +250,33 @@ class FakeSlack:
             if not self.cond.wait_for(lambda: bool(self.sockets), timeout):
                 raise TimeoutError("nobody connected to the fake Socket Mode endpoint")
 
-    def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0,
-                    envelope_id: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    def socket_send(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        retry_attempt: int = 0,
+        envelope_id: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         """Send one Socket Mode envelope as Slack does; the client's acknowledgement (with any payload)."""
         envelope_id = envelope_id or f"env-{next(self._ts)}"
-        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "retry_attempt": retry_attempt,
-                    "retry_reason": "timeout" if retry_attempt else "",
-                    "accepts_response_payload": kind in ("slash_commands", "interactive")}
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+            "accepts_response_payload": kind in ("slash_commands", "interactive"),
+        }
         with self.cond:
             ws = self.sockets[-1]
             done = len([a for a in self.socket_acks if a.get("envelope_id") == envelope_id])
         asyncio.run_coroutine_threadsafe(ws.send_json(envelope), self._loop).result(10)
         with self.cond:
-            if not self.cond.wait_for(lambda: len([a for a in self.socket_acks
-                                                   if a.get("envelope_id") == envelope_id]) > done, timeout):
+            if not self.cond.wait_for(
+                lambda: len([a for a in self.socket_acks if a.get("envelope_id") == envelope_id]) > done, timeout
+            ):
                 raise TimeoutError(f"envelope {envelope_id} was not acknowledged")
             return [a for a in self.socket_acks if a.get("envelope_id") == envelope_id][-1]
 
@@ -253,8 +305,10 @@ class FakeSlack:
                     return got
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"fake Slack got {len(got)} {method} calls, expected {count}; "
-                                       f"calls so far: {[c.method for c in self.calls]}")
+                    raise TimeoutError(
+                        f"fake Slack got {len(got)} {method} calls, expected {count}; "
+                        f"calls so far: {[c.method for c in self.calls]}"
+                    )
                 self.cond.wait(left)
 
     def thread_replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
@@ -301,8 +355,16 @@ class FakeSlack:
         return None
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://helpline-test.slack.com/", "team": "Helpline Test", "user": "helpline",
-                "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://helpline-test.slack.com/",
+            "team": "Helpline Test",
+            "user": "helpline",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
@@ -310,8 +372,14 @@ class FakeSlack:
         if err:
             return err
         ts = f"{1700000000 + next(self._ts)}.000100"
-        msg = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": ts, "text": args.get("text", ""),
-               "blocks": _maybe_json(args.get("blocks")) or []}
+        msg = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": _maybe_json(args.get("blocks")) or [],
+        }
         if args.get("thread_ts"):
             msg["thread_ts"] = str(args["thread_ts"])
         with self.cond:
@@ -403,15 +471,28 @@ class FakeSlack:
             ts = f"{1700000000 + next(self._ts)}.000100"
             for f in files:
                 pending = self.pending_uploads.pop(str(f["id"]))
-                shared = {"id": f["id"], "name": pending["filename"], "title": f.get("title") or pending["filename"],
-                          "data": pending["data"], "channel": channel, "thread_ts": thread_ts}
+                shared = {
+                    "id": f["id"],
+                    "name": pending["filename"],
+                    "title": f.get("title") or pending["filename"],
+                    "data": pending["data"],
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                }
                 self.shared_files.append(shared)
-                out.append({"id": f["id"], "name": pending["filename"], "title": shared["title"],
-                            "size": len(pending["data"])})
+                out.append(
+                    {"id": f["id"], "name": pending["filename"], "title": shared["title"], "size": len(pending["data"])}
+                )
             if channel:  # shared: one message with the files (and the blocks or comment given)
-                msg = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": ts,
-                       "text": str(args.get("initial_comment") or ""), "blocks": _maybe_json(args.get("blocks")) or [],
-                       "files": [{"id": o["id"], "name": o["name"]} for o in out]}
+                msg = {
+                    "type": "message",
+                    "user": BOT_USER,
+                    "bot_id": BOT_ID,
+                    "ts": ts,
+                    "text": str(args.get("initial_comment") or ""),
+                    "blocks": _maybe_json(args.get("blocks")) or [],
+                    "files": [{"id": o["id"], "name": o["name"]} for o in out],
+                }
                 if thread_ts:
                     msg["thread_ts"] = thread_ts
                 self.messages[(channel, ts)] = msg
@@ -441,9 +522,17 @@ class FakeSlack:
         channel = str(args.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
-        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_archived": channel in self.archived,
-                                        "is_shared": channel in self.shared, "is_ext_shared": channel in self.shared,
-                                        "is_member": channel not in self.not_in}}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "is_channel": True,
+                "is_archived": channel in self.archived,
+                "is_shared": channel in self.shared,
+                "is_ext_shared": channel in self.shared,
+                "is_member": channel not in self.not_in,
+            },
+        }
 
 
 def _maybe_json(value: Any) -> Any:

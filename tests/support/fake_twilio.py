@@ -18,6 +18,7 @@ in ``deleted`` (erasure removes Twilio's copies this way).
 ``sign`` the ``X-Twilio-Signature`` of a request, with the validator's own
 ``compute_signature`` (HMAC-SHA1 of the URL followed by the sorted parameters).
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,6 +41,7 @@ AUTH_TOKEN = "12345678901234567890123456789012"
 OUR_NUMBER = "+15005550006"
 PUBLIC_URL = "https://help.example.com"
 
+
 def new_sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
@@ -58,15 +60,37 @@ def sign(url: str, params: dict[str, str] | list[tuple[str, str]], token: str = 
     return RequestValidator(token).compute_signature(url, _Multi(grouped))
 
 
-def inbound_form(body: str, *, sender: str = "+14155550123", to: str = OUR_NUMBER, sid: str | None = None,
-                 media: list[tuple[str, str]] = (), opt_out_type: str = "", segments: int = 1) -> dict[str, str]:
+def inbound_form(
+    body: str,
+    *,
+    sender: str = "+14155550123",
+    to: str = OUR_NUMBER,
+    sid: str | None = None,
+    media: list[tuple[str, str]] = (),
+    opt_out_type: str = "",
+    segments: int = 1,
+) -> dict[str, str]:
     """The form fields of Twilio's inbound-message webhook for one text (and its media: (url, type))."""
     sid = sid or new_sid("MM" if media else "SM")
     form = {
-        "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": str(len(media)),
-        "ToCity": "SAN FRANCISCO", "FromZip": "94105", "SmsSid": sid, "FromState": "CA", "SmsStatus": "received",
-        "FromCity": "SAN FRANCISCO", "Body": body, "FromCountry": "US", "To": to, "ToZip": "94105",
-        "NumSegments": str(segments), "MessageSid": sid, "AccountSid": ACCOUNT_SID, "From": sender,
+        "ToCountry": "US",
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": str(len(media)),
+        "ToCity": "SAN FRANCISCO",
+        "FromZip": "94105",
+        "SmsSid": sid,
+        "FromState": "CA",
+        "SmsStatus": "received",
+        "FromCity": "SAN FRANCISCO",
+        "Body": body,
+        "FromCountry": "US",
+        "To": to,
+        "ToZip": "94105",
+        "NumSegments": str(segments),
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
         "ApiVersion": "2010-04-01",
     }
     for i, (url, ctype) in enumerate(media):
@@ -79,18 +103,37 @@ def inbound_form(body: str, *, sender: str = "+14155550123", to: str = OUR_NUMBE
 
 def status_form(sid: str, status: str, *, to: str = "+14155550123", error_code: str = "") -> dict[str, str]:
     """The form fields of a message status callback."""
-    form = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status, "To": to,
-            "From": OUR_NUMBER, "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01"}
+    form = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "To": to,
+        "From": OUR_NUMBER,
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+    }
     if error_code:
         form["ErrorCode"] = error_code
     return form
 
 
-def post_signed(base: str, path: str, form: dict[str, str], *, public_url: str = PUBLIC_URL,
-                token: str = AUTH_TOKEN, signature: str | None = None, timeout: float = 30) -> requests.Response:
+def post_signed(
+    base: str,
+    path: str,
+    form: dict[str, str],
+    *,
+    public_url: str = PUBLIC_URL,
+    token: str = AUTH_TOKEN,
+    signature: str | None = None,
+    timeout: float = 30,
+) -> requests.Response:
     """POST ``form`` to a Helpline listener at ``base``, signed for the public URL Twilio would have called."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1",
-               "I-Twilio-Idempotency-Token": str(uuid.uuid4())}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "User-Agent": "TwilioProxy/1.1",
+        "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
+    }
     sig = sign(public_url + path, form, token) if signature is None else signature
     if sig:
         headers["X-Twilio-Signature"] = sig
@@ -150,9 +193,18 @@ class FakeTwilio:
     # ---- test controls ------------------------------------------------------
     def fail_next(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         """Answer the next create call with Twilio's JSON error shape."""
-        self.errors.append((status, {"code": code, "message": message,
-                                     "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
-                            headers or {}))
+        self.errors.append(
+            (
+                status,
+                {
+                    "code": code,
+                    "message": message,
+                    "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                    "status": status,
+                },
+                headers or {},
+            )
+        )
 
     def add_media(self, data: bytes, content_type: str, message_sid: str | None = None) -> str:
         """Publish an MMS media file; returns its Twilio-style URL on this server."""
@@ -174,9 +226,15 @@ class FakeTwilio:
 
     @staticmethod
     def _error(status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"code": code, "message": message,
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
-                                 status=status)
+        return web.json_response(
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
+            status=status,
+        )
 
     async def _create(self, request: web.Request) -> web.Response:
         if request.match_info["account"] != self.account_sid or not self._authorised(request):
@@ -195,13 +253,26 @@ class FakeTwilio:
         now = dt.datetime.now(dt.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         answer = {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": form.get("Body", ""),
-            "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
-            "error_code": None, "error_message": None, "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "num_media": str(len(media)),
-            "num_segments": str(gsm_segments(form.get("Body", ""))), "price": None, "price_unit": "USD",
-            "sid": sid, "status": "accepted" if form.get("MessagingServiceSid") else "queued",
-            "subresource_uris": {"media": base + "/Media.json"}, "to": form["To"], "uri": base + ".json",
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": form.get("Body", ""),
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": str(len(media)),
+            "num_segments": str(gsm_segments(form.get("Body", ""))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "accepted" if form.get("MessagingServiceSid") else "queued",
+            "subresource_uris": {"media": base + "/Media.json"},
+            "to": form["To"],
+            "uri": base + ".json",
         }
         with self.cond:
             self.created.append(Created(form, sid, request.headers.get("Authorization", ""), fields, media))
@@ -215,10 +286,13 @@ class FakeTwilio:
         import aiohttp
 
         try:
-            async with aiohttp.ClientSession() as session, \
-                    session.get(url, timeout=aiohttp.ClientTimeout(total=15)) as resp:
-                return Fetched(url, resp.status, resp.headers.get("Content-Type", ""), dict(resp.headers),
-                               await resp.read())
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, timeout=aiohttp.ClientTimeout(total=15)) as resp,
+            ):
+                return Fetched(
+                    url, resp.status, resp.headers.get("Content-Type", ""), dict(resp.headers), await resp.read()
+                )
         except aiohttp.ClientError as exc:
             return Fetched(url, 0, "", {}, str(exc).encode())
 

@@ -4,6 +4,7 @@ PostgreSQL: the test's settings point at a TCP proxy that is cut (a stopped
 or partitioned server). SQLite: another connection holds the write lock far
 past the busy timeout.
 """
+
 from __future__ import annotations
 
 import sqlite3

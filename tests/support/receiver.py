@@ -1,5 +1,6 @@
 """A webhook source's endpoint for the tests: a local aiohttp server that records each request and
 answers with the next scripted status (then 200). The real sender (urllib) talks to it."""
+
 from __future__ import annotations
 
 import asyncio

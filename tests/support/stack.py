@@ -4,6 +4,7 @@ Each is started the way an operator starts it (``python -m helpline.ingest.cli
 …``) with the test's settings in its environment, so the tests exercise the
 real SMTP server, broker and worker processes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,7 +59,8 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval:
 class Stack:
     def __init__(self, settings: Settings, log_dir: Path) -> None:
         self.settings = settings.replace(
-            smtp_listen=f"127.0.0.1:{free_port()}", http_listen=f"127.0.0.1:{free_port()}",
+            smtp_listen=f"127.0.0.1:{free_port()}",
+            http_listen=f"127.0.0.1:{free_port()}",
             admin_listen=f"127.0.0.1:{free_port()}",
         )
         self.log_dir = log_dir
@@ -71,8 +73,14 @@ class Stack:
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "helpline.ingest.cli", *args], env=settings_env(self.settings),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "helpline.ingest.cli", *args],
+            env=settings_env(self.settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
@@ -153,7 +161,9 @@ class Stack:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def send(self, raw: bytes, rcpt: str = "support@example.com", mail_from: str = "customer@example.org") -> tuple[int, str]:
+    def send(
+        self, raw: bytes, rcpt: str = "support@example.com", mail_from: str = "customer@example.org"
+    ) -> tuple[int, str]:
         """One SMTP transaction; returns the answer to DATA (or to RCPT when refused)."""
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=60) as conn:
             conn.ehlo("test.example")

@@ -1,4 +1,5 @@
 """A TCP proxy the tests can cut, to make a real database unreachable mid-run."""
+
 from __future__ import annotations
 
 import socket

@@ -18,6 +18,7 @@ Memory: RSS of a fresh process that imported the worker pipeline, then after the
 every configured language (low, then high accuracy, each in its own process), and after VADER.
 Timing claims live here and in ``helpline bench``, not in test assertions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,18 @@ import uuid
 from typing import Any, Callable
 
 LANGS = ("en", "de", "fr", "es", "it", "nl", "pt")
-SHORT = ["My order has not arrived yet", "Meine Bestellung ist noch nicht da", "Ma commande n'est pas arrivée",
-         "Mi pedido todavía no ha llegado", "Il mio ordine non è ancora arrivato", "Ik kan niet inloggen",
-         "Não consigo entrar na minha conta", "Any update?", "Thanks, that fixed it!", "Where is my refund?"]
+SHORT = [
+    "My order has not arrived yet",
+    "Meine Bestellung ist noch nicht da",
+    "Ma commande n'est pas arrivée",
+    "Mi pedido todavía no ha llegado",
+    "Il mio ordine non è ancora arrivato",
+    "Ik kan niet inloggen",
+    "Não consigo entrar na minha conta",
+    "Any update?",
+    "Thanks, that fixed it!",
+    "Where is my refund?",
+]
 MAIL = [
     "I ordered something 12 days ago and the tracking page still says 'label created'. Could you tell me where "
     "my parcel is? The order number is 4711. Thanks, Alice",
@@ -52,8 +62,11 @@ MAIL = [
 
 def _pct(samples: list[float]) -> dict[str, float]:
     ms = sorted(s * 1e3 for s in samples)
-    return {"p50_ms": round(ms[len(ms) // 2], 4), "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 4),
-            "mean_ms": round(statistics.fmean(ms), 4)}
+    return {
+        "p50_ms": round(ms[len(ms) // 2], 4),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 4),
+        "mean_ms": round(statistics.fmean(ms), 4),
+    }
 
 
 def timed(fn: Callable[[int], Any], n: int, warm: int = 20) -> dict[str, float]:
@@ -77,24 +90,40 @@ def pure_stages(n: int) -> dict[str, Any]:
     from helpline.workers.tickets import triage
 
     settings = Settings(data_dir=tempfile.mkdtemp())
-    envs = [Envelope(channel="email", external_id=str(i), received_at="2026-03-02T10:00:00+00:00",
-                     sender=Sender(address="a@example.org"), subject="Order", text=t)
-            for i, t in enumerate(MAIL + SHORT)]
+    envs = [
+        Envelope(
+            channel="email",
+            external_id=str(i),
+            received_at="2026-03-02T10:00:00+00:00",
+            sender=Sender(address="a@example.org"),
+            subject="Order",
+            text=t,
+        )
+        for i, t in enumerate(MAIL + SHORT)
+    ]
     out: dict[str, Any] = {}
     with threadpool_limits(limits=1):
         for texts, label in ((SHORT, "short"), (MAIL, "mail")):
-            out[f"language_low_{label}"] = timed(lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS, "low"),
-                                                 n)
+            out[f"language_low_{label}"] = timed(
+                lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS, "low"), n
+            )
             out[f"sentiment_{label}"] = timed(lambda i, texts=texts: sentiment.score(texts[i % len(texts)], "en"), n)
         for texts, label in ((SHORT, "short"), (MAIL, "mail")):
-            out[f"language_high_{label}"] = timed(lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS,
-                                                                                  "high"),
-                                                  max(50, n // 10))
+            out[f"language_high_{label}"] = timed(
+                lambda i, texts=texts: language.detect("", texts[i % len(texts)], LANGS, "high"), max(50, n // 10)
+            )
         out["signals_low"] = timed(lambda i: triage.signals(envs[i % len(envs)], settings), n)
-        facts = [PriorityFacts(subject="Our shop is down" if i % 3 == 0 else "Question", text=MAIL[i % len(MAIL)],
-                               channel="email", customer_tier="enterprise" if i % 5 == 0 else "standard",
-                               sentiment=-0.7 if i % 7 == 0 else 0.1, contacts={dt.timedelta(hours=1): i % 4 + 1})
-                 for i in range(100)]
+        facts = [
+            PriorityFacts(
+                subject="Our shop is down" if i % 3 == 0 else "Question",
+                text=MAIL[i % len(MAIL)],
+                channel="email",
+                customer_tier="enterprise" if i % 5 == 0 else "standard",
+                sentiment=-0.7 if i % 7 == 0 else 0.1,
+                contacts={dt.timedelta(hours=1): i % 4 + 1},
+            )
+            for i in range(100)
+        ]
         out["priority_rules"] = timed(lambda i: evaluate(facts[i % len(facts)]), n)
     return out
 
@@ -133,20 +162,46 @@ def db_stages(kind: str, n: int, history: int, customers: int) -> dict[str, Any]
                 cid = sql.insert("customer", {"name": f"c{c}", "tier": "standard", "created_at": now})
                 addr = f"c{c}@example.org"
                 sql.insert("identity", {"customer_id": cid, "kind": "email", "address": addr, "created_at": now})
-                tid = sql.insert("ticket", {"number": f"HL-2026-{c + 1:06d}", "subject": "s", "status": "open",
-                                            "priority": "medium", "channel": "email", "customer_id": cid,
-                                            "support_address": "support@example.com", "created_at": now,
-                                            "updated_at": now, "last_customer_at": now,
-                                            "possible_follow_up": False})
+                tid = sql.insert(
+                    "ticket",
+                    {
+                        "number": f"HL-2026-{c + 1:06d}",
+                        "subject": "s",
+                        "status": "open",
+                        "priority": "medium",
+                        "channel": "email",
+                        "customer_id": cid,
+                        "support_address": "support@example.com",
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_customer_at": now,
+                        "possible_follow_up": False,
+                    },
+                )
                 made.append((cid, tid, addr))
             rows = []
             for i in range(history):
                 cid, tid, addr = made[rng.randrange(customers)]
-                rows.append({"ticket_id": tid, "direction": "in", "author_role": "customer", "author": "",
-                             "channel": "email", "external_id": str(i), "message_id": "", "sender": addr,
-                             "subject": "", "text": "", "full_text": "", "html": "", "body_hash": "",
-                             "raw_blob_key": "", "delivery_status": "",
-                             "created_at": now - dt.timedelta(minutes=rng.randrange(60 * 24 * 30))})
+                rows.append(
+                    {
+                        "ticket_id": tid,
+                        "direction": "in",
+                        "author_role": "customer",
+                        "author": "",
+                        "channel": "email",
+                        "external_id": str(i),
+                        "message_id": "",
+                        "sender": addr,
+                        "subject": "",
+                        "text": "",
+                        "full_text": "",
+                        "html": "",
+                        "body_hash": "",
+                        "raw_blob_key": "",
+                        "delivery_status": "",
+                        "created_at": now - dt.timedelta(minutes=rng.randrange(60 * 24 * 30)),
+                    }
+                )
                 if len(rows) == 500:
                     sql.insert_many("message", rows)
                     rows = []
@@ -214,9 +269,11 @@ def main() -> None:
     ap.add_argument("--history", type=int, default=100_000)
     ap.add_argument("--customers", type=int, default=5_000)
     args = ap.parse_args()
-    report = {"per_message": pure_stages(args.messages),
-              "database": {args.db: db_stages(args.db, args.messages, args.history, args.customers)},
-              "memory": {"low": memory("low"), "high": memory("high")}}
+    report = {
+        "per_message": pure_stages(args.messages),
+        "database": {args.db: db_stages(args.db, args.messages, args.history, args.customers)},
+        "memory": {"low": memory("low"), "high": memory("high")},
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -1,4 +1,5 @@
 """Language of short support messages in the configured languages, and VADER's sentiment."""
+
 from __future__ import annotations
 
 import csv
@@ -14,38 +15,100 @@ LANGS = ("en", "de", "fr", "es", "it", "nl", "pt")
 
 # Short messages as customers write them: 3 to 8 words, no greeting to help.
 SHORT = {
-    "en": ["My order has not arrived yet", "I cannot log in to my account", "Where is my refund?",
-           "The app keeps crashing", "Please cancel my subscription", "Still waiting for an answer",
-           "Wrong item delivered", "The invoice is wrong", "I was charged twice", "Package damaged on arrival"],
-    "de": ["Meine Bestellung ist noch nicht da", "Ich kann mich nicht anmelden", "Wo bleibt meine Rückerstattung?",
-           "Die App stürzt ständig ab", "Bitte kündigen Sie mein Abo", "Ich warte immer noch auf Antwort",
-           "Falscher Artikel geliefert", "Die Rechnung ist falsch", "Mir wurde doppelt abgebucht",
-           "Paket beschädigt angekommen"],
-    "fr": ["Ma commande n'est pas encore arrivée", "Je ne peux pas me connecter", "Où est mon remboursement ?",
-           "L'application plante tout le temps", "Merci d'annuler mon abonnement", "J'attends toujours une réponse",
-           "Mauvais article livré", "La facture est fausse", "J'ai été débité deux fois",
-           "Colis abîmé à la livraison"],
-    "es": ["Mi pedido todavía no ha llegado", "No puedo iniciar sesión", "¿Dónde está mi reembolso?",
-           "La aplicación se cierra sola", "Por favor cancelen mi suscripción", "Sigo esperando una respuesta",
-           "Me enviaron el artículo equivocado", "La factura está mal", "Me cobraron dos veces",
-           "El paquete llegó dañado"],
-    "it": ["Il mio ordine non è ancora arrivato", "Non riesco ad accedere", "Dov'è il mio rimborso?",
-           "L'app si blocca sempre", "Per favore annullate il mio abbonamento", "Sto ancora aspettando una risposta",
-           "Articolo sbagliato consegnato", "La fattura è sbagliata", "Mi avete addebitato due volte",
-           "Pacco arrivato danneggiato"],
-    "nl": ["Mijn bestelling is nog niet aangekomen", "Ik kan niet inloggen", "Waar blijft mijn terugbetaling?",
-           "Zeg alstublieft mijn abonnement op", "Ik wacht nog steeds op antwoord", "Verkeerd artikel geleverd",
-           "De factuur klopt niet", "Ik ben twee keer afgeschreven", "Kunt u mij terugbellen?",
-           "Pakket beschadigd aangekomen"],
-    "pt": ["Minha encomenda ainda não chegou", "Não consigo entrar na minha conta", "Onde está o meu reembolso?",
-           "O aplicativo fecha sozinho", "Por favor cancelem a minha assinatura", "Ainda estou à espera de resposta",
-           "Recebi o produto errado", "A fatura está errada", "Fui cobrado duas vezes", "Pacote chegou danificado"],
+    "en": [
+        "My order has not arrived yet",
+        "I cannot log in to my account",
+        "Where is my refund?",
+        "The app keeps crashing",
+        "Please cancel my subscription",
+        "Still waiting for an answer",
+        "Wrong item delivered",
+        "The invoice is wrong",
+        "I was charged twice",
+        "Package damaged on arrival",
+    ],
+    "de": [
+        "Meine Bestellung ist noch nicht da",
+        "Ich kann mich nicht anmelden",
+        "Wo bleibt meine Rückerstattung?",
+        "Die App stürzt ständig ab",
+        "Bitte kündigen Sie mein Abo",
+        "Ich warte immer noch auf Antwort",
+        "Falscher Artikel geliefert",
+        "Die Rechnung ist falsch",
+        "Mir wurde doppelt abgebucht",
+        "Paket beschädigt angekommen",
+    ],
+    "fr": [
+        "Ma commande n'est pas encore arrivée",
+        "Je ne peux pas me connecter",
+        "Où est mon remboursement ?",
+        "L'application plante tout le temps",
+        "Merci d'annuler mon abonnement",
+        "J'attends toujours une réponse",
+        "Mauvais article livré",
+        "La facture est fausse",
+        "J'ai été débité deux fois",
+        "Colis abîmé à la livraison",
+    ],
+    "es": [
+        "Mi pedido todavía no ha llegado",
+        "No puedo iniciar sesión",
+        "¿Dónde está mi reembolso?",
+        "La aplicación se cierra sola",
+        "Por favor cancelen mi suscripción",
+        "Sigo esperando una respuesta",
+        "Me enviaron el artículo equivocado",
+        "La factura está mal",
+        "Me cobraron dos veces",
+        "El paquete llegó dañado",
+    ],
+    "it": [
+        "Il mio ordine non è ancora arrivato",
+        "Non riesco ad accedere",
+        "Dov'è il mio rimborso?",
+        "L'app si blocca sempre",
+        "Per favore annullate il mio abbonamento",
+        "Sto ancora aspettando una risposta",
+        "Articolo sbagliato consegnato",
+        "La fattura è sbagliata",
+        "Mi avete addebitato due volte",
+        "Pacco arrivato danneggiato",
+    ],
+    "nl": [
+        "Mijn bestelling is nog niet aangekomen",
+        "Ik kan niet inloggen",
+        "Waar blijft mijn terugbetaling?",
+        "Zeg alstublieft mijn abonnement op",
+        "Ik wacht nog steeds op antwoord",
+        "Verkeerd artikel geleverd",
+        "De factuur klopt niet",
+        "Ik ben twee keer afgeschreven",
+        "Kunt u mij terugbellen?",
+        "Pakket beschadigd aangekomen",
+    ],
+    "pt": [
+        "Minha encomenda ainda não chegou",
+        "Não consigo entrar na minha conta",
+        "Onde está o meu reembolso?",
+        "O aplicativo fecha sozinho",
+        "Por favor cancelem a minha assinatura",
+        "Ainda estou à espera de resposta",
+        "Recebi o produto errado",
+        "A fatura está errada",
+        "Fui cobrado duas vezes",
+        "Pacote chegou danificado",
+    ],
 }
 
 
 def test_short_messages_in_seven_languages():
-    wrong = [(code, text, language.detect("", text, LANGS).code) for code, texts in SHORT.items() for text in texts
-             if language.detect("", text, LANGS).code != code]
+    wrong = [
+        (code, text, language.detect("", text, LANGS).code)
+        for code, texts in SHORT.items()
+        for text in texts
+        if language.detect("", text, LANGS).code != code
+    ]
     assert len(wrong) <= 2, wrong  # 70 messages; low-accuracy mode is right on at least 68
 
 
@@ -93,17 +156,26 @@ def test_sentiment_scores():
     assert sentiment.score("Ich bin nicht zufrieden.", "de").compound < 0  # negation flips
     assert sentiment.score("Esto es terrible", "es").compound < -0.3  # Helpline's Spanish lexicon
     assert sentiment.score("No estoy contento", "es").compound < 0  # negation flips
-    assert sentiment.score("Estoy muy decepcionada", "es").compound < sentiment.score("Estoy decepcionada", "es").compound
+    assert (
+        sentiment.score("Estoy muy decepcionada", "es").compound < sentiment.score("Estoy decepcionada", "es").compound
+    )
     assert sentiment.score("¡Qué servicio tan bueno, GRACIAS!", "es").compound > 0.5  # accents and case ignored
     assert sentiment.score("Esto es terrible", "it") is None  # a language without a lexicon: not read as English
     assert sentiment.score("   ", "en") is None
 
 
-@pytest.mark.parametrize("before, now, dropped", [
-    (0.4, -0.6, True), (0.0, -0.5, True), (-0.04, -0.9, True),
-    (-0.3, -0.9, False),  # already unhappy: no turn
-    (0.5, -0.49, False), (None, -0.9, False), (0.5, None, False),
-])
+@pytest.mark.parametrize(
+    "before, now, dropped",
+    [
+        (0.4, -0.6, True),
+        (0.0, -0.5, True),
+        (-0.04, -0.9, True),
+        (-0.3, -0.9, False),  # already unhappy: no turn
+        (0.5, -0.49, False),
+        (None, -0.9, False),
+        (0.5, None, False),
+    ],
+)
 def test_what_counts_as_a_sharp_negative_turn(before, now, dropped):
     assert sentiment.dropped(before, now, -0.5) is dropped
 

@@ -1,4 +1,5 @@
 """The [priority] section of the TOML file: the sample states the built-in rules, mistakes are named."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,7 @@ def test_no_file_and_no_section_mean_the_built_in_rules():
 
 
 def test_rules_in_the_file_replace_the_built_in_ones():
-    cfg = parse('''
+    cfg = parse("""
 [[priority.rules]]
 name = "legal threats"
 when.keywords = ["lawyer", "court"]
@@ -48,10 +49,15 @@ name = "chasing"
 when.repeated_contact = 2
 when.within = "30m"
 raise = 2
-''').priority
+""").priority
     legal, sms, chasing = cfg.rules
-    assert (legal.name, legal.keywords, legal.keywords_in, legal.level, legal.stop) == \
-        ("legal threats", ("lawyer", "court"), ("text",), "urgent", True)
+    assert (legal.name, legal.keywords, legal.keywords_in, legal.level, legal.stop) == (
+        "legal threats",
+        ("lawyer", "court"),
+        ("text",),
+        "urgent",
+        True,
+    )
     assert (sms.name, sms.channel, sms.category, sms.raise_by) == ("rule 2", ("sms",), ("delivery",), -1)
     assert chasing.within == dt.timedelta(minutes=30) and cfg.windows == (dt.timedelta(minutes=30),)
     d = evaluate(PriorityFacts(subject="x", channel="sms", category="delivery"), cfg)
@@ -59,33 +65,76 @@ raise = 2
     assert evaluate(PriorityFacts(subject="down", text="outage"), cfg).level == "medium"  # defaults are gone
 
 
-@pytest.mark.parametrize("text, table, key, words", [
-    ("[priority]\ndefault = 'high-ish'", "priority", "default", "must be one of low, medium, high, urgent"),
-    ("[priority]\ncolour = 'red'", "priority", "colour", "unknown key"),
-    ("[priority]\nrules = 3", "priority", "rules", "array of tables"),
-    ("[[priority.rules]]\nwhen.keywords = ['x']", "priority.rules[0] (name 'rule 1')", "", "does nothing"),
-    ("[[priority.rules]]\nwhen.keywords = ['x']\nlevel = 'high'\nraise = 1", "priority.rules[0] (name 'rule 1')",
-     "raise", "either level or raise"),
-    ("[[priority.rules]]\nlevel = 'high'", "priority.rules[0] (name 'rule 1').when", "", "has no condition"),
-    ("[[priority.rules]]\nname = 'a'\nwhen.keyword = ['x']\nlevel = 'high'", "priority.rules[0] (name 'a').when",
-     "keyword", "unknown key"),
-    ("[[priority.rules]]\nwhen.sentiment_below = -2\nlevel = 'high'", "priority.rules[0] (name 'rule 1').when",
-     "sentiment_below", "from -1 to 1"),
-    ("[[priority.rules]]\nwhen.repeated_contact = 1\nraise = 1", "priority.rules[0] (name 'rule 1').when",
-     "repeated_contact", "2 or more"),
-    ("[[priority.rules]]\nwhen.repeated_contact = 3\nwhen.within = 'soon'\nraise = 1",
-     "priority.rules[0] (name 'rule 1').when", "within", "not a duration"),
-    ("[[priority.rules]]\nwhen.channel = ['sms']\nwhen.within = '1h'\nraise = 1",
-     "priority.rules[0] (name 'rule 1').when", "within", "only means something with repeated_contact"),
-    ("[[priority.rules]]\nwhen.channel = ['sms']\nwhen.keywords_in = ['text']\nraise = 1",
-     "priority.rules[0] (name 'rule 1').when", "keywords_in", "only means something with keywords"),
-    ("[[priority.rules]]\nwhen.keywords = ['x']\nwhen.keywords_in = ['body']\nraise = 1",
-     "priority.rules[0] (name 'rule 1').when", "keywords_in", "not one of subject, text"),
-    ("[[priority.rules]]\nwhen.channel = ['sms']\nraise = 5", "priority.rules[0] (name 'rule 1')", "raise",
-     "between -3 and 3"),
-    ("[priority.tiers]\ngold = ['a.example']\nsilver = ['A.example']", "priority.tiers", "silver",
-     "already listed under tier 'gold'"),
-])
+@pytest.mark.parametrize(
+    "text, table, key, words",
+    [
+        ("[priority]\ndefault = 'high-ish'", "priority", "default", "must be one of low, medium, high, urgent"),
+        ("[priority]\ncolour = 'red'", "priority", "colour", "unknown key"),
+        ("[priority]\nrules = 3", "priority", "rules", "array of tables"),
+        ("[[priority.rules]]\nwhen.keywords = ['x']", "priority.rules[0] (name 'rule 1')", "", "does nothing"),
+        (
+            "[[priority.rules]]\nwhen.keywords = ['x']\nlevel = 'high'\nraise = 1",
+            "priority.rules[0] (name 'rule 1')",
+            "raise",
+            "either level or raise",
+        ),
+        ("[[priority.rules]]\nlevel = 'high'", "priority.rules[0] (name 'rule 1').when", "", "has no condition"),
+        (
+            "[[priority.rules]]\nname = 'a'\nwhen.keyword = ['x']\nlevel = 'high'",
+            "priority.rules[0] (name 'a').when",
+            "keyword",
+            "unknown key",
+        ),
+        (
+            "[[priority.rules]]\nwhen.sentiment_below = -2\nlevel = 'high'",
+            "priority.rules[0] (name 'rule 1').when",
+            "sentiment_below",
+            "from -1 to 1",
+        ),
+        (
+            "[[priority.rules]]\nwhen.repeated_contact = 1\nraise = 1",
+            "priority.rules[0] (name 'rule 1').when",
+            "repeated_contact",
+            "2 or more",
+        ),
+        (
+            "[[priority.rules]]\nwhen.repeated_contact = 3\nwhen.within = 'soon'\nraise = 1",
+            "priority.rules[0] (name 'rule 1').when",
+            "within",
+            "not a duration",
+        ),
+        (
+            "[[priority.rules]]\nwhen.channel = ['sms']\nwhen.within = '1h'\nraise = 1",
+            "priority.rules[0] (name 'rule 1').when",
+            "within",
+            "only means something with repeated_contact",
+        ),
+        (
+            "[[priority.rules]]\nwhen.channel = ['sms']\nwhen.keywords_in = ['text']\nraise = 1",
+            "priority.rules[0] (name 'rule 1').when",
+            "keywords_in",
+            "only means something with keywords",
+        ),
+        (
+            "[[priority.rules]]\nwhen.keywords = ['x']\nwhen.keywords_in = ['body']\nraise = 1",
+            "priority.rules[0] (name 'rule 1').when",
+            "keywords_in",
+            "not one of subject, text",
+        ),
+        (
+            "[[priority.rules]]\nwhen.channel = ['sms']\nraise = 5",
+            "priority.rules[0] (name 'rule 1')",
+            "raise",
+            "between -3 and 3",
+        ),
+        (
+            "[priority.tiers]\ngold = ['a.example']\nsilver = ['A.example']",
+            "priority.tiers",
+            "silver",
+            "already listed under tier 'gold'",
+        ),
+    ],
+)
 def test_mistakes_name_the_table_and_the_key(text, table, key, words):
     with pytest.raises(ConfigFileError) as err:
         parse(text, "/etc/helpline/helpline.toml")

@@ -1,4 +1,5 @@
 """Priority rules as a plain function: which rules fire, in which order, and what they say."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,26 +27,38 @@ def test_keyword_in_subject_and_enterprise_tier_read_like_the_issue():
     assert d.reasons == ("high: keyword 'down' in subject", "+1: customer tier 'enterprise' (customer record)")
     assert d.summary == "high: keyword 'down' in subject; +1: customer tier 'enterprise' (customer record)"
     assert d.rules == ("urgent words", "enterprise customers")
-    assert d.as_event() == {"priority": "urgent", "reasons": list(d.reasons), "rules": list(d.rules),
-                            "summary": d.summary, "contributions": list(d.contributions)}
+    assert d.as_event() == {
+        "priority": "urgent",
+        "reasons": list(d.reasons),
+        "rules": list(d.rules),
+        "summary": d.summary,
+        "contributions": list(d.contributions),
+    }
     assert [(c["signals"], c["from"], c["to"], c["steps"]) for c in d.contributions] == [
-        (["keywords"], "medium", "high", 1), (["tier"], "high", "urgent", 1)]
+        (["keywords"], "medium", "high", 1),
+        (["tier"], "high", "urgent", 1),
+    ]
 
 
-@pytest.mark.parametrize("subject, text, level, reason", [
-    ("Outage", "", "urgent", "urgent: keyword 'outage' in subject"),
-    ("Help", "We suffered DATA   LOSS overnight", "urgent", "urgent: keyword 'data loss' in text"),
-    ("Login", "I can\u2019t log in any more", "high", "high: keyword \"can't log in\" in text"),
-    ("Refund please", "", "high", "high: keyword 'refund' in subject"),
-    ("Bitte", "Es ist dringend!", "high", "high: keyword 'dringend' in text"),
-])
+@pytest.mark.parametrize(
+    "subject, text, level, reason",
+    [
+        ("Outage", "", "urgent", "urgent: keyword 'outage' in subject"),
+        ("Help", "We suffered DATA   LOSS overnight", "urgent", "urgent: keyword 'data loss' in text"),
+        ("Login", "I can\u2019t log in any more", "high", 'high: keyword "can\'t log in" in text'),
+        ("Refund please", "", "high", "high: keyword 'refund' in subject"),
+        ("Bitte", "Es ist dringend!", "high", "high: keyword 'dringend' in text"),
+    ],
+)
 def test_default_keywords(subject, text, level, reason):
     d = evaluate(facts(subject=subject, text=text))
     assert (d.level, d.reasons[0]) == (level, reason)
 
 
-@pytest.mark.parametrize("text", ["Where can I download the invoice?", "The downturn hit us", "breakdown of costs",
-                                  "unbroken seal", "insecurity"])
+@pytest.mark.parametrize(
+    "text",
+    ["Where can I download the invoice?", "The downturn hit us", "breakdown of costs", "unbroken seal", "insecurity"],
+)
 def test_keywords_are_whole_words(text):
     assert evaluate(facts(subject="Question", text=text)).level == "medium"
 
@@ -69,10 +82,13 @@ def test_negative_sentiment_and_repeated_contact():
 
 
 def test_raise_is_capped_and_can_lower():
-    cfg = PriorityConfig(rules=(
-        PriorityRule("lists are low", raise_by=-2, channel=("form",)),
-        PriorityRule("big", raise_by=3, category=("outage",)),
-    ), builtin=False)
+    cfg = PriorityConfig(
+        rules=(
+            PriorityRule("lists are low", raise_by=-2, channel=("form",)),
+            PriorityRule("big", raise_by=3, category=("outage",)),
+        ),
+        builtin=False,
+    )
     assert evaluate(facts(channel="form"), cfg).reasons == ("-2: channel 'form'",)
     assert evaluate(facts(channel="form"), cfg).level == "low"
     assert evaluate(facts(category="outage"), cfg).level == "urgent"
@@ -97,8 +113,9 @@ def test_all_conditions_of_a_rule_must_hold():
 
 
 def test_keywords_in_subject_only():
-    cfg = PriorityConfig(rules=(PriorityRule("subj", level="high", keywords=("down",), keywords_in=("subject",)),),
-                         builtin=False)
+    cfg = PriorityConfig(
+        rules=(PriorityRule("subj", level="high", keywords=("down",), keywords_in=("subject",)),), builtin=False
+    )
     assert evaluate(facts(subject="hi", text="the site is down"), cfg).level == "medium"
     assert evaluate(facts(subject="site down", text=""), cfg).level == "high"
 
@@ -110,22 +127,36 @@ def test_a_start_level_for_later_messages():
 
 def test_windows_and_the_default_config():
     assert DEFAULT.rules == DEFAULT_RULES and DEFAULT.windows == (HOUR,) and DEFAULT.uses_tier
-    cfg = PriorityConfig(rules=(PriorityRule("a", raise_by=1, repeated_contact=3, within=dt.timedelta(minutes=30)),
-                                PriorityRule("b", raise_by=1, repeated_contact=5, within=HOUR)), builtin=False)
+    cfg = PriorityConfig(
+        rules=(
+            PriorityRule("a", raise_by=1, repeated_contact=3, within=dt.timedelta(minutes=30)),
+            PriorityRule("b", raise_by=1, repeated_contact=5, within=HOUR),
+        ),
+        builtin=False,
+    )
     assert cfg.windows == (dt.timedelta(minutes=30), HOUR) and not cfg.uses_tier
     d = evaluate(facts(contacts={dt.timedelta(minutes=30): 3, HOUR: 5}), cfg)
-    assert d.reasons == ("+1: 3rd message from this customer within 30m",
-                         "+1: 5th message from this customer within 1h")
+    assert d.reasons == (
+        "+1: 3rd message from this customer within 30m",
+        "+1: 5th message from this customer within 1h",
+    )
 
 
 def test_tier_sources_in_order():
     cfg = PriorityConfig(tiers={"enterprise": ("bigcorp.example",), "premium": ("vip@example.org",)})
-    assert resolve_tier("enterprise", {"fields": {"tier": "premium"}}, "a@bigcorp.example", cfg) == \
-        ("enterprise", "customer record")
-    assert resolve_tier("standard", {"fields": {"tier": "Premium"}}, "a@bigcorp.example", cfg) == \
-        ("premium", "webhook metadata")
+    assert resolve_tier("enterprise", {"fields": {"tier": "premium"}}, "a@bigcorp.example", cfg) == (
+        "enterprise",
+        "customer record",
+    )
+    assert resolve_tier("standard", {"fields": {"tier": "Premium"}}, "a@bigcorp.example", cfg) == (
+        "premium",
+        "webhook metadata",
+    )
     assert resolve_tier("standard", {}, "Someone@BigCorp.example", cfg) == ("enterprise", "configuration")
     assert resolve_tier("standard", {}, "vip@example.org", cfg) == ("premium", "configuration")
     assert resolve_tier("standard", {}, "nobody@example.net", cfg) == ("standard", "customer record")
     custom = PriorityConfig(tier_metadata_key="plan")
-    assert resolve_tier("standard", {"fields": {"plan": "gold", "tier": "x"}}, "", custom) == ("gold", "webhook metadata")
+    assert resolve_tier("standard", {"fields": {"plan": "gold", "tier": "x"}}, "", custom) == (
+        "gold",
+        "webhook metadata",
+    )

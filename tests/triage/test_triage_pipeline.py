@@ -1,4 +1,5 @@
 """Language, sentiment and priority through intake and the worker pipeline, on both databases."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,12 @@ from ..workers.builders import Desk, events, mail, reload
 def signals_of(ticket: m.Ticket | int) -> list[tuple[str | None, float | None]]:
     """(language, sentiment) of the ticket's customer messages, oldest first (columns of migration 8)."""
     tid = ticket if isinstance(ticket, int) else ticket.id
-    return [(r[0], r[1]) for r in fastsql.fetchall(
-        "SELECT language, sentiment FROM \"message\" WHERE ticket_id = ? AND direction = 'in' ORDER BY id", [tid])]
+    return [
+        (r[0], r[1])
+        for r in fastsql.fetchall(
+            "SELECT language, sentiment FROM \"message\" WHERE ticket_id = ? AND direction = 'in' ORDER BY id", [tid]
+        )
+    ]
 
 
 def data(ticket: m.Ticket | int, kind: str) -> list[dict]:
@@ -33,8 +38,10 @@ def reply(desk: Desk, to_mid: str, body: str, subject: str = "Re: Order never ar
 
 def test_language_and_sentiment_are_stored_on_the_message_and_the_ticket(backend):
     desk = Desk(backend)
-    de, _ = desk.new_ticket(subject="Bestellung", body="Hallo,\n\nmeine Bestellung ist noch nicht angekommen. "
-                                                      "Können Sie bitte nachsehen?\n\nDanke\n")
+    de, _ = desk.new_ticket(
+        subject="Bestellung",
+        body="Hallo,\n\nmeine Bestellung ist noch nicht angekommen. Können Sie bitte nachsehen?\n\nDanke\n",
+    )
     assert reload(de).language == "de"
     ((lang, score),) = signals_of(de)  # German is scored by textblob-de's lexicon: a plain question is neutral
     assert lang == "de" and score is not None and abs(score) < 0.5
@@ -43,7 +50,7 @@ def test_language_and_sentiment_are_stored_on_the_message_and_the_ticket(backend
 
     en, _ = desk.new_ticket(subject="Thanks", body="Thank you so much, the new version works great!\n")
     assert reload(en).language == "en"
-    (lang, score), = signals_of(en)
+    ((lang, score),) = signals_of(en)
     assert lang == "en" and score > 0.5
 
 
@@ -62,9 +69,15 @@ def test_priority_reasons_are_on_the_event(backend):
     desk = Desk(backend)
     first, _ = desk.new_ticket(subject="Hello", body="Just a question about invoices.\n")
     assert reload(first).priority == "medium"
-    assert data(first, "priority_set") == [{"priority": "medium", "reasons": ["medium: default, no rule matched"],
-                                            "rules": [], "summary": "medium: default, no rule matched",
-                                            "contributions": []}]  # each signal's steps (helpline explain)
+    assert data(first, "priority_set") == [
+        {
+            "priority": "medium",
+            "reasons": ["medium: default, no rule matched"],
+            "rules": [],
+            "summary": "medium: default, no rule matched",
+            "contributions": [],
+        }
+    ]  # each signal's steps (helpline explain)
     m.Customer.update(tier="enterprise").where(m.Customer.id == first.customer_id).execute()
     t, _ = desk.new_ticket(subject="Our shop is down", body="Nothing loads since this morning.\n")
     assert reload(t).priority == "urgent"
@@ -120,8 +133,16 @@ def test_rules_never_lower_and_never_overrule_an_agent(backend):
     assert reload(t).priority == "high"
     reply(desk, mid, "Thanks!\n")
     assert reload(t).priority == "high"  # a calm reply does not lower it
-    run_tx(lambda: ticket_ops.set_priority(ticket_ops.load(t.id), "low", now=m.utcnow(), settings=desk.settings,
-                                           actor="agent@example.com", reason="not really urgent"))
+    run_tx(
+        lambda: ticket_ops.set_priority(
+            ticket_ops.load(t.id),
+            "low",
+            now=m.utcnow(),
+            settings=desk.settings,
+            actor="agent@example.com",
+            reason="not really urgent",
+        )
+    )
     reply(desk, mid, "Refund? Hello?\n")
     assert reload(t).priority == "low"
     (kept,) = data(t, "priority_not_raised")
@@ -146,8 +167,12 @@ def test_a_sharp_negative_turn_is_an_event(backend):
 def test_no_turn_without_a_score(backend):
     desk = Desk(backend)
     t, mid = desk.new_ticket(subject="Ordine", body="Buongiorno, dov'è il mio ordine? Grazie mille per l'aiuto!\n")
-    reply(desk, mid, "Questa è una vergogna, un servizio orribile e spaventoso. Sono furioso con voi!\n",
-          subject="RE: Ordine")
+    reply(
+        desk,
+        mid,
+        "Questa è una vergogna, un servizio orribile e spaventoso. Sono furioso con voi!\n",
+        subject="RE: Ordine",
+    )
     assert signals_of(t) == [("it", None), ("it", None)]  # no Italian lexicon: not read as English
     assert not data(t, "sentiment_dropped")
 
@@ -155,8 +180,7 @@ def test_no_turn_without_a_score(backend):
 def test_a_spanish_turn_is_seen(backend):
     desk = Desk(backend)
     t, mid = desk.new_ticket(subject="Pedido", body="Hola, ¿dónde está mi pedido? ¡Muchas gracias!\n")
-    reply(desk, mid, "Esto es una vergüenza, un servicio horrible y espantoso. ¡Estoy furioso!\n",
-          subject="RE: Pedido")
+    reply(desk, mid, "Esto es una vergüenza, un servicio horrible y espantoso. ¡Estoy furioso!\n", subject="RE: Pedido")
     (first, angry) = signals_of(t)
     assert first[0] == angry[0] == "es" and first[1] > -0.05 and angry[1] <= -0.5  # Helpline's Spanish lexicon
     assert len(data(t, "sentiment_dropped")) == 1
@@ -165,8 +189,12 @@ def test_a_spanish_turn_is_seen(backend):
 def test_a_german_turn_is_seen(backend):
     desk = Desk(backend)
     t, mid = desk.new_ticket(subject="Bestellung", body="Hallo, wo ist meine Bestellung? Vielen Dank!\n")
-    reply(desk, mid, "Das ist eine Frechheit, ein furchtbarer und schrecklicher Service. Ich bin wütend!\n",
-          subject="AW: Bestellung")
+    reply(
+        desk,
+        mid,
+        "Das ist eine Frechheit, ein furchtbarer und schrecklicher Service. Ich bin wütend!\n",
+        subject="AW: Bestellung",
+    )
     (first, angry) = signals_of(t)
     assert first[0] == angry[0] == "de" and first[1] > -0.05 and angry[1] <= -0.5
     assert len(data(t, "sentiment_dropped")) == 1
@@ -174,12 +202,15 @@ def test_a_german_turn_is_seen(backend):
 
 def test_the_tier_from_webhook_metadata(backend):
     desk = HookDesk(backend)
-    outcome = desk.hook(message(subject="Checkout broken", text="Customers cannot pay.",
-                                metadata={"tier": "enterprise"}))
+    outcome = desk.hook(
+        message(subject="Checkout broken", text="Customers cannot pay.", metadata={"tier": "enterprise"})
+    )
     t = m.Ticket.get_by_id(outcome.ticket_id)
     assert t.priority == "urgent"
-    assert data(t, "priority_set")[0]["reasons"] == ["high: keyword 'broken' in subject",
-                                                     "+1: customer tier 'enterprise' (webhook metadata)"]
+    assert data(t, "priority_set")[0]["reasons"] == [
+        "high: keyword 'broken' in subject",
+        "+1: customer tier 'enterprise' (webhook metadata)",
+    ]
 
 
 def test_rules_and_tiers_from_the_configuration_file(backend, tmp_path):
@@ -211,14 +242,18 @@ def test_a_broken_configuration_file_falls_back_to_the_built_in_rules(backend, t
         t, _ = desk.new_ticket(subject="Server down", body="Nothing loads.\n")
     assert reload(t).priority == "high"
     assert data(t, "priority_set")[0]["reasons"] == ["high: keyword 'down' in subject"]
-    assert any("event=config_file_unusable stage=priority using=builtin_rules" in r.getMessage()
-               and "has no condition" in r.getMessage() for r in caplog.records)
+    assert any(
+        "event=config_file_unusable stage=priority using=builtin_rules" in r.getMessage()
+        and "has no condition" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_a_language_the_channel_states_beats_a_guess(backend):
     desk = HookDesk(backend)
-    outcome = desk.hook(message(subject="Order", text="Where is my order? It has not arrived yet.",
-                                metadata={"language": "pt-BR"}))
+    outcome = desk.hook(
+        message(subject="Order", text="Where is my order? It has not arrived yet.", metadata={"language": "pt-BR"})
+    )
     t = m.Ticket.get_by_id(outcome.ticket_id)
     assert t.language == "pt" and signals_of(t) == [("pt", None)]
     assert data(t, "language_set")[0]["reason"] == "stated by the channel (metadata)"

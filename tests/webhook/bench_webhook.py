@@ -11,6 +11,7 @@ inbound row's received_at to its processed_at). Half the messages continue a
 conversation started by the other half, so threading is exercised too.
 Timing claims live here, not in test assertions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,17 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, work: Path, url: str) -> None:
-    settings = Settings(data_dir=str(work / "data"), database_url=url, broker_url="redis://127.0.0.1:6379/9",
-                        queue_name="helpline-hook-bench-" + uuid.uuid4().hex[:6],
-                        support_addresses=("support@example.com",), secret_key=("bench-key",),
-                        webhook_sources=SOURCES, webhook_rate_per_minute=0, sweep_interval_s=5.0)
+    settings = Settings(
+        data_dir=str(work / "data"),
+        database_url=url,
+        broker_url="redis://127.0.0.1:6379/9",
+        queue_name="helpline-hook-bench-" + uuid.uuid4().hex[:6],
+        support_addresses=("support@example.com",),
+        secret_key=("bench-key",),
+        webhook_sources=SOURCES,
+        webhook_rate_per_minute=0,
+        sweep_interval_s=5.0,
+    )
     db.init(url)
     migrations.upgrade()
     stack = Stack(settings, work)
@@ -55,9 +63,13 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
         session = requests.Session()
         for i in counter:
             conv = f"c{i // 2}"
-            body = {"customer": {"external_id": f"user-{i // 2}", "name": "Bench User"},
-                    "subject": f"Question {i // 2}", "text": f"Message {i} about order {4700 + i}.",
-                    "conversation_id": conv, "metadata": {"order": str(4700 + i)}}
+            body = {
+                "customer": {"external_id": f"user-{i // 2}", "name": "Bench User"},
+                "subject": f"Question {i // 2}",
+                "text": f"Message {i} about order {4700 + i}.",
+                "conversation_id": conv,
+                "metadata": {"order": str(4700 + i)},
+            }
             raw = encode(body)
             started = time.perf_counter()
             answer = session.post(base, data=raw, headers=signed_headers(raw, idempotency_key=f"m{i}"), timeout=60)
@@ -78,18 +90,31 @@ def run(args: argparse.Namespace, work: Path, url: str) -> None:
         for t in pool:
             t.join()
         accepted_s = time.perf_counter() - started
-        wait_until(lambda: m.Inbound.select().where(m.Inbound.status != "pending").count() == args.messages + 1,
-                   600, 0.2, "every message processed")
+        wait_until(
+            lambda: m.Inbound.select().where(m.Inbound.status != "pending").count() == args.messages + 1,
+            600,
+            0.2,
+            "every message processed",
+        )
         done_s = time.perf_counter() - started
-        rows = list(m.Inbound.select(m.Inbound.received_at, m.Inbound.processed_at, m.Inbound.status)
-                    .where(m.Inbound.external_id != "").order_by(m.Inbound.id))[1:]
+        rows = list(
+            m.Inbound.select(m.Inbound.received_at, m.Inbound.processed_at, m.Inbound.status)
+            .where(m.Inbound.external_id != "")
+            .order_by(m.Inbound.id)
+        )[1:]
         e2e = [(r.processed_at - r.received_at).total_seconds() for r in rows if r.processed_at]
         report = {
-            "db": args.db, "messages": args.messages, "concurrency": args.concurrency,
-            "workers": f"{args.workers}x{args.threads}", "answers": codes,
+            "db": args.db,
+            "messages": args.messages,
+            "concurrency": args.concurrency,
+            "workers": f"{args.workers}x{args.threads}",
+            "answers": codes,
             "accept_rate_per_s": round(args.messages / accepted_s, 1),
-            "answer_ms": {"p50": round(pct(latencies, 50) * 1000, 1), "p95": round(pct(latencies, 95) * 1000, 1),
-                          "p99": round(pct(latencies, 99) * 1000, 1)},
+            "answer_ms": {
+                "p50": round(pct(latencies, 50) * 1000, 1),
+                "p95": round(pct(latencies, 95) * 1000, 1),
+                "p99": round(pct(latencies, 99) * 1000, 1),
+            },
             "tickets": m.Ticket.select().count() - 1,
             "end_to_end_rate_per_s": round(args.messages / done_s, 1),
             "end_to_end_s": {"p50": round(statistics.median(e2e), 3), "p99": round(pct(e2e, 99), 3)},

@@ -1,4 +1,5 @@
 """Fixtures of the webhook and contact form tests: the public listener on each backend."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@ a real intake and executor), served on a loopback port from a thread of its
 own, and a client that signs requests the way the API documentation says:
 HMAC-SHA256 over ``timestamp + "." + body`` computed here with ``hmac``, not
 with Helpline's own helper."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,12 @@ class PublicServer:
     def __init__(self, settings: Settings, intake: EmailIntake | None = None) -> None:
         self.settings = settings
         self.submitted: list[int] = []
-        self.intake = intake or EmailIntake(settings, FileBlobStore(settings.effective_blob_dir),
-                                            self.submitted.append, Spool(settings.effective_spool_dir))
+        self.intake = intake or EmailIntake(
+            settings,
+            FileBlobStore(settings.effective_blob_dir),
+            self.submitted.append,
+            Spool(settings.effective_spool_dir),
+        )
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-intake")
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -68,19 +73,33 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def signed_headers(body: bytes, *, source: str = "shop", secret: str = SHOP_SECRET, timestamp: int | None = None,
-                   idempotency_key: str = "", content_type: str = "application/json") -> dict[str, str]:
+def signed_headers(
+    body: bytes,
+    *,
+    source: str = "shop",
+    secret: str = SHOP_SECRET,
+    timestamp: int | None = None,
+    idempotency_key: str = "",
+    content_type: str = "application/json",
+) -> dict[str, str]:
     ts = int(time.time()) if timestamp is None else timestamp
-    headers = {"Content-Type": content_type, "X-Helpline-Source": source, "X-Helpline-Timestamp": str(ts),
-               "X-Helpline-Signature": sign(secret, ts, body)}
+    headers = {
+        "Content-Type": content_type,
+        "X-Helpline-Source": source,
+        "X-Helpline-Timestamp": str(ts),
+        "X-Helpline-Signature": sign(secret, ts, body),
+    }
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     return headers
 
 
 def message(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"customer": {"email": "ann@example.org", "name": "Ann Customer"},
-                            "subject": "Order 4711 has not arrived", "text": "Where is my parcel? It is a week late."}
+    body: dict[str, Any] = {
+        "customer": {"email": "ann@example.org", "name": "Ann Customer"},
+        "subject": "Order 4711 has not arrived",
+        "text": "Where is my parcel? It is a week late.",
+    }
     body.update(over)
     return body
 
@@ -96,5 +115,9 @@ def post_signed(server: PublicServer, body: Any, **kw: Any) -> requests.Response
 
 def post_bearer(server: PublicServer, body: Any, key: str, **headers: str) -> requests.Response:
     raw = body if isinstance(body, bytes) else encode(body)
-    return requests.post(server.url + "/api/v1/messages", data=raw, timeout=30,
-                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}", **headers})
+    return requests.post(
+        server.url + "/api/v1/messages",
+        data=raw,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}", **headers},
+    )

@@ -1,6 +1,7 @@
 """The contact form in headless Chromium (Debian's ``chromium`` and ``chromium-driver``),
 against the public listener with a real intake; the worker pipeline runs in this
 process when a row is enqueued, so the answer page can show the ticket number."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,13 @@ def browser(tmp_path_factory):
             pytest.fail(f"{path} is missing: install the Debian package {package!r} (.ci/run does)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -74,8 +80,14 @@ def site(backend, browser):
         yield desk
 
 
-def fill(browser, *, name: str = "Ann Customer", email: str = "ann@example.org", subject: str = "My order",
-         message: str = "Order 4711 has not arrived.") -> None:
+def fill(
+    browser,
+    *,
+    name: str = "Ann Customer",
+    email: str = "ann@example.org",
+    subject: str = "My order",
+    message: str = "Order 4711 has not arrived.",
+) -> None:
     for field, value in (("name", name), ("email", email), ("subject", subject), ("message", message)):
         box = browser.find_element(By.ID, field)
         box.clear()
@@ -191,10 +203,15 @@ def test_errors_re_render_the_form_with_messages(site, browser):
 def _form_post(session: requests.Session, url: str, token: str | None = None, **headers: str) -> requests.Response:
     page = session.get(url + "/contact", timeout=30)
     got = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-    fields = {"csrf": token or got, "name": "Ann", "email": "ann@example.org", "subject": "Hello",
-              "message": f"A question {time.monotonic()}", "website": ""}
-    return session.post(url + "/contact", files={k: (None, v) for k, v in fields.items()}, headers=headers,
-                        timeout=60)
+    fields = {
+        "csrf": token or got,
+        "name": "Ann",
+        "email": "ann@example.org",
+        "subject": "Hello",
+        "message": f"A question {time.monotonic()}",
+        "website": "",
+    }
+    return session.post(url + "/contact", files={k: (None, v) for k, v in fields.items()}, headers=headers, timeout=60)
 
 
 def test_the_same_page_sent_twice_is_one_message(backend):
@@ -204,8 +221,10 @@ def test_the_same_page_sent_twice_is_one_message(backend):
         page = s.get(desk.server.url + "/contact", timeout=30).text
         token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         fields = {"csrf": token, "email": "ann@example.org", "subject": "Hello", "message": "Twice?"}
-        answers = [s.post(desk.server.url + "/contact", files={k: (None, v) for k, v in fields.items()},
-                          timeout=60) for _ in range(2)]
+        answers = [
+            s.post(desk.server.url + "/contact", files={k: (None, v) for k, v in fields.items()}, timeout=60)
+            for _ in range(2)
+        ]
         assert [a.status_code for a in answers] == [200, 200]
         assert len(rows()) == 1 and len(desk.desk.submitted) == 1
 
@@ -229,8 +248,11 @@ def test_an_expired_token_is_refused(backend):
             token, nonce = csrf.issue(backend.secret_key, issued_at)
             s = requests.Session()
             s.cookies.set(csrf.COOKIE, nonce, path="/contact")
-            return s.post(desk.server.url + "/contact", timeout=60,
-                          files={k: (None, v) for k, v in {"csrf": token, **fields}.items()})
+            return s.post(
+                desk.server.url + "/contact",
+                timeout=60,
+                files={k: (None, v) for k, v in {"csrf": token, **fields}.items()},
+            )
 
         expired = post(time.time() - csrf.TTL_S - 10)
         assert expired.status_code == 403 and "This page has expired" in expired.text

@@ -1,6 +1,7 @@
 """Outbound webhooks: ticket events to a source's callback URL, signed, retried with
 back-off through the outbox, with an event id that stays the same on every retry.
 The receiver is a local aiohttp server; the real sender (urllib) talks to it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,9 +37,16 @@ def sender(desk):  # noqa: ANN001, ANN201
 def verified(request: dict) -> bool:
     """The receiver's check, written from the documentation with the standard library."""
     h = request["headers"]
-    expected = "sha256=" + hmac.new(SHOP_SECRET.encode(), h["X-Helpline-Timestamp"].encode() + b"." + request["body"],
-                                    hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, h["X-Helpline-Signature"]) and abs(int(h["X-Helpline-Timestamp"]) - time.time()) < 300
+    expected = (
+        "sha256="
+        + hmac.new(
+            SHOP_SECRET.encode(), h["X-Helpline-Timestamp"].encode() + b"." + request["body"], hashlib.sha256
+        ).hexdigest()
+    )
+    return (
+        hmac.compare_digest(expected, h["X-Helpline-Signature"])
+        and abs(int(h["X-Helpline-Timestamp"]) - time.time()) < 300
+    )
 
 
 def test_a_new_ticket_is_announced_signed(desk, receiver):
@@ -53,8 +61,13 @@ def test_a_new_ticket_is_announced_signed(desk, receiver):
     assert event["type"] == "ticket.created" == req["headers"]["X-Helpline-Event"]
     assert event["id"] == req["headers"]["X-Helpline-Event-Id"] and event["id"].startswith("evt_")
     assert req["headers"]["X-Helpline-Source"] == "shop"
-    assert event["ticket"] == {"number": ticket.number, "subject": "Order 4711 has not arrived", "status": "new",
-                               "channel": "webhook", "metadata": {"order": "4711"}}
+    assert event["ticket"] == {
+        "number": ticket.number,
+        "subject": "Order 4711 has not arrived",
+        "status": "new",
+        "channel": "webhook",
+        "metadata": {"order": "4711"},
+    }
     assert event["message"]["text"].startswith("Where is my parcel?")
     row = m.Outbox.get_by_id(row_id)
     assert (row.status, row.channel, row.recipient) == ("sent", "webhook", "shop")
@@ -119,15 +132,22 @@ def test_replies_and_status_changes_follow_the_ticket(desk, receiver):
     set_status(ticket, "resolved", resolved_ago=dt.timedelta(hours=1))
     reopened = desk.hook(message(conversation_id="chat-1", text="It is broken again."))
     # the customer answers the ticket by email, too: the source hears of it
-    by_mail = desk.receive(mail(sender="Ann <ann@example.org>", subject=f"Re: [{ticket.number}] Order",
-                                body="One more detail by mail.\n")[0])
+    by_mail = desk.receive(
+        mail(sender="Ann <ann@example.org>", subject=f"Re: [{ticket.number}] Order", body="One more detail by mail.\n")[
+            0
+        ]
+    )
     assert by_mail.ticket_id == ticket.id
     assert deliver_due(desk.settings, sender(desk)).sent == 6
     kinds = [(e["type"], e.get("status")) for e in receiver.events()]
-    assert kinds == [("ticket.created", None),
-                     ("ticket.status_changed", {"from": "waiting_customer", "to": "open"}), ("ticket.replied", None),
-                     ("ticket.status_changed", {"from": "resolved", "to": "open"}), ("ticket.replied", None),
-                     ("ticket.replied", None)]
+    assert kinds == [
+        ("ticket.created", None),
+        ("ticket.status_changed", {"from": "waiting_customer", "to": "open"}),
+        ("ticket.replied", None),
+        ("ticket.status_changed", {"from": "resolved", "to": "open"}),
+        ("ticket.replied", None),
+        ("ticket.replied", None),
+    ]
     assert receiver.events()[-1]["message"]["channel"] == "email"
     assert reply.ticket_id == reopened.ticket_id == ticket.id
     assert len({e["id"] for e in receiver.events()}) == 6

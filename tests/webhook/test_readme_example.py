@@ -1,4 +1,5 @@
 """The signing example of deploy/README.md, run as written (bash, openssl, curl) against the API."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,19 @@ def test_the_documented_curl_and_openssl_example_works(server, tmp_path):
     script = example()
     assert "HELPLINE=https://help.example.com\n" in script
     (tmp_path / "shop.secret").write_text(SHOP_SECRET + "\n")
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace(
-        "HELPLINE=https://help.example.com", f"HELPLINE={server.url}")], cwd=tmp_path, capture_output=True,
-        text=True, timeout=60)
+    run = subprocess.run(
+        [
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            script.replace("HELPLINE=https://help.example.com", f"HELPLINE={server.url}"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
     assert answer["status"] == "accepted"

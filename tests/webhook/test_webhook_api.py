@@ -1,4 +1,5 @@
 """``POST /api/v1/messages`` over real HTTP: authentication, answers, durability."""
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,12 @@ def test_signed_post_is_accepted_durable_and_enqueued(server):
 
 
 def test_unsigned_post_is_refused_and_nothing_stored(server):
-    answer = requests.post(server.url + "/api/v1/messages", data=encode(message()),
-                           headers={"Content-Type": "application/json"}, timeout=30)
+    answer = requests.post(
+        server.url + "/api/v1/messages",
+        data=encode(message()),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert answer.status_code == 401
     assert answer.json()["errors"][0]["field"] == "authorization"
     assert rows() == [] and server.submitted == []
@@ -99,11 +104,14 @@ def test_idempotency_key_retry_is_one_row_and_a_new_body_under_it_is_kept(server
     assert [r.external_id for r in rows()] == ["shop:order-4711-msg-1"]
     # the same JSON with another key order and spacing is the same message
     reordered = json.dumps(dict(reversed(list(message().items()))), indent=2).encode()
-    assert post_signed(server, reordered, idempotency_key="order-4711-msg-1",
-                       timestamp=now + 2).json()["status"] == "duplicate"
+    assert (
+        post_signed(server, reordered, idempotency_key="order-4711-msg-1", timestamp=now + 2).json()["status"]
+        == "duplicate"
+    )
     # a different message reusing the key is refused, not silently dropped or kept (ARCHITECTURE.md; as Stripe does)
-    other = post_signed(server, message(text="A different question."), idempotency_key="order-4711-msg-1",
-                        timestamp=now + 3)
+    other = post_signed(
+        server, message(text="A different question."), idempotency_key="order-4711-msg-1", timestamp=now + 3
+    )
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "idempotency-key"
     assert len(rows()) == 1 and len(server.submitted) == 1
 
@@ -136,8 +144,12 @@ def test_bearer_key_good_revoked_unknown_and_wrong_scope(server):
     assert refused.status_code == 403 and "scope" in refused.json()["errors"][0]["error"]
     assert len(rows()) == 1
     raw = encode(message())
-    basic = requests.post(server.url + "/api/v1/messages", data=raw, timeout=30,
-                          headers={"Content-Type": "application/json", "Authorization": "Basic dXNlcjpwYXNz"})
+    basic = requests.post(
+        server.url + "/api/v1/messages",
+        data=raw,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": "Basic dXNlcjpwYXNz"},
+    )
     assert basic.status_code == 401
 
 
@@ -151,21 +163,44 @@ def test_only_a_hash_of_the_key_is_stored(server):
 
 # ---- bad input ----------------------------------------------------------------------------
 def test_field_errors_are_listed_together(server):
-    answer = post_signed(server, {"customer": {"email": "not-an-address", "phone": "030 1234", "nick": "x"},
-                                  "subject": 42, "metadata": {"order": 4711, "bad key": "v"},
-                                  "ticket": "42", "attachments": [{"filename": "a.txt", "content": "%%%"}],
-                                  "acknowledge": "yes", "colour": "blue"})
+    answer = post_signed(
+        server,
+        {
+            "customer": {"email": "not-an-address", "phone": "030 1234", "nick": "x"},
+            "subject": 42,
+            "metadata": {"order": 4711, "bad key": "v"},
+            "ticket": "42",
+            "attachments": [{"filename": "a.txt", "content": "%%%"}],
+            "acknowledge": "yes",
+            "colour": "blue",
+        },
+    )
     assert answer.status_code == 400
     fields = {e["field"] for e in answer.json()["errors"]}
-    assert {"customer.email", "customer.phone", "customer.nick", "subject", "text", "metadata.order",
-            "metadata.bad key", "ticket", "attachments[0].content", "acknowledge", "colour"} <= fields
+    assert {
+        "customer.email",
+        "customer.phone",
+        "customer.nick",
+        "subject",
+        "text",
+        "metadata.order",
+        "metadata.bad key",
+        "ticket",
+        "attachments[0].content",
+        "acknowledge",
+        "colour",
+    } <= fields
     assert rows() == [] and server.submitted == []
 
 
 def test_invalid_json_missing_fields_and_wrong_shapes(server):
-    for body, field in ((b"{not json", "body"), (b"[1, 2]", "body"), (encode({"text": "hi"}), "customer"),
-                        (encode({"customer": {}, "text": "hi"}), "customer"),
-                        (encode({"customer": {"email": "a@example.org"}}), "text")):
+    for body, field in (
+        (b"{not json", "body"),
+        (b"[1, 2]", "body"),
+        (encode({"text": "hi"}), "customer"),
+        (encode({"customer": {}, "text": "hi"}), "customer"),
+        (encode({"customer": {"email": "a@example.org"}}), "text"),
+    ):
         answer = post_signed(server, body)
         assert answer.status_code == 400, body
         assert field in {e["field"] for e in answer.json()["errors"]}, (body, answer.text)
@@ -188,8 +223,9 @@ def test_over_the_size_limit_is_413(hook_settings):
         big = message(text="x" * 5000)
         assert post_signed(srv, big).status_code == 413
         raw = encode(big)  # no Content-Length: the limit holds while reading, too
-        chunked = requests.post(srv.url + "/api/v1/messages", data=iter([raw[:2000], raw[2000:]]),
-                                headers=signed_headers(raw), timeout=30)
+        chunked = requests.post(
+            srv.url + "/api/v1/messages", data=iter([raw[:2000], raw[2000:]]), headers=signed_headers(raw), timeout=30
+        )
         assert chunked.status_code == 413
         assert post_signed(srv, message()).status_code == 202
         assert len(rows()) == 1
@@ -218,24 +254,32 @@ def test_a_source_over_its_rate_limit_gets_429(hook_settings):
 # ---- attachments -------------------------------------------------------------------------
 def test_attachments_in_json_and_as_multipart(server):
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 4
-    answer = post_signed(server, message(attachments=[{"filename": "../../invoice.pdf",
-                                                       "content": base64.b64encode(pdf).decode()}]))
+    answer = post_signed(
+        server, message(attachments=[{"filename": "../../invoice.pdf", "content": base64.b64encode(pdf).decode()}])
+    )
     assert answer.status_code == 202, answer.text
     att = m.Inbound.get_by_id(answer.json()["inbound_id"]).envelope["attachments"][0]
     assert (att["filename"], att["content_type"], att["size"]) == ("invoice.pdf", "application/pdf", len(pdf))
     assert server.intake.blobs.get(att["blob_key"]) == pdf
 
-    prepared = requests.Request("POST", server.url + "/api/v1/messages",
-                                files={"message": (None, json.dumps(message(text="with a photo")), "application/json"),
-                                       "photo": ("naïve café.png", b"\x89PNG\r\n" + bytes(300), "image/png")}).prepare()
-    prepared.headers.update({k: v for k, v in signed_headers(prepared.body, content_type=prepared.headers[
-        "Content-Type"]).items()})
+    prepared = requests.Request(
+        "POST",
+        server.url + "/api/v1/messages",
+        files={
+            "message": (None, json.dumps(message(text="with a photo")), "application/json"),
+            "photo": ("naïve café.png", b"\x89PNG\r\n" + bytes(300), "image/png"),
+        },
+    ).prepare()
+    prepared.headers.update(
+        {k: v for k, v in signed_headers(prepared.body, content_type=prepared.headers["Content-Type"]).items()}
+    )
     multipart = requests.Session().send(prepared, timeout=30)
     assert multipart.status_code == 202, multipart.text
     env = m.Inbound.get_by_id(multipart.json()["inbound_id"]).envelope
     assert env["text"] == "with a photo"
     assert [(a["filename"], a["content_type"], a["size"]) for a in env["attachments"]] == [
-        ("naïve café.png", "image/png", 306)]
+        ("naïve café.png", "image/png", 306)
+    ]
 
 
 def test_html_is_sanitised_and_gives_the_text(server):
@@ -266,8 +310,12 @@ def test_database_down_spools_with_202_then_drains(hook_settings):
         assert row.external_id == "shop:during-outage" and srv.submitted == [row.id]
         assert row.envelope["metadata"]["source"] == "shop"
         # a retry of the same message after the outage is the same row
-        assert post_signed(srv, message(), idempotency_key="during-outage",
-                           timestamp=int(time.time()) + 1).json()["status"] == "duplicate"
+        assert (
+            post_signed(srv, message(), idempotency_key="during-outage", timestamp=int(time.time()) + 1).json()[
+                "status"
+            ]
+            == "duplicate"
+        )
     finally:
         srv.stop()
         outage.close()

@@ -1,5 +1,6 @@
 """Outbound webhook events with HELPLINE_PII_MASK_WEBHOOKS: what customers wrote is masked in the signed body,
 by default it is not (the receiver is the shop's own system). The real sender to a local receiver."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 ``helpline ingest`` and ``helpline worker`` started as an operator starts them,
 an SMTP sink as the relay, a local receiver as the source's callback, and
 headless Chromium on the daemon's contact form."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,15 @@ from .test_contact_form import browser, fill, submit  # noqa: F401 (the module-s
 
 @pytest.fixture
 def stack(backend, relay_sink, receiver, tmp_path):
-    s = Stack(backend.replace(smtp_relay=relay_sink.address, webhook_sources=SOURCES,
-                              webhook_callbacks=f"shop={receiver.url}", contact_ticket_wait_s=30.0), tmp_path)
+    s = Stack(
+        backend.replace(
+            smtp_relay=relay_sink.address,
+            webhook_sources=SOURCES,
+            webhook_callbacks=f"shop={receiver.url}",
+            contact_ticket_wait_s=30.0,
+        ),
+        tmp_path,
+    )
     s.start_ingest().start_worker(processes=1, threads=2)
     yield s
     s.stop()
@@ -34,11 +42,13 @@ def url(stack: Stack) -> str:
 def test_signed_post_to_ticket_and_event_back(stack, receiver, relay_sink):
     body = message(acknowledge=True, metadata={"order": "4711"})
     raw = encode(body)
-    answer = requests.post(url(stack) + "/api/v1/messages", data=raw, timeout=30,
-                           headers=signed_headers(raw, idempotency_key="e2e-1"))
+    answer = requests.post(
+        url(stack) + "/api/v1/messages", data=raw, timeout=30, headers=signed_headers(raw, idempotency_key="e2e-1")
+    )
     assert answer.status_code == 202, (answer.text, stack.log("ingest"))
-    unsigned = requests.post(url(stack) + "/api/v1/messages", data=raw, timeout=30,
-                             headers={"Content-Type": "application/json"})
+    unsigned = requests.post(
+        url(stack) + "/api/v1/messages", data=raw, timeout=30, headers={"Content-Type": "application/json"}
+    )
     assert unsigned.status_code == 401
     wait_until(lambda: receiver.requests, 60, what="the ticket.created event")
     ticket = m.Ticket.get()
@@ -46,8 +56,12 @@ def test_signed_post_to_ticket_and_event_back(stack, receiver, relay_sink):
     assert event["type"] == "ticket.created" and event["ticket"]["number"] == ticket.number
     ack = relay_sink.wait_for(1)[0]
     assert ack.rcpt_tos == ["ann@example.org"] and f"[{ticket.number}]" in ack.message()["Subject"]
-    again = requests.post(url(stack) + "/api/v1/messages", data=raw, timeout=30,
-                          headers=signed_headers(raw, idempotency_key="e2e-1", timestamp=int(time.time()) + 1))
+    again = requests.post(
+        url(stack) + "/api/v1/messages",
+        data=raw,
+        timeout=30,
+        headers=signed_headers(raw, idempotency_key="e2e-1", timestamp=int(time.time()) + 1),
+    )
     assert again.json() == {"inbound_id": answer.json()["inbound_id"], "status": "duplicate"}
     assert m.Inbound.select().count() == 1
 

@@ -1,5 +1,6 @@
 """Webhook messages through the worker pipeline: tickets, identities, metadata,
 threading by conversation and by ticket reference, acknowledgements."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,11 @@ class HookDesk(Desk):
         register_builders(self.intake)
 
     def post(self, body: dict[str, Any], *, source: str = "shop", key: str = "", auth: str = "signature") -> int:
-        result = self.intake.accept_request("webhook", encode(body), {
-            "source": source, "auth": auth, "content_type": "application/json", "idempotency_key": key})
+        result = self.intake.accept_request(
+            "webhook",
+            encode(body),
+            {"source": source, "auth": auth, "content_type": "application/json", "idempotency_key": key},
+        )
         assert result.status == "accepted", result
         return result.inbound_id
 
@@ -54,8 +58,14 @@ def test_a_webhook_message_becomes_a_ticket_with_its_metadata(backend):
 
 def test_acknowledgement_on_request_goes_to_the_vouched_address(backend):
     desk = HookDesk(backend)
-    outcome = desk.hook({"customer": {"external_id": "u-42", "email": "Ann@Example.org", "name": "Ann Customer"},
-                         "subject": "Login fails", "text": "I cannot log in since yesterday.", "acknowledge": True})
+    outcome = desk.hook(
+        {
+            "customer": {"external_id": "u-42", "email": "Ann@Example.org", "name": "Ann Customer"},
+            "subject": "Login fails",
+            "text": "I cannot log in since yesterday.",
+            "acknowledge": True,
+        }
+    )
     ack = ack_of(outcome.ticket_id)
     assert ack.recipient == "ann@example.org"
     assert "Login fails" in ack.payload["subject"]  # a signed source vouches for the address: the subject may echo
@@ -66,11 +76,14 @@ def test_acknowledgement_on_request_goes_to_the_vouched_address(backend):
 
 def test_vouched_identities_are_linked_and_find_the_customer_again(backend):
     desk = HookDesk(backend)
-    first = desk.hook({"customer": {"external_id": "u-42", "email": "ann@example.org", "phone": "+4930 1234567",
-                                    "name": "Ann"}, "text": "First question about my invoice."})
+    first = desk.hook(
+        {
+            "customer": {"external_id": "u-42", "email": "ann@example.org", "phone": "+4930 1234567", "name": "Ann"},
+            "text": "First question about my invoice.",
+        }
+    )
     ticket = m.Ticket.get_by_id(first.ticket_id)
-    assert identities(ticket.id) == {("external", "shop:u-42"), ("email", "ann@example.org"),
-                                     ("phone", "+49301234567")}
+    assert identities(ticket.id) == {("external", "shop:u-42"), ("email", "ann@example.org"), ("phone", "+49301234567")}
     # Ann mails in from the same address: the same customer
     desk.receive(mail(sender="Ann <ann@example.org>", subject="Another thing", body="Hello, a different topic.\n")[0])
     t2 = m.Ticket.select().order_by(m.Ticket.id.desc()).get()
@@ -132,8 +145,12 @@ def test_the_forms_acknowledgement_repeats_nothing_from_the_form(backend):
 
     desk = Desk(backend)
     register_form(desk.intake)
-    raw, ctype = form_body(name="Buy Pills", email="victim@example.org", subject="CHEAP PILLS at pills.example",
-                           message="Visit pills.example now")
+    raw, ctype = form_body(
+        name="Buy Pills",
+        email="victim@example.org",
+        subject="CHEAP PILLS at pills.example",
+        message="Visit pills.example now",
+    )
     result = desk.intake.accept_request("form", raw, {"content_type": ctype, "nonce": "n1", "remote": "192.0.2.1"})
     outcome = desk.run(result.inbound_id)
     assert outcome.action == "created"

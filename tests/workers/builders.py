@@ -5,6 +5,7 @@ The desk is the production path minus the broker: intake makes the raw mail a
 durable inbound row and "submits" its id to a list; ``run`` does what the
 ``process_inbound`` actor does (count the attempt, then process).
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,9 +49,18 @@ def quoted(text: str, quote: str = "Thank you for contacting us.") -> str:
     return f"{text}\n\nOn Mon, 2 Mar 2026 at 10:00, Support <{SUPPORT}> wrote:\n> {quote}\n"
 
 
-def mail(*, sender: str = ALICE, to: str = SUPPORT, cc: str = "", subject: str = "Order never arrived",
-         body: str | None = None, message_id: str | None = None, in_reply_to: str = "",
-         references: Iterable[str] = (), headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+def mail(
+    *,
+    sender: str = ALICE,
+    to: str = SUPPORT,
+    cc: str = "",
+    subject: str = "Order never arrived",
+    body: str | None = None,
+    message_id: str | None = None,
+    in_reply_to: str = "",
+    references: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
+) -> tuple[bytes, str]:
     """(raw bytes, Message-ID with angle brackets) of a plain-text mail as a client sends it."""
     mid = message_id or new_message_id(sender.rpartition("@")[2].strip(">") or "example.org")
     lines = [
@@ -84,8 +94,14 @@ def outlook_root() -> bytes:
     return b"\x01" + os.urandom(21)
 
 
-def dsn(original: bytes, *, form: str = "message/rfc822", action: str = "failed", status: str = "5.1.1",
-        recipient: str = ALICE_ADDR) -> bytes:
+def dsn(
+    original: bytes,
+    *,
+    form: str = "message/rfc822",
+    action: str = "failed",
+    status: str = "5.1.1",
+    recipient: str = ALICE_ADDR,
+) -> bytes:
     """A Postfix-style delivery status notification (RFC 3464) returning ``original``.
 
     ``form`` is how the returned message travels: the whole message
@@ -97,19 +113,27 @@ def dsn(original: bytes, *, form: str = "message/rfc822", action: str = "failed"
     else:
         returned = original.split(b"\r\n\r\n", 1)[0] + b"\r\n"
     if action == "failed":
-        subject, notice = "Undelivered Mail Returned to Sender", (
-            "I'm sorry to have to inform you that your message could not\r\n"
-            "be delivered to one or more recipients.\r\n\r\n"
-            f"<{recipient}>: host mx.example.org[192.0.2.25] said: 550 5.1.1\r\n"
-            f"    <{recipient}>: Recipient address rejected: User unknown")
+        subject, notice = (
+            "Undelivered Mail Returned to Sender",
+            (
+                "I'm sorry to have to inform you that your message could not\r\n"
+                "be delivered to one or more recipients.\r\n\r\n"
+                f"<{recipient}>: host mx.example.org[192.0.2.25] said: 550 5.1.1\r\n"
+                f"    <{recipient}>: Recipient address rejected: User unknown"
+            ),
+        )
     else:
-        subject, notice = "Delayed Mail (still being retried)", (
-            "This is the mail system at host mx.example.com.\r\n\r\n"
-            "####################################################################\r\n"
-            "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
-            "####################################################################\r\n\r\n"
-            "Your message could not be delivered for 4.0 hour(s).\r\n"
-            "It will be retried until it is 5.0 day(s) old.")
+        subject, notice = (
+            "Delayed Mail (still being retried)",
+            (
+                "This is the mail system at host mx.example.com.\r\n\r\n"
+                "####################################################################\r\n"
+                "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
+                "####################################################################\r\n\r\n"
+                "Your message could not be delivered for 4.0 hour(s).\r\n"
+                "It will be retried until it is 5.0 day(s) old."
+            ),
+        )
     head = (
         "Return-Path: <>\r\n"
         f"Date: {email.utils.formatdate()}\r\n"
@@ -153,8 +177,12 @@ class Desk:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.submitted: list[int] = []
-        self.intake = EmailIntake(settings, FileBlobStore(settings.effective_blob_dir), self.submitted.append,
-                                  Spool(settings.effective_spool_dir))
+        self.intake = EmailIntake(
+            settings,
+            FileBlobStore(settings.effective_blob_dir),
+            self.submitted.append,
+            Spool(settings.effective_spool_dir),
+        )
 
     def configured(self, **changes) -> "Desk":  # noqa: ANN003
         return Desk(self.settings.replace(**changes))
@@ -208,8 +236,9 @@ def event_kinds(ticket: m.Ticket | int) -> list[str]:
 
 
 def inbound_messages(ticket: m.Ticket | int) -> list[m.Message]:
-    return list(m.Message.select().where((m.Message.ticket == ticket) & (m.Message.direction == "in"))
-                .order_by(m.Message.id))
+    return list(
+        m.Message.select().where((m.Message.ticket == ticket) & (m.Message.direction == "in")).order_by(m.Message.id)
+    )
 
 
 def reload(ticket: m.Ticket) -> m.Ticket:
@@ -236,20 +265,46 @@ def counts() -> dict[str, int]:
 
 
 # ---- pure-function inputs --------------------------------------------------------------
-def candidate(ticket_id: int, via: str, *, status: str = "open", participants: Iterable[str] = (ALICE_ADDR,),
-              resolved_at: dt.datetime | None = None) -> Candidate:
+def candidate(
+    ticket_id: int,
+    via: str,
+    *,
+    status: str = "open",
+    participants: Iterable[str] = (ALICE_ADDR,),
+    resolved_at: dt.datetime | None = None,
+) -> Candidate:
     return Candidate(ticket_id, f"HL-2026-{ticket_id:06d}", status, via, resolved_at, frozenset(participants))
 
 
-def envelope(*, message_id: str = "", in_reply_to: str = "", references: Iterable[str] = (),
-             thread_index: str = "", conversation_id: str = "", text: str = "", full_text: str = "",
-             attachments: Iterable[str] = ()) -> Envelope:
+def envelope(
+    *,
+    message_id: str = "",
+    in_reply_to: str = "",
+    references: Iterable[str] = (),
+    thread_index: str = "",
+    conversation_id: str = "",
+    text: str = "",
+    full_text: str = "",
+    attachments: Iterable[str] = (),
+) -> Envelope:
     """An email envelope with only the fields threading and dedupe read; attachments by sha256."""
     return Envelope(
-        channel="email", external_id=message_id or "sha256:0", received_at="2026-03-02T10:00:00+00:00",
-        text=text, full_text=full_text,
-        attachments=[Attachment(filename=f"file{i}.pdf", content_type="application/pdf", size=10, sha256=h,
-                                blob_key="sha256:" + h) for i, h in enumerate(attachments)],
-        thread=Thread(message_id=message_id, in_reply_to=in_reply_to, references=list(references),
-                      thread_index=thread_index, conversation_id=conversation_id),
+        channel="email",
+        external_id=message_id or "sha256:0",
+        received_at="2026-03-02T10:00:00+00:00",
+        text=text,
+        full_text=full_text,
+        attachments=[
+            Attachment(
+                filename=f"file{i}.pdf", content_type="application/pdf", size=10, sha256=h, blob_key="sha256:" + h
+            )
+            for i, h in enumerate(attachments)
+        ],
+        thread=Thread(
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=list(references),
+            thread_index=thread_index,
+            conversation_id=conversation_id,
+        ),
     )

@@ -1,4 +1,5 @@
 """Fixtures of the worker tests: a help desk on each backend."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Attempts of a batch of inbound rows (``pipeline.begin_attempts``), without a broker."""
+
 from __future__ import annotations
 
 from helpline.store import models as m

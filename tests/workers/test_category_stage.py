@@ -1,12 +1,14 @@
 """The category stage inside the pipeline: every new ticket gets a category and the reason for it."""
+
 from __future__ import annotations
 
 from tests.workers.builders import events, reload
 
 
 def test_new_ticket_is_categorised_with_a_reason(desk):
-    ticket, _ = desk.new_ticket(subject="Refund please",
-                                body="I want a refund for order 12345, the item arrived broken.\n")
+    ticket, _ = desk.new_ticket(
+        subject="Refund please", body="I want a refund for order 12345, the item arrived broken.\n"
+    )
     ticket = reload(ticket)
     (event,) = events(ticket, "category_set")
     assert ticket.category == event.data["category"] == "cancellation_refund"

@@ -4,6 +4,7 @@ the same moment by several workers make one ticket, on both databases.
 Each worker is a thread with its own database connection (peewee keeps one
 per thread); a barrier releases them into ``pipeline.process`` together.
 """
+
 from __future__ import annotations
 
 import threading
@@ -58,9 +59,13 @@ def replies_in_unknown_thread(desk, n: int) -> list[int]:
     ids = []
     for k in range(n):
         parent = new_message_id("partner.example")  # each answers a different message we never saw
-        raw, _ = mail(cc="support@example.com", subject="Re: Delivery schedule",
-                      body=quoted(f"Point {k + 1}: the pallet count on line {k + 1} is wrong."),
-                      in_reply_to=parent, references=[root, parent])
+        raw, _ = mail(
+            cc="support@example.com",
+            subject="Re: Delivery schedule",
+            body=quoted(f"Point {k + 1}: the pallet count on line {k + 1} is wrong."),
+            in_reply_to=parent,
+            references=[root, parent],
+        )
         ids.append(desk.deliver(raw))
     return ids
 
@@ -84,8 +89,12 @@ def test_messages_of_one_new_conversation_at_once_make_one_ticket(desk, n):
 def test_first_mail_and_a_reply_to_it_at_once_make_one_ticket(desk):
     returning_customer()
     first, first_mid = mail(subject="Scanner offline", body="Our scanner went offline this morning.\n")
-    reply, _ = mail(subject="Re: Scanner offline", body=quoted("Forgot to say: model XS-200."),
-                    in_reply_to=first_mid, references=[first_mid])
+    reply, _ = mail(
+        subject="Re: Scanner offline",
+        body=quoted("Forgot to say: model XS-200."),
+        in_reply_to=first_mid,
+        references=[first_mid],
+    )
     ids = [desk.deliver(first), desk.deliver(reply)]
 
     process_together(desk.settings, ids)

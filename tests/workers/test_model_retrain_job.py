@@ -1,5 +1,6 @@
 """The scheduler's opt-in retrain: off by default, due by the last gate event, a niced one-thread
 subprocess under a lease, and not due again once it has decided."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ def test_retrain_is_opt_in(backend, monkeypatch):
     assert not model_retrain_job.due(backend)
     # opted in: the tick starts a run (its subprocess replaced here) and does not start another within RETRY_S
     s = backend.replace(model_retrain_interval_s=86400.0)
-    monkeypatch.setattr(model_retrain_job, "run_retrain", lambda settings, holder: imap_state.release_lease(
-        model_retrain_job.LEASE, holder))
+    monkeypatch.setattr(
+        model_retrain_job,
+        "run_retrain",
+        lambda settings, holder: imap_state.release_lease(model_retrain_job.LEASE, holder),
+    )
     assert scheduler.tick(s)["model_retrain"] == {"started": True}
     model_retrain_job._state["thread"].join()
     assert scheduler.tick(s)["model_retrain"] is None

@@ -1,4 +1,5 @@
 """One retry budget: Dramatiq's Retries middleware with HELPLINE_MAX_ATTEMPTS, the row's attempts as the guard."""
+
 from __future__ import annotations
 
 import dramatiq
@@ -38,10 +39,24 @@ def test_a_message_that_always_raises_is_tried_max_attempts_times_then_dead_and_
     so Dramatiq counted the message as a success. Now: max_attempts tries, the row failed, the message dead."""
     settings = backend.replace(max_attempts=3)
     b = broker.setup(settings)
-    row_id = run_tx(lambda: fastsql.insert("inbound", {
-        "channel": "email", "external_id": "always-raises@example.org", "content_hash": "e" * 64,
-        "status": "pending", "reason": "", "envelope": {"version": 99, "channel": "email"}, "raw_blob_key": "",
-        "attempts": 0, "received_at": m.utcnow(), "updated_at": m.utcnow(), "source_host": "test"}))
+    row_id = run_tx(
+        lambda: fastsql.insert(
+            "inbound",
+            {
+                "channel": "email",
+                "external_id": "always-raises@example.org",
+                "content_hash": "e" * 64,
+                "status": "pending",
+                "reason": "",
+                "envelope": {"version": 99, "channel": "email"},
+                "raw_blob_key": "",
+                "attempts": 0,
+                "received_at": m.utcnow(),
+                "updated_at": m.utcnow(),
+                "source_host": "test",
+            },
+        )
+    )
     worker = dramatiq.Worker(b, worker_threads=1, worker_timeout=100)
     worker.start()
     try:

@@ -1,5 +1,6 @@
 """A hung relay must not stop ticket creation (issue 12, fault 13): acknowledgements go out on
 the send pool, never on the worker's thread; a full or stale backlog hands rows back."""
+
 from __future__ import annotations
 
 import socket

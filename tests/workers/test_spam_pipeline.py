@@ -1,6 +1,7 @@
 """Spam through the real pipeline, on SQLite and PostgreSQL: the trusted MTA's verdict and the block list
 file mail as a ticket in the ``spam`` status (no acknowledgement, no Slack post, never threaded into a
 customer's ticket), listed for review, and ``helpline tickets not-spam`` releases it."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ def test_flagged_mail_is_kept_as_spam_and_released(backend):
     desk = Desk(backend.replace(trusted_authserv_id=MX, slack_bot_token="xoxb-test", slack_channel="C0SUPPORT"))
     before = spam_stage.SPAM.labels("mta")._value.get()
     real, _ = desk.new_ticket(subject="Order never arrived")
-    raw, mid = flagged("X-Spam-Flag: YES", "X-Spam-Status: Yes, score=9.1 required=5.0",
-                       subject=f"Re: [{real.number}] Order never arrived")  # even with a ticket's tag: not threaded
+    raw, mid = flagged(
+        "X-Spam-Flag: YES",
+        "X-Spam-Status: Yes, score=9.1 required=5.0",
+        subject=f"Re: [{real.number}] Order never arrived",
+    )  # even with a ticket's tag: not threaded
     outcome = desk.receive(raw)
     assert outcome.action == "spam" and outcome.ticket_id != real.id
     spam = m.Ticket.get_by_id(outcome.ticket_id)
@@ -68,8 +72,10 @@ def test_block_list_from_the_file_and_the_command_line(backend, tmp_path):
     assert desk.receive(mail(sender="<ann@ok.example>")[0]).action == "spam"
     listed = json.loads(helpline(desk.settings, "blocklist", "list", "--json").stdout)
     assert {(r["kind"], r["value"], r["source"] == "database") for r in listed} == {
-        ("sender", "promo@deals.example", False), ("domain", "spammer.example", False),
-        ("domain", "ok.example", True)}
+        ("sender", "promo@deals.example", False),
+        ("domain", "spammer.example", False),
+        ("domain", "ok.example", True),
+    }
     bad = helpline(desk.settings, "blocklist", "add", "not a domain")
     assert bad.returncode == 2 and "neither an email address nor a domain" in bad.stderr
     assert helpline(desk.settings, "blocklist", "remove", "ok.example").returncode == 0

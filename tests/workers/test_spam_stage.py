@@ -1,6 +1,7 @@
 """The spam decision (``workers/spam_stage.judge``) as a plain function, without a broker or a database:
 real mails through the real normaliser, then the verdict. Spam headers count only above the trusted MTA's
 Authentication-Results; the block list holds on every channel."""
+
 from __future__ import annotations
 
 from helpline.ingest.email.normalise import normalise_email
@@ -11,16 +12,36 @@ AR = f"Authentication-Results: {MX}; spf=pass smtp.mailfrom=example.org; dmarc=p
 
 
 def env_of(*above: str, below: tuple[str, ...] = (), sender: str = "alice@example.org"):  # noqa: ANN201
-    lines = [*above, AR, "Received: from mail.example.org by mx.helpline.test", *below,
-             f"From: Alice <{sender}>", "To: support@example.com", "Subject: Hello", "Message-ID: <a1@example.org>",
-             "Date: Mon, 07 Dec 2026 10:00:00 +0000", "", "Hello, my order did not arrive."]
-    return normalise_email("\r\n".join(lines).encode(), put_blob=lambda b: "k", support_addresses=["support@example.com"])
+    lines = [
+        *above,
+        AR,
+        "Received: from mail.example.org by mx.helpline.test",
+        *below,
+        f"From: Alice <{sender}>",
+        "To: support@example.com",
+        "Subject: Hello",
+        "Message-ID: <a1@example.org>",
+        "Date: Mon, 07 Dec 2026 10:00:00 +0000",
+        "",
+        "Hello, my order did not arrive.",
+    ]
+    return normalise_email(
+        "\r\n".join(lines).encode(), put_blob=lambda b: "k", support_addresses=["support@example.com"]
+    )
 
 
 def verdict(env, *, trusted: str = MX, score_max: float = 0.0, senders=(), domains=(), channel=None):  # noqa: ANN001, ANN201
-    return judge(channel=channel or env.channel, sender=env.sender.address, author_role=env.author_role,
-                 metadata=env.metadata, auth=env.auth, authserv_id=trusted, score_max=score_max,
-                 blocked_senders=senders, blocked_domains=domains)
+    return judge(
+        channel=channel or env.channel,
+        sender=env.sender.address,
+        author_role=env.author_role,
+        metadata=env.metadata,
+        auth=env.auth,
+        authserv_id=trusted,
+        score_max=score_max,
+        blocked_senders=senders,
+        blocked_domains=domains,
+    )
 
 
 def test_spamassassin_flag_and_status_above_the_trusted_mta():

@@ -1,5 +1,6 @@
 """The sweeper's claim (``sweeper.stale_inbound``): pending rows left alone for ``pending_after_s`` are
 pushed again, oldest first, and touched so that the next sweep does not push them a second time."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -4,6 +4,7 @@ Each test starts from raw RFC 5322 bytes as a mail client or MTA writes them,
 lets ``EmailIntake`` make them a durable inbound row, runs the pipeline the
 way the actor does, and reads the result from the database.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,22 @@ from helpline.store import models as m
 from helpline.workers import pipeline
 
 from .builders import (
-    ALICE_ADDR, ack_message_id, ack_of, ack_raw, counts, dsn, event_kinds, events, inbound_messages, mail,
-    new_message_id, outlook_root, quoted, reload, set_status, thread_index,
+    ALICE_ADDR,
+    ack_message_id,
+    ack_of,
+    ack_raw,
+    counts,
+    dsn,
+    event_kinds,
+    events,
+    inbound_messages,
+    mail,
+    new_message_id,
+    outlook_root,
+    quoted,
+    reload,
+    set_status,
+    thread_index,
 )
 
 BOB = "Bob Colleague <bob@example.org>"
@@ -23,16 +38,24 @@ MALLORY = "Mallory <mallory@elsewhere.example>"
 def _reply_to_ack(ticket, first, text):
     """The customer's answer to our acknowledgement, as her mail client writes it."""
     ack = ack_message_id(ticket)
-    return mail(subject=f"Re: [{ticket.number}] Order never arrived", body=quoted(text),
-                in_reply_to=ack, references=[first, ack])[0]
+    return mail(
+        subject=f"Re: [{ticket.number}] Order never arrived",
+        body=quoted(text),
+        in_reply_to=ack,
+        references=[first, ack],
+    )[0]
 
 
 # ---- replies to our acknowledgement --------------------------------------------------------
 def test_reply_to_acknowledgement_lands_on_same_ticket(desk):
     ticket, first = desk.new_ticket(subject="Cannot log in")
     ack = ack_message_id(ticket)
-    raw, _ = mail(subject=f"Re: [{ticket.number}] Re: Cannot log in", body=quoted("It still fails."),
-                  in_reply_to=ack, references=[first, ack])
+    raw, _ = mail(
+        subject=f"Re: [{ticket.number}] Re: Cannot log in",
+        body=quoted("It still fails."),
+        in_reply_to=ack,
+        references=[first, ack],
+    )
 
     outcome = desk.receive(raw)
 
@@ -54,8 +77,13 @@ def test_reply_from_the_reply_to_address_lands_on_same_ticket(desk):
     ticket, first = desk.new_ticket(headers={"Reply-To": "Alice at work <alice.work@corp.example>"})
     assert ack_of(ticket).recipient == "alice.work@corp.example"
     ack = ack_message_id(ticket)
-    raw, _ = mail(sender="Alice Customer <alice.work@corp.example>", subject=f"Re: [{ticket.number}] Order",
-                  body=quoted("Sorry, answering from my work account."), in_reply_to=ack, references=[first, ack])
+    raw, _ = mail(
+        sender="Alice Customer <alice.work@corp.example>",
+        subject=f"Re: [{ticket.number}] Order",
+        body=quoted("Sorry, answering from my work account."),
+        in_reply_to=ack,
+        references=[first, ack],
+    )
 
     outcome = desk.receive(raw)
 
@@ -67,8 +95,13 @@ def test_reply_from_a_linked_identity_of_the_customer_lands_on_same_ticket(desk)
     ticket, first = desk.new_ticket()
     m.Identity.create(customer=ticket.customer_id, kind="email", address="alice.home@example.net")
     ack = ack_message_id(ticket)
-    raw, _ = mail(sender="Alice <alice.home@example.net>", subject=f"Re: [{ticket.number}] Order",
-                  body=quoted("Writing from home now."), in_reply_to=ack, references=[first, ack])
+    raw, _ = mail(
+        sender="Alice <alice.home@example.net>",
+        subject=f"Re: [{ticket.number}] Order",
+        body=quoted("Writing from home now."),
+        in_reply_to=ack,
+        references=[first, ack],
+    )
 
     outcome = desk.receive(raw)
 
@@ -80,10 +113,13 @@ def test_reply_from_a_linked_identity_of_the_customer_lands_on_same_ticket(desk)
 def test_forward_by_a_colleague_opens_a_possible_follow_up(desk):
     ticket, first = desk.new_ticket(subject="Invoice 2026-17 is wrong")
     ack = ack_message_id(ticket)
-    raw, _ = mail(sender=BOB, subject=f"Fwd: [{ticket.number}] Re: Invoice 2026-17 is wrong",
-                  body="Hi, I am Alice's colleague; same problem here.\n\n---------- Forwarded message ---------\n"
-                       "From: Support <support@example.com>\nThank you for contacting us.\n",
-                  references=[first, ack])
+    raw, _ = mail(
+        sender=BOB,
+        subject=f"Fwd: [{ticket.number}] Re: Invoice 2026-17 is wrong",
+        body="Hi, I am Alice's colleague; same problem here.\n\n---------- Forwarded message ---------\n"
+        "From: Support <support@example.com>\nThank you for contacting us.\n",
+        references=[first, ack],
+    )
 
     outcome = desk.receive(raw)
 
@@ -97,8 +133,11 @@ def test_forward_by_a_colleague_opens_a_possible_follow_up(desk):
 
 def test_subject_tag_from_a_stranger_opens_a_possible_follow_up(desk):
     ticket, _ = desk.new_ticket(subject="Refund for order 4711")
-    raw, _ = mail(sender=MALLORY, subject=f"AW: [{ticket.number}] Refund for order 4711",
-                  body="Please send the refund to my account instead.\n")
+    raw, _ = mail(
+        sender=MALLORY,
+        subject=f"AW: [{ticket.number}] Refund for order 4711",
+        body="Please send the refund to my account instead.\n",
+    )
 
     outcome = desk.receive(raw)
 
@@ -123,9 +162,15 @@ def test_subject_tag_with_localised_prefix_from_the_customer_lands_on_ticket(des
 # ---- conversations we joined late ----------------------------------------------------------------
 def test_reply_with_unknown_references_root_opens_a_new_ticket(desk):
     root, parent = new_message_id("partner.example"), new_message_id("partner.example")
-    raw, _ = mail(sender="Carol <carol@partner.example>", to="Dave <dave@partner.example>", cc="support@example.com",
-                  subject="Re: Delivery schedule", body=quoted("Adding support, they can confirm the date."),
-                  in_reply_to=parent, references=[root, parent])
+    raw, _ = mail(
+        sender="Carol <carol@partner.example>",
+        to="Dave <dave@partner.example>",
+        cc="support@example.com",
+        subject="Re: Delivery schedule",
+        body=quoted("Adding support, they can confirm the date."),
+        in_reply_to=parent,
+        references=[root, parent],
+    )
 
     outcome = desk.receive(raw)
 
@@ -138,12 +183,23 @@ def test_reply_with_unknown_references_root_opens_a_new_ticket(desk):
 def test_second_reply_in_a_thread_we_joined_late_joins_its_ticket(desk):
     root, parent = new_message_id("partner.example"), new_message_id("partner.example")
     carol = "Carol <carol@partner.example>"
-    first, _ = mail(sender=carol, cc="support@example.com", subject="Re: Delivery schedule",
-                    in_reply_to=parent, references=[root, parent])
+    first, _ = mail(
+        sender=carol,
+        cc="support@example.com",
+        subject="Re: Delivery schedule",
+        in_reply_to=parent,
+        references=[root, parent],
+    )
     ticket_id = desk.receive(first).ticket_id
     unseen = new_message_id("partner.example")  # a message of the thread support never got
-    second, _ = mail(sender=carol, cc="support@example.com", subject="Re: Delivery schedule",
-                     body=quoted("Dave says Thursday works."), in_reply_to=unseen, references=[root, unseen])
+    second, _ = mail(
+        sender=carol,
+        cc="support@example.com",
+        subject="Re: Delivery schedule",
+        body=quoted("Dave says Thursday works."),
+        in_reply_to=unseen,
+        references=[root, unseen],
+    )
 
     outcome = desk.receive(second)
 
@@ -154,13 +210,25 @@ def test_second_reply_in_a_thread_we_joined_late_joins_its_ticket(desk):
 # ---- client quirks -----------------------------------------------------------------------------
 def test_outlook_reply_with_only_thread_index_lands_on_same_ticket(desk):
     root = outlook_root()
-    ticket, _ = desk.new_ticket(sender="Paul Novak <paul@fabrikam.example>", subject="VPN access",
-                                headers={"Thread-Topic": "VPN access", "Thread-Index": thread_index(root),
-                                         "X-Mailer": "Microsoft Outlook 16.0"})
-    raw, _ = mail(sender="Paul Novak <paul@fabrikam.example>", subject="RE: VPN access",
-                  body="Still no VPN access since this morning.\n\nPaul\n",
-                  headers={"Thread-Topic": "VPN access", "Thread-Index": thread_index(root, b"\x00\x00\x85\x2e\x30"),
-                           "X-Mailer": "Microsoft Outlook 16.0"})
+    ticket, _ = desk.new_ticket(
+        sender="Paul Novak <paul@fabrikam.example>",
+        subject="VPN access",
+        headers={
+            "Thread-Topic": "VPN access",
+            "Thread-Index": thread_index(root),
+            "X-Mailer": "Microsoft Outlook 16.0",
+        },
+    )
+    raw, _ = mail(
+        sender="Paul Novak <paul@fabrikam.example>",
+        subject="RE: VPN access",
+        body="Still no VPN access since this morning.\n\nPaul\n",
+        headers={
+            "Thread-Topic": "VPN access",
+            "Thread-Index": thread_index(root, b"\x00\x00\x85\x2e\x30"),
+            "X-Mailer": "Microsoft Outlook 16.0",
+        },
+    )
 
     outcome = desk.receive(raw)
 
@@ -169,10 +237,18 @@ def test_outlook_reply_with_only_thread_index_lands_on_same_ticket(desk):
 
 
 def _via_list_mail(**kw):
-    headers = {"X-Original-From": "Alice Customer <alice@example.org>", "Reply-To": "alice@example.org",
-               "List-Id": "<support-list.lists.example>", "Precedence": "list"}
-    return mail(sender='"Alice Customer via Support" <support-list@lists.example>', to="support-list@lists.example",
-                headers=headers, **kw)
+    headers = {
+        "X-Original-From": "Alice Customer <alice@example.org>",
+        "Reply-To": "alice@example.org",
+        "List-Id": "<support-list.lists.example>",
+        "Precedence": "list",
+    }
+    return mail(
+        sender='"Alice Customer via Support" <support-list@lists.example>',
+        to="support-list@lists.example",
+        headers=headers,
+        **kw,
+    )
 
 
 def test_mailing_list_via_rewriting_makes_the_original_author_the_customer(desk):
@@ -188,8 +264,12 @@ def test_mailing_list_via_rewriting_makes_the_original_author_the_customer(desk)
 def test_direct_reply_after_a_list_via_mail_lands_on_same_ticket(desk):
     raw, list_mid = _via_list_mail(subject="Cannot export PDF", body="The PDF export button does nothing.\n")
     ticket_id = desk.receive(raw).ticket_id
-    reply, _ = mail(subject="Re: Cannot export PDF", body=quoted("It also fails for PNG."),
-                    in_reply_to=list_mid, references=[list_mid])
+    reply, _ = mail(
+        subject="Re: Cannot export PDF",
+        body=quoted("It also fails for PNG."),
+        in_reply_to=list_mid,
+        references=[list_mid],
+    )
 
     outcome = desk.receive(reply)
 

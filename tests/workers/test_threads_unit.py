@@ -1,4 +1,5 @@
 """The pure threading and dedupe functions, without a database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,12 +59,15 @@ def test_possible_follow_up_links_the_ticket_of_the_strongest_evidence():
     assert (d.action, d.ticket_id) == ("new_possible_follow_up", 1)
 
 
-@pytest.mark.parametrize("present,winner", [
-    (["ticket_tag", "reply_token", "thread_index", "references"], "references"),
-    (["ticket_tag", "reply_token", "thread_index"], "thread_index"),
-    (["ticket_tag", "reply_token"], "reply_token"),
-    (["ticket_tag"], "ticket_tag"),
-])
+@pytest.mark.parametrize(
+    "present,winner",
+    [
+        (["ticket_tag", "reply_token", "thread_index", "references"], "references"),
+        (["ticket_tag", "reply_token", "thread_index"], "thread_index"),
+        (["ticket_tag", "reply_token"], "reply_token"),
+        (["ticket_tag"], "ticket_tag"),
+    ],
+)
 def test_stronger_evidence_wins(present, winner):
     ids = {"references": 1, "thread_index": 2, "reply_token": 3, "ticket_tag": 4}
     d = _decide([candidate(ids[via], via) for via in present])  # weakest first on purpose
@@ -83,27 +87,30 @@ def test_no_evidence_starts_a_new_ticket():
 
 
 # ---- clean_subject -------------------------------------------------------------------
-@pytest.mark.parametrize("subject", [
-    "Re: Printer on fire",
-    "RE: Printer on fire",
-    "re:Printer on fire",
-    "AW: Printer on fire",
-    "SV: Printer on fire",
-    "Antw: Printer on fire",
-    "VS: Printer on fire",
-    "Fwd: Printer on fire",
-    "FW: Printer on fire",
-    "WG: Printer on fire",
-    "TR: Printer on fire",
-    "Re[2]: Printer on fire",
-    "Re: AW: Re: Printer on fire",
-    "[HL-2026-000123] Printer on fire",
-    "Re: [HL-2026-000123] Printer on fire",
-    "AW: [HL-2026-000123] Re: Printer on fire",
-    "WG: AW: [HL-2026-000123] Re:  Printer   on fire",
-    "Printer on fire [HL-2026-000123]",
-    "  Printer on fire  ",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: Printer on fire",
+        "RE: Printer on fire",
+        "re:Printer on fire",
+        "AW: Printer on fire",
+        "SV: Printer on fire",
+        "Antw: Printer on fire",
+        "VS: Printer on fire",
+        "Fwd: Printer on fire",
+        "FW: Printer on fire",
+        "WG: Printer on fire",
+        "TR: Printer on fire",
+        "Re[2]: Printer on fire",
+        "Re: AW: Re: Printer on fire",
+        "[HL-2026-000123] Printer on fire",
+        "Re: [HL-2026-000123] Printer on fire",
+        "AW: [HL-2026-000123] Re: Printer on fire",
+        "WG: AW: [HL-2026-000123] Re:  Printer   on fire",
+        "Printer on fire [HL-2026-000123]",
+        "  Printer on fire  ",
+    ],
+)
 def test_clean_subject_drops_reply_forward_prefixes_and_our_tag(subject):
     assert clean_subject(subject) == "Printer on fire"
 
@@ -120,9 +127,13 @@ def test_clean_subject_of_nothing_is_empty():
 
 # ---- thread_keys / own_keys ---------------------------------------------------------
 def test_thread_keys_most_specific_first():
-    env = envelope(message_id="Own@Mail.Example", in_reply_to="Parent@Mail.Example",
-                   references=["Root@Mail.Example", "Middle@Mail.Example", "Parent@Mail.Example"],
-                   thread_index="AdqMeKw9WqjSy7Y0TiuQZ0y1MjmUbQ==", conversation_id="c-42")
+    env = envelope(
+        message_id="Own@Mail.Example",
+        in_reply_to="Parent@Mail.Example",
+        references=["Root@Mail.Example", "Middle@Mail.Example", "Parent@Mail.Example"],
+        thread_index="AdqMeKw9WqjSy7Y0TiuQZ0y1MjmUbQ==",
+        conversation_id="c-42",
+    )
     assert thread_keys(env) == [
         "mid:parent@mail.example",  # In-Reply-To
         "mid:middle@mail.example",  # then References, newest first
@@ -133,8 +144,11 @@ def test_thread_keys_most_specific_first():
 
 
 def test_own_keys_start_with_the_message_id_then_the_thread_keys():
-    env = envelope(message_id="Own@Mail.Example", in_reply_to="parent@mail.example",
-                   references=["root@mail.example", "parent@mail.example"])
+    env = envelope(
+        message_id="Own@Mail.Example",
+        in_reply_to="parent@mail.example",
+        references=["root@mail.example", "parent@mail.example"],
+    )
     assert own_keys(env) == ["mid:own@mail.example", "mid:parent@mail.example", "mid:root@mail.example"]
 
 
@@ -168,8 +182,9 @@ def test_body_hash_counts_attachments():
 
 
 def test_body_hash_ignores_attachment_order():
-    assert body_hash(envelope(text="x", attachments=["a" * 64, "b" * 64])) == \
-        body_hash(envelope(text="x", attachments=["b" * 64, "a" * 64]))
+    assert body_hash(envelope(text="x", attachments=["a" * 64, "b" * 64])) == body_hash(
+        envelope(text="x", attachments=["b" * 64, "a" * 64])
+    )
 
 
 def test_body_hash_of_attachments_only_is_not_empty():

@@ -34,6 +34,7 @@ contact-form classes of ``inbound_channels.py`` call these few functions:
 An identity already belonging to another customer is never moved: that is an
 agent's decision (an ``identity_conflict`` event says so).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ from helpline.store.envelope import Envelope
 from helpline.store.inbound import audit_events
 from helpline.store.inbound import customer_refs
 from helpline.workers.inbound.threads import Candidate
+
 
 def vouched_identities(env: Envelope) -> list[tuple[str, str]]:
     """(kind, address) pairs the webhook source vouched for, the sender's first."""
@@ -101,11 +103,19 @@ def _link_identities(env: Envelope, ticket_id: int, customer_id: int, now: dt.da
     for kind, address in vouched_identities(env):
         other = customers.link_vouched(customer_id, kind, address, now)
         if other is not None:
-            audit_events.event(ticket_id, "identity_conflict", {
-                "kind": kind, "address": address, "customer": other,
-                "source": env.metadata.get("source", ""),
-                "reason": "the source vouched for an identity of another customer; link them by hand if they "
-                          "are one person"}, now=now)
+            audit_events.event(
+                ticket_id,
+                "identity_conflict",
+                {
+                    "kind": kind,
+                    "address": address,
+                    "customer": other,
+                    "source": env.metadata.get("source", ""),
+                    "reason": "the source vouched for an identity of another customer; link them by hand if they "
+                    "are one person",
+                },
+                now=now,
+            )
 
 
 def record_source(env: Envelope, ticket_id: int, customer_id: int, action: str, now: dt.datetime) -> None:
@@ -120,9 +130,11 @@ def record_source(env: Envelope, ticket_id: int, customer_id: int, action: str, 
         webhook_state.link_source(ticket_id, source, now)
 
 
-def callbacks(env: Envelope, ticket_id: int, action: str, message_id: int, settings: Settings,
-              now: dt.datetime) -> list[int]:
+def callbacks(
+    env: Envelope, ticket_id: int, action: str, message_id: int, settings: Settings, now: dt.datetime
+) -> list[int]:
     """The outbound webhook events of one stored customer message (any channel); new outbox ids."""
-    data = webhook_events.message_data(message_id, env.channel, env.author_role, env.subject, env.text,
-                                       len(env.attachments))
+    data = webhook_events.message_data(
+        message_id, env.channel, env.author_role, env.subject, env.text, len(env.attachments)
+    )
     return webhook_events.after_customer_message(ticket_id, action, data, settings, now)

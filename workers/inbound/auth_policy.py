@@ -12,6 +12,7 @@ in their conversation). HELPLINE_AUTH_FAILED_POLICY says what happens instead:
 - ``reject``: refused at SMTP DATA when the header is already there; a
   message that arrives another way (IMAP) is quarantined.
 """
+
 from __future__ import annotations
 
 from helpline.store.config import Settings
@@ -45,8 +46,11 @@ def apply(decision: ThreadDecision, v: AuthVerdict, policy: str) -> ThreadDecisi
     """The threading decision with the policy applied: joining becomes a linked new ticket."""
     if may_join(v, policy) or decision.action not in _JOINS:
         return decision
-    return ThreadDecision("new_possible_follow_up", decision.ticket_id,
-                          f"{decision.reason}, but the sender failed authentication ({v.reason}): new ticket")
+    return ThreadDecision(
+        "new_possible_follow_up",
+        decision.ticket_id,
+        f"{decision.reason}, but the sender failed authentication ({v.reason}): new ticket",
+    )
 
 
 def ack_refusal(env: Envelope, v: AuthVerdict) -> str:

@@ -6,6 +6,7 @@ same body again under a new id (a client that re-sends, a customer who clicks
 send twice) within a window: it is recorded on the existing ticket instead of
 opening a second one.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -15,6 +15,7 @@ ticket opened within ``dup_window_s`` whose first message reads alike, then:
 The signature is computed in ``pipeline.prepare`` (CPU, outside the write
 transaction); here are only the indexed reads and the inserts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,9 @@ class Near:
         return {"ticket": self.number, "similarity": round(self.score, 2)}
 
 
-def best_match(fp: sim.Fingerprint, tickets: Sequence[state.Indexed], *, merge_threshold: float,
-               suggest_threshold: float) -> Near | None:
+def best_match(
+    fp: sim.Fingerprint, tickets: Sequence[state.Indexed], *, merge_threshold: float, suggest_threshold: float
+) -> Near | None:
     """The most similar of the customer's open tickets, if similar enough; a plain function."""
     mine = fp.as_array()
     best: Near | None = None
@@ -71,17 +73,28 @@ def find_near(customer_id: int, fp: sim.Fingerprint, settings: Settings, now: dt
     tickets = state.customer_open(customer_id, now - dt.timedelta(seconds=settings.dup_window_s))
     if not tickets:
         return None
-    return best_match(fp, tickets, merge_threshold=settings.dup_merge_threshold,
-                      suggest_threshold=settings.dup_suggest_threshold)
+    return best_match(
+        fp, tickets, merge_threshold=settings.dup_merge_threshold, suggest_threshold=settings.dup_suggest_threshold
+    )
 
 
 def as_decision(near: Near) -> ThreadDecision:
-    return ThreadDecision("append", near.ticket_id,
-                          f"near-duplicate of {near.number} (similarity {near.score:.2f}) from the same customer")
+    return ThreadDecision(
+        "append",
+        near.ticket_id,
+        f"near-duplicate of {near.number} (similarity {near.score:.2f}) from the same customer",
+    )
 
 
-def after_message(ticket_id: int, customer_id: int, fp: sim.Fingerprint | None, near: Near | None,
-                  created: bool, message_id: int, now: dt.datetime) -> None:
+def after_message(
+    ticket_id: int,
+    customer_id: int,
+    fp: sim.Fingerprint | None,
+    near: Near | None,
+    created: bool,
+    message_id: int,
+    now: dt.datetime,
+) -> None:
     """Near-duplicate events, and the new ticket's fingerprint."""
     if near is not None and near.merge and not created:
         audit_events.event(ticket_id, "near_duplicate_merged", {**near.as_event(), "message": message_id}, now=now)
@@ -91,9 +104,18 @@ def after_message(ticket_id: int, customer_id: int, fp: sim.Fingerprint | None, 
     # Incident grouping reads this row a moment later (workers.incident_grouper), off this transaction.
     state.index_ticket(ticket_id, customer_id, fp.signature, fp.refs, now)
     if near is not None:
-        audit_events.event(ticket_id, "merge_suggested", {**near.as_event(), "reason": (
-            f"the same customer's open ticket {near.number} reads alike (similarity {near.score:.2f}); "
-            f"`helpline tickets merge <this ticket> --into {near.number}` if it is the same problem")}, now=now)
+        audit_events.event(
+            ticket_id,
+            "merge_suggested",
+            {
+                **near.as_event(),
+                "reason": (
+                    f"the same customer's open ticket {near.number} reads alike (similarity {near.score:.2f}); "
+                    f"`helpline tickets merge <this ticket> --into {near.number}` if it is the same problem"
+                ),
+            },
+            now=now,
+        )
 
 
 def follow_merges(cands: list[Candidate]) -> list[Candidate]:
@@ -113,5 +135,7 @@ def follow_merges(cands: list[Candidate]) -> list[Candidate]:
             out.append(c)
             continue
         t = ticket_refs.get(tid)
-        out.append(Candidate(t.id, t.number, t.status, c.via, t.resolved_at, thread_state.participants_of(t.id, t.customer_id)))
+        out.append(
+            Candidate(t.id, t.number, t.status, c.via, t.resolved_at, thread_state.participants_of(t.id, t.customer_id))
+        )
     return out

@@ -17,6 +17,7 @@ What a channel decides:
   ``acknowledge``), what it records after the message is stored (``after_message``), and where later
   notices about the ticket go (``notice_route``: SMS, a Slack thread, a source's app, else email).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -146,8 +147,9 @@ class SmsChannel(InboundChannel):
         from helpline.workers.inbound import sms_stage
 
         assert ctx.ticket is not None and ctx.message_id is not None  # after the message stage
-        sms = sms_stage.after_message(ctx.ticket, ctx.message_id, ctx.env, ctx.settings, ctx.now,
-                                      created=ctx.outcome.action == "created")
+        sms = sms_stage.after_message(
+            ctx.ticket, ctx.message_id, ctx.env, ctx.settings, ctx.now, created=ctx.outcome.action == "created"
+        )
         return Acknowledged(outbox_ids=sms.outbox_ids, media_ids=sms.media_ids)
 
     def notice_route(self, ticket_id: int, env: Envelope, settings: Settings, *, chat: bool) -> NoticeRoute | None:

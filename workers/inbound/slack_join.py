@@ -24,6 +24,7 @@ Short lines ("any update?", "also on mobile") always join. Without a
 fingerprint on either side (similarity off, a first message too short to
 compare) the window alone decides.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -69,8 +70,9 @@ def latest_open(customer_id: int, since: dt.datetime) -> OpenTicket | None:
     return OpenTicket(ticket_id, number, signature, sim.parse_refs(refs))
 
 
-def join_open(env: Envelope, customer_id: int, fp: sim.Fingerprint | None, settings: Settings,
-              now: dt.datetime) -> ThreadDecision | None:
+def join_open(
+    env: Envelope, customer_id: int, fp: sim.Fingerprint | None, settings: Settings, now: dt.datetime
+) -> ThreadDecision | None:
     """Append to the customer's open ticket, a new ticket that says why not, or None (nothing to join)."""
     if env.channel != "slack" or env.author_role != "customer" or settings.slack_join_window_s <= 0:
         return None
@@ -82,5 +84,8 @@ def join_open(env: Envelope, customer_id: int, fp: sim.Fingerprint | None, setti
     why = new_topic(fp, ticket)
     if why:
         return ThreadDecision("new", None, f"new Slack topic, not joined to {ticket.number}: {why}")
-    return ThreadDecision("append", ticket.ticket_id, f"new top-level Slack message within "
-                          f"{settings.slack_join_window_s}s of the customer's last on {ticket.number}")
+    return ThreadDecision(
+        "append",
+        ticket.ticket_id,
+        f"new top-level Slack message within {settings.slack_join_window_s}s of the customer's last on {ticket.number}",
+    )

@@ -21,6 +21,7 @@ answers. A keyword never opens a ticket; its inbound row ends ``processed``
 with the reason, and each opt-out or opt-in is an audit event (on the
 number's conversation ticket when it has one).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,7 +42,6 @@ OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", 
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO"})
 _TWILIO_TYPES = {"STOP": "opt_out", "START": "opt_in", "HELP": "help"}
-
 
 
 def keyword_action(body: str, opt_out_type: str = "") -> str | None:
@@ -93,12 +93,24 @@ def handle_keyword(inbound_id: int, env: Envelope, settings: Settings, now: dt.d
         return KeywordOutcome(f"SMS keyword {word}: answered by Twilio's opt-out management")
     why = no_automatic_text(env, opted_out)
     text = "" if why else _sms_template("sms_help.txt", ticket_id, settings, help_text=settings.sms_help_text)
-    row = None if why else _queue_text(env, settings, now, kind="help", text=text or settings.sms_help_text,
-                                       unique_key=f"sms-help:{env.external_id}", ticket_id=None)
+    row = (
+        None
+        if why
+        else _queue_text(
+            env,
+            settings,
+            now,
+            kind="help",
+            text=text or settings.sms_help_text,
+            unique_key=f"sms-help:{env.external_id}",
+            ticket_id=None,
+        )
+    )
     why = why or ("" if row else "automatic-reply limit")
     event(ticket_id, "sms_help", {**base, "answered_by": "nobody" if why else "helpline", "why": why}, now=now)
-    return KeywordOutcome(f"SMS keyword {word}: " + (f"not answered ({why})" if why else "help text queued"),
-                          [row] if row else [])
+    return KeywordOutcome(
+        f"SMS keyword {word}: " + (f"not answered ({why})" if why else "help text queued"), [row] if row else []
+    )
 
 
 def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
@@ -113,8 +125,9 @@ def sms_answer(env: Envelope, now: dt.datetime) -> str | None:
     return f"CSAT answer {body} for ticket {survey.ticket_id}"
 
 
-def _queue_text(env: Envelope, settings: Settings, now: dt.datetime, *, kind: str, text: str, unique_key: str,
-                ticket_id: int | None) -> int | None:
+def _queue_text(
+    env: Envelope, settings: Settings, now: dt.datetime, *, kind: str, text: str, unique_key: str, ticket_id: int | None
+) -> int | None:
     """Queue an automatic text to the sender, rate limited like email acknowledgements; the outbox id."""
     number = env.sender.address
     to_number, total = ratelimit.recent(f"sms_{kind}", number, now)
@@ -122,13 +135,28 @@ def _queue_text(env: Envelope, settings: Settings, now: dt.datetime, *, kind: st
         return None
     out_message = None
     if ticket_id is not None:
-        out_message = message_state.add_outbound(ticket_id, channel="sms", author_role="system", message_id="",
-                                                   sender=str(env.metadata.get("to") or ""), subject="", text=text,
-                                                   now=now)
-    payload = sms_payload(number, text, ref=unique_key, from_number=str(env.metadata.get("to") or ""),
-                          in_reply_to=env.external_id)
-    row = outbox.enqueue(channel="sms", kind=kind, recipient=number, payload=payload, unique_key=unique_key,
-                         ticket=ticket_id, out_message=out_message)
+        out_message = message_state.add_outbound(
+            ticket_id,
+            channel="sms",
+            author_role="system",
+            message_id="",
+            sender=str(env.metadata.get("to") or ""),
+            subject="",
+            text=text,
+            now=now,
+        )
+    payload = sms_payload(
+        number, text, ref=unique_key, from_number=str(env.metadata.get("to") or ""), in_reply_to=env.external_id
+    )
+    row = outbox.enqueue(
+        channel="sms",
+        kind=kind,
+        recipient=number,
+        payload=payload,
+        unique_key=unique_key,
+        ticket=ticket_id,
+        out_message=out_message,
+    )
     if row is None:
         return None
     ratelimit.record(f"sms_{kind}", number, now)
@@ -141,8 +169,9 @@ class AfterMessage:
     media_ids: list[int] = field(default_factory=list)
 
 
-def after_message(ticket: TicketRef, message_id: int, env: Envelope, settings: Settings, now: dt.datetime,
-                  *, created: bool) -> AfterMessage:
+def after_message(
+    ticket: TicketRef, message_id: int, env: Envelope, settings: Settings, now: dt.datetime, *, created: bool
+) -> AfterMessage:
     """Record the MMS media to fetch and, for a new ticket, queue its acknowledgement (caller's transaction)."""
     out = AfterMessage()
     for position, media in enumerate(env.metadata.get("media") or []):
@@ -151,11 +180,21 @@ def after_message(ticket: TicketRef, message_id: int, env: Envelope, settings: S
             out.media_ids.append(media_id)
     if created:
         why = "HELPLINE_SMS_ACK is off" if not settings.sms_ack else no_automatic_text(env)
-        row = None if why else _queue_text(env, settings, now, kind="ack", text=_sms_template("sms_ack.txt", ticket.id, settings, ticket_number=ticket.number),
-                                           unique_key=f"ack:{ticket.id}", ticket_id=ticket.id)
+        row = (
+            None
+            if why
+            else _queue_text(
+                env,
+                settings,
+                now,
+                kind="ack",
+                text=_sms_template("sms_ack.txt", ticket.id, settings, ticket_number=ticket.number),
+                unique_key=f"ack:{ticket.id}",
+                ticket_id=ticket.id,
+            )
+        )
         if row is None:
-            event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"},
-                          now=now)
+            event(ticket.id, "ack_suppressed", {"channel": "sms", "reason": why or "automatic-reply limit"}, now=now)
         else:
             out.outbox_ids.append(row)
             event(ticket.id, "ack_queued", {"to": env.sender.address, "channel": "sms"}, now=now)

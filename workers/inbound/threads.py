@@ -10,6 +10,7 @@ follow-up instead of writing into someone else's ticket. Unlike many help desks
 we never thread on the subject text alone, so two customers both writing
 "Invoice" never land in one ticket.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -94,12 +95,17 @@ def decide(
         if c.status in ACTIVE:
             return ThreadDecision("append", c.ticket_id, f"{c.via} matched {c.number}")
         if c.status == "resolved" and c.resolved_at and now - c.resolved_at <= dt.timedelta(days=reopen_days):
-            return ThreadDecision("reopen", c.ticket_id, f"{c.via} matched resolved {c.number} within {reopen_days:g} days")
-        return ThreadDecision("new_follow_up", c.ticket_id, f"{c.via} matched {c.status} {c.number}; new ticket linked to it")
+            return ThreadDecision(
+                "reopen", c.ticket_id, f"{c.via} matched resolved {c.number} within {reopen_days:g} days"
+            )
+        return ThreadDecision(
+            "new_follow_up", c.ticket_id, f"{c.via} matched {c.status} {c.number}; new ticket linked to it"
+        )
     if ranked:
         c = ranked[0]
         return ThreadDecision(
-            "new_possible_follow_up", c.ticket_id,
+            "new_possible_follow_up",
+            c.ticket_id,
             f"{c.via} pointed at {c.number} but the sender is not a participant",
         )
     return ThreadDecision("new", None, "no thread evidence")

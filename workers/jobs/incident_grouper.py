@@ -18,6 +18,7 @@ one included) are alike, an incident is opened with all of them. Alike
 tickets not yet in any incident are swept in each time, so the first reports
 of a burst end up in it too.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -56,8 +57,16 @@ class Round:
 
 
 def _entry(row: state.Fingerprinted) -> Entry:
-    return Entry(row.ticket_id, row.customer_id, np.frombuffer(row.signature, dtype="<u4"),
-                 sim.band_keys(row.signature), row.created_at, row.number, row.subject, row.incident_id)
+    return Entry(
+        row.ticket_id,
+        row.customer_id,
+        np.frombuffer(row.signature, dtype="<u4"),
+        sim.band_keys(row.signature),
+        row.created_at,
+        row.number,
+        row.subject,
+        row.incident_id,
+    )
 
 
 class Grouper:
@@ -107,20 +116,27 @@ class Grouper:
         alike_of: dict[int, list[tuple[Entry, float]]] = {}
         for row in rows:  # in ticket order, each sees the ones before it, as a per-message stage would
             entry = _entry(row)
-            alike_of[row.ticket_id] = index.alike(entry.signature, entry.bands, threshold=s.incident_threshold,
-                                                  since=since, exclude_customer=row.customer_id)
+            alike_of[row.ticket_id] = index.alike(
+                entry.signature,
+                entry.bands,
+                threshold=s.incident_threshold,
+                since=since,
+                exclude_customer=row.customer_id,
+            )
             index.add(entry)
-        live = state.live_state(sorted({e.ticket_id for pairs in alike_of.values() for e, _ in pairs}
-                                       | set(alike_of)))
+        live = state.live_state(sorted({e.ticket_id for pairs in alike_of.values() for e, _ in pairs} | set(alike_of)))
         done = Round(tickets=len(rows))
         for start in range(0, len(rows), WRITES_PER_TX):
-            chunk = rows[start:start + WRITES_PER_TX]
+            chunk = rows[start : start + WRITES_PER_TX]
 
             def tx(chunk: list[state.Fingerprinted] = chunk) -> None:
                 with audit_events.buffered_events():  # the chunk's events in one statement
                     for row in chunk:
-                        pairs = [(e, score) for e, score in alike_of[row.ticket_id]
-                                 if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE]
+                        pairs = [
+                            (e, score)
+                            for e, score in alike_of[row.ticket_id]
+                            if live.get(e.ticket_id, ("gone",))[0] in state.ACTIVE
+                        ]
                         if pairs and live.get(row.ticket_id, ("gone",))[0] in state.ACTIVE:
                             self._place(index.get(row.ticket_id) or _entry(row), pairs, live, done, now)
                     state.mark_grouped([row.ticket_id for row in chunk])
@@ -141,8 +157,12 @@ class Grouper:
             oldest = min((e for e, _ in pairs), key=lambda e: e.ticket_id)
             joined = state.create_incident(oldest.subject or me.subject, now)
             number = state.incident_number(joined)
-            audit_events.event(None, "incident_opened", {"incident": number, "customers": len(customers),
-                                                    "first_ticket": oldest.number}, now=now)
+            audit_events.event(
+                None,
+                "incident_opened",
+                {"incident": number, "customers": len(customers), "first_ticket": oldest.number},
+                now=now,
+            )
             done.opened.append(number)
             log.info("event=incident_opened incident=%s customers=%d", number, len(customers))
         number = state.incident_number(joined)
@@ -153,6 +173,10 @@ class Grouper:
             entry = me if tid == me.ticket_id else next(e for e, _ in loose if e.ticket_id == tid)
             entry.incident_id = joined
             live[tid] = (live.get(tid, ("open", None))[0], joined)
-            audit_events.event(tid, "incident_joined", {"incident": number, "similarity": round(
-                best if tid == me.ticket_id else scores.get(tid, best), 2)}, now=now)
+            audit_events.event(
+                tid,
+                "incident_joined",
+                {"incident": number, "similarity": round(best if tid == me.ticket_id else scores.get(tid, best), 2)},
+                now=now,
+            )
         done.joined += len(added)

@@ -12,6 +12,7 @@ article ranker this process keeps (articles only, no tickets; rebuilt when the
 knowledge base changes, checked at most every ``CHECK_S``), so it costs one
 in-memory ranking per new ticket and nothing for teams that did not opt in.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,14 +50,16 @@ def _ranker() -> Suggester:
         return _cache["s"]
 
 
-def offer(ticket_id: int, text: str, language: str | None, settings: Settings,
-          now: dt.datetime) -> dict[str, str] | None:
+def offer(
+    ticket_id: int, text: str, language: str | None, settings: Settings, now: dt.datetime
+) -> dict[str, str] | None:
     """The article to name in the acknowledgement ({title, url}), recorded as offered; None for none."""
     if not text.strip() or not wanted(settings, kb_tickets.team_of(ticket_id)):
         return None
     top = confident(_ranker().articles_for(text, language or None, public_only=True))
     if top is None:
         return None
-    audit_events.event(ticket_id, "deflection_offered", {"slug": top.ref, "language": top.language, "score": top.score},
-                  now=now)
+    audit_events.event(
+        ticket_id, "deflection_offered", {"slug": top.ref, "language": top.language, "score": top.score}, now=now
+    )
     return {"title": top.title, "url": kb_links.article_url(settings, top.ref, top.language, ticket_id)}

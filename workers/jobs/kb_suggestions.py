@@ -13,6 +13,7 @@ The ranker is kept per worker process and rebuilt when the knowledge base
 changed (a cheap fingerprint query) or after ``RELOAD_S`` for newly resolved
 tickets.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,22 +61,37 @@ def rank(ticket_id: int) -> list[Suggestion]:
     if not text:
         return []
     s = suggester()
-    return (s.articles_for(text, language, team=team or "")
-            + s.tickets_for(text, language, exclude=ticket_id, team=team or ""))
+    return s.articles_for(text, language, team=team or "") + s.tickets_for(
+        text, language, exclude=ticket_id, team=team or ""
+    )
 
 
 def store(ticket_id: int, found: list[Suggestion], settings: Settings, *, post: bool = True) -> list[int]:
     """Keep the suggestions (caller's transaction) and queue their Slack messages; the outbox ids."""
-    items = [{"kind": s.kind, "ref": s.ref, "language": s.language if s.kind == "article" else "", "rank": i,
-              "score": s.score, "why": s.why} for i, s in enumerate(found)]
+    items = [
+        {
+            "kind": s.kind,
+            "ref": s.ref,
+            "language": s.language if s.kind == "article" else "",
+            "rank": i,
+            "score": s.score,
+            "why": s.why,
+        }
+        for i, s in enumerate(found)
+    ]
     ids = kb_state.replace_suggestions(ticket_id, items, utcnow())
     if not post or not (settings.slack_bot_token and settings.slack_channel):
         return []
     out = []
     for sid in ids:
-        row = outbox.enqueue(channel="slack", kind="slack_kb_suggestion", recipient="", ticket=ticket_id,
-                             payload={"op": "kb_suggestion", "ticket_id": ticket_id, "suggestion_id": sid},
-                             unique_key=f"slack:kb:{sid}")
+        row = outbox.enqueue(
+            channel="slack",
+            kind="slack_kb_suggestion",
+            recipient="",
+            ticket=ticket_id,
+            payload={"op": "kb_suggestion", "ticket_id": ticket_id, "suggestion_id": sid},
+            unique_key=f"slack:kb:{sid}",
+        )
         if row is not None:
             out.append(row.id)
     return out
@@ -90,8 +106,12 @@ def suggest_for_ticket(ticket_id: int, settings: Settings) -> list[int]:
     if not found:
         return []
     ids = run_tx(lambda: store(ticket_id, found, settings))
-    log.info("event=kb_suggested ticket=%d articles=%d tickets=%d", ticket_id,
-             sum(s.kind == "article" for s in found), sum(s.kind == "ticket" for s in found))
+    log.info(
+        "event=kb_suggested ticket=%d articles=%d tickets=%d",
+        ticket_id,
+        sum(s.kind == "article" for s in found),
+        sum(s.kind == "ticket" for s in found),
+    )
     return ids
 
 

@@ -9,6 +9,7 @@ cross-validation job, in a thread of its own so that the scheduler's sweeps go o
 A run that fails (too few labelled tickets, a database error) is tried again an
 hour later at the earliest.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,18 @@ _state: dict[str, Any] = {"thread": None, "tried": -1e18}
 
 
 def command() -> list[str]:
-    return [sys.executable, "-m", "helpline.ingest.cli", "model", "train", "--from-tickets", "--gate", "--json",
-            "--jobs", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "helpline.ingest.cli",
+        "model",
+        "train",
+        "--from-tickets",
+        "--gate",
+        "--json",
+        "--jobs",
+        "1",
+    ]
 
 
 def _niced() -> None:  # runs in the child before exec
@@ -49,11 +60,17 @@ def run_retrain(settings: Settings, holder: str, timeout_s: float = 3600.0) -> s
     env = {**os.environ, **{k: "1" for k in THREAD_ENV}}
     try:
         started = time.monotonic()
-        proc = subprocess.run(command(), env=env, capture_output=True, text=True, timeout=timeout_s,
-                              preexec_fn=_niced)
-        log.info("event=model_retrain rc=%d seconds=%.1f result=%s", proc.returncode, time.monotonic() - started,
-                 (proc.stdout.strip().replace("\n", " ")[:400] if proc.returncode == 0
-                  else proc.stderr.strip().splitlines()[-1:] or ""))
+        proc = subprocess.run(command(), env=env, capture_output=True, text=True, timeout=timeout_s, preexec_fn=_niced)
+        log.info(
+            "event=model_retrain rc=%d seconds=%.1f result=%s",
+            proc.returncode,
+            time.monotonic() - started,
+            (
+                proc.stdout.strip().replace("\n", " ")[:400]
+                if proc.returncode == 0
+                else proc.stderr.strip().splitlines()[-1:] or ""
+            ),
+        )
         return proc
     finally:
         imap_state.release_lease(LEASE, holder)

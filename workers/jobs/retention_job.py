@@ -5,6 +5,7 @@ the IMAP pollers and the incident grouper use), so two schedulers never apply
 the same policy at once; each run is bounded (``retention.run``'s batches)
 and the next continues where it stopped.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,11 @@ def run_once(settings: Settings, *, dry_run: bool = False, holder: str | None = 
     for kind, n in result.counts.items():
         REMOVED.labels(kind).inc(n)
     LAST_RUN.set_to_current_time()
-    log.info("event=retention_run seconds=%.2f %s", time.monotonic() - started,
-             " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())) or "removed=0")
+    log.info(
+        "event=retention_run seconds=%.2f %s",
+        time.monotonic() - started,
+        " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())) or "removed=0",
+    )
     return result.as_dict()
 
 

@@ -5,6 +5,7 @@ may die holding one; the database row is the truth. These sweeps find rows that
 should have moved on and push them again; the actors are idempotent, so a row
 pushed twice is processed once.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -7,6 +7,7 @@ schedulers run: a conditional UPDATE of the fired-at column (SLA), the
 ticket's status itself (auto-close, auto-resolve) or ``reminded_at``
 (reminder). ``jobs(settings)`` is what ``workers.scheduler.tick`` runs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +59,11 @@ def sync_config(settings: Settings) -> dict | None:
     _synced[settings.config_file] = cfg
     changes = {k: v for k, v in report.as_dict().items() if v}
     if changes:
-        log.info("event=config_synced path=%s %s", settings.config_file,
-                 " ".join(f"{k}={len(v)}" for k, v in changes.items()))
+        log.info(
+            "event=config_synced path=%s %s",
+            settings.config_file,
+            " ".join(f"{k}={len(v)}" for k, v in changes.items()),
+        )
     return changes
 
 
@@ -82,8 +86,9 @@ def fire_sla(settings: Settings, clock: Clock = utcnow) -> dict[str, int]:
                 fired[kind] += 1
                 metrics.SLA_FIRED.labels(kind).inc()
         except Exception as exc:  # one broken ticket must not stop the others
-            log.warning("event=sla_fire_failed ticket=%d target=%s error=%s", row.ticket_id, row.target,
-                        type(exc).__name__)
+            log.warning(
+                "event=sla_fire_failed ticket=%d target=%s error=%s", row.ticket_id, row.target, type(exc).__name__
+            )
     return fired
 
 
@@ -108,17 +113,34 @@ def _fire(row_id: int, ticket_id: int, kind: str, settings: Settings, now: dt.da
     if kind == "breach":
         routing_state.mark_fired(row.id, "warned_at", now)  # a warning not fired yet is superseded, never late
     info = routing_state.team_info(t.team)
-    data = {"target": row.target, "policy": row.policy, "due_at": row.due_at.isoformat() + "Z" if row.due_at else None,
-            "team": t.team, "assignee": t.assignee, "slack_channel": info.slack_channel if info else ""}
+    data = {
+        "target": row.target,
+        "policy": row.policy,
+        "due_at": row.due_at.isoformat() + "Z" if row.due_at else None,
+        "team": t.team,
+        "assignee": t.assignee,
+        "slack_channel": info.slack_channel if info else "",
+    }
     audit_events.event(ticket_id, f"sla_{kind}", data, now=now)
-    title, body = notices.sla_text(t.number, t.subject, kind, row.target, row.due_at, row.policy, cfg, row.calendar,
-                                   t.team, t.assignee)
+    title, body = notices.sla_text(
+        t.number, t.subject, kind, row.target, row.due_at, row.policy, cfg, row.calendar, t.team, t.assignee
+    )
     hold = notices.hold_until(t.team, cfg, now, row.calendar)  # outside the clock's hours: when it opens
     notices.team_notification(ticket_id, t.team, f"sla_{kind}", title, now, {"target": row.target}, hold=hold)
     if info and info.lead_email:
-        notices.internal_email(ticket_id, t.number, info.lead_email, title, body, kind=f"sla_{kind}",
-                               unique=f"sla-{kind}:{row.id}:{now.isoformat()}", settings=settings, team=t.team,
-                               now=now, hold=hold)
+        notices.internal_email(
+            ticket_id,
+            t.number,
+            info.lead_email,
+            title,
+            body,
+            kind=f"sla_{kind}",
+            unique=f"sla-{kind}:{row.id}:{now.isoformat()}",
+            settings=settings,
+            team=t.team,
+            now=now,
+            hold=hold,
+        )
     _escalate(t, kind, row.target, row.calendar, settings, cfg, now)
     return True
 
@@ -131,8 +153,7 @@ def _settle(t: ticket_ops.TicketState, cfg: SiteConfig, now: dt.datetime) -> Non
         sla_clock.pause(t.id, now, cfg, reason=why)
         return
     if t.status == lifecycle.MERGED:
-        sla_clock.stop(t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason=why,
-                       cancel=True)
+        sla_clock.stop(t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason=why, cancel=True)
         return
     resolved = ticket_lookups.resolved_at(t.id)
     when = min(resolved, now) if resolved else now
@@ -140,20 +161,47 @@ def _settle(t: ticket_ops.TicketState, cfg: SiteConfig, now: dt.datetime) -> Non
     sla_clock.stop(t.id, when, cfg, sla.RESPONSE_TARGETS, reason=why, cancel=True)
 
 
-def _escalate(t: ticket_ops.TicketState, kind: str, target: str, calendar: str, settings: Settings, cfg: SiteConfig,
-              now: dt.datetime) -> None:
-    rules = escalation.matching(cfg.escalations, event=kind, target=target, priority=t.priority,
-                                customer_tier=t.customer_tier, team=t.team)
+def _escalate(
+    t: ticket_ops.TicketState,
+    kind: str,
+    target: str,
+    calendar: str,
+    settings: Settings,
+    cfg: SiteConfig,
+    now: dt.datetime,
+) -> None:
+    rules = escalation.matching(
+        cfg.escalations, event=kind, target=target, priority=t.priority, customer_tier=t.customer_tier, team=t.team
+    )
     if not rules:
         return
     steps = escalation.steps(rules, t.priority)
     why = f"SLA {kind} of {notices.LABELS.get(target, target)}; rule(s) {', '.join(repr(n) for n in steps.rules)}"
-    carry_out(t, steps, why=why, actor="escalation", occasion=f"{kind}:{target}", settings=settings, cfg=cfg, now=now,
-              calendar=calendar)
+    carry_out(
+        t,
+        steps,
+        why=why,
+        actor="escalation",
+        occasion=f"{kind}:{target}",
+        settings=settings,
+        cfg=cfg,
+        now=now,
+        calendar=calendar,
+    )
 
 
-def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, actor: str, occasion: str,
-              settings: Settings, cfg: SiteConfig, now: dt.datetime, calendar: str | None = None) -> None:
+def carry_out(
+    t: ticket_ops.TicketState,
+    steps: escalation.Steps,
+    *,
+    why: str,
+    actor: str,
+    occasion: str,
+    settings: Settings,
+    cfg: SiteConfig,
+    now: dt.datetime,
+    calendar: str | None = None,
+) -> None:
     """Do what escalation ``steps`` say (priority, team, tier, notifications), each step an ``escalated``
     event; an SLA warning or breach comes here, and so does an agent's Escalate button in Slack.
     ``occasion`` tells notification emails of different escalations apart. Notifications are held
@@ -163,23 +211,42 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
     if steps.priority:
         was = t.priority
         ticket_ops.set_priority(t, steps.priority, now=now, settings=settings, actor=actor, reason=why)
-        audit_events.event(t.id, "escalated", {"step": "priority", "from": was, "to": steps.priority, "rules": names},
-                      actor=actor, now=now)
+        audit_events.event(
+            t.id,
+            "escalated",
+            {"step": "priority", "from": was, "to": steps.priority, "rules": names},
+            actor=actor,
+            now=now,
+        )
     if steps.team and steps.team != t.team:
         was_team = t.team
         try:
-            ticket_ops.transfer(t, steps.team, now=now, settings=settings, actor=actor, reason=why,
-                                min_tier=steps.tier)
-            audit_events.event(t.id, "escalated", {"step": "team", "from": was_team, "to": steps.team, "rules": names,
-                                              "agent": t.assignee}, actor=actor, now=now)
+            ticket_ops.transfer(t, steps.team, now=now, settings=settings, actor=actor, reason=why, min_tier=steps.tier)
+            audit_events.event(
+                t.id,
+                "escalated",
+                {"step": "team", "from": was_team, "to": steps.team, "rules": names, "agent": t.assignee},
+                actor=actor,
+                now=now,
+            )
         except ticket_ops.TicketOpError as exc:
-            audit_events.event(t.id, "escalation_failed", {"step": "team", "to": steps.team, "error": str(exc),
-                                                      "rules": names}, actor=actor, now=now)
+            audit_events.event(
+                t.id,
+                "escalation_failed",
+                {"step": "team", "to": steps.team, "error": str(exc), "rules": names},
+                actor=actor,
+                now=now,
+            )
     elif steps.tier:
         was_agent = t.assignee
         got, result = ticket_ops.raise_tier(t, steps.tier, now=now, settings=settings, actor=actor, why=why)
-        audit_events.event(t.id, "escalated", {"step": "tier", "tier": steps.tier, "from": was_agent, "agent": got,
-                                          "result": result, "rules": names}, actor=actor, now=now)
+        audit_events.event(
+            t.id,
+            "escalated",
+            {"step": "tier", "tier": steps.tier, "from": was_agent, "agent": got, "result": result, "rules": names},
+            actor=actor,
+            now=now,
+        )
     # A ticket moved to another team by now follows that team's calendar.
     hold = notices.hold_until(t.team, cfg, now, calendar if t.team == team_before else None) if steps.notify else None
     for who in steps.notify:
@@ -190,13 +257,23 @@ def carry_out(t: ticket_ops.TicketState, steps: escalation.Steps, *, why: str, a
             info = routing_state.team_info(t.team)
             to = (info.lead_email if info else "") if who == "lead" else (t.assignee or "")
             if not to:
-                audit_events.event(t.id, "escalation_not_notified", {"who": who, "reason": f"no {who} email"},
-                              actor=actor, now=now)
+                audit_events.event(
+                    t.id, "escalation_not_notified", {"who": who, "reason": f"no {who} email"}, actor=actor, now=now
+                )
                 continue
-            notices.internal_email(t.id, t.number, to, text, text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\n"
-                                   f"Assignee: {t.assignee or 'nobody'}\n", kind="escalation",
-                                   unique=f"escalation:{t.id}:{who}:{occasion}:{now.isoformat()}",
-                                   settings=settings, team=t.team, now=now, hold=hold)
+            notices.internal_email(
+                t.id,
+                t.number,
+                to,
+                text,
+                text + f"\n\nPriority: {t.priority}\nTeam: {t.team}\nAssignee: {t.assignee or 'nobody'}\n",
+                kind="escalation",
+                unique=f"escalation:{t.id}:{who}:{occasion}:{now.isoformat()}",
+                settings=settings,
+                team=t.team,
+                now=now,
+                hold=hold,
+            )
         audit_events.event(t.id, "escalated", {"step": "notify", "who": who, "rules": names}, actor=actor, now=now)
 
 
@@ -207,15 +284,24 @@ def lifecycle_timers(settings: Settings, clock: Clock = utcnow) -> dict[str, int
     day = dt.timedelta(days=1)
 
     close_before = now - settings.auto_close_days * day
-    for tid in run_tx(lambda: routing_state.tickets_with_status(lifecycle.RESOLVED, "resolved_at", close_before),
-                      durable=False):
+    for tid in run_tx(
+        lambda: routing_state.tickets_with_status(lifecycle.RESOLVED, "resolved_at", close_before), durable=False
+    ):
+
         def close(tid: int = tid) -> bool:
             t = ticket_ops.load(tid)
             if t.status != lifecycle.RESOLVED:
                 return False
-            ticket_ops.change_status(t, lifecycle.CLOSED, now=now, settings=settings, actor="scheduler",
-                                     reason=f"resolved more than {settings.auto_close_days:g} days ago")
+            ticket_ops.change_status(
+                t,
+                lifecycle.CLOSED,
+                now=now,
+                settings=settings,
+                actor="scheduler",
+                reason=f"resolved more than {settings.auto_close_days:g} days ago",
+            )
             return True
+
         done["closed"] += bool(run_tx(close, durable=False))
 
     if settings.waiting_reminder_days < settings.waiting_resolve_days:
@@ -225,13 +311,21 @@ def lifecycle_timers(settings: Settings, clock: Clock = utcnow) -> dict[str, int
 
     resolve_before = now - settings.waiting_resolve_days * day
     for tid in run_tx(lambda: routing_state.waiting_tickets(resolve_before, unreminded=False), durable=False):
+
         def resolve(tid: int = tid) -> bool:
             t = ticket_ops.load(tid)
             if t.status != lifecycle.WAITING:
                 return False
-            ticket_ops.change_status(t, lifecycle.RESOLVED, now=now, settings=settings, actor="scheduler",
-                                     reason=f"no answer from the customer for {settings.waiting_resolve_days:g} days")
+            ticket_ops.change_status(
+                t,
+                lifecycle.RESOLVED,
+                now=now,
+                settings=settings,
+                actor="scheduler",
+                reason=f"no answer from the customer for {settings.waiting_resolve_days:g} days",
+            )
             return True
+
         done["resolved"] += bool(run_tx(resolve, durable=False))
     if done["closed"] or done["resolved"]:
         ticket_ops.offer_queue(settings, now=clock)  # resolved tickets freed their agents
@@ -247,7 +341,16 @@ def _remind(ticket_id: int, settings: Settings, now: dt.datetime) -> bool:
         return False
     left = settings.waiting_resolve_days - settings.waiting_reminder_days
     out_id, channel, why_not = customer_notices.waiting_reminder(t, left, now=now, settings=settings)
-    audit_events.event(ticket_id, "waiting_reminder", {"sent": out_id is not None, **({"channel": channel} if channel else {}),
-                                                  **({"reason": why_not} if why_not else {}),
-                                                  "resolves_in_days": left}, actor="scheduler", now=now)
+    audit_events.event(
+        ticket_id,
+        "waiting_reminder",
+        {
+            "sent": out_id is not None,
+            **({"channel": channel} if channel else {}),
+            **({"reason": why_not} if why_not else {}),
+            "resolves_in_days": left,
+        },
+        actor="scheduler",
+        now=now,
+    )
     return True

@@ -8,6 +8,7 @@ actor, a ``chat.update`` of the parent (coalesced with other changes), and a
 line in the thread so the team sees who did what. A refusal (the ticket is
 already in that state) is told to that agent only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -63,12 +64,16 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
     if command == "take":
         if state.assignee == me:
             return Change(refused="This ticket is already yours.")
-        change = Change({"assignee": me}, [("assigned", {"from": state.assignee or None, "to": me,
-                                                         "via": "slack"})], f":raising_hand: {who} took this ticket.")
+        change = Change(
+            {"assignee": me},
+            [("assigned", {"from": state.assignee or None, "to": me, "via": "slack"})],
+            f":raising_hand: {who} took this ticket.",
+        )
         if state.status == TicketStatus.NEW:
             change.columns["status"] = TicketStatus.OPEN
-            change.events.append(("status_changed", {"from": state.status, "to": TicketStatus.OPEN,
-                                                     "reason": "taken by an agent"}))
+            change.events.append(
+                ("status_changed", {"from": state.status, "to": TicketStatus.OPEN, "reason": "taken by an agent"})
+            )
         return change
     if command == "status":
         if value not in STATUSES:
@@ -92,13 +97,22 @@ def decide(state: TicketState, command: str, value: str, *, me: str, agent: str,
         if value == state.priority:
             return Change(refused=f"The priority is already {PRIORITY_LABELS[value]}.")
         data = {"priority": value, "from": state.priority, "reasons": ["set by an agent in Slack"]}
-        return Change({"priority": value}, [("priority_set", data)],
-                      f"{who} set the priority to {PRIORITY_LABELS[value]}.")
+        return Change(
+            {"priority": value}, [("priority_set", data)], f"{who} set the priority to {PRIORITY_LABELS[value]}."
+        )
     return Change(refused=f"Unknown action {escape(command)!r}.")
 
 
-def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where: dict[str, str], key: str,
-          now: dt.datetime, settings: Settings) -> tuple[str, list[int], str]:
+def apply(
+    ticket_id: int,
+    metadata: dict[str, Any],
+    user: str,
+    agent: str,
+    where: dict[str, str],
+    key: str,
+    now: dt.datetime,
+    settings: Settings,
+) -> tuple[str, list[int], str]:
     """(action, outbox ids, reason) of one button press, written in the caller's transaction;
     ``key`` (from the press's identity) makes a re-run write no second row.
 
@@ -116,8 +130,12 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     ids: list[int] = []
     try:
         if command in OPERATIONS:
-            change = OPERATIONS[command](ticket_id, value, Press(user, agent, actor, where, key, now, settings,
-                                                                  str(metadata.get("value_name") or "")), ids)
+            change = OPERATIONS[command](
+                ticket_id,
+                value,
+                Press(user, agent, actor, where, key, now, settings, str(metadata.get("value_name") or "")),
+                ids,
+            )
         else:
             change = decide(state, command, value, me=routed.email if routed else actor, agent=agent, now=now)
             if not change.refused:
@@ -125,9 +143,20 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
     except (InvalidTransition, ticket_ops.TicketOpError) as exc:
         change, ids = Change(refused=f"Not done: {escape(str(exc))}"), []
     if change.refused:
-        told = outbox.enqueue(channel="slack", kind="slack_ephemeral", recipient=where["channel"], payload={
-            "op": "ephemeral", "channel": where["channel"], "user": user, "thread_ts": where["thread_ts"],
-            "text": change.refused}, unique_key=key, ticket=ticket_id)
+        told = outbox.enqueue(
+            channel="slack",
+            kind="slack_ephemeral",
+            recipient=where["channel"],
+            payload={
+                "op": "ephemeral",
+                "channel": where["channel"],
+                "user": user,
+                "thread_ts": where["thread_ts"],
+                "text": change.refused,
+            },
+            unique_key=key,
+            ticket=ticket_id,
+        )
         return "noop", [told.id] if told else [], f"Slack action {command} {value} refused: {change.refused}"
     if change.columns:
         ticket_refs.update(ticket_id, updated_at=now, **change.columns)
@@ -145,22 +174,34 @@ def apply(ticket_id: int, metadata: dict[str, Any], user: str, agent: str, where
         ids += tell_customer(ticket_id, CUSTOMER_NOTICES[change.new_status], f"{key}:customer")
     ids += _say(ticket_id, where["channel"], where["thread_ts"], change.said, key)
     if where["ts"] != where["thread_ts"] and command in ("merge", "not_duplicate"):  # the suggestion is settled
-        done = outbox.enqueue(channel="slack", kind="slack_notice", recipient=where["channel"], payload={
-            "op": "replace", "channel": where["channel"], "ts": where["ts"], "text": change.said},
-            unique_key=f"{key}:replace", ticket=ticket_id)
+        done = outbox.enqueue(
+            channel="slack",
+            kind="slack_notice",
+            recipient=where["channel"],
+            payload={"op": "replace", "channel": where["channel"], "ts": where["ts"], "text": change.said},
+            unique_key=f"{key}:replace",
+            ticket=ticket_id,
+        )
         ids += [done.id] if done is not None else []
     return "changed", ids, f"Slack action {command} {value}".strip()
 
 
 def _say(ticket_id: int, channel: str, thread_ts: str, text: str, key: str) -> list[int]:
-    said = outbox.enqueue(channel="slack", kind="slack_notice", recipient=channel, payload={
-        "op": "notice", "channel": channel, "thread_ts": thread_ts, "text": text}, unique_key=key, ticket=ticket_id)
+    said = outbox.enqueue(
+        channel="slack",
+        kind="slack_notice",
+        recipient=channel,
+        payload={"op": "notice", "channel": channel, "thread_ts": thread_ts, "text": text},
+        unique_key=key,
+        ticket=ticket_id,
+    )
     return [said.id] if said is not None else []
 
 
 @dataclass(frozen=True)
 class Press:
     """Who pressed what, where: what the operations below need besides the ticket and the value."""
+
     user: str
     agent: str
     actor: str
@@ -184,8 +225,9 @@ def _assign(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     target = slack_state.routed_agent(value)
     if target is None:
         status, priority, assignee, _ = slack_rows.button_state(ticket_id)
-        change = decide(TicketState(status, priority, assignee), "take", "", me=f"slack:{value}", agent=p.agent,
-                        now=p.now)
+        change = decide(
+            TicketState(status, priority, assignee), "take", "", me=f"slack:{value}", agent=p.agent, now=p.now
+        )
         if change.refused:
             return Change(refused=f"This ticket is already assigned to {name}.")
         if status not in ticket_ops.ACTIVE:
@@ -196,8 +238,9 @@ def _assign(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     t = ticket_ops.load(ticket_id)
     if t.assignee == target.email:
         return Change(refused=f"This ticket is already assigned to {name}.")
-    ticket_ops.assign_to(t, target.email, now=p.now, settings=p.settings, actor=p.actor,
-                         reason=f"assigned in Slack by {p.agent}")
+    ticket_ops.assign_to(
+        t, target.email, now=p.now, settings=p.settings, actor=p.actor, reason=f"assigned in Slack by {p.agent}"
+    )
     return Change(said=said)
 
 
@@ -219,13 +262,23 @@ def _escalate(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     cfg = ticket_ops.config(p.settings)
     steps = escalation.manual(cfg.escalations, priority=t.priority, customer_tier=t.customer_tier, team=t.team)
     if not (steps.priority or steps.team or steps.tier or steps.notify):
-        return Change(refused="The ticket is urgent already and no escalation rule (`when.event = \"manual\"`) "
-                              "says what else to do.")
+        return Change(
+            refused='The ticket is urgent already and no escalation rule (`when.event = "manual"`) '
+            "says what else to do."
+        )
     was = (t.priority, t.team, t.assignee)
     from helpline.workers.jobs.ticket_timers import carry_out
 
-    carry_out(t, steps, why=f"escalated in Slack by {p.agent}; rule(s) {', '.join(steps.rules)}", actor=p.actor,
-              occasion=f"manual:{p.key}", settings=p.settings, cfg=cfg, now=p.now)
+    carry_out(
+        t,
+        steps,
+        why=f"escalated in Slack by {p.agent}; rule(s) {', '.join(steps.rules)}",
+        actor=p.actor,
+        occasion=f"manual:{p.key}",
+        settings=p.settings,
+        cfg=cfg,
+        now=p.now,
+    )
     done = []
     if t.priority != was[0]:
         done.append(f"priority {PRIORITY_LABELS.get(t.priority, escape(t.priority))}")
@@ -247,19 +300,27 @@ def _merge(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
     if other is None:
         return Change(refused=f"There is no ticket {escape(value)}.")
     target = ticket_ops.load(other)
-    ticket_ops.merge(t, target, now=p.now, settings=p.settings, actor=p.actor,
-                     reason=f"merged in Slack by {p.agent}: near-duplicate")
+    ticket_ops.merge(
+        t, target, now=p.now, settings=p.settings, actor=p.actor, reason=f"merged in Slack by {p.agent}: near-duplicate"
+    )
     there = slack_state.thread_of(target.id)
     if there is not None:
-        ids += _say(target.id, there[0], there[1], f":link: {escape(p.agent)} merged {t.number} into this ticket.",
-                    f"{p.key}:target")
+        ids += _say(
+            target.id,
+            there[0],
+            there[1],
+            f":link: {escape(p.agent)} merged {t.number} into this ticket.",
+            f"{p.key}:target",
+        )
         update = queue_update(target.id)
         ids += [update] if update is not None else []
     return Change(said=f":link: {escape(p.agent)} merged this ticket into {escape(target.number)}.")
 
 
 def _not_duplicate(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
-    audit_events.event(ticket_id, "merge_suggestion_dismissed", {"ticket": value, "via": "slack"}, actor=p.actor, now=p.now)
+    audit_events.event(
+        ticket_id, "merge_suggestion_dismissed", {"ticket": value, "via": "slack"}, actor=p.actor, now=p.now
+    )
     return Change(said=f":heavy_multiplication_x: {escape(p.agent)}: not a duplicate of {escape(value)}.")
 
 
@@ -272,17 +333,31 @@ def _detach(ticket_id: int, value: str, p: Press, ids: list[int]) -> Change:
         message_id = int(value)
     except ValueError:
         return Change(refused="This button names no message.")
-    done = ticket_detach.detach(ticket_ops.load(ticket_id), message_id, now=p.now, settings=p.settings,
-                                actor=p.actor, reason=f"detached in Slack by {p.agent}")
+    done = ticket_detach.detach(
+        ticket_ops.load(ticket_id),
+        message_id,
+        now=p.now,
+        settings=p.settings,
+        actor=p.actor,
+        reason=f"detached in Slack by {p.agent}",
+    )
     ids += done.outbox_ids
-    back = f"; this ticket is {STATUS_LABELS.get(done.status_restored, done.status_restored)} again" \
-        if done.status_restored else ""
+    back = (
+        f"; this ticket is {STATUS_LABELS.get(done.status_restored, done.status_restored)} again"
+        if done.status_restored
+        else ""
+    )
     return Change(said=f":scissors: {escape(p.agent)} detached message {message_id} into {escape(done.number)}{back}.")
 
 
 OPERATIONS: dict[str, Callable[[int, str, Press, list[int]], Change]] = {
-    "assign": _assign, "category": _category, "escalate": _escalate, "merge": _merge,
-    "not_duplicate": _not_duplicate, "detach": _detach}
+    "assign": _assign,
+    "category": _category,
+    "escalate": _escalate,
+    "merge": _merge,
+    "not_duplicate": _not_duplicate,
+    "detach": _detach,
+}
 
 
 def _through_ticket_ops(ticket_id: int, change: Change, actor: str, settings: Settings, now: dt.datetime) -> None:
@@ -294,10 +369,17 @@ def _through_ticket_ops(ticket_id: int, change: Change, actor: str, settings: Se
     change.events = [(k, d) for k, d in change.events if k not in ("status_changed", "priority_set")]
     if status:
         reason = "taken by an agent" if "assignee" in change.columns else "set by an agent in Slack"
-        ticket_ops.change_status(ticket_ops.load(ticket_id), status, now=now, settings=settings, actor=actor,
-                                 reason=reason)
+        ticket_ops.change_status(
+            ticket_ops.load(ticket_id), status, now=now, settings=settings, actor=actor, reason=reason
+        )
         change.new_status = status
     if priority:
-        ticket_ops.set_priority(ticket_ops.load(ticket_id), priority, now=now, settings=settings, actor=actor,
-                                reason="set by an agent in Slack")
+        ticket_ops.set_priority(
+            ticket_ops.load(ticket_id),
+            priority,
+            now=now,
+            settings=settings,
+            actor=actor,
+            reason="set by an agent in Slack",
+        )
         change.new_priority = priority

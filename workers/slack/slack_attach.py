@@ -9,6 +9,7 @@ fatal: the reply goes without it and the thread says why. Slack being
 unreachable raises, so the inbound row is retried and the reply waits for its
 files rather than leaving without them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,12 @@ from helpline.store.envelope import Envelope
 
 
 def wants_files(env: Envelope) -> bool:
-    return (env.channel == "slack" and env.author_role == "agent" and env.metadata.get("event") == "posted"
-            and bool(env.metadata.get("files")))
+    return (
+        env.channel == "slack"
+        and env.author_role == "agent"
+        and env.metadata.get("event") == "posted"
+        and bool(env.metadata.get("files"))
+    )
 
 
 def fetch_agent_files(env: Envelope, settings: Settings, store: blobs.BlobStore | None = None) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ starts with the reply prefix (``>> …``) is, and the rest is the agents' own
 discussion, which stays in Slack. Prefixes are matched at the start, ignoring
 case and leading blanks, and removed from what is kept.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ class Intent:
 def _strip_prefix(text: str, prefix: str) -> str | None:
     body = text.lstrip()
     if prefix and body[: len(prefix)].lower() == prefix.lower():
-        return body[len(prefix):].lstrip(" \t:").strip()
+        return body[len(prefix) :].lstrip(" \t:").strip()
     return None
 
 

@@ -1,6 +1,7 @@
 """Stage: the customer hears that their message arrived, on the channel's terms (``InboundChannel.acknowledge``):
 an email acknowledgement of a new ticket (``ack_email.py``), a text for SMS, nothing for Slack. Also the MMS
 media an SMS carried, to fetch after the commit. Never during a history import."""
+
 from __future__ import annotations
 
 from helpline.store.statuses import OutboxStatus

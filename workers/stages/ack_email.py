@@ -5,6 +5,7 @@ No backscatter to a forged From, no reply to an automatic or list message, rate 
 total (``notifier/loops.py``, ``notifier/ratelimit.py``). With a relay configured the row is born ``sending``
 and the worker sends it right after the commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,11 @@ def queue_ack(ctx: Context) -> Outbox | None:
     recipient = loops.reply_address(env)
     to_addr, total = ratelimit.recent("ack", recipient, now) if recipient else (0, 0)
     verdict = loops.autoreply_decision(
-        env, own_addresses=settings.support_addresses, sent_to_address_last_hour=to_addr,
-        sent_total_last_hour=total, per_address_limit=settings.autoreply_limit,
+        env,
+        own_addresses=settings.support_addresses,
+        sent_to_address_last_hour=to_addr,
+        sent_total_last_hour=total,
+        per_address_limit=settings.autoreply_limit,
         global_limit=settings.autoreply_global_limit,
     )
     if not verdict.send:
@@ -65,27 +69,48 @@ def queue_ack(ctx: Context) -> Outbox | None:
 
         article = offer(ticket.id, f"{env.subject}\n{env.text}", language, settings, now)
     payload = render_ack(
-        ticket_number=ticket.number, subject=ticket.subject, customer_name=customer.name,
-        support_address=ticket.support_address, recipient=recipient,
+        ticket_number=ticket.number,
+        subject=ticket.subject,
+        customer_name=customer.name,
+        support_address=ticket.support_address,
+        recipient=recipient,
         in_reply_to=f"<{env.thread.message_id}>" if env.thread.message_id else "",
-        references=[f"<{r}>" for r in env.thread.references], message_id=mid,
+        references=[f"<{r}>" for r in env.thread.references],
+        message_id=mid,
         echo=may_echo and auth_policy.ack_may_echo(env, auth, recipient),
-        language=language, templates_dir=_templates_dir(settings), article=article,  # notifier/render.py
+        language=language,
+        templates_dir=_templates_dir(settings),
+        article=article,  # notifier/render.py
     )
     if settings.secret_key:  # replies carry the signed ticket id even when clients drop the headers
         local, _, domain = ticket.support_address.partition("@")
         token = signing.reply_token(settings.secret_key, ticket.id)
         payload.setdefault("headers", {})["Reply-To"] = f"{local}+{token}@{domain}"
     bare = mid.strip("<>").lower()
-    out_id = message_state.add_outbound(ticket.id, channel="email", author_role="system", message_id=bare,
-                                        sender=ticket.support_address, subject=payload["subject"],
-                                        text=payload["text"], now=now)
+    out_id = message_state.add_outbound(
+        ticket.id,
+        channel="email",
+        author_role="system",
+        message_id=bare,
+        sender=ticket.support_address,
+        subject=payload["subject"],
+        text=payload["text"],
+        now=now,
+    )
     thread_state.add_thread_keys(ticket.id, ["mid:" + bare])
     # With a relay configured the worker sends it right after this commit, so
     # the row is born 'sending' and needs no claim of its own.
-    row = outbox.enqueue(channel="email", kind="ack", recipient=recipient, payload=payload,
-                         unique_key=f"ack:{ticket.id}", ticket=ticket.id, out_message=out_id, message_id=mid,
-                         claimed=bool(settings.smtp_relay))
+    row = outbox.enqueue(
+        channel="email",
+        kind="ack",
+        recipient=recipient,
+        payload=payload,
+        unique_key=f"ack:{ticket.id}",
+        ticket=ticket.id,
+        out_message=out_id,
+        message_id=mid,
+        claimed=bool(settings.smtp_relay),
+    )
     if row is not None:
         ratelimit.record("ack", recipient, now)
     event(ticket.id, "ack_queued", {"to": recipient}, now=now)

@@ -2,6 +2,7 @@
 
 The channel decides (``InboundChannel.command``; the SMS rules are in ``workers/inbound/sms_stage.py``).
 """
+
 from __future__ import annotations
 
 from helpline.store.inbound import inbound_state

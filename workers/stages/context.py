@@ -5,6 +5,7 @@ left in the context, does its part inside the pipeline's transaction, writes wha
 the context, and returns a ``Decision`` when it decided something worth naming in the log (``None`` when it
 had nothing to do). A decision that carries an ``outcome`` ends the message: no later stage runs.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """Stage: a sender no identity knows becomes a new customer (the thread stage looked them up)."""
+
 from __future__ import annotations
 
 from helpline.store.inbound import customer_refs

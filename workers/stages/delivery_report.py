@@ -2,6 +2,7 @@
 
 A report about mail that is not ours goes on as an ordinary message.
 """
+
 from __future__ import annotations
 
 from helpline.notifier import outbox
@@ -21,8 +22,13 @@ def run(ctx: Context) -> Decision | None:
         bounced = outbox.mark_bounced(ids, env.subject or "delivery failed")
         if bounced:
             tid = bounced[0].ticket_id
-            inbound_state.finish(row.id, inbound_state.PROCESSED,
-                                 f"delivery failure report for {len(bounced)} outbound message(s)", tid, now)
+            inbound_state.finish(
+                row.id,
+                inbound_state.PROCESSED,
+                f"delivery failure report for {len(bounced)} outbound message(s)",
+                tid,
+                now,
+            )
             return done(Outcome("bounce", tid))
     known = message_state.outbound_tickets(ids)
     if not known:
@@ -32,5 +38,7 @@ def run(ctx: Context) -> Decision | None:
         inbound_state.finish(row.id, inbound_state.PROCESSED, "repeated delivery failure report", tid, now)
         return done(Outcome("bounce", tid))
     event(tid, "delivery_delayed", {"message_ids": ids[:5], "subject": env.subject[:200]}, now=now)
-    inbound_state.finish(row.id, inbound_state.PROCESSED, "delivery delay notice; the relay is still retrying", tid, now)
+    inbound_state.finish(
+        row.id, inbound_state.PROCESSED, "delivery delay notice; the relay is still retrying", tid, now
+    )
     return done(Outcome("bounce", tid))

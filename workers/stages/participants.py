@@ -1,5 +1,6 @@
 """Stage: who takes part in the ticket's conversation: the sender, Reply-To addresses, and (with
 ``HELPLINE_CC_PARTICIPANTS``) the Cc'd addresses that are not ours. Only participants' thread evidence counts."""
+
 from __future__ import annotations
 
 from helpline.store.inbound import thread_state

@@ -3,6 +3,7 @@
 The verdict stays in the context: threading, merging and the acknowledgement consult it
 (``workers/inbound/auth_policy.py``). With the ``reject`` policy a failed sender is quarantined here.
 """
+
 from __future__ import annotations
 
 from helpline.store.inbound import inbound_state

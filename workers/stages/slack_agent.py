@@ -2,6 +2,7 @@
 
 ``workers/slack/slack_replies.py`` handles it whole (reply, macro, status change); the row is finished there.
 """
+
 from __future__ import annotations
 
 from helpline.workers.stages.context import Context, Decision, Outcome, done

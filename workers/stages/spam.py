@@ -1,5 +1,6 @@
 """Stage: spam (the trusted MTA's verdict, the block list) is kept as a ticket in the ``spam`` status, never
 threaded into a customer's ticket, nothing sent (``workers/tickets/spam_stage.py`` decides and files it)."""
+
 from __future__ import annotations
 
 from helpline.workers.tickets import spam_stage

@@ -5,6 +5,7 @@ Message-IDs see each other), collects the tickets the evidence points at (Messag
 signed reply token, the subject tag), follows merges, lets the channel strip tickets it may not write into,
 finds the customer, and weighs the evidence. Evidence counts only from a participant of that ticket.
 """
+
 from __future__ import annotations
 
 from helpline.store import signing
@@ -25,11 +26,15 @@ def run(ctx: Context) -> Decision | None:
     ctx.body_hash = bhash = body_hash(env)
     thread_state.lock_conversation(mine + ([f"dup:{sender}:{bhash}"] if bhash else []))
 
-    token_ticket = signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token) \
-        if env.thread.reply_token and settings.secret_key else None
+    token_ticket = (
+        signing.ticket_from_reply_token(settings.secret_key, env.thread.reply_token)
+        if env.thread.reply_token and settings.secret_key
+        else None
+    )
     found, ctx.known = thread_state.evidence(mine, env.thread.ticket_ref, token_ticket)
-    cands = [threads.Candidate(t.id, t.number, t.status, via, t.resolved_at, participants)
-             for t, via, participants in found]
+    cands = [
+        threads.Candidate(t.id, t.number, t.status, via, t.resolved_at, participants) for t, via, participants in found
+    ]
     cands = duplicates.follow_merges(cands)  # a reply to a merged ticket lands on the one it was merged into
     cands = ctx.channel.writable(env, cands)  # a webhook source writes only into its own tickets
     ctx.customer = customer = ctx.channel.find_customer(env)

@@ -5,6 +5,7 @@ events saying why; then the message's thread keys point at it. A key that was fr
 *claimed*: if another worker claimed it first, the transaction fails and runs again, then joining that
 worker's ticket (``pipeline.process``).
 """
+
 from __future__ import annotations
 
 from helpline.store.inbound import thread_state
@@ -29,8 +30,12 @@ def run(ctx: Context) -> Decision | None:
         thread_state.add_thread_keys(ticket.id, ctx.keys)
         return Decision(ctx.outcome.action)
     ticket = ctx.ticket = _new_ticket(ctx)
-    thread_state.add_thread_keys(ticket.id, ctx.keys, claim=[k for k in ctx.keys if k not in ctx.known],
-                                 repoint=decision.action == "new_follow_up")
+    thread_state.add_thread_keys(
+        ticket.id,
+        ctx.keys,
+        claim=[k for k in ctx.keys if k not in ctx.known],
+        repoint=decision.action == "new_follow_up",
+    )
     ctx.outcome.action = "created"
     return Decision("created")
 
@@ -39,17 +44,28 @@ def _new_ticket(ctx: Context) -> ticket_refs.TicketRef:
     env, decision, now, sig, cat, prio = ctx.env, ctx.decision, ctx.now, ctx.signals, ctx.category, ctx.priority
     assert ctx.customer is not None and sig is not None and cat is not None and prio is not None  # earlier stages
     possible = decision.action == "new_possible_follow_up"
-    ticket = ticket_refs.create(env, ctx.customer.id, ctx.subject, prio.level, support_address(ctx.env, ctx.settings),
-                                now, decision.ticket_id, possible,
-                                extra={"category": cat["category"], "team": cat.get("team"),
-                                       **triage.ticket_columns(sig)})
+    ticket = ticket_refs.create(
+        env,
+        ctx.customer.id,
+        ctx.subject,
+        prio.level,
+        support_address(ctx.env, ctx.settings),
+        now,
+        decision.ticket_id,
+        possible,
+        extra={"category": cat["category"], "team": cat.get("team"), **triage.ticket_columns(sig)},
+    )
     event(ticket.id, "ticket_created", {"channel": env.channel, "reason": decision.reason}, now=now)
     event(ticket.id, "priority_set", prio.as_event(), now=now)
     triage.on_new_ticket(ticket.id, sig, now)
     event(ticket.id, "category_set", cat, now=now)
     if decision.ticket_id:
-        event(ticket.id, "possible_follow_up" if possible else "follow_up_of",
-              {"ticket": decision.ticket_id, "reason": decision.reason}, now=now)
+        event(
+            ticket.id,
+            "possible_follow_up" if possible else "follow_up_of",
+            {"ticket": decision.ticket_id, "reason": decision.reason},
+            now=now,
+        )
     return ticket
 
 

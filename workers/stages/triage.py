@@ -5,6 +5,7 @@ before the write lock; this stage takes them from there, or works them out now. 
 ticket stage writes the ticket with them and the events that say why (``workers/tickets/triage.py``,
 ``router/priority.py``, ``router/category.py``).
 """
+
 from __future__ import annotations
 
 from helpline.store.config import Settings
@@ -22,8 +23,9 @@ def run(ctx: Context) -> Decision | None:
     assert ctx.customer is not None  # the customer stage ran
     subject = ctx.subject = threads.clean_subject(ctx.env.subject) or "(no subject)"
     cat = ctx.category = (pre.category if pre else None) or categorise(subject, ctx.env.text, ctx.settings)
-    ctx.priority = triage.new_ticket_priority(ctx.env, subject, ctx.customer.id, cat["category"], sig, ctx.settings,
-                                              ctx.now)
+    ctx.priority = triage.new_ticket_priority(
+        ctx.env, subject, ctx.customer.id, cat["category"], sig, ctx.settings, ctx.now
+    )
     return Decision(ctx.priority.level)
 
 
@@ -40,4 +42,3 @@ def categorise(subject: str, text: str, settings: Settings) -> dict:
     if decision.category == "unclassified":
         data["team"] = settings.triage_team
     return data
-

@@ -1,6 +1,7 @@
 """Stage: a webhook source's bookkeeping (the identities it vouched for, the message's fields, the ticket's
 creator; ``InboundChannel.after_message``) and, with ``HELPLINE_WEBHOOK_CALLBACKS``, the outbound events of
 the message for every channel (``workers/inbound/api_messages.py``). Never during a history import."""
+
 from __future__ import annotations
 
 from helpline.workers.inbound import api_messages

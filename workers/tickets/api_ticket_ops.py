@@ -8,6 +8,7 @@ correction recorded as a labelled example (``router.category.label_event``,
 read by ``helpline model train --from-tickets``). Every change is an audit
 event whose actor is the API key (``api:<key name>``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,17 @@ class Reply:
     repeated: bool = False  # the same Idempotency-Key again: nothing new was written
 
 
-def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, settings: Settings,
-          now: dt.datetime, request: str = "") -> Reply:
+def reply(
+    ticket_id: int,
+    text: str,
+    *,
+    author: str,
+    actor: str,
+    key: str,
+    settings: Settings,
+    now: dt.datetime,
+    request: str = "",
+) -> Reply:
     """An agent's public answer, sent where the customer last wrote from (a contact form's customer by email).
 
     ``key`` makes the outbox row unique: a client retrying with the same
@@ -51,15 +61,28 @@ def reply(ticket_id: int, text: str, *, author: str, actor: str, key: str, setti
     ticket = ticket_refs.get(ticket_id)
     if ticket.status in ("closed", "merged"):
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
-    r = replies.compose(ticket_id, text, agent=author, actor=actor, key=key, settings=settings, now=now,
-                        audit={"via": "api"}, webhook=True,
-                        payload={replies.REQUEST_HASH: request} if request else None)
+    r = replies.compose(
+        ticket_id,
+        text,
+        agent=author,
+        actor=actor,
+        key=key,
+        settings=settings,
+        now=now,
+        audit={"via": "api"},
+        webhook=True,
+        payload={replies.REQUEST_HASH: request} if request else None,
+    )
     if r.reason == replies.NO_CALLBACK or (r.channel == "webhook" and not r.event_ids):  # raising rolls back
-        raise ReplyNotPossible(f"{ticket.number} came from a webhook source without a callback URL "
-                               "(HELPLINE_WEBHOOK_CALLBACKS); its customer cannot be answered from here")
+        raise ReplyNotPossible(
+            f"{ticket.number} came from a webhook source without a callback URL "
+            "(HELPLINE_WEBHOOK_CALLBACKS); its customer cannot be answered from here"
+        )
     if not r.channel:
-        raise ReplyNotPossible(f"{ticket.number}'s customer wrote on {r.wrote_on or 'no channel'}, which has no way "
-                               "back for an agent's reply; add an internal note instead")
+        raise ReplyNotPossible(
+            f"{ticket.number}'s customer wrote on {r.wrote_on or 'no channel'}, which has no way "
+            "back for an agent's reply; add an internal note instead"
+        )
     ids = ([r.outbox_id] if r.outbox_id is not None else []) + r.event_ids
     return Reply(r.message_id, r.channel, r.recipient, ids)
 
@@ -82,8 +105,15 @@ def set_category(t: ticket_ops.TicketState, category: str, *, actor: str, now: d
     audit_events.event(t.id, kind, {**data, "via": via}, actor=actor, now=now)
 
 
-def change(t: ticket_ops.TicketState, changes: dict[str, Any], *, actor: str, settings: Settings,
-           now: dt.datetime, reason: str = "") -> None:
+def change(
+    t: ticket_ops.TicketState,
+    changes: dict[str, Any],
+    *,
+    actor: str,
+    settings: Settings,
+    now: dt.datetime,
+    reason: str = "",
+) -> None:
     """Apply a PATCH: category, team, priority and assignee first, the status last (so a ticket
     can be re-prioritised and resolved in one request). Raises before writing on the first refusal;
     the caller's transaction then drops whatever an earlier field wrote."""
@@ -98,8 +128,15 @@ def change(t: ticket_ops.TicketState, changes: dict[str, Any], *, actor: str, se
         if changes["assignee"] is None:
             ticket_ops.unassign(t, now=now, actor=actor, reason=why)
         else:
-            ticket_ops.assign_to(t, changes["assignee"], now=now, settings=settings, actor=actor, reason=why,
-                                 force=bool(changes.get("force")))
+            ticket_ops.assign_to(
+                t,
+                changes["assignee"],
+                now=now,
+                settings=settings,
+                actor=actor,
+                reason=why,
+                force=bool(changes.get("force")),
+            )
     if "status" in changes:
         if t.status == "spam" and changes["status"] == "new":  # released: the whole normal flow, not a flag
             from helpline.workers.tickets import spam_stage

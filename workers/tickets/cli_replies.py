@@ -9,6 +9,7 @@ the window closes, and ``helpline tickets undo OUTBOX_ID`` withdraws it
 meanwhile (``store.slack_state.withdraw_reply``). The outbox key is
 ``cli-reply:<key>``: the same ``--key`` never sends twice.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,8 +44,17 @@ class CliReply:
     repeated: bool = False
 
 
-def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime,
-          files: list[dict[str, Any]] | None = None) -> CliReply:
+def reply(
+    ticket_id: int,
+    text: str,
+    *,
+    agent: str,
+    actor: str,
+    key: str,
+    settings: Settings,
+    now: dt.datetime,
+    files: list[dict[str, Any]] | None = None,
+) -> CliReply:
     """Answer the ticket's customer as ``agent`` (the name they see); ``actor`` is the audit's agent email."""
     unique = KEY_PREFIX + key
     request = replies.request_hash(text=text, agent=agent, files=",".join(f.get("blob_key", "") for f in files or []))
@@ -54,20 +64,32 @@ def reply(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settin
     ticket = ticket_refs.get(ticket_id)
     if ticket.status in ("closed", "merged"):
         raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
-    r = replies.compose(ticket_id, text, agent=agent, actor=actor, key=unique, settings=settings, now=now,
-                        audit={"via": "cli"}, by_address=True, webhook=True,
-                        message={"external_id": unique}, files=files,
-                        payload={replies.REQUEST_HASH: request})
+    r = replies.compose(
+        ticket_id,
+        text,
+        agent=agent,
+        actor=actor,
+        key=unique,
+        settings=settings,
+        now=now,
+        audit={"via": "cli"},
+        by_address=True,
+        webhook=True,
+        message={"external_id": unique},
+        files=files,
+        payload={replies.REQUEST_HASH: request},
+    )
     if not r.channel:
-        raise ReplyNotPossible(f"{ticket.number}: {r.reason or 'the customer cannot be answered'}; add an internal "
-                               "note instead (`helpline tickets note`)")
+        raise ReplyNotPossible(
+            f"{ticket.number}: {r.reason or 'the customer cannot be answered'}; add an internal "
+            "note instead (`helpline tickets note`)"
+        )
     answer = [r.outbox_id] if r.outbox_id is not None else (r.event_ids if r.channel == "webhook" else [])
     wait = max(0.0, float(settings.slack_undo_seconds))
     if wait > 0:
         for oid in answer:
             outbox_rows.hold_until(oid, now + dt.timedelta(seconds=wait))
-    return CliReply(r.message_id, r.channel, r.recipient, answer, wait if answer else 0.0,
-                    r.files_sent, r.files_reason)
+    return CliReply(r.message_id, r.channel, r.recipient, answer, wait if answer else 0.0, r.files_sent, r.files_reason)
 
 
 def note(ticket_id: int, text: str, *, agent: str, actor: str, now: dt.datetime) -> int:

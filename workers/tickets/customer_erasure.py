@@ -4,6 +4,7 @@ The queue carries only row ids, yet the bundled Redis's append-only file is
 a log of every command it ever ran; ``BGREWRITEAOF`` replaces it with the
 current keys only, so nothing an erasure removed can be replayed from it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -17,6 +17,7 @@ resolved, reopened and resolved again is surveyed once. An SMS survey is
 answered by a digit: ``sms_stage.sms_answer`` takes it in the SMS stage before the
 text could become a message.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,8 +47,15 @@ from helpline.workers.inbound import inbound_channels
 
 log = logging.getLogger("helpline.workers")
 
-STATUS_LABELS = {"new": "new", "open": "open", "in_progress": "in progress", "waiting_customer": "waiting for you",
-                 "resolved": "resolved", "closed": "closed", "merged": "merged"}
+STATUS_LABELS = {
+    "new": "new",
+    "open": "open",
+    "in_progress": "in progress",
+    "waiting_customer": "waiting for you",
+    "resolved": "resolved",
+    "closed": "closed",
+    "merged": "merged",
+}
 CSAT_LABELS = {1: "very unsatisfied", 2: "unsatisfied", 3: "neutral", 4: "satisfied", 5: "very satisfied"}
 
 
@@ -91,8 +99,14 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
         return (None, route.refused) if route.refused else (Audience(route.channel, route.recipient, True, env), "")
     if env.sender.kind != "email" and not env.reply_to:
         return None, f"no email address to write to on a {t.channel} ticket"
-    verdict = loops.autoreply_decision(env, own_addresses=settings.support_addresses, sent_to_address_last_hour=0,
-                                       sent_total_last_hour=0, per_address_limit=1, global_limit=1)
+    verdict = loops.autoreply_decision(
+        env,
+        own_addresses=settings.support_addresses,
+        sent_to_address_last_hour=0,
+        sent_total_last_hour=0,
+        per_address_limit=1,
+        global_limit=1,
+    )
     if not verdict.send:
         return None, verdict.reason
     return Audience("email", loops.reply_address(env), channel.ack_may_echo, env), ""
@@ -109,11 +123,14 @@ def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime)
         left = due - now
         expected = _humanise(left) if left.total_seconds() > 0 else ""
     return {
-        "customer_name": name, "ticket_number": t.number,
+        "customer_name": name,
+        "ticket_number": t.number,
         "subject": clean_subject(t.subject) if aud.echo else "",
-        "agent_name": (agent.name or "") if agent else "", "expected_response": expected,
+        "agent_name": (agent.name or "") if agent else "",
+        "expected_response": expected,
         "support_address": t.support_address or settings.support_addresses[0],
-        "reopen_days": f"{settings.reopen_days:g}", "status": t.status,
+        "reopen_days": f"{settings.reopen_days:g}",
+        "status": t.status,
         "status_label": STATUS_LABELS.get(t.status, t.status),
     }
 
@@ -126,16 +143,32 @@ def _humanise(delta: dt.timedelta) -> str:
     return f"{hours} hours" if hours < 48 else f"{round(hours / 24)} days"
 
 
-def _email(t: TicketLike, aud: Audience, settings: Settings, *, kind: str, subject: str, text: str, html: str,
-           unique_key: str, now: dt.datetime) -> int | None:
+def _email(
+    t: TicketLike,
+    aud: Audience,
+    settings: Settings,
+    *,
+    kind: str,
+    subject: str,
+    text: str,
+    html: str,
+    unique_key: str,
+    now: dt.datetime,
+) -> int | None:
     mid = make_message_id(settings.mail_domain, t.number)
     support = t.support_address or settings.support_addresses[0]
     payload: dict[str, Any] = {
-        "from": support, "to": aud.recipient, "subject": subject, "message_id": mid,
+        "from": support,
+        "to": aud.recipient,
+        "subject": subject,
+        "message_id": mid,
         "in_reply_to": f"<{aud.env.thread.message_id}>" if aud.env.thread.message_id else "",
         "references": [f"<{aud.env.thread.message_id}>"] if aud.env.thread.message_id else [],
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All",
-                    "X-Helpline-Ticket": t.number},
+        "headers": {
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+            "X-Helpline-Ticket": t.number,
+        },
         "text": text,
     }
     if html:
@@ -144,21 +177,44 @@ def _email(t: TicketLike, aud: Audience, settings: Settings, *, kind: str, subje
         local, _, domain = support.partition("@")
         payload["headers"]["Reply-To"] = f"{local}+{signing.reply_token(settings.secret_key, t.id)}@{domain}"
     bare = mid.strip("<>").lower()
-    out_id = message_state.add_outbound(t.id, channel="email", author_role="system", message_id=bare,
-                                          sender=support, subject=subject, text=text, now=now)
+    out_id = message_state.add_outbound(
+        t.id,
+        channel="email",
+        author_role="system",
+        message_id=bare,
+        sender=support,
+        subject=subject,
+        text=text,
+        now=now,
+    )
     thread_state.add_thread_keys(t.id, ["mid:" + bare])
-    row = outbox.enqueue(channel="email", kind=kind, recipient=aud.recipient, payload=payload, unique_key=unique_key,
-                         ticket=t.id, out_message=out_id, message_id=mid)
+    row = outbox.enqueue(
+        channel="email",
+        kind=kind,
+        recipient=aud.recipient,
+        payload=payload,
+        unique_key=unique_key,
+        ticket=t.id,
+        out_message=out_id,
+        message_id=mid,
+    )
     return row.id if row is not None else None
 
 
 def _sms(t: TicketLike, aud: Audience, *, kind: str, text: str, unique_key: str, now: dt.datetime) -> int | None:
     sender = str(aud.env.metadata.get("to") or "")
-    out_id = message_state.add_outbound(t.id, channel="sms", author_role="system", message_id="", sender=sender,
-                                          subject="", text=text, now=now)
-    row = outbox.enqueue(channel="sms", kind=kind, recipient=aud.recipient, ticket=t.id, out_message=out_id,
-                         payload=sms_payload(aud.recipient, text, ref=unique_key, from_number=sender),
-                         unique_key=unique_key)
+    out_id = message_state.add_outbound(
+        t.id, channel="sms", author_role="system", message_id="", sender=sender, subject="", text=text, now=now
+    )
+    row = outbox.enqueue(
+        channel="sms",
+        kind=kind,
+        recipient=aud.recipient,
+        ticket=t.id,
+        out_message=out_id,
+        payload=sms_payload(aud.recipient, text, ref=unique_key, from_number=sender),
+        unique_key=unique_key,
+    )
     return row.id if row is not None else None
 
 
@@ -172,8 +228,12 @@ def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, sett
         return []
     aud, why = audience(t, settings)
     if aud is None:
-        audit_events.event(t.id, "customer_notice_suppressed", {"status": to, "reason": why,
-                                                           **({"csat": True} if survey else {})}, now=now)
+        audit_events.event(
+            t.id,
+            "customer_notice_suppressed",
+            {"status": to, "reason": why, **({"csat": True} if survey else {})},
+            now=now,
+        )
         return []
     tpl = render.templates(site_config(settings).templates_dir)
     ctx = _context(t, aud, settings, now)
@@ -182,17 +242,28 @@ def on_status_change(t: TicketLike, frm: str, to: str, *, now: dt.datetime, sett
     if notify:
         key = f"status:{t.id}:{to}:{now.isoformat()}"
         if aud.channel == "sms":
-            got = _sms(t, aud, kind="notification", text=tpl.render("sms_status.txt", lang, **ctx).strip(),
-                       unique_key=key, now=now)
+            got = _sms(
+                t,
+                aud,
+                kind="notification",
+                text=tpl.render("sms_status.txt", lang, **ctx).strip(),
+                unique_key=key,
+                now=now,
+            )
         else:
             name = f"status_{to}" if tpl.has_email(f"status_{to}", lang) else "status_changed"
-            subject = f"[{t.number}] " + (f"Re: {ctx['subject']}" if ctx["subject"] else f"Ticket {STATUS_LABELS.get(to, to)}")
+            subject = f"[{t.number}] " + (
+                f"Re: {ctx['subject']}" if ctx["subject"] else f"Ticket {STATUS_LABELS.get(to, to)}"
+            )
             text, html = tpl.email(name, lang, **ctx)
-            got = _email(t, aud, settings, kind="notification", subject=subject, text=text, html=html,
-                         unique_key=key, now=now)
+            got = _email(
+                t, aud, settings, kind="notification", subject=subject, text=text, html=html, unique_key=key, now=now
+            )
         if got:
             ids.append(got)
-        audit_events.event(t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now)
+        audit_events.event(
+            t.id, "customer_notified", {"status": to, "channel": aud.channel, "to": aud.recipient}, now=now
+        )
     if survey:
         ids += _survey(t, aud, tpl, ctx, settings, now)
     return ids
@@ -203,31 +274,56 @@ def survey_url(settings: Settings, ticket_id: int, score: int) -> str:
     return f"{base}/csat/{csat_state.token(settings.secret_key, ticket_id)}?score={score}"
 
 
-def _survey(t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, Any], settings: Settings,
-            now: dt.datetime) -> list[int]:
+def _survey(
+    t: TicketLike, aud: Audience, tpl: render.Templates, ctx: dict[str, Any], settings: Settings, now: dt.datetime
+) -> list[int]:
     if aud.channel == "email" and not settings.secret_key:
-        audit_events.event(t.id, "customer_notice_suppressed", {"csat": True, "reason": "no HELPLINE_SECRET_KEY to sign "
-                                                           "survey links"}, now=now)
+        audit_events.event(
+            t.id,
+            "customer_notice_suppressed",
+            {"csat": True, "reason": "no HELPLINE_SECRET_KEY to sign survey links"},
+            now=now,
+        )
         return []
     expires = now + dt.timedelta(days=settings.csat_expire_days)
     if not csat_state.create(t.id, aud.channel, aud.recipient, now, expires):
         return []
-    ctx = {**ctx, "expires": expires.strftime("%Y-%m-%d %H:%M UTC"),
-           "links": [{"score": s, "label": CSAT_LABELS[s], "url": survey_url(settings, t.id, s)} for s in range(1, 6)]}
+    ctx = {
+        **ctx,
+        "expires": expires.strftime("%Y-%m-%d %H:%M UTC"),
+        "links": [{"score": s, "label": CSAT_LABELS[s], "url": survey_url(settings, t.id, s)} for s in range(1, 6)],
+    }
     if aud.channel == "sms":
-        got = _sms(t, aud, kind="csat", text=tpl.render("csat_sms.txt", t.language, **ctx).strip(),
-                   unique_key=f"csat:{t.id}", now=now)
+        got = _sms(
+            t,
+            aud,
+            kind="csat",
+            text=tpl.render("csat_sms.txt", t.language, **ctx).strip(),
+            unique_key=f"csat:{t.id}",
+            now=now,
+        )
     else:
         text, html = tpl.email("csat_survey", t.language, **ctx)
-        got = _email(t, aud, settings, kind="csat", subject=f"[{t.number}] How did we do?", text=text, html=html,
-                     unique_key=f"csat:{t.id}", now=now)
-    audit_events.event(t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient,
-                                      "expires": expires.isoformat()}, now=now)
+        got = _email(
+            t,
+            aud,
+            settings,
+            kind="csat",
+            subject=f"[{t.number}] How did we do?",
+            text=text,
+            html=html,
+            unique_key=f"csat:{t.id}",
+            now=now,
+        )
+    audit_events.event(
+        t.id, "csat_sent", {"channel": aud.channel, "to": aud.recipient, "expires": expires.isoformat()}, now=now
+    )
     return [got] if got else []
 
 
-def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, settings: Settings
-                     ) -> tuple[int | None, str, str]:
+def waiting_reminder(
+    t: TicketLike, days_left: float, *, now: dt.datetime, settings: Settings
+) -> tuple[int | None, str, str]:
     """Remind the customer the ticket waits on, on the ticket's own channel: (outbox id, channel, why not).
 
     Email (with its HTML part) and SMS go where status notices go, with the
@@ -245,22 +341,40 @@ def waiting_reminder(t: TicketLike, days_left: float, *, now: dt.datetime, setti
     if aud.channel == "email":
         text, html = tpl.email("waiting_reminder", t.language, **ctx)
         subject = f"[{t.number}] " + (f"Re: {ctx['subject']}" if ctx["subject"] else "Waiting for your answer")
-        return _email(t, aud, settings, kind="reminder", subject=subject, text=text, html=html, unique_key=key,
-                      now=now), "email", ""
+        return (
+            _email(t, aud, settings, kind="reminder", subject=subject, text=text, html=html, unique_key=key, now=now),
+            "email",
+            "",
+        )
     if aud.channel == "sms":
         text = tpl.render("sms_waiting_reminder.txt", t.language, **ctx).strip()
         return _sms(t, aud, kind="reminder", text=text, unique_key=key, now=now), "sms", ""
     text = tpl.render("chat_waiting_reminder.txt", t.language, **ctx).strip()
     if aud.channel == "slack":
         channel, _, root = aud.recipient.partition(":")
-        out_id = message_state.add_outbound(t.id, channel="slack", author_role="system", message_id="",
-                                              sender=channel, subject="", text=text, now=now)
-        row = outbox.enqueue(channel="slack", kind="reminder", recipient=channel, ticket=t.id, out_message=out_id,
-                             payload={"op": "notice", "channel": channel, "thread_ts": root,
-                                      "text": slack_blocks.escape(text)}, unique_key=key)
+        out_id = message_state.add_outbound(
+            t.id, channel="slack", author_role="system", message_id="", sender=channel, subject="", text=text, now=now
+        )
+        row = outbox.enqueue(
+            channel="slack",
+            kind="reminder",
+            recipient=channel,
+            ticket=t.id,
+            out_message=out_id,
+            payload={"op": "notice", "channel": channel, "thread_ts": root, "text": slack_blocks.escape(text)},
+            unique_key=key,
+        )
         return (row.id if row is not None else None), "slack", ""
-    out_id = message_state.add_outbound(t.id, channel="webhook", author_role="system", message_id="", sender="",
-                                          subject="", text=text, now=now)
-    ids = webhook_events.emit(t.id, webhook_events.REPLIED, key, webhook_events.message_data(
-        out_id, "webhook", "system", t.subject, text, 0), settings, now, out_message=out_id)
+    out_id = message_state.add_outbound(
+        t.id, channel="webhook", author_role="system", message_id="", sender="", subject="", text=text, now=now
+    )
+    ids = webhook_events.emit(
+        t.id,
+        webhook_events.REPLIED,
+        key,
+        webhook_events.message_data(out_id, "webhook", "system", t.subject, text, 0),
+        settings,
+        now,
+        out_message=out_id,
+    )
     return (ids[0] if ids else None), "webhook", ""

@@ -8,6 +8,7 @@ go through ``api_ticket_ops.change``, so the lifecycle's rules hold; tags are
 recorded on the audit event (the ticket-tag table belongs to the tags work).
 All of it in the caller's transaction: a refused action sends no reply.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -44,8 +45,13 @@ def values(ticket_id: int, agent: str, settings: Settings) -> dict[str, Any]:
     for a in kb_state.list_articles():
         if a.audience == "public" and a.team in (None, "", team):
             articles[a.slug] = {"title": a.title, "url": article_url(settings, a.slug, a.language)}
-    return {"customer_name": customer or "", "ticket_number": number, "agent_name": agent, "subject": subject or "",
-            "articles": articles}
+    return {
+        "customer_name": customer or "",
+        "ticket_number": number,
+        "agent_name": agent,
+        "subject": subject or "",
+        "articles": articles,
+    }
 
 
 def article_url(settings: Settings, slug: str, language: str) -> str:
@@ -59,27 +65,40 @@ def render(ticket_id: int, name: str, agent: str, settings: Settings) -> tuple[k
     row = ticket_lookups.team_and_language(ticket_id)
     macro = kb_state.find_macro(name, team=row[0] if row else None, language=row[1] if row else None)
     if macro is None:
-        raise MacroNotFound(f"no macro {name!r} for this ticket's team and language; `helpline macros list` "
-                            "shows them")
+        raise MacroNotFound(f"no macro {name!r} for this ticket's team and language; `helpline macros list` shows them")
     return macro, macro_render.render(macro.body, values(ticket_id, agent, settings))
 
 
-def do_actions(ticket_id: int, actions: dict[str, Any], *, actor: str, settings: Settings, now: dt.datetime,
-               name: str) -> None:
+def do_actions(
+    ticket_id: int, actions: dict[str, Any], *, actor: str, settings: Settings, now: dt.datetime, name: str
+) -> None:
     changes = {k: actions[k] for k in ("team", "priority", "assignee", "status") if k in actions}
     if changes:
-        api_ticket_ops.change(ticket_ops.load(ticket_id), changes, actor=actor, settings=settings, now=now,
-                              reason=f"macro {name}")
+        api_ticket_ops.change(
+            ticket_ops.load(ticket_id), changes, actor=actor, settings=settings, now=now, reason=f"macro {name}"
+        )
 
 
 def audit(ticket_id: int, macro: kb_state.KbMacro, *, via: str, actor: str, now: dt.datetime) -> None:
-    audit_events.event(ticket_id, "macro_applied", {"macro": macro.name, "team": macro.team, "language": macro.language,
-                                               "via": via, "actions": macro.actions,
-                                               "tags": list(macro.actions.get("tags") or [])}, actor=actor, now=now)
+    audit_events.event(
+        ticket_id,
+        "macro_applied",
+        {
+            "macro": macro.name,
+            "team": macro.team,
+            "language": macro.language,
+            "via": via,
+            "actions": macro.actions,
+            "tags": list(macro.actions.get("tags") or []),
+        },
+        actor=actor,
+        now=now,
+    )
 
 
-def apply(ticket_id: int, name: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime,
-          via: str) -> Applied:
+def apply(
+    ticket_id: int, name: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime, via: str
+) -> Applied:
     """Apply from the API or the CLI (caller's transaction): reply, actions, audit."""
     macro, text = render(ticket_id, name, agent, settings)
     reply = api_ticket_ops.reply(ticket_id, text, author=agent, actor=actor, key=key, settings=settings, now=now)

@@ -10,6 +10,7 @@ its target, and the exact list a ``split`` needs to undo it. Messages that
 arrived on the target after the merge stay there, including replies to the
 source's thread: they were answered where the agent saw them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,12 +31,20 @@ def collect(source_id: int, target_id: int) -> Moved:
     return ticket_moves.contents(source_id, target_id)
 
 
-def move(source_id: int, target_id: int, moved: Moved, *, previous_status: str, actor: str, reason: str,
-         now: dt.datetime) -> int:
+def move(
+    source_id: int, target_id: int, moved: Moved, *, previous_status: str, actor: str, reason: str, now: dt.datetime
+) -> int:
     """Carry ``moved`` over to the target; the ticket_merge row's id."""
     ticket_moves.carry(moved, target_id)
     thread_state.add_participants(target_id, [(k, a, r) for k, a, r in moved.participants])
     moved.tags = tags.carry_over(source_id, target_id, actor=actor, now=now)
     ticket_refs.update(target_id, updated_at=now)
-    return state.add_merge(source_id, target_id, actor=actor, reason=reason, previous_status=previous_status,
-                           moved=json.dumps(asdict(moved)), now=now)
+    return state.add_merge(
+        source_id,
+        target_id,
+        actor=actor,
+        reason=reason,
+        previous_status=previous_status,
+        moved=json.dumps(asdict(moved)),
+        now=now,
+    )

@@ -20,6 +20,7 @@ even running.
 Texts are plain and repeat nothing the customer wrote, except to internal
 recipients (the lead sees the subject).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,7 @@ def _local(t: dt.datetime | None, cfg: SiteConfig, calendar: str) -> str:
     return t.replace(tzinfo=dt.timezone.utc).astimezone(cal.zone).strftime(f"%Y-%m-%d %H:%M {cal.timezone}")
 
 
-def hold_until(team: str | None, cfg: SiteConfig, now: dt.datetime, calendar: str | None = None
-               ) -> dt.datetime | None:
+def hold_until(team: str | None, cfg: SiteConfig, now: dt.datetime, calendar: str | None = None) -> dt.datetime | None:
     """When a notice about a ticket may go out, if not now: the next opening of the calendar its
     clock counts in (``calendar``, an SLA row's; else the team's) while that is closed, unless the
     team sets ``notify_outside_hours``. None: at once.
@@ -65,48 +65,104 @@ def _iso(t: dt.datetime) -> str:
     return t.isoformat() + "Z"
 
 
-def team_notification(ticket_id: int, team: str | None, kind: str, text: str, now: dt.datetime,
-                      data: dict[str, Any] | None = None, *, hold: dt.datetime | None = None) -> None:
+def team_notification(
+    ticket_id: int,
+    team: str | None,
+    kind: str,
+    text: str,
+    now: dt.datetime,
+    data: dict[str, Any] | None = None,
+    *,
+    hold: dt.datetime | None = None,
+) -> None:
     """The hook for the team's channel (Slack): an event, sent by whoever handles that channel,
     not before ``hold`` (``held_until`` in its data) when given."""
     info = routing_state.team_info(team)
-    audit_events.event(ticket_id, "team_notification", {"team": team, "slack_channel": info.slack_channel if info else "",
-                                                   "kind": kind, "text": text, **(data or {}),
-                                                   **({"held_until": _iso(hold)} if hold else {})}, now=now)
+    audit_events.event(
+        ticket_id,
+        "team_notification",
+        {
+            "team": team,
+            "slack_channel": info.slack_channel if info else "",
+            "kind": kind,
+            "text": text,
+            **(data or {}),
+            **({"held_until": _iso(hold)} if hold else {}),
+        },
+        now=now,
+    )
 
 
-def internal_email(ticket_id: int, number: str, to: str, subject: str, text: str, *, kind: str, unique: str,
-                   settings: Settings, team: str | None, now: dt.datetime, hold: dt.datetime | None) -> int | None:
+def internal_email(
+    ticket_id: int,
+    number: str,
+    to: str,
+    subject: str,
+    text: str,
+    *,
+    kind: str,
+    unique: str,
+    settings: Settings,
+    team: str | None,
+    now: dt.datetime,
+    hold: dt.datetime | None,
+) -> int | None:
     """Queue an email to a lead or agent, not before ``hold`` (``hold_until``) when given. What it repeats of
     the customer's words (the subject) has its personal data masked: a lead's mailbox is no place for it."""
     tokens = settings.pii_mask_tokens
     subject, text = pii.mask(subject, tokens=tokens), pii.mask(text, tokens=tokens)
     payload = {
-        "from": settings.support_addresses[0], "to": to, "subject": subject[:300],
-        "message_id": make_message_id(settings.mail_domain, number), "in_reply_to": "", "references": [],
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All",
-                    "X-Helpline-Ticket": number},
+        "from": settings.support_addresses[0],
+        "to": to,
+        "subject": subject[:300],
+        "message_id": make_message_id(settings.mail_domain, number),
+        "in_reply_to": "",
+        "references": [],
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All", "X-Helpline-Ticket": number},
         "text": text,
     }
-    row = outbox.enqueue(channel="email", kind="notification", recipient=to, payload=payload, unique_key=unique,
-                         ticket=ticket_id, not_before=hold)
+    row = outbox.enqueue(
+        channel="email",
+        kind="notification",
+        recipient=to,
+        payload=payload,
+        unique_key=unique,
+        ticket=ticket_id,
+        not_before=hold,
+    )
     if row is None:
         return None
-    audit_events.event(ticket_id, "notification_queued", {"to": to, "kind": kind, "team": team,
-                                                     **({"held_until": _iso(hold)} if hold else {})}, now=now)
+    audit_events.event(
+        ticket_id,
+        "notification_queued",
+        {"to": to, "kind": kind, "team": team, **({"held_until": _iso(hold)} if hold else {})},
+        now=now,
+    )
     return row.id
 
 
-def sla_text(number: str, subject: str, kind: str, target: str, due_at: dt.datetime | None, policy: str,
-             cfg: SiteConfig, calendar: str, team: str | None, assignee: str | None) -> tuple[str, str]:
+def sla_text(
+    number: str,
+    subject: str,
+    kind: str,
+    target: str,
+    due_at: dt.datetime | None,
+    policy: str,
+    cfg: SiteConfig,
+    calendar: str,
+    team: str | None,
+    assignee: str | None,
+) -> tuple[str, str]:
     label = LABELS.get(target, target)
     what = "SLA breached" if kind == "breach" else "SLA warning"
     title = f"[{number}] {what}: {label} due {_local(due_at, cfg, calendar)}"
-    body = (f"{what} on ticket {number}.\n\n"
-            f"Subject:  {subject}\n"
-            f"Target:   {label} ({policy})\n"
-            f"Due:      {_local(due_at, cfg, calendar)}\n"
-            f"Team:     {team or '-'}\n"
-            f"Assignee: {assignee or 'nobody (in the team queue)'}\n\n"
-            f"`helpline tickets show {number}` shows the ticket.\n")
+    body = (
+        f"{what} on ticket {number}.\n\n"
+        f"Subject:  {subject}\n"
+        f"Target:   {label} ({policy})\n"
+        f"Due:      {_local(due_at, cfg, calendar)}\n"
+        f"Team:     {team or '-'}\n"
+        f"Assignee: {assignee or 'nobody (in the team queue)'}\n\n"
+        f"`helpline tickets show {number}` shows the ticket.\n"
+    )
     return title, body

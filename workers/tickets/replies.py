@@ -23,6 +23,7 @@ lifecycle (response clocks stop, a new ticket becomes open). What differs per
 caller stays with the caller: Slack's undo window and notices, the API's
 idempotency and refusal, incidents' skipping of closed tickets.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,10 @@ from helpline.store.tickets import ticket_refs
 from helpline.workers.tickets import routing_stage
 
 NO_CUSTOMER = "the ticket has no customer message to answer"
-NO_CALLBACK = ("the ticket came from a webhook source without a callback URL (HELPLINE_WEBHOOK_CALLBACKS), so its "
-               "app cannot be told of the answer")
+NO_CALLBACK = (
+    "the ticket came from a webhook source without a callback URL (HELPLINE_WEBHOOK_CALLBACKS), so its "
+    "app cannot be told of the answer"
+)
 
 
 @dataclass
@@ -62,7 +65,9 @@ class Composed:
     opened: bool = False  # the answer moved a new ticket to open
     wrote_on: str = ""  # the customer's channel (a form counts as email); callers word their refusals with it
     reason: str = ""  # why nothing was written, when ``channel`` is ""
-    files_sent: str = ""  # how the stored files went: attached (email, MMS, Slack upload, event links), linked (SMS text)
+    files_sent: str = (
+        ""  # how the stored files went: attached (email, MMS, Slack upload, event links), linked (SMS text)
+    )
     files_reason: str = ""  # why the stored files did not go, or went as links instead of media
 
 
@@ -98,8 +103,10 @@ def queued(key: str, ticket_id: int, request: str = "") -> tuple[int | None, str
     if request:
         payload = row[3]
         if payload.get(REQUEST_HASH, request) != request:
-            raise KeyReused("this Idempotency-Key was already used for a different answer (other text or author); "
-                            "a retry must send the same body, and a new answer needs a new key")
+            raise KeyReused(
+                "this Idempotency-Key was already used for a different answer (other text or author); "
+                "a retry must send the same body, and a new answer needs a new key"
+            )
     return row[0], row[1], row[2]
 
 
@@ -126,14 +133,40 @@ def _envelope(inbound_id: int | None) -> Envelope | None:
     return Envelope.from_dict(data) if data is not None else None
 
 
-def _out_message(ticket_id: int, *, agent: str, channel: str, sender: str, text: str, now: dt.datetime,
-                 message_id: str = "", subject: str = "", extra: dict[str, Any] | None = None) -> int:
-    return reply_rows.add_message({
-        "ticket_id": ticket_id, "inbound_id": None, "direction": "out", "author_role": "agent",
-        "author": agent[:255], "channel": channel, "external_id": "", "message_id": message_id, "sender": sender,
-        "subject": subject[:1000], "text": text, "full_text": text, "html": "", "body_hash": "", "raw_blob_key": "",
-        "delivery_status": "", "created_at": now, **(extra or {}),
-    })
+def _out_message(
+    ticket_id: int,
+    *,
+    agent: str,
+    channel: str,
+    sender: str,
+    text: str,
+    now: dt.datetime,
+    message_id: str = "",
+    subject: str = "",
+    extra: dict[str, Any] | None = None,
+) -> int:
+    return reply_rows.add_message(
+        {
+            "ticket_id": ticket_id,
+            "inbound_id": None,
+            "direction": "out",
+            "author_role": "agent",
+            "author": agent[:255],
+            "channel": channel,
+            "external_id": "",
+            "message_id": message_id,
+            "sender": sender,
+            "subject": subject[:1000],
+            "text": text,
+            "full_text": text,
+            "html": "",
+            "body_hash": "",
+            "raw_blob_key": "",
+            "delivery_status": "",
+            "created_at": now,
+            **(extra or {}),
+        }
+    )
 
 
 def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> list[int]:
@@ -141,8 +174,9 @@ def _record_attachments(message_id: int, files: list[dict[str, Any]]) -> list[in
     return reply_rows.add_attachments(message_id, files)
 
 
-NO_LINKS = ("files reach this channel only as download links, and links need HELPLINE_PUBLIC_URL "
-            "(and HELPLINE_SECRET_KEY)")
+NO_LINKS = (
+    "files reach this channel only as download links, and links need HELPLINE_PUBLIC_URL (and HELPLINE_SECRET_KEY)"
+)
 
 
 def _sms_with_files(stored: list[dict[str, Any]]) -> tuple[bool, str]:
@@ -155,8 +189,10 @@ def _sms_with_files(stored: list[dict[str, Any]]) -> tuple[bool, str]:
 
     if len(stored) <= MMS_MAX_MEDIA and sum(int(f["size"]) for f in stored) <= MMS_MAX_BYTES:
         return True, ""
-    return False, (f"over Twilio's MMS limits ({MMS_MAX_MEDIA} files, {MMS_MAX_BYTES // (1024 * 1024)} MB "
-                   "in all), so the customer got download links in the text instead")
+    return False, (
+        f"over Twilio's MMS limits ({MMS_MAX_MEDIA} files, {MMS_MAX_BYTES // (1024 * 1024)} MB "
+        "in all), so the customer got download links in the text instead"
+    )
 
 
 def _links_text(text: str, links: list[download_links.Linked]) -> str:
@@ -165,10 +201,22 @@ def _links_text(text: str, links: list[download_links.Linked]) -> str:
     return f"{text.rstrip()}\n\nFiles (links valid until {until}):\n" + "\n".join(lines)
 
 
-def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, settings: Settings, now: dt.datetime,
-            audit: dict[str, Any], by_address: bool = False, webhook: bool = False,
-            message: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
-            files: list[dict[str, Any]] | None = None) -> Composed:
+def compose(
+    ticket_id: int,
+    text: str,
+    *,
+    agent: str,
+    actor: str,
+    key: str,
+    settings: Settings,
+    now: dt.datetime,
+    audit: dict[str, Any],
+    by_address: bool = False,
+    webhook: bool = False,
+    message: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
+    files: list[dict[str, Any]] | None = None,
+) -> Composed:
     """Answer the ticket's customer where they last wrote; ``channel`` "" (nothing written) when that
     channel has no way back.
 
@@ -202,17 +250,34 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
             reply_to = f"{local}+{signing.reply_token(settings.secret_key, ticket.id)}@{domain}"
         thread = cenv.thread if cenv else None
         body = render_agent_reply(
-            ticket_number=ticket.number, subject=ticket.subject, agent_name=agent, text=text,
-            support_address=ticket.support_address, recipient=recipient,
+            ticket_number=ticket.number,
+            subject=ticket.subject,
+            agent_name=agent,
+            text=text,
+            support_address=ticket.support_address,
+            recipient=recipient,
             in_reply_to=f"<{thread.message_id}>" if thread and thread.message_id else "",
-            references=[f"<{r}>" for r in thread.references] if thread else [], message_id=mid, reply_to=reply_to)
+            references=[f"<{r}>" for r in thread.references] if thread else [],
+            message_id=mid,
+            reply_to=reply_to,
+        )
         mid = mid.strip("<>").lower()
-        out_id = _out_message(ticket_id, agent=agent, channel="email", sender=ticket.support_address,
-                              text=body["text"], now=now, message_id=mid, subject=body["subject"], extra=message)
+        out_id = _out_message(
+            ticket_id,
+            agent=agent,
+            channel="email",
+            sender=ticket.support_address,
+            text=body["text"],
+            now=now,
+            message_id=mid,
+            subject=body["subject"],
+            extra=message,
+        )
         thread_state.add_thread_keys(ticket_id, ["mid:" + mid])
         if stored:  # email carries them as MIME attachments (templates.render_bytes)
-            body["attachments"] = [{"blob_key": f["blob_key"], "filename": f["name"],
-                                    "content_type": f["content_type"]} for f in stored]
+            body["attachments"] = [
+                {"blob_key": f["blob_key"], "filename": f["name"], "content_type": f["content_type"]} for f in stored
+            ]
             _record_attachments(out_id, stored)
             files_sent = "attached"
     elif wrote_on == "slack" and cenv is not None and cenv.thread.conversation_id:
@@ -220,8 +285,9 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
         # and re-uploads the agent's files there (files API; the sender reads them from the blob store).
         channel, (recipient, _, root) = "slack", cenv.thread.conversation_id.partition(":")
         body = {"op": "customer_reply", "channel": recipient, "thread_ts": root, "text": text, "agent": agent}
-        out_id = _out_message(ticket_id, agent=agent, channel="slack", sender=recipient, text=text, now=now,
-                              extra=message)
+        out_id = _out_message(
+            ticket_id, agent=agent, channel="slack", sender=recipient, text=text, now=now, extra=message
+        )
         if stored:
             body["files"] = _record_attachments(out_id, stored)
             files_sent = "attached"
@@ -235,8 +301,9 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
             files_reason = NO_LINKS  # Twilio fetches MMS media from a URL: without one, text only
         elif stored:
             as_media, files_reason = _sms_with_files(stored)
-        out_id = _out_message(ticket_id, agent=agent, channel="sms", sender=from_number, text=text, now=now,
-                              extra=message)
+        out_id = _out_message(
+            ticket_id, agent=agent, channel="sms", sender=from_number, text=text, now=now, extra=message
+        )
         media: list[int] = []
         if stored and download_links.can_link(settings):
             ids = _record_attachments(out_id, stored)
@@ -256,29 +323,60 @@ def compose(ticket_id: int, text: str, *, agent: str, actor: str, key: str, sett
             files_reason = NO_LINKS
         elif stored:  # the source's app gets each file as a signed link in the event
             links = download_links.of_ids(settings, _record_attachments(out_id, stored))
-            message_extra["files"] = [{"filename": one.filename, "content_type": one.content_type, "size": one.size,
-                                       "url": one.url, "expires_at": download_links.iso(one.expires)}
-                                      if not one.withheld else {"filename": one.filename, "withheld": one.withheld}
-                                      for one in links]
+            message_extra["files"] = [
+                {
+                    "filename": one.filename,
+                    "content_type": one.content_type,
+                    "size": one.size,
+                    "url": one.url,
+                    "expires_at": download_links.iso(one.expires),
+                }
+                if not one.withheld
+                else {"filename": one.filename, "withheld": one.withheld}
+                for one in links
+            ]
             files_sent = "attached"
     else:
-        return Composed("", wrote_on=wrote_on,
-                        reason=f"the customer wrote on {wrote_on or 'no channel'}, which has no way back for an "
-                               "agent's reply")
+        return Composed(
+            "",
+            wrote_on=wrote_on,
+            reason=f"the customer wrote on {wrote_on or 'no channel'}, which has no way back for an agent's reply",
+        )
     done = Composed(channel, recipient, out_id, wrote_on=wrote_on, files_sent=files_sent, files_reason=files_reason)
     if channel != "webhook":  # a webhook source's app shows the answer from the event below
-        row = outbox.enqueue(channel=channel, kind="reply", recipient=recipient, payload={**body, **(payload or {})},
-                             unique_key=key, ticket=ticket_id, out_message=out_id, message_id=mid)
+        row = outbox.enqueue(
+            channel=channel,
+            kind="reply",
+            recipient=recipient,
+            payload={**body, **(payload or {})},
+            unique_key=key,
+            ticket=ticket_id,
+            out_message=out_id,
+            message_id=mid,
+        )
         done.outbox_id = row.id if row is not None else None
-    audit_events.event(ticket_id, "agent_replied", {"message": out_id, "channel": channel, "to": recipient, **audit},
-                  actor=actor, now=now)
-    data = webhook_events.message_data(out_id, channel, "agent", ticket.subject, text,
-                                       len(message_extra.get("files") or []))
+    audit_events.event(
+        ticket_id,
+        "agent_replied",
+        {"message": out_id, "channel": channel, "to": recipient, **audit},
+        actor=actor,
+        now=now,
+    )
+    data = webhook_events.message_data(
+        out_id, channel, "agent", ticket.subject, text, len(message_extra.get("files") or [])
+    )
     data["message"].update(message_extra)
     # For a webhook customer the events *are* the answer: they carry its follow-ups (Slack's confirmation).
-    done.event_ids = webhook_events.emit(ticket_id, webhook_events.REPLIED, key, data, settings, now,
-                                         out_message=out_id if channel == "webhook" else None,
-                                         extra=payload if channel == "webhook" else None)
+    done.event_ids = webhook_events.emit(
+        ticket_id,
+        webhook_events.REPLIED,
+        key,
+        data,
+        settings,
+        now,
+        out_message=out_id if channel == "webhook" else None,
+        extra=payload if channel == "webhook" else None,
+    )
     done.opened = routing_stage.on_agent_reply(ticket_id, actor, settings, now)  # clocks stop; a new ticket opens
     ticket_refs.update(ticket_id, updated_at=now)
     return done

@@ -9,6 +9,7 @@ A configuration file that cannot be read must not stop tickets from being
 made: the ticket then keeps the category stage's team and the built-in SLA
 targets, and the error is logged.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,9 +42,16 @@ def on_new_ticket(ticket_id: int, env: Envelope, settings: Settings, now: dt.dat
     cfg = _config(settings)
     t = ticket_ops.load(ticket_id, lock=False)  # made in this very transaction
     language = (t.language or str(env.metadata.get("language") or "")).lower()[:16]
-    facts = routing.TicketFacts(category=t.category or "", recipient=t.support_address, language=language,
-                                channel=env.channel, sender=env.sender.address, customer_tier=t.customer_tier,
-                                subject=t.subject, stage_team=t.team or "")
+    facts = routing.TicketFacts(
+        category=t.category or "",
+        recipient=t.support_address,
+        language=language,
+        channel=env.channel,
+        sender=env.sender.address,
+        customer_tier=t.customer_tier,
+        subject=t.subject,
+        stage_team=t.team or "",
+    )
     teams = routing_state.active_teams()
     decision = routing.route(facts, teams, cfg.rules)
     changes: dict = {}
@@ -56,8 +64,12 @@ def on_new_ticket(ticket_id: int, env: Envelope, settings: Settings, now: dt.dat
     audit_events.event(t.id, "routed", decision.as_event(), now=now)
     if decision.priority and decision.priority != t.priority:
         ticket_refs.update(t.id, priority=decision.priority)
-        audit_events.event(t.id, "priority_changed", {"from": t.priority, "to": decision.priority,
-                                                 "reason": decision.priority_reason}, now=now)
+        audit_events.event(
+            t.id,
+            "priority_changed",
+            {"from": t.priority, "to": decision.priority, "reason": decision.priority_reason},
+            now=now,
+        )
         t.priority = decision.priority
     if decision.sla_policy:
         routing_state.set_routing(t.id, now, sla_policy=decision.sla_policy)
@@ -75,8 +87,9 @@ def on_customer_message(ticket_id: int, reopen: bool, reason: str, settings: Set
     t = ticket_ops.load(ticket_id)
     target = lifecycle.on_customer_message(t.status, reopen=reopen)
     if target is not None:
-        ticket_ops.change_status(t, target, now=now, settings=settings, actor="customer",
-                                 reason=reason if reopen else "customer replied")
+        ticket_ops.change_status(
+            t, target, now=now, settings=settings, actor="customer", reason=reason if reopen else "customer replied"
+        )
     return []
 
 

@@ -7,6 +7,7 @@ breaches from the stored instants, so no multi-day delayed queue message is
 ever needed, and a change of priority, team, status or policy simply writes
 new instants.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,15 +44,17 @@ def team_calendar_name(cfg: SiteConfig, team: str | None) -> str:
     return t.business_hours if t else ""
 
 
-def targets_for(t: TicketFacts, cfg: SiteConfig, *, pinned: str | None = None,
-                team_calendar: str | None = None) -> sla.Targets:
+def targets_for(
+    t: TicketFacts, cfg: SiteConfig, *, pinned: str | None = None, team_calendar: str | None = None
+) -> sla.Targets:
     """The ticket's targets; ``pinned`` and ``team_calendar`` are read from the database unless given."""
     if pinned is None:
         pinned = routing_state.routing_of(t.id).sla_policy
     if team_calendar is None:
         team_calendar = team_calendar_name(cfg, t.team)
-    return sla.choose(cfg, priority=t.priority, team=t.team, customer_tier=t.customer_tier, pinned=pinned,
-                      team_calendar=team_calendar)
+    return sla.choose(
+        cfg, priority=t.priority, team=t.team, customer_tier=t.customer_tier, pinned=pinned, team_calendar=team_calendar
+    )
 
 
 def calendar_of(cfg: SiteConfig, name: str) -> Calendar:
@@ -59,9 +62,17 @@ def calendar_of(cfg: SiteConfig, name: str) -> Calendar:
     return cfg.calendar(name)
 
 
-def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
-          targets: Iterable[str] = (sla.FIRST_RESPONSE, sla.RESOLUTION), *, reason: str = "new ticket",
-          pinned: str | None = None, team_calendar: str | None = None, fresh: bool = False) -> None:
+def start(
+    t: TicketFacts,
+    now: dt.datetime,
+    cfg: SiteConfig,
+    targets: Iterable[str] = (sla.FIRST_RESPONSE, sla.RESOLUTION),
+    *,
+    reason: str = "new ticket",
+    pinned: str | None = None,
+    team_calendar: str | None = None,
+    fresh: bool = False,
+) -> None:
     """Start fresh clocks (a new ticket; a reopened one gets next_response and resolution).
 
     ``fresh``: the ticket has no clocks yet (made in this transaction), so the
@@ -74,16 +85,31 @@ def start(t: TicketFacts, now: dt.datetime, cfg: SiteConfig,
     for target in targets:
         budget = tg.budget(target).total_seconds()
         p = sla.plan(now, budget, 0.0, tg.warn_at, tg.calendar)
-        rows.append(dict(target=target, policy=tg.policy, calendar=tg.calendar.name, budget_s=budget,
-                         warn_fraction=tg.warn_at, consumed_s=0.0, clock_from=now, warn_at=p.warn_at, due_at=p.due_at))
+        rows.append(
+            dict(
+                target=target,
+                policy=tg.policy,
+                calendar=tg.calendar.name,
+                budget_s=budget,
+                warn_fraction=tg.warn_at,
+                consumed_s=0.0,
+                clock_from=now,
+                warn_at=p.warn_at,
+                due_at=p.due_at,
+            )
+        )
         due[target] = _iso(p.due_at)
     if fresh:
         routing_state.insert_sla(t.id, now, rows)
     else:
         for row in rows:
             routing_state.put_sla(t.id, str(row.pop("target")), now, **row)
-    audit_events.event(t.id, "sla_started", {"policy": tg.policy, "calendar": tg.calendar.name, "due": due,
-                                        "why": tg.reason, "reason": reason}, now=now)
+    audit_events.event(
+        t.id,
+        "sla_started",
+        {"policy": tg.policy, "calendar": tg.calendar.name, "due": due, "why": tg.reason, "reason": reason},
+        now=now,
+    )
 
 
 def pause(ticket_id: int, now: dt.datetime, cfg: SiteConfig, reason: str) -> None:
@@ -106,24 +132,34 @@ def resume(ticket_id: int, now: dt.datetime, cfg: SiteConfig, reason: str) -> No
         if row.clock_from is not None:
             continue
         p = sla.plan(now, row.budget_s, row.consumed_s, row.warn_fraction, calendar_of(cfg, row.calendar))
-        routing_state.update_sla(row.id, now, clock_from=now, warn_at=p.warn_at, due_at=p.due_at,
-                                 warned_at=sla.still_fired(row.warned_at, p.warn_at, now),
-                                 breached_at=sla.still_fired(row.breached_at, p.due_at, now))
+        routing_state.update_sla(
+            row.id,
+            now,
+            clock_from=now,
+            warn_at=p.warn_at,
+            due_at=p.due_at,
+            warned_at=sla.still_fired(row.warned_at, p.warn_at, now),
+            breached_at=sla.still_fired(row.breached_at, p.due_at, now),
+        )
         due[row.target] = _iso(p.due_at)
     if due:
         audit_events.event(ticket_id, "sla_resumed", {"due": due, "reason": reason}, now=now)
 
 
-def stop(ticket_id: int, now: dt.datetime, cfg: SiteConfig, targets: Iterable[str], *, reason: str,
-         cancel: bool = False) -> dict[str, str]:
+def stop(
+    ticket_id: int, now: dt.datetime, cfg: SiteConfig, targets: Iterable[str], *, reason: str, cancel: bool = False
+) -> dict[str, str]:
     """Stop the named clocks: met or missed (the awaited thing happened), or cancelled."""
     wanted = set(targets)
     done: dict[str, str] = {}
     for row in routing_state.sla_rows(ticket_id, open_only=True):
         if row.target not in wanted:
             continue
-        used = sla.consumed(row.clock_from, now, row.consumed_s, calendar_of(cfg, row.calendar)) \
-            if row.clock_from else row.consumed_s
+        used = (
+            sla.consumed(row.clock_from, now, row.consumed_s, calendar_of(cfg, row.calendar))
+            if row.clock_from
+            else row.consumed_s
+        )
         result = "cancelled" if cancel else sla.outcome(used, row.budget_s, row.breached_at is not None)
         routing_state.update_sla(row.id, now, consumed_s=used, clock_from=None, stopped_at=now, outcome=result)
         done[row.target] = result
@@ -138,24 +174,34 @@ def replan(t: TicketFacts, now: dt.datetime, cfg: SiteConfig, reason: str) -> No
     due: dict[str, str | None] = {}
     for row in routing_state.sla_rows(t.id, open_only=True):
         budget = tg.budget(sla.RESOLUTION if row.target == sla.RESOLUTION else sla.FIRST_RESPONSE).total_seconds()
-        same = (row.policy, row.calendar, row.budget_s, row.warn_fraction) == (tg.policy, tg.calendar.name, budget,
-                                                                                 tg.warn_at)
+        same = (row.policy, row.calendar, row.budget_s, row.warn_fraction) == (
+            tg.policy,
+            tg.calendar.name,
+            budget,
+            tg.warn_at,
+        )
         if same:
             continue
         values: dict = dict(policy=tg.policy, calendar=tg.calendar.name, budget_s=budget, warn_fraction=tg.warn_at)
         if row.clock_from is not None:
             used = sla.consumed(row.clock_from, now, row.consumed_s, calendar_of(cfg, row.calendar))
             p = sla.plan(now, budget, used, tg.warn_at, tg.calendar)
-            values.update(consumed_s=used, clock_from=now, warn_at=p.warn_at, due_at=p.due_at,
-                          warned_at=sla.still_fired(row.warned_at, p.warn_at, now),
-                          breached_at=sla.still_fired(row.breached_at, p.due_at, now))
+            values.update(
+                consumed_s=used,
+                clock_from=now,
+                warn_at=p.warn_at,
+                due_at=p.due_at,
+                warned_at=sla.still_fired(row.warned_at, p.warn_at, now),
+                breached_at=sla.still_fired(row.breached_at, p.due_at, now),
+            )
             due[row.target] = _iso(p.due_at)
         else:
             due[row.target] = None  # paused: planned again on resume
         routing_state.update_sla(row.id, now, **values)
     if due:
-        audit_events.event(t.id, "sla_replanned", {"policy": tg.policy, "due": due, "why": tg.reason, "reason": reason},
-                      now=now)
+        audit_events.event(
+            t.id, "sla_replanned", {"policy": tg.policy, "due": due, "why": tg.reason, "reason": reason}, now=now
+        )
 
 
 def note_agent_reply(ticket_id: int, now: dt.datetime, cfg: SiteConfig) -> dict[str, str]:

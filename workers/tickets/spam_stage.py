@@ -21,6 +21,7 @@ review (``helpline tickets list --status spam``, the API's ``status=spam``)
 and never deleted unseen; ``release`` (``helpline tickets not-spam``) puts it
 into the normal flow as a new ticket.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -117,16 +118,29 @@ def _mta_verdict(headers: list[tuple[str, str]], score_max: float) -> SpamVerdic
             if name in ("x-spam-flag", "x-spam") and low.startswith("yes"):
                 return SpamVerdict("mta", f"the spam filter said spam ({name}: YES)", score)
             if name == "x-spam-status" and low.startswith("yes"):
-                return SpamVerdict("mta", "the spam filter said spam (X-Spam-Status: Yes"
-                                   + (f", score {score:g})" if score is not None else ")"), score)
+                return SpamVerdict(
+                    "mta",
+                    "the spam filter said spam (X-Spam-Status: Yes"
+                    + (f", score {score:g})" if score is not None else ")"),
+                    score,
+                )
         if score is not None and score_max > 0 and score > score_max:
             return SpamVerdict("mta", f"spam score {score:g} above HELPLINE_SPAM_SCORE_MAX={score_max:g}", score)
     return None
 
 
-def judge(*, channel: str, sender: str, author_role: str, metadata: dict, auth: dict, authserv_id: str,
-          score_max: float, blocked_senders: Iterable[str] = (), blocked_domains: Iterable[str] = ()
-          ) -> SpamVerdict | None:
+def judge(
+    *,
+    channel: str,
+    sender: str,
+    author_role: str,
+    metadata: dict,
+    auth: dict,
+    authserv_id: str,
+    score_max: float,
+    blocked_senders: Iterable[str] = (),
+    blocked_domains: Iterable[str] = (),
+) -> SpamVerdict | None:
     """Spam or not (None), from the message's facts and the settings alone."""
     if author_role != "customer":
         return None
@@ -145,9 +159,17 @@ def verdict(env: Envelope, settings: Settings) -> SpamVerdict | None:
     """``judge`` with this desk's block list (file and database) and settings."""
     cfg = site_config(settings)
     senders, domains = blocklist.stored_sets()
-    return judge(channel=env.channel, sender=env.sender.address, author_role=env.author_role, metadata=env.metadata,
-                 auth=env.auth, authserv_id=settings.trusted_authserv_id, score_max=settings.spam_score_max,
-                 blocked_senders=set(cfg.blocked_senders) | senders, blocked_domains=set(cfg.blocked_domains) | domains)
+    return judge(
+        channel=env.channel,
+        sender=env.sender.address,
+        author_role=env.author_role,
+        metadata=env.metadata,
+        auth=env.auth,
+        authserv_id=settings.trusted_authserv_id,
+        score_max=settings.spam_score_max,
+        blocked_senders=set(cfg.blocked_senders) | senders,
+        blocked_domains=set(cfg.blocked_domains) | domains,
+    )
 
 
 def _support_address(env: Envelope, settings: Settings) -> str:
@@ -169,15 +191,36 @@ def file(inbound_id: int, env: Envelope, found: SpamVerdict, settings: Settings,
     if customer is None:
         customer = customer_refs.create(kind, sender, env.sender.name, now)
     subject = threads.clean_subject(env.subject) or "(no subject)"
-    ticket = ticket_refs.create(env, customer.id, subject, "low", _support_address(env, settings), now, None,
-                                   False, extra={"status": TicketStatus.SPAM})
+    ticket = ticket_refs.create(
+        env,
+        customer.id,
+        subject,
+        "low",
+        _support_address(env, settings),
+        now,
+        None,
+        False,
+        extra={"status": TicketStatus.SPAM},
+    )
     thread_state.add_participants(ticket.id, [(kind, sender, "sender")])
     msg_id = message_state.add_inbound(ticket.id, inbound_id, env, body_hash(env), now)
-    audit_events.event(ticket.id, "ticket_created", {"channel": env.channel, "reason": f"spam: {found.reason}"}, now=now)
-    audit_events.event(ticket.id, "spam_filed", {"message": msg_id, "source": found.source, "reason": found.reason,
-                                            "score": found.score}, now=now)
-    inbound_state.update(inbound_id, status=InboundStatus.PROCESSED, reason=f"spam: {found.reason}"[:2000],
-                           ticket_id=ticket.id, processed_at=now, updated_at=now)
+    audit_events.event(
+        ticket.id, "ticket_created", {"channel": env.channel, "reason": f"spam: {found.reason}"}, now=now
+    )
+    audit_events.event(
+        ticket.id,
+        "spam_filed",
+        {"message": msg_id, "source": found.source, "reason": found.reason, "score": found.score},
+        now=now,
+    )
+    inbound_state.update(
+        inbound_id,
+        status=InboundStatus.PROCESSED,
+        reason=f"spam: {found.reason}"[:2000],
+        ticket_id=ticket.id,
+        processed_at=now,
+        updated_at=now,
+    )
     SPAM.labels(found.source).inc()
     return ticket.id
 

@@ -15,6 +15,7 @@ the old ticket (waiting -> open) is undone if nothing changed it since. Both
 tickets get an audit event. No acknowledgement is sent: the customer was told
 nothing when the message joined, and the agents now answer on the new ticket.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,6 @@ class Detached:
     outbox_ids: list[int] = field(default_factory=list)  # the new ticket's Slack post, for delivery after commit
 
 
-
-
 def _category(subject: str, text: str, settings: Settings) -> dict:
     from helpline.router.category import classify, load_active_model, models_dir_for
     from helpline.router.model_store import ModelError
@@ -63,13 +62,22 @@ def _category(subject: str, text: str, settings: Settings) -> dict:
     return decision.as_event()
 
 
-def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime, settings: Settings, actor: str,
-           reason: str = "") -> Detached:
+def detach(
+    source: ticket_ops.TicketState,
+    message_id: int,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    actor: str,
+    reason: str = "",
+) -> Detached:
     """Make ``message_id`` (joined to ``source`` as a near-duplicate) its own ticket; returns it."""
     join = state.near_duplicate_join(source.id, message_id)
     if join is None:
-        raise NotJoined(f"message {message_id} did not join {source.number} as a near-duplicate (or was detached "
-                        "already); `helpline tickets show` lists the ticket's events")
+        raise NotJoined(
+            f"message {message_id} did not join {source.number} as a near-duplicate (or was detached "
+            "already); `helpline tickets show` lists the ticket's events"
+        )
     got = message_rows.customer_message(source.id, message_id)
     if got is None:
         raise NotJoined(f"message {message_id} is not a customer message of {source.number}")
@@ -87,19 +95,35 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     sig = triage.signals(env, settings)
     prio = triage.new_ticket_priority(env, subject, customer_id, cat["category"], sig, settings, now)
     support = ticket_refs.get(source.id).support_address
-    new = ticket_refs.create(env, customer_id, subject, prio.level, support, now, None, False,
-                                extra={"category": cat["category"], "team": cat.get("team"),
-                                       **triage.ticket_columns(sig)})
+    new = ticket_refs.create(
+        env,
+        customer_id,
+        subject,
+        prio.level,
+        support,
+        now,
+        None,
+        False,
+        extra={"category": cat["category"], "team": cat.get("team"), **triage.ticket_columns(sig)},
+    )
     # What the join wrote for this message goes with it; its own record stays where it happened.
-    moved = [e.id for e in state.events_of_instant(source.id, join.created_at)
-             if e.kind not in STAYS and e.data.get("message") == message_id]
+    moved = [
+        e.id
+        for e in state.events_of_instant(source.id, join.created_at)
+        if e.kind not in STAYS and e.data.get("message") == message_id
+    ]
     ticket_moves.carry(ticket_moves.Moved(messages=[message_id]), new.id)
     state.move_events(moved, new.id)
     if mid:
         ticket_moves.carry(ticket_moves.Moved(thread_keys=[f"mid:{mid.lower()}"]), new.id)
     thread_state.add_participants(new.id, [(env.sender.kind, sender or env.sender.address, "sender")])
-    audit_events.event(new.id, "ticket_created", {"channel": env.channel, "reason": f"detached from {source.number}"},
-                  actor=actor, now=now)
+    audit_events.event(
+        new.id,
+        "ticket_created",
+        {"channel": env.channel, "reason": f"detached from {source.number}"},
+        actor=actor,
+        now=now,
+    )
     audit_events.event(new.id, "priority_set", prio.as_event(), now=now)
     triage.on_new_ticket(new.id, sig, now)
     audit_events.event(new.id, "category_set", cat, now=now)
@@ -107,11 +131,21 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     restored = _restore_status(source, join, now=now, settings=settings, actor=actor)
     # the old ticket's last customer message is now an earlier one
     ticket_refs.update(source.id, updated_at=now, last_customer_at=message_rows.last_customer_at(source.id))
-    data = {"message": message_id, "ticket": new.number, "reason": reason, "events_moved": len(moved),
-            "status_restored": restored or None}
+    data = {
+        "message": message_id,
+        "ticket": new.number,
+        "reason": reason,
+        "events_moved": len(moved),
+        "status_restored": restored or None,
+    }
     audit_events.event(source.id, "near_duplicate_detached", data, actor=actor, now=now)
-    audit_events.event(new.id, "detached_from", {"ticket": source.number, "message": message_id, "reason": reason},
-                  actor=actor, now=now)
+    audit_events.event(
+        new.id,
+        "detached_from",
+        {"ticket": source.number, "message": message_id, "reason": reason},
+        actor=actor,
+        now=now,
+    )
     ids: list[int] = []
     if settings.slack_bot_token and settings.slack_channel:  # the new ticket in Slack, as the pipeline posts one
         from helpline.workers.slack_outbox import on_customer_message, queue_update
@@ -122,11 +156,15 @@ def detach(source: ticket_ops.TicketState, message_id: int, *, now: dt.datetime,
     return Detached(new.number, new.id, restored, ids)
 
 
-def _restore_status(source: ticket_ops.TicketState, join: state.JoinedEvent, *, now: dt.datetime,
-                    settings: Settings, actor: str) -> str:
+def _restore_status(
+    source: ticket_ops.TicketState, join: state.JoinedEvent, *, now: dt.datetime, settings: Settings, actor: str
+) -> str:
     """Undo the join's status change (the customer's message ended a wait) if the ticket is still where it put it."""
-    changed = [e for e in state.events_of_instant(source.id, join.created_at)
-               if e.kind == "status_changed" and e.actor == "customer"]
+    changed = [
+        e
+        for e in state.events_of_instant(source.id, join.created_at)
+        if e.kind == "status_changed" and e.actor == "customer"
+    ]
     if not changed:
         return ""
     before, after = str(changed[-1].data.get("from") or ""), str(changed[-1].data.get("to") or "")
@@ -136,8 +174,14 @@ def _restore_status(source: ticket_ops.TicketState, join: state.JoinedEvent, *, 
     if message_rows.status_changed_since(source.id, changed[-1].id):
         return ""
     try:
-        ticket_ops.change_status(t, before, now=now, settings=settings, actor=actor,
-                                 reason="the message that changed it was detached into its own ticket")
+        ticket_ops.change_status(
+            t,
+            before,
+            now=now,
+            settings=settings,
+            actor=actor,
+            reason="the message that changed it was detached into its own ticket",
+        )
     except InvalidTransition:
         return ""
     source.status = before

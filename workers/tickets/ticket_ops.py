@@ -14,6 +14,7 @@ take waits in its team's queue; ``offer_queue`` (scheduler, and after any
 change that frees an agent) offers it again, most urgent and oldest first,
 each ticket in a transaction of its own.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -77,8 +78,9 @@ def config(settings: Settings) -> SiteConfig:
 
 
 # ---- status ---------------------------------------------------------------------------
-def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settings, actor: str = "system",
-                  reason: str = "") -> None:
+def change_status(
+    t: TicketState, to: str, *, now: dt.datetime, settings: Settings, actor: str = "system", reason: str = ""
+) -> None:
     """Move the ticket to ``to`` if the lifecycle allows it, with everything that follows from it."""
     frm = t.status
     if frm == to:
@@ -94,8 +96,14 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         values["resolved_at"] = None
     ticket_refs.update(t.id, **values)
     audit_events.event(t.id, "status_changed", {"from": frm, "to": to, "reason": reason}, actor=actor, now=now)
-    webhook_events.emit(t.id, webhook_events.STATUS_CHANGED, f"{frm}>{to}@{now.isoformat()}",
-                        {"status": {"from": frm, "to": to}}, settings, now)  # to the ticket's webhook sources
+    webhook_events.emit(
+        t.id,
+        webhook_events.STATUS_CHANGED,
+        f"{frm}>{to}@{now.isoformat()}",
+        {"status": {"from": frm, "to": to}},
+        settings,
+        now,
+    )  # to the ticket's webhook sources
     t.status = to
     customer_notices.on_status_change(t, frm, to, now=now, settings=settings)  # status notice, CSAT survey
     was_active, is_active = frm in ACTIVE, to in ACTIVE
@@ -111,8 +119,9 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         sla_clock.stop(t.id, now, cfg, [sla.RESOLUTION], reason="resolved")
         sla_clock.stop(t.id, now, cfg, sla.RESPONSE_TARGETS, reason="resolved without a reply", cancel=True)
     elif to == lifecycle.MERGED:
-        sla_clock.stop(t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason="merged",
-                       cancel=True)
+        sla_clock.stop(
+            t.id, now, cfg, (sla.FIRST_RESPONSE, sla.NEXT_RESPONSE, sla.RESOLUTION), reason="merged", cancel=True
+        )
     elif frm == lifecycle.RESOLVED and to == lifecycle.OPEN:
         sla_clock.start(t.facts(), now, cfg, (sla.NEXT_RESPONSE, sla.RESOLUTION), reason="reopened")
 
@@ -124,37 +133,60 @@ def change_status(t: TicketState, to: str, *, now: dt.datetime, settings: Settin
         if t.assignee:
             agent = routing_state.agent(t.assignee)
             if agent is not None and routing_state.claim(agent.id, now):
-                audit_events.event(t.id, "assigned", {"agent": t.assignee, "team": t.team,
-                                                 "reason": "reopened: back to its agent"}, actor=actor, now=now)
+                audit_events.event(
+                    t.id,
+                    "assigned",
+                    {"agent": t.assignee, "team": t.team, "reason": "reopened: back to its agent"},
+                    actor=actor,
+                    now=now,
+                )
                 return
-            why = "not an agent any more" if agent is None else (
-                f"{agent.availability}" if agent.availability != "available" else "at capacity")
-            audit_events.event(t.id, "unassigned", {"agent": t.assignee, "reason": f"reopened, but the agent is {why}"},
-                          actor=actor, now=now)
+            why = (
+                "not an agent any more"
+                if agent is None
+                else (f"{agent.availability}" if agent.availability != "available" else "at capacity")
+            )
+            audit_events.event(
+                t.id,
+                "unassigned",
+                {"agent": t.assignee, "reason": f"reopened, but the agent is {why}"},
+                actor=actor,
+                now=now,
+            )
             ticket_refs.update(t.id, assignee=None)
             t.assignee = None
         assign_best(t, now=now, settings=settings, actor=actor, why="reopened")
 
 
 # ---- assignment -------------------------------------------------------------------------
-def _assigned(t: TicketState, email: str, *, now: dt.datetime, settings: Settings, actor: str,
-              data: dict[str, Any]) -> None:
+def _assigned(
+    t: TicketState, email: str, *, now: dt.datetime, settings: Settings, actor: str, data: dict[str, Any]
+) -> None:
     previous = t.assignee
     if previous and previous != email and t.status in ACTIVE:
         routing_state.release(previous)
     ticket_refs.update(t.id, assignee=email, updated_at=now)
     t.assignee = email
     routing_state.clear_queue(t.id, now)
-    audit_events.event(t.id, "assigned", {"agent": email, **({"previous": previous} if previous else {}), **data},
-                  actor=actor, now=now)
+    audit_events.event(
+        t.id, "assigned", {"agent": email, **({"previous": previous} if previous else {}), **data}, actor=actor, now=now
+    )
     target = lifecycle.on_assignment(t.status)
     if target:
         change_status(t, target, now=now, settings=settings, actor=actor, reason=f"assigned to {email}")
 
 
-def assign_best(t: TicketState, *, now: dt.datetime, settings: Settings, actor: str = "system", why: str = "",
-                min_tier: int = 0, exclude: Sequence[str] = (),
-                team: routing_state.TeamInfo | None = None) -> str | None:
+def assign_best(
+    t: TicketState,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    actor: str = "system",
+    why: str = "",
+    min_tier: int = 0,
+    exclude: Sequence[str] = (),
+    team: routing_state.TeamInfo | None = None,
+) -> str | None:
     """Give the ticket to the agent its team's strategy prefers, or queue it; the agent's email or None.
 
     A team unknown to the database (no `helpline teams sync` yet, or the
@@ -163,8 +195,14 @@ def assign_best(t: TicketState, *, now: dt.datetime, settings: Settings, actor: 
     team = team if team is not None and team.name == t.team else routing_state.team_info(t.team)
     if team is None:
         return None
-    ranking = assign.rank(routing_state.team_agents(team.name), team.strategy, category=t.category or "",
-                          language=t.language or "", min_tier=min_tier, exclude=exclude)
+    ranking = assign.rank(
+        routing_state.team_agents(team.name),
+        team.strategy,
+        category=t.category or "",
+        language=t.language or "",
+        min_tier=min_tier,
+        exclude=exclude,
+    )
     for r in ranking.ranked:
         if routing_state.claim(r.agent.id, now):
             data = {"team": team.name, "strategy": team.strategy, "reason": r.reason}
@@ -175,32 +213,50 @@ def assign_best(t: TicketState, *, now: dt.datetime, settings: Settings, actor: 
     reason = ranking.why_none() if not ranking.ranked else "every candidate reached capacity meanwhile"
     current = routing_state.routing_of(t.id)
     if current.queued_at is None or current.min_tier != min_tier:  # offered again later: no event each time
-        routing_state.set_routing(t.id, now, queued_at=current.queued_at or now, queue_reason=reason,
-                                  min_tier=min_tier)
-        audit_events.event(t.id, "queued", {"team": team.name, "reason": reason, "min_tier": min_tier,
-                                       **({"why": why} if why else {})}, actor=actor, now=now)
+        routing_state.set_routing(t.id, now, queued_at=current.queued_at or now, queue_reason=reason, min_tier=min_tier)
+        audit_events.event(
+            t.id,
+            "queued",
+            {"team": team.name, "reason": reason, "min_tier": min_tier, **({"why": why} if why else {})},
+            actor=actor,
+            now=now,
+        )
     return None
 
 
-def assign_to(t: TicketState, email: str, *, now: dt.datetime, settings: Settings, actor: str, reason: str = "",
-              force: bool = False) -> None:
+def assign_to(
+    t: TicketState,
+    email: str,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    actor: str,
+    reason: str = "",
+    force: bool = False,
+) -> None:
     """An operator's choice of agent: a member of the ticket's team with room, unless forced."""
     agent = routing_state.agent(email)
     if agent is None:
         raise TicketOpError(f"no agent {email!r}; `helpline agents list` shows them")
     if t.status not in ACTIVE:
-        raise TicketOpError(f"{t.number} is {t.status}; only new, open, in_progress and waiting_customer tickets "
-                            "are assigned")
+        raise TicketOpError(
+            f"{t.number} is {t.status}; only new, open, in_progress and waiting_customer tickets are assigned"
+        )
     if t.assignee == agent.email:
         return
     teams = routing_state.agent_teams(agent.email)
     if t.team not in teams and not force:
-        raise TicketOpError(f"{agent.email} is not in team {t.team!r} of {t.number} (their teams: "
-                            f"{', '.join(teams) or 'none'}); transfer the ticket, or use --force")
+        raise TicketOpError(
+            f"{agent.email} is not in team {t.team!r} of {t.number} (their teams: "
+            f"{', '.join(teams) or 'none'}); transfer the ticket, or use --force"
+        )
     data = {"team": t.team, "reason": reason or "assigned by hand"}
     if not routing_state.claim(agent.id, now):
-        state = agent.availability if agent.availability != "available" else \
-            f"at capacity ({agent.open_count}/{agent.capacity})"
+        state = (
+            agent.availability
+            if agent.availability != "available"
+            else f"at capacity ({agent.open_count}/{agent.capacity})"
+        )
         if not force:
             raise TicketOpError(f"{agent.email} is {state}; use --force to assign {t.number} anyway")
         routing_state.claim_over_capacity(agent.id, now)
@@ -208,8 +264,9 @@ def assign_to(t: TicketState, email: str, *, now: dt.datetime, settings: Setting
     _assigned(t, agent.email, now=now, settings=settings, actor=actor, data=data)
 
 
-def raise_tier(t: TicketState, tier: int, *, now: dt.datetime, settings: Settings, actor: str,
-               why: str) -> tuple[str | None, str]:
+def raise_tier(
+    t: TicketState, tier: int, *, now: dt.datetime, settings: Settings, actor: str, why: str
+) -> tuple[str | None, str]:
     """Escalation to a higher tier: (new agent or None, what happened).
 
     An assignee of that tier already keeps the ticket. Without a free agent of
@@ -219,13 +276,24 @@ def raise_tier(t: TicketState, tier: int, *, now: dt.datetime, settings: Setting
     if current is not None and current.tier >= tier:
         return None, f"{t.assignee} is tier {current.tier} already"
     team = routing_state.team_info(t.team)
-    ranking = assign.rank(routing_state.team_agents(t.team) if team and t.team else [],
-                          team.strategy if team else "least_loaded", category=t.category or "",
-                          language=t.language or "", min_tier=tier, exclude=[t.assignee] if t.assignee else [])
+    ranking = assign.rank(
+        routing_state.team_agents(t.team) if team and t.team else [],
+        team.strategy if team else "least_loaded",
+        category=t.category or "",
+        language=t.language or "",
+        min_tier=tier,
+        exclude=[t.assignee] if t.assignee else [],
+    )
     for r in ranking.ranked:
         if routing_state.claim(r.agent.id, now):
-            _assigned(t, r.agent.email, now=now, settings=settings, actor=actor,
-                      data={"team": t.team, "reason": f"escalated to tier {tier}: {r.reason}", "why": why})
+            _assigned(
+                t,
+                r.agent.email,
+                now=now,
+                settings=settings,
+                actor=actor,
+                data={"team": t.team, "reason": f"escalated to tier {tier}: {r.reason}", "why": why},
+            )
             return r.agent.email, f"reassigned to {r.agent.email}"
     if t.assignee is None:
         assign_best(t, now=now, settings=settings, actor=actor, why=why, min_tier=tier)
@@ -243,12 +311,24 @@ def unassign(t: TicketState, *, now: dt.datetime, actor: str, reason: str) -> No
     t.assignee = None
 
 
-def transfer(t: TicketState, team: str, *, now: dt.datetime, settings: Settings, actor: str, reason: str = "",
-             agent: str | None = None, force: bool = False, min_tier: int = 0) -> None:
+def transfer(
+    t: TicketState,
+    team: str,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    actor: str,
+    reason: str = "",
+    agent: str | None = None,
+    force: bool = False,
+    min_tier: int = 0,
+) -> None:
     """Move the ticket to another team (and agent); its SLA clocks follow the new team's policy."""
     if routing_state.team_info(team) is None:
-        raise TicketOpError(f"no team {team!r}; `helpline teams list` shows them (`helpline teams sync` loads "
-                            "them from the configuration file)")
+        raise TicketOpError(
+            f"no team {team!r}; `helpline teams list` shows them (`helpline teams sync` loads "
+            "them from the configuration file)"
+        )
     if t.status not in ACTIVE:
         raise TicketOpError(f"{t.number} is {t.status}; only active tickets are transferred")
     frm = t.team
@@ -258,19 +338,28 @@ def transfer(t: TicketState, team: str, *, now: dt.datetime, settings: Settings,
         ticket_refs.update(t.id, team=team, updated_at=now)
         t.team = team
         routing_state.set_routing(t.id, now, queued_at=None, queue_reason="", min_tier=0)
-        audit_events.event(t.id, "transferred", {"from": frm, "to": team, "reason": reason or "transferred by hand",
-                                            **({"previous_agent": previous} if previous else {})},
-                      actor=actor, now=now)
+        audit_events.event(
+            t.id,
+            "transferred",
+            {
+                "from": frm,
+                "to": team,
+                "reason": reason or "transferred by hand",
+                **({"previous_agent": previous} if previous else {}),
+            },
+            actor=actor,
+            now=now,
+        )
         sla_clock.replan(t.facts(), now, config(settings), reason=f"transferred to team {team}")
     if agent:
         assign_to(t, agent, now=now, settings=settings, actor=actor, reason=reason, force=force)
     elif frm != team or min_tier:
-        assign_best(t, now=now, settings=settings, actor=actor, why=f"transferred to team {team}",
-                    min_tier=min_tier)
+        assign_best(t, now=now, settings=settings, actor=actor, why=f"transferred to team {team}", min_tier=min_tier)
 
 
-def set_priority(t: TicketState, priority: str, *, now: dt.datetime, settings: Settings, actor: str,
-                 reason: str = "") -> None:
+def set_priority(
+    t: TicketState, priority: str, *, now: dt.datetime, settings: Settings, actor: str, reason: str = ""
+) -> None:
     """A new priority, and SLA clocks re-planned for it."""
     if priority not in PRIORITIES:
         raise TicketOpError(f"{priority!r} is not a priority ({', '.join(PRIORITIES)})")
@@ -279,14 +368,20 @@ def set_priority(t: TicketState, priority: str, *, now: dt.datetime, settings: S
     if t.priority == priority:
         return
     ticket_refs.update(t.id, priority=priority, updated_at=now)
-    audit_events.event(t.id, "priority_changed", {"from": t.priority, "to": priority, "reason": reason or "set by hand"},
-                  actor=actor, now=now)
+    audit_events.event(
+        t.id,
+        "priority_changed",
+        {"from": t.priority, "to": priority, "reason": reason or "set by hand"},
+        actor=actor,
+        now=now,
+    )
     t.priority = priority
     sla_clock.replan(t.facts(), now, config(settings), reason=f"priority {priority}")
 
 
-def merge(source: TicketState, target: TicketState, *, now: dt.datetime, settings: Settings, actor: str,
-          reason: str = "") -> None:
+def merge(
+    source: TicketState, target: TicketState, *, now: dt.datetime, settings: Settings, actor: str, reason: str = ""
+) -> None:
     """Fold ``source`` into ``target``: source ends ``merged`` with a pointer to the target; its messages
     (with attachments), events, conversation and participants move over, so the customer's next reply to
     either lands in the target. ``ticket_split.split`` undoes it."""
@@ -296,18 +391,35 @@ def merge(source: TicketState, target: TicketState, *, now: dt.datetime, setting
     if target.status not in ACTIVE:
         raise TicketOpError(f"{target.number} is {target.status}; merge into an active ticket")
     previous, moved = source.status, merge_ops.collect(source.id, target.id)
-    change_status(source, lifecycle.MERGED, now=now, settings=settings, actor=actor,
-                  reason=reason or f"merged into {target.number}")
+    change_status(
+        source,
+        lifecycle.MERGED,
+        now=now,
+        settings=settings,
+        actor=actor,
+        reason=reason or f"merged into {target.number}",
+    )
     merge_ops.move(source.id, target.id, moved, previous_status=previous, actor=actor, reason=reason, now=now)
-    audit_events.event(source.id, "merged_into", {"ticket": target.number, "reason": reason, "messages": len(moved.messages),
-                                             "events": len(moved.events)}, actor=actor, now=now)
-    audit_events.event(target.id, "merged", {"from": source.number, "reason": reason,
-                                        **({"tags_added": moved.tags} if moved.tags else {})}, actor=actor, now=now)
+    audit_events.event(
+        source.id,
+        "merged_into",
+        {"ticket": target.number, "reason": reason, "messages": len(moved.messages), "events": len(moved.events)},
+        actor=actor,
+        now=now,
+    )
+    audit_events.event(
+        target.id,
+        "merged",
+        {"from": source.number, "reason": reason, **({"tags_added": moved.tags} if moved.tags else {})},
+        actor=actor,
+        now=now,
+    )
 
 
 # ---- the team queues ------------------------------------------------------------------------
-def offer_queue(settings: Settings, *, team: str | None = None, limit: int = 200,
-                now: Callable[[], dt.datetime] = utcnow) -> int:
+def offer_queue(
+    settings: Settings, *, team: str | None = None, limit: int = 200, now: Callable[[], dt.datetime] = utcnow
+) -> int:
     """Offer queued tickets to agents who can take them now; how many were assigned.
 
     One transaction per ticket, so a long queue never holds locks for long; a

@@ -14,6 +14,7 @@ priority by hand. A sharp negative turn is a ``sentiment_dropped`` event.
 Neither a broken configuration file nor a bad language list stops a ticket
 from being made: the built-in rules, or no language, are used and it is logged.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,11 @@ class Signals:
         return {"language": self.language or None, "sentiment": self.sentiment}
 
     def language_event(self) -> dict[str, Any]:
-        return {"language": self.language, "confidence": round(self.language_confidence, 3),
-                "reason": self.language_reason}
+        return {
+            "language": self.language,
+            "confidence": round(self.language_confidence, 3),
+            "reason": self.language_reason,
+        }
 
 
 NONE = Signals(language_reason="not detected")
@@ -79,8 +83,11 @@ def signals(env: Envelope, settings: Settings) -> Signals:
         return NONE
     stated = _stated_language(env)
     try:
-        guess = lang.LanguageGuess(stated, 1.0, "stated by the channel (metadata)") if stated else \
-            lang.detect(env.subject, env.text, settings.languages, settings.language_accuracy)
+        guess = (
+            lang.LanguageGuess(stated, 1.0, "stated by the channel (metadata)")
+            if stated
+            else lang.detect(env.subject, env.text, settings.languages, settings.language_accuracy)
+        )
     except ConfigError as exc:
         _warn_once(f"event=language_detection_off error={str(exc)!r}")
         guess = lang.LanguageGuess("", 0.0, f"not detected: {exc}")
@@ -96,17 +103,35 @@ def priority_config(settings: Settings) -> PriorityConfig:
         return DEFAULT
 
 
-def _facts(env: Envelope, subject: str, category: str, sig: Signals, record_tier: str,
-           contacts: dict[dt.timedelta, int], cfg: PriorityConfig, *, stored: bool) -> PriorityFacts:
+def _facts(
+    env: Envelope,
+    subject: str,
+    category: str,
+    sig: Signals,
+    record_tier: str,
+    contacts: dict[dt.timedelta, int],
+    cfg: PriorityConfig,
+    *,
+    stored: bool,
+) -> PriorityFacts:
     """``stored``: the message is already a row, so the counts include it."""
     tier, source = resolve_tier(record_tier, env.metadata, env.sender.address, cfg)
-    return PriorityFacts(subject=subject, text=env.text, channel=env.channel, category=category, customer_tier=tier,
-                         tier_source=source, language=sig.language, sentiment=sig.sentiment,
-                         contacts={w: n + (0 if stored else 1) for w, n in contacts.items()})
+    return PriorityFacts(
+        subject=subject,
+        text=env.text,
+        channel=env.channel,
+        category=category,
+        customer_tier=tier,
+        tier_source=source,
+        language=sig.language,
+        sentiment=sig.sentiment,
+        contacts={w: n + (0 if stored else 1) for w, n in contacts.items()},
+    )
 
 
-def new_ticket_priority(env: Envelope, subject: str, customer_id: int, category: str, sig: Signals,
-                        settings: Settings, now: dt.datetime) -> PriorityDecision:
+def new_ticket_priority(
+    env: Envelope, subject: str, customer_id: int, category: str, sig: Signals, settings: Settings, now: dt.datetime
+) -> PriorityDecision:
     """The priority of a ticket this message is about to open, with its reasons."""
     cfg = priority_config(settings)
     record_tier, contacts = triage_state.customer_facts(customer_id, env.sender.address, cfg.windows, now)
@@ -123,8 +148,9 @@ def on_new_ticket(ticket_id: int, sig: Signals, now: dt.datetime) -> None:
     audit_events.event(ticket_id, "language_set", sig.language_event(), now=now)
 
 
-def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: Signals, customer_id: int,
-                           settings: Settings, now: dt.datetime) -> None:
+def after_customer_message(
+    ticket_id: int, message_id: int, env: Envelope, sig: Signals, customer_id: int, settings: Settings, now: dt.datetime
+) -> None:
     """A customer message added to an existing ticket: fill its language, note a
     sharp negative turn, raise the priority when the rules now say more."""
     cfg = priority_config(settings)
@@ -137,11 +163,20 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
     if sig.sentiment is not None and sig.sentiment <= settings.sentiment_drop_threshold:
         before = triage_state.previous_sentiment(ticket_id, message_id)
         if before and sentiment.dropped(before[1], sig.sentiment, settings.sentiment_drop_threshold):
-            audit_events.event(ticket_id, "sentiment_dropped", {
-                "message": message_id, "from": before[1], "to": sig.sentiment, "previous_message": before[0],
-                "threshold": settings.sentiment_drop_threshold,
-                "reason": f"sentiment fell from {before[1]:.2f} to {sig.sentiment:.2f} "
-                          f"(at or below {settings.sentiment_drop_threshold:g})"}, now=now)
+            audit_events.event(
+                ticket_id,
+                "sentiment_dropped",
+                {
+                    "message": message_id,
+                    "from": before[1],
+                    "to": sig.sentiment,
+                    "previous_message": before[0],
+                    "threshold": settings.sentiment_drop_threshold,
+                    "reason": f"sentiment fell from {before[1]:.2f} to {sig.sentiment:.2f} "
+                    f"(at or below {settings.sentiment_drop_threshold:g})",
+                },
+                now=now,
+            )
     if t["status"] not in lifecycle.ACTIVE:
         return
     current = t["priority"] if t["priority"] in LEVELS else "medium"
@@ -151,10 +186,25 @@ def after_customer_message(ticket_id: int, message_id: int, env: Envelope, sig: 
         return
     actor = triage_state.last_priority_actor(ticket_id)
     if actor and actor != "system":
-        audit_events.event(ticket_id, "priority_not_raised", {
-            "message": message_id, "priority": current, "rules_say": decision.level, "reasons": list(decision.reasons),
-            "reason": f"{actor} set the priority by hand; the rules do not overrule a person"}, now=now)
+        audit_events.event(
+            ticket_id,
+            "priority_not_raised",
+            {
+                "message": message_id,
+                "priority": current,
+                "rules_say": decision.level,
+                "reasons": list(decision.reasons),
+                "reason": f"{actor} set the priority by hand; the rules do not overrule a person",
+            },
+            now=now,
+        )
         return
     # Through ticket_ops, the one place a priority changes, so the SLA clocks are re-planned for it.
-    ticket_ops.set_priority(ticket_ops.load(ticket_id), decision.level, now=now, settings=settings, actor="system",
-                            reason=f"message {message_id}: {decision.summary}")
+    ticket_ops.set_priority(
+        ticket_ops.load(ticket_id),
+        decision.level,
+        now=now,
+        settings=settings,
+        actor="system",
+        reason=f"message {message_id}: {decision.summary}",
+    )

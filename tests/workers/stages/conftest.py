@@ -4,6 +4,7 @@
 written directly) and returns the ``Context`` the pipeline would build; ``until`` runs the stages before a
 given one, so a test of a later stage starts from what the earlier ones decided.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,23 +36,44 @@ class StageDesk:
     def inbound(self, env: Envelope) -> int:
         """An inbound row holding ``env``, as a channel's intake writes it."""
         now = m.utcnow()
-        return run_tx(lambda: fastsql.insert("inbound", {
-            "channel": env.channel, "external_id": env.external_id,
-            "content_hash": hashlib.sha256(env.external_id.encode()).hexdigest(), "status": "pending",
-            "reason": "", "envelope": env.to_dict(), "raw_blob_key": "", "attempts": 1, "received_at": now,
-            "updated_at": now, "source_host": "test"}))
+        return run_tx(
+            lambda: fastsql.insert(
+                "inbound",
+                {
+                    "channel": env.channel,
+                    "external_id": env.external_id,
+                    "content_hash": hashlib.sha256(env.external_id.encode()).hexdigest(),
+                    "status": "pending",
+                    "reason": "",
+                    "envelope": env.to_dict(),
+                    "raw_blob_key": "",
+                    "attempts": 1,
+                    "received_at": now,
+                    "updated_at": now,
+                    "source_host": "test",
+                },
+            )
+        )
 
     def context(self, message: bytes | Envelope, *, quiet: bool = False) -> Context:
         inbound_id = self.desk.deliver(message) if isinstance(message, bytes) else self.inbound(message)
         row = run_tx(lambda: inbound_state.lock(inbound_id))
         assert row is not None
         env = Envelope.from_dict(row.envelope)
-        return Context(row, env, self.settings, m.utcnow(), inbound_channels.of(env.channel), None,
-                       domains={a.rpartition("@")[2].lower() for a in self.settings.support_addresses}, quiet=quiet)
+        return Context(
+            row,
+            env,
+            self.settings,
+            m.utcnow(),
+            inbound_channels.of(env.channel),
+            None,
+            domains={a.rpartition("@")[2].lower() for a in self.settings.support_addresses},
+            quiet=quiet,
+        )
 
     def until(self, ctx: Context, stage: str) -> Context:
         """Run the stages before ``stage`` (none of them may end the message)."""
-        order = stages.ORDER[:stages.ORDER.index(stage)]
+        order = stages.ORDER[: stages.ORDER.index(stage)]
         for name, run in stages.load(order):
             decision = run_tx(lambda run=run: run(ctx))
             assert decision is None or decision.outcome is None, (name, decision)
@@ -70,9 +92,16 @@ class StageDesk:
 def sms(text: str, number: str = "+15551230001", **metadata: object) -> Envelope:
     """A Twilio text as the SMS normaliser makes it."""
     sid = "SM" + uuid.uuid4().hex
-    return Envelope(channel="sms", external_id=sid, received_at="2026-03-02T10:00:00+00:00",
-                    sender=Sender(address=number, kind="phone"), text=text, full_text=text,
-                    thread=Thread(conversation_id=number), metadata={"to": "+15559990000", **metadata})
+    return Envelope(
+        channel="sms",
+        external_id=sid,
+        received_at="2026-03-02T10:00:00+00:00",
+        sender=Sender(address=number, kind="phone"),
+        text=text,
+        full_text=text,
+        thread=Thread(conversation_id=number),
+        metadata={"to": "+15559990000", **metadata},
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """slack_notice, ack and webhooks: what the customer, the agents and a source's app hear, after the message."""
+
 from __future__ import annotations
 
 from helpline.store import models as m

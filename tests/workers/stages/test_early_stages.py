@@ -1,4 +1,5 @@
 """The stages before threading: each decides alone whether the message goes on (None) or is done."""
+
 from __future__ import annotations
 
 from helpline.store import models as m
@@ -20,8 +21,14 @@ def test_slack_agent_leaves_a_customer_message_alone(sd):
 
 
 def test_slack_agent_takes_an_agents_line_in_a_thread_it_does_not_know(sd):
-    env = Envelope(channel="slack", external_id="C1:1700000000.000100", received_at="2026-03-02T10:00:00+00:00",
-                   sender=Sender(address="U1", kind="slack"), author_role="agent", text="on it")
+    env = Envelope(
+        channel="slack",
+        external_id="C1:1700000000.000100",
+        received_at="2026-03-02T10:00:00+00:00",
+        sender=Sender(address="U1", kind="slack"),
+        author_role="agent",
+        text="on it",
+    )
     d = sd.run("slack_agent", sd.context(env))
     assert d is not None and d.outcome is not None  # handled whole by slack_replies: no customer ticket
     assert m.Ticket.select().count() == 0

@@ -1,4 +1,5 @@
 """workers/inbound/inbound_channels.py: one class per channel, registered by name; unknown names get the defaults."""
+
 from __future__ import annotations
 
 from helpline.store.envelope import Envelope, Sender
@@ -21,8 +22,9 @@ def test_which_channels_acknowledge_by_email():
     assert not inbound_channels.of("slack").wants_ack_for(_env("slack"))
     webhook = inbound_channels.of("webhook")
     assert not webhook.wants_ack_for(_env("webhook", metadata={"acknowledge": True}))  # no vouched address
-    assert webhook.wants_ack_for(_env("webhook", metadata={"acknowledge": True,
-                                                           "identities": [["email", "a@example.org"]]}))
+    assert webhook.wants_ack_for(
+        _env("webhook", metadata={"acknowledge": True, "identities": [["email", "a@example.org"]]})
+    )
 
 
 def test_only_the_contact_forms_acknowledgement_repeats_nothing():

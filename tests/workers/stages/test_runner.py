@@ -1,4 +1,5 @@
 """pipeline.run_stages: the list in order, the first final decision ends the run, one log line per message."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,13 @@ from tests.workers.builders import mail
 def test_the_list_names_every_stage_module_once():
     assert len(set(stages.ORDER)) == len(stages.ORDER)
     assert [name for name, _ in stages.STAGES] == list(stages.ORDER)
-    assert stages.ORDER.index("thread") < stages.ORDER.index("dedupe") < stages.ORDER.index("ticket") \
-        < stages.ORDER.index("message") < stages.ORDER.index("ack")
+    assert (
+        stages.ORDER.index("thread")
+        < stages.ORDER.index("dedupe")
+        < stages.ORDER.index("ticket")
+        < stages.ORDER.index("message")
+        < stages.ORDER.index("ack")
+    )
 
 
 def test_a_whole_run_names_the_deciding_stages_and_finishes_the_row(sd):
@@ -22,8 +28,9 @@ def test_a_whole_run_names_the_deciding_stages_and_finishes_the_row(sd):
     assert out.action == "created"
     assert out.stages.split(",")[:2] == ["thread:new", "customer:new"]
     assert "ticket:created" in out.stages and "ack:queued" in out.stages
-    row = m.Inbound.get_by_id(m.Message.get_by_id(m.Message.select().where(m.Message.ticket == out.ticket_id)
-                                                   .first().id).inbound_id)
+    row = m.Inbound.get_by_id(
+        m.Message.get_by_id(m.Message.select().where(m.Message.ticket == out.ticket_id).first().id).inbound_id
+    )
     assert (row.status, row.ticket_id) == ("processed", out.ticket_id)
 
 

@@ -1,4 +1,5 @@
 """The thread, dedupe and customer stages: which ticket, a copy or not, who the customer is."""
+
 from __future__ import annotations
 
 from helpline.store import models as m
@@ -7,8 +8,12 @@ from tests.workers.builders import ALICE_ADDR, ack_message_id, mail, quoted
 
 def test_a_reply_to_our_acknowledgement_threads_to_the_ticket(sd):
     ticket, first = sd.desk.new_ticket()
-    raw, _ = mail(subject=f"Re: [{ticket.number}] Order never arrived", body=quoted("Any news?"),
-                  in_reply_to=ack_message_id(ticket), references=[first, ack_message_id(ticket)])
+    raw, _ = mail(
+        subject=f"Re: [{ticket.number}] Order never arrived",
+        body=quoted("Any news?"),
+        in_reply_to=ack_message_id(ticket),
+        references=[first, ack_message_id(ticket)],
+    )
     ctx = sd.until(sd.context(raw), "thread")
     d = sd.run("thread", ctx)
     assert d is not None and d.what == "append"

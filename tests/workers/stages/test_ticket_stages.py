@@ -1,4 +1,5 @@
 """triage, ticket, routing, participants, message and events: what a message that opens a ticket writes."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,7 @@ from tests.workers.builders import events, mail
 
 
 def test_triage_decides_a_new_tickets_category_and_priority_and_writes_nothing(sd):
-    ctx = sd.until(sd.context(mail(subject="Refund please", body="I want a refund for order 12345.\n")[0]),
-                   "triage")
+    ctx = sd.until(sd.context(mail(subject="Refund please", body="I want a refund for order 12345.\n")[0]), "triage")
     before = (m.Ticket.select().count(), m.Event.select().count())
     d = sd.run("triage", ctx)
     assert d is not None and d.what == ctx.priority.level
@@ -29,15 +29,17 @@ def test_triage_of_a_reply_leaves_category_and_priority_alone(sd):
 
 
 def test_the_ticket_stage_creates_the_ticket_with_triages_decisions_and_claims_its_keys(sd):
-    ctx = sd.until(sd.context(mail(subject="Refund please", body="I want a refund for order 12345.\n")[0]),
-                   "ticket")
+    ctx = sd.until(sd.context(mail(subject="Refund please", body="I want a refund for order 12345.\n")[0]), "ticket")
     d = sd.run("ticket", ctx)
     assert d is not None and d.what == "created" and ctx.outcome.action == "created"
     t = m.Ticket.get_by_id(ctx.ticket.id)
     assert (t.category, t.priority, t.language, t.support_address) == (
-        "cancellation_refund", ctx.priority.level, "en", "support@example.com")
-    assert ["ticket_created", "priority_set", "language_set", "category_set"] == [
-        e.kind for e in events(t)][:4]
+        "cancellation_refund",
+        ctx.priority.level,
+        "en",
+        "support@example.com",
+    )
+    assert ["ticket_created", "priority_set", "language_set", "category_set"] == [e.kind for e in events(t)][:4]
     assert {k.key for k in m.ThreadKey.select().where(m.ThreadKey.ticket == t.id)} >= set(ctx.keys)
 
 
@@ -52,8 +54,7 @@ def test_a_thread_key_claimed_by_another_worker_first_fails_the_run(sd):
 
 def test_the_ticket_stage_reopens_a_resolved_ticket(sd):
     ticket, first = sd.desk.new_ticket()
-    run_tx(lambda: m.Ticket.update(status="resolved", resolved_at=m.utcnow()).where(m.Ticket.id == ticket.id)
-           .execute())
+    run_tx(lambda: m.Ticket.update(status="resolved", resolved_at=m.utcnow()).where(m.Ticket.id == ticket.id).execute())
     raw, _ = mail(subject=f"Re: [{ticket.number}] Order never arrived", in_reply_to=first, references=[first])
     ctx = sd.until(sd.context(raw), "ticket")
     d = sd.run("ticket", ctx)
@@ -73,7 +74,8 @@ def test_participants_include_ccd_outsiders_only_when_configured(sd):
     plain = sd.until(sd.context(raw), "participants")
     sd.run("participants", plain)
     assert {p.address for p in m.Participant.select().where(m.Participant.ticket == plain.ticket.id)} == {
-        "alice@example.org"}
+        "alice@example.org"
+    }
 
     cc = sd.configured(cc_participants=True)
     ctx = cc.until(cc.context(mail(cc="Bob <bob@example.org>, Desk <other@example.com>")[0]), "participants")
