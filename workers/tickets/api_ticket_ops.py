@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.router import category as category_rules
+from helpline.router.categories import category as category_rules
 from helpline.store.tickets import ticket_notes
 from helpline.store.config import Settings
 
