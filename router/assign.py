@@ -79,7 +79,7 @@ def _skill_key(skills: Mapping[str, int], category: str) -> str:
     ``cancellation_refund``, see ``default_labels.LEGACY_LABELS``)."""
     if not category or category in skills:
         return category
-    from helpline.router.default_labels import canonical
+    from helpline.router.categories.default_labels import canonical
 
     wanted = canonical(category)
     return next((k for k in skills if canonical(k) == wanted), "")

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from helpline.store.siteconfig.config_file import RoutingRule
 
-from helpline.router.default_labels import canonical
+from helpline.router.categories.default_labels import canonical
 from helpline.store.tickets.routing_state import TeamInfo
 
 

@@ -50,7 +50,7 @@ def senders() -> dict:
     """This process's sender per channel (connections are kept per thread inside each)."""
     if "senders" not in _state:
         from helpline.notifier.senders import make_senders
-        from helpline.router.category import active_labels, models_dir_for
+        from helpline.router.categories.category import active_labels, models_dir_for
 
         labels = functools.partial(active_labels, models_dir_for(settings()))
         _state["senders"] = make_senders(settings(), categories=labels)

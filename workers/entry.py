@@ -13,6 +13,6 @@ broker = setup(_settings)
 
 # Load the category model now, not on the first message (importing
 # scikit-learn and reading the model takes a second or two).
-from helpline.router.category import load_active_model, models_dir_for  # noqa: E402
+from helpline.router.categories.category import load_active_model, models_dir_for  # noqa: E402
 
 load_active_model(models_dir_for(_settings))

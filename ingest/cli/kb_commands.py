@@ -105,7 +105,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from helpline.router.kb_suggest import Suggester
+    from helpline.router.kb.kb_suggest import Suggester
     from helpline.store.db import run_tx
 
     _settings()

@@ -20,8 +20,8 @@ def _print_json(obj: Any) -> None:
 
 
 def _store(args: argparse.Namespace):  # noqa: ANN202
-    from helpline.router.category import models_dir_for
-    from helpline.router.model_store import ModelStore
+    from helpline.router.categories.category import models_dir_for
+    from helpline.router.categories.model_store import ModelStore
 
     if getattr(args, "models_dir", None):
         return ModelStore(args.models_dir)
@@ -31,7 +31,7 @@ def _store(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _options(args: argparse.Namespace):  # noqa: ANN202
-    from helpline.router.model_train import TrainOptions
+    from helpline.router.categories.model_train import TrainOptions
 
     return TrainOptions(
         classifier=args.classifier,
@@ -62,8 +62,8 @@ def _summary(metrics: dict[str, Any] | None) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from helpline.router.model_store import ModelError, save_model
-    from helpline.router.model_train import TrainingError, examples_from_tickets, read_csv, train
+    from helpline.router.categories.model_store import ModelError, save_model
+    from helpline.router.categories.model_train import TrainingError, examples_from_tickets, read_csv, train
 
     say = _log(args)
     try:
@@ -140,10 +140,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
     """Train a candidate on the shipped data + the tickets, store it, activate it only if the gate passes,
     and record the decision as a ``category_model_gate`` event."""
-    from helpline.router.category import forget_active_models
-    from helpline.router.default_build import shipped_training_data
-    from helpline.router.model_gate import gated_retrain
-    from helpline.router.model_store import load_model
+    from helpline.router.categories.category import forget_active_models
+    from helpline.router.categories.default_build import shipped_training_data
+    from helpline.router.categories.model_gate import gated_retrain
+    from helpline.router.categories.model_store import load_model
     from helpline.store.tickets import model_events
 
     store = _store(args)
@@ -175,7 +175,7 @@ def _gated(args: argparse.Namespace, data: Any, say: Any) -> int:
 
 def _resolve_model(args: argparse.Namespace):  # noqa: ANN202
     """--model as a path, or a store version (3, v3, default, active)."""
-    from helpline.router.model_store import ModelError, load_model, parse_version
+    from helpline.router.categories.model_store import ModelError, load_model, parse_version
 
     ref = args.model or "active"
     p = Path(ref)
@@ -191,8 +191,8 @@ def _resolve_model(args: argparse.Namespace):  # noqa: ANN202
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from helpline.router.model_store import ModelError
-    from helpline.router.model_train import TrainingError, evaluate, read_csv
+    from helpline.router.categories.model_store import ModelError
+    from helpline.router.categories.model_train import TrainingError, evaluate, read_csv
 
     try:
         model = _resolve_model(args)
@@ -235,7 +235,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    from helpline.router.model_store import ModelError
+    from helpline.router.categories.model_store import ModelError
 
     store = _store(args)
     try:
@@ -247,9 +247,9 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_build_default(args: argparse.Namespace) -> int:
-    from helpline.router.model_store import PACKAGED_DIR, ModelError
-    from helpline.router.default_build import build_default
-    from helpline.router.model_train import TrainingError
+    from helpline.router.categories.model_store import PACKAGED_DIR, ModelError
+    from helpline.router.categories.default_build import build_default
+    from helpline.router.categories.model_train import TrainingError
 
     out = Path(args.out) if args.out else PACKAGED_DIR
     say = _log(args)
@@ -275,8 +275,8 @@ def cmd_build_default(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from helpline.router.model_bench import bench
-    from helpline.router.model_train import TrainingError, read_csv
+    from helpline.router.categories.model_bench import bench
+    from helpline.router.categories.model_train import TrainingError, read_csv
 
     try:
         data = read_csv(args.csv, args.text_column, args.label_column, args.subject_column)

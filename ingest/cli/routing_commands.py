@@ -70,8 +70,8 @@ def _allow(who: Any, action: str, t: Any) -> None:
 def _unknown_categories(cfg: Any, settings: Any) -> list[str]:
     """Categories the file's teams and routing rules name that neither the packaged default nor the
     active model knows (old default labels count as known through their mapping)."""
-    from helpline.router.category import active_labels, models_dir_for
-    from helpline.router.default_labels import LABELS, unknown_categories
+    from helpline.router.categories.category import active_labels, models_dir_for
+    from helpline.router.categories.default_labels import LABELS, unknown_categories
 
     named = [c for t in cfg.teams for c in t.categories] + [c for r in cfg.rules for c in r.category]
     return unknown_categories(named, [*LABELS, *active_labels(models_dir_for(settings))])

@@ -28,7 +28,6 @@ from aiohttp import web
 
 from helpline.store import signing
 from helpline.store.storage import attachment_scan
-from helpline.store.storage import blobs
 from helpline.store.storage import clamd
 from helpline.store.storage import download_links
 from helpline.store.config import Settings
@@ -49,16 +48,6 @@ _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]
 def _lookup(attachment_id: int) -> tuple[str, str, str] | None:
     """(filename, content type, blob key) of the attachment, or None."""
     return run_tx(lambda: download_links.stored_file(attachment_id), durable=False)
-
-
-def _read(settings: Settings, key: str) -> bytes | None:
-    store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
-    try:
-        if settings.blob_backend == "db":
-            return run_tx(lambda: store.get(key), durable=False)
-        return store.get(key)
-    except blobs.BlobNotFound:
-        return None
 
 
 def content_type(value: str) -> str:
@@ -110,7 +99,7 @@ async def download(request: web.Request) -> web.Response:
             log.warning("event=download_refused reason=%s attachment=%d", verdict.status, attachment_id)
             return _refuse(403, WITHHELD)
     found = await run_blocking(_lookup, attachment_id)
-    data = await run_blocking(_read, settings, found[2]) if found else None
+    data = await run_blocking(attachment_scan.read_blob, settings, found[2]) if found else None
     if found is None or data is None:
         log.info("event=download_refused reason=missing attachment=%d", attachment_id)
         return _refuse(404, NOT_FOUND)

@@ -30,7 +30,7 @@ UNCLASSIFIED = "unclassified"  # router.report_figures' name for a ticket withou
 
 def known_categories(settings: Settings) -> frozenset[str]:
     """The categories that may be label values: the teams' configured ones and the model's labels."""
-    from helpline.router.category import active_labels, models_dir_for
+    from helpline.router.categories.category import active_labels, models_dir_for
     from helpline.store.tickets.routing_state import active_teams
 
     known = {c for team in active_teams() for c in team.categories}

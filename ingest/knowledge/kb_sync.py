@@ -52,7 +52,7 @@ class SyncReport:
 def hand_to_search(article: Any, *, retired: bool) -> None:
     """The one place an article is handed to the full-text search index (inside the sync's transaction,
     so an article is searchable exactly when its change commits). The suggestion ranker
-    (``router/kb_rank.py``) reads the kb tables directly and needs no index."""
+    (``router/kb/kb_rank.py``) reads the kb tables directly and needs no index."""
     if retired:
         search_index.remove_article(article.slug, article.language)
         return

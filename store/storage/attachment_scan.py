@@ -84,7 +84,8 @@ def _record(attachment_id: int, ticket_id: int | None, verdict: clamd.Verdict, f
     run_tx(tx)
 
 
-def _read(settings: Settings, key: str) -> bytes | None:
+def read_blob(settings: Settings, key: str) -> bytes | None:
+    """A stored blob's bytes, None when it is gone (the database backend reads in its own transaction)."""
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     try:
         if settings.blob_backend == "db":
@@ -106,7 +107,7 @@ def ensure(settings: Settings, attachment_id: int) -> clamd.Verdict | None:
     status, detail, key, ticket_id = state
     if status:
         return clamd.Verdict(status, detail)
-    data = _read(settings, key)
+    data = read_blob(settings, key)
     if data is None:
         return None
     verdict = clamd.scan(settings.clamd_socket, data, timeout=settings.clamd_timeout_s)

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from helpline.router import kb_rank
+from helpline.router.kb import kb_rank
 
 _HERE = Path(__file__).resolve()
 DATA_CANDIDATES = [
@@ -128,7 +128,7 @@ def calibrate(seeds: int, split: str) -> None:
 
     A third of the intents have no article here, as a real desk gets questions its knowledge base does
     not answer: offering anything for those is a wrong offer."""
-    from helpline.router.kb_suggest import Suggester
+    from helpline.router.kb.kb_suggest import Suggester
 
     qs = queries(split)
     grid = [(c, m) for c in (0.4, 0.5, 0.6, 0.7, 0.8) for m in (1.0, 1.2, 1.5, 2.0)]

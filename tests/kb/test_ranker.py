@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from helpline.router import kb_rank, kb_text
-from helpline.router.kb_suggest import Suggester, Suggestion, confident
+from helpline.router.kb import kb_rank
+from helpline.router.kb import kb_text
+from helpline.router.kb.kb_suggest import Suggester, Suggestion, confident
 
 from . import eval_retrieval as E
 

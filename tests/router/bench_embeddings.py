@@ -50,9 +50,10 @@ def main() -> None:
     import helpline.workers.pipeline  # noqa: F401 - what a worker imports
     from threadpoolctl import threadpool_limits
 
-    from helpline.router import category, embeddings
-    from helpline.router.model_store import load_model
-    from helpline.router.model_train import read_csv
+    from helpline.router.categories import category
+    from helpline.router.categories import embeddings
+    from helpline.router.categories.model_store import load_model
+    from helpline.router.categories.model_train import read_csv
 
     rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = load_model(args.model)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpline.router import category, model_train
+from helpline.router.categories import category
+from helpline.router.categories import model_train
 
 # The repository's sibling shared/data (a checkout beside it, or a worktree one level deeper).
 DATA_DIR = next(
@@ -62,7 +63,7 @@ def support_email_rows(language: str | None = None) -> list[tuple[str, str, str]
 
 def relabelled(data: model_train.Dataset) -> model_train.Dataset:
     """Bitext rows read by ``category`` relabelled onto the default labels by their intent."""
-    from helpline.router.default_labels import BITEXT_INTENTS
+    from helpline.router.categories.default_labels import BITEXT_INTENTS
 
     by_text = {}
     with open(TEST_CSV, newline="", encoding="utf-8") as fh:

@@ -7,8 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from helpline.router import category, model_store, model_train
-from helpline.router.category_model import CategoryModel, _char_wb_columns, compose_text
+from helpline.router.categories import category
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
+from helpline.router.categories.category_model import CategoryModel, _char_wb_columns, compose_text
 
 from .conftest import bitext, stratified_slice
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.router import category, default_labels, model_store
+from helpline.router.categories import category
+from helpline.router.categories import default_labels
+from helpline.router.categories import model_store
 from helpline.router.routing import _category_in
 
 from .conftest import support_email_rows

@@ -15,7 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from helpline.router import category_model, embeddings, model_store, model_train
+from helpline.router.categories import category_model
+from helpline.router.categories import embeddings
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
 
 from .conftest import TEST_CSV, stratified_slice, write_csv
 
@@ -65,7 +68,7 @@ def test_a_replaced_model_file_is_refused(tmp_path):
 def test_a_running_helpline_does_not_load_pytorch():
     code = (
         "import sys\n"
-        "from helpline.router import embeddings\n"
+        "from helpline.router.categories import embeddings\n"
         "embeddings.get_embedder().embed(['where is my parcel'])\n"
         "bad = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)\n"
         "print(','.join(bad))\n"

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from helpline.router import category, model_store, model_train
+from helpline.router.categories import category
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
 
 from .conftest import DATA_DIR, TEST_CSV, stratified_slice, write_csv
 

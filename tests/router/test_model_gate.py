@@ -8,7 +8,11 @@ import random
 
 import pytest
 
-from helpline.router import category, default_build, model_gate, model_store, model_train
+from helpline.router.categories import category
+from helpline.router.categories import default_build
+from helpline.router.categories import model_gate
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
 
 from .test_model_cli import run
 

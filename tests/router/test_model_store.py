@@ -9,7 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from helpline.router import default_build, category, default_labels, model_store, model_train
+from helpline.router.categories import default_build
+from helpline.router.categories import category
+from helpline.router.categories import default_labels
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
 
 from .conftest import DATA_DIR, relabelled, stratified_slice, support_emails
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.router import default_build, model_gate, model_store, model_train
+from helpline.router.categories import default_build
+from helpline.router.categories import model_gate
+from helpline.router.categories import model_store
+from helpline.router.categories import model_train
 
 HOSTILE_LABELS = ["<script>alert(1)</script>", "../../etc/passwd", "line\nbreak", "x" * 300, "REFUND", "Ünïcødé ✓"]
 

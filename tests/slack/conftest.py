@@ -19,7 +19,7 @@ from aiohttp import web
 from helpline.ingest.public import make_app
 from helpline.notifier.deliver import deliver_due
 from helpline.notifier.slack.slack_sender import Pacer, SlackSender
-from helpline.router.category import active_labels, models_dir_for
+from helpline.router.categories.category import active_labels, models_dir_for
 from helpline.store import models as m
 
 from ..support.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, event_callback, signed_headers

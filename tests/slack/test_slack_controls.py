@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from helpline.router import escalation
-from helpline.router.category import active_labels, models_dir_for
+from helpline.router.categories.category import active_labels, models_dir_for
 from helpline.store import models as m
 from helpline.store.tickets import routing_state as rs
 from helpline.store.siteconfig.config_file import parse

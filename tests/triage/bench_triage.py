@@ -242,7 +242,7 @@ import json, sys, psutil
 p = psutil.Process()
 from helpline.workers import pipeline
 from helpline.workers.tickets import triage  # what a worker process has loaded
-from helpline.router.category import load_active_model
+from helpline.router.categories.category import load_active_model
 from helpline.router import language, sentiment
 base = p.memory_info().rss
 texts = %r

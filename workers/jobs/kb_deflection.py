@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from helpline.router.kb_suggest import Suggester, confident
+from helpline.router.kb.kb_suggest import Suggester, confident
 from helpline.store.knowledge import kb_links
 from helpline.store.knowledge import kb_tickets
 from helpline.store.config import Settings

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from helpline.notifier import outbox
-from helpline.router.kb_suggest import Suggester, Suggestion
+from helpline.router.kb.kb_suggest import Suggester, Suggestion
 from helpline.store.knowledge import kb_state
 from helpline.store.knowledge import kb_tickets
 from helpline.store.config import Settings

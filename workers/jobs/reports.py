@@ -63,7 +63,7 @@ def figures(
     out = compute(
         rows, Targets(settings.report_target_first_response_s, settings.report_target_fcr, settings.report_target_csat)
     )
-    from helpline.router import kb_figures
+    from helpline.router.kb import kb_figures
     from helpline.store.knowledge import kb_state
 
     sugg, defl = run_tx(lambda: kb_state.report_rows(since, until), durable=False)

@@ -3,7 +3,7 @@
 The CPU-heavy parts (language detection, sentiment, the category model) usually ran in ``pipeline.prepare``
 before the write lock; this stage takes them from there, or works them out now. Nothing is written here: the
 ticket stage writes the ticket with them and the events that say why (``workers/tickets/triage.py``,
-``router/priority.py``, ``router/category.py``).
+``router/priority.py``, ``router/categories/category.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def run(ctx: Context) -> Decision | None:
 
 def categorise(subject: str, text: str, settings: Settings) -> dict:
     """The category of a new ticket with its reason; a broken model must not stop tickets from being made."""
-    from helpline.router.category import classify, load_active_model, models_dir_for
-    from helpline.router.model_store import ModelError
+    from helpline.router.categories.category import classify, load_active_model, models_dir_for
+    from helpline.router.categories.model_store import ModelError
 
     try:
         decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)

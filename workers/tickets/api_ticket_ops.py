@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpline.router import category as category_rules
+from helpline.router.categories import category as category_rules
 from helpline.store.tickets import ticket_notes
 from helpline.store.config import Settings
 
@@ -25,8 +25,7 @@ from helpline.workers.tickets import replies
 from helpline.workers.tickets import ticket_ops
 
 
-class ReplyNotPossible(ticket_ops.TicketOpError):
-    """The ticket's customer cannot be reached on its channel (nothing was written)."""
+ReplyNotPossible = replies.ReplyNotPossible
 
 
 @dataclass
@@ -55,12 +54,9 @@ def reply(
     Idempotency-Key never sends the customer the same answer twice. ``request``
     (``replies.request_hash``) is kept with it: the key again with another
     text raises ``replies.KeyReused``."""
-    done = replies.queued(key, ticket_id, request)
-    if done is not None and done[0] is not None:  # a retry of a reply already made
+    done, ticket = replies.prior_or_ticket(key, ticket_id, request)  # KeyReused: the key with another answer
+    if done is not None:
         return Reply(done[0], done[1], done[2], [], repeated=True)
-    ticket = ticket_refs.get(ticket_id)
-    if ticket.status in ("closed", "merged"):
-        raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(
         ticket_id,
         text,

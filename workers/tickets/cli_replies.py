@@ -23,13 +23,11 @@ from helpline.store.config import Settings
 from helpline.store.inbound import audit_events
 from helpline.store.tickets import ticket_refs
 from helpline.workers.tickets import replies
-from helpline.workers.tickets import ticket_ops
 
 KEY_PREFIX = "cli-reply:"
 
 
-class ReplyNotPossible(ticket_ops.TicketOpError):
-    """The ticket's customer cannot be answered (nothing was written; the transaction rolls back)."""
+ReplyNotPossible = replies.ReplyNotPossible
 
 
 @dataclass
@@ -58,12 +56,9 @@ def reply(
     """Answer the ticket's customer as ``agent`` (the name they see); ``actor`` is the audit's agent email."""
     unique = KEY_PREFIX + key
     request = replies.request_hash(text=text, agent=agent, files=",".join(f.get("blob_key", "") for f in files or []))
-    done = replies.queued(unique, ticket_id, request)  # KeyReused: the same --key with another answer
-    if done is not None and done[0] is not None:
+    done, ticket = replies.prior_or_ticket(unique, ticket_id, request)  # KeyReused: the key with another answer
+    if done is not None:
         return CliReply(done[0], done[1], done[2], repeated=True)
-    ticket = ticket_refs.get(ticket_id)
-    if ticket.status in ("closed", "merged"):
-        raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
     r = replies.compose(
         ticket_id,
         text,

@@ -47,6 +47,7 @@ from helpline.store.inbound import audit_events
 from helpline.store.inbound import thread_state
 from helpline.store.tickets import ticket_refs
 from helpline.workers.tickets import routing_stage
+from helpline.workers.tickets.ticket_ops import TicketOpError
 
 NO_CUSTOMER = "the ticket has no customer message to answer"
 NO_CALLBACK = (
@@ -82,6 +83,22 @@ REQUEST_HASH = "request_sha256"  # the outbox payload key holding the fingerprin
 def request_hash(**fields: str) -> str:
     """The fingerprint of an answer request's fields, compared when its key comes again."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class ReplyNotPossible(TicketOpError):
+    """The ticket's customer cannot be answered (nothing was written; the transaction rolls back)."""
+
+
+def prior_or_ticket(key: str, ticket_id: int, request: str) -> tuple[tuple[int, str, str] | None, Any]:
+    """What every agent-reply path checks first: the answer a retried ``key`` already queued (``queued``),
+    else the ticket, which must be open to an answer (ReplyNotPossible for a closed or merged one)."""
+    done = queued(key, ticket_id, request)
+    if done is not None and done[0] is not None:
+        return (done[0], done[1], done[2]), None
+    ticket = ticket_refs.get(ticket_id)
+    if ticket.status in ("closed", "merged"):
+        raise ReplyNotPossible(f"{ticket.number} is {ticket.status}; reply on the ticket it became or a new one")
+    return None, ticket
 
 
 def queued(key: str, ticket_id: int, request: str = "") -> tuple[int | None, str, str] | None:

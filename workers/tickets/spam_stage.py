@@ -25,6 +25,8 @@ into the normal flow as a new ticket.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -33,7 +35,7 @@ from prometheus_client import Counter
 
 from helpline.store.inbound import blocklist
 from helpline.store.inbound import message_rows
-from helpline.store.config import Settings
+from helpline.store.config import ConfigError, Settings
 from helpline.store.siteconfig.config_file import site_config
 from helpline.store.envelope import Envelope
 from helpline.store.inbound.sender_auth import trusted_header
@@ -49,6 +51,8 @@ from helpline.workers.tickets import routing_stage
 from helpline.workers.inbound import threads
 from helpline.workers.tickets import ticket_ops
 from helpline.workers.inbound.dedupe import body_hash
+
+log = logging.getLogger("helpline.workers")
 
 SPAM = Counter("helpline_spam_total", "Messages filed as spam, by why", ["source"])
 
@@ -155,9 +159,22 @@ def judge(
     return _mta_verdict(trusted_spam_headers(listed, auth or {}, authserv_id), score_max)
 
 
+@functools.lru_cache(maxsize=16)
+def _config_unusable(error: str) -> None:
+    """Once per distinct error and process: every message would say the same."""
+    log.error("event=config_file_unusable stage=spam using=database_block_list_only error=%r", error)
+
+
 def verdict(env: Envelope, settings: Settings) -> SpamVerdict | None:
-    """``judge`` with this desk's block list (file and database) and settings."""
-    cfg = site_config(settings)
+    """``judge`` with this desk's block list (file and database) and settings. A configuration file that does
+    not parse must not stop mail: its block list is left out (the database's still counts) and it is logged,
+    as triage falls back to its built-in rules."""
+    try:
+        cfg = site_config(settings)
+        file_senders, file_domains = set(cfg.blocked_senders), set(cfg.blocked_domains)
+    except ConfigError as exc:
+        _config_unusable(str(exc)[:300])
+        file_senders, file_domains = set(), set()
     senders, domains = blocklist.stored_sets()
     return judge(
         channel=env.channel,
@@ -167,8 +184,8 @@ def verdict(env: Envelope, settings: Settings) -> SpamVerdict | None:
         auth=env.auth,
         authserv_id=settings.trusted_authserv_id,
         score_max=settings.spam_score_max,
-        blocked_senders=set(cfg.blocked_senders) | senders,
-        blocked_domains=set(cfg.blocked_domains) | domains,
+        blocked_senders=file_senders | senders,
+        blocked_domains=file_domains | domains,
     )
 
 

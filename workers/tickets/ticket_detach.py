@@ -52,8 +52,8 @@ class Detached:
 
 
 def _category(subject: str, text: str, settings: Settings) -> dict:
-    from helpline.router.category import classify, load_active_model, models_dir_for
-    from helpline.router.model_store import ModelError
+    from helpline.router.categories.category import classify, load_active_model, models_dir_for
+    from helpline.router.categories.model_store import ModelError
 
     try:
         decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)

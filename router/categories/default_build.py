@@ -21,8 +21,8 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from helpline.router.default_labels import BITEXT_INTENTS
-from helpline.router.model_train import (
+from helpline.router.categories.default_labels import BITEXT_INTENTS
+from helpline.router.categories.model_train import (
     BITEXT_ATTRIBUTION,
     BITEXT_TEST,
     BITEXT_TRAIN,
@@ -36,9 +36,9 @@ from helpline.router.model_train import (
 )
 
 if TYPE_CHECKING:
-    from helpline.router.category_model import CategoryModel
+    from helpline.router.categories.category_model import CategoryModel
 
-SYNTHETIC_CSV = Path(__file__).resolve().parent / "models" / "synthetic_support.csv"
+SYNTHETIC_CSV = Path(__file__).resolve().parent.parent / "models" / "synthetic_support.csv"
 BITEXT_PER_INTENT = 60
 SEED = 17
 
@@ -110,7 +110,7 @@ def default_training_data(bitext_train: Path, synthetic: Path = SYNTHETIC_CSV) -
     )
 
 
-SHIPPED_CSV = Path(__file__).resolve().parent / "models" / "default_training.csv"
+SHIPPED_CSV = Path(__file__).resolve().parent.parent / "models" / "default_training.csv"
 
 
 def write_training_csv(data: Dataset, path: Path = SHIPPED_CSV) -> Path:
@@ -126,7 +126,7 @@ def write_training_csv(data: Dataset, path: Path = SHIPPED_CSV) -> Path:
 
 def shipped_training_data(path: Path = SHIPPED_CSV) -> Dataset:
     """The default's training set, from the package (no data directory needed at run time)."""
-    from helpline.router.model_train import read_csv
+    from helpline.router.categories.model_train import read_csv
 
     data = read_csv(path, "text", "label")
     data.source = "router/models/default_training.csv (the default model's training set)"
@@ -147,8 +147,8 @@ def build_default(
     import shutil
     from dataclasses import replace
 
-    from helpline.router.default_labels import BITEXT_INTENTS
-    from helpline.router.model_store import DEFAULT_NAME, save_model
+    from helpline.router.categories.default_labels import BITEXT_INTENTS
+    from helpline.router.categories.model_store import DEFAULT_NAME, save_model
 
     data_dir = Path(data_dir)
     out_dir = Path(out_dir)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpline.router.category_model import CategoryModel
+from helpline.router.categories.category_model import CategoryModel
 
 log = logging.getLogger("helpline.router")
 
@@ -149,7 +149,7 @@ def load_active_model(models_dir: str | os.PathLike[str], *, recheck_s: float = 
     changed pointer loads the model it names. A model that fails to load is
     logged and the previous one kept, so a bad activation never stops the workers.
     """
-    from helpline.router.model_store import ModelStore, load_model
+    from helpline.router.categories.model_store import ModelStore, load_model
 
     key = os.fspath(models_dir)
     now = time.monotonic()
@@ -174,7 +174,7 @@ def load_active_model(models_dir: str | os.PathLike[str], *, recheck_s: float = 
                 log.info("event=category_model_loaded path=%s version=%s", path, model.version_label)
         except Exception as exc:  # noqa: BLE001 - keep classifying with what we have
             if current is None:
-                from helpline.router.model_store import packaged_default_path
+                from helpline.router.categories.model_store import packaged_default_path
 
                 log.error("event=category_model_failed store=%s error=%r; using the packaged default", key, exc)
                 path, model = packaged_default_path(), load_model(packaged_default_path())
@@ -200,7 +200,7 @@ _labels: dict[str, tuple[tuple[int, int, int] | None, float, tuple[str, ...]]] =
 def active_labels(models_dir: str | os.PathLike[str], *, recheck_s: float = RECHECK_S) -> tuple[str, ...]:
     """The categories the active model knows, from its metadata file alone: a process that shows them
     (the Slack sender's category menu) need not load the model. Empty when they cannot be read."""
-    from helpline.router.model_store import ModelStore, read_metadata
+    from helpline.router.categories.model_store import ModelStore, read_metadata
 
     key = os.fspath(models_dir)
     now = time.monotonic()

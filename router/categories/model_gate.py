@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from helpline.router.category_model import CategoryModel
-from helpline.router.default_labels import LEGACY_LABELS, canonical
-from helpline.router.model_train import Dataset, TrainingError, TrainOptions, evaluate, train
+from helpline.router.categories.category_model import CategoryModel
+from helpline.router.categories.default_labels import LEGACY_LABELS, canonical
+from helpline.router.categories.model_train import Dataset, TrainingError, TrainOptions, evaluate, train
 
 MARGIN = 0.02  # accuracy on the recent held-out tickets, absolute
 HOLDOUT_FRACTION = 0.2

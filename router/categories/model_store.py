@@ -32,12 +32,12 @@ from typing import Any
 
 from helpline.store.storage.files import fsync_dir, write_atomic
 
-from helpline.router.category_model import CategoryModel, SecondStage
+from helpline.router.categories.category_model import CategoryModel, SecondStage
 
 MODEL_NAME = "model"
 DEFAULT_NAME = "default"
 ACTIVE_FILE = "ACTIVE"
-PACKAGED_DIR = Path(__file__).resolve().parent / "models"
+PACKAGED_DIR = Path(__file__).resolve().parent.parent / "models"
 
 # skops trusts, by default, only what cannot run code: builtins, numpy and scipy
 # containers, and scikit-learn's public estimators. A category model also holds

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from helpline.router import kb_text
+from helpline.router.kb import kb_text
 
 
 @dataclass(frozen=True)

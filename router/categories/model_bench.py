@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from helpline.router.category import classify
-from helpline.router.category_model import CategoryModel
-from helpline.router.model_train import Dataset, TrainOptions, train
+from helpline.router.categories.category import classify
+from helpline.router.categories.category_model import CategoryModel
+from helpline.router.categories.model_train import Dataset, TrainOptions, train
 
 
 def synthetic_rows(data: Dataset, rows: int, seed: int = 1) -> Dataset:

@@ -25,7 +25,7 @@ it) at about 0.1 ms for a short message and 0.25 ms for a 500-character mail.
 
 A model trained with the ``embeddings`` extra installed also has a
 :class:`SecondStage`: a logistic regression over the sentence embedding of the
-message (``router/embeddings.py``) joined to the first stage's probabilities.
+message (``router/categories/embeddings.py``) joined to the first stage's probabilities.
 It answers only when the TF-IDF model's confidence is below the second stage's
 calibrated threshold, so most messages never pay for an embedding. Without the
 extra at prediction time the model answers with its first stage alone (logged
@@ -208,7 +208,7 @@ _warned_unavailable = False
 def _embedder_for(second: "SecondStage") -> Any:
     """The process's embedder when it is the one ``second`` was trained on, else None (logged once)."""
     global _warned_unavailable
-    from helpline.router import embeddings
+    from helpline.router.categories import embeddings
 
     why = embeddings.missing()
     if why is None:

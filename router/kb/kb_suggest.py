@@ -16,7 +16,7 @@ from typing import Any
 from helpline.store.knowledge import kb_state
 from helpline.store.knowledge import kb_tickets
 
-from helpline.router import kb_rank
+from helpline.router.kb import kb_rank
 
 TOP = 3
 EXCERPT = 300
