@@ -268,35 +268,29 @@ class SlackSender:
 
     def _op_merge_suggestion(self, payload: dict[str, Any]) -> str:
         """A near-duplicate in the ticket's thread, with Merge and Not-a-duplicate buttons."""
-        thread = slack_state.thread_of(int(payload["ticket_id"]))
-        if thread is None:
-            raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
-        channel, parent = thread
-        body = slack_blocks.merge_suggestion(
-            str(payload["number"]), str(payload["other"]), float(payload.get("similarity") or 0.0)
+        return self._offer_in_thread(
+            payload,
+            slack_blocks.merge_suggestion(
+                str(payload["number"]), str(payload["other"]), float(payload.get("similarity") or 0.0)
+            ),
         )
-        if not self._actions:  # no way for a click to arrive: the line alone
-            body["blocks"] = body["blocks"][:1]
-        resp = self._call(
-            "chat_postMessage",
-            channel,
-            paced=True,
-            channel=channel,
-            thread_ts=parent,
-            text=body["text"],
-            blocks=body["blocks"],
-        )
-        return f"{channel}:{resp['ts']}"
 
     def _op_detach_offer(self, payload: dict[str, Any]) -> str:
         """A near-duplicate's join in the ticket's thread, with a Detach button (``slack_actions._detach``)."""
+        return self._offer_in_thread(
+            payload,
+            slack_blocks.detach_offer(
+                str(payload["number"]), int(payload["message"]), float(payload.get("similarity") or 0.0)
+            ),
+        )
+
+    def _offer_in_thread(self, payload: dict[str, Any], body: dict[str, Any]) -> str:
+        """Post an offer with buttons in the ticket's thread; without interactivity (no way for a click to
+        arrive) only its first block, the line itself."""
         thread = slack_state.thread_of(int(payload["ticket_id"]))
         if thread is None:
             raise PermanentFailure(f"ticket {payload['ticket_id']} has no Slack thread")
         channel, parent = thread
-        body = slack_blocks.detach_offer(
-            str(payload["number"]), int(payload["message"]), float(payload.get("similarity") or 0.0)
-        )
         if not self._actions:
             body["blocks"] = body["blocks"][:1]
         resp = self._call(

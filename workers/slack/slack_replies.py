@@ -449,21 +449,7 @@ def _files_not_sent(
                 now=now,
             )
         if ok and sent == "linked":
-            shown = ", ".join(escape(n) for n in ok[:5]) + (f" and {len(ok) - 5} more" if len(ok) > 5 else "")
-            row = outbox.enqueue(
-                channel="slack",
-                kind="slack_notice",
-                recipient=where["channel"],
-                payload={
-                    "op": "notice",
-                    "channel": where["channel"],
-                    "thread_ts": where["thread_ts"],
-                    "text": f":link: {shown}: {escape(reason)}.",
-                },
-                unique_key=f"{key}:links",
-                ticket=ticket_id,
-            )
-            ids += [row.id] if row is not None else []
+            ids += _thread_notice(where, f":link: {_names(ok)}: {escape(reason)}.", f"{key}:links", ticket_id)
         files = [f for f in files if not f.get("blob_key")]
         if not files:
             return ids
@@ -472,22 +458,27 @@ def _files_not_sent(
     audit_events.event(
         ticket_id, "agent_files_not_sent", {"files": names, "errors": errors, **where}, actor=actor, now=now
     )
-    shown = ", ".join(escape(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     why = "; ".join(escape(e[:200]) for e in errors[:3]) if errors else reason
+    text = f":paperclip: {_names(names)}: not sent to the customer ({why}). Share a link instead."
+    return ids + _thread_notice(where, text, f"{key}:files", ticket_id)
+
+
+def _names(names: list[str]) -> str:
+    """At most five file names, escaped for Slack, and how many more."""
+    return ", ".join(escape(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _thread_notice(where: dict[str, Any], text: str, unique_key: str, ticket_id: int) -> list[int]:
+    """A notice for the agent in the ticket's thread (once per ``unique_key``); the outbox id, if new."""
     row = outbox.enqueue(
         channel="slack",
         kind="slack_notice",
         recipient=where["channel"],
-        payload={
-            "op": "notice",
-            "channel": where["channel"],
-            "thread_ts": where["thread_ts"],
-            "text": f":paperclip: {shown}: not sent to the customer ({why}). Share a link instead.",
-        },
-        unique_key=f"{key}:files",
+        payload={"op": "notice", "channel": where["channel"], "thread_ts": where["thread_ts"], "text": text},
+        unique_key=unique_key,
         ticket=ticket_id,
     )
-    return ids + ([row.id] if row is not None else [])
+    return [row.id] if row is not None else []
 
 
 def _insert_message(
