@@ -133,69 +133,40 @@ async def show(request: web.Request) -> web.Response:
 async def answer(request: web.Request) -> web.Response:
     settings: Settings = request.app[K.SETTINGS]
     ticket_id, survey, number, language = await _survey_of(request)
+
+    def refuse(message: str, status: int) -> web.Response:
+        """The survey page again, without a chosen score, saying why the rating was not taken."""
+        return _page(
+            settings,
+            number=number,
+            language=language,
+            action=request.path,
+            score=None,
+            survey=survey,
+            message=message,
+            status=status,
+        )
+
     try:
         form = form_data.read_form(await request.read(), request.headers.get("Content-Type", ""))
     except decoding.BodyError as exc:
-        return _page(
-            settings,
-            number=number,
-            language=language,
-            action=request.path,
-            score=None,
-            survey=survey,
-            message=f"The form could not be read ({exc.reason}). Please send your rating again.",
-            status=400,
-        )
+        return refuse(f"The form could not be read ({exc.reason}). Please send your rating again.", 400)
     if not survey.open_at(utcnow()):
-        return _page(
-            settings,
-            number=number,
-            language=language,
-            action=request.path,
-            score=None,
-            survey=survey,
-            message="This survey has expired.",
-            status=410,
-        )
+        return refuse("This survey has expired.", 410)
     why = csrf.problem(settings.secret_key, str(form.get("csrf", "")), request.cookies.get(COOKIE, ""), time.time())
     if why:
         log.info("event=csat_refused ticket=%d reason=csrf_%s", ticket_id, why)
-        return _page(
-            settings,
-            number=number,
-            language=language,
-            action=request.path,
-            score=None,
-            survey=survey,
-            message="Please send your rating again from this page (your browser must accept cookies from this site).",
-            status=403,
+        return refuse(
+            "Please send your rating again from this page (your browser must accept cookies from this site).", 403
         )
     score = _score(str(form.get("score", "")))
     if score is None:
-        return _page(
-            settings,
-            number=number,
-            language=language,
-            action=request.path,
-            score=None,
-            survey=survey,
-            message="Please choose a rating from 1 to 5.",
-            status=400,
-        )
+        return refuse("Please choose a rating from 1 to 5.", 400)
     try:
         comment = form.get("comment")  # absent keeps the earlier comment; an emptied box clears it
         survey = await request.app[K.RUN_BLOCKING](_record, ticket_id, score, None if comment is None else str(comment))
     except csat_state.SurveyClosed:
-        return _page(
-            settings,
-            number=number,
-            language=language,
-            action=request.path,
-            score=None,
-            survey=survey,
-            message="This survey has expired.",
-            status=410,
-        )
+        return refuse("This survey has expired.", 410)
     log.info("event=csat_answered ticket=%d score=%d via=page", ticket_id, score)
     return _page(
         settings,
