@@ -158,8 +158,14 @@ def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, b
     with import_mode.importing():
         for i in range(0, len(ids), batch):
             chunk = ids[i : i + batch]
-            done += run_tx(functools.partial(_settle, chunk, settings, open_since))
+            done += run_tx(functools.partial(_settle_buffered, chunk, settings, open_since))
     return done
+
+
+def _settle_buffered(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:
+    """``_settle`` with the chunk's audit events written in one statement."""
+    with audit_events.buffered_events():
+        return _settle(ticket_ids, settings, open_since)
 
 
 def _settle(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:

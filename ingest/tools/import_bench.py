@@ -69,14 +69,15 @@ def _count_sql() -> dict[str, int]:
     import peewee
 
     counter = {"statements": 0}
-    for cls in {peewee.SqliteDatabase, peewee.PostgresqlDatabase}:
+    classes: tuple[type[peewee.Database], ...] = (peewee.SqliteDatabase, peewee.PostgresqlDatabase)
+    for cls in classes:
         real = cls.execute_sql
 
         def counted(self: Any, sql: str, params: Any = None, *a: Any, _real: Any = real, **kw: Any) -> Any:
             counter["statements"] += 1
             return _real(self, sql, params, *a, **kw)
 
-        cls.execute_sql = counted  # type: ignore[method-assign]
+        setattr(cls, "execute_sql", counted)
     return counter
 
 
@@ -160,7 +161,7 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="--import: a PostgreSQL URL (a new database is made next to it and dropped); default: SQLite",
     )
-    b.add_argument("--import-batch-size", type=int, default=100, help="--import: messages per write transaction")
+    b.add_argument("--import-batch-size", type=int, default=200, help="--import: messages per write transaction")
     b.add_argument("--import-jobs", type=int, default=None, help="--import: parser processes (default: one per core)")
     b.add_argument("--import-count-sql", action="store_true", help="--import: count SQL statements per message")
     b.add_argument("--import-profile", metavar="OUT", help="--import: write a cProfile of the writer to OUT")
