@@ -13,9 +13,9 @@ exactly as before.
 
 Every change goes through the journal, so a message whose savepoint is rolled
 back (``mark``/``undo``) takes its entries with it. A cached "free" thread key
-that a concurrent writer claimed shows up as the unique key's IntegrityError;
-the caller then calls ``forget_keys`` and runs the message again, which reads
-the key from the database.
+or customer that a concurrent writer made shows up as a unique key's
+IntegrityError; the caller then calls ``forget_keys`` and runs the message
+again, which reads them from the database.
 """
 
 from __future__ import annotations
@@ -89,8 +89,11 @@ class BatchCache:
         self._journal.append(lambda: self.locked.discard(key))
 
     def forget_keys(self) -> None:
-        """Read thread keys from the database again (a concurrent writer claimed one)."""
+        """Read thread keys and customers from the database again: a concurrent writer (a live worker)
+        claimed a key or made a customer this cache still thought free."""
         self.keys.clear()
+        self.customers.clear()
+        self.addresses.clear()
 
     def memoised(self, name: str, read: Callable[[], Any]) -> Any:
         if name not in self.memo:

@@ -69,7 +69,7 @@ def _count_sql() -> dict[str, int]:
     import peewee
 
     counter = {"statements": 0}
-    classes: tuple[type[peewee.Database], ...] = (peewee.SqliteDatabase, peewee.PostgresqlDatabase)
+    classes: tuple[Any, ...] = (peewee.SqliteDatabase, peewee.PostgresqlDatabase)
     for cls in classes:
         real = cls.execute_sql
 
@@ -77,7 +77,7 @@ def _count_sql() -> dict[str, int]:
             counter["statements"] += 1
             return _real(self, sql, params, *a, **kw)
 
-        setattr(cls, "execute_sql", counted)
+        cls.execute_sql = counted
     return counter
 
 
