@@ -78,8 +78,10 @@ def test_the_warning_is_logged_once_per_version(worker, caplog):
     assert not any("inbound_failed" in r.getMessage() for r in caplog.records)
 
 
-def test_the_delay_stays_within_rabbitmqs_bound(backend):
+def test_the_delay_stays_within_rabbitmqs_bound(tmp_path):
+    from helpline.store.config import load
     from helpline.workers import broker
 
-    assert actors.newer_delay_ms(backend.replace(pending_after_s=10**6)) == broker.MAX_DELAY_MS
-    assert actors.newer_delay_ms(backend.replace(pending_after_s=0.0)) == 500
+    base = {"HELPLINE_DATA_DIR": str(tmp_path)}
+    assert actors.newer_delay_ms(load({**base, "HELPLINE_PENDING_AFTER_S": "1000000"})) == broker.MAX_DELAY_MS
+    assert actors.newer_delay_ms(load({**base, "HELPLINE_PENDING_AFTER_S": "0"})) == 500
