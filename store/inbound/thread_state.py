@@ -95,6 +95,18 @@ def add_thread_keys(ticket_id: int, keys: Iterable[str], *, claim: Iterable[str]
             sql.insert("thread_key", row, on_conflict="ON CONFLICT DO NOTHING")
 
 
+def keys_pointing_at(ticket_id: int, keys: Iterable[str]) -> list[str]:
+    """Those of ``keys`` that lead to the ticket now."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return []
+    rows = sql.fetchall(
+        f'SELECT "key" FROM "thread_key" WHERE ticket_id = ? AND "key" IN ({sql.in_marks(len(wanted))})',
+        [ticket_id, *wanted],
+    )
+    return [str(r[0]) for r in rows]
+
+
 def add_participants(ticket_id: int, addresses: Iterable[tuple[str, str, str]]) -> None:
     """(kind, address, role) triples; an address already a participant stays as it is."""
     for kind, address, role in addresses:
