@@ -285,6 +285,12 @@ class Settings:
     category_threshold: float = field(
         default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."}
     )
+    category_embeddings: bool = field(
+        default=True,
+        metadata={
+            "doc": "Let a category model trained with the embeddings extra ask its embeddings stage about the new tickets its TF-IDF stage is unsure of (a few ms of CPU each); no: the TF-IDF stage answers alone, as without the extra."
+        },
+    )
     model_retrain_interval_s: float = field(
         default=0.0,
         metadata={

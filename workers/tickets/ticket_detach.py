@@ -57,7 +57,13 @@ def _category(subject: str, text: str, settings: Settings) -> dict:
     from helpline.router.categories.model_store import ModelError
 
     try:
-        decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)
+        decision = classify(
+            subject,
+            text,
+            load_active_model(models_dir_for(settings)),
+            settings.category_threshold,
+            embeddings=settings.category_embeddings,
+        )
     except ModelError as exc:
         return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
     return decision.as_event()
