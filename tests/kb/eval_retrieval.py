@@ -19,6 +19,7 @@ import random
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from helpline.router.kb import kb_rank
 
@@ -75,6 +76,29 @@ def score(ranked: list[list[str]], gold: list[str]) -> tuple[float, float]:
 def bm25(docs: list[kb_rank.Doc], qs: list[tuple[str, str]], params: kb_rank.Params) -> list[list[str]]:
     r = kb_rank.Ranker(docs, params)
     return [[h.key for h in r.rank(text, 3)] for text, _ in qs]
+
+
+def fused(
+    docs: list[kb_rank.Doc], qs: list[tuple[str, str]], params: kb_rank.Params, fusion: "Any" = None
+) -> list[list[str]]:
+    """BM25 fused with sentence embeddings (needs the embeddings extra)."""
+    from helpline.router.categories import embeddings
+    from helpline.router.kb import kb_embed
+
+    r = kb_embed.FusedRanker(kb_rank.Ranker(docs, params), embeddings.get_embedder(), fusion or kb_embed.Fusion())
+    return [[h.key for h in r.rank(text, 3)] for text, _ in qs]
+
+
+def dense_only(docs: list[kb_rank.Doc], qs: list[tuple[str, str]]) -> list[list[str]]:
+    from helpline.router.categories import embeddings
+    from helpline.router.kb import kb_embed
+
+    r = kb_embed.FusedRanker(kb_rank.Ranker(docs), embeddings.get_embedder())
+    out = []
+    for text, _ in qs:
+        d = r.dense(text)
+        out.append([docs[i].key for i in sorted(d, key=lambda i: -d[i])[:3]])
+    return out
 
 
 def tfidf(docs: list[kb_rank.Doc], qs: list[tuple[str, str]]) -> list[list[str]]:

@@ -42,7 +42,9 @@ def test_every_way_to_the_window_finds_the_same_newest_matches(desk, monkeypatch
     if not is_sqlite():
         for words in ("number", "gadget hums", "flickers", "nowhere"):
             got = run_tx(lambda w=words: search._pg_window_ids(parse(w).positive), durable=False)
-            assert got == _truth(words, search.RANK_WINDOW + 1), words
+            assert [mid for mid, _ in got] == _truth(words, search.RANK_WINDOW + 1), words
+            owners = run_tx(lambda g=got: dict(fastsql.fetchall('SELECT id, ticket_id FROM "message"')), durable=False)
+            assert all(owners[mid] == tid for mid, tid in got), words  # each id with its own ticket
     # more matches than the window: the newest; fewer: all of them, ranked
     newest = run_tx(lambda: search.search_tickets(parse("number"), limit=2), durable=False)
     assert [h.number for h in newest] == [made[7].number, made[6].number]
