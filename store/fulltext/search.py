@@ -444,20 +444,35 @@ def _pg_window_sql(
         )
     else:
         # the newest first: each ticket's newest matching message, from the window itself (no second read
-        # of a thousand messages); without filters only the first ``cap`` tickets can be hits
+        # of a thousand messages). The filters are applied to those tickets first, by primary key, so that
+        # only the first ``cap`` that pass go on; the ticket documents that match the words rank after every
+        # message hit, so they are looked for only when fewer than ``cap`` passed (asked for with a LIMIT
+        # and no other hint, the planner walks every ticket backwards looking for them: 85 ms at 91,000
+        # tickets for a conjunction no subject has).
         newest: dict[int, int] = {}
         for mid, tid in window[:RANK_WINDOW]:
             newest.setdefault(tid, mid)
-        pairs = list(newest.items()) if conds else list(newest.items())[: max(int(cap), 1)]
+        pairs = list(newest.items())
+        if conds and pairs:
+            passed = {
+                r[0]
+                for r in sql.fetchall(
+                    f'SELECT t.id FROM "ticket" t WHERE t.id = ANY(?::bigint[]) AND {" AND ".join(conds)}',
+                    [_pg_array([t for t, _ in pairs]), *fparams],
+                )
+            }
+            pairs = [p for p in pairs if p[0] in passed]
+        enough = len(pairs) >= cap
+        pairs = pairs[: max(int(cap), 1)]
         params += [_pg_array([t for t, _ in pairs]), _pg_array([m for _, m in pairs])]
-        match_t = _pg_match("t", terms, params)
-        tconds = [match_t, *conds]
-        params += fparams
-        hits = (
-            "SELECT w.tid, 0.0 AS s, w.mid FROM unnest(?::bigint[], ?::bigint[]) AS w(tid, mid) "
-            f'UNION ALL (SELECT t.id, 0.0, NULL FROM "ticket" t WHERE {" AND ".join(tconds)} '
-            f"ORDER BY t.id DESC LIMIT {int(cap)})"
-        )
+        hits = "SELECT w.tid, 0.0 AS s, w.mid FROM unnest(?::bigint[], ?::bigint[]) AS w(tid, mid)"
+        if not enough:
+            match_t = _pg_match("t", terms, params)
+            params += fparams
+            hits += (
+                f' UNION ALL (SELECT t.id, 0.0, NULL FROM "ticket" t WHERE {" AND ".join([match_t, *conds])} '
+                f"ORDER BY t.id DESC LIMIT {int(cap)})"
+            )
     best = f"SELECT DISTINCT ON (tid) tid, s, mid FROM ({hits}) h ORDER BY tid, s DESC, mid DESC NULLS LAST"
     return (
         f'SELECT {cols}, b.s AS score, b.mid AS mid FROM ({best}) b JOIN "ticket" t ON t.id = b.tid{where}',

@@ -126,7 +126,7 @@ def through_cli(split: str, per_article: int = 10, titles: bool = True, embeddin
         kb.mkdir()
         for d in articles(0, per_article, titles):
             front = (
-                ([f"title: {json.dumps(d.title)}"] if d.title else [f"title: {json.dumps(d.key)}"])
+                [f"title: {json.dumps(d.title or 'Article')}"]  # a title is required: one word for all with --no-titles
                 + ["questions:"]
                 + [f"  - {json.dumps(q)}" for q in d.questions]
             )
