@@ -25,7 +25,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from helpline.router.kb import kb_rank
 
@@ -110,17 +110,18 @@ class FusedRanker:
         dim = embedder.dim
         self._matrix = np.vstack(mats) if mats else np.zeros((0, dim), dtype=np.float32)
         self._owner = np.asarray(owners, dtype=np.int64)
+        self._index = {d.key: i for i, d in enumerate(self.docs)}
 
     def __len__(self) -> int:
         return len(self.docs)
 
-    def dense(self, text: str) -> dict[int, float]:
+    def dense(self, text: str, vector: "np.ndarray | None" = None) -> dict[int, float]:
         """Document index -> cosine of its best question with ``text`` (documents with any text)."""
         import numpy as np
 
         if not len(self._owner) or not text.strip():
             return {}
-        sims = self._matrix @ self.embedder.embed_one(text)
+        sims = self._matrix @ (self.embedder.embed_one(text) if vector is None else vector)
         best = np.full(len(self.docs), -1.0, dtype=np.float32)
         np.maximum.at(best, self._owner, sims)
         return {i: float(s) for i, s in enumerate(best) if s > -1.0}
@@ -130,8 +131,9 @@ class FusedRanker:
     ) -> list[kb_rank.Hit]:
         f = self.fusion
         lexical = self.bm25.rank(text, max(f.depth, k), language=language, allow=allow)
-        index = {d.key: i for i, d in enumerate(self.docs)}
-        dense = self.dense(text)
+        index = self._index
+        vector = self.embedder.embed_one(text) if text.strip() and len(self._owner) else None
+        dense = self.dense(text, vector) if vector is not None else {}
         wanted = sorted(
             ((s, i) for i, s in dense.items() if s >= f.dense_min and self.bm25._wanted(i, language, allow)),
             key=lambda si: (-si[0], self.docs[si[1]].key),
@@ -149,21 +151,22 @@ class FusedRanker:
         hits = []
         for i, s in order:
             key = self.docs[i].key
-            h = by_key.get(key)
-            if h is None:  # found by meaning alone: no shared word to show, the closest question instead
-                h = kb_rank.Hit(key, 0.0, self._closest_question(i, text), 0.0, 0.0)
-            elif lexical and h.key != lexical[0].key:
+            found = by_key.get(key)
+            if found is None:  # found by meaning alone: no shared word to show, the closest question instead
+                h = kb_rank.Hit(key, 0.0, self._closest_question(i, vector), 0.0, 0.0)
+            else:
+                h = found
+            if found is not None and h.key != lexical[0].key:
                 # confidence (deflection) stays BM25's: an article BM25 did not put first is not "confident"
                 h = replace(h, margin=round(min(h.score / top_bm25, 99.0), 4) if top_bm25 else 0.0)
             hits.append(replace(h, score=round(s, 6)))
         return hits
 
-    def _closest_question(self, i: int, text: str) -> str:
-        d = self.docs[i]
-        texts = _texts(d)
-        if not texts:
+    def _closest_question(self, i: int, vector: "np.ndarray | None") -> str:
+        texts = _texts(self.docs[i])
+        if not texts or vector is None:
             return ""
-        sims = self._matrix[self._owner == i] @ self.embedder.embed_one(text)
+        sims = self._matrix[self._owner == i] @ vector
         return "similar question: " + texts[int(sims.argmax())]
 
 
