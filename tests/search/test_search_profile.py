@@ -1,0 +1,25 @@
+"""The bench's --search-explain: the statements one search runs are captured, the slowest is explained on
+either engine, and the statement runner is left as it was."""
+
+from __future__ import annotations
+
+from helpline.store import fastsql
+from helpline.store.db import is_sqlite, run_tx
+from helpline.store.fulltext import search, search_profile
+from helpline.store.fulltext.search_syntax import parse
+
+from .test_search_index import _ticket, desk  # noqa: F401 - desk is a fixture
+
+
+def test_slowest_plan_of_a_search(desk):  # noqa: F811
+    _ticket(desk, "Refund for invoice 4411", "Hello, I was charged twice. Please refund me.\n")
+    real = fastsql.execute
+    got = run_tx(
+        lambda: search_profile.slowest_plan(lambda: search.search(parse("refund status:new"), limit=20)),
+        durable=False,
+    )
+    assert fastsql.execute is real
+    assert got["statements"] and got["slowest"] and got["plan"]
+    assert not got["slowest"].startswith(("SET ", "EXPLAIN "))
+    if not is_sqlite():
+        assert any("Execution Time" in line for line in got["plan"])  # ANALYZE: the plan was run
