@@ -291,6 +291,12 @@ class Settings:
             "doc": "Let a category model trained with the embeddings extra ask its embeddings stage about the new tickets its TF-IDF stage is unsure of (a few ms of CPU each); no: the TF-IDF stage answers alone, as without the extra."
         },
     )
+    duplicates_by_meaning: bool = field(
+        default=True,
+        metadata={
+            "doc": "With the embeddings extra, compare a new message by meaning with the customer's newest open tickets when their words found nothing alike (a merge suggestion only; 7-14 ms of CPU for such a message); no: words only."
+        },
+    )
     model_retrain_interval_s: float = field(
         default=0.0,
         metadata={

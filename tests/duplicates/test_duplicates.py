@@ -19,6 +19,7 @@ from helpline.store.inbound import audit_events
 from helpline.workers.jobs.incident_grouper import Grouper
 from helpline.workers.inbound.duplicates import best_match
 
+from ..sms.conftest import SmsDesk, twilio_settings
 from ..support.fake_twilio import inbound_form
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
 
@@ -403,6 +404,14 @@ def test_same_problem_in_other_words_is_suggested_by_meaning(desk):
     assert suggested[0].data["similarity"] >= 0.6
     other = desk.receive(mail(subject="Invoice", body="Could you send me the invoice for the annual plan as a PDF?")[0])
     assert other.action == "created" and not events(other.ticket_id, "merge_suggested")
+
+
+def test_meaning_is_not_compared_when_the_operator_says_no(backend, fake_twilio):
+    """HELPLINE_DUPLICATES_BY_MEANING=no keeps the check to the words (and its cost to theirs)."""
+    desk = SmsDesk(twilio_settings(backend.replace(duplicates_by_meaning=False), fake_twilio))
+    desk.receive(mail(subject="Login problem", body=LOCKED)[0])
+    second = desk.receive(mail(subject="Still locked out", body=LOCKED_AGAIN)[0])
+    assert second.action == "created" and not events(second.ticket_id, "merge_suggested")
 
 
 def test_meaning_match_is_a_plain_function():

@@ -124,7 +124,7 @@ def find_near(
     near = best_match(
         fp, tickets, merge_threshold=settings.dup_merge_threshold, suggest_threshold=settings.dup_suggest_threshold
     )
-    if near is not None or not text.strip() or embeddings.missing() is not None:
+    if near is not None or not settings.duplicates_by_meaning or not text.strip() or embeddings.missing() is not None:
         return near
     candidates = [(t, kb_tickets.question_of(t.ticket_id)[0]) for t in tickets[:MEANING_CANDIDATES]]
     return meaning_match(text, fp.refs, candidates, lambda texts: embeddings.get_embedder().embed(texts))
