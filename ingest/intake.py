@@ -388,7 +388,9 @@ class EmailIntake:
             )
             status, reason = InboundStatus.QUARANTINED, f"could not be parsed: {type(exc).__name__}: {exc}"[:2000]
         if offer.refusable and self.settings.auth_failed_policy == "reject":
-            verdict = judge(env.auth, self.settings.trusted_authserv_id, env.sender.address)
+            verdict = judge(
+                env.auth, self.settings.trusted_authserv_id, env.sender.address, self.settings.auth_alignment
+            )
             if verdict.failed:
                 raise SenderRefused(f"sender authentication failed ({verdict.reason})")
         try:

@@ -206,6 +206,12 @@ class Settings:
             "doc": "authserv-id of the MTA in front (its hostname, as it writes it in Authentication-Results); only the topmost header with this id is believed, and that MTA must add it and remove forged ones; empty: no header is believed."
         },
     )
+    auth_alignment: str = field(
+        default="relaxed",
+        metadata={
+            "doc": "How a passing DKIM signature or SPF check must match the From domain to vouch for a sender when DMARC itself did not pass (RFC 7489 3.1): relaxed (the same organisational domain under the Public Suffix List, DMARC's default) or strict (the same domain name)."
+        },
+    )
     clamd_socket: str = field(
         default="",
         metadata={
@@ -278,6 +284,18 @@ class Settings:
     models_dir: str = field(default="", metadata={"doc": "Category model store; default DATA_DIR/models."})
     category_threshold: float = field(
         default=0.5, metadata={"doc": "Below this confidence the category is 'unclassified' (triage team)."}
+    )
+    category_embeddings: bool = field(
+        default=True,
+        metadata={
+            "doc": "Let a category model trained with the embeddings extra ask its embeddings stage about the new tickets its TF-IDF stage is unsure of (a few ms of CPU each); no: the TF-IDF stage answers alone, as without the extra."
+        },
+    )
+    duplicates_by_meaning: bool = field(
+        default=True,
+        metadata={
+            "doc": "With the embeddings extra, compare a new message by meaning with the customer's newest open tickets when their words found nothing alike (a merge suggestion only; 7-14 ms of CPU for such a message); no: words only."
+        },
     )
     model_retrain_interval_s: float = field(
         default=0.0,
@@ -697,6 +715,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             "HELPLINE_AUTH_FAILED_POLICY must be 'new_ticket', 'thread' or 'reject', "
             f"not {settings.auth_failed_policy!r}"
         )
+    if settings.auth_alignment not in ("relaxed", "strict"):
+        raise ConfigError(f"HELPLINE_AUTH_ALIGNMENT must be 'relaxed' or 'strict', not {settings.auth_alignment!r}")
     if settings.slack_reply_mode not in ("thread", "explicit"):
         raise ConfigError(
             f"HELPLINE_SLACK_REPLY_MODE must be 'thread' or 'explicit', not {settings.slack_reply_mode!r}"

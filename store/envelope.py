@@ -16,6 +16,18 @@ from typing import Any
 ENVELOPE_VERSION = 1
 
 
+class NewerEnvelope(ValueError):
+    """An envelope written by a newer release than this reader: not the message's fault, so a worker
+    leaves it for a newer worker instead of counting a failed try (``workers/actors.py``)."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(
+            f"envelope version {version} is newer than this worker understands "
+            f"({ENVELOPE_VERSION}); upgrade the workers before the ingest daemons"
+        )
+
+
 @dataclass
 class Sender:
     address: str = ""
@@ -143,11 +155,9 @@ class Envelope:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Envelope":
-        if data.get("version", 1) > ENVELOPE_VERSION:
-            raise ValueError(
-                f"envelope version {data['version']} is newer than this worker understands "
-                f"({ENVELOPE_VERSION}); upgrade the workers before the ingest daemons"
-            )
+        version = data.get("version", 1)
+        if isinstance(version, int) and version > ENVELOPE_VERSION:
+            raise NewerEnvelope(version)
         d = _known(cls, data)
         d["sender"] = Sender(**_known(Sender, data.get("sender") or {}))
         d["recipients"] = Recipients(**_known(Recipients, data.get("recipients") or {}))

@@ -19,12 +19,14 @@ from helpline.store import db
 from helpline.store.storage import blobs
 from helpline.store.inbound import queue_rows
 from helpline.store.config import Settings
+from helpline.store.envelope import ENVELOPE_VERSION, NewerEnvelope
 
 from helpline.workers import metrics, pipeline, retry_budget, send_pool
 
 log = logging.getLogger("helpline.workers")
 _stub = StubBroker()
 _state: dict[str, Any] = {}
+_newer_seen: set[int] = set()  # envelope versions already logged at WARNING by this process
 
 INBOUND_QUEUE = "inbound"
 OUTBOX_QUEUE = "outbox"
@@ -112,6 +114,10 @@ def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
     """One counted attempt: the pipeline, then the sends it asked for right away."""
     try:
         outcome = pipeline.process(inbound_id, s)
+    except NewerEnvelope as exc:
+        _defer_newer(inbound_id, exc, s)
+        metrics.observe("deferred", time.perf_counter() - started)
+        return
     except Exception as exc:
         final = retry_budget.is_last_try(s, queue_rows.inbound_attempts(inbound_id), retries)
         pipeline.record_failure(inbound_id, exc, final=final)
@@ -120,6 +126,35 @@ def _run(inbound_id: int, s: Settings, started: float, retries: int) -> None:
         raise
     _processed(inbound_id, outcome, started)
     _after(inbound_id, outcome)
+
+
+def newer_delay_ms(s: Settings) -> int:
+    """How long a row this worker cannot read waits before the queue offers it again: the sweeper's
+    ``pending_after_s``, the time after which it would be re-enqueued anyway, within RabbitMQ's bound."""
+    return max(500, min(int(s.pending_after_s * 1000), retry_budget.MAX_DELAY_MS))
+
+
+def _defer_newer(inbound_id: int, exc: NewerEnvelope, s: Settings) -> None:
+    """A rolling upgrade: the ingest daemons (or some workers) run a newer release than this worker. The
+    message is not at fault, so no try is spent (a raise would burn Dramatiq's retries and dead-letter it):
+    the counted attempt is taken back and the message goes back on the queue with a delay, for a newer worker
+    to take (or this one, after an upgrade). Logged at WARNING once per version and process, since every
+    message of a newer ingest would repeat it."""
+    delay = newer_delay_ms(s)
+    pipeline.defer(inbound_id, f"waiting for a worker that reads {exc} (deferred, no try spent)")
+    process_inbound.send_with_options(args=(inbound_id,), delay=delay)
+    if exc.version not in _newer_seen:
+        _newer_seen.add(exc.version)
+        log.warning(
+            "event=envelope_too_new version=%d understood=%d action=deferred delay_s=%g inbound=%d "
+            "hint=upgrade_the_workers_before_the_ingest_daemons",
+            exc.version,
+            ENVELOPE_VERSION,
+            delay / 1000,
+            inbound_id,
+        )
+    else:
+        log.debug("event=envelope_too_new version=%d action=deferred inbound=%d", exc.version, inbound_id)
 
 
 def _processed(inbound_id: int, outcome: pipeline.Outcome, started: float) -> None:

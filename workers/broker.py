@@ -46,10 +46,7 @@ def _load_middleware(spec: str) -> dramatiq.Middleware:
     return getattr(importlib.import_module(module), name)()
 
 
-# RabbitMQ's default consumer_timeout is 30 minutes; a delayed message held
-# longer is requeued (and run twice). Retries back off at most a minute and the
-# undo windows are minutes, so 25 minutes leaves room.
-MAX_DELAY_MS = 25 * 60 * 1000
+MAX_DELAY_MS = retry_budget.MAX_DELAY_MS  # the longest delay a message may be sent with (RabbitMQ's bound)
 
 
 def is_amqp(url: str) -> bool:

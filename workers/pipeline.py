@@ -38,6 +38,7 @@ __all__ = [
     "Prepared",
     "begin_attempt",
     "begin_attempts",
+    "defer",
     "prepare",
     "prepare_envelope",
     "process",
@@ -103,6 +104,20 @@ def record_failure(inbound_id: int, error: BaseException, *, final: bool) -> Non
         inbound_state.record_failure(row.id, reason, utcnow(), final=final)
 
     run_tx(tx)
+
+
+def defer(inbound_id: int, reason: str) -> None:
+    """Take back the try ``begin_attempt(s)`` counted for a row this worker cannot read (an envelope of a
+    newer release): it is no failure of the message, and counting it would quarantine the row during a
+    rolling upgrade. The row stays pending with ``reason``; touching it keeps the sweeper off it a while."""
+
+    def tx() -> None:
+        row = inbound_state.lock(inbound_id, with_envelope=False)
+        if row is None or not row.pending:
+            return
+        inbound_state.uncount_attempt(row.id, max(0, row.attempts - 1), reason[:2000], utcnow())
+
+    run_tx(tx, durable=False)  # as begin_attempt: a lost count only costs a try
 
 
 # ---- the pipeline ------------------------------------------------------------

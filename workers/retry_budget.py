@@ -23,6 +23,12 @@ from dramatiq.middleware import CurrentMessage
 
 from helpline.store.config import Settings
 
+# RabbitMQ's default consumer_timeout is 30 minutes; a delayed message held
+# longer is requeued (and run twice). Retries back off at most a minute and the
+# undo windows are minutes, so 25 minutes leaves room. Here rather than in
+# ``broker`` so that the actors, which the broker binds, may use it too.
+MAX_DELAY_MS = 25 * 60 * 1000
+
 
 def dramatiq_max_retries(settings: Settings) -> int:
     """Retries after the first try, so that first try + retries = ``max_attempts``."""

@@ -1,4 +1,8 @@
-"""``/helpline`` for agents in Slack: ``mine``, ``queue``, ``show HL-…``, ``status``, ``search``.
+"""``/helpline`` for agents in Slack: ``mine``, ``queue``, ``show HL-…``, ``status``, ``search``, ``spam``.
+
+Spam posts nothing to Slack when it arrives (``workers/tickets/spam_stage.py``), so
+``spam`` lists what waits for review with its count, and ``queue`` names the count
+when there is any: otherwise agents would learn of spam only from Prometheus.
 
 Answers are ephemeral (only the agent sees them) and read the store
 directly: a slash command must be answered within Slack's three seconds, and
@@ -33,6 +37,7 @@ USAGE = (
     "• `queue`: unassigned open tickets of this channel, nearest SLA due time first\n"
     "• `show HL-2026-000042`: one ticket\n"
     "• `status available|busy|away`: your availability for new tickets\n"
+    "• `spam`: mail kept as spam, waiting for review (`helpline tickets not-spam NUMBER` releases one)\n"
     '• `search words`: tickets and articles with the words: "a phrase", -excluded, status:open, '
     "team:billing, tag:vip, from:alice@example.com, before:/after:2026-03-01"
 )
@@ -50,7 +55,10 @@ def answer(text: str, user: str, channel: str) -> dict[str, Any]:
         return _listing("Your open tickets", tickets, "No open tickets are assigned to you.")
     if word == "queue":
         tickets = slack_lists.unassigned_in_channel(channel, LIST_MAX + 1)
-        return _listing("Unassigned in this channel, nearest SLA first", tickets, "Nothing waits unassigned here.")
+        got = _listing("Unassigned in this channel, nearest SLA first", tickets, "Nothing waits unassigned here.")
+        return _with_spam_count(got, slack_lists.spam_count())
+    if word == "spam":
+        return _spam()
     if word == "show" and _NUMBER.match(rest):
         ticket = queries.ticket_by_number(rest)
         card = load_card(ticket.id) if ticket else None
@@ -97,6 +105,33 @@ def _search(text: str, routed: Any) -> dict[str, Any]:
         )
     title = f"Matching {slack_blocks.escape(slack_blocks.trim(text, 80))}"
     return _text(f"*{title}*\n" + "\n".join(lines))
+
+
+def _spam_line(count: int) -> str:
+    return f"🗑 {count} message{'s' if count != 1 else ''} kept as spam, waiting for review: `/helpline spam`"
+
+
+def _with_spam_count(answer: dict[str, Any], count: int) -> dict[str, Any]:
+    return _text(answer["text"] + "\n" + _spam_line(count)) if count else answer
+
+
+def _spam() -> dict[str, Any]:
+    """The spam count and the newest spam tickets: number, subject (escaped, never a link: spam's subjects
+    are the spammer's words) and when it came; the sender is not shown."""
+    count, tickets = slack_lists.spam(LIST_MAX)
+    if not count:
+        return _text("*Spam: 0* — nothing waits for review.")
+    lines = []
+    for t in tickets:
+        subject = slack_blocks.escape(slack_blocks.trim(slack_blocks.one_line(t.subject), 80))
+        lines.append(f"*{t.number}* {subject} · {t.created_at:%Y-%m-%d %H:%M} UTC")
+    more = f"\n…and {count - len(tickets)} more." if count > len(tickets) else ""
+    return _text(
+        f"*Spam: {count}* waiting for review, newest first\n"
+        + "\n".join(lines)
+        + more
+        + "\nNot spam? `helpline tickets not-spam NUMBER` (or the API) releases it into the normal flow."
+    )
 
 
 def _text(text: str) -> dict[str, Any]:

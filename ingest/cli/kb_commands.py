@@ -109,7 +109,8 @@ def _suggest(args: argparse.Namespace) -> int:
     from helpline.store.db import run_tx
 
     _settings()
-    suggester = run_tx(Suggester.load, durable=False)
+    use = False if getattr(args, "no_embeddings", False) else None
+    suggester = run_tx(lambda: Suggester.load(embeddings=use), durable=False)
     if args.stdin:
         out = sys.stdout
         for line in sys.stdin:
@@ -216,6 +217,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--stdin", action="store_true", help="one text a line in, one JSON object a line out")
     sg.add_argument("--language", help="only articles in this language (ISO 639-1), and its stemmer")
     sg.add_argument("--json", action="store_true")
+    sg.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="rank articles by BM25 alone even when the embeddings extra is installed (to compare)",
+    )
     kb.set_defaults(fn=cmd_kb)
     mc = sub.add_parser("macros", help="canned replies with actions: list, apply to a ticket")
     msub = mc.add_subparsers(dest="macros_action", required=True)

@@ -332,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         "it; a later run with the same NAME and --search-messages reuses it instead of loading again",
     )
     b.add_argument("--search-target-ms", type=float, default=100.0, help="--search: exit 1 when p95 is above")
+    b.add_argument(
+        "--search-explain",
+        type=int,
+        default=0,
+        metavar="N",
+        help="--search: also print the N slowest queries with their statements and the plan of the slowest "
+        "(EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL), to stderr",
+    )
     b.add_argument("--seed", type=int, default=7)
     from helpline.ingest.tools.import_bench import add_arguments as add_import_bench_arguments
 

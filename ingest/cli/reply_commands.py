@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import mimetypes
+import os
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -29,21 +31,79 @@ def _text(args: argparse.Namespace) -> str:
     return args.text if args.text is not None else sys.stdin.read()
 
 
+def _display(raw: str) -> str:
+    """A path as the refusal shows it: undecodable bytes and control characters escaped, never raw."""
+    return ascii(raw)[1:-1] if not raw.isprintable() else raw
+
+
+def _file_name(path: Path) -> str:
+    """The attachment's name: the file's name as UTF-8 (bytes that are not become U+FFFD), control and
+    invisible format characters dropped, at most 200 characters; the database and the mail header take it."""
+    name = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    name = "".join(c for c in name if c.isprintable())
+    return name[:200] or "attachment"
+
+
+def _desk_dirs(settings: Any) -> list[Path]:
+    return [
+        Path(d).resolve() for d in (settings.data_dir, settings.effective_blob_dir, settings.effective_spool_dir) if d
+    ]
+
+
+def _read_file(raw: str, settings: Any) -> tuple[Path, bytes]:
+    """One ``--file``: a regular file, read without following a symbolic link, bounded by the size limit.
+
+    Refused with a reason: anything not a regular file (a directory; a FIFO or a device such as
+    /dev/zero, which could block or never end: opened non-blocking and checked before a byte is read), a
+    symbolic link (it may have been planted where the agent looked; name the file it points to instead),
+    a file inside the desk's own data directory (its database, blobs, spool and key are no attachment,
+    whatever the command-line user may read), and a file over ``MAX_FILE_BYTES`` (checked on the open
+    file and again while reading, so a file that grows meanwhile is refused too)."""
+    shown = _display(raw)
+    path = Path(raw)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if path.is_symlink():
+            raise ValueError(f"--file {shown}: is a symbolic link; name the file it points to")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ValueError(f"--file {shown}: no such file") from None
+    except PermissionError:
+        raise ValueError(f"--file {shown}: permission denied") from None
+    except OSError as exc:
+        raise ValueError(f"--file {shown}: cannot be opened: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ValueError(f"--file {shown}: is a directory, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+            raise ValueError(f"--file {shown}: is {kind}, not a regular file")
+        real = Path(raw).resolve()
+        if any(real == d or d in real.parents for d in _desk_dirs(settings)):
+            raise ValueError(f"--file {shown}: lies in Helpline's data directory; its files are not attachments")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"--file {shown}: {st.st_size} bytes, larger than the limit of {MAX_FILE_BYTES}")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"--file {shown}: larger than the limit of {MAX_FILE_BYTES} bytes")
+    finally:
+        os.close(fd)
+    return path, data
+
+
 def _files(paths: list[str], settings: Any) -> list[dict[str, Any]]:
     """Each file stored in the blob store before the transaction, as Slack's fetched files are."""
     from helpline.store.storage import blobs
 
+    read = [_read_file(raw, settings) for raw in paths]  # every file checked before any is stored
     store = blobs.open_store(settings.blob_backend, settings.effective_blob_dir)
     out = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_file():
-            raise ValueError(f"--file {raw}: no such file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"--file {raw}: larger than {MAX_FILE_BYTES} bytes")
-        data = path.read_bytes()
-        ctype = mimetypes.guess_type(path.name, strict=False)[0] or "application/octet-stream"
-        out.append({"name": path.name[:200], "content_type": ctype, "blob_key": store.put(data), "size": len(data)})
+    for path, data in read:
+        name = _file_name(path)
+        ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+        out.append({"name": name, "content_type": ctype, "blob_key": store.put(data), "size": len(data)})
     return out
 
 

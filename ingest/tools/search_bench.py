@@ -357,6 +357,21 @@ def main(args: argparse.Namespace) -> int:
             "slowest": [{"ms": round(ms, 1), "q": q} for ms, q in slowest],
             "corpus": "bitext" if utterances is not BUILTIN else "builtin",
         }
+        explain_n = int(getattr(args, "search_explain", 0) or 0)
+        if explain_n:
+            from helpline.store.fulltext import search_profile
+
+            worst = sorted(zip(timings["all"], (q[3] for q in queries), strict=False), reverse=True)[:explain_n]
+            for ms, text in worst:
+                got = run_tx(
+                    lambda t=text: search_profile.slowest_plan(lambda: search.search(parse(t), limit=20)),
+                    durable=False,
+                )
+                print(f"\n=== {ms:.1f} ms in the run, {got['total_ms']} ms again: {text!r}", file=sys.stderr)
+                for sms, st in got["statements"]:
+                    print(f"  {sms:7.1f} ms  {st}", file=sys.stderr)
+                for line in got["plan"]:
+                    print(f"    | {line}", file=sys.stderr)
         print(json.dumps(result, indent=None if args.json else 2))
         return 0 if result["latency"]["all"]["p95_ms"] <= args.search_target_ms else 1
     finally:

@@ -66,15 +66,23 @@ class CategoryDecision:
         }
 
 
-def classify(subject: str, text: str, model: CategoryModel, threshold: float = DEFAULT_THRESHOLD) -> CategoryDecision:
-    """Category of a message from its subject and stripped text."""
+def classify(
+    subject: str,
+    text: str,
+    model: CategoryModel,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    embeddings: bool = True,
+) -> CategoryDecision:
+    """Category of a message from its subject and stripped text; ``embeddings=False`` keeps a model's
+    embeddings stage from answering (``HELPLINE_CATEGORY_EMBEDDINGS``)."""
     doc = model.text_of(subject, text)
     name = model.version_label
     if not doc:
         return CategoryDecision(
             UNCLASSIFIED, 0.0, "", "", 0.0, name, threshold, f"unclassified: no subject or text (model {name})"
         )
-    ranked = model.ranked(doc, 2)
+    ranked = model.ranked(doc, 2, second_stage=embeddings)
     best, p = ranked[0]
     second, q = ranked[1] if len(ranked) > 1 else ("", 0.0)
     runner = f"; runner-up {second!r} at {q:.2f}" if second else ""

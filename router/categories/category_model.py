@@ -280,12 +280,16 @@ class CategoryModel:
         proba = self.predict_proba(texts)
         return [self.labels[i] for i in proba.argmax(axis=1)]
 
-    def predict_proba_one(self, text: str) -> np.ndarray:
-        """Class probabilities of one composed text, about a millisecond or less."""
+    def predict_proba_one(self, text: str, *, second_stage: bool = True) -> np.ndarray:
+        """Class probabilities of one composed text, about a millisecond or less (plus an embedding, a few
+        ms, when the second stage answers; ``second_stage=False``: the first stage alone, as without the
+        extra, for a desk that wants the pipeline's cost bounded whatever the model)."""
         if self._fast is None:
+            if not second_stage:
+                return self.first_stage_proba([text])[0]
             return self.predict_proba([text])[0]
         proba = self._fast(text)
-        if self.second is not None and proba.max() < self.second.threshold:
+        if second_stage and self.second is not None and proba.max() < self.second.threshold:
             emb = _embedder_for(self.second)
             if emb is not None:
                 return self.second.proba(emb.embed_one(text), proba)[0]
@@ -299,8 +303,8 @@ class CategoryModel:
         read, vocab = self._words
         return [w for w in read(text) if w not in FILLER_WORDS and w in vocab]
 
-    def ranked(self, text: str, top: int = 2) -> list[tuple[str, float]]:
-        proba = self.predict_proba_one(text)
+    def ranked(self, text: str, top: int = 2, *, second_stage: bool = True) -> list[tuple[str, float]]:
+        proba = self.predict_proba_one(text, second_stage=second_stage)
         if top >= len(proba):
             order = np.argsort(-proba, kind="stable")
         else:

@@ -32,9 +32,11 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "embeddings"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 INFO_FILE = "model.json"
-# The start of a message says what it is about; 64 word pieces (about 45 words) bound the cost of a long mail
-# to about 8 ms of one core (128 took 18 ms, over the 10 ms p99 budget).
-MAX_TOKENS = 64
+# The start of a message says what it is about; 48 word pieces (about 35 words) bound the cost of a long mail
+# to about 5-6 ms of one core on a loaded machine (64 took ~1 ms more, 128 about twice that: 10-18 ms, over
+# the 10 ms p99 budget). 48 and 64 gave the same held-out accuracy, also on mails longer than the cap
+# (router/models/embeddings/README.md).
+MAX_TOKENS = 48
 
 
 class EmbeddingsUnavailable(RuntimeError):

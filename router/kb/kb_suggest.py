@@ -16,7 +16,7 @@ from typing import Any
 from helpline.store.knowledge import kb_state
 from helpline.store.knowledge import kb_tickets
 
-from helpline.router.kb import kb_rank
+from helpline.router.kb import kb_embed, kb_rank
 
 TOP = 3
 EXCERPT = 300
@@ -46,9 +46,19 @@ class Suggestion:
 
 class Suggester:
     def __init__(
-        self, articles: list[kb_rank.Doc], meta: dict[str, dict[str, Any]], tickets: list[kb_tickets.ResolvedTicket]
+        self,
+        articles: list[kb_rank.Doc],
+        meta: dict[str, dict[str, Any]],
+        tickets: list[kb_tickets.ResolvedTicket],
+        *,
+        embeddings: bool | None = None,
     ) -> None:
-        self.articles = kb_rank.Ranker(articles)
+        """``embeddings``: fuse sentence embeddings into the article ranking (None: when the extra is installed;
+        False: BM25 alone). Resolved tickets stay BM25 alone: embedding thousands of them at every reload
+        would cost seconds of CPU for the three least-used suggestions."""
+        self.bm25 = kb_rank.Ranker(articles)
+        self._embeddings = embeddings
+        self._articles: kb_rank.Ranker | kb_embed.FusedRanker | None = None
         self.meta = meta
         self.tickets = {str(t.ticket_id): t for t in tickets}
         # A ticket's text as the body: the "why" then names matched words, never another customer's text;
@@ -59,8 +69,16 @@ class Suggester:
         )
         self.loaded_at = time.monotonic()
 
+    @property
+    def articles(self) -> "kb_rank.Ranker | kb_embed.FusedRanker":
+        """The article ranker, built on first use (outside the caller's read transaction: embedding the
+        articles that are new since the last build takes a few ms each; the others come from the cache)."""
+        if self._articles is None:
+            self._articles = kb_embed.maybe_fused(self.bm25, use=self._embeddings)
+        return self._articles
+
     @classmethod
-    def load(cls, *, ticket_limit: int = 5000) -> "Suggester":
+    def load(cls, *, ticket_limit: int = 5000, embeddings: bool | None = None) -> "Suggester":
         """From the store (the caller's connection)."""
         docs, meta = [], {}
         for slug, language, title, questions, body, tags, audience, team in kb_state.ranker_rows():
@@ -71,7 +89,8 @@ class Suggester:
                 )
             )
             meta[key] = {"slug": slug, "title": title, "language": language, "audience": audience, "team": team}
-        return cls(docs, meta, kb_tickets.resolved_with_replies(ticket_limit) if ticket_limit else [])
+        tickets = kb_tickets.resolved_with_replies(ticket_limit) if ticket_limit else []
+        return cls(docs, meta, tickets, embeddings=embeddings)
 
     def articles_for(
         self,

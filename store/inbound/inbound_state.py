@@ -86,6 +86,11 @@ def count_attempt(inbound_id: int, attempts: int, now: dt.datetime) -> None:
     sql.update("inbound", inbound_id, {"attempts": attempts, "updated_at": now})
 
 
+def uncount_attempt(inbound_id: int, attempts: int, reason: str, now: dt.datetime) -> None:
+    """Take back a counted try that did not fail (the row waits for a newer worker), saying why."""
+    sql.update("inbound", inbound_id, {"attempts": attempts, "reason": reason, "updated_at": now})
+
+
 def record_failure(inbound_id: int, reason: str, now: dt.datetime, *, final: bool) -> None:
     """Keep the last failure's reason; on the last try the row ends ``failed``."""
     values: dict[str, Any] = {"reason": reason, "updated_at": now}

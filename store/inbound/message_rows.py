@@ -57,3 +57,15 @@ def status_changed_since(ticket_id: int, event_id: int) -> bool:
         )
         is not None
     )
+
+
+def sender_wrote_other(ticket_id: int, message_id: int, channel: str, sender: str) -> bool:
+    """Whether ``sender`` wrote another customer message of the ticket on ``channel`` than ``message_id``."""
+    return (
+        fastsql.fetchone(
+            "SELECT 1 FROM \"message\" WHERE ticket_id = ? AND direction = 'in' AND channel = ? AND sender = ? "
+            "AND id <> ? LIMIT 1",
+            [ticket_id, channel, sender, message_id],
+        )
+        is not None
+    )

@@ -10,8 +10,17 @@ A sender *failed* when DMARC failed for the From domain, or when SPF failed
 (hard ``fail``: the domain says this server may not send for it) and no DKIM
 signature passed: the From address then is most likely forged. A sender is
 *vouched for* when DMARC passed for the From domain, or a passing DKIM
-signature or SPF check is aligned with it (the same domain, or one a
-subdomain of the other).
+signature or SPF check is aligned with it (RFC 7489 section 3.1: *relaxed*,
+the default of a domain without a DMARC record, means the same organisational
+domain; *strict* the same name, ``HELPLINE_AUTH_ALIGNMENT``).
+
+The organisational domain is the registrable name under a public suffix of
+the Public Suffix List, ICANN and private sections alike as RFC 7489 section
+3.2 asks (``example.co.uk``, not ``co.uk``; ``alice.github.io``, not
+``github.io``), so ``evil.co.uk`` never aligns with ``victim.co.uk``. The list
+is the snapshot bundled in the ``publicsuffixlist`` package, read once per
+process, never fetched at run time: a mail server must not reach out to the
+network to judge a message, and the package is re-released weekly with the list.
 
 Lives in ``store`` because the ingest daemon (refusing at DATA) and the
 workers (threading, acknowledgements) both judge with it; it reads no wire
@@ -20,8 +29,13 @@ format, only the parsed results (ingest/email/auth.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
+
+from publicsuffixlist import PublicSuffixList
+
+ALIGNMENTS = ("relaxed", "strict")
 
 _DKIM_NOT_PASSING = frozenset({"", "none", "fail", "neutral", "permerror", "temperror", "policy"})
 
@@ -86,14 +100,48 @@ def trusted_header(auth: dict[str, Any], authserv_id: str) -> dict[str, Any] | N
     return merged
 
 
-def _aligned(domain: str, from_domain: str) -> bool:
-    """Relaxed alignment, approximated: the same domain, or one a subdomain of the other."""
-    return bool(domain and from_domain) and (
-        from_domain == domain or from_domain.endswith("." + domain) or domain.endswith("." + from_domain)
-    )
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the bundled snapshot; ~60 ms to read, so once per process
 
 
-def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = True) -> AuthVerdict:
+def _normal(domain: str) -> str:
+    """Lower case, no trailing dot, A-labels (``xn--``), so a U-label From and an A-label ``d=`` compare equal."""
+    domain = domain.strip().strip(">").rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN (too long a label, a bare dot): compared as it came
+        return domain
+
+
+def organisational_domain(domain: str) -> str:
+    """RFC 7489 section 3.2's Organizational Domain of ``domain``; "" when there is none (a public suffix
+    itself, such as ``co.uk`` or ``github.io``, or not a domain name)."""
+    name = _normal(domain)
+    if not name or ".." in name or name.startswith("."):
+        return ""
+    return _psl().privatesuffix(name) or ""
+
+
+def aligned(domain: str, from_domain: str, mode: str = "relaxed") -> bool:
+    """Whether an authenticated ``domain`` (DKIM ``d=``, SPF's MAIL FROM domain) is aligned with the From
+    domain (RFC 7489 section 3.1): strict, the same name; relaxed, the same organisational domain."""
+    if mode not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {', '.join(ALIGNMENTS)}, not {mode!r}")
+    a, b = _normal(domain), _normal(from_domain)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    if mode == "strict":
+        return False
+    org = organisational_domain(a)
+    return bool(org) and org == organisational_domain(b)
+
+
+def judge_header(
+    header: dict[str, Any], from_address: str, *, trusted: bool = True, alignment: str = "relaxed"
+) -> AuthVerdict:
     """The verdict one header's results give on a message from ``from_address``."""
     from_domain = from_address.rpartition("@")[2].lower().strip(">")
     spf, dkim, dmarc = (str(header.get(k, "")).lower() for k in ("spf", "dkim", "dmarc"))
@@ -107,8 +155,8 @@ def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = T
         and bool(from_domain)
         and (
             (dmarc == "pass" and about_from)
-            or any(_aligned(str(d).lower(), from_domain) for d in header.get("dkim_domains") or ())
-            or (spf == "pass" and _aligned(str(header.get("spf_domain", "")).lower(), from_domain))
+            or any(aligned(str(d), from_domain, alignment) for d in header.get("dkim_domains") or ())
+            or (spf == "pass" and aligned(str(header.get("spf_domain", "")), from_domain, alignment))
         )
     )
     if dmarc_failed:
@@ -127,7 +175,7 @@ def judge_header(header: dict[str, Any], from_address: str, *, trusted: bool = T
     )
 
 
-def judge(auth: dict[str, Any], authserv_id: str, from_address: str) -> AuthVerdict:
+def judge(auth: dict[str, Any], authserv_id: str, from_address: str, alignment: str = "relaxed") -> AuthVerdict:
     """The verdict of the trusted MTA's header; ``UNTRUSTED`` without one."""
     header = trusted_header(auth, authserv_id)
-    return judge_header(header, from_address) if header is not None else UNTRUSTED
+    return judge_header(header, from_address, alignment=alignment) if header is not None else UNTRUSTED

@@ -188,6 +188,18 @@ def add_thread_keys(ticket_id: int, keys: Iterable[str], *, claim: Iterable[str]
             cache.put(cache.keys, key, ticket_id)
 
 
+def keys_pointing_at(ticket_id: int, keys: Iterable[str]) -> list[str]:
+    """Those of ``keys`` that lead to the ticket now."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return []
+    rows = sql.fetchall(
+        f'SELECT "key" FROM "thread_key" WHERE ticket_id = ? AND "key" IN ({sql.in_marks(len(wanted))})',
+        [ticket_id, *wanted],
+    )
+    return [str(r[0]) for r in rows]
+
+
 def add_participants(ticket_id: int, addresses: Iterable[tuple[str, str, str]]) -> None:
     """(kind, address, role) triples; an address already a participant stays as it is."""
     cache = batch_cache.current()

@@ -1,7 +1,9 @@
 """The ticket lists ``/helpline`` answers in Slack (``ingest/channels/slack_commands.py``), and the
 availability an agent sets there.
 
-Both lists hold active tickets only: ``mine``, an agent's, most recently
+``spam`` lists what waits in the spam status for review (with its count, which
+``queue`` repeats, since spam posts nothing to Slack on arrival). The other two
+lists hold active tickets only: ``mine``, an agent's, most recently
 changed first; ``queue``, the unassigned ones whose thread is in a channel,
 nearest SLA due time first (tickets without a running clock after those with
 one, oldest first).
@@ -42,6 +44,17 @@ def unassigned_in_channel(channel: str, limit: int) -> list[Ticket]:
         .order_by(pw.fn.COALESCE(due, NO_DUE), Ticket.created_at)
     )
     return list(query.limit(limit))
+
+
+def spam(limit: int) -> tuple[int, list[Ticket]]:
+    """(how many tickets wait in the spam status for review, the newest ``limit`` of them)."""
+    query = Ticket.select().where(Ticket.status == TicketStatus.SPAM)
+    return query.count(), list(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit))
+
+
+def spam_count() -> int:
+    """Tickets waiting in the spam status for review."""
+    return int(Ticket.select().where(Ticket.status == TicketStatus.SPAM).count())
 
 
 def record_availability(user: str, agent_email: str | None, status: str, now: dt.datetime) -> None:

@@ -20,7 +20,8 @@ from helpline.store.inbound import audit_events
 
 from ..routing.test_routing_cli import helpline
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
-from .test_duplicates import OUTAGE, OUTAGE_AGAIN
+from ..support.fake_twilio import inbound_form
+from .test_duplicates import OUTAGE, OUTAGE_AGAIN, PHONE, link_phone
 
 
 def in_tx(fn):  # noqa: ANN001, ANN201
@@ -95,6 +96,50 @@ def test_detach_restores_what_the_join_changed(desk):
             )
         )
     assert m.Ticket.select().count() == 2
+
+
+def _detach(desk, ticket: m.Ticket, msg_id: int) -> ticket_detach.Detached:  # noqa: ANN001
+    return in_tx(
+        lambda: ticket_detach.detach(
+            ticket_ops.load(ticket.id), msg_id, now=m.utcnow(), settings=desk.settings, actor="agent"
+        )
+    )
+
+
+def test_a_detached_text_takes_the_numbers_conversation_along(desk):
+    """Before: only the Message-ID key moved, so the number's next text still went to the old ticket."""
+    first = desk.receive(mail(subject="No internet", body=OUTAGE)[0])
+    ticket = m.Ticket.get_by_id(first.ticket_id)
+    link_phone(ticket.customer_id)
+    text = desk.run(desk.accept(inbound_form(OUTAGE_AGAIN, sender=PHONE)))
+    assert text.action == "appended" and text.ticket_id == ticket.id  # joined as a near-duplicate
+    msg_id = inbound_messages(ticket)[-1].id
+    done = _detach(desk, ticket, msg_id)
+    assert m.ThreadKey.get(m.ThreadKey.key == f"conv:sms:{PHONE}").ticket_id == done.ticket_id
+    later = desk.run(desk.accept(inbound_form("any news? still no internet here", sender=PHONE)))
+    assert later.action == "appended" and later.ticket_id == done.ticket_id
+    assert [msg.channel for msg in inbound_messages(reload(ticket))] == ["email"]
+
+
+def test_a_number_that_wrote_the_old_ticket_before_keeps_its_conversation_there(desk):
+    """The number had texted the old ticket before the join: the agent detached one message, not the sender."""
+    first = desk.run(desk.accept(inbound_form("Hello, my router shows a red light since this morning.", sender=PHONE)))
+    ticket = m.Ticket.get_by_id(first.ticket_id)
+    ticket_key = f"conv:sms:{PHONE}"
+    assert m.ThreadKey.get(m.ThreadKey.key == ticket_key).ticket_id == ticket.id
+    second = desk.run(desk.accept(inbound_form(OUTAGE_AGAIN, sender=PHONE)))
+    assert second.ticket_id == ticket.id
+    # make the second text look like a near-duplicate join, as if it had come before the key existed
+    in_tx(
+        lambda: audit_events.event(
+            ticket.id,
+            "near_duplicate_merged",
+            {"message": inbound_messages(ticket)[-1].id, "ticket": ticket.number, "similarity": 0.9},
+            now=m.utcnow(),
+        )
+    )
+    done = _detach(desk, ticket, inbound_messages(ticket)[-1].id)
+    assert m.ThreadKey.get(m.ThreadKey.key == ticket_key).ticket_id == ticket.id != done.ticket_id
 
 
 def test_detach_from_the_command_line(desk):

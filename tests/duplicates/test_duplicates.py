@@ -19,6 +19,7 @@ from helpline.store.inbound import audit_events
 from helpline.workers.jobs.incident_grouper import Grouper
 from helpline.workers.inbound.duplicates import best_match
 
+from ..sms.conftest import SmsDesk, twilio_settings
 from ..support.fake_twilio import inbound_form
 from ..workers.builders import event_kinds, events, inbound_messages, mail, reload
 
@@ -385,3 +386,57 @@ def test_closed_tickets_do_not_count_towards_an_incident(desk):
     run_tx(lambda: fastsql.execute("UPDATE \"ticket\" SET status = 'closed' WHERE id = ?", [outs[0].ticket_id]))
     assert Grouper(desk.settings).run_round().opened == []  # four active customers: below the five needed
     assert state.list_incidents() == []
+
+
+LOCKED = "I cannot log in to my account, my password is refused."
+LOCKED_AGAIN = "Your website keeps rejecting my password when I try to sign in."
+
+
+def test_same_problem_in_other_words_is_suggested_by_meaning(desk):
+    """Few words in common (the signature finds nothing): with the embeddings extra the meaning is compared,
+    and it is a suggestion, never a merge; an unrelated text of the same customer is still left alone."""
+    first = desk.receive(mail(subject="Login problem", body=LOCKED)[0])
+    second = desk.receive(mail(subject="Still locked out", body=LOCKED_AGAIN)[0])
+    assert second.action == "created" and second.ticket_id != first.ticket_id
+    suggested = events(second.ticket_id, "merge_suggested")
+    assert len(suggested) == 1 and suggested[0].data["by"] == "meaning"
+    assert suggested[0].data["ticket"] == m.Ticket.get_by_id(first.ticket_id).number
+    assert suggested[0].data["similarity"] >= 0.6
+    other = desk.receive(mail(subject="Invoice", body="Could you send me the invoice for the annual plan as a PDF?")[0])
+    assert other.action == "created" and not events(other.ticket_id, "merge_suggested")
+
+
+def test_meaning_is_not_compared_when_the_operator_says_no(backend, fake_twilio):
+    """HELPLINE_DUPLICATES_BY_MEANING=no keeps the check to the words (and its cost to theirs)."""
+    desk = SmsDesk(twilio_settings(backend.replace(duplicates_by_meaning=False), fake_twilio))
+    desk.receive(mail(subject="Login problem", body=LOCKED)[0])
+    second = desk.receive(mail(subject="Still locked out", body=LOCKED_AGAIN)[0])
+    assert second.action == "created" and not events(second.ticket_id, "merge_suggested")
+
+
+def test_meaning_match_is_a_plain_function():
+    from helpline.router.categories import embeddings
+    from helpline.workers.inbound import duplicates
+
+    vec = embeddings.get_embedder().embed
+    row = state.Indexed(1, "HL-2026-000001", 1, b"", "", "Login problem")
+    near = duplicates.meaning_match(
+        "Still locked out\n" + LOCKED_AGAIN, frozenset(), [(row, "Login problem\n" + LOCKED)], vec
+    )
+    assert near is not None and not near.merge and near.by == "meaning" and near.as_event()["by"] == "meaning"
+    assert duplicates.meaning_match("Where is my parcel?", frozenset(), [(row, LOCKED)], vec) is None
+    other_order = state.Indexed(1, "x", 1, b"", "4711", "")
+    assert (
+        duplicates.meaning_match(LOCKED_AGAIN + " order 4712", frozenset({"4712"}), [(other_order, LOCKED)], vec)
+        is None
+    )
+
+
+def test_without_the_extra_the_words_alone_decide(desk, monkeypatch):
+    from helpline.router.categories import embeddings
+
+    monkeypatch.setattr(embeddings, "missing", lambda: "the onnxruntime package is not installed")
+    monkeypatch.setattr(embeddings, "get_embedder", lambda: (_ for _ in ()).throw(AssertionError("model loaded")))
+    desk.receive(mail(subject="Login problem", body=LOCKED)[0])
+    second = desk.receive(mail(subject="Still locked out", body=LOCKED_AGAIN)[0])
+    assert second.action == "created" and not events(second.ticket_id, "merge_suggested")

@@ -11,6 +11,7 @@ from helpline.store import models as m
 from tests.support.mail import make_mail
 from tests.support.stack import Stack, wait_until
 from tests.support.outage import Outage
+from tests.workers.builders import Desk, mail
 
 
 def _status_counts() -> dict[str, int]:
@@ -139,40 +140,80 @@ def test_redis_down_during_intake_loses_nothing(backend, relay_sink, tmp_path):
         server.stop()
 
 
-def test_message_that_fails_every_time_ends_failed_with_its_reason(backend, relay_sink, tmp_path):
-    """An envelope written by a newer release than these workers: every try
-    raises, retries run out, and the row says why instead of vanishing."""
+def _insert_row(envelope: dict) -> int:
     from helpline.store import fastsql
     from helpline.store.db import run_tx
+
+    return run_tx(
+        lambda: fastsql.insert(
+            "inbound",
+            {
+                "channel": "email",
+                "external_id": f"poison-{envelope.get('version')}@example.org",
+                "content_hash": "f" * 64,
+                "status": "pending",
+                "reason": "",
+                "envelope": envelope,
+                "raw_blob_key": "",
+                "attempts": 0,
+                "received_at": m.utcnow(),
+                "updated_at": m.utcnow(),
+                "source_host": "test",
+            },
+        )
+    )
+
+
+def test_message_that_fails_every_time_ends_failed_with_its_reason(backend, relay_sink, tmp_path):
+    """An envelope no release can read: every try raises, retries run out, and the row says why instead of
+    vanishing."""
     from helpline.workers import actors, broker
 
     settings = backend.replace(smtp_relay=relay_sink.address, max_attempts=2)
     s = Stack(settings, tmp_path).start_worker(processes=1, threads=1)
     try:
-        row_id = run_tx(
-            lambda: fastsql.insert(
-                "inbound",
-                {
-                    "channel": "email",
-                    "external_id": "from-the-future@example.org",
-                    "content_hash": "f" * 64,
-                    "status": "pending",
-                    "reason": "",
-                    "envelope": {"version": 99, "channel": "email"},
-                    "raw_blob_key": "",
-                    "attempts": 0,
-                    "received_at": m.utcnow(),
-                    "updated_at": m.utcnow(),
-                    "source_host": "test",
-                },
-            )
-        )
+        row_id = _insert_row({"version": 1, "channel": "email", "attachments": [42]})
         broker.setup(s.settings)
         actors.submit(row_id)
         wait_until(lambda: m.Inbound.get_by_id(row_id).status == "failed", 90, what="the row to fail")
         row = m.Inbound.get_by_id(row_id)
         assert row.attempts == 2
-        assert "envelope version 99 is newer" in row.reason
+        assert "AttributeError" in row.reason
+    finally:
+        s.stop()
+
+
+def test_an_envelope_of_a_newer_release_waits_for_a_newer_worker(backbone, relay_sink, tmp_path):
+    """A rolling upgrade (issue 16): the ingest daemon writes an envelope version these workers do not know.
+    The worker spends no try on it (before: the row ended ``failed`` and the message was dead-lettered) and
+    puts it back on the queue with a delay; once a worker can read it (here: the row is rewritten as a newer
+    worker would understand it) it is processed, with no sweeper running. Redis and RabbitMQ."""
+    from helpline.store.envelope import ENVELOPE_VERSION
+    from helpline.workers import actors, broker
+
+    settings = backbone.replace(smtp_relay=relay_sink.address, max_attempts=2, pending_after_s=1.0)
+    s = Stack(settings, tmp_path).start_worker(processes=1, threads=1)
+    try:
+        desk = Desk(settings)
+        row_id = desk.deliver(mail()[0])
+        envelope = m.Inbound.get_by_id(row_id).envelope
+        newer = ENVELOPE_VERSION + 1
+        m.Inbound.update(envelope={**envelope, "version": newer}).where(m.Inbound.id == row_id).execute()
+        broker.setup(s.settings)
+        actors.submit(row_id)
+        wait_until(lambda: "no try spent" in m.Inbound.get_by_id(row_id).reason, 60, what="the row to be deferred")
+        wait_until(lambda: s.log("worker").count("event=envelope_too_new") >= 1, 10, what="the warning")
+        first = m.Inbound.get_by_id(row_id).updated_at
+        # the queue offers it again after pending_after_s, and it is deferred again (each deferral touches the row)
+        wait_until(lambda: m.Inbound.get_by_id(row_id).updated_at != first, 30, what="the message to come back")
+        row = m.Inbound.get_by_id(row_id)
+        assert (row.status, row.attempts) == ("pending", 0)
+        log = s.log("worker")
+        assert log.count("event=envelope_too_new") == 1, log  # once per version, however often it comes back
+        assert "inbound_failed" not in log
+        m.Inbound.update(envelope=envelope).where(m.Inbound.id == row_id).execute()  # now readable
+        wait_until(lambda: m.Inbound.get_by_id(row_id).status == "processed", 60, what="the row to be processed")
+        assert m.Ticket.select().count() == 1
     finally:
         s.stop()
 

@@ -100,6 +100,9 @@ def test_cli_sync_list_show_suggest(backend, tmp_path, monkeypatch, capsys):
         "why": "my card has not arrived yet",
     }
     assert got["tickets"] == []
+    assert cli.main(["kb", "suggest", "--text", "The card still has not arrived", "--json", "--no-embeddings"]) == 0
+    plain = json.loads(capsys.readouterr().out)  # BM25 alone, as without the extra: the same article first
+    assert plain["articles"][0]["slug"] == "card-arrival" and plain["articles"][0]["why"] == got["articles"][0]["why"]
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("top up declined\ncard not arrived\n"))

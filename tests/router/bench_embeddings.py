@@ -4,7 +4,8 @@
 
 For a model trained with the embeddings extra: ``classify`` p50/p99 one message at a time on one core
 (the stage as workers run it), the share of messages that asked the second stage, the embedding's own
-p50/p99 at the model's token cap, the same with the second stage asked for every message (its worst case),
+p50/p99 at the model's token cap (``--compare-tokens N``: also at other caps, interleaved), the same with the
+second stage asked for every message, short texts and mails of 12 texts joined (its worst case),
 and the process's peak RSS after importing the worker package, loading the model and the embedder
 (the figure a worker adds; run it in a fresh process).
 """
@@ -45,6 +46,13 @@ def main() -> None:
     parser.add_argument("--csv", required=True)
     parser.add_argument("--text-column", required=True)
     parser.add_argument("--predictions", type=int, default=1000)
+    parser.add_argument(
+        "--compare-tokens",
+        type=int,
+        action="append",
+        default=[],
+        help="also time a long mail's embedding cut at N word pieces, interleaved with MAX_TOKENS (repeat)",
+    )
     args = parser.parse_args()
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     import helpline.workers.pipeline  # noqa: F401 - what a worker imports
@@ -76,17 +84,32 @@ def main() -> None:
             e_times.append(_timed(emb.embed_one, texts[i % len(texts)]))
         out["embed_one"] = _pct(e_times)
         long_mail = " ".join(texts[:40])
-        l_times = []
-        for _ in range(200):
-            l_times.append(_timed(emb.embed_one, long_mail))
-        out["embed_one_long_mail"] = {**_pct(l_times), "tokens": embeddings.MAX_TOKENS}
+        caps = [embeddings.MAX_TOKENS, *[n for n in args.compare_tokens if n != embeddings.MAX_TOKENS]]
+        embedders = {n: emb if n == embeddings.MAX_TOKENS else embeddings.Embedder(max_tokens=n) for n in caps}
+        l_times: dict[int, list[tuple[float, float]]] = {n: [] for n in caps}
+        for _ in range(200):  # interleaved, so that every cap sees the same load
+            for n in caps:
+                l_times[n].append(_timed(embedders[n].embed_one, long_mail))
+        out["embed_one_long_mail"] = {**_pct(l_times[embeddings.MAX_TOKENS]), "tokens": embeddings.MAX_TOKENS}
+        for n in caps[1:]:
+            out[f"embed_one_long_mail_{n}_tokens"] = _pct(l_times[n])
         saved = model.second.threshold
         model.second.threshold = 1.01  # every message asks the second stage
         a_times = []
         for i in range(min(args.predictions, 500)):
             a_times.append(_timed(category.classify, "", texts[i % len(texts)], model))
-        model.second.threshold = saved
         out["classify_always_second_stage"] = _pct(a_times)
+        # The worst single prediction: a long mail whose TF-IDF confidence is low (the whole mail read by
+        # TF-IDF, its start embedded).
+        mails = [" ".join(texts[j : j + 12]) for j in range(0, max(1, len(texts) - 12), max(1, len(texts) // 50))]
+        m_times = []
+        for i in range(min(args.predictions, 500)):
+            m_times.append(_timed(category.classify, "", mails[i % len(mails)], model))
+        model.second.threshold = saved
+        out["classify_long_mail_always_second_stage"] = {
+            **_pct(m_times),
+            "mean_chars": round(float(np.mean([len(m) for m in mails])), 1),
+        }
     out["peak_rss_mb"] = {
         "interpreter": round(rss_start / 1024, 1),
         "worker_imports": round(rss_imports / 1024, 1),

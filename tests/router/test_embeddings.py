@@ -230,3 +230,30 @@ def test_hostile_text_gives_a_finite_unit_vector(text):
     vec = embeddings.get_embedder().embed_one(text)
     assert vec.shape == (384,) and np.isfinite(vec).all()
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-3
+
+
+def test_the_setting_keeps_the_second_stage_from_answering(stacked, few_shot, tmp_path, monkeypatch):
+    """HELPLINE_CATEGORY_EMBEDDINGS=no: the pipeline's category is the TF-IDF stage's, and no embedding is made."""
+    from helpline.router.categories import category
+    from helpline.store import config
+    from helpline.workers.stages.triage import categorise
+
+    test, _ = few_shot
+    texts = test.composed()[:80]
+    first = stacked.first_stage_proba(texts)
+    both = stacked.predict_proba(texts)
+    i = next(i for i in range(len(texts)) if first[i].argmax() != both[i].argmax())  # the stages disagree
+    store = model_store.ModelStore(tmp_path / "models")
+    store.activate(store.add(stacked))
+    category.forget_active_models()
+    env = {"HELPLINE_DATA_DIR": str(tmp_path), "HELPLINE_MODELS_DIR": str(tmp_path / "models")}
+    on = categorise("", texts[i], config.load({**env, "HELPLINE_CATEGORY_THRESHOLD": "0"}))
+    calls: list[int] = []
+    real = embeddings.Embedder.embed
+    monkeypatch.setattr(embeddings.Embedder, "embed", lambda self, t: calls.append(len(t)) or real(self, t))
+    off_settings = config.load({**env, "HELPLINE_CATEGORY_THRESHOLD": "0", "HELPLINE_CATEGORY_EMBEDDINGS": "no"})
+    off = categorise("", texts[i], off_settings)
+    category.forget_active_models()
+    assert on["predicted"] == stacked.labels[both[i].argmax()]
+    assert off["predicted"] == stacked.labels[first[i].argmax()] != on["predicted"]
+    assert calls == []

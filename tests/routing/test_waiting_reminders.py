@@ -24,7 +24,7 @@ from ..sms.conftest import SmsDesk, twilio_settings
 from ..support.fake_twilio import OUR_NUMBER
 from ..webhook.support import SOURCES, message
 from ..webhook.test_webhook_tickets import HookDesk
-from ..workers.builders import Desk, events
+from ..workers.builders import Desk, events, passed
 from .conftest import in_tx
 
 DAY = dt.timedelta(days=1)
@@ -57,8 +57,12 @@ def reminded(ticket_id: int) -> dict:
 
 
 def test_email_reminder_has_text_and_html_threaded_and_auto_generated(backend):
-    desk = Desk(backend)
-    ticket, mid = desk.new_ticket(sender="Ann Lee <ann@example.org>", subject="Order 4711 never arrived")
+    # authenticated by the trusted MTA: the reminder may greet Ann and repeat her subject
+    # (tests/security/test_notice_backscatter.py: not to a sender nobody vouched for)
+    desk = Desk(backend).authenticated()
+    ticket, mid = desk.new_ticket(
+        sender="Ann Lee <ann@example.org>", subject="Order 4711 never arrived", headers=passed()
+    )
     assert remind(desk.settings, ticket.id)["reminded"] == 1
     (row,) = reminders(ticket.id)
     assert (row.channel, row.recipient) == ("email", "ann@example.org")
@@ -75,8 +79,8 @@ def test_email_reminder_has_text_and_html_threaded_and_auto_generated(backend):
 
 
 def test_email_reminder_in_the_tickets_language(backend):
-    desk = Desk(backend)
-    ticket, _ = desk.new_ticket(sender="Jan Berg <jan@example.de>", subject="Rechnung")
+    desk = Desk(backend).authenticated()
+    ticket, _ = desk.new_ticket(sender="Jan Berg <jan@example.de>", subject="Rechnung", headers=passed("example.de"))
     m.Ticket.update(language="de").where(m.Ticket.id == ticket.id).execute()
     remind(desk.settings, ticket.id)
     (row,) = reminders(ticket.id)

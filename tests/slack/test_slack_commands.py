@@ -89,3 +89,32 @@ def test_only_agents_and_not_in_shared_channels(team):
     team.slack.shared.add(CHANNEL)
     assert "shared channels" in slash(team, "queue")["text"]
     assert not m.Event.select().where(m.Event.kind == "agent_availability").exists()
+
+
+def test_spam_count_and_listing(team):
+    """Spam posts nothing to Slack on arrival; before, agents saw its count only in Prometheus."""
+    from helpline.store.db import run_tx
+    from helpline.store.inbound import blocklist
+
+    assert slash(team, "spam")["text"].startswith("*Spam: 0*")
+    run_tx(lambda: blocklist.add("spam.example", reason="test", added_by="test"))
+    spam = [
+        team.customer_writes(sender=f"Deals <deals{i}@spam.example>", subject=f"Cheap <!here> offer {i}")[0]
+        for i in range(2)
+    ]
+    assert {reload_status(t) for t in spam} == {"spam"}
+    ticket, _ = team.customer_writes(subject="Parcel lost", body="The parcel never came.\n")
+
+    listed = slash(team, "spam")["text"]
+    assert listed.startswith("*Spam: 2* waiting for review")
+    assert all(t.number in listed for t in spam) and ticket.number not in listed
+    assert "&lt;!here&gt;" in listed and "<!here>" not in listed and "deals0@spam.example" not in listed
+    assert "helpline tickets not-spam" in listed
+
+    queue = slash(team, "queue")["text"]
+    assert ticket.number in queue and "2 messages kept as spam" in queue and "/helpline spam" in queue
+    assert "spam" in slash(team, "help")["text"]
+
+
+def reload_status(t: m.Ticket) -> str:
+    return m.Ticket.get_by_id(t.id).status

@@ -32,6 +32,17 @@ ALICE_ADDR = "alice@example.org"
 
 _serial = itertools.count(1)
 
+TRUSTED_MX = "mx.helpline.test"  # the authserv-id a Desk made by ``authenticated_desk`` believes
+
+
+def passed(domain: str = "example.org") -> dict[str, str]:
+    """Headers of a mail whose From domain the trusted MTA authenticated (for ``mail(headers=...)``):
+    only then do automatic notices greet the sender by name and repeat the subject."""
+    return {
+        "Authentication-Results": f"{TRUSTED_MX}; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}; "
+        f"dmarc=pass header.from={domain}"
+    }
+
 
 # ---- raw mail -----------------------------------------------------------------
 def new_message_id(domain: str = "mail.example.org") -> str:
@@ -183,6 +194,10 @@ class Desk:
             self.submitted.append,
             Spool(settings.effective_spool_dir),
         )
+
+    def authenticated(self) -> "Desk":
+        """This desk believing ``TRUSTED_MX``'s Authentication-Results (see ``passed``)."""
+        return self.configured(trusted_authserv_id=TRUSTED_MX)
 
     def configured(self, **changes) -> "Desk":  # noqa: ANN003
         return Desk(self.settings.replace(**changes))

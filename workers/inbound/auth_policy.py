@@ -27,7 +27,7 @@ _JOINS = frozenset({"append", "reopen", "new_follow_up"})
 def verdict(env: Envelope, settings: Settings) -> AuthVerdict:
     if env.channel != "email" or not env.auth:
         return UNTRUSTED
-    return judge(env.auth, settings.trusted_authserv_id, env.sender.address)
+    return judge(env.auth, settings.trusted_authserv_id, env.sender.address, settings.auth_alignment)
 
 
 def quarantine_reason(v: AuthVerdict, policy: str) -> str:

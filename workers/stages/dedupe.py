@@ -51,7 +51,7 @@ def run(ctx: Context) -> Decision | None:
         env, settings
     )
     near = (
-        duplicates.find_near(ctx.customer.id, fp, settings, now)
+        duplicates.find_near(ctx.customer.id, fp, settings, now, f"{env.subject or ''}\n{env.text or env.full_text}")
         if fp is not None and ctx.customer is not None
         else None
     )

@@ -35,7 +35,13 @@ def categorise(subject: str, text: str, settings: Settings) -> dict:
     from helpline.router.categories.model_store import ModelError
 
     try:
-        decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)
+        decision = classify(
+            subject,
+            text,
+            load_active_model(models_dir_for(settings)),
+            settings.category_threshold,
+            embeddings=settings.category_embeddings,
+        )
     except ModelError as exc:
         return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
     data = decision.as_event()

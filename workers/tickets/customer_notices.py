@@ -8,9 +8,17 @@ Both go to the channel the ticket came in on, to the address the first message
 came from, and only when an automatic message may go there: the first
 message's envelope is checked like an acknowledgement (``loops.autoreply_decision``:
 no auto-submitted, bulk or list mail, no no-reply or own addresses), SMS
-never to an opted-out number or a short code. Texts that could have been
-forged (a contact form's unproven address) repeat neither name nor subject,
-as the acknowledgement does. Every decision not to send is an audit event.
+never to an opted-out number or a short code. Email follows the
+acknowledgement's authentication rules (``workers/inbound/auth_policy.py``),
+judged again on the stored first message: a From whose trusted
+Authentication-Results failed gets nothing at all (its owner may never have
+written, and a notice about a ticket opened in their name is backscatter,
+however bland), and an address authentication did not vouch for (no trusted
+verdict, a contact form's unproven address, a Reply-To outside the From's
+domain) gets the notice without the name or the subject, so nobody can have us
+mail a chosen subject line to a third party. Agents' own replies are not
+automatic and still go: the agent sees the warning on the message. Every
+decision not to send is an audit event.
 
 The survey is recorded in ``csat_survey`` (one row per ticket), so a ticket
 resolved, reopened and resolved again is surveyed once. An SMS survey is
@@ -43,7 +51,7 @@ from helpline.store.envelope import Envelope
 from helpline.store.inbound import audit_events
 from helpline.store.inbound import message_state
 from helpline.store.inbound import thread_state
-from helpline.workers.inbound import inbound_channels
+from helpline.workers.inbound import auth_policy, inbound_channels
 
 log = logging.getLogger("helpline.workers")
 
@@ -109,7 +117,13 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
     )
     if not verdict.send:
         return None, verdict.reason
-    return Audience("email", loops.reply_address(env), channel.ack_may_echo, env), ""
+    auth = auth_policy.verdict(env, settings)
+    refused = auth_policy.ack_refusal(env, auth)  # the From failed authentication: its owner may never have written
+    if refused:
+        return None, refused
+    recipient = loops.reply_address(env)
+    echo = channel.ack_may_echo and auth_policy.ack_may_echo(env, auth, recipient)
+    return Audience("email", recipient, echo, env), ""
 
 
 def _context(t: TicketLike, aud: Audience, settings: Settings, now: dt.datetime) -> dict[str, Any]:

@@ -71,10 +71,15 @@ def _blocked(address: str, senders: Iterable[str], domains: Iterable[str]) -> st
     address = (address or "").strip().lower()
     if not address:
         return ""
-    if address in set(senders):
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():  # entries are kept as A-labels (blocklist.kind_of)
+        domain = blocklist.ascii_domain(domain)
+    listed = set(senders)
+    if address in listed or f"{local}@{domain}" in listed:
         return f"the sender {address} is on the block list"
-    domain = address.rpartition("@")[2]
     for d in domains:
+        if not d.isascii():  # the TOML file's entries may be U-labels
+            d = blocklist.ascii_domain(d)
         if domain == d or domain.endswith("." + d):
             return f"the domain {d} is on the block list"
     return ""

@@ -6,8 +6,9 @@ problem detaches it (``helpline tickets detach NUMBER MESSAGE``, ``POST
 /api/v1/tickets/{number}/messages/{id}/detach``, the Slack button under the
 join). Not ``split``, which undoes a merge of two tickets (``ticket_split.py``).
 
-What the join changed is restored: the message, its thread key (so the
-customer's replies to it follow it) and the events the join wrote for it
+What the join changed is restored: the message, its thread keys (its
+Message-ID, and the sender's SMS number or webhook conversation when the join
+brought them, so the customer's replies and next texts follow it) and the events the join wrote for it
 (``message_received``, triage) move to a new ticket of the message's own
 customer, opened as the pipeline would have opened it (subject, category,
 priority, team and agent, SLA clocks); the status change the join caused on
@@ -56,7 +57,13 @@ def _category(subject: str, text: str, settings: Settings) -> dict:
     from helpline.router.categories.model_store import ModelError
 
     try:
-        decision = classify(subject, text, load_active_model(models_dir_for(settings)), settings.category_threshold)
+        decision = classify(
+            subject,
+            text,
+            load_active_model(models_dir_for(settings)),
+            settings.category_threshold,
+            embeddings=settings.category_embeddings,
+        )
     except ModelError as exc:
         return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
     return decision.as_event()
@@ -114,8 +121,10 @@ def detach(
     ]
     ticket_moves.carry(ticket_moves.Moved(messages=[message_id]), new.id)
     state.move_events(moved, new.id)
-    if mid:
-        ticket_moves.carry(ticket_moves.Moved(thread_keys=[f"mid:{mid.lower()}"]), new.id)
+    keys = [f"mid:{mid.lower()}"] if mid else []
+    keys += _conversation_keys(source.id, message_id, env, sender or env.sender.address)
+    if keys:
+        ticket_moves.carry(ticket_moves.Moved(thread_keys=keys), new.id)
     thread_state.add_participants(new.id, [(env.sender.kind, sender or env.sender.address, "sender")])
     audit_events.event(
         new.id,
@@ -154,6 +163,19 @@ def detach(
         update = queue_update(source.id)
         ids += [update] if update is not None else []
     return Detached(new.number, new.id, restored, ids)
+
+
+def _conversation_keys(source_id: int, message_id: int, env: Envelope, sender: str) -> list[str]:
+    """The sender's conversation keys (an SMS number's ``conv:sms:+E164``, a webhook source's conversation) that
+    the join pointed at the old ticket, so the sender's next text follows the detached message. Left where
+    they are when the sender wrote other messages of the old ticket on that channel: the conversation was
+    there before the join, and the agent detached one message, not the sender."""
+    from helpline.workers.inbound.threads import thread_keys
+
+    conv = [k for k in thread_keys(env) if k.startswith("conv:")]
+    if not conv or message_rows.sender_wrote_other(source_id, message_id, env.channel, sender):
+        return []
+    return thread_state.keys_pointing_at(source_id, conv)
 
 
 def _restore_status(
