@@ -90,6 +90,39 @@ def init(url: str, busy_timeout_ms: int = 5000) -> peewee.Database:
     return db
 
 
+@contextmanager
+def scratch_copy(busy_timeout_ms: int = 5000) -> Iterator[str]:
+    """SQLite: point the models at a private copy of the database for the block, then back; the copy is
+    deleted. A dry run of an import runs there exactly as the real one would (every batch committed, so a
+    reply finds the ticket an earlier batch made) without touching the desk's database or holding its
+    writer lock for longer than the copy takes. Yields the copy's path."""
+    import shutil
+    import sqlite3
+    import tempfile
+
+    db = database()
+    if not isinstance(db, peewee.SqliteDatabase):
+        raise TypeError("scratch_copy is for SQLite; on PostgreSQL a dry run rolls back each batch instead")
+    source = db.database
+    folder = tempfile.mkdtemp(prefix="helpline-dry-run-", dir=os.path.dirname(os.path.abspath(source)) or None)
+    path = os.path.join(folder, "dry-run.sqlite3")
+    src = sqlite3.connect(source, timeout=busy_timeout_ms / 1000)
+    try:
+        dst = sqlite3.connect(path)
+        with dst:
+            src.backup(dst)  # a consistent snapshot, taken in steps between the desk's commits
+        dst.close()
+    finally:
+        src.close()
+    copy = init(f"sqlite:///{path}", busy_timeout_ms)  # closes this thread's connection to the desk's
+    try:
+        yield path
+    finally:
+        copy.close()
+        proxy.initialize(db)  # the desk's database again (it reconnects when next used)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Checkpointer:
     """Copies SQLite's WAL into the database file from a thread of its own.
 

@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from helpline.router import lifecycle
-from helpline.store import import_mode
-from helpline.store.inbound import import_rows
+from helpline.store import batch_cache, import_mode
+from helpline.store.inbound import import_rows, inbound_state
 from helpline.store.config import Settings
 from helpline.store.db import UNAVAILABLE, database, run_tx
 from helpline.store.envelope import Envelope
 
 from helpline.store.inbound import audit_events
 from helpline.workers import pipeline
+from helpline.workers.inbound import threads
+from helpline.workers.inbound.dedupe import body_hash
 from helpline.workers.tickets import ticket_ops
 
 log = logging.getLogger("helpline.workers.import")
@@ -59,47 +61,88 @@ def write_batch(items: list[Item], source: str, settings: Settings) -> BatchResu
 
 
 def _batch(items: list[Item], source: str, settings: Settings) -> BatchResult:
+    """The batch as set operations where the pipeline allows them: every inbound row in one INSERT, what
+    the messages will look up (thread keys, senders, body hashes; PostgreSQL's conversation locks) in one
+    statement each, the audit events in one INSERT at the end; then the stages message by message in
+    file order, answering from the batch's cache (``store.batch_cache``), so a reply finds the ticket its
+    root made earlier in the same batch as it would in an earlier one."""
     res = BatchResult()
 
     def count(action: str) -> None:
         res.actions[action] = res.actions.get(action, 0) + 1
 
-    for it in items:
-        with import_mode.clock(it.date):
-            inbound_id, created, status = import_rows.store_inbound(it.env, it.raw_key, source, it.date)
-            if not created:
-                count("already_imported")
-                continue
-            try:
-                outcome = _process_row(inbound_id, settings, it.pre)
-            except UNAVAILABLE:
-                raise
-            except Exception as exc:
-                reason = f"import: {type(exc).__name__}: {exc}"
-                import_rows.fail_inbound(inbound_id, reason)
-                res.failed.append((it.where, reason))
-                count("failed")
-                continue
-            count(outcome.action)
-            if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
-                audit_events.event(
-                    outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import", now=it.date
-                )
+    cache = batch_cache.BatchCache()
+    with batch_cache.active(cache), audit_events.buffered_events():
+        stored = import_rows.store_inbound_many([(it.env, it.raw_key, it.date) for it in items], source)
+        todo = [(it, inbound_id) for it, (inbound_id, created) in zip(items, stored, strict=True) if created]
+        res.actions["already_imported"] = len(items) - len(todo)
+        if not res.actions["already_imported"]:
+            del res.actions["already_imported"]
+        _prefetch(cache, [it for it, _ in todo])
+        for it, inbound_id in todo:
+            with import_mode.clock(it.date):
+                row = inbound_state.InboundRow(inbound_id, inbound_state.PENDING, "", 1, None, {}, it.raw_key)
+                try:
+                    outcome = _process_row(inbound_id, settings, it.pre, row, cache)
+                except UNAVAILABLE:
+                    raise
+                except Exception as exc:
+                    reason = f"import: {type(exc).__name__}: {exc}"
+                    import_rows.fail_inbound(inbound_id, reason)
+                    res.failed.append((it.where, reason))
+                    count("failed")
+                    continue
+                count(outcome.action)
+                if outcome.ticket_id is not None and outcome.action == "created":  # reports leave these out
+                    audit_events.event(
+                        outcome.ticket_id, "ticket_imported", {"source": source[:500]}, actor="import", now=it.date
+                    )
     return res
 
 
-def _process_row(inbound_id: int, settings: Settings, pre: pipeline.Prepared) -> pipeline.Outcome:
-    """The pipeline on one row in a savepoint of its own (a row that raises is rolled back alone).
-    A live worker may claim a thread key of the same conversation first (IntegrityError): run the
-    row again and join the ticket it made, as ``pipeline.process`` does."""
+def _prefetch(cache: batch_cache.BatchCache, items: list[Item]) -> None:
+    keys: list[str] = []
+    locks: list[str] = []
+    senders: list[tuple[str, str]] = []
+    hashes: list[tuple[str, str]] = []
+    for it in items:
+        env = it.env
+        mine = threads.own_keys(env)
+        keys += mine
+        locks += mine
+        senders.append((env.sender.kind, env.sender.address))
+        bhash = body_hash(env)
+        if bhash and env.sender.address:
+            hashes.append((env.sender.address, bhash))
+            locks.append(f"dup:{env.sender.address}:{bhash}")  # as the thread stage locks it
+    import_rows.prefetch(cache, keys, locks, senders, hashes)
+
+
+def _process_row(
+    inbound_id: int,
+    settings: Settings,
+    pre: pipeline.Prepared,
+    row: inbound_state.InboundRow,
+    cache: batch_cache.BatchCache,
+) -> pipeline.Outcome:
+    """The pipeline on one row in a savepoint of its own (a row that raises is rolled back alone, with what
+    it put in the batch's cache and event buffer). A live worker may claim a thread key of the same
+    conversation first (IntegrityError): run the row again, reading the keys afresh, and join the ticket
+    it made, as ``pipeline.process`` does."""
     for attempt in range(4):
+        mark = cache.mark()
         try:
             with database().atomic():
-                return pipeline._process_buffered(inbound_id, settings, pre)
+                return pipeline._process_buffered(inbound_id, settings, pre, row=row)
         except pw.IntegrityError:
+            cache.undo(mark)
+            cache.forget_keys()
             if attempt == 3:
                 raise
             log.info("event=import_thread_race inbound=%d attempt=%d", inbound_id, attempt + 1)
+        except BaseException:
+            cache.undo(mark)
+            raise
     raise AssertionError("unreachable")
 
 
@@ -115,8 +158,14 @@ def settle(source: str, settings: Settings, open_since: dt.datetime | None, *, b
     with import_mode.importing():
         for i in range(0, len(ids), batch):
             chunk = ids[i : i + batch]
-            done += run_tx(functools.partial(_settle, chunk, settings, open_since))
+            done += run_tx(functools.partial(_settle_buffered, chunk, settings, open_since))
     return done
+
+
+def _settle_buffered(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:
+    """``_settle`` with the chunk's audit events written in one statement."""
+    with audit_events.buffered_events():
+        return _settle(ticket_ids, settings, open_since)
 
 
 def _settle(ticket_ids: list[int], settings: Settings, open_since: dt.datetime | None) -> int:

@@ -224,14 +224,20 @@ def process_batch(inbound_ids: list[int], settings: Settings) -> list[Outcome | 
     return results
 
 
-def _process_buffered(inbound_id: int, settings: Settings, pre: Prepared | None = None) -> Outcome:
+def _process_buffered(
+    inbound_id: int, settings: Settings, pre: Prepared | None = None, row: inbound_state.InboundRow | None = None
+) -> Outcome:
     with buffered_events():
-        return _process(inbound_id, settings, pre)
+        return _process(inbound_id, settings, pre, row)
 
 
-def _process(inbound_id: int, settings: Settings, pre: Prepared | None = None) -> Outcome:
+def _process(
+    inbound_id: int, settings: Settings, pre: Prepared | None = None, known: inbound_state.InboundRow | None = None
+) -> Outcome:
+    """``known``: the row as its writer just inserted it in this transaction (a history import's batch),
+    so it need not be read and locked again."""
     now = utcnow()
-    row = inbound_state.lock(inbound_id, with_envelope=pre is None)
+    row = known if known is not None else inbound_state.lock(inbound_id, with_envelope=pre is None)
     if row is None:
         return Outcome("missing")
     if not row.pending:

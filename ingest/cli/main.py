@@ -236,6 +236,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.import_mbox:
+        from helpline.ingest.tools.import_bench import main as import_main
+
+        return import_main(args)
     if args.search:
         from helpline.ingest.tools.search_bench import main as search_main
 
@@ -337,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL), to stderr",
     )
     b.add_argument("--seed", type=int, default=7)
+    from helpline.ingest.tools.import_bench import add_arguments as add_import_bench_arguments
+
+    add_import_bench_arguments(b)
     b.set_defaults(fn=cmd_bench)
     from helpline.ingest.cli.model_commands import register as register_model_commands
 

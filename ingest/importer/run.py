@@ -42,6 +42,7 @@ class Report:
     resolved: int = 0
     seconds: float = 0.0
     resumed_from: str = ""
+    exact: bool = True  # False: a dry run on PostgreSQL, whose batches cannot see each other (see ``_run``)
 
     def add(self, actions: dict[str, int]) -> None:
         for k, v in actions.items():
@@ -56,6 +57,7 @@ class Report:
             "source": self.source,
             "kind": self.kind,
             "dry_run": self.dry_run,
+            "exact": self.exact,
             "messages": self.read,
             "actions": dict(sorted(self.actions.items())),
             "resolved": self.resolved,
@@ -161,12 +163,40 @@ def run_import(
     """Import ``source``; ``progress(messages, done)`` after each parsed chunk, ``done`` in the
     units of ``total_hint`` (bytes of an mbox, files of a folder). ``writers``: batch writers at once
     (default: 2 on PostgreSQL, 1 on SQLite, whose single write lock they would only queue on)."""
+    from helpline.store.db import is_sqlite, scratch_copy
+
+    if dry_run and is_sqlite():  # exact: the real import, on a private copy of the database
+        with scratch_copy(settings.db_busy_timeout_ms):
+            return _run(
+                kind, source, settings, open_since, dry_run, False, batch_size, jobs, True, max_bytes, 1, progress
+            )
+    return _run(
+        kind, source, settings, open_since, dry_run, dry_run, batch_size, jobs, restart, max_bytes, writers, progress
+    )
+
+
+def _run(
+    kind: str,
+    source: str,
+    settings: Any,
+    open_since: dt.datetime | None,
+    dry_run: bool,
+    rollback: bool,
+    batch_size: int,
+    jobs: int | None,
+    restart: bool,
+    max_bytes: int,
+    writers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> Report:
+    """``rollback``: a dry run that rolls each batch back (PostgreSQL), whose counts are approximate."""
     from helpline.store.db import is_sqlite
     from helpline.workers import history_import
 
     writers = max(1, writers if writers is not None else (1 if is_sqlite() else 2))
 
     report = Report(source, kind, dry_run)
+    report.exact = not rollback
     ckpt = checkpoint_path(settings, kind, source)
     pos = "" if restart or dry_run else _load_checkpoint(ckpt)
     if kind == "mbox" and pos and not _starts_message(source, int(pos)):
@@ -194,12 +224,12 @@ def run_import(
             nonlocal items
             if not items:
                 return
-            if writers > 1 and not dry_run:
+            if writers > 1 and not rollback:
                 for res in _write_split(items, label, settings, history_import, writers, wpool):
                     report.add(res.actions)
                     report.unreadable += res.failed
             else:
-                res = _write(items, label, settings, dry_run, history_import)
+                res = _write(items, label, settings, rollback, history_import)
                 report.add(res.actions)
                 report.unreadable += res.failed
             items = []
@@ -228,8 +258,9 @@ def run_import(
         while pending:
             drain(pending.pop(0))
         flush()
-    if not dry_run:
+    if not rollback:
         report.resolved = history_import.settle(label, settings, open_since)
+    if not dry_run:
         _save_checkpoint(ckpt, source, last_pos, True)
     report.seconds = time.perf_counter() - started
     log.info(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from helpline.store import batch_cache
 from helpline.store.inbound.sender_auth import organisational_domain
 from helpline.store.models import Base, utcnow
 
@@ -162,7 +163,12 @@ def stored() -> list[Entry]:
 
 
 def stored_sets() -> tuple[frozenset[str], frozenset[str]]:
-    """(blocked senders, blocked domains) of the table, for the spam decision."""
+    """(blocked senders, blocked domains) of the table, for the spam decision (read once per import batch)."""
+    got: tuple[frozenset[str], frozenset[str]] = batch_cache.memoised("blocked", _stored_sets)
+    return got
+
+
+def _stored_sets() -> tuple[frozenset[str], frozenset[str]]:
     senders: set[str] = set()
     domains: set[str] = set()
     for row in BlockedSender.select(BlockedSender.kind, BlockedSender.value):

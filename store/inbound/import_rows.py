@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from helpline.store import fastsql
+from helpline.store import batch_cache, fastsql
 from helpline.store import models as m
+from helpline.store.inbound import customer_refs, message_state, thread_state
 from helpline.store.envelope import Envelope
 
 IMPORT_PREFIX = "import:"
@@ -47,6 +48,88 @@ def store_inbound(env: Envelope, raw_key: str, source: str, received_at: dt.date
         [env.channel, env.external_id[:998], env.content_hash],
     )
     return int(existing[0]), False, str(existing[1])
+
+
+def store_inbound_many(rows: list[tuple[Envelope, str, dt.datetime]], source: str) -> list[tuple[int, bool]]:
+    """``store_inbound`` for a batch's (envelope, raw blob key, received at) in few statements: a multi-row
+    INSERT that the unique (channel, external_id, content_hash) key thins out, and one SELECT for the rows
+    that were there already. (id, created) per row, in order; a row repeated within the batch is created
+    once, its repeats answer (that id, False) as a second run would."""
+    out: list[tuple[int, bool]] = []
+    for i in range(0, len(rows), 200):  # 11 columns a row: well inside SQLite's parameter limit
+        out += _store_part(rows[i : i + 200], source)
+    return out
+
+
+def _store_part(rows: list[tuple[Envelope, str, dt.datetime]], source: str) -> list[tuple[int, bool]]:
+    now = m.utcnow()
+    host = (IMPORT_PREFIX + source)[:255]
+    keys = [(env.channel, env.external_id[:998], env.content_hash) for env, _, _ in rows]
+    values: list[object] = []
+    for (env, raw_key, received_at), key in zip(rows, keys, strict=True):
+        values += [*key, m.InboundStatus.PENDING, "", env.to_dict(), raw_key, 1, received_at, now, host]
+    marks = "(" + ", ".join("?" * 11) + ")"
+    created = fastsql.fetchall(
+        'INSERT INTO "inbound" (channel, external_id, content_hash, status, reason, envelope, raw_blob_key, '
+        "attempts, received_at, updated_at, source_host) VALUES "
+        + ", ".join([marks] * len(rows))
+        + " ON CONFLICT DO NOTHING RETURNING id, channel, external_id, content_hash",
+        values,
+    )
+    new = {(r[1], r[2], r[3]): int(r[0]) for r in created}
+    known = dict(new)
+    missing = [k for k in dict.fromkeys(keys) if k not in known]
+    if missing:
+        where = " OR ".join(["(channel = ? AND external_id = ? AND content_hash = ?)"] * len(missing))
+        for r in fastsql.fetchall(
+            f'SELECT id, channel, external_id, content_hash FROM "inbound" WHERE {where}',
+            [v for k in missing for v in k],
+        ):
+            known[(r[1], r[2], r[3])] = int(r[0])
+    out: list[tuple[int, bool]] = []
+    for key in keys:
+        first = new.pop(key, None)
+        out.append((first, True) if first is not None else (known[key], False))
+    return out
+
+
+def prefetch(
+    cache: batch_cache.BatchCache,
+    keys: list[str],
+    lock_keys: list[str],
+    senders: list[tuple[str, str]],
+    hashes: list[tuple[str, str]],
+) -> None:
+    """What a batch's messages will look up, read in one statement each: the tickets their thread keys
+    point at, their senders' customers, earlier messages with their (sender, body hash); and on
+    PostgreSQL the locks of all their conversations, taken at once in sorted order."""
+    thread_state.lock_conversations(lock_keys)
+    thread_state.read_thread_keys(cache, [k for k in dict.fromkeys(keys) if k not in cache.keys])
+    by_kind: dict[str, list[str]] = {}
+    for kind, address in senders:
+        if address and (kind, address) not in cache.customers:
+            by_kind.setdefault(kind, []).append(address)
+    for kind, addresses in by_kind.items():
+        customer_refs.read_identities(cache, kind, addresses)
+    message_state.read_inbound_hashes(cache, hashes)
+    tickets = sorted({t for t in cache.keys.values() if t is not None} - set(cache.participants))
+    thread_state.read_participants(cache, tickets)
+    customers = {c[0] for c in cache.customers.values() if c is not None}
+    customers |= {int(r[0]) for r in _ticket_customers(tickets)}
+    customer_refs.read_addresses(cache, sorted(customers - set(cache.addresses)))
+
+
+def _ticket_customers(ticket_ids: list[int]) -> list[tuple[int]]:
+    out: list[tuple[int]] = []
+    for i in range(0, len(ticket_ids), 500):
+        part = ticket_ids[i : i + 500]
+        out += [
+            (r[0],)
+            for r in fastsql.fetchall(
+                f'SELECT DISTINCT customer_id FROM "ticket" WHERE id IN ({fastsql.in_marks(len(part))})', part
+            )
+        ]
+    return out
 
 
 def fail_inbound(inbound_id: int, reason: str) -> None:

@@ -113,6 +113,7 @@ def quarantine(inbound_id: int, reason: str, now: dt.datetime) -> None:
     sql.update("inbound", inbound_id, {"status": InboundStatus.QUARANTINED, "reason": reason, "updated_at": now})
 
 
+PENDING = InboundStatus.PENDING
 PROCESSED = InboundStatus.PROCESSED
 DUPLICATE = InboundStatus.DUPLICATE
 QUARANTINED = InboundStatus.QUARANTINED

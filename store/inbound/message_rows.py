@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from helpline.store import fastsql
+from helpline.store import batch_cache, fastsql
 
 
 def customer_message(ticket_id: int, message_id: int) -> tuple[int | None, str, str] | None:
@@ -50,6 +50,7 @@ def last_customer_at(ticket_id: int) -> dt.datetime | None:
 
 
 def status_changed_since(ticket_id: int, event_id: int) -> bool:
+    batch_cache.flush_writes()  # a batch's buffered events are part of the answer
     return (
         fastsql.fetchone(
             'SELECT 1 FROM "event" WHERE ticket_id = ? AND kind = ? AND id > ?', [ticket_id, "status_changed", event_id]

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from helpline.store import batch_cache
 from helpline.store import fastsql as sql
 from helpline.store.envelope import Envelope
 
@@ -49,6 +50,11 @@ def add_inbound(
             **(extra or {}),
         },
     )
+    cache = batch_cache.current()
+    if cache is not None and body_hash:  # a later copy in the same batch finds this one without asking
+        cache.append_dup(
+            (env.sender.address, body_hash), batch_cache.DupRow(now, mid, ticket_id, env.external_id[:998])
+        )
     if env.attachments:
         sql.insert_many(
             "attachment",
@@ -114,12 +120,42 @@ def recent_duplicate(sender: str, body_hash: str, since: dt.datetime) -> Duplica
     """The newest inbound message from ``sender`` with this text since ``since``."""
     if not body_hash or not sender:
         return None
+    cache = batch_cache.current()
+    if cache is not None:
+        if (sender, body_hash) not in cache.dups:
+            read_inbound_hashes(cache, [(sender, body_hash)])
+        recent = [d for d in cache.dups[(sender, body_hash)] if d.created_at >= since]
+        if not recent:
+            return None
+        d = max(recent, key=lambda d: (d.created_at, d.id))
+        return DuplicateRef(d.id, d.ticket_id, d.external_id)
     row = sql.fetchone(
         'SELECT id, ticket_id, external_id FROM "message" WHERE body_hash = ? AND sender = ? '
         "AND direction = 'in' AND created_at >= ? ORDER BY created_at DESC LIMIT 1",
         [body_hash, sender, since],
     )
     return DuplicateRef(*row) if row else None
+
+
+def read_inbound_hashes(cache: batch_cache.BatchCache, pairs: list[tuple[str, str]]) -> None:
+    """The inbound messages with these (sender, body hash) pairs into the batch's cache, in statements of at
+    most 500 hashes. Every such message is kept, whatever its age: each copy has its own window."""
+    todo = [p for p in dict.fromkeys(pairs) if p[0] and p[1] and p not in cache.dups]
+    for i in range(0, len(todo), 500):
+        part = todo[i : i + 500]
+        hashes = sorted({h for _, h in part})
+        rows = sql.fetchall(
+            'SELECT sender, body_hash, created_at, id, ticket_id, external_id FROM "message" '
+            f"WHERE body_hash IN ({sql.in_marks(len(hashes))}) AND direction = 'in'",
+            hashes,
+        )
+        found: dict[tuple[str, str], list[batch_cache.DupRow]] = {p: [] for p in part}
+        for r in rows:
+            got = found.get((r[0], r[1]))
+            if got is not None:
+                got.append(batch_cache.DupRow(sql.as_datetime(r[2]) or dt.datetime.min, r[3], r[4], r[5]))
+        for p, rs in found.items():
+            cache.put(cache.dups, p, rs)
 
 
 def outbound_tickets(message_ids: list[str]) -> list[int]:

@@ -30,7 +30,7 @@ from typing import Any, Iterable, cast
 
 import peewee as pw
 
-from helpline.store import fastsql
+from helpline.store import batch_cache, fastsql
 from helpline.store.siteconfig.config_file import SiteConfig
 from helpline.store.db import is_sqlite
 from helpline.store.models import Base, Ticket, TicketStatus, utcnow
@@ -256,6 +256,10 @@ def _team_info(r: tuple[Any, ...]) -> TeamInfo:
 
 
 def active_teams() -> list[TeamInfo]:
+    return list(batch_cache.memoised("active_teams", _active_teams))  # read once per import batch
+
+
+def _active_teams() -> list[TeamInfo]:
     rows = fastsql.fetchall(f'SELECT {_TEAM_COLS} FROM "team" WHERE active = ? ORDER BY id', [True])
     return [_team_info(r) for r in rows]
 

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from helpline.store import batch_cache
 from helpline.store import fastsql as sql
 from helpline.store.envelope import Envelope
 from helpline.store.models import TicketStatus
@@ -82,6 +83,9 @@ def create(
             **(extra or {}),
         },
     )
+    cache = batch_cache.current()
+    if cache is not None:  # a new ticket has no participants yet: a reply later in the batch need not ask
+        cache.put(cache.participants, tid, set())
     return TicketRef(tid, number, subject[:1000], status, None, customer_id, support_address)
 
 

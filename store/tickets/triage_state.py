@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any, Sequence
 
 
+from helpline.store import batch_cache
 from helpline.store import fastsql as sql
 
 
@@ -91,6 +92,7 @@ def previous_sentiment(ticket_id: int, before_message_id: int) -> tuple[int, flo
 
 def last_priority_actor(ticket_id: int) -> str:
     """Who set the ticket's priority last ("system" for the rules, or "" when nobody did)."""
+    batch_cache.flush_writes()  # an import batch's buffered events are part of the answer
     row = sql.fetchone(
         "SELECT actor FROM \"event\" WHERE ticket_id = ? AND kind IN ('priority_set', "
         "'priority_changed') ORDER BY id DESC LIMIT 1",
