@@ -21,6 +21,8 @@ class HungRelay:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.closed = False
         self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -30,12 +32,24 @@ class HungRelay:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            self.conns.append(conn)
+            with self.lock:
+                if self.closed:  # accepted while closing: close it too, or its sender waits for a greeting
+                    conn.close()
+                    return
+                self.conns.append(conn)
 
     def close(self) -> None:
+        """Shut the listener down first: closing it alone leaves a thread blocked in accept() holding it
+        open, and connections still in its backlog would then wait for their SMTP timeout."""
+        with self.lock:
+            self.closed = True
+            for c in self.conns:
+                c.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 def test_hung_relay_does_not_hold_ticket_creation(backend):
