@@ -292,10 +292,14 @@ def lifecycle_timers(settings: Settings, clock: Clock = utcnow) -> dict[str, int
             t = ticket_ops.load(tid)
             if t.status != lifecycle.RESOLVED:
                 return False
+            # Closed when it fell due, not when this tick saw it: a conversation imported from years ago
+            # (or one the scheduler missed while it was down) otherwise starts its retention period today.
+            resolved = ticket_lookups.resolved_at(tid)
+            due = resolved + settings.auto_close_days * day if resolved is not None else now
             ticket_ops.change_status(
                 t,
                 lifecycle.CLOSED,
-                now=now,
+                now=min(now, due),
                 settings=settings,
                 actor="scheduler",
                 reason=f"resolved more than {settings.auto_close_days:g} days ago",
