@@ -29,11 +29,11 @@ format, only the parsed results (ingest/email/auth.py).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from publicsuffixlist import PublicSuffixList
+from helpline.store.domains import _normal, organisational_domain as organisational_domain
+
 
 ALIGNMENTS = ("relaxed", "strict")
 
@@ -98,29 +98,6 @@ def trusted_header(auth: dict[str, Any], authserv_id: str) -> dict[str, Any] | N
             merged["dkim"] = "pass"
         merged["dkim_domains"] = list(merged.get("dkim_domains") or []) + list(lower.get("dkim_domains") or [])
     return merged
-
-
-@functools.cache
-def _psl() -> PublicSuffixList:
-    return PublicSuffixList()  # the bundled snapshot; ~60 ms to read, so once per process
-
-
-def _normal(domain: str) -> str:
-    """Lower case, no trailing dot, A-labels (``xn--``), so a U-label From and an A-label ``d=`` compare equal."""
-    domain = domain.strip().strip(">").rstrip(".").lower()
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDN (too long a label, a bare dot): compared as it came
-        return domain
-
-
-def organisational_domain(domain: str) -> str:
-    """RFC 7489 section 3.2's Organizational Domain of ``domain``; "" when there is none (a public suffix
-    itself, such as ``co.uk`` or ``github.io``, or not a domain name)."""
-    name = _normal(domain)
-    if not name or ".." in name or name.startswith("."):
-        return ""
-    return _psl().privatesuffix(name) or ""
 
 
 def aligned(domain: str, from_domain: str, mode: str = "relaxed") -> bool:

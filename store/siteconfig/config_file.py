@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from helpline.store.config_errors import ConfigError
+from helpline.store import domains as blocklist_entry
 from helpline.store.config_errors import kind as _kind
 from helpline.store.siteconfig.priority_config import DEFAULT as PRIORITY_DEFAULT, PriorityConfig, parse_priority
 from helpline.store.siteconfig.webhook_config import WebhookSource, parse_webhook_sources
@@ -568,6 +569,23 @@ def _escalation(source: str, index: int, data: Any) -> EscalationRule:
     return rule
 
 
+def _blocklist_entries(bctx: Any, block: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """[blocklist] by the same rules as ``helpline blocklist add`` (control characters, wildcards, public
+    suffixes, IDN as punycode), so a file cannot hold what the command refuses."""
+    out: dict[str, list[str]] = {"sender": [], "domain": []}
+    for key, want in (("senders", "sender"), ("domains", "domain")):
+        for value in bctx.strings(block, key, lower=True):
+            try:
+                kind, normal = blocklist_entry.kind_of(value)
+            except ValueError as exc:
+                raise bctx.fail(key, str(exc)) from None
+            if kind != want:
+                where = "`domains`" if kind == "domain" else "`senders`"
+                raise bctx.fail(key, f"{value!r} is a {kind}: put it under {where}")
+            out[kind].append(normal)
+    return tuple(out["sender"]), tuple(out["domain"])
+
+
 def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     """The configuration in ``text``; ``ConfigFileError`` names what is wrong and where."""
     try:
@@ -707,13 +725,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
     block = top.table_of(data, "blocklist")
     bctx = _Ctx(source, "blocklist")
     bctx.only(block, {"senders", "domains"})
-    senders, domains = bctx.strings(block, "senders", lower=True), bctx.strings(block, "domains", lower=True)
-    for s in senders:
-        if "@" not in s:
-            raise bctx.fail("senders", f"{s!r} is not an email address (put domains under `domains`)")
-    for d in domains:
-        if "@" in d or "." not in d.strip("."):
-            raise bctx.fail("domains", f"{d!r} is not a domain such as example.com")
+    senders, domains = _blocklist_entries(bctx, block)
     return SiteConfig(
         source=source,
         calendars=calendars,
@@ -726,7 +738,7 @@ def parse(text: str, source: str = "helpline.toml") -> SiteConfig:
         templates_dir=templates_dir,
         priority=priority,
         blocked_senders=senders,
-        blocked_domains=tuple(d.strip(".") for d in domains),
+        blocked_domains=domains,
     )
 
 

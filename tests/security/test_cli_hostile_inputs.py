@@ -12,6 +12,7 @@ newlines, bidi overrides, over-long addresses, wildcards that never match, and `
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from helpline.ingest.cli import main as cli
 from helpline.ingest.cli.reply_commands import MAX_FILE_BYTES
 from helpline.store import models as m
 from helpline.store.inbound import blocklist
+from helpline.store.siteconfig.config_file import ConfigFileError, parse
 from tests.routing.conftest import DESK_TOML, write_config
 from tests.support.stack import settings_env
 from tests.workers.builders import Desk
@@ -169,3 +171,25 @@ def test_blocklist_idn_and_wildcard_forms_are_one_entry(desk, capsys):
 
     assert _blocked("info@shop.bücher.example", (), ["xn--bcher-kva.example"])
     assert _blocked("info@shop.xn--bcher-kva.example", (), ["bücher.example"])  # a TOML entry as typed
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ('domains = ["exa\\u0000mple.com"]', "control or invisible"),
+        ('domains = ["ex*ample.com"]', "wildcards are not supported"),
+        ('domains = ["co.uk"]', "public suffix"),
+        ('senders = ["example.com"]', "put it under `domains`"),
+        ('domains = ["mallory@example.com"]', "put it under `senders`"),
+        ('senders = ["a\\u202eb@example.com"]', "control or invisible"),
+    ],
+)
+def test_the_configuration_file_blocklist_follows_the_commands_rules(block, message):
+    """[blocklist] in the TOML file is refused where `helpline blocklist add` refuses the same entry."""
+    with pytest.raises(ConfigFileError, match=re.escape(message)):
+        parse(f"[blocklist]\n{block}\n", "x.toml")
+
+
+def test_the_configuration_file_blocklist_keeps_idn_as_punycode():
+    cfg = parse('[blocklist]\ndomains = ["*.Bücher.de"]\nsenders = ["Eve@Bücher.de"]\n', "x.toml")
+    assert cfg.blocked_domains == ("xn--bcher-kva.de",) and cfg.blocked_senders == ("eve@xn--bcher-kva.de",)
