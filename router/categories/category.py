@@ -114,6 +114,25 @@ def classify(
     )
 
 
+def categorise(subject: str, text: str, settings: Any) -> dict[str, Any]:
+    """The category of a new ticket with its reason, by the desk's active model and settings; a broken or
+    missing model gives "unclassified" for the triage team with the reason, since it must not stop tickets
+    from being made."""
+    from helpline.router.categories.model_store import ModelError
+
+    try:
+        decision = classify(
+            subject,
+            text,
+            load_active_model(models_dir_for(settings)),
+            settings.category_threshold,
+            embeddings=settings.category_embeddings,
+        )
+    except ModelError as exc:
+        return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
+    return decision.as_event()
+
+
 def label_event(category: str, previous: str | None) -> tuple[str, dict[str, Any]]:
     """(kind, data) of the event that records an agent's verdict on a ticket's category:
     ``category_confirmed`` when it stays, ``category_corrected`` when it changes."""

@@ -30,21 +30,12 @@ def run(ctx: Context) -> Decision | None:
 
 
 def categorise(subject: str, text: str, settings: Settings) -> dict:
-    """The category of a new ticket with its reason; a broken model must not stop tickets from being made."""
-    from helpline.router.categories.category import classify, load_active_model, models_dir_for
-    from helpline.router.categories.model_store import ModelError
+    """The category of a new ticket with its reason; unclassified tickets (or a broken model) go to triage."""
+    from helpline.router.categories.category import (
+        categorise as by_model,
+    )  # loads the model's libraries: only when used
 
-    try:
-        decision = classify(
-            subject,
-            text,
-            load_active_model(models_dir_for(settings)),
-            settings.category_threshold,
-            embeddings=settings.category_embeddings,
-        )
-    except ModelError as exc:
-        return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
-    data = decision.as_event()
-    if decision.category == "unclassified":
+    data = by_model(subject, text, settings)
+    if data["category"] == "unclassified":
         data["team"] = settings.triage_team
     return data

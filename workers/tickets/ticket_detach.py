@@ -52,23 +52,6 @@ class Detached:
     outbox_ids: list[int] = field(default_factory=list)  # the new ticket's Slack post, for delivery after commit
 
 
-def _category(subject: str, text: str, settings: Settings) -> dict:
-    from helpline.router.categories.category import classify, load_active_model, models_dir_for
-    from helpline.router.categories.model_store import ModelError
-
-    try:
-        decision = classify(
-            subject,
-            text,
-            load_active_model(models_dir_for(settings)),
-            settings.category_threshold,
-            embeddings=settings.category_embeddings,
-        )
-    except ModelError as exc:
-        return {"category": "unclassified", "team": settings.triage_team, "reason": f"no usable model: {exc}"}
-    return decision.as_event()
-
-
 def detach(
     source: ticket_ops.TicketState,
     message_id: int,
@@ -98,7 +81,9 @@ def detach(
     customer = customer_refs.find(env.sender.kind, env.sender.address) if env.sender.address else None
     customer_id = customer.id if customer is not None else ticket_refs.get(source.id).customer_id
     subject = clean_subject(env.subject) or "(no subject)"
-    cat = _category(subject, env.text, settings)
+    from helpline.router.categories.category import categorise  # loads the model's libraries: only when used
+
+    cat = categorise(subject, env.text, settings)
     sig = triage.signals(env, settings)
     prio = triage.new_ticket_priority(env, subject, customer_id, cat["category"], sig, settings, now)
     support = ticket_refs.get(source.id).support_address
