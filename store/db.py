@@ -344,3 +344,20 @@ def run_tx(fn: Callable[[], T], *, retries: int = 3, durable: bool = True) -> T:
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
+
+
+def count_statements() -> dict[str, int]:
+    """Count, from now on in this process, the statements sent to either engine, in ``["statements"]``:
+    every statement goes through ``Database.execute_sql``. For benches (``helpline bench --import
+    --import-count-sql``); it patches the classes, so it is not for a serving process."""
+    counter = {"statements": 0}
+    classes: tuple[Any, ...] = (peewee.SqliteDatabase, peewee.PostgresqlDatabase)
+    for cls in classes:
+        real = cls.execute_sql
+
+        def counted(self: Any, sql: str, params: Any = None, *a: Any, _real: Any = real, **kw: Any) -> Any:
+            counter["statements"] += 1
+            return _real(self, sql, params, *a, **kw)
+
+        cls.execute_sql = counted  # type: ignore[method-assign]
+    return counter

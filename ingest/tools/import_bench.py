@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from typing import Any
 
 
 class _CpuOfTree:
@@ -64,23 +63,6 @@ class _CpuOfTree:
         return mine, sum(self.seen.values()) - self.base - mine
 
 
-def _count_sql() -> dict[str, int]:
-    """Count the statements the writer sends (every statement goes through ``Database.execute_sql``)."""
-    import peewee
-
-    counter = {"statements": 0}
-    classes: tuple[Any, ...] = (peewee.SqliteDatabase, peewee.PostgresqlDatabase)
-    for cls in classes:
-        real = cls.execute_sql
-
-        def counted(self: Any, sql: str, params: Any = None, *a: Any, _real: Any = real, **kw: Any) -> Any:
-            counter["statements"] += 1
-            return _real(self, sql, params, *a, **kw)
-
-        cls.execute_sql = counted
-    return counter
-
-
 def main(args: argparse.Namespace) -> int:
     from helpline.ingest.importer import run
     from helpline.store import config, db, migrations
@@ -106,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
         )
         db.init(url, 30000)
         migrations.upgrade()
-        counter = _count_sql() if args.import_count_sql else None
+        counter = db.count_statements() if args.import_count_sql else None
         cpu = _CpuOfTree().start()
         t0 = time.perf_counter()
         if args.import_profile:
