@@ -359,5 +359,5 @@ def count_statements() -> dict[str, int]:
             counter["statements"] += 1
             return _real(self, sql, params, *a, **kw)
 
-        cls.execute_sql = counted  # type: ignore[method-assign]
+        cls.execute_sql = counted
     return counter
