@@ -17,7 +17,13 @@ from publicsuffixlist import PublicSuffixList
 
 @functools.cache
 def _psl() -> PublicSuffixList:
-    return PublicSuffixList()  # the bundled snapshot; ~60 ms to read, so once per process
+    return PublicSuffixList()  # the bundled snapshot; 50-140 ms to read, so once per process
+
+
+def warm() -> None:
+    """Read the list now: a worker process calls this at start (``workers/entry.py``), so the first message
+    whose sender is checked does not pay for the read."""
+    _psl()
 
 
 def _normal(domain: str) -> str:

@@ -88,5 +88,6 @@ def test_the_dashboard_graphs_what_operators_watch() -> None:
         "helpline_sla_fired_total",
         "helpline_imap_last_success_timestamp_seconds",
         "helpline_slack_api_calls_total",
+        "helpline_envelope_deferred_total",
     ):
         assert metric in exprs, metric

@@ -143,6 +143,7 @@ def _defer_newer(inbound_id: int, exc: NewerEnvelope, s: Settings) -> None:
     delay = newer_delay_ms(s)
     pipeline.defer(inbound_id, f"waiting for a worker that reads {exc} (deferred, no try spent)")
     process_inbound.send_with_options(args=(inbound_id,), delay=delay)
+    metrics.deferred(exc.version)  # the once-per-version warning below is no signal that it goes on; this is
     if exc.version not in _newer_seen:
         _newer_seen.add(exc.version)
         log.warning(

@@ -16,6 +16,11 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 FAILURES = Counter("helpline_worker_failures_total", "Inbound processing attempts that raised")
+DEFERRED = Counter(
+    "helpline_envelope_deferred_total",
+    "Inbound messages put back on the queue because their envelope is newer than the worker reads",
+    ["version"],
+)  # steady growth means a newer ingest runs with no newer worker (a rolling upgrade stuck halfway)
 SLA_FIRED = Counter("helpline_sla_fired_total", "SLA warnings and breaches fired by the scheduler", ["kind"])
 
 
@@ -24,3 +29,7 @@ def observe(action: str, seconds: float) -> None:
     LATENCY.observe(seconds)
     if action == "error":
         FAILURES.inc()
+
+
+def deferred(version: int) -> None:
+    DEFERRED.labels(str(version)).inc()

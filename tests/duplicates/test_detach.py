@@ -193,3 +193,26 @@ def test_slack_button_offered_and_pressed(desk):
     )
     assert action == "noop" and "did not join" in reason
     assert similarity_state.near_duplicate_join(ticket.id, msg_id) is None
+
+
+def test_detaching_a_message_of_a_newer_release_is_refused_and_changes_nothing(desk):
+    """A rolling upgrade (issue 16): the message's envelope is newer than this host reads. A clear refusal
+    naming the version, not a traceback; the join stays as it was."""
+    from helpline.store.envelope import ENVELOPE_VERSION
+
+    ticket, msg_id, _ = joined(desk)
+    inbound_id = m.Message.get_by_id(msg_id).inbound_id
+    row = m.Inbound.get_by_id(inbound_id)
+    m.Inbound.update(envelope={**row.envelope, "version": ENVELOPE_VERSION + 1}).where(
+        m.Inbound.id == inbound_id
+    ).execute()
+    tickets = m.Ticket.select().count()
+    with pytest.raises(ticket_ops.TicketOpError, match=f"message {msg_id} was stored by a newer Helpline") as got:
+        in_tx(
+            lambda: ticket_detach.detach(
+                ticket_ops.load(ticket.id), msg_id, now=m.utcnow(), settings=desk.settings, actor="ann@example.com"
+            )
+        )
+    assert "upgrade this host" in str(got.value)
+    assert m.Ticket.select().count() == tickets and len(inbound_messages(reload(ticket))) == 2
+    assert "near_duplicate_detached" not in event_kinds(reload(ticket))

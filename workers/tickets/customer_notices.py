@@ -46,7 +46,7 @@ from helpline.store.tickets import routing_state
 from helpline.store.tickets import ticket_lookups
 from helpline.store.config import Settings
 from helpline.store.siteconfig.config_file import site_config
-from helpline.store.envelope import Envelope
+from helpline.store.envelope import Envelope, NewerEnvelope
 
 from helpline.store.inbound import audit_events
 from helpline.store.inbound import message_state
@@ -98,7 +98,10 @@ def audience(t: TicketLike, settings: Settings, *, chat: bool = False) -> tuple[
     raw = ticket_lookups.first_envelope(t.id)
     if raw is None:
         return None, "the ticket has no customer message"
-    env = Envelope.from_dict(raw)
+    try:
+        env = Envelope.from_dict(raw)
+    except NewerEnvelope as exc:  # a rolling upgrade (issue 16): recorded as the notice's suppression, not raised
+        return None, f"the ticket's first message is of a newer release: {exc}"
     if env.author_role != "customer":
         return None, "the ticket was not opened by a customer"
     channel = inbound_channels.of(t.channel)

@@ -47,7 +47,7 @@ from helpline.store.inbound import audit_events
 from helpline.store.inbound import thread_state
 from helpline.store.tickets import ticket_refs
 from helpline.workers.tickets import routing_stage
-from helpline.workers.tickets.ticket_ops import TicketOpError
+from helpline.workers.tickets.ticket_ops import TicketOpError, readable_envelope
 
 NO_CUSTOMER = "the ticket has no customer message to answer"
 NO_CALLBACK = (
@@ -147,7 +147,7 @@ def _customer_message(ticket_id: int) -> tuple[str, str, Envelope | None] | None
 
 def _envelope(inbound_id: int | None) -> Envelope | None:
     data = reply_rows.envelope_of(inbound_id) if inbound_id else None
-    return Envelope.from_dict(data) if data is not None else None
+    return readable_envelope(data, "the customer's message") if data is not None else None
 
 
 def _out_message(

@@ -253,9 +253,9 @@ def release(t: ticket_ops.TicketState, *, now: dt.datetime, settings: Settings, 
     a while ago and an agent's answer is what they need now."""
     if t.status != TicketStatus.SPAM:
         raise ticket_ops.TicketOpError(f"{t.number} is {t.status}, not spam")
+    first = message_rows.first_inbound_envelope(t.id)  # read first: a newer release's envelope refuses the release
+    env = ticket_ops.readable_envelope(first, f"{t.number}'s first message") if first else None
     ticket_ops.change_status(t, TicketStatus.NEW, now=now, settings=settings, actor=actor, reason="not spam")
-    first = message_rows.first_inbound_envelope(t.id)
-    env = Envelope.from_dict(first) if first else None
     if env is not None:
         thread_state.add_thread_keys(t.id, threads.own_keys(env))
         routing_stage.on_new_ticket(t.id, env, settings, now)

@@ -73,7 +73,7 @@ def detach(
         raise NotJoined(f"message {message_id} is not a customer message of {source.number}")
     inbound_id, mid, sender = got
     stored = message_rows.inbound_envelope(inbound_id)
-    env = Envelope.from_dict(stored) if stored is not None else None
+    env = ticket_ops.readable_envelope(stored, f"message {message_id}") if stored is not None else None
     if env is None:
         raise NotJoined(f"message {message_id} has no stored envelope to open a ticket from")
     from helpline.workers.inbound.threads import clean_subject

@@ -30,6 +30,7 @@ from helpline.store.clock import utcnow
 from helpline.store.config import Settings
 from helpline.store.siteconfig.config_file import PRIORITIES, SiteConfig, site_config
 from helpline.store.db import run_tx
+from helpline.store.envelope import ENVELOPE_VERSION, Envelope, NewerEnvelope
 
 from helpline.store.inbound import audit_events
 from helpline.store.tickets import ticket_refs
@@ -43,6 +44,20 @@ ACTIVE = lifecycle.ACTIVE
 
 class TicketOpError(ValueError):
     """An operation that cannot be done as asked; the message says why and what to do instead."""
+
+
+def readable_envelope(data: dict[str, Any], what: str) -> Envelope:
+    """``Envelope.from_dict`` for an operation a person asked for (detach, not-spam, a reply): during a rolling
+    upgrade the stored envelope may be of a newer release than this host (issue 16). The inbound pipeline defers
+    such a row (``workers/actors.py``); an operation cannot wait, so it is refused, saying where it can be done,
+    and its transaction changes nothing."""
+    try:
+        return Envelope.from_dict(data)
+    except NewerEnvelope as exc:
+        raise TicketOpError(
+            f"{what} was stored by a newer Helpline release (envelope version {exc.version}; this host reads up to "
+            f"{ENVELOPE_VERSION}): upgrade this host, or do this from one that runs the newer release"
+        ) from exc
 
 
 @dataclass
