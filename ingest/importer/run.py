@@ -209,7 +209,7 @@ def _run(
     # forkserver, not fork: forking a process that runs threads (a desk's embedded Redis client, a test
     # runner's servers) can copy a lock held by another thread into the child, which then waits forever.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["helpline.ingest.importer.parse"])
+    context.set_forkserver_preload(["helpline.ingest.importer.parse", "helpline.ingest.importer.warm"])
     with (
         cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=parse.init, initargs=(settings, dry_run)) as pool,
         cf.ThreadPoolExecutor(writers) as wpool,
