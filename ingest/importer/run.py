@@ -43,6 +43,8 @@ class Report:
     seconds: float = 0.0
     resumed_from: str = ""
     exact: bool = True  # False: a dry run on PostgreSQL, whose batches cannot see each other (see ``_run``)
+    writer_waited: float = 0.0  # seconds this process waited for the pool's next chunk (the pool's start-up too)
+    first_chunk: float = 0.0  # seconds until the pool's first chunk: its start-up
 
     def add(self, actions: dict[str, int]) -> None:
         for k, v in actions.items():
@@ -66,6 +68,8 @@ class Report:
             "seconds": round(self.seconds, 2),
             "rate_per_s": round(self.rate, 1),
             "resumed_from": self.resumed_from,
+            "writer_waited_s": round(self.writer_waited, 2),
+            "first_chunk_s": round(self.first_chunk, 2),
         }
 
 
@@ -236,7 +240,12 @@ def _run(
 
         def drain(fut: cf.Future) -> None:
             nonlocal last_pos
-            for p in fut.result():
+            waited = time.perf_counter()
+            parsed = fut.result()
+            report.writer_waited += time.perf_counter() - waited
+            if not report.first_chunk:
+                report.first_chunk = time.perf_counter() - started
+            for p in parsed:
                 report.read += 1
                 last_pos = p.pos
                 if p.error:
