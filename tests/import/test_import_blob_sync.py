@@ -27,6 +27,7 @@ def _mails(n: int) -> list[tuple[str, str, bytes, str]]:
 
 def _record(monkeypatch, events: list[tuple[str, str]]) -> None:  # noqa: ANN001
     real_syncfs, real_replace, real_fsync = blobs.syncfs, os.replace, os.fsync
+
     def syncfs(path: os.PathLike[str]) -> bool:
         flushed = real_syncfs(path)
         if flushed:
