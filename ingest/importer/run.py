@@ -43,7 +43,7 @@ class Report:
     seconds: float = 0.0
     resumed_from: str = ""
     exact: bool = True  # False: a dry run on PostgreSQL, whose batches cannot see each other (see ``_run``)
-    writer_waited: float = 0.0  # seconds this process waited for the pool's next chunk (the pool's start-up too)
+    writer_waited: float = 0.0  # seconds this process waited for the pool's next chunk, after the first
     first_chunk: float = 0.0  # seconds until the pool's first chunk: its start-up
 
     def add(self, actions: dict[str, int]) -> None:
@@ -242,9 +242,11 @@ def _run(
             nonlocal last_pos
             waited = time.perf_counter()
             parsed = fut.result()
-            report.writer_waited += time.perf_counter() - waited
-            if not report.first_chunk:
-                report.first_chunk = time.perf_counter() - started
+            now = time.perf_counter()
+            if report.first_chunk:
+                report.writer_waited += now - waited
+            else:  # the pool's start-up: counted apart from the steady state's waits
+                report.first_chunk = now - started
             for p in parsed:
                 report.read += 1
                 last_pos = p.pos
