@@ -70,7 +70,9 @@ def parse_chunk(raws: list[tuple[str, str, bytes, str]]) -> list[Parsed]:
     import contextlib
 
     store = _state["store"]
-    with store.synced_together() if store is not None else contextlib.nullcontext():
+    # One syncfs of the blob filesystem per chunk, not a fsync per file: the parent commits the rows
+    # only after this returns, so no committed row names a blob a crash could lose.
+    with store.synced_together(whole_filesystem=True) if store is not None else contextlib.nullcontext():
         return [_one(where, pos, data, error) for where, pos, data, error in raws]
 
 

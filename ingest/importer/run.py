@@ -43,6 +43,8 @@ class Report:
     seconds: float = 0.0
     resumed_from: str = ""
     exact: bool = True  # False: a dry run on PostgreSQL, whose batches cannot see each other (see ``_run``)
+    writer_waited: float = 0.0  # seconds this process waited for the pool's next chunk, after the first
+    first_chunk: float = 0.0  # seconds until the pool's first chunk: its start-up
 
     def add(self, actions: dict[str, int]) -> None:
         for k, v in actions.items():
@@ -66,6 +68,8 @@ class Report:
             "seconds": round(self.seconds, 2),
             "rate_per_s": round(self.rate, 1),
             "resumed_from": self.resumed_from,
+            "writer_waited_s": round(self.writer_waited, 2),
+            "first_chunk_s": round(self.first_chunk, 2),
         }
 
 
@@ -209,7 +213,7 @@ def _run(
     # forkserver, not fork: forking a process that runs threads (a desk's embedded Redis client, a test
     # runner's servers) can copy a lock held by another thread into the child, which then waits forever.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["helpline.ingest.importer.parse"])
+    context.set_forkserver_preload(["helpline.ingest.importer.parse", "helpline.ingest.importer.warm"])
     with (
         cf.ProcessPoolExecutor(jobs, mp_context=context, initializer=parse.init, initargs=(settings, dry_run)) as pool,
         cf.ThreadPoolExecutor(writers) as wpool,
@@ -236,7 +240,14 @@ def _run(
 
         def drain(fut: cf.Future) -> None:
             nonlocal last_pos
-            for p in fut.result():
+            waited = time.perf_counter()
+            parsed = fut.result()
+            now = time.perf_counter()
+            if report.first_chunk:
+                report.writer_waited += now - waited
+            else:  # the pool's start-up: counted apart from the steady state's waits
+                report.first_chunk = now - started
+            for p in parsed:
                 report.read += 1
                 last_pos = p.pos
                 if p.error:

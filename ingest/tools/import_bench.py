@@ -116,6 +116,9 @@ def main(args: argparse.Namespace) -> int:
             "cpu_ms_per_message": round(cpu_s * 1000 / n, 3),
             "writer_cpu_ms_per_message": round(cpu_writer * 1000 / n, 3),  # this process: reading, writing
             "parser_cpu_ms_per_message": round(cpu_pool * 1000 / n, 3),  # the pool: parsing, classifying
+            # The writer's idle share once the pool is up: waiting for parsed chunks (start-up shown apart).
+            "writer_idle_pct": round(100 * report.writer_waited / max(1e-9, wall - report.first_chunk), 1),
+            "pool_startup_s": round(report.first_chunk, 2),
             "batch_size": args.import_batch_size,
             "cores": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
