@@ -15,11 +15,9 @@ import pytest
 from helpline.store import models as m
 from helpline.workers.tickets import customer_notices, ticket_ops
 from tests.routing.conftest import in_tx
+from tests.security.test_ack_backscatter import FAIL, MX, PASS  # the same trusted MTA's verdicts
 from tests.workers.builders import Desk, events, mail
 
-MX = "mx.helpline.test"
-PASS = f"{MX}; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
-FAIL = f"{MX}; spf=fail smtp.mailfrom=example.org; dkim=none; dmarc=fail header.from=example.org"
 SUBJECT = "Your invoice 88231 for the kidney clinic"
 
 
