@@ -15,6 +15,7 @@ the watchdog, like the ingest daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -73,6 +74,8 @@ class WorkerHost:
         self.child: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.restarts = 0
+        self.ready = False
+        self.ready_file = os.path.join(settings.data_dir, "run", f"worker-{os.getpid()}.ready")
         self.stopping = asyncio.Event()
 
     def _spawn(self) -> None:
@@ -81,9 +84,30 @@ class WorkerHost:
         # own session keeps a signal sent to our process group (Ctrl-C, GNU
         # timeout) from reaching it a second time, which Dramatiq takes as
         # "kill now"; the parent-death signal stops it if we are killed.
-        self.child = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
+        os.makedirs(os.path.dirname(self.ready_file), exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.ready_file)
+        env = dict(os.environ, HELPLINE_WORKER_READY_FILE=self.ready_file)
+        self.child = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, preexec_fn=_child_setup, env=env)
         self.started_at = time.monotonic()
+        self.ready = False
         log.info("event=worker_instance_started pid=%d", self.child.pid)
+
+    def _hung_start(self) -> bool:
+        """True (and the instance killed) when it has not got through its start within the deadline."""
+        if self.ready or self.child is None:
+            return False
+        if os.path.exists(self.ready_file):
+            self.ready = True
+            return False
+        waited = time.monotonic() - self.started_at
+        if waited < self.settings.worker_start_timeout_s:
+            return False
+        log.error("event=worker_instance_hung pid=%d waited_s=%.0f action=kill", self.child.pid, waited)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.child.pid, signal.SIGKILL)  # its own session (_child_setup): the instance and its processes
+        self.child.wait()
+        return True
 
     def running(self) -> bool:
         return self.child is not None and self.child.poll() is None
@@ -104,7 +128,7 @@ class WorkerHost:
                 break
             except asyncio.TimeoutError:
                 pass
-            if self.running():
+            if self.running() and not self._hung_start():
                 continue
             assert self.child is not None
             code = self.child.returncode

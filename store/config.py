@@ -73,6 +73,12 @@ class Settings:
             "doc": "host:port of `helpline worker`'s own /healthz, /readyz and /metrics, for hosts that run workers without an ingest daemon; empty: none."
         },
     )
+    worker_start_timeout_s: float = field(
+        default=60.0,
+        metadata={
+            "doc": "Seconds a new Dramatiq instance of `helpline worker` may take to import Helpline and load its model; one that is not ready by then is killed and started again (a start that hangs would otherwise hang for ever: only an exit was restarted)."
+        },
+    )
     support_addresses: tuple[str, ...] = field(
         default=("support@localhost",),
         metadata={"doc": "Comma-separated addresses accepted at RCPT (plus-addressed variants too)."},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from helpline.store import config
 
 from helpline.workers.broker import setup
@@ -21,3 +23,10 @@ load_active_model(models_dir_for(_settings))
 from helpline.store import domains  # noqa: E402
 
 domains.warm()
+
+# Tell `helpline worker` (ingest/worker_host.py) that this instance got through its start: it kills and
+# restarts one that has not within HELPLINE_WORKER_START_TIMEOUT_S.
+_ready = os.environ.get("HELPLINE_WORKER_READY_FILE")
+if _ready:
+    with open(_ready, "a"):
+        pass
