@@ -58,11 +58,7 @@ def ascii_domain(domain: str) -> str:
     """``domain`` as A-labels (``bücher.de`` → ``xn--bcher-kva.de``), lower case, no outer dots; as given when it
     is no valid IDN. Entries and the senders they are compared with both go through it, so an entry typed
     in either form matches mail in either form."""
-    d = domain.strip().strip(".").lower()
-    try:
-        return d.encode("idna").decode("ascii")
-    except UnicodeError:
-        return d
+    return _normal(domain.strip().lstrip("."))
 
 
 def _domain(value: str, d: str) -> str:
