@@ -10,6 +10,8 @@ committed) before ``put`` returns, because an SMTP 250 follows it.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import ctypes
 import ctypes.util
 import hashlib
@@ -19,7 +21,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, TypeVar
+from typing import Callable, Iterator, Protocol, TypeVar, cast
 
 from helpline.store import models
 from helpline.store.storage.files import fsync_dir, write_atomic
@@ -63,29 +65,25 @@ def _fsync_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-_syncfs_fn: Callable[[int], int] | None | bool = False  # False: not looked up yet; None: unavailable
-
-
+@functools.cache
 def _syncfs_available() -> Callable[[int], int] | None:
     """libc's ``syncfs`` where it reports write-back errors (Linux 5.8 and later; before, it returned 0
-    after a failed write-back, and a lost blob would go unnoticed): else None, and callers fsync file by file."""
-    global _syncfs_fn
-    if _syncfs_fn is False:
-        _syncfs_fn = None
-        release = platform.release().split(".")
-        try:
-            recent = platform.system() == "Linux" and (int(release[0]), int(release[1])) >= (5, 8)
-        except (IndexError, ValueError):
-            recent = False
-        if recent:
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                fn = libc.syncfs
-                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                _syncfs_fn = fn
-            except (OSError, AttributeError):
-                _syncfs_fn = None
-    return _syncfs_fn  # type: ignore[return-value]
+    after a failed write-back, and a lost blob would go unnoticed): else None, and callers fsync file by file.
+    Looked up once per process."""
+    release = platform.release().split(".")
+    try:
+        recent = platform.system() == "Linux" and (int(release[0]), int(release[1])) >= (5, 8)
+    except (IndexError, ValueError):
+        recent = False
+    if not recent:
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.syncfs
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return cast(Callable[[int], int], fn)
 
 
 def syncfs(path: Path) -> bool:
@@ -99,7 +97,7 @@ def syncfs(path: Path) -> bool:
     try:
         if fn(fd) != 0:
             err = ctypes.get_errno()
-            if err == 38:  # ENOSYS: a sandbox without the call
+            if err == errno.ENOSYS:  # a sandbox without the call
                 return False
             raise OSError(err, f"syncfs of the blob store at {path} failed: {os.strerror(err)}")
     finally:

@@ -67,7 +67,7 @@ def test_a_chunk_is_flushed_once_after_its_files_and_again_after_their_renames(t
 
 def test_without_syncfs_each_file_is_fsynced_before_its_rename(tmp_path, monkeypatch):
     """A kernel without a syncfs that reports errors (before Linux 5.8): fsync file by file, as live intake."""
-    monkeypatch.setattr(blobs, "_syncfs_fn", None)
+    monkeypatch.setattr(blobs, "_syncfs_available", lambda: None)
     events, done, store = _chunk(tmp_path, monkeypatch)
     kinds = [k for k, _ in events]
     first_rename = kinds.index("replace")
