@@ -308,9 +308,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--classifier",
-        choices=["svm", "logreg"],
-        default="svm",
-        help="svm: LinearSVC with temperature-scaled probabilities (default); logreg: multinomial",
+        choices=["auto", "svm", "logreg"],
+        default="auto",
+        help="auto: whichever cross-validates better (default); svm: LinearSVC with temperature-scaled "
+        "probabilities; logreg: multinomial logistic regression",
     )
     p.add_argument("--C", type=float, action="append", help="fix the grid of C values (repeat); default: searched")
     p.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")

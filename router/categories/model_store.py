@@ -121,6 +121,9 @@ def save_model(model: CategoryModel, path: str | Path) -> Path:
                 "sha256": _sha256(second_path),
                 "threshold": model.second.threshold,
                 "embedder": model.second.embedder,
+                "kind": model.second.kind,
+                "embedding_weight": model.second.weight,
+                "embedding_dim": model.second.dim,
             }
         )
     # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
@@ -199,7 +202,14 @@ def _load_second_stage(skops_path: Path, meta: dict[str, Any]) -> SecondStage | 
         raise UntrustedModelError(f"{path}: refusing untrusted types {', '.join(bad)}")
     try:
         clf = sio.load(path)
-        return SecondStage(clf, float(stage["threshold"]), str(stage["embedder"]))
+        return SecondStage(
+            clf,
+            float(stage["threshold"]),
+            str(stage["embedder"]),
+            kind=str(stage.get("kind") or "stack"),  # models saved before the joint kind existed
+            weight=float(stage.get("embedding_weight") or 1.0),
+            dim=int(stage.get("embedding_dim") or 0),
+        )
     except Exception as exc:  # noqa: BLE001 - damaged zip, wrong object: the model is refused with the reason
         raise ModelError(f"{path}: cannot load the second stage ({type(exc).__name__}: {exc})") from None
 

@@ -74,6 +74,28 @@ def test_logistic_regression_variant(train_data, test_data):
     assert model_train.evaluate(model, test_data)["macro_f1"] > 0.9
 
 
+def test_auto_keeps_the_classifier_that_cross_validates_better(train_data):
+    data = stratified_slice(train_data, 20, seed=2)
+    model = model_train.train(data, model_train.TrainOptions(classifier="auto", Cs=(1.0, 10.0)))
+    choice = model.meta["cross_validation"]["classifiers"]
+    chosen = choice["chosen"]
+    other = "logreg" if chosen == "svm" else "svm"
+    assert (choice[chosen]["macro_f1"], choice[chosen]["accuracy"]) >= (
+        choice[other]["macro_f1"],
+        choice[other]["accuracy"],
+    )
+    # the saved pipeline is the chosen kind, described as such
+    assert ("LinearSVC" in model.meta["pipeline"]["classifier"]) == (chosen == "svm")
+    assert model.meta["cross_validation"]["grid"] == [
+        g for g in model.meta["cross_validation"]["grid"] if g["C"] in (1.0, 10.0)
+    ]
+    # an explicit classifier trains that one alone, with no comparison recorded
+    fixed = model_train.train(data, model_train.TrainOptions(classifier="svm", Cs=(1.0,)))
+    assert "classifiers" not in fixed.meta["cross_validation"]
+    with pytest.raises(model_train.TrainingError, match="classifier must be one of"):
+        model_train.train(data, model_train.TrainOptions(classifier="forest"))
+
+
 def test_single_example_labels_are_left_out_and_too_few_labels_refused(train_data):
     data = stratified_slice(train_data, 10, labels=["ORDER", "REFUND"])
     data.subjects.append("")

@@ -111,6 +111,40 @@ def test_the_second_stage_is_calibrated_and_recorded(stacked, tfidf_only):
     assert stacked.meta["held_out_metrics"]["accuracy"] == pytest.approx(stage["accuracy_two_stages"], abs=1e-6)
 
 
+def test_the_second_stage_reads_words_and_meaning_together(stacked):
+    second = stacked.second
+    assert second.kind == "joint" and second.dim == embeddings.get_embedder().dim
+    n_words = stacked.pipeline[-1].classes_.shape[0], second.clf.coef_.shape[1] - second.dim
+    assert n_words[1] == len(stacked.pipeline[0].get_feature_names_out())
+    stage = stacked.meta["second_stage"]
+    assert stage["kind"] == "joint" and stage["embedding_weight"] == model_train.EMBEDDING_WEIGHT
+    # the joint stage needs the message's TF-IDF features; asked without them it says so
+    with pytest.raises(ValueError, match="TF-IDF features"):
+        second.proba(embeddings.get_embedder().embed(["where is my parcel"]), np.zeros((1, len(stacked.labels))))
+
+
+def test_a_model_with_a_stacked_second_stage_still_predicts(few_shot, tfidf_only):
+    """Models trained before the joint stage hold a logistic regression over [embedding, first-stage
+    probabilities]; they load and answer as before."""
+    from sklearn.linear_model import LogisticRegression
+
+    test, data = few_shot
+    texts = data.composed()
+    first = tfidf_only.first_stage_proba(texts)
+    vectors = embeddings.get_embedder().embed(texts)
+    clf = LogisticRegression(C=10.0, max_iter=300).fit(np.hstack([vectors, first]), data.labels)
+    old = category_model.CategoryModel(
+        tfidf_only.pipeline,
+        dict(tfidf_only.meta),
+        category_model.SecondStage(clf, 0.99, embeddings.get_embedder().name),
+    )
+    assert old.second.kind == "stack"
+    sample = test.composed()[:40]
+    batch = old.predict_proba(sample)
+    assert np.allclose(batch, np.array([old.predict_proba_one(t) for t in sample]), atol=1e-4)
+    assert not np.allclose(batch, tfidf_only.first_stage_proba(sample))
+
+
 def test_embeddings_raise_held_out_accuracy_on_few_examples(few_shot, stacked, tfidf_only):
     test, _ = few_shot
     with_emb = model_train.evaluate(stacked, test)["accuracy"]
