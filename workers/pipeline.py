@@ -132,15 +132,22 @@ def prepare(inbound_id: int, settings: Settings) -> Prepared | None:
         return None
     env = Envelope.from_dict(got[0])
     env.raw_blob_key = got[1] or env.raw_blob_key
-    return prepare_envelope(env, settings)
+    return prepare_envelope(env, settings, read_db=True)
 
 
-def prepare_envelope(env: Envelope, settings: Settings) -> Prepared:
+def prepare_envelope(env: Envelope, settings: Settings, *, read_db: bool = False) -> Prepared:
     """``prepare`` for an envelope in hand: a history import computes it in its
-    parser processes, before the row exists."""
-    if inbound_channels.of(env.channel).agent_reply(
-        env
-    ):  # an agent's reply (Slack): its files, fetched outside the lock
+    parser processes, before the row exists.
+
+    ``read_db``: may read the database (``prepare`` does; an import's parser
+    process has no database to read, and its batch's earlier rows are not
+    committed yet). Only then are the sentence vectors for the near-duplicate
+    comparison by meaning computed here: whether that comparison will run
+    depends on the customer's open tickets, and embedding every new message
+    (7-14 ms) to spare the rare one that needs it would cost far more than
+    the reads; without them the transaction embeds, as it did before."""
+    channel = inbound_channels.of(env.channel)
+    if channel.agent_reply(env):  # an agent's reply (Slack): its files, fetched outside the lock
         from helpline.workers.slack.slack_attach import fetch_agent_files, wants_files
 
         return Prepared(env, agent_files=fetch_agent_files(env, settings) if wants_files(env) else None)
@@ -150,14 +157,22 @@ def prepare_envelope(env: Envelope, settings: Settings) -> Prepared:
         or env.thread.reply_token
         or env.auto_reply.bounced_message_ids
     )
+    fp = (
+        duplicates.fingerprint_of(env, settings)
+        if not (env.thread.in_reply_to or env.thread.references or env.thread.ticket_ref or env.thread.reply_token)
+        else None
+    )  # a text's conversation key may be new: only reply headers rule a new ticket out
+    meaning = None
+    if read_db and fp is not None and duplicates.meaning_on(settings, duplicates.meaning_text(env)):
+        customer = channel.find_customer(env)  # a read; the thread stage finds them again, inside
+        meaning = duplicates.meaning_ahead(env, fp, customer.id, settings, utcnow()) if customer is not None else None
     return Prepared(
         env,
         categorise(threads.clean_subject(env.subject) or "(no subject)", env.text, settings) if fresh else None,
         None if env.auto_reply.bounced_message_ids else triage.signals(env, settings),
-        duplicates.fingerprint_of(env, settings)
-        if not (env.thread.in_reply_to or env.thread.references or env.thread.ticket_ref or env.thread.reply_token)
-        else None,
-    )  # a text's conversation key may be new: only reply headers rule a new ticket out
+        fp,
+        meaning,
+    )
 
 
 def process(inbound_id: int, settings: Settings) -> Outcome:

@@ -188,6 +188,18 @@ def add_thread_keys(ticket_id: int, keys: Iterable[str], *, claim: Iterable[str]
             cache.put(cache.keys, key, ticket_id)
 
 
+def any_known(keys: Iterable[str]) -> bool:
+    """Does any of ``keys`` lead to a ticket now? A read outside the write transaction (``pipeline.prepare``
+    asks it to tell a follow-up of a known conversation, which opens no ticket, from a possibly new one)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return False
+    return (
+        sql.fetchone(f'SELECT 1 FROM "thread_key" WHERE "key" IN ({sql.in_marks(len(wanted))}) LIMIT 1', wanted)
+        is not None
+    )
+
+
 def keys_pointing_at(ticket_id: int, keys: Iterable[str]) -> list[str]:
     """Those of ``keys`` that lead to the ticket now."""
     wanted = list(dict.fromkeys(keys))

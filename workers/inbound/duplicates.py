@@ -22,14 +22,21 @@ ticket opened within ``dup_window_s`` whose first message reads alike, then:
   for the rare message from a customer with another open ticket.
 
 The signature is computed in ``pipeline.prepare`` (CPU, outside the write
-transaction); here are only the indexed reads and the inserts.
+transaction); here are only the indexed reads and the inserts. So are the
+sentence vectors, when the comparison by meaning will most likely run
+(``meaning_ahead``: the same reads, once before the transaction, decide it):
+on SQLite the transaction holds the desk's one writer lock, and 7-14 ms of
+embedding there held every other worker and intake. Inside, a text whose
+vector was computed ahead is not embedded again; only a text the reads ahead
+did not see (a ticket opened or changed in between) is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -43,7 +50,10 @@ from helpline.store.envelope import Envelope
 from helpline.store.inbound import audit_events
 from helpline.store.inbound import thread_state
 from helpline.store.tickets import ticket_refs
+from helpline.workers.inbound import threads
 from helpline.workers.inbound.threads import Candidate, ThreadDecision
+
+log = logging.getLogger("helpline.workers.duplicates")
 
 
 def fingerprint_of(env: Envelope, settings: Settings) -> sim.Fingerprint | None:
@@ -51,6 +61,16 @@ def fingerprint_of(env: Envelope, settings: Settings) -> sim.Fingerprint | None:
     if not settings.similarity or env.author_role != "customer":
         return None
     return sim.fingerprint(env.text or env.full_text)
+
+
+def meaning_text(env: Envelope) -> str:
+    """The text compared by meaning: the subject, then the message (as a ticket's first message reads)."""
+    return f"{env.subject or ''}\n{env.text or env.full_text}"
+
+
+def meaning_on(settings: Settings, text: str) -> bool:
+    """May the comparison by meaning run for ``text`` (the operator's switch, the extra installed)?"""
+    return settings.duplicates_by_meaning and bool(text.strip()) and embeddings.missing() is None
 
 
 MEANING_THRESHOLD = 0.6  # cosine of the two texts' sentence embeddings (see above); a suggestion only
@@ -97,9 +117,7 @@ def meaning_match(
     """The candidate (ticket, its first text) whose text means the most alike ``text``, as a suggestion, if
     its cosine reaches ``threshold``; tickets naming other reference numbers are left out. A plain function
     (``vectors``: unit-length embeddings, one row a text)."""
-    usable = [
-        (t, other) for t, other in candidates if other.strip() and not sim.refs_conflict(refs, sim.parse_refs(t.refs))
-    ]
+    usable = _usable(refs, candidates)
     if not usable or not text.strip():
         return None
     v = vectors([text] + [other for _, other in usable])
@@ -111,23 +129,94 @@ def meaning_match(
     return Near(usable[best][0].ticket_id, usable[best][0].number, score, False, "meaning")
 
 
+def _usable(refs: frozenset[str], candidates: Sequence[tuple[state.Indexed, str]]) -> list[tuple[state.Indexed, str]]:
+    """The candidates worth comparing by meaning: a first message to read, no other reference number."""
+    return [
+        (t, other) for t, other in candidates if other.strip() and not sim.refs_conflict(refs, sim.parse_refs(t.refs))
+    ]
+
+
+def _candidates(tickets: Sequence[state.Indexed]) -> list[tuple[state.Indexed, str]]:
+    """The newest few open tickets with their first message's text (indexed reads)."""
+    return [(t, kb_tickets.question_of(t.ticket_id)[0]) for t in tickets[:MEANING_CANDIDATES]]
+
+
+def _by_words(fp: sim.Fingerprint, tickets: Sequence[state.Indexed], settings: Settings) -> Near | None:
+    return best_match(
+        fp, tickets, merge_threshold=settings.dup_merge_threshold, suggest_threshold=settings.dup_suggest_threshold
+    )
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Sentence vectors computed before the write transaction, by their exact text.
+
+    Keyed by the text itself, not by ticket: a text's vector depends on nothing else (``Embedder.embed`` runs
+    one text per call), so a vector found here is the one the transaction would compute, whatever changed in
+    between; a text not found (a ticket opened, merged or edited since the reads ahead) is embedded then."""
+
+    by_text: Mapping[str, np.ndarray]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """``Embedder.embed`` of ``texts``, embedding only those not computed ahead."""
+        if not texts:
+            return embeddings.get_embedder().embed([])
+        todo = list(dict.fromkeys(t for t in texts if t not in self.by_text))
+        fresh: dict[str, np.ndarray] = {}
+        if todo:
+            # Costs a few ms under the write lock: a sign that the reads ahead saw another candidate set.
+            log.debug("event=meaning_embedded_in_tx texts=%d ahead=%d", len(todo), len(self.by_text))
+            fresh = dict(zip(todo, embeddings.get_embedder().embed(todo), strict=True))
+        return np.stack([self.by_text[t] if t in self.by_text else fresh[t] for t in texts])
+
+
+def meaning_ahead(
+    env: Envelope, fp: sim.Fingerprint, customer_id: int, settings: Settings, now: dt.datetime
+) -> Vectors | None:
+    """Before the write transaction (read-only, no lock): the sentence vectors of the new text and of the
+    candidates it will be compared with, when ``find_near`` will most likely compare by meaning; None when it
+    certainly or most likely will not (the message follows up a known conversation, the customer has no open
+    ticket, the words found one alike, no candidate has a text to compare).
+
+    The same reads as ``find_near``'s, a moment earlier: if they changed by then, ``find_near`` still decides
+    on what it reads itself and embeds only the texts missing here (``Vectors``)."""
+    text = meaning_text(env)
+    if not meaning_on(settings, text):
+        return None
+    keys = threads.thread_keys(env)
+    if keys and thread_state.any_known(keys):  # one more message of a known conversation: no new ticket
+        return None
+    tickets = state.customer_open(customer_id, now - dt.timedelta(seconds=settings.dup_window_s))
+    if not tickets or _by_words(fp, tickets, settings) is not None:
+        return None
+    usable = _usable(fp.refs, _candidates(tickets))
+    if not usable:
+        return None
+    texts = list(dict.fromkeys([text] + [other for _, other in usable]))
+    return Vectors(dict(zip(texts, embeddings.get_embedder().embed(texts), strict=True)))
+
+
 def find_near(
-    customer_id: int, fp: sim.Fingerprint, settings: Settings, now: dt.datetime, text: str = ""
+    customer_id: int,
+    fp: sim.Fingerprint,
+    settings: Settings,
+    now: dt.datetime,
+    text: str = "",
+    ahead: Vectors | None = None,
 ) -> Near | None:
     """Serialises this customer's new messages (PostgreSQL; SQLite's write lock does it already), so
     an email and a text sent seconds apart cannot both open a ticket, then looks: by the words' signature,
-    then (``text`` given, the extra installed, nothing found) by meaning."""
+    then (``text`` given, the extra installed, nothing found) by meaning, with the vectors computed ``ahead``
+    of the transaction (``meaning_ahead``) where they are the same texts."""
     state.serialise_customer(customer_id)
     tickets = state.customer_open(customer_id, now - dt.timedelta(seconds=settings.dup_window_s))
     if not tickets:
         return None
-    near = best_match(
-        fp, tickets, merge_threshold=settings.dup_merge_threshold, suggest_threshold=settings.dup_suggest_threshold
-    )
-    if near is not None or not settings.duplicates_by_meaning or not text.strip() or embeddings.missing() is not None:
+    near = _by_words(fp, tickets, settings)
+    if near is not None or not meaning_on(settings, text):
         return near
-    candidates = [(t, kb_tickets.question_of(t.ticket_id)[0]) for t in tickets[:MEANING_CANDIDATES]]
-    return meaning_match(text, fp.refs, candidates, lambda texts: embeddings.get_embedder().embed(texts))
+    vectors = (ahead or Vectors({})).embed
+    return meaning_match(text, fp.refs, _candidates(tickets), vectors)
 
 
 def as_decision(near: Near) -> ThreadDecision:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from helpline.store.inbound.inbound_state import InboundRow
     from helpline.store.tickets.ticket_refs import TicketRef
 
-    from helpline.workers.inbound.duplicates import Near
+    from helpline.workers.inbound.duplicates import Near, Vectors
     from helpline.workers.inbound.inbound_channels import InboundChannel
     from helpline.workers.inbound.threads import ThreadDecision
     from helpline.workers.tickets.triage import Signals
@@ -65,6 +65,7 @@ class Prepared:
     category: dict | None = None  # computed ahead when the message will most likely open a ticket
     signals: Signals | None = None  # language and sentiment, computed ahead for every customer message
     fingerprint: Fingerprint | None = None  # near-duplicate signature of a message that may open a ticket
+    meaning: Vectors | None = None  # sentence vectors for the comparison by meaning, when it will most likely run
     agent_files: list | None = None  # files an agent attached in Slack, fetched and stored (slack_attach)
 
 

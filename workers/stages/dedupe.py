@@ -51,7 +51,14 @@ def run(ctx: Context) -> Decision | None:
         env, settings
     )
     near = (
-        duplicates.find_near(ctx.customer.id, fp, settings, now, f"{env.subject or ''}\n{env.text or env.full_text}")
+        duplicates.find_near(
+            ctx.customer.id,
+            fp,
+            settings,
+            now,
+            duplicates.meaning_text(env),
+            ctx.pre.meaning if ctx.pre is not None else None,
+        )
         if fp is not None and ctx.customer is not None
         else None
     )
