@@ -300,14 +300,17 @@ class CategoryModel:
         """Class probabilities (columns in ``labels`` order) through scikit-learn, for batches; the
         second stage answers for the rows below its threshold."""
         texts = list(texts)
-        proba = self.pipeline.predict_proba(texts)
+        if self.second is None or self.second.kind != "joint":
+            proba = self.pipeline.predict_proba(texts)
+        else:  # the joint stage reads the same TF-IDF features: vectorise once
+            words = self.pipeline[0].transform(texts)
+            proba = self.pipeline[-1].predict_proba(words)
         if self.second is not None and len(texts):
             low = np.flatnonzero(proba.max(axis=1) < self.second.threshold)
             emb = _embedder_for(self.second) if len(low) else None
             if emb is not None:
-                low_texts = [texts[i] for i in low]
-                words = self.pipeline[0].transform(low_texts) if self.second.kind == "joint" else None
-                proba[low] = self.second.proba(emb.embed(low_texts), proba[low], words)
+                joint = words[low] if self.second.kind == "joint" else None
+                proba[low] = self.second.proba(emb.embed([texts[i] for i in low]), proba[low], joint)
         return proba
 
     def first_stage_proba(self, texts: Sequence[str]) -> np.ndarray:
