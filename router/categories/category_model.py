@@ -369,12 +369,24 @@ def _word_reader(pipeline: Any) -> tuple[Callable[[str], list[str]], Any] | None
 
 
 # ---- the fast path ----------------------------------------------------------------
+@dataclass
+class _FirstLayer:
+    w1: np.ndarray
+    b1: np.ndarray
+
+
 def _linear_head(clf: Any) -> tuple[Any, str, float] | None:
-    """(fitted linear model, how scores become probabilities, inverse temperature) of the classifier step."""
+    """(fitted linear model, how scores become probabilities, inverse temperature) of the classifier step;
+    for a network with one ReLU hidden layer and a softmax output, the network and ``"mlp"``."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     if isinstance(clf, LogisticRegression):
         return clf, "softmax", 1.0
+    if isinstance(clf, MLPClassifier):
+        if clf.n_layers_ == 3 and clf.activation == "relu" and clf.out_activation_ == "softmax":
+            return clf, "mlp", 1.0
+        return None
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import LinearSVC
 
@@ -406,6 +418,12 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
         if not isinstance(union, FeatureUnion) or head is None:
             return None
         linear, link, beta = head
+        hidden: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if link == "mlp":  # the first layer is gathered like a linear model's coefficients, then ReLU and the output
+            w1, b1, w2, b2 = linear.coefs_[0], linear.intercepts_[0], linear.coefs_[1], linear.intercepts_[1]
+            hidden = (np.asarray(b1, dtype=np.float64), np.asarray(w2, dtype=np.float64), np.asarray(b2, dtype=np.float64))
+            linear = _FirstLayer(np.asarray(w1), np.asarray(b1))
+            link = "softmax"
         weights = union.transformer_weights or {}
         blocks: list[_Block] = []
         offset = 0
@@ -428,17 +446,24 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
                 )
             )
             offset += len(vec.vocabulary_)
-        coef = linear.coef_
-        if coef.shape[1] != offset:
-            return None
-        # Column-major coefficients: coef.T is then C-contiguous, so one feature's
-        # weights for all classes sit together and a gather reads whole rows.
-        # Same values, same memory; scikit-learn's own products accept either order.
-        if not coef.flags.f_contiguous:
-            linear.coef_ = coef = np.asfortranarray(coef)
-        weights_t = coef.T
-        intercept = np.asarray(linear.intercept_, dtype=np.float64).reshape(-1)
-        binary = coef.shape[0] == 1
+        if hidden is not None:
+            weights_t = linear.w1  # features x hidden: a feature's row is contiguous already
+            if weights_t.shape[0] != offset:
+                return None
+            intercept = hidden[0]
+            binary = False
+        else:
+            coef = linear.coef_
+            if coef.shape[1] != offset:
+                return None
+            # Column-major coefficients: coef.T is then C-contiguous, so one feature's
+            # weights for all classes sit together and a gather reads whole rows.
+            # Same values, same memory; scikit-learn's own products accept either order.
+            if not coef.flags.f_contiguous:
+                linear.coef_ = coef = np.asfortranarray(coef)
+            weights_t = coef.T
+            intercept = np.asarray(linear.intercept_, dtype=np.float64).reshape(-1)
+            binary = coef.shape[0] == 1
     except (AttributeError, TypeError, ValueError, ImportError):
         return None
 
@@ -481,6 +506,9 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
             scores = intercept.copy()
         if keep is not None:
             keep.append((idx, val))
+        if hidden is not None:
+            np.maximum(scores, 0.0, out=scores)
+            scores = scores @ hidden[1] + hidden[2]
         if binary:
             z = float(scores[0])
             if link == "softmax":  # binary logistic regression: sigmoid of the one score
