@@ -364,19 +364,25 @@ def cross_validate(
 
 
 def _mlp_fold(
-    X: Any, yi: np.ndarray, n_classes: int, train_idx: np.ndarray, test_idx: np.ndarray, epochs: int, seed: int
+    X: Any,
+    yi: np.ndarray,
+    n_classes: int,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    wanted: tuple[int, ...],
+    seed: int,
 ) -> dict[int, np.ndarray]:
-    """One fold of the network's cross-validation: its test rows' probabilities after each epoch of ``EPOCHS``."""
+    """One fold of the network's cross-validation: its test rows' probabilities after each epoch count of
+    ``wanted``, from one run."""
     from helpline.router.categories import mlp
 
     out: dict[int, np.ndarray] = {}
-    wanted = set(mlp.EPOCHS)
 
     def score(epoch: int, weights: Any) -> None:
         if epoch in wanted:
             out[epoch] = mlp.forward(weights, X[test_idx])
 
-    mlp.fit(X[train_idx], yi[train_idx], n_classes, epochs, seed=seed, on_epoch=score)
+    mlp.fit(X[train_idx], yi[train_idx], n_classes, max(wanted), seed=seed, on_epoch=score)
     return out
 
 
@@ -395,11 +401,12 @@ def cross_validate_mlp(
     classes = np.unique(y)
     yi = np.searchsorted(classes, y)
     splits = _folds(y, options)
-    epochs = max(options.Cs) if options.Cs else max(mlp.EPOCHS)
+    # ``Cs`` given: the epoch counts to try (as many epochs as their largest, scored at each)
+    wanted = tuple(sorted({max(1, int(c)) for c in options.Cs})) or mlp.EPOCHS
     # threads: scipy's sparse products and numpy's release the GIL
     with Parallel(n_jobs=max(1, min(options.n_jobs, len(splits))), prefer="threads") as parallel:
         runs = parallel(
-            delayed(_mlp_fold)(X, yi, len(classes), tr, te, int(epochs), options.random_state + j)
+            delayed(_mlp_fold)(X, yi, len(classes), tr, te, wanted, options.random_state + j)
             for j, (tr, te) in enumerate(splits)
         )
     figures: dict[int, dict[str, float]] = {}

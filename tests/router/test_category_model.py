@@ -79,13 +79,15 @@ def test_auto_keeps_the_classifier_that_cross_validates_better(train_data):
     model = model_train.train(data, model_train.TrainOptions(classifier="auto", Cs=(1.0, 10.0)))
     choice = model.meta["cross_validation"]["classifiers"]
     chosen = choice["chosen"]
-    other = "logreg" if chosen == "svm" else "svm"
-    assert (choice[chosen]["macro_f1"], choice[chosen]["accuracy"]) >= (
-        choice[other]["macro_f1"],
-        choice[other]["accuracy"],
-    )
+    assert set(choice) == {"svm", "logreg", "mlp", "chosen"}
+    for other in ("svm", "logreg", "mlp"):
+        assert (choice[chosen]["macro_f1"], choice[chosen]["accuracy"]) >= (
+            choice[other]["macro_f1"],
+            choice[other]["accuracy"],
+        )
     # the saved pipeline is the chosen kind, described as such
     assert ("LinearSVC" in model.meta["pipeline"]["classifier"]) == (chosen == "svm")
+    assert ("hidden layer" in model.meta["pipeline"]["classifier"]) == (chosen == "mlp")
     assert model.meta["cross_validation"]["grid"] == [
         g for g in model.meta["cross_validation"]["grid"] if g["C"] in (1.0, 10.0)
     ]
@@ -145,7 +147,7 @@ def _odd_texts(test_data, n: int, seed: int = 0) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("classifier", ["svm", "logreg"])
+@pytest.mark.parametrize("classifier", ["svm", "logreg", "mlp"])
 @pytest.mark.parametrize("n_labels", [11, 2])
 def test_fast_path_equals_sklearn_predict_proba(train_data, test_data, classifier, n_labels):
     labels = None if n_labels == 11 else ["ORDER", "REFUND"]
