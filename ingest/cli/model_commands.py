@@ -308,12 +308,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--classifier",
-        choices=["auto", "svm", "logreg"],
+        choices=["auto", "svm", "logreg", "mlp"],
         default="auto",
-        help="auto: whichever cross-validates better (default); svm: LinearSVC with temperature-scaled "
-        "probabilities; logreg: multinomial logistic regression",
+        help="auto: whichever cross-validates best (default); svm: LinearSVC with temperature-scaled "
+        "probabilities; logreg: multinomial logistic regression; mlp: one hidden ReLU layer on the same features",
     )
-    p.add_argument("--C", type=float, action="append", help="fix the grid of C values (repeat); default: searched")
+    p.add_argument(
+        "--C",
+        type=float,
+        action="append",
+        help="fix the grid of C values (repeat; for mlp: epoch counts); default: searched",
+    )
     p.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     p.add_argument(
         "--holdout",
