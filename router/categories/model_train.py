@@ -4,7 +4,10 @@
 class-balanced LinearSVC whose scores are turned into probabilities by
 temperature scaling (``CalibratedClassifierCV(method="temperature",
 ensemble=False)``); ``classifier="logreg"`` fits a multinomial logistic
-regression instead. C is chosen by stratified k-fold cross-validation on the
+regression instead, ``classifier="mlp"`` a network with one hidden ReLU layer on
+the same features (``mlp.py``: its number of epochs takes C's place), and
+``classifier="auto"`` cross-validates all three on the same folds and keeps the
+best. C is chosen by stratified k-fold cross-validation on the
 training rows only (macro-F1; every (fold, C) fit a task, two at a time; the
 grid starts at three values and walks outwards while its edge wins). The
 out-of-fold predictions at the chosen C are the held-out metrics in the
