@@ -166,7 +166,9 @@ class SecondStage:
     ``threshold`` is the first stage's confidence under which the second stage answers, chosen on out-of-fold
     predictions at training time as the lowest one that keeps (within 0.1 point) the accuracy of asking the
     second stage always; ``embedder`` names the embedding model it was trained on; ``dim`` is the embedding's
-    width (joint: the first ``dim`` coefficients of each class are the embedding's).
+    width (joint: the first ``dim`` coefficients of each class are the embedding's). ``blend`` is the share of
+    the first stage's probabilities in the answer (0: the second stage's alone), chosen on the same out-of-fold
+    predictions: a strong first stage (the network) still knows something the linear second stage does not.
     """
 
     clf: Any
@@ -175,10 +177,13 @@ class SecondStage:
     kind: str = "stack"
     weight: float = 1.0
     dim: int = 0
+    blend: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("stack", "joint"):
             raise ValueError(f"unknown second-stage kind {self.kind!r}")
+        if not 0.0 <= self.blend < 1.0:
+            raise ValueError(f"a second stage's blend must be in [0, 1), got {self.blend}")
         coef = np.asarray(self.clf.coef_, dtype=np.float64)
         if self.kind == "joint":
             if not 0 < self.dim < coef.shape[1]:
@@ -232,9 +237,12 @@ class SecondStage:
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
         if self._columns is None:
-            return z
-        out = np.zeros((z.shape[0], self._width))
-        out[:, self._columns] = z
+            out = z
+        else:
+            out = np.zeros((z.shape[0], self._width))
+            out[:, self._columns] = z
+        if self.blend:
+            out = (1.0 - self.blend) * out + self.blend * np.atleast_2d(np.asarray(first, dtype=np.float64))
         return out
 
 

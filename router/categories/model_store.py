@@ -124,6 +124,7 @@ def save_model(model: CategoryModel, path: str | Path) -> Path:
                 "kind": model.second.kind,
                 "embedding_weight": model.second.weight,
                 "embedding_dim": model.second.dim,
+                "blend": model.second.blend,
             }
         )
     # compression keeps the vocabulary (most of the file) small; loading is unaffected in speed
@@ -209,6 +210,7 @@ def _load_second_stage(skops_path: Path, meta: dict[str, Any]) -> SecondStage | 
             kind=str(stage.get("kind") or "stack"),  # models saved before the joint kind existed
             weight=float(stage.get("embedding_weight") or 1.0),
             dim=int(stage.get("embedding_dim") or 0),
+            blend=float(stage.get("blend") or 0.0),  # models saved before the blend existed: none
         )
     except Exception as exc:  # noqa: BLE001 - damaged zip, wrong object: the model is refused with the reason
         raise ModelError(f"{path}: cannot load the second stage ({type(exc).__name__}: {exc})") from None

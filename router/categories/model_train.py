@@ -771,6 +771,10 @@ MAX_ITER_SECOND = 300
 THRESHOLDS: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 # The threshold is the lowest whose out-of-fold accuracy is within this of the best threshold's.
 THRESHOLD_TOLERANCE = 0.001
+# Shares of the first stage's probabilities in the second stage's answer, tried on the out-of-fold predictions.
+# On Banking77's own split with the network as first stage (scored on its test rows): 0 gave 0.9377-0.9396 at
+# thresholds 0.7-0.8, 0.3 gave 0.9393-0.9419, 0.5 0.9383-0.9396.
+BLENDS: tuple[float, ...] = (0.0, 0.25, 0.5)
 MIN_SECOND_STAGE_ROWS = 20
 
 
@@ -857,43 +861,63 @@ def _second_stage(
             C=C, class_weight="balanced", max_iter=MAX_ITER_SECOND, random_state=options.random_state
         ).fit(feats[rows], labels)
 
-    def fold(C: float, j: int) -> np.ndarray | None:
+    def fold(C: float, j: int) -> tuple[np.ndarray, np.ndarray] | None:
         from threadpoolctl import threadpool_limits
 
         train_idx, test_idx = (position[idx][position[idx] >= 0] for idx in splits[j])
         if not len(test_idx) or len(np.unique(y_u[train_idx])) < 2:
             return None
         with _quiet(), threadpool_limits(limits=1):
-            return fit(C, train_idx, y_u[train_idx]).predict(feats[test_idx])
+            clf = fit(C, train_idx, y_u[train_idx])
+            return clf.classes_, clf.predict_proba(feats[test_idx])
 
     tasks = [(C, j) for C in SECOND_CS for j in range(len(splits))]
     with Parallel(n_jobs=max(1, min(options.n_jobs, len(tasks))), prefer="threads") as parallel:
         results = parallel(delayed(fold)(C, j) for C, j in tasks)
-    second_pred: dict[float, np.ndarray] = {C: first_pred.copy() for C in SECOND_CS}
-    for (C, j), pred in zip(tasks, results, strict=True):
-        if pred is not None:
-            test_rows = splits[j][1][position[splits[j][1]] >= 0]
-            second_pred[C][test_rows] = pred
-    acc = {C: float((second_pred[C] == yi).mean()) for C in SECOND_CS}
+    # the second stage's out-of-fold probabilities for the unsure rows (the first stage's where a fold had none)
+    first_u = first[unsure]
+    second_proba: dict[float, np.ndarray] = {C: first_u.copy() for C in SECOND_CS}
+    for (C, j), got in zip(tasks, results, strict=True):
+        if got is not None:
+            fold_classes, proba = got
+            test_u = position[splits[j][1]][position[splits[j][1]] >= 0]
+            block = np.zeros((len(test_u), len(classes)))
+            block[:, fold_classes] = proba
+            second_proba[C][test_u] = block
+
+    def two_stage(C: float, blend: float, t: float) -> np.ndarray:
+        pred = first_pred.copy()
+        ask = confidence[unsure] < t
+        mixed = (1.0 - blend) * second_proba[C][ask] + blend * first_u[ask]
+        pred[unsure[ask]] = mixed.argmax(axis=1)
+        return pred
+
+    acc = {C: float((two_stage(C, 0.0, np.inf) == yi).mean()) for C in SECOND_CS}
     best_C = max(SECOND_CS, key=lambda c: (acc[c], -c))
-    by_threshold = {
-        t: float((np.where(confidence < t, second_pred[best_C], first_pred) == yi).mean()) for t in THRESHOLDS
-    }
+    # the blend and the threshold: the best out-of-fold accuracy, then the lowest threshold within tolerance
+    figures = {(b, t): float((two_stage(best_C, b, t) == yi).mean()) for b in BLENDS for t in THRESHOLDS}
+    blend = max(BLENDS, key=lambda b: (max(figures[b, t] for t in THRESHOLDS), -b))
+    by_threshold = {t: figures[blend, t] for t in THRESHOLDS}
     top = max(by_threshold.values())
     threshold = min(t for t in THRESHOLDS if by_threshold[t] >= top - THRESHOLD_TOLERANCE)
-    two = np.where(confidence < threshold, second_pred[best_C], first_pred)
+    two = two_stage(best_C, blend, threshold)
     with _quiet():
         final = fit(best_C, np.arange(len(unsure)), classes[y_u])
     meta = {
         **base,
         "C": best_C,
         "threshold": threshold,
+        "blend": blend,
         "embedding_dim": dim,
         "embedded_share": round(float((confidence < threshold).mean()), 4),
-        "accuracy_second_stage_always": round(by_threshold[max(THRESHOLDS)], 6),
+        "accuracy_second_stage_always": round(figures[0.0, max(THRESHOLDS)], 6),
         "accuracy_two_stages": round(float((two == yi).mean()), 6),
         "accuracy_by_threshold": {f"{t:g}": round(a, 6) for t, a in by_threshold.items()},
+        "accuracy_by_blend": {f"{b:g}": round(max(figures[b, t] for t in THRESHOLDS), 6) for b in BLENDS},
         "grid": [{"C": C, "accuracy": round(acc[C], 6)} for C in SECOND_CS],
     }
-    stage = SecondStage(final, threshold, embedder.name, kind="joint", weight=EMBEDDING_WEIGHT, dim=dim)
+    stage = SecondStage(
+        final, threshold, embedder.name, kind="joint", weight=EMBEDDING_WEIGHT, dim=dim, blend=blend
+    )
+    stage.bind([str(c) for c in classes])
     return stage, meta, two

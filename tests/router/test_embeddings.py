@@ -175,6 +175,41 @@ def test_save_and_load_keep_the_second_stage(stacked, few_shot, tmp_path):
     assert np.allclose(loaded.predict_proba(texts), stacked.predict_proba(texts))
 
 
+def test_the_blend_mixes_in_the_first_stage_and_survives_a_save(stacked, few_shot, tmp_path):
+    """``SecondStage.blend``: the answer below the threshold is (1 - blend) x the second stage's probabilities +
+    blend x the first stage's; it is chosen on out-of-fold predictions, recorded, saved and loaded (a model saved
+    before it existed loads with none)."""
+    import dataclasses
+
+    test, _ = few_shot
+    stage = stacked.meta["second_stage"]
+    assert stage["blend"] == stacked.second.blend in model_train.BLENDS
+    assert set(stage["accuracy_by_blend"]) == {f"{b:g}" for b in model_train.BLENDS}
+    assert max(stage["accuracy_by_blend"].values()) == stage["accuracy_by_blend"][f"{stacked.second.blend:g}"]
+    texts = test.composed()[:40]
+    words = stacked.pipeline[0].transform(texts)
+    first = stacked.pipeline[-1].predict_proba(words)
+    vectors = embeddings.get_embedder().embed(texts)
+    pure = dataclasses.replace(stacked.second, blend=0.0)
+    pure.bind(stacked.labels)
+    half = dataclasses.replace(stacked.second, blend=0.5)
+    half.bind(stacked.labels)
+    np.testing.assert_allclose(
+        half.proba(vectors, first, words), 0.5 * pure.proba(vectors, first, words) + 0.5 * first, atol=1e-12
+    )
+    blended = category_model.CategoryModel(stacked.pipeline, dict(stacked.meta), half)
+    path = model_store.save_model(blended, tmp_path / "m")
+    loaded = model_store.load_model(path)
+    assert loaded.second.blend == 0.5
+    assert np.allclose(loaded.predict_proba(texts), blended.predict_proba(texts))
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["second_stage"]["blend"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    assert model_store.load_model(path).second.blend == 0.0
+    with pytest.raises(ValueError, match="blend"):
+        dataclasses.replace(stacked.second, blend=1.0)
+
+
 def test_a_damaged_second_stage_is_refused(stacked, tmp_path):
     path = model_store.save_model(stacked, tmp_path / "m")
     second = tmp_path / "m" / "model.second.skops"
