@@ -115,6 +115,11 @@ def main() -> None:
         "worker_imports": round(rss_imports / 1024, 1),
         "with_model_and_embedder": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    # the machine's yardstick, as helpline bench gives it: latencies from sessions on machines of different speed
+    # are compared through it
+    from helpline.ingest.tools.bench import reference_loop_ms
+
+    out["reference_loop_ms"] = reference_loop_ms()
     print(json.dumps(out, indent=2))
 
 
