@@ -429,7 +429,11 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
         hidden: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if link == "mlp":  # the first layer is gathered like a linear model's coefficients, then ReLU and the output
             w1, b1, w2, b2 = linear.coefs_[0], linear.intercepts_[0], linear.coefs_[1], linear.intercepts_[1]
-            hidden = (np.asarray(b1, dtype=np.float64), np.asarray(w2, dtype=np.float64), np.asarray(b2, dtype=np.float64))
+            hidden = (
+                np.asarray(b1, dtype=np.float64),
+                np.asarray(w2, dtype=np.float64),
+                np.asarray(b2, dtype=np.float64),
+            )
             linear = _FirstLayer(np.asarray(w1), np.asarray(b1))
             link = "softmax"
         weights = union.transformer_weights or {}

@@ -92,8 +92,11 @@ def fit(
     )
     # Adam's moments; the first layer's per row, with the step at which each row was last updated (lazy).
     m1, v1 = np.zeros_like(w.w1), np.zeros_like(w.w1)
-    dense = [(w.b1, np.zeros_like(w.b1), np.zeros_like(w.b1)), (w.w2, np.zeros_like(w.w2), np.zeros_like(w.w2)),
-             (w.b2, np.zeros_like(w.b2), np.zeros_like(w.b2))]
+    dense = [
+        (w.b1, np.zeros_like(w.b1), np.zeros_like(w.b1)),
+        (w.w2, np.zeros_like(w.w2), np.zeros_like(w.w2)),
+        (w.b2, np.zeros_like(w.b2), np.zeros_like(w.b2)),
+    ]
     sample_w = balanced_weights(y, n_classes)
     onehot = np.zeros((min(BATCH, n), n_classes), dtype=np.float32)
     keep = 1.0 - DROPOUT
@@ -149,14 +152,14 @@ def fit(
     return w
 
 
-def as_estimator(weights: Weights, classes: Sequence[Any]) -> Any:
+def as_estimator(weights: Weights, labels: Sequence[Any] | np.ndarray) -> Any:
     """A fitted ``MLPClassifier`` carrying ``weights``: what ``MLPClassifier.fit`` leaves behind for a
     one-hidden-layer ReLU network with a softmax output (a test checks its ``predict_proba`` against
     :func:`forward`)."""
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import LabelBinarizer
 
-    classes = np.asarray(classes)
+    classes = np.asarray(labels)
     hidden = weights.w1.shape[1]
     clf = MLPClassifier(hidden_layer_sizes=(hidden,), activation="relu", solver="adam", batch_size=BATCH)
     clf.coefs_ = [weights.w1, weights.w2]

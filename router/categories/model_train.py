@@ -418,8 +418,15 @@ def cross_validate_mlp(
             f1_score(y[te], classes[run[e].argmax(axis=1)], average="macro", zero_division=0)
             for run, (_, te) in zip(runs, splits, strict=True)
         ]
-        accs = [accuracy_score(y[te], classes[run[e].argmax(axis=1)]) for run, (_, te) in zip(runs, splits, strict=True)]
-        figures[e] = {"C": float(e), "epochs": e, "macro_f1": round(float(np.mean(f1s)), 6), "accuracy": round(float(np.mean(accs)), 6)}
+        accs = [
+            accuracy_score(y[te], classes[run[e].argmax(axis=1)]) for run, (_, te) in zip(runs, splits, strict=True)
+        ]
+        figures[e] = {
+            "C": float(e),
+            "epochs": e,
+            "macro_f1": round(float(np.mean(f1s)), 6),
+            "accuracy": round(float(np.mean(accs)), 6),
+        }
     best = max(figures, key=lambda e: (figures[e]["macro_f1"], figures[e]["accuracy"], -e))
     oof = np.zeros((len(y), len(classes)))
     for run, (_, te) in zip(runs, splits, strict=True):
@@ -427,7 +434,9 @@ def cross_validate_mlp(
     return float(best), [figures[e] for e in sorted(figures)], oof, splits
 
 
-def _cross_validate(X: Any, y: np.ndarray, options: TrainOptions) -> tuple[float, list[dict[str, float]], np.ndarray, list[Any]]:
+def _cross_validate(
+    X: Any, y: np.ndarray, options: TrainOptions
+) -> tuple[float, list[dict[str, float]], np.ndarray, list[Any]]:
     if options.classifier == "mlp":
         return cross_validate_mlp(X, y, options)
     return cross_validate(X, y, options)
@@ -916,8 +925,6 @@ def _second_stage(
         "accuracy_by_blend": {f"{b:g}": round(max(figures[b, t] for t in THRESHOLDS), 6) for b in BLENDS},
         "grid": [{"C": C, "accuracy": round(acc[C], 6)} for C in SECOND_CS],
     }
-    stage = SecondStage(
-        final, threshold, embedder.name, kind="joint", weight=EMBEDDING_WEIGHT, dim=dim, blend=blend
-    )
+    stage = SecondStage(final, threshold, embedder.name, kind="joint", weight=EMBEDDING_WEIGHT, dim=dim, blend=blend)
     stage.bind([str(c) for c in classes])
     return stage, meta, two
