@@ -210,6 +210,19 @@ def test_the_blend_mixes_in_the_first_stage_and_survives_a_save(stacked, few_sho
         dataclasses.replace(stacked.second, blend=1.0)
 
 
+def test_a_large_unsure_set_is_sampled_for_the_second_stage(few_shot, monkeypatch):
+    """Past ``MAX_SECOND_STAGE_ROWS`` unsure rows, a seeded sample of them is embedded and trains the stage (the
+    bound that keeps 40,000 tickets within the training budget); the metadata says how many were unsure."""
+    _, data = few_shot
+    monkeypatch.setattr(model_train, "MAX_SECOND_STAGE_ROWS", 60)
+    model = model_train.train(data, model_train.TrainOptions(Cs=(1.0,), embeddings="on"))
+    stage = model.meta["second_stage"]
+    assert stage["embedded_rows"] == 60 < stage["unsure_rows"]
+    assert model.second is not None and 0 < stage["threshold"] <= max(model_train.THRESHOLDS)
+    again = model_train.train(data, model_train.TrainOptions(Cs=(1.0,), embeddings="on"))
+    assert np.array_equal(again.second.clf.coef_, model.second.clf.coef_)  # the sample is seeded
+
+
 def test_a_damaged_second_stage_is_refused(stacked, tmp_path):
     path = model_store.save_model(stacked, tmp_path / "m")
     second = tmp_path / "m" / "model.second.skops"
