@@ -377,12 +377,6 @@ def _word_reader(pipeline: Any) -> tuple[Callable[[str], list[str]], Any] | None
 
 
 # ---- the fast path ----------------------------------------------------------------
-@dataclass
-class _FirstLayer:
-    w1: np.ndarray
-    b1: np.ndarray
-
-
 def _linear_head(clf: Any) -> tuple[Any, str, float] | None:
     """(fitted linear model, how scores become probabilities, inverse temperature) of the classifier step;
     for a network with one ReLU hidden layer and a softmax output, the network and ``"mlp"``."""
@@ -426,15 +420,13 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
         if not isinstance(union, FeatureUnion) or head is None:
             return None
         linear, link, beta = head
-        hidden: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        if link == "mlp":  # the first layer is gathered like a linear model's coefficients, then ReLU and the output
-            w1, b1, w2, b2 = linear.coefs_[0], linear.intercepts_[0], linear.coefs_[1], linear.intercepts_[1]
+        # a network: the output layer's (weights, intercept), applied after the ReLU of the gathered first layer
+        hidden: tuple[np.ndarray, np.ndarray] | None = None
+        if link == "mlp":
             hidden = (
-                np.asarray(b1, dtype=np.float64),
-                np.asarray(w2, dtype=np.float64),
-                np.asarray(b2, dtype=np.float64),
+                np.asarray(linear.coefs_[1], dtype=np.float64),
+                np.asarray(linear.intercepts_[1], dtype=np.float64),
             )
-            linear = _FirstLayer(np.asarray(w1), np.asarray(b1))
             link = "softmax"
         weights = union.transformer_weights or {}
         blocks: list[_Block] = []
@@ -459,15 +451,13 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
             )
             offset += len(vec.vocabulary_)
         if hidden is not None:
-            weights_t = linear.w1  # features x hidden: a feature's row is contiguous already
-            if weights_t.shape[0] != offset:
-                return None
-            intercept = hidden[0]
+            # the first layer is gathered like a linear model's coefficients: features x hidden, a feature's row
+            # contiguous already
+            weights_t = np.asarray(linear.coefs_[0])
+            intercept = np.asarray(linear.intercepts_[0], dtype=np.float64)
             binary = False
         else:
             coef = linear.coef_
-            if coef.shape[1] != offset:
-                return None
             # Column-major coefficients: coef.T is then C-contiguous, so one feature's
             # weights for all classes sit together and a gather reads whole rows.
             # Same values, same memory; scikit-learn's own products accept either order.
@@ -476,6 +466,8 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
             weights_t = coef.T
             intercept = np.asarray(linear.intercept_, dtype=np.float64).reshape(-1)
             binary = coef.shape[0] == 1
+        if weights_t.shape[0] != offset:
+            return None
     except (AttributeError, TypeError, ValueError, ImportError):
         return None
 
@@ -520,7 +512,7 @@ def _compile(pipeline: Any) -> Callable[..., np.ndarray] | None:
             keep.append((idx, val))
         if hidden is not None:
             np.maximum(scores, 0.0, out=scores)
-            scores = scores @ hidden[1] + hidden[2]
+            scores = scores @ hidden[0] + hidden[1]
         if binary:
             z = float(scores[0])
             if link == "softmax":  # binary logistic regression: sigmoid of the one score

@@ -380,10 +380,11 @@ def _mlp_fold(
     from helpline.router.categories import mlp
 
     out: dict[int, np.ndarray] = {}
+    X_test = X[test_idx]
 
     def score(epoch: int, weights: Any) -> None:
         if epoch in wanted:
-            out[epoch] = mlp.forward(weights, X[test_idx])
+            out[epoch] = mlp.forward(weights, X_test)
 
     mlp.fit(X[train_idx], yi[train_idx], n_classes, max(wanted), seed=seed, on_epoch=score)
     return out
@@ -393,7 +394,7 @@ def cross_validate_mlp(
     X: Any, y: np.ndarray, options: TrainOptions
 ) -> tuple[float, list[dict[str, float]], np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """The network's counterpart of :func:`cross_validate`: the same folds, one run per fold scored after each
-    epoch count of ``mlp.EPOCHS``; the epochs chosen by macro-F1, then accuracy, then fewer epochs. Returns
+    epoch count of ``mlp.epochs_to_try`` (or of ``options.Cs``); the epochs chosen by macro-F1, then accuracy, then fewer epochs. Returns
     (epochs, grid, out-of-fold probabilities at those epochs, splits) in ``cross_validate``'s shape, the
     epochs in the place of C."""
     from joblib import Parallel, delayed
@@ -414,13 +415,11 @@ def cross_validate_mlp(
         )
     figures: dict[int, dict[str, float]] = {}
     for e in sorted(runs[0]):
-        f1s = [
-            f1_score(y[te], classes[run[e].argmax(axis=1)], average="macro", zero_division=0)
-            for run, (_, te) in zip(runs, splits, strict=True)
-        ]
-        accs = [
-            accuracy_score(y[te], classes[run[e].argmax(axis=1)]) for run, (_, te) in zip(runs, splits, strict=True)
-        ]
+        f1s, accs = [], []
+        for run, (_, te) in zip(runs, splits, strict=True):
+            pred = classes[run[e].argmax(axis=1)]
+            f1s.append(f1_score(y[te], pred, average="macro", zero_division=0))
+            accs.append(accuracy_score(y[te], pred))
         figures[e] = {
             "C": float(e),
             "epochs": e,
@@ -719,13 +718,18 @@ def _train(
     pipeline = Pipeline([("features", features), ("clf", clf)])
     seconds = time.perf_counter() - started
     say(f"trained in {seconds:.1f}s")
-    classifier = {
-        "svm": "LinearSVC (one-vs-rest, squared hinge), class_weight=balanced, "
-        "calibrated by temperature scaling on out-of-fold scores",
-        "logreg": "LogisticRegression (multinomial, lbfgs), class_weight=balanced",
-        "mlp": f"one hidden layer of {clf.coefs_[0].shape[1] if options.classifier == 'mlp' else 0} ReLU units, "
-        f"softmax, class-balanced, dropout, lazy Adam for {C:g} epochs (router/categories/mlp.py)",
-    }[options.classifier]
+    if options.classifier == "svm":
+        classifier = (
+            "LinearSVC (one-vs-rest, squared hinge), class_weight=balanced, "
+            "calibrated by temperature scaling on out-of-fold scores"
+        )
+    elif options.classifier == "logreg":
+        classifier = "LogisticRegression (multinomial, lbfgs), class_weight=balanced"
+    else:
+        classifier = (
+            f"one hidden layer of {clf.coefs_[0].shape[1]} ReLU units, softmax, class-balanced, dropout, "
+            f"lazy Adam for {C:g} epochs (router/categories/mlp.py)"
+        )
     meta: dict[str, Any] = {
         "format": 1,
         "kind": "helpline-category-model",
